@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "shipit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "shipit", targets: ["shipit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // The only C: libssh2 from the system (Debian: libssh2-1-dev).
+        .systemLibrary(
+            name: "CLibSSH2",
+            pkgConfig: "libssh2",
+            providers: [.apt(["libssh2-1-dev"]), .brew(["libssh2"])]
+        ),
+        // Swift wrapper over libssh2. Nothing deploy-specific lives here.
+        .target(name: "SSH", dependencies: ["CLibSSH2"]),
+        .target(
+            name: "ShipitCore",
+            dependencies: [
+                "SSH",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "shipit",
+            dependencies: [
+                "ShipitCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "shipit-bench", dependencies: ["SSH", "ShipitCore"], path: "bench/Sources/shipit-bench"),
+        .target(name: "TestSupport", dependencies: ["SSH", "ShipitCore"], path: "Tests/Support"),
+        .testTarget(name: "SSHTests", dependencies: ["SSH", "TestSupport"]),
+        .testTarget(name: "ShipitCoreTests", dependencies: ["ShipitCore", "TestSupport"]),
+    ]
+)

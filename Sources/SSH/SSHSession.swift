@@ -1,0 +1,110 @@
+import Dispatch
+import Foundation
+
+/// One authenticated SSH connection to one host, reused for every operation of a run.
+///
+/// libssh2 sessions (and their channels) must never be used from two threads at once, so every
+/// operation is confined to this session's own serial queue; callers simply `await`. Many sessions
+/// run in parallel, one queue each.
+public final class SSHSession: @unchecked Sendable {
+    public let target: SSHTarget
+    /// SHA256 fingerprint of the verified host key.
+    public let hostKeyFingerprint: String
+    private let connection: Connection
+    private let queue: DispatchQueue
+
+    /// Default per-stream capture: the tail of each stream is kept, the rest only streamed.
+    public static let defaultCaptureLimit = 32 * 1024 * 1024
+
+    private init(connection: Connection, queue: DispatchQueue) {
+        self.connection = connection
+        self.queue = queue
+        self.target = connection.target
+        self.hostKeyFingerprint = KnownHosts.fingerprint(of: connection)
+    }
+
+    public static var libssh2Version: String { LibSSH2Runtime.version }
+
+    /// Connects, verifies the host key against known_hosts and authenticates, within
+    /// `options.connectTimeout`.
+    public static func connect(to target: SSHTarget, options: SSHOptions) async throws -> SSHSession {
+        let queue = DispatchQueue(label: "shipit.ssh.\(target.host):\(target.port)")
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                do {
+                    let conn = try Connection.open(target: target, options: options)
+                    continuation.resume(returning: SSHSession(connection: conn, queue: queue))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    func onQueue<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { [connection] in
+                do { continuation.resume(returning: try body(connection)) } catch { continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    /// Runs `command` through the remote user's shell and captures stdout, stderr and exit status.
+    /// `timeout` bounds the whole command; a non-zero exit is a result, not an error.
+    public func exec(_ command: String, stdin: Data? = nil, timeout: Double? = nil,
+                     captureLimit: Int = SSHSession.defaultCaptureLimit) async throws -> ExecResult {
+        try await onQueue { try $0.exec(command, stdin: stdin, timeout: timeout, captureLimit: captureLimit, onOutput: nil) }
+    }
+
+    /// Like `exec`, but hands every chunk of output to `onOutput` as it arrives (on the session's
+    /// queue). Only `captureLimit` bytes of each stream's tail are kept in the result.
+    public func exec(_ command: String, stdin: Data? = nil, timeout: Double? = nil, captureLimit: Int = 64 * 1024,
+                     onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult {
+        try await onQueue { try $0.exec(command, stdin: stdin, timeout: timeout, captureLimit: captureLimit, onOutput: onOutput) }
+    }
+
+    /// Copies a local file to `remotePath` with permission bits `mode`; returns the bytes sent.
+    @discardableResult
+    public func upload(localPath: String, remotePath: String, mode: Int32 = 0o644,
+                       method: UploadMethod = .scp, timeout: Double? = nil) async throws -> Int64 {
+        try await onQueue { try $0.upload(localPath: localPath, remotePath: remotePath, mode: mode, method: method, timeout: timeout) }
+    }
+
+    /// Reads a small remote file (over SFTP); refuses files above `maxBytes`.
+    public func readFile(_ remotePath: String, maxBytes: Int = 1024 * 1024, timeout: Double? = nil) async throws -> Data {
+        try await onQueue { try $0.readFile(remotePath, maxBytes: maxBytes, timeout: timeout) }
+    }
+
+    /// Sends `request` to host:port as seen *from the server* (direct-tcpip) and returns everything
+    /// the far end sends back until it closes: enough for an HTTP/1.0 health check.
+    public func tunnelRequest(host: String, port: Int, request: Data, maxResponse: Int = 1024 * 1024,
+                              timeout: Double = 5) async throws -> Data {
+        try await onQueue { conn in
+            let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(timeout * 1000)))
+            let channel = try conn.openTunnel(host: host, port: port, deadline: deadline)
+            defer { conn.closeChannel(channel) }
+            try conn.tunnelWrite(channel, request, deadline: deadline)
+            return try conn.tunnelReadToEnd(channel, maxBytes: maxResponse, deadline: deadline)
+        }
+    }
+
+    /// Opens a long-lived tunnel; its reads and writes also run on this session's queue.
+    public func openTunnel(host: String, port: Int, timeout: Double = 5) async throws -> SSHTunnel {
+        let handle = try await onQueue { conn -> ChannelHandle in
+            let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(timeout * 1000)))
+            return ChannelHandle(try conn.openTunnel(host: host, port: port, deadline: deadline))
+        }
+        return SSHTunnel(session: self, channel: handle)
+    }
+
+    /// Disconnects (bounded: a dead link cannot hang this).
+    public func close() async {
+        _ = try? await onQueue { $0.shutdown() }
+    }
+}
+
+/// A channel pointer that may cross to the session's queue; only ever dereferenced there.
+struct ChannelHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import SSH
+
+/// `shipit exec`: one command on every host in parallel, output streamed line by line per host.
+public struct ExecRunner: Sendable {
+    public struct HostOutcome: Sendable {
+        public let host: String
+        public let status: ExitStatus?
+        public let error: String?
+        public let seconds: Double
+        public var succeeded: Bool { status?.succeeded == true && error == nil }
+    }
+
+    public let fleet: Fleet
+
+    public init(fleet: Fleet) { self.fleet = fleet }
+
+    /// `onLine(host, stream, line)` is called for each complete output line, possibly concurrently
+    /// from several hosts: the caller serialises printing.
+    public func run(
+        _ command: RemoteCommand,
+        onLine: @escaping @Sendable (String, OutputChannel, String) -> Void
+    ) async -> [HostOutcome] {
+        let timeout = command.timeout ?? fleet.settings.commandTimeout
+        let results = await fleet.forEachHost { host -> HostOutcome in
+            let start = ContinuousClock.now
+            func elapsed() -> Double { Self.seconds(ContinuousClock.now - start) }
+            do {
+                let session = try await fleet.session(host)
+                let splitter = SplitterBox()
+                let result = try await session.exec(command.rendered, timeout: timeout) { stream, data in
+                    for line in splitter.feed(stream, data) { onLine(host, stream, line) }
+                }
+                for (stream, line) in splitter.finish() { onLine(host, stream, line) }
+                return HostOutcome(host: host, status: result.status, error: nil, seconds: elapsed())
+            } catch {
+                return HostOutcome(host: host, status: nil, error: ErrorText.withoutHost(error), seconds: elapsed())
+            }
+        }
+        return fleet.hosts.compactMap { results[$0] }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}
+
+/// One splitter per stream; called only from the owning session's queue, hence unchecked.
+final class SplitterBox: @unchecked Sendable {
+    private var out = LineSplitter()
+    private var err = LineSplitter()
+
+    func feed(_ stream: OutputChannel, _ data: Data) -> [String] {
+        stream == .stdout ? out.feed(data) : err.feed(data)
+    }
+
+    func finish() -> [(OutputChannel, String)] {
+        out.finish().map { (.stdout, $0) } + err.finish().map { (.stderr, $0) }
+    }
+}

@@ -1,0 +1,63 @@
+/// A command to run on a host, as data: argv (each element quoted when rendered) or a trusted script
+/// made by shipit's own builders, plus environment, working directory and timeout. Builders return
+/// these and never touch the network, so every plan can be printed (`--dry-run`) and unit-tested.
+public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
+    public enum Body: Sendable, Equatable {
+        case argv([String])
+        /// Already-rendered shell text. Only builders that quote every value themselves create this.
+        case script(String)
+    }
+
+    public var body: Body
+    public var env: [(String, String)] { envPairs.map { ($0.name, $0.value) } }
+    public var cwd: String?
+    public var timeout: Double?
+    private var envPairs: [EnvVar]
+
+    struct EnvVar: Sendable, Equatable { let name: String; let value: String }
+
+    public init(_ argv: [String], env: [(String, String)] = [], cwd: String? = nil, timeout: Double? = nil) {
+        self.body = .argv(argv)
+        self.envPairs = env.map { EnvVar(name: $0.0, value: $0.1) }
+        self.cwd = cwd
+        self.timeout = timeout
+    }
+
+    public init(script: String, env: [(String, String)] = [], cwd: String? = nil, timeout: Double? = nil) {
+        self.body = .script(script)
+        self.envPairs = env.map { EnvVar(name: $0.0, value: $0.1) }
+        self.cwd = cwd
+        self.timeout = timeout
+    }
+
+    public static func isValidEnvName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    }
+
+    /// The one shell string sent over the exec channel.
+    public var rendered: String {
+        var parts: [String] = []
+        if let cwd { parts.append("cd \(ShellQuote.quote(cwd)) &&") }
+        for pair in envPairs {
+            precondition(Self.isValidEnvName(pair.name), "invalid environment variable name \(pair.name)")
+            parts.append("\(pair.name)=\(ShellQuote.quote(pair.value))")
+        }
+        switch body {
+        case let .argv(argv):
+            if !envPairs.isEmpty { parts.append("exec") }
+            parts.append(ShellQuote.join(argv))
+        case let .script(text):
+            if envPairs.isEmpty {
+                parts.append(text)
+            } else {
+                // Assignments before a compound command do not apply to it; export them instead.
+                parts = parts.map { $0.hasSuffix("&&") ? $0 : "export \($0);" }
+                parts.append(text)
+            }
+        }
+        return parts.joined(separator: " ")
+    }
+
+    public var description: String { rendered }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import ShipitCore
+
+struct ExecCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run a command on every host in parallel.",
+        discussion: """
+        One argument is a shell command line, run as is (pipes and ';' work): shipit exec -- 'df -h | tail -1'
+        Several arguments are an argv, each quoted: shipit exec -- ls -l "my dir"
+        Output lines are prefixed with the host ('|' stdout, '!' stderr). Exits 1 if any host failed.
+        """
+    )
+
+    @OptionGroup var hostOptions: HostOptions
+
+    @Option(name: .long, help: "Seconds the command may run on each host.")
+    var timeout: Double?
+
+    @Argument(parsing: .postTerminator, help: "The command to run.")
+    var command: [String] = []
+
+    func run() async throws {
+        do {
+            try await execute()
+        } catch let e as ShipitError {
+            Console.shared.err("shipit exec: \(e.message)")
+            throw ExitCode(e.exitCode.rawValue)
+        }
+    }
+
+    private func execute() async throws {
+        guard !command.isEmpty else { throw ShipitError.input("no command given (put it after --)") }
+        guard let hostList = hostOptions.hosts else { throw ShipitError.input("--hosts: no hosts given") }
+        let hosts = try HostName.parseList(hostList, field: "--hosts")
+        let settings = hostOptions.apply(to: ConnectionSettings())
+        try settings.validate()
+        if let timeout, timeout <= 0 { throw ShipitError.input("--timeout: must be greater than 0") }
+
+        let remote = command.count == 1
+            ? RemoteCommand(script: command[0], timeout: timeout)
+            : RemoteCommand(command, timeout: timeout)
+        let fleet = Fleet(hosts: hosts, settings: settings)
+        let width = hosts.map(\.count).max() ?? 0
+        let console = Console.shared
+        let outcomes = await ExecRunner(fleet: fleet).run(remote) { host, stream, line in
+            let label = host.padding(toLength: width, withPad: " ", startingAt: 0)
+            if stream == .stdout { console.out("\(label) | \(line)") } else { console.err("\(label) ! \(line)") }
+        }
+        await fleet.closeAll()
+
+        let failed = outcomes.filter { !$0.succeeded }
+        for o in failed {
+            let why = o.error ?? (o.status?.signal.map { "killed by signal \($0)" } ?? "exit \(o.status?.code ?? -1)")
+            console.err("FAILED \(o.host): \(why) (\(Console.seconds(o.seconds)))")
+        }
+        if !failed.isEmpty {
+            console.err("shipit exec: \(failed.count) of \(hosts.count) host(s) failed: \(failed.map(\.host).joined(separator: ", "))")
+            throw ExitCode(ShipitExit.failure.rawValue)
+        }
+    }
+}

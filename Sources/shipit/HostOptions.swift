@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import ShipitCore
+
+/// The connection flags every command accepts; they override the config file.
+struct HostOptions: ParsableArguments {
+    @Option(name: .long, help: "Comma-separated hosts (names or addresses).")
+    var hosts: String?
+
+    @Option(name: .long, help: "SSH user (default: the config's ssh.user, else $USER).")
+    var user: String?
+
+    @Option(name: .long, help: "SSH port.")
+    var port: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Private key file; repeat to try several.", valueName: "file"))
+    var identity: [String] = []
+
+    @Option(name: .customLong("known-hosts"), help: ArgumentHelp("known_hosts file to verify host keys against.", valueName: "file"))
+    var knownHosts: String?
+
+    @Flag(name: .customLong("accept-new-host-keys"), help: "Trust and record keys of hosts not yet in known_hosts (a changed key is still refused).")
+    var acceptNewHostKeys = false
+
+    @Option(name: .customLong("connect-timeout"), help: "Seconds to connect and authenticate.")
+    var connectTimeout: Double?
+
+    @Option(name: .long, help: "Hosts worked on at once.")
+    var parallel: Int?
+
+    func apply(to base: ConnectionSettings) -> ConnectionSettings {
+        var s = base
+        if let user { s.user = user }
+        if let port { s.port = port }
+        if !identity.isEmpty { s.identities = identity }
+        if let knownHosts { s.knownHostsPath = knownHosts }
+        if acceptNewHostKeys { s.hostKeyPolicy = .acceptNew }
+        if let connectTimeout { s.connectTimeout = connectTimeout }
+        if let parallel { s.parallel = parallel }
+        return s
+    }
+}

@@ -1,0 +1,13 @@
+import ArgumentParser
+import ShipitCore
+import SSH
+
+@main
+struct Shipit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shipit",
+        abstract: "Deploy and roll back releases over SSH, with a ledger of everything that changed.",
+        version: "shipit \(ShipitVersion.current) (libssh2 \(SSHSession.libssh2Version))",
+        subcommands: [ExecCommand.self]
+    )
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Test-host harness: N real sshd "hosts" on 127.0.0.11, 127.0.0.12, … port 22, each with a private tmpfs
+# /srv (its own mount namespace), logging in as the non-root user `deploy`.
+#
+#   scripts/testhosts.sh up [N]          start hosts 1..N that are not running (default 3)
+#   scripts/testhosts.sh down            stop every host this harness started (by pid, nothing else)
+#   scripts/testhosts.sh stop-host ADDR  stop one host (a dead host for fault tests)
+#   scripts/testhosts.sh start-host ADDR start one host again (its /srv starts empty)
+#   scripts/testhosts.sh status          list hosts and whether they run
+#   scripts/testhosts.sh env             print the variables tests and the demo read
+#
+# State lives in $SHIPIT_TESTHOSTS (default /tmp/shipit-testhosts): keys, known_hosts, per-host config.
+set -euo pipefail
+
+STATE=${SHIPIT_TESTHOSTS:-/tmp/shipit-testhosts}
+USER_NAME=${SHIPIT_TEST_USER:-deploy}
+SRV_SIZE=${SHIPIT_SRV_SIZE:-64m}
+SSHD=${SSHD:-/usr/sbin/sshd}
+
+die() { echo "testhosts: $*" >&2; exit 1; }
+addr_of() { echo "127.0.0.$((10 + $1))"; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (it creates the '$USER_NAME' user, mount namespaces and sshd processes)"
+
+ensure_user() {
+  if ! id "$USER_NAME" >/dev/null 2>&1; then
+    useradd -m -s /bin/bash "$USER_NAME"
+  fi
+  # sshd without PAM refuses a *locked* account ('!' in shadow); '*' means "no password, not locked".
+  usermod -p '*' "$USER_NAME"
+}
+
+ensure_keys() {
+  mkdir -p "$STATE/keys" "$STATE/authorized_keys" "$STATE/hosts"
+  chmod 755 "$STATE" "$STATE/authorized_keys"
+  chmod 700 "$STATE/keys"
+  [ -f "$STATE/keys/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "shipit-test-deployer" -f "$STATE/keys/id_ed25519"
+  [ -f "$STATE/keys/root_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "shipit-test-root" -f "$STATE/keys/root_ed25519"
+  # sshd reads authorized keys as the target user, so each file is readable by its owner.
+  install -m 0644 "$STATE/keys/id_ed25519.pub" "$STATE/authorized_keys/$USER_NAME"
+  install -m 0644 "$STATE/keys/root_ed25519.pub" "$STATE/authorized_keys/root"
+  touch "$STATE/known_hosts"
+}
+
+host_dir() { echo "$STATE/hosts/$1"; }
+
+write_config() {
+  local addr=$1 dir
+  dir=$(host_dir "$addr")
+  mkdir -p "$dir"
+  [ -f "$dir/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "host-$addr" -f "$dir/ssh_host_ed25519_key"
+  cat > "$dir/sshd_config" <<CFG
+ListenAddress $addr:22
+HostKey $dir/ssh_host_ed25519_key
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $STATE/authorized_keys/%u
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+MaxSessions 100
+MaxStartups 500
+AllowTcpForwarding yes
+UseDNS no
+PrintMotd no
+LogLevel ERROR
+Subsystem sftp internal-sftp
+CFG
+}
+
+record_known_host() {
+  local addr=$1 key
+  key=$(cut -d' ' -f1,2 "$(host_dir "$addr")/ssh_host_ed25519_key.pub")
+  grep -v "^$addr " "$STATE/known_hosts" > "$STATE/known_hosts.tmp" || true
+  echo "$addr $key" >> "$STATE/known_hosts.tmp"
+  mv "$STATE/known_hosts.tmp" "$STATE/known_hosts"
+}
+
+is_running() {
+  local pidfile
+  pidfile="$(host_dir "$1")/sshd.pid"
+  [ -f "$pidfile" ] || return 1
+  local pid
+  pid=$(cat "$pidfile")
+  # Only a process started with *our* config counts: never act on a recycled pid.
+  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF "$(host_dir "$1")/sshd_config"
+}
+
+wait_port() {
+  local addr=$1 i
+  for i in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/$addr/22") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+start_host() {
+  local addr=$1 dir uid gid
+  dir=$(host_dir "$addr")
+  is_running "$addr" && return 0
+  mkdir -p /run/sshd
+  uid=$(id -u "$USER_NAME"); gid=$(id -g "$USER_NAME")
+  rm -f "$dir/sshd.pid"
+  # A private mount namespace gives the host its own /srv; its small size doubles as the disk-full fault.
+  setsid unshare --mount --propagation private sh -c \
+    "mount -t tmpfs -o size=$SRV_SIZE,mode=0755,uid=$uid,gid=$gid tmpfs /srv && exec $SSHD -D -e -f '$dir/sshd_config'" \
+    </dev/null >>"$dir/sshd.log" 2>&1 &
+  echo $! > "$dir/sshd.pid"
+  wait_port "$addr" || die "sshd on $addr did not start (see $dir/sshd.log)"
+}
+
+stop_host() {
+  local addr=$1 pidfile pid
+  pidfile="$(host_dir "$addr")/sshd.pid"
+  if is_running "$addr"; then
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+all_addrs() { ls "$STATE/hosts" 2>/dev/null | sort -t. -k4 -n; }
+
+cmd=${1:-status}
+case "$cmd" in
+  up)
+    n=${2:-3}
+    [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 200 ] || die "N must be 1..200"
+    ensure_user; ensure_keys
+    # Keys and known_hosts first, one at a time; then the sshds start in parallel.
+    for i in $(seq 1 "$n"); do write_config "$(addr_of "$i")"; record_known_host "$(addr_of "$i")"; done
+    for i in $(seq 1 "$n"); do start_host "$(addr_of "$i")" & done
+    wait
+    for i in $(seq 1 "$n"); do is_running "$(addr_of "$i")" || die "host $(addr_of "$i") is not running"; done
+    seq 1 "$n" | while read -r i; do addr_of "$i"; done > "$STATE/hosts.txt"
+    echo "testhosts: $n host(s) up ($(head -1 "$STATE/hosts.txt") … $(tail -1 "$STATE/hosts.txt")), user $USER_NAME, state in $STATE"
+    ;;
+  down)
+    for addr in $(all_addrs); do stop_host "$addr"; done
+    echo "testhosts: all hosts stopped"
+    ;;
+  stop-host) [ -n "${2:-}" ] || die "usage: stop-host ADDR"; stop_host "$2" ;;
+  start-host)
+    [ -n "${2:-}" ] || die "usage: start-host ADDR"
+    ensure_keys; write_config "$2"; record_known_host "$2"; start_host "$2" ;;
+  status)
+    for addr in $(all_addrs); do
+      if is_running "$addr"; then echo "$addr up (pid $(cat "$(host_dir "$addr")/sshd.pid"))"; else echo "$addr down"; fi
+    done
+    ;;
+  env)
+    echo "export SHIPIT_TESTHOSTS=$STATE"
+    echo "export SHIPIT_TEST_USER=$USER_NAME"
+    echo "export SHIPIT_TEST_IDENTITY=$STATE/keys/id_ed25519"
+    echo "export SHIPIT_TEST_KNOWN_HOSTS=$STATE/known_hosts"
+    echo "export SHIPIT_TEST_HOSTS=$(paste -sd, "$STATE/hosts.txt" 2>/dev/null)"
+    ;;
+  *) die "unknown command '$cmd' (up|down|stop-host|start-host|status|env)" ;;
+esac
