@@ -40,5 +40,6 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["SSH", "ShipitCore"], path: "Tests/Support"),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "TestSupport"]),
         .testTarget(name: "ShipitCoreTests", dependencies: ["ShipitCore", "TestSupport"]),
+        .testTarget(name: "ShipitCLITests", dependencies: ["shipit", "ShipitCore", "TestSupport"]),
     ]
 )

@@ -35,9 +35,12 @@ ensure_keys() {
   chmod 755 "$STATE" "$STATE/authorized_keys"
   chmod 700 "$STATE/keys"
   [ -f "$STATE/keys/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "shipit-test-deployer" -f "$STATE/keys/id_ed25519"
+  [ -f "$STATE/keys/id_rsa" ] || ssh-keygen -q -t rsa -b 3072 -N '' -C "shipit-test-rsa" -f "$STATE/keys/id_rsa"
+  [ -f "$STATE/keys/id_ed25519_pass" ] || ssh-keygen -q -t ed25519 -N 'correct horse' -C "shipit-test-passphrase" -f "$STATE/keys/id_ed25519_pass"
   [ -f "$STATE/keys/root_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "shipit-test-root" -f "$STATE/keys/root_ed25519"
   # sshd reads authorized keys as the target user, so each file is readable by its owner.
-  install -m 0644 "$STATE/keys/id_ed25519.pub" "$STATE/authorized_keys/$USER_NAME"
+  cat "$STATE/keys/id_ed25519.pub" "$STATE/keys/id_rsa.pub" "$STATE/keys/id_ed25519_pass.pub" > "$STATE/authorized_keys/$USER_NAME"
+  chmod 0644 "$STATE/authorized_keys/$USER_NAME"
   install -m 0644 "$STATE/keys/root_ed25519.pub" "$STATE/authorized_keys/root"
   touch "$STATE/known_hosts"
 }
@@ -62,6 +65,9 @@ PermitRootLogin prohibit-password
 MaxSessions 100
 MaxStartups 500
 AllowTcpForwarding yes
+# libssh2 1.10 (Debian 12) signs RSA user auth with SHA-1 only ("ssh-rsa"), which OpenSSH >= 8.8
+# refuses by default; the test hosts accept it so RSA keys are covered. ed25519 needs nothing.
+PubkeyAcceptedAlgorithms +ssh-rsa
 UseDNS no
 PrintMotd no
 LogLevel ERROR

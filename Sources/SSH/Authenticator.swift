@@ -18,8 +18,8 @@ enum Authenticator {
                 }
                 if rc == 0 { return }
                 tried.append("\(path) (\(connection.lastError()))")
-            case .agent:
-                if try agentAuth(connection, user: user, deadline: deadline) { return }
+            case let .agent(socketPath):
+                if try agentAuth(connection, user: user, socketPath: socketPath, deadline: deadline) { return }
                 tried.append("ssh-agent (no identity accepted)")
             }
         }
@@ -40,10 +40,11 @@ enum Authenticator {
         }
     }
 
-    private static func agentAuth(_ connection: Connection, user: String, deadline: ContinuousClock.Instant) throws -> Bool {
-        guard ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"] != nil,
+    private static func agentAuth(_ connection: Connection, user: String, socketPath: String?, deadline: ContinuousClock.Instant) throws -> Bool {
+        guard let path = socketPath ?? ProcessInfo.processInfo.environment["SSH_AUTH_SOCK"], !path.isEmpty,
               let agent = libssh2_agent_init(connection.session) else { return false }
         defer { libssh2_agent_free(agent) }
+        libssh2_agent_set_identity_path(agent, path)
         guard libssh2_agent_connect(agent) == 0 else { return false }
         defer { libssh2_agent_disconnect(agent) }
         guard try retryAuth(connection, deadline: deadline, { libssh2_agent_list_identities(agent) }) == 0 else { return false }

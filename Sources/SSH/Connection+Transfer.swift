@@ -52,6 +52,15 @@ extension Connection {
             }
             sent += Int64(got)
         }
+        // The SCP protocol ends a file with one zero byte; without it OpenSSH's `scp -t` reports
+        // "lost connection" and exits 1 even though every byte arrived.
+        var zero: CChar = 0
+        while true {
+            let n = libssh2_channel_write_ex(channel, 0, &zero, 1)
+            if n == Int(LIBSSH2_ERROR_EAGAIN) { try waitSocket(op, deadline: deadline); continue }
+            if n < 0 { throw error(.transfer, op) }
+            if n == 1 { break }
+        }
         try retry(op, deadline: deadline, kind: .transfer) { libssh2_channel_send_eof(channel) }
         try retry(op, deadline: deadline, kind: .transfer) { libssh2_channel_wait_eof(channel) }
         graceful = true

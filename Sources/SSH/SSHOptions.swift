@@ -3,8 +3,8 @@ public struct SSHOptions: Sendable {
     public enum Authentication: Sendable, Equatable {
         /// A private key file (OpenSSH or PEM format; ed25519, ecdsa or RSA), optionally with a passphrase.
         case privateKey(path: String, passphrase: String? = nil)
-        /// Every identity held by the ssh-agent behind `SSH_AUTH_SOCK`.
-        case agent
+        /// Every identity held by an ssh-agent: the one at `socketPath`, else the one behind `SSH_AUTH_SOCK`.
+        case agent(socketPath: String? = nil)
     }
 
     public enum HostKeyPolicy: String, Sendable {

@@ -54,7 +54,7 @@ public struct ConnectionSettings: Sendable {
             ? ["id_ed25519", "id_ecdsa", "id_rsa"].map { Self.home + "/.ssh/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
             : identities
         auth += keys.map { .privateKey(path: $0, passphrase: ProcessInfo.processInfo.environment["SHIPIT_KEY_PASSPHRASE"]) }
-        if useAgent { auth.append(.agent) }
+        if useAgent { auth.append(.agent()) }
         return SSHOptions(authentication: auth, knownHostsPath: knownHostsPath, hostKeyPolicy: hostKeyPolicy,
                           connectTimeout: connectTimeout)
     }

@@ -1,0 +1,86 @@
+import Foundation
+import ShipitCore
+import SSH
+
+/// The real sshd hosts started by `scripts/testhosts.sh up` (make test does this). Integration tests
+/// fail loudly, never skip, when the hosts are missing.
+public struct TestHosts: Sendable {
+    public let stateDir: String
+    public let hosts: [String]
+    public let user: String
+    public let identity: String
+    public let knownHosts: String
+
+    public static let current: TestHosts = {
+        let env = ProcessInfo.processInfo.environment
+        let dir = env["SHIPIT_TESTHOSTS"] ?? "/tmp/shipit-testhosts"
+        let list = (try? String(contentsOfFile: dir + "/hosts.txt", encoding: .utf8)) ?? ""
+        let hosts = list.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        precondition(!hosts.isEmpty, "no test hosts in \(dir): run `make test` (or scripts/testhosts.sh up 3) first")
+        return TestHosts(stateDir: dir, hosts: hosts, user: env["SHIPIT_TEST_USER"] ?? "deploy",
+                         identity: dir + "/keys/id_ed25519", knownHosts: dir + "/known_hosts")
+    }()
+
+    public var repoRoot: String {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }
+
+    public func key(_ name: String) -> String { stateDir + "/keys/" + name }
+
+    public func options(knownHosts: String? = nil, auth: [SSHOptions.Authentication]? = nil,
+                        policy: SSHOptions.HostKeyPolicy = .strict, connectTimeout: Double = 5) -> SSHOptions {
+        SSHOptions(authentication: auth ?? [.privateKey(path: identity)], knownHostsPath: knownHosts ?? self.knownHosts,
+                   hostKeyPolicy: policy, connectTimeout: connectTimeout)
+    }
+
+    public func target(_ index: Int = 0) -> SSHTarget { SSHTarget(host: hosts[index % hosts.count], user: user) }
+
+    public func connect(_ index: Int = 0) async throws -> SSHSession {
+        try await SSHSession.connect(to: target(index), options: options())
+    }
+
+    public func settings(parallel: Int = 10) -> ConnectionSettings {
+        ConnectionSettings(user: user, identities: [identity], useAgent: false, knownHostsPath: knownHosts,
+                           connectTimeout: 5, commandTimeout: 60, parallel: parallel)
+    }
+
+    /// Runs the harness script (stop-host/start-host for dead-host tests).
+    @discardableResult
+    public func harness(_ args: String...) throws -> String {
+        try Local.run(["bash", repoRoot + "/scripts/testhosts.sh"] + args)
+    }
+}
+
+/// Local helpers for tests: temp dirs and running local programs.
+public enum Local {
+    public static func tempDir(_ prefix: String = "shipit-test") -> String {
+        let path = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @discardableResult
+    public static func run(_ argv: [String], environment: [String: String]? = nil) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = argv
+        if let environment { p.environment = environment }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard p.terminationStatus == 0 else {
+            throw NSError(domain: "Local.run", code: Int(p.terminationStatus), userInfo: [NSLocalizedDescriptionKey: "\(argv.joined(separator: " ")) failed: \(text)"])
+        }
+        return text
+    }
+
+    public static func sha256(_ path: String) throws -> String {
+        String(try run(["sha256sum", path]).prefix(64))
+    }
+}
