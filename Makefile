@@ -1,0 +1,40 @@
+# shipit — see README.md. `make demo` and `make test` are the two commands a newcomer needs.
+SHELL := /bin/bash
+N ?= 3
+SHIPIT := .build/debug/shipit
+HOSTS_ENV = $$(scripts/testhosts.sh env)
+
+.PHONY: all deps build release test demo hosts-up hosts-down hosts-status bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	swift build
+
+release: deps
+	swift build -c release
+
+test: deps
+	N=$(N) scripts/test.sh
+
+hosts-up: deps
+	scripts/testhosts.sh up $(N)
+
+hosts-down:
+	scripts/testhosts.sh down
+
+hosts-status:
+	scripts/testhosts.sh status
+
+demo: build
+	scripts/demo.sh
+
+bench:
+	scripts/install-deps.sh --bench
+	bench/run.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,191 @@
+import Foundation
+import SSH
+
+/// The validated contents of shipit.yml (plus a stage overlay). Every key is documented in
+/// docs/configuration.md.
+public struct DeployConfig: Sendable {
+    public enum Strategy: String, Sendable { case symlink, image }
+
+    public struct Health: Sendable, Equatable {
+        public var port: Int
+        public var live: String = "/health/live"
+        public var ready: String = "/health/ready"
+        /// Address the app listens on, as seen from the host; default: the host's own name/address.
+        public var address: String?
+        /// Seconds to keep retrying before a host counts as unhealthy.
+        public var deadline: Double = 10
+        /// Seconds between attempts.
+        public var interval: Double = 0.2
+        /// Seconds one HTTP request may take.
+        public var requestTimeout: Double = 2
+    }
+
+    public var file: String
+    public var app: String
+    public var stage: String?
+    public var hosts: [String]
+    public var connection: ConnectionSettings
+    public var strategy: Strategy
+    public var deployTo: String
+    public var keepReleases: Int
+    public var shared: [String]
+    public var start: String?
+    public var health: Health?
+    /// Free space a host needs, as a multiple of the artifact size (tarball + extracted copy).
+    public var diskFactor: Double
+    public var hooksDir: String
+    public var ledgerPath: String
+    /// sha256 of the effective config text, so config-only changes show up in the ledger.
+    public var configHash: String
+
+    public var layout: HostLayout { HostLayout(deployTo: deployTo) }
+}
+
+extension DeployConfig {
+    static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start",
+                                       "health", "parallel", "disk_factor", "hooks", "ledger"]
+
+    /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
+    public static func load(file: String, stage: String? = nil) throws -> DeployConfig {
+        if let stage { try Names.identifier(stage, field: "--stage") }
+        var reader = try YAMLReader.load(file: file)
+        var texts = [try String(contentsOfFile: file, encoding: .utf8)]
+        if let stage {
+            let overlayFile = (file as NSString).deletingLastPathComponent.appendingPathComponentSafe("shipit.\(stage).yml")
+            guard FileManager.default.fileExists(atPath: overlayFile) else {
+                throw ShipitError.input("--stage \(stage): no overlay file \(overlayFile)")
+            }
+            let overlay = try YAMLReader.load(file: overlayFile)
+            _ = try overlay.mapping(allowed: topKeys)
+            reader = YAMLReader(file: "\(file)+\(overlayFile)", node: merge(reader.node, overlay.node), path: "")
+            texts.append(try String(contentsOfFile: overlayFile, encoding: .utf8))
+        }
+        var config = try parse(reader, file: file)
+        config.stage = stage
+        config.configHash = Digest.sha256Hex(Data(texts.joined(separator: "\n---\n").utf8))
+        return config
+    }
+
+    static func merge(_ base: Yams.Node, _ overlay: Yams.Node) -> Yams.Node {
+        guard case let .mapping(b) = base, case let .mapping(o) = overlay else { return overlay }
+        var pairs: [(Yams.Node, Yams.Node)] = []
+        for (k, v) in b {
+            if let ov = o.first(where: { $0.key == k })?.value { pairs.append((k, merge(v, ov))) } else { pairs.append((k, v)) }
+        }
+        for (k, v) in o where !b.contains(where: { $0.key == k }) { pairs.append((k, v)) }
+        return .mapping(Yams.Node.Mapping(pairs, b.tag, b.style, b.mark))
+    }
+
+    static func parse(_ reader: YAMLReader, file: String) throws -> DeployConfig {
+        let top = try reader.mapping(allowed: topKeys)
+        func required(_ key: String) throws -> YAMLReader {
+            guard let r = top[key] else { throw reader.fail("missing required key '\(key)'") }
+            return r
+        }
+        let baseDir = (file as NSString).deletingLastPathComponent.isEmpty ? "." : (file as NSString).deletingLastPathComponent
+
+        let appReader = try required("app")
+        let app = try appReader.string()
+        do { try Names.identifier(app, field: "app") } catch let e as ShipitError { throw appReader.fail(e.message) }
+
+        let hostsReader = try required("hosts")
+        var hosts: [String] = []
+        for h in try hostsReader.sequence() {
+            let name: String
+            if case .mapping = h.node {
+                let m = try h.mapping(allowed: ["host", "roles"])
+                guard let hr = m["host"] else { throw h.fail("missing 'host'") }
+                name = try hr.string()
+                _ = try m["roles"]?.stringList()
+            } else {
+                name = try h.string()
+            }
+            do { try HostName.validate(name, field: h.path) } catch let e as ShipitError { throw h.fail(e.message.replacingOccurrences(of: "\(h.path): ", with: "")) }
+            guard !hosts.contains(name) else { throw h.fail("host \(name) is listed twice") }
+            hosts.append(name)
+        }
+        guard !hosts.isEmpty else { throw hostsReader.fail("at least one host is needed") }
+
+        var conn = ConnectionSettings(parallel: 10)
+        if let ssh = top["ssh"] {
+            let m = try ssh.mapping(allowed: ["user", "port", "identity", "known_hosts", "connect_timeout", "command_timeout", "accept_new_host_keys", "use_agent"])
+            if let v = m["user"] { conn.user = try v.string() }
+            if let v = m["port"] { conn.port = try v.int(1...65535) }
+            if let v = m["identity"] { conn.identities = try v.stringList().map { expand($0, relativeTo: baseDir) } }
+            if let v = m["known_hosts"] { conn.knownHostsPath = expand(try v.string(), relativeTo: baseDir) }
+            if let v = m["connect_timeout"] { conn.connectTimeout = try v.double(0.1...600) }
+            if let v = m["command_timeout"] { conn.commandTimeout = try v.double(1...86400) }
+            if let v = m["accept_new_host_keys"] { conn.hostKeyPolicy = try v.bool() ? .acceptNew : .strict }
+            if let v = m["use_agent"] { conn.useAgent = try v.bool() }
+        }
+        if let v = top["parallel"] { conn.parallel = try v.int(1...1000) }
+
+        var strategy = Strategy.symlink
+        if let v = top["strategy"] {
+            guard let s = Strategy(rawValue: try v.string()) else { throw v.fail("expected 'symlink' or 'image'") }
+            strategy = s
+        }
+
+        let deployReader = try required("deploy_to")
+        let deployTo = try deployReader.string()
+        do { try Names.absolutePath(deployTo, field: "deploy_to") } catch let e as ShipitError { throw deployReader.fail(e.message.replacingOccurrences(of: "deploy_to: ", with: "")) }
+
+        let keep = try top["keep_releases"]?.int(2...1000) ?? 5
+        var shared: [String] = []
+        if let v = top["shared"] {
+            for item in try v.sequence() {
+                let p = try item.string()
+                do { try Names.relativePath(p, field: item.path) } catch let e as ShipitError { throw item.fail(e.message.replacingOccurrences(of: "\(item.path): ", with: "")) }
+                shared.append(p)
+            }
+        }
+        let start = try top["start"]?.string()
+
+        var health: Health?
+        if let hr = top["health"] {
+            let m = try hr.mapping(allowed: ["port", "live", "ready", "address", "deadline", "interval", "request_timeout"])
+            guard let port = m["port"] else { throw hr.fail("missing required key 'port'") }
+            var h = Health(port: try port.int(1...65535))
+            for (key, kp) in [("live", \Health.live), ("ready", \Health.ready)] as [(String, WritableKeyPath<Health, String>)] {
+                if let v = m[key] {
+                    let p = try v.string()
+                    guard p.hasPrefix("/"), p.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" }) else { throw v.fail("expected a URL path starting with '/'") }
+                    h[keyPath: kp] = p
+                }
+            }
+            if let v = m["address"] {
+                let a = try v.string()
+                do { try HostName.validate(a, field: v.path) } catch let e as ShipitError { throw v.fail(e.message) }
+                h.address = a
+            }
+            if let v = m["deadline"] { h.deadline = try v.double(0.1...3600) }
+            if let v = m["interval"] { h.interval = try v.double(0.01...60) }
+            if let v = m["request_timeout"] { h.requestTimeout = try v.double(0.1...60) }
+            health = h
+        }
+        let diskFactor = try top["disk_factor"]?.double(0...100) ?? 2
+        let hooksDir = expand(try top["hooks"]?.string() ?? "hooks", relativeTo: baseDir)
+        var ledgerPath = baseDir.appendingPathComponentSafe(".shipit/ledger.sqlite")
+        if let lr = top["ledger"] {
+            let m = try lr.mapping(allowed: ["path"])
+            if let p = m["path"] { ledgerPath = expand(try p.string(), relativeTo: baseDir) }
+        }
+        return DeployConfig(file: file, app: app, stage: nil, hosts: hosts, connection: conn, strategy: strategy,
+                            deployTo: deployTo, keepReleases: keep, shared: shared, start: start, health: health,
+                            diskFactor: diskFactor, hooksDir: hooksDir, ledgerPath: ledgerPath, configHash: "")
+    }
+
+    static func expand(_ path: String, relativeTo dir: String) -> String {
+        if path.hasPrefix("~/") { return ConnectionSettings.home + String(path.dropFirst()) }
+        if path.hasPrefix("/") { return path }
+        return dir.appendingPathComponentSafe(path)
+    }
+}
+
+extension String {
+    func appendingPathComponentSafe(_ component: String) -> String {
+        (self as NSString).appendingPathComponent(component)
+    }
+}
+
+import Yams

@@ -1,0 +1,117 @@
+import Foundation
+import Yams
+
+/// Walks a composed YAML tree with the path of every value, so each error names file:line and the
+/// field (`health.port`). Unknown keys, wrong types and anchors/aliases are refused.
+struct YAMLReader {
+    let file: String
+    let node: Node
+    let path: String
+
+    static let maxBytes = 1 << 20
+
+    static func load(file: String) throws -> YAMLReader {
+        guard let attrs = try? FileManager.default.attributesOfItem(atPath: file) else {
+            throw ShipitError.input("\(file): cannot read the config file")
+        }
+        if let size = attrs[.size] as? Int, size > maxBytes {
+            throw ShipitError.input("\(file): config is \(size) bytes; more than \(maxBytes) is refused")
+        }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw ShipitError.input("\(file): not UTF-8 text")
+        }
+        return try parse(text, file: file)
+    }
+
+    static func parse(_ text: String, file: String) throws -> YAMLReader {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
+            throw ShipitError.input("\(file): invalid YAML: \(error)")
+        }
+        guard let root else { throw ShipitError.input("\(file): the config is empty") }
+        return YAMLReader(file: file, node: root, path: "")
+    }
+
+    var location: String {
+        if let m = node.mark { return "\(file):\(m.line)" }
+        return file
+    }
+
+    func fail(_ message: String) -> ShipitError {
+        ShipitError.input("\(location): \(path.isEmpty ? "" : path + ": ")\(message)")
+    }
+
+    private func checkNoAnchor() throws {
+        let anchored: Bool
+        switch node {
+        case let .scalar(s): anchored = s.anchor != nil
+        case let .mapping(m): anchored = m.anchor != nil
+        case let .sequence(s): anchored = s.anchor != nil
+        case .alias: anchored = true
+        }
+        // Anchors and aliases are how YAML bombs multiply; a deploy config never needs them.
+        if anchored { throw fail("YAML anchors and aliases are not allowed in shipit config") }
+    }
+
+    func child(_ key: String, _ value: Node) -> YAMLReader {
+        YAMLReader(file: file, node: value, path: path.isEmpty ? key : "\(path).\(key)")
+    }
+
+    /// The mapping's entries, refusing keys that are not in `allowed`.
+    func mapping(allowed: Set<String>) throws -> [String: YAMLReader] {
+        try checkNoAnchor()
+        guard case let .mapping(map) = node else { throw fail("expected a mapping (key: value)") }
+        var out: [String: YAMLReader] = [:]
+        for (k, v) in map {
+            guard let key = k.scalar?.string else { throw fail("keys must be plain strings") }
+            let c = child(key, v)
+            guard allowed.contains(key) else {
+                let hint = allowed.sorted().joined(separator: ", ")
+                throw c.fail("unknown key (allowed here: \(hint))")
+            }
+            guard out[key] == nil else { throw c.fail("key given twice") }
+            try c.checkNoAnchor()
+            out[key] = c
+        }
+        return out
+    }
+
+    func sequence() throws -> [YAMLReader] {
+        try checkNoAnchor()
+        guard case let .sequence(seq) = node else { throw fail("expected a list") }
+        return seq.enumerated().map { child("[\($0.offset)]", $0.element) }.map {
+            YAMLReader(file: file, node: $0.node, path: $0.path.replacingOccurrences(of: ".[", with: "["))
+        }
+    }
+
+    func string() throws -> String {
+        try checkNoAnchor()
+        guard case let .scalar(s) = node else { throw fail("expected a string") }
+        return s.string
+    }
+
+    func int(_ range: ClosedRange<Int>) throws -> Int {
+        guard let v = Int(try string()) else { throw fail("expected a whole number") }
+        guard range.contains(v) else { throw fail("\(v) is out of range \(range.lowerBound)...\(range.upperBound)") }
+        return v
+    }
+
+    func double(_ range: ClosedRange<Double>) throws -> Double {
+        guard let v = Double(try string()), v.isFinite else { throw fail("expected a number") }
+        guard range.contains(v) else { throw fail("\(v) is out of range \(range.lowerBound)...\(range.upperBound)") }
+        return v
+    }
+
+    func bool() throws -> Bool {
+        switch try string().lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw fail("expected true or false")
+        }
+    }
+
+    func stringList() throws -> [String] {
+        if case .scalar = node { return [try string()] }
+        return try sequence().map { try $0.string() }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// The release tarball, built once on the deployer and uploaded once per host.
+public struct Artifact: Sendable {
+    public enum Source: Sendable, Equatable {
+        case directory(String)
+        case git(repo: String, ref: String)
+    }
+
+    public let path: String
+    public let sha256: String
+    public let size: Int64
+    public let releaseID: String
+    public let source: Source
+    /// For git sources: the resolved commit.
+    public let commit: String?
+
+    /// Builds a reproducible tarball (sorted names, fixed owner and mtime) so the same tree gives the
+    /// same hash, and names the release `YYYYMMDDTHHMMSSZ-<hash8>`: sortable, unique, one id for all hosts.
+    public static func build(from source: Source, workDir: String, now: Date = Date()) throws -> Artifact {
+        let out = workDir + "/release.tar.gz"
+        var commit: String?
+        switch source {
+        case let .directory(dir):
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+                throw ShipitError.input("--from: \(dir) is not a directory")
+            }
+            try LocalProcess.run(["sh", "-c", "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C \"$1\" -cf - . | gzip -n > \"$2\"", "tar", dir, out])
+        case let .git(repo, ref):
+            guard !ref.hasPrefix("-"), !ref.contains("..") || ref.contains("...") == false else {
+                throw ShipitError.input("--ref: \(ref) is not a valid git ref")
+            }
+            do {
+                commit = try LocalProcess.run(["git", "-C", repo, "rev-parse", "--verify", "\(ref)^{commit}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw ShipitError.input("--ref: \(ref) is not a commit in \(repo)")
+            }
+            try LocalProcess.run(["sh", "-c", "git -C \"$1\" archive --format=tar \"$2\" | gzip -n > \"$3\"", "git", repo, commit!, out])
+        }
+        let sha = try Digest.sha256Hex(file: out)
+        let size = (try FileManager.default.attributesOfItem(atPath: out)[.size] as? NSNumber)?.int64Value ?? 0
+        return Artifact(path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source, commit: commit)
+    }
+
+    public static func releaseID(now: Date, sha256: String) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
+        return f.string(from: now) + "-" + sha256.prefix(8)
+    }
+}

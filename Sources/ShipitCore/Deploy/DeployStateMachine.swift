@@ -1,0 +1,60 @@
+/// The deploy state machine (design §2). Every transition lives here and nowhere else; the
+/// orchestrator only reports what happened and asks where to go next.
+public enum DeployPhase: String, Sendable, Codable, CaseIterable {
+    case pending, preflight, upload, `switch`, smokeTest, succeeded, failed, rollingBack, rolledBack, rollbackFailed
+
+    public var isTerminal: Bool { [.succeeded, .failed, .rolledBack, .rollbackFailed].contains(self) }
+}
+
+public enum DeployEvent: Sendable, Equatable {
+    case start
+    /// The current phase finished on every host.
+    case phaseSucceeded
+    /// The current phase failed on at least one host; `anySwitched` says whether some host already
+    /// points `current` at the new release.
+    case phaseFailed(anySwitched: Bool)
+    /// SIGINT/SIGTERM: start no new step.
+    case interrupted(anySwitched: Bool)
+}
+
+public struct DeployStateMachine: Sendable {
+    public private(set) var phase: DeployPhase = .pending
+    public let autoRollback: Bool
+
+    public init(autoRollback: Bool = true) { self.autoRollback = autoRollback }
+
+    public enum TransitionError: Error, Equatable { case invalid(from: DeployPhase, event: DeployEvent) }
+
+    /// Applies `event` and returns the new phase.
+    @discardableResult
+    public mutating func handle(_ event: DeployEvent) throws -> DeployPhase {
+        phase = try Self.next(from: phase, on: event, autoRollback: autoRollback)
+        return phase
+    }
+
+    public static func next(from phase: DeployPhase, on event: DeployEvent, autoRollback: Bool) throws -> DeployPhase {
+        func afterSwitchFailure(_ anySwitched: Bool) -> DeployPhase {
+            anySwitched && autoRollback ? .rollingBack : .failed
+        }
+        switch (phase, event) {
+        case (.pending, .start): return .preflight
+        case (.preflight, .phaseSucceeded): return .upload
+        case (.upload, .phaseSucceeded): return .switch
+        case (.switch, .phaseSucceeded): return .smokeTest
+        case (.smokeTest, .phaseSucceeded): return .succeeded
+        case (.rollingBack, .phaseSucceeded): return .rolledBack
+        // Nothing switched yet: clean up, nothing to roll back.
+        case (.pending, .phaseFailed), (.preflight, .phaseFailed), (.upload, .phaseFailed),
+             (.pending, .interrupted), (.preflight, .interrupted), (.upload, .interrupted):
+            return .failed
+        case let (.switch, .phaseFailed(anySwitched)), let (.switch, .interrupted(anySwitched)):
+            return afterSwitchFailure(anySwitched)
+        case (.smokeTest, .phaseFailed), (.smokeTest, .interrupted):
+            return afterSwitchFailure(true)
+        case (.rollingBack, .phaseFailed): return .rollbackFailed
+        // A second signal during rollback does not stop the rollback.
+        case (.rollingBack, .interrupted): return .rollingBack
+        default: throw TransitionError.invalid(from: phase, event: event)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+extension Deployment {
+    /// `shipit deploy`: the whole state machine for one artifact.
+    public func deploy(_ artifact: Artifact) async -> DeployReport {
+        let started = ContinuousClock.now
+        let id = artifact.releaseID
+        advance(.start)
+        defer { Task { [transport] in await transport.close() } }
+
+        // pre-flight: hooks, then every host, before anything changes anywhere.
+        guard runHook("pre-flight", release: id) else { advance(.phaseFailed(anySwitched: false)); return report(operation: "deploy", release: id, started: started) }
+        let neededKB = Int64(Double(artifact.size) * max(config.diskFactor, 1) / 1024) + 1
+        guard await preflight(requiredKB: neededKB) else {
+            advance(.phaseFailed(anySwitched: false))
+            return report(operation: "deploy", release: id, started: started)
+        }
+        if stopRequested() { return await finishFailed(id, started: started) }
+        advance(.phaseSucceeded)
+
+        // upload + extract: once per host, checksum verified there.
+        let extract = commands.extract(releaseID: id, sha256: artifact.sha256, shared: config.shared)
+        let uploadPath = config.layout.upload(id)
+        let uploads = await phase("upload", on: config.hosts) { [self] host in
+            do { try await transport.upload(host, localPath: artifact.path, remotePath: uploadPath) } catch {
+                return (false, ScriptOutput(""), ErrorText.withoutHost(error))
+            }
+            return await remote(host, extract)
+        }
+        if !record(uploads, step: "upload").isEmpty {
+            advance(.phaseFailed(anySwitched: false))
+            return await finishFailed(id, started: started)
+        }
+        if stopRequested() { return await finishFailed(id, started: started) }
+        guard runHook("pre-switch", release: id) else {
+            advance(.phaseFailed(anySwitched: false))
+            return await finishFailed(id, started: started)
+        }
+        advance(.phaseSucceeded)
+
+        // switch + start, then smoke test every host.
+        let failed = await switchAndVerify("switch", release: { _ in id }, targets: config.hosts, event: "deploy")
+        let anySwitched = hosts.values.contains { $0.current == id }
+        _ = runHook("post-switch", release: id)
+        if failed.contains(where: { hosts[$0]?.failedStep == "switch" }) {
+            advance(.phaseFailed(anySwitched: anySwitched))
+        } else {
+            advance(.phaseSucceeded)  // switch → smokeTest (the probes ran right after each host's switch)
+            if !failed.isEmpty { advance(.phaseFailed(anySwitched: true)) }
+            else if interrupt.isRaised { advance(.interrupted(anySwitched: true)) }
+        }
+        if machine.phase != .smokeTest { return await rollBackAfterFailure(id, started: started) }
+        advance(.phaseSucceeded)  // → succeeded
+
+        let prev = Set(hosts.values.compactMap(\.previous))
+        let finish = commands.finish(keep: config.keepReleases, previous: prev.count == 1 ? prev.first : nil, holder: holder)
+        _ = await phase("finish", on: config.hosts) { [self] host in
+            let cmd = prev.count == 1 ? finish : commands.finish(keep: config.keepReleases, previous: hosts[host]?.previous, holder: holder)
+            return await remote(host, cmd)
+        }
+        locked.removeAll()
+        _ = runHook("post-deploy", release: id)
+        return report(operation: "deploy", release: id, started: started)
+    }
+
+    /// Nothing switched: remove the half-uploaded release everywhere and release our locks.
+    func finishFailed(_ id: String, started: ContinuousClock.Instant) async -> DeployReport {
+        let cmd = commands.abandon(releaseID: id, keepForInspection: false, holder: holder)
+        let targets = locked.sorted()
+        _ = await Fleet.bounded(targets, limit: config.connection.parallel) { [self] host in await remote(host, cmd) }
+        locked.removeAll()
+        return report(operation: "deploy", release: id, started: started)
+    }
+
+    /// Some host switched and something failed: every switched host goes back to its previous
+    /// release (start + smoke test); the failed release is kept, marked failed, for inspection.
+    func rollBackAfterFailure(_ id: String, started: ContinuousClock.Instant) async -> DeployReport {
+        if machine.phase == .rollingBack {
+            let switched = config.hosts.filter { hosts[$0]?.current == id }
+            notify(DeployNotice(host: nil, step: "rollback", status: .started, message: "rolling back \(switched.count) switched host(s)"))
+            let stillFailing = await switchAndVerify("rollback", release: { [self] in hosts[$0]?.previous }, targets: switched, event: "auto-rollback")
+            advance(stillFailing.isEmpty ? .phaseSucceeded : .phaseFailed(anySwitched: true))
+            _ = runHook("on-rollback", release: id)
+        }
+        let cmd = commands.abandon(releaseID: id, keepForInspection: true, holder: holder)
+        let targets = locked.sorted()
+        _ = await Fleet.bounded(targets, limit: config.connection.parallel) { [self] host in await remote(host, cmd) }
+        locked.removeAll()
+        return report(operation: "deploy", release: id, started: started)
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Smoke test of one host: GET live, then ready, through the host's SSH session, retried until a
+/// deadline. The result says what URL was tried, the last status and body, and how many attempts.
+public struct HealthProbe: Sendable {
+    public let health: DeployConfig.Health
+    public let transport: HostTransport
+
+    public struct Result: Sendable {
+        public let healthy: Bool
+        public let attempts: Int
+        public let detail: String
+    }
+
+    public init(health: DeployConfig.Health, transport: HostTransport) {
+        self.health = health
+        self.transport = transport
+    }
+
+    public func check(host: String, interrupt: InterruptFlag? = nil) async -> Result {
+        let address = health.address ?? host
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(health.deadline * 1000)))
+        var attempts = 0
+        var last = ""
+        for path in [health.live, health.ready] {
+            let url = "http://\(address):\(health.port)\(path)"
+            while true {
+                attempts += 1
+                do {
+                    let r = try await transport.httpGet(host, address: address, port: health.port, path: path, timeout: health.requestTimeout)
+                    if (200..<300).contains(r.status) { break }
+                    last = "GET \(url) → \(r.status) \(Self.snippet(r.body))"
+                } catch {
+                    last = "GET \(url) → \(ErrorText.withoutHost(error))"
+                }
+                if ContinuousClock.now >= deadline || interrupt?.isRaised == true {
+                    return Result(healthy: false, attempts: attempts, detail: "\(last) (after \(attempts) attempts, \(health.deadline)s deadline)")
+                }
+                try? await Task.sleep(for: .milliseconds(Int(health.interval * 1000)))
+            }
+        }
+        return Result(healthy: true, attempts: attempts, detail: "live and ready (\(attempts) attempts)")
+    }
+
+    static func snippet(_ body: String) -> String {
+        let flat = body.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+        return flat.isEmpty ? "" : "'\(flat.prefix(120))'"
+    }
+}

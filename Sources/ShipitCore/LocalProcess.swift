@@ -1,0 +1,42 @@
+import Foundation
+
+/// Runs a program on the deployer (tar, git, sha256sum, hooks). Never used to reach a host: that is
+/// libssh2's job.
+public enum LocalProcess {
+    public struct Failure: Error, CustomStringConvertible {
+        public let argv: [String]
+        public let status: Int32
+        public let output: String
+        public var description: String { "\(argv.joined(separator: " ")) exited \(status): \(output.suffix(2000))" }
+    }
+
+    @discardableResult
+    public static func run(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil) throws -> String {
+        let (status, out) = try runStatus(argv, stdin: stdin, cwd: cwd, env: env)
+        guard status == 0 else { throw Failure(argv: argv, status: status, output: out) }
+        return out
+    }
+
+    public static func runStatus(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
+        p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        if let env { p.environment = env }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        let input = Pipe()
+        p.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        try p.run()
+        if let stdin {
+            DispatchQueue.global().async {
+                input.fileHandleForWriting.write(stdin)
+                try? input.fileHandleForWriting.close()
+            }
+        }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import ShipitCore
+
+struct DeployCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Ship a release to every host: pre-flight, upload, atomic switch, smoke test; roll back on failure."
+    )
+
+    @OptionGroup var common: ConfigOptions
+
+    @Option(name: .long, help: ArgumentHelp("Directory to release (tarred once on this machine).", valueName: "dir"))
+    var from: String?
+
+    @Option(name: .long, help: ArgumentHelp("Git ref to release (git archive of the repository in the current directory).", valueName: "ref"))
+    var ref: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Print the plan (every command per host) and change nothing.")
+    var dryRun = false
+
+    @Flag(name: .customLong("no-rollback"), help: "On failure after the switch, leave hosts on the new release.")
+    var noRollback = false
+
+    @Option(name: .customLong("lock-wait"), help: "Seconds to wait for another run's deploy lock.")
+    var lockWait: Int = 0
+
+    func run() async throws {
+        let renderer = DeployRenderer(json: common.json)
+        do {
+            guard (from == nil) != (ref == nil) else { throw ShipitError.input("give exactly one of --from DIR or --ref GITREF") }
+            guard lockWait >= 0 else { throw ShipitError.input("--lock-wait: must be 0 or more") }
+            let config = try common.load()
+            let work = NSTemporaryDirectory() + "shipit-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            let source: Artifact.Source = from.map { .directory($0) } ?? .git(repo: FileManager.default.currentDirectoryPath, ref: ref!)
+            let artifact = try Artifact.build(from: source, workDir: work)
+            if dryRun { return printPlan(config, artifact) }
+
+            let flag = InterruptFlag()
+            Signals.install(flag)
+            var options = Deployment.Options()
+            options.lockWaitSeconds = lockWait
+            options.autoRollback = !noRollback
+            options.reason = "deploy \(artifact.releaseID)"
+            renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info,
+                                         message: "\(config.app) release \(artifact.releaseID) (\(artifact.size) bytes, sha256 \(artifact.sha256.prefix(12))) to \(config.hosts.count) host(s)"))
+            let deployment = Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
+                                        options: options, interrupt: flag, notify: renderer.notice)
+            let report = await deployment.deploy(artifact)
+            renderer.report(report)
+            if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
+        } catch let e as ShipitError {
+            Console.shared.err("shipit deploy: \(e.message)")
+            throw ExitCode(e.exitCode.rawValue)
+        }
+    }
+
+    func printPlan(_ config: DeployConfig, _ artifact: Artifact) {
+        let cmds = SymlinkCommands(layout: config.layout)
+        print("# dry run: \(config.app) release \(artifact.releaseID) to \(config.hosts.joined(separator: ", ")); nothing is executed")
+        for host in config.hosts {
+            print("\n## \(host)")
+            print("# preflight\n" + cmds.preflight(lockInfo: "holder=<run id>", lockWaitSeconds: lockWait, requiredKB: Int64(Double(artifact.size) * max(config.diskFactor, 1) / 1024) + 1).rendered)
+            print("# upload \(artifact.path) -> \(config.layout.upload(artifact.releaseID)) (scp, sha256 \(artifact.sha256))")
+            print("# extract\n" + cmds.extract(releaseID: artifact.releaseID, sha256: artifact.sha256, shared: config.shared).rendered)
+            print("# switch + start\n" + cmds.switchTo(releaseID: artifact.releaseID, start: config.start, env: [("SHIPIT_HOST", host)], historyLine: "<history json>").rendered)
+            if let h = config.health { print("# smoke test: GET http://\(h.address ?? host):\(h.port)\(h.live) then \(h.ready) through the SSH tunnel, until \(h.deadline)s") }
+            print("# finish\n" + cmds.finish(keep: config.keepReleases, previous: "<previous>", holder: "<run id>").rendered)
+        }
+    }
+}
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Switch every host back to a previous release (default: the newest good one present on all hosts)."
+    )
+
+    @OptionGroup var common: ConfigOptions
+
+    @Option(name: .long, help: "Release id to roll back to.")
+    var to: String?
+
+    @Option(name: .customLong("lock-wait"), help: "Seconds to wait for another run's deploy lock.")
+    var lockWait: Int = 0
+
+    func run() async throws {
+        let renderer = DeployRenderer(json: common.json)
+        do {
+            let config = try common.load()
+            if let to { try Names.identifier(to, field: "--to") }
+            let flag = InterruptFlag()
+            Signals.install(flag)
+            var options = Deployment.Options()
+            options.lockWaitSeconds = lockWait
+            options.reason = "rollback"
+            let deployment = Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
+                                        options: options, interrupt: flag, notify: renderer.notice)
+            let report = await deployment.rollback(to: to)
+            renderer.report(report)
+            if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
+        } catch let e as ShipitError {
+            Console.shared.err("shipit rollback: \(e.message)")
+            throw ExitCode(e.exitCode.rawValue)
+        }
+    }
+}

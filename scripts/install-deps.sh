@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages shipit needs to build, test and demo. Idempotent: does nothing (and
+# skips `apt-get update`) when everything is already there.
+set -euo pipefail
+PKGS=(libssh2-1-dev pkg-config openssh-server openssh-client python3 util-linux)
+[ "${1:-}" = "--bench" ] && PKGS+=(hyperfine)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "install-deps: swift is not on PATH (expected Swift 6 at /opt/swift/usr/bin)" >&2; exit 1; }

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# `make test`: build, start real sshd test hosts, run every test, stop the hosts (whatever happens).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-3}
+swift build --build-tests
+trap 'scripts/testhosts.sh down >/dev/null 2>&1 || true' EXIT
+scripts/testhosts.sh up "$N"
+swift test --skip-build "$@"
