@@ -1,20 +1,33 @@
 #!/usr/bin/env bash
-# `make demo`: start 3 local test hosts and run shipit against them.
+# `make demo`: start 3 local sshd hosts, deploy releases-example v1 and v2, then the broken v3, which
+# shipit rolls back automatically; finally show where every host is and what it serves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHIPIT=.build/debug/shipit
+SHIPIT=$PWD/.build/debug/shipit
 scripts/testhosts.sh up 3
 eval "$(scripts/testhosts.sh env)"
 CONN=(--hosts "$SHIPIT_TEST_HOSTS" --user "$SHIPIT_TEST_USER" --identity "$SHIPIT_TEST_IDENTITY" --known-hosts "$SHIPIT_TEST_KNOWN_HOSTS")
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+cd releases-example
 
-step "shipit exec on every host, in parallel, over libssh2"
-$SHIPIT exec "${CONN[@]}" -- 'echo "$(id -un) on $(hostname) sees $(df -h /srv | tail -1 | tr -s " " | cut -d" " -f2) /srv"'
+step "shipit exec: one command on every host, in parallel, over libssh2"
+$SHIPIT exec "${CONN[@]}" -- 'echo "$(id -un) with $(df -h /srv | tail -1 | tr -s " " | cut -d" " -f2) on /srv"'
 
-step "a command that fails on one host: exit status says so, and names it"
+step "deploy v1"
+$SHIPIT deploy --from v1
+step "deploy v2"
+$SHIPIT deploy --from v2
+step "deploy v3 (its /health/ready answers 503): shipit rolls every host back to v2"
 set +e
-$SHIPIT exec "${CONN[@]}" -- 'set -- $SSH_CONNECTION; [ "$3" != 127.0.0.12 ] || { echo "disk on fire" >&2; exit 3; }'
-echo "(exit code $?)"
+$SHIPIT deploy --from v3
+echo "(exit code $? = deploy failed and rolled back)"
 set -e
 
-step "done — hosts keep running; 'make hosts-down' stops them"
+step "where every host is, and what it serves"
+$SHIPIT exec "${CONN[@]}" -- 'set -- $SSH_CONNECTION; echo "current -> $(readlink /srv/demo/current | sed "s|.*/||"): $(python3 -c "import urllib.request,sys; print(urllib.request.urlopen(\"http://$3:8080/\").read().decode().strip())")"; echo "failed releases kept for inspection: $(ls /srv/demo/.shipit/failed | tr "\n" " ")"'
+
+step "shipit rollback: back to v1 in one command"
+$SHIPIT rollback
+step "host-local history (every switch, on the host itself)"
+$SHIPIT exec "${CONN[@]}" --hosts 127.0.0.11 -- 'cat /srv/demo/.shipit/history.jsonl'
+printf '\nHosts keep running: try `cd releases-example && %s deploy --from v2`; `make hosts-down` stops them.\n' "$SHIPIT"

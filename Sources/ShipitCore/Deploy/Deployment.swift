@@ -42,7 +42,7 @@ public final class Deployment: @unchecked Sendable {
     }
 
     var lockInfo: String {
-        let who = "\(ProcessInfo.processInfo.environment["USER"] ?? "unknown")@\(ProcessInfo.processInfo.hostName)"
+        let who = "\(ProcessInfo.processInfo.environment["USER"] ?? NSUserName())@\(ProcessInfo.processInfo.hostName)"
         return "holder=\(holder)\npid=\(getpid())\nby=\(who)\nstarted=\(ISO8601DateFormatter().string(from: Date()))\nreason=\(options.reason)"
     }
 
@@ -116,16 +116,18 @@ public final class Deployment: @unchecked Sendable {
     }
 
     func runHook(_ name: String, release: String) -> Bool {
-        guard let failure = hooks.run(name, env: hookEnv(release)) else { return true }
-        notify(DeployNotice(host: nil, step: "hook \(name)", status: .failed, message: failure))
-        return false
+        let (ok, output) = hooks.run(name, env: hookEnv(release))
+        if !ok || !output.isEmpty {
+            notify(DeployNotice(host: nil, step: "hook \(name)", status: ok ? .info : .failed, message: output))
+        }
+        return ok
     }
 
     func historyLine(event: String, release: String, previous: String?) -> String {
         let obj: [String: String] = [
             "time": ISO8601DateFormatter().string(from: Date()), "event": event, "app": config.app,
             "release": release, "previous": previous ?? "", "attempt": holder,
-            "by": "\(ProcessInfo.processInfo.environment["USER"] ?? "unknown")@\(ProcessInfo.processInfo.hostName)",
+            "by": "\(ProcessInfo.processInfo.environment["USER"] ?? NSUserName())@\(ProcessInfo.processInfo.hostName)",
         ]
         let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)

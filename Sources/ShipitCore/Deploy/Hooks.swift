@@ -8,18 +8,19 @@ public struct Hooks: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
-    /// Returns nil when the hook is absent or succeeded, else the failure text.
-    public func run(_ name: String, env: [String: String]) -> String? {
+    /// Returns whether the hook is absent or succeeded, and what it printed (or why it failed).
+    public func run(_ name: String, env: [String: String]) -> (ok: Bool, output: String) {
         precondition(Self.names.contains(name))
         let path = directory + "/" + name
-        guard FileManager.default.isExecutableFile(atPath: path) else { return nil }
+        guard FileManager.default.isExecutableFile(atPath: path) else { return (true, "") }
         var environment = ProcessInfo.processInfo.environment
         environment.merge(env) { $1 }
         do {
             let (status, out) = try LocalProcess.runStatus([path], env: environment)
-            return status == 0 ? nil : "hook \(name) exited \(status): \(out.suffix(500))"
+            let text = out.trimmingCharacters(in: .whitespacesAndNewlines)
+            return status == 0 ? (true, text) : (false, "exited \(status): \(text.suffix(500))")
         } catch {
-            return "hook \(name) could not run: \(error)"
+            return (false, "could not run: \(error)")
         }
     }
 }

@@ -1,0 +1,97 @@
+import Foundation
+import ShipitCore
+import Testing
+import TestSupport
+
+@Suite("shipit.yml validation")
+struct ConfigTests {
+    static let valid = """
+    app: demo
+    hosts: [127.0.0.11, 127.0.0.12]
+    ssh:
+      user: deploy
+    deploy_to: /srv/demo
+    health:
+      port: 8080
+    """
+
+    private func load(_ yaml: String, stage: (String, String)? = nil) throws -> DeployConfig {
+        let dir = Local.tempDir("cfg")
+        try yaml.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        if let stage { try stage.1.write(toFile: dir + "/shipit.\(stage.0).yml", atomically: true, encoding: .utf8) }
+        return try DeployConfig.load(file: dir + "/shipit.yml", stage: stage?.0)
+    }
+
+    private func error(_ yaml: String) -> String {
+        do { _ = try load(yaml); return "no error" } catch let e as ShipitError { return e.message } catch { return "\(error)" }
+    }
+
+    @Test func loadsAValidConfigWithDefaults() throws {
+        let c = try load(Self.valid)
+        #expect(c.app == "demo")
+        #expect(c.hosts == ["127.0.0.11", "127.0.0.12"])
+        #expect(c.connection.user == "deploy")
+        #expect(c.deployTo == "/srv/demo")
+        #expect(c.keepReleases == 5)
+        #expect(c.health?.live == "/health/live")
+        #expect(c.health?.ready == "/health/ready")
+        #expect(c.configHash.count == 64)
+    }
+
+    @Test func stageOverlayMergesOverTheBase() throws {
+        let c = try load(Self.valid, stage: ("production", "hosts: [10.0.0.5]\nhealth:\n  deadline: 30\n"))
+        #expect(c.hosts == ["10.0.0.5"])
+        #expect(c.health?.port == 8080)
+        #expect(c.health?.deadline == 30)
+        #expect(c.stage == "production")
+    }
+
+    @Test func unknownKeyNamesFileLineAndField() {
+        let e = error(Self.valid + "\nhelth:\n  port: 1\n")
+        #expect(e.contains("shipit.yml:9:"))
+        #expect(e.contains("helth: unknown key"))
+        #expect(error(Self.valid.replacingOccurrences(of: "  user: deploy", with: "  usr: deploy")).contains("ssh.usr: unknown key"))
+    }
+
+    @Test func missingAndRelativeFields() {
+        #expect(error("hosts: [a]\ndeploy_to: /x\n").contains("missing required key 'app'"))
+        #expect(error(Self.valid.replacingOccurrences(of: "/srv/demo", with: "srv/demo")).contains("deploy_to"))
+        #expect(error(Self.valid.replacingOccurrences(of: "/srv/demo", with: "/srv/../etc")).contains("deploy_to"))
+    }
+
+    @Test(arguments: [
+        ("app: demo", "app: de;mo", "app"),
+        ("app: demo", "app: $(reboot)", "app"),
+        ("127.0.0.12]", "127.0.0.12, 'a b']", "hosts[2]"),
+        ("127.0.0.12]", "127.0.0.12, '../x']", "hosts[2]"),
+        ("deploy_to: /srv/demo", "deploy_to: '/srv/de mo'", "deploy_to"),
+        ("deploy_to: /srv/demo", "deploy_to: /srv/demo\nshared: ['../secrets']", "shared[0]"),
+        ("deploy_to: /srv/demo", "deploy_to: /srv/demo\nshared: ['log;rm']", "shared[0]"),
+        ("  port: 8080", "  port: 99999", "health.port"),
+        ("  port: 8080", "  port: 8080\n  ready: 'health ready'", "health.ready"),
+    ])
+    func hostileValuesAreRefusedNamingTheField(find: String, replace: String, field: String) {
+        let e = error(Self.valid.replacingOccurrences(of: find, with: replace))
+        #expect(e.contains(field), "\(e)")
+    }
+
+    @Test func yamlBombIsRefusedFast() {
+        // Billion-laughs under a key shipit reads: the strict schema stops at the first wrong type,
+        // and aliases share storage instead of being copied.
+        let bomb = """
+        app: demo
+        deploy_to: /srv/x
+        l0: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+        """
+        let nested = (1...8).map { i in "l\(i): &\(Character(UnicodeScalar(97 + i)!)) [" + Array(repeating: "*\(Character(UnicodeScalar(96 + i)!))", count: 9).joined(separator: ",") + "]" }.joined(separator: "\n")
+        let start = ContinuousClock.now
+        let e = error(bomb + "\n" + nested + "\nhosts: *i\n")
+        #expect(e.contains("unknown key") || e.contains("expected"))
+        #expect(ContinuousClock.now - start < .seconds(2))
+    }
+
+    @Test func hugeConfigIsRefused() {
+        let huge = Self.valid + "\n#" + String(repeating: "x", count: 2 << 20) + "\n"
+        #expect(error(huge).contains("is refused"))
+    }
+}

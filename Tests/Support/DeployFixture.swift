@@ -1,0 +1,85 @@
+import Foundation
+import ShipitCore
+
+/// A deploy of releases-example to the real test hosts, isolated per test: its own deploy_to under
+/// /srv, its own app port, its own config file. `cleanUp()` stops the app and removes everything.
+public final class DeployFixture: @unchecked Sendable {
+    public let hosts: TestHosts
+    public let dir: String
+    public let deployTo: String
+    public let port: Int
+    public let targets: [String]
+    public let configFile: String
+
+    public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, extraYAML: String = "") throws {
+        self.hosts = hosts
+        self.targets = targets ?? hosts.hosts
+        dir = Local.tempDir("shipit-deploy")
+        let tag = String(UUID().uuidString.prefix(8)).lowercased()
+        deployTo = "/srv/t-\(tag)"
+        port = Int.random(in: 20000...29999)
+        configFile = dir + "/shipit.yml"
+        let yaml = """
+        app: test-\(tag)
+        hosts: [\(self.targets.joined(separator: ", "))]
+        ssh:
+          user: \(hosts.user)
+          identity: \(hosts.identity)
+          known_hosts: \(hosts.knownHosts)
+          connect_timeout: 3
+        deploy_to: \(deployTo)
+        keep_releases: \(keep)
+        start: sh start.sh
+        health:
+          port: \(port)
+          deadline: 2
+          interval: 0.05
+        hooks: \(dir)/hooks
+        \(extraYAML)
+        """
+        try yaml.write(toFile: configFile, atomically: true, encoding: .utf8)
+    }
+
+    public func release(_ version: String) -> String { hosts.repoRoot + "/releases-example/" + version }
+
+    public func config() throws -> DeployConfig { try DeployConfig.load(file: configFile) }
+
+    public func deployment(_ config: DeployConfig? = nil, options: Deployment.Options = .init()) throws -> Deployment {
+        let cfg = try config ?? self.config()
+        return Deployment(config: cfg, transport: SSHTransport(fleet: Fleet(hosts: cfg.hosts, settings: cfg.connection)),
+                          options: options, notify: { _ in })
+    }
+
+    public func deploy(_ version: String, from path: String? = nil) async throws -> DeployReport {
+        let work = Local.tempDir("artifact")
+        let artifact = try Artifact.build(from: .directory(path ?? release(version)), workDir: work)
+        return await try deployment().deploy(artifact)
+    }
+
+    /// Runs a shell command on one host (as the deploy user) and returns stdout.
+    public func sh(_ host: String, _ command: String) async throws -> String {
+        let s = try await hosts.connect(hosts.hosts.firstIndex(of: host) ?? 0)
+        defer { Task { await s.close() } }
+        return try await s.exec(command).stdoutText
+    }
+
+    public func currentRelease(_ host: String) async throws -> String {
+        (try await sh(host, "readlink \(deployTo)/current || true")).trimmingCharacters(in: .whitespacesAndNewlines)
+            .split(separator: "/").last.map(String.init) ?? ""
+    }
+
+    /// What the app answers on GET / (through a tunnel, as the smoke test does).
+    public func served(_ host: String) async throws -> String {
+        let s = try await hosts.connect(hosts.hosts.firstIndex(of: host) ?? 0)
+        defer { Task { await s.close() } }
+        let raw = try await s.tunnelRequest(host: host, port: port, request: Data("GET / HTTP/1.0\r\n\r\n".utf8), timeout: 3)
+        return try HTTPResponse.parse(raw).body.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public func cleanUp() async {
+        for h in targets where hosts.hosts.contains(h) {
+            _ = try? await sh(h, "[ -f \(deployTo)/shared/app.pid ] && kill $(cat \(deployTo)/shared/app.pid); rm -rf \(deployTo)")
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
