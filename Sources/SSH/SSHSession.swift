@@ -66,7 +66,7 @@ public final class SSHSession: @unchecked Sendable {
     /// Copies a local file to `remotePath` with permission bits `mode`; returns the bytes sent.
     @discardableResult
     public func upload(localPath: String, remotePath: String, mode: Int32 = 0o644,
-                       method: UploadMethod = .scp, timeout: Double? = nil) async throws -> Int64 {
+                       method: UploadMethod = .sftp, timeout: Double? = nil) async throws -> Int64 {
         try await onQueue { try $0.upload(localPath: localPath, remotePath: remotePath, mode: mode, method: method, timeout: timeout) }
     }
 

@@ -63,7 +63,7 @@ struct DeployCommand: AsyncParsableCommand {
         for host in config.hosts {
             print("\n## \(host)")
             print("# preflight\n" + cmds.preflight(lockInfo: "holder=<run id>", lockWaitSeconds: lockWait, requiredKB: Int64(Double(artifact.size) * max(config.diskFactor, 1) / 1024) + 1).rendered)
-            print("# upload \(artifact.path) -> \(config.layout.upload(artifact.releaseID)) (scp, sha256 \(artifact.sha256))")
+            print("# upload \(artifact.path) -> \(config.layout.upload(artifact.releaseID)) (sftp, sha256 \(artifact.sha256))")
             print("# extract\n" + cmds.extract(releaseID: artifact.releaseID, sha256: artifact.sha256, shared: config.shared).rendered)
             print("# switch + start\n" + cmds.switchTo(releaseID: artifact.releaseID, start: config.start, env: [("SHIPIT_HOST", host)], historyLine: "<history json>").rendered)
             if let h = config.health { print("# smoke test: GET http://\(h.address ?? host):\(h.port)\(h.live) then \(h.ready) through the SSH tunnel, until \(h.deadline)s") }

@@ -17,7 +17,7 @@ public final class DeployFixture: @unchecked Sendable {
         dir = Local.tempDir("shipit-deploy")
         let tag = String(UUID().uuidString.prefix(8)).lowercased()
         deployTo = "/srv/t-\(tag)"
-        port = Int.random(in: 20000...29999)
+        port = Self.nextPort()
         configFile = dir + "/shipit.yml"
         let yaml = """
         app: test-\(tag)
@@ -38,6 +38,15 @@ public final class DeployFixture: @unchecked Sendable {
         \(extraYAML)
         """
         try yaml.write(toFile: configFile, atomically: true, encoding: .utf8)
+    }
+
+    /// Distinct app ports for fixtures running in parallel in one test process.
+    private static let portLock = NSLock()
+    nonisolated(unsafe) private static var lastPort = Int.random(in: 20000...28000)
+    static func nextPort() -> Int {
+        portLock.lock(); defer { portLock.unlock() }
+        lastPort += 1
+        return lastPort
     }
 
     public func release(_ version: String) -> String { hosts.repoRoot + "/releases-example/" + version }

@@ -24,7 +24,7 @@ public struct SSHTransport: HostTransport {
 
     public func upload(_ host: String, localPath: String, remotePath: String) async throws {
         let session = try await fleet.session(host)
-        try await session.upload(localPath: localPath, remotePath: remotePath, mode: 0o600, method: .scp, timeout: fleet.settings.commandTimeout)
+        try await session.upload(localPath: localPath, remotePath: remotePath, mode: 0o600, method: .sftp, timeout: fleet.settings.commandTimeout)
     }
 
     public func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse {
