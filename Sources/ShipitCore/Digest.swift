@@ -8,7 +8,9 @@ public enum Digest {
         return String(out.prefix(64))
     }
 
-    public static func sha256Hex(_ data: Data) -> String {
-        (try? LocalProcess.run(["sha256sum"], stdin: data).prefix(64)).map(String.init) ?? ""
+    public static func sha256Hex(_ data: Data) throws -> String {
+        let out = try LocalProcess.run(["sha256sum"], stdin: data)
+        guard out.count >= 64 else { throw ShipitError("sha256sum gave no digest") }
+        return String(out.prefix(64))
     }
 }

@@ -63,24 +63,10 @@ public enum Local {
 
     @discardableResult
     public static func run(_ argv: [String], environment: [String: String]? = nil) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        if let environment { p.environment = environment }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else {
-            throw NSError(domain: "Local.run", code: Int(p.terminationStatus), userInfo: [NSLocalizedDescriptionKey: "\(argv.joined(separator: " ")) failed: \(text)"])
-        }
-        return text
+        try LocalProcess.run(argv, env: environment)
     }
 
     public static func sha256(_ path: String) throws -> String {
-        String(try run(["sha256sum", path]).prefix(64))
+        try Digest.sha256Hex(file: path)
     }
 }

@@ -62,7 +62,7 @@ extension DeployConfig {
         }
         var config = try parse(reader, file: file)
         config.stage = stage
-        config.configHash = Digest.sha256Hex(Data(texts.joined(separator: "\n---\n").utf8))
+        config.configHash = try Digest.sha256Hex(Data(texts.joined(separator: "\n---\n").utf8))
         return config
     }
 
@@ -86,7 +86,7 @@ extension DeployConfig {
 
         let appReader = try required("app")
         let app = try appReader.string()
-        do { try Names.identifier(app, field: "app") } catch let e as ShipitError { throw appReader.fail(e.message) }
+        try appReader.check { try Names.identifier(app, field: $0) }
 
         let hostsReader = try required("hosts")
         var hosts: [String] = []
@@ -100,7 +100,7 @@ extension DeployConfig {
             } else {
                 name = try h.string()
             }
-            do { try HostName.validate(name, field: h.path) } catch let e as ShipitError { throw h.fail(e.message.replacingOccurrences(of: "\(h.path): ", with: "")) }
+            try h.check { try HostName.validate(name, field: $0) }
             guard !hosts.contains(name) else { throw h.fail("host \(name) is listed twice") }
             hosts.append(name)
         }
@@ -128,14 +128,14 @@ extension DeployConfig {
 
         let deployReader = try required("deploy_to")
         let deployTo = try deployReader.string()
-        do { try Names.absolutePath(deployTo, field: "deploy_to") } catch let e as ShipitError { throw deployReader.fail(e.message.replacingOccurrences(of: "deploy_to: ", with: "")) }
+        try deployReader.check { try Names.absolutePath(deployTo, field: $0) }
 
         let keep = try top["keep_releases"]?.int(2...1000) ?? 5
         var shared: [String] = []
         if let v = top["shared"] {
             for item in try v.sequence() {
                 let p = try item.string()
-                do { try Names.relativePath(p, field: item.path) } catch let e as ShipitError { throw item.fail(e.message.replacingOccurrences(of: "\(item.path): ", with: "")) }
+                try item.check { try Names.relativePath(p, field: $0) }
                 shared.append(p)
             }
         }
@@ -155,7 +155,7 @@ extension DeployConfig {
             }
             if let v = m["address"] {
                 let a = try v.string()
-                do { try HostName.validate(a, field: v.path) } catch let e as ShipitError { throw v.fail(e.message) }
+                try v.check { try HostName.validate(a, field: $0) }
                 h.address = a
             }
             if let v = m["deadline"] { h.deadline = try v.double(0.1...3600) }

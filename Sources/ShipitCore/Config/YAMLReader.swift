@@ -41,6 +41,12 @@ struct YAMLReader {
         ShipitError.input("\(location): \(path.isEmpty ? "" : path + ": ")\(message)")
     }
 
+    /// Runs a validator that names the field itself (`Names`, `HostName`) with this value's path,
+    /// and adds the file:line in front of its message.
+    func check(_ validate: (_ field: String) throws -> Void) throws {
+        do { try validate(path) } catch let e as ShipitError { throw ShipitError.input("\(location): \(e.message)") }
+    }
+
     private func checkNoAnchor() throws {
         let anchored: Bool
         switch node {

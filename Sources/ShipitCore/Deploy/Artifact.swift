@@ -28,7 +28,8 @@ public struct Artifact: Sendable {
             }
             try LocalProcess.run(["sh", "-c", "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C \"$1\" -cf - . | gzip -n > \"$2\"", "tar", dir, out])
         case let .git(repo, ref):
-            guard !ref.hasPrefix("-"), !ref.contains("..") || ref.contains("...") == false else {
+            // An option-looking ref or a range (`a..b`, `a...b`) is never one commit.
+            guard !ref.isEmpty, !ref.hasPrefix("-"), !ref.contains("..") else {
                 throw ShipitError.input("--ref: \(ref) is not a valid git ref")
             }
             do {

@@ -40,23 +40,14 @@ extension Deployment {
 
         // switch + start, then smoke test every host.
         let failed = await switchAndVerify("switch", release: { _ in id }, targets: config.hosts, event: "deploy")
-        let anySwitched = hosts.values.contains { $0.current == id }
         _ = runHook("post-switch", release: id)
-        if failed.contains(where: { hosts[$0]?.failedStep == "switch" }) {
-            advance(.phaseFailed(anySwitched: anySwitched))
-        } else {
-            advance(.phaseSucceeded)  // switch → smokeTest (the probes ran right after each host's switch)
-            if !failed.isEmpty { advance(.phaseFailed(anySwitched: true)) }
-            else if interrupt.isRaised { advance(.interrupted(anySwitched: true)) }
-        }
+        settleSwitch(failed: failed, anySwitched: hosts.values.contains { $0.current == id })
         if machine.phase != .smokeTest { return await rollBackAfterFailure(id, started: started) }
         advance(.phaseSucceeded)  // → succeeded
 
-        let prev = Set(hosts.values.compactMap(\.previous))
-        let finish = commands.finish(keep: config.keepReleases, previous: prev.count == 1 ? prev.first : nil, holder: holder)
+        // Each host protects its own rollback target from pruning.
         _ = await phase("finish", on: config.hosts) { [self] host in
-            let cmd = prev.count == 1 ? finish : commands.finish(keep: config.keepReleases, previous: hosts[host]?.previous, holder: holder)
-            return await remote(host, cmd)
+            await remote(host, commands.finish(keep: config.keepReleases, previous: hosts[host]?.previous, holder: holder))
         }
         locked.removeAll()
         _ = runHook("post-deploy", release: id)
@@ -65,10 +56,7 @@ extension Deployment {
 
     /// Nothing switched: remove the half-uploaded release everywhere and release our locks.
     func finishFailed(_ id: String, started: ContinuousClock.Instant) async -> DeployReport {
-        let cmd = commands.abandon(releaseID: id, keepForInspection: false, holder: holder)
-        let targets = locked.sorted()
-        _ = await Fleet.bounded(targets, limit: config.connection.parallel) { [self] host in await remote(host, cmd) }
-        locked.removeAll()
+        await onLockedHosts(commands.abandon(releaseID: id, keepForInspection: false, holder: holder))
         return report(operation: "deploy", release: id, started: started)
     }
 
@@ -82,10 +70,7 @@ extension Deployment {
             advance(stillFailing.isEmpty ? .phaseSucceeded : .phaseFailed(anySwitched: true))
             _ = runHook("on-rollback", release: id)
         }
-        let cmd = commands.abandon(releaseID: id, keepForInspection: true, holder: holder)
-        let targets = locked.sorted()
-        _ = await Fleet.bounded(targets, limit: config.connection.parallel) { [self] host in await remote(host, cmd) }
-        locked.removeAll()
+        await onLockedHosts(commands.abandon(releaseID: id, keepForInspection: true, holder: holder))
         return report(operation: "deploy", release: id, started: started)
     }
 }

@@ -46,12 +46,7 @@ extension Deployment {
         if stopRequested() { await releaseLocks(); return report(operation: "rollback", release: target, started: started) }
         advance(.phaseSucceeded)
         let failed = await switchAndVerify("switch", release: { _ in target }, targets: config.hosts, event: "rollback")
-        if failed.contains(where: { hosts[$0]?.failedStep == "switch" }) {
-            advance(.phaseFailed(anySwitched: hosts.values.contains { $0.current == target && $0.previous != target }))
-        } else {
-            advance(.phaseSucceeded)
-            if !failed.isEmpty { advance(.phaseFailed(anySwitched: true)) }
-        }
+        settleSwitch(failed: failed, anySwitched: hosts.values.contains { $0.current == target && $0.previous != target })
         if machine.phase == .smokeTest {
             advance(.phaseSucceeded)
             await releaseLocks()

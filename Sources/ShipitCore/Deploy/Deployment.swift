@@ -41,9 +41,11 @@ public final class Deployment: @unchecked Sendable {
         for h in config.hosts { hosts[h] = DeployReport.HostResult(host: h) }
     }
 
+    /// `user@machine` of whoever runs shipit, for locks and history.
+    let deployer = "\(ProcessInfo.processInfo.environment["USER"] ?? NSUserName())@\(ProcessInfo.processInfo.hostName)"
+
     var lockInfo: String {
-        let who = "\(ProcessInfo.processInfo.environment["USER"] ?? NSUserName())@\(ProcessInfo.processInfo.hostName)"
-        return "holder=\(holder)\npid=\(getpid())\nby=\(who)\nstarted=\(ISO8601DateFormatter().string(from: Date()))\nreason=\(options.reason)"
+        "holder=\(holder)\npid=\(getpid())\nby=\(deployer)\nstarted=\(ISO8601DateFormatter().string(from: Date()))\nreason=\(options.reason)"
     }
 
     // MARK: phases
@@ -95,8 +97,10 @@ public final class Deployment: @unchecked Sendable {
         do { try machine.handle(event) } catch {
             preconditionFailure("invalid deploy transition from \(before) on \(event)")
         }
-        if case .phaseFailed = event, failedIn == nil { failedIn = before }
-        if case .interrupted = event, failedIn == nil { failedIn = before }
+        switch event {
+        case .phaseFailed, .interrupted: if failedIn == nil { failedIn = before }
+        case .start, .phaseSucceeded: break
+        }
         notify(DeployNotice(host: nil, step: "state", status: .info, message: "\(before.rawValue) → \(machine.phase.rawValue)"))
     }
 
@@ -127,7 +131,7 @@ public final class Deployment: @unchecked Sendable {
         let obj: [String: String] = [
             "time": ISO8601DateFormatter().string(from: Date()), "event": event, "app": config.app,
             "release": release, "previous": previous ?? "", "attempt": holder,
-            "by": "\(ProcessInfo.processInfo.environment["USER"] ?? NSUserName())@\(ProcessInfo.processInfo.hostName)",
+            "by": deployer,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
@@ -159,10 +163,26 @@ public final class Deployment: @unchecked Sendable {
     }
 
     func releaseLocks() async {
-        let cmd = commands.unlock(holder: holder)
-        let targets = locked.sorted()
-        _ = await Fleet.bounded(targets, limit: config.connection.parallel) { [self] host in await remote(host, cmd) }
+        await onLockedHosts(commands.unlock(holder: holder))
+    }
+
+    /// Runs a closing script (it ends by releasing our lock) on every host we locked.
+    func onLockedHosts(_ cmd: RemoteCommand) async {
+        _ = await Fleet.bounded(locked.sorted(), limit: config.connection.parallel) { [self] host in await remote(host, cmd) }
         locked.removeAll()
+    }
+
+    /// Feeds the outcome of `switchAndVerify` to the state machine: a failed switch step, else
+    /// switch → smokeTest and then a failed probe or a signal. Leaves the machine in `.smokeTest`
+    /// only when every host switched and is healthy.
+    func settleSwitch(failed: [String], anySwitched: Bool) {
+        if failed.contains(where: { hosts[$0]?.failedStep == "switch" }) {
+            advance(.phaseFailed(anySwitched: anySwitched))
+            return
+        }
+        advance(.phaseSucceeded)  // the probes ran right after each host's switch
+        if !failed.isEmpty { advance(.phaseFailed(anySwitched: true)) }
+        else if interrupt.isRaised { advance(.interrupted(anySwitched: true)) }
     }
 
     /// Switches `targets` to their per-host release and smoke-tests them. Returns the hosts that failed.

@@ -1,0 +1,20 @@
+import Foundation
+
+/// The status line and body of an HTTP/1.x answer; enough for health checks.
+public struct HTTPResponse: Sendable, Equatable {
+    public var status: Int
+    public var body: String
+
+    public static func parse(_ raw: Data) throws -> HTTPResponse {
+        let text = String(decoding: raw, as: UTF8.self)
+        guard let firstLine = text.split(separator: "\r\n", maxSplits: 1).first ?? text.split(separator: "\n").first else {
+            throw ShipitError("empty HTTP response")
+        }
+        let parts = firstLine.split(separator: " ")
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]) else {
+            throw ShipitError("not an HTTP response: \(firstLine.prefix(80))")
+        }
+        let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+        return HTTPResponse(status: status, body: body)
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import ShipitCore
+
+/// Renders deploy notices and the final report, as text or NDJSON.
+struct DeployRenderer: Sendable {
+    let json: Bool
+
+    static let clock: DateFormatter = {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "HH:mm:ss'Z'"
+        return f
+    }()
+
+    func encoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .iso8601
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }
+
+    func notice(_ n: DeployNotice) {
+        if json {
+            if let d = try? encoder().encode(n) { Console.shared.out(String(decoding: d, as: UTF8.self)) }
+            return
+        }
+        let time = Self.clock.string(from: n.time)
+        let host = n.host ?? "-"
+        let dur = n.seconds.map { " (\(Console.seconds($0)))" } ?? ""
+        switch n.status {
+        case .ok: Console.shared.out("\(time) \(host) \(n.step) ok\(dur)")
+        case .failed: Console.shared.out("\(time) \(host) \(n.step) FAILED\(dur): \(n.message)")
+        case .started, .info: Console.shared.out("\(time) \(host) \(n.step): \(n.message)")
+        }
+    }
+
+    func report(_ r: DeployReport) {
+        if json {
+            struct Final: Encodable { let event = "result"; let report: DeployReport; let exitCode: Int32 }
+            if let d = try? encoder().encode(Final(report: r, exitCode: r.exitCode.rawValue)) { Console.shared.out(String(decoding: d, as: UTF8.self)) }
+            return
+        }
+        let verdict: String
+        switch r.phase {
+        case .succeeded: verdict = "\(r.operation) of \(r.releaseID) succeeded"
+        case .rolledBack: verdict = "\(r.operation) of \(r.releaseID) FAILED and was rolled back on every switched host"
+        case .rollbackFailed: verdict = "\(r.operation) of \(r.releaseID) FAILED and ROLLBACK FAILED: hosts may be on different releases"
+        default: verdict = "\(r.operation) \(r.releaseID.isEmpty ? "" : "of \(r.releaseID) ")FAILED in \(r.failedIn?.rawValue ?? "?")\(r.interrupted ? " (interrupted)" : ""); no host was switched"
+        }
+        Console.shared.out("\n\(verdict) (\(Console.seconds(r.seconds)), exit \(r.exitCode.rawValue))")
+        let width = r.hosts.map(\.host.count).max() ?? 0
+        for h in r.hosts {
+            var line = "  \(h.host.padding(toLength: width, withPad: " ", startingAt: 0))  current=\(h.current ?? "(none)")"
+            if let p = h.previous, p != h.current { line += "  previous=\(p)" }
+            if let step = h.failedStep { line += "  failed at \(step): \(h.error ?? "")" }
+            Console.shared.out(line)
+        }
+    }
+}
