@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(name: "shipit-bench", dependencies: ["SSH", "ShipitCore"], path: "bench/Sources/shipit-bench"),
         .target(name: "TestSupport", dependencies: ["SSH", "ShipitCore"], path: "Tests/Support"),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "TestSupport"]),
-        .testTarget(name: "ShipitCoreTests", dependencies: ["ShipitCore", "TestSupport"]),
+        .testTarget(name: "ShipitCoreTests", dependencies: ["ShipitCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ShipitCLITests", dependencies: ["shipit", "ShipitCore", "TestSupport"]),
     ]
 )

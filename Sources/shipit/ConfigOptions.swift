@@ -17,8 +17,12 @@ struct ConfigOptions: ParsableArguments {
 
     func load() throws -> DeployConfig {
         var cfg = try DeployConfig.load(file: config, stage: stage)
-        if let list = hostOptions.hosts { cfg.hosts = try HostName.parseList(list, field: "--hosts") }
+        if let list = hostOptions.hosts {
+            cfg.hosts = try HostName.parseList(list, field: "--hosts")
+            cfg.override("hosts", cfg.hosts.joined(separator: ", "))
+        }
         cfg.connection = hostOptions.apply(to: cfg.connection)
+        for (key, value) in hostOptions.overrides { cfg.override(key, value) }
         try cfg.connection.validate()
         return cfg
     }

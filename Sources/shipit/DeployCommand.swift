@@ -46,8 +46,9 @@ struct DeployCommand: AsyncParsableCommand {
             options.reason = "deploy \(artifact.releaseID)"
             renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info,
                                          message: "\(config.app) release \(artifact.releaseID) (\(artifact.size) bytes, sha256 \(artifact.sha256.prefix(12))) to \(config.hosts.count) host(s)"))
+            let ledger = try await LedgerAccess.forWriting(config)
             let deployment = Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
-                                        options: options, interrupt: flag, notify: renderer.notice)
+                                        options: options, interrupt: flag, ledger: ledger, notify: renderer.notice)
             let report = await deployment.deploy(artifact)
             renderer.report(report)
             if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
@@ -96,8 +97,9 @@ struct RollbackCommand: AsyncParsableCommand {
             var options = Deployment.Options()
             options.lockWaitSeconds = lockWait
             options.reason = "rollback"
+            let ledger = try await LedgerAccess.forWriting(config)
             let deployment = Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
-                                        options: options, interrupt: flag, notify: renderer.notice)
+                                        options: options, interrupt: flag, ledger: ledger, notify: renderer.notice)
             let report = await deployment.rollback(to: to)
             renderer.report(report)
             if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }

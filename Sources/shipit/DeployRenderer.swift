@@ -56,5 +56,6 @@ struct DeployRenderer: Sendable {
             if let step = h.failedStep { line += "  failed at \(step): \(h.error ?? "")" }
             Console.shared.out(line)
         }
+        if let id = r.attemptID { Console.shared.out("attempt \(id) recorded in the ledger \(r.ledger ?? "")  (shipit changes shows it)") }
     }
 }

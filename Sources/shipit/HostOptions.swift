@@ -28,6 +28,19 @@ struct HostOptions: ParsableArguments {
     @Option(name: .long, help: "Hosts worked on at once.")
     var parallel: Int?
 
+    /// The flags given, as config keys (so the ledger's config hash covers them).
+    var overrides: [(String, String)] {
+        var o: [(String, String)] = []
+        if let user { o.append(("ssh.user", user)) }
+        if let port { o.append(("ssh.port", String(port))) }
+        if !identity.isEmpty { o.append(("ssh.identity", identity.joined(separator: ", "))) }
+        if let knownHosts { o.append(("ssh.known_hosts", knownHosts)) }
+        if acceptNewHostKeys { o.append(("ssh.accept_new_host_keys", "true")) }
+        if let connectTimeout { o.append(("ssh.connect_timeout", String(connectTimeout))) }
+        if let parallel { o.append(("parallel", String(parallel))) }
+        return o
+    }
+
     func apply(to base: ConnectionSettings) -> ConnectionSettings {
         var s = base
         if let user { s.user = user }

@@ -26,20 +26,9 @@ struct ExecCommandTests {
         #expect(cmd.hostOptions.apply(to: ConnectionSettings()).hostKeyPolicy == .acceptNew)
     }
 
-    /// The built binary, run the way an operator runs it.
     private func shipit(_ args: [String]) throws -> (Int32, String, String) {
-        let bin = hosts.repoRoot + "/.build/debug/shipit"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try ShipitBinary().run(args)
+        return (r.status, r.stdout, r.stderr)
     }
 
     private var common: [String] {

@@ -35,8 +35,11 @@ public struct DeployConfig: Sendable {
     public var diskFactor: Double
     public var hooksDir: String
     public var ledgerPath: String
-    /// sha256 of the effective config text, so config-only changes show up in the ledger.
+    /// sha256 of the effective settings, so config-only changes show up in the ledger.
     public var configHash: String
+    /// The effective config flattened to `key.path = value` (after the stage overlay and flag
+    /// overrides); what the ledger stores (redacted) and what `changes` diffs.
+    public var settings: [String: String] = [:]
 
     public var layout: HostLayout { HostLayout(deployTo: deployTo) }
 }
@@ -49,7 +52,6 @@ extension DeployConfig {
     public static func load(file: String, stage: String? = nil) throws -> DeployConfig {
         if let stage { try Names.identifier(stage, field: "--stage") }
         var reader = try YAMLReader.load(file: file)
-        var texts = [try String(contentsOfFile: file, encoding: .utf8)]
         if let stage {
             let overlayFile = (file as NSString).deletingLastPathComponent.appendingPathComponentSafe("shipit.\(stage).yml")
             guard FileManager.default.fileExists(atPath: overlayFile) else {
@@ -58,12 +60,45 @@ extension DeployConfig {
             let overlay = try YAMLReader.load(file: overlayFile)
             _ = try overlay.mapping(allowed: topKeys)
             reader = YAMLReader(file: "\(file)+\(overlayFile)", node: merge(reader.node, overlay.node), path: "")
-            texts.append(try String(contentsOfFile: overlayFile, encoding: .utf8))
         }
         var config = try parse(reader, file: file)
         config.stage = stage
-        config.configHash = try Digest.sha256Hex(Data(texts.joined(separator: "\n---\n").utf8))
+        config.settings = flatten(reader.node)
+        if let stage { config.settings["(stage)"] = stage }
+        config.rehash()
         return config
+    }
+
+    /// Records a flag that overrides the file (e.g. `--hosts`), so the hash covers what really ran.
+    public mutating func override(_ key: String, _ value: String) {
+        settings[key] = value
+        rehash()
+    }
+
+    mutating func rehash() {
+        let text = settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: "\n")
+        configHash = (try? Digest.sha256Hex(Data(text.utf8))) ?? ""
+    }
+
+    /// Mappings become dotted keys; a list of scalars becomes one comma-separated value (easy to
+    /// diff); other lists are indexed.
+    static func flatten(_ node: Yams.Node, prefix: String = "") -> [String: String] {
+        switch node {
+        case let .mapping(m):
+            var out: [String: String] = [:]
+            for (k, v) in m {
+                let key = prefix.isEmpty ? (k.string ?? "?") : "\(prefix).\(k.string ?? "?")"
+                out.merge(flatten(v, prefix: key)) { $1 }
+            }
+            return out
+        case let .sequence(seq):
+            if seq.allSatisfy({ $0.scalar != nil }) { return [prefix: seq.compactMap(\.string).joined(separator: ", ")] }
+            var out: [String: String] = [:]
+            for (i, v) in seq.enumerated() { out.merge(flatten(v, prefix: "\(prefix)[\(i)]")) { $1 } }
+            return out
+        default:
+            return [prefix: node.string ?? ""]
+        }
     }
 
     static func merge(_ base: Yams.Node, _ overlay: Yams.Node) -> Yams.Node {
@@ -82,7 +117,9 @@ extension DeployConfig {
             guard let r = top[key] else { throw reader.fail("missing required key '\(key)'") }
             return r
         }
-        let baseDir = (file as NSString).deletingLastPathComponent.isEmpty ? "." : (file as NSString).deletingLastPathComponent
+        // Paths in the config are relative to its directory, made absolute so messages and the
+        // ledger say exactly which file.
+        let baseDir = URL(fileURLWithPath: file).deletingLastPathComponent().standardizedFileURL.path
 
         let appReader = try required("app")
         let app = try appReader.string()

@@ -11,12 +11,16 @@ public struct DeployNotice: Sendable, Codable {
     public let message: String
     public let seconds: Double?
 
-    public init(host: String?, step: String, status: Status, message: String, seconds: Double? = nil) {
-        self.time = Date()
+    public init(host: String?, step: String, status: Status, message: String, seconds: Double? = nil, time: Date = Date()) {
+        self.time = time
         self.host = host
         self.step = step
         self.status = status
         self.message = message
         self.seconds = seconds
+    }
+
+    public func redacted(by r: Redactor) -> DeployNotice {
+        DeployNotice(host: host, step: step, status: status, message: r.redact(message), seconds: seconds, time: time)
     }
 }

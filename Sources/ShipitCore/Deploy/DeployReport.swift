@@ -3,6 +3,8 @@ import Foundation
 /// Where every host ended up; the last thing printed and the basis of the exit code.
 public struct DeployReport: Sendable, Codable {
     public struct HostResult: Sendable, Codable {
+        public init(host: String) { self.host = host }
+
         public var host: String
         public var previous: String?
         public var current: String?
@@ -20,6 +22,40 @@ public struct DeployReport: Sendable, Codable {
     public var lockHeld: Bool
     public var hosts: [HostResult]
     public var seconds: Double
+    /// The ledger attempt that recorded this run, and where the ledger is.
+    public var attemptID: String?
+    public var ledger: String?
+
+    public init(operation: String, app: String, releaseID: String, phase: DeployPhase, failedIn: DeployPhase?, interrupted: Bool,
+                lockHeld: Bool, hosts: [HostResult], seconds: Double, attemptID: String? = nil, ledger: String? = nil) {
+        self.operation = operation; self.app = app; self.releaseID = releaseID; self.phase = phase; self.failedIn = failedIn
+        self.interrupted = interrupted; self.lockHeld = lockHeld; self.hosts = hosts; self.seconds = seconds
+        self.attemptID = attemptID; self.ledger = ledger
+    }
+
+    /// The ledger's word for how the run ended.
+    public var outcome: LedgerAttempt.Outcome { Self.outcome(phase: phase, interrupted: interrupted) }
+
+    static func outcome(phase: DeployPhase, interrupted: Bool) -> LedgerAttempt.Outcome {
+        switch phase {
+        case .succeeded: return .succeeded
+        case .rolledBack: return .rolledBack
+        case .rollbackFailed: return .rollbackFailed
+        default: return .failed
+        }
+    }
+
+    /// One line for the ledger: the first host failure (or the interruption).
+    public var summaryError: String? {
+        var parts: [String] = []
+        if interrupted { parts.append("interrupted by a signal") }
+        if lockHeld { parts.append("deploy lock held by another run") }
+        if let h = hosts.first(where: { $0.failedStep != nil }) {
+            let others = hosts.filter { $0.failedStep != nil }.count - 1
+            parts.append("\(h.host) failed at \(h.failedStep!): \(h.error ?? "")" + (others > 0 ? " (and \(others) more host(s))" : ""))
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
+    }
 
     public var exitCode: ShipitExit {
         switch phase {

@@ -5,59 +5,93 @@ extension Deployment {
     public func deploy(_ artifact: Artifact) async -> DeployReport {
         let started = ContinuousClock.now
         let id = artifact.releaseID
-        advance(.start)
         defer { Task { [transport] in await transport.close() } }
+        let source: String
+        var ref: String?
+        switch artifact.source {
+        case let .directory(dir): source = URL(fileURLWithPath: dir).standardizedFileURL.path
+        case let .git(repo, r): source = "git \(repo)"; ref = r
+        }
+        guard await beginRecording(operation: "deploy", releaseID: id, source: source, commit: artifact.commit, ref: ref) else {
+            return await refuse("deploy", release: id, started: started)
+        }
+        await advance(.start)
 
         // pre-flight: hooks, then every host, before anything changes anywhere.
-        guard runHook("pre-flight", release: id) else { advance(.phaseFailed(anySwitched: false)); return report(operation: "deploy", release: id, started: started) }
+        guard await runHook("pre-flight", release: id) else {
+            await advance(.phaseFailed(anySwitched: false))
+            return await report(operation: "deploy", release: id, started: started)
+        }
         let neededKB = Int64(Double(artifact.size) * max(config.diskFactor, 1) / 1024) + 1
         guard await preflight(requiredKB: neededKB) else {
-            advance(.phaseFailed(anySwitched: false))
-            return report(operation: "deploy", release: id, started: started)
+            await advance(.phaseFailed(anySwitched: false))
+            return await report(operation: "deploy", release: id, started: started)
         }
-        if stopRequested() { return await finishFailed(id, started: started) }
-        advance(.phaseSucceeded)
+        if await stopRequested() { return await finishFailed(id, started: started) }
+        await advance(.phaseSucceeded)
 
         // upload + extract: once per host, checksum verified there.
         let extract = commands.extract(releaseID: id, sha256: artifact.sha256, shared: config.shared)
         let uploadPath = config.layout.upload(id)
         let uploads = await phase("upload", on: config.hosts) { [self] host in
             do { try await transport.upload(host, localPath: artifact.path, remotePath: uploadPath) } catch {
-                return (false, ScriptOutput(""), ErrorText.withoutHost(error))
+                return StepResult(failure: ErrorText.withoutHost(error))
             }
             return await remote(host, extract)
         }
+        await recordChanges(uploads)
         if !record(uploads, step: "upload").isEmpty {
-            advance(.phaseFailed(anySwitched: false))
+            await advance(.phaseFailed(anySwitched: false))
             return await finishFailed(id, started: started)
         }
-        if stopRequested() { return await finishFailed(id, started: started) }
-        guard runHook("pre-switch", release: id) else {
-            advance(.phaseFailed(anySwitched: false))
+        if await stopRequested() { return await finishFailed(id, started: started) }
+        guard await runHook("pre-switch", release: id) else {
+            await advance(.phaseFailed(anySwitched: false))
             return await finishFailed(id, started: started)
         }
-        advance(.phaseSucceeded)
+        await advance(.phaseSucceeded)
 
         // switch + start, then smoke test every host.
         let failed = await switchAndVerify("switch", release: { _ in id }, targets: config.hosts, event: "deploy")
-        _ = runHook("post-switch", release: id)
-        settleSwitch(failed: failed, anySwitched: hosts.values.contains { $0.current == id })
+        _ = await runHook("post-switch", release: id)
+        await settleSwitch(failed: failed, anySwitched: hosts.values.contains { $0.current == id })
         if machine.phase != .smokeTest { return await rollBackAfterFailure(id, started: started) }
-        advance(.phaseSucceeded)  // → succeeded
+        await advance(.phaseSucceeded)  // → succeeded
 
         // Each host protects its own rollback target from pruning.
         _ = await phase("finish", on: config.hosts) { [self] host in
-            await remote(host, commands.finish(keep: config.keepReleases, previous: hosts[host]?.previous, holder: holder))
+            await remote(host, commands.finish(keep: config.keepReleases, previous: hosts[host]?.previous, holder: holder,
+                                               historyLine: historyLine(event: "outcome", release: id, previous: hosts[host]?.previous, outcome: "succeeded")))
         }
         locked.removeAll()
-        _ = runHook("post-deploy", release: id)
-        return report(operation: "deploy", release: id, started: started)
+        _ = await runHook("post-deploy", release: id)
+        return await report(operation: "deploy", release: id, started: started)
+    }
+
+    /// The files changed against the previous release, as the first host that had one reported them.
+    func recordChanges(_ uploads: [String: StepResult]) async {
+        guard let recorder else { return }
+        for host in config.hosts {
+            guard let out = uploads[host]?.output, let count = out.first("changed").flatMap(Int.init) else { continue }
+            await recorder.change {
+                $0.changedCount = count
+                $0.changedFiles = out.all("change")
+            }
+            return
+        }
+    }
+
+    /// The ledger could not record the run: nothing was started, nothing is touched.
+    func refuse(_ operation: String, release: String, started: ContinuousClock.Instant) async -> DeployReport {
+        failedIn = .pending
+        for h in config.hosts { hosts[h]?.failedStep = "ledger"; hosts[h]?.error = "the attempt could not be recorded; no host was touched" }
+        return await report(operation: operation, release: release, started: started)
     }
 
     /// Nothing switched: remove the half-uploaded release everywhere and release our locks.
     func finishFailed(_ id: String, started: ContinuousClock.Instant) async -> DeployReport {
-        await onLockedHosts(commands.abandon(releaseID: id, keepForInspection: false, holder: holder))
-        return report(operation: "deploy", release: id, started: started)
+        await onLockedHosts(commands.abandon(releaseID: id, keepForInspection: false, holder: holder, historyLine: nil))
+        return await report(operation: "deploy", release: id, started: started)
     }
 
     /// Some host switched and something failed: every switched host goes back to its previous
@@ -67,10 +101,17 @@ extension Deployment {
             let switched = config.hosts.filter { hosts[$0]?.current == id }
             notify(DeployNotice(host: nil, step: "rollback", status: .started, message: "rolling back \(switched.count) switched host(s)"))
             let stillFailing = await switchAndVerify("rollback", release: { [self] in hosts[$0]?.previous }, targets: switched, event: "auto-rollback")
-            advance(stillFailing.isEmpty ? .phaseSucceeded : .phaseFailed(anySwitched: true))
-            _ = runHook("on-rollback", release: id)
+            await advance(stillFailing.isEmpty ? .phaseSucceeded : .phaseFailed(anySwitched: true))
+            _ = await runHook("on-rollback", release: id)
         }
-        await onLockedHosts(commands.abandon(releaseID: id, keepForInspection: true, holder: holder))
-        return report(operation: "deploy", release: id, started: started)
+        let outcome = DeployReport.outcome(phase: machine.phase, interrupted: interrupt.isRaised).rawValue
+        // One closing script per host, each with its own history line.
+        let closing = Dictionary(uniqueKeysWithValues: locked.map { host in
+            (host, commands.abandon(releaseID: id, keepForInspection: true, holder: holder,
+                                    historyLine: historyLine(event: "outcome", release: id, previous: hosts[host]?.previous, outcome: outcome)))
+        })
+        _ = await phase("release lock", on: locked.sorted()) { [self] host in await remote(host, closing[host]!) }
+        locked.removeAll()
+        return await report(operation: "deploy", release: id, started: started)
     }
 }

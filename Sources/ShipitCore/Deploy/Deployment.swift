@@ -3,7 +3,8 @@ import SSH
 
 /// Runs one deploy (or rollback) of the symlink strategy across all hosts, driven by
 /// `DeployStateMachine`: pre-flight everywhere before any change, upload once per host, atomic
-/// switch, smoke test, and automatic rollback of every switched host on failure.
+/// switch, smoke test, and automatic rollback of every switched host on failure. Every transition
+/// and step goes to the ledger as it happens (when one is given).
 public final class Deployment: @unchecked Sendable {
     public struct Options: Sendable {
         public var lockWaitSeconds = 0
@@ -18,8 +19,14 @@ public final class Deployment: @unchecked Sendable {
     let notify: @Sendable (DeployNotice) -> Void
     let interrupt: InterruptFlag
     let commands: SymlinkCommands
-    let holder = UUID().uuidString.lowercased()
+    /// The attempt id: also the lock holder id and the `attempt` of host history lines.
+    public let attemptID: String
+    var holder: String { attemptID }
     let hooks: Hooks
+    let ledger: Ledger?
+    let invoker: Invoker
+    let redactor: Redactor
+    var recorder: AttemptRecorder?
 
     // Owned by `run` (phases run hosts in parallel but merge results here, one phase at a time).
     var machine: DeployStateMachine
@@ -29,36 +36,73 @@ public final class Deployment: @unchecked Sendable {
     var failedIn: DeployPhase?
 
     public init(config: DeployConfig, transport: HostTransport, options: Options = Options(),
-                interrupt: InterruptFlag = InterruptFlag(), notify: @escaping @Sendable (DeployNotice) -> Void) {
+                interrupt: InterruptFlag = InterruptFlag(), ledger: Ledger? = nil, invoker: Invoker = .current(),
+                redactor: Redactor = Redactor(), notify: @escaping @Sendable (DeployNotice) -> Void) {
         self.config = config
         self.transport = transport
         self.options = options
-        self.notify = notify
+        self.notify = { notify($0.redacted(by: redactor)) }
         self.interrupt = interrupt
         self.commands = SymlinkCommands(layout: config.layout, timeout: config.connection.commandTimeout)
         self.machine = DeployStateMachine(autoRollback: options.autoRollback)
         self.hooks = Hooks(directory: config.hooksDir)
+        self.ledger = ledger
+        self.invoker = invoker
+        self.redactor = redactor
+        self.attemptID = AttemptID.make()
         for h in config.hosts { hosts[h] = DeployReport.HostResult(host: h) }
     }
 
     /// `user@machine` of whoever runs shipit, for locks and history.
-    let deployer = "\(ProcessInfo.processInfo.environment["USER"] ?? NSUserName())@\(ProcessInfo.processInfo.hostName)"
+    var deployer: String { "\(invoker.user)@\(invoker.machine)" }
 
     var lockInfo: String {
-        "holder=\(holder)\npid=\(getpid())\nby=\(deployer)\nstarted=\(ISO8601DateFormatter().string(from: Date()))\nreason=\(options.reason)"
+        "holder=\(holder)\npid=\(invoker.pid)\nby=\(deployer)\nstarted=\(ISO8601DateFormatter().string(from: Date()))\nreason=\(options.reason)"
+    }
+
+    /// Opens the attempt in the ledger before anything else happens. False (with the reason as a
+    /// notice) when it cannot be written: an unrecorded run must not start.
+    func beginRecording(operation: String, releaseID: String, source: String?, commit: String?, ref: String?) async -> Bool {
+        guard let ledger else { return true }
+        let attempt = LedgerAttempt(
+            id: attemptID, app: config.app, stage: config.stage, strategy: config.strategy.rawValue, operation: operation,
+            releaseID: releaseID, source: source, commit: commit, ref: ref, user: invoker.user, machine: invoker.machine,
+            pid: invoker.pid, ci: invoker.ci, startedAt: Date(), state: machine.phase.rawValue, configHash: config.configHash,
+            hosts: config.hosts.map { LedgerHostState(host: $0) })
+        let r = AttemptRecorder(ledger: ledger, attempt: attempt, redactor: redactor) { [notify] message in
+            notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: message))
+        }
+        do {
+            try await r.begin(settings: config.settings)
+        } catch {
+            notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: "\(error)"))
+            return false
+        }
+        recorder = r
+        return true
+    }
+
+    func hostState(_ host: String) -> LedgerHostState {
+        let h = hosts[host]
+        return LedgerHostState(host: host, previous: h?.previous, current: h?.current, step: h?.failedStep, status: h?.failedStep == nil ? nil : "failed", error: h?.error)
     }
 
     // MARK: phases
 
-    typealias StepResult = (ok: Bool, output: ScriptOutput, error: String?)
-
     /// Runs `body` on `targets` in parallel with a notice per host; returns each host's result.
+    /// Each host's step is in the ledger (as running) before it starts, and finished as it ends.
     func phase(_ step: String, on targets: [String], _ body: @escaping @Sendable (String) async -> StepResult) async -> [String: StepResult] {
         let notify = self.notify
+        let recorder = self.recorder
+        let known = Dictionary(uniqueKeysWithValues: targets.map { ($0, hostState($0)) })
         return await Fleet.bounded(targets, limit: config.connection.parallel) { host in
             let start = ContinuousClock.now
+            let row = await recorder?.stepStarted(host: host, step: step, known: known[host])
             let r = await body(host)
             let secs = ExecRunner.seconds(ContinuousClock.now - start)
+            var after = known[host]
+            if let s = r.output.first("switched") { after?.current = s }
+            await recorder?.stepFinished(row, ok: r.ok, exitStatus: r.exitStatus, stderrTail: r.stderrTail, message: r.error, known: after)
             notify(DeployNotice(host: host, step: step, status: r.ok ? .ok : .failed, message: r.ok ? "" : (r.error ?? "failed"), seconds: secs))
             return r
         }
@@ -69,11 +113,12 @@ public final class Deployment: @unchecked Sendable {
         do {
             let r = try await transport.run(host, command)
             let out = ScriptOutput(r.stdoutText)
-            if r.status.succeeded { return (true, out, nil) }
-            let why = out.first("error") ?? Self.tail(r.stderrText) ?? "exit \(r.exitCode)"
-            return (false, out, why)
+            let tail = Self.tail(r.stderrText)
+            if r.status.succeeded { return StepResult(ok: true, output: out, exitStatus: 0, stderrTail: tail) }
+            let why = out.first("error") ?? tail ?? "exit \(r.exitCode)"
+            return StepResult(ok: false, output: out, error: why, exitStatus: r.exitCode, stderrTail: tail)
         } catch {
-            return (false, ScriptOutput(""), ErrorText.withoutHost(error))
+            return StepResult(failure: ErrorText.withoutHost(error))
         }
     }
 
@@ -92,7 +137,7 @@ public final class Deployment: @unchecked Sendable {
         return failed.sorted()
     }
 
-    func advance(_ event: DeployEvent) {
+    func advance(_ event: DeployEvent) async {
         let before = machine.phase
         do { try machine.handle(event) } catch {
             preconditionFailure("invalid deploy transition from \(before) on \(event)")
@@ -102,13 +147,16 @@ public final class Deployment: @unchecked Sendable {
         case .start, .phaseSucceeded: break
         }
         notify(DeployNotice(host: nil, step: "state", status: .info, message: "\(before.rawValue) → \(machine.phase.rawValue)"))
+        await recorder?.transition(to: machine.phase.rawValue)
+        await recorder?.event("state", message: "\(before.rawValue) → \(machine.phase.rawValue)")
     }
 
     /// Checks for SIGINT/SIGTERM between steps.
-    func stopRequested() -> Bool {
+    func stopRequested() async -> Bool {
         guard interrupt.isRaised else { return false }
         notify(DeployNotice(host: nil, step: "signal", status: .info, message: "interrupted: starting no new step"))
-        advance(.interrupted(anySwitched: hosts.values.contains { $0.current != nil && $0.current != $0.previous }))
+        await recorder?.event("signal", message: "interrupted: starting no new step")
+        await advance(.interrupted(anySwitched: hosts.values.contains { $0.current != nil && $0.current != $0.previous }))
         return true
     }
 
@@ -116,25 +164,22 @@ public final class Deployment: @unchecked Sendable {
         let previous = Set(hosts.values.compactMap(\.previous)).sorted().joined(separator: ",")
         return ["SHIPIT_APP": config.app, "SHIPIT_STAGE": config.stage ?? "", "SHIPIT_RELEASE": release,
                 "SHIPIT_PREVIOUS_RELEASE": previous, "SHIPIT_HOSTS": config.hosts.joined(separator: ","),
-                "SHIPIT_DEPLOY_TO": config.deployTo, "SHIPIT_OUTCOME": machine.phase.rawValue]
+                "SHIPIT_DEPLOY_TO": config.deployTo, "SHIPIT_OUTCOME": machine.phase.rawValue, "SHIPIT_ATTEMPT": attemptID]
     }
 
-    func runHook(_ name: String, release: String) -> Bool {
+    func runHook(_ name: String, release: String) async -> Bool {
+        guard hooks.exists(name) else { return true }
         let (ok, output) = hooks.run(name, env: hookEnv(release))
         if !ok || !output.isEmpty {
             notify(DeployNotice(host: nil, step: "hook \(name)", status: ok ? .info : .failed, message: output))
         }
+        await recorder?.event("hook \(name)", message: output, ok: ok)
         return ok
     }
 
-    func historyLine(event: String, release: String, previous: String?) -> String {
-        let obj: [String: String] = [
-            "time": ISO8601DateFormatter().string(from: Date()), "event": event, "app": config.app,
-            "release": release, "previous": previous ?? "", "attempt": holder,
-            "by": deployer,
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+    func historyLine(event: String, release: String, previous: String?, outcome: String? = nil) -> String {
+        HostHistory.Entry(time: Date(), event: event, app: config.app, stage: config.stage, release: release,
+                          previous: previous, attempt: attemptID, by: deployer, outcome: outcome).jsonLine
     }
 
     func startEnv(_ host: String) -> [(String, String)] {
@@ -157,32 +202,39 @@ public final class Deployment: @unchecked Sendable {
             if r.error?.hasPrefix("deploy lock held") == true { lockHeld = true }
         }
         let failed = record(results, step: "preflight")
+        await recordHosts()
         if failed.isEmpty { return true }
         await releaseLocks()
         return false
     }
 
-    func releaseLocks() async {
-        await onLockedHosts(commands.unlock(holder: holder))
+    func releaseLocks(history: String? = nil) async {
+        await onLockedHosts(commands.unlock(holder: holder, historyLine: history))
     }
 
     /// Runs a closing script (it ends by releasing our lock) on every host we locked.
     func onLockedHosts(_ cmd: RemoteCommand) async {
-        _ = await Fleet.bounded(locked.sorted(), limit: config.connection.parallel) { [self] host in await remote(host, cmd) }
+        _ = await phase("release lock", on: locked.sorted()) { [self] host in await remote(host, cmd) }
         locked.removeAll()
+    }
+
+    /// Writes every host's known previous/current release and failure into the ledger.
+    func recordHosts() async {
+        guard let recorder else { return }
+        for h in config.hosts { await recorder.host(hostState(h)) }
     }
 
     /// Feeds the outcome of `switchAndVerify` to the state machine: a failed switch step, else
     /// switch → smokeTest and then a failed probe or a signal. Leaves the machine in `.smokeTest`
     /// only when every host switched and is healthy.
-    func settleSwitch(failed: [String], anySwitched: Bool) {
+    func settleSwitch(failed: [String], anySwitched: Bool) async {
         if failed.contains(where: { hosts[$0]?.failedStep == "switch" }) {
-            advance(.phaseFailed(anySwitched: anySwitched))
+            await advance(.phaseFailed(anySwitched: anySwitched))
             return
         }
-        advance(.phaseSucceeded)  // the probes ran right after each host's switch
-        if !failed.isEmpty { advance(.phaseFailed(anySwitched: true)) }
-        else if interrupt.isRaised { advance(.interrupted(anySwitched: true)) }
+        await advance(.phaseSucceeded)  // the probes ran right after each host's switch
+        if !failed.isEmpty { await advance(.phaseFailed(anySwitched: true)) }
+        else if interrupt.isRaised { await advance(.interrupted(anySwitched: true)) }
     }
 
     /// Switches `targets` to their per-host release and smoke-tests them. Returns the hosts that failed.
@@ -203,20 +255,37 @@ public final class Deployment: @unchecked Sendable {
         let results = await phase(step, on: plans.keys.sorted()) { [self] host in await remote(host, plansCopy[host]!) }
         for (host, r) in results { if let s = r.output.first("switched") { hosts[host]?.current = s } }
         failed += record(results, step: step)
+        await recordHosts()
         guard let health = config.health else { return failed.sorted() }
         let probe = HealthProbe(health: health, transport: transport)
         let healthy = results.filter { $0.value.ok }.map(\.key).sorted()
         let checks = await phase("\(step == "switch" ? "smoke test" : "smoke test (\(step))")", on: healthy) { [interrupt] host in
             let r = await probe.check(host: host, interrupt: interrupt)
-            return (r.healthy, ScriptOutput(""), r.detail)
+            return StepResult(ok: r.healthy, output: ScriptOutput(""), error: r.healthy ? nil : r.detail)
         }
         failed += record(checks, step: "smoke test")
+        await recordHosts()
         return failed.sorted()
     }
 
-    func report(operation: String, release: String, started: ContinuousClock.Instant) -> DeployReport {
-        DeployReport(operation: operation, app: config.app, releaseID: release, phase: machine.phase, failedIn: failedIn,
-                     interrupted: interrupt.isRaised, lockHeld: lockHeld, hosts: config.hosts.compactMap { hosts[$0] },
-                     seconds: ExecRunner.seconds(ContinuousClock.now - started))
+    /// The final report; also closes the attempt in the ledger with its outcome.
+    func report(operation: String, release: String, started: ContinuousClock.Instant) async -> DeployReport {
+        var r = DeployReport(operation: operation, app: config.app, releaseID: release, phase: machine.phase, failedIn: failedIn,
+                             interrupted: interrupt.isRaised, lockHeld: lockHeld,
+                             hosts: config.hosts.compactMap { hosts[$0] }.map { var h = $0; h.error = redactor.redact(h.error); return h },
+                             seconds: ExecRunner.seconds(ContinuousClock.now - started))
+        if let recorder {
+            await recordHosts()
+            await recorder.change {
+                $0.releaseID = release
+                $0.state = r.phase.rawValue
+                $0.outcome = r.outcome
+                $0.finishedAt = Date()
+                $0.error = r.summaryError
+            }
+            r.attemptID = recorder.id
+            r.ledger = recorder.ledger.location
+        }
+        return r
     }
 }

@@ -8,6 +8,10 @@ public struct Hooks: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
+    public func exists(_ name: String) -> Bool {
+        FileManager.default.isExecutableFile(atPath: directory + "/" + name)
+    }
+
     /// Returns whether the hook is absent or succeeded, and what it printed (or why it failed).
     public func run(_ name: String, env: [String: String]) -> (ok: Bool, output: String) {
         precondition(Self.names.contains(name))

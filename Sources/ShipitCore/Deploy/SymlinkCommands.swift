@@ -10,6 +10,9 @@ public struct SymlinkCommands: Sendable {
         self.timeout = timeout
     }
 
+    /// How many changed file names an attempt keeps (the count is always exact).
+    public static let changeListLimit = 100
+
     /// Exit codes the scripts use; the orchestrator maps them to messages.
     public enum Code: Int32 { case notWritable = 10, missingTool = 11, diskFull = 12, checksum = 20, locked = 75 }
 
@@ -72,6 +75,14 @@ public struct SymlinkCommands: Sendable {
           done
         fi
         (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit 22; }
+        # What changed against the release running now (A added, M modified, D deleted), for the ledger.
+        if [ -f "$D/current/.shipit-manifest" ]; then
+          ch=$(awk 'NR == FNR { old[substr($0, 69)] = substr($0, 1, 64); next }
+                    { p = substr($0, 69); if (!(p in old)) print "A " p; else if (old[p] != substr($0, 1, 64)) print "M " p; delete old[p] }
+                    END { for (p in old) print "D " p }' "$D/current/.shipit-manifest" "$R.tmp/.shipit-manifest" | LC_ALL=C sort)
+          echo "changed=$(printf '%s' "$ch" | grep -c . || true)"
+          printf '%s\\n' "$ch" | head -n \(Self.changeListLimit) | grep . | sed 's/^/change=/' || true
+        fi
         rm -rf "$R" && mv "$R.tmp" "$R" && rm -f "$U"
         sync -f "$R" 2>/dev/null || true
         echo "extracted=$ID"
@@ -105,8 +116,9 @@ public struct SymlinkCommands: Sendable {
 
     /// After success: prune old releases (never current, the rollback target, or a failed release
     /// still inside the keep window), then release our lock.
-    public func finish(keep: Int, previous: String?, holder: String) -> RemoteCommand {
-        script([("KEEP", String(keep)), ("PREV", previous ?? ""), ("HOLDER", holder)], """
+    public func finish(keep: Int, previous: String?, holder: String, historyLine: String? = nil) -> RemoteCommand {
+        script([("KEEP", String(keep)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")], """
+        \(Self.appendHistory)
         cur=$(readlink "$D/current" 2>/dev/null); cur=${cur##*/}
         n=0
         for r in $(ls -1 "$D/releases" | grep -v '\\.tmp$' | LC_ALL=C sort -r); do
@@ -121,8 +133,9 @@ public struct SymlinkCommands: Sendable {
 
     /// Leaves a failed release for inspection (marked failed, never chosen by rollback) or removes
     /// it when it never went live, then releases our lock.
-    public func abandon(releaseID: String, keepForInspection: Bool, holder: String) -> RemoteCommand {
-        script([("ID", releaseID), ("HOLDER", holder)], """
+    public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String? = nil) -> RemoteCommand {
+        script([("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? "")], """
+        \(Self.appendHistory)
         rm -rf "$D/releases/$ID.tmp" "$D/.shipit/upload-$ID.tar.gz"
         if [ \(keepForInspection ? "1" : "0") = 1 ]; then
           [ -d "$D/releases/$ID" ] && : > "$D/.shipit/failed/$ID"
@@ -133,9 +146,14 @@ public struct SymlinkCommands: Sendable {
         """)
     }
 
-    public func unlock(holder: String) -> RemoteCommand {
-        script([("HOLDER", holder)], Self.unlockBody)
+    public func unlock(holder: String, historyLine: String? = nil) -> RemoteCommand {
+        script([("HOLDER", holder), ("HIST", historyLine ?? "")], Self.appendHistory + "\n" + Self.unlockBody)
     }
+
+    /// The run's outcome line in the host's history, for readers without the deployer's ledger.
+    static let appendHistory = """
+    [ -z "$HIST" ] || printf '%s\\n' "$HIST" >> "$D/.shipit/history.jsonl" || true
+    """
 
     /// Removes the lock only if this run holds it (holder id check).
     static let unlockBody = """
@@ -149,6 +167,33 @@ public struct SymlinkCommands: Sendable {
         [ -d "$D/releases" ] && ls -1 "$D/releases" | grep -v '\\.tmp$' | LC_ALL=C sort | sed 's/^/release=/'
         [ -d "$D/.shipit/failed" ] && ls -1 "$D/.shipit/failed" | sed 's/^/failed=/'
         [ -f "$D/.shipit/lock" ] && sed 's/^/lock./' "$D/.shipit/lock"
+        true
+        """)
+    }
+
+    /// Everything `status`, `releases`, `verify` and `changes` need from a host, in one exec channel:
+    /// the inventory, optionally the files of `current` checked against the manifest written at
+    /// deploy time (`modified=` changed or missing, `added=` not in the manifest), and optionally
+    /// the newest history lines.
+    public func inspect(verify: Bool, historyLines: Int) -> RemoteCommand {
+        script([("VERIFY", verify ? "1" : ""), ("HLINES", String(historyLines))], """
+        cur=$(readlink "$D/current" 2>/dev/null || true); cur=${cur##*/}; echo "current=$cur"
+        [ -d "$D/releases" ] && ls -1 "$D/releases" | grep -v '\\.tmp$' | LC_ALL=C sort | sed 's/^/release=/'
+        [ -d "$D/.shipit/failed" ] && ls -1 "$D/.shipit/failed" | sed 's/^/failed=/'
+        [ -f "$D/.shipit/lock" ] && sed 's/^/lock./' "$D/.shipit/lock"
+        if [ -n "$VERIFY" ]; then
+          if [ -z "$cur" ]; then echo "files=no-current"
+          elif [ ! -f "$D/current/.shipit-manifest" ]; then echo "files=no-manifest"
+          else
+            cd "$D/current" || exit 1
+            bad=$(sha256sum -c --quiet .shipit-manifest 2>/dev/null | sed -n 's/: FAILED.*$//p')
+            extra=$(find . -type f ! -name .shipit-manifest | LC_ALL=C sort | awk 'NR == FNR { m[substr($0, 67)] = 1; next } !($0 in m)' .shipit-manifest -)
+            if [ -z "$bad$extra" ]; then echo "files=intact"; else echo "files=modified"; fi
+            [ -z "$bad" ] || printf '%s\\n' "$bad" | head -n 50 | sed 's/^/modified=/'
+            [ -z "$extra" ] || printf '%s\\n' "$extra" | head -n 50 | sed 's/^/added=/'
+          fi
+        fi
+        if [ "$HLINES" -gt 0 ] && [ -f "$D/.shipit/history.jsonl" ]; then tail -n "$HLINES" "$D/.shipit/history.jsonl" | sed 's/^/history=/'; fi
         true
         """)
     }

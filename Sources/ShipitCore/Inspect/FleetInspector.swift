@@ -1,0 +1,67 @@
+import Foundation
+
+/// Looks at every host in parallel: one inspection script per host (one exec channel), plus the
+/// health endpoints through the SSH tunnel, each probed once (no retries: this is a snapshot).
+public struct FleetInspector: Sendable {
+    public struct Options: Sendable {
+        public var health = false
+        public var verifyFiles = false
+        public var historyLines = 0
+        public init(health: Bool = false, verifyFiles: Bool = false, historyLines: Int = 0) {
+            self.health = health
+            self.verifyFiles = verifyFiles
+            self.historyLines = historyLines
+        }
+    }
+
+    public struct Result: Sendable {
+        public var hosts: [HostInspection]
+        public var history: [String: [HostHistory.Entry]]
+    }
+
+    public let config: DeployConfig
+    public let transport: HostTransport
+
+    public init(config: DeployConfig, transport: HostTransport) {
+        self.config = config
+        self.transport = transport
+    }
+
+    public func inspect(_ options: Options) async -> Result {
+        let command = SymlinkCommands(layout: config.layout, timeout: min(config.connection.commandTimeout, 60))
+            .inspect(verify: options.verifyFiles, historyLines: options.historyLines)
+        let health = options.health ? config.health : nil
+        let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { [transport] host -> (HostInspection, [HostHistory.Entry]) in
+            var h = HostInspection(host: host, reachable: true)
+            let out: ScriptOutput
+            do {
+                let r = try await transport.run(host, command)
+                out = ScriptOutput(r.stdoutText)
+                if !r.status.succeeded { h.error = "inspection exited \(r.exitCode): \(r.stderrText.suffix(300))" }
+            } catch {
+                return (HostInspection(host: host, reachable: false, error: ErrorText.withoutHost(error)), [])
+            }
+            h.read(out)
+            if let health {
+                h.live = await Self.probe(transport, host: host, health: health, path: health.live)
+                h.ready = await Self.probe(transport, host: host, health: health, path: health.ready)
+            }
+            return (h, HostHistory.parse(out.all("history").joined(separator: "\n")))
+        }
+        await transport.close()
+        return Result(hosts: config.hosts.compactMap { results[$0]?.0 },
+                      history: results.mapValues(\.1))
+    }
+
+    static func probe(_ transport: HostTransport, host: String, health: DeployConfig.Health, path: String) async -> HostInspection.Probe {
+        let address = health.address ?? host
+        let url = "http://\(address):\(health.port)\(path)"
+        do {
+            let r = try await transport.httpGet(host, address: address, port: health.port, path: path, timeout: health.requestTimeout)
+            let ok = (200..<300).contains(r.status)
+            return HostInspection.Probe(ok: ok, detail: "GET \(url) → \(r.status)" + (ok ? "" : " \(HealthProbe.snippet(r.body))"))
+        } catch {
+            return HostInspection.Probe(ok: false, detail: "GET \(url) → \(ErrorText.withoutHost(error))")
+        }
+    }
+}

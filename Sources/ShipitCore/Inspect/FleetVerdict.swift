@@ -1,0 +1,39 @@
+import Foundation
+
+/// Judges a fleet snapshot: drift (hosts not all on one release), unhealthy or unreachable hosts,
+/// changed release files. Each problem is one sentence naming the host.
+public struct FleetVerdict: Codable, Sendable, Equatable {
+    public var release: String?
+    public var drift: Bool
+    public var problems: [String]
+
+    public var ok: Bool { problems.isEmpty }
+    public var exitCode: ShipitExit { ok ? .success : .unhealthy }
+
+    public init(_ hosts: [HostInspection], checkFiles: Bool = false, expectedRelease: String? = nil) {
+        var problems: [String] = []
+        let reachable = hosts.filter(\.reachable)
+        let currents = Set(reachable.map { $0.current ?? "" })
+        drift = currents.count > 1
+        release = currents.count == 1 ? reachable.first?.current : nil
+        for h in hosts {
+            if !h.reachable { problems.append("\(h.host): unreachable: \(h.error ?? "?")"); continue }
+            if h.current == nil { problems.append("\(h.host): no current release") }
+            if let p = h.live, !p.ok { problems.append("\(h.host): live check failed: \(p.detail)") }
+            if let p = h.ready, !p.ok { problems.append("\(h.host): ready check failed: \(p.detail)") }
+            if checkFiles, let f = h.files, f.status != "intact" {
+                let list = (f.modified.map { "modified \($0)" } + f.added.map { "added \($0)" }).prefix(5).joined(separator: ", ")
+                problems.append("\(h.host): release files \(f.status)" + (list.isEmpty ? "" : ": \(list)"))
+            }
+        }
+        if drift {
+            let groups = Dictionary(grouping: reachable, by: { $0.current ?? "(none)" })
+                .map { "\($0.key) on \($0.value.map(\.host).joined(separator: ", "))" }.sorted()
+            problems.append("drift: hosts are on different releases: " + groups.joined(separator: "; "))
+        }
+        if let expectedRelease, let release, release != expectedRelease {
+            problems.append("hosts run \(release) but the ledger's last successful switch was to \(expectedRelease) (changed outside shipit?)")
+        }
+        self.problems = problems
+    }
+}

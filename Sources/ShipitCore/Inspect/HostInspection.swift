@@ -1,0 +1,65 @@
+import Foundation
+
+/// What one host looks like right now (the data behind `status`, `releases`, `verify`).
+public struct HostInspection: Codable, Sendable, Equatable {
+    public struct Lock: Codable, Sendable, Equatable {
+        public var holder: String
+        public var by: String?
+        public var pid: String?
+        public var started: String?
+        public var reason: String?
+        public var ageSeconds: Int?
+    }
+
+    public struct Probe: Codable, Sendable, Equatable {
+        public var ok: Bool
+        public var detail: String
+    }
+
+    public struct Files: Codable, Sendable, Equatable {
+        /// `intact`, `modified`, `no-manifest` or `no-current`.
+        public var status: String
+        public var modified: [String]
+        public var added: [String]
+    }
+
+    public var host: String
+    public var reachable: Bool
+    public var error: String?
+    public var current: String?
+    public var releases: [String] = []
+    public var failed: [String] = []
+    /// What `rollback` would pick on this host: the newest good release older than current.
+    public var previous: String?
+    public var lock: Lock?
+    public var live: Probe?
+    public var ready: Probe?
+    public var files: Files?
+
+    public init(host: String, reachable: Bool, error: String? = nil) {
+        self.host = host
+        self.reachable = reachable
+        self.error = error
+    }
+
+    public var healthy: Bool { reachable && (live?.ok ?? true) && (ready?.ok ?? true) }
+
+    /// Fills the inventory fields from the inspection script's output.
+    mutating func read(_ out: ScriptOutput, now: Date = Date()) {
+        current = out.first("current").flatMap { $0.isEmpty ? nil : $0 }
+        releases = out.all("release")
+        failed = out.all("failed")
+        if let cur = current {
+            previous = releases.filter { $0 < cur && !failed.contains($0) }.max()
+        }
+        if let holder = out.first("lock.holder") {
+            let started = out.first("lock.started")
+            let age = started.flatMap(UTCTime.parse).map { Int(now.timeIntervalSince($0)) }
+            lock = Lock(holder: holder, by: out.first("lock.by"), pid: out.first("lock.pid"), started: started,
+                        reason: out.first("lock.reason"), ageSeconds: age)
+        }
+        if let status = out.first("files") {
+            files = Files(status: status, modified: out.all("modified"), added: out.all("added"))
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import Foundation
+
+/// The release ledger: every attempt, its hosts and its steps. SQLite (`SQLiteLedger`) is the
+/// default; a shared store implements the same protocol. All times are UTC.
+public protocol Ledger: Sendable {
+    /// Where the ledger lives, for messages (a path or a redacted URL).
+    var location: String { get }
+    /// Inserts a new attempt (and its hosts) before anything changes on a host.
+    func begin(_ attempt: LedgerAttempt) async throws
+    /// Rewrites the attempt's own fields (state, outcome, error, changes…), not its hosts.
+    func update(_ attempt: LedgerAttempt) async throws
+    /// Inserts or replaces one host's state within an attempt.
+    func setHost(_ attemptID: String, _ state: LedgerHostState) async throws
+    /// Stores an effective config once per hash (attempts refer to it by `configHash`).
+    func saveConfig(hash: String, settings: [String: String]) async throws
+    func config(hash: String) async throws -> [String: String]?
+    /// Records a step as started; returns its id for `finishStep`.
+    func startStep(_ step: LedgerStep) async throws -> Int64
+    func finishStep(_ id: Int64, status: String, finishedAt: Date, exitStatus: Int32?, stderrTail: String?, message: String?) async throws
+    /// Attempts in the window, oldest first, with their hosts.
+    func attempts(_ query: LedgerQuery) async throws -> [LedgerAttempt]
+    func attempt(_ id: String) async throws -> LedgerAttempt?
+    func steps(attemptID: String) async throws -> [LedgerStep]
+    /// Marks `running` attempts started on `machine` whose process is gone as `interrupted`, and
+    /// returns them. `isAlive` answers for a pid on this machine.
+    func recoverInterrupted(machine: String, isAlive: @Sendable (Int32) -> Bool) async throws -> [LedgerAttempt]
+}

@@ -1,0 +1,30 @@
+import Foundation
+
+/// Opens the ledger a config names, and reports attempts left behind by dead processes.
+public enum LedgerStore {
+    /// For a run that records: creates the ledger when it does not exist yet.
+    public static func openForWriting(_ config: DeployConfig) throws -> Ledger {
+        try SQLiteLedger(path: config.ledgerPath, create: true)
+    }
+
+    /// For readers: the ledger if there is one, and a status for the output (`ok`, `missing`,
+    /// `unreadable: …`). A missing ledger is not an error: the hosts' history still answers.
+    public static func openForReading(_ config: DeployConfig) -> (ledger: Ledger?, status: String) {
+        guard FileManager.default.fileExists(atPath: config.ledgerPath) else { return (nil, "missing") }
+        do { return (try SQLiteLedger(path: config.ledgerPath, create: false), "ok") } catch { return (nil, "unreadable: \(error)") }
+    }
+
+    /// Marks this machine's `running` attempts whose process is gone as `interrupted` and returns
+    /// them, so every command can say so.
+    public static func recover(_ ledger: Ledger, invoker: Invoker = .current()) async -> [LedgerAttempt] {
+        (try? await ledger.recoverInterrupted(machine: invoker.machine, isAlive: { Invoker.isAlive($0) })) ?? []
+    }
+
+    /// One paragraph about an interrupted attempt: what it was doing and where each host stood.
+    public static func describeInterrupted(_ a: LedgerAttempt) -> String {
+        let hosts = a.hosts.map { h in
+            "\(h.host): \(h.step.map { "\($0) \(h.status ?? "")" } ?? "not started")" + (h.current.map { ", current \($0)" } ?? "")
+        }.joined(separator: "; ")
+        return "attempt \(a.id) (\(a.operation) \(a.releaseID) by \(a.user)@\(a.machine), started \(UTCTime.short(a.startedAt))) was interrupted in state \(a.state). Last known: \(hosts). Check with `shipit status`; `shipit rollback` brings hosts back together."
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import GRDB
+
+/// The default ledger: one SQLite file on the deployer (GRDB, WAL, mode 0600, its own migrations).
+public final class SQLiteLedger: Ledger {
+    public let path: String
+    public var location: String { path }
+    /// Internal (tests read pragmas through it).
+    public let pool: DatabasePool
+
+    /// Opens (creating when `create`) the ledger at `path`. A missing file with `create == false`
+    /// is an error the caller reports ("no ledger yet").
+    public init(path: String, create: Bool = true) throws {
+        self.path = path
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: path) {
+            guard create else { throw ShipitError("no ledger at \(path)") }
+            let dir = (path as NSString).deletingLastPathComponent
+            if !dir.isEmpty { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) }
+            // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
+            guard fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw ShipitError("cannot create the ledger \(path)")
+            }
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch let e as DatabaseError {
+            throw ShipitError("ledger \(path): \(e.message ?? e.description)")
+        }
+    }
+
+    /// Schema versions. Never edit a shipped migration: add one, so old ledgers upgrade in place.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+            CREATE TABLE attempts (
+              id TEXT PRIMARY KEY, app TEXT NOT NULL, stage TEXT, strategy TEXT NOT NULL, operation TEXT NOT NULL,
+              release_id TEXT NOT NULL, source TEXT, commit_sha TEXT, ref TEXT,
+              user TEXT NOT NULL, machine TEXT NOT NULL, pid INTEGER NOT NULL, ci TEXT NOT NULL DEFAULT '{}',
+              started_at REAL NOT NULL, finished_at REAL, outcome TEXT NOT NULL, state TEXT NOT NULL, error TEXT,
+              changed_count INTEGER, changed_files TEXT NOT NULL DEFAULT '[]', config_hash TEXT NOT NULL,
+              image_digest TEXT, migrations TEXT NOT NULL DEFAULT '[]', rollback_unsafe INTEGER NOT NULL DEFAULT 0);
+            CREATE INDEX attempts_started ON attempts(started_at);
+            CREATE INDEX attempts_app_started ON attempts(app, started_at);
+            CREATE INDEX attempts_running ON attempts(machine) WHERE outcome = 'running';
+            CREATE TABLE attempt_hosts (
+              attempt_id TEXT NOT NULL REFERENCES attempts(id) ON DELETE CASCADE, host TEXT NOT NULL,
+              previous TEXT, current TEXT, step TEXT, status TEXT, error TEXT,
+              PRIMARY KEY (attempt_id, host)) WITHOUT ROWID;
+            CREATE INDEX attempt_hosts_host ON attempt_hosts(host, attempt_id);
+            CREATE TABLE steps (
+              id INTEGER PRIMARY KEY, attempt_id TEXT NOT NULL REFERENCES attempts(id) ON DELETE CASCADE,
+              host TEXT, step TEXT NOT NULL, status TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL,
+              exit_status INTEGER, stderr_tail TEXT, message TEXT);
+            CREATE INDEX steps_attempt ON steps(attempt_id, id);
+            -- One row per distinct effective config (redacted), shared by the attempts that used it.
+            CREATE TABLE configs (hash TEXT PRIMARY KEY, settings TEXT NOT NULL) WITHOUT ROWID;
+            """)
+        }
+        return m
+    }
+
+    // MARK: writes
+
+    public func begin(_ attempt: LedgerAttempt) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO attempts (id, app, stage, strategy, operation, release_id, source, commit_sha, ref, user, machine, pid, ci, started_at, finished_at, outcome, state, error, changed_count, changed_files, config_hash, image_digest, migrations, rollback_unsafe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           arguments: StatementArguments(Self.arguments(attempt)))
+            for h in attempt.hosts { try Self.upsertHost(db, attempt.id, h) }
+        }
+    }
+
+    public func update(_ attempt: LedgerAttempt) async throws {
+        try await pool.write { db in
+            var args = Self.arguments(attempt)
+            let id = args.removeFirst()!  // WHERE id = ? goes last
+            args.append(id)
+            try db.execute(sql: "UPDATE attempts SET app=?, stage=?, strategy=?, operation=?, release_id=?, source=?, commit_sha=?, ref=?, user=?, machine=?, pid=?, ci=?, started_at=?, finished_at=?, outcome=?, state=?, error=?, changed_count=?, changed_files=?, config_hash=?, image_digest=?, migrations=?, rollback_unsafe=? WHERE id=?",
+                           arguments: StatementArguments(args))
+        }
+    }
+
+    public func setHost(_ attemptID: String, _ state: LedgerHostState) async throws {
+        try await pool.write { db in try Self.upsertHost(db, attemptID, state) }
+    }
+
+    public func saveConfig(hash: String, settings: [String: String]) async throws {
+        let body = LedgerJSON.encode(settings)
+        try await pool.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO configs (hash, settings) VALUES (?, ?)", arguments: [hash, body])
+        }
+    }
+
+    public func config(hash: String) async throws -> [String: String]? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT settings FROM configs WHERE hash = ?", arguments: [hash]).map { LedgerJSON.dictionary($0) }
+        }
+    }
+
+    public func startStep(_ step: LedgerStep) async throws -> Int64 {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO steps (attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message) VALUES (?,?,?,?,?,?,?,?,?)",
+                           arguments: [step.attemptID, step.host, step.step, step.status, step.startedAt.timeIntervalSince1970,
+                                       step.finishedAt?.timeIntervalSince1970, step.exitStatus, step.stderrTail, step.message])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func finishStep(_ id: Int64, status: String, finishedAt: Date, exitStatus: Int32?, stderrTail: String?, message: String?) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE steps SET status=?, finished_at=?, exit_status=?, stderr_tail=?, message=? WHERE id=?",
+                           arguments: [status, finishedAt.timeIntervalSince1970, exitStatus, stderrTail, message, id])
+        }
+    }
+
+    public func recoverInterrupted(machine: String, isAlive: @Sendable (Int32) -> Bool) async throws -> [LedgerAttempt] {
+        let running = try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, pid, state FROM attempts WHERE outcome = 'running' AND machine = ?", arguments: [machine])
+                .map { (id: $0["id"] as String, pid: $0["pid"] as Int32, state: $0["state"] as String) }
+        }
+        var recovered: [LedgerAttempt] = []
+        for r in running where !isAlive(r.pid) {
+            try await pool.write { db in
+                let last = try Double.fetchOne(db, sql: "SELECT max(coalesce(finished_at, started_at)) FROM steps WHERE attempt_id = ?", arguments: [r.id])
+                try db.execute(sql: "UPDATE attempts SET outcome = 'interrupted', finished_at = coalesce(?, started_at), error = coalesce(error || '; ', '') || ? WHERE id = ? AND outcome = 'running'",
+                               arguments: [last, "the shipit process (pid \(r.pid) on \(machine)) stopped without finishing, in state \(r.state)", r.id])
+                try db.execute(sql: "UPDATE steps SET status = 'interrupted' WHERE attempt_id = ? AND status = 'running'", arguments: [r.id])
+            }
+            if let a = try await attempt(r.id) { recovered.append(a) }
+        }
+        return recovered
+    }
+
+    // MARK: reads
+
+    public func attempts(_ q: LedgerQuery) async throws -> [LedgerAttempt] {
+        var conditions: [String] = []
+        var args: [DatabaseValueConvertible?] = []
+        if let from = q.from { conditions.append("a.started_at >= ?"); args.append(from.timeIntervalSince1970) }
+        if let to = q.to { conditions.append("a.started_at < ?"); args.append(to.timeIntervalSince1970) }
+        if let app = q.app { conditions.append("a.app = ?"); args.append(app) }
+        if let stage = q.stage {
+            if let s = stage { conditions.append("a.stage = ?"); args.append(s) } else { conditions.append("a.stage IS NULL") }
+        }
+        if let host = q.host { conditions.append("a.id IN (SELECT attempt_id FROM attempt_hosts WHERE host = ?)"); args.append(host) }
+        let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        // With a limit, the newest N (still returned oldest first).
+        let inner = "SELECT a.* FROM attempts a \(whereSQL) ORDER BY a.started_at DESC, a.id DESC" + (q.limit.map { " LIMIT \($0)" } ?? "")
+        let sql = "SELECT * FROM (\(inner)) ORDER BY started_at, id"
+        let hostSQL = "SELECT h.* FROM attempt_hosts h JOIN (\(inner)) a ON a.id = h.attempt_id"
+        let arguments = StatementArguments(args)
+        return try await pool.read { db in
+            var hosts: [String: [LedgerHostState]] = [:]
+            let cursor = try Row.fetchCursor(db, sql: hostSQL, arguments: arguments)
+            while let row = try cursor.next() {
+                hosts[row["attempt_id"], default: []].append(Self.host(row))
+            }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                var a = Self.attempt(row)
+                a.hosts = (hosts[a.id] ?? []).sorted { $0.host < $1.host }
+                return a
+            }
+        }
+    }
+
+    public func attempt(_ id: String) async throws -> LedgerAttempt? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM attempts WHERE id = ?", arguments: [id]) else { return nil }
+            var a = Self.attempt(row)
+            a.hosts = try Row.fetchAll(db, sql: "SELECT * FROM attempt_hosts WHERE attempt_id = ? ORDER BY host", arguments: [id]).map(Self.host)
+            return a
+        }
+    }
+
+    public func steps(attemptID: String) async throws -> [LedgerStep] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM steps WHERE attempt_id = ? ORDER BY id", arguments: [attemptID]).map { row in
+                LedgerStep(id: row["id"], attemptID: row["attempt_id"], host: row["host"], step: row["step"], status: row["status"],
+                           startedAt: Date(timeIntervalSince1970: row["started_at"]),
+                           finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                           exitStatus: row["exit_status"], stderrTail: row["stderr_tail"], message: row["message"])
+            }
+        }
+    }
+
+    // MARK: rows
+
+    static func arguments(_ a: LedgerAttempt) -> [DatabaseValueConvertible?] {
+        [a.id, a.app, a.stage, a.strategy, a.operation, a.releaseID, a.source, a.commit, a.ref, a.user, a.machine, a.pid,
+         LedgerJSON.encode(a.ci), a.startedAt.timeIntervalSince1970, a.finishedAt?.timeIntervalSince1970, a.outcome.rawValue,
+         a.state, a.error, a.changedCount, LedgerJSON.encode(a.changedFiles), a.configHash, a.imageDigest,
+         LedgerJSON.encode(a.migrations), a.rollbackUnsafe]
+    }
+
+    static func upsertHost(_ db: Database, _ attemptID: String, _ h: LedgerHostState) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO attempt_hosts (attempt_id, host, previous, current, step, status, error) VALUES (?,?,?,?,?,?,?)",
+                       arguments: [attemptID, h.host, h.previous, h.current, h.step, h.status, h.error])
+    }
+
+    static func host(_ row: Row) -> LedgerHostState {
+        LedgerHostState(host: row["host"], previous: row["previous"], current: row["current"], step: row["step"], status: row["status"], error: row["error"])
+    }
+
+    static func attempt(_ row: Row) -> LedgerAttempt {
+        LedgerAttempt(id: row["id"], app: row["app"], stage: row["stage"], strategy: row["strategy"], operation: row["operation"],
+                      releaseID: row["release_id"], source: row["source"], commit: row["commit_sha"], ref: row["ref"],
+                      user: row["user"], machine: row["machine"], pid: row["pid"], ci: LedgerJSON.dictionary(row["ci"]),
+                      startedAt: Date(timeIntervalSince1970: row["started_at"]),
+                      finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                      outcome: LedgerAttempt.Outcome(rawValue: row["outcome"]) ?? .running, state: row["state"], error: row["error"],
+                      changedCount: row["changed_count"], changedFiles: LedgerJSON.list(row["changed_files"]),
+                      configHash: row["config_hash"], imageDigest: row["image_digest"], migrations: LedgerJSON.list(row["migrations"]),
+                      rollbackUnsafe: row["rollback_unsafe"])
+    }
+}

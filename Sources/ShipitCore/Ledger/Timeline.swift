@@ -1,0 +1,57 @@
+import Foundation
+
+/// The answer to "what changed?": one UTC timeline of attempts (deploys, rollbacks, failed and
+/// interrupted runs, config changes), from the ledger merged with the hosts' own history.
+/// Encoded as-is by `changes --json`; the schema is documented in docs/ledger.md.
+public struct Timeline: Codable, Sendable {
+    public struct Host: Codable, Sendable, Equatable {
+        public var host: String
+        public var previous: String?
+        public var current: String?
+        public var step: String?
+        public var status: String?
+        public var error: String?
+    }
+
+    public struct Entry: Codable, Sendable {
+        public var time: Date
+        public var finished: Date?
+        public var attempt: String
+        /// `deploy` or `rollback`.
+        public var operation: String
+        public var app: String
+        public var stage: String?
+        public var release: String
+        /// `succeeded`, `failed`, `rolled-back`, `rollback-failed`, `interrupted`, `running`, or
+        /// `unknown` (host history without an outcome line).
+        public var outcome: String
+        public var state: String?
+        public var by: String
+        public var ci: [String: String]
+        public var source: String?
+        public var commit: String?
+        public var ref: String?
+        public var error: String?
+        public var changedCount: Int?
+        public var changedFiles: [String]
+        public var configHash: String?
+        /// Settings that differ from the attempt before (`key: old → new`); empty when unchanged.
+        public var configChanges: [String]
+        public var imageDigest: String?
+        public var migrations: [String]
+        public var hosts: [Host]
+        /// `ledger`, `hosts` (only in host history), or `ledger+hosts`.
+        public var origin: String
+    }
+
+    public var from: Date?
+    public var to: Date?
+    public var app: String
+    public var ledger: String?
+    /// `ok`, `missing`, or `unreadable: …`.
+    public var ledgerStatus: String
+    /// Per host: `ok`, `unreachable: …`, or `not asked`.
+    public var hostStatus: [String: String]
+    public var notes: [String]
+    public var entries: [Entry]
+}

@@ -1,0 +1,11 @@
+import Foundation
+
+/// One JSON document on stdout (`--json` of the read commands): sorted keys, ISO 8601 UTC dates.
+enum JSONOutput {
+    static func print<T: Encodable>(_ value: T) {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .iso8601
+        if let data = try? e.encode(value) { Console.shared.out(String(decoding: data, as: UTF8.self)) }
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import ShipitCore
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Per host: current release, health (live/ready), lock; and drift. Exits 7 on drift or an unhealthy host."
+    )
+
+    @OptionGroup var common: ConfigOptions
+
+    func run() async throws {
+        do {
+            let config = try common.load()
+            let hosts = await FleetSnapshot.take(config, .init(health: config.health != nil))
+            let verdict = FleetVerdict(hosts)
+            if common.json {
+                JSONOutput.print(FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: verdict))
+            } else {
+                let state = verdict.ok ? "OK" : (verdict.drift ? "DRIFT" : "UNHEALTHY")
+                Console.shared.out("\(config.app)\(config.stage.map { " (\($0))" } ?? ""): \(hosts.count) host(s), \(verdict.release.map { "release \($0)" } ?? "no single release"): \(state)")
+                var rows = [["HOST", "CURRENT", "LIVE", "READY", "LOCK"]]
+                for h in hosts {
+                    guard h.reachable else { rows.append([h.host, "UNREACHABLE", "-", "-", "-"]); continue }
+                    let lock = h.lock.map { "held by \($0.by ?? "?") \($0.ageSeconds.map { "\($0)s" } ?? "")" } ?? "free"
+                    rows.append([h.host, h.current ?? "(none)", h.live.map { $0.ok ? "ok" : "FAIL" } ?? "-", h.ready.map { $0.ok ? "ok" : "FAIL" } ?? "-", lock])
+                }
+                FleetSnapshot.table(rows)
+                FleetSnapshot.printProblems(verdict)
+            }
+            if !verdict.ok { throw ExitCode(verdict.exitCode.rawValue) }
+        } catch let e as ShipitError {
+            Console.shared.err("shipit status: \(e.message)")
+            throw ExitCode(e.exitCode.rawValue)
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import GRDB
+import ShipitCore
+import Testing
+import TestSupport
+
+@Suite("SQLite ledger: schema, writes, time windows, crash recovery")
+struct LedgerTests {
+    func newLedger() throws -> (SQLiteLedger, String) {
+        let path = Local.tempDir("ledger") + "/sub/ledger.sqlite"
+        return (try SQLiteLedger(path: path), path)
+    }
+
+    func attempt(_ id: String, at t: TimeInterval, app: String = "web", stage: String? = nil, hosts: [String] = ["h1", "h2"],
+                 outcome: LedgerAttempt.Outcome = .succeeded, pid: Int32 = 1, machine: String = "m1") -> LedgerAttempt {
+        LedgerAttempt(id: id, app: app, stage: stage, strategy: "symlink", operation: "deploy", releaseID: "r-\(id)",
+                      user: "ops", machine: machine, pid: pid, startedAt: Date(timeIntervalSince1970: t), outcome: outcome,
+                      configHash: "c1", hosts: hosts.map { LedgerHostState(host: $0) })
+    }
+
+    @Test func createsAPrivateWALDatabaseWithItsMigrations() throws {
+        let (ledger, path) = try newLedger()
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber
+        #expect(mode?.intValue == 0o600)
+        let dirMode = try FileManager.default.attributesOfItem(atPath: (path as NSString).deletingLastPathComponent)[.posixPermissions] as? NSNumber
+        #expect(dirMode?.intValue == 0o700)
+        let (journal, applied) = try ledger.pool.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
+        }
+        #expect(journal == "wal")
+        #expect(applied == ["v1"])
+        // Reopening an existing ledger runs no migration twice and keeps the data.
+        _ = try SQLiteLedger(path: path)
+        #expect(throws: ShipitError.self) { try SQLiteLedger(path: path + ".missing", create: false) }
+    }
+
+    @Test func recordsAttemptHostsAndStepsAsTheyHappen() async throws {
+        let (ledger, _) = try newLedger()
+        var a = attempt("a1", at: 1000, outcome: .running)
+        a.ci = ["GITHUB_RUN_ID": "42"]
+        a.changedFiles = ["M app.py"]
+        try await ledger.begin(a)
+        let step = try await ledger.startStep(LedgerStep(attemptID: "a1", host: "h1", step: "upload", status: "running", startedAt: Date(timeIntervalSince1970: 1001)))
+        #expect(try await ledger.steps(attemptID: "a1").map(\.status) == ["running"])
+        try await ledger.finishStep(step, status: "failed", finishedAt: Date(timeIntervalSince1970: 1002), exitStatus: 20, stderrTail: "checksum", message: "checksum mismatch")
+        try await ledger.setHost("a1", LedgerHostState(host: "h1", previous: "r0", current: "r0", step: "upload", status: "failed", error: "checksum mismatch"))
+        a.outcome = .failed
+        a.finishedAt = Date(timeIntervalSince1970: 1003)
+        try await ledger.update(a)
+
+        let back = try #require(try await ledger.attempt("a1"))
+        #expect(back.outcome == .failed)
+        #expect(back.ci == ["GITHUB_RUN_ID": "42"])
+        #expect(back.changedFiles == ["M app.py"])
+        #expect(back.hosts.first { $0.host == "h1" }?.error == "checksum mismatch")
+        #expect(back.hosts.first { $0.host == "h2" }?.step == nil)
+        let steps = try await ledger.steps(attemptID: "a1")
+        #expect(steps.count == 1)
+        #expect(steps[0].exitStatus == 20)
+        #expect(steps[0].stderrTail == "checksum")
+        #expect(steps[0].finishedAt == Date(timeIntervalSince1970: 1002))
+    }
+
+    @Test func queriesTimeWindowsHostsAppsAndLimits() async throws {
+        let (ledger, _) = try newLedger()
+        try await ledger.begin(attempt("a1", at: 100, hosts: ["h1"]))
+        try await ledger.begin(attempt("a2", at: 200, hosts: ["h1", "h2"]))
+        try await ledger.begin(attempt("a3", at: 300, hosts: ["h2"]))
+        try await ledger.begin(attempt("b1", at: 250, app: "other"))
+        try await ledger.begin(attempt("s1", at: 260, stage: "production"))
+        func ids(_ q: LedgerQuery) async throws -> [String] { try await ledger.attempts(q).map(\.id) }
+
+        #expect(try await ids(LedgerQuery(app: "web", stage: .some(nil))) == ["a1", "a2", "a3"])
+        #expect(try await ids(LedgerQuery(app: "web")) == ["a1", "a2", "s1", "a3"])
+        #expect(try await ids(LedgerQuery(app: "web", stage: .some("production"))) == ["s1"])
+        // Start inclusive, end exclusive.
+        #expect(try await ids(LedgerQuery(from: Date(timeIntervalSince1970: 200), to: Date(timeIntervalSince1970: 300), app: "web", stage: .some(nil))) == ["a2"])
+        #expect(try await ids(LedgerQuery(app: "web", stage: .some(nil), host: "h2")) == ["a2", "a3"])
+        // A limit keeps the newest, still oldest first.
+        #expect(try await ids(LedgerQuery(app: "web", stage: .some(nil), limit: 2)) == ["a2", "a3"])
+        let a2 = try await ledger.attempts(LedgerQuery(from: Date(timeIntervalSince1970: 200), to: Date(timeIntervalSince1970: 201)))
+        #expect(a2.first?.hosts.map(\.host) == ["h1", "h2"])
+    }
+
+    @Test func storesEachConfigOnce() async throws {
+        let (ledger, _) = try newLedger()
+        try await ledger.saveConfig(hash: "c1", settings: ["app": "web", "health.port": "8080"])
+        try await ledger.saveConfig(hash: "c1", settings: ["app": "ignored"])
+        #expect(try await ledger.config(hash: "c1") == ["app": "web", "health.port": "8080"])
+        #expect(try await ledger.config(hash: "nope") == nil)
+    }
+
+    @Test func marksAttemptsOfAKilledProcessInterrupted() async throws {
+        let (ledger, _) = try newLedger()
+        // A real process, killed with SIGKILL: its pid is then dead.
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        child.arguments = ["30"]
+        try child.run()
+        let deadPid = child.processIdentifier
+        try await ledger.begin(attempt("dead", at: 100, outcome: .running, pid: deadPid))
+        try await ledger.begin(attempt("alive", at: 200, outcome: .running, pid: getpid()))
+        try await ledger.begin(attempt("elsewhere", at: 300, outcome: .running, pid: deadPid, machine: "other-machine"))
+        _ = try await ledger.startStep(LedgerStep(attemptID: "dead", host: "h1", step: "switch", status: "running", startedAt: Date(timeIntervalSince1970: 150)))
+        try await ledger.setHost("dead", LedgerHostState(host: "h1", previous: "r0", current: "r0", step: "switch", status: "running"))
+
+        #expect(try await ledger.recoverInterrupted(machine: "m1", isAlive: { Invoker.isAlive($0) }).isEmpty)
+        kill(deadPid, SIGKILL)
+        child.waitUntilExit()
+        let recovered = try await ledger.recoverInterrupted(machine: "m1", isAlive: { Invoker.isAlive($0) })
+        #expect(recovered.map(\.id) == ["dead"])
+        let dead = try #require(try await ledger.attempt("dead"))
+        #expect(dead.outcome == .interrupted)
+        #expect(dead.finishedAt == Date(timeIntervalSince1970: 150))
+        #expect(dead.error?.contains("pid \(deadPid)") == true)
+        #expect(dead.hosts.first?.step == "switch")
+        #expect(try await ledger.steps(attemptID: "dead").first?.status == "interrupted")
+        #expect(try await ledger.attempt("alive")?.outcome == .running)
+        #expect(try await ledger.attempt("elsewhere")?.outcome == .running)  // another machine's pid means nothing here
+        #expect(LedgerStore.describeInterrupted(dead).contains("h1: switch running"))
+    }
+
+    @Test func recorderRedactsBeforeWriting() async throws {
+        let (ledger, _) = try newLedger()
+        let redactor = Redactor(environment: ["DB_PASSWORD": "hunter2-very-secret"])
+        let recorder = AttemptRecorder(ledger: ledger, attempt: attempt("r1", at: 1, outcome: .running), redactor: redactor) { _ in }
+        try await recorder.begin(settings: ["app": "web", "env.API_TOKEN": "abc123456", "db": "postgres://u:pw1234@db/x"])
+        let row = await recorder.stepStarted(host: "h1", step: "switch", known: LedgerHostState(host: "h1"))
+        await recorder.stepFinished(row, ok: false, exitStatus: 1, stderrTail: "connect failed: password=hunter2-very-secret",
+                                    message: "start failed with hunter2-very-secret", known: LedgerHostState(host: "h1"))
+        await recorder.change { $0.error = "token: ghp_abcdefghijklmnopqrstuvwxyz0123456789" }
+
+        let steps = try await ledger.steps(attemptID: "r1")
+        #expect(steps[0].stderrTail == "connect failed: password=***")
+        #expect(steps[0].message == "start failed with ***")
+        #expect(try await ledger.attempt("r1")?.error == "token: ***")
+        #expect(try await ledger.attempt("r1")?.hosts.first?.error == "start failed with ***")
+        #expect(try await ledger.config(hash: "c1") == ["app": "web", "env.API_TOKEN": "***", "db": "postgres://u:***@db/x"])
+    }
+
+    @Test func anAttemptThatCannotBeRecordedIsRefused() async throws {
+        let (ledger, _) = try newLedger()
+        try await ledger.begin(attempt("x", at: 1))
+        // A second begin with the same id fails (primary key): the recorder must throw, not carry on.
+        let recorder = AttemptRecorder(ledger: ledger, attempt: attempt("x", at: 2), redactor: Redactor(environment: [:])) { _ in }
+        await #expect(throws: ShipitError.self) { try await recorder.begin(settings: [:]) }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+
+/// The built `shipit` binary, run the way an operator or a CI step runs it.
+public struct ShipitBinary: Sendable {
+    public let path: String
+
+    public init(hosts: TestHosts = .current) {
+        path = hosts.repoRoot + "/.build/debug/shipit"
+    }
+
+    public struct Run: Sendable {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
+    }
+
+    public func run(_ args: [String], cwd: String? = nil, environment: [String: String]? = nil) throws -> Run {
+        let p = start(args, cwd: cwd, environment: environment)
+        let out = p.standardOutput as! Pipe, err = p.standardError as! Pipe
+        try p.run()
+        // Drain stderr concurrently: a full pipe would block the child.
+        nonisolated(unsafe) var e = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// A configured, not yet started process (for tests that signal it).
+    public func start(_ args: [String], cwd: String? = nil, environment: [String: String]? = nil) -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        if let environment { p.environment = environment }
+        p.standardOutput = Pipe()
+        p.standardError = Pipe()
+        p.standardInput = FileHandle.nullDevice
+        return p
+    }
+
+    /// Decodes a `--json` document the way a CI script would.
+    public static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return try d.decode(type, from: Data(text.utf8))
+    }
+}
