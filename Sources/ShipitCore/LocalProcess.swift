@@ -17,6 +17,16 @@ public enum LocalProcess {
         return out
     }
 
+    /// `runStatus` on a dispatch thread: waiting for a child (a hook, a test's shipit) must not
+    /// hold one of the few threads Swift concurrency runs every host's task on.
+    public static func runStatusDetached(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil) async throws -> (Int32, String) {
+        try await withCheckedThrowingContinuation { cont in
+            DispatchQueue.global().async {
+                cont.resume(with: Result { try runStatus(argv, stdin: stdin, cwd: cwd, env: env) })
+            }
+        }
+    }
+
     public static func runStatus(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil) throws -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")

@@ -142,8 +142,10 @@ struct ConnectTests {
             #expect(e.operation.contains("handshake"))
         }
         let took = ContinuousClock.now - start
+        // At least the timeout, and no hang: the bound is loose because the whole suite runs in
+        // parallel on two cores (speed is measured by bench/, not here).
         #expect(took >= .milliseconds(900))
-        #expect(took < .seconds(3))
+        #expect(took < .seconds(10))
     }
 
     @Test func hostKeyFingerprintIsExposed() async throws {

@@ -126,7 +126,7 @@ struct LedgerTests {
         let recorder = AttemptRecorder(ledger: ledger, attempt: attempt("r1", at: 1, outcome: .running), redactor: redactor) { _ in }
         try await recorder.begin(settings: ["app": "web", "env.API_TOKEN": "abc123456", "db": "postgres://u:pw1234@db/x"])
         let row = await recorder.stepStarted(host: "h1", step: "switch", known: LedgerHostState(host: "h1"))
-        await recorder.stepFinished(row, ok: false, exitStatus: 1, stderrTail: "connect failed: password=hunter2-very-secret",
+        await recorder.stepFinished(row, step: "switch", ok: false, exitStatus: 1, stderrTail: "connect failed: password=hunter2-very-secret",
                                     message: "start failed with hunter2-very-secret", known: LedgerHostState(host: "h1"))
         await recorder.change { $0.error = "token: ghp_abcdefghijklmnopqrstuvwxyz0123456789" }
 

@@ -42,7 +42,7 @@ struct SymlinkDeployTests {
             #expect(try await f.served(h) == "hello from releases-example v1")
             // Host-local audit trail: one line per switch, whatever caused it.
             let events = try await f.sh(h, "sed 's/.*\"event\":\"\\([^\"]*\\)\".*/\\1/' \(f.deployTo)/.shipit/history.jsonl")
-            #expect(events == "deploy\ndeploy\ndeploy\nauto-rollback\nrollback\n")
+            #expect(events == "deploy\noutcome\ndeploy\noutcome\ndeploy\nauto-rollback\noutcome\nrollback\noutcome\n")
         }
     }
 

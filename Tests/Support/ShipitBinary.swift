@@ -14,7 +14,14 @@ public struct ShipitBinary: Sendable {
         public let stderr: String
     }
 
-    public func run(_ args: [String], cwd: String? = nil, environment: [String: String]? = nil) throws -> Run {
+    /// Runs to completion on a dispatch thread (never blocking the test's concurrency pool).
+    public func run(_ args: [String], cwd: String? = nil, environment: [String: String]? = nil) async throws -> Run {
+        try await withCheckedThrowingContinuation { cont in
+            DispatchQueue.global().async { cont.resume(with: Result { try runBlocking(args, cwd: cwd, environment: environment) }) }
+        }
+    }
+
+    func runBlocking(_ args: [String], cwd: String?, environment: [String: String]?) throws -> Run {
         let p = start(args, cwd: cwd, environment: environment)
         let out = p.standardOutput as! Pipe, err = p.standardError as! Pipe
         try p.run()

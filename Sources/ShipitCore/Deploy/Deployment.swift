@@ -102,7 +102,7 @@ public final class Deployment: @unchecked Sendable {
             let secs = ExecRunner.seconds(ContinuousClock.now - start)
             var after = known[host]
             if let s = r.output.first("switched") { after?.current = s }
-            await recorder?.stepFinished(row, ok: r.ok, exitStatus: r.exitStatus, stderrTail: r.stderrTail, message: r.error, known: after)
+            await recorder?.stepFinished(row, step: step, ok: r.ok, exitStatus: r.exitStatus, stderrTail: r.stderrTail, message: r.error, known: after)
             notify(DeployNotice(host: host, step: step, status: r.ok ? .ok : .failed, message: r.ok ? "" : (r.error ?? "failed"), seconds: secs))
             return r
         }
@@ -169,7 +169,7 @@ public final class Deployment: @unchecked Sendable {
 
     func runHook(_ name: String, release: String) async -> Bool {
         guard hooks.exists(name) else { return true }
-        let (ok, output) = hooks.run(name, env: hookEnv(release))
+        let (ok, output) = await hooks.run(name, env: hookEnv(release))
         if !ok || !output.isEmpty {
             notify(DeployNotice(host: nil, step: "hook \(name)", status: ok ? .info : .failed, message: output))
         }

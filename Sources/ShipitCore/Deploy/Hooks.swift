@@ -13,14 +13,14 @@ public struct Hooks: Sendable {
     }
 
     /// Returns whether the hook is absent or succeeded, and what it printed (or why it failed).
-    public func run(_ name: String, env: [String: String]) -> (ok: Bool, output: String) {
+    public func run(_ name: String, env: [String: String]) async -> (ok: Bool, output: String) {
         precondition(Self.names.contains(name))
         let path = directory + "/" + name
         guard FileManager.default.isExecutableFile(atPath: path) else { return (true, "") }
         var environment = ProcessInfo.processInfo.environment
         environment.merge(env) { $1 }
         do {
-            let (status, out) = try LocalProcess.runStatus([path], env: environment)
+            let (status, out) = try await LocalProcess.runStatusDetached([path], env: environment)
             let text = out.trimmingCharacters(in: .whitespacesAndNewlines)
             return status == 0 ? (true, text) : (false, "exited \(status): \(text.suffix(500))")
         } catch {

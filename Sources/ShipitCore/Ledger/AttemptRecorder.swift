@@ -66,7 +66,7 @@ public final class AttemptRecorder: @unchecked Sendable {
         return row
     }
 
-    public func stepFinished(_ row: Int64?, ok: Bool, exitStatus: Int32?, stderrTail: String?, message: String?, known: LedgerHostState?) async {
+    public func stepFinished(_ row: Int64?, step: String, ok: Bool, exitStatus: Int32?, stderrTail: String?, message: String?, known: LedgerHostState?) async {
         let status = ok ? "ok" : "failed"
         if let row {
             let tail = redactor.redact(stderrTail)
@@ -74,6 +74,7 @@ public final class AttemptRecorder: @unchecked Sendable {
             await write { try await self.ledger.finishStep(row, status: status, finishedAt: Date(), exitStatus: exitStatus, stderrTail: tail, message: msg) }
         }
         if var k = known {
+            k.step = step
             k.status = status
             k.error = ok ? nil : message
             await host(k)
