@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: start 3 local sshd hosts, deploy releases-example v1 and v2, then the broken v3, which
-# shipit rolls back automatically; finally show where every host is and what it serves.
+# shipit rolls back automatically; show where every host is and what it serves, roll back to v1,
+# then status, verify and the ledger's answer to "what changed?".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHIPIT=$PWD/.build/debug/shipit
@@ -28,6 +29,12 @@ $SHIPIT exec "${CONN[@]}" -- 'set -- $SSH_CONNECTION; echo "current -> $(readlin
 
 step "shipit rollback: back to v1 in one command"
 $SHIPIT rollback
-step "host-local history (every switch, on the host itself)"
-$SHIPIT exec "${CONN[@]}" --hosts 127.0.0.11 -- 'cat /srv/demo/.shipit/history.jsonl'
+
+step "shipit status: current release, health and lock per host, and drift"
+$SHIPIT status
+step "shipit verify: the CI check after a deploy (healthy, one release, files intact)"
+$SHIPIT verify
+
+step "shipit changes --since 2h: what changed, from the ledger merged with each host's history"
+$SHIPIT changes --since 2h
 printf '\nHosts keep running: try `cd releases-example && %s deploy --from v2`; `make hosts-down` stops them.\n' "$SHIPIT"

@@ -147,6 +147,9 @@ case "$cmd" in
     ;;
   down)
     for addr in $(all_addrs); do stop_host "$addr"; done
+    # Apps the tests and the demo started as the harness's own user (daemons outlive sshd): a
+    # stale app still bound to a port would answer the next run's smoke test.
+    pkill -u "$USER_NAME" 2>/dev/null || true
     echo "testhosts: all hosts stopped"
     ;;
   stop-host) [ -n "${2:-}" ] || die "usage: stop-host ADDR"; stop_host "$2" ;;

@@ -47,6 +47,7 @@ struct DeployCommand: AsyncParsableCommand {
             renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info,
                                          message: "\(config.app) release \(artifact.releaseID) (\(artifact.size) bytes, sha256 \(artifact.sha256.prefix(12))) to \(config.hosts.count) host(s)"))
             let ledger = try await LedgerAccess.forWriting(config)
+            options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
             let deployment = Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
                                         options: options, interrupt: flag, ledger: ledger, notify: renderer.notice)
             let report = await deployment.deploy(artifact)
@@ -98,6 +99,7 @@ struct RollbackCommand: AsyncParsableCommand {
             options.lockWaitSeconds = lockWait
             options.reason = "rollback"
             let ledger = try await LedgerAccess.forWriting(config)
+            options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
             let deployment = Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
                                         options: options, interrupt: flag, ledger: ledger, notify: renderer.notice)
             let report = await deployment.rollback(to: to)

@@ -12,7 +12,14 @@ struct FleetSnapshot: Encodable {
 
     static func take(_ config: DeployConfig, _ options: FleetInspector.Options) async -> [HostInspection] {
         let transport = SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection))
-        return await FleetInspector(config: config, transport: transport).inspect(options).hosts
+        var hosts = await FleetInspector(config: config, transport: transport).inspect(options).hosts
+        if hosts.contains(where: { $0.lock != nil }), let ledger = await LedgerAccess.forReading(config).ledger {
+            let dead = Set(await LedgerStore.deadHolders(ledger, config: config))
+            for i in hosts.indices {
+                if let holder = hosts[i].lock?.holder { hosts[i].lock?.stale = dead.contains(holder) }
+            }
+        }
+        return hosts
     }
 
     /// The release of the newest succeeded attempt in the ledger (what hosts should be running).

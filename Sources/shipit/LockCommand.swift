@@ -60,6 +60,8 @@ struct LockCommand: AsyncParsableCommand {
             do { return .success(ScriptOutput(try await transport.run(host, cmd).stdoutText)) } catch { return .failure(error) }
         }
         await transport.close()
+        var dead: Set<String> = []
+        if let ledger = await LedgerAccess.forReading(config).ledger { dead = Set(await LedgerStore.deadHolders(ledger, config: config)) }
         var anyHeld = false
         for h in config.hosts {
             switch results[h] {
@@ -68,7 +70,7 @@ struct LockCommand: AsyncParsableCommand {
                     anyHeld = true
                     let started = out.first("lock.started") ?? "?"
                     let age = ISO8601DateFormatter().date(from: started).map { " (\(Int(Date().timeIntervalSince($0)))s ago)" } ?? ""
-                    Console.shared.out("\(h): LOCKED by \(out.first("lock.by") ?? "?") pid \(out.first("lock.pid") ?? "?") since \(started)\(age): \(out.first("lock.reason") ?? "") [holder \(holder)]")
+                    Console.shared.out("\(h): LOCKED by \(out.first("lock.by") ?? "?") pid \(out.first("lock.pid") ?? "?") since \(started)\(age): \(out.first("lock.reason") ?? "") [holder \(holder)]\(dead.contains(holder) ? " STALE: that run died (the ledger has it as interrupted); the next deploy from this machine takes the lock over" : "")")
                 } else {
                     Console.shared.out("\(h): free")
                 }

@@ -133,5 +133,12 @@ struct LedgerCommandTests {
         for h in f.targets { #expect(try await f.currentRelease(h) == "") }
         let lock = try await shipit(f, ["status"])
         #expect(lock.stdout.contains("held by"))
+        #expect(lock.stdout.contains("stale"))
+
+        // The next deploy takes over the dead run's lock (the ledger knows its process is gone).
+        try FileManager.default.removeItem(atPath: f.dir + "/hooks/pre-switch")
+        let next = try await shipit(f, ["deploy", "--from", f.release("v1")])
+        #expect(next.status == 0, "\(next.stdout)")
+        #expect(next.stdout.contains("took over the lock of interrupted attempt \(e.attempt)"))
     }
 }

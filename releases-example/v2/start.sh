@@ -9,6 +9,17 @@ if [ -f "$PIDFILE" ]; then
   i=0
   while kill -0 "$old" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.02; i=$((i + 1)); done
 fi
-setsid python3 app.py --bind "$SHIPIT_BIND" --port "$PORT" >>"$SHIPIT_DEPLOY_TO/shared/app.log" 2>&1 </dev/null &
-echo $! > "$PIDFILE"
+BOUND="$SHIPIT_DEPLOY_TO/shared/app.bound"
+rm -f "$BOUND"
+setsid python3 app.py --bind "$SHIPIT_BIND" --port "$PORT" --bound-file "$BOUND" >>"$SHIPIT_DEPLOY_TO/shared/app.log" 2>&1 </dev/null &
+pid=$!
+echo $pid > "$PIDFILE"
+# Wait until the app has bound its port. One that dies at start (port taken, a syntax error)
+# fails this step, instead of a smoke test answered by some other process passing.
+i=0
+until [ -f "$BOUND" ]; do
+  kill -0 $pid 2>/dev/null || { echo "app exited at start:"; tail -n 5 "$SHIPIT_DEPLOY_TO/shared/app.log"; exit 1; }
+  [ $i -lt 500 ] || { echo "app did not bind $SHIPIT_BIND:$PORT within 10s"; exit 1; }
+  sleep 0.02; i=$((i + 1))
+done
 echo "started $(cat VERSION) as pid $(cat "$PIDFILE") on $SHIPIT_BIND:$PORT"

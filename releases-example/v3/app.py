@@ -38,5 +38,10 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--bind", required=True)
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--bound-file", help="written once the port is bound, so start.sh knows it worked")
     a = p.parse_args()
-    http.server.ThreadingHTTPServer((a.bind, a.port), Handler).serve_forever()
+    server = http.server.ThreadingHTTPServer((a.bind, a.port), Handler)
+    if a.bound_file:
+        with open(a.bound_file, "w") as f:
+            f.write(str(os.getpid()))
+    server.serve_forever()

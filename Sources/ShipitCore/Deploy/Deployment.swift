@@ -10,6 +10,8 @@ public final class Deployment: @unchecked Sendable {
         public var lockWaitSeconds = 0
         public var autoRollback = true
         public var reason = "deploy"
+        /// Lock holders (attempt ids) known to be dead: their locks are taken over, with a notice.
+        public var staleHolders: [String] = []
         public init() {}
     }
 
@@ -192,10 +194,13 @@ public final class Deployment: @unchecked Sendable {
 
     /// Pre-flight on every host; returns false (after releasing any lock taken) if any host failed.
     func preflight(requiredKB: Int64) async -> Bool {
-        let cmd = commands.preflight(lockInfo: lockInfo, lockWaitSeconds: options.lockWaitSeconds, requiredKB: requiredKB)
+        let cmd = commands.preflight(lockInfo: lockInfo, lockWaitSeconds: options.lockWaitSeconds, requiredKB: requiredKB, staleHolders: options.staleHolders)
         let results = await phase("preflight", on: config.hosts) { [self] host in await remote(host, cmd) }
         for (host, r) in results {
             if r.output.first("lock") == "acquired" { locked.insert(host) }
+            if let stale = r.output.first("lock.stale") {
+                notify(DeployNotice(host: host, step: "preflight", status: .info, message: "took over the lock of interrupted attempt \(stale) (its process is gone)"))
+            }
             let cur = r.output.first("current").flatMap { $0.isEmpty ? nil : $0 }
             hosts[host]?.previous = cur
             hosts[host]?.current = cur

@@ -24,11 +24,18 @@ public struct SymlinkCommands: Sendable {
         RemoteCommand(script: "set -u\n" + Self.assign([("D", layout.deployTo)] + vars) + "\n" + body, timeout: timeout)
     }
 
-    /// Takes the lock (atomic O_EXCL create via noclobber), retrying up to `waitSeconds`.
+    /// Takes the lock (atomic O_EXCL create via noclobber), retrying up to `waitSeconds`. A lock
+    /// whose holder is in `$STALE` (runs the deployer's ledger knows died) is removed and retaken.
     static let lockFunction = """
     take_lock() {
       i=0
       while ! ( set -C; printf '%s\\n' "$LOCKINFO" > "$D/.shipit/lock" ) 2>/dev/null; do
+        h=$(sed -n 's/^holder=//p' "$D/.shipit/lock" 2>/dev/null)
+        if [ -n "$h" ] && [ -n "$STALE" ] && printf '%s\\n' "$STALE" | grep -qxF -- "$h"; then
+          # Re-read just before removing: never remove a lock another run has just taken.
+          [ "$(sed -n 's/^holder=//p' "$D/.shipit/lock" 2>/dev/null)" = "$h" ] && rm -f "$D/.shipit/lock" && echo "lock.stale=$h"
+          continue
+        fi
         if [ "$i" -ge "$LOCKWAIT" ]; then
           echo "error=deploy lock held: $(tr '\\n' ' ' < "$D/.shipit/lock" 2>/dev/null)"
           exit 75
@@ -40,8 +47,10 @@ public struct SymlinkCommands: Sendable {
     """
 
     /// Pre-flight: deploy_to writable, tools present, enough disk, lock taken, current release read.
-    public func preflight(lockInfo: String, lockWaitSeconds: Int, requiredKB: Int64, tools: [String] = ["tar", "gzip", "sha256sum", "readlink", "mv"]) -> RemoteCommand {
-        script([("LOCKINFO", lockInfo), ("LOCKWAIT", String(lockWaitSeconds * 10)), ("NEED", String(requiredKB)), ("TOOLS", tools.joined(separator: " "))], """
+    public func preflight(lockInfo: String, lockWaitSeconds: Int, requiredKB: Int64, staleHolders: [String] = [],
+                          tools: [String] = ["tar", "gzip", "sha256sum", "readlink", "mv"]) -> RemoteCommand {
+        script([("LOCKINFO", lockInfo), ("LOCKWAIT", String(lockWaitSeconds * 10)), ("NEED", String(requiredKB)),
+                ("STALE", staleHolders.joined(separator: "\n")), ("TOOLS", tools.joined(separator: " "))], """
         mkdir -p "$D/releases" "$D/shared" "$D/.shipit/failed" 2>/dev/null && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
         for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit 11; }; done
         avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')

@@ -9,6 +9,8 @@ public struct HostInspection: Codable, Sendable, Equatable {
         public var started: String?
         public var reason: String?
         public var ageSeconds: Int?
+        /// The holder is a run the ledger knows died: the next deploy from this machine takes it over.
+        public var stale: Bool?
     }
 
     public struct Probe: Codable, Sendable, Equatable {

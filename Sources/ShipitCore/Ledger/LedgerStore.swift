@@ -20,6 +20,12 @@ public enum LedgerStore {
         (try? await ledger.recoverInterrupted(machine: invoker.machine, isAlive: { Invoker.isAlive($0) })) ?? []
     }
 
+    /// Attempts of this app that died on this machine recently: their host locks are stale.
+    public static func deadHolders(_ ledger: Ledger, config: DeployConfig, invoker: Invoker = .current(), now: Date = Date()) async -> [String] {
+        let recent = (try? await ledger.attempts(LedgerQuery(from: now.addingTimeInterval(-30 * 86400), app: config.app, stage: .some(config.stage)))) ?? []
+        return recent.filter { $0.outcome == .interrupted && $0.machine == invoker.machine }.map(\.id)
+    }
+
     /// One paragraph about an interrupted attempt: what it was doing and where each host stood.
     public static func describeInterrupted(_ a: LedgerAttempt) -> String {
         let hosts = a.hosts.map { h in
