@@ -27,6 +27,7 @@ let package = Package(
                 "SSH",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         .executableTarget(
@@ -36,7 +37,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "shipit-bench", dependencies: ["SSH", "ShipitCore"], path: "bench/Sources/shipit-bench"),
+        .executableTarget(name: "shipit-bench", dependencies: ["SSH", "ShipitCore", .product(name: "GRDB", package: "GRDB.swift")], path: "bench/Sources/shipit-bench"),
         .target(name: "TestSupport", dependencies: ["SSH", "ShipitCore"], path: "Tests/Support"),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "TestSupport"]),
         .testTarget(name: "ShipitCoreTests", dependencies: ["ShipitCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -3,7 +3,7 @@
 
 Wall time is the median of REPEAT runs; CPU is user+sys of the measured process tree (children's
 rusage), also the median. Prints a Markdown table."""
-import os, resource, statistics, subprocess, sys, time
+import os, resource, shutil, statistics, subprocess, sys, time
 
 REPEAT = int(os.environ.get("REPEAT", "5"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -84,7 +84,83 @@ def upload_table():
     print()
 
 
+def write_config(path, app, hosts, deploy_to, port):
+    with open(path, "w") as f:
+        f.write(f"""app: {app}
+hosts: [{", ".join(hosts)}]
+ssh: {{user: {USER}, identity: {KEY}, known_hosts: {KNOWN}}}
+deploy_to: {deploy_to}
+keep_releases: 3
+start: sh start.sh
+health: {{port: {port}, deadline: 5, interval: 0.05}}
+hooks: /nonexistent
+parallel: 64
+""")
+
+
+def ledger_table():
+    """`changes` over a big ledger, and what recording costs a deploy."""
+    work = "/tmp/shipit-bench-ledger"
+    os.makedirs(work, exist_ok=True)
+    config = f"{work}/shipit.yml"
+    write_config(config, "bench", HOSTS[:3], "/srv/bench-ledger", 18080)
+    ledger = f"{work}/.shipit/ledger.sqlite"
+    attempts = int(os.environ.get("LEDGER_ATTEMPTS", "100000"))
+    marker = f"{work}/.filled-{attempts}"
+    if not os.path.exists(marker):
+        subprocess.run(["rm", "-rf", f"{work}/.shipit"], check=True)
+        t0 = time.perf_counter()
+        subprocess.run([BENCH, "ledger-fill", ledger, "bench", str(attempts)], check=True)
+        open(marker, "w").close()
+        fill = time.perf_counter() - t0
+    else:
+        fill = None
+    steps = subprocess.run(["sqlite3", ledger, "select count(*) from steps"], capture_output=True, text=True).stdout.strip() if shutil.which("sqlite3") else "?"
+    size = os.path.getsize(ledger) / 1e6
+    print(f"### `shipit changes --since 30d` over {attempts:,} attempts ({steps} step rows, {size:.0f} MB ledger; 30 days ≈ 8,200 attempts)\n")
+    if fill:
+        print(f"(ledger filled in {fill:.1f} s)\n")
+    print("| what | median |")
+    print("|---|---:|")
+    for limit, label in ((200, "default: newest 200"), (0, "--limit 0: all")):
+        qs = []
+        for _ in range(REPEAT):
+            out = subprocess.run([BENCH, "ledger-query", config, "30", str(limit)], check=True, capture_output=True, text=True).stdout.split()
+            qs.append(float(out[0]))
+        print(f"| query + timeline ({label}) | {statistics.median(qs):.1f} ms |")
+    for extra, label in (([], "text"), (["--json"], "--json"), (["--limit", "0"], "text, --limit 0")):
+        w, c = measure(lambda: subprocess.run([SHIPIT, "changes", "--config", config, "--since", "30d", "--no-hosts", *extra],
+                                              check=True, stdout=subprocess.DEVNULL))
+        print(f"| whole command, ledger only ({label}) | {w * 1000:.0f} ms (CPU {c * 1000:.0f} ms) |")
+    w, c = measure(lambda: subprocess.run([SHIPIT, "changes", "--config", config, "--since", "30d"], check=True, stdout=subprocess.DEVNULL))
+    print(f"| whole command, ledger + history of 3 hosts over SSH | {w * 1000:.0f} ms (CPU {c * 1000:.0f} ms) |")
+    print()
+
+    n = min(10, len(HOSTS))
+    hosts = ",".join(HOSTS[:n])
+    os.makedirs(f"{work}/record", exist_ok=True)
+    dconfig = f"{work}/record/shipit.yml"  # its own ledger, not the big one
+    write_config(dconfig, "bench-record", HOSTS[:n], "/srv/bench-record", 18081)
+    release = os.path.join(ROOT, "releases-example/v1")
+    times = {"ledger": [], "none": []}
+    for _ in range(REPEAT * 2):
+        for mode in ("none", "ledger"):
+            out = subprocess.run([BENCH, "deploy", dconfig, release, hosts, mode], check=True, capture_output=True, text=True).stdout
+            times[mode].append(float(out.split()[0]))
+    without, with_ = statistics.median(times["none"]), statistics.median(times["ledger"])
+    print(f"### What recording costs a {n}-host deploy (median of {REPEAT * 2} alternating runs)\n")
+    print("| without ledger | with ledger | overhead |")
+    print("|---:|---:|---:|")
+    print(f"| {without:.3f} s | {with_:.3f} s | {(with_ / without - 1) * 100:+.1f} % |")
+    print()
+
+
 if __name__ == "__main__":
     print(f"hosts available: {len(HOSTS)}, repeats: {REPEAT}, user: {USER}\n")
-    exec_table()
-    upload_table()
+    which = sys.argv[1:] or ["exec", "upload", "ledger"]
+    if "exec" in which:
+        exec_table()
+    if "upload" in which:
+        upload_table()
+    if "ledger" in which:
+        ledger_table()

@@ -28,6 +28,9 @@ struct ChangesCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Only attempts that touched this host.")
     var host: String?
 
+    @Option(name: .long, help: "Show the newest N changes of the window (0 = all).")
+    var limit: Int = ChangesQuery.defaultLimit
+
     @Flag(name: .customLong("no-hosts"), help: "Read the ledger only; do not contact the hosts for their history.")
     var noHosts = false
 
@@ -40,9 +43,10 @@ struct ChangesCommand: AsyncParsableCommand {
                 try HostName.validate(host, field: "--host")
                 guard config.hosts.contains(host) else { throw ShipitError.input("--host: \(host) is not one of the hosts (\(config.hosts.joined(separator: ", ")))") }
             }
+            guard limit >= 0 else { throw ShipitError.input("--limit: must be 0 (all) or more") }
             let (ledger, status) = await LedgerAccess.forReading(config)
             let transport = SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection))
-            let timeline = await ChangesQuery(from: start, to: end, host: host, askHosts: !noHosts)
+            let timeline = await ChangesQuery(from: start, to: end, host: host, askHosts: !noHosts, limit: limit)
                 .run(config: config, ledger: ledger, ledgerStatus: status, transport: transport)
             if common.json { JSONOutput.print(timeline) } else { TimelineRenderer.print(timeline) }
         } catch let e as ShipitError {

@@ -68,8 +68,9 @@ public final class DeployFixture: @unchecked Sendable {
     /// Runs a shell command on one host (as the deploy user) and returns stdout.
     public func sh(_ host: String, _ command: String) async throws -> String {
         let s = try await hosts.connect(hosts.hosts.firstIndex(of: host) ?? 0)
-        defer { Task { await s.close() } }
-        return try await s.exec(command).stdoutText
+        let out = try await s.exec(command).stdoutText
+        await s.close()
+        return out
     }
 
     public func currentRelease(_ host: String) async throws -> String {
@@ -80,8 +81,12 @@ public final class DeployFixture: @unchecked Sendable {
     /// What the app answers on GET / (through a tunnel, as the smoke test does).
     public func served(_ host: String) async throws -> String {
         let s = try await hosts.connect(hosts.hosts.firstIndex(of: host) ?? 0)
-        defer { Task { await s.close() } }
-        let raw = try await s.tunnelRequest(host: host, port: port, request: Data("GET / HTTP/1.0\r\n\r\n".utf8), timeout: 3)
+        let raw: Data
+        do { raw = try await s.tunnelRequest(host: host, port: port, request: Data("GET / HTTP/1.0\r\n\r\n".utf8), timeout: 3) } catch {
+            await s.close()
+            throw error
+        }
+        await s.close()
         return try HTTPResponse.parse(raw).body.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

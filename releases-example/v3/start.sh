@@ -6,8 +6,10 @@ PIDFILE="$SHIPIT_DEPLOY_TO/shared/app.pid"
 if [ -f "$PIDFILE" ]; then
   old=$(cat "$PIDFILE")
   kill "$old" 2>/dev/null || true
+  # Wait until it is gone; a zombie (exited, not yet reaped by init) counts as gone.
+  alive() { [ -e "/proc/$1" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]; }
   i=0
-  while kill -0 "$old" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.02; i=$((i + 1)); done
+  while alive "$old" && [ $i -lt 250 ]; do sleep 0.02; i=$((i + 1)); done
 fi
 BOUND="$SHIPIT_DEPLOY_TO/shared/app.bound"
 rm -f "$BOUND"

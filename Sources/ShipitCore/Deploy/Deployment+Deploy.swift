@@ -1,11 +1,17 @@
 import Foundation
 
 extension Deployment {
-    /// `shipit deploy`: the whole state machine for one artifact.
+    /// `shipit deploy`: the whole state machine for one artifact. Every session is closed before
+    /// it returns (a process exiting while libssh2 still works on another thread crashes in OpenSSL).
     public func deploy(_ artifact: Artifact) async -> DeployReport {
+        let report = await runDeploy(artifact)
+        await transport.close()
+        return report
+    }
+
+    func runDeploy(_ artifact: Artifact) async -> DeployReport {
         let started = ContinuousClock.now
         let id = artifact.releaseID
-        defer { Task { [transport] in await transport.close() } }
         let source: String
         var ref: String?
         switch artifact.source {

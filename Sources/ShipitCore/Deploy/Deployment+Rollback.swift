@@ -5,8 +5,13 @@ extension Deployment {
     /// target: the newest release older than what runs now that is present on *all* hosts and not
     /// marked failed.
     public func rollback(to requested: String?) async -> DeployReport {
+        let report = await runRollback(to: requested)
+        await transport.close()  // before returning: see `deploy`
+        return report
+    }
+
+    func runRollback(to requested: String?) async -> DeployReport {
         let started = ContinuousClock.now
-        defer { Task { [transport] in await transport.close() } }
         guard await beginRecording(operation: "rollback", releaseID: requested ?? "", source: nil, commit: nil, ref: nil) else {
             return await refuse("rollback", release: requested ?? "", started: started)
         }

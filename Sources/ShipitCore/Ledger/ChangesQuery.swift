@@ -7,12 +7,16 @@ public struct ChangesQuery: Sendable {
     public var to: Date?
     public var host: String?
     public var askHosts = true
+    /// The newest entries shown (0 = all): a busy month holds thousands of attempts.
+    public var limit = ChangesQuery.defaultLimit
+    public static let defaultLimit = 200
 
-    public init(from: Date? = nil, to: Date? = nil, host: String? = nil, askHosts: Bool = true) {
+    public init(from: Date? = nil, to: Date? = nil, host: String? = nil, askHosts: Bool = true, limit: Int = ChangesQuery.defaultLimit) {
         self.from = from
         self.to = to
         self.host = host
         self.askHosts = askHosts
+        self.limit = limit
     }
 
     public func run(config: DeployConfig, ledger: Ledger?, ledgerStatus: String, transport: HostTransport) async -> Timeline {
@@ -21,16 +25,20 @@ public struct ChangesQuery: Sendable {
         var attempts: [LedgerAttempt] = []
         var configs: [String: [String: String]] = [:]
         var before: String?
+        var ledgerTotal = 0
         if let ledger {
             do {
-                attempts = try await ledger.attempts(LedgerQuery(from: from, to: to, app: config.app, stage: .some(config.stage), host: host))
-                if let from {
-                    before = try await ledger.attempts(LedgerQuery(to: from, app: config.app, stage: .some(config.stage), limit: 1)).last?.configHash
+                let window = LedgerQuery(from: from, to: to, app: config.app, stage: .some(config.stage), host: host, limit: limit > 0 ? limit : nil)
+                attempts = try await ledger.attempts(window)
+                ledgerTotal = attempts.count < (window.limit ?? Int.max) ? attempts.count : try await ledger.count(window)
+                // The config of the attempt just before the first one shown, to diff against.
+                if let first = attempts.first {
+                    before = try await ledger.attempts(LedgerQuery(to: first.startedAt, app: config.app, stage: .some(config.stage), limit: 1)).last?.configHash
                 }
                 var hashes = Set(attempts.map(\.configHash))
                 if let before { hashes.insert(before) }
-                // Only hashes where the config changed need their settings read.
-                for h in hashes where hashes.count > 1 { configs[h] = try await ledger.config(hash: h) }
+                // One config throughout: no diff to show, nothing more to read.
+                if hashes.count > 1 { configs = try await ledger.configs(hashes: Array(hashes)) }
             } catch {
                 status = "unreadable: \(error)"
                 attempts = []
@@ -57,9 +65,19 @@ public struct ChangesQuery: Sendable {
         } else {
             for h in hosts { hostStatus[h] = "not asked" }
         }
-        let entries = TimelineBuilder.entries(attempts: attempts, configs: configs, configBefore: before, history: history,
+        var entries = TimelineBuilder.entries(attempts: attempts, configs: configs, configBefore: before, history: history,
                                               from: from, to: to, app: config.app, stage: config.stage)
+        if ledgerTotal > attempts.count, let oldest = attempts.first?.startedAt {
+            // The limit cut older ledger attempts: host lines older than the oldest shown belong to
+            // those, not to runs the ledger lacks.
+            entries = entries.filter { $0.origin != "hosts" || $0.time >= oldest }
+        }
+        let total = ledgerTotal + entries.filter { $0.origin == "hosts" }.count
+        if limit > 0 && entries.count > limit { entries = Array(entries.suffix(limit)) }
+        if total > entries.count {
+            notes.append("showing the newest \(entries.count) of \(total) changes in this window (--limit 0 shows all)")
+        }
         return Timeline(from: from, to: to, app: config.app, ledger: config.ledgerPath, ledgerStatus: status,
-                        hostStatus: hostStatus, notes: notes, entries: entries)
+                        hostStatus: hostStatus, notes: notes, total: total, entries: entries)
     }
 }

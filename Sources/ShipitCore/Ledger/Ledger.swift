@@ -14,11 +14,15 @@ public protocol Ledger: Sendable {
     /// Stores an effective config once per hash (attempts refer to it by `configHash`).
     func saveConfig(hash: String, settings: [String: String]) async throws
     func config(hash: String) async throws -> [String: String]?
+    /// Several configs in one read (the `changes` path).
+    func configs(hashes: [String]) async throws -> [String: [String: String]]
     /// Records a step as started; returns its id for `finishStep`.
     func startStep(_ step: LedgerStep) async throws -> Int64
     func finishStep(_ id: Int64, status: String, finishedAt: Date, exitStatus: Int32?, stderrTail: String?, message: String?) async throws
     /// Attempts in the window, oldest first, with their hosts.
     func attempts(_ query: LedgerQuery) async throws -> [LedgerAttempt]
+    /// How many attempts match (the limit is ignored).
+    func count(_ query: LedgerQuery) async throws -> Int
     func attempt(_ id: String) async throws -> LedgerAttempt?
     func steps(attemptID: String) async throws -> [LedgerStep]
     /// Marks `running` attempts started on `machine` whose process is gone as `interrupted`, and

@@ -104,6 +104,18 @@ public final class SQLiteLedger: Ledger {
         }
     }
 
+    public func configs(hashes: [String]) async throws -> [String: [String: String]] {
+        guard !hashes.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var out: [String: [String: String]] = [:]
+            let marks = Array(repeating: "?", count: hashes.count).joined(separator: ",")
+            try RawRows.each(db, "SELECT hash, settings FROM configs WHERE hash IN (\(marks))", StatementArguments(hashes)) { r in
+                if let h = r.text(0) { out[h] = LedgerJSON.dictionary(r.text(1)) }
+            }
+            return out
+        }
+    }
+
     public func startStep(_ step: LedgerStep) async throws -> Int64 {
         try await pool.write { db in
             try db.execute(sql: "INSERT INTO steps (attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -140,7 +152,12 @@ public final class SQLiteLedger: Ledger {
 
     // MARK: reads
 
-    public func attempts(_ q: LedgerQuery) async throws -> [LedgerAttempt] {
+    public func count(_ q: LedgerQuery) async throws -> Int {
+        let (whereSQL, arguments) = Self.filter(q)
+        return try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM attempts a \(whereSQL)", arguments: arguments) ?? 0 }
+    }
+
+    static func filter(_ q: LedgerQuery) -> (String, StatementArguments) {
         var conditions: [String] = []
         var args: [DatabaseValueConvertible?] = []
         if let from = q.from { conditions.append("a.started_at >= ?"); args.append(from.timeIntervalSince1970) }
@@ -150,31 +167,39 @@ public final class SQLiteLedger: Ledger {
             if let s = stage { conditions.append("a.stage = ?"); args.append(s) } else { conditions.append("a.stage IS NULL") }
         }
         if let host = q.host { conditions.append("a.id IN (SELECT attempt_id FROM attempt_hosts WHERE host = ?)"); args.append(host) }
-        let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), StatementArguments(args))
+    }
+
+    public func attempts(_ q: LedgerQuery) async throws -> [LedgerAttempt] {
+        let (whereSQL, arguments) = Self.filter(q)
         // With a limit, the newest N (still returned oldest first).
-        let inner = "SELECT a.* FROM attempts a \(whereSQL) ORDER BY a.started_at DESC, a.id DESC" + (q.limit.map { " LIMIT \($0)" } ?? "")
+        let inner = "SELECT \(Self.attemptColumns) FROM attempts a \(whereSQL) ORDER BY a.started_at DESC, a.id DESC" + (q.limit.map { " LIMIT \($0)" } ?? "")
         let sql = "SELECT * FROM (\(inner)) ORDER BY started_at, id"
-        let hostSQL = "SELECT h.* FROM attempt_hosts h JOIN (\(inner)) a ON a.id = h.attempt_id"
-        let arguments = StatementArguments(args)
+        let hostSQL = "SELECT \(Self.hostColumns) FROM attempt_hosts h JOIN (\(inner)) a ON a.id = h.attempt_id ORDER BY h.attempt_id, h.host"
+        // Read through the SQLite C API: `changes --since 30d` reads thousands of attempts, and
+        // per-value generic decoding cost more than the query itself.
         return try await pool.read { db in
             var hosts: [String: [LedgerHostState]] = [:]
-            let cursor = try Row.fetchCursor(db, sql: hostSQL, arguments: arguments)
-            while let row = try cursor.next() {
-                hosts[row["attempt_id"], default: []].append(Self.host(row))
+            try RawRows.each(db, hostSQL, arguments) { r in
+                hosts[r.text(0) ?? "", default: []].append(LedgerHostState(host: r.text(1) ?? "", previous: r.text(2), current: r.text(3),
+                                                                           step: r.text(4), status: r.text(5), error: r.text(6)))
             }
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                var a = Self.attempt(row)
-                a.hosts = (hosts[a.id] ?? []).sorted { $0.host < $1.host }
-                return a
+            var out: [LedgerAttempt] = []
+            try RawRows.each(db, sql, arguments) { r in
+                var a = Self.attempt(r)
+                a.hosts = hosts[a.id] ?? []
+                out.append(a)
             }
+            return out
         }
     }
 
     public func attempt(_ id: String) async throws -> LedgerAttempt? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM attempts WHERE id = ?", arguments: [id]) else { return nil }
-            var a = Self.attempt(row)
-            a.hosts = try Row.fetchAll(db, sql: "SELECT * FROM attempt_hosts WHERE attempt_id = ? ORDER BY host", arguments: [id]).map(Self.host)
+            var found: LedgerAttempt?
+            try RawRows.each(db, "SELECT \(Self.attemptColumns) FROM attempts a WHERE id = ?", [id]) { found = Self.attempt($0) }
+            guard var a = found else { return nil }
+            a.hosts = try Row.fetchAll(db, sql: "SELECT \(Self.hostColumns) FROM attempt_hosts h WHERE attempt_id = ? ORDER BY host", arguments: [id]).map(Self.host)
             return a
         }
     }
@@ -204,19 +229,24 @@ public final class SQLiteLedger: Ledger {
                        arguments: [attemptID, h.host, h.previous, h.current, h.step, h.status, h.error])
     }
 
+    // Rows are read by position (a name lookup per column costs more than the query itself when
+    // `changes` reads thousands of attempts); these lists fix the positions.
+    static let hostColumns = "h.attempt_id, h.host, h.previous, h.current, h.step, h.status, h.error"
+    static let attemptColumns = "a.id, a.app, a.stage, a.strategy, a.operation, a.release_id, a.source, a.commit_sha, a.ref, a.user, a.machine, a.pid, a.ci, a.started_at, a.finished_at, a.outcome, a.state, a.error, a.changed_count, a.changed_files, a.config_hash, a.image_digest, a.migrations, a.rollback_unsafe"
+
     static func host(_ row: Row) -> LedgerHostState {
-        LedgerHostState(host: row["host"], previous: row["previous"], current: row["current"], step: row["step"], status: row["status"], error: row["error"])
+        LedgerHostState(host: row[1], previous: row[2], current: row[3], step: row[4], status: row[5], error: row[6])
     }
 
-    static func attempt(_ row: Row) -> LedgerAttempt {
-        LedgerAttempt(id: row["id"], app: row["app"], stage: row["stage"], strategy: row["strategy"], operation: row["operation"],
-                      releaseID: row["release_id"], source: row["source"], commit: row["commit_sha"], ref: row["ref"],
-                      user: row["user"], machine: row["machine"], pid: row["pid"], ci: LedgerJSON.dictionary(row["ci"]),
-                      startedAt: Date(timeIntervalSince1970: row["started_at"]),
-                      finishedAt: (row["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                      outcome: LedgerAttempt.Outcome(rawValue: row["outcome"]) ?? .running, state: row["state"], error: row["error"],
-                      changedCount: row["changed_count"], changedFiles: LedgerJSON.list(row["changed_files"]),
-                      configHash: row["config_hash"], imageDigest: row["image_digest"], migrations: LedgerJSON.list(row["migrations"]),
-                      rollbackUnsafe: row["rollback_unsafe"])
+    static func attempt(_ r: RawRows.Row) -> LedgerAttempt {
+        LedgerAttempt(id: r.text(0) ?? "", app: r.text(1) ?? "", stage: r.text(2), strategy: r.text(3) ?? "", operation: r.text(4) ?? "",
+                      releaseID: r.text(5) ?? "", source: r.text(6), commit: r.text(7), ref: r.text(8),
+                      user: r.text(9) ?? "", machine: r.text(10) ?? "", pid: Int32(r.int(11) ?? 0), ci: LedgerJSON.dictionary(r.text(12)),
+                      startedAt: Date(timeIntervalSince1970: r.double(13) ?? 0),
+                      finishedAt: r.double(14).map(Date.init(timeIntervalSince1970:)),
+                      outcome: LedgerAttempt.Outcome(rawValue: r.text(15) ?? "") ?? .running, state: r.text(16) ?? "", error: r.text(17),
+                      changedCount: r.int(18).map { Int($0) }, changedFiles: LedgerJSON.list(r.text(19)),
+                      configHash: r.text(20) ?? "", imageDigest: r.text(21), migrations: LedgerJSON.list(r.text(22)),
+                      rollbackUnsafe: (r.int(23) ?? 0) != 0)
     }
 }

@@ -44,6 +44,8 @@ public struct Timeline: Codable, Sendable {
         public var origin: String
     }
 
+    /// Version of this JSON shape (docs/ledger.md); bumped only on incompatible change.
+    public var schema = 1
     public var from: Date?
     public var to: Date?
     public var app: String
@@ -53,5 +55,7 @@ public struct Timeline: Codable, Sendable {
     /// Per host: `ok`, `unreachable: …`, or `not asked`.
     public var hostStatus: [String: String]
     public var notes: [String]
+    /// Changes in the window; `entries` holds the newest `--limit` of them.
+    public var total: Int
     public var entries: [Entry]
 }

@@ -12,16 +12,26 @@ public enum UTCTime {
 
     /// `2026-11-28T05:30:00.123Z`
     public static func iso(_ date: Date) -> String {
-        formatter([.withInternetDateTime, .withFractionalSeconds]).string(from: date)
+        let (tm, ms) = parts(date)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms)
     }
 
     /// `2026-11-28 05:30:00Z`, for people.
     public static func short(_ date: Date) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss'Z'"
-        return f.string(from: date)
+        let (tm, _) = parts(date)
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec)
+    }
+
+    /// Calendar fields in UTC (gmtime_r: thread-safe and far cheaper than a formatter per call,
+    /// which matters when `changes` prints thousands of lines).
+    private static func parts(_ date: Date) -> (tm, Int32) {
+        let t = date.timeIntervalSince1970
+        var secs = time_t(t.rounded(.down))
+        var ms = Int32(((t - Double(secs)) * 1000).rounded())
+        if ms == 1000 { secs += 1; ms = 0 }
+        var result = tm()
+        gmtime_r(&secs, &result)
+        return (result, ms)
     }
 
     /// Accepts `2026-11-28T05:30:00Z`, with fractional seconds, with an offset, `2026-11-28 05:30`,
