@@ -98,6 +98,40 @@ parallel: 64
 """)
 
 
+def deploy_table():
+    """The whole state machine (pre-flight, upload, switch, start, smoke test, finish) next to
+    OpenSSH's bare `ssh host true` on the same hosts in the same run."""
+    work = "/tmp/shipit-bench-deploy"
+    os.makedirs(work, exist_ok=True)
+    print("### `shipit deploy` (whole state machine incl. start + smoke test) and `shipit rollback`, vs OpenSSH `true`\n")
+    print("| hosts | OpenSSH `true` | shipit deploy | deploy CPU | deploy / OpenSSH | shipit rollback | rollback CPU |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for n in (1, 10, 50):
+        if n > len(HOSTS):
+            print(f"| {n} | (only {len(HOSTS)} hosts up) | | | | | |")
+            continue
+        hosts = HOSTS[:n]
+        config = f"{work}/shipit-{n}.yml"
+        write_config(config, f"bench{n}", hosts, f"/srv/bench-deploy-{n}", 18100 + n)
+        versions = iter(["v1", "v2"] * (REPEAT + 2))
+        def deploy():
+            v = next(versions)
+            subprocess.run([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", v)],
+                           check=True, stdout=subprocess.DEVNULL)
+        deploy(); deploy()  # warm: two releases on every host, so rollback has a target
+        ow, _ = measure(lambda: openssh_parallel(hosts))
+        dw, dc = measure(deploy)
+        import json
+        releases = json.loads(subprocess.run([SHIPIT, "releases", "--config", config, "--json"], check=True,
+                                             capture_output=True, text=True).stdout)["hosts"][0]["releases"]
+        targets = iter([releases[-2], releases[-1]] * (REPEAT + 1))  # back and forth between the two newest
+        def rollback():
+            subprocess.run([SHIPIT, "rollback", "--config", config, "--to", next(targets)], check=True, stdout=subprocess.DEVNULL)
+        rw, rc = measure(rollback)
+        print(f"| {n} | {ow:.3f} s | {dw:.3f} s | {dc:.3f} s | {dw / ow:.2f}× | {rw:.3f} s | {rc:.3f} s |")
+    print()
+
+
 def ledger_table():
     """`changes` over a big ledger, and what recording costs a deploy."""
     work = "/tmp/shipit-bench-ledger"
@@ -157,9 +191,11 @@ def ledger_table():
 
 if __name__ == "__main__":
     print(f"hosts available: {len(HOSTS)}, repeats: {REPEAT}, user: {USER}\n")
-    which = sys.argv[1:] or ["exec", "upload", "ledger"]
+    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger"]
     if "exec" in which:
         exec_table()
+    if "deploy" in which:
+        deploy_table()
     if "upload" in which:
         upload_table()
     if "ledger" in which:

@@ -28,6 +28,14 @@ public struct ExecResult: Sendable {
     public var stdoutDropped: Int
     public var stderrDropped: Int
 
+    public init(status: ExitStatus, stdout: Data = Data(), stderr: Data = Data(), stdoutDropped: Int = 0, stderrDropped: Int = 0) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+        self.stdoutDropped = stdoutDropped
+        self.stderrDropped = stderrDropped
+    }
+
     public var exitCode: Int32 { status.code }
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     public var stderrText: String { String(decoding: stderr, as: UTF8.self) }

@@ -1,0 +1,100 @@
+import Foundation
+import ShipitCore
+import SSH
+
+/// A pretend fleet for unit tests of the orchestration: it recognises each step's script, keeps a
+/// `current` release per host, and fails the steps a test asks it to. No network, no shell.
+final class FakeTransport: HostTransport, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: [String: String] = [:]
+    private var releases: [String: Set<String>] = [:]
+    private(set) var calls: [(host: String, step: String)] = []
+    /// Steps that fail on a host: "preflight", "upload", "extract", "switch".
+    var failing: [String: Set<String>] = [:]
+    /// Releases whose smoke test fails (on `unhealthyHosts`, or everywhere when empty).
+    var unhealthy: Set<String> = []
+    var unhealthyHosts: Set<String> = []
+    /// Called when a step starts (e.g. to raise an interrupt mid-upload).
+    var onStep: ((String, String) -> Void)?
+
+    init(hosts: [String], current: String? = nil, releases: [String] = []) {
+        for h in hosts {
+            self.current[h] = current
+            self.releases[h] = Set(releases + (current.map { [$0] } ?? []))
+        }
+    }
+
+    func currentRelease(_ host: String) -> String? { lock.withLock { current[host] } }
+    func steps(_ host: String) -> [String] { lock.withLock { calls.filter { $0.host == host }.map(\.step) } }
+
+    static func value(_ name: String, in script: String) -> String? {
+        for line in script.split(separator: "\n") where line.hasPrefix("\(name)=") {
+            var v = String(line.dropFirst(name.count + 1))
+            if v.hasPrefix("'") && v.hasSuffix("'") { v = String(v.dropFirst().dropLast()) }
+            return v
+        }
+        return nil
+    }
+
+    static func step(of script: String) -> String {
+        if script.contains("take_lock") { return "preflight" }
+        if script.contains("extracted=$ID") { return "extract" }
+        if script.contains("switched=$ID") { return "switch" }
+        if script.contains("pruned=") { return "finish" }
+        if script.contains(#": > "$D/.shipit/failed/$ID""#) { return "abandon" }
+        if script.contains("sed 's/^/release=/'") { return "inventory" }
+        if script.contains("lock=released") { return "unlock" }
+        return "unknown"
+    }
+
+    private func result(_ code: Int32, _ out: String) -> ExecResult {
+        ExecResult(status: ExitStatus(code: code), stdout: Data(out.utf8))
+    }
+
+    func run(_ host: String, _ command: RemoteCommand) async throws -> ExecResult {
+        let script = command.rendered
+        let step = Self.step(of: script)
+        onStep?(host, step)
+        return lock.withLock {
+            calls.append((host, step))
+            if failing[host]?.contains(step) == true { return result(1, "error=\(step) failed on purpose\n") }
+            let id = Self.value("ID", in: script) ?? ""
+            switch step {
+            case "preflight": return result(0, "lock=acquired\ncurrent=\(current[host] ?? "")\n")
+            case "extract":
+                releases[host, default: []].insert(id)
+                return result(0, "extracted=\(id)\n")
+            case "switch":
+                guard releases[host]?.contains(id) == true else { return result(30, "error=release \(id) is not on this host\n") }
+                let prev = current[host] ?? ""
+                current[host] = id
+                return result(0, "previous=\(prev)\nswitched=\(id)\n")
+            case "abandon":
+                return result(0, "lock=released\n")
+            case "inventory":
+                let rels = (releases[host] ?? []).sorted().map { "release=\($0)" }.joined(separator: "\n")
+                return result(0, "current=\(current[host] ?? "")\n\(rels)\n")
+            default: return result(0, "lock=released\n")
+            }
+        }
+    }
+
+    func upload(_ host: String, localPath: String, remotePath: String) async throws {
+        onStep?(host, "upload")
+        try lock.withLock {
+            calls.append((host, "upload"))
+            if failing[host]?.contains("upload") == true { throw ShipitError("upload failed on purpose") }
+        }
+    }
+
+    func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse {
+        let bad = lock.withLock { () -> Bool in
+            calls.append((host, "probe"))
+            guard let cur = current[host], unhealthy.contains(cur) else { return false }
+            return unhealthyHosts.isEmpty || unhealthyHosts.contains(host)
+        }
+        return try HTTPResponse.parse(Data((bad ? "HTTP/1.0 503 Service Unavailable\r\n\r\nnot ready" : "HTTP/1.0 200 OK\r\n\r\nok").utf8))
+    }
+
+    func close() async {}
+}
