@@ -7,6 +7,12 @@ final class Console: @unchecked Sendable {
 
     func out(_ line: String) { write(line, to: FileHandle.standardOutput) }
     func err(_ line: String) { write(line, to: FileHandle.standardError) }
+    /// Exactly these bytes, no newline (terminal control for the live status line).
+    func raw(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
 
     private func write(_ line: String, to handle: FileHandle) {
         lock.lock()

@@ -26,11 +26,12 @@ struct DeployCommand: AsyncParsableCommand {
     var lockWait: Int = 0
 
     func run() async throws {
-        let renderer = DeployRenderer(json: common.json)
+        var renderer = DeployRenderer(json: common.json)
         do {
             guard (from == nil) != (ref == nil) else { throw ShipitError.input("give exactly one of --from DIR or --ref GITREF") }
             guard lockWait >= 0 else { throw ShipitError.input("--lock-wait: must be 0 or more") }
             let config = try common.load()
+            renderer = DeployRenderer(json: common.json, hostCount: config.hosts.count)
             let work = NSTemporaryDirectory() + "shipit-\(UUID().uuidString.prefix(8))"
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: work) }
@@ -89,9 +90,10 @@ struct RollbackCommand: AsyncParsableCommand {
     var lockWait: Int = 0
 
     func run() async throws {
-        let renderer = DeployRenderer(json: common.json)
+        var renderer = DeployRenderer(json: common.json)
         do {
             let config = try common.load()
+            renderer = DeployRenderer(json: common.json, hostCount: config.hosts.count)
             if let to { try Names.identifier(to, field: "--to") }
             let flag = InterruptFlag()
             Signals.install(flag)

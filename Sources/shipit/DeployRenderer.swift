@@ -4,6 +4,12 @@ import ShipitCore
 /// Renders deploy notices and the final report, as text or NDJSON.
 struct DeployRenderer: Sendable {
     let json: Bool
+    let live: LiveStatus
+
+    init(json: Bool, hostCount: Int = 0) {
+        self.json = json
+        self.live = LiveStatus(hostCount: hostCount, enabled: !json && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb")
+    }
 
     static let clock: DateFormatter = {
         let f = DateFormatter()
@@ -29,13 +35,14 @@ struct DeployRenderer: Sendable {
         let host = n.host ?? "-"
         let dur = n.seconds.map { " (\(Console.seconds($0)))" } ?? ""
         switch n.status {
-        case .ok: Console.shared.out("\(time) \(host) \(n.step) ok\(dur)")
-        case .failed: Console.shared.out("\(time) \(host) \(n.step) FAILED\(dur): \(n.message)")
-        case .started, .info: Console.shared.out("\(time) \(host) \(n.step): \(n.message)")
+        case .ok: live.show("\(time) \(host) \(n.step) ok\(dur)", notice: n)
+        case .failed: live.show("\(time) \(host) \(n.step) FAILED\(dur): \(n.message)", notice: n)
+        case .started, .info: live.show("\(time) \(host) \(n.step): \(n.message)", notice: n)
         }
     }
 
     func report(_ r: DeployReport) {
+        live.finish()
         if json {
             struct Final: Encodable { let event = "result"; let report: DeployReport; let exitCode: Int32 }
             if let d = try? encoder().encode(Final(report: r, exitCode: r.exitCode.rawValue)) { Console.shared.out(String(decoding: d, as: UTF8.self)) }

@@ -88,15 +88,15 @@ struct LedgerCommandTests {
         #expect(ok.status == 0, "\(ok.stdout)")
         #expect(ok.stdout.contains("verify: OK"))
 
-        _ = try await f.sh(f.targets[0], "echo '# hotfix by hand' >> \(f.deployTo)/current/app.py")
+        _ = try await f.sh(f.targets[0], "echo '# hotfix by hand' >> \(f.deployTo)/current/app.pl")
         let bad = try await shipit(f, ["verify", "--json"])
         #expect(bad.status == ShipitExit.unhealthy.rawValue)
         struct Snapshot: Decodable { let hosts: [HostInspection]; let verdict: FleetVerdict }
         let s = try ShipitBinary.decode(Snapshot.self, bad.stdout)
         #expect(s.hosts[0].files?.status == "modified")
-        #expect(s.hosts[0].files?.modified == ["./app.py"])
+        #expect(s.hosts[0].files?.modified == ["./app.pl"])
         #expect(s.hosts.dropFirst().allSatisfy { $0.files?.status == "intact" })
-        #expect(s.verdict.problems == ["\(f.targets[0]): release files modified: modified ./app.py"])
+        #expect(s.verdict.problems == ["\(f.targets[0]): release files modified: modified ./app.pl"])
     }
 
     @Test func aKilledDeployIsReportedInterruptedByTheNextCommand() async throws {

@@ -49,6 +49,23 @@ public struct ShipitBinary: Sendable {
         return p
     }
 
+    /// Reads a running process's stdout until one of `markers` shows up (or EOF, or `timeout`), on
+    /// a dispatch thread. Returns what was read.
+    public static func read(_ pipe: Pipe, until markers: [String], timeout: Double = 30) async -> String {
+        await withCheckedContinuation { cont in
+            DispatchQueue.global().async {
+                var seen = ""
+                let deadline = Date().addingTimeInterval(timeout)
+                while !markers.contains(where: { seen.contains($0) }) && Date() < deadline {
+                    let chunk = pipe.fileHandleForReading.availableData
+                    if chunk.isEmpty { break }
+                    seen += String(decoding: chunk, as: UTF8.self)
+                }
+                cont.resume(returning: seen)
+            }
+        }
+    }
+
     /// Decodes a `--json` document the way a CI script would.
     public static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
         let d = JSONDecoder()

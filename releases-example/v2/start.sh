@@ -13,7 +13,7 @@ if [ -f "$PIDFILE" ]; then
 fi
 BOUND="$SHIPIT_DEPLOY_TO/shared/app.bound"
 rm -f "$BOUND"
-setsid python3 app.py --bind "$SHIPIT_BIND" --port "$PORT" --bound-file "$BOUND" >>"$SHIPIT_DEPLOY_TO/shared/app.log" 2>&1 </dev/null &
+setsid perl app.pl --bind "$SHIPIT_BIND" --port "$PORT" --bound-file "$BOUND" >>"$SHIPIT_DEPLOY_TO/shared/app.log" 2>&1 </dev/null &
 pid=$!
 echo $pid > "$PIDFILE"
 # Wait until the app has bound its port. One that dies at start (port taken, a syntax error)
