@@ -4,7 +4,7 @@ N ?= 3
 SHIPIT := .build/debug/shipit
 HOSTS_ENV = $$(scripts/testhosts.sh env)
 
-.PHONY: all deps build release test demo hosts-up hosts-down hosts-status bench clean
+.PHONY: all deps build release test demo demo-image images hosts-up hosts-down hosts-status bench clean
 
 all: build
 
@@ -31,6 +31,13 @@ hosts-status:
 
 demo: build
 	scripts/demo.sh
+
+# The image strategy: registry, images built with podman import, deploys with rootless podman.
+demo-image: build
+	scripts/demo-image.sh
+
+images: deps
+	scripts/podman-setup.sh && scripts/registry.sh up && scripts/images.sh
 
 bench:
 	scripts/install-deps.sh --bench

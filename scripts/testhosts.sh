@@ -14,7 +14,7 @@ set -euo pipefail
 
 STATE=${SHIPIT_TESTHOSTS:-/tmp/shipit-testhosts}
 USER_NAME=${SHIPIT_TEST_USER:-deploy}
-SRV_SIZE=${SHIPIT_SRV_SIZE:-64m}
+SRV_SIZE=${SHIPIT_SRV_SIZE:-256m}
 SSHD=${SSHD:-/usr/sbin/sshd}
 
 die() { echo "testhosts: $*" >&2; exit 1; }

@@ -7,6 +7,11 @@ public enum LocalProcess {
         public let argv: [String]
         public let status: Int32
         public let output: String
+        public init(argv: [String], status: Int32, output: String) {
+            self.argv = argv
+            self.status = status
+            self.output = output
+        }
         public var description: String { "\(argv.joined(separator: " ")) exited \(status): \(output.suffix(2000))" }
     }
 

@@ -16,6 +16,9 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Git ref to release (git archive of the repository in the current directory).", valueName: "ref"))
     var ref: String?
 
+    @Option(name: .long, help: ArgumentHelp("Image tag to deploy (strategy: image); its digest is what gets recorded and rolled back to.", valueName: "tag"))
+    var tag: String?
+
     @Flag(name: .customLong("dry-run"), help: "Print the plan (every command per host) and change nothing.")
     var dryRun = false
 
@@ -28,10 +31,18 @@ struct DeployCommand: AsyncParsableCommand {
     func run() async throws {
         var renderer = DeployRenderer(json: common.json)
         do {
-            guard (from == nil) != (ref == nil) else { throw ShipitError.input("give exactly one of --from DIR or --ref GITREF") }
             guard lockWait >= 0 else { throw ShipitError.input("--lock-wait: must be 0 or more") }
             let config = try common.load()
             renderer = DeployRenderer(json: common.json, hostCount: config.hosts.count)
+            if config.strategy == .image {
+                guard let tag, from == nil, ref == nil else { throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref") }
+                guard tag.count <= 128, tag.range(of: "^[A-Za-z0-9_][A-Za-z0-9._-]*$", options: .regularExpression) != nil else {
+                    throw ShipitError.input("--tag: '\(tag)' is not a valid image tag")
+                }
+                return try await deployImage(config, tag: tag, renderer: renderer)
+            }
+            guard tag == nil else { throw ShipitError.input("--tag: only for strategy image; this config uses symlink (--from DIR or --ref GITREF)") }
+            guard (from == nil) != (ref == nil) else { throw ShipitError.input("give exactly one of --from DIR or --ref GITREF") }
             let work = NSTemporaryDirectory() + "shipit-\(UUID().uuidString.prefix(8))"
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: work) }
@@ -58,6 +69,34 @@ struct DeployCommand: AsyncParsableCommand {
             Console.shared.err("shipit deploy: \(e.message)")
             throw ExitCode(e.exitCode.rawValue)
         }
+    }
+
+    func deployImage(_ config: DeployConfig, tag: String, renderer: DeployRenderer) async throws {
+        guard let image = config.image else { return }
+        if dryRun {
+            let cmds = ImageCommands(layout: config.layout, app: config.app, image: image)
+            print("# dry run: \(config.app) image \(image.name):\(tag) to \(config.hosts.joined(separator: ", ")); nothing is executed")
+            for host in config.hosts {
+                print("\n## \(host)")
+                print("# preflight + pull\n" + Redactor().redact(cmds.preflight(lockInfo: "holder=<run id>", lockWaitSeconds: lockWait, staleHolders: [], pull: "\(image.name):\(tag)").rendered))
+                print("# create\n" + Redactor().redact(cmds.create(releaseID: "<tag>-<digest12>", reference: "\(image.name)@<digest>", bind: config.health?.address ?? host, envFile: image.envFile == nil ? nil : "<env file>").rendered))
+            }
+            return
+        }
+        let flag = InterruptFlag()
+        Signals.install(flag)
+        var options = Deployment.Options()
+        options.lockWaitSeconds = lockWait
+        options.autoRollback = !noRollback
+        options.reason = "deploy \(image.name):\(tag)"
+        renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info, message: "\(config.app) image \(image.name):\(tag) to \(config.hosts.count) host(s)"))
+        let ledger = try await LedgerAccess.forWriting(config)
+        options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
+        let deployment = Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
+                                    options: options, interrupt: flag, ledger: ledger, notify: renderer.notice)
+        let report = await deployment.deployImage(tag: tag)
+        renderer.report(report)
+        if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
     }
 
     func printPlan(_ config: DeployConfig, _ artifact: Artifact) {
@@ -94,7 +133,7 @@ struct RollbackCommand: AsyncParsableCommand {
         do {
             let config = try common.load()
             renderer = DeployRenderer(json: common.json, hostCount: config.hosts.count)
-            if let to { try Names.identifier(to, field: "--to") }
+            if let to, to.range(of: "^sha256:[0-9a-f]{64}$", options: .regularExpression) == nil { try Names.identifier(to, field: "--to") }
             let flag = InterruptFlag()
             Signals.install(flag)
             var options = Deployment.Options()

@@ -38,7 +38,7 @@ struct LockCommand: AsyncParsableCommand {
                 _ = try await LockCommand.show(config)
                 let fleet = Fleet(hosts: config.hosts, settings: config.connection)
                 let transport = SSHTransport(fleet: fleet)
-                let cmd = SymlinkCommands(layout: config.layout).forceUnlock()
+                let cmd = StrategyCommands.make(config).forceUnlock()
                 let results = await fleet.forEachHost { host -> String in
                     do { _ = try await transport.run(host, cmd); return "released" } catch { return "FAILED: \(ErrorText.withoutHost(error))" }
                 }
@@ -55,7 +55,7 @@ struct LockCommand: AsyncParsableCommand {
     static func show(_ config: DeployConfig) async throws -> Bool {
         let fleet = Fleet(hosts: config.hosts, settings: config.connection)
         let transport = SSHTransport(fleet: fleet)
-        let cmd = SymlinkCommands(layout: config.layout).inventory()
+        let cmd = StrategyCommands.make(config).inventory()
         let results = await fleet.forEachHost { host -> Result<ScriptOutput, Error> in
             do { return .success(ScriptOutput(try await transport.run(host, cmd).stdoutText)) } catch { return .failure(error) }
         }

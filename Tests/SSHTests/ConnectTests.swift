@@ -29,7 +29,7 @@ struct ConnectTests {
         #expect(e.kind == .hostKeyUnknown)
         #expect(e.host == hosts.hosts[0])
         #expect(e.message.contains("SHA256:"))
-        let fp = try Local.run(["ssh-keygen", "-lf", "\(hosts.stateDir)/hosts/\(hosts.hosts[0])/ssh_host_ed25519_key.pub"])
+        let fp = try await Local.run(["ssh-keygen", "-lf", "\(hosts.stateDir)/hosts/\(hosts.hosts[0])/ssh_host_ed25519_key.pub"])
         let expected = fp.split(separator: " ")[1]
         #expect(e.message.contains(String(expected)))
     }
@@ -66,7 +66,7 @@ struct ConnectTests {
 
     @Test func wrongUserKeyIsRefusedClearly() async throws {
         let dir = Local.tempDir()
-        try Local.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/stranger"])
+        try await Local.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/stranger"])
         let e = try #require(await connectError(hosts.options(auth: [.privateKey(path: dir + "/stranger")])))
         #expect(e.kind == .authentication)
         #expect(e.message.contains("permission denied"))
@@ -99,15 +99,16 @@ struct ConnectTests {
         try agent.run()
         defer { agent.terminate() }
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: sock) { try await Task.sleep(for: .milliseconds(20)) }
-        try Local.run(["ssh-add", hosts.identity], environment: ["SSH_AUTH_SOCK": sock])
+        try await Local.run(["ssh-add", hosts.identity], environment: ["SSH_AUTH_SOCK": sock])
         let s = try await SSHSession.connect(to: hosts.target(), options: hosts.options(auth: [.agent(socketPath: sock)]))
         #expect(try await s.exec("echo agent").stdoutText == "agent\n")
         await s.close()
     }
 
     @Test func closedPortFailsFast() async throws {
-        // A refused port must fail at once, not after the connect timeout. The timeout is long and
-        // the bound generous, so the parallel test run on 2 cores cannot make this flaky.
+        // A refused port must fail at once, not after the connect timeout: kind .connect ("refused"),
+        // not .timeout, and well inside the 30 s timeout (the bound is loose: the whole suite runs
+        // in parallel on 2 cores).
         let start = ContinuousClock.now
         do {
             _ = try await SSHSession.connect(to: SSHTarget(host: "127.0.0.1", port: 1, user: "x"), options: hosts.options(connectTimeout: 30))
@@ -116,7 +117,7 @@ struct ConnectTests {
             #expect(e.kind == .connect)
             #expect(e.message.contains("refused"))
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(20))
     }
 
     @Test func silentServerTimesOut() async throws {

@@ -35,13 +35,13 @@ struct DeployCommandTests {
         let f = try DeployFixture()
         defer { Task { await f.cleanUp() } }
         let repo = Local.tempDir("repo")
-        try Local.run(["cp", "-a", f.release("v2") + "/.", repo])
+        try await Local.run(["cp", "-a", f.release("v2") + "/.", repo])
         let git = ["git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.com"]
-        try Local.run(["git", "init", "-q", repo])
-        try Local.run(git + ["add", "-A"])
-        try Local.run(git + ["commit", "-q", "-m", "v2"])
-        try Local.run(git + ["tag", "release-2"])
-        let commit = try Local.run(["git", "-C", repo, "rev-parse", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await Local.run(["git", "init", "-q", repo])
+        try await Local.run(git + ["add", "-A"])
+        try await Local.run(git + ["commit", "-q", "-m", "v2"])
+        try await Local.run(git + ["tag", "release-2"])
+        let commit = try await Local.run(["git", "-C", repo, "rev-parse", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
 
         let r = try await bin.run(["deploy", "--config", f.configFile, "--ref", "release-2"], cwd: repo)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
@@ -65,8 +65,8 @@ struct DeployCommandTests {
 
         // A release big enough (incompressible) that its upload is still running when the signal comes.
         let big = Local.tempDir("big")
-        try Local.run(["cp", "-a", f.release("v2") + "/.", big])
-        try Local.run(["sh", "-c", "head -c 20000000 /dev/urandom > '\(big)/blob.bin'"])
+        try await Local.run(["cp", "-a", f.release("v2") + "/.", big])
+        try await Local.run(["sh", "-c", "head -c 20000000 /dev/urandom > '\(big)/blob.bin'"])
         let p = bin.start(["deploy", "--config", f.configFile, "--from", big])
         let out = p.standardOutput as! Pipe
         try p.run()

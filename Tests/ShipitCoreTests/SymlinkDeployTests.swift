@@ -54,7 +54,7 @@ struct SymlinkDeployTests {
 
         // A release whose readiness fails only on the second host.
         let variant = Local.tempDir("variant")
-        try Local.run(["cp", "-a", f.release("v2") + "/.", variant])
+        try await Local.run(["cp", "-a", f.release("v2") + "/.", variant])
         let bad = f.targets[1]
         let start = try String(contentsOfFile: variant + "/start.sh", encoding: .utf8)
         try start.replacingOccurrences(of: "set -eu\n", with: "set -eu\n[ \"$SHIPIT_HOST\" != \(bad) ] || echo 503 > READY_STATUS\n")

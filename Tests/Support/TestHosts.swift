@@ -66,6 +66,14 @@ public enum Local {
         try LocalProcess.run(argv, env: environment)
     }
 
+    /// `run` on a dispatch thread, for async tests: a blocked test thread starves the others.
+    @discardableResult
+    public static func run(_ argv: [String], environment: [String: String]? = nil) async throws -> String {
+        let (status, out) = try await LocalProcess.runStatusDetached(argv, env: environment)
+        guard status == 0 else { throw LocalProcess.Failure(argv: argv, status: status, output: out) }
+        return out
+    }
+
     public static func sha256(_ path: String) throws -> String {
         try Digest.sha256Hex(file: path)
     }

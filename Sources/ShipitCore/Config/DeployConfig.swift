@@ -35,6 +35,8 @@ public struct DeployConfig: Sendable {
     public var diskFactor: Double
     public var hooksDir: String
     public var ledgerPath: String
+    /// `strategy: image` settings (required then, refused otherwise).
+    public var image: ImageSettings?
     /// sha256 of the effective settings, so config-only changes show up in the ledger.
     public var configHash: String
     /// The effective config flattened to `key.path = value` (after the stage overlay and flag
@@ -46,7 +48,7 @@ public struct DeployConfig: Sendable {
 
 extension DeployConfig {
     static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start",
-                                       "health", "parallel", "disk_factor", "hooks", "ledger"]
+                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image"]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
     public static func load(file: String, stage: String? = nil) throws -> DeployConfig {
@@ -207,9 +209,17 @@ extension DeployConfig {
             let m = try lr.mapping(allowed: ["path"])
             if let p = m["path"] { ledgerPath = expand(try p.string(), relativeTo: baseDir) }
         }
+        var image: ImageSettings?
+        if let ir = top["image"] {
+            guard strategy == .image else { throw ir.fail("'image' is only for 'strategy: image'") }
+            image = try ImageSettings.parse(ir, baseDir: baseDir)
+        } else if strategy == .image {
+            throw reader.fail("'strategy: image' needs an 'image' section (name, container_port, port)")
+        }
+        if strategy == .image, let s = top["start"] { throw s.fail("'start' is for the symlink strategy; the image's own command runs") }
         return DeployConfig(file: file, app: app, stage: nil, hosts: hosts, connection: conn, strategy: strategy,
                             deployTo: deployTo, keepReleases: keep, shared: shared, start: start, health: health,
-                            diskFactor: diskFactor, hooksDir: hooksDir, ledgerPath: ledgerPath, configHash: "")
+                            diskFactor: diskFactor, hooksDir: hooksDir, ledgerPath: ledgerPath, image: image, configHash: "")
     }
 
     static func expand(_ path: String, relativeTo dir: String) -> String {

@@ -63,15 +63,15 @@ struct YAMLReader {
         YAMLReader(file: file, node: value, path: path.isEmpty ? key : "\(path).\(key)")
     }
 
-    /// The mapping's entries, refusing keys that are not in `allowed`.
-    func mapping(allowed: Set<String>) throws -> [String: YAMLReader] {
+    /// The mapping's entries, refusing keys that are not in `allowed` (nil: any key, e.g. `env`).
+    func mapping(allowed: Set<String>?) throws -> [String: YAMLReader] {
         try checkNoAnchor()
         guard case let .mapping(map) = node else { throw fail("expected a mapping (key: value)") }
         var out: [String: YAMLReader] = [:]
         for (k, v) in map {
             guard let key = k.scalar?.string else { throw fail("keys must be plain strings") }
             let c = child(key, v)
-            guard allowed.contains(key) else {
+            if let allowed, !allowed.contains(key) {
                 let hint = allowed.sorted().joined(separator: ", ")
                 throw c.fail("unknown key (allowed here: \(hint))")
             }

@@ -37,7 +37,7 @@ extension Deployment {
         await advance(.phaseSucceeded)
 
         // upload + extract: once per host, checksum verified there.
-        let extract = commands.extract(releaseID: id, sha256: artifact.sha256, shared: config.shared)
+        let extract = symlink.extract(releaseID: id, sha256: artifact.sha256, shared: config.shared)
         let uploadPath = config.layout.upload(id)
         let uploads = await phase("upload", on: config.hosts) { [self] host in
             do { try await transport.upload(host, localPath: artifact.path, remotePath: uploadPath) } catch {

@@ -16,7 +16,7 @@ extension Deployment {
             return await refuse("rollback", release: requested ?? "", started: started)
         }
         await advance(.start)
-        if let requested {
+        if let requested, !Self.isDigest(requested) {
             do { try Names.identifier(requested, field: "--to") } catch {
                 notify(DeployNotice(host: nil, step: "rollback", status: .failed, message: "\(error)"))
                 await advance(.phaseFailed(anySwitched: false))
@@ -56,18 +56,37 @@ extension Deployment {
         return await rollBackAfterFailure(target, started: started)
     }
 
-    /// The release to go back to, or why there is none.
+    static func isDigest(_ s: String) -> Bool {
+        s.range(of: "^sha256:[0-9a-f]{64}$", options: .regularExpression) != nil
+    }
+
+    /// The release to go back to, or why there is none. Inventories list releases oldest first.
+    /// An image release can also be asked for by tag (the newest with it) or by digest.
     func chooseTarget(requested: String?, inventory: [String: ScriptOutput]) -> (String?, String?) {
-        let present = config.hosts.map { Set(inventory[$0]?.all("release") ?? []) }
+        let lists = config.hosts.map { inventory[$0]?.all("release") ?? [] }
+        let present = lists.map(Set.init)
+        let onAll = present.dropFirst().reduce(present.first ?? []) { $0.intersection($1) }
+        let order = lists.first ?? []
         if let requested {
-            let missing = config.hosts.filter { !(inventory[$0]?.all("release").contains(requested) ?? false) }
-            return missing.isEmpty ? (requested, nil) : (nil, "release \(requested) is not on \(missing.joined(separator: ", "))")
+            let resolved = Self.resolve(requested, in: order, refs: inventory[config.hosts[0]]) ?? requested
+            let missing = config.hosts.filter { !(inventory[$0]?.all("release").contains(resolved) ?? false) }
+            return missing.isEmpty ? (resolved, nil) : (nil, "release \(requested) is not on \(missing.joined(separator: ", "))")
         }
         let failedMarks = Set(config.hosts.flatMap { inventory[$0]?.all("failed") ?? [] })
-        let onAll = present.dropFirst().reduce(present.first ?? []) { $0.intersection($1) }
         let currents = config.hosts.compactMap { hosts[$0]?.current }
-        let newestCurrent = currents.max() ?? ""
-        if let t = onAll.filter({ $0 < newestCurrent && !failedMarks.contains($0) && !currents.contains($0) }).max() { return (t, nil) }
-        return (nil, "no good release older than \(newestCurrent.isEmpty ? "the current one" : newestCurrent) is present on every host")
+        let newestIndex = currents.compactMap { order.firstIndex(of: $0) }.max() ?? order.count
+        let candidates = order[..<min(newestIndex, order.count)].filter { onAll.contains($0) && !failedMarks.contains($0) && !currents.contains($0) }
+        if let t = candidates.last { return (t, nil) }
+        let newest = currents.max { (order.firstIndex(of: $0) ?? -1) < (order.firstIndex(of: $1) ?? -1) }
+        return (nil, "no good release older than \(newest ?? "the current one") is present on every host")
+    }
+
+    /// `v1` → the newest release `v1-<digest12>`; `sha256:…` → the release with that digest.
+    static func resolve(_ requested: String, in order: [String], refs: ScriptOutput?) -> String? {
+        if order.contains(requested) { return requested }
+        if requested.hasPrefix("sha256:") {
+            return order.last { refs?.first("ref.\($0)")?.hasSuffix("@" + requested) == true }
+        }
+        return order.last { $0.hasPrefix(requested + "-") && ImageCommands.releaseID(tag: requested, digest: String($0.dropFirst(requested.count + 1))) == $0 }
     }
 }

@@ -20,7 +20,7 @@ public final class Deployment: @unchecked Sendable {
     let options: Options
     let notify: @Sendable (DeployNotice) -> Void
     let interrupt: InterruptFlag
-    let commands: SymlinkCommands
+    let commands: ReleaseCommands
     /// The attempt id: also the lock holder id and the `attempt` of host history lines.
     public let attemptID: String
     var holder: String { attemptID }
@@ -36,6 +36,8 @@ public final class Deployment: @unchecked Sendable {
     var locked: Set<String> = []
     var lockHeld = false
     var failedIn: DeployPhase?
+    /// Each host's pre-flight facts (the image strategy reads the pulled digest from them).
+    var preflightResults: [String: ScriptOutput] = [:]
 
     public init(config: DeployConfig, transport: HostTransport, options: Options = Options(),
                 interrupt: InterruptFlag = InterruptFlag(), ledger: Ledger? = nil, invoker: Invoker = .current(),
@@ -45,7 +47,7 @@ public final class Deployment: @unchecked Sendable {
         self.options = options
         self.notify = { notify($0.redacted(by: redactor)) }
         self.interrupt = interrupt
-        self.commands = SymlinkCommands(layout: config.layout, timeout: config.connection.commandTimeout)
+        self.commands = StrategyCommands.make(config)
         self.machine = DeployStateMachine(autoRollback: options.autoRollback)
         self.hooks = Hooks(directory: config.hooksDir)
         self.ledger = ledger
@@ -187,14 +189,29 @@ public final class Deployment: @unchecked Sendable {
     func startEnv(_ host: String) -> [(String, String)] {
         var env = [("SHIPIT_APP", config.app), ("SHIPIT_HOST", host)]
         if let h = config.health { env += [("PORT", String(h.port)), ("SHIPIT_BIND", h.address ?? host)] }
+        else if config.image != nil { env += [("SHIPIT_BIND", host)] }
+        if config.image?.envFile != nil { env += [("SHIPIT_ENV_FILE", remoteEnvFile)] }
         return env
     }
 
+    /// Where the image strategy's env file goes on each host (mode 0600, never printed).
+    var remoteEnvFile: String { config.layout.shared + "/.env-" + config.app }
+
     // MARK: shared steps
 
+    /// The symlink strategy's own builders (extract is symlink-only).
+    var symlink: SymlinkCommands { SymlinkCommands(layout: config.layout, timeout: config.connection.commandTimeout) }
+
     /// Pre-flight on every host; returns false (after releasing any lock taken) if any host failed.
-    func preflight(requiredKB: Int64) async -> Bool {
-        let cmd = commands.preflight(lockInfo: lockInfo, lockWaitSeconds: options.lockWaitSeconds, requiredKB: requiredKB, staleHolders: options.staleHolders)
+    /// `pull`: the image strategy pulls `name:tag` on every host here, before anything changes.
+    func preflight(requiredKB: Int64, pull: String? = nil) async -> Bool {
+        let cmd: RemoteCommand
+        if let image = commands as? ImageCommands {
+            cmd = image.preflight(lockInfo: lockInfo, lockWaitSeconds: options.lockWaitSeconds, staleHolders: options.staleHolders, pull: pull)
+        } else {
+            cmd = symlink.preflight(lockInfo: lockInfo, lockWaitSeconds: options.lockWaitSeconds, requiredKB: requiredKB, staleHolders: options.staleHolders)
+        }
+        preflightResults = [:]
         let results = await phase("preflight", on: config.hosts) { [self] host in await remote(host, cmd) }
         for (host, r) in results {
             if r.output.first("lock") == "acquired" { locked.insert(host) }
@@ -206,6 +223,7 @@ public final class Deployment: @unchecked Sendable {
             hosts[host]?.current = cur
             if r.error?.hasPrefix("deploy lock held") == true { lockHeld = true }
         }
+        preflightResults = results.mapValues(\.output)
         let failed = record(results, step: "preflight")
         await recordHosts()
         if failed.isEmpty { return true }

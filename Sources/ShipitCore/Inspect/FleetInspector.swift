@@ -28,8 +28,9 @@ public struct FleetInspector: Sendable {
     }
 
     public func inspect(_ options: Options) async -> Result {
-        let command = SymlinkCommands(layout: config.layout, timeout: min(config.connection.commandTimeout, 60))
-            .inspect(verify: options.verifyFiles, historyLines: options.historyLines)
+        var c = config
+        c.connection.commandTimeout = min(config.connection.commandTimeout, 60)
+        let command = StrategyCommands.make(c).inspect(verify: options.verifyFiles, historyLines: options.historyLines)
         let health = options.health ? config.health : nil
         let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { [transport] host -> (HostInspection, [HostHistory.Entry]) in
             var h = HostInspection(host: host, reachable: true)

@@ -19,6 +19,7 @@ public struct FleetVerdict: Codable, Sendable, Equatable {
         for h in hosts {
             if !h.reachable { problems.append("\(h.host): unreachable: \(h.error ?? "?")"); continue }
             if h.current == nil { problems.append("\(h.host): no current release") }
+            if let c = h.container, c != "running" { problems.append("\(h.host): the container of \(h.current ?? "?") is \(c), not running") }
             if let p = h.live, !p.ok { problems.append("\(h.host): live check failed: \(p.detail)") }
             if let p = h.ready, !p.ok { problems.append("\(h.host): ready check failed: \(p.detail)") }
             if checkFiles, let f = h.files, f.status != "intact" {

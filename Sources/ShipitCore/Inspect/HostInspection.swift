@@ -37,6 +37,8 @@ public struct HostInspection: Codable, Sendable, Equatable {
     public var live: Probe?
     public var ready: Probe?
     public var files: Files?
+    /// Image strategy: the state of the current release's container (`running`, `exited`, `missing`…).
+    public var container: String?
 
     public init(host: String, reachable: Bool, error: String? = nil) {
         self.host = host
@@ -51,9 +53,11 @@ public struct HostInspection: Codable, Sendable, Equatable {
         current = out.first("current").flatMap { $0.isEmpty ? nil : $0 }
         releases = out.all("release")
         failed = out.all("failed")
-        if let cur = current {
-            previous = releases.filter { $0 < cur && !failed.contains($0) }.max()
+        // Releases come oldest first (both strategies), so "older" is "earlier in the list".
+        if let cur = current, let i = releases.firstIndex(of: cur) {
+            previous = releases[..<i].last { !failed.contains($0) }
         }
+        container = out.first("container")
         if let holder = out.first("lock.holder") {
             let started = out.first("lock.started")
             let age = started.flatMap(UTCTime.parse).map { Int(now.timeIntervalSince($0)) }

@@ -1,0 +1,76 @@
+import Foundation
+import ShipitCore
+
+/// An image-strategy deploy to the real test hosts, isolated per test: its own app name (so its
+/// own containers), deploy_to and published port. Needs the local registry and the demo images
+/// (`scripts/registry.sh up && scripts/images.sh`, done by `make test`).
+public final class ImageFixture: @unchecked Sendable {
+    public static let registry = ProcessInfo.processInfo.environment["SHIPIT_REGISTRY_ADDR"] ?? "127.0.0.1:5055"
+    public static let engine = "podman --root /srv/podman/root --runroot /srv/podman/run --tmpdir /srv/podman/tmp --cgroup-manager cgroupfs --events-backend file"
+
+    public let hosts: TestHosts
+    public let app: String
+    public let dir: String
+    public let deployTo: String
+    public let port: Int
+    public let configFile: String
+    public var targets: [String] { hosts.hosts }
+
+    public init(hosts: TestHosts = .current, image: String = "demo") throws {
+        self.hosts = hosts
+        let tag = String(UUID().uuidString.prefix(6)).lowercased()
+        app = "img-\(tag)"
+        dir = Local.tempDir("shipit-image")
+        deployTo = "/srv/i-\(tag)"
+        port = Int.random(in: 30000...39000)
+        configFile = dir + "/shipit.yml"
+        try """
+        app: \(app)
+        hosts: [\(hosts.hosts.joined(separator: ", "))]
+        ssh: {user: \(hosts.user), identity: \(hosts.identity), known_hosts: \(hosts.knownHosts), connect_timeout: 5}
+        strategy: image
+        deploy_to: \(deployTo)
+        image:
+          name: \(Self.registry)/\(image)
+          engine: \(Self.engine)
+          container_port: 8080
+          port: \(port)
+          tls_verify: false
+          stop_timeout: 2
+        health: {port: \(port), deadline: 3, interval: 0.05}
+        hooks: \(dir)/hooks
+        """.write(toFile: configFile, atomically: true, encoding: .utf8)
+    }
+
+    /// Runs podman on a host as the deploy user, with the hosts' storage.
+    public func podman(_ host: String, _ args: String) async throws -> String {
+        let s = try await hosts.connect(hosts.hosts.firstIndex(of: host) ?? 0)
+        let out = try await s.exec("\(Self.engine) \(args)").stdoutText
+        await s.close()
+        return out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// What the app answers on GET / (through a tunnel, as the smoke test does).
+    public func served(_ host: String) async throws -> String {
+        let s = try await hosts.connect(hosts.hosts.firstIndex(of: host) ?? 0)
+        let raw: Data
+        do { raw = try await s.tunnelRequest(host: host, port: port, request: Data("GET / HTTP/1.0\r\n\r\n".utf8), timeout: 3) } catch {
+            await s.close()
+            throw error
+        }
+        await s.close()
+        return try HTTPResponse.parse(raw).body.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The digest of the image the app's running container was created from.
+    public func runningDigest(_ host: String) async throws -> String {
+        try await podman(host, "ps --filter label=shipit.app=\(app) --format '{{index .Labels \"shipit.digest\"}}'")
+    }
+
+    public func cleanUp() async {
+        for h in targets {
+            _ = try? await podman(h, "rm -f $(\(Self.engine) ps -aq --filter label=shipit.app=\(app)) >/dev/null 2>&1; rm -rf \(deployTo)")
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
