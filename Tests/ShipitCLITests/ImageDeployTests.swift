@@ -92,4 +92,33 @@ struct ImageDeployTests {
         let lock = try await bin.run(["lock", "status", "--config", f.configFile])
         #expect(lock.status == 0, "\(lock.stdout)")
     }
+
+    @Test func envFileIsPrivateAndSecretsStayOutOfOutputAndLedger() async throws {
+        let secret = "s3cr3t-\(UUID().uuidString.prefix(8))"
+        let dir = Local.tempDir("envfile")
+        try "API_TOKEN=\(secret)\nGREETING=hi\n".write(toFile: dir + "/app.env", atomically: true, encoding: .utf8)
+        let f = try ImageFixture(extraImageYAML: "  env_file: \(dir)/app.env\n  env: {MODE: demo}\n  keep_images: 2")
+        defer { Task { await f.cleanUp() } }
+        // A third good release: v2's content under a tag of this test's own.
+        let third = "p-\(f.app.suffix(6))"
+        let repo = "\(ImageFixture.registry)/demo"
+        try await Local.run(["podman", "tag", "\(repo):v2", "\(repo):\(third)"])
+        try await Local.run(["podman", "push", "--quiet", "--tls-verify=false", "\(repo):\(third)"])
+        let runs = [try await shipit(f, ["deploy", "--tag", "v1"]), try await shipit(f, ["deploy", "--tag", "v2"]),
+                    try await shipit(f, ["deploy", "--tag", third])]
+        #expect(runs.map(\.status) == [0, 0, 0], "\(runs.map(\.stdout))")
+        let h = f.targets[0]
+        #expect(try await f.podman(h, "exec \(f.app)-$(cat \(f.deployTo)/.shipit/image-current) sh -c 'echo $API_TOKEN $MODE'") == "\(secret) demo")
+        let mode = try await f.podman(h, "true; stat -c %a \(f.deployTo)/shared/.env-\(f.app)")
+        #expect(mode == "600")
+        // Never printed, never stored.
+        #expect(!runs.contains { $0.stdout.contains(secret) || $0.stderr.contains(secret) })
+        let ledger = try Data(contentsOf: URL(fileURLWithPath: f.dir + "/.shipit/ledger.sqlite"))
+        #expect(ledger.range(of: Data(secret.utf8)) == nil)
+        // keep_images 2: the oldest release (v1) is pruned; current and previous remain.
+        let names = try await f.podman(h, "ps -a --filter label=shipit.app=\(f.app) --format '{{.Names}}' | sort")
+        #expect(names.split(separator: "\n").count == 2)
+        #expect(!names.contains("\(f.app)-v1-"))
+        #expect(try await f.podman(h, "true; cut -d' ' -f1 \(f.deployTo)/.shipit/image-releases | cut -d- -f1 | xargs") == "v2 p")
+    }
 }

@@ -16,7 +16,7 @@ public final class ImageFixture: @unchecked Sendable {
     public let configFile: String
     public var targets: [String] { hosts.hosts }
 
-    public init(hosts: TestHosts = .current, image: String = "demo") throws {
+    public init(hosts: TestHosts = .current, image: String = "demo", extraImageYAML: String = "") throws {
         self.hosts = hosts
         let tag = String(UUID().uuidString.prefix(6)).lowercased()
         app = "img-\(tag)"
@@ -37,6 +37,7 @@ public final class ImageFixture: @unchecked Sendable {
           port: \(port)
           tls_verify: false
           stop_timeout: 2
+        \(extraImageYAML)
         health: {port: \(port), deadline: 3, interval: 0.05}
         hooks: \(dir)/hooks
         """.write(toFile: configFile, atomically: true, encoding: .utf8)

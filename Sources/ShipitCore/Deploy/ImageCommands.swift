@@ -109,10 +109,10 @@ public struct ImageCommands: Sendable {
         return switchTo(releaseID: releaseID, reference: nil, bind: bind, envFile: envFile, historyLine: historyLine)
     }
 
-    /// After success: keep the newest `keep` releases (never current or the rollback target),
+    /// After success: keep the newest `keep_images` releases (never current or the rollback target),
     /// remove older containers and images, release the lock.
     public func finish(keep: Int, previous: String?, holder: String, historyLine: String?) -> RemoteCommand {
-        script([("KEEP", String(max(keep, image.keepImages))), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")], """
+        script([("KEEP", String(image.keepImages)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")], """
         \(SymlinkCommands.appendHistory)
         cur=$(cat "$D/.shipit/image-current" 2>/dev/null || true)
         if [ -f "$D/.shipit/image-releases" ]; then
