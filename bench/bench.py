@@ -132,6 +132,68 @@ def deploy_table():
     print()
 
 
+ENGINE = "podman --root /srv/podman/root --runroot /srv/podman/run --tmpdir /srv/podman/tmp --cgroup-manager cgroupfs --events-backend file"
+REGISTRY = os.environ.get("SHIPIT_REGISTRY_ADDR", "127.0.0.1:5055")
+
+
+def step_split(ndjson):
+    """Slowest host per step, from `deploy --json` events."""
+    import json
+    worst = {}
+    for line in ndjson.splitlines():
+        e = json.loads(line)
+        if e.get("host") and e.get("seconds") is not None and e.get("status") == "ok":
+            worst[e["step"]] = max(worst.get(e["step"], 0), e["seconds"])
+    return worst
+
+
+def image_table():
+    """strategy: image with rootless podman on every host, images from the local registry."""
+    n = min(10, len(HOSTS))
+    hosts = HOSTS[:n]
+    work = "/tmp/shipit-bench-image"
+    os.makedirs(work, exist_ok=True)
+    config = f"{work}/shipit.yml"
+    with open(config, "w") as f:
+        f.write(f"""app: bench-image
+hosts: [{", ".join(hosts)}]
+ssh: {{user: {USER}, identity: {KEY}, known_hosts: {KNOWN}}}
+strategy: image
+deploy_to: /srv/bench-image
+image:
+  name: {REGISTRY}/demo
+  engine: {ENGINE}
+  container_port: 8080
+  port: 18200
+  tls_verify: false
+  stop_timeout: 2
+health: {{port: 18200, deadline: 10, interval: 0.05}}
+hooks: /nonexistent
+parallel: 64
+""")
+    # Cold hosts: no containers, no images (so the first deploys really pull).
+    subprocess.run([SHIPIT, "exec", "--hosts", ",".join(hosts), "--user", USER, "--identity", KEY, "--known-hosts", KNOWN,
+                    "--", f"{ENGINE} rm -af >/dev/null 2>&1; {ENGINE} rmi -af >/dev/null 2>&1; rm -rf /srv/bench-image; true"],
+                   check=True, stdout=subprocess.DEVNULL)
+    print(f"### Image strategy on {n} hosts (rootless podman, busybox httpd image, local registry)\n")
+    print("| deploy | wall | pre-flight + pull | create | switch (stop old, start new) | smoke test | finish |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for tag, label in (("v1", "v1, cold (image pulled)"), ("v2", "v2, cold (image pulled)"), ("v1", "v1 again (image present)")):
+        t0 = time.perf_counter()
+        out = subprocess.run([SHIPIT, "deploy", "--config", config, "--tag", tag, "--json"], check=True, capture_output=True, text=True).stdout
+        wall = time.perf_counter() - t0
+        w = step_split(out)
+        print(f"| {label} | {wall:.2f} s | {w.get('preflight', 0):.2f} s | {w.get('create', 0):.2f} s | {w.get('switch', 0):.2f} s | "
+              f"{w.get('smoke test', 0):.2f} s | {w.get('finish', 0):.2f} s |")
+    print()
+    import json
+    rels = json.loads(subprocess.run([SHIPIT, "releases", "--config", config, "--json"], check=True,
+                                     capture_output=True, text=True).stdout)["hosts"][0]["releases"]
+    targets = iter([rels[0], rels[1]] * (REPEAT + 1))
+    rw, rc = measure(lambda: subprocess.run([SHIPIT, "rollback", "--config", config, "--to", next(targets)], check=True, stdout=subprocess.DEVNULL))
+    print(f"Rollback of {n} hosts to an image they already hold (no pull): **{rw:.2f} s** wall, {rc:.2f} s CPU (median of {REPEAT}).\n")
+
+
 def ledger_table():
     """`changes` over a big ledger, and what recording costs a deploy."""
     work = "/tmp/shipit-bench-ledger"
@@ -191,7 +253,7 @@ def ledger_table():
 
 if __name__ == "__main__":
     print(f"hosts available: {len(HOSTS)}, repeats: {REPEAT}, user: {USER}\n")
-    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger"]
+    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger", "image"]
     if "exec" in which:
         exec_table()
     if "deploy" in which:
@@ -200,3 +262,5 @@ if __name__ == "__main__":
         upload_table()
     if "ledger" in which:
         ledger_table()
+    if "image" in which:
+        image_table()

@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 swift build -c release --product shipit
 swift build -c release --product shipit-bench
 scripts/testhosts.sh up "${BENCH_HOSTS:-50}"
+scripts/podman-setup.sh && scripts/registry.sh up && scripts/images.sh
 python3 bench/bench.py | tee bench/last-run.md

@@ -30,6 +30,15 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         self.timeout = timeout
     }
 
+    /// Two builder scripts run one after the other in one exec channel (e.g. pre-flight, then the
+    /// inventory a rollback needs): one round trip and one shell instead of two.
+    public func then(_ next: RemoteCommand) -> RemoteCommand {
+        guard case let .script(a) = body, case let .script(b) = next.body else { return self }
+        var c = self
+        c.body = .script(a + "\n" + b)
+        return c
+    }
+
     public static func isValidEnvName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
         return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }

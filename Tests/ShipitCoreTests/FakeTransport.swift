@@ -60,7 +60,10 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
             if failing[host]?.contains(step) == true { return result(1, "error=\(step) failed on purpose\n") }
             let id = Self.value("ID", in: script) ?? ""
             switch step {
-            case "preflight": return result(0, "lock=acquired\ncurrent=\(current[host] ?? "")\n")
+            case "preflight":
+                // A rollback's pre-flight carries the inventory too.
+                let inventory = script.contains("sed 's/^/release=/'") ? inventoryText(host) : ""
+                return result(0, "lock=acquired\ncurrent=\(current[host] ?? "")\n" + inventory)
             case "extract":
                 releases[host, default: []].insert(id)
                 return result(0, "extracted=\(id)\n")
@@ -71,12 +74,16 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
                 return result(0, "previous=\(prev)\nswitched=\(id)\n")
             case "abandon":
                 return result(0, "lock=released\n")
-            case "inventory":
-                let rels = (releases[host] ?? []).sorted().map { "release=\($0)" }.joined(separator: "\n")
-                return result(0, "current=\(current[host] ?? "")\n\(rels)\n")
+            case "inventory": return result(0, inventoryText(host))
             default: return result(0, "lock=released\n")
             }
         }
+    }
+
+    /// Called with the lock held.
+    private func inventoryText(_ host: String) -> String {
+        let rels = (releases[host] ?? []).sorted().map { "release=\($0)" }.joined(separator: "\n")
+        return "current=\(current[host] ?? "")\n\(rels)\n"
     }
 
     func upload(_ host: String, localPath: String, remotePath: String) async throws {

@@ -23,12 +23,12 @@ extension Deployment {
                 return await report(operation: "rollback", release: requested, started: started)
             }
         }
-        guard await preflight(requiredKB: 0) else {
+        // Pre-flight and the inventory in one script per host.
+        guard await preflight(requiredKB: 0, withInventory: true) else {
             await advance(.phaseFailed(anySwitched: false))
             return await report(operation: "rollback", release: requested ?? "", started: started)
         }
-        let inventory = await phase("inventory", on: config.hosts) { [self] host in await remote(host, commands.inventory()) }
-        let (target, problem) = chooseTarget(requested: requested, inventory: inventory.mapValues(\.output))
+        let (target, problem) = chooseTarget(requested: requested, inventory: preflightResults)
         guard let target else {
             notify(DeployNotice(host: nil, step: "rollback", status: .failed, message: problem ?? "no target"))
             for h in config.hosts { hosts[h]?.failedStep = "choose target"; hosts[h]?.error = problem }

@@ -204,15 +204,17 @@ public final class Deployment: @unchecked Sendable {
 
     /// Pre-flight on every host; returns false (after releasing any lock taken) if any host failed.
     /// `pull`: the image strategy pulls `name:tag` on every host here, before anything changes.
-    func preflight(requiredKB: Int64, pull: String? = nil) async -> Bool {
-        let cmd: RemoteCommand
+    func preflight(requiredKB: Int64, pull: String? = nil, withInventory: Bool = false) async -> Bool {
+        var cmd: RemoteCommand
         if let image = commands as? ImageCommands {
             cmd = image.preflight(lockInfo: lockInfo, lockWaitSeconds: options.lockWaitSeconds, staleHolders: options.staleHolders, pull: pull)
         } else {
             cmd = symlink.preflight(lockInfo: lockInfo, lockWaitSeconds: options.lockWaitSeconds, requiredKB: requiredKB, staleHolders: options.staleHolders)
         }
+        if withInventory { cmd = cmd.then(commands.inventory()) }
         preflightResults = [:]
-        let results = await phase("preflight", on: config.hosts) { [self] host in await remote(host, cmd) }
+        let script = cmd
+        let results = await phase("preflight", on: config.hosts) { [self] host in await remote(host, script) }
         for (host, r) in results {
             if r.output.first("lock") == "acquired" { locked.insert(host) }
             if let stale = r.output.first("lock.stale") {
