@@ -67,7 +67,7 @@ public final class DeployFixture: @unchecked Sendable {
 
     /// Runs a shell command on one host (as the deploy user) and returns stdout.
     public func sh(_ host: String, _ command: String) async throws -> String {
-        let s = try await hosts.connect(hosts.hosts.firstIndex(of: host) ?? 0)
+        let s = try await hosts.connect(to: host)
         let out = try await s.exec(command).stdoutText
         await s.close()
         return out
@@ -80,7 +80,7 @@ public final class DeployFixture: @unchecked Sendable {
 
     /// What the app answers on GET / (through a tunnel, as the smoke test does).
     public func served(_ host: String) async throws -> String {
-        let s = try await hosts.connect(hosts.hosts.firstIndex(of: host) ?? 0)
+        let s = try await hosts.connect(to: host)
         let raw: Data
         do { raw = try await s.tunnelRequest(host: host, port: port, request: Data("GET / HTTP/1.0\r\n\r\n".utf8), timeout: 3) } catch {
             await s.close()

@@ -45,7 +45,7 @@ public final class ImageFixture: @unchecked Sendable {
 
     /// Runs podman on a host as the deploy user, with the hosts' storage.
     public func podman(_ host: String, _ args: String) async throws -> String {
-        let s = try await hosts.connect(hosts.hosts.firstIndex(of: host) ?? 0)
+        let s = try await hosts.connect(to: host)
         let out = try await s.exec("\(Self.engine) \(args)").stdoutText
         await s.close()
         return out.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -53,7 +53,7 @@ public final class ImageFixture: @unchecked Sendable {
 
     /// What the app answers on GET / (through a tunnel, as the smoke test does).
     public func served(_ host: String) async throws -> String {
-        let s = try await hosts.connect(hosts.hosts.firstIndex(of: host) ?? 0)
+        let s = try await hosts.connect(to: host)
         let raw: Data
         do { raw = try await s.tunnelRequest(host: host, port: port, request: Data("GET / HTTP/1.0\r\n\r\n".utf8), timeout: 3) } catch {
             await s.close()

@@ -41,6 +41,11 @@ public struct TestHosts: Sendable {
         try await SSHSession.connect(to: target(index), options: options())
     }
 
+    /// A host by address (also one started by a test with `start-host`).
+    public func connect(to address: String) async throws -> SSHSession {
+        try await SSHSession.connect(to: SSHTarget(host: address, user: user), options: options())
+    }
+
     public func settings(parallel: Int = 10) -> ConnectionSettings {
         ConnectionSettings(user: user, identities: [identity], useAgent: false, knownHostsPath: knownHosts,
                            connectTimeout: 5, commandTimeout: 60, parallel: parallel)
@@ -50,6 +55,13 @@ public struct TestHosts: Sendable {
     @discardableResult
     public func harness(_ args: String...) throws -> String {
         try Local.run(["bash", repoRoot + "/scripts/testhosts.sh"] + args)
+    }
+
+    /// The harness with extra environment (e.g. `SHIPIT_SRV_SIZE` for a host with a tiny disk).
+    @discardableResult
+    public func harness(_ args: [String], environment: [String: String]) async throws -> String {
+        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        return try await Local.run(["bash", repoRoot + "/scripts/testhosts.sh"] + args, environment: env)
     }
 }
 

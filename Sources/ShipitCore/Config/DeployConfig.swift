@@ -37,6 +37,9 @@ public struct DeployConfig: Sendable {
     public var ledgerPath: String
     /// `strategy: image` settings (required then, refused otherwise).
     public var image: ImageSettings?
+    /// Roles per host (`hosts: [{host: web-1, roles: [web]}]`).
+    public var roles: [String: [String]] = [:]
+    public var triage = TriageSettings()
     /// sha256 of the effective settings, so config-only changes show up in the ledger.
     public var configHash: String
     /// The effective config flattened to `key.path = value` (after the stage overlay and flag
@@ -48,7 +51,7 @@ public struct DeployConfig: Sendable {
 
 extension DeployConfig {
     static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start",
-                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image"]
+                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage"]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
     public static func load(file: String, stage: String? = nil) throws -> DeployConfig {
@@ -129,13 +132,18 @@ extension DeployConfig {
 
         let hostsReader = try required("hosts")
         var hosts: [String] = []
+        var roles: [String: [String]] = [:]
         for h in try hostsReader.sequence() {
             let name: String
             if case .mapping = h.node {
                 let m = try h.mapping(allowed: ["host", "roles"])
                 guard let hr = m["host"] else { throw h.fail("missing 'host'") }
                 name = try hr.string()
-                _ = try m["roles"]?.stringList()
+                if let r = m["roles"] {
+                    let list = try r.stringList()
+                    for role in list { try r.check { try Names.identifier(role, field: $0) } }
+                    roles[name] = list
+                }
             } else {
                 name = try h.string()
             }
@@ -217,9 +225,12 @@ extension DeployConfig {
             throw reader.fail("'strategy: image' needs an 'image' section (name, container_port, port)")
         }
         if strategy == .image, let s = top["start"] { throw s.fail("'start' is for the symlink strategy; the image's own command runs") }
-        return DeployConfig(file: file, app: app, stage: nil, hosts: hosts, connection: conn, strategy: strategy,
-                            deployTo: deployTo, keepReleases: keep, shared: shared, start: start, health: health,
-                            diskFactor: diskFactor, hooksDir: hooksDir, ledgerPath: ledgerPath, image: image, configHash: "")
+        var config = DeployConfig(file: file, app: app, stage: nil, hosts: hosts, connection: conn, strategy: strategy,
+                                  deployTo: deployTo, keepReleases: keep, shared: shared, start: start, health: health,
+                                  diskFactor: diskFactor, hooksDir: hooksDir, ledgerPath: ledgerPath, image: image, configHash: "")
+        config.roles = roles
+        if let t = top["triage"] { config.triage = try TriageSettings.parse(t) }
+        return config
     }
 
     static func expand(_ path: String, relativeTo dir: String) -> String {

@@ -60,33 +60,9 @@ extension Deployment {
         s.range(of: "^sha256:[0-9a-f]{64}$", options: .regularExpression) != nil
     }
 
-    /// The release to go back to, or why there is none. Inventories list releases oldest first.
-    /// An image release can also be asked for by tag (the newest with it) or by digest.
     func chooseTarget(requested: String?, inventory: [String: ScriptOutput]) -> (String?, String?) {
-        let lists = config.hosts.map { inventory[$0]?.all("release") ?? [] }
-        let present = lists.map(Set.init)
-        let onAll = present.dropFirst().reduce(present.first ?? []) { $0.intersection($1) }
-        let order = lists.first ?? []
-        if let requested {
-            let resolved = Self.resolve(requested, in: order, refs: inventory[config.hosts[0]]) ?? requested
-            let missing = config.hosts.filter { !(inventory[$0]?.all("release").contains(resolved) ?? false) }
-            return missing.isEmpty ? (resolved, nil) : (nil, "release \(requested) is not on \(missing.joined(separator: ", "))")
-        }
-        let failedMarks = Set(config.hosts.flatMap { inventory[$0]?.all("failed") ?? [] })
-        let currents = config.hosts.compactMap { hosts[$0]?.current }
-        let newestIndex = currents.compactMap { order.firstIndex(of: $0) }.max() ?? order.count
-        let candidates = order[..<min(newestIndex, order.count)].filter { onAll.contains($0) && !failedMarks.contains($0) && !currents.contains($0) }
-        if let t = candidates.last { return (t, nil) }
-        let newest = currents.max { (order.firstIndex(of: $0) ?? -1) < (order.firstIndex(of: $1) ?? -1) }
-        return (nil, "no good release older than \(newest ?? "the current one") is present on every host")
+        RollbackTarget.choose(hosts: config.hosts, requested: requested, inventory: inventory,
+                              currents: config.hosts.compactMap { hosts[$0]?.current })
     }
 
-    /// `v1` → the newest release `v1-<digest12>`; `sha256:…` → the release with that digest.
-    static func resolve(_ requested: String, in order: [String], refs: ScriptOutput?) -> String? {
-        if order.contains(requested) { return requested }
-        if requested.hasPrefix("sha256:") {
-            return order.last { refs?.first("ref.\($0)")?.hasSuffix("@" + requested) == true }
-        }
-        return order.last { $0.hasPrefix(requested + "-") && ImageCommands.releaseID(tag: requested, digest: String($0.dropFirst(requested.count + 1))) == $0 }
-    }
 }

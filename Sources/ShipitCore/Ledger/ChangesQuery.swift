@@ -19,7 +19,10 @@ public struct ChangesQuery: Sendable {
         self.limit = limit
     }
 
-    public func run(config: DeployConfig, ledger: Ledger?, ledgerStatus: String, transport: HostTransport) async -> Timeline {
+    /// `history`/`hostStatus`: host history a caller already fetched (triage's probe brings it back
+    /// in the same exec); the hosts are then not asked again.
+    public func run(config: DeployConfig, ledger: Ledger?, ledgerStatus: String, transport: HostTransport,
+                    history given: [String: [HostHistory.Entry]]? = nil, hostStatus givenStatus: [String: String]? = nil) async -> Timeline {
         var notes: [String] = []
         var status = ledgerStatus
         var attempts: [LedgerAttempt] = []
@@ -53,7 +56,11 @@ public struct ChangesQuery: Sendable {
         var hostStatus: [String: String] = [:]
         var history: [String: [HostHistory.Entry]] = [:]
         let hosts = host.map { [$0] } ?? config.hosts
-        if askHosts {
+        if let given {
+            history = given
+            hostStatus = givenStatus ?? [:]
+            for (h, st) in hostStatus.sorted(by: { $0.key < $1.key }) where st != "ok" { notes.append("\(h) is unreachable: its history is missing from this timeline") }
+        } else if askHosts {
             var c = config
             c.hosts = hosts
             let result = await FleetInspector(config: c, transport: transport).inspect(.init(historyLines: HostHistory.readLimit))

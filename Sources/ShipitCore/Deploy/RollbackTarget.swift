@@ -1,0 +1,32 @@
+/// Which release a rollback goes to: with no request, the newest release older than what runs now
+/// that is present on *every* host and not marked failed; a request may name a release, an image
+/// tag (the newest release with it) or an image digest. Inventories list releases oldest first.
+/// Pure, so `rollback` and `triage` agree.
+public enum RollbackTarget {
+    public static func choose(hosts: [String], requested: String?, inventory: [String: ScriptOutput], currents: [String]) -> (String?, String?) {
+        let lists = hosts.map { inventory[$0]?.all("release") ?? [] }
+        let present = lists.map(Set.init)
+        let onAll = present.dropFirst().reduce(present.first ?? []) { $0.intersection($1) }
+        let order = lists.first ?? []
+        if let requested {
+            let resolved = resolve(requested, in: order, refs: hosts.first.flatMap { inventory[$0] }) ?? requested
+            let missing = hosts.filter { !(inventory[$0]?.all("release").contains(resolved) ?? false) }
+            return missing.isEmpty ? (resolved, nil) : (nil, "release \(requested) is not on \(missing.joined(separator: ", "))")
+        }
+        let failedMarks = Set(hosts.flatMap { inventory[$0]?.all("failed") ?? [] })
+        let newestIndex = currents.compactMap { order.firstIndex(of: $0) }.max() ?? order.count
+        let candidates = order[..<min(newestIndex, order.count)].filter { onAll.contains($0) && !failedMarks.contains($0) && !currents.contains($0) }
+        if let t = candidates.last { return (t, nil) }
+        let newest = currents.max { (order.firstIndex(of: $0) ?? -1) < (order.firstIndex(of: $1) ?? -1) }
+        return (nil, "no good release older than \(newest ?? "the current one") is present on every host")
+    }
+
+    /// `v1` → the newest release `v1-<digest12>`; `sha256:…` → the release with that digest.
+    static func resolve(_ requested: String, in order: [String], refs: ScriptOutput?) -> String? {
+        if order.contains(requested) { return requested }
+        if requested.hasPrefix("sha256:") {
+            return order.last { refs?.first("ref.\($0)")?.hasSuffix("@" + requested) == true }
+        }
+        return order.last { $0.hasPrefix(requested + "-") && ImageCommands.releaseID(tag: requested, digest: String($0.dropFirst(requested.count + 1))) == $0 }
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+
+/// `shipit triage`: the first-response playbook on every host at once — reachability, processes,
+/// health endpoints, resource pressure, dependency checks, schema — then the recent changes, the
+/// layer to look at first, the change most likely related, and whether a rollback is available and
+/// safe. One exec channel and two health probes per host; a dead host is a finding, not a crash.
+public struct Triage: Sendable {
+    public let config: DeployConfig
+    public let transport: HostTransport
+    public let ledger: Ledger?
+    public let ledgerStatus: String
+    public let since: Date
+
+    public init(config: DeployConfig, transport: HostTransport, ledger: Ledger?, ledgerStatus: String, since: Date) {
+        self.config = config
+        self.transport = transport
+        self.ledger = ledger
+        self.ledgerStatus = ledgerStatus
+        self.since = since
+    }
+
+    struct Probed: Sendable {
+        var out: ScriptOutput?
+        var error: String?
+        var live: HostInspection.Probe?
+        var ready: HostInspection.Probe?
+    }
+
+    public func run(now: Date = Date()) async -> TriageReport {
+        let started = ContinuousClock.now
+        let commands = TriageCommands(config: config)
+        let health = config.health
+        let transport = self.transport
+        let probed = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { host -> Probed in
+            var p = Probed()
+            do {
+                let r = try await transport.run(host, commands.probe(host: host, historyLines: HostHistory.readLimit))
+                p.out = ScriptOutput(r.stdoutText)
+            } catch {
+                p.error = ErrorText.withoutHost(error)
+                return p
+            }
+            if let health {
+                p.live = await FleetInspector.probe(transport, host: host, health: health, path: health.live)
+                p.ready = await FleetInspector.probe(transport, host: host, health: health, path: health.ready)
+            }
+            return p
+        }
+        await transport.close()
+
+        var rows: [TriageReport.HostRow] = []
+        var findings: [TriageReport.Finding] = []
+        var history: [String: [HostHistory.Entry]] = [:]
+        var hostStatus: [String: String] = [:]
+        var inventory: [String: ScriptOutput] = [:]
+        for host in config.hosts {
+            let p = probed[host] ?? Probed(error: "no answer")
+            guard let out = p.out else {
+                rows.append(.init(host: host, reachable: false, error: p.error, checks: [:]))
+                findings.append(.init(host: host, layer: .network, check: "ssh", detail: "unreachable: \(p.error ?? "?")"))
+                hostStatus[host] = "unreachable: \(p.error ?? "?")"
+                continue
+            }
+            hostStatus[host] = "ok"
+            inventory[host] = out
+            history[host] = HostHistory.parse(out.all("history").joined(separator: "\n"))
+            let (row, found) = judge(host: host, out: out, live: p.live, ready: p.ready)
+            rows.append(row)
+            findings += found
+        }
+
+        // Recent changes: the ledger merged with the history lines the probes already brought back.
+        let changes = await ChangesQuery(from: since, askHosts: false, limit: 50)
+            .run(config: config, ledger: ledger, ledgerStatus: ledgerStatus, transport: transport, history: history, hostStatus: hostStatus)
+        let affected = Set(findings.map(\.host))
+        let likely = changes.entries.last { e in affected.isEmpty || e.hosts.contains { affected.contains($0.host) } || e.hosts.isEmpty }
+        let rollback = await rollbackAdvice(inventory: inventory, rows: rows, changes: changes)
+        return TriageReport(app: config.app, stage: config.stage, time: now, since: since, hosts: rows, findings: findings,
+                            firstFailingLayer: TriageReport.firstLayer(findings), changes: changes, likelyChange: likely?.attempt,
+                            rollback: rollback, seconds: ExecRunner.seconds(ContinuousClock.now - started))
+    }
+
+    /// One host's row and findings from its probe output and health probes.
+    func judge(host: String, out: ScriptOutput, live: HostInspection.Probe?, ready: HostInspection.Probe?) -> (TriageReport.HostRow, [TriageReport.Finding]) {
+        let t = config.triage
+        var found: [TriageReport.Finding] = []
+        func add(_ layer: TriageReport.Layer, _ check: String, _ detail: String) { found.append(.init(host: host, layer: layer, check: check, detail: detail)) }
+        func num(_ k: String) -> Double? { out.first(k).flatMap(Double.init) }
+
+        let release = out.first("current").flatMap { $0.isEmpty ? nil : $0 }
+        if release == nil { add(.process, "release", "no current release on this host") }
+        let container = out.first("container")
+        if let c = container, c != "running" { add(.process, "container", "the container of \(release ?? "?") is \(c)") }
+        if let live, !live.ok { add(.health, "live", live.detail) }
+        if let ready, !ready.ok { add(.health, "ready", ready.detail) }
+
+        let diskUsed = num("disk.used_pct")
+        if let used = diskUsed, 100 - used < t.diskMinFreePercent {
+            add(.resources, "disk", "\(out.first("disk.mount") ?? "/") is \(Int(used))% full (\(out.first("disk.avail_kb") ?? "?") KB free; threshold \(Int(t.diskMinFreePercent))% free)")
+        }
+        if let inodes = num("inodes.used_pct"), 100 - inodes < t.diskMinFreePercent {
+            add(.resources, "inodes", "\(Int(inodes))% of inodes used")
+        }
+        var memPct: Double?
+        if let total = num("mem.total_kb"), let avail = num("mem.available_kb"), total > 0 {
+            memPct = avail / total * 100
+            if memPct! < t.memoryMinAvailablePercent { add(.resources, "memory", String(format: "%.1f%% of memory available", memPct!)) }
+        }
+        var loadPer: Double?
+        if let l = num("load.1"), let cpus = num("cpus"), cpus > 0 {
+            loadPer = l / cpus
+            if loadPer! > t.loadMaxPerCPU { add(.resources, "load", String(format: "load %.2f on %.0f CPUs", l, cpus)) }
+        }
+        var fdPct: Double?
+        if let used = num("fds.used"), let max = num("fds.max"), max > 0 {
+            fdPct = used / max * 100
+            if fdPct! > t.openFilesMaxPercent { add(.resources, "open files", String(format: "%.0f of %.0f file handles in use", used, max)) }
+        }
+        var checks: [String: Int] = [:]
+        for c in TriageCommands(config: config).checks(for: host) {
+            let rc = out.first("check.\(c.name)").flatMap { Int($0) } ?? -1
+            checks[c.name] = rc
+            if rc != 0 {
+                let why = rc == 124 ? "timed out after \(c.timeout)s" : "exit \(rc)"
+                add(c.layer == .process ? .process : .dependency, c.name, "\(why): \(out.first("check.\(c.name).out") ?? "")")
+            }
+        }
+        let lock = out.first("lock.holder").map { _ in "held by \(out.first("lock.by") ?? "?") since \(out.first("lock.started") ?? "?")" }
+        let row = TriageReport.HostRow(host: host, reachable: true, release: release, live: live.map { $0.ok ? "ok" : "FAIL" },
+                                       ready: ready.map { $0.ok ? "ok" : "FAIL" }, diskUsedPercent: diskUsed, memoryAvailablePercent: memPct,
+                                       loadPerCPU: loadPer, openFilesPercent: fdPct, container: container, checks: checks, lock: lock)
+        return (row, found)
+    }
+
+    /// Whether `shipit rollback` would find a target now, and whether going back is safe: a
+    /// release recorded as rollback-unsafe (a contract migration) since the target blocks it.
+    func rollbackAdvice(inventory: [String: ScriptOutput], rows: [TriageReport.HostRow], changes: Timeline) async -> TriageReport.Rollback {
+        let reachable = config.hosts.filter { inventory[$0] != nil }
+        guard !reachable.isEmpty else {
+            return .init(available: false, target: nil, command: nil, safe: false, why: "no host answered")
+        }
+        let currents = rows.compactMap(\.release)
+        let (target, problem) = RollbackTarget.choose(hosts: reachable, requested: nil, inventory: inventory, currents: currents)
+        guard let target else { return .init(available: false, target: nil, command: nil, safe: false, why: problem ?? "no target") }
+        var unsafe: [String] = []
+        if let ledger, let recent = try? await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage), limit: 200)) {
+            if let i = recent.lastIndex(where: { $0.releaseID == target && $0.outcome == .succeeded }) {
+                unsafe = recent[(i + 1)...].filter { $0.rollbackUnsafe && $0.outcome == .succeeded }.map { "\($0.releaseID) (\($0.migrations.joined(separator: ", ")))" }
+            }
+        }
+        let stageFlag = config.stage.map { " --stage \($0)" } ?? ""
+        let command = "shipit rollback --config \(config.file)\(stageFlag)"
+        if !unsafe.isEmpty {
+            return .init(available: true, target: target, command: command + " --force", safe: false,
+                         why: "releases since \(target) changed the schema in a way old code cannot run against: \(unsafe.joined(separator: "; ")); fix forward instead")
+        }
+        let unreachable = config.hosts.count - reachable.count
+        return .init(available: true, target: target, command: command, safe: true,
+                     why: "\(target) is on every reachable host and no schema change is recorded since" + (unreachable > 0 ? " (\(unreachable) host(s) unreachable: rollback will fail its pre-flight there)" : ""))
+    }
+}
