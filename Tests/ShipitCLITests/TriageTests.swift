@@ -17,12 +17,15 @@ struct TriageTests {
         return (r.status, try ShipitBinary.decode(TriageReport.self, r.stdout))
     }
 
+    /// The test machine's load is shared by the whole parallel suite: not what these tests judge.
+    static let lenientLoad = "triage:\n  load_max_per_cpu: 1000"
+
     func attemptID(_ r: ShipitBinary.Run) -> String? {
         r.stdout.split(separator: "\n").first { $0.hasPrefix("attempt ") }.map { String($0.split(separator: " ")[1]) }
     }
 
     @Test func aHealthyFleetHasNoFailingLayer() async throws {
-        let f = try DeployFixture()
+        let f = try DeployFixture(extraYAML: Self.lenientLoad)
         defer { Task { await f.cleanUp() } }
         #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
         let (status, r) = try await triage(f)
@@ -33,7 +36,7 @@ struct TriageTests {
     }
 
     @Test func aBrokenReadyAfterADeployPointsAtTheDeployAndTheRollback() async throws {
-        let f = try DeployFixture()
+        let f = try DeployFixture(extraYAML: Self.lenientLoad)
         defer { Task { await f.cleanUp() } }
         let v1 = try await run(f, ["deploy", "--from", f.release("v1")])
         let v2 = try await run(f, ["deploy", "--from", f.release("v2")])
@@ -64,7 +67,7 @@ struct TriageTests {
     }
 
     @Test func aDeadHostIsANetworkFinding() async throws {
-        let f = try DeployFixture()
+        let f = try DeployFixture(extraYAML: Self.lenientLoad)
         defer { Task { await f.cleanUp() } }
         #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
         let hosts = (f.targets + ["127.0.0.199"]).joined(separator: ",")
@@ -78,6 +81,7 @@ struct TriageTests {
     @Test func aFailingDependencyCheckIsADependencyFinding() async throws {
         let f = try DeployFixture(extraYAML: """
         triage:
+          load_max_per_cpu: 1000
           checks:
             - name: postgres
               command: "echo 'db:5432 - no response' >&2; exit 2"
@@ -100,7 +104,7 @@ struct TriageTests {
         let addr = "127.0.0.41"
         let hosts = TestHosts.current
         try await hosts.harness(["start-host", addr], environment: ["SHIPIT_SRV_SIZE": "16m"])
-        let f = try DeployFixture(targets: [addr])
+        let f = try DeployFixture(targets: [addr], extraYAML: Self.lenientLoad)
         defer { Task { await f.cleanUp(); _ = try? hosts.harness("stop-host", addr) } }
         #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
         let s = try await hosts.connect(to: addr)
