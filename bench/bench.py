@@ -194,6 +194,23 @@ parallel: 64
     print(f"Rollback of {n} hosts to an image they already hold (no pull): **{rw:.2f} s** wall, {rc:.2f} s CPU (median of {REPEAT}).\n")
 
 
+def triage_table():
+    """`shipit triage` on 10 healthy hosts (target: under 2 s for the whole command)."""
+    n = min(10, len(HOSTS))
+    work = "/tmp/shipit-bench-triage"
+    os.makedirs(work, exist_ok=True)
+    config = f"{work}/shipit.yml"
+    write_config(config, "bench-triage", HOSTS[:n], "/srv/bench-triage", 18300)
+    with open(config, "a") as f:
+        f.write("triage:\n  load_max_per_cpu: 1000\n  checks:\n    - {name: tmp-writable, command: 'test -w /tmp'}\n")
+    for v in ("v1", "v2"):
+        subprocess.run([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", v)], check=True, stdout=subprocess.DEVNULL)
+    w, c = measure(lambda: subprocess.run([SHIPIT, "triage", "--config", config, "--since", "2h"], check=True, stdout=subprocess.DEVNULL))
+    print(f"### `shipit triage` on {n} healthy hosts\n")
+    print(f"Whole command (probe script + live/ready per host, ledger and host history, rollback advice, note): "
+          f"**{w:.2f} s** wall, {c:.2f} s CPU (median of {REPEAT}).\n")
+
+
 def ledger_table():
     """`changes` over a big ledger, and what recording costs a deploy."""
     work = "/tmp/shipit-bench-ledger"
@@ -253,7 +270,7 @@ def ledger_table():
 
 if __name__ == "__main__":
     print(f"hosts available: {len(HOSTS)}, repeats: {REPEAT}, user: {USER}\n")
-    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger", "image"]
+    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger", "image", "triage"]
     if "exec" in which:
         exec_table()
     if "deploy" in which:
@@ -264,3 +281,5 @@ if __name__ == "__main__":
         ledger_table()
     if "image" in which:
         image_table()
+    if "triage" in which:
+        triage_table()
