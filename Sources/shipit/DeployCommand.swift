@@ -50,21 +50,10 @@ struct DeployCommand: AsyncParsableCommand {
             let artifact = try Artifact.build(from: source, workDir: work)
             if dryRun { return printPlan(config, artifact) }
 
-            let flag = InterruptFlag()
-            Signals.install(flag)
-            var options = Deployment.Options()
-            options.lockWaitSeconds = lockWait
-            options.autoRollback = !noRollback
-            options.reason = "deploy \(artifact.releaseID)"
             renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info,
                                          message: "\(config.app) release \(artifact.releaseID) (\(artifact.size) bytes, sha256 \(artifact.sha256.prefix(12))) to \(config.hosts.count) host(s)"))
-            let ledger = try await LedgerAccess.forWriting(config)
-            options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
-            let deployment = Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
-                                        options: options, interrupt: flag, ledger: ledger, notify: renderer.notice)
-            let report = await deployment.deploy(artifact)
-            renderer.report(report)
-            if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
+            let deployment = try await makeDeployment(config, reason: "deploy \(artifact.releaseID)", renderer: renderer)
+            try finish(await deployment.deploy(artifact), renderer)
         } catch let e as ShipitError {
             Console.shared.err("shipit deploy: \(e.message)")
             throw ExitCode(e.exitCode.rawValue)
@@ -83,18 +72,26 @@ struct DeployCommand: AsyncParsableCommand {
             }
             return
         }
+        renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info, message: "\(config.app) image \(image.name):\(tag) to \(config.hosts.count) host(s)"))
+        let deployment = try await makeDeployment(config, reason: "deploy \(image.name):\(tag)", renderer: renderer)
+        try finish(await deployment.deployImage(tag: tag), renderer)
+    }
+
+    /// Signals, options, the ledger (its dead runs' locks may be taken over) and the SSH fleet.
+    func makeDeployment(_ config: DeployConfig, reason: String, renderer: DeployRenderer) async throws -> Deployment {
         let flag = InterruptFlag()
         Signals.install(flag)
         var options = Deployment.Options()
         options.lockWaitSeconds = lockWait
         options.autoRollback = !noRollback
-        options.reason = "deploy \(image.name):\(tag)"
-        renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info, message: "\(config.app) image \(image.name):\(tag) to \(config.hosts.count) host(s)"))
+        options.reason = reason
         let ledger = try await LedgerAccess.forWriting(config)
         options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
-        let deployment = Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
-                                    options: options, interrupt: flag, ledger: ledger, notify: renderer.notice)
-        let report = await deployment.deployImage(tag: tag)
+        return Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
+                          options: options, interrupt: flag, ledger: ledger, notify: renderer.notice)
+    }
+
+    func finish(_ report: DeployReport, _ renderer: DeployRenderer) throws {
         renderer.report(report)
         if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
     }

@@ -53,14 +53,7 @@ public final class ImageFixture: @unchecked Sendable {
 
     /// What the app answers on GET / (through a tunnel, as the smoke test does).
     public func served(_ host: String) async throws -> String {
-        let s = try await hosts.connect(to: host)
-        let raw: Data
-        do { raw = try await s.tunnelRequest(host: host, port: port, request: Data("GET / HTTP/1.0\r\n\r\n".utf8), timeout: 3) } catch {
-            await s.close()
-            throw error
-        }
-        await s.close()
-        return try HTTPResponse.parse(raw).body.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await hosts.httpGet(host, port: port)
     }
 
     /// The digest of the image the app's running container was created from.

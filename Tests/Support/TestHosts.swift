@@ -41,6 +41,19 @@ public struct TestHosts: Sendable {
         try await SSHSession.connect(to: target(index), options: options())
     }
 
+    /// The body of GET `path` on address:port as seen from `host` (through an SSH tunnel, as the
+    /// smoke test does).
+    public func httpGet(_ host: String, port: Int, path: String = "/") async throws -> String {
+        let s = try await connect(to: host)
+        let raw: Data
+        do { raw = try await s.tunnelRequest(host: host, port: port, request: Data("GET \(path) HTTP/1.0\r\n\r\n".utf8), timeout: 3) } catch {
+            await s.close()
+            throw error
+        }
+        await s.close()
+        return try HTTPResponse.parse(raw).body.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// A host by address (also one started by a test with `start-host`).
     public func connect(to address: String) async throws -> SSHSession {
         try await SSHSession.connect(to: SSHTarget(host: address, user: user), options: options())

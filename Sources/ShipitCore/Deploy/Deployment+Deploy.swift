@@ -46,7 +46,13 @@ extension Deployment {
             return await remote(host, extract)
         }
         await recordChanges(uploads)
-        if !record(uploads, step: "upload").isEmpty {
+        return await afterStaging(uploads, step: "upload", id: id, started: started)
+    }
+
+    /// Both strategies once the release is on every host (uploaded, or its container created):
+    /// abandon it if any host failed; else the pre-switch hook, then switch and verify.
+    func afterStaging(_ results: [String: StepResult], step: String, id: String, started: ContinuousClock.Instant) async -> DeployReport {
+        if !record(results, step: step).isEmpty {
             await advance(.phaseFailed(anySwitched: false))
             return await finishFailed(id, started: started)
         }
@@ -56,8 +62,12 @@ extension Deployment {
             return await finishFailed(id, started: started)
         }
         await advance(.phaseSucceeded)
+        return await switchVerifyAndFinish(id, started: started)
+    }
 
-        // switch + start, then smoke test every host.
+    /// Both strategies from the switch on: switch + start, smoke test every host, then either
+    /// finish (prune, unlock) or roll every switched host back.
+    func switchVerifyAndFinish(_ id: String, started: ContinuousClock.Instant) async -> DeployReport {
         let failed = await switchAndVerify("switch", release: { _ in id }, targets: config.hosts, event: "deploy")
         _ = await runHook("post-switch", release: id)
         await settleSwitch(failed: failed, anySwitched: hosts.values.contains { $0.current == id })

@@ -57,28 +57,6 @@ extension Deployment {
             let bind = config.health?.address ?? host
             return await remote(host, cmds.create(releaseID: id, reference: reference, bind: bind, envFile: envFile == nil ? nil : remoteEnv))
         }
-        if !record(creates, step: "create").isEmpty {
-            await advance(.phaseFailed(anySwitched: false))
-            return await finishFailed(id, started: started)
-        }
-        if await stopRequested() { return await finishFailed(id, started: started) }
-        guard await runHook("pre-switch", release: id) else {
-            await advance(.phaseFailed(anySwitched: false))
-            return await finishFailed(id, started: started)
-        }
-        await advance(.phaseSucceeded)
-
-        let failed = await switchAndVerify("switch", release: { _ in id }, targets: config.hosts, event: "deploy")
-        _ = await runHook("post-switch", release: id)
-        await settleSwitch(failed: failed, anySwitched: hosts.values.contains { $0.current == id })
-        if machine.phase != .smokeTest { return await rollBackAfterFailure(id, started: started) }
-        await advance(.phaseSucceeded)
-        _ = await phase("finish", on: config.hosts) { [self] host in
-            await remote(host, commands.finish(keep: config.keepReleases, previous: hosts[host]?.previous, holder: holder,
-                                               historyLine: historyLine(event: "outcome", release: id, previous: hosts[host]?.previous, outcome: "succeeded")))
-        }
-        locked.removeAll()
-        _ = await runHook("post-deploy", release: id)
-        return await report(operation: "deploy", release: id, started: started)
+        return await afterStaging(creates, step: "create", id: id, started: started)
     }
 }
