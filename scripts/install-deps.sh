@@ -3,7 +3,7 @@
 # skips `apt-get update`) when everything is already there.
 set -euo pipefail
 PKGS=(libssh2-1-dev libsqlite3-dev pkg-config openssh-server openssh-client python3 perl git util-linux
-      curl file podman runc uidmap slirp4netns busybox-static docker-registry)
+      curl file podman runc uidmap slirp4netns busybox-static docker-registry postgresql)
 [ "${1:-}" = "--bench" ] && PKGS+=(hyperfine sqlite3)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,7 +5,7 @@ import ShipitCore
 enum LedgerAccess {
     static func forWriting(_ config: DeployConfig) async throws -> Ledger {
         let ledger: Ledger
-        do { ledger = try LedgerStore.openForWriting(config) } catch {
+        do { ledger = try await LedgerStore.openForWriting(config) } catch {
             throw ShipitError("cannot open the ledger \(config.ledgerPath) (every run is recorded, so nothing was started): \(error)")
         }
         await reportInterrupted(ledger)
@@ -13,7 +13,7 @@ enum LedgerAccess {
     }
 
     static func forReading(_ config: DeployConfig) async -> (ledger: Ledger?, status: String) {
-        let (ledger, status) = LedgerStore.openForReading(config)
+        let (ledger, status) = await LedgerStore.openForReading(config)
         if let ledger { await reportInterrupted(ledger) }
         return (ledger, status)
     }

@@ -4,7 +4,8 @@ import ShipitCore
 import Testing
 import TestSupport
 
-@Suite("SQLite ledger: schema, writes, time windows, crash recovery")
+/// The same suite against both stores (TestStore): SQLite and a real PostgreSQL 15.
+@Suite("ledger: schema, writes, time windows, crash recovery")
 struct LedgerTests {
     func newLedger() throws -> (SQLiteLedger, String) {
         let path = Local.tempDir("ledger") + "/sub/ledger.sqlite"
@@ -34,8 +35,27 @@ struct LedgerTests {
         #expect(throws: ShipitError.self) { try SQLiteLedger(path: path + ".missing", create: false) }
     }
 
-    @Test func recordsAttemptHostsAndStepsAsTheyHappen() async throws {
-        let (ledger, _) = try newLedger()
+    @Test func postgresHasItsOwnMigrationsAndRefusesAWrongPassword() async throws {
+        var t = TestStore.pgTarget
+        t.schema = "t_mig_" + UUID().uuidString.prefix(8).lowercased().replacingOccurrences(of: "-", with: "")
+        let a = try await PostgresLedger.connect(t)
+        let b = try await PostgresLedger.connect(t)  // a second runner: migrations run once, under a lock
+        try await a.begin(attempt("x", at: 1))
+        #expect(try await b.attempt("x")?.id == "x")
+        await a.close(); await b.close()
+        let pw = Local.tempDir("pw") + "/pw"
+        try "wrong".write(toFile: pw, atomically: true, encoding: .utf8)
+        t.passwordFile = pw
+        await #expect(throws: ShipitError.self) { _ = try await PostgresLedger.connect(t) }
+        var dead = TestStore.pgTarget
+        dead.port = 1
+        do { _ = try await PostgresLedger.connect(dead, timeout: 2); Issue.record("connected to a closed port") } catch let e as ShipitError {
+            #expect(e.message.contains("unreachable"))
+        }
+    }
+
+    @Test(arguments: TestStore.allCases) func recordsAttemptHostsAndStepsAsTheyHappen(store: TestStore) async throws {
+        let ledger = try await store.make()
         var a = attempt("a1", at: 1000, outcome: .running)
         a.ci = ["GITHUB_RUN_ID": "42"]
         a.changedFiles = ["M app.py"]
@@ -61,8 +81,8 @@ struct LedgerTests {
         #expect(steps[0].finishedAt == Date(timeIntervalSince1970: 1002))
     }
 
-    @Test func queriesTimeWindowsHostsAppsAndLimits() async throws {
-        let (ledger, _) = try newLedger()
+    @Test(arguments: TestStore.allCases) func queriesTimeWindowsHostsAppsAndLimits(store: TestStore) async throws {
+        let ledger = try await store.make()
         try await ledger.begin(attempt("a1", at: 100, hosts: ["h1"]))
         try await ledger.begin(attempt("a2", at: 200, hosts: ["h1", "h2"]))
         try await ledger.begin(attempt("a3", at: 300, hosts: ["h2"]))
@@ -82,16 +102,16 @@ struct LedgerTests {
         #expect(a2.first?.hosts.map(\.host) == ["h1", "h2"])
     }
 
-    @Test func storesEachConfigOnce() async throws {
-        let (ledger, _) = try newLedger()
+    @Test(arguments: TestStore.allCases) func storesEachConfigOnce(store: TestStore) async throws {
+        let ledger = try await store.make()
         try await ledger.saveConfig(hash: "c1", settings: ["app": "web", "health.port": "8080"])
         try await ledger.saveConfig(hash: "c1", settings: ["app": "ignored"])
         #expect(try await ledger.config(hash: "c1") == ["app": "web", "health.port": "8080"])
         #expect(try await ledger.config(hash: "nope") == nil)
     }
 
-    @Test func marksAttemptsOfAKilledProcessInterrupted() async throws {
-        let (ledger, _) = try newLedger()
+    @Test(arguments: TestStore.allCases) func marksAttemptsOfAKilledProcessInterrupted(store: TestStore) async throws {
+        let ledger = try await store.make()
         // A real process, killed with SIGKILL: its pid is then dead.
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sleep")
@@ -120,8 +140,8 @@ struct LedgerTests {
         #expect(LedgerStore.describeInterrupted(dead).contains("h1: switch running"))
     }
 
-    @Test func recorderRedactsBeforeWriting() async throws {
-        let (ledger, _) = try newLedger()
+    @Test(arguments: TestStore.allCases) func recorderRedactsBeforeWriting(store: TestStore) async throws {
+        let ledger = try await store.make()
         let redactor = Redactor(environment: ["DB_PASSWORD": "hunter2-very-secret"])
         let recorder = AttemptRecorder(ledger: ledger, attempt: attempt("r1", at: 1, outcome: .running), redactor: redactor) { _ in }
         try await recorder.begin(settings: ["app": "web", "env.API_TOKEN": "abc123456", "db": "postgres://u:pw1234@db/x"])
@@ -138,8 +158,8 @@ struct LedgerTests {
         #expect(try await ledger.config(hash: "c1") == ["app": "web", "env.API_TOKEN": "***", "db": "postgres://u:***@db/x"])
     }
 
-    @Test func anAttemptThatCannotBeRecordedIsRefused() async throws {
-        let (ledger, _) = try newLedger()
+    @Test(arguments: TestStore.allCases) func anAttemptThatCannotBeRecordedIsRefused(store: TestStore) async throws {
+        let ledger = try await store.make()
         try await ledger.begin(attempt("x", at: 1))
         // A second begin with the same id fails (primary key): the recorder must throw, not carry on.
         let recorder = AttemptRecorder(ledger: ledger, attempt: attempt("x", at: 2), redactor: Redactor(environment: [:])) { _ in }

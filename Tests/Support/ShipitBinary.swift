@@ -66,6 +66,16 @@ public struct ShipitBinary: Sendable {
         }
     }
 
+    /// Waits for a started process on a dispatch thread; returns its exit status.
+    public static func wait(_ p: Process) async -> Int32 {
+        await withCheckedContinuation { cont in
+            DispatchQueue.global().async {
+                p.waitUntilExit()
+                cont.resume(returning: p.terminationStatus)
+            }
+        }
+    }
+
     /// Decodes a `--json` document the way a CI script would.
     public static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
         let d = JSONDecoder()

@@ -34,7 +34,9 @@ public struct DeployConfig: Sendable {
     /// Free space a host needs, as a multiple of the artifact size (tarball + extracted copy).
     public var diskFactor: Double
     public var hooksDir: String
+    /// What messages show for the ledger: the SQLite path, or the shared ledger's URL (no password).
     public var ledgerPath: String
+    public var ledger: LedgerLocation = .sqlite(path: "")
     /// `strategy: image` settings (required then, refused otherwise).
     public var image: ImageSettings?
     /// Roles per host (`hosts: [{host: web-1, roles: [web]}]`).
@@ -213,9 +215,30 @@ extension DeployConfig {
         let diskFactor = try top["disk_factor"]?.double(0...100) ?? 2
         let hooksDir = expand(try top["hooks"]?.string() ?? "hooks", relativeTo: baseDir)
         var ledgerPath = baseDir.appendingPathComponentSafe(".shipit/ledger.sqlite")
+        var ledger = LedgerLocation.sqlite(path: ledgerPath)
         if let lr = top["ledger"] {
-            let m = try lr.mapping(allowed: ["path"])
-            if let p = m["path"] { ledgerPath = expand(try p.string(), relativeTo: baseDir) }
+            let m = try lr.mapping(allowed: ["path", "url", "password_env", "password_file"])
+            if let p = m["path"] {
+                guard m["url"] == nil else { throw p.fail("give 'path' (SQLite) or 'url' (PostgreSQL), not both") }
+                ledgerPath = expand(try p.string(), relativeTo: baseDir)
+                ledger = .sqlite(path: ledgerPath)
+            }
+            if let u = m["url"] {
+                let urlText = try u.string()
+                var t = try { () throws -> LedgerLocation.PostgresTarget in
+                    do { return try LedgerLocation.PostgresTarget.parse(urlText, field: u.path) } catch let e as ShipitError { throw u.fail(e.message.replacingOccurrences(of: u.path + ": ", with: "")) }
+                }()
+                if let e = m["password_env"] {
+                    let name = try e.string()
+                    guard RemoteCommand.isValidEnvName(name) else { throw e.fail("expected an environment variable name") }
+                    t.passwordEnv = name
+                }
+                if let f = m["password_file"] { t.passwordFile = expand(try f.string(), relativeTo: baseDir) }
+                ledger = .postgres(t)
+                ledgerPath = t.display
+            } else if m["password_env"] != nil || m["password_file"] != nil {
+                throw lr.fail("password_env/password_file are for a PostgreSQL 'url'")
+            }
         }
         var image: ImageSettings?
         if let ir = top["image"] {
@@ -229,6 +252,7 @@ extension DeployConfig {
                                   deployTo: deployTo, keepReleases: keep, shared: shared, start: start, health: health,
                                   diskFactor: diskFactor, hooksDir: hooksDir, ledgerPath: ledgerPath, image: image, configHash: "")
         config.roles = roles
+        config.ledger = ledger
         if let t = top["triage"] { config.triage = try TriageSettings.parse(t) }
         return config
     }

@@ -36,6 +36,7 @@ public final class Deployment: @unchecked Sendable {
     var locked: Set<String> = []
     var lockHeld = false
     var failedIn: DeployPhase?
+    var sharedLockTaken = false
     /// Each host's pre-flight facts (the image strategy reads the pulled digest from them).
     var preflightResults: [String: ScriptOutput] = [:]
 
@@ -84,6 +85,26 @@ public final class Deployment: @unchecked Sendable {
         }
         recorder = r
         return true
+    }
+
+    /// The shared ledger's run lock (one run of this app and stage at a time, across runners).
+    /// False when another run holds it: the caller fails the run before any host is touched.
+    func takeSharedRunLock() async -> Bool {
+        guard let shared = ledger as? SharedRunLock else { return true }
+        do {
+            if let who = try await shared.acquireRunLock(app: config.app, stage: config.stage, attemptID: attemptID, holder: deployer,
+                                                          waitSeconds: options.lockWaitSeconds) {
+                lockHeld = true
+                for h in config.hosts { hosts[h]?.failedStep = "preflight"; hosts[h]?.error = "deploy lock held in the shared ledger by \(who)" }
+                notify(DeployNotice(host: nil, step: "lock", status: .failed, message: "the shared ledger's run lock is held by \(who)"))
+                return false
+            }
+            sharedLockTaken = true
+            return true
+        } catch {
+            for h in config.hosts { hosts[h]?.failedStep = "preflight"; hosts[h]?.error = "shared run lock: \(error)" }
+            return false
+        }
     }
 
     func hostState(_ host: String) -> LedgerHostState {
@@ -202,9 +223,11 @@ public final class Deployment: @unchecked Sendable {
     /// The symlink strategy's own builders (extract is symlink-only).
     var symlink: SymlinkCommands { SymlinkCommands(layout: config.layout, timeout: config.connection.commandTimeout) }
 
-    /// Pre-flight on every host; returns false (after releasing any lock taken) if any host failed.
+    /// Pre-flight on every host (after the shared run lock, if the ledger has one); returns false
+    /// (after releasing any lock taken) if any host failed.
     /// `pull`: the image strategy pulls `name:tag` on every host here, before anything changes.
     func preflight(requiredKB: Int64, pull: String? = nil, withInventory: Bool = false) async -> Bool {
+        guard await takeSharedRunLock() else { return false }
         var cmd: RemoteCommand
         if let image = commands as? ImageCommands {
             cmd = image.preflight(lockInfo: lockInfo, lockWaitSeconds: options.lockWaitSeconds, staleHolders: options.staleHolders, pull: pull)
@@ -299,6 +322,10 @@ public final class Deployment: @unchecked Sendable {
                              interrupted: interrupt.isRaised, lockHeld: lockHeld,
                              hosts: config.hosts.compactMap { hosts[$0] }.map { var h = $0; h.error = redactor.redact(h.error); return h },
                              seconds: ExecRunner.seconds(ContinuousClock.now - started))
+        if sharedLockTaken, let shared = ledger as? SharedRunLock {
+            await shared.releaseRunLock(app: config.app, stage: config.stage)
+            sharedLockTaken = false
+        }
         if let recorder {
             await recordHosts()
             await recorder.change {

@@ -50,7 +50,7 @@ public struct ChangesQuery: Sendable {
         switch status {
         case "ok": break
         case "missing": notes.append("no ledger at \(config.ledgerPath): this timeline comes from the hosts' history alone (runs that failed before switching any host are not in it)")
-        default: notes.append("the ledger \(config.ledgerPath) is \(status): this timeline comes from the hosts' history alone")
+        default: notes.append("the ledger \(config.ledgerPath) is \(status): this timeline comes from the hosts' history alone (runs that failed before switching any host are not in it)")
         }
 
         var hostStatus: [String: String] = [:]

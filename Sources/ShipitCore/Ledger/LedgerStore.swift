@@ -2,16 +2,27 @@ import Foundation
 
 /// Opens the ledger a config names, and reports attempts left behind by dead processes.
 public enum LedgerStore {
-    /// For a run that records: creates the ledger when it does not exist yet.
-    public static func openForWriting(_ config: DeployConfig) throws -> Ledger {
-        try SQLiteLedger(path: config.ledgerPath, create: true)
+    /// For a run that records: creates the ledger when it does not exist yet. An unreachable shared
+    /// ledger is an error: falling back to a local file would split the history.
+    public static func openForWriting(_ config: DeployConfig) async throws -> Ledger {
+        switch config.ledger {
+        case let .sqlite(path): return try SQLiteLedger(path: path, create: true)
+        case let .postgres(target): return try await PostgresLedger.connect(target, timeout: config.connection.connectTimeout)
+        }
     }
 
     /// For readers: the ledger if there is one, and a status for the output (`ok`, `missing`,
-    /// `unreadable: …`). A missing ledger is not an error: the hosts' history still answers.
-    public static func openForReading(_ config: DeployConfig) -> (ledger: Ledger?, status: String) {
-        guard FileManager.default.fileExists(atPath: config.ledgerPath) else { return (nil, "missing") }
-        do { return (try SQLiteLedger(path: config.ledgerPath, create: false), "ok") } catch { return (nil, "unreadable: \(error)") }
+    /// `unreachable: …`, `unreadable: …`). Not an error: the hosts' history still answers.
+    public static func openForReading(_ config: DeployConfig) async -> (ledger: Ledger?, status: String) {
+        switch config.ledger {
+        case let .sqlite(path):
+            guard FileManager.default.fileExists(atPath: path) else { return (nil, "missing") }
+            do { return (try SQLiteLedger(path: path, create: false), "ok") } catch { return (nil, "unreadable: \(error)") }
+        case let .postgres(target):
+            do { return (try await PostgresLedger.connect(target, timeout: config.connection.connectTimeout), "ok") } catch {
+                return (nil, "unreachable: \((error as? ShipitError)?.message ?? "\(error)")")
+            }
+        }
     }
 
     /// Marks this machine's `running` attempts whose process is gone as `interrupted` and returns

@@ -39,7 +39,7 @@ case "ledger-query":
     let limit = args.count > 4 ? Int(args[4]) ?? ChangesQuery.defaultLimit : ChangesQuery.defaultLimit
     let config = try DeployConfig.load(file: args[2])
     let start = ContinuousClock.now
-    let (ledger, status) = LedgerStore.openForReading(config)
+    let (ledger, status) = await LedgerStore.openForReading(config)
     if ProcessInfo.processInfo.environment["SHIPIT_BENCH_DETAIL"] != nil, let ledger {
         let t0 = ContinuousClock.now
         let rows = try await ledger.attempts(LedgerQuery(from: Date().addingTimeInterval(-days * 86400), app: config.app, stage: .some(nil)))
@@ -58,7 +58,7 @@ case "deploy":
     try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: work) }
     let artifact = try Artifact.build(from: .directory(args[3]), workDir: work)
-    let ledger: Ledger? = args[5] == "ledger" ? try LedgerStore.openForWriting(config) : nil
+    let ledger: Ledger? = args[5] == "ledger" ? try await LedgerStore.openForWriting(config) : nil
     let start = ContinuousClock.now
     let report = await Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
                                   ledger: ledger, notify: { _ in }).deploy(artifact)
