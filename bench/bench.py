@@ -194,6 +194,62 @@ parallel: 64
     print(f"Rollback of {n} hosts to an image they already hold (no pull): **{rw:.2f} s** wall, {rc:.2f} s CPU (median of {REPEAT}).\n")
 
 
+PG_FILL = """
+INSERT INTO bench.configs SELECT 'cfg' || c, '{"app":"bench","health.deadline":"' || (c % 7 + 1) || '"}' FROM generate_series(0, 2000) c ON CONFLICT DO NOTHING;
+INSERT INTO bench.attempts (id, app, strategy, operation, release_id, source, "user", machine, pid, started_at, finished_at, outcome, state, error, changed_count, changed_files, config_hash)
+SELECT 'bench-' || lpad(i::text, 8, '0'), 'bench', 'symlink', CASE WHEN i % 10 = 9 THEN 'rollback' ELSE 'deploy' END, 'r' || lpad(i::text, 8, '0'),
+       '/src/app', 'ops', 'bench', 1, t, t + 1.5, CASE WHEN i % 20 = 19 THEN 'rolled-back' ELSE 'succeeded' END,
+       CASE WHEN i % 20 = 19 THEN 'rolledBack' ELSE 'succeeded' END, CASE WHEN i % 20 = 19 THEN '127.0.0.12 failed at smoke test' END,
+       3, '["M app.py","M VERSION","A static/new.css"]', 'cfg' || (i / 50)
+FROM (SELECT i, extract(epoch FROM now()) - 365.0 * 86400 + 365.0 * 86400 * i / N.n AS t FROM generate_series(0, (SELECT n FROM N) - 1) i, N) g, N;
+INSERT INTO bench.attempt_hosts (attempt_id, host, previous, current, step, status)
+SELECT 'bench-' || lpad(i::text, 8, '0'), '127.0.0.' || (11 + h), 'r' || lpad((i - 1)::text, 8, '0'), 'r' || lpad(i::text, 8, '0'), 'finish', 'ok'
+FROM generate_series(0, (SELECT n FROM N) - 1) i, generate_series(0, 2) h;
+INSERT INTO bench.steps (attempt_id, host, step, status, started_at, finished_at, exit_status)
+SELECT 'bench-' || lpad(i::text, 8, '0'), '127.0.0.' || (11 + h), s, 'ok', 0, 0, 0
+FROM generate_series(0, (SELECT n FROM N) - 1) i, generate_series(0, 2) h, unnest(ARRAY['preflight', 'upload', 'switch']) s;
+INSERT INTO bench.steps (attempt_id, host, step, status, started_at, finished_at, message)
+SELECT 'bench-' || lpad(i::text, 8, '0'), NULL, 'state', 'info', 0, 0, 'smokeTest → succeeded' FROM generate_series(0, (SELECT n FROM N) - 1) i;
+ANALYZE;
+"""
+
+
+def pg_table():
+    """`changes --since 30d` over a 100,000-attempt shared ledger on PostgreSQL (target: under 100 ms)."""
+    work = "/tmp/shipit-bench-pg"
+    os.makedirs(work, exist_ok=True)
+    pwfile = os.environ.get("SHIPIT_PG_DIR", "/tmp/shipit-pg") + "/pw"
+    port = os.environ.get("SHIPIT_PG_PORT", "55432")
+    config = f"{work}/shipit.yml"
+    write_config(config, "bench", HOSTS[:3], "/srv/bench-pg", 18400)
+    with open(config, "a") as f:
+        f.write(f"ledger:\n  url: postgres://shipit@127.0.0.1:{port}/shipit?schema=bench\n  password_file: {pwfile}\n")
+    env = dict(os.environ, PGPASSWORD=open(pwfile).read().strip())
+    psql = ["psql", "-h", "127.0.0.1", "-p", port, "-U", "shipit", "-d", "shipit", "-qtA", "-v", "ON_ERROR_STOP=1"]
+    attempts = int(os.environ.get("LEDGER_ATTEMPTS", "100000"))
+    have = subprocess.run(psql + ["-c", "SELECT count(*) FROM bench.attempts"], env=env, capture_output=True, text=True).stdout.strip()
+    if have != str(attempts):
+        subprocess.run(psql + ["-c", "DROP SCHEMA IF EXISTS bench CASCADE"], env=env, check=True)
+        subprocess.run([SHIPIT, "changes", "--config", config, "--no-hosts"], check=True, stdout=subprocess.DEVNULL)  # shipit creates its schema
+        t0 = time.perf_counter()
+        sql = f"CREATE TEMP TABLE N AS SELECT {attempts} AS n;\n" + PG_FILL
+        subprocess.run(psql, input=sql, env=env, check=True, text=True)
+        print(f"(PostgreSQL ledger filled in {time.perf_counter() - t0:.1f} s)\n")
+    steps = subprocess.run(psql + ["-c", "SELECT count(*) FROM bench.steps"], env=env, capture_output=True, text=True).stdout.strip()
+    print(f"### `shipit changes --since 30d` on the shared PostgreSQL ledger: {attempts:,} attempts, {steps} step rows\n")
+    print("| what | median |")
+    print("|---|---:|")
+    for limit, label in ((200, "default: newest 200"), (0, "--limit 0: all")):
+        qs = []
+        for _ in range(REPEAT):
+            out = subprocess.run([BENCH, "ledger-query", config, "30", str(limit)], check=True, capture_output=True, text=True).stdout.split()
+            qs.append(float(out[0]))
+        print(f"| connect + query + timeline ({label}) | {statistics.median(qs):.1f} ms |")
+    w, c = measure(lambda: subprocess.run([SHIPIT, "changes", "--config", config, "--since", "30d", "--no-hosts"], check=True, stdout=subprocess.DEVNULL))
+    print(f"| whole command, ledger only | {w * 1000:.0f} ms (CPU {c * 1000:.0f} ms) |")
+    print()
+
+
 def triage_table():
     """`shipit triage` on 10 healthy hosts (target: under 2 s for the whole command)."""
     n = min(10, len(HOSTS))
@@ -270,7 +326,7 @@ def ledger_table():
 
 if __name__ == "__main__":
     print(f"hosts available: {len(HOSTS)}, repeats: {REPEAT}, user: {USER}\n")
-    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger", "image", "triage"]
+    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger", "pg", "image", "triage"]
     if "exec" in which:
         exec_table()
     if "deploy" in which:
@@ -283,3 +339,5 @@ if __name__ == "__main__":
         image_table()
     if "triage" in which:
         triage_table()
+    if "pg" in which:
+        pg_table()

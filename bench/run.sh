@@ -6,4 +6,5 @@ swift build -c release --product shipit
 swift build -c release --product shipit-bench
 scripts/testhosts.sh up "${BENCH_HOSTS:-50}"
 scripts/podman-setup.sh && scripts/registry.sh up && scripts/images.sh
+scripts/pg.sh up
 python3 bench/bench.py | tee bench/last-run.md
