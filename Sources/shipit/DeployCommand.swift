@@ -28,6 +28,12 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(name: .customLong("lock-wait"), help: "Seconds to wait for another run's deploy lock.")
     var lockWait: Int = 0
 
+    @Flag(name: .customLong("allow-contract"), help: "Apply contract (rollback-unsafe) migrations instead of refusing them.")
+    var allowContract = false
+
+    @Flag(name: .long, help: "After a contract migration, still roll back automatically on failure.")
+    var force = false
+
     func run() async throws {
         var renderer = DeployRenderer(json: common.json)
         do {
@@ -49,10 +55,18 @@ struct DeployCommand: AsyncParsableCommand {
             let source: Artifact.Source = from.map { .directory($0) } ?? .git(repo: FileManager.default.currentDirectoryPath, ref: ref!)
             let artifact = try Artifact.build(from: source, workDir: work)
             if dryRun { return printPlan(config, artifact) }
+            var migrations: MigrationSet?
+            if let m = config.migrations {
+                // Read from exactly what ships: the artifact, unpacked here.
+                let tree = work + "/tree"
+                try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+                try LocalProcess.run(["tar", "-xzf", artifact.path, "-C", tree])
+                migrations = try MigrationSet.load(root: tree, dir: m.dir)
+            }
 
             renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info,
                                          message: "\(config.app) release \(artifact.releaseID) (\(artifact.size) bytes, sha256 \(artifact.sha256.prefix(12))) to \(config.hosts.count) host(s)"))
-            let deployment = try await makeDeployment(config, reason: "deploy \(artifact.releaseID)", renderer: renderer)
+            let deployment = try await makeDeployment(config, reason: "deploy \(artifact.releaseID)", renderer: renderer, migrations: migrations)
             try finish(await deployment.deploy(artifact), renderer)
         } catch let e as ShipitError {
             Console.shared.err("shipit deploy: \(e.message)")
@@ -78,13 +92,16 @@ struct DeployCommand: AsyncParsableCommand {
     }
 
     /// Signals, options, the ledger (its dead runs' locks may be taken over) and the SSH fleet.
-    func makeDeployment(_ config: DeployConfig, reason: String, renderer: DeployRenderer) async throws -> Deployment {
+    func makeDeployment(_ config: DeployConfig, reason: String, renderer: DeployRenderer, migrations: MigrationSet? = nil) async throws -> Deployment {
         let flag = InterruptFlag()
         Signals.install(flag)
         var options = Deployment.Options()
         options.lockWaitSeconds = lockWait
         options.autoRollback = !noRollback
         options.reason = reason
+        options.migrations = migrations
+        options.allowContract = allowContract
+        options.force = force
         let ledger = try await LedgerAccess.forWriting(config)
         options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
         return Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
@@ -119,8 +136,11 @@ struct RollbackCommand: AsyncParsableCommand {
 
     @OptionGroup var common: ConfigOptions
 
-    @Option(name: .long, help: "Release id to roll back to.")
+    @Option(name: .long, help: "Release id to roll back to (image strategy: also a tag or a digest).")
     var to: String?
+
+    @Flag(name: .long, help: "Roll back past a release that applied a contract migration.")
+    var force = false
 
     @Option(name: .customLong("lock-wait"), help: "Seconds to wait for another run's deploy lock.")
     var lockWait: Int = 0
@@ -136,6 +156,7 @@ struct RollbackCommand: AsyncParsableCommand {
             var options = Deployment.Options()
             options.lockWaitSeconds = lockWait
             options.reason = "rollback"
+            options.force = force
             let ledger = try await LedgerAccess.forWriting(config)
             options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
             let deployment = Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),

@@ -8,6 +8,6 @@ struct Shipit: AsyncParsableCommand {
         commandName: "shipit",
         abstract: "Deploy and roll back releases over SSH, with a ledger of everything that changed.",
         version: "shipit \(ShipitVersion.current) (libssh2 \(SSHSession.libssh2Version))",
-        subcommands: [DeployCommand.self, RollbackCommand.self, ChangesCommand.self, ReleasesCommand.self, StatusCommand.self, VerifyCommand.self, TriageCommand.self, LockCommand.self, LedgerCommand.self, ExecCommand.self]
+        subcommands: [DeployCommand.self, RollbackCommand.self, ChangesCommand.self, ReleasesCommand.self, StatusCommand.self, VerifyCommand.self, TriageCommand.self, LockCommand.self, LedgerCommand.self, MigrationsCommand.self, ExecCommand.self]
     )
 }

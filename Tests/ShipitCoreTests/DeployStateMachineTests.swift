@@ -8,24 +8,32 @@ struct DeployStateMachineTests {
         return try events.map { try m.handle($0) }
     }
 
+    /// Events that take a fresh machine to `phase` (pending → preflight → upload → migrate → switch → smokeTest).
+    private func to(_ phase: DeployPhase) -> [DeployEvent] {
+        let order: [DeployPhase] = [.preflight, .upload, .migrate, .switch, .smokeTest]
+        return [.start] + Array(repeating: .phaseSucceeded, count: order.firstIndex(of: phase)!)
+    }
+
     @Test func happyPath() throws {
-        #expect(try run([.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded])
-                == [.preflight, .upload, .switch, .smokeTest, .succeeded])
+        #expect(try run(to(.smokeTest) + [.phaseSucceeded]) == [.preflight, .upload, .migrate, .switch, .smokeTest, .succeeded])
     }
 
     @Test func failuresBeforeTheSwitchNeedNoRollback() throws {
         #expect(try run([.start, .phaseFailed(anySwitched: false)]) == [.preflight, .failed])
-        #expect(try run([.start, .phaseSucceeded, .phaseFailed(anySwitched: false)]) == [.preflight, .upload, .failed])
-        #expect(try run([.start, .phaseSucceeded, .interrupted(anySwitched: false)]) == [.preflight, .upload, .failed])
+        #expect(try run(to(.upload) + [.phaseFailed(anySwitched: false)]).last == .failed)
+        #expect(try run(to(.upload) + [.interrupted(anySwitched: false)]).last == .failed)
+        // A failed migration stops the deploy before any switch.
+        #expect(try run(to(.migrate) + [.phaseFailed(anySwitched: false)]) == [.preflight, .upload, .migrate, .failed])
+        #expect(try run(to(.migrate) + [.interrupted(anySwitched: false)]).last == .failed)
     }
 
     @Test func switchFailureRollsBackOnlyIfSomethingSwitched() throws {
-        #expect(try run([.start, .phaseSucceeded, .phaseSucceeded, .phaseFailed(anySwitched: true)]).last == .rollingBack)
-        #expect(try run([.start, .phaseSucceeded, .phaseSucceeded, .phaseFailed(anySwitched: false)]).last == .failed)
+        #expect(try run(to(.switch) + [.phaseFailed(anySwitched: true)]).last == .rollingBack)
+        #expect(try run(to(.switch) + [.phaseFailed(anySwitched: false)]).last == .failed)
     }
 
     @Test func smokeTestFailureRollsBackAndRollbackCanFail() throws {
-        let base: [DeployEvent] = [.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .phaseFailed(anySwitched: true)]
+        let base = to(.smokeTest) + [.phaseFailed(anySwitched: true)]
         #expect(try run(base).last == .rollingBack)
         #expect(try run(base + [.phaseSucceeded]).last == .rolledBack)
         #expect(try run(base + [.phaseFailed(anySwitched: true)]).last == .rollbackFailed)
@@ -34,11 +42,19 @@ struct DeployStateMachineTests {
     }
 
     @Test func noRollbackLeavesTheHostsAndFails() throws {
-        #expect(try run([.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .phaseFailed(anySwitched: true)], autoRollback: false).last == .failed)
+        #expect(try run(to(.smokeTest) + [.phaseFailed(anySwitched: true)], autoRollback: false).last == .failed)
+    }
+
+    @Test func aContractMigrationForbidsTheAutomaticRollback() throws {
+        var m = DeployStateMachine()
+        for e in to(.switch) { try m.handle(e) }
+        m.forbidRollback()
+        #expect(try m.handle(.phaseSucceeded) == .smokeTest)
+        #expect(try m.handle(.phaseFailed(anySwitched: true)) == .failed)
     }
 
     @Test func interruptAfterSwitchRollsBack() throws {
-        #expect(try run([.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .interrupted(anySwitched: true)]).last == .rollingBack)
+        #expect(try run(to(.smokeTest) + [.interrupted(anySwitched: true)]).last == .rollingBack)
     }
 
     @Test func terminalStatesAcceptNothing() {

@@ -137,7 +137,7 @@ struct DeploymentTests {
         let h2 = steps.filter { $0.host == "h2" }.map { "\($0.step):\($0.status)" }
         #expect(h2.starts(with: ["preflight:ok", "upload:ok", "switch:failed"]))
         let states = steps.filter { $0.step == "state" }.compactMap(\.message)
-        #expect(states == ["pending → preflight", "preflight → upload", "upload → switch", "switch → rollingBack", "rollingBack → rolledBack"])
+        #expect(states == ["pending → preflight", "preflight → upload", "upload → migrate", "migrate → switch", "switch → rollingBack", "rollingBack → rolledBack"])
     }
 
     @Test func rollbackPicksTheNewestGoodReleasePresentEverywhere() async throws {

@@ -42,6 +42,7 @@ public struct DeployConfig: Sendable {
     /// Roles per host (`hosts: [{host: web-1, roles: [web]}]`).
     public var roles: [String: [String]] = [:]
     public var triage = TriageSettings()
+    public var migrations: MigrationSettings?
     /// sha256 of the effective settings, so config-only changes show up in the ledger.
     public var configHash: String
     /// The effective config flattened to `key.path = value` (after the stage overlay and flag
@@ -53,7 +54,7 @@ public struct DeployConfig: Sendable {
 
 extension DeployConfig {
     static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start",
-                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage"]
+                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations"]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
     public static func load(file: String, stage: String? = nil) throws -> DeployConfig {
@@ -254,6 +255,12 @@ extension DeployConfig {
         config.roles = roles
         config.ledger = ledger
         if let t = top["triage"] { config.triage = try TriageSettings.parse(t) }
+        if let mr = top["migrations"] {
+            guard strategy == .symlink else { throw mr.fail("migrations run from the release directory: strategy symlink only, for now") }
+            let m = try MigrationSettings.parse(mr)
+            if let h = m.host, !hosts.contains(h) { throw mr.fail("host \(h) is not one of the hosts") }
+            config.migrations = m
+        }
         return config
     }
 

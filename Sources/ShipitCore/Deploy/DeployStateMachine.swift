@@ -1,7 +1,7 @@
 /// The deploy state machine (design §2). Every transition lives here and nowhere else; the
 /// orchestrator only reports what happened and asks where to go next.
 public enum DeployPhase: String, Sendable, Codable, CaseIterable {
-    case pending, preflight, upload, `switch`, smokeTest, succeeded, failed, rollingBack, rolledBack, rollbackFailed
+    case pending, preflight, upload, migrate, `switch`, smokeTest, succeeded, failed, rollingBack, rolledBack, rollbackFailed
 
     public var isTerminal: Bool { [.succeeded, .failed, .rolledBack, .rollbackFailed].contains(self) }
 }
@@ -19,9 +19,13 @@ public enum DeployEvent: Sendable, Equatable {
 
 public struct DeployStateMachine: Sendable {
     public private(set) var phase: DeployPhase = .pending
-    public let autoRollback: Bool
+    public private(set) var autoRollback: Bool
 
     public init(autoRollback: Bool = true) { self.autoRollback = autoRollback }
+
+    /// After a contract migration old code cannot run against the schema: a failure from here on
+    /// leaves the hosts where they are (fix forward) instead of rolling back.
+    public mutating func forbidRollback() { autoRollback = false }
 
     public enum TransitionError: Error, Equatable { case invalid(from: DeployPhase, event: DeployEvent) }
 
@@ -39,13 +43,15 @@ public struct DeployStateMachine: Sendable {
         switch (phase, event) {
         case (.pending, .start): return .preflight
         case (.preflight, .phaseSucceeded): return .upload
-        case (.upload, .phaseSucceeded): return .switch
+        // Database migrations run after the upload and before any switch (expand first).
+        case (.upload, .phaseSucceeded): return .migrate
+        case (.migrate, .phaseSucceeded): return .switch
         case (.switch, .phaseSucceeded): return .smokeTest
         case (.smokeTest, .phaseSucceeded): return .succeeded
         case (.rollingBack, .phaseSucceeded): return .rolledBack
         // Nothing switched yet: clean up, nothing to roll back.
-        case (.pending, .phaseFailed), (.preflight, .phaseFailed), (.upload, .phaseFailed),
-             (.pending, .interrupted), (.preflight, .interrupted), (.upload, .interrupted):
+        case (.pending, .phaseFailed), (.preflight, .phaseFailed), (.upload, .phaseFailed), (.migrate, .phaseFailed),
+             (.pending, .interrupted), (.preflight, .interrupted), (.upload, .interrupted), (.migrate, .interrupted):
             return .failed
         case let (.switch, .phaseFailed(anySwitched)), let (.switch, .interrupted(anySwitched)):
             return afterSwitchFailure(anySwitched)

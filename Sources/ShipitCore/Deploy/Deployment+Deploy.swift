@@ -29,7 +29,7 @@ extension Deployment {
             return await report(operation: "deploy", release: id, started: started)
         }
         let neededKB = Int64(Double(artifact.size) * max(config.diskFactor, 1) / 1024) + 1
-        guard await preflight(requiredKB: neededKB) else {
+        guard await preflight(requiredKB: neededKB), await checkMigrations() else {
             await advance(.phaseFailed(anySwitched: false))
             return await report(operation: "deploy", release: id, started: started)
         }
@@ -57,11 +57,13 @@ extension Deployment {
             return await finishFailed(id, started: started)
         }
         if await stopRequested() { return await finishFailed(id, started: started) }
-        guard await runHook("pre-switch", release: id) else {
+        await advance(.phaseSucceeded)  // → migrate
+        guard await runMigrations(id), await runHook("pre-switch", release: id) else {
             await advance(.phaseFailed(anySwitched: false))
             return await finishFailed(id, started: started)
         }
-        await advance(.phaseSucceeded)
+        if await stopRequested() { return await finishFailed(id, started: started) }
+        await advance(.phaseSucceeded)  // → switch
         return await switchVerifyAndFinish(id, started: started)
     }
 

@@ -38,7 +38,15 @@ extension Deployment {
         }
         notify(DeployNotice(host: nil, step: "rollback", status: .info, message: "target release \(target)"))
         await recorder?.change { $0.releaseID = target }
+        if let blocked = await rollbackBlocker(target: target), !options.force {
+            notify(DeployNotice(host: nil, step: "rollback", status: .failed, message: blocked))
+            for h in config.hosts { hosts[h]?.failedStep = "choose target"; hosts[h]?.error = blocked }
+            await advance(.phaseFailed(anySwitched: false))
+            await releaseLocks()
+            return await report(operation: "rollback", release: target, started: started)
+        }
         await advance(.phaseSucceeded)  // nothing to upload: the release is already on every host
+        await advance(.phaseSucceeded)  // no migration runs on a rollback
         if await stopRequested() { await releaseLocks(); return await report(operation: "rollback", release: target, started: started) }
         await advance(.phaseSucceeded)
         let failed = await switchAndVerify("switch", release: { _ in target }, targets: config.hosts, event: "rollback")

@@ -12,6 +12,13 @@ public final class Deployment: @unchecked Sendable {
         public var reason = "deploy"
         /// Lock holders (attempt ids) known to be dead: their locks are taken over, with a notice.
         public var staleHolders: [String] = []
+        /// The release's migrations (read and linted on the deployer), when `migrations:` is set.
+        public var migrations: MigrationSet?
+        /// Apply contract (rollback-unsafe) migrations instead of refusing them.
+        public var allowContract = false
+        /// Roll back past a rollback-unsafe release anyway (manual rollback), or auto-roll back after
+        /// applying a contract migration.
+        public var force = false
         public init() {}
     }
 
@@ -37,6 +44,8 @@ public final class Deployment: @unchecked Sendable {
     var lockHeld = false
     var failedIn: DeployPhase?
     var sharedLockTaken = false
+    /// Migrations this run will apply (set in pre-flight from the database's record).
+    var pendingMigrations: [MigrationSet.File] = []
     /// Each host's pre-flight facts (the image strategy reads the pulled digest from them).
     var preflightResults: [String: ScriptOutput] = [:]
 
