@@ -43,6 +43,26 @@ public struct MigrationSet: Sendable, Equatable {
         return MigrationSet(files: files.sorted { $0.version < $1.version })
     }
 
+    /// The set as a host sees it: `<sha256>  <NNNN_name.sql>` lines (sha256sum output) of `dir`.
+    public static func fromChecksums(_ lines: [String], dir: String) -> MigrationSet {
+        let files = lines.compactMap { line -> File? in
+            let parts = line.split(separator: " ", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let version = Int(parts[1].prefix { $0.isNumber }), parts[1].hasSuffix(".sql") else { return nil }
+            let name = String(parts[1].dropLast(4).drop { $0.isNumber }.dropFirst())
+            return File(version: version, name: name, path: dir + "/" + parts[1], checksum: parts[0], findings: [], needsNoTransaction: false)
+        }
+        return MigrationSet(files: files.sorted { $0.version < $1.version })
+    }
+
+    /// Parses `applied=<version> <checksum> <name>` values.
+    public static func applied(_ values: [String]) -> [Applied] {
+        values.compactMap { line in
+            let p = line.split(separator: " ", maxSplits: 2).map(String.init)
+            guard p.count == 3, let v = Int(p[0]) else { return nil }
+            return Applied(version: v, checksum: p[1], name: p[2])
+        }
+    }
+
     /// An applied migration as recorded in the database.
     public struct Applied: Codable, Sendable, Equatable {
         public var version: Int

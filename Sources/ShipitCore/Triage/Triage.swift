@@ -116,6 +116,16 @@ public struct Triage: Sendable {
             fdPct = used / max * 100
             if fdPct! > t.openFilesMaxPercent { add(.resources, "open files", String(format: "%.0f of %.0f file handles in use", used, max)) }
         }
+        if let m = config.migrations, out.first("mfiles") != nil {
+            if let e = out.first("schema.error") { add(.schema, "migrations", e) }
+            else {
+                let set = MigrationSet.fromChecksums(out.all("mfile"), dir: m.dir)
+                let applied = MigrationSet.applied(out.all("applied"))
+                for d in set.drift(applied: applied) { add(.schema, "drift", d) }
+                let pending = set.pending(applied: applied)
+                if !pending.isEmpty { add(.schema, "pending", "the running release has migrations the database lacks: \(pending.map(\.label).joined(separator: ", "))") }
+            }
+        }
         var checks: [String: Int] = [:]
         for c in TriageCommands(config: config).checks(for: host) {
             let rc = out.first("check.\(c.name)").flatMap { Int($0) } ?? -1

@@ -34,7 +34,20 @@ public struct TriageCommands: Sendable {
 
             """
         }
-        let head = RemoteCommand(script: SymlinkCommands.assign(vars) + "\n" + body + "true", timeout: 30)
-        return head.then(StrategyCommands.make(config).inspect(verify: false, historyLines: historyLines))
+        var cmd = RemoteCommand(script: SymlinkCommands.assign(vars) + "\n" + body + "true", timeout: 30)
+            .then(StrategyCommands.make(config).inspect(verify: false, historyLines: historyLines))
+        // The schema layer, on the migration host: what the database applied, and the current
+        // release's files (their checksums), compared on the deployer. Failures are findings.
+        if let m = config.migrations, m.migrationHost(in: config) == host {
+            let files = RemoteCommand(script: SymlinkCommands.assign([("D", config.deployTo), ("MDIR", m.dir)]) + """
+
+            [ -d "$D/current/$MDIR" ] && (cd "$D/current/$MDIR" && for f in *.sql; do [ -f "$f" ] && sha256sum "$f"; done) | sed 's/^/mfile=/'
+            echo "mfiles=done"
+            """)
+            let status = MigrationCommands(layout: config.layout, settings: m).status()
+            let guarded = RemoteCommand(script: "( \(status.rendered) ) | sed 's/^error=/schema.error=/'; true")
+            cmd = cmd.then(files).then(guarded)
+        }
+        return cmd
     }
 }
