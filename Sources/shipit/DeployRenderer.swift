@@ -53,7 +53,13 @@ struct DeployRenderer: Sendable {
         case .succeeded: verdict = "\(r.operation) of \(r.releaseID) succeeded"
         case .rolledBack: verdict = "\(r.operation) of \(r.releaseID) FAILED and was rolled back on every switched host"
         case .rollbackFailed: verdict = "\(r.operation) of \(r.releaseID) FAILED and ROLLBACK FAILED: hosts may be on different releases"
-        default: verdict = "\(r.operation) \(r.releaseID.isEmpty ? "" : "of \(r.releaseID) ")FAILED in \(r.failedIn?.rawValue ?? "?")\(r.interrupted ? " (interrupted)" : ""); no host was switched"
+        default:
+            let switched = r.hosts.filter { $0.current == r.releaseID && $0.previous != r.releaseID }.map(\.host)
+            if switched.isEmpty {
+                verdict = "\(r.operation) \(r.releaseID.isEmpty ? "" : "of \(r.releaseID) ")FAILED in \(r.failedIn?.rawValue ?? "?")\(r.interrupted ? " (interrupted)" : ""); no host was switched"
+            } else {
+                verdict = "\(r.operation) of \(r.releaseID) FAILED in \(r.failedIn?.rawValue ?? "?") and was NOT rolled back (--no-rollback, or a contract migration was applied: fix forward): \(switched.count) host(s) are on \(r.releaseID)"
+            }
         }
         Console.shared.out("\n\(verdict) (\(Console.seconds(r.seconds)), exit \(r.exitCode.rawValue))")
         let width = r.hosts.map(\.host.count).max() ?? 0
