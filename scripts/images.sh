@@ -19,6 +19,8 @@ for v in v1 v2 v3; do
   echo "hello from releases-example image $v" > "$root/www/index.html"
   echo live > "$root/www/health/live"
   [ "$v" = v3 ] || echo ready > "$root/www/health/ready"
+  # v2 and v3 carry the same expand migrations as releases-example/v2 (for `migrations: dir: db/migrations`).
+  if [ "$v" != v1 ]; then mkdir -p "$root/db/migrations" && cp releases-example/v2/db/migrations/*.sql "$root/db/migrations/"; fi
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$root" -cf "$work/$v.tar" .
   # httpd as PID 1 would ignore SIGTERM (and make every stop wait for the kill timeout): a shell
   # in front forwards it.

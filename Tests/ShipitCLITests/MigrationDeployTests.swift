@@ -136,4 +136,32 @@ struct MigrationDeployTests {
         #expect(t.entries.last?.outcome == "failed")
         #expect(t.entries.last?.error?.contains("0003_typo") == true)
     }
+
+    @Test func imageDeploysRunTheMigrationsTheImageCarries() async throws {
+        let db = try DB()
+        try await db.sql("CREATE SCHEMA \(db.schema)")
+        let envFile = "/srv/mig-img-\(UUID().uuidString.prefix(6)).env"
+        let f = try ImageFixture(extraYAML: "migrations:\n  dir: db/migrations\n  env_file: \(envFile)")
+        defer { Task { await f.cleanUp() } }
+        _ = try await f.podman(f.targets[0], "true; umask 077; printf 'DATABASE_URL=%s\\n' '\(db.url)' > \(envFile)")
+        let r = try await bin.run(["deploy", "--config", f.configFile, "--tag", "v2"])
+        #expect(r.status == 0, "\(r.stdout)")
+        #expect(try await db.sql("SELECT string_agg(name, ',' ORDER BY version) FROM shipit_schema_migrations") == "create_visits,visits_add_path")
+        let t = try ShipitBinary.decode(Timeline.self, try await bin.run(["changes", "--config", f.configFile, "--json", "--no-hosts"]).stdout)
+        #expect(t.entries.last?.migrations == ["0001_create_visits (expand)", "0002_visits_add_path (expand)"])
+        #expect(t.entries.last?.imageDigest?.hasPrefix("sha256:") == true)
+    }
+
+    @Test func migrationsCheckIsACIStep() async throws {
+        let root = TestHosts.current.repoRoot + "/releases-example"
+        let ok = try await bin.run(["migrations", "check", "--from", root + "/v2"])
+        #expect(ok.status == 0)
+        #expect(ok.stdout.contains("rollback-safe"))
+        let bad = try await bin.run(["migrations", "check", "--from", root + "/v4", "--json"])
+        #expect(bad.status == ShipitExit.preflightFailed.rawValue)
+        struct Out: Decodable { let rollbackSafe: Bool; let files: [MigrationSet.File] }
+        let out = try ShipitBinary.decode(Out.self, bad.stdout)
+        #expect(!out.rollbackSafe)
+        #expect(out.files.last?.findings.first?.line == 3)
+    }
 }

@@ -16,7 +16,7 @@ public final class ImageFixture: @unchecked Sendable {
     public let configFile: String
     public var targets: [String] { hosts.hosts }
 
-    public init(hosts: TestHosts = .current, image: String = "demo", extraImageYAML: String = "") throws {
+    public init(hosts: TestHosts = .current, image: String = "demo", extraImageYAML: String = "", extraYAML: String = "") throws {
         self.hosts = hosts
         let tag = String(UUID().uuidString.prefix(6)).lowercased()
         app = "img-\(tag)"
@@ -40,6 +40,7 @@ public final class ImageFixture: @unchecked Sendable {
         \(extraImageYAML)
         health: {port: \(port), deadline: 3, interval: 0.05}
         hooks: \(dir)/hooks
+        \(extraYAML)
         """.write(toFile: configFile, atomically: true, encoding: .utf8)
     }
 

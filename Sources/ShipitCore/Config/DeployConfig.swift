@@ -256,7 +256,6 @@ extension DeployConfig {
         config.ledger = ledger
         if let t = top["triage"] { config.triage = try TriageSettings.parse(t) }
         if let mr = top["migrations"] {
-            guard strategy == .symlink else { throw mr.fail("migrations run from the release directory: strategy symlink only, for now") }
             let m = try MigrationSettings.parse(mr)
             if let h = m.host, !hosts.contains(h) { throw mr.fail("host \(h) is not one of the hosts") }
             config.migrations = m

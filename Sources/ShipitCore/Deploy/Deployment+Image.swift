@@ -42,6 +42,13 @@ extension Deployment {
         let reference = "\(image.name)@\(digest)"
         notify(DeployNotice(host: nil, step: "pull", status: .info, message: "\(pull) is \(digest) on every host: release \(id)"))
         await recorder?.change { $0.releaseID = id; $0.imageDigest = digest }
+        if config.migrations != nil {
+            guard let set = await fetchImageMigrations(reference: reference, releaseID: id), await checkMigrations(set) else {
+                await releaseLocks()
+                await advance(.phaseFailed(anySwitched: false))
+                return await report(operation: "deploy", release: id, started: started)
+            }
+        }
         if await stopRequested() { return await finishFailed(id, started: started) }
         await advance(.phaseSucceeded)
 

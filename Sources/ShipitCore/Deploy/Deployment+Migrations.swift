@@ -8,8 +8,8 @@ extension Deployment {
     /// Pre-flight of the database, on the migration host: the applied record against this release
     /// (drift = refuse), then what will run, and contract migrations refused without
     /// `--allow-contract`. Nothing changes anywhere if this fails.
-    func checkMigrations() async -> Bool {
-        guard let settings = config.migrations, let cmds = migrationCommands, let set = options.migrations else { return true }
+    func checkMigrations(_ given: MigrationSet? = nil) async -> Bool {
+        guard let settings = config.migrations, let cmds = migrationCommands, let set = given ?? options.migrations else { return true }
         let host = settings.migrationHost(in: config)
         let r = await phase("migrations check", on: [host]) { [self] h in await remote(h, cmds.status()) }
         guard let result = r[host], result.ok else {
@@ -58,7 +58,8 @@ extension Deployment {
         guard let settings = config.migrations, let cmds = migrationCommands, !pendingMigrations.isEmpty else { return true }
         let host = settings.migrationHost(in: config)
         let files = pendingMigrations
-        let r = await phase("migrate", on: [host]) { [self] h in await remote(h, cmds.apply(releaseID: releaseID, files: files)) }
+        let fromImage = config.strategy == .image
+        let r = await phase("migrate", on: [host]) { [self] h in await remote(h, cmds.apply(releaseID: releaseID, files: files, fromImage: fromImage)) }
         let failed = record(r, step: "migrate")
         let applied = r[host]?.output.all("applied") ?? []
         await recorder?.change { a in a.migrations = files.map { f in f.label + (applied.contains(f.label) ? "" : " (not applied)") + (f.isContract ? " (contract)" : " (expand)") } }
@@ -68,6 +69,32 @@ extension Deployment {
             notify(DeployNotice(host: nil, step: "migrations", status: .info, message: "contract migration applied: a failure from here on is fixed forward, not rolled back (unless --force)"))
         }
         return failed.isEmpty
+    }
+
+    /// Image strategy: the release's migrations, read out of the pulled image on the migration host.
+    func fetchImageMigrations(reference: String, releaseID: String) async -> MigrationSet? {
+        guard let settings = config.migrations, let cmds = migrationCommands, let image = config.image else { return MigrationSet(files: []) }
+        let host = settings.migrationHost(in: config)
+        let r = await phase("migrations fetch", on: [host]) { [self] h in
+            await remote(h, cmds.fetchFromImage(engine: image.engine, reference: reference, releaseID: releaseID))
+        }
+        guard let out = r[host], out.ok else { _ = record(r, step: "preflight"); return nil }
+        let dir = NSTemporaryDirectory() + "shipit-mig-\(UUID().uuidString.prefix(8))"
+        let sub = dir + "/" + settings.dir
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+            for line in out.output.all("mfile") {
+                let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].contains("/"), let data = Data(base64Encoded: parts[1]) else { continue }
+                try data.write(to: URL(fileURLWithPath: sub + "/" + parts[0]))
+            }
+            return try MigrationSet.load(root: dir, dir: settings.dir)
+        } catch {
+            hosts[host]?.failedStep = "preflight"
+            hosts[host]?.error = "migrations in \(reference): \(error)"
+            return nil
+        }
     }
 
     /// Why going back to `target` is unsafe: a release deployed after it applied a contract

@@ -76,12 +76,30 @@ public struct MigrationCommands: Sendable {
         """)
     }
 
+    /// Image strategy: copies the migration files out of the image (a created, never started
+    /// container) into `.shipit/migrations-<id>/` and prints them (`mfile=<name> <base64>`), so
+    /// the deployer can lint them and check drift before anything changes.
+    public func fetchFromImage(engine: [String], reference: String, releaseID: String) -> RemoteCommand {
+        script([("ID", releaseID), ("REF", reference), ("E", engine.map(ShellQuote.quote).joined(separator: " ")), ("MDIR", settings.dir)], """
+        eng() { eval "$E" '"$@"'; }
+        T="$D/.shipit/migrations-$ID"; rm -rf "$T" "$T.c"; mkdir -p "$D/.shipit"
+        c=$(eng create "$REF" 2>&1) || fail 44 "migrations: cannot create a container from $REF: $(short "$c")"
+        c=$(printf '%s' "$c" | tail -n 1)
+        if eng cp "$c:/$MDIR" "$T.c" >/dev/null 2>&1; then mv "$T.c" "$T"; else mkdir -p "$T"; fi
+        eng rm -f "$c" >/dev/null 2>&1 || true
+        for f in "$T"/*.sql; do [ -f "$f" ] && echo "mfile=${f##*/} $(base64 -w0 < "$f")"; done
+        true
+        """)
+    }
+
     /// Applies `files` from the uploaded release, in order; each with its record in one transaction
     /// (files with CONCURRENTLY run outside one, then record). Stops at the first error, with the
     /// file and line psql reports.
-    public func apply(releaseID: String, files: [MigrationSet.File]) -> RemoteCommand {
+    /// `fromImage`: the files were copied out of the image into `.shipit/migrations-<id>/`.
+    public func apply(releaseID: String, files: [MigrationSet.File], fromImage: Bool = false) -> RemoteCommand {
         var body = """
         R="$D/releases/$ID"
+        \(fromImage ? "R=\"$D/.shipit/migrations-$ID\"" : "")
         out=$(q -c "CREATE TABLE IF NOT EXISTS \(Self.table) (version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, release_id text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())" 2>&1) || fail 42 "migrations: $(short "$out")"
 
         """
@@ -89,7 +107,7 @@ public struct MigrationCommands: Sendable {
             let record = "INSERT INTO \(Self.table) (version, name, checksum, release_id) VALUES (\(f.version), '\(f.name)', '\(f.checksum)', '\(releaseID)')"
             let tx = f.needsNoTransaction ? "" : "--single-transaction "
             body += """
-            out=$(q \(tx)-f "$R/"\(ShellQuote.quote(f.path)) -c \(ShellQuote.quote(record)) 2>&1) || fail 43 "migration \(f.label) failed: $(short "$out")"
+            out=$(q \(tx)-f "$R/"\(ShellQuote.quote(fromImage ? (f.path as NSString).lastPathComponent : f.path)) -c \(ShellQuote.quote(record)) 2>&1) || fail 43 "migration \(f.label) failed: $(short "$out")"
             echo "applied=\(f.label)"
 
             """
