@@ -39,9 +39,10 @@ struct LedgerCommandTests {
         #expect(t.entries.map(\.outcome) == ["succeeded", "succeeded", "rolled-back", "succeeded"])
         #expect(t.entries.allSatisfy { Set($0.hosts.map(\.host)) == Set(f.targets) })
         #expect(t.entries.allSatisfy { $0.origin == "ledger+hosts" })
-        // The rollback went to v1; v2 changed one file against v1; v3's error names the failed check.
+        // The rollback went to v1; v2 changed three files against v1 (VERSION and two migrations); v3's error names the failed check.
         #expect(t.entries[3].release == t.entries[0].release)
-        #expect(t.entries[1].changedCount == 1 && t.entries[1].changedFiles == ["M VERSION"])
+        #expect(t.entries[1].changedCount == 3)
+        #expect(t.entries[1].changedFiles == ["A db/migrations/0001_create_visits.sql", "A db/migrations/0002_visits_add_path.sql", "M VERSION"])
         #expect(t.entries[2].error?.contains("smoke test") == true)
         #expect(t.entries[2].hosts.allSatisfy { $0.current == t.entries[1].release })
 
@@ -121,12 +122,13 @@ struct LedgerCommandTests {
         }
 
         let r = try await shipit(f, ["changes", "--since", "1h", "--json", "--no-hosts"])
-        #expect(r.stderr.contains("was interrupted in state upload"), "\(r.stderr)")
+        // The pre-switch hook runs after the migrate step (none here): that is where it died.
+        #expect(r.stderr.contains("was interrupted in state migrate"), "\(r.stderr)")
         let t = try ShipitBinary.decode(Timeline.self, r.stdout)
         let e = try #require(t.entries.last)
         #expect(t.entries.count == 1)
         #expect(e.outcome == "interrupted")
-        #expect(e.state == "upload")
+        #expect(e.state == "migrate")
         #expect(e.hosts.count == f.targets.count)
         #expect(e.hosts.allSatisfy { $0.step == "upload" && $0.status == "ok" })
         // Nothing was switched; the killed run's lock is still there, and reported.
