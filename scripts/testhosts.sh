@@ -39,9 +39,13 @@ ensure_keys() {
   [ -f "$STATE/keys/id_ed25519_pass" ] || ssh-keygen -q -t ed25519 -N 'correct horse' -C "shipit-test-passphrase" -f "$STATE/keys/id_ed25519_pass"
   [ -f "$STATE/keys/root_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "shipit-test-root" -f "$STATE/keys/root_ed25519"
   # sshd reads authorized keys as the target user, so each file is readable by its owner.
-  cat "$STATE/keys/id_ed25519.pub" "$STATE/keys/id_rsa.pub" "$STATE/keys/id_ed25519_pass.pub" > "$STATE/authorized_keys/$USER_NAME"
-  chmod 0644 "$STATE/authorized_keys/$USER_NAME"
-  install -m 0644 "$STATE/keys/root_ed25519.pub" "$STATE/authorized_keys/root"
+  # Replaced atomically (tmp + mv): running sshds read these files on every login, also while a
+  # test starts a host of its own.
+  cat "$STATE/keys/id_ed25519.pub" "$STATE/keys/id_rsa.pub" "$STATE/keys/id_ed25519_pass.pub" > "$STATE/authorized_keys/.$USER_NAME.$$"
+  chmod 0644 "$STATE/authorized_keys/.$USER_NAME.$$"
+  mv -f "$STATE/authorized_keys/.$USER_NAME.$$" "$STATE/authorized_keys/$USER_NAME"
+  install -m 0644 "$STATE/keys/root_ed25519.pub" "$STATE/authorized_keys/.root.$$"
+  mv -f "$STATE/authorized_keys/.root.$$" "$STATE/authorized_keys/root"
   touch "$STATE/known_hosts"
 }
 
@@ -78,9 +82,13 @@ CFG
 record_known_host() {
   local addr=$1 key
   key=$(cut -d' ' -f1,2 "$(host_dir "$addr")/ssh_host_ed25519_key.pub")
-  grep -v "^$addr " "$STATE/known_hosts" > "$STATE/known_hosts.tmp" || true
-  echo "$addr $key" >> "$STATE/known_hosts.tmp"
-  mv "$STATE/known_hosts.tmp" "$STATE/known_hosts"
+  # Serialised: two tests starting hosts at once must not lose each other's entry.
+  (
+    flock 9
+    grep -v "^$addr " "$STATE/known_hosts" > "$STATE/known_hosts.tmp.$$" || true
+    echo "$addr $key" >> "$STATE/known_hosts.tmp.$$"
+    mv "$STATE/known_hosts.tmp.$$" "$STATE/known_hosts"
+  ) 9>"$STATE/known_hosts.lock"
 }
 
 is_running() {

@@ -68,7 +68,7 @@ struct MigrationLintTests {
         let v2 = try MigrationSet.load(root: root + "/v2", dir: "db/migrations")
         #expect(v2.files.map(\.label) == ["0001_create_visits", "0002_visits_add_path"])
         #expect(!v2.files.contains { $0.isContract })
-        #expect(v2.files.map(\.needsNoTransaction) == [false, true])
+        #expect(v2.files.map(\.needsNoTransaction) == [false, false])
         let v4 = try MigrationSet.load(root: root + "/v4", dir: "db/migrations")
         #expect(v4.files.last?.findings.map(\.rule) == ["drop-column"])
     }

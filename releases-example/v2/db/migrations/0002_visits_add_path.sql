@@ -1,3 +1,2 @@
--- Expand: a nullable column, and an index built without locking writes.
+-- Expand: a nullable column. Old code never reads it.
 ALTER TABLE visits ADD COLUMN path text;
-CREATE INDEX CONCURRENTLY visits_path ON visits (path);
