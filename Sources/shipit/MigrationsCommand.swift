@@ -54,10 +54,7 @@ struct MigrationsCommand: AsyncParsableCommand {
                 await transport.close()
                 let out = ScriptOutput(r.stdoutText)
                 guard r.status.succeeded else { throw ShipitError(out.first("error") ?? "status failed on \(host)") }
-                let applied = out.all("applied").compactMap { line -> MigrationSet.Applied? in
-                    let p = line.split(separator: " ", maxSplits: 2).map(String.init)
-                    return p.count == 3 ? Int(p[0]).map { MigrationSet.Applied(version: $0, checksum: p[1], name: p[2]) } : nil
-                }
+                let applied = MigrationSet.applied(out.all("applied"))
                 Console.shared.out("\(applied.count) migration(s) applied (via \(host)):")
                 for a in applied { Console.shared.out("  \(String(format: "%04d", a.version))_\(a.name)  sha256 \(a.checksum.prefix(12))") }
                 if let from {

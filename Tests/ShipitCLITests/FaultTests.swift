@@ -40,14 +40,10 @@ struct FaultTests {
         defer { Task { await f.cleanUp() } }
         #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
         // The post-switch hook (every host switched and smoke-tested) parks until the signal is sent.
-        let entered = f.dir + "/entered", go = f.dir + "/go"
-        try FileManager.default.createDirectory(atPath: f.dir + "/hooks", withIntermediateDirectories: true)
-        try "#!/bin/sh\ntouch '\(entered)'\nwhile [ ! -f '\(go)' ]; do sleep 0.05; done\n".write(toFile: f.dir + "/hooks/post-switch", atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: f.dir + "/hooks/post-switch")
+        let (entered, go) = try f.parkingHook("post-switch")
         let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
         try p.run()
-        let deadline = Date().addingTimeInterval(30)
-        while !FileManager.default.fileExists(atPath: entered) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try await DeployFixture.waitForFile(entered)
         kill(p.processIdentifier, SIGTERM)
         try await Task.sleep(for: .milliseconds(200))
         FileManager.default.createFile(atPath: go, contents: nil)

@@ -106,14 +106,11 @@ struct LedgerCommandTests {
         // A pre-switch hook that signals it is running, then waits: shipit is SIGKILLed there,
         // after the upload and before any switch.
         let marker = f.dir + "/hook-running"
-        try FileManager.default.createDirectory(atPath: f.dir + "/hooks", withIntermediateDirectories: true)
-        try "#!/bin/sh\necho $$ > \(marker)\nexec sleep 30\n".write(toFile: f.dir + "/hooks/pre-switch", atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: f.dir + "/hooks/pre-switch")
+        try f.writeHook("pre-switch", "echo $$ > \(marker)\nexec sleep 30\n")
 
         let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v1")])
         try p.run()
-        let deadline = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: marker) && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        try await DeployFixture.waitForFile(marker, timeout: 20)
         try await Task.sleep(for: .milliseconds(100))
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()

@@ -20,15 +20,11 @@ struct SharedLedgerTests {
         let (f, _) = try sharedFixture()
         defer { Task { await f.cleanUp() } }
         // The first run parks in its pre-switch hook (holding the run lock) until the test says go.
-        let entered = f.dir + "/entered", go = f.dir + "/go"
-        try FileManager.default.createDirectory(atPath: f.dir + "/hooks", withIntermediateDirectories: true)
-        try "#!/bin/sh\ntouch '\(entered)'\nwhile [ ! -f '\(go)' ]; do sleep 0.05; done\n".write(toFile: f.dir + "/hooks/pre-switch", atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: f.dir + "/hooks/pre-switch")
+        let (entered, go) = try f.parkingHook("pre-switch")
 
         let first = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v1")])
         try first.run()
-        let deadline = Date().addingTimeInterval(30)
-        while !FileManager.default.fileExists(atPath: entered) && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        try await DeployFixture.waitForFile(entered)
 
         let refused = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v2")])
         #expect(refused.status == ShipitExit.locked.rawValue, "\(refused.stdout)")

@@ -49,6 +49,27 @@ public final class DeployFixture: @unchecked Sendable {
         return lastPort
     }
 
+    /// Installs an executable deployer-side hook (`#!/bin/sh` + `body`).
+    public func writeHook(_ name: String, _ body: String) throws {
+        try FileManager.default.createDirectory(atPath: dir + "/hooks", withIntermediateDirectories: true)
+        try ("#!/bin/sh\n" + body).write(toFile: dir + "/hooks/" + name, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir + "/hooks/" + name)
+    }
+
+    /// A hook that touches `entered` and then waits until the test creates `go`: the run is parked
+    /// at that moment for as long as the test needs.
+    public func parkingHook(_ name: String) throws -> (entered: String, go: String) {
+        let entered = dir + "/\(name).entered", go = dir + "/\(name).go"
+        try writeHook(name, "touch '\(entered)'\nwhile [ ! -f '\(go)' ]; do sleep 0.05; done\n")
+        return (entered, go)
+    }
+
+    /// Polls until `path` exists (or `timeout` passes).
+    public static func waitForFile(_ path: String, timeout: Double = 30) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !FileManager.default.fileExists(atPath: path) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    }
+
     public func release(_ version: String) -> String { hosts.repoRoot + "/releases-example/" + version }
 
     public func config() throws -> DeployConfig { try DeployConfig.load(file: configFile) }

@@ -226,9 +226,10 @@ extension DeployConfig {
             }
             if let u = m["url"] {
                 let urlText = try u.string()
-                var t = try { () throws -> LedgerLocation.PostgresTarget in
-                    do { return try LedgerLocation.PostgresTarget.parse(urlText, field: u.path) } catch let e as ShipitError { throw u.fail(e.message.replacingOccurrences(of: u.path + ": ", with: "")) }
-                }()
+                var t: LedgerLocation.PostgresTarget
+                do { t = try LedgerLocation.PostgresTarget.parse(urlText, field: u.path) } catch let e as ShipitError {
+                    throw u.fail(e.message.replacingOccurrences(of: u.path + ": ", with: ""))
+                }
                 if let e = m["password_env"] {
                     let name = try e.string()
                     guard RemoteCommand.isValidEnvName(name) else { throw e.fail("expected an environment variable name") }

@@ -17,11 +17,7 @@ extension Deployment {
             await releaseLocks()
             return false
         }
-        let applied = result.output.all("applied").compactMap { line -> MigrationSet.Applied? in
-            let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
-            guard parts.count == 3, let v = Int(parts[0]) else { return nil }
-            return MigrationSet.Applied(version: v, checksum: parts[1], name: parts[2])
-        }
+        let applied = MigrationSet.applied(result.output.all("applied"))
         var problems = set.drift(applied: applied).map { "schema drift: \($0)" }
         let pending = set.pending(applied: applied)
         let contract = pending.filter(\.isContract)
@@ -100,9 +96,8 @@ extension Deployment {
     /// Why going back to `target` is unsafe: a release deployed after it applied a contract
     /// migration (from the ledger). nil when safe or unknown (no ledger).
     func rollbackBlocker(target: String) async -> String? {
-        guard let ledger, let recent = try? await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage), limit: 500)) else { return nil }
-        let since = recent.lastIndex { $0.releaseID == target && $0.outcome == .succeeded } ?? -1
-        let blockers = recent[(since + 1)...].filter { $0.rollbackUnsafe && $0.operation == "deploy" && $0.outcome != .failed }
+        guard let ledger else { return nil }
+        let blockers = await RollbackTarget.unsafeReleases(since: target, ledger: ledger, app: config.app, stage: config.stage)
         guard !blockers.isEmpty else { return nil }
         let what = blockers.map { "\($0.releaseID) (\($0.migrations.filter { $0.contains("contract") }.joined(separator: ", ")))" }.joined(separator: "; ")
         return "rolling back to \(target) would go past \(what): old code cannot run against that schema. Fix forward (a new release that works with the new schema), or `shipit rollback --force` if you know it is safe"

@@ -29,4 +29,13 @@ public enum RollbackTarget {
         }
         return order.last { $0.hasPrefix(requested + "-") && ImageCommands.releaseID(tag: requested, digest: String($0.dropFirst(requested.count + 1))) == $0 }
     }
+
+    /// Deploys after the newest successful switch to `target` that applied a contract migration
+    /// (and did not fail before applying it): going back past them would run old code against a
+    /// schema it cannot use. Read from the ledger; used by `rollback` and by `triage`.
+    public static func unsafeReleases(since target: String, ledger: Ledger, app: String, stage: String?) async -> [LedgerAttempt] {
+        guard let recent = try? await ledger.attempts(LedgerQuery(app: app, stage: .some(stage), limit: 500)) else { return [] }
+        let since = recent.lastIndex { $0.releaseID == target && $0.outcome == .succeeded } ?? -1
+        return recent[(since + 1)...].filter { $0.rollbackUnsafe && $0.operation == "deploy" && $0.outcome != .failed }
+    }
 }

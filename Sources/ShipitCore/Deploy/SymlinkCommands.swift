@@ -169,15 +169,17 @@ public struct SymlinkCommands: Sendable {
     if [ -f "$D/.shipit/lock" ] && [ "$(sed -n 's/^holder=//p' "$D/.shipit/lock")" = "$HOLDER" ]; then rm -f "$D/.shipit/lock" && echo "lock=released"; fi
     """
 
+    /// Current (also left in `$cur`), releases oldest first, failed marks, lock.
+    static let inventoryBody = """
+    cur=$(readlink "$D/current" 2>/dev/null || true); cur=${cur##*/}; echo "current=$cur"
+    [ -d "$D/releases" ] && ls -1 "$D/releases" | grep -v '\\.tmp$' | LC_ALL=C sort | sed 's/^/release=/'
+    [ -d "$D/.shipit/failed" ] && ls -1 "$D/.shipit/failed" | sed 's/^/failed=/'
+    [ -f "$D/.shipit/lock" ] && sed 's/^/lock./' "$D/.shipit/lock"
+    """
+
     /// What is on the host: releases, current, failed marks, lock.
     public func inventory() -> RemoteCommand {
-        script([], """
-        cur=$(readlink "$D/current" 2>/dev/null || true); echo "current=${cur##*/}"
-        [ -d "$D/releases" ] && ls -1 "$D/releases" | grep -v '\\.tmp$' | LC_ALL=C sort | sed 's/^/release=/'
-        [ -d "$D/.shipit/failed" ] && ls -1 "$D/.shipit/failed" | sed 's/^/failed=/'
-        [ -f "$D/.shipit/lock" ] && sed 's/^/lock./' "$D/.shipit/lock"
-        true
-        """)
+        script([], Self.inventoryBody + "\ntrue")
     }
 
     /// Everything `status`, `releases`, `verify` and `changes` need from a host, in one exec channel:
@@ -186,10 +188,7 @@ public struct SymlinkCommands: Sendable {
     /// the newest history lines.
     public func inspect(verify: Bool, historyLines: Int) -> RemoteCommand {
         script([("VERIFY", verify ? "1" : ""), ("HLINES", String(historyLines))], """
-        cur=$(readlink "$D/current" 2>/dev/null || true); cur=${cur##*/}; echo "current=$cur"
-        [ -d "$D/releases" ] && ls -1 "$D/releases" | grep -v '\\.tmp$' | LC_ALL=C sort | sed 's/^/release=/'
-        [ -d "$D/.shipit/failed" ] && ls -1 "$D/.shipit/failed" | sed 's/^/failed=/'
-        [ -f "$D/.shipit/lock" ] && sed 's/^/lock./' "$D/.shipit/lock"
+        \(Self.inventoryBody)
         if [ -n "$VERIFY" ]; then
           if [ -z "$cur" ]; then echo "files=no-current"
           elif [ ! -f "$D/current/.shipit-manifest" ]; then echo "files=no-manifest"

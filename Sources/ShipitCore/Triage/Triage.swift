@@ -153,10 +153,9 @@ public struct Triage: Sendable {
         let (target, problem) = RollbackTarget.choose(hosts: reachable, requested: nil, inventory: inventory, currents: currents)
         guard let target else { return .init(available: false, target: nil, command: nil, safe: false, why: problem ?? "no target") }
         var unsafe: [String] = []
-        if let ledger, let recent = try? await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage), limit: 200)) {
-            if let i = recent.lastIndex(where: { $0.releaseID == target && $0.outcome == .succeeded }) {
-                unsafe = recent[(i + 1)...].filter { $0.rollbackUnsafe && $0.outcome == .succeeded }.map { "\($0.releaseID) (\($0.migrations.joined(separator: ", ")))" }
-            }
+        if let ledger {
+            unsafe = await RollbackTarget.unsafeReleases(since: target, ledger: ledger, app: config.app, stage: config.stage)
+                .map { "\($0.releaseID) (\($0.migrations.joined(separator: ", ")))" }
         }
         let stageFlag = config.stage.map { " --stage \($0)" } ?? ""
         let command = "shipit rollback --config \(config.file)\(stageFlag)"
