@@ -4,14 +4,8 @@ import Foundation
 /// interrupted runs, config changes), from the ledger merged with the hosts' own history.
 /// Encoded as-is by `changes --json`; the schema is documented in docs/ledger.md.
 public struct Timeline: Codable, Sendable {
-    public struct Host: Codable, Sendable, Equatable {
-        public var host: String
-        public var previous: String?
-        public var current: String?
-        public var step: String?
-        public var status: String?
-        public var error: String?
-    }
+    /// A host of an entry: the ledger's own per-host record (same fields, same JSON).
+    public typealias Host = LedgerHostState
 
     public struct Entry: Codable, Sendable {
         public var time: Date

@@ -20,7 +20,7 @@ public enum TimelineBuilder {
                 source: a.source, commit: a.commit, ref: a.ref, error: a.error, changedCount: a.changedCount,
                 changedFiles: a.changedFiles, configHash: a.configHash, configChanges: changes, imageDigest: a.imageDigest,
                 migrations: a.migrations,
-                hosts: a.hosts.map { Timeline.Host(host: $0.host, previous: $0.previous, current: $0.current, step: $0.step, status: $0.status, error: $0.error) },
+                hosts: a.hosts,
                 origin: seen.contains(a.id) ? "ledger+hosts" : "ledger"))
         }
         let known = Set(attempts.map(\.id))
