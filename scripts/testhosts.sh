@@ -6,6 +6,10 @@
 #   scripts/testhosts.sh down            stop every host this harness started (by pid, nothing else)
 #   scripts/testhosts.sh stop-host ADDR  stop one host (a dead host for fault tests)
 #   scripts/testhosts.sh start-host ADDR start one host again (its /srv starts empty)
+#   scripts/testhosts.sh kill-host ADDR  SIGKILL every sshd of one host (listener and open sessions):
+#                                        the host drops off the network mid-step; its /srv and apps stay
+#   scripts/testhosts.sh revive-host ADDR start sshd again on a killed host, same /srv (same namespace)
+#   scripts/testhosts.sh srv ADDR        print the path under which the host's /srv is visible here
 #   scripts/testhosts.sh status          list hosts and whether they run
 #   scripts/testhosts.sh env             print the variables tests and the demo read
 #
@@ -118,11 +122,50 @@ start_host() {
   uid=$(id -u "$USER_NAME"); gid=$(id -g "$USER_NAME")
   rm -f "$dir/sshd.pid"
   # A private mount namespace gives the host its own /srv; its small size doubles as the disk-full fault.
+  # A `sleep` holds the namespace (and so the host's disk) while sshd is killed and revived.
+  stop_holder "$addr"
   setsid unshare --mount --propagation private sh -c \
-    "mount -t tmpfs -o size=$SRV_SIZE,mode=0755,uid=$uid,gid=$gid tmpfs /srv && exec $SSHD -D -e -f '$dir/sshd_config'" \
+    "mount -t tmpfs -o size=$SRV_SIZE,mode=0755,uid=$uid,gid=$gid tmpfs /srv && { sleep infinity & echo \$! > '$dir/holder.pid'; } && exec $SSHD -D -e -f '$dir/sshd_config'" \
     </dev/null >>"$dir/sshd.log" 2>&1 &
   echo $! > "$dir/sshd.pid"
   wait_port "$addr" || die "sshd on $addr did not start (see $dir/sshd.log)"
+}
+
+holder_pid() {
+  local f pid
+  f="$(host_dir "$1")/holder.pid"
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  [ -r "/proc/$pid/comm" ] && [ "$(cat "/proc/$pid/comm")" = sleep ] && echo "$pid"
+}
+
+stop_holder() {
+  local pid
+  pid=$(holder_pid "$1") && kill "$pid" 2>/dev/null
+  rm -f "$(host_dir "$1")/holder.pid"
+}
+
+# Every sshd process in the host's mount namespace: the listener and one or two per open session.
+kill_host() {
+  local addr=$1 holder ns p
+  holder=$(holder_pid "$addr") || die "$addr has no running namespace (start-host first)"
+  ns=$(readlink "/proc/$holder/ns/mnt")
+  for p in /proc/[0-9]*; do
+    [ "$(cat "$p/comm" 2>/dev/null)" = sshd ] && [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && kill -9 "${p#/proc/}" 2>/dev/null
+  done
+  rm -f "$(host_dir "$addr")/sshd.pid"
+  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/$addr/22") 2>/dev/null || return 0; sleep 0.02; done
+  die "sshd on $addr still accepts connections"
+}
+
+revive_host() {
+  local addr=$1 dir holder
+  dir=$(host_dir "$addr")
+  is_running "$addr" && return 0
+  holder=$(holder_pid "$addr") || die "$addr has no running namespace (start-host first)"
+  setsid nsenter --mount="/proc/$holder/ns/mnt" $SSHD -D -e -f "$dir/sshd_config" </dev/null >>"$dir/sshd.log" 2>&1 &
+  echo $! > "$dir/sshd.pid"
+  wait_port "$addr" || die "sshd on $addr did not start again (see $dir/sshd.log)"
 }
 
 stop_host() {
@@ -135,6 +178,7 @@ stop_host() {
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"
+  stop_holder "$addr"
 }
 
 all_addrs() { ls "$STATE/hosts" 2>/dev/null | sort -t. -k4 -n; }
@@ -164,6 +208,12 @@ case "$cmd" in
   start-host)
     [ -n "${2:-}" ] || die "usage: start-host ADDR"
     ensure_keys; write_config "$2"; record_known_host "$2"; start_host "$2" ;;
+  kill-host) [ -n "${2:-}" ] || die "usage: kill-host ADDR"; kill_host "$2" ;;
+  revive-host) [ -n "${2:-}" ] || die "usage: revive-host ADDR"; revive_host "$2" ;;
+  srv)
+    [ -n "${2:-}" ] || die "usage: srv ADDR"
+    holder=$(holder_pid "$2") || die "$2 has no running namespace"
+    echo "/proc/$holder/root/srv" ;;
   status)
     for addr in $(all_addrs); do
       if is_running "$addr"; then echo "$addr up (pid $(cat "$(host_dir "$addr")/sshd.pid"))"; else echo "$addr down"; fi
@@ -176,5 +226,5 @@ case "$cmd" in
     echo "export SHIPIT_TEST_KNOWN_HOSTS=$STATE/known_hosts"
     echo "export SHIPIT_TEST_HOSTS=$(paste -sd, "$STATE/hosts.txt" 2>/dev/null)"
     ;;
-  *) die "unknown command '$cmd' (up|down|stop-host|start-host|status|env)" ;;
+  *) die "unknown command '$cmd' (up|down|stop-host|start-host|kill-host|revive-host|srv|status|env)" ;;
 esac

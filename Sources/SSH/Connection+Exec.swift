@@ -60,7 +60,7 @@ extension Connection {
                 if !progressed { try waitSocket(operation, deadline: deadline) }
             }
         } catch let e as SSHError {
-            graceful = e.kind != .timeout && e.kind != .closed
+            graceful = e.kind != .timeout && e.kind != .closed && e.kind != .connectionLost
             throw e
         }
 

@@ -63,8 +63,14 @@ final class Connection: @unchecked Sendable {
     }
 
     func error(_ kind: SSHError.Kind, _ operation: String, _ message: String? = nil) -> SSHError {
-        SSHError(kind: kind, host: host, operation: operation, message: message ?? lastError())
+        // A socket-level failure is the connection's, not the operation's, whatever was being done.
+        if message == nil, Self.socketErrors.contains(libssh2_session_last_errno(session)) {
+            return SSHError(kind: .connectionLost, host: host, operation: operation, message: "connection lost (\(lastError()))")
+        }
+        return SSHError(kind: kind, host: host, operation: operation, message: message ?? lastError())
     }
+
+    static let socketErrors: Set<Int32> = [LIBSSH2_ERROR_SOCKET_DISCONNECT, LIBSSH2_ERROR_SOCKET_SEND, LIBSSH2_ERROR_SOCKET_RECV]
 
     /// Waits until the socket is ready in the direction libssh2 needs, or throws on the deadline.
     func waitSocket(_ operation: String, deadline: ContinuousClock.Instant?) throws {

@@ -5,6 +5,9 @@ public struct SSHError: Error, CustomStringConvertible, Sendable, Equatable {
         case resolve, connect, timeout, handshake
         case hostKeyUnknown, hostKeyMismatch, hostKeyCheck
         case authentication, channel, exec, transfer, tunnel, closed, internalError
+        /// The TCP connection died under an open session (sshd killed, host gone): the session is
+        /// unusable and whatever ran on the host has an unknown outcome.
+        case connectionLost
     }
 
     public let kind: Kind

@@ -48,6 +48,12 @@ public final class Fleet: Sendable {
         return session
     }
 
+    /// Drops a host's session whose connection died, so the next step (a rollback, say) connects
+    /// afresh instead of failing on a dead socket.
+    public func forget(_ host: String) async {
+        if let dead = await sessions.remove(host) { await dead.close() }
+    }
+
     /// Opens every session in parallel; returns the hosts that failed with their errors.
     public func connectAll() async -> [String: Error] {
         let results = await forEachHost { host -> Error? in
@@ -68,6 +74,7 @@ actor SessionTable {
     private var table: [String: SSHSession] = [:]
     func get(_ host: String) -> SSHSession? { table[host] }
     func set(_ host: String, _ session: SSHSession) { table[host] = session }
+    func remove(_ host: String) -> SSHSession? { table.removeValue(forKey: host) }
     func removeAll() -> [SSHSession] {
         defer { table = [:] }
         return Array(table.values)

@@ -64,7 +64,8 @@ struct DeployRenderer: Sendable {
         Console.shared.out("\n\(verdict) (\(Console.seconds(r.seconds)), exit \(r.exitCode.rawValue))")
         let width = r.hosts.map(\.host.count).max() ?? 0
         for h in r.hosts {
-            var line = "  \(h.host.padding(toLength: width, withPad: " ", startingAt: 0))  current=\(h.current ?? "(none)")"
+            let current = h.switchingTo.map { "UNKNOWN (\(h.current ?? "(none)") or \($0): run shipit status)" } ?? h.current ?? "(none)"
+            var line = "  \(h.host.padding(toLength: width, withPad: " ", startingAt: 0))  current=\(current)"
             if let p = h.previous, p != h.current { line += "  previous=\(p)" }
             if let step = h.failedStep { line += "  failed at \(step): \(h.error ?? "")" }
             Console.shared.out(line)

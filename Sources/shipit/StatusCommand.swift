@@ -23,7 +23,7 @@ struct StatusCommand: AsyncParsableCommand {
                 var rows = [["HOST", "CURRENT", "LIVE", "READY", "LOCK"]]
                 for h in hosts {
                     guard h.reachable else { rows.append([h.host, "UNREACHABLE", "-", "-", "-"]); continue }
-                    let lock = h.lock.map { "held by \($0.by ?? "?") for \($0.ageSeconds.map { "\($0)s" } ?? "?")\($0.stale == true ? " (stale: that run died; the next deploy takes it over)" : "")" } ?? "free"
+                    let lock = h.lock.map { "held by \($0.by ?? "?") for \($0.ageSeconds.map { "\($0)s" } ?? "?")\($0.stale == true ? " (stale: that run is over; the next deploy or rollback takes it over)" : "")" } ?? "free"
                     rows.append([h.host, h.current ?? "(none)", h.live.map { $0.ok ? "ok" : "FAIL" } ?? "-", h.ready.map { $0.ok ? "ok" : "FAIL" } ?? "-", lock])
                 }
                 FleetSnapshot.table(rows)

@@ -138,6 +138,6 @@ struct LedgerCommandTests {
         try FileManager.default.removeItem(atPath: f.dir + "/hooks/pre-switch")
         let next = try await shipit(f, ["deploy", "--from", f.release("v1")])
         #expect(next.status == 0, "\(next.stdout)")
-        #expect(next.stdout.contains("took over the lock of interrupted attempt \(e.attempt)"))
+        #expect(next.stdout.contains("took over the lock left by attempt \(e.attempt)"))
     }
 }

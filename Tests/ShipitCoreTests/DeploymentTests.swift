@@ -154,4 +154,32 @@ struct DeploymentTests {
         #expect(r2.hosts.first?.error?.contains("r9 is not on h1, h2, h3") == true)
         for h in hosts { #expect(!t2.steps(h).contains("switch")) }
     }
+
+    @Test func aConnectionLostMidSwitchLeavesThatHostUnknownAndRollsBackTheRest() async throws {
+        let ledger = try SQLiteLedger(path: Local.tempDir("fake-ledger") + "/l.sqlite")
+        let t = FakeTransport(hosts: hosts, current: "r0")
+        t.dropAfter = ["h2": "switch"]  // h2 switched, but shipit never heard back
+        let (r, a) = try await deploy(t, ledger: ledger)
+        #expect(r.phase == .rollbackFailed)
+        #expect(r.exitCode == .rollbackFailed)
+        #expect(t.currentRelease("h1") == "r0" && t.currentRelease("h3") == "r0")
+        #expect(t.currentRelease("h2") == a.releaseID)  // what really happened there
+        let h2 = try #require(r.hosts.first { $0.host == "h2" })
+        #expect(h2.switchingTo == a.releaseID)
+        #expect(h2.error?.contains("outcome unknown: on r0 or \(a.releaseID)") == true)
+        let id = try #require(r.attemptID)
+        let attempt = try #require(try await ledger.attempt(id))
+        #expect(attempt.outcome == .rollbackFailed)
+        #expect(attempt.hosts.first { $0.host == "h2" }?.status == "unknown")
+    }
+
+    @Test func rollbackOfASplitFleetBringsEveryHostToTheOldestRunningRelease() async throws {
+        // A run died mid-switch: h1 is on r2, h2 and h3 still on r1; r0 is older.
+        let t = FakeTransport(hosts: hosts, current: "r1", releases: ["r0", "r2"])
+        t.setCurrent("h1", "r2")
+        let r = await Deployment(config: try config(), transport: t, notify: { _ in }).rollback(to: nil)
+        #expect(r.phase == .succeeded)
+        #expect(r.releaseID == "r1")
+        for h in hosts { #expect(t.currentRelease(h) == "r1") }
+    }
 }

@@ -16,6 +16,10 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
     var unhealthyHosts: Set<String> = []
     /// Called when a step starts (e.g. to raise an interrupt mid-upload).
     var onStep: ((String, String) -> Void)?
+    /// host → step: the step takes effect on the host, then the connection dies before its result
+    /// comes back; from then on the host cannot be reached.
+    var dropAfter: [String: String] = [:]
+    private var gone: Set<String> = []
 
     init(hosts: [String], current: String? = nil, releases: [String] = []) {
         for h in hosts {
@@ -25,6 +29,7 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
     }
 
     func currentRelease(_ host: String) -> String? { lock.withLock { current[host] } }
+    func setCurrent(_ host: String, _ id: String) { lock.withLock { current[host] = id; releases[host, default: []].insert(id) } }
     func steps(_ host: String) -> [String] { lock.withLock { calls.filter { $0.host == host }.map(\.step) } }
 
     static func value(_ name: String, in script: String) -> String? {
@@ -55,7 +60,8 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
         let script = command.rendered
         let step = Self.step(of: script)
         onStep?(host, step)
-        return lock.withLock {
+        let r = lock.withLock { () -> ExecResult? in
+            if gone.contains(host) { return nil }
             calls.append((host, step))
             if failing[host]?.contains(step) == true { return result(1, "error=\(step) failed on purpose\n") }
             let id = Self.value("ID", in: script) ?? ""
@@ -78,6 +84,11 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
             default: return result(0, "lock=released\n")
             }
         }
+        guard let r else { throw SSHError(kind: .connect, host: host, operation: "connect", message: "Connection refused") }
+        if lock.withLock({ dropAfter[host] == step ? gone.insert(host).inserted : false }) {
+            throw SSHError(kind: .connectionLost, host: host, operation: "exec", message: "connection lost")
+        }
+        return r
     }
 
     /// Called with the lock held.
@@ -95,6 +106,7 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
     }
 
     func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse {
+        if lock.withLock({ gone.contains(host) }) { throw SSHError(kind: .connect, host: host, operation: "connect", message: "Connection refused") }
         let bad = lock.withLock { () -> Bool in
             calls.append((host, "probe"))
             guard let cur = current[host], unhealthy.contains(cur) else { return false }

@@ -10,6 +10,9 @@ public struct DeployReport: Sendable, Codable {
         public var current: String?
         public var failedStep: String?
         public var error: String?
+        /// The connection failed while a switch ran on this host: it may be on `current` or on the
+        /// release it was switching to. Cleared by the next switch that reports back.
+        public var switchingTo: String?
     }
 
     public var operation: String

@@ -72,7 +72,7 @@ extension Deployment {
     func switchVerifyAndFinish(_ id: String, started: ContinuousClock.Instant) async -> DeployReport {
         let failed = await switchAndVerify("switch", release: { _ in id }, targets: config.hosts, event: "deploy")
         _ = await runHook("post-switch", release: id)
-        await settleSwitch(failed: failed, anySwitched: hosts.values.contains { $0.current == id })
+        await settleSwitch(failed: failed, anySwitched: hosts.values.contains { $0.current == id || $0.switchingTo == id })
         if machine.phase != .smokeTest { return await rollBackAfterFailure(id, started: started) }
         await advance(.phaseSucceeded)  // → succeeded
 
@@ -116,7 +116,7 @@ extension Deployment {
     /// release (start + smoke test); the failed release is kept, marked failed, for inspection.
     func rollBackAfterFailure(_ id: String, started: ContinuousClock.Instant) async -> DeployReport {
         if machine.phase == .rollingBack {
-            let switched = config.hosts.filter { hosts[$0]?.current == id }
+            let switched = config.hosts.filter { hosts[$0]?.current == id || hosts[$0]?.switchingTo == id }
             notify(DeployNotice(host: nil, step: "rollback", status: .started, message: "rolling back \(switched.count) switched host(s)"))
             let stillFailing = await switchAndVerify("rollback", release: { [self] in hosts[$0]?.previous }, targets: switched, event: "auto-rollback")
             await advance(stillFailing.isEmpty ? .phaseSucceeded : .phaseFailed(anySwitched: true))

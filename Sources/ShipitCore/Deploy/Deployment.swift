@@ -118,7 +118,8 @@ public final class Deployment: @unchecked Sendable {
 
     func hostState(_ host: String) -> LedgerHostState {
         let h = hosts[host]
-        return LedgerHostState(host: host, previous: h?.previous, current: h?.current, step: h?.failedStep, status: h?.failedStep == nil ? nil : "failed", error: h?.error)
+        let status = h?.switchingTo != nil ? "unknown" : h?.failedStep == nil ? nil : "failed"
+        return LedgerHostState(host: host, previous: h?.previous, current: h?.current, step: h?.failedStep, status: status, error: h?.error)
     }
 
     // MARK: phases
@@ -152,7 +153,9 @@ public final class Deployment: @unchecked Sendable {
             let why = out.first("error") ?? tail ?? "exit \(r.exitCode)"
             return StepResult(ok: false, output: out, error: why, exitStatus: r.exitCode, stderrTail: tail)
         } catch {
-            return StepResult(failure: ErrorText.withoutHost(error))
+            var r = StepResult(failure: ErrorText.withoutHost(error))
+            if let e = error as? SSHError { r.outcomeUnknown = e.kind == .connectionLost || e.kind == .timeout }
+            return r
         }
     }
 
@@ -250,7 +253,7 @@ public final class Deployment: @unchecked Sendable {
         for (host, r) in results {
             if r.output.first("lock") == "acquired" { locked.insert(host) }
             if let stale = r.output.first("lock.stale") {
-                notify(DeployNotice(host: host, step: "preflight", status: .info, message: "took over the lock of interrupted attempt \(stale) (its process is gone)"))
+                notify(DeployNotice(host: host, step: "preflight", status: .info, message: "took over the lock left by attempt \(stale) (that run is over)"))
             }
             let cur = r.output.first("current").flatMap { $0.isEmpty ? nil : $0 }
             hosts[host]?.previous = cur
@@ -310,8 +313,19 @@ public final class Deployment: @unchecked Sendable {
         }
         let plansCopy = plans
         let results = await phase(step, on: plans.keys.sorted()) { [self] host in await remote(host, plansCopy[host]!) }
-        for (host, r) in results { if let s = r.output.first("switched") { hosts[host]?.current = s } }
+        for (host, r) in results {
+            if let s = r.output.first("switched") { hosts[host]?.current = s; hosts[host]?.switchingTo = nil }
+            // The connection failed while the script ran, so the switch may or may not have
+            // happened. The host counts as switched for the rollback, which finds out.
+            else if r.outcomeUnknown, let id = release(host), hosts[host]?.current != id {
+                if hosts[host]?.switchingTo == nil { hosts[host]?.switchingTo = id }
+            }
+        }
         failed += record(results, step: step)
+        for host in failed where hosts[host]?.switchingTo != nil {
+            let h = hosts[host]!
+            hosts[host]?.error = "\(h.error ?? "connection failed"); outcome unknown: on \(h.current ?? "no release") or \(h.switchingTo!)"
+        }
         await recordHosts()
         guard let health = config.health else { return failed.sorted() }
         let probe = HealthProbe(health: health, transport: transport)

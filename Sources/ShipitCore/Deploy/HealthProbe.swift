@@ -1,4 +1,5 @@
 import Foundation
+import SSH
 
 /// Smoke test of one host: GET live, then ready, through the host's SSH session, retried until a
 /// deadline. The result says what URL was tried, the last status and body, and how many attempts.
@@ -32,6 +33,10 @@ public struct HealthProbe: Sendable {
                     last = "GET \(url) → \(r.status) \(Self.snippet(r.body))"
                 } catch {
                     last = "GET \(url) → \(ErrorText.withoutHost(error))"
+                    // No SSH connection to the host: waiting cannot make the app answer.
+                    if let e = error as? SSHError, Self.hostUnreachable.contains(e.kind) {
+                        return Result(healthy: false, attempts: attempts, detail: "\(last) (host unreachable)")
+                    }
                 }
                 if ContinuousClock.now >= deadline || interrupt?.isRaised == true {
                     return Result(healthy: false, attempts: attempts, detail: "\(last) (after \(attempts) attempts, \(health.deadline)s deadline)")
@@ -41,6 +46,8 @@ public struct HealthProbe: Sendable {
         }
         return Result(healthy: true, attempts: attempts, detail: "live and ready (\(attempts) attempts)")
     }
+
+    static let hostUnreachable: Set<SSHError.Kind> = [.connectionLost, .connect, .resolve, .handshake, .hostKeyUnknown, .hostKeyMismatch, .hostKeyCheck, .authentication]
 
     static func snippet(_ body: String) -> String {
         let flat = body.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)

@@ -18,20 +18,32 @@ public struct SSHTransport: HostTransport {
     public init(fleet: Fleet) { self.fleet = fleet }
 
     public func run(_ host: String, _ command: RemoteCommand) async throws -> ExecResult {
-        let session = try await fleet.session(host)
-        return try await session.exec(command.rendered, timeout: command.timeout ?? fleet.settings.commandTimeout, captureLimit: 1 << 20)
+        try await onSession(host) { [fleet] in
+            try await $0.exec(command.rendered, timeout: command.timeout ?? fleet.settings.commandTimeout, captureLimit: 1 << 20)
+        }
     }
 
     public func upload(_ host: String, localPath: String, remotePath: String) async throws {
-        let session = try await fleet.session(host)
-        try await session.upload(localPath: localPath, remotePath: remotePath, mode: 0o600, method: .sftp, timeout: fleet.settings.commandTimeout)
+        try await onSession(host) { [fleet] in
+            try await $0.upload(localPath: localPath, remotePath: remotePath, mode: 0o600, method: .sftp, timeout: fleet.settings.commandTimeout)
+        }
     }
 
     public func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse {
-        let session = try await fleet.session(host)
         let request = "GET \(path) HTTP/1.0\r\nHost: \(address):\(port)\r\nUser-Agent: shipit/\(ShipitVersion.current)\r\nConnection: close\r\n\r\n"
-        let raw = try await session.tunnelRequest(host: address, port: port, request: Data(request.utf8), maxResponse: 64 * 1024, timeout: timeout)
+        let raw = try await onSession(host) {
+            try await $0.tunnelRequest(host: address, port: port, request: Data(request.utf8), maxResponse: 64 * 1024, timeout: timeout)
+        }
         return try HTTPResponse.parse(raw)
+    }
+
+    /// The host's session for one operation; a session whose connection died is dropped.
+    private func onSession<T: Sendable>(_ host: String, _ body: @Sendable (SSHSession) async throws -> T) async throws -> T {
+        let session = try await fleet.session(host)
+        do { return try await body(session) } catch let e as SSHError where e.kind == .connectionLost {
+            await fleet.forget(host)
+            throw e
+        }
     }
 
     public func close() async { await fleet.closeAll() }

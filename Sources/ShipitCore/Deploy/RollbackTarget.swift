@@ -1,5 +1,6 @@
 /// Which release a rollback goes to: with no request, the newest release older than what runs now
-/// that is present on *every* host and not marked failed; a request may name a release, an image
+/// that is present on *every* host and not marked failed (on a split fleet, the oldest release
+/// that runs on some host); a request may name a release, an image
 /// tag (the newest release with it) or an image digest. Inventories list releases oldest first.
 /// Pure, so `rollback` and `triage` agree.
 public enum RollbackTarget {
@@ -14,6 +15,13 @@ public enum RollbackTarget {
             return missing.isEmpty ? (resolved, nil) : (nil, "release \(requested) is not on \(missing.joined(separator: ", "))")
         }
         let failedMarks = Set(hosts.flatMap { inventory[$0]?.all("failed") ?? [] })
+        // A split fleet (a run that died or lost a host mid-switch): undo that run, i.e. bring every
+        // host to the oldest release one of them runs, rather than further back.
+        let running = Set(currents.filter { !$0.isEmpty })
+        if running.count > 1, let oldest = running.min(by: { (order.firstIndex(of: $0) ?? .max) < (order.firstIndex(of: $1) ?? .max) }),
+           onAll.contains(oldest), !failedMarks.contains(oldest) {
+            return (oldest, nil)
+        }
         let newestIndex = currents.compactMap { order.firstIndex(of: $0) }.max() ?? order.count
         let candidates = order[..<min(newestIndex, order.count)].filter { onAll.contains($0) && !failedMarks.contains($0) && !currents.contains($0) }
         if let t = candidates.last { return (t, nil) }

@@ -6,6 +6,9 @@ public struct StepResult: Sendable {
     public var error: String?
     public var exitStatus: Int32?
     public var stderrTail: String?
+    /// The connection died (or the command timed out) after the script may have started: what it
+    /// did on the host is not known.
+    public var outcomeUnknown = false
 
     public init(ok: Bool, output: ScriptOutput, error: String? = nil, exitStatus: Int32? = nil, stderrTail: String? = nil) {
         self.ok = ok

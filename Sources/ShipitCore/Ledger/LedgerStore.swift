@@ -31,10 +31,12 @@ public enum LedgerStore {
         (try? await ledger.recoverInterrupted(machine: invoker.machine, isAlive: { Invoker.isAlive($0) })) ?? []
     }
 
-    /// Attempts of this app that died on this machine recently: their host locks are stale.
+    /// Attempts of this app that are no longer running: any host lock they still hold is stale.
     public static func deadHolders(_ ledger: Ledger, config: DeployConfig, invoker: Invoker = .current(), now: Date = Date()) async -> [String] {
         let recent = (try? await ledger.attempts(LedgerQuery(from: now.addingTimeInterval(-30 * 86400), app: config.app, stage: .some(config.stage)))) ?? []
-        return recent.filter { $0.outcome == .interrupted && $0.machine == invoker.machine }.map(\.id)
+        // Interrupted (its process is gone) or finished: a finished run that still holds a host's
+        // lock could not reach that host to release it.
+        return recent.filter { $0.outcome != .running }.map(\.id)
     }
 
     /// One paragraph about an interrupted attempt: what it was doing and where each host stood.
