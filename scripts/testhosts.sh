@@ -16,6 +16,13 @@
 # State lives in $SHIPIT_TESTHOSTS (default /tmp/shipit-testhosts): keys, known_hosts, per-host config.
 set -euo pipefail
 
+# Close every descriptor inherited above stderr: the daemons started here (sshd, the namespace
+# holder) live on, and must not keep a caller's pipe open (a test reading one to EOF would hang).
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+
 STATE=${SHIPIT_TESTHOSTS:-/tmp/shipit-testhosts}
 USER_NAME=${SHIPIT_TEST_USER:-deploy}
 SRV_SIZE=${SHIPIT_SRV_SIZE:-256m}

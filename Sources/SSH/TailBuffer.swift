@@ -1,16 +1,20 @@
 import Foundation
 
 /// Keeps the last `limit` bytes appended, so a command that prints gigabytes costs bounded memory.
-struct TailBuffer {
-    let limit: Int
-    private(set) var data = Data()
-    private(set) var dropped = 0
+public struct TailBuffer: Sendable {
+    public let limit: Int
+    public private(set) var data = Data()
+    public private(set) var dropped = 0
 
-    init(limit: Int) {
+    public init(limit: Int) {
         self.limit = max(0, limit)
     }
 
-    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    public mutating func append(_ chunk: Data) {
+        chunk.withUnsafeBytes { append($0) }
+    }
+
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         if bytes.count >= limit {
             dropped += data.count + bytes.count - limit

@@ -1,4 +1,5 @@
 import Foundation
+import SSH
 
 /// Runs a program on the deployer (tar, git, sha256sum, hooks). Never used to reach a host: that is
 /// libssh2's job.
@@ -24,15 +25,20 @@ public enum LocalProcess {
 
     /// `runStatus` on a dispatch thread: waiting for a child (a hook, a test's shipit) must not
     /// hold one of the few threads Swift concurrency runs every host's task on.
-    public static func runStatusDetached(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil) async throws -> (Int32, String) {
+    public static func runStatusDetached(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil,
+                                         keepTail: Int? = nil) async throws -> (Int32, String) {
         try await withCheckedThrowingContinuation { cont in
             DispatchQueue.global().async {
-                cont.resume(with: Result { try runStatus(argv, stdin: stdin, cwd: cwd, env: env) })
+                cont.resume(with: Result { try runStatus(argv, stdin: stdin, cwd: cwd, env: env, keepTail: keepTail) })
             }
         }
     }
 
-    public static func runStatus(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil) throws -> (Int32, String) {
+    /// Runs to the end and returns the exit status and output (stdout and stderr together). With
+    /// `keepTail`, only the last that many bytes are kept: a program printing gigabytes (a hook
+    /// gone wrong) costs bounded memory.
+    public static func runStatus(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil,
+                                 keepTail: Int? = nil) throws -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
         p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
@@ -50,8 +56,20 @@ public enum LocalProcess {
                 try? input.fileHandleForWriting.close()
             }
         }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        var text: String
+        if let keepTail {
+            var tail = TailBuffer(limit: keepTail)
+            while true {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                tail.append(chunk)
+            }
+            text = String(decoding: tail.data, as: UTF8.self)
+            if tail.dropped > 0 { text = "[\(tail.dropped) bytes of earlier output not kept]\n" + text }
+        } else {
+            text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (p.terminationStatus, text)
     }
 }

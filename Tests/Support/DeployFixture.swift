@@ -11,7 +11,7 @@ public final class DeployFixture: @unchecked Sendable {
     public let targets: [String]
     public let configFile: String
 
-    public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, extraYAML: String = "") throws {
+    public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2, extraYAML: String = "") throws {
         self.hosts = hosts
         self.targets = targets ?? hosts.hosts
         dir = Local.tempDir("shipit-deploy")
@@ -32,7 +32,7 @@ public final class DeployFixture: @unchecked Sendable {
         start: sh start.sh
         health:
           port: \(port)
-          deadline: 2
+          deadline: \(healthDeadline)
           interval: 0.05
         hooks: \(dir)/hooks
         \(extraYAML)
@@ -102,6 +102,18 @@ public final class DeployFixture: @unchecked Sendable {
     /// What the app answers on GET / (through a tunnel, as the smoke test does).
     public func served(_ host: String) async throws -> String {
         try await hosts.httpGet(host, port: port)
+    }
+
+    /// The host's lock: "free", or its holder's attempt id.
+    public func lockHolder(_ host: String) async throws -> String {
+        let out = try await sh(host, "sed -n 's/^holder=//p' \(deployTo)/.shipit/lock 2>/dev/null || true")
+        let holder = out.trimmingCharacters(in: .whitespacesAndNewlines)
+        return holder.isEmpty ? "free" : holder
+    }
+
+    /// Partial uploads or extracts left on the host (should be none once a run is over).
+    public func leftovers(_ host: String) async throws -> String {
+        try await sh(host, "cd \(deployTo) && ls -d .shipit/upload-* releases/*.tmp 2>/dev/null || true")
     }
 
     public func cleanUp() async {

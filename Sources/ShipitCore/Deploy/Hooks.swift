@@ -6,6 +6,9 @@ public struct Hooks: Sendable {
     public static let names = ["pre-flight", "pre-switch", "post-switch", "post-deploy", "on-rollback"]
     public let directory: String
 
+    /// How much of a hook's output is kept (its end): enough to say why it failed.
+    public static let outputLimit = 16 * 1024
+
     public init(directory: String) { self.directory = directory }
 
     public func exists(_ name: String) -> Bool {
@@ -20,7 +23,7 @@ public struct Hooks: Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment.merge(env) { $1 }
         do {
-            let (status, out) = try await LocalProcess.runStatusDetached([path], env: environment)
+            let (status, out) = try await LocalProcess.runStatusDetached([path], env: environment, keepTail: Self.outputLimit)
             let text = out.trimmingCharacters(in: .whitespacesAndNewlines)
             return status == 0 ? (true, text) : (false, "exited \(status): \(text.suffix(500))")
         } catch {

@@ -46,17 +46,20 @@ public struct SymlinkCommands: Sendable {
     }
     """
 
-    /// Pre-flight: deploy_to writable, tools present, enough disk, lock taken, current release read.
+    /// Pre-flight: deploy_to writable, tools present, lock taken, a lost run's partial uploads
+    /// removed, enough disk, current release read.
     public func preflight(lockInfo: String, lockWaitSeconds: Int, requiredKB: Int64, staleHolders: [String] = [],
                           tools: [String] = ["tar", "gzip", "sha256sum", "readlink", "mv"]) -> RemoteCommand {
         script([("LOCKINFO", lockInfo), ("LOCKWAIT", String(lockWaitSeconds * 10)), ("NEED", String(requiredKB)),
                 ("STALE", staleHolders.joined(separator: "\n")), ("TOOLS", tools.joined(separator: " "))], """
         mkdir -p "$D/releases" "$D/shared" "$D/.shipit/failed" 2>/dev/null && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
         for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit 11; }; done
-        avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
-        [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
         \(Self.lockFunction)
         take_lock
+        # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
+        rm -rf "$D"/.shipit/upload-*.tar.gz "$D"/releases/*.tmp
+        avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
+        [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
         cur=$(readlink "$D/current" 2>/dev/null || true)
         echo "current=${cur##*/}"
         """)

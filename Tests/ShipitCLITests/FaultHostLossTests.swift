@@ -1,0 +1,170 @@
+import Foundation
+import ShipitCore
+import Testing
+import TestSupport
+
+/// sshd killed on one host while a deploy runs (issue 9, case 1): during the upload, during the
+/// switch, during the smoke test. The killed host is one of the test's own (127.0.0.45–47), next to
+/// the shared hosts; its /srv and its app survive (only sshd dies), so afterwards the test can
+/// look at what really happened there and bring the fleet back together.
+@Suite("faults: sshd killed mid-deploy")
+struct FaultHostLossTests {
+    let bin = ShipitBinary()
+    let hosts = TestHosts.current
+
+    func shipit(_ f: DeployFixture, _ args: [String]) async throws -> ShipitBinary.Run {
+        try await bin.run([args[0], "--config", f.configFile] + args.dropFirst())
+    }
+
+    /// A fixture over the shared hosts plus `lost`, with v1 deployed everywhere.
+    func fleet(with lost: String, healthDeadline: Double = 2) async throws -> DeployFixture {
+        try await hosts.harness(["start-host", lost], environment: [:])
+        let f = try DeployFixture(targets: hosts.hosts + [lost], healthDeadline: healthDeadline)
+        let v1 = try await shipit(f, ["deploy", "--from", f.release("v1")])
+        #expect(v1.status == 0, "\(v1.stdout)")
+        return f
+    }
+
+    func tearDown(_ f: DeployFixture, _ lost: String) async {
+        _ = try? await hosts.reviveHost(lost)
+        _ = try? await f.sh(lost, "[ -f \(f.deployTo)/shared/app.pid ] && kill $(cat \(f.deployTo)/shared/app.pid); rm -rf \(f.deployTo)")
+        await f.cleanUp()
+        _ = try? hosts.harness("stop-host", lost)
+    }
+
+    /// The newest attempt as `changes --json` reports it.
+    func lastEntry(_ f: DeployFixture) async throws -> Timeline.Entry {
+        let t = try ShipitBinary.decode(Timeline.self, try await shipit(f, ["changes", "--json", "--no-hosts"]).stdout)
+        return try #require(t.entries.last)
+    }
+
+    @Test func duringUploadNothingSwitchesAndTheNextDeployTakesOverTheLock() async throws {
+        let lost = "127.0.0.45"
+        let f = try await fleet(with: lost)
+        // Big (incompressible) so the upload is still going when sshd dies.
+        let big = Local.tempDir("big")
+        try await Local.run(["cp", "-a", f.release("v2") + "/.", big])
+        try await Local.run(["sh", "-c", "head -c 40000000 /dev/urandom > '\(big)/blob.bin'"])
+        let shipitDir = try await hosts.srvPath(lost) + f.deployTo.dropFirst("/srv".count) + "/.shipit"
+
+        let p = bin.start(["deploy", "--config", f.configFile, "--from", big])
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !((try? FileManager.default.contentsOfDirectory(atPath: shipitDir)) ?? []).contains(where: { $0.hasPrefix("upload-") }) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await hosts.killHost(lost)
+        let status = await ShipitBinary.wait(p)
+        let out = String(decoding: (p.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(status == ShipitExit.failure.rawValue, "\(out)")
+        #expect(out.contains("FAILED in upload"), "\(out)")
+        #expect(out.contains(lost))
+
+        for h in hosts.hosts {
+            #expect(try await f.served(h) == "hello from releases-example v1")
+            #expect(try await f.lockHolder(h) == "free")
+            #expect(try await f.leftovers(h) == "")
+        }
+        let e = try await lastEntry(f)
+        #expect(e.outcome == "failed")
+        let lostState = try #require(e.hosts.first { $0.host == lost })
+        #expect(lostState.step == "upload" && lostState.status == "failed")
+        #expect(lostState.current == (try await f.currentRelease(hosts.hosts[0])))
+
+        // sshd back: the host still runs v1, complete; the lost run's lock is reported stale and
+        // the next deploy takes it over and clears the partial upload.
+        try await hosts.reviveHost(lost)
+        #expect(try await f.served(lost) == "hello from releases-example v1")
+        #expect(try await f.lockHolder(lost) == e.attempt)
+        #expect(try await shipit(f, ["verify"]).status == 0)
+        let status2 = try await shipit(f, ["status"])
+        #expect(status2.stdout.contains("stale"), "\(status2.stdout)")
+        let next = try await shipit(f, ["deploy", "--from", f.release("v2")])
+        #expect(next.status == 0, "\(next.stdout)")
+        #expect(next.stdout.contains("took over the lock left by attempt \(e.attempt)"))
+        for h in f.targets {
+            #expect(try await f.served(h) == "hello from releases-example v2")
+            #expect(try await f.leftovers(h) == "")
+        }
+        await tearDown(f, lost)
+    }
+
+    @Test func duringTheSwitchTheHostIsUnknownUntilRollbackBringsEveryHostBack() async throws {
+        let lost = "127.0.0.46"
+        let f = try await fleet(with: lost)
+        let gated = try await GatedRelease(from: f.release("v2"), mode: .parkStart, hosts: [lost])
+        let p = bin.start(["deploy", "--config", f.configFile, "--from", gated.path])
+        try p.run()
+        // `current` moved on the lost host and its start command is running when sshd dies.
+        try await gated.waitEntered([lost])
+        try await hosts.killHost(lost)
+        gated.open()
+        let status = await ShipitBinary.wait(p)
+        let out = String(decoding: (p.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(status == ShipitExit.rollbackFailed.rawValue, "\(out)")
+        #expect(out.contains("UNKNOWN"), "\(out)")
+        for h in hosts.hosts {
+            #expect(try await f.served(h) == "hello from releases-example v1")
+            #expect(try await f.lockHolder(h) == "free")
+        }
+        let e = try await lastEntry(f)
+        #expect(e.outcome == "rollback-failed")
+        let lostState = try #require(e.hosts.first { $0.host == lost })
+        #expect(lostState.status == "unknown", "\(lostState)")
+        #expect(lostState.error?.contains("outcome unknown") == true)
+
+        // What really happened: the switch went through and the start finished after the gate.
+        try await hosts.reviveHost(lost)
+        let gatedID = try await f.currentRelease(lost)
+        #expect(gatedID != (try await f.currentRelease(hosts.hosts[0])))
+        let drift = try await shipit(f, ["status"])
+        #expect(drift.status == ShipitExit.unhealthy.rawValue, "\(drift.stdout)")
+        #expect(drift.stdout.contains("DRIFT"))
+        let back = try await shipit(f, ["rollback"])
+        #expect(back.status == 0, "\(back.stdout)")
+        #expect(back.stdout.contains("took over the lock left by attempt \(e.attempt)"))
+        for h in f.targets {
+            #expect(try await f.served(h) == "hello from releases-example v1")
+            #expect(try await f.lockHolder(h) == "free")
+        }
+        #expect(try await shipit(f, ["status"]).status == 0)
+        #expect(try await shipit(f, ["verify"]).status == 0)
+        await tearDown(f, lost)
+    }
+
+    @Test func duringTheSmokeTestEveryOtherHostIsRolledBack() async throws {
+        let lost = "127.0.0.47"
+        // A long deadline: only the lost connection can end this smoke test early.
+        let f = try await fleet(with: lost, healthDeadline: 30)
+        let gated = try await GatedRelease(from: f.release("v2"), mode: .notReady)
+        let started = Date()
+        let p = bin.start(["deploy", "--config", f.configFile, "--from", gated.path])
+        try p.run()
+        try await gated.waitEntered(f.targets)
+        try await Task.sleep(for: .milliseconds(300))  // the smoke test is polling /health/ready
+        try await hosts.killHost(lost)
+        try await Task.sleep(for: .milliseconds(300))
+        gated.open()
+        let status = await ShipitBinary.wait(p)
+        let out = String(decoding: (p.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(status == ShipitExit.rollbackFailed.rawValue, "\(out)")
+        #expect(Date().timeIntervalSince(started) < 25, "the smoke test waited for its deadline")
+        #expect(out.contains("smoke test"), "\(out)")
+        for h in hosts.hosts {
+            #expect(try await f.served(h) == "hello from releases-example v1")
+            #expect(try await f.lockHolder(h) == "free")
+        }
+        let e = try await lastEntry(f)
+        #expect(e.outcome == "rollback-failed")
+        let lostState = try #require(e.hosts.first { $0.host == lost })
+        #expect(lostState.current != e.hosts[0].current, "the ledger says where the lost host really is")
+
+        try await hosts.reviveHost(lost)
+        #expect(try await f.currentRelease(lost) == lostState.current)
+        let back = try await shipit(f, ["rollback"])
+        #expect(back.status == 0, "\(back.stdout)")
+        for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v1") }
+        #expect(try await shipit(f, ["status"]).status == 0)
+        await tearDown(f, lost)
+    }
+}
