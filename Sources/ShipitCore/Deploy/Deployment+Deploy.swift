@@ -28,6 +28,7 @@ extension Deployment {
             await advance(.phaseFailed(anySwitched: false))
             return await report(operation: "deploy", release: id, started: started)
         }
+        if await stopRequested() { return await report(operation: "deploy", release: id, started: started) }
         let neededKB = Int64(Double(artifact.size) * max(config.diskFactor, 1) / 1024) + 1
         guard await preflight(requiredKB: neededKB), await checkMigrations() else {
             await advance(.phaseFailed(anySwitched: false))

@@ -1,0 +1,130 @@
+import Foundation
+import ShipitCore
+import Testing
+import TestSupport
+
+/// SIGINT and SIGTERM in every state of a deploy (issue 9, case 5). The run is held at the state
+/// (a parked hook, an upload in progress, a parked start command, a not-ready app, a parked
+/// rollback), the signal is sent, and afterwards: every host on the release it ran before, serving
+/// it; no lock; nothing half-uploaded; exit 130; the ledger says what happened.
+@Suite("faults: signals in every state")
+struct FaultSignalTests {
+    enum State: String, CaseIterable, Sendable, CustomStringConvertible {
+        case preflight, upload, migrate, `switch`, smokeTest, rollingBack
+        var description: String { rawValue }
+        /// A signal before the switch abandons the release; from the switch on, it rolls back.
+        var rollsBack: Bool { [.switch, .smokeTest, .rollingBack].contains(self) }
+    }
+
+    let bin = ShipitBinary()
+    let hosts = TestHosts.current
+
+    func shipit(_ f: DeployFixture, _ args: [String]) async throws -> ShipitBinary.Run {
+        try await bin.run([args[0], "--config", f.configFile] + args.dropFirst())
+    }
+
+    @Test(arguments: State.allCases, [SIGINT, SIGTERM])
+    func aSignalLeavesEveryHostOnTheReleaseItRanBefore(state: State, signal: Int32) async throws {
+        let f = try DeployFixture()
+        defer { Task { await f.cleanUp() } }
+        // What the fleet runs before the interrupted deploy (for .rollingBack: a v1 whose start
+        // parks once armed, so the rollback to it can be held).
+        let before = state == .rollingBack ? try await GatedRelease(from: f.release("v1"), mode: .parkStart, armed: false) : nil
+        let first = try await shipit(f, ["deploy", "--from", before?.path ?? f.release("v1")])
+        #expect(first.status == 0, "\(first.stdout)")
+        let beforeID = try await f.currentRelease(f.targets[0])
+
+        var release = f.release("v2")
+        var gate: GatedRelease?
+        var hook: (entered: String, go: String)?
+        switch state {
+        case .preflight: hook = try f.parkingHook("pre-flight")
+        case .migrate: hook = try f.parkingHook("pre-switch")  // runs in the migrate state, after the migrations
+        case .upload:
+            release = Local.tempDir("big")
+            try await Local.run(["cp", "-a", f.release("v2") + "/.", release])
+            try await Local.run(["sh", "-c", "head -c 40000000 /dev/urandom > '\(release)/blob.bin'"])
+        case .switch: gate = try await GatedRelease(from: f.release("v2"), mode: .parkStart)
+        case .smokeTest: gate = try await GatedRelease(from: f.release("v2"), mode: .notReady)
+        case .rollingBack:
+            release = f.release("v3")  // not ready: its smoke test fails and the rollback starts
+            before!.arm()
+        }
+        if let gate { release = gate.path }
+
+        let p = bin.start(["deploy", "--config", f.configFile, "--from", release])
+        try p.run()
+        switch state {
+        case .preflight, .migrate: try await DeployFixture.waitForFile(hook!.entered)
+        case .upload:
+            let dir = try await hosts.srvPath(f.targets[0]) + f.deployTo.dropFirst("/srv".count) + "/.shipit"
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline, !((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).contains(where: { $0.hasPrefix("upload-") }) {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        case .switch: try await gate!.waitEntered(f.targets)
+        case .smokeTest:
+            try await gate!.waitEntered(f.targets)
+            try await Task.sleep(for: .milliseconds(200))
+        case .rollingBack: try await before!.waitEntered(f.targets)
+        }
+        kill(p.processIdentifier, signal)
+        try await Task.sleep(for: .milliseconds(100))
+        if let hook { FileManager.default.createFile(atPath: hook.go, contents: nil) }
+        gate?.open()
+        before?.open()
+        let status = await ShipitBinary.wait(p)
+        let out = String(decoding: (p.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+
+        #expect(status == ShipitExit.interrupted.rawValue, "\(out)")
+        for h in f.targets {
+            #expect(try await f.currentRelease(h) == beforeID)
+            #expect(try await f.served(h) == "hello from releases-example v1")
+            #expect(try await f.lockHolder(h) == "free")
+            #expect(try await f.leftovers(h) == "")
+        }
+        let t = try ShipitBinary.decode(Timeline.self, try await shipit(f, ["changes", "--json", "--no-hosts"]).stdout)
+        let e = try #require(t.entries.last)
+        #expect(e.outcome == (state.rollsBack ? "rolled-back" : "failed"), "\(out)")
+        #expect(e.error?.contains("interrupted") == true)
+        #expect(try await shipit(f, ["verify"]).status == 0)
+    }
+
+    @Test func sigkillMidSwitchIsReportedInterruptedAndRollbackBringsTheHostsTogether() async throws {
+        // One host at a time: when shipit dies, the first host runs v2, the second is switched with
+        // its start parked, the third was never touched.
+        let f = try DeployFixture(extraYAML: "parallel: 1")
+        defer { Task { await f.cleanUp() } }
+        #expect(try await shipit(f, ["deploy", "--from", f.release("v1")]).status == 0)
+        let v1 = try await f.currentRelease(f.targets[0])
+        let gate = try await GatedRelease(from: f.release("v2"), mode: .parkStart, hosts: [f.targets[1]])
+        let p = bin.start(["deploy", "--config", f.configFile, "--from", gate.path])
+        try p.run()
+        try await gate.waitEntered([f.targets[1]])
+        kill(p.processIdentifier, SIGKILL)
+        _ = await ShipitBinary.wait(p)
+        gate.open()
+        try await Task.sleep(for: .milliseconds(500))  // the parked start goes on without shipit
+
+        let v2 = try await f.currentRelease(f.targets[0])
+        #expect(v2 != v1)
+        #expect(try await f.currentRelease(f.targets[2]) == v1)
+        let status = try await shipit(f, ["status"])
+        #expect(status.stderr.contains("was interrupted in state switch"), "\(status.stderr)")
+        #expect(status.status == ShipitExit.unhealthy.rawValue)
+        #expect(status.stdout.contains("DRIFT"), "\(status.stdout)")
+        #expect(status.stdout.contains("stale"))
+
+        let back = try await shipit(f, ["rollback"])
+        #expect(back.status == 0, "\(back.stdout)")
+        #expect(back.stdout.contains("target release \(v1)"))
+        for h in f.targets {
+            #expect(try await f.currentRelease(h) == v1)
+            #expect(try await f.served(h) == "hello from releases-example v1")
+            #expect(try await f.lockHolder(h) == "free")
+        }
+        #expect(try await shipit(f, ["status"]).status == 0)
+        let t = try ShipitBinary.decode(Timeline.self, try await shipit(f, ["changes", "--json", "--no-hosts"]).stdout)
+        #expect(t.entries.map(\.outcome) == ["succeeded", "interrupted", "succeeded"])
+    }
+}
