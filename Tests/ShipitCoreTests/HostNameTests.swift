@@ -44,6 +44,28 @@ struct HostNameTests {
         #expect(s.finish() == ["tail"])
         #expect(s.finish() == [])
     }
+
+    @Test func aLineWithoutEndIsHandedOutInBoundedPieces() {
+        var s = LineSplitter(maxLine: 8)
+        var pieces: [String] = []
+        for _ in 0..<5 { pieces += s.feed(Data("xxxxxx".utf8)) }  // 30 bytes, no newline
+        pieces += s.feed(Data("\n".utf8)) + s.finish()
+        #expect(pieces == ["xxxxxxxx", "xxxxxxxx", "xxxxxxxx", "xxxxxx"])
+        // A multi-byte character at the cut stays whole.
+        var u = LineSplitter(maxLine: 4)
+        #expect(u.feed(Data("abcé\n".utf8)) == ["abc", "é"])
+        // 2 MB without a newline, fed in chunks: every piece is bounded, nothing is lost.
+        var big = LineSplitter()
+        var total = 0
+        for _ in 0..<64 {
+            for piece in big.feed(Data(repeating: 0x78, count: 32 * 1024)) {
+                #expect(piece.utf8.count <= LineSplitter.defaultMaxLine)
+                total += piece.utf8.count
+            }
+        }
+        total += big.finish().reduce(0) { $0 + $1.utf8.count }
+        #expect(total == 2 * 1024 * 1024)
+    }
 }
 
 import Foundation

@@ -2,7 +2,7 @@ import Foundation
 
 /// The built `shipit` binary, run the way an operator or a CI step runs it.
 public struct ShipitBinary: Sendable {
-    public let path: String
+    public private(set) var path: String
 
     public init(hosts: TestHosts = .current) {
         path = hosts.repoRoot + "/.build/debug/shipit"
@@ -34,6 +34,14 @@ public struct ShipitBinary: Sendable {
         group.wait()
         p.waitUntilExit()
         return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Runs another program (a wrapper such as /usr/bin/time around shipit) the same way.
+    public static func run(executable: String, _ args: [String]) async throws -> Run {
+        var wrapped = ShipitBinary()
+        wrapped.path = executable
+        let w = wrapped
+        return try await w.run(args)
     }
 
     /// A configured, not yet started process (for tests that signal it).

@@ -198,7 +198,13 @@ public struct SymlinkCommands: Sendable {
           else
             cd "$D/current" || exit 1
             bad=$(sha256sum -c --quiet .shipit-manifest 2>/dev/null | sed -n 's/: FAILED.*$//p')
-            extra=$(find . -type f ! -name .shipit-manifest | LC_ALL=C sort | awk 'NR == FNR { m[substr($0, 67)] = 1; next } !($0 in m)' .shipit-manifest -)
+            # Added files: by count first, since a name may hold a newline (the manifest escapes it,
+            # `find` does not); the names are then listed for the operator.
+            extra=""
+            if [ "$(find . -type f ! -name .shipit-manifest -printf . | wc -c)" -ne "$(wc -l < .shipit-manifest)" ]; then
+              extra=$(find . -type f ! -name .shipit-manifest | LC_ALL=C sort | awk 'NR == FNR { m[substr($0, 67)] = 1; next } !($0 in m)' .shipit-manifest -)
+              [ -n "$extra" ] || extra="(the number of files changed)"
+            fi
             if [ -z "$bad$extra" ]; then echo "files=intact"; else echo "files=modified"; fi
             [ -z "$bad" ] || printf '%s\\n' "$bad" | head -n 50 | sed 's/^/modified=/'
             [ -z "$extra" ] || printf '%s\\n' "$extra" | head -n 50 | sed 's/^/added=/'
