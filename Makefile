@@ -4,7 +4,7 @@ N ?= 3
 SHIPIT := .build/debug/shipit
 HOSTS_ENV = $$(scripts/testhosts.sh env)
 
-.PHONY: all deps build release test demo demo-image images hosts-up hosts-down hosts-status bench clean
+.PHONY: all deps build release test test-faults demo demo-image images hosts-up hosts-down hosts-status bench clean
 
 all: build
 
@@ -17,8 +17,13 @@ build: deps
 release: deps
 	swift build -c release
 
+# Every test: unit and integration, then the fault-injection suite.
 test: deps
-	N=$(N) scripts/test.sh
+	N=$(N) scripts/test.sh all
+
+# The fault-injection suite alone (docs/reliability.md).
+test-faults: deps
+	N=$(N) scripts/test.sh faults
 
 hosts-up: deps
 	scripts/testhosts.sh up $(N)

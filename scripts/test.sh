@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # `make test`: build, start real sshd test hosts, run every test, stop the hosts (whatever happens).
+#
+#   scripts/test.sh [all|main|faults] [swift test options…]
+#     all     (default) the unit and integration tests, then the fault-injection suite
+#     main    the unit and integration tests only
+#     faults  the fault-injection suite only (`make test-faults`): sshd killed mid-step, signals in
+#             every state, hostile input, 50 hosts… (the Fault*Tests suites)
+# The fault suite runs as a phase of its own: it kills hosts and loads the machine, and the other
+# tests should not share the two cores with 50 sshds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-3}
+MODE=all
+case "${1:-}" in all|main|faults) MODE=$1; shift ;; esac
+FAULTS='\.Fault[A-Za-z]*Tests'
 swift build --build-tests
 trap 'scripts/testhosts.sh down >/dev/null 2>&1 || true; scripts/registry.sh down >/dev/null 2>&1 || true; scripts/pg.sh down >/dev/null 2>&1 || true' EXIT
 scripts/testhosts.sh up "$N"
@@ -13,4 +24,11 @@ scripts/registry.sh up
 scripts/images.sh
 # The shared ledger's tests: a throwaway PostgreSQL 15 on loopback.
 scripts/pg.sh up
-swift test --skip-build "$@"
+if [ "$MODE" != faults ]; then
+  echo "== unit and integration tests"
+  swift test --skip-build --skip "$FAULTS" "$@"
+fi
+if [ "$MODE" != main ]; then
+  echo "== fault-injection suite"
+  swift test --skip-build --filter "$FAULTS" "$@"
+fi

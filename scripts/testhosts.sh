@@ -152,17 +152,36 @@ stop_holder() {
   rm -f "$(host_dir "$1")/holder.pid"
 }
 
-# Every sshd process in the host's mount namespace: the listener and one or two per open session.
+# The listener and every sshd below it (one or two per open session), by parent pid: a session's
+# sshd is not dumpable, so its namespace cannot always be read, but its parent always can.
+# The sessions' own commands (a parked start script, say) are left running, as on a real host.
+sshd_tree() {
+  ps -e -o pid=,ppid=,comm= | awk -v root="$1" '
+    { parent[$1] = $2; comm[$1] = $3 }
+    END {
+      for (p in parent) {
+        q = p
+        while (q != "" && q != root && q > 1) q = parent[q]
+        if (q == root && comm[p] == "sshd") print p
+      }
+    }'
+}
+
 kill_host() {
-  local addr=$1 holder ns p
-  holder=$(holder_pid "$addr") || die "$addr has no running namespace (start-host first)"
-  ns=$(readlink "/proc/$holder/ns/mnt")
-  for p in /proc/[0-9]*; do
-    [ "$(cat "$p/comm" 2>/dev/null)" = sshd ] && [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && kill -9 "${p#/proc/}" 2>/dev/null
+  local addr=$1 listener pids killed="" i
+  listener=$(cat "$(host_dir "$addr")/sshd.pid" 2>/dev/null || true)
+  [ -n "$listener" ] && [ -e "/proc/$listener" ] || die "$addr has no running sshd"
+  kill -STOP "$listener" 2>/dev/null || true  # no new sessions while the tree is collected
+  for i in 1 2 3; do
+    pids=$(sshd_tree "$listener")
+    [ -n "$pids" ] || break
+    kill -9 $pids 2>/dev/null || true
+    killed="$killed $pids"
   done
+  kill -9 "$listener" 2>/dev/null || true
   rm -f "$(host_dir "$addr")/sshd.pid"
-  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/$addr/22") 2>/dev/null || return 0; sleep 0.02; done
-  die "sshd on $addr still accepts connections"
+  if (exec 3<>"/dev/tcp/$addr/22") 2>/dev/null; then die "$addr:22 still accepts connections after killing$killed"; fi
+  echo "killed sshd of $addr:${killed:- listener only}"
 }
 
 revive_host() {

@@ -23,12 +23,13 @@ public enum LocalProcess {
         return out
     }
 
-    /// `runStatus` on a dispatch thread: waiting for a child (a hook, a test's shipit) must not
-    /// hold one of the few threads Swift concurrency runs every host's task on.
+    /// `runStatus` on a thread of its own: waiting for a child (a hook, a test's shipit) must not
+    /// hold one of the few threads Swift concurrency runs every host's task on, nor one of
+    /// libdispatch's workers (it adds workers for blocked ones only slowly).
     public static func runStatusDetached(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil,
                                          keepTail: Int? = nil) async throws -> (Int32, String) {
         try await withCheckedThrowingContinuation { cont in
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 cont.resume(with: Result { try runStatus(argv, stdin: stdin, cwd: cwd, env: env, keepTail: keepTail) })
             }
         }
@@ -51,7 +52,7 @@ public enum LocalProcess {
         p.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try p.run()
         if let stdin {
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 input.fileHandleForWriting.write(stdin)
                 try? input.fileHandleForWriting.close()
             }

@@ -19,12 +19,12 @@ struct FaultTests {
         let addr = "127.0.0.42"
         try await hosts.harness(["start-host", addr], environment: [:])
         let f = try DeployFixture(targets: [addr])
-        defer { Task { await f.cleanUp(); _ = try? hosts.harness("stop-host", addr) } }
+        defer { Task { await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) } }
         #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
         // The deployer's known_hosts as it was; then the host gets a new key.
         let known = Local.tempDir("kh") + "/known_hosts"
         try FileManager.default.copyItem(atPath: hosts.knownHosts, toPath: known)
-        try hosts.harness("stop-host", addr)
+        try await hosts.harness(["stop-host", addr], environment: [:])
         try await Local.run(["sh", "-c", "rm -f '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key' '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key.pub'"])
         try await hosts.harness(["start-host", addr], environment: [:])
 
@@ -62,7 +62,7 @@ struct FaultTests {
         let addr = "127.0.0.43"
         try await hosts.harness(["start-host", addr], environment: ["SHIPIT_SRV_SIZE": "16m"])
         let f = try DeployFixture(targets: [addr], extraYAML: "disk_factor: 0")
-        defer { Task { await f.cleanUp(); _ = try? hosts.harness("stop-host", addr) } }
+        defer { Task { await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) } }
         #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
         let big = Local.tempDir("big")
         try await Local.run(["cp", "-a", f.release("v2") + "/.", big])

@@ -105,7 +105,7 @@ struct TriageTests {
         let hosts = TestHosts.current
         try await hosts.harness(["start-host", addr], environment: ["SHIPIT_SRV_SIZE": "16m"])
         let f = try DeployFixture(targets: [addr], extraYAML: Self.lenientLoad)
-        defer { Task { await f.cleanUp(); _ = try? hosts.harness("stop-host", addr) } }
+        defer { Task { await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) } }
         #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
         let s = try await hosts.connect(to: addr)
         _ = try await s.exec("dd if=/dev/zero of=/srv/fill bs=64k >/dev/null 2>&1; true", timeout: 30)

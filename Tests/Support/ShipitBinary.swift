@@ -17,7 +17,7 @@ public struct ShipitBinary: Sendable {
     /// Runs to completion on a dispatch thread (never blocking the test's concurrency pool).
     public func run(_ args: [String], cwd: String? = nil, environment: [String: String]? = nil) async throws -> Run {
         try await withCheckedThrowingContinuation { cont in
-            DispatchQueue.global().async { cont.resume(with: Result { try runBlocking(args, cwd: cwd, environment: environment) }) }
+            Thread.detachNewThread { cont.resume(with: Result { try runBlocking(args, cwd: cwd, environment: environment) }) }
         }
     }
 
@@ -29,7 +29,7 @@ public struct ShipitBinary: Sendable {
         nonisolated(unsafe) var e = Data()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        Thread.detachNewThread { e = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         p.waitUntilExit()
@@ -61,7 +61,7 @@ public struct ShipitBinary: Sendable {
     /// a dispatch thread. Returns what was read.
     public static func read(_ pipe: Pipe, until markers: [String], timeout: Double = 30) async -> String {
         await withCheckedContinuation { cont in
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 var seen = ""
                 let deadline = Date().addingTimeInterval(timeout)
                 while !markers.contains(where: { seen.contains($0) }) && Date() < deadline {
@@ -77,7 +77,7 @@ public struct ShipitBinary: Sendable {
     /// Waits for a started process on a dispatch thread; returns its exit status.
     public static func wait(_ p: Process) async -> Int32 {
         await withCheckedContinuation { cont in
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 p.waitUntilExit()
                 cont.resume(returning: p.terminationStatus)
             }

@@ -64,23 +64,14 @@ public struct TestHosts: Sendable {
                            connectTimeout: 5, commandTimeout: 60, parallel: parallel)
     }
 
-    /// Runs the harness script (stop-host/start-host for dead-host tests).
-    @discardableResult
-    public func harness(_ args: String...) throws -> String {
-        try Local.run(["bash", repoRoot + "/scripts/testhosts.sh"] + args)
-    }
-
     /// SIGKILLs every sshd of a host (listener and open sessions): it drops off mid-step, while its
     /// /srv and its apps live on (`reviveHost` brings sshd back on the same disk).
-    public func killHost(_ address: String) async throws { try await harness(["kill-host", address], environment: [:]) }
+    @discardableResult
+    public func killHost(_ address: String) async throws -> String { try await harness(["kill-host", address], environment: [:]) }
     public func reviveHost(_ address: String) async throws { try await harness(["revive-host", address], environment: [:]) }
 
-    /// Where a host's private /srv can be read from the test (through its namespace holder).
-    public func srvPath(_ address: String) async throws -> String {
-        try await harness(["srv", address], environment: [:]).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// The harness with extra environment (e.g. `SHIPIT_SRV_SIZE` for a host with a tiny disk).
+    /// Runs the harness script (start-host/stop-host/kill-host… for fault tests), with extra
+    /// environment (e.g. `SHIPIT_SRV_SIZE` for a host with a tiny disk).
     @discardableResult
     public func harness(_ args: [String], environment: [String: String]) async throws -> String {
         let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
