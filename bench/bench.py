@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""shipit vs OpenSSH, side by side in one run, on the local test hosts (deploy user).
+"""shipit vs OpenSSH and Capistrano, side by side in one run, on the local test hosts (deploy user).
 
 Wall time is the median of REPEAT runs; CPU is user+sys of the measured process tree (children's
 rusage), also the median. Prints a Markdown table."""
@@ -129,6 +129,107 @@ def deploy_table():
             subprocess.run([SHIPIT, "rollback", "--config", config, "--to", next(targets)], check=True, stdout=subprocess.DEVNULL)
         rw, rc = measure(rollback)
         print(f"| {n} | {ow:.3f} s | {dw:.3f} s | {dc:.3f} s | {dw / ow:.2f}× | {rw:.3f} s | {rc:.3f} s |")
+    print()
+
+
+CAP_DIR = os.path.join(ROOT, "bench", "capistrano")
+CAP_WORK = "/tmp/shipit-bench-cap"
+
+
+def cap_repo():
+    """releases-example v1 and v2 as branches of a bare git repo the deploy user can read
+    (Capistrano clones from git on every host; shipit uploads the directory)."""
+    import pwd
+    if os.path.isdir(f"{CAP_WORK}/repo.git"):
+        return f"file://{CAP_WORK}/repo.git"
+    src = f"{CAP_WORK}/src"
+    os.makedirs(src, exist_ok=True)
+    git = ["git", "-C", src, "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+    subprocess.run(git[:3] + ["init", "-q", "-b", "main"], check=True)
+    for v in ("v1", "v2"):
+        for entry in os.listdir(src):
+            if entry != ".git":
+                path = os.path.join(src, entry)
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        subprocess.run(["cp", "-a", os.path.join(ROOT, "releases-example", v) + "/.", src], check=True)
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-qm", v], check=True)
+        subprocess.run(git + ["branch", "-f", v], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", src, f"{CAP_WORK}/repo.git"], check=True)
+    u = pwd.getpwnam(USER)
+    for d, _, files in os.walk(f"{CAP_WORK}/repo.git"):
+        os.chown(d, u.pw_uid, u.pw_gid)
+        for f in files:
+            os.chown(os.path.join(d, f), u.pw_uid, u.pw_gid)
+    os.chmod(CAP_WORK, 0o755)
+    return f"file://{CAP_WORK}/repo.git"
+
+
+def cap(task, hosts, deploy_to, branch="v1"):
+    env = dict(os.environ, CAP_REPO=cap_repo(), CAP_BRANCH=branch, CAP_DEPLOY_TO=deploy_to, CAP_KEY=KEY,
+               CAP_KNOWN_HOSTS=KNOWN, CAP_HOSTS=",".join(hosts), CAP_USER=USER)
+    r = subprocess.run(["cap", "bench", task], cwd=CAP_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        sys.exit(f"bench: cap {task} failed: {r.stderr[-2000:]}")
+
+
+def measure_with_setup(setup, run):
+    """Like measure, with an unmeasured `setup` before each run (a rollback needs a deploy to undo)."""
+    walls, cpus = [], []
+    for _ in range(REPEAT):
+        setup()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        run()
+        walls.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def peak_rss_kib(argv):
+    out = f"{CAP_WORK}/rss"
+    subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out] + argv, check=True, stdout=subprocess.DEVNULL)
+    return int(open(out).read().split()[-1])
+
+
+def capistrano_table():
+    """shipit vs Capistrano, same hosts, same app, same run. Capistrano's deploy does not start or
+    smoke-test the app; shipit's does (and records everything in its ledger)."""
+    if not shutil.which("cap"):
+        print("### Capistrano: `cap` is not installed (scripts/install-deps.sh --bench installs it)\n")
+        return
+    work = "/tmp/shipit-bench-deploy"
+    os.makedirs(work, exist_ok=True)
+    cap_version = subprocess.run(["cap", "--version"], capture_output=True, text=True).stdout.strip().splitlines()[0]
+    print(f"### shipit vs Capistrano ({cap_version}): deploy and rollback, wall (CPU)\n")
+    print("| hosts | OpenSSH `true` | Capistrano deploy | shipit deploy | shipit / Capistrano | Capistrano rollback | shipit rollback | shipit peak RSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in (1, 10, 50):
+        if n > len(HOSTS):
+            print(f"| {n} | (only {len(HOSTS)} hosts up) | | | | | | |")
+            continue
+        hosts = HOSTS[:n]
+        cap_to = f"/srv/bench-cap-{n}"
+        branches = iter(["v1", "v2"] * (4 * REPEAT + 4))
+        cap_deploy = lambda: cap("deploy", hosts, cap_to, next(branches))
+        cap_deploy(); cap_deploy()  # warm: the repo mirror exists on every host
+        cdw, cdc = measure(cap_deploy)
+        crw, crc = measure_with_setup(cap_deploy, lambda: cap("deploy:rollback", hosts, cap_to))
+
+        config = f"{work}/shipit-cap-{n}.yml"
+        write_config(config, f"capbench{n}", hosts, f"/srv/bench-shipit-{n}", 18300 + n)
+        versions = iter(["v1", "v2"] * (4 * REPEAT + 4))
+        def deploy():
+            subprocess.run([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", next(versions))],
+                           check=True, stdout=subprocess.DEVNULL)
+        deploy(); deploy()
+        sdw, sdc = measure(deploy)
+        srw, src = measure_with_setup(deploy, lambda: subprocess.run([SHIPIT, "rollback", "--config", config], check=True, stdout=subprocess.DEVNULL))
+        rss = peak_rss_kib([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", next(versions))])
+        ow, _ = measure(lambda: openssh_parallel(hosts))
+        print(f"| {n} | {ow:.2f} s | {cdw:.2f} s ({cdc:.2f} s) | {sdw:.2f} s ({sdc:.2f} s) | {sdw / cdw:.2f}× "
+              f"| {crw:.2f} s ({crc:.2f} s) | {srw:.2f} s ({src:.2f} s) | {rss / 1024:.1f} MiB |")
     print()
 
 
@@ -326,11 +427,13 @@ def ledger_table():
 
 if __name__ == "__main__":
     print(f"hosts available: {len(HOSTS)}, repeats: {REPEAT}, user: {USER}\n")
-    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger", "pg", "image", "triage"]
+    which = sys.argv[1:] or ["exec", "deploy", "capistrano", "upload", "ledger", "pg", "image", "triage"]
     if "exec" in which:
         exec_table()
     if "deploy" in which:
         deploy_table()
+    if "capistrano" in which:
+        capistrano_table()
     if "upload" in which:
         upload_table()
     if "ledger" in which:
