@@ -57,7 +57,7 @@ struct SymlinkDeployTests {
         try await Local.run(["cp", "-a", f.release("v2") + "/.", variant])
         let bad = f.targets[1]
         let start = try String(contentsOfFile: variant + "/start.sh", encoding: .utf8)
-        try start.replacingOccurrences(of: "\nexec perl", with: "\n[ \"$SHIPIT_HOST\" != \(bad) ] || echo 503 > READY_STATUS\nexec perl")
+        try start.replacingOccurrences(of: "#!/bin/sh\n", with: "#!/bin/sh\n[ \"$SHIPIT_HOST\" != \(bad) ] || echo 503 > READY_STATUS\n")
             .write(toFile: variant + "/start.sh", atomically: true, encoding: .utf8)
         let r = try await f.deploy("v2-partial", from: variant)
         #expect(r.phase == .rolledBack)
