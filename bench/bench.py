@@ -18,9 +18,13 @@ SSH_OPTS = ["-i", KEY, "-o", f"UserKnownHostsFile={KNOWN}", "-o", "StrictHostKey
             "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none", "-F", "/dev/null"]
 
 
-def measure(run):
+def measure(run, setup=None):
+    """Median wall and CPU of REPEAT runs; `setup` (unmeasured) runs before each one, e.g. the
+    deploy a rollback undoes."""
     walls, cpus = [], []
     for _ in range(REPEAT):
+        if setup:
+            setup()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         run()
@@ -173,20 +177,6 @@ def cap(task, hosts, deploy_to, branch="v1"):
         sys.exit(f"bench: cap {task} failed: {r.stderr[-2000:]}")
 
 
-def measure_with_setup(setup, run):
-    """Like measure, with an unmeasured `setup` before each run (a rollback needs a deploy to undo)."""
-    walls, cpus = [], []
-    for _ in range(REPEAT):
-        setup()
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        run()
-        walls.append(time.perf_counter() - t0)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
-    return statistics.median(walls), statistics.median(cpus)
-
-
 def peak_rss_kib(argv):
     out = f"{CAP_WORK}/rss"
     subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out] + argv, check=True, stdout=subprocess.DEVNULL)
@@ -215,7 +205,7 @@ def capistrano_table():
         cap_deploy = lambda: cap("deploy", hosts, cap_to, next(branches))
         cap_deploy(); cap_deploy()  # warm: the repo mirror exists on every host
         cdw, cdc = measure(cap_deploy)
-        crw, crc = measure_with_setup(cap_deploy, lambda: cap("deploy:rollback", hosts, cap_to))
+        crw, crc = measure(lambda: cap("deploy:rollback", hosts, cap_to), setup=cap_deploy)
 
         config = f"{work}/shipit-cap-{n}.yml"
         write_config(config, f"capbench{n}", hosts, f"/srv/bench-shipit-{n}", 18300 + n)
@@ -225,7 +215,7 @@ def capistrano_table():
                            check=True, stdout=subprocess.DEVNULL)
         deploy(); deploy()
         sdw, sdc = measure(deploy)
-        srw, src = measure_with_setup(deploy, lambda: subprocess.run([SHIPIT, "rollback", "--config", config], check=True, stdout=subprocess.DEVNULL))
+        srw, src = measure(lambda: subprocess.run([SHIPIT, "rollback", "--config", config], check=True, stdout=subprocess.DEVNULL), setup=deploy)
         rss = peak_rss_kib([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", next(versions))])
         ow, _ = measure(lambda: openssh_parallel(hosts))
         print(f"| {n} | {ow:.2f} s | {cdw:.2f} s ({cdc:.2f} s) | {sdw:.2f} s ({sdc:.2f} s) | {sdw / cdw:.2f}× "

@@ -81,9 +81,10 @@ struct ConnectTests {
     }
 
     @Test func passphraseProtectedKey() async throws {
-        let good = try await SSHSession.connect(to: hosts.target(), options: hosts.options(auth: [.privateKey(path: hosts.key("id_ed25519_pass"), passphrase: "correct horse")]))
+        // Decrypting the key (bcrypt KDF) is CPU-heavy: a generous timeout for a loaded machine.
+        let good = try await SSHSession.connect(to: hosts.target(), options: hosts.options(auth: [.privateKey(path: hosts.key("id_ed25519_pass"), passphrase: "correct horse")], connectTimeout: 60))
         await good.close()
-        let e = try #require(await connectError(hosts.options(auth: [.privateKey(path: hosts.key("id_ed25519_pass"), passphrase: "wrong")])))
+        let e = try #require(await connectError(hosts.options(auth: [.privateKey(path: hosts.key("id_ed25519_pass"), passphrase: "wrong")], connectTimeout: 60)))
         #expect(e.kind == .authentication)
     }
 

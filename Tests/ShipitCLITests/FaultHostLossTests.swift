@@ -38,6 +38,18 @@ struct FaultHostLossTests {
         return try #require(t.entries.last)
     }
 
+    /// After a lost host made the rollback fail: the others serve v1 with no lock; the ledger's
+    /// attempt and the lost host's recorded state.
+    func othersRolledBack(_ f: DeployFixture, lost: String) async throws -> (Timeline.Entry, LedgerHostState) {
+        for h in hosts.hosts {
+            #expect(try await f.served(h) == "hello from releases-example v1")
+            #expect(try await f.lockHolder(h) == "free")
+        }
+        let e = try await lastEntry(f)
+        #expect(e.outcome == "rollback-failed")
+        return (e, try #require(e.hosts.first { $0.host == lost }))
+    }
+
     @Test func duringUploadNothingSwitchesAndTheNextDeployTakesOverTheLock() async throws {
         let lost = "127.0.0.45"
         let f = try await fleet(with: lost)
@@ -98,17 +110,10 @@ struct FaultHostLossTests {
         try await gated.waitEntered([lost])
         try await hosts.killHost(lost)
         gated.open()
-        let status = await ShipitBinary.wait(p)
-        let out = String(decoding: (p.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let (status, out) = await ShipitBinary.finish(p)
         #expect(status == ShipitExit.rollbackFailed.rawValue, "\(out)")
         #expect(out.contains("UNKNOWN"), "\(out)")
-        for h in hosts.hosts {
-            #expect(try await f.served(h) == "hello from releases-example v1")
-            #expect(try await f.lockHolder(h) == "free")
-        }
-        let e = try await lastEntry(f)
-        #expect(e.outcome == "rollback-failed")
-        let lostState = try #require(e.hosts.first { $0.host == lost })
+        let (e, lostState) = try await othersRolledBack(f, lost: lost)
         #expect(lostState.status == "unknown", "\(lostState)")
         #expect(lostState.error?.contains("outcome unknown") == true)
 
@@ -143,17 +148,10 @@ struct FaultHostLossTests {
         try await hosts.killHost(lost)
         try await Task.sleep(for: .milliseconds(300))
         gated.open()
-        let status = await ShipitBinary.wait(p)
-        let out = String(decoding: (p.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let (status, out) = await ShipitBinary.finish(p)
         #expect(status == ShipitExit.rollbackFailed.rawValue, "\(out)")
         #expect(out.contains("smoke test"), "\(out)")
-        for h in hosts.hosts {
-            #expect(try await f.served(h) == "hello from releases-example v1")
-            #expect(try await f.lockHolder(h) == "free")
-        }
-        let e = try await lastEntry(f)
-        #expect(e.outcome == "rollback-failed")
-        let lostState = try #require(e.hosts.first { $0.host == lost })
+        let (e, lostState) = try await othersRolledBack(f, lost: lost)
         #expect(lostState.current != e.hosts[0].current, "the ledger says where the lost host really is")
         // The lost host's smoke test ended on the lost connection, not on its (long) deadline.
         let ledger = try SQLiteLedger(path: f.dir + "/.shipit/ledger.sqlite")

@@ -72,8 +72,7 @@ struct FaultSignalTests {
         if let hook { FileManager.default.createFile(atPath: hook.go, contents: nil) }
         gate?.open()
         before?.open()
-        let status = await ShipitBinary.wait(p)
-        let out = String(decoding: (p.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let (status, out) = await ShipitBinary.finish(p)
 
         #expect(status == ShipitExit.interrupted.rawValue, "\(out)")
         for h in f.targets {

@@ -74,6 +74,13 @@ public struct ShipitBinary: Sendable {
         }
     }
 
+    /// Waits for a started process; returns its exit status and the rest of its stdout.
+    public static func finish(_ p: Process) async -> (status: Int32, stdout: String) {
+        let status = await wait(p)
+        let out = (p.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile()
+        return (status, String(decoding: out, as: UTF8.self))
+    }
+
     /// Waits for a started process on a dispatch thread; returns its exit status.
     public static func wait(_ p: Process) async -> Int32 {
         await withCheckedContinuation { cont in
