@@ -32,12 +32,17 @@ public enum LedgerStore {
     }
 
     /// Attempts of this app that are no longer running: any host lock they still hold is stale.
-    public static func deadHolders(_ ledger: Ledger, config: DeployConfig, invoker: Invoker = .current(), now: Date = Date()) async -> [String] {
-        let recent = (try? await ledger.attempts(LedgerQuery(from: now.addingTimeInterval(-30 * 86400), app: config.app, stage: .some(config.stage)))) ?? []
+    /// Only the newest `recentLimit` are read (their ids go into every pre-flight script): a lock
+    /// left on a host refuses every later run there, so the run that left it is a recent one.
+    public static func deadHolders(_ ledger: Ledger, config: DeployConfig, now: Date = Date()) async -> [String] {
+        let query = LedgerQuery(from: now.addingTimeInterval(-30 * 86400), app: config.app, stage: .some(config.stage), limit: recentLimit)
+        let recent = (try? await ledger.attempts(query)) ?? []
         // Interrupted (its process is gone) or finished: a finished run that still holds a host's
         // lock could not reach that host to release it.
         return recent.filter { $0.outcome != .running }.map(\.id)
     }
+
+    static let recentLimit = 100
 
     /// One paragraph about an interrupted attempt: what it was doing and where each host stood.
     public static func describeInterrupted(_ a: LedgerAttempt) -> String {
