@@ -57,19 +57,14 @@ public enum LocalProcess {
                 try? input.fileHandleForWriting.close()
             }
         }
-        var text: String
-        if let keepTail {
-            var tail = TailBuffer(limit: keepTail)
-            while true {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                tail.append(chunk)
-            }
-            text = String(decoding: tail.data, as: UTF8.self)
-            if tail.dropped > 0 { text = "[\(tail.dropped) bytes of earlier output not kept]\n" + text }
-        } else {
-            text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        var tail = TailBuffer(limit: keepTail ?? .max)
+        while true {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            tail.append(chunk)
         }
+        var text = String(decoding: tail.data, as: UTF8.self)
+        if tail.dropped > 0 { text = "[\(tail.dropped) bytes of earlier output not kept]\n" + text }
         p.waitUntilExit()
         return (p.terminationStatus, text)
     }
