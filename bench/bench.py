@@ -102,40 +102,6 @@ parallel: 64
 """)
 
 
-def deploy_table():
-    """The whole state machine (pre-flight, upload, switch, start, smoke test, finish) next to
-    OpenSSH's bare `ssh host true` on the same hosts in the same run."""
-    work = "/tmp/shipit-bench-deploy"
-    os.makedirs(work, exist_ok=True)
-    print("### `shipit deploy` (whole state machine incl. start + smoke test) and `shipit rollback`, vs OpenSSH `true`\n")
-    print("| hosts | OpenSSH `true` | shipit deploy | deploy CPU | deploy / OpenSSH | shipit rollback | rollback CPU |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for n in (1, 10, 50):
-        if n > len(HOSTS):
-            print(f"| {n} | (only {len(HOSTS)} hosts up) | | | | | |")
-            continue
-        hosts = HOSTS[:n]
-        config = f"{work}/shipit-{n}.yml"
-        write_config(config, f"bench{n}", hosts, f"/srv/bench-deploy-{n}", 18100 + n)
-        versions = iter(["v1", "v2"] * (REPEAT + 2))
-        def deploy():
-            v = next(versions)
-            subprocess.run([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", v)],
-                           check=True, stdout=subprocess.DEVNULL)
-        deploy(); deploy()  # warm: two releases on every host, so rollback has a target
-        ow, _ = measure(lambda: openssh_parallel(hosts))
-        dw, dc = measure(deploy)
-        import json
-        releases = json.loads(subprocess.run([SHIPIT, "releases", "--config", config, "--json"], check=True,
-                                             capture_output=True, text=True).stdout)["hosts"][0]["releases"]
-        targets = iter([releases[-2], releases[-1]] * (REPEAT + 1))  # back and forth between the two newest
-        def rollback():
-            subprocess.run([SHIPIT, "rollback", "--config", config, "--to", next(targets)], check=True, stdout=subprocess.DEVNULL)
-        rw, rc = measure(rollback)
-        print(f"| {n} | {ow:.3f} s | {dw:.3f} s | {dc:.3f} s | {dw / ow:.2f}× | {rw:.3f} s | {rc:.3f} s |")
-    print()
-
-
 CAP_DIR = os.path.join(ROOT, "bench", "capistrano")
 CAP_WORK = "/tmp/shipit-bench-cap"
 
@@ -183,43 +149,54 @@ def peak_rss_kib(argv):
     return int(open(out).read().split()[-1])
 
 
-def capistrano_table():
-    """shipit vs Capistrano, same hosts, same app, same run. Capistrano's deploy does not start or
-    smoke-test the app; shipit's does (and records everything in its ledger)."""
-    if not shutil.which("cap"):
-        print("### Capistrano: `cap` is not installed (scripts/install-deps.sh --bench installs it)\n")
-        return
+def deploy_table():
+    """`shipit deploy` (the whole state machine: pre-flight, upload, switch, start, smoke test,
+    finish) and `shipit rollback`, next to OpenSSH's bare `ssh host true` and, when `cap` is
+    installed, Capistrano deploying the same app to the same hosts in the same run. Capistrano's
+    deploy does not start or smoke-test the app. Each rollback undoes a deploy made just before it
+    (not measured)."""
     work = "/tmp/shipit-bench-deploy"
     os.makedirs(work, exist_ok=True)
-    cap_version = subprocess.run(["cap", "--version"], capture_output=True, text=True).stdout.strip().splitlines()[0]
-    print(f"### shipit vs Capistrano ({cap_version}): deploy and rollback, wall (CPU)\n")
-    print("| hosts | OpenSSH `true` | Capistrano deploy | shipit deploy | shipit / Capistrano | Capistrano rollback | shipit rollback | shipit peak RSS |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    with_cap = shutil.which("cap") is not None
+    if with_cap:
+        cap_version = subprocess.run(["cap", "--version"], capture_output=True, text=True).stdout.strip().splitlines()[0]
+        print(f"### shipit vs OpenSSH and Capistrano ({cap_version}): deploy and rollback, wall (client CPU)\n")
+    else:
+        print("### shipit vs OpenSSH: deploy and rollback, wall (client CPU) — Capistrano columns empty: "
+              "`cap` is not installed (scripts/install-deps.sh --bench installs it)\n")
+    print("| hosts | OpenSSH `true` | Capistrano deploy | shipit deploy | shipit / OpenSSH | shipit / Capistrano "
+          "| Capistrano rollback | shipit rollback | shipit peak RSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (1, 10, 50):
         if n > len(HOSTS):
-            print(f"| {n} | (only {len(HOSTS)} hosts up) | | | | | | |")
+            print(f"| {n} | (only {len(HOSTS)} hosts up) | | | | | | | |")
             continue
         hosts = HOSTS[:n]
-        cap_to = f"/srv/bench-cap-{n}"
-        branches = iter(["v1", "v2"] * (4 * REPEAT + 4))
-        cap_deploy = lambda: cap("deploy", hosts, cap_to, next(branches))
-        cap_deploy(); cap_deploy()  # warm: the repo mirror exists on every host
-        cdw, cdc = measure(cap_deploy)
-        crw, crc = measure(lambda: cap("deploy:rollback", hosts, cap_to), setup=cap_deploy)
+        cap_cells = ["", "", ""]
+        if with_cap:
+            cap_to = f"/srv/bench-cap-{n}"
+            branches = iter(["v1", "v2"] * (4 * REPEAT + 4))
+            cap_deploy = lambda: cap("deploy", hosts, cap_to, next(branches))
+            cap_deploy(); cap_deploy()  # warm: the repo mirror exists on every host
+            cdw, cdc = measure(cap_deploy)
+            crw, crc = measure(lambda: cap("deploy:rollback", hosts, cap_to), setup=cap_deploy)
+            cap_cells = [f"{cdw:.2f} s ({cdc:.2f} s)", None, f"{crw:.2f} s ({crc:.2f} s)"]
 
-        config = f"{work}/shipit-cap-{n}.yml"
-        write_config(config, f"capbench{n}", hosts, f"/srv/bench-shipit-{n}", 18300 + n)
+        config = f"{work}/shipit-{n}.yml"
+        write_config(config, f"bench{n}", hosts, f"/srv/bench-deploy-{n}", 18100 + n)
         versions = iter(["v1", "v2"] * (4 * REPEAT + 4))
         def deploy():
             subprocess.run([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", next(versions))],
                            check=True, stdout=subprocess.DEVNULL)
-        deploy(); deploy()
+        deploy(); deploy()  # warm: two releases on every host
         sdw, sdc = measure(deploy)
         srw, src = measure(lambda: subprocess.run([SHIPIT, "rollback", "--config", config], check=True, stdout=subprocess.DEVNULL), setup=deploy)
         rss = peak_rss_kib([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", next(versions))])
         ow, _ = measure(lambda: openssh_parallel(hosts))
-        print(f"| {n} | {ow:.2f} s | {cdw:.2f} s ({cdc:.2f} s) | {sdw:.2f} s ({sdc:.2f} s) | {sdw / cdw:.2f}× "
-              f"| {crw:.2f} s ({crc:.2f} s) | {srw:.2f} s ({src:.2f} s) | {rss / 1024:.1f} MiB |")
+        if with_cap:
+            cap_cells[1] = f"{sdw / cdw:.2f}×"
+        print(f"| {n} | {ow:.2f} s | {cap_cells[0]} | {sdw:.2f} s ({sdc:.2f} s) | {sdw / ow:.2f}× | {cap_cells[1]} "
+              f"| {cap_cells[2]} | {srw:.2f} s ({src:.2f} s) | {rss / 1024:.1f} MiB |")
     print()
 
 
@@ -330,15 +307,21 @@ def pg_table():
     print(f"### `shipit changes --since 30d` on the shared PostgreSQL ledger: {attempts:,} attempts, {steps} step rows\n")
     print("| what | median |")
     print("|---|---:|")
+    query_rows(config, "connect + query + timeline")
+    w, c = measure(lambda: subprocess.run([SHIPIT, "changes", "--config", config, "--since", "30d", "--no-hosts"], check=True, stdout=subprocess.DEVNULL))
+    print(f"| whole command, ledger only | {w * 1000:.0f} ms (CPU {c * 1000:.0f} ms) |")
+    print()
+
+
+def query_rows(config, what):
+    """Table rows: the ledger query behind `changes --since 30d` (shipit-bench ledger-query), median ms,
+    for the default newest 200 and for --limit 0."""
     for limit, label in ((200, "default: newest 200"), (0, "--limit 0: all")):
         qs = []
         for _ in range(REPEAT):
             out = subprocess.run([BENCH, "ledger-query", config, "30", str(limit)], check=True, capture_output=True, text=True).stdout.split()
             qs.append(float(out[0]))
-        print(f"| connect + query + timeline ({label}) | {statistics.median(qs):.1f} ms |")
-    w, c = measure(lambda: subprocess.run([SHIPIT, "changes", "--config", config, "--since", "30d", "--no-hosts"], check=True, stdout=subprocess.DEVNULL))
-    print(f"| whole command, ledger only | {w * 1000:.0f} ms (CPU {c * 1000:.0f} ms) |")
-    print()
+        print(f"| {what} ({label}) | {statistics.median(qs):.1f} ms |")
 
 
 def triage_table():
@@ -382,12 +365,7 @@ def ledger_table():
         print(f"(ledger filled in {fill:.1f} s)\n")
     print("| what | median |")
     print("|---|---:|")
-    for limit, label in ((200, "default: newest 200"), (0, "--limit 0: all")):
-        qs = []
-        for _ in range(REPEAT):
-            out = subprocess.run([BENCH, "ledger-query", config, "30", str(limit)], check=True, capture_output=True, text=True).stdout.split()
-            qs.append(float(out[0]))
-        print(f"| query + timeline ({label}) | {statistics.median(qs):.1f} ms |")
+    query_rows(config, "query + timeline")
     for extra, label in (([], "text"), (["--json"], "--json"), (["--limit", "0"], "text, --limit 0")):
         w, c = measure(lambda: subprocess.run([SHIPIT, "changes", "--config", config, "--since", "30d", "--no-hosts", *extra],
                                               check=True, stdout=subprocess.DEVNULL))
@@ -417,13 +395,11 @@ def ledger_table():
 
 if __name__ == "__main__":
     print(f"hosts available: {len(HOSTS)}, repeats: {REPEAT}, user: {USER}\n")
-    which = sys.argv[1:] or ["exec", "deploy", "capistrano", "upload", "ledger", "pg", "image", "triage"]
+    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger", "pg", "image", "triage"]
     if "exec" in which:
         exec_table()
     if "deploy" in which:
         deploy_table()
-    if "capistrano" in which:
-        capistrano_table()
     if "upload" in which:
         upload_table()
     if "ledger" in which:

@@ -64,9 +64,7 @@ struct DeployCommandTests {
         let before = try await f.currentRelease(f.targets[0])
 
         // A release big enough (incompressible) that its upload is still running when the signal comes.
-        let big = Local.tempDir("big")
-        try await Local.run(["cp", "-a", f.release("v2") + "/.", big])
-        try await Local.run(["sh", "-c", "head -c 20000000 /dev/urandom > '\(big)/blob.bin'"])
+        let big = try await f.bigRelease("v2", bytes: 20000000)
         let p = bin.start(["deploy", "--config", f.configFile, "--from", big])
         let out = p.standardOutput as! Pipe
         try p.run()

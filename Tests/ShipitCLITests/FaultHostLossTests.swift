@@ -12,15 +12,11 @@ struct FaultHostLossTests {
     let bin = ShipitBinary()
     let hosts = TestHosts.current
 
-    func shipit(_ f: DeployFixture, _ args: [String]) async throws -> ShipitBinary.Run {
-        try await bin.run([args[0], "--config", f.configFile] + args.dropFirst())
-    }
-
     /// A fixture over the shared hosts plus `lost`, with v1 deployed everywhere.
     func fleet(with lost: String, healthDeadline: Double = 2) async throws -> DeployFixture {
         try await hosts.harness(["start-host", lost], environment: [:])
         let f = try DeployFixture(targets: hosts.hosts + [lost], healthDeadline: healthDeadline)
-        let v1 = try await shipit(f, ["deploy", "--from", f.release("v1")])
+        let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
         #expect(v1.status == 0, "\(v1.stdout)")
         return f
     }
@@ -34,7 +30,7 @@ struct FaultHostLossTests {
 
     /// The newest attempt as `changes --json` reports it.
     func lastEntry(_ f: DeployFixture) async throws -> Timeline.Entry {
-        let t = try ShipitBinary.decode(Timeline.self, try await shipit(f, ["changes", "--json", "--no-hosts"]).stdout)
+        let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
         return try #require(t.entries.last)
     }
 
@@ -54,9 +50,7 @@ struct FaultHostLossTests {
         let lost = "127.0.0.45"
         let f = try await fleet(with: lost)
         // Big (incompressible) so the upload is still going when sshd dies.
-        let big = Local.tempDir("big")
-        try await Local.run(["cp", "-a", f.release("v2") + "/.", big])
-        try await Local.run(["sh", "-c", "head -c 40000000 /dev/urandom > '\(big)/blob.bin'"])
+        let big = try await f.bigRelease("v2", bytes: 40000000)
 
         let p = bin.start(["deploy", "--config", f.configFile, "--from", big])
         let pipe = p.standardOutput as! Pipe
@@ -87,10 +81,10 @@ struct FaultHostLossTests {
         try await hosts.reviveHost(lost)
         #expect(try await f.served(lost) == "hello from releases-example v1")
         #expect(try await f.lockHolder(lost) == e.attempt)
-        #expect(try await shipit(f, ["verify"]).status == 0)
-        let status2 = try await shipit(f, ["status"])
+        #expect(try await f.shipit(["verify"]).status == 0)
+        let status2 = try await f.shipit(["status"])
         #expect(status2.stdout.contains("stale"), "\(status2.stdout)")
-        let next = try await shipit(f, ["deploy", "--from", f.release("v2")])
+        let next = try await f.shipit(["deploy", "--from", f.release("v2")])
         #expect(next.status == 0, "\(next.stdout)")
         #expect(next.stdout.contains("took over the lock left by attempt \(e.attempt)"))
         for h in f.targets {
@@ -121,18 +115,18 @@ struct FaultHostLossTests {
         try await hosts.reviveHost(lost)
         let gatedID = try await f.currentRelease(lost)
         #expect(gatedID != (try await f.currentRelease(hosts.hosts[0])))
-        let drift = try await shipit(f, ["status"])
+        let drift = try await f.shipit(["status"])
         #expect(drift.status == ShipitExit.unhealthy.rawValue, "\(drift.stdout)")
         #expect(drift.stdout.contains("DRIFT"))
-        let back = try await shipit(f, ["rollback"])
+        let back = try await f.shipit(["rollback"])
         #expect(back.status == 0, "\(back.stdout)")
         #expect(back.stdout.contains("took over the lock left by attempt \(e.attempt)"))
         for h in f.targets {
             #expect(try await f.served(h) == "hello from releases-example v1")
             #expect(try await f.lockHolder(h) == "free")
         }
-        #expect(try await shipit(f, ["status"]).status == 0)
-        #expect(try await shipit(f, ["verify"]).status == 0)
+        #expect(try await f.shipit(["status"]).status == 0)
+        #expect(try await f.shipit(["verify"]).status == 0)
         await tearDown(f, lost)
     }
 
@@ -160,10 +154,10 @@ struct FaultHostLossTests {
 
         try await hosts.reviveHost(lost)
         #expect(try await f.currentRelease(lost) == lostState.current)
-        let back = try await shipit(f, ["rollback"])
+        let back = try await f.shipit(["rollback"])
         #expect(back.status == 0, "\(back.stdout)")
         for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v1") }
-        #expect(try await shipit(f, ["status"]).status == 0)
+        #expect(try await f.shipit(["status"]).status == 0)
         await tearDown(f, lost)
     }
 }

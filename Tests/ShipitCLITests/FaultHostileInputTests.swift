@@ -116,7 +116,7 @@ struct FaultHostileInputTests {
     /// Peak RSS (KiB) and output of a shipit run, measured by /usr/bin/time.
     func measured(_ args: [String]) async throws -> (ShipitBinary.Run, Int) {
         let out = Local.tempDir("rss") + "/rss"
-        let r = try await ShipitBinary.run(executable: "/usr/bin/time", ["-f", "%M", "-o", out, bin.path] + args)
+        let r = try await ShipitBinary(path: "/usr/bin/time").run(["-f", "%M", "-o", out, bin.path] + args)
         let kb = Int((try String(contentsOfFile: out, encoding: .utf8)).split(separator: "\n").last.map(String.init) ?? "") ?? -1
         return (r, kb)
     }

@@ -12,10 +12,6 @@ struct FaultScaleTests {
     let hosts = TestHosts.current
     static let addresses = (101...150).map { "127.0.0.\($0)" }
 
-    func shipit(_ f: DeployFixture, _ args: [String]) async throws -> ShipitBinary.Run {
-        try await bin.run([args[0], "--config", f.configFile] + args.dropFirst())
-    }
-
     func onAll(_ action: String) async throws {
         let script = "for a in \(Self.addresses.joined(separator: " ")); do bash '\(hosts.repoRoot)/scripts/testhosts.sh' \(action) $a & done; wait"
         try await Local.run(["bash", "-c", script])
@@ -23,7 +19,7 @@ struct FaultScaleTests {
 
     /// `status --json`: the one release every host runs (nil on drift) and whether all are healthy.
     func fleetState(_ f: DeployFixture) async throws -> (release: String?, ok: Bool, hosts: Int) {
-        let r = try await shipit(f, ["status", "--json"])
+        let r = try await f.shipit(["status", "--json"])
         struct Snapshot: Decodable { let hosts: [HostInspection]; let verdict: FleetVerdict }
         let s = try ShipitBinary.decode(Snapshot.self, r.stdout)
         return (s.verdict.release, s.verdict.ok, s.hosts.count)
@@ -32,30 +28,30 @@ struct FaultScaleTests {
     @Test func fiftyHostsDeployRollBackAutomaticallyAndOnRequest() async throws {
         try await onAll("start-host")
         let f = try DeployFixture(targets: Self.addresses, extraYAML: "parallel: 50")
-        let v1 = try await shipit(f, ["deploy", "--from", f.release("v1")])
+        let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
         #expect(v1.status == 0, "\(v1.stdout.suffix(3000))")
         let first = try await fleetState(f)
         #expect(first.ok && first.hosts == 50 && first.release != nil)
 
-        let v2 = try await shipit(f, ["deploy", "--from", f.release("v2")])
+        let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
         #expect(v2.status == 0, "\(v2.stdout.suffix(3000))")
         let second = try await fleetState(f)
         #expect(second.ok && second.release != nil && second.release != first.release)
 
         // v3 is never ready: all 50 switch, fail the smoke test, and go back to v2.
-        let v3 = try await shipit(f, ["deploy", "--from", f.release("v3")])
+        let v3 = try await f.shipit(["deploy", "--from", f.release("v3")])
         #expect(v3.status == ShipitExit.rolledBack.rawValue, "\(v3.stdout.suffix(3000))")
         let afterAuto = try await fleetState(f)
         #expect(afterAuto.ok && afterAuto.release == second.release)
 
-        let back = try await shipit(f, ["rollback"])
+        let back = try await f.shipit(["rollback"])
         #expect(back.status == 0, "\(back.stdout.suffix(3000))")
         let afterManual = try await fleetState(f)
         #expect(afterManual.ok && afterManual.release == first.release)
         for h in [Self.addresses.first!, Self.addresses[24], Self.addresses.last!] {
             #expect(try await f.served(h) == "hello from releases-example v1")
         }
-        let t = try ShipitBinary.decode(Timeline.self, try await shipit(f, ["changes", "--json", "--no-hosts"]).stdout)
+        let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
         #expect(t.entries.map(\.outcome) == ["succeeded", "succeeded", "rolled-back", "succeeded"])
         #expect(t.entries.allSatisfy { $0.hosts.count == 50 })
 

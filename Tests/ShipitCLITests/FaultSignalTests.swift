@@ -19,10 +19,6 @@ struct FaultSignalTests {
     let bin = ShipitBinary()
     let hosts = TestHosts.current
 
-    func shipit(_ f: DeployFixture, _ args: [String]) async throws -> ShipitBinary.Run {
-        try await bin.run([args[0], "--config", f.configFile] + args.dropFirst())
-    }
-
     @Test(arguments: State.allCases, [SIGINT, SIGTERM])
     func aSignalLeavesEveryHostOnTheReleaseItRanBefore(state: State, signal: Int32) async throws {
         // A long smoke-test deadline: in .smokeTest only the signal may end the probing (v3's
@@ -32,7 +28,7 @@ struct FaultSignalTests {
         // What the fleet runs before the interrupted deploy (for .rollingBack: a v1 whose start
         // parks once armed, so the rollback to it can be held).
         let before = state == .rollingBack ? try await GatedRelease(from: f.release("v1"), mode: .parkStart, armed: false) : nil
-        let first = try await shipit(f, ["deploy", "--from", before?.path ?? f.release("v1")])
+        let first = try await f.shipit(["deploy", "--from", before?.path ?? f.release("v1")])
         #expect(first.status == 0, "\(first.stdout)")
         let beforeID = try await f.currentRelease(f.targets[0])
 
@@ -43,9 +39,7 @@ struct FaultSignalTests {
         case .preflight: hook = try f.parkingHook("pre-flight")
         case .migrate: hook = try f.parkingHook("pre-switch")  // runs in the migrate state, after the migrations
         case .upload:
-            release = Local.tempDir("big")
-            try await Local.run(["cp", "-a", f.release("v2") + "/.", release])
-            try await Local.run(["sh", "-c", "head -c 40000000 /dev/urandom > '\(release)/blob.bin'"])
+            release = try await f.bigRelease("v2", bytes: 40000000)
         case .switch: gate = try await GatedRelease(from: f.release("v2"), mode: .parkStart)
         case .smokeTest: gate = try await GatedRelease(from: f.release("v2"), mode: .notReady)
         case .rollingBack:
@@ -81,11 +75,11 @@ struct FaultSignalTests {
             #expect(try await f.lockHolder(h) == "free")
             #expect(try await f.leftovers(h) == "")
         }
-        let t = try ShipitBinary.decode(Timeline.self, try await shipit(f, ["changes", "--json", "--no-hosts"]).stdout)
+        let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
         let e = try #require(t.entries.last)
         #expect(e.outcome == (state.rollsBack ? "rolled-back" : "failed"), "\(out)")
         #expect(e.error?.contains("interrupted") == true)
-        #expect(try await shipit(f, ["verify"]).status == 0)
+        #expect(try await f.shipit(["verify"]).status == 0)
     }
 
     @Test func sigkillMidSwitchIsReportedInterruptedAndRollbackBringsTheHostsTogether() async throws {
@@ -93,7 +87,7 @@ struct FaultSignalTests {
         // its start parked, the third was never touched.
         let f = try DeployFixture(extraYAML: "parallel: 1")
         defer { Task { await f.cleanUp() } }
-        #expect(try await shipit(f, ["deploy", "--from", f.release("v1")]).status == 0)
+        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
         let v1 = try await f.currentRelease(f.targets[0])
         let gate = try await GatedRelease(from: f.release("v2"), mode: .parkStart, hosts: [f.targets[1]])
         let p = bin.start(["deploy", "--config", f.configFile, "--from", gate.path])
@@ -107,13 +101,13 @@ struct FaultSignalTests {
         let v2 = try await f.currentRelease(f.targets[0])
         #expect(v2 != v1)
         #expect(try await f.currentRelease(f.targets[2]) == v1)
-        let status = try await shipit(f, ["status"])
+        let status = try await f.shipit(["status"])
         #expect(status.stderr.contains("was interrupted in state switch"), "\(status.stderr)")
         #expect(status.status == ShipitExit.unhealthy.rawValue)
         #expect(status.stdout.contains("DRIFT"), "\(status.stdout)")
         #expect(status.stdout.contains("stale"))
 
-        let back = try await shipit(f, ["rollback"])
+        let back = try await f.shipit(["rollback"])
         #expect(back.status == 0, "\(back.stdout)")
         #expect(back.stdout.contains("target release \(v1)"))
         for h in f.targets {
@@ -121,8 +115,8 @@ struct FaultSignalTests {
             #expect(try await f.served(h) == "hello from releases-example v1")
             #expect(try await f.lockHolder(h) == "free")
         }
-        #expect(try await shipit(f, ["status"]).status == 0)
-        let t = try ShipitBinary.decode(Timeline.self, try await shipit(f, ["changes", "--json", "--no-hosts"]).stdout)
+        #expect(try await f.shipit(["status"]).status == 0)
+        let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
         #expect(t.entries.map(\.outcome) == ["succeeded", "interrupted", "succeeded"])
     }
 }

@@ -11,16 +11,12 @@ struct FaultTests {
     let bin = ShipitBinary()
     let hosts = TestHosts.current
 
-    func run(_ f: DeployFixture, _ args: [String]) async throws -> ShipitBinary.Run {
-        try await bin.run([args[0], "--config", f.configFile] + args.dropFirst())
-    }
-
     @Test func aChangedHostKeyIsRefusedBeforeAnyChange() async throws {
         let addr = "127.0.0.42"
         try await hosts.harness(["start-host", addr], environment: [:])
         let f = try DeployFixture(targets: [addr])
         defer { Task { await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) } }
-        #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
+        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
         // The deployer's known_hosts as it was; then the host gets a new key.
         let known = Local.tempDir("kh") + "/known_hosts"
         try FileManager.default.copyItem(atPath: hosts.knownHosts, toPath: known)
@@ -28,7 +24,7 @@ struct FaultTests {
         try await Local.run(["sh", "-c", "rm -f '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key' '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key.pub'"])
         try await hosts.harness(["start-host", addr], environment: [:])
 
-        let r = try await run(f, ["deploy", "--from", f.release("v2"), "--known-hosts", known])
+        let r = try await f.shipit(["deploy", "--from", f.release("v2"), "--known-hosts", known])
         #expect(r.status == ShipitExit.preflightFailed.rawValue, "\(r.stdout)")
         #expect(r.stdout.lowercased().contains("host key"))
         // The restarted host has a fresh /srv: refused before any change means nothing was created.
@@ -38,7 +34,7 @@ struct FaultTests {
     @Test func sigtermDuringTheSwitchRollsEveryHostBack() async throws {
         let f = try DeployFixture()
         defer { Task { await f.cleanUp() } }
-        #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
+        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
         // The post-switch hook (every host switched and smoke-tested) parks until the signal is sent.
         let (entered, go) = try f.parkingHook("post-switch")
         let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
@@ -53,7 +49,7 @@ struct FaultTests {
             #expect(try await f.served(h) == "hello from releases-example v1")
             #expect(try await f.sh(h, "test -e \(f.deployTo)/.shipit/lock && echo LOCKED || echo free") == "free\n")
         }
-        let t = try ShipitBinary.decode(Timeline.self, try await run(f, ["changes", "--json", "--no-hosts"]).stdout)
+        let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
         #expect(t.entries.last?.outcome == "rolled-back")
         #expect(t.entries.last?.error?.contains("interrupted") == true)
     }
@@ -63,17 +59,15 @@ struct FaultTests {
         try await hosts.harness(["start-host", addr], environment: ["SHIPIT_SRV_SIZE": "16m"])
         let f = try DeployFixture(targets: [addr], extraYAML: "disk_factor: 0")
         defer { Task { await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) } }
-        #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
-        let big = Local.tempDir("big")
-        try await Local.run(["cp", "-a", f.release("v2") + "/.", big])
-        try await Local.run(["sh", "-c", "head -c 9000000 /dev/urandom > '\(big)/blob.bin'"])
-        let r = try await run(f, ["deploy", "--from", big])
+        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+        let big = try await f.bigRelease("v2", bytes: 9000000)
+        let r = try await f.shipit(["deploy", "--from", big])
         #expect(r.status == ShipitExit.failure.rawValue, "\(r.stdout)")
         #expect(r.stdout.contains("upload FAILED"))
         #expect(try await f.served(addr) == "hello from releases-example v1")
         // Nothing half-written is left behind, and the lock is released.
         #expect(try await f.sh(addr, "cd \(f.deployTo) && ls releases | wc -l; ls .shipit | grep -c -e upload- -e lock -e '.tmp' || true") == "1\n0\n")
-        #expect(try await run(f, ["verify"]).status == 0)
+        #expect(try await f.shipit(["verify"]).status == 0)
     }
 
     @Test func aHostThatAcceptsAndNeverSpeaksTimesOutInPreflight() async throws {
@@ -91,7 +85,7 @@ struct FaultTests {
         let f = try DeployFixture()
         defer { Task { await f.cleanUp() } }
         let start = Date()
-        let r = try await run(f, ["deploy", "--from", f.release("v1"), "--hosts", (f.targets + ["127.0.0.44"]).joined(separator: ","), "--connect-timeout", "2"])
+        let r = try await f.shipit(["deploy", "--from", f.release("v1"), "--hosts", (f.targets + ["127.0.0.44"]).joined(separator: ","), "--connect-timeout", "2"])
         #expect(r.status == ShipitExit.preflightFailed.rawValue, "\(r.stdout)")
         #expect(r.stdout.contains("127.0.0.44"))
         #expect(Date().timeIntervalSince(start) < 30)  // no hang (the connect timeout is 2 s)

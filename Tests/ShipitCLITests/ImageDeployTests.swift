@@ -8,23 +8,19 @@ import TestSupport
 struct ImageDeployTests {
     let bin = ShipitBinary()
 
-    func shipit(_ f: ImageFixture, _ args: [String]) async throws -> ShipitBinary.Run {
-        try await bin.run([args[0], "--config", f.configFile] + args.dropFirst())
-    }
-
     func timeline(_ f: ImageFixture) async throws -> Timeline {
-        try ShipitBinary.decode(Timeline.self, try await shipit(f, ["changes", "--since", "1h", "--json", "--no-hosts"]).stdout)
+        try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--since", "1h", "--json", "--no-hosts"]).stdout)
     }
 
     @Test func v1ThenV2ThenBrokenV3RollsBackThenRollbackToV1ByDigest() async throws {
         let f = try ImageFixture()
         defer { Task { await f.cleanUp() } }
-        #expect(try await shipit(f, ["deploy", "--tag", "v1"]).status == 0)
-        let r2 = try await shipit(f, ["deploy", "--tag", "v2"])
+        #expect(try await f.shipit(["deploy", "--tag", "v1"]).status == 0)
+        let r2 = try await f.shipit(["deploy", "--tag", "v2"])
         #expect(r2.status == 0, "\(r2.stdout)")
         for h in f.targets { #expect(try await f.served(h) == "hello from releases-example image v2") }
 
-        let r3 = try await shipit(f, ["deploy", "--tag", "v3"])
+        let r3 = try await f.shipit(["deploy", "--tag", "v3"])
         #expect(r3.status == ShipitExit.rolledBack.rawValue, "\(r3.stdout)")
         var t = try await timeline(f)
         let (v1, v2, v3) = (t.entries[0], t.entries[1], t.entries[2])
@@ -38,19 +34,19 @@ struct ImageDeployTests {
         #expect([v1, v2, v3].allSatisfy { $0.imageDigest?.hasPrefix("sha256:") == true })
 
         // Rollback with no argument: the newest good release before v2 (not the failed v3), by digest.
-        let back = try await shipit(f, ["rollback"])
+        let back = try await f.shipit(["rollback"])
         #expect(back.status == 0, "\(back.stdout)")
         for h in f.targets {
             #expect(try await f.served(h) == "hello from releases-example image v1")
             #expect(try await f.runningDigest(h) == v1.imageDigest)
         }
         // And forward again by digest.
-        let again = try await shipit(f, ["rollback", "--to", try #require(v2.imageDigest)])
+        let again = try await f.shipit(["rollback", "--to", try #require(v2.imageDigest)])
         #expect(again.status == 0, "\(again.stdout)")
         for h in f.targets { #expect(try await f.served(h) == "hello from releases-example image v2") }
         t = try await timeline(f)
         #expect(t.entries.map(\.outcome) == ["succeeded", "succeeded", "rolled-back", "succeeded", "succeeded"])
-        let status = try await shipit(f, ["status"])
+        let status = try await f.shipit(["status"])
         #expect(status.status == 0, "\(status.stdout)")
     }
 
@@ -62,15 +58,15 @@ struct ImageDeployTests {
         let repo = "\(ImageFixture.registry)/demo"
         try await Local.run(["podman", "tag", "\(repo):v1", "\(repo):\(moving)"])
         try await Local.run(["podman", "push", "--quiet", "--tls-verify=false", "\(repo):\(moving)"])
-        #expect(try await shipit(f, ["deploy", "--tag", moving]).status == 0)
-        #expect(try await shipit(f, ["deploy", "--tag", "v2"]).status == 0)
+        #expect(try await f.shipit(["deploy", "--tag", moving]).status == 0)
+        #expect(try await f.shipit(["deploy", "--tag", "v2"]).status == 0)
         let first = try await timeline(f).entries[0]
 
         // The tag now points at other content (the broken v3) in the registry.
         try await Local.run(["podman", "tag", "\(repo):v3", "\(repo):\(moving)"])
         try await Local.run(["podman", "push", "--quiet", "--tls-verify=false", "\(repo):\(moving)"])
 
-        let back = try await shipit(f, ["rollback", "--to", moving])
+        let back = try await f.shipit(["rollback", "--to", moving])
         #expect(back.status == 0, "\(back.stdout)")
         for h in f.targets {
             #expect(try await f.served(h) == "hello from releases-example image v1")
@@ -81,8 +77,8 @@ struct ImageDeployTests {
     @Test func anImageMissingFromTheRegistryFailsPreflightAndChangesNothing() async throws {
         let f = try ImageFixture()
         defer { Task { await f.cleanUp() } }
-        #expect(try await shipit(f, ["deploy", "--tag", "v1"]).status == 0)
-        let r = try await shipit(f, ["deploy", "--tag", "no-such-tag"])
+        #expect(try await f.shipit(["deploy", "--tag", "v1"]).status == 0)
+        let r = try await f.shipit(["deploy", "--tag", "no-such-tag"])
         #expect(r.status == ShipitExit.preflightFailed.rawValue, "\(r.stdout)")
         #expect(r.stdout.contains("pull"))
         for h in f.targets {
@@ -104,8 +100,8 @@ struct ImageDeployTests {
         let repo = "\(ImageFixture.registry)/demo"
         try await Local.run(["podman", "tag", "\(repo):v2", "\(repo):\(third)"])
         try await Local.run(["podman", "push", "--quiet", "--tls-verify=false", "\(repo):\(third)"])
-        let runs = [try await shipit(f, ["deploy", "--tag", "v1"]), try await shipit(f, ["deploy", "--tag", "v2"]),
-                    try await shipit(f, ["deploy", "--tag", third])]
+        let runs = [try await f.shipit(["deploy", "--tag", "v1"]), try await f.shipit(["deploy", "--tag", "v2"]),
+                    try await f.shipit(["deploy", "--tag", third])]
         #expect(runs.map(\.status) == [0, 0, 0], "\(runs.map(\.stdout))")
         let h = f.targets[0]
         #expect(try await f.podman(h, "exec \(f.app)-$(cat \(f.deployTo)/.shipit/image-current) sh -c 'echo $API_TOKEN $MODE'") == "\(secret) demo")

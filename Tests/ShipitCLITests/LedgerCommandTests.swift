@@ -8,10 +8,6 @@ import TestSupport
 struct LedgerCommandTests {
     let bin = ShipitBinary()
 
-    func shipit(_ f: DeployFixture, _ args: [String]) async throws -> ShipitBinary.Run {
-        try await bin.run([args[0], "--config", f.configFile] + args.dropFirst())
-    }
-
     /// The attempt id a deploy/rollback prints at the end.
     func attemptID(_ r: ShipitBinary.Run) -> String? {
         r.stdout.split(separator: "\n").first { $0.hasPrefix("attempt ") }.map { String($0.split(separator: " ")[1]) }
@@ -21,16 +17,16 @@ struct LedgerCommandTests {
         let f = try DeployFixture()
         defer { Task { await f.cleanUp() } }
         let runs = [
-            try await shipit(f, ["deploy", "--from", f.release("v1")]),
-            try await shipit(f, ["deploy", "--from", f.release("v2")]),
-            try await shipit(f, ["deploy", "--from", f.release("v3")]),
-            try await shipit(f, ["rollback"]),
+            try await f.shipit(["deploy", "--from", f.release("v1")]),
+            try await f.shipit(["deploy", "--from", f.release("v2")]),
+            try await f.shipit(["deploy", "--from", f.release("v3")]),
+            try await f.shipit(["rollback"]),
         ]
         #expect(runs.map(\.status) == [0, 0, 4, 0], "\(runs.map(\.stdout))")
         let ids = runs.compactMap(attemptID)
         #expect(ids.count == 4)
 
-        let withLedger = try await shipit(f, ["changes", "--since", "1h", "--json"])
+        let withLedger = try await f.shipit(["changes", "--since", "1h", "--json"])
         #expect(withLedger.status == 0, "\(withLedger.stderr)")
         let t = try ShipitBinary.decode(Timeline.self, withLedger.stdout)
         #expect(t.ledgerStatus == "ok")
@@ -48,14 +44,14 @@ struct LedgerCommandTests {
 
         // The ledger is gone: the hosts' own history still tells the same story, and says so.
         try FileManager.default.removeItem(atPath: f.dir + "/.shipit")
-        let fromHosts = try await shipit(f, ["changes", "--since", "1h", "--json"])
+        let fromHosts = try await f.shipit(["changes", "--since", "1h", "--json"])
         let h = try ShipitBinary.decode(Timeline.self, fromHosts.stdout)
         #expect(h.ledgerStatus == "missing")
         #expect(h.notes.contains { $0.contains("hosts' history alone") })
         #expect(h.entries.map(\.attempt) == ids)
         #expect(h.entries.map(\.outcome) == ["succeeded", "succeeded", "rolled-back", "succeeded"])
         #expect(h.entries.allSatisfy { $0.origin == "hosts" && Set($0.hosts.map(\.host)) == Set(f.targets) })
-        let text = try await shipit(f, ["changes", "--since", "1h", "--host", f.targets[0]])
+        let text = try await f.shipit(["changes", "--since", "1h", "--host", f.targets[0]])
         #expect(text.stdout.contains("ROLLED-BACK"))
         #expect(text.stdout.contains("from host history"))
     }
@@ -63,34 +59,34 @@ struct LedgerCommandTests {
     @Test func statusReportsDriftAfterAHostIsSwitchedByHand() async throws {
         let f = try DeployFixture()
         defer { Task { await f.cleanUp() } }
-        let v1 = try await shipit(f, ["deploy", "--from", f.release("v1")])
-        #expect(try await shipit(f, ["deploy", "--from", f.release("v2")]).status == 0)
-        let clean = try await shipit(f, ["status"])
+        let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
+        #expect(try await f.shipit(["deploy", "--from", f.release("v2")]).status == 0)
+        let clean = try await f.shipit(["status"])
         #expect(clean.status == 0, "\(clean.stdout)")
         #expect(clean.stdout.contains(": OK"))
 
         let v1ID = try #require(v1.stdout.range(of: #"deploy of (\S+) succeeded"#, options: .regularExpression).map { String(v1.stdout[$0].split(separator: " ")[2]) })
         _ = try await f.sh(f.targets[1], "cd \(f.deployTo) && ln -sfn releases/\(v1ID) current.tmp && mv -T current.tmp current")
-        let drift = try await shipit(f, ["status", "--json"])
+        let drift = try await f.shipit(["status", "--json"])
         #expect(drift.status == ShipitExit.unhealthy.rawValue)
         struct Snapshot: Decodable { let hosts: [HostInspection]; let verdict: FleetVerdict }
         let s = try ShipitBinary.decode(Snapshot.self, drift.stdout)
         #expect(s.verdict.drift)
         #expect(s.verdict.problems.contains { $0.contains("drift") && $0.contains(f.targets[1]) })
         #expect(s.hosts.first { $0.host == f.targets[1] }?.current == v1ID)
-        #expect(try await shipit(f, ["status"]).stdout.contains("DRIFT"))
+        #expect(try await f.shipit(["status"]).stdout.contains("DRIFT"))
     }
 
     @Test func verifyFailsAfterAReleaseFileIsModifiedOnOneHost() async throws {
         let f = try DeployFixture()
         defer { Task { await f.cleanUp() } }
-        #expect(try await shipit(f, ["deploy", "--from", f.release("v1")]).status == 0)
-        let ok = try await shipit(f, ["verify"])
+        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+        let ok = try await f.shipit(["verify"])
         #expect(ok.status == 0, "\(ok.stdout)")
         #expect(ok.stdout.contains("verify: OK"))
 
         _ = try await f.sh(f.targets[0], "echo '# hotfix by hand' >> \(f.deployTo)/current/app.pl")
-        let bad = try await shipit(f, ["verify", "--json"])
+        let bad = try await f.shipit(["verify", "--json"])
         #expect(bad.status == ShipitExit.unhealthy.rawValue)
         struct Snapshot: Decodable { let hosts: [HostInspection]; let verdict: FleetVerdict }
         let s = try ShipitBinary.decode(Snapshot.self, bad.stdout)
@@ -118,7 +114,7 @@ struct LedgerCommandTests {
             kill(hookPid, SIGKILL)
         }
 
-        let r = try await shipit(f, ["changes", "--since", "1h", "--json", "--no-hosts"])
+        let r = try await f.shipit(["changes", "--since", "1h", "--json", "--no-hosts"])
         // The pre-switch hook runs after the migrate step (none here): that is where it died.
         #expect(r.stderr.contains("was interrupted in state migrate"), "\(r.stderr)")
         let t = try ShipitBinary.decode(Timeline.self, r.stdout)
@@ -130,13 +126,13 @@ struct LedgerCommandTests {
         #expect(e.hosts.allSatisfy { $0.step == "upload" && $0.status == "ok" })
         // Nothing was switched; the killed run's lock is still there, and reported.
         for h in f.targets { #expect(try await f.currentRelease(h) == "") }
-        let lock = try await shipit(f, ["status"])
+        let lock = try await f.shipit(["status"])
         #expect(lock.stdout.contains("held by"))
         #expect(lock.stdout.contains("stale"))
 
         // The next deploy takes over the dead run's lock (the ledger knows its process is gone).
         try FileManager.default.removeItem(atPath: f.dir + "/hooks/pre-switch")
-        let next = try await shipit(f, ["deploy", "--from", f.release("v1")])
+        let next = try await f.shipit(["deploy", "--from", f.release("v1")])
         #expect(next.status == 0, "\(next.stdout)")
         #expect(next.stdout.contains("took over the lock left by attempt \(e.attempt)"))
     }

@@ -45,40 +45,36 @@ struct MigrationDeployTests {
         return (f, db)
     }
 
-    func run(_ f: DeployFixture, _ args: [String]) async throws -> ShipitBinary.Run {
-        try await bin.run([args[0], "--config", f.configFile] + args.dropFirst())
-    }
-
     @Test func expandThenContractRefusedThenAllowedThenRollbackPastItRefused() async throws {
         let (f, db) = try await fixture()
         defer { Task { await f.cleanUp() } }
-        #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
-        let v2 = try await run(f, ["deploy", "--from", f.release("v2")])
+        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+        let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
         #expect(v2.status == 0, "\(v2.stdout)")
         #expect(try await db.sql("SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM shipit_schema_migrations") == "1:create_visits,2:visits_add_path")
         #expect(try await db.sql("SELECT count(*) FROM information_schema.columns WHERE table_schema = '\(db.schema)' AND table_name = 'visits' AND column_name = 'path'") == "1")
 
         // v4 drops a column v2 reads: refused without the flag, nothing changed.
-        let refused = try await run(f, ["deploy", "--from", f.release("v4")])
+        let refused = try await f.shipit(["deploy", "--from", f.release("v4")])
         #expect(refused.status == ShipitExit.preflightFailed.rawValue)
         #expect(refused.stdout.contains("db/migrations/0003_visits_drop_at.sql:3: drop-column"))
         #expect(refused.stdout.contains("--allow-contract"))
         #expect(try await db.sql("SELECT count(*) FROM shipit_schema_migrations") == "2")
         for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v2") }
 
-        let allowed = try await run(f, ["deploy", "--from", f.release("v4"), "--allow-contract"])
+        let allowed = try await f.shipit(["deploy", "--from", f.release("v4"), "--allow-contract"])
         #expect(allowed.status == 0, "\(allowed.stdout)")
         #expect(try await db.sql("SELECT count(*) FROM information_schema.columns WHERE table_schema = '\(db.schema)' AND table_name = 'visits' AND column_name = 'at'") == "0")
-        let t = try ShipitBinary.decode(Timeline.self, try await run(f, ["changes", "--json", "--no-hosts"]).stdout)
+        let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
         #expect(t.entries.map(\.migrations) == [[], ["0001_create_visits (expand)", "0002_visits_add_path (expand)"], [], ["0003_visits_drop_at (contract)"]])
 
         // Going back to v2 would run old code against the contracted schema.
-        let back = try await run(f, ["rollback"])
+        let back = try await f.shipit(["rollback"])
         #expect(back.status != 0)
         #expect(back.stdout.contains("0003_visits_drop_at"))
         #expect(back.stdout.contains("Fix forward"))
         for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v4") }
-        let forced = try await run(f, ["rollback", "--force"])
+        let forced = try await f.shipit(["rollback", "--force"])
         #expect(forced.status == 0, "\(forced.stdout)")
         for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v2") }
     }
@@ -86,25 +82,25 @@ struct MigrationDeployTests {
     @Test func driftIsDetectedInPreflightWithNothingChanged() async throws {
         let (f, db) = try await fixture()
         defer { Task { await f.cleanUp() } }
-        #expect(try await run(f, ["deploy", "--from", f.release("v2")]).status == 0)
+        #expect(try await f.shipit(["deploy", "--from", f.release("v2")]).status == 0)
         let before = try await f.currentRelease(f.targets[0])
 
-        let healthy = try ShipitBinary.decode(TriageReport.self, try await run(f, ["triage", "--json"]).stdout)
+        let healthy = try ShipitBinary.decode(TriageReport.self, try await f.shipit(["triage", "--json"]).stdout)
         #expect(healthy.firstFailingLayer == nil, "\(healthy.findings)")
 
         try await db.sql("UPDATE shipit_schema_migrations SET checksum = 'edited' WHERE version = 1")
         // triage sees the drift too, in the schema layer.
-        let triage = try ShipitBinary.decode(TriageReport.self, try await run(f, ["triage", "--json"]).stdout)
+        let triage = try ShipitBinary.decode(TriageReport.self, try await f.shipit(["triage", "--json"]).stdout)
         #expect(triage.firstFailingLayer == .schema)
         #expect(triage.findings.contains { $0.layer == .schema && $0.detail.contains("0001_create_visits.sql changed after it was applied") })
-        let edited = try await run(f, ["deploy", "--from", f.release("v3")])
+        let edited = try await f.shipit(["deploy", "--from", f.release("v3")])
         #expect(edited.status == ShipitExit.preflightFailed.rawValue, "\(edited.stdout)")
         #expect(edited.stdout.contains("0001_create_visits.sql changed after it was applied"))
 
         try await db.sql("UPDATE shipit_schema_migrations SET checksum = (SELECT checksum FROM shipit_schema_migrations WHERE version = 2) WHERE version = 1")
         try await db.sql("DELETE FROM shipit_schema_migrations WHERE version = 1")
         try await db.sql("INSERT INTO shipit_schema_migrations (version, name, checksum, release_id) VALUES (99, 'ghost', 'x', 'r')")
-        let unknown = try await run(f, ["deploy", "--from", f.release("v2")])
+        let unknown = try await f.shipit(["deploy", "--from", f.release("v2")])
         #expect(unknown.status == ShipitExit.preflightFailed.rawValue)
         #expect(unknown.stdout.contains("unknown version 99"))
         for h in f.targets { #expect(try await f.currentRelease(h) == before) }
@@ -114,12 +110,12 @@ struct MigrationDeployTests {
     @Test func aSyntaxErrorAbortsBeforeTheSwitch() async throws {
         let (f, db) = try await fixture()
         defer { Task { await f.cleanUp() } }
-        #expect(try await run(f, ["deploy", "--from", f.release("v2")]).status == 0)
+        #expect(try await f.shipit(["deploy", "--from", f.release("v2")]).status == 0)
         let before = try await f.currentRelease(f.targets[0])
         let broken = Local.tempDir("broken")
         try await Local.run(["cp", "-a", f.release("v2") + "/.", broken])
         try "-- a typo\nCREATE TABL oops (id int);\n".write(toFile: broken + "/db/migrations/0003_typo.sql", atomically: true, encoding: .utf8)
-        let r = try await run(f, ["deploy", "--from", broken])
+        let r = try await f.shipit(["deploy", "--from", broken])
         #expect(r.status == ShipitExit.failure.rawValue, "\(r.stdout)")
         #expect(r.stdout.contains("migration 0003_typo failed"))
         #expect(r.stdout.contains("0003_typo.sql:2"))  // psql names file and line
@@ -132,7 +128,7 @@ struct MigrationDeployTests {
         #expect(!r.stdout.contains(db.password) && !r.stderr.contains(db.password))
         let ledger = try Data(contentsOf: URL(fileURLWithPath: f.dir + "/.shipit/ledger.sqlite"))
         #expect(ledger.range(of: Data(db.password.utf8)) == nil)
-        let t = try ShipitBinary.decode(Timeline.self, try await run(f, ["changes", "--json", "--no-hosts"]).stdout)
+        let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
         #expect(t.entries.last?.outcome == "failed")
         #expect(t.entries.last?.error?.contains("0003_typo") == true)
     }

@@ -6,14 +6,8 @@ import TestSupport
 /// `shipit triage` against the real test hosts: each layer of the playbook, and the note.
 @Suite("triage against real sshd hosts")
 struct TriageTests {
-    let bin = ShipitBinary()
-
-    func run(_ f: DeployFixture, _ args: [String]) async throws -> ShipitBinary.Run {
-        try await bin.run([args[0], "--config", f.configFile] + args.dropFirst())
-    }
-
     func triage(_ f: DeployFixture, _ extra: [String] = []) async throws -> (Int32, TriageReport) {
-        let r = try await run(f, ["triage", "--since", "1h", "--json"] + extra)
+        let r = try await f.shipit(["triage", "--since", "1h", "--json"] + extra)
         return (r.status, try ShipitBinary.decode(TriageReport.self, r.stdout))
     }
 
@@ -27,7 +21,7 @@ struct TriageTests {
     @Test func aHealthyFleetHasNoFailingLayer() async throws {
         let f = try DeployFixture(extraYAML: Self.lenientLoad)
         defer { Task { await f.cleanUp() } }
-        #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
+        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
         let (status, r) = try await triage(f)
         #expect(status == 0)
         #expect(r.firstFailingLayer == nil, "\(r.findings)")
@@ -38,8 +32,8 @@ struct TriageTests {
     @Test func aBrokenReadyAfterADeployPointsAtTheDeployAndTheRollback() async throws {
         let f = try DeployFixture(extraYAML: Self.lenientLoad)
         defer { Task { await f.cleanUp() } }
-        let v1 = try await run(f, ["deploy", "--from", f.release("v1")])
-        let v2 = try await run(f, ["deploy", "--from", f.release("v2")])
+        let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
+        let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
         #expect(v1.status == 0 && v2.status == 0)
         let bad = f.targets[1]
         _ = try await f.sh(bad, "echo 503 > \(f.deployTo)/current/READY_STATUS")
@@ -69,7 +63,7 @@ struct TriageTests {
     @Test func aDeadHostIsANetworkFinding() async throws {
         let f = try DeployFixture(extraYAML: Self.lenientLoad)
         defer { Task { await f.cleanUp() } }
-        #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
+        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
         let hosts = (f.targets + ["127.0.0.199"]).joined(separator: ",")
         let (status, r) = try await triage(f, ["--hosts", hosts])
         #expect(status == ShipitExit.unhealthy.rawValue)
@@ -90,7 +84,7 @@ struct TriageTests {
               layer: process
         """)
         defer { Task { await f.cleanUp() } }
-        #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
+        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
         let (status, r) = try await triage(f)
         #expect(status == ShipitExit.unhealthy.rawValue)
         #expect(r.firstFailingLayer == .dependency)
@@ -106,7 +100,7 @@ struct TriageTests {
         try await hosts.harness(["start-host", addr], environment: ["SHIPIT_SRV_SIZE": "16m"])
         let f = try DeployFixture(targets: [addr], extraYAML: Self.lenientLoad)
         defer { Task { await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) } }
-        #expect(try await run(f, ["deploy", "--from", f.release("v1")]).status == 0)
+        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
         let s = try await hosts.connect(to: addr)
         _ = try await s.exec("dd if=/dev/zero of=/srv/fill bs=64k >/dev/null 2>&1; true", timeout: 30)
         let (status, r) = try await triage(f)

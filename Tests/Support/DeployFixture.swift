@@ -72,6 +72,15 @@ public final class DeployFixture: @unchecked Sendable {
 
     public func release(_ version: String) -> String { hosts.repoRoot + "/releases-example/" + version }
 
+    /// A copy of `version` plus `bytes` of incompressible data: a release whose upload takes long
+    /// enough to be interrupted, or that fills a small disk.
+    public func bigRelease(_ version: String, bytes: Int) async throws -> String {
+        let dir = Local.tempDir("big")
+        try await Local.run(["cp", "-a", release(version) + "/.", dir])
+        try await Local.run(["sh", "-c", "head -c \(bytes) /dev/urandom > '\(dir)/blob.bin'"])
+        return dir
+    }
+
     public func config() throws -> DeployConfig { try DeployConfig.load(file: configFile) }
 
     public func deployment(_ config: DeployConfig? = nil, options: Deployment.Options = .init()) throws -> Deployment {
@@ -114,6 +123,11 @@ public final class DeployFixture: @unchecked Sendable {
     /// Partial uploads or extracts left on the host (should be none once a run is over).
     public func leftovers(_ host: String) async throws -> String {
         try await sh(host, "cd \(deployTo) && ls -d .shipit/upload-* releases/*.tmp 2>/dev/null || true")
+    }
+
+    /// `shipit <command> --config <this fixture's config> <rest…>`.
+    public func shipit(_ args: [String]) async throws -> ShipitBinary.Run {
+        try await ShipitBinary(hosts: hosts).run(config: configFile, args)
     }
 
     public func cleanUp() async {

@@ -62,6 +62,11 @@ public final class ImageFixture: @unchecked Sendable {
         try await podman(host, "ps --filter label=shipit.app=\(app) --format '{{index .Labels \"shipit.digest\"}}'")
     }
 
+    /// `shipit <command> --config <this fixture's config> <rest…>`.
+    public func shipit(_ args: [String]) async throws -> ShipitBinary.Run {
+        try await ShipitBinary(hosts: hosts).run(config: configFile, args)
+    }
+
     public func cleanUp() async {
         for h in targets {
             _ = try? await podman(h, "rm -f $(\(Self.engine) ps -aq --filter label=shipit.app=\(app)) >/dev/null 2>&1; rm -rf \(deployTo)")

@@ -2,11 +2,14 @@ import Foundation
 
 /// The built `shipit` binary, run the way an operator or a CI step runs it.
 public struct ShipitBinary: Sendable {
-    public private(set) var path: String
+    public let path: String
 
     public init(hosts: TestHosts = .current) {
         path = hosts.repoRoot + "/.build/debug/shipit"
     }
+
+    /// Another program run the same way (a wrapper such as /usr/bin/time around shipit).
+    public init(path: String) { self.path = path }
 
     public struct Run: Sendable {
         public let status: Int32
@@ -36,12 +39,10 @@ public struct ShipitBinary: Sendable {
         return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
-    /// Runs another program (a wrapper such as /usr/bin/time around shipit) the same way.
-    public static func run(executable: String, _ args: [String]) async throws -> Run {
-        var wrapped = ShipitBinary()
-        wrapped.path = executable
-        let w = wrapped
-        return try await w.run(args)
+
+    /// `shipit <command> --config <config> <rest…>`, as an operator runs it against one config.
+    public func run(config: String, _ args: [String], environment: [String: String]? = nil) async throws -> Run {
+        try await run([args[0], "--config", config] + args.dropFirst(), environment: environment)
     }
 
     /// A configured, not yet started process (for tests that signal it).
