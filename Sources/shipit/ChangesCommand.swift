@@ -35,23 +35,19 @@ struct ChangesCommand: AsyncParsableCommand {
     var noHosts = false
 
     func run() async throws {
-        do {
-            let config = try common.load()
-            var (start, end) = try UTCTime.window(since: since, from: from, to: to)
-            if since == nil && from == nil { start = (end ?? Date()).addingTimeInterval(-86400) }
-            if let host {
-                try HostName.validate(host, field: "--host")
-                guard config.hosts.contains(host) else { throw ShipitError.input("--host: \(host) is not one of the hosts (\(config.hosts.joined(separator: ", ")))") }
-            }
-            guard limit >= 0 else { throw ShipitError.input("--limit: must be 0 (all) or more") }
-            let (ledger, status) = await LedgerAccess.forReading(config)
-            let transport = SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection))
-            let timeline = await ChangesQuery(from: start, to: end, host: host, askHosts: !noHosts, limit: limit)
-                .run(config: config, ledger: ledger, ledgerStatus: status, transport: transport)
-            if common.json { JSONOutput.print(timeline) } else { TimelineRenderer.print(timeline) }
-        } catch let e as ShipitError {
-            Console.shared.err("shipit changes: \(e.message)")
-            throw ExitCode(e.exitCode.rawValue)
+        let config = try common.load()
+        var (start, end) = try UTCTime.window(since: since, from: from, to: to)
+        if since == nil && from == nil { start = (end ?? Date()).addingTimeInterval(-86400) }
+        if let host {
+            try HostName.validate(host, field: "--host")
+            guard config.hosts.contains(host) else { throw ShipitError.input("--host: \(host) is not one of the hosts (\(config.hosts.joined(separator: ", ")))") }
         }
+        guard limit >= 0 else { throw ShipitError.input("--limit: must be 0 (all) or more") }
+        let (ledger, status) = await LedgerAccess.forReading(config)
+        let timeline = await withFleet(config) {
+            await ChangesQuery(from: start, to: end, host: host, askHosts: !noHosts, limit: limit)
+                .run(config: config, ledger: ledger, ledgerStatus: status, transport: $0)
+        }
+        if common.json { JSONOutput.print(timeline) } else { TimelineRenderer.print(timeline) }
     }
 }

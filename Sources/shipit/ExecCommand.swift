@@ -22,12 +22,7 @@ struct ExecCommand: AsyncParsableCommand {
     var command: [String] = []
 
     func run() async throws {
-        do {
-            try await execute()
-        } catch let e as ShipitError {
-            Console.shared.err("shipit exec: \(e.message)")
-            throw ExitCode(e.exitCode.rawValue)
-        }
+        try await execute()
     }
 
     private func execute() async throws {

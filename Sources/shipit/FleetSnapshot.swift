@@ -11,13 +11,10 @@ struct FleetSnapshot: Encodable {
     let verdict: FleetVerdict?
 
     static func take(_ config: DeployConfig, _ options: FleetInspector.Options) async -> [HostInspection] {
-        let transport = SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection))
-        var hosts = await FleetInspector(config: config, transport: transport).inspect(options).hosts
+        var hosts = await withFleet(config) { await FleetInspector(config: config, transport: $0).inspect(options).hosts }
         if hosts.contains(where: { $0.lock != nil }), let ledger = await LedgerAccess.forReading(config).ledger {
             let dead = Set(await LedgerStore.deadHolders(ledger, config: config))
-            for i in hosts.indices {
-                if let holder = hosts[i].lock?.holder { hosts[i].lock?.stale = dead.contains(holder) }
-            }
+            for i in hosts.indices where hosts[i].lock != nil { hosts[i].lock?.stale = false; hosts[i].markStale(dead) }
         }
         return hosts
     }

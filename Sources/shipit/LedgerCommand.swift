@@ -28,25 +28,20 @@ struct LedgerCommand: AsyncParsableCommand {
         var passwordFile: String?
 
         func run() async throws {
-            do {
-                guard from.hasPrefix("sqlite:") else { throw ShipitError.input("--from: expected sqlite:PATH") }
-                let path = String(from.dropFirst("sqlite:".count))
-                guard FileManager.default.fileExists(atPath: path) else { throw ShipitError.input("--from: no ledger at \(path)") }
-                var target = try LedgerLocation.PostgresTarget.parse(to, field: "--to")
-                if let passwordEnv {
-                    guard RemoteCommand.isValidEnvName(passwordEnv) else { throw ShipitError.input("--password-env: not a variable name") }
-                    target.passwordEnv = passwordEnv
-                }
-                target.passwordFile = passwordFile
-                let source = try SQLiteLedger(path: path, create: false)
-                let dest = try await PostgresLedger.connect(target)
-                let r = try await LedgerCopy.copy(from: source, to: dest) { n in Console.shared.err("  … \(n) attempts") }
-                await dest.close()
-                Console.shared.out("copied \(r.copied) attempt(s) with \(r.steps) step(s) from \(path) to \(target.display); \(r.skipped) already there")
-            } catch let e as ShipitError {
-                Console.shared.err("shipit ledger migrate: \(e.message)")
-                throw ExitCode(e.exitCode.rawValue)
+            guard from.hasPrefix("sqlite:") else { throw ShipitError.input("--from: expected sqlite:PATH") }
+            let path = String(from.dropFirst("sqlite:".count))
+            guard FileManager.default.fileExists(atPath: path) else { throw ShipitError.input("--from: no ledger at \(path)") }
+            var target = try LedgerLocation.PostgresTarget.parse(to, field: "--to")
+            if let passwordEnv {
+                guard RemoteCommand.isValidEnvName(passwordEnv) else { throw ShipitError.input("--password-env: not a variable name") }
+                target.passwordEnv = passwordEnv
             }
+            target.passwordFile = passwordFile
+            let source = try SQLiteLedger(path: path, create: false)
+            let dest = try await PostgresLedger.connect(target)
+            let r = try await LedgerCopy.copy(from: source, to: dest) { n in Console.shared.err("  … \(n) attempts") }
+            await dest.close()
+            Console.shared.out("copied \(r.copied) attempt(s) with \(r.steps) step(s) from \(path) to \(target.display); \(r.skipped) already there")
         }
     }
 }

@@ -14,14 +14,8 @@ struct LockCommand: AsyncParsableCommand {
         @OptionGroup var common: ConfigOptions
 
         func run() async throws {
-            do {
-                let config = try common.load()
-                let anyHeld = try await LockCommand.show(config)
-                if anyHeld { throw ExitCode(ShipitExit.locked.rawValue) }
-            } catch let e as ShipitError {
-                Console.shared.err("shipit lock status: \(e.message)")
-                throw ExitCode(e.exitCode.rawValue)
-            }
+            let config = try common.load()
+            if try await LockCommand.show(config) { throw ExitCode(ShipitExit.locked.rawValue) }
         }
     }
 
@@ -32,52 +26,30 @@ struct LockCommand: AsyncParsableCommand {
         var force = false
 
         func run() async throws {
-            do {
-                guard force else { throw ShipitError.input("--force is required: releasing another run's lock lets two deploys overlap") }
-                let config = try common.load()
-                _ = try await LockCommand.show(config)
-                let fleet = Fleet(hosts: config.hosts, settings: config.connection)
-                let transport = SSHTransport(fleet: fleet)
-                let cmd = StrategyCommands.make(config).forceUnlock()
-                let results = await fleet.forEachHost { host -> String in
-                    do { _ = try await transport.run(host, cmd); return "released" } catch { return "FAILED: \(ErrorText.withoutHost(error))" }
-                }
-                await transport.close()
-                for h in config.hosts { Console.shared.out("\(h): lock \(results[h] ?? "?")") }
-            } catch let e as ShipitError {
-                Console.shared.err("shipit lock release: \(e.message)")
-                throw ExitCode(e.exitCode.rawValue)
+            guard force else { throw ShipitError.input("--force is required: releasing another run's lock lets two deploys overlap") }
+            let config = try common.load()
+            _ = try await LockCommand.show(config)
+            let results = await withFleet(config) { await FleetLocks(config: config, transport: $0).forceRelease() }
+            for h in config.hosts {
+                let r = results[h] ?? "no result"
+                Console.shared.out("\(h): lock \(r.map { "FAILED: \($0)" } ?? "released")")
             }
         }
     }
 
     /// Prints each host's lock holder and age; returns whether any host is locked.
     static func show(_ config: DeployConfig) async throws -> Bool {
-        let fleet = Fleet(hosts: config.hosts, settings: config.connection)
-        let transport = SSHTransport(fleet: fleet)
-        let cmd = StrategyCommands.make(config).inventory()
-        let results = await fleet.forEachHost { host -> Result<ScriptOutput, Error> in
-            do { return .success(ScriptOutput(try await transport.run(host, cmd).stdoutText)) } catch { return .failure(error) }
-        }
-        await transport.close()
         var dead: Set<String> = []
         if let ledger = await LedgerAccess.forReading(config).ledger { dead = Set(await LedgerStore.deadHolders(ledger, config: config)) }
-        var anyHeld = false
-        for h in config.hosts {
-            switch results[h] {
-            case let .success(out)?:
-                if let holder = out.first("lock.holder") {
-                    anyHeld = true
-                    let started = out.first("lock.started") ?? "?"
-                    let age = ISO8601DateFormatter().date(from: started).map { " (\(Int(Date().timeIntervalSince($0)))s ago)" } ?? ""
-                    Console.shared.out("\(h): LOCKED by \(out.first("lock.by") ?? "?") pid \(out.first("lock.pid") ?? "?") since \(started)\(age): \(out.first("lock.reason") ?? "") [holder \(holder)]\(dead.contains(holder) ? " STALE: that run died (the ledger has it as interrupted); the next deploy from this machine takes the lock over" : "")")
-                } else {
-                    Console.shared.out("\(h): free")
-                }
-            case let .failure(e)?: Console.shared.out("\(h): unreachable: \(ErrorText.withoutHost(e))")
-            case nil: Console.shared.out("\(h): ?")
-            }
+        let hosts = await withFleet(config) { await FleetLocks(config: config, transport: $0).read(deadHolders: dead) }
+        for h in hosts {
+            guard h.reachable else { Console.shared.out("\(h.host): unreachable: \(h.error ?? "")"); continue }
+            guard let lock = h.lock else { Console.shared.out("\(h.host): free"); continue }
+            let started = lock.started ?? "?"
+            let age = lock.ageSeconds.map { " (\($0)s ago)" } ?? ""
+            let stale = lock.stale == true ? " STALE: that run died (the ledger has it as interrupted); the next deploy from this machine takes the lock over" : ""
+            Console.shared.out("\(h.host): LOCKED by \(lock.by ?? "?") pid \(lock.pid ?? "?") since \(started)\(age): \(lock.reason ?? "") [holder \(lock.holder)]\(stale)")
         }
-        return anyHeld
+        return hosts.contains { $0.lock != nil }
     }
 }

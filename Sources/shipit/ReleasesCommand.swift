@@ -11,28 +11,23 @@ struct ReleasesCommand: AsyncParsableCommand {
     @OptionGroup var common: ConfigOptions
 
     func run() async throws {
-        do {
-            let config = try common.load()
-            let hosts = await FleetSnapshot.take(config, .init())
-            if common.json {
-                JSONOutput.print(FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: nil))
-            } else {
-                for h in hosts {
-                    guard h.reachable else { Console.shared.out("\(h.host): UNREACHABLE: \(h.error ?? "?")"); continue }
-                    Console.shared.out("\(h.host): current \(h.current ?? "(none)"), previous \(h.previous ?? "(none)")\(h.lock != nil ? ", LOCKED" : "")")
-                    for r in h.releases.reversed() {
-                        var marks: [String] = []
-                        if r == h.current { marks.append("current") }
-                        if r == h.previous { marks.append("previous") }
-                        if h.failed.contains(r) { marks.append("failed") }
-                        Console.shared.out("    \(r)\(marks.isEmpty ? "" : "  (\(marks.joined(separator: ", ")))")")
-                    }
+        let config = try common.load()
+        let hosts = await FleetSnapshot.take(config, .init())
+        if common.json {
+            JSONOutput.print(FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: nil))
+        } else {
+            for h in hosts {
+                guard h.reachable else { Console.shared.out("\(h.host): UNREACHABLE: \(h.error ?? "?")"); continue }
+                Console.shared.out("\(h.host): current \(h.current ?? "(none)"), previous \(h.previous ?? "(none)")\(h.lock != nil ? ", LOCKED" : "")")
+                for r in h.releases.reversed() {
+                    var marks: [String] = []
+                    if r == h.current { marks.append("current") }
+                    if r == h.previous { marks.append("previous") }
+                    if h.failed.contains(r) { marks.append("failed") }
+                    Console.shared.out("    \(r)\(marks.isEmpty ? "" : "  (\(marks.joined(separator: ", ")))")")
                 }
             }
-            if hosts.contains(where: { !$0.reachable }) { throw ExitCode(ShipitExit.failure.rawValue) }
-        } catch let e as ShipitError {
-            Console.shared.err("shipit releases: \(e.message)")
-            throw ExitCode(e.exitCode.rawValue)
         }
+        if hosts.contains(where: { !$0.reachable }) { throw ExitCode(ShipitExit.failure.rawValue) }
     }
 }

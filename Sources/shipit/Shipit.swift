@@ -1,13 +1,42 @@
 import ArgumentParser
+import Foundation
 import ShipitCore
-import SSH
 
 @main
 struct Shipit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shipit",
         abstract: "Deploy and roll back releases over SSH, with a ledger of everything that changed.",
-        version: "shipit \(ShipitVersion.current) (libssh2 \(SSHSession.libssh2Version))",
-        subcommands: [DeployCommand.self, RollbackCommand.self, ChangesCommand.self, ReleasesCommand.self, StatusCommand.self, VerifyCommand.self, TriageCommand.self, LockCommand.self, LedgerCommand.self, MigrationsCommand.self, ExecCommand.self]
+        version: "shipit \(ShipitVersion.current) (libssh2 \(ShipitVersion.libssh2))",
+        subcommands: [DeployCommand.self, RollbackCommand.self, ChangesCommand.self, ReleasesCommand.self, StatusCommand.self, VerifyCommand.self,
+                      TriageCommand.self, LockCommand.self, LedgerCommand.self, MigrationsCommand.self, ExecCommand.self]
     )
+
+    /// The one place errors become exit codes: a `ShipitError` prints `shipit <command>: <message>`
+    /// on stderr and exits with its documented code (docs/exit-codes.md); anything else is the
+    /// argument parser's (usage, help, `ExitCode`).
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
+        } catch let e as ShipitError {
+            Console.shared.err("shipit \(commandPath(arguments)): \(e.message)")
+            exit(withError: ExitCode(e.exitCode.rawValue))
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// `deploy`, `lock status`…: the subcommand words at the start of the arguments.
+    static func commandPath(_ arguments: [String]) -> String {
+        var path: [String] = []
+        var command: ParsableCommand.Type = Shipit.self
+        for word in arguments {
+            guard let sub = command.configuration.subcommands.first(where: { $0._commandName == word }) else { break }
+            path.append(word)
+            command = sub
+        }
+        return path.joined(separator: " ")
+    }
 }

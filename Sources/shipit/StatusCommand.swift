@@ -11,28 +11,23 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var common: ConfigOptions
 
     func run() async throws {
-        do {
-            let config = try common.load()
-            let hosts = await FleetSnapshot.take(config, .init(health: config.health != nil))
-            let verdict = FleetVerdict(hosts)
-            if common.json {
-                JSONOutput.print(FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: verdict))
-            } else {
-                let state = verdict.ok ? "OK" : (verdict.drift ? "DRIFT" : "UNHEALTHY")
-                Console.shared.out("\(config.app)\(config.stage.map { " (\($0))" } ?? ""): \(hosts.count) host(s), \(verdict.release.map { "release \($0)" } ?? "no single release"): \(state)")
-                var rows = [["HOST", "CURRENT", "LIVE", "READY", "LOCK"]]
-                for h in hosts {
-                    guard h.reachable else { rows.append([h.host, "UNREACHABLE", "-", "-", "-"]); continue }
-                    let lock = h.lock.map { "held by \($0.by ?? "?") for \($0.ageSeconds.map { "\($0)s" } ?? "?")\($0.stale == true ? " (stale: that run is over; the next deploy or rollback takes it over)" : "")" } ?? "free"
-                    rows.append([h.host, h.current ?? "(none)", h.live.map { $0.ok ? "ok" : "FAIL" } ?? "-", h.ready.map { $0.ok ? "ok" : "FAIL" } ?? "-", lock])
-                }
-                FleetSnapshot.table(rows)
-                FleetSnapshot.printProblems(verdict)
+        let config = try common.load()
+        let hosts = await FleetSnapshot.take(config, .init(health: config.health != nil))
+        let verdict = FleetVerdict(hosts)
+        if common.json {
+            JSONOutput.print(FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: verdict))
+        } else {
+            let state = verdict.ok ? "OK" : (verdict.drift ? "DRIFT" : "UNHEALTHY")
+            Console.shared.out("\(config.app)\(config.stage.map { " (\($0))" } ?? ""): \(hosts.count) host(s), \(verdict.release.map { "release \($0)" } ?? "no single release"): \(state)")
+            var rows = [["HOST", "CURRENT", "LIVE", "READY", "LOCK"]]
+            for h in hosts {
+                guard h.reachable else { rows.append([h.host, "UNREACHABLE", "-", "-", "-"]); continue }
+                let lock = h.lock.map { "held by \($0.by ?? "?") for \($0.ageSeconds.map { "\($0)s" } ?? "?")\($0.stale == true ? " (stale: that run is over; the next deploy or rollback takes it over)" : "")" } ?? "free"
+                rows.append([h.host, h.current ?? "(none)", h.live.map { $0.ok ? "ok" : "FAIL" } ?? "-", h.ready.map { $0.ok ? "ok" : "FAIL" } ?? "-", lock])
             }
-            if !verdict.ok { throw ExitCode(verdict.exitCode.rawValue) }
-        } catch let e as ShipitError {
-            Console.shared.err("shipit status: \(e.message)")
-            throw ExitCode(e.exitCode.rawValue)
+            FleetSnapshot.table(rows)
+            FleetSnapshot.printProblems(verdict)
         }
+        if !verdict.ok { throw ExitCode(verdict.exitCode.rawValue) }
     }
 }

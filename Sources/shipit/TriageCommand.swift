@@ -23,24 +23,20 @@ struct TriageCommand: AsyncParsableCommand {
     var note: String?
 
     func run() async throws {
-        do {
-            let config = try common.load()
-            let (start, _) = try UTCTime.window(since: since, from: nil, to: nil)
-            let (ledger, status) = await LedgerAccess.forReading(config)
-            let report = await Triage(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
-                                      ledger: ledger, ledgerStatus: status, since: start ?? Date()).run()
-            let markdown = IncidentNote.markdown(report)
-            if let note {
-                do { try markdown.write(toFile: note, atomically: true, encoding: .utf8) } catch {
-                    throw ShipitError("--note: cannot write \(note): \(error.localizedDescription)")
-                }
-            }
-            if common.json { JSONOutput.print(report) } else { TriageRenderer.print(report, notePath: note, markdown: markdown) }
-            if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
-        } catch let e as ShipitError {
-            Console.shared.err("shipit triage: \(e.message)")
-            throw ExitCode(e.exitCode.rawValue)
+        let config = try common.load()
+        let (start, _) = try UTCTime.window(since: since, from: nil, to: nil)
+        let (ledger, status) = await LedgerAccess.forReading(config)
+        let report = await withFleet(config) {
+            await Triage(config: config, transport: $0, ledger: ledger, ledgerStatus: status, since: start ?? Date()).run()
         }
+        let markdown = IncidentNote.markdown(report)
+        if let note {
+            do { try markdown.write(toFile: note, atomically: true, encoding: .utf8) } catch {
+                throw ShipitError("--note: cannot write \(note): \(error.localizedDescription)")
+            }
+        }
+        if common.json { JSONOutput.print(report) } else { TriageRenderer.print(report, notePath: note, markdown: markdown) }
+        if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
     }
 }
 

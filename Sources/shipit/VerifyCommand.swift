@@ -12,30 +12,25 @@ struct VerifyCommand: AsyncParsableCommand {
     @OptionGroup var common: ConfigOptions
 
     func run() async throws {
-        do {
-            let config = try common.load()
-            let hosts = await FleetSnapshot.take(config, .init(health: config.health != nil, verifyFiles: true))
-            let expected = await FleetSnapshot.ledgerRelease(config)
-            let verdict = FleetVerdict(hosts, checkFiles: true, expectedRelease: expected)
-            if common.json {
-                JSONOutput.print(FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: verdict))
-            } else {
-                for h in hosts {
-                    guard h.reachable else { Console.shared.out("\(h.host): UNREACHABLE"); continue }
-                    let health = [h.live.map { "live \($0.ok ? "ok" : "FAIL")" }, h.ready.map { "ready \($0.ok ? "ok" : "FAIL")" }].compactMap { $0 }.joined(separator: ", ")
-                    Console.shared.out("\(h.host): \(h.current ?? "(none)")  \(health.isEmpty ? "no health check configured" : health)  files \(h.files?.status ?? "?")")
-                }
-                if verdict.ok {
-                    Console.shared.out("verify: OK: \(hosts.count) host(s) healthy on \(verdict.release ?? "?"), release files intact")
-                } else {
-                    Console.shared.out("verify: FAILED")
-                    FleetSnapshot.printProblems(verdict)
-                }
+        let config = try common.load()
+        let hosts = await FleetSnapshot.take(config, .init(health: config.health != nil, verifyFiles: true))
+        let expected = await FleetSnapshot.ledgerRelease(config)
+        let verdict = FleetVerdict(hosts, checkFiles: true, expectedRelease: expected)
+        if common.json {
+            JSONOutput.print(FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: verdict))
+        } else {
+            for h in hosts {
+                guard h.reachable else { Console.shared.out("\(h.host): UNREACHABLE"); continue }
+                let health = [h.live.map { "live \($0.ok ? "ok" : "FAIL")" }, h.ready.map { "ready \($0.ok ? "ok" : "FAIL")" }].compactMap { $0 }.joined(separator: ", ")
+                Console.shared.out("\(h.host): \(h.current ?? "(none)")  \(health.isEmpty ? "no health check configured" : health)  files \(h.files?.status ?? "?")")
             }
-            if !verdict.ok { throw ExitCode(verdict.exitCode.rawValue) }
-        } catch let e as ShipitError {
-            Console.shared.err("shipit verify: \(e.message)")
-            throw ExitCode(e.exitCode.rawValue)
+            if verdict.ok {
+                Console.shared.out("verify: OK: \(hosts.count) host(s) healthy on \(verdict.release ?? "?"), release files intact")
+            } else {
+                Console.shared.out("verify: FAILED")
+                FleetSnapshot.printProblems(verdict)
+            }
         }
+        if !verdict.ok { throw ExitCode(verdict.exitCode.rawValue) }
     }
 }

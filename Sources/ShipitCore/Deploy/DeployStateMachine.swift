@@ -1,9 +1,16 @@
-/// The deploy state machine (design §2). Every transition lives here and nowhere else; the
-/// orchestrator only reports what happened and asks where to go next.
+/// The deploy state machine (design §2). Every transition lives here and nowhere else; the run
+/// (`Deployment`) asks it for the phase to run next, runs it, and reports how it went.
 public enum DeployPhase: String, Sendable, Codable, CaseIterable {
     case pending, preflight, upload, migrate, `switch`, smokeTest, succeeded, failed, rollingBack, rolledBack, rollbackFailed
 
+    /// The run is over: nothing more runs on any host except the closing scripts.
     public var isTerminal: Bool { [.succeeded, .failed, .rolledBack, .rollbackFailed].contains(self) }
+}
+
+/// What a run does. A manual rollback has no upload and no migrations: its pre-flight chooses the
+/// target (already on every host), then it switches and smoke-tests like a deploy.
+public enum DeployOperation: String, Sendable, Codable {
+    case deploy, rollback
 }
 
 public enum DeployEvent: Sendable, Equatable {
@@ -20,8 +27,12 @@ public enum DeployEvent: Sendable, Equatable {
 public struct DeployStateMachine: Sendable {
     public private(set) var phase: DeployPhase = .pending
     public private(set) var autoRollback: Bool
+    public let operation: DeployOperation
 
-    public init(autoRollback: Bool = true) { self.autoRollback = autoRollback }
+    public init(operation: DeployOperation = .deploy, autoRollback: Bool = true) {
+        self.operation = operation
+        self.autoRollback = autoRollback
+    }
 
     /// After a contract migration old code cannot run against the schema: a failure from here on
     /// leaves the hosts where they are (fix forward) instead of rolling back.
@@ -32,20 +43,22 @@ public struct DeployStateMachine: Sendable {
     /// Applies `event` and returns the new phase.
     @discardableResult
     public mutating func handle(_ event: DeployEvent) throws -> DeployPhase {
-        phase = try Self.next(from: phase, on: event, autoRollback: autoRollback)
+        phase = try Self.next(from: phase, on: event, operation: operation, autoRollback: autoRollback)
         return phase
     }
 
-    public static func next(from phase: DeployPhase, on event: DeployEvent, autoRollback: Bool) throws -> DeployPhase {
+    public static func next(from phase: DeployPhase, on event: DeployEvent, operation: DeployOperation = .deploy,
+                            autoRollback: Bool) throws -> DeployPhase {
         func afterSwitchFailure(_ anySwitched: Bool) -> DeployPhase {
             anySwitched && autoRollback ? .rollingBack : .failed
         }
         switch (phase, event) {
         case (.pending, .start): return .preflight
-        case (.preflight, .phaseSucceeded): return .upload
+        // A rollback's release is on every host already, and no migration runs backwards.
+        case (.preflight, .phaseSucceeded): return operation == .rollback ? .switch : .upload
         // Database migrations run after the upload and before any switch (expand first).
-        case (.upload, .phaseSucceeded): return .migrate
-        case (.migrate, .phaseSucceeded): return .switch
+        case (.upload, .phaseSucceeded) where operation == .deploy: return .migrate
+        case (.migrate, .phaseSucceeded) where operation == .deploy: return .switch
         case (.switch, .phaseSucceeded): return .smokeTest
         case (.smokeTest, .phaseSucceeded): return .succeeded
         case (.rollingBack, .phaseSucceeded): return .rolledBack
@@ -58,8 +71,7 @@ public struct DeployStateMachine: Sendable {
         case (.smokeTest, .phaseFailed), (.smokeTest, .interrupted):
             return afterSwitchFailure(true)
         case (.rollingBack, .phaseFailed): return .rollbackFailed
-        // A second signal during rollback does not stop the rollback.
-        case (.rollingBack, .interrupted): return .rollingBack
+        // A second signal during rollback does not stop the rollback: it is not a transition.
         default: throw TransitionError.invalid(from: phase, event: event)
         }
     }

@@ -29,13 +29,18 @@ public enum RollbackTarget {
         return (nil, "no good release older than \(newest ?? "the current one") is present on every host")
     }
 
+    /// `sha256:<64 hex>`: an image digest (a rollback target that is not a release id).
+    public static func isDigest(_ s: String) -> Bool {
+        s.range(of: "^sha256:[0-9a-f]{64}$", options: .regularExpression) != nil
+    }
+
     /// `v1` → the newest release `v1-<digest12>`; `sha256:…` → the release with that digest.
     static func resolve(_ requested: String, in order: [String], refs: ScriptOutput?) -> String? {
         if order.contains(requested) { return requested }
         if requested.hasPrefix("sha256:") {
             return order.last { refs?.first("ref.\($0)")?.hasSuffix("@" + requested) == true }
         }
-        return order.last { $0.hasPrefix(requested + "-") && ImageCommands.releaseID(tag: requested, digest: String($0.dropFirst(requested.count + 1))) == $0 }
+        return order.last { $0.hasPrefix(requested + "-") && ImageStrategy.releaseID(tag: requested, digest: String($0.dropFirst(requested.count + 1))) == $0 }
     }
 
     /// Deploys after the newest successful switch to `target` that applied a contract migration

@@ -30,7 +30,7 @@ public struct FleetInspector: Sendable {
     public func inspect(_ options: Options) async -> Result {
         var c = config
         c.connection.commandTimeout = min(config.connection.commandTimeout, 60)
-        let command = StrategyCommands.make(c).inspect(verify: options.verifyFiles, historyLines: options.historyLines)
+        let command = Strategies.make(c).inspect(verify: options.verifyFiles, historyLines: options.historyLines)
         let health = options.health ? config.health : nil
         let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { [transport] host -> (HostInspection, [HostHistory.Entry]) in
             var h = HostInspection(host: host, reachable: true)
@@ -49,7 +49,6 @@ public struct FleetInspector: Sendable {
             }
             return (h, HostHistory.parse(out.all("history").joined(separator: "\n")))
         }
-        await transport.close()
         return Result(hosts: config.hosts.compactMap { results[$0]?.0 },
                       history: results.mapValues(\.1))
     }

@@ -25,6 +25,24 @@ public enum LedgerStore {
         }
     }
 
+    /// For a run: the ledger (a run that cannot be recorded does not start), with a warning for
+    /// each attempt a dead process left behind.
+    public static func openForWriting(_ config: DeployConfig, warn: (String) -> Void) async throws -> Ledger {
+        let ledger: Ledger
+        do { ledger = try await openForWriting(config) } catch {
+            throw ShipitError("cannot open the ledger \(config.ledgerPath) (every run is recorded, so nothing was started): \(error)")
+        }
+        for a in await recover(ledger) { warn(describeInterrupted(a)) }
+        return ledger
+    }
+
+    /// For readers, with the same warnings.
+    public static func openForReading(_ config: DeployConfig, warn: (String) -> Void) async -> (ledger: Ledger?, status: String) {
+        let (ledger, status) = await openForReading(config)
+        if let ledger { for a in await recover(ledger) { warn(describeInterrupted(a)) } }
+        return (ledger, status)
+    }
+
     /// Marks this machine's `running` attempts whose process is gone as `interrupted` and returns
     /// them, so every command can say so.
     public static func recover(_ ledger: Ledger, invoker: Invoker = .current()) async -> [LedgerAttempt] {

@@ -102,3 +102,35 @@ public struct MigrationSet: Sendable, Equatable {
         return files.filter { !done.contains($0.version) }
     }
 }
+
+extension MigrationSet {
+    /// The migrations of a release tarball: unpacked into a temporary directory on the deployer,
+    /// read from exactly what ships.
+    public static func load(artifact path: String, dir: String) throws -> MigrationSet {
+        try withTemporaryDirectory("shipit-mig") { tree in
+            try LocalProcess.run(["tar", "-xzf", path, "-C", tree])
+            return try load(root: tree, dir: dir)
+        }
+    }
+
+    /// Files sent back as `<name> <base64>` lines (copied out of an image on the migration host).
+    public static func load(encoded lines: [String], dir: String) throws -> MigrationSet {
+        try withTemporaryDirectory("shipit-mig") { root in
+            let sub = root + "/" + dir
+            try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+            for line in lines {
+                let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].contains("/"), let data = Data(base64Encoded: parts[1]) else { continue }
+                try data.write(to: URL(fileURLWithPath: sub + "/" + parts[0]))
+            }
+            return try load(root: root, dir: dir)
+        }
+    }
+
+    private static func withTemporaryDirectory<T>(_ prefix: String, _ body: (String) throws -> T) throws -> T {
+        let dir = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        return try body(dir)
+    }
+}

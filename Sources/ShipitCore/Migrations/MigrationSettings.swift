@@ -51,8 +51,8 @@ public struct MigrationCommands: Sendable {
 
     static let table = "shipit_schema_migrations"
 
-    private func script(_ vars: [(String, String)], _ body: String) -> RemoteCommand {
-        RemoteCommand(script: "set -u\n" + SymlinkCommands.assign([("D", layout.deployTo), ("ENVF", settings.envFile)] + vars) + "\n" + """
+    private func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
+        HostScript.make(step, layout: layout, [("ENVF", settings.envFile)] + vars, """
         fail() { code=$1; shift; echo "error=$*"; exit "$code"; }
         short() { printf '%s' "$1" | tail -c 600 | tr '\\n' ' '; }
         [ -r "$ENVF" ] || fail 40 "migrations: cannot read $ENVF on $(hostname)"
@@ -66,7 +66,7 @@ public struct MigrationCommands: Sendable {
 
     /// `applied=<version> <checksum> <name>` lines (none before the first migration).
     public func status() -> RemoteCommand {
-        script([], """
+        script(.migrationStatus, [], """
         out=$(q -c "SELECT to_regclass('\(Self.table)') IS NOT NULL" 2>&1) || fail 42 "migrations: database unreachable: $(short "$out")"
         if [ "$out" = t ]; then
           out=$(q -F ' ' -c "SELECT version, checksum, name FROM \(Self.table) ORDER BY version" 2>&1) || fail 42 "migrations: $(short "$out")"
@@ -80,9 +80,10 @@ public struct MigrationCommands: Sendable {
     /// container) into `.shipit/migrations-<id>/` and prints them (`mfile=<name> <base64>`), so
     /// the deployer can lint them and check drift before anything changes.
     public func fetchFromImage(engine: [String], reference: String, releaseID: String) -> RemoteCommand {
-        script([("ID", releaseID), ("REF", reference), ("E", engine.map(ShellQuote.quote).joined(separator: " ")), ("MDIR", settings.dir)], """
+        script(.migrationFetch, [("ID", releaseID), ("REF", reference), ("E", engine.map(ShellQuote.quote).joined(separator: " ")),
+                                 ("MDIR", settings.dir), ("T", layout.imageMigrations(releaseID))], """
         eng() { eval "$E" '"$@"'; }
-        T="$D/.shipit/migrations-$ID"; rm -rf "$T" "$T.c"; mkdir -p "$D/.shipit"
+        rm -rf "$T" "$T.c"; mkdir -p "$META"
         c=$(eng create "$REF" 2>&1) || fail 44 "migrations: cannot create a container from $REF: $(short "$c")"
         c=$(printf '%s' "$c" | tail -n 1)
         if eng cp "$c:/$MDIR" "$T.c" >/dev/null 2>&1; then mv "$T.c" "$T"; else mkdir -p "$T"; fi
@@ -98,8 +99,7 @@ public struct MigrationCommands: Sendable {
     /// `fromImage`: the files were copied out of the image into `.shipit/migrations-<id>/`.
     public func apply(releaseID: String, files: [MigrationSet.File], fromImage: Bool = false) -> RemoteCommand {
         var body = """
-        R="$D/releases/$ID"
-        \(fromImage ? "R=\"$D/.shipit/migrations-$ID\"" : "")
+        R=\(ShellQuote.quote(fromImage ? layout.imageMigrations(releaseID) : layout.release(releaseID)))
         out=$(q -c "CREATE TABLE IF NOT EXISTS \(Self.table) (version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, release_id text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())" 2>&1) || fail 42 "migrations: $(short "$out")"
 
         """
@@ -112,6 +112,6 @@ public struct MigrationCommands: Sendable {
 
             """
         }
-        return script([("ID", releaseID)], body + "true")
+        return script(.migrate, [("ID", releaseID)], body + "true")
     }
 }

@@ -46,8 +46,6 @@ public struct Triage: Sendable {
             }
             return p
         }
-        await transport.close()
-
         var rows: [TriageReport.HostRow] = []
         var findings: [TriageReport.Finding] = []
         var history: [String: [HostHistory.Entry]] = [:]

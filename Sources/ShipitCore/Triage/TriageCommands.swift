@@ -34,14 +34,14 @@ public struct TriageCommands: Sendable {
 
             """
         }
-        var cmd = RemoteCommand(script: SymlinkCommands.assign(vars) + "\n" + body + "true", timeout: 30)
-            .then(StrategyCommands.make(config).inspect(verify: false, historyLines: historyLines))
+        var cmd = RemoteCommand(script: HostScript.assign(vars) + "\n" + body + "true", step: .triage, timeout: 30)
+            .then(Strategies.make(config).inspect(verify: false, historyLines: historyLines))
         // The schema layer, on the migration host: what the database applied, and the current
         // release's files (their checksums), compared on the deployer. Failures are findings.
         if let m = config.migrations, m.migrationHost(in: config) == host {
-            let files = RemoteCommand(script: SymlinkCommands.assign([("D", config.deployTo), ("MDIR", m.dir)]) + """
+            let files = RemoteCommand(script: HostScript.assign([("CURRENT", config.layout.current), ("MDIR", m.dir)]) + """
 
-            [ -d "$D/current/$MDIR" ] && (cd "$D/current/$MDIR" && for f in *.sql; do [ -f "$f" ] && sha256sum "$f"; done) | sed 's/^/mfile=/'
+            [ -d "$CURRENT/$MDIR" ] && (cd "$CURRENT/$MDIR" && for f in *.sql; do [ -f "$f" ] && sha256sum "$f"; done) | sed 's/^/mfile=/'
             echo "mfiles=done"
             """)
             let status = MigrationCommands(layout: config.layout, settings: m).status()

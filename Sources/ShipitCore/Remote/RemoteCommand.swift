@@ -9,6 +9,9 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var body: Body
+    /// Which step of shipit this is (nil for an operator's own command): what the ledger, the
+    /// progress output and test doubles key on, never the script's text.
+    public var step: HostStep?
     public var env: [(String, String)] { envPairs.map { ($0.name, $0.value) } }
     public var cwd: String?
     public var timeout: Double?
@@ -23,15 +26,17 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         self.timeout = timeout
     }
 
-    public init(script: String, env: [(String, String)] = [], cwd: String? = nil, timeout: Double? = nil) {
+    public init(script: String, step: HostStep? = nil, env: [(String, String)] = [], cwd: String? = nil, timeout: Double? = nil) {
         self.body = .script(script)
+        self.step = step
         self.envPairs = env.map { EnvVar(name: $0.0, value: $0.1) }
         self.cwd = cwd
         self.timeout = timeout
     }
 
     /// Two builder scripts run one after the other in one exec channel (e.g. pre-flight, then the
-    /// inventory a rollback needs): one round trip and one shell instead of two.
+    /// inventory a rollback needs): one round trip and one shell instead of two. The step stays the
+    /// first one's.
     public func then(_ next: RemoteCommand) -> RemoteCommand {
         guard case let .script(a) = body, case let .script(b) = next.body else { return self }
         var c = self

@@ -1,0 +1,55 @@
+import Foundation
+
+/// What `shipit deploy` was asked to ship, checked against the config's strategy before anything
+/// else: a directory or a git ref (symlink, built into an artifact here) or an image tag.
+public struct DeployRequest: Sendable {
+    enum Kind: Sendable { case directory(String), git(ref: String), tag(String) }
+    let kind: Kind
+
+    public init(strategy: DeployConfig.Strategy, from: String?, ref: String?, tag: String?) throws {
+        if strategy == .image {
+            guard let tag, from == nil, ref == nil else { throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref") }
+            guard tag.count <= 128, tag.range(of: "^[A-Za-z0-9_][A-Za-z0-9._-]*$", options: .regularExpression) != nil else {
+                throw ShipitError.input("--tag: '\(tag)' is not a valid image tag")
+            }
+            kind = .tag(tag)
+            return
+        }
+        guard tag == nil else { throw ShipitError.input("--tag: only for strategy image; this config uses symlink (--from DIR or --ref GITREF)") }
+        guard (from == nil) != (ref == nil) else { throw ShipitError.input("give exactly one of --from DIR or --ref GITREF") }
+        kind = from.map { .directory($0) } ?? .git(ref: ref!)
+    }
+
+    /// Calls `body` with the release input; an artifact is built in a temporary directory that is
+    /// removed afterwards.
+    public func withInput<T>(_ body: (ReleaseInput) async throws -> T) async throws -> T {
+        let source: Artifact.Source
+        switch kind {
+        case let .tag(tag): return try await body(.imageTag(tag))
+        case let .directory(dir): source = .directory(dir)
+        case let .git(ref): source = .git(repo: FileManager.default.currentDirectoryPath, ref: ref)
+        }
+        let work = NSTemporaryDirectory() + "shipit-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        return try await body(.artifact(try Artifact.build(from: source, workDir: work)))
+    }
+
+    /// The first progress line.
+    public func describe(_ input: ReleaseInput, config: DeployConfig) -> String {
+        switch input {
+        case let .artifact(a):
+            return "\(config.app) release \(a.releaseID) (\(a.size) bytes, sha256 \(a.sha256.prefix(12))) to \(config.hosts.count) host(s)"
+        case .imageTag:
+            return "\(config.app) image \(reasonName(input, config: config)) to \(config.hosts.count) host(s)"
+        }
+    }
+
+    /// What the lock file says is being deployed.
+    public func reasonName(_ input: ReleaseInput, config: DeployConfig) -> String {
+        switch input {
+        case let .artifact(a): return a.releaseID
+        case let .imageTag(tag): return "\(config.image?.name ?? ""):\(tag)"
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// The run's record: the attempt opened before anything happens, every host's state, the shared
+/// ledger's run lock, and the final report that closes the attempt.
+extension Deployment {
+    /// Opens the attempt in the ledger before anything else happens. False (with the reason as a
+    /// notice) when it cannot be written: an unrecorded run must not start.
+    func beginRecording(_ operation: DeployOperation) async -> Bool {
+        guard let ledger else { return true }
+        var source: String?, commit: String?, ref: String?
+        switch input {
+        case let .artifact(a)?:
+            commit = a.commit
+            switch a.source {
+            case let .directory(dir): source = URL(fileURLWithPath: dir).standardizedFileURL.path
+            case let .git(repo, r): source = "git \(repo)"; ref = r
+            }
+        case let .imageTag(tag)?: source = "\(config.image?.name ?? ""):\(tag)"
+        case nil: break
+        }
+        let attempt = LedgerAttempt(
+            id: attemptID, app: config.app, stage: config.stage, strategy: config.strategy.rawValue, operation: operation.rawValue,
+            releaseID: targetID, source: source, commit: commit, ref: ref, user: invoker.user, machine: invoker.machine,
+            pid: invoker.pid, ci: invoker.ci, startedAt: Date(), state: machine.phase.rawValue, configHash: config.configHash,
+            hosts: config.hosts.map { LedgerHostState(host: $0) })
+        let r = AttemptRecorder(ledger: ledger, attempt: attempt, redactor: redactor) { [notify] message in
+            notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: message))
+        }
+        do {
+            try await r.begin(settings: config.settings)
+        } catch {
+            notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: "\(error)"))
+            return false
+        }
+        recorder = r
+        return true
+    }
+
+    /// The shared ledger's run lock (one run of this app and stage at a time, across runners).
+    /// False when another run holds it: the run fails before any host is touched.
+    func takeSharedRunLock() async -> Bool {
+        guard let shared = ledger as? SharedRunLock else { return true }
+        do {
+            if let who = try await shared.acquireRunLock(app: config.app, stage: config.stage, attemptID: attemptID, holder: deployer,
+                                                          waitSeconds: options.lockWaitSeconds) {
+                state.lockHeld = true
+                state.failAll(step: "preflight", error: "deploy lock held in the shared ledger by \(who)")
+                notify(DeployNotice(host: nil, step: "lock", status: .failed, message: "the shared ledger's run lock is held by \(who)"))
+                return false
+            }
+            state.sharedLockTaken = true
+            return true
+        } catch {
+            state.failAll(step: "preflight", error: "shared run lock: \(error)")
+            return false
+        }
+    }
+
+    /// Writes every host's known previous/current release and failure into the ledger.
+    func recordHosts() async {
+        guard let recorder else { return }
+        for h in config.hosts { await recorder.host(state.ledgerState(h)) }
+    }
+
+    /// The final report; also closes the attempt in the ledger with its outcome.
+    func report(started: ContinuousClock.Instant) async -> DeployReport {
+        var r = DeployReport(operation: machine.operation.rawValue, app: config.app, releaseID: targetID, phase: machine.phase,
+                             failedIn: state.failedIn, interrupted: interrupt.isRaised, lockHeld: state.lockHeld,
+                             hosts: state.results.map { var h = $0; h.error = redactor.redact(h.error); return h },
+                             seconds: ExecRunner.seconds(ContinuousClock.now - started))
+        if state.sharedLockTaken, let shared = ledger as? SharedRunLock {
+            await shared.releaseRunLock(app: config.app, stage: config.stage)
+            state.sharedLockTaken = false
+        }
+        if let recorder {
+            await recordHosts()
+            let id = targetID
+            await recorder.change {
+                $0.releaseID = id
+                $0.state = r.phase.rawValue
+                $0.outcome = r.outcome
+                $0.finishedAt = Date()
+                $0.error = r.summaryError
+            }
+            r.attemptID = recorder.id
+            r.ledger = recorder.ledger.location
+        }
+        return r
+    }
+}

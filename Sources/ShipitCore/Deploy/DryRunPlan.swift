@@ -1,0 +1,33 @@
+/// `shipit deploy --dry-run`: every command each host would run, rendered and redacted, for any
+/// strategy. Nothing is executed.
+public enum DryRunPlan {
+    public static func render(_ config: DeployConfig, input: ReleaseInput, lockWaitSeconds: Int) -> String {
+        let strategy = Strategies.make(config)
+        let redactor = Redactor()
+        let release: ResolvedRelease
+        let what: String
+        switch input {
+        case let .artifact(a):
+            release = ResolvedRelease(id: a.releaseID, input: input)
+            what = "release \(a.releaseID)"
+        case let .imageTag(tag):
+            let name = config.image?.name ?? ""
+            release = ResolvedRelease(id: "<tag>-<digest12>", input: input, imageReference: "\(name)@<digest>", imageDigest: "<digest>")
+            what = "image \(name):\(tag)"
+        }
+        var lines = ["# dry run: \(config.app) \(what) to \(config.hosts.joined(separator: ", ")); nothing is executed"]
+        func add(_ title: String, _ command: RemoteCommand) { lines.append("# \(title)\n" + redactor.redact(command.rendered)) }
+        let lock = LockRequest(info: "holder=<run id>", waitSeconds: lockWaitSeconds)
+        for host in config.hosts {
+            lines.append("\n## \(host)")
+            add("preflight", strategy.preflight(lock, deploying: input, inventory: false))
+            let plan = strategy.stage(release, host: host)
+            for u in plan.uploads { lines.append("# upload \(u.localPath) -> \(u.remotePath) (sftp)") }
+            add(strategy.stageStep == "upload" ? "extract" : strategy.stageStep, plan.command)
+            add("switch + start", strategy.switchTo(releaseID: release.id, host: host, historyLine: "<history json>"))
+            if let h = config.health { lines.append("# smoke test: GET http://\(h.address ?? host):\(h.port)\(h.live) then \(h.ready) through the SSH tunnel, until \(h.deadline)s") }
+            add("finish", strategy.finish(previous: "<previous>", holder: "<run id>", historyLine: nil))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,40 @@
+/// What a run does once the machine reached a terminal state, in one place: the closing script on
+/// every host it locked (prune on success; keep a failed release marked for inspection; remove
+/// one that never went live), each with the run's outcome in the host's history, and the hooks.
+struct Conclusion {
+    func run(_ d: Deployment) async {
+        let id = d.targetID
+        let strategy = d.strategy
+        let holder = d.attemptID
+        let outcome = DeployReport.outcome(phase: d.machine.phase, interrupted: d.interrupt.isRaised).rawValue
+        let state = d.state
+        let history: @Sendable (String) -> String = { host in
+            d.historyLine(event: "outcome", release: id, previous: state[host]?.previous, outcome: outcome)
+        }
+        switch (d.machine.phase, d.machine.operation) {
+        case (.succeeded, .deploy):
+            // Each host protects its own rollback target from pruning.
+            _ = await d.step("finish", on: d.config.hosts) { host in
+                await d.remote(host, strategy.finish(previous: state[host]?.previous, holder: holder, historyLine: history(host)))
+            }
+            d.state.locked.removeAll()
+            _ = await d.runHook("post-deploy")
+        case (.succeeded, .rollback):
+            await d.onLockedHosts { strategy.unlock(holder: holder, historyLine: history($0)) }
+            _ = await d.runHook("on-rollback")
+        case (.failed, _) where state.anySwitched:
+            // Left switched (--no-rollback, or fix forward after a contract migration).
+            await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: true, holder: holder, historyLine: history($0)) }
+        case (.failed, .deploy) where d.release != nil:
+            // Nothing switched: the half-staged release goes everywhere.
+            await d.onLockedHosts { _ in strategy.abandon(releaseID: id, keepForInspection: false, holder: holder, historyLine: nil) }
+        case (.failed, _):
+            await d.onLockedHosts { _ in strategy.unlock(holder: holder, historyLine: nil) }
+        case (.rolledBack, _), (.rollbackFailed, _):
+            _ = await d.runHook("on-rollback")
+            await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: true, holder: holder, historyLine: history($0)) }
+        default:
+            preconditionFailure("conclusion of a run in \(d.machine.phase)")
+        }
+    }
+}

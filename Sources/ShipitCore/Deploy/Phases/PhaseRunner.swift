@@ -1,0 +1,30 @@
+/// How a phase ended, for the state machine: finished everywhere, failed on some host, or did not
+/// start its host steps because a signal arrived.
+enum PhaseOutcome: Sendable, Equatable {
+    case done, failed, stopped
+}
+
+/// Runs one non-terminal phase of a run. It acts on hosts through the run's steps and records
+/// per-host outcomes in the run's state; it never picks the next phase.
+protocol PhaseRunner {
+    func run(_ run: Deployment) async -> PhaseOutcome
+}
+
+extension Deployment {
+    /// Runs a lock-taking pre-flight script on every host and reads what it found: the lock,
+    /// stale locks taken over, each host's current release. nil if any host failed.
+    func lockingPreflight(_ command: RemoteCommand) async -> [String: ScriptOutput]? {
+        let results = await step("preflight", on: config.hosts, running: command)
+        for (host, r) in results {
+            if r.output.first("lock") == "acquired" { state.locked.insert(host) }
+            if let stale = r.output.first("lock.stale") {
+                notify(DeployNotice(host: host, step: "preflight", status: .info, message: "took over the lock left by attempt \(stale) (that run is over)"))
+            }
+            state.found(host: host, current: r.output.first("current").flatMap { $0.isEmpty ? nil : $0 })
+            if r.error?.hasPrefix("deploy lock held") == true { state.lockHeld = true }
+        }
+        let failed = state.record(results, step: "preflight")
+        await recordHosts()
+        return failed.isEmpty ? results.mapValues(\.output) : nil
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+/// A deploy's pre-flight, before anything changes anywhere: the pre-flight hook, the shared run
+/// lock, the strategy's pre-flight on every host (lock, checks, pull), the release resolved, and
+/// the database's migrations checked.
+struct PreflightPhase: PhaseRunner {
+    func run(_ d: Deployment) async -> PhaseOutcome {
+        guard await d.runHook("pre-flight") else { return .failed }
+        // A signal during the hook: no host step starts.
+        if d.interrupt.isRaised { return .stopped }
+        guard let input = d.input else { preconditionFailure("a deploy needs a release") }
+        guard await d.takeSharedRunLock(),
+              let found = await d.lockingPreflight(d.strategy.preflight(d.lockRequest, deploying: input, inventory: false)) else { return .failed }
+        let release: ResolvedRelease
+        do { release = try d.strategy.resolve(input, preflight: found, hosts: d.config.hosts) } catch {
+            d.state.failAll(step: "preflight", error: error.message)
+            return .failed
+        }
+        d.release = release
+        if let digest = release.imageDigest, case let .imageTag(tag) = input {
+            d.notify(DeployNotice(host: nil, step: "pull", status: .info,
+                                  message: "\(d.config.image?.name ?? ""):\(tag) is \(digest) on every host: release \(release.id)"))
+            await d.recorder?.change { $0.releaseID = release.id; $0.imageDigest = digest }
+        }
+        return await MigrationGate(run: d).check(release) ? .done : .failed
+    }
+}
+
+/// A manual rollback's pre-flight: the lock and the inventory in one script per host, then the
+/// target chosen (present on every host, not marked failed) and checked against the ledger's
+/// rollback-unsafe releases.
+struct RollbackPreflightPhase: PhaseRunner {
+    func run(_ d: Deployment) async -> PhaseOutcome {
+        if let requested = d.rollbackTo, !RollbackTarget.isDigest(requested) {
+            do { try Names.identifier(requested, field: "--to") } catch {
+                d.notify(DeployNotice(host: nil, step: "rollback", status: .failed, message: "\(error)"))
+                return .failed
+            }
+        }
+        guard await d.takeSharedRunLock(),
+              let inventory = await d.lockingPreflight(d.strategy.preflight(d.lockRequest, deploying: nil, inventory: true)) else { return .failed }
+        let hosts = d.config.hosts
+        let (target, problem) = d.strategy.rollbackTarget(requested: d.rollbackTo, hosts: hosts, inventory: inventory,
+                                                          currents: hosts.compactMap { d.state[$0]?.current })
+        guard let target else {
+            d.notify(DeployNotice(host: nil, step: "rollback", status: .failed, message: problem ?? "no target"))
+            d.state.failAll(step: "choose target", error: problem ?? "no target")
+            return .failed
+        }
+        d.rollbackTo = target
+        d.notify(DeployNotice(host: nil, step: "rollback", status: .info, message: "target release \(target)"))
+        await d.recorder?.change { $0.releaseID = target }
+        if let blocked = await MigrationGate(run: d).rollbackBlocker(target: target), !d.options.force {
+            d.notify(DeployNotice(host: nil, step: "rollback", status: .failed, message: blocked))
+            d.state.failAll(step: "choose target", error: blocked)
+            return .failed
+        }
+        return .done
+    }
+}

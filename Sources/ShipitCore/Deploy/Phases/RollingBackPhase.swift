@@ -1,0 +1,14 @@
+/// Something failed after a switch: every switched host (or one whose switch outcome is unknown)
+/// goes back to the release it ran before, with the same start and smoke test. Never interrupted.
+struct RollingBackPhase: PhaseRunner {
+    func run(_ d: Deployment) async -> PhaseOutcome {
+        let switched = d.state.switchedHosts
+        d.notify(DeployNotice(host: nil, step: "rollback", status: .started, message: "rolling back \(switched.count) switched host(s)"))
+        let event = d.machine.operation == .deploy ? "auto-rollback" : "rollback"
+        let previous = Dictionary(uniqueKeysWithValues: switched.map { ($0, d.state[$0]?.previous) })
+        let failed = await SwitchPhase.switchHosts(d, step: "rollback", event: event, to: { previous[$0] ?? nil }, targets: switched)
+        let back = switched.filter { !failed.contains($0) }
+        let unhealthy = await SmokeTestPhase.probe(d, step: "smoke test (rollback)", hosts: back)
+        return failed.isEmpty && unhealthy.isEmpty ? .done : .failed
+    }
+}

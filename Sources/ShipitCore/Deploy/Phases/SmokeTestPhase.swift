@@ -1,0 +1,21 @@
+/// GET live, then ready, on every switched host through its SSH session, retried until the
+/// deadline. A signal stops the waiting (the run then rolls back).
+struct SmokeTestPhase: PhaseRunner {
+    func run(_ d: Deployment) async -> PhaseOutcome {
+        await Self.probe(d, step: "smoke test", hosts: d.config.hosts).isEmpty ? .done : .failed
+    }
+
+    /// Probes `hosts`; returns the unhealthy ones (recorded as failed at "smoke test").
+    static func probe(_ d: Deployment, step: String, hosts: [String]) async -> [String] {
+        guard let health = d.config.health, !hosts.isEmpty else { return [] }
+        let probe = HealthProbe(health: health, transport: d.transport)
+        let interrupt = d.interrupt
+        let checks = await d.step(step, on: hosts) { host in
+            let r = await probe.check(host: host, interrupt: interrupt)
+            return StepResult(ok: r.healthy, output: ScriptOutput(""), error: r.healthy ? nil : r.detail)
+        }
+        let failed = d.state.record(checks, step: "smoke test")
+        await d.recordHosts()
+        return failed
+    }
+}

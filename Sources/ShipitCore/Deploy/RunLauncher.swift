@@ -1,0 +1,16 @@
+/// Everything a deploy or rollback needs before it starts, in one place for the CLI and the
+/// benchmarks: the ledger opened for writing (a run that cannot be recorded does not start), the
+/// locks of runs the ledger knows died marked stale, the fleet opened and closed around the run.
+public enum RunLauncher {
+    public static func run(_ config: DeployConfig, options: Deployment.Options, interrupt: InterruptFlag,
+                           warn: @Sendable (String) -> Void, notify: @escaping @Sendable (DeployNotice) -> Void,
+                           _ body: (Deployment) async -> DeployReport) async throws -> DeployReport {
+        let ledger = try await LedgerStore.openForWriting(config, warn: warn)
+        var options = options
+        options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
+        let opts = options
+        return await withFleet(config) { transport in
+            await body(Deployment(config: config, transport: transport, options: opts, interrupt: interrupt, ledger: ledger, notify: notify))
+        }
+    }
+}

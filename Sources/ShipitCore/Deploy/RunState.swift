@@ -1,0 +1,77 @@
+/// Where every host of one run stands, and the run-wide facts the report needs. Only the run's
+/// driver changes it, between phases; per-host failures go through `fail(host:step:error:)`.
+struct RunState: Sendable {
+    private(set) var hosts: [String: DeployReport.HostResult]
+    let order: [String]
+    /// Hosts whose lock this run holds (released by the closing script).
+    var locked: Set<String> = []
+    /// Another run holds the lock (exit 6).
+    var lockHeld = false
+    /// The shared ledger's run lock is ours (released in the report).
+    var sharedLockTaken = false
+    /// The phase the run was in when it failed.
+    var failedIn: DeployPhase?
+
+    init(hosts: [String]) {
+        order = hosts
+        self.hosts = Dictionary(uniqueKeysWithValues: hosts.map { ($0, DeployReport.HostResult(host: $0)) })
+    }
+
+    subscript(host: String) -> DeployReport.HostResult? { hosts[host] }
+
+    mutating func fail(host: String, step: String, error: String?) {
+        hosts[host]?.failedStep = step
+        hosts[host]?.error = error
+    }
+
+    mutating func failAll(step: String, error: String) {
+        for h in order { fail(host: h, step: step, error: error) }
+    }
+
+    /// Records each failed result; returns the failed hosts, sorted.
+    mutating func record(_ results: [String: StepResult], step: String) -> [String] {
+        var failed: [String] = []
+        for (host, r) in results where !r.ok {
+            fail(host: host, step: step, error: r.error)
+            failed.append(host)
+        }
+        return failed.sorted()
+    }
+
+    /// Pre-flight read the host's current release: it is both where it was and where it is.
+    mutating func found(host: String, current: String?) {
+        hosts[host]?.previous = current
+        hosts[host]?.current = current
+    }
+
+    /// A switch script reported back.
+    mutating func switched(host: String, to id: String) {
+        hosts[host]?.current = id
+        hosts[host]?.switchingTo = nil
+    }
+
+    /// The connection failed while a switch ran: the host may be on either release. It counts as
+    /// switched, so the rollback goes there and finds out.
+    mutating func switchUnknown(host: String, to id: String) {
+        guard hosts[host]?.current != id, hosts[host]?.switchingTo == nil else { return }
+        hosts[host]?.switchingTo = id
+        let h = hosts[host]!
+        hosts[host]?.error = "\(h.error ?? "connection failed"); outcome unknown: on \(h.current ?? "no release") or \(id)"
+    }
+
+    /// Hosts no longer on the release they started on (or maybe not: `switchingTo`).
+    var switchedHosts: [String] {
+        order.filter { h in hosts[h].map { $0.current != $0.previous || $0.switchingTo != nil } ?? false }
+    }
+
+    var anySwitched: Bool { !switchedHosts.isEmpty }
+
+    /// What the ledger knows of a host.
+    func ledgerState(_ host: String) -> LedgerHostState {
+        let h = hosts[host]
+        let status = h?.switchingTo != nil ? "unknown" : h?.failedStep == nil ? nil : "failed"
+        return LedgerHostState(host: host, previous: h?.previous, current: h?.current, step: h?.failedStep, status: status, error: h?.error)
+    }
+
+    var results: [DeployReport.HostResult] { order.compactMap { hosts[$0] } }
+}

@@ -1,0 +1,26 @@
+/// Every path shipit uses on a host (design §3), in one place so builders and checks agree. Host
+/// scripts get them as shell variables (`HostScript.layoutVariables`), never as literals.
+public struct HostLayout: Sendable, Equatable {
+    public let deployTo: String
+
+    public init(deployTo: String) { self.deployTo = deployTo }
+
+    public var releases: String { deployTo + "/releases" }
+    public var current: String { deployTo + "/current" }
+    public var shared: String { deployTo + "/shared" }
+    /// shipit's own files: lock, history, failed marks, uploads in flight, strategy state.
+    public var meta: String { deployTo + "/.shipit" }
+    public var lock: String { meta + "/lock" }
+    public var history: String { meta + "/history.jsonl" }
+    public var failedMarks: String { meta + "/failed" }
+    public var startLog: String { meta + "/start.log" }
+    /// Image strategy: the running release, and every release created here (`<id> <ref>` lines).
+    public var imageCurrent: String { meta + "/image-current" }
+    public var imageReleases: String { meta + "/image-releases" }
+    public func release(_ id: String) -> String { releases + "/" + id }
+    public func upload(_ id: String) -> String { meta + "/upload-" + id + ".tar.gz" }
+    /// Migrations copied out of an image on the migration host.
+    public func imageMigrations(_ id: String) -> String { meta + "/migrations-" + id }
+    /// Where the image strategy's env file goes (mode 0600, never printed).
+    public func envFile(app: String) -> String { shared + "/.env-" + app }
+}

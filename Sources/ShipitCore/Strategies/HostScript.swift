@@ -1,0 +1,103 @@
+/// What every host script shares: the `set -u` prelude, values assigned as quoted shell variables
+/// at the top (the layout's paths first), and the lock, unlock and history fragments both
+/// strategies use. Scripts report facts as `key=value` lines and fail with an `error=` line.
+public enum HostScript {
+    /// `NAME='value'` lines, every value quoted.
+    public static func assign(_ vars: [(String, String)]) -> String {
+        vars.map { "\($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n")
+    }
+
+    /// The layout as variables: `$D` deploy_to, `$RELEASES`, `$CURRENT`, `$SHARED`, `$META`,
+    /// `$LOCK`, `$HISTORY`, `$FAILED`, `$ICUR`, `$IREL`.
+    public static func layoutVariables(_ l: HostLayout) -> [(String, String)] {
+        [("D", l.deployTo), ("RELEASES", l.releases), ("CURRENT", l.current), ("SHARED", l.shared), ("META", l.meta),
+         ("LOCK", l.lock), ("HISTORY", l.history), ("FAILED", l.failedMarks), ("ICUR", l.imageCurrent), ("IREL", l.imageReleases)]
+    }
+
+    public static func make(_ step: HostStep, layout: HostLayout, _ vars: [(String, String)], prelude: String = "",
+                            _ body: String, timeout: Double?) -> RemoteCommand {
+        var text = "set -u\n" + assign(layoutVariables(layout) + vars) + "\n"
+        if !prelude.isEmpty { text += prelude + "\n" }
+        return RemoteCommand(script: text + body, step: step, timeout: timeout)
+    }
+
+    /// `fail CODE MESSAGE` prints an error line and exits; `short TEXT` is its last 400 bytes on one line.
+    static let helpers = """
+    fail() { code=$1; shift; echo "error=$*"; exit "$code"; }
+    short() { printf '%s' "$1" | tail -c 400 | tr '\\n' ' '; }
+    """
+
+    /// Exit codes the scripts use; the orchestrator shows their `error=` line.
+    public enum Code: Int32 { case notWritable = 10, missingTool = 11, diskFull = 12, checksum = 20, locked = 75 }
+
+    /// Takes the lock (atomic O_EXCL create via noclobber), retrying up to `$LOCKWAIT` tenths of a
+    /// second. A lock whose holder is in `$STALE` (runs the deployer's ledger knows died) is
+    /// removed and retaken.
+    static let lockFunction = """
+    take_lock() {
+      i=0
+      while ! ( set -C; printf '%s\\n' "$LOCKINFO" > "$LOCK" ) 2>/dev/null; do
+        h=$(sed -n 's/^holder=//p' "$LOCK" 2>/dev/null)
+        if [ -n "$h" ] && [ -n "$STALE" ] && printf '%s\\n' "$STALE" | grep -qxF -- "$h"; then
+          # Re-read just before removing: never remove a lock another run has just taken.
+          [ "$(sed -n 's/^holder=//p' "$LOCK" 2>/dev/null)" = "$h" ] && rm -f "$LOCK" && echo "lock.stale=$h"
+          continue
+        fi
+        if [ "$i" -ge "$LOCKWAIT" ]; then
+          echo "error=deploy lock held: $(tr '\\n' ' ' < "$LOCK" 2>/dev/null)"
+          exit 75
+        fi
+        i=$((i + 1)); sleep 0.1
+      done
+      echo "lock=acquired"
+    }
+    """
+
+    /// The variables `lockFunction` reads.
+    static func lockVariables(_ lock: LockRequest) -> [(String, String)] {
+        [("LOCKINFO", lock.info), ("LOCKWAIT", String(lock.waitSeconds * 10)), ("STALE", lock.staleHolders.joined(separator: "\n"))]
+    }
+
+    /// The run's outcome line in the host's history, for readers without the deployer's ledger.
+    static let appendHistory = """
+    [ -z "$HIST" ] || printf '%s\\n' "$HIST" >> "$HISTORY" || true
+    """
+
+    /// Removes the lock only if this run holds it (holder id check).
+    static let unlockBody = """
+    if [ -f "$LOCK" ] && [ "$(sed -n 's/^holder=//p' "$LOCK")" = "$HOLDER" ]; then rm -f "$LOCK" && echo "lock=released"; fi
+    """
+
+    /// Failed marks and the lock, as inventory lines.
+    static let marksAndLock = """
+    [ -d "$FAILED" ] && ls -1 "$FAILED" | sed 's/^/failed=/'
+    [ -f "$LOCK" ] && sed 's/^/lock./' "$LOCK"
+    """
+
+    /// The newest `$HLINES` history lines.
+    static let historyTail = """
+    if [ "$HLINES" -gt 0 ] && [ -f "$HISTORY" ]; then tail -n "$HLINES" "$HISTORY" | sed 's/^/history=/'; fi
+    """
+
+    static func unlock(layout: HostLayout, holder: String, historyLine: String?, timeout: Double?) -> RemoteCommand {
+        make(.unlock, layout: layout, [("HOLDER", holder), ("HIST", historyLine ?? "")], appendHistory + "\n" + unlockBody, timeout: timeout)
+    }
+
+    static func forceUnlock(layout: HostLayout, timeout: Double?) -> RemoteCommand {
+        make(.forceUnlock, layout: layout, [], "rm -f \"$LOCK\" && echo lock=released", timeout: timeout)
+    }
+}
+
+/// The lock a run takes in pre-flight: the lock file's text, how long to wait for another run's
+/// lock, and the holders known dead (their locks are taken over).
+public struct LockRequest: Sendable {
+    public var info: String
+    public var waitSeconds: Int
+    public var staleHolders: [String]
+
+    public init(info: String, waitSeconds: Int = 0, staleHolders: [String] = []) {
+        self.info = info
+        self.waitSeconds = waitSeconds
+        self.staleHolders = staleHolders
+    }
+}

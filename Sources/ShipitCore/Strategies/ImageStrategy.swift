@@ -1,0 +1,207 @@
+/// The image strategy (docker or podman, design §4). Same shape as `SymlinkStrategy`: one remote
+/// script per step, every value shell-quoted, facts reported as `key=value` lines.
+///
+/// On the host: containers are named `<app>-<release>` where a release id is `<tag>-<digest12>`;
+/// the layout's `imageCurrent` holds the running release, `imageReleases` one line per release
+/// ever created here (`<id> <name>@<digest>`, oldest first); the lock, failed marks and history
+/// are shared with the symlink strategy.
+public struct ImageStrategy: ReleaseStrategy {
+    public let layout: HostLayout
+    public let app: String
+    public let image: ImageSettings
+    /// The address the container's port is published on (nil: the host's own address).
+    public let bindAddress: String?
+    public let timeout: Double
+    public var stageStep: String { "create" }
+
+    public init(config: DeployConfig, image: ImageSettings) {
+        layout = config.layout
+        app = config.app
+        self.image = image
+        bindAddress = config.health?.address
+        timeout = config.connection.commandTimeout
+    }
+
+    /// `<tag>-<first 12 hex of the digest>`: readable, unique per content, a valid identifier.
+    public static func releaseID(tag: String, digest: String) -> String {
+        let hex = digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : digest
+        return "\(tag)-\(hex.prefix(12))"
+    }
+
+    /// The env file's place on the host, when the config has one.
+    var remoteEnvFile: String? { image.envFile == nil ? nil : layout.envFile(app: app) }
+
+    private func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
+        let base: [(String, String)] = [("APP", app), ("E", image.engine.map(ShellQuote.quote).joined(separator: " "))]
+        return HostScript.make(step, layout: layout, base + vars, prelude: Self.helpers, body, timeout: timeout)
+    }
+
+    /// `eng` runs the engine (its words split on purpose).
+    static let helpers = """
+    eng() { eval "$E" '"$@"'; }
+    \(HostScript.helpers)
+    """
+
+    /// The `create` arguments: labels, published port on the host's own address, env, env file, volumes.
+    public func createArguments(host: String) -> String {
+        var args = ["--label", "shipit.app=\(app)", "-p", "\(bindAddress ?? host):\(image.port):\(image.containerPort)"]
+        for (k, v) in image.env.sorted(by: { $0.key < $1.key }) { args += ["-e", "\(k)=\(v)"] }
+        if let remoteEnvFile { args += ["--env-file", remoteEnvFile] }
+        for v in image.volumes { args += ["-v", v] }
+        return ShellQuote.join(args)
+    }
+
+    /// Creates the release's container if it is not there, from the image already on the host
+    /// (never pulls: a rollback must not depend on the registry), and records the release.
+    static func ensureContainer(createArgs: String) -> String {
+        """
+        NAME="$APP-$ID"
+        if ! eng container inspect "$NAME" >/dev/null 2>&1; then
+          eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
+          out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.digest=${REF##*@}" \(createArgs) "$REF" 2>&1) || fail 34 "create failed: $(short "$out")"
+        fi
+        grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
+        """
+    }
+
+    /// Writable deploy_to, engine runs, lock, current release; then the pull (the image on every
+    /// host before any switch) and its digest.
+    public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool) -> RemoteCommand {
+        var pull = ""
+        if case let .imageTag(tag)? = deploying { pull = "\(image.name):\(tag)" }
+        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("PULL", pull), ("NAMEONLY", image.name), ("TLS", image.tlsVerify ? "" : "--tls-verify=false")], """
+        mkdir -p "$FAILED" "$SHARED" 2>/dev/null && [ -w "$D" ] || fail 10 "$D is not writable by $(id -un)"
+        set -- $E
+        command -v "$1" >/dev/null 2>&1 || fail 11 "container engine '$1' not found"
+        \(HostScript.lockFunction)
+        take_lock
+        echo "current=$(cat "$ICUR" 2>/dev/null || true)"
+        if [ -n "$PULL" ]; then
+          out=$(eng pull $TLS "$PULL" 2>&1) || fail 13 "pull $PULL failed: $(short "$out")"
+          ref=$(eng image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$PULL" 2>/dev/null | grep -m1 "^$NAMEONLY@sha256:") || fail 14 "no digest for $PULL"
+          echo "digest=${ref##*@}"
+        fi
+        """)
+        return inventory ? cmd.then(self.inventory()) : cmd
+    }
+
+    /// Tags move: every host must have pulled the same content, and that digest is the release.
+    public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease {
+        guard case let .imageTag(tag) = input else { throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref") }
+        let pull = "\(image.name):\(tag)"
+        let digests = Set(hosts.compactMap { preflight[$0]?.first("digest") })
+        guard digests.count == 1, let digest = digests.first else {
+            let seen = hosts.map { "\($0): \(preflight[$0]?.first("digest") ?? "?")" }.joined(separator: ", ")
+            throw ShipitError("\(pull) resolved to different digests (the tag moved during the pull): \(seen)")
+        }
+        return ResolvedRelease(id: Self.releaseID(tag: tag, digest: digest), input: input,
+                               imageReference: "\(image.name)@\(digest)", imageDigest: digest)
+    }
+
+    /// The env file (0600), then the release's container, created but not started.
+    public func stage(_ release: ResolvedRelease, host: String) -> StagePlan {
+        var uploads: [StagePlan.Upload] = []
+        if let local = image.envFile, let remote = remoteEnvFile { uploads.append(.init(localPath: local, remotePath: remote, label: "env file upload")) }
+        let cmd = script(.create, [("ID", release.id), ("REF", release.imageReference ?? "")],
+                         Self.ensureContainer(createArgs: createArguments(host: host)) + "\necho \"created=$ID\"")
+        return StagePlan(uploads: uploads, command: cmd)
+    }
+
+    public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource {
+        .remote(MigrationCommands(layout: layout, settings: settings)
+            .fetchFromImage(engine: image.engine, reference: release.imageReference ?? "", releaseID: release.id))
+    }
+
+    /// (Re)creates the target's container if needed, stops every other running container of the
+    /// app, starts the target, records it as current.
+    public func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
+        script(.switch, [("ID", releaseID), ("REF", ""), ("HIST", historyLine), ("STOPT", String(image.stopTimeout))], """
+        REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IREL" 2>/dev/null)
+        [ -n "$REF" ] || fail 30 "release $ID is not on this host"
+        prev=$(cat "$ICUR" 2>/dev/null || true)
+        echo "previous=$prev"
+        # Few engine calls: each costs the host a process start (rootless podman: ~0.1 s of CPU).
+        [ -z "$prev" ] || [ "$prev" = "$ID" ] || eng stop -t "$STOPT" "$APP-$prev" >/dev/null 2>&1 || true
+        if ! out=$(eng start "$APP-$ID" 2>&1); then
+          \(Self.ensureContainer(createArgs: createArguments(host: host)).replacingOccurrences(of: "\n", with: "\n  "))
+          out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
+        fi
+        grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
+        printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
+        echo "switched=$ID"
+        printf '%s\\n' "$HIST" >> "$HISTORY" || true
+        rm -f "$FAILED/$ID"
+        """)
+    }
+
+    /// Keeps the newest `keep_images` releases (never current or the rollback target), removes
+    /// older containers and images, releases the lock.
+    public func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand {
+        script(.finish, [("KEEP", String(image.keepImages)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")], """
+        \(HostScript.appendHistory)
+        cur=$(cat "$ICUR" 2>/dev/null || true)
+        if [ -f "$IREL" ]; then
+          total=$(wc -l < "$IREL")
+          n=0
+          : > "$IREL.new"
+          while read -r id ref; do
+            n=$((n + 1))
+            if [ $((total - n)) -lt "$KEEP" ] || [ "$id" = "$cur" ] || [ "$id" = "$PREV" ]; then
+              printf '%s %s\\n' "$id" "$ref" >> "$IREL.new"
+            else
+              eng rm -f "$APP-$id" >/dev/null 2>&1 || true
+              eng rmi "$ref" >/dev/null 2>&1 || true
+              rm -f "$FAILED/$id"
+              echo "pruned=$id"
+            fi
+          done < "$IREL"
+          mv "$IREL.new" "$IREL"
+        fi
+        \(HostScript.unlockBody)
+        """)
+    }
+
+    /// A release that went live and failed stays (stopped, marked failed) for inspection; one that
+    /// never went live loses its container.
+    public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?) -> RemoteCommand {
+        script(.abandon, [("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""), ("KEEPIT", keepForInspection ? "1" : "")], """
+        \(HostScript.appendHistory)
+        if [ -n "$KEEPIT" ]; then
+          eng container inspect "$APP-$ID" >/dev/null 2>&1 && : > "$FAILED/$ID"
+        elif [ "$(cat "$ICUR" 2>/dev/null)" != "$ID" ]; then
+          eng rm -f "$APP-$ID" >/dev/null 2>&1 || true
+        fi
+        \(HostScript.unlockBody)
+        """)
+    }
+
+    /// Releases whose image is still on the host (one engine call for all), oldest first.
+    static let inventoryBody = """
+    echo "current=$(cat "$ICUR" 2>/dev/null || true)"
+    if [ -f "$IREL" ]; then
+      present=$(eng images --digests --format '{{.Repository}}@{{.Digest}}' 2>/dev/null)
+      while read -r id ref; do
+        printf '%s\\n' "$present" | grep -qxF "$ref" && { echo "release=$id"; echo "ref.$id=$ref"; }
+      done < "$IREL"
+    fi
+    \(HostScript.marksAndLock)
+    """
+
+    public func inventory() -> RemoteCommand {
+        script(.inventory, [], Self.inventoryBody + "\ntrue")
+    }
+
+    /// The inventory, whether the current release's container runs, and history lines.
+    public func inspect(verify: Bool, historyLines: Int) -> RemoteCommand {
+        script(.inspect, [("HLINES", String(historyLines))], Self.inventoryBody + """
+
+        cur=$(cat "$ICUR" 2>/dev/null || true)
+        if [ -n "$cur" ]; then
+          st=$(eng container inspect --format '{{.State.Status}}' "$APP-$cur" 2>/dev/null || echo missing)
+          echo "container=$st"
+        fi
+        \(HostScript.historyTail)
+        true
+        """)
+    }
+}

@@ -1,0 +1,104 @@
+/// What a deploy ships: an artifact built on the deployer (symlink strategy) or an image tag
+/// pulled on every host (image strategy).
+public enum ReleaseInput: Sendable {
+    case artifact(Artifact)
+    case imageTag(String)
+
+    /// The release id as far as it is known before pre-flight (an image's needs its digest).
+    public var provisionalID: String {
+        switch self {
+        case let .artifact(a): return a.releaseID
+        case let .imageTag(t): return t
+        }
+    }
+}
+
+/// A release ready to be staged: its id on every host, plus what staging needs.
+public struct ResolvedRelease: Sendable {
+    public var id: String
+    public var input: ReleaseInput
+    /// Image strategy: `name@sha256:…`, the content every host pulled.
+    public var imageReference: String?
+    public var imageDigest: String?
+
+    public init(id: String, input: ReleaseInput, imageReference: String? = nil, imageDigest: String? = nil) {
+        self.id = id
+        self.input = input
+        self.imageReference = imageReference
+        self.imageDigest = imageDigest
+    }
+}
+
+/// Staging on one host: files to upload first, then one script.
+public struct StagePlan: Sendable {
+    public struct Upload: Sendable, Equatable {
+        public var localPath: String
+        public var remotePath: String
+        /// Says what failed when the upload does ("env file upload").
+        public var label: String?
+    }
+    public var uploads: [Upload]
+    public var command: RemoteCommand
+}
+
+/// Where a release's migrations are read from before anything changes.
+public enum MigrationSource: Sendable {
+    /// The artifact on the deployer (unpacked there).
+    case artifact(path: String)
+    /// Copied out of the pulled image on the migration host by this command.
+    case remote(RemoteCommand)
+}
+
+/// One release strategy: every remote step of a deploy, a rollback and an inspection, as pure
+/// builders returning `RemoteCommand`s. The state machine and its phases are the same for every
+/// strategy; only these differ. `SymlinkStrategy` and `ImageStrategy` implement it.
+public protocol ReleaseStrategy: Sendable {
+    var layout: HostLayout { get }
+    /// The step name staging has in the progress output and the ledger ("upload", "create").
+    var stageStep: String { get }
+
+    /// Checks, the lock, the current release (`current=`); for a deploy also what staging needs
+    /// (free disk for the artifact; the image pulled, its `digest=`). `inventory` appends the
+    /// inventory lines a rollback chooses its target from.
+    func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool) -> RemoteCommand
+    /// After every host's pre-flight: the release to stage, or why not.
+    func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease
+    func stage(_ release: ResolvedRelease, host: String) -> StagePlan
+    func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource
+    /// Atomic switch to `releaseID` and start it; prints `previous=` and `switched=`.
+    func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand
+    /// After success: prune (never current or `previous`), release the lock.
+    func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand
+    /// A release that failed: kept and marked for inspection, or removed when it never went live;
+    /// then the lock is released.
+    func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?) -> RemoteCommand
+    func unlock(holder: String, historyLine: String?) -> RemoteCommand
+    /// `current=`, `release=` (oldest first), `failed=`, `lock.*=` lines.
+    func inventory() -> RemoteCommand
+    /// The inventory plus what `status`/`verify`/`changes` need (file check, container state,
+    /// history lines), in one script.
+    func inspect(verify: Bool, historyLines: Int) -> RemoteCommand
+    func forceUnlock() -> RemoteCommand
+    /// The release a rollback goes to, or why there is none.
+    func rollbackTarget(requested: String?, hosts: [String], inventory: [String: ScriptOutput], currents: [String]) -> (String?, String?)
+}
+
+extension ReleaseStrategy {
+    public func unlock(holder: String, historyLine: String?) -> RemoteCommand {
+        HostScript.unlock(layout: layout, holder: holder, historyLine: historyLine, timeout: nil)
+    }
+
+    public func forceUnlock() -> RemoteCommand { HostScript.forceUnlock(layout: layout, timeout: nil) }
+
+    public func rollbackTarget(requested: String?, hosts: [String], inventory: [String: ScriptOutput], currents: [String]) -> (String?, String?) {
+        RollbackTarget.choose(hosts: hosts, requested: requested, inventory: inventory, currents: currents)
+    }
+}
+
+public enum Strategies {
+    /// The strategy `config` names.
+    public static func make(_ config: DeployConfig) -> ReleaseStrategy {
+        if config.strategy == .image, let image = config.image { return ImageStrategy(config: config, image: image) }
+        return SymlinkStrategy(config: config)
+    }
+}

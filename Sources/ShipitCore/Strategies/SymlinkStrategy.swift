@@ -1,0 +1,213 @@
+/// The symlink strategy (design §3): each release in `releases/<id>`, `current` switched
+/// atomically, the app started by the configured `start` command. Pure builders: each step on a
+/// host is ONE remote script (one exec channel).
+public struct SymlinkStrategy: ReleaseStrategy {
+    public let layout: HostLayout
+    public let app: String
+    public let start: String?
+    public let health: DeployConfig.Health?
+    public let shared: [String]
+    public let keepReleases: Int
+    public let diskFactor: Double
+    public let timeout: Double
+    public var stageStep: String { "upload" }
+
+    public init(config: DeployConfig) {
+        layout = config.layout
+        app = config.app
+        start = config.start
+        health = config.health
+        shared = config.shared
+        keepReleases = config.keepReleases
+        diskFactor = config.diskFactor
+        timeout = config.connection.commandTimeout
+    }
+
+    /// How many changed file names an attempt keeps (the count is always exact).
+    public static let changeListLimit = 100
+
+    private func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
+        HostScript.make(step, layout: layout, vars, body, timeout: timeout)
+    }
+
+    /// Free space pre-flight asks for: the artifact times `disk_factor` (the tarball and its
+    /// extracted tree are on disk together), in KB.
+    public func requiredKB(_ artifact: Artifact) -> Int64 { Int64(Double(artifact.size) * max(diskFactor, 1) / 1024) + 1 }
+
+    static let tools = ["tar", "gzip", "sha256sum", "readlink", "mv"]
+
+    /// deploy_to writable, tools present, lock taken, a lost run's partial uploads removed, enough
+    /// disk, current release read.
+    public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool) -> RemoteCommand {
+        var need: Int64 = 0
+        if case let .artifact(a)? = deploying { need = requiredKB(a) }
+        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " "))], """
+        mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
+        for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit 11; }; done
+        \(HostScript.lockFunction)
+        take_lock
+        # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
+        rm -rf "$META"/upload-*.tar.gz "$RELEASES"/*.tmp
+        avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
+        [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
+        cur=$(readlink "$CURRENT" 2>/dev/null || true)
+        echo "current=${cur##*/}"
+        """)
+        return inventory ? cmd.then(self.inventory()) : cmd
+    }
+
+    public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease {
+        guard case .artifact = input else { throw ShipitError.input("--tag: only for strategy image; this config uses symlink (--from DIR or --ref GITREF)") }
+        return ResolvedRelease(id: input.provisionalID, input: input)
+    }
+
+    /// Upload the artifact, then extract it.
+    public func stage(_ release: ResolvedRelease, host: String) -> StagePlan {
+        guard case let .artifact(a) = release.input else { preconditionFailure("symlink staging needs an artifact") }
+        return StagePlan(uploads: [.init(localPath: a.path, remotePath: layout.upload(release.id), label: nil)],
+                         command: extract(releaseID: release.id, sha256: a.sha256))
+    }
+
+    public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource {
+        guard case let .artifact(a) = release.input else { preconditionFailure("symlink migrations come from the artifact") }
+        return .artifact(path: a.path)
+    }
+
+    /// Verifies the upload's sha256, extracts into `releases/<id>.tmp`, links shared paths, writes a
+    /// manifest, then renames to `releases/<id>` (so a release dir is complete or absent).
+    public func extract(releaseID: String, sha256: String) -> RemoteCommand {
+        script(.extract, [("ID", releaseID), ("SHA", sha256), ("SHAREDPATHS", shared.joined(separator: "\n")), ("U", layout.upload(releaseID))], """
+        R="$RELEASES/$ID"
+        trap 'rc=$?; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$U"; exit $rc' EXIT
+        got=$(sha256sum "$U" | cut -c1-64)
+        [ "$got" = "$SHA" ] || { echo "error=checksum mismatch after upload (got $got)"; exit 20; }
+        rm -rf "$R.tmp" && mkdir -p "$R.tmp"
+        err=$(tar -xzf "$U" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(printf '%s' "$err" | tail -c 300 | tr '\n' ' ')"; exit 21; }
+        if [ -n "$SHAREDPATHS" ]; then
+          printf '%s\\n' "$SHAREDPATHS" | while IFS= read -r p; do
+            [ -n "$p" ] || continue
+            if [ ! -e "$SHARED/$p" ]; then
+              mkdir -p "$(dirname "$SHARED/$p")"
+              if [ -e "$R.tmp/$p" ]; then cp -a "$R.tmp/$p" "$SHARED/$p"; else mkdir -p "$SHARED/$p"; fi
+            fi
+            rm -rf "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
+            ln -s "$SHARED/$p" "$R.tmp/$p"
+          done
+        fi
+        (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit 22; }
+        # What changed against the release running now (A added, M modified, D deleted), for the ledger.
+        if [ -f "$CURRENT/.shipit-manifest" ]; then
+          ch=$(awk 'NR == FNR { old[substr($0, 69)] = substr($0, 1, 64); next }
+                    { p = substr($0, 69); if (!(p in old)) print "A " p; else if (old[p] != substr($0, 1, 64)) print "M " p; delete old[p] }
+                    END { for (p in old) print "D " p }' "$CURRENT/.shipit-manifest" "$R.tmp/.shipit-manifest" | LC_ALL=C sort)
+          echo "changed=$(printf '%s' "$ch" | grep -c . || true)"
+          printf '%s\\n' "$ch" | head -n \(Self.changeListLimit) | grep . | sed 's/^/change=/' || true
+        fi
+        rm -rf "$R" && mv "$R.tmp" "$R" && rm -f "$U"
+        sync -f "$R" 2>/dev/null || true
+        echo "extracted=$ID"
+        """)
+    }
+
+    /// The environment `start` runs with on `host`.
+    public func startEnv(host: String) -> [(String, String)] {
+        var env = [("SHIPIT_APP", app), ("SHIPIT_HOST", host)]
+        if let h = health { env += [("PORT", String(h.port)), ("SHIPIT_BIND", h.address ?? host)] }
+        return env
+    }
+
+    /// Atomic switch of `current` to `releases/<id>`, a host-local history line, then `start` in
+    /// the release directory with its output kept in a log file (a daemon must not hold the channel).
+    public func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
+        let exports = startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n")
+        return script(.switch, [("ID", releaseID), ("START", start ?? ""), ("HIST", historyLine), ("STARTLOG", layout.startLog)], """
+        [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit 30; }
+        prev=$(readlink "$CURRENT" 2>/dev/null || true)
+        echo "previous=${prev##*/}"
+        ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || { echo "error=switch failed"; exit 31; }
+        echo "switched=$ID"
+        printf '%s\\n' "$HIST" >> "$HISTORY" || true
+        rm -f "$FAILED/$ID"
+        if [ -n "$START" ]; then
+          \(exports)
+          export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
+          (cd "$RELEASES/$ID" && sh -c "$START") </dev/null >"$STARTLOG" 2>&1
+          rc=$?
+          tail -c 2000 "$STARTLOG" >&2
+          [ $rc -eq 0 ] || { echo "error=start command exited $rc"; exit 32; }
+          echo "started=$ID"
+        fi
+        """)
+    }
+
+    /// Prunes old releases (never current, the rollback target, or a failed release still inside
+    /// the keep window), then releases our lock.
+    public func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand {
+        script(.finish, [("KEEP", String(keepReleases)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")], """
+        \(HostScript.appendHistory)
+        cur=$(readlink "$CURRENT" 2>/dev/null); cur=${cur##*/}
+        n=0
+        for r in $(ls -1 "$RELEASES" | grep -v '\\.tmp$' | LC_ALL=C sort -r); do
+          n=$((n + 1))
+          [ "$n" -le "$KEEP" ] && continue
+          [ "$r" = "$cur" ] || [ "$r" = "$PREV" ] && continue
+          rm -rf "$RELEASES/$r" "$FAILED/$r" && echo "pruned=$r"
+        done
+        \(HostScript.unlockBody)
+        """)
+    }
+
+    public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?) -> RemoteCommand {
+        script(.abandon, [("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""), ("KEEPIT", keepForInspection ? "1" : ""),
+                          ("U", layout.upload(releaseID))], """
+        \(HostScript.appendHistory)
+        rm -rf "$RELEASES/$ID.tmp" "$U"
+        if [ -n "$KEEPIT" ]; then
+          [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
+        else
+          cur=$(readlink "$CURRENT" 2>/dev/null); [ "${cur##*/}" = "$ID" ] || rm -rf "$RELEASES/$ID"
+        fi
+        \(HostScript.unlockBody)
+        """)
+    }
+
+    /// Current (also left in `$cur`), releases oldest first, failed marks, lock.
+    static let inventoryBody = """
+    cur=$(readlink "$CURRENT" 2>/dev/null || true); cur=${cur##*/}; echo "current=$cur"
+    [ -d "$RELEASES" ] && ls -1 "$RELEASES" | grep -v '\\.tmp$' | LC_ALL=C sort | sed 's/^/release=/'
+    \(HostScript.marksAndLock)
+    """
+
+    public func inventory() -> RemoteCommand {
+        script(.inventory, [], Self.inventoryBody + "\ntrue")
+    }
+
+    /// The inventory; optionally the files of `current` checked against the manifest written at
+    /// deploy time (`modified=` changed or missing, `added=` not in the manifest); optionally the
+    /// newest history lines.
+    public func inspect(verify: Bool, historyLines: Int) -> RemoteCommand {
+        script(.inspect, [("VERIFY", verify ? "1" : ""), ("HLINES", String(historyLines))], """
+        \(Self.inventoryBody)
+        if [ -n "$VERIFY" ]; then
+          if [ -z "$cur" ]; then echo "files=no-current"
+          elif [ ! -f "$CURRENT/.shipit-manifest" ]; then echo "files=no-manifest"
+          else
+            cd "$CURRENT" || exit 1
+            bad=$(sha256sum -c --quiet .shipit-manifest 2>/dev/null | sed -n 's/: FAILED.*$//p')
+            # Added files: by count first, since a name may hold a newline (the manifest escapes it,
+            # `find` does not); the names are then listed for the operator.
+            extra=""
+            if [ "$(find . -type f ! -name .shipit-manifest -printf . | wc -c)" -ne "$(wc -l < .shipit-manifest)" ]; then
+              extra=$(find . -type f ! -name .shipit-manifest | LC_ALL=C sort | awk 'NR == FNR { m[substr($0, 67)] = 1; next } !($0 in m)' .shipit-manifest -)
+              [ -n "$extra" ] || extra="(the number of files changed)"
+            fi
+            if [ -z "$bad$extra" ]; then echo "files=intact"; else echo "files=modified"; fi
+            [ -z "$bad" ] || printf '%s\\n' "$bad" | head -n 50 | sed 's/^/modified=/'
+            [ -z "$extra" ] || printf '%s\\n' "$extra" | head -n 50 | sed 's/^/added=/'
+          fi
+        fi
+        \(HostScript.historyTail)
+        true
+        """)
+    }
+}

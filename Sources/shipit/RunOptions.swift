@@ -1,0 +1,30 @@
+import ArgumentParser
+import ShipitCore
+
+/// The flags every run that changes hosts shares (deploy, rollback).
+struct RunOptions: ParsableArguments {
+    @Option(name: .customLong("lock-wait"), help: "Seconds to wait for another run's deploy lock.")
+    var lockWait: Int = 0
+
+    func validate() throws {
+        guard lockWait >= 0 else { throw ShipitError.input("--lock-wait: must be 0 or more") }
+    }
+
+    /// Runs `body` with a deployment set up for `config` (signals, ledger, fleet), renders the
+    /// report, and exits with its code.
+    func launch(_ config: DeployConfig, json: Bool, options: Deployment.Options, _ body: (Deployment) async -> DeployReport) async throws {
+        let renderer = DeployRenderer(json: json, hostCount: config.hosts.count)
+        try await launch(config, renderer: renderer, options: options, body)
+    }
+
+    func launch(_ config: DeployConfig, renderer: DeployRenderer, options: Deployment.Options, _ body: (Deployment) async -> DeployReport) async throws {
+        let flag = InterruptFlag()
+        Signals.install(flag)
+        var options = options
+        options.lockWaitSeconds = lockWait
+        let report = try await RunLauncher.run(config, options: options, interrupt: flag, warn: { Console.shared.err("shipit: warning: " + $0) },
+                                               notify: renderer.notice, body)
+        renderer.report(report)
+        if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
+    }
+}
