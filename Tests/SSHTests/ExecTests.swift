@@ -9,100 +9,110 @@ struct ExecTests {
 
     @Test func stdoutStderrAndExitCodes() async throws {
         let s = try await hosts.connect()
-        defer { Task { await s.close() } }
-        let ok = try await s.exec("echo out; echo err >&2")
-        #expect(ok.exitCode == 0)
-        #expect(ok.stdoutText == "out\n")
-        #expect(ok.stderrText == "err\n")
+        try await withCleanup({ await s.close() }) {
+            let ok = try await s.exec("echo out; echo err >&2")
+            #expect(ok.exitCode == 0)
+            #expect(ok.stdoutText == "out\n")
+            #expect(ok.stderrText == "err\n")
 
-        let one = try await s.exec("echo failing >&2; exit 1")
-        #expect(one.exitCode == 1)
-        #expect(one.stderrText == "failing\n")
-        #expect(one.stdout.isEmpty)
+            let one = try await s.exec("echo failing >&2; exit 1")
+            #expect(one.exitCode == 1)
+            #expect(one.stderrText == "failing\n")
+            #expect(one.stdout.isEmpty)
 
-        let missing = try await s.exec("definitely-not-a-command-xyz")
-        #expect(missing.exitCode == 127)
-        #expect(missing.stderrText.contains("not found"))
+            let missing = try await s.exec("definitely-not-a-command-xyz")
+            #expect(missing.exitCode == 127)
+            #expect(missing.stderrText.contains("not found"))
+        }
     }
 
     @Test func runsAsTheDeployUserWithAPrivateSrv() async throws {
         let s = try await hosts.connect(1)
-        defer { Task { await s.close() } }
-        let r = try await s.exec("id -un; stat -c %U /srv")
-        #expect(r.stdoutText == "\(hosts.user)\n\(hosts.user)\n")
+        try await withCleanup({ await s.close() }) {
+            let r = try await s.exec("id -un; stat -c %U /srv")
+            #expect(r.stdoutText == "\(hosts.user)\n\(hosts.user)\n")
+        }
     }
 
     @Test func tenMegabytesOfStdoutDoNotDeadlock() async throws {
         let s = try await hosts.connect()
-        defer { Task { await s.close() } }
-        let r = try await s.exec("head -c 10485760 /dev/zero | tr '\\0' 'x'", timeout: 60)
-        #expect(r.exitCode == 0)
-        #expect(r.stdout.count == 10_485_760)
-        #expect(r.stdout.allSatisfy { $0 == UInt8(ascii: "x") })
+        try await withCleanup({ await s.close() }) {
+            let r = try await s.exec("head -c 10485760 /dev/zero | tr '\\0' 'x'", timeout: 60)
+            #expect(r.exitCode == 0)
+            #expect(r.stdout.count == 10_485_760)
+            #expect(r.stdout.allSatisfy { $0 == UInt8(ascii: "x") })
+        }
     }
 
     @Test func bothStreamsLargeAtOnce() async throws {
         // Each stream alone overflows the channel window: reading only one of them would hang.
         let s = try await hosts.connect()
-        defer { Task { await s.close() } }
-        let r = try await s.exec("for i in 1 2 3 4; do head -c 3000000 /dev/zero >&2; head -c 3000000 /dev/zero; done", timeout: 60)
-        #expect(r.exitCode == 0)
-        #expect(r.stdout.count == 12_000_000)
-        #expect(r.stderr.count == 12_000_000)
+        try await withCleanup({ await s.close() }) {
+            let r = try await s.exec("for i in 1 2 3 4; do head -c 3000000 /dev/zero >&2; head -c 3000000 /dev/zero; done", timeout: 60)
+            #expect(r.exitCode == 0)
+            #expect(r.stdout.count == 12_000_000)
+            #expect(r.stderr.count == 12_000_000)
+        }
     }
 
     @Test func captureLimitKeepsTheTail() async throws {
         let s = try await hosts.connect()
-        defer { Task { await s.close() } }
-        let r = try await s.exec("seq 1 100000", captureLimit: 1000)
-        #expect(r.stdout.count == 1000)
-        #expect(r.stdoutText.hasSuffix("99999\n100000\n"))
-        #expect(r.stdoutDropped == Int(try await Local.run(["sh", "-c", "seq 1 100000 | wc -c"]).trimmingCharacters(in: .whitespacesAndNewlines))! - 1000)
+        try await withCleanup({ await s.close() }) {
+            let r = try await s.exec("seq 1 100000", captureLimit: 1000)
+            #expect(r.stdout.count == 1000)
+            #expect(r.stdoutText.hasSuffix("99999\n100000\n"))
+            #expect(r.stdoutDropped == Int(try await Local.run(["sh", "-c", "seq 1 100000 | wc -c"]).trimmingCharacters(in: .whitespacesAndNewlines))! - 1000)
+        }
     }
 
     @Test func streamingDeliversEveryByte() async throws {
         let s = try await hosts.connect()
-        defer { Task { await s.close() } }
-        let counter = ByteCounter()
-        let r = try await s.exec("seq 1 50000; echo done >&2") { stream, data in counter.add(stream, data.count) }
-        #expect(r.exitCode == 0)
-        let expected = Int(try await Local.run(["sh", "-c", "seq 1 50000 | wc -c"]).trimmingCharacters(in: .whitespacesAndNewlines))!
-        #expect(counter.stdout == expected)
-        #expect(counter.stderr == 5)
+        try await withCleanup({ await s.close() }) {
+            let counter = ByteCounter()
+            let r = try await s.exec("seq 1 50000; echo done >&2") { stream, data in counter.add(stream, data.count) }
+            #expect(r.exitCode == 0)
+            let expected = Int(try await Local.run(["sh", "-c", "seq 1 50000 | wc -c"]).trimmingCharacters(in: .whitespacesAndNewlines))!
+            #expect(counter.stdout == expected)
+            #expect(counter.stderr == 5)
+        }
     }
 
     @Test func stdinIsDelivered() async throws {
         let s = try await hosts.connect()
-        defer { Task { await s.close() } }
-        let input = Data((0..<200_000).map { _ in UInt8.random(in: 97...122) })
-        let r = try await s.exec("sha256sum", stdin: input)
-        let file = Local.tempDir() + "/stdin"
-        try input.write(to: URL(fileURLWithPath: file))
-        #expect(r.stdoutText.prefix(64) == (try Local.sha256(file)).prefix(64))
+        try await withCleanup({ await s.close() }) {
+            let input = Data((0..<200_000).map { _ in UInt8.random(in: 97...122) })
+            let r = try await s.exec("sha256sum", stdin: input)
+            let file = Local.tempDir() + "/stdin"
+            try input.write(to: URL(fileURLWithPath: file))
+            #expect(r.stdoutText.prefix(64) == (try Local.sha256(file)).prefix(64))
+        }
     }
 
     @Test func commandTimeoutDoesNotHang() async throws {
         let s = try await hosts.connect()
-        defer { Task { await s.close() } }
-        let start = ContinuousClock.now
-        await #expect(throws: SSHError.self) { try await s.exec("sleep 30", timeout: 1) }
-        // Far less than the 30 s the command would take (loose: the suite shares 2 cores).
-        #expect(ContinuousClock.now - start < .seconds(20))
+        try await withCleanup({ await s.close() }) {
+            let start = ContinuousClock.now
+            await #expect(throws: SSHError.self) { try await s.exec("sleep 30", timeout: 1) }
+            // Far less than the 30 s the command would take (loose: the suite shares 2 cores).
+            #expect(ContinuousClock.now - start < .seconds(20))
+        }
     }
 
     @Test func invalidUTF8OutputSurvives() async throws {
         let s = try await hosts.connect()
-        defer { Task { await s.close() } }
-        let r = try await s.exec("printf 'a\\377\\376b'")
-        #expect(r.stdout == Data([0x61, 0xFF, 0xFE, 0x62]))
+        try await withCleanup({ await s.close() }) {
+            let r = try await s.exec("printf 'a\\377\\376b'")
+            #expect(r.stdout == Data([0x61, 0xFF, 0xFE, 0x62]))
+        }
     }
 
     @Test func oneSessionManyCommands() async throws {
         let s = try await hosts.connect()
-        defer { Task { await s.close() } }
-        for i in 0..<20 {
-            let r = try await s.exec("echo \(i)")
-            #expect(r.stdoutText == "\(i)\n")
+        try await withCleanup({ await s.close() }) {
+            for i in 0..<20 {
+                let r = try await s.exec("echo \(i)")
+                #expect(r.stdoutText == "\(i)\n")
+            }
         }
     }
 

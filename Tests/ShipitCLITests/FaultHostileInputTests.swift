@@ -68,16 +68,17 @@ struct FaultHostileInputTests {
 
     @Test func hostileCommandLineValuesAreRefused() async throws {
         let f = try DeployFixture()
-        defer { Task { await f.cleanUp() } }
-        let badHosts = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1"), "--hosts", "\(hosts.hosts[0]);touch \(Self.trap("c1"))"])
-        #expect(badHosts.status == ShipitExit.usage.rawValue)
-        #expect(badHosts.stderr.contains("--hosts"))
-        for to in ["v1;touch \(Self.trap("c2"))", "$(touch \(Self.trap("c3")))", "../../etc", "a b", "x\ny"] {
-            let r = try await bin.run(["rollback", "--config", f.configFile, "--to", to])
-            #expect(r.status == ShipitExit.usage.rawValue, "\(to)")
-            #expect(r.stderr.contains("--to"), "\(to): \(r.stderr)")
+        try await withCleanup({ await f.cleanUp() }) {
+            let badHosts = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1"), "--hosts", "\(hosts.hosts[0]);touch \(Self.trap("c1"))"])
+            #expect(badHosts.status == ShipitExit.usage.rawValue)
+            #expect(badHosts.stderr.contains("--hosts"))
+            for to in ["v1;touch \(Self.trap("c2"))", "$(touch \(Self.trap("c3")))", "../../etc", "a b", "x\ny"] {
+                let r = try await bin.run(["rollback", "--config", f.configFile, "--to", to])
+                #expect(r.status == ShipitExit.usage.rawValue, "\(to)")
+                #expect(r.stderr.contains("--to"), "\(to): \(r.stderr)")
+            }
+            for h in f.targets { #expect(try await f.sh(h, "ls -d \(f.deployTo) /tmp/shipit-pwned-* 2>/dev/null || true") == "") }
         }
-        for h in f.targets { #expect(try await f.sh(h, "ls -d \(f.deployTo) /tmp/shipit-pwned-* 2>/dev/null || true") == "") }
     }
 
     @Test func hostileFileNamesLocalPathsAndHookDirsAreJustData() async throws {
@@ -90,27 +91,28 @@ struct FaultHostileInputTests {
         try "x".write(toFile: src + "/" + weird, atomically: true, encoding: .utf8)
         try "y".write(toFile: src + "/line\nbreak.txt", atomically: true, encoding: .utf8)
         let f = try DeployFixture()
-        defer { Task { await f.cleanUp() } }
-        let hooks = f.dir + "/hooks " + weird
-        try FileManager.default.createDirectory(atPath: hooks, withIntermediateDirectories: true)
-        let marker = f.dir + "/hook-ran"
-        try "#!/bin/sh\ntouch '\(marker)'\n".write(toFile: hooks + "/pre-flight", atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hooks + "/pre-flight")
-        var yaml = try String(contentsOfFile: f.configFile, encoding: .utf8)
-        yaml = yaml.replacingOccurrences(of: "hooks: \(f.dir)/hooks", with: "hooks: '\(hooks.replacingOccurrences(of: "'", with: "''"))'")
-        try yaml.write(toFile: f.configFile, atomically: true, encoding: .utf8)
+        try await withCleanup({ await f.cleanUp() }) {
+            let hooks = f.dir + "/hooks " + weird
+            try FileManager.default.createDirectory(atPath: hooks, withIntermediateDirectories: true)
+            let marker = f.dir + "/hook-ran"
+            try "#!/bin/sh\ntouch '\(marker)'\n".write(toFile: hooks + "/pre-flight", atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hooks + "/pre-flight")
+            var yaml = try String(contentsOfFile: f.configFile, encoding: .utf8)
+            yaml = yaml.replacingOccurrences(of: "hooks: \(f.dir)/hooks", with: "hooks: '\(hooks.replacingOccurrences(of: "'", with: "''"))'")
+            try yaml.write(toFile: f.configFile, atomically: true, encoding: .utf8)
 
-        let r = try await bin.run(["deploy", "--config", f.configFile, "--from", src], cwd: parent)
-        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
-        #expect(FileManager.default.fileExists(atPath: marker))
-        for h in f.targets {
-            #expect(try await f.served(h) == "hello from releases-example v1")
-            #expect(try await f.sh(h, "cat \(f.deployTo)/current/\(ShellQuote.quote(weird))") == "x")
-            #expect(try await f.sh(h, "find ~ \(f.deployTo) -name pwned-f1 2>/dev/null") == "")
+            let r = try await bin.run(["deploy", "--config", f.configFile, "--from", src], cwd: parent)
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            #expect(FileManager.default.fileExists(atPath: marker))
+            for h in f.targets {
+                #expect(try await f.served(h) == "hello from releases-example v1")
+                #expect(try await f.sh(h, "cat \(f.deployTo)/current/\(ShellQuote.quote(weird))") == "x")
+                #expect(try await f.sh(h, "find ~ \(f.deployTo) -name pwned-f1 2>/dev/null") == "")
+            }
+            #expect(try await bin.run(["verify", "--config", f.configFile]).status == 0)
+            let local = try await Local.run(["find", parent, f.dir, "-name", "pwned-f1"])
+            #expect(local == "")
         }
-        #expect(try await bin.run(["verify", "--config", f.configFile]).status == 0)
-        let local = try await Local.run(["find", parent, f.dir, "-name", "pwned-f1"])
-        #expect(local == "")
     }
 
     /// Peak RSS (KiB) and output of a shipit run, measured by /usr/bin/time.
@@ -133,37 +135,39 @@ struct FaultHostileInputTests {
 
         // The same noise from a deploy hook: the deploy goes on, the hook's tail is kept.
         let f = try DeployFixture()
-        defer { Task { await f.cleanUp() } }
-        try f.writeHook("pre-flight", noisy + "\n")
-        let (d, dkb) = try await measured(["deploy", "--config", f.configFile, "--from", f.release("v1")])
-        #expect(d.status == 0, "\(d.stdout.suffix(2000))")
-        #expect(d.stdout.contains("earlier output not kept"))
-        #expect(dkb > 0 && dkb < 100 * 1024, "peak RSS \(dkb) KiB")
+        try await withCleanup({ await f.cleanUp() }) {
+            try f.writeHook("pre-flight", noisy + "\n")
+            let (d, dkb) = try await measured(["deploy", "--config", f.configFile, "--from", f.release("v1")])
+            #expect(d.status == 0, "\(d.stdout.suffix(2000))")
+            #expect(d.stdout.contains("earlier output not kept"))
+            #expect(dkb > 0 && dkb < 100 * 1024, "peak RSS \(dkb) KiB")
+        }
     }
 
     @Test func invalidUTF8FromTheHostsKeepsJSONAndTheLedgerValid() async throws {
         let f = try DeployFixture()
-        defer { Task { await f.cleanUp() } }
-        #expect(try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1")]).status == 0)
-        let src = Local.tempDir("badutf8")
-        try await Local.run(["cp", "-a", f.release("v2") + "/.", src])
-        // The start command prints invalid UTF-8, then fails: its output tail goes to the ledger.
-        try "printf 'bad \\377\\376 bytes\\n' >&2; exit 3\n".write(toFile: src + "/start.sh", atomically: true, encoding: .utf8)
-        try f.writeHook("pre-flight", "printf 'hook \\377 says hi\\n'\n")
-        let r = try await bin.run(["deploy", "--config", f.configFile, "--from", src, "--json"])
-        #expect(r.status == ShipitExit.rolledBack.rawValue, "\(r.stdout)")
-        let lines = r.stdout.split(separator: "\n")
-        #expect(lines.count > 10)
-        for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)") }
-        #expect(r.stdout.contains("hook \u{FFFD} says hi"))
-        let t = try ShipitBinary.decode(Timeline.self, try await bin.run(["changes", "--config", f.configFile, "--json", "--no-hosts"]).stdout)
-        let e = try #require(t.entries.last)
-        #expect(e.error?.contains("start command exited 3") == true)
-        let ledger = try SQLiteLedger(path: f.dir + "/.shipit/ledger.sqlite")
-        let switches = try await ledger.steps(attemptID: e.attempt).filter { $0.step == "switch" && $0.status == "failed" }
-        #expect(switches.count == f.targets.count)
-        #expect(switches.allSatisfy { $0.stderrTail?.contains("bad \u{FFFD}\u{FFFD} bytes") == true }, "\(switches.map(\.stderrTail))")
-        for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v1") }
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1")]).status == 0)
+            let src = Local.tempDir("badutf8")
+            try await Local.run(["cp", "-a", f.release("v2") + "/.", src])
+            // The start command prints invalid UTF-8, then fails: its output tail goes to the ledger.
+            try "printf 'bad \\377\\376 bytes\\n' >&2; exit 3\n".write(toFile: src + "/start.sh", atomically: true, encoding: .utf8)
+            try f.writeHook("pre-flight", "printf 'hook \\377 says hi\\n'\n")
+            let r = try await bin.run(["deploy", "--config", f.configFile, "--from", src, "--json"])
+            #expect(r.status == ShipitExit.rolledBack.rawValue, "\(r.stdout)")
+            let lines = r.stdout.split(separator: "\n")
+            #expect(lines.count > 10)
+            for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)") }
+            #expect(r.stdout.contains("hook \u{FFFD} says hi"))
+            let t = try ShipitBinary.decode(Timeline.self, try await bin.run(["changes", "--config", f.configFile, "--json", "--no-hosts"]).stdout)
+            let e = try #require(t.entries.last)
+            #expect(e.error?.contains("start command exited 3") == true)
+            let ledger = try SQLiteLedger(path: f.dir + "/.shipit/ledger.sqlite")
+            let switches = try await ledger.steps(attemptID: e.attempt).filter { $0.step == "switch" && $0.status == "failed" }
+            #expect(switches.count == f.targets.count)
+            #expect(switches.allSatisfy { $0.stderrTail?.contains("bad \u{FFFD}\u{FFFD} bytes") == true }, "\(switches.map(\.stderrTail))")
+            for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v1") }
+        }
     }
 
     @Test func aYAMLBombAndAHugeConfigAreRefusedQuickly() async throws {

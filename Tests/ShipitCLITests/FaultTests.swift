@@ -15,59 +15,62 @@ struct FaultTests {
         let addr = "127.0.0.42"
         try await hosts.harness(["start-host", addr], environment: [:])
         let f = try DeployFixture(targets: [addr])
-        defer { Task { await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) } }
-        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
-        // The deployer's known_hosts as it was; then the host gets a new key.
-        let known = Local.tempDir("kh") + "/known_hosts"
-        try FileManager.default.copyItem(atPath: hosts.knownHosts, toPath: known)
-        try await hosts.harness(["stop-host", addr], environment: [:])
-        try await Local.run(["sh", "-c", "rm -f '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key' '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key.pub'"])
-        try await hosts.harness(["start-host", addr], environment: [:])
+        try await withCleanup({ await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            // The deployer's known_hosts as it was; then the host gets a new key.
+            let known = Local.tempDir("kh") + "/known_hosts"
+            try FileManager.default.copyItem(atPath: hosts.knownHosts, toPath: known)
+            try await hosts.harness(["stop-host", addr], environment: [:])
+            try await Local.run(["sh", "-c", "rm -f '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key' '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key.pub'"])
+            try await hosts.harness(["start-host", addr], environment: [:])
 
-        let r = try await f.shipit(["deploy", "--from", f.release("v2"), "--known-hosts", known])
-        #expect(r.status == ShipitExit.preflightFailed.rawValue, "\(r.stdout)")
-        #expect(r.stdout.lowercased().contains("host key"))
-        // The restarted host has a fresh /srv: refused before any change means nothing was created.
-        #expect(try await f.sh(addr, "test -e \(f.deployTo) && echo touched || echo untouched") == "untouched\n")
+            let r = try await f.shipit(["deploy", "--from", f.release("v2"), "--known-hosts", known])
+            #expect(r.status == ShipitExit.preflightFailed.rawValue, "\(r.stdout)")
+            #expect(r.stdout.lowercased().contains("host key"))
+            // The restarted host has a fresh /srv: refused before any change means nothing was created.
+            #expect(try await f.sh(addr, "test -e \(f.deployTo) && echo touched || echo untouched") == "untouched\n")
+        }
     }
 
     @Test func sigtermDuringTheSwitchRollsEveryHostBack() async throws {
         let f = try DeployFixture()
-        defer { Task { await f.cleanUp() } }
-        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
-        // The post-switch hook (every host switched and smoke-tested) parks until the signal is sent.
-        let (entered, go) = try f.parkingHook("post-switch")
-        let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
-        try p.run()
-        try await DeployFixture.waitForFile(entered)
-        kill(p.processIdentifier, SIGTERM)
-        try await Task.sleep(for: .milliseconds(200))
-        FileManager.default.createFile(atPath: go, contents: nil)
-        let status = await ShipitBinary.wait(p)
-        #expect(status == ShipitExit.interrupted.rawValue)
-        for h in f.targets {
-            #expect(try await f.served(h) == "hello from releases-example v1")
-            #expect(try await f.sh(h, "test -e \(f.deployTo)/.shipit/lock && echo LOCKED || echo free") == "free\n")
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            // The post-switch hook (every host switched and smoke-tested) parks until the signal is sent.
+            let (entered, go) = try f.parkingHook("post-switch")
+            let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
+            try p.run()
+            try await DeployFixture.waitForFile(entered)
+            kill(p.processIdentifier, SIGTERM)
+            try await Task.sleep(for: .milliseconds(200))
+            FileManager.default.createFile(atPath: go, contents: nil)
+            let status = await ShipitBinary.wait(p)
+            #expect(status == ShipitExit.interrupted.rawValue)
+            for h in f.targets {
+                #expect(try await f.served(h) == "hello from releases-example v1")
+                #expect(try await f.sh(h, "test -e \(f.deployTo)/.shipit/lock && echo LOCKED || echo free") == "free\n")
+            }
+            let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
+            #expect(t.entries.last?.outcome == "rolled-back")
+            #expect(t.entries.last?.error?.contains("interrupted") == true)
         }
-        let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
-        #expect(t.entries.last?.outcome == "rolled-back")
-        #expect(t.entries.last?.error?.contains("interrupted") == true)
     }
 
     @Test func aFullDiskDuringExtractChangesNothing() async throws {
         let addr = "127.0.0.43"
         try await hosts.harness(["start-host", addr], environment: ["SHIPIT_SRV_SIZE": "16m"])
         let f = try DeployFixture(targets: [addr], extraYAML: "disk_factor: 0")
-        defer { Task { await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) } }
-        #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
-        let big = try await f.bigRelease("v2", bytes: 9000000)
-        let r = try await f.shipit(["deploy", "--from", big])
-        #expect(r.status == ShipitExit.failure.rawValue, "\(r.stdout)")
-        #expect(r.stdout.contains("upload FAILED"))
-        #expect(try await f.served(addr) == "hello from releases-example v1")
-        // Nothing half-written is left behind, and the lock is released.
-        #expect(try await f.sh(addr, "cd \(f.deployTo) && ls releases | wc -l; ls .shipit | grep -c -e upload- -e lock -e '.tmp' || true") == "1\n0\n")
-        #expect(try await f.shipit(["verify"]).status == 0)
+        try await withCleanup({ await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            let big = try await f.bigRelease("v2", bytes: 9000000)
+            let r = try await f.shipit(["deploy", "--from", big])
+            #expect(r.status == ShipitExit.failure.rawValue, "\(r.stdout)")
+            #expect(r.stdout.contains("upload FAILED"))
+            #expect(try await f.served(addr) == "hello from releases-example v1")
+            // Nothing half-written is left behind, and the lock is released.
+            #expect(try await f.sh(addr, "cd \(f.deployTo) && ls releases | wc -l; ls .shipit | grep -c -e upload- -e lock -e '.tmp' || true") == "1\n0\n")
+            #expect(try await f.shipit(["verify"]).status == 0)
+        }
     }
 
     @Test func aHostThatAcceptsAndNeverSpeaksTimesOutInPreflight() async throws {
@@ -83,12 +86,13 @@ struct FaultTests {
         defer { kill(silent.processIdentifier, SIGKILL); silent.waitUntilExit() }
         try await Task.sleep(for: .milliseconds(300))
         let f = try DeployFixture()
-        defer { Task { await f.cleanUp() } }
-        let start = Date()
-        let r = try await f.shipit(["deploy", "--from", f.release("v1"), "--hosts", (f.targets + ["127.0.0.44"]).joined(separator: ","), "--connect-timeout", "2"])
-        #expect(r.status == ShipitExit.preflightFailed.rawValue, "\(r.stdout)")
-        #expect(r.stdout.contains("127.0.0.44"))
-        #expect(Date().timeIntervalSince(start) < 30)  // no hang (the connect timeout is 2 s)
-        for h in f.targets { #expect(try await f.currentRelease(h) == "") }
+        try await withCleanup({ await f.cleanUp() }) {
+            let start = Date()
+            let r = try await f.shipit(["deploy", "--from", f.release("v1"), "--hosts", (f.targets + ["127.0.0.44"]).joined(separator: ","), "--connect-timeout", "2"])
+            #expect(r.status == ShipitExit.preflightFailed.rawValue, "\(r.stdout)")
+            #expect(r.stdout.contains("127.0.0.44"))
+            #expect(Date().timeIntervalSince(start) < 30)  // no hang (the connect timeout is 2 s)
+            for h in f.targets { #expect(try await f.currentRelease(h) == "") }
+        }
     }
 }

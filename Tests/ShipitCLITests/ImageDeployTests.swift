@@ -14,79 +14,82 @@ struct ImageDeployTests {
 
     @Test func v1ThenV2ThenBrokenV3RollsBackThenRollbackToV1ByDigest() async throws {
         let f = try ImageFixture()
-        defer { Task { await f.cleanUp() } }
-        #expect(try await f.shipit(["deploy", "--tag", "v1"]).status == 0)
-        let r2 = try await f.shipit(["deploy", "--tag", "v2"])
-        #expect(r2.status == 0, "\(r2.stdout)")
-        for h in f.targets { #expect(try await f.served(h) == "hello from releases-example image v2") }
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--tag", "v1"]).status == 0)
+            let r2 = try await f.shipit(["deploy", "--tag", "v2"])
+            #expect(r2.status == 0, "\(r2.stdout)")
+            for h in f.targets { #expect(try await f.served(h) == "hello from releases-example image v2") }
 
-        let r3 = try await f.shipit(["deploy", "--tag", "v3"])
-        #expect(r3.status == ShipitExit.rolledBack.rawValue, "\(r3.stdout)")
-        var t = try await timeline(f)
-        let (v1, v2, v3) = (t.entries[0], t.entries[1], t.entries[2])
-        for h in f.targets {
-            #expect(try await f.served(h) == "hello from releases-example image v2")
-            #expect(try await f.runningDigest(h) == v2.imageDigest)
-            // The failed release's container is kept, stopped, for inspection.
-            #expect(try await f.podman(h, "container inspect --format '{{.State.Status}}' \(f.app)-\(v3.release)") == "exited")
-        }
-        #expect(v3.outcome == "rolled-back")
-        #expect([v1, v2, v3].allSatisfy { $0.imageDigest?.hasPrefix("sha256:") == true })
+            let r3 = try await f.shipit(["deploy", "--tag", "v3"])
+            #expect(r3.status == ShipitExit.rolledBack.rawValue, "\(r3.stdout)")
+            var t = try await timeline(f)
+            let (v1, v2, v3) = (t.entries[0], t.entries[1], t.entries[2])
+            for h in f.targets {
+                #expect(try await f.served(h) == "hello from releases-example image v2")
+                #expect(try await f.runningDigest(h) == v2.imageDigest)
+                // The failed release's container is kept, stopped, for inspection.
+                #expect(try await f.podman(h, "container inspect --format '{{.State.Status}}' \(f.app)-\(v3.release)") == "exited")
+            }
+            #expect(v3.outcome == "rolled-back")
+            #expect([v1, v2, v3].allSatisfy { $0.imageDigest?.hasPrefix("sha256:") == true })
 
-        // Rollback with no argument: the newest good release before v2 (not the failed v3), by digest.
-        let back = try await f.shipit(["rollback"])
-        #expect(back.status == 0, "\(back.stdout)")
-        for h in f.targets {
-            #expect(try await f.served(h) == "hello from releases-example image v1")
-            #expect(try await f.runningDigest(h) == v1.imageDigest)
+            // Rollback with no argument: the newest good release before v2 (not the failed v3), by digest.
+            let back = try await f.shipit(["rollback"])
+            #expect(back.status == 0, "\(back.stdout)")
+            for h in f.targets {
+                #expect(try await f.served(h) == "hello from releases-example image v1")
+                #expect(try await f.runningDigest(h) == v1.imageDigest)
+            }
+            // And forward again by digest.
+            let again = try await f.shipit(["rollback", "--to", try #require(v2.imageDigest)])
+            #expect(again.status == 0, "\(again.stdout)")
+            for h in f.targets { #expect(try await f.served(h) == "hello from releases-example image v2") }
+            t = try await timeline(f)
+            #expect(t.entries.map(\.outcome) == ["succeeded", "succeeded", "rolled-back", "succeeded", "succeeded"])
+            let status = try await f.shipit(["status"])
+            #expect(status.status == 0, "\(status.stdout)")
         }
-        // And forward again by digest.
-        let again = try await f.shipit(["rollback", "--to", try #require(v2.imageDigest)])
-        #expect(again.status == 0, "\(again.stdout)")
-        for h in f.targets { #expect(try await f.served(h) == "hello from releases-example image v2") }
-        t = try await timeline(f)
-        #expect(t.entries.map(\.outcome) == ["succeeded", "succeeded", "rolled-back", "succeeded", "succeeded"])
-        let status = try await f.shipit(["status"])
-        #expect(status.status == 0, "\(status.stdout)")
     }
 
     @Test func aTagMovedInTheRegistryDoesNotChangeWhatRollbackRuns() async throws {
         let f = try ImageFixture()
-        defer { Task { await f.cleanUp() } }
-        // A tag of this test's own, so moving it cannot disturb other tests.
-        let moving = "mv-\(f.app.suffix(6))"
-        let repo = "\(ImageFixture.registry)/demo"
-        try await Local.run(["podman", "tag", "\(repo):v1", "\(repo):\(moving)"])
-        try await Local.run(["podman", "push", "--quiet", "--tls-verify=false", "\(repo):\(moving)"])
-        #expect(try await f.shipit(["deploy", "--tag", moving]).status == 0)
-        #expect(try await f.shipit(["deploy", "--tag", "v2"]).status == 0)
-        let first = try await timeline(f).entries[0]
+        try await withCleanup({ await f.cleanUp() }) {
+            // A tag of this test's own, so moving it cannot disturb other tests.
+            let moving = "mv-\(f.app.suffix(6))"
+            let repo = "\(ImageFixture.registry)/demo"
+            try await Local.run(["podman", "tag", "\(repo):v1", "\(repo):\(moving)"])
+            try await Local.run(["podman", "push", "--quiet", "--tls-verify=false", "\(repo):\(moving)"])
+            #expect(try await f.shipit(["deploy", "--tag", moving]).status == 0)
+            #expect(try await f.shipit(["deploy", "--tag", "v2"]).status == 0)
+            let first = try await timeline(f).entries[0]
 
-        // The tag now points at other content (the broken v3) in the registry.
-        try await Local.run(["podman", "tag", "\(repo):v3", "\(repo):\(moving)"])
-        try await Local.run(["podman", "push", "--quiet", "--tls-verify=false", "\(repo):\(moving)"])
+            // The tag now points at other content (the broken v3) in the registry.
+            try await Local.run(["podman", "tag", "\(repo):v3", "\(repo):\(moving)"])
+            try await Local.run(["podman", "push", "--quiet", "--tls-verify=false", "\(repo):\(moving)"])
 
-        let back = try await f.shipit(["rollback", "--to", moving])
-        #expect(back.status == 0, "\(back.stdout)")
-        for h in f.targets {
-            #expect(try await f.served(h) == "hello from releases-example image v1")
-            #expect(try await f.runningDigest(h) == first.imageDigest)
+            let back = try await f.shipit(["rollback", "--to", moving])
+            #expect(back.status == 0, "\(back.stdout)")
+            for h in f.targets {
+                #expect(try await f.served(h) == "hello from releases-example image v1")
+                #expect(try await f.runningDigest(h) == first.imageDigest)
+            }
         }
     }
 
     @Test func anImageMissingFromTheRegistryFailsPreflightAndChangesNothing() async throws {
         let f = try ImageFixture()
-        defer { Task { await f.cleanUp() } }
-        #expect(try await f.shipit(["deploy", "--tag", "v1"]).status == 0)
-        let r = try await f.shipit(["deploy", "--tag", "no-such-tag"])
-        #expect(r.status == ShipitExit.preflightFailed.rawValue, "\(r.stdout)")
-        #expect(r.stdout.contains("pull"))
-        for h in f.targets {
-            #expect(try await f.served(h) == "hello from releases-example image v1")
-            #expect(try await f.podman(h, "ps -a --filter label=shipit.app=\(f.app) --format '{{.Names}}' | wc -l") == "1")
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--tag", "v1"]).status == 0)
+            let r = try await f.shipit(["deploy", "--tag", "no-such-tag"])
+            #expect(r.status == ShipitExit.preflightFailed.rawValue, "\(r.stdout)")
+            #expect(r.stdout.contains("pull"))
+            for h in f.targets {
+                #expect(try await f.served(h) == "hello from releases-example image v1")
+                #expect(try await f.podman(h, "ps -a --filter label=shipit.app=\(f.app) --format '{{.Names}}' | wc -l") == "1")
+            }
+            let lock = try await bin.run(["lock", "status", "--config", f.configFile])
+            #expect(lock.status == 0, "\(lock.stdout)")
         }
-        let lock = try await bin.run(["lock", "status", "--config", f.configFile])
-        #expect(lock.status == 0, "\(lock.stdout)")
     }
 
     @Test func envFileIsPrivateAndSecretsStayOutOfOutputAndLedger() async throws {
@@ -94,27 +97,28 @@ struct ImageDeployTests {
         let dir = Local.tempDir("envfile")
         try "API_TOKEN=\(secret)\nGREETING=hi\n".write(toFile: dir + "/app.env", atomically: true, encoding: .utf8)
         let f = try ImageFixture(extraImageYAML: "  env_file: \(dir)/app.env\n  env: {MODE: demo}\n  keep_images: 2")
-        defer { Task { await f.cleanUp() } }
-        // A third good release: v2's content under a tag of this test's own.
-        let third = "p-\(f.app.suffix(6))"
-        let repo = "\(ImageFixture.registry)/demo"
-        try await Local.run(["podman", "tag", "\(repo):v2", "\(repo):\(third)"])
-        try await Local.run(["podman", "push", "--quiet", "--tls-verify=false", "\(repo):\(third)"])
-        let runs = [try await f.shipit(["deploy", "--tag", "v1"]), try await f.shipit(["deploy", "--tag", "v2"]),
-                    try await f.shipit(["deploy", "--tag", third])]
-        #expect(runs.map(\.status) == [0, 0, 0], "\(runs.map(\.stdout))")
-        let h = f.targets[0]
-        #expect(try await f.podman(h, "exec \(f.app)-$(cat \(f.deployTo)/.shipit/image-current) sh -c 'echo $API_TOKEN $MODE'") == "\(secret) demo")
-        let mode = try await f.podman(h, "true; stat -c %a \(f.deployTo)/shared/.env-\(f.app)")
-        #expect(mode == "600")
-        // Never printed, never stored.
-        #expect(!runs.contains { $0.stdout.contains(secret) || $0.stderr.contains(secret) })
-        let ledger = try Data(contentsOf: URL(fileURLWithPath: f.dir + "/.shipit/ledger.sqlite"))
-        #expect(ledger.range(of: Data(secret.utf8)) == nil)
-        // keep_images 2: the oldest release (v1) is pruned; current and previous remain.
-        let names = try await f.podman(h, "ps -a --filter label=shipit.app=\(f.app) --format '{{.Names}}' | sort")
-        #expect(names.split(separator: "\n").count == 2)
-        #expect(!names.contains("\(f.app)-v1-"))
-        #expect(try await f.podman(h, "true; cut -d' ' -f1 \(f.deployTo)/.shipit/image-releases | cut -d- -f1 | xargs") == "v2 p")
+        try await withCleanup({ await f.cleanUp() }) {
+            // A third good release: v2's content under a tag of this test's own.
+            let third = "p-\(f.app.suffix(6))"
+            let repo = "\(ImageFixture.registry)/demo"
+            try await Local.run(["podman", "tag", "\(repo):v2", "\(repo):\(third)"])
+            try await Local.run(["podman", "push", "--quiet", "--tls-verify=false", "\(repo):\(third)"])
+            let runs = [try await f.shipit(["deploy", "--tag", "v1"]), try await f.shipit(["deploy", "--tag", "v2"]),
+                        try await f.shipit(["deploy", "--tag", third])]
+            #expect(runs.map(\.status) == [0, 0, 0], "\(runs.map(\.stdout))")
+            let h = f.targets[0]
+            #expect(try await f.podman(h, "exec \(f.app)-$(cat \(f.deployTo)/.shipit/image-current) sh -c 'echo $API_TOKEN $MODE'") == "\(secret) demo")
+            let mode = try await f.podman(h, "true; stat -c %a \(f.deployTo)/shared/.env-\(f.app)")
+            #expect(mode == "600")
+            // Never printed, never stored.
+            #expect(!runs.contains { $0.stdout.contains(secret) || $0.stderr.contains(secret) })
+            let ledger = try Data(contentsOf: URL(fileURLWithPath: f.dir + "/.shipit/ledger.sqlite"))
+            #expect(ledger.range(of: Data(secret.utf8)) == nil)
+            // keep_images 2: the oldest release (v1) is pruned; current and previous remain.
+            let names = try await f.podman(h, "ps -a --filter label=shipit.app=\(f.app) --format '{{.Names}}' | sort")
+            #expect(names.split(separator: "\n").count == 2)
+            #expect(!names.contains("\(f.app)-v1-"))
+            #expect(try await f.podman(h, "true; cut -d' ' -f1 \(f.deployTo)/.shipit/image-releases | cut -d- -f1 | xargs") == "v2 p")
+        }
     }
 }

@@ -41,15 +41,13 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
         return nil
     }
 
-    static func step(of script: String) -> String {
-        if script.contains("take_lock") { return "preflight" }
-        if script.contains("extracted=$ID") { return "extract" }
-        if script.contains("switched=$ID") { return "switch" }
-        if script.contains("pruned=") { return "finish" }
-        if script.contains(#": > "$D/.shipit/failed/$ID""#) { return "abandon" }
-        if script.contains("sed 's/^/release=/'") { return "inventory" }
-        if script.contains("lock=released") { return "unlock" }
-        return "unknown"
+    /// The step a command is, from the data it carries (never from its script's text).
+    static func step(of command: RemoteCommand) -> String {
+        switch command.step {
+        case .forceUnlock?: return "unlock"
+        case let s?: return s.rawValue
+        case nil: return "unknown"
+        }
     }
 
     private func result(_ code: Int32, _ out: String) -> ExecResult {
@@ -58,7 +56,7 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
 
     func run(_ host: String, _ command: RemoteCommand) async throws -> ExecResult {
         let script = command.rendered
-        let step = Self.step(of: script)
+        let step = Self.step(of: command)
         onStep?(host, step)
         let r = lock.withLock { () -> ExecResult? in
             if gone.contains(host) { return nil }

@@ -83,16 +83,17 @@ public final class DeployFixture: @unchecked Sendable {
 
     public func config() throws -> DeployConfig { try DeployConfig.load(file: configFile) }
 
-    public func deployment(_ config: DeployConfig? = nil, options: Deployment.Options = .init()) throws -> Deployment {
+    /// A run on the fixture's hosts (or `config`'s), its fleet closed when `body` returns.
+    public func run(_ config: DeployConfig? = nil, options: Deployment.Options = .init(),
+                    _ body: (Deployment) async -> DeployReport) async throws -> DeployReport {
         let cfg = try config ?? self.config()
-        return Deployment(config: cfg, transport: SSHTransport(fleet: Fleet(hosts: cfg.hosts, settings: cfg.connection)),
-                          options: options, notify: { _ in })
+        return await withFleet(cfg) { await body(Deployment(config: cfg, transport: $0, options: options, notify: { _ in })) }
     }
 
     public func deploy(_ version: String, from path: String? = nil) async throws -> DeployReport {
         let work = Local.tempDir("artifact")
         let artifact = try Artifact.build(from: .directory(path ?? release(version)), workDir: work)
-        return await try deployment().deploy(artifact)
+        return try await run { await $0.deploy(artifact) }
     }
 
     /// Runs a shell command on one host (as the deploy user) and returns stdout.

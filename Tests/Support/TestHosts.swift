@@ -104,3 +104,16 @@ public enum Local {
         try Digest.sha256Hex(file: path)
     }
 }
+
+/// Runs `body`, then `cleanUp`, awaited whatever `body` did (a `defer { Task { … } }` would fire
+/// the clean-up and forget it: the test could end, and the next start, before it ran).
+public func withCleanup<T>(_ cleanUp: () async -> Void, _ body: () async throws -> T) async rethrows -> T {
+    do {
+        let result = try await body()
+        await cleanUp()
+        return result
+    } catch {
+        await cleanUp()
+        throw error
+    }
+}

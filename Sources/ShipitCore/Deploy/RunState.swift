@@ -55,8 +55,12 @@ struct RunState: Sendable {
     mutating func switchUnknown(host: String, to id: String) {
         guard hosts[host]?.current != id, hosts[host]?.switchingTo == nil else { return }
         hosts[host]?.switchingTo = id
-        let h = hosts[host]!
-        hosts[host]?.error = "\(h.error ?? "connection failed"); outcome unknown: on \(h.current ?? "no release") or \(id)"
+    }
+
+    /// A failed host whose switch outcome is unknown says so in its error (whatever failed last).
+    mutating func explainUnknown(host: String) {
+        guard let h = hosts[host], let maybe = h.switchingTo else { return }
+        hosts[host]?.error = "\(h.error ?? "connection failed"); outcome unknown: on \(h.current ?? "no release") or \(maybe)"
     }
 
     /// Hosts no longer on the release they started on (or maybe not: `switchingTo`).

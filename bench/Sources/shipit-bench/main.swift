@@ -60,8 +60,7 @@ case "deploy":
     let artifact = try Artifact.build(from: .directory(args[3]), workDir: work)
     let ledger: Ledger? = args[5] == "ledger" ? try await LedgerStore.openForWriting(config) : nil
     let start = ContinuousClock.now
-    let report = await Deployment(config: config, transport: SSHTransport(fleet: Fleet(hosts: config.hosts, settings: config.connection)),
-                                  ledger: ledger, notify: { _ in }).deploy(artifact)
+    let report = await withFleet(config) { await Deployment(config: config, transport: $0, ledger: ledger, notify: { _ in }).deploy(artifact) }
     let elapsed = seconds(ContinuousClock.now - start)
     guard report.phase == .succeeded else { fail("deploy \(report.phase): \(report.summaryError ?? "")") }
     print(String(format: "%.4f", elapsed))

@@ -29,6 +29,7 @@ struct SwitchPhase: PhaseRunner {
             if let s = r.output.first("switched") { d.state.switched(host: host, to: s) }
             else if r.outcomeUnknown, let id = release(host) { d.state.switchUnknown(host: host, to: id) }
         }
+        for host in failed { d.state.explainUnknown(host: host) }
         await d.recordHosts()
         return failed.sorted()
     }

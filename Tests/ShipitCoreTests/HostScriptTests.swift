@@ -1,0 +1,208 @@
+import Foundation
+@testable import ShipitCore
+import Testing
+import TestSupport
+
+/// The host scripts the strategies build, checked for syntax with `sh -n` and run for real by
+/// `/bin/sh` against a temporary local `deploy_to` (no SSH): lock, stage, switch, finish and
+/// prune, abandon, unlock, inventory.
+@Suite("host scripts run by a real /bin/sh")
+struct HostScriptTests {
+    struct Host {
+        let dir: String
+        let config: DeployConfig
+        var strategy: SymlinkStrategy { SymlinkStrategy(config: config) }
+        var layout: HostLayout { config.layout }
+
+        init(keep: Int = 5) throws {
+            let root = Local.tempDir("hostscript")
+            dir = root + "/srv/app"
+            try """
+            app: demo
+            hosts: [h1]
+            deploy_to: \(dir)
+            keep_releases: \(keep)
+            shared: [log]
+            start: "echo \\"$SHIPIT_HOST $SHIPIT_RELEASE\\" > log/started.txt"
+            """.write(toFile: root + "/shipit.yml", atomically: true, encoding: .utf8)
+            config = try DeployConfig.load(file: root + "/shipit.yml")
+        }
+
+        /// Runs a command's script; returns its exit status and its `key=value` facts.
+        func run(_ command: RemoteCommand) async throws -> (Int32, ScriptOutput, String) {
+            let (status, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", command.rendered])
+            return (status, ScriptOutput(out), out)
+        }
+
+        func artifact(_ files: [String: String]) throws -> Artifact {
+            let src = Local.tempDir("hostscript-src")
+            for (name, text) in files {
+                try FileManager.default.createDirectory(atPath: (src + "/" + name as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try text.write(toFile: src + "/" + name, atomically: true, encoding: .utf8)
+            }
+            return try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art"))
+        }
+
+        /// What the upload step does: the tarball at the layout's upload path.
+        func upload(_ a: Artifact) throws {
+            try FileManager.default.createDirectory(atPath: layout.meta, withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(atPath: layout.upload(a.releaseID))
+            try FileManager.default.copyItem(atPath: a.path, toPath: layout.upload(a.releaseID))
+        }
+
+        func stage(_ a: Artifact) async throws -> ScriptOutput {
+            try upload(a)
+            let plan = strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(a)), host: "h1")
+            #expect(plan.uploads.map(\.remotePath) == [layout.upload(a.releaseID)])
+            let (status, out, text) = try await run(plan.command)
+            #expect(status == 0, "\(text)")
+            return out
+        }
+
+        var current: String? { try? FileManager.default.destinationOfSymbolicLink(atPath: layout.current) }
+    }
+
+    static let lock = LockRequest(info: "holder=run-1\npid=1\nby=me@here\nstarted=2026-11-29T00:00:00Z\nreason=test")
+
+    @Test func everyScriptOfBothStrategiesIsValidShell() async throws {
+        let h = try Host()
+        let image = ImageStrategy(config: h.config, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
+        let a = try h.artifact(["VERSION": "1"])
+        let release = ResolvedRelease(id: "v1-0123456789ab", input: .imageTag("v1"), imageReference: "localhost/app@sha256:00", imageDigest: "sha256:00")
+        var commands: [RemoteCommand] = []
+        for s in [h.strategy as ReleaseStrategy, image] {
+            commands += [s.preflight(Self.lock, deploying: nil, inventory: true), s.switchTo(releaseID: "r1", host: "h1", historyLine: "{}"),
+                         s.finish(previous: "r0", holder: "run-1", historyLine: "{}"), s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil),
+                         s.abandon(releaseID: "r1", keepForInspection: false, holder: "x", historyLine: "{}"), s.unlock(holder: "x", historyLine: nil),
+                         s.inventory(), s.inspect(verify: true, historyLines: 5), s.forceUnlock()]
+        }
+        commands.append(h.strategy.preflight(Self.lock, deploying: .artifact(a), inventory: false))
+        commands.append(h.strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(a)), host: "h1").command)
+        commands.append(image.preflight(Self.lock, deploying: .imageTag("v1"), inventory: false))
+        commands.append(image.stage(release, host: "h1").command)
+        for c in commands {
+            let file = Local.tempDir("sh-n") + "/script.sh"
+            try c.rendered.write(toFile: file, atomically: true, encoding: .utf8)
+            let (status, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-n", file])
+            #expect(status == 0, "\(c.step.map(\.rawValue) ?? "?"): \(out)")
+            #expect(c.step != nil)
+        }
+    }
+
+    @Test func preflightTakesTheLockOnceAndTakesOverAStaleOne() async throws {
+        let h = try Host()
+        let (s1, out1, _) = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false))
+        #expect(s1 == 0)
+        #expect(out1.first("lock") == "acquired")
+        #expect(out1.first("current") == "")
+        #expect(try String(contentsOfFile: h.layout.lock, encoding: .utf8).contains("holder=run-1"))
+        // A second run is refused, naming the holder.
+        let other = LockRequest(info: "holder=run-2")
+        let (s2, out2, _) = try await h.run(h.strategy.preflight(other, deploying: nil, inventory: false))
+        #expect(s2 == HostScript.Code.locked.rawValue)
+        #expect(out2.first("error")?.contains("holder=run-1") == true)
+        // Unless the deployer knows run-1 is dead.
+        let (s3, out3, _) = try await h.run(h.strategy.preflight(LockRequest(info: "holder=run-2", staleHolders: ["run-1"]), deploying: nil, inventory: false))
+        #expect(s3 == 0)
+        #expect(out3.first("lock.stale") == "run-1")
+        // Only the holder's unlock removes it.
+        _ = try await h.run(h.strategy.unlock(holder: "run-1", historyLine: nil))
+        #expect(FileManager.default.fileExists(atPath: h.layout.lock))
+        let (_, out4, _) = try await h.run(h.strategy.unlock(holder: "run-2", historyLine: "{\"event\":\"outcome\"}"))
+        #expect(out4.first("lock") == "released")
+        #expect(!FileManager.default.fileExists(atPath: h.layout.lock))
+        #expect(try String(contentsOfFile: h.layout.history, encoding: .utf8) == "{\"event\":\"outcome\"}\n")
+    }
+
+    @Test func preflightRefusesWhenTheDiskIsTooSmall() async throws {
+        let h = try Host()
+        var cfg = h.config
+        cfg.diskFactor = 1e12  // more than any disk
+        let a = try h.artifact(["big": String(repeating: "x", count: 10_000)])
+        let (status, out, _) = try await h.run(SymlinkStrategy(config: cfg).preflight(Self.lock, deploying: .artifact(a), inventory: false))
+        #expect(status == HostScript.Code.diskFull.rawValue)
+        #expect(out.first("error")?.contains("KB free") == true)
+    }
+
+    @Test func stageSwitchFinishAndPruneOnARealTree() async throws {
+        let h = try Host(keep: 1)
+        let v1 = try h.artifact(["VERSION": "1", "app.txt": "one", "log/x": "old log"])
+        let out1 = try await h.stage(v1)
+        #expect(out1.first("extracted") == v1.releaseID)
+        #expect(!FileManager.default.fileExists(atPath: h.layout.upload(v1.releaseID)))
+        #expect(FileManager.default.fileExists(atPath: h.layout.release(v1.releaseID) + "/.shipit-manifest"))
+        // Shared paths are links into shared/, seeded from the first release.
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: h.layout.release(v1.releaseID) + "/log") == h.layout.shared + "/log")
+
+        let (s, sw, text) = try await h.run(h.strategy.switchTo(releaseID: v1.releaseID, host: "h1", historyLine: "{\"event\":\"deploy\"}"))
+        #expect(s == 0, "\(text)")
+        #expect(sw.first("previous") == "")
+        #expect(sw.first("switched") == v1.releaseID)
+        #expect(sw.first("started") == v1.releaseID)
+        #expect(h.current == "releases/\(v1.releaseID)")
+        #expect(try String(contentsOfFile: h.layout.shared + "/log/started.txt", encoding: .utf8) == "h1 \(v1.releaseID)\n")
+
+        // v2 reports what changed against v1, then replaces it.
+        let v2 = try h.artifact(["VERSION": "2", "new.txt": "n", "log/x": "ignored"])
+        let out2 = try await h.stage(v2)
+        #expect(out2.first("changed") == "3")
+        #expect(Set(out2.all("change")) == ["M ./VERSION", "A ./new.txt", "D ./app.txt"])
+        _ = try await h.run(h.strategy.switchTo(releaseID: v2.releaseID, host: "h1", historyLine: "{}"))
+        #expect(h.current == "releases/\(v2.releaseID)")
+
+        // A third release: keep 1 prunes v1 but never current (v3) or the rollback target (v2).
+        let v3 = try h.artifact(["VERSION": "3"])
+        _ = try await h.stage(v3)
+        _ = try await h.run(h.strategy.switchTo(releaseID: v3.releaseID, host: "h1", historyLine: "{}"))
+        let (_, fin, _) = try await h.run(h.strategy.finish(previous: v2.releaseID, holder: "nobody", historyLine: nil))
+        #expect(fin.all("pruned") == [v1.releaseID])
+        let (_, inv, _) = try await h.run(h.strategy.inventory())
+        #expect(inv.all("release") == [v2.releaseID, v3.releaseID].sorted())
+        #expect(inv.first("current") == v3.releaseID)
+    }
+
+    @Test func aChecksumMismatchLeavesNoReleaseBehind() async throws {
+        let h = try Host()
+        let a = try h.artifact(["VERSION": "1"])
+        try h.upload(a)
+        let (status, out, _) = try await h.run(h.strategy.extract(releaseID: a.releaseID, sha256: String(repeating: "0", count: 64)))
+        #expect(status == HostScript.Code.checksum.rawValue)
+        #expect(out.first("error")?.hasPrefix("checksum mismatch") == true)
+        #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID)))
+        #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID) + ".tmp"))
+    }
+
+    @Test func abandonMarksAFailedReleaseOrRemovesOneThatNeverWentLive() async throws {
+        let h = try Host()
+        let good = try h.artifact(["VERSION": "1"])
+        let bad = try h.artifact(["VERSION": "bad"])
+        _ = try await h.stage(good)
+        _ = try await h.run(h.strategy.switchTo(releaseID: good.releaseID, host: "h1", historyLine: "{}"))
+        _ = try await h.stage(bad)
+        _ = try await h.run(h.strategy.abandon(releaseID: bad.releaseID, keepForInspection: true, holder: "x", historyLine: nil))
+        let (_, inv, _) = try await h.run(h.strategy.inventory())
+        #expect(inv.all("failed") == [bad.releaseID])
+        #expect(inv.all("release").contains(bad.releaseID))
+        let never = try h.artifact(["VERSION": "never"])
+        _ = try await h.stage(never)
+        _ = try await h.run(h.strategy.abandon(releaseID: never.releaseID, keepForInspection: false, holder: "x", historyLine: nil))
+        #expect(!FileManager.default.fileExists(atPath: h.layout.release(never.releaseID)))
+        // The running release is never removed, even when asked to abandon it.
+        _ = try await h.run(h.strategy.abandon(releaseID: good.releaseID, keepForInspection: false, holder: "x", historyLine: nil))
+        #expect(FileManager.default.fileExists(atPath: h.layout.release(good.releaseID)))
+    }
+
+    @Test func inspectVerifiesTheFilesOfCurrent() async throws {
+        let h = try Host()
+        let a = try h.artifact(["VERSION": "1", "app.txt": "one", "log/x": "l"])
+        _ = try await h.stage(a)
+        _ = try await h.run(h.strategy.switchTo(releaseID: a.releaseID, host: "h1", historyLine: "{}"))
+        let (_, ok, _) = try await h.run(h.strategy.inspect(verify: true, historyLines: 5))
+        #expect(ok.first("files") == "intact")
+        try "changed".write(toFile: h.layout.release(a.releaseID) + "/app.txt", atomically: true, encoding: .utf8)
+        let (_, bad, _) = try await h.run(h.strategy.inspect(verify: true, historyLines: 5))
+        #expect(bad.first("files") == "modified")
+        #expect(bad.all("modified") == ["./app.txt"])
+        #expect(bad.all("history").count == 1)
+    }
+}
