@@ -125,7 +125,8 @@ struct HostScriptTests {
     }
 
     @Test func stageSwitchFinishAndPruneOnARealTree() async throws {
-        let h = try Host(keep: 1)
+        let h = try Host(keep: 2)
+        _ = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false))
         let v1 = try h.artifact(["VERSION": "1", "app.txt": "one", "log/x": "old log"])
         let out1 = try await h.stage(v1)
         #expect(out1.first("extracted") == v1.releaseID)
@@ -146,19 +147,24 @@ struct HostScriptTests {
         let v2 = try h.artifact(["VERSION": "2", "new.txt": "n", "log/x": "ignored"])
         let out2 = try await h.stage(v2)
         #expect(out2.first("changed") == "3")
-        #expect(Set(out2.all("change")) == ["M ./VERSION", "A ./new.txt", "D ./app.txt"])
+        #expect(Set(out2.all("change")) == ["M VERSION", "A new.txt", "D app.txt"])
         _ = try await h.run(h.strategy.switchTo(releaseID: v2.releaseID, host: "h1", historyLine: "{}"))
         #expect(h.current == "releases/\(v2.releaseID)")
 
-        // A third release: keep 1 prunes v1 but never current (v3) or the rollback target (v2).
-        let v3 = try h.artifact(["VERSION": "3"])
-        _ = try await h.stage(v3)
-        _ = try await h.run(h.strategy.switchTo(releaseID: v3.releaseID, host: "h1", historyLine: "{}"))
-        let (_, fin, _) = try await h.run(h.strategy.finish(previous: v2.releaseID, holder: "nobody", historyLine: nil))
-        #expect(fin.all("pruned") == [v1.releaseID])
+        // Two more: keep 2 keeps v4 and v3, prunes v2, and never the rollback target (v1 here)
+        // nor current; the holder's finish releases the lock.
+        let v3 = try h.artifact(["VERSION": "3"]), v4 = try h.artifact(["VERSION": "4"])
+        for v in [v3, v4] {
+            _ = try await h.stage(v)
+            _ = try await h.run(h.strategy.switchTo(releaseID: v.releaseID, host: "h1", historyLine: "{}"))
+        }
+        let (_, fin, _) = try await h.run(h.strategy.finish(previous: v1.releaseID, holder: "run-1", historyLine: nil))
+        #expect(fin.all("pruned") == [v2.releaseID])
+        #expect(fin.first("lock") == "released")
         let (_, inv, _) = try await h.run(h.strategy.inventory())
-        #expect(inv.all("release") == [v2.releaseID, v3.releaseID].sorted())
-        #expect(inv.first("current") == v3.releaseID)
+        #expect(inv.all("release") == [v1.releaseID, v3.releaseID, v4.releaseID])
+        #expect(inv.first("current") == v4.releaseID)
+        #expect(inv.first("lock.holder") == nil)
     }
 
     @Test func aChecksumMismatchLeavesNoReleaseBehind() async throws {
@@ -174,6 +180,7 @@ struct HostScriptTests {
 
     @Test func abandonMarksAFailedReleaseOrRemovesOneThatNeverWentLive() async throws {
         let h = try Host()
+        _ = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false))
         let good = try h.artifact(["VERSION": "1"])
         let bad = try h.artifact(["VERSION": "bad"])
         _ = try await h.stage(good)

@@ -107,7 +107,7 @@ public enum Local {
 
 /// Runs `body`, then `cleanUp`, awaited whatever `body` did (a `defer { Task { … } }` would fire
 /// the clean-up and forget it: the test could end, and the next start, before it ran).
-public func withCleanup<T>(_ cleanUp: () async -> Void, _ body: () async throws -> T) async rethrows -> T {
+public func withCleanup<T>(_ cleanUp: () async -> Void, _ body: () async throws -> T) async throws -> T {
     do {
         let result = try await body()
         await cleanUp()
