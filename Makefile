@@ -1,8 +1,6 @@
 # shipit — see README.md. `make demo` and `make test` are the two commands a newcomer needs.
 SHELL := /bin/bash
 N ?= 3
-SHIPIT := .build/debug/shipit
-HOSTS_ENV = $$(scripts/testhosts.sh env)
 
 .PHONY: all deps build release test test-faults demo demo-image images hosts-up hosts-down hosts-status bench clean
 

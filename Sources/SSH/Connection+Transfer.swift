@@ -2,6 +2,8 @@ import CLibSSH2
 import Foundation
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// How to move a file to a host. SFTP is the default: with 1 MiB writes libssh2 pipelines its packets,

@@ -2,6 +2,8 @@ import CLibSSH2
 import Foundation
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The synchronous heart of a session: one TCP socket and one libssh2 session in non-blocking mode.

@@ -88,23 +88,8 @@ public final class SSHSession: @unchecked Sendable {
         }
     }
 
-    /// Opens a long-lived tunnel; its reads and writes also run on this session's queue.
-    public func openTunnel(host: String, port: Int, timeout: Double = 5) async throws -> SSHTunnel {
-        let handle = try await onQueue { conn -> ChannelHandle in
-            let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(timeout * 1000)))
-            return ChannelHandle(try conn.openTunnel(host: host, port: port, deadline: deadline))
-        }
-        return SSHTunnel(session: self, channel: handle)
-    }
-
     /// Disconnects (bounded: a dead link cannot hang this).
     public func close() async {
         _ = try? await onQueue { $0.shutdown() }
     }
-}
-
-/// A channel pointer that may cross to the session's queue; only ever dereferenced there.
-struct ChannelHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
-    init(_ pointer: OpaquePointer) { self.pointer = pointer }
 }

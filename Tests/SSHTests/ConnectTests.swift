@@ -4,6 +4,8 @@ import Testing
 import TestSupport
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 @Suite("connect, host keys and authentication against real sshd")

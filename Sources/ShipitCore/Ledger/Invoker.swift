@@ -34,12 +34,6 @@ public struct Invoker: Sendable, Equatable {
         return Invoker(user: environment["USER"] ?? NSUserName(), machine: ProcessInfo.processInfo.hostName, pid: getpid(), ci: ci)
     }
 
-    /// `user@machine`, and the CI run link when there is one.
-    public var summary: String {
-        let link = ci["GITHUB_RUN_URL"] ?? ci["CI_JOB_URL"] ?? ci["BUILDKITE_BUILD_URL"] ?? ci["BUILD_URL"] ?? ci["CIRCLE_BUILD_URL"]
-        return "\(user)@\(machine)" + (link.map { " (\($0))" } ?? "")
-    }
-
     /// Whether a pid on this machine is still running (signal 0 probes without sending anything).
     public static func isAlive(_ pid: Int32) -> Bool {
         guard pid > 0 else { return false }

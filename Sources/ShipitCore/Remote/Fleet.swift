@@ -54,14 +54,6 @@ public final class Fleet: Sendable {
         if let dead = await sessions.remove(host) { await dead.close() }
     }
 
-    /// Opens every session in parallel; returns the hosts that failed with their errors.
-    public func connectAll() async -> [String: Error] {
-        let results = await forEachHost { host -> Error? in
-            do { _ = try await self.session(host); return nil } catch { return error }
-        }
-        return results.compactMapValues { $0 }
-    }
-
     public func closeAll() async {
         let all = await sessions.removeAll()
         await withTaskGroup(of: Void.self) { group in
