@@ -9,34 +9,6 @@ struct LockCommand: AsyncParsableCommand {
         subcommands: [Status.self, Release.self]
     )
 
-    struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show who holds the lock on each host, and for how long.")
-        @OptionGroup var common: ConfigOptions
-
-        func run() async throws {
-            let config = try common.load()
-            if try await LockCommand.show(config) { throw ExitCode(ShipitExit.locked.rawValue) }
-        }
-    }
-
-    struct Release: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove a lock left by a dead run (needs --force).")
-        @OptionGroup var common: ConfigOptions
-        @Flag(name: .long, help: "Really remove the lock, whoever holds it.")
-        var force = false
-
-        func run() async throws {
-            guard force else { throw ShipitError.input("--force is required: releasing another run's lock lets two deploys overlap") }
-            let config = try common.load()
-            _ = try await LockCommand.show(config)
-            let results = await withFleet(config) { await FleetLocks(config: config, transport: $0).forceRelease() }
-            for h in config.hosts {
-                let r = results[h] ?? "no result"
-                Console.shared.out("\(h): lock \(r.map { "FAILED: \($0)" } ?? "released")")
-            }
-        }
-    }
-
     /// Prints each host's lock holder and age; returns whether any host is locked.
     static func show(_ config: DeployConfig) async throws -> Bool {
         var dead: Set<String> = []
