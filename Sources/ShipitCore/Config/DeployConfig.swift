@@ -43,6 +43,8 @@ public struct DeployConfig: Sendable {
     public var roles: [String: [String]] = [:]
     public var triage = TriageSettings()
     public var migrations: MigrationSettings?
+    /// The traffic switch (nil: the app restarts in place, dropping connections meanwhile).
+    public var traffic: TrafficSettings?
     /// sha256 of the effective settings, so config-only changes show up in the ledger.
     public var configHash: String
     /// The effective config flattened to `key.path = value` (after the stage overlay and flag
@@ -54,7 +56,7 @@ public struct DeployConfig: Sendable {
 
 extension DeployConfig {
     static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start",
-                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations"]
+                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic"]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
     public static func load(file: String, stage: String? = nil) throws -> DeployConfig {
@@ -256,6 +258,10 @@ extension DeployConfig {
         config.roles = roles
         config.ledger = ledger
         if let t = top["triage"] { config.triage = try TriageSettings.parse(t) }
+        if let t = top["traffic"] {
+            config.traffic = try TrafficSettings.parse(t, health: health)
+            if config.traffic != nil, strategy == .symlink, start == nil { throw t.fail("the traffic switch starts each release on a slot: 'start' is needed") }
+        }
         if let mr = top["migrations"] {
             let m = try MigrationSettings.parse(mr)
             if let h = m.host, !hosts.contains(h) { throw mr.fail("host \(h) is not one of the hosts") }

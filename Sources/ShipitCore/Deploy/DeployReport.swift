@@ -13,6 +13,9 @@ public struct DeployReport: Sendable, Codable {
         /// The connection failed while a switch ran on this host: it may be on `current` or on the
         /// release it was switching to. Cleared by the next switch that reports back.
         public var switchingTo: String?
+        /// Traffic switch: the slot (port) serving traffic, and the release kept warm on the other one.
+        public var slot: Int?
+        public var standby: String?
     }
 
     public var operation: String

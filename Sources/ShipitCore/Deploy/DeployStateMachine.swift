@@ -1,7 +1,7 @@
 /// The deploy state machine (design §2). Every transition lives here and nowhere else; the run
 /// (`Deployment`) asks it for the phase to run next, runs it, and reports how it went.
 public enum DeployPhase: String, Sendable, Codable, CaseIterable {
-    case pending, preflight, upload, migrate, `switch`, smokeTest, succeeded, failed, rollingBack, rolledBack, rollbackFailed
+    case pending, preflight, upload, migrate, warm, `switch`, smokeTest, succeeded, failed, rollingBack, rolledBack, rollbackFailed
 
     /// The run is over: nothing more runs on any host except the closing scripts.
     public var isTerminal: Bool { [.succeeded, .failed, .rolledBack, .rollbackFailed].contains(self) }
@@ -28,10 +28,14 @@ public struct DeployStateMachine: Sendable {
     public private(set) var phase: DeployPhase = .pending
     public private(set) var autoRollback: Bool
     public let operation: DeployOperation
+    /// A traffic switch: the release starts and is smoke-tested on the idle slot (`warm`) before
+    /// the proxy sends it any request.
+    public let warmStandby: Bool
 
-    public init(operation: DeployOperation = .deploy, autoRollback: Bool = true) {
+    public init(operation: DeployOperation = .deploy, autoRollback: Bool = true, warmStandby: Bool = false) {
         self.operation = operation
         self.autoRollback = autoRollback
+        self.warmStandby = warmStandby
     }
 
     /// After a contract migration old code cannot run against the schema: a failure from here on
@@ -43,28 +47,31 @@ public struct DeployStateMachine: Sendable {
     /// Applies `event` and returns the new phase.
     @discardableResult
     public mutating func handle(_ event: DeployEvent) throws -> DeployPhase {
-        phase = try Self.next(from: phase, on: event, operation: operation, autoRollback: autoRollback)
+        phase = try Self.next(from: phase, on: event, operation: operation, autoRollback: autoRollback, warmStandby: warmStandby)
         return phase
     }
 
     public static func next(from phase: DeployPhase, on event: DeployEvent, operation: DeployOperation = .deploy,
-                            autoRollback: Bool) throws -> DeployPhase {
+                            autoRollback: Bool, warmStandby: Bool = false) throws -> DeployPhase {
+        let beforeSwitch: DeployPhase = warmStandby ? .warm : .switch
         func afterSwitchFailure(_ anySwitched: Bool) -> DeployPhase {
             anySwitched && autoRollback ? .rollingBack : .failed
         }
         switch (phase, event) {
         case (.pending, .start): return .preflight
         // A rollback's release is on every host already, and no migration runs backwards.
-        case (.preflight, .phaseSucceeded): return operation == .rollback ? .switch : .upload
+        case (.preflight, .phaseSucceeded): return operation == .rollback ? beforeSwitch : .upload
         // Database migrations run after the upload and before any switch (expand first).
         case (.upload, .phaseSucceeded) where operation == .deploy: return .migrate
-        case (.migrate, .phaseSucceeded) where operation == .deploy: return .switch
+        case (.migrate, .phaseSucceeded) where operation == .deploy: return beforeSwitch
+        case (.warm, .phaseSucceeded) where warmStandby: return .switch
         case (.switch, .phaseSucceeded): return .smokeTest
         case (.smokeTest, .phaseSucceeded): return .succeeded
         case (.rollingBack, .phaseSucceeded): return .rolledBack
         // Nothing switched yet: clean up, nothing to roll back.
-        case (.pending, .phaseFailed), (.preflight, .phaseFailed), (.upload, .phaseFailed), (.migrate, .phaseFailed),
-             (.pending, .interrupted), (.preflight, .interrupted), (.upload, .interrupted), (.migrate, .interrupted):
+        // The warm-up gave the new release no traffic: a failure there touched no user either.
+        case (.pending, .phaseFailed), (.preflight, .phaseFailed), (.upload, .phaseFailed), (.migrate, .phaseFailed), (.warm, .phaseFailed),
+             (.pending, .interrupted), (.preflight, .interrupted), (.upload, .interrupted), (.migrate, .interrupted), (.warm, .interrupted):
             return .failed
         case let (.switch, .phaseFailed(anySwitched)), let (.switch, .interrupted(anySwitched)):
             return afterSwitchFailure(anySwitched)

@@ -93,7 +93,8 @@ public final class Deployment: @unchecked Sendable {
 
     func drive(_ operation: DeployOperation) async -> DeployReport {
         let started = ContinuousClock.now
-        machine = DeployStateMachine(operation: operation, autoRollback: operation == .deploy ? options.autoRollback : true)
+        machine = DeployStateMachine(operation: operation, autoRollback: operation == .deploy ? options.autoRollback : true,
+                                     warmStandby: strategy.traffic != nil)
         guard await beginRecording(operation) else {
             state.failedIn = .pending
             state.failAll(step: "ledger", error: "the attempt could not be recorded; no host was touched")
@@ -116,6 +117,7 @@ public final class Deployment: @unchecked Sendable {
         case .preflight: return machine.operation == .rollback ? RollbackPreflightPhase() : PreflightPhase()
         case .upload: return StagePhase()
         case .migrate: return MigratePhase()
+        case .warm: return WarmPhase()
         case .switch: return SwitchPhase()
         case .smokeTest: return SmokeTestPhase()
         case .rollingBack: return RollingBackPhase()

@@ -20,7 +20,7 @@ public enum DryRunPlan {
         let lock = LockRequest(info: "holder=<run id>", waitSeconds: lockWaitSeconds)
         for host in config.hosts {
             lines.append("\n## \(host)")
-            add("preflight", strategy.preflight(lock, deploying: input, inventory: false))
+            add("preflight", strategy.preflight(lock, deploying: input, inventory: false, host: host))
             let plan = strategy.stage(release, host: host)
             for u in plan.uploads { lines.append("# upload \(u.localPath) -> \(u.remotePath) (sftp)") }
             add(strategy.stageStep == "upload" ? "extract" : strategy.stageStep, plan.command)

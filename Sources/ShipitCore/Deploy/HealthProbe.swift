@@ -18,19 +18,23 @@ public struct HealthProbe: Sendable {
         self.transport = transport
     }
 
-    public func check(host: String, interrupt: InterruptFlag? = nil) async -> Result {
+    /// `port`: a slot's port instead of the public one. `servedBy`: the proxy must say (in the
+    /// slot header) that this slot answered — a switch is only done once traffic really goes there.
+    public func check(host: String, port: Int? = nil, servedBy slot: Int? = nil, interrupt: InterruptFlag? = nil) async -> Result {
         let address = health.address ?? host
+        let port = port ?? health.port
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(health.deadline * 1000)))
         var attempts = 0
         var last = ""
         for path in [health.live, health.ready] {
-            let url = "http://\(address):\(health.port)\(path)"
+            let url = "http://\(address):\(port)\(path)"
             while true {
                 attempts += 1
                 do {
-                    let r = try await transport.httpGet(host, address: address, port: health.port, path: path, timeout: health.requestTimeout)
-                    if (200..<300).contains(r.status) { break }
-                    last = "GET \(url) → \(r.status) \(Self.snippet(r.body))"
+                    let r = try await transport.httpGet(host, address: address, port: port, path: path, timeout: health.requestTimeout)
+                    let via = r.headers[TrafficSwitch.slotHeader.lowercased()]
+                    if (200..<300).contains(r.status) && (slot == nil || via == String(slot!)) { break }
+                    last = "GET \(url) → \(r.status) \(Self.snippet(r.body))" + (slot != nil && via != String(slot!) ? " (served by slot \(via ?? "?"), not \(slot!) yet)" : "")
                 } catch {
                     last = "GET \(url) → \(ErrorText.withoutHost(error))"
                     // No SSH connection to the host: waiting cannot make the app answer.

@@ -44,10 +44,22 @@ struct RunState: Sendable {
         hosts[host]?.current = current
     }
 
-    /// A switch script reported back.
-    mutating func switched(host: String, to id: String) {
+    /// A switch script reported back (on `slot`, with a traffic switch).
+    mutating func switched(host: String, to id: String, slot: Int? = nil) {
+        if let slot, let old = hosts[host]?.slot, old != slot {
+            // The release that served traffic stays warm on its slot.
+            let was = hosts[host]?.current
+            hosts[host]?.standby = was
+        }
         hosts[host]?.current = id
         hosts[host]?.switchingTo = nil
+        if let slot { hosts[host]?.slot = slot }
+    }
+
+    /// Pre-flight read the slots: which one serves traffic, and which release runs warm on the other.
+    mutating func foundSlots(host: String, active: Int?, standby: String?) {
+        hosts[host]?.slot = active
+        hosts[host]?.standby = standby
     }
 
     /// The connection failed while a switch ran: the host may be on either release. It counts as

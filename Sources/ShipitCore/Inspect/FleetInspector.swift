@@ -30,13 +30,13 @@ public struct FleetInspector: Sendable {
     public func inspect(_ options: Options) async -> Result {
         var c = config
         c.connection.commandTimeout = min(config.connection.commandTimeout, 60)
-        let command = Strategies.make(c).inspect(verify: options.verifyFiles, historyLines: options.historyLines)
+        let strategy = Strategies.make(c)
         let health = options.health ? config.health : nil
         let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { [transport] host -> (HostInspection, [HostHistory.Entry]) in
             var h = HostInspection(host: host, reachable: true)
             let out: ScriptOutput
             do {
-                let r = try await transport.run(host, command)
+                let r = try await transport.run(host, strategy.inspect(verify: options.verifyFiles, historyLines: options.historyLines, host: host))
                 out = ScriptOutput(r.stdoutText)
                 if !r.status.succeeded { h.error = "inspection exited \(r.exitCode): \(r.stderrText.suffix(300))" }
             } catch {

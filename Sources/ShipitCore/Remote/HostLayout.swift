@@ -17,6 +17,10 @@ public struct HostLayout: Sendable, Equatable {
     /// Image strategy: the running release, and every release created here (`<id> <ref>` lines).
     public var imageCurrent: String { meta + "/image-current" }
     public var imageReleases: String { meta + "/image-releases" }
+    /// The traffic switch: the managed proxy's config, pid, logs and temp files; each slot's pid
+    /// file and release, and which slot serves traffic.
+    public var proxy: String { meta + "/proxy" }
+    public var slots: String { meta + "/slots" }
     public func release(_ id: String) -> String { releases + "/" + id }
     public func upload(_ id: String) -> String { meta + "/upload-" + id + ".tar.gz" }
     /// Migrations copied out of an image on the migration host.

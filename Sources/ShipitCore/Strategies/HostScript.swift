@@ -8,10 +8,11 @@ public enum HostScript {
     }
 
     /// The layout as variables: `$D` deploy_to, `$RELEASES`, `$CURRENT`, `$SHARED`, `$META`,
-    /// `$LOCK`, `$HISTORY`, `$FAILED`, `$ICUR`, `$IREL`.
+    /// `$LOCK`, `$HISTORY`, `$FAILED`, `$ICUR`, `$IREL`, `$PROXY`, `$SLOTS`.
     public static func layoutVariables(_ l: HostLayout) -> [(String, String)] {
         [("D", l.deployTo), ("RELEASES", l.releases), ("CURRENT", l.current), ("SHARED", l.shared), ("META", l.meta),
-         ("LOCK", l.lock), ("HISTORY", l.history), ("FAILED", l.failedMarks), ("ICUR", l.imageCurrent), ("IREL", l.imageReleases)]
+         ("LOCK", l.lock), ("HISTORY", l.history), ("FAILED", l.failedMarks), ("ICUR", l.imageCurrent), ("IREL", l.imageReleases),
+         ("PROXY", l.proxy), ("SLOTS", l.slots)]
     }
 
     public static func make(_ step: HostStep, layout: HostLayout, _ vars: [(String, String)], prelude: String = "",

@@ -13,6 +13,8 @@ public struct ImageStrategy: ReleaseStrategy {
     public let bindAddress: String?
     public let timeout: Double
     public var stageStep: String { "create" }
+    /// Not yet for images (docs/traffic.md): a switch stops the old container, then starts the new.
+    public var traffic: TrafficSwitch? { nil }
 
     public init(config: DeployConfig, image: ImageSettings) {
         layout = config.layout
@@ -66,7 +68,7 @@ public struct ImageStrategy: ReleaseStrategy {
 
     /// Writable deploy_to, engine runs, lock, current release; then the pull (the image on every
     /// host before any switch) and its digest.
-    public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool) -> RemoteCommand {
+    public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand {
         var pull = ""
         if case let .imageTag(tag)? = deploying { pull = "\(image.name):\(tag)" }
         let cmd = script(.preflight, HostScript.lockVariables(lock) + [("PULL", pull), ("NAMEONLY", image.name), ("TLS", image.tlsVerify ? "" : "--tls-verify=false")], """
@@ -82,7 +84,7 @@ public struct ImageStrategy: ReleaseStrategy {
           echo "digest=${ref##*@}"
         fi
         """)
-        return inventory ? cmd.then(self.inventory()) : cmd
+        return inventory ? cmd.then(self.inventory(host: host)) : cmd
     }
 
     /// Tags move: every host must have pulled the same content, and that digest is the release.
@@ -110,6 +112,14 @@ public struct ImageStrategy: ReleaseStrategy {
     public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource {
         .remote(MigrationCommands(layout: layout, settings: settings)
             .fetchFromImage(engine: image.engine, reference: release.imageReference ?? "", releaseID: release.id))
+    }
+
+    public func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand {
+        preconditionFailure("the image strategy has no traffic switch yet")
+    }
+
+    public func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {
+        preconditionFailure("the image strategy has no traffic switch yet")
     }
 
     /// (Re)creates the target's container if needed, stops every other running container of the
@@ -163,7 +173,7 @@ public struct ImageStrategy: ReleaseStrategy {
 
     /// A release that went live and failed stays (stopped, marked failed) for inspection; one that
     /// never went live loses its container.
-    public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?) -> RemoteCommand {
+    public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String) -> RemoteCommand {
         script(.abandon, [("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""), ("KEEPIT", keepForInspection ? "1" : "")], """
         \(HostScript.appendHistory)
         if [ -n "$KEEPIT" ]; then
@@ -187,12 +197,12 @@ public struct ImageStrategy: ReleaseStrategy {
     \(HostScript.marksAndLock)
     """
 
-    public func inventory() -> RemoteCommand {
+    public func inventory(host: String) -> RemoteCommand {
         script(.inventory, [], Self.inventoryBody + "\ntrue")
     }
 
     /// The inventory, whether the current release's container runs, and history lines.
-    public func inspect(verify: Bool, historyLines: Int) -> RemoteCommand {
+    public func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand {
         script(.inspect, [("HLINES", String(historyLines))], Self.inventoryBody + """
 
         cur=$(cat "$ICUR" 2>/dev/null || true)

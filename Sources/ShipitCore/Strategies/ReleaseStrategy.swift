@@ -60,24 +60,31 @@ public protocol ReleaseStrategy: Sendable {
     /// Checks, the lock, the current release (`current=`); for a deploy also what staging needs
     /// (free disk for the artifact; the image pulled, its `digest=`). `inventory` appends the
     /// inventory lines a rollback chooses its target from.
-    func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool) -> RemoteCommand
+    func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand
     /// After every host's pre-flight: the release to stage, or why not.
     func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease
     func stage(_ release: ResolvedRelease, host: String) -> StagePlan
     func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource
     /// Atomic switch to `releaseID` and start it; prints `previous=` and `switched=`.
     func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand
+    /// The traffic switch in front of two slots (nil: a switch restarts the app in place).
+    var traffic: TrafficSwitch? { get }
+    /// Traffic switch: starts the release on the idle `slot` (kept if it already runs it and
+    /// `reuse`), without giving it traffic.
+    func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand
+    /// Traffic switch: points the proxy at `slot`, which runs `releaseID`.
+    func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand
     /// After success: prune (never current or `previous`), release the lock.
     func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand
     /// A release that failed: kept and marked for inspection, or removed when it never went live;
     /// then the lock is released.
-    func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?) -> RemoteCommand
+    func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String) -> RemoteCommand
     func unlock(holder: String, historyLine: String?) -> RemoteCommand
     /// `current=`, `release=` (oldest first), `failed=`, `lock.*=` lines.
-    func inventory() -> RemoteCommand
+    func inventory(host: String) -> RemoteCommand
     /// The inventory plus what `status`/`verify`/`changes` need (file check, container state,
     /// history lines), in one script.
-    func inspect(verify: Bool, historyLines: Int) -> RemoteCommand
+    func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand
     func forceUnlock() -> RemoteCommand
     /// The release a rollback goes to, or why there is none.
     func rollbackTarget(requested: String?, hosts: [String], inventory: [String: ScriptOutput], currents: [String]) -> (String?, String?)
@@ -89,6 +96,14 @@ extension ReleaseStrategy {
     }
 
     public func forceUnlock() -> RemoteCommand { HostScript.forceUnlock(layout: layout, timeout: nil) }
+
+    /// `shipit maintenance on|off`: the proxy answers 503 with Retry-After and the message.
+    public func maintenance(host: String, on: Bool, message: String, retryAfter: Int, historyLine: String) -> RemoteCommand? {
+        guard let traffic else { return nil }
+        let conf = on ? TrafficSwitch.maintenanceConf(message: message, retryAfter: retryAfter) : ""
+        let (vars, body) = traffic.maintenance(host: host, conf: conf)
+        return HostScript.make(.maintenance, layout: layout, vars + [("HIST", historyLine)], prelude: HostScript.helpers, body, timeout: 60)
+    }
 
     public func rollbackTarget(requested: String?, hosts: [String], inventory: [String: ScriptOutput], currents: [String]) -> (String?, String?) {
         RollbackTarget.choose(hosts: hosts, requested: requested, inventory: inventory, currents: currents)

@@ -10,6 +10,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public let keepReleases: Int
     public let diskFactor: Double
     public let timeout: Double
+    public let traffic: TrafficSwitch?
     public var stageStep: String { "upload" }
 
     public init(config: DeployConfig) {
@@ -21,13 +22,20 @@ public struct SymlinkStrategy: ReleaseStrategy {
         keepReleases = config.keepReleases
         diskFactor = config.diskFactor
         timeout = config.connection.commandTimeout
+        if let t = config.traffic, let h = config.health { traffic = TrafficSwitch(settings: t, layout: config.layout, health: h) } else { traffic = nil }
     }
 
     /// How many changed file names an attempt keeps (the count is always exact).
     public static let changeListLimit = 100
 
     private func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
-        HostScript.make(step, layout: layout, vars, body, timeout: timeout)
+        HostScript.make(step, layout: layout, vars, prelude: HostScript.helpers, body, timeout: timeout)
+    }
+
+    /// The traffic switch's variables and functions for a closing or inventory script ("" without one).
+    private func trafficPart(_ host: String?) -> (vars: [(String, String)], functions: String) {
+        guard let traffic else { return ([], "") }
+        return (traffic.variables(host: host ?? "localhost"), TrafficSwitch.functions)
     }
 
     /// Free space pre-flight asks for: the artifact times `disk_factor` (the tarball and its
@@ -38,10 +46,11 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     /// deploy_to writable, tools present, lock taken, a lost run's partial uploads removed, enough
     /// disk, current release read.
-    public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool) -> RemoteCommand {
+    public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand {
         var need: Int64 = 0
         if case let .artifact(a)? = deploying { need = requiredKB(a) }
-        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " "))], """
+        let proxy = traffic?.preflight(host: host)
+        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " "))] + (proxy?.vars ?? []), """
         mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
         for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit 11; }; done
         \(HostScript.lockFunction)
@@ -52,8 +61,9 @@ public struct SymlinkStrategy: ReleaseStrategy {
         [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
         cur=$(readlink "$CURRENT" 2>/dev/null || true)
         echo "current=${cur##*/}"
+        \(proxy?.body ?? "")
         """)
-        return inventory ? cmd.then(self.inventory()) : cmd
+        return inventory ? cmd.then(self.inventory(host: host)) : cmd
     }
 
     public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease {
@@ -112,15 +122,47 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// The environment `start` runs with on `host`.
     public func startEnv(host: String) -> [(String, String)] {
         var env = [("SHIPIT_APP", app), ("SHIPIT_HOST", host)]
-        if let h = health { env += [("PORT", String(h.port)), ("SHIPIT_BIND", h.address ?? host)] }
+        // With the traffic switch, PORT is the slot's (set by the warm-up script).
+        if let h = health { env += (traffic == nil ? [("PORT", String(h.port))] : []) + [("SHIPIT_BIND", h.address ?? host)] }
         return env
+    }
+
+    /// `start` in the release directory, its output in the start log (a daemon must not hold the
+    /// channel), with the start environment.
+    private func startBody(host: String) -> String {
+        let exports = startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n")
+        return """
+        \(exports)
+        export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
+        (cd "$RELEASES/$ID" && sh -c "$START") </dev/null >"$STARTLOG" 2>&1
+        rc=$?
+        tail -c 2000 "$STARTLOG" >&2
+        [ $rc -eq 0 ] || { echo "error=start command exited $rc"; exit 32; }
+        """
+    }
+
+    public func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand {
+        guard let traffic else { preconditionFailure("warm-up without a traffic switch") }
+        return script(.warm, traffic.variables(host: host) + [("ID", releaseID), ("SLOT", String(slot)), ("REUSE", reuse ? "1" : ""),
+                                                              ("START", start ?? ""), ("STARTLOG", layout.startLog)], """
+        [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
+        \(traffic.warmBody(startBody: startBody(host: host)))
+        """)
+    }
+
+    public func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {
+        guard let traffic else { preconditionFailure("traffic switch without a proxy") }
+        let (vars, body) = traffic.switchBody(host: host)
+        return script(.switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)], """
+        [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
+        \(body)
+        """)
     }
 
     /// Atomic switch of `current` to `releases/<id>`, a host-local history line, then `start` in
     /// the release directory with its output kept in a log file (a daemon must not hold the channel).
     public func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
-        let exports = startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n")
-        return script(.switch, [("ID", releaseID), ("START", start ?? ""), ("HIST", historyLine), ("STARTLOG", layout.startLog)], """
+        script(.switch, [("ID", releaseID), ("START", start ?? ""), ("HIST", historyLine), ("STARTLOG", layout.startLog)], """
         [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit 30; }
         prev=$(readlink "$CURRENT" 2>/dev/null || true)
         echo "previous=${prev##*/}"
@@ -129,12 +171,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         printf '%s\\n' "$HIST" >> "$HISTORY" || true
         rm -f "$FAILED/$ID"
         if [ -n "$START" ]; then
-          \(exports)
-          export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
-          (cd "$RELEASES/$ID" && sh -c "$START") </dev/null >"$STARTLOG" 2>&1
-          rc=$?
-          tail -c 2000 "$STARTLOG" >&2
-          [ $rc -eq 0 ] || { echo "error=start command exited $rc"; exit 32; }
+          \(startBody(host: host).replacingOccurrences(of: "\n", with: "\n  "))
           echo "started=$ID"
         fi
         """)
@@ -143,24 +180,30 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// Prunes old releases (never current, the rollback target, or a failed release still inside
     /// the keep window), then releases our lock.
     public func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand {
-        script(.finish, [("KEEP", String(keepReleases)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")], """
+        let t = trafficPart(nil)
+        return script(.finish, [("KEEP", String(keepReleases)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")] + t.vars, """
         \(HostScript.appendHistory)
         cur=$(readlink "$CURRENT" 2>/dev/null); cur=${cur##*/}
+        \(traffic == nil ? "running=" : TrafficSwitch.runningReleases)
         n=0
         for r in $(ls -1 "$RELEASES" | grep -v '\\.tmp$' | LC_ALL=C sort -r); do
           n=$((n + 1))
           [ "$n" -le "$KEEP" ] && continue
           [ "$r" = "$cur" ] || [ "$r" = "$PREV" ] && continue
+          printf '%s\\n' "$running" | grep -qxF -- "$r" && continue
           rm -rf "$RELEASES/$r" "$FAILED/$r" && echo "pruned=$r"
         done
         \(HostScript.unlockBody)
         """)
     }
 
-    public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?) -> RemoteCommand {
-        script(.abandon, [("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""), ("KEEPIT", keepForInspection ? "1" : ""),
-                          ("U", layout.upload(releaseID))], """
+    public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String) -> RemoteCommand {
+        let t = trafficPart(host)
+        return script(.abandon, [("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""), ("KEEPIT", keepForInspection ? "1" : ""),
+                                 ("U", layout.upload(releaseID))] + t.vars, """
         \(HostScript.appendHistory)
+        \(t.functions)
+        \(traffic == nil ? "" : TrafficSwitch.stopFailedSlots)
         rm -rf "$RELEASES/$ID.tmp" "$U"
         if [ -n "$KEEPIT" ]; then
           [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
@@ -178,16 +221,20 @@ public struct SymlinkStrategy: ReleaseStrategy {
     \(HostScript.marksAndLock)
     """
 
-    public func inventory() -> RemoteCommand {
-        script(.inventory, [], Self.inventoryBody + "\ntrue")
+    public func inventory(host: String) -> RemoteCommand {
+        let t = trafficPart(host)
+        return script(.inventory, t.vars, t.functions + "\n" + Self.inventoryBody + "\n" + (traffic == nil ? "" : TrafficSwitch.slotFacts) + "\ntrue")
     }
 
     /// The inventory; optionally the files of `current` checked against the manifest written at
     /// deploy time (`modified=` changed or missing, `added=` not in the manifest); optionally the
     /// newest history lines.
-    public func inspect(verify: Bool, historyLines: Int) -> RemoteCommand {
-        script(.inspect, [("VERIFY", verify ? "1" : ""), ("HLINES", String(historyLines))], """
+    public func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand {
+        let t = trafficPart(host)
+        return script(.inspect, [("VERIFY", verify ? "1" : ""), ("HLINES", String(historyLines))] + t.vars, """
+        \(t.functions)
         \(Self.inventoryBody)
+        \(traffic == nil ? "" : TrafficSwitch.slotFacts)
         if [ -n "$VERIFY" ]; then
           if [ -z "$cur" ]; then echo "files=no-current"
           elif [ ! -f "$CURRENT/.shipit-manifest" ]; then echo "files=no-manifest"

@@ -35,7 +35,7 @@ public struct TriageCommands: Sendable {
             """
         }
         var cmd = RemoteCommand(script: HostScript.assign(vars) + "\n" + body + "true", step: .triage, timeout: 30)
-            .then(Strategies.make(config).inspect(verify: false, historyLines: historyLines))
+            .then(Strategies.make(config).inspect(verify: false, historyLines: historyLines, host: host))
         // The schema layer, on the migration host: what the database applied, and the current
         // release's files (their checksums), compared on the deployer. Failures are findings.
         if let m = config.migrations, m.migrationHost(in: config) == host {

@@ -24,15 +24,15 @@ struct Conclusion {
             _ = await d.runHook("on-rollback")
         case (.failed, _) where state.anySwitched:
             // Left switched (--no-rollback, or fix forward after a contract migration).
-            await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: true, holder: holder, historyLine: history($0)) }
+            await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: true, holder: holder, historyLine: history($0), host: $0) }
         case (.failed, .deploy) where d.release != nil:
             // Nothing switched: the half-staged release goes everywhere.
-            await d.onLockedHosts { _ in strategy.abandon(releaseID: id, keepForInspection: false, holder: holder, historyLine: nil) }
+            await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: false, holder: holder, historyLine: nil, host: $0) }
         case (.failed, _):
             await d.onLockedHosts { _ in strategy.unlock(holder: holder, historyLine: nil) }
         case (.rolledBack, _), (.rollbackFailed, _):
             _ = await d.runHook("on-rollback")
-            await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: true, holder: holder, historyLine: history($0)) }
+            await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: true, holder: holder, historyLine: history($0), host: $0) }
         default:
             preconditionFailure("conclusion of a run in \(d.machine.phase)")
         }

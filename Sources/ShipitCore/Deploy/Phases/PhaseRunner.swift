@@ -13,14 +13,19 @@ protocol PhaseRunner {
 extension Deployment {
     /// Runs a lock-taking pre-flight script on every host and reads what it found: the lock,
     /// stale locks taken over, each host's current release. nil if any host failed.
-    func lockingPreflight(_ command: RemoteCommand) async -> [String: ScriptOutput]? {
-        let results = await step("preflight", on: config.hosts, running: command)
+    func lockingPreflight(_ command: @escaping @Sendable (String) -> RemoteCommand) async -> [String: ScriptOutput]? {
+        let results = await step("preflight", on: config.hosts) { [self] host in await remote(host, command(host)) }
         for (host, r) in results {
             if r.output.first("lock") == "acquired" { state.locked.insert(host) }
             if let stale = r.output.first("lock.stale") {
                 notify(DeployNotice(host: host, step: "preflight", status: .info, message: "took over the lock left by attempt \(stale) (that run is over)"))
             }
             state.found(host: host, current: r.output.first("current").flatMap { $0.isEmpty ? nil : $0 })
+            if let traffic = strategy.traffic {
+                let active = r.output.first("slot.active").flatMap { Int($0) }
+                let other = r.output.first("slot.\(traffic.settings.idle(after: active))")?.split(separator: " ").map(String.init) ?? []
+                state.foundSlots(host: host, active: active, standby: other.count == 2 && other[1] == "running" ? other[0] : nil)
+            }
             if r.error?.hasPrefix("deploy lock held") == true { state.lockHeld = true }
         }
         let failed = state.record(results, step: "preflight")

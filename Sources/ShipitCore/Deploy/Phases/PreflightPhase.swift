@@ -10,7 +10,8 @@ struct PreflightPhase: PhaseRunner {
         if d.interrupt.isRaised { return .stopped }
         guard let input = d.input else { preconditionFailure("a deploy needs a release") }
         guard await d.takeSharedRunLock(),
-              let found = await d.lockingPreflight(d.strategy.preflight(d.lockRequest, deploying: input, inventory: false)) else { return .failed }
+              let found = await d.lockingPreflight({ [strategy = d.strategy, lock = d.lockRequest] in
+                  strategy.preflight(lock, deploying: input, inventory: false, host: $0) }) else { return .failed }
         let release: ResolvedRelease
         do { release = try d.strategy.resolve(input, preflight: found, hosts: d.config.hosts) } catch {
             d.state.failAll(step: "preflight", error: error.message)
@@ -38,7 +39,8 @@ struct RollbackPreflightPhase: PhaseRunner {
             }
         }
         guard await d.takeSharedRunLock(),
-              let inventory = await d.lockingPreflight(d.strategy.preflight(d.lockRequest, deploying: nil, inventory: true)) else { return .failed }
+              let inventory = await d.lockingPreflight({ [strategy = d.strategy, lock = d.lockRequest] in
+                  strategy.preflight(lock, deploying: nil, inventory: true, host: $0) }) else { return .failed }
         let hosts = d.config.hosts
         let (target, problem) = d.strategy.rollbackTarget(requested: d.rollbackTo, hosts: hosts, inventory: inventory,
                                                           currents: hosts.compactMap { d.state[$0]?.current })

@@ -1,0 +1,49 @@
+/// Traffic switch: the release starts on every host's idle slot and is smoke-tested there,
+/// directly, before the proxy sends it a single request. A release that fails here never served
+/// a user; the slot serving traffic was not touched.
+struct WarmPhase: PhaseRunner {
+    func run(_ d: Deployment) async -> PhaseOutcome {
+        let id = d.targetID
+        let failed = await Self.warm(d, step: "warm", release: { _ in id }, slot: { d.idleSlot($0) }, hosts: d.config.hosts)
+        return failed.isEmpty ? .done : .failed
+    }
+
+    /// Starts each host's release on its slot (a release already running there is kept), then
+    /// probes the slot directly. Returns the hosts that failed (recorded).
+    static func warm(_ d: Deployment, step: String, release: (String) -> String?, slot: (String) -> Int, hosts: [String]) async -> [String] {
+        var commands: [String: RemoteCommand] = [:]
+        var slots: [String: Int] = [:]
+        var failed: [String] = []
+        for host in hosts {
+            guard let id = release(host) else {
+                d.state.fail(host: host, step: step, error: "no release to switch to")
+                failed.append(host)
+                continue
+            }
+            slots[host] = slot(host)
+            commands[host] = d.strategy.warm(releaseID: id, host: host, slot: slot(host), reuse: true)
+        }
+        let plans = commands
+        let results = await d.step(step, on: plans.keys.sorted()) { host in await d.remote(host, plans[host]!) }
+        failed += d.state.record(results, step: step)
+        let started = results.filter(\.value.ok).map(\.key).sorted()
+        guard let health = d.config.health, !started.isEmpty else { return failed.sorted() }
+        let probe = HealthProbe(health: health, transport: d.transport)
+        let interrupt = d.interrupt
+        let targets = slots
+        let checks = await d.step("smoke test (slot)", on: started) { host in
+            let r = await probe.check(host: host, port: targets[host], interrupt: interrupt)
+            return StepResult(ok: r.healthy, output: ScriptOutput(""), error: r.healthy ? nil : r.detail)
+        }
+        failed += d.state.record(checks, step: "smoke test (slot)")
+        await d.recordHosts()
+        return failed.sorted()
+    }
+}
+
+extension Deployment {
+    /// The slot a host's next release starts on: the one not serving traffic.
+    func idleSlot(_ host: String) -> Int {
+        strategy.traffic?.settings.idle(after: state[host]?.slot) ?? 0
+    }
+}

@@ -1,0 +1,236 @@
+/// The traffic switch's host-side pieces (docs/traffic.md), shared by the strategies that use it:
+/// nginx in front of two slots, managed (shipit's own nginx under `.shipit/proxy`, run as the
+/// deploy user) or system (an upstream file in someone else's nginx, a configured reload). Pure
+/// text: shell fragments and the nginx files, every value quoted into a variable.
+public struct TrafficSwitch: Sendable {
+    public let settings: TrafficSettings
+    public let layout: HostLayout
+    /// The public address and port the proxy listens on (`health.address` or the host, `health.port`).
+    public let publicPort: Int
+    public let address: String?
+
+    public init(settings: TrafficSettings, layout: HostLayout, health: DeployConfig.Health) {
+        self.settings = settings
+        self.layout = layout
+        self.publicPort = health.port
+        self.address = health.address
+    }
+
+    func bind(_ host: String) -> String { address ?? host }
+
+    /// The header the proxy adds to every answer: which slot served it (the public smoke test
+    /// waits until the switch is visible).
+    public static let slotHeader = "X-Shipit-Slot"
+
+    /// The managed nginx's whole config. Paths come from the layout (validated: no spaces, no
+    /// quotes, no semicolons).
+    public func nginxConf(host: String) -> String {
+        let p = layout.proxy
+        return """
+        # Written by shipit at every pre-flight: edit shipit.yml, not this file.
+        worker_processes 1;
+        pid \(p)/nginx.pid;
+        error_log \(p)/error.log warn;
+        events { worker_connections 1024; }
+        http {
+            access_log off;
+            default_type text/plain;
+            client_body_temp_path \(p)/tmp/body;
+            proxy_temp_path \(p)/tmp/proxy;
+            fastcgi_temp_path \(p)/tmp/fastcgi;
+            uwsgi_temp_path \(p)/tmp/uwsgi;
+            scgi_temp_path \(p)/tmp/scgi;
+            include \(p)/upstream.conf;
+            server {
+                listen \(bind(host)):\(publicPort);
+                location / {
+                    include \(p)/maintenance.conf;
+                    include \(p)/slot.conf;
+                    proxy_pass http://shipit_app;
+                    proxy_http_version 1.1;
+                    proxy_set_header Connection "";
+                    proxy_set_header Host $http_host;
+                    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                    proxy_connect_timeout 2s;
+                }
+            }
+        }
+        """
+    }
+
+    /// The upstream block pointing at `slot` (nil: no release yet; the proxy answers 502).
+    public func upstream(host: String, slot: Int?) -> String {
+        let server = slot.map { "server \(bind(host)):\($0);" } ?? "server \(bind(host)):\(settings.slots[0]) down;"
+        return "upstream shipit_app {\n    \(server)\n    keepalive 16;\n}\n"
+    }
+
+    /// What the proxy answers in maintenance: 503, Retry-After, the message.
+    public static func maintenanceConf(message: String, retryAfter: Int) -> String {
+        "add_header Retry-After \(retryAfter) always;\nreturn 503 \"\(message)\\n\";\n"
+    }
+
+    /// A maintenance message nginx can hold inside double quotes, or nil.
+    public static func isSafeMessage(_ m: String) -> Bool {
+        m.count <= 500 && m.allSatisfy { $0.isASCII && !$0.isNewline && !"\"\\$;{}".contains($0) && ($0 == " " || !$0.isWhitespace) }
+    }
+
+    /// Variables every traffic fragment reads.
+    func variables(host: String) -> [(String, String)] {
+        var v: [(String, String)] = [("SLOTPORTS", settings.slots.map(String.init).joined(separator: " ")), ("BIND", bind(host)),
+                                     ("DRAINT", String(Int(settings.drain * 10))), ("TMODE", settings.mode.rawValue)]
+        switch settings.mode {
+        case .managed: v += [("NGINX", settings.nginx)]
+        case .system: v += [("UPFILE", settings.upstreamFile ?? ""), ("PTEST", settings.test ?? ""), ("PRELOAD", settings.reload ?? "")]
+        }
+        return v
+    }
+
+    /// Shell functions: `alive PID`, `proxy_test`, `proxy_reload`, `stop_slot PORT [drain]`.
+    static let functions = """
+    # nginx lives in sbin, which a non-login SSH session's PATH often lacks.
+    PATH="$PATH:/usr/sbin:/usr/local/sbin"
+    alive() { [ -n "$1" ] && [ -d "/proc/$1" ] && ! grep -q ') Z ' "/proc/$1/stat" 2>/dev/null; }
+    proxy_test() {
+      if [ "$TMODE" = managed ]; then "$NGINX" -t -q -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"; else sh -c "$PTEST"; fi
+    }
+    proxy_reload() {
+      if [ "$TMODE" = managed ]; then "$NGINX" -s reload -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"; else sh -c "$PRELOAD"; fi
+    }
+    upstream_file() { if [ "$TMODE" = managed ]; then echo "$PROXY/upstream.conf"; else echo "$UPFILE"; fi; }
+    # Stops the app on a slot. With drain: first waits (up to DRAINT tenths of a second) until no
+    # connection to it is open, so in-flight requests finish.
+    stop_slot() {
+      pf="$SLOTS/$1.pid"
+      pid=$(cat "$pf" 2>/dev/null || true)
+      if [ -n "${2:-}" ] && alive "$pid" && command -v ss >/dev/null 2>&1; then
+        i=0
+        while [ "$i" -lt "$DRAINT" ] && ss -Htn state established "( src $BIND:$1 )" 2>/dev/null | grep -q .; do sleep 0.1; i=$((i + 1)); done
+      fi
+      if alive "$pid"; then
+        kill -TERM "$pid" 2>/dev/null
+        i=0; while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        alive "$pid" && kill -KILL "$pid" 2>/dev/null
+      fi
+      rm -f "$pf" "$SLOTS/$1.release"
+    }
+    """
+
+    /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
+    /// proxy started when it is not running (managed), the slots' state reported.
+    func preflight(host: String) -> (vars: [(String, String)], body: String) {
+        let vars = variables(host: host) + [("NGXCONF", nginxConf(host: host)), ("UPS0", upstream(host: host, slot: nil))]
+        return (vars, Self.functions + """
+
+        mkdir -p "$SLOTS" "$PROXY/tmp" || fail 10 "cannot create $SLOTS"
+        if [ "$TMODE" = managed ]; then
+          command -v "$NGINX" >/dev/null 2>&1 || fail 11 "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
+          [ -f "$PROXY/upstream.conf" ] || printf '%s' "$UPS0" > "$PROXY/upstream.conf"
+          [ -f "$PROXY/slot.conf" ] || : > "$PROXY/slot.conf"
+          [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
+          printf '%s\\n' "$NGXCONF" > "$PROXY/nginx.conf.new"
+          changed=1; cmp -s "$PROXY/nginx.conf.new" "$PROXY/nginx.conf" 2>/dev/null && changed=
+          [ -f "$PROXY/nginx.conf" ] && cp -p "$PROXY/nginx.conf" "$PROXY/nginx.conf.old"
+          mv "$PROXY/nginx.conf.new" "$PROXY/nginx.conf"
+          if ! out=$(proxy_test 2>&1); then
+            [ -f "$PROXY/nginx.conf.old" ] && mv "$PROXY/nginx.conf.old" "$PROXY/nginx.conf"
+            fail 50 "proxy config invalid (nginx -t): $(short "$out")"
+          fi
+          if alive "$(cat "$PROXY/nginx.pid" 2>/dev/null)"; then
+            if [ -n "$changed" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
+            echo "proxy=running"
+          else
+            out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1) || fail 53 "proxy did not start on $BIND: $(short "$out")"
+            echo "proxy=started"
+          fi
+        else
+          touch "$UPFILE" 2>/dev/null || fail 10 "cannot write the upstream file $UPFILE"
+          out=$(proxy_test 2>&1) || fail 50 "proxy config invalid: $(short "$out")"
+          echo "proxy=system"
+        fi
+        \(Self.slotFacts)
+        """)
+    }
+
+    /// `slot.active=PORT`, `slot.PORT=RELEASE running|stopped`, `maintenance=on|off`.
+    static let slotFacts = """
+    echo "slot.active=$(cat "$SLOTS/active" 2>/dev/null || true)"
+    for s in $SLOTPORTS; do
+      st=stopped; alive "$(cat "$SLOTS/$s.pid" 2>/dev/null)" && st=running
+      echo "slot.$s=$(cat "$SLOTS/$s.release" 2>/dev/null || true) $st"
+    done
+    if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
+    """
+
+    /// Starts `$ID` on `$SLOT` (never the slot serving traffic) with `PORT` and `SHIPIT_PIDFILE`;
+    /// with `$REUSE`, a slot already running that release is kept as it is (a warm standby).
+    /// `startBody` is the strategy's start (symlink: the `start` command in the release dir).
+    func warmBody(startBody: String) -> String {
+        Self.functions + """
+
+        mkdir -p "$SLOTS"
+        [ "$(cat "$SLOTS/active" 2>/dev/null)" != "$SLOT" ] || fail 35 "slot $SLOT serves traffic: refusing to restart it"
+        if [ -n "$REUSE" ] && [ "$(cat "$SLOTS/$SLOT.release" 2>/dev/null)" = "$ID" ] && alive "$(cat "$SLOTS/$SLOT.pid" 2>/dev/null)"; then
+          echo "warmed=$ID"; echo "slot=$SLOT"; echo "reused=1"; exit 0
+        fi
+        stop_slot "$SLOT"
+        export PORT="$SLOT" SHIPIT_SLOT="$SLOT" SHIPIT_PIDFILE="$SLOTS/$SLOT.pid"
+        \(startBody)
+        [ -s "$SLOTS/$SLOT.pid" ] || fail 36 "the start command did not write the app's pid to \\$SHIPIT_PIDFILE: shipit could not stop it later"
+        printf '%s\\n' "$ID" > "$SLOTS/$SLOT.release"
+        echo "warmed=$ID"; echo "slot=$SLOT"
+        """
+    }
+
+    /// Points the proxy at `$SLOT` (which must run `$ID`): the upstream file replaced, the config
+    /// tested, a graceful reload (old workers finish their requests); on any failure the old
+    /// upstream is put back. Then `current`, the active slot and the history line.
+    func switchBody(host: String) -> (vars: [(String, String)], body: String) {
+        (variables(host: host), Self.functions + """
+
+        [ "$(cat "$SLOTS/$SLOT.release" 2>/dev/null)" = "$ID" ] && alive "$(cat "$SLOTS/$SLOT.pid" 2>/dev/null)" || fail 37 "release $ID is not running on slot $SLOT"
+        prev=$(readlink "$CURRENT" 2>/dev/null || true)
+        echo "previous=${prev##*/}"
+        up=$(upstream_file)
+        cp -p "$up" "$up.prev" 2>/dev/null || : > "$up.prev"
+        printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$BIND" "$SLOT" > "$up.tmp" && mv "$up.tmp" "$up" || fail 31 "cannot write $up"
+        [ "$TMODE" != managed ] || printf 'add_header \(Self.slotHeader) %s always;\\n' "$SLOT" > "$PROXY/slot.conf"
+        if ! out=$(proxy_test 2>&1); then mv "$up.prev" "$up"; fail 51 "proxy config invalid after the switch (nginx -t), switch undone: $(short "$out")"; fi
+        if ! out=$(proxy_reload 2>&1); then mv "$up.prev" "$up"; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
+        printf '%s\\n' "$SLOT" > "$SLOTS/active.tmp" && mv "$SLOTS/active.tmp" "$SLOTS/active"
+        ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || fail 31 "switch of current failed"
+        echo "switched=$ID"; echo "slot=$SLOT"
+        printf '%s\\n' "$HIST" >> "$HISTORY" || true
+        rm -f "$FAILED/$ID"
+        """)
+    }
+
+    /// For a closing script: stops, after draining, every slot that runs `$ID` but serves no
+    /// traffic (a release that failed its warm-up, or was switched away from).
+    static let stopFailedSlots = """
+    act=$(cat "$SLOTS/active" 2>/dev/null || true)
+    for s in $SLOTPORTS; do
+      [ "$s" != "$act" ] && [ "$(cat "$SLOTS/$s.release" 2>/dev/null)" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
+    done
+    true
+    """
+
+    /// Releases running on a slot: never pruned.
+    static let runningReleases = """
+    running=$(cat "$SLOTS"/*.release 2>/dev/null || true)
+    """
+
+    /// Maintenance on or off: the include written, the config tested, a graceful reload.
+    func maintenance(host: String, conf: String) -> (vars: [(String, String)], body: String) {
+        (variables(host: host) + [("MCONF", conf)], Self.functions + """
+
+        [ "$TMODE" = managed ] || fail 54 "maintenance mode needs the managed proxy (mode: managed)"
+        [ -f "$PROXY/nginx.conf" ] || fail 54 "the proxy is not set up on this host yet: deploy once first"
+        cp -p "$PROXY/maintenance.conf" "$PROXY/maintenance.conf.prev" 2>/dev/null || : > "$PROXY/maintenance.conf.prev"
+        printf '%s' "$MCONF" > "$PROXY/maintenance.conf"
+        if ! out=$(proxy_test 2>&1); then mv "$PROXY/maintenance.conf.prev" "$PROXY/maintenance.conf"; fail 51 "proxy config invalid: $(short "$out")"; fi
+        out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"
+        if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
+        printf '%s\\n' "$HIST" >> "$HISTORY" || true
+        """)
+    }
+}
