@@ -19,11 +19,15 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             let state = verdict.ok ? "OK" : (verdict.drift ? "DRIFT" : "UNHEALTHY")
             Console.shared.out("\(config.app)\(config.stage.map { " (\($0))" } ?? ""): \(hosts.count) host(s), \(verdict.release.map { "release \($0)" } ?? "no single release"): \(state)")
-            var rows = [["HOST", "CURRENT", "LIVE", "READY", "LOCK"]]
+            let traffic = config.traffic != nil
+            var rows = [["HOST", "CURRENT"] + (traffic ? ["SLOT", "WARM STANDBY"] : []) + ["LIVE", "READY", "LOCK"]]
             for h in hosts {
-                guard h.reachable else { rows.append([h.host, "UNREACHABLE", "-", "-", "-"]); continue }
+                guard h.reachable else { rows.append([h.host, "UNREACHABLE"] + (traffic ? ["-", "-"] : []) + ["-", "-", "-"]); continue }
                 let lock = h.lock.map { "held by \($0.by ?? "?") for \($0.ageSeconds.map { "\($0)s" } ?? "?")\($0.stale == true ? " (stale: that run is over; the next deploy or rollback takes it over)" : "")" } ?? "free"
-                rows.append([h.host, h.current ?? "(none)", h.live.map { $0.ok ? "ok" : "FAIL" } ?? "-", h.ready.map { $0.ok ? "ok" : "FAIL" } ?? "-", lock])
+                let slot = (h.slot.map(String.init) ?? "-") + (h.maintenance == true ? " (maintenance)" : "")
+                let standby = h.standby.map { "\($0) on \(h.standbySlot.map(String.init) ?? "?")" } ?? "none"
+                rows.append([h.host, h.current ?? "(none)"] + (traffic ? [slot, standby] : [])
+                            + [h.live.map { $0.ok ? "ok" : "FAIL" } ?? "-", h.ready.map { $0.ok ? "ok" : "FAIL" } ?? "-", lock])
             }
             FleetSnapshot.table(rows)
             FleetSnapshot.printProblems(verdict)

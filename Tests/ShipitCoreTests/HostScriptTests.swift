@@ -71,14 +71,14 @@ struct HostScriptTests {
         let release = ResolvedRelease(id: "v1-0123456789ab", input: .imageTag("v1"), imageReference: "localhost/app@sha256:00", imageDigest: "sha256:00")
         var commands: [RemoteCommand] = []
         for s in [h.strategy as ReleaseStrategy, image] {
-            commands += [s.preflight(Self.lock, deploying: nil, inventory: true), s.switchTo(releaseID: "r1", host: "h1", historyLine: "{}"),
-                         s.finish(previous: "r0", holder: "run-1", historyLine: "{}"), s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil),
-                         s.abandon(releaseID: "r1", keepForInspection: false, holder: "x", historyLine: "{}"), s.unlock(holder: "x", historyLine: nil),
-                         s.inventory(), s.inspect(verify: true, historyLines: 5), s.forceUnlock()]
+            commands += [s.preflight(Self.lock, deploying: nil, inventory: true, host: "h1"), s.switchTo(releaseID: "r1", host: "h1", historyLine: "{}"),
+                         s.finish(previous: "r0", holder: "run-1", historyLine: "{}"), s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil, host: "h1"),
+                         s.abandon(releaseID: "r1", keepForInspection: false, holder: "x", historyLine: "{}", host: "h1"), s.unlock(holder: "x", historyLine: nil),
+                         s.inventory(host: "h1"), s.inspect(verify: true, historyLines: 5, host: "h1"), s.forceUnlock()]
         }
-        commands.append(h.strategy.preflight(Self.lock, deploying: .artifact(a), inventory: false))
+        commands.append(h.strategy.preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1"))
         commands.append(h.strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(a)), host: "h1").command)
-        commands.append(image.preflight(Self.lock, deploying: .imageTag("v1"), inventory: false))
+        commands.append(image.preflight(Self.lock, deploying: .imageTag("v1"), inventory: false, host: "h1"))
         commands.append(image.stage(release, host: "h1").command)
         for c in commands {
             let file = Local.tempDir("sh-n") + "/script.sh"
@@ -91,18 +91,18 @@ struct HostScriptTests {
 
     @Test func preflightTakesTheLockOnceAndTakesOverAStaleOne() async throws {
         let h = try Host()
-        let (s1, out1, _) = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false))
+        let (s1, out1, _) = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false, host: "h1"))
         #expect(s1 == 0)
         #expect(out1.first("lock") == "acquired")
         #expect(out1.first("current") == "")
         #expect(try String(contentsOfFile: h.layout.lock, encoding: .utf8).contains("holder=run-1"))
         // A second run is refused, naming the holder.
         let other = LockRequest(info: "holder=run-2")
-        let (s2, out2, _) = try await h.run(h.strategy.preflight(other, deploying: nil, inventory: false))
+        let (s2, out2, _) = try await h.run(h.strategy.preflight(other, deploying: nil, inventory: false, host: "h1"))
         #expect(s2 == HostScript.Code.locked.rawValue)
         #expect(out2.first("error")?.contains("holder=run-1") == true)
         // Unless the deployer knows run-1 is dead.
-        let (s3, out3, _) = try await h.run(h.strategy.preflight(LockRequest(info: "holder=run-2", staleHolders: ["run-1"]), deploying: nil, inventory: false))
+        let (s3, out3, _) = try await h.run(h.strategy.preflight(LockRequest(info: "holder=run-2", staleHolders: ["run-1"]), deploying: nil, inventory: false, host: "h1"))
         #expect(s3 == 0)
         #expect(out3.first("lock.stale") == "run-1")
         // Only the holder's unlock removes it.
@@ -119,14 +119,14 @@ struct HostScriptTests {
         var cfg = h.config
         cfg.diskFactor = 1e12  // more than any disk
         let a = try h.artifact(["big": String(repeating: "x", count: 10_000)])
-        let (status, out, _) = try await h.run(SymlinkStrategy(config: cfg).preflight(Self.lock, deploying: .artifact(a), inventory: false))
+        let (status, out, _) = try await h.run(SymlinkStrategy(config: cfg).preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1"))
         #expect(status == HostScript.Code.diskFull.rawValue)
         #expect(out.first("error")?.contains("KB free") == true)
     }
 
     @Test func stageSwitchFinishAndPruneOnARealTree() async throws {
         let h = try Host(keep: 2)
-        _ = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false))
+        _ = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false, host: "h1"))
         let v1 = try h.artifact(["VERSION": "1", "app.txt": "one", "log/x": "old log"])
         let out1 = try await h.stage(v1)
         #expect(out1.first("extracted") == v1.releaseID)
@@ -161,7 +161,7 @@ struct HostScriptTests {
         let (_, fin, _) = try await h.run(h.strategy.finish(previous: v1.releaseID, holder: "run-1", historyLine: nil))
         #expect(fin.all("pruned") == [v2.releaseID])
         #expect(fin.first("lock") == "released")
-        let (_, inv, _) = try await h.run(h.strategy.inventory())
+        let (_, inv, _) = try await h.run(h.strategy.inventory(host: "h1"))
         #expect(inv.all("release") == [v1.releaseID, v3.releaseID, v4.releaseID])
         #expect(inv.first("current") == v4.releaseID)
         #expect(inv.first("lock.holder") == nil)
@@ -180,22 +180,22 @@ struct HostScriptTests {
 
     @Test func abandonMarksAFailedReleaseOrRemovesOneThatNeverWentLive() async throws {
         let h = try Host()
-        _ = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false))
+        _ = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false, host: "h1"))
         let good = try h.artifact(["VERSION": "1"])
         let bad = try h.artifact(["VERSION": "bad"])
         _ = try await h.stage(good)
         _ = try await h.run(h.strategy.switchTo(releaseID: good.releaseID, host: "h1", historyLine: "{}"))
         _ = try await h.stage(bad)
-        _ = try await h.run(h.strategy.abandon(releaseID: bad.releaseID, keepForInspection: true, holder: "x", historyLine: nil))
-        let (_, inv, _) = try await h.run(h.strategy.inventory())
+        _ = try await h.run(h.strategy.abandon(releaseID: bad.releaseID, keepForInspection: true, holder: "x", historyLine: nil, host: "h1"))
+        let (_, inv, _) = try await h.run(h.strategy.inventory(host: "h1"))
         #expect(inv.all("failed") == [bad.releaseID])
         #expect(inv.all("release").contains(bad.releaseID))
         let never = try h.artifact(["VERSION": "never"])
         _ = try await h.stage(never)
-        _ = try await h.run(h.strategy.abandon(releaseID: never.releaseID, keepForInspection: false, holder: "x", historyLine: nil))
+        _ = try await h.run(h.strategy.abandon(releaseID: never.releaseID, keepForInspection: false, holder: "x", historyLine: nil, host: "h1"))
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(never.releaseID)))
         // The running release is never removed, even when asked to abandon it.
-        _ = try await h.run(h.strategy.abandon(releaseID: good.releaseID, keepForInspection: false, holder: "x", historyLine: nil))
+        _ = try await h.run(h.strategy.abandon(releaseID: good.releaseID, keepForInspection: false, holder: "x", historyLine: nil, host: "h1"))
         #expect(FileManager.default.fileExists(atPath: h.layout.release(good.releaseID)))
     }
 
@@ -204,10 +204,10 @@ struct HostScriptTests {
         let a = try h.artifact(["VERSION": "1", "app.txt": "one", "log/x": "l"])
         _ = try await h.stage(a)
         _ = try await h.run(h.strategy.switchTo(releaseID: a.releaseID, host: "h1", historyLine: "{}"))
-        let (_, ok, _) = try await h.run(h.strategy.inspect(verify: true, historyLines: 5))
+        let (_, ok, _) = try await h.run(h.strategy.inspect(verify: true, historyLines: 5, host: "h1"))
         #expect(ok.first("files") == "intact")
         try "changed".write(toFile: h.layout.release(a.releaseID) + "/app.txt", atomically: true, encoding: .utf8)
-        let (_, bad, _) = try await h.run(h.strategy.inspect(verify: true, historyLines: 5))
+        let (_, bad, _) = try await h.run(h.strategy.inspect(verify: true, historyLines: 5, host: "h1"))
         #expect(bad.first("files") == "modified")
         #expect(bad.all("modified") == ["./app.txt"])
         #expect(bad.all("history").count == 1)

@@ -40,12 +40,13 @@ public final class DeployFixture: @unchecked Sendable {
         try yaml.write(toFile: configFile, atomically: true, encoding: .utf8)
     }
 
-    /// Distinct app ports for fixtures running in parallel in one test process.
+    /// Distinct app ports for fixtures running in parallel in one test process (each takes three:
+    /// the public port and the traffic switch's two slots).
     private static let portLock = NSLock()
     nonisolated(unsafe) private static var lastPort = Int.random(in: 20000...28000)
     static func nextPort() -> Int {
         portLock.lock(); defer { portLock.unlock() }
-        lastPort += 1
+        lastPort += 3
         return lastPort
     }
 
@@ -133,7 +134,8 @@ public final class DeployFixture: @unchecked Sendable {
 
     public func cleanUp() async {
         for h in targets where hosts.hosts.contains(h) {
-            _ = try? await sh(h, "[ -f \(deployTo)/shared/app.pid ] && kill $(cat \(deployTo)/shared/app.pid); rm -rf \(deployTo)")
+            // The app (in place, or on the traffic switch's slots) and the managed proxy.
+            _ = try? await sh(h, "for p in \(deployTo)/shared/app.pid \(deployTo)/.shipit/slots/*.pid \(deployTo)/.shipit/proxy/nginx.pid; do [ -f \"$p\" ] && kill $(cat \"$p\"); done; rm -rf \(deployTo)")
         }
         try? FileManager.default.removeItem(atPath: dir)
     }

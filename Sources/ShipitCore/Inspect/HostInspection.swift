@@ -39,6 +39,12 @@ public struct HostInspection: Codable, Sendable, Equatable {
     public var files: Files?
     /// Image strategy: the state of the current release's container (`running`, `exited`, `missing`…).
     public var container: String?
+    /// Traffic switch: the slot (port) serving traffic, the release running warm on the other slot
+    /// (the instant rollback target) and that slot, and whether the proxy is in maintenance.
+    public var slot: Int?
+    public var standby: String?
+    public var standbySlot: Int?
+    public var maintenance: Bool?
 
     public init(host: String, reachable: Bool, error: String? = nil) {
         self.host = host
@@ -58,6 +64,13 @@ public struct HostInspection: Codable, Sendable, Equatable {
             previous = releases[..<i].last { !failed.contains($0) }
         }
         container = out.first("container")
+        slot = out.first("slot.active").flatMap { Int($0) }
+        for (key, value) in out.pairs where key.hasPrefix("slot.") {
+            guard let port = Int(key.dropFirst(5)), port != slot else { continue }
+            let parts = value.split(separator: " ").map(String.init)
+            if parts.count == 2, parts[1] == "running" { standby = parts[0]; standbySlot = port }
+        }
+        maintenance = out.first("maintenance").map { $0 == "on" }
         if let holder = out.first("lock.holder") {
             let started = out.first("lock.started")
             let age = started.flatMap(UTCTime.parse).map { Int(now.timeIntervalSince($0)) }

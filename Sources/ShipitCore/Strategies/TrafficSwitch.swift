@@ -66,8 +66,11 @@ public struct TrafficSwitch: Sendable {
 
     /// What the proxy answers in maintenance: 503, Retry-After, the message.
     public static func maintenanceConf(message: String, retryAfter: Int) -> String {
-        "add_header Retry-After \(retryAfter) always;\nreturn 503 \"\(message)\\n\";\n"
+        "add_header Retry-After \(retryAfter) always;\nadd_header \(maintenanceHeader) on always;\nreturn 503 \"\(message)\\n\";\n"
     }
+
+    /// The header a proxy in maintenance adds (so shipit can tell its 503 from the app's).
+    public static let maintenanceHeader = "X-Shipit-Maintenance"
 
     /// A maintenance message nginx can hold inside double quotes, or nil.
     public static func isSafeMessage(_ m: String) -> Bool {
@@ -93,8 +96,27 @@ public struct TrafficSwitch: Sendable {
     proxy_test() {
       if [ "$TMODE" = managed ]; then "$NGINX" -t -q -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"; else sh -c "$PTEST"; fi
     }
+    # The managed nginx's worker pids (children of its master), read from /proc without forking.
+    nginx_workers() {
+      m=$(cat "$PROXY/nginx.pid" 2>/dev/null) || return 0
+      for d in /proc/[0-9]*; do
+        read -r st < "$d/stat" 2>/dev/null || continue
+        case "$st" in *"(nginx) "*) set -- ${st##*) }; [ "$2" = "$m" ] && echo "${d#/proc/}" ;; esac
+      done
+    }
+    # A graceful reload that is over when it returns: the old workers (which may still accept a
+    # connection for a moment) have finished their requests and exited (bounded by the drain time).
     proxy_reload() {
-      if [ "$TMODE" = managed ]; then "$NGINX" -s reload -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"; else sh -c "$PRELOAD"; fi
+      if [ "$TMODE" != managed ]; then sh -c "$PRELOAD"; return; fi
+      old=$(nginx_workers)
+      "$NGINX" -s reload -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" || return 1
+      i=0; n=$((DRAINT > 50 ? DRAINT * 2 : 100))
+      while [ "$i" -lt "$n" ]; do
+        still=; for p in $old; do alive "$p" && still=1; done
+        [ -z "$still" ] && return 0
+        sleep 0.05; i=$((i + 1))
+      done
+      return 0
     }
     upstream_file() { if [ "$TMODE" = managed ]; then echo "$PROXY/upstream.conf"; else echo "$UPFILE"; fi; }
     # Stops the app on a slot. With drain: first waits (up to DRAINT tenths of a second) until no

@@ -1,0 +1,131 @@
+import Foundation
+import ShipitCore
+import Testing
+import TestSupport
+
+/// The traffic switch on real hosts: a managed nginx per host in front of two slots, under load.
+@Suite("traffic switch: no request lost, warm standby, instant rollback")
+struct TrafficSwitchTests {
+    static let traffic = "traffic: {proxy: nginx, drain: 1}"
+
+    func fixture(_ extra: String = traffic) throws -> DeployFixture {
+        try DeployFixture(healthDeadline: 2, extraYAML: extra)
+    }
+
+    /// What the proxy serves on a host's public port (through an SSH tunnel).
+    func served(_ f: DeployFixture, _ host: String) async throws -> String {
+        try await f.served(host).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func deployFailedDeployAndRollbackUnderLoadLoseNothingAndTheBrokenReleaseServesNoOne() async throws {
+        let f = try fixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
+            #expect(v1.status == 0, "\(v1.stdout)\(v1.stderr)")
+            let load = try LoadGenerator(targets: f.targets, port: f.port, bad: "v3")
+            let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
+            let v3 = try await f.shipit(["deploy", "--from", f.release("v3")])
+            let back = try await f.shipit(["rollback"])
+            let r = try await load.finish()
+            #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")
+            // v3 fails its smoke test on the idle slot: nothing was switched.
+            #expect(v3.status == ShipitExit.failure.rawValue, "\(v3.stdout)")
+            #expect(v3.stdout.contains("FAILED in warm; no host was switched"))
+            #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+            #expect(r.failed == 0, "\(r.errors)")
+            #expect(r.bad == 0)
+            #expect(r.versions["v3"] == nil)
+            #expect((r.versions["v1"] ?? 0) > 0 && (r.versions["v2"] ?? 0) > 0, "\(r.versions)")
+            #expect(r.requests > 300)
+            for h in f.targets { #expect(try await served(f, h) == "hello from releases-example v1") }
+        }
+    }
+
+    @Test func rollbackToTheWarmStandbyIsATrafficSwitchOnly() async throws {
+        let f = try fixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            #expect(try await f.shipit(["deploy", "--from", f.release("v2")]).status == 0)
+            let h = f.targets[0]
+            // v1 still runs on the slot that served it.
+            let status = try await f.shipit(["status", "--json"])
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+            let host = try #require((json["hosts"] as? [[String: Any]])?.first { $0["host"] as? String == h })
+            let standbySlot = try #require(host["standbySlot"] as? Int)
+            #expect(host["slot"] as? Int != standbySlot)
+            #expect((host["standby"] as? String)?.isEmpty == false)
+            let pidBefore = try await f.sh(h, "cat \(f.deployTo)/.shipit/slots/\(standbySlot).pid")
+            let back = try await f.shipit(["rollback", "--json"])
+            #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+            // No restart: the same process serves, now with the traffic.
+            #expect(try await f.sh(h, "cat \(f.deployTo)/.shipit/slots/\(standbySlot).pid") == pidBefore)
+            #expect(try await served(f, h) == "hello from releases-example v1")
+            // And v2 is now the warm standby: rolling forward again is instant too.
+            let again = try await f.shipit(["rollback", "--to", try await f.sh(h, "ls \(f.deployTo)/releases | sort | tail -1").trimmingCharacters(in: .whitespacesAndNewlines)])
+            #expect(again.status == 0, "\(again.stdout)")
+            #expect(try await served(f, h) == "hello from releases-example v2")
+        }
+    }
+
+    @Test func aStandbyThatDiedIsStartedAgainOnItsSlotSmokeTestedThenSwitched() async throws {
+        let f = try fixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            #expect(try await f.shipit(["deploy", "--from", f.release("v2")]).status == 0)
+            let h = f.targets[1]
+            _ = try await f.sh(h, "for s in \(f.deployTo)/.shipit/slots/*.pid; do [ \"$(basename $s .pid)\" = \"$(cat \(f.deployTo)/.shipit/slots/active)\" ] || kill $(cat $s); done")
+            let back = try await f.shipit(["rollback"])
+            #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+            for t in f.targets { #expect(try await served(f, t) == "hello from releases-example v1") }
+        }
+    }
+
+    @Test func theProxyIsStartedWhenItIsNotRunningAndAnInvalidConfigIsRefusedInPreflight() async throws {
+        let wrapper = Local.tempDir("bad-nginx") + "/nginx"
+        try "#!/bin/sh\ncase \" $* \" in *\" -t \"*) echo 'nginx: [emerg] unexpected \"}\" in upstream.conf:3' >&2; exit 1;; esac\nexec /usr/sbin/nginx \"$@\"\n"
+            .write(toFile: wrapper, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+        let f = try fixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            // The proxy died: the next pre-flight starts it again.
+            let h = f.targets[0]
+            _ = try await f.sh(h, "kill $(cat \(f.deployTo)/.shipit/proxy/nginx.pid); sleep 0.3")
+            let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
+            #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")
+            #expect(try await served(f, h) == "hello from releases-example v2")
+            // A config nginx -t refuses: pre-flight fails, nothing changes.
+            var yaml = try String(contentsOfFile: f.configFile, encoding: .utf8)
+            yaml = yaml.replacingOccurrences(of: Self.traffic, with: "traffic: {proxy: nginx, drain: 1, nginx: \(wrapper)}")
+            try yaml.write(toFile: f.configFile, atomically: true, encoding: .utf8)
+            let bad = try await f.shipit(["deploy", "--from", f.release("v1")])
+            #expect(bad.status == ShipitExit.preflightFailed.rawValue, "\(bad.stdout)")
+            #expect(bad.stdout.contains("proxy config invalid (nginx -t)"))
+            #expect(try await served(f, h) == "hello from releases-example v2")
+        }
+    }
+
+    @Test func maintenanceModeAnswers503WithRetryAfterAndIsRecorded() async throws {
+        let f = try fixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            let on = try await f.shipit(["maintenance", "on", "--message", "Back at 03:30 UTC"])
+            #expect(on.status == 0, "\(on.stdout)\(on.stderr)")
+            let h = f.targets[0]
+            let s = try await f.hosts.connect(to: h)
+            let raw = try await s.tunnelRequest(host: h, port: f.port, request: Data("GET / HTTP/1.0\r\nHost: x\r\n\r\n".utf8), timeout: 3)
+            await s.close()
+            let r = try HTTPResponse.parse(raw)
+            #expect(r.status == 503)
+            #expect(r.headers["retry-after"] != nil)
+            #expect(r.body.contains("Back at 03:30 UTC"))
+            let status = try await f.shipit(["status"])
+            #expect(status.stdout.contains("maintenance"), "\(status.stdout)")
+            #expect(try await f.shipit(["maintenance", "off"]).status == 0)
+            #expect(try await served(f, h) == "hello from releases-example v1")
+            let changes = try await f.shipit(["changes", "--since", "1h"])
+            #expect(changes.stdout.contains("maintenance on"), "\(changes.stdout)")
+            #expect(changes.stdout.contains("maintenance off"))
+        }
+    }
+}
