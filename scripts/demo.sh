@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: start 3 local sshd hosts, deploy releases-example v1 and v2, then the broken v3, which
-# shipit rolls back automatically; show where every host is and what it serves, roll back to v1,
-# then status, verify and the ledger's answer to "what changed?".
+# fails its smoke test on the idle slot and never gets a request; show where every host is and what
+# it serves, roll back to v1 (a traffic switch to the warm standby), all under a bounded load on
+# the hosts' public ports that counts failed requests and requests answered by v3 (both 0); then
+# status, verify and the ledger's answer to "what changed?".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHIPIT=$PWD/.build/debug/shipit
@@ -11,24 +13,36 @@ CONN=(--hosts "$SHIPIT_TEST_HOSTS" --user "$SHIPIT_TEST_USER" --identity "$SHIPI
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cd releases-example
 
+step "start from empty hosts (stop what an earlier demo left running)"
+$SHIPIT exec "${CONN[@]}" -- 'for p in /srv/demo/shared/app.pid /srv/demo/.shipit/slots/*.pid /srv/demo/.shipit/proxy/nginx.pid; do [ -f "$p" ] && kill "$(cat "$p")"; done; rm -rf /srv/demo; echo clean'
+
 step "shipit exec: one command on every host, in parallel, over libssh2"
 $SHIPIT exec "${CONN[@]}" -- 'echo "$(id -un) with $(df -h /srv | tail -1 | tr -s " " | cut -d" " -f2) on /srv"'
 
 step "deploy v1"
 $SHIPIT deploy --from v1
-step "deploy v2"
+step "load: 3 clients per host on <host>:8080 (loopback only, bounded), counting every answer"
+STOP=$(mktemp -u)
+python3 ../scripts/load.py --targets "$(echo "$SHIPIT_TEST_HOSTS" | sed 's/\([^,]*\)/\1:8080/g')" --threads 3 --seconds 120 \
+  --stop-file "$STOP" --bad v3 > "$STOP.json" &
+LOAD=$!
+step "deploy v2: started and smoke-tested on the idle slot, then the proxy switches to it"
 $SHIPIT deploy --from v2
-step "deploy v3 (its /health/ready answers 503): shipit rolls every host back to v2"
+step "deploy v3 (its /health/ready answers 503): it fails on the idle slot and never gets a request"
 set +e
 $SHIPIT deploy --from v3
-echo "(exit code $? = deploy failed and rolled back)"
+echo "(exit code $? = deploy failed before any switch; every host still serves v2)"
 set -e
 
 step "where every host is, and what it serves"
 $SHIPIT exec "${CONN[@]}" -- 'set -- $SSH_CONNECTION; echo "current -> $(readlink /srv/demo/current | sed "s|.*/||"): $(python3 -c "import urllib.request,sys; print(urllib.request.urlopen(\"http://$3:8080/\").read().decode().strip())")"; echo "failed releases kept for inspection: $(ls /srv/demo/.shipit/failed | tr "\n" " ")"'
 
-step "shipit rollback: back to v1 in one command"
+step "shipit rollback: back to v1 in one command (v1 is still warm on the other slot: a traffic switch)"
 $SHIPIT rollback
+touch "$STOP"; wait "$LOAD"
+step "the load while all this happened"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%d requests: %d failed, %d answered by the broken v3; answers by version: %s" % (r["requests"], r["failed"], r["bad"], r["versions"]))' "$STOP.json"
+rm -f "$STOP" "$STOP.json"
 
 step "shipit status: current release, health and lock per host, and drift"
 $SHIPIT status

@@ -26,8 +26,13 @@ struct Conclusion {
             // Left switched (--no-rollback, or fix forward after a contract migration).
             await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: true, holder: holder, historyLine: history($0), host: $0) }
         case (.failed, .deploy) where d.release != nil:
-            // Nothing switched: the half-staged release goes everywhere.
-            await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: false, holder: holder, historyLine: nil, host: $0) }
+            // Nothing switched. A release that failed its warm-up is kept for inspection (and the
+            // warm standby it displaced is started again); one that never ran is removed.
+            let ranOnSlot = state.failedIn == .warm
+            if ranOnSlot { await restoreStandby(d) }
+            await d.onLockedHosts {
+                strategy.abandon(releaseID: id, keepForInspection: ranOnSlot, holder: holder, historyLine: ranOnSlot ? history($0) : nil, host: $0)
+            }
         case (.failed, _):
             await d.onLockedHosts { _ in strategy.unlock(holder: holder, historyLine: nil) }
         case (.rolledBack, _), (.rollbackFailed, _):
@@ -36,5 +41,16 @@ struct Conclusion {
         default:
             preconditionFailure("conclusion of a run in \(d.machine.phase)")
         }
+    }
+
+    /// The failed release took the idle slot, where the previous release was kept warm: start
+    /// that one there again, so a rollback stays a traffic switch.
+    func restoreStandby(_ d: Deployment) async {
+        let hosts = d.config.hosts.filter { d.state.locked.contains($0) && d.state[$0]?.standby != nil }
+        guard !hosts.isEmpty else { return }
+        let standby = Dictionary(uniqueKeysWithValues: hosts.map { ($0, d.state[$0]?.standby) })
+        let commands = Dictionary(uniqueKeysWithValues: hosts.map { ($0, d.strategy.warm(releaseID: standby[$0]!!, host: $0, slot: d.idleSlot($0), reuse: true)) })
+        // Failures here are reported, not fatal: the slot serving traffic was never touched.
+        _ = await d.step("restore standby", on: hosts) { host in await d.remote(host, commands[host]!) }
     }
 }
