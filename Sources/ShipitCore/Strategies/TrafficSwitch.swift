@@ -144,6 +144,16 @@ public struct TrafficSwitch: Sendable {
         return (vars, Self.functions + """
 
         mkdir -p "$SLOTS" "$PROXY/tmp" || fail 10 "cannot create $SLOTS"
+        # A run that died between writing the upstream and recording the switch left them apart:
+        # the slot recorded as active is the one the proxy serves from.
+        active=$(cat "$SLOTS/active" 2>/dev/null || true)
+        reconcile=
+        if [ -n "$active" ]; then
+          up=$(upstream_file)
+          printf 'upstream shipit_app {\n    server %s:%s;\n    keepalive 16;\n}\n' "$BIND" "$active" > "$up.tmp"
+          if cmp -s "$up.tmp" "$up"; then rm -f "$up.tmp"; else mv "$up.tmp" "$up"; reconcile=1; echo "proxy.reconciled=$active"; fi
+          [ "$TMODE" != managed ] || printf 'add_header \(Self.slotHeader) %s always;\n' "$active" > "$PROXY/slot.conf"
+        fi
         if [ "$TMODE" = managed ]; then
           command -v "$NGINX" >/dev/null 2>&1 || fail 11 "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
           [ -f "$PROXY/upstream.conf" ] || printf '%s' "$UPS0" > "$PROXY/upstream.conf"
@@ -158,7 +168,7 @@ public struct TrafficSwitch: Sendable {
             fail 50 "proxy config invalid (nginx -t): $(short "$out")"
           fi
           if alive "$(cat "$PROXY/nginx.pid" 2>/dev/null)"; then
-            if [ -n "$changed" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
+            if [ -n "$changed$reconcile" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
             echo "proxy=running"
           else
             out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1) || fail 53 "proxy did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on the public port?)"
@@ -167,6 +177,7 @@ public struct TrafficSwitch: Sendable {
         else
           touch "$UPFILE" 2>/dev/null || fail 10 "cannot write the upstream file $UPFILE"
           out=$(proxy_test 2>&1) || fail 50 "proxy config invalid: $(short "$out")"
+          if [ -n "$reconcile" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
           echo "proxy=system"
         fi
         \(Self.slotFacts)

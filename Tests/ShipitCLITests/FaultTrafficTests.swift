@@ -1,0 +1,105 @@
+import Foundation
+import ShipitCore
+import Testing
+import TestSupport
+
+/// Faults around the traffic switch (docs/traffic.md, issue 16): a signal while the new release
+/// warms up on the idle slot, and sshd killed while the proxy switches. Nothing lost in each: every
+/// host serves a complete release through its proxy, no lock is left, the ledger says what happened.
+@Suite("faults: the traffic switch")
+struct FaultTrafficTests {
+    let bin = ShipitBinary()
+    let hosts = TestHosts.current
+    static let traffic = "traffic: {proxy: nginx, drain: 1}"
+
+    @Test(arguments: [SIGINT, SIGTERM])
+    func aSignalDuringTheWarmUpLeavesTheFleetServingWhatItServed(signal: Int32) async throws {
+        let f = try DeployFixture(healthDeadline: 30, extraYAML: Self.traffic)
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            #expect(try await f.shipit(["deploy", "--from", f.release("v2")]).status == 0)
+            let current = try await f.currentRelease(f.targets[0])
+            // v3-like: not ready on its slot until the gate opens; the signal comes first.
+            let gate = try await GatedRelease(from: f.release("v1"), mode: .notReady)
+            let load = try LoadGenerator(targets: f.targets, port: f.port, threads: 2)
+            let p = bin.start(["deploy", "--config", f.configFile, "--from", gate.path])
+            try p.run()
+            try await gate.waitEntered(f.targets)
+            kill(p.processIdentifier, signal)
+            let (status, out) = await ShipitBinary.finish(p)
+            gate.open()
+            let r = try await load.finish()
+            #expect(status == ShipitExit.interrupted.rawValue, "\(out)")
+            #expect(out.contains("state: warm → failed"), "\(out)")
+            #expect(r.failed == 0, "\(r.errors)")
+            for h in f.targets {
+                #expect(try await f.currentRelease(h) == current)
+                #expect(try await f.served(h) == "hello from releases-example v2")
+                #expect(try await f.lockHolder(h) == "free")
+            }
+            // The warm standby the interrupted release displaced is back: the rollback is instant.
+            let back = try await f.shipit(["rollback"])
+            #expect(back.status == 0, "\(back.stdout)")
+            for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v1") }
+        }
+    }
+
+    @Test func sshdKilledWhileTheProxySwitchesIsUnknownUntilARollbackBringsEveryHostBack() async throws {
+        let lost = "127.0.0.48"
+        try await hosts.harness(["start-host", lost], environment: [:])
+        // An nginx that parks its reload on the lost host until the test opens the gate.
+        let gate = Local.tempDir("reload-gate")
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: gate)
+        let wrapper = gate + "/nginx"
+        try """
+        #!/bin/sh
+        prefix=; prev=
+        for a in "$@"; do [ "$prev" = "-p" ] && prefix=$a; prev=$a; done
+        case " $* " in *" reload "*)
+          if [ -f '\(gate)/armed' ] && grep -q '\(lost):' "${prefix}upstream.conf" 2>/dev/null; then
+            touch '\(gate)/entered'; while [ ! -f '\(gate)/go' ]; do sleep 0.05; done
+          fi ;;
+        esac
+        exec /usr/sbin/nginx "$@"
+        """.write(toFile: wrapper, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+        let f = try DeployFixture(targets: hosts.hosts + [lost], extraYAML: "traffic: {proxy: nginx, drain: 1, nginx: \(wrapper)}")
+        try await withCleanup({
+            _ = try? await hosts.reviveHost(lost)
+            await f.cleanUp()
+            _ = try? await hosts.harness(["stop-host", lost], environment: [:])
+        }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            FileManager.default.createFile(atPath: gate + "/armed", contents: nil)
+            let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")], cwd: nil)
+            try p.run()
+            try await DeployFixture.waitForFile(gate + "/entered", timeout: 60)
+            _ = try await hosts.killHost(lost)
+            FileManager.default.createFile(atPath: gate + "/go", contents: nil)
+            let (status, out) = await ShipitBinary.finish(p)
+            #expect(status == ShipitExit.rollbackFailed.rawValue, "\(out)")
+            #expect(out.contains("UNKNOWN"), "\(out)")
+            for h in hosts.hosts {
+                #expect(try await f.served(h) == "hello from releases-example v1")
+                #expect(try await f.lockHolder(h) == "free")
+            }
+            try? FileManager.default.removeItem(atPath: gate + "/armed")
+            try await hosts.reviveHost(lost)
+            // What really happened there: the parked reload went on once the gate opened, and the
+            // switch script with it (sshd's death does not stop it): the lost host serves v2,
+            // complete, through its proxy, and `current` says so. status sees the drift.
+            #expect(try await f.served(lost) == "hello from releases-example v2")
+            let fleet = try await f.shipit(["status"])
+            #expect(fleet.status == ShipitExit.unhealthy.rawValue, "\(fleet.stdout)")
+            #expect(fleet.stdout.contains("DRIFT"))
+            // One rollback brings the fleet together (a traffic switch to v1, still warm there).
+            let back = try await f.shipit(["rollback"])
+            #expect(back.status == 0, "\(back.stdout)")
+            for h in f.targets {
+                #expect(try await f.served(h) == "hello from releases-example v1")
+                #expect(try await f.lockHolder(h) == "free")
+            }
+            #expect(try await f.shipit(["status"]).status == 0)
+        }
+    }
+}
