@@ -94,7 +94,8 @@ struct TrafficSwitchTests {
             let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
             #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")
             #expect(try await served(f, h) == "hello from releases-example v2")
-            // A config nginx -t refuses: pre-flight fails, nothing changes.
+            // A changed proxy setup (here: another nginx binary) that nginx -t refuses: pre-flight
+            // fails, nothing changes, the running proxy keeps its config.
             var yaml = try String(contentsOfFile: f.configFile, encoding: .utf8)
             yaml = yaml.replacingOccurrences(of: Self.traffic, with: "traffic: {proxy: nginx, drain: 1, nginx: \(wrapper)}")
             try yaml.write(toFile: f.configFile, atomically: true, encoding: .utf8)
@@ -102,6 +103,14 @@ struct TrafficSwitchTests {
             #expect(bad.status == ShipitExit.preflightFailed.rawValue, "\(bad.stdout)")
             #expect(bad.stdout.contains("proxy config invalid (nginx -t)"))
             #expect(try await served(f, h) == "hello from releases-example v2")
+        }
+        // A first deploy with a proxy config nginx -t refuses: refused in pre-flight, no host touched.
+        let g = try fixture("traffic: {proxy: nginx, drain: 1, nginx: \(wrapper)}")
+        try await withCleanup({ await g.cleanUp() }) {
+            let bad = try await g.shipit(["deploy", "--from", g.release("v1")])
+            #expect(bad.status == ShipitExit.preflightFailed.rawValue, "\(bad.stdout)")
+            #expect(bad.stdout.contains("proxy config invalid (nginx -t)"))
+            for h in g.targets { #expect(try await g.currentRelease(h) == "") }
         }
     }
 

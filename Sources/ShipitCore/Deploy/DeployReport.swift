@@ -16,6 +16,7 @@ public struct DeployReport: Sendable, Codable {
         /// Traffic switch: the slot (port) serving traffic, and the release kept warm on the other one.
         public var slot: Int?
         public var standby: String?
+        public var standbySlot: Int?
     }
 
     public var operation: String

@@ -45,7 +45,9 @@ public struct HealthProbe: Sendable {
                 if ContinuousClock.now >= deadline || interrupt?.isRaised == true {
                     return Result(healthy: false, attempts: attempts, detail: "\(last) (after \(attempts) attempts, \(health.deadline)s deadline)")
                 }
-                try? await Task.sleep(for: .milliseconds(Int(health.interval * 1000)))
+                // Waiting only for the proxy's graceful reload (old workers accept for ~100 ms): poll fast.
+                let waitingForProxy = last.contains("not \(slot.map(String.init) ?? "") yet")
+                try? await Task.sleep(for: .milliseconds(waitingForProxy ? min(20, Int(health.interval * 1000)) : Int(health.interval * 1000)))
             }
         }
         return Result(healthy: true, attempts: attempts, detail: "live and ready (\(attempts) attempts)")

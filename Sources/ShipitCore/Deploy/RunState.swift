@@ -50,6 +50,7 @@ struct RunState: Sendable {
             // The release that served traffic stays warm on its slot.
             let was = hosts[host]?.current
             hosts[host]?.standby = was
+            hosts[host]?.standbySlot = old
         }
         hosts[host]?.current = id
         hosts[host]?.switchingTo = nil
@@ -57,9 +58,10 @@ struct RunState: Sendable {
     }
 
     /// Pre-flight read the slots: which one serves traffic, and which release runs warm on the other.
-    mutating func foundSlots(host: String, active: Int?, standby: String?) {
+    mutating func foundSlots(host: String, active: Int?, standby: String?, standbySlot: Int?) {
         hosts[host]?.slot = active
         hosts[host]?.standby = standby
+        hosts[host]?.standbySlot = standby == nil ? nil : standbySlot
     }
 
     /// The connection failed while a switch ran: the host may be on either release. It counts as

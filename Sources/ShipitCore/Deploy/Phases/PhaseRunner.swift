@@ -23,8 +23,9 @@ extension Deployment {
             state.found(host: host, current: r.output.first("current").flatMap { $0.isEmpty ? nil : $0 })
             if let traffic = strategy.traffic {
                 let active = r.output.first("slot.active").flatMap { Int($0) }
-                let other = r.output.first("slot.\(traffic.settings.idle(after: active))")?.split(separator: " ").map(String.init) ?? []
-                state.foundSlots(host: host, active: active, standby: other.count == 2 && other[1] == "running" ? other[0] : nil)
+                let idle = traffic.settings.idle(after: active)
+                let other = r.output.first("slot.\(idle)")?.split(separator: " ").map(String.init) ?? []
+                state.foundSlots(host: host, active: active, standby: other.count == 2 && other[1] == "running" ? other[0] : nil, standbySlot: idle)
             }
             if r.error?.hasPrefix("deploy lock held") == true { state.lockHeld = true }
         }

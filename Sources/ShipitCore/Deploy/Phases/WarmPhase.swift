@@ -21,12 +21,14 @@ struct WarmPhase: PhaseRunner {
                 continue
             }
             slots[host] = slot(host)
+            // Pre-flight saw this release running warm on that slot: nothing to start, only to check.
+            if d.state[host]?.standby == id && d.state[host]?.standbySlot == slot(host) { continue }
             commands[host] = d.strategy.warm(releaseID: id, host: host, slot: slot(host), reuse: true)
         }
         let plans = commands
         let results = await d.step(step, on: plans.keys.sorted()) { host in await d.remote(host, plans[host]!) }
         failed += d.state.record(results, step: step)
-        let started = results.filter(\.value.ok).map(\.key).sorted()
+        let started = slots.keys.filter { !failed.contains($0) }.sorted()
         guard let health = d.config.health, !started.isEmpty else { return failed.sorted() }
         let probe = HealthProbe(health: health, transport: d.transport)
         let interrupt = d.interrupt
