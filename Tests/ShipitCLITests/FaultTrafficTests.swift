@@ -66,6 +66,7 @@ struct FaultTrafficTests {
         let f = try DeployFixture(targets: hosts.hosts + [lost], extraYAML: "traffic: {proxy: nginx, drain: 1, nginx: \(wrapper)}")
         try await withCleanup({
             _ = try? await hosts.reviveHost(lost)
+            await f.stopAll(on: lost)
             await f.cleanUp()
             _ = try? await hosts.harness(["stop-host", lost], environment: [:])
         }) {

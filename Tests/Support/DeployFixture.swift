@@ -133,10 +133,13 @@ public final class DeployFixture: @unchecked Sendable {
     }
 
     public func cleanUp() async {
-        for h in targets where hosts.hosts.contains(h) {
-            // The app (in place, or on the traffic switch's slots) and the managed proxy.
-            _ = try? await sh(h, "for p in \(deployTo)/shared/app.pid \(deployTo)/.shipit/slots/*.pid \(deployTo)/.shipit/proxy/nginx.pid; do [ -f \"$p\" ] && kill $(cat \"$p\"); done; rm -rf \(deployTo)")
-        }
+        for h in targets where hosts.hosts.contains(h) { await stopAll(on: h) }
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Stops the app (in place, or on the traffic switch's slots) and the managed proxy on `host`,
+    /// and removes deploy_to.
+    public func stopAll(on host: String) async {
+        _ = try? await sh(host, "for p in \(deployTo)/shared/app.pid \(deployTo)/.shipit/slots/*.pid \(deployTo)/.shipit/proxy/nginx.pid; do [ -f \"$p\" ] && kill $(cat \"$p\"); done; rm -rf \(deployTo)")
     }
 }
