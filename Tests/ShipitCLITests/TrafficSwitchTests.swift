@@ -199,3 +199,35 @@ struct SystemProxyTests {
         }
     }
 }
+
+/// The image strategy behind the traffic switch: each slot gets its own container (published on
+/// the slot's port), started and smoke-tested before the proxy sends it a request; the previous
+/// container keeps running as the warm standby; no stop-before-start.
+@Suite("traffic switch: image strategy")
+struct ImageTrafficTests {
+    @Test func imagesDeployFailAndRollBackUnderLoadWithoutLosingARequest() async throws {
+        let f = try ImageFixture(extraYAML: "traffic: {proxy: nginx, drain: 1}")
+        try await withCleanup({ await f.cleanUp() }) {
+            let v1 = try await f.shipit(["deploy", "--tag", "v1"])
+            #expect(v1.status == 0, "\(v1.stdout)\(v1.stderr)")
+            let load = try LoadGenerator(targets: f.targets, port: f.port, bad: "v3")
+            let v2 = try await f.shipit(["deploy", "--tag", "v2"])
+            let v3 = try await f.shipit(["deploy", "--tag", "v3"])
+            let h = f.targets[0]
+            // v1's container still runs, on the other slot, while v2 serves.
+            let running = try await f.podman(h, "ps --filter label=shipit.app=\(f.app) --format '{{.Names}}'")
+            let back = try await f.shipit(["rollback"])
+            let r = try await load.finish()
+            #expect(v2.status == 0, "\(v2.stdout)")
+            #expect(v3.status == ShipitExit.failure.rawValue, "\(v3.stdout)")
+            #expect(running.split(separator: "\n").count == 2, "\(running)")
+            #expect(back.status == 0, "\(back.stdout)")
+            #expect(r.failed == 0, "\(r.errors)")
+            #expect(r.bad == 0)
+            #expect((r.versions["v1"] ?? 0) > 0 && (r.versions["v2"] ?? 0) > 0, "\(r.versions)")
+            for t in f.targets { #expect(try await f.served(t).contains("image v1")) }
+            let status = try await f.shipit(["status"])
+            #expect(status.status == 0, "\(status.stdout)")
+        }
+    }
+}

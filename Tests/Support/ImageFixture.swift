@@ -69,7 +69,7 @@ public final class ImageFixture: @unchecked Sendable {
 
     public func cleanUp() async {
         for h in targets {
-            _ = try? await podman(h, "rm -f $(\(Self.engine) ps -aq --filter label=shipit.app=\(app)) >/dev/null 2>&1; rm -rf \(deployTo)")
+            _ = try? await podman(h, "rm -f $(\(Self.engine) ps -aq --filter label=shipit.app=\(app)) >/dev/null 2>&1; [ -f \(deployTo)/.shipit/proxy/nginx.pid ] && kill $(cat \(deployTo)/.shipit/proxy/nginx.pid); rm -rf \(deployTo)")
         }
         try? FileManager.default.removeItem(atPath: dir)
     }

@@ -12,9 +12,8 @@ public struct ImageStrategy: ReleaseStrategy {
     /// The address the container's port is published on (nil: the host's own address).
     public let bindAddress: String?
     public let timeout: Double
+    public let traffic: TrafficSwitch?
     public var stageStep: String { "create" }
-    /// Not yet for images (docs/traffic.md): a switch stops the old container, then starts the new.
-    public var traffic: TrafficSwitch? { nil }
 
     public init(config: DeployConfig, image: ImageSettings) {
         layout = config.layout
@@ -22,6 +21,13 @@ public struct ImageStrategy: ReleaseStrategy {
         self.image = image
         bindAddress = config.health?.address
         timeout = config.connection.commandTimeout
+        if let t = config.traffic, let h = config.health { traffic = TrafficSwitch(settings: t, layout: config.layout, health: h) } else { traffic = nil }
+    }
+
+    /// The traffic switch's variables and functions for a script ("" without one).
+    private func trafficPart(_ host: String) -> (vars: [(String, String)], functions: String) {
+        guard let traffic else { return ([], "") }
+        return (traffic.variables(host: host) + [("STOPT", String(image.stopTimeout))], TrafficSwitch.functions)
     }
 
     /// `<tag>-<first 12 hex of the digest>`: readable, unique per content, a valid identifier.
@@ -45,8 +51,9 @@ public struct ImageStrategy: ReleaseStrategy {
     """
 
     /// The `create` arguments: labels, published port on the host's own address, env, env file, volumes.
-    public func createArguments(host: String) -> String {
-        var args = ["--label", "shipit.app=\(app)", "-p", "\(bindAddress ?? host):\(image.port):\(image.containerPort)"]
+    /// `port`: where the container is published (a slot's port with the traffic switch).
+    public func createArguments(host: String, port: Int? = nil) -> String {
+        var args = ["--label", "shipit.app=\(app)", "-p", "\(bindAddress ?? host):\(port ?? image.port):\(image.containerPort)"]
         for (k, v) in image.env.sorted(by: { $0.key < $1.key }) { args += ["-e", "\(k)=\(v)"] }
         if let remoteEnvFile { args += ["--env-file", remoteEnvFile] }
         for v in image.volumes { args += ["-v", v] }
@@ -71,7 +78,9 @@ public struct ImageStrategy: ReleaseStrategy {
     public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand {
         var pull = ""
         if case let .imageTag(tag)? = deploying { pull = "\(image.name):\(tag)" }
-        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("PULL", pull), ("NAMEONLY", image.name), ("TLS", image.tlsVerify ? "" : "--tls-verify=false")], """
+        let proxy = traffic?.preflight(host: host)
+        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("PULL", pull), ("NAMEONLY", image.name), ("TLS", image.tlsVerify ? "" : "--tls-verify=false")]
+                         + (proxy?.vars ?? []), """
         mkdir -p "$FAILED" "$SHARED" 2>/dev/null && [ -w "$D" ] || fail 10 "$D is not writable by $(id -un)"
         set -- $E
         command -v "$1" >/dev/null 2>&1 || fail 11 "container engine '$1' not found"
@@ -83,6 +92,7 @@ public struct ImageStrategy: ReleaseStrategy {
           ref=$(eng image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$PULL" 2>/dev/null | grep -m1 "^$NAMEONLY@sha256:") || fail 14 "no digest for $PULL"
           echo "digest=${ref##*@}"
         fi
+        \(proxy?.body ?? "")
         """)
         return inventory ? cmd.then(self.inventory(host: host)) : cmd
     }
@@ -104,8 +114,13 @@ public struct ImageStrategy: ReleaseStrategy {
     public func stage(_ release: ResolvedRelease, host: String) -> StagePlan {
         var uploads: [StagePlan.Upload] = []
         if let local = image.envFile, let remote = remoteEnvFile { uploads.append(.init(localPath: local, remotePath: remote, label: "env file upload")) }
-        let cmd = script(.create, [("ID", release.id), ("REF", release.imageReference ?? "")],
-                         Self.ensureContainer(createArgs: createArguments(host: host)) + "\necho \"created=$ID\"")
+        // With the traffic switch each slot gets its own container at warm-up (its port is fixed
+        // at creation): staging only checks the image and records the release.
+        let body = traffic == nil ? Self.ensureContainer(createArgs: createArguments(host: host)) : """
+        eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
+        grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
+        """
+        let cmd = script(.create, [("ID", release.id), ("REF", release.imageReference ?? "")], body + "\necho \"created=$ID\"")
         return StagePlan(uploads: uploads, command: cmd)
     }
 
@@ -114,12 +129,38 @@ public struct ImageStrategy: ReleaseStrategy {
             .fetchFromImage(engine: image.engine, reference: release.imageReference ?? "", releaseID: release.id))
     }
 
+    /// The release's container for `slot` (`<app>-<release>-s<port>`, published on the slot's
+    /// port), created from the image already on the host if needed, then started; its pid is what
+    /// the slot records.
     public func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand {
-        preconditionFailure("the image strategy has no traffic switch yet")
+        guard let traffic else { preconditionFailure("warm-up without a traffic switch") }
+        let t = trafficPart(host)
+        return script(.warm, t.vars + [("ID", releaseID), ("SLOT", String(slot)), ("REUSE", reuse ? "1" : "")], """
+        REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IREL" 2>/dev/null)
+        [ -n "$REF" ] || fail 30 "release $ID is not on this host"
+        \(traffic.warmBody(startBody: """
+        NAME="$APP-$ID-s$SLOT"
+        if ! eng container inspect "$NAME" >/dev/null 2>&1; then
+          eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
+          out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.slot=$SLOT" --label "shipit.digest=${REF##*@}" \(createArguments(host: host, port: slot)) "$REF" 2>&1) || fail 34 "create failed: $(short "$out")"
+        fi
+        out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
+        printf '%s\\n' "$NAME" > "$SLOTS/$SLOT.container"
+        eng container inspect --format '{{.State.Pid}}' "$NAME" > "$SHIPIT_PIDFILE" 2>/dev/null
+        """))
+        """)
     }
 
     public func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {
-        preconditionFailure("the image strategy has no traffic switch yet")
+        guard let traffic else { preconditionFailure("traffic switch without a proxy") }
+        let t = trafficPart(host)
+        let (vars, body) = traffic.switchBody(host: host, recordCurrent: """
+        printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
+        """)
+        return script(.switch, vars + t.vars.filter { $0.0 == "STOPT" } + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)], """
+        PREVIOUS=$(cat "$ICUR" 2>/dev/null || true)
+        \(body)
+        """)
     }
 
     /// (Re)creates the target's container if needed, stops every other running container of the
@@ -147,19 +188,21 @@ public struct ImageStrategy: ReleaseStrategy {
     /// Keeps the newest `keep_images` releases (never current or the rollback target), removes
     /// older containers and images, releases the lock.
     public func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand {
-        script(.finish, [("KEEP", String(image.keepImages)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")], """
+        let t = trafficPart("localhost")
+        return script(.finish, [("KEEP", String(image.keepImages)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")] + t.vars, """
         \(HostScript.appendHistory)
         cur=$(cat "$ICUR" 2>/dev/null || true)
+        \(traffic == nil ? "running=" : TrafficSwitch.runningReleases)
         if [ -f "$IREL" ]; then
           total=$(wc -l < "$IREL")
           n=0
           : > "$IREL.new"
           while read -r id ref; do
             n=$((n + 1))
-            if [ $((total - n)) -lt "$KEEP" ] || [ "$id" = "$cur" ] || [ "$id" = "$PREV" ]; then
+            if [ $((total - n)) -lt "$KEEP" ] || [ "$id" = "$cur" ] || [ "$id" = "$PREV" ] || printf '%s\\n' "$running" | grep -qxF -- "$id"; then
               printf '%s %s\\n' "$id" "$ref" >> "$IREL.new"
             else
-              eng rm -f "$APP-$id" >/dev/null 2>&1 || true
+              eng rm -f "$APP-$id" \(traffic?.settings.slots.map { "\"$APP-$id-s\($0)\"" }.joined(separator: " ") ?? "") >/dev/null 2>&1 || true
               eng rmi "$ref" >/dev/null 2>&1 || true
               rm -f "$FAILED/$id"
               echo "pruned=$id"
@@ -174,10 +217,13 @@ public struct ImageStrategy: ReleaseStrategy {
     /// A release that went live and failed stays (stopped, marked failed) for inspection; one that
     /// never went live loses its container.
     public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String) -> RemoteCommand {
-        script(.abandon, [("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""), ("KEEPIT", keepForInspection ? "1" : "")], """
+        let t = trafficPart(host)
+        return script(.abandon, [("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""), ("KEEPIT", keepForInspection ? "1" : "")] + t.vars, """
         \(HostScript.appendHistory)
+        \(t.functions)
+        \(traffic == nil ? "" : TrafficSwitch.stopFailedSlots)
         if [ -n "$KEEPIT" ]; then
-          eng container inspect "$APP-$ID" >/dev/null 2>&1 && : > "$FAILED/$ID"
+          { eng container inspect "$APP-$ID" >/dev/null 2>&1 || grep -q "^$ID " "$IREL" 2>/dev/null; } && : > "$FAILED/$ID"
         elif [ "$(cat "$ICUR" 2>/dev/null)" != "$ID" ]; then
           eng rm -f "$APP-$ID" >/dev/null 2>&1 || true
         fi
@@ -198,16 +244,22 @@ public struct ImageStrategy: ReleaseStrategy {
     """
 
     public func inventory(host: String) -> RemoteCommand {
-        script(.inventory, [], Self.inventoryBody + "\ntrue")
+        let t = trafficPart(host)
+        return script(.inventory, t.vars, t.functions + "\n" + Self.inventoryBody + "\n" + (traffic == nil ? "" : TrafficSwitch.slotFacts) + "\ntrue")
     }
 
     /// The inventory, whether the current release's container runs, and history lines.
     public func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand {
-        script(.inspect, [("HLINES", String(historyLines))], Self.inventoryBody + """
+        let t = trafficPart(host)
+        return script(.inspect, [("HLINES", String(historyLines))] + t.vars, t.functions + "\n" + Self.inventoryBody + """
 
+        \(traffic == nil ? "" : TrafficSwitch.slotFacts)
         cur=$(cat "$ICUR" 2>/dev/null || true)
+        name="$APP-$cur"
+        act=$(cat "$SLOTS/active" 2>/dev/null || true)
+        [ -z "$act" ] || [ ! -f "$SLOTS/$act.container" ] || name=$(cat "$SLOTS/$act.container")
         if [ -n "$cur" ]; then
-          st=$(eng container inspect --format '{{.State.Status}}' "$APP-$cur" 2>/dev/null || echo missing)
+          st=$(eng container inspect --format '{{.State.Status}}' "$name" 2>/dev/null || echo missing)
           echo "container=$st"
         fi
         \(HostScript.historyTail)

@@ -152,9 +152,12 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     public func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {
         guard let traffic else { preconditionFailure("traffic switch without a proxy") }
-        let (vars, body) = traffic.switchBody(host: host)
+        let (vars, body) = traffic.switchBody(host: host, recordCurrent: """
+        ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || fail 31 "switch of current failed"
+        """)
         return script(.switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)], """
         [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
+        PREVIOUS=$(readlink "$CURRENT" 2>/dev/null || true); PREVIOUS=${PREVIOUS##*/}
         \(body)
         """)
     }

@@ -132,12 +132,15 @@ public struct TrafficSwitch: Sendable {
         i=0
         while [ "$i" -lt "$DRAINT" ] && ss -Htn state established "( src $BIND:$1 )" 2>/dev/null | grep -q .; do sleep 0.1; i=$((i + 1)); done
       fi
-      if alive "$pid"; then
+      if [ -f "$SLOTS/$1.container" ] && command -v eng >/dev/null 2>&1; then
+        # A container (image strategy): the engine stops it (SIGTERM, then SIGKILL after STOPT).
+        eng stop -t "${STOPT:-10}" "$(cat "$SLOTS/$1.container")" >/dev/null 2>&1 || true
+      elif alive "$pid"; then
         kill -TERM "$pid" 2>/dev/null
         i=0; while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
         alive "$pid" && kill -KILL "$pid" 2>/dev/null
       fi
-      rm -f "$pf" "$SLOTS/$1.release"
+      rm -f "$pf" "$SLOTS/$1.release" "$SLOTS/$1.container"
     }
     """
 
@@ -226,12 +229,13 @@ public struct TrafficSwitch: Sendable {
     /// Points the proxy at `$SLOT` (which must run `$ID`): the upstream file replaced, the config
     /// tested, a graceful reload (old workers finish their requests); on any failure the old
     /// upstream is put back. Then `current`, the active slot and the history line.
-    func switchBody(host: String) -> (vars: [(String, String)], body: String) {
+    /// `recordCurrent`: how the strategy records the release that now serves (the `current` link;
+    /// the image strategy's current file).
+    func switchBody(host: String, recordCurrent: String) -> (vars: [(String, String)], body: String) {
         (variables(host: host), Self.functions + """
 
         [ "$(cat "$SLOTS/$SLOT.release" 2>/dev/null)" = "$ID" ] && alive "$(cat "$SLOTS/$SLOT.pid" 2>/dev/null)" || fail 37 "release $ID is not running on slot $SLOT"
-        prev=$(readlink "$CURRENT" 2>/dev/null || true)
-        echo "previous=${prev##*/}"
+        echo "previous=$PREVIOUS"
         up=$(upstream_file)
         cp -p "$up" "$up.prev" 2>/dev/null || : > "$up.prev"
         printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$BIND" "$SLOT" > "$up.tmp" && mv "$up.tmp" "$up" || fail 31 "cannot write $up"
@@ -239,7 +243,7 @@ public struct TrafficSwitch: Sendable {
         if ! out=$(proxy_test 2>&1); then mv "$up.prev" "$up"; fail 51 "proxy config invalid after the switch (nginx -t), switch undone: $(short "$out")"; fi
         if ! out=$(proxy_reload 2>&1); then mv "$up.prev" "$up"; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
         printf '%s\\n' "$SLOT" > "$SLOTS/active.tmp" && mv "$SLOTS/active.tmp" "$SLOTS/active"
-        ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || fail 31 "switch of current failed"
+        \(recordCurrent)
         echo "switched=$ID"; echo "slot=$SLOT"
         printf '%s\\n' "$HIST" >> "$HISTORY" || true
         rm -f "$FAILED/$ID"
