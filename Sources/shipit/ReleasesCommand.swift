@@ -24,6 +24,8 @@ struct ReleasesCommand: AsyncParsableCommand {
                     if r == h.current { marks.append("current") }
                     if r == h.previous { marks.append("previous") }
                     if h.failed.contains(r) { marks.append("failed") }
+                    if r == h.current, let slot = h.slot { marks.append("serving on slot \(slot)") }
+                    if r == h.standby { marks.append("warm standby on slot \(h.standbySlot.map(String.init) ?? "?")") }
                     Console.shared.out("    \(r)\(marks.isEmpty ? "" : "  (\(marks.joined(separator: ", ")))")")
                 }
             }

@@ -30,6 +30,7 @@ enum TimelineRenderer {
                 var line = "    \(h.host): "
                 if h.previous == h.current { line += "\(e.outcome == "succeeded" ? "stayed on" : "on") \(h.current ?? "(none)")" }
                 else { line += "\(h.previous ?? "(none)") → \(h.current ?? "(none)")" }
+                if let slot = h.slot { line += "  [slot \(slot)\(h.standby.map { ", warm standby \($0)" } ?? "")]" }
                 if let step = h.step, h.status != "ok" || e.outcome != "succeeded" { line += "  last step \(step) \(h.status ?? "")" }
                 if let err = h.error { line += ": \(err)" }
                 lines.append(line)

@@ -22,7 +22,8 @@ struct VerifyCommand: AsyncParsableCommand {
             for h in hosts {
                 guard h.reachable else { Console.shared.out("\(h.host): UNREACHABLE"); continue }
                 let health = [h.live.map { "live \($0.ok ? "ok" : "FAIL")" }, h.ready.map { "ready \($0.ok ? "ok" : "FAIL")" }].compactMap { $0 }.joined(separator: ", ")
-                Console.shared.out("\(h.host): \(h.current ?? "(none)")  \(health.isEmpty ? "no health check configured" : health)  files \(h.files?.status ?? "?")")
+                let slot = h.slot.map { "  slot \($0)" + (h.standby.map { ", standby \($0)" } ?? "") } ?? ""
+                Console.shared.out("\(h.host): \(h.current ?? "(none)")  \(health.isEmpty ? "no health check configured" : health)  files \(h.files?.status ?? "?")\(slot)")
             }
             if verdict.ok {
                 Console.shared.out("verify: OK: \(hosts.count) host(s) healthy on \(verdict.release ?? "?"), release files intact")

@@ -29,7 +29,7 @@ struct LedgerTests {
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
         }
         #expect(journal == "wal")
-        #expect(applied == ["v1"])
+        #expect(applied == ["v1", "v2-traffic"])
         // Reopening an existing ledger runs no migration twice and keeps the data.
         _ = try SQLiteLedger(path: path)
         #expect(throws: ShipitError.self) { try SQLiteLedger(path: path + ".missing", create: false) }
@@ -64,6 +64,7 @@ struct LedgerTests {
         #expect(try await ledger.steps(attemptID: "a1").map(\.status) == ["running"])
         try await ledger.finishStep(step, status: "failed", finishedAt: Date(timeIntervalSince1970: 1002), exitStatus: 20, stderrTail: "checksum", message: "checksum mismatch")
         try await ledger.setHost("a1", LedgerHostState(host: "h1", previous: "r0", current: "r0", step: "upload", status: "failed", error: "checksum mismatch"))
+        try await ledger.setHost("a1", LedgerHostState(host: "h2", previous: "r0", current: "r1", slot: 8082, standby: "r0"))
         a.outcome = .failed
         a.finishedAt = Date(timeIntervalSince1970: 1003)
         try await ledger.update(a)
@@ -74,6 +75,10 @@ struct LedgerTests {
         #expect(back.changedFiles == ["M app.py"])
         #expect(back.hosts.first { $0.host == "h1" }?.error == "checksum mismatch")
         #expect(back.hosts.first { $0.host == "h2" }?.step == nil)
+        // The traffic switch's slot and warm standby, in both the single-attempt and the window read.
+        #expect(back.hosts.first { $0.host == "h2" }.map { [$0.slot.map(String.init), $0.standby] } == ["8082", "r0"])
+        let listed = try await ledger.attempts(LedgerQuery(app: a.app, stage: .some(a.stage)))
+        #expect(listed.first { $0.id == "a1" }?.hosts.first { $0.host == "h2" }?.slot == 8082)
         let steps = try await ledger.steps(attemptID: "a1")
         #expect(steps.count == 1)
         #expect(steps[0].exitStatus == 20)

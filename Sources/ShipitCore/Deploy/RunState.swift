@@ -88,7 +88,8 @@ struct RunState: Sendable {
     func ledgerState(_ host: String) -> LedgerHostState {
         let h = hosts[host]
         let status = h?.switchingTo != nil ? "unknown" : h?.failedStep == nil ? nil : "failed"
-        return LedgerHostState(host: host, previous: h?.previous, current: h?.current, step: h?.failedStep, status: status, error: h?.error)
+        return LedgerHostState(host: host, previous: h?.previous, current: h?.current, step: h?.failedStep, status: status, error: h?.error,
+                               slot: h?.slot, standby: h?.standby)
     }
 
     var results: [DeployReport.HostResult] { order.compactMap { hosts[$0] } }

@@ -70,9 +70,14 @@ public struct LedgerHostState: Codable, Sendable, Equatable {
     public var step: String?
     public var status: String?
     public var error: String?
+    /// Traffic switch: the slot (port) serving traffic, and the release kept warm on the other one.
+    public var slot: Int?
+    public var standby: String?
 
-    public init(host: String, previous: String? = nil, current: String? = nil, step: String? = nil, status: String? = nil, error: String? = nil) {
+    public init(host: String, previous: String? = nil, current: String? = nil, step: String? = nil, status: String? = nil, error: String? = nil,
+                slot: Int? = nil, standby: String? = nil) {
         self.host = host; self.previous = previous; self.current = current; self.step = step; self.status = status; self.error = error
+        self.slot = slot; self.standby = standby
     }
 }
 

@@ -75,6 +75,11 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
             "CREATE TABLE IF NOT EXISTS {s}configs (hash text PRIMARY KEY, settings text NOT NULL)",
             "CREATE TABLE IF NOT EXISTS {s}run_locks (key bigint PRIMARY KEY, app text NOT NULL, stage text, attempt_id text NOT NULL, holder text NOT NULL, since double precision NOT NULL)",
         ],
+        // The traffic switch: which slot served each host, and its warm standby.
+        [
+            "ALTER TABLE {s}attempt_hosts ADD COLUMN IF NOT EXISTS slot integer",
+            "ALTER TABLE {s}attempt_hosts ADD COLUMN IF NOT EXISTS standby text",
+        ],
     ]
 
     func sql(_ text: String) -> String { text.replacingOccurrences(of: "{s}", with: s) }
@@ -152,8 +157,8 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     }
 
     public func setHost(_ attemptID: String, _ h: LedgerHostState) async throws {
-        try await exec("INSERT INTO {s}attempt_hosts (attempt_id, host, previous, current, step, status, error) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (attempt_id, host) DO UPDATE SET previous = EXCLUDED.previous, current = EXCLUDED.current, step = EXCLUDED.step, status = EXCLUDED.status, error = EXCLUDED.error",
-                       Self.binds([attemptID, h.host, h.previous, h.current, h.step, h.status, h.error]))
+        try await exec("INSERT INTO {s}attempt_hosts (attempt_id, host, previous, current, step, status, error, slot, standby) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (attempt_id, host) DO UPDATE SET previous = EXCLUDED.previous, current = EXCLUDED.current, step = EXCLUDED.step, status = EXCLUDED.status, error = EXCLUDED.error, slot = EXCLUDED.slot, standby = EXCLUDED.standby",
+                       Self.binds([attemptID, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby]))
     }
 
     public func saveConfig(hash: String, settings: [String: String]) async throws {
@@ -233,9 +238,9 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         let prefixed = Self.attemptColumns.split(separator: ",").map { "a." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
         let inner = "SELECT \(prefixed) FROM {s}attempts a \(whereSQL) ORDER BY a.started_at DESC, a.id DESC" + (q.limit.map { " LIMIT \($0)" } ?? "")
         var hosts: [String: [LedgerHostState]] = [:]
-        for try await row in try await run("SELECT h.attempt_id, h.host, h.previous, h.current, h.step, h.status, h.error FROM {s}attempt_hosts h JOIN (\(inner)) a ON a.id = h.attempt_id ORDER BY h.attempt_id, h.host", Self.binds(values)) {
-            let (id, host, prev, cur, step, status, err) = try row.decode((String, String, String?, String?, String?, String?, String?).self)
-            hosts[id, default: []].append(LedgerHostState(host: host, previous: prev, current: cur, step: step, status: status, error: err))
+        for try await row in try await run("SELECT h.attempt_id, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby FROM {s}attempt_hosts h JOIN (\(inner)) a ON a.id = h.attempt_id ORDER BY h.attempt_id, h.host", Self.binds(values)) {
+            let (id, host, prev, cur, step, status, err, slot, standby) = try row.decode((String, String, String?, String?, String?, String?, String?, Int?, String?).self)
+            hosts[id, default: []].append(LedgerHostState(host: host, previous: prev, current: cur, step: step, status: status, error: err, slot: slot, standby: standby))
         }
         var out: [LedgerAttempt] = []
         for try await row in try await run("SELECT * FROM (\(inner)) a ORDER BY started_at, id", Self.binds(values)) {
@@ -250,9 +255,9 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         var found: LedgerAttempt?
         for try await row in try await run("SELECT \(Self.attemptColumns) FROM {s}attempts WHERE id = $1", Self.binds([id])) { found = try Self.attempt(row) }
         guard var a = found else { return nil }
-        for try await (host, prev, cur, step, status, err) in try await run("SELECT host, previous, current, step, status, error FROM {s}attempt_hosts WHERE attempt_id = $1 ORDER BY host", Self.binds([id]))
-            .decode((String, String?, String?, String?, String?, String?).self) {
-            a.hosts.append(LedgerHostState(host: host, previous: prev, current: cur, step: step, status: status, error: err))
+        for try await (host, prev, cur, step, status, err, slot, standby) in try await run("SELECT host, previous, current, step, status, error, slot, standby FROM {s}attempt_hosts WHERE attempt_id = $1 ORDER BY host", Self.binds([id]))
+            .decode((String, String?, String?, String?, String?, String?, Int?, String?).self) {
+            a.hosts.append(LedgerHostState(host: host, previous: prev, current: cur, step: step, status: status, error: err, slot: slot, standby: standby))
         }
         return a
     }

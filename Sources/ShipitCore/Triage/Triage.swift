@@ -163,6 +163,16 @@ public struct Triage: Sendable {
         }
         let unreachable = config.hosts.count - reachable.count
         return .init(available: true, target: target, command: command, safe: true,
-                     why: "\(target) is on every reachable host and no schema change is recorded since" + (unreachable > 0 ? " (\(unreachable) host(s) unreachable: rollback will fail its pre-flight there)" : ""))
+                     why: "\(target) is on every reachable host and no schema change is recorded since" + (unreachable > 0 ? " (\(unreachable) host(s) unreachable: rollback will fail its pre-flight there)" : "")
+                        + Self.warmNote(target: target, inventory: reachable.compactMap { inventory[$0] }))
+    }
+
+    /// With the traffic switch: whether the target runs warm on every host (the rollback is then a
+    /// traffic switch, no restart).
+    static func warmNote(target: String, inventory: [ScriptOutput]) -> String {
+        guard !inventory.isEmpty, inventory.allSatisfy({ $0.first("slot.active") != nil }) else { return "" }
+        let warm = inventory.filter { out in out.pairs.contains { $0.0.hasPrefix("slot.") && $0.1 == "\(target) running" } }.count
+        return warm == inventory.count ? "; it runs warm on every host: the rollback is a traffic switch (no restart)"
+            : "; it runs warm on \(warm) of \(inventory.count) host(s), the others start it on their idle slot first"
     }
 }
