@@ -341,6 +341,60 @@ def triage_table():
           f"**{w:.2f} s** wall, {c:.2f} s CPU (median of {REPEAT}).\n")
 
 
+def traffic_table():
+    """The traffic switch (docs/traffic.md): requests lost under load through deploy, failed deploy
+    and rollback (both strategies, 3 hosts), and `shipit rollback` of 10 hosts to the warm standby."""
+    import json
+    n = min(3, len(HOSTS))
+    work = "/tmp/shipit-bench-traffic"
+    os.makedirs(work, exist_ok=True)
+    print(f"### Traffic switch: requests lost during deploy v2, failed v3 and rollback ({n} hosts, 3 clients per host, a new connection per request)\n")
+    print("| strategy | requests | failed | answered by v3 | by version |")
+    print("|---|---:|---:|---:|---|")
+    runs = {}
+    sym = f"{work}/symlink.yml"
+    write_config(sym, "bench-traffic", HOSTS[:n], "/srv/bench-traffic", 18400)
+    with open(sym, "a") as f:
+        f.write("traffic: {proxy: nginx, drain: 1}\n")
+    runs["symlink"] = (sym, 18400, [["--from", os.path.join(ROOT, "releases-example", v)] for v in ("v1", "v2", "v3")])
+    img = f"{work}/image.yml"
+    with open(os.path.join(ROOT, "releases-example", "image", "shipit.yml")) as src, open(img, "w") as f:
+        text = src.read().replace("app: demo-image", "app: bench-traffic-img").replace("deploy_to: /srv/demo-image", "deploy_to: /srv/bench-traffic-img")
+        text = text.replace("port: 8090", "port: 18500").replace("hooks: ../../hooks", "hooks: /nonexistent")
+        hosts_yaml = "hosts: [" + ", ".join(HOSTS[:n]) + "]"
+        text = "\n".join(hosts_yaml if l.startswith("hosts:") else l for l in text.split("\n") if not l.startswith("  - 127."))
+        f.write(text + "\ntraffic: {proxy: nginx, drain: 1}\n")
+    runs["image"] = (img, 18500, [["--tag", v] for v in ("v1", "v2", "v3")])
+    for name, (config, port, args) in runs.items():
+        subprocess.run([SHIPIT, "deploy", "--config", config] + args[0], check=True, stdout=subprocess.DEVNULL)
+        stop = f"{work}/stop-{name}"
+        if os.path.exists(stop):
+            os.remove(stop)
+        load = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "load.py"), "--targets", ",".join(f"{h}:{port}" for h in HOSTS[:n]),
+                                 "--threads", "3", "--seconds", "120", "--stop-file", stop, "--bad", "v3"], stdout=subprocess.PIPE)
+        subprocess.run([SHIPIT, "deploy", "--config", config] + args[1], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([SHIPIT, "deploy", "--config", config] + args[2], stdout=subprocess.DEVNULL)
+        subprocess.run([SHIPIT, "rollback", "--config", config], check=True, stdout=subprocess.DEVNULL)
+        open(stop, "w").close()
+        r = json.loads(load.communicate()[0])
+        print(f"| {name} | {r['requests']} | {r['failed']} | {r['bad']} | {r['versions']} |")
+    print()
+    n = min(10, len(HOSTS))
+    config = f"{work}/rollback.yml"
+    write_config(config, "bench-traffic-rb", HOSTS[:n], "/srv/bench-traffic-rb", 18600)
+    with open(config, "a") as f:
+        f.write("traffic: {proxy: nginx, drain: 1}\n")
+    for v in ("v1", "v2"):
+        subprocess.run([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", v)], check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run([SHIPIT, "releases", "--config", config, "--json"], check=True, capture_output=True, text=True).stdout
+    ids = sorted(json.loads(out)["hosts"][0]["releases"])[-2:]
+    flip = iter(ids * REPEAT)
+    w, c = measure(lambda: subprocess.run([SHIPIT, "rollback", "--config", config, "--to", next(flip)], check=True, stdout=subprocess.DEVNULL))
+    ew, _ = measure(lambda: shipit_exec(HOSTS[:n]))
+    print(f"### `shipit rollback` of {n} hosts to the warm standby (a traffic switch)\n")
+    print(f"**{w:.2f} s** wall, {c:.2f} s CPU (median of {REPEAT}); bare `shipit exec true` on the same hosts: {ew:.2f} s.\n")
+
+
 def ledger_table():
     """`changes` over a big ledger, and what recording costs a deploy."""
     work = "/tmp/shipit-bench-ledger"
@@ -395,7 +449,7 @@ def ledger_table():
 
 if __name__ == "__main__":
     print(f"hosts available: {len(HOSTS)}, repeats: {REPEAT}, user: {USER}\n")
-    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger", "pg", "image", "triage"]
+    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger", "pg", "image", "triage", "traffic"]
     if "exec" in which:
         exec_table()
     if "deploy" in which:
@@ -408,5 +462,7 @@ if __name__ == "__main__":
         image_table()
     if "triage" in which:
         triage_table()
+    if "traffic" in which:
+        traffic_table()
     if "pg" in which:
         pg_table()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The traffic switch's host-side pieces (docs/traffic.md), shared by the strategies that use it:
 /// nginx in front of two slots, managed (shipit's own nginx under `.shipit/proxy`, run as the
 /// deploy user) or system (an upstream file in someone else's nginx, a configured reload). Pure
@@ -93,13 +95,20 @@ public struct TrafficSwitch: Sendable {
     static let functions = """
     # nginx lives in sbin, which a non-login SSH session's PATH often lacks.
     PATH="$PATH:/usr/sbin:/usr/local/sbin"
-    alive() { [ -n "$1" ] && [ -d "/proc/$1" ] && ! grep -q ') Z ' "/proc/$1/stat" 2>/dev/null; }
+    # Builtins only (every fork costs the host a process start, on every host at once): `val F`
+    # prints a one-line file's content, `alive PID` says whether it runs (a zombie does not).
+    val() { v=; [ -f "$1" ] && read -r v < "$1"; printf '%s' "$v"; }
+    alive() {
+      [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+      read -r st < "/proc/$1/stat" 2>/dev/null || return 1
+      case "$st" in *") Z "*) return 1 ;; esac
+    }
     proxy_test() {
       if [ "$TMODE" = managed ]; then "$NGINX" -t -q -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"; else sh -c "$PTEST"; fi
     }
     # The managed nginx's worker pids (children of its master), read from /proc without forking.
     nginx_workers() {
-      m=$(cat "$PROXY/nginx.pid" 2>/dev/null) || return 0
+      m=$(val "$PROXY/nginx.pid"); [ -n "$m" ] || return 0
       for d in /proc/[0-9]*; do
         read -r st < "$d/stat" 2>/dev/null || continue
         case "$st" in *"(nginx) "*) set -- ${st##*) }; [ "$2" = "$m" ] && echo "${d#/proc/}" ;; esac
@@ -123,18 +132,25 @@ public struct TrafficSwitch: Sendable {
       return 0
     }
     upstream_file() { if [ "$TMODE" = managed ]; then echo "$PROXY/upstream.conf"; else echo "$UPFILE"; fi; }
+    # Points the upstream (and, managed, the slot header) at slot $1, and records which slot it is.
+    write_upstream() {
+      up=$(upstream_file)
+      printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$BIND" "$1" > "$up.tmp" && mv "$up.tmp" "$up" || return 1
+      [ "$TMODE" != managed ] || printf 'add_header \(Self.slotHeader) %s always;\\n' "$1" > "$PROXY/slot.conf"
+      printf '%s\\n' "$1" > "$SLOTS/upstream.slot"
+    }
     # Stops the app on a slot. With drain: first waits (up to DRAINT tenths of a second) until no
     # connection to it is open, so in-flight requests finish.
     stop_slot() {
       pf="$SLOTS/$1.pid"
-      pid=$(cat "$pf" 2>/dev/null || true)
+      pid=$(val "$pf")
       if [ -n "${2:-}" ] && alive "$pid" && command -v ss >/dev/null 2>&1; then
         i=0
         while [ "$i" -lt "$DRAINT" ] && ss -Htn state established "( src $BIND:$1 )" 2>/dev/null | grep -q .; do sleep 0.1; i=$((i + 1)); done
       fi
       if [ -f "$SLOTS/$1.container" ] && command -v eng >/dev/null 2>&1; then
         # A container (image strategy): the engine stops it (SIGTERM, then SIGKILL after STOPT).
-        eng stop -t "${STOPT:-10}" "$(cat "$SLOTS/$1.container")" >/dev/null 2>&1 || true
+        eng stop -t "${STOPT:-10}" "$(val "$SLOTS/$1.container")" >/dev/null 2>&1 || true
       elif alive "$pid"; then
         kill -TERM "$pid" 2>/dev/null
         i=0; while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -147,37 +163,42 @@ public struct TrafficSwitch: Sendable {
     /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
     /// proxy started when it is not running (managed), the slots' state reported.
     func preflight(host: String) -> (vars: [(String, String)], body: String) {
-        let vars = variables(host: host) + [("NGXCONF", nginxConf(host: host)), ("UPS0", upstream(host: host, slot: nil))]
+        let conf = nginxConf(host: host)
+        let sum = (try? Digest.sha256Hex(Data(conf.utf8))) ?? conf
+        let vars = variables(host: host) + [("NGXCONF", conf), ("CONFSUM", sum), ("UPS0", upstream(host: host, slot: nil))]
         return (vars, Self.functions + """
 
         mkdir -p "$SLOTS" "$PROXY/tmp" || fail 10 "cannot create $SLOTS"
         # A run that died between writing the upstream and recording the switch left them apart:
         # the slot recorded as active is the one the proxy serves from.
-        active=$(cat "$SLOTS/active" 2>/dev/null || true)
+        active=$(val "$SLOTS/active")
         reconcile=
-        if [ -n "$active" ]; then
-          up=$(upstream_file)
-          printf 'upstream shipit_app {\n    server %s:%s;\n    keepalive 16;\n}\n' "$BIND" "$active" > "$up.tmp"
-          if cmp -s "$up.tmp" "$up"; then rm -f "$up.tmp"; else mv "$up.tmp" "$up"; reconcile=1; echo "proxy.reconciled=$active"; fi
-          [ "$TMODE" != managed ] || printf 'add_header \(Self.slotHeader) %s always;\n' "$active" > "$PROXY/slot.conf"
+        if [ -n "$active" ] && [ "$(val "$SLOTS/upstream.slot")" != "$active" ]; then
+          write_upstream "$active" || fail 31 "cannot write the upstream file"
+          reconcile=1; echo "proxy.reconciled=$active"
         fi
         if [ "$TMODE" = managed ]; then
           command -v "$NGINX" >/dev/null 2>&1 || fail 11 "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
           [ -f "$PROXY/upstream.conf" ] || printf '%s' "$UPS0" > "$PROXY/upstream.conf"
           [ -f "$PROXY/slot.conf" ] || : > "$PROXY/slot.conf"
           [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
-          printf '%s\\n' "$NGXCONF" > "$PROXY/nginx.conf.new"
-          changed=1; cmp -s "$PROXY/nginx.conf.new" "$PROXY/nginx.conf" 2>/dev/null && changed=
-          [ -f "$PROXY/nginx.conf" ] && cp -p "$PROXY/nginx.conf" "$PROXY/nginx.conf.old"
-          mv "$PROXY/nginx.conf.new" "$PROXY/nginx.conf"
-          running=; alive "$(cat "$PROXY/nginx.pid" 2>/dev/null)" && running=1
+          # The config is rewritten (and tested) only when it changed: its checksum says so.
+          changed=
+          if [ "$(val "$PROXY/nginx.conf.sum")" != "$CONFSUM" ] || [ ! -f "$PROXY/nginx.conf" ]; then
+            changed=1
+            [ -f "$PROXY/nginx.conf" ] && mv "$PROXY/nginx.conf" "$PROXY/nginx.conf.old"
+            printf '%s\\n' "$NGXCONF" > "$PROXY/nginx.conf"
+          fi
+          running=; alive "$(val "$PROXY/nginx.pid")" && running=1
           # nginx -t when something changed or nginx must start; a running, unchanged config was
           # tested when it was written.
           if [ -n "$changed$reconcile" ] || [ -z "$running" ]; then
             if ! out=$(proxy_test 2>&1); then
               [ -f "$PROXY/nginx.conf.old" ] && mv "$PROXY/nginx.conf.old" "$PROXY/nginx.conf"
+              rm -f "$PROXY/nginx.conf.sum"
               fail 50 "proxy config invalid (nginx -t): $(short "$out")"
             fi
+            printf '%s\\n' "$CONFSUM" > "$PROXY/nginx.conf.sum"
           fi
           if [ -n "$running" ]; then
             if [ -n "$changed$reconcile" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
@@ -198,10 +219,10 @@ public struct TrafficSwitch: Sendable {
 
     /// `slot.active=PORT`, `slot.PORT=RELEASE running|stopped`, `maintenance=on|off`.
     static let slotFacts = """
-    echo "slot.active=$(cat "$SLOTS/active" 2>/dev/null || true)"
+    echo "slot.active=$(val "$SLOTS/active")"
     for s in $SLOTPORTS; do
-      st=stopped; alive "$(cat "$SLOTS/$s.pid" 2>/dev/null)" && st=running
-      echo "slot.$s=$(cat "$SLOTS/$s.release" 2>/dev/null || true) $st"
+      st=stopped; alive "$(val "$SLOTS/$s.pid")" && st=running
+      echo "slot.$s=$(val "$SLOTS/$s.release") $st"
     done
     if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
     """
@@ -213,8 +234,8 @@ public struct TrafficSwitch: Sendable {
         Self.functions + """
 
         mkdir -p "$SLOTS"
-        [ "$(cat "$SLOTS/active" 2>/dev/null)" != "$SLOT" ] || fail 35 "slot $SLOT serves traffic: refusing to restart it"
-        if [ -n "$REUSE" ] && [ "$(cat "$SLOTS/$SLOT.release" 2>/dev/null)" = "$ID" ] && alive "$(cat "$SLOTS/$SLOT.pid" 2>/dev/null)"; then
+        [ "$(val "$SLOTS/active")" != "$SLOT" ] || fail 35 "slot $SLOT serves traffic: refusing to restart it"
+        if [ -n "$REUSE" ] && [ "$(val "$SLOTS/$SLOT.release")" = "$ID" ] && alive "$(val "$SLOTS/$SLOT.pid")"; then
           echo "warmed=$ID"; echo "slot=$SLOT"; echo "reused=1"; exit 0
         fi
         stop_slot "$SLOT"
@@ -232,17 +253,17 @@ public struct TrafficSwitch: Sendable {
     /// `recordCurrent`: how the strategy records the release that now serves (the `current` link;
     /// the image strategy's current file).
     func switchBody(host: String, recordCurrent: String) -> (vars: [(String, String)], body: String) {
-        (variables(host: host), Self.functions + """
+        (variables(host: host) + [("UPS0", upstream(host: host, slot: nil))], Self.functions + """
 
-        [ "$(cat "$SLOTS/$SLOT.release" 2>/dev/null)" = "$ID" ] && alive "$(cat "$SLOTS/$SLOT.pid" 2>/dev/null)" || fail 37 "release $ID is not running on slot $SLOT"
+        [ "$(val "$SLOTS/$SLOT.release")" = "$ID" ] && alive "$(val "$SLOTS/$SLOT.pid")" || fail 37 "release $ID is not running on slot $SLOT"
         echo "previous=$PREVIOUS"
-        up=$(upstream_file)
-        cp -p "$up" "$up.prev" 2>/dev/null || : > "$up.prev"
-        printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$BIND" "$SLOT" > "$up.tmp" && mv "$up.tmp" "$up" || fail 31 "cannot write $up"
-        [ "$TMODE" != managed ] || printf 'add_header \(Self.slotHeader) %s always;\\n' "$SLOT" > "$PROXY/slot.conf"
-        if ! out=$(proxy_test 2>&1); then mv "$up.prev" "$up"; fail 51 "proxy config invalid after the switch (nginx -t), switch undone: $(short "$out")"; fi
-        if ! out=$(proxy_reload 2>&1); then mv "$up.prev" "$up"; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
-        printf '%s\\n' "$SLOT" > "$SLOTS/active.tmp" && mv "$SLOTS/active.tmp" "$SLOTS/active"
+        oldact=$(val "$SLOTS/active")
+        # On failure the upstream goes back to the slot that served (or to none before the first).
+        undo() { if [ -n "$oldact" ]; then write_upstream "$oldact"; else printf '%s' "$UPS0" > "$(upstream_file)"; rm -f "$SLOTS/upstream.slot"; fi; }
+        write_upstream "$SLOT" || fail 31 "cannot write the upstream file"
+        if ! out=$(proxy_test 2>&1); then undo; fail 51 "proxy config invalid after the switch (nginx -t), switch undone: $(short "$out")"; fi
+        if ! out=$(proxy_reload 2>&1); then undo; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
+        printf '%s\\n' "$SLOT" > "$SLOTS/active"
         \(recordCurrent)
         echo "switched=$ID"; echo "slot=$SLOT"
         printf '%s\\n' "$HIST" >> "$HISTORY" || true
@@ -253,9 +274,9 @@ public struct TrafficSwitch: Sendable {
     /// For a closing script: stops, after draining, every slot that runs `$ID` but serves no
     /// traffic (a release that failed its warm-up, or was switched away from).
     static let stopFailedSlots = """
-    act=$(cat "$SLOTS/active" 2>/dev/null || true)
+    act=$(val "$SLOTS/active")
     for s in $SLOTPORTS; do
-      [ "$s" != "$act" ] && [ "$(cat "$SLOTS/$s.release" 2>/dev/null)" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
+      [ "$s" != "$act" ] && [ "$(val "$SLOTS/$s.release")" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
     done
     true
     """
