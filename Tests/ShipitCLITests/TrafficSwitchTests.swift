@@ -231,3 +231,29 @@ struct ImageTrafficTests {
         }
     }
 }
+
+/// `traffic.standby: SECONDS`: the warm standby is stopped that long after a deploy; a rollback
+/// then starts it on its slot again, smoke-tests it there, and switches.
+@Suite("traffic switch: standby time limit")
+struct StandbyLimitTests {
+    @Test func theStandbyStopsAfterItsTimeAndARollbackStillWorks() async throws {
+        let f = try DeployFixture(extraYAML: "traffic: {proxy: nginx, drain: 1, standby: 4}")
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            #expect(try await f.shipit(["deploy", "--from", f.release("v2")]).status == 0)
+            let h = f.targets[0]
+            let before = try await f.shipit(["status", "--json"])
+            #expect(before.stdout.contains("\"standby\""), "\(before.stdout)")
+            try await Task.sleep(for: .milliseconds(6000))
+            let after = try await f.shipit(["status", "--json"])
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
+            let host = try #require((json["hosts"] as? [[String: Any]])?.first { $0["host"] as? String == h })
+            #expect(host["standby"] == nil, "\(after.stdout)")
+            #expect(try await f.served(h) == "hello from releases-example v2")
+            let back = try await f.shipit(["rollback"])
+            #expect(back.status == 0, "\(back.stdout)")
+            #expect(back.stdout.contains("warm ok"), "\(back.stdout)")
+            for t in f.targets { #expect(try await f.served(t) == "hello from releases-example v1") }
+        }
+    }
+}

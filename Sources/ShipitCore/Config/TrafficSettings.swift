@@ -13,6 +13,9 @@ public struct TrafficSettings: Sendable, Equatable {
     public var slots: [Int]
     /// Seconds a slot that served traffic gets for its in-flight requests before it is stopped.
     public var drain: Double = 10
+    /// How long the previous release stays warm after a deploy succeeded (nil: until the next
+    /// deploy needs its slot).
+    public var standbySeconds: Double?
     /// Managed mode: the nginx binary.
     public var nginx: String = "nginx"
     /// System mode: the upstream include file shipit writes, the command that checks the proxy's
@@ -29,7 +32,7 @@ public struct TrafficSettings: Sendable, Equatable {
 }
 
 extension TrafficSettings {
-    static let keys: Set<String> = ["proxy", "mode", "slots", "drain", "nginx", "upstream_file", "test", "reload"]
+    static let keys: Set<String> = ["proxy", "mode", "slots", "drain", "standby", "nginx", "upstream_file", "test", "reload"]
 
     /// nil for `traffic: none` (or `proxy: none`): the app restarts in place.
     static func parse(_ r: YAMLReader, health: DeployConfig.Health?) throws -> TrafficSettings? {
@@ -58,6 +61,11 @@ extension TrafficSettings {
             throw r.fail("health.port \(health.port) leaves no room for the default slots; set 'slots'")
         }
         if let v = m["drain"] { t.drain = try v.double(0...3600) }
+        if let v = m["standby"] {
+            if case .scalar = v.node, (try? v.string()) == "keep" { t.standbySeconds = nil } else {
+                do { t.standbySeconds = try v.double(1...604800) } catch { throw v.fail("expected 'keep' or seconds (1 to 604800)") }
+            }
+        }
         if let v = m["nginx"] {
             let p = try v.string()
             guard p.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"`$;|&<>(){}\\\"'*?~".contains($0) }) else { throw v.fail("expected a command name or path") }

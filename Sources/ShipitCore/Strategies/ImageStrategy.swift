@@ -210,6 +210,8 @@ public struct ImageStrategy: ReleaseStrategy {
           done < "$IREL"
           mv "$IREL.new" "$IREL"
         fi
+        \(t.functions)
+        \(traffic?.standbyTimer() ?? "")
         \(HostScript.unlockBody)
         """)
     }

@@ -196,6 +196,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
           printf '%s\\n' "$running" | grep -qxF -- "$r" && continue
           rm -rf "$RELEASES/$r" "$FAILED/$r" && echo "pruned=$r"
         done
+        \(t.functions)
+        \(traffic?.standbyTimer() ?? "")
         \(HostScript.unlockBody)
         """)
     }

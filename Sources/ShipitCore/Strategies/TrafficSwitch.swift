@@ -117,7 +117,7 @@ public struct TrafficSwitch: Sendable {
     # A graceful reload. nginx's master starts the new workers, then lets the old ones accept for
     # another 100 ms before it asks them to finish their requests and exit. With `wait`, return
     # only once they are gone (bounded by the drain time), so every new connection sees the new
-    # config; a switch does not wait (the public smoke test polls until the new slot answers).
+    # config (a switch and maintenance wait; a pre-flight reconfiguration does not need to).
     proxy_reload() {
       if [ "$TMODE" != managed ]; then sh -c "$PRELOAD"; return; fi
       old=$(nginx_workers)
@@ -262,7 +262,8 @@ public struct TrafficSwitch: Sendable {
         undo() { if [ -n "$oldact" ]; then write_upstream "$oldact"; else printf '%s' "$UPS0" > "$(upstream_file)"; rm -f "$SLOTS/upstream.slot"; fi; }
         write_upstream "$SLOT" || fail 31 "cannot write the upstream file"
         if ! out=$(proxy_test 2>&1); then undo; fail 51 "proxy config invalid after the switch (nginx -t), switch undone: $(short "$out")"; fi
-        if ! out=$(proxy_reload 2>&1); then undo; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
+        # Waits out nginx's worker handover: once this returns, no new connection reaches the old slot.
+        if ! out=$(proxy_reload wait 2>&1); then undo; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
         printf '%s\\n' "$SLOT" > "$SLOTS/active"
         \(recordCurrent)
         echo "switched=$ID"; echo "slot=$SLOT"
@@ -280,6 +281,23 @@ public struct TrafficSwitch: Sendable {
     done
     true
     """
+
+    /// After a deploy: with `standby: SECONDS`, a detached timer on the host stops the warm standby
+    /// then, if it is still the idle slot's release (a later deploy or rollback may have moved on).
+    func standbyTimer() -> String {
+        guard let seconds = settings.standbySeconds else { return "" }
+        return """
+        act=$(val "$SLOTS/active")
+        for s in $SLOTPORTS; do
+          [ "$s" != "$act" ] || continue
+          rel=$(val "$SLOTS/$s.release"); [ -n "$rel" ] || continue
+          setsid sh -c 'sleep "$1"; [ "$(cat "$2/active" 2>/dev/null)" != "$3" ] && [ "$(cat "$2/$3.release" 2>/dev/null)" = "$4" ] || exit 0
+            p=$(cat "$2/$3.pid" 2>/dev/null); [ -n "$p" ] && kill -TERM "$p" 2>/dev/null; rm -f "$2/$3.pid" "$2/$3.release"' \
+            standby-timer \(Int(seconds.rounded(.up))) "$SLOTS" "$s" "$rel" </dev/null >/dev/null 2>&1 &
+          echo "standby.until=$s $(( $(date +%s) + \(Int(seconds.rounded(.up))) ))"
+        done
+        """
+    }
 
     /// Releases running on a slot: never pruned.
     static let runningReleases = """
