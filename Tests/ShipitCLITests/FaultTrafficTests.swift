@@ -44,32 +44,33 @@ struct FaultTrafficTests {
         }
     }
 
+    /// The managed proxy switches by renaming one link (nothing to interrupt); a system nginx
+    /// switches by rewriting the upstream, testing and reloading it: sshd dies during that reload.
     @Test func sshdKilledWhileTheProxySwitchesIsUnknownUntilARollbackBringsEveryHostBack() async throws {
         let lost = "127.0.0.48"
         try await hosts.harness(["start-host", lost], environment: [:])
-        // An nginx that parks its reload on the lost host until the test opens the gate.
+        let system = SystemNginx()
+        // A reload that parks on the lost host (once armed) until the test opens the gate.
         let gate = Local.tempDir("reload-gate")
         try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: gate)
-        let wrapper = gate + "/nginx"
+        let reload = gate + "/reload"
         try """
         #!/bin/sh
-        prefix=; prev=
-        for a in "$@"; do [ "$prev" = "-p" ] && prefix=$a; prev=$a; done
-        case " $* " in *" reload "*)
-          if [ -f '\(gate)/armed' ] && grep -q '\(lost):' "${prefix}upstream.conf" 2>/dev/null; then
-            touch '\(gate)/entered'; while [ ! -f '\(gate)/go' ]; do sleep 0.05; done
-          fi ;;
-        esac
-        exec /usr/sbin/nginx "$@"
-        """.write(toFile: wrapper, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
-        let f = try DeployFixture(targets: hosts.hosts + [lost], extraYAML: "traffic: {proxy: nginx, drain: 1, nginx: \(wrapper)}")
+        if [ -f '\(gate)/armed' ] && grep -q '\(lost):' '\(system.prefix)/upstream.conf' 2>/dev/null; then
+          touch '\(gate)/entered'; while [ ! -f '\(gate)/go' ]; do sleep 0.05; done
+        fi
+        exec \(system.nginx) -s reload
+        """.write(toFile: reload, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: reload)
+        let f = try DeployFixture(targets: hosts.hosts + [lost], extraYAML: system.yaml(reload: reload))
         try await withCleanup({
             _ = try? await hosts.reviveHost(lost)
+            for h in f.targets { _ = try? await f.sh(h, system.tearDown) }
             await f.stopAll(on: lost)
             await f.cleanUp()
             _ = try? await hosts.harness(["stop-host", lost], environment: [:])
         }) {
+            for h in f.targets { #expect(try await f.sh(h, system.setUp(host: h, port: f.port)).contains("started")) }
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
             FileManager.default.createFile(atPath: gate + "/armed", contents: nil)
             let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")], cwd: nil)
@@ -89,6 +90,7 @@ struct FaultTrafficTests {
             // What really happened there: the parked reload went on once the gate opened, and the
             // switch script with it (sshd's death does not stop it): the lost host serves v2,
             // complete, through its proxy, and `current` says so. status sees the drift.
+            try await Task.sleep(for: .milliseconds(300))
             #expect(try await f.served(lost) == "hello from releases-example v2")
             let fleet = try await f.shipit(["status"])
             #expect(fleet.status == ShipitExit.unhealthy.rawValue, "\(fleet.stdout)")

@@ -146,41 +146,15 @@ struct TrafficSwitchTests {
 @Suite("traffic switch: system nginx")
 struct SystemProxyTests {
     @Test func deploysAndRollsBackThroughAnExistingNginx() async throws {
-        let tag = String(UUID().uuidString.prefix(6)).lowercased()
-        let prefix = "/srv/sysnginx-\(tag)"
-        let nginx = "/usr/sbin/nginx -q -p \(prefix)/ -c \(prefix)/nginx.conf -e \(prefix)/error.log"
-        let f = try DeployFixture(extraYAML: """
-        traffic:
-          mode: system
-          upstream_file: \(prefix)/upstream.conf
-          test: \(nginx) -t
-          reload: \(nginx) -s reload
-        """)
+        let system = SystemNginx()
+        let f = try DeployFixture(extraYAML: system.yaml())
         // The system nginx listens on the fixture's public port; the slots are the next two.
         let publicPort = f.port
-        func setUp(_ h: String) -> String {
-            """
-            mkdir -p \(prefix)/tmp && cat > \(prefix)/nginx.conf <<'EOF'
-            worker_processes 1;
-            pid \(prefix)/nginx.pid;
-            events { worker_connections 256; }
-            http {
-                access_log off;
-                client_body_temp_path \(prefix)/tmp/b; proxy_temp_path \(prefix)/tmp/p; fastcgi_temp_path \(prefix)/tmp/f;
-                uwsgi_temp_path \(prefix)/tmp/u; scgi_temp_path \(prefix)/tmp/s;
-                include \(prefix)/upstream.conf;
-                server { listen \(h):\(publicPort); location / { proxy_pass http://shipit_app; } }
-            }
-            EOF
-            printf 'upstream shipit_app { server \(h):\(publicPort + 1) down; }\\n' > \(prefix)/upstream.conf
-            /usr/sbin/nginx -p \(prefix)/ -c \(prefix)/nginx.conf -e \(prefix)/error.log && echo started
-            """
-        }
         try await withCleanup({
-            for h in f.targets { _ = try? await f.sh(h, "kill $(cat \(prefix)/nginx.pid); rm -rf \(prefix)") }
+            for h in f.targets { _ = try? await f.sh(h, system.tearDown) }
             await f.cleanUp()
         }) {
-            for h in f.targets { #expect(try await f.sh(h, setUp(h)).contains("started")) }
+            for h in f.targets { #expect(try await f.sh(h, system.setUp(host: h, port: publicPort)).contains("started")) }
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
             let load = try LoadGenerator(targets: f.targets, port: publicPort, bad: "v3")
             let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
@@ -194,7 +168,7 @@ struct SystemProxyTests {
             #expect(r.bad == 0)
             for h in f.targets {
                 #expect(try await f.served(h).contains("v1"))
-                #expect(try await f.sh(h, "cat \(prefix)/upstream.conf").contains("\(h):"))
+                #expect(try await f.sh(h, "cat \(system.prefix)/upstream.conf").contains("\(h):"))
             }
         }
     }

@@ -17,7 +17,8 @@ public enum HostScript {
 
     public static func make(_ step: HostStep, layout: HostLayout, _ vars: [(String, String)], prelude: String = "",
                             _ body: String, timeout: Double?) -> RemoteCommand {
-        var text = "set -u\n" + assign(layoutVariables(layout) + vars) + "\n"
+        // C collation: globs list release ids (timestamps) oldest first, as `sort` would.
+        var text = "set -u\nLC_ALL=C; export LC_ALL\n" + assign(layoutVariables(layout) + vars) + "\n"
         if !prelude.isEmpty { text += prelude + "\n" }
         return RemoteCommand(script: text + body, step: step, timeout: timeout)
     }
@@ -37,7 +38,10 @@ public enum HostScript {
     static let lockFunction = """
     take_lock() {
       i=0
-      while ! ( set -C; printf '%s\\n' "$LOCKINFO" > "$LOCK" ) 2>/dev/null; do
+      # noclobber: the create fails if the file exists (O_EXCL). No subshell: a fork per host counts.
+      set -C
+      while ! { printf '%s\\n' "$LOCKINFO" > "$LOCK"; } 2>/dev/null; do
+        set +C
         h=$(sed -n 's/^holder=//p' "$LOCK" 2>/dev/null)
         if [ -n "$h" ] && [ -n "$STALE" ] && printf '%s\\n' "$STALE" | grep -qxF -- "$h"; then
           # Re-read just before removing: never remove a lock another run has just taken.
@@ -49,7 +53,9 @@ public enum HostScript {
           exit 75
         fi
         i=$((i + 1)); sleep 0.1
+        set -C
       done
+      set +C
       echo "lock=acquired"
     }
     """
@@ -71,8 +77,8 @@ public enum HostScript {
 
     /// Failed marks and the lock, as inventory lines.
     static let marksAndLock = """
-    [ -d "$FAILED" ] && ls -1 "$FAILED" | sed 's/^/failed=/'
-    [ -f "$LOCK" ] && sed 's/^/lock./' "$LOCK"
+    for f in "$FAILED"/*; do [ -e "$f" ] && echo "failed=${f##*/}"; done
+    if [ -f "$LOCK" ]; then while IFS= read -r l; do echo "lock.$l"; done < "$LOCK"; fi
     """
 
     /// The newest `$HLINES` history lines.

@@ -51,14 +51,16 @@ public struct SymlinkStrategy: ReleaseStrategy {
         if case let .artifact(a)? = deploying { need = requiredKB(a) }
         let proxy = traffic?.preflight(host: host)
         let cmd = script(.preflight, HostScript.lockVariables(lock) + [("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " "))] + (proxy?.vars ?? []), """
-        mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
+        { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ] || mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null; } && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
         for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit 11; }; done
         \(HostScript.lockFunction)
         take_lock
         # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
-        rm -rf "$META"/upload-*.tar.gz "$RELEASES"/*.tmp
-        avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
-        [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
+        for f in "$META"/upload-*.tar.gz "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
+        if [ "$NEED" -gt 0 ]; then
+          avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
+          [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
+        fi
         cur=$(readlink "$CURRENT" 2>/dev/null || true)
         echo "current=${cur##*/}"
         \(proxy?.body ?? "")
@@ -222,7 +224,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// Current (also left in `$cur`), releases oldest first, failed marks, lock.
     static let inventoryBody = """
     cur=$(readlink "$CURRENT" 2>/dev/null || true); cur=${cur##*/}; echo "current=$cur"
-    [ -d "$RELEASES" ] && ls -1 "$RELEASES" | grep -v '\\.tmp$' | LC_ALL=C sort | sed 's/^/release=/'
+    for r in "$RELEASES"/*; do [ -d "$r" ] || continue; case "$r" in *.tmp) continue ;; esac; echo "release=${r##*/}"; done
     \(HostScript.marksAndLock)
     """
 

@@ -26,8 +26,30 @@ public struct TrafficSwitch: Sendable {
 
     /// The managed nginx's whole config. Paths come from the layout (validated: no spaces, no
     /// quotes, no semicolons).
+    ///
+    /// The switch needs no reload: each slot has a server of its own on a unix socket
+    /// (`slot-PORT.sock`, adding the slot header), and the public server proxies to
+    /// `active.sock`, a symlink to one of them. nginx connects to that path for every request, so
+    /// renaming the link moves every new request at once, while requests in flight finish on the
+    /// slot they started on. (A reload would let the old workers accept for another 100 ms.)
     public func nginxConf(host: String) -> String {
         let p = layout.proxy
+        let slotServers = settings.slots.map { slot in
+            """
+                server {
+                    listen unix:\(p)/slot-\(slot).sock;
+                    location / {
+                        add_header \(Self.slotHeader) \(slot) always;
+                        proxy_pass http://\(bind(host)):\(slot);
+                        proxy_http_version 1.1;
+                        proxy_set_header Connection "";
+                        proxy_set_header Host $shipit_host;
+                        proxy_set_header X-Forwarded-For $http_x_forwarded_for;
+                        proxy_connect_timeout 2s;
+                    }
+                }
+            """
+        }.joined(separator: "\n")
         return """
         # Written by shipit at every pre-flight: edit shipit.yml, not this file.
         # Run by: \(settings.nginx)
@@ -43,16 +65,17 @@ public struct TrafficSwitch: Sendable {
             fastcgi_temp_path \(p)/tmp/fastcgi;
             uwsgi_temp_path \(p)/tmp/uwsgi;
             scgi_temp_path \(p)/tmp/scgi;
-            include \(p)/upstream.conf;
+            # The client's Host (an HTTP/1.0 client may send none: the next hop speaks HTTP/1.1).
+            map $http_host $shipit_host { "" "\(bind(host)):\(publicPort)"; default $http_host; }
+        \(slotServers)
             server {
                 listen \(bind(host)):\(publicPort);
                 location / {
                     include \(p)/maintenance.conf;
-                    include \(p)/slot.conf;
-                    proxy_pass http://shipit_app;
+                    proxy_pass http://unix:\(p)/active.sock:;
                     proxy_http_version 1.1;
                     proxy_set_header Connection "";
-                    proxy_set_header Host $http_host;
+                    proxy_set_header Host $shipit_host;
                     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
                     proxy_connect_timeout 2s;
                 }
@@ -98,6 +121,8 @@ public struct TrafficSwitch: Sendable {
     # Builtins only (every fork costs the host a process start, on every host at once): `val F`
     # prints a one-line file's content, `alive PID` says whether it runs (a zombie does not).
     val() { v=; [ -f "$1" ] && read -r v < "$1"; printf '%s' "$v"; }
+    # getv NAME FILE: the file's first line into NAME, without a subshell.
+    getv() { eval "$1="; [ -f "$2" ] && read -r "$1" < "$2"; return 0; }
     alive() {
       [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
       read -r st < "/proc/$1/stat" 2>/dev/null || return 1
@@ -131,12 +156,15 @@ public struct TrafficSwitch: Sendable {
       done
       return 0
     }
-    upstream_file() { if [ "$TMODE" = managed ]; then echo "$PROXY/upstream.conf"; else echo "$UPFILE"; fi; }
-    # Points the upstream (and, managed, the slot header) at slot $1, and records which slot it is.
-    write_upstream() {
-      up=$(upstream_file)
-      printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$BIND" "$1" > "$up.tmp" && mv "$up.tmp" "$up" || return 1
-      [ "$TMODE" != managed ] || printf 'add_header \(Self.slotHeader) %s always;\\n' "$1" > "$PROXY/slot.conf"
+    # Points the proxy at slot $1 and records which slot that is. Managed: the active.sock link is
+    # renamed into place (atomic; takes effect with the next request). System: the upstream file
+    # (the caller tests and reloads).
+    point_to() {
+      if [ "$TMODE" = managed ]; then
+        ln -sfn "slot-$1.sock" "$PROXY/active.sock.tmp" && mv -Tf "$PROXY/active.sock.tmp" "$PROXY/active.sock" || return 1
+      else
+        printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$BIND" "$1" > "$UPFILE.tmp" && mv "$UPFILE.tmp" "$UPFILE" || return 1
+      fi
       printf '%s\\n' "$1" > "$SLOTS/upstream.slot"
     }
     # Stops the app on a slot. With drain: first waits (up to DRAINT tenths of a second) until no
@@ -168,28 +196,28 @@ public struct TrafficSwitch: Sendable {
         let vars = variables(host: host) + [("NGXCONF", conf), ("CONFSUM", sum), ("UPS0", upstream(host: host, slot: nil))]
         return (vars, Self.functions + """
 
-        mkdir -p "$SLOTS" "$PROXY/tmp" || fail 10 "cannot create $SLOTS"
+        [ -d "$SLOTS" ] && [ -d "$PROXY/tmp" ] || mkdir -p "$SLOTS" "$PROXY/tmp" || fail 10 "cannot create $SLOTS"
         # A run that died between writing the upstream and recording the switch left them apart:
         # the slot recorded as active is the one the proxy serves from.
-        active=$(val "$SLOTS/active")
+        getv active "$SLOTS/active"; getv upslot "$SLOTS/upstream.slot"
         reconcile=
-        if [ -n "$active" ] && [ "$(val "$SLOTS/upstream.slot")" != "$active" ]; then
-          write_upstream "$active" || fail 31 "cannot write the upstream file"
-          reconcile=1; echo "proxy.reconciled=$active"
+        if [ -n "$active" ] && [ "$upslot" != "$active" ]; then
+          point_to "$active" || fail 31 "cannot point the proxy at slot $active"
+          [ "$TMODE" = managed ] || reconcile=1
+          echo "proxy.reconciled=$active"
         fi
         if [ "$TMODE" = managed ]; then
           command -v "$NGINX" >/dev/null 2>&1 || fail 11 "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
-          [ -f "$PROXY/upstream.conf" ] || printf '%s' "$UPS0" > "$PROXY/upstream.conf"
-          [ -f "$PROXY/slot.conf" ] || : > "$PROXY/slot.conf"
           [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
           # The config is rewritten (and tested) only when it changed: its checksum says so.
           changed=
-          if [ "$(val "$PROXY/nginx.conf.sum")" != "$CONFSUM" ] || [ ! -f "$PROXY/nginx.conf" ]; then
+          getv sum "$PROXY/nginx.conf.sum"
+          if [ "$sum" != "$CONFSUM" ] || [ ! -f "$PROXY/nginx.conf" ]; then
             changed=1
             [ -f "$PROXY/nginx.conf" ] && mv "$PROXY/nginx.conf" "$PROXY/nginx.conf.old"
             printf '%s\\n' "$NGXCONF" > "$PROXY/nginx.conf"
           fi
-          running=; alive "$(val "$PROXY/nginx.pid")" && running=1
+          getv npid "$PROXY/nginx.pid"; running=; alive "$npid" && running=1
           # nginx -t when something changed or nginx must start; a running, unchanged config was
           # tested when it was written.
           if [ -n "$changed$reconcile" ] || [ -z "$running" ]; then
@@ -204,6 +232,8 @@ public struct TrafficSwitch: Sendable {
             if [ -n "$changed$reconcile" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
             echo "proxy=running"
           else
+            # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
+            rm -f "$PROXY"/slot-*.sock
             out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1) || fail 53 "proxy did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on the public port?)"
             echo "proxy=started"
           fi
@@ -219,10 +249,11 @@ public struct TrafficSwitch: Sendable {
 
     /// `slot.active=PORT`, `slot.PORT=RELEASE running|stopped`, `maintenance=on|off`.
     static let slotFacts = """
-    echo "slot.active=$(val "$SLOTS/active")"
+    getv sa "$SLOTS/active"; echo "slot.active=$sa"
     for s in $SLOTPORTS; do
-      st=stopped; alive "$(val "$SLOTS/$s.pid")" && st=running
-      echo "slot.$s=$(val "$SLOTS/$s.release") $st"
+      getv sp "$SLOTS/$s.pid"; getv sr "$SLOTS/$s.release"
+      st=stopped; alive "$sp" && st=running
+      echo "slot.$s=$sr $st"
     done
     if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
     """
@@ -258,12 +289,17 @@ public struct TrafficSwitch: Sendable {
         [ "$(val "$SLOTS/$SLOT.release")" = "$ID" ] && alive "$(val "$SLOTS/$SLOT.pid")" || fail 37 "release $ID is not running on slot $SLOT"
         echo "previous=$PREVIOUS"
         oldact=$(val "$SLOTS/active")
-        # On failure the upstream goes back to the slot that served (or to none before the first).
-        undo() { if [ -n "$oldact" ]; then write_upstream "$oldact"; else printf '%s' "$UPS0" > "$(upstream_file)"; rm -f "$SLOTS/upstream.slot"; fi; }
-        write_upstream "$SLOT" || fail 31 "cannot write the upstream file"
-        if ! out=$(proxy_test 2>&1); then undo; fail 51 "proxy config invalid after the switch (nginx -t), switch undone: $(short "$out")"; fi
-        # Waits out nginx's worker handover: once this returns, no new connection reaches the old slot.
-        if ! out=$(proxy_reload wait 2>&1); then undo; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
+        # On failure the proxy goes back to the slot that served (or to none before the first).
+        undo() {
+          if [ -n "$oldact" ]; then point_to "$oldact"
+          elif [ "$TMODE" = managed ]; then rm -f "$PROXY/active.sock" "$SLOTS/upstream.slot"
+          else printf '%s' "$UPS0" > "$UPFILE"; rm -f "$SLOTS/upstream.slot"; fi
+        }
+        point_to "$SLOT" || fail 31 "cannot point the proxy at slot $SLOT"
+        if [ "$TMODE" != managed ]; then
+          if ! out=$(proxy_test 2>&1); then undo; fail 51 "proxy config invalid after the switch, switch undone: $(short "$out")"; fi
+          if ! out=$(proxy_reload 2>&1); then undo; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
+        fi
         printf '%s\\n' "$SLOT" > "$SLOTS/active"
         \(recordCurrent)
         echo "switched=$ID"; echo "slot=$SLOT"
