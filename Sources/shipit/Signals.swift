@@ -1,20 +1,21 @@
 import Foundation
 import ShipitCore
 
-/// SIGINT/SIGTERM raise the flag instead of killing the process, so the deploy can clean up.
+/// SIGINT/SIGTERM raise the interrupt instead of killing the process, so the run can clean up.
+/// The handler only stores a flag and writes a fixed line (async-signal-safe), so it takes effect
+/// at once however busy the process's threads are.
 enum Signals {
-    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+    static let message = Array("shipit: received a signal; finishing the current step, then cleaning up\n".utf8)
 
     static func install(_ flag: InterruptFlag) {
+        _ = InterruptFlag.signalled  // initialised before any handler can run
+        _ = message
         for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                Console.shared.err("shipit: received signal \(sig); finishing the current step, then cleaning up")
-                flag.raise()
+            signal(sig) { _ in
+                InterruptFlag.signalled.pointee = 1
+                Signals.message.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count) }
             }
-            source.resume()
-            sources.append(source)
         }
+        _ = flag
     }
 }

@@ -6,5 +6,18 @@ public final class InterruptFlag: @unchecked Sendable {
     private var raised = false
     public init() {}
     public func raise() { lock.lock(); raised = true; lock.unlock() }
-    public var isRaised: Bool { lock.lock(); defer { lock.unlock() }; return raised }
+    public var isRaised: Bool {
+        if Self.signalled.pointee != 0 { return true }
+        lock.lock(); defer { lock.unlock() }
+        return raised
+    }
+
+    /// Set by the process's signal handler with one store (async-signal-safe); every flag of the
+    /// process sees it. A handler cannot wait for a thread: under load, a dispatch source's
+    /// handler could run only after the run had moved past the step the signal came in.
+    nonisolated(unsafe) public static let signalled: UnsafeMutablePointer<sig_atomic_t> = {
+        let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
+        p.pointee = 0
+        return p
+    }()
 }

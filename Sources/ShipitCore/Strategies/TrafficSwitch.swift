@@ -201,7 +201,7 @@ public struct TrafficSwitch: Sendable {
         # the slot recorded as active is the one the proxy serves from.
         getv active "$SLOTS/active"; getv upslot "$SLOTS/upstream.slot"
         reconcile=
-        if [ -n "$active" ] && [ "$upslot" != "$active" ]; then
+        if [ -n "$active" ] && { [ "$upslot" != "$active" ] || { [ "$TMODE" = managed ] && [ ! -L "$PROXY/active.sock" ]; }; }; then
           point_to "$active" || fail 31 "cannot point the proxy at slot $active"
           [ "$TMODE" = managed ] || reconcile=1
           echo "proxy.reconciled=$active"
