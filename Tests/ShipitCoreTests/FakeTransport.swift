@@ -66,7 +66,7 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
             switch step {
             case "preflight":
                 // A rollback's pre-flight carries the inventory too.
-                let inventory = script.contains(#"echo "release="#) ? inventoryText(host) : ""
+                let inventory = command.alsoRuns.contains(.inventory) ? inventoryText(host) : ""
                 return result(0, "lock=acquired\ncurrent=\(current[host] ?? "")\n" + inventory)
             case "extract":
                 releases[host, default: []].insert(id)

@@ -12,6 +12,9 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     /// Which step of shipit this is (nil for an operator's own command): what the ledger, the
     /// progress output and test doubles key on, never the script's text.
     public var step: HostStep?
+    /// Further steps this one script runs after `step` (`then`), e.g. a rollback's pre-flight that
+    /// carries the inventory.
+    public private(set) var alsoRuns: [HostStep] = []
     public var env: [(String, String)] { envPairs.map { ($0.name, $0.value) } }
     public var cwd: String?
     public var timeout: Double?
@@ -41,6 +44,7 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         guard case let .script(a) = body, case let .script(b) = next.body else { return self }
         var c = self
         c.body = .script(a + "\n" + b)
+        c.alsoRuns += [next.step].compactMap { $0 } + next.alsoRuns
         return c
     }
 
