@@ -95,3 +95,47 @@ struct ConfigTests {
         #expect(error(huge).contains("is refused"))
     }
 }
+
+/// `traffic:` (docs/traffic.md): defaults, and every refusal names the field.
+@Suite("shipit.yml: the traffic switch")
+struct TrafficConfigTests {
+    private func load(_ traffic: String, start: Bool = true, health: Bool = true) throws -> DeployConfig {
+        let dir = Local.tempDir("cfg-traffic")
+        try """
+        app: demo
+        hosts: [127.0.0.11]
+        deploy_to: /srv/demo
+        \(start ? "start: sh start.sh" : "")
+        \(health ? "health: {port: 8080}" : "")
+        \(traffic)
+        """.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        return try DeployConfig.load(file: dir + "/shipit.yml")
+    }
+
+    private func error(_ traffic: String, start: Bool = true, health: Bool = true) -> String {
+        do { _ = try load(traffic, start: start, health: health); return "no error" } catch let e as ShipitError { return e.message } catch { return "\(error)" }
+    }
+
+    @Test func defaultsAndNone() throws {
+        let t = try #require(try load("traffic: {proxy: nginx}").traffic)
+        #expect(t.mode == .managed && t.slots == [8081, 8082] && t.drain == 10 && t.standbySeconds == nil && t.nginx == "nginx")
+        #expect(t.idle(after: nil) == 8081 && t.idle(after: 8081) == 8082 && t.idle(after: 8082) == 8081)
+        #expect(try load("traffic: none").traffic == nil)
+        #expect(try load("traffic: {proxy: none}").traffic == nil)
+        #expect(try load("traffic: {standby: 600, slots: [9001, 9002]}").traffic?.standbySeconds == 600)
+    }
+
+    @Test func refusals() {
+        #expect(error("traffic: {proxy: haproxy}").contains("traffic.proxy: expected 'nginx' or 'none'"))
+        #expect(error("traffic: {proxy: nginx}", health: false).contains("needs 'health'"))
+        #expect(error("traffic: {proxy: nginx}", start: false).contains("'start' is needed"))
+        #expect(error("traffic: {slots: [8080, 8081]}").contains("traffic.slots"))
+        #expect(error("traffic: {slots: [9000, 9000]}").contains("two different ports"))
+        #expect(error("traffic: {mode: system}").contains("mode system needs 'upstream_file'"))
+        #expect(error("traffic: {reload: 'sudo systemctl reload nginx'}").contains("'reload' is for mode system"))
+        #expect(error("traffic: {nginx: 'nginx; rm -rf /'}").contains("traffic.nginx"))
+        #expect(error("traffic: {standby: forever}").contains("expected 'keep' or seconds"))
+        #expect(error("traffic: {mode: system, upstream_file: relative.conf, test: t, reload: r}").contains("traffic.upstream_file"))
+        #expect(error("traffic: sometimes").contains("expected 'none'"))
+    }
+}

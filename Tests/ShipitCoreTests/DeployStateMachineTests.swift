@@ -65,4 +65,31 @@ struct DeployStateMachineTests {
             _ = try DeployStateMachine.next(from: .succeeded, on: .phaseFailed(anySwitched: true), autoRollback: true)
         }
     }
+
+    @Test func theTrafficSwitchWarmsUpBeforeTheSwitchAndAWarmUpFailureSwitchedNothing() throws {
+        var m = DeployStateMachine(warmStandby: true)
+        let deploy = try [DeployEvent.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded].map { try m.handle($0) }
+        #expect(deploy == [.preflight, .upload, .migrate, .warm, .switch, .smokeTest, .succeeded])
+        var f = DeployStateMachine(warmStandby: true)
+        for e in [DeployEvent.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded] { try f.handle(e) }
+        #expect(f.phase == .warm)
+        #expect(try f.handle(.phaseFailed(anySwitched: false)) == .failed)
+        var i = DeployStateMachine(warmStandby: true)
+        for e in [DeployEvent.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded] { try i.handle(e) }
+        #expect(try i.handle(.interrupted(anySwitched: false)) == .failed)
+        // Without the traffic switch there is no warm phase at all.
+        #expect(throws: DeployStateMachine.TransitionError.self) {
+            _ = try DeployStateMachine.next(from: .warm, on: .phaseSucceeded, autoRollback: true, warmStandby: false)
+        }
+    }
+
+    @Test func aManualRollbackHasNoUploadAndNoMigration() throws {
+        var r = DeployStateMachine(operation: .rollback)
+        #expect(try [DeployEvent.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded].map { try r.handle($0) } == [.preflight, .switch, .smokeTest, .succeeded])
+        var w = DeployStateMachine(operation: .rollback, warmStandby: true)
+        #expect(try [DeployEvent.start, .phaseSucceeded, .phaseSucceeded].map { try w.handle($0) } == [.preflight, .warm, .switch])
+        #expect(throws: DeployStateMachine.TransitionError.self) {
+            _ = try DeployStateMachine.next(from: .upload, on: .phaseSucceeded, operation: .rollback, autoRollback: true)
+        }
+    }
 }

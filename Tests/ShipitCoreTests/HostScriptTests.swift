@@ -80,6 +80,20 @@ struct HostScriptTests {
         commands.append(h.strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(a)), host: "h1").command)
         commands.append(image.preflight(Self.lock, deploying: .imageTag("v1"), inventory: false, host: "h1"))
         commands.append(image.stage(release, host: "h1").command)
+        // With the traffic switch, in both modes: pre-flight, warm-up, switch, closing scripts, maintenance.
+        for traffic in ["traffic: {proxy: nginx, standby: 60}", "traffic: {mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}"] {
+            let dir = Local.tempDir("sh-n-traffic")
+            try "app: demo\nhosts: [h1]\ndeploy_to: /srv/demo\nstart: sh start.sh\nhealth: {port: 8080}\n\(traffic)\n".write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+            let cfg = try DeployConfig.load(file: dir + "/shipit.yml")
+            let sym = SymlinkStrategy(config: cfg)
+            let img = ImageStrategy(config: cfg, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
+            for s in [sym as ReleaseStrategy, img] {
+                commands += [s.preflight(Self.lock, deploying: nil, inventory: true, host: "h1"), s.warm(releaseID: "r1", host: "h1", slot: 8081, reuse: true),
+                             s.switchTraffic(releaseID: "r1", host: "h1", slot: 8081, historyLine: "{}"), s.finish(previous: "r0", holder: "x", historyLine: nil),
+                             s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil, host: "h1"), s.inspect(verify: false, historyLines: 1, host: "h1")]
+                if let m = s.maintenance(host: "h1", on: true, message: "back soon", retryAfter: 60, historyLine: "{}") { commands.append(m) }
+            }
+        }
         for c in commands {
             let file = Local.tempDir("sh-n") + "/script.sh"
             try c.rendered.write(toFile: file, atomically: true, encoding: .utf8)
