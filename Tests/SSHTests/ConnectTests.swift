@@ -147,9 +147,10 @@ struct ConnectTests {
         }
         let took = ContinuousClock.now - start
         // At least the timeout, and no hang: the bound is loose because the whole suite runs in
-        // parallel on two cores (speed is measured by bench/, not here).
+        // parallel on two cores and a loaded machine once took 10.4 s (speed is measured by
+        // bench/, not here; without the timeout this would never return).
         #expect(took >= .milliseconds(900))
-        #expect(took < .seconds(10))
+        #expect(took < .seconds(30))
     }
 
     @Test func hostKeyFingerprintIsExposed() async throws {

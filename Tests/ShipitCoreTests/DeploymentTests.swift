@@ -22,14 +22,14 @@ struct DeploymentTests {
         return try DeployConfig.load(file: dir + "/shipit.yml")
     }
 
-    func artifact() throws -> Artifact {
+    func artifact() async throws -> Artifact {
         let src = Local.tempDir("fake-src")
         try "v".write(toFile: src + "/VERSION", atomically: true, encoding: .utf8)
-        return try Artifact.build(from: .directory(src), workDir: Local.tempDir("fake-art"))
+        return try await Local.offPool { try Artifact.build(from: .directory(src), workDir: Local.tempDir("fake-art")) }
     }
 
     func deploy(_ t: FakeTransport, interrupt: InterruptFlag = InterruptFlag(), ledger: Ledger? = nil) async throws -> (DeployReport, Artifact) {
-        let a = try artifact()
+        let a = try await artifact()
         let d = Deployment(config: try config(), transport: t, interrupt: interrupt, ledger: ledger, notify: { _ in })
         return (await d.deploy(a), a)
     }
@@ -74,7 +74,7 @@ struct DeploymentTests {
 
     @Test func aSmokeTestFailingOnOneHostRollsBackEveryHost() async throws {
         let t = FakeTransport(hosts: hosts, current: "r0")
-        let a = try artifact()
+        let a = try await artifact()
         t.unhealthy = [a.releaseID]
         t.unhealthyHosts = ["h2"]
         let r = await Deployment(config: try config(), transport: t, notify: { _ in }).deploy(a)
@@ -99,7 +99,7 @@ struct DeploymentTests {
 
     @Test func noRollbackLeavesHostsOnTheNewRelease() async throws {
         let t = FakeTransport(hosts: hosts, current: "r0")
-        let a = try artifact()
+        let a = try await artifact()
         t.unhealthy = [a.releaseID]
         var options = Deployment.Options()
         options.autoRollback = false

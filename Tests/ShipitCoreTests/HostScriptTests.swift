@@ -34,13 +34,13 @@ struct HostScriptTests {
             return (status, ScriptOutput(out), out)
         }
 
-        func artifact(_ files: [String: String]) throws -> Artifact {
+        func artifact(_ files: [String: String]) async throws -> Artifact {
             let src = Local.tempDir("hostscript-src")
             for (name, text) in files {
                 try FileManager.default.createDirectory(atPath: (src + "/" + name as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try text.write(toFile: src + "/" + name, atomically: true, encoding: .utf8)
             }
-            return try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art"))
+            return try await Local.offPool { try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art")) }
         }
 
         /// What the upload step does: the tarball at the layout's upload path.
@@ -67,7 +67,7 @@ struct HostScriptTests {
     @Test func everyScriptOfBothStrategiesIsValidShell() async throws {
         let h = try Host()
         let image = ImageStrategy(config: h.config, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
-        let a = try h.artifact(["VERSION": "1"])
+        let a = try await h.artifact(["VERSION": "1"])
         let release = ResolvedRelease(id: "v1-0123456789ab", input: .imageTag("v1"), imageReference: "localhost/app@sha256:00", imageDigest: "sha256:00")
         var commands: [RemoteCommand] = []
         for s in [h.strategy as ReleaseStrategy, image] {
@@ -132,7 +132,7 @@ struct HostScriptTests {
         let h = try Host()
         var cfg = h.config
         cfg.diskFactor = 1e12  // more than any disk
-        let a = try h.artifact(["big": String(repeating: "x", count: 10_000)])
+        let a = try await h.artifact(["big": String(repeating: "x", count: 10_000)])
         let (status, out, _) = try await h.run(SymlinkStrategy(config: cfg).preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1"))
         #expect(status == HostScript.Code.diskFull.rawValue)
         #expect(out.first("error")?.contains("KB free") == true)
@@ -141,7 +141,7 @@ struct HostScriptTests {
     @Test func stageSwitchFinishAndPruneOnARealTree() async throws {
         let h = try Host(keep: 2)
         _ = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false, host: "h1"))
-        let v1 = try h.artifact(["VERSION": "1", "app.txt": "one", "log/x": "old log"])
+        let v1 = try await h.artifact(["VERSION": "1", "app.txt": "one", "log/x": "old log"])
         let out1 = try await h.stage(v1)
         #expect(out1.first("extracted") == v1.releaseID)
         #expect(!FileManager.default.fileExists(atPath: h.layout.upload(v1.releaseID)))
@@ -158,7 +158,7 @@ struct HostScriptTests {
         #expect(try String(contentsOfFile: h.layout.shared + "/log/started.txt", encoding: .utf8) == "h1 \(v1.releaseID)\n")
 
         // v2 reports what changed against v1, then replaces it.
-        let v2 = try h.artifact(["VERSION": "2", "new.txt": "n", "log/x": "ignored"])
+        let v2 = try await h.artifact(["VERSION": "2", "new.txt": "n", "log/x": "ignored"])
         let out2 = try await h.stage(v2)
         #expect(out2.first("changed") == "3")
         #expect(Set(out2.all("change")) == ["M VERSION", "A new.txt", "D app.txt"])
@@ -167,7 +167,7 @@ struct HostScriptTests {
 
         // Two more: keep 2 keeps v4 and v3, prunes v2, and never the rollback target (v1 here)
         // nor current; the holder's finish releases the lock.
-        let v3 = try h.artifact(["VERSION": "3"]), v4 = try h.artifact(["VERSION": "4"])
+        let v3 = try await h.artifact(["VERSION": "3"]), v4 = try await h.artifact(["VERSION": "4"])
         for v in [v3, v4] {
             _ = try await h.stage(v)
             _ = try await h.run(h.strategy.switchTo(releaseID: v.releaseID, host: "h1", historyLine: "{}"))
@@ -183,7 +183,7 @@ struct HostScriptTests {
 
     @Test func aChecksumMismatchLeavesNoReleaseBehind() async throws {
         let h = try Host()
-        let a = try h.artifact(["VERSION": "1"])
+        let a = try await h.artifact(["VERSION": "1"])
         try h.upload(a)
         let (status, out, _) = try await h.run(h.strategy.extract(releaseID: a.releaseID, sha256: String(repeating: "0", count: 64)))
         #expect(status == HostScript.Code.checksum.rawValue)
@@ -195,8 +195,8 @@ struct HostScriptTests {
     @Test func abandonMarksAFailedReleaseOrRemovesOneThatNeverWentLive() async throws {
         let h = try Host()
         _ = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false, host: "h1"))
-        let good = try h.artifact(["VERSION": "1"])
-        let bad = try h.artifact(["VERSION": "bad"])
+        let good = try await h.artifact(["VERSION": "1"])
+        let bad = try await h.artifact(["VERSION": "bad"])
         _ = try await h.stage(good)
         _ = try await h.run(h.strategy.switchTo(releaseID: good.releaseID, host: "h1", historyLine: "{}"))
         _ = try await h.stage(bad)
@@ -204,7 +204,7 @@ struct HostScriptTests {
         let (_, inv, _) = try await h.run(h.strategy.inventory(host: "h1"))
         #expect(inv.all("failed") == [bad.releaseID])
         #expect(inv.all("release").contains(bad.releaseID))
-        let never = try h.artifact(["VERSION": "never"])
+        let never = try await h.artifact(["VERSION": "never"])
         _ = try await h.stage(never)
         _ = try await h.run(h.strategy.abandon(releaseID: never.releaseID, keepForInspection: false, holder: "x", historyLine: nil, host: "h1"))
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(never.releaseID)))
@@ -215,7 +215,7 @@ struct HostScriptTests {
 
     @Test func inspectVerifiesTheFilesOfCurrent() async throws {
         let h = try Host()
-        let a = try h.artifact(["VERSION": "1", "app.txt": "one", "log/x": "l"])
+        let a = try await h.artifact(["VERSION": "1", "app.txt": "one", "log/x": "l"])
         _ = try await h.stage(a)
         _ = try await h.run(h.strategy.switchTo(releaseID: a.releaseID, host: "h1", historyLine: "{}"))
         let (_, ok, _) = try await h.run(h.strategy.inspect(verify: true, historyLines: 5, host: "h1"))

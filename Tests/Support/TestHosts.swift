@@ -100,6 +100,14 @@ public enum Local {
         return out
     }
 
+    /// Blocking work (building an artifact runs tar and gzip) on a thread of its own: the test
+    /// concurrency pool has as many threads as cores, and a blocked one delays every other test.
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { cont in
+            Thread.detachNewThread { cont.resume(with: Result { try body() }) }
+        }
+    }
+
     public static func sha256(_ path: String) throws -> String {
         try Digest.sha256Hex(file: path)
     }
