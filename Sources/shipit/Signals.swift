@@ -7,7 +7,8 @@ import ShipitCore
 enum Signals {
     static let message = Array("shipit: received a signal; finishing the current step, then cleaning up\n".utf8)
 
-    static func install(_ flag: InterruptFlag) {
+    /// Every `InterruptFlag` of the process sees the signal (`InterruptFlag.signalled`).
+    static func install() {
         _ = InterruptFlag.signalled  // initialised before any handler can run
         _ = message
         for sig in [SIGINT, SIGTERM] {
@@ -16,6 +17,5 @@ enum Signals {
                 Signals.message.withUnsafeBufferPointer { _ = write(2, $0.baseAddress, $0.count) }
             }
         }
-        _ = flag
     }
 }

@@ -30,11 +30,15 @@ public struct HealthProbe: Sendable {
             let url = "http://\(address):\(port)\(path)"
             while true {
                 attempts += 1
+                // The answer came from another slot: the switch is not visible yet (a system
+                // nginx's reload lets old workers answer for ~100 ms), so poll fast.
+                var otherSlot = false
                 do {
                     let r = try await transport.httpGet(host, address: address, port: port, path: path, timeout: health.requestTimeout)
                     let via = r.headers[TrafficSwitch.slotHeader.lowercased()]
-                    if (200..<300).contains(r.status) && (slot == nil || via == String(slot!)) { break }
-                    last = "GET \(url) → \(r.status) \(Self.snippet(r.body))" + (slot != nil && via != String(slot!) ? " (served by slot \(via ?? "?"), not \(slot!) yet)" : "")
+                    otherSlot = slot.map { via != String($0) } ?? false
+                    if (200..<300).contains(r.status) && !otherSlot { break }
+                    last = "GET \(url) → \(r.status) \(Self.snippet(r.body))" + (otherSlot ? " (served by slot \(via ?? "?"), not \(slot!) yet)" : "")
                 } catch {
                     last = "GET \(url) → \(ErrorText.withoutHost(error))"
                     // No SSH connection to the host: waiting cannot make the app answer.
@@ -45,9 +49,7 @@ public struct HealthProbe: Sendable {
                 if ContinuousClock.now >= deadline || interrupt?.isRaised == true {
                     return Result(healthy: false, attempts: attempts, detail: "\(last) (after \(attempts) attempts, \(health.deadline)s deadline)")
                 }
-                // Waiting only for the proxy's graceful reload (old workers accept for ~100 ms): poll fast.
-                let waitingForProxy = last.contains("not \(slot.map(String.init) ?? "") yet")
-                try? await Task.sleep(for: .milliseconds(waitingForProxy ? min(20, Int(health.interval * 1000)) : Int(health.interval * 1000)))
+                try? await Task.sleep(for: .milliseconds(otherSlot ? min(20, Int(health.interval * 1000)) : Int(health.interval * 1000)))
             }
         }
         return Result(healthy: true, attempts: attempts, detail: "live and ready (\(attempts) attempts)")

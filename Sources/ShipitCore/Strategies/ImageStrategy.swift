@@ -24,10 +24,9 @@ public struct ImageStrategy: ReleaseStrategy {
         if let t = config.traffic, let h = config.health { traffic = TrafficSwitch(settings: t, layout: config.layout, health: h) } else { traffic = nil }
     }
 
-    /// The traffic switch's variables and functions for a script ("" without one).
-    private func trafficPart(_ host: String) -> (vars: [(String, String)], functions: String) {
-        guard let traffic else { return ([], "") }
-        return (traffic.variables(host: host) + [("STOPT", String(image.stopTimeout))], TrafficSwitch.functions)
+    /// The traffic switch's part of a script; a slot's container stops within `stop_timeout`.
+    private func trafficPart(_ host: String?) -> TrafficScriptPart {
+        traffic.scriptPart(host: host, extraVars: [("STOPT", String(image.stopTimeout))])
     }
 
     /// `<tag>-<first 12 hex of the digest>`: readable, unique per content, a valid identifier.
@@ -94,7 +93,8 @@ public struct ImageStrategy: ReleaseStrategy {
         fi
         \(proxy?.body ?? "")
         """)
-        return inventory ? cmd.then(self.inventory(host: host)) : cmd
+        // The pre-flight already reported the slots: only the releases, marks and lock to add.
+        return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "\ntrue")) : cmd
     }
 
     /// Tags move: every host must have pulled the same content, and that digest is the release.
@@ -153,11 +153,10 @@ public struct ImageStrategy: ReleaseStrategy {
 
     public func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {
         guard let traffic else { preconditionFailure("traffic switch without a proxy") }
-        let t = trafficPart(host)
         let (vars, body) = traffic.switchBody(host: host, recordCurrent: """
         printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
         """)
-        return script(.switch, vars + t.vars.filter { $0.0 == "STOPT" } + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)], """
+        return script(.switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)], """
         PREVIOUS=$(cat "$ICUR" 2>/dev/null || true)
         \(body)
         """)
@@ -188,11 +187,11 @@ public struct ImageStrategy: ReleaseStrategy {
     /// Keeps the newest `keep_images` releases (never current or the rollback target), removes
     /// older containers and images, releases the lock.
     public func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand {
-        let t = trafficPart("localhost")
+        let t = trafficPart(nil)
         return script(.finish, [("KEEP", String(image.keepImages)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")] + t.vars, """
         \(HostScript.appendHistory)
         cur=$(cat "$ICUR" 2>/dev/null || true)
-        \(traffic == nil ? "running=" : TrafficSwitch.runningReleases)
+        \(t.runningReleases)
         if [ -f "$IREL" ]; then
           total=$(wc -l < "$IREL")
           n=0
@@ -211,7 +210,7 @@ public struct ImageStrategy: ReleaseStrategy {
           mv "$IREL.new" "$IREL"
         fi
         \(t.functions)
-        \(traffic?.standbyTimer() ?? "")
+        \(t.standbyTimer)
         \(HostScript.unlockBody)
         """)
     }
@@ -223,7 +222,7 @@ public struct ImageStrategy: ReleaseStrategy {
         return script(.abandon, [("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""), ("KEEPIT", keepForInspection ? "1" : "")] + t.vars, """
         \(HostScript.appendHistory)
         \(t.functions)
-        \(traffic == nil ? "" : TrafficSwitch.stopFailedSlots)
+        \(t.stopFailedSlots)
         if [ -n "$KEEPIT" ]; then
           { eng container inspect "$APP-$ID" >/dev/null 2>&1 || grep -q "^$ID " "$IREL" 2>/dev/null; } && : > "$FAILED/$ID"
         elif [ "$(cat "$ICUR" 2>/dev/null)" != "$ID" ]; then
@@ -247,7 +246,7 @@ public struct ImageStrategy: ReleaseStrategy {
 
     public func inventory(host: String) -> RemoteCommand {
         let t = trafficPart(host)
-        return script(.inventory, t.vars, t.functions + "\n" + Self.inventoryBody + "\n" + (traffic == nil ? "" : TrafficSwitch.slotFacts) + "\ntrue")
+        return script(.inventory, t.vars, t.functions + "\n" + Self.inventoryBody + "\n" + t.slotFacts + "\ntrue")
     }
 
     /// The inventory, whether the current release's container runs, and history lines.
@@ -255,7 +254,7 @@ public struct ImageStrategy: ReleaseStrategy {
         let t = trafficPart(host)
         return script(.inspect, [("HLINES", String(historyLines))] + t.vars, t.functions + "\n" + Self.inventoryBody + """
 
-        \(traffic == nil ? "" : TrafficSwitch.slotFacts)
+        \(t.slotFacts)
         cur=$(cat "$ICUR" 2>/dev/null || true)
         name="$APP-$cur"
         act=$(cat "$SLOTS/active" 2>/dev/null || true)

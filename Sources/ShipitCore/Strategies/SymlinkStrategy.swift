@@ -32,12 +32,6 @@ public struct SymlinkStrategy: ReleaseStrategy {
         HostScript.make(step, layout: layout, vars, prelude: HostScript.helpers, body, timeout: timeout)
     }
 
-    /// The traffic switch's variables and functions for a closing or inventory script ("" without one).
-    private func trafficPart(_ host: String?) -> (vars: [(String, String)], functions: String) {
-        guard let traffic else { return ([], "") }
-        return (traffic.variables(host: host ?? "localhost"), TrafficSwitch.functions)
-    }
-
     /// Free space pre-flight asks for: the artifact times `disk_factor` (the tarball and its
     /// extracted tree are on disk together), in KB.
     public func requiredKB(_ artifact: Artifact) -> Int64 { Int64(Double(artifact.size) * max(diskFactor, 1) / 1024) + 1 }
@@ -65,7 +59,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
         echo "current=${cur##*/}"
         \(proxy?.body ?? "")
         """)
-        return inventory ? cmd.then(self.inventory(host: host)) : cmd
+        // The pre-flight already reported the slots: only the releases, marks and lock to add.
+        return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "\ntrue")) : cmd
     }
 
     public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease {
@@ -185,11 +180,11 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// Prunes old releases (never current, the rollback target, or a failed release still inside
     /// the keep window), then releases our lock.
     public func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand {
-        let t = trafficPart(nil)
+        let t = traffic.scriptPart(host: nil)
         return script(.finish, [("KEEP", String(keepReleases)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")] + t.vars, """
         \(HostScript.appendHistory)
         cur=$(readlink "$CURRENT" 2>/dev/null); cur=${cur##*/}
-        \(traffic == nil ? "running=" : TrafficSwitch.runningReleases)
+        \(t.runningReleases)
         n=0
         for r in $(ls -1 "$RELEASES" | grep -v '\\.tmp$' | LC_ALL=C sort -r); do
           n=$((n + 1))
@@ -199,18 +194,18 @@ public struct SymlinkStrategy: ReleaseStrategy {
           rm -rf "$RELEASES/$r" "$FAILED/$r" && echo "pruned=$r"
         done
         \(t.functions)
-        \(traffic?.standbyTimer() ?? "")
+        \(t.standbyTimer)
         \(HostScript.unlockBody)
         """)
     }
 
     public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String) -> RemoteCommand {
-        let t = trafficPart(host)
+        let t = traffic.scriptPart(host: host)
         return script(.abandon, [("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""), ("KEEPIT", keepForInspection ? "1" : ""),
                                  ("U", layout.upload(releaseID))] + t.vars, """
         \(HostScript.appendHistory)
         \(t.functions)
-        \(traffic == nil ? "" : TrafficSwitch.stopFailedSlots)
+        \(t.stopFailedSlots)
         rm -rf "$RELEASES/$ID.tmp" "$U"
         if [ -n "$KEEPIT" ]; then
           [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
@@ -229,19 +224,19 @@ public struct SymlinkStrategy: ReleaseStrategy {
     """
 
     public func inventory(host: String) -> RemoteCommand {
-        let t = trafficPart(host)
-        return script(.inventory, t.vars, t.functions + "\n" + Self.inventoryBody + "\n" + (traffic == nil ? "" : TrafficSwitch.slotFacts) + "\ntrue")
+        let t = traffic.scriptPart(host: host)
+        return script(.inventory, t.vars, t.functions + "\n" + Self.inventoryBody + "\n" + t.slotFacts + "\ntrue")
     }
 
     /// The inventory; optionally the files of `current` checked against the manifest written at
     /// deploy time (`modified=` changed or missing, `added=` not in the manifest); optionally the
     /// newest history lines.
     public func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand {
-        let t = trafficPart(host)
+        let t = traffic.scriptPart(host: host)
         return script(.inspect, [("VERIFY", verify ? "1" : ""), ("HLINES", String(historyLines))] + t.vars, """
         \(t.functions)
         \(Self.inventoryBody)
-        \(traffic == nil ? "" : TrafficSwitch.slotFacts)
+        \(t.slotFacts)
         if [ -n "$VERIFY" ]; then
           if [ -z "$cur" ]; then echo "files=no-current"
           elif [ ! -f "$CURRENT/.shipit-manifest" ]; then echo "files=no-manifest"

@@ -118,10 +118,9 @@ public struct TrafficSwitch: Sendable {
     static let functions = """
     # nginx lives in sbin, which a non-login SSH session's PATH often lacks.
     PATH="$PATH:/usr/sbin:/usr/local/sbin"
-    # Builtins only (every fork costs the host a process start, on every host at once): `val F`
-    # prints a one-line file's content, `alive PID` says whether it runs (a zombie does not).
-    val() { v=; [ -f "$1" ] && read -r v < "$1"; printf '%s' "$v"; }
-    # getv NAME FILE: the file's first line into NAME, without a subshell.
+    # Builtins only (every fork costs the host a process start, on every host at once): `getv
+    # NAME FILE` reads a one-line file into NAME (empty if absent), `alive PID` says whether it
+    # runs (a zombie does not).
     getv() { eval "$1="; [ -f "$2" ] && read -r "$1" < "$2"; return 0; }
     alive() {
       [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
@@ -133,7 +132,7 @@ public struct TrafficSwitch: Sendable {
     }
     # The managed nginx's worker pids (children of its master), read from /proc without forking.
     nginx_workers() {
-      m=$(val "$PROXY/nginx.pid"); [ -n "$m" ] || return 0
+      getv m "$PROXY/nginx.pid"; [ -n "$m" ] || return 0
       for d in /proc/[0-9]*; do
         read -r st < "$d/stat" 2>/dev/null || continue
         case "$st" in *"(nginx) "*) set -- ${st##*) }; [ "$2" = "$m" ] && echo "${d#/proc/}" ;; esac
@@ -171,14 +170,15 @@ public struct TrafficSwitch: Sendable {
     # connection to it is open, so in-flight requests finish.
     stop_slot() {
       pf="$SLOTS/$1.pid"
-      pid=$(val "$pf")
+      getv pid "$pf"
       if [ -n "${2:-}" ] && alive "$pid" && command -v ss >/dev/null 2>&1; then
         i=0
         while [ "$i" -lt "$DRAINT" ] && ss -Htn state established "( src $BIND:$1 )" 2>/dev/null | grep -q .; do sleep 0.1; i=$((i + 1)); done
       fi
       if [ -f "$SLOTS/$1.container" ] && command -v eng >/dev/null 2>&1; then
         # A container (image strategy): the engine stops it (SIGTERM, then SIGKILL after STOPT).
-        eng stop -t "${STOPT:-10}" "$(val "$SLOTS/$1.container")" >/dev/null 2>&1 || true
+        getv cname "$SLOTS/$1.container"
+        eng stop -t "${STOPT:-10}" "$cname" >/dev/null 2>&1 || true
       elif alive "$pid"; then
         kill -TERM "$pid" 2>/dev/null
         i=0; while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -265,8 +265,9 @@ public struct TrafficSwitch: Sendable {
         Self.functions + """
 
         mkdir -p "$SLOTS"
-        [ "$(val "$SLOTS/active")" != "$SLOT" ] || fail 35 "slot $SLOT serves traffic: refusing to restart it"
-        if [ -n "$REUSE" ] && [ "$(val "$SLOTS/$SLOT.release")" = "$ID" ] && alive "$(val "$SLOTS/$SLOT.pid")"; then
+        getv act "$SLOTS/active"; getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
+        [ "$act" != "$SLOT" ] || fail 35 "slot $SLOT serves traffic: refusing to restart it"
+        if [ -n "$REUSE" ] && [ "$rel" = "$ID" ] && alive "$pid"; then
           echo "warmed=$ID"; echo "slot=$SLOT"; echo "reused=1"; exit 0
         fi
         stop_slot "$SLOT"
@@ -286,9 +287,10 @@ public struct TrafficSwitch: Sendable {
     func switchBody(host: String, recordCurrent: String) -> (vars: [(String, String)], body: String) {
         (variables(host: host) + [("UPS0", upstream(host: host, slot: nil))], Self.functions + """
 
-        [ "$(val "$SLOTS/$SLOT.release")" = "$ID" ] && alive "$(val "$SLOTS/$SLOT.pid")" || fail 37 "release $ID is not running on slot $SLOT"
+        getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
+        [ "$rel" = "$ID" ] && alive "$pid" || fail 37 "release $ID is not running on slot $SLOT"
         echo "previous=$PREVIOUS"
-        oldact=$(val "$SLOTS/active")
+        getv oldact "$SLOTS/active"
         # On failure the proxy goes back to the slot that served (or to none before the first).
         undo() {
           if [ -n "$oldact" ]; then point_to "$oldact"
@@ -311,9 +313,10 @@ public struct TrafficSwitch: Sendable {
     /// For a closing script: stops, after draining, every slot that runs `$ID` but serves no
     /// traffic (a release that failed its warm-up, or was switched away from).
     static let stopFailedSlots = """
-    act=$(val "$SLOTS/active")
+    getv act "$SLOTS/active"
     for s in $SLOTPORTS; do
-      [ "$s" != "$act" ] && [ "$(val "$SLOTS/$s.release")" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
+      getv rel "$SLOTS/$s.release"
+      [ "$s" != "$act" ] && [ "$rel" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
     done
     true
     """
@@ -323,10 +326,10 @@ public struct TrafficSwitch: Sendable {
     func standbyTimer() -> String {
         guard let seconds = settings.standbySeconds else { return "" }
         return """
-        act=$(val "$SLOTS/active")
+        getv act "$SLOTS/active"
         for s in $SLOTPORTS; do
           [ "$s" != "$act" ] || continue
-          rel=$(val "$SLOTS/$s.release"); [ -n "$rel" ] || continue
+          getv rel "$SLOTS/$s.release"; [ -n "$rel" ] || continue
           setsid sh -c 'sleep "$1"; [ "$(cat "$2/active" 2>/dev/null)" != "$3" ] && [ "$(cat "$2/$3.release" 2>/dev/null)" = "$4" ] || exit 0
             p=$(cat "$2/$3.pid" 2>/dev/null); [ -n "$p" ] && kill -TERM "$p" 2>/dev/null; rm -f "$2/$3.pid" "$2/$3.release"' \
             standby-timer \(Int(seconds.rounded(.up))) "$SLOTS" "$s" "$rel" </dev/null >/dev/null 2>&1 &
@@ -353,5 +356,29 @@ public struct TrafficSwitch: Sendable {
         if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
         printf '%s\\n' "$HIST" >> "$HISTORY" || true
         """)
+    }
+}
+
+/// What a strategy's closing, inventory and inspection scripts take of the traffic switch: its
+/// variables, shell functions and fragments, all empty without one, so each script reads the same
+/// either way.
+struct TrafficScriptPart {
+    var vars: [(String, String)] = []
+    var functions = ""
+    var slotFacts = ""
+    var stopFailedSlots = ""
+    /// Sets `$running`: the releases on a slot (never pruned).
+    var runningReleases = "running="
+    var standbyTimer = ""
+}
+
+extension Optional where Wrapped == TrafficSwitch {
+    /// `host`: whose address the drain watches (nil where nothing is drained); `extraVars`: the
+    /// strategy's own (the image strategy's stop timeout), only with a traffic switch.
+    func scriptPart(host: String?, extraVars: [(String, String)] = []) -> TrafficScriptPart {
+        guard let t = self else { return TrafficScriptPart() }
+        return TrafficScriptPart(vars: t.variables(host: host ?? "") + extraVars, functions: TrafficSwitch.functions,
+                                 slotFacts: TrafficSwitch.slotFacts, stopFailedSlots: TrafficSwitch.stopFailedSlots,
+                                 runningReleases: TrafficSwitch.runningReleases, standbyTimer: t.standbyTimer())
     }
 }

@@ -11,6 +11,19 @@ protocol PhaseRunner {
 }
 
 extension Deployment {
+    /// Each target's release; a target without one (nothing to go back to) fails at `step`.
+    func releases(for targets: [String], step: String, _ release: (String) -> String?) -> (ids: [String: String], failed: [String]) {
+        var ids: [String: String] = [:]
+        var failed: [String] = []
+        for host in targets {
+            if let id = release(host) { ids[host] = id } else {
+                state.fail(host: host, step: step, error: "no release to switch to")
+                failed.append(host)
+            }
+        }
+        return (ids, failed)
+    }
+
     /// Runs a lock-taking pre-flight script on every host and reads what it found: the lock,
     /// stale locks taken over, each host's current release. nil if any host failed.
     func lockingPreflight(_ command: @escaping @Sendable (String) -> RemoteCommand) async -> [String: ScriptOutput]? {

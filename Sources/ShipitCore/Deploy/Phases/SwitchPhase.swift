@@ -14,14 +14,9 @@ struct SwitchPhase: PhaseRunner {
     /// Switches `targets` to their per-host release; returns the hosts that failed.
     static func switchHosts(_ d: Deployment, step: String, event: String, to release: (String) -> String?, slot: (String) -> Int,
                             targets: [String]) async -> [String] {
+        var (ids, failed) = d.releases(for: targets, step: step, release)
         var commands: [String: RemoteCommand] = [:]
-        var failed: [String] = []
-        for host in targets {
-            guard let id = release(host) else {
-                d.state.fail(host: host, step: step, error: "no release to switch to")
-                failed.append(host)
-                continue
-            }
+        for (host, id) in ids {
             let history = d.historyLine(event: event, release: id, previous: d.state[host]?.current)
             commands[host] = d.strategy.traffic == nil
                 ? d.strategy.switchTo(releaseID: id, host: host, historyLine: history)

@@ -11,15 +11,10 @@ struct WarmPhase: PhaseRunner {
     /// Starts each host's release on its slot (a release already running there is kept), then
     /// probes the slot directly. Returns the hosts that failed (recorded).
     static func warm(_ d: Deployment, step: String, release: (String) -> String?, slot: (String) -> Int, hosts: [String]) async -> [String] {
+        var (ids, failed) = d.releases(for: hosts, step: step, release)
         var commands: [String: RemoteCommand] = [:]
         var slots: [String: Int] = [:]
-        var failed: [String] = []
-        for host in hosts {
-            guard let id = release(host) else {
-                d.state.fail(host: host, step: step, error: "no release to switch to")
-                failed.append(host)
-                continue
-            }
+        for (host, id) in ids {
             slots[host] = slot(host)
             // Pre-flight saw this release running warm on that slot: nothing to start, only to check.
             if d.state[host]?.standby == id && d.state[host]?.standbySlot == slot(host) { continue }
