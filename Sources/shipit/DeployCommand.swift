@@ -33,6 +33,9 @@ struct DeployCommand: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
+        // First: a signal while the artifact is built (which can take a while) must also end in
+        // a clean, recorded, interrupted run, not kill the process. A dry run just stops.
+        if !dryRun { Signals.install() }
         let config = try common.load()
         let request = try DeployRequest(strategy: config.strategy, from: from, ref: ref, tag: tag)
         try await request.withInput { input in

@@ -17,6 +17,7 @@ struct RollbackCommand: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
+        Signals.install()
         let config = try common.load()
         if let to, !RollbackTarget.isDigest(to) { try Names.identifier(to, field: "--to") }
         var options = Deployment.Options()

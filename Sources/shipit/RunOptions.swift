@@ -19,7 +19,6 @@ struct RunOptions: ParsableArguments {
 
     func launch(_ config: DeployConfig, renderer: DeployRenderer, options: Deployment.Options, _ body: (Deployment) async -> DeployReport) async throws {
         let flag = InterruptFlag()
-        Signals.install()
         var options = options
         options.lockWaitSeconds = lockWait
         let report = try await RunLauncher.run(config, options: options, interrupt: flag, warn: { Console.shared.err("shipit: warning: " + $0) },
