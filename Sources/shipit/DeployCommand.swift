@@ -37,7 +37,7 @@ struct DeployCommand: AsyncParsableCommand {
         // a clean, recorded, interrupted run, not kill the process. A dry run just stops.
         if !dryRun { Signals.install() }
         let config = try common.load()
-        let request = try DeployRequest(strategy: config.strategy, from: from, ref: ref, tag: tag)
+        let request = try DeployRequest(strategy: config.strategy, from: from, ref: ref, tag: tag, dryRun: dryRun)
         try await request.withInput { input in
             if dryRun { return print(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait)) }
             let renderer = DeployRenderer(json: common.json, hostCount: config.hosts.count)

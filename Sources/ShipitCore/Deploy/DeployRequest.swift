@@ -3,10 +3,16 @@ import Foundation
 /// What `shipit deploy` was asked to ship, checked against the config's strategy before anything
 /// else: a directory or a git ref (symlink, built into an artifact here) or an image tag.
 public struct DeployRequest: Sendable {
-    enum Kind: Sendable { case directory(String), git(ref: String), tag(String) }
+    /// `placeholder`: a dry run given no source, which checks the config and shows the plan with
+    /// `<release>` for what --from/--ref/--tag would give.
+    enum Kind: Sendable { case directory(String), git(ref: String), tag(String), placeholder(image: Bool) }
     let kind: Kind
 
-    public init(strategy: DeployConfig.Strategy, from: String?, ref: String?, tag: String?) throws {
+    public init(strategy: DeployConfig.Strategy, from: String?, ref: String?, tag: String?, dryRun: Bool = false) throws {
+        if dryRun, from == nil, ref == nil, tag == nil {
+            kind = .placeholder(image: strategy == .image)
+            return
+        }
         if strategy == .image {
             guard let tag, from == nil, ref == nil else { throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref") }
             guard tag.count <= 128, tag.range(of: "^[A-Za-z0-9_][A-Za-z0-9._-]*$", options: .regularExpression) != nil else {
@@ -26,6 +32,9 @@ public struct DeployRequest: Sendable {
         let source: Artifact.Source
         switch kind {
         case let .tag(tag): return try await body(.imageTag(tag))
+        case .placeholder(image: true): return try await body(.imageTag("<tag>"))
+        case .placeholder:
+            return try await body(.artifact(Artifact(path: "<artifact>", sha256: "<sha256>", size: 0, releaseID: "<release>", source: .directory("<dir>"), commit: nil)))
         case let .directory(dir): source = .directory(dir)
         case let .git(ref): source = .git(repo: FileManager.default.currentDirectoryPath, ref: ref)
         }

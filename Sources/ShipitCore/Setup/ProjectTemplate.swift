@@ -1,0 +1,201 @@
+import Foundation
+
+/// `shipit init`: a commented shipit.yml for the chosen strategy and the example hooks, as text.
+/// Pure, so a test can check that what it writes passes validation as written.
+public struct ProjectTemplate: Sendable {
+    public var strategy: DeployConfig.Strategy = .symlink
+    public var app: String
+    public var hosts: [String]
+    public var deployTo: String
+    public var user: String = "deploy"
+    /// Image strategy: the image name (registry/repository, without a tag).
+    public var image: String?
+
+    public init(app: String, hosts: [String], deployTo: String) {
+        self.app = app
+        self.hosts = hosts
+        self.deployTo = deployTo
+    }
+
+    /// A valid app name from a directory name ("My App" → "my-app"), or "app".
+    public static func appName(fromDirectory dir: String) -> String {
+        let base = (dir as NSString).lastPathComponent.lowercased()
+        var name = String(base.map { $0.isLetter && $0.isASCII || $0.isNumber && $0.isASCII ? $0 : "-" })
+        while name.contains("--") { name = name.replacingOccurrences(of: "--", with: "-") }
+        name = name.trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+        guard let first = name.first, first.isLetter, (try? Names.identifier(name, field: "app")) != nil else { return "app" }
+        return name
+    }
+
+    /// Refuses what would not load, naming the flag, before anything is written.
+    public func validate() throws {
+        try Names.identifier(app, field: "--app")
+        guard !hosts.isEmpty else { throw ShipitError.input("--hosts: at least one host is needed") }
+        for h in hosts { try HostName.validate(h, field: "--hosts") }
+        try Names.absolutePath(deployTo, field: "--deploy-to")
+        do { try ConnectionSettings(user: user).validate() } catch let e as ShipitError {
+            throw ShipitError.input(e.message.replacingOccurrences(of: "ssh.user", with: "--user"))
+        }
+        if let image {
+            guard image.range(of: "^[a-z0-9][a-z0-9._/:-]*$", options: .regularExpression) != nil, !image.contains("..") else {
+                throw ShipitError.input("--image: '\(image)' is not an image name (registry/repository, lowercase, no tag)")
+            }
+        }
+    }
+
+    public var config: String {
+        let hostLines = hosts.map { "  - \($0)" }.joined(separator: "\n")
+        let head = """
+        # shipit.yml, written by `shipit init`. Every key is described in shipit's docs/configuration.md.
+        # Check it with `shipit deploy --dry-run` (prints every command, runs nothing) and the hosts with
+        # `shipit check`.
+
+        # The app's name: in lock files, the ledger, notices and container names.
+        app: \(app)
+
+        # Where to deploy: names or addresses. Give roles with the long form, e.g.
+        #   - {host: db-1, roles: [db]}      (migrations run on the first host with their role)
+        hosts:
+        \(hostLines)
+
+        ssh:
+          # The user shipit logs in as (a deploy user that owns deploy_to, not root).
+          user: \(user)
+          # Keys to try, in order; a running ssh-agent is used too.
+          # identity: [~/.ssh/id_ed25519]
+          # Host keys are verified against this file: an unknown or changed key is refused.
+          # Add a host's key once (compare the fingerprint out of band):  ssh-keyscan HOST >> ~/.ssh/known_hosts
+          known_hosts: ~/.ssh/known_hosts
+          connect_timeout: 10
+
+        # Hosts worked on at once.
+        parallel: 10
+
+        """
+        let body = strategy == .image ? imageBody : symlinkBody
+        let tail = """
+
+        # Hooks run on this machine at pre-flight, pre-switch, post-switch, post-deploy and on-rollback
+        # (executables named so in this directory; see hooks/*.example).
+        hooks: hooks
+
+        # The release ledger (what changed, when, by whom): SQLite here by default, or a shared PostgreSQL
+        # so every deployer sees the same history.
+        # ledger:
+        #   url: postgres://shipit@db.internal:5432/shipit
+        #   password_env: SHIPIT_LEDGER_PASSWORD
+
+        # Database migrations shipped inside each release (expand/contract checked before any switch).
+        # migrations:
+        #   dir: db/migrations
+        #   env_file: /etc/\(app)/database.env     # on the host; defines DATABASE_URL
+
+        """
+        return head + body + tail
+    }
+
+    private var symlinkBody: String {
+        """
+        # symlink: each release is unpacked into <deploy_to>/releases/<id>, then <deploy_to>/current is
+        # switched to it atomically. Deploy with `shipit deploy --from DIR` or `--ref GITREF`.
+        strategy: symlink
+        deploy_to: \(deployTo)
+        keep_releases: 5
+        # Paths kept across releases in <deploy_to>/shared (linked into each release).
+        # shared: [log, storage]
+
+        # Run in the release directory after the switch; must return (daemonize the app). It gets PORT,
+        # SHIPIT_RELEASE, SHIPIT_DEPLOY_TO and, with the traffic switch, SHIPIT_PIDFILE.
+        start: sh bin/start
+
+        # The smoke test after every switch: both must answer 2xx before the deadline, or every switched
+        # host is rolled back.
+        health:
+          port: 8080
+          live: /health/live
+          ready: /health/ready
+          deadline: 30
+
+        # Zero-downtime: a managed nginx on each host in front of two slots (health.port + 1 and + 2); a
+        # release is started and smoke-tested on the idle slot before it gets any request, and the
+        # previous one stays warm so a rollback is a traffic switch. Needs nginx on the hosts.
+        # traffic:
+        #   proxy: nginx
+        #   drain: 5
+
+        """
+    }
+
+    private var imageBody: String {
+        """
+        # image: every host pulls the image tag, shipit records its digest and runs one container; a
+        # rollback returns to the previous digest. Deploy with `shipit deploy --tag TAG`.
+        strategy: image
+        deploy_to: \(deployTo)
+        image:
+          name: \(image ?? "registry.example.com/\(app)")
+          # podman or docker (a command starting with one of them).
+          engine: podman
+          # The port the app listens on inside the container, and the one published on the host.
+          container_port: 8080
+          port: 8080
+          keep_images: 3
+          # Environment for the container from a file on this machine (uploaded, never printed).
+          # env_file: .env.production
+
+        # The smoke test after every switch: both must answer 2xx before the deadline, or every switched
+        # host is rolled back.
+        health:
+          port: 8080
+          live: /health/live
+          ready: /health/ready
+          deadline: 30
+
+        # Zero-downtime: a managed nginx on each host in front of two container slots; see docs/traffic.md.
+        # traffic:
+        #   proxy: nginx
+
+        """
+    }
+
+    /// Example hooks, named `*.example` so none runs until renamed (and made executable).
+    public static let hooks: [(name: String, text: String)] = [
+        ("pre-flight.example", """
+        #!/bin/sh
+        # Rename to `pre-flight` (and chmod +x) to enable: runs on this machine before any host is
+        # touched; a non-zero exit stops the deploy with nothing changed. E.g. a deploy freeze:
+        [ -z "${SHIPIT_FREEZE:-}" ] || { echo "deploy freeze in effect: $SHIPIT_FREEZE" >&2; exit 1; }
+
+        """),
+        ("post-deploy.example", """
+        #!/bin/sh
+        # Rename to `post-deploy` (and chmod +x) to enable: runs after a successful deploy with
+        # SHIPIT_APP, SHIPIT_STAGE, SHIPIT_RELEASE, SHIPIT_PREVIOUS_RELEASE, SHIPIT_HOSTS, SHIPIT_DEPLOY_TO
+        # and SHIPIT_OUTCOME set. A failing post-* hook is reported, never undoes the deploy.
+        echo "$SHIPIT_APP $SHIPIT_RELEASE is live on $SHIPIT_HOSTS (was: ${SHIPIT_PREVIOUS_RELEASE:-nothing})"
+
+        """),
+        ("on-rollback.example", """
+        #!/bin/sh
+        # Rename to `on-rollback` (and chmod +x) to enable: runs after any rollback, automatic or
+        # `shipit rollback`, e.g. to page the on-call or post to chat.
+        echo "$SHIPIT_APP: $SHIPIT_RELEASE rolled back on $SHIPIT_HOSTS ($SHIPIT_OUTCOME)" >&2
+
+        """),
+    ]
+
+    public var nextSteps: String {
+        let deployLine = strategy == .image ? "shipit deploy --tag v1" : "shipit deploy --from ./build   (or --ref main)"
+        return """
+        Next steps:
+          1. Edit shipit.yml: \(strategy == .image ? "the image name and ports" : "the start command and health port") for your app.
+          2. Trust the hosts' keys once (compare fingerprints out of band):
+               ssh-keyscan \(hosts.joined(separator: " ")) >> ~/.ssh/known_hosts
+          3. Check every host before the first deploy (changes nothing; --fix creates \(deployTo)):
+               shipit check
+          4. See every command a deploy would run, then deploy:
+               shipit deploy --dry-run
+               \(deployLine)
+        """
+    }
+}

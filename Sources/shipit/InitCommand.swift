@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import ShipitCore
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Start a project: a commented shipit.yml and example hooks in the current directory.",
+        discussion: """
+        Writes shipit.yml (or --config FILE) for the chosen strategy and hooks/*.example, then prints
+        the next steps. Never overwrites an existing file unless --force. The written config is loaded
+        back and validated before this command returns.
+        """
+    )
+
+    @Option(name: .long, help: "symlink (releases/<id> and an atomic `current` link) or image (podman/docker).")
+    var strategy: String = "symlink"
+
+    @Option(name: .long, help: "Comma-separated hosts (names or addresses).")
+    var hosts: String = "app-1.example.com"
+
+    @Option(name: .customLong("deploy-to"), help: ArgumentHelp("Directory on the hosts that holds the releases.", valueName: "path"))
+    var deployTo: String?
+
+    @Option(name: .long, help: "The app's name (default: this directory's name).")
+    var app: String?
+
+    @Option(name: .long, help: "The SSH user shipit logs in as.")
+    var user: String = "deploy"
+
+    @Option(name: .long, help: "Image strategy: the image name, registry/repository without a tag.")
+    var image: String?
+
+    @Option(name: .long, help: ArgumentHelp("Config file to write.", valueName: "file"))
+    var config: String = "shipit.yml"
+
+    @Flag(name: .long, help: "Overwrite files that already exist.")
+    var force = false
+
+    func run() throws {
+        guard let kind = DeployConfig.Strategy(rawValue: strategy) else { throw ShipitError.input("--strategy: expected 'symlink' or 'image'") }
+        let cwd = FileManager.default.currentDirectoryPath
+        let configPath = config.hasPrefix("/") ? config : cwd + "/" + config
+        let dir = (configPath as NSString).deletingLastPathComponent
+        let appName = app ?? ProjectTemplate.appName(fromDirectory: dir)
+        var template = ProjectTemplate(app: appName, hosts: try HostName.parseList(hosts, field: "--hosts"), deployTo: deployTo ?? "/srv/\(appName)")
+        template.strategy = kind
+        template.user = user
+        if kind == .image { template.image = image } else if image != nil { throw ShipitError.input("--image: only for --strategy image") }
+        try template.validate()
+
+        let hookDir = dir + "/hooks"
+        let files = [(configPath, template.config, false)] + ProjectTemplate.hooks.map { (hookDir + "/" + $0.name, $0.text, true) }
+        let existing = files.map(\.0).filter { FileManager.default.fileExists(atPath: $0) }
+        guard force || existing.isEmpty else {
+            throw ShipitError.input("\(existing.joined(separator: ", ")) already exist(s); nothing was written (--force overwrites)")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: hookDir, withIntermediateDirectories: true)
+            for (path, text, executable) in files {
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                if executable { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path) }
+            }
+        } catch {
+            throw ShipitError("init: cannot write into \(dir): \(error.localizedDescription)")
+        }
+        // What was written must load as written.
+        _ = try DeployConfig.load(file: configPath)
+        let console = Console.shared
+        for (path, _, _) in files { console.out("wrote \(path.hasPrefix(cwd + "/") ? String(path.dropFirst(cwd.count + 1)) : path)") }
+        console.out("")
+        console.out(template.nextSteps)
+    }
+}

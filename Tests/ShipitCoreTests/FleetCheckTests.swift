@@ -1,0 +1,101 @@
+import Foundation
+@testable import ShipitCore
+import SSH
+import Testing
+
+/// The judgement of `shipit check` on what a host reports (pure: a transport that answers the
+/// check script with given lines); the real hosts are in InitAndCheckTests.
+@Suite("shipit check: judging host reports")
+struct FleetCheckTests {
+    struct Answer: HostTransport {
+        var lines: @Sendable (String) -> String
+        var error: SSHError?
+        func run(_ host: String, _ command: RemoteCommand) async throws -> ExecResult {
+            #expect(command.step == .check)
+            #expect(command.alsoRuns == [.inventory])
+            if let error { throw error }
+            return ExecResult(status: ExitStatus(code: 0), stdout: Data(lines(host).utf8))
+        }
+        func upload(_ host: String, localPath: String, remotePath: String) async throws {}
+        func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse { throw CancellationError() }
+        func close() async {}
+    }
+
+    func config(_ extra: String = "") throws -> DeployConfig {
+        let dir = NSTemporaryDirectory() + "fc-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let file = dir + "/shipit.yml"
+        try "app: a\nhosts: [h1, h2]\ndeploy_to: /srv/a\nstart: sh start.sh\nhealth: {port: 8080}\n\(extra)".write(toFile: file, atomically: true, encoding: .utf8)
+        return try DeployConfig.load(file: file)
+    }
+
+    static func healthy(clock: Double = Date().timeIntervalSince1970, disk: Int = 5_000_000) -> String {
+        """
+        clock=\(String(format: "%.6f", clock))
+        user=deploy
+        existing=/srv/a
+        writable=1
+        layout=1
+        diskkb=\(disk)
+        tool=ok tar
+        tool=ok gzip
+        current=20261129T000000Z-aaaa
+        """
+    }
+
+    @Test func aHealthyHostPasses() async throws {
+        let report = await FleetCheck(config: try config(), transport: Answer(lines: { _ in Self.healthy() })).run()
+        #expect(report.passed)
+        let items = report.hosts[0].items
+        #expect(items.map(\.check) == ["ssh", "deploy_to", "disk", "tools", "lock", "release", "clock"])
+        #expect(items.allSatisfy { $0.status == .ok }, "\(items)")
+        #expect(items.first { $0.check == "release" }?.detail == "current 20261129T000000Z-aaaa")
+    }
+
+    @Test func clockSkewWarnsThenFails() async throws {
+        let now = Date().timeIntervalSince1970
+        let report = await FleetCheck(config: try config(), transport: Answer(lines: { $0 == "h1" ? Self.healthy(clock: now + 20) : Self.healthy(clock: now - 600) })).run()
+        let h1 = report.hosts[0].items.first { $0.check == "clock" }!
+        let h2 = report.hosts[1].items.first { $0.check == "clock" }!
+        #expect(h1.status == .warn && h1.detail.hasPrefix("+2"), "\(h1)")
+        #expect(h2.status == .fail && h2.detail.hasPrefix("-6"), "\(h2)")
+        #expect(h2.fix?.contains("NTP") == true)
+        #expect(report.failedHosts == ["h2"])
+    }
+
+    @Test func missingToolsLowDiskAndAHeldLockAreNamed() async throws {
+        let lines = Self.healthy(disk: 1000) + "\ntool=missing nginx\nlock.holder=run-1\nlock.by=ops@ci\nlock.pid=42\n"
+        var check = FleetCheck(config: try config("traffic: {proxy: nginx}"), transport: Answer(lines: { _ in lines }))
+        check.minFreeKB = 2000
+        let items = await check.run().hosts[0].items
+        let tools = items.first { $0.check == "tools" }!
+        #expect(tools.status == .fail && tools.detail.contains("nginx (traffic switch (managed nginx))"), "\(tools)")
+        #expect(tools.fix?.contains("apt-get install nginx") == true)
+        #expect(items.first { $0.check == "disk" }?.status == .fail)
+        let lock = items.first { $0.check == "lock" }!
+        #expect(lock.status == .warn && lock.detail.contains("ops@ci") && lock.fix?.contains("shipit lock release") == true)
+    }
+
+    @Test func theCheckAsksForTheToolsOfTheStrategyAndTheMigrationHost() throws {
+        let c = try config("migrations: {dir: db, env_file: /etc/a.env, host: h2}\ntraffic: {proxy: nginx, nginx: /opt/nginx/sbin/nginx}")
+        let check = HostCheck(config: c)
+        #expect(check.tools(host: "h1").map(\.tool) == SymlinkStrategy.tools + ["/opt/nginx/sbin/nginx"])
+        #expect(check.tools(host: "h2").map(\.tool).last == "psql")
+        // Read-only unless --fix: the only mkdir is behind $FIX.
+        let script = check.command(host: "h1", fix: false).rendered
+        #expect(script.contains("FIX=''"))
+        #expect(!script.contains("take_lock"))
+    }
+
+    @Test func connectionFailuresSayWhatToDo() async throws {
+        let mismatch = SSHError(kind: .hostKeyMismatch, host: "h1", operation: "host key", message: "key differs")
+        let report = await FleetCheck(config: try config(), transport: Answer(lines: { _ in "" }, error: mismatch)).run()
+        let item = report.hosts[0].items[0]
+        #expect(item.check == "host key" && item.status == .fail)
+        #expect(item.fix?.contains("ssh-keygen -R h1") == true)
+        #expect(!report.passed)
+        let auth = SSHError(kind: .authentication, host: "h1", operation: "auth", message: "denied")
+        let a = await FleetCheck(config: try config(), transport: Answer(lines: { _ in "" }, error: auth)).run().hosts[0].items[0]
+        #expect(a.check == "auth" && a.fix?.contains("authorized_keys") == true)
+    }
+}
