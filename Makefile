@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 N ?= 3
 
-.PHONY: all deps build release test test-faults demo demo-image images hosts-up hosts-down hosts-status bench clean
+.PHONY: all deps build release dist install uninstall test test-faults test-install demo demo-image images hosts-up hosts-down hosts-status bench clean
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 all: build
 
@@ -15,7 +17,19 @@ build: deps
 release: deps
 	swift build -c release
 
-# Every test: unit and integration, then the fault-injection suite.
+# A self-contained binary (static Swift runtime and Foundation, stripped) with its checksum,
+# completions and man pages, in dist/.
+dist: deps
+	scripts/dist.sh
+
+# The binary, bash/zsh/fish completions and man pages under $(PREFIX); `make uninstall` removes them.
+install: dist
+	scripts/install.sh install "$(DESTDIR)$(PREFIX)"
+
+uninstall:
+	scripts/install.sh uninstall "$(DESTDIR)$(PREFIX)"
+
+# Every test: unit and integration, the installed binary, then the fault-injection suite.
 test: deps
 	N=$(N) scripts/test.sh all
 
@@ -46,5 +60,9 @@ bench:
 	scripts/install-deps.sh --bench
 	bench/run.sh
 
+# The installed binary alone (needs the test hosts: make hosts-up).
+test-install: deps
+	scripts/test-install.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-dist .build-tools dist

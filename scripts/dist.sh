@@ -4,7 +4,7 @@
 # The only shared libraries it needs are the system's (libc, libssh2, libsqlite3, libstdc++, libz,
 # libcrypto through libssh2); nothing from the toolchain directory (tests/install.sh checks that).
 #
-# Size: a plain static build is 83 MB stripped, 34 MB of it ICU's data for every locale and legacy
+# ICU: a plain static build is 83 MB stripped, 34 MB of it ICU's data for every locale and legacy
 # charset, which Foundation links in whole. We link a trimmed copy instead (scripts/dist/icu-trim.py:
 # root + English locale data, time zones, break rules, collation root; about 5 MB), drop the
 # dynamic export of every symbol (a static executable loads no plugins) and pack the relative
@@ -40,8 +40,13 @@ icusym=$(cat "$WORK/icu-symbol")
 
 # --defsym points ICU's data symbol at the trimmed copy before any archive is searched, so the
 # full one is never extracted.
+# Size: Swift keeps every public function of every package (an ELF "retain" flag) unless told
+# that nothing outside this executable links against them (-internalize-at-link); with a section
+# per function (Swift and C) the linker then drops what shipit never calls. -Osize for the rest.
 swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product shipit \
-  -Xswiftc -use-ld=lld \
+  -Xswiftc -use-ld=lld -Xswiftc -Osize \
+  -Xswiftc -Xfrontend -Xswiftc -internalize-at-link -Xswiftc -Xfrontend -Xswiftc -function-sections \
+  -Xcc -ffunction-sections -Xcc -fdata-sections \
   -Xlinker "$(readlink -f "$WORK/icu-data.o")" -Xlinker "--defsym=$icusym=shipit_icu_data" \
   -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs
 

@@ -2,8 +2,9 @@
 # `make test`: build, start real sshd test hosts, run every test, stop the hosts (whatever happens).
 #
 #   scripts/test.sh [all|main|faults] [swift test options…]
-#     all     (default) the unit and integration tests, then the fault-injection suite
-#     main    the unit and integration tests only
+#     all     (default) the unit and integration tests, the installed binary, then the
+#             fault-injection suite
+#     main    the unit and integration tests and the installed binary (scripts/test-install.sh)
 #     faults  the fault-injection suite only (`make test-faults`): sshd killed mid-step, signals in
 #             every state, hostile input, 50 hosts… (the Fault*Tests suites)
 # The fault suite runs as a phase of its own: it kills hosts and loads the machine, and the other
@@ -27,6 +28,8 @@ scripts/pg.sh up
 if [ "$MODE" != faults ]; then
   echo "== unit and integration tests"
   swift test --skip-build --skip "$FAULTS" "$@"
+  echo "== the installed binary (make install into an empty prefix)"
+  scripts/test-install.sh
 fi
 if [ "$MODE" != main ]; then
   echo "== fault-injection suite"
