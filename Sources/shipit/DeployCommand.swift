@@ -32,11 +32,18 @@ struct DeployCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "After a contract migration, still roll back automatically on failure.")
     var force = false
 
+    @Option(name: .long, help: ArgumentHelp("Rollout steps, cumulative host counts or percentages: 1,50%,100% (overrides rollout.steps).", valueName: "steps"))
+    var steps: String?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds to watch each rollout step (overrides rollout.bake).", valueName: "seconds"))
+    var bake: Double?
+
     func run() async throws {
         // First: a signal while the artifact is built (which can take a while) must also end in
         // a clean, recorded, interrupted run, not kill the process. A dry run just stops.
         if !dryRun { Signals.install() }
-        let config = try common.load()
+        var config = try common.load()
+        try applyRollout(&config)
         let request = try DeployRequest(strategy: config.strategy, from: from, ref: ref, tag: tag, dryRun: dryRun)
         try await request.withInput { input in
             if dryRun { return print(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait)) }
@@ -48,6 +55,23 @@ struct DeployCommand: AsyncParsableCommand {
             options.allowContract = allowContract
             options.force = force
             try await run.launch(config, renderer: renderer, options: options) { await $0.deploy(input) }
+        }
+    }
+
+    /// `--steps` and `--bake` over the config's `rollout` (made from them when it has none), recorded
+    /// as overrides so the ledger's config hash covers what really ran.
+    func applyRollout(_ config: inout DeployConfig) throws {
+        if let steps {
+            let targets = try RolloutSettings.parseSteps(steps, field: "--steps")
+            if config.rollout == nil { config.rollout = RolloutSettings.defaults(health: config.health) }
+            config.rollout?.steps = targets
+            config.override("rollout.steps", targets.map(\.description).joined(separator: ", "))
+        }
+        if let bake {
+            guard bake >= 0, bake <= 86400 else { throw ShipitError.input("--bake: expected seconds from 0 to 86400") }
+            guard config.rollout != nil else { throw ShipitError.input("--bake: needs rollout steps (rollout.steps in the config, or --steps)") }
+            config.rollout?.bake = bake
+            config.override("rollout.bake", String(bake))
         }
     }
 }

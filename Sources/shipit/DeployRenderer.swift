@@ -35,7 +35,7 @@ struct DeployRenderer: Sendable {
         let host = n.host ?? "-"
         let dur = n.seconds.map { " (\(Console.seconds($0)))" } ?? ""
         switch n.status {
-        case .ok: live.show("\(time) \(host) \(n.step) ok\(dur)", notice: n)
+        case .ok: live.show("\(time) \(host) \(n.step) ok\(n.message.isEmpty ? "" : ": \(n.message)")\(dur)", notice: n)
         case .failed: live.show("\(time) \(host) \(n.step) FAILED\(dur): \(n.message)", notice: n)
         case .started, .info: live.show("\(time) \(host) \(n.step): \(n.message)", notice: n)
         }
@@ -50,8 +50,19 @@ struct DeployRenderer: Sendable {
         }
         let verdict: String
         switch r.phase {
-        case .succeeded: verdict = "\(r.operation) of \(r.releaseID) succeeded"
-        case .rolledBack: verdict = "\(r.operation) of \(r.releaseID) FAILED and was rolled back on every switched host"
+        case .succeeded: verdict = "\(r.operation) of \(r.releaseID) succeeded" + (r.rollout.map { " in \($0.steps.count) rollout steps" } ?? "")
+        case .paused:
+            let n = r.rollout?.reached ?? 0
+            verdict = "\(r.operation) of \(r.releaseID) PAUSED after rollout step \(n) of \(r.rollout?.steps.count ?? 0), deploy lock held: shipit rollout promote | shipit rollout abort"
+        case .rolledBack:
+            if let ro = r.rollout {
+                let never = ro.steps.dropFirst(ro.reached).flatMap { $0 }.count
+                verdict = "\(r.operation) of \(r.releaseID) FAILED at rollout step \(ro.reached) of \(ro.steps.count)"
+                    + (ro.failedGate.map { " (gate \($0.line))" } ?? "")
+                    + " and was rolled back on every switched host; \(never) host(s) of later steps were never touched"
+            } else {
+                verdict = "\(r.operation) of \(r.releaseID) FAILED and was rolled back on every switched host"
+            }
         case .rollbackFailed: verdict = "\(r.operation) of \(r.releaseID) FAILED and ROLLBACK FAILED: hosts may be on different releases"
         default:
             let switched = r.hosts.filter { $0.current == r.releaseID && $0.previous != r.releaseID }.map(\.host)
@@ -67,6 +78,7 @@ struct DeployRenderer: Sendable {
             let current = h.switchingTo.map { "UNKNOWN (\(h.current ?? "(none)") or \($0): run shipit status)" } ?? h.current ?? "(none)"
             var line = "  \(h.host.padding(toLength: width, withPad: " ", startingAt: 0))  current=\(current)"
             if let p = h.previous, p != h.current { line += "  previous=\(p)" }
+            if let step = h.rolloutStep { line += h.switchedAt == nil ? "  step \(step) (not started)" : "  step \(step)" }
             if let step = h.failedStep { line += "  failed at \(step): \(h.error ?? "")" }
             Console.shared.out(line)
         }

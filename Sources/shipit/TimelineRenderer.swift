@@ -26,11 +26,13 @@ enum TimelineRenderer {
             for c in e.configChanges { lines.append("    config: \(c)") }
             if let d = e.imageDigest { lines.append("    image: \(d)") }
             for m in e.migrations { lines.append("    migration: \(m)") }
+            for r in e.rollout { lines.append("    rollout: \(r)") }
             for h in e.hosts {
                 var line = "    \(h.host): "
                 if h.previous == h.current { line += "\(e.outcome == "succeeded" ? "stayed on" : "on") \(h.current ?? "(none)")" }
                 else { line += "\(h.previous ?? "(none)") → \(h.current ?? "(none)")" }
                 if let slot = h.slot { line += "  [slot \(slot)\(h.standby.map { ", warm standby \($0)" } ?? "")]" }
+                if let step = h.rolloutStep { line += h.switchedAt.map { "  [step \(step), switched \(UTCTime.short($0))]" } ?? "  [step \(step), not started]" }
                 if let step = h.step, h.status != "ok" || e.outcome != "succeeded" { line += "  last step \(step) \(h.status ?? "")" }
                 if let err = h.error { line += ": \(err)" }
                 lines.append(line)

@@ -1,6 +1,8 @@
 #!/usr/bin/perl
 # releases-example: a tiny app shipit deploys. GET / answers with the version; /health/live and
-# /health/ready are the smoke-test endpoints. Binds to the host's own address (test hosts share one
+# /health/ready are the smoke-test endpoints; /metrics (Prometheus text) and /metrics.json count
+# the requests answered. A release with an ERROR_RATE file (errors per second) reports that many
+# server errors per second on top: a bad release a rollout gate should catch on the canary. Binds to the host's own address (test hosts share one
 # network namespace, so each listens on its own 127.0.0.x).
 #
 # Perl with nothing but the core Socket module, because it starts in ~15 ms of CPU: a deploy
@@ -33,6 +35,9 @@ sub slurp {
 my ($here) = ($0 =~ m{^(.*)/[^/]*$});
 $here //= '.';
 my $version = slurp("$here/VERSION") // '?';
+my $error_rate = slurp("$here/ERROR_RATE") // 0;
+my $started = time;
+my %answered;  # status => requests answered
 
 # With --pidfile, this process is the whole start: it stops the app the pidfile names (and waits
 # until it is gone; a zombie counts as gone), binds, forks the server into the background and
@@ -75,7 +80,7 @@ if ($bound) {
     close $f;
 }
 $SIG{PIPE} = 'IGNORE';
-my %reason = (200 => 'OK', 404 => 'Not Found', 503 => 'Service Unavailable');
+my %reason = (200 => 'OK', 404 => 'Not Found', 500 => 'Internal Server Error', 503 => 'Service Unavailable');
 
 while (1) {
     accept(my $client, $server) or next;
@@ -89,16 +94,32 @@ while (1) {
     } // '';
     my (undef, $path) = split ' ', $request;
     $path //= '';
-    my ($status, $body) = (404, 'not found');
+    my ($status, $body, $type) = (404, 'not found', 'text/plain');
     if ($path eq '/') { ($status, $body) = (200, "hello from releases-example $version") }
+    elsif ($path eq '/metrics' || $path eq '/metrics.json') {
+        my %count = %answered;
+        $count{500} += int((time - $started) * $error_rate);
+        my ($ok, $errors) = (0, 0);
+        for my $code (keys %count) { if ($code >= 500) { $errors += $count{$code} } else { $ok += $count{$code} } }
+        if ($path eq '/metrics') {
+            $body = "# TYPE demo_requests_total counter\n"
+                . join('', map { "demo_requests_total{code=\"$_\"} $count{$_}\n" } sort keys %count)
+                . "# TYPE demo_info gauge\ndemo_info{version=\"$version\"} 1";
+        } else {
+            my $ratio = $ok + $errors ? sprintf('%.4f', $errors / ($ok + $errors)) : 0;
+            ($body, $type) = ("{\"version\":\"$version\",\"requests\":$ok,\"errors\":$errors,\"error_ratio\":$ratio}", 'application/json');
+        }
+        $status = 200;
+    }
     elsif ($path eq '/health/live') { ($status, $body) = (200, 'live') }
     elsif ($path eq '/health/ready') {
         # A release can declare itself not ready (v3 does, to show an automatic rollback).
         $status = slurp("$here/READY_STATUS") // 200;
         $body = $status == 200 ? 'ready' : 'not ready';
     }
+    $answered{$status}++ unless $path =~ m{^/metrics};
     my $old = select($client); $| = 1; select($old);
-    print $client "HTTP/1.0 $status " . ($reason{$status} // 'Status') . "\r\nContent-Type: text/plain\r\n"
+    print $client "HTTP/1.0 $status " . ($reason{$status} // 'Status') . "\r\nContent-Type: $type\r\n"
         . "Content-Length: " . (length($body) + 1) . "\r\nConnection: close\r\n\r\n$body\n";
     close $client;
 }

@@ -81,10 +81,32 @@ public struct ChangesQuery: Sendable {
         }
         let total = ledgerTotal + entries.filter { $0.origin == "hosts" }.count
         if limit > 0 && entries.count > limit { entries = Array(entries.suffix(limit)) }
+        if let ledger {
+            for i in entries.indices where entries[i].origin != "hosts" && entries[i].hosts.contains(where: { $0.rolloutStep != nil }) {
+                entries[i].rollout = Self.rolloutLines((try? await ledger.steps(attemptID: entries[i].attempt)) ?? [])
+            }
+        }
         if total > entries.count {
             notes.append("showing the newest \(entries.count) of \(total) changes in this window (--limit 0 shows all)")
         }
         return Timeline(from: from, to: to, app: config.app, ledger: config.ledgerPath, ledgerStatus: status,
                         hostStatus: hostStatus, notes: notes, total: total, entries: entries)
+    }
+
+    /// The rollout's story from the ledger's steps: step events, failed gate samples, and the
+    /// count of passed ones.
+    static func rolloutLines(_ steps: [LedgerStep]) -> [String] {
+        var lines: [String] = []
+        var passed = 0
+        for s in steps {
+            switch (s.step, s.status) {
+            case ("rollout", _): lines.append(s.message ?? "")
+            case ("gate", "failed"): lines.append("gate FAILED: \(s.message ?? "")")
+            case ("gate", _): passed += 1
+            default: break
+            }
+        }
+        if passed > 0 { lines.append("\(passed) gate sample(s) passed") }
+        return lines
     }
 }

@@ -36,6 +36,9 @@ public struct Timeline: Codable, Sendable {
         public var hosts: [Host]
         /// `ledger`, `hosts` (only in host history), or `ledger+hosts`.
         public var origin: String
+        /// A progressive rollout: its step events and every failed gate sample, with how many
+        /// gate samples passed (from the ledger's steps).
+        public var rollout: [String] = []
     }
 
     /// Version of this JSON shape (docs/ledger.md); bumped only on incompatible change.

@@ -45,6 +45,8 @@ public struct DeployConfig: Sendable {
     public var migrations: MigrationSettings?
     /// The traffic switch (nil: the app restarts in place, dropping connections meanwhile).
     public var traffic: TrafficSettings?
+    /// Progressive rollout: steps, bake, gates (nil: every host in one step).
+    public var rollout: RolloutSettings?
     /// sha256 of the effective settings, so config-only changes show up in the ledger.
     public var configHash: String
     /// The effective config flattened to `key.path = value` (after the stage overlay and flag
@@ -56,7 +58,7 @@ public struct DeployConfig: Sendable {
 
 extension DeployConfig {
     static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start",
-                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic"]
+                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout"]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
     public static func load(file: String, stage: String? = nil) throws -> DeployConfig {
@@ -262,6 +264,7 @@ extension DeployConfig {
             config.traffic = try TrafficSettings.parse(t, health: health)
             if config.traffic != nil, strategy == .symlink, start == nil { throw t.fail("the traffic switch starts each release on a slot: 'start' is needed") }
         }
+        if let r = top["rollout"] { config.rollout = try RolloutSettings.parse(r, health: health) }
         if let mr = top["migrations"] {
             let m = try MigrationSettings.parse(mr)
             if let h = m.host, !hosts.contains(h) { throw mr.fail("host \(h) is not one of the hosts") }

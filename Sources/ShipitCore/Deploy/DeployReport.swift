@@ -17,6 +17,18 @@ public struct DeployReport: Sendable, Codable {
         public var slot: Int?
         public var standby: String?
         public var standbySlot: Int?
+        /// Progressive rollout: the host's step (1-based), and when it switched to the release
+        /// (nil: a step the rollout never reached).
+        public var rolloutStep: Int?
+        public var switchedAt: Date?
+    }
+
+    /// A progressive rollout: the hosts of each step, how many steps started, and the gate sample
+    /// that stopped it.
+    public struct Rollout: Sendable, Codable {
+        public var steps: [[String]]
+        public var reached: Int
+        public var failedGate: GateSample?
     }
 
     public var operation: String
@@ -32,6 +44,7 @@ public struct DeployReport: Sendable, Codable {
     /// The ledger attempt that recorded this run, and where the ledger is.
     public var attemptID: String?
     public var ledger: String?
+    public var rollout: Rollout?
 
     public init(operation: String, app: String, releaseID: String, phase: DeployPhase, failedIn: DeployPhase?, interrupted: Bool,
                 lockHeld: Bool, hosts: [HostResult], seconds: Double, attemptID: String? = nil, ledger: String? = nil) {
@@ -48,6 +61,7 @@ public struct DeployReport: Sendable, Codable {
         case .succeeded: return .succeeded
         case .rolledBack: return .rolledBack
         case .rollbackFailed: return .rollbackFailed
+        case .paused: return .paused
         default: return .failed
         }
     }
@@ -57,6 +71,7 @@ public struct DeployReport: Sendable, Codable {
         var parts: [String] = []
         if interrupted { parts.append("interrupted by a signal") }
         if lockHeld { parts.append("deploy lock held by another run") }
+        if let g = rollout?.failedGate { parts.append("rollout step \(rollout!.reached) of \(rollout!.steps.count): gate \(g.line)") }
         if let h = hosts.first(where: { $0.failedStep != nil }) {
             let others = hosts.filter { $0.failedStep != nil }.count - 1
             parts.append("\(h.host) failed at \(h.failedStep!): \(h.error ?? "")" + (others > 0 ? " (and \(others) more host(s))" : ""))
@@ -66,7 +81,7 @@ public struct DeployReport: Sendable, Codable {
 
     public var exitCode: ShipitExit {
         switch phase {
-        case .succeeded: return .success
+        case .succeeded, .paused: return .success
         case .rolledBack: return interrupted ? .interrupted : .rolledBack
         case .rollbackFailed: return .rollbackFailed
         default:

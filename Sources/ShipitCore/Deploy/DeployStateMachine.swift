@@ -1,10 +1,12 @@
 /// The deploy state machine (design §2). Every transition lives here and nowhere else; the run
 /// (`Deployment`) asks it for the phase to run next, runs it, and reports how it went.
 public enum DeployPhase: String, Sendable, Codable, CaseIterable {
-    case pending, preflight, upload, migrate, warm, `switch`, smokeTest, succeeded, failed, rollingBack, rolledBack, rollbackFailed
+    case pending, preflight, upload, migrate, warm, `switch`, smokeTest, bake, succeeded, failed, rollingBack, rolledBack, rollbackFailed
+    /// A rollout stopped after a step, lock held, until `shipit rollout promote|abort`.
+    case paused
 
     /// The run is over: nothing more runs on any host except the closing scripts.
-    public var isTerminal: Bool { [.succeeded, .failed, .rolledBack, .rollbackFailed].contains(self) }
+    public var isTerminal: Bool { [.succeeded, .failed, .rolledBack, .rollbackFailed, .paused].contains(self) }
 }
 
 /// What a run does. A manual rollback has no upload and no migrations: its pre-flight chooses the
@@ -31,11 +33,38 @@ public struct DeployStateMachine: Sendable {
     /// A traffic switch: the release starts and is smoke-tested on the idle slot (`warm`) before
     /// the proxy sends it any request.
     public let warmStandby: Bool
+    /// A progressive rollout: how many steps, whether each is baked, and the step (1-based) after
+    /// which it pauses. A run without `rollout` is one step, unbaked.
+    public let rollout: Rollout
+    /// The step running now (0-based).
+    public private(set) var step = 0
 
-    public init(operation: DeployOperation = .deploy, autoRollback: Bool = true, warmStandby: Bool = false) {
+    public struct Rollout: Sendable, Equatable {
+        public var steps: Int
+        public var bake: Bool
+        public var pauseAfter: Int?
+        public init(steps: Int = 1, bake: Bool = false, pauseAfter: Int? = nil) {
+            self.steps = max(1, steps)
+            self.bake = bake
+            self.pauseAfter = pauseAfter
+        }
+        public static let single = Rollout()
+    }
+
+    public init(operation: DeployOperation = .deploy, autoRollback: Bool = true, warmStandby: Bool = false, rollout: Rollout = .single, step: Int = 0) {
         self.operation = operation
         self.autoRollback = autoRollback
         self.warmStandby = warmStandby
+        self.rollout = rollout
+        self.step = step
+    }
+
+    /// A paused rollout picked up again (`shipit rollout promote`): the next step starts with its
+    /// warm-up or switch, the earlier steps' hosts stay as they are.
+    public static func resuming(afterStep done: Int, warmStandby: Bool, rollout: Rollout) -> DeployStateMachine {
+        var m = DeployStateMachine(operation: .deploy, autoRollback: true, warmStandby: warmStandby, rollout: rollout, step: done)
+        m.phase = warmStandby ? .warm : .switch
+        return m
     }
 
     /// After a contract migration old code cannot run against the schema: a failure from here on
@@ -47,15 +76,24 @@ public struct DeployStateMachine: Sendable {
     /// Applies `event` and returns the new phase.
     @discardableResult
     public mutating func handle(_ event: DeployEvent) throws -> DeployPhase {
-        phase = try Self.next(from: phase, on: event, operation: operation, autoRollback: autoRollback, warmStandby: warmStandby)
+        let before = phase
+        phase = try Self.next(from: phase, on: event, operation: operation, autoRollback: autoRollback, warmStandby: warmStandby,
+                              rollout: rollout, step: step)
+        // Leaving a step's smoke test or bake for a switch is the next step.
+        if [.smokeTest, .bake].contains(before), [.warm, .switch].contains(phase) { step += 1 }
         return phase
     }
 
     public static func next(from phase: DeployPhase, on event: DeployEvent, operation: DeployOperation = .deploy,
-                            autoRollback: Bool, warmStandby: Bool = false) throws -> DeployPhase {
+                            autoRollback: Bool, warmStandby: Bool = false, rollout: Rollout = .single, step: Int = 0) throws -> DeployPhase {
         let beforeSwitch: DeployPhase = warmStandby ? .warm : .switch
         func afterSwitchFailure(_ anySwitched: Bool) -> DeployPhase {
             anySwitched && autoRollback ? .rollingBack : .failed
+        }
+        // After a step's checks: pause if asked, else the next step, else done.
+        func stepDone() -> DeployPhase {
+            guard step + 1 < rollout.steps else { return .succeeded }
+            return rollout.pauseAfter == step + 1 ? .paused : beforeSwitch
         }
         switch (phase, event) {
         case (.pending, .start): return .preflight
@@ -66,8 +104,12 @@ public struct DeployStateMachine: Sendable {
         case (.migrate, .phaseSucceeded) where operation == .deploy: return beforeSwitch
         case (.warm, .phaseSucceeded) where warmStandby: return .switch
         case (.switch, .phaseSucceeded): return .smokeTest
-        case (.smokeTest, .phaseSucceeded): return .succeeded
+        case (.smokeTest, .phaseSucceeded): return rollout.bake ? .bake : stepDone()
+        case (.bake, .phaseSucceeded): return stepDone()
         case (.rollingBack, .phaseSucceeded): return .rolledBack
+        // A later step's warm-up failed: the earlier steps' hosts serve the new release.
+        case (.warm, .phaseFailed) where step > 0, (.warm, .interrupted) where step > 0:
+            return afterSwitchFailure(true)
         // Nothing switched yet: clean up, nothing to roll back.
         // The warm-up gave the new release no traffic: a failure there touched no user either.
         case (.pending, .phaseFailed), (.preflight, .phaseFailed), (.upload, .phaseFailed), (.migrate, .phaseFailed), (.warm, .phaseFailed),
@@ -75,7 +117,7 @@ public struct DeployStateMachine: Sendable {
             return .failed
         case let (.switch, .phaseFailed(anySwitched)), let (.switch, .interrupted(anySwitched)):
             return afterSwitchFailure(anySwitched)
-        case (.smokeTest, .phaseFailed), (.smokeTest, .interrupted):
+        case (.smokeTest, .phaseFailed), (.smokeTest, .interrupted), (.bake, .phaseFailed), (.bake, .interrupted):
             return afterSwitchFailure(true)
         case (.rollingBack, .phaseFailed): return .rollbackFailed
         // A second signal during rollback does not stop the rollback: it is not a transition.

@@ -68,6 +68,9 @@ extension Deployment {
                              failedIn: state.failedIn, interrupted: interrupt.isRaised, lockHeld: state.lockHeld,
                              hosts: state.results.map { var h = $0; h.error = redactor.redact(h.error); return h },
                              seconds: ExecRunner.seconds(ContinuousClock.now - started))
+        if stepPlan.count > 1 {
+            r.rollout = DeployReport.Rollout(steps: stepPlan, reached: machine.step + 1, failedGate: failedGate.map { var g = $0; g.detail = redactor.redact(g.detail) ?? ""; return g })
+        }
         if state.sharedLockTaken, let shared = ledger as? SharedRunLock {
             await shared.releaseRunLock(app: config.app, stage: config.stage)
             state.sharedLockTaken = false

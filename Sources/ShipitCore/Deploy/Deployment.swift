@@ -47,6 +47,13 @@ public final class Deployment: @unchecked Sendable {
     var rollbackTo: String?
     /// Migrations this run will apply (set in pre-flight from the database's record).
     var pendingMigrations: [MigrationSet.File] = []
+    /// The hosts of each rollout step, in the config's order (one step of every host without
+    /// `rollout`, and for a rollback).
+    var stepPlan: [[String]] = []
+    /// The rollout step last announced (a step's warm-up and switch are one step).
+    var announcedStep = -1
+    /// Why a bake failed: the gate sample over its limit.
+    var failedGate: GateSample?
 
     public init(config: DeployConfig, transport: HostTransport, options: Options = Options(),
                 interrupt: InterruptFlag = InterruptFlag(), ledger: Ledger? = nil, invoker: Invoker = .current(),
@@ -93,8 +100,12 @@ public final class Deployment: @unchecked Sendable {
 
     func drive(_ operation: DeployOperation) async -> DeployReport {
         let started = ContinuousClock.now
+        let rollout = operation == .deploy ? config.rollout : nil
+        stepPlan = rollout?.plan(hosts: config.hosts) ?? [config.hosts]
+        for (i, hosts) in stepPlan.enumerated() where rollout != nil { for h in hosts { state.planned(host: h, step: i + 1) } }
         machine = DeployStateMachine(operation: operation, autoRollback: operation == .deploy ? options.autoRollback : true,
-                                     warmStandby: strategy.traffic != nil)
+                                     warmStandby: strategy.traffic != nil,
+                                     rollout: .init(steps: stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
         guard await beginRecording(operation) else {
             state.failedIn = .pending
             state.failAll(step: "ledger", error: "the attempt could not be recorded; no host was touched")
@@ -120,8 +131,9 @@ public final class Deployment: @unchecked Sendable {
         case .warm: return WarmPhase()
         case .switch: return SwitchPhase()
         case .smokeTest: return SmokeTestPhase()
+        case .bake: return BakePhase()
         case .rollingBack: return RollingBackPhase()
-        case .pending, .succeeded, .failed, .rolledBack, .rollbackFailed: preconditionFailure("no runner for \(phase)")
+        case .pending, .succeeded, .failed, .rolledBack, .rollbackFailed, .paused: preconditionFailure("no runner for \(phase)")
         }
     }
 
@@ -154,5 +166,33 @@ public final class Deployment: @unchecked Sendable {
         notify(DeployNotice(host: nil, step: "state", status: .info, message: text))
         await recorder?.transition(to: machine.phase.rawValue)
         await recorder?.event("state", message: text)
+        await announceRolloutStep(leaving: before, on: event)
     }
+
+    /// The hosts of the step running now.
+    var stepHosts: [String] { stepPlan.indices.contains(machine.step) ? stepPlan[machine.step] : config.hosts }
+
+    /// Every host of the steps started so far: the ones this release may have reached.
+    var reachedHosts: [String] { stepPlan.prefix(machine.step + 1).flatMap { $0 } }
+
+    /// `rollout` notices and ledger events: a step starts (its hosts) and a step is done.
+    func announceRolloutStep(leaving before: DeployPhase, on event: DeployEvent) async {
+        guard machine.rollout.steps > 1 else { return }
+        let n = machine.rollout.steps
+        if [.smokeTest, .bake].contains(before), event == .phaseSucceeded, machine.phase != .bake {
+            let done = machine.phase == .succeeded || machine.phase == .paused ? machine.step : machine.step - 1
+            let message = "step \(done + 1)/\(n) done: \(stepPlan[done].count) host(s) switched and checked, \(reachedHostsCount(through: done)) of \(config.hosts.count) on \(targetID)"
+            notify(DeployNotice(host: nil, step: "rollout", status: .ok, message: message))
+            await recorder?.event("rollout", message: message)
+        }
+        if [.warm, .switch].contains(machine.phase), announcedStep != machine.step {
+            announcedStep = machine.step
+            let hosts = stepHosts
+            let message = "step \(machine.step + 1)/\(n) starts: \(hosts.count) host(s): \(hosts.joined(separator: ", "))"
+            notify(DeployNotice(host: nil, step: "rollout", status: .started, message: message))
+            await recorder?.event("rollout", message: message)
+        }
+    }
+
+    func reachedHostsCount(through step: Int) -> Int { stepPlan.prefix(step + 1).reduce(0) { $0 + $1.count } }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where every host of one run stands, and the run-wide facts the report needs. Only the run's
 /// driver changes it, between phases; per-host failures go through `fail(host:step:error:)`.
 struct RunState: Sendable {
@@ -44,8 +46,12 @@ struct RunState: Sendable {
         hosts[host]?.current = current
     }
 
+    /// The rollout step (1-based) the host belongs to.
+    mutating func planned(host: String, step: Int) { hosts[host]?.rolloutStep = step }
+
     /// A switch script reported back (on `slot`, with a traffic switch).
     mutating func switched(host: String, to id: String, slot: Int? = nil) {
+        if hosts[host]?.switchedAt == nil { hosts[host]?.switchedAt = Date() }
         if let slot, let old = hosts[host]?.slot, old != slot {
             // The release that served traffic stays warm on its slot.
             let was = hosts[host]?.current
@@ -89,7 +95,7 @@ struct RunState: Sendable {
         let h = hosts[host]
         let status = h?.switchingTo != nil ? "unknown" : h?.failedStep == nil ? nil : "failed"
         return LedgerHostState(host: host, previous: h?.previous, current: h?.current, step: h?.failedStep, status: status, error: h?.error,
-                               slot: h?.slot, standby: h?.standby)
+                               slot: h?.slot, standby: h?.standby, rolloutStep: h?.rolloutStep, switchedAt: h?.switchedAt)
     }
 
     var results: [DeployReport.HostResult] { order.compactMap { hosts[$0] } }

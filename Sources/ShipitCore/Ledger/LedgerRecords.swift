@@ -5,6 +5,8 @@ import Foundation
 public struct LedgerAttempt: Codable, Sendable, Equatable {
     public enum Outcome: String, Codable, Sendable, CaseIterable {
         case running, succeeded, failed
+        /// A rollout stopped after a step with the lock held, until `shipit rollout promote|abort`.
+        case paused
         case rolledBack = "rolled-back"
         case rollbackFailed = "rollback-failed"
         /// The process died (SIGKILL, crash, power loss) before it recorded an outcome.
@@ -73,11 +75,15 @@ public struct LedgerHostState: Codable, Sendable, Equatable {
     /// Traffic switch: the slot (port) serving traffic, and the release kept warm on the other one.
     public var slot: Int?
     public var standby: String?
+    /// Progressive rollout: the step (1-based) the host belongs to, and when it was switched to
+    /// the release (nil: never started — a later step the rollout did not reach).
+    public var rolloutStep: Int?
+    public var switchedAt: Date?
 
     public init(host: String, previous: String? = nil, current: String? = nil, step: String? = nil, status: String? = nil, error: String? = nil,
-                slot: Int? = nil, standby: String? = nil) {
+                slot: Int? = nil, standby: String? = nil, rolloutStep: Int? = nil, switchedAt: Date? = nil) {
         self.host = host; self.previous = previous; self.current = current; self.step = step; self.status = status; self.error = error
-        self.slot = slot; self.standby = standby
+        self.slot = slot; self.standby = standby; self.rolloutStep = rolloutStep; self.switchedAt = switchedAt
     }
 }
 

@@ -57,7 +57,7 @@ public enum LedgerStore {
         let recent = (try? await ledger.attempts(query)) ?? []
         // Interrupted (its process is gone) or finished: a finished run that still holds a host's
         // lock could not reach that host to release it.
-        return recent.filter { $0.outcome != .running }.map(\.id)
+        return recent.filter { $0.outcome != .running && $0.outcome != .paused }.map(\.id)
     }
 
     static let recentLimit = 100

@@ -80,6 +80,11 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
             "ALTER TABLE {s}attempt_hosts ADD COLUMN IF NOT EXISTS slot integer",
             "ALTER TABLE {s}attempt_hosts ADD COLUMN IF NOT EXISTS standby text",
         ],
+        // Progressive rollout: each host's step and when it switched.
+        [
+            "ALTER TABLE {s}attempt_hosts ADD COLUMN IF NOT EXISTS rollout_step integer",
+            "ALTER TABLE {s}attempt_hosts ADD COLUMN IF NOT EXISTS switched_at double precision",
+        ],
     ]
 
     func sql(_ text: String) -> String { text.replacingOccurrences(of: "{s}", with: s) }
@@ -157,8 +162,8 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     }
 
     public func setHost(_ attemptID: String, _ h: LedgerHostState) async throws {
-        try await exec("INSERT INTO {s}attempt_hosts (attempt_id, host, previous, current, step, status, error, slot, standby) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (attempt_id, host) DO UPDATE SET previous = EXCLUDED.previous, current = EXCLUDED.current, step = EXCLUDED.step, status = EXCLUDED.status, error = EXCLUDED.error, slot = EXCLUDED.slot, standby = EXCLUDED.standby",
-                       Self.binds([attemptID, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby]))
+        try await exec("INSERT INTO {s}attempt_hosts (attempt_id, host, previous, current, step, status, error, slot, standby, rollout_step, switched_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (attempt_id, host) DO UPDATE SET previous = EXCLUDED.previous, current = EXCLUDED.current, step = EXCLUDED.step, status = EXCLUDED.status, error = EXCLUDED.error, slot = EXCLUDED.slot, standby = EXCLUDED.standby, rollout_step = EXCLUDED.rollout_step, switched_at = EXCLUDED.switched_at",
+                       Self.binds([attemptID, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby, h.rolloutStep, h.switchedAt?.timeIntervalSince1970]))
     }
 
     public func saveConfig(hash: String, settings: [String: String]) async throws {
@@ -238,9 +243,10 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         let prefixed = Self.attemptColumns.split(separator: ",").map { "a." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
         let inner = "SELECT \(prefixed) FROM {s}attempts a \(whereSQL) ORDER BY a.started_at DESC, a.id DESC" + (q.limit.map { " LIMIT \($0)" } ?? "")
         var hosts: [String: [LedgerHostState]] = [:]
-        for try await row in try await run("SELECT h.attempt_id, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby FROM {s}attempt_hosts h JOIN (\(inner)) a ON a.id = h.attempt_id ORDER BY h.attempt_id, h.host", Self.binds(values)) {
-            let (id, host, prev, cur, step, status, err, slot, standby) = try row.decode((String, String, String?, String?, String?, String?, String?, Int?, String?).self)
-            hosts[id, default: []].append(LedgerHostState(host: host, previous: prev, current: cur, step: step, status: status, error: err, slot: slot, standby: standby))
+        for try await row in try await run("SELECT h.attempt_id, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby, h.rollout_step, h.switched_at FROM {s}attempt_hosts h JOIN (\(inner)) a ON a.id = h.attempt_id ORDER BY h.attempt_id, h.host", Self.binds(values)) {
+            let (id, host, prev, cur, step, status, err, slot, standby, rs, at) = try row.decode((String, String, String?, String?, String?, String?, String?, Int?, String?, Int?, Double?).self)
+            hosts[id, default: []].append(LedgerHostState(host: host, previous: prev, current: cur, step: step, status: status, error: err, slot: slot, standby: standby,
+                                                          rolloutStep: rs, switchedAt: at.map { Date(timeIntervalSince1970: $0) }))
         }
         var out: [LedgerAttempt] = []
         for try await row in try await run("SELECT * FROM (\(inner)) a ORDER BY started_at, id", Self.binds(values)) {
@@ -255,9 +261,10 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         var found: LedgerAttempt?
         for try await row in try await run("SELECT \(Self.attemptColumns) FROM {s}attempts WHERE id = $1", Self.binds([id])) { found = try Self.attempt(row) }
         guard var a = found else { return nil }
-        for try await (host, prev, cur, step, status, err, slot, standby) in try await run("SELECT host, previous, current, step, status, error, slot, standby FROM {s}attempt_hosts WHERE attempt_id = $1 ORDER BY host", Self.binds([id]))
-            .decode((String, String?, String?, String?, String?, String?, Int?, String?).self) {
-            a.hosts.append(LedgerHostState(host: host, previous: prev, current: cur, step: step, status: status, error: err, slot: slot, standby: standby))
+        for try await (host, prev, cur, step, status, err, slot, standby, rs, at) in try await run("SELECT host, previous, current, step, status, error, slot, standby, rollout_step, switched_at FROM {s}attempt_hosts WHERE attempt_id = $1 ORDER BY host", Self.binds([id]))
+            .decode((String, String?, String?, String?, String?, String?, Int?, String?, Int?, Double?).self) {
+            a.hosts.append(LedgerHostState(host: host, previous: prev, current: cur, step: step, status: status, error: err, slot: slot, standby: standby,
+                                           rolloutStep: rs, switchedAt: at.map { Date(timeIntervalSince1970: $0) }))
         }
         return a
     }

@@ -68,6 +68,10 @@ public final class SQLiteLedger: Ledger {
         m.registerMigration("v2-traffic") { db in
             try db.execute(sql: "ALTER TABLE attempt_hosts ADD COLUMN slot INTEGER; ALTER TABLE attempt_hosts ADD COLUMN standby TEXT;")
         }
+        // Progressive rollout: each host's step and when it switched.
+        m.registerMigration("v3-rollout") { db in
+            try db.execute(sql: "ALTER TABLE attempt_hosts ADD COLUMN rollout_step INTEGER; ALTER TABLE attempt_hosts ADD COLUMN switched_at REAL;")
+        }
         return m
     }
 
@@ -187,7 +191,8 @@ public final class SQLiteLedger: Ledger {
             try RawRows.each(db, hostSQL, arguments) { r in
                 hosts[r.text(0) ?? "", default: []].append(LedgerHostState(host: r.text(1) ?? "", previous: r.text(2), current: r.text(3),
                                                                            step: r.text(4), status: r.text(5), error: r.text(6),
-                                                                           slot: r.int(7).map { Int($0) }, standby: r.text(8)))
+                                                                           slot: r.int(7).map { Int($0) }, standby: r.text(8),
+                                                                           rolloutStep: r.int(9).map { Int($0) }, switchedAt: r.double(10).map { Date(timeIntervalSince1970: $0) }))
             }
             var out: [LedgerAttempt] = []
             try RawRows.each(db, sql, arguments) { r in
@@ -230,17 +235,18 @@ public final class SQLiteLedger: Ledger {
     }
 
     static func upsertHost(_ db: Database, _ attemptID: String, _ h: LedgerHostState) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO attempt_hosts (attempt_id, host, previous, current, step, status, error, slot, standby) VALUES (?,?,?,?,?,?,?,?,?)",
-                       arguments: [attemptID, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby])
+        try db.execute(sql: "INSERT OR REPLACE INTO attempt_hosts (attempt_id, host, previous, current, step, status, error, slot, standby, rollout_step, switched_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       arguments: [attemptID, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby, h.rolloutStep, h.switchedAt?.timeIntervalSince1970])
     }
 
     // Rows are read by position (a name lookup per column costs more than the query itself when
     // `changes` reads thousands of attempts); these lists fix the positions.
-    static let hostColumns = "h.attempt_id, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby"
+    static let hostColumns = "h.attempt_id, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby, h.rollout_step, h.switched_at"
     static let attemptColumns = "a.id, a.app, a.stage, a.strategy, a.operation, a.release_id, a.source, a.commit_sha, a.ref, a.user, a.machine, a.pid, a.ci, a.started_at, a.finished_at, a.outcome, a.state, a.error, a.changed_count, a.changed_files, a.config_hash, a.image_digest, a.migrations, a.rollback_unsafe"
 
     static func host(_ row: Row) -> LedgerHostState {
-        LedgerHostState(host: row[1], previous: row[2], current: row[3], step: row[4], status: row[5], error: row[6], slot: row[7], standby: row[8])
+        LedgerHostState(host: row[1], previous: row[2], current: row[3], step: row[4], status: row[5], error: row[6], slot: row[7], standby: row[8],
+                        rolloutStep: row[9], switchedAt: (row[10] as Double?).map { Date(timeIntervalSince1970: $0) })
     }
 
     static func attempt(_ r: RawRows.Row) -> LedgerAttempt {

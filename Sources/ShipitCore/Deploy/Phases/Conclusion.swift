@@ -29,7 +29,7 @@ struct Conclusion {
             // Nothing switched. A release that failed its warm-up is kept for inspection (and the
             // warm standby it displaced is started again); one that never ran is removed.
             let ranOnSlot = state.failedIn == .warm
-            if ranOnSlot { await restoreStandby(d) }
+            if ranOnSlot { await restoreStandby(d, hosts: d.config.hosts) }
             await d.onLockedHosts {
                 strategy.abandon(releaseID: id, keepForInspection: ranOnSlot, holder: holder, historyLine: ranOnSlot ? history($0) : nil, host: $0)
             }
@@ -37,7 +37,21 @@ struct Conclusion {
             await d.onLockedHosts { _ in strategy.unlock(holder: holder, historyLine: nil) }
         case (.rolledBack, _), (.rollbackFailed, _):
             _ = await d.runHook("on-rollback")
-            await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: true, holder: holder, historyLine: history($0), host: $0) }
+            // A later rollout step whose warm-up failed took those hosts' idle slot, where the
+            // previous release was kept warm.
+            if state.failedIn == .warm { await restoreStandby(d, hosts: d.stepHosts) }
+            // Kept and marked where the release ran; removed from the hosts of steps never reached.
+            let reached = Set(d.reachedHosts)
+            await d.onLockedHosts {
+                let ran = reached.contains($0)
+                return strategy.abandon(releaseID: id, keepForInspection: ran, holder: holder, historyLine: ran ? history($0) : nil, host: $0)
+            }
+        case (.paused, _):
+            // The lock stays on every host: the run goes on with `shipit rollout promote` (or
+            // `abort`), from any machine that reads this ledger.
+            d.notify(DeployNotice(host: nil, step: "rollout", status: .info,
+                                  message: "paused after step \(d.machine.step + 1) of \(d.machine.rollout.steps) with the deploy lock held: shipit rollout promote (next step) or shipit rollout abort (roll back the \(d.reachedHosts.count) switched host(s))"))
+            await d.recorder?.event("rollout", message: "paused after step \(d.machine.step + 1) of \(d.machine.rollout.steps)")
         default:
             preconditionFailure("conclusion of a run in \(d.machine.phase)")
         }
@@ -45,8 +59,8 @@ struct Conclusion {
 
     /// The failed release took the idle slot, where the previous release was kept warm: start
     /// that one there again, so a rollback stays a traffic switch.
-    func restoreStandby(_ d: Deployment) async {
-        let hosts = d.config.hosts.filter { d.state.locked.contains($0) && d.state[$0]?.standby != nil }
+    func restoreStandby(_ d: Deployment, hosts candidates: [String]) async {
+        let hosts = candidates.filter { d.state.locked.contains($0) && d.state[$0]?.standby != nil && d.state[$0]?.switchedAt == nil }
         guard !hosts.isEmpty else { return }
         let standby = Dictionary(uniqueKeysWithValues: hosts.map { ($0, d.state[$0]?.standby) })
         let commands = Dictionary(uniqueKeysWithValues: hosts.map { ($0, d.strategy.warm(releaseID: standby[$0]!!, host: $0, slot: d.idleSlot($0), reuse: true)) })

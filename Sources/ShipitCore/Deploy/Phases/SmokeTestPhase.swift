@@ -3,7 +3,7 @@
 /// new slot answered. A signal stops the waiting (the run then rolls back).
 struct SmokeTestPhase: PhaseRunner {
     func run(_ d: Deployment) async -> PhaseOutcome {
-        await Self.probe(d, step: "smoke test", hosts: d.config.hosts).isEmpty ? .done : .failed
+        await Self.probe(d, step: "smoke test", hosts: d.stepHosts).isEmpty ? .done : .failed
     }
 
     /// Probes `hosts`; returns the unhealthy ones (recorded as failed at "smoke test").

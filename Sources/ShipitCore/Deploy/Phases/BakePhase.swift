@@ -1,0 +1,49 @@
+import Foundation
+
+/// Progressive rollout: after a step's smoke test, the release is watched for `bake` seconds while
+/// every gate is sampled each `interval` (at least once). A gate whose failed samples exceed its
+/// `failure_limit` fails the step, and with it the run: every host switched so far rolls back.
+/// A signal stops the bake (and the run rolls back).
+struct BakePhase: PhaseRunner {
+    func run(_ d: Deployment) async -> PhaseOutcome {
+        guard let rollout = d.config.rollout else { return .done }
+        let runner = GateRunner(gates: rollout.gates, health: d.config.health, transport: d.transport, environment: d.hookEnv(d.targetID))
+        let context = GateRunner.Context(switched: d.reachedHosts, stepHosts: d.stepHosts, step: d.machine.step + 1, steps: d.machine.rollout.steps)
+        let stepLabel = "step \(context.step)/\(context.steps)"
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(rollout.bake * 1000)))
+        var failures: [String: Int] = [:]
+        var samples = 0
+        d.notify(DeployNotice(host: nil, step: "bake", status: .started,
+                              message: "\(stepLabel): watching \(context.switched.count) host(s) for \(GateRunner.format(rollout.bake)) s, gates: \(rollout.gates.map(\.name).joined(separator: ", "))"))
+        while true {
+            samples += 1
+            let started = ContinuousClock.now
+            for s in await runner.sample(context) {
+                let line = "\(stepLabel) · \(s.line)"
+                d.notify(DeployNotice(host: s.host, step: "gate", status: s.ok ? .ok : .failed, message: "\(s.gate): \(s.detail)",
+                                      seconds: ExecRunner.seconds(ContinuousClock.now - started)))
+                await d.recorder?.event("gate", message: line, ok: s.ok)
+                guard !s.ok else { continue }
+                failures[s.gate, default: 0] += 1
+                let limit = rollout.gates.first { $0.name == s.gate }?.failureLimit ?? 0
+                if failures[s.gate]! > limit {
+                    d.failedGate = s
+                    let why = "gate \(s.gate) failed \(failures[s.gate]!) time(s) (limit \(limit)): \(s.detail)"
+                    for host in s.host.map({ [$0] }) ?? context.stepHosts { d.state.fail(host: host, step: "gate \(s.gate)", error: why) }
+                    await d.recordHosts()
+                    return .failed
+                }
+            }
+            if d.interrupt.isRaised { return .stopped }
+            // The last sample is taken when the bake time is up.
+            guard ContinuousClock.now < deadline else { break }
+            let next = min(started.advanced(by: .milliseconds(Int(rollout.interval * 1000))), deadline)
+            // Sleep in short slices so a signal is seen at once.
+            while ContinuousClock.now < next, !d.interrupt.isRaised { try? await Task.sleep(for: .milliseconds(50)) }
+            if d.interrupt.isRaised { return .stopped }
+        }
+        let counts = rollout.gates.map { "\($0.name) \(failures[$0.name] ?? 0)/\($0.failureLimit)" }.joined(separator: ", ")
+        d.notify(DeployNotice(host: nil, step: "bake", status: .ok, message: "\(stepLabel): \(samples) sample(s), failures within limits (\(counts))"))
+        return .done
+    }
+}

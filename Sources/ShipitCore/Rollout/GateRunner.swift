@@ -1,0 +1,153 @@
+import Foundation
+
+/// Samples every gate of a rollout once, for the hosts switched so far: health through each
+/// host's SSH session, http and Prometheus from the deployer, commands on the deployer with
+/// `SHIPIT_*` in their environment. Gates run concurrently; a sample never throws (a gate that
+/// cannot be checked fails its sample, saying why).
+struct GateRunner: Sendable {
+    let gates: [RolloutGate]
+    let health: DeployConfig.Health?
+    let transport: HostTransport
+    /// SHIPIT_APP, SHIPIT_RELEASE… for command gates.
+    let environment: [String: String]
+
+    struct Context: Sendable {
+        /// Every host switched so far (all steps up to this one).
+        var switched: [String]
+        /// The hosts of this step.
+        var stepHosts: [String]
+        var step: Int
+        var steps: Int
+    }
+
+    func sample(_ c: Context) async -> [GateSample] {
+        await withTaskGroup(of: (Int, [GateSample]).self) { group in
+            for (i, gate) in gates.enumerated() { group.addTask { (i, await self.sample(gate, c)) } }
+            var byGate: [Int: [GateSample]] = [:]
+            for await (i, s) in group { byGate[i] = s }
+            return gates.indices.flatMap { byGate[$0] ?? [] }
+        }
+    }
+
+    func sample(_ gate: RolloutGate, _ c: Context) async -> [GateSample] {
+        switch gate.kind {
+        case .health: return await healthSamples(gate, c.switched)
+        case let .http(url, json, max):
+            let urls = url.contains("{host}") ? c.switched.map { ($0 as String?, url.replacingOccurrences(of: "{host}", with: $0)) } : [(nil, url)]
+            return await withTaskGroup(of: GateSample.self) { group in
+                for (host, u) in urls { group.addTask { await self.http(gate, host: host, url: u, json: json, max: max) } }
+                var out: [GateSample] = []
+                for await s in group { out.append(s) }
+                return out.sorted { ($0.host ?? "") < ($1.host ?? "") }
+            }
+        case let .command(run): return [await command(gate, run, c)]
+        case let .prometheus(url, query, max, emptyPasses):
+            return [await prometheus(gate, base: url, query: Self.substitute(query, c), max: max, emptyPasses: emptyPasses)]
+        }
+    }
+
+    /// `{hosts}` → a regex matching the switched hosts (for `instance=~"…"`), `{step_hosts}` →
+    /// this step's; regex metacharacters in names escaped (a host name has only dots).
+    static func substitute(_ query: String, _ c: Context) -> String {
+        func alternation(_ hosts: [String]) -> String {
+            "(" + hosts.map { $0.replacingOccurrences(of: ".", with: "\\\\.") }.joined(separator: "|") + ")(:[0-9]+)?"
+        }
+        return query.replacingOccurrences(of: "{hosts}", with: alternation(c.switched))
+            .replacingOccurrences(of: "{step_hosts}", with: alternation(c.stepHosts))
+            .replacingOccurrences(of: "{step}", with: String(c.step))
+    }
+
+    func healthSamples(_ gate: RolloutGate, _ hosts: [String]) async -> [GateSample] {
+        guard var h = health else { return [] }
+        // One try per sample: the bake samples again at the next interval.
+        h.deadline = 0.01
+        h.requestTimeout = min(h.requestTimeout, gate.timeout)
+        let probe = HealthProbe(health: h, transport: transport)
+        return await withTaskGroup(of: GateSample.self) { group in
+            for host in hosts {
+                group.addTask {
+                    let r = await probe.check(host: host)
+                    return GateSample(gate: gate.name, type: gate.type, ok: r.healthy, host: host, detail: r.healthy ? "live and ready" : r.detail)
+                }
+            }
+            var out: [GateSample] = []
+            for await s in group { out.append(s) }
+            return out.sorted { ($0.host ?? "") < ($1.host ?? "") }
+        }
+    }
+
+    func http(_ gate: RolloutGate, host: String?, url: String, json: String?, max: Double?) async -> GateSample {
+        func sample(_ ok: Bool, _ value: Double?, _ detail: String) -> GateSample {
+            GateSample(gate: gate.name, type: gate.type, ok: ok, value: value, host: host, detail: detail)
+        }
+        guard let u = URL(string: url) else { return sample(false, nil, "not a URL: \(url)") }
+        do {
+            let r = try await GateHTTP.get(u, timeout: gate.timeout)
+            guard (200..<300).contains(r.status) else { return sample(false, nil, "GET \(url) → \(r.status)") }
+            guard let path = json, let max else { return sample(true, nil, "GET \(url) → \(r.status)") }
+            guard let doc = try? JSONSerialization.jsonObject(with: r.body), let v = GateHTTP.number(in: doc, at: path) else {
+                return sample(false, nil, "GET \(url): no number at '\(path)' in the answer")
+            }
+            return sample(v <= max, v, "\(path) = \(Self.format(v)) \(v <= max ? "≤" : ">") max \(Self.format(max))")
+        } catch {
+            return sample(false, nil, "GET \(url) → \(error.localizedDescription)")
+        }
+    }
+
+    func command(_ gate: RolloutGate, _ run: String, _ c: Context) async -> GateSample {
+        var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        env["SHIPIT_STEP"] = String(c.step)
+        env["SHIPIT_STEPS"] = String(c.steps)
+        env["SHIPIT_SWITCHED_HOSTS"] = c.switched.joined(separator: ",")
+        env["SHIPIT_STEP_HOSTS"] = c.stepHosts.joined(separator: ",")
+        do {
+            // coreutils timeout: the gate's time is bounded even if the command hangs.
+            let (status, out) = try await LocalProcess.runStatusDetached(["timeout", "-k", "1", String(gate.timeout), "sh", "-c", run], env: env, keepTail: 4096)
+            let text = out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let last = String(text.split(separator: "\n").last ?? "")
+            let why = status == 124 ? "timed out after \(Self.format(gate.timeout)) s" : "exit \(status)"
+            return GateSample(gate: gate.name, type: gate.type, ok: status == 0, value: nil, host: nil,
+                              detail: status == 0 ? (last.isEmpty ? "exit 0" : "exit 0: \(last.suffix(200))") : "\(why)\(last.isEmpty ? "" : ": \(last.suffix(200))")")
+        } catch {
+            return GateSample(gate: gate.name, type: gate.type, ok: false, detail: "could not run: \(error)")
+        }
+    }
+
+    func prometheus(_ gate: RolloutGate, base: String, query: String, max: Double, emptyPasses: Bool) async -> GateSample {
+        func sample(_ ok: Bool, _ value: Double?, _ detail: String) -> GateSample {
+            GateSample(gate: gate.name, type: gate.type, ok: ok, value: value, detail: detail)
+        }
+        var comps = URLComponents(string: base.hasSuffix("/") ? String(base.dropLast()) + "/api/v1/query" : base + "/api/v1/query")
+        comps?.queryItems = [URLQueryItem(name: "query", value: query)]
+        // '+' in a query (`a + b`) must reach Prometheus as a plus, not a space.
+        let encoded = comps?.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        comps?.percentEncodedQuery = encoded
+        guard let url = comps?.url else { return sample(false, nil, "not a URL: \(base)") }
+        do {
+            let r = try await GateHTTP.get(url, timeout: gate.timeout)
+            let doc = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any]
+            guard r.status == 200, doc?["status"] as? String == "success", let data = doc?["data"] as? [String: Any] else {
+                let why = (doc?["error"] as? String) ?? String(decoding: r.body.prefix(200), as: UTF8.self)
+                return sample(false, nil, "query failed (HTTP \(r.status)): \(why)")
+            }
+            // A vector: the largest sample; a scalar: its value.
+            var values: [Double] = []
+            if let result = data["result"] as? [[String: Any]] {
+                values = result.compactMap { ($0["value"] as? [Any]).flatMap { $0.count == 2 ? GateHTTP.number(in: $0, at: "1") : nil } }
+            } else if let scalar = data["result"] as? [Any], scalar.count == 2, let v = GateHTTP.number(in: scalar, at: "1") {
+                values = [v]
+            }
+            guard let v = values.max() else {
+                return sample(emptyPasses, nil, "no data for \(query)" + (emptyPasses ? " (on_empty: pass)" : " (append `or vector(0)` if no data means zero, or set on_empty: pass)"))
+            }
+            guard !v.isNaN else { return sample(emptyPasses, nil, "NaN for \(query)") }
+            return sample(v <= max, v, "\(Self.format(v)) \(v <= max ? "≤" : ">") max \(Self.format(max))")
+        } catch {
+            return sample(false, nil, "GET \(base) → \(error.localizedDescription)")
+        }
+    }
+
+    static func format(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e12 ? String(Int(v)) : String(format: "%.4g", v)
+    }
+}
