@@ -11,13 +11,13 @@ public final class DeployFixture: @unchecked Sendable {
     public let targets: [String]
     public let configFile: String
 
-    public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2, extraYAML: String = "") throws {
+    public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2, port: Int? = nil, extraYAML: String = "") throws {
         self.hosts = hosts
         self.targets = targets ?? hosts.hosts
         dir = Local.tempDir("shipit-deploy")
         let tag = String(UUID().uuidString.prefix(8)).lowercased()
         deployTo = "/srv/t-\(tag)"
-        port = Self.nextPort()
+        self.port = port ?? Self.nextPort()
         configFile = dir + "/shipit.yml"
         let yaml = """
         app: test-\(tag)
@@ -31,7 +31,7 @@ public final class DeployFixture: @unchecked Sendable {
         keep_releases: \(keep)
         start: sh start.sh
         health:
-          port: \(port)
+          port: \(self.port)
           deadline: \(healthDeadline)
           interval: 0.05
         hooks: \(dir)/hooks
@@ -44,6 +44,10 @@ public final class DeployFixture: @unchecked Sendable {
     /// the public port and the traffic switch's two slots).
     private static let portLock = NSLock()
     nonisolated(unsafe) private static var lastPort = Int.random(in: 20000...28000)
+    /// A port for a fixture made later (a test whose config must name it first, e.g. Prometheus
+    /// scraping the app).
+    public static func peekPort() -> Int { nextPort() }
+
     static func nextPort() -> Int {
         portLock.lock(); defer { portLock.unlock() }
         lastPort += 3

@@ -33,7 +33,8 @@ struct GateHTTP: Sendable {
         for key in path.split(separator: ".").map(String.init) where !key.isEmpty {
             if let dict = node as? [String: Any] { node = dict[key] } else if let list = node as? [Any], let i = Int(key), list.indices.contains(i) { node = list[i] } else { return nil }
         }
-        if let n = node as? NSNumber, !(node is Bool) { return n.doubleValue }
+        // (On Linux a JSON 0 or 1 also casts to Bool, so booleans are not told apart: 0 and 1.)
+        if let n = node as? NSNumber { return n.doubleValue }
         if let s = node as? String { return Double(s) }
         return nil
     }
