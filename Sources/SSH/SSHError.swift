@@ -23,4 +23,11 @@ public struct SSHError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     public var description: String { "\(host): \(operation): \(message)" }
+
+    /// Whether a command may have started on the host: a connection lost (or a deadline missed)
+    /// after the exec request went out. Losing it while the channel was being opened, or while
+    /// connecting, means nothing ran.
+    public var commandMayHaveRun: Bool {
+        (kind == .connectionLost || kind == .timeout) && operation != "open channel"
+    }
 }

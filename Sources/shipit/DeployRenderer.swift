@@ -54,6 +54,10 @@ struct DeployRenderer: Sendable {
         case .paused:
             let n = r.rollout?.reached ?? 0
             verdict = "\(r.operation) of \(r.releaseID) PAUSED after rollout step \(n) of \(r.rollout?.steps.count ?? 0), deploy lock held: shipit rollout promote | shipit rollout abort"
+        case .rolledBack where r.resumed == "abort" && !r.interrupted:
+            let back = r.hosts.filter { $0.switchedAt != nil }.count
+            let never = r.hosts.filter { $0.rolloutStep != nil && $0.switchedAt == nil }.count
+            verdict = "rollout of \(r.releaseID) ABORTED: the \(back) switched host(s) are back on their previous release; \(never) host(s) of later steps were never touched"
         case .rolledBack:
             if let ro = r.rollout {
                 let never = ro.steps.dropFirst(ro.reached).flatMap { $0 }.count
@@ -72,7 +76,8 @@ struct DeployRenderer: Sendable {
                 verdict = "\(r.operation) of \(r.releaseID) FAILED in \(r.failedIn?.rawValue ?? "?") and was NOT rolled back (--no-rollback, or a contract migration was applied: fix forward): \(switched.count) host(s) are on \(r.releaseID)"
             }
         }
-        Console.shared.out("\n\(verdict) (\(Console.seconds(r.seconds)), exit \(r.exitCode.rawValue))")
+        let exit = r.resumed == "abort" && r.phase == .rolledBack && !r.interrupted ? 0 : r.exitCode.rawValue
+        Console.shared.out("\n\(verdict) (\(Console.seconds(r.seconds)), exit \(exit))")
         let width = r.hosts.map(\.host.count).max() ?? 0
         for h in r.hosts {
             let current = h.switchingTo.map { "UNKNOWN (\(h.current ?? "(none)") or \($0): run shipit status)" } ?? h.current ?? "(none)"

@@ -26,4 +26,17 @@ struct RunOptions: ParsableArguments {
         renderer.report(report)
         if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
     }
+
+    /// `rollout promote|abort`. An abort that rolled every switched host back did what was asked:
+    /// exit 0.
+    func resume(_ config: DeployConfig, mode: DeployStateMachine.Resume, json: Bool) async throws {
+        let renderer = DeployRenderer(json: json, hostCount: config.hosts.count)
+        var options = Deployment.Options()
+        options.lockWaitSeconds = lockWait
+        let report = try await RunLauncher.resume(config, mode: mode, options: options, interrupt: InterruptFlag(),
+                                                  warn: { Console.shared.err("shipit: warning: " + $0) }, notify: renderer.notice)
+        renderer.report(report)
+        let code = mode == .abort && report.phase == .rolledBack && !report.interrupted ? .success : report.exitCode
+        if code != .success { throw ExitCode(code.rawValue) }
+    }
 }

@@ -54,12 +54,23 @@ struct RolloutUnitTests {
         var m = machine(steps: 3, bake: true, pauseAfter: 1)
         for e in [DeployEvent.start] + Array(repeating: .phaseSucceeded, count: 6) { try m.handle(e) }
         #expect(m.phase == .paused && m.phase.isTerminal && m.step == 0)
-        var r = DeployStateMachine.resuming(afterStep: 1, warmStandby: false, rollout: m.rollout)
-        #expect(r.phase == .switch && r.step == 1)
+        var r = DeployStateMachine.resuming(.promote, afterStep: 1, warmStandby: false, rollout: m.rollout)
+        #expect(r.phase == .pending && r.step == 1)
+        #expect(try r.handle(.start) == .preflight)
+        #expect(try r.handle(.phaseSucceeded) == .switch)
         #expect(try r.handle(.phaseSucceeded) == .smokeTest)
         #expect(try r.handle(.phaseSucceeded) == .bake)
         #expect(try r.handle(.phaseSucceeded) == .switch)
         #expect(r.step == 2)
+        // Abort: pre-flight, then the rollback of what steps 1..n switched; a pre-flight that
+        // fails leaves it paused.
+        var a = DeployStateMachine.resuming(.abort, afterStep: 2, warmStandby: true, rollout: m.rollout)
+        #expect(a.step == 1)
+        #expect(try a.handle(.start) == .preflight)
+        #expect(try a.handle(.phaseSucceeded) == .rollingBack)
+        var p = DeployStateMachine.resuming(.promote, afterStep: 1, warmStandby: true, rollout: m.rollout)
+        #expect(try p.handle(.start) == .preflight)
+        #expect(try p.handle(.phaseFailed(anySwitched: true)) == .paused)
         // Pausing after the last step is just success.
         var last = machine(steps: 1, bake: false, pauseAfter: 1)
         for e in [DeployEvent.start] + Array(repeating: .phaseSucceeded, count: 5) { try last.handle(e) }

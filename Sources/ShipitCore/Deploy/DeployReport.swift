@@ -45,6 +45,8 @@ public struct DeployReport: Sendable, Codable {
     public var attemptID: String?
     public var ledger: String?
     public var rollout: Rollout?
+    /// `promote` or `abort` when this run picked up a paused rollout.
+    public var resumed: String?
 
     public init(operation: String, app: String, releaseID: String, phase: DeployPhase, failedIn: DeployPhase?, interrupted: Bool,
                 lockHeld: Bool, hosts: [HostResult], seconds: Double, attemptID: String? = nil, ledger: String? = nil) {

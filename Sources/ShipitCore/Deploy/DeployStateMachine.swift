@@ -51,20 +51,26 @@ public struct DeployStateMachine: Sendable {
         public static let single = Rollout()
     }
 
-    public init(operation: DeployOperation = .deploy, autoRollback: Bool = true, warmStandby: Bool = false, rollout: Rollout = .single, step: Int = 0) {
+    public init(operation: DeployOperation = .deploy, autoRollback: Bool = true, warmStandby: Bool = false, rollout: Rollout = .single, step: Int = 0,
+                resume: Resume? = nil) {
         self.operation = operation
         self.autoRollback = autoRollback
         self.warmStandby = warmStandby
         self.rollout = rollout
         self.step = step
+        self.resume = resume
     }
 
-    /// A paused rollout picked up again (`shipit rollout promote`): the next step starts with its
-    /// warm-up or switch, the earlier steps' hosts stay as they are.
-    public static func resuming(afterStep done: Int, warmStandby: Bool, rollout: Rollout) -> DeployStateMachine {
-        var m = DeployStateMachine(operation: .deploy, autoRollback: true, warmStandby: warmStandby, rollout: rollout, step: done)
-        m.phase = warmStandby ? .warm : .switch
-        return m
+    /// A paused rollout picked up by another process: `promote` re-checks every host (pre-flight,
+    /// taking over its own lock), then runs the next step; `abort` re-checks, then rolls back the
+    /// hosts switched so far. A pre-flight that fails leaves the rollout paused as it was.
+    public enum Resume: String, Sendable, Equatable { case promote, abort }
+    public let resume: Resume?
+
+    /// `done`: the steps completed before the pause (1-based count).
+    public static func resuming(_ resume: Resume, afterStep done: Int, warmStandby: Bool, rollout: Rollout) -> DeployStateMachine {
+        DeployStateMachine(operation: .deploy, autoRollback: true, warmStandby: warmStandby, rollout: rollout,
+                           step: resume == .promote ? done : max(0, done - 1), resume: resume)
     }
 
     /// After a contract migration old code cannot run against the schema: a failure from here on
@@ -78,14 +84,15 @@ public struct DeployStateMachine: Sendable {
     public mutating func handle(_ event: DeployEvent) throws -> DeployPhase {
         let before = phase
         phase = try Self.next(from: phase, on: event, operation: operation, autoRollback: autoRollback, warmStandby: warmStandby,
-                              rollout: rollout, step: step)
+                              rollout: rollout, step: step, resume: resume)
         // Leaving a step's smoke test or bake for a switch is the next step.
         if [.smokeTest, .bake].contains(before), [.warm, .switch].contains(phase) { step += 1 }
         return phase
     }
 
     public static func next(from phase: DeployPhase, on event: DeployEvent, operation: DeployOperation = .deploy,
-                            autoRollback: Bool, warmStandby: Bool = false, rollout: Rollout = .single, step: Int = 0) throws -> DeployPhase {
+                            autoRollback: Bool, warmStandby: Bool = false, rollout: Rollout = .single, step: Int = 0,
+                            resume: Resume? = nil) throws -> DeployPhase {
         let beforeSwitch: DeployPhase = warmStandby ? .warm : .switch
         func afterSwitchFailure(_ anySwitched: Bool) -> DeployPhase {
             anySwitched && autoRollback ? .rollingBack : .failed
@@ -97,6 +104,10 @@ public struct DeployStateMachine: Sendable {
         }
         switch (phase, event) {
         case (.pending, .start): return .preflight
+        // A resumed rollout: its release is staged everywhere and its migrations ran before the pause.
+        case (.preflight, .phaseSucceeded) where resume == .promote: return beforeSwitch
+        case (.preflight, .phaseSucceeded) where resume == .abort: return .rollingBack
+        case (.preflight, .phaseFailed) where resume != nil, (.preflight, .interrupted) where resume != nil: return .paused
         // A rollback's release is on every host already, and no migration runs backwards.
         case (.preflight, .phaseSucceeded): return operation == .rollback ? beforeSwitch : .upload
         // Database migrations run after the upload and before any switch (expand first).

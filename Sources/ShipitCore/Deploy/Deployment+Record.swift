@@ -7,6 +7,24 @@ extension Deployment {
     /// notice) when it cannot be written: an unrecorded run must not start.
     func beginRecording(_ operation: DeployOperation) async -> Bool {
         guard let ledger else { return true }
+        if let (paused, _) = resumed {
+            // The same attempt goes on: running again, under this process.
+            var a = paused
+            a.outcome = .running
+            a.state = machine.phase.rawValue
+            a.finishedAt = nil
+            a.error = nil
+            a.pid = invoker.pid
+            a.machine = invoker.machine
+            a.user = invoker.user
+            let r = AttemptRecorder(ledger: ledger, attempt: a, redactor: redactor) { [notify] message in
+                notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: message))
+            }
+            await r.change { _ in }
+            recorder = r
+            await r.event("rollout", message: "\(resumed!.mode.rawValue) by \(deployer) (pid \(invoker.pid))")
+            return true
+        }
         var source: String?, commit: String?, ref: String?
         switch input {
         case let .artifact(a)?:
@@ -68,6 +86,7 @@ extension Deployment {
                              failedIn: state.failedIn, interrupted: interrupt.isRaised, lockHeld: state.lockHeld,
                              hosts: state.results.map { var h = $0; h.error = redactor.redact(h.error); return h },
                              seconds: ExecRunner.seconds(ContinuousClock.now - started))
+        r.resumed = resumed?.mode.rawValue
         if stepPlan.count > 1 {
             r.rollout = DeployReport.Rollout(steps: stepPlan, reached: machine.step + 1, failedGate: failedGate.map { var g = $0; g.detail = redactor.redact(g.detail) ?? ""; return g })
         }

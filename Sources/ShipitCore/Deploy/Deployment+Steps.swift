@@ -39,7 +39,7 @@ extension Deployment {
             return StepResult(ok: false, output: out, error: why, exitStatus: r.exitCode, stderrTail: tail)
         } catch {
             var r = StepResult(failure: ErrorText.withoutHost(error))
-            if let e = error as? SSHError { r.outcomeUnknown = e.kind == .connectionLost || e.kind == .timeout }
+            if let e = error as? SSHError { r.outcomeUnknown = e.commandMayHaveRun }
             return r
         }
     }

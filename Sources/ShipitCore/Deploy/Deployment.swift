@@ -20,6 +20,8 @@ public final class Deployment: @unchecked Sendable {
         /// Roll back past a rollback-unsafe release anyway (manual rollback), or auto-roll back after
         /// applying a contract migration.
         public var force = false
+        /// A paused rollout picked up again keeps its attempt id (the lock holder on every host).
+        public var attemptID: String?
         public init() {}
     }
 
@@ -54,6 +56,8 @@ public final class Deployment: @unchecked Sendable {
     var announcedStep = -1
     /// Why a bake failed: the gate sample over its limit.
     var failedGate: GateSample?
+    /// `shipit rollout promote|abort`: the paused rollout this run picks up, and what to do.
+    var resumed: (attempt: LedgerAttempt, mode: DeployStateMachine.Resume)?
 
     public init(config: DeployConfig, transport: HostTransport, options: Options = Options(),
                 interrupt: InterruptFlag = InterruptFlag(), ledger: Ledger? = nil, invoker: Invoker = .current(),
@@ -68,7 +72,7 @@ public final class Deployment: @unchecked Sendable {
         self.ledger = ledger
         self.invoker = invoker
         self.redactor = redactor
-        self.attemptID = AttemptID.make()
+        self.attemptID = options.attemptID ?? AttemptID.make()
         self.state = RunState(hosts: config.hosts)
     }
 
@@ -93,6 +97,16 @@ public final class Deployment: @unchecked Sendable {
         return await drive(.rollback)
     }
 
+    /// `shipit rollout promote|abort`: picks up a paused rollout (`attempt`, recorded with each
+    /// host's step and switch time) under its own attempt id: the next step, or a rollback of the
+    /// hosts switched so far. Its release is already staged on every host.
+    public func resume(_ attempt: LedgerAttempt, _ mode: DeployStateMachine.Resume) async -> DeployReport {
+        precondition(attempt.id == attemptID, "a resumed rollout keeps its attempt id (Options.attemptID)")
+        resumed = (attempt, mode)
+        release = ResolvedRelease(id: attempt.releaseID, input: .imageTag(attempt.releaseID), imageDigest: attempt.imageDigest)
+        return await drive(.deploy)
+    }
+
     /// The release this run switches to (known after pre-flight).
     var targetID: String { release?.id ?? rollbackTo ?? input?.provisionalID ?? "" }
 
@@ -101,11 +115,20 @@ public final class Deployment: @unchecked Sendable {
     func drive(_ operation: DeployOperation) async -> DeployReport {
         let started = ContinuousClock.now
         let rollout = operation == .deploy ? config.rollout : nil
-        stepPlan = rollout?.plan(hosts: config.hosts) ?? [config.hosts]
-        for (i, hosts) in stepPlan.enumerated() where rollout != nil { for h in hosts { state.planned(host: h, step: i + 1) } }
-        machine = DeployStateMachine(operation: operation, autoRollback: operation == .deploy ? options.autoRollback : true,
-                                     warmStandby: strategy.traffic != nil,
-                                     rollout: .init(steps: stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
+        if let (attempt, mode) = resumed {
+            // The steps as the paused run planned them (the config may have changed since).
+            stepPlan = Self.stepPlan(of: attempt, order: config.hosts)
+            for h in attempt.hosts { if let step = h.rolloutStep { state.planned(host: h.host, step: step) } }
+            let done = attempt.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0
+            machine = .resuming(mode, afterStep: done, warmStandby: strategy.traffic != nil,
+                                rollout: .init(steps: stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
+        } else {
+            stepPlan = rollout?.plan(hosts: config.hosts) ?? [config.hosts]
+            for (i, hosts) in stepPlan.enumerated() where rollout != nil { for h in hosts { state.planned(host: h, step: i + 1) } }
+            machine = DeployStateMachine(operation: operation, autoRollback: operation == .deploy ? options.autoRollback : true,
+                                         warmStandby: strategy.traffic != nil,
+                                         rollout: .init(steps: stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
+        }
         guard await beginRecording(operation) else {
             state.failedIn = .pending
             state.failAll(step: "ledger", error: "the attempt could not be recorded; no host was touched")
@@ -125,7 +148,9 @@ public final class Deployment: @unchecked Sendable {
     /// line here.
     func runner(for phase: DeployPhase) -> PhaseRunner {
         switch phase {
-        case .preflight: return machine.operation == .rollback ? RollbackPreflightPhase() : PreflightPhase()
+        case .preflight:
+            if machine.resume != nil { return ResumePreflightPhase() }
+            return machine.operation == .rollback ? RollbackPreflightPhase() : PreflightPhase()
         case .upload: return StagePhase()
         case .migrate: return MigratePhase()
         case .warm: return WarmPhase()
@@ -192,6 +217,13 @@ public final class Deployment: @unchecked Sendable {
             notify(DeployNotice(host: nil, step: "rollout", status: .started, message: message))
             await recorder?.event("rollout", message: message)
         }
+    }
+
+    /// A recorded rollout's steps: its hosts grouped by the step each was planned in, in `order`.
+    static func stepPlan(of attempt: LedgerAttempt, order: [String]) -> [[String]] {
+        let steps = Dictionary(uniqueKeysWithValues: attempt.hosts.compactMap { h in h.rolloutStep.map { (h.host, $0) } })
+        let ordered = order.filter { steps[$0] != nil } + attempt.hosts.map(\.host).filter { !order.contains($0) && steps[$0] != nil }
+        return Set(steps.values).sorted().map { n in ordered.filter { steps[$0] == n } }
     }
 
     func reachedHostsCount(through step: Int) -> Int { stepPlan.prefix(step + 1).reduce(0) { $0 + $1.count } }

@@ -13,4 +13,20 @@ public enum RunLauncher {
             await body(Deployment(config: config, transport: transport, options: opts, interrupt: interrupt, ledger: ledger, notify: notify))
         }
     }
+
+    /// `shipit rollout promote|abort`: the paused rollout in the ledger, picked up under its own
+    /// attempt id.
+    public static func resume(_ config: DeployConfig, mode: DeployStateMachine.Resume, options: Deployment.Options, interrupt: InterruptFlag,
+                              warn: @Sendable (String) -> Void, notify: @escaping @Sendable (DeployNotice) -> Void) async throws -> DeployReport {
+        let ledger = try await LedgerStore.openForWriting(config, warn: warn)
+        guard let attempt = try await PausedRollout.find(ledger, config: config, allowInterrupted: mode == .abort) else { throw PausedRollout.nothing(config) }
+        var options = options
+        options.attemptID = attempt.id
+        options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
+        options.reason = "rollout \(mode.rawValue) \(attempt.releaseID)"
+        let opts = options
+        return await withFleet(config) { transport in
+            await Deployment(config: config, transport: transport, options: opts, interrupt: interrupt, ledger: ledger, notify: notify).resume(attempt, mode)
+        }
+    }
 }

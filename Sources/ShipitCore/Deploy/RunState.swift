@@ -46,6 +46,13 @@ struct RunState: Sendable {
         hosts[host]?.current = current
     }
 
+    /// A resumed rollout: where the host was before the rollout, and when it switched (from the
+    /// ledger; pre-flight only saw where it is now).
+    mutating func restore(host: String, previous: String?, switchedAt: Date?) {
+        hosts[host]?.previous = previous
+        if let switchedAt { hosts[host]?.switchedAt = switchedAt }
+    }
+
     /// The rollout step (1-based) the host belongs to.
     mutating func planned(host: String, step: Int) { hosts[host]?.rolloutStep = step }
 

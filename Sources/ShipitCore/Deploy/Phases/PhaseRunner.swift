@@ -30,7 +30,9 @@ extension Deployment {
         let results = await step("preflight", on: config.hosts) { [self] host in await remote(host, command(host)) }
         for (host, r) in results {
             if r.output.first("lock") == "acquired" { state.locked.insert(host) }
-            if let stale = r.output.first("lock.stale") {
+            if let stale = r.output.first("lock.stale"), stale == attemptID {
+                notify(DeployNotice(host: host, step: "preflight", status: .info, message: "took up the lock this paused rollout left"))
+            } else if let stale = r.output.first("lock.stale") {
                 notify(DeployNotice(host: host, step: "preflight", status: .info, message: "took over the lock left by attempt \(stale) (that run is over)"))
             }
             state.found(host: host, current: r.output.first("current").flatMap { $0.isEmpty ? nil : $0 })
@@ -43,7 +45,23 @@ extension Deployment {
             if r.error?.hasPrefix("deploy lock held") == true { state.lockHeld = true }
         }
         let failed = state.record(results, step: "preflight")
+        if state.lockHeld { await explainPausedHolder(results.values.compactMap(\.error)) }
         await recordHosts()
         return failed.isEmpty ? results.mapValues(\.output) : nil
+    }
+
+    /// A lock held by a paused rollout is not a run to wait for: say so, and what to do.
+    func explainPausedHolder(_ errors: [String]) async {
+        guard let ledger else { return }
+        let holders = Set(errors.compactMap { e -> String? in
+            guard let r = e.range(of: "holder=") else { return nil }
+            return e[r.upperBound...].split(separator: " ").first.map(String.init)
+        })
+        for id in holders.sorted() where id != attemptID {
+            guard let a = try? await ledger.attempt(id), a.outcome == .paused else { continue }
+            let step = a.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0
+            notify(DeployNotice(host: nil, step: "preflight", status: .failed,
+                                message: "the deploy lock is held by a PAUSED rollout of \(a.releaseID) (attempt \(id), paused after step \(step) by \(a.user)@\(a.machine)): shipit rollout promote to continue it, or shipit rollout abort to roll it back"))
+        }
     }
 }
