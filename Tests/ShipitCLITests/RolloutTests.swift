@@ -144,26 +144,4 @@ struct RolloutTests {
             for h in hosts.hosts { #expect(try await f.currentRelease(h) == release) }
         }
     }
-
-    @Test func aSignalDuringABakeRollsBackTheSwitchedHosts() async throws {
-        let f = try DeployFixture(extraYAML: """
-        rollout:
-          steps: [1, "100%"]
-          bake: 30
-        """)
-        try await withCleanup({ await f.cleanUp() }) {
-            let v1 = try await f.shipit(["deploy", "--from", f.release("v1"), "--bake", "0"])
-            #expect(v1.status == 0)
-            let good = try await f.currentRelease(hosts.hosts[0])
-            let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
-            try p.run()
-            let out = await ShipitBinary.read(p.standardOutput as! Pipe, until: ["bake: step 1/2: watching"])
-            #expect(out.contains("watching 1 host(s)"))
-            kill(p.processIdentifier, SIGINT)
-            let (status, rest) = await ShipitBinary.finish(p)
-            #expect(status == ShipitExit.interrupted.rawValue, "\(rest.suffix(2000))")
-            for h in hosts.hosts { #expect(try await f.currentRelease(h) == good) }
-            for h in hosts.hosts { #expect(try await f.lockHolder(h) == "free") }
-        }
-    }
 }
