@@ -2,8 +2,9 @@
 # `make demo`: start 3 local sshd hosts, deploy releases-example v1 and v2, then the broken v3, which
 # fails its smoke test on the idle slot and never gets a request; show where every host is and what
 # it serves, roll back to v1 (a traffic switch to the warm standby), all under a bounded load on
-# the hosts' public ports that counts failed requests and requests answered by v3 (both 0); then
-# status, verify and the ledger's answer to "what changed?".
+# the hosts' public ports that counts failed requests and requests answered by v3 (both 0); every
+# deploy goes to a canary first (rollout steps); v6, whose error ratio climbs, is stopped there;
+# then status, verify and the ledger's answer to "what changed?".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHIPIT=$PWD/.build/debug/shipit
@@ -43,6 +44,12 @@ touch "$STOP"; wait "$LOAD"
 step "the load while all this happened"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%d requests: %d failed, %d answered by the broken v3; answers by version: %s" % (r["requests"], r["failed"], r["bad"], r["versions"]))' "$STOP.json"
 rm -f "$STOP" "$STOP.json"
+
+step "deploy v6 (5 server errors a second): the canary's gate sees its error ratio climb; only the canary is rolled back"
+set +e
+$SHIPIT deploy --from v6
+echo "(exit code $? = a rollout step failed and every switched host was rolled back; the other hosts never saw v6)"
+set -e
 
 step "shipit status: current release, health and lock per host, and drift"
 $SHIPIT status

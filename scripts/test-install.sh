@@ -85,10 +85,11 @@ hidden "$bin" exec --hosts "$H0" --user deploy "${conn[@]}" -- "chmod 755 $dt &&
 grep -q "is not writable by deploy" ro.txt && grep -q "sudo chown -R deploy $dt" ro.txt || { cat ro.txt; fail "read-only: no advice"; }
 pass "a read-only deploy_to fails with exit 3 and says what to do"
 
-# A real deploy, the ledger and a rollback with the installed binary (everything Foundation and
+# A real deploy (in the example's two rollout steps, its http gate reading /metrics.json), the
+# ledger and a rollback with the installed binary (everything Foundation and
 # ICU do for shipit — dates, JSON, regular expressions — runs on the trimmed data).
 port=$((18000 + $$ % 1000))
-sed -e "s|^deploy_to: .*|deploy_to: $dt|" -e "s|^  port: 8080|  port: $port|" -e "s|^hooks: .*|hooks: $root/hooks|" \
+sed -e "s|^deploy_to: .*|deploy_to: $dt|" -e "s|^  port: 8080|  port: $port|" -e "s|:8080/|:$port/|" -e "s|^hooks: .*|hooks: $root/hooks|" \
     -e "s|^  proxy: nginx|  proxy: none|" -e "s|^app: demo|app: installed|" "$root/releases-example/shipit.yml" > shipit.yml
 sed -i '/^traffic:/,/^  drain:/d' shipit.yml
 hidden "$bin" deploy --from "$root/releases-example/v1" > d1.txt || { cat d1.txt; fail "deploy v1"; }
