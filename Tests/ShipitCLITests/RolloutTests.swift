@@ -145,4 +145,34 @@ struct RolloutTests {
             for h in hosts.hosts { #expect(try await f.currentRelease(h) == release) }
         }
     }
+
+    @Test func behindTheTrafficSwitchUnderLoadAStoppedCanaryGoesBackToItsWarmStandbyAndNoRequestIsLost() async throws {
+        let port = DeployFixture.peekPort()
+        let f = try DeployFixture(port: port, extraYAML: """
+        traffic: {proxy: nginx, drain: 1}
+        rollout:
+          steps: [1, "100%"]
+          bake: 3
+          interval: 0.3
+          gates:
+            - {type: http, url: "http://{host}:\(port)/metrics.json", json: errors, max: 3}
+        """)
+        try await withCleanup({ await f.cleanUp() }) {
+            let v1 = try await f.shipit(["deploy", "--from", f.release("v1"), "--bake", "0"])
+            #expect(v1.status == 0, "\(v1.stdout.suffix(2000))")
+            let canary = hosts.hosts[0]
+            let load = try LoadGenerator(targets: f.targets, port: f.port, bad: "v6")
+            let v6 = try await f.shipit(["deploy", "--from", f.release("v6")])
+            let r = try await load.finish()
+            #expect(v6.status == ShipitExit.rolledBack.rawValue, "\(v6.stdout.suffix(3000))")
+            #expect(v6.stdout.contains("FAILED at rollout step 1 of 2 (gate http on \(canary)"))
+            // Back to v1 by a traffic switch: v1 was warm on the canary's other slot, no rollback warm-up.
+            #expect(v6.stdout.contains("\(canary) rollback ok"))
+            #expect(!v6.stdout.contains("rollback warm"))
+            #expect(r.failed == 0, "\(r.errors)")
+            // Only the canary served v6, and only during its bake.
+            #expect((r.versions["v6"] ?? 0) > 0, "\(r.versions)")
+            for h in hosts.hosts { #expect(try await f.served(h) == "hello from releases-example v1") }
+        }
+    }
 }
