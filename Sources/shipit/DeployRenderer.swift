@@ -54,6 +54,8 @@ struct DeployRenderer: Sendable {
         case .paused:
             let n = r.rollout?.reached ?? 0
             verdict = "\(r.operation) of \(r.releaseID) PAUSED after rollout step \(n) of \(r.rollout?.steps.count ?? 0), deploy lock held: shipit rollout promote | shipit rollout abort"
+        case .rolledBack where r.deadlineExceeded:
+            verdict = "\(r.operation) of \(r.releaseID) PASSED ITS DEADLINE (--deadline) and was rolled back on every switched host"
         case .rolledBack where r.resumed == "abort" && !r.interrupted:
             let back = r.hosts.filter { $0.switchedAt != nil }.count
             let never = r.hosts.filter { $0.rolloutStep != nil && $0.switchedAt == nil }.count

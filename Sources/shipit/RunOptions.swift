@@ -6,8 +6,12 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("lock-wait"), help: "Seconds to wait for another run's deploy lock.")
     var lockWait: Int = 0
 
+    @Option(name: .long, help: ArgumentHelp("Seconds the run may take: past them it stops, rolls back what it switched, and exits 124.", valueName: "seconds"))
+    var deadline: Double?
+
     func validate() throws {
         guard lockWait >= 0 else { throw ShipitError.input("--lock-wait: must be 0 or more") }
+        if let deadline, !(deadline > 0 && deadline <= 86400) { throw ShipitError.input("--deadline: expected seconds from 0 to 86400") }
     }
 
     /// Runs `body` with a deployment set up for `config` (signals, ledger, fleet), renders the
@@ -21,6 +25,7 @@ struct RunOptions: ParsableArguments {
         let flag = InterruptFlag()
         var options = options
         options.lockWaitSeconds = lockWait
+        options.deadline = deadline
         let report = try await RunLauncher.run(config, options: options, interrupt: flag, warn: { Console.shared.err("shipit: warning: " + $0) },
                                                notify: renderer.notice, body)
         renderer.report(report)
@@ -33,6 +38,7 @@ struct RunOptions: ParsableArguments {
         let renderer = DeployRenderer(json: json, hostCount: config.hosts.count)
         var options = Deployment.Options()
         options.lockWaitSeconds = lockWait
+        options.deadline = deadline
         let report = try await RunLauncher.resume(config, mode: mode, options: options, interrupt: InterruptFlag(),
                                                   warn: { Console.shared.err("shipit: warning: " + $0) }, notify: renderer.notice)
         renderer.report(report)

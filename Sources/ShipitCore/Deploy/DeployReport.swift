@@ -47,6 +47,8 @@ public struct DeployReport: Sendable, Codable {
     public var rollout: Rollout?
     /// `promote` or `abort` when this run picked up a paused rollout.
     public var resumed: String?
+    /// `--deadline` passed (the run was stopped, and what it switched rolled back).
+    public var deadlineExceeded = false
 
     public init(operation: String, app: String, releaseID: String, phase: DeployPhase, failedIn: DeployPhase?, interrupted: Bool,
                 lockHeld: Bool, hosts: [HostResult], seconds: Double, attemptID: String? = nil, ledger: String? = nil) {
@@ -71,7 +73,7 @@ public struct DeployReport: Sendable, Codable {
     /// One line for the ledger: the first host failure (or the interruption).
     public var summaryError: String? {
         var parts: [String] = []
-        if interrupted { parts.append("interrupted by a signal") }
+        if deadlineExceeded { parts.append("deadline passed") } else if interrupted { parts.append("interrupted by a signal") }
         if lockHeld { parts.append("deploy lock held by another run") }
         if let g = rollout?.failedGate { parts.append("rollout step \(rollout!.reached) of \(rollout!.steps.count): gate \(g.line)") }
         if let h = hosts.first(where: { $0.failedStep != nil }) {
@@ -84,9 +86,10 @@ public struct DeployReport: Sendable, Codable {
     public var exitCode: ShipitExit {
         switch phase {
         case .succeeded, .paused: return .success
-        case .rolledBack: return interrupted ? .interrupted : .rolledBack
+        case .rolledBack: return deadlineExceeded ? .deadline : interrupted ? .interrupted : .rolledBack
         case .rollbackFailed: return .rollbackFailed
         default:
+            if deadlineExceeded { return .deadline }
             if interrupted { return .interrupted }
             if lockHeld { return .locked }
             return failedIn == .preflight ? .preflightFailed : .failure

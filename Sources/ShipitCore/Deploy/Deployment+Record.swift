@@ -87,6 +87,7 @@ extension Deployment {
                              hosts: state.results.map { var h = $0; h.error = redactor.redact(h.error); return h },
                              seconds: ExecRunner.seconds(ContinuousClock.now - started))
         r.resumed = resumed?.mode.rawValue
+        r.deadlineExceeded = interrupt.deadlinePassed
         if stepPlan.count > 1 {
             r.rollout = DeployReport.Rollout(steps: stepPlan, reached: machine.step + 1, failedGate: failedGate.map { var g = $0; g.detail = redactor.redact(g.detail) ?? ""; return g })
         }

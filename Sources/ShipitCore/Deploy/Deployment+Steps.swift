@@ -30,6 +30,13 @@ extension Deployment {
 
     /// Runs a remote script and turns a non-zero exit into its `error=` line (or stderr tail).
     @Sendable func remote(_ host: String, _ command: RemoteCommand) async -> StepResult {
+        var command = command
+        // Before the deadline, no command may outlive it (a hung start must not hang the
+        // pipeline); the rollback and closing scripts after it get their own time.
+        if let at = deadlineAt, !interrupt.deadlinePassed {
+            let left = Double((at - ContinuousClock.now).components.seconds) + Double((at - ContinuousClock.now).components.attoseconds) / 1e18
+            command.timeout = max(0.5, min(command.timeout ?? config.connection.commandTimeout, left))
+        }
         do {
             let r = try await transport.run(host, command)
             let out = ScriptOutput(r.stdoutText)

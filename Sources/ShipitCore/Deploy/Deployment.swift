@@ -22,6 +22,8 @@ public final class Deployment: @unchecked Sendable {
         public var force = false
         /// A paused rollout picked up again keeps its attempt id (the lock holder on every host).
         public var attemptID: String?
+        /// `--deadline`: seconds the run may take before it stops and rolls back what it switched.
+        public var deadline: Double?
         public init() {}
     }
 
@@ -56,6 +58,8 @@ public final class Deployment: @unchecked Sendable {
     var announcedStep = -1
     /// Why a bake failed: the gate sample over its limit.
     var failedGate: GateSample?
+    /// `--deadline`: when the run must stop.
+    var deadlineAt: ContinuousClock.Instant?
     /// `shipit rollout promote|abort`: the paused rollout this run picks up, and what to do.
     var resumed: (attempt: LedgerAttempt, mode: DeployStateMachine.Resume)?
 
@@ -134,6 +138,8 @@ public final class Deployment: @unchecked Sendable {
             state.failAll(step: "ledger", error: "the attempt could not be recorded; no host was touched")
             return await report(started: started)
         }
+        let watch = startDeadline()
+        defer { watch?.cancel() }
         await advance(.start)
         while !machine.phase.isTerminal {
             let phase = machine.phase
@@ -142,6 +148,21 @@ public final class Deployment: @unchecked Sendable {
         }
         await Conclusion().run(self)
         return await report(started: started)
+    }
+
+    /// `--deadline`: past it the run stops as on a signal (and rolls back what it switched); the
+    /// command running when it passes is cut at the deadline (see `remote`).
+    func startDeadline() -> Task<Void, Never>? {
+        guard let seconds = options.deadline else { return nil }
+        let at = ContinuousClock.now.advanced(by: .milliseconds(Int(seconds * 1000)))
+        deadlineAt = at
+        let interrupt = self.interrupt, notify = self.notify
+        return Task {
+            try? await Task.sleep(until: at, clock: .continuous)
+            guard !Task.isCancelled else { return }
+            interrupt.raiseDeadline()
+            notify(DeployNotice(host: nil, step: "deadline", status: .failed, message: "the \(seconds) s deadline passed: stopping, rolling back what was switched"))
+        }
     }
 
     /// The runner of each non-terminal phase. A new phase is a new state in the machine and a new

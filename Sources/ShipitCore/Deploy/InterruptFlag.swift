@@ -4,8 +4,12 @@ import Foundation
 public final class InterruptFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var raised = false
+    private var deadline = false
     public init() {}
     public func raise() { lock.lock(); raised = true; lock.unlock() }
+    /// `--deadline` passed: the run stops like on a signal, and says why.
+    public func raiseDeadline() { lock.lock(); raised = true; deadline = true; lock.unlock() }
+    public var deadlinePassed: Bool { lock.lock(); defer { lock.unlock() }; return deadline }
     public var isRaised: Bool {
         if Self.signalled.pointee != 0 { return true }
         lock.lock(); defer { lock.unlock() }
