@@ -47,7 +47,7 @@ struct DeployCommand: AsyncParsableCommand {
         let request = try DeployRequest(strategy: config.strategy, from: from, ref: ref, tag: tag, dryRun: dryRun)
         try await request.withInput { input in
             if dryRun { return print(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait)) }
-            let renderer = DeployRenderer(json: common.json, hostCount: config.hosts.count)
+            let renderer = try run.renderer(config, json: common.json)
             renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info, message: request.describe(input, config: config)))
             var options = Deployment.Options()
             options.autoRollback = !noRollback

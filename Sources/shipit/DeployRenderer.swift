@@ -5,10 +5,13 @@ import ShipitCore
 struct DeployRenderer: Sendable {
     let json: Bool
     let live: LiveStatus
+    /// GitHub Actions / GitLab CI: phases folded into groups, annotations, summary and outputs.
+    let ci: CIOutput?
 
-    init(json: Bool, hostCount: Int = 0) {
+    init(json: Bool, hostCount: Int = 0, ci: CIOutput? = nil) {
         self.json = json
-        self.live = LiveStatus(hostCount: hostCount, enabled: !json && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb")
+        self.ci = ci
+        self.live = LiveStatus(hostCount: hostCount, enabled: ci == nil && !json && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb")
     }
 
     static let clock: DateFormatter = {
@@ -27,6 +30,7 @@ struct DeployRenderer: Sendable {
     }
 
     func notice(_ n: DeployNotice) {
+        if !json, n.step == "state", let ci { ci.phase(n.message) }
         if json {
             if let d = try? encoder().encode(n) { Console.shared.out(String(decoding: d, as: UTF8.self)) }
             return
@@ -43,6 +47,7 @@ struct DeployRenderer: Sendable {
 
     func report(_ r: DeployReport) {
         live.finish()
+        ci?.finish(r, json: json)
         if json {
             struct Final: Encodable { let event = "result"; let report: DeployReport; let exitCode: Int32 }
             if let d = try? encoder().encode(Final(report: r, exitCode: r.exitCode.rawValue)) { Console.shared.out(String(decoding: d, as: UTF8.self)) }

@@ -9,6 +9,16 @@ struct RunOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Seconds the run may take: past them it stops, rolls back what it switched, and exits 124.", valueName: "seconds"))
     var deadline: Double?
 
+    @Option(name: .long, help: ArgumentHelp("Pipeline output: auto (GITHUB_ACTIONS / GITLAB_CI), github, gitlab or none.", valueName: "platform"))
+    var ci: String = "auto"
+
+    /// The renderer for this run: text or NDJSON, with the pipeline's groups and reports.
+    func renderer(_ config: DeployConfig, json: Bool) throws -> DeployRenderer {
+        let platform = try CIPlatform.detect(ci)
+        let rollback = "shipit rollback --config \(config.file)" + (config.stage.map { " --stage \($0)" } ?? "")
+        return DeployRenderer(json: json, hostCount: config.hosts.count, ci: CIOutput(platform: platform, rollbackCommand: rollback))
+    }
+
     func validate() throws {
         guard lockWait >= 0 else { throw ShipitError.input("--lock-wait: must be 0 or more") }
         if let deadline, !(deadline > 0 && deadline <= 86400) { throw ShipitError.input("--deadline: expected seconds from 0 to 86400") }
@@ -17,7 +27,7 @@ struct RunOptions: ParsableArguments {
     /// Runs `body` with a deployment set up for `config` (signals, ledger, fleet), renders the
     /// report, and exits with its code.
     func launch(_ config: DeployConfig, json: Bool, options: Deployment.Options, _ body: (Deployment) async -> DeployReport) async throws {
-        let renderer = DeployRenderer(json: json, hostCount: config.hosts.count)
+        let renderer = try renderer(config, json: json)
         try await launch(config, renderer: renderer, options: options, body)
     }
 
@@ -35,7 +45,7 @@ struct RunOptions: ParsableArguments {
     /// `rollout promote|abort`. An abort that rolled every switched host back did what was asked:
     /// exit 0.
     func resume(_ config: DeployConfig, mode: DeployStateMachine.Resume, json: Bool) async throws {
-        let renderer = DeployRenderer(json: json, hostCount: config.hosts.count)
+        let renderer = try renderer(config, json: json)
         var options = Deployment.Options()
         options.lockWaitSeconds = lockWait
         options.deadline = deadline

@@ -47,6 +47,8 @@ public struct DeployConfig: Sendable {
     public var traffic: TrafficSettings?
     /// Progressive rollout: steps, bake, gates (nil: every host in one step).
     public var rollout: RolloutSettings?
+    /// Webhooks told when a run starts and ends.
+    public var notify = NotifySettings()
     /// sha256 of the effective settings, so config-only changes show up in the ledger.
     public var configHash: String
     /// The effective config flattened to `key.path = value` (after the stage overlay and flag
@@ -58,7 +60,7 @@ public struct DeployConfig: Sendable {
 
 extension DeployConfig {
     static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start",
-                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout"]
+                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout", "notify"]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
     public static func load(file: String, stage: String? = nil) throws -> DeployConfig {
@@ -265,6 +267,7 @@ extension DeployConfig {
             if config.traffic != nil, strategy == .symlink, start == nil { throw t.fail("the traffic switch starts each release on a slot: 'start' is needed") }
         }
         if let r = top["rollout"] { config.rollout = try RolloutSettings.parse(r, health: health) }
+        if let n = top["notify"] { config.notify = try NotifySettings.parse(n) }
         if let mr = top["migrations"] {
             let m = try MigrationSettings.parse(mr)
             if let h = m.host, !hosts.contains(h) { throw mr.fail("host \(h) is not one of the hosts") }

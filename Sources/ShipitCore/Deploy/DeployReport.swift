@@ -49,6 +49,10 @@ public struct DeployReport: Sendable, Codable {
     public var resumed: String?
     /// `--deadline` passed (the run was stopped, and what it switched rolled back).
     public var deadlineExceeded = false
+    /// What the release changed (`A path`, `M path`, `D path`) and the config keys that changed
+    /// since the previous attempt, from the ledger.
+    public var changedFiles: [String] = []
+    public var configChanges: [String] = []
 
     public init(operation: String, app: String, releaseID: String, phase: DeployPhase, failedIn: DeployPhase?, interrupted: Bool,
                 lockHeld: Bool, hosts: [HostResult], seconds: Double, attemptID: String? = nil, ledger: String? = nil) {

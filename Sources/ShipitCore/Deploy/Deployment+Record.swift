@@ -107,7 +107,18 @@ extension Deployment {
             }
             r.attemptID = recorder.id
             r.ledger = recorder.ledger.location
+            r.changedFiles = recorder.snapshot.changedFiles
+            r.configChanges = await configChanges(since: recorder.snapshot.startedAt)
         }
         return r
+    }
+
+    /// The config keys that differ from the previous attempt's (redacted, as the ledger keeps them).
+    func configChanges(since start: Date) async -> [String] {
+        guard let ledger,
+              let before = try? await ledger.attempts(LedgerQuery(to: start, app: config.app, stage: .some(config.stage), limit: 1)).last,
+              before.configHash != config.configHash,
+              let old = try? await ledger.config(hash: before.configHash) else { return [] }
+        return TimelineBuilder.diff(old, redactor.redact(settings: config.settings))
     }
 }

@@ -140,6 +140,7 @@ public final class Deployment: @unchecked Sendable {
         }
         let watch = startDeadline()
         defer { watch?.cancel() }
+        let notified = notifyStart()
         await advance(.start)
         while !machine.phase.isTerminal {
             let phase = machine.phase
@@ -147,7 +148,9 @@ public final class Deployment: @unchecked Sendable {
             await advance(event(after: phase, outcome))
         }
         await Conclusion().run(self)
-        return await report(started: started)
+        let r = await report(started: started)
+        await notifyEnd(r, after: notified)
+        return r
     }
 
     /// `--deadline`: past it the run stops as on a signal (and rolls back what it switched); the

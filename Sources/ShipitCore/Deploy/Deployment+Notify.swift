@@ -1,0 +1,42 @@
+import Foundation
+
+/// `notify:` webhooks: the start is sent in the background (it never delays the run); the end is
+/// awaited, bounded by each target's timeout. Failures go to the ledger, never to the outcome.
+extension Deployment {
+    func notifyStart() -> Task<Void, Never>? {
+        guard !config.notify.targets.isEmpty else { return nil }
+        let n = notification("start", report: nil)
+        let notifier = Notifier(settings: config.notify)
+        let recorder = self.recorder
+        return Task { await Self.record(await notifier.send(.start, n), event: "start", recorder: recorder) }
+    }
+
+    func notifyEnd(_ r: DeployReport, after start: Task<Void, Never>?) async {
+        guard !config.notify.targets.isEmpty else { return }
+        let results = await Notifier(settings: config.notify).send(.end, notification("end", report: r))
+        await Self.record(results, event: "end", recorder: recorder)
+        await start?.value
+    }
+
+    static func record(_ results: [String: String?], event: String, recorder: AttemptRecorder?) async {
+        for (url, error) in results.sorted(by: { $0.key < $1.key }) {
+            await recorder?.event("notify", message: error.map { "\(event): \($0)" } ?? "\(event): delivered to \(url)", ok: error == nil)
+        }
+    }
+
+    func notification(_ event: String, report r: DeployReport?) -> Notification {
+        let hosts: [Notification.Host] = (r?.hosts ?? state.results).map { h in
+            let status: String
+            if r == nil { status = "pending" } else if h.failedStep != nil { status = "failed" } else if h.current == r?.releaseID && h.previous != h.current { status = "switched" } else { status = "unchanged" }
+            return Notification.Host(host: h.host, previous: h.previous, current: h.current, status: status, error: h.error.flatMap { redactor.redact($0) })
+        }
+        let previous = Dictionary(grouping: hosts.compactMap(\.previous), by: { $0 }).max { $0.value.count < $1.value.count }?.key
+        let outcome = r?.outcome.rawValue ?? "running"
+        let release = r?.releaseID ?? targetID
+        return Notification(event: event, attempt: attemptID, operation: machine.operation.rawValue, app: config.app, stage: config.stage,
+                            outcome: outcome, release: release, previousRelease: previous, hosts: hosts,
+                            changedFiles: recorder?.snapshot.changedFiles ?? [], seconds: r?.seconds, time: Date(),
+                            text: Notification.text(event: event, operation: machine.operation.rawValue, app: config.app, stage: config.stage,
+                                                    release: release, outcome: outcome, hosts: hosts.count, seconds: r?.seconds))
+    }
+}

@@ -1,0 +1,72 @@
+import Crypto
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// POSTs a `Notification` to every `notify:` target that wants the event, in parallel: signed with
+/// HMAC-SHA256 of the body (`X-Shipit-Signature-256: sha256=<hex>`) when the target names a
+/// secret, retried up to 3 times with backoff, the whole of it bounded by the target's timeout.
+/// Never throws: each target's failure is returned for the ledger.
+public struct Notifier: Sendable {
+    public let settings: NotifySettings
+    let environment: [String: String]
+
+    public init(settings: NotifySettings, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.settings = settings
+        self.environment = environment
+    }
+
+    public static let signatureHeader = "X-Shipit-Signature-256"
+
+    public static func signature(_ body: Data, secret: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// URL → nil when delivered, else why not.
+    public func send(_ event: NotifySettings.Event, _ n: Notification) async -> [String: String?] {
+        let targets = settings.targets.filter { $0.events.contains(event) }
+        guard !targets.isEmpty else { return [:] }
+        let body = n.body()
+        return await withTaskGroup(of: (String, String?).self) { group in
+            for t in targets { group.addTask { (t.url.absoluteString, await self.deliver(t, event: event, body: body)) } }
+            var out: [String: String?] = [:]
+            for await (url, error) in group { out[url] = error }
+            return out
+        }
+    }
+
+    func deliver(_ t: NotifySettings.Target, event: NotifySettings.Event, body: Data) async -> String? {
+        var request = URLRequest(url: t.url)
+        request.httpMethod = "POST"
+        request.httpBody = body
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue(event.rawValue, forHTTPHeaderField: "X-Shipit-Event")
+        if let name = t.secretEnv {
+            guard let secret = environment[name], !secret.isEmpty else { return "not sent: $\(name) (the signing secret) is not set" }
+            request.setValue(Self.signature(body, secret: secret), forHTTPHeaderField: Self.signatureHeader)
+        }
+        let deadline = Date().addingTimeInterval(t.timeout)
+        var last = "no attempt"
+        for attempt in 0..<4 {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0.05 else { break }
+            request.timeoutInterval = left
+            do {
+                let (_, response) = try await GateHTTP.session.data(for: request)
+                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                if (200..<300).contains(status) { return nil }
+                last = "HTTP \(status)"
+                // A receiver that refuses the request will refuse it again.
+                if (400..<500).contains(status) && status != 408 && status != 429 { break }
+            } catch {
+                last = error.localizedDescription
+            }
+            let backoff = 0.25 * Double(1 << attempt)
+            guard deadline.timeIntervalSinceNow > backoff else { break }
+            try? await Task.sleep(for: .milliseconds(Int(backoff * 1000)))
+        }
+        return "POST \(t.url.absoluteString) failed: \(last) (within \(t.timeout) s)"
+    }
+}

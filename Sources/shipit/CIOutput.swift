@@ -1,0 +1,76 @@
+import Foundation
+import ShipitCore
+
+/// The pipeline side of a run's output: each phase folded into a group (GitHub `::group::`, GitLab
+/// sections), then annotations, the Markdown step summary and the step outputs (GitHub), or a
+/// dotenv report (GitLab). Files are appended to as the platforms expect.
+final class CIOutput: @unchecked Sendable {
+    let platform: CIPlatform
+    let rollbackCommand: String
+    let environment: [String: String]
+    private let lock = NSLock()
+    private var open: String?
+
+    init?(platform: CIPlatform, rollbackCommand: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        guard platform != .none else { return nil }
+        self.platform = platform
+        self.rollbackCommand = rollbackCommand
+        self.environment = environment
+    }
+
+    /// A state notice (`a → b`): the group of `a` ends, `b`'s begins.
+    func phase(_ transition: String) {
+        guard let next = transition.components(separatedBy: " → ").last else { return }
+        lock.withLock {
+            close()
+            guard !["succeeded", "failed", "rolledBack", "rollbackFailed", "paused"].contains(next) else { return }
+            open = next
+            switch platform {
+            case .github: Console.shared.out("::group::shipit: \(next)")
+            case .gitlab: Console.shared.out(CIPlatform.gitlabSection(start: true, name: "shipit_\(next)", header: "shipit: \(next)"))
+            case .none: break
+            }
+        }
+    }
+
+    private func close() {
+        guard let current = open else { return }
+        switch platform {
+        case .github: Console.shared.out("::endgroup::")
+        case .gitlab: Console.shared.out(CIPlatform.gitlabSection(start: false, name: "shipit_\(current)"))
+        case .none: break
+        }
+        open = nil
+    }
+
+    func finish(_ r: DeployReport, json: Bool) {
+        lock.withLock { close() }
+        let s = CISummary(report: r, rollbackCommand: rollbackCommand)
+        switch platform {
+        case .github:
+            // Annotations go to stdout even with --json: the runner reads them from the log.
+            for line in s.githubAnnotations { Console.shared.out(line) }
+            append(s.markdown, to: environment["GITHUB_STEP_SUMMARY"], what: "GITHUB_STEP_SUMMARY")
+            append(s.outputLines, to: environment["GITHUB_OUTPUT"], what: "GITHUB_OUTPUT")
+        case .gitlab:
+            append(s.dotenvLines, to: environment["SHIPIT_DOTENV"] ?? "shipit.env", what: "the dotenv report", truncate: true)
+        case .none: break
+        }
+    }
+
+    private func append(_ text: String, to path: String?, what: String, truncate: Bool = false) {
+        guard let path, !path.isEmpty else { return }
+        do {
+            if truncate || !FileManager.default.fileExists(atPath: path) {
+                try text.write(toFile: path, atomically: false, encoding: .utf8)
+            } else {
+                let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+                defer { try? h.close() }
+                try h.seekToEnd()
+                try h.write(contentsOf: Data(text.utf8))
+            }
+        } catch {
+            Console.shared.err("shipit: warning: cannot write \(what) \(path): \(error.localizedDescription)")
+        }
+    }
+}
