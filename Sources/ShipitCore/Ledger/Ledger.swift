@@ -19,6 +19,8 @@ public protocol Ledger: Sendable {
     /// Records a step as started; returns its id for `finishStep`.
     func startStep(_ step: LedgerStep) async throws -> Int64
     func finishStep(_ id: Int64, status: String, finishedAt: Date, exitStatus: Int32?, stderrTail: String?, message: String?) async throws
+    /// Every deploy and rollback in the window, oldest first, reduced for `shipit stats`.
+    func samples(_ query: LedgerQuery) async throws -> [DeploySample]
     /// Attempts in the window, oldest first, with their hosts.
     func attempts(_ query: LedgerQuery) async throws -> [LedgerAttempt]
     /// How many attempts match (the limit is ignored).

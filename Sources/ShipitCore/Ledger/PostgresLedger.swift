@@ -231,6 +231,17 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), values)
     }
 
+    public func samples(_ q: LedgerQuery) async throws -> [DeploySample] {
+        let (whereSQL, values) = filter(q)
+        var out: [DeploySample] = []
+        let sql = "SELECT \(DeploySample.columns.replacingOccurrences(of: "{h}", with: "{s}attempt_hosts")) FROM {s}attempts a \(whereSQL) ORDER BY a.started_at"
+        for try await (op, outcome, started, finished, commit, switched) in try await run(sql, Self.binds(values)).decode((String, String, Double, Double?, String?, Bool).self) {
+            out.append(DeploySample(operation: op, outcome: LedgerAttempt.Outcome(rawValue: outcome) ?? .running, startedAt: Date(timeIntervalSince1970: started),
+                                    finishedAt: finished.map { Date(timeIntervalSince1970: $0) }, commit: commit, leftSwitched: switched))
+        }
+        return out
+    }
+
     public func count(_ q: LedgerQuery) async throws -> Int {
         let (whereSQL, values) = filter(q)
         var n = 0

@@ -165,6 +165,20 @@ public final class SQLiteLedger: Ledger {
         return try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM attempts a \(whereSQL)", arguments: arguments) ?? 0 }
     }
 
+    public func samples(_ q: LedgerQuery) async throws -> [DeploySample] {
+        let (whereSQL, arguments) = Self.filter(q)
+        let sql = "SELECT \(DeploySample.columns.replacingOccurrences(of: "{h}", with: "attempt_hosts").replacingOccurrences(of: "IS DISTINCT FROM", with: "IS NOT")) FROM attempts a \(whereSQL) ORDER BY a.started_at"
+        return try await pool.read { db in
+            var out: [DeploySample] = []
+            try RawRows.each(db, sql, arguments) { r in
+                out.append(DeploySample(operation: r.text(0) ?? "", outcome: LedgerAttempt.Outcome(rawValue: r.text(1) ?? "") ?? .running,
+                                        startedAt: Date(timeIntervalSince1970: r.double(2) ?? 0), finishedAt: r.double(3).map { Date(timeIntervalSince1970: $0) },
+                                        commit: r.text(4), leftSwitched: (r.int(5) ?? 0) != 0))
+            }
+            return out
+        }
+    }
+
     static func filter(_ q: LedgerQuery) -> (String, StatementArguments) {
         var conditions: [String] = []
         var args: [DatabaseValueConvertible?] = []
