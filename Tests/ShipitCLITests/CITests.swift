@@ -1,0 +1,195 @@
+import Foundation
+import ShipitCore
+import Testing
+import TestSupport
+
+/// shipit as a pipeline step (issue 19): GitHub Actions and GitLab CI output, signed webhooks
+/// against a real local receiver, `stats` over a ledger with a known mix, and `--deadline`.
+@Suite("CI: pipeline output, notifications, stats, deadline", .serialized)
+struct CITests {
+    let hosts = TestHosts.current
+    let bin = ShipitBinary()
+
+    @Test func githubActionsFailedDeployAnnotatesSummarizesAndSetsOutputs() async throws {
+        let f = try DeployFixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            let good = try await f.currentRelease(hosts.hosts[0])
+            let summary = f.dir + "/summary.md", output = f.dir + "/output"
+            try "earlier step\n".write(toFile: summary, atomically: true, encoding: .utf8)
+            let env = ProcessInfo.processInfo.environment.merging(["GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary, "GITHUB_OUTPUT": output]) { $1 }
+            let r = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v3")], environment: env)
+            #expect(r.status == ShipitExit.rolledBack.rawValue)
+            let lines = r.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.contains("::group::shipit: preflight") && lines.contains("::group::shipit: smokeTest") && lines.contains("::endgroup::"))
+            for h in hosts.hosts {
+                #expect(lines.contains { $0.hasPrefix("::error title=shipit deploy%3A \(h) failed at smoke test::GET http://\(h):\(f.port)/health/ready → 503") }, "\(h)")
+            }
+            #expect(lines.contains { $0.hasPrefix("::warning title=shipit%3A rolled back::") })
+            #expect(lines.contains { $0.hasPrefix("::error title=shipit deploy failed::") && $0.contains("rolled-back (exit 4)") })
+            let md = try String(contentsOfFile: summary, encoding: .utf8)
+            #expect(md.hasPrefix("earlier step\n"), "appended, not overwritten")
+            let app = try f.config().app
+            #expect(md.contains("shipit deploy of `\(app)`: **rolled-back**"))
+            #expect(md.contains("| previous release | `\(good)` |"))
+            for h in hosts.hosts { #expect(md.contains("| \(h) | `\(good)` | `\(good)` | failed at smoke test")) }
+            #expect(md.contains("A READY_STATUS"), "changed files listed")
+            #expect(md.contains("Roll back: `shipit rollback --config \(f.configFile)`"))
+            let out = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map(String.init)
+            #expect(out.contains("outcome=rolled-back") && out.contains("previous_release=\(good)") && out.contains("exit_code=4"))
+            #expect(out.contains { $0.hasPrefix("release=") && $0 != "release=" })
+        }
+    }
+
+    @Test func gitlabSectionsAndADotenvReport() async throws {
+        let f = try DeployFixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            let dotenv = f.dir + "/deploy.env"
+            let env = ProcessInfo.processInfo.environment.merging(["GITLAB_CI": "true", "SHIPIT_DOTENV": dotenv]) { $1 }
+            let r = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1")], environment: env)
+            #expect(r.status == 0)
+            #expect(r.stdout.contains("\u{1B}[0Ksection_start:") && r.stdout.contains("shipit_preflight[collapsed=true]\r\u{1B}[0Kshipit: preflight"))
+            #expect(r.stdout.contains("\u{1B}[0Ksection_end:"))
+            let vars = try String(contentsOfFile: dotenv, encoding: .utf8)
+            let release = try await f.currentRelease(hosts.hosts[0])
+            #expect(vars.contains("SHIPIT_OUTCOME=succeeded\n") && vars.contains("SHIPIT_RELEASE=\(release)\n"))
+        }
+    }
+
+    /// The local receiver (scripts/webhook-receiver.py) on a free loopback port.
+    func receiver(secret: String, delay: Double = 0) throws -> (Process, Int, String) {
+        let port = Int.random(in: 30000...31000)
+        let out = Local.tempDir("hooks") + "/received.jsonl"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = [hosts.repoRoot + "/scripts/webhook-receiver.py", "--port", String(port), "--secret", secret, "--out", out, "--delay", String(delay)]
+        // Never the test runner's own pipes: a receiver left running would hold them open.
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return (p, port, out)
+    }
+
+    func waitListening(_ port: Int) async throws {
+        for _ in 0..<50 {
+            if (try? await Local.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"])) != nil { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestFailure("receiver not listening on \(port)")
+    }
+
+    @Test func signedNotificationsAtStartAndEndVerifiedByARealReceiver() async throws {
+        let (p, port, out) = try receiver(secret: "s3cret-hook-key")
+        let f = try DeployFixture(extraYAML: """
+        notify:
+          - {url: "http://127.0.0.1:\(port)/hooks/shipit", secret_env: SHIPIT_TEST_HOOK_SECRET}
+        """)
+        try await withCleanup({ p.terminate(); await f.cleanUp() }) {
+            try await waitListening(port)
+            let env = ProcessInfo.processInfo.environment.merging(["SHIPIT_TEST_HOOK_SECRET": "s3cret-hook-key"]) { $1 }
+            let r = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1")], environment: env)
+            #expect(r.status == 0, "\(r.stdout.suffix(1500))")
+            let received = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            }
+            #expect(received.count == 2)
+            #expect(received.map { $0["event"] as? String } == ["start", "end"])
+            #expect(received.allSatisfy { $0["valid"] as? Bool == true }, "HMAC verified by the receiver")
+            #expect(received.allSatisfy { $0["contentType"] as? String == "application/json" })
+            let end = try #require(received.last?["body"] as? [String: Any])
+            let release = try await f.currentRelease(hosts.hosts[0])
+            #expect(end["outcome"] as? String == "succeeded" && end["release"] as? String == release && end["operation"] as? String == "deploy")
+            #expect((end["hosts"] as? [[String: Any]])?.map { $0["status"] as? String } == ["switched", "switched", "switched"])
+            let app = try f.config().app
+            #expect((end["text"] as? String)?.contains("deploy of \(app) \(release) succeeded") == true)
+            #expect(end["attempt"] as? String != nil && (end["seconds"] as? Double ?? 0) > 0)
+
+            // A wrong secret: the receiver sees a signature it cannot verify.
+            let wrong = ProcessInfo.processInfo.environment.merging(["SHIPIT_TEST_HOOK_SECRET": "not-the-key"]) { $1 }
+            _ = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v2")], environment: wrong)
+            let all = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+            #expect(all.count == 4 && all.suffix(2).allSatisfy { $0.contains("\"valid\": false") })
+            // The second deploy's end names what v2 changed.
+            let second = try #require(try JSONSerialization.jsonObject(with: Data(all[3].utf8)) as? [String: Any])
+            #expect(((second["body"] as? [String: Any])?["changedFiles"] as? [String])?.contains("M VERSION") == true, "\(second)")
+        }
+    }
+
+    @Test func aDeadReceiverDelaysTheDeployByNoMoreThanItsTimeoutAndIsRecorded() async throws {
+        let (p, port, _) = try receiver(secret: "k", delay: 60)
+        let f = try DeployFixture(extraYAML: """
+        notify:
+          - {url: "http://127.0.0.1:\(port)/never-answers", timeout: 1.5}
+        """)
+        let plain = try DeployFixture()
+        try await withCleanup({ p.terminate(); await f.cleanUp(); await plain.cleanUp() }) {
+            try await waitListening(port)
+            var t = Date()
+            #expect(try await plain.shipit(["deploy", "--from", plain.release("v1")]).status == 0)
+            let baseline = Date().timeIntervalSince(t)
+            t = Date()
+            let r = try await f.shipit(["deploy", "--from", f.release("v1")])
+            let withDead = Date().timeIntervalSince(t)
+            #expect(r.status == 0, "a notification never fails a deploy")
+            // The start is sent in the background; the end waits at most its timeout.
+            #expect(withDead < baseline + 1.5 + 2, "took \(withDead) s, \(baseline) s without notifications")
+            let ledger = try SQLiteLedger(path: f.dir + "/.shipit/ledger.sqlite")
+            let attempt = try #require(try await ledger.attempts(LedgerQuery()).last)
+            let notes = try await ledger.steps(attemptID: attempt.id).filter { $0.step == "notify" }
+            #expect(notes.count == 2 && notes.allSatisfy { $0.status == "failed" && ($0.message ?? "").contains("never-answers failed") }, "\(notes)")
+        }
+    }
+
+    @Test func statsReportTheChangeFailureRateOfAKnownMix() async throws {
+        let dir = Local.tempDir("stats")
+        let config = dir + "/shipit.yml"
+        try "app: st\nhosts: [h1]\ndeploy_to: /srv/st\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let ledger = try SQLiteLedger(path: dir + "/.shipit/ledger.sqlite")
+        let day = Date().addingTimeInterval(-5 * 86400)
+        // 6 successes, 2 rolled back, 1 failed before any switch, 1 failed left switched.
+        let mix: [(LedgerAttempt.Outcome, Bool)] = [(.succeeded, true), (.succeeded, true), (.rolledBack, false), (.succeeded, true), (.failed, false),
+                                                    (.succeeded, true), (.failed, true), (.succeeded, true), (.rolledBack, false), (.succeeded, true)]
+        for (i, (outcome, switched)) in mix.enumerated() {
+            let start = day.addingTimeInterval(Double(i) * 3600)
+            let release = "r\(i)"
+            var a = LedgerAttempt(id: "a\(i)", app: "st", stage: nil, strategy: "symlink", operation: "deploy", releaseID: release, user: "u", machine: "m",
+                                  pid: 1, startedAt: start, finishedAt: start.addingTimeInterval(Double(10 + i)), outcome: outcome, configHash: "x",
+                                  hosts: [LedgerHostState(host: "h1", previous: "r-old", current: switched ? release : "r-old")])
+            a.state = outcome.rawValue
+            try await ledger.begin(a)
+        }
+        let r = try await bin.run(["stats", "--config", config, "--json", "--since", "30d"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let s = try ShipitBinary.decode(DeployStats.self, r.stdout)
+        #expect(s.succeeded == 6 && s.failedChanges == 3 && s.changes == 9 && s.stoppedBeforeSwitch == 1)
+        #expect(abs((s.changeFailureRate ?? 0) - 3.0 / 9.0) < 1e-9)
+        #expect(s.timeToRestore.count == 3)
+        // Successful runs took 10, 11, 13, 15, 17 and 19 s: nearest-rank p50 13, p95 19.
+        #expect(s.duration.count == 6 && s.duration.p50 == 13 && s.duration.p95 == 19)
+        let text = try await bin.run(["stats", "--config", config])
+        #expect(text.stdout.contains("change failure rate   33.3 % (3 of 9 changes; 1 stopped before any switch, not counted)"))
+    }
+
+    @Test func aDeadlineEndsAHungStartAndRollsBack() async throws {
+        let f = try DeployFixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            let good = try await f.currentRelease(hosts.hosts[0])
+            let hung = Local.tempDir("hung")
+            try FileManager.default.removeItem(atPath: hung)
+            try FileManager.default.copyItem(atPath: f.release("v2"), toPath: hung)
+            try "sleep 600\n".write(toFile: hung + "/start.sh", atomically: true, encoding: .utf8)
+            let t = Date()
+            let r = try await f.shipit(["deploy", "--from", hung, "--deadline", "3"])
+            let took = Date().timeIntervalSince(t)
+            #expect(r.status == ShipitExit.deadline.rawValue, "\(r.stdout.suffix(2000))")
+            #expect(r.stdout.contains("PASSED ITS DEADLINE"))
+            // The deadline, the cut command's close (bounded at 2 s) and the rollback.
+            #expect(took < 3 + 2 + 5, "took \(took) s")
+            for h in hosts.hosts {
+                #expect(try await f.currentRelease(h) == good)
+                #expect(try await f.served(h) == "hello from releases-example v1")
+            }
+        }
+    }
+}
