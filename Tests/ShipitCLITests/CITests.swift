@@ -168,6 +168,19 @@ struct CITests {
         #expect(s.duration.count == 6 && s.duration.p50 == 13 && s.duration.p95 == 19)
         let text = try await bin.run(["stats", "--config", config])
         #expect(text.stdout.contains("change failure rate   33.3 % (3 of 9 changes; 1 stopped before any switch, not counted)"))
+
+        // The same ledger copied into PostgreSQL gives the same figures.
+        var pg = TestStore.pgTarget
+        pg.schema = "st_" + UUID().uuidString.prefix(10).lowercased().replacingOccurrences(of: "-", with: "")
+        let url = "postgres://shipit@\(pg.host):\(pg.port)/\(pg.database)?schema=\(pg.schema)"
+        let copy = try await bin.run(["ledger", "migrate", "--from", "sqlite:" + dir + "/.shipit/ledger.sqlite", "--to", url, "--password-file", pg.passwordFile!])
+        #expect(copy.status == 0, "\(copy.stdout)\(copy.stderr)")
+        let pgConfig = dir + "/shipit.pg.yml"
+        try "app: st\nhosts: [h1]\ndeploy_to: /srv/st\nledger: {url: \"\(url)\", password_file: \(pg.passwordFile!)}\n".write(toFile: pgConfig, atomically: true, encoding: .utf8)
+        let fromPG = try await bin.run(["stats", "--config", pgConfig, "--json", "--since", "30d"])
+        #expect(fromPG.status == 0, "\(fromPG.stderr)")
+        let p = try ShipitBinary.decode(DeployStats.self, fromPG.stdout)
+        #expect(p.changeFailureRate == s.changeFailureRate && p.duration == s.duration && p.timeToRestore == s.timeToRestore && p.perDay == s.perDay)
     }
 
     @Test func aDeadlineEndsAHungStartAndRollsBack() async throws {

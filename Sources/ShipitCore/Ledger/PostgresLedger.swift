@@ -235,8 +235,8 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         let (whereSQL, values) = filter(q)
         var out: [DeploySample] = []
         let sql = "SELECT \(DeploySample.columns.replacingOccurrences(of: "{h}", with: "{s}attempt_hosts")) FROM {s}attempts a \(whereSQL) ORDER BY a.started_at"
-        for try await (op, outcome, started, finished, commit, switched) in try await run(sql, Self.binds(values)).decode((String, String, Double, Double?, String?, Bool).self) {
-            out.append(DeploySample(operation: op, outcome: LedgerAttempt.Outcome(rawValue: outcome) ?? .running, startedAt: Date(timeIntervalSince1970: started),
+        for try await (outcome, deploy, started, finished, commit, switched) in try await run(sql, Self.binds(values)).decode((Int, Int, Double, Double?, String?, Bool).self) {
+            out.append(DeploySample(operation: deploy == 1 ? "deploy" : "rollback", outcome: DeploySample.outcome(index: outcome), startedAt: Date(timeIntervalSince1970: started),
                                     finishedAt: finished.map { Date(timeIntervalSince1970: $0) }, commit: commit, leftSwitched: switched))
         }
         return out

@@ -15,7 +15,19 @@ public struct DeploySample: Sendable, Equatable {
         self.commit = commit; self.leftSwitched = leftSwitched
     }
 
-    /// The columns both ledgers select, after `FROM attempts a`.
-    static let columns = "a.operation, a.outcome, a.started_at, a.finished_at, a.commit_sha, "
-        + "EXISTS (SELECT 1 FROM {h} h WHERE h.attempt_id = a.id AND h.current = a.release_id AND h.previous IS DISTINCT FROM h.current)"
+    /// The columns both ledgers select, after `FROM attempts a`: the outcome as its index in
+    /// `Outcome.allCases` and the operation as a flag (no string per row for 100k attempts), the
+    /// commit only where a lead time can come from it.
+    static var columns: String {
+        let outcome = LedgerAttempt.Outcome.allCases.enumerated().map { "WHEN '\($0.element.rawValue)' THEN \($0.offset)" }.joined(separator: " ")
+        return "CASE a.outcome \(outcome) ELSE -1 END, CASE WHEN a.operation = 'deploy' THEN 1 ELSE 0 END, a.started_at, a.finished_at, "
+            + "CASE WHEN a.outcome = 'succeeded' THEN a.commit_sha END, "
+            // Only a failed run's hosts are looked at (the others' outcome says it all).
+            + "CASE WHEN a.outcome IN ('failed', 'interrupted') THEN EXISTS (SELECT 1 FROM {h} h WHERE h.attempt_id = a.id AND h.current = a.release_id AND h.previous IS DISTINCT FROM h.current) ELSE false END"
+    }
+
+    static func outcome(index: Int) -> LedgerAttempt.Outcome {
+        let all = LedgerAttempt.Outcome.allCases
+        return all.indices.contains(index) ? all[index] : .running
+    }
 }

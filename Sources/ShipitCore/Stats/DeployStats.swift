@@ -45,16 +45,23 @@ public struct DeployStats: Codable, Sendable {
         var restore: [Double] = []
         var lead: [Double] = []
         var durations: [Double] = []
-        var days: [String: (Int, Int)] = [:]
+        // Keyed by UTC day number; formatted once per day at the end (not once per attempt).
+        var days: [Int: (Int, Int)] = [:]
         let successes = samples.filter { $0.outcome == .succeeded }.compactMap(\.finishedAt).sorted()
-        func failedChange(_ d: DeploySample, day: String) {
+        // Binary search: 100k attempts with thousands of failures stay fast.
+        func firstSuccess(after t: Date) -> Date? {
+            var lo = 0, hi = successes.count
+            while lo < hi { let mid = (lo + hi) / 2; if successes[mid] > t { hi = mid } else { lo = mid + 1 } }
+            return lo < successes.count ? successes[lo] : nil
+        }
+        func failedChange(_ d: DeploySample, day: Int) {
             failedChanges += 1
             days[day, default: (0, 0)].1 += 1
-            let restoredAt: Date? = d.outcome == .rolledBack ? d.finishedAt : successes.first { $0 > d.startedAt }
+            let restoredAt: Date? = d.outcome == .rolledBack ? d.finishedAt : firstSuccess(after: d.startedAt)
             if let r = restoredAt { restore.append(r.timeIntervalSince(d.startedAt)) }
         }
         for d in deploys {
-            let day = String(UTCTime.iso(d.startedAt).prefix(10))
+            let day = Int((d.startedAt.timeIntervalSince1970 / 86400).rounded(.down))
             switch d.outcome {
             case .succeeded:
                 succeeded += 1
@@ -76,7 +83,7 @@ public struct DeployStats: Codable, Sendable {
                            deploymentsPerDay: Double(succeeded) / span,
                            changeFailureRate: changes == 0 ? nil : Double(failedChanges) / Double(changes),
                            timeToRestore: spread(restore), leadTime: spread(lead), duration: spread(durations),
-                           perDay: days.keys.sorted().map { Day(day: $0, succeeded: days[$0]!.0, failed: days[$0]!.1) })
+                           perDay: days.keys.sorted().map { Day(day: String(UTCTime.iso(Date(timeIntervalSince1970: Double($0) * 86400)).prefix(10)), succeeded: days[$0]!.0, failed: days[$0]!.1) })
     }
 
     /// Nearest-rank percentiles.
