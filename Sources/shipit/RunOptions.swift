@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ShipitCore
 
 /// The flags every run that changes hosts shares (deploy, rollback).
@@ -11,6 +12,31 @@ struct RunOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("Pipeline output: auto (GITHUB_ACTIONS / GITLAB_CI), github, gitlab or none.", valueName: "platform"))
     var ci: String = "auto"
+
+    @Option(name: .customLong("github-deployment"), help: ArgumentHelp("GitHub Actions: record the run as a deployment to this environment (Deployments API; needs GITHUB_TOKEN).", valueName: "environment"))
+    var githubDeployment: String?
+
+    @Option(name: .customLong("environment-url"), help: ArgumentHelp("The deployed environment's URL, for the GitHub deployment status.", valueName: "url"))
+    var environmentURL: String?
+
+    /// `--github-deployment`: the deployment is created and set `in_progress` before the run, and
+    /// `success`/`failure` after it. A failing API call is a warning, never the run's outcome.
+    func withGitHubDeployment(_ run: () async throws -> DeployReport) async throws -> DeployReport {
+        guard let env = githubDeployment else { return try await run() }
+        let warn = { (m: String) in Console.shared.err("shipit: warning: GitHub deployment: " + m) }
+        let (client, why) = GitHubDeployments.fromEnvironment(ProcessInfo.processInfo.environment, environment: env, environmentURL: environmentURL)
+        guard let client else { warn("not recorded: \(why ?? "")"); return try await run() }
+        let (id, error) = await client.create(description: "shipit")
+        if let error { warn(error) }
+        if let id, let e = await client.status(id, state: "in_progress", description: "shipit is deploying") { warn(e) }
+        let report = try await run()
+        if let id {
+            let ok = report.exitCode == .success
+            let text = "\(report.operation) of \(report.releaseID): \(report.outcome.rawValue)"
+            if let e = await client.status(id, state: ok ? "success" : "failure", description: text) { warn(e) }
+        }
+        return report
+    }
 
     /// The renderer for this run: text or NDJSON, with the pipeline's groups and reports.
     func renderer(_ config: DeployConfig, json: Bool) throws -> DeployRenderer {
@@ -36,8 +62,10 @@ struct RunOptions: ParsableArguments {
         var options = options
         options.lockWaitSeconds = lockWait
         options.deadline = deadline
-        let report = try await RunLauncher.run(config, options: options, interrupt: flag, warn: { Console.shared.err("shipit: warning: " + $0) },
-                                               notify: renderer.notice, body)
+        let report = try await withGitHubDeployment {
+            try await RunLauncher.run(config, options: options, interrupt: flag, warn: { Console.shared.err("shipit: warning: " + $0) },
+                                      notify: renderer.notice, body)
+        }
         renderer.report(report)
         if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
     }
@@ -49,8 +77,10 @@ struct RunOptions: ParsableArguments {
         var options = Deployment.Options()
         options.lockWaitSeconds = lockWait
         options.deadline = deadline
-        let report = try await RunLauncher.resume(config, mode: mode, options: options, interrupt: InterruptFlag(),
-                                                  warn: { Console.shared.err("shipit: warning: " + $0) }, notify: renderer.notice)
+        let report = try await withGitHubDeployment {
+            try await RunLauncher.resume(config, mode: mode, options: options, interrupt: InterruptFlag(),
+                                         warn: { Console.shared.err("shipit: warning: " + $0) }, notify: renderer.notice)
+        }
         renderer.report(report)
         let code = mode == .abort && report.phase == .rolledBack && !report.interrupted ? .success : report.exitCode
         if code != .success { throw ExitCode(code.rawValue) }

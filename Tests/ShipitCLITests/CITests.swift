@@ -222,4 +222,45 @@ struct CITests {
         let bad = try? await Local.run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", broken])
         #expect(bad == nil, "the validator rejects a broken workflow")
     }
+
+    @Test func githubDeploymentStatusesGoToTheAPI() async throws {
+        let port = Int.random(in: 31000...32000)
+        let out = Local.tempDir("gh") + "/api.jsonl"
+        let stub = Process()
+        stub.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        stub.arguments = [hosts.repoRoot + "/scripts/github-api-stub.py", "--port", String(port), "--token", "ghs_t0ken", "--out", out]
+        stub.standardOutput = FileHandle.nullDevice
+        stub.standardError = FileHandle.nullDevice
+        try stub.run()
+        let f = try DeployFixture()
+        try await withCleanup({ stub.terminate(); await f.cleanUp() }) {
+            try await waitListening(port)
+            var env = ProcessInfo.processInfo.environment
+            env.merge(["GITHUB_ACTIONS": "true", "GITHUB_API_URL": "http://127.0.0.1:\(port)", "GITHUB_REPOSITORY": "acme/shop", "GITHUB_SHA": "0123abc",
+                       "GITHUB_SERVER_URL": "https://github.example", "GITHUB_RUN_ID": "99", "GITHUB_TOKEN": "ghs_t0ken",
+                       "GITHUB_OUTPUT": f.dir + "/o", "GITHUB_STEP_SUMMARY": f.dir + "/s"]) { $1 }
+            let args = ["deploy", "--config", f.configFile, "--github-deployment", "production", "--environment-url", "https://shop.example"]
+            let ok = try await bin.run(args + ["--from", f.release("v1")], environment: env)
+            #expect(ok.status == 0, "\(ok.stdout.suffix(1000))\(ok.stderr)")
+            #expect(!ok.stderr.contains("GitHub deployment"), "no warning: \(ok.stderr)")
+            let bad = try await bin.run(args + ["--from", f.release("v3")], environment: env)
+            #expect(bad.status == ShipitExit.rolledBack.rawValue)
+            let calls = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            }
+            #expect(calls.allSatisfy { ($0["problems"] as? [String])?.isEmpty == true }, "\(calls)")
+            #expect(calls.map { $0["path"] as? String } == ["/repos/acme/shop/deployments", "/repos/acme/shop/deployments/7/statuses", "/repos/acme/shop/deployments/7/statuses",
+                                                            "/repos/acme/shop/deployments", "/repos/acme/shop/deployments/7/statuses", "/repos/acme/shop/deployments/7/statuses"])
+            let bodies = calls.map { $0["body"] as? [String: Any] ?? [:] }
+            #expect(bodies[0]["ref"] as? String == "0123abc" && bodies[0]["environment"] as? String == "production")
+            #expect(bodies.compactMap { $0["state"] as? String } == ["in_progress", "success", "in_progress", "failure"])
+            #expect(bodies[2]["environment_url"] as? String == "https://shop.example" && bodies[2]["log_url"] as? String == "https://github.example/acme/shop/actions/runs/99")
+
+            // A wrong token: the API refuses, the deploy still goes through, with a warning.
+            env["GITHUB_TOKEN"] = "wrong"
+            let refused = try await bin.run(args + ["--from", f.release("v2")], environment: env)
+            #expect(refused.status == 0)
+            #expect(refused.stderr.contains("GitHub deployment: create deployment: HTTP 401 Bad credentials"), "\(refused.stderr)")
+        }
+    }
 }

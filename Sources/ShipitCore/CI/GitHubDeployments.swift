@@ -1,0 +1,67 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// GitHub's Deployments API for a run in GitHub Actions: a deployment for the environment when the
+/// run starts, an `in_progress` status, then `success` or `failure` with the environment and log
+/// URLs. Every call is bounded by `timeout` and never fails the run: what went wrong is returned.
+public struct GitHubDeployments: Sendable {
+    public var api: URL
+    public var repository: String
+    public var token: String
+    public var environment: String
+    public var ref: String
+    public var environmentURL: String?
+    public var logURL: String?
+    public var timeout: Double = 10
+
+    /// From the variables GitHub Actions sets (`GITHUB_API_URL`, `GITHUB_REPOSITORY`, `GITHUB_SHA`,
+    /// `GITHUB_SERVER_URL`, `GITHUB_RUN_ID`) and the token in `GITHUB_TOKEN`; nil (with why) when
+    /// one is missing.
+    public static func fromEnvironment(_ env: [String: String], environment: String, environmentURL: String?) -> (GitHubDeployments?, String?) {
+        guard let token = env["GITHUB_TOKEN"], !token.isEmpty else { return (nil, "GITHUB_TOKEN is not set") }
+        guard let repo = env["GITHUB_REPOSITORY"], repo.split(separator: "/").count == 2 else { return (nil, "GITHUB_REPOSITORY is not set") }
+        guard let api = URL(string: env["GITHUB_API_URL"] ?? "https://api.github.com") else { return (nil, "GITHUB_API_URL is not a URL") }
+        var log: String?
+        if let server = env["GITHUB_SERVER_URL"], let run = env["GITHUB_RUN_ID"] { log = "\(server)/\(repo)/actions/runs/\(run)" }
+        return (GitHubDeployments(api: api, repository: repo, token: token, environment: environment, ref: env["GITHUB_SHA"] ?? env["GITHUB_REF"] ?? "HEAD",
+                                  environmentURL: environmentURL, logURL: log), nil)
+    }
+
+    /// Creates the deployment; returns its id, or why not.
+    public func create(description: String) async -> (Int?, String?) {
+        let body: [String: Any] = ["ref": ref, "environment": environment, "description": String(description.prefix(140)),
+                                   "auto_merge": false, "required_contexts": [String](), "production_environment": environment == "production"]
+        do {
+            let (status, json) = try await post("repos/\(repository)/deployments", body)
+            guard status == 201, let id = json["id"] as? Int else { return (nil, "create deployment: HTTP \(status) \(json["message"] as? String ?? "")") }
+            return (id, nil)
+        } catch { return (nil, "create deployment: \(error.localizedDescription)") }
+    }
+
+    /// `in_progress`, `success`, `failure` or `error`; returns why it failed, or nil.
+    public func status(_ id: Int, state: String, description: String) async -> String? {
+        var body: [String: Any] = ["state": state, "description": String(description.prefix(140)), "environment": environment]
+        if let environmentURL { body["environment_url"] = environmentURL }
+        if let logURL { body["log_url"] = logURL }
+        do {
+            let (status, json) = try await post("repos/\(repository)/deployments/\(id)/statuses", body)
+            return status == 201 ? nil : "deployment status \(state): HTTP \(status) \(json["message"] as? String ?? "")"
+        } catch { return "deployment status \(state): \(error.localizedDescription)" }
+    }
+
+    func post(_ path: String, _ body: [String: Any]) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: api.appendingPathComponent(path))
+        request.httpMethod = "POST"
+        request.timeoutInterval = timeout
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/vnd.github+json", forHTTPHeaderField: "Accept")
+        request.setValue("2022-11-28", forHTTPHeaderField: "X-GitHub-Api-Version")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        let (data, response) = try await GateHTTP.session.data(for: request)
+        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, json)
+    }
+}
