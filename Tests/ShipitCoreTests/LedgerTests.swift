@@ -29,7 +29,7 @@ struct LedgerTests {
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
         }
         #expect(journal == "wal")
-        #expect(applied == ["v1", "v2-traffic", "v3-rollout"])
+        #expect(applied == ["v1", "v2-traffic", "v3-rollout", "v4-stats"])
         // Reopening an existing ledger runs no migration twice and keeps the data.
         _ = try SQLiteLedger(path: path)
         #expect(throws: ShipitError.self) { try SQLiteLedger(path: path + ".missing", create: false) }

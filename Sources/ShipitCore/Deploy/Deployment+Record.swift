@@ -109,6 +109,10 @@ extension Deployment {
             r.ledger = recorder.ledger.location
             r.changedFiles = recorder.snapshot.changedFiles
             r.configChanges = await configChanges(since: recorder.snapshot.startedAt)
+            let switched = r.hosts.filter { $0.current == r.releaseID && $0.previous != $0.current }.count
+            do { try await recorder.ledger.setSwitchedHosts(recorder.id, switched) } catch {
+                notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: "cannot record the switched hosts: \(error)"))
+            }
         }
         return r
     }

@@ -85,6 +85,10 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
             "ALTER TABLE {s}attempt_hosts ADD COLUMN IF NOT EXISTS rollout_step integer",
             "ALTER TABLE {s}attempt_hosts ADD COLUMN IF NOT EXISTS switched_at double precision",
         ],
+        // `shipit stats`: each run's switched-host count.
+        [
+            "ALTER TABLE {s}attempts ADD COLUMN IF NOT EXISTS switched_hosts integer",
+        ],
     ]
 
     func sql(_ text: String) -> String { text.replacingOccurrences(of: "{s}", with: s) }
@@ -229,6 +233,10 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         }
         if let host = q.host { add("a.id IN (SELECT attempt_id FROM {s}attempt_hosts WHERE host = ?)", host) }
         return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), values)
+    }
+
+    public func setSwitchedHosts(_ attemptID: String, _ count: Int) async throws {
+        try await exec("UPDATE {s}attempts SET switched_hosts = $1 WHERE id = $2", Self.binds([count, attemptID]))
     }
 
     public func samples(_ q: LedgerQuery) async throws -> [DeploySample] {

@@ -72,6 +72,14 @@ public final class SQLiteLedger: Ledger {
         m.registerMigration("v3-rollout") { db in
             try db.execute(sql: "ALTER TABLE attempt_hosts ADD COLUMN rollout_step INTEGER; ALTER TABLE attempt_hosts ADD COLUMN switched_at REAL;")
         }
+        // `shipit stats`: each run's switched-host count, and an index that covers its one query
+        // (100k attempts read without touching the table).
+        m.registerMigration("v4-stats") { db in
+            try db.execute(sql: """
+                ALTER TABLE attempts ADD COLUMN switched_hosts INTEGER;
+                CREATE INDEX attempts_stats ON attempts(app, started_at, stage, outcome, operation, finished_at, switched_hosts, commit_sha, release_id, id);
+                """)
+        }
         return m
     }
 
@@ -163,6 +171,10 @@ public final class SQLiteLedger: Ledger {
     public func count(_ q: LedgerQuery) async throws -> Int {
         let (whereSQL, arguments) = Self.filter(q)
         return try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM attempts a \(whereSQL)", arguments: arguments) ?? 0 }
+    }
+
+    public func setSwitchedHosts(_ attemptID: String, _ count: Int) async throws {
+        try await pool.write { db in try db.execute(sql: "UPDATE attempts SET switched_hosts = ? WHERE id = ?", arguments: [count, attemptID]) }
     }
 
     public func samples(_ q: LedgerQuery) async throws -> [DeploySample] {

@@ -22,8 +22,9 @@ public struct DeploySample: Sendable, Equatable {
         let outcome = LedgerAttempt.Outcome.allCases.enumerated().map { "WHEN '\($0.element.rawValue)' THEN \($0.offset)" }.joined(separator: " ")
         return "CASE a.outcome \(outcome) ELSE -1 END, CASE WHEN a.operation = 'deploy' THEN 1 ELSE 0 END, a.started_at, a.finished_at, "
             + "CASE WHEN a.outcome = 'succeeded' THEN a.commit_sha END, "
-            // Only a failed run's hosts are looked at (the others' outcome says it all).
-            + "CASE WHEN a.outcome IN ('failed', 'interrupted') THEN EXISTS (SELECT 1 FROM {h} h WHERE h.attempt_id = a.id AND h.current = a.release_id AND h.previous IS DISTINCT FROM h.current) ELSE false END"
+            // Only a failed run's hosts matter (the others' outcome says it all): its recorded
+            // switched-host count, or for runs recorded before that column, its host rows.
+            + "CASE WHEN a.outcome IN ('failed', 'interrupted') THEN coalesce(a.switched_hosts > 0, EXISTS (SELECT 1 FROM {h} h WHERE h.attempt_id = a.id AND h.current = a.release_id AND h.previous IS DISTINCT FROM h.current)) ELSE false END"
     }
 
     static func outcome(index: Int) -> LedgerAttempt.Outcome {
