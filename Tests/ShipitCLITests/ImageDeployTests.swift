@@ -122,3 +122,30 @@ struct ImageDeployTests {
         }
     }
 }
+
+/// A progressive rollout with the image strategy behind the traffic switch: the broken v3 is
+/// stopped on the canary, which goes back to its warm v2 container; the other hosts never pull a
+/// container of v3 into service.
+@Suite("image deploys: rollout steps")
+struct ImageRolloutTests {
+    @Test func aBrokenImageStopsOnTheCanary() async throws {
+        let f = try ImageFixture(extraYAML: """
+        traffic: {proxy: nginx, drain: 1}
+        rollout:
+          steps: [1, "100%"]
+          bake: 0.5
+        """)
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--tag", "v1", "--bake", "0"]).status == 0)
+            let v2 = try await f.shipit(["deploy", "--tag", "v2", "--bake", "0"])
+            #expect(v2.status == 0, "\(v2.stdout.suffix(2000))")
+            #expect(v2.stdout.contains("succeeded in 2 rollout steps"))
+            let r3 = try await f.shipit(["deploy", "--tag", "v3"])
+            // v3 is never ready: it fails on the canary's idle slot, before any request; nothing
+            // was switched, and the later step never started.
+            #expect(r3.status != 0, "\(r3.stdout.suffix(2000))")
+            #expect(r3.stdout.contains("step 2 (not started)"))
+            for h in f.targets { #expect(try await f.served(h) == "hello from releases-example image v2") }
+        }
+    }
+}
