@@ -244,7 +244,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         var out: [DeploySample] = []
         let sql = "SELECT \(DeploySample.columns.replacingOccurrences(of: "{h}", with: "{s}attempt_hosts")) FROM {s}attempts a \(whereSQL) ORDER BY a.started_at"
         for try await (outcome, deploy, started, finished, commit, switched) in try await run(sql, Self.binds(values)).decode((Int, Int, Double, Double?, String?, Bool).self) {
-            out.append(DeploySample(operation: deploy == 1 ? "deploy" : "rollback", outcome: DeploySample.outcome(index: outcome), startedAt: Date(timeIntervalSince1970: started),
+            out.append(DeploySample(isDeploy: deploy == 1, outcome: DeploySample.outcome(index: outcome), startedAt: Date(timeIntervalSince1970: started),
                                     finishedAt: finished.map { Date(timeIntervalSince1970: $0) }, commit: commit, leftSwitched: switched))
         }
         return out

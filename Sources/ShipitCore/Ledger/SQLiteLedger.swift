@@ -182,9 +182,9 @@ public final class SQLiteLedger: Ledger {
         let sql = "SELECT \(DeploySample.columns.replacingOccurrences(of: "{h}", with: "attempt_hosts").replacingOccurrences(of: "IS DISTINCT FROM", with: "IS NOT")) FROM attempts a \(whereSQL) ORDER BY a.started_at"
         return try await pool.read { db in
             var out: [DeploySample] = []
-            out.reserveCapacity(1024)
+            out.reserveCapacity(4096)
             try RawRows.each(db, sql, arguments) { r in
-                out.append(DeploySample(operation: r.int(1) == 1 ? "deploy" : "rollback", outcome: DeploySample.outcome(index: Int(r.int(0) ?? -1)),
+                out.append(DeploySample(isDeploy: r.int(1) == 1, outcome: DeploySample.outcome(index: Int(r.int(0) ?? -1)),
                                         startedAt: Date(timeIntervalSince1970: r.double(2) ?? 0), finishedAt: r.double(3).map { Date(timeIntervalSince1970: $0) },
                                         commit: r.text(4), leftSwitched: (r.int(5) ?? 0) != 0))
             }

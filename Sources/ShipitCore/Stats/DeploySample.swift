@@ -2,7 +2,9 @@ import Foundation
 
 /// One recorded run, reduced to what the DORA figures need (read in bulk by `shipit stats`).
 public struct DeploySample: Sendable, Equatable {
-    public var operation: String
+    /// A deploy (else a rollback); a flag, not a string, for 100k rows.
+    public var isDeploy: Bool
+    public var operation: String { isDeploy ? "deploy" : "rollback" }
     public var outcome: LedgerAttempt.Outcome
     public var startedAt: Date
     public var finishedAt: Date?
@@ -11,7 +13,11 @@ public struct DeploySample: Sendable, Equatable {
     public var leftSwitched: Bool
 
     public init(operation: String, outcome: LedgerAttempt.Outcome, startedAt: Date, finishedAt: Date?, commit: String?, leftSwitched: Bool) {
-        self.operation = operation; self.outcome = outcome; self.startedAt = startedAt; self.finishedAt = finishedAt
+        self.init(isDeploy: operation == "deploy", outcome: outcome, startedAt: startedAt, finishedAt: finishedAt, commit: commit, leftSwitched: leftSwitched)
+    }
+
+    public init(isDeploy: Bool, outcome: LedgerAttempt.Outcome, startedAt: Date, finishedAt: Date?, commit: String?, leftSwitched: Bool) {
+        self.isDeploy = isDeploy; self.outcome = outcome; self.startedAt = startedAt; self.finishedAt = finishedAt
         self.commit = commit; self.leftSwitched = leftSwitched
     }
 
@@ -27,8 +33,9 @@ public struct DeploySample: Sendable, Equatable {
             + "CASE WHEN a.outcome IN ('failed', 'interrupted') THEN coalesce(a.switched_hosts > 0, EXISTS (SELECT 1 FROM {h} h WHERE h.attempt_id = a.id AND h.current = a.release_id AND h.previous IS DISTINCT FROM h.current)) ELSE false END"
     }
 
+    static let outcomes = LedgerAttempt.Outcome.allCases
+
     static func outcome(index: Int) -> LedgerAttempt.Outcome {
-        let all = LedgerAttempt.Outcome.allCases
-        return all.indices.contains(index) ? all[index] : .running
+        outcomes.indices.contains(index) ? outcomes[index] : .running
     }
 }

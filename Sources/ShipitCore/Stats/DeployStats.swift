@@ -40,14 +40,23 @@ public struct DeployStats: Codable, Sendable {
     public var perDay: [Day]
 
     public static func compute(_ samples: [DeploySample], from: Date, to: Date, commitTimes: [String: Date] = [:]) -> DeployStats {
-        let deploys = samples.filter { $0.operation == "deploy" }
+        let deploys = samples.lazy.filter(\.isDeploy)
         var succeeded = 0, failedChanges = 0, stopped = 0
         var restore: [Double] = []
         var lead: [Double] = []
         var durations: [Double] = []
-        // Keyed by UTC day number; formatted once per day at the end (not once per attempt).
-        var days: [Int: (Int, Int)] = [:]
-        let successes = samples.filter { $0.outcome == .succeeded }.compactMap(\.finishedAt).sorted()
+        durations.reserveCapacity(samples.count)
+        // (UTC day number, succeeded, failed): samples come in start order, so a day's counts
+        // are one run of the list (no hashing per attempt); formatted once per day at the end.
+        var days: [(day: Int, ok: Int, failed: Int)] = []
+        func count(_ day: Int, ok: Bool) {
+            if days.last?.day != day { days.append((day, 0, 0)) }
+            if ok { days[days.count - 1].ok += 1 } else { days[days.count - 1].failed += 1 }
+        }
+        var successes: [Date] = []
+        successes.reserveCapacity(samples.count)
+        for s in samples where s.outcome == .succeeded { if let f = s.finishedAt { successes.append(f) } }
+        successes.sort()
         // Binary search: 100k attempts with thousands of failures stay fast.
         func firstSuccess(after t: Date) -> Date? {
             var lo = 0, hi = successes.count
@@ -56,7 +65,7 @@ public struct DeployStats: Codable, Sendable {
         }
         func failedChange(_ d: DeploySample, day: Int) {
             failedChanges += 1
-            days[day, default: (0, 0)].1 += 1
+            count(day, ok: false)
             let restoredAt: Date? = d.outcome == .rolledBack ? d.finishedAt : firstSuccess(after: d.startedAt)
             if let r = restoredAt { restore.append(r.timeIntervalSince(d.startedAt)) }
         }
@@ -65,7 +74,7 @@ public struct DeployStats: Codable, Sendable {
             switch d.outcome {
             case .succeeded:
                 succeeded += 1
-                days[day, default: (0, 0)].0 += 1
+                count(day, ok: true)
                 if let f = d.finishedAt {
                     durations.append(f.timeIntervalSince(d.startedAt))
                     if let c = d.commit, let t = commitTimes[c], t <= f { lead.append(f.timeIntervalSince(t)) }
@@ -79,11 +88,19 @@ public struct DeployStats: Codable, Sendable {
         let span = max(to.timeIntervalSince(from) / 86400, 1.0 / 24)
         let changes = succeeded + failedChanges
         return DeployStats(from: from, to: to, days: span, changes: changes, succeeded: succeeded, failedChanges: failedChanges,
-                           stoppedBeforeSwitch: stopped, rollbacks: samples.filter { $0.operation == "rollback" }.count,
+                           stoppedBeforeSwitch: stopped, rollbacks: samples.reduce(0) { $0 + ($1.isDeploy ? 0 : 1) },
                            deploymentsPerDay: Double(succeeded) / span,
                            changeFailureRate: changes == 0 ? nil : Double(failedChanges) / Double(changes),
                            timeToRestore: spread(restore), leadTime: spread(lead), duration: spread(durations),
-                           perDay: days.keys.sorted().map { Day(day: String(UTCTime.iso(Date(timeIntervalSince1970: Double($0) * 86400)).prefix(10)), succeeded: days[$0]!.0, failed: days[$0]!.1) })
+                           perDay: mergeDays(days))
+    }
+
+    /// One entry per day, in order (runs of the same day merged, in case the input was not in
+    /// start order).
+    static func mergeDays(_ runs: [(day: Int, ok: Int, failed: Int)]) -> [Day] {
+        var merged: [Int: (Int, Int)] = [:]
+        for r in runs { merged[r.day, default: (0, 0)].0 += r.ok; merged[r.day, default: (0, 0)].1 += r.failed }
+        return merged.keys.sorted().map { Day(day: String(UTCTime.iso(Date(timeIntervalSince1970: Double($0) * 86400)).prefix(10)), succeeded: merged[$0]!.0, failed: merged[$0]!.1) }
     }
 
     /// Nearest-rank percentiles.
