@@ -103,10 +103,30 @@ public struct DeployStats: Codable, Sendable {
         return merged.keys.sorted().map { Day(day: String(UTCTime.iso(Date(timeIntervalSince1970: Double($0) * 86400)).prefix(10)), succeeded: merged[$0]!.0, failed: merged[$0]!.1) }
     }
 
-    /// Nearest-rank percentiles.
+    /// Nearest-rank percentiles, by selection (no full sort of 100k durations).
     static func spread(_ values: [Double]) -> Spread {
-        let v = values.sorted()
-        func pct(_ p: Double) -> Double? { v.isEmpty ? nil : v[min(v.count - 1, max(0, Int((p * Double(v.count)).rounded(.up)) - 1))] }
-        return Spread(count: v.count, p50: pct(0.5), p95: pct(0.95))
+        guard !values.isEmpty else { return Spread(count: 0, p50: nil, p95: nil) }
+        var v = values
+        func rank(_ p: Double) -> Int { min(v.count - 1, max(0, Int((p * Double(v.count)).rounded(.up)) - 1)) }
+        let p95 = select(&v, rank(0.95))
+        // Everything before the p95 rank is now at most p95: the median is selected among those.
+        let p50 = select(&v, rank(0.5), upTo: rank(0.95))
+        return Spread(count: v.count, p50: p50, p95: p95)
+    }
+
+    /// The k-th smallest of `v[0...upTo]` (Hoare quickselect, middle pivot); partially reorders `v`.
+    static func select(_ v: inout [Double], _ k: Int, upTo last: Int? = nil) -> Double {
+        var lo = 0, hi = last ?? v.count - 1
+        while lo < hi {
+            let pivot = v[(lo + hi) / 2]
+            var i = lo, j = hi
+            while i <= j {
+                while v[i] < pivot { i += 1 }
+                while v[j] > pivot { j -= 1 }
+                if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if k <= j { hi = j } else if k >= i { lo = i } else { return v[k] }
+        }
+        return v[k]
     }
 }
