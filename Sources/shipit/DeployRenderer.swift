@@ -83,8 +83,7 @@ struct DeployRenderer: Sendable {
                 verdict = "\(r.operation) of \(r.releaseID) FAILED in \(r.failedIn?.rawValue ?? "?") and was NOT rolled back (--no-rollback, or a contract migration was applied: fix forward): \(switched.count) host(s) are on \(r.releaseID)"
             }
         }
-        let exit = r.resumed == "abort" && r.phase == .rolledBack && !r.interrupted ? 0 : r.exitCode.rawValue
-        Console.shared.out("\n\(verdict) (\(Console.seconds(r.seconds)), exit \(exit))")
+        Console.shared.out("\n\(verdict) (\(Console.seconds(r.seconds)), exit \(r.exitCode.rawValue))")
         let width = r.hosts.map(\.host.count).max() ?? 0
         for h in r.hosts {
             let current = h.switchingTo.map { "UNKNOWN (\(h.current ?? "(none)") or \($0): run shipit status)" } ?? h.current ?? "(none)"

@@ -70,8 +70,8 @@ struct RunOptions: ParsableArguments {
         if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
     }
 
-    /// `rollout promote|abort`. An abort that rolled every switched host back did what was asked:
-    /// exit 0.
+    /// `rollout promote|abort` (an abort that rolled every switched host back exits 0: the
+    /// report's exit code says so).
     func resume(_ config: DeployConfig, mode: DeployStateMachine.Resume, json: Bool) async throws {
         let renderer = try renderer(config, json: json)
         var options = Deployment.Options()
@@ -82,7 +82,6 @@ struct RunOptions: ParsableArguments {
                                          warn: { Console.shared.err("shipit: warning: " + $0) }, notify: renderer.notice)
         }
         renderer.report(report)
-        let code = mode == .abort && report.phase == .rolledBack && !report.interrupted ? .success : report.exitCode
-        if code != .success { throw ExitCode(code.rawValue) }
+        if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
     }
 }

@@ -11,14 +11,6 @@ struct FaultRolloutTests {
     let hosts = TestHosts.current
     let bin = ShipitBinary()
 
-    func rollout(_ action: String, _ f: DeployFixture) async throws -> ShipitBinary.Run {
-        try await bin.run(["rollout", action, "--config", f.configFile])
-    }
-
-    func changes(_ f: DeployFixture) async throws -> Timeline {
-        try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts", "--since", "1h"]).stdout)
-    }
-
     @Test func aSignalDuringABakeRollsBackTheSwitchedHosts() async throws {
         let f = try DeployFixture(extraYAML: """
         rollout:
@@ -68,7 +60,7 @@ struct FaultRolloutTests {
             #expect(try await f.currentRelease(addresses[0]) == good, "the canary is back")
             #expect(try await f.served(addresses[0]) == "hello from releases-example v1")
             #expect(try await f.currentRelease(addresses[2]) == good, "step 3 never touched")
-            let entry = try #require(try await changes(f).entries.last)
+            let entry = try #require(try await f.timeline().entries.last)
             let byHost = Dictionary(uniqueKeysWithValues: entry.hosts.map { ($0.host, $0) })
             #expect(byHost[addresses[1]]?.switchedAt == nil && byHost[addresses[1]]?.status == "failed", "the dead host never switched")
             #expect(byHost[addresses[2]]?.switchedAt == nil && byHost[addresses[2]]?.rolloutStep == 3)
@@ -90,7 +82,7 @@ struct FaultRolloutTests {
         #expect(paused != good)
         #expect(try await f.currentRelease(hosts.hosts[1]) == good)
         for h in hosts.hosts { #expect(try await f.lockHolder(h) != "free", "the paused rollout holds the lock on \(h)") }
-        let entry = try #require(try await changes(f).entries.last)
+        let entry = try #require(try await f.timeline().entries.last)
         #expect(entry.outcome == "paused")
         return (good, paused)
     }
@@ -109,18 +101,18 @@ struct FaultRolloutTests {
             #expect(other.status == ShipitExit.locked.rawValue)
             #expect(other.stdout.contains("held by a PAUSED rollout of \(paused)"))
             #expect(other.stdout.contains("shipit rollout promote"))
-            let promote = try await rollout("promote", f)
+            let promote = try await f.shipit(["rollout", "promote"])
             #expect(promote.status == 0, "\(promote.stdout.suffix(3000))")
             #expect(promote.stdout.contains("succeeded in 3 rollout steps"))
             for h in hosts.hosts {
                 #expect(try await f.currentRelease(h) == paused)
                 #expect(try await f.lockHolder(h) == "free")
             }
-            let entry = try #require(try await changes(f).entries.last { $0.release == paused })
+            let entry = try #require(try await f.timeline().entries.last { $0.release == paused })
             #expect(entry.outcome == "succeeded")
             #expect(entry.hosts.allSatisfy { $0.switchedAt != nil })
             // Nothing left to promote.
-            let again = try await rollout("promote", f)
+            let again = try await f.shipit(["rollout", "promote"])
             #expect(again.status == 1 && again.stderr.contains("no paused rollout"))
         }
     }
@@ -147,7 +139,7 @@ struct FaultRolloutTests {
             _ = await ShipitBinary.wait(p)
             #expect(try await f.currentRelease(hosts.hosts[1]) != good, "step 2 had switched")
             // Abort picks up the dead run: every switched host back, locks released.
-            let abort = try await rollout("abort", f)
+            let abort = try await f.shipit(["rollout", "abort"])
             #expect(abort.status == 0, "\(abort.stdout.suffix(3000))\(abort.stderr)")
             #expect(abort.stdout.contains("ABORTED: the 2 switched host(s) are back on their previous release; 1 host(s) of later steps were never touched"))
             for h in hosts.hosts {

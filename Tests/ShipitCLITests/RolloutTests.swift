@@ -10,10 +10,6 @@ struct RolloutTests {
     let hosts = TestHosts.current
     let bin = ShipitBinary()
 
-    func changes(_ f: DeployFixture) async throws -> Timeline {
-        try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts", "--since", "1h"]).stdout)
-    }
-
     /// releases-example v5 that refuses to start on `host`.
     func failingOn(_ host: String) throws -> String {
         let dir = Local.tempDir("v5")
@@ -57,7 +53,7 @@ struct RolloutTests {
                 #expect(try await f.currentRelease(a) == good, "\(a) back on (or still on) the previous release")
                 #expect(try await f.served(a) == "hello from releases-example v1")
             }
-            let entry = try #require(try await changes(f).entries.last)
+            let entry = try #require(try await f.timeline().entries.last)
             #expect(entry.outcome == "rolled-back")
             let byHost = Dictionary(uniqueKeysWithValues: entry.hosts.map { ($0.host, $0) })
             #expect(byHost[addresses[0]]?.rolloutStep == 1 && byHost[addresses[0]]?.switchedAt != nil)
@@ -74,7 +70,7 @@ struct RolloutTests {
             let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
             #expect(v2.status == 0, "\(v2.stdout.suffix(3000))")
             for a in addresses { #expect(try await f.served(a) == "hello from releases-example v2") }
-            let last = try #require(try await changes(f).entries.last)
+            let last = try #require(try await f.timeline().entries.last)
             #expect(last.hosts.allSatisfy { $0.switchedAt != nil } && last.hosts.count == 10)
             #expect(last.rollout.contains { $0.hasPrefix("step 3/3 done: 5 host(s) switched and checked, 10 of 10") })
         }
@@ -110,7 +106,7 @@ struct RolloutTests {
                 #expect(try await f.currentRelease(h) == good)
                 #expect(try await f.served(h) == "hello from releases-example v1")
             }
-            let entry = try #require(try await changes(f).entries.last)
+            let entry = try #require(try await f.timeline().entries.last)
             #expect(entry.hosts.filter { $0.switchedAt != nil }.map(\.host) == [hosts.hosts[0]], "only the canary switched")
             let failed = try #require(entry.rollout.first { $0.hasPrefix("gate FAILED: step 1/2 · errors: ") })
             #expect(failed.contains("> max 0.5"))

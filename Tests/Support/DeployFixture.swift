@@ -136,6 +136,11 @@ public final class DeployFixture: @unchecked Sendable {
         try await ShipitBinary(hosts: hosts).run(config: configFile, args)
     }
 
+    /// `shipit changes --json` for the last hour, from the ledger alone.
+    public func timeline() async throws -> Timeline {
+        try ShipitBinary.decode(Timeline.self, try await shipit(["changes", "--json", "--no-hosts", "--since", "1h"]).stdout)
+    }
+
     public func cleanUp() async {
         for h in targets where hosts.hosts.contains(h) { await stopAll(on: h) }
         try? FileManager.default.removeItem(atPath: dir)

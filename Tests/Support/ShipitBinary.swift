@@ -41,8 +41,11 @@ public struct ShipitBinary: Sendable {
 
 
     /// `shipit <command> --config <config> <rest…>`, as an operator runs it against one config.
+    /// `--config` goes after the command words (`rollout promote`, `maintenance on`), before the
+    /// first option.
     public func run(config: String, _ args: [String], environment: [String: String]? = nil) async throws -> Run {
-        try await run([args[0], "--config", config] + args.dropFirst(), environment: environment)
+        let words = args.prefix { !$0.hasPrefix("-") }
+        return try await run(Array(words) + ["--config", config] + args.dropFirst(words.count), environment: environment)
     }
 
     /// A configured, not yet started process (for tests that signal it).

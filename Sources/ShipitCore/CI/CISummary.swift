@@ -14,10 +14,7 @@ public struct CISummary: Sendable {
     }
 
     /// The release most hosts ran before.
-    public var previousRelease: String {
-        let prev = report.hosts.compactMap(\.previous)
-        return Dictionary(grouping: prev, by: { $0 }).max { $0.value.count < $1.value.count }?.key ?? ""
-    }
+    public var previousRelease: String { DeployReport.commonPrevious(report.hosts) ?? "" }
 
     public var outputs: [(String, String)] {
         [("release", report.releaseID), ("outcome", report.outcome.rawValue), ("previous_release", previousRelease),

@@ -61,6 +61,12 @@ public struct DeployReport: Sendable, Codable {
         self.attemptID = attemptID; self.ledger = ledger
     }
 
+    /// The release most hosts ran before the run (ties: the lowest id, so it is stable).
+    public static func commonPrevious(_ hosts: [HostResult]) -> String? {
+        let counts = Dictionary(grouping: hosts.compactMap(\.previous), by: { $0 }).mapValues(\.count)
+        return counts.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key
+    }
+
     /// The ledger's word for how the run ended.
     public var outcome: LedgerAttempt.Outcome { Self.outcome(phase: phase, interrupted: interrupted) }
 
@@ -90,7 +96,11 @@ public struct DeployReport: Sendable, Codable {
     public var exitCode: ShipitExit {
         switch phase {
         case .succeeded, .paused: return .success
-        case .rolledBack: return deadlineExceeded ? .deadline : interrupted ? .interrupted : .rolledBack
+        case .rolledBack:
+            if deadlineExceeded { return .deadline }
+            if interrupted { return .interrupted }
+            // `rollout abort` asked for exactly this rollback: it did what was asked.
+            return resumed == "abort" ? .success : .rolledBack
         case .rollbackFailed: return .rollbackFailed
         default:
             if deadlineExceeded { return .deadline }

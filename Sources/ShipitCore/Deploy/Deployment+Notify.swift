@@ -25,12 +25,13 @@ extension Deployment {
     }
 
     func notification(_ event: String, report r: DeployReport?) -> Notification {
-        let hosts: [Notification.Host] = (r?.hosts ?? state.results).map { h in
+        let results = r?.hosts ?? state.results
+        let hosts: [Notification.Host] = results.map { h in
             let status: String
             if r == nil { status = "pending" } else if h.failedStep != nil { status = "failed" } else if h.current == r?.releaseID && h.previous != h.current { status = "switched" } else { status = "unchanged" }
             return Notification.Host(host: h.host, previous: h.previous, current: h.current, status: status, error: h.error.flatMap { redactor.redact($0) })
         }
-        let previous = Dictionary(grouping: hosts.compactMap(\.previous), by: { $0 }).max { $0.value.count < $1.value.count }?.key
+        let previous = DeployReport.commonPrevious(results)
         let outcome = r?.outcome.rawValue ?? "running"
         let release = r?.releaseID ?? targetID
         return Notification(event: event, attempt: attemptID, operation: machine.operation.rawValue, app: config.app, stage: config.stage,

@@ -17,9 +17,7 @@ extension Deployment {
             a.pid = invoker.pid
             a.machine = invoker.machine
             a.user = invoker.user
-            let r = AttemptRecorder(ledger: ledger, attempt: a, redactor: redactor) { [notify] message in
-                notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: message))
-            }
+            let r = makeRecorder(a, in: ledger)
             await r.change { _ in }
             recorder = r
             await r.event("rollout", message: "\(resumed!.mode.rawValue) by \(deployer) (pid \(invoker.pid))")
@@ -41,9 +39,7 @@ extension Deployment {
             releaseID: targetID, source: source, commit: commit, ref: ref, user: invoker.user, machine: invoker.machine,
             pid: invoker.pid, ci: invoker.ci, startedAt: Date(), state: machine.phase.rawValue, configHash: config.configHash,
             hosts: config.hosts.map { LedgerHostState(host: $0) })
-        let r = AttemptRecorder(ledger: ledger, attempt: attempt, redactor: redactor) { [notify] message in
-            notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: message))
-        }
+        let r = makeRecorder(attempt, in: ledger)
         do {
             try await r.begin(settings: config.settings)
         } catch {
@@ -52,6 +48,13 @@ extension Deployment {
         }
         recorder = r
         return true
+    }
+
+    /// The run's recorder: a write that fails mid-run becomes one notice.
+    func makeRecorder(_ attempt: LedgerAttempt, in ledger: Ledger) -> AttemptRecorder {
+        AttemptRecorder(ledger: ledger, attempt: attempt, redactor: redactor) { [notify] message in
+            notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: message))
+        }
     }
 
     /// The shared ledger's run lock (one run of this app and stage at a time, across runners).

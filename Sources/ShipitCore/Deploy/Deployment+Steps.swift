@@ -34,7 +34,7 @@ extension Deployment {
         // Before the deadline, no command may outlive it (a hung start must not hang the
         // pipeline); the rollback and closing scripts after it get their own time.
         if let at = deadlineAt, !interrupt.deadlinePassed {
-            let left = Double((at - ContinuousClock.now).components.seconds) + Double((at - ContinuousClock.now).components.attoseconds) / 1e18
+            let left = ExecRunner.seconds(at - ContinuousClock.now)
             command.timeout = max(0.5, min(command.timeout ?? config.connection.commandTimeout, left))
         }
         do {

@@ -222,7 +222,9 @@ public final class Deployment: @unchecked Sendable {
     var stepHosts: [String] { stepPlan.indices.contains(machine.step) ? stepPlan[machine.step] : config.hosts }
 
     /// Every host of the steps started so far: the ones this release may have reached.
-    var reachedHosts: [String] { stepPlan.prefix(machine.step + 1).flatMap { $0 } }
+    var reachedHosts: [String] { reachedHosts(through: machine.step) }
+
+    func reachedHosts(through step: Int) -> [String] { stepPlan.prefix(step + 1).flatMap { $0 } }
 
     /// `rollout` notices and ledger events: a step starts (its hosts) and a step is done.
     func announceRolloutStep(leaving before: DeployPhase, on event: DeployEvent) async {
@@ -230,7 +232,7 @@ public final class Deployment: @unchecked Sendable {
         let n = machine.rollout.steps
         if [.smokeTest, .bake].contains(before), event == .phaseSucceeded, machine.phase != .bake {
             let done = machine.phase == .succeeded || machine.phase == .paused ? machine.step : machine.step - 1
-            let message = "step \(done + 1)/\(n) done: \(stepPlan[done].count) host(s) switched and checked, \(reachedHostsCount(through: done)) of \(config.hosts.count) on \(targetID)"
+            let message = "step \(done + 1)/\(n) done: \(stepPlan[done].count) host(s) switched and checked, \(reachedHosts(through: done).count) of \(config.hosts.count) on \(targetID)"
             notify(DeployNotice(host: nil, step: "rollout", status: .ok, message: message))
             await recorder?.event("rollout", message: message)
         }
@@ -250,5 +252,4 @@ public final class Deployment: @unchecked Sendable {
         return Set(steps.values).sorted().map { n in ordered.filter { steps[$0] == n } }
     }
 
-    func reachedHostsCount(through step: Int) -> Int { stepPlan.prefix(step + 1).reduce(0) { $0 + $1.count } }
 }

@@ -54,7 +54,7 @@ public struct Notifier: Sendable {
             guard left > 0.05 else { break }
             request.timeoutInterval = left
             do {
-                let (_, response) = try await GateHTTP.session.data(for: request)
+                let (_, response) = try await DeployerHTTP.session.data(for: request)
                 let status = (response as? HTTPURLResponse)?.statusCode ?? 0
                 if (200..<300).contains(status) { return nil }
                 last = "HTTP \(status)"

@@ -33,12 +33,9 @@ struct GateRunner: Sendable {
         switch gate.kind {
         case .health: return await healthSamples(gate, c.switched)
         case let .http(url, json, max):
-            let urls = url.contains("{host}") ? c.switched.map { ($0 as String?, url.replacingOccurrences(of: "{host}", with: $0)) } : [(nil, url)]
-            return await withTaskGroup(of: GateSample.self) { group in
-                for (host, u) in urls { group.addTask { await self.http(gate, host: host, url: u, json: json, max: max) } }
-                var out: [GateSample] = []
-                for await s in group { out.append(s) }
-                return out.sorted { ($0.host ?? "") < ($1.host ?? "") }
+            guard url.contains("{host}") else { return [await http(gate, host: nil, url: url, json: json, max: max)] }
+            return await Self.perHost(c.switched) { host in
+                await self.http(gate, host: host, url: url.replacingOccurrences(of: "{host}", with: host), json: json, max: max)
             }
         case let .command(run): return [await command(gate, run, c)]
         case let .prometheus(url, query, max, emptyPasses):
@@ -63,13 +60,16 @@ struct GateRunner: Sendable {
         h.deadline = 0.01
         h.requestTimeout = min(h.requestTimeout, gate.timeout)
         let probe = HealthProbe(health: h, transport: transport)
-        return await withTaskGroup(of: GateSample.self) { group in
-            for host in hosts {
-                group.addTask {
-                    let r = await probe.check(host: host)
-                    return GateSample(gate: gate.name, type: gate.type, ok: r.healthy, host: host, detail: r.healthy ? "live and ready" : r.detail)
-                }
-            }
+        return await Self.perHost(hosts) { host in
+            let r = await probe.check(host: host)
+            return GateSample(gate: gate.name, type: gate.type, ok: r.healthy, host: host, detail: r.healthy ? "live and ready" : r.detail)
+        }
+    }
+
+    /// One sample per host, taken concurrently, in host-name order.
+    static func perHost(_ hosts: [String], _ sample: @escaping @Sendable (String) async -> GateSample) async -> [GateSample] {
+        await withTaskGroup(of: GateSample.self) { group in
+            for host in hosts { group.addTask { await sample(host) } }
             var out: [GateSample] = []
             for await s in group { out.append(s) }
             return out.sorted { ($0.host ?? "") < ($1.host ?? "") }
@@ -82,10 +82,10 @@ struct GateRunner: Sendable {
         }
         guard let u = URL(string: url) else { return sample(false, nil, "not a URL: \(url)") }
         do {
-            let r = try await GateHTTP.get(u, timeout: gate.timeout)
+            let r = try await DeployerHTTP.get(u, timeout: gate.timeout)
             guard (200..<300).contains(r.status) else { return sample(false, nil, "GET \(url) → \(r.status)") }
             guard let path = json, let max else { return sample(true, nil, "GET \(url) → \(r.status)") }
-            guard let doc = try? JSONSerialization.jsonObject(with: r.body), let v = GateHTTP.number(in: doc, at: path) else {
+            guard let doc = try? JSONSerialization.jsonObject(with: r.body), let v = DeployerHTTP.number(in: doc, at: path) else {
                 return sample(false, nil, "GET \(url): no number at '\(path)' in the answer")
             }
             return sample(v <= max, v, "\(path) = \(Self.format(v)) \(v <= max ? "≤" : ">") max \(Self.format(max))")
@@ -124,7 +124,7 @@ struct GateRunner: Sendable {
         comps?.percentEncodedQuery = encoded
         guard let url = comps?.url else { return sample(false, nil, "not a URL: \(base)") }
         do {
-            let r = try await GateHTTP.get(url, timeout: gate.timeout)
+            let r = try await DeployerHTTP.get(url, timeout: gate.timeout)
             let doc = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any]
             guard r.status == 200, doc?["status"] as? String == "success", let data = doc?["data"] as? [String: Any] else {
                 let why = (doc?["error"] as? String) ?? String(decoding: r.body.prefix(200), as: UTF8.self)
@@ -133,8 +133,8 @@ struct GateRunner: Sendable {
             // A vector: the largest sample; a scalar: its value.
             var values: [Double] = []
             if let result = data["result"] as? [[String: Any]] {
-                values = result.compactMap { ($0["value"] as? [Any]).flatMap { $0.count == 2 ? GateHTTP.number(in: $0, at: "1") : nil } }
-            } else if let scalar = data["result"] as? [Any], scalar.count == 2, let v = GateHTTP.number(in: scalar, at: "1") {
+                values = result.compactMap { ($0["value"] as? [Any]).flatMap { $0.count == 2 ? DeployerHTTP.number(in: $0, at: "1") : nil } }
+            } else if let scalar = data["result"] as? [Any], scalar.count == 2, let v = DeployerHTTP.number(in: scalar, at: "1") {
                 values = [v]
             }
             guard let v = values.max() else {

@@ -108,14 +108,7 @@ public struct ProjectTemplate: Sendable {
         # SHIPIT_RELEASE, SHIPIT_DEPLOY_TO and, with the traffic switch, SHIPIT_PIDFILE.
         start: sh bin/start
 
-        # The smoke test after every switch: both must answer 2xx before the deadline, or every switched
-        # host is rolled back.
-        health:
-          port: 8080
-          live: /health/live
-          ready: /health/ready
-          deadline: 30
-
+        \(Self.healthSection)
         # Zero-downtime: a managed nginx on each host in front of two slots (health.port + 1 and + 2); a
         # release is started and smoke-tested on the idle slot before it gets any request, and the
         # previous one stays warm so a rollback is a traffic switch. Needs nginx on the hosts.
@@ -143,6 +136,16 @@ public struct ProjectTemplate: Sendable {
           # Environment for the container from a file on this machine (uploaded, never printed).
           # env_file: .env.production
 
+        \(Self.healthSection)
+        # Zero-downtime: a managed nginx on each host in front of two container slots; see docs/traffic.md.
+        # traffic:
+        #   proxy: nginx
+
+        """
+    }
+
+    /// The same smoke test for either strategy.
+    static let healthSection = """
         # The smoke test after every switch: both must answer 2xx before the deadline, or every switched
         # host is rolled back.
         health:
@@ -151,12 +154,7 @@ public struct ProjectTemplate: Sendable {
           ready: /health/ready
           deadline: 30
 
-        # Zero-downtime: a managed nginx on each host in front of two container slots; see docs/traffic.md.
-        # traffic:
-        #   proxy: nginx
-
         """
-    }
 
     /// Example hooks, named `*.example` so none runs until renamed (and made executable).
     public static let hooks: [(name: String, text: String)] = [

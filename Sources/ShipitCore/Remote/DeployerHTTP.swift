@@ -3,9 +3,9 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// The deployer's HTTP GET for gates (an http gate's URL, Prometheus's query API): URLSession,
+/// HTTP from the deployer (gates, Prometheus, webhooks, the GitHub API): one URLSession,
 /// one request per sample, no caching, a timeout per request.
-struct GateHTTP: Sendable {
+struct DeployerHTTP: Sendable {
     struct Response: Sendable {
         var status: Int
         var body: Data
