@@ -66,13 +66,20 @@ struct DeployRenderer: Sendable {
             let never = r.hosts.filter { $0.rolloutStep != nil && $0.switchedAt == nil }.count
             verdict = "rollout of \(r.releaseID) ABORTED: the \(back) switched host(s) are back on their previous release; \(never) host(s) of later steps were never touched"
         case .rolledBack:
+            let retreated = r.hosts.filter { $0.retreatedFrom != nil }
+            let stopped = retreated.allSatisfy { $0.appStopped == true }
+            let retreat = retreated.isEmpty ? "" : "; \(retreated.count) host(s) had no previous release to return to: "
+                + (stopped ? "app stopped" : "app NOT stopped on some hosts (no 'stop' command configured)") + " and 'current' removed"
             if let ro = r.rollout {
                 let never = ro.steps.dropFirst(ro.reached).flatMap { $0 }.count
                 verdict = "\(r.operation) of \(r.releaseID) FAILED at rollout step \(ro.reached) of \(ro.steps.count)"
                     + (ro.failedGate.map { " (gate \($0.line))" } ?? "")
-                    + " and was rolled back on every switched host; \(never) host(s) of later steps were never touched"
+                    + " and was rolled back on every switched host; \(never) host(s) of later steps were never touched" + retreat
+            } else if !retreated.isEmpty, r.hosts.allSatisfy({ $0.retreatedFrom != nil || $0.current == $0.previous }) {
+                verdict = "\(r.operation) of \(r.releaseID) FAILED; there was no previous release to return to: "
+                    + (stopped ? "app stopped" : "app NOT stopped on some hosts (no 'stop' command configured)") + " and 'current' removed"
             } else {
-                verdict = "\(r.operation) of \(r.releaseID) FAILED and was rolled back on every switched host"
+                verdict = "\(r.operation) of \(r.releaseID) FAILED and was rolled back on every switched host" + retreat
             }
         case .rollbackFailed: verdict = "\(r.operation) of \(r.releaseID) FAILED and ROLLBACK FAILED: hosts may be on different releases"
         default:
@@ -91,6 +98,7 @@ struct DeployRenderer: Sendable {
             if let p = h.previous, p != h.current { line += "  previous=\(p)" }
             if let step = h.rolloutStep { line += h.switchedAt == nil ? "  step \(step) (not started)" : "  step \(step)" }
             if let step = h.failedStep { line += "  failed at \(step): \(h.error ?? "")" }
+            if let r = h.retreatedFrom { line += "  no previous release: \(r) " + (h.appStopped == true ? "stopped" : "left running (set 'stop')") }
             Console.shared.out(line)
         }
         if let id = r.attemptID { Console.shared.out("attempt \(id) recorded in the ledger \(r.ledger ?? "")  (shipit changes shows it)") }

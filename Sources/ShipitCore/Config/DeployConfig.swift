@@ -30,6 +30,9 @@ public struct DeployConfig: Sendable {
     public var keepReleases: Int
     public var shared: [String]
     public var start: String?
+    /// Symlink without the traffic switch: how the app is stopped (run in the release directory)
+    /// when a first deploy fails after its switch and there is no release to go back to.
+    public var stop: String?
     public var health: Health?
     /// Free space a host needs, as a multiple of the artifact size (tarball + extracted copy).
     public var diskFactor: Double
@@ -59,7 +62,7 @@ public struct DeployConfig: Sendable {
 }
 
 extension DeployConfig {
-    static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start",
+    static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start", "stop",
                                        "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout", "notify"]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
@@ -256,11 +259,13 @@ extension DeployConfig {
             throw reader.fail("'strategy: image' needs an 'image' section (name, container_port, port)")
         }
         if strategy == .image, let s = top["start"] { throw s.fail("'start' is for the symlink strategy; the image's own command runs") }
+        if strategy == .image, let s = top["stop"] { throw s.fail("'stop' is for the symlink strategy; the engine stops the container") }
         var config = DeployConfig(file: file, app: app, stage: nil, hosts: hosts, connection: conn, strategy: strategy,
                                   deployTo: deployTo, keepReleases: keep, shared: shared, start: start, health: health,
                                   diskFactor: diskFactor, hooksDir: hooksDir, ledgerPath: ledgerPath, image: image, configHash: "")
         config.roles = roles
         config.ledger = ledger
+        config.stop = try top["stop"]?.string()
         if let t = top["triage"] { config.triage = try TriageSettings.parse(t) }
         if let t = top["traffic"] {
             config.traffic = try TrafficSettings.parse(t, health: health)

@@ -21,6 +21,11 @@ public struct DeployReport: Sendable, Codable {
         /// (nil: a step the rollout never reached).
         public var rolloutStep: Int?
         public var switchedAt: Date?
+        /// A first deploy that failed after its switch: the release this host ran, now stopped,
+        /// with `current` taken away (there was no previous release to return to).
+        public var retreatedFrom: String?
+        /// Whether the retreat stopped the app (false: symlink without `stop:`, nothing knew how).
+        public var appStopped: Bool?
     }
 
     /// A progressive rollout: the hosts of each step, how many steps started, and the gate sample

@@ -70,6 +70,15 @@ struct RunState: Sendable {
         if let slot { hosts[host]?.slot = slot }
     }
 
+    /// A host with no previous release left the failed one: its app stopped, `current` gone.
+    mutating func retreated(host: String, from id: String, stopped: Bool) {
+        hosts[host]?.current = nil
+        hosts[host]?.switchingTo = nil
+        hosts[host]?.slot = nil
+        hosts[host]?.retreatedFrom = id
+        hosts[host]?.appStopped = stopped
+    }
+
     /// Pre-flight read the slots: which one serves traffic, and which release runs warm on the other.
     mutating func foundSlots(host: String, active: Int?, standby: String?, standbySlot: Int?) {
         hosts[host]?.slot = active
@@ -100,7 +109,7 @@ struct RunState: Sendable {
     /// What the ledger knows of a host.
     func ledgerState(_ host: String) -> LedgerHostState {
         let h = hosts[host]
-        let status = h?.switchingTo != nil ? "unknown" : h?.failedStep == nil ? nil : "failed"
+        let status = h?.switchingTo != nil ? "unknown" : h?.retreatedFrom != nil ? "stopped" : h?.failedStep == nil ? nil : "failed"
         return LedgerHostState(host: host, previous: h?.previous, current: h?.current, step: h?.failedStep, status: status, error: h?.error,
                                slot: h?.slot, standby: h?.standby, rolloutStep: h?.rolloutStep, switchedAt: h?.switchedAt)
     }

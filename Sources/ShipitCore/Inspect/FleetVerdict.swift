@@ -18,7 +18,10 @@ public struct FleetVerdict: Codable, Sendable, Equatable {
         release = currents.count == 1 ? reachable.first?.current : nil
         for h in hosts {
             if !h.reachable { problems.append("\(h.host): unreachable: \(h.error ?? "?")"); continue }
-            if h.current == nil { problems.append("\(h.host): no current release") }
+            if h.current == nil {
+                // A first deploy that failed after its switch left its release marked, stopped.
+                problems.append("\(h.host): no current release" + (h.failed.last.map { " (\($0) failed and was stopped: there was nothing to return to; deploy a fixed release)" } ?? ""))
+            }
             if let c = h.container, c != "running" { problems.append("\(h.host): the container of \(h.current ?? "?") is \(c), not running") }
             if let p = h.live, !p.ok { problems.append("\(h.host): live check failed: \(p.detail)") }
             if let p = h.ready, !p.ok { problems.append("\(h.host): ready check failed: \(p.detail)") }

@@ -184,6 +184,20 @@ public struct ImageStrategy: ReleaseStrategy {
         """)
     }
 
+    public func retreat(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
+        let t = trafficPart(host)
+        return script(.retreat, [("ID", releaseID), ("HIST", historyLine), ("STOPT", String(image.stopTimeout))] + t.vars, """
+        \(HostScript.appendHistory)
+        \(t.functions)
+        cur=$(cat "$ICUR" 2>/dev/null || true)
+        if [ "$cur" = "$ID" ]; then rm -f "$ICUR" || fail 31 "cannot remove the current release record"; fi
+        \(t.retreatSlots)
+        eng stop -t "$STOPT" "$APP-$ID" >/dev/null 2>&1 || true
+        echo "stopped=yes"
+        echo "retreated=$ID"
+        """)
+    }
+
     /// Keeps the newest `keep_images` releases (never current or the rollback target), removes
     /// older containers and images, releases the lock.
     public func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand {

@@ -74,6 +74,10 @@ public protocol ReleaseStrategy: Sendable {
     func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand
     /// Traffic switch: points the proxy at `slot`, which runs `releaseID`.
     func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand
+    /// A first deploy that failed after its switch: there is no release to go back to. The app of
+    /// `releaseID` is stopped and `current` taken away (with the traffic switch, the proxy serves no
+    /// slot), so nothing half-started keeps serving; prints `retreated=` and `stopped=yes|no`.
+    func retreat(releaseID: String, host: String, historyLine: String) -> RemoteCommand
     /// After success: prune (never current or `previous`), release the lock.
     func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand
     /// A release that failed: kept and marked for inspection, or removed when it never went live;

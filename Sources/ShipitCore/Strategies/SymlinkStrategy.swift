@@ -5,6 +5,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public let layout: HostLayout
     public let app: String
     public let start: String?
+    public let stop: String?
     public let health: DeployConfig.Health?
     public let shared: [String]
     public let keepReleases: Int
@@ -17,6 +18,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         layout = config.layout
         app = config.app
         start = config.start
+        stop = config.stop
         health = config.health
         shared = config.shared
         keepReleases = config.keepReleases
@@ -126,15 +128,17 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     /// `start` in the release directory, its output in the start log (a daemon must not hold the
     /// channel), with the start environment.
-    private func startBody(host: String) -> String {
+    /// `command` names the variable holding the command (`$STOP` runs the same way, exit 33).
+    private func startBody(host: String, command: String = "START") -> String {
         let exports = startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n")
+        let (what, code) = command == "START" ? ("start", 32) : ("stop", 33)
         return """
         \(exports)
         export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
-        (cd "$RELEASES/$ID" && sh -c "$START") </dev/null >"$STARTLOG" 2>&1
+        (cd "$RELEASES/$ID" && sh -c "$\(command)") </dev/null >"$STARTLOG" 2>&1
         rc=$?
         tail -c 2000 "$STARTLOG" >&2
-        [ $rc -eq 0 ] || { echo "error=start command exited $rc"; exit 32; }
+        [ $rc -eq 0 ] || { echo "error=\(what) command exited $rc"; exit \(code); }
         """
     }
 
@@ -174,6 +178,28 @@ public struct SymlinkStrategy: ReleaseStrategy {
           \(startBody(host: host).replacingOccurrences(of: "\n", with: "\n  "))
           echo "started=$ID"
         fi
+        """)
+    }
+
+    public func retreat(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
+        let t = traffic.scriptPart(host: host)
+        // Without the traffic switch, only the configured `stop` knows how to stop the app.
+        let stopBody = traffic != nil ? "echo stopped=yes" : """
+        if [ -n "$STOP" ] && [ -d "$RELEASES/$ID" ]; then
+          \(startBody(host: host, command: "STOP").replacingOccurrences(of: "\n", with: "\n  "))
+          echo stopped=yes
+        else
+          echo stopped=no
+        fi
+        """
+        return script(.retreat, [("ID", releaseID), ("HIST", historyLine), ("STOP", stop ?? ""), ("STARTLOG", layout.startLog)] + t.vars, """
+        \(HostScript.appendHistory)
+        \(t.functions)
+        cur=$(readlink "$CURRENT" 2>/dev/null || true)
+        if [ "${cur##*/}" = "$ID" ]; then rm -f "$CURRENT" || fail 31 "cannot remove current"; fi
+        \(t.retreatSlots)
+        \(stopBody)
+        echo "retreated=$ID"
         """)
     }
 

@@ -321,6 +321,22 @@ public struct TrafficSwitch: Sendable {
     true
     """
 
+    /// A first release that failed after its switch has nothing to go back to: the proxy serves no
+    /// slot again (as before the first deploy), and every slot running `$ID` stops after draining.
+    static let retreatSlots = """
+    getv act "$SLOTS/active"; rel=; [ -z "$act" ] || getv rel "$SLOTS/$act.release"
+    if [ -n "$act" ] && [ "$rel" = "$ID" ]; then
+      if [ "$TMODE" = managed ]; then rm -f "$PROXY/active.sock" "$SLOTS/upstream.slot"
+      else printf '%s' "$UPS0" > "$UPFILE"; rm -f "$SLOTS/upstream.slot"; proxy_reload >/dev/null 2>&1 || true; fi
+      rm -f "$SLOTS/active"
+    fi
+    for s in $SLOTPORTS; do
+      getv rel "$SLOTS/$s.release"
+      [ "$rel" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
+    done
+    true
+    """
+
     /// After a deploy: with `standby: SECONDS`, a detached timer on the host stops the warm standby
     /// then, if it is still the idle slot's release (a later deploy or rollback may have moved on).
     func standbyTimer() -> String {
@@ -367,6 +383,7 @@ struct TrafficScriptPart {
     var functions = ""
     var slotFacts = ""
     var stopFailedSlots = ""
+    var retreatSlots = ""
     /// Sets `$running`: the releases on a slot (never pruned).
     var runningReleases = "running="
     var standbyTimer = ""
@@ -377,8 +394,9 @@ extension Optional where Wrapped == TrafficSwitch {
     /// strategy's own (the image strategy's stop timeout), only with a traffic switch.
     func scriptPart(host: String?, extraVars: [(String, String)] = []) -> TrafficScriptPart {
         guard let t = self else { return TrafficScriptPart() }
-        return TrafficScriptPart(vars: t.variables(host: host ?? "") + extraVars, functions: TrafficSwitch.functions,
-                                 slotFacts: TrafficSwitch.slotFacts, stopFailedSlots: TrafficSwitch.stopFailedSlots,
+        return TrafficScriptPart(vars: t.variables(host: host ?? "") + [("UPS0", t.upstream(host: host ?? "", slot: nil))] + extraVars,
+                                 functions: TrafficSwitch.functions, slotFacts: TrafficSwitch.slotFacts,
+                                 stopFailedSlots: TrafficSwitch.stopFailedSlots, retreatSlots: TrafficSwitch.retreatSlots,
                                  runningReleases: TrafficSwitch.runningReleases, standbyTimer: t.standbyTimer())
     }
 }
