@@ -78,7 +78,7 @@ def upload_table():
         check([subprocess.Popen(["scp", "-q", *SSH_OPTS, path, f"{USER}@{host}:/tmp/openssh-bench.bin"])])
     w, _ = measure(scp)
     print(f"| OpenSSH scp | {w:.3f} s | {size_mb / w:.0f} |")
-    for method in ("scp", "sftp"):
+    for method in ("scp", "sftp", "stream"):
         def run():
             out = subprocess.run([BENCH, "upload", host, USER, KEY, KNOWN, path, method], check=True,
                                  capture_output=True, text=True).stdout.split()

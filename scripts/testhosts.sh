@@ -5,7 +5,10 @@
 #   scripts/testhosts.sh up [N]          start hosts 1..N that are not running (default 3)
 #   scripts/testhosts.sh down            stop every host this harness started (by pid, nothing else)
 #   scripts/testhosts.sh stop-host ADDR  stop one host (a dead host for fault tests)
-#   scripts/testhosts.sh start-host ADDR start one host again (its /srv starts empty)
+#   scripts/testhosts.sh start-host ADDR start one host again (its /srv starts empty); with
+#                                        SHIPIT_HOST_OPTS="nosftp default-maxstartups": a hardened
+#                                        host without the sftp subsystem, and/or sshd's default
+#                                        MaxStartups 10:30:100 (drops connections under a burst)
 #   scripts/testhosts.sh kill-host ADDR  SIGKILL every sshd of one host (listener and open sessions):
 #                                        the host drops off the network mid-step; its /srv and apps stay
 #   scripts/testhosts.sh revive-host ADDR start sshd again on a killed host, same /srv (same namespace)
@@ -63,7 +66,9 @@ ensure_keys() {
 host_dir() { echo "$STATE/hosts/$1"; }
 
 write_config() {
-  local addr=$1 dir
+  local addr=$1 dir opts=" ${SHIPIT_HOST_OPTS:-} " sftp="Subsystem sftp internal-sftp" startups="MaxStartups 500"
+  case "$opts" in *" nosftp "*) sftp="# no sftp subsystem (a hardened host)" ;; esac
+  case "$opts" in *" default-maxstartups "*) startups="# MaxStartups: sshd's default 10:30:100" ;; esac
   dir=$(host_dir "$addr")
   mkdir -p "$dir"
   [ -f "$dir/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "host-$addr" -f "$dir/ssh_host_ed25519_key"
@@ -78,7 +83,7 @@ UsePAM no
 StrictModes no
 PermitRootLogin prohibit-password
 MaxSessions 100
-MaxStartups 500
+$startups
 AllowTcpForwarding yes
 # libssh2 1.10 (Debian 12) signs RSA user auth with SHA-1 only ("ssh-rsa"), which OpenSSH >= 8.8
 # refuses by default; the test hosts accept it so RSA keys are covered. ed25519 needs nothing.
@@ -86,7 +91,7 @@ PubkeyAcceptedAlgorithms +ssh-rsa
 UseDNS no
 PrintMotd no
 LogLevel ERROR
-Subsystem sftp internal-sftp
+$sftp
 CFG
 }
 

@@ -12,6 +12,18 @@ extension Connection {
         captureLimit: Int,
         onOutput: ((OutputChannel, Data) -> Void)?
     ) throws -> ExecResult {
+        try exec(command, input: stdin.map { DataInput($0) }, timeout: timeout, captureLimit: captureLimit, onOutput: onOutput)
+    }
+
+    /// `exec` with stdin read from `input` as the channel window allows (a file is streamed in
+    /// chunks, never held in memory whole).
+    func exec(
+        _ command: String,
+        input source: ExecInput?,
+        timeout: Double?,
+        captureLimit: Int,
+        onOutput: ((OutputChannel, Data) -> Void)?
+    ) throws -> ExecResult {
         let deadline = timeout.map { ContinuousClock.now.advanced(by: .milliseconds(Int($0 * 1000))) }
         let operation = "exec"
         let channel = try openSessionChannel(deadline: deadline)
@@ -29,8 +41,7 @@ extension Connection {
 
         var out = TailBuffer(limit: captureLimit)
         var err = TailBuffer(limit: captureLimit)
-        let input = stdin ?? Data()
-        var written = 0
+        let input = source ?? DataInput(Data())
         var inputClosed = false
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 8)
         defer { chunk.deallocate() }
@@ -38,16 +49,21 @@ extension Connection {
         do {
             while true {
                 var progressed = false
+                // What the blocked write waits for (the socket writable, or a window adjust): the
+                // reads below overwrite libssh2's block directions, and waiting for input alone
+                // would leave a writable socket idle until the server happens to send something.
+                var writeBlocked: Int32 = 0
                 if !inputClosed {
-                    if written < input.count {
-                        let n = input.withUnsafeBytes { raw -> Int in
-                            let base = raw.baseAddress!.advanced(by: written).assumingMemoryBound(to: CChar.self)
-                            return libssh2_channel_write_ex(channel, 0, base, min(raw.count - written, 256 * 1024))
-                        }
-                        if n > 0 { written += n; progressed = true }
-                        else if n != Int(LIBSSH2_ERROR_EAGAIN) { throw error(.exec, "write stdin") }
+                    // Write what is pending until the channel window is full (EAGAIN), then read.
+                    while let pending = try input.pending(host: host) {
+                        let n = libssh2_channel_write_ex(channel, 0, pending.baseAddress!.assumingMemoryBound(to: CChar.self), pending.count)
+                        if n > 0 { input.consumed(n); progressed = true; continue }
+                        // 0: no window left and no EAGAIN from the transport; wait for an adjust.
+                        if n != Int(LIBSSH2_ERROR_EAGAIN) && n != 0 { throw error(.exec, "write stdin") }
+                        writeBlocked = n == 0 ? LIBSSH2_SESSION_BLOCK_INBOUND : libssh2_session_block_directions(session)
+                        break
                     }
-                    if written >= input.count {
+                    if input.finished {
                         let rc = libssh2_channel_send_eof(channel)
                         if rc == 0 { inputClosed = true; progressed = true }
                         else if rc != LIBSSH2_ERROR_EAGAIN { inputClosed = true }  // the command may have exited already
@@ -57,7 +73,7 @@ extension Connection {
                 let gotErr = try drain(channel, stream: SSH_EXTENDED_DATA_STDERR, into: &err, chunk: chunk, kind: .stderr, onOutput: onOutput)
                 if gotOut == .eof && gotErr == .eof && libssh2_channel_eof(channel) != 0 { break }
                 if gotOut == .data || gotErr == .data { progressed = true }
-                if !progressed { try waitSocket(operation, deadline: deadline) }
+                if !progressed { try waitSocket(operation, deadline: deadline, also: writeBlocked) }
             }
         } catch let e as SSHError {
             graceful = e.kind != .timeout && e.kind != .closed && e.kind != .connectionLost

@@ -75,7 +75,8 @@ final class Connection: @unchecked Sendable {
     static let socketErrors: Set<Int32> = [LIBSSH2_ERROR_SOCKET_DISCONNECT, LIBSSH2_ERROR_SOCKET_SEND, LIBSSH2_ERROR_SOCKET_RECV]
 
     /// Waits until the socket is ready in the direction libssh2 needs, or throws on the deadline.
-    func waitSocket(_ operation: String, deadline: ContinuousClock.Instant?) throws {
+    /// `also`: directions an earlier call in the same round blocked on (`LIBSSH2_SESSION_BLOCK_*`).
+    func waitSocket(_ operation: String, deadline: ContinuousClock.Instant?, also: Int32 = 0) throws {
         var waitMs: Int32 = 1000
         if let deadline {
             waitMs = TCPSocket.millisecondsUntil(deadline)
@@ -85,7 +86,7 @@ final class Connection: @unchecked Sendable {
             var next: Int32 = 0
             if libssh2_keepalive_send(session, &next) == 0, next > 0 { waitMs = min(waitMs, next * 1000) }
         }
-        let dirs = libssh2_session_block_directions(session)
+        let dirs = libssh2_session_block_directions(session) | also
         var events: Int16 = 0
         if dirs & LIBSSH2_SESSION_BLOCK_INBOUND != 0 { events |= Int16(POLLIN) }
         if dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 { events |= Int16(POLLOUT) }

@@ -63,6 +63,24 @@ public final class SSHSession: @unchecked Sendable {
         try await onQueue { try $0.exec(command, stdin: stdin, timeout: timeout, captureLimit: captureLimit, onOutput: onOutput) }
     }
 
+    /// Runs `command` with the local file at `stdinPath` streamed on its stdin: one channel moves the
+    /// file and runs what consumes it (e.g. `cat > f && tar -x …`), and the server needs no SFTP.
+    public func exec(_ command: String, stdinPath: String, timeout: Double? = nil,
+                     captureLimit: Int = SSHSession.defaultCaptureLimit) async throws -> ExecResult {
+        try await onQueue { conn in
+            let input = try FileInput(path: stdinPath, host: conn.host)
+            return try conn.exec(command, input: input, timeout: timeout, captureLimit: captureLimit, onOutput: nil)
+        }
+    }
+
+    /// Whether the server offers the SFTP subsystem (started now, and kept for later uploads).
+    public func sftpAvailable(timeout: Double = 10) async -> Bool {
+        (try? await onQueue { conn in
+            _ = try conn.sftp(deadline: ContinuousClock.now.advanced(by: .milliseconds(Int(timeout * 1000))))
+            return true
+        }) ?? false
+    }
+
     /// Copies a local file to `remotePath` with permission bits `mode`; returns the bytes sent.
     @discardableResult
     public func upload(localPath: String, remotePath: String, mode: Int32 = 0o644,

@@ -88,6 +88,25 @@ struct ExecTests {
         }
     }
 
+    @Test func aFileStreamsOnStdinInChunksAndSmallInputsToo() async throws {
+        let s = try await hosts.connect()
+        try await withCleanup({ await s.close() }) {
+            // 5 MiB and a bit: several 1 MiB buffer refills and many channel windows.
+            let file = Local.tempDir() + "/big"
+            try Data((0..<(5 * 1024 * 1024 + 4321)).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: file))
+            let r = try await s.exec("sha256sum; echo done >&2", stdinPath: file)
+            #expect(r.status.succeeded)
+            #expect(r.stdoutText.prefix(64) == (try Local.sha256(file)).prefix(64))
+            #expect(r.stderrText == "done\n")
+            // An input small enough for `Data` to keep inline, and an empty one.
+            #expect(try await s.exec("cat", stdin: Data("tiny".utf8)).stdoutText == "tiny")
+            #expect(try await s.exec("wc -c", stdin: Data()).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+            // A command that exits without reading its stdin does not hang the writer.
+            #expect(try await s.exec("exit 3", stdinPath: file).exitCode == 3)
+            await #expect(throws: SSHError.self) { try await s.exec("cat", stdinPath: file + ".missing") }
+        }
+    }
+
     @Test func commandTimeoutDoesNotHang() async throws {
         let s = try await hosts.connect()
         try await withCleanup({ await s.close() }) {

@@ -95,6 +95,14 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
         return "current=\(current[host] ?? "")\n\(rels)\n"
     }
 
+    /// Streaming counts as the upload and then the command.
+    func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult {
+        try await upload(host, localPath: stdinPath, remotePath: "")
+        return try await run(host, command)
+    }
+
+    func sftpAvailable(_ host: String) async -> Bool { true }
+
     func upload(_ host: String, localPath: String, remotePath: String) async throws {
         onStep?(host, "upload")
         try lock.withLock {

@@ -16,7 +16,9 @@ struct FleetCheckTests {
             if let error { throw error }
             return ExecResult(status: ExitStatus(code: 0), stdout: Data(lines(host).utf8))
         }
+        func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult { throw CancellationError() }
         func upload(_ host: String, localPath: String, remotePath: String) async throws {}
+        func sftpAvailable(_ host: String) async -> Bool { true }
         func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse { throw CancellationError() }
         func close() async {}
     }

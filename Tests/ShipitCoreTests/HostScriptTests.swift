@@ -74,7 +74,8 @@ struct HostScriptTests {
             commands += [s.preflight(Self.lock, deploying: nil, inventory: true, host: "h1"), s.switchTo(releaseID: "r1", host: "h1", historyLine: "{}"),
                          s.finish(previous: "r0", holder: "run-1", historyLine: "{}"), s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil, host: "h1"),
                          s.abandon(releaseID: "r1", keepForInspection: false, holder: "x", historyLine: "{}", host: "h1"), s.unlock(holder: "x", historyLine: nil),
-                         s.inventory(host: "h1"), s.inspect(verify: true, historyLines: 5, host: "h1"), s.forceUnlock()]
+                         s.inventory(host: "h1"), s.inspect(verify: true, historyLines: 5, host: "h1"), s.forceUnlock(),
+                         s.retreat(releaseID: "r1", host: "h1", historyLine: "{}")]
         }
         commands.append(h.strategy.preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1"))
         commands.append(h.strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(a)), host: "h1").command)
@@ -90,7 +91,8 @@ struct HostScriptTests {
             for s in [sym as ReleaseStrategy, img] {
                 commands += [s.preflight(Self.lock, deploying: nil, inventory: true, host: "h1"), s.warm(releaseID: "r1", host: "h1", slot: 8081, reuse: true),
                              s.switchTraffic(releaseID: "r1", host: "h1", slot: 8081, historyLine: "{}"), s.finish(previous: "r0", holder: "x", historyLine: nil),
-                             s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil, host: "h1"), s.inspect(verify: false, historyLines: 1, host: "h1")]
+                             s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil, host: "h1"), s.inspect(verify: false, historyLines: 1, host: "h1"),
+                             s.retreat(releaseID: "r1", host: "h1", historyLine: "{}")]
                 if let m = s.maintenance(host: "h1", on: true, message: "back soon", retryAfter: 60, historyLine: "{}") { commands.append(m) }
             }
         }
@@ -190,6 +192,30 @@ struct HostScriptTests {
         #expect(out.first("error")?.hasPrefix("checksum mismatch") == true)
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID)))
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID) + ".tmp"))
+    }
+
+    @Test func anArtifactStreamedOnStdinIsWrittenThenExtractedInOneScript() async throws {
+        let h = try Host()
+        _ = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false, host: "h1"))
+        let a = try await h.artifact(["VERSION": "streamed"])
+        let tarball = try Data(contentsOf: URL(fileURLWithPath: a.path))
+        let command = h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256).receiving(stdinAt: h.layout.upload(a.releaseID))
+        #expect(command.step == .extract)
+        let (status, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", command.rendered], stdin: tarball)
+        #expect(status == 0, "\(out)")
+        #expect(ScriptOutput(out).first("extracted") == a.releaseID)
+        #expect(try String(contentsOfFile: h.layout.release(a.releaseID) + "/VERSION", encoding: .utf8) == "streamed")
+        #expect(!FileManager.default.fileExists(atPath: h.layout.upload(a.releaseID)))
+        // A truncated stream fails the checksum and leaves nothing behind.
+        let (bad, badOut) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", h.strategy.extract(releaseID: "r2", sha256: a.sha256)
+            .receiving(stdinAt: h.layout.upload("r2")).rendered], stdin: tarball.prefix(tarball.count / 2))
+        #expect(bad == HostScript.Code.checksum.rawValue, "\(badOut)")
+        #expect(!FileManager.default.fileExists(atPath: h.layout.release("r2")))
+        #expect(!FileManager.default.fileExists(atPath: h.layout.upload("r2")))
+        // Nowhere to write it: a clear error, exit 24.
+        let (nowhere, nowhereOut) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", RemoteCommand(script: "echo never").receiving(stdinAt: "/nonexistent/dir/f").rendered], stdin: tarball)
+        #expect(nowhere == 24)
+        #expect(ScriptOutput(nowhereOut).first("error") == "receiving /nonexistent/dir/f failed (disk full?)")
     }
 
     @Test func abandonMarksAFailedReleaseOrRemovesOneThatNeverWentLive() async throws {

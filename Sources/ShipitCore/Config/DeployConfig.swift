@@ -167,7 +167,7 @@ extension DeployConfig {
 
         var conn = ConnectionSettings(parallel: 10)
         if let ssh = top["ssh"] {
-            let m = try ssh.mapping(allowed: ["user", "port", "identity", "known_hosts", "connect_timeout", "command_timeout", "accept_new_host_keys", "use_agent"])
+            let m = try ssh.mapping(allowed: ["user", "port", "identity", "known_hosts", "connect_timeout", "command_timeout", "accept_new_host_keys", "use_agent", "upload"])
             if let v = m["user"] { conn.user = try v.string() }
             if let v = m["port"] { conn.port = try v.int(1...65535) }
             if let v = m["identity"] { conn.identities = try v.stringList().map { expand($0, relativeTo: baseDir) } }
@@ -176,6 +176,10 @@ extension DeployConfig {
             if let v = m["command_timeout"] { conn.commandTimeout = try v.double(1...86400) }
             if let v = m["accept_new_host_keys"] { conn.hostKeyPolicy = try v.bool() ? .acceptNew : .strict }
             if let v = m["use_agent"] { conn.useAgent = try v.bool() }
+            if let v = m["upload"] {
+                guard let mode = ConnectionSettings.UploadMode(rawValue: try v.string()) else { throw v.fail("expected 'auto', 'stream', 'sftp' or 'scp'") }
+                conn.upload = mode
+            }
         }
         if let v = top["parallel"] { conn.parallel = try v.int(1...1000) }
 

@@ -29,7 +29,8 @@ extension Deployment {
     }
 
     /// Runs a remote script and turns a non-zero exit into its `error=` line (or stderr tail).
-    @Sendable func remote(_ host: String, _ command: RemoteCommand) async -> StepResult {
+    /// `stdinPath`: a local file streamed on the command's stdin (an upload without SFTP).
+    @Sendable func remote(_ host: String, _ command: RemoteCommand, stdinPath: String? = nil) async -> StepResult {
         var command = command
         // Before the deadline, no command may outlive it (a hung start must not hang the
         // pipeline); the rollback and closing scripts after it get their own time.
@@ -38,7 +39,8 @@ extension Deployment {
             command.timeout = max(0.5, min(command.timeout ?? config.connection.commandTimeout, left))
         }
         do {
-            let r = try await transport.run(host, command)
+            let r: ExecResult
+            if let stdinPath { r = try await transport.run(host, command, stdinPath: stdinPath) } else { r = try await transport.run(host, command) }
             let out = ScriptOutput(r.stdoutText)
             let tail = Self.tail(r.stderrText)
             if r.status.succeeded { return StepResult(ok: true, output: out, exitStatus: 0, stderrTail: tail) }

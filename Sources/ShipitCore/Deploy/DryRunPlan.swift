@@ -22,8 +22,14 @@ public enum DryRunPlan {
             lines.append("\n## \(host)")
             add("preflight", strategy.preflight(lock, deploying: input, inventory: false, host: host))
             let plan = strategy.stage(release, host: host)
-            for u in plan.uploads { lines.append("# upload \(u.localPath) -> \(u.remotePath) (sftp)") }
-            add(strategy.stageStep == "upload" ? "extract" : strategy.stageStep, plan.command)
+            let stageTitle = strategy.stageStep == "upload" ? "extract" : strategy.stageStep
+            if config.connection.upload.streams(bytes: plan.uploads.reduce(0) { $0 + StagePhase.size($1.localPath) }), let last = plan.uploads.last {
+                for u in plan.uploads.dropLast() { add("stream \(u.localPath) on stdin to \(u.remotePath)", plan.command.receivingOnly(stdinAt: u.remotePath)) }
+                add("\(stageTitle), \(last.localPath) streamed on its stdin (one channel, no SFTP)", plan.command.receiving(stdinAt: last.remotePath))
+            } else {
+                for u in plan.uploads { lines.append("# upload \(u.localPath) -> \(u.remotePath) (\(config.connection.upload == .scp ? "scp" : "sftp"))") }
+                add(stageTitle, plan.command)
+            }
             if let traffic = strategy.traffic {
                 // The slot is known at run time (the one not serving); the plan shows the first.
                 let slot = traffic.settings.slots[0]

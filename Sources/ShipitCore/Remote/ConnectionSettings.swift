@@ -15,6 +15,28 @@ public struct ConnectionSettings: Sendable {
     public var commandTimeout: Double
     /// Hosts worked on at once.
     public var parallel: Int
+    /// How files reach a host: streamed on the stdin of the command that consumes them (one
+    /// channel, no SFTP needed), or SFTP/SCP first and the command after; `auto` picks per size.
+    public var upload: UploadMode = .auto
+
+    public enum UploadMode: String, Sendable, CaseIterable {
+        case auto, stream, sftp, scp
+
+        /// `auto` streams files up to this size, and uses SFTP above it where the host offers it:
+        /// measured on loopback (docs/performance.md), streaming saves the SFTP set-up and a
+        /// second channel, which wins for small files, and SFTP moves bytes faster when the CPU
+        /// (not a network link) is the limit.
+        public static let autoStreamLimit: Int64 = 2 << 20
+
+        /// Whether files of `bytes` in total go on the command's stdin.
+        public func streams(bytes: Int64) -> Bool {
+            switch self {
+            case .stream: return true
+            case .auto: return bytes <= Self.autoStreamLimit
+            case .sftp, .scp: return false
+            }
+        }
+    }
 
     public init(
         user: String? = nil, port: Int = 22, identities: [String] = [], useAgent: Bool = true,

@@ -5,7 +5,12 @@ import SSH
 /// state machine use a fake.
 public protocol HostTransport: Sendable {
     func run(_ host: String, _ command: RemoteCommand) async throws -> ExecResult
+    /// Runs `command` with the local file at `stdinPath` streamed on its stdin.
+    func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult
+    /// Copies a file over SFTP (or SCP).
     func upload(_ host: String, localPath: String, remotePath: String) async throws
+    /// Whether the host's sshd offers the SFTP subsystem (hardened hosts often do not).
+    func sftpAvailable(_ host: String) async -> Bool
     /// HTTP GET of `path` on address:port as seen from the host (an SSH direct-tcpip tunnel).
     func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse
     func close() async
@@ -23,10 +28,22 @@ public struct SSHTransport: HostTransport {
         }
     }
 
+    public func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult {
+        try await onSession(host) { [fleet] in
+            try await $0.exec(command.rendered, stdinPath: stdinPath, timeout: command.timeout ?? fleet.settings.commandTimeout, captureLimit: 1 << 20)
+        }
+    }
+
     public func upload(_ host: String, localPath: String, remotePath: String) async throws {
         try await onSession(host) { [fleet] in
-            try await $0.upload(localPath: localPath, remotePath: remotePath, mode: 0o600, method: .sftp, timeout: fleet.settings.commandTimeout)
+            let method: UploadMethod = fleet.settings.upload == .scp ? .scp : .sftp
+            try await $0.upload(localPath: localPath, remotePath: remotePath, mode: 0o600, method: method, timeout: fleet.settings.commandTimeout)
         }
+    }
+
+    public func sftpAvailable(_ host: String) async -> Bool {
+        guard let session = try? await fleet.session(host) else { return false }
+        return await session.sftpAvailable(timeout: fleet.settings.connectTimeout)
     }
 
     public func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse {

@@ -48,6 +48,29 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         return c
     }
 
+    /// This script, first writing its stdin to `path` (mode 0600, replaced whole): a file and the
+    /// command that consumes it in one exec channel, with no SFTP.
+    public func receiving(stdinAt path: String) -> RemoteCommand {
+        guard case let .script(text) = body else { preconditionFailure("only a builder script can receive a file") }
+        var c = self
+        c.body = .script(Self.receive(path) + "\n" + text)
+        return c
+    }
+
+    /// Only the receiving part (a file the script needs besides the one on its own stdin).
+    public func receivingOnly(stdinAt path: String) -> RemoteCommand {
+        var c = RemoteCommand(script: Self.receive(path), step: step, timeout: timeout)
+        c.alsoRuns = []
+        return c
+    }
+
+    static func receive(_ path: String) -> String {
+        let q = ShellQuote.quote(path), tmp = ShellQuote.quote(path + ".part")
+        return """
+        if ! (umask 077 && cat > \(tmp) && mv -f \(tmp) \(q)); then rm -f \(tmp); echo "error=receiving \(path.filter { $0 != "\"" && $0 != "$" && $0 != "`" && $0 != "\\" }) failed (disk full?)"; exit 24; fi
+        """
+    }
+
     public static func isValidEnvName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
         return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }

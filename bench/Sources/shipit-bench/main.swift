@@ -1,5 +1,6 @@
 // Measurements behind bench/run.sh that need shipit's own modules:
-//   shipit-bench upload HOST USER IDENTITY KNOWN_HOSTS FILE scp|sftp   → "seconds bytes"
+//   shipit-bench upload HOST USER IDENTITY KNOWN_HOSTS FILE scp|sftp|stream → "seconds bytes"
+//     (stream: the file on the stdin of `cat > FILE`, as a deploy streams its artifact)
 //   shipit-bench ledger-fill LEDGER APP ATTEMPTS                       → fills a ledger (10 steps, 3 hosts per attempt, over 365 days)
 //   shipit-bench ledger-query CONFIG DAYS [LIMIT]                      → "query_ms entries" of the `changes` query (ledger only)
 //   shipit-bench deploy CONFIG DIR HOSTS ledger|none                   → "seconds" of one deploy (artifact built before the clock)
@@ -19,12 +20,19 @@ func seconds(_ d: Duration) -> Double {
 let args = CommandLine.arguments
 switch args.count > 1 ? args[1] : "" {
 case "upload":
-    guard args.count == 8, let method = UploadMethod(rawValue: args[7]) else { fail("usage: upload HOST USER IDENTITY KNOWN_HOSTS FILE scp|sftp") }
+    guard args.count == 8, args[7] == "stream" || UploadMethod(rawValue: args[7]) != nil else { fail("usage: upload HOST USER IDENTITY KNOWN_HOSTS FILE scp|sftp|stream") }
     let options = SSHOptions(authentication: [.privateKey(path: args[4])], knownHostsPath: args[5])
     let session = try await SSHSession.connect(to: SSHTarget(host: args[2], user: args[3]), options: options)
-    let remote = "/tmp/shipit-bench-\(method.rawValue)-\(getpid())"
+    let remote = "/tmp/shipit-bench-\(args[7])-\(getpid())"
     let start = ContinuousClock.now
-    let bytes = try await session.upload(localPath: args[6], remotePath: remote, method: method, timeout: 300)
+    let bytes: Int64
+    if let method = UploadMethod(rawValue: args[7]) {
+        bytes = try await session.upload(localPath: args[6], remotePath: remote, method: method, timeout: 300)
+    } else {
+        let r = try await session.exec(ProcessInfo.processInfo.environment["BENCH_SINK"].map { "\($0) > \(remote)" } ?? "cat > \(remote)", stdinPath: args[6], timeout: 300)
+        guard r.status.succeeded else { fail("stream: \(r.stderrText)") }
+        bytes = Int64((try? FileManager.default.attributesOfItem(atPath: args[6])[.size] as? Int) ?? 0)
+    }
     let elapsed = ContinuousClock.now - start
     _ = try await session.exec("rm -f \(remote)")
     await session.close()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Puts the release on every host without touching what runs: the strategy's uploads (the
 /// artifact, an env file), then its staging script (extract and verify; create the container).
 struct StagePhase: PhaseRunner {
@@ -6,17 +8,39 @@ struct StagePhase: PhaseRunner {
         let strategy = d.strategy
         let transport = d.transport
         let name = strategy.stageStep
+        let mode = d.config.connection.upload
         let results = await d.step(name, on: d.config.hosts) { host in
             let plan = strategy.stage(release, host: host)
-            for u in plan.uploads {
-                do { try await transport.upload(host, localPath: u.localPath, remotePath: u.remotePath) } catch {
-                    return StepResult(failure: (u.label.map { "\($0): " } ?? "") + ErrorText.withoutHost(error))
+            var stream = mode.streams(bytes: plan.uploads.reduce(0) { $0 + Self.size($1.localPath) })
+            if !stream, !plan.uploads.isEmpty, await !transport.sftpAvailable(host) {
+                stream = true
+                if mode != .auto {
+                    d.notify(DeployNotice(host: host, step: name, status: .info, message: "this host's sshd offers no SFTP: the files are streamed on the command's stdin instead"))
                 }
             }
-            return await d.remote(host, plan.command)
+            guard stream else {
+                for u in plan.uploads {
+                    do { try await transport.upload(host, localPath: u.localPath, remotePath: u.remotePath) } catch {
+                        return StepResult(failure: (u.label.map { "\($0): " } ?? "") + ErrorText.withoutHost(error))
+                    }
+                }
+                return await d.remote(host, plan.command)
+            }
+            // Each file on the stdin of the script that needs it: the last one (the artifact) and
+            // the staging script share one channel.
+            guard let last = plan.uploads.last else { return await d.remote(host, plan.command) }
+            for u in plan.uploads.dropLast() {
+                let r = await d.remote(host, plan.command.receivingOnly(stdinAt: u.remotePath), stdinPath: u.localPath)
+                if !r.ok { return StepResult(failure: (u.label.map { "\($0): " } ?? "") + (r.error ?? "failed")) }
+            }
+            return await d.remote(host, plan.command.receiving(stdinAt: last.remotePath), stdinPath: last.localPath)
         }
         await recordChanges(d, results)
         return d.state.record(results, step: name).isEmpty ? .done : .failed
+    }
+
+    static func size(_ path: String) -> Int64 {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
     }
 
     /// The files changed against the previous release, as the first host that had one reported them.
