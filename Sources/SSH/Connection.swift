@@ -16,7 +16,7 @@ final class Connection: @unchecked Sendable {
     let fd: Int32
     private var sftpHandle: OpaquePointer?
     private var closed = false
-    private let keepaliveInterval: Int
+    let keepaliveInterval: Int
 
     var host: String { target.host }
 
@@ -31,10 +31,12 @@ final class Connection: @unchecked Sendable {
 
     // MARK: connect
 
-    static func open(target: SSHTarget, options: SSHOptions) throws -> Connection {
+    /// `over`: an already connected socket to run the session on (a jump host's bridged channel),
+    /// owned by the connection from then on; nil connects over TCP.
+    static func open(target: SSHTarget, options: SSHOptions, over socket: Int32? = nil) throws -> Connection {
         try LibSSH2Runtime.ensure()
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(options.connectTimeout * 1000)))
-        let fd = try TCPSocket.connect(host: target.host, port: target.port, deadline: deadline)
+        let fd = try socket ?? TCPSocket.connect(host: target.host, port: target.port, deadline: deadline)
         guard let raw = libssh2_session_init_ex(nil, nil, nil, nil) else {
             close(fd)
             throw SSHError(kind: .internalError, host: target.host, operation: "session init", message: "libssh2_session_init failed")

@@ -28,11 +28,16 @@ public final class SSHSession: @unchecked Sendable {
     /// Connects, verifies the host key against known_hosts and authenticates, within
     /// `options.connectTimeout`.
     public static func connect(to target: SSHTarget, options: SSHOptions) async throws -> SSHSession {
+        try await connect(to: target, options: options, over: nil)
+    }
+
+    /// `socket`: a connected socket the session runs on (owned by the session from then on).
+    static func connect(to target: SSHTarget, options: SSHOptions, over socket: Int32?) async throws -> SSHSession {
         let queue = DispatchQueue(label: "shipit.ssh.\(target.host):\(target.port)")
         return try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 do {
-                    let conn = try Connection.open(target: target, options: options)
+                    let conn = try Connection.open(target: target, options: options, over: socket)
                     continuation.resume(returning: SSHSession(connection: conn, queue: queue))
                 } catch {
                     continuation.resume(throwing: error)

@@ -4,14 +4,29 @@ import SSH
 /// How shipit reaches hosts: user, port, identities, known_hosts, timeouts. Built from the config and
 /// overridden by `--user`, `--identity`, `--known-hosts`, exactly the same way in every command.
 public struct ConnectionSettings: Sendable {
-    public var user: String
-    public var port: Int
+    /// Settings given in shipit.yml or as flags: these win over ssh_config, which wins over the
+    /// defaults.
+    public enum Field: Sendable { case user, port, identities, knownHosts, hostKeyPolicy, connectTimeout }
+    public private(set) var explicit: Set<Field> = []
+
+    public var user: String { didSet { explicit.insert(.user) } }
+    public var port: Int { didSet { explicit.insert(.port) } }
     /// Key files to try, in order; empty means "the usual ones": ~/.ssh/id_ed25519, id_ecdsa, id_rsa.
-    public var identities: [String]
+    public var identities: [String] { didSet { explicit.insert(.identities) } }
     public var useAgent: Bool
-    public var knownHostsPath: String
-    public var hostKeyPolicy: SSHOptions.HostKeyPolicy
-    public var connectTimeout: Double
+    public var knownHostsPath: String { didSet { explicit.insert(.knownHosts) } }
+    public var hostKeyPolicy: SSHOptions.HostKeyPolicy { didSet { explicit.insert(.hostKeyPolicy) } }
+    public var connectTimeout: Double { didSet { explicit.insert(.connectTimeout) } }
+    /// The OpenSSH client config read for host aliases, users, ports, keys and jump hosts
+    /// (`~/.ssh/config` unless `ssh.config` names another file or `none`).
+    public var sshConfig: SSHConfig?
+    public var sshConfigPath: String?
+    /// `ssh.proxy_jump` / `--proxy-jump`: `[user@]host[:port]` hops in order (nil: from
+    /// ssh_config; empty: none).
+    public var proxyJump: [String]?
+    /// At most this many SSH handshakes in flight (sshd's MaxStartups drops connections beyond
+    /// its own limit; SSHKit's max_concurrent_starts default is 30).
+    public var maxConcurrentStarts = 30
     public var commandTimeout: Double
     /// Hosts worked on at once.
     public var parallel: Int
@@ -45,6 +60,10 @@ public struct ConnectionSettings: Sendable {
     ) {
         let env = ProcessInfo.processInfo.environment
         self.user = user ?? env["USER"] ?? NSUserName()
+        // Given here, as in a test's settings: explicit, like shipit.yml.
+        if user != nil { explicit.insert(.user) }
+        if !identities.isEmpty { explicit.insert(.identities) }
+        if knownHostsPath != nil { explicit.insert(.knownHosts) }
         self.port = port
         self.identities = identities
         self.useAgent = useAgent

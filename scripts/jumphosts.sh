@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Jump-host harness: target hosts the deployer CANNOT reach, behind a bastion it can.
+#
+#   scripts/jumphosts.sh up      start (idempotent)
+#   scripts/jumphosts.sh down    stop everything this script started
+#   scripts/jumphosts.sh env     print the addresses
+#
+# A private network namespace (only its own loopback) holds three sshd targets on 127.0.0.21-23
+# port 22, each with its own tmpfs /srv. From the deployer's namespace these addresses answer
+# nothing. The bastion listens on 127.0.0.50:22 in the deployer's namespace and serves each
+# connection with `sshd -i` running inside the private namespace (scripts/jump-inetd.py), so its
+# direct-tcpip channels reach the targets. Keys, users and known_hosts are testhosts.sh's (run
+# `scripts/testhosts.sh up` first).
+set -euo pipefail
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+
+STATE=${SHIPIT_TESTHOSTS:-/tmp/shipit-testhosts}
+J=$STATE/jump
+USER_NAME=${SHIPIT_TEST_USER:-deploy}
+SSHD=${SSHD:-/usr/sbin/sshd}
+BASTION=127.0.0.50
+TARGETS="127.0.0.21 127.0.0.22 127.0.0.23"
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+die() { echo "jumphosts: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "must run as root"
+[ -f "$STATE/keys/id_ed25519" ] || die "run scripts/testhosts.sh up first (keys, user)"
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+sshd_config() {  # FILE LISTEN KEY PIDFILE
+  cat > "$1" <<CFG
+ListenAddress $2
+HostKey $3
+PidFile $4
+AuthorizedKeysFile $STATE/authorized_keys/%u
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+MaxSessions 100
+MaxStartups 500
+AllowTcpForwarding yes
+PubkeyAcceptedAlgorithms +ssh-rsa
+UseDNS no
+PrintMotd no
+LogLevel ERROR
+Subsystem sftp internal-sftp
+CFG
+}
+
+known_host() {  # NAME PUBKEYFILE
+  local key
+  key=$(cut -d' ' -f1,2 "$2")
+  (
+    flock 9
+    grep -v "^$1 " "$STATE/known_hosts" > "$STATE/known_hosts.tmp.$$" || true
+    echo "$1 $key" >> "$STATE/known_hosts.tmp.$$"
+    mv "$STATE/known_hosts.tmp.$$" "$STATE/known_hosts"
+  ) 9>"$STATE/known_hosts.lock"
+}
+
+in_ns() { nsenter --net="/proc/$(cat "$J/netns.pid")/ns/net" "$@"; }
+
+wait_ns_port() {
+  local i
+  for i in $(seq 1 100); do
+    if in_ns bash -c "exec 3<>/dev/tcp/$1/22" 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+up() {
+  mkdir -p "$J" /run/sshd
+  if ! alive "$J/netns.pid"; then
+    setsid unshare --net sh -c 'ip link set lo up && exec sleep infinity' </dev/null >/dev/null 2>&1 &
+    echo $! > "$J/netns.pid"
+    sleep 0.2
+    alive "$J/netns.pid" || die "could not create the private network namespace"
+  fi
+  local uid gid t
+  uid=$(id -u "$USER_NAME"); gid=$(id -g "$USER_NAME")
+  for t in $TARGETS; do
+    mkdir -p "$J/$t"
+    [ -f "$J/$t/key" ] || ssh-keygen -q -t ed25519 -N '' -C "jump-target-$t" -f "$J/$t/key"
+    sshd_config "$J/$t/sshd_config" "$t:22" "$J/$t/key" "$J/$t/sshd.pid"
+    known_host "$t" "$J/$t/key.pub"
+    alive "$J/$t/sshd.pid" && continue
+    setsid nsenter --net="/proc/$(cat "$J/netns.pid")/ns/net" unshare --mount --propagation private sh -c \
+      "mount -t tmpfs -o size=128m,mode=0755,uid=$uid,gid=$gid tmpfs /srv && exec $SSHD -D -e -f '$J/$t/sshd_config'" \
+      </dev/null >>"$J/$t/sshd.log" 2>&1 &
+    echo $! > "$J/$t/sshd.pid"
+  done
+  for t in $TARGETS; do wait_ns_port "$t" || die "target sshd $t did not start (see $J/$t/sshd.log)"; done
+  mkdir -p "$J/bastion"
+  [ -f "$J/bastion/key" ] || ssh-keygen -q -t ed25519 -N '' -C "jump-bastion" -f "$J/bastion/key"
+  sshd_config "$J/bastion/sshd_config" "$BASTION:22" "$J/bastion/key" "$J/bastion/unused.pid"
+  known_host "$BASTION" "$J/bastion/key.pub"
+  if ! alive "$J/bastion/inetd.pid"; then
+    setsid python3 "$HERE/jump-inetd.py" "$BASTION" 22 "$(cat "$J/netns.pid")" "$SSHD" "$J/bastion/sshd_config" "$J/bastion/sshd.log" \
+      </dev/null >>"$J/bastion/inetd.log" 2>&1 &
+    echo $! > "$J/bastion/inetd.pid"
+    local i
+    for i in $(seq 1 100); do (exec 3<>"/dev/tcp/$BASTION/22") 2>/dev/null && break; sleep 0.05; done
+  fi
+  (exec 3<>"/dev/tcp/$BASTION/22") 2>/dev/null || die "bastion on $BASTION did not start (see $J/bastion/inetd.log)"
+  echo "jumphosts: bastion $BASTION, targets $TARGETS (reachable only through the bastion)"
+}
+
+down() {
+  [ -d "$J" ] || return 0
+  local f
+  for f in "$J"/bastion/inetd.pid "$J"/127.*/sshd.pid; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+    rm -f "$f"
+  done
+  # The sshd -i sessions the bastion started (their own sessions, in the private namespace).
+  pkill -f "$J/bastion/sshd_config" 2>/dev/null || true
+  [ -f "$J/netns.pid" ] && kill "$(cat "$J/netns.pid")" 2>/dev/null || true
+  rm -f "$J/netns.pid"
+  echo "jumphosts: stopped"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  env) echo "SHIPIT_JUMP_BASTION=$BASTION"; echo "SHIPIT_JUMP_TARGETS=${TARGETS// /,}" ;;
+  *) die "usage: jumphosts.sh up|down|env" ;;
+esac
