@@ -16,8 +16,10 @@ MODE=all
 case "${1:-}" in all|main|faults) MODE=$1; shift ;; esac
 FAULTS='\.Fault[A-Za-z]*Tests'
 swift build --build-tests
-trap 'scripts/testhosts.sh down >/dev/null 2>&1 || true; scripts/registry.sh down >/dev/null 2>&1 || true; scripts/pg.sh down >/dev/null 2>&1 || true' EXIT
+trap 'scripts/jumphosts.sh down >/dev/null 2>&1 || true; scripts/testhosts.sh down >/dev/null 2>&1 || true; scripts/registry.sh down >/dev/null 2>&1 || true; scripts/pg.sh down >/dev/null 2>&1 || true' EXIT
 scripts/testhosts.sh up "$N"
+# Targets reachable only through a bastion (ProxyJump tests).
+scripts/jumphosts.sh up
 # The image strategy's tests: rootless podman for the hosts' deploy user, a local registry, and the
 # demo images pushed to it.
 scripts/podman-setup.sh

@@ -66,9 +66,10 @@ ensure_keys() {
 host_dir() { echo "$STATE/hosts/$1"; }
 
 write_config() {
-  local addr=$1 dir opts=" ${SHIPIT_HOST_OPTS:-} " sftp="Subsystem sftp internal-sftp" startups="MaxStartups 500"
+  local addr=$1 dir opts=" ${SHIPIT_HOST_OPTS:-} " sftp="Subsystem sftp internal-sftp" startups="MaxStartups 500" loglevel=ERROR
   case "$opts" in *" nosftp "*) sftp="# no sftp subsystem (a hardened host)" ;; esac
-  case "$opts" in *" default-maxstartups "*) startups="# MaxStartups: sshd's default 10:30:100" ;; esac
+  # (logged at INFO, so a test can see that sshd did drop connections: "past MaxStartups")
+  case "$opts" in *" default-maxstartups "*) startups="# MaxStartups: sshd's default 10:30:100"; loglevel=INFO ;; esac
   dir=$(host_dir "$addr")
   mkdir -p "$dir"
   [ -f "$dir/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "host-$addr" -f "$dir/ssh_host_ed25519_key"
@@ -90,7 +91,7 @@ AllowTcpForwarding yes
 PubkeyAcceptedAlgorithms +ssh-rsa
 UseDNS no
 PrintMotd no
-LogLevel ERROR
+LogLevel $loglevel
 $sftp
 CFG
 }

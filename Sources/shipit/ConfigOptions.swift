@@ -21,8 +21,9 @@ struct ConfigOptions: ParsableArguments {
             cfg.hosts = try HostName.parseList(list, field: "--hosts")
             cfg.override("hosts", cfg.hosts.joined(separator: ", "))
         }
-        cfg.connection = hostOptions.apply(to: cfg.connection)
+        cfg.connection = try hostOptions.apply(to: cfg.connection)
         for (key, value) in hostOptions.overrides { cfg.override(key, value) }
+        cfg.resolveAddresses()
         try cfg.connection.validate()
         return cfg
     }

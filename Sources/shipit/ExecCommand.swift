@@ -29,7 +29,7 @@ struct ExecCommand: AsyncParsableCommand {
         guard !command.isEmpty else { throw ShipitError.input("no command given (put it after --)") }
         guard let hostList = hostOptions.hosts else { throw ShipitError.input("--hosts: no hosts given") }
         let hosts = try HostName.parseList(hostList, field: "--hosts")
-        let settings = hostOptions.apply(to: ConnectionSettings())
+        let settings = try hostOptions.apply(to: ConnectionSettings())
         try settings.validate()
         if let timeout, timeout <= 0 { throw ShipitError.input("--timeout: must be greater than 0") }
 

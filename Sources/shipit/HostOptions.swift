@@ -28,6 +28,12 @@ struct HostOptions: ParsableArguments {
     @Option(name: .long, help: "Hosts worked on at once.")
     var parallel: Int?
 
+    @Option(name: .customLong("ssh-config"), help: ArgumentHelp("OpenSSH client config for host aliases, users, ports, keys, ProxyJump (default: ~/.ssh/config; 'none' to read none).", valueName: "file"))
+    var sshConfig: String?
+
+    @Option(name: .customLong("proxy-jump"), help: ArgumentHelp("Jump host(s) in front of every host, comma-separated in order ('none' to ignore ssh_config's).", valueName: "[user@]host[:port]"))
+    var proxyJump: String?
+
     /// The flags given, as config keys (so the ledger's config hash covers them).
     var overrides: [(String, String)] {
         var o: [(String, String)] = []
@@ -38,10 +44,12 @@ struct HostOptions: ParsableArguments {
         if acceptNewHostKeys { o.append(("ssh.accept_new_host_keys", "true")) }
         if let connectTimeout { o.append(("ssh.connect_timeout", String(connectTimeout))) }
         if let parallel { o.append(("parallel", String(parallel))) }
+        if let sshConfig { o.append(("ssh.config", sshConfig)) }
+        if let proxyJump { o.append(("ssh.proxy_jump", proxyJump)) }
         return o
     }
 
-    func apply(to base: ConnectionSettings) -> ConnectionSettings {
+    func apply(to base: ConnectionSettings) throws -> ConnectionSettings {
         var s = base
         if let user { s.user = user }
         if let port { s.port = port }
@@ -50,6 +58,17 @@ struct HostOptions: ParsableArguments {
         if acceptNewHostKeys { s.hostKeyPolicy = .acceptNew }
         if let connectTimeout { s.connectTimeout = connectTimeout }
         if let parallel { s.parallel = parallel }
+        if let sshConfig {
+            s.sshConfigPath = sshConfig == "none" ? "none" : URL(fileURLWithPath: sshConfig).standardizedFileURL.path
+            try s.loadSSHConfig()
+        } else if s.sshConfig == nil && s.sshConfigPath == nil {
+            try s.loadSSHConfig()
+        }
+        if let proxyJump {
+            let hops = proxyJump.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            s.proxyJump = hops == ["none"] ? [] : hops
+            for hop in s.proxyJump ?? [] { _ = try s.jumpHop(hop, defaultUser: s.user, fallback: s.sshOptions, field: "--proxy-jump") }
+        }
         return s
     }
 }

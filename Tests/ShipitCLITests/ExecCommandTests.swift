@@ -13,7 +13,7 @@ struct ExecCommandTests {
                                          "--known-hosts", "/kh", "--port", "2222", "--timeout", "5", "--", "ls", "-l", "my dir"])
         #expect(cmd.command == ["ls", "-l", "my dir"])
         #expect(cmd.timeout == 5)
-        let s = cmd.hostOptions.apply(to: ConnectionSettings(user: "base"))
+        let s = try cmd.hostOptions.apply(to: ConnectionSettings(user: "base"))
         #expect(s.user == "u")
         #expect(s.identities == ["/k1", "/k2"])
         #expect(s.knownHostsPath == "/kh")
@@ -23,7 +23,7 @@ struct ExecCommandTests {
 
     @Test func hostKeysAreStrictUnlessAskedOtherwise() async throws {
         let cmd = try ExecCommand.parse(["--hosts", "a", "--accept-new-host-keys", "--", "true"])
-        #expect(cmd.hostOptions.apply(to: ConnectionSettings()).hostKeyPolicy == .acceptNew)
+        #expect(try cmd.hostOptions.apply(to: ConnectionSettings()).hostKeyPolicy == .acceptNew)
     }
 
     private func shipit(_ args: [String]) async throws -> (Int32, String, String) {

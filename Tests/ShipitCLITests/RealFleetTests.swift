@@ -56,3 +56,130 @@ struct NoSFTPTests {
         }
     }
 }
+
+/// Deploys through a bastion to hosts the deployer cannot reach (scripts/jumphosts.sh), with the
+/// jump host given in shipit.yml, as a flag, or by ssh_config.
+@Suite("real fleets: ProxyJump and ssh_config")
+struct ProxyJumpDeployTests {
+    let hosts = TestHosts.current
+    static let bastion = "127.0.0.50"
+    static let targets = ["127.0.0.21", "127.0.0.22", "127.0.0.23"]
+
+    /// `shipit exec` on the targets through the bastion (exec takes no config file).
+    func exec(_ command: String) async throws -> ShipitBinary.Run {
+        try await ShipitBinary(hosts: hosts).run(["exec", "--hosts", Self.targets.joined(separator: ","), "--user", hosts.user, "--identity", hosts.identity,
+                                                  "--known-hosts", hosts.knownHosts, "--proxy-jump", "\(hosts.user)@\(Self.bastion)", "--", command])
+    }
+
+    @Test func deployAndRollbackThroughAJumpHostToHostsUnreachableDirectly() async throws {
+        // Directly: nothing answers.
+        let direct = try await ShipitBinary(hosts: hosts).run(["exec", "--hosts", Self.targets[0], "--user", hosts.user, "--identity", hosts.identity,
+                                                              "--known-hosts", hosts.knownHosts, "--connect-timeout", "2", "--", "true"])
+        #expect(direct.status != 0)
+        let f = try DeployFixture(targets: Self.targets, sshYAML: "proxy_jump: \(hosts.user)@\(Self.bastion)")
+        try await withCleanup({ _ = try? await exec("pkill -f 'app.pl.*--port \(f.port)' || true; rm -rf \(f.deployTo)") }) {
+            let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
+            #expect(v1.status == 0, "\(v1.stdout)\(v1.stderr)")
+            let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
+            #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")
+            // A broken release is rolled back through the bastion as well.
+            let v3 = try await f.shipit(["deploy", "--from", f.release("v3")])
+            #expect(v3.status == ShipitExit.rolledBack.rawValue, "\(v3.stdout)")
+            let back = try await f.shipit(["rollback"])
+            #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+            let verify = try await f.shipit(["verify"])
+            #expect(verify.status == 0, "\(verify.stdout)")
+            // Each target answers, on its own address inside the hidden network, with v1.
+            let answers = try await exec("curl -s --max-time 2 http://$(echo $SSH_CONNECTION | cut -d' ' -f3):\(f.port)/")
+            #expect(answers.status == 0, "\(answers.stdout)\(answers.stderr)")
+            #expect(answers.stdout.components(separatedBy: "hello from releases-example v1").count - 1 == 3, "\(answers.stdout)")
+        }
+    }
+
+    @Test func sshConfigAliasesAndItsProxyJumpAndTheFlagOverride() async throws {
+        let dir = Local.tempDir("sshcfg")
+        let cfg = dir + "/ssh_config"
+        try """
+        # As an operator's ~/.ssh/config would have it.
+        Host bastion
+          HostName \(Self.bastion)
+          User \(hosts.user)
+        Host app-*
+          ProxyJump bastion
+        Host app-1
+          HostName \(Self.targets[0])
+        Host app-2
+          HostName \(Self.targets[1])
+        Host *
+          User \(hosts.user)
+          IdentityFile \(hosts.identity)
+          UserKnownHostsFile \(hosts.knownHosts)
+          ConnectTimeout 5
+          SomeKeywordShipitDoesNotKnow yes
+        """.write(toFile: cfg, atomically: true, encoding: .utf8)
+        let bin = ShipitBinary(hosts: hosts)
+        let r = try await bin.run(["exec", "--hosts", "app-1,app-2", "--ssh-config", cfg, "--", "echo $SSH_CONNECTION | cut -d' ' -f3"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("app-1 | \(Self.targets[0])") && r.stdout.contains("app-2 | \(Self.targets[1])"), "\(r.stdout)")
+        // --proxy-jump none: ssh_config's jump ignored, so the targets are out of reach.
+        let none = try await bin.run(["exec", "--hosts", "app-1", "--ssh-config", cfg, "--proxy-jump", "none", "--connect-timeout", "2", "--", "true"])
+        #expect(none.status != 0)
+        // A deploy whose hosts are aliases, with the file named in shipit.yml.
+        let f = try DeployFixture(targets: ["app-1", "app-2"], sshYAML: "config: \(cfg)")
+        try await withCleanup({ _ = try? await exec("pkill -f 'app.pl.*--port \(f.port)' || true; rm -rf \(f.deployTo)") }) {
+            let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
+            #expect(v1.status == 0, "\(v1.stdout)\(v1.stderr)")
+            #expect(v1.stdout.contains("app-1 switch ok") && v1.stdout.contains("app-2 switch ok"), "\(v1.stdout)")
+            let status = try await f.shipit(["status"])
+            #expect(status.status == 0, "\(status.stdout)")
+        }
+        // A broken ssh_config is refused before any host is touched, naming the file and line.
+        try "Host x\n  Port eighty\n".write(toFile: dir + "/bad", atomically: true, encoding: .utf8)
+        let bad = try await bin.run(["exec", "--hosts", "x", "--ssh-config", dir + "/bad", "--", "true"])
+        #expect(bad.status == ShipitExit.usage.rawValue)
+        #expect(bad.stderr.contains("bad:2: Port: expected a TCP port"), "\(bad.stderr)")
+    }
+
+    @Test func aChangedBastionKeyIsRefusedForEveryHostBehindIt() async throws {
+        let known = Local.tempDir("kh") + "/known_hosts"
+        let other = try String(contentsOfFile: hosts.stateDir + "/hosts/\(hosts.hosts[0])/ssh_host_ed25519_key.pub", encoding: .utf8)
+            .split(separator: " ").prefix(2).joined(separator: " ")
+        try String(contentsOfFile: hosts.knownHosts, encoding: .utf8).split(separator: "\n")
+            .map { $0.hasPrefix(Self.bastion + " ") ? "\(Self.bastion) \(other)" : String($0) }.joined(separator: "\n")
+            .appending("\n").write(toFile: known, atomically: true, encoding: .utf8)
+        let r = try await ShipitBinary(hosts: hosts).run(["exec", "--hosts", Self.targets.joined(separator: ","), "--user", hosts.user,
+                                                         "--identity", hosts.identity, "--known-hosts", known,
+                                                         "--proxy-jump", Self.bastion, "--", "true"])
+        #expect(r.status != 0)
+        let refusals = (r.stdout + r.stderr).components(separatedBy: "jump host \(hosts.user)@\(Self.bastion)").count - 1
+        #expect(refusals >= 3, "\(r.stdout)\(r.stderr)")
+        #expect((r.stdout + r.stderr).lowercased().contains("mismatch") || (r.stdout + r.stderr).contains("CHANGED"), "\(r.stdout)\(r.stderr)")
+    }
+}
+
+/// sshd's default MaxStartups (10:30:100) drops connections under a burst; shipit paces its
+/// handshakes and retries the dropped ones.
+@Suite("real fleets: handshake pacing under MaxStartups")
+struct HandshakePacingTests {
+    let hosts = TestHosts.current
+    static let address = "127.0.0.61"
+
+    @Test func aHundredTargetsBehindOneSshdWithTheDefaultMaxStartupsAllSucceed() async throws {
+        try await hosts.harness(["start-host", Self.address], environment: ["SHIPIT_HOST_OPTS": "default-maxstartups"])
+        try await withCleanup({ _ = try? await hosts.harness(["stop-host", Self.address], environment: [:]) }) {
+            let cfg = Local.tempDir("burst") + "/ssh_config"
+            try "Host burst-*\n  HostName \(Self.address)\n  User \(hosts.user)\n  IdentityFile \(hosts.identity)\n  UserKnownHostsFile \(hosts.knownHosts)\n"
+                .write(toFile: cfg, atomically: true, encoding: .utf8)
+            let log = hosts.stateDir + "/hosts/\(Self.address)/sshd.log"
+            let dropsBefore = (try? String(contentsOfFile: log, encoding: .utf8))?.components(separatedBy: "past MaxStartups").count ?? 1
+            let names = (1...100).map { "burst-\($0)" }
+            let r = try await ShipitBinary(hosts: hosts).run(["exec", "--hosts", names.joined(separator: ","), "--ssh-config", cfg,
+                                                             "--parallel", "100", "--", "echo ok"])
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            #expect(r.stdout.components(separatedBy: "| ok").count - 1 == 100)
+            // sshd did drop connections of the burst: the retries are what got them through.
+            let drops = ((try? String(contentsOfFile: log, encoding: .utf8))?.components(separatedBy: "past MaxStartups").count ?? 1) - dropsBefore
+            #expect(drops > 0, "sshd dropped nothing: the test did not exercise pacing")
+        }
+    }
+}

@@ -11,7 +11,8 @@ public final class DeployFixture: @unchecked Sendable {
     public let targets: [String]
     public let configFile: String
 
-    public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2, port: Int? = nil, extraYAML: String = "") throws {
+    public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2, port: Int? = nil, extraYAML: String = "",
+                sshYAML: String = "") throws {
         self.hosts = hosts
         self.targets = targets ?? hosts.hosts
         dir = Local.tempDir("shipit-deploy")
@@ -27,6 +28,7 @@ public final class DeployFixture: @unchecked Sendable {
           identity: \(hosts.identity)
           known_hosts: \(hosts.knownHosts)
           connect_timeout: 3
+        \(sshYAML.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         deploy_to: \(deployTo)
         keep_releases: \(keep)
         start: sh start.sh

@@ -18,6 +18,11 @@ public struct DeployConfig: Sendable {
         public var interval: Double = 0.2
         /// Seconds one HTTP request may take.
         public var requestTimeout: Double = 2
+        /// Hosts named by an ssh_config alias: the address ssh_config gives them (`HostName`).
+        public var hostAddresses: [String: String] = [:]
+
+        /// Where the app listens as seen from `host`: `address`, else the host's own address.
+        public func address(of host: String) -> String { address ?? hostAddresses[host] ?? host }
     }
 
     public var file: String
@@ -82,8 +87,22 @@ extension DeployConfig {
         config.stage = stage
         config.settings = flatten(reader.node)
         if let stage { config.settings["(stage)"] = stage }
+        config.resolveAddresses()
         config.rehash()
         return config
+    }
+
+    /// Hosts that are ssh_config aliases get their `HostName` as the address the app, the proxy
+    /// and the health checks use on the host (an alias means nothing there). Call again after the
+    /// hosts or the ssh_config change (flags).
+    public mutating func resolveAddresses() {
+        guard health != nil else { return }
+        var map: [String: String] = [:]
+        for h in hosts {
+            let a = connection.address(of: h)
+            if a != h { map[h] = a }
+        }
+        health?.hostAddresses = map
     }
 
     /// Records a flag that overrides the file (e.g. `--hosts`), so the hash covers what really ran.
@@ -167,7 +186,8 @@ extension DeployConfig {
 
         var conn = ConnectionSettings(parallel: 10)
         if let ssh = top["ssh"] {
-            let m = try ssh.mapping(allowed: ["user", "port", "identity", "known_hosts", "connect_timeout", "command_timeout", "accept_new_host_keys", "use_agent", "upload"])
+            let m = try ssh.mapping(allowed: ["user", "port", "identity", "known_hosts", "connect_timeout", "command_timeout", "accept_new_host_keys", "use_agent", "upload",
+                                                      "config", "proxy_jump", "max_concurrent_starts"])
             if let v = m["user"] { conn.user = try v.string() }
             if let v = m["port"] { conn.port = try v.int(1...65535) }
             if let v = m["identity"] { conn.identities = try v.stringList().map { expand($0, relativeTo: baseDir) } }
@@ -176,12 +196,28 @@ extension DeployConfig {
             if let v = m["command_timeout"] { conn.commandTimeout = try v.double(1...86400) }
             if let v = m["accept_new_host_keys"] { conn.hostKeyPolicy = try v.bool() ? .acceptNew : .strict }
             if let v = m["use_agent"] { conn.useAgent = try v.bool() }
+            if let v = m["config"] {
+                let path = try v.string()
+                conn.sshConfigPath = path == "none" ? "none" : expand(path, relativeTo: baseDir)
+            }
+            if let v = m["proxy_jump"] {
+                let hops: [String]
+                if case .sequence = v.node { hops = try v.stringList() } else { hops = try v.string().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                conn.proxyJump = hops == ["none"] ? [] : hops
+                for hop in conn.proxyJump ?? [] {
+                    do { _ = try conn.jumpHop(hop, defaultUser: "x", fallback: conn.sshOptions, field: v.path) } catch let e as ShipitError {
+                        throw v.fail(e.message.replacingOccurrences(of: v.path + ": ", with: ""))
+                    }
+                }
+            }
+            if let v = m["max_concurrent_starts"] { conn.maxConcurrentStarts = try v.int(1...1000) }
             if let v = m["upload"] {
                 guard let mode = ConnectionSettings.UploadMode(rawValue: try v.string()) else { throw v.fail("expected 'auto', 'stream', 'sftp' or 'scp'") }
                 conn.upload = mode
             }
         }
         if let v = top["parallel"] { conn.parallel = try v.int(1...1000) }
+        try conn.loadSSHConfig()
 
         var strategy = Strategy.symlink
         if let v = top["strategy"] {

@@ -21,7 +21,7 @@ public struct HealthProbe: Sendable {
     /// `port`: a slot's port instead of the public one. `servedBy`: the proxy must say (in the
     /// slot header) that this slot answered — a switch is only done once traffic really goes there.
     public func check(host: String, port: Int? = nil, servedBy slot: Int? = nil, interrupt: InterruptFlag? = nil) async -> Result {
-        let address = health.address ?? host
+        let address = health.address(of: host)
         let port = port ?? health.port
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(health.deadline * 1000)))
         var attempts = 0

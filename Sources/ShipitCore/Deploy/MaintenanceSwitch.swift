@@ -28,7 +28,7 @@ public struct MaintenanceSwitch: Sendable {
     /// The reload is graceful, so it takes effect a moment later: done once the public port says so.
     func visible(on: Bool, host: String) async -> String? {
         guard let health = config.health else { return nil }
-        let address = health.address ?? host
+        let address = health.address(of: host)
         let deadline = ContinuousClock.now.advanced(by: .seconds(10))
         var last = ""
         while ContinuousClock.now < deadline {

@@ -54,7 +54,7 @@ public struct FleetInspector: Sendable {
     }
 
     static func probe(_ transport: HostTransport, host: String, health: DeployConfig.Health, path: String) async -> HostInspection.Probe {
-        let address = health.address ?? host
+        let address = health.address(of: host)
         let url = "http://\(address):\(health.port)\(path)"
         do {
             let r = try await transport.httpGet(host, address: address, port: health.port, path: path, timeout: health.requestTimeout)

@@ -101,4 +101,20 @@ public struct ConnectionSettings: Sendable {
     }
 
     public func target(_ host: String) -> SSHTarget { SSHTarget(host: host, port: port, user: user) }
+
+    /// The address ssh_config gives `host` (`HostName`), else `host` itself.
+    public func address(of host: String) -> String {
+        sshConfig?.resolve(host, localUser: Self.localUser).hostName ?? host
+    }
+
+    /// Reads `sshConfigPath` (`none`: no file; nil: `~/.ssh/config` when it exists, as OpenSSH
+    /// and net-ssh do). A file that does not parse is refused, naming the file and line.
+    public mutating func loadSSHConfig() throws {
+        let path = sshConfigPath ?? (Self.home + "/.ssh/config")
+        guard path != "none" else { sshConfig = nil; return }
+        if sshConfigPath == nil && !FileManager.default.fileExists(atPath: path) { sshConfig = nil; return }
+        do { sshConfig = try SSHConfig.load(path: path, home: Self.home) } catch let e as SSHConfig.ParseError {
+            throw ShipitError.input("ssh.config: \(e.line == 0 ? "\(e.file): \(e.message)" : e.description)")
+        }
+    }
 }

@@ -8,10 +8,14 @@ public final class Fleet: Sendable {
     public let settings: ConnectionSettings
     private let sessions: SessionTable
 
+    private let jumps = JumpTable()
+    private let starts: StartPacer
+
     public init(hosts: [String], settings: ConnectionSettings) {
         self.hosts = hosts
         self.settings = settings
         self.sessions = SessionTable()
+        self.starts = StartPacer(limit: settings.maxConcurrentStarts)
     }
 
     /// Runs `body` for every host concurrently (at most `settings.parallel` at once) and returns the
@@ -40,12 +44,36 @@ public final class Fleet: Sendable {
         }
     }
 
-    /// The host's session, connecting on first use.
+    /// The host's session, connecting on first use: through its jump hosts if it has any, with at
+    /// most `maxConcurrentStarts` handshakes in flight across the fleet.
     public func session(_ host: String) async throws -> SSHSession {
         if let existing = await sessions.get(host) { return existing }
-        let session = try await SSHSession.connect(to: settings.target(host), options: settings.sshOptions)
+        let endpoint = try settings.endpoint(for: host)
+        let via = endpoint.jumps.isEmpty ? nil : try await jumpHost(endpoint.jumps)
+        let session = try await starts.paced {
+            if let via { return try await via.connect(to: endpoint.target, options: endpoint.options) }
+            return try await SSHSession.connect(to: endpoint.target, options: endpoint.options)
+        }
         await sessions.set(host, session)
         return session
+    }
+
+    /// The bastion session at the end of `hops` (each hop reached through the one before),
+    /// opened once and shared by every host behind it.
+    func jumpHost(_ hops: [HostEndpoint.Hop]) async throws -> SSHJumpHost {
+        let hop = hops[hops.count - 1]
+        let task = await jumps.task(for: hop.key) { [self] in
+            Task {
+                let parent = hops.count > 1 ? try await jumpHost(Array(hops.dropLast())) : nil
+                do {
+                    return try await starts.paced { try await SSHJumpHost.connect(to: hop.target, options: hop.options, via: parent) }
+                } catch let e as SSHError {
+                    // Every host behind it shows this: say it is the jump host that failed.
+                    throw SSHError(kind: e.kind, host: e.host, operation: "jump host \(hop.target): \(e.operation)", message: e.message)
+                }
+            }
+        }
+        return try await task.value
     }
 
     /// Drops a host's session whose connection died, so the next step (a rollback, say) connects
@@ -59,6 +87,8 @@ public final class Fleet: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for s in all { group.addTask { await s.close() } }
         }
+        // Bastions last: the sessions above ran through them.
+        for jump in await jumps.removeAll() { await jump.close() }
     }
 }
 
@@ -70,5 +100,26 @@ actor SessionTable {
     func removeAll() -> [SSHSession] {
         defer { table = [:] }
         return Array(table.values)
+    }
+}
+
+/// The bastion sessions of a run, by chain: a `Task` each, so hosts that need the same bastion at
+/// once wait for one connection instead of opening several.
+actor JumpTable {
+    private var table: [String: Task<SSHJumpHost, Error>] = [:]
+
+    func task(for key: String, _ make: () -> Task<SSHJumpHost, Error>) -> Task<SSHJumpHost, Error> {
+        if let t = table[key] { return t }
+        let t = make()
+        table[key] = t
+        return t
+    }
+
+    func removeAll() async -> [SSHJumpHost] {
+        let tasks = Array(table.values)
+        table = [:]
+        var open: [SSHJumpHost] = []
+        for t in tasks { if let j = try? await t.value { open.append(j) } }
+        return open
     }
 }

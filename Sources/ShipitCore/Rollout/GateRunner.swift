@@ -35,7 +35,8 @@ struct GateRunner: Sendable {
         case let .http(url, json, max):
             guard url.contains("{host}") else { return [await http(gate, host: nil, url: url, json: json, max: max)] }
             return await Self.perHost(c.switched) { host in
-                await self.http(gate, host: host, url: url.replacingOccurrences(of: "{host}", with: host), json: json, max: max)
+                // An ssh_config alias means nothing to an HTTP client: its address does.
+                await self.http(gate, host: host, url: url.replacingOccurrences(of: "{host}", with: self.health?.hostAddresses[host] ?? host), json: json, max: max)
             }
         case let .command(run): return [await command(gate, run, c)]
         case let .prometheus(url, query, max, emptyPasses):

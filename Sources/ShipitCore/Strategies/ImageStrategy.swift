@@ -10,7 +10,8 @@ public struct ImageStrategy: ReleaseStrategy {
     public let app: String
     public let image: ImageSettings
     /// The address the container's port is published on (nil: the host's own address).
-    public let bindAddress: String?
+    public var bindAddress: String? { health?.address }
+    let health: DeployConfig.Health?
     public let timeout: Double
     public let traffic: TrafficSwitch?
     public var stageStep: String { "create" }
@@ -19,7 +20,7 @@ public struct ImageStrategy: ReleaseStrategy {
         layout = config.layout
         app = config.app
         self.image = image
-        bindAddress = config.health?.address
+        health = config.health
         timeout = config.connection.commandTimeout
         if let t = config.traffic, let h = config.health { traffic = TrafficSwitch(settings: t, layout: config.layout, health: h) } else { traffic = nil }
     }
@@ -52,7 +53,7 @@ public struct ImageStrategy: ReleaseStrategy {
     /// The `create` arguments: labels, published port on the host's own address, env, env file, volumes.
     /// `port`: where the container is published (a slot's port with the traffic switch).
     public func createArguments(host: String, port: Int? = nil) -> String {
-        var args = ["--label", "shipit.app=\(app)", "-p", "\(bindAddress ?? host):\(port ?? image.port):\(image.containerPort)"]
+        var args = ["--label", "shipit.app=\(app)", "-p", "\(health?.address(of: host) ?? host):\(port ?? image.port):\(image.containerPort)"]
         for (k, v) in image.env.sorted(by: { $0.key < $1.key }) { args += ["-e", "\(k)=\(v)"] }
         if let remoteEnvFile { args += ["--env-file", remoteEnvFile] }
         for v in image.volumes { args += ["-v", v] }

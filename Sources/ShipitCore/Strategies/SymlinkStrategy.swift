@@ -122,7 +122,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public func startEnv(host: String) -> [(String, String)] {
         var env = [("SHIPIT_APP", app), ("SHIPIT_HOST", host)]
         // With the traffic switch, PORT is the slot's (set by the warm-up script).
-        if let h = health { env += (traffic == nil ? [("PORT", String(h.port))] : []) + [("SHIPIT_BIND", h.address ?? host)] }
+        if let h = health { env += (traffic == nil ? [("PORT", String(h.port))] : []) + [("SHIPIT_BIND", h.address(of: host))] }
         return env
     }
 

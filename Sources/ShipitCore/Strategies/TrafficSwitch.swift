@@ -9,16 +9,17 @@ public struct TrafficSwitch: Sendable {
     public let layout: HostLayout
     /// The public address and port the proxy listens on (`health.address` or the host, `health.port`).
     public let publicPort: Int
-    public let address: String?
+    let health: DeployConfig.Health
+    public var address: String? { health.address }
 
     public init(settings: TrafficSettings, layout: HostLayout, health: DeployConfig.Health) {
         self.settings = settings
         self.layout = layout
         self.publicPort = health.port
-        self.address = health.address
+        self.health = health
     }
 
-    func bind(_ host: String) -> String { address ?? host }
+    func bind(_ host: String) -> String { health.address(of: host) }
 
     /// The header the proxy adds to every answer: which slot served it (the public smoke test
     /// waits until the switch is visible).
