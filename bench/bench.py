@@ -88,7 +88,7 @@ def upload_table():
     print()
 
 
-def write_config(path, app, hosts, deploy_to, port):
+def write_config(path, app, hosts, deploy_to, port, deadline=5):
     with open(path, "w") as f:
         f.write(f"""app: {app}
 hosts: [{", ".join(hosts)}]
@@ -96,9 +96,9 @@ ssh: {{user: {USER}, identity: {KEY}, known_hosts: {KNOWN}}}
 deploy_to: {deploy_to}
 keep_releases: 3
 start: sh start.sh
-health: {{port: {port}, deadline: 5, interval: 0.05}}
+health: {{port: {port}, deadline: {deadline}, interval: 0.05}}
 hooks: /nonexistent
-parallel: 64
+parallel: {max(64, len(hosts))}
 """)
 
 
@@ -165,11 +165,11 @@ def deploy_table():
         print("### shipit vs OpenSSH: deploy and rollback, wall (client CPU) — Capistrano columns empty: "
               "`cap` is not installed (scripts/install-deps.sh --bench installs it)\n")
     print("| hosts | OpenSSH `true` | Capistrano deploy | shipit deploy | shipit / OpenSSH | shipit / Capistrano "
-          "| Capistrano rollback | shipit rollback | shipit peak RSS |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n in (1, 10, 50):
+          "| Capistrano rollback | shipit rollback | shipit auto-rollback | shipit peak RSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in (1, 10, 50, 200):
         if n > len(HOSTS):
-            print(f"| {n} | (only {len(HOSTS)} hosts up) | | | | | | | |")
+            print(f"| {n} | (only {len(HOSTS)} hosts up: BENCH_HOSTS={n} make bench) | | | | | | | | |")
             continue
         hosts = HOSTS[:n]
         cap_cells = ["", "", ""]
@@ -191,12 +191,22 @@ def deploy_table():
         deploy(); deploy()  # warm: two releases on every host
         sdw, sdc = measure(deploy)
         srw, src = measure(lambda: subprocess.run([SHIPIT, "rollback", "--config", config], check=True, stdout=subprocess.DEVNULL), setup=deploy)
+        # v3 is never ready: every host switches, fails its smoke test (after the 1 s health
+        # deadline of this config) and goes back; exit 4.
+        fail_config = f"{work}/shipit-{n}-fail.yml"
+        write_config(fail_config, f"bench{n}", hosts, f"/srv/bench-deploy-{n}", 18100 + n, deadline=1)
+        def auto_rollback():
+            r = subprocess.run([SHIPIT, "deploy", "--config", fail_config, "--from", os.path.join(ROOT, "releases-example", "v3")],
+                               stdout=subprocess.DEVNULL)
+            if r.returncode != 4:
+                sys.exit(f"bench: the v3 deploy exited {r.returncode}, not 4 (rolled back)")
+        saw, sac = measure(auto_rollback)
         rss = peak_rss_kib([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", next(versions))])
         ow, _ = measure(lambda: openssh_parallel(hosts))
         if with_cap:
             cap_cells[1] = f"{sdw / cdw:.2f}×"
         print(f"| {n} | {ow:.2f} s | {cap_cells[0]} | {sdw:.2f} s ({sdc:.2f} s) | {sdw / ow:.2f}× | {cap_cells[1]} "
-              f"| {cap_cells[2]} | {srw:.2f} s ({src:.2f} s) | {rss / 1024:.1f} MiB |")
+              f"| {cap_cells[2]} | {srw:.2f} s ({src:.2f} s) | {saw:.2f} s ({sac:.2f} s) | {rss / 1024:.1f} MiB |")
     print()
 
 
