@@ -28,7 +28,10 @@ struct NoSFTPTests {
             #expect(try await hosts.connect().sftpAvailable(timeout: 5))
 
             let f = try DeployFixture(targets: [Self.bare, hosts.hosts[0]])
-            try await withCleanup({ await f.cleanUp() }) {
+            try await withCleanup({ await f.stopAll(on: Self.bare); await f.cleanUp() }) {
+                // `shipit check` says how artifacts will travel to each host.
+                let check = try await f.shipit(["check"])
+                #expect(check.stdout.contains("streamed on the extract script's stdin (this host's sshd offers no SFTP; none is needed)"), "\(check.stdout)")
                 let r = try await f.shipit(["deploy", "--from", f.release("v1")])
                 #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
                 #expect(!r.stdout.contains("SFTP"))

@@ -49,7 +49,7 @@ struct FleetCheckTests {
         let report = await FleetCheck(config: try config(), transport: Answer(lines: { _ in Self.healthy() })).run()
         #expect(report.passed)
         let items = report.hosts[0].items
-        #expect(items.map(\.check) == ["ssh", "deploy_to", "disk", "tools", "lock", "release", "clock"])
+        #expect(items.map(\.check) == ["ssh", "deploy_to", "disk", "tools", "lock", "release", "clock", "upload"])
         #expect(items.allSatisfy { $0.status == .ok }, "\(items)")
         #expect(items.first { $0.check == "release" }?.detail == "current 20261129T000000Z-aaaa")
     }

@@ -58,7 +58,23 @@ public struct FleetCheck: Sendable {
         items.append(lock(inventory))
         items.append(.init("release", .ok, inventory.current.map { "current \($0)" + (inventory.previous.map { ", previous \($0)" } ?? "") } ?? "none yet (first deploy)"))
         items.append(clock(out.first("clock"), sent: sent, received: received))
+        items.append(upload(sftp: await transport.sftpAvailable(host)))
         return items
+    }
+
+    /// How artifacts will reach the host: hardened sshd often offers no SFTP, which is fine.
+    func upload(sftp: Bool) -> CheckReport.Item {
+        let mode = config.connection.upload
+        if sftp {
+            return .init("upload", .ok, mode == .auto ? "streamed on the extract script's stdin up to 2 MiB, SFTP above" : "\(mode.rawValue) (SFTP available)")
+        }
+        switch mode {
+        case .sftp, .scp:
+            return .init("upload", .warn, "this host's sshd offers no SFTP: uploads are streamed on the extract script's stdin instead",
+                         fix: "nothing to do; or set ssh.upload: stream to say so")
+        default:
+            return .init("upload", .ok, "streamed on the extract script's stdin (this host's sshd offers no SFTP; none is needed)")
+        }
     }
 
     func connectionFailure(_ host: String, _ error: Error) -> CheckReport.Item {
