@@ -53,7 +53,8 @@ public enum LocalProcess {
         try p.run()
         if let stdin {
             Thread.detachNewThread {
-                input.fileHandleForWriting.write(stdin)
+                // A program that exits without reading all of it closes the pipe: not an error here.
+                try? input.fileHandleForWriting.write(contentsOf: stdin)
                 try? input.fileHandleForWriting.close()
             }
         }
