@@ -120,7 +120,7 @@ struct LedgerTests {
         // A real process, killed with SIGKILL: its pid is then dead.
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        child.arguments = ["30"]
+        child.arguments = ["3600"]  // outlives any slow run; killed below
         try child.run()
         let deadPid = child.processIdentifier
         try await ledger.begin(attempt("dead", at: 100, outcome: .running, pid: deadPid))
