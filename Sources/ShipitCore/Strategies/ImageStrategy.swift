@@ -181,7 +181,7 @@ public struct ImageStrategy: ReleaseStrategy {
         printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
         echo "switched=$ID"
         printf '%s\\n' "$HIST" >> "$HISTORY" || true
-        rm -f "$FAILED/$ID"
+        [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
         """)
     }
 

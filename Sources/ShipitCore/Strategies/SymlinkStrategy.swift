@@ -173,7 +173,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || { echo "error=switch failed"; exit 31; }
         echo "switched=$ID"
         printf '%s\\n' "$HIST" >> "$HISTORY" || true
-        rm -f "$FAILED/$ID"
+        [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
         if [ -n "$START" ]; then
           \(startBody(host: host).replacingOccurrences(of: "\n", with: "\n  "))
           echo "started=$ID"

@@ -307,7 +307,7 @@ public struct TrafficSwitch: Sendable {
         \(recordCurrent)
         echo "switched=$ID"; echo "slot=$SLOT"
         printf '%s\\n' "$HIST" >> "$HISTORY" || true
-        rm -f "$FAILED/$ID"
+        [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
         """)
     }
 
