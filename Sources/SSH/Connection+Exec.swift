@@ -73,7 +73,8 @@ extension Connection {
                 let gotErr = try drain(channel, stream: SSH_EXTENDED_DATA_STDERR, into: &err, chunk: chunk, kind: .stderr, onOutput: onOutput)
                 if gotOut == .eof && gotErr == .eof && libssh2_channel_eof(channel) != 0 { break }
                 if gotOut == .data || gotErr == .data { progressed = true }
-                if !progressed { try waitSocket(operation, deadline: deadline, also: writeBlocked) }
+                // Held stdin (a follow): wake often enough to see the stop soon.
+                if !progressed { try waitSocket(operation, deadline: deadline, also: writeBlocked, maxWaitMs: input is HeldInput ? 200 : 1000) }
             }
         } catch let e as SSHError {
             graceful = e.kind != .timeout && e.kind != .closed && e.kind != .connectionLost

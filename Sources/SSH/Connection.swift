@@ -78,10 +78,11 @@ final class Connection: @unchecked Sendable {
 
     /// Waits until the socket is ready in the direction libssh2 needs, or throws on the deadline.
     /// `also`: directions an earlier call in the same round blocked on (`LIBSSH2_SESSION_BLOCK_*`).
-    func waitSocket(_ operation: String, deadline: ContinuousClock.Instant?, also: Int32 = 0) throws {
-        var waitMs: Int32 = 1000
+    /// `maxWaitMs`: wake up at least this often (a caller with something else to check).
+    func waitSocket(_ operation: String, deadline: ContinuousClock.Instant?, also: Int32 = 0, maxWaitMs: Int32 = 1000) throws {
+        var waitMs: Int32 = maxWaitMs
         if let deadline {
-            waitMs = TCPSocket.millisecondsUntil(deadline)
+            waitMs = min(maxWaitMs, TCPSocket.millisecondsUntil(deadline))
             if waitMs <= 0 { throw error(.timeout, operation, "timed out") }
         }
         if keepaliveInterval > 0 {

@@ -79,3 +79,13 @@ final class FileInput: ExecInput {
 
     var finished: Bool { eof && start == end }
 }
+
+/// No bytes, held open until `stop()` says so: the far end reads EOF then (`shipit logs
+/// --follow` ends its remote reader that way).
+final class HeldInput: ExecInput {
+    private let stop: @Sendable () -> Bool
+    init(until stop: @escaping @Sendable () -> Bool) { self.stop = stop }
+    func pending(host: String) throws -> UnsafeRawBufferPointer? { nil }
+    func consumed(_ n: Int) {}
+    var finished: Bool { stop() }
+}

@@ -78,6 +78,16 @@ public final class SSHSession: @unchecked Sendable {
         }
     }
 
+    /// Runs `command` with its stdin held open until `stop()` returns true (checked at least once a
+    /// second), then closed; output goes to `onOutput` as it arrives. For commands that run until
+    /// told to end (`tail -F`), which read their stdin to know when.
+    public func exec(_ command: String, until stop: @escaping @Sendable () -> Bool,
+                     onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult {
+        try await onQueue { conn in
+            try conn.exec(command, input: HeldInput(until: stop), timeout: nil, captureLimit: 64 * 1024, onOutput: onOutput)
+        }
+    }
+
     /// Whether the server offers the SFTP subsystem (started now, and kept for later uploads).
     public func sftpAvailable(timeout: Double = 10) async -> Bool {
         (try? await onQueue { conn in

@@ -1,4 +1,5 @@
 import Foundation
+import ShipitCore
 
 /// One JSON document on stdout (`--json` of the read commands): sorted keys, ISO 8601 UTC dates.
 enum JSONOutput {
@@ -6,6 +7,17 @@ enum JSONOutput {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         e.dateEncodingStrategy = .iso8601
+        if let data = try? e.encode(value) { Console.shared.out(String(decoding: data, as: UTF8.self)) }
+    }
+
+    /// One JSON object per line (NDJSON), for streams a tool reads as they come.
+    static func printLine<T: Encodable>(_ value: T) {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(UTCTime.iso(date))
+        }
         if let data = try? e.encode(value) { Console.shared.out(String(decoding: data, as: UTF8.self)) }
     }
 }

@@ -10,7 +10,7 @@ struct Shipit: AsyncParsableCommand {
         version: "shipit \(ShipitVersion.current) (libssh2 \(ShipitVersion.libssh2))",
         subcommands: [DeployCommand.self, RollbackCommand.self, ChangesCommand.self, ReleasesCommand.self, StatusCommand.self, VerifyCommand.self,
                       TriageCommand.self, MaintenanceCommand.self, LockCommand.self, LedgerCommand.self, MigrationsCommand.self, ExecCommand.self,
-                      InitCommand.self, CheckCommand.self, RolloutCommand.self, StatsCommand.self]
+                      InitCommand.self, CheckCommand.self, RolloutCommand.self, StatsCommand.self, LogsCommand.self]
     )
 
     /// The one place errors become exit codes: a `ShipitError` prints `shipit <command>: <message>`

@@ -102,6 +102,8 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
     }
 
     func sftpAvailable(_ host: String) async -> Bool { true }
+    func follow(_ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
+                onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult { throw CancellationError() }
 
     func upload(_ host: String, localPath: String, remotePath: String) async throws {
         onStep?(host, "upload")

@@ -19,6 +19,8 @@ struct FleetCheckTests {
         func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult { throw CancellationError() }
         func upload(_ host: String, localPath: String, remotePath: String) async throws {}
         func sftpAvailable(_ host: String) async -> Bool { true }
+        func follow(_ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
+                    onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult { throw CancellationError() }
         func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse { throw CancellationError() }
         func close() async {}
     }

@@ -39,6 +39,17 @@ my $error_rate = slurp("$here/ERROR_RATE") // 0;
 my $started = time;
 my %answered;  # status => requests answered
 
+# One line per event on stdout (the log file with --pidfile): an ISO-8601 UTC time with
+# milliseconds, a level, the message; what `shipit logs` merges across hosts. Time::HiRes is core.
+use Time::HiRes ();
+$| = 1;
+sub logline {
+    my ($level, $message) = @_;
+    my ($s, $us) = Time::HiRes::gettimeofday();
+    my @t = gmtime($s);
+    printf "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s %s\n", $t[5] + 1900, $t[4] + 1, $t[3], $t[2], $t[1], $t[0], $us / 1000, $level, $version, $message;
+}
+
 # With --pidfile, this process is the whole start: it stops the app the pidfile names (and waits
 # until it is gone; a zombie counts as gone), binds, forks the server into the background and
 # exits 0, or exits 1 saying why. No shell loops: a deploy to 50 hosts starts 50 of these.
@@ -73,7 +84,9 @@ if ($pidfile) {
     }
     open(STDOUT, '>>', $log // '/dev/null');
     open(STDERR, '>&', \*STDOUT);
+    $| = 1;
 }
+logline('INFO', "listening on $bind:$port (pid $$)");
 if ($bound) {
     open(my $f, '>', $bound) or die "cannot write $bound: $!\n";
     print $f "$$\n";
@@ -118,6 +131,9 @@ while (1) {
         $body = $status == 200 ? 'ready' : 'not ready';
     }
     $answered{$status}++ unless $path =~ m{^/metrics};
+    # Requests for the app itself, and every failure: health and metrics polls would drown the log.
+    if ($status >= 500) { logline('ERROR', "GET $path $status $body") }
+    elsif ($path !~ m{^/(health|metrics)}) { logline('INFO', "GET $path $status") }
     my $old = select($client); $| = 1; select($old);
     print $client "HTTP/1.0 $status " . ($reason{$status} // 'Status') . "\r\nContent-Type: $type\r\n"
         . "Content-Length: " . (length($body) + 1) . "\r\nConnection: close\r\n\r\n$body\n";

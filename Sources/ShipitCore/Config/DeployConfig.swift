@@ -57,6 +57,8 @@ public struct DeployConfig: Sendable {
     public var rollout: RolloutSettings?
     /// Webhooks told when a run starts and ends.
     public var notify = NotifySettings()
+    /// Where the app's logs are on each host (`shipit logs`, triage).
+    public var logs = LogSettings(source: .file(""))
     /// sha256 of the effective settings, so config-only changes show up in the ledger.
     public var configHash: String
     /// The effective config flattened to `key.path = value` (after the stage overlay and flag
@@ -68,7 +70,7 @@ public struct DeployConfig: Sendable {
 
 extension DeployConfig {
     static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start", "stop",
-                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout", "notify"]
+                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout", "notify", "logs"]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
     public static func load(file: String, stage: String? = nil) throws -> DeployConfig {
@@ -313,6 +315,8 @@ extension DeployConfig {
         }
         if let r = top["rollout"] { config.rollout = try RolloutSettings.parse(r, health: health) }
         if let n = top["notify"] { config.notify = try NotifySettings.parse(n) }
+        config.logs = try top["logs"].map { try LogSettings.parse($0, strategy: strategy, deployTo: deployTo) }
+            ?? LogSettings.defaults(strategy: strategy, deployTo: deployTo)
         if let mr = top["migrations"] {
             let m = try MigrationSettings.parse(mr)
             if let h = m.host, !hosts.contains(h) { throw mr.fail("host \(h) is not one of the hosts") }

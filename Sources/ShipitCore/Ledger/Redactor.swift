@@ -30,9 +30,24 @@ public struct Redactor: Sendable {
         secretName.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
     }
 
+    /// Lowercase fragments every pattern's match contains: text without any of them cannot match,
+    /// and skips the regular expressions (a fleet's log lines are many thousands).
+    static let triggers: [[UInt8]] = ["pass", "pwd", "secret", "token", "key", "bearer", "basic", "://", "gh", "glpat-", "akia", "xox", "-----begin"]
+        .map { Array($0.utf8) }
+
+    static func mayMatch(_ text: String) -> Bool {
+        var bytes = Array(text.utf8)
+        for i in bytes.indices where bytes[i] >= 65 && bytes[i] <= 90 { bytes[i] += 32 }
+        return triggers.contains { t in
+            guard bytes.count >= t.count else { return false }
+            return (0...(bytes.count - t.count)).contains { i in bytes[i] == t[0] && bytes[i..<(i + t.count)].elementsEqual(t) }
+        }
+    }
+
     public func redact(_ text: String) -> String {
         var s = text
         for l in literals where s.contains(l) { s = s.replacingOccurrences(of: l, with: Self.mask) }
+        guard Self.mayMatch(s) else { return s }
         for (re, template) in Self.patterns {
             s = re.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s), withTemplate: template)
         }

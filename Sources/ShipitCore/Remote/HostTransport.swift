@@ -11,6 +11,9 @@ public protocol HostTransport: Sendable {
     func upload(_ host: String, localPath: String, remotePath: String) async throws
     /// Whether the host's sshd offers the SFTP subsystem (hardened hosts often do not).
     func sftpAvailable(_ host: String) async -> Bool
+    /// Runs `command` until `stop()`, its stdin held open till then; output as it arrives.
+    func follow(_ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
+                onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult
     /// HTTP GET of `path` on address:port as seen from the host (an SSH direct-tcpip tunnel).
     func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse
     func close() async
@@ -39,6 +42,11 @@ public struct SSHTransport: HostTransport {
             let method: UploadMethod = fleet.settings.upload == .scp ? .scp : .sftp
             try await $0.upload(localPath: localPath, remotePath: remotePath, mode: 0o600, method: method, timeout: fleet.settings.commandTimeout)
         }
+    }
+
+    public func follow(_ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
+                       onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult {
+        try await onSession(host) { try await $0.exec(command.rendered, until: stop, onOutput: onOutput) }
     }
 
     public func sftpAvailable(_ host: String) async -> Bool {

@@ -1,0 +1,111 @@
+import Foundation
+import SSH
+
+/// `shipit logs`: every host's lines of the window at once, merged by time with the host named on
+/// each; or, following, new lines as they arrive. Every line is redacted.
+public struct FleetLogs: Sendable {
+    public let config: DeployConfig
+    public let transport: HostTransport
+    public let hosts: [String]
+    let redactor = Redactor()
+
+    public struct Result: Sendable {
+        public var lines: [LogLine]
+        /// Per host: a missing file, a file read in part, output cut to the byte bound.
+        public var notes: [String: [String]]
+        /// Hosts that could not be read, and why.
+        public var failed: [String: String]
+    }
+
+    public init(config: DeployConfig, transport: HostTransport, hosts: [String]) {
+        self.config = config
+        self.transport = transport
+        self.hosts = hosts
+    }
+
+    public func fetch(since: Date?, until: Date?, grep: String?, maxBytes: Int? = nil) async -> Result {
+        let command = LogScript(config: config).fetch(since: since, until: until, grep: grep, maxBytes: maxBytes)
+        let bound = maxBytes ?? config.logs.maxBytes
+        let results = await Fleet.bounded(hosts, limit: max(config.connection.parallel, 64)) { host in
+            do { return Swift.Result<ExecResult, Error>.success(try await transport.run(host, command)) } catch { return .failure(error) }
+        }
+        var lines: [LogLine] = []
+        var notes: [String: [String]] = [:]
+        var failed: [String: String] = [:]
+        for host in hosts {
+            switch results[host] {
+            case let .success(r)?:
+                let out = ScriptOutput(r.stdoutText)
+                if !r.status.succeeded { failed[host] = out.first("error") ?? "exit \(r.exitCode)"; continue }
+                notes[host] = ScriptOutput(r.stderrText).all("note")
+                var data = r.stdout
+                if data.count > bound {
+                    // One byte over the bound says it was cut: drop the partial first line.
+                    if let nl = data.firstIndex(of: 10) { data = data[data.index(after: nl)...] }
+                    notes[host, default: []].append("output cut to the newest \(bound) bytes (--max-bytes)")
+                }
+                lines += Self.parse(host: host, data, redactor: redactor)
+            case let .failure(e)?: failed[host] = ErrorText.withoutHost(e)
+            case nil: failed[host] = "not run"
+            }
+        }
+        return Result(lines: Self.merge(lines, order: hosts), notes: notes, failed: failed)
+    }
+
+    /// A host's lines; one without a time takes the time of the line before it.
+    static func parse(host: String, _ data: Data, redactor: Redactor) -> [LogLine] {
+        var out: [LogLine] = []
+        var last: Date?
+        for raw in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true) {
+            let t = LogLine.time(at: raw)
+            if t != nil { last = t }
+            out.append(LogLine(host: host, time: t ?? last, text: redactor.redact(String(raw))))
+        }
+        return out
+    }
+
+    /// By time; equal times keep host order, then each host's own order (a stable sort).
+    static func merge(_ lines: [LogLine], order: [String]) -> [LogLine] {
+        let rank = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        return lines.enumerated().sorted { a, b in
+            let ta = a.element.time ?? .distantPast, tb = b.element.time ?? .distantPast
+            if ta != tb { return ta < tb }
+            let ra = rank[a.element.host] ?? 0, rb = rank[b.element.host] ?? 0
+            if ra != rb { return ra < rb }
+            return a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// Streams new lines from every host until `stop()`; `onLine` is called as each arrives.
+    /// Returns the hosts that failed, and why.
+    public func follow(grep: String?, stop: @escaping @Sendable () -> Bool,
+                       onLine: @escaping @Sendable (LogLine) -> Void) async -> [String: String] {
+        let command = LogScript(config: config).follow(grep: grep)
+        let redactor = self.redactor
+        let results = await Fleet.bounded(hosts, limit: hosts.count) { host in
+            let splitter = StreamLines()
+            do {
+                _ = try await transport.follow(host, command, until: stop) { stream, data in
+                    for raw in splitter.lines(stream, data) {
+                        if stream == .stderr, raw.hasPrefix("note=") { onLine(LogLine(host: host, time: nil, text: "(\(raw.dropFirst(5)))")); continue }
+                        onLine(LogLine(host: host, time: LogLine.time(at: raw[...]), text: redactor.redact(raw)))
+                    }
+                }
+                return String?.none
+            } catch {
+                return ErrorText.withoutHost(error)
+            }
+        }
+        return results.compactMapValues { $0 }
+    }
+}
+
+/// A `LineSplitter` per stream, safe to feed from the session's queue.
+final class StreamLines: @unchecked Sendable {
+    private var out = LineSplitter(), err = LineSplitter()
+    private let lock = NSLock()
+
+    func lines(_ stream: OutputChannel, _ chunk: Data) -> [String] {
+        lock.withLock { stream == .stdout ? out.feed(chunk) : err.feed(chunk) }
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import ShipitCore
+
+struct LogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "The app's logs from every host at once, merged by time, each line with its host.",
+        discussion: """
+        Where the logs are is `logs:` in shipit.yml (a file, a command such as journalctl, or the
+        container's logs; docs/logs.md). Lines are read where they are, filtered on the host (time
+        window, --grep), at most --max-bytes per host (the newest), redacted, and merged by the
+        ISO-8601 time each starts with. --follow streams new lines until Ctrl-C.
+        """
+    )
+
+    @OptionGroup var common: ConfigOptions
+
+    @Option(name: .long, help: ArgumentHelp("How far back: 30s, 10m, 2h, 1d (default 10m).", valueName: "duration"))
+    var since: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only lines matching this POSIX extended regular expression (grep -E).", valueName: "regex"))
+    var grep: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only hosts with this role (hosts[].roles).", valueName: "role"))
+    var role: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only these hosts (comma-separated, from the config).", valueName: "host"))
+    var host: String?
+
+    @Option(name: .long, help: ArgumentHelp("The window of this release: from its switch to the next (from the ledger).", valueName: "id"))
+    var release: String?
+
+    @Flag(name: .long, help: "Stream new lines as they come, until interrupted.")
+    var follow = false
+
+    @Option(name: .customLong("max-bytes"), help: ArgumentHelp("The most taken from one host (the newest lines).", valueName: "bytes"))
+    var maxBytes: Int?
+
+    func run() async throws {
+        var config = try common.load()
+        let hosts = try selectedHosts(config)
+        if let grep, grep.contains("\n") { throw ShipitError.input("--grep: one line, please") }
+        if let maxBytes, !(1024...(256 << 20)).contains(maxBytes) { throw ShipitError.input("--max-bytes: between 1024 and 268435456") }
+        if follow, release != nil || since != nil { throw ShipitError.input("--follow: shows new lines only (no --since or --release)") }
+        let (from, until) = try await window(config)
+        config.hosts = hosts
+        if follow { return try await followLogs(config, hosts: hosts) }
+        let result = await withFleet(config) { transport in
+            await FleetLogs(config: config, transport: transport, hosts: hosts).fetch(since: from, until: until, grep: grep, maxBytes: maxBytes)
+        }
+        render(result, hosts: hosts)
+        if !result.failed.isEmpty { throw ExitCode(ShipitExit.failure.rawValue) }
+    }
+
+    func selectedHosts(_ config: DeployConfig) throws -> [String] {
+        var hosts = config.hosts
+        if let role {
+            hosts = hosts.filter { config.roles[$0]?.contains(role) == true }
+            guard !hosts.isEmpty else { throw ShipitError.input("--role: no host has the role '\(role)' (hosts[].roles)") }
+        }
+        if let host {
+            let wanted = try HostName.parseList(host, field: "--host")
+            for h in wanted where !config.hosts.contains(h) { throw ShipitError.input("--host: \(h) is not one of the config's hosts") }
+            hosts = hosts.filter { wanted.contains($0) }
+            guard !hosts.isEmpty else { throw ShipitError.input("--host: none of these hosts has the role '\(role ?? "")'") }
+        }
+        return hosts
+    }
+
+    func window(_ config: DeployConfig) async throws -> (Date?, Date?) {
+        if let release {
+            guard since == nil else { throw ShipitError.input("--release and --since: give one or the other") }
+            try Names.identifier(release, field: "--release")
+            let (ledger, status) = await LedgerAccess.forReading(config)
+            guard let ledger else { throw ShipitError("--release needs the ledger (\(status))") }
+            let attempts = try await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage)))
+            guard let w = ReleaseWindow.find(release, in: attempts) else {
+                throw ShipitError.input("--release: the ledger has no successful switch to \(release)")
+            }
+            return (w.since, w.until)
+        }
+        let (start, _) = try UTCTime.window(since: since ?? "10m", from: nil, to: nil)
+        return (start, nil)
+    }
+
+    func render(_ r: FleetLogs.Result, hosts: [String]) {
+        let console = Console.shared
+        if common.json {
+            for line in r.lines { JSONOutput.printLine(line) }
+        } else {
+            let width = hosts.map(\.count).max() ?? 0
+            for line in r.lines { console.out("\(line.host.padding(toLength: width, withPad: " ", startingAt: 0)) | \(line.text)") }
+        }
+        for h in hosts {
+            for note in r.notes[h] ?? [] { console.err("shipit logs: \(h): \(note)") }
+            if let why = r.failed[h] { console.err("shipit logs: \(h): FAILED: \(why)") }
+        }
+    }
+
+    func followLogs(_ config: DeployConfig, hosts: [String]) async throws {
+        Signals.install()
+        let interrupt = InterruptFlag()
+        let width = hosts.map(\.count).max() ?? 0
+        let json = common.json
+        let failed = await withFleet(config) { transport in
+            await FleetLogs(config: config, transport: transport, hosts: hosts).follow(grep: grep, stop: { interrupt.isRaised }) { line in
+                if json { JSONOutput.printLine(line) } else {
+                    Console.shared.out("\(line.host.padding(toLength: width, withPad: " ", startingAt: 0)) | \(line.text)")
+                }
+            }
+        }
+        for (h, why) in failed.sorted(by: { $0.key < $1.key }) where !interrupt.isRaised || !why.contains("closed") {
+            Console.shared.err("shipit logs: \(h): FAILED: \(why)")
+        }
+        if !failed.isEmpty && !interrupt.isRaised { throw ExitCode(ShipitExit.failure.rawValue) }
+    }
+}
