@@ -69,6 +69,14 @@ enum TriageRenderer {
             out.append("  \(UTCTime.short(e.time))  \(e.operation) \(e.release)  \(e.outcome)  by \(e.by)\(e.attempt == r.likelyChange ? "   <- most likely related" : "")")
         }
         out.append("")
+        out.append("Logs: error lines since \(UTCTime.short(r.since)) (logs.errors; shipit logs --grep for more):")
+        if r.logErrors.isEmpty { out.append("  none") }
+        let width = r.logErrors.keys.map(\.count).max() ?? 0
+        for (host, found) in r.logErrors.sorted(by: { $0.key < $1.key }) {
+            for l in found { out.append("  \(host.padding(toLength: width, withPad: " ", startingAt: 0)) | \(l.text)") }
+        }
+        for (host, notes) in r.logNotes.sorted(by: { $0.key < $1.key }) { for n in notes { out.append("  \(host): \(n)") } }
+        out.append("")
         let rb = r.rollback
         out.append("Rollback: \(rb.available ? "AVAILABLE" : "not available")\(rb.target.map { " → \($0)" } ?? "")\(rb.available && !rb.safe ? " but NOT SAFE" : ""): \(rb.why)")
         if let c = rb.command, rb.available { out.append("  \(c)") }

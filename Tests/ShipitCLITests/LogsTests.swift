@@ -58,6 +58,15 @@ struct LogsTests {
             let later = try lines(try await f.shipit(["logs", "--release", v2ID, "--json"]).stdout)
             #expect(later.contains { $0.text.contains("GET /second") })
 
+            // Triage's logs layer: each host's newest error lines of the incident window.
+            let triage = try await f.shipit(["triage", "--since", "10m", "--json"])
+            let report = try ShipitBinary.decode(TriageReport.self, triage.stdout)
+            #expect(Set(report.logErrors.keys) == Set(f.targets), "\(triage.stdout.suffix(2000))")
+            #expect(report.logErrors.values.allSatisfy { !$0.isEmpty && $0.count <= 10 && $0.allSatisfy { $0.text.contains("ERROR") } })
+            let text = try await f.shipit(["triage", "--since", "10m"])
+            #expect(text.stdout.contains("Logs: error lines since") && text.stdout.contains("ERROR v3 GET /health/ready 503"), "\(text.stdout)")
+            #expect(text.stdout.contains("## Errors in the logs since"))
+
             // Bad input is refused naming the flag, before any host is touched.
             let bad = try await f.shipit(["logs", "--host", "not-a-host"])
             #expect(bad.status == ShipitExit.usage.rawValue && bad.stderr.contains("--host"), "\(bad.stderr)")

@@ -42,6 +42,15 @@ public enum IncidentNote {
         for e in r.changes.entries.suffix(10) {
             lines.append("- \(UTCTime.short(e.time)) \(e.operation) \(e.release) — \(e.outcome), by \(e.by)\(e.attempt == r.likelyChange ? " ← most likely related" : "")")
         }
+        lines.append("")
+        lines.append("## Errors in the logs since \(UTCTime.short(r.since))")
+        lines.append("")
+        if r.logErrors.isEmpty { lines.append("No error line (`logs.errors`) on any host.") }
+        for (host, found) in r.logErrors.sorted(by: { $0.key < $1.key }) {
+            lines.append("- \(host): \(found.count) newest error line(s)")
+            for l in found { lines.append("  - `\(l.text.replacingOccurrences(of: "`", with: "'"))`") }
+        }
+        for (host, notes) in r.logNotes.sorted(by: { $0.key < $1.key }) { for n in notes { lines.append("- \(host): \(n)") } }
         for section in ["Impact", "Timeline", "Decision (fix forward or roll back) and why", "Follow-ups and guardrails"] {
             lines += ["", "## \(section)", "", "_to be filled in_"]
         }

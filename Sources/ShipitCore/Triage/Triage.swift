@@ -73,10 +73,28 @@ public struct Triage: Sendable {
         let affected = Set(findings.map(\.host))
         let likely = changes.entries.last { e in affected.isEmpty || e.hosts.contains { affected.contains($0.host) } || e.hosts.isEmpty }
         let rollback = await rollbackAdvice(inventory: inventory, rows: rows, changes: changes)
-        return TriageReport(app: config.app, stage: config.stage, time: now, since: since, hosts: rows, findings: findings,
-                            firstFailingLayer: TriageReport.firstLayer(findings), changes: changes, likelyChange: likely?.attempt,
-                            rollback: rollback, seconds: ExecRunner.seconds(ContinuousClock.now - started))
+        var report = TriageReport(app: config.app, stage: config.stage, time: now, since: since, hosts: rows, findings: findings,
+                                  firstFailingLayer: TriageReport.firstLayer(findings), changes: changes, likelyChange: likely?.attempt,
+                                  rollback: rollback, seconds: 0)
+        // The logs layer: the error lines of the window on every host that answered.
+        let reachable = config.hosts.filter { inventory[$0] != nil }
+        if !reachable.isEmpty {
+            let logs = await FleetLogs(config: config, transport: transport, hosts: reachable)
+                .fetch(since: since, until: nil, grep: config.logs.errors, maxBytes: Self.logBytes)
+            for host in reachable {
+                let lines = logs.lines.filter { $0.host == host }.suffix(Self.logLines)
+                if !lines.isEmpty { report.logErrors[host] = Array(lines) }
+                let notes = (logs.notes[host] ?? []) + (logs.failed[host].map { ["cannot read the logs: \($0)"] } ?? [])
+                if !notes.isEmpty { report.logNotes[host] = notes }
+            }
+        }
+        report.seconds = ExecRunner.seconds(ContinuousClock.now - started)
+        return report
     }
+
+    /// Error lines kept per host, and the most read from one.
+    static let logLines = 10
+    static let logBytes = 64 * 1024
 
     /// One host's row and findings from its probe output and health probes.
     func judge(host: String, out: ScriptOutput, live: HostInspection.Probe?, ready: HostInspection.Probe?) -> (TriageReport.HostRow, [TriageReport.Finding]) {

@@ -53,6 +53,10 @@ public struct TriageReport: Codable, Sendable {
     public var likelyChange: String?
     public var rollback: Rollback
     public var seconds: Double
+    /// The logs layer: each host's newest error lines (`logs.errors`) since `since`, and notes (no
+    /// log file…). Information for the incident, not a failing layer.
+    public var logErrors: [String: [LogLine]] = [:]
+    public var logNotes: [String: [String]] = [:]
 
     public var affectedHosts: [String] {
         var seen: [String] = []
