@@ -56,6 +56,9 @@ $SHIPIT status
 step "shipit verify: the CI check after a deploy (healthy, one release, files intact)"
 $SHIPIT verify
 
+step "shipit logs --since 10m --grep ERROR: every host's error lines, merged by time (the newest few)"
+$SHIPIT logs --since 10m --grep ERROR | tail -n 9
+
 step "shipit changes --since 2h: what changed, from the ledger merged with each host's history"
 $SHIPIT changes --since 2h
 printf '\nHosts keep running: try `cd releases-example && %s deploy --from v2`; `make hosts-down` stops them.\n' "$SHIPIT"
