@@ -12,10 +12,8 @@
 # direct-tcpip channels reach the targets. Keys, users and known_hosts are testhosts.sh's (run
 # `scripts/testhosts.sh up` first).
 set -euo pipefail
-for fd in /proc/$$/fd/*; do
-  fd=${fd##*/}
-  if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
-done
+. "$(dirname "$0")/hostlib.sh"
+close_inherited_fds
 
 STATE=${SHIPIT_TESTHOSTS:-/tmp/shipit-testhosts}
 J=$STATE/jump
@@ -50,17 +48,6 @@ PrintMotd no
 LogLevel ERROR
 Subsystem sftp internal-sftp
 CFG
-}
-
-known_host() {  # NAME PUBKEYFILE
-  local key
-  key=$(cut -d' ' -f1,2 "$2")
-  (
-    flock 9
-    grep -v "^$1 " "$STATE/known_hosts" > "$STATE/known_hosts.tmp.$$" || true
-    echo "$1 $key" >> "$STATE/known_hosts.tmp.$$"
-    mv "$STATE/known_hosts.tmp.$$" "$STATE/known_hosts"
-  ) 9>"$STATE/known_hosts.lock"
 }
 
 in_ns() { nsenter --net="/proc/$(cat "$J/netns.pid")/ns/net" "$@"; }

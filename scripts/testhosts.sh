@@ -19,12 +19,8 @@
 # State lives in $SHIPIT_TESTHOSTS (default /tmp/shipit-testhosts): keys, known_hosts, per-host config.
 set -euo pipefail
 
-# Close every descriptor inherited above stderr: the daemons started here (sshd, the namespace
-# holder) live on, and must not keep a caller's pipe open (a test reading one to EOF would hang).
-for fd in /proc/$$/fd/*; do
-  fd=${fd##*/}
-  if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
-done
+. "$(dirname "$0")/hostlib.sh"
+close_inherited_fds
 
 STATE=${SHIPIT_TESTHOSTS:-/tmp/shipit-testhosts}
 USER_NAME=${SHIPIT_TEST_USER:-deploy}
@@ -96,17 +92,7 @@ $sftp
 CFG
 }
 
-record_known_host() {
-  local addr=$1 key
-  key=$(cut -d' ' -f1,2 "$(host_dir "$addr")/ssh_host_ed25519_key.pub")
-  # Serialised: two tests starting hosts at once must not lose each other's entry.
-  (
-    flock 9
-    grep -v "^$addr " "$STATE/known_hosts" > "$STATE/known_hosts.tmp.$$" || true
-    echo "$addr $key" >> "$STATE/known_hosts.tmp.$$"
-    mv "$STATE/known_hosts.tmp.$$" "$STATE/known_hosts"
-  ) 9>"$STATE/known_hosts.lock"
-}
+record_known_host() { known_host "$1" "$(host_dir "$1")/ssh_host_ed25519_key.pub"; }
 
 is_running() {
   local pidfile
