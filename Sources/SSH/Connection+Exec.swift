@@ -59,7 +59,13 @@ extension Connection {
                         let n = libssh2_channel_write_ex(channel, 0, pending.baseAddress!.assumingMemoryBound(to: CChar.self), pending.count)
                         if n > 0 { input.consumed(n); progressed = true; continue }
                         // 0: no window left and no EAGAIN from the transport; wait for an adjust.
-                        if n != Int(LIBSSH2_ERROR_EAGAIN) && n != 0 { throw error(.exec, "write stdin") }
+                        if n != Int(LIBSSH2_ERROR_EAGAIN) && n != 0 {
+                            // A dead link is an error; a command that ended without reading all of
+                            // its stdin (a refused lock, a full disk) is not: its output says why.
+                            if Self.socketErrors.contains(Int32(n)) { throw error(.exec, "write stdin") }
+                            inputClosed = true
+                            break
+                        }
                         writeBlocked = n == 0 ? LIBSSH2_SESSION_BLOCK_INBOUND : libssh2_session_block_directions(session)
                         break
                     }
