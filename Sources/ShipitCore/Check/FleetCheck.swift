@@ -42,7 +42,10 @@ public struct FleetCheck: Sendable {
         let received = Date()
         let out = ScriptOutput(result.stdoutText)
         let user = out.first("user") ?? config.connection.user
-        var items = [CheckReport.Item("ssh", .ok, "connected as \(user); host key matches \(config.connection.knownHostsPath)")]
+        let endpoint = try? config.connection.endpoint(for: host)
+        let via = endpoint.map { $0.jumps.isEmpty ? "" : " through \($0.jumps.map(\.target.description).joined(separator: " > "))" } ?? ""
+        let known = endpoint?.options.knownHostsPath ?? config.connection.knownHostsPath
+        var items = [CheckReport.Item("ssh", .ok, "connected as \(user)\(via); host key matches \(known)")]
         guard result.status.succeeded || out.first("existing") != nil else {
             items.append(.init("script", .fail, "the check script failed (exit \(result.exitCode)): \(String(result.stderrText.suffix(300)))",
                                fix: "the host needs a POSIX sh with df and awk"))

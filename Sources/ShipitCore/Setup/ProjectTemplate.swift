@@ -67,6 +67,9 @@ public struct ProjectTemplate: Sendable {
           # Add a host's key once (compare the fingerprint out of band):  ssh-keyscan HOST >> ~/.ssh/known_hosts
           known_hosts: ~/.ssh/known_hosts
           connect_timeout: 10
+          # Hosts may be aliases of ~/.ssh/config (HostName, User, Port, IdentityFile, ProxyJump… are
+          # read from it; what is set here wins). A bastion in front of every host:
+          # proxy_jump: deploy@bastion.example.com
 
         # Hosts worked on at once.
         parallel: 10
@@ -84,6 +87,11 @@ public struct ProjectTemplate: Sendable {
         # ledger:
         #   url: postgres://shipit@db.internal:5432/shipit
         #   password_env: SHIPIT_LEDGER_PASSWORD
+
+        # Where the app's logs are on each host, for `shipit logs` and `shipit triage` (default: symlink
+        # shared/log/*.log, image: the container's logs).
+        # logs:
+        #   path: shared/log/production.log
 
         # Database migrations shipped inside each release (expand/contract checked before any switch).
         # migrations:
