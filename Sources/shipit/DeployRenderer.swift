@@ -14,13 +14,6 @@ struct DeployRenderer: Sendable {
         self.live = LiveStatus(hostCount: hostCount, enabled: ci == nil && !json && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb")
     }
 
-    static let clock: DateFormatter = {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "HH:mm:ss'Z'"
-        return f
-    }()
 
     func encoder() -> JSONEncoder {
         let e = JSONEncoder()
@@ -35,7 +28,7 @@ struct DeployRenderer: Sendable {
             if let d = try? encoder().encode(n) { Console.shared.out(String(decoding: d, as: UTF8.self)) }
             return
         }
-        let time = Self.clock.string(from: n.time)
+        let time = UTCTime.clock(n.time)
         let host = n.host ?? "-"
         let dur = n.seconds.map { " (\(Console.seconds($0)))" } ?? ""
         switch n.status {

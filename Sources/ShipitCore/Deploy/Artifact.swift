@@ -45,10 +45,6 @@ public struct Artifact: Sendable {
     }
 
     public static func releaseID(now: Date, sha256: String) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss.SSS'Z'"
-        return f.string(from: now) + "-" + sha256.prefix(8)
+        UTCTime.compact(now, milliseconds: true) + "-" + sha256.prefix(8)
     }
 }

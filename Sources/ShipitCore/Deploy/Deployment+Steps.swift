@@ -71,7 +71,7 @@ extension Deployment {
     var deployer: String { "\(invoker.user)@\(invoker.machine)" }
 
     var lockRequest: LockRequest {
-        let info = "holder=\(attemptID)\npid=\(invoker.pid)\nby=\(deployer)\nstarted=\(ISO8601DateFormatter().string(from: Date()))\nreason=\(options.reason)"
+        let info = "holder=\(attemptID)\npid=\(invoker.pid)\nby=\(deployer)\nstarted=\(UTCTime.iso(Date()))\nreason=\(options.reason)"
         return LockRequest(info: info, waitSeconds: options.lockWaitSeconds, staleHolders: options.staleHolders)
     }
 

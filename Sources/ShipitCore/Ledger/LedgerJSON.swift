@@ -3,17 +3,30 @@ import Foundation
 /// The small JSON columns of the ledger (lists and string maps). Empty values skip the parser:
 /// most rows have them, and `changes` reads thousands of rows.
 enum LedgerJSON {
+    /// Written by hand, keys in code-point order: `JSONSerialization`'s sorted keys compare with
+    /// the locale, which loads ICU (megabytes of resident memory) on every run that records.
     static func encode(_ list: [String]) -> String {
-        list.isEmpty ? "[]" : string(list)
+        list.isEmpty ? "[]" : "[" + list.map(quoted).joined(separator: ",") + "]"
     }
 
     static func encode(_ dict: [String: String]) -> String {
-        dict.isEmpty ? "{}" : string(dict)
+        dict.isEmpty ? "{}" : "{" + dict.keys.sorted().map { quoted($0) + ":" + quoted(dict[$0]!) }.joined(separator: ",") + "}"
     }
 
-    private static func string(_ object: Any) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
     }
 
     static func list(_ text: String?) -> [String] {

@@ -8,8 +8,9 @@ public struct Redactor: Sendable {
     /// Literal secret values (from the environment), longest first so overlaps are fully hidden.
     let literals: [String]
 
-    /// Names that mark an environment variable (or config key) as secret.
-    static let secretName = try! NSRegularExpression(pattern: "(PASS(WORD|WD)?|SECRET|TOKEN|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_?KEY|AUTH|DATABASE_URL|DSN)", options: [.caseInsensitive])
+    /// Words that mark an environment variable (or config key) as secret, matched in its uppercased
+    /// name (no regular expression: every run checks every environment variable).
+    static let secretWords = ["PASS", "SECRET", "TOKEN", "PRIVATE", "CREDENTIAL", "APIKEY", "API_KEY", "ACCESSKEY", "ACCESS_KEY", "AUTH", "DATABASE_URL", "DSN"]
 
     static let patterns: [(NSRegularExpression, String)] = [
         // scheme://user:password@host
@@ -27,7 +28,8 @@ public struct Redactor: Sendable {
     }
 
     public static func isSecretName(_ name: String) -> Bool {
-        secretName.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
+        let upper = name.uppercased()
+        return secretWords.contains { upper.contains($0) }
     }
 
     /// Lowercase fragments every pattern's match contains: text without any of them cannot match,

@@ -16,6 +16,19 @@ public enum UTCTime {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms)
     }
 
+    /// `20261128T053000Z` (`milliseconds`: `20261128T053000.123Z`): ids that sort by time.
+    public static func compact(_ date: Date, milliseconds: Bool = false) -> String {
+        let (tm, ms) = parts(date)
+        return String(format: "%04d%02d%02dT%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec)
+            + (milliseconds ? String(format: ".%03d", ms) : "") + "Z"
+    }
+
+    /// `05:30:00Z`, the progress lines' clock.
+    public static func clock(_ date: Date) -> String {
+        let (tm, _) = parts(date)
+        return String(format: "%02d:%02d:%02dZ", tm.tm_hour, tm.tm_min, tm.tm_sec)
+    }
+
     /// `2026-11-28 05:30:00Z`, for people.
     public static func short(_ date: Date) -> String {
         let (tm, _) = parts(date)
