@@ -75,6 +75,27 @@ struct LogsTests {
         }
     }
 
+    @Test func aCommandSourceIsFilteredTheSameWay() async throws {
+        // A command prints the lines (as journalctl would): here an old line, then the app's log.
+        let f = try DeployFixture(extraYAML: """
+        logs:
+          command: 'echo "2000-01-01T00:00:00Z INFO an old line"; cat APPLOG'
+        """)
+        try await withCleanup({ await f.cleanUp() }) {
+            let cfg = try String(contentsOfFile: f.configFile, encoding: .utf8).replacingOccurrences(of: "APPLOG", with: "\(f.deployTo)/shared/app.log")
+            try cfg.write(toFile: f.configFile, atomically: true, encoding: .utf8)
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            try await hit(f, "/via-command")
+            let r = try await f.shipit(["logs", "--since", "5m", "--json"])
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            let got = try lines(r.stdout)
+            #expect(Set(got.map(\.host)) == Set(f.targets))
+            #expect(got.contains { $0.text.contains("GET /via-command 404") })
+            // The old line is outside the window: the host's filter dropped it.
+            #expect(!got.contains { $0.text.contains("an old line") })
+        }
+    }
+
     @Test func followStreamsNewLinesUntilInterruptedAndLeavesNothingRunning() async throws {
         let f = try DeployFixture(extraYAML: Self.logs)
         try await withCleanup({ await f.cleanUp() }) {
