@@ -6,9 +6,9 @@
 #   scripts/testhosts.sh down            stop every host this harness started (by pid, nothing else)
 #   scripts/testhosts.sh stop-host ADDR  stop one host (a dead host for fault tests)
 #   scripts/testhosts.sh start-host ADDR start one host again (its /srv starts empty); with
-#                                        SHIPIT_HOST_OPTS="nosftp default-maxstartups": a hardened
-#                                        host without the sftp subsystem, and/or sshd's default
-#                                        MaxStartups 10:30:100 (drops connections under a burst)
+#                                        SHIPIT_HOST_OPTS="nosftp default-maxstartups debug": a hardened
+#                                        host without the sftp subsystem, sshd's default MaxStartups
+#                                        10:30:100 (drops connections under a burst), LogLevel DEBUG1
 #   scripts/testhosts.sh kill-host ADDR  SIGKILL every sshd of one host (listener and open sessions):
 #                                        the host drops off the network mid-step; its /srv and apps stay
 #   scripts/testhosts.sh revive-host ADDR start sshd again on a killed host, same /srv (same namespace)
@@ -66,6 +66,8 @@ write_config() {
   case "$opts" in *" nosftp "*) sftp="# no sftp subsystem (a hardened host)" ;; esac
   # (logged at INFO, so a test can see that sshd did drop connections: "past MaxStartups")
   case "$opts" in *" default-maxstartups "*) startups="# MaxStartups: sshd's default 10:30:100"; loglevel=INFO ;; esac
+  # (DEBUG1 logs every channel request: a test counts the exec channels a deploy opens)
+  case "$opts" in *" debug "*) loglevel=DEBUG1 ;; esac
   dir=$(host_dir "$addr")
   mkdir -p "$dir"
   [ -f "$dir/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "host-$addr" -f "$dir/ssh_host_ed25519_key"

@@ -186,3 +186,33 @@ struct HandshakePacingTests {
         }
     }
 }
+
+/// How many exec channels a run opens on a host, counted from that host's sshd log (LogLevel
+/// DEBUG1 logs every channel request): the deploy's artifact rides on the pre-flight's channel.
+@Suite("footprint: exec channels per host")
+struct ExecChannelTests {
+    let hosts = TestHosts.current
+    static let address = "127.0.0.62"
+
+    @Test func aDeployOpensThreeExecChannelsPerHostAndNoSFTP() async throws {
+        try await hosts.harness(["start-host", Self.address], environment: ["SHIPIT_HOST_OPTS": "debug"])
+        let f = try DeployFixture(targets: [Self.address])
+        try await withCleanup({ await f.stopAll(on: Self.address); _ = try? await hosts.harness(["stop-host", Self.address], environment: [:]) }) {
+            let log = hosts.stateDir + "/hosts/\(Self.address)/sshd.log"
+            func count(_ what: String) throws -> Int { try String(contentsOfFile: log, encoding: .utf8).components(separatedBy: what).count - 1 }
+            for version in ["v1", "v2"] {
+                let (execs, subsystems) = (try count("req exec"), try count("req subsystem"))
+                let r = try await f.shipit(["deploy", "--from", f.release(version)])
+                #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+                #expect(r.stdout.contains("upload ok: streamed and extracted with the pre-flight"), "\(r.stdout)")
+                // Pre-flight + lock + stream + extract; switch + start; finish + prune + unlock.
+                #expect(try count("req exec") - execs == 3)
+                #expect(try count("req subsystem") - subsystems == 0)
+            }
+            // A rollback: pre-flight with the inventory, switch + start, unlock.
+            let execs = try count("req exec")
+            #expect(try await f.shipit(["rollback"]).status == 0)
+            #expect(try count("req exec") - execs == 3)
+        }
+    }
+}

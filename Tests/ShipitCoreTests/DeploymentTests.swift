@@ -45,18 +45,20 @@ struct DeploymentTests {
         #expect(r.hosts.allSatisfy { $0.previous == "r0" })
     }
 
-    @Test func aPreflightFailureTouchesNoHost() async throws {
+    @Test func aPreflightFailureSwitchesNoHostAndLeavesNothingStaged() async throws {
         let t = FakeTransport(hosts: hosts, current: "r0")
         t.failing = ["h2": ["preflight"]]
         let (r, _) = try await deploy(t)
         #expect(r.phase == .failed)
         #expect(r.exitCode == .preflightFailed)
         for h in hosts {
-            #expect(!t.steps(h).contains("upload"))
+            #expect(!t.steps(h).contains("switch"))
             #expect(t.currentRelease(h) == "r0")
         }
-        // The hosts that were locked are unlocked; the one that failed never took the lock.
-        #expect(t.steps("h1").last == "unlock" && t.steps("h3").last == "unlock")
+        // The artifact rides on the pre-flight's channel: the hosts that passed took it, and the
+        // closing script removes it there (a release never switched to) and unlocks. The host that
+        // failed never took the lock, nor the file.
+        #expect(t.steps("h1") == ["preflight", "upload", "extract", "abandon"] && t.steps("h3").last == "abandon")
         #expect(t.steps("h2") == ["preflight"])
     }
 
@@ -64,7 +66,8 @@ struct DeploymentTests {
         let t = FakeTransport(hosts: hosts, current: "r0")
         t.failing = ["h3": ["upload"]]
         let (r, _) = try await deploy(t)
-        #expect(r.phase == .failed && r.failedIn == .upload)
+        // The artifact rides on the pre-flight's channel (streamed): its failure is the pre-flight's.
+        #expect(r.phase == .failed && r.failedIn == .preflight)
         for h in hosts {
             #expect(!t.steps(h).contains("switch"))
             #expect(t.steps(h).last == "abandon")

@@ -95,10 +95,25 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
         return "current=\(current[host] ?? "")\n\(rels)\n"
     }
 
-    /// Streaming counts as the upload and then the command.
+    /// Streaming counts as the upload and then the command. A pre-flight that carries the artifact
+    /// runs its checks first and takes the file only when they pass, as the real script does.
     func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult {
-        try await upload(host, localPath: stdinPath, remotePath: "")
-        return try await run(host, command)
+        guard command.step == .preflight, command.alsoRuns.contains(.extract) else {
+            try await upload(host, localPath: stdinPath, remotePath: "")
+            return try await run(host, command)
+        }
+        let pre = try await run(host, command)
+        guard pre.status.succeeded else { return pre }
+        do { try await upload(host, localPath: stdinPath, remotePath: "") } catch {
+            // The script took the lock, then the file did not arrive whole: exit 24, lock held.
+            return ExecResult(status: ExitStatus(code: 24), stdout: pre.stdout + Data("error=receiving the artifact failed\n".utf8))
+        }
+        let id = Self.value("ID", in: command.rendered) ?? ""
+        lock.withLock {
+            calls.append((host, "extract"))
+            releases[host, default: []].insert(id)
+        }
+        return ExecResult(status: ExitStatus(code: 0), stdout: pre.stdout + Data("extracted=\(id)\n".utf8))
     }
 
     func sftpAvailable(_ host: String) async -> Bool { true }

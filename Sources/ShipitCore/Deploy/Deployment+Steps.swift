@@ -18,7 +18,7 @@ extension Deployment {
             var after = known[host]
             if let s = r.output.first("switched") { after?.current = s }
             await recorder?.stepFinished(row, step: step, ok: r.ok, exitStatus: r.exitStatus, stderrTail: r.stderrTail, message: r.error, known: after)
-            notify(DeployNotice(host: host, step: step, status: r.ok ? .ok : .failed, message: r.ok ? "" : (r.error ?? "failed"), seconds: secs))
+            notify(DeployNotice(host: host, step: step, status: r.ok ? .ok : .failed, message: r.ok ? (r.note ?? "") : (r.error ?? "failed"), seconds: secs))
             return r
         }
     }

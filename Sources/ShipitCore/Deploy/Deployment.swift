@@ -47,6 +47,9 @@ public final class Deployment: @unchecked Sendable {
     /// What this run deploys (nil for a rollback) and, once pre-flight resolved it, the release.
     var input: ReleaseInput?
     var release: ResolvedRelease?
+    /// Hosts whose pre-flight also received and extracted the artifact (one channel), with what
+    /// their script reported; staging has nothing left to do there.
+    var stagedInPreflight: [String: ScriptOutput] = [:]
     /// Rollback: the release asked for with `--to`; after pre-flight, the target chosen.
     var rollbackTo: String?
     /// Migrations this run will apply (set in pre-flight from the database's record).

@@ -9,6 +9,8 @@ public struct StepResult: Sendable {
     /// The connection died (or the command timed out) after the script may have started: what it
     /// did on the host is not known.
     public var outcomeUnknown = false
+    /// Said on the progress line of a step that succeeded (e.g. it was done by an earlier one).
+    public var note: String?
 
     public init(ok: Bool, output: ScriptOutput, error: String? = nil, exitStatus: Int32? = nil, stderrTail: String? = nil) {
         self.ok = ok

@@ -57,6 +57,18 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         return c
     }
 
+    /// This script with its stdin closed (it must not read what is meant for `next`), then `next`
+    /// in the same shell, taking the channel's stdin into `path` first: checks that must pass
+    /// before a file is taken, and the file, in one exec channel.
+    public func thenReceiving(_ next: RemoteCommand, stdinAt path: String) -> RemoteCommand {
+        guard case let .script(a) = body, case let .script(b) = next.body else { preconditionFailure("only builder scripts combine") }
+        var c = self
+        c.body = .script("{\n\(a)\n} </dev/null\n" + Self.receive(path) + "\n" + b)
+        c.alsoRuns += [next.step].compactMap { $0 } + next.alsoRuns
+        c.timeout = [timeout, next.timeout].compactMap { $0 }.max()
+        return c
+    }
+
     /// Only the receiving part (a file the script needs besides the one on its own stdin).
     public func receivingOnly(stdinAt path: String) -> RemoteCommand {
         var c = RemoteCommand(script: Self.receive(path), step: step, timeout: timeout)

@@ -65,6 +65,14 @@ public struct SymlinkStrategy: ReleaseStrategy {
         return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "\ntrue")) : cmd
     }
 
+    /// A deploy's pre-flight and staging in one exec channel: the checks and the lock first (the
+    /// script does not read stdin until they pass), then the artifact received on stdin, checked
+    /// and extracted. A host that fails its checks takes none of it.
+    public func preflightAndStage(_ lock: LockRequest, artifact a: Artifact, host: String) -> RemoteCommand {
+        preflight(lock, deploying: .artifact(a), inventory: false, host: host)
+            .thenReceiving(extract(releaseID: a.releaseID, sha256: a.sha256), stdinAt: layout.upload(a.releaseID))
+    }
+
     public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease {
         guard case .artifact = input else { throw ShipitError.input("--tag: only for strategy image; this config uses symlink (--from DIR or --ref GITREF)") }
         return ResolvedRelease(id: input.provisionalID, input: input)

@@ -26,8 +26,11 @@ extension Deployment {
 
     /// Runs a lock-taking pre-flight script on every host and reads what it found: the lock,
     /// stale locks taken over, each host's current release. nil if any host failed.
-    func lockingPreflight(_ command: @escaping @Sendable (String) -> RemoteCommand) async -> [String: ScriptOutput]? {
-        let results = await step("preflight", on: config.hosts) { [self] host in await remote(host, command(host)) }
+    /// `stdinPath`: a file streamed on the script's stdin (a deploy's artifact, staged in the same
+    /// channel once the host passed its checks).
+    func lockingPreflight(stdinPath: String? = nil, _ command: @escaping @Sendable (String) -> RemoteCommand) async -> [String: ScriptOutput]? {
+        let results = await step("preflight", on: config.hosts) { [self] host in await remote(host, command(host), stdinPath: stdinPath) }
+        for (host, r) in results where r.output.first("extracted") != nil { stagedInPreflight[host] = r.output }
         for (host, r) in results {
             if r.output.first("lock") == "acquired" { state.locked.insert(host) }
             if let stale = r.output.first("lock.stale"), stale == attemptID {

@@ -9,9 +9,19 @@ struct PreflightPhase: PhaseRunner {
         // A signal during the hook: no host step starts.
         if d.interrupt.isRaised { return .stopped }
         guard let input = d.input else { preconditionFailure("a deploy needs a release") }
-        guard await d.takeSharedRunLock(),
-              let found = await d.lockingPreflight({ [strategy = d.strategy, lock = d.lockRequest] in
-                  strategy.preflight(lock, deploying: input, inventory: false, host: $0) }) else { return .failed }
+        guard await d.takeSharedRunLock() else { return .failed }
+        let found: [String: ScriptOutput]?
+        if let symlink = d.strategy as? SymlinkStrategy, case let .artifact(a) = input, d.config.connection.upload.streams(bytes: a.size) {
+            // The artifact rides on the pre-flight's channel, taken once the host's checks and lock
+            // passed: one exec per host instead of two.
+            found = await d.lockingPreflight(stdinPath: a.path) { [lock = d.lockRequest] in symlink.preflightAndStage(lock, artifact: a, host: $0) }
+            // What some hosts staged before another failed is removed like any release never switched to.
+            if found == nil && !d.stagedInPreflight.isEmpty { d.release = ResolvedRelease(id: a.releaseID, input: input) }
+        } else {
+            found = await d.lockingPreflight { [strategy = d.strategy, lock = d.lockRequest] in
+                strategy.preflight(lock, deploying: input, inventory: false, host: $0) }
+        }
+        guard let found else { return .failed }
         let release: ResolvedRelease
         do { release = try d.strategy.resolve(input, preflight: found, hosts: d.config.hosts) } catch {
             d.state.failAll(step: "preflight", error: error.message)

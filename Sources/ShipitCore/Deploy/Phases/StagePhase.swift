@@ -9,7 +9,16 @@ struct StagePhase: PhaseRunner {
         let transport = d.transport
         let name = strategy.stageStep
         let mode = d.config.connection.upload
-        let results = await d.step(name, on: d.config.hosts) { host in
+        // Hosts whose pre-flight already took and extracted the artifact: the step is recorded
+        // (the ledger and the progress say where each host is) with what that script reported.
+        let staged = d.stagedInPreflight
+        var results = await d.step(name, on: d.config.hosts.filter { staged[$0] != nil }) { host in
+            var r = StepResult(ok: true, output: staged[host]!)
+            r.note = "streamed and extracted with the pre-flight"
+            return r
+        }
+        let remaining = d.config.hosts.filter { staged[$0] == nil }
+        results.merge(await d.step(name, on: remaining) { host in
             let plan = strategy.stage(release, host: host)
             var stream = mode.streams(bytes: plan.uploads.reduce(0) { $0 + Self.size($1.localPath) })
             if !stream, !plan.uploads.isEmpty, await !transport.sftpAvailable(host) {
@@ -34,7 +43,7 @@ struct StagePhase: PhaseRunner {
                 if !r.ok { return StepResult(failure: (u.label.map { "\($0): " } ?? "") + (r.error ?? "failed")) }
             }
             return await d.remote(host, plan.command.receiving(stdinAt: last.remotePath), stdinPath: last.localPath)
-        }
+        }) { $1 }
         await recordChanges(d, results)
         return d.state.record(results, step: name).isEmpty ? .done : .failed
     }
