@@ -56,7 +56,7 @@ $SHIPIT status
 step "shipit verify: the CI check after a deploy (healthy, one release, files intact)"
 $SHIPIT verify
 
-step "shipit logs --since 10m --grep ERROR: every host's error lines, merged by time (the newest few)"
+step "shipit logs --since 10m --grep ERROR: the error lines of every host, merged by time (the newest: the broken v3 on the canary)"
 $SHIPIT logs --since 10m --grep ERROR | tail -n 9
 
 step "shipit changes --since 2h: what changed, from the ledger merged with each host's history"
