@@ -142,6 +142,8 @@ struct RolloutUnitTests {
         let c = GateRunner.Context(switched: ["127.0.0.11", "web-2"], stepHosts: ["web-2"], step: 2, steps: 3)
         #expect(GateRunner.substitute(#"rate(x{instance=~"{hosts}"}[1m])"#, c) == #"rate(x{instance=~"(127\\.0\\.0\\.11|web-2)(:[0-9]+)?"}[1m])"#)
         #expect(GateRunner.substitute(#"{instance=~"{step_hosts}"}"#, c) == #"{instance=~"(web-2)(:[0-9]+)?"}"#)
+        // An ssh_config alias is known to Prometheus by its address.
+        #expect(GateRunner.substitute(#"{instance=~"{step_hosts}"}"#, c, addresses: ["web-2": "10.0.0.2"]) == #"{instance=~"(10\\.0\\.0\\.2)(:[0-9]+)?"}"#)
         #expect(DeployerHTTP.number(in: ["data": ["result": [["value": [1.0, "0.25"]]]]], at: "data.result.0.value.1") == 0.25)
         #expect(DeployerHTTP.number(in: try JSONSerialization.jsonObject(with: Data(#"{"a":{"b":0}}"#.utf8)), at: "a.b") == 0)
         #expect(DeployerHTTP.number(in: ["a": "x"], at: "a") == nil)

@@ -40,15 +40,16 @@ struct GateRunner: Sendable {
             }
         case let .command(run): return [await command(gate, run, c)]
         case let .prometheus(url, query, max, emptyPasses):
-            return [await prometheus(gate, base: url, query: Self.substitute(query, c), max: max, emptyPasses: emptyPasses)]
+            return [await prometheus(gate, base: url, query: Self.substitute(query, c, addresses: health?.hostAddresses ?? [:]), max: max, emptyPasses: emptyPasses)]
         }
     }
 
     /// `{hosts}` → a regex matching the switched hosts (for `instance=~"…"`), `{step_hosts}` →
     /// this step's; regex metacharacters in names escaped (a host name has only dots).
-    static func substitute(_ query: String, _ c: Context) -> String {
+    /// `addresses`: ssh_config aliases' HostNames, which is what Prometheus knows the hosts by.
+    static func substitute(_ query: String, _ c: Context, addresses: [String: String] = [:]) -> String {
         func alternation(_ hosts: [String]) -> String {
-            "(" + hosts.map { $0.replacingOccurrences(of: ".", with: "\\\\.") }.joined(separator: "|") + ")(:[0-9]+)?"
+            "(" + hosts.map { (addresses[$0] ?? $0).replacingOccurrences(of: ".", with: "\\\\.") }.joined(separator: "|") + ")(:[0-9]+)?"
         }
         return query.replacingOccurrences(of: "{hosts}", with: alternation(c.switched))
             .replacingOccurrences(of: "{step_hosts}", with: alternation(c.stepHosts))
