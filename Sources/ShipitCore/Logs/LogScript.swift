@@ -28,13 +28,13 @@ public struct LogScript: Sendable {
         switch settings.source {
         case let .file(path): return [("SRC", "file"), ("LOGPATH", path)]
         case let .command(cmd): return [("SRC", "command"), ("LOGCMD", cmd)]
-        case .container: return [("SRC", "container"), ("APP", app), ("E", engine.map(ShellQuote.quote).joined(separator: " "))]
+        case .container: return [("SRC", "container"), ("APP", app), HostScript.engineVariable(engine)]
         }
     }
 
     /// Lines of the source on stdout; `FOLLOW` set: only new ones, as they come.
     static let source = """
-    eng() { eval "$E" '"$@"'; }
+    \(HostScript.engineFunction)
     container() {
       # The container serving traffic: the active slot's with the traffic switch, else the current one.
       c=

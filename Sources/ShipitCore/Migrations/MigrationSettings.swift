@@ -80,9 +80,9 @@ public struct MigrationCommands: Sendable {
     /// container) into `.shipit/migrations-<id>/` and prints them (`mfile=<name> <base64>`), so
     /// the deployer can lint them and check drift before anything changes.
     public func fetchFromImage(engine: [String], reference: String, releaseID: String) -> RemoteCommand {
-        script(.migrationFetch, [("ID", releaseID), ("REF", reference), ("E", engine.map(ShellQuote.quote).joined(separator: " ")),
+        script(.migrationFetch, [("ID", releaseID), ("REF", reference), HostScript.engineVariable(engine),
                                  ("MDIR", settings.dir), ("T", layout.imageMigrations(releaseID))], """
-        eng() { eval "$E" '"$@"'; }
+        \(HostScript.engineFunction)
         rm -rf "$T" "$T.c"; mkdir -p "$META"
         c=$(eng create "$REF" 2>&1) || fail 44 "migrations: cannot create a container from $REF: $(short "$c")"
         c=$(printf '%s' "$c" | tail -n 1)

@@ -23,6 +23,16 @@ public enum HostScript {
         return RemoteCommand(script: text + body, step: step, timeout: timeout)
     }
 
+    /// The image engine for a script: `$E` holds its words, each quoted; `eng ARGS…` runs it
+    /// (the words split on purpose: `podman --root …` is one engine).
+    static func engineVariable(_ engine: [String]) -> (String, String) {
+        ("E", engine.map(ShellQuote.quote).joined(separator: " "))
+    }
+
+    static let engineFunction = """
+    eng() { eval "$E" '"$@"'; }
+    """
+
     /// `fail CODE MESSAGE` prints an error line and exits; `short TEXT` is its last 400 bytes on one line.
     static let helpers = """
     fail() { code=$1; shift; echo "error=$*"; exit "$code"; }

@@ -40,13 +40,12 @@ public struct ImageStrategy: ReleaseStrategy {
     var remoteEnvFile: String? { image.envFile == nil ? nil : layout.envFile(app: app) }
 
     private func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
-        let base: [(String, String)] = [("APP", app), ("E", image.engine.map(ShellQuote.quote).joined(separator: " "))]
+        let base: [(String, String)] = [("APP", app), HostScript.engineVariable(image.engine)]
         return HostScript.make(step, layout: layout, base + vars, prelude: Self.helpers, body, timeout: timeout)
     }
 
-    /// `eng` runs the engine (its words split on purpose).
     static let helpers = """
-    eng() { eval "$E" '"$@"'; }
+    \(HostScript.engineFunction)
     \(HostScript.helpers)
     """
 
