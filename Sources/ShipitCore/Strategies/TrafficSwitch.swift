@@ -110,7 +110,9 @@ public struct TrafficSwitch: Sendable {
                                      ("DRAINT", String(Int(settings.drain * 10))), ("TMODE", settings.mode.rawValue)]
         switch settings.mode {
         case .managed: v += [("NGINX", settings.nginx)]
-        case .system: v += [("UPFILE", settings.upstreamFile ?? ""), ("PTEST", settings.test ?? ""), ("PRELOAD", settings.reload ?? "")]
+        // UPS0: the upstream with no slot, what `point_none` writes.
+        case .system: v += [("UPFILE", settings.upstreamFile ?? ""), ("PTEST", settings.test ?? ""), ("PRELOAD", settings.reload ?? ""),
+                            ("UPS0", upstream(host: host, slot: nil))]
         }
         return v
     }
@@ -167,6 +169,11 @@ public struct TrafficSwitch: Sendable {
       fi
       printf '%s\\n' "$1" > "$SLOTS/upstream.slot"
     }
+    # The proxy serves no slot, as before the first deploy. System: the caller tests and reloads.
+    point_none() {
+      if [ "$TMODE" = managed ]; then rm -f "$PROXY/active.sock" "$SLOTS/upstream.slot"
+      else printf '%s' "$UPS0" > "$UPFILE"; rm -f "$SLOTS/upstream.slot"; fi
+    }
     # Stops the app on a slot. With drain: first waits (up to DRAINT tenths of a second) until no
     # connection to it is open, so in-flight requests finish.
     stop_slot() {
@@ -194,7 +201,7 @@ public struct TrafficSwitch: Sendable {
     func preflight(host: String) -> (vars: [(String, String)], body: String) {
         let conf = nginxConf(host: host)
         let sum = (try? Digest.sha256Hex(Data(conf.utf8))) ?? conf
-        let vars = variables(host: host) + [("NGXCONF", conf), ("CONFSUM", sum), ("UPS0", upstream(host: host, slot: nil))]
+        let vars = variables(host: host) + [("NGXCONF", conf), ("CONFSUM", sum)]
         return (vars, Self.functions + """
 
         [ -d "$SLOTS" ] && [ -d "$PROXY/tmp" ] || mkdir -p "$SLOTS" "$PROXY/tmp" || fail 10 "cannot create $SLOTS"
@@ -286,18 +293,14 @@ public struct TrafficSwitch: Sendable {
     /// `recordCurrent`: how the strategy records the release that now serves (the `current` link;
     /// the image strategy's current file).
     func switchBody(host: String, recordCurrent: String) -> (vars: [(String, String)], body: String) {
-        (variables(host: host) + [("UPS0", upstream(host: host, slot: nil))], Self.functions + """
+        (variables(host: host), Self.functions + """
 
         getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
         [ "$rel" = "$ID" ] && alive "$pid" || fail 37 "release $ID is not running on slot $SLOT"
         echo "previous=$PREVIOUS"
         getv oldact "$SLOTS/active"
         # On failure the proxy goes back to the slot that served (or to none before the first).
-        undo() {
-          if [ -n "$oldact" ]; then point_to "$oldact"
-          elif [ "$TMODE" = managed ]; then rm -f "$PROXY/active.sock" "$SLOTS/upstream.slot"
-          else printf '%s' "$UPS0" > "$UPFILE"; rm -f "$SLOTS/upstream.slot"; fi
-        }
+        undo() { if [ -n "$oldact" ]; then point_to "$oldact"; else point_none; fi; }
         point_to "$SLOT" || fail 31 "cannot point the proxy at slot $SLOT"
         if [ "$TMODE" != managed ]; then
           if ! out=$(proxy_test 2>&1); then undo; fail 51 "proxy config invalid after the switch, switch undone: $(short "$out")"; fi
@@ -327,8 +330,8 @@ public struct TrafficSwitch: Sendable {
     static let retreatSlots = """
     getv act "$SLOTS/active"; rel=; [ -z "$act" ] || getv rel "$SLOTS/$act.release"
     if [ -n "$act" ] && [ "$rel" = "$ID" ]; then
-      if [ "$TMODE" = managed ]; then rm -f "$PROXY/active.sock" "$SLOTS/upstream.slot"
-      else printf '%s' "$UPS0" > "$UPFILE"; rm -f "$SLOTS/upstream.slot"; proxy_reload >/dev/null 2>&1 || true; fi
+      point_none
+      [ "$TMODE" = managed ] || proxy_reload >/dev/null 2>&1 || true
       rm -f "$SLOTS/active"
     fi
     for s in $SLOTPORTS; do
@@ -395,7 +398,7 @@ extension Optional where Wrapped == TrafficSwitch {
     /// strategy's own (the image strategy's stop timeout), only with a traffic switch.
     func scriptPart(host: String?, extraVars: [(String, String)] = []) -> TrafficScriptPart {
         guard let t = self else { return TrafficScriptPart() }
-        return TrafficScriptPart(vars: t.variables(host: host ?? "") + [("UPS0", t.upstream(host: host ?? "", slot: nil))] + extraVars,
+        return TrafficScriptPart(vars: t.variables(host: host ?? "") + extraVars,
                                  functions: TrafficSwitch.functions, slotFacts: TrafficSwitch.slotFacts,
                                  stopFailedSlots: TrafficSwitch.stopFailedSlots, retreatSlots: TrafficSwitch.retreatSlots,
                                  runningReleases: TrafficSwitch.runningReleases, standbyTimer: t.standbyTimer())
