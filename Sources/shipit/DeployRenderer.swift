@@ -61,16 +61,15 @@ struct DeployRenderer: Sendable {
         case .rolledBack:
             let retreated = r.hosts.filter { $0.retreatedFrom != nil }
             let stopped = retreated.allSatisfy { $0.appStopped == true }
-            let retreat = retreated.isEmpty ? "" : "; \(retreated.count) host(s) had no previous release to return to: "
-                + (stopped ? "app stopped" : "app NOT stopped on some hosts (no 'stop' command configured)") + " and 'current' removed"
+            let retreatDone = (stopped ? "app stopped" : "app NOT stopped on some hosts (no 'stop' command configured)") + " and 'current' removed"
+            let retreat = retreated.isEmpty ? "" : "; \(retreated.count) host(s) had no previous release to return to: " + retreatDone
             if let ro = r.rollout {
                 let never = ro.steps.dropFirst(ro.reached).flatMap { $0 }.count
                 verdict = "\(r.operation) of \(r.releaseID) FAILED at rollout step \(ro.reached) of \(ro.steps.count)"
                     + (ro.failedGate.map { " (gate \($0.line))" } ?? "")
                     + " and was rolled back on every switched host; \(never) host(s) of later steps were never touched" + retreat
             } else if !retreated.isEmpty, r.hosts.allSatisfy({ $0.retreatedFrom != nil || $0.current == $0.previous }) {
-                verdict = "\(r.operation) of \(r.releaseID) FAILED; there was no previous release to return to: "
-                    + (stopped ? "app stopped" : "app NOT stopped on some hosts (no 'stop' command configured)") + " and 'current' removed"
+                verdict = "\(r.operation) of \(r.releaseID) FAILED; there was no previous release to return to: " + retreatDone
             } else {
                 verdict = "\(r.operation) of \(r.releaseID) FAILED and was rolled back on every switched host" + retreat
             }

@@ -90,12 +90,17 @@ struct LogsCommand: AsyncParsableCommand {
             for line in r.lines { JSONOutput.printLine(line) }
         } else {
             let width = hosts.map(\.count).max() ?? 0
-            for line in r.lines { console.out("\(line.host.padding(toLength: width, withPad: " ", startingAt: 0)) | \(line.text)") }
+            for line in r.lines { console.out(Self.text(line, width: width)) }
         }
         for h in hosts {
             for note in r.notes[h] ?? [] { console.err("shipit logs: \(h): \(note)") }
             if let why = r.failed[h] { console.err("shipit logs: \(h): FAILED: \(why)") }
         }
+    }
+
+    /// `host | line`, the hosts in one column.
+    static func text(_ line: LogLine, width: Int) -> String {
+        "\(line.host.padding(toLength: width, withPad: " ", startingAt: 0)) | \(line.text)"
     }
 
     func followLogs(_ config: DeployConfig, hosts: [String]) async throws {
@@ -105,9 +110,7 @@ struct LogsCommand: AsyncParsableCommand {
         let json = common.json
         let failed = await withFleet(config) { transport in
             await FleetLogs(config: config, transport: transport, hosts: hosts).follow(grep: grep, stop: { interrupt.isRaised }) { line in
-                if json { JSONOutput.printLine(line) } else {
-                    Console.shared.out("\(line.host.padding(toLength: width, withPad: " ", startingAt: 0)) | \(line.text)")
-                }
+                if json { JSONOutput.printLine(line) } else { Console.shared.out(Self.text(line, width: width)) }
             }
         }
         for (h, why) in failed.sorted(by: { $0.key < $1.key }) where !interrupt.isRaised || !why.contains("closed") {

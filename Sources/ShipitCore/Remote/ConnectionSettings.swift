@@ -76,8 +76,13 @@ public struct ConnectionSettings: Sendable {
 
     static var home: String { ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory() }
 
+    /// A login name that cannot be an option or carry shell syntax.
+    static func isValidUser(_ user: String) -> Bool {
+        !user.isEmpty && user.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) && !user.hasPrefix("-")
+    }
+
     public func validate() throws {
-        guard !user.isEmpty, user.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }), !user.hasPrefix("-") else {
+        guard Self.isValidUser(user) else {
             throw ShipitError.input("ssh.user: \(HostName.debugQuoted(user)) is not a valid user name")
         }
         guard (1...65535).contains(port) else { throw ShipitError.input("ssh.port: \(port) is not a TCP port (1-65535)") }

@@ -53,7 +53,7 @@ extension ConnectionSettings {
             rest = String(rest[..<colon])
         }
         try HostName.validate(rest, field: field)
-        if let user, user.isEmpty || !user.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) || user.hasPrefix("-") {
+        if let user, !Self.isValidUser(user) {
             throw ShipitError.input("\(field): \(HostName.debugQuoted(user)) is not a valid user name")
         }
         let cfg = sshConfig?.resolve(rest, localUser: Self.localUser) ?? SSHConfig.Resolved()
