@@ -15,6 +15,7 @@ N=${N:-3}
 MODE=all
 case "${1:-}" in all|main|faults) MODE=$1; shift ;; esac
 FAULTS='\.Fault[A-Za-z]*Tests'
+SCALE='\.FaultScaleTests'
 swift build --build-tests
 trap 'scripts/jumphosts.sh down >/dev/null 2>&1 || true; scripts/testhosts.sh down >/dev/null 2>&1 || true; scripts/registry.sh down >/dev/null 2>&1 || true; scripts/pg.sh down >/dev/null 2>&1 || true' EXIT
 scripts/testhosts.sh up "$N"
@@ -35,5 +36,9 @@ if [ "$MODE" != faults ]; then
 fi
 if [ "$MODE" != main ]; then
   echo "== fault-injection suite"
-  swift test --skip-build --filter "$FAULTS" "$@"
+  swift test --skip-build --filter "$FAULTS" --skip "$SCALE" "$@"
+  # 200 sshds and a 200-wide deploy take both cores: alone, so that neither it nor the other
+  # fault cases fail on the other's handshake and health timeouts.
+  echo "== fault-injection suite: 200 hosts"
+  swift test --skip-build --filter "$SCALE" "$@"
 fi

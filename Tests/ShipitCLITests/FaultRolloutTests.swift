@@ -47,7 +47,7 @@ struct FaultRolloutTests {
           interval: 0.2
           gates:
             - {type: health}
-            - {type: command, run: '\(kill)'}
+            - {type: command, run: '\(kill)', timeout: 60}
         """)
         try await withCleanup({ for a in addresses { _ = try? await hosts.harness(["stop-host", a], environment: [:]) } }) {
             let v1 = try await f.shipit(["deploy", "--from", f.release("v1"), "--steps", "100%"])

@@ -29,7 +29,8 @@ struct FaultScaleTests {
 
     @Test func twoHundredHostsDeployRollBackAutomaticallyAndOnRequest() async throws {
         try await onAll("start-host")
-        let f = try DeployFixture(targets: Self.addresses, healthDeadline: 10, extraYAML: "parallel: \(Self.count)")
+        let f = try DeployFixture(targets: Self.addresses, healthDeadline: 10, extraYAML: "parallel: \(Self.count)",
+                                  connectTimeout: 30)
         let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
         #expect(v1.status == 0, "\(v1.stdout.suffix(3000))")
         let first = try await fleetState(f)

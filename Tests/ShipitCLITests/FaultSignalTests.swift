@@ -79,7 +79,8 @@ struct FaultSignalTests {
             let e = try #require(t.entries.last)
             #expect(e.outcome == (state.rollsBack ? "rolled-back" : "failed"), "\(out)")
             #expect(e.error?.contains("interrupted") == true)
-            #expect(try await f.shipit(["verify"]).status == 0)
+            let verify = try await f.shipit(["verify"])
+            #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         }
     }
 

@@ -12,7 +12,7 @@ public final class DeployFixture: @unchecked Sendable {
     public let configFile: String
 
     public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2, port: Int? = nil, extraYAML: String = "",
-                sshYAML: String = "") throws {
+                sshYAML: String = "", connectTimeout: Double = 3) throws {
         self.hosts = hosts
         self.targets = targets ?? hosts.hosts
         dir = Local.tempDir("shipit-deploy")
@@ -27,7 +27,7 @@ public final class DeployFixture: @unchecked Sendable {
           user: \(hosts.user)
           identity: \(hosts.identity)
           known_hosts: \(hosts.knownHosts)
-          connect_timeout: 3
+          connect_timeout: \(connectTimeout)
         \(sshYAML.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         deploy_to: \(deployTo)
         keep_releases: \(keep)
