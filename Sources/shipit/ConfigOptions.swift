@@ -15,12 +15,17 @@ struct ConfigOptions: ParsableArguments {
 
     @OptionGroup var hostOptions: HostOptions
 
-    func load() throws -> DeployConfig {
+    @Option(name: .long, help: ArgumentHelp("Only the hosts with one of these roles (hosts[].roles; a host without roles is 'web').", valueName: "role,…"))
+    var roles: String?
+
+    /// `wholeHosts`: a deploy or rollback, which switches a host for all its roles at once.
+    func load(wholeHosts: Bool = false) throws -> DeployConfig {
         var cfg = try DeployConfig.load(file: config, stage: stage)
         if let list = hostOptions.hosts {
             cfg.hosts = try HostName.parseList(list, field: "--hosts")
             cfg.override("hosts", cfg.hosts.joined(separator: ", "))
         }
+        if let roles { try cfg.select(roles: roles, wholeHosts: wholeHosts) }
         cfg.connection = try hostOptions.apply(to: cfg.connection)
         for (key, value) in hostOptions.overrides { cfg.override(key, value) }
         cfg.resolveAddresses()

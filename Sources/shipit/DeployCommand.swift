@@ -42,7 +42,7 @@ struct DeployCommand: AsyncParsableCommand {
         // First: a signal while the artifact is built (which can take a while) must also end in
         // a clean, recorded, interrupted run, not kill the process. A dry run just stops.
         if !dryRun { Signals.install() }
-        var config = try common.load()
+        var config = try common.load(wholeHosts: true)
         try applyRollout(&config)
         let request = try DeployRequest(strategy: config.strategy, from: from, ref: ref, tag: tag, dryRun: dryRun)
         try await request.withInput { input in

@@ -18,7 +18,7 @@ struct RollbackCommand: AsyncParsableCommand {
 
     func run() async throws {
         Signals.install()
-        let config = try common.load()
+        let config = try common.load(wholeHosts: true)
         if let to, !RollbackTarget.isDigest(to) { try Names.identifier(to, field: "--to") }
         var options = Deployment.Options()
         options.reason = "rollback"

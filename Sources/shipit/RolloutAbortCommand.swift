@@ -17,6 +17,6 @@ struct RolloutAbortCommand: AsyncParsableCommand {
 
     func run() async throws {
         Signals.install()
-        try await run.resume(try common.load(), mode: .abort, json: common.json)
+        try await run.resume(try common.load(wholeHosts: true), mode: .abort, json: common.json)
     }
 }

@@ -17,6 +17,6 @@ struct RolloutPromoteCommand: AsyncParsableCommand {
 
     func run() async throws {
         Signals.install()
-        try await run.resume(try common.load(), mode: .promote, json: common.json)
+        try await run.resume(try common.load(wholeHosts: true), mode: .promote, json: common.json)
     }
 }

@@ -12,7 +12,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try common.load()
-        let hosts = await FleetSnapshot.take(config, .init(health: config.health != nil))
+        let hosts = await FleetSnapshot.take(config, .init(health: config.health != nil || !config.processRoles.isEmpty))
         let verdict = FleetVerdict(hosts)
         if common.json {
             JSONOutput.print(FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: verdict))
@@ -20,14 +20,17 @@ struct StatusCommand: AsyncParsableCommand {
             let state = verdict.ok ? "OK" : (verdict.drift ? "DRIFT" : "UNHEALTHY")
             Console.shared.out("\(config.app)\(config.stage.map { " (\($0))" } ?? ""): \(hosts.count) host(s), \(verdict.release.map { "release \($0)" } ?? "no single release"): \(state)")
             let traffic = config.traffic != nil
-            var rows = [["HOST", "CURRENT"] + (traffic ? ["SLOT", "WARM STANDBY"] : []) + ["LIVE", "READY", "LOCK"]]
+            let roles = !config.processRoles.isEmpty
+            var rows = [["HOST", "CURRENT"] + (traffic ? ["SLOT", "WARM STANDBY"] : []) + ["LIVE", "READY"] + (roles ? ["ROLES"] : []) + ["LOCK"]]
             for h in hosts {
-                guard h.reachable else { rows.append([h.host, "UNREACHABLE"] + (traffic ? ["-", "-"] : []) + ["-", "-", "-"]); continue }
+                guard h.reachable else { rows.append([h.host, "UNREACHABLE"] + (traffic ? ["-", "-"] : []) + ["-", "-"] + (roles ? ["-"] : []) + ["-"]); continue }
                 let lock = h.lock.map { "held by \($0.by ?? "?") for \($0.ageSeconds.map { "\($0)s" } ?? "?")\($0.stale == true ? " (stale: that run is over; the next deploy or rollback takes it over)" : "")" } ?? "free"
                 let slot = (h.slot.map(String.init) ?? "-") + (h.maintenance == true ? " (maintenance)" : "")
                 let standby = h.standby.map { "\($0) on \(h.standbySlot.map(String.init) ?? "?")" } ?? "none"
                 rows.append([h.host, h.current ?? "(none)"] + (traffic ? [slot, standby] : [])
-                            + [h.live.map { $0.ok ? "ok" : "FAIL" } ?? "-", h.ready.map { $0.ok ? "ok" : "FAIL" } ?? "-", lock])
+                            + [h.live.map { $0.ok ? "ok" : "FAIL" } ?? "-", h.ready.map { $0.ok ? "ok" : "FAIL" } ?? "-"]
+                            + (roles ? [h.rolesSummary ?? "-"] : [])
+                            + [lock])
             }
             FleetSnapshot.table(rows)
             FleetSnapshot.printProblems(verdict)

@@ -13,7 +13,7 @@ struct VerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try common.load()
-        let hosts = await FleetSnapshot.take(config, .init(health: config.health != nil, verifyFiles: true))
+        let hosts = await FleetSnapshot.take(config, .init(health: config.health != nil || !config.processRoles.isEmpty, verifyFiles: true))
         let expected = await FleetSnapshot.ledgerRelease(config)
         let verdict = FleetVerdict(hosts, checkFiles: true, expectedRelease: expected)
         if common.json {
@@ -21,7 +21,8 @@ struct VerifyCommand: AsyncParsableCommand {
         } else {
             for h in hosts {
                 guard h.reachable else { Console.shared.out("\(h.host): UNREACHABLE"); continue }
-                let health = [h.live.map { "live \($0.ok ? "ok" : "FAIL")" }, h.ready.map { "ready \($0.ok ? "ok" : "FAIL")" }].compactMap { $0 }.joined(separator: ", ")
+                let health = ([h.live.map { "live \($0.ok ? "ok" : "FAIL")" }, h.ready.map { "ready \($0.ok ? "ok" : "FAIL")" }].compactMap { $0 }
+                              + [h.rolesSummary].compactMap { $0 }).joined(separator: ", ")
                 let slot = h.slot.map { "  slot \($0)" + (h.standby.map { ", standby \($0)" } ?? "") } ?? ""
                 Console.shared.out("\(h.host): \(h.current ?? "(none)")  \(health.isEmpty ? "no health check configured" : health)  files \(h.files?.status ?? "?")\(slot)")
             }

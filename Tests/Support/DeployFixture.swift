@@ -12,7 +12,7 @@ public final class DeployFixture: @unchecked Sendable {
     public let configFile: String
 
     public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2, port: Int? = nil, extraYAML: String = "",
-                sshYAML: String = "", connectTimeout: Double = 3) throws {
+                sshYAML: String = "", connectTimeout: Double = 3, roles: [String: [String]] = [:]) throws {
         self.hosts = hosts
         self.targets = targets ?? hosts.hosts
         dir = Local.tempDir("shipit-deploy")
@@ -22,7 +22,7 @@ public final class DeployFixture: @unchecked Sendable {
         configFile = dir + "/shipit.yml"
         let yaml = """
         app: test-\(tag)
-        hosts: [\(self.targets.joined(separator: ", "))]
+        hosts: [\(self.targets.map { h in roles[h].map { "{host: \(h), roles: [\($0.joined(separator: ", "))]}" } ?? h }.joined(separator: ", "))]
         ssh:
           user: \(hosts.user)
           identity: \(hosts.identity)
@@ -151,6 +151,6 @@ public final class DeployFixture: @unchecked Sendable {
     /// Stops the app (in place, or on the traffic switch's slots) and the managed proxy on `host`,
     /// and removes deploy_to.
     public func stopAll(on host: String) async {
-        _ = try? await sh(host, "for p in \(deployTo)/shared/app.pid \(deployTo)/.shipit/slots/*.pid \(deployTo)/.shipit/proxy/nginx.pid; do [ -f \"$p\" ] && kill $(cat \"$p\"); done; rm -rf \(deployTo)")
+        _ = try? await sh(host, "for p in \(deployTo)/.shipit/roles/*.pid; do [ -f \"$p\" ] && kill -9 -- -$(cat \"$p\"); done; for p in \(deployTo)/shared/app.pid \(deployTo)/.shipit/slots/*.pid \(deployTo)/.shipit/proxy/nginx.pid; do [ -f \"$p\" ] && kill $(cat \"$p\"); done; rm -rf \(deployTo)")
     }
 }

@@ -49,6 +49,8 @@ public struct DeployConfig: Sendable {
     public var image: ImageSettings?
     /// Roles per host (`hosts: [{host: web-1, roles: [web]}]`).
     public var roles: [String: [String]] = [:]
+    /// Processes beside the app (`roles:`), restarted with each release on their hosts.
+    public var processRoles: [ProcessRole] = []
     public var triage = TriageSettings()
     public var migrations: MigrationSettings?
     /// The traffic switch (nil: the app restarts in place, dropping connections meanwhile).
@@ -70,7 +72,7 @@ public struct DeployConfig: Sendable {
 
 extension DeployConfig {
     static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start", "stop",
-                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout", "notify", "logs"]
+                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout", "notify", "logs", "roles"]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
     public static func load(file: String, stage: String? = nil) throws -> DeployConfig {
@@ -306,6 +308,16 @@ extension DeployConfig {
                                   deployTo: deployTo, keepReleases: keep, shared: shared, start: start, health: health,
                                   diskFactor: diskFactor, hooksDir: hooksDir, ledgerPath: ledgerPath, image: image, configHash: "")
         config.roles = roles
+        if let rr = top["roles"] {
+            for (key, value) in try rr.mapping(allowed: nil).sorted(by: { $0.key < $1.key }) {
+                try value.check { try Names.identifier(key, field: $0) }
+                let role = try ProcessRole.parse(name: key, value, deployTo: deployTo)
+                guard hosts.contains(where: { roles[$0]?.contains(key) == true }) else {
+                    throw value.fail("no host has the role '\(key)' (give it in hosts: [{host: …, roles: [\(key)]}])")
+                }
+                config.processRoles.append(role)
+            }
+        }
         config.ledger = ledger
         config.stop = try top["stop"]?.string()
         if let t = top["triage"] { config.triage = try TriageSettings.parse(t) }

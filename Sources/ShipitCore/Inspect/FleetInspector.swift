@@ -32,6 +32,7 @@ public struct FleetInspector: Sendable {
         c.connection.commandTimeout = min(config.connection.commandTimeout, 60)
         let strategy = Strategies.make(c)
         let health = options.health ? config.health : nil
+        let roles = config.hostRoles
         let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { [transport] host -> (HostInspection, [HostHistory.Entry]) in
             var h = HostInspection(host: host, reachable: true)
             let out: ScriptOutput
@@ -43,7 +44,10 @@ public struct FleetInspector: Sendable {
                 return (HostInspection(host: host, reachable: false, error: ErrorText.withoutHost(error)), [])
             }
             h.read(out)
-            if let health {
+            if options.health, h.current != nil, let check = strategy.roleCheck(host: host, deadline: 0, interval: 0.1) {
+                h.roles = await Self.checkRoles(transport, host: host, check, names: roles.processes(on: host).map(\.name))
+            }
+            if let health, roles.runsApp(host) {
                 h.live = await Self.probe(transport, host: host, health: health, path: health.live)
                 h.ready = await Self.probe(transport, host: host, health: health, path: health.ready)
             }
@@ -51,6 +55,26 @@ public struct FleetInspector: Sendable {
         }
         return Result(hosts: config.hosts.compactMap { results[$0]?.0 },
                       history: results.mapValues(\.1))
+    }
+
+    /// One try of the roles' check: a probe per role, "worker: pid 42 (worker v2 ok…)".
+    static func checkRoles(_ transport: HostTransport, host: String, _ check: RemoteCommand, names: [String]) async -> [HostInspection.Probe] {
+        do {
+            let r = try await transport.run(host, check)
+            let out = ScriptOutput(r.stdoutText)
+            let failure = out.first("error")
+            return names.compactMap { name in
+                if let pid = out.first("role.\(name).ok") {
+                    let said = out.first("role.\(name).said").map { " (\($0.trimmingCharacters(in: .whitespaces)))" } ?? ""
+                    return HostInspection.Probe(ok: true, detail: "\(name): pid \(pid)\(said)")
+                }
+                // The check stops at the first role that fails; the ones after it were not checked.
+                if let failure, failure.hasPrefix("role \(name):") { return HostInspection.Probe(ok: false, detail: failure) }
+                return failure == nil ? HostInspection.Probe(ok: false, detail: "role \(name): not checked (exit \(r.exitCode))") : nil
+            }
+        } catch {
+            return [HostInspection.Probe(ok: false, detail: "roles check: \(ErrorText.withoutHost(error))")]
+        }
     }
 
     static func probe(_ transport: HostTransport, host: String, health: DeployConfig.Health, path: String) async -> HostInspection.Probe {

@@ -25,6 +25,7 @@ public struct FleetVerdict: Codable, Sendable, Equatable {
             if let c = h.container, c != "running" { problems.append("\(h.host): the container of \(h.current ?? "?") is \(c), not running") }
             if let p = h.live, !p.ok { problems.append("\(h.host): live check failed: \(p.detail)") }
             if let p = h.ready, !p.ok { problems.append("\(h.host): ready check failed: \(p.detail)") }
+            for p in h.roles ?? [] where !p.ok { problems.append("\(h.host): \(p.detail)") }
             if checkFiles, let f = h.files, f.status != "intact" {
                 let list = (f.modified.map { "modified \($0)" } + f.added.map { "added \($0)" }).prefix(5).joined(separator: ", ")
                 problems.append("\(h.host): release files \(f.status)" + (list.isEmpty ? "" : ": \(list)"))

@@ -36,6 +36,8 @@ public struct HostInspection: Codable, Sendable, Equatable {
     public var lock: Lock?
     public var live: Probe?
     public var ready: Probe?
+    /// The host's role processes (a worker), checked once: running, status command passing.
+    public var roles: [Probe]?
     public var files: Files?
     /// Image strategy: the state of the current release's container (`running`, `exited`, `missing`…).
     public var container: String?
@@ -52,7 +54,12 @@ public struct HostInspection: Codable, Sendable, Equatable {
         self.error = error
     }
 
-    public var healthy: Bool { reachable && (live?.ok ?? true) && (ready?.ok ?? true) }
+    /// "worker ok, cron FAIL" (nil: no role process checked).
+    public var rolesSummary: String? {
+        roles.map { $0.map { p in "\(p.detail.split(separator: ":").first.map(String.init) ?? "role") \(p.ok ? "ok" : "FAIL")" }.joined(separator: ", ") }
+    }
+
+    public var healthy: Bool { reachable && (live?.ok ?? true) && (ready?.ok ?? true) && (roles ?? []).allSatisfy(\.ok) }
 
     /// Fills the inventory fields from the inspection script's output.
     mutating func read(_ out: ScriptOutput, now: Date = Date()) {

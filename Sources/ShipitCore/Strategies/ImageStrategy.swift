@@ -14,6 +14,7 @@ public struct ImageStrategy: ReleaseStrategy {
     let health: DeployConfig.Health?
     public let timeout: Double
     public let traffic: TrafficSwitch?
+    public let roles: HostRoles
     public var stageStep: String { "create" }
 
     public init(config: DeployConfig, image: ImageSettings) {
@@ -22,6 +23,7 @@ public struct ImageStrategy: ReleaseStrategy {
         self.image = image
         health = config.health
         timeout = config.connection.commandTimeout
+        roles = config.hostRoles
         if let t = config.traffic, let h = config.health { traffic = TrafficSwitch(settings: t, layout: config.layout, health: h) } else { traffic = nil }
     }
 
@@ -281,4 +283,8 @@ public struct ImageStrategy: ReleaseStrategy {
         true
         """)
     }
+}
+
+extension ImageStrategy {
+    public func roleCheck(host: String, deadline: Double, interval: Double) -> RemoteCommand? { nil }
 }

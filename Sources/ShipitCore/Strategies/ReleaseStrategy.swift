@@ -54,6 +54,8 @@ public enum MigrationSource: Sendable {
 /// strategy; only these differ. `SymlinkStrategy` and `ImageStrategy` implement it.
 public protocol ReleaseStrategy: Sendable {
     var layout: HostLayout { get }
+    /// Which hosts run the app, and which role processes (a worker…) each runs.
+    var roles: HostRoles { get }
     /// The step name staging has in the progress output and the ledger ("upload", "create").
     var stageStep: String { get }
 
@@ -90,6 +92,8 @@ public protocol ReleaseStrategy: Sendable {
     /// history lines), in one script.
     func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand
     func forceUnlock() -> RemoteCommand
+    /// The smoke test of `host`'s role processes, retried until `deadline` (nil: it runs none).
+    func roleCheck(host: String, deadline: Double, interval: Double) -> RemoteCommand?
     /// The release a rollback goes to, or why there is none.
     func rollbackTarget(requested: String?, hosts: [String], inventory: [String: ScriptOutput], currents: [String]) -> (String?, String?)
 }

@@ -12,6 +12,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public let diskFactor: Double
     public let timeout: Double
     public let traffic: TrafficSwitch?
+    public let roles: HostRoles
     public var stageStep: String { "upload" }
 
     public init(config: DeployConfig) {
@@ -24,6 +25,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         keepReleases = config.keepReleases
         diskFactor = config.diskFactor
         timeout = config.connection.commandTimeout
+        roles = config.hostRoles
         if let t = config.traffic, let h = config.health { traffic = TrafficSwitch(settings: t, layout: config.layout, health: h) } else { traffic = nil }
     }
 
@@ -45,7 +47,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand {
         var need: Int64 = 0
         if case let .artifact(a)? = deploying { need = requiredKB(a) }
-        let proxy = traffic?.preflight(host: host)
+        let proxy = roles.runsApp(host) ? traffic?.preflight(host: host) : nil
         let cmd = script(.preflight, HostScript.lockVariables(lock) + [("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " "))] + (proxy?.vars ?? []), """
         { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ] || mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null; } && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
         for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit 11; }; done
@@ -138,16 +140,42 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// channel), with the start environment.
     /// `command` names the variable holding the command (`$STOP` runs the same way, exit 33).
     private func startBody(host: String, command: String = "START") -> String {
-        let exports = startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n")
         let (what, code) = command == "START" ? ("start", 32) : ("stop", 33)
         return """
-        \(exports)
-        export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
+        \(startExports(host: host))
         (cd "$RELEASES/$ID" && sh -c "$\(command)") </dev/null >"$STARTLOG" 2>&1
         rc=$?
         tail -c 2000 "$STARTLOG" >&2
         [ $rc -eq 0 ] || { echo "error=\(what) command exited $rc"; exit \(code); }
         """
+    }
+
+    /// The start environment as exports, with the release's own variables (`$ID`).
+    private func startExports(host: String) -> String {
+        startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n") + """
+
+        export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
+        """
+    }
+
+    /// The host's role processes (a worker…) restarted from release `$ID`, after its switch.
+    private func restartRoles(host: String) -> String {
+        let procs = roles.processes(on: host)
+        guard !procs.isEmpty else { return "" }
+        return RoleScript.functions + "\n" + startExports(host: host) + "\n" + RoleScript.restart(procs)
+    }
+
+    /// The roles' smoke test on `host` (nil: it runs no role process).
+    public func roleCheck(host: String, deadline: Double, interval: Double) -> RemoteCommand? {
+        let procs = roles.processes(on: host)
+        guard !procs.isEmpty else { return nil }
+        // The status command sees what the process was started with (the release `current` is).
+        return script(.roleCheck, [], """
+        ID=$(readlink "$CURRENT" 2>/dev/null || true); ID=${ID##*/}
+        \(startExports(host: host))
+        \(RoleScript.functions)
+        \(RoleScript.check(procs, deadline: deadline, interval: interval))
+        """)
     }
 
     public func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand {
@@ -168,13 +196,14 @@ public struct SymlinkStrategy: ReleaseStrategy {
         [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
         PREVIOUS=$(readlink "$CURRENT" 2>/dev/null || true); PREVIOUS=${PREVIOUS##*/}
         \(body)
+        \(restartRoles(host: host))
         """)
     }
 
     /// Atomic switch of `current` to `releases/<id>`, a host-local history line, then `start` in
     /// the release directory with its output kept in a log file (a daemon must not hold the channel).
     public func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
-        script(.switch, [("ID", releaseID), ("START", start ?? ""), ("HIST", historyLine), ("STARTLOG", layout.startLog)], """
+        script(.switch, [("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HIST", historyLine), ("STARTLOG", layout.startLog)], """
         [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit 30; }
         prev=$(readlink "$CURRENT" 2>/dev/null || true)
         echo "previous=${prev##*/}"
@@ -186,13 +215,16 @@ public struct SymlinkStrategy: ReleaseStrategy {
           \(startBody(host: host).replacingOccurrences(of: "\n", with: "\n  "))
           echo "started=$ID"
         fi
+        \(restartRoles(host: host))
         """)
     }
 
     public func retreat(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
         let t = traffic.scriptPart(host: host)
         // Without the traffic switch, only the configured `stop` knows how to stop the app.
-        let stopBody = traffic != nil ? "echo stopped=yes" : """
+        let procs = roles.processes(on: host)
+        let stopRoles = procs.isEmpty ? "" : RoleScript.functions + "\n" + RoleScript.stop(procs)
+        let stopBody = traffic != nil || !roles.runsApp(host) ? "echo stopped=yes" : """
         if [ -n "$STOP" ] && [ -d "$RELEASES/$ID" ]; then
           \(startBody(host: host, command: "STOP").replacingOccurrences(of: "\n", with: "\n  "))
           echo stopped=yes
@@ -206,6 +238,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         cur=$(readlink "$CURRENT" 2>/dev/null || true)
         if [ "${cur##*/}" = "$ID" ]; then rm -f "$CURRENT" || fail 31 "cannot remove current"; fi
         \(t.retreatSlots)
+        \(stopRoles)
         \(stopBody)
         echo "retreated=$ID"
         """)

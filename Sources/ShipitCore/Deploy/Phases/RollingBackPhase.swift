@@ -17,7 +17,7 @@ struct RollingBackPhase: PhaseRunner {
         if d.strategy.traffic != nil {
             // The previous release is still warm on the other slot: usually a traffic switch alone.
             // If it died, it starts there again and is smoke-tested before it gets traffic.
-            let cold = await WarmPhase.warm(d, step: "rollback warm", release: { previous[$0] ?? nil }, slot: { d.idleSlot($0) }, hosts: switched)
+            let cold = await WarmPhase.warm(d, step: "rollback warm", release: { previous[$0] ?? nil }, slot: { d.idleSlot($0) }, hosts: switched.filter(d.strategy.roles.runsApp))
             targets = switched.filter { !cold.contains($0) }
             failed += cold
         }

@@ -7,15 +7,28 @@ struct SmokeTestPhase: PhaseRunner {
     }
 
     /// Probes `hosts`; returns the unhealthy ones (recorded as failed at "smoke test").
+    /// A host's role processes (a worker) are checked on it too: running, and their `status`
+    /// command passing, retried until the same deadline.
     static func probe(_ d: Deployment, step: String, hosts: [String]) async -> [String] {
-        guard let health = d.config.health, !hosts.isEmpty else { return [] }
-        let probe = HealthProbe(health: health, transport: d.transport)
+        let deadline = d.config.health?.deadline ?? DeployConfig.Health(port: 1).deadline
+        let interval = d.config.health?.interval ?? DeployConfig.Health(port: 1).interval
+        let roleChecks = Dictionary(uniqueKeysWithValues: hosts.compactMap { h in
+            d.strategy.roleCheck(host: h, deadline: deadline, interval: interval).map { (h, $0) }
+        })
+        let probe = d.config.health.map { HealthProbe(health: $0, transport: d.transport) }
+        let http = Set(probe == nil ? [] : hosts.filter(d.strategy.roles.runsApp))
+        let checked = hosts.filter { http.contains($0) || roleChecks[$0] != nil }
+        guard !checked.isEmpty else { return [] }
         let interrupt = d.interrupt
         let managed = d.strategy.traffic?.settings.mode == .managed
         let slots = Dictionary(uniqueKeysWithValues: hosts.map { ($0, managed ? d.state[$0]?.slot : nil) })
-        let checks = await d.step(step, on: hosts) { host in
-            let r = await probe.check(host: host, servedBy: slots[host] ?? nil, interrupt: interrupt)
-            return StepResult(ok: r.healthy, output: ScriptOutput(""), error: r.healthy ? nil : r.detail)
+        let checks = await d.step(step, on: checked) { host in
+            if let probe, http.contains(host) {
+                let r = await probe.check(host: host, servedBy: slots[host] ?? nil, interrupt: interrupt)
+                guard r.healthy else { return StepResult(ok: false, output: ScriptOutput(""), error: r.detail) }
+            }
+            guard let roles = roleChecks[host] else { return StepResult(ok: true, output: ScriptOutput(""), error: nil) }
+            return await d.remote(host, roles)
         }
         let failed = d.state.record(checks, step: "smoke test")
         await d.recordHosts()

@@ -18,12 +18,16 @@ struct SwitchPhase: PhaseRunner {
         var commands: [String: RemoteCommand] = [:]
         for (host, id) in ids {
             let history = d.historyLine(event: event, release: id, previous: d.state[host]?.current)
-            commands[host] = d.strategy.traffic == nil
+            commands[host] = d.strategy.traffic == nil || !d.strategy.roles.runsApp(host)
                 ? d.strategy.switchTo(releaseID: id, host: host, historyLine: history)
                 : d.strategy.switchTraffic(releaseID: id, host: host, slot: slot(host), historyLine: history)
         }
         let plans = commands
-        let results = await d.step(step, on: plans.keys.sorted()) { host in await d.remote(host, plans[host]!) }
+        let results = await d.step(step, on: plans.keys.sorted()) { host in
+            var r = await d.remote(host, plans[host]!)
+            r.note = Self.roleNote(r.output)
+            return r
+        }
         failed += d.state.record(results, step: step)
         for (host, r) in results {
             if let s = r.output.first("switched") { d.state.switched(host: host, to: s, slot: r.output.first("slot").flatMap { Int($0) }) }
@@ -32,5 +36,17 @@ struct SwitchPhase: PhaseRunner {
         for host in failed { d.state.explainUnknown(host: host) }
         await d.recordHosts()
         return failed.sorted()
+    }
+
+    /// What the switch did to the host's role processes, when one needed a KILL: its stop signal
+    /// was ignored for the whole stop timeout.
+    static func roleNote(_ out: ScriptOutput) -> String? {
+        let restarted = out.pairs.compactMap { k, _ in k.hasPrefix("role.") && k.hasSuffix(".started") ? String(k.dropFirst(5).dropLast(8)) : nil }
+        let killed = out.pairs.compactMap { k, _ in k.hasPrefix("role.") && k.hasSuffix(".killed") ? String(k.dropFirst(5).dropLast(7)) : nil }
+        guard !restarted.isEmpty || !killed.isEmpty else { return nil }
+        var parts: [String] = []
+        if !restarted.isEmpty { parts.append("restarted \(restarted.joined(separator: ", "))") }
+        for k in killed { parts.append("\(k) ignored its stop signal until the stop timeout: killed") }
+        return parts.joined(separator: "; ")
     }
 }

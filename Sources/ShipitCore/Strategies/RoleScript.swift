@@ -1,0 +1,86 @@
+/// The processes of a host's roles (`roles:`, e.g. a worker) as shell fragments the strategies put
+/// into their switch, retreat and check scripts: no exec channel of their own. Each process runs in
+/// its own session (so a stop reaches its children), its pid in `$META/roles/<name>.pid`.
+public enum RoleScript {
+    /// `role_stop NAME SIGNAL TENTHS`: the signal to the process group, up to TENTHS tenths of a
+    /// second for it to exit (a job in flight finishes), then KILL. Prints `role.NAME.stopped=PID`
+    /// and, when it had to, `role.NAME.killed=PID`.
+    /// `role_start NAME COMMAND LOG`: the command from `$RELEASES/$ID`, in the background, in its
+    /// own session, output appended to LOG; prints `role.NAME.started=ID` once its pid is written.
+    static let functions = """
+    role_pid() { p=; [ -f "$META/roles/$1.pid" ] && read -r p < "$META/roles/$1.pid"; printf '%s' "$p"; }
+    # A zombie (exited, its parent not reaping it: a container's init may not) counts as gone.
+    role_alive() {
+      [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
+      st=; read -r st < "/proc/$1/stat" 2>/dev/null || true
+      case "$st" in *") Z "*) return 1 ;; esac
+    }
+    role_stop() {
+      pid=$(role_pid "$1")
+      if role_alive "$pid"; then
+        kill -s "$2" -- "-$pid" 2>/dev/null || kill -s "$2" "$pid" 2>/dev/null
+        n=0
+        while role_alive "$pid" && [ "$n" -lt "$3" ]; do sleep 0.1; n=$((n + 1)); done
+        if role_alive "$pid"; then
+          kill -s KILL -- "-$pid" 2>/dev/null || kill -s KILL "$pid" 2>/dev/null
+          echo "role.$1.killed=$pid"
+          n=0; while role_alive "$pid" && [ "$n" -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+        fi
+        echo "role.$1.stopped=$pid"
+      fi
+      rm -f "$META/roles/$1.pid"
+    }
+    role_start() {
+      mkdir -p "$META/roles" "${3%/*}" || fail 34 "role $1: cannot create $META/roles or ${3%/*}"
+      pf="$META/roles/$1.pid"; rm -f "$pf"
+      # The session leader writes its own pid, then becomes the command: pid = process group.
+      ( cd "$RELEASES/$ID" && SHIPIT_ROLE=$1 SHIPIT_PIDFILE=$pf exec setsid sh -c 'echo $$ > "$SHIPIT_PIDFILE"; exec sh -c "$0"' "$2" ) </dev/null >>"$3" 2>&1 &
+      n=0; while [ ! -s "$pf" ] && [ "$n" -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+      [ -s "$pf" ] || fail 34 "role $1: its process did not start (see $3)"
+      echo "role.$1.started=$ID"
+    }
+    """
+
+    /// Stops each of `roles`, then starts it from release `$ID` (the variables and exports of a
+    /// start must be set before).
+    static func restart(_ roles: [ProcessRole]) -> String {
+        roles.map { "role_stop \(q($0.name)) \($0.stopSignal) \(tenths($0.stopTimeout)); role_start \(q($0.name)) \(q($0.command)) \(q($0.log))" }
+            .joined(separator: "\n")
+    }
+
+    /// Stops each of `roles` (a retreat: no release to go back to).
+    static func stop(_ roles: [ProcessRole]) -> String {
+        roles.map { "role_stop \(q($0.name)) \($0.stopSignal) \(tenths($0.stopTimeout))" }.joined(separator: "\n")
+    }
+
+    /// The roles' smoke test on one host, in `current`: each process still running and its
+    /// `status` command passing, retried every `interval` until `deadline` seconds have passed
+    /// (without a status command: still running after `settle`). Prints `role.NAME.ok=PID` or
+    /// fails naming the role, with the status command's output or the end of the role's log.
+    static func check(_ roles: [ProcessRole], deadline: Double, interval: Double) -> String {
+        let fn = """
+        role_check() {
+          name=$1; status=$2; settle=$3; log=$4; t=0
+          while :; do
+            pid=$(role_pid "$name")
+            role_alive "$pid" || fail 35 "role $name: its process is not running: $(short "$(tail -c 400 "$log" 2>/dev/null)")"
+            if [ -z "$status" ]; then
+              # A snapshot (no deadline) does not wait for the settle time.
+              if [ "$t" -ge "$settle" ] || [ "$DEADLINE" -eq 0 ]; then echo "role.$name.ok=$pid"; return 0; fi
+              sleep 0.1; t=$((t + 1)); continue
+            fi
+            out=$(cd "$CURRENT" && SHIPIT_ROLE=$name SHIPIT_PID=$pid SHIPIT_PIDFILE="$META/roles/$name.pid" sh -c "$status" 2>&1 </dev/null) && { echo "role.$name.ok=$pid"; echo "role.$name.said=$(short "$out")"; return 0; }
+            rc=$?
+            [ "$t" -lt "$DEADLINE" ] || fail 35 "role $name: status exited $rc: $(short "$out")"
+            sleep "$INTERVAL"; t=$((t + STEP))
+          done
+        }
+        """
+        let step = max(1, tenths(interval))
+        let calls = roles.map { "role_check \(q($0.name)) \(q($0.status ?? "")) \(tenths($0.settle)) \(q($0.log))" }.joined(separator: "\n")
+        return "DEADLINE=\(tenths(deadline)); INTERVAL=\(Double(step) / 10); STEP=\(step)\n" + fn + "\n" + calls
+    }
+
+    static func tenths(_ seconds: Double) -> Int { Int((seconds * 10).rounded()) }
+    private static func q(_ s: String) -> String { ShellQuote.quote(s) }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import ShipitCore
+import Testing
+import TestSupport
+
+/// Roles (issue 21): the web app on two hosts, releases-example's worker on the third, deployed and
+/// rolled back together as one release; `--roles worker` for the worker alone.
+@Suite("roles: web and worker")
+struct RolesTests {
+    let hosts = TestHosts.current
+
+    static let workerRole = """
+    roles:
+      worker:
+        cmd: sh worker.sh
+        status: sh worker.sh status
+        stop_timeout: 5
+    """
+
+    func fixture(_ extra: String = RolesTests.workerRole) throws -> DeployFixture {
+        let t = hosts.hosts
+        return try DeployFixture(healthDeadline: 5, extraYAML: extra, roles: [t[0]: ["web"], t[1]: ["web"], t[2]: ["worker"]])
+    }
+
+    /// The worker's heartbeat on `host`: "<version> <pid> <jobs>" ("" when there is none).
+    func heartbeat(_ f: DeployFixture, _ host: String) async throws -> String {
+        try await f.sh(host, "cat \(f.deployTo)/shared/spool/worker.heartbeat 2>/dev/null || true").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func workerPid(_ f: DeployFixture, _ host: String) async throws -> String {
+        try await f.sh(host, "cat \(f.deployTo)/.shipit/roles/worker.pid 2>/dev/null || true").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Waits until the heartbeat on `host` is `version`'s (the worker beats every 0.2 s).
+    func waitForWorker(_ f: DeployFixture, _ host: String, _ version: String) async throws -> String {
+        for _ in 0..<50 {
+            let b = try await heartbeat(f, host)
+            if b.hasPrefix(version + " ") { return b }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try await heartbeat(f, host)
+    }
+
+    /// A job dropped into the worker host's spool, and what the worker made of it.
+    func process(_ f: DeployFixture, _ host: String, job: String) async throws -> String {
+        _ = try await f.sh(host, "mkdir -p \(f.deployTo)/shared/spool/in && echo \(job) > \(f.deployTo)/shared/spool/in/\(job)")
+        for _ in 0..<50 {
+            let out = try await f.sh(host, "cat \(f.deployTo)/shared/spool/done/\(job) 2>/dev/null || true")
+            if out.contains("processed by") { return out.trimmingCharacters(in: .whitespacesAndNewlines) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return ""
+    }
+
+    @Test func webAndWorkerDeployAndRollBackTogether() async throws {
+        let f = try fixture()
+        let (web1, web2, worker) = (f.targets[0], f.targets[1], f.targets[2])
+        try await withCleanup({ await f.cleanUp() }) {
+            let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
+            #expect(v1.status == 0, "\(v1.stdout)\(v1.stderr)")
+            #expect(v1.stdout.contains("restarted worker"), "\(v1.stdout)")
+            for h in [web1, web2] { #expect(try await f.served(h) == "hello from releases-example v1") }
+            // The worker host runs the worker only: no app on the app's port.
+            #expect((try? await f.served(worker)) == nil)
+            #expect(try await f.sh(worker, "ls \(f.deployTo)/shared/app.pid 2>/dev/null || echo none").contains("none"))
+            #expect(try await waitForWorker(f, worker, "v1").hasPrefix("v1 "))
+            #expect(try await process(f, worker, job: "job1").hasSuffix("processed by v1"))
+            let v1pid = try await workerPid(f, worker)
+            let v1ID = try await f.currentRelease(worker)
+
+            // v2: the worker is stopped gracefully (its job loop ends) and restarted from v2.
+            let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
+            #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")
+            let v2ID = try await f.currentRelease(worker)
+            #expect(v2ID != v1ID)
+            for h in [web1, web2] { #expect(try await f.currentRelease(h) == v2ID) }
+            #expect(try await waitForWorker(f, worker, "v2").hasPrefix("v2 "))
+            #expect(try await workerPid(f, worker) != v1pid)
+            let log = try await f.sh(worker, "cat \(f.deployTo)/shared/log/worker.log")
+            #expect(log.contains("worker v1: stopping after"), "the v1 worker stopped on SIGTERM: \(log)")
+            #expect(!v2.stdout.contains("killed"))
+            #expect(try await process(f, worker, job: "job2").hasSuffix("processed by v2"))
+
+            // v7's worker never passes its status check: web and worker both go back to v2.
+            let v7 = try await f.shipit(["deploy", "--from", f.release("v7")])
+            #expect(v7.status == ShipitExit.rolledBack.rawValue, "\(v7.stdout)\(v7.stderr)")
+            #expect(v7.stdout.contains("role worker: status exited 1"), "\(v7.stdout)")
+            for h in f.targets { #expect(try await f.currentRelease(h) == v2ID) }
+            for h in [web1, web2] { #expect(try await f.served(h) == "hello from releases-example v2") }
+            #expect(try await waitForWorker(f, worker, "v2").hasPrefix("v2 "))
+            #expect(try await process(f, worker, job: "job3").hasSuffix("processed by v2"))
+            let verify = try await f.shipit(["verify"])
+            #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+            #expect(verify.stdout.contains("worker ok"), "\(verify.stdout)")
+
+            // A worker that died is what status and verify report.
+            _ = try await f.sh(worker, "kill -9 -- -$(cat \(f.deployTo)/.shipit/roles/worker.pid)")
+            let dead = try await f.shipit(["status"])
+            #expect(dead.status == ShipitExit.unhealthy.rawValue, "\(dead.stdout)")
+            #expect(dead.stdout.contains("worker FAIL") && dead.stdout.contains("role worker: its process is not running"), "\(dead.stdout)")
+        }
+    }
+
+    @Test func rolesWorkerDeploysAndRollsBackTheWorkerAlone() async throws {
+        let f = try fixture()
+        let (web1, web2, worker) = (f.targets[0], f.targets[1], f.targets[2])
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            let v1ID = try await f.currentRelease(web1)
+            let webHistory = try await f.sh(web1, "cat \(f.deployTo)/.shipit/history")
+
+            let v2 = try await f.shipit(["deploy", "--roles", "worker", "--from", f.release("v2")])
+            #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")
+            #expect(!v2.stdout.contains(web1) && !v2.stdout.contains(web2), "the web hosts are not touched: \(v2.stdout)")
+            let v2ID = try await f.currentRelease(worker)
+            #expect(v2ID != v1ID)
+            #expect(try await waitForWorker(f, worker, "v2").hasPrefix("v2 "))
+            for h in [web1, web2] {
+                #expect(try await f.currentRelease(h) == v1ID)
+                #expect(try await f.served(h) == "hello from releases-example v1")
+            }
+            #expect(try await f.sh(web1, "cat \(f.deployTo)/.shipit/history") == webHistory)
+
+            // A failing worker alone: rolled back on the worker host, the web hosts never asked.
+            let v7 = try await f.shipit(["deploy", "--roles", "worker", "--from", f.release("v7")])
+            #expect(v7.status == ShipitExit.rolledBack.rawValue, "\(v7.stdout)\(v7.stderr)")
+            #expect(try await f.currentRelease(worker) == v2ID)
+
+            let back = try await f.shipit(["rollback", "--roles", "worker"])
+            #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+            #expect(try await f.currentRelease(worker) == v1ID)
+            #expect(try await waitForWorker(f, worker, "v1").hasPrefix("v1 "))
+            #expect(try await f.sh(web1, "cat \(f.deployTo)/.shipit/history") == webHistory)
+
+            let status = try await f.shipit(["status", "--roles", "worker"])
+            #expect(status.stdout.contains(worker) && !status.stdout.contains(web1), "\(status.stdout)")
+        }
+    }
+
+    @Test func rolesThatWouldSplitAHostOrNameNothingAreRefusedBeforeAnyHostIsTouched() async throws {
+        let t = hosts.hosts
+        let f = try DeployFixture(extraYAML: Self.workerRole, roles: [t[0]: ["web", "worker"], t[1]: ["web"], t[2]: ["web"]])
+        try await withCleanup({ await f.cleanUp() }) {
+            let split = try await f.shipit(["deploy", "--roles", "worker", "--from", f.release("v1")])
+            #expect(split.status == ShipitExit.usage.rawValue, "\(split.stdout)\(split.stderr)")
+            #expect(split.stderr.contains("host \(t[0]) also has the role(s) web"), "\(split.stderr)")
+            let unknown = try await f.shipit(["deploy", "--roles", "jobs", "--from", f.release("v1")])
+            #expect(unknown.stderr.contains("--roles: no host has the role 'jobs'"), "\(unknown.stderr)")
+            #expect(try await f.sh(t[0], "ls \(f.deployTo) 2>/dev/null || echo absent").contains("absent"))
+
+            // A host with web and worker runs both, restarted with each release.
+            let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
+            #expect(v1.status == 0, "\(v1.stdout)\(v1.stderr)")
+            #expect(try await f.served(t[0]) == "hello from releases-example v1")
+            #expect(try await waitForWorker(f, t[0], "v1").hasPrefix("v1 "))
+            #expect(try await heartbeat(f, t[1]) == "")
+        }
+    }
+}
