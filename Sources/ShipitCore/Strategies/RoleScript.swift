@@ -9,20 +9,28 @@ public enum RoleScript {
     /// own session, output appended to LOG; prints `role.NAME.started=ID` once its pid is written.
     static let functions = """
     role_pid() { p=; [ -f "$META/roles/$1.pid" ] && read -r p < "$META/roles/$1.pid"; printf '%s' "$p"; }
-    # A zombie (exited, its parent not reaping it: a container's init may not) counts as gone.
+    # Whether any process of the role's process group runs: the command may be a child of the
+    # session leader, and outlive it. A zombie (exited, not reaped yet: a container's init may
+    # never) does not count. `kill -SIG -PGID`: the one group syntax dash and bash share.
     role_alive() {
-      [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
-      st=; read -r st < "/proc/$1/stat" 2>/dev/null || true
-      case "$st" in *") Z "*) return 1 ;; esac
+      [ -n "$1" ] && kill -0 -"$1" 2>/dev/null || return 1
+      [ -d /proc/self ] || return 0
+      g=$1
+      for f in /proc/[0-9]*/stat; do
+        st=; read -r st < "$f" 2>/dev/null || continue
+        set -- ${st##*) }
+        [ "${3:-}" = "$g" ] && [ "$1" != Z ] && return 0
+      done
+      return 1
     }
     role_stop() {
       pid=$(role_pid "$1")
       if role_alive "$pid"; then
-        kill -s "$2" -- "-$pid" 2>/dev/null || kill -s "$2" "$pid" 2>/dev/null
+        kill -"$2" -"$pid" 2>/dev/null || kill -"$2" "$pid" 2>/dev/null
         n=0
         while role_alive "$pid" && [ "$n" -lt "$3" ]; do sleep 0.1; n=$((n + 1)); done
         if role_alive "$pid"; then
-          kill -s KILL -- "-$pid" 2>/dev/null || kill -s KILL "$pid" 2>/dev/null
+          kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
           echo "role.$1.killed=$pid"
           n=0; while role_alive "$pid" && [ "$n" -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
         fi
