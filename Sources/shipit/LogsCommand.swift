@@ -22,7 +22,7 @@ struct LogsCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only lines matching this POSIX extended regular expression (grep -E).", valueName: "regex"))
     var grep: String?
 
-    @Option(name: .long, help: ArgumentHelp("Only hosts with this role (hosts[].roles).", valueName: "role"))
+    @Option(name: .long, help: ArgumentHelp("Only this role's logs, from the hosts with it (hosts[].roles): a process role's own log (roles.<name>.log), else the app's.", valueName: "role"))
     var role: String?
 
     @Option(name: .long, help: ArgumentHelp("Only these hosts (comma-separated, from the config).", valueName: "host"))
@@ -47,7 +47,7 @@ struct LogsCommand: AsyncParsableCommand {
         config.hosts = hosts
         if follow { return try await followLogs(config, hosts: hosts) }
         let result = await withFleet(config) { transport in
-            await FleetLogs(config: config, transport: transport, hosts: hosts).fetch(since: from, until: until, grep: grep, maxBytes: maxBytes)
+            await FleetLogs(config: config, transport: transport, hosts: hosts, role: role).fetch(since: from, until: until, grep: grep, maxBytes: maxBytes)
         }
         render(result, hosts: hosts)
         if !result.failed.isEmpty { throw ExitCode(ShipitExit.failure.rawValue) }
@@ -56,7 +56,7 @@ struct LogsCommand: AsyncParsableCommand {
     func selectedHosts(_ config: DeployConfig) throws -> [String] {
         var hosts = config.hosts
         if let role {
-            hosts = hosts.filter { config.roles[$0]?.contains(role) == true }
+            hosts = hosts.filter { config.hostRoles.roles(of: $0).contains(role) }
             guard !hosts.isEmpty else { throw ShipitError.input("--role: no host has the role '\(role)' (hosts[].roles)") }
         }
         if let host {
@@ -109,7 +109,7 @@ struct LogsCommand: AsyncParsableCommand {
         let width = hosts.map(\.count).max() ?? 0
         let json = common.json
         let failed = await withFleet(config) { transport in
-            await FleetLogs(config: config, transport: transport, hosts: hosts).follow(grep: grep, stop: { interrupt.isRaised }) { line in
+            await FleetLogs(config: config, transport: transport, hosts: hosts, role: role).follow(grep: grep, stop: { interrupt.isRaised }) { line in
                 if json { JSONOutput.printLine(line) } else { Console.shared.out(Self.text(line, width: width)) }
             }
         }

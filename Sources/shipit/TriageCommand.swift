@@ -49,9 +49,10 @@ enum TriageRenderer {
         for h in r.hosts {
             guard h.reachable else { rows.append([h.host, "UNREACHABLE", "-", "-", "-", "-", "-", "-", "-"]); continue }
             func pct(_ v: Double?) -> String { v.map { String(format: "%.0f%%", $0) } ?? "?" }
-            let checks = h.checks.isEmpty ? "-" : h.checks.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value == 0 ? "ok" : "FAIL")" }.joined(separator: " ")
+            let checks = ([h.roles].compactMap { $0 } + h.checks.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value == 0 ? "ok" : "FAIL")" })
+                .joined(separator: " ")
             rows.append([h.host, h.release ?? "(none)", h.live ?? "-", h.ready ?? "-", pct(h.diskUsedPercent), pct(h.memoryAvailablePercent),
-                         h.loadPerCPU.map { String(format: "%.2f", $0) } ?? "?", pct(h.openFilesPercent), checks])
+                         h.loadPerCPU.map { String(format: "%.2f", $0) } ?? "?", pct(h.openFilesPercent), checks.isEmpty ? "-" : checks])
         }
         let widths = rows.reduce(into: [Int](repeating: 0, count: rows[0].count)) { w, row in for (i, c) in row.enumerated() { w[i] = max(w[i], c.count) } }
         for row in rows { out.append(row.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ")) }

@@ -53,7 +53,7 @@ struct RolesTests {
     }
 
     @Test func webAndWorkerDeployAndRollBackTogether() async throws {
-        let f = try fixture()
+        let f = try fixture(Self.workerRole + "\nlogs: {path: shared/app.log}")
         let (web1, web2, worker) = (f.targets[0], f.targets[1], f.targets[2])
         try await withCleanup({ await f.cleanUp() }) {
             let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
@@ -81,6 +81,16 @@ struct RolesTests {
             #expect(!v2.stdout.contains("killed"))
             #expect(try await process(f, worker, job: "job2").hasSuffix("processed by v2"))
 
+            // `shipit logs`: the app's log on the web hosts and the worker's on its host, merged.
+            let logs = try await f.shipit(["logs", "--since", "5m"])
+            #expect(logs.status == 0, "\(logs.stdout)\(logs.stderr)")
+            #expect(logs.stdout.contains("\(worker) | ") && logs.stdout.contains("worker v1: stopping after"), "\(logs.stdout)")
+            #expect(logs.stdout.contains("\(web1) | ") && logs.stdout.contains("\(web2) | "), "\(logs.stdout)")
+            let workerLogs = try await f.shipit(["logs", "--since", "5m", "--role", "worker", "--grep", "processed"])
+            #expect(!workerLogs.stdout.contains(web1) && workerLogs.stdout.contains("worker v2: processed job2"), "\(workerLogs.stdout)")
+            let webLogs = try await f.shipit(["logs", "--since", "5m", "--role", "web"])
+            #expect(!webLogs.stdout.contains(worker) && webLogs.stdout.contains(web1), "\(webLogs.stdout)")
+
             // v7's worker never passes its status check: web and worker both go back to v2.
             let v7 = try await f.shipit(["deploy", "--from", f.release("v7")])
             #expect(v7.status == ShipitExit.rolledBack.rawValue, "\(v7.stdout)\(v7.stderr)")
@@ -98,6 +108,35 @@ struct RolesTests {
             let dead = try await f.shipit(["status"])
             #expect(dead.status == ShipitExit.unhealthy.rawValue, "\(dead.stdout)")
             #expect(dead.stdout.contains("worker FAIL") && dead.stdout.contains("role worker: its process is not running"), "\(dead.stdout)")
+        }
+    }
+
+    /// With the traffic switch: the web hosts warm each release on a slot behind their proxy; the
+    /// worker host has no proxy, its worker restarts after the switch; v7's worker fails and both
+    /// go back (the web hosts by a traffic switch to their warm standby).
+    @Test func behindTheTrafficSwitchTheWorkerIsRestartedAfterTheSwitch() async throws {
+        let f = try fixture(Self.workerRole + "\ntraffic: {proxy: nginx, drain: 1}")
+        let (web1, web2, worker) = (f.targets[0], f.targets[1], f.targets[2])
+        try await withCleanup({ await f.cleanUp() }) {
+            let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
+            #expect(v1.status == 0, "\(v1.stdout)\(v1.stderr)")
+            #expect(!v1.stdout.contains("\(worker) warm"), "no slot on the worker host: \(v1.stdout)")
+            #expect(try await f.sh(worker, "ls \(f.deployTo)/.shipit/proxy 2>/dev/null || echo no-proxy").contains("no-proxy"))
+            #expect(try await waitForWorker(f, worker, "v1").hasPrefix("v1 "))
+            let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
+            #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")
+            let v2ID = try await f.currentRelease(worker)
+            #expect(try await waitForWorker(f, worker, "v2").hasPrefix("v2 "))
+
+            let v7 = try await f.shipit(["deploy", "--from", f.release("v7")])
+            #expect(v7.status == ShipitExit.rolledBack.rawValue, "\(v7.stdout)\(v7.stderr)")
+            #expect(v7.stdout.contains("role worker: status exited 1"), "\(v7.stdout)")
+            for h in f.targets { #expect(try await f.currentRelease(h) == v2ID) }
+            for h in [web1, web2] { #expect(try await f.served(h) == "hello from releases-example v2") }
+            #expect(!v7.stdout.contains("\(web1) rollback warm"), "v2 was still warm: \(v7.stdout)")
+            #expect(try await waitForWorker(f, worker, "v2").hasPrefix("v2 "))
+            let status = try await f.shipit(["status"])
+            #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
         }
     }
 

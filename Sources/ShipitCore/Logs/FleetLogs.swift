@@ -7,6 +7,8 @@ public struct FleetLogs: Sendable {
     public let config: DeployConfig
     public let transport: HostTransport
     public let hosts: [String]
+    /// Only this role's logs (`--role`): a process role's log file, or the app's source.
+    public let role: String?
     let redactor = Redactor()
 
     public struct Result: Sendable {
@@ -17,27 +19,51 @@ public struct FleetLogs: Sendable {
         public var failed: [String: String]
     }
 
-    public init(config: DeployConfig, transport: HostTransport, hosts: [String]) {
+    public init(config: DeployConfig, transport: HostTransport, hosts: [String], role: String? = nil) {
         self.config = config
         self.transport = transport
         self.hosts = hosts
+        self.role = role
+    }
+
+    /// What is read on `host`: the app's source (a host that runs the app) and the log of each of
+    /// its role processes (unless the app's file pattern already covers it).
+    func sources(on host: String) -> [LogScript] {
+        let roles = config.hostRoles
+        let app = LogScript(config: config)
+        let isProcessRole = role.map { r in config.processRoles.contains { $0.name == r } } ?? false
+        let wantApp = !isProcessRole && roles.runsApp(host)
+        var out = wantApp ? [app] : []
+        for p in roles.processes(on: host) where role == nil || p.name == role {
+            if wantApp, case let .file(pattern) = config.logs.source, fnmatch(pattern, p.log, 0) == 0 { continue }
+            out.append(app.reading(.file(p.log)))
+        }
+        return out
+    }
+
+    /// Each host's sources, as jobs keyed "host NUL index".
+    private func jobs(_ command: (LogScript) -> RemoteCommand) -> [String: (host: String, command: RemoteCommand)] {
+        var jobs: [String: (host: String, command: RemoteCommand)] = [:]
+        for host in hosts { for (i, s) in sources(on: host).enumerated() { jobs["\(host)\u{0}\(i)"] = (host, command(s)) } }
+        return jobs
     }
 
     public func fetch(since: Date?, until: Date?, grep: String?, maxBytes: Int? = nil) async -> Result {
-        let command = LogScript(config: config).fetch(since: since, until: until, grep: grep, maxBytes: maxBytes)
+        let jobs = jobs { $0.fetch(since: since, until: until, grep: grep, maxBytes: maxBytes) }
         let bound = maxBytes ?? config.logs.maxBytes
-        let results = await Fleet.bounded(hosts, limit: max(config.connection.parallel, 64)) { host in
-            do { return Swift.Result<ExecResult, Error>.success(try await transport.run(host, command)) } catch { return .failure(error) }
+        let results = await Fleet.bounded(jobs.keys.sorted(), limit: max(config.connection.parallel, 64)) { key in
+            do { return Swift.Result<ExecResult, Error>.success(try await transport.run(jobs[key]!.host, jobs[key]!.command)) } catch { return .failure(error) }
         }
         var lines: [LogLine] = []
         var notes: [String: [String]] = [:]
         var failed: [String: String] = [:]
-        for host in hosts {
-            switch results[host] {
+        for key in jobs.keys.sorted() {
+            let host = jobs[key]!.host
+            switch results[key] {
             case let .success(r)?:
                 let out = ScriptOutput(r.stdoutText)
                 if !r.status.succeeded { failed[host] = out.first("error") ?? "exit \(r.exitCode)"; continue }
-                notes[host] = ScriptOutput(r.stderrText).all("note")
+                notes[host, default: []] += ScriptOutput(r.stderrText).all("note")
                 var data = r.stdout
                 if data.count > bound {
                     // One byte over the bound says it was cut: drop the partial first line.
@@ -80,9 +106,10 @@ public struct FleetLogs: Sendable {
     /// Returns the hosts that failed, and why.
     public func follow(grep: String?, stop: @escaping @Sendable () -> Bool,
                        onLine: @escaping @Sendable (LogLine) -> Void) async -> [String: String] {
-        let command = LogScript(config: config).follow(grep: grep)
+        let jobs = jobs { $0.follow(grep: grep) }
         let redactor = self.redactor
-        let results = await Fleet.bounded(hosts, limit: hosts.count) { host in
+        let results = await Fleet.bounded(jobs.keys.sorted(), limit: max(jobs.count, 1)) { key in
+            let (host, command) = jobs[key]!
             let splitter = StreamLines()
             do {
                 _ = try await transport.follow(host, command, until: stop) { stream, data in
@@ -96,7 +123,7 @@ public struct FleetLogs: Sendable {
                 return ErrorText.withoutHost(error)
             }
         }
-        return results.compactMapValues { $0 }
+        return Dictionary(results.compactMap { key, error in error.map { (jobs[key]!.host, $0) } }, uniquingKeysWith: { a, _ in a })
     }
 }
 

@@ -5,7 +5,7 @@ import Foundation
 /// belongs to the line before it) and match the pattern, the newest `maxBytes` of them. Notes for
 /// the operator (a missing file, a file read only in part) go to stderr as `note=` lines.
 public struct LogScript: Sendable {
-    public let settings: LogSettings
+    public private(set) var settings: LogSettings
     public let layout: HostLayout
     public let app: String
     /// The image engine command (`podman …`), for the container source.
@@ -19,6 +19,13 @@ public struct LogScript: Sendable {
         layout = config.layout
         app = config.app
         engine = config.image?.engine ?? ["podman"]
+    }
+
+    /// The same, reading another source (a role process's log file).
+    public func reading(_ source: LogSettings.Source) -> LogScript {
+        var s = self
+        s.settings.source = source
+        return s
     }
 
     /// The window's ends as the awk filter compares them: `YYYY-MM-DDTHH:MM:SS`, UTC.

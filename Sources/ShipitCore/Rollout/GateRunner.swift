@@ -10,6 +10,10 @@ struct GateRunner: Sendable {
     let transport: HostTransport
     /// SHIPIT_APP, SHIPIT_RELEASE… for command gates.
     let environment: [String: String]
+    /// Hosts that run the app (health and `{host}` http gates); the others run role processes only.
+    var runsApp: @Sendable (String) -> Bool = { _ in true }
+    /// A host's role processes checked once (nil: none): part of its health sample.
+    var roleCheck: @Sendable (String) -> RemoteCommand? = { _ in nil }
 
     struct Context: Sendable {
         /// Every host switched so far (all steps up to this one).
@@ -34,7 +38,7 @@ struct GateRunner: Sendable {
         case .health: return await healthSamples(gate, c.switched)
         case let .http(url, json, max):
             guard url.contains("{host}") else { return [await http(gate, host: nil, url: url, json: json, max: max)] }
-            return await Self.perHost(c.switched) { host in
+            return await Self.perHost(c.switched.filter(runsApp)) { host in
                 // An ssh_config alias means nothing to an HTTP client: its address does.
                 await self.http(gate, host: host, url: url.replacingOccurrences(of: "{host}", with: self.health?.hostAddresses[host] ?? host), json: json, max: max)
             }
@@ -56,15 +60,35 @@ struct GateRunner: Sendable {
             .replacingOccurrences(of: "{step}", with: String(c.step))
     }
 
+    /// Per host: live and ready (a host running the app), its role processes (one running them).
     func healthSamples(_ gate: RolloutGate, _ hosts: [String]) async -> [GateSample] {
-        guard var h = health else { return [] }
+        var h = health
         // One try per sample: the bake samples again at the next interval.
-        h.deadline = 0.01
-        h.requestTimeout = min(h.requestTimeout, gate.timeout)
-        let probe = HealthProbe(health: h, transport: transport)
-        return await Self.perHost(hosts) { host in
-            let r = await probe.check(host: host)
-            return GateSample(gate: gate.name, type: gate.type, ok: r.healthy, host: host, detail: r.healthy ? "live and ready" : r.detail)
+        h?.deadline = 0.01
+        let requestTimeout = min(h?.requestTimeout ?? 2, gate.timeout)
+        h?.requestTimeout = requestTimeout
+        let probe = h.map { HealthProbe(health: $0, transport: transport) }
+        return await Self.perHost(hosts.filter { (probe != nil && runsApp($0)) || roleCheck($0) != nil }) { host in
+            var said: [String] = []
+            if let probe, runsApp(host) {
+                let r = await probe.check(host: host)
+                guard r.healthy else { return GateSample(gate: gate.name, type: gate.type, ok: false, host: host, detail: r.detail) }
+                said.append("live and ready")
+            }
+            if var check = roleCheck(host) {
+                check.timeout = gate.timeout
+                do {
+                    let r = try await transport.run(host, check)
+                    let out = ScriptOutput(r.stdoutText)
+                    guard r.status.succeeded else {
+                        return GateSample(gate: gate.name, type: gate.type, ok: false, host: host, detail: out.first("error") ?? "role check exited \(r.exitCode)")
+                    }
+                    said.append("role processes running")
+                } catch {
+                    return GateSample(gate: gate.name, type: gate.type, ok: false, host: host, detail: "role check: \(ErrorText.withoutHost(error))")
+                }
+            }
+            return GateSample(gate: gate.name, type: gate.type, ok: true, host: host, detail: said.joined(separator: ", "))
         }
     }
 

@@ -24,6 +24,8 @@ public struct Triage: Sendable {
         var error: String?
         var live: HostInspection.Probe?
         var ready: HostInspection.Probe?
+        /// The host's role processes (a worker), checked once.
+        var roles: [HostInspection.Probe] = []
     }
 
     public func run(now: Date = Date()) async -> TriageReport {
@@ -31,6 +33,7 @@ public struct Triage: Sendable {
         let commands = TriageCommands(config: config)
         let health = config.health
         let transport = self.transport
+        let strategy = Strategies.make(config)
         let probed = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { host -> Probed in
             var p = Probed()
             do {
@@ -40,7 +43,10 @@ public struct Triage: Sendable {
                 p.error = ErrorText.withoutHost(error)
                 return p
             }
-            if let health {
+            if let check = strategy.roleCheck(host: host, deadline: 0, interval: 0.1) {
+                p.roles = await FleetInspector.checkRoles(transport, host: host, check, names: strategy.roles.processes(on: host).map(\.name))
+            }
+            if let health, strategy.roles.runsApp(host) {
                 p.live = await FleetInspector.probe(transport, host: host, health: health, path: health.live)
                 p.ready = await FleetInspector.probe(transport, host: host, health: health, path: health.ready)
             }
@@ -62,7 +68,9 @@ public struct Triage: Sendable {
             hostStatus[host] = "ok"
             inventory[host] = out
             history[host] = HostHistory.parse(out.all("history").joined(separator: "\n"))
-            let (row, found) = judge(host: host, out: out, live: p.live, ready: p.ready)
+            var (row, found) = judge(host: host, out: out, live: p.live, ready: p.ready)
+            for r in p.roles where !r.ok { found.append(.init(host: host, layer: .process, check: "role", detail: r.detail)) }
+            if !p.roles.isEmpty { row.roles = p.roles.map { "\($0.detail.split(separator: ":").first.map(String.init) ?? "role") \($0.ok ? "ok" : "FAIL")" }.joined(separator: ", ") }
             rows.append(row)
             findings += found
         }

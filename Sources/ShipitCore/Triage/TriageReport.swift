@@ -29,6 +29,8 @@ public struct TriageReport: Codable, Sendable {
         public var container: String?
         public var checks: [String: Int]
         public var lock: String?
+        /// "worker ok" for a host with role processes.
+        public var roles: String?
     }
 
     public struct Rollback: Codable, Sendable {
