@@ -10,10 +10,21 @@ struct ExecCommand: AsyncParsableCommand {
         One argument is a shell command line, run as is (pipes and ';' work): shipit exec -- 'df -h | tail -1'
         Several arguments are an argv, each quoted: shipit exec -- ls -l "my dir"
         Output lines are prefixed with the host ('|' stdout, '!' stderr). Exits 1 if any host failed.
+        Without --hosts, the hosts and ssh settings of the config (--config, default shipit.yml);
+        --roles worker: only its hosts with that role.
         """
     )
 
     @OptionGroup var hostOptions: HostOptions
+
+    @Option(name: .long, help: ArgumentHelp("Config whose hosts and ssh settings to use when --hosts is not given.", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: "Stage overlay of the config: merges shipit.<stage>.yml over it.")
+    var stage: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only the config's hosts with one of these roles (a host without roles is 'web').", valueName: "role,…"))
+    var roles: String?
 
     @Option(name: .long, help: "Seconds the command may run on each host.")
     var timeout: Double?
@@ -25,11 +36,25 @@ struct ExecCommand: AsyncParsableCommand {
         try await execute()
     }
 
+    /// `--hosts` with flags alone, or the config's hosts (filtered by `--roles`) and ssh settings.
+    private func targets() throws -> ([String], ConnectionSettings) {
+        if let hostList = hostOptions.hosts {
+            guard roles == nil else { throw ShipitError.input("--roles: picks hosts from the config; give --hosts or --roles, not both") }
+            return (try HostName.parseList(hostList, field: "--hosts"), ConnectionSettings())
+        }
+        let file = config ?? "shipit.yml"
+        guard config != nil || stage != nil || roles != nil || FileManager.default.fileExists(atPath: file) else {
+            throw ShipitError.input("--hosts: no hosts given (and no shipit.yml here to take them from)")
+        }
+        var cfg = try DeployConfig.load(file: file, stage: stage)
+        if let roles { try cfg.select(roles: roles, wholeHosts: false) }
+        return (cfg.hosts, cfg.connection)
+    }
+
     private func execute() async throws {
         guard !command.isEmpty else { throw ShipitError.input("no command given (put it after --)") }
-        guard let hostList = hostOptions.hosts else { throw ShipitError.input("--hosts: no hosts given") }
-        let hosts = try HostName.parseList(hostList, field: "--hosts")
-        let settings = try hostOptions.apply(to: ConnectionSettings())
+        let (hosts, base) = try targets()
+        let settings = try hostOptions.apply(to: base)
         try settings.validate()
         if let timeout, timeout <= 0 { throw ShipitError.input("--timeout: must be greater than 0") }
 

@@ -173,6 +173,11 @@ struct RolesTests {
 
             let status = try await f.shipit(["status", "--roles", "worker"])
             #expect(status.stdout.contains(worker) && !status.stdout.contains(web1), "\(status.stdout)")
+            let exec = try await f.shipit(["exec", "--roles", "worker", "--", "cat \(f.deployTo)/shared/spool/worker.heartbeat"])
+            #expect(exec.status == 0, "\(exec.stdout)\(exec.stderr)")
+            #expect(exec.stdout.contains("\(worker) | v1 ") && !exec.stdout.contains(web1), "\(exec.stdout)")
+            let triage = try await f.shipit(["triage", "--roles", "worker"])
+            #expect(triage.stdout.contains("worker ok") && !triage.stdout.contains(web1 + " "), "\(triage.stdout)")
         }
     }
 
