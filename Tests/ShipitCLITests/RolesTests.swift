@@ -201,3 +201,50 @@ struct RolesTests {
         }
     }
 }
+
+/// Roles with the image strategy: the worker is a container of the release's image
+/// (`<app>-worker`, the role's command), recreated with each release and checked inside it.
+@Suite("roles: image strategy")
+struct ImageRolesTests {
+    let hosts = TestHosts.current
+
+    @Test func aWorkerContainerFollowsTheReleaseAndItsFailureRollsBackWebToo() async throws {
+        let t = hosts.hosts
+        // The demo images have no worker: a busybox loop stands in. Its status needs
+        // /www/health/ready, which v3's image lacks: v3's worker never gets healthy.
+        let f = try ImageFixture(extraYAML: """
+        roles:
+          worker:
+            cmd: trap 'echo worker stopping; exit 0' TERM; echo worker up; while :; do cat /www/index.html > /beat; sleep 0.2; done
+            status: test -f /www/health/ready && cat /beat
+            stop_timeout: 3
+        """, roles: [t[0]: ["web"], t[1]: ["web"], t[2]: ["worker"]])
+        try await withCleanup({ await f.cleanUp() }) {
+            let v1 = try await f.shipit(["deploy", "--tag", "v1"])
+            #expect(v1.status == 0, "\(v1.stdout)\(v1.stderr)")
+            let worker = "\(f.app)-worker"
+            #expect(try await f.podman(t[2], "exec \(worker) sh -c 'cat /beat'") == "hello from releases-example image v1")
+            // The worker host runs no app container; the web hosts no worker.
+            #expect(try await f.podman(t[2], "ps -a --filter label=shipit.app=\(f.app) --format '{{.Names}}'") == worker)
+            #expect(try await f.podman(t[0], "ps -a --filter label=shipit.role=worker --filter label=shipit.app=\(f.app) -q") == "")
+            #expect(try await f.served(t[0]) == "hello from releases-example image v1")
+
+            let v2 = try await f.shipit(["deploy", "--tag", "v2"])
+            #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")
+            #expect(try await f.podman(t[2], "exec \(worker) sh -c 'cat /beat'") == "hello from releases-example image v2")
+            #expect(!v2.stdout.contains("killed"), "the worker stopped on SIGTERM: \(v2.stdout)")
+
+            let v3 = try await f.shipit(["deploy", "--tag", "v3"])
+            #expect(v3.status == ShipitExit.rolledBack.rawValue, "\(v3.stdout)\(v3.stderr)")
+            #expect(v3.stdout.contains("role worker: status exited 1"), "\(v3.stdout)")
+            #expect(try await f.podman(t[2], "exec \(worker) sh -c 'cat /beat'") == "hello from releases-example image v2")
+            for h in [t[0], t[1]] { #expect(try await f.served(h) == "hello from releases-example image v2") }
+
+            let status = try await f.shipit(["status"])
+            #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
+            #expect(status.stdout.contains("worker ok"), "\(status.stdout)")
+            let logs = try await f.shipit(["logs", "--role", "worker", "--since", "5m"])
+            #expect(logs.stdout.contains("\(t[2]) | ") && logs.stdout.contains("worker up"), "\(logs.stdout)\(logs.stderr)")
+        }
+    }
+}

@@ -16,7 +16,8 @@ public final class ImageFixture: @unchecked Sendable {
     public let configFile: String
     public var targets: [String] { hosts.hosts }
 
-    public init(hosts: TestHosts = .current, image: String = "demo", extraImageYAML: String = "", extraYAML: String = "") throws {
+    public init(hosts: TestHosts = .current, image: String = "demo", extraImageYAML: String = "", extraYAML: String = "",
+                roles: [String: [String]] = [:]) throws {
         self.hosts = hosts
         let tag = String(UUID().uuidString.prefix(6)).lowercased()
         app = "img-\(tag)"
@@ -26,7 +27,7 @@ public final class ImageFixture: @unchecked Sendable {
         configFile = dir + "/shipit.yml"
         try """
         app: \(app)
-        hosts: [\(hosts.hosts.joined(separator: ", "))]
+        hosts: [\(hosts.hosts.map { h in roles[h].map { "{host: \(h), roles: [\($0.joined(separator: ", "))]}" } ?? h }.joined(separator: ", "))]
         ssh: {user: \(hosts.user), identity: \(hosts.identity), known_hosts: \(hosts.knownHosts), connect_timeout: 5}
         strategy: image
         deploy_to: \(deployTo)

@@ -11,6 +11,8 @@ public struct LogSettings: Sendable, Equatable {
         case command(String)
         /// The image strategy's running container (`<engine> logs --timestamps`).
         case container
+        /// One named container's logs (the image strategy's role containers, `<app>-<role>`).
+        case namedContainer(String)
     }
 
     public var source: Source

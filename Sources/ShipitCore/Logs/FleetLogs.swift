@@ -36,7 +36,7 @@ public struct FleetLogs: Sendable {
         var out = wantApp ? [app] : []
         for p in roles.processes(on: host) where role == nil || p.name == role {
             if wantApp, case let .file(pattern) = config.logs.source, fnmatch(pattern, p.log, 0) == 0 { continue }
-            out.append(app.reading(.file(p.log)))
+            out.append(app.reading(config.strategy == .image ? .namedContainer("\(config.app)-\(p.name)") : .file(p.log)))
         }
         return out
     }

@@ -35,7 +35,8 @@ public struct LogScript: Sendable {
         switch settings.source {
         case let .file(path): return [("SRC", "file"), ("LOGPATH", path)]
         case let .command(cmd): return [("SRC", "command"), ("LOGCMD", cmd)]
-        case .container: return [("SRC", "container"), ("APP", app), HostScript.engineVariable(engine)]
+        case .container: return [("SRC", "container"), ("APP", app), ("CNAME", ""), HostScript.engineVariable(engine)]
+        case let .namedContainer(name): return [("SRC", "container"), ("APP", app), ("CNAME", name), HostScript.engineVariable(engine)]
         }
     }
 
@@ -44,8 +45,8 @@ public struct LogScript: Sendable {
     \(HostScript.engineFunction)
     container() {
       # The container serving traffic: the active slot's with the traffic switch, else the current one.
-      c=
-      if [ -f "$SLOTS/active" ]; then read -r a < "$SLOTS/active"; [ -f "$SLOTS/$a.container" ] && read -r c < "$SLOTS/$a.container"; fi
+      c=$CNAME
+      if [ -z "$c" ] && [ -f "$SLOTS/active" ]; then read -r a < "$SLOTS/active"; [ -f "$SLOTS/$a.container" ] && read -r c < "$SLOTS/$a.container"; fi
       if [ -z "$c" ] && [ -f "$ICUR" ]; then read -r cur < "$ICUR"; c="$APP-$cur"; fi
       [ -n "$c" ] || { echo "note=no container runs this app here" >&2; return 0; }
       if [ -n "$FOLLOW" ]; then eng logs --timestamps --follow --since 1s "$c" 2>&1

@@ -79,7 +79,7 @@ public struct ImageStrategy: ReleaseStrategy {
     public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand {
         var pull = ""
         if case let .imageTag(tag)? = deploying { pull = "\(image.name):\(tag)" }
-        let proxy = traffic?.preflight(host: host)
+        let proxy = roles.runsApp(host) ? traffic?.preflight(host: host) : nil
         let cmd = script(.preflight, HostScript.lockVariables(lock) + [("PULL", pull), ("NAMEONLY", image.name), ("TLS", image.tlsVerify ? "" : "--tls-verify=false")]
                          + (proxy?.vars ?? []), """
         mkdir -p "$FAILED" "$SHARED" 2>/dev/null && [ -w "$D" ] || fail 10 "$D is not writable by $(id -un)"
@@ -118,7 +118,7 @@ public struct ImageStrategy: ReleaseStrategy {
         if let local = image.envFile, let remote = remoteEnvFile { uploads.append(.init(localPath: local, remotePath: remote, label: "env file upload")) }
         // With the traffic switch each slot gets its own container at warm-up (its port is fixed
         // at creation): staging only checks the image and records the release.
-        let body = traffic == nil ? Self.ensureContainer(createArgs: createArguments(host: host)) : """
+        let body = traffic == nil && roles.runsApp(host) ? Self.ensureContainer(createArgs: createArguments(host: host)) : """
         eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
         grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
         """
@@ -161,28 +161,32 @@ public struct ImageStrategy: ReleaseStrategy {
         return script(.switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)], """
         PREVIOUS=$(cat "$ICUR" 2>/dev/null || true)
         \(body)
+        \(restartRoles(host: host))
         """)
     }
 
     /// (Re)creates the target's container if needed, stops every other running container of the
     /// app, starts the target, records it as current.
     public func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
-        script(.switch, [("ID", releaseID), ("REF", ""), ("HIST", historyLine), ("STOPT", String(image.stopTimeout))], """
+        script(.switch, [("ID", releaseID), ("REF", ""), ("HIST", historyLine), ("STOPT", String(image.stopTimeout)), ("APPHOST", roles.runsApp(host) ? "1" : "")], """
         REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IREL" 2>/dev/null)
         [ -n "$REF" ] || fail 30 "release $ID is not on this host"
         prev=$(cat "$ICUR" 2>/dev/null || true)
         echo "previous=$prev"
         # Few engine calls: each costs the host a process start (rootless podman: ~0.1 s of CPU).
-        [ -z "$prev" ] || [ "$prev" = "$ID" ] || eng stop -t "$STOPT" "$APP-$prev" >/dev/null 2>&1 || true
-        if ! out=$(eng start "$APP-$ID" 2>&1); then
-          \(Self.ensureContainer(createArgs: createArguments(host: host)).replacingOccurrences(of: "\n", with: "\n  "))
-          out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
+        if [ -n "$APPHOST" ]; then
+          [ -z "$prev" ] || [ "$prev" = "$ID" ] || eng stop -t "$STOPT" "$APP-$prev" >/dev/null 2>&1 || true
+          if ! out=$(eng start "$APP-$ID" 2>&1); then
+            \(Self.ensureContainer(createArgs: createArguments(host: host)).replacingOccurrences(of: "\n", with: "\n    "))
+            out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
+          fi
         fi
         grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
         printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
         echo "switched=$ID"
         printf '%s\\n' "$HIST" >> "$HISTORY" || true
         [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
+        \(restartRoles(host: host))
         """)
     }
 
@@ -194,6 +198,7 @@ public struct ImageStrategy: ReleaseStrategy {
         cur=$(cat "$ICUR" 2>/dev/null || true)
         if [ "$cur" = "$ID" ]; then rm -f "$ICUR" || fail 31 "cannot remove the current release record"; fi
         \(t.retreatSlots)
+        \(stopRoles(host: host))
         eng stop -t "$STOPT" "$APP-$ID" >/dev/null 2>&1 || true
         echo "stopped=yes"
         echo "retreated=$ID"
@@ -268,14 +273,14 @@ public struct ImageStrategy: ReleaseStrategy {
     /// The inventory, whether the current release's container runs, and history lines.
     public func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand {
         let t = trafficPart(host)
-        return script(.inspect, [("HLINES", String(historyLines))] + t.vars, t.functions + "\n" + Self.inventoryBody + """
+        return script(.inspect, [("HLINES", String(historyLines)), ("APPHOST", roles.runsApp(host) ? "1" : "")] + t.vars, t.functions + "\n" + Self.inventoryBody + """
 
         \(t.slotFacts)
         cur=$(cat "$ICUR" 2>/dev/null || true)
         name="$APP-$cur"
         act=$(cat "$SLOTS/active" 2>/dev/null || true)
         [ -z "$act" ] || [ ! -f "$SLOTS/$act.container" ] || name=$(cat "$SLOTS/$act.container")
-        if [ -n "$cur" ]; then
+        if [ -n "$cur" ] && [ -n "$APPHOST" ]; then
           st=$(eng container inspect --format '{{.State.Status}}' "$name" 2>/dev/null || echo missing)
           echo "container=$st"
         fi
@@ -285,6 +290,37 @@ public struct ImageStrategy: ReleaseStrategy {
     }
 }
 
+/// Role processes as containers (`<app>-<role>`), restarted in the switch scripts.
 extension ImageStrategy {
-    public func roleCheck(host: String, deadline: Double, interval: Double) -> RemoteCommand? { nil }
+    /// A role container's `run` arguments: the app's environment, env file and volumes (no port).
+    func roleRunArguments() -> String {
+        var args: [String] = []
+        for (k, v) in image.env.sorted(by: { $0.key < $1.key }) { args += ["-e", "\(k)=\(v)"] }
+        if let remoteEnvFile { args += ["--env-file", remoteEnvFile] }
+        for v in image.volumes { args += ["-v", v] }
+        return ShellQuote.join(args)
+    }
+
+    func restartRoles(host: String) -> String {
+        let procs = roles.processes(on: host)
+        guard !procs.isEmpty else { return "" }
+        return """
+        REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IREL" 2>/dev/null)
+        [ -n "$REF" ] || fail 30 "release $ID is not on this host"
+        \(RoleScript.containerFunctions(runArgs: roleRunArguments()))
+        \(RoleScript.containerRestart(procs))
+        """
+    }
+
+    func stopRoles(host: String) -> String {
+        let procs = roles.processes(on: host)
+        guard !procs.isEmpty else { return "" }
+        return RoleScript.containerFunctions(runArgs: "") + "\n" + RoleScript.containerStop(procs)
+    }
+
+    public func roleCheck(host: String, deadline: Double, interval: Double) -> RemoteCommand? {
+        let procs = roles.processes(on: host)
+        guard !procs.isEmpty else { return nil }
+        return script(.roleCheck, [], RoleScript.containerCheck(procs, deadline: deadline, interval: interval))
+    }
 }

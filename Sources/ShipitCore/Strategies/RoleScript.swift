@@ -90,5 +90,68 @@ public enum RoleScript {
     }
 
     static func tenths(_ seconds: Double) -> Int { Int((seconds * 10).rounded()) }
-    private static func q(_ s: String) -> String { ShellQuote.quote(s) }
+    static func q(_ s: String) -> String { ShellQuote.quote(s) }
+}
+
+/// The image strategy's role processes: one container per role, `<app>-<role>`, from the release's
+/// image with the role's command (`sh -c`), created with the role's stop signal and timeout so the
+/// engine's own `stop` is graceful then KILLs. `$REF` and `$ID` must be set; `eng` is the engine.
+extension RoleScript {
+    /// `crole_restart NAME SIGNAL SECONDS COMMAND` and `crole_stop NAME SECONDS`.
+    /// `runArgs`: the role containers' environment, env file and volumes, quoted.
+    static func containerFunctions(runArgs: String) -> String {
+        """
+    crole_stop() {
+      c="$APP-$1"
+      eng container inspect "$c" >/dev/null 2>&1 || return 0
+      if [ "$(eng container inspect --format '{{.State.Running}}' "$c" 2>/dev/null)" = true ]; then
+        eng stop -t "$2" "$c" >/dev/null 2>&1 || true
+        # 137: 128 + KILL, what the engine sends after the stop timeout.
+        [ "$(eng container inspect --format '{{.State.ExitCode}}' "$c" 2>/dev/null)" != 137 ] || echo "role.$1.killed=$c"
+        echo "role.$1.stopped=$c"
+      fi
+      eng rm -f "$c" >/dev/null 2>&1 || true
+    }
+    crole_restart() {
+      crole_stop "$1" "$3"
+      out=$(eng run -d --name "$APP-$1" --label "shipit.app=$APP" --label "shipit.role=$1" --label "shipit.release=$ID" --stop-signal "$2" --stop-timeout "$3" \(runArgs) "$REF" sh -c "$4" 2>&1) || fail 34 "role $1: its container did not start: $(short "$out")"
+      echo "role.$1.started=$ID"
+    }
+    """
+    }
+
+    static func containerRestart(_ roles: [ProcessRole]) -> String {
+        roles.map { "crole_restart \(q($0.name)) \($0.stopSignal) \(seconds($0.stopTimeout)) \(q($0.command))" }.joined(separator: "\n")
+    }
+
+    static func containerStop(_ roles: [ProcessRole]) -> String {
+        roles.map { "crole_stop \(q($0.name)) \(seconds($0.stopTimeout))" }.joined(separator: "\n")
+    }
+
+    /// As `check`, with the container running instead of a process group, and the status command
+    /// run inside it (`exec`).
+    static func containerCheck(_ roles: [ProcessRole], deadline: Double, interval: Double) -> String {
+        let fn = """
+        crole_check() {
+          name=$1; status=$2; settle=$3; c="$APP-$1"; t=0
+          while :; do
+            [ "$(eng container inspect --format '{{.State.Running}}' "$c" 2>/dev/null)" = true ] || fail 35 "role $name: its container is not running: $(short "$(eng logs --tail 5 "$c" 2>&1)")"
+            if [ -z "$status" ]; then
+              if [ "$t" -ge "$settle" ] || [ "$DEADLINE" -eq 0 ]; then echo "role.$name.ok=$c"; return 0; fi
+              sleep 0.1; t=$((t + 1)); continue
+            fi
+            out=$(eng exec "$c" sh -c "$status" 2>&1 </dev/null) && { echo "role.$name.ok=$c"; echo "role.$name.said=$(short "$out")"; return 0; }
+            rc=$?
+            [ "$t" -lt "$DEADLINE" ] || fail 35 "role $name: status exited $rc: $(short "$out")"
+            sleep "$INTERVAL"; t=$((t + STEP))
+          done
+        }
+        """
+        let step = max(1, tenths(interval))
+        let calls = roles.map { "crole_check \(q($0.name)) \(q($0.status ?? "")) \(tenths($0.settle))" }.joined(separator: "\n")
+        return "DEADLINE=\(tenths(deadline)); INTERVAL=\(Double(step) / 10); STEP=\(step)\n" + fn + "\n" + calls
+    }
+
+    /// Whole seconds, at least 1 when the timeout is not 0 (what `--stop-timeout` takes).
+    static func seconds(_ s: Double) -> Int { s <= 0 ? 0 : max(1, Int(s.rounded(.up))) }
 }
