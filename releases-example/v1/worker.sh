@@ -20,11 +20,15 @@ if [ "${1:-run}" = status ]; then
   [ -f "$beat" ] || { echo "worker $version: no heartbeat yet"; exit 1; }
   read -r bv bpid count < "$beat"
   age=$(( $(date +%s) - $(stat -c %Y "$beat") ))
-  [ "$bv" = "$version" ] && [ "$bpid" = "${SHIPIT_PID:-$bpid}" ] || { echo "worker $version: the heartbeat is worker $bv's (pid $bpid)"; exit 1; }
+  [ "$bv" = "$version" ] && [ "$bpid" = "${SHIPIT_PID:-$bpid}" ] || { echo "worker $version: no heartbeat from this worker yet (the last is worker $bv's, pid $bpid)"; exit 1; }
   [ "$age" -le 3 ] || { echo "worker $version: no heartbeat for ${age}s"; exit 1; }
   echo "worker $version ok: pid $bpid, $count job(s) done"
   exit 0
 fi
+
+# Sleeps in the background, waited for: a SIGTERM ends the wait at once (the trap runs), and the
+# shell reports no killed foreground job.
+nap() { sleep "$1" & wait $! 2>/dev/null; }
 
 stop=
 if [ -f "$here/IGNORE_TERM" ]; then trap '' TERM; else trap 'stop=1' TERM INT; fi
@@ -34,7 +38,7 @@ count=0
 while [ -z "$stop" ]; do
   if [ -f "$here/WORKER_FAIL" ]; then
     log ERROR "cannot reach the job queue; retrying"
-    sleep 1
+    nap 1
     continue
   fi
   printf '%s %s %s\n' "$version" "$leader" "$count" > "$beat.$$" && mv "$beat.$$" "$beat"
@@ -43,12 +47,12 @@ while [ -z "$stop" ]; do
     name=${job##*/}
     # A job is claimed by moving it: another worker cannot take it twice.
     mv "$job" "$spool/work.$name" 2>/dev/null || continue
-    sleep "${JOB_SECONDS:-0.2}"
+    nap "${JOB_SECONDS:-0.2}"
     { cat "$spool/work.$name"; echo "processed by $version"; } > "$spool/done/$name" && rm -f "$spool/work.$name"
     count=$((count + 1))
     log INFO "processed $name"
     [ -z "$stop" ] || break
   done
-  sleep 0.2
+  nap 0.2
 done
 log INFO "stopping after $count job(s): none in flight"
