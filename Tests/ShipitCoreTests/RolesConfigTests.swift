@@ -56,6 +56,15 @@ struct RolesConfigTests {
         #expect(HostRoles().roles(of: "x") == ["web"] && HostRoles().runsApp("x"))
     }
 
+    @Test func aRolesLogsMayComeFromJournaldOrAFile() throws {
+        let c = try load("roles:\n  worker:\n    cmd: w\n    logs: {command: journalctl --user -u worker -o short-iso}")
+        #expect(c.processRoles.first?.logSource == .command("journalctl --user -u worker -o short-iso"))
+        let d = try load("roles:\n  worker:\n    cmd: w\n    logs: {path: shared/log/sidekiq.log}")
+        #expect(d.processRoles.first?.logSource == .file("/srv/demo/shared/log/sidekiq.log"))
+        #expect(error("roles:\n  worker:\n    cmd: w\n    logs: {errors: x}").contains("roles.worker.logs: expected one of path, command, container"))
+        #expect(error("roles:\n  worker:\n    cmd: w\n    logs: {container: true}").contains("for 'strategy: image'"))
+    }
+
     @Test func badRolesAreRefusedNamingTheField() {
         #expect(error("roles:\n  worker: {status: x}").contains("roles.worker: missing 'cmd'"))
         #expect(error("roles:\n  worker: {cmd: a, start: b}").contains("give 'cmd' or 'start'"))

@@ -311,7 +311,7 @@ extension DeployConfig {
         if let rr = top["roles"] {
             for (key, value) in try rr.mapping(allowed: nil).sorted(by: { $0.key < $1.key }) {
                 try value.check { try Names.identifier(key, field: $0) }
-                let role = try ProcessRole.parse(name: key, value, deployTo: deployTo)
+                let role = try ProcessRole.parse(name: key, value, strategy: strategy, deployTo: deployTo)
                 guard hosts.contains(where: { roles[$0]?.contains(key) == true }) else {
                     throw value.fail("no host has the role '\(key)' (give it in hosts: [{host: …, roles: [\(key)]}])")
                 }

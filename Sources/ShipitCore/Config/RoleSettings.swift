@@ -17,12 +17,15 @@ public struct ProcessRole: Sendable, Equatable {
     public var settle: Double = 1
     /// Where its output goes on the host (absolute); `shipit logs` reads it for this role.
     public var log: String
+    /// Where `shipit logs` reads this role's lines instead (`logs: {path|command|container}`): e.g.
+    /// a worker that writes its own log file, or journald.
+    public var logSource: LogSettings.Source?
 
     /// The signals a process may be asked to stop with (`kill -s NAME`).
     static let signals: Set<String> = ["TERM", "INT", "QUIT", "HUP", "USR1", "USR2", "WINCH", "KILL"]
 
-    static func parse(name: String, _ r: YAMLReader, deployTo: String) throws -> ProcessRole {
-        let m = try r.mapping(allowed: ["cmd", "start", "status", "stop_signal", "stop_timeout", "settle", "log"])
+    static func parse(name: String, _ r: YAMLReader, strategy: DeployConfig.Strategy, deployTo: String) throws -> ProcessRole {
+        let m = try r.mapping(allowed: ["cmd", "start", "status", "stop_signal", "stop_timeout", "settle", "log", "logs"])
         if m["cmd"] != nil, m["start"] != nil { throw r.fail("give 'cmd' or 'start' (the same thing), not both") }
         guard let c = m["cmd"] ?? m["start"] else {
             throw r.fail("missing 'cmd': the role's process, run in the foreground (a role without its own process is the app: leave it out of 'roles')")
@@ -44,6 +47,11 @@ public struct ProcessRole: Sendable, Equatable {
             let full = p.hasPrefix("/") ? p : deployTo + "/" + p
             try v.check { try Names.absolutePath(full, field: $0) }
             role.log = full
+        }
+        if let v = m["logs"] {
+            let keys = try v.mapping(allowed: nil).keys
+            guard keys.allSatisfy({ ["path", "command", "container"].contains($0) }) else { throw v.fail("expected one of path, command, container") }
+            role.logSource = try LogSettings.parse(v, strategy: strategy, deployTo: deployTo).source
         }
         return role
     }

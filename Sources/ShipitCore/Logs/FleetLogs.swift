@@ -35,8 +35,13 @@ public struct FleetLogs: Sendable {
         let wantApp = !isProcessRole && roles.runsApp(host)
         var out = wantApp ? [app] : []
         for p in roles.processes(on: host) where role == nil || p.name == role {
-            if wantApp, case let .file(pattern) = config.logs.source, fnmatch(pattern, p.log, 0) == 0 { continue }
-            out.append(app.reading(config.strategy == .image ? .namedContainer("\(config.app)-\(p.name)") : .file(p.log)))
+            if p.logSource == nil, wantApp, case let .file(pattern) = config.logs.source, fnmatch(pattern, p.log, 0) == 0 { continue }
+            let container = LogSettings.Source.namedContainer("\(config.app)-\(p.name)")
+            switch p.logSource {
+            case .container?: out.append(app.reading(container))
+            case let source?: out.append(app.reading(source))
+            case nil: out.append(app.reading(config.strategy == .image ? container : .file(p.log)))
+            }
         }
         return out
     }
