@@ -143,6 +143,58 @@ def cap(task, hosts, deploy_to, branch="v1"):
         sys.exit(f"bench: cap {task} failed: {r.stderr[-2000:]}")
 
 
+def remote_cpu_seconds(hosts):
+    """CPU the hosts' side has spent on finished SSH connections: the children's user+sys time
+    (cutime + cstime) of each host's listening sshd, which reaps every connection's sshd and,
+    through it, the shells and tools that connection ran. Daemons the deploy starts (the app)
+    leave their parent and are not counted: this is what the deploy itself costs a host."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for h in hosts:
+        pid = open(f"{STATE}/hosts/{h}/sshd.pid").read().split()[0]
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        total += int(fields[13]) + int(fields[14])  # cutime, cstime (fields 16 and 17)
+    return total / tick
+
+
+def remote_cpu_table():
+    """Per host per deploy: the CPU a deploy costs the host (sshd, shells, the tools they fork),
+    shipit beside Capistrano, the same app on the same hosts in the same run (median of REPEAT)."""
+    n = min(10, len(HOSTS))
+    hosts = HOSTS[:n]
+    work = "/tmp/shipit-bench-deploy"
+    os.makedirs(work, exist_ok=True)
+    config = f"{work}/shipit-cpu.yml"
+    write_config(config, "benchcpu", hosts, "/srv/bench-cpu", 18500)
+    versions = iter(["v1", "v2"] * (REPEAT + 4))
+    def shipit_deploy():
+        subprocess.run([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", next(versions))],
+                       check=True, stdout=subprocess.DEVNULL)
+    branches = iter(["v1", "v2"] * (REPEAT + 4))
+    def cap_deploy():
+        cap("deploy", hosts, "/srv/bench-cap-cpu", next(branches))
+    def per_host(run):
+        run(); run()  # warm: two releases (Capistrano: its repo mirror) on every host
+        samples = []
+        for _ in range(REPEAT):
+            before = remote_cpu_seconds(hosts)
+            run()
+            time.sleep(0.3)  # the last sessions are reaped
+            samples.append((remote_cpu_seconds(hosts) - before) / n)
+        return statistics.median(samples)
+    shipit_cpu = per_host(shipit_deploy)
+    print(f"### What a deploy costs each host: remote CPU per host per deploy ({n} hosts, median of {REPEAT})\n")
+    print("The children's CPU of each host's listening sshd (sshd sessions, shells, tar, the tools a deploy")
+    print("forks), before and after one deploy, divided by the hosts. The app itself is not counted.\n")
+    print("| tool | remote CPU per host per deploy |")
+    print("|---|---:|")
+    if shutil.which("cap"):
+        cap_cpu = per_host(cap_deploy)
+        print(f"| Capistrano (git clone/fetch, symlinks, no app start) | {cap_cpu * 1000:.0f} ms |")
+    print(f"| shipit (pre-flight, stream + extract, switch + start, smoke test, finish) | {shipit_cpu * 1000:.0f} ms |")
+    print()
+
+
 def peak_rss_kib(argv):
     out = f"{CAP_WORK}/rss"
     subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out] + argv, check=True, stdout=subprocess.DEVNULL)
@@ -459,7 +511,7 @@ def ledger_table():
 
 if __name__ == "__main__":
     print(f"hosts available: {len(HOSTS)}, repeats: {REPEAT}, user: {USER}\n")
-    which = sys.argv[1:] or ["exec", "deploy", "upload", "ledger", "pg", "image", "triage", "traffic"]
+    which = sys.argv[1:] or ["exec", "deploy", "remote-cpu", "upload", "ledger", "pg", "image", "triage", "traffic"]
     if "exec" in which:
         exec_table()
     if "deploy" in which:
@@ -476,3 +528,5 @@ if __name__ == "__main__":
         traffic_table()
     if "pg" in which:
         pg_table()
+    if "remote-cpu" in which:
+        remote_cpu_table()

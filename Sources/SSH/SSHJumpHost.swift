@@ -10,7 +10,10 @@ import Darwin
 /// SSH sessions of the hosts behind it. Each channel is bridged to one end of a socket pair; the
 /// target's own libssh2 session runs on the other end, so both host keys are verified and both
 /// logins happen end to end, as with OpenSSH's `-J`. One bastion session serves every target
-/// behind it; at most `maxOpening` channels are being opened at once.
+/// behind it. Channels are opened one at a time: libssh2 keeps one channel open in progress per
+/// session, and a call for another target while one is pending resumes that one and hands it to
+/// the wrong caller (a session to one host talking to another host's sshd). `maxOpening` bounds the
+/// opens waiting their turn that are worked on per pass (the rest keep their place).
 public final class SSHJumpHost: @unchecked Sendable {
     public let target: SSHTarget
     public let hostKeyFingerprint: String
@@ -92,6 +95,10 @@ final class ChannelPump: @unchecked Sendable {
     private var queued: [Request] = []
     private var stopping: (() -> Void)?
     private var opening: [Request] = []
+    /// The channel open in progress inside libssh2, with the arguments it must be resumed with.
+    /// `abandoned`: its caller timed out; it is driven to the end and the channel freed before
+    /// the next open starts.
+    private var inProgress: (request: Request, abandoned: Bool)?
     private var bridges: [Bridge] = []
     private let wakeRead: Int32, wakeWrite: Int32
     private static let chunk = 64 * 1024
@@ -169,12 +176,27 @@ final class ChannelPump: @unchecked Sendable {
         }
     }
 
-    /// Starts or continues channel opens, at most `maxOpening` in flight; the rest wait their turn.
+    /// Starts or continues channel opens, one at a time (see the type's note), as many as
+    /// complete without waiting, up to `maxOpening` per pass. Requests that time out while waiting
+    /// their turn fail without ever starting.
     private func progressOpens() {
-        var still: [Request] = []
-        for (i, r) in opening.enumerated() {
-            guard i < maxOpening else { still.append(r); continue }
+        let now = ContinuousClock.now
+        opening.removeAll { r in
+            guard now >= r.deadline else { return false }
+            r.done(.failure(SSHError(kind: .timeout, host: r.host, operation: "jump via \(connection.host) to \(r.host):\(r.port)", message: "timed out")))
+            return true
+        }
+        var started = 0
+        while started < maxOpening {
+            if inProgress == nil {
+                guard !opening.isEmpty else { return }
+                inProgress = (opening.removeFirst(), false)
+                started += 1
+            }
+            let (r, abandoned) = inProgress!
             if let channel = libssh2_channel_direct_tcpip_ex(connection.session, r.host, Int32(r.port), "127.0.0.1", 22) {
+                inProgress = nil
+                if abandoned { _ = libssh2_channel_free(channel); continue }
                 var pair: [Int32] = [0, 0]
                 guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else {
                     _ = libssh2_channel_free(channel)
@@ -185,17 +207,19 @@ final class ChannelPump: @unchecked Sendable {
                 bridges.append(Bridge(channel: channel, fd: pair[0]))
                 r.done(.success(pair[1]))
             } else if libssh2_session_last_errno(connection.session) == LIBSSH2_ERROR_EAGAIN {
-                if ContinuousClock.now >= r.deadline {
+                if !abandoned, ContinuousClock.now >= r.deadline {
                     r.done(.failure(SSHError(kind: .timeout, host: r.host, operation: "jump via \(connection.host) to \(r.host):\(r.port)", message: "timed out")))
-                } else {
-                    still.append(r)
+                    inProgress = (r, true)
                 }
+                return
             } else {
-                r.done(.failure(SSHError(kind: .connect, host: r.host, operation: "jump via \(connection.host) to \(r.host):\(r.port)",
-                                         message: connection.lastError())))
+                inProgress = nil
+                if !abandoned {
+                    r.done(.failure(SSHError(kind: .connect, host: r.host, operation: "jump via \(connection.host) to \(r.host):\(r.port)",
+                                             message: connection.lastError())))
+                }
             }
         }
-        opening = still
     }
 
     /// Moves what it can both ways; true if any byte (or an end of stream) moved.
@@ -251,7 +275,7 @@ final class ChannelPump: @unchecked Sendable {
             if b.toSocketAt < b.toSocket.count { ev |= Int16(POLLOUT) }
             fds.append(pollfd(fd: b.fd, events: ev, revents: 0))
         }
-        var timeout: Int32 = opening.isEmpty && closing.isEmpty ? 1000 : 20
+        var timeout: Int32 = opening.isEmpty && inProgress == nil && closing.isEmpty ? 1000 : 20
         // Data libssh2 already took off the socket, or window a blocked write can use now: no sleep.
         let outboundBlocked = libssh2_session_block_directions(connection.session) & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0
         for b in bridges {
@@ -289,7 +313,9 @@ final class ChannelPump: @unchecked Sendable {
 
     /// Stop: fail what waits, close every bridge, disconnect from the bastion.
     private func finish(pending: [Request]) {
-        for r in opening + pending {
+        let started = inProgress.flatMap { $0.abandoned ? nil : $0.request }
+        inProgress = nil
+        for r in (started.map { [$0] } ?? []) + opening + pending {
             r.done(.failure(SSHError(kind: .closed, host: r.host, operation: "jump", message: "the jump host's session is closed")))
         }
         opening.removeAll()
