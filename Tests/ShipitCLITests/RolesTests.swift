@@ -91,6 +91,22 @@ struct RolesTests {
             let webLogs = try await f.shipit(["logs", "--since", "5m", "--role", "web"])
             #expect(!webLogs.stdout.contains(worker) && webLogs.stdout.contains(web1), "\(webLogs.stdout)")
 
+            // --follow: the worker host's worker log, beside the web hosts' app logs, until SIGINT.
+            let p = ShipitBinary(hosts: hosts).start(["logs", "--config", f.configFile, "--follow", "--grep", "job-f|GET /follow-me"])
+            try p.run()
+            for _ in 0..<100 {
+                let n = try await f.sh(worker, "pgrep -u \(hosts.user) -f '[t]ail -n 0 -F \(f.deployTo)' | wc -l")
+                if Int(n.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 > 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            _ = try? await hosts.httpGet(web1, port: f.port, path: "/follow-me")
+            #expect(try await process(f, worker, job: "job-f").hasSuffix("processed by v2"))
+            let seen = await ShipitBinary.read(p.standardOutput as! Pipe, until: ["processed job-f"], timeout: 20)
+            p.interrupt()
+            #expect(await ShipitBinary.wait(p) == 0)
+            #expect(seen.contains("\(worker) | ") && seen.contains("processed job-f") && seen.contains("\(web1) | "), "\(seen)")
+
             // v7's worker never passes its status check: web and worker both go back to v2.
             let v7 = try await f.shipit(["deploy", "--from", f.release("v7")])
             #expect(v7.status == ShipitExit.rolledBack.rawValue, "\(v7.stdout)\(v7.stderr)")

@@ -111,10 +111,17 @@ public struct FleetLogs: Sendable {
     /// Returns the hosts that failed, and why.
     public func follow(grep: String?, stop: @escaping @Sendable () -> Bool,
                        onLine: @escaping @Sendable (LogLine) -> Void) async -> [String: String] {
-        let jobs = jobs { $0.follow(grep: grep) }
+        // One script per host reading all its sources: a follow holds its host's session (whose
+        // operations run one at a time) until the end.
+        var commands: [String: RemoteCommand] = [:]
+        for host in hosts {
+            let sources = sources(on: host)
+            if !sources.isEmpty { commands[host] = LogScript.follow(sources, grep: grep) }
+        }
+        let plans = commands
         let redactor = self.redactor
-        let results = await Fleet.bounded(jobs.keys.sorted(), limit: max(jobs.count, 1)) { key in
-            let (host, command) = jobs[key]!
+        let results = await Fleet.bounded(plans.keys.sorted(), limit: max(plans.count, 1)) { host in
+            let command = plans[host]!
             let splitter = StreamLines()
             do {
                 _ = try await transport.follow(host, command, until: stop) { stream, data in
@@ -128,7 +135,7 @@ public struct FleetLogs: Sendable {
                 return ErrorText.withoutHost(error)
             }
         }
-        return Dictionary(results.compactMap { key, error in error.map { (jobs[key]!.host, $0) } }, uniquingKeysWith: { a, _ in a })
+        return results.compactMapValues { $0 }
     }
 }
 

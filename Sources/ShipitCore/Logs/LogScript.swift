@@ -91,11 +91,17 @@ public struct LogScript: Sendable {
     }
 
     /// New lines as they come, until the deployer closes stdin; then the whole process group goes.
-    public func follow(grep: String?) -> RemoteCommand {
-        let vars = sourceVariables + [("SINCE", ""), ("UNTIL", ""), ("RE", grep ?? ""), ("MAX", "0"), ("SCAN", String(Self.scanLimit)), ("FOLLOW", "1")]
-        return HostScript.make(.logs, layout: layout, vars, prelude: Self.source, """
-        { lines | if [ -n "$RE" ]; then grep --line-buffered -E -e "$RE"; else cat; fi; } &
-        # sshd made this shell a session leader: `kill 0` ends the reader and everything it started.
+    public func follow(grep: String?) -> RemoteCommand { Self.follow([self], grep: grep) }
+
+    /// The same for several sources of one host (the app's, a worker's), one reader each.
+    public static func follow(_ sources: [LogScript], grep: String?) -> RemoteCommand {
+        let vars = [("SINCE", ""), ("UNTIL", ""), ("RE", grep ?? ""), ("MAX", "0"), ("SCAN", String(scanLimit)), ("FOLLOW", "1")]
+        let readers = sources.map { s in
+            "(\n\(HostScript.assign(s.sourceVariables))\nlines | if [ -n \"$RE\" ]; then grep --line-buffered -E -e \"$RE\"; else cat; fi\n) &"
+        }
+        return HostScript.make(.logs, layout: sources[0].layout, vars, prelude: source, """
+        \(readers.joined(separator: "\n"))
+        # sshd made this shell a session leader: `kill 0` ends the readers and everything they started.
         read -r _ || true
         kill 0
         """, timeout: nil)
