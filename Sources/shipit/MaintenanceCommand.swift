@@ -30,6 +30,7 @@ struct MaintenanceCommand: AsyncParsableCommand {
         }
         var failed = 0
         for h in config.hosts {
+            guard results.keys.contains(h) else { Console.shared.out("\(h): runs no app (only \(config.hostRoles.roles(of: h).joined(separator: ", "))): no proxy, left as it is"); continue }
             if let why = results[h] ?? nil { failed += 1; Console.shared.out("\(h): FAILED: \(why)") } else { Console.shared.out("\(h): maintenance \(state.rawValue)") }
         }
         if failed > 0 { throw ExitCode(ShipitExit.failure.rawValue) }

@@ -153,6 +153,13 @@ struct RolesTests {
             #expect(try await waitForWorker(f, worker, "v2").hasPrefix("v2 "))
             let status = try await f.shipit(["status"])
             #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
+
+            // Maintenance is the proxies' answer: the worker host has none and is left as it is.
+            let on = try await f.shipit(["maintenance", "on"])
+            #expect(on.status == 0, "\(on.stdout)\(on.stderr)")
+            #expect(on.stdout.contains("\(worker): runs no app"), "\(on.stdout)")
+            #expect(try await f.sh(worker, "ls \(f.deployTo)/.shipit/proxy 2>/dev/null || echo no-proxy").contains("no-proxy"))
+            #expect(try await f.shipit(["maintenance", "off"]).status == 0)
         }
     }
 

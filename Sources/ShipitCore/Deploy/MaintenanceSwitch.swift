@@ -59,7 +59,9 @@ public struct MaintenanceSwitch: Sendable {
         try await recorder?.begin(settings: config.settings)
         let history = HostHistory.Entry(time: Date(), event: "maintenance", app: config.app, stage: config.stage, release: state,
                                         previous: nil, attempt: id, by: by, outcome: "succeeded").jsonLine
-        let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { [transport] host -> String? in
+        // Hosts that run only role processes (a worker) have no proxy to answer 503.
+        let hosts = config.hosts.filter(config.hostRoles.runsApp)
+        let results = await Fleet.bounded(hosts, limit: config.connection.parallel) { [transport] host -> String? in
             guard let cmd = strategy.maintenance(host: host, on: on, message: message, retryAfter: retryAfter, historyLine: history) else { return "no traffic switch" }
             do {
                 let r = try await transport.run(host, cmd)
@@ -67,8 +69,8 @@ public struct MaintenanceSwitch: Sendable {
             } catch { return ErrorText.withoutHost(error) }
             return await visible(on: on, host: host)
         }
-        let failed = config.hosts.filter { results[$0] != nil && results[$0]! != nil }
-        for h in config.hosts {
+        let failed = hosts.filter { results[$0] != nil && results[$0]! != nil }
+        for h in hosts {
             let why = results[h] ?? nil
             await recorder?.host(LedgerHostState(host: h, step: why == nil ? nil : "maintenance", status: why == nil ? nil : "failed", error: why))
         }
