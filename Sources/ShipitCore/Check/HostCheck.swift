@@ -17,7 +17,11 @@ public struct HostCheck: Sendable {
             let engine = config.image?.engine.first ?? "podman"
             t.append((engine, "image strategy (image.engine)"))
         }
-        if let traffic = config.traffic {
+        let roles = config.hostRoles
+        // setsid: each role process runs in a session of its own (a stop reaches its children).
+        if config.strategy == .symlink, !roles.processes(on: host).isEmpty { t.append(("setsid", "role processes (\(roles.processes(on: host).map(\.name).joined(separator: ", ")))")) }
+        // A host that runs only role processes has no proxy.
+        if let traffic = config.traffic, roles.runsApp(host) {
             switch traffic.mode {
             case .managed: t.append((traffic.nginx, "traffic switch (managed nginx)"))
             case .system:

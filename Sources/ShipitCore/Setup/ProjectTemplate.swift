@@ -55,6 +55,7 @@ public struct ProjectTemplate: Sendable {
 
         # Where to deploy: names or addresses. Give roles with the long form, e.g.
         #   - {host: db-1, roles: [db]}      (migrations run on the first host with their role)
+        #   - {host: jobs-1, roles: [worker]}  (runs the `worker` process below instead of the app)
         hosts:
         \(hostLines)
 
@@ -87,6 +88,16 @@ public struct ProjectTemplate: Sendable {
         # ledger:
         #   url: postgres://shipit@db.internal:5432/shipit
         #   password_env: SHIPIT_LEDGER_PASSWORD
+
+        # Processes beside the app on the hosts with their role (a background worker): restarted with
+        # each release, stopped with stop_signal (then KILL after stop_timeout), smoke-tested by their
+        # status command, rolled back with the app (docs/roles.md). `--roles worker` acts on them alone.
+        # roles:
+        #   worker:
+        #     cmd: bin/worker                 # in the foreground; shipit runs it in the background
+        #     status: bin/worker status       # exit 0 = healthy
+        #     stop_signal: TERM
+        #     stop_timeout: 30
 
         # Where the app's logs are on each host, for `shipit logs` and `shipit triage` (default: symlink
         # shared/log/*.log, image: the container's logs).
