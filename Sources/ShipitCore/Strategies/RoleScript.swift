@@ -66,18 +66,30 @@ public enum RoleScript {
     /// (without a status command: still running after `settle`). Prints `role.NAME.ok=PID` or
     /// fails naming the role, with the status command's output or the end of the role's log.
     static func check(_ roles: [ProcessRole], deadline: Double, interval: Double) -> String {
+        checkLoop(roles, deadline: deadline, interval: interval, find: """
+        pid=$(role_pid "$name"); id=$pid
+        role_alive "$pid" || fail 35 "role $name: its process is not running: $(short "$(tail -c 400 "$log" 2>/dev/null)")"
+        """, runStatus: """
+        (cd "$CURRENT" && SHIPIT_ROLE=$name SHIPIT_PID=$pid SHIPIT_PIDFILE="$META/roles/$name.pid" sh -c "$status" 2>&1 </dev/null)
+        """)
+    }
+
+    /// `role_check NAME STATUS SETTLE_TENTHS LOG`, retried every `interval` until `deadline`: `find`
+    /// sets `$id` (what `role.NAME.ok=` reports) or fails when the process is gone; `runStatus`
+    /// runs the status command (`$status`).
+    static func checkLoop(_ roles: [ProcessRole], deadline: Double, interval: Double, find: String, runStatus: String) -> String {
         let fn = """
         role_check() {
           name=$1; status=$2; settle=$3; log=$4; t=0
           while :; do
-            pid=$(role_pid "$name")
-            role_alive "$pid" || fail 35 "role $name: its process is not running: $(short "$(tail -c 400 "$log" 2>/dev/null)")"
+            \(find.replacingOccurrences(of: "\n", with: "\n    "))
             if [ -z "$status" ]; then
               # A snapshot (no deadline) does not wait for the settle time.
-              if [ "$t" -ge "$settle" ] || [ "$DEADLINE" -eq 0 ]; then echo "role.$name.ok=$pid"; return 0; fi
+              if [ "$t" -ge "$settle" ] || [ "$DEADLINE" -eq 0 ]; then echo "role.$name.ok=$id"; return 0; fi
               sleep 0.1; t=$((t + 1)); continue
             fi
-            out=$(cd "$CURRENT" && SHIPIT_ROLE=$name SHIPIT_PID=$pid SHIPIT_PIDFILE="$META/roles/$name.pid" sh -c "$status" 2>&1 </dev/null) && { echo "role.$name.ok=$pid"; echo "role.$name.said=$(short "$out")"; return 0; }
+            # The space after "$(": a status run in a subshell must not read as "$((" arithmetic.
+            out=$( \(runStatus) ) && { echo "role.$name.ok=$id"; echo "role.$name.said=$(short "$out")"; return 0; }
             rc=$?
             [ "$t" -lt "$DEADLINE" ] || fail 35 "role $name: status exited $rc: $(short "$out")"
             sleep "$INTERVAL"; t=$((t + STEP))
@@ -131,25 +143,12 @@ extension RoleScript {
     /// As `check`, with the container running instead of a process group, and the status command
     /// run inside it (`exec`).
     static func containerCheck(_ roles: [ProcessRole], deadline: Double, interval: Double) -> String {
-        let fn = """
-        crole_check() {
-          name=$1; status=$2; settle=$3; c="$APP-$1"; t=0
-          while :; do
-            [ "$(eng container inspect --format '{{.State.Running}}' "$c" 2>/dev/null)" = true ] || fail 35 "role $name: its container is not running: $(short "$(eng logs --tail 5 "$c" 2>&1)")"
-            if [ -z "$status" ]; then
-              if [ "$t" -ge "$settle" ] || [ "$DEADLINE" -eq 0 ]; then echo "role.$name.ok=$c"; return 0; fi
-              sleep 0.1; t=$((t + 1)); continue
-            fi
-            out=$(eng exec "$c" sh -c "$status" 2>&1 </dev/null) && { echo "role.$name.ok=$c"; echo "role.$name.said=$(short "$out")"; return 0; }
-            rc=$?
-            [ "$t" -lt "$DEADLINE" ] || fail 35 "role $name: status exited $rc: $(short "$out")"
-            sleep "$INTERVAL"; t=$((t + STEP))
-          done
-        }
-        """
-        let step = max(1, tenths(interval))
-        let calls = roles.map { "crole_check \(q($0.name)) \(q($0.status ?? "")) \(tenths($0.settle))" }.joined(separator: "\n")
-        return "DEADLINE=\(tenths(deadline)); INTERVAL=\(Double(step) / 10); STEP=\(step)\n" + fn + "\n" + calls
+        checkLoop(roles, deadline: deadline, interval: interval, find: """
+        id="$APP-$name"
+        [ "$(eng container inspect --format '{{.State.Running}}' "$id" 2>/dev/null)" = true ] || fail 35 "role $name: its container is not running: $(short "$(eng logs --tail 5 "$id" 2>&1)")"
+        """, runStatus: """
+        eng exec "$id" sh -c "$status" 2>&1 </dev/null
+        """)
     }
 
     /// Whole seconds, at least 1 when the timeout is not 0 (what `--stop-timeout` takes).
