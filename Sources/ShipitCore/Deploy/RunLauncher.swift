@@ -5,12 +5,16 @@ public enum RunLauncher {
     public static func run(_ config: DeployConfig, options: Deployment.Options, interrupt: InterruptFlag,
                            warn: @Sendable (String) -> Void, notify: @escaping @Sendable (DeployNotice) -> Void,
                            _ body: (Deployment) async -> DeployReport) async throws -> DeployReport {
-        let ledger = try await LedgerStore.openForWriting(config, warn: warn)
-        var options = options
-        options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
-        let opts = options
-        return await withFleet(config) { transport in
-            await body(Deployment(config: config, transport: transport, options: opts, interrupt: interrupt, ledger: ledger, notify: notify))
+        try await withFleet(config) { transport in
+            // The handshakes start now, while the ledger opens and is read: they take the longest,
+            // need nothing from it, and change nothing on a host. Pre-flight uses these sessions.
+            let connecting = Task { await transport.prepare(config.hosts) }
+            let ledger = try await LedgerStore.openForWriting(config, warn: warn)
+            var options = options
+            options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
+            let report = await body(Deployment(config: config, transport: transport, options: options, interrupt: interrupt, ledger: ledger, notify: notify))
+            await connecting.value
+            return report
         }
     }
 

@@ -45,17 +45,32 @@ public final class Fleet: Sendable {
     }
 
     /// The host's session, connecting on first use: through its jump hosts if it has any, with at
-    /// most `maxConcurrentStarts` handshakes in flight across the fleet.
+    /// most `maxConcurrentStarts` handshakes in flight across the fleet. Callers that ask while the
+    /// connect is under way wait for that one; a connect that failed is tried again on the next ask.
     public func session(_ host: String) async throws -> SSHSession {
-        if let existing = await sessions.get(host) { return existing }
+        let task = await sessions.connecting(host) { Task { [self] in try await connect(host) } }
+        do { return try await task.value } catch {
+            await sessions.dropFailed(host, task)
+            throw error
+        }
+    }
+
+    private func connect(_ host: String) async throws -> SSHSession {
         let endpoint = try settings.endpoint(for: host)
         let via = endpoint.jumps.isEmpty ? nil : try await jumpHost(endpoint.jumps)
-        let session = try await starts.paced {
+        return try await starts.paced {
             if let via { return try await via.connect(to: endpoint.target, options: endpoint.options) }
             return try await SSHSession.connect(to: endpoint.target, options: endpoint.options)
         }
-        await sessions.set(host, session)
-        return session
+    }
+
+    /// Starts connecting to `hosts` (paced like any connect), for a run that has other work to do
+    /// first: the handshakes take the longest and need nothing from it. Failures are left to the
+    /// steps that use the hosts.
+    public func prepare(_ hosts: [String]) async {
+        await withTaskGroup(of: Void.self) { group in
+            for h in hosts { group.addTask { [self] in _ = try? await session(h) } }
+        }
     }
 
     /// The bastion session at the end of `hops` (each hop reached through the one before),
@@ -92,14 +107,33 @@ public final class Fleet: Sendable {
     }
 }
 
+/// Each host's session as the task that connects it: one connect per host however many ask.
 actor SessionTable {
-    private var table: [String: SSHSession] = [:]
-    func get(_ host: String) -> SSHSession? { table[host] }
-    func set(_ host: String, _ session: SSHSession) { table[host] = session }
-    func remove(_ host: String) -> SSHSession? { table.removeValue(forKey: host) }
-    func removeAll() -> [SSHSession] {
-        defer { table = [:] }
-        return Array(table.values)
+    private var table: [String: Task<SSHSession, Error>] = [:]
+
+    func connecting(_ host: String, _ make: () -> Task<SSHSession, Error>) -> Task<SSHSession, Error> {
+        if let t = table[host] { return t }
+        let t = make()
+        table[host] = t
+        return t
+    }
+
+    /// Forgets a connect that failed (unless a newer one took its place).
+    func dropFailed(_ host: String, _ task: Task<SSHSession, Error>) {
+        if table[host] == task { table[host] = nil }
+    }
+
+    func remove(_ host: String) async -> SSHSession? {
+        guard let t = table.removeValue(forKey: host) else { return nil }
+        return try? await t.value
+    }
+
+    func removeAll() async -> [SSHSession] {
+        let all = table.values
+        table = [:]
+        var out: [SSHSession] = []
+        for t in all { if let s = try? await t.value { out.append(s) } }
+        return out
     }
 }
 

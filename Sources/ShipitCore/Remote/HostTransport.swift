@@ -17,6 +17,12 @@ public protocol HostTransport: Sendable {
     /// HTTP GET of `path` on address:port as seen from the host (an SSH direct-tcpip tunnel).
     func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse
     func close() async
+    /// Starts connecting to `hosts` ahead of their first step (nothing by default).
+    func prepare(_ hosts: [String]) async
+}
+
+extension HostTransport {
+    public func prepare(_ hosts: [String]) async {}
 }
 
 /// libssh2 transport: one session per host (opened on first use, reused for every step).
@@ -72,4 +78,5 @@ public struct SSHTransport: HostTransport {
     }
 
     public func close() async { await fleet.closeAll() }
+    public func prepare(_ hosts: [String]) async { await fleet.prepare(hosts) }
 }
