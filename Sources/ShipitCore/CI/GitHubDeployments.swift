@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// GitHub's Deployments API for a run in GitHub Actions: a deployment for the environment when the
 /// run starts, an `in_progress` status, then `success` or `failure` with the environment and log
@@ -52,16 +49,11 @@ public struct GitHubDeployments: Sendable {
     }
 
     func post(_ path: String, _ body: [String: Any]) async throws -> (Int, [String: Any]) {
-        var request = URLRequest(url: api.appendingPathComponent(path))
-        request.httpMethod = "POST"
-        request.timeoutInterval = timeout
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.setValue("application/vnd.github+json", forHTTPHeaderField: "Accept")
-        request.setValue("2022-11-28", forHTTPHeaderField: "X-GitHub-Api-Version")
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-        let (data, response) = try await DeployerHTTP.session.data(for: request)
-        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, json)
+        let headers = [("Authorization", "Bearer \(token)"), ("Accept", "application/vnd.github+json"),
+                       ("X-GitHub-Api-Version", "2022-11-28"), ("Content-Type", "application/json")]
+        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        let r = try await DeployerHTTP.request("POST", api.appendingPathComponent(path), headers: headers, body: data, timeout: timeout)
+        let json = (try? JSONSerialization.jsonObject(with: r.body)) as? [String: Any] ?? [:]
+        return (r.status, json)
     }
 }

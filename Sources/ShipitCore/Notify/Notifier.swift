@@ -1,8 +1,5 @@
 import Crypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// POSTs a `Notification` to every `notify:` target that wants the event, in parallel: signed with
 /// HMAC-SHA256 of the body (`X-Shipit-Signature-256: sha256=<hex>`) when the target names a
@@ -38,24 +35,18 @@ public struct Notifier: Sendable {
     }
 
     func deliver(_ t: NotifySettings.Target, event: NotifySettings.Event, body: Data) async -> String? {
-        var request = URLRequest(url: t.url)
-        request.httpMethod = "POST"
-        request.httpBody = body
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue(event.rawValue, forHTTPHeaderField: "X-Shipit-Event")
+        var headers = [("Content-Type", "application/json"), ("X-Shipit-Event", event.rawValue)]
         if let name = t.secretEnv {
             guard let secret = environment[name], !secret.isEmpty else { return "not sent: $\(name) (the signing secret) is not set" }
-            request.setValue(Self.signature(body, secret: secret), forHTTPHeaderField: Self.signatureHeader)
+            headers.append((Self.signatureHeader, Self.signature(body, secret: secret)))
         }
         let deadline = Date().addingTimeInterval(t.timeout)
         var last = "no attempt"
         for attempt in 0..<4 {
             let left = deadline.timeIntervalSinceNow
             guard left > 0.05 else { break }
-            request.timeoutInterval = left
             do {
-                let (_, response) = try await DeployerHTTP.session.data(for: request)
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                let status = try await DeployerHTTP.request("POST", t.url, headers: headers, body: body, timeout: left).status
                 if (200..<300).contains(status) { return nil }
                 last = "HTTP \(status)"
                 // A receiver that refuses the request will refuse it again.

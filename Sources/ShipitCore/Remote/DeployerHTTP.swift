@@ -1,29 +1,102 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
 
-/// HTTP from the deployer (gates, Prometheus, webhooks, the GitHub API): one URLSession,
-/// one request per sample, no caching, a timeout per request.
-struct DeployerHTTP: Sendable {
+/// HTTP from the deployer (gates, Prometheus, webhooks, the GitHub API): one request per call on a
+/// connection of its own, no cache, no redirects, one deadline for the whole exchange. Built on
+/// swift-nio's HTTP/1.1 codec and swift-nio-ssl (already in the build for the PostgreSQL ledger)
+/// rather than URLSession: FoundationNetworking loads libcurl and 26 more shared libraries into
+/// every shipit process, gates or not.
+enum DeployerHTTP {
     struct Response: Sendable {
         var status: Int
         var body: Data
     }
 
-    static let session: URLSession = {
-        let c = URLSessionConfiguration.ephemeral
-        c.requestCachePolicy = .reloadIgnoringLocalCacheData
-        c.urlCache = nil
-        c.httpAdditionalHeaders = ["User-Agent": "shipit/\(ShipitVersion.current)"]
-        return URLSession(configuration: c)
-    }()
+    struct Failure: Error, LocalizedError {
+        let message: String
+        var errorDescription: String? { message }
+    }
+
+    /// Bodies larger than this are cut (a gate reads a small JSON document, an API an answer).
+    static let maxBody = 8 << 20
 
     static func get(_ url: URL, timeout: Double) async throws -> Response {
-        var request = URLRequest(url: url)
-        request.timeoutInterval = timeout
-        let (data, response) = try await session.data(for: request)
-        return Response(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+        try await request("GET", url, timeout: timeout)
+    }
+
+    static func request(_ method: String, _ url: URL, headers: [(String, String)] = [], body: Data? = nil, timeout: Double) async throws -> Response {
+        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty else {
+            throw Failure(message: "not an http(s) URL: \(url.absoluteString)")
+        }
+        let tls = scheme == "https"
+        let port = url.port ?? (tls ? 443 : 80)
+        var path = url.path.isEmpty ? "/" : url.path
+        if let q = url.query { path += "?" + q }
+        let hostHeader = url.port.map { "\(host):\($0)" } ?? host
+
+        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
+        head.headers.add(name: "Host", value: hostHeader)
+        head.headers.add(name: "User-Agent", value: "shipit/\(ShipitVersion.current)")
+        head.headers.add(name: "Connection", value: "close")
+        for (k, v) in headers { head.headers.add(name: k, value: v) }
+        if let body { head.headers.add(name: "Content-Length", value: String(body.count)) }
+
+        let group = MultiThreadedEventLoopGroup.singleton
+        let loop = group.next()
+        let promise = loop.makePromise(of: Response.self)
+        let sslContext = tls ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        let deadline = NIODeadline.now() + .milliseconds(Int64(max(timeout, 0.001) * 1000))
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(.milliseconds(Int64(max(timeout, 0.001) * 1000)))
+            .channelInitializer { channel in
+                do {
+                    if let sslContext {
+                        // An IP address is no server name (SNI); the certificate is still checked against it.
+                        let sni = host.first(where: { $0.isLetter }) == nil || host.contains(":") ? nil : host
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: sni))
+                    }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+        let timer = loop.scheduleTask(deadline: deadline) {
+            promise.fail(Failure(message: "timed out after \(timeout) s"))
+        }
+        do {
+            let channel = try await bootstrap.connect(host: host, port: port).get()
+            promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            if let body {
+                var buffer = channel.allocator.buffer(capacity: body.count)
+                buffer.writeBytes(body)
+                channel.write(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            }
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        } catch {
+            promise.fail(error)
+        }
+        defer { timer.cancel() }
+        do {
+            return try await promise.futureResult.get()
+        } catch let e as Failure {
+            throw e
+        } catch {
+            throw Failure(message: Self.describe(error))
+        }
+    }
+
+    /// An error as an operator reads it ("connection refused", not a type dump).
+    static func describe(_ error: Error) -> String {
+        if let e = error as? IOError { return String(cString: strerror(e.errnoCode)) }
+        if error is ChannelError { return "\(error)" }
+        if let e = error as? NIOSSLError { return "TLS: \(e)" }
+        return "\(error)"
     }
 
     /// The number at a dotted path of a JSON document (`data.error_rate`, `items.0.value`); a
@@ -37,5 +110,37 @@ struct DeployerHTTP: Sendable {
         if let n = node as? NSNumber { return n.doubleValue }
         if let s = node as? String { return Double(s) }
         return nil
+    }
+}
+
+/// Collects one response: its status and body (up to `DeployerHTTP.maxBody`), complete at its end
+/// or when the server closes the connection.
+private final class ResponseCollector: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    private let promise: EventLoopPromise<DeployerHTTP.Response>
+    private var status = 0
+    private var body = Data()
+
+    init(promise: EventLoopPromise<DeployerHTTP.Response>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case let .head(head): status = Int(head.status.code)
+        case var .body(buffer):
+            if body.count < DeployerHTTP.maxBody, let bytes = buffer.readBytes(length: min(buffer.readableBytes, DeployerHTTP.maxBody - body.count)) {
+                body.append(contentsOf: bytes)
+            }
+        case .end: promise.succeed(DeployerHTTP.Response(status: status, body: body))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(DeployerHTTP.Failure(message: status == 0 ? "the server closed the connection without an answer" : "the connection closed mid-answer"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        promise.fail(error)
+        context.close(promise: nil)
     }
 }
