@@ -70,7 +70,7 @@ struct DeployerHTTPTests {
         let (p, port) = try server(tls: false)
         defer { p.terminate() }
         try await waitUp(port)
-        let get = try await DeployerHTTP.get(URL(string: "http://127.0.0.1:\(port)/metrics.json?x=1")!, timeout: 5)
+        let get = try await DeployerHTTP.get(URL(string: "http://127.0.0.1:\(port)/metrics.json?x=1")!, timeout: 30)
         #expect(get.status == 200)
         let g = try #require(try JSONSerialization.jsonObject(with: get.body) as? [String: Any])
         #expect(g["path"] as? String == "/metrics.json?x=1" && g["method"] as? String == "GET")
@@ -78,12 +78,12 @@ struct DeployerHTTPTests {
         #expect(DeployerHTTP.number(in: g, at: "n") == 7)
 
         let post = try await DeployerHTTP.request("POST", URL(string: "http://127.0.0.1:\(port)/hook")!, headers: [("X-Shipit-Event", "deploy.succeeded")],
-                                                  body: Data(#"{"a":1}"#.utf8), timeout: 5)
+                                                  body: Data(#"{"a":1}"#.utf8), timeout: 30)
         #expect(post.status == 201)
         let q = try #require(try JSONSerialization.jsonObject(with: post.body) as? [String: Any])
         #expect(q["body"] as? String == #"{"a":1}"# && (q["headers"] as? [String: String])?["X-Shipit-Event"] == "deploy.succeeded")
 
-        let chunked = try await DeployerHTTP.get(URL(string: "http://127.0.0.1:\(port)/chunked")!, timeout: 5)
+        let chunked = try await DeployerHTTP.get(URL(string: "http://127.0.0.1:\(port)/chunked")!, timeout: 30)
         #expect((try JSONSerialization.jsonObject(with: chunked.body) as? [String: Any])?["path"] as? String == "/chunked")
     }
 
@@ -105,14 +105,15 @@ struct DeployerHTTPTests {
         } catch let e as DeployerHTTP.Failure {
             #expect(e.message.contains("timed out"), "\(e.message)")
         }
-        #expect(ContinuousClock.now - start < .seconds(3))
+        // (Loose: the point is that it ends at all, the server never answers; the machine may be busy.)
+        #expect(ContinuousClock.now - start < .seconds(20))
 
         // TLS: the handshake happens, and a certificate no one trusts is refused.
         let (p, port) = try server(tls: true)
         defer { p.terminate() }
         try await waitUp(port)
         do {
-            _ = try await DeployerHTTP.get(URL(string: "https://127.0.0.1:\(port)/")!, timeout: 5)
+            _ = try await DeployerHTTP.get(URL(string: "https://127.0.0.1:\(port)/")!, timeout: 30)
             Issue.record("an untrusted certificate was accepted")
         } catch let e as DeployerHTTP.Failure {
             #expect(e.message.contains("TLS") || e.message.lowercased().contains("certificate"), "\(e.message)")

@@ -23,6 +23,10 @@ enum DeployerHTTP {
     /// Bodies larger than this are cut (a gate reads a small JSON document, an API an answer).
     static let maxBody = 8 << 20
 
+    /// An event loop of its own, started on first use: a PostgreSQL ledger's connections in the
+    /// same process never delay a gate's request or its deadline.
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
     static func get(_ url: URL, timeout: Double) async throws -> Response {
         try await request("GET", url, timeout: timeout)
     }
@@ -44,7 +48,6 @@ enum DeployerHTTP {
         for (k, v) in headers { head.headers.add(name: k, value: v) }
         if let body { head.headers.add(name: "Content-Length", value: String(body.count)) }
 
-        let group = MultiThreadedEventLoopGroup.singleton
         let loop = group.next()
         let promise = loop.makePromise(of: Response.self)
         let sslContext = tls ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
@@ -83,8 +86,22 @@ enum DeployerHTTP {
         }
         defer { timer.cancel() }
         do {
-            return try await promise.futureResult.get()
+            // The deadline holds even if the event loop is held up: a task of its own enforces it too.
+            return try await withThrowingTaskGroup(of: Response.self) { race in
+                race.addTask { try await promise.futureResult.get() }
+                race.addTask {
+                    try await Task.sleep(for: .milliseconds(Int(max(timeout, 0.001) * 1000) + 50))
+                    // Fails the exchange too (a completed promise ignores it), so the other task ends.
+                    let late = Failure(message: "timed out after \(timeout) s")
+                    promise.fail(late)
+                    throw late
+                }
+                defer { race.cancelAll() }
+                guard let first = try await race.next() else { throw Failure(message: "no answer") }
+                return first
+            }
         } catch let e as Failure {
+            promise.fail(e)
             throw e
         } catch {
             throw Failure(message: Self.describe(error))
