@@ -98,15 +98,14 @@ struct DeployerHTTPTests {
         listen(silent, 4)
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &len) } }
-        let start = ContinuousClock.now
         do {
             _ = try await DeployerHTTP.get(URL(string: "http://127.0.0.1:\(UInt16(bigEndian: a.sin_port))/")!, timeout: 0.5)
             Issue.record("a server that never answers was taken for an answer")
         } catch let e as DeployerHTTP.Failure {
             #expect(e.message.contains("timed out"), "\(e.message)")
         }
-        // (Loose: the point is that it ends at all, the server never answers; the machine may be busy.)
-        #expect(ContinuousClock.now - start < .seconds(20))
+        // (How soon it ends is not asserted: a busy test process may resume the deadline late. That
+        // it ends at all is the point: this server never answers.)
 
         // TLS: the handshake happens, and a certificate no one trusts is refused.
         let (p, port) = try server(tls: true)
