@@ -6,15 +6,13 @@ import SSH
 public final class Fleet: Sendable {
     public let hosts: [String]
     public let settings: ConnectionSettings
-    private let sessions: SessionTable
-
-    private let jumps = JumpTable()
+    private let sessions = ConnectTable<SSHSession>()
+    private let jumps = ConnectTable<SSHJumpHost>()
     private let starts: StartPacer
 
     public init(hosts: [String], settings: ConnectionSettings) {
         self.hosts = hosts
         self.settings = settings
-        self.sessions = SessionTable()
         self.starts = StartPacer(limit: settings.maxConcurrentStarts)
     }
 
@@ -48,7 +46,7 @@ public final class Fleet: Sendable {
     /// most `maxConcurrentStarts` handshakes in flight across the fleet. Callers that ask while the
     /// connect is under way wait for that one; a connect that failed is tried again on the next ask.
     public func session(_ host: String) async throws -> SSHSession {
-        let task = await sessions.connecting(host) { Task { [self] in try await connect(host) } }
+        let task = await sessions.task(for: host) { Task { [self] in try await connect(host) } }
         do { return try await task.value } catch {
             await sessions.dropFailed(host, task)
             throw error
@@ -107,53 +105,34 @@ public final class Fleet: Sendable {
     }
 }
 
-/// Each host's session as the task that connects it: one connect per host however many ask.
-actor SessionTable {
-    private var table: [String: Task<SSHSession, Error>] = [:]
+/// Connections of a run by key (a host's session, a bastion's chain), each the task that opens
+/// it: callers that ask at once wait for one connect instead of opening several.
+actor ConnectTable<Value: Sendable> {
+    private var table: [String: Task<Value, Error>] = [:]
 
-    func connecting(_ host: String, _ make: () -> Task<SSHSession, Error>) -> Task<SSHSession, Error> {
-        if let t = table[host] { return t }
-        let t = make()
-        table[host] = t
-        return t
-    }
-
-    /// Forgets a connect that failed (unless a newer one took its place).
-    func dropFailed(_ host: String, _ task: Task<SSHSession, Error>) {
-        if table[host] == task { table[host] = nil }
-    }
-
-    func remove(_ host: String) async -> SSHSession? {
-        guard let t = table.removeValue(forKey: host) else { return nil }
-        return try? await t.value
-    }
-
-    func removeAll() async -> [SSHSession] {
-        let all = table.values
-        table = [:]
-        var out: [SSHSession] = []
-        for t in all { if let s = try? await t.value { out.append(s) } }
-        return out
-    }
-}
-
-/// The bastion sessions of a run, by chain: a `Task` each, so hosts that need the same bastion at
-/// once wait for one connection instead of opening several.
-actor JumpTable {
-    private var table: [String: Task<SSHJumpHost, Error>] = [:]
-
-    func task(for key: String, _ make: () -> Task<SSHJumpHost, Error>) -> Task<SSHJumpHost, Error> {
+    func task(for key: String, _ make: () -> Task<Value, Error>) -> Task<Value, Error> {
         if let t = table[key] { return t }
         let t = make()
         table[key] = t
         return t
     }
 
-    func removeAll() async -> [SSHJumpHost] {
+    /// Forgets a connect that failed (unless a newer one took its place).
+    func dropFailed(_ key: String, _ task: Task<Value, Error>) {
+        if table[key] == task { table[key] = nil }
+    }
+
+    func remove(_ key: String) async -> Value? {
+        guard let t = table.removeValue(forKey: key) else { return nil }
+        return try? await t.value
+    }
+
+    /// Every connection that opened, the table emptied.
+    func removeAll() async -> [Value] {
         let tasks = Array(table.values)
         table = [:]
-        var open: [SSHJumpHost] = []
-        for t in tasks { if let j = try? await t.value { open.append(j) } }
+        var open: [Value] = []
+        for t in tasks { if let v = try? await t.value { open.append(v) } }
         return open
     }
 }
