@@ -63,15 +63,20 @@ public struct FleetInspector: Sendable {
             let r = try await transport.run(host, check)
             let out = ScriptOutput(r.stdoutText)
             let failure = out.first("error")
-            return names.compactMap { name in
+            var probes: [HostInspection.Probe] = names.compactMap { name in
                 if let pid = out.first("role.\(name).ok") {
                     let said = out.first("role.\(name).said").map { " (\($0.trimmingCharacters(in: .whitespaces)))" } ?? ""
                     return HostInspection.Probe(ok: true, detail: "\(name): pid \(pid)\(said)")
                 }
                 // The check stops at the first role that fails; the ones after it were not checked.
                 if let failure, failure.hasPrefix("role \(name):") { return HostInspection.Probe(ok: false, detail: failure) }
-                return failure == nil ? HostInspection.Probe(ok: false, detail: "role \(name): not checked (exit \(r.exitCode))") : nil
+                return nil
             }
+            // A check that failed before naming a role (the script itself) is a failure too.
+            if !r.status.succeeded, probes.allSatisfy(\.ok) {
+                probes.append(HostInspection.Probe(ok: false, detail: "roles check: \(failure ?? "exit \(r.exitCode)")"))
+            }
+            return probes
         } catch {
             return [HostInspection.Probe(ok: false, detail: "roles check: \(ErrorText.withoutHost(error))")]
         }
