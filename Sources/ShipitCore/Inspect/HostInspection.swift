@@ -55,8 +55,11 @@ public struct HostInspection: Codable, Sendable, Equatable {
     }
 
     /// "worker ok, cron FAIL" (nil: no role process checked).
-    public var rolesSummary: String? {
-        roles.map { $0.map { p in "\(p.detail.split(separator: ":").first.map(String.init) ?? "role") \(p.ok ? "ok" : "FAIL")" }.joined(separator: ", ") }
+    public var rolesSummary: String? { roles.map(Self.summary) }
+
+    /// "worker ok, cron FAIL": each role probe's name (the start of its detail) and verdict.
+    static func summary(_ probes: [Probe]) -> String {
+        probes.map { p in "\(p.detail.split(separator: ":").first.map(String.init) ?? "role") \(p.ok ? "ok" : "FAIL")" }.joined(separator: ", ")
     }
 
     public var healthy: Bool { reachable && (live?.ok ?? true) && (ready?.ok ?? true) && (roles ?? []).allSatisfy(\.ok) }

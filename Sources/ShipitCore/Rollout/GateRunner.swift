@@ -10,10 +10,11 @@ struct GateRunner: Sendable {
     let transport: HostTransport
     /// SHIPIT_APP, SHIPIT_RELEASE… for command gates.
     let environment: [String: String]
-    /// Hosts that run the app (health and `{host}` http gates); the others run role processes only.
-    var runsApp: @Sendable (String) -> Bool = { _ in true }
-    /// A host's role processes checked once (nil: none): part of its health sample.
-    var roleCheck: @Sendable (String) -> RemoteCommand? = { _ in nil }
+    /// The run's strategy: which hosts run the app (health and `{host}` http gates) and the check of
+    /// each host's role processes, part of its health sample (nil: every host runs the app alone).
+    var strategy: ReleaseStrategy?
+
+    func runsApp(_ host: String) -> Bool { strategy?.roles.runsApp(host) ?? true }
 
     struct Context: Sendable {
         /// Every host switched so far (all steps up to this one).
@@ -68,25 +69,19 @@ struct GateRunner: Sendable {
         let requestTimeout = min(h?.requestTimeout ?? 2, gate.timeout)
         h?.requestTimeout = requestTimeout
         let probe = h.map { HealthProbe(health: $0, transport: transport) }
-        return await Self.perHost(hosts.filter { (probe != nil && runsApp($0)) || roleCheck($0) != nil }) { host in
+        let hasRoles = { (host: String) in !(strategy?.roles.processes(on: host).isEmpty ?? true) }
+        return await Self.perHost(hosts.filter { (probe != nil && runsApp($0)) || hasRoles($0) }) { host in
             var said: [String] = []
             if let probe, runsApp(host) {
                 let r = await probe.check(host: host)
                 guard r.healthy else { return GateSample(gate: gate.name, type: gate.type, ok: false, host: host, detail: r.detail) }
                 said.append("live and ready")
             }
-            if var check = roleCheck(host) {
+            if let strategy, var check = strategy.roleCheck(host: host, deadline: 0, interval: 0.1) {
                 check.timeout = gate.timeout
-                do {
-                    let r = try await transport.run(host, check)
-                    let out = ScriptOutput(r.stdoutText)
-                    guard r.status.succeeded else {
-                        return GateSample(gate: gate.name, type: gate.type, ok: false, host: host, detail: out.first("error") ?? "role check exited \(r.exitCode)")
-                    }
-                    said.append("role processes running")
-                } catch {
-                    return GateSample(gate: gate.name, type: gate.type, ok: false, host: host, detail: "role check: \(ErrorText.withoutHost(error))")
-                }
+                let probes = await FleetInspector.checkRoles(transport, host: host, check, names: strategy.roles.processes(on: host).map(\.name))
+                if let bad = probes.first(where: { !$0.ok }) { return GateSample(gate: gate.name, type: gate.type, ok: false, host: host, detail: bad.detail) }
+                said.append("role processes running")
             }
             return GateSample(gate: gate.name, type: gate.type, ok: true, host: host, detail: said.joined(separator: ", "))
         }

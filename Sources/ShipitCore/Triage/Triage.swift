@@ -70,7 +70,7 @@ public struct Triage: Sendable {
             history[host] = HostHistory.parse(out.all("history").joined(separator: "\n"))
             var (row, found) = judge(host: host, out: out, live: p.live, ready: p.ready)
             for r in p.roles where !r.ok { found.append(.init(host: host, layer: .process, check: "role", detail: r.detail)) }
-            if !p.roles.isEmpty { row.roles = p.roles.map { "\($0.detail.split(separator: ":").first.map(String.init) ?? "role") \($0.ok ? "ok" : "FAIL")" }.joined(separator: ", ") }
+            if !p.roles.isEmpty { row.roles = HostInspection.summary(p.roles) }
             rows.append(row)
             findings += found
         }

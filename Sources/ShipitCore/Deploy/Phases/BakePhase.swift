@@ -8,9 +8,7 @@ struct BakePhase: PhaseRunner {
     func run(_ d: Deployment) async -> PhaseOutcome {
         guard let rollout = d.config.rollout else { return .done }
         var runner = GateRunner(gates: rollout.gates, health: d.config.health, transport: d.transport, environment: d.hookEnv(d.targetID))
-        let strategy = d.strategy
-        runner.runsApp = { strategy.roles.runsApp($0) }
-        runner.roleCheck = { strategy.roleCheck(host: $0, deadline: 0, interval: 0.1) }
+        runner.strategy = d.strategy
         let context = GateRunner.Context(switched: d.reachedHosts, stepHosts: d.stepHosts, step: d.machine.step + 1, steps: d.machine.rollout.steps)
         let stepLabel = "step \(context.step)/\(context.steps)"
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(rollout.bake * 1000)))
