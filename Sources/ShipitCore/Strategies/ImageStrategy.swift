@@ -32,6 +32,12 @@ public struct ImageStrategy: ReleaseStrategy {
         traffic.scriptPart(host: host, extraVars: [("STOPT", String(image.stopTimeout))])
     }
 
+    /// `$REF`: the image reference release `$ID` was created from on this host (`$IREL`), or fail.
+    static let lookupReference = """
+    REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IREL" 2>/dev/null)
+    [ -n "$REF" ] || fail 30 "release $ID is not on this host"
+    """
+
     /// `<tag>-<first 12 hex of the digest>`: readable, unique per content, a valid identifier.
     public static func releaseID(tag: String, digest: String) -> String {
         let hex = digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : digest
@@ -138,8 +144,7 @@ public struct ImageStrategy: ReleaseStrategy {
         guard let traffic else { preconditionFailure("warm-up without a traffic switch") }
         let t = trafficPart(host)
         return script(.warm, t.vars + [("ID", releaseID), ("SLOT", String(slot)), ("REUSE", reuse ? "1" : "")], """
-        REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IREL" 2>/dev/null)
-        [ -n "$REF" ] || fail 30 "release $ID is not on this host"
+        \(Self.lookupReference)
         \(traffic.warmBody(startBody: """
         NAME="$APP-$ID-s$SLOT"
         if ! eng container inspect "$NAME" >/dev/null 2>&1; then
@@ -158,10 +163,12 @@ public struct ImageStrategy: ReleaseStrategy {
         let (vars, body) = traffic.switchBody(host: host, recordCurrent: """
         printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
         """)
+        // The role containers run the release's image: its reference, as the warm-up found it.
+        let roleRestart = roles.processes(on: host).isEmpty ? "" : Self.lookupReference + "\n" + restartRoles(host: host)
         return script(.switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)], """
         PREVIOUS=$(cat "$ICUR" 2>/dev/null || true)
         \(body)
-        \(restartRoles(host: host))
+        \(roleRestart)
         """)
     }
 
@@ -169,8 +176,7 @@ public struct ImageStrategy: ReleaseStrategy {
     /// app, starts the target, records it as current.
     public func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
         script(.switch, [("ID", releaseID), ("REF", ""), ("HIST", historyLine), ("STOPT", String(image.stopTimeout)), ("APPHOST", roles.runsApp(host) ? "1" : "")], """
-        REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IREL" 2>/dev/null)
-        [ -n "$REF" ] || fail 30 "release $ID is not on this host"
+        \(Self.lookupReference)
         prev=$(cat "$ICUR" 2>/dev/null || true)
         echo "previous=$prev"
         # Few engine calls: each costs the host a process start (rootless podman: ~0.1 s of CPU).
@@ -301,12 +307,11 @@ extension ImageStrategy {
         return ShellQuote.join(args)
     }
 
+    /// `$REF` must be set (the switch scripts look it up: `lookupReference`).
     func restartRoles(host: String) -> String {
         let procs = roles.processes(on: host)
         guard !procs.isEmpty else { return "" }
         return """
-        REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IREL" 2>/dev/null)
-        [ -n "$REF" ] || fail 30 "release $ID is not on this host"
         \(RoleScript.containerFunctions(runArgs: roleRunArguments()))
         \(RoleScript.containerRestart(procs))
         """
