@@ -12,17 +12,6 @@ enum JSONOutput {
 
     /// One JSON object per line (NDJSON), for streams a tool reads as they come.
     static func printLine<T: Encodable>(_ value: T) {
-        if let data = try? lineEncoder.encode(value) { Console.shared.out(String(decoding: data, as: UTF8.self)) }
+        if let data = try? JSONLine.encoder.encode(value) { Console.shared.out(String(decoding: data, as: UTF8.self)) }
     }
-
-    /// One encoder for every line (`logs --json` prints thousands); encoding does not change it.
-    private static let lineEncoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.dateEncodingStrategy = .custom { date, encoder in
-            var c = encoder.singleValueContainer()
-            try c.encode(UTCTime.iso(date))
-        }
-        return e
-    }()
 }

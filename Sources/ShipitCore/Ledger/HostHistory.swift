@@ -21,20 +21,11 @@ public enum HostHistory {
         }
 
         public var jsonLine: String {
-            let data = (try? HostHistory.encoder.encode(self)) ?? Data("{}".utf8)
+            let data = (try? JSONLine.encoder.encode(self)) ?? Data("{}".utf8)
             return String(decoding: data, as: UTF8.self)
         }
     }
 
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        e.dateEncodingStrategy = .custom { date, enc in
-            var c = enc.singleValueContainer()
-            try c.encode(UTCTime.iso(date))
-        }
-        return e
-    }()
 
     /// How many lines are read back from each host (the newest).
     public static let readLimit = 5000
