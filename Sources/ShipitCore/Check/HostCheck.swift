@@ -19,7 +19,8 @@ public struct HostCheck: Sendable {
         }
         let roles = config.hostRoles
         // setsid: each role process runs in a session of its own (a stop reaches its children).
-        if config.strategy == .symlink, !roles.processes(on: host).isEmpty { t.append(("setsid", "role processes (\(roles.processes(on: host).map(\.name).joined(separator: ", ")))")) }
+        let processes = roles.processes(on: host)
+        if config.strategy == .symlink, !processes.isEmpty { t.append(("setsid", "role processes (\(processes.map(\.name).joined(separator: ", ")))")) }
         // A host that runs only role processes has no proxy.
         if let traffic = config.traffic, roles.runsApp(host) {
             switch traffic.mode {
