@@ -27,6 +27,10 @@ enum DeployerHTTP {
     /// same process never delay a gate's request or its deadline.
     static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
+    /// The TLS client context (the system's trust roots), made once: a gate samples every interval,
+    /// and each context reads the trust store again.
+    static let tlsContext = Result { try NIOSSLContext(configuration: .makeClientConfiguration()) }
+
     static func get(_ url: URL, timeout: Double) async throws -> Response {
         try await request("GET", url, timeout: timeout)
     }
@@ -48,10 +52,11 @@ enum DeployerHTTP {
         for (k, v) in headers { head.headers.add(name: k, value: v) }
         if let body { head.headers.add(name: "Content-Length", value: String(body.count)) }
 
+        // One deadline for the whole exchange, connect included.
+        let ends = ContinuousClock.now.advanced(by: .milliseconds(Int(max(timeout, 0.001) * 1000)))
         let loop = group.next()
         let promise = loop.makePromise(of: Response.self)
-        let sslContext = tls ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
-        let deadline = NIODeadline.now() + .milliseconds(Int64(max(timeout, 0.001) * 1000))
+        let sslContext = tls ? try tlsContext.get() : nil
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(Int64(max(timeout, 0.001) * 1000)))
             .channelInitializer { channel in
@@ -68,9 +73,6 @@ enum DeployerHTTP {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
-        let timer = loop.scheduleTask(deadline: deadline) {
-            promise.fail(Failure(message: "timed out after \(timeout) s"))
-        }
         do {
             let channel = try await bootstrap.connect(host: host, port: port).get()
             promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
@@ -84,13 +86,12 @@ enum DeployerHTTP {
         } catch {
             promise.fail(error)
         }
-        defer { timer.cancel() }
         do {
-            // The deadline holds even if the event loop is held up: a task of its own enforces it too.
+            // The deadline, kept by a task of its own: it holds even if the event loop is held up.
             return try await withThrowingTaskGroup(of: Response.self) { race in
                 race.addTask { try await promise.futureResult.get() }
                 race.addTask {
-                    try await Task.sleep(for: .milliseconds(Int(max(timeout, 0.001) * 1000) + 50))
+                    try await Task.sleep(until: ends, clock: .continuous)
                     // Fails the exchange too (a completed promise ignores it), so the other task ends.
                     let late = Failure(message: "timed out after \(timeout) s")
                     promise.fail(late)
