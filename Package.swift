@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// shipit's own code imports FoundationEssentials, never Foundation: a member that only Foundation
+// has (reached through a package that imports it) must not resolve silently, or the binary links
+// Foundation, CoreFoundation and ICU again (docs/install.md, "Size").
+let essentialsOnly: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "shipit",
     platforms: [.macOS(.v13)],
@@ -9,8 +14,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // The deployer's HTTP client (gates, webhooks, the GitHub API): NIO's HTTP/1.1 codec and TLS,
         // already in the build through postgres-nio.
@@ -29,13 +32,17 @@ let package = Package(
         ),
         // Swift wrapper over libssh2. Nothing deploy-specific lives here.
         .target(name: "SSH", dependencies: ["CLibSSH2"]),
+        // The config's YAML through the system's libyaml, the ledger through the system's SQLite
+        // (Debian: libyaml-dev, libsqlite3-dev). Their Swift packages (Yams, GRDB) link all of
+        // Foundation, CoreFoundation and ICU: see docs/install.md, "Size".
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
         .target(
             name: "ShipitCore",
             dependencies: [
                 "SSH",
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                "CYAML",
+                "CSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -43,19 +50,21 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: essentialsOnly
         ),
         .executableTarget(
             name: "shipit",
             dependencies: [
                 "ShipitCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: essentialsOnly
         ),
-        .executableTarget(name: "shipit-bench", dependencies: ["SSH", "ShipitCore", .product(name: "GRDB", package: "GRDB.swift")], path: "bench/Sources/shipit-bench"),
+        .executableTarget(name: "shipit-bench", dependencies: ["SSH", "ShipitCore"], path: "bench/Sources/shipit-bench"),
         .target(name: "TestSupport", dependencies: ["SSH", "ShipitCore"], path: "Tests/Support"),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "TestSupport"]),
-        .testTarget(name: "ShipitCoreTests", dependencies: ["ShipitCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ShipitCoreTests", dependencies: ["ShipitCore", "TestSupport"]),
         .testTarget(name: "ShipitCLITests", dependencies: ["shipit", "ShipitCore", "TestSupport"]),
     ]
 )

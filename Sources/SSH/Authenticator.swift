@@ -1,5 +1,5 @@
 import CLibSSH2
-import Foundation
+import FoundationEssentials
 
 /// Public-key authentication: key files first (in the order given), then the ssh-agent.
 enum Authenticator {

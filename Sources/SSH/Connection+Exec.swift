@@ -1,5 +1,5 @@
 import CLibSSH2
-import Foundation
+import FoundationEssentials
 
 extension Connection {
     /// Runs one command on an exec channel. Both streams are read as they arrive (an unread stream

@@ -1,5 +1,5 @@
 import CLibSSH2
-import Foundation
+import FoundationEssentials
 
 extension Connection {
     /// Opens a direct-tcpip channel: a TCP connection made *by the server* to host:port, so the

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Which stream a chunk of remote output came from.
 public enum OutputChannel: Sendable {

@@ -1,5 +1,5 @@
 import CLibSSH2
-import Foundation
+import FoundationEssentials
 
 /// Host key verification against an OpenSSH known_hosts file. A changed key is always refused; an unknown
 /// host is refused unless the policy is accept-new, in which case its key is appended.
@@ -48,7 +48,7 @@ enum KnownHosts {
     static func fingerprint(of connection: Connection) -> String {
         guard let raw = libssh2_hostkey_hash(connection.session, LIBSSH2_HOSTKEY_HASH_SHA256) else { return "SHA256:?" }
         let digest = Data(bytes: raw, count: 32)
-        return "SHA256:" + digest.base64EncodedString().replacingOccurrences(of: "=", with: "")
+        return "SHA256:" + digest.base64EncodedString().replacing("=", with: "")
     }
 
     static func verify(connection: Connection, path: String, policy: SSHOptions.HostKeyPolicy) throws {
@@ -90,18 +90,12 @@ enum KnownHosts {
     }
 
     private static func append(line: String, to path: String, host: String) throws {
-        let fm = FileManager.default
-        if !fm.fileExists(atPath: path) {
-            try? fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            guard fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw SSHError(kind: .hostKeyCheck, host: host, operation: "record host key", message: "cannot create \(path)")
-            }
+        let dir = FilePath.directory(of: path)
+        if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir) {
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw SSHError(kind: .hostKeyCheck, host: host, operation: "record host key", message: "cannot write \(path)")
+        do { try FilePath.append(line, to: path) } catch {
+            throw SSHError(kind: .hostKeyCheck, host: host, operation: "record host key", message: "cannot write \(path): \(error)")
         }
-        defer { try? handle.close() }
-        handle.seekToEndOfFile()
-        handle.write(Data(line.utf8))
     }
 }

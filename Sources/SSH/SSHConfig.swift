@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The OpenSSH client configuration (ssh_config(5)) as OpenSSH and net-ssh read it, for the
 /// keywords that decide where and how to connect: `Host` blocks (patterns with `*`, `?` and `!`),
@@ -45,7 +45,7 @@ public struct SSHConfig: Sendable {
     static let maxIncludeDepth = 16
 
     /// Reads `path` (and what it includes). Relative `Include` paths are taken from `~/.ssh`.
-    public static func load(path: String, home: String = NSHomeDirectory()) throws -> SSHConfig {
+    public static func load(path: String, home: String = LocalAccount.home) throws -> SSHConfig {
         try load(path: path, home: home, depth: 0)
     }
 
@@ -56,7 +56,7 @@ public struct SSHConfig: Sendable {
         return try parse(String(decoding: data, as: UTF8.self), file: path, home: home, depth: depth)
     }
 
-    public static func parse(_ text: String, file: String = "ssh_config", home: String = NSHomeDirectory()) throws -> SSHConfig {
+    public static func parse(_ text: String, file: String = "ssh_config", home: String = LocalAccount.home) throws -> SSHConfig {
         try parse(text, file: file, home: home, depth: 0)
     }
 
@@ -64,7 +64,7 @@ public struct SSHConfig: Sendable {
         var items: [Item] = []
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let lineNo = index + 1
-            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            let line = raw.trimmed()
             if line.isEmpty || line.hasPrefix("#") { continue }
             let (keyword, args) = try split(line, file: file, line: lineNo)
             switch keyword {
@@ -146,7 +146,7 @@ public struct SSHConfig: Sendable {
         let name = hostName ?? host
         r.identityFiles = identities.map { Self.expandTokens($0, host: host, hostName: name, user: r.user, localUser: localUser, home: home) }
         if let jump = seen["proxyjump"], jump.first?.lowercased() != "none" {
-            r.proxyJump = jump.joined(separator: ",").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            r.proxyJump = jump.joined(separator: ",").split(separator: ",").map { String($0).trimmed() }.filter { !$0.isEmpty }
         }
         r.userKnownHostsFiles = (seen["userknownhostsfile"] ?? []).filter { $0.lowercased() != "none" }
             .map { Self.expandTokens($0, host: host, hostName: name, user: r.user, localUser: localUser, home: home) }
@@ -225,7 +225,7 @@ public struct SSHConfig: Sendable {
         guard pattern.contains("*") || pattern.contains("?") else {
             return FileManager.default.fileExists(atPath: pattern) ? [pattern] : []
         }
-        let dir = (pattern as NSString).deletingLastPathComponent, name = (pattern as NSString).lastPathComponent
+        let dir = FilePath.directory(of: pattern), name = FilePath.lastComponent(of: pattern)
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
         return entries.filter { !$0.hasPrefix(".") && wildcard($0, name) }.sorted().map { dir + "/" + $0 }
     }

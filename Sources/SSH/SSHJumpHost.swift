@@ -1,5 +1,5 @@
 import CLibSSH2
-import Foundation
+import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -31,7 +31,7 @@ public final class SSHJumpHost: @unchecked Sendable {
                                maxOpening: Int = 10) async throws -> SSHJumpHost {
         let socket = try await parent?.openBridge(to: target.host, port: target.port, timeout: options.connectTimeout)
         let conn: Connection = try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
+            DetachedThread.start {
                 continuation.resume(with: Result { try Connection.open(target: target, options: options, over: socket) })
             }
         }
@@ -91,7 +91,7 @@ final class ChannelPump: @unchecked Sendable {
 
     private let connection: Connection
     private let maxOpening: Int
-    private let lock = NSLock()
+    private let lock = Lock()
     private var queued: [Request] = []
     private var stopping: (() -> Void)?
     private var opening: [Request] = []
@@ -115,9 +115,7 @@ final class ChannelPump: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "shipit.jump.\(connection.host)"
-        thread.start()
+        DetachedThread.start { [self] in run() }
     }
 
     func open(host: String, port: Int, timeout: Double, done: @escaping Completion) {

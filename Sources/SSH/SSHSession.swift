@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 
 /// One authenticated SSH connection to one host, reused for every operation of a run.
 ///

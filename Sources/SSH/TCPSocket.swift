@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
+import FoundationEssentials
 
 /// A non-blocking TCP connection with a bounded connect, the socket libssh2 runs on.
 enum TCPSocket {

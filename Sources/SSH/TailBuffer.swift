@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Keeps the last `limit` bytes appended, so a command that prints gigabytes costs bounded memory.
 public struct TailBuffer: Sendable {

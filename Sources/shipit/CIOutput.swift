@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import SSH
+import Glibc
 import ShipitCore
 
 /// The pipeline side of a run's output: each phase folded into a group (GitHub `::group::`, GitLab
@@ -8,7 +10,7 @@ final class CIOutput: @unchecked Sendable {
     let platform: CIPlatform
     let rollbackCommand: String
     let environment: [String: String]
-    private let lock = NSLock()
+    private let lock = Lock()
     private var open: String?
 
     init?(platform: CIPlatform, rollbackCommand: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -64,13 +66,10 @@ final class CIOutput: @unchecked Sendable {
             if truncate || !FileManager.default.fileExists(atPath: path) {
                 try text.write(toFile: path, atomically: false, encoding: .utf8)
             } else {
-                let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-                defer { try? h.close() }
-                try h.seekToEnd()
-                try h.write(contentsOf: Data(text.utf8))
+                try FilePath.append(text, to: path, mode: 0o644)
             }
         } catch {
-            Console.shared.err("shipit: warning: cannot write \(what) \(path): \(error.localizedDescription)")
+            Console.shared.err("shipit: warning: cannot write \(what) \(path): \(error)")
         }
     }
 }

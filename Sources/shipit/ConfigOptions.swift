@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ShipitCore
 
 /// `--config`, `--stage` and the host flags, turned into one validated config.

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import SSH
+import Glibc
 import ShipitCore
 
 /// Renders deploy notices and the final report, as text or NDJSON.
@@ -86,7 +88,7 @@ struct DeployRenderer: Sendable {
         let width = r.hosts.map(\.host.count).max() ?? 0
         for h in r.hosts {
             let current = h.switchingTo.map { "UNKNOWN (\(h.current ?? "(none)") or \($0): run shipit status)" } ?? h.current ?? "(none)"
-            var line = "  \(h.host.padding(toLength: width, withPad: " ", startingAt: 0))  current=\(current)"
+            var line = "  \(h.host.padded(toLength: width))  current=\(current)"
             if let p = h.previous, p != h.current { line += "  previous=\(p)" }
             if let step = h.rolloutStep { line += h.switchedAt == nil ? "  step \(step) (not started)" : "  step \(step)" }
             if let step = h.failedStep { line += "  failed at \(step): \(h.error ?? "")" }

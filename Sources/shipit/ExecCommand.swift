@@ -1,5 +1,6 @@
+import SSH
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ShipitCore
 
 struct ExecCommand: AsyncParsableCommand {
@@ -65,7 +66,7 @@ struct ExecCommand: AsyncParsableCommand {
         let width = hosts.map(\.count).max() ?? 0
         let console = Console.shared
         let outcomes = await ExecRunner(fleet: fleet).run(remote) { host, stream, line in
-            let label = host.padding(toLength: width, withPad: " ", startingAt: 0)
+            let label = host.padded(toLength: width)
             if stream == .stdout { console.out("\(label) | \(line)") } else { console.err("\(label) ! \(line)") }
         }
         await fleet.closeAll()

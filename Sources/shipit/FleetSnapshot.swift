@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 import ShipitCore
 
 /// What `status`, `releases` and `verify` print with --json: the hosts, and the verdict.
@@ -38,7 +39,7 @@ struct FleetSnapshot: Encodable {
             for (i, c) in row.enumerated() { if i < w.count { w[i] = max(w[i], c.count) } else { w.append(c.count) } }
         }
         for row in rows {
-            Console.shared.out(row.enumerated().map { i, c in i == row.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+            Console.shared.out(row.enumerated().map { i, c in i == row.count - 1 ? c : c.padded(toLength: widths[i]) }.joined(separator: "  "))
         }
     }
 }

@@ -1,5 +1,6 @@
+import SSH
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ShipitCore
 
 /// The connection flags every command accepts; they override the config file.
@@ -65,7 +66,7 @@ struct HostOptions: ParsableArguments {
             try s.loadSSHConfig()
         }
         if let proxyJump {
-            let hops = proxyJump.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let hops = proxyJump.split(separator: ",").map { $0.trimmed() }
             s.proxyJump = hops == ["none"] ? [] : hops
             for hop in s.proxyJump ?? [] { _ = try s.jumpHop(hop, defaultUser: s.user, fallback: s.sshOptions, field: "--proxy-jump") }
         }

@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import SSH
+import Glibc
 import ShipitCore
 
 struct InitCommand: ParsableCommand {
@@ -41,7 +43,7 @@ struct InitCommand: ParsableCommand {
         guard let kind = DeployConfig.Strategy(rawValue: strategy) else { throw ShipitError.input("--strategy: expected 'symlink' or 'image'") }
         let cwd = FileManager.default.currentDirectoryPath
         let configPath = config.hasPrefix("/") ? config : cwd + "/" + config
-        let dir = (configPath as NSString).deletingLastPathComponent
+        let dir = FilePath.directory(of: configPath)
         let appName = app ?? ProjectTemplate.appName(fromDirectory: dir)
         var template = ProjectTemplate(app: appName, hosts: try HostName.parseList(hosts, field: "--hosts"), deployTo: deployTo ?? "/srv/\(appName)")
         template.strategy = kind
@@ -62,7 +64,7 @@ struct InitCommand: ParsableCommand {
                 if executable { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path) }
             }
         } catch {
-            throw ShipitError("init: cannot write into \(dir): \(error.localizedDescription)")
+            throw ShipitError("init: cannot write into \(dir): \(error)")
         }
         // What was written must load as written.
         _ = try DeployConfig.load(file: configPath)

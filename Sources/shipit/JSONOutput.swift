@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ShipitCore
 
 /// One JSON document on stdout (`--json` of the read commands): sorted keys, ISO 8601 UTC dates.

@@ -1,11 +1,13 @@
-import Foundation
+import FoundationEssentials
+import SSH
+import Glibc
 import ShipitCore
 
 /// The live progress view on a terminal: one status line kept at the bottom (phase, hosts done,
 /// failures, elapsed), redrawn under each progress line. Off when stdout is not a TTY (CI logs
 /// get plain lines) and with --json.
 final class LiveStatus: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private let enabled: Bool
     private let hostCount: Int
     private let started = Date()
@@ -30,7 +32,7 @@ final class LiveStatus: @unchecked Sendable {
             }
             let d = done[lastStep] ?? 0, f = failed[lastStep] ?? 0
             let progress = lastStep.isEmpty ? "" : "  \(lastStep) \(d + f)/\(hostCount)\(f > 0 ? " (\(f) FAILED)" : "")"
-            return "[\(phase)]\(progress)  \(String(format: "%.1fs", Date().timeIntervalSince(started)))"
+            return "[\(phase)]\(progress)  \(String(cFormat: "%.1fs", Date().timeIntervalSince(started)))"
         }
         Console.shared.raw("\r\u{1B}[K" + line + "\n\u{1B}[7m" + status + "\u{1B}[0m")
     }

@@ -1,5 +1,6 @@
+import SSH
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ShipitCore
 
 struct LogsCommand: AsyncParsableCommand {
@@ -100,7 +101,7 @@ struct LogsCommand: AsyncParsableCommand {
 
     /// `host | line`, the hosts in one column.
     static func text(_ line: LogLine, width: Int) -> String {
-        "\(line.host.padding(toLength: width, withPad: " ", startingAt: 0)) | \(line.text)"
+        "\(line.host.padded(toLength: width)) | \(line.text)"
     }
 
     func followLogs(_ config: DeployConfig, hosts: [String]) async throws {

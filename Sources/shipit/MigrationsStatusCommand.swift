@@ -1,5 +1,6 @@
+import SSH
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ShipitCore
 
 extension MigrationsCommand {
@@ -15,7 +16,7 @@ extension MigrationsCommand {
             let applied = status.applied
             let host = status.host
             Console.shared.out("\(applied.count) migration(s) applied (via \(host)):")
-            for a in applied { Console.shared.out("  \(String(format: "%04d", a.version))_\(a.name)  sha256 \(a.checksum.prefix(12))") }
+            for a in applied { Console.shared.out("  \(String(cFormat: "%04d", a.version))_\(a.name)  sha256 \(a.checksum.prefix(12))") }
             if let from {
                 let set = try MigrationSet.load(root: from, dir: m.dir)
                 let drift = set.drift(applied: applied)

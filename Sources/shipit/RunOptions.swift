@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ShipitCore
 
 /// The flags every run that changes hosts shares (deploy, rollback).

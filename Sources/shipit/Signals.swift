@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import SSH
+import Glibc
 import ShipitCore
 
 /// SIGINT/SIGTERM raise the interrupt instead of killing the process, so the run can clean up.

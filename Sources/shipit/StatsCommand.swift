@@ -1,5 +1,6 @@
+import SSH
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ShipitCore
 
 struct StatsCommand: AsyncParsableCommand {
@@ -47,15 +48,15 @@ struct StatsCommand: AsyncParsableCommand {
     static func render(_ s: DeployStats, app: String, stage: String?) -> String {
         func dur(_ v: Double?) -> String {
             guard let v else { return "n/a" }
-            if v < 120 { return String(format: "%.1f s", v) }
-            if v < 7200 { return String(format: "%.0f min", v / 60) }
-            if v < 172800 { return String(format: "%.1f h", v / 3600) }
-            return String(format: "%.1f d", v / 86400)
+            if v < 120 { return String(cFormat: "%.1f s", v) }
+            if v < 7200 { return String(cFormat: "%.0f min", v / 60) }
+            if v < 172800 { return String(cFormat: "%.1f h", v / 3600) }
+            return String(cFormat: "%.1f d", v / 86400)
         }
         func spread(_ x: DeployStats.Spread) -> String { x.count == 0 ? "n/a" : "median \(dur(x.p50)), p95 \(dur(x.p95)) (\(x.count))" }
-        var lines = ["\(app)\(stage.map { " (\($0))" } ?? ""): \(UTCTime.short(s.from)) to \(UTCTime.short(s.to)), \(String(format: "%.1f", s.days)) days"]
-        lines.append("  deployment frequency  \(String(format: "%.2f", s.deploymentsPerDay)) per day (\(s.succeeded) successful deploys)")
-        lines.append("  change failure rate   \(s.changeFailureRate.map { String(format: "%.1f %%", $0 * 100) } ?? "n/a") (\(s.failedChanges) of \(s.changes) changes; \(s.stoppedBeforeSwitch) stopped before any switch, not counted)")
+        var lines = ["\(app)\(stage.map { " (\($0))" } ?? ""): \(UTCTime.short(s.from)) to \(UTCTime.short(s.to)), \(String(cFormat: "%.1f", s.days)) days"]
+        lines.append("  deployment frequency  \(String(cFormat: "%.2f", s.deploymentsPerDay)) per day (\(s.succeeded) successful deploys)")
+        lines.append("  change failure rate   \(s.changeFailureRate.map { String(cFormat: "%.1f %%", $0 * 100) } ?? "n/a") (\(s.failedChanges) of \(s.changes) changes; \(s.stoppedBeforeSwitch) stopped before any switch, not counted)")
         lines.append("  time to restore       \(spread(s.timeToRestore))")
         lines.append("  lead time             \(spread(s.leadTime))")
         lines.append("  deploy duration       \(s.duration.count == 0 ? "n/a" : "p50 \(dur(s.duration.p50)), p95 \(dur(s.duration.p95))")")

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import ShipitCore
 
 /// `shipit changes` as text: one block per attempt, newest last, everything in UTC.

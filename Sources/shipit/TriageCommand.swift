@@ -1,5 +1,6 @@
+import SSH
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import ShipitCore
 
 struct TriageCommand: AsyncParsableCommand {
@@ -32,7 +33,7 @@ struct TriageCommand: AsyncParsableCommand {
         let markdown = IncidentNote.markdown(report)
         if let note {
             do { try markdown.write(toFile: note, atomically: true, encoding: .utf8) } catch {
-                throw ShipitError("--note: cannot write \(note): \(error.localizedDescription)")
+                throw ShipitError("--note: cannot write \(note): \(error)")
             }
         }
         if common.json { JSONOutput.print(report) } else { TriageRenderer.print(report, notePath: note, markdown: markdown) }
@@ -48,14 +49,14 @@ enum TriageRenderer {
         var rows = [["HOST", "RELEASE", "LIVE", "READY", "DISK", "MEM FREE", "LOAD/CPU", "FDS", "CHECKS"]]
         for h in r.hosts {
             guard h.reachable else { rows.append([h.host, "UNREACHABLE", "-", "-", "-", "-", "-", "-", "-"]); continue }
-            func pct(_ v: Double?) -> String { v.map { String(format: "%.0f%%", $0) } ?? "?" }
+            func pct(_ v: Double?) -> String { v.map { String(cFormat: "%.0f%%", $0) } ?? "?" }
             let checks = ([h.roles].compactMap { $0 } + h.checks.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value == 0 ? "ok" : "FAIL")" })
                 .joined(separator: " ")
             rows.append([h.host, h.release ?? "(none)", h.live ?? "-", h.ready ?? "-", pct(h.diskUsedPercent), pct(h.memoryAvailablePercent),
-                         h.loadPerCPU.map { String(format: "%.2f", $0) } ?? "?", pct(h.openFilesPercent), checks.isEmpty ? "-" : checks])
+                         h.loadPerCPU.map { String(cFormat: "%.2f", $0) } ?? "?", pct(h.openFilesPercent), checks.isEmpty ? "-" : checks])
         }
         let widths = rows.reduce(into: [Int](repeating: 0, count: rows[0].count)) { w, row in for (i, c) in row.enumerated() { w[i] = max(w[i], c.count) } }
-        for row in rows { out.append(row.enumerated().map { i, c in c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ")) }
+        for row in rows { out.append(row.enumerated().map { i, c in c.padded(toLength: widths[i]) }.joined(separator: "  ")) }
         out.append("")
         if let layer = r.firstFailingLayer {
             out.append("FIRST FAILING LAYER: \(layer.rawValue)")
@@ -74,7 +75,7 @@ enum TriageRenderer {
         if r.logErrors.isEmpty { out.append("  none") }
         let width = r.logErrors.keys.map(\.count).max() ?? 0
         for (host, found) in r.logErrors.sorted(by: { $0.key < $1.key }) {
-            for l in found { out.append("  \(host.padding(toLength: width, withPad: " ", startingAt: 0)) | \(l.text)") }
+            for l in found { out.append("  \(host.padded(toLength: width)) | \(l.text)") }
         }
         for (host, notes) in r.logNotes.sorted(by: { $0.key < $1.key }) { for n in notes { out.append("  \(host): \(n)") } }
         out.append("")

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import ShipitCore
 import Testing
 import TestSupport
@@ -25,8 +24,10 @@ struct LedgerTests {
         #expect(mode?.intValue == 0o600)
         let dirMode = try FileManager.default.attributesOfItem(atPath: (path as NSString).deletingLastPathComponent)[.posixPermissions] as? NSNumber
         #expect(dirMode?.intValue == 0o700)
-        let (journal, applied) = try ledger.pool.read { db in
-            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
+        let (journal, applied) = try ledger.db.accessNow { db in
+            var ids: [String] = []
+            try db.each("SELECT identifier FROM grdb_migrations ORDER BY rowid") { ids.append($0.text(0) ?? "") }
+            return (try db.text("PRAGMA journal_mode"), ids)
         }
         #expect(journal == "wal")
         #expect(applied == ["v1", "v2-traffic", "v3-rollout", "v4-stats"])

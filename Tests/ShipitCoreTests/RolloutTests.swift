@@ -144,9 +144,11 @@ struct RolloutUnitTests {
         #expect(GateRunner.substitute(#"{instance=~"{step_hosts}"}"#, c) == #"{instance=~"(web-2)(:[0-9]+)?"}"#)
         // An ssh_config alias is known to Prometheus by its address.
         #expect(GateRunner.substitute(#"{instance=~"{step_hosts}"}"#, c, addresses: ["web-2": "10.0.0.2"]) == #"{instance=~"(10\\.0\\.0\\.2)(:[0-9]+)?"}"#)
-        #expect(DeployerHTTP.number(in: ["data": ["result": [["value": [1.0, "0.25"]]]]], at: "data.result.0.value.1") == 0.25)
-        #expect(DeployerHTTP.number(in: try JSONSerialization.jsonObject(with: Data(#"{"a":{"b":0}}"#.utf8)), at: "a.b") == 0)
-        #expect(DeployerHTTP.number(in: ["a": "x"], at: "a") == nil)
-        #expect(DeployerHTTP.number(in: ["a": 1], at: "a.b") == nil)
+        func json(_ text: String) throws -> JSONValue { try #require(JSONValue.parse(text)) }
+        #expect(DeployerHTTP.number(in: try json(#"{"data":{"result":[{"value":[1.0,"0.25"]}]}}"#), at: "data.result.0.value.1") == 0.25)
+        #expect(DeployerHTTP.number(in: try json(#"{"a":{"b":0}}"#), at: "a.b") == 0)
+        #expect(DeployerHTTP.number(in: try json(#"{"a":"x"}"#), at: "a") == nil)
+        #expect(DeployerHTTP.number(in: try json(#"{"a":1}"#), at: "a.b") == nil)
+        #expect(DeployerHTTP.number(in: try json(#"[{"n":-2.5e1}]"#), at: "0.n") == -25)
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where shipit runs as a pipeline step, and what that platform reads: GitHub Actions (workflow
 /// commands, the step summary, step outputs) or GitLab CI (collapsible sections, a dotenv report).
@@ -21,9 +21,9 @@ public enum CIPlatform: String, Sendable, CaseIterable {
     /// `::error title=…::message`, escaped as GitHub's workflow commands require.
     public static func githubCommand(_ name: String, title: String? = nil, _ message: String) -> String {
         func data(_ s: String) -> String {
-            s.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
+            s.replacing("%", with: "%25").replacing("\r", with: "%0D").replacing("\n", with: "%0A")
         }
-        func property(_ s: String) -> String { data(s).replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C") }
+        func property(_ s: String) -> String { data(s).replacing(":", with: "%3A").replacing(",", with: "%2C") }
         return "::\(name)\(title.map { " title=\(property($0))" } ?? "")::\(data(message))"
     }
 

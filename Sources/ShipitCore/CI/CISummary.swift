@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// What a pipeline gets from a deploy or rollback's report: annotations for every failed host and
 /// for the outcome, a Markdown summary (outcome, release, each host before → after, changed
@@ -22,10 +23,10 @@ public struct CISummary: Sendable {
     }
 
     /// `name=value` lines (GitHub's `$GITHUB_OUTPUT` and a GitLab dotenv report read the same).
-    public var outputLines: String { outputs.map { "\($0.0)=\($0.1.replacingOccurrences(of: "\n", with: " "))" }.joined(separator: "\n") + "\n" }
+    public var outputLines: String { outputs.map { "\($0.0)=\($0.1.replacing("\n", with: " "))" }.joined(separator: "\n") + "\n" }
 
     public var dotenvLines: String {
-        outputs.map { "SHIPIT_\($0.0.uppercased())=\($0.1.replacingOccurrences(of: "\n", with: " "))" }.joined(separator: "\n") + "\n"
+        outputs.map { "SHIPIT_\($0.0.uppercased())=\($0.1.replacing("\n", with: " "))" }.joined(separator: "\n") + "\n"
     }
 
     public var succeeded: Bool { report.exitCode == .success }
@@ -56,7 +57,7 @@ public struct CISummary: Sendable {
         md.append("| release | `\(report.releaseID)` |")
         md.append("| previous release | `\(previousRelease.isEmpty ? "(none)" : previousRelease)` |")
         md.append("| exit code | \(report.exitCode.rawValue) |")
-        md.append("| duration | \(String(format: "%.1f", report.seconds)) s |")
+        md.append("| duration | \(String(cFormat: "%.1f", report.seconds)) s |")
         if let a = report.attemptID { md.append("| ledger attempt | `\(a)` |") }
         if let e = report.summaryError { md.append("| error | \(Self.cell(e)) |") }
         md += ["", "| host | before | after | result |", "|---|---|---|---|"]
@@ -77,5 +78,5 @@ public struct CISummary: Sendable {
         return md.joined(separator: "\n")
     }
 
-    static func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
+    static func cell(_ s: String) -> String { s.replacing("|", with: "\\|").replacing("\n", with: " ") }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// GitHub's Deployments API for a run in GitHub Actions: a deployment for the environment when the
 /// run starts, an `in_progress` status, then `success` or `failure` with the environment and log
@@ -28,32 +28,32 @@ public struct GitHubDeployments: Sendable {
 
     /// Creates the deployment; returns its id, or why not.
     public func create(description: String) async -> (Int?, String?) {
-        let body: [String: Any] = ["ref": ref, "environment": environment, "description": String(description.prefix(140)),
-                                   "auto_merge": false, "required_contexts": [String](), "production_environment": environment == "production"]
+        let body: [String: JSONValue] = ["ref": .string(ref), "environment": .string(environment), "description": .string(String(description.prefix(140))),
+                                         "auto_merge": .bool(false), "required_contexts": .array([]), "production_environment": .bool(environment == "production")]
         do {
             let (status, json) = try await post("repos/\(repository)/deployments", body)
-            guard status == 201, let id = json["id"] as? Int else { return (nil, "create deployment: HTTP \(status) \(json["message"] as? String ?? "")") }
+            guard status == 201, let n = json["id"]?.number, let id = Int(exactly: n) else { return (nil, "create deployment: HTTP \(status) \(json["message"]?.string ?? "")") }
             return (id, nil)
-        } catch { return (nil, "create deployment: \(error.localizedDescription)") }
+        } catch { return (nil, "create deployment: \(DeployerHTTP.describe(error))") }
     }
 
     /// `in_progress`, `success`, `failure` or `error`; returns why it failed, or nil.
     public func status(_ id: Int, state: String, description: String) async -> String? {
-        var body: [String: Any] = ["state": state, "description": String(description.prefix(140)), "environment": environment]
-        if let environmentURL { body["environment_url"] = environmentURL }
-        if let logURL { body["log_url"] = logURL }
+        var body: [String: JSONValue] = ["state": .string(state), "description": .string(String(description.prefix(140))), "environment": .string(environment)]
+        if let environmentURL { body["environment_url"] = .string(environmentURL) }
+        if let logURL { body["log_url"] = .string(logURL) }
         do {
             let (status, json) = try await post("repos/\(repository)/deployments/\(id)/statuses", body)
-            return status == 201 ? nil : "deployment status \(state): HTTP \(status) \(json["message"] as? String ?? "")"
-        } catch { return "deployment status \(state): \(error.localizedDescription)" }
+            return status == 201 ? nil : "deployment status \(state): HTTP \(status) \(json["message"]?.string ?? "")"
+        } catch { return "deployment status \(state): \(DeployerHTTP.describe(error))" }
     }
 
-    func post(_ path: String, _ body: [String: Any]) async throws -> (Int, [String: Any]) {
+    func post(_ path: String, _ body: [String: JSONValue]) async throws -> (Int, JSONValue) {
         let headers = [("Authorization", "Bearer \(token)"), ("Accept", "application/vnd.github+json"),
                        ("X-GitHub-Api-Version", "2022-11-28"), ("Content-Type", "application/json")]
-        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+        let data = JSONValue.object(body).encoded()
         let r = try await DeployerHTTP.request("POST", api.appendingPathComponent(path), headers: headers, body: data, timeout: timeout)
-        let json = (try? JSONSerialization.jsonObject(with: r.body)) as? [String: Any] ?? [:]
+        let json = JSONValue.parse(r.body) ?? .object([:])
         return (r.status, json)
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `shipit changes`: the ledger's attempts in a window, merged with the history each host keeps,
 /// into one `Timeline`. Works with the ledger alone, the hosts alone, or both, and says which.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The answer to "what changed?": one UTC timeline of attempts (deploys, rollbacks, failed and
 /// interrupted runs, config changes), from the ledger merged with the hosts' own history.

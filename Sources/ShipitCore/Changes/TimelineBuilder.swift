@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Builds a `Timeline`: ledger attempts first (the full record), then attempts that only the
 /// hosts' history knows (a ledger deleted, or runs from another machine), sorted by start time.

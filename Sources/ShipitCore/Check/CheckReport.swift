@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// What `shipit check` found: per host, each check with its result and, when it did not pass, what
 /// to do about it.
@@ -53,7 +54,7 @@ public struct CheckReport: Sendable, Codable {
         let rows = hosts.flatMap { h in h.items.map { (h.host, $0) } }
         let hw = max(4, rows.map(\.0.count).max() ?? 0)
         let cw = max(5, rows.map(\.1.check.count).max() ?? 0)
-        func pad(_ s: String, _ w: Int) -> String { s.padding(toLength: max(w, s.count), withPad: " ", startingAt: 0) }
+        func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
         var lines = ["shipit check: \(app) (\(strategy)) in \(deployTo) on \(hosts.count) host(s); nothing was changed"]
         lines.append("\(pad("HOST", hw))  \(pad("CHECK", cw))  RESULT  DETAIL")
         for (host, item) in rows {
@@ -68,9 +69,9 @@ public struct CheckReport: Sendable, Codable {
         lines.append("")
         let warned = hosts.filter { $0.passed && $0.items.contains { $0.status == .warn } }.count
         if passed {
-            lines.append("All \(hosts.count) host(s) ready to deploy\(warned > 0 ? " (\(warned) with warnings)" : "") (\(String(format: "%.2f", seconds)) s).")
+            lines.append("All \(hosts.count) host(s) ready to deploy\(warned > 0 ? " (\(warned) with warnings)" : "") (\(String(cFormat: "%.2f", seconds)) s).")
         } else {
-            lines.append("NOT READY: \(failedHosts.count) of \(hosts.count) host(s) failed a check: \(failedHosts.joined(separator: ", ")) (\(String(format: "%.2f", seconds)) s).")
+            lines.append("NOT READY: \(failedHosts.count) of \(hosts.count) host(s) failed a check: \(failedHosts.joined(separator: ", ")) (\(String(cFormat: "%.2f", seconds)) s).")
         }
         return lines.joined(separator: "\n")
     }

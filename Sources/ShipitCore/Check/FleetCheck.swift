@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SSH
 
 /// `shipit check`: connect, host key, auth, `deploy_to`, free disk, the tools the strategy needs,
@@ -129,7 +129,7 @@ public struct FleetCheck: Sendable {
         guard let text = out.first("diskkb"), let kb = Int64(text) else {
             return .init("disk", .warn, "could not read free space (df)", fix: "check that df -Pk works on the host")
         }
-        let free = String(format: "%.1f GiB", Double(kb) / 1_048_576)
+        let free = String(cFormat: "%.1f GiB", Double(kb) / 1_048_576)
         guard kb >= minFreeKB else {
             return .init("disk", .fail, "only \(kb / 1024) MiB free for \(config.deployTo), need \(minFreeKB / 1024) MiB",
                          fix: "free space on that filesystem (old releases: lower keep_releases), or move deploy_to")
@@ -170,7 +170,7 @@ public struct FleetCheck: Sendable {
         let tolerance = received.timeIntervalSince(sent) / 2 + (fraction == nil ? 1 : 0.05)
         let raw = hostTime - mid
         let skew = abs(raw) <= tolerance ? 0 : raw
-        let said = String(format: "%+.1f s against this machine", skew)
+        let said = String(cFormat: "%+.1f s against this machine", skew)
         let fix = "sync the clocks with NTP on the host and here (timedatectl set-ntp true; chrony or systemd-timesyncd)"
         if abs(skew) > skewFail { return .init("clock", .fail, "\(said) (more than \(Int(skewFail)) s)", fix: fix) }
         if abs(skew) > skewWarn { return .init("clock", .warn, said, fix: fix) }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `shipit check` on one host: a read-only script (pre-flight without the lock, the upload or the
 /// proxy start) reporting what a deploy needs, followed by the strategy's inventory (current

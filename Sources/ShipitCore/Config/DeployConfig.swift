@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SSH
 
 /// The validated contents of shipit.yml (plus a stage overlay). Every key is documented in
@@ -79,7 +79,7 @@ extension DeployConfig {
         if let stage { try Names.identifier(stage, field: "--stage") }
         var reader = try YAMLReader.load(file: file)
         if let stage {
-            let overlayFile = (file as NSString).deletingLastPathComponent.appendingPathComponentSafe("shipit.\(stage).yml")
+            let overlayFile = FilePath.directory(of: file).appendingPathComponentSafe("shipit.\(stage).yml")
             guard FileManager.default.fileExists(atPath: overlayFile) else {
                 throw ShipitError.input("--stage \(stage): no overlay file \(overlayFile)")
             }
@@ -122,33 +122,35 @@ extension DeployConfig {
 
     /// Mappings become dotted keys; a list of scalars becomes one comma-separated value (easy to
     /// diff); other lists are indexed.
-    static func flatten(_ node: Yams.Node, prefix: String = "") -> [String: String] {
+    static func flatten(_ node: YAMLNode, prefix: String = "") -> [String: String] {
         switch node {
         case let .mapping(m):
             var out: [String: String] = [:]
-            for (k, v) in m {
+            for (k, v) in m.pairs {
                 let key = prefix.isEmpty ? (k.string ?? "?") : "\(prefix).\(k.string ?? "?")"
                 out.merge(flatten(v, prefix: key)) { $1 }
             }
             return out
         case let .sequence(seq):
-            if seq.allSatisfy({ $0.scalar != nil }) { return [prefix: seq.compactMap(\.string).joined(separator: ", ")] }
+            if seq.items.allSatisfy({ $0.string != nil }) { return [prefix: seq.items.compactMap(\.string).joined(separator: ", ")] }
             var out: [String: String] = [:]
-            for (i, v) in seq.enumerated() { out.merge(flatten(v, prefix: "\(prefix)[\(i)]")) { $1 } }
+            for (i, v) in seq.items.enumerated() { out.merge(flatten(v, prefix: "\(prefix)[\(i)]")) { $1 } }
             return out
         default:
             return [prefix: node.string ?? ""]
         }
     }
 
-    static func merge(_ base: Yams.Node, _ overlay: Yams.Node) -> Yams.Node {
+    /// The stage file over the base: mappings merge key by key, anything else is replaced.
+    static func merge(_ base: YAMLNode, _ overlay: YAMLNode) -> YAMLNode {
         guard case let .mapping(b) = base, case let .mapping(o) = overlay else { return overlay }
-        var pairs: [(Yams.Node, Yams.Node)] = []
-        for (k, v) in b {
-            if let ov = o.first(where: { $0.key == k })?.value { pairs.append((k, merge(v, ov))) } else { pairs.append((k, v)) }
+        func same(_ x: YAMLNode, _ y: YAMLNode) -> Bool { x.string != nil && x.string == y.string }
+        var pairs: [(key: YAMLNode, value: YAMLNode)] = []
+        for (k, v) in b.pairs {
+            if let ov = o.pairs.first(where: { same($0.key, k) })?.value { pairs.append((k, merge(v, ov))) } else { pairs.append((k, v)) }
         }
-        for (k, v) in o where !b.contains(where: { $0.key == k }) { pairs.append((k, v)) }
-        return .mapping(Yams.Node.Mapping(pairs, b.tag, b.style, b.mark))
+        for (k, v) in o.pairs where !b.pairs.contains(where: { same($0.key, k) }) { pairs.append((k, v)) }
+        return .mapping(.init(pairs: pairs, line: b.line, anchor: b.anchor))
     }
 
     static func parse(_ reader: YAMLReader, file: String) throws -> DeployConfig {
@@ -206,11 +208,11 @@ extension DeployConfig {
             }
             if let v = m["proxy_jump"] {
                 let hops: [String]
-                if case .sequence = v.node { hops = try v.stringList() } else { hops = try v.string().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                if case .sequence = v.node { hops = try v.stringList() } else { hops = try v.string().split(separator: ",").map { $0.trimmed() } }
                 conn.proxyJump = hops == ["none"] ? [] : hops
                 for hop in conn.proxyJump ?? [] {
                     do { _ = try conn.jumpHop(hop, defaultUser: "x", fallback: conn.sshOptions, field: v.path) } catch let e as ShipitError {
-                        throw v.fail(e.message.replacingOccurrences(of: v.path + ": ", with: ""))
+                        throw v.fail(e.message.replacing(v.path + ": ", with: ""))
                     }
                 }
             }
@@ -281,7 +283,7 @@ extension DeployConfig {
                 let urlText = try u.string()
                 var t: LedgerLocation.PostgresTarget
                 do { t = try LedgerLocation.PostgresTarget.parse(urlText, field: u.path) } catch let e as ShipitError {
-                    throw u.fail(e.message.replacingOccurrences(of: u.path + ": ", with: ""))
+                    throw u.fail(e.message.replacing(u.path + ": ", with: ""))
                 }
                 if let e = m["password_env"] {
                     let name = try e.string()
@@ -346,8 +348,7 @@ extension DeployConfig {
 
 extension String {
     func appendingPathComponentSafe(_ component: String) -> String {
-        (self as NSString).appendingPathComponent(component)
+        FilePath.join(self, component)
     }
 }
 
-import Yams

@@ -1,3 +1,5 @@
+import SSH
+
 /// Which hosts run the app and which role processes (`roles:`) each host runs. A host runs the
 /// app unless every role it has is a process role; a host listed without roles has the role `web`.
 public struct HostRoles: Sendable {
@@ -38,7 +40,7 @@ extension DeployConfig {
     /// (`wholeHosts`), a kept host must have no role outside the selection: its release is one
     /// `current`, and switching it for one role would leave the others' processes on the old one.
     public mutating func select(roles list: String, wholeHosts: Bool) throws {
-        let wanted = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let wanted = list.split(separator: ",").map { $0.trimmed() }.filter { !$0.isEmpty }
         guard !wanted.isEmpty else { throw ShipitError.input("--roles: no role given") }
         let r = hostRoles
         let known = Set(hosts.flatMap { r.roles(of: $0) })

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SSH
 
 /// `image:` in shipit.yml, for `strategy: image` (docs/configuration.md).
 public struct ImageSettings: Sendable, Equatable {
@@ -36,7 +37,7 @@ extension ImageSettings {
         var s = ImageSettings(name: name, containerPort: try cp.int(1...65535), port: try p.int(1...65535))
         if let e = m["engine"] {
             let words = try e.string().split(separator: " ").map(String.init)
-            guard let first = words.first, ["podman", "docker"].contains((first as NSString).lastPathComponent) else {
+            guard let first = words.first, ["podman", "docker"].contains(FilePath.lastComponent(of: first)) else {
                 throw e.fail("expected 'podman', 'docker', or a command starting with one of them")
             }
             for w in words where w.contains(where: { "`$;|&<>(){}[]*?~\\\"'\n".contains($0) }) {
@@ -47,7 +48,7 @@ extension ImageSettings {
         if let e = m["env"] {
             for (k, v) in try e.mapping(allowed: nil) {
                 try v.check { field in
-                    guard k.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil else {
+                    guard k.wholeMatch(of: #/[A-Za-z_][A-Za-z0-9_]*/#) != nil else {
                         throw ShipitError.input("\(field): '\(k)' is not an environment variable name")
                     }
                 }

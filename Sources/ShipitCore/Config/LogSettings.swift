@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `logs:` in shipit.yml: where the app's log lines are on each host, for `shipit logs` and the
 /// triage's logs layer.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `notify:` in shipit.yml: webhooks told when a deploy or rollback starts and ends.
 public struct NotifySettings: Sendable, Equatable {

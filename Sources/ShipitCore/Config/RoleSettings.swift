@@ -1,3 +1,5 @@
+import SSH
+
 /// `roles:` in shipit.yml: processes that run beside the app, on the hosts with their role
 /// (`hosts: [{host: jobs-1, roles: [worker]}]`), restarted with every release — background
 /// workers, schedulers. A role named in `hosts[].roles` but not declared here (e.g. `web`, `db`)
@@ -31,7 +33,7 @@ public struct ProcessRole: Sendable, Equatable {
             throw r.fail("missing 'cmd': the role's process, run in the foreground (a role without its own process is the app: leave it out of 'roles')")
         }
         let command = try c.string()
-        guard !command.trimmingCharacters(in: .whitespaces).isEmpty else { throw c.fail("empty command") }
+        guard !command.trimmed().isEmpty else { throw c.fail("empty command") }
         var role = ProcessRole(name: name, command: command, log: deployTo + "/shared/log/\(name).log")
         if let v = m["status"] { role.status = try v.string() }
         if let v = m["stop_signal"] {

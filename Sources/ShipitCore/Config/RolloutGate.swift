@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One gate of a rollout (`rollout.gates[]`), sampled through each step's bake. A gate fails the
 /// step when more than `failureLimit` of its samples fail.
@@ -45,7 +45,7 @@ public struct RolloutGate: Sendable, Equatable {
         func url(_ key: String) throws -> String {
             guard let v = m[key] else { throw r.fail("a \(type) gate needs '\(key)'") }
             let u = try v.string()
-            guard let parsed = URL(string: u.replacingOccurrences(of: "{host}", with: "h")), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+            guard let parsed = URL(string: u.replacing("{host}", with: "h")), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
                 throw v.fail("expected an http:// or https:// URL")
             }
             return u

@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// `rollout:` in shipit.yml (docs/rollout.md): the hosts switch in cumulative steps, each baked
 /// while gates are sampled; a failed step rolls back exactly the hosts switched so far.
@@ -25,7 +26,7 @@ public struct RolloutSettings: Sendable, Equatable {
 
         /// `1`, `"50%"`, `2.5%` as written in the config or on the command line.
         static func parse(_ text: String) -> Target? {
-            let t = text.trimmingCharacters(in: .whitespaces)
+            let t = text.trimmed()
             if t.hasSuffix("%") {
                 guard let p = Double(t.dropLast()), p > 0, p <= 100 else { return nil }
                 return .percent(p)
@@ -111,7 +112,7 @@ public struct RolloutSettings: Sendable, Equatable {
             targets.append(t)
         }
         guard !targets.isEmpty else { throw sr.fail("at least one step is needed") }
-        do { try checkIncreasing(targets, field: sr.path) } catch let e as ShipitError { throw sr.fail(e.message.replacingOccurrences(of: "\(sr.path): ", with: "")) }
+        do { try checkIncreasing(targets, field: sr.path) } catch let e as ShipitError { throw sr.fail(e.message.replacing("\(sr.path): ", with: "")) }
         var s = RolloutSettings(steps: targets)
         if let v = m["bake"] { s.bake = try v.double(0...86400) }
         if let v = m["interval"] { s.interval = try v.double(0.1...3600) }

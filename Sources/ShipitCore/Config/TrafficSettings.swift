@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `traffic:` in shipit.yml (docs/traffic.md): a reverse proxy on every host in front of two
 /// slots, so a release starts and is smoke-tested on the idle slot before it gets any request, and

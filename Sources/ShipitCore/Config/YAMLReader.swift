@@ -1,11 +1,10 @@
-import Foundation
-import Yams
+import FoundationEssentials
 
 /// Walks a composed YAML tree with the path of every value, so each error names file:line and the
 /// field (`health.port`). Unknown keys, wrong types and anchors/aliases are refused.
 struct YAMLReader {
     let file: String
-    let node: Node
+    let node: YAMLNode
     let path: String
 
     static let maxBytes = 1 << 20
@@ -24,17 +23,16 @@ struct YAMLReader {
     }
 
     static func parse(_ text: String, file: String) throws -> YAMLReader {
-        let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch {
-            throw ShipitError.input("\(file): invalid YAML: \(error)")
+        let root: YAMLNode?
+        do { root = try YAMLComposer.compose(text) } catch let e as YAMLComposer.Failure {
+            throw ShipitError.input("\(file):\(e.line): invalid YAML: \(e.message)")
         }
         guard let root else { throw ShipitError.input("\(file): the config is empty") }
         return YAMLReader(file: file, node: root, path: "")
     }
 
     var location: String {
-        if let m = node.mark { return "\(file):\(m.line)" }
-        return file
+        "\(file):\(node.line)"
     }
 
     func fail(_ message: String) -> ShipitError {
@@ -48,18 +46,13 @@ struct YAMLReader {
     }
 
     private func checkNoAnchor() throws {
-        let anchored: Bool
-        switch node {
-        case let .scalar(s): anchored = s.anchor != nil
-        case let .mapping(m): anchored = m.anchor != nil
-        case let .sequence(s): anchored = s.anchor != nil
-        case .alias: anchored = true
-        }
+        var anchored = node.anchor != nil
+        if case .alias = node { anchored = true }
         // Anchors and aliases are how YAML bombs multiply; a deploy config never needs them.
         if anchored { throw fail("YAML anchors and aliases are not allowed in shipit config") }
     }
 
-    func child(_ key: String, _ value: Node) -> YAMLReader {
+    func child(_ key: String, _ value: YAMLNode) -> YAMLReader {
         YAMLReader(file: file, node: value, path: path.isEmpty ? key : "\(path).\(key)")
     }
 
@@ -68,8 +61,8 @@ struct YAMLReader {
         try checkNoAnchor()
         guard case let .mapping(map) = node else { throw fail("expected a mapping (key: value)") }
         var out: [String: YAMLReader] = [:]
-        for (k, v) in map {
-            guard let key = k.scalar?.string else { throw fail("keys must be plain strings") }
+        for (k, v) in map.pairs {
+            guard let key = k.string else { throw fail("keys must be plain strings") }
             let c = child(key, v)
             if let allowed, !allowed.contains(key) {
                 let hint = allowed.sorted().joined(separator: ", ")
@@ -85,8 +78,8 @@ struct YAMLReader {
     func sequence() throws -> [YAMLReader] {
         try checkNoAnchor()
         guard case let .sequence(seq) = node else { throw fail("expected a list") }
-        return seq.enumerated().map { child("[\($0.offset)]", $0.element) }.map {
-            YAMLReader(file: file, node: $0.node, path: $0.path.replacingOccurrences(of: ".[", with: "["))
+        return seq.items.enumerated().map { child("[\($0.offset)]", $0.element) }.map {
+            YAMLReader(file: file, node: $0.node, path: $0.path.replacing(".[", with: "["))
         }
     }
 

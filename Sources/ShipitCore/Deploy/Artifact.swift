@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SSH
 
 /// The release tarball, built once on the deployer and uploaded once per host.
 public struct Artifact: Sendable {
@@ -22,8 +23,7 @@ public struct Artifact: Sendable {
         var commit: String?
         switch source {
         case let .directory(dir):
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            guard FilePath.isDirectory(dir) else {
                 throw ShipitError.input("--from: \(dir) is not a directory")
             }
             try LocalProcess.run(["sh", "-c", "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C \"$1\" -cf - . | gzip -n > \"$2\"", "tar", dir, out])
@@ -33,14 +33,14 @@ public struct Artifact: Sendable {
                 throw ShipitError.input("--ref: \(ref) is not a valid git ref")
             }
             do {
-                commit = try LocalProcess.run(["git", "-C", repo, "rev-parse", "--verify", "\(ref)^{commit}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+                commit = try LocalProcess.run(["git", "-C", repo, "rev-parse", "--verify", "\(ref)^{commit}"]).trimmed()
             } catch {
                 throw ShipitError.input("--ref: \(ref) is not a commit in \(repo)")
             }
             try LocalProcess.run(["sh", "-c", "git -C \"$1\" archive --format=tar \"$2\" | gzip -n > \"$3\"", "git", repo, commit!, out])
         }
         let sha = try Digest.sha256Hex(file: out)
-        let size = (try FileManager.default.attributesOfItem(atPath: out)[.size] as? NSNumber)?.int64Value ?? 0
+        let size = FilePath.size(of: out) ?? 0
         return Artifact(path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source, commit: commit)
     }
 

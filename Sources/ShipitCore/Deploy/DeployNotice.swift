@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One thing worth telling the operator: a step on a host (with duration) or a run-level message.
 /// The CLI renders these as lines, or as NDJSON with --json.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where every host ended up; the last thing printed and the basis of the exit code.
 public struct DeployReport: Sendable, Codable {

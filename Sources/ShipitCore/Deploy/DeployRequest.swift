@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SSH
 
 /// What `shipit deploy` was asked to ship, checked against the config's strategy before anything
 /// else: a directory or a git ref (symlink, built into an artifact here) or an image tag.
@@ -15,7 +16,7 @@ public struct DeployRequest: Sendable {
         }
         if strategy == .image {
             guard let tag, from == nil, ref == nil else { throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref") }
-            guard tag.count <= 128, tag.range(of: "^[A-Za-z0-9_][A-Za-z0-9._-]*$", options: .regularExpression) != nil else {
+            guard tag.count <= 128, tag.wholeMatch(of: #/[A-Za-z0-9_][A-Za-z0-9._-]*/#) != nil else {
                 throw ShipitError.input("--tag: '\(tag)' is not a valid image tag")
             }
             kind = .tag(tag)
@@ -38,7 +39,7 @@ public struct DeployRequest: Sendable {
         case let .directory(dir): source = .directory(dir)
         case let .git(ref): source = .git(repo: FileManager.default.currentDirectoryPath, ref: ref)
         }
-        let work = NSTemporaryDirectory() + "shipit-\(UUID().uuidString.prefix(8))"
+        let work = FilePath.temporaryDirectory + "/shipit-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         return try await body(.artifact(try Artifact.build(from: source, workDir: work)))

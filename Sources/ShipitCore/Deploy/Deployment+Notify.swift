@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `notify:` webhooks: the start is sent in the background (it never delays the run); the end is
 /// awaited, bounded by each target's timeout. Failures go to the ledger, never to the outcome.

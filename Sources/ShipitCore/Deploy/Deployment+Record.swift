@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The run's record: the attempt opened before anything happens, every host's state, the shared
 /// ledger's run lock, and the final report that closes the attempt.

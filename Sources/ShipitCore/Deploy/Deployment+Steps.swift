@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SSH
 
 /// What phases use to act on hosts: a step on many hosts in parallel (noticed and recorded per
@@ -54,8 +54,8 @@ extension Deployment {
     }
 
     static func tail(_ text: String) -> String? {
-        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return t.isEmpty ? nil : String(t.suffix(300)).replacingOccurrences(of: "\n", with: " | ")
+        let t = text.trimmed()
+        return t.isEmpty ? nil : String(t.suffix(300)).replacing("\n", with: " | ")
     }
 
     /// Runs a closing script (it ends by releasing our lock) on every host we locked; `command`

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One run of shipit that changes hosts: a deploy or a manual rollback. The state machine drives
 /// it: `drive()` asks the machine for the phase to run, runs that phase's runner, and reports how

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SSH
 
 /// Smoke test of one host: GET live, then ready, through the host's SSH session, retried until a
@@ -58,7 +58,7 @@ public struct HealthProbe: Sendable {
     static let hostUnreachable: Set<SSHError.Kind> = [.connectionLost, .connect, .resolve, .handshake, .hostKeyUnknown, .hostKeyMismatch, .hostKeyCheck, .authentication]
 
     static func snippet(_ body: String) -> String {
-        let flat = body.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+        let flat = body.replacing("\n", with: " ").trimmed()
         return flat.isEmpty ? "" : "'\(flat.prefix(120))'"
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// Runs deployer-side hooks: executables named after the moment (`pre-flight`, `pre-switch`,
 /// `post-switch`, `post-deploy`, `on-rollback`) in the hooks directory.
@@ -24,7 +25,7 @@ public struct Hooks: Sendable {
         environment.merge(env) { $1 }
         do {
             let (status, out) = try await LocalProcess.runStatusDetached([path], env: environment, keepTail: Self.outputLimit)
-            let text = out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = out.trimmed()
             return status == 0 ? (true, text) : (false, "exited \(status): \(text.suffix(500))")
         } catch {
             return (false, "could not run: \(error)")

@@ -1,19 +1,20 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import SSH
 
 /// Set by SIGINT/SIGTERM; the deploy checks it before every step and starts no new one.
 public final class InterruptFlag: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var raised = false
     private var deadline = false
     public init() {}
-    public func raise() { lock.lock(); raised = true; lock.unlock() }
+    public func raise() { lock.withLock { raised = true } }
     /// `--deadline` passed: the run stops like on a signal, and says why.
-    public func raiseDeadline() { lock.lock(); raised = true; deadline = true; lock.unlock() }
-    public var deadlinePassed: Bool { lock.lock(); defer { lock.unlock() }; return deadline }
+    public func raiseDeadline() { lock.withLock { raised = true; deadline = true } }
+    public var deadlinePassed: Bool { lock.withLock { deadline } }
     public var isRaised: Bool {
         if Self.signalled.pointee != 0 { return true }
-        lock.lock(); defer { lock.unlock() }
-        return raised
+        return lock.withLock { raised }
     }
 
     /// Set by the process's signal handler with one store (async-signal-safe); every flag of the

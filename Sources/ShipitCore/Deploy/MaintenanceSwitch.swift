@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// `shipit maintenance on|off`: every host's proxy answers 503 with `Retry-After` and a message
 /// (or serves the app again). Recorded in the ledger as an attempt of its own (`maintenance on`),

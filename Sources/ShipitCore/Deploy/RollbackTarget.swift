@@ -31,7 +31,7 @@ public enum RollbackTarget {
 
     /// `sha256:<64 hex>`: an image digest (a rollback target that is not a release id).
     public static func isDigest(_ s: String) -> Bool {
-        s.range(of: "^sha256:[0-9a-f]{64}$", options: .regularExpression) != nil
+        s.wholeMatch(of: #/sha256:[0-9a-f]{64}/#) != nil
     }
 
     /// `v1` → the newest release `v1-<digest12>`; `sha256:…` → the release with that digest.

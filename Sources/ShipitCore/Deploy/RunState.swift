@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where every host of one run stands, and the run-wide facts the report needs. Only the run's
 /// driver changes it, between phases; per-host failures go through `fail(host:step:error:)`.

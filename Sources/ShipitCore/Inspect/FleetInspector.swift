@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// Looks at every host in parallel: one inspection script per host (one exec channel), plus the
 /// health endpoints through the SSH tunnel, each probed once (no retries: this is a snapshot).
@@ -65,7 +66,7 @@ public struct FleetInspector: Sendable {
             let failure = out.first("error")
             var probes: [HostInspection.Probe] = names.compactMap { name in
                 if let pid = out.first("role.\(name).ok") {
-                    let said = out.first("role.\(name).said").map { " (\($0.trimmingCharacters(in: .whitespaces)))" } ?? ""
+                    let said = out.first("role.\(name).said").map { " (\($0.trimmed()))" } ?? ""
                     return HostInspection.Probe(ok: true, detail: "\(name): pid \(pid)\(said)")
                 }
                 // The check stops at the first role that fails; the ones after it were not checked.

@@ -1,3 +1,5 @@
+import SSH
+
 /// `shipit lock status|release`: each host's deploy lock, read with the strategy's inventory
 /// (parsed like every inspection), and marked stale when the ledger knows its run died.
 public struct FleetLocks: Sendable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Judges a fleet snapshot: drift (hosts not all on one release), unhealthy or unreachable hosts,
 /// changed release files. Each problem is one sentence naming the host.

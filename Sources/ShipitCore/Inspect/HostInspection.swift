@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What one host looks like right now (the data behind `status`, `releases`, `verify`).
 public struct HostInspection: Codable, Sendable, Equatable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SSH
 
 /// Writes one run into the ledger as it happens: the attempt before the first remote change, every
 /// state transition, every step on every host (started, then finished with exit status and stderr
@@ -8,7 +9,7 @@ public final class AttemptRecorder: @unchecked Sendable {
     public let ledger: Ledger
     let redactor: Redactor
     let warn: @Sendable (String) -> Void
-    private let lock = NSLock()
+    private let lock = Lock()
     private var attempt: LedgerAttempt
     private var warned = false
 

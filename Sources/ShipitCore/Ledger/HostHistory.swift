@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The host-local audit trail: `<deploy_to>/.shipit/history.jsonl`, one JSON object per line,
 /// appended at every switch (`deploy`, `auto-rollback`, `rollback`) and at the end of a run
@@ -34,11 +34,10 @@ public enum HostHistory {
     /// edited by hand, or a line cut by a full disk, must not hide the rest).
     public static func parse(_ text: String) -> [Entry] {
         text.split(separator: "\n").compactMap { line in
-            guard let data = line.data(using: .utf8),
-                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let timeText = obj["time"] as? String, let time = UTCTime.parse(timeText),
-                  let event = obj["event"] as? String, let release = obj["release"] as? String else { return nil }
-            func str(_ k: String) -> String? { (obj[k] as? String).flatMap { $0.isEmpty ? nil : $0 } }
+            guard let obj = JSONValue.parse(line),
+                  let timeText = obj["time"]?.string, let time = UTCTime.parse(timeText),
+                  let event = obj["event"]?.string, let release = obj["release"]?.string else { return nil }
+            func str(_ k: String) -> String? { obj[k]?.string.flatMap { $0.isEmpty ? nil : $0 } }
             return Entry(time: time, event: event, app: str("app") ?? "", stage: str("stage"), release: release,
                          previous: str("previous"), attempt: str("attempt") ?? "", by: str("by") ?? "", outcome: str("outcome"))
         }

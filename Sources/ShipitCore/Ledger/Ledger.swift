@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The release ledger: every attempt, its hosts and its steps. SQLite (`SQLiteLedger`) is the
 /// default; a shared store implements the same protocol. All times are UTC.

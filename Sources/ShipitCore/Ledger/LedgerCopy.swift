@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `shipit ledger migrate`: copies every attempt (with its hosts, steps and config) from one
 /// ledger into a PostgreSQL one. Idempotent: an attempt already there is skipped whole, and each

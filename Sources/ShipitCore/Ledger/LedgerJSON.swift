@@ -1,10 +1,11 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// The small JSON columns of the ledger (lists and string maps). Empty values skip the parser:
 /// most rows have them, and `changes` reads thousands of rows.
 enum LedgerJSON {
-    /// Written by hand, keys in code-point order: `JSONSerialization`'s sorted keys compare with
-    /// the locale, which loads ICU (megabytes of resident memory) on every run that records.
+    /// Written by hand, keys in code-point order: keys in code-point order, the same bytes
+    /// for the same values (the config hash and diffs depend on it).
     static func encode(_ list: [String]) -> String {
         list.isEmpty ? "[]" : "[" + list.map(quoted).joined(separator: ",") + "]"
     }
@@ -22,7 +23,7 @@ enum LedgerJSON {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            case _ where u.value < 0x20: out += String(cFormat: "\\u%04x", u.value)
             default: out.unicodeScalars.append(u)
             }
         }
@@ -31,11 +32,11 @@ enum LedgerJSON {
 
     static func list(_ text: String?) -> [String] {
         guard let text, text != "[]", let data = text.data(using: .utf8) else { return [] }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String] ?? []
+        return (try? JSONDecoder().decode([String].self, from: data)) ?? []
     }
 
     static func dictionary(_ text: String?) -> [String: String] {
         guard let text, text != "{}", let data = text.data(using: .utf8) else { return [:] }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: String] ?? [:]
+        return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// Where the ledger lives, from `ledger:` in shipit.yml: an SQLite file (the default, next to the
 /// config) or a shared PostgreSQL server. The password is never part of the URL: it comes from an
@@ -28,7 +29,7 @@ public enum LedgerLocation: Sendable, Equatable {
             }
             if let file = passwordFile {
                 guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ShipitError("cannot read the shared ledger's password file \(file)") }
-                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+                return text.trimmed()
             }
             return environment["SHIPIT_LEDGER_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
         }
@@ -60,7 +61,7 @@ public enum LedgerLocation: Sendable, Equatable {
         }
 
         static func isName(_ s: String) -> Bool {
-            s.range(of: "^[A-Za-z_][A-Za-z0-9_]{0,62}$", options: .regularExpression) != nil
+            s.wholeMatch(of: #/[A-Za-z_][A-Za-z0-9_]{0,62}/#) != nil
         }
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One deploy or rollback run, as the ledger keeps it. Written before the first remote change and
 /// rewritten at every state transition, so a crashed run still leaves its last known state.

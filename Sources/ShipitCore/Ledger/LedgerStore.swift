@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Opens the ledger a config names, and reports attempts left behind by dead processes.
 public enum LedgerStore {

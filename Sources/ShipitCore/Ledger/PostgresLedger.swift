@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 import Logging
 import PostgresNIO
 
@@ -91,7 +92,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         ],
     ]
 
-    func sql(_ text: String) -> String { text.replacingOccurrences(of: "{s}", with: s) }
+    func sql(_ text: String) -> String { text.replacing("{s}", with: s) }
 
     func run(_ text: String, _ binds: PostgresBindings = PostgresBindings()) async throws -> PostgresRowSequence {
         try await connection.query(PostgresQuery(unsafeSQL: sql(text), binds: binds), logger: logger)
@@ -160,7 +161,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     }
 
     public func update(_ a: LedgerAttempt) async throws {
-        let cols = Self.attemptColumns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let cols = Self.attemptColumns.split(separator: ",").map { $0.trimmed() }
         let sets = cols.enumerated().dropFirst().map { "\($0.element) = $\($0.offset + 1)" }.joined(separator: ", ")
         try await exec("UPDATE {s}attempts SET \(sets) WHERE id = $1", Self.binds(Self.attemptValues(a)))
     }
@@ -224,7 +225,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     func filter(_ q: LedgerQuery) -> (String, [(any PostgresDynamicTypeEncodable)?]) {
         var conditions: [String] = []
         var values: [(any PostgresDynamicTypeEncodable)?] = []
-        func add(_ c: String, _ v: (any PostgresDynamicTypeEncodable)?) { values.append(v); conditions.append(c.replacingOccurrences(of: "?", with: "$\(values.count)")) }
+        func add(_ c: String, _ v: (any PostgresDynamicTypeEncodable)?) { values.append(v); conditions.append(c.replacing("?", with: "$\(values.count)")) }
         if let from = q.from { add("a.started_at >= ?", from.timeIntervalSince1970) }
         if let to = q.to { add("a.started_at < ?", to.timeIntervalSince1970) }
         if let app = q.app { add("a.app = ?", app) }
@@ -242,7 +243,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     public func samples(_ q: LedgerQuery) async throws -> [DeploySample] {
         let (whereSQL, values) = filter(q)
         var out: [DeploySample] = []
-        let sql = "SELECT \(DeploySample.columns.replacingOccurrences(of: "{h}", with: "{s}attempt_hosts")) FROM {s}attempts a \(whereSQL) ORDER BY a.started_at"
+        let sql = "SELECT \(DeploySample.columns.replacing("{h}", with: "{s}attempt_hosts")) FROM {s}attempts a \(whereSQL) ORDER BY a.started_at"
         for try await (outcome, deploy, started, finished, commit, switched) in try await run(sql, Self.binds(values)).decode((Int, Int, Double, Double?, String?, Bool).self) {
             out.append(DeploySample(isDeploy: deploy == 1, outcome: DeploySample.outcome(index: outcome), startedAt: Date(timeIntervalSince1970: started),
                                     finishedAt: finished.map { Date(timeIntervalSince1970: $0) }, commit: commit, leftSwitched: switched))
@@ -259,7 +260,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
 
     public func attempts(_ q: LedgerQuery) async throws -> [LedgerAttempt] {
         let (whereSQL, values) = filter(q)
-        let prefixed = Self.attemptColumns.split(separator: ",").map { "a." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        let prefixed = Self.attemptColumns.split(separator: ",").map { "a." + $0.trimmed() }.joined(separator: ", ")
         let inner = "SELECT \(prefixed) FROM {s}attempts a \(whereSQL) ORDER BY a.started_at DESC, a.id DESC" + (q.limit.map { " LIMIT \($0)" } ?? "")
         var hosts: [String: [LedgerHostState]] = [:]
         for try await row in try await run("SELECT h.attempt_id, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby, h.rollout_step, h.switched_at FROM {s}attempt_hosts h JOIN (\(inner)) a ON a.id = h.attempt_id ORDER BY h.attempt_id, h.host", Self.binds(values)) {

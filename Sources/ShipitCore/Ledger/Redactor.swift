@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Hides secrets before anything is printed or stored: the values of secret-looking environment
 /// variables wherever they appear, passwords in URLs, `password=…`-style pairs, bearer tokens,
@@ -12,14 +12,27 @@ public struct Redactor: Sendable {
     /// name (no regular expression: every run checks every environment variable).
     static let secretWords = ["PASS", "SECRET", "TOKEN", "PRIVATE", "CREDENTIAL", "APIKEY", "API_KEY", "ACCESSKEY", "ACCESS_KEY", "AUTH", "DATABASE_URL", "DSN"]
 
-    static let patterns: [(NSRegularExpression, String)] = [
+    /// Each pattern with what replaces a match: `keep` is group 1 kept in front of the mask.
+    struct Pattern: @unchecked Sendable {
+        let regex: Regex<AnyRegexOutput>
+        let keep: Bool
+        let replacement: String
+        init(_ pattern: String, ignoreCase: Bool = false, keep: Bool, _ replacement: String) {
+            let r = try! Regex(pattern)
+            regex = ignoreCase ? r.ignoresCase() : r
+            self.keep = keep
+            self.replacement = replacement
+        }
+    }
+
+    static let patterns: [Pattern] = [
         // scheme://user:password@host
-        (try! NSRegularExpression(pattern: "([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\\s]*:)[^@\\s]+@"), "$1\(mask)@"),
+        Pattern(#"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s]+@"#, keep: true, "\(mask)@"),
         // password=…, token: …, "secret": "…"
-        (try! NSRegularExpression(pattern: "((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)[\"']?\\s*[=:]\\s*[\"']?)[^\\s\"'&,;]+", options: [.caseInsensitive]), "$1\(mask)"),
-        (try! NSRegularExpression(pattern: "(Bearer|Basic)\\s+[A-Za-z0-9._~+/=-]{8,}", options: [.caseInsensitive]), "$1 \(mask)"),
-        (try! NSRegularExpression(pattern: "\\b(gh[pousr]_[A-Za-z0-9]{20,}|glpat-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|xox[abprs]-[A-Za-z0-9-]{10,})"), mask),
-        (try! NSRegularExpression(pattern: "-----BEGIN [A-Z ]*PRIVATE KEY-----[\\s\\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)"), "\(mask) private key \(mask)"),
+        Pattern(#"((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)["']?\s*[=:]\s*["']?)[^\s"'&,;]+"#, ignoreCase: true, keep: true, mask),
+        Pattern(#"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}"#, ignoreCase: true, keep: true, " \(mask)"),
+        Pattern(#"\b(gh[pousr]_[A-Za-z0-9]{20,}|glpat-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|xox[abprs]-[A-Za-z0-9-]{10,})"#, keep: false, mask),
+        Pattern(#"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)"#, keep: false, "\(mask) private key \(mask)"),
     ]
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment, extraSecrets: [String] = []) {
@@ -48,10 +61,12 @@ public struct Redactor: Sendable {
 
     public func redact(_ text: String) -> String {
         var s = text
-        for l in literals where s.contains(l) { s = s.replacingOccurrences(of: l, with: Self.mask) }
+        for l in literals where s.contains(l) { s = s.replacing(l, with: Self.mask) }
         guard Self.mayMatch(s) else { return s }
-        for (re, template) in Self.patterns {
-            s = re.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s), withTemplate: template)
+        for p in Self.patterns {
+            s = s.replacing(p.regex) { m in
+                (p.keep ? m.output[1].substring.map(String.init) ?? "" : "") + p.replacement
+            }
         }
         return s
     }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SSH
 
 /// `shipit logs`: every host's lines of the window at once, merged by time with the host named on
@@ -142,7 +143,7 @@ public struct FleetLogs: Sendable {
 /// A `LineSplitter` per stream, safe to feed from the session's queue.
 final class StreamLines: @unchecked Sendable {
     private var out = LineSplitter(), err = LineSplitter()
-    private let lock = NSLock()
+    private let lock = Lock()
 
     func lines(_ stream: OutputChannel, _ chunk: Data) -> [String] {
         lock.withLock { stream == .stdout ? out.feed(chunk) : err.feed(chunk) }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One line of an app's log from one host, with the time at its start (nil: none, e.g. a stack
 /// trace's continuation, which sorts with the line before it).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The host side of `shipit logs`, one script per host: the configured source's lines, kept when
 /// they fall in the time window (ISO-8601 UTC times at the start of a line; a line without one

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `shipit logs --release ID`: from that release's (latest) switch to the next switch away from
 /// it, as the ledger recorded them.

@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// Expand/contract lint of one SQL migration. *Expand* changes (CREATE TABLE, ADD COLUMN nullable or
 /// with a default, CREATE INDEX CONCURRENTLY, constraints NOT VALID, VALIDATE) leave the old code
@@ -18,15 +19,15 @@ public enum MigrationLint {
         public var alternative: String
     }
 
-    struct Rule {
+    struct Rule: @unchecked Sendable {
         let name: String
         let kind: Kind
-        let pattern: NSRegularExpression
-        let unless: NSRegularExpression?
+        let pattern: Regex<AnyRegexOutput>
+        let unless: Regex<AnyRegexOutput>?
         let alternative: String
     }
 
-    private static func re(_ p: String) -> NSRegularExpression { try! NSRegularExpression(pattern: p, options: [.caseInsensitive]) }
+    private static func re(_ p: String) -> Regex<AnyRegexOutput> { try! Regex(p).ignoresCase() }
 
     static let rules: [Rule] = [
         Rule(name: "drop-table", kind: .contract, pattern: re(#"^\s*DROP\s+TABLE\b"#), unless: nil,
@@ -58,10 +59,9 @@ public enum MigrationLint {
         let created = Set(statements.compactMap { createdTable($0.text) })
         var out: [Finding] = []
         for st in statements {
-            let flat = st.text.replacingOccurrences(of: "\n", with: " ")
-            let range = NSRange(flat.startIndex..., in: flat)
-            for rule in rules where rule.pattern.firstMatch(in: flat, range: range) != nil {
-                if let unless = rule.unless, unless.firstMatch(in: flat, range: range) != nil { continue }
+            let flat = st.text.replacing("\n", with: " ")
+            for rule in rules where flat.contains(rule.pattern) {
+                if let unless = rule.unless, flat.contains(unless) { continue }
                 if rule.name == "create-index-without-concurrently", let t = indexedTable(flat), created.contains(t) { continue }
                 out.append(Finding(file: file, line: st.line, statement: String(flat.prefix(200)), rule: rule.name, kind: rule.kind, alternative: rule.alternative))
                 break  // one finding per statement: the first rule that matches
@@ -79,9 +79,8 @@ public enum MigrationLint {
     }
 
     private static func capture(_ pattern: String, _ s: String) -> String? {
-        let r = re(pattern)
-        guard let m = r.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)), let g = Range(m.range(at: 1), in: s) else { return nil }
-        return s[g].replacingOccurrences(of: "\"", with: "").lowercased()
+        guard let m = s.firstMatch(of: re(pattern)), let g = m.output[1].substring else { return nil }
+        return g.replacing("\"", with: "").lowercased()
     }
 }
 
@@ -101,7 +100,7 @@ public enum SQLStatements {
         let chars = Array(sql)
         var i = 0
         func flush() {
-            let t = current.trimmingCharacters(in: .whitespacesAndNewlines)
+            let t = current.trimmed()
             if !t.isEmpty, let l = startLine { out.append(Statement(text: t, line: l)) }
             current = ""
             startLine = nil

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SSH
 
 /// The migrations a release carries: `NNNN_name.sql` files in `migrations.dir`, ordered by version,
 /// each with its sha256 (what drift detection compares with what was applied).
@@ -13,7 +14,7 @@ public struct MigrationSet: Sendable, Equatable {
         /// CREATE INDEX CONCURRENTLY cannot run inside a transaction.
         public var needsNoTransaction: Bool
 
-        public var label: String { "\(String(format: "%04d", version))_\(name)" }
+        public var label: String { "\(String(cFormat: "%04d", version))_\(name)" }
         public var isContract: Bool { !findings.isEmpty }
     }
 
@@ -21,11 +22,11 @@ public struct MigrationSet: Sendable, Equatable {
 
     /// Reads `dir` (relative to `root`). A missing directory is an empty set.
     public static func load(root: String, dir: String) throws -> MigrationSet {
-        let full = (root as NSString).appendingPathComponent(dir)
+        let full = FilePath.join(root, dir)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: full) else { return MigrationSet(files: []) }
         var files: [File] = []
         for name in names.sorted() where name.hasSuffix(".sql") {
-            guard let m = name.range(of: #"^([0-9]+)_([A-Za-z0-9_.-]+)\.sql$"#, options: .regularExpression), m.lowerBound == name.startIndex,
+            guard name.wholeMatch(of: #/[0-9]+_[A-Za-z0-9_.-]+\.sql/#) != nil,
                   let version = Int(name.prefix { $0.isNumber }) else {
                 throw ShipitError.input("migrations: \(dir)/\(name): expected NNNN_name.sql (digits, '_', then letters, digits, '_', '.', '-')")
             }
@@ -38,7 +39,7 @@ public struct MigrationSet: Sendable, Equatable {
             let stem = String(name.dropLast(4).drop { $0.isNumber }.dropFirst())
             files.append(File(version: version, name: stem, path: rel, checksum: try Digest.sha256Hex(data),
                               findings: MigrationLint.lint(file: rel, sql: sql),
-                              needsNoTransaction: sql.range(of: #"\bCONCURRENTLY\b"#, options: [.regularExpression, .caseInsensitive]) != nil))
+                              needsNoTransaction: sql.contains(#/\bCONCURRENTLY\b/#.ignoresCase())))
         }
         return MigrationSet(files: files.sorted { $0.version < $1.version })
     }
@@ -46,7 +47,7 @@ public struct MigrationSet: Sendable, Equatable {
     /// The set as a host sees it: `<sha256>  <NNNN_name.sql>` lines (sha256sum output) of `dir`.
     public static func fromChecksums(_ lines: [String], dir: String) -> MigrationSet {
         let files = lines.compactMap { line -> File? in
-            let parts = line.split(separator: " ", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+            let parts = line.split(separator: " ", maxSplits: 1).map { String($0).trimmed() }
             guard parts.count == 2, let version = Int(parts[1].prefix { $0.isNumber }), parts[1].hasSuffix(".sql") else { return nil }
             let name = String(parts[1].dropLast(4).drop { $0.isNumber }.dropFirst())
             return File(version: version, name: name, path: dir + "/" + parts[1], checksum: parts[0], findings: [], needsNoTransaction: false)
@@ -83,7 +84,7 @@ public struct MigrationSet: Sendable, Equatable {
         let byVersion = Dictionary(uniqueKeysWithValues: files.map { ($0.version, $0) })
         for a in applied {
             guard let f = byVersion[a.version] else {
-                problems.append("applied migration \(String(format: "%04d", a.version))_\(a.name) is not in this release (unknown version \(a.version))")
+                problems.append("applied migration \(String(cFormat: "%04d", a.version))_\(a.name) is not in this release (unknown version \(a.version))")
                 continue
             }
             if f.checksum != a.checksum {
@@ -128,7 +129,7 @@ extension MigrationSet {
     }
 
     private static func withTemporaryDirectory<T>(_ prefix: String, _ body: (String) throws -> T) throws -> T {
-        let dir = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString.prefix(8))"
+        let dir = FilePath.temporaryDirectory + "/\(prefix)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         return try body(dir)

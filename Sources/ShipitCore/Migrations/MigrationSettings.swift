@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SSH
 
 /// `migrations:` in shipit.yml (docs/migrations.md).
 public struct MigrationSettings: Sendable, Equatable {
@@ -107,7 +108,7 @@ public struct MigrationCommands: Sendable {
             let record = "INSERT INTO \(Self.table) (version, name, checksum, release_id) VALUES (\(f.version), '\(f.name)', '\(f.checksum)', '\(releaseID)')"
             let tx = f.needsNoTransaction ? "" : "--single-transaction "
             body += """
-            out=$(q \(tx)-f "$R/"\(ShellQuote.quote(fromImage ? (f.path as NSString).lastPathComponent : f.path)) -c \(ShellQuote.quote(record)) 2>&1) || fail 43 "migration \(f.label) failed: $(short "$out")"
+            out=$(q \(tx)-f "$R/"\(ShellQuote.quote(fromImage ? FilePath.lastComponent(of: f.path) : f.path)) -c \(ShellQuote.quote(record)) 2>&1) || fail 43 "migration \(f.label) failed: $(short "$out")"
             echo "applied=\(f.label)"
 
             """

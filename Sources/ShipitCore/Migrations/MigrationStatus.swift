@@ -1,3 +1,5 @@
+import SSH
+
 /// `shipit migrations status`: what the database applied (read on the migration host), and a
 /// release's files compared with it.
 public struct MigrationStatus: Sendable {

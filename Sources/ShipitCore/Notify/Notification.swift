@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// The JSON body POSTed to a `notify:` webhook at the start and the end of a run. `text` is
 /// Slack-compatible (an incoming webhook shows it as the message).
@@ -36,7 +37,7 @@ public struct Notification: Codable, Sendable, Equatable {
     static func text(event: String, operation: String, app: String, stage: String?, release: String, outcome: String, hosts: Int, seconds: Double?) -> String {
         let name = app + (stage.map { " (\($0))" } ?? "")
         if event == "start" { return "shipit: \(operation) of \(name) \(release) to \(hosts) host(s) started" }
-        let took = seconds.map { String(format: " in %.1f s", $0) } ?? ""
+        let took = seconds.map { String(cFormat: " in %.1f s", $0) } ?? ""
         return "shipit: \(operation) of \(name) \(release) \(outcome)\(took) on \(hosts) host(s)"
     }
 }

@@ -1,5 +1,6 @@
+import SSH
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// POSTs a `Notification` to every `notify:` target that wants the event, in parallel: signed with
 /// HMAC-SHA256 of the body (`X-Shipit-Signature-256: sha256=<hex>`) when the target names a
@@ -18,7 +19,7 @@ public struct Notifier: Sendable {
 
     public static func signature(_ body: Data, secret: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
-        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        return "sha256=" + mac.map { String(cFormat: "%02x", $0) }.joined()
     }
 
     /// URL → nil when delivered, else why not.
@@ -52,7 +53,7 @@ public struct Notifier: Sendable {
                 // A receiver that refuses the request will refuse it again.
                 if (400..<500).contains(status) && status != 408 && status != 429 { break }
             } catch {
-                last = error.localizedDescription
+                last = DeployerHTTP.describe(error)
             }
             let backoff = 0.25 * Double(1 << attempt)
             guard deadline.timeIntervalSinceNow > backoff else { break }

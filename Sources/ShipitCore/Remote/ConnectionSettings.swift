@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SSH
 
 /// How shipit reaches hosts: user, port, identities, known_hosts, timeouts. Built from the config and
@@ -59,7 +59,7 @@ public struct ConnectionSettings: Sendable {
         connectTimeout: Double = 10, commandTimeout: Double = 600, parallel: Int = 50
     ) {
         let env = ProcessInfo.processInfo.environment
-        self.user = user ?? env["USER"] ?? NSUserName()
+        self.user = user ?? env["USER"] ?? LocalAccount.name
         // Given here, as in a test's settings: explicit, like shipit.yml.
         if user != nil { explicit.insert(.user) }
         if !identities.isEmpty { explicit.insert(.identities) }
@@ -74,7 +74,7 @@ public struct ConnectionSettings: Sendable {
         self.parallel = parallel
     }
 
-    static var home: String { ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory() }
+    static var home: String { ProcessInfo.processInfo.environment["HOME"] ?? LocalAccount.home }
 
     /// A login name that cannot be an option or carry shell syntax.
     static func isValidUser(_ user: String) -> Bool {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -119,15 +119,17 @@ enum DeployerHTTP {
 
     /// The number at a dotted path of a JSON document (`data.error_rate`, `items.0.value`); a
     /// string holding a number counts (Prometheus sends values as strings).
-    static func number(in json: Any, at path: String) -> Double? {
-        var node: Any? = json
+    static func number(in json: JSONValue, at path: String) -> Double? {
+        var node = json
         for key in path.split(separator: ".").map(String.init) where !key.isEmpty {
-            if let dict = node as? [String: Any] { node = dict[key] } else if let list = node as? [Any], let i = Int(key), list.indices.contains(i) { node = list[i] } else { return nil }
+            if let dict = node.object, let v = dict[key] { node = v } else if let list = node.array, let i = Int(key), list.indices.contains(i) { node = list[i] } else { return nil }
         }
-        // (On Linux a JSON 0 or 1 also casts to Bool, so booleans are not told apart: 0 and 1.)
-        if let n = node as? NSNumber { return n.doubleValue }
-        if let s = node as? String { return Double(s) }
-        return nil
+        switch node {
+        case let .number(n): return n
+        case let .string(s): return Double(s)
+        case let .bool(b): return b ? 1 : 0
+        default: return nil
+        }
     }
 }
 

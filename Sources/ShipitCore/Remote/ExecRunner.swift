@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SSH
 
 /// `shipit exec`: one command on every host in parallel, output streamed line by line per host.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SSH
 
 /// The hosts of one run and their sessions: one SSH session per host, opened in parallel (bounded by

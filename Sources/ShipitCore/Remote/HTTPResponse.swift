@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// The status line, headers and body of an HTTP/1.x answer; enough for health checks.
 public struct HTTPResponse: Sendable, Equatable {
@@ -16,12 +17,12 @@ public struct HTTPResponse: Sendable, Equatable {
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]) else {
             throw ShipitError("not an HTTP response: \(firstLine.prefix(80))")
         }
-        let end = text.range(of: "\r\n\r\n")
+        let end = text.firstRange(of: "\r\n\r\n")
         let body = end.map { String(text[$0.upperBound...]) } ?? ""
         var headers: [String: String] = [:]
         for line in text[..<(end?.lowerBound ?? text.endIndex)].split(separator: "\r\n").dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmed()
         }
         return HTTPResponse(status: status, body: body, headers: headers)
     }

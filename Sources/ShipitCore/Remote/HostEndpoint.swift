@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SSH
 
 /// Where and how one host of the config is reached, once shipit.yml, the flags and ssh_config are
@@ -79,5 +79,5 @@ extension ConnectionSettings {
         return s.sshOptions
     }
 
-    static var localUser: String { ProcessInfo.processInfo.environment["USER"] ?? NSUserName() }
+    static var localUser: String { ProcessInfo.processInfo.environment["USER"] ?? LocalAccount.name }
 }

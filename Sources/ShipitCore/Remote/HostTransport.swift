@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SSH
 
 /// What the deploy needs from a host. The real one is libssh2 (`SSHTransport`); unit tests of the

@@ -5,7 +5,7 @@ public enum ShellQuote {
 
     public static func quote(_ value: String) -> String {
         if !value.isEmpty && value.allSatisfy({ safe.contains($0) }) { return value }
-        return "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        return "'" + value.replacing("'", with: "'\\''") + "'"
     }
 
     public static func join(_ argv: [String]) -> String {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SSH
 
 /// Paces SSH connection starts: at most `limit` handshakes in flight (SSHKit's

@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// Samples every gate of a rollout once, for the hosts switched so far: health through each
 /// host's SSH session, http and Prometheus from the deployer, commands on the deployer with
@@ -41,7 +42,7 @@ struct GateRunner: Sendable {
             guard url.contains("{host}") else { return [await http(gate, host: nil, url: url, json: json, max: max)] }
             return await Self.perHost(c.switched.filter(runsApp)) { host in
                 // An ssh_config alias means nothing to an HTTP client: its address does.
-                await self.http(gate, host: host, url: url.replacingOccurrences(of: "{host}", with: self.health?.hostAddresses[host] ?? host), json: json, max: max)
+                await self.http(gate, host: host, url: url.replacing("{host}", with: self.health?.hostAddresses[host] ?? host), json: json, max: max)
             }
         case let .command(run): return [await command(gate, run, c)]
         case let .prometheus(url, query, max, emptyPasses):
@@ -54,11 +55,11 @@ struct GateRunner: Sendable {
     /// `addresses`: ssh_config aliases' HostNames, which is what Prometheus knows the hosts by.
     static func substitute(_ query: String, _ c: Context, addresses: [String: String] = [:]) -> String {
         func alternation(_ hosts: [String]) -> String {
-            "(" + hosts.map { (addresses[$0] ?? $0).replacingOccurrences(of: ".", with: "\\\\.") }.joined(separator: "|") + ")(:[0-9]+)?"
+            "(" + hosts.map { (addresses[$0] ?? $0).replacing(".", with: "\\\\.") }.joined(separator: "|") + ")(:[0-9]+)?"
         }
-        return query.replacingOccurrences(of: "{hosts}", with: alternation(c.switched))
-            .replacingOccurrences(of: "{step_hosts}", with: alternation(c.stepHosts))
-            .replacingOccurrences(of: "{step}", with: String(c.step))
+        return query.replacing("{hosts}", with: alternation(c.switched))
+            .replacing("{step_hosts}", with: alternation(c.stepHosts))
+            .replacing("{step}", with: String(c.step))
     }
 
     /// Per host: live and ready (a host running the app), its role processes (one running them).
@@ -106,12 +107,12 @@ struct GateRunner: Sendable {
             let r = try await DeployerHTTP.get(u, timeout: gate.timeout)
             guard (200..<300).contains(r.status) else { return sample(false, nil, "GET \(url) → \(r.status)") }
             guard let path = json, let max else { return sample(true, nil, "GET \(url) → \(r.status)") }
-            guard let doc = try? JSONSerialization.jsonObject(with: r.body), let v = DeployerHTTP.number(in: doc, at: path) else {
+            guard let doc = JSONValue.parse(r.body), let v = DeployerHTTP.number(in: doc, at: path) else {
                 return sample(false, nil, "GET \(url): no number at '\(path)' in the answer")
             }
             return sample(v <= max, v, "\(path) = \(Self.format(v)) \(v <= max ? "≤" : ">") max \(Self.format(max))")
         } catch {
-            return sample(false, nil, "GET \(url) → \(error.localizedDescription)")
+            return sample(false, nil, "GET \(url) → \(DeployerHTTP.describe(error))")
         }
     }
 
@@ -124,7 +125,7 @@ struct GateRunner: Sendable {
         do {
             // coreutils timeout: the gate's time is bounded even if the command hangs.
             let (status, out) = try await LocalProcess.runStatusDetached(["timeout", "-k", "1", String(gate.timeout), "sh", "-c", run], env: env, keepTail: 4096)
-            let text = out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = out.trimmed()
             let last = String(text.split(separator: "\n").last ?? "")
             let why = status == 124 ? "timed out after \(Self.format(gate.timeout)) s" : "exit \(status)"
             return GateSample(gate: gate.name, type: gate.type, ok: status == 0, value: nil, host: nil,
@@ -141,21 +142,21 @@ struct GateRunner: Sendable {
         var comps = URLComponents(string: base.hasSuffix("/") ? String(base.dropLast()) + "/api/v1/query" : base + "/api/v1/query")
         comps?.queryItems = [URLQueryItem(name: "query", value: query)]
         // '+' in a query (`a + b`) must reach Prometheus as a plus, not a space.
-        let encoded = comps?.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        let encoded = comps?.percentEncodedQuery?.replacing("+", with: "%2B")
         comps?.percentEncodedQuery = encoded
         guard let url = comps?.url else { return sample(false, nil, "not a URL: \(base)") }
         do {
             let r = try await DeployerHTTP.get(url, timeout: gate.timeout)
-            let doc = try? JSONSerialization.jsonObject(with: r.body) as? [String: Any]
-            guard r.status == 200, doc?["status"] as? String == "success", let data = doc?["data"] as? [String: Any] else {
-                let why = (doc?["error"] as? String) ?? String(decoding: r.body.prefix(200), as: UTF8.self)
+            let doc = JSONValue.parse(r.body)
+            guard r.status == 200, doc?["status"]?.string == "success", let data = doc?["data"] else {
+                let why = doc?["error"]?.string ?? String(decoding: r.body.prefix(200), as: UTF8.self)
                 return sample(false, nil, "query failed (HTTP \(r.status)): \(why)")
             }
             // A vector: the largest sample; a scalar: its value.
             var values: [Double] = []
-            if let result = data["result"] as? [[String: Any]] {
-                values = result.compactMap { ($0["value"] as? [Any]).flatMap { $0.count == 2 ? DeployerHTTP.number(in: $0, at: "1") : nil } }
-            } else if let scalar = data["result"] as? [Any], scalar.count == 2, let v = DeployerHTTP.number(in: scalar, at: "1") {
+            if let result = data["result"]?.array, result.allSatisfy({ $0.object != nil }) {
+                values = result.compactMap { $0["value"].flatMap { $0.array?.count == 2 ? DeployerHTTP.number(in: $0, at: "1") : nil } }
+            } else if let scalar = data["result"], scalar.array?.count == 2, let v = DeployerHTTP.number(in: scalar, at: "1") {
                 values = [v]
             }
             guard let v = values.max() else {
@@ -164,11 +165,11 @@ struct GateRunner: Sendable {
             guard !v.isNaN else { return sample(emptyPasses, nil, "NaN for \(query)") }
             return sample(v <= max, v, "\(Self.format(v)) \(v <= max ? "≤" : ">") max \(Self.format(max))")
         } catch {
-            return sample(false, nil, "GET \(base) → \(error.localizedDescription)")
+            return sample(false, nil, "GET \(base) → \(DeployerHTTP.describe(error))")
         }
     }
 
     static func format(_ v: Double) -> String {
-        v == v.rounded() && abs(v) < 1e12 ? String(Int(v)) : String(format: "%.4g", v)
+        v == v.rounded() && abs(v) < 1e12 ? String(Int(v)) : String(cFormat: "%.4g", v)
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One check of one gate: passed or not, the value measured (when the gate measures one), and
 /// what the operator reads.

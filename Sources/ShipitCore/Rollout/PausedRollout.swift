@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Finds the rollout `shipit rollout promote|abort` picks up: this app and stage's newest attempt,
 /// if it is a paused rollout — or one whose process died mid-rollout (`interrupted`, with hosts

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SSH
 
 /// `shipit init`: a commented shipit.yml for the chosen strategy and the example hooks, as text.
 /// Pure, so a test can check that what it writes passes validation as written.
@@ -19,10 +20,11 @@ public struct ProjectTemplate: Sendable {
 
     /// A valid app name from a directory name ("My App" → "my-app"), or "app".
     public static func appName(fromDirectory dir: String) -> String {
-        let base = (dir as NSString).lastPathComponent.lowercased()
+        let base = FilePath.lastComponent(of: dir).lowercased()
         var name = String(base.map { $0.isLetter && $0.isASCII || $0.isNumber && $0.isASCII ? $0 : "-" })
-        while name.contains("--") { name = name.replacingOccurrences(of: "--", with: "-") }
-        name = name.trimmingCharacters(in: CharacterSet(charactersIn: "-"))
+        while name.contains("--") { name = name.replacing("--", with: "-") }
+        while name.hasPrefix("-") { name.removeFirst() }
+        while name.hasSuffix("-") { name.removeLast() }
         guard let first = name.first, first.isLetter, (try? Names.identifier(name, field: "app")) != nil else { return "app" }
         return name
     }
@@ -34,10 +36,10 @@ public struct ProjectTemplate: Sendable {
         for h in hosts { try HostName.validate(h, field: "--hosts") }
         try Names.absolutePath(deployTo, field: "--deploy-to")
         do { try ConnectionSettings(user: user).validate() } catch let e as ShipitError {
-            throw ShipitError.input(e.message.replacingOccurrences(of: "ssh.user", with: "--user"))
+            throw ShipitError.input(e.message.replacing("ssh.user", with: "--user"))
         }
         if let image {
-            guard image.range(of: "^[a-z0-9][a-z0-9._/:-]*$", options: .regularExpression) != nil, !image.contains("..") else {
+            guard image.wholeMatch(of: #/[a-z0-9][a-z0-9._\/:-]*/#) != nil, !image.contains("..") else {
                 throw ShipitError.input("--image: '\(image)' is not an image name (registry/repository, lowercase, no tag)")
             }
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One recorded run, reduced to what the DORA figures need (read in bulk by `shipit stats`).
 public struct DeploySample: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `shipit stats`: the four DORA figures and deploy durations, from the ledger alone.
 ///

@@ -183,7 +183,7 @@ public struct ImageStrategy: ReleaseStrategy {
         if [ -n "$APPHOST" ]; then
           [ -z "$prev" ] || [ "$prev" = "$ID" ] || eng stop -t "$STOPT" "$APP-$prev" >/dev/null 2>&1 || true
           if ! out=$(eng start "$APP-$ID" 2>&1); then
-            \(Self.ensureContainer(createArgs: createArguments(host: host)).replacingOccurrences(of: "\n", with: "\n    "))
+            \(Self.ensureContainer(createArgs: createArguments(host: host)).replacing("\n", with: "\n    "))
             out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
           fi
         fi

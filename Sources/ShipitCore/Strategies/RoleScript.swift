@@ -82,7 +82,7 @@ public enum RoleScript {
         role_check() {
           name=$1; status=$2; settle=$3; log=$4; t=0
           while :; do
-            \(find.replacingOccurrences(of: "\n", with: "\n    "))
+            \(find.replacing("\n", with: "\n    "))
             if [ -z "$status" ]; then
               # A snapshot (no deadline) does not wait for the settle time.
               if [ "$t" -ge "$settle" ] || [ "$DEADLINE" -eq 0 ]; then echo "role.$name.ok=$id"; return 0; fi

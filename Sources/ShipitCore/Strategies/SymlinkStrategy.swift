@@ -212,7 +212,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         printf '%s\\n' "$HIST" >> "$HISTORY" || true
         [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
         if [ -n "$START" ]; then
-          \(startBody(host: host).replacingOccurrences(of: "\n", with: "\n  "))
+          \(startBody(host: host).replacing("\n", with: "\n  "))
           echo "started=$ID"
         fi
         \(restartRoles(host: host))
@@ -226,7 +226,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         let stopRoles = procs.isEmpty ? "" : RoleScript.functions + "\n" + RoleScript.stop(procs)
         let stopBody = traffic != nil || !roles.runsApp(host) ? "echo stopped=yes" : """
         if [ -n "$STOP" ] && [ -d "$RELEASES/$ID" ]; then
-          \(startBody(host: host, command: "STOP").replacingOccurrences(of: "\n", with: "\n  "))
+          \(startBody(host: host, command: "STOP").replacing("\n", with: "\n  "))
           echo stopped=yes
         else
           echo stopped=no

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The traffic switch's host-side pieces (docs/traffic.md), shared by the strategies that use it:
 /// nginx in front of two slots, managed (shipit's own nginx under `.shipit/proxy`, run as the

@@ -1,5 +1,6 @@
 import Crypto
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// sha256 on the deployer, in process (swift-crypto): the config hash is taken on every load and
 /// every flag override, the proxy config's on every host's pre-flight; a `sha256sum` process each
@@ -7,13 +8,16 @@ import Foundation
 public enum Digest {
     /// Streams the file through the hash in 1 MiB reads (an artifact may be large).
     public static func sha256Hex(file: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: file) else { throw ShipitError("cannot read \(file) to hash it") }
-        defer { try? handle.close() }
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ShipitError("cannot read \(file) to hash it") }
+        defer { close(fd) }
         var hasher = SHA256()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
-            if chunk.isEmpty { break }
-            hasher.update(data: chunk)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw ShipitError("cannot read \(file) to hash it") }
+            if n == 0 { break }
+            chunk.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
         }
         return hex(hasher.finalize())
     }

@@ -16,7 +16,7 @@ public enum HostName {
 
     /// Parses `a,b,c` (also `user@host` and `host:port` are refused here: use --user/--port).
     public static func parseList(_ text: String, field: String) throws -> [String] {
-        let hosts = text.split(separator: ",", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) }
+        let hosts = text.split(separator: ",", omittingEmptySubsequences: true).map { $0.trimmed() }
         guard !hosts.isEmpty else { throw ShipitError.input("\(field): no hosts given") }
         for h in hosts { try validate(h, field: field) }
         var seen = Set<String>()
@@ -31,4 +31,5 @@ public enum HostName {
     }
 }
 
-import Foundation
+import SSH
+import FoundationEssentials

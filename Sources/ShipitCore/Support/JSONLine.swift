@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One JSON document per line, as shipit writes them (host history lines, `--json` streams):
 /// sorted keys, slashes as they are, times as UTC ISO 8601 by `UTCTime` (Foundation's date

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Turns a byte stream into complete lines (without the newline); the last partial line is kept until
 /// more data or `finish()`. Invalid UTF-8 is shown with replacement characters, never dropped.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SSH
 
 /// Runs a program on the deployer (tar, git, sha256sum, hooks). Never used to reach a host: that is
@@ -17,8 +18,8 @@ public enum LocalProcess {
     }
 
     @discardableResult
-    public static func run(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil) throws -> String {
-        let (status, out) = try runStatus(argv, stdin: stdin, cwd: cwd, env: env)
+    public static func run(_ argv: [String], stdin: Data? = nil, env: [String: String]? = nil) throws -> String {
+        let (status, out) = try runStatus(argv, stdin: stdin, env: env)
         guard status == 0 else { throw Failure(argv: argv, status: status, output: out) }
         return out
     }
@@ -26,11 +27,11 @@ public enum LocalProcess {
     /// `runStatus` on a thread of its own: waiting for a child (a hook, a test's shipit) must not
     /// hold one of the few threads Swift concurrency runs every host's task on, nor one of
     /// libdispatch's workers (it adds workers for blocked ones only slowly).
-    public static func runStatusDetached(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil,
+    public static func runStatusDetached(_ argv: [String], stdin: Data? = nil, env: [String: String]? = nil,
                                          keepTail: Int? = nil) async throws -> (Int32, String) {
         try await withCheckedThrowingContinuation { cont in
-            Thread.detachNewThread {
-                cont.resume(with: Result { try runStatus(argv, stdin: stdin, cwd: cwd, env: env, keepTail: keepTail) })
+            DetachedThread.start {
+                cont.resume(with: Result { try runStatus(argv, stdin: stdin, env: env, keepTail: keepTail) })
             }
         }
     }
@@ -38,35 +39,79 @@ public enum LocalProcess {
     /// Runs to the end and returns the exit status and output (stdout and stderr together). With
     /// `keepTail`, only the last that many bytes are kept: a program printing gigabytes (a hook
     /// gone wrong) costs bounded memory.
-    public static func runStatus(_ argv: [String], stdin: Data? = nil, cwd: String? = nil, env: [String: String]? = nil,
+    public static func runStatus(_ argv: [String], stdin: Data? = nil, env: [String: String]? = nil,
                                  keepTail: Int? = nil) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0].hasPrefix("/") ? argv[0] : "/usr/bin/env")
-        p.arguments = argv[0].hasPrefix("/") ? Array(argv.dropFirst()) : argv
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        if let env { p.environment = env }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        let input = Pipe()
-        p.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        try p.run()
+        // Through env(1) unless a path is given: PATH is looked up in the child's environment.
+        let args = argv[0].hasPrefix("/") ? argv : ["/usr/bin/env"] + argv
+        var output: [Int32] = [-1, -1], input: [Int32] = [-1, -1]
+        guard openPipe(&output) else { throw POSIXFailure(operation: "pipe") }
+        defer { if output[0] >= 0 { close(output[0]) } }
+        if stdin != nil, !openPipe(&input) {
+            close(output[1])
+            throw POSIXFailure(operation: "pipe")
+        }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if stdin != nil { posix_spawn_file_actions_adddup2(&actions, input[0], 0) } else { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
+        posix_spawn_file_actions_adddup2(&actions, output[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, output[1], 2)
+
+        // The child starts with default signal handling and nothing blocked: shipit's own
+        // SIGINT/SIGTERM handlers and an ignored SIGPIPE must not carry over into a hook.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var all = sigset_t(), none = sigset_t()
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL); sigdelset(&all, SIGSTOP)
+        sigemptyset(&none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let environment = env.map { $0.map { "\($0.key)=\($0.value)" } }
+        var pid: pid_t = 0
+        let rc = withCStrings(args) { argvC in
+            if let environment { return withCStrings(environment) { envC in posix_spawn(&pid, args[0], &actions, &attributes, argvC, envC) } }
+            return posix_spawn(&pid, args[0], &actions, &attributes, argvC, environ)
+        }
+        close(output[1])
+        if stdin != nil { close(input[0]) }
+        guard rc == 0 else {
+            if stdin != nil { close(input[1]) }
+            throw POSIXFailure(operation: "start \(argv[0])", code: rc)
+        }
         if let stdin {
-            Thread.detachNewThread {
+            let writeEnd = input[1]
+            DetachedThread.start {
                 // A program that exits without reading all of it closes the pipe: not an error here.
-                try? input.fileHandleForWriting.write(contentsOf: stdin)
-                try? input.fileHandleForWriting.close()
+                _ = try? FileDescriptorIO.write(writeEnd, stdin)
+                close(writeEnd)
             }
         }
-        var tail = TailBuffer(limit: keepTail ?? .max)
-        while true {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            tail.append(chunk)
-        }
+        let tail = (try? FileDescriptorIO.readAll(output[0], keepTail: keepTail ?? .max)) ?? TailBuffer(limit: 0)
         var text = String(decoding: tail.data, as: UTF8.self)
         if tail.dropped > 0 { text = "[\(tail.dropped) bytes of earlier output not kept]\n" + text }
-        p.waitUntilExit()
-        return (p.terminationStatus, text)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // As Foundation's Process did: the exit code, or the number of the signal that ended it.
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : status & 0x7f
+        return (code, text)
+    }
+
+    /// A pipe whose ends are closed in the child (dup2 gives it its own copies).
+    private static func openPipe(_ fds: inout [Int32]) -> Bool {
+        guard pipe(&fds) == 0 else { return false }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return true
+    }
+
+    /// NUL-terminated C string arrays for exec, alive for the call.
+    private static func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+        let copies = strings.map { strdup($0) } + [nil]
+        defer { for c in copies { free(c) } }
+        return copies.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 }

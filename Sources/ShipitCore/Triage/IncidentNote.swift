@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The incident note `triage` pre-fills: what the machine knows (start, scope, error, recent
 /// change, rollback) and empty sections for what only people know.
@@ -48,7 +48,7 @@ public enum IncidentNote {
         if r.logErrors.isEmpty { lines.append("No error line (`logs.errors`) on any host.") }
         for (host, found) in r.logErrors.sorted(by: { $0.key < $1.key }) {
             lines.append("- \(host): \(found.count) newest error line(s)")
-            for l in found { lines.append("  - `\(l.text.replacingOccurrences(of: "`", with: "'"))`") }
+            for l in found { lines.append("  - `\(l.text.replacing("`", with: "'"))`") }
         }
         for (host, notes) in r.logNotes.sorted(by: { $0.key < $1.key }) { for n in notes { lines.append("- \(host): \(n)") } }
         for section in ["Impact", "Timeline", "Decision (fix forward or roll back) and why", "Follow-ups and guardrails"] {

@@ -1,4 +1,5 @@
-import Foundation
+import SSH
+import FoundationEssentials
 
 /// `shipit triage`: the first-response playbook on every host at once — reachability, processes,
 /// health endpoints, resource pressure, dependency checks, schema — then the recent changes, the
@@ -128,17 +129,17 @@ public struct Triage: Sendable {
         var memPct: Double?
         if let total = num("mem.total_kb"), let avail = num("mem.available_kb"), total > 0 {
             memPct = avail / total * 100
-            if memPct! < t.memoryMinAvailablePercent { add(.resources, "memory", String(format: "%.1f%% of memory available", memPct!)) }
+            if memPct! < t.memoryMinAvailablePercent { add(.resources, "memory", String(cFormat: "%.1f%% of memory available", memPct!)) }
         }
         var loadPer: Double?
         if let l = num("load.1"), let cpus = num("cpus"), cpus > 0 {
             loadPer = l / cpus
-            if loadPer! > t.loadMaxPerCPU { add(.resources, "load", String(format: "load %.2f on %.0f CPUs", l, cpus)) }
+            if loadPer! > t.loadMaxPerCPU { add(.resources, "load", String(cFormat: "load %.2f on %.0f CPUs", l, cpus)) }
         }
         var fdPct: Double?
         if let used = num("fds.used"), let max = num("fds.max"), max > 0 {
             fdPct = used / max * 100
-            if fdPct! > t.openFilesMaxPercent { add(.resources, "open files", String(format: "%.0f of %.0f file handles in use", used, max)) }
+            if fdPct! > t.openFilesMaxPercent { add(.resources, "open files", String(cFormat: "%.0f of %.0f file handles in use", used, max)) }
         }
         if let m = config.migrations, out.first("mfiles") != nil {
             if let e = out.first("schema.error") { add(.schema, "migrations", e) }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What `shipit triage` found, in playbook order. Encoded as-is by `triage --json`.
 public struct TriageReport: Codable, Sendable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `triage:` in shipit.yml: thresholds for the resource checks and the dependency/process checks
 /// the playbook runs on the hosts (docs/incident-triage.md).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Progressive rollout: after a step's smoke test, the release is watched for `bake` seconds while
 /// every gate is sampled each `interval` (at least once). A gate whose failed samples exceed its

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The migration gate's part of a run (docs/migrations.md): in pre-flight, the database's record
 /// checked against the release (drift and contract migrations refused); in the migrate phase,

@@ -57,7 +57,7 @@ extension Deployment {
     func explainPausedHolder(_ errors: [String]) async {
         guard let ledger else { return }
         let holders = Set(errors.compactMap { e -> String? in
-            guard let r = e.range(of: "holder=") else { return nil }
+            guard let r = e.firstRange(of: "holder=") else { return nil }
             return e[r.upperBound...].split(separator: " ").first.map(String.init)
         })
         for id in holders.sorted() where id != attemptID {

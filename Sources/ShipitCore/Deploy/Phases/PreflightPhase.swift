@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A deploy's pre-flight, before anything changes anywhere: the pre-flight hook, the shared run
 /// lock, the strategy's pre-flight on every host (lock, checks, pull), the release resolved, and

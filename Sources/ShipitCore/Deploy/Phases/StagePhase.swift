@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SSH
 
 /// Puts the release on every host without touching what runs: the strategy's uploads (the
 /// artifact, an env file), then its staging script (extract and verify; create the container).
@@ -49,7 +50,7 @@ struct StagePhase: PhaseRunner {
     }
 
     static func size(_ path: String) -> Int64 {
-        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+        FilePath.size(of: path) ?? 0
     }
 
     /// The files changed against the previous release, as the first host that had one reported them.

@@ -1,0 +1,52 @@
+/// A composed YAML document: what the config reader walks. Each node keeps the line it starts on
+/// (for errors that name file:line) and whether it carried an anchor (refused in shipit config).
+public indirect enum YAMLNode: Sendable {
+    case scalar(Scalar)
+    case mapping(Mapping)
+    case sequence(Sequence)
+    /// `*name`: refused wherever it appears.
+    case alias(line: Int)
+
+    public struct Scalar: Sendable {
+        public var string: String
+        public var line: Int
+        public var anchor: String?
+    }
+
+    public struct Mapping: Sendable {
+        public var pairs: [(key: YAMLNode, value: YAMLNode)]
+        public var line: Int
+        public var anchor: String?
+    }
+
+    public struct Sequence: Sendable {
+        public var items: [YAMLNode]
+        public var line: Int
+        public var anchor: String?
+    }
+
+    /// 1-based line the node starts on.
+    public var line: Int {
+        switch self {
+        case let .scalar(s): return s.line
+        case let .mapping(m): return m.line
+        case let .sequence(s): return s.line
+        case let .alias(line): return line
+        }
+    }
+
+    public var anchor: String? {
+        switch self {
+        case let .scalar(s): return s.anchor
+        case let .mapping(m): return m.anchor
+        case let .sequence(s): return s.anchor
+        case .alias: return nil
+        }
+    }
+
+    /// The text of a scalar; nil for anything else.
+    public var string: String? {
+        if case let .scalar(s) = self { return s.string }
+        return nil
+    }
+}
