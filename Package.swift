@@ -14,13 +14,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
-        // The deployer's HTTP client (gates, webhooks, the GitHub API): NIO's HTTP/1.1 codec and TLS,
-        // already in the build through postgres-nio.
+        // The deployer's HTTP client (gates, webhooks, the GitHub API): NIO's HTTP/1.1 codec and TLS.
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        // HMAC-SHA256 for signed notifications (already in the build through postgres-nio).
+        // SHA-256 (config hashes, artifacts) and HMAC-SHA256 for signed notifications.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "5.0.0"),
     ],
     targets: [
@@ -43,12 +40,10 @@ let package = Package(
                 "SSH",
                 "CYAML",
                 "CSQLite",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: essentialsOnly

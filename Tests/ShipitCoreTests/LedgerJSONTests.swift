@@ -2,7 +2,7 @@ import Foundation
 @testable import ShipitCore
 import Testing
 
-@Suite("ledger JSON columns: written by hand, read by JSONSerialization")
+@Suite("ledger JSON columns: written by hand, read by JSONDecoder")
 struct LedgerJSONTests {
     @Test func trickyStringsRoundTrip() throws {
         let values = ["plain", "quote \" and \\ backslash", "new\nline\ttab\rcr", "control \u{01}\u{1f}", "ünïcödé ✓ 🚀", "", "/slashes/"]

@@ -1,9 +1,15 @@
 import SSH
 import FoundationEssentials
-import Logging
-import PostgresNIO
 
-/// The shared ledger for teams: the same `Ledger` on PostgreSQL (postgres-nio), with its own schema
+/// A value sent as a query parameter, in PostgreSQL's text format.
+protocol PostgresParameter: Sendable { var postgresText: String { get } }
+extension String: PostgresParameter { var postgresText: String { self } }
+extension Int: PostgresParameter { var postgresText: String { String(self) } }
+extension Int64: PostgresParameter { var postgresText: String { String(self) } }
+extension Double: PostgresParameter { var postgresText: String { "\(self)" } }
+extension Bool: PostgresParameter { var postgresText: String { self ? "true" : "false" } }
+
+/// The shared ledger for teams: the same `Ledger` on PostgreSQL (libpq), with its own schema
 /// migrations, indexes for the time-window queries, and a cross-runner run lock
 /// (`pg_try_advisory_lock`) so two pipelines cannot deploy the same app and stage at once.
 ///
@@ -12,50 +18,36 @@ import PostgresNIO
 public final class PostgresLedger: Ledger, @unchecked Sendable {
     public let target: LedgerLocation.PostgresTarget
     public var location: String { target.display }
-    let connection: PostgresConnection
-    let logger: Logger
+    let connection: PostgresClient
     /// Quoted schema prefix for table names (validated as a plain name).
     let s: String
 
     public static func connect(_ target: LedgerLocation.PostgresTarget, timeout: Double = 10) async throws -> PostgresLedger {
-        var config = PostgresConnection.Configuration(host: target.host, port: target.port, username: target.user,
-                                                      password: try target.password(), database: target.database,
-                                                      tls: target.tls ? .require(try .init(configuration: .makeClientConfiguration())) : .disable)
-        config.options.connectTimeout = .milliseconds(Int64(timeout * 1000))
-        var logger = Logger(label: "shipit.ledger")
-        logger.logLevel = .critical
-        let connection: PostgresConnection
+        let connection: PostgresClient
         do {
-            connection = try await PostgresConnection.connect(configuration: config, id: 1, logger: logger)
-        } catch {
-            throw ShipitError("the shared ledger \(target.display) is unreachable: \(Self.describe(error))")
+            connection = try await PostgresClient.connect(host: target.host, port: target.port, user: target.user, password: try target.password(),
+                                                          database: target.database, tls: target.tls, timeout: timeout)
+        } catch let e as PostgresClient.Failure {
+            throw ShipitError("the shared ledger \(target.display) is unreachable: \(e.message)")
         }
-        let ledger = PostgresLedger(target: target, connection: connection, logger: logger)
+        let ledger = PostgresLedger(target: target, connection: connection)
         do { try await ledger.migrate() } catch {
-            try? await connection.close()
             throw ShipitError("the shared ledger \(target.display): \(Self.describe(error))")
         }
         return ledger
     }
 
-    init(target: LedgerLocation.PostgresTarget, connection: PostgresConnection, logger: Logger) {
+    init(target: LedgerLocation.PostgresTarget, connection: PostgresClient) {
         self.target = target
         self.connection = connection
-        self.logger = logger
         self.s = "\"\(target.schema)\"."
     }
 
-    deinit {
-        let c = connection
-        Task { try? await c.close() }
-    }
-
-    public func close() async { try? await connection.close() }
+    /// The connection closes when the ledger goes (libpq's PQfinish in the client's deinit).
+    public func close() async {}
 
     static func describe(_ error: Error) -> String {
-        if let e = error as? PSQLError {
-            return e.serverInfo?[.message] ?? "\(e.code)"
-        }
+        if let e = error as? PostgresClient.Failure { return e.message }
         return "\(error)"
     }
 
@@ -94,12 +86,12 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
 
     func sql(_ text: String) -> String { text.replacing("{s}", with: s) }
 
-    func run(_ text: String, _ binds: PostgresBindings = PostgresBindings()) async throws -> PostgresRowSequence {
-        try await connection.query(PostgresQuery(unsafeSQL: sql(text), binds: binds), logger: logger)
+    func run(_ text: String, _ values: [(any PostgresParameter)?] = []) async throws -> PostgresClient.Rows {
+        try await connection.query(sql(text), values.map { $0?.postgresText })
     }
 
-    func exec(_ text: String, _ binds: PostgresBindings = PostgresBindings()) async throws {
-        for try await _ in try await run(text, binds) {}
+    func exec(_ text: String, _ values: [(any PostgresParameter)?] = []) async throws {
+        try await run(text, values)
     }
 
     func migrate() async throws {
@@ -108,14 +100,10 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         do {
             try await exec("SELECT pg_advisory_xact_lock(hashtext('shipit-ledger-migrations'))")
             try await exec("CREATE TABLE IF NOT EXISTS {s}shipit_ledger_schema (version integer PRIMARY KEY, applied_at double precision NOT NULL)")
-            var current = 0
-            for try await v in try await run("SELECT coalesce(max(version), 0) FROM {s}shipit_ledger_schema").decode(Int.self) { current = v }
+            let current = try await run("SELECT coalesce(max(version), 0) FROM {s}shipit_ledger_schema").int(0, 0) ?? 0
             for (i, steps) in Self.migrations.enumerated() where i + 1 > current {
                 for step in steps { try await exec(step) }
-                var b = PostgresBindings()
-                b.append(i + 1)
-                b.append(Date().timeIntervalSince1970)
-                try await exec("INSERT INTO {s}shipit_ledger_schema (version, applied_at) VALUES ($1, $2)", b)
+                try await exec("INSERT INTO {s}shipit_ledger_schema (version, applied_at) VALUES ($1, $2)", [i + 1, Date().timeIntervalSince1970])
             }
             try await exec("COMMIT")
         } catch {
@@ -126,15 +114,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
 
     // MARK: binds
 
-    static func binds(_ values: [(any PostgresDynamicTypeEncodable)?]) -> PostgresBindings {
-        var b = PostgresBindings()
-        for v in values {
-            if let v { b.append(v) } else { b.appendNull() }
-        }
-        return b
-    }
-
-    static func attemptValues(_ a: LedgerAttempt) -> [(any PostgresDynamicTypeEncodable)?] {
+    static func attemptValues(_ a: LedgerAttempt) -> [(any PostgresParameter)?] {
         [a.id, a.app, a.stage, a.strategy, a.operation, a.releaseID, a.source, a.commit, a.ref, a.user, a.machine, Int(a.pid),
          LedgerJSON.encode(a.ci), a.startedAt.timeIntervalSince1970, a.finishedAt?.timeIntervalSince1970, a.outcome.rawValue,
          a.state, a.error, a.changedCount, LedgerJSON.encode(a.changedFiles), a.configHash, a.imageDigest,
@@ -154,25 +134,23 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     @discardableResult
     func insertAttempt(_ a: LedgerAttempt, ignoreExisting: Bool) async throws -> Bool {
         let marks = (1...24).map { "$\($0)" }.joined(separator: ", ")
-        var inserted = false
-        for try await _ in try await run("INSERT INTO {s}attempts (\(Self.attemptColumns)) VALUES (\(marks))" + (ignoreExisting ? " ON CONFLICT (id) DO NOTHING" : "") + " RETURNING id",
-                                          Self.binds(Self.attemptValues(a))) { inserted = true }
-        return inserted
+        return try await run("INSERT INTO {s}attempts (\(Self.attemptColumns)) VALUES (\(marks))" + (ignoreExisting ? " ON CONFLICT (id) DO NOTHING" : "") + " RETURNING id",
+                             Self.attemptValues(a)).count > 0
     }
 
     public func update(_ a: LedgerAttempt) async throws {
         let cols = Self.attemptColumns.split(separator: ",").map { $0.trimmed() }
         let sets = cols.enumerated().dropFirst().map { "\($0.element) = $\($0.offset + 1)" }.joined(separator: ", ")
-        try await exec("UPDATE {s}attempts SET \(sets) WHERE id = $1", Self.binds(Self.attemptValues(a)))
+        try await exec("UPDATE {s}attempts SET \(sets) WHERE id = $1", (Self.attemptValues(a)))
     }
 
     public func setHost(_ attemptID: String, _ h: LedgerHostState) async throws {
         try await exec("INSERT INTO {s}attempt_hosts (attempt_id, host, previous, current, step, status, error, slot, standby, rollout_step, switched_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (attempt_id, host) DO UPDATE SET previous = EXCLUDED.previous, current = EXCLUDED.current, step = EXCLUDED.step, status = EXCLUDED.status, error = EXCLUDED.error, slot = EXCLUDED.slot, standby = EXCLUDED.standby, rollout_step = EXCLUDED.rollout_step, switched_at = EXCLUDED.switched_at",
-                       Self.binds([attemptID, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby, h.rolloutStep, h.switchedAt?.timeIntervalSince1970]))
+                       ([attemptID, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby, h.rolloutStep, h.switchedAt?.timeIntervalSince1970]))
     }
 
     public func saveConfig(hash: String, settings: [String: String]) async throws {
-        try await exec("INSERT INTO {s}configs (hash, settings) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", Self.binds([hash, LedgerJSON.encode(settings)]))
+        try await exec("INSERT INTO {s}configs (hash, settings) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", ([hash, LedgerJSON.encode(settings)]))
     }
 
     public func config(hash: String) async throws -> [String: String]? {
@@ -181,40 +159,33 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
 
     public func configs(hashes: [String]) async throws -> [String: [String: String]] {
         guard !hashes.isEmpty else { return [:] }
-        var b = PostgresBindings()
-        b.append(hashes)
+        let marks = hashes.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+        let rows = try await run("SELECT hash, settings FROM {s}configs WHERE hash IN (\(marks))", hashes)
         var out: [String: [String: String]] = [:]
-        for try await (h, body) in try await run("SELECT hash, settings FROM {s}configs WHERE hash = ANY($1)", b).decode((String, String).self) {
-            out[h] = LedgerJSON.dictionary(body)
-        }
+        for r in 0..<rows.count { if let h = rows.text(r, 0) { out[h] = LedgerJSON.dictionary(rows.text(r, 1)) } }
         return out
     }
 
     public func startStep(_ st: LedgerStep) async throws -> Int64 {
-        var id: Int64 = 0
-        for try await v in try await run("INSERT INTO {s}steps (attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-                                          Self.binds([st.attemptID, st.host, st.step, st.status, st.startedAt.timeIntervalSince1970,
-                                                      st.finishedAt?.timeIntervalSince1970, st.exitStatus.map(Int.init), st.stderrTail, st.message])).decode(Int64.self) {
-            id = v
-        }
-        return id
+        let rows = try await run("INSERT INTO {s}steps (attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                                 [st.attemptID, st.host, st.step, st.status, st.startedAt.timeIntervalSince1970,
+                                  st.finishedAt?.timeIntervalSince1970, st.exitStatus.map(Int.init), st.stderrTail, st.message])
+        return rows.count > 0 ? Int64(rows.int(0, 0) ?? 0) : 0
     }
 
     public func finishStep(_ id: Int64, status: String, finishedAt: Date, exitStatus: Int32?, stderrTail: String?, message: String?) async throws {
         try await exec("UPDATE {s}steps SET status = $1, finished_at = $2, exit_status = $3, stderr_tail = $4, message = $5 WHERE id = $6",
-                       Self.binds([status, finishedAt.timeIntervalSince1970, exitStatus.map(Int.init), stderrTail, message, id]))
+                       ([status, finishedAt.timeIntervalSince1970, exitStatus.map(Int.init), stderrTail, message, id]))
     }
 
     public func recoverInterrupted(machine: String, isAlive: @Sendable (Int32) -> Bool) async throws -> [LedgerAttempt] {
-        var running: [(String, Int, String)] = []
-        for try await row in try await run("SELECT id, pid, state FROM {s}attempts WHERE outcome = 'running' AND machine = $1", Self.binds([machine])).decode((String, Int, String).self) {
-            running.append(row)
-        }
+        let rows = try await run("SELECT id, pid, state FROM {s}attempts WHERE outcome = 'running' AND machine = $1", [machine])
+        let running = (0..<rows.count).map { (rows.text($0, 0) ?? "", rows.int($0, 1) ?? 0, rows.text($0, 2) ?? "") }
         var out: [LedgerAttempt] = []
         for (id, pid, state) in running where !isAlive(Int32(pid)) {
             try await exec("UPDATE {s}attempts SET outcome = 'interrupted', finished_at = coalesce((SELECT max(coalesce(finished_at, started_at)) FROM {s}steps WHERE attempt_id = $1), started_at), error = coalesce(error || '; ', '') || $2 WHERE id = $1 AND outcome = 'running'",
-                           Self.binds([id, "the shipit process (pid \(pid) on \(machine)) stopped without finishing, in state \(state)"]))
-            try await exec("UPDATE {s}steps SET status = 'interrupted' WHERE attempt_id = $1 AND status = 'running'", Self.binds([id]))
+                           ([id, "the shipit process (pid \(pid) on \(machine)) stopped without finishing, in state \(state)"]))
+            try await exec("UPDATE {s}steps SET status = 'interrupted' WHERE attempt_id = $1 AND status = 'running'", ([id]))
             if let a = try await attempt(id) { out.append(a) }
         }
         return out
@@ -222,10 +193,10 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
 
     // MARK: reads
 
-    func filter(_ q: LedgerQuery) -> (String, [(any PostgresDynamicTypeEncodable)?]) {
+    func filter(_ q: LedgerQuery) -> (String, [(any PostgresParameter)?]) {
         var conditions: [String] = []
-        var values: [(any PostgresDynamicTypeEncodable)?] = []
-        func add(_ c: String, _ v: (any PostgresDynamicTypeEncodable)?) { values.append(v); conditions.append(c.replacing("?", with: "$\(values.count)")) }
+        var values: [(any PostgresParameter)?] = []
+        func add(_ c: String, _ v: (any PostgresParameter)?) { values.append(v); conditions.append(c.replacing("?", with: "$\(values.count)")) }
         if let from = q.from { add("a.started_at >= ?", from.timeIntervalSince1970) }
         if let to = q.to { add("a.started_at < ?", to.timeIntervalSince1970) }
         if let app = q.app { add("a.app = ?", app) }
@@ -237,25 +208,26 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     }
 
     public func setSwitchedHosts(_ attemptID: String, _ count: Int) async throws {
-        try await exec("UPDATE {s}attempts SET switched_hosts = $1 WHERE id = $2", Self.binds([count, attemptID]))
+        try await exec("UPDATE {s}attempts SET switched_hosts = $1 WHERE id = $2", ([count, attemptID]))
     }
 
     public func samples(_ q: LedgerQuery) async throws -> [DeploySample] {
         let (whereSQL, values) = filter(q)
         var out: [DeploySample] = []
         let sql = "SELECT \(DeploySample.columns.replacing("{h}", with: "{s}attempt_hosts")) FROM {s}attempts a \(whereSQL) ORDER BY a.started_at"
-        for try await (outcome, deploy, started, finished, commit, switched) in try await run(sql, Self.binds(values)).decode((Int, Int, Double, Double?, String?, Bool).self) {
-            out.append(DeploySample(isDeploy: deploy == 1, outcome: DeploySample.outcome(index: outcome), startedAt: Date(timeIntervalSince1970: started),
-                                    finishedAt: finished.map { Date(timeIntervalSince1970: $0) }, commit: commit, leftSwitched: switched))
+        let rows = try await run(sql, values)
+        out.reserveCapacity(rows.count)
+        for r in 0..<rows.count {
+            out.append(DeploySample(isDeploy: rows.int(r, 1) == 1, outcome: DeploySample.outcome(index: rows.int(r, 0) ?? -1),
+                                    startedAt: Date(timeIntervalSince1970: rows.double(r, 2) ?? 0),
+                                    finishedAt: rows.double(r, 3).map { Date(timeIntervalSince1970: $0) }, commit: rows.text(r, 4), leftSwitched: rows.bool(r, 5) ?? false))
         }
         return out
     }
 
     public func count(_ q: LedgerQuery) async throws -> Int {
         let (whereSQL, values) = filter(q)
-        var n = 0
-        for try await v in try await run("SELECT count(*) FROM {s}attempts a \(whereSQL)", Self.binds(values)).decode(Int.self) { n = v }
-        return n
+        return try await run("SELECT count(*) FROM {s}attempts a \(whereSQL)", values).int(0, 0) ?? 0
     }
 
     public func attempts(_ q: LedgerQuery) async throws -> [LedgerAttempt] {
@@ -263,58 +235,55 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         let prefixed = Self.attemptColumns.split(separator: ",").map { "a." + $0.trimmed() }.joined(separator: ", ")
         let inner = "SELECT \(prefixed) FROM {s}attempts a \(whereSQL) ORDER BY a.started_at DESC, a.id DESC" + (q.limit.map { " LIMIT \($0)" } ?? "")
         var hosts: [String: [LedgerHostState]] = [:]
-        for try await row in try await run("SELECT h.attempt_id, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby, h.rollout_step, h.switched_at FROM {s}attempt_hosts h JOIN (\(inner)) a ON a.id = h.attempt_id ORDER BY h.attempt_id, h.host", Self.binds(values)) {
-            let (id, host, prev, cur, step, status, err, slot, standby, rs, at) = try row.decode((String, String, String?, String?, String?, String?, String?, Int?, String?, Int?, Double?).self)
-            hosts[id, default: []].append(LedgerHostState(host: host, previous: prev, current: cur, step: step, status: status, error: err, slot: slot, standby: standby,
-                                                          rolloutStep: rs, switchedAt: at.map { Date(timeIntervalSince1970: $0) }))
-        }
-        var out: [LedgerAttempt] = []
-        for try await row in try await run("SELECT * FROM (\(inner)) a ORDER BY started_at, id", Self.binds(values)) {
-            var a = try Self.attempt(row)
+        let hostRows = try await run("SELECT h.attempt_id, h.host, h.previous, h.current, h.step, h.status, h.error, h.slot, h.standby, h.rollout_step, h.switched_at FROM {s}attempt_hosts h JOIN (\(inner)) a ON a.id = h.attempt_id ORDER BY h.attempt_id, h.host", values)
+        for r in 0..<hostRows.count { hosts[hostRows.text(r, 0) ?? "", default: []].append(Self.host(hostRows, r, from: 1)) }
+        let rows = try await run("SELECT * FROM (\(inner)) a ORDER BY started_at, id", values)
+        return (0..<rows.count).map { r in
+            var a = Self.attempt(rows, r)
             a.hosts = hosts[a.id] ?? []
-            out.append(a)
+            return a
         }
-        return out
     }
 
     public func attempt(_ id: String) async throws -> LedgerAttempt? {
-        var found: LedgerAttempt?
-        for try await row in try await run("SELECT \(Self.attemptColumns) FROM {s}attempts WHERE id = $1", Self.binds([id])) { found = try Self.attempt(row) }
-        guard var a = found else { return nil }
-        for try await (host, prev, cur, step, status, err, slot, standby, rs, at) in try await run("SELECT host, previous, current, step, status, error, slot, standby, rollout_step, switched_at FROM {s}attempt_hosts WHERE attempt_id = $1 ORDER BY host", Self.binds([id]))
-            .decode((String, String?, String?, String?, String?, String?, Int?, String?, Int?, Double?).self) {
-            a.hosts.append(LedgerHostState(host: host, previous: prev, current: cur, step: step, status: status, error: err, slot: slot, standby: standby,
-                                           rolloutStep: rs, switchedAt: at.map { Date(timeIntervalSince1970: $0) }))
-        }
+        let rows = try await run("SELECT \(Self.attemptColumns) FROM {s}attempts WHERE id = $1", [id])
+        guard rows.count > 0 else { return nil }
+        var a = Self.attempt(rows, 0)
+        let hostRows = try await run("SELECT host, previous, current, step, status, error, slot, standby, rollout_step, switched_at FROM {s}attempt_hosts WHERE attempt_id = $1 ORDER BY host", [id])
+        a.hosts = (0..<hostRows.count).map { Self.host(hostRows, $0, from: 0) }
         return a
     }
 
     public func steps(attemptID: String) async throws -> [LedgerStep] {
-        var out: [LedgerStep] = []
-        for try await row in try await run("SELECT id, attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message FROM {s}steps WHERE attempt_id = $1 ORDER BY id", Self.binds([attemptID])) {
-            let r = row.makeRandomAccess()
-            out.append(LedgerStep(id: try r[0].decode(Int64.self), attemptID: try r[1].decode(String.self), host: try r[2].decode(String?.self),
-                                  step: try r[3].decode(String.self), status: try r[4].decode(String.self),
-                                  startedAt: Date(timeIntervalSince1970: try r[5].decode(Double.self)),
-                                  finishedAt: try r[6].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
-                                  exitStatus: try r[7].decode(Int?.self).map { Int32($0) }, stderrTail: try r[8].decode(String?.self),
-                                  message: try r[9].decode(String?.self)))
+        let rows = try await run("SELECT id, attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message FROM {s}steps WHERE attempt_id = $1 ORDER BY id", [attemptID])
+        return (0..<rows.count).map { r in
+            LedgerStep(id: rows.int(r, 0).map(Int64.init), attemptID: rows.text(r, 1) ?? "", host: rows.text(r, 2),
+                       step: rows.text(r, 3) ?? "", status: rows.text(r, 4) ?? "",
+                       startedAt: Date(timeIntervalSince1970: rows.double(r, 5) ?? 0),
+                       finishedAt: rows.double(r, 6).map(Date.init(timeIntervalSince1970:)),
+                       exitStatus: rows.int(r, 7).map { Int32(truncatingIfNeeded: $0) }, stderrTail: rows.text(r, 8), message: rows.text(r, 9))
         }
-        return out
     }
 
-    static func attempt(_ row: PostgresRow) throws -> LedgerAttempt {
-        let r = row.makeRandomAccess()
-        func str(_ i: Int) throws -> String { try r[i].decode(String.self) }
-        func opt(_ i: Int) throws -> String? { try r[i].decode(String?.self) }
+    /// A host row whose columns start at `first`: host, previous, current, step, status, error,
+    /// slot, standby, rollout_step, switched_at.
+    static func host(_ rows: PostgresClient.Rows, _ r: Int, from first: Int) -> LedgerHostState {
+        LedgerHostState(host: rows.text(r, first) ?? "", previous: rows.text(r, first + 1), current: rows.text(r, first + 2), step: rows.text(r, first + 3),
+                        status: rows.text(r, first + 4), error: rows.text(r, first + 5), slot: rows.int(r, first + 6), standby: rows.text(r, first + 7),
+                        rolloutStep: rows.int(r, first + 8), switchedAt: rows.double(r, first + 9).map { Date(timeIntervalSince1970: $0) })
+    }
+
+    static func attempt(_ rows: PostgresClient.Rows, _ r: Int) -> LedgerAttempt {
+        func str(_ i: Int) -> String { rows.text(r, i) ?? "" }
+        func opt(_ i: Int) -> String? { rows.text(r, i) }
         return LedgerAttempt(
-            id: try str(0), app: try str(1), stage: try opt(2), strategy: try str(3), operation: try str(4), releaseID: try str(5),
-            source: try opt(6), commit: try opt(7), ref: try opt(8), user: try str(9), machine: try str(10), pid: Int32(try r[11].decode(Int.self)),
-            ci: LedgerJSON.dictionary(try opt(12)), startedAt: Date(timeIntervalSince1970: try r[13].decode(Double.self)),
-            finishedAt: try r[14].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
-            outcome: LedgerAttempt.Outcome(rawValue: try str(15)) ?? .running, state: try str(16), error: try opt(17),
-            changedCount: try r[18].decode(Int?.self), changedFiles: LedgerJSON.list(try opt(19)), configHash: try str(20),
-            imageDigest: try opt(21), migrations: LedgerJSON.list(try opt(22)), rollbackUnsafe: try r[23].decode(Bool.self))
+            id: str(0), app: str(1), stage: opt(2), strategy: str(3), operation: str(4), releaseID: str(5),
+            source: opt(6), commit: opt(7), ref: opt(8), user: str(9), machine: str(10), pid: Int32(rows.int(r, 11) ?? 0),
+            ci: LedgerJSON.dictionary(opt(12)), startedAt: Date(timeIntervalSince1970: rows.double(r, 13) ?? 0),
+            finishedAt: rows.double(r, 14).map(Date.init(timeIntervalSince1970:)),
+            outcome: LedgerAttempt.Outcome(rawValue: str(15)) ?? .running, state: str(16), error: opt(17),
+            changedCount: rows.int(r, 18), changedFiles: LedgerJSON.list(opt(19)), configHash: str(20),
+            imageDigest: opt(21), migrations: LedgerJSON.list(opt(22)), rollbackUnsafe: rows.bool(r, 23) ?? false)
     }
 }
 
@@ -333,25 +302,21 @@ extension PostgresLedger: SharedRunLock {
         let key = Self.lockKey(app: app, stage: stage)
         let deadline = Date().addingTimeInterval(Double(waitSeconds))
         while true {
-            var got = false
-            for try await v in try await run("SELECT pg_try_advisory_lock(hashtext($1))", Self.binds([key])).decode(Bool.self) { got = v }
-            if got {
+            if try await run("SELECT pg_try_advisory_lock(hashtext($1))", [key]).bool(0, 0) == true {
                 try await exec("INSERT INTO {s}run_locks (key, app, stage, attempt_id, holder, since) VALUES (hashtext($1), $2, $3, $4, $5, $6) ON CONFLICT (key) DO UPDATE SET attempt_id = EXCLUDED.attempt_id, holder = EXCLUDED.holder, since = EXCLUDED.since",
-                               Self.binds([key, app, stage, attemptID, holder, Date().timeIntervalSince1970]))
+                               ([key, app, stage, attemptID, holder, Date().timeIntervalSince1970]))
                 return nil
             }
             if Date() >= deadline {
-                var who = "another run"
-                for try await (a, h, since) in try await run("SELECT attempt_id, holder, since FROM {s}run_locks WHERE key = hashtext($1)", Self.binds([key])).decode((String, String, Double).self) {
-                    who = "\(h) (attempt \(a), since \(UTCTime.short(Date(timeIntervalSince1970: since))))"
-                }
-                return who
+                let rows = try await run("SELECT attempt_id, holder, since FROM {s}run_locks WHERE key = hashtext($1)", [key])
+                guard rows.count > 0 else { return "another run" }
+                return "\(rows.text(0, 1) ?? "?") (attempt \(rows.text(0, 0) ?? "?"), since \(UTCTime.short(Date(timeIntervalSince1970: rows.double(0, 2) ?? 0))))"
             }
             try await Task.sleep(for: .milliseconds(200))
         }
     }
 
     public func releaseRunLock(app: String, stage: String?) async {
-        try? await exec("SELECT pg_advisory_unlock(hashtext($1))", Self.binds([Self.lockKey(app: app, stage: stage)]))
+        try? await exec("SELECT pg_advisory_unlock(hashtext($1))", ([Self.lockKey(app: app, stage: stage)]))
     }
 }
