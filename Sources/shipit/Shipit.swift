@@ -17,6 +17,7 @@ struct Shipit: AsyncParsableCommand {
     /// on stderr and exits with its documented code (docs/exit-codes.md); anything else is the
     /// argument parser's (usage, help, `ExitCode`).
     static func main() async {
+        MemoryTuning.apply(environment: ProcessInfo.processInfo.environment)
         let arguments = Array(CommandLine.arguments.dropFirst())
         do {
             var command = try parseAsRoot(arguments)

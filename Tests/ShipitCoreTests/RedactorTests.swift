@@ -29,3 +29,16 @@ struct RedactorTests {
         #expect(s == ["env.DB_PASSWORD": "***", "health.port": "8080", "ssh.identity": "/keys/id", "url": "https://u:***@h/"])
     }
 }
+
+extension RedactorTests {
+    @Test func matchesStartOnlyAtTheirTriggers() {
+        let r = Redactor(environment: [:])
+        #expect(r.redact("1https://u:p4ss@h/ and api_key=zz, mypassword: 'q'") == "1https://u:***@h/ and api_key=***, mypassword: '***'")
+        #expect(r.redact("xAKIAABCDEFGHIJKLMNOP used") == "xAKIAABCDEFGHIJKLMNOP used")
+        #expect(r.redact("a\nghp_abcdefghijklmnopqrstuvwxyz\nb") == "a\n***\nb")
+        // Log lines full of trigger words but no secret stay as they are.
+        let line = "GET http://example.org/health 200 secret-free token count=3 password through the high road\n"
+        let text = String(repeating: line, count: 1000)
+        #expect(r.redact(text) == text)
+    }
+}
