@@ -1,4 +1,5 @@
 import FoundationEssentials
+import SSH
 
 /// Walks a composed YAML tree with the path of every value, so each error names file:line and the
 /// field (`health.port`). Unknown keys, wrong types and anchors/aliases are refused.
@@ -10,10 +11,10 @@ struct YAMLReader {
     static let maxBytes = 1 << 20
 
     static func load(file: String) throws -> YAMLReader {
-        guard let attrs = try? FileManager.default.attributesOfItem(atPath: file) else {
+        guard let size = FilePath.size(of: file) else {
             throw ShipitError.input("\(file): cannot read the config file")
         }
-        if let size = attrs[.size] as? Int, size > maxBytes {
+        if size > maxBytes {
             throw ShipitError.input("\(file): config is \(size) bytes; more than \(maxBytes) is refused")
         }
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
