@@ -25,14 +25,26 @@ if [ -n "$yaml_dir" ] && [ -f "$yaml_dir/libyaml.a" ]; then
   STATIC_YAML="-Xlinker --as-needed"
 fi
 
+# Resident memory: the functions a deploy runs, laid out together (scripts/dist/hot-order.sh
+# profiles them; the list is committed). Without the list the binary is the same, only its code
+# pages are more spread out.
+ORDER=
+if [ -f scripts/dist/hot-functions.txt.gz ]; then
+  mkdir -p "$SCRATCH"
+  zcat scripts/dist/hot-functions.txt.gz > "$SCRATCH/hot-functions.txt"
+  ORDER="-Xlinker --symbol-ordering-file=$PWD/$SCRATCH/hot-functions.txt -Xlinker --no-warn-symbol-ordering"
+fi
+
 # Size: Swift keeps every public function of every package (an ELF "retain" flag) unless told
 # that nothing outside this executable links against them (-internalize-at-link); with a section
 # per function (Swift and C) the linker then drops what shipit never calls. -Osize for the rest.
+# Linked anew every time: SwiftPM does not relink when only linker flags or the order list change.
+rm -f "$SCRATCH/release/shipit"
 swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product shipit \
   -Xswiftc -use-ld=lld -Xswiftc -Osize \
   -Xswiftc -Xfrontend -Xswiftc -internalize-at-link -Xswiftc -Xfrontend -Xswiftc -function-sections \
   -Xcc -ffunction-sections -Xcc -fdata-sections \
-  -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs $STATIC_YAML
+  -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs $STATIC_YAML $ORDER
 
 bin=$SCRATCH/release/shipit
 if nm "$bin" | grep -q -m1 -E ' \$s10Foundation|_FoundationInternationalization|icudt[0-9]+_dat'; then
