@@ -33,10 +33,18 @@ public enum HostScript {
     eng() { eval "$E" '"$@"'; }
     """
 
-    /// `fail CODE MESSAGE` prints an error line and exits; `short TEXT` is its last 400 bytes on one line.
+    /// `fail CODE MESSAGE` prints an error line and exits; `short TEXT` is its last 400 bytes on one
+    /// line; `current_id` leaves the release `current` points at in `$CUR` without a fork (`cd -P`
+    /// resolves the link, a builtin; readlink only for a dangling link): every fork on every host
+    /// counts in a rollback's wall time.
     static let helpers = """
     fail() { code=$1; shift; echo "error=$*"; exit "$code"; }
     short() { printf '%s' "$1" | tail -c 400 | tr '\\n' ' '; }
+    current_id() {
+      CUR=; _here=$PWD
+      if cd -P "$CURRENT" 2>/dev/null; then CUR=${PWD##*/}; cd "$_here" 2>/dev/null || cd /
+      elif [ -L "$CURRENT" ]; then CUR=$(readlink "$CURRENT"); CUR=${CUR##*/}; fi
+    }
     """
 
     /// Exit codes the scripts use; the orchestrator shows their `error=` line.

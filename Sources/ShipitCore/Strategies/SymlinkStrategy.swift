@@ -59,7 +59,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
           avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
           [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
         fi
-        cur=$(readlink "$CURRENT" 2>/dev/null || true)
+        current_id; cur=$CUR
         echo "current=${cur##*/}"
         \(proxy?.body ?? "")
         """)
@@ -171,7 +171,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         guard !procs.isEmpty else { return nil }
         // The status command sees what the process was started with (the release `current` is).
         return script(.roleCheck, [], """
-        ID=$(readlink "$CURRENT" 2>/dev/null || true); ID=${ID##*/}
+        current_id; ID=$CUR; ID=${ID##*/}
         \(startExports(host: host))
         \(RoleScript.functions)
         \(RoleScript.check(procs, deadline: deadline, interval: interval))
@@ -194,7 +194,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         """)
         return script(.switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)], """
         [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
-        PREVIOUS=$(readlink "$CURRENT" 2>/dev/null || true); PREVIOUS=${PREVIOUS##*/}
+        current_id; PREVIOUS=$CUR; PREVIOUS=${PREVIOUS##*/}
         \(body)
         \(restartRoles(host: host))
         """)
@@ -205,7 +205,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
         script(.switch, [("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HIST", historyLine), ("STARTLOG", layout.startLog)], """
         [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit 30; }
-        prev=$(readlink "$CURRENT" 2>/dev/null || true)
+        current_id; prev=$CUR
         echo "previous=${prev##*/}"
         ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || { echo "error=switch failed"; exit 31; }
         echo "switched=$ID"
@@ -235,7 +235,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         return script(.retreat, [("ID", releaseID), ("HIST", historyLine), ("STOP", stop ?? ""), ("STARTLOG", layout.startLog)] + t.vars, """
         \(HostScript.appendHistory)
         \(t.functions)
-        cur=$(readlink "$CURRENT" 2>/dev/null || true)
+        current_id; cur=$CUR
         if [ "${cur##*/}" = "$ID" ]; then rm -f "$CURRENT" || fail 31 "cannot remove current"; fi
         \(t.retreatSlots)
         \(stopRoles)
@@ -250,7 +250,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         let t = traffic.scriptPart(host: nil)
         return script(.finish, [("KEEP", String(keepReleases)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")] + t.vars, """
         \(HostScript.appendHistory)
-        cur=$(readlink "$CURRENT" 2>/dev/null); cur=${cur##*/}
+        current_id; cur=$CUR; cur=${cur##*/}
         \(t.runningReleases)
         n=0
         for r in $(ls -1 "$RELEASES" | grep -v '\\.tmp$' | LC_ALL=C sort -r); do
@@ -277,7 +277,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         if [ -n "$KEEPIT" ]; then
           [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
         else
-          cur=$(readlink "$CURRENT" 2>/dev/null); [ "${cur##*/}" = "$ID" ] || rm -rf "$RELEASES/$ID"
+          current_id; cur=$CUR; [ "${cur##*/}" = "$ID" ] || rm -rf "$RELEASES/$ID"
         fi
         \(HostScript.unlockBody)
         """)
@@ -285,7 +285,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     /// Current (also left in `$cur`), releases oldest first, failed marks, lock.
     static let inventoryBody = """
-    cur=$(readlink "$CURRENT" 2>/dev/null || true); cur=${cur##*/}; echo "current=$cur"
+    current_id; cur=$CUR; cur=${cur##*/}; echo "current=$cur"
     for r in "$RELEASES"/*; do [ -d "$r" ] || continue; case "$r" in *.tmp) continue ;; esac; echo "release=${r##*/}"; done
     \(HostScript.marksAndLock)
     """
