@@ -77,6 +77,11 @@ struct FoundationFreeTests {
         let mask = UInt64(ignored.split(separator: "\t").last!.trimmed(), radix: 16)!
         #expect(mask & (1 << (UInt64(SIGPIPE) - 1)) == 0)
         #expect(throws: LocalProcess.Failure.self) { try LocalProcess.run(["false"]) }
+        // None of the deployer's other descriptors reaches the child (an open pipe here, say).
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        #expect(try LocalProcess.run(["sh", "-c", "for f in \(fds[0]) \(fds[1]); do [ -e /proc/self/fd/$f ] && echo leaked $f; done; true"]) == "")
         #expect(try LocalProcess.run(["/usr/bin/env", "X=1", "sh", "-c", "echo $X"], env: ["PATH": "/usr/bin:/bin"]) == "1\n")
     }
 

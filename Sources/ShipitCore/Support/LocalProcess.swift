@@ -2,6 +2,12 @@ import FoundationEssentials
 import Glibc
 import SSH
 
+// GNU extensions that Swift's Glibc module does not import (glibc ≥ 2.34 for closefrom).
+@_silgen_name("pipe2")
+private func pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func spawnCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
+
 /// Runs a program on the deployer (tar, git, sha256sum, hooks). Never used to reach a host: that is
 /// libssh2's job.
 public enum LocalProcess {
@@ -57,6 +63,9 @@ public enum LocalProcess {
         if stdin != nil { posix_spawn_file_actions_adddup2(&actions, input[0], 0) } else { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
         posix_spawn_file_actions_adddup2(&actions, output[1], 1)
         posix_spawn_file_actions_adddup2(&actions, output[1], 2)
+        // Nothing else of shipit's reaches the child (SSH sockets, the ledger, other children's
+        // pipes): a long-lived child holding another run's pipe would keep that run from its EOF.
+        _ = spawnCloseFrom(&actions, 3)
 
         // The child starts with default signal handling and nothing blocked: shipit's own
         // SIGINT/SIGTERM handlers and an ignored SIGPIPE must not carry over into a hook.
@@ -101,11 +110,10 @@ public enum LocalProcess {
         return (code, text)
     }
 
-    /// A pipe whose ends are closed in the child (dup2 gives it its own copies).
+    /// A pipe whose ends are close-on-exec from the start (pipe2: no window in which another
+    /// thread's child could inherit them; dup2 gives our child its own copies).
     private static func openPipe(_ fds: inout [Int32]) -> Bool {
-        guard pipe(&fds) == 0 else { return false }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        return true
+        fds.withUnsafeMutableBufferPointer { pipe2($0.baseAddress!, O_CLOEXEC) } == 0
     }
 
     /// NUL-terminated C string arrays for exec, alive for the call.
