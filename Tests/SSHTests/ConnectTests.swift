@@ -114,13 +114,14 @@ struct ConnectTests {
         // in parallel on 2 cores).
         let start = ContinuousClock.now
         do {
-            _ = try await SSHSession.connect(to: SSHTarget(host: "127.0.0.1", port: 1, user: "x"), options: hosts.options(connectTimeout: 30))
+            _ = try await SSHSession.connect(to: SSHTarget(host: "127.0.0.1", port: 1, user: "x"), options: hosts.options(connectTimeout: 300))
             Issue.record("connected to a closed port")
         } catch let e as SSHError {
             #expect(e.kind == .connect)
             #expect(e.message.contains("refused"))
         }
-        #expect(ContinuousClock.now - start < .seconds(20))
+        // Refused at once, not after the 300 s timeout (loose: the whole suite shares 2 cores).
+        #expect(ContinuousClock.now - start < .seconds(90))
     }
 
     @Test func silentServerTimesOut() async throws {
