@@ -27,7 +27,8 @@ synchronous_commit = off
 CONF
     fi
     if ! as_pg "$BIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
-      as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w start >/dev/null
+      # The port on the command line: a data directory made earlier with another port still works.
+      as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -o "-p $PORT" -w start >/dev/null
     fi
     as_pg psql -h "$DIR" -p "$PORT" -U postgres -qtAc "SELECT 1 FROM pg_roles WHERE rolname = 'shipit'" | grep -q 1 || \
       as_pg psql -h "$DIR" -p "$PORT" -U postgres -qc "CREATE ROLE shipit LOGIN PASSWORD '$PASSWORD'" >/dev/null
