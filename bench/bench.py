@@ -349,7 +349,7 @@ def pg_table():
     work = "/tmp/shipit-bench-pg"
     os.makedirs(work, exist_ok=True)
     pwfile = os.environ.get("SHIPIT_PG_DIR", "/tmp/shipit-pg") + "/pw"
-    port = os.environ.get("SHIPIT_PG_PORT", "25432")
+    port = os.environ.get("SHIPIT_PG_PORT", "15432")
     config = f"{work}/shipit.yml"
     write_config(config, "bench", HOSTS[:3], "/srv/bench-pg", 18400)
     with open(config, "a") as f:

@@ -4,7 +4,7 @@
 #   scripts/pg.sh up | down | status | url
 set -euo pipefail
 DIR=${SHIPIT_PG_DIR:-/tmp/shipit-pg}
-PORT=${SHIPIT_PG_PORT:-25432}
+PORT=${SHIPIT_PG_PORT:-15432}
 PASSWORD=${SHIPIT_PG_PASSWORD:-shipit-test-password}
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 die() { echo "pg: $*" >&2; exit 1; }

@@ -11,7 +11,7 @@ struct DeployerHTTPTests {
     /// path, headers, body) as JSON; `tls`: with a throwaway self-signed certificate.
     func server(tls: Bool) throws -> (Process, Int) {
         let dir = Local.tempDir("http")
-        let port = Int.random(in: 41000...45000)
+        let port = Int.random(in: 16000...17000)  // below the ephemeral ports (32768+)
         var setup = ""
         if tls {
             _ = try Local.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/k.pem", "-out", dir + "/c.pem",

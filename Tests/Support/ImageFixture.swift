@@ -23,7 +23,7 @@ public final class ImageFixture: @unchecked Sendable {
         app = "img-\(tag)"
         dir = Local.tempDir("shipit-image")
         deployTo = "/srv/i-\(tag)"
-        port = Int.random(in: 30000...39000)
+        port = Int.random(in: 10000...14000)  // below the ephemeral ports, apart from the other fixtures' ranges
         configFile = dir + "/shipit.yml"
         try """
         app: \(app)
