@@ -103,6 +103,8 @@ struct DeployerHTTPTests {
             Issue.record("a server that never answers was taken for an answer")
         } catch let e as DeployerHTTP.Failure {
             #expect(e.message.contains("timed out"), "\(e.message)")
+            // What gates, notifications and the GitHub client print: the message, not a type dump.
+            #expect(DeployerHTTP.describe(e) == e.message)
         }
         // (How soon it ends is not asserted: a busy test process may resume the deadline late. That
         // it ends at all is the point: this server never answers.)

@@ -6,9 +6,8 @@ import NIOSSL
 
 /// HTTP from the deployer (gates, Prometheus, webhooks, the GitHub API): one request per call on a
 /// connection of its own, no cache, no redirects, one deadline for the whole exchange. Built on
-/// swift-nio's HTTP/1.1 codec and swift-nio-ssl (already in the build for the PostgreSQL ledger)
-/// rather than URLSession: FoundationNetworking loads libcurl and 26 more shared libraries into
-/// every shipit process, gates or not.
+/// swift-nio's HTTP/1.1 codec and swift-nio-ssl rather than URLSession: FoundationNetworking loads
+/// libcurl and 26 more shared libraries into every shipit process, gates or not.
 enum DeployerHTTP {
     struct Response: Sendable {
         var status: Int
@@ -23,8 +22,7 @@ enum DeployerHTTP {
     /// Bodies larger than this are cut (a gate reads a small JSON document, an API an answer).
     static let maxBody = 8 << 20
 
-    /// An event loop of its own, started on first use: a PostgreSQL ledger's connections in the
-    /// same process never delay a gate's request or its deadline.
+    /// An event loop of its own, started on first use (only runs that send a request pay for it).
     static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     /// The TLS client context (the system's trust roots), made once: a gate samples every interval,
@@ -111,6 +109,7 @@ enum DeployerHTTP {
 
     /// An error as an operator reads it ("connection refused", not a type dump).
     static func describe(_ error: Error) -> String {
+        if let e = error as? Failure { return e.message }
         if let e = error as? IOError { return String(cString: strerror(e.errnoCode)) }
         if error is ChannelError { return "\(error)" }
         if let e = error as? NIOSSLError { return "TLS: \(e)" }
