@@ -63,7 +63,8 @@ final class CIOutput: @unchecked Sendable {
     private func append(_ text: String, to path: String?, what: String, truncate: Bool = false) {
         guard let path, !path.isEmpty else { return }
         do {
-            if truncate || !FileManager.default.fileExists(atPath: path) {
+            // Appending creates the file when it is missing.
+            if truncate {
                 try text.write(toFile: path, atomically: false, encoding: .utf8)
             } else {
                 try FilePath.append(text, to: path, mode: 0o644)

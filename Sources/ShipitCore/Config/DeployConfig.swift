@@ -79,7 +79,7 @@ extension DeployConfig {
         if let stage { try Names.identifier(stage, field: "--stage") }
         var reader = try YAMLReader.load(file: file)
         if let stage {
-            let overlayFile = FilePath.directory(of: file).appendingPathComponentSafe("shipit.\(stage).yml")
+            let overlayFile = FilePath.join(FilePath.directory(of: file), "shipit.\(stage).yml")
             guard FileManager.default.fileExists(atPath: overlayFile) else {
                 throw ShipitError.input("--stage \(stage): no overlay file \(overlayFile)")
             }
@@ -270,7 +270,7 @@ extension DeployConfig {
         }
         let diskFactor = try top["disk_factor"]?.double(0...100) ?? 2
         let hooksDir = expand(try top["hooks"]?.string() ?? "hooks", relativeTo: baseDir)
-        var ledgerPath = baseDir.appendingPathComponentSafe(".shipit/ledger.sqlite")
+        var ledgerPath = FilePath.join(baseDir, ".shipit/ledger.sqlite")
         var ledger = LedgerLocation.sqlite(path: ledgerPath)
         if let lr = top["ledger"] {
             let m = try lr.mapping(allowed: ["path", "url", "password_env", "password_file"])
@@ -342,13 +342,7 @@ extension DeployConfig {
     static func expand(_ path: String, relativeTo dir: String) -> String {
         if path.hasPrefix("~/") { return ConnectionSettings.home + String(path.dropFirst()) }
         if path.hasPrefix("/") { return path }
-        return dir.appendingPathComponentSafe(path)
-    }
-}
-
-extension String {
-    func appendingPathComponentSafe(_ component: String) -> String {
-        FilePath.join(self, component)
+        return FilePath.join(dir, path)
     }
 }
 

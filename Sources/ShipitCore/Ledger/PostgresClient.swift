@@ -45,9 +45,10 @@ final class PostgresClient: @unchecked Sendable {
         }
         let keys = params.map(\.0), values = params.map(\.1)
         return try await withCheckedThrowingContinuation { cont in
-            DetachedWork.run {
+            // libpq's connect blocks: on a thread of its own, not one of Swift concurrency's.
+            DetachedThread.start {
                 cont.resume(with: Result {
-                    let conn = withCStrings(keys) { k in withCStrings(values) { v in pq.connectdbParams(k, v, 0) } }
+                    let conn = CStringArray.withConst(keys) { k in CStringArray.withConst(values) { v in pq.connectdbParams(k, v, 0) } }
                     guard let conn else { throw Failure(message: "out of memory", state: nil) }
                     guard pq.status(conn) == 0 else {
                         let message = String(cString: pq.errorMessage(conn)).trimmed()
@@ -76,10 +77,8 @@ final class PostgresClient: @unchecked Sendable {
     }
 
     private func querySync(_ sql: String, _ parameters: [String?]) throws -> Rows {
-        let copies = parameters.map { $0.map { strdup($0) } ?? nil }
-        defer { for c in copies { free(c) } }
-        let result = copies.withUnsafeBufferPointer { values in
-            pq.execParams(conn, sql, Int32(parameters.count), nil, values.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: UnsafePointer<CChar>?.self) }, nil, nil, 0)
+        let result = CStringArray.withConst(parameters) { values in
+            pq.execParams(conn, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
         guard let result else { throw Failure(message: String(cString: pq.errorMessage(conn)).trimmed(), state: nil) }
         defer { pq.clear(result) }
@@ -106,16 +105,4 @@ final class PostgresClient: @unchecked Sendable {
         }
         return Rows(values: out)
     }
-}
-
-/// Blocking work (libpq's connect) on a thread of its own, not one of Swift concurrency's.
-private enum DetachedWork {
-    static func run(_ body: @escaping @Sendable () -> Void) { DispatchQueue.global().async(execute: body) }
-}
-
-/// NUL-terminated C strings for the call's duration.
-private func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
-    let copies = strings.map { UnsafePointer(strdup($0)) } + [nil]
-    defer { for c in copies { free(UnsafeMutablePointer(mutating: c)) } }
-    return copies.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -111,7 +111,8 @@ public struct Redactor: Sendable {
         // A private key block spans lines: the one pattern run on the whole text, when it can match.
         if s.contains("PRIVATE KEY-----") { s = s.replacing(Self.privateKey) { _ in "\(Self.mask) private key \(Self.mask)" } }
         // The others match within a line, starting at a trigger: most text has none.
-        guard Self.patterns.contains(where: { !$0.starts(Self.lowercasedBytes(s)).isEmpty }) else { return s }
+        let whole = Self.lowercasedBytes(s)
+        guard Self.patterns.contains(where: { !$0.starts(whole).isEmpty }) else { return s }
         var lines = s.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for i in lines.indices {
             var lower = Self.lowercasedBytes(lines[i])

@@ -141,23 +141,21 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     /// The first column of the first row (nil: no row, or NULL).
     public func text(_ sql: String, _ arguments: [(any SQLiteBindable)?] = []) throws -> String? {
-        var out: String?
-        var seen = false
-        try each(sql, arguments) { r in if !seen { out = r.text(0); seen = true } }
-        return out
+        try firstValue(sql, arguments) { $0.text(0) }
     }
 
     public func double(_ sql: String, _ arguments: [(any SQLiteBindable)?] = []) throws -> Double? {
-        var out: Double?
-        var seen = false
-        try each(sql, arguments) { r in if !seen { out = r.double(0); seen = true } }
-        return out
+        try firstValue(sql, arguments) { $0.double(0) }
     }
 
     public func int(_ sql: String, _ arguments: [(any SQLiteBindable)?] = []) throws -> Int64? {
-        var out: Int64?
+        try firstValue(sql, arguments) { $0.int(0) }
+    }
+
+    private func firstValue<T>(_ sql: String, _ arguments: [(any SQLiteBindable)?], _ read: (Row) -> T?) throws -> T? {
+        var out: T?
         var seen = false
-        try each(sql, arguments) { r in if !seen { out = r.int(0); seen = true } }
+        try each(sql, arguments) { r in if !seen { out = read(r); seen = true } }
         return out
     }
 

@@ -82,8 +82,8 @@ public enum LocalProcess {
 
         let environment = env.map { $0.map { "\($0.key)=\($0.value)" } }
         var pid: pid_t = 0
-        let rc = withCStrings(args) { argvC in
-            if let environment { return withCStrings(environment) { envC in posix_spawn(&pid, args[0], &actions, &attributes, argvC, envC) } }
+        let rc = CStringArray.with(args) { argvC in
+            if let environment { return CStringArray.with(environment) { envC in posix_spawn(&pid, args[0], &actions, &attributes, argvC, envC) } }
             return posix_spawn(&pid, args[0], &actions, &attributes, argvC, environ)
         }
         close(output[1])
@@ -114,12 +114,5 @@ public enum LocalProcess {
     /// thread's child could inherit them; dup2 gives our child its own copies).
     private static func openPipe(_ fds: inout [Int32]) -> Bool {
         fds.withUnsafeMutableBufferPointer { pipe2($0.baseAddress!, O_CLOEXEC) } == 0
-    }
-
-    /// NUL-terminated C string arrays for exec, alive for the call.
-    private static func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
-        let copies = strings.map { strdup($0) } + [nil]
-        defer { for c in copies { free(c) } }
-        return copies.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 }
