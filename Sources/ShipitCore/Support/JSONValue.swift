@@ -46,10 +46,8 @@ public enum JSONValue: Codable, Equatable, Sendable {
     public var array: [JSONValue]? { if case let .array(a) = self { return a }; return nil }
     public var object: [String: JSONValue]? { if case let .object(o) = self { return o }; return nil }
 
-    /// The document as compact JSON, keys sorted (a stable request body).
+    /// The document as compact JSON, keys sorted (a stable request body): the JSON-lines encoder.
     public func encoded() -> Data {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? e.encode(self)) ?? Data("null".utf8)
+        (try? JSONLine.encoder.encode(self)) ?? Data("null".utf8)
     }
 }
