@@ -7,14 +7,15 @@ import TestSupport
 /// that checks what it receives, and one with TLS whose certificate nobody trusts.
 @Suite("deployer HTTP client: NIO HTTP/1.1 and TLS")
 struct DeployerHTTPTests {
-    /// A python3 server on 127.0.0.1:`port` answering every request with what it received (method,
-    /// path, headers, body) as JSON; `tls`: with a throwaway self-signed certificate.
-    func server(tls: Bool) throws -> (Process, Int) {
+    /// A python3 server on 127.0.0.1 answering every request with what it received (method, path,
+    /// headers, body) as JSON; `tls`: with a throwaway self-signed certificate. It takes a free port
+    /// from the kernel and writes it to a file once it listens (two servers of this suite start at
+    /// once: a port picked at random could be the other's).
+    func server(tls: Bool) async throws -> (Process, Int) {
         let dir = Local.tempDir("http")
-        let port = Int.random(in: 16000...17000)  // below the ephemeral ports (32768+)
         var setup = ""
         if tls {
-            _ = try Local.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/k.pem", "-out", dir + "/c.pem",
+            _ = try await Local.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/k.pem", "-out", dir + "/c.pem",
                                "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
             setup = """
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain("\(dir)/c.pem", "\(dir)/k.pem")
@@ -40,8 +41,9 @@ struct DeployerHTTPTests {
                     self.send_header("Content-Length", str(len(out))); self.end_headers(); self.wfile.write(out)
             do_GET = do_POST = answer
             def log_message(self, *a): pass
-        s = http.server.HTTPServer(("127.0.0.1", \(port)), H)
+        s = http.server.HTTPServer(("127.0.0.1", 0), H)
         \(setup)
+        open("\(dir)/port.tmp", "w").write(str(s.server_address[1])); __import__("os").rename("\(dir)/port.tmp", "\(dir)/port")
         s.serve_forever()
         """
         try script.write(toFile: dir + "/srv.py", atomically: true, encoding: .utf8)
@@ -51,25 +53,14 @@ struct DeployerHTTPTests {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
+        try await DeployFixture.waitForFile(dir + "/port", timeout: 60)
+        let port = try #require(Int(String(contentsOfFile: dir + "/port", encoding: .utf8)))
         return (p, port)
     }
 
-    func waitUp(_ port: Int) async throws {
-        for _ in 0..<100 {
-            if (try? await DeployerHTTP.get(URL(string: "http://127.0.0.1:\(port)/")!, timeout: 1)) != nil { return }
-            let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var a = sockaddr_in(); a.sin_family = sa_family_t(AF_INET); a.sin_port = in_port_t(UInt16(port).bigEndian); a.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let ok = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-            close(s)
-            if ok { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
     @Test func getAndPostCarryHeadersAndBodiesAndReadChunkedAnswers() async throws {
-        let (p, port) = try server(tls: false)
+        let (p, port) = try await server(tls: false)
         defer { p.terminate() }
-        try await waitUp(port)
         let get = try await DeployerHTTP.get(URL(string: "http://127.0.0.1:\(port)/metrics.json?x=1")!, timeout: 30)
         #expect(get.status == 200)
         let g = try #require(try JSONSerialization.jsonObject(with: get.body) as? [String: Any])
@@ -110,9 +101,8 @@ struct DeployerHTTPTests {
         // it ends at all is the point: this server never answers.)
 
         // TLS: the handshake happens, and a certificate no one trusts is refused.
-        let (p, port) = try server(tls: true)
+        let (p, port) = try await server(tls: true)
         defer { p.terminate() }
-        try await waitUp(port)
         do {
             _ = try await DeployerHTTP.get(URL(string: "https://127.0.0.1:\(port)/")!, timeout: 30)
             Issue.record("an untrusted certificate was accepted")

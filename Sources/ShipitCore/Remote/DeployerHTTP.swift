@@ -90,10 +90,11 @@ enum DeployerHTTP {
                 race.addTask { try await promise.futureResult.get() }
                 race.addTask {
                     try await Task.sleep(until: ends, clock: .continuous)
-                    // Fails the exchange too (a completed promise ignores it), so the other task ends.
-                    let late = Failure(message: "timed out after \(timeout) s")
-                    promise.fail(late)
-                    throw late
+                    // Fails the exchange (a completed promise ignores it), then reports what the
+                    // exchange came to: a starved process may run this task before the other one
+                    // even though the answer came in time, and that answer is not a timeout.
+                    promise.fail(Failure(message: "timed out after \(timeout) s"))
+                    return try await promise.futureResult.get()
                 }
                 defer { race.cancelAll() }
                 guard let first = try await race.next() else { throw Failure(message: "no answer") }
