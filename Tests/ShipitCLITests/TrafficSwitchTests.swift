@@ -55,6 +55,15 @@ struct TrafficSwitchTests {
             #expect(host["slot"] as? Int != standbySlot)
             #expect((host["standby"] as? String)?.isEmpty == false)
             let pidBefore = try await f.sh(h, "cat \(f.deployTo)/.shipit/slots/\(standbySlot).pid")
+            // A rollback to the release that already serves changes nothing: no restart, and the
+            // standby is not replaced by a second copy of it.
+            let serving = try await f.sh(h, "ls \(f.deployTo)/releases | sort | tail -1").trimmingCharacters(in: .whitespacesAndNewlines)
+            let servingPid = try await f.sh(h, "cat \(f.deployTo)/.shipit/slots/\(try #require(host["slot"] as? Int)).pid")
+            let same = try await f.shipit(["rollback", "--to", serving])
+            #expect(same.status == 0, "\(same.stdout)\(same.stderr)")
+            #expect(same.stdout.contains("already serves on every host"), "\(same.stdout)")
+            #expect(try await f.sh(h, "cat \(f.deployTo)/.shipit/slots/\(try #require(host["slot"] as? Int)).pid") == servingPid)
+            #expect(try await served(f, h) == "hello from releases-example v2")
             let back = try await f.shipit(["rollback", "--json"])
             #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
             // No restart: the same process serves, now with the traffic.

@@ -224,6 +224,13 @@ public final class Deployment: @unchecked Sendable {
     /// The hosts of the step running now.
     var stepHosts: [String] { stepPlan.indices.contains(machine.step) ? stepPlan[machine.step] : config.hosts }
 
+    /// The hosts of the step running now that the run moves to its release. A rollback leaves a
+    /// host that already serves its target alone: no restart for nothing, and with the traffic
+    /// switch its warm standby is kept (starting the target on the idle slot would replace it).
+    var movingHosts: [String] {
+        machine.operation == .rollback ? stepHosts.filter { state[$0]?.current != targetID } : stepHosts
+    }
+
     /// Every host of the steps started so far: the ones this release may have reached.
     var reachedHosts: [String] { reachedHosts(through: machine.step) }
 

@@ -61,6 +61,12 @@ struct RollbackPreflightPhase: PhaseRunner {
         }
         d.rollbackTo = target
         d.notify(DeployNotice(host: nil, step: "rollback", status: .info, message: "target release \(target)"))
+        let already = hosts.filter { d.state[$0]?.current == target }
+        if !already.isEmpty {
+            let which = already.count == hosts.count ? "every host" : already.joined(separator: ", ")
+            d.notify(DeployNotice(host: nil, step: "rollback", status: .info,
+                                  message: "\(target) already serves on \(which): left as it is (checked, not restarted)"))
+        }
         await d.recorder?.change { $0.releaseID = target }
         if let blocked = await MigrationGate(run: d).rollbackBlocker(target: target), !d.options.force {
             d.notify(DeployNotice(host: nil, step: "rollback", status: .failed, message: blocked))

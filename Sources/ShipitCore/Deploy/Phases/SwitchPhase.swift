@@ -6,7 +6,7 @@ struct SwitchPhase: PhaseRunner {
     func run(_ d: Deployment) async -> PhaseOutcome {
         let id = d.targetID
         let event = d.machine.operation == .deploy ? "deploy" : "rollback"
-        let failed = await Self.switchHosts(d, step: "switch", event: event, to: { _ in id }, slot: { d.idleSlot($0) }, targets: d.stepHosts)
+        let failed = await Self.switchHosts(d, step: "switch", event: event, to: { _ in id }, slot: { d.idleSlot($0) }, targets: d.movingHosts)
         if d.machine.operation == .deploy { _ = await d.runHook("post-switch") }
         return failed.isEmpty ? .done : .failed
     }

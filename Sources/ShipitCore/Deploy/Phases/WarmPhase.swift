@@ -4,7 +4,7 @@
 struct WarmPhase: PhaseRunner {
     func run(_ d: Deployment) async -> PhaseOutcome {
         let id = d.targetID
-        let failed = await Self.warm(d, step: "warm", release: { _ in id }, slot: { d.idleSlot($0) }, hosts: d.stepHosts.filter(d.strategy.roles.runsApp))
+        let failed = await Self.warm(d, step: "warm", release: { _ in id }, slot: { d.idleSlot($0) }, hosts: d.movingHosts.filter(d.strategy.roles.runsApp))
         return failed.isEmpty ? .done : .failed
     }
 
