@@ -25,12 +25,14 @@ struct FaultTrafficTests {
             let p = bin.start(["deploy", "--config", f.configFile, "--from", gate.path])
             try p.run()
             try await gate.waitEntered(f.targets)
+            // The start rode in the pre-flight's channel; the signal comes while the slot is probed.
+            let seen = await ShipitBinary.read(p.standardOutput as! Pipe, until: ["→ warm"], timeout: 120)
             kill(p.processIdentifier, signal)
             let (status, out) = await ShipitBinary.finish(p)
             gate.open()
             let r = try await load.finish()
             #expect(status == ShipitExit.interrupted.rawValue, "\(out)")
-            #expect(out.contains("state: warm → failed"), "\(out)")
+            #expect(out.contains("state: warm → failed"), "\(seen)\(out)")
             #expect(r.failed == 0, "\(r.errors)")
             for h in f.targets {
                 #expect(try await f.currentRelease(h) == current)
@@ -38,6 +40,46 @@ struct FaultTrafficTests {
                 #expect(try await f.lockHolder(h) == "free")
             }
             // The warm standby the interrupted release displaced is back: the rollback is instant.
+            let back = try await f.shipit(["rollback"])
+            #expect(back.status == 0, "\(back.stdout)")
+            for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v1") }
+        }
+    }
+
+    /// The warm-up rides in the pre-flight's channel: hosts whose pre-flight passed have started
+    /// the new release on the idle slot (where the standby ran) when another host's pre-flight
+    /// fails. Those slots stop, the standby runs there again, nothing was switched.
+    @Test func aPreflightFailingOnOneHostAfterOthersStartedTheReleaseGivesTheirStandbyBack() async throws {
+        let f = try DeployFixture(healthDeadline: 5, extraYAML: Self.traffic)
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            #expect(try await f.shipit(["deploy", "--from", f.release("v2")]).status == 0)
+            let broken = f.targets[2]
+            func standbyPid(_ h: String) async throws -> String {
+                try await f.sh(h, "a=$(cat \(f.deployTo)/.shipit/slots/active); for s in \(f.deployTo)/.shipit/slots/*.pid; do [ \"$(basename $s .pid)\" = \"$a\" ] || cat $s; done")
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            var standbyPids: [String] = []
+            for h in f.targets.dropLast() { standbyPids.append(try await standbyPid(h)) }
+            // The last host cannot take a release: its pre-flight's extract fails.
+            _ = try await f.sh(broken, "chmod a-w \(f.deployTo)/releases")
+            let load = try LoadGenerator(targets: f.targets, port: f.port, threads: 2)
+            let v3 = try await f.shipit(["deploy", "--from", f.release("v3")])
+            let r = try await load.finish()
+            _ = try await f.sh(broken, "chmod u+w \(f.deployTo)/releases")
+            #expect(v3.status != 0, "\(v3.stdout)")
+            #expect(v3.stdout.contains("FAILED in preflight"), "\(v3.stdout)")
+            #expect(v3.stdout.contains("restore standby ok"), "\(v3.stdout)")
+            #expect(r.failed == 0 && r.versions["v3"] == nil, "\(r.errors) \(r.versions)")
+            for (i, h) in f.targets.dropLast().enumerated() {
+                #expect(try await f.served(h) == "hello from releases-example v2")
+                #expect(try await f.lockHolder(h) == "free")
+                // v3 stopped and removed (it never went live); v1 warm on the idle slot again.
+                #expect(try await f.sh(h, "ls \(f.deployTo)/releases | wc -l").trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+                let pid = try await standbyPid(h)
+                #expect(pid != standbyPids[i], "the standby was started again")
+                #expect(try await f.sh(h, "kill -0 \(pid) && echo alive").contains("alive"))
+            }
             let back = try await f.shipit(["rollback"])
             #expect(back.status == 0, "\(back.stdout)")
             for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v1") }

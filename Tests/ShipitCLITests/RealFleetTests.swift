@@ -215,4 +215,31 @@ struct ExecChannelTests {
             #expect(try count("req exec") - execs == 3)
         }
     }
+
+    /// With the traffic switch the warm-up on the idle slot rides on the pre-flight's channel too
+    /// (no migrations, no pre-switch hook): still three per deploy, and a rollback to the warm
+    /// standby is a pre-flight, a proxy switch and an unlock.
+    @Test func behindTheTrafficSwitchADeployStillOpensThree() async throws {
+        let address = "127.0.0.63"
+        try await hosts.harness(["start-host", address], environment: ["SHIPIT_HOST_OPTS": "debug"])
+        let f = try DeployFixture(targets: [address], extraYAML: "traffic: {proxy: nginx, drain: 1}")
+        try await withCleanup({ await f.stopAll(on: address); _ = try? await hosts.harness(["stop-host", address], environment: [:]) }) {
+            let log = hosts.stateDir + "/hosts/\(address)/sshd.log"
+            func count(_ what: String) throws -> Int { try String(contentsOfFile: log, encoding: .utf8).components(separatedBy: what).count - 1 }
+            for version in ["v1", "v2"] {
+                let execs = try count("req exec")
+                let r = try await f.shipit(["deploy", "--from", f.release(version)])
+                #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+                #expect(r.stdout.contains("warm ok: started with the pre-flight"), "\(r.stdout)")
+                // Pre-flight + lock + stream + extract + start on the idle slot; proxy switch; finish.
+                #expect(try count("req exec") - execs == 3)
+                #expect(try await f.served(address).contains("hello from releases-example \(version)"))
+            }
+            let execs = try count("req exec")
+            let back = try await f.shipit(["rollback"])
+            #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+            #expect(try count("req exec") - execs == 3)
+            #expect(try await f.served(address).contains("hello from releases-example v1"))
+        }
+    }
 }

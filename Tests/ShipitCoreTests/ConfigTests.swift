@@ -87,7 +87,7 @@ struct ConfigTests {
         let start = ContinuousClock.now
         let e = error(bomb + "\n" + nested + "\nhosts: *i\n")
         #expect(e.contains("unknown key") || e.contains("expected"))
-        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(10))  // expanded, it would take minutes: a loaded test machine needs slack
     }
 
     @Test func hugeConfigIsRefused() {

@@ -69,6 +69,18 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         return c
     }
 
+    /// This script, then `next` in a subshell whose exit status is reported as `<key>.exit=` while
+    /// the whole script still succeeds: a later step carried in this channel, whose failure is that
+    /// step's (recorded there), not this one's. `next`'s variables and traps stay in its subshell.
+    public func thenContained(_ next: RemoteCommand, as key: String) -> RemoteCommand {
+        guard case let .script(a) = body, case let .script(b) = next.body else { preconditionFailure("only builder scripts combine") }
+        var c = self
+        c.body = .script(a + "\n(\n" + b + "\n)\necho \"\(key).exit=$?\"")
+        c.alsoRuns += [next.step].compactMap { $0 } + next.alsoRuns
+        c.timeout = [timeout, next.timeout].compactMap { $0 }.max()
+        return c
+    }
+
     /// Only the receiving part (a file the script needs besides the one on its own stdin).
     public func receivingOnly(stdinAt path: String) -> RemoteCommand {
         var c = RemoteCommand(script: Self.receive(path), step: step, timeout: timeout)

@@ -266,13 +266,16 @@ public struct TrafficSwitch: Sendable {
     if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
     """
 
-    /// Starts `$ID` on `$SLOT` (never the slot serving traffic) with `PORT` and `SHIPIT_PIDFILE`;
+    /// Starts `$ID` on `$SLOT` (never the slot serving traffic; empty: the idle one) with `PORT` and `SHIPIT_PIDFILE`;
     /// with `$REUSE`, a slot already running that release is kept as it is (a warm standby).
     /// `startBody` is the strategy's start (symlink: the `start` command in the release dir).
     func warmBody(startBody: String) -> String {
         Self.functions + """
 
         mkdir -p "$SLOTS"
+        # No slot given (a warm-up riding in the pre-flight's channel): the one not serving, as
+        # TrafficSettings.idle(after:) picks it.
+        if [ -z "$SLOT" ]; then getv act "$SLOTS/active"; for s in $SLOTPORTS; do [ "$s" = "$act" ] || { SLOT=$s; break; }; done; fi
         getv act "$SLOTS/active"; getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
         [ "$act" != "$SLOT" ] || fail 35 "slot $SLOT serves traffic: refusing to restart it"
         if [ -n "$REUSE" ] && [ "$rel" = "$ID" ] && alive "$pid"; then

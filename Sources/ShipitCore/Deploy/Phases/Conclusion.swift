@@ -27,9 +27,11 @@ struct Conclusion {
             await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: true, holder: holder, historyLine: history($0), host: $0) }
         case (.failed, .deploy) where d.release != nil:
             // Nothing switched. A release that failed its warm-up is kept for inspection (and the
-            // warm standby it displaced is started again); one that never ran is removed.
+            // warm standby it displaced is started again); one that never ran is removed. Hosts
+            // whose pre-flight started it before another host's failed get their standby back too
+            // (the release itself stops with the abandon).
             let ranOnSlot = state.failedIn == .warm
-            if ranOnSlot { await restoreStandby(d, hosts: d.config.hosts) }
+            if ranOnSlot { await restoreStandby(d, hosts: d.config.hosts) } else { await restoreStandby(d, hosts: d.warmedInPreflight.keys.sorted()) }
             await d.onLockedHosts {
                 strategy.abandon(releaseID: id, keepForInspection: ranOnSlot, holder: holder, historyLine: ranOnSlot ? history($0) : nil, host: $0)
             }

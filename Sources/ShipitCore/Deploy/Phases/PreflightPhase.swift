@@ -14,7 +14,10 @@ struct PreflightPhase: PhaseRunner {
         if let symlink = d.strategy as? SymlinkStrategy, case let .artifact(a) = input, d.config.connection.upload.streams(bytes: a.size) {
             // The artifact rides on the pre-flight's channel, taken once the host's checks and lock
             // passed: one exec per host instead of two.
-            found = await d.lockingPreflight(stdinPath: a.path) { [lock = d.lockRequest] in symlink.preflightAndStage(lock, artifact: a, host: $0) }
+            let warms = d.warmsInPreflight
+            found = await d.lockingPreflight(stdinPath: a.path) { [lock = d.lockRequest] host in
+                warms(host) ? symlink.preflightStageAndWarm(lock, artifact: a, host: host) : symlink.preflightAndStage(lock, artifact: a, host: host)
+            }
             // What some hosts staged before another failed is removed like any release never switched to.
             if found == nil && !d.stagedInPreflight.isEmpty { d.release = ResolvedRelease(id: a.releaseID, input: input) }
         } else {
@@ -34,6 +37,18 @@ struct PreflightPhase: PhaseRunner {
             await d.recorder?.change { $0.releaseID = release.id; $0.imageDigest = digest }
         }
         return await MigrationGate(run: d).check(release) ? .done : .failed
+    }
+}
+
+extension Deployment {
+    /// Whether a host's pre-flight script also starts the release on its idle slot: with the
+    /// traffic switch, when nothing must happen between staging and the warm-up (no migrations to
+    /// apply first, no pre-switch hook) and every host warms at once (one rollout step), on hosts
+    /// that run the app. A pre-flight that then fails elsewhere stops those slots again.
+    var warmsInPreflight: @Sendable (String) -> Bool {
+        let applies = machine.warmStandby && config.migrations == nil && !hooks.exists("pre-switch") && machine.rollout.steps <= 1
+        let roles = strategy.roles
+        return { applies && roles.runsApp($0) }
     }
 }
 

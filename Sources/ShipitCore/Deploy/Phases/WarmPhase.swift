@@ -4,24 +4,35 @@
 struct WarmPhase: PhaseRunner {
     func run(_ d: Deployment) async -> PhaseOutcome {
         let id = d.targetID
-        let failed = await Self.warm(d, step: "warm", release: { _ in id }, slot: { d.idleSlot($0) }, hosts: d.movingHosts.filter(d.strategy.roles.runsApp))
+        let failed = await Self.warm(d, step: "warm", release: { _ in id }, slot: { d.idleSlot($0) }, hosts: d.movingHosts.filter(d.strategy.roles.runsApp),
+                                     startedInPreflight: d.warmedInPreflight)
         return failed.isEmpty ? .done : .failed
     }
 
     /// Starts each host's release on its slot (a release already running there is kept), then
     /// probes the slot directly. Returns the hosts that failed (recorded).
-    static func warm(_ d: Deployment, step: String, release: (String) -> String?, slot: (String) -> Int, hosts: [String]) async -> [String] {
+    /// `startedInPreflight`: hosts whose pre-flight script already ran the start, with its output;
+    /// the step is recorded from it (the ledger and the progress say where each host is).
+    static func warm(_ d: Deployment, step: String, release: (String) -> String?, slot: (String) -> Int, hosts: [String],
+                     startedInPreflight: [String: ScriptOutput] = [:]) async -> [String] {
         var (ids, failed) = d.releases(for: hosts, step: step, release)
         var commands: [String: RemoteCommand] = [:]
         var slots: [String: Int] = [:]
         for (host, id) in ids {
             slots[host] = slot(host)
+            if let out = startedInPreflight[host] {
+                // The slot the script found idle (the same file pre-flight read, in the same script).
+                if let s = out.first("slot").flatMap({ Int($0) }) { slots[host] = s }
+                continue
+            }
             // Pre-flight saw this release running warm on that slot: nothing to start, only to check.
             if d.state[host]?.standby == id && d.state[host]?.standbySlot == slot(host) { continue }
             commands[host] = d.strategy.warm(releaseID: id, host: host, slot: slot(host), reuse: true)
         }
         let plans = commands
-        let results = await d.step(step, on: plans.keys.sorted()) { host in await d.remote(host, plans[host]!) }
+        let early = startedInPreflight.filter { slots[$0.key] != nil }
+        var results = await d.step(step, on: early.keys.sorted()) { host in Self.result(ofStartIn: early[host]!) }
+        results.merge(await d.step(step, on: plans.keys.sorted()) { host in await d.remote(host, plans[host]!) }) { $1 }
         failed += d.state.record(results, step: step)
         let started = slots.keys.filter { !failed.contains($0) }.sorted()
         guard let health = d.config.health, !started.isEmpty else { return failed.sorted() }
@@ -35,6 +46,20 @@ struct WarmPhase: PhaseRunner {
         failed += d.state.record(checks, step: "smoke test (slot)")
         await d.recordHosts()
         return failed.sorted()
+    }
+}
+
+extension WarmPhase {
+    /// The warm-up a pre-flight script carried, as its own step's result: `warm.exit=` and, on
+    /// failure, the warm-up's `error=` line (the pre-flight part succeeded, or it had not run).
+    static func result(ofStartIn out: ScriptOutput) -> StepResult {
+        let status = out.first("warm.exit").flatMap { Int32($0) } ?? -1
+        guard status != 0 else {
+            var r = StepResult(ok: true, output: out, exitStatus: 0)
+            r.note = "started with the pre-flight"
+            return r
+        }
+        return StepResult(ok: false, output: out, error: out.first("error") ?? "exit \(status)", exitStatus: status)
     }
 }
 
