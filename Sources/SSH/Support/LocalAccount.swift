@@ -10,7 +10,14 @@ public enum LocalAccount {
         return "/"
     }
 
-    /// The password database's name of this user (`$USER` is the caller's to consult first).
+    /// The login name as ssh uses it: `$USER` (of `environment`) when set, else the password
+    /// database's name.
+    public static func user(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let u = environment["USER"], !u.isEmpty { return u }
+        return name
+    }
+
+    /// The password database's name of this user.
     public static var name: String {
         if let pw = getpwuid(getuid()), let n = pw.pointee.pw_name { return String(cString: n) }
         return String(getuid())

@@ -33,7 +33,7 @@ public struct Invoker: Sendable, Equatable {
         if let server = ci["GITHUB_SERVER_URL"], let repo = ci["GITHUB_REPOSITORY"], let run = ci["GITHUB_RUN_ID"] {
             ci["GITHUB_RUN_URL"] = "\(server)/\(repo)/actions/runs/\(run)"
         }
-        return Invoker(user: environment["USER"] ?? LocalAccount.name, machine: ProcessInfo.processInfo.hostName, pid: getpid(), ci: ci)
+        return Invoker(user: LocalAccount.user(environment), machine: ProcessInfo.processInfo.hostName, pid: getpid(), ci: ci)
     }
 
     /// Whether a pid on this machine is still running (signal 0 probes without sending anything).

@@ -58,8 +58,7 @@ public struct ConnectionSettings: Sendable {
         knownHostsPath: String? = nil, hostKeyPolicy: SSHOptions.HostKeyPolicy = .strict,
         connectTimeout: Double = 10, commandTimeout: Double = 600, parallel: Int = 50
     ) {
-        let env = ProcessInfo.processInfo.environment
-        self.user = user ?? env["USER"] ?? LocalAccount.name
+        self.user = user ?? LocalAccount.user()
         // Given here, as in a test's settings: explicit, like shipit.yml.
         if user != nil { explicit.insert(.user) }
         if !identities.isEmpty { explicit.insert(.identities) }
@@ -74,7 +73,7 @@ public struct ConnectionSettings: Sendable {
         self.parallel = parallel
     }
 
-    static var home: String { ProcessInfo.processInfo.environment["HOME"] ?? LocalAccount.home }
+    static var home: String { LocalAccount.home }
 
     /// A login name that cannot be an option or carry shell syntax.
     static func isValidUser(_ user: String) -> Bool {

@@ -79,5 +79,5 @@ extension ConnectionSettings {
         return s.sshOptions
     }
 
-    static var localUser: String { ProcessInfo.processInfo.environment["USER"] ?? LocalAccount.name }
+    static var localUser: String { LocalAccount.user() }
 }
