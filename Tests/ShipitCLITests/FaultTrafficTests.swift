@@ -86,6 +86,58 @@ struct FaultTrafficTests {
         }
     }
 
+    /// A signal while the proxies switch (a system nginx whose reload parks on the first host):
+    /// the switch finishes where it started, then every switched host goes back to the release
+    /// it served, a traffic switch to the standby. Exit 130, no lock, the ledger says why.
+    @Test(arguments: [SIGINT, SIGTERM])
+    func aSignalWhileTheProxySwitchesSwitchesEveryHostBack(signal: Int32) async throws {
+        let system = SystemNginx()
+        let gate = Local.tempDir("reload-gate")
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: gate)
+        let reload = gate + "/reload"
+        let parked = hosts.hosts[0]
+        try """
+        #!/bin/sh
+        if [ -f '\(gate)/armed' ] && [ ! -f '\(gate)/go' ] && grep -q '\(parked):' '\(system.prefix)/upstream.conf' 2>/dev/null; then
+          touch '\(gate)/entered'; while [ ! -f '\(gate)/go' ]; do sleep 0.05; done
+        fi
+        exec \(system.nginx) -s reload
+        """.write(toFile: reload, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: reload)
+        let f = try DeployFixture(extraYAML: system.yaml(reload: reload))
+        try await withCleanup({
+            for h in f.targets { _ = try? await f.sh(h, system.tearDown) }
+            await f.cleanUp()
+        }) {
+            for h in f.targets { #expect(try await f.sh(h, system.setUp(host: h, port: f.port)).contains("started")) }
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            let before = try await f.currentRelease(f.targets[0])
+            FileManager.default.createFile(atPath: gate + "/armed", contents: nil)
+            let load = try LoadGenerator(targets: f.targets, port: f.port, threads: 2)
+            let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
+            try p.run()
+            try await DeployFixture.waitForFile(gate + "/entered", timeout: 60)
+            kill(p.processIdentifier, signal)
+            try await Task.sleep(for: .milliseconds(100))
+            FileManager.default.createFile(atPath: gate + "/go", contents: nil)
+            let (status, out) = await ShipitBinary.finish(p)
+            let r = try await load.finish()
+            #expect(status == ShipitExit.interrupted.rawValue, "\(out)")
+            #expect(out.contains("state: switch → rollingBack"), "\(out)")
+            #expect(r.failed == 0, "\(r.errors)")
+            for h in f.targets {
+                #expect(try await f.currentRelease(h) == before)
+                #expect(try await f.served(h) == "hello from releases-example v1")
+                #expect(try await f.lockHolder(h) == "free")
+            }
+            let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
+            let e = try #require(t.entries.last)
+            #expect(e.outcome == "rolled-back", "\(out)")
+            #expect(e.error?.contains("interrupted") == true)
+            #expect(try await f.shipit(["verify"]).status == 0)
+        }
+    }
+
     /// The managed proxy switches by renaming one link (nothing to interrupt); a system nginx
     /// switches by rewriting the upstream, testing and reloading it: sshd dies during that reload.
     @Test func sshdKilledWhileTheProxySwitchesIsUnknownUntilARollbackBringsEveryHostBack() async throws {

@@ -158,30 +158,52 @@ public struct TrafficSwitch: Sendable {
       done
       return 0
     }
+    # `left_now SLOT`: the moment the proxy stopped sending to SLOT (seconds since boot, read
+    # from /proc/uptime: no fork), for stop_slot's settle time.
+    left_now() { read -r up _ < /proc/uptime && printf '%s\\n' "$up" > "$SLOTS/$1.left"; }
     # Points the proxy at slot $1 and records which slot that is. Managed: the active.sock link is
     # renamed into place (atomic; takes effect with the next request). System: the upstream file
     # (the caller tests and reloads).
     point_to() {
+      getv was "$SLOTS/upstream.slot"
       if [ "$TMODE" = managed ]; then
         ln -sfn "slot-$1.sock" "$PROXY/active.sock.tmp" && mv -Tf "$PROXY/active.sock.tmp" "$PROXY/active.sock" || return 1
       else
         printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$BIND" "$1" > "$UPFILE.tmp" && mv "$UPFILE.tmp" "$UPFILE" || return 1
       fi
       printf '%s\\n' "$1" > "$SLOTS/upstream.slot"
+      rm -f "$SLOTS/$1.left"; [ -z "$was" ] || [ "$was" = "$1" ] || left_now "$was"
     }
     # The proxy serves no slot, as before the first deploy. System: the caller tests and reloads.
     point_none() {
+      getv was "$SLOTS/upstream.slot"
       if [ "$TMODE" = managed ]; then rm -f "$PROXY/active.sock" "$SLOTS/upstream.slot"
       else printf '%s' "$UPS0" > "$UPFILE"; rm -f "$SLOTS/upstream.slot"; fi
+      [ -z "$was" ] || left_now "$was"
     }
-    # Stops the app on a slot. With drain: first waits (up to DRAINT tenths of a second) until no
-    # connection to it is open, so in-flight requests finish.
+    # Whether slot $1 left the proxy long enough ago for a reload to have taken effect. A system
+    # nginx's reload command returns before its old workers stop accepting, and they still send
+    # new connections to the old upstream for a moment: a slot stopped right after a switch away
+    # (the closing script after a rollback) would answer them 502. The managed proxy switches by
+    # renaming a link, effective with the next request: settled at once.
+    settled() {
+      [ "$TMODE" != managed ] || return 0
+      getv left "$SLOTS/$1.left"; [ -n "$left" ] || return 0
+      read -r up _ < /proc/uptime || return 0
+      n=${up%.*}${up#*.}; n=${n#0}; n=${n#0}; l=${left%.*}${left#*.}; l=${l#0}; l=${l#0}
+      [ $((n - l)) -ge 200 ]
+    }
+    # Whether a connection to slot $1 is open (ss, when the host has it).
+    busy() { command -v ss >/dev/null 2>&1 && ss -Htn state established "( src $BIND:$1 )" 2>/dev/null | grep -q .; }
+    # Stops the app on a slot. With drain: first waits (up to DRAINT tenths of a second) until the
+    # proxy's switch away from it has settled and no connection to it is open, so in-flight
+    # requests finish.
     stop_slot() {
       pf="$SLOTS/$1.pid"
       getv pid "$pf"
-      if [ -n "${2:-}" ] && alive "$pid" && command -v ss >/dev/null 2>&1; then
+      if [ -n "${2:-}" ] && alive "$pid"; then
         i=0
-        while [ "$i" -lt "$DRAINT" ] && ss -Htn state established "( src $BIND:$1 )" 2>/dev/null | grep -q .; do sleep 0.1; i=$((i + 1)); done
+        while [ "$i" -lt "$DRAINT" ] && { ! settled "$1" || busy "$1"; }; do sleep 0.1; i=$((i + 1)); done
       fi
       if [ -f "$SLOTS/$1.container" ] && command -v eng >/dev/null 2>&1; then
         # A container (image strategy): the engine stops it (SIGTERM, then SIGKILL after STOPT).
@@ -192,7 +214,7 @@ public struct TrafficSwitch: Sendable {
         i=0; while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
         alive "$pid" && kill -KILL "$pid" 2>/dev/null
       fi
-      rm -f "$pf" "$SLOTS/$1.release" "$SLOTS/$1.container"
+      rm -f "$pf" "$SLOTS/$1.release" "$SLOTS/$1.container" "$SLOTS/$1.left"
     }
     """
 
