@@ -172,7 +172,8 @@ public struct TrafficSwitch: Sendable {
         printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$BIND" "$1" > "$UPFILE.tmp" && mv "$UPFILE.tmp" "$UPFILE" || return 1
       fi
       printf '%s\\n' "$1" > "$SLOTS/upstream.slot"
-      rm -f "$SLOTS/$1.left"; [ -z "$was" ] || [ "$was" = "$1" ] || left_now "$was"
+      [ ! -e "$SLOTS/$1.left" ] || rm -f "$SLOTS/$1.left"  # (rm is a fork: only when there is one)
+      [ -z "$was" ] || [ "$was" = "$1" ] || left_now "$was"
     }
     # The proxy serves no slot, as before the first deploy. System: the caller tests and reloads.
     point_none() {
