@@ -184,5 +184,26 @@ struct DeploymentTests {
         #expect(r.phase == .succeeded)
         #expect(r.releaseID == "r1")
         for h in hosts { #expect(t.currentRelease(h) == "r1") }
+        // Only h1 moved: the hosts already on r1 were checked, not switched and restarted.
+        #expect(t.steps("h1").contains("switch"))
+        for h in ["h2", "h3"] { #expect(!t.steps(h).contains("switch"), "\(h): \(t.steps(h))") }
+    }
+
+    @Test func aRollbackToTheReleaseEveryHostRunsSwitchesNothing() async throws {
+        let t = FakeTransport(hosts: hosts, current: "r2", releases: ["r1"])
+        final class Notes: @unchecked Sendable {
+            let lock = NSLock()
+            var all: [String] = []
+            func add(_ s: String) { lock.lock(); all.append(s); lock.unlock() }
+        }
+        let seen = Notes()
+        let r = await Deployment(config: try config(), transport: t, notify: { seen.add($0.message) }).rollback(to: "r2")
+        let notes = seen.lock.withLock { seen.all }
+        #expect(r.phase == .succeeded)
+        for h in hosts {
+            #expect(t.currentRelease(h) == "r2")
+            #expect(!t.steps(h).contains("switch"), "\(h): \(t.steps(h))")
+        }
+        #expect(notes.contains { $0.contains("r2 already serves on every host") }, "\(notes)")
     }
 }
