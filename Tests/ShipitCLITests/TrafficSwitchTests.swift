@@ -202,7 +202,11 @@ struct ImageTrafficTests {
             let back = try await f.shipit(["rollback"])
             let r = try await load.finish()
             #expect(v2.status == 0, "\(v2.stdout)")
+            // The container starts at the end of the staging script (no migrations, no pre-switch
+            // hook): one exec channel fewer per host; the warm step records it and probes the slot.
+            #expect(v2.stdout.contains("warm ok: started with staging"), "\(v2.stdout)")
             #expect(v3.status == ShipitExit.failure.rawValue, "\(v3.stdout)")
+            #expect(v3.stdout.contains("FAILED in warm; no host was switched"), "\(v3.stdout)")
             #expect(running.split(separator: "\n").count == 2, "\(running)")
             #expect(back.status == 0, "\(back.stdout)")
             #expect(r.failed == 0, "\(r.errors)")

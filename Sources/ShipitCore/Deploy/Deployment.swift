@@ -50,9 +50,9 @@ public final class Deployment: @unchecked Sendable {
     /// Hosts whose pre-flight also received and extracted the artifact (one channel), with what
     /// their script reported; staging has nothing left to do there.
     var stagedInPreflight: [String: ScriptOutput] = [:]
-    /// Hosts whose pre-flight script went on to start the release on the idle slot (`warm.exit=`
-    /// in its output): the warm-up records that and only probes the slot.
-    var warmedInPreflight: [String: ScriptOutput] = [:]
+    /// Hosts whose pre-flight or staging script went on to start the release on the idle slot
+    /// (`warm.exit=` in its output): the warm-up records that and only probes the slot.
+    var warmedEarly: [String: WarmPhase.EarlyStart] = [:]
     /// Rollback: the release asked for with `--to`; after pre-flight, the target chosen.
     var rollbackTo: String?
     /// Migrations this run will apply (set in pre-flight from the database's record).

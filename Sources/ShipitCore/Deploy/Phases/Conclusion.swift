@@ -31,7 +31,7 @@ struct Conclusion {
             // whose pre-flight started it before another host's failed get their standby back too
             // (the release itself stops with the abandon).
             let ranOnSlot = state.failedIn == .warm
-            if ranOnSlot { await restoreStandby(d, hosts: d.config.hosts) } else { await restoreStandby(d, hosts: d.warmedInPreflight.keys.sorted()) }
+            if ranOnSlot { await restoreStandby(d, hosts: d.config.hosts) } else { await restoreStandby(d, hosts: d.warmedEarly.keys.sorted()) }
             await d.onLockedHosts {
                 strategy.abandon(releaseID: id, keepForInspection: ranOnSlot, holder: holder, historyLine: ranOnSlot ? history($0) : nil, host: $0)
             }

@@ -31,7 +31,7 @@ extension Deployment {
     func lockingPreflight(stdinPath: String? = nil, _ command: @escaping @Sendable (String) -> RemoteCommand) async -> [String: ScriptOutput]? {
         let results = await step("preflight", on: config.hosts) { [self] host in await remote(host, command(host), stdinPath: stdinPath) }
         for (host, r) in results where r.output.first("extracted") != nil { stagedInPreflight[host] = r.output }
-        for (host, r) in results where r.output.first("warm.exit") != nil { warmedInPreflight[host] = r.output }
+        for (host, r) in results where r.output.first("warm.exit") != nil { warmedEarly[host] = .init(output: r.output, carrier: "the pre-flight") }
         for (host, r) in results {
             if r.output.first("lock") == "acquired" { state.locked.insert(host) }
             if let stale = r.output.first("lock.stale"), stale == attemptID {

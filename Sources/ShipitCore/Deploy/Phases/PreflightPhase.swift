@@ -14,7 +14,7 @@ struct PreflightPhase: PhaseRunner {
         if let symlink = d.strategy as? SymlinkStrategy, case let .artifact(a) = input, d.config.connection.upload.streams(bytes: a.size) {
             // The artifact rides on the pre-flight's channel, taken once the host's checks and lock
             // passed: one exec per host instead of two.
-            let warms = d.warmsInPreflight
+            let warms = d.warmsEarly
             found = await d.lockingPreflight(stdinPath: a.path) { [lock = d.lockRequest] host in
                 warms(host) ? symlink.preflightStageAndWarm(lock, artifact: a, host: host) : symlink.preflightAndStage(lock, artifact: a, host: host)
             }
@@ -41,11 +41,13 @@ struct PreflightPhase: PhaseRunner {
 }
 
 extension Deployment {
-    /// Whether a host's pre-flight script also starts the release on its idle slot: with the
-    /// traffic switch, when nothing must happen between staging and the warm-up (no migrations to
-    /// apply first, no pre-switch hook) and every host warms at once (one rollout step), on hosts
-    /// that run the app. A pre-flight that then fails elsewhere stops those slots again.
-    var warmsInPreflight: @Sendable (String) -> Bool {
+    /// Whether the script that stages the release on a host (the pre-flight's, when it takes the
+    /// artifact; else the staging step's) also starts it on the host's idle slot: with the traffic
+    /// switch, when nothing must happen between staging and the warm-up (no migrations to apply
+    /// first, no pre-switch hook) and every host warms at once (one rollout step), on hosts that run
+    /// the app. A run that then fails on another host before the warm-up stops those slots again
+    /// and starts the standby there.
+    var warmsEarly: @Sendable (String) -> Bool {
         let applies = machine.warmStandby && config.migrations == nil && !hooks.exists("pre-switch") && machine.rollout.steps <= 1
         let roles = strategy.roles
         return { applies && roles.runsApp($0) }

@@ -19,8 +19,14 @@ struct StagePhase: PhaseRunner {
             return r
         }
         let remaining = d.config.hosts.filter { staged[$0] == nil }
+        // Behind the traffic switch, with nothing to run between staging and the start, the
+        // release starts on the idle slot at the end of this script (see Deployment.warmsEarly).
+        let warmSlots = Dictionary(uniqueKeysWithValues: remaining.filter(d.warmsEarly).map { ($0, d.idleSlot($0)) })
         results.merge(await d.step(name, on: remaining) { host in
-            let plan = strategy.stage(release, host: host)
+            var plan = strategy.stage(release, host: host)
+            if let slot = warmSlots[host] {
+                plan.command = plan.command.thenContained(strategy.warm(releaseID: release.id, host: host, slot: slot, reuse: true), as: "warm")
+            }
             var stream = mode.streams(bytes: plan.uploads.reduce(0) { $0 + Self.size($1.localPath) })
             if !stream, !plan.uploads.isEmpty, await !transport.sftpAvailable(host) {
                 stream = true
@@ -45,6 +51,7 @@ struct StagePhase: PhaseRunner {
             }
             return await d.remote(host, plan.command.receiving(stdinAt: last.remotePath), stdinPath: last.localPath)
         }) { $1 }
+        for (host, r) in results where warmSlots[host] != nil && r.output.first("warm.exit") != nil { d.warmedEarly[host] = .init(output: r.output, carrier: "staging") }
         await recordChanges(d, results)
         return d.state.record(results, step: name).isEmpty ? .done : .failed
     }

@@ -5,24 +5,24 @@ struct WarmPhase: PhaseRunner {
     func run(_ d: Deployment) async -> PhaseOutcome {
         let id = d.targetID
         let failed = await Self.warm(d, step: "warm", release: { _ in id }, slot: { d.idleSlot($0) }, hosts: d.movingHosts.filter(d.strategy.roles.runsApp),
-                                     startedInPreflight: d.warmedInPreflight)
+                                     startedEarly: d.warmedEarly)
         return failed.isEmpty ? .done : .failed
     }
 
     /// Starts each host's release on its slot (a release already running there is kept), then
     /// probes the slot directly. Returns the hosts that failed (recorded).
-    /// `startedInPreflight`: hosts whose pre-flight script already ran the start, with its output;
+    /// `startedEarly`: hosts whose pre-flight script already ran the start, with its output;
     /// the step is recorded from it (the ledger and the progress say where each host is).
     static func warm(_ d: Deployment, step: String, release: (String) -> String?, slot: (String) -> Int, hosts: [String],
-                     startedInPreflight: [String: ScriptOutput] = [:]) async -> [String] {
+                     startedEarly: [String: EarlyStart] = [:]) async -> [String] {
         var (ids, failed) = d.releases(for: hosts, step: step, release)
         var commands: [String: RemoteCommand] = [:]
         var slots: [String: Int] = [:]
         for (host, id) in ids {
             slots[host] = slot(host)
-            if let out = startedInPreflight[host] {
-                // The slot the script found idle (the same file pre-flight read, in the same script).
-                if let s = out.first("slot").flatMap({ Int($0) }) { slots[host] = s }
+            if let early = startedEarly[host] {
+                // The slot the script started it on (pre-flight's: the idle one it found itself).
+                if let s = early.output.first("slot").flatMap({ Int($0) }) { slots[host] = s }
                 continue
             }
             // Pre-flight saw this release running warm on that slot: nothing to start, only to check.
@@ -30,7 +30,7 @@ struct WarmPhase: PhaseRunner {
             commands[host] = d.strategy.warm(releaseID: id, host: host, slot: slot(host), reuse: true)
         }
         let plans = commands
-        let early = startedInPreflight.filter { slots[$0.key] != nil }
+        let early = startedEarly.filter { slots[$0.key] != nil }
         var results = await d.step(step, on: early.keys.sorted()) { host in Self.result(ofStartIn: early[host]!) }
         results.merge(await d.step(step, on: plans.keys.sorted()) { host in await d.remote(host, plans[host]!) }) { $1 }
         failed += d.state.record(results, step: step)
@@ -50,13 +50,21 @@ struct WarmPhase: PhaseRunner {
 }
 
 extension WarmPhase {
-    /// The warm-up a pre-flight script carried, as its own step's result: `warm.exit=` and, on
-    /// failure, the warm-up's `error=` line (the pre-flight part succeeded, or it had not run).
-    static func result(ofStartIn out: ScriptOutput) -> StepResult {
+    /// A start that rode at the end of an earlier step's script: what that script printed, and
+    /// which step it was (for the progress line).
+    struct EarlyStart: Sendable {
+        var output: ScriptOutput
+        var carrier: String
+    }
+
+    /// The warm-up an earlier script carried, as its own step's result: `warm.exit=` and, on
+    /// failure, the warm-up's `error=` line (the carrying script's own part had succeeded).
+    static func result(ofStartIn early: EarlyStart) -> StepResult {
+        let out = early.output
         let status = out.first("warm.exit").flatMap { Int32($0) } ?? -1
         guard status != 0 else {
             var r = StepResult(ok: true, output: out, exitStatus: 0)
-            r.note = "started with the pre-flight"
+            r.note = "started with \(early.carrier)"
             return r
         }
         return StepResult(ok: false, output: out, error: out.first("error") ?? "exit \(status)", exitStatus: status)
