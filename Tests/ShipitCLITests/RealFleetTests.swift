@@ -202,12 +202,26 @@ struct ExecChannelTests {
             func count(_ what: String) throws -> Int { try String(contentsOfFile: log, encoding: .utf8).components(separatedBy: what).count - 1 }
             for version in ["v1", "v2"] {
                 let (execs, subsystems) = (try count("req exec"), try count("req subsystem"))
+                // v2: every program the host starts for it, traced from its sshd.
+                let trace = version == "v2" ? try await ProcessTrace(sshdPidFile: hosts.stateDir + "/hosts/\(Self.address)/sshd.pid") : nil
                 let r = try await f.shipit(["deploy", "--from", f.release(version)])
+                let started = try await trace?.finish()
                 #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
                 #expect(r.stdout.contains("upload ok: streamed and extracted with the pre-flight"), "\(r.stdout)")
                 // Pre-flight + lock + stream + extract; switch + start; finish + prune + unlock.
                 #expect(try count("req exec") - execs == 3)
                 #expect(try count("req subsystem") - subsystems == 0)
+                if let started {
+                    // One sshd for the connection, one login shell per exec channel, and the tools
+                    // the scripts cannot do without (df, sha256sum, tar and gzip, the manifest's
+                    // find | sort | xargs sha256sum, the changed files' awk | sort, ln and mv for
+                    // the atomic switch, rm of the lock…): 25 on Debian 12 (docs/performance.md).
+                    let list = started.map(\.description).sorted().joined(separator: "\n")
+                    #expect(started.filter { $0.program.hasSuffix("/sshd") }.count == 1, "\(list)")
+                    #expect(started.filter { $0.program.hasSuffix("sh") && $0.arguments.contains("\"-c\"") }.count == 3, "\(list)")
+                    #expect(started.count <= 27, "\(started.count) programs started:\n\(list)")
+                    print("remote processes for one deploy: \(started.count)\n\(list)")
+                }
             }
             // A rollback: pre-flight with the inventory, switch + start, unlock.
             let execs = try count("req exec")

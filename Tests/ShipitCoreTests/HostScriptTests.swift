@@ -181,6 +181,15 @@ struct HostScriptTests {
         #expect(inv.all("release") == [v1.releaseID, v3.releaseID, v4.releaseID])
         #expect(inv.first("current") == v4.releaseID)
         #expect(inv.first("lock.holder") == nil)
+
+        // Many changes: all counted, the first 100 listed (sorted), a name with spaces whole.
+        var files = ["VERSION": "5", "a b.txt": "spaces"]
+        for i in 0..<150 { files["f\(1000 + i).txt"] = "\(i)" }
+        let out5 = try await h.stage(try await h.artifact(files))
+        #expect(out5.first("changed") == "152")
+        let listed = out5.all("change")
+        #expect(listed.count == SymlinkStrategy.changeListLimit)
+        #expect(listed.first == "A a b.txt" && listed.contains("A f1000.txt") && listed.contains("M VERSION") == false)
     }
 
     @Test func aChecksumMismatchLeavesNoReleaseBehind() async throws {
