@@ -196,7 +196,9 @@ struct ExecChannelTests {
 
     @Test func aDeployOpensThreeExecChannelsPerHostAndNoSFTP() async throws {
         try await hosts.harness(["start-host", Self.address], environment: ["SHIPIT_HOST_OPTS": "debug"])
-        let f = try DeployFixture(targets: [Self.address])
+        // Generous timeouts: the v2 deploy runs traced (every system call of the host's side
+        // stops for strace), on a machine the rest of the suite keeps busy.
+        let f = try DeployFixture(targets: [Self.address], healthDeadline: 30, connectTimeout: 60)
         try await withCleanup({ await f.stopAll(on: Self.address); _ = try? await hosts.harness(["stop-host", Self.address], environment: [:]) }) {
             let log = hosts.stateDir + "/hosts/\(Self.address)/sshd.log"
             func count(_ what: String) throws -> Int { try String(contentsOfFile: log, encoding: .utf8).components(separatedBy: what).count - 1 }

@@ -26,6 +26,8 @@ public final class ProcessTrace: @unchecked Sendable {
         prefix = Local.tempDir("strace") + "/t"
         strace = Process()
         strace.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
+        // Attached with -p, strace stops the traced processes at every system call (its seccomp
+        // filter only serves programs it starts): a traced run is slow, give it time.
         strace.arguments = ["-f", "-ff", "-qq", "-e", "trace=execve", "-e", "signal=none", "-s", "80", "-o", prefix, "-p", pid]
         strace.standardOutput = FileHandle.nullDevice
         strace.standardError = FileHandle.nullDevice
