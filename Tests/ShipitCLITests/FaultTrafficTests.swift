@@ -92,18 +92,7 @@ struct FaultTrafficTests {
     @Test(arguments: [SIGINT, SIGTERM])
     func aSignalWhileTheProxySwitchesSwitchesEveryHostBack(signal: Int32) async throws {
         let system = SystemNginx()
-        let gate = Local.tempDir("reload-gate")
-        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: gate)
-        let reload = gate + "/reload"
-        let parked = hosts.hosts[0]
-        try """
-        #!/bin/sh
-        if [ -f '\(gate)/armed' ] && [ ! -f '\(gate)/go' ] && grep -q '\(parked):' '\(system.prefix)/upstream.conf' 2>/dev/null; then
-          touch '\(gate)/entered'; while [ ! -f '\(gate)/go' ]; do sleep 0.05; done
-        fi
-        exec \(system.nginx) -s reload
-        """.write(toFile: reload, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: reload)
+        let (gate, reload) = try system.parkingReload(on: hosts.hosts[0])
         let f = try DeployFixture(extraYAML: system.yaml(reload: reload))
         try await withCleanup({
             for h in f.targets { _ = try? await f.sh(h, system.tearDown) }
@@ -145,17 +134,7 @@ struct FaultTrafficTests {
         try await hosts.harness(["start-host", lost], environment: [:])
         let system = SystemNginx()
         // A reload that parks on the lost host (once armed) until the test opens the gate.
-        let gate = Local.tempDir("reload-gate")
-        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: gate)
-        let reload = gate + "/reload"
-        try """
-        #!/bin/sh
-        if [ -f '\(gate)/armed' ] && grep -q '\(lost):' '\(system.prefix)/upstream.conf' 2>/dev/null; then
-          touch '\(gate)/entered'; while [ ! -f '\(gate)/go' ]; do sleep 0.05; done
-        fi
-        exec \(system.nginx) -s reload
-        """.write(toFile: reload, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: reload)
+        let (gate, reload) = try system.parkingReload(on: lost)
         let f = try DeployFixture(targets: hosts.hosts + [lost], extraYAML: system.yaml(reload: reload))
         try await withCleanup({
             _ = try? await hosts.reviveHost(lost)

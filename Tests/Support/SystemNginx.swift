@@ -42,5 +42,23 @@ public struct SystemNginx: Sendable {
         """
     }
 
+    /// A reload command that parks on `host` (once `<gate>/armed` exists, while the upstream
+    /// names that host) until `<gate>/go` exists; it says so with `<gate>/entered`. The gate lives
+    /// under /tmp, which the test hosts share with the test.
+    public func parkingReload(on host: String) throws -> (gate: String, reload: String) {
+        let gate = Local.tempDir("reload-gate")
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: gate)
+        let reload = gate + "/reload"
+        try """
+        #!/bin/sh
+        if [ -f '\(gate)/armed' ] && [ ! -f '\(gate)/go' ] && grep -q '\(host):' '\(prefix)/upstream.conf' 2>/dev/null; then
+          touch '\(gate)/entered'; while [ ! -f '\(gate)/go' ]; do sleep 0.05; done
+        fi
+        exec \(nginx) -s reload
+        """.write(toFile: reload, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: reload)
+        return (gate, reload)
+    }
+
     public var tearDown: String { "kill $(cat \(prefix)/nginx.pid) 2>/dev/null; rm -rf \(prefix)" }
 }

@@ -159,8 +159,8 @@ public struct TrafficSwitch: Sendable {
       return 0
     }
     # `left_now SLOT`: the moment the proxy stopped sending to SLOT (seconds since boot, read
-    # from /proc/uptime: no fork), for stop_slot's settle time.
-    left_now() { read -r up _ < /proc/uptime && printf '%s\\n' "$up" > "$SLOTS/$1.left"; }
+    # from /proc/uptime: no fork), for stop_slot's settle time; only a system nginx needs one.
+    left_now() { [ "$TMODE" != managed ] || return 0; read -r up _ < /proc/uptime && printf '%s\\n' "$up" > "$SLOTS/$1.left"; }
     # Points the proxy at slot $1 and records which slot that is. Managed: the active.sock link is
     # renamed into place (atomic; takes effect with the next request). System: the upstream file
     # (the caller tests and reloads).
@@ -186,9 +186,8 @@ public struct TrafficSwitch: Sendable {
     # nginx's reload command returns before its old workers stop accepting, and they still send
     # new connections to the old upstream for a moment: a slot stopped right after a switch away
     # (the closing script after a rollback) would answer them 502. The managed proxy switches by
-    # renaming a link, effective with the next request: settled at once.
+    # renaming a link, effective with the next request: it records no time, so settled at once.
     settled() {
-      [ "$TMODE" != managed ] || return 0
       getv left "$SLOTS/$1.left"; [ -n "$left" ] || return 0
       read -r up _ < /proc/uptime || return 0
       n=${up%.*}${up#*.}; n=${n#0}; n=${n#0}; l=${left%.*}${left#*.}; l=${l#0}; l=${l#0}
@@ -296,10 +295,11 @@ public struct TrafficSwitch: Sendable {
         Self.functions + """
 
         mkdir -p "$SLOTS"
-        # No slot given (a warm-up riding in the pre-flight's channel): the one not serving, as
+        getv act "$SLOTS/active"
+        # No slot given (a warm-up riding in an earlier step's script): the one not serving, as
         # TrafficSettings.idle(after:) picks it.
-        if [ -z "$SLOT" ]; then getv act "$SLOTS/active"; for s in $SLOTPORTS; do [ "$s" = "$act" ] || { SLOT=$s; break; }; done; fi
-        getv act "$SLOTS/active"; getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
+        if [ -z "$SLOT" ]; then for s in $SLOTPORTS; do [ "$s" = "$act" ] || { SLOT=$s; break; }; done; fi
+        getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
         [ "$act" != "$SLOT" ] || fail 35 "slot $SLOT serves traffic: refusing to restart it"
         if [ -n "$REUSE" ] && [ "$rel" = "$ID" ] && alive "$pid"; then
           echo "warmed=$ID"; echo "slot=$SLOT"; echo "reused=1"; exit 0

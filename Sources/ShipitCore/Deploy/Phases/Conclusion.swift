@@ -28,10 +28,10 @@ struct Conclusion {
         case (.failed, .deploy) where d.release != nil:
             // Nothing switched. A release that failed its warm-up is kept for inspection (and the
             // warm standby it displaced is started again); one that never ran is removed. Hosts
-            // whose pre-flight started it before another host's failed get their standby back too
-            // (the release itself stops with the abandon).
+            // whose pre-flight or staging script started it before another host failed get their
+            // standby back too (the release itself stops with the abandon).
             let ranOnSlot = state.failedIn == .warm
-            if ranOnSlot { await restoreStandby(d, hosts: d.config.hosts) } else { await restoreStandby(d, hosts: d.warmedEarly.keys.sorted()) }
+            await restoreStandby(d, hosts: ranOnSlot ? d.config.hosts : d.warmedEarly.keys.sorted())
             await d.onLockedHosts {
                 strategy.abandon(releaseID: id, keepForInspection: ranOnSlot, holder: holder, historyLine: ranOnSlot ? history($0) : nil, host: $0)
             }
