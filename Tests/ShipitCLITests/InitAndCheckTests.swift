@@ -182,6 +182,11 @@ struct InitToFirstDeployTests {
         }
         func ready() async -> String { (try? await Local.run(["curl", "-s", "--max-time", "3", "http://\(host):\(port)/health/ready"])) ?? "" }
         try await withCleanup({ _ = try? await sh("cd \(deployTo)/current 2>/dev/null && SHIPIT_DEPLOY_TO=\(deployTo) sh bin/stop; rm -rf \(deployTo)") }) {
+            // docs/getting-started.md, section 5: check, then the dry run.
+            let check = try await shipit.run(["check", "--fix"] + flags, cwd: dir)
+            #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+            let dry = try await shipit.run(["deploy", "--dry-run", "--from", "."] + flags, cwd: dir)
+            #expect(dry.status == 0 && dry.stdout.contains("from the deployer"), "\(dry.stdout)\(dry.stderr)")
             let first = try await shipit.run(["deploy", "--from", "."] + flags, cwd: dir)
             #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
             #expect(await ready() == "ready v1\n")
@@ -197,6 +202,16 @@ struct InitToFirstDeployTests {
             #expect(await ready() == "ready v2\n")
             let servers = try await sh("pgrep -u \(hosts.user) -f '[h]ttp.server \(port)' | wc -l")
             #expect(servers.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "one server left: \(servers)")
+            // Section 6: look, then roll back.
+            let status = try await shipit.run(["status"] + flags, cwd: dir)
+            #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
+            let logs = try await shipit.run(["logs", "--since", "10m"] + flags, cwd: dir)
+            #expect(logs.status == 0 && logs.stdout.contains("GET /health/ready"), "\(logs.stdout)\(logs.stderr)")
+            let back = try await shipit.run(["rollback"] + flags, cwd: dir)
+            #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+            #expect(await ready() == "ready v1\n")
+            let changes = try await shipit.run(["changes", "--since", "1d"], cwd: dir)
+            #expect(changes.status == 0 && changes.stdout.contains("rollback"), "\(changes.stdout)\(changes.stderr)")
         }
     }
 }
