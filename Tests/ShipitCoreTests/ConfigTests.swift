@@ -198,3 +198,36 @@ struct ListenAddressTests {
         #expect(unresolvable == nil)
     }
 }
+
+/// `deploy --dry-run` shows every step a deploy takes: the deployer's hooks in their place and the
+/// migration step on its host, beside each host's commands.
+@Suite("deploy --dry-run: every step")
+struct DryRunPlanTests {
+    @Test func hooksAndMigrationsAreInThePlan() throws {
+        let dir = Local.tempDir("dry")
+        try FileManager.default.createDirectory(atPath: dir + "/hooks", withIntermediateDirectories: true)
+        for name in ["pre-switch", "post-switch"] {
+            try "#!/bin/sh\n".write(toFile: dir + "/hooks/" + name, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir + "/hooks/" + name)
+        }
+        try """
+        app: demo
+        hosts: [web-1, web-2]
+        deploy_to: /srv/demo
+        start: sh start.sh
+        health: {port: 8080}
+        migrations: {dir: db/migrations, env_file: /etc/demo/db.env}
+        """.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        let config = try DeployConfig.load(file: dir + "/shipit.yml")
+        try FileManager.default.createDirectory(atPath: dir + "/rel", withIntermediateDirectories: true)
+        try "x".write(toFile: dir + "/rel/app", atomically: true, encoding: .utf8)
+        let artifact = try Artifact.build(from: .directory(dir + "/rel"), workDir: Local.tempDir("work"))
+        let plan = DryRunPlan.render(config, input: .artifact(artifact), lockWaitSeconds: 0)
+        let order = try #require(plan.split(separator: "\n").first { $0.hasPrefix("# order: ") })
+        #expect(order == "# order: preflight on every host → extract on every host → migrations on web-1 (status, lint, then each pending file) → hook pre-switch (\(dir)/hooks/pre-switch) → switch + start → hook post-switch (\(dir)/hooks/post-switch) → smoke test → finish", "\(order)")
+        // The migration host's section has the migration status script; the other host's has none.
+        let sections = plan.components(separatedBy: "\n## ")
+        #expect(sections[1].hasPrefix("web-1") && sections[1].contains("# migrations: applied versions") && sections[1].contains("shipit_schema_migrations"))
+        #expect(sections[2].hasPrefix("web-2") && !sections[2].contains("# migrations"))
+    }
+}

@@ -16,6 +16,16 @@ public enum DryRunPlan {
             what = "image \(name):\(tag)"
         }
         var lines = ["# dry run: \(config.app) \(what) to \(config.hosts.joined(separator: ", ")); nothing is executed"]
+        // The deployer's side, in the order it runs around the hosts' commands below.
+        let hooks = Hooks(directory: config.hooksDir)
+        func hook(_ name: String) -> String { hooks.exists(name) ? "hook \(name) (\(config.hooksDir)/\(name))" : "" }
+        let migrationHost = config.migrations.map { $0.migrationHost(in: config) }
+        let order = [hook("pre-flight"), "preflight on every host", "\(strategy.stageStep == "upload" ? "extract" : strategy.stageStep) on every host",
+                     migrationHost.map { "migrations on \($0) (status, lint, then each pending file)" } ?? "", hook("pre-switch"),
+                     strategy.traffic == nil ? "switch + start" : "warm up on the idle slot, smoke test there, switch the proxy", hook("post-switch"),
+                     config.health == nil ? "" : "smoke test", "finish", hook("post-deploy")].filter { !$0.isEmpty }
+        lines.append("# order: " + order.joined(separator: " → "))
+        lines.append("# on failure after a switch: rollback of every switched host" + (hooks.exists("on-rollback") ? ", then hook on-rollback" : ""))
         func add(_ title: String, _ command: RemoteCommand) { lines.append("# \(title)\n" + redactor.redact(command.rendered)) }
         let lock = LockRequest(info: "holder=<run id>", waitSeconds: lockWaitSeconds)
         for host in config.hosts {
@@ -29,6 +39,10 @@ public enum DryRunPlan {
             } else {
                 for u in plan.uploads { lines.append("# upload \(u.localPath) -> \(u.remotePath) (\(config.connection.upload == .scp ? "scp" : "sftp"))") }
                 add(stageTitle, plan.command)
+            }
+            if host == migrationHost, let m = config.migrations {
+                add("migrations: applied versions (then the pending files of the release are linted and applied one by one, each in a transaction; the list is known at run time)",
+                    MigrationCommands(layout: config.layout, settings: m).status())
             }
             if let traffic = strategy.traffic {
                 // The slot is known at run time (the one not serving); the plan shows the first.
