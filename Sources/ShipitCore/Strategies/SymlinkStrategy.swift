@@ -176,6 +176,18 @@ public struct SymlinkStrategy: ReleaseStrategy {
         """
     }
 
+    /// `command` (rendered shell text) in the serving release's directory with the environment
+    /// `start` gets: `shipit exec --release current`, a console or a one-off task as the app sees it.
+    public func inCurrentRelease(host: String, command: String) -> String {
+        let d = ShellQuote.quote(layout.deployTo)
+        return """
+        D=\(d); cd "$D/current" 2>/dev/null || { echo "no current release in $D" >&2; exit 1; }
+        ID=$(pwd -P); ID=${ID##*/}; RELEASES="$D/releases"
+        \(startExports(host: host))
+        \(command)
+        """
+    }
+
     /// The host's role processes (a worker…) restarted from release `$ID`, after its switch.
     private func restartRoles(host: String) -> String {
         let procs = roles.processes(on: host)
