@@ -130,6 +130,48 @@ struct HostScriptTests {
         #expect(try String(contentsOfFile: h.layout.history, encoding: .utf8) == "{\"event\":\"outcome\"}\n")
     }
 
+    /// Runs that share no run lock (two SQLite ledgers) and all know the lock's holder is dead race
+    /// for it: the real pre-flight script, started by one shell in the background many times at
+    /// once, round after round. Exactly one may print `lock=acquired`, and the lock file must name it.
+    @Test func racingRunsTakeOverADeadRunsLockExactlyOnce() async throws {
+        let h = try Host()
+        let dir = Local.tempDir("lock-race")
+        let runs = 8, rounds = 25
+        for i in 0..<runs {
+            let request = LockRequest(info: "holder=run-\(i)\npid=\(i)", staleHolders: ["dead-1"])
+            try h.strategy.preflight(request, deploying: nil, inventory: false, host: "h1").rendered
+                .write(toFile: "\(dir)/run-\(i).sh", atomically: true, encoding: .utf8)
+        }
+        let driver = """
+        cd "$1" || exit 1
+        for round in $(seq 1 \(rounds)); do
+          mkdir -p "$2" && printf 'holder=dead-1\\npid=1\\n' > "$3"
+          for i in $(seq 0 \(runs - 1)); do sh "run-$i.sh" > "out-$i" 2>/dev/null & done
+          wait
+          n=0; who=
+          for i in $(seq 0 \(runs - 1)); do grep -qx 'lock=acquired' "out-$i" && { n=$((n + 1)); who="$who run-$i"; }; done
+          echo "round=$round acquired=$n by=$who lock=$(sed -n 's/^holder=//p' "$3")"
+          rm -f "$3"
+        done
+        """
+        let (status, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", driver, "race", dir, h.layout.meta, h.layout.lock])
+        #expect(status == 0, "\(out)")
+        let lines = out.split(separator: "\n").filter { $0.hasPrefix("round=") }
+        #expect(lines.count == rounds)
+        for line in lines {
+            let fields = Dictionary(line.split(separator: " ").compactMap { f -> (String, String)? in
+                let kv = f.split(separator: "=", maxSplits: 1)
+                return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+            }, uniquingKeysWith: { a, _ in a })
+            #expect(fields["acquired"] == "1", "\(line)")
+            // The one that says it holds the lock is the one the lock file names.
+            #expect(line.hasSuffix("by= \(fields["lock"] ?? "?") lock=\(fields["lock"] ?? "?")") || fields["acquired"] != "1", "\(line)")
+        }
+        // No takeover marker is left behind.
+        let left = try FileManager.default.contentsOfDirectory(atPath: h.layout.meta).filter { $0.contains("takeover") }
+        #expect(left.isEmpty, "\(left)")
+    }
+
     @Test func preflightRefusesWhenTheDiskIsTooSmall() async throws {
         let h = try Host()
         var cfg = h.config
