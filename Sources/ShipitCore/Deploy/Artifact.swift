@@ -15,6 +15,8 @@ public struct Artifact: Sendable {
     public let source: Source
     /// For git sources: the resolved commit.
     public let commit: String?
+    /// Its symbolic and hard links (checked against `shared:`, and told to the hosts' staging).
+    public var links = ArtifactLinks()
 
     /// Builds a reproducible tarball (sorted names, fixed owner and mtime) so the same tree gives the
     /// same hash, and names the release `YYYYMMDDTHHMMSSZ-<hash8>`: sortable, unique, one id for all hosts.
@@ -26,7 +28,9 @@ public struct Artifact: Sendable {
             guard FilePath.isDirectory(dir) else {
                 throw ShipitError.input("--from: \(dir) is not a directory")
             }
-            try LocalProcess.run(["sh", "-c", "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C \"$1\" -cf - . | gzip -n > \"$2\"", "tar", dir, out])
+            // No setuid/setgid bit ever reaches a host (a tar other than GNU's, extracting as root,
+            // would keep it).
+            try LocalProcess.run(["sh", "-c", "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=ug-s -C \"$1\" -cf - . | gzip -n > \"$2\"", "tar", dir, out])
         case let .git(repo, ref):
             // An option-looking ref or a range (`a..b`, `a...b`) is never one commit.
             guard !ref.isEmpty, !ref.hasPrefix("-"), !ref.contains("..") else {
@@ -41,7 +45,8 @@ public struct Artifact: Sendable {
         }
         let sha = try Digest.sha256Hex(file: out)
         let size = FilePath.size(of: out) ?? 0
-        return Artifact(path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source, commit: commit)
+        return Artifact(path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source, commit: commit,
+                        links: try ArtifactLinks.read(tarball: out))
     }
 
     public static func releaseID(now: Date, sha256: String) -> String {
