@@ -70,6 +70,18 @@ struct InitCommand: ParsableCommand {
         _ = try DeployConfig.load(file: configPath)
         let console = Console.shared
         for (path, _, _) in files { console.out("wrote \(path.hasPrefix(cwd + "/") ? String(path.dropFirst(cwd.count + 1)) : path)") }
+        // The ledger goes to .shipit/ next to the config: kept out of the project's repository.
+        let ignore = dir + "/.gitignore"
+        let ignoreExists = FileManager.default.fileExists(atPath: ignore)
+        let ignoreText: String? = ignoreExists ? try? String(contentsOfFile: ignore, encoding: .utf8) : nil
+        if ignoreExists && ignoreText == nil {
+            console.err("shipit: warning: cannot read \(ignore): add \(ProjectTemplate.ignoredDirectory) to it yourself")
+        } else if let text = ProjectTemplate.gitignore(adding: ignoreText) {
+            do { try text.write(toFile: ignore, atomically: true, encoding: .utf8) } catch {
+                throw ShipitError("init: cannot write \(ignore): \(error)")
+            }
+            console.out("\(ignoreText == nil ? "wrote" : "updated") .gitignore (\(ProjectTemplate.ignoredDirectory): the local ledger)")
+        }
         console.out("")
         console.out(template.nextSteps)
     }

@@ -172,6 +172,34 @@ struct HostScriptTests {
         #expect(left.isEmpty, "\(left)")
     }
 
+    /// A file uploaded (SFTP, SCP) next to an existing one with a wide mode: the script puts it in
+    /// place as a new file, mode 0600, whatever the old one's mode and the upload's.
+    @Test func anUploadedFileReplacesTheOldOneAsANewPrivateFile() async throws {
+        let dir = Local.tempDir("placing") + "/a b;$(x)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/.env-app"
+        try "API_TOKEN=old\n".write(toFile: path, atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        let oldInode = try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? UInt64
+        let part = RemoteCommand.uploadPath(for: path)
+        #expect(part.hasPrefix(path + ".part-") && part != RemoteCommand.uploadPath(for: path))
+        try "API_TOKEN=new\n".write(toFile: part, atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o664], ofItemAtPath: part)
+        let command = RemoteCommand(script: "echo ran=yes").placing([(part, path)])
+        let (status, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", command.rendered])
+        #expect(status == 0, "\(out)")
+        #expect(ScriptOutput(out).first("ran") == "yes")
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(attributes[.systemFileNumber] as? UInt64 != oldInode)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "API_TOKEN=new\n")
+        #expect(!FileManager.default.fileExists(atPath: part))
+        // The upload missing: the script stops before its body, saying so.
+        let (failed, failedOut) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", command.rendered])
+        #expect(failed == 24)
+        #expect(ScriptOutput(failedOut).first("ran") == nil)
+    }
+
     /// An artifact (built from a directory, as `--from` does) whose shared path passes through a
     /// symbolic link to a directory outside the release: absolute, by `..`, deeper in the path.
     /// The staging script refuses it naming the path; the outside file is left as it was (before,

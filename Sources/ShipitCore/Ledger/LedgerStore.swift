@@ -32,6 +32,7 @@ public enum LedgerStore {
         do { ledger = try await openForWriting(config) } catch {
             throw ShipitError("cannot open the ledger \(config.ledgerPath) (every run is recorded, so nothing was started): \(error)")
         }
+        for note in (ledger as? SQLiteLedger)?.modeNotes ?? [] { warn("ledger: " + note) }
         for a in await recover(ledger) { warn(describeInterrupted(a)) }
         return ledger
     }
@@ -39,6 +40,7 @@ public enum LedgerStore {
     /// For readers, with the same warnings.
     public static func openForReading(_ config: DeployConfig, warn: (String) -> Void) async -> (ledger: Ledger?, status: String) {
         let (ledger, status) = await openForReading(config)
+        for note in (ledger as? SQLiteLedger)?.modeNotes ?? [] { warn("ledger: " + note) }
         if let ledger { for a in await recover(ledger) { warn(describeInterrupted(a)) } }
         return (ledger, status)
     }

@@ -54,7 +54,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         \(HostScript.lockFunction)
         take_lock
         # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
-        for f in "$META"/upload-*.tar.gz "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
+        for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part-* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
         if [ "$NEED" -gt 0 ]; then
           avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
           [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
