@@ -66,6 +66,24 @@ struct FaultHostileInputTests {
         #expect(!FileManager.default.fileExists(atPath: Self.trap("h1")) && !FileManager.default.fileExists(atPath: Self.trap("d1")))
     }
 
+    /// A release directory whose `config` is a symbolic link to a directory outside it, with
+    /// `shared: [config/database.yml]`: refused by the deployer, naming the shared path and the
+    /// link, before any host is touched (the host's staging script would refuse it too).
+    @Test func aSharedPathThroughASymlinkOfTheReleaseIsRefusedBeforeAnyHost() async throws {
+        let deployTo = "/srv/hostile-\(UUID().uuidString.prefix(8).lowercased())"
+        let file = try config(["shared": "[config/database.yml]"], deployTo: deployTo)
+        let release = Local.tempDir("hostile-release")
+        try FileManager.default.copyItem(atPath: hosts.repoRoot + "/releases-example/v1", toPath: release + "/app")
+        try FileManager.default.createSymbolicLink(atPath: release + "/app/config", withDestinationPath: "/srv/other/config")
+        let r = try await bin.run(["deploy", "--config", file, "--from", release + "/app"])
+        #expect(r.status == ShipitExit.usage.rawValue, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("shared: config/database.yml: 'config' is a symbolic link in the artifact (to /srv/other/config)"), "\(r.stderr)")
+        let s = try await hosts.connect(to: hosts.hosts[0])
+        let touched = try await s.exec("ls -d \(deployTo) 2>/dev/null || true").stdoutText
+        await s.close()
+        #expect(touched == "")
+    }
+
     @Test func hostileCommandLineValuesAreRefused() async throws {
         let f = try DeployFixture()
         try await withCleanup({ await f.cleanUp() }) {
