@@ -9,8 +9,8 @@ struct InitCommand: ParsableCommand {
         commandName: "init",
         abstract: "Start a project: a commented shipit.yml and example hooks in the current directory.",
         discussion: """
-        Writes shipit.yml (or --config FILE) for the chosen strategy and hooks/*.example, then prints
-        the next steps. Never overwrites an existing file unless --force. The written config is loaded
+        Writes shipit.yml (or --config FILE) for the chosen strategy and hooks/*.example, adds .shipit/
+        (the local ledger) to .gitignore, then prints the next steps. Never overwrites an existing file unless --force. The written config is loaded
         back and validated before this command returns.
         """
     )
