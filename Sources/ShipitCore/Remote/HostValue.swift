@@ -9,10 +9,13 @@ public enum HostValue {
         case releaseID(emptyAllowed: Bool)
         /// `sha256:` and 64 lowercase hex digits.
         case digest
-        /// A whole number, e.g. a count, a pid, an exit status, KB (an optional leading `-`).
+        /// A whole number, e.g. a count, a pid, an exit status, KB (an optional leading `-`); empty
+        /// where there is none yet (`slot.active=` before the first switch).
         case integer
-        /// A lock holder: an attempt id.
+        /// A lock holder: an attempt id (empty: a lock file without one).
         case holder
+        /// One plain word, shown only: a role's pid or container name (`role.NAME.ok=`).
+        case word
         /// A slot's line: `RELEASE STATE`, each a plain word (or empty).
         case slotLine
         /// Shown or compared, never a path or part of a script: any text.
@@ -34,8 +37,8 @@ public enum HostValue {
         default:
             let parts = key.split(separator: ".", omittingEmptySubsequences: false)
             if parts.count == 2, parts[0] == "slot", parts[1].allSatisfy(\.isASCIIDigit), !parts[1].isEmpty { return .slotLine }
-            // `role.NAME.ok=PID`, `check.NAME=STATUS`.
-            if parts.count == 3, parts[0] == "role", parts[2] == "ok" { return .integer }
+            // `role.NAME.ok=PID` (a container's name for the image strategy), `check.NAME=STATUS`.
+            if parts.count == 3, parts[0] == "role", parts[2] == "ok" { return .word }
             if parts.count == 2, parts[0] == "check" { return .integer }
             return .text
         }
@@ -45,8 +48,9 @@ public enum HostValue {
         switch shape {
         case let .releaseID(emptyAllowed): return value.isEmpty ? emptyAllowed : isReleaseID(value)
         case .digest: return isDigest(value)
-        case .integer: return isInteger(value)
-        case .holder: return isPlainWord(value, max: 128)
+        case .integer: return value.isEmpty || isInteger(value)
+        case .holder: return value.isEmpty || isPlainWord(value, max: 128)
+        case .word: return isPlainWord(value, max: 255)
         case .slotLine: return value.split(separator: " ", omittingEmptySubsequences: false).allSatisfy { $0.isEmpty || isPlainWord(String($0), max: 200) }
         case .text: return true
         }
