@@ -28,6 +28,7 @@ struct LedgerTLSTests {
     @Test func verifyFullAcceptsTheRightNameAndRefusesAWrongOne() async throws {
         let pg = try await TLSPostgres(serverName: "localhost")
         try await withCleanup({ await pg.stop() }) {
+            try await pg.start()
             let verified = "sslmode=verify-full&sslrootcert=\(pg.caCert)"
             let ok = await connect(try target(pg, verified))
             #expect(ok == nil, "\(ok ?? "")")

@@ -7,7 +7,7 @@ import ShipitCore
 /// not use TLS is refused, so a connection that works proves TLS was used.
 public final class TLSPostgres: @unchecked Sendable {
     public let dir: String
-    public let port: Int
+    public private(set) var port = 0
     public let password = "tls-test-password"
     public let passwordFile: String
     /// The CA that signed the server's certificates, and one that signed nothing of it.
@@ -26,7 +26,6 @@ public final class TLSPostgres: @unchecked Sendable {
             throw TestFailure("PostgreSQL is not installed (apt-get install postgresql)")
         }
         bin = "/usr/lib/postgresql/\(found)/bin"
-        port = Int.random(in: 26000...26999)
         try password.write(toFile: passwordFile, atomically: true, encoding: .utf8)
         try await Self.makeCA(dir: dir, name: "ca")
         try await Self.makeCA(dir: dir, name: "other-ca")
@@ -34,7 +33,6 @@ public final class TLSPostgres: @unchecked Sendable {
         try await asPostgres(["\(bin)/initdb", "-D", dir + "/data", "-U", "postgres", "--auth-local=trust", "-E", "UTF8"])
         try """
         listen_addresses = '127.0.0.1'
-        port = \(port)
         unix_socket_directories = '\(dir)'
         ssl = on
         ssl_cert_file = '\(dir)/data/server.crt'
@@ -47,12 +45,27 @@ public final class TLSPostgres: @unchecked Sendable {
         hostssl all all ::1/128 scram-sha-256
         """.write(toFile: dir + "/data/pg_hba.conf", atomically: true, encoding: .utf8)
         try await installServerCertificate("server")
-        try await asPostgres(["\(bin)/pg_ctl", "-D", dir + "/data", "-l", dir + "/log", "-w", "start"])
+    }
+
+    /// Starts the server on a free port (another test's server may hold the first one tried) and
+    /// makes the `shipit` role and database. Call `stop()` afterwards, whatever this did.
+    public func start() async throws {
+        var lastError: Error?
+        for _ in 0..<5 {
+            port = Int.random(in: 26000...26999)
+            do {
+                // The port on the command line: each try its own.
+                try await asPostgres(["\(bin)/pg_ctl", "-D", dir + "/data", "-l", dir + "/log", "-o", "-p \(port)", "-w", "-t", "30", "start"])
+                lastError = nil
+                break
+            } catch { lastError = error }
+        }
+        if let lastError { throw lastError }
         try await asPostgres(["psql", "-h", dir, "-p", String(port), "-U", "postgres", "-qc", "CREATE ROLE shipit LOGIN PASSWORD '\(password)'"])
         try await asPostgres(["psql", "-h", dir, "-p", String(port), "-U", "postgres", "-qc", "CREATE DATABASE shipit OWNER shipit"])
     }
 
-    /// Stops exactly the server this instance started.
+    /// Stops exactly the server this instance started (its own data directory), if it runs.
     public func stop() async {
         _ = try? await asPostgres(["\(bin)/pg_ctl", "-D", dir + "/data", "-m", "immediate", "stop"])
         try? FileManager.default.removeItem(atPath: dir)
