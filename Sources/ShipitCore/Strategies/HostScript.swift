@@ -74,9 +74,12 @@ public enum HostScript {
             *[!A-Za-z0-9._-]*|.*) ;;
             *)
               if { : > "$LOCK.takeover-$h"; } 2>/dev/null; then
-                [ "$(sed -n 's/^holder=//p' "$LOCK" 2>/dev/null)" = "$h" ] && rm -f "$LOCK" && echo "lock.stale=$h"
+                took=
+                [ "$(sed -n 's/^holder=//p' "$LOCK" 2>/dev/null)" = "$h" ] && rm -f "$LOCK" && took=1 && echo "lock.stale=$h"
                 rm -f "$LOCK.takeover-$h"
-                continue
+                # Removed: create ours at once. Not removed (another run took it over, or rm
+                # failed): wait like for any held lock, so the loop stays bounded by $LOCKWAIT.
+                [ -z "$took" ] || continue
               fi
               ;;
           esac
