@@ -49,6 +49,19 @@ struct LedgerTests {
         #expect(custom.modeNotes.contains { $0.contains("writable by others") }, "\(custom.modeNotes)")
     }
 
+    /// The shared ledger's password file is the user's: a wide mode is said, not changed.
+    @Test func aPasswordFileReadableByOthersIsSaid() throws {
+        let file = Local.tempDir("ledger-pw") + "/pw"
+        try "secret\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        #expect(LedgerFileModes.passwordFileNote(file) == "the shared ledger's password file \(file) is readable by everyone (mode 0644): chmod 600 it")
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: file)
+        #expect(LedgerFileModes.passwordFileNote(file)?.contains("readable by its group (mode 0640)") == true)
+        #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue == 0o640)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        #expect(LedgerFileModes.passwordFileNote(file) == nil)
+    }
+
     @Test func createsAPrivateWALDatabaseWithItsMigrations() throws {
         let (ledger, path) = try newLedger()
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber

@@ -27,6 +27,13 @@ public enum LedgerFileModes {
         return notes
     }
 
+    /// The shared ledger's password file (`ledger.password_file`): said when others can read it.
+    /// Not changed: it is the user's file, perhaps shared on purpose with a group (a secrets mount).
+    public static func passwordFileNote(_ path: String) -> String? {
+        guard let mode = mode(of: path), mode & 0o044 != 0 else { return nil }
+        return "the shared ledger's password file \(path) is readable by \(mode & 0o004 != 0 ? "everyone" : "its group") (mode \(octal(mode))): chmod 600 it"
+    }
+
     /// nil when `path` is missing or already has no group or other bits.
     static func tighten(_ path: String, to wanted: mode_t) -> String? {
         guard let mode = mode(of: path), mode & 0o077 != 0 else { return nil }

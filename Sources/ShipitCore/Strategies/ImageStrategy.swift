@@ -93,6 +93,8 @@ public struct ImageStrategy: ReleaseStrategy {
         command -v "$1" >/dev/null 2>&1 || fail 11 "container engine '$1' not found"
         \(HostScript.lockFunction)
         take_lock
+        # An env file upload a lost run left under its temporary name (only a lock holder may remove it).
+        for f in "$SHARED"/.env-*.part-*; do [ -e "$f" ] && rm -f "$f"; done
         echo "current=$(cat "$ICUR" 2>/dev/null || true)"
         if [ -n "$PULL" ]; then
           out=$(eng pull $TLS "$PULL" 2>&1) || fail 13 "pull $PULL failed: $(short "$out")"
