@@ -81,6 +81,11 @@ struct HostValueTests {
         #expect(ScriptOutput("current=\u{1b}[2Jx").rejection == "the host returned an invalid current (\\u{1b}[2Jx)")
     }
 
+    @Test func hostTextIsShownWithoutControlCharacters() {
+        #expect(HostValue.printable("plain text, ünïcode, 漢字") == "plain text, ünïcode, 漢字")
+        #expect(HostValue.printable("\u{1b}]0;pwned\u{7}\u{1b}[2J\r\tx\u{9b}y\u{7f}") == "\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{d} x\\u{9b}y\\u{7f}")
+    }
+
     /// The image strategy names the release by the digest: a host whose digest was refused (or
     /// missing) stops the deploy with a message naming it, not a release named by the others'.
     @Test func theImageStrategyRefusesAHostWithoutAValidDigest() throws {

@@ -56,6 +56,20 @@ public enum HostValue {
         }
     }
 
+    /// Text from a host made safe to show on the operator's terminal and keep in the ledger: control
+    /// characters (escape sequences could retitle, clear or rewrite the terminal) as `\u{1b}`,
+    /// tabs as spaces; everything else, any language, as it is.
+    public static func printable(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            if u == "\t" { out += " " } else if isControl(u) { out += "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
+        }
+        return out
+    }
+
+    static func isControl(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7F...0x9F).contains(u.value) }
+
     /// Letters, digits, `_`, `.`, `-`, starting with a letter, digit or `_`: one path component that
     /// is never `.`/`..`, never an option, never a glob, never needs quoting.
     public static func isReleaseID(_ s: String) -> Bool { isPlainWord(s, max: 200) }

@@ -24,7 +24,7 @@ public struct ScriptOutput: Sendable {
     /// A listing's odd entry (a stray `releases/old copy` directory in `release=`) is only skipped.
     public var rejection: String? {
         guard let (key, value) = rejected.first(where: { !HostValue.listingKeys.contains($0.0) }) else { return nil }
-        let shown = String(value.unicodeScalars.prefix(80).map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? String($0) : "\\u{\(String($0.value, radix: 16))}" }.joined())
-        return "the host returned an invalid \(key) (\(shown)\(value.unicodeScalars.count > 80 ? "…" : ""))"
+        let shown = HostValue.printable(String(String.UnicodeScalarView(value.unicodeScalars.prefix(80))))
+        return "the host returned an invalid \(HostValue.printable(key)) (\(shown)\(value.unicodeScalars.count > 80 ? "…" : ""))"
     }
 }
