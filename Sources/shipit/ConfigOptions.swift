@@ -28,7 +28,7 @@ struct ConfigOptions: ParsableArguments {
         if let roles { try cfg.select(roles: roles, wholeHosts: wholeHosts) }
         cfg.connection = try hostOptions.apply(to: cfg.connection)
         for (key, value) in hostOptions.overrides { cfg.override(key, value) }
-        cfg.resolveAddresses()
+        try cfg.resolveAddresses()
         try cfg.connection.validate()
         return cfg
     }

@@ -1,4 +1,4 @@
-/// The image strategy (docker or podman, design §4). Same shape as `SymlinkStrategy`: one remote
+/// The image strategy (docker or podman). Same shape as `SymlinkStrategy`: one remote
 /// script per step, every value shell-quoted, facts reported as `key=value` lines.
 ///
 /// On the host: containers are named `<app>-<release>` where a release id is `<tag>-<digest12>`;
@@ -9,8 +9,6 @@ public struct ImageStrategy: ReleaseStrategy {
     public let layout: HostLayout
     public let app: String
     public let image: ImageSettings
-    /// The address the container's port is published on (nil: the host's own address).
-    public var bindAddress: String? { health?.address }
     let health: DeployConfig.Health?
     public let timeout: Double
     public let traffic: TrafficSwitch?
@@ -60,7 +58,9 @@ public struct ImageStrategy: ReleaseStrategy {
     /// The `create` arguments: labels, published port on the host's own address, env, env file, volumes.
     /// `port`: where the container is published (a slot's port with the traffic switch).
     public func createArguments(host: String, port: Int? = nil) -> String {
-        var args = ["--label", "shipit.app=\(app)", "-p", "\(health?.address(of: host) ?? host):\(port ?? image.port):\(image.containerPort)"]
+        // Published on the public listener's address, or (a slot, behind the proxy) the slots'.
+        let address = port == nil ? health?.bindAddress(of: host) ?? "0.0.0.0" : health?.slotAddress(of: host) ?? "127.0.0.1"
+        var args = ["--label", "shipit.app=\(app)", "-p", "\(IPAddress.withPort(address, port ?? image.port)):\(image.containerPort)"]
         for (k, v) in image.env.sorted(by: { $0.key < $1.key }) { args += ["-e", "\(k)=\(v)"] }
         if let remoteEnvFile { args += ["--env-file", remoteEnvFile] }
         for v in image.volumes { args += ["-v", v] }

@@ -1,4 +1,4 @@
-/// The symlink strategy (design §3): each release in `releases/<id>`, `current` switched
+/// The symlink strategy: each release in `releases/<id>`, `current` switched
 /// atomically, the app started by the configured `start` command. Pure builders: each step on a
 /// host is ONE remote script (one exec channel).
 public struct SymlinkStrategy: ReleaseStrategy {
@@ -172,8 +172,11 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// The environment `start` runs with on `host`.
     public func startEnv(host: String) -> [(String, String)] {
         var env = [("SHIPIT_APP", app), ("SHIPIT_HOST", host)]
-        // With the traffic switch, PORT is the slot's (set by the warm-up script).
-        if let h = health { env += (traffic == nil ? [("PORT", String(h.port))] : []) + [("SHIPIT_BIND", h.address(of: host))] }
+        // With the traffic switch, PORT is the slot's (set by the warm-up script) and the app binds
+        // the slots' address; without it, the app is the public listener.
+        if let h = health {
+            env += traffic == nil ? [("PORT", String(h.port)), ("SHIPIT_BIND", h.bindAddress(of: host))] : [("SHIPIT_BIND", h.slotAddress(of: host))]
+        }
         return env
     }
 

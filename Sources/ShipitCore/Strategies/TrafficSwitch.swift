@@ -7,10 +7,9 @@ import FoundationEssentials
 public struct TrafficSwitch: Sendable {
     public let settings: TrafficSettings
     public let layout: HostLayout
-    /// The public address and port the proxy listens on (`health.address` or the host, `health.port`).
+    /// The public port the proxy listens on (`health.port`), on `health.bindAddress`.
     public let publicPort: Int
     let health: DeployConfig.Health
-    public var address: String? { health.address }
 
     public init(settings: TrafficSettings, layout: HostLayout, health: DeployConfig.Health) {
         self.settings = settings
@@ -19,7 +18,10 @@ public struct TrafficSwitch: Sendable {
         self.health = health
     }
 
-    func bind(_ host: String) -> String { health.address(of: host) }
+    /// What the slots bind (the proxy's upstream, the drain's watch).
+    func bind(_ host: String) -> String { health.slotAddress(of: host) }
+    /// The public listener's `ADDRESS:PORT`.
+    func publicListen(_ host: String) -> String { IPAddress.withPort(health.bindAddress(of: host), publicPort) }
 
     /// The header the proxy adds to every answer: which slot served it (the public smoke test
     /// waits until the switch is visible).
@@ -41,7 +43,7 @@ public struct TrafficSwitch: Sendable {
                     listen unix:\(p)/slot-\(slot).sock;
                     location / {
                         add_header \(Self.slotHeader) \(slot) always;
-                        proxy_pass http://\(bind(host)):\(slot);
+                        proxy_pass http://\(IPAddress.withPort(bind(host), slot));
                         proxy_http_version 1.1;
                         proxy_set_header Connection "";
                         proxy_set_header Host $shipit_host;
@@ -67,10 +69,10 @@ public struct TrafficSwitch: Sendable {
             uwsgi_temp_path \(p)/tmp/uwsgi;
             scgi_temp_path \(p)/tmp/scgi;
             # The client's Host (an HTTP/1.0 client may send none: the next hop speaks HTTP/1.1).
-            map $http_host $shipit_host { "" "\(bind(host)):\(publicPort)"; default $http_host; }
+            map $http_host $shipit_host { "" "\(IPAddress.withPort(health.reachedAddress(of: host), publicPort))"; default $http_host; }
         \(slotServers)
             server {
-                listen \(bind(host)):\(publicPort);
+                listen \(publicListen(host));
                 location / {
                     include \(p)/maintenance.conf;
                     proxy_pass http://unix:\(p)/active.sock:;
@@ -87,7 +89,7 @@ public struct TrafficSwitch: Sendable {
 
     /// The upstream block pointing at `slot` (nil: no release yet; the proxy answers 502).
     public func upstream(host: String, slot: Int?) -> String {
-        let server = slot.map { "server \(bind(host)):\($0);" } ?? "server \(bind(host)):\(settings.slots[0]) down;"
+        let server = slot.map { "server \(IPAddress.withPort(bind(host), $0));" } ?? "server \(IPAddress.withPort(bind(host), settings.slots[0])) down;"
         return "upstream shipit_app {\n    \(server)\n    keepalive 16;\n}\n"
     }
 
