@@ -11,7 +11,7 @@ struct InitCommand: ParsableCommand {
         discussion: """
         Writes shipit.yml (or --config FILE) for the chosen strategy, hooks/*.example and, for the
         symlink strategy, bin/start (one line to fill in: the app's command), bin/stop and a
-        .shipitignore, then prints
+        .shipitignore, adds .shipit/ (the local ledger) to .gitignore, then prints
         the next steps. Never overwrites an existing file unless --force. The written config is loaded
         back and validated before this command returns.
         """
@@ -75,6 +75,18 @@ struct InitCommand: ParsableCommand {
         _ = try DeployConfig.load(file: configPath)
         let console = Console.shared
         for (path, _, _) in files { console.out("wrote \(path.hasPrefix(cwd + "/") ? String(path.dropFirst(cwd.count + 1)) : path)") }
+        // The ledger goes to .shipit/ next to the config: kept out of the project's repository.
+        let ignore = dir + "/.gitignore"
+        let ignoreExists = FileManager.default.fileExists(atPath: ignore)
+        let ignoreText: String? = ignoreExists ? try? String(contentsOfFile: ignore, encoding: .utf8) : nil
+        if ignoreExists && ignoreText == nil {
+            console.err("shipit: warning: cannot read \(ignore): add \(ProjectTemplate.ignoredDirectory) to it yourself")
+        } else if let text = ProjectTemplate.gitignore(adding: ignoreText) {
+            do { try text.write(toFile: ignore, atomically: true, encoding: .utf8) } catch {
+                throw ShipitError("init: cannot write \(ignore): \(error)")
+            }
+            console.out("\(ignoreText == nil ? "wrote" : "updated") .gitignore (\(ProjectTemplate.ignoredDirectory): the local ledger)")
+        }
         console.out("")
         console.out(template.nextSteps)
     }

@@ -48,6 +48,38 @@ struct InitAndCheckTests {
         #expect(try DeployConfig.load(file: dir + "/shipit.yml").hosts == ["c"])
     }
 
+    /// The local ledger (.shipit/) must never be committed: init ignores it in the project's
+    /// .gitignore, creating it when missing, adding to it otherwise, never twice.
+    @Test func initKeepsTheLedgerOutOfGit() async throws {
+        let fresh = emptyDir()
+        let r = try await shipit.run(["init", "--hosts", "a", "--deploy-to", "/srv/app"], cwd: fresh)
+        #expect(r.status == 0, "\(r.stderr)")
+        let written = try String(contentsOfFile: fresh + "/.gitignore", encoding: .utf8)
+        #expect(written.split(separator: "\n").filter { $0 == ".shipit/" }.count == 1, "\(written)")
+        #expect(r.stdout.contains("wrote .gitignore"))
+        // git itself agrees: the ledger's directory is ignored.
+        _ = try await Local.run(["git", "-C", fresh, "init", "-q"])
+        try FileManager.default.createDirectory(atPath: fresh + "/.shipit", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: fresh + "/.shipit/ledger.sqlite", contents: Data("x".utf8))
+        #expect(try await Local.run(["git", "-C", fresh, "check-ignore", ".shipit/ledger.sqlite"]).contains(".shipit/ledger.sqlite"))
+        // Again (--force): not added twice.
+        _ = try await shipit.run(["init", "--hosts", "a", "--deploy-to", "/srv/app", "--force"], cwd: fresh)
+        #expect(try String(contentsOfFile: fresh + "/.gitignore", encoding: .utf8) == written)
+
+        // An existing .gitignore without a final newline keeps its lines and gets ours after them.
+        let existing = emptyDir()
+        try "node_modules/\n*.log".write(toFile: existing + "/.gitignore", atomically: true, encoding: .utf8)
+        _ = try await shipit.run(["init", "--hosts", "a", "--deploy-to", "/srv/app"], cwd: existing)
+        let updated = try String(contentsOfFile: existing + "/.gitignore", encoding: .utf8)
+        #expect(updated.hasPrefix("node_modules/\n*.log\n"))
+        #expect(updated.split(separator: "\n").contains(".shipit/"))
+        // One that already ignores it (as /.shipit) is left alone.
+        let already = emptyDir()
+        try "/.shipit\n".write(toFile: already + "/.gitignore", atomically: true, encoding: .utf8)
+        _ = try await shipit.run(["init", "--hosts", "a", "--deploy-to", "/srv/app"], cwd: already)
+        #expect(try String(contentsOfFile: already + "/.gitignore", encoding: .utf8) == "/.shipit\n")
+    }
+
     @Test func initImageStrategyValidatesToo() async throws {
         let dir = emptyDir()
         let r = try await shipit.run(["init", "--strategy", "image", "--hosts", "web-1", "--app", "shop", "--image", "registry.local/shop"], cwd: dir)

@@ -15,6 +15,8 @@ public struct Artifact: Sendable {
     public let source: Source
     /// For git sources: the resolved commit.
     public let commit: String?
+    /// Its symbolic and hard links (checked against `shared:`, and told to the hosts' staging).
+    public var links = ArtifactLinks()
 
     /// Builds a reproducible tarball (sorted names, fixed owner and mtime) so the same tree gives the
     /// same hash, and names the release `YYYYMMDDTHHMMSSZ-<hash8>`: sortable, unique, one id for all hosts.
@@ -26,12 +28,14 @@ public struct Artifact: Sendable {
             guard FilePath.isDirectory(dir) else {
                 throw ShipitError.input("--from: \(dir) is not a directory")
             }
+            // No setuid/setgid bit ever reaches a host (a tar other than GNU's, extracting as root,
+            // would keep it).
             if FileManager.default.fileExists(atPath: FilePath.join(dir, ignoreFile)) {
                 let list = workDir + "/shipped.list"
                 try shippedPaths(in: dir).map { $0 + "\0" }.joined().write(toFile: list, atomically: true, encoding: .utf8)
-                try LocalProcess.run(["sh", "-c", "tar --no-recursion --null --mtime=@0 --owner=0 --group=0 --numeric-owner -C \"$1\" -T \"$3\" -cf - | gzip -n > \"$2\"", "tar", dir, out, list])
+                try LocalProcess.run(["sh", "-c", "tar --no-recursion --null --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=ug-s -C \"$1\" -T \"$3\" -cf - | gzip -n > \"$2\"", "tar", dir, out, list])
             } else {
-                try LocalProcess.run(["sh", "-c", "tar --sort=name --exclude=.git --exclude=./.shipit --mtime=@0 --owner=0 --group=0 --numeric-owner -C \"$1\" -cf - . | gzip -n > \"$2\"", "tar", dir, out])
+                try LocalProcess.run(["sh", "-c", "tar --sort=name --exclude=.git --exclude=./.shipit --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=ug-s -C \"$1\" -cf - . | gzip -n > \"$2\"", "tar", dir, out])
             }
         case let .git(repo, ref):
             // An option-looking ref or a range (`a..b`, `a...b`) is never one commit.
@@ -47,7 +51,8 @@ public struct Artifact: Sendable {
         }
         let sha = try Digest.sha256Hex(file: out)
         let size = FilePath.size(of: out) ?? 0
-        return Artifact(path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source, commit: commit)
+        return Artifact(path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source, commit: commit,
+                        links: try ArtifactLinks.read(tarball: out))
     }
 
     /// The file in the `--from` directory that says what is not shipped, in gitignore syntax.

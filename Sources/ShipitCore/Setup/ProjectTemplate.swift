@@ -31,6 +31,20 @@ public struct ProjectTemplate: Sendable {
         return name
     }
 
+    /// The line `shipit init` adds to the project's `.gitignore`: `.shipit/` holds the SQLite
+    /// ledger (every run's record), which must not be committed and pushed.
+    public static let ignoredDirectory = ".shipit/"
+
+    /// `.gitignore`'s new text with `.shipit/` added, or nil when it already ignores it (as
+    /// `.shipit`, `.shipit/`, `/.shipit` or `/.shipit/`). `existing` nil: there is no file yet.
+    public static func gitignore(adding existing: String?) -> String? {
+        let text = existing ?? ""
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0).trimmed() }
+        if lines.contains(where: { [".shipit", ".shipit/", "/.shipit", "/.shipit/"].contains($0) }) { return nil }
+        let separator = text.isEmpty || text.hasSuffix("\n") ? "" : "\n"
+        return text + separator + "# shipit's local ledger (every deploy's record): never committed\n" + ignoredDirectory + "\n"
+    }
+
     /// Refuses what would not load, naming the flag, before anything is written.
     public func validate() throws {
         try Names.identifier(app, field: "--app")

@@ -93,6 +93,8 @@ public struct ImageStrategy: ReleaseStrategy {
         command -v "$1" >/dev/null 2>&1 || fail 11 "container engine '$1' not found"
         \(HostScript.lockFunction)
         take_lock
+        # An env file upload a lost run left under its temporary name (only a lock holder may remove it).
+        for f in "$SHARED"/.env-*.part-*; do [ -e "$f" ] && rm -f "$f"; done
         echo "current=$(cat "$ICUR" 2>/dev/null || true)"
         if [ -n "$PULL" ]; then
           out=$(eng pull $TLS "$PULL" 2>&1) || fail 13 "pull $PULL failed: $(short "$out")"
@@ -109,6 +111,10 @@ public struct ImageStrategy: ReleaseStrategy {
     public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease {
         guard case let .imageTag(tag) = input else { throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref") }
         let pull = "\(image.name):\(tag)"
+        // ScriptOutput keeps only a well-formed digest; a host without one stops the deploy here.
+        if let host = hosts.first(where: { preflight[$0]?.first("digest").map(HostValue.isDigest) != true }) {
+            throw ShipitError("\(host): no valid image digest for \(pull) (expected sha256: and 64 hex digits)")
+        }
         let digests = Set(hosts.compactMap { preflight[$0]?.first("digest") })
         guard digests.count == 1, let digest = digests.first else {
             let seen = hosts.map { "\($0): \(preflight[$0]?.first("digest") ?? "?")" }.joined(separator: ", ")

@@ -54,7 +54,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         \(HostScript.lockFunction)
         take_lock
         # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
-        for f in "$META"/upload-*.tar.gz "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
+        for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part-* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
         if [ "$NEED" -gt 0 ]; then
           avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
           [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
@@ -72,7 +72,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// and extracted. A host that fails its checks takes none of it.
     public func preflightAndStage(_ lock: LockRequest, artifact a: Artifact, host: String) -> RemoteCommand {
         preflight(lock, deploying: .artifact(a), inventory: false, host: host)
-            .thenReceiving(extract(releaseID: a.releaseID, sha256: a.sha256), stdinAt: layout.upload(a.releaseID))
+            .thenReceiving(extract(releaseID: a.releaseID, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar), stdinAt: layout.upload(a.releaseID))
     }
 
     /// The same, then the release started on the idle slot of the traffic switch (`warm.exit=`
@@ -91,7 +91,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public func stage(_ release: ResolvedRelease, host: String) -> StagePlan {
         guard case let .artifact(a) = release.input else { preconditionFailure("symlink staging needs an artifact") }
         return StagePlan(uploads: [.init(localPath: a.path, remotePath: layout.upload(release.id), label: nil)],
-                         command: extract(releaseID: release.id, sha256: a.sha256))
+                         command: extract(releaseID: release.id, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar))
     }
 
     public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource {
@@ -101,19 +101,44 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     /// Verifies the upload's sha256, extracts into `releases/<id>.tmp`, links shared paths, writes a
     /// manifest, then renames to `releases/<id>` (so a release dir is complete or absent).
-    public func extract(releaseID: String, sha256: String) -> RemoteCommand {
-        script(.extract, [("ID", releaseID), ("SHA", sha256), ("SHAREDPATHS", shared.joined(separator: "\n")), ("U", layout.upload(releaseID))], """
+    ///
+    /// The release's files belong to the deploy user with the host's umask, whatever the tarball
+    /// says (`--no-same-owner --no-same-permissions`: as root, tar would restore owners and setuid
+    /// bits). `needsGNUTar` (the artifact's hard links and links out of the release, from
+    /// `ArtifactLinks`) is refused by a tar that is not GNU's. A shared path that passes through a
+    /// symbolic link of the release is refused: replacing it would remove, and seeding `shared/`
+    /// would copy, files outside the release.
+    public func extract(releaseID: String, sha256: String, needsGNUTar: String = "") -> RemoteCommand {
+        script(.extract, [("ID", releaseID), ("SHA", sha256), ("SHAREDPATHS", shared.joined(separator: "\n")), ("U", layout.upload(releaseID)),
+                          ("NEEDGNU", needsGNUTar)], """
         R="$RELEASES/$ID"
         trap 'rc=$?; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$U"; exit $rc' EXIT
         # Tools only where the shell cannot do it: every process started costs every host at once.
         got=$(sha256sum "$U"); got=${got%% *}
         [ "$got" = "$SHA" ] || { echo "error=checksum mismatch after upload (got $got)"; exit 20; }
+        if [ -n "$NEEDGNU" ]; then
+          case $(tar --version 2>/dev/null) in
+            *"GNU tar"*) ;;
+            *) echo "error=the artifact has $NEEDGNU, and this host's tar is not GNU tar (BusyBox?), which could write through them outside the release: refused"; exit 26 ;;
+          esac
+        fi
         if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
         mkdir -p "$R.tmp"
-        err=$(tar -xzf "$U" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(printf '%s' "$err" | tail -c 300 | tr '\n' ' ')"; exit 21; }
+        err=$(tar --no-same-owner --no-same-permissions -xzf "$U" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(printf '%s' "$err" | tail -c 300 | tr '\n' ' ')"; exit 21; }
         if [ -n "$SHAREDPATHS" ]; then
-          printf '%s\\n' "$SHAREDPATHS" | while IFS= read -r p; do
+          # In this shell, not a pipeline's subshell: a refusal must end the script.
+          oldifs=$IFS; IFS='
+        '; set -f
+          for p in $SHAREDPATHS; do
             [ -n "$p" ] || continue
+            # Each component, from the top: none may be a symbolic link in the release.
+            rest=$p; sub=
+            while :; do
+              c=${rest%%/*}; sub=${sub:+$sub/}$c
+              if [ -L "$R.tmp/$sub" ]; then echo "error=shared path $p: $sub is a symbolic link in the artifact; a shared path must be a plain directory or file of the release"; exit 27; fi
+              [ "$rest" = "$c" ] && break
+              rest=${rest#*/}
+            done
             if [ ! -e "$SHARED/$p" ]; then
               mkdir -p "$(dirname "$SHARED/$p")"
               if [ -e "$R.tmp/$p" ]; then cp -a "$R.tmp/$p" "$SHARED/$p"; else mkdir -p "$SHARED/$p"; fi
@@ -121,6 +146,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
             rm -rf "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
             ln -s "$SHARED/$p" "$R.tmp/$p"
           done
+          set +f; IFS=$oldifs
         fi
         (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit 22; }
         # What changed against the release running now (A added, M modified, D deleted), for the ledger.
