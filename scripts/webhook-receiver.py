@@ -9,7 +9,7 @@ as a real receiver would refuse it). Runs until killed.
 
   webhook-receiver.py --port 29123 --secret s3cret --out /tmp/hooks.jsonl [--max-age 300] [--delay 30] [--status 200]
 """
-import argparse, hashlib, hmac, json, time
+import argparse, hashlib, hmac, json, signal, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ap = argparse.ArgumentParser()
@@ -20,6 +20,9 @@ ap.add_argument("--delay", type=float, default=0)
 ap.add_argument("--status", type=int, default=200)
 ap.add_argument("--max-age", type=float, default=300)
 args = ap.parse_args()
+# A test runner's thread starts this with SIGTERM blocked (its signal mask is inherited): the
+# test's terminate() would leave the receiver running for good.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
 
 class Handler(BaseHTTPRequestHandler):

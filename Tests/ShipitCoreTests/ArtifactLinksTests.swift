@@ -46,6 +46,17 @@ struct ArtifactLinksTests {
         #expect(!a.links.needsGNUTar.contains("inside"))
     }
 
+    /// With a .shipitignore the tarball is made from a file list (names without `./`): the same links.
+    @Test func aShipitignoreListedArtifactHasTheSameLinks() async throws {
+        let a = try await artifact { src in
+            try "tmp/\n".write(toFile: src + "/.shipitignore", atomically: true, encoding: .utf8)
+            try link(src, "config", to: "/srv/other/config")
+            try link(src, "tmp/ignored", to: "/etc")
+        }
+        #expect(a.links.symbolic == [.init(path: "config", target: "/srv/other/config")], "\(a.links)")
+        #expect(refusal(a, ["config/database.yml"])?.contains("'config' is a symbolic link in the artifact (to /srv/other/config)") == true)
+    }
+
     @Test func hardLinksAndHostileNamesAreListedExactly() async throws {
         let weird = "a \"q\" \\ b\nnew -> line link to x"
         let a = try await artifact { src in
