@@ -70,7 +70,7 @@ struct ArtifactLinksTests {
         #expect(!a.links.needsGNUTar.contains("\n"))
         // A plain tree has nothing to say.
         let plain = try await artifact { src in try "x".write(toFile: src + "/y", atomically: true, encoding: .utf8) }
-        #expect(plain.links == ArtifactLinks())
+        #expect(plain.links.symbolic.isEmpty && plain.links.hard.isEmpty && plain.links.paths.isSuperset(of: ["VERSION"]))
         #expect(plain.links.needsGNUTar == "")
     }
 

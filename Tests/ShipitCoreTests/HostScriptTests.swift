@@ -14,7 +14,8 @@ struct HostScriptTests {
         var strategy: SymlinkStrategy { SymlinkStrategy(config: config) }
         var layout: HostLayout { config.layout }
 
-        init(keep: Int = 5, shared: [String] = ["log"]) throws {
+        /// `makeShared`: the shared paths made on the host first, as an operator does.
+        init(keep: Int = 5, shared: [String] = ["log"], makeShared: Bool = true) throws {
             let root = Local.tempDir("hostscript")
             dir = root + "/srv/app"
             try """
@@ -26,6 +27,8 @@ struct HostScriptTests {
             start: "echo \\"$SHIPIT_HOST $SHIPIT_RELEASE\\" > log/started.txt"
             """.write(toFile: root + "/shipit.yml", atomically: true, encoding: .utf8)
             config = try DeployConfig.load(file: root + "/shipit.yml")
+            // Shared paths are the operator's, made on the host before a release links them.
+            if makeShared { for p in shared { try FileManager.default.createDirectory(atPath: dir + "/shared/" + p, withIntermediateDirectories: true) } }
         }
 
         /// Runs a command's script; returns its exit status and its `key=value` facts.
@@ -207,7 +210,7 @@ struct HostScriptTests {
     @Test(arguments: ["absolute", "dotdot", "nested"])
     func aSharedPathThroughASymlinkOfTheArtifactIsRefusedAndNothingOutsideIsTouched(kind: String) async throws {
         let sharedPath = kind == "nested" ? "app/config/database.yml" : "config/database.yml"
-        let h = try Host(shared: [sharedPath])
+        let h = try Host(shared: [sharedPath], makeShared: false)
         let outside = Local.tempDir("outside") + "/other"
         try FileManager.default.createDirectory(atPath: outside + "/config", withIntermediateDirectories: true)
         try "production: secret\n".write(toFile: outside + "/config/database.yml", atomically: true, encoding: .utf8)
@@ -286,6 +289,36 @@ struct HostScriptTests {
         let (status, _, text) = try await h.run(command)
         #expect(status == 0, "\(text)")
         #expect(try String(contentsOfFile: h.layout.release(a.releaseID) + "/b", encoding: .utf8) == "data")
+    }
+
+    /// A shared path that is neither on the host nor in the release: refused by the pre-flight,
+    /// naming it, before anything is created (it used to become an empty directory). One the
+    /// release holds seeds shared/ as before.
+    @Test func aSharedPathNeitherOnTheHostNorInTheReleaseIsRefusedAtPreflight() async throws {
+        let h = try Host(shared: [])
+        let root = Local.tempDir("shared-config")
+        try """
+        app: demo
+        hosts: [h1]
+        deploy_to: \(h.dir)
+        shared: [config/secrets.yml, log, storage]
+        start: "true"
+        """.write(toFile: root + "/shipit.yml", atomically: true, encoding: .utf8)
+        let config = try DeployConfig.load(file: root + "/shipit.yml")
+        let a = try await h.artifact(["app.sh": "x", "storage/seed.txt": "seed"])
+        #expect(a.links.sharedPathsNotInRelease(config.shared) == ["config/secrets.yml", "log"])
+        let pre = SymlinkStrategy(config: config).preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1")
+        let (status, out, text) = try await h.run(pre)
+        #expect(status == HostScript.Code.sharedMissing.rawValue, "\(text)")
+        #expect(out.first("error")?.contains("config/secrets.yml, log") == true, "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: h.dir), "nothing created")
+        // On the host, both present: the pre-flight passes; the release's own path seeds shared/.
+        for p in ["config/secrets.yml", "log"] {
+            try FileManager.default.createDirectory(atPath: h.dir + "/shared/" + (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            if p == "log" { try FileManager.default.createDirectory(atPath: h.dir + "/shared/log", withIntermediateDirectories: true) } else { try "k: v".write(toFile: h.dir + "/shared/" + p, atomically: true, encoding: .utf8) }
+        }
+        let (again, _, againText) = try await h.run(pre)
+        #expect(again == 0, "\(againText)")
     }
 
     @Test func preflightRefusesWhenTheDiskIsTooSmall() async throws {

@@ -20,6 +20,9 @@ public struct ArtifactLinks: Sendable, Equatable {
 
     public var symbolic: [Link] = []
     public var hard: [Link] = []
+    /// Every member's path (from the same listing): a `shared:` path the release holds seeds
+    /// `shared/` on a first deploy; one it does not hold must already be on the host.
+    public var paths: Set<String> = []
 
     public init(symbolic: [Link] = [], hard: [Link] = []) {
         self.symbolic = symbolic
@@ -40,9 +43,11 @@ public struct ArtifactLinks: Sendable, Equatable {
     static func parse(listing: String) -> ArtifactLinks {
         var links = ArtifactLinks()
         for line in listing.split(separator: "\n") {
-            guard let type = line.first, type == "l" || type == "h", let open = line.firstIndex(of: "\"") else { continue }
+            guard let type = line.first, let open = line.firstIndex(of: "\"") else { continue }
             var rest = line[open...]
             guard let name = cString(&rest) else { continue }
+            links.paths.insert(normalized(name))
+            guard type == "l" || type == "h" else { continue }
             let arrow = type == "l" ? " -> " : " link to "
             guard rest.hasPrefix(arrow) else { continue }
             rest = rest.dropFirst(arrow.count)
@@ -88,6 +93,11 @@ public struct ArtifactLinks: Sendable, Equatable {
             i = u.index(after: i)
         }
         return nil
+    }
+
+    /// The `shared:` paths a release does not hold: each must be on the host already.
+    public func sharedPathsNotInRelease(_ shared: [String]) -> [String] {
+        shared.filter { !paths.contains(Self.normalized($0)) }
     }
 
     /// `./config/` → `config`.

@@ -48,7 +48,7 @@ public enum HostScript {
     """
 
     /// Exit codes the scripts use; the orchestrator shows their `error=` line.
-    public enum Code: Int32 { case notWritable = 10, missingTool = 11, diskFull = 12, checksum = 20, locked = 75 }
+    public enum Code: Int32 { case notWritable = 10, missingTool = 11, diskFull = 12, sharedMissing = 13, checksum = 20, locked = 75 }
 
     /// Takes the lock (atomic O_EXCL create via noclobber), retrying up to `$LOCKWAIT` tenths of a
     /// second. A lock whose holder is in `$STALE` (runs the deployer's ledger knows died) is

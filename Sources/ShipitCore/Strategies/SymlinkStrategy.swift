@@ -46,9 +46,24 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// disk, current release read.
     public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand {
         var need: Int64 = 0
-        if case let .artifact(a)? = deploying { need = requiredKB(a) }
+        // Shared paths the release does not hold (it would seed them): they must be on the host.
+        var sharedNeeded: [String] = []
+        if case let .artifact(a)? = deploying {
+            need = requiredKB(a)
+            sharedNeeded = a.links.sharedPathsNotInRelease(shared)
+        }
         let proxy = roles.runsApp(host) ? traffic?.preflight(host: host) : nil
-        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " "))] + (proxy?.vars ?? []), """
+        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " ")),
+                                                                       ("SHAREDNEED", sharedNeeded.joined(separator: "\n"))] + (proxy?.vars ?? []), """
+        # Before anything is created: a shared path that is neither on the host nor in the release
+        # would become an empty directory where the app expects its config.
+        if [ -n "$SHAREDNEED" ]; then
+          missing=; oldifs=$IFS; IFS='
+        '; set -f
+          for p in $SHAREDNEED; do [ -e "$SHARED/$p" ] || missing="${missing:+$missing, }$p"; done
+          set +f; IFS=$oldifs
+          [ -z "$missing" ] || { echo "error=shared path(s) not on this host: $missing (in $SHARED); the release does not have them either. Create them on the host (they are linked into every release), or ship them in the release to seed shared/ on a first deploy"; exit 13; }
+        fi
         { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ] || mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null; } && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
         for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit 11; }; done
         \(HostScript.lockFunction)
@@ -141,7 +156,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
             done
             if [ ! -e "$SHARED/$p" ]; then
               mkdir -p "$(dirname "$SHARED/$p")"
-              if [ -e "$R.tmp/$p" ]; then cp -a "$R.tmp/$p" "$SHARED/$p"; else mkdir -p "$SHARED/$p"; fi
+              [ -e "$R.tmp/$p" ] || { echo "error=shared path $p is neither in $SHARED nor in the release"; exit 28; }
+              cp -a "$R.tmp/$p" "$SHARED/$p"
             fi
             rm -rf "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
             ln -s "$SHARED/$p" "$R.tmp/$p"
