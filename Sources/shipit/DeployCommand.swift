@@ -46,7 +46,7 @@ struct DeployCommand: AsyncParsableCommand {
         try applyRollout(&config)
         let request = try DeployRequest(strategy: config.strategy, from: from, ref: ref, tag: tag, dryRun: dryRun)
         try await request.withInput { input in
-            if dryRun { return print(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait)) }
+            if dryRun { return Console.shared.out(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait)) }
             let renderer = try run.renderer(config, json: common.json)
             renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info, message: request.describe(input, config: config)))
             var options = Deployment.Options()
