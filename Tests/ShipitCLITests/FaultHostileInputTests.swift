@@ -176,6 +176,23 @@ struct FaultHostileInputTests {
         #expect(lines["stderr"] == "err \u{1B}[31mred")  // the line ends at its \r\n
     }
 
+    /// Secrets a command prints (issue 28, item 6): `exec` output is redacted, in both modes,
+    /// a private key block whole although it arrives line by line.
+    @Test func execOutputIsRedacted() async throws {
+        let script = "echo STRIPE_KEY=sk_live_51HxYzAbCdEfGhIjKl; echo 'db postgres://u:p@ss@db/x'; "
+            + "printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAA\\n-----END OPENSSH PRIVATE KEY-----\\n'; "
+            + "echo 'hook https://hooks.slack.com/services/T0001/B0002/XXXXyyyyZZZZ' >&2; echo done"
+        let base = ["exec", "--hosts", hosts.hosts[0], "--user", hosts.user, "--identity", hosts.identity, "--known-hosts", hosts.knownHosts]
+        for json in [false, true] {
+            let r = try await bin.run(base + (json ? ["--json"] : []) + ["--", script])
+            #expect(r.status == 0, "\(r.stderr)")
+            let all = r.stdout + r.stderr
+            #expect(all.contains("done"))
+            for secret in ["sk_live_51", "p@ss", "ss@db", "b3BlbnNzaC1rZXktdjEAAAAA", "XXXXyyyyZZZZ"] { #expect(!all.contains(secret), "\(secret): \(all)") }
+            #expect(all.contains("STRIPE_KEY=***") && all.contains("postgres://u:***@db/x"), "\(all)")
+        }
+    }
+
     @Test func invalidUTF8FromTheHostsKeepsJSONAndTheLedgerValid() async throws {
         let f = try DeployFixture()
         try await withCleanup({ await f.cleanUp() }) {

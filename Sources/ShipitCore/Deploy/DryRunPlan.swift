@@ -3,7 +3,7 @@
 public enum DryRunPlan {
     public static func render(_ config: DeployConfig, input: ReleaseInput, lockWaitSeconds: Int) -> String {
         let strategy = Strategies.make(config)
-        let redactor = Redactor()
+        let redactor = Redactor(config: config)
         let release: ResolvedRelease
         let what: String
         switch input {

@@ -57,8 +57,10 @@ public struct HealthProbe: Sendable {
 
     static let hostUnreachable: Set<SSHError.Kind> = [.connectionLost, .connect, .resolve, .handshake, .hostKeyUnknown, .hostKeyMismatch, .hostKeyCheck, .authentication]
 
-    static func snippet(_ body: String) -> String {
-        let flat = body.replacing("\n", with: " ").trimmed()
+    /// The start of a response body for a message: one line, secrets hidden (an error page may
+    /// echo the app's environment or a connection string).
+    static func snippet(_ body: String, redactor: Redactor = .standard) -> String {
+        let flat = redactor.redact(body).replacing("\n", with: " ").trimmed()
         return flat.isEmpty ? "" : "'\(flat.prefix(120))'"
     }
 }
