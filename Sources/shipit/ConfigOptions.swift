@@ -27,6 +27,7 @@ struct ConfigOptions: ParsableArguments {
         }
         if let roles { try cfg.select(roles: roles, wholeHosts: wholeHosts) }
         cfg.connection = try hostOptions.apply(to: cfg.connection)
+        try cfg.connection.checkHostNames(cfg.hosts)
         for (key, value) in hostOptions.overrides { cfg.override(key, value) }
         cfg.resolveAddresses()
         try cfg.connection.validate()

@@ -171,7 +171,8 @@ extension DeployConfig {
         var hosts: [String] = []
         var roles: [String: [String]] = [:]
         for h in try hostsReader.sequence() {
-            let name: String
+            var name: String
+            var hostRoles: [String]?
             if case .mapping = h.node {
                 let m = try h.mapping(allowed: ["host", "roles"])
                 guard let hr = m["host"] else { throw h.fail("missing 'host'") }
@@ -179,12 +180,15 @@ extension DeployConfig {
                 if let r = m["roles"] {
                     let list = try r.stringList()
                     for role in list { try r.check { try Names.identifier(role, field: $0) } }
-                    roles[name] = list
+                    hostRoles = list
                 }
             } else {
                 name = try h.string()
             }
-            try h.check { try HostName.validate(name, field: $0) }
+            // `[::1]` and `::1` are one host: the bare form is the one every other place uses.
+            let given = name
+            try h.check { name = try HostName.normalized(given, field: $0) }
+            if let hostRoles { roles[name] = hostRoles }
             guard !hosts.contains(name) else { throw h.fail("host \(name) is listed twice") }
             hosts.append(name)
         }
@@ -260,8 +264,7 @@ extension DeployConfig {
             }
             if let v = m["address"] {
                 let a = try v.string()
-                try v.check { try HostName.validate(a, field: $0) }
-                h.address = a
+                try v.check { h.address = try HostName.normalized(a, field: $0) }
             }
             if let v = m["deadline"] { h.deadline = try v.double(0.1...3600) }
             if let v = m["interval"] { h.interval = try v.double(0.01...60) }

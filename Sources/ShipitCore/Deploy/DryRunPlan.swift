@@ -40,7 +40,7 @@ public enum DryRunPlan {
             } else {
                 add("switch + start", strategy.switchTo(releaseID: release.id, host: host, historyLine: "<history json>"))
             }
-            if let h = config.health { lines.append("# smoke test: GET http://\(h.address(of: host)):\(h.port)\(h.live) then \(h.ready) through the SSH tunnel, until \(h.deadline)s") }
+            if let h = config.health { lines.append("# smoke test: GET http://\(HostAddress.withPort(h.address(of: host), h.port))\(h.live) then \(h.ready) through the SSH tunnel, until \(h.deadline)s") }
             add("finish", strategy.finish(previous: "<previous>", holder: "<run id>", historyLine: nil))
         }
         return lines.joined(separator: "\n")

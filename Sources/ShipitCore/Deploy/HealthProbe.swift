@@ -27,7 +27,7 @@ public struct HealthProbe: Sendable {
         var attempts = 0
         var last = ""
         for path in [health.live, health.ready] {
-            let url = "http://\(address):\(port)\(path)"
+            let url = "http://\(HostAddress.withPort(address, port))\(path)"
             while true {
                 attempts += 1
                 // The answer came from another slot: the switch is not visible yet (a system

@@ -85,7 +85,7 @@ public struct FleetInspector: Sendable {
 
     static func probe(_ transport: HostTransport, host: String, health: DeployConfig.Health, path: String) async -> HostInspection.Probe {
         let address = health.address(of: host)
-        let url = "http://\(address):\(health.port)\(path)"
+        let url = "http://\(HostAddress.withPort(address, health.port))\(path)"
         do {
             let r = try await transport.httpGet(host, address: address, port: health.port, path: path, timeout: health.requestTimeout)
             let ok = (200..<300).contains(r.status)

@@ -61,7 +61,7 @@ public struct SSHTransport: HostTransport {
     }
 
     public func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse {
-        let request = "GET \(path) HTTP/1.0\r\nHost: \(address):\(port)\r\nUser-Agent: shipit/\(ShipitVersion.current)\r\nConnection: close\r\n\r\n"
+        let request = "GET \(path) HTTP/1.0\r\nHost: \(HostAddress.withPort(address, port))\r\nUser-Agent: shipit/\(ShipitVersion.current)\r\nConnection: close\r\n\r\n"
         let raw = try await onSession(host) {
             try await $0.tunnelRequest(host: address, port: port, request: Data(request.utf8), maxResponse: 64 * 1024, timeout: timeout)
         }

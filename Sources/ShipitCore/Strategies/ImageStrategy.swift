@@ -60,7 +60,7 @@ public struct ImageStrategy: ReleaseStrategy {
     /// The `create` arguments: labels, published port on the host's own address, env, env file, volumes.
     /// `port`: where the container is published (a slot's port with the traffic switch).
     public func createArguments(host: String, port: Int? = nil) -> String {
-        var args = ["--label", "shipit.app=\(app)", "-p", "\(health?.address(of: host) ?? host):\(port ?? image.port):\(image.containerPort)"]
+        var args = ["--label", "shipit.app=\(app)", "-p", "\(HostAddress.withPort(health?.address(of: host) ?? host, port ?? image.port)):\(image.containerPort)"]
         for (k, v) in image.env.sorted(by: { $0.key < $1.key }) { args += ["-e", "\(k)=\(v)"] }
         if let remoteEnvFile { args += ["--env-file", remoteEnvFile] }
         for v in image.volumes { args += ["-v", v] }

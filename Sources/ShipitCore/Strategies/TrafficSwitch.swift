@@ -19,7 +19,9 @@ public struct TrafficSwitch: Sendable {
         self.health = health
     }
 
-    func bind(_ host: String) -> String { health.address(of: host) }
+    /// The app's address on `host` where a `:port` follows it (nginx's `listen`, `proxy_pass`,
+    /// `server`, ss's filter): an IPv6 literal in brackets, or nginx reads its last group as the port.
+    func bind(_ host: String) -> String { HostAddress.bracketed(health.address(of: host)) }
 
     /// The header the proxy adds to every answer: which slot served it (the public smoke test
     /// waits until the switch is visible).
