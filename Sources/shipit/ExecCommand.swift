@@ -59,11 +59,13 @@ struct ExecCommand: AsyncParsableCommand {
     }
 
     private func execute() async throws {
+        try hostOptions.checkFlags()
+        try FlagRange.positive(timeout, flag: "--timeout", max: 86400)
         guard !command.isEmpty else { throw ShipitError.input("no command given (put it after --)") }
         let (hosts, base) = try targets()
         let settings = try hostOptions.apply(to: base)
         try settings.validate()
-        if let timeout, timeout <= 0 { throw ShipitError.input("--timeout: must be greater than 0") }
+        try settings.checkHostNames(hosts)
 
         let remote = command.count == 1
             ? RemoteCommand(script: command[0], timeout: timeout)
