@@ -10,15 +10,39 @@ close_inherited_fds() {
   done
 }
 
-# known_host NAME PUBKEY_FILE: NAME's line in $STATE/known_hosts, replaced whole. Serialised: two
+# host_keys PREFIX: a stock Debian sshd's three host keys, PREFIX_{ed25519,ecdsa,rsa}_key, and the
+# sshd_config lines that serve them. ed25519 and ECDSA keys are the host's own; the RSA key is one
+# for every test host (generating 3072-bit RSA keys for 200 hosts would take minutes).
+host_keys() {
+  local t
+  for t in ed25519 ecdsa; do
+    [ -f "$1_${t}_key" ] || ssh-keygen -q -t "$t" -N '' -C "host-$t" -f "$1_${t}_key"
+  done
+  (
+    flock 9
+    [ -f "$STATE/keys/host_rsa_key" ] || ssh-keygen -q -t rsa -b 3072 -N '' -C "host-rsa" -f "$STATE/keys/host_rsa_key"
+  ) 9>"$STATE/keys/host_rsa_key.lock"
+  [ -f "$1_rsa_key" ] || cp "$STATE/keys/host_rsa_key" "$1_rsa_key"
+  [ -f "$1_rsa_key.pub" ] || cp "$STATE/keys/host_rsa_key.pub" "$1_rsa_key.pub"
+  chmod 600 "$1_rsa_key"
+  for t in ed25519 ecdsa rsa; do echo "HostKey $1_${t}_key"; done
+}
+
+# known_host NAME PUBKEY_FILE: NAME's entry in $STATE/known_hosts as `ssh` writes it on a first
+# connection to a stock sshd: the ed25519 key it negotiates, the name hashed (Debian's ssh_config
+# sets HashKnownHosts yes). An earlier entry for NAME, of any type, is removed. Serialised: two
 # tests starting hosts at once must not lose each other's entry.
 known_host() {
-  local key
+  local key tmp="$STATE/known_hosts.new.$$"
   key=$(cut -d' ' -f1,2 "$2")
   (
     flock 9
-    grep -v "^$1 " "$STATE/known_hosts" > "$STATE/known_hosts.tmp.$$" || true
-    echo "$1 $key" >> "$STATE/known_hosts.tmp.$$"
-    mv "$STATE/known_hosts.tmp.$$" "$STATE/known_hosts"
+    touch "$STATE/known_hosts"
+    ssh-keygen -q -R "$1" -f "$STATE/known_hosts" >/dev/null 2>&1 || true
+    rm -f "$STATE/known_hosts.old"
+    echo "$1 $key" > "$tmp"
+    ssh-keygen -q -H -f "$tmp" >/dev/null 2>&1
+    cat "$tmp" >> "$STATE/known_hosts"
+    rm -f "$tmp" "$tmp.old"
   ) 9>"$STATE/known_hosts.lock"
 }

@@ -29,10 +29,12 @@ die() { echo "jumphosts: $*" >&2; exit 1; }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-sshd_config() {  # FILE LISTEN KEY PIDFILE
+sshd_config() {  # FILE LISTEN KEYPREFIX PIDFILE
+  local hostkeys
+  hostkeys=$(host_keys "$3")
   cat > "$1" <<CFG
 ListenAddress $2
-HostKey $3
+$hostkeys
 PidFile $4
 AuthorizedKeysFile $STATE/authorized_keys/%u
 PasswordAuthentication no
@@ -73,9 +75,8 @@ up() {
   uid=$(id -u "$USER_NAME"); gid=$(id -g "$USER_NAME")
   for t in $TARGETS; do
     mkdir -p "$J/$t"
-    [ -f "$J/$t/key" ] || ssh-keygen -q -t ed25519 -N '' -C "jump-target-$t" -f "$J/$t/key"
-    sshd_config "$J/$t/sshd_config" "$t:22" "$J/$t/key" "$J/$t/sshd.pid"
-    known_host "$t" "$J/$t/key.pub"
+    sshd_config "$J/$t/sshd_config" "$t:22" "$J/$t/host" "$J/$t/sshd.pid"
+    known_host "$t" "$J/$t/host_ed25519_key.pub"
     alive "$J/$t/sshd.pid" && continue
     setsid nsenter --net="/proc/$(cat "$J/netns.pid")/ns/net" unshare --mount --propagation private sh -c \
       "mount -t tmpfs -o size=128m,mode=0755,uid=$uid,gid=$gid tmpfs /srv && exec $SSHD -D -e -f '$J/$t/sshd_config'" \
@@ -84,9 +85,8 @@ up() {
   done
   for t in $TARGETS; do wait_ns_port "$t" || die "target sshd $t did not start (see $J/$t/sshd.log)"; done
   mkdir -p "$J/bastion"
-  [ -f "$J/bastion/key" ] || ssh-keygen -q -t ed25519 -N '' -C "jump-bastion" -f "$J/bastion/key"
-  sshd_config "$J/bastion/sshd_config" "$BASTION:22" "$J/bastion/key" "$J/bastion/unused.pid"
-  known_host "$BASTION" "$J/bastion/key.pub"
+  sshd_config "$J/bastion/sshd_config" "$BASTION:22" "$J/bastion/host" "$J/bastion/unused.pid"
+  known_host "$BASTION" "$J/bastion/host_ed25519_key.pub"
   if ! alive "$J/bastion/inetd.pid"; then
     setsid python3 "$HERE/jump-inetd.py" "$BASTION" 22 "$(cat "$J/netns.pid")" "$SSHD" "$J/bastion/sshd_config" "$J/bastion/sshd.log" \
       </dev/null >>"$J/bastion/inetd.log" 2>&1 &

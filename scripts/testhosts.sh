@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Test-host harness: N real sshd "hosts" on 127.0.0.11, 127.0.0.12, … port 22, each with a private tmpfs
-# /srv (its own mount namespace), logging in as the non-root user `deploy`.
+# /srv (its own mount namespace), logging in as the non-root user `deploy`. Like a stock Debian sshd,
+# each offers ed25519, ECDSA and RSA host keys; known_hosts holds what `ssh` records (hashed ed25519).
 #
 #   scripts/testhosts.sh up [N]          start hosts 1..N that are not running (default 3)
 #   scripts/testhosts.sh down            stop every host this harness started (by pid, nothing else)
 #   scripts/testhosts.sh stop-host ADDR  stop one host (a dead host for fault tests)
 #   scripts/testhosts.sh start-host ADDR start one host again (its /srv starts empty); with
-#                                        SHIPIT_HOST_OPTS="nosftp default-maxstartups debug": a hardened
-#                                        host without the sftp subsystem, sshd's default MaxStartups
-#                                        10:30:100 (drops connections under a burst), LogLevel DEBUG1
+#                                        SHIPIT_HOST_OPTS="nosftp default-maxstartups debug ed25519-only":
+#                                        a hardened host without the sftp subsystem, sshd's default
+#                                        MaxStartups 10:30:100 (drops connections under a burst),
+#                                        LogLevel DEBUG1, a host that offers its ed25519 key alone
 #   scripts/testhosts.sh kill-host ADDR  SIGKILL every sshd of one host (listener and open sessions):
 #                                        the host drops off the network mid-step; its /srv and apps stay
 #   scripts/testhosts.sh revive-host ADDR start sshd again on a killed host, same /srv (same namespace)
@@ -62,7 +64,7 @@ ensure_keys() {
 host_dir() { echo "$STATE/hosts/$1"; }
 
 write_config() {
-  local addr=$1 dir opts=" ${SHIPIT_HOST_OPTS:-} " sftp="Subsystem sftp internal-sftp" startups="MaxStartups 500" loglevel=ERROR
+  local addr=$1 dir hostkeys opts=" ${SHIPIT_HOST_OPTS:-} " sftp="Subsystem sftp internal-sftp" startups="MaxStartups 500" loglevel=ERROR
   case "$opts" in *" nosftp "*) sftp="# no sftp subsystem (a hardened host)" ;; esac
   # (logged at INFO, so a test can see that sshd did drop connections: "past MaxStartups")
   case "$opts" in *" default-maxstartups "*) startups="# MaxStartups: sshd's default 10:30:100"; loglevel=INFO ;; esac
@@ -70,10 +72,11 @@ write_config() {
   case "$opts" in *" debug "*) loglevel=DEBUG1 ;; esac
   dir=$(host_dir "$addr")
   mkdir -p "$dir"
-  [ -f "$dir/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "host-$addr" -f "$dir/ssh_host_ed25519_key"
+  hostkeys=$(host_keys "$dir/ssh_host")
+  case "$opts" in *" ed25519-only "*) hostkeys="HostKey $dir/ssh_host_ed25519_key" ;; esac
   cat > "$dir/sshd_config" <<CFG
 ListenAddress $addr:22
-HostKey $dir/ssh_host_ed25519_key
+$hostkeys
 PidFile $dir/sshd.pid
 AuthorizedKeysFile $STATE/authorized_keys/%u
 PasswordAuthentication no

@@ -47,8 +47,10 @@ final class Connection: @unchecked Sendable {
         _ = libssh2_session_method_pref(raw, LIBSSH2_METHOD_KEX, "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group14-sha256")
         _ = libssh2_session_method_pref(raw, LIBSSH2_METHOD_CRYPT_CS, "aes128-ctr,aes256-ctr,aes192-ctr")
         _ = libssh2_session_method_pref(raw, LIBSSH2_METHOD_CRYPT_SC, "aes128-ctr,aes256-ctr,aes192-ctr")
+        let knownHosts = try KnownHosts(connection: conn, path: options.knownHostsPath)
+        knownHosts.preferRecordedKinds()
         try conn.retry("SSH handshake", deadline: deadline, kind: .handshake) { libssh2_session_handshake(raw, fd) }
-        try KnownHosts.verify(connection: conn, path: options.knownHostsPath, policy: options.hostKeyPolicy)
+        try knownHosts.verify(policy: options.hostKeyPolicy)
         try Authenticator.authenticate(connection: conn, methods: options.authentication, deadline: deadline)
         if options.keepaliveInterval > 0 {
             libssh2_keepalive_config(raw, 1, UInt32(options.keepaliveInterval))

@@ -1,38 +1,87 @@
 import CLibSSH2
 import FoundationEssentials
 
-/// Host key verification against an OpenSSH known_hosts file. A changed key is always refused; an unknown
-/// host is refused unless the policy is accept-new, in which case its key is appended.
-enum KnownHosts {
+/// Host key verification against an OpenSSH known_hosts file, as `ssh` writes it (hashed names,
+/// one recorded key type per host). The file is read before the handshake, so the session asks the
+/// server first for a key of a type recorded for the host; after the handshake the key the server
+/// proved is checked. A changed key is always refused, and so is a host whose recorded types the
+/// server no longer offers; an unknown host is refused unless the policy is accept-new, in which
+/// case its key is appended.
+final class KnownHosts {
     struct HostKey {
         let blob: Data
         let libssh2Type: Int32
 
-        /// The LIBSSH2_KNOWNHOST_KEY_* bits matching the server's key type; wrappers that only know
-        /// RSA/DSS mis-check ed25519 hosts.
-        var knownHostKeyBits: Int32? {
-            switch libssh2Type {
-            case LIBSSH2_HOSTKEY_TYPE_RSA: return LIBSSH2_KNOWNHOST_KEY_SSHRSA
-            case LIBSSH2_HOSTKEY_TYPE_DSS: return LIBSSH2_KNOWNHOST_KEY_SSHDSS
-            case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: return LIBSSH2_KNOWNHOST_KEY_ECDSA_256
-            case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: return LIBSSH2_KNOWNHOST_KEY_ECDSA_384
-            case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: return LIBSSH2_KNOWNHOST_KEY_ECDSA_521
-            case LIBSSH2_HOSTKEY_TYPE_ED25519: return LIBSSH2_KNOWNHOST_KEY_ED25519
-            default: return nil
-            }
-        }
+        var kind: HostKeyKind? { HostKeyKind(libssh2HostKeyType: libssh2Type) }
+        var typeName: String { kind?.recordName ?? "unknown" }
+    }
 
-        var typeName: String {
-            switch libssh2Type {
-            case LIBSSH2_HOSTKEY_TYPE_RSA: return "ssh-rsa"
-            case LIBSSH2_HOSTKEY_TYPE_DSS: return "ssh-dss"
-            case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: return "ecdsa-sha2-nistp256"
-            case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: return "ecdsa-sha2-nistp384"
-            case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: return "ecdsa-sha2-nistp521"
-            case LIBSSH2_HOSTKEY_TYPE_ED25519: return "ssh-ed25519"
-            default: return "unknown"
+    let path: String
+    /// Held so the session, whose allocator the store uses, outlives the store.
+    private let connection: Connection
+    private let store: OpaquePointer
+    /// Keys marked `@revoked` (base64): refused for every host, as OpenSSH does.
+    private var revoked: Set<String> = []
+
+    /// Reads `path` (a missing file is an empty one) into a store bound to the connection's session.
+    init(connection: Connection, path: String) throws {
+        guard let store = libssh2_knownhost_init(connection.session) else {
+            throw connection.error(.hostKeyCheck, "read known_hosts \(path)")
+        }
+        self.connection = connection
+        self.store = store
+        self.path = path
+        if let data = FileManager.default.contents(atPath: path) {
+            load(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    deinit { libssh2_knownhost_free(store) }
+
+    /// Line by line, so one line libssh2 cannot parse (a key type it does not know, a
+    /// `@cert-authority` line) is skipped as OpenSSH skips it, instead of failing the whole file.
+    private func load(_ text: String) {
+        for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            let line = String(raw).trimmed()
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("@") {
+                // `@revoked HOSTS TYPE KEY`: the key is refused; `@cert-authority` (host certificates)
+                // is not something libssh2 can check, so such a line grants nothing.
+                let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                if fields.first == "@revoked", fields.count >= 4 { revoked.insert(String(fields[3])) }
+                continue
+            }
+            let bytes = Array(line.utf8)
+            _ = bytes.withUnsafeBufferPointer { buf in
+                buf.withMemoryRebound(to: CChar.self) {
+                    libssh2_knownhost_readline(store, $0.baseAddress, $0.count, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
+                }
             }
         }
+    }
+
+    /// The key types recorded for `target`, in OpenSSH's order of preference. libssh2 compares only
+    /// entries of the type a check names, and reports a mismatch for an entry of that type whose key
+    /// differs: so a check with a key that cannot be anyone's tells whether a type is recorded.
+    func recordedKinds(for target: SSHTarget) -> [HostKeyKind] {
+        HostKeyKind.allCases.filter {
+            check(target, blob: Data([0]), keyBits: $0.knownHostKeyBits) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH
+        }
+    }
+
+    private func check(_ target: SSHTarget, blob: Data, keyBits: Int32) -> Int32 {
+        let typeMask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keyBits
+        var entry: UnsafeMutablePointer<libssh2_knownhost>?
+        return blob.withUnsafeBytes { buf in
+            libssh2_knownhost_checkp(store, target.host, Int32(target.port),
+                                     buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count, typeMask, &entry)
+        }
+    }
+
+    /// Steers the handshake towards the recorded key types (see `HostKeyKind.preference`).
+    func preferRecordedKinds() {
+        _ = libssh2_session_method_pref(connection.session, LIBSSH2_METHOD_HOSTKEY,
+                                        HostKeyKind.preference(recorded: recordedKinds(for: connection.target)))
     }
 
     static func hostKey(of connection: Connection) throws -> HostKey {
@@ -51,39 +100,39 @@ enum KnownHosts {
         return "SHA256:" + digest.base64EncodedString().replacing("=", with: "")
     }
 
-    static func verify(connection: Connection, path: String, policy: SSHOptions.HostKeyPolicy) throws {
-        let key = try hostKey(of: connection)
-        guard let keyBits = key.knownHostKeyBits else {
+    func verify(policy: SSHOptions.HostKeyPolicy) throws {
+        let key = try Self.hostKey(of: connection)
+        guard let kind = key.kind else {
             throw connection.error(.hostKeyCheck, "verify host key", "unsupported host key type \(key.libssh2Type)")
         }
-        guard let store = libssh2_knownhost_init(connection.session) else {
-            throw connection.error(.hostKeyCheck, "verify host key")
+        let fp = Self.fingerprint(of: connection)
+        let target = connection.target
+        if revoked.contains(key.blob.base64EncodedString()) {
+            throw SSHError(kind: .hostKeyMismatch, host: connection.host, operation: "verify host key",
+                           message: "REVOKED HOST KEY: the server's \(kind.recordName) key \(fp) is marked @revoked in \(path); refusing to connect")
         }
-        defer { libssh2_knownhost_free(store) }
-        if FileManager.default.fileExists(atPath: path) {
-            if libssh2_knownhost_readfile(store, path, LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0 {
-                throw connection.error(.hostKeyCheck, "read known_hosts \(path)")
-            }
-        }
-        let typeMask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keyBits
-        var entry: UnsafeMutablePointer<libssh2_knownhost>?
-        let result = key.blob.withUnsafeBytes { buf in
-            libssh2_knownhost_checkp(store, connection.target.host, Int32(connection.target.port),
-                                     buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count, typeMask, &entry)
-        }
-        let fp = fingerprint(of: connection)
-        switch result {
+        switch check(target, blob: key.blob, keyBits: kind.knownHostKeyBits) {
         case LIBSSH2_KNOWNHOST_CHECK_MATCH:
             return
         case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
             throw SSHError(kind: .hostKeyMismatch, host: connection.host, operation: "verify host key",
-                           message: "HOST KEY CHANGED: the server's \(key.typeName) key \(fp) does not match \(path); refusing to connect (possible man-in-the-middle, or the host was rebuilt: remove the old entry on purpose)")
+                           message: "HOST KEY CHANGED: the server's \(kind.recordName) key \(fp) does not match \(path); refusing to connect (possible man-in-the-middle, or the host was rebuilt: remove the old entry on purpose)")
         case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+            // A host recorded with keys of other types that proves none of them is a changed host,
+            // not a new one: accept-new must not add a second identity beside the recorded one.
+            let recorded = recordedKinds(for: target)
+            if !recorded.isEmpty {
+                var message = "HOST KEY CHANGED: \(path) records a \(recorded.map(\.recordName).joined(separator: "/")) key for \(target.knownHostsName), but the server offered no key of that type, only its \(kind.recordName) key \(fp); refusing to connect (possible man-in-the-middle, or the host was rebuilt: remove the old entry on purpose)"
+                if recorded == [.rsa], !HostKeyKind.rsaSHA2Supported(session: connection.session) {
+                    message += ". Note: this libssh2 verifies RSA host keys only with SHA-1 signatures (ssh-rsa), which OpenSSH 8.8 and later no longer offer; record the host's ed25519 key instead (ssh-keyscan -t ed25519 \(target.host), after checking its fingerprint)"
+                }
+                throw SSHError(kind: .hostKeyMismatch, host: connection.host, operation: "verify host key", message: message)
+            }
             guard policy == .acceptNew else {
                 throw SSHError(kind: .hostKeyUnknown, host: connection.host, operation: "verify host key",
-                               message: "unknown host: \(connection.target.knownHostsName) is not in \(path) (its \(key.typeName) key is \(fp)); add it with ssh-keyscan after checking the fingerprint, or allow accept-new")
+                               message: "unknown host: \(target.knownHostsName) is not in \(path) (its \(kind.recordName) key is \(fp)); add it with ssh-keyscan after checking the fingerprint, or allow accept-new")
             }
-            try append(line: "\(connection.target.knownHostsName) \(key.typeName) \(key.blob.base64EncodedString())\n", to: path, host: connection.host)
+            try Self.append(line: "\(target.knownHostsName) \(kind.recordName) \(key.blob.base64EncodedString())\n", to: path, host: connection.host)
         default:
             throw connection.error(.hostKeyCheck, "verify host key")
         }

@@ -57,15 +57,8 @@ struct JumpHostTests {
     }
 
     @Test func aChangedBastionKeyOrTargetKeyIsRefused() async throws {
-        let known = try String(contentsOfFile: hosts.knownHosts, encoding: .utf8)
-        let other = try String(contentsOfFile: hosts.stateDir + "/hosts/\(hosts.hosts[0])/ssh_host_ed25519_key.pub", encoding: .utf8)
-            .split(separator: " ").prefix(2).joined(separator: " ")
-        func knownHosts(replacing name: String) throws -> String {
-            let path = Local.tempDir() + "/known_hosts"
-            let lines = known.split(separator: "\n").map { $0.hasPrefix(name + " ") ? "\(name) \(other)" : String($0) }
-            try lines.joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
-            return path
-        }
+        let other = try hosts.hostKeyLine(of: hosts.hosts[0])
+        func knownHosts(replacing name: String) throws -> String { try hosts.knownHosts(replacing: name, with: other) }
         let badBastion = try knownHosts(replacing: Self.bastion)
         do {
             _ = try await SSHJumpHost.connect(to: target(Self.bastion), options: hosts.options(knownHosts: badBastion))

@@ -134,10 +134,7 @@ struct InitAndCheckTests {
         let keyDir = Local.tempDir("otherkey")
         _ = try LocalProcess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", keyDir + "/k"])
         let other = try String(contentsOfFile: keyDir + "/k.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
-        var lines = try String(contentsOfFile: hosts.knownHosts, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix(host + " ") }.map(String.init)
-        lines.append("\(host) \(other)")
-        let knownHosts = keyDir + "/known_hosts"
-        try (lines.joined(separator: "\n") + "\n").write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        let knownHosts = try hosts.knownHosts(replacing: host, with: other)
 
         let r = try await shipit.run(["check", "--identity", hosts.identity, "--known-hosts", knownHosts], cwd: dir)
         #expect(r.status == 3, "\(r.stdout)\(r.stderr)")

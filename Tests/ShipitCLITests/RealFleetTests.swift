@@ -144,12 +144,7 @@ struct ProxyJumpDeployTests {
     }
 
     @Test func aChangedBastionKeyIsRefusedForEveryHostBehindIt() async throws {
-        let known = Local.tempDir("kh") + "/known_hosts"
-        let other = try String(contentsOfFile: hosts.stateDir + "/hosts/\(hosts.hosts[0])/ssh_host_ed25519_key.pub", encoding: .utf8)
-            .split(separator: " ").prefix(2).joined(separator: " ")
-        try String(contentsOfFile: hosts.knownHosts, encoding: .utf8).split(separator: "\n")
-            .map { $0.hasPrefix(Self.bastion + " ") ? "\(Self.bastion) \(other)" : String($0) }.joined(separator: "\n")
-            .appending("\n").write(toFile: known, atomically: true, encoding: .utf8)
+        let known = try hosts.knownHosts(replacing: Self.bastion, with: try hosts.hostKeyLine(of: hosts.hosts[0]))
         let r = try await ShipitBinary(hosts: hosts).run(["exec", "--hosts", Self.targets.joined(separator: ","), "--user", hosts.user,
                                                          "--identity", hosts.identity, "--known-hosts", known,
                                                          "--proxy-jump", Self.bastion, "--", "true"])

@@ -35,6 +35,24 @@ public struct TestHosts: Sendable {
                    hostKeyPolicy: policy, connectTimeout: connectTimeout)
     }
 
+    /// A copy of the harness's known_hosts in which `name`'s entries (hashed, as `ssh` writes them)
+    /// are replaced by `keyLine` ("TYPE BASE64"): a changed host key, as a rebuilt host or a man in
+    /// the middle presents it.
+    public func knownHosts(replacing name: String, with keyLine: String) throws -> String {
+        let path = Local.tempDir("kh") + "/known_hosts"
+        try FileManager.default.copyItem(atPath: knownHosts, toPath: path)
+        let removed = try LocalProcess.run(["ssh-keygen", "-R", name, "-f", path])
+        precondition(removed.contains("updated"), "\(name) was not in \(knownHosts): \(removed)")
+        try FilePath.append("\(name) \(keyLine)\n", to: path)
+        return path
+    }
+
+    /// "TYPE BASE64" of one of a harness host's public host keys (`ed25519`, `ecdsa`, `rsa`).
+    public func hostKeyLine(of address: String, type: String = "ed25519") throws -> String {
+        try String(contentsOfFile: stateDir + "/hosts/\(address)/ssh_host_\(type)_key.pub", encoding: .utf8)
+            .split(separator: " ").prefix(2).joined(separator: " ")
+    }
+
     public func target(_ index: Int = 0) -> SSHTarget { SSHTarget(host: hosts[index % hosts.count], user: user) }
 
     public func connect(_ index: Int = 0) async throws -> SSHSession {
