@@ -97,7 +97,8 @@ public struct SSHConfig: Sendable {
         case "port":
             guard args.count == 1, let p = Int(args[0]), (1...65535).contains(p) else { throw fail("Port: expected a TCP port, got '\(args.joined(separator: " "))'") }
         case "connecttimeout":
-            guard args.count == 1, let t = Int(args[0]), t >= 0 else { throw fail("ConnectTimeout: expected seconds, got '\(args.joined(separator: " "))'") }
+            // Bounded like ssh.connect_timeout: a huge value overflows when turned into milliseconds.
+            guard args.count == 1, let t = Int(args[0]), (0...600).contains(t) else { throw fail("ConnectTimeout: expected seconds from 0 to 600, got '\(args.joined(separator: " "))'") }
         case "hostname", "user", "proxyjump", "identityfile", "stricthostkeychecking":
             guard !args.isEmpty else { throw fail("\(keyword): missing value") }
         default: break

@@ -13,5 +13,10 @@ public struct SSHTarget: Sendable, Hashable, CustomStringConvertible {
     /// The name known_hosts uses: `host` on port 22, `[host]:port` elsewhere.
     public var knownHostsName: String { port == 22 ? host : "[\(host)]:\(port)" }
 
-    public var description: String { port == 22 ? "\(user)@\(host)" : "\(user)@\(host):\(port)" }
+    /// `user@host`, `user@host:port`, `user@[2001:db8::5]:port` (a port after a bare IPv6 literal
+    /// would read as its last group).
+    public var description: String {
+        guard port != 22 else { return "\(user)@\(host)" }
+        return host.contains(":") ? "\(user)@[\(host)]:\(port)" : "\(user)@\(host):\(port)"
+    }
 }

@@ -29,7 +29,7 @@ final class CIOutput: @unchecked Sendable {
             open = next
             switch platform {
             case .github: Console.shared.out("::group::shipit: \(next)")
-            case .gitlab: Console.shared.out(CIPlatform.gitlabSection(start: true, name: "shipit_\(next)", header: "shipit: \(next)"))
+            case .gitlab: Console.shared.raw(CIPlatform.gitlabSection(start: true, name: "shipit_\(next)", header: "shipit: \(next)") + "\n")
             case .none: break
             }
         }
@@ -39,7 +39,7 @@ final class CIOutput: @unchecked Sendable {
         guard let current = open else { return }
         switch platform {
         case .github: Console.shared.out("::endgroup::")
-        case .gitlab: Console.shared.out(CIPlatform.gitlabSection(start: false, name: "shipit_\(current)"))
+        case .gitlab: Console.shared.raw(CIPlatform.gitlabSection(start: false, name: "shipit_\(current)") + "\n")
         case .none: break
         }
         open = nil

@@ -35,14 +35,14 @@ struct ChangesCommand: AsyncParsableCommand {
     var noHosts = false
 
     func run() async throws {
-        let config = try common.load()
+        try FlagRange.check(limit, flag: "--limit", 0...1_000_000, unit: "(0 = all)")
         var (start, end) = try UTCTime.window(since: since, from: from, to: to)
+        let config = try common.load()
         if since == nil && from == nil { start = (end ?? Date()).addingTimeInterval(-86400) }
         if let host {
             try HostName.validate(host, field: "--host")
             guard config.hosts.contains(host) else { throw ShipitError.input("--host: \(host) is not one of the hosts (\(config.hosts.joined(separator: ", ")))") }
         }
-        guard limit >= 0 else { throw ShipitError.input("--limit: must be 0 (all) or more") }
         let (ledger, status) = await LedgerAccess.forReading(config)
         let timeline = await withFleet(config) {
             await ChangesQuery(from: start, to: end, host: host, askHosts: !noHosts, limit: limit)

@@ -23,8 +23,9 @@ struct CheckCommand: AsyncParsableCommand {
     var minFree: Int = 100
 
     func run() async throws {
+        // MiB, turned into KB for the host's df: 16 TiB is more than any deploy needs.
+        try FlagRange.check(minFree, flag: "--min-free", 0...(16 << 20), unit: "MiB")
         let config = try common.load()
-        guard minFree >= 0 else { throw ShipitError.input("--min-free: must be 0 or more (MiB)") }
         let report = await withFleet(config) { transport in
             var check = FleetCheck(config: config, transport: transport)
             check.fix = fix

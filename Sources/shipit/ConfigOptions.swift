@@ -20,6 +20,7 @@ struct ConfigOptions: ParsableArguments {
 
     /// `wholeHosts`: a deploy or rollback, which switches a host for all its roles at once.
     func load(wholeHosts: Bool = false) throws -> DeployConfig {
+        try hostOptions.checkFlags()
         var cfg = try DeployConfig.load(file: config, stage: stage)
         if let list = hostOptions.hosts {
             cfg.hosts = try HostName.parseList(list, field: "--hosts")
@@ -27,6 +28,7 @@ struct ConfigOptions: ParsableArguments {
         }
         if let roles { try cfg.select(roles: roles, wholeHosts: wholeHosts) }
         cfg.connection = try hostOptions.apply(to: cfg.connection)
+        try cfg.connection.checkHostNames(cfg.hosts)
         for (key, value) in hostOptions.overrides { cfg.override(key, value) }
         try cfg.resolveAddresses()
         try cfg.connection.validate()

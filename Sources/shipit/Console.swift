@@ -1,15 +1,22 @@
 import FoundationEssentials
 import SSH
 import Glibc
+import ShipitCore
 
 /// Serialised writes to stdout/stderr: hosts report concurrently, lines must never interleave.
+/// Every line of human output passes through `TerminalText.visible` here, the one edge where text
+/// reaches the terminal: remote text (output, logs, errors, health bodies) shows its control
+/// characters instead of driving the terminal. JSON lines keep their exact value (`json`).
 final class Console: @unchecked Sendable {
     static let shared = Console()
     private let lock = Lock()
 
-    func out(_ line: String) { write(line + "\n", to: 1) }
-    func err(_ line: String) { write(line + "\n", to: 2) }
-    /// Exactly these bytes, no newline (terminal control for the live status line).
+    func out(_ line: String) { write(TerminalText.visible(line) + "\n", to: 1) }
+    func err(_ line: String) { write(TerminalText.visible(line) + "\n", to: 2) }
+    /// A JSON document or NDJSON line: exact (it decodes to the same value), terminal-safe.
+    func json(_ line: String) { write(TerminalText.jsonSafe(line) + "\n", to: 1) }
+    /// Exactly these bytes, no newline: shipit's own terminal control (the live status line,
+    /// GitLab section markers), never text from elsewhere.
     func raw(_ text: String) { write(text, to: 1) }
 
     private func write(_ text: String, to fd: Int32) {

@@ -42,13 +42,15 @@ struct DeployCommand: AsyncParsableCommand {
         // First: a signal while the artifact is built (which can take a while) must also end in
         // a clean, recorded, interrupted run, not kill the process. A dry run just stops.
         if !dryRun { Signals.install() }
+        try run.checkFlags()
+        try FlagRange.check(bake, flag: "--bake", 0...86400)
         var config = try common.load(wholeHosts: true)
         try applyRollout(&config)
         let request = try DeployRequest(strategy: config.strategy, from: from, ref: ref, tag: tag, dryRun: dryRun)
         try await request.withInput { input in
             // Before any host: a shared path through a symbolic link of the artifact would reach outside the release.
             if case let .artifact(a) = input { try a.links.checkShared(config.shared) }
-            if dryRun { return print(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait)) }
+            if dryRun { return Console.shared.out(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait)) }
             let renderer = try run.renderer(config, json: common.json)
             renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info, message: request.describe(input, config: config)))
             var options = Deployment.Options()
@@ -70,7 +72,6 @@ struct DeployCommand: AsyncParsableCommand {
             config.override("rollout.steps", targets.map(\.description).joined(separator: ", "))
         }
         if let bake {
-            guard bake >= 0, bake <= 86400 else { throw ShipitError.input("--bake: expected seconds from 0 to 86400") }
             guard config.rollout != nil else { throw ShipitError.input("--bake: needs rollout steps (rollout.steps in the config, or --steps)") }
             config.rollout?.bake = bake
             config.override("rollout.bake", String(bake))

@@ -27,7 +27,7 @@ struct DeployRenderer: Sendable {
     func notice(_ n: DeployNotice) {
         if !json, n.step == "state", let ci { ci.phase(n.message) }
         if json {
-            if let d = try? encoder().encode(n) { Console.shared.out(String(decoding: d, as: UTF8.self)) }
+            if let d = try? encoder().encode(n) { Console.shared.json(String(decoding: d, as: UTF8.self)) }
             return
         }
         let time = UTCTime.clock(n.time)
@@ -45,7 +45,7 @@ struct DeployRenderer: Sendable {
         ci?.finish(r, json: json)
         if json {
             struct Final: Encodable { let event = "result"; let report: DeployReport; let exitCode: Int32 }
-            if let d = try? encoder().encode(Final(report: r, exitCode: r.exitCode.rawValue)) { Console.shared.out(String(decoding: d, as: UTF8.self)) }
+            if let d = try? encoder().encode(Final(report: r, exitCode: r.exitCode.rawValue)) { Console.shared.json(String(decoding: d, as: UTF8.self)) }
             return
         }
         let verdict: String
@@ -91,7 +91,7 @@ struct DeployRenderer: Sendable {
             var line = "  \(h.host.padded(toLength: width))  current=\(current)"
             if let p = h.previous, p != h.current { line += "  previous=\(p)" }
             if let step = h.rolloutStep { line += h.switchedAt == nil ? "  step \(step) (not started)" : "  step \(step)" }
-            if let step = h.failedStep { line += "  failed at \(step): \(h.error ?? "")" }
+            if let step = h.failedStep { line += "  failed at \(step): " + TerminalText.visible(h.error ?? "", newlines: false) }
             if let r = h.retreatedFrom { line += "  no previous release: \(r) " + (h.appStopped == true ? "stopped" : "left running (set 'stop')") }
             Console.shared.out(line)
         }

@@ -10,7 +10,10 @@ struct ExecCommand: AsyncParsableCommand {
         discussion: """
         One argument is a shell command line, run as is (pipes and ';' work): shipit exec -- 'df -h | tail -1'
         Several arguments are an argv, each quoted: shipit exec -- ls -l "my dir"
-        Output lines are prefixed with the host ('|' stdout, '!' stderr). Exits 1 if any host failed.
+        Output lines are prefixed with the host ('|' stdout, '!' stderr), secrets redacted, control
+        characters shown (as \\x1b), not sent to the terminal. --json: one JSON object per output line
+        ({"host","stream","line"}) and per host at the end ({"event":"result",…}), the text exact.
+        Exits 1 if any host failed.
         Without --hosts, the hosts and ssh settings of the config (--config, default shipit.yml);
         --roles worker: only its hosts with that role; --host H: that one host.
         --release current: in the serving release's directory, with the environment the app's start
@@ -42,6 +45,9 @@ struct ExecCommand: AsyncParsableCommand {
 
     @Flag(name: [.customShort("t"), .customLong("tty")], help: "A pseudo-terminal for an interactive command (a console, psql), on one host.")
     var tty = false
+
+    @Flag(name: .long, help: "Print NDJSON: one object per output line, then one per host's result.")
+    var json = false
 
     @Argument(parsing: .postTerminator, help: "The command to run.")
     var command: [String] = []
@@ -117,11 +123,13 @@ struct ExecCommand: AsyncParsableCommand {
     }
 
     private func execute() async throws {
+        try hostOptions.checkFlags()
+        try FlagRange.positive(timeout, flag: "--timeout", max: 86400)
         guard !command.isEmpty else { throw ShipitError.input("no command given (put it after --)") }
         let (hosts, base, cfg) = try targets()
         let settings = try hostOptions.apply(to: base)
         try settings.validate()
-        if let timeout, timeout <= 0 { throw ShipitError.input("--timeout: must be greater than 0") }
+        try settings.checkHostNames(hosts)
         if tty {
             guard hosts.count == 1 else { throw ShipitError.input("-t: a terminal is for one host: give --host H") }
             return try await interactive(host: hosts[0], settings: settings, config: cfg)
@@ -138,13 +146,22 @@ struct ExecCommand: AsyncParsableCommand {
         let fleet = Fleet(hosts: hosts, settings: settings)
         let width = hosts.map(\.count).max() ?? 0
         let console = Console.shared
+        let json = self.json
         let outcomes = await ExecRunner(fleet: fleet).run({ commands[$0]! }) { host, stream, line in
+            if json { return JSONOutput.printLine(OutputLine(host: host, stream: stream == .stdout ? "stdout" : "stderr", line: line)) }
             let label = host.padded(toLength: width)
             if stream == .stdout { console.out("\(label) | \(line)") } else { console.err("\(label) ! \(line)") }
         }
         await fleet.closeAll()
 
         let failed = outcomes.filter { !$0.succeeded }
+        if json {
+            for o in outcomes {
+                JSONOutput.printLine(HostResult(host: o.host, ok: o.succeeded, exitCode: o.status?.code, signal: o.status?.signal, error: o.error, seconds: o.seconds))
+            }
+            if !failed.isEmpty { throw ExitCode(ShipitExit.failure.rawValue) }
+            return
+        }
         for o in failed {
             let why = o.error ?? (o.status?.signal.map { "killed by signal \($0)" } ?? "exit \(o.status?.code ?? -1)")
             console.err("FAILED \(o.host): \(why) (\(Console.seconds(o.seconds)))")
@@ -153,5 +170,23 @@ struct ExecCommand: AsyncParsableCommand {
             console.err("shipit exec: \(failed.count) of \(hosts.count) host(s) failed: \(failed.map(\.host).joined(separator: ", "))")
             throw ExitCode(ShipitExit.failure.rawValue)
         }
+    }
+
+    /// `--json`: one line of a host's output.
+    struct OutputLine: Encodable {
+        let host: String
+        let stream: String
+        let line: String
+    }
+
+    /// `--json`: how the command ended on one host.
+    struct HostResult: Encodable {
+        var event = "result"
+        let host: String
+        let ok: Bool
+        let exitCode: Int32?
+        let signal: String?
+        let error: String?
+        let seconds: Double
     }
 }

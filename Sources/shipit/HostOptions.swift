@@ -35,6 +35,14 @@ struct HostOptions: ParsableArguments {
     @Option(name: .customLong("proxy-jump"), help: ArgumentHelp("Jump host(s) in front of every host, comma-separated in order ('none' to ignore ssh_config's).", valueName: "[user@]host[:port]"))
     var proxyJump: String?
 
+    /// The numbers among the flags, in the config's ranges (`ssh.port`, `ssh.connect_timeout`,
+    /// `parallel`): checked before the config is read or any host is touched.
+    func checkFlags() throws {
+        try FlagRange.check(port, flag: "--port", 1...65535)
+        try FlagRange.check(connectTimeout, flag: "--connect-timeout", 0.1...600)
+        try FlagRange.check(parallel, flag: "--parallel", 1...1000)
+    }
+
     /// The flags given, as config keys (so the ledger's config hash covers them).
     var overrides: [(String, String)] {
         var o: [(String, String)] = []
@@ -51,6 +59,7 @@ struct HostOptions: ParsableArguments {
     }
 
     func apply(to base: ConnectionSettings) throws -> ConnectionSettings {
+        try checkFlags()
         var s = base
         if let user { s.user = user }
         if let port { s.port = port }

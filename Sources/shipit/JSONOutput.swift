@@ -7,11 +7,11 @@ enum JSONOutput {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         e.dateEncodingStrategy = .iso8601
-        if let data = try? e.encode(value) { Console.shared.out(String(decoding: data, as: UTF8.self)) }
+        if let data = try? e.encode(value) { Console.shared.json(String(decoding: data, as: UTF8.self)) }
     }
 
     /// One JSON object per line (NDJSON), for streams a tool reads as they come.
     static func printLine<T: Encodable>(_ value: T) {
-        if let data = try? JSONLine.encoder.encode(value) { Console.shared.out(String(decoding: data, as: UTF8.self)) }
+        if let data = try? JSONLine.encoder.encode(value) { Console.shared.json(String(decoding: data, as: UTF8.self)) }
     }
 }

@@ -23,6 +23,8 @@ final class LiveStatus: @unchecked Sendable {
 
     /// Prints `line` above the status line and redraws it with what the notice changed.
     func show(_ line: String, notice n: DeployNotice) {
+        // One notice, one line: a newline or `\r` in remote text must not start a line of its own.
+        let line = TerminalText.visible(line, newlines: false)
         guard enabled else { Console.shared.out(line); return }
         let status: String = lock.withLock {
             if n.step == "state", let to = n.message.components(separatedBy: " → ").last { phase = to }

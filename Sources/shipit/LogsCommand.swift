@@ -39,10 +39,11 @@ struct LogsCommand: AsyncParsableCommand {
     var maxBytes: Int?
 
     func run() async throws {
+        try FlagRange.check(maxBytes, flag: "--max-bytes", 1024...(256 << 20), unit: "bytes")
+        if let since { _ = try UTCTime.window(since: since, from: nil, to: nil) }
         var config = try common.load()
         let hosts = try selectedHosts(config)
         if let grep, grep.contains("\n") { throw ShipitError.input("--grep: one line, please") }
-        if let maxBytes, !(1024...(256 << 20)).contains(maxBytes) { throw ShipitError.input("--max-bytes: between 1024 and 268435456") }
         if follow, release != nil || since != nil { throw ShipitError.input("--follow: shows new lines only (no --since or --release)") }
         let (from, until) = try await window(config)
         config.hosts = hosts

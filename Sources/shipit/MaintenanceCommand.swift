@@ -21,8 +21,8 @@ struct MaintenanceCommand: AsyncParsableCommand {
     var retryAfter = 120
 
     func run() async throws {
+        try FlagRange.check(retryAfter, flag: "--retry-after", 1...86400, unit: "seconds")
         let config = try common.load()
-        guard (1...86400).contains(retryAfter) else { throw ShipitError.input("--retry-after: 1 to 86400 seconds") }
         try MaintenanceSwitch.validate(config, message: state == .on ? message : "")
         let writable = try await LedgerStore.openForWriting(config, warn: { Console.shared.err("shipit: warning: " + $0) })
         let results = try await withFleet(config) {

@@ -17,6 +17,7 @@ struct RollbackCommand: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
+        try run.checkFlags()
         Signals.install()
         let config = try common.load(wholeHosts: true)
         if let to, !RollbackTarget.isDigest(to) { try Names.identifier(to, field: "--to") }

@@ -16,6 +16,7 @@ struct RolloutAbortCommand: AsyncParsableCommand {
     @OptionGroup var run: RunOptions
 
     func run() async throws {
+        try run.checkFlags()
         Signals.install()
         try await run.resume(try common.load(wholeHosts: true), mode: .abort, json: common.json)
     }

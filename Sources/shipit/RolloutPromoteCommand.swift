@@ -16,6 +16,7 @@ struct RolloutPromoteCommand: AsyncParsableCommand {
     @OptionGroup var run: RunOptions
 
     func run() async throws {
+        try run.checkFlags()
         Signals.install()
         try await run.resume(try common.load(wholeHosts: true), mode: .promote, json: common.json)
     }

@@ -45,9 +45,11 @@ struct RunOptions: ParsableArguments {
         return DeployRenderer(json: json, hostCount: config.hosts.count, ci: CIOutput(platform: platform, rollbackCommand: rollback))
     }
 
-    func validate() throws {
-        guard lockWait >= 0 else { throw ShipitError.input("--lock-wait: must be 0 or more") }
-        if let deadline, !(deadline > 0 && deadline <= 86400) { throw ShipitError.input("--deadline: expected seconds from 0 to 86400") }
+    /// Called first by each command that has these flags (not as ArgumentParser's `validate()`,
+    /// which would turn the usage error into exit 1).
+    func checkFlags() throws {
+        try FlagRange.check(lockWait, flag: "--lock-wait", 0...86400, unit: "seconds")
+        try FlagRange.positive(deadline, flag: "--deadline", max: 86400)
     }
 
     /// Runs `body` with a deployment set up for `config` (signals, ledger, fleet), renders the

@@ -20,8 +20,8 @@ struct StatsCommand: AsyncParsableCommand {
     var since: String = "30d"
 
     func run() async throws {
-        let config = try common.load()
         let (start, _) = try UTCTime.window(since: since, from: nil, to: nil)
+        let config = try common.load()
         let now = Date()
         let from = start ?? now.addingTimeInterval(-30 * 86400)
         let (ledger, status) = await LedgerAccess.forReading(config)

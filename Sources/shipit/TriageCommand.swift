@@ -24,8 +24,8 @@ struct TriageCommand: AsyncParsableCommand {
     var note: String?
 
     func run() async throws {
-        let config = try common.load()
         let (start, _) = try UTCTime.window(since: since, from: nil, to: nil)
+        let config = try common.load()
         let (ledger, status) = await LedgerAccess.forReading(config)
         let report = await withFleet(config) {
             await Triage(config: config, transport: $0, ledger: ledger, ledgerStatus: status, since: start ?? Date()).run()

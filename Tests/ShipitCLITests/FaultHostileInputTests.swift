@@ -181,6 +181,55 @@ struct FaultHostileInputTests {
         }
     }
 
+    /// Terminal control from a host (issue 28, item 5): a retitle (OSC … BEL), a screen clear, a
+    /// cursor-up and a carriage return that would overwrite shipit's lines, a C1 CSI and a bidi
+    /// override. In human mode not one of them reaches stdout or stderr raw, each is shown; with
+    /// --json every line decodes to exactly what the host printed.
+    @Test func terminalEscapesFromAHostAreShownNotObeyed() async throws {
+        let printed = "title \u{1B}]0;pwned\u{07} clear \u{1B}[2J up \u{1B}[1A\u{1B}[K cr\rFORGED c1 \u{9B}31m bidi \u{202E}gpj.exe tab\tend"
+        let script = "printf 'title \\033]0;pwned\\007 clear \\033[2J up \\033[1A\\033[K cr\\rFORGED c1 \\302\\23331m bidi \\342\\200\\256gpj.exe tab\\tend\\n'; "
+            + "printf 'err \\033[31mred\\r\\n' >&2; exit 3"
+        let base = ["exec", "--hosts", hosts.hosts[0], "--user", hosts.user, "--identity", hosts.identity, "--known-hosts", hosts.knownHosts]
+        func isControl(_ s: Unicode.Scalar) -> Bool { s != "\n" && s != "\t" && TerminalText.needsEscape(s) }
+
+        let r = try await bin.run(base + ["--", script])
+        #expect(r.status == ShipitExit.failure.rawValue, "\(r.stderr)")
+        #expect(!r.stdout.unicodeScalars.contains(where: isControl), "\(r.stdout.debugDescription)")
+        #expect(!r.stderr.unicodeScalars.contains(where: isControl), "\(r.stderr.debugDescription)")
+        #expect(r.stdout.contains("| title \\x1b]0;pwned\\x07 clear \\x1b[2J up \\x1b[1A\\x1b[K cr\\rFORGED c1 \\x9b31m bidi \\u{202e}gpj.exe tab\tend\n"),
+                "\(r.stdout.debugDescription)")
+        #expect(r.stderr.contains("! err \\x1b[31mred\n"), "\(r.stderr.debugDescription)")
+
+        let j = try await bin.run(base + ["--json", "--", script])
+        #expect(j.status == ShipitExit.failure.rawValue)
+        #expect(!j.stdout.unicodeScalars.contains(where: isControl), "\(j.stdout.debugDescription)")
+        #expect(j.stdout.contains(#"title \u001b]0;pwned\u0007 clear \u001b[2J"#), "\(j.stdout)")
+        var lines: [String: String] = [:]
+        for line in j.stdout.split(separator: "\n") {
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+            if let stream = o["stream"] as? String { lines[stream] = o["line"] as? String }
+        }
+        #expect(lines["stdout"] == printed)
+        #expect(lines["stderr"] == "err \u{1B}[31mred")  // the line ends at its \r\n
+    }
+
+    /// Secrets a command prints (issue 28, item 6): `exec` output is redacted, in both modes,
+    /// a private key block whole although it arrives line by line.
+    @Test func execOutputIsRedacted() async throws {
+        let script = "echo STRIPE_KEY=sk_live_51HxYzAbCdEfGhIjKl; echo 'db postgres://u:p@ss@db/x'; "
+            + "printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAA\\n-----END OPENSSH PRIVATE KEY-----\\n'; "
+            + "echo 'hook https://hooks.slack.com/services/T0001/B0002/XXXXyyyyZZZZ' >&2; echo done"
+        let base = ["exec", "--hosts", hosts.hosts[0], "--user", hosts.user, "--identity", hosts.identity, "--known-hosts", hosts.knownHosts]
+        for json in [false, true] {
+            let r = try await bin.run(base + (json ? ["--json"] : []) + ["--", script])
+            #expect(r.status == 0, "\(r.stderr)")
+            let all = r.stdout + r.stderr
+            #expect(all.contains("done"))
+            for secret in ["sk_live_51", "p@ss", "ss@db", "b3BlbnNzaC1rZXktdjEAAAAA", "XXXXyyyyZZZZ"] { #expect(!all.contains(secret), "\(secret): \(all)") }
+            #expect(all.contains("STRIPE_KEY=***") && all.contains("postgres://u:***@db/x"), "\(all)")
+        }
+    }
+
     @Test func invalidUTF8FromTheHostsKeepsJSONAndTheLedgerValid() async throws {
         let f = try DeployFixture()
         try await withCleanup({ await f.cleanUp() }) {

@@ -11,7 +11,7 @@ struct DeployerHTTPTests {
     /// headers, body) as JSON; `tls`: with a throwaway self-signed certificate. It takes a free port
     /// from the kernel and writes it to a file once it listens (two servers of this suite start at
     /// once: a port picked at random could be the other's).
-    func server(tls: Bool) async throws -> (Process, Int) {
+    func server(tls: Bool, v6: Bool = false) async throws -> (Process, Int) {
         let dir = Local.tempDir("http")
         var setup = ""
         if tls {
@@ -41,7 +41,8 @@ struct DeployerHTTPTests {
                     self.send_header("Content-Length", str(len(out))); self.end_headers(); self.wfile.write(out)
             do_GET = do_POST = answer
             def log_message(self, *a): pass
-        s = http.server.HTTPServer(("127.0.0.1", 0), H)
+        class S6(http.server.HTTPServer): address_family = __import__("socket").AF_INET6
+        s = S6(("::1", 0), H) if \(v6 ? "True" : "False") else http.server.HTTPServer(("127.0.0.1", 0), H)
         \(setup)
         open("\(dir)/port.tmp", "w").write(str(s.server_address[1])); __import__("os").rename("\(dir)/port.tmp", "\(dir)/port")
         s.serve_forever()
@@ -56,6 +57,17 @@ struct DeployerHTTPTests {
         try await DeployFixture.waitForFile(dir + "/port", timeout: 60)
         let port = try #require(Int(String(contentsOfFile: dir + "/port", encoding: .utf8)))
         return (p, port)
+    }
+
+    /// Issue 28, item 12: a URL with an IPv6 literal is connected to, and named in brackets in
+    /// the Host header (`::1:8080` is no host a server can parse).
+    @Test func anIPv6URLGetsABracketedHostHeader() async throws {
+        let (p, port) = try await server(tls: false, v6: true)
+        defer { p.terminate() }
+        let get = try await DeployerHTTP.get(URL(string: "http://[::1]:\(port)/x")!, timeout: 30)
+        #expect(get.status == 200)
+        let g = try #require(try JSONSerialization.jsonObject(with: get.body) as? [String: Any])
+        #expect((g["headers"] as? [String: String])?["Host"] == "[::1]:\(port)", "\(g)")
     }
 
     @Test func getAndPostCarryHeadersAndBodiesAndReadChunkedAnswers() async throws {

@@ -60,9 +60,12 @@ public enum TimelineBuilder {
         }
     }
 
-    /// `key: old → new`, `+key = new`, `-key` lines between two flattened configs.
+    /// `key: old → new`, `+key = new`, `-key` lines between two flattened configs, redacted again
+    /// here: a ledger written by an older shipit may hold values today's rules hide.
     public static func diff(_ old: [String: String]?, _ new: [String: String]?) -> [String] {
-        guard let old, let new else { return ["config changed (details not in the ledger)"] }
+        guard let old = old.map({ Redactor.standard.redact(settings: $0) }), let new = new.map({ Redactor.standard.redact(settings: $0) }) else {
+            return ["config changed (details not in the ledger)"]
+        }
         var lines: [String] = []
         for k in Set(old.keys).union(new.keys).sorted() {
             switch (old[k], new[k]) {

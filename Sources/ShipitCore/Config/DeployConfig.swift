@@ -223,7 +223,8 @@ extension DeployConfig {
         var hosts: [String] = []
         var roles: [String: [String]] = [:]
         for h in try hostsReader.sequence() {
-            let name: String
+            var name: String
+            var hostRoles: [String]?
             if case .mapping = h.node {
                 let m = try h.mapping(allowed: ["host", "roles"])
                 guard let hr = m["host"] else { throw h.fail("missing 'host'") }
@@ -231,12 +232,15 @@ extension DeployConfig {
                 if let r = m["roles"] {
                     let list = try r.stringList()
                     for role in list { try r.check { try Names.identifier(role, field: $0) } }
-                    roles[name] = list
+                    hostRoles = list
                 }
             } else {
                 name = try h.string()
             }
-            try h.check { try HostName.validate(name, field: $0) }
+            // `[::1]` and `::1` are one host: the bare form is the one every other place uses.
+            let given = name
+            try h.check { name = try HostName.normalized(given, field: $0) }
+            if let hostRoles { roles[name] = hostRoles }
             guard !hosts.contains(name) else { throw h.fail("host \(name) is listed twice") }
             hosts.append(name)
         }
@@ -312,10 +316,12 @@ extension DeployConfig {
             }
             if let v = m["address"] {
                 let a = try v.string()
-                guard a == Health.reached || IPAddress.isLiteral(a) else {
+                var parsed: HostAddress?
+                if a != Health.reached { try v.check { parsed = try HostAddress.parse(a, field: $0) } }
+                guard a == Health.reached || (parsed.map { $0.kind != .name } ?? false) else {
                     throw v.fail("expected an IP address for the public listener to bind, or 'reached' (the address shipit reaches each host on); leave it out to bind every address. A name would be resolved on the host, which may map it to a loopback address (Debian: 127.0.1.1)")
                 }
-                h.address = a
+                h.address = parsed?.host ?? a
             }
             if let v = m["check_from"] {
                 guard let c = Health.CheckFrom(rawValue: try v.string()) else { throw v.fail("expected 'deployer' or 'host'") }

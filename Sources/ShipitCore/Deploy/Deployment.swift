@@ -71,7 +71,8 @@ public final class Deployment: @unchecked Sendable {
 
     public init(config: DeployConfig, transport: HostTransport, options: Options = Options(),
                 interrupt: InterruptFlag = InterruptFlag(), ledger: Ledger? = nil, invoker: Invoker = .current(),
-                redactor: Redactor = Redactor(), notify: @escaping @Sendable (DeployNotice) -> Void) {
+                redactor: Redactor? = nil, notify: @escaping @Sendable (DeployNotice) -> Void) {
+        let redactor = redactor ?? Redactor(config: config)
         self.config = config
         self.transport = transport
         self.options = options

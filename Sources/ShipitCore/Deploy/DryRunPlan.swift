@@ -3,7 +3,7 @@
 public enum DryRunPlan {
     public static func render(_ config: DeployConfig, input: ReleaseInput, lockWaitSeconds: Int) -> String {
         let strategy = Strategies.make(config)
-        let redactor = Redactor()
+        let redactor = Redactor(config: config)
         let release: ResolvedRelease
         let what: String
         switch input {
@@ -49,12 +49,12 @@ public enum DryRunPlan {
                 let slot = traffic.settings.slots[0]
                 add("warm up on the idle slot (\(traffic.settings.slots.map(String.init).joined(separator: " or ")))",
                     strategy.warm(releaseID: release.id, host: host, slot: slot, reuse: true))
-                if let h = config.health { lines.append("# smoke test on the slot: GET http://\(IPAddress.bracketed(h.slotAddress(of: host))):<slot>\(h.live) then \(h.ready), before any request reaches it") }
+                if let h = config.health { lines.append("# smoke test on the slot: GET http://\(HostAddress.bracketed(h.slotAddress(of: host))):<slot>\(h.live) then \(h.ready), before any request reaches it") }
                 add("switch the proxy to the slot", strategy.switchTraffic(releaseID: release.id, host: host, slot: slot, historyLine: "<history json>"))
             } else {
                 add("switch + start", strategy.switchTo(releaseID: release.id, host: host, historyLine: "<history json>"))
             }
-            if let h = config.health { lines.append("# smoke test: GET http://\(IPAddress.withPort(h.probeAddress(of: host), h.port))\(h.live) then \(h.ready) \(h.checkFrom == .deployer ? "from the deployer" : "from the host, through its SSH session"), until \(h.deadline)s") }
+            if let h = config.health { lines.append("# smoke test: GET http://\(HostAddress.withPort(h.probeAddress(of: host), h.port))\(h.live) then \(h.ready) \(h.checkFrom == .deployer ? "from the deployer" : "from the host, through its SSH session"), until \(h.deadline)s") }
             add("finish", strategy.finish(previous: "<previous>", holder: "<run id>", historyLine: nil))
         }
         return lines.joined(separator: "\n")

@@ -28,7 +28,7 @@ public struct HealthProbe: Sendable {
         var attempts = 0
         var last = ""
         for path in [health.live, health.ready] {
-            let url = "http://\(IPAddress.withPort(address, port))\(path)" + (slotPort == nil && health.checkFrom == .deployer ? "" : " (from the host)")
+            let url = "http://\(HostAddress.withPort(address, port))\(path)" + (slotPort == nil && health.checkFrom == .deployer ? "" : " (from the host)")
             while true {
                 attempts += 1
                 // The answer came from another slot: the switch is not visible yet (a system
@@ -59,8 +59,10 @@ public struct HealthProbe: Sendable {
 
     static let hostUnreachable: Set<SSHError.Kind> = [.connectionLost, .connect, .resolve, .handshake, .hostKeyUnknown, .hostKeyMismatch, .hostKeyCheck, .authentication]
 
-    static func snippet(_ body: String) -> String {
-        let flat = body.replacing("\n", with: " ").trimmed()
+    /// The start of a response body for a message: one line, secrets hidden (an error page may
+    /// echo the app's environment or a connection string).
+    static func snippet(_ body: String, redactor: Redactor = .standard) -> String {
+        let flat = redactor.redact(body).replacing("\n", with: " ").trimmed()
         return flat.isEmpty ? "" : "'\(flat.prefix(120))'"
     }
 }

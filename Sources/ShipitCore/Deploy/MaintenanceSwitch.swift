@@ -54,7 +54,7 @@ public struct MaintenanceSwitch: Sendable {
                 id: id, app: config.app, stage: config.stage, strategy: config.strategy.rawValue, operation: "maintenance", releaseID: state,
                 source: on ? message : nil, commit: nil, ref: nil, user: invoker.user, machine: invoker.machine, pid: invoker.pid, ci: invoker.ci,
                 startedAt: Date(), state: "running", configHash: config.configHash, hosts: config.hosts.map { LedgerHostState(host: $0) }),
-                redactor: Redactor(), warn: { _ in })
+                redactor: Redactor(config: config), warn: { _ in })
         }
         try await recorder?.begin(settings: config.settings)
         let history = HostHistory.Entry(time: Date(), event: "maintenance", app: config.app, stage: config.stage, release: state,

@@ -110,17 +110,24 @@ public enum UTCTime {
         }
     }
 
-    /// `90s`, `30m`, `2h`, `7d`, `2w` → seconds.
+    /// The longest duration a flag takes: 10 years. A longer one (`1e300s`, `infd`) would turn
+    /// into a date before year 1 or an integer that traps.
+    public static let maxDuration: TimeInterval = 3650 * 86400
+
+    /// `90s`, `30m`, `2h`, `7d`, `2w` → seconds; nil for anything else, negative, not finite
+    /// (`inf`, `nan`) or longer than `maxDuration`.
     public static func duration(_ text: String) -> TimeInterval? {
-        guard let unit = text.last, let n = Double(text.dropLast()), n >= 0 else { return nil }
+        guard let unit = text.last, let n = Double(text.dropLast()), n.isFinite, n >= 0 else { return nil }
+        let seconds: Double
         switch unit {
-        case "s": return n
-        case "m": return n * 60
-        case "h": return n * 3600
-        case "d": return n * 86400
-        case "w": return n * 7 * 86400
+        case "s": seconds = n
+        case "m": seconds = n * 60
+        case "h": seconds = n * 3600
+        case "d": seconds = n * 86400
+        case "w": seconds = n * 7 * 86400
         default: return nil
         }
+        return seconds <= maxDuration ? seconds : nil
     }
 
     /// The window of a `changes`-style command, validated; errors name the flag.
@@ -129,7 +136,7 @@ public enum UTCTime {
         var start: Date?
         var end: Date?
         if let since {
-            guard let d = duration(since) else { throw ShipitError.input("--since: '\(since)' is not a duration like 30m, 2h, 7d") }
+            guard let d = duration(since) else { throw ShipitError.input("--since: '\(since)' is not a duration like 30m, 2h, 7d (at most 3650d)") }
             start = now.addingTimeInterval(-d)
         }
         if let from {

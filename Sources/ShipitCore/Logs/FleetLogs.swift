@@ -10,7 +10,7 @@ public struct FleetLogs: Sendable {
     public let hosts: [String]
     /// Only this role's logs (`--role`): a process role's log file, or the app's source.
     public let role: String?
-    let redactor = Redactor()
+    let redactor: Redactor
 
     public struct Result: Sendable {
         public var lines: [LogLine]
@@ -25,6 +25,7 @@ public struct FleetLogs: Sendable {
         self.transport = transport
         self.hosts = hosts
         self.role = role
+        self.redactor = Redactor(config: config)
     }
 
     /// What is read on `host`: the app's source (a host that runs the app) and the log of each of

@@ -108,7 +108,8 @@ public struct ConnectionSettings: Sendable {
 
     /// The address ssh_config gives `host` (`HostName`), else `host` itself.
     public func address(of host: String) -> String {
-        sshConfig?.resolve(host, localUser: Self.localUser).hostName ?? host
+        // Checked by `checkHostNames` before any use; here only brought to its bare form.
+        sshConfig?.resolve(host, localUser: Self.localUser).hostName.map { (try? HostName.normalized($0, field: "HostName")) ?? $0 } ?? host
     }
 
     /// Reads `sshConfigPath` (`none`: no file; nil: `~/.ssh/config` when it exists, as OpenSSH

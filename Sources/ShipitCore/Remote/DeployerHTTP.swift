@@ -34,14 +34,17 @@ enum DeployerHTTP {
     }
 
     static func request(_ method: String, _ url: URL, headers: [(String, String)] = [], body: Data? = nil, timeout: Double) async throws -> Response {
-        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty else {
+        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let given = url.host, !given.isEmpty else {
             throw Failure(message: "not an http(s) URL: \(url.absoluteString)")
         }
         let tls = scheme == "https"
         let port = url.port ?? (tls ? 443 : 80)
         var path = url.path.isEmpty ? "/" : url.path
         if let q = url.query { path += "?" + q }
-        let hostHeader = url.port.map { "\(host):\($0)" } ?? host
+        // An IPv6 literal is connected to bare and named in brackets in the Host header (RFC 7230):
+        // `Host: ::1:8080` is no host a server can parse.
+        let host = given.hasPrefix("[") && given.hasSuffix("]") ? String(given.dropFirst().dropLast()) : given
+        let hostHeader = url.port.map { HostAddress.withPort(host, $0) } ?? HostAddress.bracketed(host)
 
         var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
         head.headers.add(name: "Host", value: hostHeader)

@@ -12,8 +12,14 @@ public struct ExecRunner: Sendable {
     }
 
     public let fleet: Fleet
+    /// Output lines and errors are redacted before anyone sees them: a command that prints the
+    /// environment or a config file must not put its secrets on the operator's screen or CI log.
+    public let redactor: Redactor
 
-    public init(fleet: Fleet) { self.fleet = fleet }
+    public init(fleet: Fleet, redactor: Redactor = Redactor()) {
+        self.fleet = fleet
+        self.redactor = redactor
+    }
 
     /// `onLine(host, stream, line)` is called for each complete output line, possibly concurrently
     /// from several hosts: the caller serialises printing.
@@ -38,12 +44,13 @@ public struct ExecRunner: Sendable {
                 let session = try await fleet.session(host)
                 let splitter = SplitterBox()
                 let result = try await session.exec(command.rendered, timeout: timeout) { stream, data in
-                    for line in splitter.feed(stream, data) { onLine(host, stream, line) }
+                    for line in splitter.feed(stream, data) { onLine(host, stream, splitter.redact(stream, line, redactor)) }
                 }
-                for (stream, line) in splitter.finish() { onLine(host, stream, line) }
+                for (stream, line) in splitter.finish() { onLine(host, stream, splitter.redact(stream, line, redactor)) }
                 return HostOutcome(host: host, status: result.status, error: nil, seconds: elapsed())
             } catch {
-                return HostOutcome(host: host, status: nil, error: ErrorText.withoutHost(error), seconds: elapsed())
+                let why: String = redactor.redact(ErrorText.withoutHost(error))
+                return HostOutcome(host: host, status: nil, error: why, seconds: elapsed())
             }
         }
         return fleet.hosts.compactMap { results[$0] }
@@ -58,9 +65,15 @@ public struct ExecRunner: Sendable {
 final class SplitterBox: @unchecked Sendable {
     private var out = LineSplitter()
     private var err = LineSplitter()
+    private var outInKey = false
+    private var errInKey = false
 
     func feed(_ stream: OutputChannel, _ data: Data) -> [String] {
         stream == .stdout ? out.feed(data) : err.feed(data)
+    }
+
+    func redact(_ stream: OutputChannel, _ line: String, _ redactor: Redactor) -> String {
+        stream == .stdout ? redactor.redact(line: line, inPrivateKey: &outInKey) : redactor.redact(line: line, inPrivateKey: &errInKey)
     }
 
     func finish() -> [(OutputChannel, String)] {

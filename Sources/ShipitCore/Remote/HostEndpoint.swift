@@ -21,7 +21,7 @@ extension ConnectionSettings {
     /// The endpoint of `host` (a name from `hosts:`, maybe an ssh_config alias).
     public func endpoint(for host: String) throws -> HostEndpoint {
         let cfg = sshConfig?.resolve(host, localUser: Self.localUser) ?? SSHConfig.Resolved()
-        let address = cfg.hostName ?? host
+        let address = try cfg.hostName.map { try Self.checkedHostName($0, alias: host) } ?? host
         let user = explicit.contains(.user) ? self.user : cfg.user ?? self.user
         let port = explicit.contains(.port) ? self.port : cfg.port ?? self.port
         let options = sshOptions(config: cfg)
@@ -37,6 +37,8 @@ extension ConnectionSettings {
 
     /// A jump host from `[user@]host[:port]`: its own ssh_config entry (address, user, port, keys,
     /// known_hosts) applies, the spec's user and port win; otherwise it logs in like the target.
+    /// `[user@]host[:port]`, the host by `HostAddress`'s rule: `2001:db8::5` is an address
+    /// without a port, `[2001:db8::5]:2222` one with.
     public func jumpHop(_ spec: String, defaultUser: String, fallback: SSHOptions, field: String) throws -> (target: SSHTarget, options: SSHOptions) {
         var rest = spec.hasPrefix("ssh://") ? String(spec.dropFirst(6)) : spec
         var user: String?
@@ -44,23 +46,30 @@ extension ConnectionSettings {
             user = String(rest[..<at])
             rest = String(rest[rest.index(after: at)...])
         }
-        var port: Int?
-        if let colon = rest.lastIndex(of: ":"), !rest.hasPrefix("[") {
-            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else {
-                throw ShipitError.input("\(field): \(HostName.debugQuoted(spec)) has no valid port after ':'")
-            }
-            port = p
-            rest = String(rest[..<colon])
-        }
-        try HostName.validate(rest, field: field)
+        let address = try HostAddress.parse(rest, field: field, allowsPort: true)
         if let user, !Self.isValidUser(user) {
             throw ShipitError.input("\(field): \(HostName.debugQuoted(user)) is not a valid user name")
         }
-        let cfg = sshConfig?.resolve(rest, localUser: Self.localUser) ?? SSHConfig.Resolved()
+        let cfg = sshConfig?.resolve(address.host, localUser: Self.localUser) ?? SSHConfig.Resolved()
         var options = cfg == SSHConfig.Resolved() ? fallback : sshOptions(config: cfg)
         if cfg.identityFiles.isEmpty { options.authentication = fallback.authentication }
-        let target = SSHTarget(host: cfg.hostName ?? rest, port: port ?? cfg.port ?? 22, user: user ?? cfg.user ?? defaultUser)
+        let host = try cfg.hostName.map { try Self.checkedHostName($0, alias: address.host) } ?? address.host
+        let target = SSHTarget(host: host, port: address.port ?? cfg.port ?? 22, user: user ?? cfg.user ?? defaultUser)
         return (target, options)
+    }
+
+    /// ssh_config's `HostName` for `alias`, by the same rule as the config's hosts: it becomes the
+    /// address shipit connects to, nginx binds and the health checks ask.
+    static func checkedHostName(_ name: String, alias: String) throws -> String {
+        try HostName.normalized(name, field: "HostName (ssh_config, host \(alias))")
+    }
+
+    /// Every host's ssh_config `HostName` checked, before any host is touched (ssh_config is
+    /// read after the config, so its names are checked once it is).
+    public func checkHostNames(_ hosts: [String]) throws {
+        for h in hosts {
+            if let name = sshConfig?.resolve(h, localUser: Self.localUser).hostName { _ = try Self.checkedHostName(name, alias: h) }
+        }
     }
 
     /// The options for a host whose ssh_config says `cfg` (explicit settings win).

@@ -93,7 +93,7 @@ public struct SSHTransport: HostTransport {
     }
 
     private static func getRequest(address: String, port: Int, path: String) -> Data {
-        Data("GET \(path) HTTP/1.0\r\nHost: \(IPAddress.withPort(address, port))\r\nUser-Agent: shipit/\(ShipitVersion.current)\r\nConnection: close\r\n\r\n".utf8)
+        Data("GET \(path) HTTP/1.0\r\nHost: \(HostAddress.withPort(address, port))\r\nUser-Agent: shipit/\(ShipitVersion.current)\r\nConnection: close\r\n\r\n".utf8)
     }
 
     /// The host's session for one operation; a session whose connection died is dropped.

@@ -91,6 +91,3 @@ public enum HostValue {
     }
 }
 
-private extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
-}

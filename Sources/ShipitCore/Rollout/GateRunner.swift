@@ -149,7 +149,7 @@ struct GateRunner: Sendable {
             let r = try await DeployerHTTP.get(url, timeout: gate.timeout)
             let doc = JSONValue.parse(r.body)
             guard r.status == 200, doc?["status"]?.string == "success", let data = doc?["data"] else {
-                let why = doc?["error"]?.string ?? String(decoding: r.body.prefix(200), as: UTF8.self)
+                let why = Redactor.standard.redact(doc?["error"]?.string ?? String(decoding: r.body.prefix(200), as: UTF8.self))
                 return sample(false, nil, "query failed (HTTP \(r.status)): \(why)")
             }
             // A vector: the largest sample; a scalar: its value.

@@ -60,7 +60,7 @@ public struct ImageStrategy: ReleaseStrategy {
     public func createArguments(host: String, port: Int? = nil) -> String {
         // Published on the public listener's address, or (a slot, behind the proxy) the slots'.
         let address = port == nil ? health?.bindAddress(of: host) ?? "0.0.0.0" : health?.slotAddress(of: host) ?? "127.0.0.1"
-        var args = ["--label", "shipit.app=\(app)", "-p", "\(IPAddress.withPort(address, port ?? image.port)):\(image.containerPort)"]
+        var args = ["--label", "shipit.app=\(app)", "-p", "\(HostAddress.withPort(address, port ?? image.port)):\(image.containerPort)"]
         for (k, v) in image.env.sorted(by: { $0.key < $1.key }) { args += ["-e", "\(k)=\(v)"] }
         if let remoteEnvFile { args += ["--env-file", remoteEnvFile] }
         for v in image.volumes { args += ["-v", v] }

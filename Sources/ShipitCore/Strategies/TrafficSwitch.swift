@@ -18,10 +18,12 @@ public struct TrafficSwitch: Sendable {
         self.health = health
     }
 
-    /// What the slots bind (the proxy's upstream, the drain's watch).
-    func bind(_ host: String) -> String { health.slotAddress(of: host) }
+    /// What the slots bind (the proxy's upstream, the drain's watch) where a `:port` follows it
+    /// (nginx's `proxy_pass` and `server`, ss's filter): an IPv6 literal in brackets, or nginx
+    /// reads its last group as the port.
+    func bind(_ host: String) -> String { HostAddress.bracketed(health.slotAddress(of: host)) }
     /// The public listener's `ADDRESS:PORT`.
-    func publicListen(_ host: String) -> String { IPAddress.withPort(health.bindAddress(of: host), publicPort) }
+    func publicListen(_ host: String) -> String { HostAddress.withPort(health.bindAddress(of: host), publicPort) }
 
     /// The header the proxy adds to every answer: which slot served it (the public smoke test
     /// waits until the switch is visible).
@@ -43,7 +45,7 @@ public struct TrafficSwitch: Sendable {
                     listen unix:\(p)/slot-\(slot).sock;
                     location / {
                         add_header \(Self.slotHeader) \(slot) always;
-                        proxy_pass http://\(IPAddress.withPort(bind(host), slot));
+                        proxy_pass http://\(bind(host)):\(slot);
                         proxy_http_version 1.1;
                         proxy_set_header Connection "";
                         proxy_set_header Host $shipit_host;
@@ -69,7 +71,7 @@ public struct TrafficSwitch: Sendable {
             uwsgi_temp_path \(p)/tmp/uwsgi;
             scgi_temp_path \(p)/tmp/scgi;
             # The client's Host (an HTTP/1.0 client may send none: the next hop speaks HTTP/1.1).
-            map $http_host $shipit_host { "" "\(IPAddress.withPort(health.reachedAddress(of: host), publicPort))"; default $http_host; }
+            map $http_host $shipit_host { "" "\(HostAddress.withPort(health.reachedAddress(of: host), publicPort))"; default $http_host; }
         \(slotServers)
             server {
                 listen \(publicListen(host));
@@ -89,7 +91,7 @@ public struct TrafficSwitch: Sendable {
 
     /// The upstream block pointing at `slot` (nil: no release yet; the proxy answers 502).
     public func upstream(host: String, slot: Int?) -> String {
-        let server = slot.map { "server \(IPAddress.withPort(bind(host), $0));" } ?? "server \(IPAddress.withPort(bind(host), settings.slots[0])) down;"
+        let server = slot.map { "server \(bind(host)):\($0);" } ?? "server \(bind(host)):\(settings.slots[0]) down;"
         return "upstream shipit_app {\n    \(server)\n    keepalive 16;\n}\n"
     }
 

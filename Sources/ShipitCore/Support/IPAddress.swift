@@ -19,12 +19,6 @@ public enum IPAddress {
 
     public static func isLiteral(_ text: String) -> Bool { isIPv4(text) || isIPv6(text) }
 
-    /// The address where a `:port` follows: an IPv6 literal in brackets.
-    public static func bracketed(_ address: String) -> String { isIPv6(address) ? "[\(address)]" : address }
-
-    /// `addr:port`, with brackets around an IPv6 address (nginx `listen`, URLs, podman `-p`).
-    public static func withPort(_ address: String, _ port: Int) -> String { "\(bracketed(address)):\(port)" }
-
     /// The address `name` resolves to on this machine (IPv4 first, as most deployers connect), or
     /// nil. A literal is returned as it is.
     public static func resolve(_ name: String) -> String? {

@@ -11,8 +11,12 @@ public struct Triage: Sendable {
     public let ledger: Ledger?
     public let ledgerStatus: String
     public let since: Date
+    /// Check output, errors and health bodies are the hosts' words: they reach the screen and the
+    /// incident note (often pasted into a ticket or a chat) only redacted.
+    let redactor: Redactor
 
     public init(config: DeployConfig, transport: HostTransport, ledger: Ledger?, ledgerStatus: String, since: Date) {
+        self.redactor = Redactor(config: config)
         self.config = config
         self.transport = transport
         self.ledger = ledger
@@ -41,7 +45,8 @@ public struct Triage: Sendable {
                 let r = try await transport.run(host, commands.probe(host: host, historyLines: HostHistory.readLimit))
                 p.out = ScriptOutput(r.stdoutText)
             } catch {
-                p.error = ErrorText.withoutHost(error)
+                let why: String = redactor.redact(ErrorText.withoutHost(error))
+                p.error = why
                 return p
             }
             if let check = strategy.roleCheck(host: host, deadline: 0, interval: 0.1) {
@@ -70,7 +75,7 @@ public struct Triage: Sendable {
             inventory[host] = out
             history[host] = HostHistory.parse(out.all("history").joined(separator: "\n"))
             var (row, found) = judge(host: host, out: out, live: p.live, ready: p.ready)
-            for r in p.roles where !r.ok { found.append(.init(host: host, layer: .process, check: "role", detail: r.detail)) }
+            for r in p.roles where !r.ok { found.append(.init(host: host, layer: .process, check: "role", detail: redactor.redact(r.detail))) }
             if !p.roles.isEmpty { row.roles = HostInspection.summary(p.roles) }
             rows.append(row)
             findings += found
@@ -109,7 +114,9 @@ public struct Triage: Sendable {
     func judge(host: String, out: ScriptOutput, live: HostInspection.Probe?, ready: HostInspection.Probe?) -> (TriageReport.HostRow, [TriageReport.Finding]) {
         let t = config.triage
         var found: [TriageReport.Finding] = []
-        func add(_ layer: TriageReport.Layer, _ check: String, _ detail: String) { found.append(.init(host: host, layer: layer, check: check, detail: detail)) }
+        func add(_ layer: TriageReport.Layer, _ check: String, _ detail: String) {
+            found.append(.init(host: host, layer: layer, check: check, detail: redactor.redact(detail)))
+        }
         func num(_ k: String) -> Double? { out.first(k).flatMap(Double.init) }
 
         let release = out.first("current").flatMap { $0.isEmpty ? nil : $0 }
@@ -160,7 +167,7 @@ public struct Triage: Sendable {
                 add(c.layer == .process ? .process : .dependency, c.name, "\(why): \(out.first("check.\(c.name).out") ?? "")")
             }
         }
-        let lock = out.first("lock.holder").map { _ in "held by \(out.first("lock.by") ?? "?") since \(out.first("lock.started") ?? "?")" }
+        let lock = out.first("lock.holder").map { _ in redactor.redact("held by \(out.first("lock.by") ?? "?") since \(out.first("lock.started") ?? "?")") }
         let row = TriageReport.HostRow(host: host, reachable: true, release: release, live: live.map { $0.ok ? "ok" : "FAIL" },
                                        ready: ready.map { $0.ok ? "ok" : "FAIL" }, diskUsedPercent: diskUsed, memoryAvailablePercent: memPct,
                                        loadPerCPU: loadPer, openFilesPercent: fdPct, container: container, checks: checks, lock: lock)
