@@ -33,7 +33,8 @@ public enum HostValue {
         case "switched", "extracted", "started", "retreated", "pruned", "release", "failed", "created", "warmed": return .releaseID(emptyAllowed: false)
         case "digest": return .digest
         case "lock.holder", "lock.stale": return .holder
-        case "changed", "slot", "slot.active", "warm.exit", "diskkb", "disk.avail_kb", "lock.pid", "stopped.slot", "cpus", "fds.used": return .integer
+        case "changed", "slot", "slot.active", "warm.exit", "diskkb", "disk.avail_kb", "lock.pid", "stopped.slot", "cpus", "fds.used",
+             "proxy.adopted.ms", "proxy.retired.ms": return .integer
         default:
             let parts = key.split(separator: ".", omittingEmptySubsequences: false)
             if parts.count == 2, parts[0] == "slot", parts[1].allSatisfy(\.isASCIIDigit), !parts[1].isEmpty { return .slotLine }

@@ -26,7 +26,13 @@ public struct SymlinkStrategy: ReleaseStrategy {
         diskFactor = config.diskFactor
         timeout = config.connection.commandTimeout
         roles = config.hostRoles
-        if let t = config.traffic, let h = config.health { traffic = TrafficSwitch(settings: t, layout: config.layout, health: h) } else { traffic = nil }
+        if let t = config.traffic, let h = config.health {
+            var sw = TrafficSwitch(settings: t, layout: config.layout, health: h)
+            sw.legacyStop = config.stop ?? ""
+            traffic = sw
+        } else {
+            traffic = nil
+        }
     }
 
     /// How many changed file names an attempt keeps (the count is always exact).
@@ -280,7 +286,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// Atomic switch of `current` to `releases/<id>`, a host-local history line, then `start` in
     /// the release directory with its output kept in a log file (a daemon must not hold the channel).
     public func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
-        script(.switch, [("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HIST", historyLine), ("STARTLOG", layout.startLog)], """
+        let retire = TrafficSwitch.retireProxy(port: health?.port, address: health?.bindAddress(of: host))
+        return script(.switch, [("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HIST", historyLine), ("STARTLOG", layout.startLog)], """
         [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit 30; }
         current_id; prev=$CUR
         echo "previous=${prev##*/}"
@@ -289,8 +296,10 @@ public struct SymlinkStrategy: ReleaseStrategy {
         printf '%s\\n' "$HIST" >> "$HISTORY" || true
         [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
         if [ -n "$START" ]; then
+          \(retire.before.replacing("\n", with: "\n  "))
           \(startBody(host: host).replacing("\n", with: "\n  "))
           echo "started=$ID"
+          \(retire.after.replacing("\n", with: "\n  "))
         fi
         \(restartRoles(host: host))
         """)

@@ -10,6 +10,9 @@ public struct TrafficSwitch: Sendable {
     /// The public port the proxy listens on (`health.port`), on `health.bindAddress`.
     public let publicPort: Int
     let health: DeployConfig.Health
+    /// The `stop` command of the app deployed before the switch was turned on (symlink): what
+    /// frees the public port for the proxy; without one, the pid in `shared/app.pid`.
+    var legacyStop = ""
 
     public init(settings: TrafficSettings, layout: HostLayout, health: DeployConfig.Health) {
         self.settings = settings
@@ -110,7 +113,7 @@ public struct TrafficSwitch: Sendable {
 
     /// Variables every traffic fragment reads.
     func variables(host: String) -> [(String, String)] {
-        var v: [(String, String)] = [("SLOTPORTS", settings.slots.map(String.init).joined(separator: " ")), ("BIND", bind(host)),
+        var v: [(String, String)] = [("SLOTPORTS", settings.slots.map(String.init).joined(separator: " ")), ("BIND", bind(host)), ("LSTOP", legacyStop),
                                      ("DRAINT", String(Int(settings.drain * 10))), ("TMODE", settings.mode.rawValue)]
         switch settings.mode {
         case .managed: v += [("NGINX", settings.nginx)]
@@ -178,6 +181,33 @@ public struct TrafficSwitch: Sendable {
       printf '%s\\n' "$1" > "$SLOTS/upstream.slot"
       [ ! -e "$SLOTS/$1.left" ] || rm -f "$SLOTS/$1.left"  # (rm is a fork: only when there is one)
       [ -z "$was" ] || [ "$was" = "$1" ] || left_now "$was"
+    }
+    # The switch turned on for an app that was deployed without it: that app holds the public
+    # port. It is stopped (its `stop` command in the release it runs, else the pid in
+    # shared/app.pid: TERM, then KILL after 10 s) right before the managed proxy starts and binds
+    # the port, retried for 5 s while the port frees. Prints how long the port answered no one.
+    adopt_port() {
+      read -r t0 _ < /proc/uptime
+      if [ -n "$LSTOP" ]; then
+        (cd "$CURRENT" && SHIPIT_DEPLOY_TO="$D" sh -c "$LSTOP") >/dev/null 2>&1 || true
+      else
+        getv lp "$SHARED/app.pid"
+        if alive "$lp"; then
+          kill -TERM "$lp" 2>/dev/null
+          i=0; while alive "$lp" && [ "$i" -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+          alive "$lp" && kill -KILL "$lp" 2>/dev/null
+        fi
+        # Its pid is stale now: a later start reading it could stop whatever took the number.
+        rm -f "$SHARED/app.pid"
+      fi
+      rm -f "$PROXY"/slot-*.sock
+      i=0
+      until out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1); do
+        i=$((i + 1)); [ "$i" -lt 250 ] || return 1
+        sleep 0.02
+      done
+      read -r t1 _ < /proc/uptime
+      echo "proxy.adopted.ms=$(( (${t1%.*}${t1#*.} - ${t0%.*}${t0#*.}) * 10 ))"
     }
     # The proxy serves no slot, as before the first deploy. System: the caller tests and reloads.
     point_none() {
@@ -265,6 +295,11 @@ public struct TrafficSwitch: Sendable {
           if [ -n "$running" ]; then
             if [ -n "$changed$reconcile" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
             echo "proxy=running"
+          elif [ -z "$active" ] && [ -L "$CURRENT" ]; then
+            # A release deployed without the switch serves here, maybe on the public port: the
+            # proxy starts in the switch, once the new release is warm on its slot and that app
+            # is stopped (adopt_port).
+            echo "proxy=deferred"
           else
             # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
             rm -f "$PROXY"/slot-*.sock
@@ -332,7 +367,12 @@ public struct TrafficSwitch: Sendable {
         # On failure the proxy goes back to the slot that served (or to none before the first).
         undo() { if [ -n "$oldact" ]; then point_to "$oldact"; else point_none; fi; }
         point_to "$SLOT" || fail 31 "cannot point the proxy at slot $SLOT"
-        if [ "$TMODE" != managed ]; then
+        if [ "$TMODE" = managed ]; then
+          getv npid "$PROXY/nginx.pid"
+          if ! alive "$npid" && ! adopt_port; then
+            undo; fail 53 "the proxy did not start on the public port after the app that held it was stopped: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300)"
+          fi
+        else
           if ! out=$(proxy_test 2>&1); then undo; fail 51 "proxy config invalid after the switch, switch undone: $(short "$out")"; fi
           if ! out=$(proxy_reload 2>&1); then undo; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
         fi
@@ -386,6 +426,53 @@ public struct TrafficSwitch: Sendable {
           echo "standby.until=$s $(( $(date +%s) + \(Int(seconds.rounded(.up))) ))"
         done
         """
+    }
+
+    /// The switch turned off: a managed proxy left by earlier deploys holds the public port. Before
+    /// a release restarts in place there (`before`), the proxy gets QUIT: its master closes the
+    /// listening socket at once while the workers finish the requests in flight (the master itself
+    /// takes seconds to exit, which need not be waited for); the release starts as soon as the
+    /// port is free. After it started (`after`), the apps on the slots stop. Builtins only unless
+    /// there is a proxy to retire.
+    /// `address`: what the public listener binds (`0.0.0.0`: every address), so the wait watches
+    /// this host's listener alone where hosts share a network.
+    static func retireProxy(port: Int?, address: String?) -> (before: String, after: String) {
+        let filter = port.map { p in
+            address.map { $0 == "0.0.0.0" ? "sport = :\(p)" : "sport = :\(p) and src \(HostAddress.bracketed($0))" } ?? "sport = :\(p)"
+        }
+        // QUIT lets the workers finish what they serve, but under load a worker can hold the
+        // listening socket for seconds: after 0.3 s, TERM (fast shutdown) frees the port.
+        let waitFree = filter.map { """
+            held() { command -v ss >/dev/null 2>&1 && ss -Hltn "( \($0) )" 2>/dev/null | grep -q .; }
+            i=0; while [ "$i" -lt 15 ] && held; do sleep 0.02; i=$((i + 1)); done
+            if held; then kill -TERM "$npid" 2>/dev/null; i=0; while [ "$i" -lt 100 ] && held; do sleep 0.02; i=$((i + 1)); done; fi
+        """ } ?? ""
+        let before = """
+        retired=
+        if [ -f "$PROXY/nginx.pid" ] || [ -f "$SLOTS/active" ]; then
+          retired=1
+          read -r t0 _ < /proc/uptime
+          npid=; [ -f "$PROXY/nginx.pid" ] && read -r npid < "$PROXY/nginx.pid" 2>/dev/null
+          if [ -n "$npid" ] && kill -0 "$npid" 2>/dev/null; then
+            kill -QUIT "$npid" 2>/dev/null
+        \(waitFree)
+          fi
+          rm -f "$PROXY/nginx.pid" "$PROXY/active.sock"
+        fi
+        """
+        let after = """
+        if [ -n "$retired" ]; then
+          read -r t1 _ < /proc/uptime
+          for pf in "$SLOTS"/*.pid; do
+            [ -f "$pf" ] || continue
+            read -r sp < "$pf" 2>/dev/null && [ -n "$sp" ] && kill -TERM "$sp" 2>/dev/null
+            rm -f "$pf"
+          done
+          rm -f "$SLOTS/active" "$SLOTS/upstream.slot" "$SLOTS"/*.release
+          echo "proxy.retired.ms=$(( (${t1%.*}${t1#*.} - ${t0%.*}${t0#*.}) * 10 ))"
+        fi
+        """
+        return (before, after)
     }
 
     /// Releases running on a slot: never pruned.

@@ -41,6 +41,15 @@ struct SwitchPhase: PhaseRunner {
     /// What the switch did to the host's role processes, when one needed a KILL: its stop signal
     /// was ignored for the whole stop timeout.
     static func roleNote(_ out: ScriptOutput) -> String? {
+        // The public port changing hands (the traffic switch turned on or off): how long it answered no one.
+        var handOver: [String] = []
+        if let ms = out.first("proxy.adopted.ms") { handOver.append("the proxy took over the public port from the app (\(ms) ms without a listener)") }
+        if let ms = out.first("proxy.retired.ms") { handOver.append("the proxy was retired; the app took over the public port (\(ms) ms)") }
+        guard let roles = roleParts(out) else { return handOver.isEmpty ? nil : handOver.joined(separator: "; ") }
+        return (handOver + [roles]).joined(separator: "; ")
+    }
+
+    private static func roleParts(_ out: ScriptOutput) -> String? {
         let restarted = out.pairs.compactMap { k, _ in k.hasPrefix("role.") && k.hasSuffix(".started") ? String(k.dropFirst(5).dropLast(8)) : nil }
         let killed = out.pairs.compactMap { k, _ in k.hasPrefix("role.") && k.hasSuffix(".killed") ? String(k.dropFirst(5).dropLast(7)) : nil }
         guard !restarted.isEmpty || !killed.isEmpty else { return nil }
