@@ -96,7 +96,7 @@ ssh: {{user: {USER}, identity: {KEY}, known_hosts: {KNOWN}}}
 deploy_to: {deploy_to}
 keep_releases: 3
 start: sh start.sh
-health: {{port: {port}, deadline: {deadline}, interval: 0.05}}
+health: {{port: {port}, address: reached, deadline: {deadline}, interval: 0.05}}
 hooks: /nonexistent
 parallel: {max(64, len(hosts))}
 """)
@@ -297,7 +297,7 @@ image:
   port: 18200
   tls_verify: false
   stop_timeout: 2
-health: {{port: 18200, deadline: 10, interval: 0.05}}
+health: {{port: 18200, address: reached, deadline: 10, interval: 0.05}}
 hooks: /nonexistent
 parallel: 64
 """)

@@ -17,7 +17,7 @@ case "${1:-}" in all|main|faults) MODE=$1; shift ;; esac
 FAULTS='\.Fault[A-Za-z]*Tests'
 SCALE='\.FaultScaleTests'
 swift build --build-tests
-trap 'scripts/jumphosts.sh down >/dev/null 2>&1 || true; scripts/testhosts.sh down >/dev/null 2>&1 || true; scripts/registry.sh down >/dev/null 2>&1 || true; scripts/pg.sh down >/dev/null 2>&1 || true' EXIT
+trap 'scripts/nethost.sh down web-a >/dev/null 2>&1 || true; scripts/jumphosts.sh down >/dev/null 2>&1 || true; scripts/testhosts.sh down >/dev/null 2>&1 || true; scripts/registry.sh down >/dev/null 2>&1 || true; scripts/pg.sh down >/dev/null 2>&1 || true' EXIT
 scripts/testhosts.sh up "$N"
 # Targets reachable only through a bastion (ProxyJump tests).
 scripts/jumphosts.sh up

@@ -116,7 +116,7 @@ extension Connection {
         }
     }
 
-    private func exitStatus(_ channel: OpaquePointer) -> ExitStatus {
+    func exitStatus(_ channel: OpaquePointer) -> ExitStatus {
         let code = libssh2_channel_get_exit_status(channel)
         var sig: UnsafeMutablePointer<CChar>?
         var sigLen = 0

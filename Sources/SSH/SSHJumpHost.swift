@@ -47,6 +47,17 @@ public final class SSHJumpHost: @unchecked Sendable {
         return try await SSHSession.connect(to: target, options: options, over: socket)
     }
 
+    /// Sends `request` to host:port as the bastion reaches it and returns the answer (the far end
+    /// closes): a check of a public port from where the deployer stands, one hop further.
+    public func request(host: String, port: Int, request: Data, maxResponse: Int, timeout: Double) async throws -> Data {
+        let socket: Int32
+        do { socket = try await openBridge(to: host, port: port, timeout: timeout) } catch let e as SSHError {
+            throw SSHError(kind: e.kind == .timeout ? .timeout : .tunnel, host: host,
+                           operation: "connect to \(host):\(port) through jump host \(target.host)", message: e.message)
+        }
+        return try await SocketExchange.request(over: socket, host: host, request: request, maxResponse: maxResponse, timeout: timeout)
+    }
+
     /// A connected socket whose far end is host:port as seen from the bastion.
     func openBridge(to host: String, port: Int, timeout: Double) async throws -> Int32 {
         try await withCheckedThrowingContinuation { continuation in

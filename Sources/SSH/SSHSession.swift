@@ -121,6 +121,14 @@ public final class SSHSession: @unchecked Sendable {
         }
     }
 
+    /// Runs `command` on a pseudo-terminal wired to the local descriptors `input` and `output`
+    /// until it exits (an interactive console, `psql`): `ssh -t`. The session's queue is busy
+    /// for as long.
+    public func interactive(_ command: String, term: String, columns: Int, rows: Int,
+                            input: Int32 = 0, output: Int32 = 1, connectTimeout: Double = 10) async throws -> ExitStatus {
+        try await onQueue { try $0.interactive(command, term: term, columns: columns, rows: rows, input: input, output: output, connectTimeout: connectTimeout) }
+    }
+
     /// Disconnects (bounded: a dead link cannot hang this).
     public func close() async {
         _ = try? await onQueue { $0.shutdown() }

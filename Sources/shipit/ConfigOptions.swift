@@ -30,7 +30,7 @@ struct ConfigOptions: ParsableArguments {
         cfg.connection = try hostOptions.apply(to: cfg.connection)
         try cfg.connection.checkHostNames(cfg.hosts)
         for (key, value) in hostOptions.overrides { cfg.override(key, value) }
-        cfg.resolveAddresses()
+        try cfg.resolveAddresses()
         try cfg.connection.validate()
         return cfg
     }

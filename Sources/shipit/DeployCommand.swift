@@ -48,6 +48,8 @@ struct DeployCommand: AsyncParsableCommand {
         try applyRollout(&config)
         let request = try DeployRequest(strategy: config.strategy, from: from, ref: ref, tag: tag, dryRun: dryRun)
         try await request.withInput { input in
+            // Before any host: a shared path through a symbolic link of the artifact would reach outside the release.
+            if case let .artifact(a) = input { try a.links.checkShared(config.shared) }
             if dryRun { return Console.shared.out(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait)) }
             let renderer = try run.renderer(config, json: common.json)
             renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info, message: request.describe(input, config: config)))

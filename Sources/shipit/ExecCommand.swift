@@ -15,7 +15,11 @@ struct ExecCommand: AsyncParsableCommand {
         ({"host","stream","line"}) and per host at the end ({"event":"result",…}), the text exact.
         Exits 1 if any host failed.
         Without --hosts, the hosts and ssh settings of the config (--config, default shipit.yml);
-        --roles worker: only its hosts with that role.
+        --roles worker: only its hosts with that role; --host H: that one host.
+        --release current: in the serving release's directory, with the environment the app's start
+        command gets (PORT, SHIPIT_BIND, SHIPIT_RELEASE…; symlink strategy).
+        -t: a pseudo-terminal for an interactive command on one host, like `ssh -t`:
+          shipit exec -t --host web-1 --release current -- bin/rails console
         """
     )
 
@@ -33,6 +37,15 @@ struct ExecCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds the command may run on each host.")
     var timeout: Double?
 
+    @Option(name: .long, help: "One host: of the config (its ssh settings apply), or any host with the ssh flags.")
+    var host: String?
+
+    @Option(name: .long, help: ArgumentHelp("'current': run in the serving release's directory with the app's start environment.", valueName: "current"))
+    var release: String?
+
+    @Flag(name: [.customShort("t"), .customLong("tty")], help: "A pseudo-terminal for an interactive command (a console, psql), on one host.")
+    var tty = false
+
     @Flag(name: .long, help: "Print NDJSON: one object per output line, then one per host's result.")
     var json = false
 
@@ -43,38 +56,98 @@ struct ExecCommand: AsyncParsableCommand {
         try await execute()
     }
 
-    /// `--hosts` with flags alone, or the config's hosts (filtered by `--roles`) and ssh settings.
-    private func targets() throws -> ([String], ConnectionSettings) {
+    /// `--hosts` with flags alone, or the config's hosts (filtered by `--roles`, or the one
+    /// `--host`) and ssh settings; the config too when there is one (`--release` needs it).
+    private func targets() throws -> ([String], ConnectionSettings, DeployConfig?) {
         if let hostList = hostOptions.hosts {
-            guard roles == nil else { throw ShipitError.input("--roles: picks hosts from the config; give --hosts or --roles, not both") }
-            return (try HostName.parseList(hostList, field: "--hosts"), ConnectionSettings())
+            guard roles == nil, host == nil else { throw ShipitError.input("--hosts: give --hosts, --host or --roles, not two of them") }
+            guard release == nil else { throw ShipitError.input("--release: needs the config (--config) and --host or --roles, not --hosts") }
+            return (try HostName.parseList(hostList, field: "--hosts"), ConnectionSettings(), nil)
         }
         let file = config ?? "shipit.yml"
-        guard config != nil || stage != nil || roles != nil || FileManager.default.fileExists(atPath: file) else {
+        let hasConfig = config != nil || stage != nil || FileManager.default.fileExists(atPath: file)
+        if let host {
+            try HostName.validate(host, field: "--host")
+            guard roles == nil else { throw ShipitError.input("--host: give --host or --roles, not both") }
+            guard hasConfig else {
+                guard release == nil else { throw ShipitError.input("--release: needs the config (no shipit.yml here; --config FILE)") }
+                return ([host], ConnectionSettings(), nil)
+            }
+            let cfg = try DeployConfig.load(file: file, stage: stage)
+            return ([host], cfg.connection, cfg)
+        }
+        guard hasConfig || roles != nil else {
             throw ShipitError.input("--hosts: no hosts given (and no shipit.yml here to take them from)")
         }
         var cfg = try DeployConfig.load(file: file, stage: stage)
         if let roles { try cfg.select(roles: roles, wholeHosts: false) }
-        return (cfg.hosts, cfg.connection)
+        return (cfg.hosts, cfg.connection, cfg)
+    }
+
+    /// The command as shell text, in the serving release when `--release current` says so.
+    private func commandText(host: String, config: DeployConfig?) throws -> String {
+        let text = command.count == 1 ? command[0] : "exec " + ShellQuote.join(command)
+        guard let release else { return text }
+        guard release == "current" else { throw ShipitError.input("--release: only 'current' (the serving release) is supported") }
+        guard let config, config.strategy == .symlink else {
+            throw ShipitError.input("--release current: for the symlink strategy (an image's release runs in its container: `podman exec -it <app>-<release> …` on the host)")
+        }
+        return SymlinkStrategy(config: config).inCurrentRelease(host: host, command: text)
+    }
+
+    /// `-t`: one host, its command on a pseudo-terminal wired to this terminal (raw mode while it
+    /// runs, so keys like Ctrl-C reach the remote program). Exits with the command's status.
+    private func interactive(host: String, settings: ConnectionSettings, config: DeployConfig?) async throws {
+        let text = try commandText(host: host, config: config)
+        let fleet = Fleet(hosts: [host], settings: settings)
+        let session: SSHSession
+        do { session = try await fleet.session(host) } catch {
+            await fleet.closeAll()
+            Console.shared.err("FAILED \(host): \(ErrorText.withoutHost(error))")
+            throw ExitCode(ShipitExit.failure.rawValue)
+        }
+        let size = LocalTerminal.size()
+        let term = ProcessInfo.processInfo.environment["TERM"].flatMap { $0.isEmpty ? nil : $0 } ?? "xterm"
+        let restore = LocalTerminal.makeRaw()
+        let result: Result<ExitStatus, Error>
+        do { result = .success(try await session.interactive(text, term: term, columns: size.columns, rows: size.rows, connectTimeout: settings.connectTimeout)) } catch { result = .failure(error) }
+        restore?()
+        await fleet.closeAll()
+        switch result {
+        case let .success(status):
+            if status.code != 0 || status.signal != nil { throw ExitCode(status.signal == nil ? status.code : ShipitExit.failure.rawValue) }
+        case let .failure(error):
+            Console.shared.err("FAILED \(host): \(ErrorText.withoutHost(error))")
+            throw ExitCode(ShipitExit.failure.rawValue)
+        }
     }
 
     private func execute() async throws {
         try hostOptions.checkFlags()
         try FlagRange.positive(timeout, flag: "--timeout", max: 86400)
         guard !command.isEmpty else { throw ShipitError.input("no command given (put it after --)") }
-        let (hosts, base) = try targets()
+        let (hosts, base, cfg) = try targets()
         let settings = try hostOptions.apply(to: base)
         try settings.validate()
         try settings.checkHostNames(hosts)
+        if tty {
+            guard hosts.count == 1 else { throw ShipitError.input("-t: a terminal is for one host: give --host H") }
+            return try await interactive(host: hosts[0], settings: settings, config: cfg)
+        }
 
-        let remote = command.count == 1
-            ? RemoteCommand(script: command[0], timeout: timeout)
-            : RemoteCommand(command, timeout: timeout)
+        // Each host's own: in the serving release, the environment names the host.
+        var perHost: [String: RemoteCommand] = [:]
+        for h in hosts {
+            perHost[h] = release == nil
+                ? (command.count == 1 ? RemoteCommand(script: command[0], timeout: timeout) : RemoteCommand(command, timeout: timeout))
+                : RemoteCommand(script: try commandText(host: h, config: cfg), timeout: timeout)
+        }
+        let commands = perHost
         let fleet = Fleet(hosts: hosts, settings: settings)
         let width = hosts.map(\.count).max() ?? 0
         let console = Console.shared
         let json = self.json
-        let outcomes = await ExecRunner(fleet: fleet).run(remote) { host, stream, line in
+        let outcomes = await ExecRunner(fleet: fleet).run({ commands[$0]! }) { host, stream, line in
             if json { return JSONOutput.printLine(OutputLine(host: host, stream: stream == .stdout ? "stdout" : "stderr", line: line)) }
             let label = host.padded(toLength: width)
             if stream == .stdout { console.out("\(label) | \(line)") } else { console.err("\(label) ! \(line)") }

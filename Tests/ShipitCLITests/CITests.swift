@@ -89,12 +89,14 @@ struct CITests {
             let env = ProcessInfo.processInfo.environment.merging(["SHIPIT_TEST_HOOK_SECRET": "s3cret-hook-key"]) { $1 }
             let r = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1")], environment: env)
             #expect(r.status == 0, "\(r.stdout.suffix(1500))")
+            // A plain http:// target is said, not refused.
+            #expect(r.stderr.contains("warning: notify: http://127.0.0.1:\(port)/hooks/shipit is plain http://"), "\(r.stderr)")
             let received = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map {
                 try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
             }
             #expect(received.count == 2)
             #expect(received.map { $0["event"] as? String } == ["start", "end"])
-            #expect(received.allSatisfy { $0["valid"] as? Bool == true }, "HMAC verified by the receiver")
+            #expect(received.allSatisfy { $0["valid"] as? Bool == true }, "HMAC of timestamp and body verified by the receiver: \(received)")
             #expect(received.allSatisfy { $0["contentType"] as? String == "application/json" })
             let end = try #require(received.last?["body"] as? [String: Any])
             let release = try await f.currentRelease(hosts.hosts[0])

@@ -66,6 +66,43 @@ struct FaultHostileInputTests {
         #expect(!FileManager.default.fileExists(atPath: Self.trap("h1")) && !FileManager.default.fileExists(atPath: Self.trap("d1")))
     }
 
+    /// A release directory whose `config` is a symbolic link to a directory outside it, with
+    /// `shared: [config/database.yml]`: refused by the deployer, naming the shared path and the
+    /// link, before any host is touched (the host's staging script would refuse it too).
+    @Test func aSharedPathThroughASymlinkOfTheReleaseIsRefusedBeforeAnyHost() async throws {
+        let deployTo = "/srv/hostile-\(UUID().uuidString.prefix(8).lowercased())"
+        let file = try config(["shared": "[config/database.yml]"], deployTo: deployTo)
+        let release = Local.tempDir("hostile-release")
+        try FileManager.default.copyItem(atPath: hosts.repoRoot + "/releases-example/v1", toPath: release + "/app")
+        try FileManager.default.createSymbolicLink(atPath: release + "/app/config", withDestinationPath: "/srv/other/config")
+        let r = try await bin.run(["deploy", "--config", file, "--from", release + "/app"])
+        #expect(r.status == ShipitExit.usage.rawValue, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("shared: config/database.yml: 'config' is a symbolic link in the artifact (to /srv/other/config)"), "\(r.stderr)")
+        let s = try await hosts.connect(to: hosts.hosts[0])
+        let touched = try await s.exec("ls -d \(deployTo) 2>/dev/null || true").stdoutText
+        await s.close()
+        #expect(touched == "")
+    }
+
+    /// Text from a host reaches the operator's terminal: a lock file on the host whose lines hold
+    /// terminal escape sequences (retitle, clear screen) is shown with them escaped, not played.
+    @Test func terminalEscapesFromAHostAreShownEscaped() async throws {
+        let f = try DeployFixture(targets: [hosts.hosts[0]])
+        try await withCleanup({ await f.cleanUp() }) {
+            let h = f.targets[0]
+            _ = try await f.sh(h, "mkdir -p \(f.deployTo)/.shipit && printf 'holder=other-run\\nby=\\033]0;pwned\\007\\033[2Jmallory\\n' > \(f.deployTo)/.shipit/lock")
+            let r = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1")])
+            #expect(r.status == ShipitExit.locked.rawValue, "\(r.stdout)")
+            #expect(!r.stdout.contains("\u{1B}") && !r.stderr.contains("\u{1B}") && !r.stdout.contains("\u{07}"), "\(r.stdout.debugDescription)")
+            #expect(r.stdout.contains("by=\\u{1b}]0;pwned\\u{7}\\u{1b}[2Jmallory"), "\(r.stdout)")
+            // The ledger keeps the same escaped text.
+            let ledger = try SQLiteLedger(path: f.dir + "/.shipit/ledger.sqlite")
+            let attempt = try #require(try await ledger.attempts(LedgerQuery()).last)
+            let steps = try await ledger.steps(attemptID: attempt.id).filter { $0.step == "preflight" }
+            #expect(steps.allSatisfy { !($0.message ?? "").contains("\u{1B}") } && !steps.isEmpty, "\(steps)")
+        }
+    }
+
     @Test func hostileCommandLineValuesAreRefused() async throws {
         let f = try DeployFixture()
         try await withCleanup({ await f.cleanUp() }) {

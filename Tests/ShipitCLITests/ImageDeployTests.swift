@@ -123,6 +123,34 @@ struct ImageDeployTests {
     }
 }
 
+/// The env file uploaded over SFTP or SCP to a host that has one already: written over in place,
+/// it kept the old file's mode (SFTP and SCP set a mode only on a file they create).
+@Suite("image deploys: the env file at rest")
+struct ImageEnvFileAtRestTests {
+    @Test(arguments: ["sftp", "scp"])
+    func anExistingEnvFileWithAWideModeIsReplacedByAPrivateOne(method: String) async throws {
+        let dir = Local.tempDir("envfile-at-rest")
+        try "API_TOKEN=first\n".write(toFile: dir + "/app.env", atomically: true, encoding: .utf8)
+        let f = try ImageFixture(extraImageYAML: "  env_file: \(dir)/app.env")
+        // The upload method as a stage overlay (the fixture's ssh: mapping stays).
+        try "ssh: {upload: \(method)}\n".write(toFile: f.dir + "/shipit.\(method).yml", atomically: true, encoding: .utf8)
+        try await withCleanup({ await f.cleanUp() }) {
+            let h = f.targets[0], env = "\(f.deployTo)/shared/.env-\(f.app)"
+            let first = try await f.shipit(["deploy", "--stage", method, "--tag", "v1"])
+            #expect(first.status == 0, "\(first.stdout)")
+            // Someone (or an older shipit) left it readable by all.
+            _ = try await f.podman(h, "true; chmod 644 \(env)")
+            try "API_TOKEN=second\n".write(toFile: dir + "/app.env", atomically: true, encoding: .utf8)
+            let second = try await f.shipit(["deploy", "--stage", method, "--tag", "v2"])
+            #expect(second.status == 0, "\(second.stdout)")
+            #expect(try await f.podman(h, "true; stat -c %a \(env)") == "600")
+            #expect(try await f.podman(h, "true; cat \(env)") == "API_TOKEN=second")
+            // No temporary file is left next to it.
+            #expect(try await f.podman(h, "true; ls -a \(f.deployTo)/shared | grep -c part- || true") == "0")
+        }
+    }
+}
+
 /// A progressive rollout with the image strategy behind the traffic switch: the broken v3 is
 /// stopped on the canary, which goes back to its warm v2 container; the other hosts never pull a
 /// container of v3 into service.

@@ -1,5 +1,5 @@
 import Foundation
-import ShipitCore
+@testable import ShipitCore
 import Testing
 import TestSupport
 
@@ -137,5 +137,97 @@ struct TrafficConfigTests {
         #expect(error("traffic: {standby: forever}").contains("expected 'keep' or seconds"))
         #expect(error("traffic: {mode: system, upstream_file: relative.conf, test: t, reload: r}").contains("traffic.upstream_file"))
         #expect(error("traffic: sometimes").contains("expected 'none'"))
+    }
+}
+
+/// `health.address` and `health.check_from`: what the public listener binds, and where it is
+/// checked from. Never a name the host resolves for itself.
+@Suite("shipit.yml: where the public listener binds")
+struct ListenAddressTests {
+    private func load(_ health: String, traffic: Bool = true, hosts: String = "[127.0.0.11, web-a]") throws -> DeployConfig {
+        let dir = Local.tempDir("cfg-listen")
+        try """
+        app: demo
+        hosts: \(hosts)
+        deploy_to: /srv/demo
+        start: sh start.sh
+        health: {port: 8080\(health)}
+        \(traffic ? "traffic: {proxy: nginx}" : "")
+        """.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        return try DeployConfig.load(file: dir + "/shipit.yml")
+    }
+
+    private func error(_ health: String) -> String {
+        do { _ = try load(health); return "no error" } catch let e as ShipitError { return e.message } catch { return "\(error)" }
+    }
+
+    @Test func everyAddressByDefaultCheckedFromTheDeployer() throws {
+        let c = try load("")
+        let h = try #require(c.health)
+        #expect(h.bindAddress(of: "web-a") == "0.0.0.0" && h.slotAddress(of: "web-a") == "127.0.0.1")
+        #expect(h.checkFrom == .deployer && h.probeAddress(of: "web-a") == "web-a")
+        let conf = try #require(SymlinkStrategy(config: c).traffic).nginxConf(host: "web-a")
+        #expect(conf.contains("listen 0.0.0.0:8080;") && conf.contains("proxy_pass http://127.0.0.1:8081;"), "\(conf)")
+        #expect(!conf.contains("listen web-a") && !conf.contains("http://web-a"), "\(conf)")
+        // Behind the proxy the app binds the slots' loopback; without it, every address.
+        #expect(SymlinkStrategy(config: c).startEnv(host: "web-a").contains { $0 == ("SHIPIT_BIND", "127.0.0.1") })
+        let plain = SymlinkStrategy(config: try load("", traffic: false)).startEnv(host: "web-a")
+        #expect(plain.contains { $0 == ("SHIPIT_BIND", "0.0.0.0") } && plain.contains { $0 == ("PORT", "8080") })
+        let image = ImageStrategy(config: try load("", traffic: false), image: ImageSettings(name: "localhost/app", containerPort: 80, port: 8080))
+        #expect(image.createArguments(host: "web-a").contains("-p 0.0.0.0:8080:80"))
+    }
+
+    @Test func narrowedToAnAddressOrTheReachedOne() throws {
+        let literal = try #require(try load(", address: 192.0.2.7").health)
+        #expect(literal.bindAddress(of: "web-a") == "192.0.2.7" && literal.slotAddress(of: "web-a") == "192.0.2.7")
+        let v6 = try load(", address: '::1'")
+        #expect(try #require(SymlinkStrategy(config: v6).traffic).nginxConf(host: "web-a").contains("listen [::1]:8080;"))
+        // `reached`: resolved on the deployer (localhost here), never left to the host.
+        let reached = try #require(try load(", address: reached", hosts: "[127.0.0.11, localhost]").health)
+        #expect(reached.bindAddress(of: "127.0.0.11") == "127.0.0.11")
+        #expect(IPAddress.isLiteral(reached.bindAddress(of: "localhost")))
+        let fromHost = try #require(try load(", check_from: host").health)
+        #expect(fromHost.checkFrom == .host && fromHost.probeAddress(of: "web-a") == "127.0.0.1")
+    }
+
+    @Test func refusals() {
+        #expect(error(", address: web-a").contains("health.address: expected an IP address"))
+        #expect(error(", address: 'localhost'").contains("127.0.1.1"))
+        #expect(error(", check_from: everywhere").contains("health.check_from: expected 'deployer' or 'host'"))
+        let unresolvable = (try? load(", address: reached", hosts: "[no-such-host.invalid]")).map { _ in "loaded" }
+        #expect(unresolvable == nil)
+    }
+}
+
+/// `deploy --dry-run` shows every step a deploy takes: the deployer's hooks in their place and the
+/// migration step on its host, beside each host's commands.
+@Suite("deploy --dry-run: every step")
+struct DryRunPlanTests {
+    @Test func hooksAndMigrationsAreInThePlan() throws {
+        let dir = Local.tempDir("dry")
+        try FileManager.default.createDirectory(atPath: dir + "/hooks", withIntermediateDirectories: true)
+        for name in ["pre-switch", "post-switch"] {
+            try "#!/bin/sh\n".write(toFile: dir + "/hooks/" + name, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir + "/hooks/" + name)
+        }
+        try """
+        app: demo
+        hosts: [web-1, web-2]
+        deploy_to: /srv/demo
+        start: sh start.sh
+        health: {port: 8080}
+        migrations: {dir: db/migrations, env_file: /etc/demo/db.env}
+        """.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        let config = try DeployConfig.load(file: dir + "/shipit.yml")
+        try FileManager.default.createDirectory(atPath: dir + "/rel", withIntermediateDirectories: true)
+        try "x".write(toFile: dir + "/rel/app", atomically: true, encoding: .utf8)
+        let artifact = try Artifact.build(from: .directory(dir + "/rel"), workDir: Local.tempDir("work"))
+        let plan = DryRunPlan.render(config, input: .artifact(artifact), lockWaitSeconds: 0)
+        let order = try #require(plan.split(separator: "\n").first { $0.hasPrefix("# order: ") })
+        #expect(order == "# order: preflight on every host → extract on every host → migrations on web-1 (status, lint, then each pending file) → hook pre-switch (\(dir)/hooks/pre-switch) → switch + start → hook post-switch (\(dir)/hooks/post-switch) → smoke test → finish", "\(order)")
+        // The migration host's section has the migration status script; the other host's has none.
+        let sections = plan.components(separatedBy: "\n## ")
+        #expect(sections[1].hasPrefix("web-1") && sections[1].contains("# migrations: applied versions") && sections[1].contains("shipit_schema_migrations"))
+        #expect(sections[2].hasPrefix("web-2") && !sections[2].contains("# migrations"))
     }
 }

@@ -138,5 +138,9 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
         return try HTTPResponse.parse(Data((bad ? "HTTP/1.0 503 Service Unavailable\r\n\r\nnot ready" : "HTTP/1.0 200 OK\r\n\r\nok").utf8))
     }
 
+    func publicGet(_ host: String, health: DeployConfig.Health, path: String) async throws -> HTTPResponse {
+        try await httpGet(host, address: health.probeAddress(of: host), port: health.port, path: path, timeout: health.requestTimeout)
+    }
+
     func close() async {}
 }

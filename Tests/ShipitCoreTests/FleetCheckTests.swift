@@ -22,6 +22,7 @@ struct FleetCheckTests {
         func follow(_ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
                     onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult { throw CancellationError() }
         func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse { throw CancellationError() }
+        func publicGet(_ host: String, health: DeployConfig.Health, path: String) async throws -> HTTPResponse { throw CancellationError() }
         func close() async {}
     }
 

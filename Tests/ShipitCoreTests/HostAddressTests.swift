@@ -106,7 +106,7 @@ struct HostAddressTests {
         #expect(HostAddress.withPort("web-1", 8080) == "web-1:8080")
         #expect(HostAddress.withPort("127.0.0.1", 80) == "127.0.0.1:80")
         let dir = Local.tempDir("addr-render")
-        try "app: t\nhosts: ['::1']\ndeploy_to: /srv/t\nstart: sh s.sh\nhealth: {port: 8080}\ntraffic: {mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}\n"
+        try "app: t\nhosts: ['::1']\ndeploy_to: /srv/t\nstart: sh s.sh\nhealth: {port: 8080, address: '::1'}\ntraffic: {mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}\n"
             .write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
         let c = try DeployConfig.load(file: dir + "/shipit.yml")
         let traffic = TrafficSwitch(settings: try #require(c.traffic), layout: c.layout, health: try #require(c.health))

@@ -44,8 +44,8 @@ struct HostEndpointTests {
         #expect(e.jumps[0].target == SSHTarget(host: "203.0.113.9", port: 2222, user: "ops"))
         // The bastion's own entry: its known_hosts… but shipit.yml's known_hosts is explicit, and wins.
         #expect(e.jumps[0].options.knownHostsPath == "/kh")
-        // The app's address on the host is the alias's HostName.
-        #expect(c.health?.address(of: "web-2") == e.target.host)
+        // The address the host is reached on (the public port's check) is the alias's HostName.
+        #expect(c.health?.reachedAddress(of: "web-2") == e.target.host)
     }
 
     @Test func shipitYmlWinsOverSSHConfig() throws {

@@ -14,7 +14,8 @@ struct HostScriptTests {
         var strategy: SymlinkStrategy { SymlinkStrategy(config: config) }
         var layout: HostLayout { config.layout }
 
-        init(keep: Int = 5) throws {
+        /// `makeShared`: the shared paths made on the host first, as an operator does.
+        init(keep: Int = 5, shared: [String] = ["log"], makeShared: Bool = true) throws {
             let root = Local.tempDir("hostscript")
             dir = root + "/srv/app"
             try """
@@ -22,10 +23,12 @@ struct HostScriptTests {
             hosts: [h1]
             deploy_to: \(dir)
             keep_releases: \(keep)
-            shared: [log]
+            shared: [\(shared.joined(separator: ", "))]
             start: "echo \\"$SHIPIT_HOST $SHIPIT_RELEASE\\" > log/started.txt"
             """.write(toFile: root + "/shipit.yml", atomically: true, encoding: .utf8)
             config = try DeployConfig.load(file: root + "/shipit.yml")
+            // Shared paths are the operator's, made on the host before a release links them.
+            if makeShared { for p in shared { try FileManager.default.createDirectory(atPath: dir + "/shared/" + p, withIntermediateDirectories: true) } }
         }
 
         /// Runs a command's script; returns its exit status and its `key=value` facts.
@@ -128,6 +131,194 @@ struct HostScriptTests {
         #expect(out4.first("lock") == "released")
         #expect(!FileManager.default.fileExists(atPath: h.layout.lock))
         #expect(try String(contentsOfFile: h.layout.history, encoding: .utf8) == "{\"event\":\"outcome\"}\n")
+    }
+
+    /// Runs that share no run lock (two SQLite ledgers) and all know the lock's holder is dead race
+    /// for it: the real pre-flight script, started by one shell in the background many times at
+    /// once, round after round. Exactly one may print `lock=acquired`, and the lock file must name it.
+    @Test func racingRunsTakeOverADeadRunsLockExactlyOnce() async throws {
+        let h = try Host()
+        let dir = Local.tempDir("lock-race")
+        let runs = 8, rounds = 25
+        for i in 0..<runs {
+            let request = LockRequest(info: "holder=run-\(i)\npid=\(i)", staleHolders: ["dead-1"])
+            try h.strategy.preflight(request, deploying: nil, inventory: false, host: "h1").rendered
+                .write(toFile: "\(dir)/run-\(i).sh", atomically: true, encoding: .utf8)
+        }
+        let driver = """
+        cd "$1" || exit 1
+        for round in $(seq 1 \(rounds)); do
+          mkdir -p "$2" && printf 'holder=dead-1\\npid=1\\n' > "$3"
+          for i in $(seq 0 \(runs - 1)); do sh "run-$i.sh" > "out-$i" 2>/dev/null & done
+          wait
+          n=0; who=
+          for i in $(seq 0 \(runs - 1)); do grep -qx 'lock=acquired' "out-$i" && { n=$((n + 1)); who="$who run-$i"; }; done
+          echo "round=$round acquired=$n by=$who lock=$(sed -n 's/^holder=//p' "$3")"
+          rm -f "$3"
+        done
+        """
+        let (status, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", driver, "race", dir, h.layout.meta, h.layout.lock])
+        #expect(status == 0, "\(out)")
+        let lines = out.split(separator: "\n").filter { $0.hasPrefix("round=") }
+        #expect(lines.count == rounds)
+        for line in lines {
+            let fields = Dictionary(line.split(separator: " ").compactMap { f -> (String, String)? in
+                let kv = f.split(separator: "=", maxSplits: 1)
+                return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+            }, uniquingKeysWith: { a, _ in a })
+            #expect(fields["acquired"] == "1", "\(line)")
+            // The one that says it holds the lock is the one the lock file names.
+            #expect(line.hasSuffix("by= \(fields["lock"] ?? "?") lock=\(fields["lock"] ?? "?")") || fields["acquired"] != "1", "\(line)")
+        }
+        // No takeover marker is left behind.
+        let left = try FileManager.default.contentsOfDirectory(atPath: h.layout.meta).filter { $0.contains("takeover") }
+        #expect(left.isEmpty, "\(left)")
+    }
+
+    /// A file uploaded (SFTP, SCP) next to an existing one with a wide mode: the script puts it in
+    /// place as a new file, mode 0600, whatever the old one's mode and the upload's.
+    @Test func anUploadedFileReplacesTheOldOneAsANewPrivateFile() async throws {
+        let dir = Local.tempDir("placing") + "/a b;$(x)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/.env-app"
+        try "API_TOKEN=old\n".write(toFile: path, atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        let oldInode = try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? UInt64
+        let part = RemoteCommand.uploadPath(for: path)
+        #expect(part.hasPrefix(path + ".part-") && part != RemoteCommand.uploadPath(for: path))
+        try "API_TOKEN=new\n".write(toFile: part, atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o664], ofItemAtPath: part)
+        let command = RemoteCommand(script: "echo ran=yes").placing([(part, path)])
+        let (status, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", command.rendered])
+        #expect(status == 0, "\(out)")
+        #expect(ScriptOutput(out).first("ran") == "yes")
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(attributes[.systemFileNumber] as? UInt64 != oldInode)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "API_TOKEN=new\n")
+        #expect(!FileManager.default.fileExists(atPath: part))
+        // The upload missing: the script stops before its body, saying so.
+        let (failed, failedOut) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", command.rendered])
+        #expect(failed == 24)
+        #expect(ScriptOutput(failedOut).first("ran") == nil)
+    }
+
+    /// An artifact (built from a directory, as `--from` does) whose shared path passes through a
+    /// symbolic link to a directory outside the release: absolute, by `..`, deeper in the path.
+    /// The staging script refuses it naming the path; the outside file is left as it was (before,
+    /// `rm -rf` followed the link and removed it, and a link was planted in its place).
+    @Test(arguments: ["absolute", "dotdot", "nested"])
+    func aSharedPathThroughASymlinkOfTheArtifactIsRefusedAndNothingOutsideIsTouched(kind: String) async throws {
+        let sharedPath = kind == "nested" ? "app/config/database.yml" : "config/database.yml"
+        let h = try Host(shared: [sharedPath], makeShared: false)
+        let outside = Local.tempDir("outside") + "/other"
+        try FileManager.default.createDirectory(atPath: outside + "/config", withIntermediateDirectories: true)
+        try "production: secret\n".write(toFile: outside + "/config/database.yml", atomically: true, encoding: .utf8)
+        let src = Local.tempDir("hostscript-src")
+        try "1".write(toFile: src + "/VERSION", atomically: true, encoding: .utf8)
+        switch kind {
+        case "absolute": try FileManager.default.createSymbolicLink(atPath: src + "/config", withDestinationPath: outside + "/config")
+        case "dotdot":
+            // From releases/<id>.tmp/config: up to / and down again to the outside directory.
+            let ups = String(repeating: "../", count: h.layout.releases.split(separator: "/").count + 1)
+            try FileManager.default.createSymbolicLink(atPath: src + "/config", withDestinationPath: ups + outside.dropFirst() + "/config")
+        default:
+            try FileManager.default.createSymbolicLink(atPath: src + "/app", withDestinationPath: outside)
+        }
+        let a = try await Local.offPool { try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art")) }
+        try h.upload(a)
+        let (status, out, text) = try await h.run(h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256))
+        #expect(status == 27, "\(text)")
+        let component = kind == "nested" ? "app" : "config"
+        #expect(out.first("error") == "shared path \(sharedPath): \(component) is a symbolic link in the artifact; a shared path must be a plain directory or file of the release", "\(text)")
+        // Outside: the same file, not a link; nothing copied into shared/; no release left.
+        let target = outside + "/config/database.yml"
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: target)) == nil)
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "production: secret\n")
+        #expect(!FileManager.default.fileExists(atPath: h.layout.shared + "/" + sharedPath))
+        #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID)))
+        #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID) + ".tmp"))
+        // The deployer refuses it first, naming the field and the path, before any host.
+        #expect(throws: ShipitError.self) { try a.links.checkShared(h.config.shared) }
+    }
+
+    /// Extracted as root (the tests run as root), a tarball's owners and setuid/setgid bits are
+    /// not restored: the files belong to the deploy user, with its umask.
+    @Test func theReleaseBelongsToTheDeployUserWithoutSetuidBits() async throws {
+        let h = try Host(shared: [])
+        let src = Local.tempDir("hostscript-src")
+        try "#!/bin/sh\n".write(toFile: src + "/tool", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o6755], ofItemAtPath: src + "/tool")
+        try FileManager.default.createDirectory(atPath: src + "/dir", withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o2775], ofItemAtPath: src + "/dir")
+        // A tarball made by hand (not by Artifact.build, which strips the bits itself): another owner, the bits kept.
+        let work = Local.tempDir("hostscript-art"), tarball = work + "/release.tar.gz"
+        try await Local.run(["sh", "-c", "tar --owner=4321 --group=4321 --numeric-owner -C \"$1\" -czf \"$2\" .", "tar", src, tarball])
+        let id = "20261206T000000000Z-0wner000"
+        try FileManager.default.createDirectory(atPath: h.layout.meta, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: tarball, toPath: h.layout.upload(id))
+        let (status, _, text) = try await h.run(h.strategy.extract(releaseID: id, sha256: try Local.sha256(tarball)))
+        #expect(status == 0, "\(text)")
+        for name in ["tool", "dir"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: h.layout.release(id) + "/" + name)
+            #expect((attributes[.ownerAccountID] as? NSNumber)?.intValue == Int(getuid()), "\(name): \(attributes)")
+            #expect(((attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0) & 0o6000 == 0, "\(name): \(attributes)")
+        }
+    }
+
+    /// Hard links and links out of the release are refused by a tar that is not GNU's (BusyBox,
+    /// here as `tar` first in PATH); GNU tar extracts them.
+    @Test func anArtifactWithHardLinksIsRefusedByATarThatIsNotGNUs() async throws {
+        let busybox = "/usr/bin/busybox"
+        try #require(FileManager.default.isExecutableFile(atPath: busybox), "busybox is needed (apt-get install busybox-static)")
+        let h = try Host(shared: [])
+        let src = Local.tempDir("hostscript-src")
+        try "data".write(toFile: src + "/a", atomically: true, encoding: .utf8)
+        try FileManager.default.linkItem(atPath: src + "/a", toPath: src + "/b")
+        let a = try await Local.offPool { try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art")) }
+        #expect(a.links.needsGNUTar.hasPrefix("1 hard link(s) (b -> a)"), "\(a.links)")
+        let bin = Local.tempDir("busybox-tar")
+        try FileManager.default.createSymbolicLink(atPath: bin + "/tar", withDestinationPath: busybox)
+        let command = h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar)
+        try h.upload(a)
+        let (refused, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", "PATH=\(ShellQuote.quote(bin)):$PATH; export PATH\n" + command.rendered])
+        #expect(refused == 26, "\(out)")
+        #expect(ScriptOutput(out).first("error")?.contains("1 hard link(s) (b -> a)") == true, "\(out)")
+        #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID)))
+        try h.upload(a)
+        let (status, _, text) = try await h.run(command)
+        #expect(status == 0, "\(text)")
+        #expect(try String(contentsOfFile: h.layout.release(a.releaseID) + "/b", encoding: .utf8) == "data")
+    }
+
+    /// A shared path that is neither on the host nor in the release: refused by the pre-flight,
+    /// naming it, before anything is created (it used to become an empty directory). One the
+    /// release holds seeds shared/ as before.
+    @Test func aSharedPathNeitherOnTheHostNorInTheReleaseIsRefusedAtPreflight() async throws {
+        let h = try Host(shared: [])
+        let root = Local.tempDir("shared-config")
+        try """
+        app: demo
+        hosts: [h1]
+        deploy_to: \(h.dir)
+        shared: [config/secrets.yml, log, storage]
+        start: "true"
+        """.write(toFile: root + "/shipit.yml", atomically: true, encoding: .utf8)
+        let config = try DeployConfig.load(file: root + "/shipit.yml")
+        let a = try await h.artifact(["app.sh": "x", "storage/seed.txt": "seed"])
+        #expect(a.links.sharedPathsNotInRelease(config.shared) == ["config/secrets.yml", "log"])
+        let pre = SymlinkStrategy(config: config).preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1")
+        let (status, out, text) = try await h.run(pre)
+        #expect(status == HostScript.Code.sharedMissing.rawValue, "\(text)")
+        #expect(out.first("error")?.contains("config/secrets.yml, log") == true, "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: h.dir), "nothing created")
+        // On the host, both present: the pre-flight passes; the release's own path seeds shared/.
+        for p in ["config/secrets.yml", "log"] {
+            try FileManager.default.createDirectory(atPath: h.dir + "/shared/" + (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            if p == "log" { try FileManager.default.createDirectory(atPath: h.dir + "/shared/log", withIntermediateDirectories: true) } else { try "k: v".write(toFile: h.dir + "/shared/" + p, atomically: true, encoding: .utf8) }
+        }
+        let (again, _, againText) = try await h.run(pre)
+        #expect(again == 0, "\(againText)")
     }
 
     @Test func preflightRefusesWhenTheDiskIsTooSmall() async throws {

@@ -18,6 +18,50 @@ struct LedgerTests {
                       configHash: "c1", hosts: hosts.map { LedgerHostState(host: $0) })
     }
 
+    /// A ledger copied in, restored or made by an older shipit with wide modes: opening it
+    /// tightens the file, its -wal and -shm, and shipit's own .shipit directory, and says so.
+    @Test func anExistingLedgerWithWideModesIsTightenedOnOpenAndSaysSo() throws {
+        let root = Local.tempDir("ledger-modes")
+        let dir = root + "/.shipit", path = dir + "/ledger.sqlite"
+        do { _ = try SQLiteLedger(path: path) }
+        let fm = FileManager.default
+        func mode(_ p: String) throws -> Int { (try fm.attributesOfItem(atPath: p)[.posixPermissions] as? NSNumber)?.intValue ?? -1 }
+        try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir)
+        try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        if !fm.fileExists(atPath: path + "-wal") { fm.createFile(atPath: path + "-wal", contents: Data()) }
+        try fm.setAttributes([.posixPermissions: 0o666], ofItemAtPath: path + "-wal")
+
+        let reopened = try SQLiteLedger(path: path, create: false)
+        #expect(try mode(path) == 0o600)
+        #expect(try mode(path + "-wal") == 0o600)
+        #expect(try mode(dir) == 0o700)
+        #expect(reopened.modeNotes.contains { $0.contains(path) && $0.contains("0644") && $0.contains("0600") }, "\(reopened.modeNotes)")
+        #expect(reopened.modeNotes.contains { $0.contains(dir) && $0.contains("0755") && $0.contains("0700") }, "\(reopened.modeNotes)")
+        // Once tight, nothing to say.
+        #expect(try SQLiteLedger(path: path, create: false).modeNotes.isEmpty)
+
+        // A directory the user chose is not changed, only reported when others can write to it.
+        let own = Local.tempDir("ledger-modes") + "/shared-dir"
+        try fm.createDirectory(atPath: own, withIntermediateDirectories: true)
+        try fm.setAttributes([.posixPermissions: 0o777], ofItemAtPath: own)
+        let custom = try SQLiteLedger(path: own + "/ledger.sqlite")
+        #expect(try mode(own) == 0o777)
+        #expect(custom.modeNotes.contains { $0.contains("writable by others") }, "\(custom.modeNotes)")
+    }
+
+    /// The shared ledger's password file is the user's: a wide mode is said, not changed.
+    @Test func aPasswordFileReadableByOthersIsSaid() throws {
+        let file = Local.tempDir("ledger-pw") + "/pw"
+        try "secret\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        #expect(LedgerFileModes.passwordFileNote(file) == "the shared ledger's password file \(file) is readable by everyone (mode 0644): chmod 600 it")
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: file)
+        #expect(LedgerFileModes.passwordFileNote(file)?.contains("readable by its group (mode 0640)") == true)
+        #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue == 0o640)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        #expect(LedgerFileModes.passwordFileNote(file) == nil)
+    }
+
     @Test func createsAPrivateWALDatabaseWithItsMigrations() throws {
         let (ledger, path) = try newLedger()
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber

@@ -12,7 +12,7 @@ public final class DeployFixture: @unchecked Sendable {
     public let configFile: String
 
     public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2, port: Int? = nil, extraYAML: String = "",
-                sshYAML: String = "", connectTimeout: Int = 3, roles: [String: [String]] = [:]) throws {
+                sshYAML: String = "", connectTimeout: Int = 3, roles: [String: [String]] = [:], bindReached: Bool = true) throws {
         self.hosts = hosts
         self.targets = targets ?? hosts.hosts
         dir = Local.tempDir("shipit-deploy")
@@ -20,6 +20,8 @@ public final class DeployFixture: @unchecked Sendable {
         deployTo = "/srv/t-\(tag)"
         self.port = port ?? Self.nextPort()
         configFile = dir + "/shipit.yml"
+        // The test hosts share one network, each on its own address: each listener binds that
+        // address (the default, every address, would make the hosts' listeners collide).
         let yaml = """
         app: test-\(tag)
         hosts: [\(self.targets.map { h in roles[h].map { "{host: \(h), roles: [\($0.joined(separator: ", "))]}" } ?? h }.joined(separator: ", "))]
@@ -34,6 +36,7 @@ public final class DeployFixture: @unchecked Sendable {
         start: sh start.sh
         health:
           port: \(self.port)
+        \(bindReached ? "  address: reached" : "")
           deadline: \(healthDeadline)
           interval: 0.05
         hooks: \(dir)/hooks

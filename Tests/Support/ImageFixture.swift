@@ -39,7 +39,7 @@ public final class ImageFixture: @unchecked Sendable {
           tls_verify: false
           stop_timeout: 2
         \(extraImageYAML)
-        health: {port: \(port), deadline: 6, interval: 0.05}  # a container under a loaded test run: 3 s was once not enough
+        health: {port: \(port), address: reached, deadline: 6, interval: 0.05}  # a container under a loaded test run: 3 s was once not enough
         hooks: \(dir)/hooks
         \(extraYAML)
         """.write(toFile: configFile, atomically: true, encoding: .utf8)

@@ -25,7 +25,7 @@ ssh: {user: deploy, identity: $STATE/keys/id_ed25519, known_hosts: $STATE/known_
 deploy_to: /srv/hotorder
 keep_releases: 3
 start: sh start.sh
-health: {port: 18700, deadline: 60, interval: 0.2}
+health: {port: 18700, address: reached, deadline: 60, interval: 0.2}
 hooks: /nonexistent
 CFG
 run() { valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" --dump-instr=no --demangle=no --compress-strings=no \

@@ -7,11 +7,23 @@ public struct DeployConfig: Sendable {
     public enum Strategy: String, Sendable { case symlink, image }
 
     public struct Health: Sendable, Equatable {
+        /// Where the public port is smoke-tested from.
+        public enum CheckFrom: String, Sendable {
+            /// The deployer connects to the address it reaches the host on (through the jump host
+            /// when there is one): a green deploy means the port answers from outside the host.
+            case deployer
+            /// Through the host's SSH session, on the host itself: for a public port the deployer
+            /// cannot reach by design (a private network behind a load balancer).
+            case host
+        }
+
         public var port: Int
         public var live: String = "/health/live"
         public var ready: String = "/health/ready"
-        /// Address the app listens on, as seen from the host; default: the host's own name/address.
+        /// What the public listener binds: nil, every address of the host; `reached`
+        /// (`Health.reached`), the address shipit reaches the host on; else an IP address.
         public var address: String?
+        public var checkFrom: CheckFrom = .deployer
         /// Seconds to keep retrying before a host counts as unhealthy.
         public var deadline: Double = 10
         /// Seconds between attempts.
@@ -21,8 +33,39 @@ public struct DeployConfig: Sendable {
         /// Hosts named by an ssh_config alias: the address ssh_config gives them (`HostName`).
         public var hostAddresses: [String: String] = [:]
 
-        /// Where the app listens as seen from `host`: `address`, else the host's own address.
-        public func address(of host: String) -> String { address ?? hostAddresses[host] ?? host }
+        /// The `address:` value that binds the address shipit reaches each host on.
+        public static let reached = "reached"
+
+        /// The address shipit reaches `host` on: its ssh_config `HostName`, else the name in
+        /// `hosts:` (with `address: reached`, resolved on the deployer to an IP address).
+        public func reachedAddress(of host: String) -> String { hostAddresses[host] ?? host }
+
+        /// What the public listener (the proxy, or the app without one) binds on `host`: never a
+        /// name, which the host would resolve itself.
+        public func bindAddress(of host: String) -> String {
+            switch address {
+            case nil: return "0.0.0.0"
+            case Self.reached?: return reachedAddress(of: host)
+            case let literal?: return literal
+            }
+        }
+
+        /// What the traffic switch's slots (and the image strategy's slot containers) bind: the
+        /// loopback when the public listener takes every address (the slots are not public), else
+        /// the same address as the public listener (hosts that share a network, each on its own
+        /// address).
+        public func slotAddress(of host: String) -> String {
+            address == nil ? "127.0.0.1" : bindAddress(of: host)
+        }
+
+        /// Where the public port is checked: from the deployer, the address it reaches the host
+        /// on; from the host, the address the listener binds (the loopback for all addresses).
+        public func probeAddress(of host: String) -> String {
+            switch checkFrom {
+            case .deployer: return reachedAddress(of: host)
+            case .host: return address == nil ? "127.0.0.1" : bindAddress(of: host)
+            }
+        }
     }
 
     public var file: String
@@ -91,7 +134,7 @@ extension DeployConfig {
         config.stage = stage
         config.settings = flatten(reader.node)
         if let stage { config.settings["(stage)"] = stage }
-        config.resolveAddresses()
+        try config.resolveAddresses()
         config.rehash()
         return config
     }
@@ -99,12 +142,21 @@ extension DeployConfig {
     /// Hosts that are ssh_config aliases get their `HostName` as the address the app, the proxy
     /// and the health checks use on the host (an alias means nothing there). Call again after the
     /// hosts or the ssh_config change (flags).
-    public mutating func resolveAddresses() {
-        guard health != nil else { return }
+    ///
+    /// With `health.address: reached` each host's address is resolved here, on the deployer, to the
+    /// IP address its listener binds; a name that does not resolve is an error naming it.
+    public mutating func resolveAddresses() throws {
+        guard let h = health else { return }
         var map: [String: String] = [:]
-        for h in hosts {
-            let a = connection.address(of: h)
-            if a != h { map[h] = a }
+        for host in hosts {
+            var a = connection.address(of: host)
+            if h.address == Health.reached {
+                guard let ip = IPAddress.resolve(a) else {
+                    throw ShipitError.input("health.address: reached: host \(a) does not resolve to an address on this machine; list it by address, or give health.address an IP address")
+                }
+                a = ip
+            }
+            if a != host { map[host] = a }
         }
         health?.hostAddresses = map
     }
@@ -252,7 +304,7 @@ extension DeployConfig {
 
         var health: Health?
         if let hr = top["health"] {
-            let m = try hr.mapping(allowed: ["port", "live", "ready", "address", "deadline", "interval", "request_timeout"])
+            let m = try hr.mapping(allowed: ["port", "live", "ready", "address", "check_from", "deadline", "interval", "request_timeout"])
             guard let port = m["port"] else { throw hr.fail("missing required key 'port'") }
             var h = Health(port: try port.int(1...65535))
             for (key, kp) in [("live", \Health.live), ("ready", \Health.ready)] as [(String, WritableKeyPath<Health, String>)] {
@@ -264,7 +316,16 @@ extension DeployConfig {
             }
             if let v = m["address"] {
                 let a = try v.string()
-                try v.check { h.address = try HostName.normalized(a, field: $0) }
+                var parsed: HostAddress?
+                if a != Health.reached { try v.check { parsed = try HostAddress.parse(a, field: $0) } }
+                guard a == Health.reached || (parsed.map { $0.kind != .name } ?? false) else {
+                    throw v.fail("expected an IP address for the public listener to bind, or 'reached' (the address shipit reaches each host on); leave it out to bind every address. A name would be resolved on the host, which may map it to a loopback address (Debian: 127.0.1.1)")
+                }
+                h.address = parsed?.host ?? a
+            }
+            if let v = m["check_from"] {
+                guard let c = Health.CheckFrom(rawValue: try v.string()) else { throw v.fail("expected 'deployer' or 'host'") }
+                h.checkFrom = c
             }
             if let v = m["deadline"] { h.deadline = try v.double(0.1...3600) }
             if let v = m["interval"] { h.interval = try v.double(0.01...60) }

@@ -15,6 +15,8 @@ public struct Artifact: Sendable {
     public let source: Source
     /// For git sources: the resolved commit.
     public let commit: String?
+    /// Its symbolic and hard links (checked against `shared:`, and told to the hosts' staging).
+    public var links = ArtifactLinks()
 
     /// Builds a reproducible tarball (sorted names, fixed owner and mtime) so the same tree gives the
     /// same hash, and names the release `YYYYMMDDTHHMMSSZ-<hash8>`: sortable, unique, one id for all hosts.
@@ -26,7 +28,15 @@ public struct Artifact: Sendable {
             guard FilePath.isDirectory(dir) else {
                 throw ShipitError.input("--from: \(dir) is not a directory")
             }
-            try LocalProcess.run(["sh", "-c", "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C \"$1\" -cf - . | gzip -n > \"$2\"", "tar", dir, out])
+            // No setuid/setgid bit ever reaches a host (a tar other than GNU's, extracting as root,
+            // would keep it).
+            if FileManager.default.fileExists(atPath: FilePath.join(dir, ignoreFile)) {
+                let list = workDir + "/shipped.list"
+                try shippedPaths(in: dir).map { $0 + "\0" }.joined().write(toFile: list, atomically: true, encoding: .utf8)
+                try LocalProcess.run(["sh", "-c", "tar --no-recursion --null --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=ug-s -C \"$1\" -T \"$3\" -cf - | gzip -n > \"$2\"", "tar", dir, out, list])
+            } else {
+                try LocalProcess.run(["sh", "-c", "tar --sort=name --exclude=.git --exclude=./.shipit --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=ug-s -C \"$1\" -cf - . | gzip -n > \"$2\"", "tar", dir, out])
+            }
         case let .git(repo, ref):
             // An option-looking ref or a range (`a..b`, `a...b`) is never one commit.
             guard !ref.isEmpty, !ref.hasPrefix("-"), !ref.contains("..") else {
@@ -41,7 +51,37 @@ public struct Artifact: Sendable {
         }
         let sha = try Digest.sha256Hex(file: out)
         let size = FilePath.size(of: out) ?? 0
-        return Artifact(path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source, commit: commit)
+        return Artifact(path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source, commit: commit,
+                        links: try ArtifactLinks.read(tarball: out))
+    }
+
+    /// The file in the `--from` directory that says what is not shipped, in gitignore syntax.
+    public static let ignoreFile = ".shipitignore"
+
+    /// What a `--from` directory with a `.shipitignore` ships: every file and link git would call
+    /// untracked-and-not-ignored under those patterns alone (the project's `.gitignore` often
+    /// leaves out build output that is exactly what ships), never `.git` or `.shipit/`, plus the
+    /// directories above them; sorted, so the same tree gives the same tarball. Git itself reads
+    /// the patterns, so they mean what they mean to git (negation, anchoring, `**`). Empty
+    /// directories are not shipped, as git does not track them.
+    static func shippedPaths(in dir: String) throws -> [String] {
+        let gitDir = FilePath.temporaryDirectory + "/shipit-ignore-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: gitDir) }
+        let listed: String
+        do {
+            try LocalProcess.run(["git", "init", "-q", "--bare", gitDir])
+            listed = try LocalProcess.run(["git", "--git-dir=\(gitDir)", "--work-tree=\(dir)", "-C", dir, "ls-files", "--others", "-z",
+                                           "--exclude-from=\(FilePath.join(dir, ignoreFile))", "--exclude=/.shipit/"])
+        } catch {
+            throw ShipitError.input("--from: \(FilePath.join(dir, ignoreFile)) needs git on this machine to read it: \(ErrorText.withoutHost(error))")
+        }
+        var paths = Set<String>()
+        for file in listed.split(separator: "\0").map(String.init) {
+            paths.insert(file)
+            var parent = FilePath.directory(of: file)
+            while !parent.isEmpty, parent != ".", paths.insert(parent).inserted { parent = FilePath.directory(of: parent) }
+        }
+        return paths.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
     public static func releaseID(now: Date, sha256: String) -> String {

@@ -1,4 +1,4 @@
-/// The deploy state machine (design §2). Every transition lives here and nowhere else; the run
+/// The deploy state machine. Every transition lives here and nowhere else; the run
 /// (`Deployment`) asks it for the phase to run next, runs it, and reports how it went.
 public enum DeployPhase: String, Sendable, Codable, CaseIterable {
     case pending, preflight, upload, migrate, warm, `switch`, smokeTest, bake, succeeded, failed, rollingBack, rolledBack, rollbackFailed

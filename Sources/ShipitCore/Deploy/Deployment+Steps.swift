@@ -42,9 +42,12 @@ extension Deployment {
             let r: ExecResult
             if let stdinPath { r = try await transport.run(host, command, stdinPath: stdinPath) } else { r = try await transport.run(host, command) }
             let out = ScriptOutput(r.stdoutText)
-            let tail = Self.tail(r.stderrText)
+            // Host text reaches the terminal and the ledger: no escape sequences from it.
+            let tail = Self.tail(r.stderrText).map(HostValue.printable)
+            // A value without its shape (a `digest=` that is not one) is never used: the step fails.
+            if r.status.succeeded, let bad = out.rejection { return StepResult(ok: false, output: out, error: bad, exitStatus: 0, stderrTail: tail) }
             if r.status.succeeded { return StepResult(ok: true, output: out, exitStatus: 0, stderrTail: tail) }
-            let why = out.first("error") ?? tail ?? "exit \(r.exitCode)"
+            let why = out.first("error").map(HostValue.printable) ?? tail ?? "exit \(r.exitCode)"
             return StepResult(ok: false, output: out, error: why, exitStatus: r.exitCode, stderrTail: tail)
         } catch {
             var r = StepResult(failure: ErrorText.withoutHost(error))

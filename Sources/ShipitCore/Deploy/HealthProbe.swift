@@ -1,8 +1,8 @@
 import FoundationEssentials
 import SSH
 
-/// Smoke test of one host: GET live, then ready, through the host's SSH session, retried until a
-/// deadline. The result says what URL was tried, the last status and body, and how many attempts.
+/// Smoke test of one host: GET live, then ready, retried until a deadline: the public port from the
+/// deployer (or the host, `health.check_from`), a slot through the host's SSH session. The result says what URL was tried, the last status and body, and how many attempts.
 public struct HealthProbe: Sendable {
     public let health: DeployConfig.Health
     public let transport: HostTransport
@@ -20,21 +20,23 @@ public struct HealthProbe: Sendable {
 
     /// `port`: a slot's port instead of the public one. `servedBy`: the proxy must say (in the
     /// slot header) that this slot answered — a switch is only done once traffic really goes there.
-    public func check(host: String, port: Int? = nil, servedBy slot: Int? = nil, interrupt: InterruptFlag? = nil) async -> Result {
-        let address = health.address(of: host)
-        let port = port ?? health.port
+    public func check(host: String, port slotPort: Int? = nil, servedBy slot: Int? = nil, interrupt: InterruptFlag? = nil) async -> Result {
+        // A slot is checked on the host, where it listens; the public port from `check_from`.
+        let address = slotPort == nil ? health.probeAddress(of: host) : health.slotAddress(of: host)
+        let port = slotPort ?? health.port
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(health.deadline * 1000)))
         var attempts = 0
         var last = ""
         for path in [health.live, health.ready] {
-            let url = "http://\(HostAddress.withPort(address, port))\(path)"
+            let url = "http://\(HostAddress.withPort(address, port))\(path)" + (slotPort == nil && health.checkFrom == .deployer ? "" : " (from the host)")
             while true {
                 attempts += 1
                 // The answer came from another slot: the switch is not visible yet (a system
                 // nginx's reload lets old workers answer for ~100 ms), so poll fast.
                 var otherSlot = false
                 do {
-                    let r = try await transport.httpGet(host, address: address, port: port, path: path, timeout: health.requestTimeout)
+                    let r = slotPort == nil ? try await transport.publicGet(host, health: health, path: path)
+                                            : try await transport.httpGet(host, address: address, port: port, path: path, timeout: health.requestTimeout)
                     let via = r.headers[TrafficSwitch.slotHeader.lowercased()]
                     otherSlot = slot.map { via != String($0) } ?? false
                     if (200..<300).contains(r.status) && !otherSlot { break }

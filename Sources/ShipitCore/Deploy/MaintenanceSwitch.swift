@@ -29,12 +29,11 @@ public struct MaintenanceSwitch: Sendable {
     /// The reload is graceful, so it takes effect a moment later: done once the public port says so.
     func visible(on: Bool, host: String) async -> String? {
         guard let health = config.health else { return nil }
-        let address = health.address(of: host)
         let deadline = ContinuousClock.now.advanced(by: .seconds(10))
         var last = ""
         while ContinuousClock.now < deadline {
             do {
-                let r = try await transport.httpGet(host, address: address, port: health.port, path: "/", timeout: health.requestTimeout)
+                let r = try await transport.publicGet(host, health: health, path: "/")
                 if (r.headers[TrafficSwitch.maintenanceHeader.lowercased()] == "on") == on { return nil }
                 last = "GET / → \(r.status)"
             } catch { last = ErrorText.withoutHost(error) }

@@ -5,7 +5,8 @@ public enum RunLauncher {
     public static func run(_ config: DeployConfig, options: Deployment.Options, interrupt: InterruptFlag,
                            warn: @Sendable (String) -> Void, notify: @escaping @Sendable (DeployNotice) -> Void,
                            _ body: (Deployment) async -> DeployReport) async throws -> DeployReport {
-        try await withFleet(config) { transport in
+        for w in Notifier.plainHTTPWarnings(config.notify) { warn(w) }
+        return try await withFleet(config) { transport in
             // The handshakes start now, while the ledger opens and is read: they take the longest,
             // need nothing from it, and change nothing on a host. Pre-flight uses these sessions.
             let connecting = Task { await transport.prepare(config.hosts) }
@@ -22,6 +23,7 @@ public enum RunLauncher {
     /// attempt id.
     public static func resume(_ config: DeployConfig, mode: DeployStateMachine.Resume, options: Deployment.Options, interrupt: InterruptFlag,
                               warn: @Sendable (String) -> Void, notify: @escaping @Sendable (DeployNotice) -> Void) async throws -> DeployReport {
+        for w in Notifier.plainHTTPWarnings(config.notify) { warn(w) }
         let ledger = try await LedgerStore.openForWriting(config, warn: warn)
         guard let attempt = try await PausedRollout.find(ledger, config: config, allowInterrupted: mode == .abort) else { throw PausedRollout.nothing(config) }
         var options = options

@@ -84,10 +84,9 @@ public struct FleetInspector: Sendable {
     }
 
     static func probe(_ transport: HostTransport, host: String, health: DeployConfig.Health, path: String) async -> HostInspection.Probe {
-        let address = health.address(of: host)
-        let url = "http://\(HostAddress.withPort(address, health.port))\(path)"
+        let url = "http://\(HostAddress.withPort(health.probeAddress(of: host), health.port))\(path)"
         do {
-            let r = try await transport.httpGet(host, address: address, port: health.port, path: path, timeout: health.requestTimeout)
+            let r = try await transport.publicGet(host, health: health, path: path)
             let ok = (200..<300).contains(r.status)
             return HostInspection.Probe(ok: ok, detail: "GET \(url) → \(r.status)" + (ok ? "" : " \(HealthProbe.snippet(r.body))"))
         } catch {

@@ -17,7 +17,32 @@ public enum LedgerLocation: Sendable, Equatable {
         public var schema: String = "public"
         public var passwordEnv: String?
         public var passwordFile: String?
-        public var tls: Bool = false
+        /// libpq's `sslmode`, with libpq's meaning (see `SSLMode`); `prefer` when the URL has none.
+        public var sslMode: SSLMode = .defaultMode
+        /// CA certificates the server's certificate is checked against (`verify-ca`, `verify-full`);
+        /// nil: the system's CA bundle.
+        public var sslRootCert: String?
+        /// A client certificate and its key, for servers that ask for one.
+        public var sslCert: String?
+        public var sslKey: String?
+
+        /// libpq's `sslmode` values. `disable`: never TLS. `allow`: plain first, TLS if the server
+        /// insists. `prefer`: TLS if the server offers it, else plain. `require`: TLS, the server's
+        /// certificate not checked. `verify-ca`: TLS, a certificate signed by a trusted CA.
+        /// `verify-full`: that, and issued for the host name in the URL. Only the last two stop a
+        /// machine in the middle; the first four send the password to whoever answers.
+        public enum SSLMode: String, Sendable, Equatable, CaseIterable {
+            case disable, allow, prefer, require
+            case verifyCA = "verify-ca"
+            case verifyFull = "verify-full"
+
+            /// libpq's own default, so that a URL means to shipit what it means to psql.
+            public static let defaultMode = SSLMode.prefer
+
+            /// Whether the server's certificate is checked against CAs (then the root certificates
+            /// matter).
+            public var verifies: Bool { self == .verifyCA || self == .verifyFull }
+        }
 
         /// `postgres://user@host:port/db` — never with a password.
         public var display: String { "postgres://\(user)@\(host):\(port)/\(database)" + (schema == "public" ? "" : "?schema=\(schema)") }
@@ -53,9 +78,29 @@ public enum LedgerLocation: Sendable, Equatable {
                 case "schema":
                     guard let s = item.value, Self.isName(s) else { throw ShipitError.input("\(field): schema must be a plain name") }
                     t.schema = s
-                case "sslmode": t.tls = item.value == "require"
-                default: throw ShipitError.input("\(field): unknown URL parameter '\(item.name)' (allowed: schema, sslmode)")
+                case "sslmode":
+                    guard let v = item.value, let mode = SSLMode(rawValue: v) else {
+                        throw ShipitError.input("\(field): sslmode '\(item.value ?? "")' is not one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    t.sslMode = mode
+                case "sslrootcert", "sslcert", "sslkey":
+                    // Files on the deployer, absolute: the same file whatever directory shipit runs in.
+                    guard let v = item.value, v.hasPrefix("/"), !v.contains("\0") else {
+                        throw ShipitError.input("\(field): \(item.name) must be an absolute path to a file on this machine")
+                    }
+                    switch item.name {
+                    case "sslrootcert": t.sslRootCert = v
+                    case "sslcert": t.sslCert = v
+                    default: t.sslKey = v
+                    }
+                default: throw ShipitError.input("\(field): unknown URL parameter '\(item.name)' (allowed: schema, sslmode, sslrootcert, sslcert, sslkey)")
                 }
+            }
+            if (t.sslCert == nil) != (t.sslKey == nil) {
+                throw ShipitError.input("\(field): sslcert and sslkey go together (a client certificate and its key)")
+            }
+            if t.sslRootCert != nil && !t.sslMode.verifies {
+                throw ShipitError.input("\(field): sslrootcert is only used with sslmode=verify-ca or verify-full (sslmode is \(t.sslMode.rawValue))")
             }
             return t
         }

@@ -32,6 +32,7 @@ public enum LedgerStore {
         do { ledger = try await openForWriting(config) } catch {
             throw ShipitError("cannot open the ledger \(config.ledgerPath) (every run is recorded, so nothing was started): \(error)")
         }
+        for note in modeNotes(config, ledger) { warn("ledger: " + note) }
         for a in await recover(ledger) { warn(describeInterrupted(a)) }
         return ledger
     }
@@ -39,8 +40,15 @@ public enum LedgerStore {
     /// For readers, with the same warnings.
     public static func openForReading(_ config: DeployConfig, warn: (String) -> Void) async -> (ledger: Ledger?, status: String) {
         let (ledger, status) = await openForReading(config)
+        for note in modeNotes(config, ledger) { warn("ledger: " + note) }
         if let ledger { for a in await recover(ledger) { warn(describeInterrupted(a)) } }
         return (ledger, status)
+    }
+
+    /// What `LedgerFileModes` found: the SQLite file's modes, or the shared ledger's password file.
+    static func modeNotes(_ config: DeployConfig, _ ledger: Ledger?) -> [String] {
+        if case let .postgres(target) = config.ledger { return target.passwordFile.flatMap(LedgerFileModes.passwordFileNote).map { [$0] } ?? [] }
+        return (ledger as? SQLiteLedger)?.modeNotes ?? []
     }
 
     /// Marks this machine's `running` attempts whose process is gone as `interrupted` and returns

@@ -30,19 +30,13 @@ final class PostgresClient: @unchecked Sendable {
     private let queue = DispatchQueue(label: "shipit.ledger.postgres")
 
     /// Connects (bounded by `timeout`, whole seconds, at least 2: libpq's granularity).
-    static func connect(host: String, port: Int, user: String, password: String?, database: String, tls: Bool, timeout: Double) async throws -> PostgresClient {
+    static func connect(_ target: LedgerLocation.PostgresTarget, password: String?, timeout: Double) async throws -> PostgresClient {
         let pq = try LibPQ.shared()
-        var params: [(String, String)] = [("host", host), ("port", String(port)), ("user", user), ("dbname", database),
+        var params: [(String, String)] = [("host", target.host), ("port", String(target.port)), ("user", target.user), ("dbname", target.database),
                                           ("connect_timeout", String(max(2, Int(timeout.rounded(.up))))), ("client_encoding", "UTF8"),
                                           ("application_name", "shipit")]
         if let password { params.append(("password", password)) }
-        if tls {
-            // Verified TLS (the server's certificate against the system's CAs, and its name).
-            params.append(("sslmode", "verify-full"))
-            if access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0 { params.append(("sslrootcert", "/etc/ssl/certs/ca-certificates.crt")) }
-        } else {
-            params.append(("sslmode", "disable"))
-        }
+        params += tlsParameters(target)
         let keys = params.map(\.0), values = params.map(\.1)
         return try await withCheckedThrowingContinuation { cont in
             // libpq's connect blocks: on a thread of its own, not one of Swift concurrency's.
@@ -59,6 +53,20 @@ final class PostgresClient: @unchecked Sendable {
                 })
             }
         }
+    }
+
+    /// The URL's TLS settings as libpq's own parameters, with libpq's meaning. Checking modes
+    /// without `sslrootcert` use the system's CA bundle (libpq's default, ~/.postgresql/root.crt, is
+    /// rarely there and its absence fails every connection).
+    static func tlsParameters(_ t: LedgerLocation.PostgresTarget, systemBundle: String = "/etc/ssl/certs/ca-certificates.crt") -> [(String, String)] {
+        var params = [("sslmode", t.sslMode.rawValue)]
+        if let root = t.sslRootCert {
+            params.append(("sslrootcert", root))
+        } else if t.sslMode.verifies, access(systemBundle, R_OK) == 0 {
+            params.append(("sslrootcert", systemBundle))
+        }
+        if let cert = t.sslCert, let key = t.sslKey { params += [("sslcert", cert), ("sslkey", key)] }
+        return params
     }
 
     private init(conn: OpaquePointer, pq: LibPQ) {

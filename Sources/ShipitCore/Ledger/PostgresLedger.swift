@@ -25,8 +25,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     public static func connect(_ target: LedgerLocation.PostgresTarget, timeout: Double = 10) async throws -> PostgresLedger {
         let connection: PostgresClient
         do {
-            connection = try await PostgresClient.connect(host: target.host, port: target.port, user: target.user, password: try target.password(),
-                                                          database: target.database, tls: target.tls, timeout: timeout)
+            connection = try await PostgresClient.connect(target, password: try target.password(), timeout: timeout)
         } catch let e as PostgresClient.Failure {
             throw ShipitError("the shared ledger \(target.display) is unreachable: \(e.message)")
         }

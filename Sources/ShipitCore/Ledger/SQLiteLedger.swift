@@ -8,6 +8,8 @@ public final class SQLiteLedger: Ledger {
     public var location: String { path }
     /// Public for tests (they read pragmas through it) and the benchmark's filler.
     public let db: SQLiteDatabase
+    /// Modes found wider than 0600/0700 on opening, and what was done (see `LedgerFileModes`).
+    public let modeNotes: [String]
 
     /// Opens (creating when `create`) the ledger at `path`. A missing file with `create == false`
     /// is an error the caller reports ("no ledger yet").
@@ -32,6 +34,8 @@ public final class SQLiteLedger: Ledger {
         } catch let e as SQLiteDatabase.Failure {
             throw ShipitError("ledger \(path): \(e.message)")
         }
+        // After the open: the -wal and -shm files exist now.
+        modeNotes = LedgerFileModes.enforce(ledgerPath: path)
     }
 
     /// Applies the migrations not yet recorded, each in its own transaction. The table keeps the

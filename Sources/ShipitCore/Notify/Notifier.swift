@@ -2,10 +2,14 @@ import SSH
 import Crypto
 import FoundationEssentials
 
-/// POSTs a `Notification` to every `notify:` target that wants the event, in parallel: signed with
-/// HMAC-SHA256 of the body (`X-Shipit-Signature-256: sha256=<hex>`) when the target names a
-/// secret, retried up to 3 times with backoff, the whole of it bounded by the target's timeout.
-/// Never throws: each target's failure is returned for the ledger.
+/// POSTs a `Notification` to every `notify:` target that wants the event, in parallel: signed
+/// when the target names a secret, retried up to 3 times with backoff, the whole of it bounded by
+/// the target's timeout. Never throws: each target's failure is returned for the ledger.
+///
+/// The signature covers the send time with the body (`X-Shipit-Timestamp: <unix seconds>`,
+/// `X-Shipit-Signature-256: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`): a body signed alone
+/// could be captured and sent again at any later time, and its receiver could not tell; with the
+/// time under the signature, a receiver refuses one that is old.
 public struct Notifier: Sendable {
     public let settings: NotifySettings
     let environment: [String: String]
@@ -16,10 +20,22 @@ public struct Notifier: Sendable {
     }
 
     public static let signatureHeader = "X-Shipit-Signature-256"
+    public static let timestampHeader = "X-Shipit-Timestamp"
 
-    public static func signature(_ body: Data, secret: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
+    /// `sha256=<hex>` of HMAC-SHA256 over `timestamp + "." + body`.
+    public static func signature(_ body: Data, timestamp: Int, secret: String) -> String {
+        var signed = Data("\(timestamp).".utf8)
+        signed.append(body)
+        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8)))
         return "sha256=" + mac.map { String(cFormat: "%02x", $0) }.joined()
+    }
+
+    /// Plain http:// targets: the body (release, hosts, errors) and its signature travel in clear.
+    /// Said on every run, not refused: a receiver on a private network may be meant that way.
+    public static func plainHTTPWarnings(_ settings: NotifySettings) -> [String] {
+        settings.targets.filter { $0.url.scheme == "http" }.map {
+            "notify: \($0.url.absoluteString) is plain http://: the notification and its signature are sent unencrypted (use https://)"
+        }
     }
 
     /// URL → nil when delivered, else why not.
@@ -36,16 +52,23 @@ public struct Notifier: Sendable {
     }
 
     func deliver(_ t: NotifySettings.Target, event: NotifySettings.Event, body: Data) async -> String? {
-        var headers = [("Content-Type", "application/json"), ("X-Shipit-Event", event.rawValue)]
+        let base = [("Content-Type", "application/json"), ("X-Shipit-Event", event.rawValue)]
+        var secret: String?
         if let name = t.secretEnv {
-            guard let secret = environment[name], !secret.isEmpty else { return "not sent: $\(name) (the signing secret) is not set" }
-            headers.append((Self.signatureHeader, Self.signature(body, secret: secret)))
+            guard let s = environment[name], !s.isEmpty else { return "not sent: $\(name) (the signing secret) is not set" }
+            secret = s
         }
         let deadline = Date().addingTimeInterval(t.timeout)
         var last = "no attempt"
         for attempt in 0..<4 {
             let left = deadline.timeIntervalSinceNow
             guard left > 0.05 else { break }
+            // Signed at each try: a retry carries the time it was sent.
+            var headers = base
+            if let secret {
+                let now = Int(Date().timeIntervalSince1970)
+                headers += [(Self.timestampHeader, String(now)), (Self.signatureHeader, Self.signature(body, timestamp: now, secret: secret))]
+            }
             do {
                 let status = try await DeployerHTTP.request("POST", t.url, headers: headers, body: body, timeout: left).status
                 if (200..<300).contains(status) { return nil }

@@ -27,10 +27,19 @@ public struct ExecRunner: Sendable {
         _ command: RemoteCommand,
         onLine: @escaping @Sendable (String, OutputChannel, String) -> Void
     ) async -> [HostOutcome] {
-        let timeout = command.timeout ?? fleet.settings.commandTimeout
+        await run({ _ in command }, onLine: onLine)
+    }
+
+    /// The same with a command of each host's own (one that names the host, say).
+    public func run(
+        _ commandFor: @escaping @Sendable (String) -> RemoteCommand,
+        onLine: @escaping @Sendable (String, OutputChannel, String) -> Void
+    ) async -> [HostOutcome] {
         let results = await fleet.forEachHost { host -> HostOutcome in
             let start = ContinuousClock.now
             func elapsed() -> Double { Self.seconds(ContinuousClock.now - start) }
+            let command = commandFor(host)
+            let timeout = command.timeout ?? fleet.settings.commandTimeout
             do {
                 let session = try await fleet.session(host)
                 let splitter = SplitterBox()

@@ -1,4 +1,4 @@
-/// Every path shipit uses on a host (design §3), in one place so builders and checks agree. Host
+/// Every path shipit uses on a host, in one place so builders and checks agree. Host
 /// scripts get them as shell variables (`HostScript.layoutVariables`), never as literals.
 public struct HostLayout: Sendable, Equatable {
     public let deployTo: String

@@ -16,6 +16,8 @@ public protocol HostTransport: Sendable {
                 onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult
     /// HTTP GET of `path` on address:port as seen from the host (an SSH direct-tcpip tunnel).
     func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse
+    /// HTTP GET of `path` on the host's public port, from where `health.checkFrom` says.
+    func publicGet(_ host: String, health: DeployConfig.Health, path: String) async throws -> HTTPResponse
     func close() async
     /// Starts connecting to `hosts` ahead of their first step (nothing by default).
     func prepare(_ hosts: [String]) async
@@ -60,12 +62,38 @@ public struct SSHTransport: HostTransport {
         return await session.sftpAvailable(timeout: fleet.settings.connectTimeout)
     }
 
+    /// GET `path` on address:port as seen from the host (through its SSH session): the slots,
+    /// which listen on the host alone.
     public func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse {
-        let request = "GET \(path) HTTP/1.0\r\nHost: \(HostAddress.withPort(address, port))\r\nUser-Agent: shipit/\(ShipitVersion.current)\r\nConnection: close\r\n\r\n"
+        let request = Self.getRequest(address: address, port: port, path: path)
         let raw = try await onSession(host) {
-            try await $0.tunnelRequest(host: address, port: port, request: Data(request.utf8), maxResponse: 64 * 1024, timeout: timeout)
+            try await $0.tunnelRequest(host: address, port: port, request: request, maxResponse: 64 * 1024, timeout: timeout)
         }
         return try HTTPResponse.parse(raw)
+    }
+
+    /// GET `path` on the host's public port from where `health.check_from` says: by default from
+    /// the deployer (through the jump host when there is one) to the address it reaches the host
+    /// on, so a listener only the host itself can reach fails the check.
+    public func publicGet(_ host: String, health: DeployConfig.Health, path: String) async throws -> HTTPResponse {
+        let address = health.probeAddress(of: host)
+        guard health.checkFrom == .deployer else {
+            return try await httpGet(host, address: address, port: health.port, path: path, timeout: health.requestTimeout)
+        }
+        let request = Self.getRequest(address: address, port: health.port, path: path)
+        let endpoint = try fleet.settings.endpoint(for: host)
+        let raw: Data
+        if endpoint.jumps.isEmpty {
+            raw = try await SocketExchange.request(host: address, port: health.port, request: request, maxResponse: 64 * 1024, timeout: health.requestTimeout)
+        } else {
+            let jump = try await fleet.jumpHost(endpoint.jumps)
+            raw = try await jump.request(host: address, port: health.port, request: request, maxResponse: 64 * 1024, timeout: health.requestTimeout)
+        }
+        return try HTTPResponse.parse(raw)
+    }
+
+    private static func getRequest(address: String, port: Int, path: String) -> Data {
+        Data("GET \(path) HTTP/1.0\r\nHost: \(HostAddress.withPort(address, port))\r\nUser-Agent: shipit/\(ShipitVersion.current)\r\nConnection: close\r\n\r\n".utf8)
     }
 
     /// The host's session for one operation; a session whose connection died is dropped.

@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 /// A command to run on a host, as data: argv (each element quoted when rendered) or a trusted script
 /// made by shipit's own builders, plus environment, working directory and timeout. Builders return
 /// these and never touch the network, so every plan can be printed (`--dry-run`) and unit-tested.
@@ -86,6 +88,30 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         var c = RemoteCommand(script: Self.receive(path), step: step, timeout: timeout)
         c.alsoRuns = []
         return c
+    }
+
+    /// This script, first moving each file uploaded (SFTP, SCP) at a fresh temporary path into its
+    /// place: mode 0600, then renamed over the old file. Written over in place, an existing file
+    /// would keep its old mode (SCP and SFTP set the mode only on a file they create), and a reader
+    /// holding it open would read the new contents; renamed, the new contents are a new file.
+    public func placing(_ files: [(uploaded: String, path: String)]) -> RemoteCommand {
+        guard !files.isEmpty else { return self }
+        guard case let .script(text) = body else { preconditionFailure("only a builder script can place files") }
+        var c = self
+        c.body = .script(files.map { Self.place($0.uploaded, at: $0.path) }.joined(separator: "\n") + "\n" + text)
+        return c
+    }
+
+    /// A temporary name next to `path` that no earlier run used (an old one could have any mode).
+    public static func uploadPath(for path: String) -> String {
+        path + ".part-" + UUID().uuidString.prefix(8).lowercased()
+    }
+
+    static func place(_ uploaded: String, at path: String) -> String {
+        let u = ShellQuote.quote(uploaded), q = ShellQuote.quote(path)
+        return """
+        if ! (chmod 600 \(u) && mv -f \(u) \(q)); then rm -f \(u); echo "error=placing \(path.filter { $0 != "\"" && $0 != "$" && $0 != "`" && $0 != "\\" }) failed"; exit 24; fi
+        """
     }
 
     static func receive(_ path: String) -> String {

@@ -48,30 +48,48 @@ public enum HostScript {
     """
 
     /// Exit codes the scripts use; the orchestrator shows their `error=` line.
-    public enum Code: Int32 { case notWritable = 10, missingTool = 11, diskFull = 12, checksum = 20, locked = 75 }
+    public enum Code: Int32 { case notWritable = 10, missingTool = 11, diskFull = 12, sharedMissing = 13, checksum = 20, locked = 75 }
 
     /// Takes the lock (atomic O_EXCL create via noclobber), retrying up to `$LOCKWAIT` tenths of a
     /// second. A lock whose holder is in `$STALE` (runs the deployer's ledger knows died) is
-    /// removed and retaken.
+    /// removed and retaken, and the retake is an exclusive create too.
+    ///
+    /// Taking over is "read the holder, then remove": two runs that both saw the dead holder could
+    /// each remove the lock the other had just created, and both go on as holder. So the removal is
+    /// done only by the run that creates `$LOCK.takeover-<dead holder>` (exclusively, noclobber),
+    /// which re-reads the holder under it: a dead holder's lock has one remover, and a live run's
+    /// lock is never removed. A marker left by a run killed at that instant keeps the lock held
+    /// until `shipit lock release` (it removes markers too): refusing is safer than a double holder.
     static let lockFunction = """
     take_lock() {
       i=0
-      # noclobber: the create fails if the file exists (O_EXCL). No subshell: a fork per host counts.
+      # noclobber for the whole loop: every create is O_EXCL, the first try and every retry.
+      # No subshell: a fork per host counts.
       set -C
       while ! { printf '%s\\n' "$LOCKINFO" > "$LOCK"; } 2>/dev/null; do
-        set +C
         h=$(sed -n 's/^holder=//p' "$LOCK" 2>/dev/null)
         if [ -n "$h" ] && [ -n "$STALE" ] && printf '%s\\n' "$STALE" | grep -qxF -- "$h"; then
-          # Re-read just before removing: never remove a lock another run has just taken.
-          [ "$(sed -n 's/^holder=//p' "$LOCK" 2>/dev/null)" = "$h" ] && rm -f "$LOCK" && echo "lock.stale=$h"
-          continue
+          # The holder names a file: only a plain id (the ledger's attempt ids are).
+          case $h in
+            *[!A-Za-z0-9._-]*|.*) ;;
+            *)
+              if { : > "$LOCK.takeover-$h"; } 2>/dev/null; then
+                took=
+                [ "$(sed -n 's/^holder=//p' "$LOCK" 2>/dev/null)" = "$h" ] && rm -f "$LOCK" && took=1 && echo "lock.stale=$h"
+                rm -f "$LOCK.takeover-$h"
+                # Removed: create ours at once. Not removed (another run took it over, or rm
+                # failed): wait like for any held lock, so the loop stays bounded by $LOCKWAIT.
+                [ -z "$took" ] || continue
+              fi
+              ;;
+          esac
         fi
         if [ "$i" -ge "$LOCKWAIT" ]; then
+          set +C
           echo "error=deploy lock held: $(tr '\\n' ' ' < "$LOCK" 2>/dev/null)"
           exit 75
         fi
         i=$((i + 1)); sleep 0.1
-        set -C
       done
       set +C
       echo "lock=acquired"
@@ -112,7 +130,7 @@ public enum HostScript {
     }
 
     static func forceUnlock(layout: HostLayout, timeout: Double?) -> RemoteCommand {
-        make(.forceUnlock, layout: layout, [], "rm -f \"$LOCK\" && echo lock=released", timeout: timeout)
+        make(.forceUnlock, layout: layout, [], "rm -f \"$LOCK\" \"$LOCK\".takeover-* && echo lock=released", timeout: timeout)
     }
 }
 

@@ -1,4 +1,4 @@
-/// The image strategy (docker or podman, design §4). Same shape as `SymlinkStrategy`: one remote
+/// The image strategy (docker or podman). Same shape as `SymlinkStrategy`: one remote
 /// script per step, every value shell-quoted, facts reported as `key=value` lines.
 ///
 /// On the host: containers are named `<app>-<release>` where a release id is `<tag>-<digest12>`;
@@ -9,8 +9,6 @@ public struct ImageStrategy: ReleaseStrategy {
     public let layout: HostLayout
     public let app: String
     public let image: ImageSettings
-    /// The address the container's port is published on (nil: the host's own address).
-    public var bindAddress: String? { health?.address }
     let health: DeployConfig.Health?
     public let timeout: Double
     public let traffic: TrafficSwitch?
@@ -60,7 +58,9 @@ public struct ImageStrategy: ReleaseStrategy {
     /// The `create` arguments: labels, published port on the host's own address, env, env file, volumes.
     /// `port`: where the container is published (a slot's port with the traffic switch).
     public func createArguments(host: String, port: Int? = nil) -> String {
-        var args = ["--label", "shipit.app=\(app)", "-p", "\(HostAddress.withPort(health?.address(of: host) ?? host, port ?? image.port)):\(image.containerPort)"]
+        // Published on the public listener's address, or (a slot, behind the proxy) the slots'.
+        let address = port == nil ? health?.bindAddress(of: host) ?? "0.0.0.0" : health?.slotAddress(of: host) ?? "127.0.0.1"
+        var args = ["--label", "shipit.app=\(app)", "-p", "\(HostAddress.withPort(address, port ?? image.port)):\(image.containerPort)"]
         for (k, v) in image.env.sorted(by: { $0.key < $1.key }) { args += ["-e", "\(k)=\(v)"] }
         if let remoteEnvFile { args += ["--env-file", remoteEnvFile] }
         for v in image.volumes { args += ["-v", v] }
@@ -93,6 +93,8 @@ public struct ImageStrategy: ReleaseStrategy {
         command -v "$1" >/dev/null 2>&1 || fail 11 "container engine '$1' not found"
         \(HostScript.lockFunction)
         take_lock
+        # An env file upload a lost run left under its temporary name (only a lock holder may remove it).
+        for f in "$SHARED"/.env-*.part-*; do [ -e "$f" ] && rm -f "$f"; done
         echo "current=$(cat "$ICUR" 2>/dev/null || true)"
         if [ -n "$PULL" ]; then
           out=$(eng pull $TLS "$PULL" 2>&1) || fail 13 "pull $PULL failed: $(short "$out")"
@@ -109,6 +111,10 @@ public struct ImageStrategy: ReleaseStrategy {
     public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease {
         guard case let .imageTag(tag) = input else { throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref") }
         let pull = "\(image.name):\(tag)"
+        // ScriptOutput keeps only a well-formed digest; a host without one stops the deploy here.
+        if let host = hosts.first(where: { preflight[$0]?.first("digest").map(HostValue.isDigest) != true }) {
+            throw ShipitError("\(host): no valid image digest for \(pull) (expected sha256: and 64 hex digits)")
+        }
         let digests = Set(hosts.compactMap { preflight[$0]?.first("digest") })
         guard digests.count == 1, let digest = digests.first else {
             let seen = hosts.map { "\($0): \(preflight[$0]?.first("digest") ?? "?")" }.joined(separator: ", ")

@@ -1,4 +1,4 @@
-/// The symlink strategy (design §3): each release in `releases/<id>`, `current` switched
+/// The symlink strategy: each release in `releases/<id>`, `current` switched
 /// atomically, the app started by the configured `start` command. Pure builders: each step on a
 /// host is ONE remote script (one exec channel).
 public struct SymlinkStrategy: ReleaseStrategy {
@@ -46,15 +46,30 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// disk, current release read.
     public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand {
         var need: Int64 = 0
-        if case let .artifact(a)? = deploying { need = requiredKB(a) }
+        // Shared paths the release does not hold (it would seed them): they must be on the host.
+        var sharedNeeded: [String] = []
+        if case let .artifact(a)? = deploying {
+            need = requiredKB(a)
+            sharedNeeded = a.links.sharedPathsNotInRelease(shared)
+        }
         let proxy = roles.runsApp(host) ? traffic?.preflight(host: host) : nil
-        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " "))] + (proxy?.vars ?? []), """
+        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " ")),
+                                                                       ("SHAREDNEED", sharedNeeded.joined(separator: "\n"))] + (proxy?.vars ?? []), """
+        # Before anything is created: a shared path that is neither on the host nor in the release
+        # would become an empty directory where the app expects its config.
+        if [ -n "$SHAREDNEED" ]; then
+          missing=; oldifs=$IFS; IFS='
+        '; set -f
+          for p in $SHAREDNEED; do [ -e "$SHARED/$p" ] || missing="${missing:+$missing, }$p"; done
+          set +f; IFS=$oldifs
+          [ -z "$missing" ] || { echo "error=shared path(s) not on this host: $missing (in $SHARED); the release does not have them either. Create them on the host (they are linked into every release), or ship them in the release to seed shared/ on a first deploy"; exit 13; }
+        fi
         { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ] || mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null; } && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
         for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit 11; }; done
         \(HostScript.lockFunction)
         take_lock
         # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
-        for f in "$META"/upload-*.tar.gz "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
+        for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part-* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
         if [ "$NEED" -gt 0 ]; then
           avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
           [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
@@ -72,7 +87,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// and extracted. A host that fails its checks takes none of it.
     public func preflightAndStage(_ lock: LockRequest, artifact a: Artifact, host: String) -> RemoteCommand {
         preflight(lock, deploying: .artifact(a), inventory: false, host: host)
-            .thenReceiving(extract(releaseID: a.releaseID, sha256: a.sha256), stdinAt: layout.upload(a.releaseID))
+            .thenReceiving(extract(releaseID: a.releaseID, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar), stdinAt: layout.upload(a.releaseID))
     }
 
     /// The same, then the release started on the idle slot of the traffic switch (`warm.exit=`
@@ -91,7 +106,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public func stage(_ release: ResolvedRelease, host: String) -> StagePlan {
         guard case let .artifact(a) = release.input else { preconditionFailure("symlink staging needs an artifact") }
         return StagePlan(uploads: [.init(localPath: a.path, remotePath: layout.upload(release.id), label: nil)],
-                         command: extract(releaseID: release.id, sha256: a.sha256))
+                         command: extract(releaseID: release.id, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar))
     }
 
     public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource {
@@ -101,26 +116,53 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     /// Verifies the upload's sha256, extracts into `releases/<id>.tmp`, links shared paths, writes a
     /// manifest, then renames to `releases/<id>` (so a release dir is complete or absent).
-    public func extract(releaseID: String, sha256: String) -> RemoteCommand {
-        script(.extract, [("ID", releaseID), ("SHA", sha256), ("SHAREDPATHS", shared.joined(separator: "\n")), ("U", layout.upload(releaseID))], """
+    ///
+    /// The release's files belong to the deploy user with the host's umask, whatever the tarball
+    /// says (`--no-same-owner --no-same-permissions`: as root, tar would restore owners and setuid
+    /// bits). `needsGNUTar` (the artifact's hard links and links out of the release, from
+    /// `ArtifactLinks`) is refused by a tar that is not GNU's. A shared path that passes through a
+    /// symbolic link of the release is refused: replacing it would remove, and seeding `shared/`
+    /// would copy, files outside the release.
+    public func extract(releaseID: String, sha256: String, needsGNUTar: String = "") -> RemoteCommand {
+        script(.extract, [("ID", releaseID), ("SHA", sha256), ("SHAREDPATHS", shared.joined(separator: "\n")), ("U", layout.upload(releaseID)),
+                          ("NEEDGNU", needsGNUTar)], """
         R="$RELEASES/$ID"
         trap 'rc=$?; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$U"; exit $rc' EXIT
         # Tools only where the shell cannot do it: every process started costs every host at once.
         got=$(sha256sum "$U"); got=${got%% *}
         [ "$got" = "$SHA" ] || { echo "error=checksum mismatch after upload (got $got)"; exit 20; }
+        if [ -n "$NEEDGNU" ]; then
+          case $(tar --version 2>/dev/null) in
+            *"GNU tar"*) ;;
+            *) echo "error=the artifact has $NEEDGNU, and this host's tar is not GNU tar (BusyBox?), which could write through them outside the release: refused"; exit 26 ;;
+          esac
+        fi
         if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
         mkdir -p "$R.tmp"
-        err=$(tar -xzf "$U" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(printf '%s' "$err" | tail -c 300 | tr '\n' ' ')"; exit 21; }
+        err=$(tar --no-same-owner --no-same-permissions -xzf "$U" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(printf '%s' "$err" | tail -c 300 | tr '\n' ' ')"; exit 21; }
         if [ -n "$SHAREDPATHS" ]; then
-          printf '%s\\n' "$SHAREDPATHS" | while IFS= read -r p; do
+          # In this shell, not a pipeline's subshell: a refusal must end the script.
+          oldifs=$IFS; IFS='
+        '; set -f
+          for p in $SHAREDPATHS; do
             [ -n "$p" ] || continue
+            # Each component, from the top: none may be a symbolic link in the release.
+            rest=$p; sub=
+            while :; do
+              c=${rest%%/*}; sub=${sub:+$sub/}$c
+              if [ -L "$R.tmp/$sub" ]; then echo "error=shared path $p: $sub is a symbolic link in the artifact; a shared path must be a plain directory or file of the release"; exit 27; fi
+              [ "$rest" = "$c" ] && break
+              rest=${rest#*/}
+            done
             if [ ! -e "$SHARED/$p" ]; then
               mkdir -p "$(dirname "$SHARED/$p")"
-              if [ -e "$R.tmp/$p" ]; then cp -a "$R.tmp/$p" "$SHARED/$p"; else mkdir -p "$SHARED/$p"; fi
+              [ -e "$R.tmp/$p" ] || { echo "error=shared path $p is neither in $SHARED nor in the release"; exit 28; }
+              cp -a "$R.tmp/$p" "$SHARED/$p"
             fi
             rm -rf "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
             ln -s "$SHARED/$p" "$R.tmp/$p"
           done
+          set +f; IFS=$oldifs
         fi
         (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit 22; }
         # What changed against the release running now (A added, M modified, D deleted), for the ledger.
@@ -146,8 +188,11 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// The environment `start` runs with on `host`.
     public func startEnv(host: String) -> [(String, String)] {
         var env = [("SHIPIT_APP", app), ("SHIPIT_HOST", host)]
-        // With the traffic switch, PORT is the slot's (set by the warm-up script).
-        if let h = health { env += (traffic == nil ? [("PORT", String(h.port))] : []) + [("SHIPIT_BIND", h.address(of: host))] }
+        // With the traffic switch, PORT is the slot's (set by the warm-up script) and the app binds
+        // the slots' address; without it, the app is the public listener.
+        if let h = health {
+            env += traffic == nil ? [("PORT", String(h.port)), ("SHIPIT_BIND", h.bindAddress(of: host))] : [("SHIPIT_BIND", h.slotAddress(of: host))]
+        }
         return env
     }
 
@@ -170,6 +215,18 @@ public struct SymlinkStrategy: ReleaseStrategy {
         startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n") + """
 
         export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
+        """
+    }
+
+    /// `command` (rendered shell text) in the serving release's directory with the environment
+    /// `start` gets: `shipit exec --release current`, a console or a one-off task as the app sees it.
+    public func inCurrentRelease(host: String, command: String) -> String {
+        let d = ShellQuote.quote(layout.deployTo)
+        return """
+        D=\(d); cd "$D/current" 2>/dev/null || { echo "no current release in $D" >&2; exit 1; }
+        ID=$(pwd -P); ID=${ID##*/}; RELEASES="$D/releases"
+        \(startExports(host: host))
+        \(command)
         """
     }
 

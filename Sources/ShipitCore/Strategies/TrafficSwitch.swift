@@ -7,10 +7,9 @@ import FoundationEssentials
 public struct TrafficSwitch: Sendable {
     public let settings: TrafficSettings
     public let layout: HostLayout
-    /// The public address and port the proxy listens on (`health.address` or the host, `health.port`).
+    /// The public port the proxy listens on (`health.port`), on `health.bindAddress`.
     public let publicPort: Int
     let health: DeployConfig.Health
-    public var address: String? { health.address }
 
     public init(settings: TrafficSettings, layout: HostLayout, health: DeployConfig.Health) {
         self.settings = settings
@@ -19,9 +18,12 @@ public struct TrafficSwitch: Sendable {
         self.health = health
     }
 
-    /// The app's address on `host` where a `:port` follows it (nginx's `listen`, `proxy_pass`,
-    /// `server`, ss's filter): an IPv6 literal in brackets, or nginx reads its last group as the port.
-    func bind(_ host: String) -> String { HostAddress.bracketed(health.address(of: host)) }
+    /// What the slots bind (the proxy's upstream, the drain's watch) where a `:port` follows it
+    /// (nginx's `proxy_pass` and `server`, ss's filter): an IPv6 literal in brackets, or nginx
+    /// reads its last group as the port.
+    func bind(_ host: String) -> String { HostAddress.bracketed(health.slotAddress(of: host)) }
+    /// The public listener's `ADDRESS:PORT`.
+    func publicListen(_ host: String) -> String { HostAddress.withPort(health.bindAddress(of: host), publicPort) }
 
     /// The header the proxy adds to every answer: which slot served it (the public smoke test
     /// waits until the switch is visible).
@@ -69,10 +71,10 @@ public struct TrafficSwitch: Sendable {
             uwsgi_temp_path \(p)/tmp/uwsgi;
             scgi_temp_path \(p)/tmp/scgi;
             # The client's Host (an HTTP/1.0 client may send none: the next hop speaks HTTP/1.1).
-            map $http_host $shipit_host { "" "\(bind(host)):\(publicPort)"; default $http_host; }
+            map $http_host $shipit_host { "" "\(HostAddress.withPort(health.reachedAddress(of: host), publicPort))"; default $http_host; }
         \(slotServers)
             server {
-                listen \(bind(host)):\(publicPort);
+                listen \(publicListen(host));
                 location / {
                     include \(p)/maintenance.conf;
                     proxy_pass http://unix:\(p)/active.sock:;

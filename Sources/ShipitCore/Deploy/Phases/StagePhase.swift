@@ -35,12 +35,16 @@ struct StagePhase: PhaseRunner {
                 }
             }
             guard stream else {
+                // Each file to a fresh name, put in its place (0600, renamed) by the script.
+                var placed: [(uploaded: String, path: String)] = []
                 for u in plan.uploads {
-                    do { try await transport.upload(host, localPath: u.localPath, remotePath: u.remotePath) } catch {
+                    let part = RemoteCommand.uploadPath(for: u.remotePath)
+                    do { try await transport.upload(host, localPath: u.localPath, remotePath: part) } catch {
                         return StepResult(failure: (u.label.map { "\($0): " } ?? "") + ErrorText.withoutHost(error))
                     }
+                    placed.append((part, u.remotePath))
                 }
-                return await d.remote(host, plan.command)
+                return await d.remote(host, plan.command.placing(placed))
             }
             // Each file on the stdin of the script that needs it: the last one (the artifact) and
             // the staging script share one channel.
