@@ -39,8 +39,9 @@ struct ChangesCommand: AsyncParsableCommand {
         var (start, end) = try UTCTime.window(since: since, from: from, to: to)
         let config = try common.load()
         if since == nil && from == nil { start = (end ?? Date()).addingTimeInterval(-86400) }
+        // The bare form, as the config keeps it (`[::1]` is `::1`).
+        let host = try self.host.map { try HostName.normalized($0, field: "--host") }
         if let host {
-            try HostName.validate(host, field: "--host")
             guard config.hosts.contains(host) else { throw ShipitError.input("--host: \(host) is not one of the hosts (\(config.hosts.joined(separator: ", ")))") }
         }
         let (ledger, status) = await LedgerAccess.forReading(config)

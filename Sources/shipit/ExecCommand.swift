@@ -66,8 +66,8 @@ struct ExecCommand: AsyncParsableCommand {
         }
         let file = config ?? "shipit.yml"
         let hasConfig = config != nil || stage != nil || FileManager.default.fileExists(atPath: file)
-        if let host {
-            try HostName.validate(host, field: "--host")
+        if let given = host {
+            let host = try HostName.normalized(given, field: "--host")
             guard roles == nil else { throw ShipitError.input("--host: give --host or --roles, not both") }
             guard hasConfig else {
                 guard release == nil else { throw ShipitError.input("--release: needs the config (no shipit.yml here; --config FILE)") }

@@ -25,14 +25,17 @@ struct Shipit: AsyncParsableCommand {
         } catch let e as ShipitError {
             Console.shared.err("shipit \(commandPath(arguments)): \(e.message)")
             exit(withError: ExitCode(e.exitCode.rawValue))
-        } catch where exitCode(for: error) == .validationFailure {
-            // A value the parser refuses (`--port 1e99`, `--lock-wait 99999999999999999999`, an
-            // unknown flag): its message names the flag; bad arguments exit 2 like every other
-            // usage error (docs/exit-codes.md), not the parser's 64.
-            Console.shared.err(fullMessage(for: error))
-            exit(withError: ExitCode(ShipitExit.usage.rawValue))
         } catch {
-            exit(withError: error)
+            let code = exitCode(for: error)
+            // Help and --version: the parser prints them.
+            guard code != .success else { exit(withError: error) }
+            // Any other error's text goes through the Console like every line (it may quote a
+            // host). A value the parser refuses (`--port 1e99`, `--lock-wait 99999999999999999999`,
+            // an unknown flag) names the flag and exits 2 like every other usage error
+            // (docs/exit-codes.md), not the parser's 64.
+            let message = fullMessage(for: error)
+            if !message.isEmpty { Console.shared.err(message) }
+            exit(withError: ExitCode(code == .validationFailure ? ShipitExit.usage.rawValue : code.rawValue))
         }
     }
 

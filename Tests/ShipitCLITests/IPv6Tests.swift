@@ -15,14 +15,18 @@ struct IPv6Tests {
     /// An sshd on [::1]:port in the style of scripts/testhosts.sh (the test hosts' users and
     /// authorized keys), with a known_hosts file that knows it and the test hosts.
     struct LocalSSHD {
-        let process: Process
+        /// The daemon's pid, from its PidFile: it is stopped by this pid alone.
+        let pid: Int32
         let port: Int
         let knownHosts: String
 
+        /// sshd daemonizes itself (not `-D` under a Foundation `Process`: the test runner then
+        /// never saw the next `shipit` it started exit).
         static func start(_ hosts: TestHosts) async throws -> LocalSSHD {
             let dir = Local.tempDir("sshd-v6")
             _ = try await Local.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", dir + "/host_key"])
-            for attempt in 0..<5 {
+            let key = try String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+            for _ in 0..<5 {
                 let port = Int.random(in: 20000...60000)
                 try """
                 ListenAddress [::1]:\(port)
@@ -37,32 +41,26 @@ struct IPv6Tests {
                 UseDNS no
                 LogLevel ERROR
                 """.write(toFile: dir + "/sshd_config", atomically: true, encoding: .utf8)
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
-                p.arguments = ["-D", "-e", "-f", dir + "/sshd_config"]
-                p.standardOutput = FileHandle.nullDevice
-                p.standardError = FileHandle.nullDevice
-                try p.run()
-                for _ in 0..<100 where p.isRunning {
-                    if try await Local.run(["bash", "-c", "(exec 3<>/dev/tcp/::1/\(port)) 2>/dev/null && echo up || true"]) == "up" {
-                        let key = try String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+                try? FileManager.default.removeItem(atPath: dir + "/sshd.pid")
+                // A port another process holds: sshd exits at once (status 255), try another.
+                guard (try? await Local.run(["/usr/sbin/sshd", "-f", dir + "/sshd_config", "-E", dir + "/sshd.log"])) != nil else { continue }
+                for _ in 0..<100 {
+                    if let text = try? String(contentsOfFile: dir + "/sshd.pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                       try await Local.run(["bash", "-c", "(exec 3<>/dev/tcp/::1/\(port)) 2>/dev/null && echo up || true"]).contains("up") {
                         let known = try String(contentsOfFile: hosts.knownHosts, encoding: .utf8) + "[::1]:\(port) \(key)\n"
                         try known.write(toFile: dir + "/known_hosts", atomically: true, encoding: .utf8)
-                        return LocalSSHD(process: p, port: port, knownHosts: dir + "/known_hosts")
+                        return LocalSSHD(pid: pid, port: port, knownHosts: dir + "/known_hosts")
                     }
                     try await Task.sleep(for: .milliseconds(50))
                 }
-                if p.isRunning { p.terminate() }
-                p.waitUntilExit()
-                if attempt == 4 { break }
+                if let text = try? String(contentsOfFile: dir + "/sshd.pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                    _ = Foundation.kill(pid, SIGKILL)
+                }
             }
-            throw ShipitError("no sshd could listen on [::1]")
+            throw ShipitError("no sshd could listen on [::1] (see \(dir)/sshd.log)")
         }
 
-        func stop() {
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
-        }
+        func stop() { _ = Foundation.kill(pid, SIGKILL) }
     }
 
     func auth(_ knownHosts: String) -> [String] { ["--user", hosts.user, "--identity", hosts.identity, "--known-hosts", knownHosts, "--ssh-config", "none"] }
@@ -105,13 +103,10 @@ struct IPv6Tests {
         open("\(dir)/port.tmp", "w").write(str(s.server_address[1])); os.rename("\(dir)/port.tmp", "\(dir)/port")
         s.serve_forever()
         """.write(toFile: dir + "/srv.py", atomically: true, encoding: .utf8)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", dir + "/srv.py"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { server.terminate(); server.waitUntilExit() }
+        // Started in the background by a shell, so its pid is known and it is stopped by it alone.
+        let started = try await Local.run(["bash", "-c", "python3 \(dir)/srv.py </dev/null >/dev/null 2>&1 & echo $!"])
+        let pid = try #require(Int32(started.trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer { _ = Foundation.kill(pid, SIGKILL) }
         try await DeployFixture.waitForFile(dir + "/port", timeout: 60)
         let port = try #require(Int(String(contentsOfFile: dir + "/port", encoding: .utf8)))
 

@@ -21,8 +21,7 @@ public struct MigrationSettings: Sendable, Equatable {
         var s = MigrationSettings(dir: dir, envFile: env)
         if let h = m["host"] {
             let host = try h.string()
-            try h.check { try HostName.validate(host, field: $0) }
-            s.host = host
+            try h.check { s.host = try HostName.normalized(host, field: $0) }
         }
         if let ro = m["role"] {
             let role = try ro.string()
