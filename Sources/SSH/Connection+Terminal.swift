@@ -54,9 +54,14 @@ extension Connection {
                 if inputOpen { fds.append(pollfd(fd: input, events: Int16(POLLIN), revents: 0)) }
                 let ready = poll(&fds, nfds_t(fds.count), 1000)
                 if ready < 0 && errno != EINTR { throw error(.closed, "wait for terminal input", String(cString: strerror(errno))) }
-                if keepaliveInterval > 0 { var next: Int32 = 0; _ = libssh2_keepalive_send(session, &next) }
+                if keepaliveInterval > 0 {
+                    var next: Int32 = 0
+                    let rc = libssh2_keepalive_send(session, &next)
+                    if rc < 0 && rc != LIBSSH2_ERROR_EAGAIN { throw error(.connectionLost, "keepalive") }
+                }
                 guard inputOpen, fds.count > 1, fds[1].revents != 0 else { continue }
                 let n = read(input, &buffer, buffer.count)
+                if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
                 if n <= 0 {
                     // The local side closed: tell the remote command its input ended.
                     inputOpen = false

@@ -1,5 +1,10 @@
 import CLibSSH2
 import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Host key verification against an OpenSSH known_hosts file, as `ssh` writes it (hashed names,
 /// one recorded key type per host). The file is read before the handshake, so the session asks the
@@ -33,6 +38,10 @@ final class KnownHosts {
         self.path = path
         if let data = FileManager.default.contents(atPath: path) {
             load(String(decoding: data, as: UTF8.self))
+        } else if FileManager.default.fileExists(atPath: path) {
+            // Only a missing file is an empty one: an unreadable one read as empty would make every
+            // host unknown, and accept-new would take whatever key is offered.
+            throw SSHError(kind: .hostKeyCheck, host: connection.host, operation: "read known_hosts \(path)", message: "cannot read it (permissions? a directory?)")
         }
     }
 
@@ -51,12 +60,8 @@ final class KnownHosts {
                 if fields.first == "@revoked", fields.count >= 4 { revoked.insert(String(fields[3])) }
                 continue
             }
-            let bytes = Array(line.utf8)
-            _ = bytes.withUnsafeBufferPointer { buf in
-                buf.withMemoryRebound(to: CChar.self) {
-                    libssh2_knownhost_readline(store, $0.baseAddress, $0.count, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
-                }
-            }
+            // NUL-terminated: libssh2's parser looks at the byte after the line.
+            _ = line.withCString { libssh2_knownhost_readline(store, $0, strlen($0), LIBSSH2_KNOWNHOST_FILE_OPENSSH) }
         }
     }
 

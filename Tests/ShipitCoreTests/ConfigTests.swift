@@ -180,8 +180,10 @@ struct ListenAddressTests {
     @Test func narrowedToAnAddressOrTheReachedOne() throws {
         let literal = try #require(try load(", address: 192.0.2.7").health)
         #expect(literal.bindAddress(of: "web-a") == "192.0.2.7" && literal.slotAddress(of: "web-a") == "192.0.2.7")
-        let v6 = try load(", address: '::1'")
-        #expect(try #require(SymlinkStrategy(config: v6).traffic).nginxConf(host: "web-a").contains("listen [::1]:8080;"))
+        let v6 = try load(", address: '2001:db8::5'")
+        #expect(try #require(SymlinkStrategy(config: v6).traffic).nginxConf(host: "web-a").contains("listen [2001:db8::5]:8080;"))
+        // A literal is what the deployer checks.
+        #expect(literal.probeAddress(of: "web-a") == "192.0.2.7")
         // `reached`: resolved on the deployer (localhost here), never left to the host.
         let reached = try #require(try load(", address: reached", hosts: "[127.0.0.11, localhost]").health)
         #expect(reached.bindAddress(of: "127.0.0.11") == "127.0.0.11")
@@ -194,6 +196,10 @@ struct ListenAddressTests {
         #expect(error(", address: web-a").contains("health.address: expected an IP address"))
         #expect(error(", address: 'localhost'").contains("127.0.1.1"))
         #expect(error(", check_from: everywhere").contains("health.check_from: expected 'deployer' or 'host'"))
+        // A loopback listener, checked from the deployer, would be checked on the deployer's own loopback.
+        #expect(error(", address: 127.0.1.1").contains("health.address: 127.0.1.1 is a loopback address"))
+        #expect(error(", address: '::1'").contains("loopback"))
+        #expect(error(", address: 127.0.1.1, check_from: host") == "no error")
         let unresolvable = (try? load(", address: reached", hosts: "[no-such-host.invalid]")).map { _ in "loaded" }
         #expect(unresolvable == nil)
     }

@@ -48,7 +48,8 @@ struct WebhookSignatureTests {
 
     @Test func aSignedNotificationIsAcceptedOnceAndItsReplayIsRefused() async throws {
         let secret = "s3cret-hook-key"
-        let (p, port, out) = try await receiver(secret: secret, maxAge: 2)
+        // Under a loaded test run a delivery can start seconds late: the accepted age leaves room for it.
+        let (p, port, out) = try await receiver(secret: secret, maxAge: 10)
         defer { p.terminate() }
         let url = URL(string: "http://127.0.0.1:\(port)/hooks")!
         let notifier = Notifier(settings: NotifySettings(targets: [.init(url: url, secretEnv: "HOOK_KEY")]), environment: ["HOOK_KEY": secret])
@@ -59,13 +60,13 @@ struct WebhookSignatureTests {
         let first = try #require(try records(out).first)
         #expect(first["valid"] as? Bool == true, "\(first)")
         let stamp = try #require(Int(first["timestamp"] as? String ?? ""))
-        #expect(abs(stamp - sent) <= 2)
+        #expect(abs(stamp - sent) <= 10)
         let raw = Data((first["raw"] as? String ?? "").utf8)
         let signature = try #require(first["signature"] as? String)
         #expect(signature == Notifier.signature(raw, timestamp: stamp, secret: secret))
 
         // The same request, byte for byte, once it is older than the receiver accepts: refused.
-        try await Task.sleep(for: .seconds(3))
+        try await Task.sleep(for: .seconds(11))
         let replayHeaders = [("Content-Type", "application/json"), ("X-Shipit-Event", "end"),
                              (Notifier.timestampHeader, String(stamp)), (Notifier.signatureHeader, signature)]
         let replay = try await DeployerHTTP.request("POST", url, headers: replayHeaders, body: raw, timeout: 5)

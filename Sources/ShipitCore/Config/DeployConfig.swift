@@ -58,11 +58,12 @@ public struct DeployConfig: Sendable {
             address == nil ? "127.0.0.1" : bindAddress(of: host)
         }
 
-        /// Where the public port is checked: from the deployer, the address it reaches the host
-        /// on; from the host, the address the listener binds (the loopback for all addresses).
+        /// Where the public port is checked: from the deployer, the address the listener binds
+        /// when `address` names one, else the address it reaches the host on; from the host, the
+        /// address the listener binds (the loopback for all addresses).
         public func probeAddress(of host: String) -> String {
             switch checkFrom {
-            case .deployer: return reachedAddress(of: host)
+            case .deployer: return address == nil || address == Self.reached ? reachedAddress(of: host) : bindAddress(of: host)
             case .host: return address == nil ? "127.0.0.1" : bindAddress(of: host)
             }
         }
@@ -326,6 +327,11 @@ extension DeployConfig {
             if let v = m["check_from"] {
                 guard let c = Health.CheckFrom(rawValue: try v.string()) else { throw v.fail("expected 'deployer' or 'host'") }
                 h.checkFrom = c
+            }
+            // A loopback listener answers the host alone: checked from the deployer, its own
+            // loopback would answer (or not) for it.
+            if let a = h.address, h.checkFrom == .deployer, a == "::1" || a.hasPrefix("127.") {
+                throw (m["address"] ?? hr).fail("\(a) is a loopback address: only the host itself reaches it, and a green smoke test from the deployer would mean nothing. Bind an address users reach, or say so with health.check_from: host")
             }
             if let v = m["deadline"] { h.deadline = try v.double(0.1...3600) }
             if let v = m["interval"] { h.interval = try v.double(0.01...60) }

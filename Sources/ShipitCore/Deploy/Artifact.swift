@@ -33,9 +33,13 @@ public struct Artifact: Sendable {
             if FileManager.default.fileExists(atPath: FilePath.join(dir, ignoreFile)) {
                 let list = workDir + "/shipped.list"
                 try shippedPaths(in: dir).map { $0 + "\0" }.joined().write(toFile: list, atomically: true, encoding: .utf8)
-                try LocalProcess.run(["sh", "-c", "tar --no-recursion --null --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=ug-s -C \"$1\" -T \"$3\" -cf - | gzip -n > \"$2\"", "tar", dir, out, list])
+                // tar runs gzip itself (not a pipeline, whose status would be gzip's): a file that
+                // vanished or could not be read fails the build instead of going missing.
+                try LocalProcess.run(["tar", "--no-recursion", "--null", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "--mode=ug-s",
+                                      "--use-compress-program=gzip -n", "-C", dir, "-T", list, "-cf", out])
             } else {
-                try LocalProcess.run(["sh", "-c", "tar --sort=name --exclude=.git --exclude=./.shipit --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=ug-s -C \"$1\" -cf - . | gzip -n > \"$2\"", "tar", dir, out])
+                try LocalProcess.run(["tar", "--sort=name", "--exclude=.git", "--exclude=./.shipit", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
+                                      "--mode=ug-s", "--use-compress-program=gzip -n", "-C", dir, "-cf", out, "."])
             }
         case let .git(repo, ref):
             // An option-looking ref or a range (`a..b`, `a...b`) is never one commit.
@@ -65,18 +69,30 @@ public struct Artifact: Sendable {
     /// the patterns, so they mean what they mean to git (negation, anchoring, `**`). Empty
     /// directories are not shipped, as git does not track them.
     static func shippedPaths(in dir: String) throws -> [String] {
+        // Absolute: git reads a relative --work-tree against -C's directory.
+        let root = dir.hasPrefix("/") ? dir : FilePath.join(FileManager.default.currentDirectoryPath, dir)
         let gitDir = FilePath.temporaryDirectory + "/shipit-ignore-\(UInt64.random(in: 0...UInt64.max))"
         defer { try? FileManager.default.removeItem(atPath: gitDir) }
         let listed: String
         do {
             try LocalProcess.run(["git", "init", "-q", "--bare", gitDir])
-            listed = try LocalProcess.run(["git", "--git-dir=\(gitDir)", "--work-tree=\(dir)", "-C", dir, "ls-files", "--others", "-z",
-                                           "--exclude-from=\(FilePath.join(dir, ignoreFile))", "--exclude=/.shipit/"])
+            listed = try LocalProcess.run(["git", "--git-dir=\(gitDir)", "--work-tree=\(root)", "-C", root, "ls-files", "--others", "-z",
+                                           "--exclude-from=\(FilePath.join(root, ignoreFile))", "--exclude=/.shipit/"])
         } catch {
             throw ShipitError.input("--from: \(FilePath.join(dir, ignoreFile)) needs git on this machine to read it: \(ErrorText.withoutHost(error))")
         }
+        var files: [String] = []
+        for entry in listed.split(separator: "\0").map(String.init) {
+            guard entry.hasSuffix("/") else { files.append(entry); continue }
+            // A repository inside the tree (a vendored checkout): git lists it whole and does not
+            // look inside; it ships whole, but for its .git.
+            let sub = String(entry.dropLast())
+            files.append(sub)
+            let inside = (try? FileManager.default.subpathsOfDirectory(atPath: FilePath.join(root, sub))) ?? []
+            files += inside.filter { !$0.split(separator: "/").contains(".git") }.map { sub + "/" + $0 }
+        }
         var paths = Set<String>()
-        for file in listed.split(separator: "\0").map(String.init) {
+        for file in files {
             paths.insert(file)
             var parent = FilePath.directory(of: file)
             while !parent.isEmpty, parent != ".", paths.insert(parent).inserted { parent = FilePath.directory(of: parent) }

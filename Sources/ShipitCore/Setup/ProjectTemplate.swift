@@ -262,7 +262,7 @@ public struct ProjectTemplate: Sendable {
         PIDFILE=${SHIPIT_PIDFILE:-$SHIPIT_DEPLOY_TO/shared/app.pid}
         [ -s "$PIDFILE" ] || exit 0
         pid=$(cat "$PIDFILE")
-        kill -TERM "$pid" 2>/dev/null || exit 0
+        kill -TERM "$pid" 2>/dev/null || { rm -f "$PIDFILE"; exit 0; }
         i=0
         while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
         kill -KILL "$pid" 2>/dev/null || true

@@ -29,6 +29,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
         if let t = config.traffic, let h = config.health {
             var sw = TrafficSwitch(settings: t, layout: config.layout, health: h)
             sw.legacyStop = config.stop ?? ""
+            sw.legacyStart = config.start ?? ""
+            sw.app = config.app
             traffic = sw
         } else {
             traffic = nil

@@ -13,6 +13,10 @@ public struct TrafficSwitch: Sendable {
     /// The `stop` command of the app deployed before the switch was turned on (symlink): what
     /// frees the public port for the proxy; without one, the pid in `shared/app.pid`.
     var legacyStop = ""
+    /// Its `start` command and app name: what brings it back in place when the proxy cannot take
+    /// the port after all.
+    var legacyStart = ""
+    var app = ""
 
     public init(settings: TrafficSettings, layout: HostLayout, health: DeployConfig.Health) {
         self.settings = settings
@@ -114,6 +118,8 @@ public struct TrafficSwitch: Sendable {
     /// Variables every traffic fragment reads.
     func variables(host: String) -> [(String, String)] {
         var v: [(String, String)] = [("SLOTPORTS", settings.slots.map(String.init).joined(separator: " ")), ("BIND", bind(host)), ("LSTOP", legacyStop),
+                                     ("LSTART", legacyStart), ("LAPP", app), ("LHOST", host), ("PUBPORT", String(publicPort)),
+                                     ("PUBBIND", health.bindAddress(of: host)),
                                      ("DRAINT", String(Int(settings.drain * 10))), ("TMODE", settings.mode.rawValue)]
         switch settings.mode {
         case .managed: v += [("NGINX", settings.nginx)]
@@ -186,10 +192,18 @@ public struct TrafficSwitch: Sendable {
     # port. It is stopped (its `stop` command in the release it runs, else the pid in
     # shared/app.pid: TERM, then KILL after 10 s) right before the managed proxy starts and binds
     # the port, retried for 5 s while the port frees. Prints how long the port answered no one.
+    # `in_place CMD`: CMD in the release `current` names, with the environment `start` gets
+    # without the switch (the public port), output to the start log.
+    in_place() {
+      current_id
+      (cd "$CURRENT" && export SHIPIT_APP="$LAPP" SHIPIT_HOST="$LHOST" PORT="$PUBPORT" SHIPIT_BIND="$PUBBIND" SHIPIT_DEPLOY_TO="$D" \
+        SHIPIT_RELEASE="$CUR" SHIPIT_RELEASE_PATH="$RELEASES/$CUR" && sh -c "$1") >>"$META/start.log" 2>&1
+    }
     adopt_port() {
       read -r t0 _ < /proc/uptime
       if [ -n "$LSTOP" ]; then
-        (cd "$CURRENT" && SHIPIT_DEPLOY_TO="$D" sh -c "$LSTOP") >/dev/null 2>&1 || true
+        in_place "$LSTOP" || true
+        rm -f "$SHARED/app.pid"
       else
         getv lp "$SHARED/app.pid"
         if alive "$lp"; then
@@ -203,7 +217,13 @@ public struct TrafficSwitch: Sendable {
       rm -f "$PROXY"/slot-*.sock
       i=0
       until out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1); do
-        i=$((i + 1)); [ "$i" -lt 250 ] || return 1
+        i=$((i + 1))
+        if [ "$i" -ge 250 ]; then
+          # The port stayed taken (or nginx cannot bind it): the old app comes back in place,
+          # so the port is not left with no one behind it.
+          [ -z "$LSTART" ] || in_place "$LSTART" || true
+          return 1
+        fi
         sleep 0.02
       done
       read -r t1 _ < /proc/uptime
@@ -370,7 +390,7 @@ public struct TrafficSwitch: Sendable {
         if [ "$TMODE" = managed ]; then
           getv npid "$PROXY/nginx.pid"
           if ! alive "$npid" && ! adopt_port; then
-            undo; fail 53 "the proxy did not start on the public port after the app that held it was stopped: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300)"
+            undo; fail 53 "the proxy did not start on the public port after the app that held it was stopped (that app was started again in place): $(printf '%s' "$out" | grep -m1 emerg | tail -c 300)"
           fi
         else
           if ! out=$(proxy_test 2>&1); then undo; fail 51 "proxy config invalid after the switch, switch undone: $(short "$out")"; fi
@@ -444,8 +464,13 @@ public struct TrafficSwitch: Sendable {
         // listening socket for seconds: after 0.3 s, TERM (fast shutdown) frees the port.
         let waitFree = filter.map { """
             held() { command -v ss >/dev/null 2>&1 && ss -Hltn "( \($0) )" 2>/dev/null | grep -q .; }
-            i=0; while [ "$i" -lt 15 ] && held; do sleep 0.02; i=$((i + 1)); done
-            if held; then kill -TERM "$npid" 2>/dev/null; i=0; while [ "$i" -lt 100 ] && held; do sleep 0.02; i=$((i + 1)); done; fi
+            if command -v ss >/dev/null 2>&1; then
+              i=0; while [ "$i" -lt 15 ] && held; do sleep 0.02; i=$((i + 1)); done
+              if held; then kill -TERM "$npid" 2>/dev/null; i=0; while [ "$i" -lt 100 ] && held; do sleep 0.02; i=$((i + 1)); done; fi
+            else
+              # Nothing to watch the port with: the same schedule, blind.
+              sleep 0.3; kill -TERM "$npid" 2>/dev/null; sleep 0.1
+            fi
         """ } ?? ""
         let before = """
         retired=
@@ -460,14 +485,21 @@ public struct TrafficSwitch: Sendable {
           rm -f "$PROXY/nginx.pid" "$PROXY/active.sock"
         fi
         """
+        // The slots stop once the quitting proxy is gone (bounded: 30 s), so the requests its
+        // workers still finish are not cut (a 502): a detached wait, as the standby timer is.
         let after = """
         if [ -n "$retired" ]; then
           read -r t1 _ < /proc/uptime
+          sp_all=
           for pf in "$SLOTS"/*.pid; do
             [ -f "$pf" ] || continue
-            read -r sp < "$pf" 2>/dev/null && [ -n "$sp" ] && kill -TERM "$sp" 2>/dev/null
+            read -r sp < "$pf" 2>/dev/null && [ -n "$sp" ] && sp_all="$sp_all $sp"
             rm -f "$pf"
           done
+          if [ -n "$sp_all" ]; then
+            setsid sh -c 'i=0; while [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; shift; kill -TERM "$@" 2>/dev/null' \\
+              retire-slots "${npid:-}" $sp_all </dev/null >/dev/null 2>&1 &
+          fi
           rm -f "$SLOTS/active" "$SLOTS/upstream.slot" "$SLOTS"/*.release
           echo "proxy.retired.ms=$(( (${t1%.*}${t1#*.} - ${t0%.*}${t0#*.}) * 10 ))"
         fi
