@@ -46,3 +46,28 @@ known_host() {
     rm -f "$tmp" "$tmp.old"
   ) 9>"$STATE/known_hosts.lock"
 }
+
+# sshd_config FILE LISTEN KEYPREFIX PIDFILE: a test host's sshd config (the three host keys,
+# the harness's authorized keys, no passwords, no PAM), for hosts that need no options.
+sshd_config() {  # FILE LISTEN KEYPREFIX PIDFILE
+  local hostkeys
+  hostkeys=$(host_keys "$3")
+  cat > "$1" <<CFG
+ListenAddress $2
+$hostkeys
+PidFile $4
+AuthorizedKeysFile $STATE/authorized_keys/%u
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+MaxSessions 100
+MaxStartups 500
+AllowTcpForwarding yes
+PubkeyAcceptedAlgorithms +ssh-rsa
+UseDNS no
+PrintMotd no
+LogLevel ERROR
+Subsystem sftp internal-sftp
+CFG
+}

@@ -29,28 +29,6 @@ die() { echo "jumphosts: $*" >&2; exit 1; }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-sshd_config() {  # FILE LISTEN KEYPREFIX PIDFILE
-  local hostkeys
-  hostkeys=$(host_keys "$3")
-  cat > "$1" <<CFG
-ListenAddress $2
-$hostkeys
-PidFile $4
-AuthorizedKeysFile $STATE/authorized_keys/%u
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-MaxSessions 100
-MaxStartups 500
-AllowTcpForwarding yes
-PubkeyAcceptedAlgorithms +ssh-rsa
-UseDNS no
-PrintMotd no
-LogLevel ERROR
-Subsystem sftp internal-sftp
-CFG
-}
 
 in_ns() { nsenter --net="/proc/$(cat "$J/netns.pid")/ns/net" "$@"; }
 

@@ -50,26 +50,7 @@ up() {
   fi
   printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$name" > "$D/etc-hosts"
   { cat /etc/hosts; printf '%s\t%s\n' "$there" "$name"; } > "$D/deployer-hosts"
-  local hostkeys
-  hostkeys=$(host_keys "$D/host")
-  cat > "$D/sshd_config" <<CFG
-ListenAddress $there:22
-$hostkeys
-PidFile $D/sshd.pid
-AuthorizedKeysFile $STATE/authorized_keys/%u
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-MaxSessions 100
-MaxStartups 500
-AllowTcpForwarding yes
-PubkeyAcceptedAlgorithms +ssh-rsa
-UseDNS no
-PrintMotd no
-LogLevel ERROR
-Subsystem sftp internal-sftp
-CFG
+  sshd_config "$D/sshd_config" "$there:22" "$D/host" "$D/sshd.pid"
   known_host "$name" "$D/host_ed25519_key.pub"
   known_host "$there" "$D/host_ed25519_key.pub"
   alive "$D/sshd.pid" && [ -f "$D/sshd.started" ] && return 0
