@@ -58,7 +58,9 @@ struct TrafficTransitionTests {
             // refused connection fails at once, so the count of failed requests says little about
             // the gap's length: three threads retry a refused port thousands of times a second.)
             #expect(r.requests > 300, "\(r)")
-            #expect(r.errors.allSatisfy { $0.contains("refused") || $0.contains("reset") || $0.contains("closed") || $0.contains("Disconnected") }, "\(r.errors)")
+            // What a hand-over costs: refused connections, and requests in flight at that moment
+            // cut (reset, closed, or a 502 from the proxy whose upstream went away); nothing else.
+            #expect(r.errors.allSatisfy { ["refused", "reset", "closed", "Disconnected", "HTTP 502"].contains(where: $0.contains) }, "\(r.errors)")
             #expect((r.versions["v1"] ?? 0) > 0 && (r.versions["v2"] ?? 0) > 0, "\(r.versions)")
             print("traffic on/off under load: \(r.requests) requests, \(r.failed) failed; gaps on \(onGaps) ms, off \(offGaps) ms")
         }
