@@ -46,9 +46,9 @@ struct RolloutTests {
             #expect(bad.status == ShipitExit.rolledBack.rawValue, "\(bad.stdout.suffix(3000))")
             #expect(bad.stdout.contains("FAILED at rollout step 2 of 3"))
             #expect(bad.stdout.contains("5 host(s) of later steps were never touched"))
-            // Two steps' switch and bake plus a rollback: seconds, not a third step or a wait for a
-            // deadline (17 s seen with the whole suite loading two cores).
-            #expect(elapsed < 30, "took \(elapsed) s")
+            // Two steps' switch and bake plus a rollback: seconds (15 s for the whole test alone),
+            // not a hang; 17 to 35 s seen with the whole suite loading two cores.
+            #expect(elapsed < 60, "took \(elapsed) s")
             for a in addresses {
                 #expect(try await f.currentRelease(a) == good, "\(a) back on (or still on) the previous release")
                 #expect(try await f.served(a) == "hello from releases-example v1")
