@@ -38,7 +38,7 @@ struct NoSFTPTests {
                 for h in f.targets { #expect(try await f.served(h).contains("v1")) }
                 // Told to use SFTP, shipit finds the host has none and streams there instead.
                 let config = try String(contentsOfFile: f.configFile, encoding: .utf8)
-                try config.replacingOccurrences(of: "  connect_timeout: 3", with: "  connect_timeout: 3\n  upload: sftp")
+                try config.replacingOccurrences(of: "  connect_timeout: 10", with: "  connect_timeout: 10\n  upload: sftp")
                     .write(toFile: f.configFile, atomically: true, encoding: .utf8)
                 let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
                 #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")

@@ -12,7 +12,7 @@ public final class DeployFixture: @unchecked Sendable {
     public let configFile: String
 
     public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2, port: Int? = nil, extraYAML: String = "",
-                sshYAML: String = "", connectTimeout: Int = 3, roles: [String: [String]] = [:], bindReached: Bool = true, checkFromHost: Bool = false) throws {
+                sshYAML: String = "", connectTimeout: Int = 10, roles: [String: [String]] = [:], bindReached: Bool = true, checkFromHost: Bool = false) throws {
         self.hosts = hosts
         self.targets = targets ?? hosts.hosts
         dir = Local.tempDir("shipit-deploy")

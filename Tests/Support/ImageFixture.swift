@@ -28,7 +28,7 @@ public final class ImageFixture: @unchecked Sendable {
         try """
         app: \(app)
         hosts: [\(hosts.hosts.map { h in roles[h].map { "{host: \(h), roles: [\($0.joined(separator: ", "))]}" } ?? h }.joined(separator: ", "))]
-        ssh: {user: \(hosts.user), identity: \(hosts.identity), known_hosts: \(hosts.knownHosts), connect_timeout: 5}
+        ssh: {user: \(hosts.user), identity: \(hosts.identity), known_hosts: \(hosts.knownHosts), connect_timeout: 10}
         strategy: image
         deploy_to: \(deployTo)
         image:

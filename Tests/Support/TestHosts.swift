@@ -30,7 +30,7 @@ public struct TestHosts: Sendable {
     public func key(_ name: String) -> String { stateDir + "/keys/" + name }
 
     public func options(knownHosts: String? = nil, auth: [SSHOptions.Authentication]? = nil,
-                        policy: SSHOptions.HostKeyPolicy = .strict, connectTimeout: Double = 5) -> SSHOptions {
+                        policy: SSHOptions.HostKeyPolicy = .strict, connectTimeout: Double = 10) -> SSHOptions {
         SSHOptions(authentication: auth ?? [.privateKey(path: identity)], knownHostsPath: knownHosts ?? self.knownHosts,
                    hostKeyPolicy: policy, connectTimeout: connectTimeout)
     }
@@ -79,7 +79,7 @@ public struct TestHosts: Sendable {
 
     public func settings(parallel: Int = 10) -> ConnectionSettings {
         ConnectionSettings(user: user, identities: [identity], useAgent: false, knownHostsPath: knownHosts,
-                           connectTimeout: 5, commandTimeout: 60, parallel: parallel)
+                           connectTimeout: 10, commandTimeout: 60, parallel: parallel)
     }
 
     /// SIGKILLs every sshd of a host (listener and open sessions): it drops off mid-step, while its
