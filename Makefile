@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 N ?= 3
 
-.PHONY: all deps build release dist install uninstall test test-faults test-install demo demo-image images hosts-up hosts-down hosts-status bench clean
+.PHONY: all deps build lint format release dist install uninstall test test-faults test-install demo demo-image images hosts-up hosts-down hosts-status bench clean
 PREFIX ?= /usr/local
 DESTDIR ?=
 
@@ -36,6 +36,14 @@ test: deps
 # The fault-injection suite alone (docs/reliability.md).
 test-faults: deps
 	N=$(N) scripts/test.sh faults
+
+# swift-format (shipped with the toolchain), configured by .swift-format: `make format` rewrites,
+# `make lint` only checks (CI runs it).
+lint:
+	swift format lint --strict -r Sources Tests Package.swift
+
+format:
+	swift format format -i -r Sources Tests Package.swift
 
 hosts-up: deps
 	scripts/testhosts.sh up $(N)

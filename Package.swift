@@ -10,7 +10,7 @@ let package = Package(
     name: "shipit",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "shipit", targets: ["shipit"]),
+        .executable(name: "shipit", targets: ["shipit"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -18,7 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // SHA-256 (config hashes, artifacts) and HMAC-SHA256 for signed notifications.
-        .package(url: "https://github.com/apple/swift-crypto", "3.12.3" ..< "5.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // The only C: libssh2 from the system (Debian: libssh2-1-dev).
@@ -33,7 +33,8 @@ let package = Package(
         // (Debian: libyaml-dev, libsqlite3-dev). Their Swift packages (Yams, GRDB) link all of
         // Foundation, CoreFoundation and ICU: see docs/install.md, "Size".
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
-        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
         .target(
             name: "ShipitCore",
             dependencies: [
@@ -56,7 +57,8 @@ let package = Package(
             ],
             swiftSettings: essentialsOnly
         ),
-        .executableTarget(name: "shipit-bench", dependencies: ["SSH", "ShipitCore"], path: "bench/Sources/shipit-bench"),
+        .executableTarget(
+            name: "shipit-bench", dependencies: ["SSH", "ShipitCore"], path: "bench/Sources/shipit-bench"),
         .target(name: "TestSupport", dependencies: ["SSH", "ShipitCore"], path: "Tests/Support"),
         .testTarget(name: "SSHTests", dependencies: ["SSH", "TestSupport"]),
         .testTarget(name: "ShipitCoreTests", dependencies: ["ShipitCore", "TestSupport"]),

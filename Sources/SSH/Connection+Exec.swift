@@ -12,7 +12,9 @@ extension Connection {
         captureLimit: Int,
         onOutput: ((OutputChannel, Data) -> Void)?
     ) throws -> ExecResult {
-        try exec(command, input: stdin.map { DataInput($0) }, timeout: timeout, captureLimit: captureLimit, onOutput: onOutput)
+        try exec(
+            command, input: stdin.map { DataInput($0) }, timeout: timeout, captureLimit: captureLimit,
+            onOutput: onOutput)
     }
 
     /// `exec` with stdin read from `input` as the channel window allows (a file is streamed in
@@ -56,8 +58,13 @@ extension Connection {
                 if !inputClosed {
                     // Write what is pending until the channel window is full (EAGAIN), then read.
                     while let pending = try input.pending(host: host) {
-                        let n = libssh2_channel_write_ex(channel, 0, pending.baseAddress!.assumingMemoryBound(to: CChar.self), pending.count)
-                        if n > 0 { input.consumed(n); progressed = true; continue }
+                        let n = libssh2_channel_write_ex(
+                            channel, 0, pending.baseAddress!.assumingMemoryBound(to: CChar.self), pending.count)
+                        if n > 0 {
+                            input.consumed(n)
+                            progressed = true
+                            continue
+                        }
                         // 0: no window left and no EAGAIN from the transport; wait for an adjust.
                         if n != Int(LIBSSH2_ERROR_EAGAIN) && n != 0 {
                             // A dead link is an error; a command that ended without reading all of
@@ -66,21 +73,31 @@ extension Connection {
                             inputClosed = true
                             break
                         }
-                        writeBlocked = n == 0 ? LIBSSH2_SESSION_BLOCK_INBOUND : libssh2_session_block_directions(session)
+                        writeBlocked =
+                            n == 0 ? LIBSSH2_SESSION_BLOCK_INBOUND : libssh2_session_block_directions(session)
                         break
                     }
                     if input.finished {
                         let rc = libssh2_channel_send_eof(channel)
-                        if rc == 0 { inputClosed = true; progressed = true }
-                        else if rc != LIBSSH2_ERROR_EAGAIN { inputClosed = true }  // the command may have exited already
+                        if rc == 0 {
+                            inputClosed = true
+                            progressed = true
+                        } else if rc != LIBSSH2_ERROR_EAGAIN {
+                            inputClosed = true
+                        }  // the command may have exited already
                     }
                 }
                 let gotOut = try drain(channel, stream: 0, into: &out, chunk: chunk, kind: .stdout, onOutput: onOutput)
-                let gotErr = try drain(channel, stream: SSH_EXTENDED_DATA_STDERR, into: &err, chunk: chunk, kind: .stderr, onOutput: onOutput)
+                let gotErr = try drain(
+                    channel, stream: SSH_EXTENDED_DATA_STDERR, into: &err, chunk: chunk, kind: .stderr,
+                    onOutput: onOutput)
                 if gotOut == .eof && gotErr == .eof && libssh2_channel_eof(channel) != 0 { break }
                 if gotOut == .data || gotErr == .data { progressed = true }
                 // Held stdin (a follow): wake often enough to see the stop soon.
-                if !progressed { try waitSocket(operation, deadline: deadline, also: writeBlocked, maxWaitMs: input is HeldInput ? 200 : 1000) }
+                if !progressed {
+                    try waitSocket(
+                        operation, deadline: deadline, also: writeBlocked, maxWaitMs: input is HeldInput ? 200 : 1000)
+                }
             }
         } catch let e as SSHError {
             graceful = e.kind != .timeout && e.kind != .closed && e.kind != .connectionLost
@@ -90,7 +107,8 @@ extension Connection {
         _ = try retry("close channel", deadline: deadline) { libssh2_channel_close(channel) }
         _ = try retry("wait for exit", deadline: deadline) { libssh2_channel_wait_closed(channel) }
         let status = exitStatus(channel)
-        return ExecResult(status: status, stdout: out.data, stderr: err.data, stdoutDropped: out.dropped, stderrDropped: err.dropped)
+        return ExecResult(
+            status: status, stdout: out.data, stderr: err.data, stdoutDropped: out.dropped, stderrDropped: err.dropped)
     }
 
     enum DrainResult { case data, wouldBlock, eof }
@@ -102,7 +120,8 @@ extension Connection {
     ) throws -> DrainResult {
         var result = DrainResult.wouldBlock
         while true {
-            let n = libssh2_channel_read_ex(channel, stream, chunk.baseAddress!.assumingMemoryBound(to: CChar.self), chunk.count)
+            let n = libssh2_channel_read_ex(
+                channel, stream, chunk.baseAddress!.assumingMemoryBound(to: CChar.self), chunk.count)
             if n > 0 {
                 let slice = UnsafeRawBufferPointer(rebasing: chunk[0..<n])
                 buffer.append(slice)

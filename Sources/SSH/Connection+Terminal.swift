@@ -1,17 +1,20 @@
 import CLibSSH2
 import FoundationEssentials
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension Connection {
     /// Runs `command` on a pseudo-terminal (what `ssh -t` does), wired to the local descriptors
     /// `input` and `output` until it exits: keystrokes go to the channel as they come, everything
     /// the terminal prints comes back as it is (a pty merges stderr into it). Returns the exit status.
-    func interactive(_ command: String, term: String, columns: Int, rows: Int, input: Int32, output: Int32,
-                     connectTimeout: Double) throws -> ExitStatus {
+    func interactive(
+        _ command: String, term: String, columns: Int, rows: Int, input: Int32, output: Int32,
+        connectTimeout: Double
+    ) throws -> ExitStatus {
         let setup = ContinuousClock.now.advanced(by: .milliseconds(Int(connectTimeout * 1000)))
         let channel = try openSessionChannel(deadline: setup)
         var graceful = true
@@ -20,7 +23,8 @@ extension Connection {
         try termBytes.withUnsafeBufferPointer { t in
             try t.withMemoryRebound(to: CChar.self) { ct in
                 try retry("request a terminal", deadline: setup, kind: .exec) {
-                    libssh2_channel_request_pty_ex(channel, ct.baseAddress, UInt32(ct.count), nil, 0, Int32(columns), Int32(rows), 0, 0)
+                    libssh2_channel_request_pty_ex(
+                        channel, ct.baseAddress, UInt32(ct.count), nil, 0, Int32(columns), Int32(rows), 0, 0)
                 }
             }
         }
@@ -40,8 +44,14 @@ extension Connection {
                 // Everything the remote side printed, to the local terminal.
                 for stream in [Int32(0), SSH_EXTENDED_DATA_STDERR] {
                     while true {
-                        let n = buffer.withUnsafeMutableBytes { libssh2_channel_read_ex(channel, stream, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
-                        if n > 0 { try FileDescriptorIO.write(output, buffer[0..<n]); continue }
+                        let n = buffer.withUnsafeMutableBytes {
+                            libssh2_channel_read_ex(
+                                channel, stream, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count)
+                        }
+                        if n > 0 {
+                            try FileDescriptorIO.write(output, buffer[0..<n])
+                            continue
+                        }
                         if n == Int(LIBSSH2_ERROR_EAGAIN) || n == 0 { break }
                         throw error(.exec, "read terminal output")
                     }
@@ -53,7 +63,9 @@ extension Connection {
                 if dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 { fds[0].events |= Int16(POLLOUT) }
                 if inputOpen { fds.append(pollfd(fd: input, events: Int16(POLLIN), revents: 0)) }
                 let ready = poll(&fds, nfds_t(fds.count), 1000)
-                if ready < 0 && errno != EINTR { throw error(.closed, "wait for terminal input", String(cString: strerror(errno))) }
+                if ready < 0 && errno != EINTR {
+                    throw error(.closed, "wait for terminal input", String(cString: strerror(errno)))
+                }
                 if keepaliveInterval > 0 {
                     var next: Int32 = 0
                     let rc = libssh2_keepalive_send(session, &next)
@@ -70,9 +82,18 @@ extension Connection {
                 }
                 var offset = 0
                 while offset < n {
-                    let w = buffer[offset..<n].withUnsafeBytes { libssh2_channel_write_ex(channel, 0, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
-                    if w > 0 { offset += w; continue }
-                    if w == Int(LIBSSH2_ERROR_EAGAIN) || w == 0 { try waitSocket("write terminal input", deadline: nil, maxWaitMs: 200); continue }
+                    let w = buffer[offset..<n].withUnsafeBytes {
+                        libssh2_channel_write_ex(
+                            channel, 0, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count)
+                    }
+                    if w > 0 {
+                        offset += w
+                        continue
+                    }
+                    if w == Int(LIBSSH2_ERROR_EAGAIN) || w == 0 {
+                        try waitSocket("write terminal input", deadline: nil, maxWaitMs: 200)
+                        continue
+                    }
                     throw error(.exec, "write terminal input")
                 }
             }
@@ -81,7 +102,9 @@ extension Connection {
             throw e
         }
         _ = try retry("close channel", deadline: nil) { libssh2_channel_close(channel) }
-        _ = try retry("wait for exit", deadline: ContinuousClock.now.advanced(by: .seconds(10))) { libssh2_channel_wait_closed(channel) }
+        _ = try retry("wait for exit", deadline: ContinuousClock.now.advanced(by: .seconds(10))) {
+            libssh2_channel_wait_closed(channel)
+        }
         return exitStatus(channel)
     }
 }

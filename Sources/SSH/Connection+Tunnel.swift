@@ -14,9 +14,14 @@ extension Connection {
         var offset = 0
         while offset < data.count {
             let n = data.withUnsafeBytes { raw in
-                libssh2_channel_write_ex(channel, 0, raw.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), raw.count - offset)
+                libssh2_channel_write_ex(
+                    channel, 0, raw.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self),
+                    raw.count - offset)
             }
-            if n == Int(LIBSSH2_ERROR_EAGAIN) { try waitSocket("tunnel write", deadline: deadline); continue }
+            if n == Int(LIBSSH2_ERROR_EAGAIN) {
+                try waitSocket("tunnel write", deadline: deadline)
+                continue
+            }
             if n < 0 { throw error(.tunnel, "tunnel write") }
             offset += n
         }
@@ -29,7 +34,10 @@ extension Connection {
         defer { buffer.deallocate() }
         while data.count < maxBytes {
             let n = libssh2_channel_read_ex(channel, 0, buffer, 64 * 1024)
-            if n == Int(LIBSSH2_ERROR_EAGAIN) { try waitSocket("tunnel read", deadline: deadline); continue }
+            if n == Int(LIBSSH2_ERROR_EAGAIN) {
+                try waitSocket("tunnel read", deadline: deadline)
+                continue
+            }
             if n < 0 { throw error(.tunnel, "tunnel read") }
             if n == 0 {
                 if libssh2_channel_eof(channel) != 0 { break }

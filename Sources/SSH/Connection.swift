@@ -1,9 +1,10 @@
 import CLibSSH2
 import FoundationEssentials
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The synchronous heart of a session: one TCP socket and one libssh2 session in non-blocking mode.
@@ -39,12 +40,17 @@ final class Connection: @unchecked Sendable {
         let fd = try socket ?? TCPSocket.connect(host: target.host, port: target.port, deadline: deadline)
         guard let raw = libssh2_session_init_ex(nil, nil, nil, nil) else {
             close(fd)
-            throw SSHError(kind: .internalError, host: target.host, operation: "session init", message: "libssh2_session_init failed")
+            throw SSHError(
+                kind: .internalError, host: target.host, operation: "session init",
+                message: "libssh2_session_init failed")
         }
         let conn = Connection(target: target, session: raw, fd: fd, keepaliveInterval: options.keepaliveInterval)
         libssh2_session_set_blocking(raw, 0)
         // Prefer the fast, modern algorithms; libssh2 falls back to the rest of its list.
-        _ = libssh2_session_method_pref(raw, LIBSSH2_METHOD_KEX, "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group14-sha256")
+        _ = libssh2_session_method_pref(
+            raw, LIBSSH2_METHOD_KEX,
+            "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group14-sha256"
+        )
         _ = libssh2_session_method_pref(raw, LIBSSH2_METHOD_CRYPT_CS, "aes128-ctr,aes256-ctr,aes192-ctr")
         _ = libssh2_session_method_pref(raw, LIBSSH2_METHOD_CRYPT_SC, "aes128-ctr,aes256-ctr,aes192-ctr")
         let knownHosts = try KnownHosts(connection: conn, path: options.knownHostsPath)
@@ -71,17 +77,22 @@ final class Connection: @unchecked Sendable {
     func error(_ kind: SSHError.Kind, _ operation: String, _ message: String? = nil) -> SSHError {
         // A socket-level failure is the connection's, not the operation's, whatever was being done.
         if message == nil, Self.socketErrors.contains(libssh2_session_last_errno(session)) {
-            return SSHError(kind: .connectionLost, host: host, operation: operation, message: "connection lost (\(lastError()))")
+            return SSHError(
+                kind: .connectionLost, host: host, operation: operation, message: "connection lost (\(lastError()))")
         }
         return SSHError(kind: kind, host: host, operation: operation, message: message ?? lastError())
     }
 
-    static let socketErrors: Set<Int32> = [LIBSSH2_ERROR_SOCKET_DISCONNECT, LIBSSH2_ERROR_SOCKET_SEND, LIBSSH2_ERROR_SOCKET_RECV]
+    static let socketErrors: Set<Int32> = [
+        LIBSSH2_ERROR_SOCKET_DISCONNECT, LIBSSH2_ERROR_SOCKET_SEND, LIBSSH2_ERROR_SOCKET_RECV,
+    ]
 
     /// Waits until the socket is ready in the direction libssh2 needs, or throws on the deadline.
     /// `also`: directions an earlier call in the same round blocked on (`LIBSSH2_SESSION_BLOCK_*`).
     /// `maxWaitMs`: wake up at least this often (a caller with something else to check).
-    func waitSocket(_ operation: String, deadline: ContinuousClock.Instant?, also: Int32 = 0, maxWaitMs: Int32 = 1000) throws {
+    func waitSocket(_ operation: String, deadline: ContinuousClock.Instant?, also: Int32 = 0, maxWaitMs: Int32 = 1000)
+        throws
+    {
         var waitMs: Int32 = maxWaitMs
         if let deadline {
             waitMs = min(maxWaitMs, TCPSocket.millisecondsUntil(deadline))
@@ -105,17 +116,25 @@ final class Connection: @unchecked Sendable {
 
     /// Repeats an int-returning libssh2 call while it says EAGAIN; a negative result is an error.
     @discardableResult
-    func retry(_ operation: String, deadline: ContinuousClock.Instant?, kind: SSHError.Kind = .channel, _ call: () -> Int32) throws -> Int32 {
+    func retry(
+        _ operation: String, deadline: ContinuousClock.Instant?, kind: SSHError.Kind = .channel, _ call: () -> Int32
+    ) throws -> Int32 {
         while true {
             let rc = call()
-            if rc == LIBSSH2_ERROR_EAGAIN { try waitSocket(operation, deadline: deadline); continue }
+            if rc == LIBSSH2_ERROR_EAGAIN {
+                try waitSocket(operation, deadline: deadline)
+                continue
+            }
             if rc < 0 { throw error(rc == LIBSSH2_ERROR_TIMEOUT ? .timeout : kind, operation) }
             return rc
         }
     }
 
     /// Repeats a pointer-returning libssh2 call while it returns NULL with EAGAIN.
-    func retryPointer(_ operation: String, deadline: ContinuousClock.Instant?, kind: SSHError.Kind = .channel, _ call: () -> OpaquePointer?) throws -> OpaquePointer {
+    func retryPointer(
+        _ operation: String, deadline: ContinuousClock.Instant?, kind: SSHError.Kind = .channel,
+        _ call: () -> OpaquePointer?
+    ) throws -> OpaquePointer {
         while true {
             if let p = call() { return p }
             if libssh2_session_last_errno(session) == LIBSSH2_ERROR_EAGAIN {
@@ -131,7 +150,8 @@ final class Connection: @unchecked Sendable {
     /// A session channel with a large receive window, so bulk output is not throttled by acks.
     func openSessionChannel(deadline: ContinuousClock.Instant?) throws -> OpaquePointer {
         try retryPointer("open channel", deadline: deadline) {
-            libssh2_channel_open_ex(session, "session", 7, 8 * 1024 * 1024, UInt32(LIBSSH2_CHANNEL_PACKET_DEFAULT), nil, 0)
+            libssh2_channel_open_ex(
+                session, "session", 7, 8 * 1024 * 1024, UInt32(LIBSSH2_CHANNEL_PACKET_DEFAULT), nil, 0)
         }
     }
 

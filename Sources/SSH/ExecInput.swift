@@ -1,8 +1,9 @@
 import FoundationEssentials
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What an exec channel's stdin is fed from, a window at a time: the bytes not yet written
@@ -50,7 +51,9 @@ final class FileInput: ExecInput {
     init(path: String, host: String) throws {
         fd = Glibc.open(path, O_RDONLY)
         guard fd >= 0 else {
-            throw SSHError(kind: .transfer, host: host, operation: "stream \(path)", message: "cannot open local file: \(String(cString: strerror(errno)))")
+            throw SSHError(
+                kind: .transfer, host: host, operation: "stream \(path)",
+                message: "cannot open local file: \(String(cString: strerror(errno)))")
         }
         self.path = path
         buffer = .allocate(byteCount: 1024 * 1024, alignment: 8)
@@ -65,9 +68,16 @@ final class FileInput: ExecInput {
         if start == end && !eof {
             let n = read(fd, buffer.baseAddress, buffer.count)
             if n < 0 {
-                throw SSHError(kind: .transfer, host: host, operation: "stream \(path)", message: "cannot read local file: \(String(cString: strerror(errno)))")
+                throw SSHError(
+                    kind: .transfer, host: host, operation: "stream \(path)",
+                    message: "cannot read local file: \(String(cString: strerror(errno)))")
             }
-            if n == 0 { eof = true } else { start = 0; end = n }
+            if n == 0 {
+                eof = true
+            } else {
+                start = 0
+                end = n
+            }
         }
         return start < end ? UnsafeRawBufferPointer(rebasing: buffer[start..<end]) : nil
     }

@@ -28,7 +28,9 @@ public struct ExecResult: Sendable {
     public var stdoutDropped: Int
     public var stderrDropped: Int
 
-    public init(status: ExitStatus, stdout: Data = Data(), stderr: Data = Data(), stdoutDropped: Int = 0, stderrDropped: Int = 0) {
+    public init(
+        status: ExitStatus, stdout: Data = Data(), stderr: Data = Data(), stdoutDropped: Int = 0, stderrDropped: Int = 0
+    ) {
         self.status = status
         self.stdout = stdout
         self.stderr = stderr

@@ -1,9 +1,10 @@
 import CLibSSH2
 import FoundationEssentials
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Host key verification against an OpenSSH known_hosts file, as `ssh` writes it (hashed names,
@@ -41,7 +42,9 @@ final class KnownHosts {
         } else if FileManager.default.fileExists(atPath: path) {
             // Only a missing file is an empty one: an unreadable one read as empty would make every
             // host unknown, and accept-new would take whatever key is offered.
-            throw SSHError(kind: .hostKeyCheck, host: connection.host, operation: "read known_hosts \(path)", message: "cannot read it (permissions? a directory?)")
+            throw SSHError(
+                kind: .hostKeyCheck, host: connection.host, operation: "read known_hosts \(path)",
+                message: "cannot read it (permissions? a directory?)")
         }
     }
 
@@ -78,15 +81,17 @@ final class KnownHosts {
         let typeMask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keyBits
         var entry: UnsafeMutablePointer<libssh2_knownhost>?
         return blob.withUnsafeBytes { buf in
-            libssh2_knownhost_checkp(store, target.host, Int32(target.port),
-                                     buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count, typeMask, &entry)
+            libssh2_knownhost_checkp(
+                store, target.host, Int32(target.port),
+                buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count, typeMask, &entry)
         }
     }
 
     /// Steers the handshake towards the recorded key types (see `HostKeyKind.preference`).
     func preferRecordedKinds() {
-        _ = libssh2_session_method_pref(connection.session, LIBSSH2_METHOD_HOSTKEY,
-                                        HostKeyKind.preference(recorded: recordedKinds(for: connection.target)))
+        _ = libssh2_session_method_pref(
+            connection.session, LIBSSH2_METHOD_HOSTKEY,
+            HostKeyKind.preference(recorded: recordedKinds(for: connection.target)))
     }
 
     static func hostKey(of connection: Connection) throws -> HostKey {
@@ -113,31 +118,45 @@ final class KnownHosts {
         let fp = Self.fingerprint(of: connection)
         let target = connection.target
         if revoked.contains(key.blob.base64EncodedString()) {
-            throw SSHError(kind: .hostKeyMismatch, host: connection.host, operation: "verify host key",
-                           message: "REVOKED HOST KEY: the server's \(kind.recordName) key \(fp) is marked @revoked in \(path); refusing to connect")
+            throw SSHError(
+                kind: .hostKeyMismatch, host: connection.host, operation: "verify host key",
+                message:
+                    "REVOKED HOST KEY: the server's \(kind.recordName) key \(fp) is marked @revoked in \(path); refusing to connect"
+            )
         }
         switch check(target, blob: key.blob, keyBits: kind.knownHostKeyBits) {
         case LIBSSH2_KNOWNHOST_CHECK_MATCH:
             return
         case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-            throw SSHError(kind: .hostKeyMismatch, host: connection.host, operation: "verify host key",
-                           message: "HOST KEY CHANGED: the server's \(kind.recordName) key \(fp) does not match \(path); refusing to connect (possible man-in-the-middle, or the host was rebuilt: remove the old entry on purpose)")
+            throw SSHError(
+                kind: .hostKeyMismatch, host: connection.host, operation: "verify host key",
+                message:
+                    "HOST KEY CHANGED: the server's \(kind.recordName) key \(fp) does not match \(path); refusing to connect (possible man-in-the-middle, or the host was rebuilt: remove the old entry on purpose)"
+            )
         case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
             // A host recorded with keys of other types that proves none of them is a changed host,
             // not a new one: accept-new must not add a second identity beside the recorded one.
             let recorded = recordedKinds(for: target)
             if !recorded.isEmpty {
-                var message = "HOST KEY CHANGED: \(path) records a \(recorded.map(\.recordName).joined(separator: "/")) key for \(target.knownHostsName), but the server offered no key of that type, only its \(kind.recordName) key \(fp); refusing to connect (possible man-in-the-middle, or the host was rebuilt: remove the old entry on purpose)"
+                var message =
+                    "HOST KEY CHANGED: \(path) records a \(recorded.map(\.recordName).joined(separator: "/")) key for \(target.knownHostsName), but the server offered no key of that type, only its \(kind.recordName) key \(fp); refusing to connect (possible man-in-the-middle, or the host was rebuilt: remove the old entry on purpose)"
                 if recorded == [.rsa], !HostKeyKind.rsaSHA2Supported(session: connection.session) {
-                    message += ". Note: this libssh2 verifies RSA host keys only with SHA-1 signatures (ssh-rsa), which OpenSSH 8.8 and later no longer offer; record the host's ed25519 key instead (ssh-keyscan -t ed25519 \(target.host), after checking its fingerprint)"
+                    message +=
+                        ". Note: this libssh2 verifies RSA host keys only with SHA-1 signatures (ssh-rsa), which OpenSSH 8.8 and later no longer offer; record the host's ed25519 key instead (ssh-keyscan -t ed25519 \(target.host), after checking its fingerprint)"
                 }
-                throw SSHError(kind: .hostKeyMismatch, host: connection.host, operation: "verify host key", message: message)
+                throw SSHError(
+                    kind: .hostKeyMismatch, host: connection.host, operation: "verify host key", message: message)
             }
             guard policy == .acceptNew else {
-                throw SSHError(kind: .hostKeyUnknown, host: connection.host, operation: "verify host key",
-                               message: "unknown host: \(target.knownHostsName) is not in \(path) (its \(kind.recordName) key is \(fp)); add it with ssh-keyscan after checking the fingerprint, or allow accept-new")
+                throw SSHError(
+                    kind: .hostKeyUnknown, host: connection.host, operation: "verify host key",
+                    message:
+                        "unknown host: \(target.knownHostsName) is not in \(path) (its \(kind.recordName) key is \(fp)); add it with ssh-keyscan after checking the fingerprint, or allow accept-new"
+                )
             }
-            try Self.append(line: "\(target.knownHostsName) \(kind.recordName) \(key.blob.base64EncodedString())\n", to: path, host: connection.host)
+            try Self.append(
+                line: "\(target.knownHostsName) \(kind.recordName) \(key.blob.base64EncodedString())\n", to: path,
+                host: connection.host)
         default:
             throw connection.error(.hostKeyCheck, "verify host key")
         }
@@ -149,7 +168,9 @@ final class KnownHosts {
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
         do { try FilePath.append(line, to: path) } catch {
-            throw SSHError(kind: .hostKeyCheck, host: host, operation: "record host key", message: "cannot write \(path): \(error)")
+            throw SSHError(
+                kind: .hostKeyCheck, host: host, operation: "record host key", message: "cannot write \(path): \(error)"
+            )
         }
     }
 }

@@ -9,7 +9,8 @@ enum LibSSH2Runtime {
 
     static func ensure() throws {
         guard initialised else {
-            throw SSHError(kind: .internalError, host: "-", operation: "libssh2_init", message: "libssh2 could not be initialised")
+            throw SSHError(
+                kind: .internalError, host: "-", operation: "libssh2_init", message: "libssh2 could not be initialised")
         }
     }
 

@@ -56,7 +56,9 @@ public struct SSHConfig: Sendable {
         return try parse(String(decoding: data, as: UTF8.self), file: path, home: home, depth: depth)
     }
 
-    public static func parse(_ text: String, file: String = "ssh_config", home: String = LocalAccount.home) throws -> SSHConfig {
+    public static func parse(_ text: String, file: String = "ssh_config", home: String = LocalAccount.home) throws
+        -> SSHConfig
+    {
         try parse(text, file: file, home: home, depth: 0)
     }
 
@@ -69,12 +71,16 @@ public struct SSHConfig: Sendable {
             let (keyword, args) = try split(line, file: file, line: lineNo)
             switch keyword {
             case "host":
-                guard !args.isEmpty else { throw ParseError(file: file, line: lineNo, message: "Host needs at least one pattern") }
+                guard !args.isEmpty else {
+                    throw ParseError(file: file, line: lineNo, message: "Host needs at least one pattern")
+                }
                 items.append(.host(patterns: args.map { $0.lowercased() }))
             case "match":
                 items.append(.match(all: args.map { $0.lowercased() } == ["all"]))
             case "include":
-                guard depth < maxIncludeDepth else { throw ParseError(file: file, line: lineNo, message: "Include nested too deeply") }
+                guard depth < maxIncludeDepth else {
+                    throw ParseError(file: file, line: lineNo, message: "Include nested too deeply")
+                }
                 var included: [SSHConfig] = []
                 for pattern in args {
                     let expanded = expandTilde(pattern, home: home)
@@ -95,10 +101,14 @@ public struct SSHConfig: Sendable {
         func fail(_ m: String) -> ParseError { ParseError(file: file, line: line, message: m) }
         switch keyword {
         case "port":
-            guard args.count == 1, let p = Int(args[0]), (1...65535).contains(p) else { throw fail("Port: expected a TCP port, got '\(args.joined(separator: " "))'") }
+            guard args.count == 1, let p = Int(args[0]), (1...65535).contains(p) else {
+                throw fail("Port: expected a TCP port, got '\(args.joined(separator: " "))'")
+            }
         case "connecttimeout":
             // Bounded like ssh.connect_timeout: a huge value overflows when turned into milliseconds.
-            guard args.count == 1, let t = Int(args[0]), (0...600).contains(t) else { throw fail("ConnectTimeout: expected seconds from 0 to 600, got '\(args.joined(separator: " "))'") }
+            guard args.count == 1, let t = Int(args[0]), (0...600).contains(t) else {
+                throw fail("ConnectTimeout: expected seconds from 0 to 600, got '\(args.joined(separator: " "))'")
+            }
         case "hostname", "user", "proxyjump", "identityfile", "stricthostkeychecking":
             guard !args.isEmpty else { throw fail("\(keyword): missing value") }
         default: break
@@ -113,12 +123,20 @@ public struct SSHConfig: Sendable {
         var hasWord = false
         var sawEquals = false
         for ch in line {
-            if ch == "\"" { inQuotes.toggle(); hasWord = true; continue }
+            if ch == "\"" {
+                inQuotes.toggle()
+                hasWord = true
+                continue
+            }
             // One `=` may stand between the keyword and its first value.
             let equals = ch == "=" && !sawEquals && (words.isEmpty || (words.count == 1 && !hasWord))
             if !inQuotes && (ch == " " || ch == "\t" || equals) {
                 if ch == "=" { sawEquals = true }
-                if hasWord { words.append(current); current = ""; hasWord = false }
+                if hasWord {
+                    words.append(current)
+                    current = ""
+                    hasWord = false
+                }
                 continue
             }
             current.append(ch)
@@ -136,18 +154,28 @@ public struct SSHConfig: Sendable {
         var seen: [String: [String]] = [:]
         var identities: [String] = []
         walk(host.lowercased(), active: true) { keyword, args in
-            if keyword == "identityfile" { identities.append(args.joined(separator: " ")); return }
+            if keyword == "identityfile" {
+                identities.append(args.joined(separator: " "))
+                return
+            }
             if seen[keyword] == nil { seen[keyword] = args }
         }
         var r = Resolved()
-        let hostName = seen["hostname"].map { Self.expandTokens($0.joined(separator: " "), host: host, hostName: host, user: nil, localUser: localUser, home: home) }
+        let hostName = seen["hostname"].map {
+            Self.expandTokens(
+                $0.joined(separator: " "), host: host, hostName: host, user: nil, localUser: localUser, home: home)
+        }
         r.hostName = hostName
         r.user = seen["user"]?.first
         r.port = seen["port"].flatMap { Int($0[0]) }
         let name = hostName ?? host
-        r.identityFiles = identities.map { Self.expandTokens($0, host: host, hostName: name, user: r.user, localUser: localUser, home: home) }
+        r.identityFiles = identities.map {
+            Self.expandTokens($0, host: host, hostName: name, user: r.user, localUser: localUser, home: home)
+        }
         if let jump = seen["proxyjump"], jump.first?.lowercased() != "none" {
-            r.proxyJump = jump.joined(separator: ",").split(separator: ",").map { String($0).trimmed() }.filter { !$0.isEmpty }
+            r.proxyJump = jump.joined(separator: ",").split(separator: ",").map { String($0).trimmed() }.filter {
+                !$0.isEmpty
+            }
         }
         r.userKnownHostsFiles = (seen["userknownhostsfile"] ?? []).filter { $0.lowercased() != "none" }
             .map { Self.expandTokens($0, host: host, hostName: name, user: r.user, localUser: localUser, home: home) }
@@ -162,10 +190,10 @@ public struct SSHConfig: Sendable {
         var active = start
         for item in items {
             switch item {
-            case let .host(patterns): active = start && Self.matches(host, patterns)
-            case let .match(all): active = start && all
-            case let .option(keyword, args): if active { visit(keyword, args) }
-            case let .include(files): for f in files { f.walk(host, active: active, visit) }
+            case .host(let patterns): active = start && Self.matches(host, patterns)
+            case .match(let all): active = start && all
+            case .option(let keyword, let args): if active { visit(keyword, args) }
+            case .include(let files): for f in files { f.walk(host, active: active, visit) }
             }
         }
     }
@@ -185,13 +213,27 @@ public struct SSHConfig: Sendable {
 
     /// `*` (any run) and `?` (one character), as OpenSSH's match_pattern.
     static func wildcard(_ text: String, _ pattern: String) -> Bool {
-        let t = Array(text), p = Array(pattern)
-        var ti = 0, pi = 0, star = -1, mark = 0
+        let t = Array(text)
+        let p = Array(pattern)
+        var ti = 0
+        var pi = 0
+        var star = -1
+        var mark = 0
         while ti < t.count {
-            if pi < p.count && (p[pi] == "?" || p[pi] == t[ti]) { ti += 1; pi += 1 }
-            else if pi < p.count && p[pi] == "*" { star = pi; mark = ti; pi += 1 }
-            else if star >= 0 { pi = star + 1; mark += 1; ti = mark }
-            else { return false }
+            if pi < p.count && (p[pi] == "?" || p[pi] == t[ti]) {
+                ti += 1
+                pi += 1
+            } else if pi < p.count && p[pi] == "*" {
+                star = pi
+                mark = ti
+                pi += 1
+            } else if star >= 0 {
+                pi = star + 1
+                mark += 1
+                ti = mark
+            } else {
+                return false
+            }
         }
         while pi < p.count && p[pi] == "*" { pi += 1 }
         return pi == p.count
@@ -202,11 +244,16 @@ public struct SSHConfig: Sendable {
     }
 
     /// `%h` host name, `%n` the name as given, `%r` remote user, `%u` local user, `%d` home, `%%`.
-    static func expandTokens(_ value: String, host: String, hostName: String, user: String?, localUser: String, home: String) -> String {
+    static func expandTokens(
+        _ value: String, host: String, hostName: String, user: String?, localUser: String, home: String
+    ) -> String {
         var out = ""
         var it = expandTilde(value, home: home).makeIterator()
         while let c = it.next() {
-            guard c == "%" else { out.append(c); continue }
+            guard c == "%" else {
+                out.append(c)
+                continue
+            }
             switch it.next() {
             case "h": out += hostName
             case "n": out += host
@@ -226,7 +273,8 @@ public struct SSHConfig: Sendable {
         guard pattern.contains("*") || pattern.contains("?") else {
             return FileManager.default.fileExists(atPath: pattern) ? [pattern] : []
         }
-        let dir = FilePath.directory(of: pattern), name = FilePath.lastComponent(of: pattern)
+        let dir = FilePath.directory(of: pattern)
+        let name = FilePath.lastComponent(of: pattern)
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
         return entries.filter { !$0.hasPrefix(".") && wildcard($0, name) }.sorted().map { dir + "/" + $0 }
     }

@@ -1,9 +1,10 @@
 import CLibSSH2
 import FoundationEssentials
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A bastion (ProxyJump): one authenticated SSH session whose `direct-tcpip` channels carry the
@@ -27,12 +28,15 @@ public final class SSHJumpHost: @unchecked Sendable {
 
     /// Connects to the bastion (through `parent`, for a chain of jumps), verifies its host key and
     /// authenticates.
-    public static func connect(to target: SSHTarget, options: SSHOptions, via parent: SSHJumpHost? = nil,
-                               maxOpening: Int = 10) async throws -> SSHJumpHost {
+    public static func connect(
+        to target: SSHTarget, options: SSHOptions, via parent: SSHJumpHost? = nil,
+        maxOpening: Int = 10
+    ) async throws -> SSHJumpHost {
         let socket = try await parent?.openBridge(to: target.host, port: target.port, timeout: options.connectTimeout)
         let conn: Connection = try await withCheckedThrowingContinuation { continuation in
             DetachedThread.start {
-                continuation.resume(with: Result { try Connection.open(target: target, options: options, over: socket) })
+                continuation.resume(
+                    with: Result { try Connection.open(target: target, options: options, over: socket) })
             }
         }
         let fingerprint = KnownHosts.fingerprint(of: conn)
@@ -49,13 +53,16 @@ public final class SSHJumpHost: @unchecked Sendable {
 
     /// Sends `request` to host:port as the bastion reaches it and returns the answer (the far end
     /// closes): a check of a public port from where the deployer stands, one hop further.
-    public func request(host: String, port: Int, request: Data, maxResponse: Int, timeout: Double) async throws -> Data {
+    public func request(host: String, port: Int, request: Data, maxResponse: Int, timeout: Double) async throws -> Data
+    {
         let socket: Int32
         do { socket = try await openBridge(to: host, port: port, timeout: timeout) } catch let e as SSHError {
-            throw SSHError(kind: e.kind == .timeout ? .timeout : .tunnel, host: host,
-                           operation: "connect to \(host):\(port) through jump host \(target.host)", message: e.message)
+            throw SSHError(
+                kind: e.kind == .timeout ? .timeout : .tunnel, host: host,
+                operation: "connect to \(host):\(port) through jump host \(target.host)", message: e.message)
         }
-        return try await SocketExchange.request(over: socket, host: host, request: request, maxResponse: maxResponse, timeout: timeout)
+        return try await SocketExchange.request(
+            over: socket, host: host, request: request, maxResponse: maxResponse, timeout: timeout)
     }
 
     /// A connected socket whose far end is host:port as seen from the bastion.
@@ -94,9 +101,17 @@ final class ChannelPump: @unchecked Sendable {
         var toSocket = [UInt8](), toSocketAt = 0
         var localEOF = false, remoteEOF = false, eofSent = false, broken = false
 
-        init(channel: OpaquePointer, fd: Int32) { self.channel = channel; self.fd = fd }
+        init(channel: OpaquePointer, fd: Int32) {
+            self.channel = channel
+            self.fd = fd
+        }
         /// Everything that says whether a turn moved anything.
-        var state: [Int] { [toChannelAt, toChannel.count, toSocketAt, toSocket.count, localEOF ? 1 : 0, remoteEOF ? 1 : 0, eofSent ? 1 : 0] }
+        var state: [Int] {
+            [
+                toChannelAt, toChannel.count, toSocketAt, toSocket.count, localEOF ? 1 : 0, remoteEOF ? 1 : 0,
+                eofSent ? 1 : 0,
+            ]
+        }
         var done: Bool { broken || (localEOF && eofSent && remoteEOF && toSocketAt == toSocket.count) }
     }
 
@@ -119,9 +134,12 @@ final class ChannelPump: @unchecked Sendable {
         self.maxOpening = max(1, maxOpening)
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
-            throw SSHError(kind: .internalError, host: connection.host, operation: "jump host", message: "pipe: \(String(cString: strerror(errno)))")
+            throw SSHError(
+                kind: .internalError, host: connection.host, operation: "jump host",
+                message: "pipe: \(String(cString: strerror(errno)))")
         }
-        wakeRead = fds[0]; wakeWrite = fds[1]
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
         for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
     }
 
@@ -130,13 +148,21 @@ final class ChannelPump: @unchecked Sendable {
     }
 
     func open(host: String, port: Int, timeout: Double, done: @escaping Completion) {
-        let request = Request(host: host, port: port, deadline: ContinuousClock.now.advanced(by: .milliseconds(Int(timeout * 1000))), done: done)
+        let request = Request(
+            host: host, port: port, deadline: ContinuousClock.now.advanced(by: .milliseconds(Int(timeout * 1000))),
+            done: done)
         let refused = lock.withLock { () -> Bool in
             if stopping != nil { return true }
             queued.append(request)
             return false
         }
-        if refused { done(.failure(SSHError(kind: .closed, host: host, operation: "jump", message: "the jump host's session is closed"))); return }
+        if refused {
+            done(
+                .failure(
+                    SSHError(kind: .closed, host: host, operation: "jump", message: "the jump host's session is closed")
+                ))
+            return
+        }
         wake()
     }
 
@@ -145,7 +171,10 @@ final class ChannelPump: @unchecked Sendable {
         wake()
     }
 
-    private func wake() { var b: UInt8 = 1; _ = write(wakeWrite, &b, 1) }
+    private func wake() {
+        var b: UInt8 = 1
+        _ = write(wakeWrite, &b, 1)
+    }
 
     // MARK: the loop (pump thread only)
 
@@ -176,9 +205,14 @@ final class ChannelPump: @unchecked Sendable {
                 return true
             }
             retryClosing()
-            if libssh2_session_last_errno(session) != 0, Connection.socketErrors.contains(libssh2_session_last_errno(session)) {
+            if libssh2_session_last_errno(session) != 0,
+                Connection.socketErrors.contains(libssh2_session_last_errno(session))
+            {
                 // The bastion is gone: every session through it has lost its connection.
-                for b in bridges { b.broken = true; release(b) }
+                for b in bridges {
+                    b.broken = true
+                    release(b)
+                }
                 bridges.removeAll()
             }
             waitForWork()
@@ -192,7 +226,11 @@ final class ChannelPump: @unchecked Sendable {
         let now = ContinuousClock.now
         opening.removeAll { r in
             guard now >= r.deadline else { return false }
-            r.done(.failure(SSHError(kind: .timeout, host: r.host, operation: "jump via \(connection.host) to \(r.host):\(r.port)", message: "timed out")))
+            r.done(
+                .failure(
+                    SSHError(
+                        kind: .timeout, host: r.host, operation: "jump via \(connection.host) to \(r.host):\(r.port)",
+                        message: "timed out")))
             return true
         }
         var started = 0
@@ -203,13 +241,21 @@ final class ChannelPump: @unchecked Sendable {
                 started += 1
             }
             let (r, abandoned) = inProgress!
-            if let channel = libssh2_channel_direct_tcpip_ex(connection.session, r.host, Int32(r.port), "127.0.0.1", 22) {
+            if let channel = libssh2_channel_direct_tcpip_ex(connection.session, r.host, Int32(r.port), "127.0.0.1", 22)
+            {
                 inProgress = nil
-                if abandoned { _ = libssh2_channel_free(channel); continue }
+                if abandoned {
+                    _ = libssh2_channel_free(channel)
+                    continue
+                }
                 var pair: [Int32] = [0, 0]
                 guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else {
                     _ = libssh2_channel_free(channel)
-                    r.done(.failure(SSHError(kind: .tunnel, host: r.host, operation: "jump", message: "socketpair: \(String(cString: strerror(errno)))")))
+                    r.done(
+                        .failure(
+                            SSHError(
+                                kind: .tunnel, host: r.host, operation: "jump",
+                                message: "socketpair: \(String(cString: strerror(errno)))")))
                     continue
                 }
                 for fd in pair { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
@@ -217,15 +263,23 @@ final class ChannelPump: @unchecked Sendable {
                 r.done(.success(pair[1]))
             } else if libssh2_session_last_errno(connection.session) == LIBSSH2_ERROR_EAGAIN {
                 if !abandoned, ContinuousClock.now >= r.deadline {
-                    r.done(.failure(SSHError(kind: .timeout, host: r.host, operation: "jump via \(connection.host) to \(r.host):\(r.port)", message: "timed out")))
+                    r.done(
+                        .failure(
+                            SSHError(
+                                kind: .timeout, host: r.host,
+                                operation: "jump via \(connection.host) to \(r.host):\(r.port)", message: "timed out")))
                     inProgress = (r, true)
                 }
                 return
             } else {
                 inProgress = nil
                 if !abandoned {
-                    r.done(.failure(SSHError(kind: .connect, host: r.host, operation: "jump via \(connection.host) to \(r.host):\(r.port)",
-                                             message: connection.lastError())))
+                    r.done(
+                        .failure(
+                            SSHError(
+                                kind: .connect, host: r.host,
+                                operation: "jump via \(connection.host) to \(r.host):\(r.port)",
+                                message: connection.lastError())))
                 }
             }
         }
@@ -238,15 +292,25 @@ final class ChannelPump: @unchecked Sendable {
         while !b.broken {
             if b.toChannelAt == b.toChannel.count && !b.localEOF {
                 let n = buffer.withUnsafeMutableBytes { read(b.fd, $0.baseAddress, Self.chunk) }
-                if n > 0 { b.toChannel = Array(buffer[0..<n]); b.toChannelAt = 0 }
-                else if n == 0 { b.localEOF = true }
-                else if errno != EAGAIN && errno != EINTR { b.broken = true }
+                if n > 0 {
+                    b.toChannel = Array(buffer[0..<n])
+                    b.toChannelAt = 0
+                } else if n == 0 {
+                    b.localEOF = true
+                } else if errno != EAGAIN && errno != EINTR {
+                    b.broken = true
+                }
             }
             guard b.toChannelAt < b.toChannel.count else { break }
             let n = b.toChannel.withUnsafeBytes { raw in
-                libssh2_channel_write_ex(b.channel, 0, raw.baseAddress!.advanced(by: b.toChannelAt).assumingMemoryBound(to: CChar.self), raw.count - b.toChannelAt)
+                libssh2_channel_write_ex(
+                    b.channel, 0, raw.baseAddress!.advanced(by: b.toChannelAt).assumingMemoryBound(to: CChar.self),
+                    raw.count - b.toChannelAt)
             }
-            if n > 0 { b.toChannelAt += n; continue }
+            if n > 0 {
+                b.toChannelAt += n
+                continue
+            }
             if n != Int(LIBSSH2_ERROR_EAGAIN) && n != 0 { b.broken = true }
             break
         }
@@ -257,15 +321,30 @@ final class ChannelPump: @unchecked Sendable {
         // channel → socket
         while !b.broken {
             if b.toSocketAt == b.toSocket.count && !b.remoteEOF {
-                let n = buffer.withUnsafeMutableBytes { libssh2_channel_read_ex(b.channel, 0, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Self.chunk) }
-                if n > 0 { b.toSocket = Array(buffer[0..<n]); b.toSocketAt = 0 }
-                else if n == Int(LIBSSH2_ERROR_EAGAIN) || (n == 0 && libssh2_channel_eof(b.channel) == 0) { /* nothing yet */ }
-                else if n == 0 { b.remoteEOF = true; shutdown(b.fd, Int32(SHUT_WR)) }
-                else { b.broken = true }
+                let n = buffer.withUnsafeMutableBytes {
+                    libssh2_channel_read_ex(
+                        b.channel, 0, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Self.chunk)
+                }
+                if n > 0 {
+                    b.toSocket = Array(buffer[0..<n])
+                    b.toSocketAt = 0
+                } else if n == Int(LIBSSH2_ERROR_EAGAIN) || (n == 0 && libssh2_channel_eof(b.channel) == 0) {
+                    // nothing yet
+                } else if n == 0 {
+                    b.remoteEOF = true
+                    shutdown(b.fd, Int32(SHUT_WR))
+                } else {
+                    b.broken = true
+                }
             }
             guard b.toSocketAt < b.toSocket.count else { break }
-            let n = b.toSocket.withUnsafeBytes { raw in write(b.fd, raw.baseAddress!.advanced(by: b.toSocketAt), raw.count - b.toSocketAt) }
-            if n > 0 { b.toSocketAt += n; continue }
+            let n = b.toSocket.withUnsafeBytes { raw in
+                write(b.fd, raw.baseAddress!.advanced(by: b.toSocketAt), raw.count - b.toSocketAt)
+            }
+            if n > 0 {
+                b.toSocketAt += n
+                continue
+            }
             if n < 0 && errno != EAGAIN && errno != EINTR { b.broken = true }
             break
         }
@@ -276,7 +355,9 @@ final class ChannelPump: @unchecked Sendable {
     private func waitForWork() {
         var fds: [pollfd] = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
         var bastion = Int16(POLLIN)
-        if libssh2_session_block_directions(connection.session) & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 { bastion |= Int16(POLLOUT) }
+        if libssh2_session_block_directions(connection.session) & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 {
+            bastion |= Int16(POLLOUT)
+        }
         fds.append(pollfd(fd: connection.fd, events: bastion, revents: 0))
         for b in bridges {
             var ev: Int16 = 0
@@ -289,8 +370,16 @@ final class ChannelPump: @unchecked Sendable {
         let outboundBlocked = libssh2_session_block_directions(connection.session) & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0
         for b in bridges {
             var avail: UInt = 0
-            if b.toSocketAt == b.toSocket.count && !b.remoteEOF && libssh2_channel_window_read_ex(b.channel, &avail, nil) >= 0 && avail > 0 { timeout = 0 }
-            if b.toChannelAt < b.toChannel.count && !outboundBlocked && libssh2_channel_window_write_ex(b.channel, nil) > 0 { timeout = 0 }
+            if b.toSocketAt == b.toSocket.count && !b.remoteEOF
+                && libssh2_channel_window_read_ex(b.channel, &avail, nil) >= 0 && avail > 0
+            {
+                timeout = 0
+            }
+            if b.toChannelAt < b.toChannel.count && !outboundBlocked
+                && libssh2_channel_window_write_ex(b.channel, nil) > 0
+            {
+                timeout = 0
+            }
         }
         if connection.keepaliveInterval > 0 {
             var next: Int32 = 0
@@ -325,12 +414,16 @@ final class ChannelPump: @unchecked Sendable {
         let started = inProgress.flatMap { $0.abandoned ? nil : $0.request }
         inProgress = nil
         for r in (started.map { [$0] } ?? []) + opening + pending {
-            r.done(.failure(SSHError(kind: .closed, host: r.host, operation: "jump", message: "the jump host's session is closed")))
+            r.done(
+                .failure(
+                    SSHError(
+                        kind: .closed, host: r.host, operation: "jump", message: "the jump host's session is closed")))
         }
         opening.removeAll()
         for b in bridges { close(b.fd) }
         bridges.removeAll()
         connection.shutdown()
-        close(wakeRead); close(wakeWrite)
+        close(wakeRead)
+        close(wakeWrite)
     }
 }

@@ -49,29 +49,41 @@ public final class SSHSession: @unchecked Sendable {
     func onQueue<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { [connection] in
-                do { continuation.resume(returning: try body(connection)) } catch { continuation.resume(throwing: error) }
+                do { continuation.resume(returning: try body(connection)) } catch {
+                    continuation.resume(throwing: error)
+                }
             }
         }
     }
 
     /// Runs `command` through the remote user's shell and captures stdout, stderr and exit status.
     /// `timeout` bounds the whole command; a non-zero exit is a result, not an error.
-    public func exec(_ command: String, stdin: Data? = nil, timeout: Double? = nil,
-                     captureLimit: Int = SSHSession.defaultCaptureLimit) async throws -> ExecResult {
-        try await onQueue { try $0.exec(command, stdin: stdin, timeout: timeout, captureLimit: captureLimit, onOutput: nil) }
+    public func exec(
+        _ command: String, stdin: Data? = nil, timeout: Double? = nil,
+        captureLimit: Int = SSHSession.defaultCaptureLimit
+    ) async throws -> ExecResult {
+        try await onQueue {
+            try $0.exec(command, stdin: stdin, timeout: timeout, captureLimit: captureLimit, onOutput: nil)
+        }
     }
 
     /// Like `exec`, but hands every chunk of output to `onOutput` as it arrives (on the session's
     /// queue). Only `captureLimit` bytes of each stream's tail are kept in the result.
-    public func exec(_ command: String, stdin: Data? = nil, timeout: Double? = nil, captureLimit: Int = 64 * 1024,
-                     onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult {
-        try await onQueue { try $0.exec(command, stdin: stdin, timeout: timeout, captureLimit: captureLimit, onOutput: onOutput) }
+    public func exec(
+        _ command: String, stdin: Data? = nil, timeout: Double? = nil, captureLimit: Int = 64 * 1024,
+        onOutput: @escaping @Sendable (OutputChannel, Data) -> Void
+    ) async throws -> ExecResult {
+        try await onQueue {
+            try $0.exec(command, stdin: stdin, timeout: timeout, captureLimit: captureLimit, onOutput: onOutput)
+        }
     }
 
     /// Runs `command` with the local file at `stdinPath` streamed on its stdin: one channel moves the
     /// file and runs what consumes it (e.g. `cat > f && tar -x …`), and the server needs no SFTP.
-    public func exec(_ command: String, stdinPath: String, timeout: Double? = nil,
-                     captureLimit: Int = SSHSession.defaultCaptureLimit) async throws -> ExecResult {
+    public func exec(
+        _ command: String, stdinPath: String, timeout: Double? = nil,
+        captureLimit: Int = SSHSession.defaultCaptureLimit
+    ) async throws -> ExecResult {
         try await onQueue { conn in
             let input = try FileInput(path: stdinPath, host: conn.host)
             return try conn.exec(command, input: input, timeout: timeout, captureLimit: captureLimit, onOutput: nil)
@@ -81,10 +93,13 @@ public final class SSHSession: @unchecked Sendable {
     /// Runs `command` with its stdin held open until `stop()` returns true (checked at least once a
     /// second), then closed; output goes to `onOutput` as it arrives. For commands that run until
     /// told to end (`tail -F`), which read their stdin to know when.
-    public func exec(_ command: String, until stop: @escaping @Sendable () -> Bool,
-                     onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult {
+    public func exec(
+        _ command: String, until stop: @escaping @Sendable () -> Bool,
+        onOutput: @escaping @Sendable (OutputChannel, Data) -> Void
+    ) async throws -> ExecResult {
         try await onQueue { conn in
-            try conn.exec(command, input: HeldInput(until: stop), timeout: nil, captureLimit: 64 * 1024, onOutput: onOutput)
+            try conn.exec(
+                command, input: HeldInput(until: stop), timeout: nil, captureLimit: 64 * 1024, onOutput: onOutput)
         }
     }
 
@@ -98,20 +113,27 @@ public final class SSHSession: @unchecked Sendable {
 
     /// Copies a local file to `remotePath` with permission bits `mode`; returns the bytes sent.
     @discardableResult
-    public func upload(localPath: String, remotePath: String, mode: Int32 = 0o644,
-                       method: UploadMethod = .sftp, timeout: Double? = nil) async throws -> Int64 {
-        try await onQueue { try $0.upload(localPath: localPath, remotePath: remotePath, mode: mode, method: method, timeout: timeout) }
+    public func upload(
+        localPath: String, remotePath: String, mode: Int32 = 0o644,
+        method: UploadMethod = .sftp, timeout: Double? = nil
+    ) async throws -> Int64 {
+        try await onQueue {
+            try $0.upload(localPath: localPath, remotePath: remotePath, mode: mode, method: method, timeout: timeout)
+        }
     }
 
     /// Reads a small remote file (over SFTP); refuses files above `maxBytes`.
-    public func readFile(_ remotePath: String, maxBytes: Int = 1024 * 1024, timeout: Double? = nil) async throws -> Data {
+    public func readFile(_ remotePath: String, maxBytes: Int = 1024 * 1024, timeout: Double? = nil) async throws -> Data
+    {
         try await onQueue { try $0.readFile(remotePath, maxBytes: maxBytes, timeout: timeout) }
     }
 
     /// Sends `request` to host:port as seen *from the server* (direct-tcpip) and returns everything
     /// the far end sends back until it closes: enough for an HTTP/1.0 health check.
-    public func tunnelRequest(host: String, port: Int, request: Data, maxResponse: Int = 1024 * 1024,
-                              timeout: Double = 5) async throws -> Data {
+    public func tunnelRequest(
+        host: String, port: Int, request: Data, maxResponse: Int = 1024 * 1024,
+        timeout: Double = 5
+    ) async throws -> Data {
         try await onQueue { conn in
             let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(timeout * 1000)))
             let channel = try conn.openTunnel(host: host, port: port, deadline: deadline)
@@ -124,9 +146,15 @@ public final class SSHSession: @unchecked Sendable {
     /// Runs `command` on a pseudo-terminal wired to the local descriptors `input` and `output`
     /// until it exits (an interactive console, `psql`): `ssh -t`. The session's queue is busy
     /// for as long.
-    public func interactive(_ command: String, term: String, columns: Int, rows: Int,
-                            input: Int32 = 0, output: Int32 = 1, connectTimeout: Double = 10) async throws -> ExitStatus {
-        try await onQueue { try $0.interactive(command, term: term, columns: columns, rows: rows, input: input, output: output, connectTimeout: connectTimeout) }
+    public func interactive(
+        _ command: String, term: String, columns: Int, rows: Int,
+        input: Int32 = 0, output: Int32 = 1, connectTimeout: Double = 10
+    ) async throws -> ExitStatus {
+        try await onQueue {
+            try $0.interactive(
+                command, term: term, columns: columns, rows: rows, input: input, output: output,
+                connectTimeout: connectTimeout)
+        }
     }
 
     /// Disconnects (bounded: a dead link cannot hang this).

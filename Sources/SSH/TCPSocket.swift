@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A non-blocking TCP connection with a bounded connect, the socket libssh2 runs on.
 enum TCPSocket {
@@ -11,9 +12,9 @@ enum TCPSocket {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         #if canImport(Glibc)
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         #else
-        hints.ai_socktype = SOCK_STREAM
+            hints.ai_socktype = SOCK_STREAM
         #endif
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(host, String(port), &hints, &list)
@@ -28,13 +29,20 @@ enum TCPSocket {
         while let ai = cursor {
             cursor = ai.pointee.ai_next
             let fd = socket(ai.pointee.ai_family, ai.pointee.ai_socktype, ai.pointee.ai_protocol)
-            if fd < 0 { lastError = String(cString: strerror(errno)); continue }
+            if fd < 0 {
+                lastError = String(cString: strerror(errno))
+                continue
+            }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             var one: Int32 = 1
             _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             _ = setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, socklen_t(MemoryLayout<Int32>.size))
             if Glibc.connect(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 { return fd }
-            if errno != EINPROGRESS { lastError = String(cString: strerror(errno)); close(fd); continue }
+            if errno != EINPROGRESS {
+                lastError = String(cString: strerror(errno))
+                close(fd)
+                continue
+            }
             switch waitWritable(fd, deadline: deadline) {
             case .ready:
                 var soError: Int32 = 0

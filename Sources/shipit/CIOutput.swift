@@ -1,6 +1,6 @@
 import FoundationEssentials
-import SSH
 import Glibc
+import SSH
 import ShipitCore
 
 /// The pipeline side of a run's output: each phase folded into a group (GitHub `::group::`, GitLab
@@ -13,7 +13,10 @@ final class CIOutput: @unchecked Sendable {
     private let lock = Lock()
     private var open: String?
 
-    init?(platform: CIPlatform, rollbackCommand: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    init?(
+        platform: CIPlatform, rollbackCommand: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         guard platform != .none else { return nil }
         self.platform = platform
         self.rollbackCommand = rollbackCommand
@@ -29,7 +32,9 @@ final class CIOutput: @unchecked Sendable {
             open = next
             switch platform {
             case .github: Console.shared.out("::group::shipit: \(next)")
-            case .gitlab: Console.shared.raw(CIPlatform.gitlabSection(start: true, name: "shipit_\(next)", header: "shipit: \(next)") + "\n")
+            case .gitlab:
+                Console.shared.raw(
+                    CIPlatform.gitlabSection(start: true, name: "shipit_\(next)", header: "shipit: \(next)") + "\n")
             case .none: break
             }
         }
@@ -55,7 +60,9 @@ final class CIOutput: @unchecked Sendable {
             append(s.markdown, to: environment["GITHUB_STEP_SUMMARY"], what: "GITHUB_STEP_SUMMARY")
             append(s.outputLines, to: environment["GITHUB_OUTPUT"], what: "GITHUB_OUTPUT")
         case .gitlab:
-            append(s.dotenvLines, to: environment["SHIPIT_DOTENV"] ?? "shipit.env", what: "the dotenv report", truncate: true)
+            append(
+                s.dotenvLines, to: environment["SHIPIT_DOTENV"] ?? "shipit.env", what: "the dotenv report",
+                truncate: true)
         case .none: break
         }
     }

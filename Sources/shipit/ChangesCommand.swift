@@ -5,13 +5,14 @@ import ShipitCore
 struct ChangesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "changes",
-        abstract: "What changed: one UTC timeline of deploys, rollbacks, failed and interrupted runs and config changes.",
+        abstract:
+            "What changed: one UTC timeline of deploys, rollbacks, failed and interrupted runs and config changes.",
         discussion: """
-        Merges the ledger with the history each host keeps, so it still answers when the ledger is missing
-        (and says so). Default window: the last 24 hours.
-          shipit changes --since 2h
-          shipit changes --from 2026-11-28T03:00Z --to 2026-11-28T05:00Z --host web-2 --json
-        """
+            Merges the ledger with the history each host keeps, so it still answers when the ledger is missing
+            (and says so). Default window: the last 24 hours.
+              shipit changes --since 2h
+              shipit changes --from 2026-11-28T03:00Z --to 2026-11-28T05:00Z --host web-2 --json
+            """
     )
 
     @OptionGroup var common: ConfigOptions
@@ -42,7 +43,10 @@ struct ChangesCommand: AsyncParsableCommand {
         // The bare form, as the config keeps it (`[::1]` is `::1`).
         let host = try self.host.map { try HostName.normalized($0, field: "--host") }
         if let host {
-            guard config.hosts.contains(host) else { throw ShipitError.input("--host: \(host) is not one of the hosts (\(config.hosts.joined(separator: ", ")))") }
+            guard config.hosts.contains(host) else {
+                throw ShipitError.input(
+                    "--host: \(host) is not one of the hosts (\(config.hosts.joined(separator: ", ")))")
+            }
         }
         let (ledger, status) = await LedgerAccess.forReading(config)
         let timeline = await withFleet(config) {

@@ -5,13 +5,14 @@ import ShipitCore
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check every host before a deploy, changing nothing: connection, host key, auth, deploy_to, disk, tools, lock, clock.",
+        abstract:
+            "Check every host before a deploy, changing nothing: connection, host key, auth, deploy_to, disk, tools, lock, clock.",
         discussion: """
-        Pre-flight alone, on every host in parallel, with one exec channel per host. Prints a table of
-        what passed and what to do about what did not. Exits 0 when every host is ready, 3 when a
-        check failed on some host (a warning does not fail). --fix creates deploy_to and its layout
-        (releases/, shared/) where missing, and nothing else.
-        """
+            Pre-flight alone, on every host in parallel, with one exec channel per host. Prints a table of
+            what passed and what to do about what did not. Exits 0 when every host is ready, 3 when a
+            check failed on some host (a warning does not fail). --fix creates deploy_to and its layout
+            (releases/, shared/) where missing, and nothing else.
+            """
     )
 
     @OptionGroup var common: ConfigOptions

@@ -15,7 +15,11 @@ struct ConfigOptions: ParsableArguments {
 
     @OptionGroup var hostOptions: HostOptions
 
-    @Option(name: .long, help: ArgumentHelp("Only the hosts with one of these roles (hosts[].roles; a host without roles is 'web').", valueName: "role,…"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Only the hosts with one of these roles (hosts[].roles; a host without roles is 'web').",
+            valueName: "role,…"))
     var roles: String?
 
     /// `wholeHosts`: a deploy or rollback, which switches a host for all its roles at once.

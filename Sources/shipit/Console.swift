@@ -1,6 +1,6 @@
 import FoundationEssentials
-import SSH
 import Glibc
+import SSH
 import ShipitCore
 
 /// Serialised writes to stdout/stderr: hosts report concurrently, lines must never interleave.

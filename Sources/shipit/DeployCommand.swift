@@ -14,10 +14,17 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Directory to release (tarred once on this machine).", valueName: "dir"))
     var from: String?
 
-    @Option(name: .long, help: ArgumentHelp("Git ref to release (git archive of the repository in the current directory).", valueName: "ref"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Git ref to release (git archive of the repository in the current directory).", valueName: "ref"))
     var ref: String?
 
-    @Option(name: .long, help: ArgumentHelp("Image tag to deploy (strategy: image); its digest is what gets recorded and rolled back to.", valueName: "tag"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Image tag to deploy (strategy: image); its digest is what gets recorded and rolled back to.",
+            valueName: "tag"))
     var tag: String?
 
     @Flag(name: .customLong("dry-run"), help: "Print the plan (every command per host) and change nothing.")
@@ -26,16 +33,24 @@ struct DeployCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-rollback"), help: "On failure after the switch, leave hosts on the new release.")
     var noRollback = false
 
-    @Flag(name: .customLong("allow-contract"), help: "Apply contract (rollback-unsafe) migrations instead of refusing them.")
+    @Flag(
+        name: .customLong("allow-contract"),
+        help: "Apply contract (rollback-unsafe) migrations instead of refusing them.")
     var allowContract = false
 
     @Flag(name: .long, help: "After a contract migration, still roll back automatically on failure.")
     var force = false
 
-    @Option(name: .long, help: ArgumentHelp("Rollout steps, cumulative host counts or percentages: 1,50%,100% (overrides rollout.steps).", valueName: "steps"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Rollout steps, cumulative host counts or percentages: 1,50%,100% (overrides rollout.steps).",
+            valueName: "steps"))
     var steps: String?
 
-    @Option(name: .long, help: ArgumentHelp("Seconds to watch each rollout step (overrides rollout.bake).", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Seconds to watch each rollout step (overrides rollout.bake).", valueName: "seconds"))
     var bake: Double?
 
     func run() async throws {
@@ -49,10 +64,14 @@ struct DeployCommand: AsyncParsableCommand {
         let request = try DeployRequest(strategy: config.strategy, from: from, ref: ref, tag: tag, dryRun: dryRun)
         try await request.withInput { input in
             // Before any host: a shared path through a symbolic link of the artifact would reach outside the release.
-            if case let .artifact(a) = input { try a.links.checkShared(config.shared) }
-            if dryRun { return Console.shared.out(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait)) }
+            if case .artifact(let a) = input { try a.links.checkShared(config.shared) }
+            if dryRun {
+                return Console.shared.out(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait))
+            }
             let renderer = try run.renderer(config, json: common.json)
-            renderer.notice(DeployNotice(host: nil, step: "deploy", status: .info, message: request.describe(input, config: config)))
+            renderer.notice(
+                DeployNotice(host: nil, step: "deploy", status: .info, message: request.describe(input, config: config))
+            )
             var options = Deployment.Options()
             options.autoRollback = !noRollback
             options.reason = "deploy \(request.reasonName(input, config: config))"
@@ -72,7 +91,9 @@ struct DeployCommand: AsyncParsableCommand {
             config.override("rollout.steps", targets.map(\.description).joined(separator: ", "))
         }
         if let bake {
-            guard config.rollout != nil else { throw ShipitError.input("--bake: needs rollout steps (rollout.steps in the config, or --steps)") }
+            guard config.rollout != nil else {
+                throw ShipitError.input("--bake: needs rollout steps (rollout.steps in the config, or --steps)")
+            }
             config.rollout?.bake = bake
             config.override("rollout.bake", String(bake))
         }

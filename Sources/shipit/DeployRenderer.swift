@@ -1,6 +1,6 @@
 import FoundationEssentials
-import SSH
 import Glibc
+import SSH
 import ShipitCore
 
 /// Renders deploy notices and the final report, as text or NDJSON.
@@ -13,9 +13,11 @@ struct DeployRenderer: Sendable {
     init(json: Bool, hostCount: Int = 0, ci: CIOutput? = nil) {
         self.json = json
         self.ci = ci
-        self.live = LiveStatus(hostCount: hostCount, enabled: ci == nil && !json && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb")
+        self.live = LiveStatus(
+            hostCount: hostCount,
+            enabled: ci == nil && !json && isatty(STDOUT_FILENO) == 1
+                && ProcessInfo.processInfo.environment["TERM"] != "dumb")
     }
-
 
     func encoder() -> JSONEncoder {
         let e = JSONEncoder()
@@ -44,57 +46,91 @@ struct DeployRenderer: Sendable {
         live.finish()
         ci?.finish(r, json: json)
         if json {
-            struct Final: Encodable { let event = "result"; let report: DeployReport; let exitCode: Int32 }
-            if let d = try? encoder().encode(Final(report: r, exitCode: r.exitCode.rawValue)) { Console.shared.json(String(decoding: d, as: UTF8.self)) }
+            struct Final: Encodable {
+                let event = "result"
+                let report: DeployReport
+                let exitCode: Int32
+            }
+            if let d = try? encoder().encode(Final(report: r, exitCode: r.exitCode.rawValue)) {
+                Console.shared.json(String(decoding: d, as: UTF8.self))
+            }
             return
         }
         let verdict: String
         switch r.phase {
-        case .succeeded: verdict = "\(r.operation) of \(r.releaseID) succeeded" + (r.rollout.map { " in \($0.steps.count) rollout steps" } ?? "")
+        case .succeeded:
+            verdict =
+                "\(r.operation) of \(r.releaseID) succeeded"
+                + (r.rollout.map { " in \($0.steps.count) rollout steps" } ?? "")
         case .paused:
             let n = r.rollout?.reached ?? 0
-            verdict = "\(r.operation) of \(r.releaseID) PAUSED after rollout step \(n) of \(r.rollout?.steps.count ?? 0), deploy lock held: shipit rollout promote | shipit rollout abort"
+            verdict =
+                "\(r.operation) of \(r.releaseID) PAUSED after rollout step \(n) of \(r.rollout?.steps.count ?? 0), deploy lock held: shipit rollout promote | shipit rollout abort"
         case .rolledBack where r.deadlineExceeded:
-            verdict = "\(r.operation) of \(r.releaseID) PASSED ITS DEADLINE (--deadline) and was rolled back on every switched host"
+            verdict =
+                "\(r.operation) of \(r.releaseID) PASSED ITS DEADLINE (--deadline) and was rolled back on every switched host"
         case .rolledBack where r.resumed == "abort" && !r.interrupted:
             let back = r.hosts.filter { $0.switchedAt != nil }.count
             let never = r.hosts.filter { $0.rolloutStep != nil && $0.switchedAt == nil }.count
-            verdict = "rollout of \(r.releaseID) ABORTED: the \(back) switched host(s) are back on their previous release; \(never) host(s) of later steps were never touched"
+            verdict =
+                "rollout of \(r.releaseID) ABORTED: the \(back) switched host(s) are back on their previous release; \(never) host(s) of later steps were never touched"
         case .rolledBack:
             let retreated = r.hosts.filter { $0.retreatedFrom != nil }
             let stopped = retreated.allSatisfy { $0.appStopped == true }
-            let retreatDone = (stopped ? "app stopped" : "app NOT stopped on some hosts (no 'stop' command configured)") + " and 'current' removed"
-            let retreat = retreated.isEmpty ? "" : "; \(retreated.count) host(s) had no previous release to return to: " + retreatDone
+            let retreatDone =
+                (stopped ? "app stopped" : "app NOT stopped on some hosts (no 'stop' command configured)")
+                + " and 'current' removed"
+            let retreat =
+                retreated.isEmpty
+                ? "" : "; \(retreated.count) host(s) had no previous release to return to: " + retreatDone
             if let ro = r.rollout {
                 let never = ro.steps.dropFirst(ro.reached).flatMap { $0 }.count
-                verdict = "\(r.operation) of \(r.releaseID) FAILED at rollout step \(ro.reached) of \(ro.steps.count)"
+                verdict =
+                    "\(r.operation) of \(r.releaseID) FAILED at rollout step \(ro.reached) of \(ro.steps.count)"
                     + (ro.failedGate.map { " (gate \($0.line))" } ?? "")
-                    + " and was rolled back on every switched host; \(never) host(s) of later steps were never touched" + retreat
+                    + " and was rolled back on every switched host; \(never) host(s) of later steps were never touched"
+                    + retreat
             } else if !retreated.isEmpty, r.hosts.allSatisfy({ $0.retreatedFrom != nil || $0.current == $0.previous }) {
-                verdict = "\(r.operation) of \(r.releaseID) FAILED; there was no previous release to return to: " + retreatDone
+                verdict =
+                    "\(r.operation) of \(r.releaseID) FAILED; there was no previous release to return to: "
+                    + retreatDone
             } else {
                 verdict = "\(r.operation) of \(r.releaseID) FAILED and was rolled back on every switched host" + retreat
             }
-        case .rollbackFailed: verdict = "\(r.operation) of \(r.releaseID) FAILED and ROLLBACK FAILED: hosts may be on different releases"
+        case .rollbackFailed:
+            verdict = "\(r.operation) of \(r.releaseID) FAILED and ROLLBACK FAILED: hosts may be on different releases"
         default:
             let switched = r.hosts.filter { $0.current == r.releaseID && $0.previous != r.releaseID }.map(\.host)
             if switched.isEmpty {
-                verdict = "\(r.operation) \(r.releaseID.isEmpty ? "" : "of \(r.releaseID) ")FAILED in \(r.failedIn?.rawValue ?? "?")\(r.interrupted ? " (interrupted)" : ""); no host was switched"
+                verdict =
+                    "\(r.operation) \(r.releaseID.isEmpty ? "" : "of \(r.releaseID) ")FAILED in \(r.failedIn?.rawValue ?? "?")\(r.interrupted ? " (interrupted)" : ""); no host was switched"
             } else {
-                verdict = "\(r.operation) of \(r.releaseID) FAILED in \(r.failedIn?.rawValue ?? "?") and was NOT rolled back (--no-rollback, or a contract migration was applied: fix forward): \(switched.count) host(s) are on \(r.releaseID)"
+                verdict =
+                    "\(r.operation) of \(r.releaseID) FAILED in \(r.failedIn?.rawValue ?? "?") and was NOT rolled back (--no-rollback, or a contract migration was applied: fix forward): \(switched.count) host(s) are on \(r.releaseID)"
             }
         }
         Console.shared.out("\n\(verdict) (\(Console.seconds(r.seconds)), exit \(r.exitCode.rawValue))")
         let width = r.hosts.map(\.host.count).max() ?? 0
         for h in r.hosts {
-            let current = h.switchingTo.map { "UNKNOWN (\(h.current ?? "(none)") or \($0): run shipit status)" } ?? h.current ?? "(none)"
+            let current =
+                h.switchingTo.map { "UNKNOWN (\(h.current ?? "(none)") or \($0): run shipit status)" } ?? h.current
+                ?? "(none)"
             var line = "  \(h.host.padded(toLength: width))  current=\(current)"
             if let p = h.previous, p != h.current { line += "  previous=\(p)" }
-            if let step = h.rolloutStep { line += h.switchedAt == nil ? "  step \(step) (not started)" : "  step \(step)" }
-            if let step = h.failedStep { line += "  failed at \(step): " + TerminalText.visible(h.error ?? "", newlines: false) }
-            if let r = h.retreatedFrom { line += "  no previous release: \(r) " + (h.appStopped == true ? "stopped" : "left running (set 'stop')") }
+            if let step = h.rolloutStep {
+                line += h.switchedAt == nil ? "  step \(step) (not started)" : "  step \(step)"
+            }
+            if let step = h.failedStep {
+                line += "  failed at \(step): " + TerminalText.visible(h.error ?? "", newlines: false)
+            }
+            if let r = h.retreatedFrom {
+                line +=
+                    "  no previous release: \(r) " + (h.appStopped == true ? "stopped" : "left running (set 'stop')")
+            }
             Console.shared.out(line)
         }
-        if let id = r.attemptID { Console.shared.out("attempt \(id) recorded in the ledger \(r.ledger ?? "")  (shipit changes shows it)") }
+        if let id = r.attemptID {
+            Console.shared.out("attempt \(id) recorded in the ledger \(r.ledger ?? "")  (shipit changes shows it)")
+        }
     }
 }

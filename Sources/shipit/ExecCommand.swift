@@ -1,6 +1,6 @@
-import SSH
 import ArgumentParser
 import FoundationEssentials
+import SSH
 import ShipitCore
 
 struct ExecCommand: AsyncParsableCommand {
@@ -8,30 +8,35 @@ struct ExecCommand: AsyncParsableCommand {
         commandName: "exec",
         abstract: "Run a command on every host in parallel.",
         discussion: """
-        One argument is a shell command line, run as is (pipes and ';' work): shipit exec -- 'df -h | tail -1'
-        Several arguments are an argv, each quoted: shipit exec -- ls -l "my dir"
-        Output lines are prefixed with the host ('|' stdout, '!' stderr), secrets redacted, control
-        characters shown (as \\x1b), not sent to the terminal. --json: one JSON object per output line
-        ({"host","stream","line"}) and per host at the end ({"event":"result",…}), the text exact.
-        Exits 1 if any host failed.
-        Without --hosts, the hosts and ssh settings of the config (--config, default shipit.yml);
-        --roles worker: only its hosts with that role; --host H: that one host.
-        --release current: in the serving release's directory, with the environment the app's start
-        command gets (PORT, SHIPIT_BIND, SHIPIT_RELEASE…; symlink strategy).
-        -t: a pseudo-terminal for an interactive command on one host, like `ssh -t`:
-          shipit exec -t --host web-1 --release current -- bin/rails console
-        """
+            One argument is a shell command line, run as is (pipes and ';' work): shipit exec -- 'df -h | tail -1'
+            Several arguments are an argv, each quoted: shipit exec -- ls -l "my dir"
+            Output lines are prefixed with the host ('|' stdout, '!' stderr), secrets redacted, control
+            characters shown (as \\x1b), not sent to the terminal. --json: one JSON object per output line
+            ({"host","stream","line"}) and per host at the end ({"event":"result",…}), the text exact.
+            Exits 1 if any host failed.
+            Without --hosts, the hosts and ssh settings of the config (--config, default shipit.yml);
+            --roles worker: only its hosts with that role; --host H: that one host.
+            --release current: in the serving release's directory, with the environment the app's start
+            command gets (PORT, SHIPIT_BIND, SHIPIT_RELEASE…; symlink strategy).
+            -t: a pseudo-terminal for an interactive command on one host, like `ssh -t`:
+              shipit exec -t --host web-1 --release current -- bin/rails console
+            """
     )
 
     @OptionGroup var hostOptions: HostOptions
 
-    @Option(name: .long, help: ArgumentHelp("Config whose hosts and ssh settings to use when --hosts is not given.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Config whose hosts and ssh settings to use when --hosts is not given.", valueName: "file"))
     var config: String?
 
     @Option(name: .long, help: "Stage overlay of the config: merges shipit.<stage>.yml over it.")
     var stage: String?
 
-    @Option(name: .long, help: ArgumentHelp("Only the config's hosts with one of these roles (a host without roles is 'web').", valueName: "role,…"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Only the config's hosts with one of these roles (a host without roles is 'web').", valueName: "role,…"))
     var roles: String?
 
     @Option(name: .long, help: "Seconds the command may run on each host.")
@@ -40,10 +45,16 @@ struct ExecCommand: AsyncParsableCommand {
     @Option(name: .long, help: "One host: of the config (its ssh settings apply), or any host with the ssh flags.")
     var host: String?
 
-    @Option(name: .long, help: ArgumentHelp("'current': run in the serving release's directory with the app's start environment.", valueName: "current"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "'current': run in the serving release's directory with the app's start environment.", valueName: "current")
+    )
     var release: String?
 
-    @Flag(name: [.customShort("t"), .customLong("tty")], help: "A pseudo-terminal for an interactive command (a console, psql), on one host.")
+    @Flag(
+        name: [.customShort("t"), .customLong("tty")],
+        help: "A pseudo-terminal for an interactive command (a console, psql), on one host.")
     var tty = false
 
     @Flag(name: .long, help: "Print NDJSON: one object per output line, then one per host's result.")
@@ -60,8 +71,12 @@ struct ExecCommand: AsyncParsableCommand {
     /// `--host`) and ssh settings; the config too when there is one (`--release` needs it).
     private func targets() throws -> ([String], ConnectionSettings, DeployConfig?) {
         if let hostList = hostOptions.hosts {
-            guard roles == nil, host == nil else { throw ShipitError.input("--hosts: give --hosts, --host or --roles, not two of them") }
-            guard release == nil else { throw ShipitError.input("--release: needs the config (--config) and --host or --roles, not --hosts") }
+            guard roles == nil, host == nil else {
+                throw ShipitError.input("--hosts: give --hosts, --host or --roles, not two of them")
+            }
+            guard release == nil else {
+                throw ShipitError.input("--release: needs the config (--config) and --host or --roles, not --hosts")
+            }
             return (try HostName.parseList(hostList, field: "--hosts"), ConnectionSettings(), nil)
         }
         let file = config ?? "shipit.yml"
@@ -70,7 +85,9 @@ struct ExecCommand: AsyncParsableCommand {
             let host = try HostName.normalized(given, field: "--host")
             guard roles == nil else { throw ShipitError.input("--host: give --host or --roles, not both") }
             guard hasConfig else {
-                guard release == nil else { throw ShipitError.input("--release: needs the config (no shipit.yml here; --config FILE)") }
+                guard release == nil else {
+                    throw ShipitError.input("--release: needs the config (no shipit.yml here; --config FILE)")
+                }
                 return ([host], ConnectionSettings(), nil)
             }
             let cfg = try DeployConfig.load(file: file, stage: stage)
@@ -88,9 +105,13 @@ struct ExecCommand: AsyncParsableCommand {
     private func commandText(host: String, config: DeployConfig?) throws -> String {
         let text = command.count == 1 ? command[0] : "exec " + ShellQuote.join(command)
         guard let release else { return text }
-        guard release == "current" else { throw ShipitError.input("--release: only 'current' (the serving release) is supported") }
+        guard release == "current" else {
+            throw ShipitError.input("--release: only 'current' (the serving release) is supported")
+        }
         guard let config, config.strategy == .symlink else {
-            throw ShipitError.input("--release current: for the symlink strategy (an image's release runs in its container: `podman exec -it <app>-<release> …` on the host)")
+            throw ShipitError.input(
+                "--release current: for the symlink strategy (an image's release runs in its container: `podman exec -it <app>-<release> …` on the host)"
+            )
         }
         return SymlinkStrategy(config: config).inCurrentRelease(host: host, command: text)
     }
@@ -110,13 +131,19 @@ struct ExecCommand: AsyncParsableCommand {
         let term = ProcessInfo.processInfo.environment["TERM"].flatMap { $0.isEmpty ? nil : $0 } ?? "xterm"
         let restore = LocalTerminal.makeRaw()
         let result: Result<ExitStatus, Error>
-        do { result = .success(try await session.interactive(text, term: term, columns: size.columns, rows: size.rows, connectTimeout: settings.connectTimeout)) } catch { result = .failure(error) }
+        do {
+            result = .success(
+                try await session.interactive(
+                    text, term: term, columns: size.columns, rows: size.rows, connectTimeout: settings.connectTimeout))
+        } catch { result = .failure(error) }
         restore?()
         await fleet.closeAll()
         switch result {
-        case let .success(status):
-            if status.code != 0 || status.signal != nil { throw ExitCode(status.signal == nil ? status.code : ShipitExit.failure.rawValue) }
-        case let .failure(error):
+        case .success(let status):
+            if status.code != 0 || status.signal != nil {
+                throw ExitCode(status.signal == nil ? status.code : ShipitExit.failure.rawValue)
+            }
+        case .failure(let error):
             Console.shared.err("FAILED \(host): \(ErrorText.withoutHost(error))")
             throw ExitCode(ShipitExit.failure.rawValue)
         }
@@ -138,8 +165,10 @@ struct ExecCommand: AsyncParsableCommand {
         // Each host's own: in the serving release, the environment names the host.
         var perHost: [String: RemoteCommand] = [:]
         for h in hosts {
-            perHost[h] = release == nil
-                ? (command.count == 1 ? RemoteCommand(script: command[0], timeout: timeout) : RemoteCommand(command, timeout: timeout))
+            perHost[h] =
+                release == nil
+                ? (command.count == 1
+                    ? RemoteCommand(script: command[0], timeout: timeout) : RemoteCommand(command, timeout: timeout))
                 : RemoteCommand(script: try commandText(host: h, config: cfg), timeout: timeout)
         }
         let commands = perHost
@@ -148,7 +177,10 @@ struct ExecCommand: AsyncParsableCommand {
         let console = Console.shared
         let json = self.json
         let outcomes = await ExecRunner(fleet: fleet).run({ commands[$0]! }) { host, stream, line in
-            if json { return JSONOutput.printLine(OutputLine(host: host, stream: stream == .stdout ? "stdout" : "stderr", line: line)) }
+            if json {
+                return JSONOutput.printLine(
+                    OutputLine(host: host, stream: stream == .stdout ? "stdout" : "stderr", line: line))
+            }
             let label = host.padded(toLength: width)
             if stream == .stdout { console.out("\(label) | \(line)") } else { console.err("\(label) ! \(line)") }
         }
@@ -157,7 +189,10 @@ struct ExecCommand: AsyncParsableCommand {
         let failed = outcomes.filter { !$0.succeeded }
         if json {
             for o in outcomes {
-                JSONOutput.printLine(HostResult(host: o.host, ok: o.succeeded, exitCode: o.status?.code, signal: o.status?.signal, error: o.error, seconds: o.seconds))
+                JSONOutput.printLine(
+                    HostResult(
+                        host: o.host, ok: o.succeeded, exitCode: o.status?.code, signal: o.status?.signal,
+                        error: o.error, seconds: o.seconds))
             }
             if !failed.isEmpty { throw ExitCode(ShipitExit.failure.rawValue) }
             return
@@ -167,7 +202,9 @@ struct ExecCommand: AsyncParsableCommand {
             console.err("FAILED \(o.host): \(why) (\(Console.seconds(o.seconds)))")
         }
         if !failed.isEmpty {
-            console.err("shipit exec: \(failed.count) of \(hosts.count) host(s) failed: \(failed.map(\.host).joined(separator: ", "))")
+            console.err(
+                "shipit exec: \(failed.count) of \(hosts.count) host(s) failed: \(failed.map(\.host).joined(separator: ", "))"
+            )
             throw ExitCode(ShipitExit.failure.rawValue)
         }
     }

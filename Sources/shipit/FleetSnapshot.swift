@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 import ShipitCore
 
 /// What `status`, `releases` and `verify` print with --json: the hosts, and the verdict.
@@ -12,10 +12,15 @@ struct FleetSnapshot: Encodable {
     let verdict: FleetVerdict?
 
     static func take(_ config: DeployConfig, _ options: FleetInspector.Options) async -> [HostInspection] {
-        var hosts = await withFleet(config) { await FleetInspector(config: config, transport: $0).inspect(options).hosts }
+        var hosts = await withFleet(config) {
+            await FleetInspector(config: config, transport: $0).inspect(options).hosts
+        }
         if hosts.contains(where: { $0.lock != nil }), let ledger = await LedgerAccess.forReading(config).ledger {
             let dead = Set(await LedgerStore.deadHolders(ledger, config: config))
-            for i in hosts.indices where hosts[i].lock != nil { hosts[i].lock?.stale = false; hosts[i].markStale(dead) }
+            for i in hosts.indices where hosts[i].lock != nil {
+                hosts[i].lock?.stale = false
+                hosts[i].markStale(dead)
+            }
         }
         return hosts
     }
@@ -24,7 +29,8 @@ struct FleetSnapshot: Encodable {
     static func ledgerRelease(_ config: DeployConfig) async -> String? {
         let (ledger, _) = await LedgerAccess.forReading(config)
         guard let ledger else { return nil }
-        let recent = (try? await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage), limit: 200))) ?? []
+        let recent =
+            (try? await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage), limit: 200))) ?? []
         return recent.last { $0.outcome == .succeeded && !$0.releaseID.isEmpty }?.releaseID
     }
 
@@ -39,7 +45,9 @@ struct FleetSnapshot: Encodable {
             for (i, c) in row.enumerated() { if i < w.count { w[i] = max(w[i], c.count) } else { w.append(c.count) } }
         }
         for row in rows {
-            Console.shared.out(row.enumerated().map { i, c in i == row.count - 1 ? c : c.padded(toLength: widths[i]) }.joined(separator: "  "))
+            Console.shared.out(
+                row.enumerated().map { i, c in i == row.count - 1 ? c : c.padded(toLength: widths[i]) }.joined(
+                    separator: "  "))
         }
     }
 }

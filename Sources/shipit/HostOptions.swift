@@ -1,6 +1,6 @@
-import SSH
 import ArgumentParser
 import FoundationEssentials
+import SSH
 import ShipitCore
 
 /// The connection flags every command accepts; they override the config file.
@@ -17,10 +17,14 @@ struct HostOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Private key file; repeat to try several.", valueName: "file"))
     var identity: [String] = []
 
-    @Option(name: .customLong("known-hosts"), help: ArgumentHelp("known_hosts file to verify host keys against.", valueName: "file"))
+    @Option(
+        name: .customLong("known-hosts"),
+        help: ArgumentHelp("known_hosts file to verify host keys against.", valueName: "file"))
     var knownHosts: String?
 
-    @Flag(name: .customLong("accept-new-host-keys"), help: "Trust and record keys of hosts not yet in known_hosts (a changed key is still refused).")
+    @Flag(
+        name: .customLong("accept-new-host-keys"),
+        help: "Trust and record keys of hosts not yet in known_hosts (a changed key is still refused).")
     var acceptNewHostKeys = false
 
     @Option(name: .customLong("connect-timeout"), help: "Seconds to connect and authenticate.")
@@ -29,10 +33,18 @@ struct HostOptions: ParsableArguments {
     @Option(name: .long, help: "Hosts worked on at once.")
     var parallel: Int?
 
-    @Option(name: .customLong("ssh-config"), help: ArgumentHelp("OpenSSH client config for host aliases, users, ports, keys, ProxyJump (default: ~/.ssh/config; 'none' to read none).", valueName: "file"))
+    @Option(
+        name: .customLong("ssh-config"),
+        help: ArgumentHelp(
+            "OpenSSH client config for host aliases, users, ports, keys, ProxyJump (default: ~/.ssh/config; 'none' to read none).",
+            valueName: "file"))
     var sshConfig: String?
 
-    @Option(name: .customLong("proxy-jump"), help: ArgumentHelp("Jump host(s) in front of every host, comma-separated in order ('none' to ignore ssh_config's).", valueName: "[user@]host[:port]"))
+    @Option(
+        name: .customLong("proxy-jump"),
+        help: ArgumentHelp(
+            "Jump host(s) in front of every host, comma-separated in order ('none' to ignore ssh_config's).",
+            valueName: "[user@]host[:port]"))
     var proxyJump: String?
 
     /// The numbers among the flags, in the config's ranges (`ssh.port`, `ssh.connect_timeout`,
@@ -77,7 +89,9 @@ struct HostOptions: ParsableArguments {
         if let proxyJump {
             let hops = proxyJump.split(separator: ",").map { $0.trimmed() }
             s.proxyJump = hops == ["none"] ? [] : hops
-            for hop in s.proxyJump ?? [] { _ = try s.jumpHop(hop, defaultUser: s.user, fallback: s.sshOptions, field: "--proxy-jump") }
+            for hop in s.proxyJump ?? [] {
+                _ = try s.jumpHop(hop, defaultUser: s.user, fallback: s.sshOptions, field: "--proxy-jump")
+            }
         }
         return s
     }

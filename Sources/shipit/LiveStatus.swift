@@ -1,6 +1,6 @@
 import FoundationEssentials
-import SSH
 import Glibc
+import SSH
 import ShipitCore
 
 /// The live progress view on a terminal: one status line kept at the bottom (phase, hosts done,
@@ -16,7 +16,10 @@ final class LiveStatus: @unchecked Sendable {
     private var failed: [String: Int] = [:]
     private var lastStep = ""
 
-    init(hostCount: Int, enabled: Bool = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb") {
+    init(
+        hostCount: Int,
+        enabled: Bool = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    ) {
         self.hostCount = hostCount
         self.enabled = enabled
     }
@@ -25,14 +28,18 @@ final class LiveStatus: @unchecked Sendable {
     func show(_ line: String, notice n: DeployNotice) {
         // One notice, one line: a newline or `\r` in remote text must not start a line of its own.
         let line = TerminalText.visible(line, newlines: false)
-        guard enabled else { Console.shared.out(line); return }
+        guard enabled else {
+            Console.shared.out(line)
+            return
+        }
         let status: String = lock.withLock {
             if n.step == "state", let to = n.message.components(separatedBy: " → ").last { phase = to }
             if n.host != nil, n.status == .ok || n.status == .failed {
                 lastStep = n.step
                 if n.status == .ok { done[n.step, default: 0] += 1 } else { failed[n.step, default: 0] += 1 }
             }
-            let d = done[lastStep] ?? 0, f = failed[lastStep] ?? 0
+            let d = done[lastStep] ?? 0
+            let f = failed[lastStep] ?? 0
             let progress = lastStep.isEmpty ? "" : "  \(lastStep) \(d + f)/\(hostCount)\(f > 0 ? " (\(f) FAILED)" : "")"
             return "[\(phase)]\(progress)  \(String(cFormat: "%.1fs", Date().timeIntervalSince(started)))"
         }

@@ -8,7 +8,9 @@ enum LocalTerminal {
     /// Columns and rows of the terminal on `fd`, else $COLUMNS/$LINES, else 80×24.
     static func size(_ fd: Int32 = 1) -> (columns: Int, rows: Int) {
         var ws = winsize()
-        if ioctl(fd, UInt(TIOCGWINSZ), &ws) == 0, ws.ws_col > 0, ws.ws_row > 0 { return (Int(ws.ws_col), Int(ws.ws_row)) }
+        if ioctl(fd, UInt(TIOCGWINSZ), &ws) == 0, ws.ws_col > 0, ws.ws_row > 0 {
+            return (Int(ws.ws_col), Int(ws.ws_row))
+        }
         let env = { (name: String) in getenv(name).flatMap { Int(String(cString: $0)) } }
         return (env("COLUMNS") ?? 80, env("LINES") ?? 24)
     }
@@ -21,6 +23,9 @@ enum LocalTerminal {
         var raw = saved
         cfmakeraw(&raw)
         guard tcsetattr(fd, TCSANOW, &raw) == 0 else { return nil }
-        return { var s = saved; _ = tcsetattr(fd, TCSANOW, &s) }
+        return {
+            var s = saved
+            _ = tcsetattr(fd, TCSANOW, &s)
+        }
     }
 }

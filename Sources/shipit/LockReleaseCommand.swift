@@ -10,7 +10,9 @@ extension LockCommand {
         var force = false
 
         func run() async throws {
-            guard force else { throw ShipitError.input("--force is required: releasing another run's lock lets two deploys overlap") }
+            guard force else {
+                throw ShipitError.input("--force is required: releasing another run's lock lets two deploys overlap")
+            }
             let config = try common.load()
             _ = try await LockCommand.show(config)
             let results = await withFleet(config) { await FleetLocks(config: config, transport: $0).forceRelease() }

@@ -4,7 +4,8 @@ import ShipitCore
 
 extension LockCommand {
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show who holds the lock on each host, and for how long.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show who holds the lock on each host, and for how long.")
         @OptionGroup var common: ConfigOptions
 
         func run() async throws {

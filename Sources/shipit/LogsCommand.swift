@@ -1,6 +1,6 @@
-import SSH
 import ArgumentParser
 import FoundationEssentials
+import SSH
 import ShipitCore
 
 struct LogsCommand: AsyncParsableCommand {
@@ -8,11 +8,11 @@ struct LogsCommand: AsyncParsableCommand {
         commandName: "logs",
         abstract: "The app's logs from every host at once, merged by time, each line with its host.",
         discussion: """
-        Where the logs are is `logs:` in shipit.yml (a file, a command such as journalctl, or the
-        container's logs; docs/logs.md). Lines are read where they are, filtered on the host (time
-        window, --grep), at most --max-bytes per host (the newest), redacted, and merged by the
-        ISO-8601 time each starts with. --follow streams new lines until Ctrl-C.
-        """
+            Where the logs are is `logs:` in shipit.yml (a file, a command such as journalctl, or the
+            container's logs; docs/logs.md). Lines are read where they are, filtered on the host (time
+            window, --grep), at most --max-bytes per host (the newest), redacted, and merged by the
+            ISO-8601 time each starts with. --follow streams new lines until Ctrl-C.
+            """
     )
 
     @OptionGroup var common: ConfigOptions
@@ -20,22 +20,33 @@ struct LogsCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How far back: 30s, 10m, 2h, 1d (default 10m).", valueName: "duration"))
     var since: String?
 
-    @Option(name: .long, help: ArgumentHelp("Only lines matching this POSIX extended regular expression (grep -E).", valueName: "regex"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Only lines matching this POSIX extended regular expression (grep -E).", valueName: "regex"))
     var grep: String?
 
-    @Option(name: .long, help: ArgumentHelp("Only this role's logs, from the hosts with it (hosts[].roles): a process role's own log (roles.<name>.log), else the app's.", valueName: "role"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Only this role's logs, from the hosts with it (hosts[].roles): a process role's own log (roles.<name>.log), else the app's.",
+            valueName: "role"))
     var role: String?
 
     @Option(name: .long, help: ArgumentHelp("Only these hosts (comma-separated, from the config).", valueName: "host"))
     var host: String?
 
-    @Option(name: .long, help: ArgumentHelp("The window of this release: from its switch to the next (from the ledger).", valueName: "id"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The window of this release: from its switch to the next (from the ledger).", valueName: "id"))
     var release: String?
 
     @Flag(name: .long, help: "Stream new lines as they come, until interrupted.")
     var follow = false
 
-    @Option(name: .customLong("max-bytes"), help: ArgumentHelp("The most taken from one host (the newest lines).", valueName: "bytes"))
+    @Option(
+        name: .customLong("max-bytes"),
+        help: ArgumentHelp("The most taken from one host (the newest lines).", valueName: "bytes"))
     var maxBytes: Int?
 
     func run() async throws {
@@ -44,12 +55,15 @@ struct LogsCommand: AsyncParsableCommand {
         var config = try common.load()
         let hosts = try selectedHosts(config)
         if let grep, grep.contains("\n") { throw ShipitError.input("--grep: one line, please") }
-        if follow, release != nil || since != nil { throw ShipitError.input("--follow: shows new lines only (no --since or --release)") }
+        if follow, release != nil || since != nil {
+            throw ShipitError.input("--follow: shows new lines only (no --since or --release)")
+        }
         let (from, until) = try await window(config)
         config.hosts = hosts
         if follow { return try await followLogs(config, hosts: hosts) }
         let result = await withFleet(config) { transport in
-            await FleetLogs(config: config, transport: transport, hosts: hosts, role: role).fetch(since: from, until: until, grep: grep, maxBytes: maxBytes)
+            await FleetLogs(config: config, transport: transport, hosts: hosts, role: role).fetch(
+                since: from, until: until, grep: grep, maxBytes: maxBytes)
         }
         render(result, hosts: hosts)
         if !result.failed.isEmpty { throw ExitCode(ShipitExit.failure.rawValue) }
@@ -59,13 +73,19 @@ struct LogsCommand: AsyncParsableCommand {
         var hosts = config.hosts
         if let role {
             hosts = hosts.filter { config.hostRoles.roles(of: $0).contains(role) }
-            guard !hosts.isEmpty else { throw ShipitError.input("--role: no host has the role '\(role)' (hosts[].roles)") }
+            guard !hosts.isEmpty else {
+                throw ShipitError.input("--role: no host has the role '\(role)' (hosts[].roles)")
+            }
         }
         if let host {
             let wanted = try HostName.parseList(host, field: "--host")
-            for h in wanted where !config.hosts.contains(h) { throw ShipitError.input("--host: \(h) is not one of the config's hosts") }
+            for h in wanted where !config.hosts.contains(h) {
+                throw ShipitError.input("--host: \(h) is not one of the config's hosts")
+            }
             hosts = hosts.filter { wanted.contains($0) }
-            guard !hosts.isEmpty else { throw ShipitError.input("--host: none of these hosts has the role '\(role ?? "")'") }
+            guard !hosts.isEmpty else {
+                throw ShipitError.input("--host: none of these hosts has the role '\(role ?? "")'")
+            }
         }
         return hosts
     }
@@ -111,7 +131,9 @@ struct LogsCommand: AsyncParsableCommand {
         let width = hosts.map(\.count).max() ?? 0
         let json = common.json
         let failed = await withFleet(config) { transport in
-            await FleetLogs(config: config, transport: transport, hosts: hosts, role: role).follow(grep: grep, stop: { interrupt.isRaised }) { line in
+            await FleetLogs(config: config, transport: transport, hosts: hosts, role: role).follow(
+                grep: grep, stop: { interrupt.isRaised }
+            ) { line in
                 if json { JSONOutput.printLine(line) } else { Console.shared.out(Self.text(line, width: width)) }
             }
         }

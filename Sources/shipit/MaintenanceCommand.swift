@@ -24,14 +24,26 @@ struct MaintenanceCommand: AsyncParsableCommand {
         try FlagRange.check(retryAfter, flag: "--retry-after", 1...86400, unit: "seconds")
         let config = try common.load()
         try MaintenanceSwitch.validate(config, message: state == .on ? message : "")
-        let writable = try await LedgerStore.openForWriting(config, warn: { Console.shared.err("shipit: warning: " + $0) })
+        let writable = try await LedgerStore.openForWriting(
+            config, warn: { Console.shared.err("shipit: warning: " + $0) })
         let results = try await withFleet(config) {
-            try await MaintenanceSwitch(config: config, transport: $0, ledger: writable).set(on: state == .on, message: message, retryAfter: retryAfter)
+            try await MaintenanceSwitch(config: config, transport: $0, ledger: writable).set(
+                on: state == .on, message: message, retryAfter: retryAfter)
         }
         var failed = 0
         for h in config.hosts {
-            guard results.keys.contains(h) else { Console.shared.out("\(h): runs no app (only \(config.hostRoles.roles(of: h).joined(separator: ", "))): no proxy, left as it is"); continue }
-            if let why = results[h] ?? nil { failed += 1; Console.shared.out("\(h): FAILED: \(why)") } else { Console.shared.out("\(h): maintenance \(state.rawValue)") }
+            guard results.keys.contains(h) else {
+                Console.shared.out(
+                    "\(h): runs no app (only \(config.hostRoles.roles(of: h).joined(separator: ", "))): no proxy, left as it is"
+                )
+                continue
+            }
+            if let why = results[h] ?? nil {
+                failed += 1
+                Console.shared.out("\(h): FAILED: \(why)")
+            } else {
+                Console.shared.out("\(h): maintenance \(state.rawValue)")
+            }
         }
         if failed > 0 { throw ExitCode(ShipitExit.failure.rawValue) }
     }

@@ -14,11 +14,17 @@ struct ReleasesCommand: AsyncParsableCommand {
         let config = try common.load()
         let hosts = await FleetSnapshot.take(config, .init())
         if common.json {
-            JSONOutput.print(FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: nil))
+            JSONOutput.print(
+                FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: nil))
         } else {
             for h in hosts {
-                guard h.reachable else { Console.shared.out("\(h.host): UNREACHABLE: \(h.error ?? "?")"); continue }
-                Console.shared.out("\(h.host): current \(h.current ?? "(none)"), previous \(h.previous ?? "(none)")\(h.lock != nil ? ", LOCKED" : "")")
+                guard h.reachable else {
+                    Console.shared.out("\(h.host): UNREACHABLE: \(h.error ?? "?")")
+                    continue
+                }
+                Console.shared.out(
+                    "\(h.host): current \(h.current ?? "(none)"), previous \(h.previous ?? "(none)")\(h.lock != nil ? ", LOCKED" : "")"
+                )
                 for r in h.releases.reversed() {
                     var marks: [String] = []
                     if r == h.current { marks.append("current") }

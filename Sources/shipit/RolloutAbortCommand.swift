@@ -6,10 +6,10 @@ struct RolloutAbortCommand: AsyncParsableCommand {
         commandName: "abort",
         abstract: "Roll back exactly the hosts a paused (or crashed) rollout switched, and release its lock.",
         discussion: """
-        Hosts of steps the rollout never reached are not touched (the release is removed from them).
-        Also picks up a rollout whose process died mid-step (recorded as interrupted). Exits 0 when
-        every switched host is back on its previous release, 5 if some could not be.
-        """
+            Hosts of steps the rollout never reached are not touched (the release is removed from them).
+            Also picks up a rollout whose process died mid-step (recorded as interrupted). Exits 0 when
+            every switched host is back on its previous release, 5 if some could not be.
+            """
     )
 
     @OptionGroup var common: ConfigOptions

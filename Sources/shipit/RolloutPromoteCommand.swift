@@ -6,10 +6,10 @@ struct RolloutPromoteCommand: AsyncParsableCommand {
         commandName: "promote",
         abstract: "Run the paused rollout's remaining steps (its release is already on every host).",
         discussion: """
-        Picks up the newest attempt of this app and stage if it is a paused rollout: pre-flight on
-        every host (taking up the lock it left), then the next steps with their bakes and gates, and
-        on a failure the rollback of every host switched so far. Exit codes as for deploy.
-        """
+            Picks up the newest attempt of this app and stage if it is a paused rollout: pre-flight on
+            every host (taking up the lock it left), then the next steps with their bakes and gates, and
+            on a failure the rollback of every host switched so far. Exit codes as for deploy.
+            """
     )
 
     @OptionGroup var common: ConfigOptions

@@ -7,16 +7,29 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("lock-wait"), help: "Seconds to wait for another run's deploy lock.")
     var lockWait: Int = 0
 
-    @Option(name: .long, help: ArgumentHelp("Seconds the run may take: past them it stops, rolls back what it switched, and exits 124.", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds the run may take: past them it stops, rolls back what it switched, and exits 124.",
+            valueName: "seconds"))
     var deadline: Double?
 
-    @Option(name: .long, help: ArgumentHelp("Pipeline output: auto (GITHUB_ACTIONS / GITLAB_CI), github, gitlab or none.", valueName: "platform"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Pipeline output: auto (GITHUB_ACTIONS / GITLAB_CI), github, gitlab or none.", valueName: "platform"))
     var ci: String = "auto"
 
-    @Option(name: .customLong("github-deployment"), help: ArgumentHelp("GitHub Actions: record the run as a deployment to this environment (Deployments API; needs GITHUB_TOKEN).", valueName: "environment"))
+    @Option(
+        name: .customLong("github-deployment"),
+        help: ArgumentHelp(
+            "GitHub Actions: record the run as a deployment to this environment (Deployments API; needs GITHUB_TOKEN).",
+            valueName: "environment"))
     var githubDeployment: String?
 
-    @Option(name: .customLong("environment-url"), help: ArgumentHelp("The deployed environment's URL, for the GitHub deployment status.", valueName: "url"))
+    @Option(
+        name: .customLong("environment-url"),
+        help: ArgumentHelp("The deployed environment's URL, for the GitHub deployment status.", valueName: "url"))
     var environmentURL: String?
 
     /// `--github-deployment`: the deployment is created and set `in_progress` before the run, and
@@ -24,8 +37,12 @@ struct RunOptions: ParsableArguments {
     func withGitHubDeployment(_ run: () async throws -> DeployReport) async throws -> DeployReport {
         guard let env = githubDeployment else { return try await run() }
         let warn = { (m: String) in Console.shared.err("shipit: warning: GitHub deployment: " + m) }
-        let (client, why) = GitHubDeployments.fromEnvironment(ProcessInfo.processInfo.environment, environment: env, environmentURL: environmentURL)
-        guard let client else { warn("not recorded: \(why ?? "")"); return try await run() }
+        let (client, why) = GitHubDeployments.fromEnvironment(
+            ProcessInfo.processInfo.environment, environment: env, environmentURL: environmentURL)
+        guard let client else {
+            warn("not recorded: \(why ?? "")")
+            return try await run()
+        }
         let (id, error) = await client.create(description: "shipit")
         if let error { warn(error) }
         if let id, let e = await client.status(id, state: "in_progress", description: "shipit is deploying") { warn(e) }
@@ -42,7 +59,8 @@ struct RunOptions: ParsableArguments {
     func renderer(_ config: DeployConfig, json: Bool) throws -> DeployRenderer {
         let platform = try CIPlatform.detect(ci)
         let rollback = "shipit rollback --config \(config.file)" + (config.stage.map { " --stage \($0)" } ?? "")
-        return DeployRenderer(json: json, hostCount: config.hosts.count, ci: CIOutput(platform: platform, rollbackCommand: rollback))
+        return DeployRenderer(
+            json: json, hostCount: config.hosts.count, ci: CIOutput(platform: platform, rollbackCommand: rollback))
     }
 
     /// Called first by each command that has these flags (not as ArgumentParser's `validate()`,
@@ -54,19 +72,25 @@ struct RunOptions: ParsableArguments {
 
     /// Runs `body` with a deployment set up for `config` (signals, ledger, fleet), renders the
     /// report, and exits with its code.
-    func launch(_ config: DeployConfig, json: Bool, options: Deployment.Options, _ body: (Deployment) async -> DeployReport) async throws {
+    func launch(
+        _ config: DeployConfig, json: Bool, options: Deployment.Options, _ body: (Deployment) async -> DeployReport
+    ) async throws {
         let renderer = try renderer(config, json: json)
         try await launch(config, renderer: renderer, options: options, body)
     }
 
-    func launch(_ config: DeployConfig, renderer: DeployRenderer, options: Deployment.Options, _ body: (Deployment) async -> DeployReport) async throws {
+    func launch(
+        _ config: DeployConfig, renderer: DeployRenderer, options: Deployment.Options,
+        _ body: (Deployment) async -> DeployReport
+    ) async throws {
         let flag = InterruptFlag()
         var options = options
         options.lockWaitSeconds = lockWait
         options.deadline = deadline
         let report = try await withGitHubDeployment {
-            try await RunLauncher.run(config, options: options, interrupt: flag, warn: { Console.shared.err("shipit: warning: " + $0) },
-                                      notify: renderer.notice, body)
+            try await RunLauncher.run(
+                config, options: options, interrupt: flag, warn: { Console.shared.err("shipit: warning: " + $0) },
+                notify: renderer.notice, body)
         }
         renderer.report(report)
         if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
@@ -80,8 +104,9 @@ struct RunOptions: ParsableArguments {
         options.lockWaitSeconds = lockWait
         options.deadline = deadline
         let report = try await withGitHubDeployment {
-            try await RunLauncher.resume(config, mode: mode, options: options, interrupt: InterruptFlag(),
-                                         warn: { Console.shared.err("shipit: warning: " + $0) }, notify: renderer.notice)
+            try await RunLauncher.resume(
+                config, mode: mode, options: options, interrupt: InterruptFlag(),
+                warn: { Console.shared.err("shipit: warning: " + $0) }, notify: renderer.notice)
         }
         renderer.report(report)
         if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }

@@ -8,9 +8,13 @@ struct Shipit: AsyncParsableCommand {
         commandName: "shipit",
         abstract: "Deploy and roll back releases over SSH, with a ledger of everything that changed.",
         version: "shipit \(ShipitVersion.current) (libssh2 \(ShipitVersion.libssh2))",
-        subcommands: [DeployCommand.self, RollbackCommand.self, ChangesCommand.self, ReleasesCommand.self, StatusCommand.self, VerifyCommand.self,
-                      TriageCommand.self, MaintenanceCommand.self, LockCommand.self, LedgerCommand.self, MigrationsCommand.self, ExecCommand.self,
-                      InitCommand.self, CheckCommand.self, RolloutCommand.self, StatsCommand.self, LogsCommand.self]
+        subcommands: [
+            DeployCommand.self, RollbackCommand.self, ChangesCommand.self, ReleasesCommand.self, StatusCommand.self,
+            VerifyCommand.self,
+            TriageCommand.self, MaintenanceCommand.self, LockCommand.self, LedgerCommand.self, MigrationsCommand.self,
+            ExecCommand.self,
+            InitCommand.self, CheckCommand.self, RolloutCommand.self, StatsCommand.self, LogsCommand.self,
+        ]
     )
 
     /// The one place errors become exit codes: a `ShipitError` prints `shipit <command>: <message>`

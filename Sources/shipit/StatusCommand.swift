@@ -5,32 +5,50 @@ import ShipitCore
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Per host: current release, health (live/ready), lock; and drift. Exits 7 on drift or an unhealthy host."
+        abstract:
+            "Per host: current release, health (live/ready), lock; and drift. Exits 7 on drift or an unhealthy host."
     )
 
     @OptionGroup var common: ConfigOptions
 
     func run() async throws {
         let config = try common.load()
-        let hosts = await FleetSnapshot.take(config, .init(health: config.health != nil || !config.processRoles.isEmpty))
+        let hosts = await FleetSnapshot.take(
+            config, .init(health: config.health != nil || !config.processRoles.isEmpty))
         let verdict = FleetVerdict(hosts)
         if common.json {
-            JSONOutput.print(FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: verdict))
+            JSONOutput.print(
+                FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: verdict))
         } else {
             let state = verdict.ok ? "OK" : (verdict.drift ? "DRIFT" : "UNHEALTHY")
-            Console.shared.out("\(config.app)\(config.stage.map { " (\($0))" } ?? ""): \(hosts.count) host(s), \(verdict.release.map { "release \($0)" } ?? "no single release"): \(state)")
+            Console.shared.out(
+                "\(config.app)\(config.stage.map { " (\($0))" } ?? ""): \(hosts.count) host(s), \(verdict.release.map { "release \($0)" } ?? "no single release"): \(state)"
+            )
             let traffic = config.traffic != nil
             let roles = !config.processRoles.isEmpty
-            var rows = [["HOST", "CURRENT"] + (traffic ? ["SLOT", "WARM STANDBY"] : []) + ["LIVE", "READY"] + (roles ? ["ROLES"] : []) + ["LOCK"]]
+            var rows = [
+                ["HOST", "CURRENT"] + (traffic ? ["SLOT", "WARM STANDBY"] : []) + ["LIVE", "READY"]
+                    + (roles ? ["ROLES"] : []) + ["LOCK"]
+            ]
             for h in hosts {
-                guard h.reachable else { rows.append([h.host, "UNREACHABLE"] + (traffic ? ["-", "-"] : []) + ["-", "-"] + (roles ? ["-"] : []) + ["-"]); continue }
-                let lock = h.lock.map { "held by \($0.by ?? "?") for \($0.ageSeconds.map { "\($0)s" } ?? "?")\($0.stale == true ? " (stale: that run is over; the next deploy or rollback takes it over)" : "")" } ?? "free"
+                guard h.reachable else {
+                    rows.append(
+                        [h.host, "UNREACHABLE"] + (traffic ? ["-", "-"] : []) + ["-", "-"] + (roles ? ["-"] : []) + [
+                            "-"
+                        ])
+                    continue
+                }
+                let lock =
+                    h.lock.map {
+                        "held by \($0.by ?? "?") for \($0.ageSeconds.map { "\($0)s" } ?? "?")\($0.stale == true ? " (stale: that run is over; the next deploy or rollback takes it over)" : "")"
+                    } ?? "free"
                 let slot = (h.slot.map(String.init) ?? "-") + (h.maintenance == true ? " (maintenance)" : "")
                 let standby = h.standby.map { "\($0) on \(h.standbySlot.map(String.init) ?? "?")" } ?? "none"
-                rows.append([h.host, h.current ?? "(none)"] + (traffic ? [slot, standby] : [])
-                            + [h.live.map { $0.ok ? "ok" : "FAIL" } ?? "-", h.ready.map { $0.ok ? "ok" : "FAIL" } ?? "-"]
-                            + (roles ? [h.rolesSummary ?? "-"] : [])
-                            + [lock])
+                rows.append(
+                    [h.host, h.current ?? "(none)"] + (traffic ? [slot, standby] : [])
+                        + [h.live.map { $0.ok ? "ok" : "FAIL" } ?? "-", h.ready.map { $0.ok ? "ok" : "FAIL" } ?? "-"]
+                        + (roles ? [h.rolesSummary ?? "-"] : [])
+                        + [lock])
             }
             FleetSnapshot.table(rows)
             FleetSnapshot.printProblems(verdict)

@@ -1,6 +1,6 @@
-import SSH
 import ArgumentParser
 import FoundationEssentials
+import SSH
 import ShipitCore
 
 struct TriageCommand: AsyncParsableCommand {
@@ -8,11 +8,11 @@ struct TriageCommand: AsyncParsableCommand {
         commandName: "triage",
         abstract: "The production-debugging playbook on every host at once, with a pre-filled incident note.",
         discussion: """
-        Checks, in order: network (SSH), process (release, container, configured process checks), health
-        (live, ready), resources (disk, inodes, memory, load, open files), dependencies (configured checks),
-        schema. Prints the first failing layer, the recent changes with the one most likely related, and
-        whether a rollback is available and safe. Exits 7 when a layer fails.
-        """
+            Checks, in order: network (SSH), process (release, container, configured process checks), health
+            (live, ready), resources (disk, inodes, memory, load, open files), dependencies (configured checks),
+            schema. Prints the first failing layer, the recent changes with the one most likely related, and
+            whether a rollback is available and safe. Exits 7 when a layer fails.
+            """
     )
 
     @OptionGroup var common: ConfigOptions
@@ -28,7 +28,8 @@ struct TriageCommand: AsyncParsableCommand {
         let config = try common.load()
         let (ledger, status) = await LedgerAccess.forReading(config)
         let report = await withFleet(config) {
-            await Triage(config: config, transport: $0, ledger: ledger, ledgerStatus: status, since: start ?? Date()).run()
+            await Triage(config: config, transport: $0, ledger: ledger, ledgerStatus: status, since: start ?? Date())
+                .run()
         }
         let markdown = IncidentNote.markdown(report)
         if let note {
@@ -36,7 +37,11 @@ struct TriageCommand: AsyncParsableCommand {
                 throw ShipitError("--note: cannot write \(note): \(error)")
             }
         }
-        if common.json { JSONOutput.print(report) } else { TriageRenderer.print(report, notePath: note, markdown: markdown) }
+        if common.json {
+            JSONOutput.print(report)
+        } else {
+            TriageRenderer.print(report, notePath: note, markdown: markdown)
+        }
         if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
     }
 }
@@ -45,18 +50,33 @@ struct TriageCommand: AsyncParsableCommand {
 enum TriageRenderer {
     static func print(_ r: TriageReport, notePath: String?, markdown: String) {
         var out: [String] = []
-        out.append("Triage of \(r.app)\(r.stage.map { " (\($0))" } ?? "") at \(UTCTime.short(r.time)), \(r.hosts.count) host(s), \(Console.seconds(r.seconds))")
+        out.append(
+            "Triage of \(r.app)\(r.stage.map { " (\($0))" } ?? "") at \(UTCTime.short(r.time)), \(r.hosts.count) host(s), \(Console.seconds(r.seconds))"
+        )
         var rows = [["HOST", "RELEASE", "LIVE", "READY", "DISK", "MEM FREE", "LOAD/CPU", "FDS", "CHECKS"]]
         for h in r.hosts {
-            guard h.reachable else { rows.append([h.host, "UNREACHABLE", "-", "-", "-", "-", "-", "-", "-"]); continue }
+            guard h.reachable else {
+                rows.append([h.host, "UNREACHABLE", "-", "-", "-", "-", "-", "-", "-"])
+                continue
+            }
             func pct(_ v: Double?) -> String { v.map { String(cFormat: "%.0f%%", $0) } ?? "?" }
-            let checks = ([h.roles].compactMap { $0 } + h.checks.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value == 0 ? "ok" : "FAIL")" })
+            let checks =
+                ([h.roles].compactMap { $0 }
+                + h.checks.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value == 0 ? "ok" : "FAIL")" })
                 .joined(separator: " ")
-            rows.append([h.host, h.release ?? "(none)", h.live ?? "-", h.ready ?? "-", pct(h.diskUsedPercent), pct(h.memoryAvailablePercent),
-                         h.loadPerCPU.map { String(cFormat: "%.2f", $0) } ?? "?", pct(h.openFilesPercent), checks.isEmpty ? "-" : checks])
+            rows.append([
+                h.host, h.release ?? "(none)", h.live ?? "-", h.ready ?? "-", pct(h.diskUsedPercent),
+                pct(h.memoryAvailablePercent),
+                h.loadPerCPU.map { String(cFormat: "%.2f", $0) } ?? "?", pct(h.openFilesPercent),
+                checks.isEmpty ? "-" : checks,
+            ])
         }
-        let widths = rows.reduce(into: [Int](repeating: 0, count: rows[0].count)) { w, row in for (i, c) in row.enumerated() { w[i] = max(w[i], c.count) } }
-        for row in rows { out.append(row.enumerated().map { i, c in c.padded(toLength: widths[i]) }.joined(separator: "  ")) }
+        let widths = rows.reduce(into: [Int](repeating: 0, count: rows[0].count)) { w, row in
+            for (i, c) in row.enumerated() { w[i] = max(w[i], c.count) }
+        }
+        for row in rows {
+            out.append(row.enumerated().map { i, c in c.padded(toLength: widths[i]) }.joined(separator: "  "))
+        }
         out.append("")
         if let layer = r.firstFailingLayer {
             out.append("FIRST FAILING LAYER: \(layer.rawValue)")
@@ -68,7 +88,9 @@ enum TriageRenderer {
         out.append("Changes since \(UTCTime.short(r.since)) (ledger: \(r.changes.ledgerStatus)):")
         if r.changes.entries.isEmpty { out.append("  none") }
         for e in r.changes.entries.suffix(10) {
-            out.append("  \(UTCTime.short(e.time))  \(e.operation) \(e.release)  \(e.outcome)  by \(e.by)\(e.attempt == r.likelyChange ? "   <- most likely related" : "")")
+            out.append(
+                "  \(UTCTime.short(e.time))  \(e.operation) \(e.release)  \(e.outcome)  by \(e.by)\(e.attempt == r.likelyChange ? "   <- most likely related" : "")"
+            )
         }
         out.append("")
         out.append("Logs: error lines since \(UTCTime.short(r.since)) (logs.errors; shipit logs --grep for more):")
@@ -77,13 +99,21 @@ enum TriageRenderer {
         for (host, found) in r.logErrors.sorted(by: { $0.key < $1.key }) {
             for l in found { out.append("  \(host.padded(toLength: width)) | \(l.text)") }
         }
-        for (host, notes) in r.logNotes.sorted(by: { $0.key < $1.key }) { for n in notes { out.append("  \(host): \(n)") } }
+        for (host, notes) in r.logNotes.sorted(by: { $0.key < $1.key }) {
+            for n in notes { out.append("  \(host): \(n)") }
+        }
         out.append("")
         let rb = r.rollback
-        out.append("Rollback: \(rb.available ? "AVAILABLE" : "not available")\(rb.target.map { " → \($0)" } ?? "")\(rb.available && !rb.safe ? " but NOT SAFE" : ""): \(rb.why)")
+        out.append(
+            "Rollback: \(rb.available ? "AVAILABLE" : "not available")\(rb.target.map { " → \($0)" } ?? "")\(rb.available && !rb.safe ? " but NOT SAFE" : ""): \(rb.why)"
+        )
         if let c = rb.command, rb.available { out.append("  \(c)") }
         out.append("")
-        if let notePath { out.append("Incident note written to \(notePath).") } else { out.append("--- incident note (--note FILE writes it) ---\n" + markdown) }
+        if let notePath {
+            out.append("Incident note written to \(notePath).")
+        } else {
+            out.append("--- incident note (--note FILE writes it) ---\n" + markdown)
+        }
         Console.shared.out(out.joined(separator: "\n"))
     }
 }

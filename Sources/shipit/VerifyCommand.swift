@@ -6,28 +6,39 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Post-deploy check for CI: every host healthy, all on one release, release files intact.",
-        discussion: "Release files are checked against the sha256 manifest written at deploy time. Exits 7 if any check fails."
+        discussion:
+            "Release files are checked against the sha256 manifest written at deploy time. Exits 7 if any check fails."
     )
 
     @OptionGroup var common: ConfigOptions
 
     func run() async throws {
         let config = try common.load()
-        let hosts = await FleetSnapshot.take(config, .init(health: config.health != nil || !config.processRoles.isEmpty, verifyFiles: true))
+        let hosts = await FleetSnapshot.take(
+            config, .init(health: config.health != nil || !config.processRoles.isEmpty, verifyFiles: true))
         let expected = await FleetSnapshot.ledgerRelease(config)
         let verdict = FleetVerdict(hosts, checkFiles: true, expectedRelease: expected)
         if common.json {
-            JSONOutput.print(FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: verdict))
+            JSONOutput.print(
+                FleetSnapshot(app: config.app, stage: config.stage, time: Date(), hosts: hosts, verdict: verdict))
         } else {
             for h in hosts {
-                guard h.reachable else { Console.shared.out("\(h.host): UNREACHABLE"); continue }
-                let health = ([h.live.map { "live \($0.ok ? "ok" : "FAIL")" }, h.ready.map { "ready \($0.ok ? "ok" : "FAIL")" }].compactMap { $0 }
-                              + [h.rolesSummary].compactMap { $0 }).joined(separator: ", ")
+                guard h.reachable else {
+                    Console.shared.out("\(h.host): UNREACHABLE")
+                    continue
+                }
+                let health =
+                    ([h.live.map { "live \($0.ok ? "ok" : "FAIL")" }, h.ready.map { "ready \($0.ok ? "ok" : "FAIL")" }]
+                    .compactMap { $0 }
+                    + [h.rolesSummary].compactMap { $0 }).joined(separator: ", ")
                 let slot = h.slot.map { "  slot \($0)" + (h.standby.map { ", standby \($0)" } ?? "") } ?? ""
-                Console.shared.out("\(h.host): \(h.current ?? "(none)")  \(health.isEmpty ? "no health check configured" : health)  files \(h.files?.status ?? "?")\(slot)")
+                Console.shared.out(
+                    "\(h.host): \(h.current ?? "(none)")  \(health.isEmpty ? "no health check configured" : health)  files \(h.files?.status ?? "?")\(slot)"
+                )
             }
             if verdict.ok {
-                Console.shared.out("verify: OK: \(hosts.count) host(s) healthy on \(verdict.release ?? "?"), release files intact")
+                Console.shared.out(
+                    "verify: OK: \(hosts.count) host(s) healthy on \(verdict.release ?? "?"), release files intact")
             } else {
                 Console.shared.out("verify: FAILED")
                 FleetSnapshot.printProblems(verdict)

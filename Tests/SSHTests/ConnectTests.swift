@@ -1,11 +1,12 @@
 import Foundation
 import SSH
-import Testing
 import TestSupport
+import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 @Suite("connect, host keys and authentication against real sshd")
@@ -31,7 +32,9 @@ struct ConnectTests {
         #expect(e.kind == .hostKeyUnknown)
         #expect(e.host == hosts.hosts[0])
         #expect(e.message.contains("SHA256:"))
-        let fp = try await Local.run(["ssh-keygen", "-lf", "\(hosts.stateDir)/hosts/\(hosts.hosts[0])/ssh_host_ed25519_key.pub"])
+        let fp = try await Local.run([
+            "ssh-keygen", "-lf", "\(hosts.stateDir)/hosts/\(hosts.hosts[0])/ssh_host_ed25519_key.pub",
+        ])
         let expected = fp.split(separator: " ")[1]
         #expect(e.message.contains(String(expected)))
     }
@@ -43,8 +46,10 @@ struct ConnectTests {
 
     @Test func changedHostKeyIsRefused() async throws {
         // known_hosts claims host 0 has host 1's key: exactly what a MITM or a rebuilt host looks like.
-        let otherKey = try String(contentsOfFile: "\(hosts.stateDir)/hosts/\(hosts.hosts[1])/ssh_host_ed25519_key.pub", encoding: .utf8)
-            .split(separator: " ").prefix(2).joined(separator: " ")
+        let otherKey = try String(
+            contentsOfFile: "\(hosts.stateDir)/hosts/\(hosts.hosts[1])/ssh_host_ed25519_key.pub", encoding: .utf8
+        )
+        .split(separator: " ").prefix(2).joined(separator: " ")
         let path = Local.tempDir() + "/known_hosts"
         try "\(hosts.hosts[0]) \(otherKey)\n".write(toFile: path, atomically: true, encoding: .utf8)
         let e = try #require(await connectError(hosts.options(knownHosts: path)))
@@ -57,7 +62,8 @@ struct ConnectTests {
 
     @Test func acceptNewRecordsTheKeyThenStrictAccepts() async throws {
         let path = Local.tempDir() + "/known_hosts"
-        let first = try await SSHSession.connect(to: hosts.target(2), options: hosts.options(knownHosts: path, policy: .acceptNew))
+        let first = try await SSHSession.connect(
+            to: hosts.target(2), options: hosts.options(knownHosts: path, policy: .acceptNew))
         await first.close()
         let recorded = try String(contentsOfFile: path, encoding: .utf8)
         #expect(recorded.hasPrefix("\(hosts.hosts[2]) ssh-ed25519 "))
@@ -77,16 +83,24 @@ struct ConnectTests {
     }
 
     @Test func rsaKeyAuthenticates() async throws {
-        let s = try await SSHSession.connect(to: hosts.target(), options: hosts.options(auth: [.privateKey(path: hosts.key("id_rsa"))]))
+        let s = try await SSHSession.connect(
+            to: hosts.target(), options: hosts.options(auth: [.privateKey(path: hosts.key("id_rsa"))]))
         #expect(try await s.exec("echo rsa").stdoutText == "rsa\n")
         await s.close()
     }
 
     @Test func passphraseProtectedKey() async throws {
         // Decrypting the key (bcrypt KDF) is CPU-heavy: a generous timeout for a loaded machine.
-        let good = try await SSHSession.connect(to: hosts.target(), options: hosts.options(auth: [.privateKey(path: hosts.key("id_ed25519_pass"), passphrase: "correct horse")], connectTimeout: 60))
+        let good = try await SSHSession.connect(
+            to: hosts.target(),
+            options: hosts.options(
+                auth: [.privateKey(path: hosts.key("id_ed25519_pass"), passphrase: "correct horse")], connectTimeout: 60
+            ))
         await good.close()
-        let e = try #require(await connectError(hosts.options(auth: [.privateKey(path: hosts.key("id_ed25519_pass"), passphrase: "wrong")], connectTimeout: 60)))
+        let e = try #require(
+            await connectError(
+                hosts.options(
+                    auth: [.privateKey(path: hosts.key("id_ed25519_pass"), passphrase: "wrong")], connectTimeout: 60)))
         #expect(e.kind == .authentication)
     }
 
@@ -101,9 +115,12 @@ struct ConnectTests {
         agent.standardError = FileHandle.nullDevice
         try agent.run()
         defer { agent.terminate() }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: sock) { try await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: sock) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         try await Local.run(["ssh-add", hosts.identity], environment: ["SSH_AUTH_SOCK": sock])
-        let s = try await SSHSession.connect(to: hosts.target(), options: hosts.options(auth: [.agent(socketPath: sock)]))
+        let s = try await SSHSession.connect(
+            to: hosts.target(), options: hosts.options(auth: [.agent(socketPath: sock)]))
         #expect(try await s.exec("echo agent").stdoutText == "agent\n")
         await s.close()
     }
@@ -113,7 +130,8 @@ struct ConnectTests {
         // not .timeout.
         let start = ContinuousClock.now
         do {
-            _ = try await SSHSession.connect(to: SSHTarget(host: "127.0.0.1", port: 1, user: "x"), options: hosts.options(connectTimeout: 300))
+            _ = try await SSHSession.connect(
+                to: SSHTarget(host: "127.0.0.1", port: 1, user: "x"), options: hosts.options(connectTimeout: 300))
             Issue.record("connected to a closed port")
         } catch let e as SSHError {
             #expect(e.kind == .connect)
@@ -134,12 +152,15 @@ struct ConnectTests {
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
         listen(fd, 16)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         let port = Int(UInt16(bigEndian: addr.sin_port))
 
         let start = ContinuousClock.now
         do {
-            _ = try await SSHSession.connect(to: SSHTarget(host: "127.0.0.1", port: port, user: "x"), options: hosts.options(connectTimeout: 1))
+            _ = try await SSHSession.connect(
+                to: SSHTarget(host: "127.0.0.1", port: port, user: "x"), options: hosts.options(connectTimeout: 1))
             Issue.record("handshake with a silent server succeeded")
         } catch let e as SSHError {
             #expect(e.kind == .timeout)

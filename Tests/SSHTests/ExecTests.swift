@@ -1,7 +1,7 @@
 import Foundation
 import SSH
-import Testing
 import TestSupport
+import Testing
 
 @Suite("exec against real sshd")
 struct ExecTests {
@@ -48,7 +48,8 @@ struct ExecTests {
         // Each stream alone overflows the channel window: reading only one of them would hang.
         let s = try await hosts.connect()
         try await withCleanup({ await s.close() }) {
-            let r = try await s.exec("for i in 1 2 3 4; do head -c 3000000 /dev/zero >&2; head -c 3000000 /dev/zero; done", timeout: 60)
+            let r = try await s.exec(
+                "for i in 1 2 3 4; do head -c 3000000 /dev/zero >&2; head -c 3000000 /dev/zero; done", timeout: 60)
             #expect(r.exitCode == 0)
             #expect(r.stdout.count == 12_000_000)
             #expect(r.stderr.count == 12_000_000)
@@ -61,7 +62,10 @@ struct ExecTests {
             let r = try await s.exec("seq 1 100000", captureLimit: 1000)
             #expect(r.stdout.count == 1000)
             #expect(r.stdoutText.hasSuffix("99999\n100000\n"))
-            #expect(r.stdoutDropped == Int(try await Local.run(["sh", "-c", "seq 1 100000 | wc -c"]).trimmingCharacters(in: .whitespacesAndNewlines))! - 1000)
+            #expect(
+                r.stdoutDropped == Int(
+                    try await Local.run(["sh", "-c", "seq 1 100000 | wc -c"]).trimmingCharacters(
+                        in: .whitespacesAndNewlines))! - 1000)
         }
     }
 
@@ -71,7 +75,9 @@ struct ExecTests {
             let counter = ByteCounter()
             let r = try await s.exec("seq 1 50000; echo done >&2") { stream, data in counter.add(stream, data.count) }
             #expect(r.exitCode == 0)
-            let expected = Int(try await Local.run(["sh", "-c", "seq 1 50000 | wc -c"]).trimmingCharacters(in: .whitespacesAndNewlines))!
+            let expected = Int(
+                try await Local.run(["sh", "-c", "seq 1 50000 | wc -c"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            )!
             #expect(counter.stdout == expected)
             #expect(counter.stderr == 5)
         }
@@ -93,14 +99,17 @@ struct ExecTests {
         try await withCleanup({ await s.close() }) {
             // 5 MiB and a bit: several 1 MiB buffer refills and many channel windows.
             let file = Local.tempDir() + "/big"
-            try Data((0..<(5 * 1024 * 1024 + 4321)).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: file))
+            try Data((0..<(5 * 1024 * 1024 + 4321)).map { _ in UInt8.random(in: 0...255) }).write(
+                to: URL(fileURLWithPath: file))
             let r = try await s.exec("sha256sum; echo done >&2", stdinPath: file)
             #expect(r.status.succeeded)
             #expect(r.stdoutText.prefix(64) == (try Local.sha256(file)).prefix(64))
             #expect(r.stderrText == "done\n")
             // An input small enough for `Data` to keep inline, and an empty one.
             #expect(try await s.exec("cat", stdin: Data("tiny".utf8)).stdoutText == "tiny")
-            #expect(try await s.exec("wc -c", stdin: Data()).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+            #expect(
+                try await s.exec("wc -c", stdin: Data()).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == "0")
             // A command that exits without reading its stdin does not hang the writer.
             #expect(try await s.exec("exit 3", stdinPath: file).exitCode == 3)
             await #expect(throws: SSHError.self) { try await s.exec("cat", stdinPath: file + ".missing") }
@@ -161,7 +170,8 @@ final class ByteCounter: @unchecked Sendable {
     private(set) var stdout = 0
     private(set) var stderr = 0
     func add(_ stream: OutputChannel, _ n: Int) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if stream == .stdout { stdout += n } else { stderr += n }
     }
 }

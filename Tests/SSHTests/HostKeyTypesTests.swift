@@ -1,7 +1,8 @@
 import Foundation
-@testable import SSH
-import Testing
 import TestSupport
+import Testing
+
+@testable import SSH
 
 /// Hosts that offer ed25519, ECDSA and RSA keys (a stock Debian sshd), checked against known_hosts
 /// files as OpenSSH writes them: hashed names, the one key type `ssh` negotiated.
@@ -9,11 +10,17 @@ import TestSupport
 struct HostKeyTypesTests {
     let hosts = TestHosts.current
 
-    private func connect(_ address: String, knownHosts: String, policy: SSHOptions.HostKeyPolicy = .strict) async throws -> SSHSession {
-        try await SSHSession.connect(to: SSHTarget(host: address, user: hosts.user), options: hosts.options(knownHosts: knownHosts, policy: policy))
+    private func connect(_ address: String, knownHosts: String, policy: SSHOptions.HostKeyPolicy = .strict) async throws
+        -> SSHSession
+    {
+        try await SSHSession.connect(
+            to: SSHTarget(host: address, user: hosts.user),
+            options: hosts.options(knownHosts: knownHosts, policy: policy))
     }
 
-    private func connectError(_ address: String, knownHosts: String, policy: SSHOptions.HostKeyPolicy = .strict) async -> SSHError? {
+    private func connectError(_ address: String, knownHosts: String, policy: SSHOptions.HostKeyPolicy = .strict) async
+        -> SSHError?
+    {
         do {
             let s = try await connect(address, knownHosts: knownHosts, policy: policy)
             await s.close()
@@ -35,7 +42,10 @@ struct HostKeyTypesTests {
 
     @Test func theTestHostsOfferThreeKeyTypes() async throws {
         let scan = try await Local.run(["ssh-keyscan", "-t", "ed25519,ecdsa,rsa", hosts.hosts[0]])
-        let types = Set(scan.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) })
+        let types = Set(
+            scan.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap {
+                $0.split(separator: " ").dropFirst().first.map(String.init)
+            })
         #expect(types == ["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"], "\(scan)")
     }
 
@@ -44,15 +54,18 @@ struct HostKeyTypesTests {
     @Test func aKnownHostsWrittenBySshIsAccepted() async throws {
         let address = hosts.hosts[1]
         let path = Local.tempDir("kh") + "/known_hosts"
-        try await Local.run(["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "HashKnownHosts=yes",
-                             "-o", "UserKnownHostsFile=\(path)", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "UpdateHostKeys=no",
-                             "-i", hosts.identity, "-F", "/dev/null", "\(hosts.user)@\(address)", "true"])
+        try await Local.run([
+            "ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "HashKnownHosts=yes",
+            "-o", "UserKnownHostsFile=\(path)", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "UpdateHostKeys=no",
+            "-i", hosts.identity, "-F", "/dev/null", "\(hosts.user)@\(address)", "true",
+        ])
         let written = try String(contentsOfFile: path, encoding: .utf8)
         let lines = written.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("|1|") && lines[0].contains(" ssh-ed25519 "), "\(written)")
         let s = try await connect(address, knownHosts: path)
         #expect(try await s.exec("true").exitCode == 0)
-        #expect(s.hostKeyFingerprint == (try fingerprint("\(hosts.stateDir)/hosts/\(address)/ssh_host_ed25519_key.pub")))
+        #expect(
+            s.hostKeyFingerprint == (try fingerprint("\(hosts.stateDir)/hosts/\(address)/ssh_host_ed25519_key.pub")))
         await s.close()
     }
 
@@ -62,7 +75,8 @@ struct HostKeyTypesTests {
         let address = hosts.hosts[0]
         let path = try write("\(address) \(try hosts.hostKeyLine(of: address, type: type))\n")
         let s = try await connect(address, knownHosts: path)
-        #expect(s.hostKeyFingerprint == (try fingerprint("\(hosts.stateDir)/hosts/\(address)/ssh_host_\(type)_key.pub")))
+        #expect(
+            s.hostKeyFingerprint == (try fingerprint("\(hosts.stateDir)/hosts/\(address)/ssh_host_\(type)_key.pub")))
         await s.close()
     }
 
@@ -74,7 +88,8 @@ struct HostKeyTypesTests {
         let path = try write("\(address) \(try hosts.hostKeyLine(of: address, type: "rsa"))\n")
         do {
             let s = try await connect(address, knownHosts: path)
-            #expect(s.hostKeyFingerprint == (try fingerprint("\(hosts.stateDir)/hosts/\(address)/ssh_host_rsa_key.pub")))
+            #expect(
+                s.hostKeyFingerprint == (try fingerprint("\(hosts.stateDir)/hosts/\(address)/ssh_host_rsa_key.pub")))
             await s.close()
         } catch let e as SSHError {
             #expect(e.kind == .hostKeyMismatch)
@@ -93,7 +108,9 @@ struct HostKeyTypesTests {
             for policy in [SSHOptions.HostKeyPolicy.strict, .acceptNew] {
                 let e = try #require(await connectError(address, knownHosts: path, policy: policy))
                 #expect(e.kind == .hostKeyMismatch, "\(e)")
-                #expect(e.message.contains("HOST KEY CHANGED") && e.message.contains("ecdsa-sha2-nistp256") && e.message.contains("ssh-ed25519"), "\(e)")
+                #expect(
+                    e.message.contains("HOST KEY CHANGED") && e.message.contains("ecdsa-sha2-nistp256")
+                        && e.message.contains("ssh-ed25519"), "\(e)")
             }
             #expect(try String(contentsOfFile: path, encoding: .utf8) == recorded)
             // The same host with its ed25519 key recorded is fine.
@@ -108,7 +125,8 @@ struct HostKeyTypesTests {
     @Test func unreadableLinesAreSkippedAndRevokedKeysRefused() async throws {
         let address = hosts.hosts[2]
         let key = try hosts.hostKeyLine(of: address)
-        let noise = "@cert-authority *.example.com \(key)\nnot a known_hosts line\nweb-9 sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t\n"
+        let noise =
+            "@cert-authority *.example.com \(key)\nnot a known_hosts line\nweb-9 sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29t\n"
         let fine = try write(noise + "\(address) \(key)\n")
         let s = try await connect(address, knownHosts: fine)
         await s.close()

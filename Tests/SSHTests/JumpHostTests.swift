@@ -1,7 +1,7 @@
 import Foundation
 import SSH
-import Testing
 import TestSupport
+import Testing
 
 /// ProxyJump through libssh2 alone, against scripts/jumphosts.sh: targets in a network namespace the
 /// test process is not in, and a bastion that is in both.
@@ -14,7 +14,9 @@ struct JumpHostTests {
     func target(_ address: String) -> SSHTarget { SSHTarget(host: address, user: hosts.user) }
 
     @Test func theTargetsCannotBeReachedDirectlyButThroughTheBastion() async throws {
-        await #expect(throws: SSHError.self) { try await SSHSession.connect(to: target(Self.targets[0]), options: hosts.options(connectTimeout: 2)) }
+        await #expect(throws: SSHError.self) {
+            try await SSHSession.connect(to: target(Self.targets[0]), options: hosts.options(connectTimeout: 2))
+        }
         let jump = try await SSHJumpHost.connect(to: target(Self.bastion), options: hosts.options())
         try await withCleanup({ await jump.close() }) {
             let s = try await jump.connect(to: target(Self.targets[0]), options: hosts.options())
@@ -68,7 +70,8 @@ struct JumpHostTests {
             #expect(e.host == Self.bastion)
         }
         let badTarget = try knownHosts(replacing: Self.targets[1])
-        let jump = try await SSHJumpHost.connect(to: target(Self.bastion), options: hosts.options(knownHosts: badTarget))
+        let jump = try await SSHJumpHost.connect(
+            to: target(Self.bastion), options: hosts.options(knownHosts: badTarget))
         try await withCleanup({ await jump.close() }) {
             do {
                 _ = try await jump.connect(to: target(Self.targets[1]), options: hosts.options(knownHosts: badTarget))
@@ -78,7 +81,9 @@ struct JumpHostTests {
                 #expect(e.host == Self.targets[1])
             }
             // A target nothing listens on: a clear error from the bastion, not a hang.
-            await #expect(throws: SSHError.self) { try await jump.connect(to: target("127.0.0.29"), options: hosts.options(connectTimeout: 3)) }
+            await #expect(throws: SSHError.self) {
+                try await jump.connect(to: target("127.0.0.29"), options: hosts.options(connectTimeout: 3))
+            }
         }
     }
 }

@@ -9,16 +9,17 @@ struct SSHConfigTests {
     func parse(_ text: String) throws -> SSHConfig { try SSHConfig.parse(text, file: "cfg", home: home) }
 
     @Test func hostPatternsWithWildcardsAndNegation() throws {
-        let c = try parse("""
-        # fleet
-        Host web-? !web-9
-          User deploy
-        Host *.internal db*
-          Port 2222
-        Host *
-          User fallback
-          IdentityFile ~/.ssh/id_%h
-        """)
+        let c = try parse(
+            """
+            # fleet
+            Host web-? !web-9
+              User deploy
+            Host *.internal db*
+              Port 2222
+            Host *
+              User fallback
+              IdentityFile ~/.ssh/id_%h
+            """)
         #expect(c.resolve("web-1", localUser: "me").user == "deploy")
         #expect(c.resolve("web-9", localUser: "me").user == "fallback")
         #expect(c.resolve("web-10", localUser: "me").user == "fallback")
@@ -29,21 +30,22 @@ struct SSHConfigTests {
     }
 
     @Test func theFirstValueWinsAndIdentityFilesAccumulate() throws {
-        let c = try parse("""
-        Host bastion
-          HostName 10.0.0.5
-          User=jump
-          IdentityFile "/keys/one key"
-        Host b*
-          HostName ignored.example
-          Port = 2200
-          IdentityFile /keys/two
-          ProxyJump none
-          ConnectTimeout 7
-          UserKnownHostsFile ~/.ssh/known_%h /etc/ssh/other
-          StrictHostKeyChecking accept-new
-          SomeUnknownKeyword whatever
-        """)
+        let c = try parse(
+            """
+            Host bastion
+              HostName 10.0.0.5
+              User=jump
+              IdentityFile "/keys/one key"
+            Host b*
+              HostName ignored.example
+              Port = 2200
+              IdentityFile /keys/two
+              ProxyJump none
+              ConnectTimeout 7
+              UserKnownHostsFile ~/.ssh/known_%h /etc/ssh/other
+              StrictHostKeyChecking accept-new
+              SomeUnknownKeyword whatever
+            """)
         let r = c.resolve("bastion", localUser: "me")
         #expect(r.hostName == "10.0.0.5")
         #expect(r.user == "jump")
@@ -57,11 +59,12 @@ struct SSHConfigTests {
     }
 
     @Test func proxyJumpChainsAndTokens() throws {
-        let c = try parse("""
-        Host app-*
-          HostName %h.prod.internal
-          ProxyJump ops@bastion:2222,inner
-        """)
+        let c = try parse(
+            """
+            Host app-*
+              HostName %h.prod.internal
+              ProxyJump ops@bastion:2222,inner
+            """)
         let r = c.resolve("app-3", localUser: "me")
         #expect(r.hostName == "app-3.prod.internal")
         #expect(r.proxyJump == ["ops@bastion:2222", "inner"])
@@ -70,15 +73,17 @@ struct SSHConfigTests {
     @Test func includeIsRelativeToDotSSHAndKeepsTheIncludingBlocksState() throws {
         let dir = NSTemporaryDirectory() + "sshcfg-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir + "/.ssh/conf.d", withIntermediateDirectories: true)
-        try "Host inc-*\n  User from-include\nHost other\n  Port 2300\n".write(toFile: dir + "/.ssh/conf.d/a.conf", atomically: true, encoding: .utf8)
+        try "Host inc-*\n  User from-include\nHost other\n  Port 2300\n".write(
+            toFile: dir + "/.ssh/conf.d/a.conf", atomically: true, encoding: .utf8)
         try "Port 2400\n".write(toFile: dir + "/.ssh/conf.d/b.conf", atomically: true, encoding: .utf8)
-        let c = try SSHConfig.parse("""
-        Include conf.d/a.conf
-        Host only-this
-          Include conf.d/b.conf
-        Host *
-          User last
-        """, file: "main", home: dir)
+        let c = try SSHConfig.parse(
+            """
+            Include conf.d/a.conf
+            Host only-this
+              Include conf.d/b.conf
+            Host *
+              User last
+            """, file: "main", home: dir)
         #expect(c.resolve("inc-1", localUser: "me").user == "from-include")
         #expect(c.resolve("only-this", localUser: "me").port == 2400)
         // b.conf was included inside `Host only-this`: it says nothing about other hosts.
@@ -88,12 +93,13 @@ struct SSHConfigTests {
     }
 
     @Test func matchBlocksAreSkippedExceptMatchAll() throws {
-        let c = try parse("""
-        Match host foo exec "true"
-          User from-match
-        Match all
-          Port 2500
-        """)
+        let c = try parse(
+            """
+            Match host foo exec "true"
+              User from-match
+            Match all
+              Port 2500
+            """)
         #expect(c.resolve("foo", localUser: "me").user == nil)
         #expect(c.resolve("foo", localUser: "me").port == 2500)
     }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import SSH
 import Testing
+
+@testable import SSH
 
 @Suite struct TailBufferTests {
     private func append(_ b: inout TailBuffer, _ s: String) {

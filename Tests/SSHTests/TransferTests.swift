@@ -1,7 +1,7 @@
 import Foundation
 import SSH
-import Testing
 import TestSupport
+import Testing
 
 @Suite("upload, read and tunnels against real sshd")
 struct TransferTests {
@@ -20,7 +20,8 @@ struct TransferTests {
         try await withCleanup({ await s.close() }) {
             // /tmp, not the host's 64 MB /srv: two tests may upload at once.
             let remote = "/tmp/shipit-upload-\(UUID().uuidString)"
-            let sent = try await s.upload(localPath: local, remotePath: remote, mode: 0o640, method: method, timeout: 120)
+            let sent = try await s.upload(
+                localPath: local, remotePath: remote, mode: 0o640, method: method, timeout: 120)
             #expect(sent == 50 * 1024 * 1024)
             let r = try await s.exec("sha256sum \(remote); stat -c %a \(remote); rm -f \(remote)")
             let lines = r.stdoutText.split(separator: "\n")
@@ -65,7 +66,8 @@ struct TransferTests {
             let host = hosts.hosts[1]
             let port = 18000 + Int.random(in: 0..<1000)
             let dir = "/srv/www-\(UUID().uuidString.prefix(8))"
-            let start = try await s.exec("""
+            let start = try await s.exec(
+                """
                 mkdir -p \(dir)/health && echo alive > \(dir)/health/live && cd \(dir) && \
                 (setsid python3 -m http.server \(port) --bind \(host) >/dev/null 2>&1 & echo $!)
                 """)
@@ -75,7 +77,8 @@ struct TransferTests {
                 var response = Data()
                 for _ in 0..<50 {
                     do {
-                        response = try await s.tunnelRequest(host: host, port: port,
+                        response = try await s.tunnelRequest(
+                            host: host, port: port,
                             request: Data("GET /health/live HTTP/1.0\r\nHost: \(host)\r\n\r\n".utf8), timeout: 3)
                         if !response.isEmpty { break }
                     } catch {}

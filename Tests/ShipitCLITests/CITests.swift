@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// shipit as a pipeline step (issue 19): GitHub Actions and GitLab CI output, signed webhooks
 /// against a real local receiver, `stats` over a ledger with a known mix, and `--deadline`.
@@ -15,18 +15,32 @@ struct CITests {
         try await withCleanup({ await f.cleanUp() }) {
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
             let good = try await f.currentRelease(hosts.hosts[0])
-            let summary = f.dir + "/summary.md", output = f.dir + "/output"
+            let summary = f.dir + "/summary.md"
+            let output = f.dir + "/output"
             try "earlier step\n".write(toFile: summary, atomically: true, encoding: .utf8)
-            let env = ProcessInfo.processInfo.environment.merging(["GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary, "GITHUB_OUTPUT": output]) { $1 }
-            let r = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v3")], environment: env)
+            let env = ProcessInfo.processInfo.environment.merging([
+                "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary, "GITHUB_OUTPUT": output,
+            ]) { $1 }
+            let r = try await bin.run(
+                ["deploy", "--config", f.configFile, "--from", f.release("v3")], environment: env)
             #expect(r.status == ShipitExit.rolledBack.rawValue)
             let lines = r.stdout.split(separator: "\n").map(String.init)
-            #expect(lines.contains("::group::shipit: preflight") && lines.contains("::group::shipit: smokeTest") && lines.contains("::endgroup::"))
+            #expect(
+                lines.contains("::group::shipit: preflight") && lines.contains("::group::shipit: smokeTest")
+                    && lines.contains("::endgroup::"))
             for h in hosts.hosts {
-                #expect(lines.contains { $0.hasPrefix("::error title=shipit deploy%3A \(h) failed at smoke test::GET http://\(h):\(f.port)/health/ready → 503") }, "\(h)")
+                #expect(
+                    lines.contains {
+                        $0.hasPrefix(
+                            "::error title=shipit deploy%3A \(h) failed at smoke test::GET http://\(h):\(f.port)/health/ready → 503"
+                        )
+                    }, "\(h)")
             }
             #expect(lines.contains { $0.hasPrefix("::warning title=shipit%3A rolled back::") })
-            #expect(lines.contains { $0.hasPrefix("::error title=shipit deploy failed::") && $0.contains("rolled-back (exit 4)") })
+            #expect(
+                lines.contains {
+                    $0.hasPrefix("::error title=shipit deploy failed::") && $0.contains("rolled-back (exit 4)")
+                })
             let md = try String(contentsOfFile: summary, encoding: .utf8)
             #expect(md.hasPrefix("earlier step\n"), "appended, not overwritten")
             let app = try f.config().app
@@ -36,7 +50,9 @@ struct CITests {
             #expect(md.contains("A READY_STATUS"), "changed files listed")
             #expect(md.contains("Roll back: `shipit rollback --config \(f.configFile)`"))
             let out = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map(String.init)
-            #expect(out.contains("outcome=rolled-back") && out.contains("previous_release=\(good)") && out.contains("exit_code=4"))
+            #expect(
+                out.contains("outcome=rolled-back") && out.contains("previous_release=\(good)")
+                    && out.contains("exit_code=4"))
             #expect(out.contains { $0.hasPrefix("release=") && $0 != "release=" })
         }
     }
@@ -46,9 +62,12 @@ struct CITests {
         try await withCleanup({ await f.cleanUp() }) {
             let dotenv = f.dir + "/deploy.env"
             let env = ProcessInfo.processInfo.environment.merging(["GITLAB_CI": "true", "SHIPIT_DOTENV": dotenv]) { $1 }
-            let r = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1")], environment: env)
+            let r = try await bin.run(
+                ["deploy", "--config", f.configFile, "--from", f.release("v1")], environment: env)
             #expect(r.status == 0)
-            #expect(r.stdout.contains("\u{1B}[0Ksection_start:") && r.stdout.contains("shipit_preflight[collapsed=true]\r\u{1B}[0Kshipit: preflight"))
+            #expect(
+                r.stdout.contains("\u{1B}[0Ksection_start:")
+                    && r.stdout.contains("shipit_preflight[collapsed=true]\r\u{1B}[0Kshipit: preflight"))
             #expect(r.stdout.contains("\u{1B}[0Ksection_end:"))
             let vars = try String(contentsOfFile: dotenv, encoding: .utf8)
             let release = try await f.currentRelease(hosts.hosts[0])
@@ -62,7 +81,10 @@ struct CITests {
         let out = Local.tempDir("hooks") + "/received.jsonl"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = [hosts.repoRoot + "/scripts/webhook-receiver.py", "--port", String(port), "--secret", secret, "--out", out, "--delay", String(delay)]
+        p.arguments = [
+            hosts.repoRoot + "/scripts/webhook-receiver.py", "--port", String(port), "--secret", secret, "--out", out,
+            "--delay", String(delay),
+        ]
         // Never the test runner's own pipes: a receiver left running would hold them open.
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
@@ -80,28 +102,42 @@ struct CITests {
 
     @Test func signedNotificationsAtStartAndEndVerifiedByARealReceiver() async throws {
         let (p, port, out) = try receiver(secret: "s3cret-hook-key")
-        let f = try DeployFixture(extraYAML: """
-        notify:
-          - {url: "http://127.0.0.1:\(port)/hooks/shipit", secret_env: SHIPIT_TEST_HOOK_SECRET}
-        """)
-        try await withCleanup({ p.terminate(); await f.cleanUp() }) {
+        let f = try DeployFixture(
+            extraYAML: """
+                notify:
+                  - {url: "http://127.0.0.1:\(port)/hooks/shipit", secret_env: SHIPIT_TEST_HOOK_SECRET}
+                """)
+        try await withCleanup({
+            p.terminate()
+            await f.cleanUp()
+        }) {
             try await waitListening(port)
             let env = ProcessInfo.processInfo.environment.merging(["SHIPIT_TEST_HOOK_SECRET": "s3cret-hook-key"]) { $1 }
-            let r = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1")], environment: env)
+            let r = try await bin.run(
+                ["deploy", "--config", f.configFile, "--from", f.release("v1")], environment: env)
             #expect(r.status == 0, "\(r.stdout.suffix(1500))")
             // A plain http:// target is said, not refused.
-            #expect(r.stderr.contains("warning: notify: http://127.0.0.1:\(port)/hooks/shipit is plain http://"), "\(r.stderr)")
+            #expect(
+                r.stderr.contains("warning: notify: http://127.0.0.1:\(port)/hooks/shipit is plain http://"),
+                "\(r.stderr)")
             let received = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map {
                 try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
             }
             #expect(received.count == 2)
             #expect(received.map { $0["event"] as? String } == ["start", "end"])
-            #expect(received.allSatisfy { $0["valid"] as? Bool == true }, "HMAC of timestamp and body verified by the receiver: \(received)")
+            #expect(
+                received.allSatisfy { $0["valid"] as? Bool == true },
+                "HMAC of timestamp and body verified by the receiver: \(received)")
             #expect(received.allSatisfy { $0["contentType"] as? String == "application/json" })
             let end = try #require(received.last?["body"] as? [String: Any])
             let release = try await f.currentRelease(hosts.hosts[0])
-            #expect(end["outcome"] as? String == "succeeded" && end["release"] as? String == release && end["operation"] as? String == "deploy")
-            #expect((end["hosts"] as? [[String: Any]])?.map { $0["status"] as? String } == ["switched", "switched", "switched"])
+            #expect(
+                end["outcome"] as? String == "succeeded" && end["release"] as? String == release
+                    && end["operation"] as? String == "deploy")
+            #expect(
+                (end["hosts"] as? [[String: Any]])?.map { $0["status"] as? String } == [
+                    "switched", "switched", "switched",
+                ])
             let app = try f.config().app
             #expect((end["text"] as? String)?.contains("deploy of \(app) \(release) succeeded") == true)
             #expect(end["attempt"] as? String != nil && (end["seconds"] as? Double ?? 0) > 0)
@@ -113,18 +149,25 @@ struct CITests {
             #expect(all.count == 4 && all.suffix(2).allSatisfy { $0.contains("\"valid\": false") })
             // The second deploy's end names what v2 changed.
             let second = try #require(try JSONSerialization.jsonObject(with: Data(all[3].utf8)) as? [String: Any])
-            #expect(((second["body"] as? [String: Any])?["changedFiles"] as? [String])?.contains("M VERSION") == true, "\(second)")
+            #expect(
+                ((second["body"] as? [String: Any])?["changedFiles"] as? [String])?.contains("M VERSION") == true,
+                "\(second)")
         }
     }
 
     @Test func aDeadReceiverDelaysTheDeployByNoMoreThanItsTimeoutAndIsRecorded() async throws {
         let (p, port, _) = try receiver(secret: "k", delay: 60)
-        let f = try DeployFixture(extraYAML: """
-        notify:
-          - {url: "http://127.0.0.1:\(port)/never-answers", timeout: 1.5}
-        """)
+        let f = try DeployFixture(
+            extraYAML: """
+                notify:
+                  - {url: "http://127.0.0.1:\(port)/never-answers", timeout: 1.5}
+                """)
         let plain = try DeployFixture()
-        try await withCleanup({ p.terminate(); await f.cleanUp(); await plain.cleanUp() }) {
+        try await withCleanup({
+            p.terminate()
+            await f.cleanUp()
+            await plain.cleanUp()
+        }) {
             try await waitListening(port)
             var t = Date()
             #expect(try await plain.shipit(["deploy", "--from", plain.release("v1")]).status == 0)
@@ -138,7 +181,10 @@ struct CITests {
             let ledger = try SQLiteLedger(path: f.dir + "/.shipit/ledger.sqlite")
             let attempt = try #require(try await ledger.attempts(LedgerQuery()).last)
             let notes = try await ledger.steps(attemptID: attempt.id).filter { $0.step == "notify" }
-            #expect(notes.count == 2 && notes.allSatisfy { $0.status == "failed" && ($0.message ?? "").contains("never-answers failed") }, "\(notes)")
+            #expect(
+                notes.count == 2
+                    && notes.allSatisfy { $0.status == "failed" && ($0.message ?? "").contains("never-answers failed") },
+                "\(notes)")
         }
     }
 
@@ -149,14 +195,19 @@ struct CITests {
         let ledger = try SQLiteLedger(path: dir + "/.shipit/ledger.sqlite")
         let day = Date().addingTimeInterval(-5 * 86400)
         // 6 successes, 2 rolled back, 1 failed before any switch, 1 failed left switched.
-        let mix: [(LedgerAttempt.Outcome, Bool)] = [(.succeeded, true), (.succeeded, true), (.rolledBack, false), (.succeeded, true), (.failed, false),
-                                                    (.succeeded, true), (.failed, true), (.succeeded, true), (.rolledBack, false), (.succeeded, true)]
+        let mix: [(LedgerAttempt.Outcome, Bool)] = [
+            (.succeeded, true), (.succeeded, true), (.rolledBack, false), (.succeeded, true), (.failed, false),
+            (.succeeded, true), (.failed, true), (.succeeded, true), (.rolledBack, false), (.succeeded, true),
+        ]
         for (i, (outcome, switched)) in mix.enumerated() {
             let start = day.addingTimeInterval(Double(i) * 3600)
             let release = "r\(i)"
-            var a = LedgerAttempt(id: "a\(i)", app: "st", stage: nil, strategy: "symlink", operation: "deploy", releaseID: release, user: "u", machine: "m",
-                                  pid: 1, startedAt: start, finishedAt: start.addingTimeInterval(Double(10 + i)), outcome: outcome, configHash: "x",
-                                  hosts: [LedgerHostState(host: "h1", previous: "r-old", current: switched ? release : "r-old")])
+            var a = LedgerAttempt(
+                id: "a\(i)", app: "st", stage: nil, strategy: "symlink", operation: "deploy", releaseID: release,
+                user: "u", machine: "m",
+                pid: 1, startedAt: start, finishedAt: start.addingTimeInterval(Double(10 + i)), outcome: outcome,
+                configHash: "x",
+                hosts: [LedgerHostState(host: "h1", previous: "r-old", current: switched ? release : "r-old")])
             a.state = outcome.rawValue
             try await ledger.begin(a)
         }
@@ -169,20 +220,28 @@ struct CITests {
         // Successful runs took 10, 11, 13, 15, 17 and 19 s: nearest-rank p50 13, p95 19.
         #expect(s.duration.count == 6 && s.duration.p50 == 13 && s.duration.p95 == 19)
         let text = try await bin.run(["stats", "--config", config])
-        #expect(text.stdout.contains("change failure rate   33.3 % (3 of 9 changes; 1 stopped before any switch, not counted)"))
+        #expect(
+            text.stdout.contains(
+                "change failure rate   33.3 % (3 of 9 changes; 1 stopped before any switch, not counted)"))
 
         // The same ledger copied into PostgreSQL gives the same figures.
         var pg = TestStore.pgTarget
         pg.schema = "st_" + UUID().uuidString.prefix(10).lowercased().replacingOccurrences(of: "-", with: "")
         let url = "postgres://shipit@\(pg.host):\(pg.port)/\(pg.database)?schema=\(pg.schema)"
-        let copy = try await bin.run(["ledger", "migrate", "--from", "sqlite:" + dir + "/.shipit/ledger.sqlite", "--to", url, "--password-file", pg.passwordFile!])
+        let copy = try await bin.run([
+            "ledger", "migrate", "--from", "sqlite:" + dir + "/.shipit/ledger.sqlite", "--to", url, "--password-file",
+            pg.passwordFile!,
+        ])
         #expect(copy.status == 0, "\(copy.stdout)\(copy.stderr)")
         let pgConfig = dir + "/shipit.pg.yml"
-        try "app: st\nhosts: [h1]\ndeploy_to: /srv/st\nledger: {url: \"\(url)\", password_file: \(pg.passwordFile!)}\n".write(toFile: pgConfig, atomically: true, encoding: .utf8)
+        try "app: st\nhosts: [h1]\ndeploy_to: /srv/st\nledger: {url: \"\(url)\", password_file: \(pg.passwordFile!)}\n"
+            .write(toFile: pgConfig, atomically: true, encoding: .utf8)
         let fromPG = try await bin.run(["stats", "--config", pgConfig, "--json", "--since", "30d"])
         #expect(fromPG.status == 0, "\(fromPG.stderr)")
         let p = try ShipitBinary.decode(DeployStats.self, fromPG.stdout)
-        #expect(p.changeFailureRate == s.changeFailureRate && p.duration == s.duration && p.timeToRestore == s.timeToRestore && p.perDay == s.perDay)
+        #expect(
+            p.changeFailureRate == s.changeFailureRate && p.duration == s.duration && p.timeToRestore == s.timeToRestore
+                && p.perDay == s.perDay)
     }
 
     @Test func aDeadlineEndsAHungStartAndRollsBack() async throws {
@@ -212,15 +271,20 @@ struct CITests {
     /// (check-jsonschema's vendored GitHub workflow and GitLab CI schemas), and a broken one does not.
     @Test func theExamplePipelinesValidate() async throws {
         let dir = hosts.repoRoot + "/docs/ci"
-        try await Local.run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", dir + "/github-deploy.yml"])
+        try await Local.run([
+            "check-jsonschema", "--builtin-schema", "vendor.github-workflows", dir + "/github-deploy.yml",
+        ])
         try await Local.run(["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", dir + "/gitlab-ci.yml"])
         let github = try String(contentsOfFile: dir + "/github-deploy.yml", encoding: .utf8)
-        #expect(github.contains("concurrency:") && github.contains("cancel-in-progress: false"), "two pipelines never race")
+        #expect(
+            github.contains("concurrency:") && github.contains("cancel-in-progress: false"), "two pipelines never race")
         #expect(github.contains("shipit verify") && github.contains("steps.deploy.outputs.outcome"))
-        #expect(try String(contentsOfFile: dir + "/gitlab-ci.yml", encoding: .utf8).contains("resource_group: production"))
+        #expect(
+            try String(contentsOfFile: dir + "/gitlab-ci.yml", encoding: .utf8).contains("resource_group: production"))
         let broken = Local.tempDir("wf") + "/broken.yml"
         // Valid YAML, invalid workflow: a schema error, not a parse error.
-        try github.replacingOccurrences(of: "timeout-minutes: 20", with: "timeout-minutes: twenty").write(toFile: broken, atomically: true, encoding: .utf8)
+        try github.replacingOccurrences(of: "timeout-minutes: 20", with: "timeout-minutes: twenty").write(
+            toFile: broken, atomically: true, encoding: .utf8)
         let bad = try? await Local.run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", broken])
         #expect(bad == nil, "the validator rejects a broken workflow")
     }
@@ -230,18 +294,30 @@ struct CITests {
         let out = Local.tempDir("gh") + "/api.jsonl"
         let stub = Process()
         stub.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        stub.arguments = [hosts.repoRoot + "/scripts/github-api-stub.py", "--port", String(port), "--token", "ghs_t0ken", "--out", out]
+        stub.arguments = [
+            hosts.repoRoot + "/scripts/github-api-stub.py", "--port", String(port), "--token", "ghs_t0ken", "--out",
+            out,
+        ]
         stub.standardOutput = FileHandle.nullDevice
         stub.standardError = FileHandle.nullDevice
         try stub.run()
         let f = try DeployFixture()
-        try await withCleanup({ stub.terminate(); await f.cleanUp() }) {
+        try await withCleanup({
+            stub.terminate()
+            await f.cleanUp()
+        }) {
             try await waitListening(port)
             var env = ProcessInfo.processInfo.environment
-            env.merge(["GITHUB_ACTIONS": "true", "GITHUB_API_URL": "http://127.0.0.1:\(port)", "GITHUB_REPOSITORY": "acme/shop", "GITHUB_SHA": "0123abc",
-                       "GITHUB_SERVER_URL": "https://github.example", "GITHUB_RUN_ID": "99", "GITHUB_TOKEN": "ghs_t0ken",
-                       "GITHUB_OUTPUT": f.dir + "/o", "GITHUB_STEP_SUMMARY": f.dir + "/s"]) { $1 }
-            let args = ["deploy", "--config", f.configFile, "--github-deployment", "production", "--environment-url", "https://shop.example"]
+            env.merge([
+                "GITHUB_ACTIONS": "true", "GITHUB_API_URL": "http://127.0.0.1:\(port)",
+                "GITHUB_REPOSITORY": "acme/shop", "GITHUB_SHA": "0123abc",
+                "GITHUB_SERVER_URL": "https://github.example", "GITHUB_RUN_ID": "99", "GITHUB_TOKEN": "ghs_t0ken",
+                "GITHUB_OUTPUT": f.dir + "/o", "GITHUB_STEP_SUMMARY": f.dir + "/s",
+            ]) { $1 }
+            let args = [
+                "deploy", "--config", f.configFile, "--github-deployment", "production", "--environment-url",
+                "https://shop.example",
+            ]
             let ok = try await bin.run(args + ["--from", f.release("v1")], environment: env)
             #expect(ok.status == 0, "\(ok.stdout.suffix(1000))\(ok.stderr)")
             #expect(!ok.stderr.contains("GitHub deployment"), "no warning: \(ok.stderr)")
@@ -251,18 +327,28 @@ struct CITests {
                 try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
             }
             #expect(calls.allSatisfy { ($0["problems"] as? [String])?.isEmpty == true }, "\(calls)")
-            #expect(calls.map { $0["path"] as? String } == ["/repos/acme/shop/deployments", "/repos/acme/shop/deployments/7/statuses", "/repos/acme/shop/deployments/7/statuses",
-                                                            "/repos/acme/shop/deployments", "/repos/acme/shop/deployments/7/statuses", "/repos/acme/shop/deployments/7/statuses"])
+            #expect(
+                calls.map { $0["path"] as? String } == [
+                    "/repos/acme/shop/deployments", "/repos/acme/shop/deployments/7/statuses",
+                    "/repos/acme/shop/deployments/7/statuses",
+                    "/repos/acme/shop/deployments", "/repos/acme/shop/deployments/7/statuses",
+                    "/repos/acme/shop/deployments/7/statuses",
+                ])
             let bodies = calls.map { $0["body"] as? [String: Any] ?? [:] }
             #expect(bodies[0]["ref"] as? String == "0123abc" && bodies[0]["environment"] as? String == "production")
-            #expect(bodies.compactMap { $0["state"] as? String } == ["in_progress", "success", "in_progress", "failure"])
-            #expect(bodies[2]["environment_url"] as? String == "https://shop.example" && bodies[2]["log_url"] as? String == "https://github.example/acme/shop/actions/runs/99")
+            #expect(
+                bodies.compactMap { $0["state"] as? String } == ["in_progress", "success", "in_progress", "failure"])
+            #expect(
+                bodies[2]["environment_url"] as? String == "https://shop.example"
+                    && bodies[2]["log_url"] as? String == "https://github.example/acme/shop/actions/runs/99")
 
             // A wrong token: the API refuses, the deploy still goes through, with a warning.
             env["GITHUB_TOKEN"] = "wrong"
             let refused = try await bin.run(args + ["--from", f.release("v2")], environment: env)
             #expect(refused.status == 0)
-            #expect(refused.stderr.contains("GitHub deployment: create deployment: HTTP 401 Bad credentials"), "\(refused.stderr)")
+            #expect(
+                refused.stderr.contains("GitHub deployment: create deployment: HTTP 401 Bad credentials"),
+                "\(refused.stderr)")
         }
     }
 }

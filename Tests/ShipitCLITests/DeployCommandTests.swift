@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// `shipit deploy` as a CI pipeline runs it: NDJSON, git refs, signals. Real hosts.
 @Suite("shipit deploy: --json, --ref, SIGINT")
@@ -14,7 +14,9 @@ struct DeployCommandTests {
             let r = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1"), "--json"])
             #expect(r.status == 0, "\(r.stderr)")
             let lines = r.stdout.split(separator: "\n")
-            let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            let objects = try lines.map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            }
             // Every line parsed as one JSON object (the #require above); the result comes last, once.
             #expect(objects.filter { $0["event"] as? String == "result" }.count == 1)
             #expect(objects.count > f.targets.count * 5)
@@ -22,7 +24,11 @@ struct DeployCommandTests {
             #expect(events.allSatisfy { $0["time"] is String && $0["step"] is String && $0["status"] is String })
             for h in f.targets {
                 for step in ["preflight", "upload", "switch", "smoke test", "finish"] {
-                    #expect(events.contains { $0["host"] as? String == h && $0["step"] as? String == step && $0["status"] as? String == "ok" })
+                    #expect(
+                        events.contains {
+                            $0["host"] as? String == h && $0["step"] as? String == step
+                                && $0["status"] as? String == "ok"
+                        })
                 }
             }
             let last = try #require(objects.last)
@@ -44,7 +50,8 @@ struct DeployCommandTests {
             try await Local.run(git + ["add", "-A"])
             try await Local.run(git + ["commit", "-q", "-m", "v2"])
             try await Local.run(git + ["tag", "release-2"])
-            let commit = try await Local.run(["git", "-C", repo, "rev-parse", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let commit = try await Local.run(["git", "-C", repo, "rev-parse", "HEAD"]).trimmingCharacters(
+                in: .whitespacesAndNewlines)
 
             let r = try await bin.run(["deploy", "--config", f.configFile, "--ref", "release-2"], cwd: repo)
             #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
@@ -68,7 +75,7 @@ struct DeployCommandTests {
             let before = try await f.currentRelease(f.targets[0])
 
             // A release big enough (incompressible) that its upload is still running when the signal comes.
-            let big = try await f.bigRelease("v2", bytes: 20000000)
+            let big = try await f.bigRelease("v2", bytes: 20_000_000)
             let p = bin.start(["deploy", "--config", f.configFile, "--from", big])
             let out = p.standardOutput as! Pipe
             try p.run()
@@ -84,7 +91,10 @@ struct DeployCommandTests {
                 // Still on v1, complete, serving; no half-uploaded or half-extracted leftovers; lock released.
                 #expect(try await f.currentRelease(h) == before)
                 #expect(try await f.served(h) == "hello from releases-example v1")
-                #expect(try await f.sh(h, "cd \(f.deployTo) && ls releases | wc -l; ls .shipit | grep -c -e upload- -e lock || true") == "1\n0\n")
+                #expect(
+                    try await f.sh(
+                        h, "cd \(f.deployTo) && ls releases | wc -l; ls .shipit | grep -c -e upload- -e lock || true")
+                        == "1\n0\n")
             }
             let verify = try await bin.run(["verify", "--config", f.configFile])
             #expect(verify.status == 0, "\(verify.stdout)")

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 28, item 6, through the real binary: `deploy --dry-run` prints every command a host
 /// would run, the image's `-e` arguments included: secret values never (no host is contacted).
@@ -22,8 +22,9 @@ struct DryRunRedactionTests {
           env: {STRIPE_KEY: sk_live_51HxYzAbCdEfGhIjKl, SECRET_KEY_BASE: 9f2c4e6a8b0d1f3e5a7c, DB_PASSWORD: "two words 'and' quotes",
                 SENTRY_DSN: "https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/2", RAILS_ENV: production}
         """.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
-        let r = try await FlagRangeTests.bin.run(["deploy", "--config", dir + "/shipit.yml", "--tag", "v1", "--dry-run"],
-                                                 environment: ["HOME": dir, "PATH": "/usr/bin:/bin"])
+        let r = try await FlagRangeTests.bin.run(
+            ["deploy", "--config", dir + "/shipit.yml", "--tag", "v1", "--dry-run"],
+            environment: ["HOME": dir, "PATH": "/usr/bin:/bin"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("RAILS_ENV=production") && r.stdout.contains("STRIPE_KEY=***"), "\(r.stdout)")
         for secret in ["sk_live_51", "9f2c4e6a8b0d", "two words", "quotes", "0123456789abcdef"] {

@@ -1,16 +1,19 @@
 import Foundation
-@testable import shipit
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import shipit
 
 @Suite("shipit exec: option parsing and real runs")
 struct ExecCommandTests {
     let hosts = TestHosts.current
 
     @Test func parsesHostOptionsAndTheCommandAfterTheTerminator() async throws {
-        let cmd = try ExecCommand.parse(["--hosts", "a,b", "--user", "u", "--identity", "/k1", "--identity", "/k2",
-                                         "--known-hosts", "/kh", "--port", "2222", "--timeout", "5", "--", "ls", "-l", "my dir"])
+        let cmd = try ExecCommand.parse([
+            "--hosts", "a,b", "--user", "u", "--identity", "/k1", "--identity", "/k2",
+            "--known-hosts", "/kh", "--port", "2222", "--timeout", "5", "--", "ls", "-l", "my dir",
+        ])
         #expect(cmd.command == ["ls", "-l", "my dir"])
         #expect(cmd.timeout == 5)
         let s = try cmd.hostOptions.apply(to: ConnectionSettings(user: "base"))
@@ -32,7 +35,10 @@ struct ExecCommandTests {
     }
 
     private var common: [String] {
-        ["--hosts", hosts.hosts.joined(separator: ","), "--user", hosts.user, "--identity", hosts.identity, "--known-hosts", hosts.knownHosts]
+        [
+            "--hosts", hosts.hosts.joined(separator: ","), "--user", hosts.user, "--identity", hosts.identity,
+            "--known-hosts", hosts.knownHosts,
+        ]
     }
 
     @Test func runsOnEveryHostWithPrefixedLines() async throws {
@@ -53,7 +59,8 @@ struct ExecCommandTests {
 
     @Test func failingHostMakesTheRunFailAndIsNamed() async throws {
         let target = hosts.hosts[1]
-        let (code, _, err) = try await shipit(["exec"] + common + ["--", "set -- $SSH_CONNECTION; test \"$3\" != \(target)"])
+        let (code, _, err) = try await shipit(
+            ["exec"] + common + ["--", "set -- $SSH_CONNECTION; test \"$3\" != \(target)"])
         #expect(code == 1)
         #expect(err.contains("FAILED \(target): exit 1"))
         #expect(err.contains("1 of \(hosts.hosts.count) host(s) failed: \(target)"))

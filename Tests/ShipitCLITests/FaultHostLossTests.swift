@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// sshd killed on one host while a deploy runs (issue 9, case 1): during the upload, during the
 /// switch, during the smoke test. The killed host is one of the test's own (127.0.0.45–47), next to
@@ -13,9 +13,11 @@ struct FaultHostLossTests {
     let hosts = TestHosts.current
 
     /// A fixture over the shared hosts plus `lost`, with v1 deployed everywhere.
-    func fleet(with lost: String, healthDeadline: Double = 2, checkFromHost: Bool = false) async throws -> DeployFixture {
+    func fleet(with lost: String, healthDeadline: Double = 2, checkFromHost: Bool = false) async throws -> DeployFixture
+    {
         try await hosts.harness(["start-host", lost], environment: [:])
-        let f = try DeployFixture(targets: hosts.hosts + [lost], healthDeadline: healthDeadline, checkFromHost: checkFromHost)
+        let f = try DeployFixture(
+            targets: hosts.hosts + [lost], healthDeadline: healthDeadline, checkFromHost: checkFromHost)
         let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
         #expect(v1.status == 0, "\(v1.stdout)")
         return f
@@ -23,7 +25,9 @@ struct FaultHostLossTests {
 
     func tearDown(_ f: DeployFixture, _ lost: String) async {
         _ = try? await hosts.reviveHost(lost)
-        _ = try? await f.sh(lost, "[ -f \(f.deployTo)/shared/app.pid ] && kill $(cat \(f.deployTo)/shared/app.pid); rm -rf \(f.deployTo)")
+        _ = try? await f.sh(
+            lost,
+            "[ -f \(f.deployTo)/shared/app.pid ] && kill $(cat \(f.deployTo)/shared/app.pid); rm -rf \(f.deployTo)")
         await f.cleanUp()
         _ = try? await hosts.harness(["stop-host", lost], environment: [:])
     }
@@ -50,7 +54,7 @@ struct FaultHostLossTests {
         let lost = "127.0.0.45"
         let f = try await fleet(with: lost)
         // Big (incompressible) so the upload is still going when sshd dies.
-        let big = try await f.bigRelease("v2", bytes: 40000000)
+        let big = try await f.bigRelease("v2", bytes: 40_000_000)
 
         let p = bin.start(["deploy", "--config", f.configFile, "--from", big])
         let pipe = p.standardOutput as! Pipe

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// Hostile input (issue 9, case 8): shell metacharacters, quotes, spaces, newlines and `../` in
 /// every name that reaches a host; 50 MB of stderr; invalid UTF-8; a YAML bomb and a huge config.
@@ -25,7 +25,8 @@ struct FaultHostileInputTests {
             if let i = keys.firstIndex(where: { $0.0 == k }) { keys[i].1 = v } else { keys.append((k, v)) }
         }
         let dir = Local.tempDir("hostile")
-        try keys.map { "\($0.0): \($0.1)" }.joined(separator: "\n").write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        try keys.map { "\($0.0): \($0.1)" }.joined(separator: "\n").write(
+            toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
         return dir + "/shipit.yml"
     }
 
@@ -63,7 +64,9 @@ struct FaultHostileInputTests {
         let touched = try await s.exec("ls -d \(deployTo) /tmp/shipit-pwned-* 2>/dev/null || true").stdoutText
         await s.close()
         #expect(touched == "")
-        #expect(!FileManager.default.fileExists(atPath: Self.trap("h1")) && !FileManager.default.fileExists(atPath: Self.trap("d1")))
+        #expect(
+            !FileManager.default.fileExists(atPath: Self.trap("h1"))
+                && !FileManager.default.fileExists(atPath: Self.trap("d1")))
     }
 
     /// A release directory whose `config` is a symbolic link to a directory outside it, with
@@ -74,10 +77,14 @@ struct FaultHostileInputTests {
         let file = try config(["shared": "[config/database.yml]"], deployTo: deployTo)
         let release = Local.tempDir("hostile-release")
         try FileManager.default.copyItem(atPath: hosts.repoRoot + "/releases-example/v1", toPath: release + "/app")
-        try FileManager.default.createSymbolicLink(atPath: release + "/app/config", withDestinationPath: "/srv/other/config")
+        try FileManager.default.createSymbolicLink(
+            atPath: release + "/app/config", withDestinationPath: "/srv/other/config")
         let r = try await bin.run(["deploy", "--config", file, "--from", release + "/app"])
         #expect(r.status == ShipitExit.usage.rawValue, "\(r.stdout) \(r.stderr)")
-        #expect(r.stderr.contains("shared: config/database.yml: 'config' is a symbolic link in the artifact (to /srv/other/config)"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains(
+                "shared: config/database.yml: 'config' is a symbolic link in the artifact (to /srv/other/config)"),
+            "\(r.stderr)")
         let s = try await hosts.connect(to: hosts.hosts[0])
         let touched = try await s.exec("ls -d \(deployTo) 2>/dev/null || true").stdoutText
         await s.close()
@@ -90,10 +97,15 @@ struct FaultHostileInputTests {
         let f = try DeployFixture(targets: [hosts.hosts[0]])
         try await withCleanup({ await f.cleanUp() }) {
             let h = f.targets[0]
-            _ = try await f.sh(h, "mkdir -p \(f.deployTo)/.shipit && printf 'holder=other-run\\nby=\\033]0;pwned\\007\\033[2Jmallory\\n' > \(f.deployTo)/.shipit/lock")
+            _ = try await f.sh(
+                h,
+                "mkdir -p \(f.deployTo)/.shipit && printf 'holder=other-run\\nby=\\033]0;pwned\\007\\033[2Jmallory\\n' > \(f.deployTo)/.shipit/lock"
+            )
             let r = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1")])
             #expect(r.status == ShipitExit.locked.rawValue, "\(r.stdout)")
-            #expect(!r.stdout.contains("\u{1B}") && !r.stderr.contains("\u{1B}") && !r.stdout.contains("\u{07}"), "\(r.stdout.debugDescription)")
+            #expect(
+                !r.stdout.contains("\u{1B}") && !r.stderr.contains("\u{1B}") && !r.stdout.contains("\u{07}"),
+                "\(r.stdout.debugDescription)")
             #expect(r.stdout.contains("by=\\u{1b}]0;pwned\\u{7}\\u{1b}[2Jmallory"), "\(r.stdout)")
             // The ledger keeps the same escaped text.
             let ledger = try SQLiteLedger(path: f.dir + "/.shipit/ledger.sqlite")
@@ -106,7 +118,10 @@ struct FaultHostileInputTests {
     @Test func hostileCommandLineValuesAreRefused() async throws {
         let f = try DeployFixture()
         try await withCleanup({ await f.cleanUp() }) {
-            let badHosts = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1"), "--hosts", "\(hosts.hosts[0]);touch \(Self.trap("c1"))"])
+            let badHosts = try await bin.run([
+                "deploy", "--config", f.configFile, "--from", f.release("v1"), "--hosts",
+                "\(hosts.hosts[0]);touch \(Self.trap("c1"))",
+            ])
             #expect(badHosts.status == ShipitExit.usage.rawValue)
             #expect(badHosts.stderr.contains("--hosts"))
             for to in ["v1;touch \(Self.trap("c2"))", "$(touch \(Self.trap("c3")))", "../../etc", "a b", "x\ny"] {
@@ -114,7 +129,9 @@ struct FaultHostileInputTests {
                 #expect(r.status == ShipitExit.usage.rawValue, "\(to)")
                 #expect(r.stderr.contains("--to"), "\(to): \(r.stderr)")
             }
-            for h in f.targets { #expect(try await f.sh(h, "ls -d \(f.deployTo) /tmp/shipit-pwned-* 2>/dev/null || true") == "") }
+            for h in f.targets {
+                #expect(try await f.sh(h, "ls -d \(f.deployTo) /tmp/shipit-pwned-* 2>/dev/null || true") == "")
+            }
         }
     }
 
@@ -135,7 +152,8 @@ struct FaultHostileInputTests {
             try "#!/bin/sh\ntouch '\(marker)'\n".write(toFile: hooks + "/pre-flight", atomically: true, encoding: .utf8)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hooks + "/pre-flight")
             var yaml = try String(contentsOfFile: f.configFile, encoding: .utf8)
-            yaml = yaml.replacingOccurrences(of: "hooks: \(f.dir)/hooks", with: "hooks: '\(hooks.replacingOccurrences(of: "'", with: "''"))'")
+            yaml = yaml.replacingOccurrences(
+                of: "hooks: \(f.dir)/hooks", with: "hooks: '\(hooks.replacingOccurrences(of: "'", with: "''"))'")
             try yaml.write(toFile: f.configFile, atomically: true, encoding: .utf8)
 
             let r = try await bin.run(["deploy", "--config", f.configFile, "--from", src], cwd: parent)
@@ -156,14 +174,18 @@ struct FaultHostileInputTests {
     func measured(_ args: [String]) async throws -> (ShipitBinary.Run, Int) {
         let out = Local.tempDir("rss") + "/rss"
         let r = try await ShipitBinary(path: "/usr/bin/time").run(["-f", "%M", "-o", out, bin.path] + args)
-        let kb = Int((try String(contentsOfFile: out, encoding: .utf8)).split(separator: "\n").last.map(String.init) ?? "") ?? -1
+        let kb =
+            Int((try String(contentsOfFile: out, encoding: .utf8)).split(separator: "\n").last.map(String.init) ?? "")
+            ?? -1
         return (r, kb)
     }
 
     @Test func fiftyMegabytesOfStderrWithoutANewlineCostBoundedMemory() async throws {
         let noisy = "head -c 52428800 /dev/zero | tr '\\0' x >&2; printf '\\377\\376 not utf-8\\n'; echo done"
-        let (r, kb) = try await measured(["exec", "--hosts", hosts.hosts[0], "--user", hosts.user, "--identity", hosts.identity,
-                                          "--known-hosts", hosts.knownHosts, "--", noisy])
+        let (r, kb) = try await measured([
+            "exec", "--hosts", hosts.hosts[0], "--user", hosts.user, "--identity", hosts.identity,
+            "--known-hosts", hosts.knownHosts, "--", noisy,
+        ])
         #expect(r.status == 0)
         #expect(r.stdout.hasSuffix("| done\n"))
         #expect(r.stdout.contains("\u{FFFD}\u{FFFD} not utf-8"))
@@ -186,18 +208,26 @@ struct FaultHostileInputTests {
     /// override. In human mode not one of them reaches stdout or stderr raw, each is shown; with
     /// --json every line decodes to exactly what the host printed.
     @Test func terminalEscapesFromAHostAreShownNotObeyed() async throws {
-        let printed = "title \u{1B}]0;pwned\u{07} clear \u{1B}[2J up \u{1B}[1A\u{1B}[K cr\rFORGED c1 \u{9B}31m bidi \u{202E}gpj.exe tab\tend"
-        let script = "printf 'title \\033]0;pwned\\007 clear \\033[2J up \\033[1A\\033[K cr\\rFORGED c1 \\302\\23331m bidi \\342\\200\\256gpj.exe tab\\tend\\n'; "
+        let printed =
+            "title \u{1B}]0;pwned\u{07} clear \u{1B}[2J up \u{1B}[1A\u{1B}[K cr\rFORGED c1 \u{9B}31m bidi \u{202E}gpj.exe tab\tend"
+        let script =
+            "printf 'title \\033]0;pwned\\007 clear \\033[2J up \\033[1A\\033[K cr\\rFORGED c1 \\302\\23331m bidi \\342\\200\\256gpj.exe tab\\tend\\n'; "
             + "printf 'err \\033[31mred\\r\\n' >&2; exit 3"
-        let base = ["exec", "--hosts", hosts.hosts[0], "--user", hosts.user, "--identity", hosts.identity, "--known-hosts", hosts.knownHosts]
+        let base = [
+            "exec", "--hosts", hosts.hosts[0], "--user", hosts.user, "--identity", hosts.identity, "--known-hosts",
+            hosts.knownHosts,
+        ]
         func isControl(_ s: Unicode.Scalar) -> Bool { s != "\n" && s != "\t" && TerminalText.needsEscape(s) }
 
         let r = try await bin.run(base + ["--", script])
         #expect(r.status == ShipitExit.failure.rawValue, "\(r.stderr)")
         #expect(!r.stdout.unicodeScalars.contains(where: isControl), "\(r.stdout.debugDescription)")
         #expect(!r.stderr.unicodeScalars.contains(where: isControl), "\(r.stderr.debugDescription)")
-        #expect(r.stdout.contains("| title \\x1b]0;pwned\\x07 clear \\x1b[2J up \\x1b[1A\\x1b[K cr\\rFORGED c1 \\x9b31m bidi \\u{202e}gpj.exe tab\tend\n"),
-                "\(r.stdout.debugDescription)")
+        #expect(
+            r.stdout.contains(
+                "| title \\x1b]0;pwned\\x07 clear \\x1b[2J up \\x1b[1A\\x1b[K cr\\rFORGED c1 \\x9b31m bidi \\u{202e}gpj.exe tab\tend\n"
+            ),
+            "\(r.stdout.debugDescription)")
         #expect(r.stderr.contains("! err \\x1b[31mred\n"), "\(r.stderr.debugDescription)")
 
         let j = try await bin.run(base + ["--json", "--", script])
@@ -216,16 +246,22 @@ struct FaultHostileInputTests {
     /// Secrets a command prints (issue 28, item 6): `exec` output is redacted, in both modes,
     /// a private key block whole although it arrives line by line.
     @Test func execOutputIsRedacted() async throws {
-        let script = "echo STRIPE_KEY=sk_live_51HxYzAbCdEfGhIjKl; echo 'db postgres://u:p@ss@db/x'; "
+        let script =
+            "echo STRIPE_KEY=sk_live_51HxYzAbCdEfGhIjKl; echo 'db postgres://u:p@ss@db/x'; "
             + "printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAA\\n-----END OPENSSH PRIVATE KEY-----\\n'; "
             + "echo 'hook https://hooks.slack.com/services/T0001/B0002/XXXXyyyyZZZZ' >&2; echo done"
-        let base = ["exec", "--hosts", hosts.hosts[0], "--user", hosts.user, "--identity", hosts.identity, "--known-hosts", hosts.knownHosts]
+        let base = [
+            "exec", "--hosts", hosts.hosts[0], "--user", hosts.user, "--identity", hosts.identity, "--known-hosts",
+            hosts.knownHosts,
+        ]
         for json in [false, true] {
             let r = try await bin.run(base + (json ? ["--json"] : []) + ["--", script])
             #expect(r.status == 0, "\(r.stderr)")
             let all = r.stdout + r.stderr
             #expect(all.contains("done"))
-            for secret in ["sk_live_51", "p@ss", "ss@db", "b3BlbnNzaC1rZXktdjEAAAAA", "XXXXyyyyZZZZ"] { #expect(!all.contains(secret), "\(secret): \(all)") }
+            for secret in ["sk_live_51", "p@ss", "ss@db", "b3BlbnNzaC1rZXktdjEAAAAA", "XXXXyyyyZZZZ"] {
+                #expect(!all.contains(secret), "\(secret): \(all)")
+            }
             #expect(all.contains("STRIPE_KEY=***") && all.contains("postgres://u:***@db/x"), "\(all)")
         }
     }
@@ -237,7 +273,8 @@ struct FaultHostileInputTests {
             let src = Local.tempDir("badutf8")
             try await Local.run(["cp", "-a", f.release("v2") + "/.", src])
             // The start command prints invalid UTF-8, then fails: its output tail goes to the ledger.
-            try "printf 'bad \\377\\376 bytes\\n' >&2; exit 3\n".write(toFile: src + "/start.sh", atomically: true, encoding: .utf8)
+            try "printf 'bad \\377\\376 bytes\\n' >&2; exit 3\n".write(
+                toFile: src + "/start.sh", atomically: true, encoding: .utf8)
             try f.writeHook("pre-flight", "printf 'hook \\377 says hi\\n'\n")
             let r = try await bin.run(["deploy", "--config", f.configFile, "--from", src, "--json"])
             #expect(r.status == ShipitExit.rolledBack.rawValue, "\(r.stdout)")
@@ -245,13 +282,18 @@ struct FaultHostileInputTests {
             #expect(lines.count > 10)
             for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)") }
             #expect(r.stdout.contains("hook \u{FFFD} says hi"))
-            let t = try ShipitBinary.decode(Timeline.self, try await bin.run(["changes", "--config", f.configFile, "--json", "--no-hosts"]).stdout)
+            let t = try ShipitBinary.decode(
+                Timeline.self, try await bin.run(["changes", "--config", f.configFile, "--json", "--no-hosts"]).stdout)
             let e = try #require(t.entries.last)
             #expect(e.error?.contains("start command exited 3") == true)
             let ledger = try SQLiteLedger(path: f.dir + "/.shipit/ledger.sqlite")
-            let switches = try await ledger.steps(attemptID: e.attempt).filter { $0.step == "switch" && $0.status == "failed" }
+            let switches = try await ledger.steps(attemptID: e.attempt).filter {
+                $0.step == "switch" && $0.status == "failed"
+            }
             #expect(switches.count == f.targets.count)
-            #expect(switches.allSatisfy { $0.stderrTail?.contains("bad \u{FFFD}\u{FFFD} bytes") == true }, "\(switches.map(\.stderrTail))")
+            #expect(
+                switches.allSatisfy { $0.stderrTail?.contains("bad \u{FFFD}\u{FFFD} bytes") == true },
+                "\(switches.map(\.stderrTail))")
             for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v1") }
         }
     }
@@ -259,17 +301,28 @@ struct FaultHostileInputTests {
     @Test func aYAMLBombAndAHugeConfigAreRefusedQuickly() async throws {
         let dir = Local.tempDir("bomb")
         var bomb = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
-        for i in 1...9 { bomb += "\(Character(UnicodeScalar(97 + i)!)): &\(Character(UnicodeScalar(97 + i)!)) [" + Array(repeating: "*\(Character(UnicodeScalar(96 + i)!))", count: 9).joined(separator: ",") + "]\n" }
+        for i in 1...9 {
+            bomb +=
+                "\(Character(UnicodeScalar(97 + i)!)): &\(Character(UnicodeScalar(97 + i)!)) ["
+                + Array(repeating: "*\(Character(UnicodeScalar(96 + i)!))", count: 9).joined(separator: ",") + "]\n"
+        }
         bomb += "app: x\nhosts: [\(hosts.hosts[0])]\ndeploy_to: /srv/bomb\n"
         try bomb.write(toFile: dir + "/bomb.yml", atomically: true, encoding: .utf8)
         let start = Date()
-        let r = try await bin.run(["deploy", "--config", dir + "/bomb.yml", "--from", hosts.repoRoot + "/releases-example/v1"])
+        let r = try await bin.run([
+            "deploy", "--config", dir + "/bomb.yml", "--from", hosts.repoRoot + "/releases-example/v1",
+        ])
         #expect(r.status == ShipitExit.usage.rawValue, "\(r.stderr)")
-        #expect(Date().timeIntervalSince(start) < 20)  // a generous bound: expanding it would take minutes and gigabytes
+        // A generous bound: expanding it would take minutes and gigabytes.
+        #expect(Date().timeIntervalSince(start) < 20)
 
-        let huge = "app: x\nhosts: [\(hosts.hosts[0])]\ndeploy_to: /srv/huge\n# " + String(repeating: "x", count: 2 << 20) + "\n"
+        let huge =
+            "app: x\nhosts: [\(hosts.hosts[0])]\ndeploy_to: /srv/huge\n# " + String(repeating: "x", count: 2 << 20)
+            + "\n"
         try huge.write(toFile: dir + "/huge.yml", atomically: true, encoding: .utf8)
-        let h = try await bin.run(["deploy", "--config", dir + "/huge.yml", "--from", hosts.repoRoot + "/releases-example/v1"])
+        let h = try await bin.run([
+            "deploy", "--config", dir + "/huge.yml", "--from", hosts.repoRoot + "/releases-example/v1",
+        ])
         #expect(h.status == ShipitExit.usage.rawValue)
         #expect(h.stderr.contains("refused"))
     }

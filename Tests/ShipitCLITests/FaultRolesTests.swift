@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// A worker that will not stop (issue 21): it ignores SIGTERM, so the next release's switch waits
 /// the role's stop timeout, KILLs it (and its children), says so, and starts the new worker.
@@ -11,13 +11,15 @@ struct FaultRolesTests {
 
     @Test func aWorkerIgnoringSIGTERMIsKilledAfterItsStopTimeout() async throws {
         let t = hosts.hosts
-        let f = try DeployFixture(targets: [t[0], t[1]], healthDeadline: 5, extraYAML: """
-        roles:
-          worker:
-            cmd: sh worker.sh
-            status: sh worker.sh status
-            stop_timeout: 2
-        """, roles: [t[0]: ["web"], t[1]: ["worker"]])
+        let f = try DeployFixture(
+            targets: [t[0], t[1]], healthDeadline: 5,
+            extraYAML: """
+                roles:
+                  worker:
+                    cmd: sh worker.sh
+                    status: sh worker.sh status
+                    stop_timeout: 2
+                """, roles: [t[0]: ["web"], t[1]: ["worker"]])
         // v1 as released, plus IGNORE_TERM: its worker traps SIGTERM and goes on.
         let stubborn = Local.tempDir("stubborn") + "/v1"
         _ = try await Local.run(["cp", "-r", f.release("v1"), stubborn])
@@ -25,18 +27,25 @@ struct FaultRolesTests {
         try await withCleanup({ await f.cleanUp() }) {
             let v1 = try await f.shipit(["deploy", "--from", stubborn])
             #expect(v1.status == 0, "\(v1.stdout)\(v1.stderr)")
-            let pid = try await f.sh(t[1], "cat \(f.deployTo)/.shipit/roles/worker.pid").trimmingCharacters(in: .whitespacesAndNewlines)
+            let pid = try await f.sh(t[1], "cat \(f.deployTo)/.shipit/roles/worker.pid").trimmingCharacters(
+                in: .whitespacesAndNewlines)
 
             let clock = ContinuousClock()
             let start = clock.now
             let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
             let took = clock.now - start
             #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")
-            #expect(v2.stdout.contains("\(t[1]) switch ok: restarted worker; worker ignored its stop signal until the stop timeout: killed"), "\(v2.stdout)")
+            #expect(
+                v2.stdout.contains(
+                    "\(t[1]) switch ok: restarted worker; worker ignored its stop signal until the stop timeout: killed"
+                ), "\(v2.stdout)")
             #expect(took >= .seconds(2), "the stop timeout was waited for")
             // The old worker and everything in its session are gone; the new one is v2's.
             // (Processes of its group that are not zombies: the worker itself is a child of the leader.)
-            let left = try await f.sh(t[1], "cat /proc/[0-9]*/stat 2>/dev/null | awk -v g=\(pid) '{ sub(/^.*\\) /, \"\"); if ($3 == g && $1 != \"Z\") n++ } END { print n + 0 }'")
+            let left = try await f.sh(
+                t[1],
+                "cat /proc/[0-9]*/stat 2>/dev/null | awk -v g=\(pid) '{ sub(/^.*\\) /, \"\"); if ($3 == g && $1 != \"Z\") n++ } END { print n + 0 }'"
+            )
             #expect(left.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(left)")
             let log = try await f.sh(t[1], "cat \(f.deployTo)/shared/log/worker.log")
             #expect(!log.contains("worker v1: stopping"), "v1 never stopped by itself: \(log)")

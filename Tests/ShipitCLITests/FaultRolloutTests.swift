@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// The rollout's fault cases (issue 17): a signal during a bake, sshd killed on a host of the
 /// second step, a paused rollout picked up by another process, and one whose promoting process
@@ -12,11 +12,12 @@ struct FaultRolloutTests {
     let bin = ShipitBinary()
 
     @Test func aSignalDuringABakeRollsBackTheSwitchedHosts() async throws {
-        let f = try DeployFixture(extraYAML: """
-        rollout:
-          steps: [1, "100%"]
-          bake: 30
-        """)
+        let f = try DeployFixture(
+            extraYAML: """
+                rollout:
+                  steps: [1, "100%"]
+                  bake: 30
+                """)
         try await withCleanup({ await f.cleanUp() }) {
             let v1 = try await f.shipit(["deploy", "--from", f.release("v1"), "--bake", "0"])
             #expect(v1.status == 0)
@@ -39,17 +40,22 @@ struct FaultRolloutTests {
         // During step 1's bake a command gate kills every sshd of the step-2 host: it drops off
         // the network before its switch.
         let armed = Local.tempDir("armed") + "/on"
-        let kill = "[ ! -f \(armed) ] || [ \"$SHIPIT_STEP\" != 1 ] || bash \(hosts.repoRoot)/scripts/testhosts.sh kill-host \(addresses[1]) >/dev/null 2>&1 || true"
-        let f = try DeployFixture(targets: addresses, extraYAML: """
-        rollout:
-          steps: [1, 2, 3]
-          bake: 0.5
-          interval: 0.2
-          gates:
-            - {type: health}
-            - {type: command, run: '\(kill)', timeout: 60}
-        """)
-        try await withCleanup({ for a in addresses { _ = try? await hosts.harness(["stop-host", a], environment: [:]) } }) {
+        let kill =
+            "[ ! -f \(armed) ] || [ \"$SHIPIT_STEP\" != 1 ] || bash \(hosts.repoRoot)/scripts/testhosts.sh kill-host \(addresses[1]) >/dev/null 2>&1 || true"
+        let f = try DeployFixture(
+            targets: addresses,
+            extraYAML: """
+                rollout:
+                  steps: [1, 2, 3]
+                  bake: 0.5
+                  interval: 0.2
+                  gates:
+                    - {type: health}
+                    - {type: command, run: '\(kill)', timeout: 60}
+                """)
+        try await withCleanup({
+            for a in addresses { _ = try? await hosts.harness(["stop-host", a], environment: [:]) }
+        }) {
             let v1 = try await f.shipit(["deploy", "--from", f.release("v1"), "--steps", "100%"])
             #expect(v1.status == 0, "\(v1.stdout.suffix(2000))")
             let good = try await f.currentRelease(addresses[0])
@@ -62,7 +68,9 @@ struct FaultRolloutTests {
             #expect(try await f.currentRelease(addresses[2]) == good, "step 3 never touched")
             let entry = try #require(try await f.timeline().entries.last)
             let byHost = Dictionary(uniqueKeysWithValues: entry.hosts.map { ($0.host, $0) })
-            #expect(byHost[addresses[1]]?.switchedAt == nil && byHost[addresses[1]]?.status == "failed", "the dead host never switched")
+            #expect(
+                byHost[addresses[1]]?.switchedAt == nil && byHost[addresses[1]]?.status == "failed",
+                "the dead host never switched")
             #expect(byHost[addresses[2]]?.switchedAt == nil && byHost[addresses[2]]?.rolloutStep == 3)
             // The dead host comes back with its /srv as it was: still on v1.
             try await hosts.harness(["revive-host", addresses[1]], environment: [:])
@@ -81,19 +89,22 @@ struct FaultRolloutTests {
         let paused = try await f.currentRelease(hosts.hosts[0])
         #expect(paused != good)
         #expect(try await f.currentRelease(hosts.hosts[1]) == good)
-        for h in hosts.hosts { #expect(try await f.lockHolder(h) != "free", "the paused rollout holds the lock on \(h)") }
+        for h in hosts.hosts {
+            #expect(try await f.lockHolder(h) != "free", "the paused rollout holds the lock on \(h)")
+        }
         let entry = try #require(try await f.timeline().entries.last)
         #expect(entry.outcome == "paused")
         return (good, paused)
     }
 
     @Test func aPausedRolloutIsReportedThenPromotedByAnotherProcess() async throws {
-        let f = try DeployFixture(extraYAML: """
-        rollout:
-          steps: [1, 2, 3]
-          bake: 0.3
-          pause_after: 1
-        """)
+        let f = try DeployFixture(
+            extraYAML: """
+                rollout:
+                  steps: [1, 2, 3]
+                  bake: 0.3
+                  pause_after: 1
+                """)
         try await withCleanup({ await f.cleanUp() }) {
             let (_, paused) = try await pausedDeploy(f)
             // The next deploy is refused, naming the paused rollout and what to do.
@@ -118,12 +129,13 @@ struct FaultRolloutTests {
     }
 
     @Test func aPromoteThatDiesMidStepIsAbortedAndTheFleetRestored() async throws {
-        let f = try DeployFixture(extraYAML: """
-        rollout:
-          steps: [1, 2, 3]
-          bake: 30
-          pause_after: 1
-        """)
+        let f = try DeployFixture(
+            extraYAML: """
+                rollout:
+                  steps: [1, 2, 3]
+                  bake: 30
+                  pause_after: 1
+                """)
         try await withCleanup({ await f.cleanUp() }) {
             let v1 = try await f.shipit(["deploy", "--from", f.release("v1"), "--steps", "100%", "--bake", "0"])
             #expect(v1.status == 0)
@@ -141,7 +153,10 @@ struct FaultRolloutTests {
             // Abort picks up the dead run: every switched host back, locks released.
             let abort = try await f.shipit(["rollout", "abort"])
             #expect(abort.status == 0, "\(abort.stdout.suffix(3000))\(abort.stderr)")
-            #expect(abort.stdout.contains("ABORTED: the 2 switched host(s) are back on their previous release; 1 host(s) of later steps were never touched"))
+            #expect(
+                abort.stdout.contains(
+                    "ABORTED: the 2 switched host(s) are back on their previous release; 1 host(s) of later steps were never touched"
+                ))
             for h in hosts.hosts {
                 #expect(try await f.currentRelease(h) == good)
                 #expect(try await f.served(h) == "hello from releases-example v1")

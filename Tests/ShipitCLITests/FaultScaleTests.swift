@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// 200 hosts in one run (issue 9, case 9; issue 18: the largest fleet CI holds): deploy, deploy, a
 /// broken deploy rolled back on all 200, then `shipit rollback`, with every host checked by
@@ -15,22 +15,27 @@ struct FaultScaleTests {
     static let addresses = (1...count).map { "127.0.1.\($0)" }
 
     func onAll(_ action: String) async throws {
-        let script = "for a in \(Self.addresses.joined(separator: " ")); do bash '\(hosts.repoRoot)/scripts/testhosts.sh' \(action) $a & done; wait"
+        let script =
+            "for a in \(Self.addresses.joined(separator: " ")); do bash '\(hosts.repoRoot)/scripts/testhosts.sh' \(action) $a & done; wait"
         try await Local.run(["bash", "-c", script])
     }
 
     /// `status --json`: the one release every host runs (nil on drift) and whether all are healthy.
     func fleetState(_ f: DeployFixture) async throws -> (release: String?, ok: Bool, hosts: Int) {
         let r = try await f.shipit(["status", "--json"])
-        struct Snapshot: Decodable { let hosts: [HostInspection]; let verdict: FleetVerdict }
+        struct Snapshot: Decodable {
+            let hosts: [HostInspection]
+            let verdict: FleetVerdict
+        }
         let s = try ShipitBinary.decode(Snapshot.self, r.stdout)
         return (s.verdict.release, s.verdict.ok, s.hosts.count)
     }
 
     @Test func twoHundredHostsDeployRollBackAutomaticallyAndOnRequest() async throws {
         try await onAll("start-host")
-        let f = try DeployFixture(targets: Self.addresses, healthDeadline: 10, extraYAML: "parallel: \(Self.count)",
-                                  connectTimeout: 30)
+        let f = try DeployFixture(
+            targets: Self.addresses, healthDeadline: 10, extraYAML: "parallel: \(Self.count)",
+            connectTimeout: 30)
         let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
         #expect(v1.status == 0, "\(v1.stdout.suffix(3000))")
         let first = try await fleetState(f)
@@ -60,8 +65,11 @@ struct FaultScaleTests {
 
         // Awaited here, not deferred: the test process may exit before a deferred task runs (if the
         // test fails early, the harness's `down` at the end of `make test` stops these hosts).
-        _ = try await bin.run(["exec", "--hosts", Self.addresses.joined(separator: ","), "--user", hosts.user, "--identity", hosts.identity,
-                               "--known-hosts", hosts.knownHosts, "--", "kill $(cat \(f.deployTo)/shared/app.pid)"])
+        _ = try await bin.run([
+            "exec", "--hosts", Self.addresses.joined(separator: ","), "--user", hosts.user, "--identity",
+            hosts.identity,
+            "--known-hosts", hosts.knownHosts, "--", "kill $(cat \(f.deployTo)/shared/app.pid)",
+        ])
         try await onAll("stop-host")
         await f.cleanUp()
     }

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// SIGINT and SIGTERM in every state of a deploy (issue 9, case 5). The run is held at the state
 /// (a parked hook, an upload in progress, a parked start command, a not-ready app, a parked
@@ -27,7 +27,9 @@ struct FaultSignalTests {
         try await withCleanup({ await f.cleanUp() }) {
             // What the fleet runs before the interrupted deploy (for .rollingBack: a v1 whose start
             // parks once armed, so the rollback to it can be held).
-            let before = state == .rollingBack ? try await GatedRelease(from: f.release("v1"), mode: .parkStart, armed: false) : nil
+            let before =
+                state == .rollingBack
+                ? try await GatedRelease(from: f.release("v1"), mode: .parkStart, armed: false) : nil
             let first = try await f.shipit(["deploy", "--from", before?.path ?? f.release("v1")])
             #expect(first.status == 0, "\(first.stdout)")
             let beforeID = try await f.currentRelease(f.targets[0])
@@ -39,7 +41,7 @@ struct FaultSignalTests {
             case .preflight: hook = try f.parkingHook("pre-flight")
             case .migrate: hook = try f.parkingHook("pre-switch")  // runs in the migrate state, after the migrations
             case .upload:
-                release = try await f.bigRelease("v2", bytes: 40000000)
+                release = try await f.bigRelease("v2", bytes: 40_000_000)
             case .switch: gate = try await GatedRelease(from: f.release("v2"), mode: .parkStart)
             case .smokeTest: gate = try await GatedRelease(from: f.release("v2"), mode: .notReady)
             case .rollingBack:
@@ -54,7 +56,8 @@ struct FaultSignalTests {
             case .preflight, .migrate: try await DeployFixture.waitForFile(hook!.entered)
             case .upload:
                 // Signalled as the upload phase starts: the 40 MB transfer takes far longer.
-                _ = await ShipitBinary.read(p.standardOutput as! Pipe, until: ["state: preflight → upload"], timeout: 120)
+                _ = await ShipitBinary.read(
+                    p.standardOutput as! Pipe, until: ["state: preflight → upload"], timeout: 120)
             case .switch: try await gate!.waitEntered(f.targets)
             case .smokeTest:
                 try await gate!.waitEntered(f.targets)
@@ -75,7 +78,8 @@ struct FaultSignalTests {
                 #expect(try await f.lockHolder(h) == "free")
                 #expect(try await f.leftovers(h) == "")
             }
-            let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
+            let t = try ShipitBinary.decode(
+                Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
             let e = try #require(t.entries.last)
             #expect(e.outcome == (state.rollsBack ? "rolled-back" : "failed"), "\(out)")
             #expect(e.error?.contains("interrupted") == true)
@@ -118,7 +122,8 @@ struct FaultSignalTests {
                 #expect(try await f.lockHolder(h) == "free")
             }
             #expect(try await f.shipit(["status"]).status == 0)
-            let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
+            let t = try ShipitBinary.decode(
+                Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
             #expect(t.entries.map(\.outcome) == ["succeeded", "interrupted", "succeeded"])
         }
     }

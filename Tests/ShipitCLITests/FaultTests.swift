@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// Faults injected into real deploys (issue 9's suite, first cases). Each asserts where every host
 /// ends up, what the ledger says, and that locks are released. Hosts that a case breaks are hosts
@@ -15,13 +15,19 @@ struct FaultTests {
         let addr = "127.0.0.42"
         try await hosts.harness(["start-host", addr], environment: [:])
         let f = try DeployFixture(targets: [addr])
-        try await withCleanup({ await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) }) {
+        try await withCleanup({
+            await f.cleanUp()
+            _ = try? await hosts.harness(["stop-host", addr], environment: [:])
+        }) {
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
             // The deployer's known_hosts as it was; then the host gets a new key.
             let known = Local.tempDir("kh") + "/known_hosts"
             try FileManager.default.copyItem(atPath: hosts.knownHosts, toPath: known)
             try await hosts.harness(["stop-host", addr], environment: [:])
-            try await Local.run(["sh", "-c", "rm -f '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key' '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key.pub'"])
+            try await Local.run([
+                "sh", "-c",
+                "rm -f '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key' '\(hosts.stateDir)/hosts/\(addr)/ssh_host_ed25519_key.pub'",
+            ])
             try await hosts.harness(["start-host", addr], environment: [:])
 
             let r = try await f.shipit(["deploy", "--from", f.release("v2"), "--known-hosts", known])
@@ -50,7 +56,8 @@ struct FaultTests {
                 #expect(try await f.served(h) == "hello from releases-example v1")
                 #expect(try await f.sh(h, "test -e \(f.deployTo)/.shipit/lock && echo LOCKED || echo free") == "free\n")
             }
-            let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
+            let t = try ShipitBinary.decode(
+                Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
             #expect(t.entries.last?.outcome == "rolled-back")
             #expect(t.entries.last?.error?.contains("interrupted") == true)
         }
@@ -60,15 +67,22 @@ struct FaultTests {
         let addr = "127.0.0.43"
         try await hosts.harness(["start-host", addr], environment: ["SHIPIT_SRV_SIZE": "16m"])
         let f = try DeployFixture(targets: [addr], extraYAML: "disk_factor: 0")
-        try await withCleanup({ await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) }) {
+        try await withCleanup({
+            await f.cleanUp()
+            _ = try? await hosts.harness(["stop-host", addr], environment: [:])
+        }) {
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
-            let big = try await f.bigRelease("v2", bytes: 9000000)
+            let big = try await f.bigRelease("v2", bytes: 9_000_000)
             let r = try await f.shipit(["deploy", "--from", big])
             #expect(r.status == ShipitExit.failure.rawValue, "\(r.stdout)")
             #expect(r.stdout.contains("upload FAILED"))
             #expect(try await f.served(addr) == "hello from releases-example v1")
             // Nothing half-written is left behind, and the lock is released.
-            #expect(try await f.sh(addr, "cd \(f.deployTo) && ls releases | wc -l; ls .shipit | grep -c -e upload- -e lock -e '.tmp' || true") == "1\n0\n")
+            #expect(
+                try await f.sh(
+                    addr,
+                    "cd \(f.deployTo) && ls releases | wc -l; ls .shipit | grep -c -e upload- -e lock -e '.tmp' || true"
+                ) == "1\n0\n")
             #expect(try await f.shipit(["verify"]).status == 0)
         }
     }
@@ -77,18 +91,27 @@ struct FaultTests {
         // A TCP listener on 127.0.0.44:22 that never answers (no SSH banner).
         let silent = Process()
         silent.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        silent.arguments = ["-c", "import socket,time\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.44', 22)); s.listen(8)\nc=[]\nwhile True: c.append(s.accept())"]
+        silent.arguments = [
+            "-c",
+            "import socket,time\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.44', 22)); s.listen(8)\nc=[]\nwhile True: c.append(s.accept())",
+        ]
         // Its own output streams: an orphan holding the test runner's pipes would hang `swift test`.
         silent.standardOutput = FileHandle.nullDevice
         silent.standardError = FileHandle.nullDevice
         silent.standardInput = FileHandle.nullDevice
         try silent.run()
-        defer { kill(silent.processIdentifier, SIGKILL); silent.waitUntilExit() }
+        defer {
+            kill(silent.processIdentifier, SIGKILL)
+            silent.waitUntilExit()
+        }
         try await Task.sleep(for: .milliseconds(300))
         let f = try DeployFixture()
         try await withCleanup({ await f.cleanUp() }) {
             let start = Date()
-            let r = try await f.shipit(["deploy", "--from", f.release("v1"), "--hosts", (f.targets + ["127.0.0.44"]).joined(separator: ","), "--connect-timeout", "2"])
+            let r = try await f.shipit([
+                "deploy", "--from", f.release("v1"), "--hosts", (f.targets + ["127.0.0.44"]).joined(separator: ","),
+                "--connect-timeout", "2",
+            ])
             #expect(r.status == ShipitExit.preflightFailed.rawValue, "\(r.stdout)")
             #expect(r.stdout.contains("127.0.0.44"))
             #expect(Date().timeIntervalSince(start) < 30)  // no hang (the connect timeout is 2 s)

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// Faults around the traffic switch (docs/traffic.md, issue 16): a signal while the new release
 /// warms up on the idle slot, and sshd killed while the proxy switches. Nothing lost in each: every
@@ -56,8 +56,11 @@ struct FaultTrafficTests {
             #expect(try await f.shipit(["deploy", "--from", f.release("v2")]).status == 0)
             let broken = f.targets[2]
             func standbyPid(_ h: String) async throws -> String {
-                try await f.sh(h, "a=$(cat \(f.deployTo)/.shipit/slots/active); for s in \(f.deployTo)/.shipit/slots/*.pid; do [ \"$(basename $s .pid)\" = \"$a\" ] || cat $s; done")
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                try await f.sh(
+                    h,
+                    "a=$(cat \(f.deployTo)/.shipit/slots/active); for s in \(f.deployTo)/.shipit/slots/*.pid; do [ \"$(basename $s .pid)\" = \"$a\" ] || cat $s; done"
+                )
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             }
             var standbyPids: [String] = []
             for h in f.targets.dropLast() { standbyPids.append(try await standbyPid(h)) }
@@ -75,7 +78,9 @@ struct FaultTrafficTests {
                 #expect(try await f.served(h) == "hello from releases-example v2")
                 #expect(try await f.lockHolder(h) == "free")
                 // v3 stopped and removed (it never went live); v1 warm on the idle slot again.
-                #expect(try await f.sh(h, "ls \(f.deployTo)/releases | wc -l").trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+                #expect(
+                    try await f.sh(h, "ls \(f.deployTo)/releases | wc -l").trimmingCharacters(
+                        in: .whitespacesAndNewlines) == "2")
                 let pid = try await standbyPid(h)
                 #expect(pid != standbyPids[i], "the standby was started again")
                 #expect(try await f.sh(h, "kill -0 \(pid) && echo alive").contains("alive"))
@@ -119,7 +124,8 @@ struct FaultTrafficTests {
                 #expect(try await f.served(h) == "hello from releases-example v1")
                 #expect(try await f.lockHolder(h) == "free")
             }
-            let t = try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
+            let t = try ShipitBinary.decode(
+                Timeline.self, try await f.shipit(["changes", "--json", "--no-hosts"]).stdout)
             let e = try #require(t.entries.last)
             #expect(e.outcome == "rolled-back", "\(out)")
             #expect(e.error?.contains("interrupted") == true)

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 28, item 8: a number or duration on the command line that the parser accepts but no
 /// run can use (inf, nan, negative, 1e300, an Int64 that overflows once multiplied, a duration
@@ -18,14 +18,17 @@ struct FlagRangeTests {
 
     static let config: String = {
         let dir = Local.tempDir("flag-range")
-        try! "app: t\nhosts: [web-1]\ndeploy_to: /srv/t\nrollout: {steps: [1]}\n".write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        try! "app: t\nhosts: [web-1]\ndeploy_to: /srv/t\nrollout: {steps: [1]}\n".write(
+            toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
         try! FileManager.default.createDirectory(atPath: dir + "/release", withIntermediateDirectories: true)
         return dir
     }()
 
     static let seconds = ["inf", "-inf", "nan", "-1", "1e300", "922337203685477581", "99999999999999999999"]
     static let counts = ["-1", "922337203685477581", "9223372036854775807", "99999999999999999999", "inf", "1e3"]
-    static let durations = ["infd", "inf", "nanh", "-1h", "1e300s", "9223372036854775807w", "922337203685477581d", "99999d"]
+    static let durations = [
+        "infd", "inf", "nanh", "-1h", "1e300s", "9223372036854775807w", "922337203685477581d", "99999d",
+    ]
 
     /// (command words, the flag, its hostile values, arguments after the flag)
     static let table: [(args: [String], flag: String, values: [String])] = {
@@ -72,9 +75,12 @@ struct FlagRangeTests {
 
     /// The bounds themselves still pass the flag check (the run then fails elsewhere: no host).
     @Test func valuesInRangeAreNotRefused() async throws {
-        for (flag, value) in [("--connect-timeout", "0.1"), ("--timeout", "86400"), ("--port", "65535"), ("--parallel", "1000")] {
-            let r = try await Self.bin.run(["exec", "--hosts", "web-1", "--ssh-config", "none", "\(flag)=\(value)", "--", "true"],
-                                           environment: ["HOME": Self.config, "PATH": "/usr/bin:/bin"])
+        for (flag, value) in [
+            ("--connect-timeout", "0.1"), ("--timeout", "86400"), ("--port", "65535"), ("--parallel", "1000"),
+        ] {
+            let r = try await Self.bin.run(
+                ["exec", "--hosts", "web-1", "--ssh-config", "none", "\(flag)=\(value)", "--", "true"],
+                environment: ["HOME": Self.config, "PATH": "/usr/bin:/bin"])
             #expect(!r.stderr.contains(flag + ":"), "\(flag)=\(value): \(r.stderr)")
             #expect(r.status != ShipitExit.usage.rawValue, "\(flag)=\(value): \(r.stderr)")
         }

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// `strategy: image` with real rootless podman on the real sshd hosts, pulling from the local registry.
 @Suite("image deploys: podman, local registry, real sshd hosts")
@@ -9,7 +9,8 @@ struct ImageDeployTests {
     let bin = ShipitBinary()
 
     func timeline(_ f: ImageFixture) async throws -> Timeline {
-        try ShipitBinary.decode(Timeline.self, try await f.shipit(["changes", "--since", "1h", "--json", "--no-hosts"]).stdout)
+        try ShipitBinary.decode(
+            Timeline.self, try await f.shipit(["changes", "--since", "1h", "--json", "--no-hosts"]).stdout)
     }
 
     @Test func v1ThenV2ThenBrokenV3RollsBackThenRollbackToV1ByDigest() async throws {
@@ -28,7 +29,9 @@ struct ImageDeployTests {
                 #expect(try await f.served(h) == "hello from releases-example image v2")
                 #expect(try await f.runningDigest(h) == v2.imageDigest)
                 // The failed release's container is kept, stopped, for inspection.
-                #expect(try await f.podman(h, "container inspect --format '{{.State.Status}}' \(f.app)-\(v3.release)") == "exited")
+                #expect(
+                    try await f.podman(h, "container inspect --format '{{.State.Status}}' \(f.app)-\(v3.release)")
+                        == "exited")
             }
             #expect(v3.outcome == "rolled-back")
             #expect([v1, v2, v3].allSatisfy { $0.imageDigest?.hasPrefix("sha256:") == true })
@@ -85,7 +88,9 @@ struct ImageDeployTests {
             #expect(r.stdout.contains("pull"))
             for h in f.targets {
                 #expect(try await f.served(h) == "hello from releases-example image v1")
-                #expect(try await f.podman(h, "ps -a --filter label=shipit.app=\(f.app) --format '{{.Names}}' | wc -l") == "1")
+                #expect(
+                    try await f.podman(h, "ps -a --filter label=shipit.app=\(f.app) --format '{{.Names}}' | wc -l")
+                        == "1")
             }
             let lock = try await bin.run(["lock", "status", "--config", f.configFile])
             #expect(lock.status == 0, "\(lock.stdout)")
@@ -103,11 +108,16 @@ struct ImageDeployTests {
             let repo = "\(ImageFixture.registry)/demo"
             try await Local.run(["podman", "tag", "\(repo):v2", "\(repo):\(third)"])
             try await Local.run(["podman", "push", "--quiet", "--tls-verify=false", "\(repo):\(third)"])
-            let runs = [try await f.shipit(["deploy", "--tag", "v1"]), try await f.shipit(["deploy", "--tag", "v2"]),
-                        try await f.shipit(["deploy", "--tag", third])]
+            let runs = [
+                try await f.shipit(["deploy", "--tag", "v1"]), try await f.shipit(["deploy", "--tag", "v2"]),
+                try await f.shipit(["deploy", "--tag", third]),
+            ]
             #expect(runs.map(\.status) == [0, 0, 0], "\(runs.map(\.stdout))")
             let h = f.targets[0]
-            #expect(try await f.podman(h, "exec \(f.app)-$(cat \(f.deployTo)/.shipit/image-current) sh -c 'echo $API_TOKEN $MODE'") == "\(secret) demo")
+            #expect(
+                try await f.podman(
+                    h, "exec \(f.app)-$(cat \(f.deployTo)/.shipit/image-current) sh -c 'echo $API_TOKEN $MODE'")
+                    == "\(secret) demo")
             let mode = try await f.podman(h, "true; stat -c %a \(f.deployTo)/shared/.env-\(f.app)")
             #expect(mode == "600")
             // Never printed, never stored.
@@ -118,7 +128,9 @@ struct ImageDeployTests {
             let names = try await f.podman(h, "ps -a --filter label=shipit.app=\(f.app) --format '{{.Names}}' | sort")
             #expect(names.split(separator: "\n").count == 2)
             #expect(!names.contains("\(f.app)-v1-"))
-            #expect(try await f.podman(h, "true; cut -d' ' -f1 \(f.deployTo)/.shipit/image-releases | cut -d- -f1 | xargs") == "v2 p")
+            #expect(
+                try await f.podman(h, "true; cut -d' ' -f1 \(f.deployTo)/.shipit/image-releases | cut -d- -f1 | xargs")
+                    == "v2 p")
         }
     }
 }
@@ -133,9 +145,11 @@ struct ImageEnvFileAtRestTests {
         try "API_TOKEN=first\n".write(toFile: dir + "/app.env", atomically: true, encoding: .utf8)
         let f = try ImageFixture(extraImageYAML: "  env_file: \(dir)/app.env")
         // The upload method as a stage overlay (the fixture's ssh: mapping stays).
-        try "ssh: {upload: \(method)}\n".write(toFile: f.dir + "/shipit.\(method).yml", atomically: true, encoding: .utf8)
+        try "ssh: {upload: \(method)}\n".write(
+            toFile: f.dir + "/shipit.\(method).yml", atomically: true, encoding: .utf8)
         try await withCleanup({ await f.cleanUp() }) {
-            let h = f.targets[0], env = "\(f.deployTo)/shared/.env-\(f.app)"
+            let h = f.targets[0]
+            let env = "\(f.deployTo)/shared/.env-\(f.app)"
             let first = try await f.shipit(["deploy", "--stage", method, "--tag", "v1"])
             #expect(first.status == 0, "\(first.stdout)")
             // Someone (or an older shipit) left it readable by all.
@@ -157,12 +171,13 @@ struct ImageEnvFileAtRestTests {
 @Suite("image deploys: rollout steps")
 struct ImageRolloutTests {
     @Test func aBrokenImageStopsOnTheCanary() async throws {
-        let f = try ImageFixture(extraYAML: """
-        traffic: {proxy: nginx, drain: 1}
-        rollout:
-          steps: [1, "100%"]
-          bake: 0.5
-        """)
+        let f = try ImageFixture(
+            extraYAML: """
+                traffic: {proxy: nginx, drain: 1}
+                rollout:
+                  steps: [1, "100%"]
+                  bake: 0.5
+                """)
         try await withCleanup({ await f.cleanUp() }) {
             #expect(try await f.shipit(["deploy", "--tag", "v1", "--bake", "0"]).status == 0)
             let v2 = try await f.shipit(["deploy", "--tag", "v2", "--bake", "0"])

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// `shipit init` and `shipit check`, run as a new user runs them: the binary, an empty directory,
 /// the real sshd test hosts.
@@ -61,7 +61,9 @@ struct InitAndCheckTests {
         _ = try await Local.run(["git", "-C", fresh, "init", "-q"])
         try FileManager.default.createDirectory(atPath: fresh + "/.shipit", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: fresh + "/.shipit/ledger.sqlite", contents: Data("x".utf8))
-        #expect(try await Local.run(["git", "-C", fresh, "check-ignore", ".shipit/ledger.sqlite"]).contains(".shipit/ledger.sqlite"))
+        #expect(
+            try await Local.run(["git", "-C", fresh, "check-ignore", ".shipit/ledger.sqlite"]).contains(
+                ".shipit/ledger.sqlite"))
         // Again (--force): not added twice.
         _ = try await shipit.run(["init", "--hosts", "a", "--deploy-to", "/srv/app", "--force"], cwd: fresh)
         #expect(try String(contentsOfFile: fresh + "/.gitignore", encoding: .utf8) == written)
@@ -82,7 +84,9 @@ struct InitAndCheckTests {
 
     @Test func initImageStrategyValidatesToo() async throws {
         let dir = emptyDir()
-        let r = try await shipit.run(["init", "--strategy", "image", "--hosts", "web-1", "--app", "shop", "--image", "registry.local/shop"], cwd: dir)
+        let r = try await shipit.run(
+            ["init", "--strategy", "image", "--hosts", "web-1", "--app", "shop", "--image", "registry.local/shop"],
+            cwd: dir)
         #expect(r.status == 0, "\(r.stderr)")
         let config = try DeployConfig.load(file: dir + "/shipit.yml")
         #expect(config.strategy == .image)
@@ -94,8 +98,10 @@ struct InitAndCheckTests {
     }
 
     @Test func initRefusesBadInputNamingTheFlagAndWritesNothing() async throws {
-        for (args, flag) in [(["--deploy-to", "/srv/../etc"], "--deploy-to"), (["--hosts", "a;rm -rf /"], "--hosts"),
-                             (["--app", "../x"], "--app"), (["--strategy", "ftp"], "--strategy"), (["--user", "$(id)"], "--user")] {
+        for (args, flag) in [
+            (["--deploy-to", "/srv/../etc"], "--deploy-to"), (["--hosts", "a;rm -rf /"], "--hosts"),
+            (["--app", "../x"], "--app"), (["--strategy", "ftp"], "--strategy"), (["--user", "$(id)"], "--user"),
+        ] {
             let dir = emptyDir()
             let r = try await shipit.run(["init"] + args, cwd: dir)
             #expect(r.status == 2, "\(args)")
@@ -107,7 +113,9 @@ struct InitAndCheckTests {
     /// A config from `init`, pointed at the test hosts with the connection flags an operator adds.
     private func project(deployTo: String) async throws -> (dir: String, flags: [String]) {
         let dir = emptyDir()
-        let r = try await shipit.run(["init", "--hosts", hosts.hosts.joined(separator: ","), "--deploy-to", deployTo, "--user", hosts.user], cwd: dir)
+        let r = try await shipit.run(
+            ["init", "--hosts", hosts.hosts.joined(separator: ","), "--deploy-to", deployTo, "--user", hosts.user],
+            cwd: dir)
         #expect(r.status == 0, "\(r.stderr)")
         return (dir, ["--identity", hosts.identity, "--known-hosts", hosts.knownHosts])
     }
@@ -121,7 +129,9 @@ struct InitAndCheckTests {
             #expect(r.stdout.contains("ready to deploy"))
             for h in hosts.hosts {
                 #expect(r.stdout.contains("\(h)  ssh"))
-                #expect(try await sh(h, "test -e \(deployTo) && echo exists || echo absent") == "absent\n", "check alone created nothing on \(h)")
+                #expect(
+                    try await sh(h, "test -e \(deployTo) && echo exists || echo absent") == "absent\n",
+                    "check alone created nothing on \(h)")
             }
             #expect(r.stdout.contains("does not exist yet"))
             #expect(r.stdout.contains("tar gzip sha256sum"))
@@ -130,7 +140,8 @@ struct InitAndCheckTests {
             #expect(fixed.status == 0, "\(fixed.stdout)\(fixed.stderr)")
             #expect(fixed.stdout.contains("created \(deployTo)"))
             for h in hosts.hosts {
-                #expect(try await sh(h, "test -d \(deployTo)/releases && test -d \(deployTo)/shared && echo ok") == "ok\n")
+                #expect(
+                    try await sh(h, "test -d \(deployTo)/releases && test -d \(deployTo)/shared && echo ok") == "ok\n")
             }
             let json = try await shipit.run(["check", "--json"] + flags, cwd: dir)
             #expect(json.status == 0)
@@ -165,7 +176,8 @@ struct InitAndCheckTests {
         // man in the middle looks like.
         let keyDir = Local.tempDir("otherkey")
         _ = try LocalProcess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", keyDir + "/k"])
-        let other = try String(contentsOfFile: keyDir + "/k.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        let other = try String(contentsOfFile: keyDir + "/k.pub", encoding: .utf8).split(separator: " ").prefix(2)
+            .joined(separator: " ")
         let knownHosts = try hosts.knownHosts(replacing: host, with: other)
 
         let r = try await shipit.run(["check", "--identity", hosts.identity, "--known-hosts", knownHosts], cwd: dir)
@@ -190,7 +202,8 @@ struct InitToFirstDeployTests {
         let port = DeployFixture.peekPort()
         let dir = Local.tempDir("init")
         let flags = ["--identity", hosts.identity, "--known-hosts", hosts.knownHosts]
-        let r = try await shipit.run(["init", "--hosts", host, "--deploy-to", deployTo, "--user", hosts.user, "--port", String(port)], cwd: dir)
+        let r = try await shipit.run(
+            ["init", "--hosts", host, "--deploy-to", deployTo, "--user", hosts.user, "--port", String(port)], cwd: dir)
         #expect(r.status == 0, "\(r.stderr)")
         for f in ["bin/start", "bin/stop", ".shipitignore", "hooks/pre-switch.example", "hooks/post-switch.example"] {
             #expect(FileManager.default.fileExists(atPath: dir + "/" + f), "\(f) written")
@@ -198,8 +211,10 @@ struct InitToFirstDeployTests {
         // The one line: the app's command. The app: a static site with the two health paths.
         let start = try String(contentsOfFile: dir + "/bin/start", encoding: .utf8)
         #expect(start.contains("APP_CMD=''"))
-        try start.replacingOccurrences(of: "APP_CMD=''", with: #"APP_CMD='python3 -m http.server "$PORT" --bind "$SHIPIT_BIND"'"#)
-            .write(toFile: dir + "/bin/start", atomically: true, encoding: .utf8)
+        try start.replacingOccurrences(
+            of: "APP_CMD=''", with: #"APP_CMD='python3 -m http.server "$PORT" --bind "$SHIPIT_BIND"'"#
+        )
+        .write(toFile: dir + "/bin/start", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: dir + "/health", withIntermediateDirectories: true)
         try "live\n".write(toFile: dir + "/health/live", atomically: true, encoding: .utf8)
         try "ready v1\n".write(toFile: dir + "/health/ready", atomically: true, encoding: .utf8)
@@ -212,8 +227,13 @@ struct InitToFirstDeployTests {
             await s.close()
             return out
         }
-        func ready() async -> String { (try? await Local.run(["curl", "-s", "--max-time", "3", "http://\(host):\(port)/health/ready"])) ?? "" }
-        try await withCleanup({ _ = try? await sh("cd \(deployTo)/current 2>/dev/null && SHIPIT_DEPLOY_TO=\(deployTo) sh bin/stop; rm -rf \(deployTo)") }) {
+        func ready() async -> String {
+            (try? await Local.run(["curl", "-s", "--max-time", "3", "http://\(host):\(port)/health/ready"])) ?? ""
+        }
+        try await withCleanup({
+            _ = try? await sh(
+                "cd \(deployTo)/current 2>/dev/null && SHIPIT_DEPLOY_TO=\(deployTo) sh bin/stop; rm -rf \(deployTo)")
+        }) {
             // docs/getting-started.md, section 5: check, then the dry run.
             let check = try await shipit.run(["check", "--fix"] + flags, cwd: dir)
             #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
@@ -225,7 +245,9 @@ struct InitToFirstDeployTests {
             let shipped = try await sh("cd \(deployTo)/current && ls -A . bin health")
             #expect(shipped.contains("start") && shipped.contains("live"), "\(shipped)")
             let names = Set(shipped.split(separator: "\n").map(String.init))
-            for gone in [".env", "debug.log", "shipit.yml", "hooks", ".shipit"] { #expect(!names.contains(gone), "\(gone) shipped: \(shipped)") }
+            for gone in [".env", "debug.log", "shipit.yml", "hooks", ".shipit"] {
+                #expect(!names.contains(gone), "\(gone) shipped: \(shipped)")
+            }
 
             // A second release restarts in place: bin/start stops the first.
             try "ready v2\n".write(toFile: dir + "/health/ready", atomically: true, encoding: .utf8)

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// The ledger commands, run as the built binary against the real test hosts.
 @Suite("ledger commands against real sshd hosts")
@@ -38,7 +38,10 @@ struct LedgerCommandTests {
             // The rollback went to v1; v2 changed three files against v1 (VERSION and two migrations); v3's error names the failed check.
             #expect(t.entries[3].release == t.entries[0].release)
             #expect(t.entries[1].changedCount == 3)
-            #expect(t.entries[1].changedFiles == ["A db/migrations/0001_create_visits.sql", "A db/migrations/0002_visits_add_path.sql", "M VERSION"])
+            #expect(
+                t.entries[1].changedFiles == [
+                    "A db/migrations/0001_create_visits.sql", "A db/migrations/0002_visits_add_path.sql", "M VERSION",
+                ])
             #expect(t.entries[2].error?.contains("smoke test") == true)
             #expect(t.entries[2].hosts.allSatisfy { $0.current == t.entries[1].release })
 
@@ -66,11 +69,18 @@ struct LedgerCommandTests {
             #expect(clean.status == 0, "\(clean.stdout)")
             #expect(clean.stdout.contains(": OK"))
 
-            let v1ID = try #require(v1.stdout.range(of: #"deploy of (\S+) succeeded"#, options: .regularExpression).map { String(v1.stdout[$0].split(separator: " ")[2]) })
-            _ = try await f.sh(f.targets[1], "cd \(f.deployTo) && ln -sfn releases/\(v1ID) current.tmp && mv -T current.tmp current")
+            let v1ID = try #require(
+                v1.stdout.range(of: #"deploy of (\S+) succeeded"#, options: .regularExpression).map {
+                    String(v1.stdout[$0].split(separator: " ")[2])
+                })
+            _ = try await f.sh(
+                f.targets[1], "cd \(f.deployTo) && ln -sfn releases/\(v1ID) current.tmp && mv -T current.tmp current")
             let drift = try await f.shipit(["status", "--json"])
             #expect(drift.status == ShipitExit.unhealthy.rawValue)
-            struct Snapshot: Decodable { let hosts: [HostInspection]; let verdict: FleetVerdict }
+            struct Snapshot: Decodable {
+                let hosts: [HostInspection]
+                let verdict: FleetVerdict
+            }
             let s = try ShipitBinary.decode(Snapshot.self, drift.stdout)
             #expect(s.verdict.drift)
             #expect(s.verdict.problems.contains { $0.contains("drift") && $0.contains(f.targets[1]) })
@@ -90,7 +100,10 @@ struct LedgerCommandTests {
             _ = try await f.sh(f.targets[0], "echo '# hotfix by hand' >> \(f.deployTo)/current/app.pl")
             let bad = try await f.shipit(["verify", "--json"])
             #expect(bad.status == ShipitExit.unhealthy.rawValue)
-            struct Snapshot: Decodable { let hosts: [HostInspection]; let verdict: FleetVerdict }
+            struct Snapshot: Decodable {
+                let hosts: [HostInspection]
+                let verdict: FleetVerdict
+            }
             let s = try ShipitBinary.decode(Snapshot.self, bad.stdout)
             #expect(s.hosts[0].files?.status == "modified")
             #expect(s.hosts[0].files?.modified == ["./app.pl"])
@@ -113,7 +126,10 @@ struct LedgerCommandTests {
             try await Task.sleep(for: .milliseconds(100))
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
-            if let hookPid = Int32((try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") {
+            if let hookPid = Int32(
+                (try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                    ?? "")
+            {
                 kill(hookPid, SIGKILL)
             }
 

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// `shipit logs` against the test hosts: releases-example writes an ISO-timed line per request and
 /// per failure to shared/app.log.
@@ -10,7 +10,11 @@ struct LogsTests {
     let hosts = TestHosts.current
     static let logs = "logs: {path: shared/app.log}"
 
-    struct Line: Decodable { let host: String; let time: String?; let text: String }
+    struct Line: Decodable {
+        let host: String
+        let time: String?
+        let text: String
+    }
 
     func lines(_ out: String) throws -> [Line] {
         try out.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
@@ -34,7 +38,8 @@ struct LogsTests {
             let errors = try await f.shipit(["logs", "--since", "5m", "--grep", "ERROR", "--json"])
             #expect(errors.status == 0, "\(errors.stdout)\(errors.stderr)")
             let e = try lines(errors.stdout)
-            #expect(!e.isEmpty && e.allSatisfy { $0.text.contains(" ERROR v3 GET /health/ready 503") }, "\(errors.stdout)")
+            #expect(
+                !e.isEmpty && e.allSatisfy { $0.text.contains(" ERROR v3 GET /health/ready 503") }, "\(errors.stdout)")
             #expect(Set(e.map(\.host)) == Set(f.targets))
             let times = e.compactMap(\.time)
             #expect(times.count == e.count && times == times.sorted(), "not in time order: \(times)")
@@ -49,8 +54,11 @@ struct LogsTests {
             // --host and --role narrow the hosts; --release the window (v1's: before v2 switched).
             let one = try lines(try await f.shipit(["logs", "--since", "5m", "--host", f.targets[1], "--json"]).stdout)
             #expect(!one.isEmpty && one.allSatisfy { $0.host == f.targets[1] })
-            let deploys = try await f.timeline().entries.filter { $0.outcome == "succeeded" }.sorted { $0.time < $1.time }
-            let firstID = try #require(deploys.first?.release), v2ID = try #require(deploys.last?.release)
+            let deploys = try await f.timeline().entries.filter { $0.outcome == "succeeded" }.sorted {
+                $0.time < $1.time
+            }
+            let firstID = try #require(deploys.first?.release)
+            let v2ID = try #require(deploys.last?.release)
             #expect(firstID != v2ID)
             let win = try lines(try await f.shipit(["logs", "--release", firstID, "--json"]).stdout)
             #expect(win.contains { $0.text.contains("GET /first") }, "\(win.map(\.text))")
@@ -62,27 +70,36 @@ struct LogsTests {
             let triage = try await f.shipit(["triage", "--since", "10m", "--json"])
             let report = try ShipitBinary.decode(TriageReport.self, triage.stdout)
             #expect(Set(report.logErrors.keys) == Set(f.targets), "\(triage.stdout.suffix(2000))")
-            #expect(report.logErrors.values.allSatisfy { !$0.isEmpty && $0.count <= 10 && $0.allSatisfy { $0.text.contains("ERROR") } })
+            #expect(
+                report.logErrors.values.allSatisfy {
+                    !$0.isEmpty && $0.count <= 10 && $0.allSatisfy { $0.text.contains("ERROR") }
+                })
             let text = try await f.shipit(["triage", "--since", "10m"])
-            #expect(text.stdout.contains("Logs: error lines since") && text.stdout.contains("ERROR v3 GET /health/ready 503"), "\(text.stdout)")
+            #expect(
+                text.stdout.contains("Logs: error lines since")
+                    && text.stdout.contains("ERROR v3 GET /health/ready 503"), "\(text.stdout)")
             #expect(text.stdout.contains("## Errors in the logs since"))
 
             // Bad input is refused naming the flag, before any host is touched.
             let bad = try await f.shipit(["logs", "--host", "not-a-host"])
             #expect(bad.status == ShipitExit.usage.rawValue && bad.stderr.contains("--host"), "\(bad.stderr)")
             let badRe = try await f.shipit(["logs", "--grep", "([unclosed"])
-            #expect(badRe.status != 0 && badRe.stderr.contains("not a valid extended regular expression"), "\(badRe.stdout)\(badRe.stderr)")
+            #expect(
+                badRe.status != 0 && badRe.stderr.contains("not a valid extended regular expression"),
+                "\(badRe.stdout)\(badRe.stderr)")
         }
     }
 
     @Test func aCommandSourceIsFilteredTheSameWay() async throws {
         // A command prints the lines (as journalctl would): here an old line, then the app's log.
-        let f = try DeployFixture(extraYAML: """
-        logs:
-          command: 'echo "2000-01-01T00:00:00Z INFO an old line"; cat APPLOG'
-        """)
+        let f = try DeployFixture(
+            extraYAML: """
+                logs:
+                  command: 'echo "2000-01-01T00:00:00Z INFO an old line"; cat APPLOG'
+                """)
         try await withCleanup({ await f.cleanUp() }) {
-            let cfg = try String(contentsOfFile: f.configFile, encoding: .utf8).replacingOccurrences(of: "APPLOG", with: "\(f.deployTo)/shared/app.log")
+            let cfg = try String(contentsOfFile: f.configFile, encoding: .utf8).replacingOccurrences(
+                of: "APPLOG", with: "\(f.deployTo)/shared/app.log")
             try cfg.write(toFile: f.configFile, atomically: true, encoding: .utf8)
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
             try await hit(f, "/via-command")
@@ -100,7 +117,9 @@ struct LogsTests {
         let f = try DeployFixture(extraYAML: Self.logs)
         try await withCleanup({ await f.cleanUp() }) {
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
-            let p = ShipitBinary(hosts: hosts).start(["logs", "--config", f.configFile, "--follow", "--grep", "follow-me"])
+            let p = ShipitBinary(hosts: hosts).start([
+                "logs", "--config", f.configFile, "--follow", "--grep", "follow-me",
+            ])
             try p.run()
             // The followers are up once the hosts' tails run.
             for _ in 0..<100 {

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// A host with a network of its own, listed by a name it resolves to 127.0.1.1 (Debian's default
 /// for its own name): a green deploy must mean the public port answers from the deployer.
@@ -22,7 +22,10 @@ struct ReachabilityTests {
         let words = args.prefix { !$0.hasPrefix("-") }
         let argv = Array(words) + ["--config", f.configFile] + args.dropFirst(words.count)
         return try await ShipitBinary(path: "/usr/bin/unshare").run(
-            ["--mount", "sh", "-c", "mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"", "sh", hostsFile, ShipitBinary(hosts: hosts).path] + argv)
+            [
+                "--mount", "sh", "-c", "mount --bind \"$1\" /etc/hosts && shift && exec \"$@\"", "sh", hostsFile,
+                ShipitBinary(hosts: hosts).path,
+            ] + argv)
     }
 
     /// GET / on the host's public port from the deployer, as a user outside the host.
@@ -45,7 +48,9 @@ struct ReachabilityTests {
     @Test(arguments: [true, false])
     func theDefaultListenerAnswersFromOutside(traffic: Bool) async throws {
         try await withHost {
-            let f = try DeployFixture(targets: [Self.name], healthDeadline: 5, extraYAML: traffic ? "traffic: {proxy: nginx, drain: 1}" : "", bindReached: false)
+            let f = try DeployFixture(
+                targets: [Self.name], healthDeadline: 5, extraYAML: traffic ? "traffic: {proxy: nginx, drain: 1}" : "",
+                bindReached: false)
             // No cleanUp: the test process cannot resolve the name, and the host's /srv and
             // processes go with its namespace.
             do {
@@ -54,7 +59,9 @@ struct ReachabilityTests {
                 #expect(await fromOutside(f.port).contains("releases-example v1"))
                 // The check was made from the deployer, to the address it reached the host on.
                 let dry = try await shipit(f, ["deploy", "--dry-run", "--from", f.release("v2")])
-                #expect(dry.stdout.contains("http://\(Self.name):\(f.port)/health/live") && dry.stdout.contains("from the deployer"), "\(dry.stdout)")
+                #expect(
+                    dry.stdout.contains("http://\(Self.name):\(f.port)/health/live")
+                        && dry.stdout.contains("from the deployer"), "\(dry.stdout)")
             }
         }
     }
@@ -65,7 +72,9 @@ struct ReachabilityTests {
     /// (`check_from: host`), it deploys.
     @Test func aListenerTheDeployerCannotReachFailsTheDeploy() async throws {
         try await withHost {
-            let f = try DeployFixture(targets: [Self.name], healthDeadline: 2, extraYAML: "traffic: {proxy: nginx, drain: 1}", bindReached: false)
+            let f = try DeployFixture(
+                targets: [Self.name], healthDeadline: 2, extraYAML: "traffic: {proxy: nginx, drain: 1}",
+                bindReached: false)
             // No cleanUp: the test process cannot resolve the name, and the host's /srv and
             // processes go with its namespace.
             do {
@@ -78,7 +87,8 @@ struct ReachabilityTests {
                 #expect(r.stderr.contains("health.address: 127.0.1.1 is a loopback address"), "\(r.stderr)")
                 #expect(await fromOutside(f.port).isEmpty)
                 // Said on purpose: checked from the host, the same listener passes.
-                try (yaml.replacingOccurrences(of: "health:\n", with: "health:\n  check_from: host\n")).write(toFile: f.configFile, atomically: true, encoding: .utf8)
+                try (yaml.replacingOccurrences(of: "health:\n", with: "health:\n  check_from: host\n")).write(
+                    toFile: f.configFile, atomically: true, encoding: .utf8)
                 let onHost = try await shipit(f, ["deploy", "--from", f.release("v1")])
                 #expect(onHost.status == 0, "\(onHost.stdout)\(onHost.stderr)")
             }

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// Progressive rollouts against real sshd hosts: a release that breaks one host of the second
 /// step on ten hosts, a Prometheus gate stopping a canary, http and command gates.
@@ -22,17 +22,20 @@ struct RolloutTests {
     @Test func tenHostsABreakInStepTwoRollsBackOnlyTheSwitchedHostsAndAHealthyReleaseRollsOut() async throws {
         let addresses = (161...170).map { "127.0.0.\($0)" }
         func onAll(_ action: String) async throws {
-            let script = "for a in \(addresses.joined(separator: " ")); do bash '\(hosts.repoRoot)/scripts/testhosts.sh' \(action) $a & done; wait"
+            let script =
+                "for a in \(addresses.joined(separator: " ")); do bash '\(hosts.repoRoot)/scripts/testhosts.sh' \(action) $a & done; wait"
             try await Local.run(["bash", "-c", script])
         }
         try await onAll("start-host")
-        let f = try DeployFixture(targets: addresses, extraYAML: """
-        parallel: 10
-        rollout:
-          steps: [1, "50%", "100%"]
-          bake: 1
-          interval: 0.5
-        """)
+        let f = try DeployFixture(
+            targets: addresses,
+            extraYAML: """
+                parallel: 10
+                rollout:
+                  steps: [1, "50%", "100%"]
+                  bake: 1
+                  interval: 0.5
+                """)
         try await withCleanup({ try? await onAll("stop-host") }) {
             let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
             #expect(v1.status == 0, "\(v1.stdout.suffix(3000))\(v1.stderr)")
@@ -79,19 +82,24 @@ struct RolloutTests {
     @Test func aPrometheusGateStopsTheCanaryAndOnlyTheCanaryIsRolledBack() async throws {
         let port = DeployFixture.peekPort()
         let prom = try PrometheusServer(targets: hosts.hosts.map { "\($0):\(port)" })
-        let f = try DeployFixture(port: port, extraYAML: """
-        rollout:
-          steps: [1, "100%"]
-          bake: 10
-          interval: 0.5
-          gates:
-            - type: prometheus
-              name: errors
-              url: \(prom.url)
-              query: 'max(rate(demo_requests_total{code=~"5..",instance=~"{hosts}"}[4s])) or vector(0)'
-              max: 0.5
-        """)
-        try await withCleanup({ prom.stop(); await f.cleanUp() }) {
+        let f = try DeployFixture(
+            port: port,
+            extraYAML: """
+                rollout:
+                  steps: [1, "100%"]
+                  bake: 10
+                  interval: 0.5
+                  gates:
+                    - type: prometheus
+                      name: errors
+                      url: \(prom.url)
+                      query: 'max(rate(demo_requests_total{code=~"5..",instance=~"{hosts}"}[4s])) or vector(0)'
+                      max: 0.5
+                """)
+        try await withCleanup({
+            prom.stop()
+            await f.cleanUp()
+        }) {
             try await prom.waitReady()
             let v1 = try await f.shipit(["deploy", "--from", f.release("v1"), "--bake", "0"])
             #expect(v1.status == 0, "\(v1.stdout.suffix(3000))\(v1.stderr)")
@@ -107,7 +115,8 @@ struct RolloutTests {
                 #expect(try await f.served(h) == "hello from releases-example v1")
             }
             let entry = try #require(try await f.timeline().entries.last)
-            #expect(entry.hosts.filter { $0.switchedAt != nil }.map(\.host) == [hosts.hosts[0]], "only the canary switched")
+            #expect(
+                entry.hosts.filter { $0.switchedAt != nil }.map(\.host) == [hosts.hosts[0]], "only the canary switched")
             let failed = try #require(entry.rollout.first { $0.hasPrefix("gate FAILED: step 1/2 · errors: ") })
             #expect(failed.contains("> max 0.5"))
             #expect(entry.error?.contains("gate errors") == true)
@@ -117,15 +126,17 @@ struct RolloutTests {
     @Test func httpAndCommandGatesSeeTheSwitchedHosts() async throws {
         let port = DeployFixture.peekPort()
         let seen = Local.tempDir("gate") + "/gate-env"
-        let f = try DeployFixture(port: port, extraYAML: """
-        rollout:
-          steps: [1, "100%"]
-          bake: 0.6
-          interval: 0.3
-          gates:
-            - {type: http, url: "http://{host}:\(port)/metrics.json", json: error_ratio, max: 0.2}
-            - {type: command, run: 'echo "$SHIPIT_STEP/$SHIPIT_STEPS $SHIPIT_SWITCHED_HOSTS $SHIPIT_RELEASE" >> \(seen)'}
-        """)
+        let f = try DeployFixture(
+            port: port,
+            extraYAML: """
+                rollout:
+                  steps: [1, "100%"]
+                  bake: 0.6
+                  interval: 0.3
+                  gates:
+                    - {type: http, url: "http://{host}:\(port)/metrics.json", json: error_ratio, max: 0.2}
+                    - {type: command, run: 'echo "$SHIPIT_STEP/$SHIPIT_STEPS $SHIPIT_SWITCHED_HOSTS $SHIPIT_RELEASE" >> \(seen)'}
+                """)
         try await withCleanup({ await f.cleanUp() }) {
             let ok = try await f.shipit(["deploy", "--from", f.release("v1")])
             #expect(ok.status == 0, "\(ok.stdout.suffix(3000))")
@@ -144,15 +155,17 @@ struct RolloutTests {
 
     @Test func behindTheTrafficSwitchUnderLoadAStoppedCanaryGoesBackToItsWarmStandbyAndNoRequestIsLost() async throws {
         let port = DeployFixture.peekPort()
-        let f = try DeployFixture(port: port, extraYAML: """
-        traffic: {proxy: nginx, drain: 1}
-        rollout:
-          steps: [1, "100%"]
-          bake: 3
-          interval: 0.3
-          gates:
-            - {type: http, url: "http://{host}:\(port)/metrics.json", json: errors, max: 3}
-        """)
+        let f = try DeployFixture(
+            port: port,
+            extraYAML: """
+                traffic: {proxy: nginx, drain: 1}
+                rollout:
+                  steps: [1, "100%"]
+                  bake: 3
+                  interval: 0.3
+                  gates:
+                    - {type: http, url: "http://{host}:\(port)/metrics.json", json: errors, max: 3}
+                """)
         try await withCleanup({ await f.cleanUp() }) {
             let v1 = try await f.shipit(["deploy", "--from", f.release("v1"), "--bake", "0"])
             #expect(v1.status == 0, "\(v1.stdout.suffix(2000))")

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// The PostgreSQL ledger as a team uses it: several shipit processes, one ledger and one run lock.
 @Suite("shared PostgreSQL ledger against real sshd hosts")
@@ -41,7 +41,8 @@ struct SharedLedgerTests {
             #expect(waiterStatus == 0)
             for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v2") }
 
-            let t = try ShipitBinary.decode(Timeline.self, try await bin.run(["changes", "--config", f.configFile, "--json", "--no-hosts"]).stdout)
+            let t = try ShipitBinary.decode(
+                Timeline.self, try await bin.run(["changes", "--config", f.configFile, "--json", "--no-hosts"]).stdout)
             #expect(t.ledgerStatus == "ok")
             #expect(t.entries.map(\.outcome).sorted() == ["failed", "succeeded", "succeeded"])
             #expect(t.entries.first { $0.outcome == "failed" }?.error?.contains("lock") == true)
@@ -52,26 +53,38 @@ struct SharedLedgerTests {
         let f = try DeployFixture()
         try await withCleanup({ await f.cleanUp() }) {
             #expect(try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1")]).status == 0)
-            #expect(try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v3")]).status == ShipitExit.rolledBack.rawValue)
+            #expect(
+                try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v3")]).status
+                    == ShipitExit.rolledBack.rawValue)
             let sqlitePath = f.dir + "/.shipit/ledger.sqlite"
             var target = TestStore.pgTarget
             target.schema = "t_" + UUID().uuidString.prefix(10).lowercased().replacingOccurrences(of: "-", with: "")
-            let url = "postgres://\(target.user)@\(target.host):\(target.port)/\(target.database)?schema=\(target.schema)"
-            let args = ["ledger", "migrate", "--from", "sqlite:\(sqlitePath)", "--to", url, "--password-file", target.passwordFile!]
+            let url =
+                "postgres://\(target.user)@\(target.host):\(target.port)/\(target.database)?schema=\(target.schema)"
+            let args = [
+                "ledger", "migrate", "--from", "sqlite:\(sqlitePath)", "--to", url, "--password-file",
+                target.passwordFile!,
+            ]
 
             let once = try await bin.run(args)
             #expect(once.status == 0, "\(once.stderr)")
             #expect(once.stdout.contains("copied 2 attempt(s)"))
             let twice = try await bin.run(args)
-            #expect(twice.stdout.contains("copied 0 attempt(s) with 0 step(s)") && twice.stdout.contains("2 already there"))
+            #expect(
+                twice.stdout.contains("copied 0 attempt(s) with 0 step(s)") && twice.stdout.contains("2 already there"))
 
             let source = try SQLiteLedger(path: sqlitePath, create: false)
             let dest = try await PostgresLedger.connect(target)
-            let a = try await source.attempts(LedgerQuery()), b = try await dest.attempts(LedgerQuery())
+            let a = try await source.attempts(LedgerQuery())
+            let b = try await dest.attempts(LedgerQuery())
             #expect(a == b)
             for attempt in a {
-                let sa = try await source.steps(attemptID: attempt.id).map { [$0.host ?? "-", $0.step, $0.status, $0.message ?? ""] }
-                let sb = try await dest.steps(attemptID: attempt.id).map { [$0.host ?? "-", $0.step, $0.status, $0.message ?? ""] }
+                let sa = try await source.steps(attemptID: attempt.id).map {
+                    [$0.host ?? "-", $0.step, $0.status, $0.message ?? ""]
+                }
+                let sb = try await dest.steps(attemptID: attempt.id).map {
+                    [$0.host ?? "-", $0.step, $0.status, $0.message ?? ""]
+                }
                 #expect(sa == sb)
                 #expect(!sa.isEmpty)
             }
@@ -80,7 +93,10 @@ struct SharedLedgerTests {
     }
 
     @Test func anUnreachableSharedLedgerRefusesDeploysAndReadersFallBackToHosts() async throws {
-        let f = try DeployFixture(extraYAML: "ledger:\n  url: postgres://shipit@127.0.0.1:1/shipit\n  password_file: \(TestStore.pgTarget.passwordFile!)")
+        let f = try DeployFixture(
+            extraYAML:
+                "ledger:\n  url: postgres://shipit@127.0.0.1:1/shipit\n  password_file: \(TestStore.pgTarget.passwordFile!)"
+        )
         try await withCleanup({ await f.cleanUp() }) {
             let deploy = try await bin.run(["deploy", "--config", f.configFile, "--from", f.release("v1")])
             #expect(deploy.status == ShipitExit.failure.rawValue)

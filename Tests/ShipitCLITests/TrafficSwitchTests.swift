@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// The traffic switch on real hosts: a managed nginx per host in front of two slots, under load.
 @Suite("traffic switch: no request lost, warm standby, instant rollback")
@@ -57,12 +57,16 @@ struct TrafficSwitchTests {
             let pidBefore = try await f.sh(h, "cat \(f.deployTo)/.shipit/slots/\(standbySlot).pid")
             // A rollback to the release that already serves changes nothing: no restart, and the
             // standby is not replaced by a second copy of it.
-            let serving = try await f.sh(h, "ls \(f.deployTo)/releases | sort | tail -1").trimmingCharacters(in: .whitespacesAndNewlines)
-            let servingPid = try await f.sh(h, "cat \(f.deployTo)/.shipit/slots/\(try #require(host["slot"] as? Int)).pid")
+            let serving = try await f.sh(h, "ls \(f.deployTo)/releases | sort | tail -1").trimmingCharacters(
+                in: .whitespacesAndNewlines)
+            let servingPid = try await f.sh(
+                h, "cat \(f.deployTo)/.shipit/slots/\(try #require(host["slot"] as? Int)).pid")
             let same = try await f.shipit(["rollback", "--to", serving])
             #expect(same.status == 0, "\(same.stdout)\(same.stderr)")
             #expect(same.stdout.contains("already serves on every host"), "\(same.stdout)")
-            #expect(try await f.sh(h, "cat \(f.deployTo)/.shipit/slots/\(try #require(host["slot"] as? Int)).pid") == servingPid)
+            #expect(
+                try await f.sh(h, "cat \(f.deployTo)/.shipit/slots/\(try #require(host["slot"] as? Int)).pid")
+                    == servingPid)
             #expect(try await served(f, h) == "hello from releases-example v2")
             let back = try await f.shipit(["rollback", "--json"])
             #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
@@ -70,7 +74,11 @@ struct TrafficSwitchTests {
             #expect(try await f.sh(h, "cat \(f.deployTo)/.shipit/slots/\(standbySlot).pid") == pidBefore)
             #expect(try await served(f, h) == "hello from releases-example v1")
             // And v2 is now the warm standby: rolling forward again is instant too.
-            let again = try await f.shipit(["rollback", "--to", try await f.sh(h, "ls \(f.deployTo)/releases | sort | tail -1").trimmingCharacters(in: .whitespacesAndNewlines)])
+            let again = try await f.shipit([
+                "rollback", "--to",
+                try await f.sh(h, "ls \(f.deployTo)/releases | sort | tail -1").trimmingCharacters(
+                    in: .whitespacesAndNewlines),
+            ])
             #expect(again.status == 0, "\(again.stdout)")
             #expect(try await served(f, h) == "hello from releases-example v2")
         }
@@ -82,7 +90,10 @@ struct TrafficSwitchTests {
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
             #expect(try await f.shipit(["deploy", "--from", f.release("v2")]).status == 0)
             let h = f.targets[1]
-            _ = try await f.sh(h, "for s in \(f.deployTo)/.shipit/slots/*.pid; do [ \"$(basename $s .pid)\" = \"$(cat \(f.deployTo)/.shipit/slots/active)\" ] || kill $(cat $s); done")
+            _ = try await f.sh(
+                h,
+                "for s in \(f.deployTo)/.shipit/slots/*.pid; do [ \"$(basename $s .pid)\" = \"$(cat \(f.deployTo)/.shipit/slots/active)\" ] || kill $(cat $s); done"
+            )
             let back = try await f.shipit(["rollback"])
             #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
             for t in f.targets { #expect(try await served(f, t) == "hello from releases-example v1") }
@@ -91,7 +102,8 @@ struct TrafficSwitchTests {
 
     @Test func theProxyIsStartedWhenItIsNotRunningAndAnInvalidConfigIsRefusedInPreflight() async throws {
         let wrapper = Local.tempDir("bad-nginx") + "/nginx"
-        try "#!/bin/sh\ncase \" $* \" in *\" -t \"*) echo 'nginx: [emerg] unexpected \"}\" in upstream.conf:3' >&2; exit 1;; esac\nexec /usr/sbin/nginx \"$@\"\n"
+        try
+            "#!/bin/sh\ncase \" $* \" in *\" -t \"*) echo 'nginx: [emerg] unexpected \"}\" in upstream.conf:3' >&2; exit 1;; esac\nexec /usr/sbin/nginx \"$@\"\n"
             .write(toFile: wrapper, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
         let f = try fixture()
@@ -106,7 +118,8 @@ struct TrafficSwitchTests {
             // A changed proxy setup (here: another nginx binary) that nginx -t refuses: pre-flight
             // fails, nothing changes, the running proxy keeps its config.
             var yaml = try String(contentsOfFile: f.configFile, encoding: .utf8)
-            yaml = yaml.replacingOccurrences(of: Self.traffic, with: "traffic: {proxy: nginx, drain: 1, nginx: \(wrapper)}")
+            yaml = yaml.replacingOccurrences(
+                of: Self.traffic, with: "traffic: {proxy: nginx, drain: 1, nginx: \(wrapper)}")
             try yaml.write(toFile: f.configFile, atomically: true, encoding: .utf8)
             let bad = try await f.shipit(["deploy", "--from", f.release("v1")])
             #expect(bad.status == ShipitExit.preflightFailed.rawValue, "\(bad.stdout)")
@@ -131,7 +144,8 @@ struct TrafficSwitchTests {
             #expect(on.status == 0, "\(on.stdout)\(on.stderr)")
             let h = f.targets[0]
             let s = try await f.hosts.connect(to: h)
-            let raw = try await s.tunnelRequest(host: h, port: f.port, request: Data("GET / HTTP/1.0\r\nHost: x\r\n\r\n".utf8), timeout: 3)
+            let raw = try await s.tunnelRequest(
+                host: h, port: f.port, request: Data("GET / HTTP/1.0\r\nHost: x\r\n\r\n".utf8), timeout: 3)
             await s.close()
             let r = try HTTPResponse.parse(raw)
             #expect(r.status == 503)
@@ -163,7 +177,9 @@ struct SystemProxyTests {
             for h in f.targets { _ = try? await f.sh(h, system.tearDown) }
             await f.cleanUp()
         }) {
-            for h in f.targets { #expect(try await f.sh(h, system.setUp(host: h, port: publicPort)).contains("started")) }
+            for h in f.targets {
+                #expect(try await f.sh(h, system.setUp(host: h, port: publicPort)).contains("started"))
+            }
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
             let load = try LoadGenerator(targets: f.targets, port: publicPort, bad: "v3")
             let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
@@ -231,7 +247,9 @@ struct StandbyLimitTests {
             #expect(v2.status == 0)
             // The deploy left v1 warm on every host (its report says so)…
             let result = try #require(v2.stdout.split(separator: "\n").last)
-            let report = try #require((try JSONSerialization.jsonObject(with: Data(result.utf8)) as? [String: Any])?["report"] as? [String: Any])
+            let report = try #require(
+                (try JSONSerialization.jsonObject(with: Data(result.utf8)) as? [String: Any])?["report"]
+                    as? [String: Any])
             let hostsBefore = try #require(report["hosts"] as? [[String: Any]])
             #expect(hostsBefore.allSatisfy { ($0["standby"] as? String)?.isEmpty == false }, "\(result)")
             // …and the timer stops it (polled: the machine may be busy).
@@ -240,7 +258,8 @@ struct StandbyLimitTests {
             for _ in 0..<40 where standby != nil {
                 try await Task.sleep(for: .milliseconds(500))
                 let after = try await f.shipit(["status", "--json"])
-                let json = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
+                let json = try #require(
+                    try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
                 standby = (json["hosts"] as? [[String: Any]])?.first { $0["host"] as? String == h }?["standby"]
             }
             #expect(standby == nil)

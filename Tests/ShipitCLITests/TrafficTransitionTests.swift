@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// `traffic:` added to the config of an app that runs without it, then taken out again, under a
 /// bounded load: each deploy succeeds, and the public port answers throughout except for the gap
@@ -12,7 +12,9 @@ struct TrafficTransitionTests {
 
     /// The gap a hand-over reports in the switch step's line ("… (N ms …").
     private func gaps(_ output: String, _ phrase: String) -> [Int] {
-        output.components(separatedBy: phrase).dropFirst().compactMap { Int($0.drop { !$0.isNumber }.prefix { $0.isNumber }) }
+        output.components(separatedBy: phrase).dropFirst().compactMap {
+            Int($0.drop { !$0.isNumber }.prefix { $0.isNumber })
+        }
     }
 
     /// Headers and body of GET / on the public port, from the deployer.
@@ -35,9 +37,14 @@ struct TrafficTransitionTests {
             #expect(onGaps.count == f.targets.count && onGaps.allSatisfy { $0 < 1000 }, "\(on.stdout)")
             for h in f.targets {
                 let answer = await get(h, f.port)
-                #expect(answer.contains("releases-example v2") && answer.lowercased().contains("x-shipit-slot"), "\(h): \(answer)")
+                #expect(
+                    answer.contains("releases-example v2") && answer.lowercased().contains("x-shipit-slot"),
+                    "\(h): \(answer)")
                 // The app that held the port before is gone: nothing but the slot's app and the proxy.
-                let legacy = try await f.sh(h, "p=$(cat \(f.deployTo)/shared/app.pid 2>/dev/null); [ -n \"$p\" ] && ps -o pid=,args= -p $p || echo gone")
+                let legacy = try await f.sh(
+                    h,
+                    "p=$(cat \(f.deployTo)/shared/app.pid 2>/dev/null); [ -n \"$p\" ] && ps -o pid=,args= -p $p || echo gone"
+                )
                 #expect(legacy == "gone\n" || !legacy.contains("--port \(f.port) "), "\(h): \(legacy)")
             }
             // A second deploy behind the switch is an ordinary one.
@@ -50,8 +57,12 @@ struct TrafficTransitionTests {
             #expect(offGaps.count == f.targets.count && offGaps.allSatisfy { $0 < 1000 }, "\(off.stdout)")
             for h in f.targets {
                 let answer = await get(h, f.port)
-                #expect(answer.contains("releases-example v2") && !answer.lowercased().contains("x-shipit-slot"), "\(h): \(answer)")
-                #expect(try await f.sh(h, "ls \(f.deployTo)/.shipit/slots/*.pid 2>/dev/null | wc -l").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+                #expect(
+                    answer.contains("releases-example v2") && !answer.lowercased().contains("x-shipit-slot"),
+                    "\(h): \(answer)")
+                #expect(
+                    try await f.sh(h, "ls \(f.deployTo)/.shipit/slots/*.pid 2>/dev/null | wc -l").trimmingCharacters(
+                        in: .whitespacesAndNewlines) == "0")
             }
             let r = try await load.finish()
             // The port answered throughout, but for the two hand-overs the switch reported. (A
@@ -60,9 +71,14 @@ struct TrafficTransitionTests {
             #expect(r.requests > 300, "\(r)")
             // What a hand-over costs: refused connections, and requests in flight at that moment
             // cut (reset, closed, or a 502 from the proxy whose upstream went away); nothing else.
-            #expect(r.errors.allSatisfy { ["refused", "reset", "closed", "Disconnected", "HTTP 502"].contains(where: $0.contains) }, "\(r.errors)")
+            #expect(
+                r.errors.allSatisfy {
+                    ["refused", "reset", "closed", "Disconnected", "HTTP 502"].contains(where: $0.contains)
+                }, "\(r.errors)")
             #expect((r.versions["v1"] ?? 0) > 0 && (r.versions["v2"] ?? 0) > 0, "\(r.versions)")
-            print("traffic on/off under load: \(r.requests) requests, \(r.failed) failed; gaps on \(onGaps) ms, off \(offGaps) ms")
+            print(
+                "traffic on/off under load: \(r.requests) requests, \(r.failed) failed; gaps on \(onGaps) ms, off \(offGaps) ms"
+            )
         }
     }
 }

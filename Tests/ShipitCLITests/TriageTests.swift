@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// `shipit triage` against the real test hosts: each layer of the playbook, and the note.
 @Suite("triage against real sshd hosts")
@@ -25,8 +25,13 @@ struct TriageTests {
             let (status, r) = try await triage(f)
             #expect(status == 0)
             #expect(r.firstFailingLayer == nil, "\(r.findings)")
-            #expect(r.hosts.count == f.targets.count && r.hosts.allSatisfy { $0.reachable && $0.live == "ok" && $0.ready == "ok" })
-            #expect(r.hosts.allSatisfy { $0.diskUsedPercent != nil && $0.memoryAvailablePercent != nil && $0.loadPerCPU != nil })
+            #expect(
+                r.hosts.count == f.targets.count
+                    && r.hosts.allSatisfy { $0.reachable && $0.live == "ok" && $0.ready == "ok" })
+            #expect(
+                r.hosts.allSatisfy {
+                    $0.diskUsedPercent != nil && $0.memoryAvailablePercent != nil && $0.loadPerCPU != nil
+                })
         }
     }
 
@@ -53,9 +58,13 @@ struct TriageTests {
 
             // The note carries every field, filled in.
             let md = try String(contentsOfFile: note, encoding: .utf8)
-            for field in ["**Started (UTC):**", "**Affected hosts:** \(bad)", "**First failing layer:** health", "**Failing checks:** health/ready",
-                          "**Error seen:** \(bad): GET", "**Recent change (most likely related):** deploy of", "**Rollback available:** yes",
-                          "**Rollback command:** `shipit rollback", "## Impact", "## Timeline", "## Follow-ups"] {
+            for field in [
+                "**Started (UTC):**", "**Affected hosts:** \(bad)", "**First failing layer:** health",
+                "**Failing checks:** health/ready",
+                "**Error seen:** \(bad): GET", "**Recent change (most likely related):** deploy of",
+                "**Rollback available:** yes",
+                "**Rollback command:** `shipit rollback", "## Impact", "## Timeline", "## Follow-ups",
+            ] {
                 #expect(md.contains(field), "missing \(field)")
             }
             #expect(md.contains(try #require(attemptID(v2))))
@@ -76,23 +85,27 @@ struct TriageTests {
     }
 
     @Test func aFailingDependencyCheckIsADependencyFinding() async throws {
-        let f = try DeployFixture(extraYAML: """
-        triage:
-          load_max_per_cpu: 1000
-          checks:
-            - name: postgres
-              command: "echo 'db:5432 - no response' >&2; exit 2"
-            - name: disk-writable
-              command: "touch /tmp/.shipit-triage-probe"
-              layer: process
-        """)
+        let f = try DeployFixture(
+            extraYAML: """
+                triage:
+                  load_max_per_cpu: 1000
+                  checks:
+                    - name: postgres
+                      command: "echo 'db:5432 - no response' >&2; exit 2"
+                    - name: disk-writable
+                      command: "touch /tmp/.shipit-triage-probe"
+                      layer: process
+                """)
         try await withCleanup({ await f.cleanUp() }) {
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
             let (status, r) = try await triage(f)
             #expect(status == ShipitExit.unhealthy.rawValue)
             #expect(r.firstFailingLayer == .dependency)
             #expect(r.findings.count == f.targets.count)
-            #expect(r.findings.allSatisfy { $0.check == "postgres" && $0.detail.contains("exit 2") && $0.detail.contains("no response") })
+            #expect(
+                r.findings.allSatisfy {
+                    $0.check == "postgres" && $0.detail.contains("exit 2") && $0.detail.contains("no response")
+                })
             #expect(r.hosts.allSatisfy { $0.checks == ["postgres": 2, "disk-writable": 0] })
         }
     }
@@ -103,7 +116,10 @@ struct TriageTests {
         let hosts = TestHosts.current
         try await hosts.harness(["start-host", addr], environment: ["SHIPIT_SRV_SIZE": "16m"])
         let f = try DeployFixture(targets: [addr], extraYAML: Self.lenientLoad)
-        try await withCleanup({ await f.cleanUp(); _ = try? await hosts.harness(["stop-host", addr], environment: [:]) }) {
+        try await withCleanup({
+            await f.cleanUp()
+            _ = try? await hosts.harness(["stop-host", addr], environment: [:])
+        }) {
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
             let s = try await hosts.connect(to: addr)
             _ = try await s.exec("dd if=/dev/zero of=/srv/fill bs=64k >/dev/null 2>&1; true", timeout: 30)
@@ -112,7 +128,8 @@ struct TriageTests {
             await s.close()
             #expect(status == ShipitExit.unhealthy.rawValue)
             #expect(r.firstFailingLayer == .resources, "\(r.findings)")
-            #expect(r.findings.contains { $0.layer == .resources && $0.check == "disk" && $0.detail.contains("100% full") })
+            #expect(
+                r.findings.contains { $0.layer == .resources && $0.check == "disk" && $0.detail.contains("100% full") })
         }
     }
 }

@@ -1,19 +1,20 @@
 import Foundation
-@testable import ShipitCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import ShipitCore
 
 @Suite("shipit.yml validation")
 struct ConfigTests {
     static let valid = """
-    app: demo
-    hosts: [127.0.0.11, 127.0.0.12]
-    ssh:
-      user: deploy
-    deploy_to: /srv/demo
-    health:
-      port: 8080
-    """
+        app: demo
+        hosts: [127.0.0.11, 127.0.0.12]
+        ssh:
+          user: deploy
+        deploy_to: /srv/demo
+        health:
+          port: 8080
+        """
 
     private func load(_ yaml: String, stage: (String, String)? = nil) throws -> DeployConfig {
         let dir = Local.tempDir("cfg")
@@ -23,7 +24,10 @@ struct ConfigTests {
     }
 
     private func error(_ yaml: String) -> String {
-        do { _ = try load(yaml); return "no error" } catch let e as ShipitError { return e.message } catch { return "\(error)" }
+        do {
+            _ = try load(yaml)
+            return "no error"
+        } catch let e as ShipitError { return e.message } catch { return "\(error)" }
     }
 
     @Test func loadsAValidConfigWithDefaults() throws {
@@ -50,7 +54,9 @@ struct ConfigTests {
         let e = error(Self.valid + "\nhelth:\n  port: 1\n")
         #expect(e.contains("shipit.yml:9:"))
         #expect(e.contains("helth: unknown key"))
-        #expect(error(Self.valid.replacingOccurrences(of: "  user: deploy", with: "  usr: deploy")).contains("ssh.usr: unknown key"))
+        #expect(
+            error(Self.valid.replacingOccurrences(of: "  user: deploy", with: "  usr: deploy")).contains(
+                "ssh.usr: unknown key"))
     }
 
     @Test func missingAndRelativeFields() {
@@ -79,15 +85,19 @@ struct ConfigTests {
         // Billion-laughs under a key shipit reads: the strict schema stops at the first wrong type,
         // and aliases share storage instead of being copied.
         let bomb = """
-        app: demo
-        deploy_to: /srv/x
-        l0: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-        """
-        let nested = (1...8).map { i in "l\(i): &\(Character(UnicodeScalar(97 + i)!)) [" + Array(repeating: "*\(Character(UnicodeScalar(96 + i)!))", count: 9).joined(separator: ",") + "]" }.joined(separator: "\n")
+            app: demo
+            deploy_to: /srv/x
+            l0: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+            """
+        let nested = (1...8).map { i in
+            "l\(i): &\(Character(UnicodeScalar(97 + i)!)) ["
+                + Array(repeating: "*\(Character(UnicodeScalar(96 + i)!))", count: 9).joined(separator: ",") + "]"
+        }.joined(separator: "\n")
         let start = ContinuousClock.now
         let e = error(bomb + "\n" + nested + "\nhosts: *i\n")
         #expect(e.contains("unknown key") || e.contains("expected"))
-        #expect(ContinuousClock.now - start < .seconds(10))  // expanded, it would take minutes: a loaded test machine needs slack
+        // Expanded, it would take minutes: a loaded test machine needs slack.
+        #expect(ContinuousClock.now - start < .seconds(10))
     }
 
     @Test func hugeConfigIsRefused() {
@@ -113,12 +123,17 @@ struct TrafficConfigTests {
     }
 
     private func error(_ traffic: String, start: Bool = true, health: Bool = true) -> String {
-        do { _ = try load(traffic, start: start, health: health); return "no error" } catch let e as ShipitError { return e.message } catch { return "\(error)" }
+        do {
+            _ = try load(traffic, start: start, health: health)
+            return "no error"
+        } catch let e as ShipitError { return e.message } catch { return "\(error)" }
     }
 
     @Test func defaultsAndNone() throws {
         let t = try #require(try load("traffic: {proxy: nginx}").traffic)
-        #expect(t.mode == .managed && t.slots == [8081, 8082] && t.drain == 10 && t.standbySeconds == nil && t.nginx == "nginx")
+        #expect(
+            t.mode == .managed && t.slots == [8081, 8082] && t.drain == 10 && t.standbySeconds == nil
+                && t.nginx == "nginx")
         #expect(t.idle(after: nil) == 8081 && t.idle(after: 8081) == 8082 && t.idle(after: 8082) == 8081)
         #expect(try load("traffic: none").traffic == nil)
         #expect(try load("traffic: {proxy: none}").traffic == nil)
@@ -135,7 +150,9 @@ struct TrafficConfigTests {
         #expect(error("traffic: {reload: 'sudo systemctl reload nginx'}").contains("'reload' is for mode system"))
         #expect(error("traffic: {nginx: 'nginx; rm -rf /'}").contains("traffic.nginx"))
         #expect(error("traffic: {standby: forever}").contains("expected 'keep' or seconds"))
-        #expect(error("traffic: {mode: system, upstream_file: relative.conf, test: t, reload: r}").contains("traffic.upstream_file"))
+        #expect(
+            error("traffic: {mode: system, upstream_file: relative.conf, test: t, reload: r}").contains(
+                "traffic.upstream_file"))
         #expect(error("traffic: sometimes").contains("expected 'none'"))
     }
 }
@@ -144,7 +161,9 @@ struct TrafficConfigTests {
 /// checked from. Never a name the host resolves for itself.
 @Suite("shipit.yml: where the public listener binds")
 struct ListenAddressTests {
-    private func load(_ health: String, traffic: Bool = true, hosts: String = "[127.0.0.11, web-a]") throws -> DeployConfig {
+    private func load(_ health: String, traffic: Bool = true, hosts: String = "[127.0.0.11, web-a]") throws
+        -> DeployConfig
+    {
         let dir = Local.tempDir("cfg-listen")
         try """
         app: demo
@@ -158,7 +177,10 @@ struct ListenAddressTests {
     }
 
     private func error(_ health: String) -> String {
-        do { _ = try load(health); return "no error" } catch let e as ShipitError { return e.message } catch { return "\(error)" }
+        do {
+            _ = try load(health)
+            return "no error"
+        } catch let e as ShipitError { return e.message } catch { return "\(error)" }
     }
 
     @Test func everyAddressByDefaultCheckedFromTheDeployer() throws {
@@ -173,7 +195,9 @@ struct ListenAddressTests {
         #expect(SymlinkStrategy(config: c).startEnv(host: "web-a").contains { $0 == ("SHIPIT_BIND", "127.0.0.1") })
         let plain = SymlinkStrategy(config: try load("", traffic: false)).startEnv(host: "web-a")
         #expect(plain.contains { $0 == ("SHIPIT_BIND", "0.0.0.0") } && plain.contains { $0 == ("PORT", "8080") })
-        let image = ImageStrategy(config: try load("", traffic: false), image: ImageSettings(name: "localhost/app", containerPort: 80, port: 8080))
+        let image = ImageStrategy(
+            config: try load("", traffic: false),
+            image: ImageSettings(name: "localhost/app", containerPort: 80, port: 8080))
         #expect(image.createArguments(host: "web-a").contains("-p 0.0.0.0:8080:80"))
     }
 
@@ -181,7 +205,9 @@ struct ListenAddressTests {
         let literal = try #require(try load(", address: 192.0.2.7").health)
         #expect(literal.bindAddress(of: "web-a") == "192.0.2.7" && literal.slotAddress(of: "web-a") == "192.0.2.7")
         let v6 = try load(", address: '2001:db8::5'")
-        #expect(try #require(SymlinkStrategy(config: v6).traffic).nginxConf(host: "web-a").contains("listen [2001:db8::5]:8080;"))
+        #expect(
+            try #require(SymlinkStrategy(config: v6).traffic).nginxConf(host: "web-a").contains(
+                "listen [2001:db8::5]:8080;"))
         // A literal is what the deployer checks.
         #expect(literal.probeAddress(of: "web-a") == "192.0.2.7")
         // `reached`: resolved on the deployer (localhost here), never left to the host.
@@ -230,10 +256,15 @@ struct DryRunPlanTests {
         let artifact = try Artifact.build(from: .directory(dir + "/rel"), workDir: Local.tempDir("work"))
         let plan = DryRunPlan.render(config, input: .artifact(artifact), lockWaitSeconds: 0)
         let order = try #require(plan.split(separator: "\n").first { $0.hasPrefix("# order: ") })
-        #expect(order == "# order: preflight on every host → extract on every host → migrations on web-1 (status, lint, then each pending file) → hook pre-switch (\(dir)/hooks/pre-switch) → switch + start → hook post-switch (\(dir)/hooks/post-switch) → smoke test → finish", "\(order)")
+        #expect(
+            order
+                == "# order: preflight on every host → extract on every host → migrations on web-1 (status, lint, then each pending file) → hook pre-switch (\(dir)/hooks/pre-switch) → switch + start → hook post-switch (\(dir)/hooks/post-switch) → smoke test → finish",
+            "\(order)")
         // The migration host's section has the migration status script; the other host's has none.
         let sections = plan.components(separatedBy: "\n## ")
-        #expect(sections[1].hasPrefix("web-1") && sections[1].contains("# migrations: applied versions") && sections[1].contains("shipit_schema_migrations"))
+        #expect(
+            sections[1].hasPrefix("web-1") && sections[1].contains("# migrations: applied versions")
+                && sections[1].contains("shipit_schema_migrations"))
         #expect(sections[2].hasPrefix("web-2") && !sections[2].contains("# migrations"))
     }
 }

@@ -15,7 +15,10 @@ struct DeployStateMachineTests {
     }
 
     @Test func happyPath() throws {
-        #expect(try run(to(.smokeTest) + [.phaseSucceeded]) == [.preflight, .upload, .migrate, .switch, .smokeTest, .succeeded])
+        #expect(
+            try run(to(.smokeTest) + [.phaseSucceeded]) == [
+                .preflight, .upload, .migrate, .switch, .smokeTest, .succeeded,
+            ])
     }
 
     @Test func failuresBeforeTheSwitchNeedNoRollback() throws {
@@ -68,7 +71,10 @@ struct DeployStateMachineTests {
 
     @Test func theTrafficSwitchWarmsUpBeforeTheSwitchAndAWarmUpFailureSwitchedNothing() throws {
         var m = DeployStateMachine(warmStandby: true)
-        let deploy = try [DeployEvent.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded].map { try m.handle($0) }
+        let deploy = try [
+            DeployEvent.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded,
+            .phaseSucceeded,
+        ].map { try m.handle($0) }
         #expect(deploy == [.preflight, .upload, .migrate, .warm, .switch, .smokeTest, .succeeded])
         var f = DeployStateMachine(warmStandby: true)
         for e in [DeployEvent.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded] { try f.handle(e) }
@@ -85,11 +91,18 @@ struct DeployStateMachineTests {
 
     @Test func aManualRollbackHasNoUploadAndNoMigration() throws {
         var r = DeployStateMachine(operation: .rollback)
-        #expect(try [DeployEvent.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded].map { try r.handle($0) } == [.preflight, .switch, .smokeTest, .succeeded])
+        #expect(
+            try [DeployEvent.start, .phaseSucceeded, .phaseSucceeded, .phaseSucceeded].map { try r.handle($0) } == [
+                .preflight, .switch, .smokeTest, .succeeded,
+            ])
         var w = DeployStateMachine(operation: .rollback, warmStandby: true)
-        #expect(try [DeployEvent.start, .phaseSucceeded, .phaseSucceeded].map { try w.handle($0) } == [.preflight, .warm, .switch])
+        #expect(
+            try [DeployEvent.start, .phaseSucceeded, .phaseSucceeded].map { try w.handle($0) } == [
+                .preflight, .warm, .switch,
+            ])
         #expect(throws: DeployStateMachine.TransitionError.self) {
-            _ = try DeployStateMachine.next(from: .upload, on: .phaseSucceeded, operation: .rollback, autoRollback: true)
+            _ = try DeployStateMachine.next(
+                from: .upload, on: .phaseSucceeded, operation: .rollback, autoRollback: true)
         }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// The orchestration over a fake transport: which steps run on which hosts, in which order, and
 /// where every host ends up. Real hosts are covered by SymlinkDeployTests.
@@ -28,7 +28,9 @@ struct DeploymentTests {
         return try await Local.offPool { try Artifact.build(from: .directory(src), workDir: Local.tempDir("fake-art")) }
     }
 
-    func deploy(_ t: FakeTransport, interrupt: InterruptFlag = InterruptFlag(), ledger: Ledger? = nil) async throws -> (DeployReport, Artifact) {
+    func deploy(_ t: FakeTransport, interrupt: InterruptFlag = InterruptFlag(), ledger: Ledger? = nil) async throws -> (
+        DeployReport, Artifact
+    ) {
         let a = try await artifact()
         let d = Deployment(config: try config(), transport: t, interrupt: interrupt, ledger: ledger, notify: { _ in })
         return (await d.deploy(a), a)
@@ -140,7 +142,11 @@ struct DeploymentTests {
         let h2 = steps.filter { $0.host == "h2" }.map { "\($0.step):\($0.status)" }
         #expect(h2.starts(with: ["preflight:ok", "upload:ok", "switch:failed"]))
         let states = steps.filter { $0.step == "state" }.compactMap(\.message)
-        #expect(states == ["pending → preflight", "preflight → upload", "upload → migrate", "migrate → switch", "switch → rollingBack", "rollingBack → rolledBack"])
+        #expect(
+            states == [
+                "pending → preflight", "preflight → upload", "upload → migrate", "migrate → switch",
+                "switch → rollingBack", "rollingBack → rolledBack",
+            ])
     }
 
     @Test func rollbackPicksTheNewestGoodReleasePresentEverywhere() async throws {
@@ -194,10 +200,15 @@ struct DeploymentTests {
         final class Notes: @unchecked Sendable {
             let lock = NSLock()
             var all: [String] = []
-            func add(_ s: String) { lock.lock(); all.append(s); lock.unlock() }
+            func add(_ s: String) {
+                lock.lock()
+                all.append(s)
+                lock.unlock()
+            }
         }
         let seen = Notes()
-        let r = await Deployment(config: try config(), transport: t, notify: { seen.add($0.message) }).rollback(to: "r2")
+        let r = await Deployment(config: try config(), transport: t, notify: { seen.add($0.message) }).rollback(
+            to: "r2")
         let notes = seen.lock.withLock { seen.all }
         #expect(r.phase == .succeeded)
         for h in hosts {

@@ -1,6 +1,6 @@
 import Foundation
-import ShipitCore
 import SSH
+import ShipitCore
 
 /// A pretend fleet for unit tests of the orchestration: it recognises each step's script, keeps a
 /// `current` release per host, and fails the steps a test asks it to. No network, no shell.
@@ -29,7 +29,12 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
     }
 
     func currentRelease(_ host: String) -> String? { lock.withLock { current[host] } }
-    func setCurrent(_ host: String, _ id: String) { lock.withLock { current[host] = id; releases[host, default: []].insert(id) } }
+    func setCurrent(_ host: String, _ id: String) {
+        lock.withLock {
+            current[host] = id
+            releases[host, default: []].insert(id)
+        }
+    }
     func steps(_ host: String) -> [String] { lock.withLock { calls.filter { $0.host == host }.map(\.step) } }
 
     static func value(_ name: String, in script: String) -> String? {
@@ -72,7 +77,9 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
                 releases[host, default: []].insert(id)
                 return result(0, "extracted=\(id)\n")
             case "switch":
-                guard releases[host]?.contains(id) == true else { return result(30, "error=release \(id) is not on this host\n") }
+                guard releases[host]?.contains(id) == true else {
+                    return result(30, "error=release \(id) is not on this host\n")
+                }
                 let prev = current[host] ?? ""
                 current[host] = id
                 return result(0, "previous=\(prev)\nswitched=\(id)\n")
@@ -82,7 +89,9 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
             default: return result(0, "lock=released\n")
             }
         }
-        guard let r else { throw SSHError(kind: .connect, host: host, operation: "connect", message: "Connection refused") }
+        guard let r else {
+            throw SSHError(kind: .connect, host: host, operation: "connect", message: "Connection refused")
+        }
         if lock.withLock({ dropAfter[host] == step ? gone.insert(host).inserted : false }) {
             throw SSHError(kind: .connectionLost, host: host, operation: "exec", message: "connection lost")
         }
@@ -106,7 +115,8 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
         guard pre.status.succeeded else { return pre }
         do { try await upload(host, localPath: stdinPath, remotePath: "") } catch {
             // The script took the lock, then the file did not arrive whole: exit 24, lock held.
-            return ExecResult(status: ExitStatus(code: 24), stdout: pre.stdout + Data("error=receiving the artifact failed\n".utf8))
+            return ExecResult(
+                status: ExitStatus(code: 24), stdout: pre.stdout + Data("error=receiving the artifact failed\n".utf8))
         }
         let id = Self.value("ID", in: command.rendered) ?? ""
         lock.withLock {
@@ -117,8 +127,10 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
     }
 
     func sftpAvailable(_ host: String) async -> Bool { true }
-    func follow(_ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
-                onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult { throw CancellationError() }
+    func follow(
+        _ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
+        onOutput: @escaping @Sendable (OutputChannel, Data) -> Void
+    ) async throws -> ExecResult { throw CancellationError() }
 
     func upload(_ host: String, localPath: String, remotePath: String) async throws {
         onStep?(host, "upload")
@@ -128,18 +140,23 @@ final class FakeTransport: HostTransport, @unchecked Sendable {
         }
     }
 
-    func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse {
-        if lock.withLock({ gone.contains(host) }) { throw SSHError(kind: .connect, host: host, operation: "connect", message: "Connection refused") }
+    func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse
+    {
+        if lock.withLock({ gone.contains(host) }) {
+            throw SSHError(kind: .connect, host: host, operation: "connect", message: "Connection refused")
+        }
         let bad = lock.withLock { () -> Bool in
             calls.append((host, "probe"))
             guard let cur = current[host], unhealthy.contains(cur) else { return false }
             return unhealthyHosts.isEmpty || unhealthyHosts.contains(host)
         }
-        return try HTTPResponse.parse(Data((bad ? "HTTP/1.0 503 Service Unavailable\r\n\r\nnot ready" : "HTTP/1.0 200 OK\r\n\r\nok").utf8))
+        return try HTTPResponse.parse(
+            Data((bad ? "HTTP/1.0 503 Service Unavailable\r\n\r\nnot ready" : "HTTP/1.0 200 OK\r\n\r\nok").utf8))
     }
 
     func publicGet(_ host: String, health: DeployConfig.Health, path: String) async throws -> HTTPResponse {
-        try await httpGet(host, address: health.probeAddress(of: host), port: health.port, path: path, timeout: health.requestTimeout)
+        try await httpGet(
+            host, address: health.probeAddress(of: host), port: health.port, path: path, timeout: health.requestTimeout)
     }
 
     func close() async {}

@@ -23,7 +23,9 @@ struct FlagRangeUnitTests {
         #expect(throws: ShipitError.self) { try FlagRange.positive(0, flag: "--x", max: 86400) }
         #expect(throws: ShipitError.self) { try FlagRange.positive(.nan, flag: "--x", max: 86400) }
         try FlagRange.check(0, flag: "--lock-wait", 0...86400)
-        #expect(throws: ShipitError.self) { try FlagRange.check(922_337_203_685_477_581, flag: "--lock-wait", 0...86400) }
+        #expect(throws: ShipitError.self) {
+            try FlagRange.check(922_337_203_685_477_581, flag: "--lock-wait", 0...86400)
+        }
         #expect(throws: ShipitError.self) { try FlagRange.check(Int.min, flag: "--lock-wait", 0...86400) }
     }
 

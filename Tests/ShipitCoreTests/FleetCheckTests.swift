@@ -1,7 +1,8 @@
 import Foundation
-@testable import ShipitCore
 import SSH
 import Testing
+
+@testable import ShipitCore
 
 /// The judgement of `shipit check` on what a host reports (pure: a transport that answers the
 /// check script with given lines); the real hosts are in InitAndCheckTests.
@@ -16,13 +17,21 @@ struct FleetCheckTests {
             if let error { throw error }
             return ExecResult(status: ExitStatus(code: 0), stdout: Data(lines(host).utf8))
         }
-        func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult { throw CancellationError() }
+        func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult {
+            throw CancellationError()
+        }
         func upload(_ host: String, localPath: String, remotePath: String) async throws {}
         func sftpAvailable(_ host: String) async -> Bool { true }
-        func follow(_ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
-                    onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult { throw CancellationError() }
-        func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse { throw CancellationError() }
-        func publicGet(_ host: String, health: DeployConfig.Health, path: String) async throws -> HTTPResponse { throw CancellationError() }
+        func follow(
+            _ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
+            onOutput: @escaping @Sendable (OutputChannel, Data) -> Void
+        ) async throws -> ExecResult { throw CancellationError() }
+        func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws
+            -> HTTPResponse
+        { throw CancellationError() }
+        func publicGet(_ host: String, health: DeployConfig.Health, path: String) async throws -> HTTPResponse {
+            throw CancellationError()
+        }
         func close() async {}
     }
 
@@ -30,7 +39,8 @@ struct FleetCheckTests {
         let dir = NSTemporaryDirectory() + "fc-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let file = dir + "/shipit.yml"
-        try "app: a\nhosts: [h1, h2]\ndeploy_to: /srv/a\nstart: sh start.sh\nhealth: {port: 8080}\n\(extra)".write(toFile: file, atomically: true, encoding: .utf8)
+        try "app: a\nhosts: [h1, h2]\ndeploy_to: /srv/a\nstart: sh start.sh\nhealth: {port: 8080}\n\(extra)".write(
+            toFile: file, atomically: true, encoding: .utf8)
         return try DeployConfig.load(file: file)
     }
 
@@ -59,10 +69,13 @@ struct FleetCheckTests {
 
     @Test func clockSkewWarnsThenFails() async throws {
         // The host's clock is read when the check runs (a loaded machine may start it late).
-        let report = await FleetCheck(config: try config(), transport: Answer(lines: {
-            let now = Date().timeIntervalSince1970
-            return $0 == "h1" ? Self.healthy(clock: now + 20) : Self.healthy(clock: now - 600)
-        })).run()
+        let report = await FleetCheck(
+            config: try config(),
+            transport: Answer(lines: {
+                let now = Date().timeIntervalSince1970
+                return $0 == "h1" ? Self.healthy(clock: now + 20) : Self.healthy(clock: now - 600)
+            })
+        ).run()
         let h1 = report.hosts[0].items.first { $0.check == "clock" }!
         let h2 = report.hosts[1].items.first { $0.check == "clock" }!
         #expect(h1.status == .warn && h1.detail.hasPrefix("+2"), "\(h1)")
@@ -81,11 +94,14 @@ struct FleetCheckTests {
         #expect(tools.fix?.contains("apt-get install nginx") == true)
         #expect(items.first { $0.check == "disk" }?.status == .fail)
         let lock = items.first { $0.check == "lock" }!
-        #expect(lock.status == .warn && lock.detail.contains("ops@ci") && lock.fix?.contains("shipit lock release") == true)
+        #expect(
+            lock.status == .warn && lock.detail.contains("ops@ci") && lock.fix?.contains("shipit lock release") == true)
     }
 
     @Test func theCheckAsksForTheToolsOfTheStrategyAndTheMigrationHost() throws {
-        let c = try config("migrations: {dir: db, env_file: /etc/a.env, host: h2}\ntraffic: {proxy: nginx, nginx: /opt/nginx/sbin/nginx}")
+        let c = try config(
+            "migrations: {dir: db, env_file: /etc/a.env, host: h2}\ntraffic: {proxy: nginx, nginx: /opt/nginx/sbin/nginx}"
+        )
         let check = HostCheck(config: c)
         #expect(check.tools(host: "h1").map(\.tool) == SymlinkStrategy.tools + ["/opt/nginx/sbin/nginx"])
         #expect(check.tools(host: "h2").map(\.tool).last == "psql")
@@ -97,13 +113,16 @@ struct FleetCheckTests {
 
     @Test func connectionFailuresSayWhatToDo() async throws {
         let mismatch = SSHError(kind: .hostKeyMismatch, host: "h1", operation: "host key", message: "key differs")
-        let report = await FleetCheck(config: try config(), transport: Answer(lines: { _ in "" }, error: mismatch)).run()
+        let report = await FleetCheck(config: try config(), transport: Answer(lines: { _ in "" }, error: mismatch))
+            .run()
         let item = report.hosts[0].items[0]
         #expect(item.check == "host key" && item.status == .fail)
         #expect(item.fix?.contains("ssh-keygen -R h1") == true)
         #expect(!report.passed)
         let auth = SSHError(kind: .authentication, host: "h1", operation: "auth", message: "denied")
-        let a = await FleetCheck(config: try config(), transport: Answer(lines: { _ in "" }, error: auth)).run().hosts[0].items[0]
+        let a = await FleetCheck(config: try config(), transport: Answer(lines: { _ in "" }, error: auth)).run().hosts[
+            0
+        ].items[0]
         #expect(a.check == "auth" && a.fix?.contains("authorized_keys") == true)
     }
 }

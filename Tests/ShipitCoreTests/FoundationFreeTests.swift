@@ -1,6 +1,7 @@
 import Foundation
 import SSH
 import Testing
+
 @testable import ShipitCore
 
 /// What shipit does itself now that it links FoundationEssentials only: YAML through libyaml,
@@ -8,25 +9,39 @@ import Testing
 @Suite("without Foundation: YAML, SQLite, processes, formatting")
 struct FoundationFreeTests {
     @Test func composesYAMLWithLinesAndRefusesWhatConfigNeverNeeds() throws {
-        let root = try #require(try YAMLComposer.compose("""
-            app: demo
-            hosts:
-              - a
-              - {host: b, roles: [worker]}
-            env:
-              QUOTED: "x: y"
-            """))
-        guard case let .mapping(m) = root else { Issue.record("not a mapping"); return }
+        let root = try #require(
+            try YAMLComposer.compose(
+                """
+                app: demo
+                hosts:
+                  - a
+                  - {host: b, roles: [worker]}
+                env:
+                  QUOTED: "x: y"
+                """))
+        guard case .mapping(let m) = root else {
+            Issue.record("not a mapping")
+            return
+        }
         #expect(m.pairs.map { $0.key.string } == ["app", "hosts", "env"])
-        guard case let .sequence(hosts) = m.pairs[1].value else { Issue.record("hosts not a list"); return }
+        guard case .sequence(let hosts) = m.pairs[1].value else {
+            Issue.record("hosts not a list")
+            return
+        }
         #expect(hosts.items.count == 2 && hosts.items[0].string == "a" && hosts.items[1].line == 4)
-        guard case let .mapping(env) = m.pairs[2].value else { Issue.record("env not a mapping"); return }
+        guard case .mapping(let env) = m.pairs[2].value else {
+            Issue.record("env not a mapping")
+            return
+        }
         #expect(env.pairs[0].value.string == "x: y")
 
         #expect(try YAMLComposer.compose("") == nil)
         #expect(try YAMLComposer.compose("a: &x 1\nb: *x")?.string == nil)
         #expect(throws: YAMLComposer.Failure.self) { try YAMLComposer.compose("a: 1\n---\nb: 2\n") }
-        do { _ = try YAMLComposer.compose("a: 1\nb: [1, 2\n"); Issue.record("an unclosed list parsed") } catch let e as YAMLComposer.Failure {
+        do {
+            _ = try YAMLComposer.compose("a: 1\nb: [1, 2\n")
+            Issue.record("an unclosed list parsed")
+        } catch let e as YAMLComposer.Failure {
             #expect(e.line >= 2)
         }
         // Hostile nesting is bounded, not a stack overflow.
@@ -34,8 +49,13 @@ struct FoundationFreeTests {
     }
 
     @Test func aConfigWithAnAnchorOrTwoDocumentsIsRefusedNamingTheFile() throws {
-        #expect(throws: ShipitError.self) { try YAMLReader.parse("app: &a demo\nhosts: [h]\n", file: "x.yml").mapping(allowed: nil) }
-        do { _ = try YAMLReader.parse("app: demo\n---\n", file: "x.yml"); Issue.record("two documents accepted") } catch let e as ShipitError {
+        #expect(throws: ShipitError.self) {
+            try YAMLReader.parse("app: &a demo\nhosts: [h]\n", file: "x.yml").mapping(allowed: nil)
+        }
+        do {
+            _ = try YAMLReader.parse("app: demo\n---\n", file: "x.yml")
+            Issue.record("two documents accepted")
+        } catch let e as ShipitError {
             #expect(e.message.hasPrefix("x.yml:") && e.message.contains("more than one YAML document"))
         }
     }
@@ -80,9 +100,17 @@ struct FoundationFreeTests {
         // None of the deployer's other descriptors reaches the child (an open pipe here, say).
         var fds: [Int32] = [0, 0]
         #expect(pipe(&fds) == 0)
-        defer { close(fds[0]); close(fds[1]) }
-        #expect(try LocalProcess.run(["sh", "-c", "for f in \(fds[0]) \(fds[1]); do [ -e /proc/self/fd/$f ] && echo leaked $f; done; true"]) == "")
-        #expect(try LocalProcess.run(["/usr/bin/env", "X=1", "sh", "-c", "echo $X"], env: ["PATH": "/usr/bin:/bin"]) == "1\n")
+        defer {
+            close(fds[0])
+            close(fds[1])
+        }
+        #expect(
+            try LocalProcess.run([
+                "sh", "-c", "for f in \(fds[0]) \(fds[1]); do [ -e /proc/self/fd/$f ] && echo leaked $f; done; true",
+            ]) == "")
+        #expect(
+            try LocalProcess.run(["/usr/bin/env", "X=1", "sh", "-c", "echo $X"], env: ["PATH": "/usr/bin:/bin"])
+                == "1\n")
     }
 
     @Test func formatsNumbersAndPathsLikeFoundationDid() {
@@ -90,10 +118,14 @@ struct FoundationFreeTests {
         #expect(String(cFormat: "%04d-%02x", 7, 255) == "0007-ff")
         let long = String(cFormat: "%0300d", 1)
         #expect(long.count == 300 && long.hasSuffix("1"))
-        #expect(FilePath.directory(of: "/a/b/c") == "/a/b" && FilePath.directory(of: "/a") == "/" && FilePath.directory(of: "a") == "")
+        #expect(
+            FilePath.directory(of: "/a/b/c") == "/a/b" && FilePath.directory(of: "/a") == "/"
+                && FilePath.directory(of: "a") == "")
         #expect(FilePath.directory(of: "/a/b/") == "/a" && FilePath.lastComponent(of: "/a/b/") == "b")
         #expect(FilePath.join("/a/", "b") == "/a/b" && FilePath.join("", "b") == "b")
-        #expect("  x y \n".trimmed() == "x y" && "ab".padded(toLength: 4) == "ab  " && "abcdef".padded(toLength: 3) == "abc")
+        #expect(
+            "  x y \n".trimmed() == "x y" && "ab".padded(toLength: 4) == "ab  " && "abcdef".padded(toLength: 3) == "abc"
+        )
     }
 
     @Test func parsesUTCTimesByHand() throws {
@@ -112,7 +144,9 @@ struct FoundationFreeTests {
         let v = try #require(JSONValue.parse(#"{"a":[1,"x",true,null,{"b":2.5}]}"#))
         #expect(v["a"]?.array?.count == 5 && v["a"]?.array?[1].string == "x" && v["a"]?.array?[3] == .null)
         #expect(DeployerHTTP.number(in: v, at: "a.4.b") == 2.5)
-        #expect(String(decoding: JSONValue.object(["z": .number(1), "a": .string("/")]).encoded(), as: UTF8.self) == #"{"a":"/","z":1}"#)
+        #expect(
+            String(decoding: JSONValue.object(["z": .number(1), "a": .string("/")]).encoded(), as: UTF8.self)
+                == #"{"a":"/","z":1}"#)
         #expect(JSONValue.parse("{") == nil)
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
-@testable import ShipitCore
 import SSH
-import Testing
 import TestSupport
+import Testing
+
+@testable import ShipitCore
 
 /// Issue 28, item 12: one rule for host names and addresses, and IPv6 in brackets wherever a
 /// port follows it.
@@ -10,9 +11,12 @@ import TestSupport
 struct HostAddressTests {
     static let accepted: [(String, String, HostAddress.Kind)] = [
         ("web-1.example.com", "web-1.example.com", .name), ("web_1", "web_1", .name), ("localhost", "localhost", .name),
-        ("127.0.0.11", "127.0.0.11", .ipv4), ("0.0.0.0", "0.0.0.0", .ipv4), ("255.255.255.255", "255.255.255.255", .ipv4),
-        ("::1", "::1", .ipv6), ("[::1]", "::1", .ipv6), ("2001:db8::5", "2001:db8::5", .ipv6), ("[2001:DB8::5]", "2001:db8::5", .ipv6),
-        ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8", .ipv6), ("::ffff:192.0.2.1", "::ffff:192.0.2.1", .ipv6), ("fe80::", "fe80::", .ipv6),
+        ("127.0.0.11", "127.0.0.11", .ipv4), ("0.0.0.0", "0.0.0.0", .ipv4),
+        ("255.255.255.255", "255.255.255.255", .ipv4),
+        ("::1", "::1", .ipv6), ("[::1]", "::1", .ipv6), ("2001:db8::5", "2001:db8::5", .ipv6),
+        ("[2001:DB8::5]", "2001:db8::5", .ipv6),
+        ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8", .ipv6), ("::ffff:192.0.2.1", "::ffff:192.0.2.1", .ipv6),
+        ("fe80::", "fe80::", .ipv6),
     ]
 
     @Test(arguments: accepted.indices)
@@ -23,8 +27,10 @@ struct HostAddressTests {
     }
 
     static let refused: [String] = [
-        "host:22", "127.0.0.11:22", "[::1]:22", "[2001:db8::5]:2222", "a:b", "2001:db8::5:", ":::", "1::2::3", "gggg::1",
-        "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::8:9", "::1]", "[::1", "[web-1]", "[::1]x", "fe80::1%eth0", "1.2.3.256", "1.2.3", "1.2.3.4.5",
+        "host:22", "127.0.0.11:22", "[::1]:22", "[2001:db8::5]:2222", "a:b", "2001:db8::5:", ":::", "1::2::3",
+        "gggg::1",
+        "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::8:9", "::1]", "[::1", "[web-1]", "[::1]x", "fe80::1%eth0", "1.2.3.256",
+        "1.2.3", "1.2.3.4.5",
         "010.0.0.1", "-web", "web-", "a..b", ".a", "a.", "a;b", "$(id)", "host name", "user@host", "a/b", "",
         String(repeating: "a", count: 64) + ".com", String(repeating: "a.", count: 130) + "a", "web\u{0}1", "wéb",
     ]
@@ -41,14 +47,23 @@ struct HostAddressTests {
     }
 
     @Test func aPortOnlyWhereOneIsAllowedAndThenInBracketsAfterIPv6() throws {
-        #expect(try HostAddress.parse("bastion:2222", field: "f", allowsPort: true) == HostAddress(host: "bastion", kind: .name, port: 2222))
-        #expect(try HostAddress.parse("[2001:db8::5]:2222", field: "f", allowsPort: true) == HostAddress(host: "2001:db8::5", kind: .ipv6, port: 2222))
+        #expect(
+            try HostAddress.parse("bastion:2222", field: "f", allowsPort: true)
+                == HostAddress(host: "bastion", kind: .name, port: 2222))
+        #expect(
+            try HostAddress.parse("[2001:db8::5]:2222", field: "f", allowsPort: true)
+                == HostAddress(host: "2001:db8::5", kind: .ipv6, port: 2222))
         // Bare, every colon is the address's.
-        #expect(try HostAddress.parse("2001:db8::5", field: "f", allowsPort: true) == HostAddress(host: "2001:db8::5", kind: .ipv6, port: nil))
+        #expect(
+            try HostAddress.parse("2001:db8::5", field: "f", allowsPort: true)
+                == HostAddress(host: "2001:db8::5", kind: .ipv6, port: nil))
         for bad in ["h:0", "h:65536", "h:", "[::1]:", "[::1]:x", "h:22x"] {
             #expect(throws: ShipitError.self, "\(bad)") { try HostAddress.parse(bad, field: "f", allowsPort: true) }
         }
-        do { _ = try HostAddress.parse("web-1:22", field: "--hosts"); Issue.record("accepted a port") } catch let e as ShipitError {
+        do {
+            _ = try HostAddress.parse("web-1:22", field: "--hosts")
+            Issue.record("accepted a port")
+        } catch let e as ShipitError {
             #expect(e.message.contains("--hosts") && e.message.contains("port"), "\(e.message)")
         }
     }
@@ -58,12 +73,18 @@ struct HostAddressTests {
         #expect(throws: ShipitError.self) { try HostName.parseList("::1,[::1]", field: "--hosts") }  // one host, twice
         #expect(throws: ShipitError.self) { try HostName.parseList("127.0.0.11:22", field: "--hosts") }
         let dir = Local.tempDir("addr-config")
-        try "app: t\nhosts: ['[2001:db8::5]', web-1]\ndeploy_to: /srv/t\nhealth: {port: 8080, address: '[2001:db8::7]'}\n".write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        try
+            "app: t\nhosts: ['[2001:db8::5]', web-1]\ndeploy_to: /srv/t\nhealth: {port: 8080, address: '[2001:db8::7]'}\n"
+            .write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
         let c = try DeployConfig.load(file: dir + "/shipit.yml")
         #expect(c.hosts == ["2001:db8::5", "web-1"])
         #expect(c.health?.address == "2001:db8::7")
-        try "app: t\nhosts: ['web-1:22']\ndeploy_to: /srv/t\n".write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
-        do { _ = try DeployConfig.load(file: dir + "/shipit.yml"); Issue.record("accepted host:port") } catch let e as ShipitError {
+        try "app: t\nhosts: ['web-1:22']\ndeploy_to: /srv/t\n".write(
+            toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        do {
+            _ = try DeployConfig.load(file: dir + "/shipit.yml")
+            Issue.record("accepted host:port")
+        } catch let e as ShipitError {
             #expect(e.message.contains("hosts[0]") && e.message.contains("port"), "\(e.message)")
         }
     }
@@ -73,20 +94,27 @@ struct HostAddressTests {
         let fallback = s.sshOptions
         let bare = try s.jumpHop("2001:db8::5", defaultUser: "deploy", fallback: fallback, field: "--proxy-jump").target
         #expect(bare.host == "2001:db8::5" && bare.port == 22)
-        let withPort = try s.jumpHop("ops@[2001:db8::5]:2222", defaultUser: "deploy", fallback: fallback, field: "--proxy-jump").target
+        let withPort = try s.jumpHop(
+            "ops@[2001:db8::5]:2222", defaultUser: "deploy", fallback: fallback, field: "--proxy-jump"
+        ).target
         #expect(withPort == SSHTarget(host: "2001:db8::5", port: 2222, user: "ops"))
         #expect(withPort.description == "ops@[2001:db8::5]:2222")
         #expect(withPort.knownHostsName == "[2001:db8::5]:2222")
-        #expect(try s.jumpHop("ssh://bastion:2200", defaultUser: "deploy", fallback: fallback, field: "f").target == SSHTarget(host: "bastion", port: 2200, user: "deploy"))
+        #expect(
+            try s.jumpHop("ssh://bastion:2200", defaultUser: "deploy", fallback: fallback, field: "f").target
+                == SSHTarget(host: "bastion", port: 2200, user: "deploy"))
         for bad in ["2001:db8::5:", "[2001:db8::5", "h:99999", "bad host", "a@b@c"] {
-            #expect(throws: ShipitError.self, "\(bad)") { try s.jumpHop(bad, defaultUser: "deploy", fallback: fallback, field: "--proxy-jump") }
+            #expect(throws: ShipitError.self, "\(bad)") {
+                try s.jumpHop(bad, defaultUser: "deploy", fallback: fallback, field: "--proxy-jump")
+            }
         }
     }
 
     /// ssh_config's HostName becomes the address connected to and bound: it passes the same rule.
     @Test func sshConfigHostNamesAreChecked() throws {
         let dir = Local.tempDir("addr-sshconfig")
-        try "Host good\n  HostName [::1]\nHost bad\n  HostName evil;touch\nHost port\n  HostName web-1:22\n".write(toFile: dir + "/config", atomically: true, encoding: .utf8)
+        try "Host good\n  HostName [::1]\nHost bad\n  HostName evil;touch\nHost port\n  HostName web-1:22\n".write(
+            toFile: dir + "/config", atomically: true, encoding: .utf8)
         var s = ConnectionSettings(user: "deploy", useAgent: false)
         s.sshConfigPath = dir + "/config"
         try s.loadSSHConfig()
@@ -94,7 +122,10 @@ struct HostAddressTests {
         #expect(s.address(of: "good") == "::1")
         try s.checkHostNames(["good", "other"])
         for alias in ["bad", "port"] {
-            do { _ = try s.endpoint(for: alias); Issue.record("accepted \(alias)") } catch let e as ShipitError {
+            do {
+                _ = try s.endpoint(for: alias)
+                Issue.record("accepted \(alias)")
+            } catch let e as ShipitError {
                 #expect(e.message.hasPrefix("HostName (ssh_config, host \(alias)): "), "\(e.message)")
             }
             #expect(throws: ShipitError.self) { try s.checkHostNames([alias]) }
@@ -106,7 +137,8 @@ struct HostAddressTests {
         #expect(HostAddress.withPort("web-1", 8080) == "web-1:8080")
         #expect(HostAddress.withPort("127.0.0.1", 80) == "127.0.0.1:80")
         let dir = Local.tempDir("addr-render")
-        try "app: t\nhosts: ['::1']\ndeploy_to: /srv/t\nstart: sh s.sh\nhealth: {port: 8080, address: '2001:db8::5'}\ntraffic: {mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}\n"
+        try
+            "app: t\nhosts: ['::1']\ndeploy_to: /srv/t\nstart: sh s.sh\nhealth: {port: 8080, address: '2001:db8::5'}\ntraffic: {mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}\n"
             .write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
         let c = try DeployConfig.load(file: dir + "/shipit.yml")
         let traffic = TrafficSwitch(settings: try #require(c.traffic), layout: c.layout, health: try #require(c.health))
@@ -117,6 +149,8 @@ struct HostAddressTests {
         #expect(traffic.upstream(host: "::1", slot: 8081).contains("server [2001:db8::5]:8081;"))
         #expect(traffic.variables(host: "::1").contains { $0 == ("BIND", "[2001:db8::5]") })
         let image = ImageStrategy(config: c, image: ImageSettings(name: "localhost/app", containerPort: 80, port: 8080))
-        #expect(image.createArguments(host: "::1").contains("-p '[2001:db8::5]:8080:80'"), "\(image.createArguments(host: "::1"))")
+        #expect(
+            image.createArguments(host: "::1").contains("-p '[2001:db8::5]:8080:80'"),
+            "\(image.createArguments(host: "::1"))")
     }
 }

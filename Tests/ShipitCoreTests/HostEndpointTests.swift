@@ -1,8 +1,8 @@
 import Foundation
 import SSH
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// How shipit.yml, flags and ssh_config combine into where and how each host is reached.
 @Suite("host endpoints: shipit.yml and flags over ssh_config over defaults")
@@ -15,22 +15,24 @@ struct HostEndpointTests {
     }
 
     static let sshConfig = """
-    Host web-*
-      HostName 10.1.0.%h
-      User fromconfig
-      Port 2201
-      ProxyJump ops@bastion:2222
-      ConnectTimeout 4
-      StrictHostKeyChecking accept-new
-    Host web-2
-      HostName 10.1.0.2
-    Host bastion
-      HostName 203.0.113.9
-      UserKnownHostsFile /etc/shipit-test/bastion_known_hosts
-    """
+        Host web-*
+          HostName 10.1.0.%h
+          User fromconfig
+          Port 2201
+          ProxyJump ops@bastion:2222
+          ConnectTimeout 4
+          StrictHostKeyChecking accept-new
+        Host web-2
+          HostName 10.1.0.2
+        Host bastion
+          HostName 203.0.113.9
+          UserKnownHostsFile /etc/shipit-test/bastion_known_hosts
+        """
 
     @Test func sshConfigFillsWhatShipitYmlLeavesOpen() throws {
-        let c = try load("app: a\nhosts: [web-2]\ndeploy_to: /srv/a\nhealth: {port: 8080}\nssh:\n  known_hosts: /kh", sshConfig: Self.sshConfig)
+        let c = try load(
+            "app: a\nhosts: [web-2]\ndeploy_to: /srv/a\nhealth: {port: 8080}\nssh:\n  known_hosts: /kh",
+            sshConfig: Self.sshConfig)
         let e = try c.connection.endpoint(for: "web-2")
         // The first value obtained wins, as in OpenSSH: `Host web-*` comes before `Host web-2`.
         #expect(e.target.host == "10.1.0.web-2")
@@ -49,7 +51,9 @@ struct HostEndpointTests {
     }
 
     @Test func shipitYmlWinsOverSSHConfig() throws {
-        let c = try load("app: a\nhosts: [web-1]\ndeploy_to: /srv/a\nssh:\n  user: deploy\n  port: 22\n  connect_timeout: 9\n  proxy_jump: none", sshConfig: Self.sshConfig)
+        let c = try load(
+            "app: a\nhosts: [web-1]\ndeploy_to: /srv/a\nssh:\n  user: deploy\n  port: 22\n  connect_timeout: 9\n  proxy_jump: none",
+            sshConfig: Self.sshConfig)
         let e = try c.connection.endpoint(for: "web-1")
         #expect(e.target.user == "deploy")
         #expect(e.target.port == 22)
@@ -59,9 +63,15 @@ struct HostEndpointTests {
     }
 
     @Test func aJumpChainFromShipitYml() throws {
-        let c = try load("app: a\nhosts: [db]\ndeploy_to: /srv/a\nssh:\n  user: deploy\n  proxy_jump: [outer.example.com, 'admin@inner:2022']", sshConfig: "")
+        let c = try load(
+            "app: a\nhosts: [db]\ndeploy_to: /srv/a\nssh:\n  user: deploy\n  proxy_jump: [outer.example.com, 'admin@inner:2022']",
+            sshConfig: "")
         let e = try c.connection.endpoint(for: "db")
-        #expect(e.jumps.map(\.target) == [SSHTarget(host: "outer.example.com", port: 22, user: "deploy"), SSHTarget(host: "inner", port: 2022, user: "admin")])
+        #expect(
+            e.jumps.map(\.target) == [
+                SSHTarget(host: "outer.example.com", port: 22, user: "deploy"),
+                SSHTarget(host: "inner", port: 2022, user: "admin"),
+            ])
         #expect(e.jumps[1].key.hasPrefix(e.jumps[0].key + " > "))
         #expect(e.target == SSHTarget(host: "db", port: 22, user: "deploy"))
     }
@@ -76,7 +86,8 @@ struct HostEndpointTests {
             }
         }
         do {
-            _ = try load("app: a\nhosts: [db]\ndeploy_to: /srv/a\nssh:\n  user: deploy", sshConfig: "Host *\n  Port 0\n")
+            _ = try load(
+                "app: a\nhosts: [db]\ndeploy_to: /srv/a\nssh:\n  user: deploy", sshConfig: "Host *\n  Port 0\n")
             Issue.record("accepted Port 0")
         } catch let e as ShipitError {
             #expect(e.message.contains("ssh.config:") && e.message.contains(":2: Port"), "\(e.message)")

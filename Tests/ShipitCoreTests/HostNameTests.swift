@@ -1,3 +1,4 @@
+import Foundation
 import ShipitCore
 import Testing
 
@@ -8,7 +9,10 @@ struct HostNameTests {
         #expect(try HostName.parseList(" web-1.example.com , ::1 ", field: "--hosts") == ["web-1.example.com", "::1"])
     }
 
-    @Test(arguments: ["a;b", "$(id)", "host name", "../etc", "-oProxyCommand=x", "a`b`", "h\nx", "a'b", ".hidden", "a..b", "user@host"])
+    @Test(arguments: [
+        "a;b", "$(id)", "host name", "../etc", "-oProxyCommand=x", "a`b`", "h\nx", "a'b", ".hidden", "a..b",
+        "user@host",
+    ])
     func refusesHostileNamesNamingTheField(name: String) {
         do {
             _ = try HostName.parseList(name, field: "--hosts")
@@ -31,7 +35,9 @@ struct HostNameTests {
         #expect(throws: ShipitError.self) { try ConnectionSettings(user: "de ploy").validate() }
         #expect(throws: ShipitError.self) { try ConnectionSettings(user: "-oX").validate() }
         #expect(throws: ShipitError.self) { try ConnectionSettings(user: "d", port: 0).validate() }
-        #expect(throws: ShipitError.self) { try ConnectionSettings(user: "d", identities: ["/nonexistent/key"]).validate() }
+        #expect(throws: ShipitError.self) {
+            try ConnectionSettings(user: "d", identities: ["/nonexistent/key"]).validate()
+        }
         #expect(throws: ShipitError.self) { try ConnectionSettings(user: "d", parallel: 0).validate() }
     }
 
@@ -67,5 +73,3 @@ struct HostNameTests {
         #expect(total == 2 * 1024 * 1024)
     }
 }
-
-import Foundation

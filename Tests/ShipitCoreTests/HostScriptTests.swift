@@ -1,7 +1,8 @@
 import Foundation
-@testable import ShipitCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import ShipitCore
 
 /// The host scripts the strategies build, checked for syntax with `sh -n` and run for real by
 /// `/bin/sh` against a temporary local `deploy_to` (no SSH): lock, stage, switch, finish and
@@ -28,7 +29,12 @@ struct HostScriptTests {
             """.write(toFile: root + "/shipit.yml", atomically: true, encoding: .utf8)
             config = try DeployConfig.load(file: root + "/shipit.yml")
             // Shared paths are the operator's, made on the host before a release links them.
-            if makeShared { for p in shared { try FileManager.default.createDirectory(atPath: dir + "/shared/" + p, withIntermediateDirectories: true) } }
+            if makeShared {
+                for p in shared {
+                    try FileManager.default.createDirectory(
+                        atPath: dir + "/shared/" + p, withIntermediateDirectories: true)
+                }
+            }
         }
 
         /// Runs a command's script; returns its exit status and its `key=value` facts.
@@ -40,10 +46,13 @@ struct HostScriptTests {
         func artifact(_ files: [String: String]) async throws -> Artifact {
             let src = Local.tempDir("hostscript-src")
             for (name, text) in files {
-                try FileManager.default.createDirectory(atPath: (src + "/" + name as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    atPath: (src + "/" + name as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try text.write(toFile: src + "/" + name, atomically: true, encoding: .utf8)
             }
-            return try await Local.offPool { try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art")) }
+            return try await Local.offPool {
+                try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art"))
+            }
         }
 
         /// What the upload step does: the tarball at the layout's upload path.
@@ -69,34 +78,55 @@ struct HostScriptTests {
 
     @Test func everyScriptOfBothStrategiesIsValidShell() async throws {
         let h = try Host()
-        let image = ImageStrategy(config: h.config, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
+        let image = ImageStrategy(
+            config: h.config, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
         let a = try await h.artifact(["VERSION": "1"])
-        let release = ResolvedRelease(id: "v1-0123456789ab", input: .imageTag("v1"), imageReference: "localhost/app@sha256:00", imageDigest: "sha256:00")
+        let release = ResolvedRelease(
+            id: "v1-0123456789ab", input: .imageTag("v1"), imageReference: "localhost/app@sha256:00",
+            imageDigest: "sha256:00")
         var commands: [RemoteCommand] = []
         for s in [h.strategy as ReleaseStrategy, image] {
-            commands += [s.preflight(Self.lock, deploying: nil, inventory: true, host: "h1"), s.switchTo(releaseID: "r1", host: "h1", historyLine: "{}"),
-                         s.finish(previous: "r0", holder: "run-1", historyLine: "{}"), s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil, host: "h1"),
-                         s.abandon(releaseID: "r1", keepForInspection: false, holder: "x", historyLine: "{}", host: "h1"), s.unlock(holder: "x", historyLine: nil),
-                         s.inventory(host: "h1"), s.inspect(verify: true, historyLines: 5, host: "h1"), s.forceUnlock(),
-                         s.retreat(releaseID: "r1", host: "h1", historyLine: "{}")]
+            commands += [
+                s.preflight(Self.lock, deploying: nil, inventory: true, host: "h1"),
+                s.switchTo(releaseID: "r1", host: "h1", historyLine: "{}"),
+                s.finish(previous: "r0", holder: "run-1", historyLine: "{}"),
+                s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil, host: "h1"),
+                s.abandon(releaseID: "r1", keepForInspection: false, holder: "x", historyLine: "{}", host: "h1"),
+                s.unlock(holder: "x", historyLine: nil),
+                s.inventory(host: "h1"), s.inspect(verify: true, historyLines: 5, host: "h1"), s.forceUnlock(),
+                s.retreat(releaseID: "r1", host: "h1", historyLine: "{}"),
+            ]
         }
         commands.append(h.strategy.preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1"))
         commands.append(h.strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(a)), host: "h1").command)
         commands.append(image.preflight(Self.lock, deploying: .imageTag("v1"), inventory: false, host: "h1"))
         commands.append(image.stage(release, host: "h1").command)
         // With the traffic switch, in both modes: pre-flight, warm-up, switch, closing scripts, maintenance.
-        for traffic in ["traffic: {proxy: nginx, standby: 60}", "traffic: {mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}"] {
+        for traffic in [
+            "traffic: {proxy: nginx, standby: 60}",
+            "traffic: {mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}",
+        ] {
             let dir = Local.tempDir("sh-n-traffic")
-            try "app: demo\nhosts: [h1]\ndeploy_to: /srv/demo\nstart: sh start.sh\nhealth: {port: 8080}\n\(traffic)\n".write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+            try "app: demo\nhosts: [h1]\ndeploy_to: /srv/demo\nstart: sh start.sh\nhealth: {port: 8080}\n\(traffic)\n"
+                .write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
             let cfg = try DeployConfig.load(file: dir + "/shipit.yml")
             let sym = SymlinkStrategy(config: cfg)
-            let img = ImageStrategy(config: cfg, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
+            let img = ImageStrategy(
+                config: cfg, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
             for s in [sym as ReleaseStrategy, img] {
-                commands += [s.preflight(Self.lock, deploying: nil, inventory: true, host: "h1"), s.warm(releaseID: "r1", host: "h1", slot: 8081, reuse: true),
-                             s.switchTraffic(releaseID: "r1", host: "h1", slot: 8081, historyLine: "{}"), s.finish(previous: "r0", holder: "x", historyLine: nil),
-                             s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil, host: "h1"), s.inspect(verify: false, historyLines: 1, host: "h1"),
-                             s.retreat(releaseID: "r1", host: "h1", historyLine: "{}")]
-                if let m = s.maintenance(host: "h1", on: true, message: "back soon", retryAfter: 60, historyLine: "{}") { commands.append(m) }
+                commands += [
+                    s.preflight(Self.lock, deploying: nil, inventory: true, host: "h1"),
+                    s.warm(releaseID: "r1", host: "h1", slot: 8081, reuse: true),
+                    s.switchTraffic(releaseID: "r1", host: "h1", slot: 8081, historyLine: "{}"),
+                    s.finish(previous: "r0", holder: "x", historyLine: nil),
+                    s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil, host: "h1"),
+                    s.inspect(verify: false, historyLines: 1, host: "h1"),
+                    s.retreat(releaseID: "r1", host: "h1", historyLine: "{}"),
+                ]
+                if let m = s.maintenance(host: "h1", on: true, message: "back soon", retryAfter: 60, historyLine: "{}")
+                {
+                    commands.append(m)
+                }
             }
         }
         for c in commands {
@@ -110,7 +140,8 @@ struct HostScriptTests {
 
     @Test func preflightTakesTheLockOnceAndTakesOverAStaleOne() async throws {
         let h = try Host()
-        let (s1, out1, _) = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false, host: "h1"))
+        let (s1, out1, _) = try await h.run(
+            h.strategy.preflight(Self.lock, deploying: nil, inventory: false, host: "h1"))
         #expect(s1 == 0)
         #expect(out1.first("lock") == "acquired")
         #expect(out1.first("current") == "")
@@ -121,7 +152,10 @@ struct HostScriptTests {
         #expect(s2 == HostScript.Code.locked.rawValue)
         #expect(out2.first("error")?.contains("holder=run-1") == true)
         // Unless the deployer knows run-1 is dead.
-        let (s3, out3, _) = try await h.run(h.strategy.preflight(LockRequest(info: "holder=run-2", staleHolders: ["run-1"]), deploying: nil, inventory: false, host: "h1"))
+        let (s3, out3, _) = try await h.run(
+            h.strategy.preflight(
+                LockRequest(info: "holder=run-2", staleHolders: ["run-1"]), deploying: nil, inventory: false, host: "h1"
+            ))
         #expect(s3 == 0)
         #expect(out3.first("lock.stale") == "run-1")
         // Only the holder's unlock removes it.
@@ -139,36 +173,42 @@ struct HostScriptTests {
     @Test func racingRunsTakeOverADeadRunsLockExactlyOnce() async throws {
         let h = try Host()
         let dir = Local.tempDir("lock-race")
-        let runs = 8, rounds = 25
+        let runs = 8
+        let rounds = 25
         for i in 0..<runs {
             let request = LockRequest(info: "holder=run-\(i)\npid=\(i)", staleHolders: ["dead-1"])
             try h.strategy.preflight(request, deploying: nil, inventory: false, host: "h1").rendered
                 .write(toFile: "\(dir)/run-\(i).sh", atomically: true, encoding: .utf8)
         }
         let driver = """
-        cd "$1" || exit 1
-        for round in $(seq 1 \(rounds)); do
-          mkdir -p "$2" && printf 'holder=dead-1\\npid=1\\n' > "$3"
-          for i in $(seq 0 \(runs - 1)); do sh "run-$i.sh" > "out-$i" 2>/dev/null & done
-          wait
-          n=0; who=
-          for i in $(seq 0 \(runs - 1)); do grep -qx 'lock=acquired' "out-$i" && { n=$((n + 1)); who="$who run-$i"; }; done
-          echo "round=$round acquired=$n by=$who lock=$(sed -n 's/^holder=//p' "$3")"
-          rm -f "$3"
-        done
-        """
-        let (status, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", driver, "race", dir, h.layout.meta, h.layout.lock])
+            cd "$1" || exit 1
+            for round in $(seq 1 \(rounds)); do
+              mkdir -p "$2" && printf 'holder=dead-1\\npid=1\\n' > "$3"
+              for i in $(seq 0 \(runs - 1)); do sh "run-$i.sh" > "out-$i" 2>/dev/null & done
+              wait
+              n=0; who=
+              for i in $(seq 0 \(runs - 1)); do grep -qx 'lock=acquired' "out-$i" && { n=$((n + 1)); who="$who run-$i"; }; done
+              echo "round=$round acquired=$n by=$who lock=$(sed -n 's/^holder=//p' "$3")"
+              rm -f "$3"
+            done
+            """
+        let (status, out) = try await LocalProcess.runStatusDetached([
+            "/bin/sh", "-c", driver, "race", dir, h.layout.meta, h.layout.lock,
+        ])
         #expect(status == 0, "\(out)")
         let lines = out.split(separator: "\n").filter { $0.hasPrefix("round=") }
         #expect(lines.count == rounds)
         for line in lines {
-            let fields = Dictionary(line.split(separator: " ").compactMap { f -> (String, String)? in
-                let kv = f.split(separator: "=", maxSplits: 1)
-                return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
-            }, uniquingKeysWith: { a, _ in a })
+            let fields = Dictionary(
+                line.split(separator: " ").compactMap { f -> (String, String)? in
+                    let kv = f.split(separator: "=", maxSplits: 1)
+                    return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+                }, uniquingKeysWith: { a, _ in a })
             #expect(fields["acquired"] == "1", "\(line)")
             // The one that says it holds the lock is the one the lock file names.
-            #expect(line.hasSuffix("by= \(fields["lock"] ?? "?") lock=\(fields["lock"] ?? "?")") || fields["acquired"] != "1", "\(line)")
+            #expect(
+                line.hasSuffix("by= \(fields["lock"] ?? "?") lock=\(fields["lock"] ?? "?")")
+                    || fields["acquired"] != "1", "\(line)")
         }
         // No takeover marker is left behind.
         let left = try FileManager.default.contentsOfDirectory(atPath: h.layout.meta).filter { $0.contains("takeover") }
@@ -217,20 +257,28 @@ struct HostScriptTests {
         let src = Local.tempDir("hostscript-src")
         try "1".write(toFile: src + "/VERSION", atomically: true, encoding: .utf8)
         switch kind {
-        case "absolute": try FileManager.default.createSymbolicLink(atPath: src + "/config", withDestinationPath: outside + "/config")
+        case "absolute":
+            try FileManager.default.createSymbolicLink(
+                atPath: src + "/config", withDestinationPath: outside + "/config")
         case "dotdot":
             // From releases/<id>.tmp/config: up to / and down again to the outside directory.
             let ups = String(repeating: "../", count: h.layout.releases.split(separator: "/").count + 1)
-            try FileManager.default.createSymbolicLink(atPath: src + "/config", withDestinationPath: ups + outside.dropFirst() + "/config")
+            try FileManager.default.createSymbolicLink(
+                atPath: src + "/config", withDestinationPath: ups + outside.dropFirst() + "/config")
         default:
             try FileManager.default.createSymbolicLink(atPath: src + "/app", withDestinationPath: outside)
         }
-        let a = try await Local.offPool { try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art")) }
+        let a = try await Local.offPool {
+            try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art"))
+        }
         try h.upload(a)
         let (status, out, text) = try await h.run(h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256))
         #expect(status == 27, "\(text)")
         let component = kind == "nested" ? "app" : "config"
-        #expect(out.first("error") == "shared path \(sharedPath): \(component) is a symbolic link in the artifact; a shared path must be a plain directory or file of the release", "\(text)")
+        #expect(
+            out.first("error")
+                == "shared path \(sharedPath): \(component) is a symbolic link in the artifact; a shared path must be a plain directory or file of the release",
+            "\(text)")
         // Outside: the same file, not a link; nothing copied into shared/; no release left.
         let target = outside + "/config/database.yml"
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: target)) == nil)
@@ -252,8 +300,11 @@ struct HostScriptTests {
         try FileManager.default.createDirectory(atPath: src + "/dir", withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: 0o2775], ofItemAtPath: src + "/dir")
         // A tarball made by hand (not by Artifact.build, which strips the bits itself): another owner, the bits kept.
-        let work = Local.tempDir("hostscript-art"), tarball = work + "/release.tar.gz"
-        try await Local.run(["sh", "-c", "tar --owner=4321 --group=4321 --numeric-owner -C \"$1\" -czf \"$2\" .", "tar", src, tarball])
+        let work = Local.tempDir("hostscript-art")
+        let tarball = work + "/release.tar.gz"
+        try await Local.run([
+            "sh", "-c", "tar --owner=4321 --group=4321 --numeric-owner -C \"$1\" -czf \"$2\" .", "tar", src, tarball,
+        ])
         let id = "20261206T000000000Z-0wner000"
         try FileManager.default.createDirectory(atPath: h.layout.meta, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: tarball, toPath: h.layout.upload(id))
@@ -262,7 +313,8 @@ struct HostScriptTests {
         for name in ["tool", "dir"] {
             let attributes = try FileManager.default.attributesOfItem(atPath: h.layout.release(id) + "/" + name)
             #expect((attributes[.ownerAccountID] as? NSNumber)?.intValue == Int(getuid()), "\(name): \(attributes)")
-            #expect(((attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0) & 0o6000 == 0, "\(name): \(attributes)")
+            #expect(
+                ((attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0) & 0o6000 == 0, "\(name): \(attributes)")
         }
     }
 
@@ -270,18 +322,23 @@ struct HostScriptTests {
     /// here as `tar` first in PATH); GNU tar extracts them.
     @Test func anArtifactWithHardLinksIsRefusedByATarThatIsNotGNUs() async throws {
         let busybox = "/usr/bin/busybox"
-        try #require(FileManager.default.isExecutableFile(atPath: busybox), "busybox is needed (apt-get install busybox-static)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: busybox), "busybox is needed (apt-get install busybox-static)")
         let h = try Host(shared: [])
         let src = Local.tempDir("hostscript-src")
         try "data".write(toFile: src + "/a", atomically: true, encoding: .utf8)
         try FileManager.default.linkItem(atPath: src + "/a", toPath: src + "/b")
-        let a = try await Local.offPool { try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art")) }
+        let a = try await Local.offPool {
+            try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art"))
+        }
         #expect(a.links.needsGNUTar.hasPrefix("1 hard link(s) (b -> a)"), "\(a.links)")
         let bin = Local.tempDir("busybox-tar")
         try FileManager.default.createSymbolicLink(atPath: bin + "/tar", withDestinationPath: busybox)
         let command = h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar)
         try h.upload(a)
-        let (refused, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", "PATH=\(ShellQuote.quote(bin)):$PATH; export PATH\n" + command.rendered])
+        let (refused, out) = try await LocalProcess.runStatusDetached([
+            "/bin/sh", "-c", "PATH=\(ShellQuote.quote(bin)):$PATH; export PATH\n" + command.rendered,
+        ])
         #expect(refused == 26, "\(out)")
         #expect(ScriptOutput(out).first("error")?.contains("1 hard link(s) (b -> a)") == true, "\(out)")
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID)))
@@ -307,15 +364,23 @@ struct HostScriptTests {
         let config = try DeployConfig.load(file: root + "/shipit.yml")
         let a = try await h.artifact(["app.sh": "x", "storage/seed.txt": "seed"])
         #expect(a.links.sharedPathsNotInRelease(config.shared) == ["config/secrets.yml", "log"])
-        let pre = SymlinkStrategy(config: config).preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1")
+        let pre = SymlinkStrategy(config: config).preflight(
+            Self.lock, deploying: .artifact(a), inventory: false, host: "h1")
         let (status, out, text) = try await h.run(pre)
         #expect(status == HostScript.Code.sharedMissing.rawValue, "\(text)")
         #expect(out.first("error")?.contains("config/secrets.yml, log") == true, "\(text)")
         #expect(!FileManager.default.fileExists(atPath: h.dir), "nothing created")
         // On the host, both present: the pre-flight passes; the release's own path seeds shared/.
         for p in ["config/secrets.yml", "log"] {
-            try FileManager.default.createDirectory(atPath: h.dir + "/shared/" + (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            if p == "log" { try FileManager.default.createDirectory(atPath: h.dir + "/shared/log", withIntermediateDirectories: true) } else { try "k: v".write(toFile: h.dir + "/shared/" + p, atomically: true, encoding: .utf8) }
+            try FileManager.default.createDirectory(
+                atPath: h.dir + "/shared/" + (p as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true)
+            if p == "log" {
+                try FileManager.default.createDirectory(
+                    atPath: h.dir + "/shared/log", withIntermediateDirectories: true)
+            } else {
+                try "k: v".write(toFile: h.dir + "/shared/" + p, atomically: true, encoding: .utf8)
+            }
         }
         let (again, _, againText) = try await h.run(pre)
         #expect(again == 0, "\(againText)")
@@ -326,7 +391,8 @@ struct HostScriptTests {
         var cfg = h.config
         cfg.diskFactor = 1e12  // more than any disk
         let a = try await h.artifact(["big": String(repeating: "x", count: 10_000)])
-        let (status, out, _) = try await h.run(SymlinkStrategy(config: cfg).preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1"))
+        let (status, out, _) = try await h.run(
+            SymlinkStrategy(config: cfg).preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1"))
         #expect(status == HostScript.Code.diskFull.rawValue)
         #expect(out.first("error")?.contains("KB free") == true)
     }
@@ -340,15 +406,19 @@ struct HostScriptTests {
         #expect(!FileManager.default.fileExists(atPath: h.layout.upload(v1.releaseID)))
         #expect(FileManager.default.fileExists(atPath: h.layout.release(v1.releaseID) + "/.shipit-manifest"))
         // Shared paths are links into shared/, seeded from the first release.
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: h.layout.release(v1.releaseID) + "/log") == h.layout.shared + "/log")
+        #expect(
+            try FileManager.default.destinationOfSymbolicLink(atPath: h.layout.release(v1.releaseID) + "/log") == h
+                .layout.shared + "/log")
 
-        let (s, sw, text) = try await h.run(h.strategy.switchTo(releaseID: v1.releaseID, host: "h1", historyLine: "{\"event\":\"deploy\"}"))
+        let (s, sw, text) = try await h.run(
+            h.strategy.switchTo(releaseID: v1.releaseID, host: "h1", historyLine: "{\"event\":\"deploy\"}"))
         #expect(s == 0, "\(text)")
         #expect(sw.first("previous") == "")
         #expect(sw.first("switched") == v1.releaseID)
         #expect(sw.first("started") == v1.releaseID)
         #expect(h.current == "releases/\(v1.releaseID)")
-        #expect(try String(contentsOfFile: h.layout.shared + "/log/started.txt", encoding: .utf8) == "h1 \(v1.releaseID)\n")
+        #expect(
+            try String(contentsOfFile: h.layout.shared + "/log/started.txt", encoding: .utf8) == "h1 \(v1.releaseID)\n")
 
         // v2 reports what changed against v1, then replaces it.
         let v2 = try await h.artifact(["VERSION": "2", "new.txt": "n", "log/x": "ignored"])
@@ -360,7 +430,8 @@ struct HostScriptTests {
 
         // Two more: keep 2 keeps v4 and v3, prunes v2, and never the rollback target (v1 here)
         // nor current; the holder's finish releases the lock.
-        let v3 = try await h.artifact(["VERSION": "3"]), v4 = try await h.artifact(["VERSION": "4"])
+        let v3 = try await h.artifact(["VERSION": "3"])
+        let v4 = try await h.artifact(["VERSION": "4"])
         for v in [v3, v4] {
             _ = try await h.stage(v)
             _ = try await h.run(h.strategy.switchTo(releaseID: v.releaseID, host: "h1", historyLine: "{}"))
@@ -387,7 +458,8 @@ struct HostScriptTests {
         let h = try Host()
         let a = try await h.artifact(["VERSION": "1"])
         try h.upload(a)
-        let (status, out, _) = try await h.run(h.strategy.extract(releaseID: a.releaseID, sha256: String(repeating: "0", count: 64)))
+        let (status, out, _) = try await h.run(
+            h.strategy.extract(releaseID: a.releaseID, sha256: String(repeating: "0", count: 64)))
         #expect(status == HostScript.Code.checksum.rawValue)
         #expect(out.first("error")?.hasPrefix("checksum mismatch") == true)
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID)))
@@ -399,21 +471,29 @@ struct HostScriptTests {
         _ = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false, host: "h1"))
         let a = try await h.artifact(["VERSION": "streamed"])
         let tarball = try Data(contentsOf: URL(fileURLWithPath: a.path))
-        let command = h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256).receiving(stdinAt: h.layout.upload(a.releaseID))
+        let command = h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256).receiving(
+            stdinAt: h.layout.upload(a.releaseID))
         #expect(command.step == .extract)
-        let (status, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", command.rendered], stdin: tarball)
+        let (status, out) = try await LocalProcess.runStatusDetached(
+            ["/bin/sh", "-c", command.rendered], stdin: tarball)
         #expect(status == 0, "\(out)")
         #expect(ScriptOutput(out).first("extracted") == a.releaseID)
         #expect(try String(contentsOfFile: h.layout.release(a.releaseID) + "/VERSION", encoding: .utf8) == "streamed")
         #expect(!FileManager.default.fileExists(atPath: h.layout.upload(a.releaseID)))
         // A truncated stream fails the checksum and leaves nothing behind.
-        let (bad, badOut) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", h.strategy.extract(releaseID: "r2", sha256: a.sha256)
-            .receiving(stdinAt: h.layout.upload("r2")).rendered], stdin: tarball.prefix(tarball.count / 2))
+        let (bad, badOut) = try await LocalProcess.runStatusDetached(
+            [
+                "/bin/sh", "-c",
+                h.strategy.extract(releaseID: "r2", sha256: a.sha256)
+                    .receiving(stdinAt: h.layout.upload("r2")).rendered,
+            ], stdin: tarball.prefix(tarball.count / 2))
         #expect(bad == HostScript.Code.checksum.rawValue, "\(badOut)")
         #expect(!FileManager.default.fileExists(atPath: h.layout.release("r2")))
         #expect(!FileManager.default.fileExists(atPath: h.layout.upload("r2")))
         // Nowhere to write it: a clear error, exit 24.
-        let (nowhere, nowhereOut) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", RemoteCommand(script: "echo never").receiving(stdinAt: "/nonexistent/dir/f").rendered], stdin: tarball)
+        let (nowhere, nowhereOut) = try await LocalProcess.runStatusDetached(
+            ["/bin/sh", "-c", RemoteCommand(script: "echo never").receiving(stdinAt: "/nonexistent/dir/f").rendered],
+            stdin: tarball)
         #expect(nowhere == 24)
         #expect(ScriptOutput(nowhereOut).first("error") == "receiving /nonexistent/dir/f failed (disk full?)")
     }
@@ -426,16 +506,22 @@ struct HostScriptTests {
         _ = try await h.stage(good)
         _ = try await h.run(h.strategy.switchTo(releaseID: good.releaseID, host: "h1", historyLine: "{}"))
         _ = try await h.stage(bad)
-        _ = try await h.run(h.strategy.abandon(releaseID: bad.releaseID, keepForInspection: true, holder: "x", historyLine: nil, host: "h1"))
+        _ = try await h.run(
+            h.strategy.abandon(
+                releaseID: bad.releaseID, keepForInspection: true, holder: "x", historyLine: nil, host: "h1"))
         let (_, inv, _) = try await h.run(h.strategy.inventory(host: "h1"))
         #expect(inv.all("failed") == [bad.releaseID])
         #expect(inv.all("release").contains(bad.releaseID))
         let never = try await h.artifact(["VERSION": "never"])
         _ = try await h.stage(never)
-        _ = try await h.run(h.strategy.abandon(releaseID: never.releaseID, keepForInspection: false, holder: "x", historyLine: nil, host: "h1"))
+        _ = try await h.run(
+            h.strategy.abandon(
+                releaseID: never.releaseID, keepForInspection: false, holder: "x", historyLine: nil, host: "h1"))
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(never.releaseID)))
         // The running release is never removed, even when asked to abandon it.
-        _ = try await h.run(h.strategy.abandon(releaseID: good.releaseID, keepForInspection: false, holder: "x", historyLine: nil, host: "h1"))
+        _ = try await h.run(
+            h.strategy.abandon(
+                releaseID: good.releaseID, keepForInspection: false, holder: "x", historyLine: nil, host: "h1"))
         #expect(FileManager.default.fileExists(atPath: h.layout.release(good.releaseID)))
     }
 

@@ -1,7 +1,8 @@
 import Foundation
-@testable import ShipitCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import ShipitCore
 
 /// Values a host hands back are checked before shipit uses them: a hostile host printing
 /// `digest=`, `current=`, `slot.active=`, `lock.holder=`… with shell syntax, paths or SQL gets
@@ -20,7 +21,9 @@ struct HostValueTests {
         "sha256:" + String(repeating: "a", count: 65), "sha512:" + String(repeating: "a", count: 64), digest + "'; --",
         digest + "/../x", "md5:abc", String(repeating: "a", count: 64), "sha256:" + String(repeating: "g", count: 64),
     ]
-    static let hostileNumbers = ["-", "1.5", "1e3", "0x10", "12a", " 1", "1 ", "$((1+1))", "99999999999999999999", "١٢"]
+    static let hostileNumbers = [
+        "-", "1.5", "1e3", "0x10", "12a", " 1", "1 ", "$((1+1))", "99999999999999999999", "١٢",
+    ]
 
     @Test(arguments: hostileWords)
     func aHostileReleaseIDIsNotUsed(value: String) {
@@ -28,7 +31,9 @@ struct HostValueTests {
             #expect(!HostValue.isValid(value, as: HostValue.shape(of: key)), "\(key)=\(value)")
         }
         if !value.isEmpty { #expect(!HostValue.isValid(value, as: HostValue.shape(of: "current")), "current=\(value)") }
-        if !value.isEmpty { #expect(!HostValue.isValid(value, as: HostValue.shape(of: "lock.holder")), "lock.holder=\(value)") }
+        if !value.isEmpty {
+            #expect(!HostValue.isValid(value, as: HostValue.shape(of: "lock.holder")), "lock.holder=\(value)")
+        }
     }
 
     @Test(arguments: hostileDigests)
@@ -65,15 +70,22 @@ struct HostValueTests {
     /// The real thing: a host script (run by a real shell) that answers with hostile values. The
     /// parsed output holds none of them, and says which was refused.
     @Test func aRealShellsHostileAnswersAreRefusedByTheParser() throws {
-        let answers: [(String, String)] = [("digest", "sha256:../../x'; DROP TABLE t; --"), ("current", "../../../etc"),
-                                           ("slot.active", "1;reboot"), ("lock.holder", "$(id)"), ("slot.1", "../x running"),
-                                           ("release", "old copy"), ("error", "shown as is $(id)")]
-        let script = answers.map { "printf '%s=%s\\n' \(ShellQuote.quote($0.0)) \(ShellQuote.quote($0.1))" }.joined(separator: "\n")
+        let answers: [(String, String)] = [
+            ("digest", "sha256:../../x'; DROP TABLE t; --"), ("current", "../../../etc"),
+            ("slot.active", "1;reboot"), ("lock.holder", "$(id)"), ("slot.1", "../x running"),
+            ("release", "old copy"), ("error", "shown as is $(id)"),
+        ]
+        let script = answers.map { "printf '%s=%s\\n' \(ShellQuote.quote($0.0)) \(ShellQuote.quote($0.1))" }.joined(
+            separator: "\n")
         let out = ScriptOutput(try Local.run(["sh", "-c", script]))
-        for key in ["digest", "current", "slot.active", "lock.holder", "slot.1", "release"] { #expect(out.first(key) == nil, "\(key)") }
+        for key in ["digest", "current", "slot.active", "lock.holder", "slot.1", "release"] {
+            #expect(out.first(key) == nil, "\(key)")
+        }
         #expect(out.first("error") == "shown as is $(id)")
         #expect(out.rejected.map(\.0) == ["digest", "current", "slot.active", "lock.holder", "slot.1", "release"])
-        #expect(out.rejection?.hasPrefix("the host returned an invalid digest (sha256:../../x'; DROP TABLE t; --)") == true, "\(out.rejection ?? "nil")")
+        #expect(
+            out.rejection?.hasPrefix("the host returned an invalid digest (sha256:../../x'; DROP TABLE t; --)") == true,
+            "\(out.rejection ?? "nil")")
         // A stray directory in releases/ is left out of the list, not a reason to stop.
         #expect(ScriptOutput("release=old copy\nrelease=r1").rejection == nil)
         #expect(ScriptOutput("release=old copy\nrelease=r1").all("release") == ["r1"])
@@ -83,22 +95,28 @@ struct HostValueTests {
 
     @Test func hostTextIsShownWithoutControlCharacters() {
         #expect(HostValue.printable("plain text, ünïcode, 漢字") == "plain text, ünïcode, 漢字")
-        #expect(HostValue.printable("\u{1b}]0;pwned\u{7}\u{1b}[2J\r\tx\u{9b}y\u{7f}") == "\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{d} x\\u{9b}y\\u{7f}")
+        #expect(
+            HostValue.printable("\u{1b}]0;pwned\u{7}\u{1b}[2J\r\tx\u{9b}y\u{7f}")
+                == "\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{d} x\\u{9b}y\\u{7f}")
     }
 
     /// The image strategy names the release by the digest: a host whose digest was refused (or
     /// missing) stops the deploy with a message naming it, not a release named by the others'.
     @Test func theImageStrategyRefusesAHostWithoutAValidDigest() throws {
         let root = Local.tempDir("hostvalue")
-        try "app: demo\nhosts: [h1, h2]\ndeploy_to: /srv/demo\n".write(toFile: root + "/shipit.yml", atomically: true, encoding: .utf8)
+        try "app: demo\nhosts: [h1, h2]\ndeploy_to: /srv/demo\n".write(
+            toFile: root + "/shipit.yml", atomically: true, encoding: .utf8)
         let config = try DeployConfig.load(file: root + "/shipit.yml")
-        let image = ImageStrategy(config: config, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
+        let image = ImageStrategy(
+            config: config, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
         let good = ScriptOutput("digest=\(Self.digest)")
         let resolved = try image.resolve(.imageTag("v1"), preflight: ["h1": good, "h2": good], hosts: ["h1", "h2"])
         #expect(resolved.imageDigest == Self.digest)
         #expect(resolved.id == "v1-ab12ab12ab12")
         let bad = ScriptOutput("digest=sha256:$(reboot)")
-        #expect(throws: ShipitError.self) { try image.resolve(.imageTag("v1"), preflight: ["h1": good, "h2": bad], hosts: ["h1", "h2"]) }
+        #expect(throws: ShipitError.self) {
+            try image.resolve(.imageTag("v1"), preflight: ["h1": good, "h2": bad], hosts: ["h1", "h2"])
+        }
         do {
             _ = try image.resolve(.imageTag("v1"), preflight: ["h1": good, "h2": bad], hosts: ["h1", "h2"])
         } catch {

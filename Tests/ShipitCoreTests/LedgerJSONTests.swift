@@ -1,14 +1,19 @@
 import Foundation
-@testable import ShipitCore
 import Testing
+
+@testable import ShipitCore
 
 @Suite("ledger JSON columns: written by hand, read by JSONDecoder")
 struct LedgerJSONTests {
     @Test func trickyStringsRoundTrip() throws {
-        let values = ["plain", "quote \" and \\ backslash", "new\nline\ttab\rcr", "control \u{01}\u{1f}", "ünïcödé ✓ 🚀", "", "/slashes/"]
+        let values = [
+            "plain", "quote \" and \\ backslash", "new\nline\ttab\rcr", "control \u{01}\u{1f}", "ünïcödé ✓ 🚀", "",
+            "/slashes/",
+        ]
         let list = LedgerJSON.encode(values)
         #expect(LedgerJSON.list(list) == values)
-        let dict = Dictionary(uniqueKeysWithValues: values.enumerated().map { ("k\($0.offset) \($0.element)", $0.element) })
+        let dict = Dictionary(
+            uniqueKeysWithValues: values.enumerated().map { ("k\($0.offset) \($0.element)", $0.element) })
         let text = LedgerJSON.encode(dict)
         #expect(LedgerJSON.dictionary(text) == dict)
         // Keys in code-point order: the same map always gives the same text (the config hash relies on stable text).

@@ -1,14 +1,16 @@
 import Foundation
-@testable import ShipitCore
-import Testing
 import TestSupport
+import Testing
+
+@testable import ShipitCore
 
 /// The shared ledger's TLS: libpq's `sslmode` values passed through with libpq's meaning, against
 /// a real PostgreSQL that accepts TLS connections only, with a server certificate from a throwaway
 /// CA (TLSPostgres). `verify-full` accepts the right name and refuses a wrong one.
 @Suite("shared ledger TLS against a real PostgreSQL")
 struct LedgerTLSTests {
-    func target(_ pg: TLSPostgres, host: String = "localhost", _ query: String) throws -> LedgerLocation.PostgresTarget {
+    func target(_ pg: TLSPostgres, host: String = "localhost", _ query: String) throws -> LedgerLocation.PostgresTarget
+    {
         var t = try LedgerLocation.PostgresTarget.parse(pg.url(host: host, query), field: "ledger.url")
         t.passwordFile = pg.passwordFile
         return t
@@ -45,7 +47,9 @@ struct LedgerTLSTests {
             // The server now presents a certificate for another name (from the same CA).
             try await pg.useCertificate(forName: "db.wrong.example")
             let wrongName = await connect(try target(pg, verified))
-            #expect(wrongName?.contains("does not match host name") == true, "\(wrongName ?? "connected to a server with the wrong name")")
+            #expect(
+                wrongName?.contains("does not match host name") == true,
+                "\(wrongName ?? "connected to a server with the wrong name")")
             // verify-ca checks the CA only: it still connects (why verify-full is the one to use).
             #expect(await connect(try target(pg, "sslmode=verify-ca&sslrootcert=\(pg.caCert)")) == nil)
         }
@@ -67,15 +71,28 @@ struct LedgerTLSTests {
             }
         }
         // Certificates: absolute paths; a client certificate with its key; a root certificate only where it is used.
-        let t = try LedgerLocation.PostgresTarget.parse("postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.crt&sslcert=/c.crt&sslkey=/c.key", field: "ledger.url")
+        let t = try LedgerLocation.PostgresTarget.parse(
+            "postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.crt&sslcert=/c.crt&sslkey=/c.key",
+            field: "ledger.url")
         let params = PostgresClient.tlsParameters(t)
         #expect(params.map(\.0) == ["sslmode", "sslrootcert", "sslcert", "sslkey"])
         #expect(params.map(\.1) == ["verify-full", "/ca.crt", "/c.crt", "/c.key"])
-        #expect(throws: ShipitError.self) { try LedgerLocation.PostgresTarget.parse("postgres://u@h/db?sslmode=verify-full&sslrootcert=ca.crt", field: "ledger.url") }
-        #expect(throws: ShipitError.self) { try LedgerLocation.PostgresTarget.parse("postgres://u@h/db?sslcert=/c.crt", field: "ledger.url") }
-        #expect(throws: ShipitError.self) { try LedgerLocation.PostgresTarget.parse("postgres://u@h/db?sslmode=require&sslrootcert=/ca.crt", field: "ledger.url") }
+        #expect(throws: ShipitError.self) {
+            try LedgerLocation.PostgresTarget.parse(
+                "postgres://u@h/db?sslmode=verify-full&sslrootcert=ca.crt", field: "ledger.url")
+        }
+        #expect(throws: ShipitError.self) {
+            try LedgerLocation.PostgresTarget.parse("postgres://u@h/db?sslcert=/c.crt", field: "ledger.url")
+        }
+        #expect(throws: ShipitError.self) {
+            try LedgerLocation.PostgresTarget.parse(
+                "postgres://u@h/db?sslmode=require&sslrootcert=/ca.crt", field: "ledger.url")
+        }
         // Checking modes without a root certificate use the system's bundle.
         let system = try LedgerLocation.PostgresTarget.parse("postgres://u@h/db?sslmode=verify-ca", field: "ledger.url")
-        #expect(PostgresClient.tlsParameters(system, systemBundle: "/etc/hostname").contains { $0 == ("sslrootcert", "/etc/hostname") })
+        #expect(
+            PostgresClient.tlsParameters(system, systemBundle: "/etc/hostname").contains {
+                $0 == ("sslrootcert", "/etc/hostname")
+            })
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// The same suite against both stores (TestStore): SQLite and a real PostgreSQL 15.
 @Suite("ledger: schema, writes, time windows, crash recovery")
@@ -11,21 +11,27 @@ struct LedgerTests {
         return (try SQLiteLedger(path: path), path)
     }
 
-    func attempt(_ id: String, at t: TimeInterval, app: String = "web", stage: String? = nil, hosts: [String] = ["h1", "h2"],
-                 outcome: LedgerAttempt.Outcome = .succeeded, pid: Int32 = 1, machine: String = "m1") -> LedgerAttempt {
-        LedgerAttempt(id: id, app: app, stage: stage, strategy: "symlink", operation: "deploy", releaseID: "r-\(id)",
-                      user: "ops", machine: machine, pid: pid, startedAt: Date(timeIntervalSince1970: t), outcome: outcome,
-                      configHash: "c1", hosts: hosts.map { LedgerHostState(host: $0) })
+    func attempt(
+        _ id: String, at t: TimeInterval, app: String = "web", stage: String? = nil, hosts: [String] = ["h1", "h2"],
+        outcome: LedgerAttempt.Outcome = .succeeded, pid: Int32 = 1, machine: String = "m1"
+    ) -> LedgerAttempt {
+        LedgerAttempt(
+            id: id, app: app, stage: stage, strategy: "symlink", operation: "deploy", releaseID: "r-\(id)",
+            user: "ops", machine: machine, pid: pid, startedAt: Date(timeIntervalSince1970: t), outcome: outcome,
+            configHash: "c1", hosts: hosts.map { LedgerHostState(host: $0) })
     }
 
     /// A ledger copied in, restored or made by an older shipit with wide modes: opening it
     /// tightens the file, its -wal and -shm, and shipit's own .shipit directory, and says so.
     @Test func anExistingLedgerWithWideModesIsTightenedOnOpenAndSaysSo() throws {
         let root = Local.tempDir("ledger-modes")
-        let dir = root + "/.shipit", path = dir + "/ledger.sqlite"
+        let dir = root + "/.shipit"
+        let path = dir + "/ledger.sqlite"
         do { _ = try SQLiteLedger(path: path) }
         let fm = FileManager.default
-        func mode(_ p: String) throws -> Int { (try fm.attributesOfItem(atPath: p)[.posixPermissions] as? NSNumber)?.intValue ?? -1 }
+        func mode(_ p: String) throws -> Int {
+            (try fm.attributesOfItem(atPath: p)[.posixPermissions] as? NSNumber)?.intValue ?? -1
+        }
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir)
         try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
         if !fm.fileExists(atPath: path + "-wal") { fm.createFile(atPath: path + "-wal", contents: Data()) }
@@ -35,8 +41,12 @@ struct LedgerTests {
         #expect(try mode(path) == 0o600)
         #expect(try mode(path + "-wal") == 0o600)
         #expect(try mode(dir) == 0o700)
-        #expect(reopened.modeNotes.contains { $0.contains(path) && $0.contains("0644") && $0.contains("0600") }, "\(reopened.modeNotes)")
-        #expect(reopened.modeNotes.contains { $0.contains(dir) && $0.contains("0755") && $0.contains("0700") }, "\(reopened.modeNotes)")
+        #expect(
+            reopened.modeNotes.contains { $0.contains(path) && $0.contains("0644") && $0.contains("0600") },
+            "\(reopened.modeNotes)")
+        #expect(
+            reopened.modeNotes.contains { $0.contains(dir) && $0.contains("0755") && $0.contains("0700") },
+            "\(reopened.modeNotes)")
         // Once tight, nothing to say.
         #expect(try SQLiteLedger(path: path, create: false).modeNotes.isEmpty)
 
@@ -54,10 +64,13 @@ struct LedgerTests {
         let file = Local.tempDir("ledger-pw") + "/pw"
         try "secret\n".write(toFile: file, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
-        #expect(LedgerFileModes.passwordFileNote(file) == "the shared ledger's password file \(file) is readable by everyone (mode 0644): chmod 600 it")
+        #expect(
+            LedgerFileModes.passwordFileNote(file)
+                == "the shared ledger's password file \(file) is readable by everyone (mode 0644): chmod 600 it")
         try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: file)
         #expect(LedgerFileModes.passwordFileNote(file)?.contains("readable by its group (mode 0640)") == true)
-        #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue == 0o640)
+        #expect(
+            (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue == 0o640)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         #expect(LedgerFileModes.passwordFileNote(file) == nil)
     }
@@ -66,7 +79,9 @@ struct LedgerTests {
         let (ledger, path) = try newLedger()
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber
         #expect(mode?.intValue == 0o600)
-        let dirMode = try FileManager.default.attributesOfItem(atPath: (path as NSString).deletingLastPathComponent)[.posixPermissions] as? NSNumber
+        let dirMode =
+            try FileManager.default.attributesOfItem(atPath: (path as NSString).deletingLastPathComponent)[
+                .posixPermissions] as? NSNumber
         #expect(dirMode?.intValue == 0o700)
         let (journal, applied) = try ledger.db.accessNow { db in
             var ids: [String] = []
@@ -87,14 +102,18 @@ struct LedgerTests {
         let b = try await PostgresLedger.connect(t)  // a second runner: migrations run once, under a lock
         try await a.begin(attempt("x", at: 1))
         #expect(try await b.attempt("x")?.id == "x")
-        await a.close(); await b.close()
+        await a.close()
+        await b.close()
         let pw = Local.tempDir("pw") + "/pw"
         try "wrong".write(toFile: pw, atomically: true, encoding: .utf8)
         t.passwordFile = pw
         await #expect(throws: ShipitError.self) { _ = try await PostgresLedger.connect(t) }
         var dead = TestStore.pgTarget
         dead.port = 1
-        do { _ = try await PostgresLedger.connect(dead, timeout: 2); Issue.record("connected to a closed port") } catch let e as ShipitError {
+        do {
+            _ = try await PostgresLedger.connect(dead, timeout: 2)
+            Issue.record("connected to a closed port")
+        } catch let e as ShipitError {
             #expect(e.message.contains("unreachable"))
         }
     }
@@ -105,11 +124,21 @@ struct LedgerTests {
         a.ci = ["GITHUB_RUN_ID": "42"]
         a.changedFiles = ["M app.py"]
         try await ledger.begin(a)
-        let step = try await ledger.startStep(LedgerStep(attemptID: "a1", host: "h1", step: "upload", status: "running", startedAt: Date(timeIntervalSince1970: 1001)))
+        let step = try await ledger.startStep(
+            LedgerStep(
+                attemptID: "a1", host: "h1", step: "upload", status: "running",
+                startedAt: Date(timeIntervalSince1970: 1001)))
         #expect(try await ledger.steps(attemptID: "a1").map(\.status) == ["running"])
-        try await ledger.finishStep(step, status: "failed", finishedAt: Date(timeIntervalSince1970: 1002), exitStatus: 20, stderrTail: "checksum", message: "checksum mismatch")
-        try await ledger.setHost("a1", LedgerHostState(host: "h1", previous: "r0", current: "r0", step: "upload", status: "failed", error: "checksum mismatch"))
-        try await ledger.setHost("a1", LedgerHostState(host: "h2", previous: "r0", current: "r1", slot: 8082, standby: "r0"))
+        try await ledger.finishStep(
+            step, status: "failed", finishedAt: Date(timeIntervalSince1970: 1002), exitStatus: 20,
+            stderrTail: "checksum", message: "checksum mismatch")
+        try await ledger.setHost(
+            "a1",
+            LedgerHostState(
+                host: "h1", previous: "r0", current: "r0", step: "upload", status: "failed", error: "checksum mismatch")
+        )
+        try await ledger.setHost(
+            "a1", LedgerHostState(host: "h2", previous: "r0", current: "r1", slot: 8082, standby: "r0"))
         a.outcome = .failed
         a.finishedAt = Date(timeIntervalSince1970: 1003)
         try await ledger.update(a)
@@ -144,11 +173,16 @@ struct LedgerTests {
         #expect(try await ids(LedgerQuery(app: "web")) == ["a1", "a2", "s1", "a3"])
         #expect(try await ids(LedgerQuery(app: "web", stage: .some("production"))) == ["s1"])
         // Start inclusive, end exclusive.
-        #expect(try await ids(LedgerQuery(from: Date(timeIntervalSince1970: 200), to: Date(timeIntervalSince1970: 300), app: "web", stage: .some(nil))) == ["a2"])
+        #expect(
+            try await ids(
+                LedgerQuery(
+                    from: Date(timeIntervalSince1970: 200), to: Date(timeIntervalSince1970: 300), app: "web",
+                    stage: .some(nil))) == ["a2"])
         #expect(try await ids(LedgerQuery(app: "web", stage: .some(nil), host: "h2")) == ["a2", "a3"])
         // A limit keeps the newest, still oldest first.
         #expect(try await ids(LedgerQuery(app: "web", stage: .some(nil), limit: 2)) == ["a2", "a3"])
-        let a2 = try await ledger.attempts(LedgerQuery(from: Date(timeIntervalSince1970: 200), to: Date(timeIntervalSince1970: 201)))
+        let a2 = try await ledger.attempts(
+            LedgerQuery(from: Date(timeIntervalSince1970: 200), to: Date(timeIntervalSince1970: 201)))
         #expect(a2.first?.hosts.map(\.host) == ["h1", "h2"])
     }
 
@@ -171,8 +205,12 @@ struct LedgerTests {
         try await ledger.begin(attempt("dead", at: 100, outcome: .running, pid: deadPid))
         try await ledger.begin(attempt("alive", at: 200, outcome: .running, pid: getpid()))
         try await ledger.begin(attempt("elsewhere", at: 300, outcome: .running, pid: deadPid, machine: "other-machine"))
-        _ = try await ledger.startStep(LedgerStep(attemptID: "dead", host: "h1", step: "switch", status: "running", startedAt: Date(timeIntervalSince1970: 150)))
-        try await ledger.setHost("dead", LedgerHostState(host: "h1", previous: "r0", current: "r0", step: "switch", status: "running"))
+        _ = try await ledger.startStep(
+            LedgerStep(
+                attemptID: "dead", host: "h1", step: "switch", status: "running",
+                startedAt: Date(timeIntervalSince1970: 150)))
+        try await ledger.setHost(
+            "dead", LedgerHostState(host: "h1", previous: "r0", current: "r0", step: "switch", status: "running"))
 
         #expect(try await ledger.recoverInterrupted(machine: "m1", isAlive: { Invoker.isAlive($0) }).isEmpty)
         kill(deadPid, SIGKILL)
@@ -193,11 +231,16 @@ struct LedgerTests {
     @Test(arguments: TestStore.allCases) func recorderRedactsBeforeWriting(store: TestStore) async throws {
         let ledger = try await store.make()
         let redactor = Redactor(environment: ["DB_PASSWORD": "hunter2-very-secret"])
-        let recorder = AttemptRecorder(ledger: ledger, attempt: attempt("r1", at: 1, outcome: .running), redactor: redactor) { _ in }
-        try await recorder.begin(settings: ["app": "web", "env.API_TOKEN": "abc123456", "db": "postgres://u:pw1234@db/x"])
+        let recorder = AttemptRecorder(
+            ledger: ledger, attempt: attempt("r1", at: 1, outcome: .running), redactor: redactor
+        ) { _ in }
+        try await recorder.begin(settings: [
+            "app": "web", "env.API_TOKEN": "abc123456", "db": "postgres://u:pw1234@db/x",
+        ])
         let row = await recorder.stepStarted(host: "h1", step: "switch", known: LedgerHostState(host: "h1"))
-        await recorder.stepFinished(row, step: "switch", ok: false, exitStatus: 1, stderrTail: "connect failed: password=hunter2-very-secret",
-                                    message: "start failed with hunter2-very-secret", known: LedgerHostState(host: "h1"))
+        await recorder.stepFinished(
+            row, step: "switch", ok: false, exitStatus: 1, stderrTail: "connect failed: password=hunter2-very-secret",
+            message: "start failed with hunter2-very-secret", known: LedgerHostState(host: "h1"))
         await recorder.change { $0.error = "token: ghp_abcdefghijklmnopqrstuvwxyz0123456789" }
 
         let steps = try await ledger.steps(attemptID: "r1")
@@ -205,14 +248,19 @@ struct LedgerTests {
         #expect(steps[0].message == "start failed with ***")
         #expect(try await ledger.attempt("r1")?.error == "token: ***")
         #expect(try await ledger.attempt("r1")?.hosts.first?.error == "start failed with ***")
-        #expect(try await ledger.config(hash: "c1") == ["app": "web", "env.API_TOKEN": "***", "db": "postgres://u:***@db/x"])
+        #expect(
+            try await ledger.config(hash: "c1") == [
+                "app": "web", "env.API_TOKEN": "***", "db": "postgres://u:***@db/x",
+            ])
     }
 
     @Test(arguments: TestStore.allCases) func anAttemptThatCannotBeRecordedIsRefused(store: TestStore) async throws {
         let ledger = try await store.make()
         try await ledger.begin(attempt("x", at: 1))
         // A second begin with the same id fails (primary key): the recorder must throw, not carry on.
-        let recorder = AttemptRecorder(ledger: ledger, attempt: attempt("x", at: 2), redactor: Redactor(environment: [:])) { _ in }
+        let recorder = AttemptRecorder(
+            ledger: ledger, attempt: attempt("x", at: 2), redactor: Redactor(environment: [:])
+        ) { _ in }
         await #expect(throws: ShipitError.self) { try await recorder.begin(settings: [:]) }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 @Suite("migration lint, discovery and drift")
 struct MigrationLintTests {
@@ -20,7 +20,10 @@ struct MigrationLintTests {
         ("CREATE INDEX users_email ON users (email);", "create-index-without-concurrently"),
         ("CREATE UNIQUE INDEX users_email ON users (email);", "create-index-without-concurrently"),
         ("TRUNCATE users;", "truncate"),
-        ("ALTER TABLE orders ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES users (id);", "add-constraint-validated"),
+        (
+            "ALTER TABLE orders ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES users (id);",
+            "add-constraint-validated"
+        ),
         ("ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);", "add-unique-or-primary-key"),
     ])
     func eachContractOrLockingRuleFires(sql: String, rule: String) {
@@ -29,21 +32,21 @@ struct MigrationLintTests {
 
     @Test func noFalsePositivesOnExpandForms() {
         let sql = """
-        CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL);
-        CREATE INDEX users_email ON users (email);           -- the table is new in this file
-        ALTER TABLE orders ADD COLUMN note text;
-        ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'new';
-        CREATE INDEX CONCURRENTLY orders_status ON orders (status);
-        ALTER TABLE orders ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
-        ALTER TABLE orders VALIDATE CONSTRAINT orders_user;
-        ALTER TABLE orders ADD CONSTRAINT orders_note_len CHECK (length(note) < 500) NOT VALID;
-        ALTER TABLE orders ALTER COLUMN note SET DEFAULT '';
-        ALTER TABLE orders DROP CONSTRAINT IF EXISTS old_check;
-        INSERT INTO settings (k, v) VALUES ('drop table', 'x; DROP TABLE users');
-        UPDATE orders SET note = 'TRUNCATE' WHERE note IS NULL;
-        CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN DROP TABLE t; RETURN NULL; END $$ LANGUAGE plpgsql;
-        /* ALTER TABLE users DROP COLUMN email; */
-        """
+            CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL);
+            CREATE INDEX users_email ON users (email);           -- the table is new in this file
+            ALTER TABLE orders ADD COLUMN note text;
+            ALTER TABLE orders ADD COLUMN status text NOT NULL DEFAULT 'new';
+            CREATE INDEX CONCURRENTLY orders_status ON orders (status);
+            ALTER TABLE orders ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
+            ALTER TABLE orders VALIDATE CONSTRAINT orders_user;
+            ALTER TABLE orders ADD CONSTRAINT orders_note_len CHECK (length(note) < 500) NOT VALID;
+            ALTER TABLE orders ALTER COLUMN note SET DEFAULT '';
+            ALTER TABLE orders DROP CONSTRAINT IF EXISTS old_check;
+            INSERT INTO settings (k, v) VALUES ('drop table', 'x; DROP TABLE users');
+            UPDATE orders SET note = 'TRUNCATE' WHERE note IS NULL;
+            CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN DROP TABLE t; RETURN NULL; END $$ LANGUAGE plpgsql;
+            /* ALTER TABLE users DROP COLUMN email; */
+            """
         #expect(MigrationLint.lint(file: "ok.sql", sql: sql) == [])
     }
 
@@ -81,7 +84,9 @@ struct MigrationLintTests {
         var edited = ok
         edited[0].checksum = "0000"
         #expect(set.drift(applied: edited).first?.contains("changed after it was applied") == true)
-        #expect(set.drift(applied: ok + [.init(version: 99, checksum: "x", name: "ghost")]).first?.contains("unknown version 99") == true)
+        #expect(
+            set.drift(applied: ok + [.init(version: 99, checksum: "x", name: "ghost")]).first?.contains(
+                "unknown version 99") == true)
         #expect(set.drift(applied: [ok[1]]).first?.contains("pending but older") == true)
         #expect(throws: ShipitError.self) {
             let dir = Local.tempDir("badmig")

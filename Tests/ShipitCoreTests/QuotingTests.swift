@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 @Suite("shell quoting and remote commands")
 struct QuotingTests {
@@ -33,7 +33,8 @@ struct QuotingTests {
     }
 
     @Test func envAndCwdAreQuoted() throws {
-        let cmd = RemoteCommand(["sh", "-c", "printf '%s' \"$GREETING\"; pwd"], env: [("GREETING", "hi; rm -rf /")], cwd: "/tmp")
+        let cmd = RemoteCommand(
+            ["sh", "-c", "printf '%s' \"$GREETING\"; pwd"], env: [("GREETING", "hi; rm -rf /")], cwd: "/tmp")
         #expect(cmd.rendered.hasPrefix("cd /tmp && GREETING='hi; rm -rf /' exec "))
         #expect(try Local.run(["sh", "-c", cmd.rendered]) == "hi; rm -rf //tmp\n")
     }

@@ -4,8 +4,10 @@ import Testing
 
 @Suite("secrets are redacted before output and the ledger")
 struct RedactorTests {
-    let r = Redactor(environment: ["DATABASE_URL": "postgres://app:s3cr3t-pw@db:5432/app", "MY_API_TOKEN": "tok-123456789",
-                                   "HOME": "/home/ops", "SHORT_SECRET": "abc"])
+    let r = Redactor(environment: [
+        "DATABASE_URL": "postgres://app:s3cr3t-pw@db:5432/app", "MY_API_TOKEN": "tok-123456789",
+        "HOME": "/home/ops", "SHORT_SECRET": "abc",
+    ])
 
     @Test func hidesSecretEnvironmentValuesWhereverTheyAppear() {
         #expect(r.redact("auth with tok-123456789 failed") == "auth with *** failed")
@@ -20,20 +22,29 @@ struct RedactorTests {
         #expect(r.redact(#"{"token": "abc.def"}"#) == #"{"token": "***"}"#)
         #expect(r.redact("Authorization: Bearer abcdefghijklmnop") == "Authorization: Bearer ***")
         #expect(r.redact("key AKIAABCDEFGHIJKLMNOP used") == "key *** used")
-        #expect(r.redact("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----") == "*** private key ***")
+        #expect(
+            r.redact("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----")
+                == "*** private key ***")
         #expect(r.redact("deploy 20261128T053408.418Z-f8bf13bb ok") == "deploy 20261128T053408.418Z-f8bf13bb ok")
     }
 
     @Test func masksSecretNamedSettings() {
-        let s = r.redact(settings: ["env.DB_PASSWORD": "x", "health.port": "8080", "ssh.identity": "/keys/id", "url": "https://u:p4ss@h/"])
-        #expect(s == ["env.DB_PASSWORD": "***", "health.port": "8080", "ssh.identity": "/keys/id", "url": "https://u:***@h/"])
+        let s = r.redact(settings: [
+            "env.DB_PASSWORD": "x", "health.port": "8080", "ssh.identity": "/keys/id", "url": "https://u:p4ss@h/",
+        ])
+        #expect(
+            s == [
+                "env.DB_PASSWORD": "***", "health.port": "8080", "ssh.identity": "/keys/id", "url": "https://u:***@h/",
+            ])
     }
 }
 
 extension RedactorTests {
     @Test func matchesStartOnlyAtTheirTriggers() {
         let r = Redactor(environment: [:])
-        #expect(r.redact("1https://u:p4ss@h/ and api_key=zz, mypassword: 'q'") == "1https://u:***@h/ and api_key=***, mypassword: '***'")
+        #expect(
+            r.redact("1https://u:p4ss@h/ and api_key=zz, mypassword: 'q'")
+                == "1https://u:***@h/ and api_key=***, mypassword: '***'")
         #expect(r.redact("xAKIAABCDEFGHIJKLMNOP used") == "xAKIAABCDEFGHIJKLMNOP used")
         #expect(r.redact("a\nghp_abcdefghijklmnopqrstuvwxyz\nb") == "a\n***\nb")
         // Log lines full of trigger words but no secret stay as they are.
@@ -51,7 +62,10 @@ extension RedactorTests {
         ("PRIVATE_KEY=MIIEvQIBADANBgkq", "MIIEvQIBADANBgkq"),
         ("using sk_live_51HxYzAbCdEfGhIjKl now", "sk_live_51HxYzAbCdEfGhIjKl"),
         ("restricted rk_live_51HxYzAbCdEfGhIjKl", "rk_live_51HxYzAbCdEfGhIjKl"),
-        ("clone with github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"),
+        (
+            "clone with github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"
+        ),
         ("gitlab glpat-abcdefghij0123456789xyz", "glpat-abcdefghij0123456789xyz"),
         ("slack xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij"),
         ("aws ASIAABCDEFGHIJKLMNOP temporary", "ASIAABCDEFGHIJKLMNOP"),
@@ -79,15 +93,22 @@ extension RedactorTests {
         #expect(r.redact("db postgres://u:p@ss@h:5432/app") == "db postgres://u:***@h:5432/app")
         #expect(r.redact("https://u:p@h/path?next=a@b") == "https://u:***@h/path?next=a@b")
         #expect(r.redact(#"PASSWORD="a b c" next"#) == #"PASSWORD="***" next"#)
-        #expect(r.redact("-e SECRET_KEY_BASE=abc123 -e RAILS_ENV=production") == "-e SECRET_KEY_BASE=*** -e RAILS_ENV=production")
+        #expect(
+            r.redact("-e SECRET_KEY_BASE=abc123 -e RAILS_ENV=production")
+                == "-e SECRET_KEY_BASE=*** -e RAILS_ENV=production")
         #expect(r.redact("https://hooks.slack.com/services/T0001/B0002/XXXX") == "https://hooks.slack.com/services/***")
-        #expect(r.redact("https://o1.ingest.sentry.io/4567 and postgres://app@db/x") == "https://o1.ingest.sentry.io/4567 and postgres://app@db/x")
+        #expect(
+            r.redact("https://o1.ingest.sentry.io/4567 and postgres://app@db/x")
+                == "https://o1.ingest.sentry.io/4567 and postgres://app@db/x")
         // `key` inside another word is not a secret name.
         #expect(r.redact("keyboard=us monkey=banana keys are 3") == "keyboard=us monkey=banana keys are 3")
     }
 
     @Test func secretNamesIncludeKeyAsAWord() {
-        for name in ["SECRET_KEY_BASE", "STRIPE_KEY", "PRIVATE_KEY", "signing-key", "masterKey", "SLACK_WEBHOOK_URL", "DB_PASSWORD"] {
+        for name in [
+            "SECRET_KEY_BASE", "STRIPE_KEY", "PRIVATE_KEY", "signing-key", "masterKey", "SLACK_WEBHOOK_URL",
+            "DB_PASSWORD",
+        ] {
             #expect(Redactor.isSecretName(name), "\(name)")
         }
         for name in ["KEYBOARD", "MONKEY", "RAILS_ENV", "url", "known_hosts", "accept_new_host_keys", "identity"] {
@@ -98,16 +119,23 @@ extension RedactorTests {
     /// What the ledger stores (`saveConfig`) and what `changes` diffs are these maps.
     @Test func storedSettingsHideImageEnvAndNotifyURLs() {
         let stored = Redactor(environment: [:]).redact(settings: [
-            "image.env.STRIPE_KEY": "sk_live_51HxYzAbCdEfGhIjKl", "image.env.SECRET_KEY_BASE": "abc", "image.env.RAILS_ENV": "production",
-            "notify[0].url": "https://hooks.slack.com/services/T0001/B0002/XXXX", "notify[1].url": "https://discord.com/api/webhooks/1/tok",
+            "image.env.STRIPE_KEY": "sk_live_51HxYzAbCdEfGhIjKl", "image.env.SECRET_KEY_BASE": "abc",
+            "image.env.RAILS_ENV": "production",
+            "notify[0].url": "https://hooks.slack.com/services/T0001/B0002/XXXX",
+            "notify[1].url": "https://discord.com/api/webhooks/1/tok",
             "image.env.SENTRY_DSN": "https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/2",
         ])
-        #expect(stored == [
-            "image.env.STRIPE_KEY": "***", "image.env.SECRET_KEY_BASE": "***", "image.env.RAILS_ENV": "production",
-            "notify[0].url": "https://hooks.slack.com/services/***", "notify[1].url": "https://discord.com/api/webhooks/***",
-            "image.env.SENTRY_DSN": "***",
+        #expect(
+            stored == [
+                "image.env.STRIPE_KEY": "***", "image.env.SECRET_KEY_BASE": "***", "image.env.RAILS_ENV": "production",
+                "notify[0].url": "https://hooks.slack.com/services/***",
+                "notify[1].url": "https://discord.com/api/webhooks/***",
+                "image.env.SENTRY_DSN": "***",
+            ])
+        let old = Redactor(environment: [:]).redact(settings: [
+            "image.env.STRIPE_KEY": "sk_live_oldoldoldoldold",
+            "notify[0].url": "https://hooks.slack.com/services/T/B/old",
         ])
-        let old = Redactor(environment: [:]).redact(settings: ["image.env.STRIPE_KEY": "sk_live_oldoldoldoldold", "notify[0].url": "https://hooks.slack.com/services/T/B/old"])
         let diff = TimelineBuilder.diff(old, stored).joined(separator: "\n")
         for secret in ["sk_live", "oldoldold", "T0001", "XXXX", "/B/old"] { #expect(!diff.contains(secret), "\(diff)") }
     }
@@ -126,7 +154,9 @@ extension RedactorTests {
         let config = try DeployConfig.load(file: dir + "/shipit.yml")
         let r = Redactor(config: config, environment: [:])
         let shown = r.redact("-e 'DB_PASSWORD=two words '\\''and'\\'' quotes' -e RAILS_ENV=production")
-        #expect(!shown.contains("words") && !shown.contains("quotes") && shown.hasSuffix("-e RAILS_ENV=production"), "\(shown)")
+        #expect(
+            !shown.contains("words") && !shown.contains("quotes") && shown.hasSuffix("-e RAILS_ENV=production"),
+            "\(shown)")
         #expect(r.redact("error: two words 'and' quotes rejected") == "error: *** rejected")
     }
 
@@ -134,7 +164,10 @@ extension RedactorTests {
     @Test func aPrivateKeyReadLineByLineIsMaskedWhole() {
         let r = Redactor(environment: [:])
         var open = false
-        let lines = ["before", "-----BEGIN OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAA", "QyNTUxOQAAACBx", "-----END OPENSSH PRIVATE KEY-----", "after"]
+        let lines = [
+            "before", "-----BEGIN OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAA", "QyNTUxOQAAACBx",
+            "-----END OPENSSH PRIVATE KEY-----", "after",
+        ]
         let out = lines.map { r.redact(line: $0, inPrivateKey: &open) }
         #expect(out == ["before", "*** private key ***", "***", "***", "***", "after"])
         #expect(!open)

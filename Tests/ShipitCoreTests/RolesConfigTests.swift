@@ -1,50 +1,60 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 /// `roles:` and `--roles`: parsing, which hosts run what, selection, and the scripts' quoting.
 @Suite("roles: config, selection, scripts")
 struct RolesConfigTests {
     static let base = """
-    app: demo
-    hosts:
-      - {host: web-1, roles: [web]}
-      - {host: web-2, roles: [web, db]}
-      - {host: jobs-1, roles: [worker]}
-      - {host: both-1, roles: [web, worker]}
-    deploy_to: /srv/demo
-    start: sh start.sh
-    health: {port: 8080}
-    ssh: {config: none}
-    """
+        app: demo
+        hosts:
+          - {host: web-1, roles: [web]}
+          - {host: web-2, roles: [web, db]}
+          - {host: jobs-1, roles: [worker]}
+          - {host: both-1, roles: [web, worker]}
+        deploy_to: /srv/demo
+        start: sh start.sh
+        health: {port: 8080}
+        ssh: {config: none}
+        """
 
     private func load(_ roles: String, hosts: String? = nil) throws -> DeployConfig {
         let dir = Local.tempDir("roles")
         var yaml = Self.base + "\n" + roles
-        if let hosts { yaml = yaml.replacingOccurrences(of: "hosts:\n  - {host: web-1, roles: [web]}\n  - {host: web-2, roles: [web, db]}\n  - {host: jobs-1, roles: [worker]}\n  - {host: both-1, roles: [web, worker]}", with: hosts) }
+        if let hosts {
+            yaml = yaml.replacingOccurrences(
+                of:
+                    "hosts:\n  - {host: web-1, roles: [web]}\n  - {host: web-2, roles: [web, db]}\n  - {host: jobs-1, roles: [worker]}\n  - {host: both-1, roles: [web, worker]}",
+                with: hosts)
+        }
         try yaml.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
         return try DeployConfig.load(file: dir + "/shipit.yml")
     }
 
     private func error(_ roles: String, hosts: String? = nil) -> String {
-        do { _ = try load(roles, hosts: hosts); return "no error" } catch let e as ShipitError { return e.message } catch { return "\(error)" }
+        do {
+            _ = try load(roles, hosts: hosts)
+            return "no error"
+        } catch let e as ShipitError { return e.message } catch { return "\(error)" }
     }
 
     static let worker = """
-    roles:
-      worker:
-        cmd: bundle exec sidekiq -C 'config/sidekiq.yml'
-        status: test -f tmp/ready
-        stop_signal: SIGQUIT
-        stop_timeout: 25
-    """
+        roles:
+          worker:
+            cmd: bundle exec sidekiq -C 'config/sidekiq.yml'
+            status: test -f tmp/ready
+            stop_signal: SIGQUIT
+            stop_timeout: 25
+        """
 
     @Test func aWorkerRoleIsParsedWithItsDefaults() throws {
         let c = try load(Self.worker)
         let w = try #require(c.processRoles.first)
         #expect(c.processRoles.count == 1)
-        #expect(w.name == "worker" && w.command == "bundle exec sidekiq -C 'config/sidekiq.yml'" && w.status == "test -f tmp/ready")
+        #expect(
+            w.name == "worker" && w.command == "bundle exec sidekiq -C 'config/sidekiq.yml'"
+                && w.status == "test -f tmp/ready")
         #expect(w.stopSignal == "QUIT" && w.stopTimeout == 25 && w.settle == 1)
         #expect(w.log == "/srv/demo/shared/log/worker.log")
         let r = c.hostRoles
@@ -61,14 +71,18 @@ struct RolesConfigTests {
         #expect(c.processRoles.first?.logSource == .command("journalctl --user -u worker -o short-iso"))
         let d = try load("roles:\n  worker:\n    cmd: w\n    logs: {path: shared/log/sidekiq.log}")
         #expect(d.processRoles.first?.logSource == .file("/srv/demo/shared/log/sidekiq.log"))
-        #expect(error("roles:\n  worker:\n    cmd: w\n    logs: {errors: x}").contains("roles.worker.logs: expected one of path, command, container"))
+        #expect(
+            error("roles:\n  worker:\n    cmd: w\n    logs: {errors: x}").contains(
+                "roles.worker.logs: expected one of path, command, container"))
         #expect(error("roles:\n  worker:\n    cmd: w\n    logs: {container: true}").contains("for 'strategy: image'"))
     }
 
     @Test func badRolesAreRefusedNamingTheField() {
         #expect(error("roles:\n  worker: {status: x}").contains("roles.worker: missing 'cmd'"))
         #expect(error("roles:\n  worker: {cmd: a, start: b}").contains("give 'cmd' or 'start'"))
-        #expect(error("roles:\n  worker: {cmd: a, stop_signal: BOGUS}").contains("roles.worker.stop_signal: expected one of"))
+        #expect(
+            error("roles:\n  worker: {cmd: a, stop_signal: BOGUS}").contains(
+                "roles.worker.stop_signal: expected one of"))
         #expect(error("roles:\n  worker: {cmd: a, stop_timeout: -1}").contains("roles.worker.stop_timeout"))
         #expect(error("roles:\n  cron: {cmd: a}").contains("roles.cron: no host has the role 'cron'"))
         #expect(error("roles:\n  'bad;name': {cmd: a}").contains("roles.bad;name"))
@@ -99,20 +113,29 @@ struct RolesConfigTests {
         let s = SymlinkStrategy(config: c)
         let jobs = s.switchTo(releaseID: "r2", host: "jobs-1", historyLine: "h").rendered
         #expect(jobs.contains("START=''"), "no app on a worker-only host")
-        #expect(jobs.contains("role_stop worker QUIT 250; role_start worker 'bundle exec sidekiq -C '\\''config/sidekiq.yml'\\''' /srv/demo/shared/log/worker.log"))
+        #expect(
+            jobs.contains(
+                "role_stop worker QUIT 250; role_start worker 'bundle exec sidekiq -C '\\''config/sidekiq.yml'\\''' /srv/demo/shared/log/worker.log"
+            ))
         let web = s.switchTo(releaseID: "r2", host: "web-1", historyLine: "h").rendered
         #expect(web.contains("START='sh start.sh'") && !web.contains("role_start"))
         #expect(s.switchTo(releaseID: "r2", host: "both-1", historyLine: "h").rendered.contains("role_start worker"))
-        #expect(s.retreat(releaseID: "r2", host: "jobs-1", historyLine: "h").rendered.contains("role_stop worker QUIT 250"))
+        #expect(
+            s.retreat(releaseID: "r2", host: "jobs-1", historyLine: "h").rendered.contains("role_stop worker QUIT 250"))
         let check = try #require(s.roleCheck(host: "jobs-1", deadline: 10, interval: 0.2))
-        #expect(check.rendered.contains("DEADLINE=100; INTERVAL=0.2; STEP=2") && check.rendered.contains("role_check worker 'test -f tmp/ready' 10"))
+        #expect(
+            check.rendered.contains("DEADLINE=100; INTERVAL=0.2; STEP=2")
+                && check.rendered.contains("role_check worker 'test -f tmp/ready' 10"))
         #expect(s.roleCheck(host: "web-1", deadline: 10, interval: 0.2) == nil)
     }
 
     @Test func theRoleScriptsAreValidShell() async throws {
         let s = SymlinkStrategy(config: try load(Self.worker))
-        for c in [s.switchTo(releaseID: "r2", host: "both-1", historyLine: "h"), s.retreat(releaseID: "r2", host: "jobs-1", historyLine: "h"),
-                  s.roleCheck(host: "jobs-1", deadline: 1, interval: 0.1)!] {
+        for c in [
+            s.switchTo(releaseID: "r2", host: "both-1", historyLine: "h"),
+            s.retreat(releaseID: "r2", host: "jobs-1", historyLine: "h"),
+            s.roleCheck(host: "jobs-1", deadline: 1, interval: 0.1)!,
+        ] {
             let file = Local.tempDir("roles-sh") + "/script.sh"
             try c.rendered.write(toFile: file, atomically: true, encoding: .utf8)
             for shell in ["/bin/sh", "/bin/bash"] {

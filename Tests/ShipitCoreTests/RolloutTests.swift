@@ -1,6 +1,7 @@
 import Foundation
-@testable import ShipitCore
 import Testing
+
+@testable import ShipitCore
 
 @Suite("rollout: machine, step plan, config")
 struct RolloutUnitTests {
@@ -17,14 +18,20 @@ struct RolloutUnitTests {
             steps.append(m.step)
             if m.phase.isTerminal { break }
         }
-        #expect(phases == [.preflight, .upload, .migrate, .switch, .smokeTest, .bake, .switch, .smokeTest, .bake, .switch, .smokeTest, .bake, .succeeded])
+        #expect(
+            phases == [
+                .preflight, .upload, .migrate, .switch, .smokeTest, .bake, .switch, .smokeTest, .bake, .switch,
+                .smokeTest, .bake, .succeeded,
+            ])
         #expect(steps == [0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
     }
 
     @Test func withTheTrafficSwitchEachStepWarmsUpFirstAndWithoutBakeGoesStraightOn() throws {
         var m = machine(steps: 2, bake: false, warm: true)
-        let phases = try ([DeployEvent.start] + Array(repeating: .phaseSucceeded, count: 9)).map { try m.handle($0) }.prefix { !$0.isTerminal }
-        #expect(Array(phases) == [.preflight, .upload, .migrate, .warm, .switch, .smokeTest, .warm, .switch, .smokeTest])
+        let phases = try ([DeployEvent.start] + Array(repeating: .phaseSucceeded, count: 9)).map { try m.handle($0) }
+            .prefix { !$0.isTerminal }
+        #expect(
+            Array(phases) == [.preflight, .upload, .migrate, .warm, .switch, .smokeTest, .warm, .switch, .smokeTest])
         #expect(m.phase == .succeeded)
     }
 
@@ -86,7 +93,8 @@ struct RolloutUnitTests {
         r.steps = [.percent(10), .percent(12), .count(3)]
         #expect(r.plan(hosts: ["a", "b", "c", "d"]) == [["a"], ["b", "c"], ["d"]])
         #expect(r.plan(hosts: ["a"]) == [["a"]])
-        #expect(try RolloutSettings.parseSteps("1, 50%,100%", field: "--steps") == [.count(1), .percent(50), .percent(100)])
+        #expect(
+            try RolloutSettings.parseSteps("1, 50%,100%", field: "--steps") == [.count(1), .percent(50), .percent(100)])
         for bad in ["0", "1,1", "50%,20%", "x", "150%", ""] {
             #expect(throws: ShipitError.self, "\(bad)") { try RolloutSettings.parseSteps(bad, field: "--steps") }
         }
@@ -96,38 +104,48 @@ struct RolloutUnitTests {
         let dir = NSTemporaryDirectory() + "ro-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let file = dir + "/shipit.yml"
-        try "app: a\nhosts: [h1, h2]\ndeploy_to: /srv/a\nstart: sh start.sh\nhealth: {port: 8080}\n\(rollout)\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "app: a\nhosts: [h1, h2]\ndeploy_to: /srv/a\nstart: sh start.sh\nhealth: {port: 8080}\n\(rollout)\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
         return try DeployConfig.load(file: file)
     }
 
     @Test func gatesParseAndBadOnesAreRefusedNamingTheField() throws {
-        let c = try load("""
-        rollout:
-          steps: [1, "100%"]
-          bake: 30
-          interval: 2
-          pause_after: 1
-          gates:
-            - {type: health, failure_limit: 1}
-            - {type: http, url: "http://{host}:8080/metrics.json", json: error_ratio, max: 0.05}
-            - {type: command, run: "test -f ok", timeout: 3}
-            - {type: prometheus, url: "http://127.0.0.1:9090", query: "sum(rate(x[1m]))", max: 0.1, on_empty: pass, name: errors}
-        """)
+        let c = try load(
+            """
+            rollout:
+              steps: [1, "100%"]
+              bake: 30
+              interval: 2
+              pause_after: 1
+              gates:
+                - {type: health, failure_limit: 1}
+                - {type: http, url: "http://{host}:8080/metrics.json", json: error_ratio, max: 0.05}
+                - {type: command, run: "test -f ok", timeout: 3}
+                - {type: prometheus, url: "http://127.0.0.1:9090", query: "sum(rate(x[1m]))", max: 0.1, on_empty: pass, name: errors}
+            """)
         let r = try #require(c.rollout)
         #expect(r.steps == [.count(1), .percent(100)] && r.bake == 30 && r.interval == 2 && r.pauseAfter == 1)
         #expect(r.gates.map(\.name) == ["health", "http", "command", "errors"])
         #expect(r.gates[0].failureLimit == 1)
         #expect(r.gates[1].kind == .http(url: "http://{host}:8080/metrics.json", json: "error_ratio", max: 0.05))
-        #expect(r.gates[3].kind == .prometheus(url: "http://127.0.0.1:9090", query: "sum(rate(x[1m]))", max: 0.1, emptyPasses: true))
+        #expect(
+            r.gates[3].kind
+                == .prometheus(url: "http://127.0.0.1:9090", query: "sum(rate(x[1m]))", max: 0.1, emptyPasses: true))
         // No gates: the bake watches health.
         #expect(try load("rollout: {steps: [1]}").rollout?.gates.map(\.type) == ["health"])
 
-        for (yaml, field) in [("rollout: {steps: [0]}", "rollout.steps"), ("rollout: {steps: [2, 1]}", "rollout.steps"),
-                              ("rollout: {bake: 3}", "rollout"), ("rollout: {steps: [1], gates: [{type: smtp}]}", "rollout.gates[0].type"),
-                              ("rollout: {steps: [1], gates: [{type: prometheus, url: 'ftp://x', query: q, max: 1}]}", "rollout.gates[0].url"),
-                              ("rollout: {steps: [1], gates: [{type: http, url: 'http://x', json: a}]}", "rollout.gates[0]"),
-                              ("rollout: {steps: [1], gates: [{type: health}, {type: health}]}", "rollout.gates"),
-                              ("rollout: {steps: [1], colour: red}", "rollout")] {
+        for (yaml, field) in [
+            ("rollout: {steps: [0]}", "rollout.steps"), ("rollout: {steps: [2, 1]}", "rollout.steps"),
+            ("rollout: {bake: 3}", "rollout"),
+            ("rollout: {steps: [1], gates: [{type: smtp}]}", "rollout.gates[0].type"),
+            (
+                "rollout: {steps: [1], gates: [{type: prometheus, url: 'ftp://x', query: q, max: 1}]}",
+                "rollout.gates[0].url"
+            ),
+            ("rollout: {steps: [1], gates: [{type: http, url: 'http://x', json: a}]}", "rollout.gates[0]"),
+            ("rollout: {steps: [1], gates: [{type: health}, {type: health}]}", "rollout.gates"),
+            ("rollout: {steps: [1], colour: red}", "rollout"),
+        ] {
             do {
                 _ = try load(yaml)
                 Issue.record("accepted: \(yaml)")
@@ -140,12 +158,18 @@ struct RolloutUnitTests {
 
     @Test func prometheusQueriesGetTheSwitchedHostsAsARegex() throws {
         let c = GateRunner.Context(switched: ["127.0.0.11", "web-2"], stepHosts: ["web-2"], step: 2, steps: 3)
-        #expect(GateRunner.substitute(#"rate(x{instance=~"{hosts}"}[1m])"#, c) == #"rate(x{instance=~"(127\\.0\\.0\\.11|web-2)(:[0-9]+)?"}[1m])"#)
+        #expect(
+            GateRunner.substitute(#"rate(x{instance=~"{hosts}"}[1m])"#, c)
+                == #"rate(x{instance=~"(127\\.0\\.0\\.11|web-2)(:[0-9]+)?"}[1m])"#)
         #expect(GateRunner.substitute(#"{instance=~"{step_hosts}"}"#, c) == #"{instance=~"(web-2)(:[0-9]+)?"}"#)
         // An ssh_config alias is known to Prometheus by its address.
-        #expect(GateRunner.substitute(#"{instance=~"{step_hosts}"}"#, c, addresses: ["web-2": "10.0.0.2"]) == #"{instance=~"(10\\.0\\.0\\.2)(:[0-9]+)?"}"#)
+        #expect(
+            GateRunner.substitute(#"{instance=~"{step_hosts}"}"#, c, addresses: ["web-2": "10.0.0.2"])
+                == #"{instance=~"(10\\.0\\.0\\.2)(:[0-9]+)?"}"#)
         func json(_ text: String) throws -> JSONValue { try #require(JSONValue.parse(text)) }
-        #expect(DeployerHTTP.number(in: try json(#"{"data":{"result":[{"value":[1.0,"0.25"]}]}}"#), at: "data.result.0.value.1") == 0.25)
+        #expect(
+            DeployerHTTP.number(
+                in: try json(#"{"data":{"result":[{"value":[1.0,"0.25"]}]}}"#), at: "data.result.0.value.1") == 0.25)
         #expect(DeployerHTTP.number(in: try json(#"{"a":{"b":0}}"#), at: "a.b") == 0)
         #expect(DeployerHTTP.number(in: try json(#"{"a":"x"}"#), at: "a") == nil)
         #expect(DeployerHTTP.number(in: try json(#"{"a":1}"#), at: "a.b") == nil)

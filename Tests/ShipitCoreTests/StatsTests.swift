@@ -1,6 +1,7 @@
 import Foundation
-@testable import ShipitCore
 import Testing
+
+@testable import ShipitCore
 
 @Suite("stats: percentiles and counting")
 struct StatsTests {
@@ -28,11 +29,18 @@ struct StatsTests {
     @Test func aChangeIsWhatReachedProduction() {
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         func s(_ i: Double, _ o: LedgerAttempt.Outcome, switched: Bool = false, deploy: Bool = true) -> DeploySample {
-            DeploySample(isDeploy: deploy, outcome: o, startedAt: t0.addingTimeInterval(i * 100), finishedAt: t0.addingTimeInterval(i * 100 + 10), commit: nil, leftSwitched: switched)
+            DeploySample(
+                isDeploy: deploy, outcome: o, startedAt: t0.addingTimeInterval(i * 100),
+                finishedAt: t0.addingTimeInterval(i * 100 + 10), commit: nil, leftSwitched: switched)
         }
-        let stats = DeployStats.compute([s(0, .succeeded), s(1, .failed), s(2, .failed, switched: true), s(3, .rolledBack), s(4, .succeeded, deploy: false), s(5, .succeeded)],
-                                        from: t0, to: t0.addingTimeInterval(86400))
-        #expect(stats.changes == 4 && stats.failedChanges == 2 && stats.stoppedBeforeSwitch == 1 && stats.rollbacks == 1)
+        let stats = DeployStats.compute(
+            [
+                s(0, .succeeded), s(1, .failed), s(2, .failed, switched: true), s(3, .rolledBack),
+                s(4, .succeeded, deploy: false), s(5, .succeeded),
+            ],
+            from: t0, to: t0.addingTimeInterval(86400))
+        #expect(
+            stats.changes == 4 && stats.failedChanges == 2 && stats.stoppedBeforeSwitch == 1 && stats.rollbacks == 1)
         // The switched failure (at 200) is restored by the rollback that succeeded at 410; the
         // rolled-back one by its own rollback (10 s).
         #expect(stats.timeToRestore.count == 2 && stats.timeToRestore.p50 == 10 && stats.timeToRestore.p95 == 210)

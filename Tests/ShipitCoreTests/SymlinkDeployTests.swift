@@ -1,7 +1,7 @@
 import Foundation
 import ShipitCore
-import Testing
 import TestSupport
+import Testing
 
 @Suite("symlink deploys against real sshd hosts")
 struct SymlinkDeployTests {
@@ -30,7 +30,10 @@ struct SymlinkDeployTests {
                 #expect(try await f.currentRelease(h) == r2.releaseID)
                 #expect(try await f.served(h) == "hello from releases-example v2")
                 // The failed release is kept for inspection and marked failed; the lock is released.
-                #expect(try await f.sh(h, "ls \(f.deployTo)/.shipit/failed; test -e \(f.deployTo)/.shipit/lock && echo LOCKED || true") == "\(r3.releaseID)\n")
+                #expect(
+                    try await f.sh(
+                        h, "ls \(f.deployTo)/.shipit/failed; test -e \(f.deployTo)/.shipit/lock && echo LOCKED || true")
+                        == "\(r3.releaseID)\n")
             }
 
             // No argument: the newest good release older than current, present everywhere (v1, not failed v3).
@@ -41,8 +44,10 @@ struct SymlinkDeployTests {
                 #expect(try await f.currentRelease(h) == r1.releaseID)
                 #expect(try await f.served(h) == "hello from releases-example v1")
                 // Host-local audit trail: one line per switch, whatever caused it.
-                let events = try await f.sh(h, "sed 's/.*\"event\":\"\\([^\"]*\\)\".*/\\1/' \(f.deployTo)/.shipit/history.jsonl")
-                #expect(events == "deploy\noutcome\ndeploy\noutcome\ndeploy\nauto-rollback\noutcome\nrollback\noutcome\n")
+                let events = try await f.sh(
+                    h, "sed 's/.*\"event\":\"\\([^\"]*\\)\".*/\\1/' \(f.deployTo)/.shipit/history.jsonl")
+                #expect(
+                    events == "deploy\noutcome\ndeploy\noutcome\ndeploy\nauto-rollback\noutcome\nrollback\noutcome\n")
             }
         }
     }
@@ -58,8 +63,10 @@ struct SymlinkDeployTests {
             try await Local.run(["cp", "-a", f.release("v2") + "/.", variant])
             let bad = f.targets[1]
             let start = try String(contentsOfFile: variant + "/start.sh", encoding: .utf8)
-            try start.replacingOccurrences(of: "#!/bin/sh\n", with: "#!/bin/sh\n[ \"$SHIPIT_HOST\" != \(bad) ] || echo 503 > READY_STATUS\n")
-                .write(toFile: variant + "/start.sh", atomically: true, encoding: .utf8)
+            try start.replacingOccurrences(
+                of: "#!/bin/sh\n", with: "#!/bin/sh\n[ \"$SHIPIT_HOST\" != \(bad) ] || echo 503 > READY_STATUS\n"
+            )
+            .write(toFile: variant + "/start.sh", atomically: true, encoding: .utf8)
             let r = try await f.deploy("v2-partial", from: variant)
             #expect(r.phase == .rolledBack)
             #expect(r.hosts.first { $0.host == bad }?.failedStep == "smoke test")
@@ -88,7 +95,11 @@ struct SymlinkDeployTests {
             #expect(r.hosts.first { $0.host == "127.0.0.199" }?.error?.contains("refused") == true)
             for h in f0.targets {
                 #expect(try await f0.currentRelease(h) == first.releaseID)
-                #expect(try await f0.sh(h, "ls \(f0.deployTo)/releases | wc -l; test -e \(f0.deployTo)/.shipit/lock && echo LOCKED || echo free") == "1\nfree\n")
+                #expect(
+                    try await f0.sh(
+                        h,
+                        "ls \(f0.deployTo)/releases | wc -l; test -e \(f0.deployTo)/.shipit/lock && echo LOCKED || echo free"
+                    ) == "1\nfree\n")
             }
         }
     }
@@ -98,7 +109,10 @@ struct SymlinkDeployTests {
         try await withCleanup({ await f.cleanUp() }) {
             let first = try await f.deploy("v1")
             let h = f.targets[0]
-            _ = try await f.sh(h, "printf 'holder=other-run\\npid=4242\\nby=alice@laptop\\nstarted=2026-11-28T00:00:00Z\\nreason=deploy x\\n' > \(f.deployTo)/.shipit/lock")
+            _ = try await f.sh(
+                h,
+                "printf 'holder=other-run\\npid=4242\\nby=alice@laptop\\nstarted=2026-11-28T00:00:00Z\\nreason=deploy x\\n' > \(f.deployTo)/.shipit/lock"
+            )
             let r = try await f.deploy("v2")
             #expect(r.phase == .failed)
             #expect(r.exitCode == .locked)
@@ -108,7 +122,9 @@ struct SymlinkDeployTests {
             }
             // The other run's lock is untouched; ours were released on the other hosts.
             #expect(try await f.sh(h, "sed -n 's/^holder=//p' \(f.deployTo)/.shipit/lock") == "other-run\n")
-            #expect(try await f.sh(f.targets[1], "test -e \(f.deployTo)/.shipit/lock && echo LOCKED || echo free") == "free\n")
+            #expect(
+                try await f.sh(f.targets[1], "test -e \(f.deployTo)/.shipit/lock && echo LOCKED || echo free")
+                    == "free\n")
         }
     }
 

@@ -6,8 +6,12 @@ import Testing
 struct TerminalTextTests {
     /// Every scalar a terminal acts on: all of C0 but tab, DEL, all of C1, and the bidi and
     /// line-separator formatting characters.
-    static let controls: [Unicode.Scalar] = (Array(0x00...0x08) + Array(0x0A...0x1F) + Array(0x7F...0x9F)
-        + [0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x2028, 0x2029])
+    static let controls: [Unicode.Scalar] =
+        (Array(0x00...0x08) + Array(0x0A...0x1F) + Array(0x7F...0x9F)
+        + [
+            0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x2028,
+            0x2029,
+        ])
         .map { Unicode.Scalar(UInt32($0))! }
 
     @Test func theAttacksOfTheReviewAreShownVisibly() {

@@ -11,8 +11,12 @@ public final class DeployFixture: @unchecked Sendable {
     public let targets: [String]
     public let configFile: String
 
-    public init(hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2, port: Int? = nil, extraYAML: String = "",
-                sshYAML: String = "", connectTimeout: Int = 10, roles: [String: [String]] = [:], bindReached: Bool = true, checkFromHost: Bool = false) throws {
+    public init(
+        hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2,
+        port: Int? = nil, extraYAML: String = "",
+        sshYAML: String = "", connectTimeout: Int = 10, roles: [String: [String]] = [:], bindReached: Bool = true,
+        checkFromHost: Bool = false
+    ) throws {
         self.hosts = hosts
         self.targets = targets ?? hosts.hosts
         dir = Local.tempDir("shipit-deploy")
@@ -23,26 +27,26 @@ public final class DeployFixture: @unchecked Sendable {
         // The test hosts share one network, each on its own address: each listener binds that
         // address (the default, every address, would make the hosts' listeners collide).
         let yaml = """
-        app: test-\(tag)
-        hosts: [\(self.targets.map { h in roles[h].map { "{host: \(h), roles: [\($0.joined(separator: ", "))]}" } ?? h }.joined(separator: ", "))]
-        ssh:
-          user: \(hosts.user)
-          identity: \(hosts.identity)
-          known_hosts: \(hosts.knownHosts)
-          connect_timeout: \(connectTimeout)
-        \(sshYAML.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
-        deploy_to: \(deployTo)
-        keep_releases: \(keep)
-        start: sh start.sh
-        health:
-          port: \(self.port)
-        \(bindReached ? "  address: reached" : "")
-        \(checkFromHost ? "  check_from: host" : "")
-          deadline: \(healthDeadline)
-          interval: 0.05
-        hooks: \(dir)/hooks
-        \(extraYAML)
-        """
+            app: test-\(tag)
+            hosts: [\(self.targets.map { h in roles[h].map { "{host: \(h), roles: [\($0.joined(separator: ", "))]}" } ?? h }.joined(separator: ", "))]
+            ssh:
+              user: \(hosts.user)
+              identity: \(hosts.identity)
+              known_hosts: \(hosts.knownHosts)
+              connect_timeout: \(connectTimeout)
+            \(sshYAML.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+            deploy_to: \(deployTo)
+            keep_releases: \(keep)
+            start: sh start.sh
+            health:
+              port: \(self.port)
+            \(bindReached ? "  address: reached" : "")
+            \(checkFromHost ? "  check_from: host" : "")
+              deadline: \(healthDeadline)
+              interval: 0.05
+            hooks: \(dir)/hooks
+            \(extraYAML)
+            """
         try yaml.write(toFile: configFile, atomically: true, encoding: .utf8)
     }
 
@@ -55,7 +59,8 @@ public final class DeployFixture: @unchecked Sendable {
     public static func peekPort() -> Int { nextPort() }
 
     static func nextPort() -> Int {
-        portLock.lock(); defer { portLock.unlock() }
+        portLock.lock()
+        defer { portLock.unlock() }
         lastPort += 3
         return lastPort
     }
@@ -70,7 +75,8 @@ public final class DeployFixture: @unchecked Sendable {
     /// A hook that touches `entered` and then waits until the test creates `go`: the run is parked
     /// at that moment for as long as the test needs.
     public func parkingHook(_ name: String) throws -> (entered: String, go: String) {
-        let entered = dir + "/\(name).entered", go = dir + "/\(name).go"
+        let entered = dir + "/\(name).entered"
+        let go = dir + "/\(name).go"
         try writeHook(name, "touch '\(entered)'\nwhile [ ! -f '\(go)' ]; do sleep 0.05; done\n")
         return (entered, go)
     }
@@ -78,7 +84,9 @@ public final class DeployFixture: @unchecked Sendable {
     /// Polls until `path` exists (or `timeout` passes).
     public static func waitForFile(_ path: String, timeout: Double = 30) async throws {
         let deadline = Date().addingTimeInterval(timeout)
-        while !FileManager.default.fileExists(atPath: path) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        while !FileManager.default.fileExists(atPath: path) && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     public func release(_ version: String) -> String { hosts.repoRoot + "/releases-example/" + version }
@@ -95,10 +103,14 @@ public final class DeployFixture: @unchecked Sendable {
     public func config() throws -> DeployConfig { try DeployConfig.load(file: configFile) }
 
     /// A run on the fixture's hosts (or `config`'s), its fleet closed when `body` returns.
-    public func run(_ config: DeployConfig? = nil, options: Deployment.Options = .init(),
-                    _ body: (Deployment) async -> DeployReport) async throws -> DeployReport {
+    public func run(
+        _ config: DeployConfig? = nil, options: Deployment.Options = .init(),
+        _ body: (Deployment) async -> DeployReport
+    ) async throws -> DeployReport {
         let cfg = try config ?? self.config()
-        return await withFleet(cfg) { await body(Deployment(config: cfg, transport: $0, options: options, notify: { _ in })) }
+        return await withFleet(cfg) {
+            await body(Deployment(config: cfg, transport: $0, options: options, notify: { _ in }))
+        }
     }
 
     public func deploy(_ version: String, from path: String? = nil) async throws -> DeployReport {
@@ -144,7 +156,8 @@ public final class DeployFixture: @unchecked Sendable {
 
     /// `shipit changes --json` for the last hour, from the ledger alone.
     public func timeline() async throws -> Timeline {
-        try ShipitBinary.decode(Timeline.self, try await shipit(["changes", "--json", "--no-hosts", "--since", "1h"]).stdout)
+        try ShipitBinary.decode(
+            Timeline.self, try await shipit(["changes", "--json", "--no-hosts", "--since", "1h"]).stdout)
     }
 
     public func cleanUp() async {
@@ -155,6 +168,9 @@ public final class DeployFixture: @unchecked Sendable {
     /// Stops the app (in place, or on the traffic switch's slots) and the managed proxy on `host`,
     /// and removes deploy_to.
     public func stopAll(on host: String) async {
-        _ = try? await sh(host, "for p in \(deployTo)/.shipit/roles/*.pid; do [ -f \"$p\" ] && kill -9 -- -$(cat \"$p\"); done; for p in \(deployTo)/shared/app.pid \(deployTo)/.shipit/slots/*.pid \(deployTo)/.shipit/proxy/nginx.pid; do [ -f \"$p\" ] && kill $(cat \"$p\"); done; rm -rf \(deployTo)")
+        _ = try? await sh(
+            host,
+            "for p in \(deployTo)/.shipit/roles/*.pid; do [ -f \"$p\" ] && kill -9 -- -$(cat \"$p\"); done; for p in \(deployTo)/shared/app.pid \(deployTo)/.shipit/slots/*.pid \(deployTo)/.shipit/proxy/nginx.pid; do [ -f \"$p\" ] && kill $(cat \"$p\"); done; rm -rf \(deployTo)"
+        )
     }
 }

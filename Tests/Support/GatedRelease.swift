@@ -25,24 +25,26 @@ public struct GatedRelease: Sendable {
         switch mode {
         case .parkStart:
             script = """
-            G='\(gate)'; CHOSEN='\(chosen)'
-            if [ -f "$G/armed" ] && { [ -z "$CHOSEN" ] || case "$CHOSEN" in *" $SHIPIT_HOST "*) true ;; *) false ;; esac; }; then
-              touch "$G/entered-$SHIPIT_HOST"
-              while [ ! -f "$G/go" ]; do sleep 0.05; done
-            fi
-            exec sh ./start.orig.sh
-            """
+                G='\(gate)'; CHOSEN='\(chosen)'
+                if [ -f "$G/armed" ] && { [ -z "$CHOSEN" ] || case "$CHOSEN" in *" $SHIPIT_HOST "*) true ;; *) false ;; esac; }; then
+                  touch "$G/entered-$SHIPIT_HOST"
+                  while [ ! -f "$G/go" ]; do sleep 0.05; done
+                fi
+                exec sh ./start.orig.sh
+                """
         case .notReady:
             // app.pl reads READY_STATUS on every request; here it is a link to the gate's file.
             try "503\n".write(toFile: gate + "/ready", atomically: true, encoding: .utf8)
             try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: gate + "/ready")
-            try FileManager.default.createSymbolicLink(atPath: path + "/READY_STATUS", withDestinationPath: gate + "/ready")
+            try FileManager.default.createSymbolicLink(
+                atPath: path + "/READY_STATUS", withDestinationPath: gate + "/ready")
             script = """
-            sh ./start.orig.sh || exit $?
-            touch '\(gate)'/entered-"$SHIPIT_HOST"
-            """
+                sh ./start.orig.sh || exit $?
+                touch '\(gate)'/entered-"$SHIPIT_HOST"
+                """
         }
-        try ("#!/bin/sh\n# A test's gate (Tests/Support/GatedRelease.swift).\n" + script + "\n").write(toFile: path + "/start.sh", atomically: true, encoding: .utf8)
+        try ("#!/bin/sh\n# A test's gate (Tests/Support/GatedRelease.swift).\n" + script + "\n").write(
+            toFile: path + "/start.sh", atomically: true, encoding: .utf8)
         if armed { arm() }
     }
 
@@ -64,5 +66,8 @@ public struct GatedRelease: Sendable {
         }
     }
 
-    struct GateError: Error, CustomStringConvertible { let message: String; var description: String { message } }
+    struct GateError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
 }

@@ -6,7 +6,8 @@ import ShipitCore
 /// (`scripts/registry.sh up && scripts/images.sh`, done by `make test`).
 public final class ImageFixture: @unchecked Sendable {
     public static let registry = ProcessInfo.processInfo.environment["SHIPIT_REGISTRY_ADDR"] ?? "127.0.0.1:5055"
-    public static let engine = "podman --root /srv/podman/root --runroot /srv/podman/run --tmpdir /srv/podman/tmp --cgroup-manager cgroupfs --events-backend file"
+    public static let engine =
+        "podman --root /srv/podman/root --runroot /srv/podman/run --tmpdir /srv/podman/tmp --cgroup-manager cgroupfs --events-backend file"
 
     public let hosts: TestHosts
     public let app: String
@@ -16,8 +17,10 @@ public final class ImageFixture: @unchecked Sendable {
     public let configFile: String
     public var targets: [String] { hosts.hosts }
 
-    public init(hosts: TestHosts = .current, image: String = "demo", extraImageYAML: String = "", extraYAML: String = "",
-                roles: [String: [String]] = [:]) throws {
+    public init(
+        hosts: TestHosts = .current, image: String = "demo", extraImageYAML: String = "", extraYAML: String = "",
+        roles: [String: [String]] = [:]
+    ) throws {
         self.hosts = hosts
         let tag = String(UUID().uuidString.prefix(6)).lowercased()
         app = "img-\(tag)"
@@ -70,7 +73,10 @@ public final class ImageFixture: @unchecked Sendable {
 
     public func cleanUp() async {
         for h in targets {
-            _ = try? await podman(h, "rm -f $(\(Self.engine) ps -aq --filter label=shipit.app=\(app)) >/dev/null 2>&1; [ -f \(deployTo)/.shipit/proxy/nginx.pid ] && kill $(cat \(deployTo)/.shipit/proxy/nginx.pid); rm -rf \(deployTo)")
+            _ = try? await podman(
+                h,
+                "rm -f $(\(Self.engine) ps -aq --filter label=shipit.app=\(app)) >/dev/null 2>&1; [ -f \(deployTo)/.shipit/proxy/nginx.pid ] && kill $(cat \(deployTo)/.shipit/proxy/nginx.pid); rm -rf \(deployTo)"
+            )
         }
         try? FileManager.default.removeItem(atPath: dir)
     }

@@ -18,11 +18,16 @@ public final class LoadGenerator: @unchecked Sendable {
     let stopFile: String
 
     /// Starts `threads` clients per target, for at most `seconds`.
-    public init(targets: [String], port: Int, threads: Int = 3, seconds: Double = 120, bad: String? = nil, keepAlive: Bool = false,
-                hosts: TestHosts = .current) throws {
+    public init(
+        targets: [String], port: Int, threads: Int = 3, seconds: Double = 120, bad: String? = nil,
+        keepAlive: Bool = false,
+        hosts: TestHosts = .current
+    ) throws {
         stopFile = Local.tempDir("load") + "/stop"
-        var args = [hosts.repoRoot + "/scripts/load.py", "--targets", targets.map { "\($0):\(port)" }.joined(separator: ","),
-                    "--threads", String(threads), "--seconds", String(seconds), "--stop-file", stopFile]
+        var args = [
+            hosts.repoRoot + "/scripts/load.py", "--targets", targets.map { "\($0):\(port)" }.joined(separator: ","),
+            "--threads", String(threads), "--seconds", String(seconds), "--stop-file", stopFile,
+        ]
         if let bad { args += ["--bad", bad] }
         if keepAlive { args.append("--keepalive") }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
@@ -44,7 +49,8 @@ public final class LoadGenerator: @unchecked Sendable {
             }
         }
         do { return try JSONDecoder().decode(Result.self, from: data) } catch {
-            throw LocalProcess.Failure(argv: ["load.py"], status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+            throw LocalProcess.Failure(
+                argv: ["load.py"], status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
         }
     }
 }

@@ -20,7 +20,10 @@ public final class ProcessTrace: @unchecked Sendable {
     /// `appStart`: the config's `start` command.
     public init(sshdPidFile pidFile: String, appStart: String = "sh start.sh") async throws {
         self.appStart = appStart
-        guard let pid = try String(contentsOfFile: pidFile, encoding: .utf8).split(whereSeparator: \.isWhitespace).first.map(String.init) else {
+        guard
+            let pid = try String(contentsOfFile: pidFile, encoding: .utf8).split(whereSeparator: \.isWhitespace).first
+                .map(String.init)
+        else {
             throw TraceError(message: "no pid in \(pidFile)")
         }
         prefix = Local.tempDir("strace") + "/t"
@@ -28,7 +31,9 @@ public final class ProcessTrace: @unchecked Sendable {
         strace.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
         // Attached with -p, strace stops the traced processes at every system call (its seccomp
         // filter only serves programs it starts): a traced run is slow, give it time.
-        strace.arguments = ["-f", "-ff", "-qq", "-e", "trace=execve", "-e", "signal=none", "-s", "80", "-o", prefix, "-p", pid]
+        strace.arguments = [
+            "-f", "-ff", "-qq", "-e", "trace=execve", "-e", "signal=none", "-s", "80", "-o", prefix, "-p", pid,
+        ]
         strace.standardOutput = FileHandle.nullDevice
         strace.standardError = FileHandle.nullDevice
         try strace.run()
@@ -36,7 +41,10 @@ public final class ProcessTrace: @unchecked Sendable {
         for _ in 0..<200 {
             let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
             if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("TracerPid:") }),
-               line.split(separator: "\t").last.map({ $0.trimmingCharacters(in: .whitespaces) }) != "0" { return }
+                line.split(separator: "\t").last.map({ $0.trimmingCharacters(in: .whitespaces) }) != "0"
+            {
+                return
+            }
             if !strace.isRunning { break }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -64,7 +72,10 @@ public final class ProcessTrace: @unchecked Sendable {
             }
             // One process's file: the shell that runs the app's start command (`sh -c 'sh
             // start.sh'`), or start.sh itself, and what it execs in place (setsid, the app).
-            if let first = execs.first, first.arguments.hasPrefix("[\"sh\", \"-c\", \"\(appStart)\"]") || first.arguments.hasPrefix("[\"sh\", \"start.sh\"]") {
+            if let first = execs.first,
+                first.arguments.hasPrefix("[\"sh\", \"-c\", \"\(appStart)\"]")
+                    || first.arguments.hasPrefix("[\"sh\", \"start.sh\"]")
+            {
                 continue
             }
             all += execs

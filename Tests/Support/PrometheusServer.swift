@@ -14,22 +14,26 @@ public final class PrometheusServer: @unchecked Sendable {
         url = "http://127.0.0.1:\(port)"
         dir = Local.tempDir("prometheus")
         let config = """
-        global:
-          scrape_interval: 1s
-          evaluation_interval: 1s
-        scrape_configs:
-          - job_name: app
-            scrape_timeout: 900ms
-            static_configs:
-              - targets: [\(targets.map { "'\($0)'" }.joined(separator: ", "))]
-        """
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            scrape_configs:
+              - job_name: app
+                scrape_timeout: 900ms
+                static_configs:
+                  - targets: [\(targets.map { "'\($0)'" }.joined(separator: ", "))]
+            """
         try config.write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-        process.arguments = ["--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
-                             "--log.level=warn", "--storage.tsdb.retention.time=1h"]
+        process.arguments = [
+            "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
+            "--web.listen-address=127.0.0.1:\(port)",
+            "--log.level=warn", "--storage.tsdb.retention.time=1h",
+        ]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/prometheus.log").creatingFile())
+        process.standardError = try FileHandle(
+            forWritingTo: URL(fileURLWithPath: dir + "/prometheus.log").creatingFile())
         try process.run()
     }
 
@@ -37,7 +41,11 @@ public final class PrometheusServer: @unchecked Sendable {
     public func waitReady(timeout: Double = 30) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let out = try? await Local.run(["curl", "-fsS", "--max-time", "1", url + "/-/ready"]), out.contains("Ready") { return }
+            if let out = try? await Local.run(["curl", "-fsS", "--max-time", "1", url + "/-/ready"]),
+                out.contains("Ready")
+            {
+                return
+            }
             guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -47,15 +55,23 @@ public final class PrometheusServer: @unchecked Sendable {
 
     /// The value of an instant query (nil: no data).
     public func query(_ q: String) async throws -> Double? {
-        let out = try await Local.run(["curl", "-fsS", "--max-time", "2", "--data-urlencode", "query=\(q)", url + "/api/v1/query"])
-        guard let doc = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], let data = doc["data"] as? [String: Any],
-              let result = data["result"] as? [[String: Any]], let value = result.first?["value"] as? [Any], value.count == 2,
-              let text = value[1] as? String else { return nil }
+        let out = try await Local.run([
+            "curl", "-fsS", "--max-time", "2", "--data-urlencode", "query=\(q)", url + "/api/v1/query",
+        ])
+        guard let doc = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any],
+            let data = doc["data"] as? [String: Any],
+            let result = data["result"] as? [[String: Any]], let value = result.first?["value"] as? [Any],
+            value.count == 2,
+            let text = value[1] as? String
+        else { return nil }
         return Double(text)
     }
 
     public func stop() {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

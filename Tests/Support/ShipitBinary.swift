@@ -20,32 +20,40 @@ public struct ShipitBinary: Sendable {
     /// Runs to completion on a dispatch thread (never blocking the test's concurrency pool).
     public func run(_ args: [String], cwd: String? = nil, environment: [String: String]? = nil) async throws -> Run {
         try await withCheckedThrowingContinuation { cont in
-            Thread.detachNewThread { cont.resume(with: Result { try runBlocking(args, cwd: cwd, environment: environment) }) }
+            Thread.detachNewThread {
+                cont.resume(with: Result { try runBlocking(args, cwd: cwd, environment: environment) })
+            }
         }
     }
 
     func runBlocking(_ args: [String], cwd: String?, environment: [String: String]?) throws -> Run {
         let p = start(args, cwd: cwd, environment: environment)
-        let out = p.standardOutput as! Pipe, err = p.standardError as! Pipe
+        let out = p.standardOutput as! Pipe
+        let err = p.standardError as! Pipe
         try p.run()
         // Drain stderr concurrently: a full pipe would block the child.
         nonisolated(unsafe) var e = Data()
         let group = DispatchGroup()
         group.enter()
-        Thread.detachNewThread { e = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        Thread.detachNewThread {
+            e = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Run(
+            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e, as: UTF8.self))
     }
-
 
     /// `shipit <command> --config <config> <rest…>`, as an operator runs it against one config.
     /// `--config` goes after the command words (`rollout promote`, `maintenance on`), before the
     /// first option.
     public func run(config: String, _ args: [String], environment: [String: String]? = nil) async throws -> Run {
         let words = args.prefix { !$0.hasPrefix("-") }
-        return try await run(Array(words) + ["--config", config] + args.dropFirst(words.count), environment: environment)
+        return try await run(
+            Array(words) + ["--config", config] + args.dropFirst(words.count), environment: environment)
     }
 
     /// A configured, not yet started process (for tests that signal it).

@@ -22,7 +22,8 @@ public final class TLSPostgres: @unchecked Sendable {
         passwordFile = dir + "/pw"
         caCert = dir + "/ca.crt"
         otherCA = dir + "/other-ca.crt"
-        guard let found = try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql").sorted().last else {
+        guard let found = try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql").sorted().last
+        else {
             throw TestFailure("PostgreSQL is not installed (apt-get install postgresql)")
         }
         bin = "/usr/lib/postgresql/\(found)/bin"
@@ -30,7 +31,9 @@ public final class TLSPostgres: @unchecked Sendable {
         try await Self.makeCA(dir: dir, name: "ca")
         try await Self.makeCA(dir: dir, name: "other-ca")
         try await issue(name: "server", for: serverName)
-        try await asPostgres(["\(bin)/initdb", "-D", dir + "/data", "-U", "postgres", "--auth-local=trust", "-E", "UTF8"])
+        try await asPostgres([
+            "\(bin)/initdb", "-D", dir + "/data", "-U", "postgres", "--auth-local=trust", "-E", "UTF8",
+        ])
         try """
         listen_addresses = '127.0.0.1'
         unix_socket_directories = '\(dir)'
@@ -55,14 +58,22 @@ public final class TLSPostgres: @unchecked Sendable {
             port = Int.random(in: 26000...26999)
             do {
                 // The port on the command line: each try its own.
-                try await asPostgres(["\(bin)/pg_ctl", "-D", dir + "/data", "-l", dir + "/log", "-o", "-p \(port)", "-w", "-t", "30", "start"])
+                try await asPostgres([
+                    "\(bin)/pg_ctl", "-D", dir + "/data", "-l", dir + "/log", "-o", "-p \(port)", "-w", "-t", "30",
+                    "start",
+                ])
                 lastError = nil
                 break
             } catch { lastError = error }
         }
         if let lastError { throw lastError }
-        try await asPostgres(["psql", "-h", dir, "-p", String(port), "-U", "postgres", "-qc", "CREATE ROLE shipit LOGIN PASSWORD '\(password)'"])
-        try await asPostgres(["psql", "-h", dir, "-p", String(port), "-U", "postgres", "-qc", "CREATE DATABASE shipit OWNER shipit"])
+        try await asPostgres([
+            "psql", "-h", dir, "-p", String(port), "-U", "postgres", "-qc",
+            "CREATE ROLE shipit LOGIN PASSWORD '\(password)'",
+        ])
+        try await asPostgres([
+            "psql", "-h", dir, "-p", String(port), "-U", "postgres", "-qc", "CREATE DATABASE shipit OWNER shipit",
+        ])
     }
 
     /// Stops exactly the server this instance started (its own data directory), if it runs.
@@ -85,17 +96,26 @@ public final class TLSPostgres: @unchecked Sendable {
     }
 
     static func makeCA(dir: String, name: String) async throws {
-        try await Local.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=shipit test \(name)",
-                             "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).crt"])
+        try await Local.run([
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+            "/CN=shipit test \(name)",
+            "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).crt",
+        ])
     }
 
     /// A key and a certificate for `host` (CN and subjectAltName), signed by the test CA.
     func issue(name: String, for host: String) async throws {
         let ext = "\(dir)/\(name).ext"
         try "subjectAltName=DNS:\(host)\n".write(toFile: ext, atomically: true, encoding: .utf8)
-        try await Local.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=\(host)", "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).csr"])
-        try await Local.run(["openssl", "x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", caCert, "-CAkey", "\(dir)/ca.key", "-CAcreateserial",
-                             "-days", "1", "-extfile", ext, "-out", "\(dir)/\(name).crt"])
+        try await Local.run([
+            "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=\(host)", "-keyout", "\(dir)/\(name).key",
+            "-out", "\(dir)/\(name).csr",
+        ])
+        try await Local.run([
+            "openssl", "x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", caCert, "-CAkey", "\(dir)/ca.key",
+            "-CAcreateserial",
+            "-days", "1", "-extfile", ext, "-out", "\(dir)/\(name).crt",
+        ])
     }
 
     func installServerCertificate(_ name: String) async throws {
@@ -114,8 +134,8 @@ public final class TLSPostgres: @unchecked Sendable {
     }
 }
 
-private extension String {
-    func appendLine(toFile path: String) throws {
+extension String {
+    fileprivate func appendLine(toFile path: String) throws {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         try handle.seekToEnd()

@@ -1,6 +1,6 @@
 import Foundation
-import ShipitCore
 import SSH
+import ShipitCore
 
 /// The real sshd hosts started by `scripts/testhosts.sh up` (make test does this). Integration tests
 /// fail loudly, never skip, when the hosts are missing.
@@ -17,8 +17,9 @@ public struct TestHosts: Sendable {
         let list = (try? String(contentsOfFile: dir + "/hosts.txt", encoding: .utf8)) ?? ""
         let hosts = list.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
         precondition(!hosts.isEmpty, "no test hosts in \(dir): run `make test` (or scripts/testhosts.sh up 3) first")
-        return TestHosts(stateDir: dir, hosts: hosts, user: env["SHIPIT_TEST_USER"] ?? "deploy",
-                         identity: dir + "/keys/id_ed25519", knownHosts: dir + "/known_hosts")
+        return TestHosts(
+            stateDir: dir, hosts: hosts, user: env["SHIPIT_TEST_USER"] ?? "deploy",
+            identity: dir + "/keys/id_ed25519", knownHosts: dir + "/known_hosts")
     }()
 
     public var repoRoot: String {
@@ -29,10 +30,13 @@ public struct TestHosts: Sendable {
 
     public func key(_ name: String) -> String { stateDir + "/keys/" + name }
 
-    public func options(knownHosts: String? = nil, auth: [SSHOptions.Authentication]? = nil,
-                        policy: SSHOptions.HostKeyPolicy = .strict, connectTimeout: Double = 10) -> SSHOptions {
-        SSHOptions(authentication: auth ?? [.privateKey(path: identity)], knownHostsPath: knownHosts ?? self.knownHosts,
-                   hostKeyPolicy: policy, connectTimeout: connectTimeout)
+    public func options(
+        knownHosts: String? = nil, auth: [SSHOptions.Authentication]? = nil,
+        policy: SSHOptions.HostKeyPolicy = .strict, connectTimeout: Double = 10
+    ) -> SSHOptions {
+        SSHOptions(
+            authentication: auth ?? [.privateKey(path: identity)], knownHostsPath: knownHosts ?? self.knownHosts,
+            hostKeyPolicy: policy, connectTimeout: connectTimeout)
     }
 
     /// A copy of the harness's known_hosts in which `name`'s entries (hashed, as `ssh` writes them)
@@ -64,7 +68,10 @@ public struct TestHosts: Sendable {
     public func httpGet(_ host: String, port: Int, path: String = "/") async throws -> String {
         let s = try await connect(to: host)
         let raw: Data
-        do { raw = try await s.tunnelRequest(host: host, port: port, request: Data("GET \(path) HTTP/1.0\r\n\r\n".utf8), timeout: 3) } catch {
+        do {
+            raw = try await s.tunnelRequest(
+                host: host, port: port, request: Data("GET \(path) HTTP/1.0\r\n\r\n".utf8), timeout: 3)
+        } catch {
             await s.close()
             throw error
         }
@@ -78,15 +85,20 @@ public struct TestHosts: Sendable {
     }
 
     public func settings(parallel: Int = 10) -> ConnectionSettings {
-        ConnectionSettings(user: user, identities: [identity], useAgent: false, knownHostsPath: knownHosts,
-                           connectTimeout: 10, commandTimeout: 60, parallel: parallel)
+        ConnectionSettings(
+            user: user, identities: [identity], useAgent: false, knownHostsPath: knownHosts,
+            connectTimeout: 10, commandTimeout: 60, parallel: parallel)
     }
 
     /// SIGKILLs every sshd of a host (listener and open sessions): it drops off mid-step, while its
     /// /srv and its apps live on (`reviveHost` brings sshd back on the same disk).
     @discardableResult
-    public func killHost(_ address: String) async throws -> String { try await harness(["kill-host", address], environment: [:]) }
-    public func reviveHost(_ address: String) async throws { try await harness(["revive-host", address], environment: [:]) }
+    public func killHost(_ address: String) async throws -> String {
+        try await harness(["kill-host", address], environment: [:])
+    }
+    public func reviveHost(_ address: String) async throws {
+        try await harness(["revive-host", address], environment: [:])
+    }
 
     /// Runs the harness script (start-host/stop-host/kill-host… for fault tests), with extra
     /// environment (e.g. `SHIPIT_SRV_SIZE` for a host with a tiny disk).

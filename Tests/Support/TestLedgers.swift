@@ -9,7 +9,8 @@ public enum TestStore: String, CaseIterable, Sendable, CustomStringConvertible {
 
     public static var pgTarget: LedgerLocation.PostgresTarget {
         let env = ProcessInfo.processInfo.environment
-        var t = try! LedgerLocation.PostgresTarget.parse(env["SHIPIT_TEST_PG_URL"] ?? "postgres://shipit@127.0.0.1:15432/shipit", field: "SHIPIT_TEST_PG_URL")
+        var t = try! LedgerLocation.PostgresTarget.parse(
+            env["SHIPIT_TEST_PG_URL"] ?? "postgres://shipit@127.0.0.1:15432/shipit", field: "SHIPIT_TEST_PG_URL")
         t.passwordFile = env["SHIPIT_TEST_PG_PASSWORD_FILE"] ?? "/tmp/shipit-pg/pw"
         return t
     }

@@ -7,7 +7,10 @@ public enum FileDescriptorIO {
         var done = 0
         while done < bytes.count {
             let n = bytes[done...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw POSIXFailure(operation: "write") }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw POSIXFailure(operation: "write")
+            }
             done += n
         }
     }
@@ -20,7 +23,10 @@ public enum FileDescriptorIO {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw POSIXFailure(operation: "read") }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw POSIXFailure(operation: "read")
+            }
             if n == 0 { return tail }
             chunk.withUnsafeBytes { tail.append(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
         }

@@ -6,14 +6,18 @@ public enum CIPlatform: String, Sendable, CaseIterable {
     case github, gitlab, none
 
     /// `--ci auto` (the default): the platform's own variable says.
-    public static func detect(_ flag: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CIPlatform {
+    public static func detect(_ flag: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws -> CIPlatform
+    {
         switch flag {
         case "auto":
             if environment["GITHUB_ACTIONS"] == "true" { return .github }
             if environment["GITLAB_CI"] == "true" { return .gitlab }
             return .none
         default:
-            guard let p = CIPlatform(rawValue: flag) else { throw ShipitError.input("--ci: expected auto, github, gitlab or none") }
+            guard let p = CIPlatform(rawValue: flag) else {
+                throw ShipitError.input("--ci: expected auto, github, gitlab or none")
+            }
             return p
         }
     }
@@ -31,6 +35,8 @@ public enum CIPlatform: String, Sendable, CaseIterable {
     public static func gitlabSection(start: Bool, name: String, header: String = "", time: Date = Date()) -> String {
         let ts = Int(time.timeIntervalSince1970)
         let id = name.map { $0.isLetter || $0.isNumber ? $0 : "_" }
-        return start ? "\u{1B}[0Ksection_start:\(ts):\(String(id))[collapsed=true]\r\u{1B}[0K\(header)" : "\u{1B}[0Ksection_end:\(ts):\(String(id))\r\u{1B}[0K"
+        return start
+            ? "\u{1B}[0Ksection_start:\(ts):\(String(id))[collapsed=true]\r\u{1B}[0K\(header)"
+            : "\u{1B}[0Ksection_end:\(ts):\(String(id))\r\u{1B}[0K"
     }
 }

@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// What a pipeline gets from a deploy or rollback's report: annotations for every failed host and
 /// for the outcome, a Markdown summary (outcome, release, each host before → after, changed
@@ -18,12 +18,16 @@ public struct CISummary: Sendable {
     public var previousRelease: String { DeployReport.commonPrevious(report.hosts) ?? "" }
 
     public var outputs: [(String, String)] {
-        [("release", report.releaseID), ("outcome", report.outcome.rawValue), ("previous_release", previousRelease),
-         ("exit_code", String(report.exitCode.rawValue)), ("attempt", report.attemptID ?? "")]
+        [
+            ("release", report.releaseID), ("outcome", report.outcome.rawValue), ("previous_release", previousRelease),
+            ("exit_code", String(report.exitCode.rawValue)), ("attempt", report.attemptID ?? ""),
+        ]
     }
 
     /// `name=value` lines (GitHub's `$GITHUB_OUTPUT` and a GitLab dotenv report read the same).
-    public var outputLines: String { outputs.map { "\($0.0)=\($0.1.replacing("\n", with: " "))" }.joined(separator: "\n") + "\n" }
+    public var outputLines: String {
+        outputs.map { "\($0.0)=\($0.1.replacing("\n", with: " "))" }.joined(separator: "\n") + "\n"
+    }
 
     public var dotenvLines: String {
         outputs.map { "SHIPIT_\($0.0.uppercased())=\($0.1.replacing("\n", with: " "))" }.joined(separator: "\n") + "\n"
@@ -35,16 +39,26 @@ public struct CISummary: Sendable {
     public var githubAnnotations: [String] {
         var lines: [String] = []
         for h in report.hosts where h.failedStep != nil {
-            lines.append(CIPlatform.githubCommand("error", title: "shipit \(report.operation): \(h.host) failed at \(h.failedStep!)", h.error ?? "failed"))
+            lines.append(
+                CIPlatform.githubCommand(
+                    "error", title: "shipit \(report.operation): \(h.host) failed at \(h.failedStep!)",
+                    h.error ?? "failed"))
         }
-        let headline = "\(report.operation) of \(report.app) \(report.releaseID): \(report.outcome.rawValue) (exit \(report.exitCode.rawValue))"
+        let headline =
+            "\(report.operation) of \(report.app) \(report.releaseID): \(report.outcome.rawValue) (exit \(report.exitCode.rawValue))"
         switch report.phase {
         case .succeeded, .paused: break
         case .rolledBack:
-            lines.append(CIPlatform.githubCommand("warning", title: "shipit: rolled back", "\(headline); every switched host is back on \(previousRelease)"))
+            lines.append(
+                CIPlatform.githubCommand(
+                    "warning", title: "shipit: rolled back",
+                    "\(headline); every switched host is back on \(previousRelease)"))
             lines.append(CIPlatform.githubCommand("error", title: "shipit \(report.operation) failed", headline))
         default:
-            lines.append(CIPlatform.githubCommand("error", title: "shipit \(report.operation) failed", headline + (report.summaryError.map { ": \($0)" } ?? "")))
+            lines.append(
+                CIPlatform.githubCommand(
+                    "error", title: "shipit \(report.operation) failed",
+                    headline + (report.summaryError.map { ": \($0)" } ?? "")))
         }
         return lines
     }
@@ -62,7 +76,9 @@ public struct CISummary: Sendable {
         if let e = report.summaryError { md.append("| error | \(Self.cell(e)) |") }
         md += ["", "| host | before | after | result |", "|---|---|---|---|"]
         for h in report.hosts {
-            let result = h.failedStep.map { "failed at \($0): \(Self.cell(h.error ?? ""))" } ?? (h.current == report.releaseID && h.previous != h.current ? "switched" : "unchanged")
+            let result =
+                h.failedStep.map { "failed at \($0): \(Self.cell(h.error ?? ""))" }
+                ?? (h.current == report.releaseID && h.previous != h.current ? "switched" : "unchanged")
             md.append("| \(h.host) | `\(h.previous ?? "(none)")` | `\(h.current ?? "(none)")` | \(result) |")
         }
         if !report.changedFiles.isEmpty {

@@ -11,7 +11,10 @@ public struct ChangesQuery: Sendable {
     public var limit = ChangesQuery.defaultLimit
     public static let defaultLimit = 200
 
-    public init(from: Date? = nil, to: Date? = nil, host: String? = nil, askHosts: Bool = true, limit: Int = ChangesQuery.defaultLimit) {
+    public init(
+        from: Date? = nil, to: Date? = nil, host: String? = nil, askHosts: Bool = true,
+        limit: Int = ChangesQuery.defaultLimit
+    ) {
         self.from = from
         self.to = to
         self.host = host
@@ -21,8 +24,10 @@ public struct ChangesQuery: Sendable {
 
     /// `history`/`hostStatus`: host history a caller already fetched (triage's probe brings it back
     /// in the same exec); the hosts are then not asked again.
-    public func run(config: DeployConfig, ledger: Ledger?, ledgerStatus: String, transport: HostTransport,
-                    history given: [String: [HostHistory.Entry]]? = nil, hostStatus givenStatus: [String: String]? = nil) async -> Timeline {
+    public func run(
+        config: DeployConfig, ledger: Ledger?, ledgerStatus: String, transport: HostTransport,
+        history given: [String: [HostHistory.Entry]]? = nil, hostStatus givenStatus: [String: String]? = nil
+    ) async -> Timeline {
         var notes: [String] = []
         var status = ledgerStatus
         var attempts: [LedgerAttempt] = []
@@ -31,12 +36,17 @@ public struct ChangesQuery: Sendable {
         var ledgerTotal = 0
         if let ledger {
             do {
-                let window = LedgerQuery(from: from, to: to, app: config.app, stage: .some(config.stage), host: host, limit: limit > 0 ? limit : nil)
+                let window = LedgerQuery(
+                    from: from, to: to, app: config.app, stage: .some(config.stage), host: host,
+                    limit: limit > 0 ? limit : nil)
                 attempts = try await ledger.attempts(window)
-                ledgerTotal = attempts.count < (window.limit ?? Int.max) ? attempts.count : try await ledger.count(window)
+                ledgerTotal =
+                    attempts.count < (window.limit ?? Int.max) ? attempts.count : try await ledger.count(window)
                 // The config of the attempt just before the first one shown, to diff against.
                 if let first = attempts.first {
-                    before = try await ledger.attempts(LedgerQuery(to: first.startedAt, app: config.app, stage: .some(config.stage), limit: 1)).last?.configHash
+                    before = try await ledger.attempts(
+                        LedgerQuery(to: first.startedAt, app: config.app, stage: .some(config.stage), limit: 1)
+                    ).last?.configHash
                 }
                 var hashes = Set(attempts.map(\.configHash))
                 if let before { hashes.insert(before) }
@@ -49,8 +59,14 @@ public struct ChangesQuery: Sendable {
         }
         switch status {
         case "ok": break
-        case "missing": notes.append("no ledger at \(config.ledgerPath): this timeline comes from the hosts' history alone (runs that failed before switching any host are not in it)")
-        default: notes.append("the ledger \(config.ledgerPath) is \(status): this timeline comes from the hosts' history alone (runs that failed before switching any host are not in it)")
+        case "missing":
+            notes.append(
+                "no ledger at \(config.ledgerPath): this timeline comes from the hosts' history alone (runs that failed before switching any host are not in it)"
+            )
+        default:
+            notes.append(
+                "the ledger \(config.ledgerPath) is \(status): this timeline comes from the hosts' history alone (runs that failed before switching any host are not in it)"
+            )
         }
 
         var hostStatus: [String: String] = [:]
@@ -59,11 +75,14 @@ public struct ChangesQuery: Sendable {
         if let given {
             history = given
             hostStatus = givenStatus ?? [:]
-            for (h, st) in hostStatus.sorted(by: { $0.key < $1.key }) where st != "ok" { notes.append("\(h) is unreachable: its history is missing from this timeline") }
+            for (h, st) in hostStatus.sorted(by: { $0.key < $1.key }) where st != "ok" {
+                notes.append("\(h) is unreachable: its history is missing from this timeline")
+            }
         } else if askHosts {
             var c = config
             c.hosts = hosts
-            let result = await FleetInspector(config: c, transport: transport).inspect(.init(historyLines: HostHistory.readLimit))
+            let result = await FleetInspector(config: c, transport: transport).inspect(
+                .init(historyLines: HostHistory.readLimit))
             for h in result.hosts {
                 hostStatus[h.host] = h.reachable ? "ok" : "unreachable: \(h.error ?? "?")"
                 if !h.reachable { notes.append("\(h.host) is unreachable: its history is missing from this timeline") }
@@ -72,8 +91,9 @@ public struct ChangesQuery: Sendable {
         } else {
             for h in hosts { hostStatus[h] = "not asked" }
         }
-        var entries = TimelineBuilder.entries(attempts: attempts, configs: configs, configBefore: before, history: history,
-                                              from: from, to: to, app: config.app, stage: config.stage)
+        var entries = TimelineBuilder.entries(
+            attempts: attempts, configs: configs, configBefore: before, history: history,
+            from: from, to: to, app: config.app, stage: config.stage)
         if ledgerTotal > attempts.count, let oldest = attempts.first?.startedAt {
             // The limit cut older ledger attempts: host lines older than the oldest shown belong to
             // those, not to runs the ledger lacks.
@@ -82,15 +102,17 @@ public struct ChangesQuery: Sendable {
         let total = ledgerTotal + entries.filter { $0.origin == "hosts" }.count
         if limit > 0 && entries.count > limit { entries = Array(entries.suffix(limit)) }
         if let ledger {
-            for i in entries.indices where entries[i].origin != "hosts" && entries[i].hosts.contains(where: { $0.rolloutStep != nil }) {
+            for i in entries.indices
+            where entries[i].origin != "hosts" && entries[i].hosts.contains(where: { $0.rolloutStep != nil }) {
                 entries[i].rollout = Self.rolloutLines((try? await ledger.steps(attemptID: entries[i].attempt)) ?? [])
             }
         }
         if total > entries.count {
             notes.append("showing the newest \(entries.count) of \(total) changes in this window (--limit 0 shows all)")
         }
-        return Timeline(from: from, to: to, app: config.app, ledger: config.ledgerPath, ledgerStatus: status,
-                        hostStatus: hostStatus, notes: notes, total: total, entries: entries)
+        return Timeline(
+            from: from, to: to, app: config.app, ledger: config.ledgerPath, ledgerStatus: status,
+            hostStatus: hostStatus, notes: notes, total: total, entries: entries)
     }
 
     /// The rollout's story from the ledger's steps: step events, failed gate samples, and the

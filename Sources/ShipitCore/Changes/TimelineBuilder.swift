@@ -3,8 +3,10 @@ import FoundationEssentials
 /// Builds a `Timeline`: ledger attempts first (the full record), then attempts that only the
 /// hosts' history knows (a ledger deleted, or runs from another machine), sorted by start time.
 public enum TimelineBuilder {
-    public static func entries(attempts: [LedgerAttempt], configs: [String: [String: String]], configBefore: String?,
-                               history: [String: [HostHistory.Entry]], from: Date?, to: Date?, app: String, stage: String?) -> [Timeline.Entry] {
+    public static func entries(
+        attempts: [LedgerAttempt], configs: [String: [String: String]], configBefore: String?,
+        history: [String: [HostHistory.Entry]], from: Date?, to: Date?, app: String, stage: String?
+    ) -> [Timeline.Entry] {
         var out: [Timeline.Entry] = []
         var lastHash = configBefore
         let seen = Set(history.values.flatMap { $0.map(\.attempt) })
@@ -14,14 +16,18 @@ public enum TimelineBuilder {
                 changes = diff(configs[prev], configs[a.configHash])
             }
             lastHash = a.configHash
-            out.append(Timeline.Entry(
-                time: a.startedAt, finished: a.finishedAt, attempt: a.id, operation: a.operation, app: a.app, stage: a.stage,
-                release: a.releaseID, outcome: a.outcome.rawValue, state: a.state, by: "\(a.user)@\(a.machine)", ci: a.ci,
-                source: a.source, commit: a.commit, ref: a.ref, error: a.error, changedCount: a.changedCount,
-                changedFiles: a.changedFiles, configHash: a.configHash, configChanges: changes, imageDigest: a.imageDigest,
-                migrations: a.migrations,
-                hosts: a.hosts,
-                origin: seen.contains(a.id) ? "ledger+hosts" : "ledger"))
+            out.append(
+                Timeline.Entry(
+                    time: a.startedAt, finished: a.finishedAt, attempt: a.id, operation: a.operation, app: a.app,
+                    stage: a.stage,
+                    release: a.releaseID, outcome: a.outcome.rawValue, state: a.state, by: "\(a.user)@\(a.machine)",
+                    ci: a.ci,
+                    source: a.source, commit: a.commit, ref: a.ref, error: a.error, changedCount: a.changedCount,
+                    changedFiles: a.changedFiles, configHash: a.configHash, configChanges: changes,
+                    imageDigest: a.imageDigest,
+                    migrations: a.migrations,
+                    hosts: a.hosts,
+                    origin: seen.contains(a.id) ? "ledger+hosts" : "ledger"))
         }
         let known = Set(attempts.map(\.id))
         out += fromHosts(history, skipping: known, app: app, stage: stage).filter { e in
@@ -31,10 +37,15 @@ public enum TimelineBuilder {
     }
 
     /// Attempts reconstructed from host history lines, grouped by attempt id.
-    static func fromHosts(_ history: [String: [HostHistory.Entry]], skipping known: Set<String>, app: String, stage: String?) -> [Timeline.Entry] {
+    static func fromHosts(
+        _ history: [String: [HostHistory.Entry]], skipping known: Set<String>, app: String, stage: String?
+    ) -> [Timeline.Entry] {
         var byAttempt: [String: [(host: String, entry: HostHistory.Entry)]] = [:]
         for (host, entries) in history {
-            for e in entries where !e.attempt.isEmpty && !known.contains(e.attempt) && e.app == app && (e.stage == nil || e.stage == stage) {
+            for e in entries
+            where !e.attempt.isEmpty && !known.contains(e.attempt) && e.app == app
+                && (e.stage == nil || e.stage == stage)
+            {
                 byAttempt[e.attempt, default: []].append((host, e))
             }
         }
@@ -43,7 +54,8 @@ public enum TimelineBuilder {
             let switches = sorted.filter { $0.entry.event != "outcome" }
             let first = switches.first?.entry ?? sorted[0].entry
             let operation = switches.contains { $0.entry.event == "rollback" } ? "rollback" : "deploy"
-            let outcome = sorted.last { $0.entry.event == "outcome" }?.entry.outcome
+            let outcome =
+                sorted.last { $0.entry.event == "outcome" }?.entry.outcome
                 ?? (switches.contains { $0.entry.event == "auto-rollback" } ? "rolled-back" : "unknown")
             var hosts: [String: Timeline.Host] = [:]
             for (host, e) in sorted where e.event != "outcome" {
@@ -54,8 +66,10 @@ public enum TimelineBuilder {
             }
             return Timeline.Entry(
                 time: first.time, finished: sorted.last?.entry.time, attempt: id, operation: operation, app: first.app,
-                stage: first.stage, release: first.release, outcome: outcome, state: nil, by: first.by, ci: [:], source: nil,
-                commit: nil, ref: nil, error: nil, changedCount: nil, changedFiles: [], configHash: nil, configChanges: [],
+                stage: first.stage, release: first.release, outcome: outcome, state: nil, by: first.by, ci: [:],
+                source: nil,
+                commit: nil, ref: nil, error: nil, changedCount: nil, changedFiles: [], configHash: nil,
+                configChanges: [],
                 imageDigest: nil, migrations: [], hosts: hosts.values.sorted { $0.host < $1.host }, origin: "hosts")
         }
     }
@@ -63,14 +77,16 @@ public enum TimelineBuilder {
     /// `key: old → new`, `+key = new`, `-key` lines between two flattened configs, redacted again
     /// here: a ledger written by an older shipit may hold values today's rules hide.
     public static func diff(_ old: [String: String]?, _ new: [String: String]?) -> [String] {
-        guard let old = old.map({ Redactor.standard.redact(settings: $0) }), let new = new.map({ Redactor.standard.redact(settings: $0) }) else {
+        guard let old = old.map({ Redactor.standard.redact(settings: $0) }),
+            let new = new.map({ Redactor.standard.redact(settings: $0) })
+        else {
             return ["config changed (details not in the ledger)"]
         }
         var lines: [String] = []
         for k in Set(old.keys).union(new.keys).sorted() {
             switch (old[k], new[k]) {
-            case let (o?, n?) where o != n: lines.append("\(k): \(o) → \(n)")
-            case let (nil, n?): lines.append("+\(k) = \(n)")
+            case (let o?, let n?) where o != n: lines.append("\(k): \(o) → \(n)")
+            case (nil, let n?): lines.append("+\(k) = \(n)")
             case (_?, nil): lines.append("-\(k)")
             default: break
             }

@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// What `shipit check` found: per host, each check with its result and, when it did not pass, what
 /// to do about it.
@@ -58,7 +58,9 @@ public struct CheckReport: Sendable, Codable {
         var lines = ["shipit check: \(app) (\(strategy)) in \(deployTo) on \(hosts.count) host(s); nothing was changed"]
         lines.append("\(pad("HOST", hw))  \(pad("CHECK", cw))  RESULT  DETAIL")
         for (host, item) in rows {
-            lines.append("\(pad(host, hw))  \(pad(item.check, cw))  \(pad(item.status.rawValue.uppercased(), 6))  \(item.detail)")
+            lines.append(
+                "\(pad(host, hw))  \(pad(item.check, cw))  \(pad(item.status.rawValue.uppercased(), 6))  \(item.detail)"
+            )
         }
         let todo = rows.filter { $0.1.status != .ok && $0.1.fix != nil }
         if !todo.isEmpty {
@@ -69,9 +71,13 @@ public struct CheckReport: Sendable, Codable {
         lines.append("")
         let warned = hosts.filter { $0.passed && $0.items.contains { $0.status == .warn } }.count
         if passed {
-            lines.append("All \(hosts.count) host(s) ready to deploy\(warned > 0 ? " (\(warned) with warnings)" : "") (\(String(cFormat: "%.2f", seconds)) s).")
+            lines.append(
+                "All \(hosts.count) host(s) ready to deploy\(warned > 0 ? " (\(warned) with warnings)" : "") (\(String(cFormat: "%.2f", seconds)) s)."
+            )
         } else {
-            lines.append("NOT READY: \(failedHosts.count) of \(hosts.count) host(s) failed a check: \(failedHosts.joined(separator: ", ")) (\(String(cFormat: "%.2f", seconds)) s).")
+            lines.append(
+                "NOT READY: \(failedHosts.count) of \(hosts.count) host(s) failed a check: \(failedHosts.joined(separator: ", ")) (\(String(cFormat: "%.2f", seconds)) s)."
+            )
         }
         return lines.joined(separator: "\n")
     }

@@ -25,9 +25,10 @@ public struct FleetCheck: Sendable {
         let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { host in
             await self.check(host)
         }
-        return CheckReport(app: config.app, strategy: config.strategy.rawValue, deployTo: config.deployTo,
-                           hosts: config.hosts.map { CheckReport.HostResult(host: $0, items: results[$0] ?? []) },
-                           seconds: ExecRunner.seconds(ContinuousClock.now - started))
+        return CheckReport(
+            app: config.app, strategy: config.strategy.rawValue, deployTo: config.deployTo,
+            hosts: config.hosts.map { CheckReport.HostResult(host: $0, items: results[$0] ?? []) },
+            seconds: ExecRunner.seconds(ContinuousClock.now - started))
     }
 
     func check(_ host: String) async -> [CheckReport.Item] {
@@ -43,23 +44,36 @@ public struct FleetCheck: Sendable {
         let out = ScriptOutput(result.stdoutText)
         let user = out.first("user") ?? config.connection.user
         let endpoint = try? config.connection.endpoint(for: host)
-        let via = endpoint.map { $0.jumps.isEmpty ? "" : " through \($0.jumps.map(\.target.description).joined(separator: " > "))" } ?? ""
+        let via =
+            endpoint.map {
+                $0.jumps.isEmpty ? "" : " through \($0.jumps.map(\.target.description).joined(separator: " > "))"
+            } ?? ""
         let known = endpoint?.options.knownHostsPath ?? config.connection.knownHostsPath
         var items = [CheckReport.Item("ssh", .ok, "connected as \(user)\(via); host key matches \(known)")]
         guard result.status.succeeded || out.first("existing") != nil else {
-            items.append(.init("script", .fail, "the check script failed (exit \(result.exitCode)): \(String(result.stderrText.suffix(300)))",
-                               fix: "the host needs a POSIX sh with df and awk"))
+            items.append(
+                .init(
+                    "script", .fail,
+                    "the check script failed (exit \(result.exitCode)): \(String(result.stderrText.suffix(300)))",
+                    fix: "the host needs a POSIX sh with df and awk"))
             return items
         }
         if let f = out.first("fixed") { items.append(.init("fix", .ok, f)) }
-        if let f = out.first("fixfailed") { items.append(.init("fix", .fail, f, fix: "create it as root: sudo install -d -o \(user) \(config.deployTo)")) }
+        if let f = out.first("fixfailed") {
+            items.append(
+                .init("fix", .fail, f, fix: "create it as root: sudo install -d -o \(user) \(config.deployTo)"))
+        }
         items.append(deployTo(out, user: user))
         items.append(disk(out))
         items.append(tools(out, host: host))
         var inventory = HostInspection(host: host, reachable: true)
         inventory.read(out)
         items.append(lock(inventory))
-        items.append(.init("release", .ok, inventory.current.map { "current \($0)" + (inventory.previous.map { ", previous \($0)" } ?? "") } ?? "none yet (first deploy)"))
+        items.append(
+            .init(
+                "release", .ok,
+                inventory.current.map { "current \($0)" + (inventory.previous.map { ", previous \($0)" } ?? "") }
+                    ?? "none yet (first deploy)"))
         items.append(clock(out.first("clock"), sent: sent, received: received))
         items.append(upload(sftp: await transport.sftpAvailable(host)))
         return items
@@ -69,41 +83,65 @@ public struct FleetCheck: Sendable {
     func upload(sftp: Bool) -> CheckReport.Item {
         let mode = config.connection.upload
         if sftp {
-            return .init("upload", .ok, mode == .auto ? "streamed on the extract script's stdin up to 2 MiB, SFTP above" : "\(mode.rawValue) (SFTP available)")
+            return .init(
+                "upload", .ok,
+                mode == .auto
+                    ? "streamed on the extract script's stdin up to 2 MiB, SFTP above"
+                    : "\(mode.rawValue) (SFTP available)")
         }
         switch mode {
         case .sftp, .scp:
-            return .init("upload", .warn, "this host's sshd offers no SFTP: uploads are streamed on the extract script's stdin instead",
-                         fix: "nothing to do; or set ssh.upload: stream to say so")
+            return .init(
+                "upload", .warn,
+                "this host's sshd offers no SFTP: uploads are streamed on the extract script's stdin instead",
+                fix: "nothing to do; or set ssh.upload: stream to say so")
         default:
-            return .init("upload", .ok, "streamed on the extract script's stdin (this host's sshd offers no SFTP; none is needed)")
+            return .init(
+                "upload", .ok,
+                "streamed on the extract script's stdin (this host's sshd offers no SFTP; none is needed)")
         }
     }
 
     func connectionFailure(_ host: String, _ error: Error) -> CheckReport.Item {
         let c = config.connection
         let why = ErrorText.withoutHost(error)
-        guard let e = error as? SSHError else { return .init("ssh", .fail, why, fix: "check the address and that sshd runs on port \(c.port)") }
+        guard let e = error as? SSHError else {
+            return .init("ssh", .fail, why, fix: "check the address and that sshd runs on port \(c.port)")
+        }
         let keyscan = "ssh-keyscan -p \(c.port) \(host) >> \(c.knownHostsPath)"
         switch e.kind {
         case .hostKeyUnknown:
-            return .init("host key", .fail, "\(host) is not in \(c.knownHostsPath): \(why)",
-                         fix: "add its key after comparing the fingerprint out of band: \(keyscan) (or, once, --accept-new-host-keys)")
+            return .init(
+                "host key", .fail, "\(host) is not in \(c.knownHostsPath): \(why)",
+                fix:
+                    "add its key after comparing the fingerprint out of band: \(keyscan) (or, once, --accept-new-host-keys)"
+            )
         case .hostKeyMismatch:
-            return .init("host key", .fail, "the key \(host) offers does NOT match \(c.knownHostsPath): \(why)",
-                         fix: "if the host was reinstalled, confirm its new fingerprint out of band, then: ssh-keygen -R \(host) -f \(c.knownHostsPath) && \(keyscan); otherwise treat it as a possible interception and do not deploy")
+            return .init(
+                "host key", .fail, "the key \(host) offers does NOT match \(c.knownHostsPath): \(why)",
+                fix:
+                    "if the host was reinstalled, confirm its new fingerprint out of band, then: ssh-keygen -R \(host) -f \(c.knownHostsPath) && \(keyscan); otherwise treat it as a possible interception and do not deploy"
+            )
         case .hostKeyCheck:
             return .init("host key", .fail, why, fix: "check that \(c.knownHostsPath) is readable and well-formed")
         case .authentication:
             let keys = c.identities.isEmpty ? "your key" : c.identities.joined(separator: ", ")
-            return .init("auth", .fail, "\(c.user)@\(host) refused \(keys): \(why)",
-                         fix: "add the public key to ~\(c.user)/.ssh/authorized_keys on \(host) (ssh-copy-id -p \(c.port) \(c.user)@\(host)), or set ssh.user / ssh.identity")
+            return .init(
+                "auth", .fail, "\(c.user)@\(host) refused \(keys): \(why)",
+                fix:
+                    "add the public key to ~\(c.user)/.ssh/authorized_keys on \(host) (ssh-copy-id -p \(c.port) \(c.user)@\(host)), or set ssh.user / ssh.identity"
+            )
         case .resolve:
             return .init("ssh", .fail, why, fix: "\(host) does not resolve: check the name in hosts: (or DNS)")
         case .connect, .timeout, .handshake:
-            return .init("ssh", .fail, why, fix: "check that \(host) is up, sshd listens on port \(c.port) and no firewall is in the way (ssh.connect_timeout is \(c.connectTimeout) s)")
+            return .init(
+                "ssh", .fail, why,
+                fix:
+                    "check that \(host) is up, sshd listens on port \(c.port) and no firewall is in the way (ssh.connect_timeout is \(c.connectTimeout) s)"
+            )
         default:
-            return .init("ssh", .fail, why, fix: "run `ssh -p \(c.port) \(c.user)@\(host) true` to see what the host says")
+            return .init(
+                "ssh", .fail, why, fix: "run `ssh -p \(c.port) \(c.user)@\(host) true` to see what the host says")
         }
     }
 
@@ -114,15 +152,24 @@ public struct FleetCheck: Sendable {
         let create = "sudo install -d -o \(user) \(d)"
         if existing == d {
             guard writable else {
-                return .init("deploy_to", .fail, "\(d) is not writable by \(user)", fix: "give it to the deploy user: sudo chown -R \(user) \(d)")
+                return .init(
+                    "deploy_to", .fail, "\(d) is not writable by \(user)",
+                    fix: "give it to the deploy user: sudo chown -R \(user) \(d)")
             }
-            return out.first("layout") == "1" ? .init("deploy_to", .ok, "\(d) writable by \(user)")
-                : .init("deploy_to", .ok, "\(d) writable by \(user); releases/ and shared/ are created by the first deploy (or check --fix)")
+            return out.first("layout") == "1"
+                ? .init("deploy_to", .ok, "\(d) writable by \(user)")
+                : .init(
+                    "deploy_to", .ok,
+                    "\(d) writable by \(user); releases/ and shared/ are created by the first deploy (or check --fix)")
         }
         guard writable else {
-            return .init("deploy_to", .fail, "\(d) does not exist and \(existing) is not writable by \(user)", fix: "create it for the deploy user: \(create)")
+            return .init(
+                "deploy_to", .fail, "\(d) does not exist and \(existing) is not writable by \(user)",
+                fix: "create it for the deploy user: \(create)")
         }
-        return .init("deploy_to", .warn, "\(d) does not exist yet (\(existing) is writable: the first deploy creates it)", fix: "shipit check --fix creates it now")
+        return .init(
+            "deploy_to", .warn, "\(d) does not exist yet (\(existing) is writable: the first deploy creates it)",
+            fix: "shipit check --fix creates it now")
     }
 
     func disk(_ out: ScriptOutput) -> CheckReport.Item {
@@ -131,8 +178,9 @@ public struct FleetCheck: Sendable {
         }
         let free = String(cFormat: "%.1f GiB", Double(kb) / 1_048_576)
         guard kb >= minFreeKB else {
-            return .init("disk", .fail, "only \(kb / 1024) MiB free for \(config.deployTo), need \(minFreeKB / 1024) MiB",
-                         fix: "free space on that filesystem (old releases: lower keep_releases), or move deploy_to")
+            return .init(
+                "disk", .fail, "only \(kb / 1024) MiB free for \(config.deployTo), need \(minFreeKB / 1024) MiB",
+                fix: "free space on that filesystem (old releases: lower keep_releases), or move deploy_to")
         }
         return .init("disk", .ok, "\(free) free")
     }
@@ -145,15 +193,22 @@ public struct FleetCheck: Sendable {
         guard missing.isEmpty else {
             let list = missing.map { "\($0) (\(why[$0] ?? "needed"))" }.joined(separator: ", ")
             let debian = missing.map { $0 == "sha256sum" || $0 == "readlink" || $0 == "mv" ? "coreutils" : $0 }
-            return .init("tools", .fail, "missing: \(list)", fix: "install them (Debian: sudo apt-get install \(Array(Set(debian)).sorted().joined(separator: " "))) or fix the PATH of a non-login SSH shell")
+            return .init(
+                "tools", .fail, "missing: \(list)",
+                fix:
+                    "install them (Debian: sudo apt-get install \(Array(Set(debian)).sorted().joined(separator: " "))) or fix the PATH of a non-login SSH shell"
+            )
         }
         return .init("tools", .ok, found.isEmpty ? "none needed" : found.joined(separator: " "))
     }
 
     func lock(_ h: HostInspection) -> CheckReport.Item {
         guard let l = h.lock else { return .init("lock", .ok, "free") }
-        let who = "held by \(l.by ?? "?") (pid \(l.pid ?? "?"), since \(l.started ?? "?"))\(l.reason.map { " for \($0)" } ?? "")"
-        return .init("lock", .warn, who, fix: "a deploy now would wait for it (--lock-wait) or exit 6; if that run is dead: shipit lock release")
+        let who =
+            "held by \(l.by ?? "?") (pid \(l.pid ?? "?"), since \(l.started ?? "?"))\(l.reason.map { " for \($0)" } ?? "")"
+        return .init(
+            "lock", .warn, who,
+            fix: "a deploy now would wait for it (--lock-wait) or exit 6; if that run is dead: shipit lock release")
     }
 
     /// Skew = the host's clock minus the deployer's at the middle of the round trip; anything
@@ -162,7 +217,8 @@ public struct FleetCheck: Sendable {
         // `date +%s.%N`; a date without %N prints it literally: whole seconds then.
         let parts = (remote ?? "").split(separator: ".", maxSplits: 1).map(String.init)
         guard let first = parts.first, let seconds = Double(first) else {
-            return .init("clock", .warn, "could not read the host's clock (date +%s)", fix: "check that date works on the host")
+            return .init(
+                "clock", .warn, "could not read the host's clock (date +%s)", fix: "check that date works on the host")
         }
         let fraction = parts.count > 1 && parts[1].allSatisfy(\.isNumber) ? Double("0." + parts[1]) : nil
         let hostTime = seconds + (fraction ?? 0)
@@ -171,7 +227,8 @@ public struct FleetCheck: Sendable {
         let raw = hostTime - mid
         let skew = abs(raw) <= tolerance ? 0 : raw
         let said = String(cFormat: "%+.1f s against this machine", skew)
-        let fix = "sync the clocks with NTP on the host and here (timedatectl set-ntp true; chrony or systemd-timesyncd)"
+        let fix =
+            "sync the clocks with NTP on the host and here (timedatectl set-ntp true; chrony or systemd-timesyncd)"
         if abs(skew) > skewFail { return .init("clock", .fail, "\(said) (more than \(Int(skewFail)) s)", fix: fix) }
         if abs(skew) > skewWarn { return .init("clock", .warn, said, fix: fix) }
         return .init("clock", .ok, said)

@@ -20,43 +20,51 @@ public struct HostCheck: Sendable {
         let roles = config.hostRoles
         // setsid: each role process runs in a session of its own (a stop reaches its children).
         let processes = roles.processes(on: host)
-        if config.strategy == .symlink, !processes.isEmpty { t.append(("setsid", "role processes (\(processes.map(\.name).joined(separator: ", ")))")) }
+        if config.strategy == .symlink, !processes.isEmpty {
+            t.append(("setsid", "role processes (\(processes.map(\.name).joined(separator: ", ")))"))
+        }
         // A host that runs only role processes has no proxy.
         if let traffic = config.traffic, roles.runsApp(host) {
             switch traffic.mode {
             case .managed: t.append((traffic.nginx, "traffic switch (managed nginx)"))
             case .system:
                 for cmd in [traffic.test, traffic.reload].compactMap({ $0 }) {
-                    if let first = cmd.split(separator: " ").first { t.append((String(first), "traffic switch (system nginx)")) }
+                    if let first = cmd.split(separator: " ").first {
+                        t.append((String(first), "traffic switch (system nginx)"))
+                    }
                 }
             }
         }
-        if let m = config.migrations, m.migrationHost(in: config) == host { t.append(("psql", "migrations (this host runs them)")) }
+        if let m = config.migrations, m.migrationHost(in: config) == host {
+            t.append(("psql", "migrations (this host runs them)"))
+        }
         var seen = Set<String>()
         return t.filter { seen.insert($0.0).inserted }
     }
 
     public func command(host: String, fix: Bool) -> RemoteCommand {
         let toolList = tools(host: host).map(\.tool).joined(separator: "\n")
-        let check = HostScript.make(.check, layout: config.layout, [("FIX", fix ? "1" : ""), ("TOOLS", toolList)], """
-        PATH="$PATH:/usr/sbin:/usr/local/sbin"
-        echo "clock=$(date +%s.%N)"
-        echo "user=$(id -un)"
-        if [ -n "$FIX" ] && ! { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ]; }; then
-          if err=$(mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>&1); then echo "fixed=created $D and its layout"; else echo "fixfailed=mkdir -p $D: $err"; fi
-        fi
-        # The nearest directory that exists: where the first deploy's mkdir -p starts.
-        p=$D
-        while [ ! -d "$p" ]; do p=${p%/*}; [ -n "$p" ] || p=/; done
-        echo "existing=$p"
-        [ -w "$p" ] && echo "writable=1" || echo "writable=0"
-        [ -d "$RELEASES" ] && [ -d "$SHARED" ] && echo "layout=1" || echo "layout=0"
-        echo "diskkb=$(df -Pk "$p" 2>/dev/null | awk 'NR==2 {print $4}')"
-        printf '%s\\n' "$TOOLS" | while IFS= read -r t; do
-          [ -n "$t" ] || continue
-          if command -v "$t" >/dev/null 2>&1; then echo "tool=ok $t"; else echo "tool=missing $t"; fi
-        done
-        """, timeout: 30)
+        let check = HostScript.make(
+            .check, layout: config.layout, [("FIX", fix ? "1" : ""), ("TOOLS", toolList)],
+            """
+            PATH="$PATH:/usr/sbin:/usr/local/sbin"
+            echo "clock=$(date +%s.%N)"
+            echo "user=$(id -un)"
+            if [ -n "$FIX" ] && ! { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ]; }; then
+              if err=$(mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>&1); then echo "fixed=created $D and its layout"; else echo "fixfailed=mkdir -p $D: $err"; fi
+            fi
+            # The nearest directory that exists: where the first deploy's mkdir -p starts.
+            p=$D
+            while [ ! -d "$p" ]; do p=${p%/*}; [ -n "$p" ] || p=/; done
+            echo "existing=$p"
+            [ -w "$p" ] && echo "writable=1" || echo "writable=0"
+            [ -d "$RELEASES" ] && [ -d "$SHARED" ] && echo "layout=1" || echo "layout=0"
+            echo "diskkb=$(df -Pk "$p" 2>/dev/null | awk 'NR==2 {print $4}')"
+            printf '%s\\n' "$TOOLS" | while IFS= read -r t; do
+              [ -n "$t" ] || continue
+              if command -v "$t" >/dev/null 2>&1; then echo "tool=ok $t"; else echo "tool=missing $t"; fi
+            done
+            """, timeout: 30)
         return check.then(Strategies.make(config).inventory(host: host))
     }
 }

@@ -63,7 +63,8 @@ public struct DeployConfig: Sendable {
         /// address the listener binds (the loopback for all addresses).
         public func probeAddress(of host: String) -> String {
             switch checkFrom {
-            case .deployer: return address == nil || address == Self.reached ? reachedAddress(of: host) : bindAddress(of: host)
+            case .deployer:
+                return address == nil || address == Self.reached ? reachedAddress(of: host) : bindAddress(of: host)
             case .host: return address == nil ? "127.0.0.1" : bindAddress(of: host)
             }
         }
@@ -115,8 +116,11 @@ public struct DeployConfig: Sendable {
 }
 
 extension DeployConfig {
-    static let topKeys: Set<String> = ["app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start", "stop",
-                                       "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout", "notify", "logs", "roles"]
+    static let topKeys: Set<String> = [
+        "app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start", "stop",
+        "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout",
+        "notify", "logs", "roles",
+    ]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
     public static func load(file: String, stage: String? = nil) throws -> DeployConfig {
@@ -153,7 +157,9 @@ extension DeployConfig {
             var a = connection.address(of: host)
             if h.address == Health.reached {
                 guard let ip = IPAddress.resolve(a) else {
-                    throw ShipitError.input("health.address: reached: host \(a) does not resolve to an address on this machine; list it by address, or give health.address an IP address")
+                    throw ShipitError.input(
+                        "health.address: reached: host \(a) does not resolve to an address on this machine; list it by address, or give health.address an IP address"
+                    )
                 }
                 a = ip
             }
@@ -177,15 +183,17 @@ extension DeployConfig {
     /// diff); other lists are indexed.
     static func flatten(_ node: YAMLNode, prefix: String = "") -> [String: String] {
         switch node {
-        case let .mapping(m):
+        case .mapping(let m):
             var out: [String: String] = [:]
             for (k, v) in m.pairs {
                 let key = prefix.isEmpty ? (k.string ?? "?") : "\(prefix).\(k.string ?? "?")"
                 out.merge(flatten(v, prefix: key)) { $1 }
             }
             return out
-        case let .sequence(seq):
-            if seq.items.allSatisfy({ $0.string != nil }) { return [prefix: seq.items.compactMap(\.string).joined(separator: ", ")] }
+        case .sequence(let seq):
+            if seq.items.allSatisfy({ $0.string != nil }) {
+                return [prefix: seq.items.compactMap(\.string).joined(separator: ", ")]
+            }
             var out: [String: String] = [:]
             for (i, v) in seq.items.enumerated() { out.merge(flatten(v, prefix: "\(prefix)[\(i)]")) { $1 } }
             return out
@@ -196,11 +204,15 @@ extension DeployConfig {
 
     /// The stage file over the base: mappings merge key by key, anything else is replaced.
     static func merge(_ base: YAMLNode, _ overlay: YAMLNode) -> YAMLNode {
-        guard case let .mapping(b) = base, case let .mapping(o) = overlay else { return overlay }
+        guard case .mapping(let b) = base, case .mapping(let o) = overlay else { return overlay }
         func same(_ x: YAMLNode, _ y: YAMLNode) -> Bool { x.string != nil && x.string == y.string }
         var pairs: [(key: YAMLNode, value: YAMLNode)] = []
         for (k, v) in b.pairs {
-            if let ov = o.pairs.first(where: { same($0.key, k) })?.value { pairs.append((k, merge(v, ov))) } else { pairs.append((k, v)) }
+            if let ov = o.pairs.first(where: { same($0.key, k) })?.value {
+                pairs.append((k, merge(v, ov)))
+            } else {
+                pairs.append((k, v))
+            }
         }
         for (k, v) in o.pairs where !b.pairs.contains(where: { same($0.key, k) }) { pairs.append((k, v)) }
         return .mapping(.init(pairs: pairs, line: b.line, anchor: b.anchor))
@@ -249,8 +261,11 @@ extension DeployConfig {
 
         var conn = ConnectionSettings(parallel: 10)
         if let ssh = top["ssh"] {
-            let m = try ssh.mapping(allowed: ["user", "port", "identity", "known_hosts", "connect_timeout", "command_timeout", "accept_new_host_keys", "use_agent", "upload",
-                                                      "config", "proxy_jump", "max_concurrent_starts"])
+            let m = try ssh.mapping(allowed: [
+                "user", "port", "identity", "known_hosts", "connect_timeout", "command_timeout", "accept_new_host_keys",
+                "use_agent", "upload",
+                "config", "proxy_jump", "max_concurrent_starts",
+            ])
             if let v = m["user"] { conn.user = try v.string() }
             if let v = m["port"] { conn.port = try v.int(1...65535) }
             if let v = m["identity"] { conn.identities = try v.stringList().map { expand($0, relativeTo: baseDir) } }
@@ -265,17 +280,25 @@ extension DeployConfig {
             }
             if let v = m["proxy_jump"] {
                 let hops: [String]
-                if case .sequence = v.node { hops = try v.stringList() } else { hops = try v.string().split(separator: ",").map { $0.trimmed() } }
+                if case .sequence = v.node {
+                    hops = try v.stringList()
+                } else {
+                    hops = try v.string().split(separator: ",").map { $0.trimmed() }
+                }
                 conn.proxyJump = hops == ["none"] ? [] : hops
                 for hop in conn.proxyJump ?? [] {
-                    do { _ = try conn.jumpHop(hop, defaultUser: "x", fallback: conn.sshOptions, field: v.path) } catch let e as ShipitError {
+                    do {
+                        _ = try conn.jumpHop(hop, defaultUser: "x", fallback: conn.sshOptions, field: v.path)
+                    } catch let e as ShipitError {
                         throw v.fail(e.message.replacing(v.path + ": ", with: ""))
                     }
                 }
             }
             if let v = m["max_concurrent_starts"] { conn.maxConcurrentStarts = try v.int(1...1000) }
             if let v = m["upload"] {
-                guard let mode = ConnectionSettings.UploadMode(rawValue: try v.string()) else { throw v.fail("expected 'auto', 'stream', 'sftp' or 'scp'") }
+                guard let mode = ConnectionSettings.UploadMode(rawValue: try v.string()) else {
+                    throw v.fail("expected 'auto', 'stream', 'sftp' or 'scp'")
+                }
                 conn.upload = mode
             }
         }
@@ -305,13 +328,19 @@ extension DeployConfig {
 
         var health: Health?
         if let hr = top["health"] {
-            let m = try hr.mapping(allowed: ["port", "live", "ready", "address", "check_from", "deadline", "interval", "request_timeout"])
+            let m = try hr.mapping(allowed: [
+                "port", "live", "ready", "address", "check_from", "deadline", "interval", "request_timeout",
+            ])
             guard let port = m["port"] else { throw hr.fail("missing required key 'port'") }
             var h = Health(port: try port.int(1...65535))
-            for (key, kp) in [("live", \Health.live), ("ready", \Health.ready)] as [(String, WritableKeyPath<Health, String>)] {
+            for (key, kp) in [("live", \Health.live), ("ready", \Health.ready)]
+                as [(String, WritableKeyPath<Health, String>)]
+            {
                 if let v = m[key] {
                     let p = try v.string()
-                    guard p.hasPrefix("/"), p.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" }) else { throw v.fail("expected a URL path starting with '/'") }
+                    guard p.hasPrefix("/"), p.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" }) else {
+                        throw v.fail("expected a URL path starting with '/'")
+                    }
                     h[keyPath: kp] = p
                 }
             }
@@ -320,18 +349,24 @@ extension DeployConfig {
                 var parsed: HostAddress?
                 if a != Health.reached { try v.check { parsed = try HostAddress.parse(a, field: $0) } }
                 guard a == Health.reached || (parsed.map { $0.kind != .name } ?? false) else {
-                    throw v.fail("expected an IP address for the public listener to bind, or 'reached' (the address shipit reaches each host on); leave it out to bind every address. A name would be resolved on the host, which may map it to a loopback address (Debian: 127.0.1.1)")
+                    throw v.fail(
+                        "expected an IP address for the public listener to bind, or 'reached' (the address shipit reaches each host on); leave it out to bind every address. A name would be resolved on the host, which may map it to a loopback address (Debian: 127.0.1.1)"
+                    )
                 }
                 h.address = parsed?.host ?? a
             }
             if let v = m["check_from"] {
-                guard let c = Health.CheckFrom(rawValue: try v.string()) else { throw v.fail("expected 'deployer' or 'host'") }
+                guard let c = Health.CheckFrom(rawValue: try v.string()) else {
+                    throw v.fail("expected 'deployer' or 'host'")
+                }
                 h.checkFrom = c
             }
             // A loopback listener answers the host alone: checked from the deployer, its own
             // loopback would answer (or not) for it.
             if let a = h.address, h.checkFrom == .deployer, a == "::1" || a.hasPrefix("127.") {
-                throw (m["address"] ?? hr).fail("\(a) is a loopback address: only the host itself reaches it, and a green smoke test from the deployer would mean nothing. Bind an address users reach, or say so with health.check_from: host")
+                throw (m["address"] ?? hr).fail(
+                    "\(a) is a loopback address: only the host itself reaches it, and a green smoke test from the deployer would mean nothing. Bind an address users reach, or say so with health.check_from: host"
+                )
             }
             if let v = m["deadline"] { h.deadline = try v.double(0.1...3600) }
             if let v = m["interval"] { h.interval = try v.double(0.01...60) }
@@ -357,7 +392,9 @@ extension DeployConfig {
                 }
                 if let e = m["password_env"] {
                     let name = try e.string()
-                    guard RemoteCommand.isValidEnvName(name) else { throw e.fail("expected an environment variable name") }
+                    guard RemoteCommand.isValidEnvName(name) else {
+                        throw e.fail("expected an environment variable name")
+                    }
                     t.passwordEnv = name
                 }
                 if let f = m["password_file"] { t.passwordFile = expand(try f.string(), relativeTo: baseDir) }
@@ -374,11 +411,16 @@ extension DeployConfig {
         } else if strategy == .image {
             throw reader.fail("'strategy: image' needs an 'image' section (name, container_port, port)")
         }
-        if strategy == .image, let s = top["start"] { throw s.fail("'start' is for the symlink strategy; the image's own command runs") }
-        if strategy == .image, let s = top["stop"] { throw s.fail("'stop' is for the symlink strategy; the engine stops the container") }
-        var config = DeployConfig(file: file, app: app, stage: nil, hosts: hosts, connection: conn, strategy: strategy,
-                                  deployTo: deployTo, keepReleases: keep, shared: shared, start: start, health: health,
-                                  diskFactor: diskFactor, hooksDir: hooksDir, ledgerPath: ledgerPath, image: image, configHash: "")
+        if strategy == .image, let s = top["start"] {
+            throw s.fail("'start' is for the symlink strategy; the image's own command runs")
+        }
+        if strategy == .image, let s = top["stop"] {
+            throw s.fail("'stop' is for the symlink strategy; the engine stops the container")
+        }
+        var config = DeployConfig(
+            file: file, app: app, stage: nil, hosts: hosts, connection: conn, strategy: strategy,
+            deployTo: deployTo, keepReleases: keep, shared: shared, start: start, health: health,
+            diskFactor: diskFactor, hooksDir: hooksDir, ledgerPath: ledgerPath, image: image, configHash: "")
         config.roles = roles
         if let rr = top["roles"] {
             for (key, value) in try rr.mapping(allowed: nil).sorted(by: { $0.key < $1.key }) {
@@ -395,11 +437,14 @@ extension DeployConfig {
         if let t = top["triage"] { config.triage = try TriageSettings.parse(t) }
         if let t = top["traffic"] {
             config.traffic = try TrafficSettings.parse(t, health: health)
-            if config.traffic != nil, strategy == .symlink, start == nil { throw t.fail("the traffic switch starts each release on a slot: 'start' is needed") }
+            if config.traffic != nil, strategy == .symlink, start == nil {
+                throw t.fail("the traffic switch starts each release on a slot: 'start' is needed")
+            }
         }
         if let r = top["rollout"] { config.rollout = try RolloutSettings.parse(r, health: health) }
         if let n = top["notify"] { config.notify = try NotifySettings.parse(n) }
-        config.logs = try top["logs"].map { try LogSettings.parse($0, strategy: strategy, deployTo: deployTo) }
+        config.logs =
+            try top["logs"].map { try LogSettings.parse($0, strategy: strategy, deployTo: deployTo) }
             ?? LogSettings.defaults(strategy: strategy, deployTo: deployTo)
         if let mr = top["migrations"] {
             let m = try MigrationSettings.parse(mr)
@@ -415,4 +460,3 @@ extension DeployConfig {
         return FilePath.join(dir, path)
     }
 }
-

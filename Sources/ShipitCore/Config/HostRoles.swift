@@ -45,7 +45,8 @@ extension DeployConfig {
         let r = hostRoles
         let known = Set(hosts.flatMap { r.roles(of: $0) })
         for role in wanted where !known.contains(role) {
-            throw ShipitError.input("--roles: no host has the role '\(role)' (roles here: \(known.sorted().joined(separator: ", ")))")
+            throw ShipitError.input(
+                "--roles: no host has the role '\(role)' (roles here: \(known.sorted().joined(separator: ", ")))")
         }
         let selected = Set(wanted)
         let kept = hosts.filter { !selected.isDisjoint(with: r.roles(of: $0)) }
@@ -53,7 +54,9 @@ extension DeployConfig {
             for host in kept {
                 let others = r.roles(of: host).filter { !selected.contains($0) }
                 guard others.isEmpty else {
-                    throw ShipitError.input("--roles \(wanted.joined(separator: ",")): host \(host) also has the role(s) \(others.joined(separator: ", ")), which would be left on the old release; add them to --roles, or leave --roles out")
+                    throw ShipitError.input(
+                        "--roles \(wanted.joined(separator: ",")): host \(host) also has the role(s) \(others.joined(separator: ", ")), which would be left on the old release; add them to --roles, or leave --roles out"
+                    )
                 }
             }
         }

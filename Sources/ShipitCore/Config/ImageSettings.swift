@@ -24,12 +24,16 @@ public struct ImageSettings: Sendable, Equatable {
 
 extension ImageSettings {
     static func parse(_ r: YAMLReader, baseDir: String) throws -> ImageSettings {
-        let m = try r.mapping(allowed: ["name", "engine", "container_port", "port", "env", "env_file", "volumes", "keep_images", "tls_verify", "stop_timeout"])
+        let m = try r.mapping(allowed: [
+            "name", "engine", "container_port", "port", "env", "env_file", "volumes", "keep_images", "tls_verify",
+            "stop_timeout",
+        ])
         guard let nameR = m["name"] else { throw r.fail("missing required key 'name'") }
         let name = try nameR.string()
         // registry[:port]/path: letters, digits, . _ - / : only (no tag, no digest, no shell).
         guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-/:".contains($0)) }),
-              !name.contains("..") , !name.hasSuffix(":"), name.first != "-" else {
+            !name.contains(".."), !name.hasSuffix(":"), name.first != "-"
+        else {
             throw nameR.fail("expected an image name like registry.example.com/team/app (no tag, no digest)")
         }
         guard let cp = m["container_port"] else { throw r.fail("missing required key 'container_port'") }
@@ -59,7 +63,9 @@ extension ImageSettings {
         if let v = m["volumes"] {
             for item in try v.sequence() {
                 let spec = try item.string()
-                guard spec.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"`$;|&<>(){}\\\"'".contains($0) }), !spec.contains("..") else {
+                guard spec.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"`$;|&<>(){}\\\"'".contains($0) }),
+                    !spec.contains("..")
+                else {
                     throw item.fail("expected HOST_PATH:CONTAINER_PATH[:ro] without shell metacharacters or '..'")
                 }
                 s.volumes.append(spec)

@@ -30,12 +30,18 @@ public struct LogSettings: Sendable, Equatable {
         var s = defaults(strategy: strategy, deployTo: deployTo)
         let m = try r.mapping(allowed: ["path", "command", "container", "errors", "max_bytes"])
         let given = ["path", "command", "container"].filter { m[$0] != nil }
-        guard given.count <= 1 else { throw r.fail("give one of path, command, container (not \(given.joined(separator: " and ")))") }
+        guard given.count <= 1 else {
+            throw r.fail("give one of path, command, container (not \(given.joined(separator: " and ")))")
+        }
         if let v = m["path"] {
             let p = try v.string()
             let full = p.hasPrefix("/") ? p : deployTo + "/" + p
-            guard !full.contains(".."), full.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"'\"`$;&|<>\\(){}".contains($0) }) else {
-                throw v.fail("expected a path without spaces, quotes, '..' or shell metacharacters (a '*' or '?' glob in it is fine)")
+            guard !full.contains(".."),
+                full.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"'\"`$;&|<>\\(){}".contains($0) })
+            else {
+                throw v.fail(
+                    "expected a path without spaces, quotes, '..' or shell metacharacters (a '*' or '?' glob in it is fine)"
+                )
             }
             s.source = .file(full)
         }

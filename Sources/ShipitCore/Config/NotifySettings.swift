@@ -21,7 +21,9 @@ public struct NotifySettings: Sendable, Equatable {
             let m = try item.mapping(allowed: ["url", "secret_env", "events", "timeout"])
             guard let ur = m["url"] else { throw item.fail("missing 'url'") }
             let text = try ur.string()
-            guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else { throw ur.fail("expected an http:// or https:// URL") }
+            guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ur.fail("expected an http:// or https:// URL")
+            }
             var t = Target(url: url)
             if let v = m["secret_env"] {
                 let name = try v.string()

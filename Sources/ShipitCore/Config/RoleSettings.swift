@@ -26,11 +26,17 @@ public struct ProcessRole: Sendable, Equatable {
     /// The signals a process may be asked to stop with (`kill -s NAME`).
     static let signals: Set<String> = ["TERM", "INT", "QUIT", "HUP", "USR1", "USR2", "WINCH", "KILL"]
 
-    static func parse(name: String, _ r: YAMLReader, strategy: DeployConfig.Strategy, deployTo: String) throws -> ProcessRole {
-        let m = try r.mapping(allowed: ["cmd", "start", "status", "stop_signal", "stop_timeout", "settle", "log", "logs"])
+    static func parse(name: String, _ r: YAMLReader, strategy: DeployConfig.Strategy, deployTo: String) throws
+        -> ProcessRole
+    {
+        let m = try r.mapping(allowed: [
+            "cmd", "start", "status", "stop_signal", "stop_timeout", "settle", "log", "logs",
+        ])
         if m["cmd"] != nil, m["start"] != nil { throw r.fail("give 'cmd' or 'start' (the same thing), not both") }
         guard let c = m["cmd"] ?? m["start"] else {
-            throw r.fail("missing 'cmd': the role's process, run in the foreground (a role without its own process is the app: leave it out of 'roles')")
+            throw r.fail(
+                "missing 'cmd': the role's process, run in the foreground (a role without its own process is the app: leave it out of 'roles')"
+            )
         }
         let command = try c.string()
         guard !command.trimmed().isEmpty else { throw c.fail("empty command") }
@@ -39,7 +45,9 @@ public struct ProcessRole: Sendable, Equatable {
         if let v = m["stop_signal"] {
             var s = try v.string().uppercased()
             if s.hasPrefix("SIG") { s.removeFirst(3) }
-            guard Self.signals.contains(s) else { throw v.fail("expected one of \(Self.signals.sorted().joined(separator: ", "))") }
+            guard Self.signals.contains(s) else {
+                throw v.fail("expected one of \(Self.signals.sorted().joined(separator: ", "))")
+            }
             role.stopSignal = s
         }
         if let v = m["stop_timeout"] { role.stopTimeout = try v.double(0...3600) }
@@ -52,7 +60,9 @@ public struct ProcessRole: Sendable, Equatable {
         }
         if let v = m["logs"] {
             let keys = try v.mapping(allowed: nil).keys
-            guard keys.allSatisfy({ ["path", "command", "container"].contains($0) }) else { throw v.fail("expected one of path, command, container") }
+            guard keys.allSatisfy({ ["path", "command", "container"].contains($0) }) else {
+                throw v.fail("expected one of path, command, container")
+            }
             role.logSource = try LogSettings.parse(v, strategy: strategy, deployTo: deployTo).source
         }
         return role

@@ -36,7 +36,9 @@ public struct RolloutGate: Sendable, Equatable {
         }
     }
 
-    static let keys: Set<String> = ["type", "name", "failure_limit", "timeout", "url", "json", "max", "run", "query", "on_empty"]
+    static let keys: Set<String> = [
+        "type", "name", "failure_limit", "timeout", "url", "json", "max", "run", "query", "on_empty",
+    ]
 
     static func parse(_ r: YAMLReader, health: DeployConfig.Health?) throws -> RolloutGate {
         let m = try r.mapping(allowed: keys)
@@ -45,7 +47,9 @@ public struct RolloutGate: Sendable, Equatable {
         func url(_ key: String) throws -> String {
             guard let v = m[key] else { throw r.fail("a \(type) gate needs '\(key)'") }
             let u = try v.string()
-            guard let parsed = URL(string: u.replacing("{host}", with: "h")), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+            guard let parsed = URL(string: u.replacing("{host}", with: "h")),
+                ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil
+            else {
                 throw v.fail("expected an http:// or https:// URL")
             }
             return u
@@ -57,19 +61,24 @@ public struct RolloutGate: Sendable, Equatable {
             kind = .health
         case "http":
             kind = .http(url: try url("url"), json: try m["json"]?.string(), max: try m["max"]?.double(-1e15...1e15))
-            if m["json"] != nil, m["max"] == nil { throw r.fail("'json' needs 'max' (the value must stay at or under it)") }
+            if m["json"] != nil, m["max"] == nil {
+                throw r.fail("'json' needs 'max' (the value must stay at or under it)")
+            }
         case "command":
             guard let v = m["run"] else { throw r.fail("a command gate needs 'run'") }
             kind = .command(try v.string())
         case "prometheus":
-            guard let q = m["query"], let mx = m["max"] else { throw r.fail("a prometheus gate needs 'query' and 'max'") }
+            guard let q = m["query"], let mx = m["max"] else {
+                throw r.fail("a prometheus gate needs 'query' and 'max'")
+            }
             var emptyPasses = false
             if let e = m["on_empty"] {
                 let v = try e.string()
                 guard ["pass", "fail"].contains(v) else { throw e.fail("expected 'pass' or 'fail'") }
                 emptyPasses = v == "pass"
             }
-            kind = .prometheus(url: try url("url"), query: try q.string(), max: try mx.double(-1e15...1e15), emptyPasses: emptyPasses)
+            kind = .prometheus(
+                url: try url("url"), query: try q.string(), max: try mx.double(-1e15...1e15), emptyPasses: emptyPasses)
         default:
             throw tr.fail("expected health, http, command or prometheus")
         }

@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// `rollout:` in shipit.yml (docs/rollout.md): the hosts switch in cumulative steps, each baked
 /// while gates are sampled; a failed step rolls back exactly the hosts switched so far.
@@ -11,16 +11,16 @@ public struct RolloutSettings: Sendable, Equatable {
 
         public var description: String {
             switch self {
-            case let .count(n): return String(n)
-            case let .percent(p): return p == p.rounded() ? "\(Int(p))%" : "\(p)%"
+            case .count(let n): return String(n)
+            case .percent(let p): return p == p.rounded() ? "\(Int(p))%" : "\(p)%"
             }
         }
 
         /// Hosts this target covers in a fleet of `total` (a percentage rounds up: 10 % of 3 is 1).
         func hosts(of total: Int) -> Int {
             switch self {
-            case let .count(n): return min(n, total)
-            case let .percent(p): return min(total, max(1, Int((Double(total) * p / 100).rounded(.up))))
+            case .count(let n): return min(n, total)
+            case .percent(let p): return min(total, max(1, Int((Double(total) * p / 100).rounded(.up))))
             }
         }
 
@@ -77,7 +77,9 @@ public struct RolloutSettings: Sendable, Equatable {
         let parts = text.split(separator: ",").map(String.init)
         var targets: [Target] = []
         for p in parts {
-            guard let t = Target.parse(p) else { throw ShipitError.input("\(field): '\(p)' is not a host count (1, 2…) or a percentage (50%)") }
+            guard let t = Target.parse(p) else {
+                throw ShipitError.input("\(field): '\(p)' is not a host count (1, 2…) or a percentage (50%)")
+            }
             targets.append(t)
         }
         guard !targets.isEmpty else { throw ShipitError.input("\(field): at least one step is needed") }
@@ -87,14 +89,19 @@ public struct RolloutSettings: Sendable, Equatable {
 
     /// Counts and percentages can't be compared without the fleet; each kind must grow.
     static func checkIncreasing(_ targets: [Target], field: String) throws {
-        var lastCount = 0, lastPercent = 0.0
+        var lastCount = 0
+        var lastPercent = 0.0
         for t in targets {
             switch t {
-            case let .count(n):
-                guard n > lastCount else { throw ShipitError.input("\(field): steps are cumulative and must grow (\(n) after \(lastCount))") }
+            case .count(let n):
+                guard n > lastCount else {
+                    throw ShipitError.input("\(field): steps are cumulative and must grow (\(n) after \(lastCount))")
+                }
                 lastCount = n
-            case let .percent(p):
-                guard p > lastPercent else { throw ShipitError.input("\(field): steps are cumulative and must grow (\(t) after \(lastPercent)%)") }
+            case .percent(let p):
+                guard p > lastPercent else {
+                    throw ShipitError.input("\(field): steps are cumulative and must grow (\(t) after \(lastPercent)%)")
+                }
                 lastPercent = p
             }
         }
@@ -108,11 +115,15 @@ public struct RolloutSettings: Sendable, Equatable {
         var targets: [Target] = []
         for item in try sr.sequence() {
             let text = try item.string()
-            guard let t = Target.parse(text) else { throw item.fail("expected a host count (1, 2…) or a percentage (\"50%\")") }
+            guard let t = Target.parse(text) else {
+                throw item.fail("expected a host count (1, 2…) or a percentage (\"50%\")")
+            }
             targets.append(t)
         }
         guard !targets.isEmpty else { throw sr.fail("at least one step is needed") }
-        do { try checkIncreasing(targets, field: sr.path) } catch let e as ShipitError { throw sr.fail(e.message.replacing("\(sr.path): ", with: "")) }
+        do { try checkIncreasing(targets, field: sr.path) } catch let e as ShipitError {
+            throw sr.fail(e.message.replacing("\(sr.path): ", with: ""))
+        }
         var s = RolloutSettings(steps: targets)
         if let v = m["bake"] { s.bake = try v.double(0...86400) }
         if let v = m["interval"] { s.interval = try v.double(0.1...3600) }
@@ -120,7 +131,9 @@ public struct RolloutSettings: Sendable, Equatable {
         if let g = m["gates"] {
             for item in try g.sequence() { s.gates.append(try RolloutGate.parse(item, health: health)) }
             var names = Set<String>()
-            for gate in s.gates where !names.insert(gate.name).inserted { throw g.fail("two gates are named '\(gate.name)': give one a 'name'") }
+            for gate in s.gates where !names.insert(gate.name).inserted {
+                throw g.fail("two gates are named '\(gate.name)': give one a 'name'")
+            }
         } else if health != nil {
             // Without gates, a bake still watches what the smoke test checked.
             s.gates = [RolloutGate(name: "health", kind: .health)]

@@ -32,7 +32,9 @@ public struct TrafficSettings: Sendable, Equatable {
 }
 
 extension TrafficSettings {
-    static let keys: Set<String> = ["proxy", "mode", "slots", "drain", "standby", "nginx", "upstream_file", "test", "reload"]
+    static let keys: Set<String> = [
+        "proxy", "mode", "slots", "drain", "standby", "nginx", "upstream_file", "test", "reload",
+    ]
 
     /// nil for `traffic: none` (or `proxy: none`): the app restarts in place.
     static func parse(_ r: YAMLReader, health: DeployConfig.Health?) throws -> TrafficSettings? {
@@ -45,7 +47,9 @@ extension TrafficSettings {
         let proxy = try m["proxy"]?.string() ?? "nginx"
         guard ["nginx", "none"].contains(proxy) else { throw m["proxy"]!.fail("expected 'nginx' or 'none'") }
         if proxy == "none" { return nil }
-        guard let health else { throw r.fail("the traffic switch needs 'health' (its port is the public port the proxy listens on)") }
+        guard let health else {
+            throw r.fail("the traffic switch needs 'health' (its port is the public port the proxy listens on)")
+        }
         var t = TrafficSettings(slots: [health.port + 1, health.port + 2])
         if let v = m["mode"] {
             guard let mode = Mode(rawValue: try v.string()) else { throw v.fail("expected 'managed' or 'system'") }
@@ -62,13 +66,19 @@ extension TrafficSettings {
         }
         if let v = m["drain"] { t.drain = try v.double(0...3600) }
         if let v = m["standby"] {
-            if case .scalar = v.node, (try? v.string()) == "keep" { t.standbySeconds = nil } else {
-                do { t.standbySeconds = try v.double(1...604800) } catch { throw v.fail("expected 'keep' or seconds (1 to 604800)") }
+            if case .scalar = v.node, (try? v.string()) == "keep" {
+                t.standbySeconds = nil
+            } else {
+                do { t.standbySeconds = try v.double(1...604800) } catch {
+                    throw v.fail("expected 'keep' or seconds (1 to 604800)")
+                }
             }
         }
         if let v = m["nginx"] {
             let p = try v.string()
-            guard p.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"`$;|&<>(){}\\\"'*?~".contains($0) }) else { throw v.fail("expected a command name or path") }
+            guard p.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"`$;|&<>(){}\\\"'*?~".contains($0) }) else {
+                throw v.fail("expected a command name or path")
+            }
             t.nginx = p
         }
         if let v = m["upstream_file"] {
@@ -80,7 +90,9 @@ extension TrafficSettings {
         t.reload = try m["reload"]?.string()
         if t.mode == .system {
             guard t.upstreamFile != nil, t.reload != nil, t.test != nil else {
-                throw r.fail("mode system needs 'upstream_file', 'test' (e.g. sudo nginx -t) and 'reload' (e.g. sudo systemctl reload nginx)")
+                throw r.fail(
+                    "mode system needs 'upstream_file', 'test' (e.g. sudo nginx -t) and 'reload' (e.g. sudo systemctl reload nginx)"
+                )
             }
         } else if let extra = ["upstream_file", "test", "reload"].first(where: { m[$0] != nil }) {
             throw m[extra]!.fail("'\(extra)' is for mode system; in mode managed shipit runs its own nginx")

@@ -13,7 +13,9 @@ public enum YAMLComposer {
     /// The document's root, or nil for an empty stream.
     public static func compose(_ text: String) throws -> YAMLNode? {
         var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else { throw Failure(message: "cannot start the YAML parser", line: 0) }
+        guard yaml_parser_initialize(&parser) == 1 else {
+            throw Failure(message: "cannot start the YAML parser", line: 0)
+        }
         defer { yaml_parser_delete(&parser) }
         let bytes = Array(text.utf8)
         return try bytes.withUnsafeBufferPointer { buffer in
@@ -27,10 +29,14 @@ public enum YAMLComposer {
                 case .streamEnd: return root
                 case .documentStart:
                     documents += 1
-                    guard documents == 1 else { throw Failure(message: "more than one YAML document ('---'): give one", line: event.line) }
+                    guard documents == 1 else {
+                        throw Failure(message: "more than one YAML document ('---'): give one", line: event.line)
+                    }
                     root = try node(from: try events.next(), &events, depth: 0)
                     let end = try events.next()
-                    guard case .documentEnd = end.kind else { throw Failure(message: "expected the end of the document", line: end.line) }
+                    guard case .documentEnd = end.kind else {
+                        throw Failure(message: "expected the end of the document", line: end.line)
+                    }
                 default: continue
                 }
             }
@@ -41,9 +47,11 @@ public enum YAMLComposer {
     static let maxDepth = 64
 
     private static func node(from event: Event, _ events: inout EventReader, depth: Int) throws -> YAMLNode {
-        guard depth < maxDepth else { throw Failure(message: "nested more than \(maxDepth) levels deep", line: event.line) }
+        guard depth < maxDepth else {
+            throw Failure(message: "nested more than \(maxDepth) levels deep", line: event.line)
+        }
         switch event.kind {
-        case let .scalar(value):
+        case .scalar(let value):
             return .scalar(.init(string: value, line: event.line, anchor: event.anchor))
         case .alias:
             return .alias(line: event.line)
@@ -71,7 +79,11 @@ public enum YAMLComposer {
     }
 
     struct Event {
-        enum Kind { case streamStart, streamEnd, documentStart, documentEnd, scalar(String), alias, sequenceStart, sequenceEnd, mappingStart, mappingEnd }
+        enum Kind {
+            case streamStart, streamEnd, documentStart, documentEnd
+            case scalar(String)
+            case alias, sequenceStart, sequenceEnd, mappingStart, mappingEnd
+        }
         let kind: Kind
         let line: Int
         let anchor: String?
@@ -80,7 +92,6 @@ public enum YAMLComposer {
     /// Pulls events one at a time, copying what is kept out of libyaml's buffers.
     struct EventReader {
         let parser: UnsafeMutablePointer<yaml_parser_t>
-        init(parser: UnsafeMutablePointer<yaml_parser_t>) { self.parser = parser }
 
         mutating func next() throws -> Event {
             var e = yaml_event_t()
@@ -103,9 +114,11 @@ public enum YAMLComposer {
                 let s = e.data.scalar
                 let value = String(decoding: UnsafeBufferPointer(start: s.value, count: s.length), as: UTF8.self)
                 return Event(kind: .scalar(value), line: line, anchor: text(s.anchor))
-            case YAML_SEQUENCE_START_EVENT: return Event(kind: .sequenceStart, line: line, anchor: text(e.data.sequence_start.anchor))
+            case YAML_SEQUENCE_START_EVENT:
+                return Event(kind: .sequenceStart, line: line, anchor: text(e.data.sequence_start.anchor))
             case YAML_SEQUENCE_END_EVENT: return Event(kind: .sequenceEnd, line: line, anchor: nil)
-            case YAML_MAPPING_START_EVENT: return Event(kind: .mappingStart, line: line, anchor: text(e.data.mapping_start.anchor))
+            case YAML_MAPPING_START_EVENT:
+                return Event(kind: .mappingStart, line: line, anchor: text(e.data.mapping_start.anchor))
             case YAML_MAPPING_END_EVENT: return Event(kind: .mappingEnd, line: line, anchor: nil)
             default: throw Failure(message: "unexpected YAML event", line: line)
             }

@@ -28,25 +28,25 @@ public indirect enum YAMLNode: Sendable {
     /// 1-based line the node starts on.
     public var line: Int {
         switch self {
-        case let .scalar(s): return s.line
-        case let .mapping(m): return m.line
-        case let .sequence(s): return s.line
-        case let .alias(line): return line
+        case .scalar(let s): return s.line
+        case .mapping(let m): return m.line
+        case .sequence(let s): return s.line
+        case .alias(let line): return line
         }
     }
 
     public var anchor: String? {
         switch self {
-        case let .scalar(s): return s.anchor
-        case let .mapping(m): return m.anchor
-        case let .sequence(s): return s.anchor
+        case .scalar(let s): return s.anchor
+        case .mapping(let m): return m.anchor
+        case .sequence(let s): return s.anchor
         case .alias: return nil
         }
     }
 
     /// The text of a scalar; nil for anything else.
     public var string: String? {
-        if case let .scalar(s) = self { return s.string }
+        if case .scalar(let s) = self { return s.string }
         return nil
     }
 }

@@ -60,7 +60,7 @@ struct YAMLReader {
     /// The mapping's entries, refusing keys that are not in `allowed` (nil: any key, e.g. `env`).
     func mapping(allowed: Set<String>?) throws -> [String: YAMLReader] {
         try checkNoAnchor()
-        guard case let .mapping(map) = node else { throw fail("expected a mapping (key: value)") }
+        guard case .mapping(let map) = node else { throw fail("expected a mapping (key: value)") }
         var out: [String: YAMLReader] = [:]
         for (k, v) in map.pairs {
             guard let key = k.string else { throw fail("keys must be plain strings") }
@@ -78,7 +78,7 @@ struct YAMLReader {
 
     func sequence() throws -> [YAMLReader] {
         try checkNoAnchor()
-        guard case let .sequence(seq) = node else { throw fail("expected a list") }
+        guard case .sequence(let seq) = node else { throw fail("expected a list") }
         return seq.items.enumerated().map { child("[\($0.offset)]", $0.element) }.map {
             YAMLReader(file: file, node: $0.node, path: $0.path.replacing(".[", with: "["))
         }
@@ -86,7 +86,7 @@ struct YAMLReader {
 
     func string() throws -> String {
         try checkNoAnchor()
-        guard case let .scalar(s) = node else { throw fail("expected a string") }
+        guard case .scalar(let s) = node else { throw fail("expected a string") }
         return s.string
     }
 

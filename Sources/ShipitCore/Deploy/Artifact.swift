@@ -24,7 +24,7 @@ public struct Artifact: Sendable {
         let out = workDir + "/release.tar.gz"
         var commit: String?
         switch source {
-        case let .directory(dir):
+        case .directory(let dir):
             guard FilePath.isDirectory(dir) else {
                 throw ShipitError.input("--from: \(dir) is not a directory")
             }
@@ -32,16 +32,23 @@ public struct Artifact: Sendable {
             // would keep it).
             if FileManager.default.fileExists(atPath: FilePath.join(dir, ignoreFile)) {
                 let list = workDir + "/shipped.list"
-                try shippedPaths(in: dir).map { $0 + "\0" }.joined().write(toFile: list, atomically: true, encoding: .utf8)
+                try shippedPaths(in: dir).map { $0 + "\0" }.joined().write(
+                    toFile: list, atomically: true, encoding: .utf8)
                 // tar runs gzip itself (not a pipeline, whose status would be gzip's): a file that
                 // vanished or could not be read fails the build instead of going missing.
-                try LocalProcess.run(["tar", "--no-recursion", "--null", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "--mode=ug-s",
-                                      "--use-compress-program=gzip -n", "-C", dir, "-T", list, "-cf", out])
+                try LocalProcess.run([
+                    "tar", "--no-recursion", "--null", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
+                    "--mode=ug-s",
+                    "--use-compress-program=gzip -n", "-C", dir, "-T", list, "-cf", out,
+                ])
             } else {
-                try LocalProcess.run(["tar", "--sort=name", "--exclude=.git", "--exclude=./.shipit", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
-                                      "--mode=ug-s", "--use-compress-program=gzip -n", "-C", dir, "-cf", out, "."])
+                try LocalProcess.run([
+                    "tar", "--sort=name", "--exclude=.git", "--exclude=./.shipit", "--mtime=@0", "--owner=0",
+                    "--group=0", "--numeric-owner",
+                    "--mode=ug-s", "--use-compress-program=gzip -n", "-C", dir, "-cf", out, ".",
+                ])
             }
-        case let .git(repo, ref):
+        case .git(let repo, let ref):
             // An option-looking ref or a range (`a..b`, `a...b`) is never one commit.
             guard !ref.isEmpty, !ref.hasPrefix("-"), !ref.contains("..") else {
                 throw ShipitError.input("--ref: \(ref) is not a valid git ref")
@@ -51,12 +58,16 @@ public struct Artifact: Sendable {
             } catch {
                 throw ShipitError.input("--ref: \(ref) is not a commit in \(repo)")
             }
-            try LocalProcess.run(["sh", "-c", "git -C \"$1\" archive --format=tar \"$2\" | gzip -n > \"$3\"", "git", repo, commit!, out])
+            try LocalProcess.run([
+                "sh", "-c", "git -C \"$1\" archive --format=tar \"$2\" | gzip -n > \"$3\"", "git", repo, commit!, out,
+            ])
         }
         let sha = try Digest.sha256Hex(file: out)
         let size = FilePath.size(of: out) ?? 0
-        return Artifact(path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source, commit: commit,
-                        links: try ArtifactLinks.read(tarball: out))
+        return Artifact(
+            path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source,
+            commit: commit,
+            links: try ArtifactLinks.read(tarball: out))
     }
 
     /// The file in the `--from` directory that says what is not shipped, in gitignore syntax.
@@ -76,14 +87,21 @@ public struct Artifact: Sendable {
         let listed: String
         do {
             try LocalProcess.run(["git", "init", "-q", "--bare", gitDir])
-            listed = try LocalProcess.run(["git", "--git-dir=\(gitDir)", "--work-tree=\(root)", "-C", root, "ls-files", "--others", "-z",
-                                           "--exclude-from=\(FilePath.join(root, ignoreFile))", "--exclude=/.shipit/"])
+            listed = try LocalProcess.run([
+                "git", "--git-dir=\(gitDir)", "--work-tree=\(root)", "-C", root, "ls-files", "--others", "-z",
+                "--exclude-from=\(FilePath.join(root, ignoreFile))", "--exclude=/.shipit/",
+            ])
         } catch {
-            throw ShipitError.input("--from: \(FilePath.join(dir, ignoreFile)) needs git on this machine to read it: \(ErrorText.withoutHost(error))")
+            throw ShipitError.input(
+                "--from: \(FilePath.join(dir, ignoreFile)) needs git on this machine to read it: \(ErrorText.withoutHost(error))"
+            )
         }
         var files: [String] = []
         for entry in listed.split(separator: "\0").map(String.init) {
-            guard entry.hasSuffix("/") else { files.append(entry); continue }
+            guard entry.hasSuffix("/") else {
+                files.append(entry)
+                continue
+            }
             // A repository inside the tree (a vendored checkout): git lists it whole and does not
             // look inside; it ships whole, but for its .git.
             let sub = String(entry.dropLast())
@@ -95,7 +113,9 @@ public struct Artifact: Sendable {
         for file in files {
             paths.insert(file)
             var parent = FilePath.directory(of: file)
-            while !parent.isEmpty, parent != ".", paths.insert(parent).inserted { parent = FilePath.directory(of: parent) }
+            while !parent.isEmpty, parent != ".", paths.insert(parent).inserted {
+                parent = FilePath.directory(of: parent)
+            }
         }
         return paths.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }

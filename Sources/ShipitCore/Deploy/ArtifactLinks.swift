@@ -66,7 +66,10 @@ public struct ArtifactLinks: Sendable, Equatable {
         let u = s.utf8
         while i < u.endIndex {
             let c = u[i]
-            if c == 0x22 { s = Substring(u[u.index(after: i)...]); return String(decoding: bytes, as: UTF8.self) }
+            if c == 0x22 {
+                s = Substring(u[u.index(after: i)...])
+                return String(decoding: bytes, as: UTF8.self)
+            }
             if c == 0x5C {
                 i = u.index(after: i)
                 guard i < u.endIndex else { return nil }
@@ -80,9 +83,14 @@ public struct ArtifactLinks: Sendable, Equatable {
                 case UInt8(ascii: "f"): bytes.append(0x0C)
                 case UInt8(ascii: "v"): bytes.append(0x0B)
                 case UInt8(ascii: "0")...UInt8(ascii: "7"):
-                    var value = Int(e - 0x30), n = 1
-                    while n < 3, u.index(after: i) < u.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(u[u.index(after: i)]) {
-                        i = u.index(after: i); value = value * 8 + Int(u[i] - 0x30); n += 1
+                    var value = Int(e - 0x30)
+                    var n = 1
+                    while n < 3, u.index(after: i) < u.endIndex,
+                        (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(u[u.index(after: i)])
+                    {
+                        i = u.index(after: i)
+                        value = value * 8 + Int(u[i] - 0x30)
+                        n += 1
                     }
                     bytes.append(UInt8(truncatingIfNeeded: value))
                 default: bytes.append(e)  // \" \\ and anything else: the character itself
@@ -114,7 +122,12 @@ public struct ArtifactLinks: Sendable, Equatable {
         if target.hasPrefix("/") { return true }
         var depth = path.split(separator: "/").count - 1  // the link's own directory
         for part in target.split(separator: "/") {
-            if part == ".." { depth -= 1; if depth < 0 { return true } } else if part != "." { depth += 1 }
+            if part == ".." {
+                depth -= 1
+                if depth < 0 { return true }
+            } else if part != "." {
+                depth += 1
+            }
         }
         return false
     }
@@ -130,13 +143,17 @@ public struct ArtifactLinks: Sendable, Equatable {
                 let prefix = parts.prefix(n).joined(separator: "/")
                 if let target = byPath[prefix] {
                     let which = prefix == normalizedShared(p) ? "it is" : "'\(prefix)' is"
-                    throw ShipitError.input("\(field): \(p): \(which) a symbolic link in the artifact (to \(target)); a shared path must be a plain directory or file of the release, or absent")
+                    throw ShipitError.input(
+                        "\(field): \(p): \(which) a symbolic link in the artifact (to \(target)); a shared path must be a plain directory or file of the release, or absent"
+                    )
                 }
             }
         }
     }
 
-    private func normalizedShared(_ p: String) -> String { p.split(separator: "/").filter { $0 != "." }.joined(separator: "/") }
+    private func normalizedShared(_ p: String) -> String {
+        p.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+    }
 
     /// What only GNU tar extracts safely, for the host's staging script ("" when nothing):
     /// hard links, and symbolic links that leave the release.
@@ -144,13 +161,20 @@ public struct ArtifactLinks: Sendable, Equatable {
         let leaving = symbolic.filter { Self.leavesRelease(path: $0.path, target: $0.target) }
         var parts: [String] = []
         if !hard.isEmpty { parts.append("\(hard.count) hard link(s) (\(Self.sample(hard)))") }
-        if !leaving.isEmpty { parts.append("\(leaving.count) symbolic link(s) out of the release (\(Self.sample(leaving)))") }
+        if !leaving.isEmpty {
+            parts.append("\(leaving.count) symbolic link(s) out of the release (\(Self.sample(leaving)))")
+        }
         return parts.joined(separator: " and ")
     }
 
     /// The first few, printable: this text goes into an `error=` line.
     static func sample(_ links: [Link]) -> String {
-        let shown = links.prefix(3).map { String($0.description.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" }) }
+        let shown = links.prefix(3).map {
+            String(
+                $0.description.unicodeScalars.map {
+                    $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?"
+                })
+        }
         return shown.joined(separator: ", ") + (links.count > 3 ? ", …" : "")
     }
 }

@@ -11,7 +11,9 @@ public struct DeployNotice: Sendable, Codable {
     public let message: String
     public let seconds: Double?
 
-    public init(host: String?, step: String, status: Status, message: String, seconds: Double? = nil, time: Date = Date()) {
+    public init(
+        host: String?, step: String, status: Status, message: String, seconds: Double? = nil, time: Date = Date()
+    ) {
         self.time = time
         self.host = host
         self.step = step

@@ -59,11 +59,22 @@ public struct DeployReport: Sendable, Codable {
     public var changedFiles: [String] = []
     public var configChanges: [String] = []
 
-    public init(operation: String, app: String, releaseID: String, phase: DeployPhase, failedIn: DeployPhase?, interrupted: Bool,
-                lockHeld: Bool, hosts: [HostResult], seconds: Double, attemptID: String? = nil, ledger: String? = nil) {
-        self.operation = operation; self.app = app; self.releaseID = releaseID; self.phase = phase; self.failedIn = failedIn
-        self.interrupted = interrupted; self.lockHeld = lockHeld; self.hosts = hosts; self.seconds = seconds
-        self.attemptID = attemptID; self.ledger = ledger
+    public init(
+        operation: String, app: String, releaseID: String, phase: DeployPhase, failedIn: DeployPhase?,
+        interrupted: Bool,
+        lockHeld: Bool, hosts: [HostResult], seconds: Double, attemptID: String? = nil, ledger: String? = nil
+    ) {
+        self.operation = operation
+        self.app = app
+        self.releaseID = releaseID
+        self.phase = phase
+        self.failedIn = failedIn
+        self.interrupted = interrupted
+        self.lockHeld = lockHeld
+        self.hosts = hosts
+        self.seconds = seconds
+        self.attemptID = attemptID
+        self.ledger = ledger
     }
 
     /// The release most hosts ran before the run (ties: the lowest id, so it is stable).
@@ -88,12 +99,20 @@ public struct DeployReport: Sendable, Codable {
     /// One line for the ledger: the first host failure (or the interruption).
     public var summaryError: String? {
         var parts: [String] = []
-        if deadlineExceeded { parts.append("deadline passed") } else if interrupted { parts.append("interrupted by a signal") }
+        if deadlineExceeded {
+            parts.append("deadline passed")
+        } else if interrupted {
+            parts.append("interrupted by a signal")
+        }
         if lockHeld { parts.append("deploy lock held by another run") }
-        if let g = rollout?.failedGate { parts.append("rollout step \(rollout!.reached) of \(rollout!.steps.count): gate \(g.line)") }
+        if let g = rollout?.failedGate {
+            parts.append("rollout step \(rollout!.reached) of \(rollout!.steps.count): gate \(g.line)")
+        }
         if let h = hosts.first(where: { $0.failedStep != nil }) {
             let others = hosts.filter { $0.failedStep != nil }.count - 1
-            parts.append("\(h.host) failed at \(h.failedStep!): \(h.error ?? "")" + (others > 0 ? " (and \(others) more host(s))" : ""))
+            parts.append(
+                "\(h.host) failed at \(h.failedStep!): \(h.error ?? "")"
+                    + (others > 0 ? " (and \(others) more host(s))" : ""))
         }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }

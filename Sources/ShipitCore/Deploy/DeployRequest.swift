@@ -6,24 +6,37 @@ import SSH
 public struct DeployRequest: Sendable {
     /// `placeholder`: a dry run given no source, which checks the config and shows the plan with
     /// `<release>` for what --from/--ref/--tag would give.
-    enum Kind: Sendable { case directory(String), git(ref: String), tag(String), placeholder(image: Bool) }
+    enum Kind: Sendable {
+        case directory(String)
+        case git(ref: String)
+        case tag(String)
+        case placeholder(image: Bool)
+    }
     let kind: Kind
 
-    public init(strategy: DeployConfig.Strategy, from: String?, ref: String?, tag: String?, dryRun: Bool = false) throws {
+    public init(strategy: DeployConfig.Strategy, from: String?, ref: String?, tag: String?, dryRun: Bool = false) throws
+    {
         if dryRun, from == nil, ref == nil, tag == nil {
             kind = .placeholder(image: strategy == .image)
             return
         }
         if strategy == .image {
-            guard let tag, from == nil, ref == nil else { throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref") }
+            guard let tag, from == nil, ref == nil else {
+                throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref")
+            }
             guard tag.count <= 128, tag.wholeMatch(of: #/[A-Za-z0-9_][A-Za-z0-9._-]*/#) != nil else {
                 throw ShipitError.input("--tag: '\(tag)' is not a valid image tag")
             }
             kind = .tag(tag)
             return
         }
-        guard tag == nil else { throw ShipitError.input("--tag: only for strategy image; this config uses symlink (--from DIR or --ref GITREF)") }
-        guard (from == nil) != (ref == nil) else { throw ShipitError.input("give exactly one of --from DIR or --ref GITREF") }
+        guard tag == nil else {
+            throw ShipitError.input(
+                "--tag: only for strategy image; this config uses symlink (--from DIR or --ref GITREF)")
+        }
+        guard (from == nil) != (ref == nil) else {
+            throw ShipitError.input("give exactly one of --from DIR or --ref GITREF")
+        }
         kind = from.map { .directory($0) } ?? .git(ref: ref!)
     }
 
@@ -32,12 +45,16 @@ public struct DeployRequest: Sendable {
     public func withInput<T>(_ body: (ReleaseInput) async throws -> T) async throws -> T {
         let source: Artifact.Source
         switch kind {
-        case let .tag(tag): return try await body(.imageTag(tag))
+        case .tag(let tag): return try await body(.imageTag(tag))
         case .placeholder(image: true): return try await body(.imageTag("<tag>"))
         case .placeholder:
-            return try await body(.artifact(Artifact(path: "<artifact>", sha256: "<sha256>", size: 0, releaseID: "<release>", source: .directory("<dir>"), commit: nil)))
-        case let .directory(dir): source = .directory(dir)
-        case let .git(ref): source = .git(repo: FileManager.default.currentDirectoryPath, ref: ref)
+            return try await body(
+                .artifact(
+                    Artifact(
+                        path: "<artifact>", sha256: "<sha256>", size: 0, releaseID: "<release>",
+                        source: .directory("<dir>"), commit: nil)))
+        case .directory(let dir): source = .directory(dir)
+        case .git(let ref): source = .git(repo: FileManager.default.currentDirectoryPath, ref: ref)
         }
         let work = FilePath.temporaryDirectory + "/shipit-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -48,8 +65,9 @@ public struct DeployRequest: Sendable {
     /// The first progress line.
     public func describe(_ input: ReleaseInput, config: DeployConfig) -> String {
         switch input {
-        case let .artifact(a):
-            return "\(config.app) release \(a.releaseID) (\(a.size) bytes, sha256 \(a.sha256.prefix(12))) to \(config.hosts.count) host(s)"
+        case .artifact(let a):
+            return
+                "\(config.app) release \(a.releaseID) (\(a.size) bytes, sha256 \(a.sha256.prefix(12))) to \(config.hosts.count) host(s)"
         case .imageTag:
             return "\(config.app) image \(reasonName(input, config: config)) to \(config.hosts.count) host(s)"
         }
@@ -58,8 +76,8 @@ public struct DeployRequest: Sendable {
     /// What the lock file says is being deployed.
     public func reasonName(_ input: ReleaseInput, config: DeployConfig) -> String {
         switch input {
-        case let .artifact(a): return a.releaseID
-        case let .imageTag(tag): return "\(config.image?.name ?? ""):\(tag)"
+        case .artifact(let a): return a.releaseID
+        case .imageTag(let tag): return "\(config.image?.name ?? ""):\(tag)"
         }
     }
 }

@@ -1,7 +1,8 @@
 /// The deploy state machine. Every transition lives here and nowhere else; the run
 /// (`Deployment`) asks it for the phase to run next, runs it, and reports how it went.
 public enum DeployPhase: String, Sendable, Codable, CaseIterable {
-    case pending, preflight, upload, migrate, warm, `switch`, smokeTest, bake, succeeded, failed, rollingBack, rolledBack, rollbackFailed
+    case pending, preflight, upload, migrate, warm, `switch`, smokeTest, bake, succeeded, failed, rollingBack,
+        rolledBack, rollbackFailed
     /// A rollout stopped after a step, lock held, until `shipit rollout promote|abort`.
     case paused
 
@@ -51,8 +52,11 @@ public struct DeployStateMachine: Sendable {
         public static let single = Rollout()
     }
 
-    public init(operation: DeployOperation = .deploy, autoRollback: Bool = true, warmStandby: Bool = false, rollout: Rollout = .single, step: Int = 0,
-                resume: Resume? = nil) {
+    public init(
+        operation: DeployOperation = .deploy, autoRollback: Bool = true, warmStandby: Bool = false,
+        rollout: Rollout = .single, step: Int = 0,
+        resume: Resume? = nil
+    ) {
         self.operation = operation
         self.autoRollback = autoRollback
         self.warmStandby = warmStandby
@@ -68,9 +72,12 @@ public struct DeployStateMachine: Sendable {
     public let resume: Resume?
 
     /// `done`: the steps completed before the pause (1-based count).
-    public static func resuming(_ resume: Resume, afterStep done: Int, warmStandby: Bool, rollout: Rollout) -> DeployStateMachine {
-        DeployStateMachine(operation: .deploy, autoRollback: true, warmStandby: warmStandby, rollout: rollout,
-                           step: resume == .promote ? done : max(0, done - 1), resume: resume)
+    public static func resuming(_ resume: Resume, afterStep done: Int, warmStandby: Bool, rollout: Rollout)
+        -> DeployStateMachine
+    {
+        DeployStateMachine(
+            operation: .deploy, autoRollback: true, warmStandby: warmStandby, rollout: rollout,
+            step: resume == .promote ? done : max(0, done - 1), resume: resume)
     }
 
     /// After a contract migration old code cannot run against the schema: a failure from here on
@@ -83,16 +90,19 @@ public struct DeployStateMachine: Sendable {
     @discardableResult
     public mutating func handle(_ event: DeployEvent) throws -> DeployPhase {
         let before = phase
-        phase = try Self.next(from: phase, on: event, operation: operation, autoRollback: autoRollback, warmStandby: warmStandby,
-                              rollout: rollout, step: step, resume: resume)
+        phase = try Self.next(
+            from: phase, on: event, operation: operation, autoRollback: autoRollback, warmStandby: warmStandby,
+            rollout: rollout, step: step, resume: resume)
         // Leaving a step's smoke test or bake for a switch is the next step.
         if [.smokeTest, .bake].contains(before), [.warm, .switch].contains(phase) { step += 1 }
         return phase
     }
 
-    public static func next(from phase: DeployPhase, on event: DeployEvent, operation: DeployOperation = .deploy,
-                            autoRollback: Bool, warmStandby: Bool = false, rollout: Rollout = .single, step: Int = 0,
-                            resume: Resume? = nil) throws -> DeployPhase {
+    public static func next(
+        from phase: DeployPhase, on event: DeployEvent, operation: DeployOperation = .deploy,
+        autoRollback: Bool, warmStandby: Bool = false, rollout: Rollout = .single, step: Int = 0,
+        resume: Resume? = nil
+    ) throws -> DeployPhase {
         let beforeSwitch: DeployPhase = warmStandby ? .warm : .switch
         func afterSwitchFailure(_ anySwitched: Bool) -> DeployPhase {
             anySwitched && autoRollback ? .rollingBack : .failed
@@ -107,7 +117,8 @@ public struct DeployStateMachine: Sendable {
         // A resumed rollout: its release is staged everywhere and its migrations ran before the pause.
         case (.preflight, .phaseSucceeded) where resume == .promote: return beforeSwitch
         case (.preflight, .phaseSucceeded) where resume == .abort: return .rollingBack
-        case (.preflight, .phaseFailed) where resume != nil, (.preflight, .interrupted) where resume != nil: return .paused
+        case (.preflight, .phaseFailed) where resume != nil, (.preflight, .interrupted) where resume != nil:
+            return .paused
         // A rollback's release is on every host already, and no migration runs backwards.
         case (.preflight, .phaseSucceeded): return operation == .rollback ? beforeSwitch : .upload
         // Database migrations run after the upload and before any switch (expand first).
@@ -123,10 +134,12 @@ public struct DeployStateMachine: Sendable {
             return afterSwitchFailure(true)
         // Nothing switched yet: clean up, nothing to roll back.
         // The warm-up gave the new release no traffic: a failure there touched no user either.
-        case (.pending, .phaseFailed), (.preflight, .phaseFailed), (.upload, .phaseFailed), (.migrate, .phaseFailed), (.warm, .phaseFailed),
-             (.pending, .interrupted), (.preflight, .interrupted), (.upload, .interrupted), (.migrate, .interrupted), (.warm, .interrupted):
+        case (.pending, .phaseFailed), (.preflight, .phaseFailed), (.upload, .phaseFailed), (.migrate, .phaseFailed),
+            (.warm, .phaseFailed),
+            (.pending, .interrupted), (.preflight, .interrupted), (.upload, .interrupted), (.migrate, .interrupted),
+            (.warm, .interrupted):
             return .failed
-        case let (.switch, .phaseFailed(anySwitched)), let (.switch, .interrupted(anySwitched)):
+        case (.switch, .phaseFailed(let anySwitched)), (.switch, .interrupted(let anySwitched)):
             return afterSwitchFailure(anySwitched)
         case (.smokeTest, .phaseFailed), (.smokeTest, .interrupted), (.bake, .phaseFailed), (.bake, .interrupted):
             return afterSwitchFailure(true)

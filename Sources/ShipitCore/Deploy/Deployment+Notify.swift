@@ -20,7 +20,8 @@ extension Deployment {
 
     static func record(_ results: [String: String?], event: String, recorder: AttemptRecorder?) async {
         for (url, error) in results.sorted(by: { $0.key < $1.key }) {
-            await recorder?.event("notify", message: error.map { "\(event): \($0)" } ?? "\(event): delivered to \(url)", ok: error == nil)
+            await recorder?.event(
+                "notify", message: error.map { "\(event): \($0)" } ?? "\(event): delivered to \(url)", ok: error == nil)
         }
     }
 
@@ -28,16 +29,29 @@ extension Deployment {
         let results = r?.hosts ?? state.results
         let hosts: [Notification.Host] = results.map { h in
             let status: String
-            if r == nil { status = "pending" } else if h.failedStep != nil { status = "failed" } else if h.current == r?.releaseID && h.previous != h.current { status = "switched" } else { status = "unchanged" }
-            return Notification.Host(host: h.host, previous: h.previous, current: h.current, status: status, error: h.error.flatMap { redactor.redact($0) })
+            if r == nil {
+                status = "pending"
+            } else if h.failedStep != nil {
+                status = "failed"
+            } else if h.current == r?.releaseID && h.previous != h.current {
+                status = "switched"
+            } else {
+                status = "unchanged"
+            }
+            return Notification.Host(
+                host: h.host, previous: h.previous, current: h.current, status: status,
+                error: h.error.flatMap { redactor.redact($0) })
         }
         let previous = DeployReport.commonPrevious(results)
         let outcome = r?.outcome.rawValue ?? "running"
         let release = r?.releaseID ?? targetID
-        return Notification(event: event, attempt: attemptID, operation: machine.operation.rawValue, app: config.app, stage: config.stage,
-                            outcome: outcome, release: release, previousRelease: previous, hosts: hosts,
-                            changedFiles: recorder?.snapshot.changedFiles ?? [], seconds: r?.seconds, time: Date(),
-                            text: Notification.text(event: event, operation: machine.operation.rawValue, app: config.app, stage: config.stage,
-                                                    release: release, outcome: outcome, hosts: hosts.count, seconds: r?.seconds))
+        return Notification(
+            event: event, attempt: attemptID, operation: machine.operation.rawValue, app: config.app,
+            stage: config.stage,
+            outcome: outcome, release: release, previousRelease: previous, hosts: hosts,
+            changedFiles: recorder?.snapshot.changedFiles ?? [], seconds: r?.seconds, time: Date(),
+            text: Notification.text(
+                event: event, operation: machine.operation.rawValue, app: config.app, stage: config.stage,
+                release: release, outcome: outcome, hosts: hosts.count, seconds: r?.seconds))
     }
 }

@@ -23,21 +23,27 @@ extension Deployment {
             await r.event("rollout", message: "\(resumed!.mode.rawValue) by \(deployer) (pid \(invoker.pid))")
             return true
         }
-        var source: String?, commit: String?, ref: String?
+        var source: String?
+        var commit: String?
+        var ref: String?
         switch input {
-        case let .artifact(a)?:
+        case .artifact(let a)?:
             commit = a.commit
             switch a.source {
-            case let .directory(dir): source = URL(fileURLWithPath: dir).standardizedFileURL.path
-            case let .git(repo, r): source = "git \(repo)"; ref = r
+            case .directory(let dir): source = URL(fileURLWithPath: dir).standardizedFileURL.path
+            case .git(let repo, let r):
+                source = "git \(repo)"
+                ref = r
             }
-        case let .imageTag(tag)?: source = "\(config.image?.name ?? ""):\(tag)"
+        case .imageTag(let tag)?: source = "\(config.image?.name ?? ""):\(tag)"
         case nil: break
         }
         let attempt = LedgerAttempt(
-            id: attemptID, app: config.app, stage: config.stage, strategy: config.strategy.rawValue, operation: operation.rawValue,
+            id: attemptID, app: config.app, stage: config.stage, strategy: config.strategy.rawValue,
+            operation: operation.rawValue,
             releaseID: targetID, source: source, commit: commit, ref: ref, user: invoker.user, machine: invoker.machine,
-            pid: invoker.pid, ci: invoker.ci, startedAt: Date(), state: machine.phase.rawValue, configHash: config.configHash,
+            pid: invoker.pid, ci: invoker.ci, startedAt: Date(), state: machine.phase.rawValue,
+            configHash: config.configHash,
             hosts: config.hosts.map { LedgerHostState(host: $0) })
         let r = makeRecorder(attempt, in: ledger)
         do {
@@ -62,11 +68,16 @@ extension Deployment {
     func takeSharedRunLock() async -> Bool {
         guard let shared = ledger as? SharedRunLock else { return true }
         do {
-            if let who = try await shared.acquireRunLock(app: config.app, stage: config.stage, attemptID: attemptID, holder: deployer,
-                                                          waitSeconds: options.lockWaitSeconds) {
+            if let who = try await shared.acquireRunLock(
+                app: config.app, stage: config.stage, attemptID: attemptID, holder: deployer,
+                waitSeconds: options.lockWaitSeconds)
+            {
                 state.lockHeld = true
                 state.failAll(step: "preflight", error: "deploy lock held in the shared ledger by \(who)")
-                notify(DeployNotice(host: nil, step: "lock", status: .failed, message: "the shared ledger's run lock is held by \(who)"))
+                notify(
+                    DeployNotice(
+                        host: nil, step: "lock", status: .failed,
+                        message: "the shared ledger's run lock is held by \(who)"))
                 return false
             }
             state.sharedLockTaken = true
@@ -85,14 +96,25 @@ extension Deployment {
 
     /// The final report; also closes the attempt in the ledger with its outcome.
     func report(started: ContinuousClock.Instant) async -> DeployReport {
-        var r = DeployReport(operation: machine.operation.rawValue, app: config.app, releaseID: targetID, phase: machine.phase,
-                             failedIn: state.failedIn, interrupted: interrupt.isRaised, lockHeld: state.lockHeld,
-                             hosts: state.results.map { var h = $0; h.error = redactor.redact(h.error); return h },
-                             seconds: ExecRunner.seconds(ContinuousClock.now - started))
+        var r = DeployReport(
+            operation: machine.operation.rawValue, app: config.app, releaseID: targetID, phase: machine.phase,
+            failedIn: state.failedIn, interrupted: interrupt.isRaised, lockHeld: state.lockHeld,
+            hosts: state.results.map {
+                var h = $0
+                h.error = redactor.redact(h.error)
+                return h
+            },
+            seconds: ExecRunner.seconds(ContinuousClock.now - started))
         r.resumed = resumed?.mode.rawValue
         r.deadlineExceeded = interrupt.deadlinePassed
         if stepPlan.count > 1 {
-            r.rollout = DeployReport.Rollout(steps: stepPlan, reached: machine.step + 1, failedGate: failedGate.map { var g = $0; g.detail = redactor.redact(g.detail) ?? ""; return g })
+            r.rollout = DeployReport.Rollout(
+                steps: stepPlan, reached: machine.step + 1,
+                failedGate: failedGate.map {
+                    var g = $0
+                    g.detail = redactor.redact(g.detail) ?? ""
+                    return g
+                })
         }
         if state.sharedLockTaken, let shared = ledger as? SharedRunLock {
             await shared.releaseRunLock(app: config.app, stage: config.stage)
@@ -114,7 +136,10 @@ extension Deployment {
             r.configChanges = await configChanges(since: recorder.snapshot.startedAt)
             let switched = r.hosts.filter { $0.current == r.releaseID && $0.previous != $0.current }.count
             do { try await recorder.ledger.setSwitchedHosts(recorder.id, switched) } catch {
-                notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: "cannot record the switched hosts: \(error)"))
+                notify(
+                    DeployNotice(
+                        host: nil, step: "ledger", status: .failed,
+                        message: "cannot record the switched hosts: \(error)"))
             }
         }
         return r
@@ -123,9 +148,12 @@ extension Deployment {
     /// The config keys that differ from the previous attempt's (redacted, as the ledger keeps them).
     func configChanges(since start: Date) async -> [String] {
         guard let ledger,
-              let before = try? await ledger.attempts(LedgerQuery(to: start, app: config.app, stage: .some(config.stage), limit: 1)).last,
-              before.configHash != config.configHash,
-              let old = try? await ledger.config(hash: before.configHash) else { return [] }
+            let before = try? await ledger.attempts(
+                LedgerQuery(to: start, app: config.app, stage: .some(config.stage), limit: 1)
+            ).last,
+            before.configHash != config.configHash,
+            let old = try? await ledger.config(hash: before.configHash)
+        else { return [] }
         return TimelineBuilder.diff(old, redactor.redact(settings: config.settings))
     }
 }

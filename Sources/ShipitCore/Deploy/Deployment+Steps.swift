@@ -6,7 +6,9 @@ import SSH
 extension Deployment {
     /// Runs `body` on `targets` in parallel with a notice per host; returns each host's result.
     /// Each host's step is in the ledger (as running) before it starts, and finished as it ends.
-    func step(_ step: String, on targets: [String], _ body: @escaping @Sendable (String) async -> StepResult) async -> [String: StepResult] {
+    func step(_ step: String, on targets: [String], _ body: @escaping @Sendable (String) async -> StepResult) async
+        -> [String: StepResult]
+    {
         let notify = self.notify
         let recorder = self.recorder
         let known = Dictionary(uniqueKeysWithValues: targets.map { ($0, state.ledgerState($0)) })
@@ -17,8 +19,13 @@ extension Deployment {
             let secs = ExecRunner.seconds(ContinuousClock.now - start)
             var after = known[host]
             if let s = r.output.first("switched") { after?.current = s }
-            await recorder?.stepFinished(row, step: step, ok: r.ok, exitStatus: r.exitStatus, stderrTail: r.stderrTail, message: r.error, known: after)
-            notify(DeployNotice(host: host, step: step, status: r.ok ? .ok : .failed, message: r.ok ? (r.note ?? "") : (r.error ?? "failed"), seconds: secs))
+            await recorder?.stepFinished(
+                row, step: step, ok: r.ok, exitStatus: r.exitStatus, stderrTail: r.stderrTail, message: r.error,
+                known: after)
+            notify(
+                DeployNotice(
+                    host: host, step: step, status: r.ok ? .ok : .failed,
+                    message: r.ok ? (r.note ?? "") : (r.error ?? "failed"), seconds: secs))
             return r
         }
     }
@@ -40,12 +47,18 @@ extension Deployment {
         }
         do {
             let r: ExecResult
-            if let stdinPath { r = try await transport.run(host, command, stdinPath: stdinPath) } else { r = try await transport.run(host, command) }
+            if let stdinPath {
+                r = try await transport.run(host, command, stdinPath: stdinPath)
+            } else {
+                r = try await transport.run(host, command)
+            }
             let out = ScriptOutput(r.stdoutText)
             // Host text reaches the terminal and the ledger: no escape sequences from it.
             let tail = Self.tail(r.stderrText).map(HostValue.printable)
             // A value without its shape (a `digest=` that is not one) is never used: the step fails.
-            if r.status.succeeded, let bad = out.rejection { return StepResult(ok: false, output: out, error: bad, exitStatus: 0, stderrTail: tail) }
+            if r.status.succeeded, let bad = out.rejection {
+                return StepResult(ok: false, output: out, error: bad, exitStatus: 0, stderrTail: tail)
+            }
             if r.status.succeeded { return StepResult(ok: true, output: out, exitStatus: 0, stderrTail: tail) }
             let why = out.first("error").map(HostValue.printable) ?? tail ?? "exit \(r.exitCode)"
             return StepResult(ok: false, output: out, error: why, exitStatus: r.exitCode, stderrTail: tail)
@@ -74,15 +87,18 @@ extension Deployment {
     var deployer: String { "\(invoker.user)@\(invoker.machine)" }
 
     var lockRequest: LockRequest {
-        let info = "holder=\(attemptID)\npid=\(invoker.pid)\nby=\(deployer)\nstarted=\(UTCTime.iso(Date()))\nreason=\(options.reason)"
+        let info =
+            "holder=\(attemptID)\npid=\(invoker.pid)\nby=\(deployer)\nstarted=\(UTCTime.iso(Date()))\nreason=\(options.reason)"
         return LockRequest(info: info, waitSeconds: options.lockWaitSeconds, staleHolders: options.staleHolders)
     }
 
     func hookEnv(_ release: String) -> [String: String] {
         let previous = Set(state.results.compactMap(\.previous)).sorted().joined(separator: ",")
-        return ["SHIPIT_APP": config.app, "SHIPIT_STAGE": config.stage ?? "", "SHIPIT_RELEASE": release,
-                "SHIPIT_PREVIOUS_RELEASE": previous, "SHIPIT_HOSTS": config.hosts.joined(separator: ","),
-                "SHIPIT_DEPLOY_TO": config.deployTo, "SHIPIT_OUTCOME": machine.phase.rawValue, "SHIPIT_ATTEMPT": attemptID]
+        return [
+            "SHIPIT_APP": config.app, "SHIPIT_STAGE": config.stage ?? "", "SHIPIT_RELEASE": release,
+            "SHIPIT_PREVIOUS_RELEASE": previous, "SHIPIT_HOSTS": config.hosts.joined(separator: ","),
+            "SHIPIT_DEPLOY_TO": config.deployTo, "SHIPIT_OUTCOME": machine.phase.rawValue, "SHIPIT_ATTEMPT": attemptID,
+        ]
     }
 
     /// Runs a deployer hook if it exists; false if it failed.
@@ -97,7 +113,9 @@ extension Deployment {
     }
 
     func historyLine(event: String, release: String, previous: String?, outcome: String? = nil) -> String {
-        HostHistory.Entry(time: Date(), event: event, app: config.app, stage: config.stage, release: release,
-                          previous: previous, attempt: attemptID, by: deployer, outcome: outcome).jsonLine
+        HostHistory.Entry(
+            time: Date(), event: event, app: config.app, stage: config.stage, release: release,
+            previous: previous, attempt: attemptID, by: deployer, outcome: outcome
+        ).jsonLine
     }
 }

@@ -69,9 +69,11 @@ public final class Deployment: @unchecked Sendable {
     /// `shipit rollout promote|abort`: the paused rollout this run picks up, and what to do.
     var resumed: (attempt: LedgerAttempt, mode: DeployStateMachine.Resume)?
 
-    public init(config: DeployConfig, transport: HostTransport, options: Options = Options(),
-                interrupt: InterruptFlag = InterruptFlag(), ledger: Ledger? = nil, invoker: Invoker = .current(),
-                redactor: Redactor? = nil, notify: @escaping @Sendable (DeployNotice) -> Void) {
+    public init(
+        config: DeployConfig, transport: HostTransport, options: Options = Options(),
+        interrupt: InterruptFlag = InterruptFlag(), ledger: Ledger? = nil, invoker: Invoker = .current(),
+        redactor: Redactor? = nil, notify: @escaping @Sendable (DeployNotice) -> Void
+    ) {
         let redactor = redactor ?? Redactor(config: config)
         self.config = config
         self.transport = transport
@@ -114,7 +116,8 @@ public final class Deployment: @unchecked Sendable {
     public func resume(_ attempt: LedgerAttempt, _ mode: DeployStateMachine.Resume) async -> DeployReport {
         precondition(attempt.id == attemptID, "a resumed rollout keeps its attempt id (Options.attemptID)")
         resumed = (attempt, mode)
-        release = ResolvedRelease(id: attempt.releaseID, input: .imageTag(attempt.releaseID), imageDigest: attempt.imageDigest)
+        release = ResolvedRelease(
+            id: attempt.releaseID, input: .imageTag(attempt.releaseID), imageDigest: attempt.imageDigest)
         return await drive(.deploy)
     }
 
@@ -131,14 +134,18 @@ public final class Deployment: @unchecked Sendable {
             stepPlan = Self.stepPlan(of: attempt, order: config.hosts)
             for h in attempt.hosts { if let step = h.rolloutStep { state.planned(host: h.host, step: step) } }
             let done = attempt.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0
-            machine = .resuming(mode, afterStep: done, warmStandby: strategy.traffic != nil,
-                                rollout: .init(steps: stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
+            machine = .resuming(
+                mode, afterStep: done, warmStandby: strategy.traffic != nil,
+                rollout: .init(steps: stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
         } else {
             stepPlan = rollout?.plan(hosts: config.hosts) ?? [config.hosts]
-            for (i, hosts) in stepPlan.enumerated() where rollout != nil { for h in hosts { state.planned(host: h, step: i + 1) } }
-            machine = DeployStateMachine(operation: operation, autoRollback: operation == .deploy ? options.autoRollback : true,
-                                         warmStandby: strategy.traffic != nil,
-                                         rollout: .init(steps: stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
+            for (i, hosts) in stepPlan.enumerated() where rollout != nil {
+                for h in hosts { state.planned(host: h, step: i + 1) }
+            }
+            machine = DeployStateMachine(
+                operation: operation, autoRollback: operation == .deploy ? options.autoRollback : true,
+                warmStandby: strategy.traffic != nil,
+                rollout: .init(steps: stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
         }
         guard await beginRecording(operation) else {
             state.failedIn = .pending
@@ -166,12 +173,16 @@ public final class Deployment: @unchecked Sendable {
         guard let seconds = options.deadline else { return nil }
         let at = ContinuousClock.now.advanced(by: .milliseconds(Int(seconds * 1000)))
         deadlineAt = at
-        let interrupt = self.interrupt, notify = self.notify
+        let interrupt = self.interrupt
+        let notify = self.notify
         return Task {
             try? await Task.sleep(until: at, clock: .continuous)
             guard !Task.isCancelled else { return }
             interrupt.raiseDeadline()
-            notify(DeployNotice(host: nil, step: "deadline", status: .failed, message: "the \(seconds) s deadline passed: stopping, rolling back what was switched"))
+            notify(
+                DeployNotice(
+                    host: nil, step: "deadline", status: .failed,
+                    message: "the \(seconds) s deadline passed: stopping, rolling back what was switched"))
         }
     }
 
@@ -189,7 +200,8 @@ public final class Deployment: @unchecked Sendable {
         case .smokeTest: return SmokeTestPhase()
         case .bake: return BakePhase()
         case .rollingBack: return RollingBackPhase()
-        case .pending, .succeeded, .failed, .rolledBack, .rollbackFailed, .paused: preconditionFailure("no runner for \(phase)")
+        case .pending, .succeeded, .failed, .rolledBack, .rollbackFailed, .paused:
+            preconditionFailure("no runner for \(phase)")
         }
     }
 
@@ -246,14 +258,16 @@ public final class Deployment: @unchecked Sendable {
         let n = machine.rollout.steps
         if [.smokeTest, .bake].contains(before), event == .phaseSucceeded, machine.phase != .bake {
             let done = machine.phase == .succeeded || machine.phase == .paused ? machine.step : machine.step - 1
-            let message = "step \(done + 1)/\(n) done: \(stepPlan[done].count) host(s) switched and checked, \(reachedHosts(through: done).count) of \(config.hosts.count) on \(targetID)"
+            let message =
+                "step \(done + 1)/\(n) done: \(stepPlan[done].count) host(s) switched and checked, \(reachedHosts(through: done).count) of \(config.hosts.count) on \(targetID)"
             notify(DeployNotice(host: nil, step: "rollout", status: .ok, message: message))
             await recorder?.event("rollout", message: message)
         }
         if [.warm, .switch].contains(machine.phase), announcedStep != machine.step {
             announcedStep = machine.step
             let hosts = stepHosts
-            let message = "step \(machine.step + 1)/\(n) starts: \(hosts.count) host(s): \(hosts.joined(separator: ", "))"
+            let message =
+                "step \(machine.step + 1)/\(n) starts: \(hosts.count) host(s): \(hosts.joined(separator: ", "))"
             notify(DeployNotice(host: nil, step: "rollout", status: .started, message: message))
             await recorder?.event("rollout", message: message)
         }
@@ -261,8 +275,11 @@ public final class Deployment: @unchecked Sendable {
 
     /// A recorded rollout's steps: its hosts grouped by the step each was planned in, in `order`.
     static func stepPlan(of attempt: LedgerAttempt, order: [String]) -> [[String]] {
-        let steps = Dictionary(uniqueKeysWithValues: attempt.hosts.compactMap { h in h.rolloutStep.map { (h.host, $0) } })
-        let ordered = order.filter { steps[$0] != nil } + attempt.hosts.map(\.host).filter { !order.contains($0) && steps[$0] != nil }
+        let steps = Dictionary(
+            uniqueKeysWithValues: attempt.hosts.compactMap { h in h.rolloutStep.map { (h.host, $0) } })
+        let ordered =
+            order.filter { steps[$0] != nil }
+            + attempt.hosts.map(\.host).filter { !order.contains($0) && steps[$0] != nil }
         return Set(steps.values).sorted().map { n in ordered.filter { steps[$0] == n } }
     }
 

@@ -7,12 +7,13 @@ public enum DryRunPlan {
         let release: ResolvedRelease
         let what: String
         switch input {
-        case let .artifact(a):
+        case .artifact(let a):
             release = ResolvedRelease(id: a.releaseID, input: input)
             what = "release \(a.releaseID)"
-        case let .imageTag(tag):
+        case .imageTag(let tag):
             let name = config.image?.name ?? ""
-            release = ResolvedRelease(id: "<tag>-<digest12>", input: input, imageReference: "\(name)@<digest>", imageDigest: "<digest>")
+            release = ResolvedRelease(
+                id: "<tag>-<digest12>", input: input, imageReference: "\(name)@<digest>", imageDigest: "<digest>")
             what = "image \(name):\(tag)"
         }
         var lines = ["# dry run: \(config.app) \(what) to \(config.hosts.joined(separator: ", ")); nothing is executed"]
@@ -20,41 +21,77 @@ public enum DryRunPlan {
         let hooks = Hooks(directory: config.hooksDir)
         func hook(_ name: String) -> String { hooks.exists(name) ? "hook \(name) (\(config.hooksDir)/\(name))" : "" }
         let migrationHost = config.migrations.map { $0.migrationHost(in: config) }
-        let order = [hook("pre-flight"), "preflight on every host", "\(strategy.stageStep == "upload" ? "extract" : strategy.stageStep) on every host",
-                     migrationHost.map { "migrations on \($0) (status, lint, then each pending file)" } ?? "", hook("pre-switch"),
-                     strategy.traffic == nil ? "switch + start" : "warm up on the idle slot, smoke test there, switch the proxy", hook("post-switch"),
-                     config.health == nil ? "" : "smoke test", "finish", hook("post-deploy")].filter { !$0.isEmpty }
+        let order = [
+            hook("pre-flight"), "preflight on every host",
+            "\(strategy.stageStep == "upload" ? "extract" : strategy.stageStep) on every host",
+            migrationHost.map { "migrations on \($0) (status, lint, then each pending file)" } ?? "",
+            hook("pre-switch"),
+            strategy.traffic == nil ? "switch + start" : "warm up on the idle slot, smoke test there, switch the proxy",
+            hook("post-switch"),
+            config.health == nil ? "" : "smoke test", "finish", hook("post-deploy"),
+        ].filter { !$0.isEmpty }
         lines.append("# order: " + order.joined(separator: " → "))
-        lines.append("# on failure after a switch: rollback of every switched host" + (hooks.exists("on-rollback") ? ", then hook on-rollback" : ""))
-        func add(_ title: String, _ command: RemoteCommand) { lines.append("# \(title)\n" + redactor.redact(command.rendered)) }
+        lines.append(
+            "# on failure after a switch: rollback of every switched host"
+                + (hooks.exists("on-rollback") ? ", then hook on-rollback" : ""))
+        func add(_ title: String, _ command: RemoteCommand) {
+            lines.append("# \(title)\n" + redactor.redact(command.rendered))
+        }
         let lock = LockRequest(info: "holder=<run id>", waitSeconds: lockWaitSeconds)
         for host in config.hosts {
             lines.append("\n## \(host)")
             add("preflight", strategy.preflight(lock, deploying: input, inventory: false, host: host))
             let plan = strategy.stage(release, host: host)
             let stageTitle = strategy.stageStep == "upload" ? "extract" : strategy.stageStep
-            if config.connection.upload.streams(bytes: plan.uploads.reduce(0) { $0 + StagePhase.size($1.localPath) }), let last = plan.uploads.last {
-                for u in plan.uploads.dropLast() { add("stream \(u.localPath) on stdin to \(u.remotePath)", plan.command.receivingOnly(stdinAt: u.remotePath)) }
-                add("\(stageTitle), \(last.localPath) streamed on its stdin (one channel, no SFTP)", plan.command.receiving(stdinAt: last.remotePath))
+            if config.connection.upload.streams(bytes: plan.uploads.reduce(0) { $0 + StagePhase.size($1.localPath) }),
+                let last = plan.uploads.last
+            {
+                for u in plan.uploads.dropLast() {
+                    add(
+                        "stream \(u.localPath) on stdin to \(u.remotePath)",
+                        plan.command.receivingOnly(stdinAt: u.remotePath))
+                }
+                add(
+                    "\(stageTitle), \(last.localPath) streamed on its stdin (one channel, no SFTP)",
+                    plan.command.receiving(stdinAt: last.remotePath))
             } else {
-                for u in plan.uploads { lines.append("# upload \(u.localPath) -> \(u.remotePath) (\(config.connection.upload == .scp ? "scp" : "sftp"))") }
+                for u in plan.uploads {
+                    lines.append(
+                        "# upload \(u.localPath) -> \(u.remotePath) (\(config.connection.upload == .scp ? "scp" : "sftp"))"
+                    )
+                }
                 add(stageTitle, plan.command)
             }
             if host == migrationHost, let m = config.migrations {
-                add("migrations: applied versions (then the pending files of the release are linted and applied one by one, each in a transaction; the list is known at run time)",
+                add(
+                    "migrations: applied versions (then the pending files of the release are linted and applied one by one, each in a transaction; the list is known at run time)",
                     MigrationCommands(layout: config.layout, settings: m).status())
             }
             if let traffic = strategy.traffic {
                 // The slot is known at run time (the one not serving); the plan shows the first.
                 let slot = traffic.settings.slots[0]
-                add("warm up on the idle slot (\(traffic.settings.slots.map(String.init).joined(separator: " or ")))",
+                add(
+                    "warm up on the idle slot (\(traffic.settings.slots.map(String.init).joined(separator: " or ")))",
                     strategy.warm(releaseID: release.id, host: host, slot: slot, reuse: true))
-                if let h = config.health { lines.append("# smoke test on the slot: GET http://\(HostAddress.bracketed(h.slotAddress(of: host))):<slot>\(h.live) then \(h.ready), before any request reaches it") }
-                add("switch the proxy to the slot", strategy.switchTraffic(releaseID: release.id, host: host, slot: slot, historyLine: "<history json>"))
+                if let h = config.health {
+                    lines.append(
+                        "# smoke test on the slot: GET http://\(HostAddress.bracketed(h.slotAddress(of: host))):<slot>\(h.live) then \(h.ready), before any request reaches it"
+                    )
+                }
+                add(
+                    "switch the proxy to the slot",
+                    strategy.switchTraffic(releaseID: release.id, host: host, slot: slot, historyLine: "<history json>")
+                )
             } else {
-                add("switch + start", strategy.switchTo(releaseID: release.id, host: host, historyLine: "<history json>"))
+                add(
+                    "switch + start",
+                    strategy.switchTo(releaseID: release.id, host: host, historyLine: "<history json>"))
             }
-            if let h = config.health { lines.append("# smoke test: GET http://\(HostAddress.withPort(h.probeAddress(of: host), h.port))\(h.live) then \(h.ready) \(h.checkFrom == .deployer ? "from the deployer" : "from the host, through its SSH session"), until \(h.deadline)s") }
+            if let h = config.health {
+                lines.append(
+                    "# smoke test: GET http://\(HostAddress.withPort(h.probeAddress(of: host), h.port))\(h.live) then \(h.ready) \(h.checkFrom == .deployer ? "from the deployer" : "from the host, through its SSH session"), until \(h.deadline)s"
+                )
+            }
             add("finish", strategy.finish(previous: "<previous>", holder: "<run id>", historyLine: nil))
         }
         return lines.joined(separator: "\n")

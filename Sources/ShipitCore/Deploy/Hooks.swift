@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// Runs deployer-side hooks: executables named after the moment (`pre-flight`, `pre-switch`,
 /// `post-switch`, `post-deploy`, `on-rollback`) in the hooks directory.
@@ -24,7 +24,8 @@ public struct Hooks: Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment.merge(env) { $1 }
         do {
-            let (status, out) = try await LocalProcess.runStatusDetached([path], env: environment, keepTail: Self.outputLimit)
+            let (status, out) = try await LocalProcess.runStatusDetached(
+                [path], env: environment, keepTail: Self.outputLimit)
             let text = out.trimmed()
             return status == 0 ? (true, text) : (false, "exited \(status): \(text.suffix(500))")
         } catch {

@@ -10,7 +10,12 @@ public final class InterruptFlag: @unchecked Sendable {
     public init() {}
     public func raise() { lock.withLock { raised = true } }
     /// `--deadline` passed: the run stops like on a signal, and says why.
-    public func raiseDeadline() { lock.withLock { raised = true; deadline = true } }
+    public func raiseDeadline() {
+        lock.withLock {
+            raised = true
+            deadline = true
+        }
+    }
     public var deadlinePassed: Bool { lock.withLock { deadline } }
     public var isRaised: Bool {
         if Self.signalled.pointee != 0 { return true }

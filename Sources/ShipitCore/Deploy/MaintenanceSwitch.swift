@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// `shipit maintenance on|off`: every host's proxy answers 503 with `Retry-After` and a message
 /// (or serves the app again). Recorded in the ledger as an attempt of its own (`maintenance on`),
@@ -20,7 +20,10 @@ public struct MaintenanceSwitch: Sendable {
 
     /// Checked before any host is touched.
     public static func validate(_ config: DeployConfig, message: String = "") throws {
-        guard config.traffic != nil else { throw ShipitError.input("maintenance: needs the traffic switch ('traffic: {proxy: nginx}' in \(config.file))") }
+        guard config.traffic != nil else {
+            throw ShipitError.input(
+                "maintenance: needs the traffic switch ('traffic: {proxy: nginx}' in \(config.file))")
+        }
         guard TrafficSwitch.isSafeMessage(message) else {
             throw ShipitError.input("--message: at most 500 printable ASCII characters, without \" \\ $ ; { }")
         }
@@ -50,29 +53,43 @@ public struct MaintenanceSwitch: Sendable {
         let state = on ? "on" : "off"
         let by = "\(invoker.user)@\(invoker.machine)"
         let recorder = ledger.map {
-            AttemptRecorder(ledger: $0, attempt: LedgerAttempt(
-                id: id, app: config.app, stage: config.stage, strategy: config.strategy.rawValue, operation: "maintenance", releaseID: state,
-                source: on ? message : nil, commit: nil, ref: nil, user: invoker.user, machine: invoker.machine, pid: invoker.pid, ci: invoker.ci,
-                startedAt: Date(), state: "running", configHash: config.configHash, hosts: config.hosts.map { LedgerHostState(host: $0) }),
+            AttemptRecorder(
+                ledger: $0,
+                attempt: LedgerAttempt(
+                    id: id, app: config.app, stage: config.stage, strategy: config.strategy.rawValue,
+                    operation: "maintenance", releaseID: state,
+                    source: on ? message : nil, commit: nil, ref: nil, user: invoker.user, machine: invoker.machine,
+                    pid: invoker.pid, ci: invoker.ci,
+                    startedAt: Date(), state: "running", configHash: config.configHash,
+                    hosts: config.hosts.map { LedgerHostState(host: $0) }),
                 redactor: Redactor(config: config), warn: { _ in })
         }
         try await recorder?.begin(settings: config.settings)
-        let history = HostHistory.Entry(time: Date(), event: "maintenance", app: config.app, stage: config.stage, release: state,
-                                        previous: nil, attempt: id, by: by, outcome: "succeeded").jsonLine
+        let history = HostHistory.Entry(
+            time: Date(), event: "maintenance", app: config.app, stage: config.stage, release: state,
+            previous: nil, attempt: id, by: by, outcome: "succeeded"
+        ).jsonLine
         // Hosts that run only role processes (a worker) have no proxy to answer 503.
         let hosts = config.hosts.filter(config.hostRoles.runsApp)
         let results = await Fleet.bounded(hosts, limit: config.connection.parallel) { [transport] host -> String? in
-            guard let cmd = strategy.maintenance(host: host, on: on, message: message, retryAfter: retryAfter, historyLine: history) else { return "no traffic switch" }
+            guard
+                let cmd = strategy.maintenance(
+                    host: host, on: on, message: message, retryAfter: retryAfter, historyLine: history)
+            else { return "no traffic switch" }
             do {
                 let r = try await transport.run(host, cmd)
-                guard r.status.succeeded else { return ScriptOutput(r.stdoutText).first("error") ?? "exit \(r.exitCode)" }
+                guard r.status.succeeded else {
+                    return ScriptOutput(r.stdoutText).first("error") ?? "exit \(r.exitCode)"
+                }
             } catch { return ErrorText.withoutHost(error) }
             return await visible(on: on, host: host)
         }
         let failed = hosts.filter { results[$0] != nil && results[$0]! != nil }
         for h in hosts {
             let why = results[h] ?? nil
-            await recorder?.host(LedgerHostState(host: h, step: why == nil ? nil : "maintenance", status: why == nil ? nil : "failed", error: why))
+            await recorder?.host(
+                LedgerHostState(
+                    host: h, step: why == nil ? nil : "maintenance", status: why == nil ? nil : "failed", error: why))
         }
         await recorder?.change {
             $0.state = failed.isEmpty ? "succeeded" : "failed"

@@ -4,7 +4,9 @@
 /// tag (the newest release with it) or an image digest. Inventories list releases oldest first.
 /// Pure, so `rollback` and `triage` agree.
 public enum RollbackTarget {
-    public static func choose(hosts: [String], requested: String?, inventory: [String: ScriptOutput], currents: [String]) -> (String?, String?) {
+    public static func choose(
+        hosts: [String], requested: String?, inventory: [String: ScriptOutput], currents: [String]
+    ) -> (String?, String?) {
         let lists = hosts.map { inventory[$0]?.all("release") ?? [] }
         let present = lists.map(Set.init)
         let onAll = present.dropFirst().reduce(present.first ?? []) { $0.intersection($1) }
@@ -12,18 +14,23 @@ public enum RollbackTarget {
         if let requested {
             let resolved = resolve(requested, in: order, refs: hosts.first.flatMap { inventory[$0] }) ?? requested
             let missing = hosts.filter { !(inventory[$0]?.all("release").contains(resolved) ?? false) }
-            return missing.isEmpty ? (resolved, nil) : (nil, "release \(requested) is not on \(missing.joined(separator: ", "))")
+            return missing.isEmpty
+                ? (resolved, nil) : (nil, "release \(requested) is not on \(missing.joined(separator: ", "))")
         }
         let failedMarks = Set(hosts.flatMap { inventory[$0]?.all("failed") ?? [] })
         // A split fleet (a run that died or lost a host mid-switch): undo that run, i.e. bring every
         // host to the oldest release one of them runs, rather than further back.
         let running = Set(currents.filter { !$0.isEmpty })
-        if running.count > 1, let oldest = running.min(by: { (order.firstIndex(of: $0) ?? .max) < (order.firstIndex(of: $1) ?? .max) }),
-           onAll.contains(oldest), !failedMarks.contains(oldest) {
+        if running.count > 1,
+            let oldest = running.min(by: { (order.firstIndex(of: $0) ?? .max) < (order.firstIndex(of: $1) ?? .max) }),
+            onAll.contains(oldest), !failedMarks.contains(oldest)
+        {
             return (oldest, nil)
         }
         let newestIndex = currents.compactMap { order.firstIndex(of: $0) }.max() ?? order.count
-        let candidates = order[..<min(newestIndex, order.count)].filter { onAll.contains($0) && !failedMarks.contains($0) && !currents.contains($0) }
+        let candidates = order[..<min(newestIndex, order.count)].filter {
+            onAll.contains($0) && !failedMarks.contains($0) && !currents.contains($0)
+        }
         if let t = candidates.last { return (t, nil) }
         let newest = currents.max { (order.firstIndex(of: $0) ?? -1) < (order.firstIndex(of: $1) ?? -1) }
         return (nil, "no good release older than \(newest ?? "the current one") is present on every host")
@@ -40,14 +47,21 @@ public enum RollbackTarget {
         if requested.hasPrefix("sha256:") {
             return order.last { refs?.first("ref.\($0)")?.hasSuffix("@" + requested) == true }
         }
-        return order.last { $0.hasPrefix(requested + "-") && ImageStrategy.releaseID(tag: requested, digest: String($0.dropFirst(requested.count + 1))) == $0 }
+        return order.last {
+            $0.hasPrefix(requested + "-")
+                && ImageStrategy.releaseID(tag: requested, digest: String($0.dropFirst(requested.count + 1))) == $0
+        }
     }
 
     /// Deploys after the newest successful switch to `target` that applied a contract migration
     /// (and did not fail before applying it): going back past them would run old code against a
     /// schema it cannot use. Read from the ledger; used by `rollback` and by `triage`.
-    public static func unsafeReleases(since target: String, ledger: Ledger, app: String, stage: String?) async -> [LedgerAttempt] {
-        guard let recent = try? await ledger.attempts(LedgerQuery(app: app, stage: .some(stage), limit: 500)) else { return [] }
+    public static func unsafeReleases(since target: String, ledger: Ledger, app: String, stage: String?) async
+        -> [LedgerAttempt]
+    {
+        guard let recent = try? await ledger.attempts(LedgerQuery(app: app, stage: .some(stage), limit: 500)) else {
+            return []
+        }
         let since = recent.lastIndex { $0.releaseID == target && $0.outcome == .succeeded } ?? -1
         return recent[(since + 1)...].filter { $0.rollbackUnsafe && $0.operation == "deploy" && $0.outcome != .failed }
     }

@@ -2,9 +2,11 @@
 /// benchmarks: the ledger opened for writing (a run that cannot be recorded does not start), the
 /// locks of runs the ledger knows died marked stale, the fleet opened and closed around the run.
 public enum RunLauncher {
-    public static func run(_ config: DeployConfig, options: Deployment.Options, interrupt: InterruptFlag,
-                           warn: @Sendable (String) -> Void, notify: @escaping @Sendable (DeployNotice) -> Void,
-                           _ body: (Deployment) async -> DeployReport) async throws -> DeployReport {
+    public static func run(
+        _ config: DeployConfig, options: Deployment.Options, interrupt: InterruptFlag,
+        warn: @Sendable (String) -> Void, notify: @escaping @Sendable (DeployNotice) -> Void,
+        _ body: (Deployment) async -> DeployReport
+    ) async throws -> DeployReport {
         for w in Notifier.plainHTTPWarnings(config.notify) { warn(w) }
         return try await withFleet(config) { transport in
             // The handshakes start now, while the ledger opens and is read: they take the longest,
@@ -13,7 +15,10 @@ public enum RunLauncher {
             let ledger = try await LedgerStore.openForWriting(config, warn: warn)
             var options = options
             options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
-            let report = await body(Deployment(config: config, transport: transport, options: options, interrupt: interrupt, ledger: ledger, notify: notify))
+            let report = await body(
+                Deployment(
+                    config: config, transport: transport, options: options, interrupt: interrupt, ledger: ledger,
+                    notify: notify))
             await connecting.value
             return report
         }
@@ -21,18 +26,24 @@ public enum RunLauncher {
 
     /// `shipit rollout promote|abort`: the paused rollout in the ledger, picked up under its own
     /// attempt id.
-    public static func resume(_ config: DeployConfig, mode: DeployStateMachine.Resume, options: Deployment.Options, interrupt: InterruptFlag,
-                              warn: @Sendable (String) -> Void, notify: @escaping @Sendable (DeployNotice) -> Void) async throws -> DeployReport {
+    public static func resume(
+        _ config: DeployConfig, mode: DeployStateMachine.Resume, options: Deployment.Options, interrupt: InterruptFlag,
+        warn: @Sendable (String) -> Void, notify: @escaping @Sendable (DeployNotice) -> Void
+    ) async throws -> DeployReport {
         for w in Notifier.plainHTTPWarnings(config.notify) { warn(w) }
         let ledger = try await LedgerStore.openForWriting(config, warn: warn)
-        guard let attempt = try await PausedRollout.find(ledger, config: config, allowInterrupted: mode == .abort) else { throw PausedRollout.nothing(config) }
+        guard let attempt = try await PausedRollout.find(ledger, config: config, allowInterrupted: mode == .abort)
+        else { throw PausedRollout.nothing(config) }
         var options = options
         options.attemptID = attempt.id
         options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
         options.reason = "rollout \(mode.rawValue) \(attempt.releaseID)"
         let opts = options
         return await withFleet(config) { transport in
-            await Deployment(config: config, transport: transport, options: opts, interrupt: interrupt, ledger: ledger, notify: notify).resume(attempt, mode)
+            await Deployment(
+                config: config, transport: transport, options: opts, interrupt: interrupt, ledger: ledger,
+                notify: notify
+            ).resume(attempt, mode)
         }
     }
 }

@@ -96,7 +96,8 @@ struct RunState: Sendable {
     /// A failed host whose switch outcome is unknown says so in its error (whatever failed last).
     mutating func explainUnknown(host: String) {
         guard let h = hosts[host], let maybe = h.switchingTo else { return }
-        hosts[host]?.error = "\(h.error ?? "connection failed"); outcome unknown: on \(h.current ?? "no release") or \(maybe)"
+        hosts[host]?.error =
+            "\(h.error ?? "connection failed"); outcome unknown: on \(h.current ?? "no release") or \(maybe)"
     }
 
     /// Hosts no longer on the release they started on (or maybe not: `switchingTo`).
@@ -109,9 +110,13 @@ struct RunState: Sendable {
     /// What the ledger knows of a host.
     func ledgerState(_ host: String) -> LedgerHostState {
         let h = hosts[host]
-        let status = h?.switchingTo != nil ? "unknown" : h?.retreatedFrom != nil ? "stopped" : h?.failedStep == nil ? nil : "failed"
-        return LedgerHostState(host: host, previous: h?.previous, current: h?.current, step: h?.failedStep, status: status, error: h?.error,
-                               slot: h?.slot, standby: h?.standby, rolloutStep: h?.rolloutStep, switchedAt: h?.switchedAt)
+        let status =
+            h?.switchingTo != nil
+            ? "unknown" : h?.retreatedFrom != nil ? "stopped" : h?.failedStep == nil ? nil : "failed"
+        return LedgerHostState(
+            host: host, previous: h?.previous, current: h?.current, step: h?.failedStep, status: status,
+            error: h?.error,
+            slot: h?.slot, standby: h?.standby, rolloutStep: h?.rolloutStep, switchedAt: h?.switchedAt)
     }
 
     var results: [DeployReport.HostResult] { order.compactMap { hosts[$0] } }

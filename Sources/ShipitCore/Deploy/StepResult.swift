@@ -12,7 +12,9 @@ public struct StepResult: Sendable {
     /// Said on the progress line of a step that succeeded (e.g. it was done by an earlier one).
     public var note: String?
 
-    public init(ok: Bool, output: ScriptOutput, error: String? = nil, exitStatus: Int32? = nil, stderrTail: String? = nil) {
+    public init(
+        ok: Bool, output: ScriptOutput, error: String? = nil, exitStatus: Int32? = nil, stderrTail: String? = nil
+    ) {
         self.ok = ok
         self.output = output
         self.error = error

@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// Looks at every host in parallel: one inspection script per host (one exec channel), plus the
 /// health endpoints through the SSH tunnel, each probed once (no retries: this is a snapshot).
@@ -34,19 +34,23 @@ public struct FleetInspector: Sendable {
         let strategy = Strategies.make(c)
         let health = options.health ? config.health : nil
         let roles = config.hostRoles
-        let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { [transport] host -> (HostInspection, [HostHistory.Entry]) in
+        let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) {
+            [transport] host -> (HostInspection, [HostHistory.Entry]) in
             var h = HostInspection(host: host, reachable: true)
             let out: ScriptOutput
             do {
-                let r = try await transport.run(host, strategy.inspect(verify: options.verifyFiles, historyLines: options.historyLines, host: host))
+                let r = try await transport.run(
+                    host, strategy.inspect(verify: options.verifyFiles, historyLines: options.historyLines, host: host))
                 out = ScriptOutput(r.stdoutText)
                 if !r.status.succeeded { h.error = "inspection exited \(r.exitCode): \(r.stderrText.suffix(300))" }
             } catch {
                 return (HostInspection(host: host, reachable: false, error: ErrorText.withoutHost(error)), [])
             }
             h.read(out)
-            if options.health, h.current != nil, let check = strategy.roleCheck(host: host, deadline: 0, interval: 0.1) {
-                h.roles = await Self.checkRoles(transport, host: host, check, names: roles.processes(on: host).map(\.name))
+            if options.health, h.current != nil, let check = strategy.roleCheck(host: host, deadline: 0, interval: 0.1)
+            {
+                h.roles = await Self.checkRoles(
+                    transport, host: host, check, names: roles.processes(on: host).map(\.name))
             }
             if let health, roles.runsApp(host) {
                 h.live = await Self.probe(transport, host: host, health: health, path: health.live)
@@ -54,12 +58,15 @@ public struct FleetInspector: Sendable {
             }
             return (h, HostHistory.parse(out.all("history").joined(separator: "\n")))
         }
-        return Result(hosts: config.hosts.compactMap { results[$0]?.0 },
-                      history: results.mapValues(\.1))
+        return Result(
+            hosts: config.hosts.compactMap { results[$0]?.0 },
+            history: results.mapValues(\.1))
     }
 
     /// One try of the roles' check: a probe per role, "worker: pid 42 (worker v2 ok…)".
-    static func checkRoles(_ transport: HostTransport, host: String, _ check: RemoteCommand, names: [String]) async -> [HostInspection.Probe] {
+    static func checkRoles(_ transport: HostTransport, host: String, _ check: RemoteCommand, names: [String]) async
+        -> [HostInspection.Probe]
+    {
         do {
             let r = try await transport.run(host, check)
             let out = ScriptOutput(r.stdoutText)
@@ -70,12 +77,15 @@ public struct FleetInspector: Sendable {
                     return HostInspection.Probe(ok: true, detail: "\(name): pid \(pid)\(said)")
                 }
                 // The check stops at the first role that fails; the ones after it were not checked.
-                if let failure, failure.hasPrefix("role \(name):") { return HostInspection.Probe(ok: false, detail: failure) }
+                if let failure, failure.hasPrefix("role \(name):") {
+                    return HostInspection.Probe(ok: false, detail: failure)
+                }
                 return nil
             }
             // A check that failed before naming a role (the script itself) is a failure too.
             if !r.status.succeeded, probes.allSatisfy(\.ok) {
-                probes.append(HostInspection.Probe(ok: false, detail: "roles check: \(failure ?? "exit \(r.exitCode)")"))
+                probes.append(
+                    HostInspection.Probe(ok: false, detail: "roles check: \(failure ?? "exit \(r.exitCode)")"))
             }
             return probes
         } catch {
@@ -83,12 +93,15 @@ public struct FleetInspector: Sendable {
         }
     }
 
-    static func probe(_ transport: HostTransport, host: String, health: DeployConfig.Health, path: String) async -> HostInspection.Probe {
+    static func probe(_ transport: HostTransport, host: String, health: DeployConfig.Health, path: String) async
+        -> HostInspection.Probe
+    {
         let url = "http://\(HostAddress.withPort(health.probeAddress(of: host), health.port))\(path)"
         do {
             let r = try await transport.publicGet(host, health: health, path: path)
             let ok = (200..<300).contains(r.status)
-            return HostInspection.Probe(ok: ok, detail: "GET \(url) → \(r.status)" + (ok ? "" : " \(HealthProbe.snippet(r.body))"))
+            return HostInspection.Probe(
+                ok: ok, detail: "GET \(url) → \(r.status)" + (ok ? "" : " \(HealthProbe.snippet(r.body))"))
         } catch {
             return HostInspection.Probe(ok: false, detail: "GET \(url) → \(ErrorText.withoutHost(error))")
         }

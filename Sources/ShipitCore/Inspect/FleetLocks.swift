@@ -14,7 +14,8 @@ public struct FleetLocks: Sendable {
     /// Every host's lock (nil when free), or why the host could not be read.
     public func read(deadHolders: Set<String>) async -> [HostInspection] {
         let strategy = Strategies.make(config)
-        let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { [transport] host -> HostInspection in
+        let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) {
+            [transport] host -> HostInspection in
             do {
                 let r = try await transport.run(host, strategy.inventory(host: host))
                 var h = HostInspection(host: host, reachable: true)

@@ -17,17 +17,27 @@ public struct FleetVerdict: Codable, Sendable, Equatable {
         drift = currents.count > 1
         release = currents.count == 1 ? reachable.first?.current : nil
         for h in hosts {
-            if !h.reachable { problems.append("\(h.host): unreachable: \(h.error ?? "?")"); continue }
+            if !h.reachable {
+                problems.append("\(h.host): unreachable: \(h.error ?? "?")")
+                continue
+            }
             if h.current == nil {
                 // A first deploy that failed after its switch left its release marked, stopped.
-                problems.append("\(h.host): no current release" + (h.failed.last.map { " (\($0) failed and was stopped: there was nothing to return to; deploy a fixed release)" } ?? ""))
+                problems.append(
+                    "\(h.host): no current release"
+                        + (h.failed.last.map {
+                            " (\($0) failed and was stopped: there was nothing to return to; deploy a fixed release)"
+                        } ?? ""))
             }
-            if let c = h.container, c != "running" { problems.append("\(h.host): the container of \(h.current ?? "?") is \(c), not running") }
+            if let c = h.container, c != "running" {
+                problems.append("\(h.host): the container of \(h.current ?? "?") is \(c), not running")
+            }
             if let p = h.live, !p.ok { problems.append("\(h.host): live check failed: \(p.detail)") }
             if let p = h.ready, !p.ok { problems.append("\(h.host): ready check failed: \(p.detail)") }
             for p in h.roles ?? [] where !p.ok { problems.append("\(h.host): \(p.detail)") }
             if checkFiles, let f = h.files, f.status != "intact" {
-                let list = (f.modified.map { "modified \($0)" } + f.added.map { "added \($0)" }).prefix(5).joined(separator: ", ")
+                let list = (f.modified.map { "modified \($0)" } + f.added.map { "added \($0)" }).prefix(5).joined(
+                    separator: ", ")
                 problems.append("\(h.host): release files \(f.status)" + (list.isEmpty ? "" : ": \(list)"))
             }
         }
@@ -37,7 +47,9 @@ public struct FleetVerdict: Codable, Sendable, Equatable {
             problems.append("drift: hosts are on different releases: " + groups.joined(separator: "; "))
         }
         if let expectedRelease, let release, release != expectedRelease {
-            problems.append("hosts run \(release) but the ledger's last successful switch was to \(expectedRelease) (changed outside shipit?)")
+            problems.append(
+                "hosts run \(release) but the ledger's last successful switch was to \(expectedRelease) (changed outside shipit?)"
+            )
         }
         self.problems = problems
     }

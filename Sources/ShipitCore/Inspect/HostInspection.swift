@@ -59,10 +59,13 @@ public struct HostInspection: Codable, Sendable, Equatable {
 
     /// "worker ok, cron FAIL": each role probe's name (the start of its detail) and verdict.
     static func summary(_ probes: [Probe]) -> String {
-        probes.map { p in "\(p.detail.split(separator: ":").first.map(String.init) ?? "role") \(p.ok ? "ok" : "FAIL")" }.joined(separator: ", ")
+        probes.map { p in "\(p.detail.split(separator: ":").first.map(String.init) ?? "role") \(p.ok ? "ok" : "FAIL")" }
+            .joined(separator: ", ")
     }
 
-    public var healthy: Bool { reachable && (live?.ok ?? true) && (ready?.ok ?? true) && (roles ?? []).allSatisfy(\.ok) }
+    public var healthy: Bool {
+        reachable && (live?.ok ?? true) && (ready?.ok ?? true) && (roles ?? []).allSatisfy(\.ok)
+    }
 
     /// Fills the inventory fields from the inspection script's output.
     mutating func read(_ out: ScriptOutput, now: Date = Date()) {
@@ -78,14 +81,18 @@ public struct HostInspection: Codable, Sendable, Equatable {
         for (key, value) in out.pairs where key.hasPrefix("slot.") {
             guard let port = Int(key.dropFirst(5)), port != slot else { continue }
             let parts = value.split(separator: " ").map(String.init)
-            if parts.count == 2, parts[1] == "running" { standby = parts[0]; standbySlot = port }
+            if parts.count == 2, parts[1] == "running" {
+                standby = parts[0]
+                standbySlot = port
+            }
         }
         maintenance = out.first("maintenance").map { $0 == "on" }
         if let holder = out.first("lock.holder") {
             let started = out.first("lock.started")
             let age = started.flatMap(UTCTime.parse).map { Int(now.timeIntervalSince($0)) }
-            lock = Lock(holder: holder, by: out.first("lock.by"), pid: out.first("lock.pid"), started: started,
-                        reason: out.first("lock.reason"), ageSeconds: age)
+            lock = Lock(
+                holder: holder, by: out.first("lock.by"), pid: out.first("lock.pid"), started: started,
+                reason: out.first("lock.reason"), ageSeconds: age)
         }
         if let status = out.first("files") {
             files = Files(status: status, modified: out.all("modified"), added: out.all("added"))

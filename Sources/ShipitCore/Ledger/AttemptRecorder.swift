@@ -16,7 +16,8 @@ public final class AttemptRecorder: @unchecked Sendable {
     public var id: String { attempt.id }
     public var snapshot: LedgerAttempt { lock.withLock { attempt } }
 
-    public init(ledger: Ledger, attempt: LedgerAttempt, redactor: Redactor, warn: @escaping @Sendable (String) -> Void) {
+    public init(ledger: Ledger, attempt: LedgerAttempt, redactor: Redactor, warn: @escaping @Sendable (String) -> Void)
+    {
         self.ledger = ledger
         self.attempt = attempt
         self.redactor = redactor
@@ -58,7 +59,10 @@ public final class AttemptRecorder: @unchecked Sendable {
     public func stepStarted(host: String?, step: String, known: LedgerHostState?) async -> Int64? {
         let id = self.id
         var row: Int64?
-        await write { row = try await self.ledger.startStep(LedgerStep(attemptID: id, host: host, step: step, status: "running", startedAt: Date())) }
+        await write {
+            row = try await self.ledger.startStep(
+                LedgerStep(attemptID: id, host: host, step: step, status: "running", startedAt: Date()))
+        }
         if var k = known {
             k.step = step
             k.status = "running"
@@ -67,12 +71,18 @@ public final class AttemptRecorder: @unchecked Sendable {
         return row
     }
 
-    public func stepFinished(_ row: Int64?, step: String, ok: Bool, exitStatus: Int32?, stderrTail: String?, message: String?, known: LedgerHostState?) async {
+    public func stepFinished(
+        _ row: Int64?, step: String, ok: Bool, exitStatus: Int32?, stderrTail: String?, message: String?,
+        known: LedgerHostState?
+    ) async {
         let status = ok ? "ok" : "failed"
         if let row {
             let tail = redactor.redact(stderrTail)
             let msg = redactor.redact(message)
-            await write { try await self.ledger.finishStep(row, status: status, finishedAt: Date(), exitStatus: exitStatus, stderrTail: tail, message: msg) }
+            await write {
+                try await self.ledger.finishStep(
+                    row, status: status, finishedAt: Date(), exitStatus: exitStatus, stderrTail: tail, message: msg)
+            }
         }
         if var k = known {
             k.step = step
@@ -87,14 +97,19 @@ public final class AttemptRecorder: @unchecked Sendable {
         let id = self.id
         let msg = redactor.redact(message)
         await write {
-            _ = try await self.ledger.startStep(LedgerStep(attemptID: id, host: nil, step: step, status: ok ? "info" : "failed",
-                                                          startedAt: Date(), finishedAt: Date(), message: msg))
+            _ = try await self.ledger.startStep(
+                LedgerStep(
+                    attemptID: id, host: nil, step: step, status: ok ? "info" : "failed",
+                    startedAt: Date(), finishedAt: Date(), message: msg))
         }
     }
 
     private func write(_ body: () async throws -> Void) async {
         do { try await body() } catch {
-            let first: Bool = lock.withLock { defer { warned = true }; return !warned }
+            let first: Bool = lock.withLock {
+                defer { warned = true }
+                return !warned
+            }
             if first { warn("ledger \(ledger.location): write failed, the record of this run is incomplete: \(error)") }
         }
     }

@@ -15,9 +15,19 @@ public enum HostHistory {
         public var by: String
         public var outcome: String?
 
-        public init(time: Date, event: String, app: String, stage: String?, release: String, previous: String?, attempt: String, by: String, outcome: String? = nil) {
-            self.time = time; self.event = event; self.app = app; self.stage = stage; self.release = release
-            self.previous = previous; self.attempt = attempt; self.by = by; self.outcome = outcome
+        public init(
+            time: Date, event: String, app: String, stage: String?, release: String, previous: String?, attempt: String,
+            by: String, outcome: String? = nil
+        ) {
+            self.time = time
+            self.event = event
+            self.app = app
+            self.stage = stage
+            self.release = release
+            self.previous = previous
+            self.attempt = attempt
+            self.by = by
+            self.outcome = outcome
         }
 
         public var jsonLine: String {
@@ -25,7 +35,6 @@ public enum HostHistory {
             return String(decoding: data, as: UTF8.self)
         }
     }
-
 
     /// How many lines are read back from each host (the newest).
     public static let readLimit = 5000
@@ -35,11 +44,13 @@ public enum HostHistory {
     public static func parse(_ text: String) -> [Entry] {
         text.split(separator: "\n").compactMap { line in
             guard let obj = JSONValue.parse(line),
-                  let timeText = obj["time"]?.string, let time = UTCTime.parse(timeText),
-                  let event = obj["event"]?.string, let release = obj["release"]?.string else { return nil }
+                let timeText = obj["time"]?.string, let time = UTCTime.parse(timeText),
+                let event = obj["event"]?.string, let release = obj["release"]?.string
+            else { return nil }
             func str(_ k: String) -> String? { obj[k]?.string.flatMap { $0.isEmpty ? nil : $0 } }
-            return Entry(time: time, event: event, app: str("app") ?? "", stage: str("stage"), release: release,
-                         previous: str("previous"), attempt: str("attempt") ?? "", by: str("by") ?? "", outcome: str("outcome"))
+            return Entry(
+                time: time, event: event, app: str("app") ?? "", stage: str("stage"), release: release,
+                previous: str("previous"), attempt: str("attempt") ?? "", by: str("by") ?? "", outcome: str("outcome"))
         }
     }
 }

@@ -1,6 +1,6 @@
 import FoundationEssentials
-import SSH
 import Glibc
+import SSH
 
 /// Who runs shipit and from where: user, machine, pid and the CI variables that identify a pipeline
 /// run. Stored with every attempt so `changes` can answer "who did that?".
@@ -14,7 +14,8 @@ public struct Invoker: Sendable, Equatable {
     public static let ciVariables = [
         "CI", "GITHUB_ACTIONS", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_REF",
         "GITHUB_WORKFLOW", "GITHUB_ACTOR", "GITHUB_SERVER_URL",
-        "GITLAB_CI", "CI_JOB_ID", "CI_JOB_URL", "CI_PIPELINE_ID", "CI_PIPELINE_URL", "CI_COMMIT_SHA", "CI_PROJECT_PATH", "GITLAB_USER_LOGIN",
+        "GITLAB_CI", "CI_JOB_ID", "CI_JOB_URL", "CI_PIPELINE_ID", "CI_PIPELINE_URL", "CI_COMMIT_SHA", "CI_PROJECT_PATH",
+        "GITLAB_USER_LOGIN",
         "BUILDKITE", "BUILDKITE_BUILD_URL", "BUILDKITE_BUILD_NUMBER",
         "JENKINS_URL", "BUILD_URL", "BUILD_NUMBER", "CIRCLECI", "CIRCLE_BUILD_URL",
     ]
@@ -33,7 +34,8 @@ public struct Invoker: Sendable, Equatable {
         if let server = ci["GITHUB_SERVER_URL"], let repo = ci["GITHUB_REPOSITORY"], let run = ci["GITHUB_RUN_ID"] {
             ci["GITHUB_RUN_URL"] = "\(server)/\(repo)/actions/runs/\(run)"
         }
-        return Invoker(user: LocalAccount.user(environment), machine: ProcessInfo.processInfo.hostName, pid: getpid(), ci: ci)
+        return Invoker(
+            user: LocalAccount.user(environment), machine: ProcessInfo.processInfo.hostName, pid: getpid(), ci: ci)
     }
 
     /// Whether a pid on this machine is still running (signal 0 probes without sending anything).

@@ -18,7 +18,9 @@ public protocol Ledger: Sendable {
     func configs(hashes: [String]) async throws -> [String: [String: String]]
     /// Records a step as started; returns its id for `finishStep`.
     func startStep(_ step: LedgerStep) async throws -> Int64
-    func finishStep(_ id: Int64, status: String, finishedAt: Date, exitStatus: Int32?, stderrTail: String?, message: String?) async throws
+    func finishStep(
+        _ id: Int64, status: String, finishedAt: Date, exitStatus: Int32?, stderrTail: String?, message: String?)
+        async throws
     /// At the end of a run: how many hosts it left on its release (what `stats` needs to tell a
     /// failed run that changed production from one that stopped before any switch).
     func setSwitchedHosts(_ attemptID: String, _ count: Int) async throws

@@ -10,7 +10,9 @@ public enum LedgerCopy {
         public var steps = 0
     }
 
-    public static func copy(from source: Ledger, to target: PostgresLedger, progress: (Int) -> Void = { _ in }) async throws -> Result {
+    public static func copy(from source: Ledger, to target: PostgresLedger, progress: (Int) -> Void = { _ in })
+        async throws -> Result
+    {
         var result = Result()
         let attempts = try await source.attempts(LedgerQuery())
         let configs = try await source.configs(hashes: Array(Set(attempts.map(\.configHash))))

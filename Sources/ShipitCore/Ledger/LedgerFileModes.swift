@@ -22,7 +22,9 @@ public enum LedgerFileModes {
         if FilePath.lastComponent(of: dir) == ".shipit" {
             if let note = tighten(dir, to: directoryMode) { notes.append(note) }
         } else if let mode = mode(of: dir), mode & 0o022 != 0 {
-            notes.append("the ledger's directory \(dir) is writable by others (mode \(octal(mode))): they can replace the ledger")
+            notes.append(
+                "the ledger's directory \(dir) is writable by others (mode \(octal(mode))): they can replace the ledger"
+            )
         }
         return notes
     }
@@ -31,14 +33,16 @@ public enum LedgerFileModes {
     /// Not changed: it is the user's file, perhaps shared on purpose with a group (a secrets mount).
     public static func passwordFileNote(_ path: String) -> String? {
         guard let mode = mode(of: path), mode & 0o044 != 0 else { return nil }
-        return "the shared ledger's password file \(path) is readable by \(mode & 0o004 != 0 ? "everyone" : "its group") (mode \(octal(mode))): chmod 600 it"
+        return
+            "the shared ledger's password file \(path) is readable by \(mode & 0o004 != 0 ? "everyone" : "its group") (mode \(octal(mode))): chmod 600 it"
     }
 
     /// nil when `path` is missing or already has no group or other bits.
     static func tighten(_ path: String, to wanted: mode_t) -> String? {
         guard let mode = mode(of: path), mode & 0o077 != 0 else { return nil }
         guard chmod(path, wanted) == 0 else {
-            return "\(path) has mode \(octal(mode)) (readable by others) and cannot be changed to \(octal(wanted)): \(String(cString: strerror(errno)))"
+            return
+                "\(path) has mode \(octal(mode)) (readable by others) and cannot be changed to \(octal(wanted)): \(String(cString: strerror(errno)))"
         }
         return "\(path) had mode \(octal(mode)); changed to \(octal(wanted)) (the ledger is private to its owner)"
     }

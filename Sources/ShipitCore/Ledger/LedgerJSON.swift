@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// The small JSON columns of the ledger (lists and string maps). Empty values skip the parser:
 /// most rows have them, and `changes` reads thousands of rows.
@@ -11,7 +11,8 @@ enum LedgerJSON {
     }
 
     static func encode(_ dict: [String: String]) -> String {
-        dict.isEmpty ? "{}" : "{" + dict.keys.sorted().map { quoted($0) + ":" + quoted(dict[$0]!) }.joined(separator: ",") + "}"
+        dict.isEmpty
+            ? "{}" : "{" + dict.keys.sorted().map { quoted($0) + ":" + quoted(dict[$0]!) }.joined(separator: ",") + "}"
     }
 
     static func quoted(_ s: String) -> String {

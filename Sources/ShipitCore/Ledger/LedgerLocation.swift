@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// Where the ledger lives, from `ledger:` in shipit.yml: an SQLite file (the default, next to the
 /// config) or a shared PostgreSQL server. The password is never part of the URL: it comes from an
@@ -45,15 +45,21 @@ public enum LedgerLocation: Sendable, Equatable {
         }
 
         /// `postgres://user@host:port/db` — never with a password.
-        public var display: String { "postgres://\(user)@\(host):\(port)/\(database)" + (schema == "public" ? "" : "?schema=\(schema)") }
+        public var display: String {
+            "postgres://\(user)@\(host):\(port)/\(database)" + (schema == "public" ? "" : "?schema=\(schema)")
+        }
 
         public func password(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
             if let name = passwordEnv {
-                guard let v = environment[name], !v.isEmpty else { throw ShipitError("the shared ledger's password variable \(name) is not set") }
+                guard let v = environment[name], !v.isEmpty else {
+                    throw ShipitError("the shared ledger's password variable \(name) is not set")
+                }
                 return v
             }
             if let file = passwordFile {
-                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ShipitError("cannot read the shared ledger's password file \(file)") }
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    throw ShipitError("cannot read the shared ledger's password file \(file)")
+                }
                 return text.trimmed()
             }
             return environment["SHIPIT_LEDGER_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
@@ -65,42 +71,57 @@ public enum LedgerLocation: Sendable, Equatable {
                 throw ShipitError.input("\(field): expected postgres://user@host:port/database")
             }
             if c.password != nil {
-                throw ShipitError.input("\(field): the URL holds a password; put it in an environment variable (password_env) or a file (password_file)")
+                throw ShipitError.input(
+                    "\(field): the URL holds a password; put it in an environment variable (password_env) or a file (password_file)"
+                )
             }
             guard let host = c.host, !host.isEmpty, let user = c.user, !user.isEmpty else {
-                throw ShipitError.input("\(field): expected postgres://user@host:port/database (user and host are required)")
+                throw ShipitError.input(
+                    "\(field): expected postgres://user@host:port/database (user and host are required)")
             }
             let db = String(c.path.drop(while: { $0 == "/" }))
-            guard !db.isEmpty, Self.isName(db) else { throw ShipitError.input("\(field): the database name is missing or invalid") }
+            guard !db.isEmpty, Self.isName(db) else {
+                throw ShipitError.input("\(field): the database name is missing or invalid")
+            }
             var t = PostgresTarget(host: host, port: c.port ?? 5432, user: user, database: db)
             for item in c.queryItems ?? [] {
                 switch item.name {
                 case "schema":
-                    guard let s = item.value, Self.isName(s) else { throw ShipitError.input("\(field): schema must be a plain name") }
+                    guard let s = item.value, Self.isName(s) else {
+                        throw ShipitError.input("\(field): schema must be a plain name")
+                    }
                     t.schema = s
                 case "sslmode":
                     guard let v = item.value, let mode = SSLMode(rawValue: v) else {
-                        throw ShipitError.input("\(field): sslmode '\(item.value ?? "")' is not one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))")
+                        throw ShipitError.input(
+                            "\(field): sslmode '\(item.value ?? "")' is not one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))"
+                        )
                     }
                     t.sslMode = mode
                 case "sslrootcert", "sslcert", "sslkey":
                     // Files on the deployer, absolute: the same file whatever directory shipit runs in.
                     guard let v = item.value, v.hasPrefix("/"), !v.contains("\0") else {
-                        throw ShipitError.input("\(field): \(item.name) must be an absolute path to a file on this machine")
+                        throw ShipitError.input(
+                            "\(field): \(item.name) must be an absolute path to a file on this machine")
                     }
                     switch item.name {
                     case "sslrootcert": t.sslRootCert = v
                     case "sslcert": t.sslCert = v
                     default: t.sslKey = v
                     }
-                default: throw ShipitError.input("\(field): unknown URL parameter '\(item.name)' (allowed: schema, sslmode, sslrootcert, sslcert, sslkey)")
+                default:
+                    throw ShipitError.input(
+                        "\(field): unknown URL parameter '\(item.name)' (allowed: schema, sslmode, sslrootcert, sslcert, sslkey)"
+                    )
                 }
             }
             if (t.sslCert == nil) != (t.sslKey == nil) {
                 throw ShipitError.input("\(field): sslcert and sslkey go together (a client certificate and its key)")
             }
             if t.sslRootCert != nil && !t.sslMode.verifies {
-                throw ShipitError.input("\(field): sslrootcert is only used with sslmode=verify-ca or verify-full (sslmode is \(t.sslMode.rawValue))")
+                throw ShipitError.input(
+                    "\(field): sslrootcert is only used with sslmode=verify-ca or verify-full (sslmode is \(t.sslMode.rawValue))"
+                )
             }
             return t
         }
@@ -112,8 +133,8 @@ public enum LedgerLocation: Sendable, Equatable {
 
     public var display: String {
         switch self {
-        case let .sqlite(path): return path
-        case let .postgres(t): return t.display
+        case .sqlite(let path): return path
+        case .postgres(let t): return t.display
         }
     }
 }

@@ -48,18 +48,40 @@ public struct LedgerAttempt: Codable, Sendable, Equatable {
     /// Per host: previous/current release and the last step seen.
     public var hosts: [LedgerHostState]
 
-    public init(id: String, app: String, stage: String?, strategy: String, operation: String, releaseID: String,
-                source: String? = nil, commit: String? = nil, ref: String? = nil, user: String, machine: String, pid: Int32,
-                ci: [String: String] = [:], startedAt: Date, finishedAt: Date? = nil, outcome: Outcome = .running,
-                state: String = "pending", error: String? = nil, changedCount: Int? = nil, changedFiles: [String] = [],
-                configHash: String = "", config: [String: String] = [:], imageDigest: String? = nil, migrations: [String] = [],
-                rollbackUnsafe: Bool = false, hosts: [LedgerHostState] = []) {
-        self.id = id; self.app = app; self.stage = stage; self.strategy = strategy; self.operation = operation
-        self.releaseID = releaseID; self.source = source; self.commit = commit; self.ref = ref; self.user = user
-        self.machine = machine; self.pid = pid; self.ci = ci; self.startedAt = startedAt; self.finishedAt = finishedAt
-        self.outcome = outcome; self.state = state; self.error = error; self.changedCount = changedCount
-        self.changedFiles = changedFiles; self.configHash = configHash; self.config = config; self.imageDigest = imageDigest
-        self.migrations = migrations; self.rollbackUnsafe = rollbackUnsafe; self.hosts = hosts
+    public init(
+        id: String, app: String, stage: String?, strategy: String, operation: String, releaseID: String,
+        source: String? = nil, commit: String? = nil, ref: String? = nil, user: String, machine: String, pid: Int32,
+        ci: [String: String] = [:], startedAt: Date, finishedAt: Date? = nil, outcome: Outcome = .running,
+        state: String = "pending", error: String? = nil, changedCount: Int? = nil, changedFiles: [String] = [],
+        configHash: String = "", config: [String: String] = [:], imageDigest: String? = nil, migrations: [String] = [],
+        rollbackUnsafe: Bool = false, hosts: [LedgerHostState] = []
+    ) {
+        self.id = id
+        self.app = app
+        self.stage = stage
+        self.strategy = strategy
+        self.operation = operation
+        self.releaseID = releaseID
+        self.source = source
+        self.commit = commit
+        self.ref = ref
+        self.user = user
+        self.machine = machine
+        self.pid = pid
+        self.ci = ci
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.outcome = outcome
+        self.state = state
+        self.error = error
+        self.changedCount = changedCount
+        self.changedFiles = changedFiles
+        self.configHash = configHash
+        self.config = config
+        self.imageDigest = imageDigest
+        self.migrations = migrations
+        self.rollbackUnsafe = rollbackUnsafe
+        self.hosts = hosts
     }
 }
 
@@ -80,10 +102,21 @@ public struct LedgerHostState: Codable, Sendable, Equatable {
     public var rolloutStep: Int?
     public var switchedAt: Date?
 
-    public init(host: String, previous: String? = nil, current: String? = nil, step: String? = nil, status: String? = nil, error: String? = nil,
-                slot: Int? = nil, standby: String? = nil, rolloutStep: Int? = nil, switchedAt: Date? = nil) {
-        self.host = host; self.previous = previous; self.current = current; self.step = step; self.status = status; self.error = error
-        self.slot = slot; self.standby = standby; self.rolloutStep = rolloutStep; self.switchedAt = switchedAt
+    public init(
+        host: String, previous: String? = nil, current: String? = nil, step: String? = nil, status: String? = nil,
+        error: String? = nil,
+        slot: Int? = nil, standby: String? = nil, rolloutStep: Int? = nil, switchedAt: Date? = nil
+    ) {
+        self.host = host
+        self.previous = previous
+        self.current = current
+        self.step = step
+        self.status = status
+        self.error = error
+        self.slot = slot
+        self.standby = standby
+        self.rolloutStep = rolloutStep
+        self.switchedAt = switchedAt
     }
 }
 
@@ -101,11 +134,20 @@ public struct LedgerStep: Codable, Sendable, Equatable {
     public var stderrTail: String?
     public var message: String?
 
-    public init(id: Int64? = nil, attemptID: String, host: String?, step: String, status: String, startedAt: Date,
-                finishedAt: Date? = nil, exitStatus: Int32? = nil, stderrTail: String? = nil, message: String? = nil) {
-        self.id = id; self.attemptID = attemptID; self.host = host; self.step = step; self.status = status
-        self.startedAt = startedAt; self.finishedAt = finishedAt; self.exitStatus = exitStatus
-        self.stderrTail = stderrTail; self.message = message
+    public init(
+        id: Int64? = nil, attemptID: String, host: String?, step: String, status: String, startedAt: Date,
+        finishedAt: Date? = nil, exitStatus: Int32? = nil, stderrTail: String? = nil, message: String? = nil
+    ) {
+        self.id = id
+        self.attemptID = attemptID
+        self.host = host
+        self.step = step
+        self.status = status
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.exitStatus = exitStatus
+        self.stderrTail = stderrTail
+        self.message = message
     }
 }
 
@@ -119,7 +161,15 @@ public struct LedgerQuery: Sendable, Equatable {
     public var host: String?
     public var limit: Int?
 
-    public init(from: Date? = nil, to: Date? = nil, app: String? = nil, stage: String?? = nil, host: String? = nil, limit: Int? = nil) {
-        self.from = from; self.to = to; self.app = app; self.stage = stage; self.host = host; self.limit = limit
+    public init(
+        from: Date? = nil, to: Date? = nil, app: String? = nil, stage: String?? = nil, host: String? = nil,
+        limit: Int? = nil
+    ) {
+        self.from = from
+        self.to = to
+        self.app = app
+        self.stage = stage
+        self.host = host
+        self.limit = limit
     }
 }

@@ -30,27 +30,35 @@ final class PostgresClient: @unchecked Sendable {
     private let queue = DispatchQueue(label: "shipit.ledger.postgres")
 
     /// Connects (bounded by `timeout`, whole seconds, at least 2: libpq's granularity).
-    static func connect(_ target: LedgerLocation.PostgresTarget, password: String?, timeout: Double) async throws -> PostgresClient {
+    static func connect(_ target: LedgerLocation.PostgresTarget, password: String?, timeout: Double) async throws
+        -> PostgresClient
+    {
         let pq = try LibPQ.shared()
-        var params: [(String, String)] = [("host", target.host), ("port", String(target.port)), ("user", target.user), ("dbname", target.database),
-                                          ("connect_timeout", String(max(2, Int(timeout.rounded(.up))))), ("client_encoding", "UTF8"),
-                                          ("application_name", "shipit")]
+        var params: [(String, String)] = [
+            ("host", target.host), ("port", String(target.port)), ("user", target.user), ("dbname", target.database),
+            ("connect_timeout", String(max(2, Int(timeout.rounded(.up))))), ("client_encoding", "UTF8"),
+            ("application_name", "shipit"),
+        ]
         if let password { params.append(("password", password)) }
         params += tlsParameters(target)
-        let keys = params.map(\.0), values = params.map(\.1)
+        let keys = params.map(\.0)
+        let values = params.map(\.1)
         return try await withCheckedThrowingContinuation { cont in
             // libpq's connect blocks: on a thread of its own, not one of Swift concurrency's.
             DetachedThread.start {
-                cont.resume(with: Result {
-                    let conn = CStringArray.withConst(keys) { k in CStringArray.withConst(values) { v in pq.connectdbParams(k, v, 0) } }
-                    guard let conn else { throw Failure(message: "out of memory", state: nil) }
-                    guard pq.status(conn) == 0 else {
-                        let message = String(cString: pq.errorMessage(conn)).trimmed()
-                        pq.finish(conn)
-                        throw Failure(message: message, state: nil)
-                    }
-                    return PostgresClient(conn: conn, pq: pq)
-                })
+                cont.resume(
+                    with: Result {
+                        let conn = CStringArray.withConst(keys) { k in
+                            CStringArray.withConst(values) { v in pq.connectdbParams(k, v, 0) }
+                        }
+                        guard let conn else { throw Failure(message: "out of memory", state: nil) }
+                        guard pq.status(conn) == 0 else {
+                            let message = String(cString: pq.errorMessage(conn)).trimmed()
+                            pq.finish(conn)
+                            throw Failure(message: message, state: nil)
+                        }
+                        return PostgresClient(conn: conn, pq: pq)
+                    })
             }
         }
     }
@@ -58,7 +66,9 @@ final class PostgresClient: @unchecked Sendable {
     /// The URL's TLS settings as libpq's own parameters, with libpq's meaning. Checking modes
     /// without `sslrootcert` use the system's CA bundle (libpq's default, ~/.postgresql/root.crt, is
     /// rarely there and its absence fails every connection).
-    static func tlsParameters(_ t: LedgerLocation.PostgresTarget, systemBundle: String = "/etc/ssl/certs/ca-certificates.crt") -> [(String, String)] {
+    static func tlsParameters(
+        _ t: LedgerLocation.PostgresTarget, systemBundle: String = "/etc/ssl/certs/ca-certificates.crt"
+    ) -> [(String, String)] {
         var params = [("sslmode", t.sslMode.rawValue)]
         if let root = t.sslRootCert {
             params.append(("sslrootcert", root))
@@ -95,19 +105,27 @@ final class PostgresClient: @unchecked Sendable {
             let primary = pq.resultErrorField(result, 77).map { String(cString: $0) }  // 'M'
             let state = pq.resultErrorField(result, 67).map { String(cString: $0) }  // 'C'
             let message = primary ?? String(cString: pq.resultErrorMessage(result)).trimmed()
-            throw Failure(message: message.isEmpty ? String(cString: pq.errorMessage(conn)).trimmed() : message, state: state)
+            throw Failure(
+                message: message.isEmpty ? String(cString: pq.errorMessage(conn)).trimmed() : message, state: state)
         }
-        let rows = Int(pq.ntuples(result)), cols = Int(pq.nfields(result))
+        let rows = Int(pq.ntuples(result))
+        let cols = Int(pq.nfields(result))
         var out: [[String?]] = []
         out.reserveCapacity(rows)
         for r in 0..<rows {
             var row: [String?] = []
             row.reserveCapacity(cols)
             for c in 0..<cols {
-                if pq.getisnull(result, Int32(r), Int32(c)) != 0 { row.append(nil); continue }
+                if pq.getisnull(result, Int32(r), Int32(c)) != 0 {
+                    row.append(nil)
+                    continue
+                }
                 let p = pq.getvalue(result, Int32(r), Int32(c))!
                 let n = Int(pq.getlength(result, Int32(r), Int32(c)))
-                row.append(p.withMemoryRebound(to: UInt8.self, capacity: n) { String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self) })
+                row.append(
+                    p.withMemoryRebound(to: UInt8.self, capacity: n) {
+                        String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+                    })
             }
             out.append(row)
         }

@@ -12,19 +12,29 @@ extension String: SQLiteBindable {
     }
 }
 extension Int: SQLiteBindable {
-    public func bind(to statement: OpaquePointer, at index: Int32) -> Int32 { sqlite3_bind_int64(statement, index, Int64(self)) }
+    public func bind(to statement: OpaquePointer, at index: Int32) -> Int32 {
+        sqlite3_bind_int64(statement, index, Int64(self))
+    }
 }
 extension Int32: SQLiteBindable {
-    public func bind(to statement: OpaquePointer, at index: Int32) -> Int32 { sqlite3_bind_int64(statement, index, Int64(self)) }
+    public func bind(to statement: OpaquePointer, at index: Int32) -> Int32 {
+        sqlite3_bind_int64(statement, index, Int64(self))
+    }
 }
 extension Int64: SQLiteBindable {
-    public func bind(to statement: OpaquePointer, at index: Int32) -> Int32 { sqlite3_bind_int64(statement, index, self) }
+    public func bind(to statement: OpaquePointer, at index: Int32) -> Int32 {
+        sqlite3_bind_int64(statement, index, self)
+    }
 }
 extension Double: SQLiteBindable {
-    public func bind(to statement: OpaquePointer, at index: Int32) -> Int32 { sqlite3_bind_double(statement, index, self) }
+    public func bind(to statement: OpaquePointer, at index: Int32) -> Int32 {
+        sqlite3_bind_double(statement, index, self)
+    }
 }
 extension Bool: SQLiteBindable {
-    public func bind(to statement: OpaquePointer, at index: Int32) -> Int32 { sqlite3_bind_int64(statement, index, self ? 1 : 0) }
+    public func bind(to statement: OpaquePointer, at index: Int32) -> Int32 {
+        sqlite3_bind_int64(statement, index, self ? 1 : 0)
+    }
 }
 
 /// One SQLite connection over the C API (the system's libsqlite3), used from one serial queue.
@@ -46,7 +56,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
         public func text(_ i: Int32) -> String? {
             guard !isNull(i), let p = sqlite3_column_text(statement, i) else { return nil }
-            return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(statement, i))), as: UTF8.self)
+            return String(
+                decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(statement, i))), as: UTF8.self)
         }
 
         public func double(_ i: Int32) -> Double? { isNull(i) ? nil : sqlite3_column_double(statement, i) }
@@ -125,11 +136,20 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// Each result row of one statement.
     public func each(_ sql: String, _ arguments: [(any SQLiteBindable)?] = [], _ body: (Row) throws -> Void) throws {
         let (s, cached) = try prepared(sql)
-        defer { if cached { sqlite3_reset(s); sqlite3_clear_bindings(s) } else { sqlite3_finalize(s) } }
+        defer {
+            if cached {
+                sqlite3_reset(s)
+                sqlite3_clear_bindings(s)
+            } else {
+                sqlite3_finalize(s)
+            }
+        }
         for (i, value) in arguments.enumerated() {
             let index = Int32(i + 1)
             let rc = value.map { $0.bind(to: s, at: index) } ?? sqlite3_bind_null(s, index)
-            guard rc == SQLITE_OK else { throw Failure(code: rc, message: "\(lastMessage) (binding \(index) of: \(sql.prefix(80)))") }
+            guard rc == SQLITE_OK else {
+                throw Failure(code: rc, message: "\(lastMessage) (binding \(index) of: \(sql.prefix(80)))")
+            }
         }
         while true {
             let rc = sqlite3_step(s)
@@ -155,7 +175,12 @@ public final class SQLiteDatabase: @unchecked Sendable {
     private func firstValue<T>(_ sql: String, _ arguments: [(any SQLiteBindable)?], _ read: (Row) -> T?) throws -> T? {
         var out: T?
         var seen = false
-        try each(sql, arguments) { r in if !seen { out = read(r); seen = true } }
+        try each(sql, arguments) { r in
+            if !seen {
+                out = read(r)
+                seen = true
+            }
+        }
         return out
     }
 

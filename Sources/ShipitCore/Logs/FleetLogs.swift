@@ -37,7 +37,11 @@ public struct FleetLogs: Sendable {
         let wantApp = !isProcessRole && roles.runsApp(host)
         var out = wantApp ? [app] : []
         for p in roles.processes(on: host) where role == nil || p.name == role {
-            if p.logSource == nil, wantApp, case let .file(pattern) = config.logs.source, fnmatch(pattern, p.log, 0) == 0 { continue }
+            if p.logSource == nil, wantApp, case .file(let pattern) = config.logs.source,
+                fnmatch(pattern, p.log, 0) == 0
+            {
+                continue
+            }
             let container = LogSettings.Source.namedContainer("\(config.app)-\(p.name)")
             switch p.logSource {
             case .container?: out.append(app.reading(container))
@@ -51,7 +55,9 @@ public struct FleetLogs: Sendable {
     /// Each host's sources, as jobs keyed "host NUL index".
     private func jobs(_ command: (LogScript) -> RemoteCommand) -> [String: (host: String, command: RemoteCommand)] {
         var jobs: [String: (host: String, command: RemoteCommand)] = [:]
-        for host in hosts { for (i, s) in sources(on: host).enumerated() { jobs["\(host)\u{0}\(i)"] = (host, command(s)) } }
+        for host in hosts {
+            for (i, s) in sources(on: host).enumerated() { jobs["\(host)\u{0}\(i)"] = (host, command(s)) }
+        }
         return jobs
     }
 
@@ -59,7 +65,10 @@ public struct FleetLogs: Sendable {
         let jobs = jobs { $0.fetch(since: since, until: until, grep: grep, maxBytes: maxBytes) }
         let bound = maxBytes ?? config.logs.maxBytes
         let results = await Fleet.bounded(jobs.keys.sorted(), limit: max(config.connection.parallel, 64)) { key in
-            do { return Swift.Result<ExecResult, Error>.success(try await transport.run(jobs[key]!.host, jobs[key]!.command)) } catch { return .failure(error) }
+            do {
+                return Swift.Result<ExecResult, Error>.success(
+                    try await transport.run(jobs[key]!.host, jobs[key]!.command))
+            } catch { return .failure(error) }
         }
         var lines: [LogLine] = []
         var notes: [String: [String]] = [:]
@@ -67,9 +76,12 @@ public struct FleetLogs: Sendable {
         for key in jobs.keys.sorted() {
             let host = jobs[key]!.host
             switch results[key] {
-            case let .success(r)?:
+            case .success(let r)?:
                 let out = ScriptOutput(r.stdoutText)
-                if !r.status.succeeded { failed[host] = out.first("error") ?? "exit \(r.exitCode)"; continue }
+                if !r.status.succeeded {
+                    failed[host] = out.first("error") ?? "exit \(r.exitCode)"
+                    continue
+                }
                 notes[host, default: []] += ScriptOutput(r.stderrText).all("note")
                 var data = r.stdout
                 if data.count > bound {
@@ -78,7 +90,7 @@ public struct FleetLogs: Sendable {
                     notes[host, default: []].append("output cut to the newest \(bound) bytes (--max-bytes)")
                 }
                 lines += Self.parse(host: host, data, redactor: redactor)
-            case let .failure(e)?: failed[host] = ErrorText.withoutHost(e)
+            case .failure(let e)?: failed[host] = ErrorText.withoutHost(e)
             case nil: failed[host] = "not run"
             }
         }
@@ -101,9 +113,11 @@ public struct FleetLogs: Sendable {
     static func merge(_ lines: [LogLine], order: [String]) -> [LogLine] {
         let rank = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
         return lines.enumerated().sorted { a, b in
-            let ta = a.element.time ?? .distantPast, tb = b.element.time ?? .distantPast
+            let ta = a.element.time ?? .distantPast
+            let tb = b.element.time ?? .distantPast
             if ta != tb { return ta < tb }
-            let ra = rank[a.element.host] ?? 0, rb = rank[b.element.host] ?? 0
+            let ra = rank[a.element.host] ?? 0
+            let rb = rank[b.element.host] ?? 0
             if ra != rb { return ra < rb }
             return a.offset < b.offset
         }.map(\.element)
@@ -111,8 +125,10 @@ public struct FleetLogs: Sendable {
 
     /// Streams new lines from every host until `stop()`; `onLine` is called as each arrives.
     /// Returns the hosts that failed, and why.
-    public func follow(grep: String?, stop: @escaping @Sendable () -> Bool,
-                       onLine: @escaping @Sendable (LogLine) -> Void) async -> [String: String] {
+    public func follow(
+        grep: String?, stop: @escaping @Sendable () -> Bool,
+        onLine: @escaping @Sendable (LogLine) -> Void
+    ) async -> [String: String] {
         // One script per host reading all its sources: a follow holds its host's session (whose
         // operations run one at a time) until the end.
         var commands: [String: RemoteCommand] = [:]
@@ -128,7 +144,10 @@ public struct FleetLogs: Sendable {
             do {
                 _ = try await transport.follow(host, command, until: stop) { stream, data in
                     for raw in splitter.lines(stream, data) {
-                        if stream == .stderr, raw.hasPrefix("note=") { onLine(LogLine(host: host, time: nil, text: "(\(raw.dropFirst(5)))")); continue }
+                        if stream == .stderr, raw.hasPrefix("note=") {
+                            onLine(LogLine(host: host, time: nil, text: "(\(raw.dropFirst(5)))"))
+                            continue
+                        }
                         onLine(LogLine(host: host, time: LogLine.time(at: raw[...]), text: redactor.redact(raw)))
                     }
                 }

@@ -29,21 +29,31 @@ public struct LogLine: Sendable, Codable, Equatable {
             return v
         }
         guard let y = digits(0, 4), b.count >= 19, b[4] == 45, let mo = digits(5, 2), b[7] == 45, let d = digits(8, 2),
-              b[10] == 84 || b[10] == 32, let h = digits(11, 2), b[13] == 58, let mi = digits(14, 2), b[16] == 58, let s = digits(17, 2),
-              (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61 else { return nil }
+            b[10] == 84 || b[10] == 32, let h = digits(11, 2), b[13] == 58, let mi = digits(14, 2), b[16] == 58,
+            let s = digits(17, 2),
+            (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61
+        else { return nil }
         var i = 19
         var fraction = 0.0
         if i < b.count && (b[i] == 46 || b[i] == 44) {
             i += 1
             var scale = 0.1
-            while i < b.count, b[i] >= 48 && b[i] <= 57 { fraction += Double(b[i] - 48) * scale; scale /= 10; i += 1 }
+            while i < b.count, b[i] >= 48 && b[i] <= 57 {
+                fraction += Double(b[i] - 48) * scale
+                scale /= 10
+                i += 1
+            }
         }
         var offset = 0
         if i < b.count && (b[i] == 43 || b[i] == 45) {
             let sign = b[i] == 43 ? 1 : -1
             if let oh = digits(i + 1, 2) {
                 var om = 0
-                if let m = digits(i + 3, 2) { om = m } else if i + 3 < b.count, b[i + 3] == 58, let m = digits(i + 4, 2) { om = m }
+                if let m = digits(i + 3, 2) {
+                    om = m
+                } else if i + 3 < b.count, b[i + 3] == 58, let m = digits(i + 4, 2) {
+                    om = m
+                }
                 offset = sign * (oh * 3600 + om * 60)
             }
         }

@@ -33,61 +33,67 @@ public struct LogScript: Sendable {
 
     var sourceVariables: [(String, String)] {
         switch settings.source {
-        case let .file(path): return [("SRC", "file"), ("LOGPATH", path)]
-        case let .command(cmd): return [("SRC", "command"), ("LOGCMD", cmd)]
+        case .file(let path): return [("SRC", "file"), ("LOGPATH", path)]
+        case .command(let cmd): return [("SRC", "command"), ("LOGCMD", cmd)]
         case .container: return [("SRC", "container"), ("APP", app), ("CNAME", ""), HostScript.engineVariable(engine)]
-        case let .namedContainer(name): return [("SRC", "container"), ("APP", app), ("CNAME", name), HostScript.engineVariable(engine)]
+        case .namedContainer(let name):
+            return [("SRC", "container"), ("APP", app), ("CNAME", name), HostScript.engineVariable(engine)]
         }
     }
 
     /// Lines of the source on stdout; `FOLLOW` set: only new ones, as they come.
     static let source = """
-    \(HostScript.engineFunction)
-    container() {
-      # The container serving traffic: the active slot's with the traffic switch, else the current one.
-      c=$CNAME
-      if [ -z "$c" ] && [ -f "$SLOTS/active" ]; then read -r a < "$SLOTS/active"; [ -f "$SLOTS/$a.container" ] && read -r c < "$SLOTS/$a.container"; fi
-      if [ -z "$c" ] && [ -f "$ICUR" ]; then read -r cur < "$ICUR"; c="$APP-$cur"; fi
-      [ -n "$c" ] || { echo "note=no container runs this app here" >&2; return 0; }
-      if [ -n "$FOLLOW" ]; then eng logs --timestamps --follow --since 1s "$c" 2>&1
-      else eng logs --timestamps ${SINCE:+--since "${SINCE}Z"} "$c" 2>&1 | tail -c "$SCAN"; fi
-    }
-    lines() {
-      case "$SRC" in
-        file)
-          found=
-          for f in $LOGPATH; do
-            [ -f "$f" ] || continue
-            found=1
-            if [ -n "$FOLLOW" ]; then continue; fi
-            size=$(wc -c < "$f")
-            [ "$size" -gt "$SCAN" ] && echo "note=$f is $size bytes: only its last $SCAN were read" >&2
-            tail -c "$SCAN" "$f"
-          done
-          [ -n "$found" ] || echo "note=no log file at $LOGPATH" >&2
-          if [ -n "$FOLLOW" ] && [ -n "$found" ]; then tail -n 0 -F $LOGPATH 2>/dev/null; fi
-          ;;
-        command) SHIPIT_SINCE="${SINCE:+${SINCE}Z}" SHIPIT_UNTIL="${UNTIL:+${UNTIL}Z}" sh -c "$LOGCMD" 2>&1 | tail -c "$SCAN" ;;
-        container) container ;;
-      esac
-    }
-    """
+        \(HostScript.engineFunction)
+        container() {
+          # The container serving traffic: the active slot's with the traffic switch, else the current one.
+          c=$CNAME
+          if [ -z "$c" ] && [ -f "$SLOTS/active" ]; then read -r a < "$SLOTS/active"; [ -f "$SLOTS/$a.container" ] && read -r c < "$SLOTS/$a.container"; fi
+          if [ -z "$c" ] && [ -f "$ICUR" ]; then read -r cur < "$ICUR"; c="$APP-$cur"; fi
+          [ -n "$c" ] || { echo "note=no container runs this app here" >&2; return 0; }
+          if [ -n "$FOLLOW" ]; then eng logs --timestamps --follow --since 1s "$c" 2>&1
+          else eng logs --timestamps ${SINCE:+--since "${SINCE}Z"} "$c" 2>&1 | tail -c "$SCAN"; fi
+        }
+        lines() {
+          case "$SRC" in
+            file)
+              found=
+              for f in $LOGPATH; do
+                [ -f "$f" ] || continue
+                found=1
+                if [ -n "$FOLLOW" ]; then continue; fi
+                size=$(wc -c < "$f")
+                [ "$size" -gt "$SCAN" ] && echo "note=$f is $size bytes: only its last $SCAN were read" >&2
+                tail -c "$SCAN" "$f"
+              done
+              [ -n "$found" ] || echo "note=no log file at $LOGPATH" >&2
+              if [ -n "$FOLLOW" ] && [ -n "$found" ]; then tail -n 0 -F $LOGPATH 2>/dev/null; fi
+              ;;
+            command) SHIPIT_SINCE="${SINCE:+${SINCE}Z}" SHIPIT_UNTIL="${UNTIL:+${UNTIL}Z}" sh -c "$LOGCMD" 2>&1 | tail -c "$SCAN" ;;
+            container) container ;;
+          esac
+        }
+        """
 
     /// The lines of the window, filtered and bounded.
     public func fetch(since: Date?, until: Date?, grep: String?, maxBytes: Int? = nil) -> RemoteCommand {
-        let vars = sourceVariables + [("SINCE", Self.stamp(since)), ("UNTIL", Self.stamp(until)), ("RE", grep ?? ""),
-                                      ("MAX", String((maxBytes ?? settings.maxBytes) + 1)), ("SCAN", String(Self.scanLimit)), ("FOLLOW", "")]
-        return HostScript.make(.logs, layout: layout, vars, prelude: Self.source, """
-        if [ -n "$RE" ]; then echo x | grep -E -e "$RE" >/dev/null 2>&1; [ $? -ne 2 ] || { echo "error=not a valid extended regular expression: $RE"; exit 2; }; fi
-        lines | awk -v since="$SINCE" -v until="$UNTIL" '
-          { t = ""
-            if ($0 ~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) { t = substr($0, 1, 19); sub(/ /, "T", t); last = t }
-            k = (t != "" ? t : last)
-            if (since != "" && k != "" && k < since) next
-            if (until != "" && k != "" && k >= until) next
-            print }' | { if [ -n "$RE" ]; then grep -E -e "$RE"; else cat; fi; } | tail -c "$MAX"
-        true
-        """, timeout: 60)
+        let vars =
+            sourceVariables + [
+                ("SINCE", Self.stamp(since)), ("UNTIL", Self.stamp(until)), ("RE", grep ?? ""),
+                ("MAX", String((maxBytes ?? settings.maxBytes) + 1)), ("SCAN", String(Self.scanLimit)), ("FOLLOW", ""),
+            ]
+        return HostScript.make(
+            .logs, layout: layout, vars, prelude: Self.source,
+            """
+            if [ -n "$RE" ]; then echo x | grep -E -e "$RE" >/dev/null 2>&1; [ $? -ne 2 ] || { echo "error=not a valid extended regular expression: $RE"; exit 2; }; fi
+            lines | awk -v since="$SINCE" -v until="$UNTIL" '
+              { t = ""
+                if ($0 ~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) { t = substr($0, 1, 19); sub(/ /, "T", t); last = t }
+                k = (t != "" ? t : last)
+                if (since != "" && k != "" && k < since) next
+                if (until != "" && k != "" && k >= until) next
+                print }' | { if [ -n "$RE" ]; then grep -E -e "$RE"; else cat; fi; } | tail -c "$MAX"
+            true
+            """, timeout: 60)
     }
 
     /// New lines as they come, until the deployer closes stdin; then the whole process group goes.
@@ -95,15 +101,20 @@ public struct LogScript: Sendable {
 
     /// The same for several sources of one host (the app's, a worker's), one reader each.
     public static func follow(_ sources: [LogScript], grep: String?) -> RemoteCommand {
-        let vars = [("SINCE", ""), ("UNTIL", ""), ("RE", grep ?? ""), ("MAX", "0"), ("SCAN", String(scanLimit)), ("FOLLOW", "1")]
+        let vars = [
+            ("SINCE", ""), ("UNTIL", ""), ("RE", grep ?? ""), ("MAX", "0"), ("SCAN", String(scanLimit)),
+            ("FOLLOW", "1"),
+        ]
         let readers = sources.map { s in
             "(\n\(HostScript.assign(s.sourceVariables))\nlines | if [ -n \"$RE\" ]; then grep --line-buffered -E -e \"$RE\"; else cat; fi\n) &"
         }
-        return HostScript.make(.logs, layout: sources[0].layout, vars, prelude: source, """
-        \(readers.joined(separator: "\n"))
-        # sshd made this shell a session leader: `kill 0` ends the readers and everything they started.
-        read -r _ || true
-        kill 0
-        """, timeout: nil)
+        return HostScript.make(
+            .logs, layout: sources[0].layout, vars, prelude: source,
+            """
+            \(readers.joined(separator: "\n"))
+            # sshd made this shell a session leader: `kill 0` ends the readers and everything they started.
+            read -r _ || true
+            kill 0
+            """, timeout: nil)
     }
 }

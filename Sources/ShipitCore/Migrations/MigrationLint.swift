@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// Expand/contract lint of one SQL migration. *Expand* changes (CREATE TABLE, ADD COLUMN nullable or
 /// with a default, CREATE INDEX CONCURRENTLY, constraints NOT VALID, VALIDATE) leave the old code
@@ -30,27 +30,54 @@ public enum MigrationLint {
     private static func re(_ p: String) -> Regex<AnyRegexOutput> { try! Regex(p).ignoresCase() }
 
     static let rules: [Rule] = [
-        Rule(name: "drop-table", kind: .contract, pattern: re(#"^\s*DROP\s+TABLE\b"#), unless: nil,
-             alternative: "stop using the table in one release, drop it in a later one (after no deployed or rollback-target code reads it)"),
-        Rule(name: "drop-column", kind: .contract, pattern: re(#"^\s*ALTER\s+TABLE\b.*\bDROP\s+(COLUMN\b|(?!CONSTRAINT\b|DEFAULT\b|NOT\b)\w)"#), unless: nil,
-             alternative: "stop reading and writing the column in one release, drop it in a later one"),
-        Rule(name: "rename", kind: .contract, pattern: re(#"^\s*ALTER\s+(TABLE|INDEX|SEQUENCE|VIEW)\b.*\bRENAME\b"#), unless: nil,
-             alternative: "add the new name (column/table) alongside, backfill and write both, switch reads, drop the old one later"),
-        Rule(name: "alter-type", kind: .contract, pattern: re(#"^\s*ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?\S+\s+(SET\s+DATA\s+)?TYPE\b"#), unless: nil,
-             alternative: "add a new column of the new type, backfill, switch reads, drop the old column later"),
-        Rule(name: "set-not-null", kind: .locking, pattern: re(#"^\s*ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?\S+\s+SET\s+NOT\s+NULL\b"#), unless: nil,
-             alternative: "ADD CONSTRAINT … CHECK (col IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT in a later migration"),
-        Rule(name: "add-column-not-null-without-default", kind: .contract, pattern: re(#"^\s*ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?(IF\s+NOT\s+EXISTS\s+)?\S+\s+[^,]*\bNOT\s+NULL\b"#),
-             unless: re(#"\bDEFAULT\b"#),
-             alternative: "add the column nullable (or with a DEFAULT), backfill, then add the NOT NULL check NOT VALID and validate it"),
-        Rule(name: "create-index-without-concurrently", kind: .locking, pattern: re(#"^\s*CREATE\s+(UNIQUE\s+)?INDEX\b"#), unless: re(#"\bCONCURRENTLY\b"#),
-             alternative: "CREATE INDEX CONCURRENTLY (in a migration of its own: it cannot run inside a transaction)"),
-        Rule(name: "truncate", kind: .contract, pattern: re(#"^\s*TRUNCATE\b"#), unless: nil,
-             alternative: "delete in batches from a job, or keep the data until no code needs it"),
-        Rule(name: "add-constraint-validated", kind: .locking, pattern: re(#"^\s*ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?(FOREIGN\s+KEY|CHECK)\b"#), unless: re(#"\bNOT\s+VALID\b"#),
-             alternative: "ADD CONSTRAINT … NOT VALID, then VALIDATE CONSTRAINT in a later migration"),
-        Rule(name: "add-unique-or-primary-key", kind: .locking, pattern: re(#"^\s*ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?(UNIQUE|PRIMARY\s+KEY)\b"#), unless: re(#"\bUSING\s+INDEX\b"#),
-             alternative: "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … USING INDEX"),
+        Rule(
+            name: "drop-table", kind: .contract, pattern: re(#"^\s*DROP\s+TABLE\b"#), unless: nil,
+            alternative:
+                "stop using the table in one release, drop it in a later one (after no deployed or rollback-target code reads it)"
+        ),
+        Rule(
+            name: "drop-column", kind: .contract,
+            pattern: re(#"^\s*ALTER\s+TABLE\b.*\bDROP\s+(COLUMN\b|(?!CONSTRAINT\b|DEFAULT\b|NOT\b)\w)"#), unless: nil,
+            alternative: "stop reading and writing the column in one release, drop it in a later one"),
+        Rule(
+            name: "rename", kind: .contract, pattern: re(#"^\s*ALTER\s+(TABLE|INDEX|SEQUENCE|VIEW)\b.*\bRENAME\b"#),
+            unless: nil,
+            alternative:
+                "add the new name (column/table) alongside, backfill and write both, switch reads, drop the old one later"
+        ),
+        Rule(
+            name: "alter-type", kind: .contract,
+            pattern: re(#"^\s*ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?\S+\s+(SET\s+DATA\s+)?TYPE\b"#), unless: nil,
+            alternative: "add a new column of the new type, backfill, switch reads, drop the old column later"),
+        Rule(
+            name: "set-not-null", kind: .locking,
+            pattern: re(#"^\s*ALTER\s+TABLE\b.*\bALTER\s+(COLUMN\s+)?\S+\s+SET\s+NOT\s+NULL\b"#), unless: nil,
+            alternative:
+                "ADD CONSTRAINT … CHECK (col IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT in a later migration"),
+        Rule(
+            name: "add-column-not-null-without-default", kind: .contract,
+            pattern: re(#"^\s*ALTER\s+TABLE\b.*\bADD\s+(COLUMN\s+)?(IF\s+NOT\s+EXISTS\s+)?\S+\s+[^,]*\bNOT\s+NULL\b"#),
+            unless: re(#"\bDEFAULT\b"#),
+            alternative:
+                "add the column nullable (or with a DEFAULT), backfill, then add the NOT NULL check NOT VALID and validate it"
+        ),
+        Rule(
+            name: "create-index-without-concurrently", kind: .locking,
+            pattern: re(#"^\s*CREATE\s+(UNIQUE\s+)?INDEX\b"#), unless: re(#"\bCONCURRENTLY\b"#),
+            alternative: "CREATE INDEX CONCURRENTLY (in a migration of its own: it cannot run inside a transaction)"),
+        Rule(
+            name: "truncate", kind: .contract, pattern: re(#"^\s*TRUNCATE\b"#), unless: nil,
+            alternative: "delete in batches from a job, or keep the data until no code needs it"),
+        Rule(
+            name: "add-constraint-validated", kind: .locking,
+            pattern: re(#"^\s*ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?(FOREIGN\s+KEY|CHECK)\b"#),
+            unless: re(#"\bNOT\s+VALID\b"#),
+            alternative: "ADD CONSTRAINT … NOT VALID, then VALIDATE CONSTRAINT in a later migration"),
+        Rule(
+            name: "add-unique-or-primary-key", kind: .locking,
+            pattern: re(#"^\s*ALTER\s+TABLE\b.*\bADD\s+(CONSTRAINT\s+\S+\s+)?(UNIQUE|PRIMARY\s+KEY)\b"#),
+            unless: re(#"\bUSING\s+INDEX\b"#),
+            alternative: "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … USING INDEX"),
     ]
 
     /// Findings for one file. Tables created in the same file are new: indexing them is not locking.
@@ -62,8 +89,13 @@ public enum MigrationLint {
             let flat = st.text.replacing("\n", with: " ")
             for rule in rules where flat.contains(rule.pattern) {
                 if let unless = rule.unless, flat.contains(unless) { continue }
-                if rule.name == "create-index-without-concurrently", let t = indexedTable(flat), created.contains(t) { continue }
-                out.append(Finding(file: file, line: st.line, statement: String(flat.prefix(200)), rule: rule.name, kind: rule.kind, alternative: rule.alternative))
+                if rule.name == "create-index-without-concurrently", let t = indexedTable(flat), created.contains(t) {
+                    continue
+                }
+                out.append(
+                    Finding(
+                        file: file, line: st.line, statement: String(flat.prefix(200)), rule: rule.name,
+                        kind: rule.kind, alternative: rule.alternative))
                 break  // one finding per statement: the first rule that matches
             }
         }
@@ -114,18 +146,29 @@ public enum SQLStatements {
             }
             if c == "/" && next == "*" {  // block comment
                 i += 2
-                while i + 1 < chars.count && !(chars[i] == "*" && chars[i + 1] == "/") { if chars[i] == "\n" { line += 1 }; i += 1 }
+                while i + 1 < chars.count && !(chars[i] == "*" && chars[i + 1] == "/") {
+                    if chars[i] == "\n" { line += 1 }
+                    i += 1
+                }
                 i += 2
                 continue
             }
             if c == "\n" { line += 1 }
             if startLine == nil && !c.isWhitespace && c != ";" { startLine = line }
             if c == "'" || c == "\"" {  // quoted literal or identifier
-                current.append(c); i += 1
+                current.append(c)
+                i += 1
                 while i < chars.count {
                     current.append(chars[i])
                     if chars[i] == "\n" { line += 1 }
-                    if chars[i] == c { if i + 1 < chars.count && chars[i + 1] == c { i += 1; current.append(c) } else { break } }
+                    if chars[i] == c {
+                        if i + 1 < chars.count && chars[i + 1] == c {
+                            i += 1
+                            current.append(c)
+                        } else {
+                            break
+                        }
+                    }
                     i += 1
                 }
                 i += 1
@@ -139,14 +182,23 @@ public enum SQLStatements {
                     current += tag
                     i = j + 1
                     while i < chars.count {
-                        if chars[i] == "$", String(chars[i..<min(chars.count, i + tag.count)]) == tag { current += tag; i += tag.count; break }
+                        if chars[i] == "$", String(chars[i..<min(chars.count, i + tag.count)]) == tag {
+                            current += tag
+                            i += tag.count
+                            break
+                        }
                         if chars[i] == "\n" { line += 1 }
-                        current.append(chars[i]); i += 1
+                        current.append(chars[i])
+                        i += 1
                     }
                     continue
                 }
             }
-            if c == ";" { flush(); i += 1; continue }
+            if c == ";" {
+                flush()
+                i += 1
+                continue
+            }
             current.append(c)
             i += 1
         }

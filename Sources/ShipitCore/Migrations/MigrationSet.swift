@@ -23,12 +23,17 @@ public struct MigrationSet: Sendable, Equatable {
     /// Reads `dir` (relative to `root`). A missing directory is an empty set.
     public static func load(root: String, dir: String) throws -> MigrationSet {
         let full = FilePath.join(root, dir)
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: full) else { return MigrationSet(files: []) }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: full) else {
+            return MigrationSet(files: [])
+        }
         var files: [File] = []
         for name in names.sorted() where name.hasSuffix(".sql") {
             guard name.wholeMatch(of: #/[0-9]+_[A-Za-z0-9_.-]+\.sql/#) != nil,
-                  let version = Int(name.prefix { $0.isNumber }) else {
-                throw ShipitError.input("migrations: \(dir)/\(name): expected NNNN_name.sql (digits, '_', then letters, digits, '_', '.', '-')")
+                let version = Int(name.prefix { $0.isNumber })
+            else {
+                throw ShipitError.input(
+                    "migrations: \(dir)/\(name): expected NNNN_name.sql (digits, '_', then letters, digits, '_', '.', '-')"
+                )
             }
             if let other = files.first(where: { $0.version == version }) {
                 throw ShipitError.input("migrations: \(dir)/\(name) and \(other.path) have the same version \(version)")
@@ -37,9 +42,11 @@ public struct MigrationSet: Sendable, Equatable {
             let sql = String(decoding: data, as: UTF8.self)
             let rel = dir + "/" + name
             let stem = String(name.dropLast(4).drop { $0.isNumber }.dropFirst())
-            files.append(File(version: version, name: stem, path: rel, checksum: try Digest.sha256Hex(data),
-                              findings: MigrationLint.lint(file: rel, sql: sql),
-                              needsNoTransaction: sql.contains(#/\bCONCURRENTLY\b/#.ignoresCase())))
+            files.append(
+                File(
+                    version: version, name: stem, path: rel, checksum: try Digest.sha256Hex(data),
+                    findings: MigrationLint.lint(file: rel, sql: sql),
+                    needsNoTransaction: sql.contains(#/\bCONCURRENTLY\b/#.ignoresCase())))
         }
         return MigrationSet(files: files.sorted { $0.version < $1.version })
     }
@@ -48,9 +55,12 @@ public struct MigrationSet: Sendable, Equatable {
     public static func fromChecksums(_ lines: [String], dir: String) -> MigrationSet {
         let files = lines.compactMap { line -> File? in
             let parts = line.split(separator: " ", maxSplits: 1).map { String($0).trimmed() }
-            guard parts.count == 2, let version = Int(parts[1].prefix { $0.isNumber }), parts[1].hasSuffix(".sql") else { return nil }
+            guard parts.count == 2, let version = Int(parts[1].prefix { $0.isNumber }), parts[1].hasSuffix(".sql")
+            else { return nil }
             let name = String(parts[1].dropLast(4).drop { $0.isNumber }.dropFirst())
-            return File(version: version, name: name, path: dir + "/" + parts[1], checksum: parts[0], findings: [], needsNoTransaction: false)
+            return File(
+                version: version, name: name, path: dir + "/" + parts[1], checksum: parts[0], findings: [],
+                needsNoTransaction: false)
         }
         return MigrationSet(files: files.sorted { $0.version < $1.version })
     }
@@ -84,11 +94,15 @@ public struct MigrationSet: Sendable, Equatable {
         let byVersion = Dictionary(uniqueKeysWithValues: files.map { ($0.version, $0) })
         for a in applied {
             guard let f = byVersion[a.version] else {
-                problems.append("applied migration \(String(cFormat: "%04d", a.version))_\(a.name) is not in this release (unknown version \(a.version))")
+                problems.append(
+                    "applied migration \(String(cFormat: "%04d", a.version))_\(a.name) is not in this release (unknown version \(a.version))"
+                )
                 continue
             }
             if f.checksum != a.checksum {
-                problems.append("\(f.path) changed after it was applied (sha256 \(a.checksum.prefix(12)) applied, \(f.checksum.prefix(12)) now)")
+                problems.append(
+                    "\(f.path) changed after it was applied (sha256 \(a.checksum.prefix(12)) applied, \(f.checksum.prefix(12)) now)"
+                )
             }
         }
         let maxApplied = applied.map(\.version).max() ?? 0
@@ -121,7 +135,9 @@ extension MigrationSet {
             try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
             for line in lines {
                 let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
-                guard parts.count == 2, !parts[0].contains("/"), let data = Data(base64Encoded: parts[1]) else { continue }
+                guard parts.count == 2, !parts[0].contains("/"), let data = Data(base64Encoded: parts[1]) else {
+                    continue
+                }
                 try data.write(to: URL(fileURLWithPath: sub + "/" + parts[0]))
             }
             return try load(root: root, dir: dir)

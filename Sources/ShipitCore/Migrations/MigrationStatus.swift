@@ -8,7 +8,9 @@ public struct MigrationStatus: Sendable {
 
     /// Reads the record through the migration host.
     public static func read(_ config: DeployConfig, transport: HostTransport) async throws -> MigrationStatus {
-        guard let m = config.migrations else { throw ShipitError.input("migrations: this config has no 'migrations' section") }
+        guard let m = config.migrations else {
+            throw ShipitError.input("migrations: this config has no 'migrations' section")
+        }
         let host = m.migrationHost(in: config)
         let r = try await transport.run(host, MigrationCommands(layout: config.layout, settings: m).status())
         let out = ScriptOutput(r.stdoutText)
@@ -20,7 +22,11 @@ public struct MigrationStatus: Sendable {
 extension MigrationStatus {
     /// Reads the record through the migration host, on a connection of its own.
     public static func read(_ config: DeployConfig) async throws -> MigrationStatus {
-        guard let m = config.migrations else { throw ShipitError.input("migrations: this config has no 'migrations' section") }
-        return try await withFleet(hosts: [m.migrationHost(in: config)], settings: config.connection) { try await read(config, transport: $0) }
+        guard let m = config.migrations else {
+            throw ShipitError.input("migrations: this config has no 'migrations' section")
+        }
+        return try await withFleet(hosts: [m.migrationHost(in: config)], settings: config.connection) {
+            try await read(config, transport: $0)
+        }
     }
 }

@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// The JSON body POSTed to a `notify:` webhook at the start and the end of a run. `text` is
 /// Slack-compatible (an incoming webhook shows it as the message).
@@ -34,7 +34,10 @@ public struct Notification: Codable, Sendable, Equatable {
         return (try? e.encode(self)) ?? Data("{}".utf8)
     }
 
-    static func text(event: String, operation: String, app: String, stage: String?, release: String, outcome: String, hosts: Int, seconds: Double?) -> String {
+    static func text(
+        event: String, operation: String, app: String, stage: String?, release: String, outcome: String, hosts: Int,
+        seconds: Double?
+    ) -> String {
         let name = app + (stage.map { " (\($0))" } ?? "")
         if event == "start" { return "shipit: \(operation) of \(name) \(release) to \(hosts) host(s) started" }
         let took = seconds.map { String(cFormat: " in %.1f s", $0) } ?? ""

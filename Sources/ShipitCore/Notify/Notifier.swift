@@ -1,6 +1,6 @@
-import SSH
 import Crypto
 import FoundationEssentials
+import SSH
 
 /// POSTs a `Notification` to every `notify:` target that wants the event, in parallel: signed
 /// when the target names a secret, retried up to 3 times with backoff, the whole of it bounded by
@@ -44,7 +44,9 @@ public struct Notifier: Sendable {
         guard !targets.isEmpty else { return [:] }
         let body = n.body()
         return await withTaskGroup(of: (String, String?).self) { group in
-            for t in targets { group.addTask { (t.url.absoluteString, await self.deliver(t, event: event, body: body)) } }
+            for t in targets {
+                group.addTask { (t.url.absoluteString, await self.deliver(t, event: event, body: body)) }
+            }
             var out: [String: String?] = [:]
             for await (url, error) in group { out[url] = error }
             return out
@@ -55,7 +57,9 @@ public struct Notifier: Sendable {
         let base = [("Content-Type", "application/json"), ("X-Shipit-Event", event.rawValue)]
         var secret: String?
         if let name = t.secretEnv {
-            guard let s = environment[name], !s.isEmpty else { return "not sent: $\(name) (the signing secret) is not set" }
+            guard let s = environment[name], !s.isEmpty else {
+                return "not sent: $\(name) (the signing secret) is not set"
+            }
             secret = s
         }
         let deadline = Date().addingTimeInterval(t.timeout)
@@ -67,10 +71,14 @@ public struct Notifier: Sendable {
             var headers = base
             if let secret {
                 let now = Int(Date().timeIntervalSince1970)
-                headers += [(Self.timestampHeader, String(now)), (Self.signatureHeader, Self.signature(body, timestamp: now, secret: secret))]
+                headers += [
+                    (Self.timestampHeader, String(now)),
+                    (Self.signatureHeader, Self.signature(body, timestamp: now, secret: secret)),
+                ]
             }
             do {
-                let status = try await DeployerHTTP.request("POST", t.url, headers: headers, body: body, timeout: left).status
+                let status = try await DeployerHTTP.request("POST", t.url, headers: headers, body: body, timeout: left)
+                    .status
                 if (200..<300).contains(status) { return nil }
                 last = "HTTP \(status)"
                 // A receiver that refuses the request will refuse it again.

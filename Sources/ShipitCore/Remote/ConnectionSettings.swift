@@ -84,7 +84,9 @@ public struct ConnectionSettings: Sendable {
         guard Self.isValidUser(user) else {
             throw ShipitError.input("ssh.user: \(HostName.debugQuoted(user)) is not a valid user name")
         }
-        guard (1...65535).contains(port) else { throw ShipitError.input("ssh.port: \(port) is not a TCP port (1-65535)") }
+        guard (1...65535).contains(port) else {
+            throw ShipitError.input("ssh.port: \(port) is not a TCP port (1-65535)")
+        }
         for id in identities where !FileManager.default.isReadableFile(atPath: id) {
             throw ShipitError.input("ssh.identity: cannot read key file \(id)")
         }
@@ -95,13 +97,19 @@ public struct ConnectionSettings: Sendable {
 
     public var sshOptions: SSHOptions {
         var auth: [SSHOptions.Authentication] = []
-        let keys = identities.isEmpty
-            ? ["id_ed25519", "id_ecdsa", "id_rsa"].map { Self.home + "/.ssh/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+        let keys =
+            identities.isEmpty
+            ? ["id_ed25519", "id_ecdsa", "id_rsa"].map { Self.home + "/.ssh/" + $0 }.filter {
+                FileManager.default.fileExists(atPath: $0)
+            }
             : identities
-        auth += keys.map { .privateKey(path: $0, passphrase: ProcessInfo.processInfo.environment["SHIPIT_KEY_PASSPHRASE"]) }
+        auth += keys.map {
+            .privateKey(path: $0, passphrase: ProcessInfo.processInfo.environment["SHIPIT_KEY_PASSPHRASE"])
+        }
         if useAgent { auth.append(.agent()) }
-        return SSHOptions(authentication: auth, knownHostsPath: knownHostsPath, hostKeyPolicy: hostKeyPolicy,
-                          connectTimeout: connectTimeout)
+        return SSHOptions(
+            authentication: auth, knownHostsPath: knownHostsPath, hostKeyPolicy: hostKeyPolicy,
+            connectTimeout: connectTimeout)
     }
 
     public func target(_ host: String) -> SSHTarget { SSHTarget(host: host, port: port, user: user) }
@@ -109,15 +117,23 @@ public struct ConnectionSettings: Sendable {
     /// The address ssh_config gives `host` (`HostName`), else `host` itself.
     public func address(of host: String) -> String {
         // Checked by `checkHostNames` before any use; here only brought to its bare form.
-        sshConfig?.resolve(host, localUser: Self.localUser).hostName.map { (try? HostName.normalized($0, field: "HostName")) ?? $0 } ?? host
+        sshConfig?.resolve(host, localUser: Self.localUser).hostName.map {
+            (try? HostName.normalized($0, field: "HostName")) ?? $0
+        } ?? host
     }
 
     /// Reads `sshConfigPath` (`none`: no file; nil: `~/.ssh/config` when it exists, as OpenSSH
     /// and net-ssh do). A file that does not parse is refused, naming the file and line.
     public mutating func loadSSHConfig() throws {
         let path = sshConfigPath ?? (Self.home + "/.ssh/config")
-        guard path != "none" else { sshConfig = nil; return }
-        if sshConfigPath == nil && !FileManager.default.fileExists(atPath: path) { sshConfig = nil; return }
+        guard path != "none" else {
+            sshConfig = nil
+            return
+        }
+        if sshConfigPath == nil && !FileManager.default.fileExists(atPath: path) {
+            sshConfig = nil
+            return
+        }
         do { sshConfig = try SSHConfig.load(path: path, home: Self.home) } catch let e as SSHConfig.ParseError {
             throw ShipitError.input("ssh.config: \(e.line == 0 ? "\(e.file): \(e.message)" : e.description)")
         }

@@ -33,8 +33,12 @@ enum DeployerHTTP {
         try await request("GET", url, timeout: timeout)
     }
 
-    static func request(_ method: String, _ url: URL, headers: [(String, String)] = [], body: Data? = nil, timeout: Double) async throws -> Response {
-        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let given = url.host, !given.isEmpty else {
+    static func request(
+        _ method: String, _ url: URL, headers: [(String, String)] = [], body: Data? = nil, timeout: Double
+    ) async throws -> Response {
+        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let given = url.host,
+            !given.isEmpty
+        else {
             throw Failure(message: "not an http(s) URL: \(url.absoluteString)")
         }
         let tls = scheme == "https"
@@ -65,7 +69,8 @@ enum DeployerHTTP {
                     if let sslContext {
                         // An IP address is no server name (SNI); the certificate is still checked against it.
                         let sni = host.first(where: { $0.isLetter }) == nil || host.contains(":") ? nil : host
-                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: sni))
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: sslContext, serverHostname: sni))
                     }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
@@ -125,12 +130,18 @@ enum DeployerHTTP {
     static func number(in json: JSONValue, at path: String) -> Double? {
         var node = json
         for key in path.split(separator: ".").map(String.init) where !key.isEmpty {
-            if let dict = node.object, let v = dict[key] { node = v } else if let list = node.array, let i = Int(key), list.indices.contains(i) { node = list[i] } else { return nil }
+            if let dict = node.object, let v = dict[key] {
+                node = v
+            } else if let list = node.array, let i = Int(key), list.indices.contains(i) {
+                node = list[i]
+            } else {
+                return nil
+            }
         }
         switch node {
-        case let .number(n): return n
-        case let .string(s): return Double(s)
-        case let .bool(b): return b ? 1 : 0
+        case .number(let n): return n
+        case .string(let s): return Double(s)
+        case .bool(let b): return b ? 1 : 0
         default: return nil
         }
     }
@@ -148,9 +159,11 @@ private final class ResponseCollector: ChannelInboundHandler, RemovableChannelHa
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case let .head(head): status = Int(head.status.code)
-        case var .body(buffer):
-            if body.count < DeployerHTTP.maxBody, let bytes = buffer.readBytes(length: min(buffer.readableBytes, DeployerHTTP.maxBody - body.count)) {
+        case .head(let head): status = Int(head.status.code)
+        case .body(var buffer):
+            if body.count < DeployerHTTP.maxBody,
+                let bytes = buffer.readBytes(length: min(buffer.readableBytes, DeployerHTTP.maxBody - body.count))
+            {
                 body.append(contentsOf: bytes)
             }
         case .end: promise.succeed(DeployerHTTP.Response(status: status, body: body))
@@ -158,7 +171,10 @@ private final class ResponseCollector: ChannelInboundHandler, RemovableChannelHa
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(DeployerHTTP.Failure(message: status == 0 ? "the server closed the connection without an answer" : "the connection closed mid-answer"))
+        promise.fail(
+            DeployerHTTP.Failure(
+                message: status == 0
+                    ? "the server closed the connection without an answer" : "the connection closed mid-answer"))
         context.fireChannelInactive()
     }
 

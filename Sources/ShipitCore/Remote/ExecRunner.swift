@@ -44,9 +44,13 @@ public struct ExecRunner: Sendable {
                 let session = try await fleet.session(host)
                 let splitter = SplitterBox()
                 let result = try await session.exec(command.rendered, timeout: timeout) { stream, data in
-                    for line in splitter.feed(stream, data) { onLine(host, stream, splitter.redact(stream, line, redactor)) }
+                    for line in splitter.feed(stream, data) {
+                        onLine(host, stream, splitter.redact(stream, line, redactor))
+                    }
                 }
-                for (stream, line) in splitter.finish() { onLine(host, stream, splitter.redact(stream, line, redactor)) }
+                for (stream, line) in splitter.finish() {
+                    onLine(host, stream, splitter.redact(stream, line, redactor))
+                }
                 return HostOutcome(host: host, status: result.status, error: nil, seconds: elapsed())
             } catch {
                 let why: String = redactor.redact(ErrorText.withoutHost(error))
@@ -73,7 +77,9 @@ final class SplitterBox: @unchecked Sendable {
     }
 
     func redact(_ stream: OutputChannel, _ line: String, _ redactor: Redactor) -> String {
-        stream == .stdout ? redactor.redact(line: line, inPrivateKey: &outInKey) : redactor.redact(line: line, inPrivateKey: &errInKey)
+        stream == .stdout
+            ? redactor.redact(line: line, inPrivateKey: &outInKey)
+            : redactor.redact(line: line, inPrivateKey: &errInKey)
     }
 
     func finish() -> [(OutputChannel, String)] {

@@ -24,7 +24,9 @@ public final class Fleet: Sendable {
         await Self.bounded(hosts, limit: settings.parallel, body)
     }
 
-    public static func bounded<T: Sendable>(_ hosts: [String], limit: Int, _ body: @escaping @Sendable (String) async -> T) async -> [String: T] {
+    public static func bounded<T: Sendable>(
+        _ hosts: [String], limit: Int, _ body: @escaping @Sendable (String) async -> T
+    ) async -> [String: T] {
         await withTaskGroup(of: (String, T).self) { group in
             var results: [String: T] = [:]
             var next = 0
@@ -79,10 +81,14 @@ public final class Fleet: Sendable {
             Task {
                 let parent = hops.count > 1 ? try await jumpHost(Array(hops.dropLast())) : nil
                 do {
-                    return try await starts.paced { try await SSHJumpHost.connect(to: hop.target, options: hop.options, via: parent) }
+                    return try await starts.paced {
+                        try await SSHJumpHost.connect(to: hop.target, options: hop.options, via: parent)
+                    }
                 } catch let e as SSHError {
                     // Every host behind it shows this: say it is the jump host that failed.
-                    throw SSHError(kind: e.kind, host: e.host, operation: "jump host \(hop.target): \(e.operation)", message: e.message)
+                    throw SSHError(
+                        kind: e.kind, host: e.host, operation: "jump host \(hop.target): \(e.operation)",
+                        message: e.message)
                 }
             }
         }

@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// The status line, headers and body of an HTTP/1.x answer; enough for health checks.
 public struct HTTPResponse: Sendable, Equatable {
@@ -10,7 +10,8 @@ public struct HTTPResponse: Sendable, Equatable {
 
     public static func parse(_ raw: Data) throws -> HTTPResponse {
         let text = String(decoding: raw, as: UTF8.self)
-        guard let firstLine = text.split(separator: "\r\n", maxSplits: 1).first ?? text.split(separator: "\n").first else {
+        guard let firstLine = text.split(separator: "\r\n", maxSplits: 1).first ?? text.split(separator: "\n").first
+        else {
             throw ShipitError("empty HTTP response")
         }
         let parts = firstLine.split(separator: " ")

@@ -28,7 +28,9 @@ extension ConnectionSettings {
         let specs = proxyJump ?? cfg.proxyJump
         var hops: [HostEndpoint.Hop] = []
         for spec in specs {
-            let hop = try jumpHop(spec, defaultUser: user, fallback: options, field: proxyJump == nil ? "ProxyJump (ssh_config, host \(host))" : "ssh.proxy_jump")
+            let hop = try jumpHop(
+                spec, defaultUser: user, fallback: options,
+                field: proxyJump == nil ? "ProxyJump (ssh_config, host \(host))" : "ssh.proxy_jump")
             let key = (hops.last.map { $0.key + " > " } ?? "") + hop.target.description
             hops.append(HostEndpoint.Hop(target: hop.target, options: hop.options, key: key))
         }
@@ -39,7 +41,9 @@ extension ConnectionSettings {
     /// known_hosts) applies, the spec's user and port win; otherwise it logs in like the target.
     /// `[user@]host[:port]`, the host by `HostAddress`'s rule: `2001:db8::5` is an address
     /// without a port, `[2001:db8::5]:2222` one with.
-    public func jumpHop(_ spec: String, defaultUser: String, fallback: SSHOptions, field: String) throws -> (target: SSHTarget, options: SSHOptions) {
+    public func jumpHop(_ spec: String, defaultUser: String, fallback: SSHOptions, field: String) throws -> (
+        target: SSHTarget, options: SSHOptions
+    ) {
         var rest = spec.hasPrefix("ssh://") ? String(spec.dropFirst(6)) : spec
         var user: String?
         if let at = rest.lastIndex(of: "@") {
@@ -68,7 +72,9 @@ extension ConnectionSettings {
     /// read after the config, so its names are checked once it is).
     public func checkHostNames(_ hosts: [String]) throws {
         for h in hosts {
-            if let name = sshConfig?.resolve(h, localUser: Self.localUser).hostName { _ = try Self.checkedHostName(name, alias: h) }
+            if let name = sshConfig?.resolve(h, localUser: Self.localUser).hostName {
+                _ = try Self.checkedHostName(name, alias: h)
+            }
         }
     }
 
@@ -82,7 +88,9 @@ extension ConnectionSettings {
         if !explicit.contains(.knownHosts), let file = cfg.userKnownHostsFiles.first { s.knownHostsPath = file }
         if !explicit.contains(.connectTimeout), let t = cfg.connectTimeout { s.connectTimeout = t }
         // `StrictHostKeyChecking no` is taken as accept-new: a changed key is still refused.
-        if !explicit.contains(.hostKeyPolicy), let strict = cfg.strictHostKeyChecking, ["accept-new", "no", "off"].contains(strict) {
+        if !explicit.contains(.hostKeyPolicy), let strict = cfg.strictHostKeyChecking,
+            ["accept-new", "no", "off"].contains(strict)
+        {
             s.hostKeyPolicy = .acceptNew
         }
         return s.sshOptions

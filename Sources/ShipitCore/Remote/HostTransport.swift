@@ -12,8 +12,10 @@ public protocol HostTransport: Sendable {
     /// Whether the host's sshd offers the SFTP subsystem (hardened hosts often do not).
     func sftpAvailable(_ host: String) async -> Bool
     /// Runs `command` until `stop()`, its stdin held open till then; output as it arrives.
-    func follow(_ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
-                onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult
+    func follow(
+        _ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
+        onOutput: @escaping @Sendable (OutputChannel, Data) -> Void
+    ) async throws -> ExecResult
     /// HTTP GET of `path` on address:port as seen from the host (an SSH direct-tcpip tunnel).
     func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse
     /// HTTP GET of `path` on the host's public port, from where `health.checkFrom` says.
@@ -35,25 +37,32 @@ public struct SSHTransport: HostTransport {
 
     public func run(_ host: String, _ command: RemoteCommand) async throws -> ExecResult {
         try await onSession(host) { [fleet] in
-            try await $0.exec(command.rendered, timeout: command.timeout ?? fleet.settings.commandTimeout, captureLimit: 1 << 20)
+            try await $0.exec(
+                command.rendered, timeout: command.timeout ?? fleet.settings.commandTimeout, captureLimit: 1 << 20)
         }
     }
 
     public func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult {
         try await onSession(host) { [fleet] in
-            try await $0.exec(command.rendered, stdinPath: stdinPath, timeout: command.timeout ?? fleet.settings.commandTimeout, captureLimit: 1 << 20)
+            try await $0.exec(
+                command.rendered, stdinPath: stdinPath, timeout: command.timeout ?? fleet.settings.commandTimeout,
+                captureLimit: 1 << 20)
         }
     }
 
     public func upload(_ host: String, localPath: String, remotePath: String) async throws {
         try await onSession(host) { [fleet] in
             let method: UploadMethod = fleet.settings.upload == .scp ? .scp : .sftp
-            try await $0.upload(localPath: localPath, remotePath: remotePath, mode: 0o600, method: method, timeout: fleet.settings.commandTimeout)
+            try await $0.upload(
+                localPath: localPath, remotePath: remotePath, mode: 0o600, method: method,
+                timeout: fleet.settings.commandTimeout)
         }
     }
 
-    public func follow(_ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
-                       onOutput: @escaping @Sendable (OutputChannel, Data) -> Void) async throws -> ExecResult {
+    public func follow(
+        _ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
+        onOutput: @escaping @Sendable (OutputChannel, Data) -> Void
+    ) async throws -> ExecResult {
         try await onSession(host) { try await $0.exec(command.rendered, until: stop, onOutput: onOutput) }
     }
 
@@ -64,10 +73,13 @@ public struct SSHTransport: HostTransport {
 
     /// GET `path` on address:port as seen from the host (through its SSH session): the slots,
     /// which listen on the host alone.
-    public func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws -> HTTPResponse {
+    public func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws
+        -> HTTPResponse
+    {
         let request = Self.getRequest(address: address, port: port, path: path)
         let raw = try await onSession(host) {
-            try await $0.tunnelRequest(host: address, port: port, request: request, maxResponse: 64 * 1024, timeout: timeout)
+            try await $0.tunnelRequest(
+                host: address, port: port, request: request, maxResponse: 64 * 1024, timeout: timeout)
         }
         return try HTTPResponse.parse(raw)
     }
@@ -78,26 +90,35 @@ public struct SSHTransport: HostTransport {
     public func publicGet(_ host: String, health: DeployConfig.Health, path: String) async throws -> HTTPResponse {
         let address = health.probeAddress(of: host)
         guard health.checkFrom == .deployer else {
-            return try await httpGet(host, address: address, port: health.port, path: path, timeout: health.requestTimeout)
+            return try await httpGet(
+                host, address: address, port: health.port, path: path, timeout: health.requestTimeout)
         }
         let request = Self.getRequest(address: address, port: health.port, path: path)
         let endpoint = try fleet.settings.endpoint(for: host)
         let raw: Data
         if endpoint.jumps.isEmpty {
-            raw = try await SocketExchange.request(host: address, port: health.port, request: request, maxResponse: 64 * 1024, timeout: health.requestTimeout)
+            raw = try await SocketExchange.request(
+                host: address, port: health.port, request: request, maxResponse: 64 * 1024,
+                timeout: health.requestTimeout)
         } else {
             let jump = try await fleet.jumpHost(endpoint.jumps)
-            raw = try await jump.request(host: address, port: health.port, request: request, maxResponse: 64 * 1024, timeout: health.requestTimeout)
+            raw = try await jump.request(
+                host: address, port: health.port, request: request, maxResponse: 64 * 1024,
+                timeout: health.requestTimeout)
         }
         return try HTTPResponse.parse(raw)
     }
 
     private static func getRequest(address: String, port: Int, path: String) -> Data {
-        Data("GET \(path) HTTP/1.0\r\nHost: \(HostAddress.withPort(address, port))\r\nUser-Agent: shipit/\(ShipitVersion.current)\r\nConnection: close\r\n\r\n".utf8)
+        Data(
+            "GET \(path) HTTP/1.0\r\nHost: \(HostAddress.withPort(address, port))\r\nUser-Agent: shipit/\(ShipitVersion.current)\r\nConnection: close\r\n\r\n"
+                .utf8)
     }
 
     /// The host's session for one operation; a session whose connection died is dropped.
-    private func onSession<T: Sendable>(_ host: String, _ body: @Sendable (SSHSession) async throws -> T) async throws -> T {
+    private func onSession<T: Sendable>(_ host: String, _ body: @Sendable (SSHSession) async throws -> T) async throws
+        -> T
+    {
         let session = try await fleet.session(host)
         do { return try await body(session) } catch let e as SSHError where e.kind == .connectionLost {
             await fleet.forget(host)

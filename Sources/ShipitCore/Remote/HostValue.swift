@@ -30,14 +30,19 @@ public enum HostValue {
     public static func shape(of key: String) -> Shape {
         switch key {
         case "current", "previous": return .releaseID(emptyAllowed: true)
-        case "switched", "extracted", "started", "retreated", "pruned", "release", "failed", "created", "warmed": return .releaseID(emptyAllowed: false)
+        case "switched", "extracted", "started", "retreated", "pruned", "release", "failed", "created", "warmed":
+            return .releaseID(emptyAllowed: false)
         case "digest": return .digest
         case "lock.holder", "lock.stale": return .holder
-        case "changed", "slot", "slot.active", "warm.exit", "diskkb", "disk.avail_kb", "lock.pid", "stopped.slot", "cpus", "fds.used",
-             "proxy.adopted.ms", "proxy.retired.ms": return .integer
+        case "changed", "slot", "slot.active", "warm.exit", "diskkb", "disk.avail_kb", "lock.pid", "stopped.slot",
+            "cpus", "fds.used",
+            "proxy.adopted.ms", "proxy.retired.ms":
+            return .integer
         default:
             let parts = key.split(separator: ".", omittingEmptySubsequences: false)
-            if parts.count == 2, parts[0] == "slot", parts[1].allSatisfy(\.isASCIIDigit), !parts[1].isEmpty { return .slotLine }
+            if parts.count == 2, parts[0] == "slot", parts[1].allSatisfy(\.isASCIIDigit), !parts[1].isEmpty {
+                return .slotLine
+            }
             // `role.NAME.ok=PID` (a container's name for the image strategy), `check.NAME=STATUS`.
             if parts.count == 3, parts[0] == "role", parts[2] == "ok" { return .word }
             if parts.count == 2, parts[0] == "check" { return .integer }
@@ -47,12 +52,15 @@ public enum HostValue {
 
     public static func isValid(_ value: String, as shape: Shape) -> Bool {
         switch shape {
-        case let .releaseID(emptyAllowed): return value.isEmpty ? emptyAllowed : isReleaseID(value)
+        case .releaseID(let emptyAllowed): return value.isEmpty ? emptyAllowed : isReleaseID(value)
         case .digest: return isDigest(value)
         case .integer: return value.isEmpty || isInteger(value)
         case .holder: return value.isEmpty || isPlainWord(value, max: 128)
         case .word: return isPlainWord(value, max: 255)
-        case .slotLine: return value.split(separator: " ", omittingEmptySubsequences: false).allSatisfy { $0.isEmpty || isPlainWord(String($0), max: 200) }
+        case .slotLine:
+            return value.split(separator: " ", omittingEmptySubsequences: false).allSatisfy {
+                $0.isEmpty || isPlainWord(String($0), max: 200)
+            }
         case .text: return true
         }
     }
@@ -64,7 +72,13 @@ public enum HostValue {
         guard s.unicodeScalars.contains(where: isControl) else { return s }
         var out = ""
         for u in s.unicodeScalars {
-            if u == "\t" { out += " " } else if isControl(u) { out += "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
+            if u == "\t" {
+                out += " "
+            } else if isControl(u) {
+                out += "\\u{\(String(u.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(u)
+            }
         }
         return out
     }
@@ -77,7 +91,8 @@ public enum HostValue {
 
     public static func isDigest(_ s: String) -> Bool {
         let hex = s.utf8.dropFirst(7)
-        return s.hasPrefix("sha256:") && hex.count == 64 && hex.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+        return s.hasPrefix("sha256:") && hex.count == 64
+            && hex.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     static func isInteger(_ s: String) -> Bool {
@@ -87,8 +102,10 @@ public enum HostValue {
 
     static func isPlainWord(_ s: String, max: Int) -> Bool {
         guard let first = s.utf8.first, s.utf8.count <= max else { return false }
-        func ok(_ c: UInt8) -> Bool { (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || c == 0x5F || c == 0x2E || c == 0x2D }
+        func ok(_ c: UInt8) -> Bool {
+            (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || c == 0x5F
+                || c == 0x2E || c == 0x2D
+        }
         return first != 0x2E && first != 0x2D && s.utf8.allSatisfy(ok)
     }
 }
-

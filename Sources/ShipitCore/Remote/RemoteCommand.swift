@@ -22,7 +22,10 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     public var timeout: Double?
     private var envPairs: [EnvVar]
 
-    struct EnvVar: Sendable, Equatable { let name: String; let value: String }
+    struct EnvVar: Sendable, Equatable {
+        let name: String
+        let value: String
+    }
 
     public init(_ argv: [String], env: [(String, String)] = [], cwd: String? = nil, timeout: Double? = nil) {
         self.body = .argv(argv)
@@ -31,7 +34,9 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         self.timeout = timeout
     }
 
-    public init(script: String, step: HostStep? = nil, env: [(String, String)] = [], cwd: String? = nil, timeout: Double? = nil) {
+    public init(
+        script: String, step: HostStep? = nil, env: [(String, String)] = [], cwd: String? = nil, timeout: Double? = nil
+    ) {
         self.body = .script(script)
         self.step = step
         self.envPairs = env.map { EnvVar(name: $0.0, value: $0.1) }
@@ -43,7 +48,7 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     /// inventory a rollback needs): one round trip and one shell instead of two. The step stays the
     /// first one's.
     public func then(_ next: RemoteCommand) -> RemoteCommand {
-        guard case let .script(a) = body, case let .script(b) = next.body else { return self }
+        guard case .script(let a) = body, case .script(let b) = next.body else { return self }
         var c = self
         c.body = .script(a + "\n" + b)
         c.alsoRuns += [next.step].compactMap { $0 } + next.alsoRuns
@@ -53,7 +58,7 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     /// This script, first writing its stdin to `path` (mode 0600, replaced whole): a file and the
     /// command that consumes it in one exec channel, with no SFTP.
     public func receiving(stdinAt path: String) -> RemoteCommand {
-        guard case let .script(text) = body else { preconditionFailure("only a builder script can receive a file") }
+        guard case .script(let text) = body else { preconditionFailure("only a builder script can receive a file") }
         var c = self
         c.body = .script(Self.receive(path) + "\n" + text)
         return c
@@ -63,7 +68,9 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     /// in the same shell, taking the channel's stdin into `path` first: checks that must pass
     /// before a file is taken, and the file, in one exec channel.
     public func thenReceiving(_ next: RemoteCommand, stdinAt path: String) -> RemoteCommand {
-        guard case let .script(a) = body, case let .script(b) = next.body else { preconditionFailure("only builder scripts combine") }
+        guard case .script(let a) = body, case .script(let b) = next.body else {
+            preconditionFailure("only builder scripts combine")
+        }
         var c = self
         c.body = .script("{\n\(a)\n} </dev/null\n" + Self.receive(path) + "\n" + b)
         c.alsoRuns += [next.step].compactMap { $0 } + next.alsoRuns
@@ -75,7 +82,9 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     /// the whole script still succeeds: a later step carried in this channel, whose failure is that
     /// step's (recorded there), not this one's. `next`'s variables and traps stay in its subshell.
     public func thenContained(_ next: RemoteCommand, as key: String) -> RemoteCommand {
-        guard case let .script(a) = body, case let .script(b) = next.body else { preconditionFailure("only builder scripts combine") }
+        guard case .script(let a) = body, case .script(let b) = next.body else {
+            preconditionFailure("only builder scripts combine")
+        }
         var c = self
         c.body = .script(a + "\n(\n" + b + "\n)\necho \"\(key).exit=$?\"")
         c.alsoRuns += [next.step].compactMap { $0 } + next.alsoRuns
@@ -96,7 +105,7 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     /// holding it open would read the new contents; renamed, the new contents are a new file.
     public func placing(_ files: [(uploaded: String, path: String)]) -> RemoteCommand {
         guard !files.isEmpty else { return self }
-        guard case let .script(text) = body else { preconditionFailure("only a builder script can place files") }
+        guard case .script(let text) = body else { preconditionFailure("only a builder script can place files") }
         var c = self
         c.body = .script(files.map { Self.place($0.uploaded, at: $0.path) }.joined(separator: "\n") + "\n" + text)
         return c
@@ -108,22 +117,27 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func place(_ uploaded: String, at path: String) -> String {
-        let u = ShellQuote.quote(uploaded), q = ShellQuote.quote(path)
+        let u = ShellQuote.quote(uploaded)
+        let q = ShellQuote.quote(path)
         return """
-        if ! (chmod 600 \(u) && mv -f \(u) \(q)); then rm -f \(u); echo "error=placing \(path.filter { $0 != "\"" && $0 != "$" && $0 != "`" && $0 != "\\" }) failed"; exit 24; fi
-        """
+            if ! (chmod 600 \(u) && mv -f \(u) \(q)); then rm -f \(u); echo "error=placing \(path.filter { $0 != "\"" && $0 != "$" && $0 != "`" && $0 != "\\" }) failed"; exit 24; fi
+            """
     }
 
     static func receive(_ path: String) -> String {
-        let q = ShellQuote.quote(path), tmp = ShellQuote.quote(path + ".part")
+        let q = ShellQuote.quote(path)
+        let tmp = ShellQuote.quote(path + ".part")
         return """
-        if ! (umask 077 && cat > \(tmp) && mv -f \(tmp) \(q)); then rm -f \(tmp); echo "error=receiving \(path.filter { $0 != "\"" && $0 != "$" && $0 != "`" && $0 != "\\" }) failed (disk full?)"; exit 24; fi
-        """
+            if ! (umask 077 && cat > \(tmp) && mv -f \(tmp) \(q)); then rm -f \(tmp); echo "error=receiving \(path.filter { $0 != "\"" && $0 != "$" && $0 != "`" && $0 != "\\" }) failed (disk full?)"; exit 24; fi
+            """
     }
 
     public static func isValidEnvName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
-        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic)
+        else { return false }
+        return name.unicodeScalars.allSatisfy {
+            $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+        }
     }
 
     /// The one shell string sent over the exec channel.
@@ -135,10 +149,10 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
             parts.append("\(pair.name)=\(ShellQuote.quote(pair.value))")
         }
         switch body {
-        case let .argv(argv):
+        case .argv(let argv):
             if !envPairs.isEmpty { parts.append("exec") }
             parts.append(ShellQuote.join(argv))
-        case let .script(text):
+        case .script(let text):
             if envPairs.isEmpty {
                 parts.append(text)
             } else {

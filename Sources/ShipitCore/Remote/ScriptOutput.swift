@@ -6,11 +6,17 @@ public struct ScriptOutput: Sendable {
     public let rejected: [(String, String)]
 
     public init(_ text: String) {
-        var pairs: [(String, String)] = [], rejected: [(String, String)] = []
+        var pairs: [(String, String)] = []
+        var rejected: [(String, String)] = []
         for line in text.split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }
-            let key = String(line[..<eq]), value = String(line[line.index(after: eq)...])
-            if HostValue.isValid(value, as: HostValue.shape(of: key)) { pairs.append((key, value)) } else { rejected.append((key, value)) }
+            let key = String(line[..<eq])
+            let value = String(line[line.index(after: eq)...])
+            if HostValue.isValid(value, as: HostValue.shape(of: key)) {
+                pairs.append((key, value))
+            } else {
+                rejected.append((key, value))
+            }
         }
         self.pairs = pairs
         self.rejected = rejected
@@ -25,6 +31,7 @@ public struct ScriptOutput: Sendable {
     public var rejection: String? {
         guard let (key, value) = rejected.first(where: { !HostValue.listingKeys.contains($0.0) }) else { return nil }
         let shown = HostValue.printable(String(String.UnicodeScalarView(value.unicodeScalars.prefix(80))))
-        return "the host returned an invalid \(HostValue.printable(key)) (\(shown)\(value.unicodeScalars.count > 80 ? "…" : ""))"
+        return
+            "the host returned an invalid \(HostValue.printable(key)) (\(shown)\(value.unicodeScalars.count > 80 ? "…" : ""))"
     }
 }

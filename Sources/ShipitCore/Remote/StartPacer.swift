@@ -20,7 +20,10 @@ actor StartPacer {
     }
 
     func acquire() async {
-        if inFlight < window { inFlight += 1; return }
+        if inFlight < window {
+            inFlight += 1
+            return
+        }
         await withCheckedContinuation { waiting.append($0) }
     }
 

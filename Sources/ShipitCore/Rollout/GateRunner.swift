@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// Samples every gate of a rollout once, for the hosts switched so far: health through each
 /// host's SSH session, http and Prometheus from the deployer, commands on the deployer with
@@ -38,15 +38,21 @@ struct GateRunner: Sendable {
     func sample(_ gate: RolloutGate, _ c: Context) async -> [GateSample] {
         switch gate.kind {
         case .health: return await healthSamples(gate, c.switched)
-        case let .http(url, json, max):
+        case .http(let url, let json, let max):
             guard url.contains("{host}") else { return [await http(gate, host: nil, url: url, json: json, max: max)] }
             return await Self.perHost(c.switched.filter(runsApp)) { host in
                 // An ssh_config alias means nothing to an HTTP client: its address does.
-                await self.http(gate, host: host, url: url.replacing("{host}", with: self.health?.hostAddresses[host] ?? host), json: json, max: max)
+                await self.http(
+                    gate, host: host, url: url.replacing("{host}", with: self.health?.hostAddresses[host] ?? host),
+                    json: json, max: max)
             }
-        case let .command(run): return [await command(gate, run, c)]
-        case let .prometheus(url, query, max, emptyPasses):
-            return [await prometheus(gate, base: url, query: Self.substitute(query, c, addresses: health?.hostAddresses ?? [:]), max: max, emptyPasses: emptyPasses)]
+        case .command(let run): return [await command(gate, run, c)]
+        case .prometheus(let url, let query, let max, let emptyPasses):
+            return [
+                await prometheus(
+                    gate, base: url, query: Self.substitute(query, c, addresses: health?.hostAddresses ?? [:]),
+                    max: max, emptyPasses: emptyPasses)
+            ]
         }
     }
 
@@ -55,7 +61,8 @@ struct GateRunner: Sendable {
     /// `addresses`: ssh_config aliases' HostNames, which is what Prometheus knows the hosts by.
     static func substitute(_ query: String, _ c: Context, addresses: [String: String] = [:]) -> String {
         func alternation(_ hosts: [String]) -> String {
-            "(" + hosts.map { (addresses[$0] ?? $0).replacing(".", with: "\\\\.") }.joined(separator: "|") + ")(:[0-9]+)?"
+            "(" + hosts.map { (addresses[$0] ?? $0).replacing(".", with: "\\\\.") }.joined(separator: "|")
+                + ")(:[0-9]+)?"
         }
         return query.replacing("{hosts}", with: alternation(c.switched))
             .replacing("{step_hosts}", with: alternation(c.stepHosts))
@@ -75,21 +82,29 @@ struct GateRunner: Sendable {
             var said: [String] = []
             if let probe, runsApp(host) {
                 let r = await probe.check(host: host)
-                guard r.healthy else { return GateSample(gate: gate.name, type: gate.type, ok: false, host: host, detail: r.detail) }
+                guard r.healthy else {
+                    return GateSample(gate: gate.name, type: gate.type, ok: false, host: host, detail: r.detail)
+                }
                 said.append("live and ready")
             }
             if let strategy, var check = strategy.roleCheck(host: host, deadline: 0, interval: 0.1) {
                 check.timeout = gate.timeout
-                let probes = await FleetInspector.checkRoles(transport, host: host, check, names: strategy.roles.processes(on: host).map(\.name))
-                if let bad = probes.first(where: { !$0.ok }) { return GateSample(gate: gate.name, type: gate.type, ok: false, host: host, detail: bad.detail) }
+                let probes = await FleetInspector.checkRoles(
+                    transport, host: host, check, names: strategy.roles.processes(on: host).map(\.name))
+                if let bad = probes.first(where: { !$0.ok }) {
+                    return GateSample(gate: gate.name, type: gate.type, ok: false, host: host, detail: bad.detail)
+                }
                 said.append("role processes running")
             }
-            return GateSample(gate: gate.name, type: gate.type, ok: true, host: host, detail: said.joined(separator: ", "))
+            return GateSample(
+                gate: gate.name, type: gate.type, ok: true, host: host, detail: said.joined(separator: ", "))
         }
     }
 
     /// One sample per host, taken concurrently, in host-name order.
-    static func perHost(_ hosts: [String], _ sample: @escaping @Sendable (String) async -> GateSample) async -> [GateSample] {
+    static func perHost(_ hosts: [String], _ sample: @escaping @Sendable (String) async -> GateSample) async
+        -> [GateSample]
+    {
         await withTaskGroup(of: GateSample.self) { group in
             for host in hosts { group.addTask { await sample(host) } }
             var out: [GateSample] = []
@@ -124,22 +139,29 @@ struct GateRunner: Sendable {
         env["SHIPIT_STEP_HOSTS"] = c.stepHosts.joined(separator: ",")
         do {
             // coreutils timeout: the gate's time is bounded even if the command hangs.
-            let (status, out) = try await LocalProcess.runStatusDetached(["timeout", "-k", "1", String(gate.timeout), "sh", "-c", run], env: env, keepTail: 4096)
+            let (status, out) = try await LocalProcess.runStatusDetached(
+                ["timeout", "-k", "1", String(gate.timeout), "sh", "-c", run], env: env, keepTail: 4096)
             let text = out.trimmed()
             let last = String(text.split(separator: "\n").last ?? "")
             let why = status == 124 ? "timed out after \(Self.format(gate.timeout)) s" : "exit \(status)"
-            return GateSample(gate: gate.name, type: gate.type, ok: status == 0, value: nil, host: nil,
-                              detail: status == 0 ? (last.isEmpty ? "exit 0" : "exit 0: \(last.suffix(200))") : "\(why)\(last.isEmpty ? "" : ": \(last.suffix(200))")")
+            return GateSample(
+                gate: gate.name, type: gate.type, ok: status == 0, value: nil, host: nil,
+                detail: status == 0
+                    ? (last.isEmpty ? "exit 0" : "exit 0: \(last.suffix(200))")
+                    : "\(why)\(last.isEmpty ? "" : ": \(last.suffix(200))")")
         } catch {
             return GateSample(gate: gate.name, type: gate.type, ok: false, detail: "could not run: \(error)")
         }
     }
 
-    func prometheus(_ gate: RolloutGate, base: String, query: String, max: Double, emptyPasses: Bool) async -> GateSample {
+    func prometheus(_ gate: RolloutGate, base: String, query: String, max: Double, emptyPasses: Bool) async
+        -> GateSample
+    {
         func sample(_ ok: Bool, _ value: Double?, _ detail: String) -> GateSample {
             GateSample(gate: gate.name, type: gate.type, ok: ok, value: value, detail: detail)
         }
-        var comps = URLComponents(string: base.hasSuffix("/") ? String(base.dropLast()) + "/api/v1/query" : base + "/api/v1/query")
+        var comps = URLComponents(
+            string: base.hasSuffix("/") ? String(base.dropLast()) + "/api/v1/query" : base + "/api/v1/query")
         comps?.queryItems = [URLQueryItem(name: "query", value: query)]
         // '+' in a query (`a + b`) must reach Prometheus as a plus, not a space.
         let encoded = comps?.percentEncodedQuery?.replacing("+", with: "%2B")
@@ -149,18 +171,28 @@ struct GateRunner: Sendable {
             let r = try await DeployerHTTP.get(url, timeout: gate.timeout)
             let doc = JSONValue.parse(r.body)
             guard r.status == 200, doc?["status"]?.string == "success", let data = doc?["data"] else {
-                let why = Redactor.standard.redact(doc?["error"]?.string ?? String(decoding: r.body.prefix(200), as: UTF8.self))
+                let why = Redactor.standard.redact(
+                    doc?["error"]?.string ?? String(decoding: r.body.prefix(200), as: UTF8.self))
                 return sample(false, nil, "query failed (HTTP \(r.status)): \(why)")
             }
             // A vector: the largest sample; a scalar: its value.
             var values: [Double] = []
             if let result = data["result"]?.array, result.allSatisfy({ $0.object != nil }) {
-                values = result.compactMap { $0["value"].flatMap { $0.array?.count == 2 ? DeployerHTTP.number(in: $0, at: "1") : nil } }
-            } else if let scalar = data["result"], scalar.array?.count == 2, let v = DeployerHTTP.number(in: scalar, at: "1") {
+                values = result.compactMap {
+                    $0["value"].flatMap { $0.array?.count == 2 ? DeployerHTTP.number(in: $0, at: "1") : nil }
+                }
+            } else if let scalar = data["result"], scalar.array?.count == 2,
+                let v = DeployerHTTP.number(in: scalar, at: "1")
+            {
                 values = [v]
             }
             guard let v = values.max() else {
-                return sample(emptyPasses, nil, "no data for \(query)" + (emptyPasses ? " (on_empty: pass)" : " (append `or vector(0)` if no data means zero, or set on_empty: pass)"))
+                return sample(
+                    emptyPasses, nil,
+                    "no data for \(query)"
+                        + (emptyPasses
+                            ? " (on_empty: pass)"
+                            : " (append `or vector(0)` if no data means zero, or set on_empty: pass)"))
             }
             guard !v.isNaN else { return sample(emptyPasses, nil, "NaN for \(query)") }
             return sample(v <= max, v, "\(Self.format(v)) \(v <= max ? "≤" : ">") max \(Self.format(max))")

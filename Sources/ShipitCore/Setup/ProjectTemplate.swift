@@ -27,7 +27,9 @@ public struct ProjectTemplate: Sendable {
         while name.contains("--") { name = name.replacing("--", with: "-") }
         while name.hasPrefix("-") { name.removeFirst() }
         while name.hasSuffix("-") { name.removeLast() }
-        guard let first = name.first, first.isLetter, (try? Names.identifier(name, field: "app")) != nil else { return "app" }
+        guard let first = name.first, first.isLetter, (try? Names.identifier(name, field: "app")) != nil else {
+            return "app"
+        }
         return name
     }
 
@@ -42,7 +44,8 @@ public struct ProjectTemplate: Sendable {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0).trimmed() }
         if lines.contains(where: { [".shipit", ".shipit/", "/.shipit", "/.shipit/"].contains($0) }) { return nil }
         let separator = text.isEmpty || text.hasSuffix("\n") ? "" : "\n"
-        return text + separator + "# shipit's local ledger (every deploy's record): never committed\n" + ignoredDirectory + "\n"
+        return text + separator + "# shipit's local ledger (every deploy's record): never committed\n"
+            + ignoredDirectory + "\n"
     }
 
     /// Refuses what would not load, naming the flag, before anything is written.
@@ -57,7 +60,8 @@ public struct ProjectTemplate: Sendable {
         }
         if let image {
             guard image.wholeMatch(of: #/[a-z0-9][a-z0-9._\/:-]*/#) != nil, !image.contains("..") else {
-                throw ShipitError.input("--image: '\(image)' is not an image name (registry/repository, lowercase, no tag)")
+                throw ShipitError.input(
+                    "--image: '\(image)' is not an image name (registry/repository, lowercase, no tag)")
             }
         }
     }
@@ -65,70 +69,70 @@ public struct ProjectTemplate: Sendable {
     public var config: String {
         let hostLines = hosts.map { "  - \($0)" }.joined(separator: "\n")
         let head = """
-        # shipit.yml, written by `shipit init`. Every key is described in shipit's docs/configuration.md.
-        # Check it with `shipit deploy --dry-run` (prints every command, runs nothing) and the hosts with
-        # `shipit check`.
+            # shipit.yml, written by `shipit init`. Every key is described in shipit's docs/configuration.md.
+            # Check it with `shipit deploy --dry-run` (prints every command, runs nothing) and the hosts with
+            # `shipit check`.
 
-        # The app's name: in lock files, the ledger, notices and container names.
-        app: \(app)
+            # The app's name: in lock files, the ledger, notices and container names.
+            app: \(app)
 
-        # Where to deploy: names or addresses. Give roles with the long form, e.g.
-        #   - {host: db-1, roles: [db]}      (migrations run on the first host with their role)
-        #   - {host: jobs-1, roles: [worker]}  (runs the `worker` process below instead of the app)
-        hosts:
-        \(hostLines)
+            # Where to deploy: names or addresses. Give roles with the long form, e.g.
+            #   - {host: db-1, roles: [db]}      (migrations run on the first host with their role)
+            #   - {host: jobs-1, roles: [worker]}  (runs the `worker` process below instead of the app)
+            hosts:
+            \(hostLines)
 
-        ssh:
-          # The user shipit logs in as (a deploy user that owns deploy_to, not root).
-          user: \(user)
-          # Keys to try, in order; a running ssh-agent is used too.
-          # identity: [~/.ssh/id_ed25519]
-          # Host keys are verified against this file: an unknown or changed key is refused.
-          # Add a host's key once (compare the fingerprint out of band):  ssh-keyscan HOST >> ~/.ssh/known_hosts
-          known_hosts: ~/.ssh/known_hosts
-          connect_timeout: 10
-          # Hosts may be aliases of ~/.ssh/config (HostName, User, Port, IdentityFile, ProxyJump… are
-          # read from it; what is set here wins). A bastion in front of every host:
-          # proxy_jump: deploy@bastion.example.com
+            ssh:
+              # The user shipit logs in as (a deploy user that owns deploy_to, not root).
+              user: \(user)
+              # Keys to try, in order; a running ssh-agent is used too.
+              # identity: [~/.ssh/id_ed25519]
+              # Host keys are verified against this file: an unknown or changed key is refused.
+              # Add a host's key once (compare the fingerprint out of band):  ssh-keyscan HOST >> ~/.ssh/known_hosts
+              known_hosts: ~/.ssh/known_hosts
+              connect_timeout: 10
+              # Hosts may be aliases of ~/.ssh/config (HostName, User, Port, IdentityFile, ProxyJump… are
+              # read from it; what is set here wins). A bastion in front of every host:
+              # proxy_jump: deploy@bastion.example.com
 
-        # Hosts worked on at once.
-        parallel: 10
+            # Hosts worked on at once.
+            parallel: 10
 
-        """
+            """
         let body = strategy == .image ? imageBody : symlinkBody
         let tail = """
 
-        # Hooks run on this machine at pre-flight, pre-switch, post-switch, post-deploy and on-rollback
-        # (executables named so in this directory; see hooks/*.example).
-        hooks: hooks
+            # Hooks run on this machine at pre-flight, pre-switch, post-switch, post-deploy and on-rollback
+            # (executables named so in this directory; see hooks/*.example).
+            hooks: hooks
 
-        # The release ledger (what changed, when, by whom): SQLite here by default, or a shared PostgreSQL
-        # so every deployer sees the same history.
-        # ledger:
-        #   url: postgres://shipit@db.internal:5432/shipit
-        #   password_env: SHIPIT_LEDGER_PASSWORD
+            # The release ledger (what changed, when, by whom): SQLite here by default, or a shared PostgreSQL
+            # so every deployer sees the same history.
+            # ledger:
+            #   url: postgres://shipit@db.internal:5432/shipit
+            #   password_env: SHIPIT_LEDGER_PASSWORD
 
-        # Processes beside the app on the hosts with their role (a background worker): restarted with
-        # each release, stopped with stop_signal (then KILL after stop_timeout), smoke-tested by their
-        # status command, rolled back with the app (docs/roles.md). `--roles worker` acts on them alone.
-        # roles:
-        #   worker:
-        #     cmd: bin/worker                 # in the foreground; shipit runs it in the background
-        #     status: bin/worker status       # exit 0 = healthy
-        #     stop_signal: TERM
-        #     stop_timeout: 30
+            # Processes beside the app on the hosts with their role (a background worker): restarted with
+            # each release, stopped with stop_signal (then KILL after stop_timeout), smoke-tested by their
+            # status command, rolled back with the app (docs/roles.md). `--roles worker` acts on them alone.
+            # roles:
+            #   worker:
+            #     cmd: bin/worker                 # in the foreground; shipit runs it in the background
+            #     status: bin/worker status       # exit 0 = healthy
+            #     stop_signal: TERM
+            #     stop_timeout: 30
 
-        # Where the app's logs are on each host, for `shipit logs` and `shipit triage` (default: symlink
-        # shared/log/*.log, image: the container's logs).
-        # logs:
-        #   path: shared/log/production.log
+            # Where the app's logs are on each host, for `shipit logs` and `shipit triage` (default: symlink
+            # shared/log/*.log, image: the container's logs).
+            # logs:
+            #   path: shared/log/production.log
 
-        # Database migrations shipped inside each release (expand/contract checked before any switch).
-        # migrations:
-        #   dir: db/migrations
-        #   env_file: /etc/\(app)/database.env     # on the host; defines DATABASE_URL
+            # Database migrations shipped inside each release (expand/contract checked before any switch).
+            # migrations:
+            #   dir: db/migrations
+            #   env_file: /etc/\(app)/database.env     # on the host; defines DATABASE_URL
 
-        """
+            """
         return head + body + tail
     }
 
@@ -186,7 +190,8 @@ public struct ProjectTemplate: Sendable {
     }
 
     /// The same smoke test for either strategy.
-    var healthSection: String { """
+    var healthSection: String {
+        """
         # The smoke test after every switch, from this machine to each host's public port: both must
         # answer 2xx before the deadline, or every switched host is rolled back. The app (or the proxy)
         # listens on every address of the host; `address:` narrows it to one IP address.
@@ -203,8 +208,11 @@ public struct ProjectTemplate: Sendable {
     public var files: [(path: String, text: String, executable: Bool)] {
         let hookFiles = Self.hooks.map { (path: "hooks/" + $0.name, text: $0.text, executable: true) }
         guard strategy == .symlink else { return hookFiles }
-        return [(path: "bin/start", text: Self.startScript, executable: true), (path: "bin/stop", text: Self.stopScript, executable: true),
-                (path: Artifact.ignoreFile, text: Self.shipitignore, executable: false)] + hookFiles
+        return [
+            (path: "bin/start", text: Self.startScript, executable: true),
+            (path: "bin/stop", text: Self.stopScript, executable: true),
+            (path: Artifact.ignoreFile, text: Self.shipitignore, executable: false),
+        ] + hookFiles
     }
 
     /// Starts the app in the background and returns: what `start` must do. One line to fill in.
@@ -288,61 +296,79 @@ public struct ProjectTemplate: Sendable {
 
     /// Example hooks, named `*.example` so none runs until renamed (and made executable).
     public static let hooks: [(name: String, text: String)] = [
-        ("pre-flight.example", """
-        #!/bin/sh
-        # Rename to `pre-flight` (and chmod +x) to enable: runs on this machine before any host is
-        # touched; a non-zero exit stops the deploy with nothing changed. E.g. a deploy freeze:
-        [ -z "${SHIPIT_FREEZE:-}" ] || { echo "deploy freeze in effect: $SHIPIT_FREEZE" >&2; exit 1; }
+        (
+            "pre-flight.example",
+            """
+            #!/bin/sh
+            # Rename to `pre-flight` (and chmod +x) to enable: runs on this machine before any host is
+            # touched; a non-zero exit stops the deploy with nothing changed. E.g. a deploy freeze:
+            [ -z "${SHIPIT_FREEZE:-}" ] || { echo "deploy freeze in effect: $SHIPIT_FREEZE" >&2; exit 1; }
 
-        """),
-        ("pre-switch.example", """
-        #!/bin/sh
-        # Rename to `pre-switch` (and chmod +x) to enable: runs on this machine once every host has
-        # the release staged (uploaded, unpacked) and migrations ran, before any host is switched;
-        # a non-zero exit stops the deploy with every host still on its old release. Gets SHIPIT_APP,
-        # SHIPIT_STAGE, SHIPIT_RELEASE, SHIPIT_PREVIOUS_RELEASE, SHIPIT_HOSTS, SHIPIT_DEPLOY_TO.
-        # E.g. a last check that the release's config is complete:
-        echo "about to switch $SHIPIT_HOSTS from ${SHIPIT_PREVIOUS_RELEASE:-nothing} to $SHIPIT_RELEASE"
+            """
+        ),
+        (
+            "pre-switch.example",
+            """
+            #!/bin/sh
+            # Rename to `pre-switch` (and chmod +x) to enable: runs on this machine once every host has
+            # the release staged (uploaded, unpacked) and migrations ran, before any host is switched;
+            # a non-zero exit stops the deploy with every host still on its old release. Gets SHIPIT_APP,
+            # SHIPIT_STAGE, SHIPIT_RELEASE, SHIPIT_PREVIOUS_RELEASE, SHIPIT_HOSTS, SHIPIT_DEPLOY_TO.
+            # E.g. a last check that the release's config is complete:
+            echo "about to switch $SHIPIT_HOSTS from ${SHIPIT_PREVIOUS_RELEASE:-nothing} to $SHIPIT_RELEASE"
 
-        """),
-        ("post-switch.example", """
-        #!/bin/sh
-        # Rename to `post-switch` (and chmod +x) to enable: runs on this machine right after every host
-        # switched, before the smoke test decides whether they stay (so it can warm caches, say). Its
-        # output is shown; a failure is reported and does not undo the switch. Same variables as
-        # pre-switch.
-        echo "$SHIPIT_RELEASE switched on $SHIPIT_HOSTS; smoke test next"
+            """
+        ),
+        (
+            "post-switch.example",
+            """
+            #!/bin/sh
+            # Rename to `post-switch` (and chmod +x) to enable: runs on this machine right after every host
+            # switched, before the smoke test decides whether they stay (so it can warm caches, say). Its
+            # output is shown; a failure is reported and does not undo the switch. Same variables as
+            # pre-switch.
+            echo "$SHIPIT_RELEASE switched on $SHIPIT_HOSTS; smoke test next"
 
-        """),
-        ("post-deploy.example", """
-        #!/bin/sh
-        # Rename to `post-deploy` (and chmod +x) to enable: runs after a successful deploy with
-        # SHIPIT_APP, SHIPIT_STAGE, SHIPIT_RELEASE, SHIPIT_PREVIOUS_RELEASE, SHIPIT_HOSTS, SHIPIT_DEPLOY_TO
-        # and SHIPIT_OUTCOME set. A failing post-* hook is reported, never undoes the deploy.
-        echo "$SHIPIT_APP $SHIPIT_RELEASE is live on $SHIPIT_HOSTS (was: ${SHIPIT_PREVIOUS_RELEASE:-nothing})"
+            """
+        ),
+        (
+            "post-deploy.example",
+            """
+            #!/bin/sh
+            # Rename to `post-deploy` (and chmod +x) to enable: runs after a successful deploy with
+            # SHIPIT_APP, SHIPIT_STAGE, SHIPIT_RELEASE, SHIPIT_PREVIOUS_RELEASE, SHIPIT_HOSTS, SHIPIT_DEPLOY_TO
+            # and SHIPIT_OUTCOME set. A failing post-* hook is reported, never undoes the deploy.
+            echo "$SHIPIT_APP $SHIPIT_RELEASE is live on $SHIPIT_HOSTS (was: ${SHIPIT_PREVIOUS_RELEASE:-nothing})"
 
-        """),
-        ("on-rollback.example", """
-        #!/bin/sh
-        # Rename to `on-rollback` (and chmod +x) to enable: runs after any rollback, automatic or
-        # `shipit rollback`, e.g. to page the on-call or post to chat.
-        echo "$SHIPIT_APP: $SHIPIT_RELEASE rolled back on $SHIPIT_HOSTS ($SHIPIT_OUTCOME)" >&2
+            """
+        ),
+        (
+            "on-rollback.example",
+            """
+            #!/bin/sh
+            # Rename to `on-rollback` (and chmod +x) to enable: runs after any rollback, automatic or
+            # `shipit rollback`, e.g. to page the on-call or post to chat.
+            echo "$SHIPIT_APP: $SHIPIT_RELEASE rolled back on $SHIPIT_HOSTS ($SHIPIT_OUTCOME)" >&2
 
-        """),
+            """
+        ),
     ]
 
     public var nextSteps: String {
-        let deployLine = strategy == .image ? "shipit deploy --tag v1" : "shipit deploy --from .   (.shipitignore says what stays behind; or --ref main)"
+        let deployLine =
+            strategy == .image
+            ? "shipit deploy --tag v1"
+            : "shipit deploy --from .   (.shipitignore says what stays behind; or --ref main)"
         return """
-        Next steps:
-          1. Edit \(strategy == .image ? "shipit.yml: the image name and ports" : "bin/start: APP_CMD, the command that runs your app; shipit.yml: health.port and the paths") for your app.
-          2. Trust the hosts' keys once (compare fingerprints out of band):
-               ssh-keyscan \(hosts.joined(separator: " ")) >> ~/.ssh/known_hosts
-          3. Check every host before the first deploy (changes nothing; --fix creates \(deployTo)):
-               shipit check
-          4. See every command a deploy would run, then deploy:
-               shipit deploy --dry-run
-               \(deployLine)
-        """
+            Next steps:
+              1. Edit \(strategy == .image ? "shipit.yml: the image name and ports" : "bin/start: APP_CMD, the command that runs your app; shipit.yml: health.port and the paths") for your app.
+              2. Trust the hosts' keys once (compare fingerprints out of band):
+                   ssh-keyscan \(hosts.joined(separator: " ")) >> ~/.ssh/known_hosts
+              3. Check every host before the first deploy (changes nothing; --fix creates \(deployTo)):
+                   shipit check
+              4. See every command a deploy would run, then deploy:
+                   shipit deploy --dry-run
+                   \(deployLine)
+            """
     }
 }

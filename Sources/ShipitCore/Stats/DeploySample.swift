@@ -12,21 +12,36 @@ public struct DeploySample: Sendable, Equatable {
     /// Some host ran the release at the end (a failed deploy left switched: `--no-rollback`).
     public var leftSwitched: Bool
 
-    public init(operation: String, outcome: LedgerAttempt.Outcome, startedAt: Date, finishedAt: Date?, commit: String?, leftSwitched: Bool) {
-        self.init(isDeploy: operation == "deploy", outcome: outcome, startedAt: startedAt, finishedAt: finishedAt, commit: commit, leftSwitched: leftSwitched)
+    public init(
+        operation: String, outcome: LedgerAttempt.Outcome, startedAt: Date, finishedAt: Date?, commit: String?,
+        leftSwitched: Bool
+    ) {
+        self.init(
+            isDeploy: operation == "deploy", outcome: outcome, startedAt: startedAt, finishedAt: finishedAt,
+            commit: commit, leftSwitched: leftSwitched)
     }
 
-    public init(isDeploy: Bool, outcome: LedgerAttempt.Outcome, startedAt: Date, finishedAt: Date?, commit: String?, leftSwitched: Bool) {
-        self.isDeploy = isDeploy; self.outcome = outcome; self.startedAt = startedAt; self.finishedAt = finishedAt
-        self.commit = commit; self.leftSwitched = leftSwitched
+    public init(
+        isDeploy: Bool, outcome: LedgerAttempt.Outcome, startedAt: Date, finishedAt: Date?, commit: String?,
+        leftSwitched: Bool
+    ) {
+        self.isDeploy = isDeploy
+        self.outcome = outcome
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.commit = commit
+        self.leftSwitched = leftSwitched
     }
 
     /// The columns both ledgers select, after `FROM attempts a`: the outcome as its index in
     /// `Outcome.allCases` and the operation as a flag (no string per row for 100k attempts), the
     /// commit only where a lead time can come from it.
     static var columns: String {
-        let outcome = LedgerAttempt.Outcome.allCases.enumerated().map { "WHEN '\($0.element.rawValue)' THEN \($0.offset)" }.joined(separator: " ")
-        return "CASE a.outcome \(outcome) ELSE -1 END, CASE WHEN a.operation = 'deploy' THEN 1 ELSE 0 END, a.started_at, a.finished_at, "
+        let outcome = LedgerAttempt.Outcome.allCases.enumerated().map {
+            "WHEN '\($0.element.rawValue)' THEN \($0.offset)"
+        }.joined(separator: " ")
+        return
+            "CASE a.outcome \(outcome) ELSE -1 END, CASE WHEN a.operation = 'deploy' THEN 1 ELSE 0 END, a.started_at, a.finished_at, "
             + "CASE WHEN a.outcome = 'succeeded' THEN a.commit_sha END, "
             // Only a failed run's hosts matter (the others' outcome says it all): its recorded
             // switched-host count, or for runs recorded before that column, its host rows.

@@ -39,9 +39,13 @@ public struct DeployStats: Codable, Sendable {
     public var duration: Spread
     public var perDay: [Day]
 
-    public static func compute(_ samples: [DeploySample], from: Date, to: Date, commitTimes: [String: Date] = [:]) -> DeployStats {
+    public static func compute(_ samples: [DeploySample], from: Date, to: Date, commitTimes: [String: Date] = [:])
+        -> DeployStats
+    {
         let deploys = samples.lazy.filter(\.isDeploy)
-        var succeeded = 0, failedChanges = 0, stopped = 0
+        var succeeded = 0
+        var failedChanges = 0
+        var stopped = 0
         var restore: [Double] = []
         var lead: [Double] = []
         var durations: [Double] = []
@@ -59,8 +63,12 @@ public struct DeployStats: Codable, Sendable {
         successes.sort()
         // Binary search: 100k attempts with thousands of failures stay fast.
         func firstSuccess(after t: Date) -> Date? {
-            var lo = 0, hi = successes.count
-            while lo < hi { let mid = (lo + hi) / 2; if successes[mid] > t { hi = mid } else { lo = mid + 1 } }
+            var lo = 0
+            var hi = successes.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if successes[mid] > t { hi = mid } else { lo = mid + 1 }
+            }
             return lo < successes.count ? successes[lo] : nil
         }
         func failedChange(_ d: DeploySample, day: Int) {
@@ -87,20 +95,28 @@ public struct DeployStats: Codable, Sendable {
         }
         let span = max(to.timeIntervalSince(from) / 86400, 1.0 / 24)
         let changes = succeeded + failedChanges
-        return DeployStats(from: from, to: to, days: span, changes: changes, succeeded: succeeded, failedChanges: failedChanges,
-                           stoppedBeforeSwitch: stopped, rollbacks: samples.reduce(0) { $0 + ($1.isDeploy ? 0 : 1) },
-                           deploymentsPerDay: Double(succeeded) / span,
-                           changeFailureRate: changes == 0 ? nil : Double(failedChanges) / Double(changes),
-                           timeToRestore: spread(restore), leadTime: spread(lead), duration: spread(durations),
-                           perDay: mergeDays(days))
+        return DeployStats(
+            from: from, to: to, days: span, changes: changes, succeeded: succeeded, failedChanges: failedChanges,
+            stoppedBeforeSwitch: stopped, rollbacks: samples.reduce(0) { $0 + ($1.isDeploy ? 0 : 1) },
+            deploymentsPerDay: Double(succeeded) / span,
+            changeFailureRate: changes == 0 ? nil : Double(failedChanges) / Double(changes),
+            timeToRestore: spread(restore), leadTime: spread(lead), duration: spread(durations),
+            perDay: mergeDays(days))
     }
 
     /// One entry per day, in order (runs of the same day merged, in case the input was not in
     /// start order).
     static func mergeDays(_ runs: [(day: Int, ok: Int, failed: Int)]) -> [Day] {
         var merged: [Int: (Int, Int)] = [:]
-        for r in runs { merged[r.day, default: (0, 0)].0 += r.ok; merged[r.day, default: (0, 0)].1 += r.failed }
-        return merged.keys.sorted().map { Day(day: String(UTCTime.iso(Date(timeIntervalSince1970: Double($0) * 86400)).prefix(10)), succeeded: merged[$0]!.0, failed: merged[$0]!.1) }
+        for r in runs {
+            merged[r.day, default: (0, 0)].0 += r.ok
+            merged[r.day, default: (0, 0)].1 += r.failed
+        }
+        return merged.keys.sorted().map {
+            Day(
+                day: String(UTCTime.iso(Date(timeIntervalSince1970: Double($0) * 86400)).prefix(10)),
+                succeeded: merged[$0]!.0, failed: merged[$0]!.1)
+        }
     }
 
     /// Nearest-rank percentiles, by selection (no full sort of 100k durations).
@@ -116,14 +132,20 @@ public struct DeployStats: Codable, Sendable {
 
     /// The k-th smallest of `v[0...upTo]` (Hoare quickselect, middle pivot); partially reorders `v`.
     static func select(_ v: inout [Double], _ k: Int, upTo last: Int? = nil) -> Double {
-        var lo = 0, hi = last ?? v.count - 1
+        var lo = 0
+        var hi = last ?? v.count - 1
         while lo < hi {
             let pivot = v[(lo + hi) / 2]
-            var i = lo, j = hi
+            var i = lo
+            var j = hi
             while i <= j {
                 while v[i] < pivot { i += 1 }
                 while v[j] > pivot { j -= 1 }
-                if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
+                if i <= j {
+                    v.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
             }
             if k <= j { hi = j } else if k >= i { lo = i } else { return v[k] }
         }

@@ -22,7 +22,11 @@ public struct ImageStrategy: ReleaseStrategy {
         health = config.health
         timeout = config.connection.commandTimeout
         roles = config.hostRoles
-        if let t = config.traffic, let h = config.health { traffic = TrafficSwitch(settings: t, layout: config.layout, health: h) } else { traffic = nil }
+        if let t = config.traffic, let h = config.health {
+            traffic = TrafficSwitch(settings: t, layout: config.layout, health: h)
+        } else {
+            traffic = nil
+        }
     }
 
     /// The traffic switch's part of a script; a slot's container stops within `stop_timeout`.
@@ -32,9 +36,9 @@ public struct ImageStrategy: ReleaseStrategy {
 
     /// `$REF`: the image reference release `$ID` was created from on this host (`$IREL`), or fail.
     static let lookupReference = """
-    REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IREL" 2>/dev/null)
-    [ -n "$REF" ] || fail 30 "release $ID is not on this host"
-    """
+        REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IREL" 2>/dev/null)
+        [ -n "$REF" ] || fail 30 "release $ID is not on this host"
+        """
 
     /// `<tag>-<first 12 hex of the digest>`: readable, unique per content, a valid identifier.
     public static func releaseID(tag: String, digest: String) -> String {
@@ -51,16 +55,20 @@ public struct ImageStrategy: ReleaseStrategy {
     }
 
     static let helpers = """
-    \(HostScript.engineFunction)
-    \(HostScript.helpers)
-    """
+        \(HostScript.engineFunction)
+        \(HostScript.helpers)
+        """
 
     /// The `create` arguments: labels, published port on the host's own address, env, env file, volumes.
     /// `port`: where the container is published (a slot's port with the traffic switch).
     public func createArguments(host: String, port: Int? = nil) -> String {
         // Published on the public listener's address, or (a slot, behind the proxy) the slots'.
-        let address = port == nil ? health?.bindAddress(of: host) ?? "0.0.0.0" : health?.slotAddress(of: host) ?? "127.0.0.1"
-        var args = ["--label", "shipit.app=\(app)", "-p", "\(HostAddress.withPort(address, port ?? image.port)):\(image.containerPort)"]
+        let address =
+            port == nil ? health?.bindAddress(of: host) ?? "0.0.0.0" : health?.slotAddress(of: host) ?? "127.0.0.1"
+        var args = [
+            "--label", "shipit.app=\(app)", "-p",
+            "\(HostAddress.withPort(address, port ?? image.port)):\(image.containerPort)",
+        ]
         for (k, v) in image.env.sorted(by: { $0.key < $1.key }) { args += ["-e", "\(k)=\(v)"] }
         if let remoteEnvFile { args += ["--env-file", remoteEnvFile] }
         for v in image.volumes { args += ["-v", v] }
@@ -82,34 +90,44 @@ public struct ImageStrategy: ReleaseStrategy {
 
     /// Writable deploy_to, engine runs, lock, current release; then the pull (the image on every
     /// host before any switch) and its digest.
-    public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand {
+    public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand
+    {
         var pull = ""
-        if case let .imageTag(tag)? = deploying { pull = "\(image.name):\(tag)" }
+        if case .imageTag(let tag)? = deploying { pull = "\(image.name):\(tag)" }
         let proxy = roles.runsApp(host) ? traffic?.preflight(host: host) : nil
-        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("PULL", pull), ("NAMEONLY", image.name), ("TLS", image.tlsVerify ? "" : "--tls-verify=false")]
-                         + (proxy?.vars ?? []), """
-        mkdir -p "$FAILED" "$SHARED" 2>/dev/null && [ -w "$D" ] || fail 10 "$D is not writable by $(id -un)"
-        set -- $E
-        command -v "$1" >/dev/null 2>&1 || fail 11 "container engine '$1' not found"
-        \(HostScript.lockFunction)
-        take_lock
-        # An env file upload a lost run left under its temporary name (only a lock holder may remove it).
-        for f in "$SHARED"/.env-*.part-*; do [ -e "$f" ] && rm -f "$f"; done
-        echo "current=$(cat "$ICUR" 2>/dev/null || true)"
-        if [ -n "$PULL" ]; then
-          out=$(eng pull $TLS "$PULL" 2>&1) || fail 13 "pull $PULL failed: $(short "$out")"
-          ref=$(eng image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$PULL" 2>/dev/null | grep -m1 "^$NAMEONLY@sha256:") || fail 14 "no digest for $PULL"
-          echo "digest=${ref##*@}"
-        fi
-        \(proxy?.body ?? "")
-        """)
+        let cmd = script(
+            .preflight,
+            HostScript.lockVariables(lock) + [
+                ("PULL", pull), ("NAMEONLY", image.name), ("TLS", image.tlsVerify ? "" : "--tls-verify=false"),
+            ]
+                + (proxy?.vars ?? []),
+            """
+            mkdir -p "$FAILED" "$SHARED" 2>/dev/null && [ -w "$D" ] || fail 10 "$D is not writable by $(id -un)"
+            set -- $E
+            command -v "$1" >/dev/null 2>&1 || fail 11 "container engine '$1' not found"
+            \(HostScript.lockFunction)
+            take_lock
+            # An env file upload a lost run left under its temporary name (only a lock holder may remove it).
+            for f in "$SHARED"/.env-*.part-*; do [ -e "$f" ] && rm -f "$f"; done
+            echo "current=$(cat "$ICUR" 2>/dev/null || true)"
+            if [ -n "$PULL" ]; then
+              out=$(eng pull $TLS "$PULL" 2>&1) || fail 13 "pull $PULL failed: $(short "$out")"
+              ref=$(eng image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$PULL" 2>/dev/null | grep -m1 "^$NAMEONLY@sha256:") || fail 14 "no digest for $PULL"
+              echo "digest=${ref##*@}"
+            fi
+            \(proxy?.body ?? "")
+            """)
         // The pre-flight already reported the slots: only the releases, marks and lock to add.
         return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "\ntrue")) : cmd
     }
 
     /// Tags move: every host must have pulled the same content, and that digest is the release.
-    public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease {
-        guard case let .imageTag(tag) = input else { throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref") }
+    public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError)
+        -> ResolvedRelease
+    {
+        guard case .imageTag(let tag) = input else {
+            throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref")
+        }
         let pull = "\(image.name):\(tag)"
         // ScriptOutput keeps only a well-formed digest; a host without one stops the deploy here.
         if let host = hosts.first(where: { preflight[$0]?.first("digest").map(HostValue.isDigest) != true }) {
@@ -120,27 +138,35 @@ public struct ImageStrategy: ReleaseStrategy {
             let seen = hosts.map { "\($0): \(preflight[$0]?.first("digest") ?? "?")" }.joined(separator: ", ")
             throw ShipitError("\(pull) resolved to different digests (the tag moved during the pull): \(seen)")
         }
-        return ResolvedRelease(id: Self.releaseID(tag: tag, digest: digest), input: input,
-                               imageReference: "\(image.name)@\(digest)", imageDigest: digest)
+        return ResolvedRelease(
+            id: Self.releaseID(tag: tag, digest: digest), input: input,
+            imageReference: "\(image.name)@\(digest)", imageDigest: digest)
     }
 
     /// The env file (0600), then the release's container, created but not started.
     public func stage(_ release: ResolvedRelease, host: String) -> StagePlan {
         var uploads: [StagePlan.Upload] = []
-        if let local = image.envFile, let remote = remoteEnvFile { uploads.append(.init(localPath: local, remotePath: remote, label: "env file upload")) }
+        if let local = image.envFile, let remote = remoteEnvFile {
+            uploads.append(.init(localPath: local, remotePath: remote, label: "env file upload"))
+        }
         // With the traffic switch each slot gets its own container at warm-up (its port is fixed
         // at creation): staging only checks the image and records the release.
-        let body = traffic == nil && roles.runsApp(host) ? Self.ensureContainer(createArgs: createArguments(host: host)) : """
-        eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
-        grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
-        """
-        let cmd = script(.create, [("ID", release.id), ("REF", release.imageReference ?? "")], body + "\necho \"created=$ID\"")
+        let body =
+            traffic == nil && roles.runsApp(host)
+            ? Self.ensureContainer(createArgs: createArguments(host: host))
+            : """
+            eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
+            grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
+            """
+        let cmd = script(
+            .create, [("ID", release.id), ("REF", release.imageReference ?? "")], body + "\necho \"created=$ID\"")
         return StagePlan(uploads: uploads, command: cmd)
     }
 
     public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource {
-        .remote(MigrationCommands(layout: layout, settings: settings)
-            .fetchFromImage(engine: image.engine, reference: release.imageReference ?? "", releaseID: release.id))
+        .remote(
+            MigrationCommands(layout: layout, settings: settings)
+                .fetchFromImage(engine: image.engine, reference: release.imageReference ?? "", releaseID: release.id))
     }
 
     /// The release's container for `slot` (`<app>-<release>-s<port>`, published on the slot's
@@ -149,133 +175,163 @@ public struct ImageStrategy: ReleaseStrategy {
     public func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand {
         guard let traffic else { preconditionFailure("warm-up without a traffic switch") }
         let t = trafficPart(host)
-        return script(.warm, t.vars + [("ID", releaseID), ("SLOT", String(slot)), ("REUSE", reuse ? "1" : "")], """
-        \(Self.lookupReference)
-        \(traffic.warmBody(startBody: """
-        NAME="$APP-$ID-s$SLOT"
-        if ! eng container inspect "$NAME" >/dev/null 2>&1; then
-          eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
-          out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.slot=$SLOT" --label "shipit.digest=${REF##*@}" \(createArguments(host: host, port: slot)) "$REF" 2>&1) || fail 34 "create failed: $(short "$out")"
-        fi
-        out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
-        printf '%s\\n' "$NAME" > "$SLOTS/$SLOT.container"
-        eng container inspect --format '{{.State.Pid}}' "$NAME" > "$SHIPIT_PIDFILE" 2>/dev/null
-        """))
-        """)
+        let startContainer = """
+            NAME="$APP-$ID-s$SLOT"
+            if ! eng container inspect "$NAME" >/dev/null 2>&1; then
+              eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
+              out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.slot=$SLOT" --label "shipit.digest=${REF##*@}" \(createArguments(host: host, port: slot)) "$REF" 2>&1) || fail 34 "create failed: $(short "$out")"
+            fi
+            out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
+            printf '%s\\n' "$NAME" > "$SLOTS/$SLOT.container"
+            eng container inspect --format '{{.State.Pid}}' "$NAME" > "$SHIPIT_PIDFILE" 2>/dev/null
+            """
+        return script(
+            .warm, t.vars + [("ID", releaseID), ("SLOT", String(slot)), ("REUSE", reuse ? "1" : "")],
+            """
+            \(Self.lookupReference)
+            \(traffic.warmBody(startBody: startContainer))
+            """)
     }
 
     public func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {
         guard let traffic else { preconditionFailure("traffic switch without a proxy") }
-        let (vars, body) = traffic.switchBody(host: host, recordCurrent: """
-        printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
-        """)
+        let (vars, body) = traffic.switchBody(
+            host: host,
+            recordCurrent: """
+                printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
+                """)
         // The role containers run the release's image: its reference, as the warm-up found it.
-        let roleRestart = roles.processes(on: host).isEmpty ? "" : Self.lookupReference + "\n" + restartRoles(host: host)
-        return script(.switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)], """
-        PREVIOUS=$(cat "$ICUR" 2>/dev/null || true)
-        \(body)
-        \(roleRestart)
-        """)
+        let roleRestart =
+            roles.processes(on: host).isEmpty ? "" : Self.lookupReference + "\n" + restartRoles(host: host)
+        return script(
+            .switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)],
+            """
+            PREVIOUS=$(cat "$ICUR" 2>/dev/null || true)
+            \(body)
+            \(roleRestart)
+            """)
     }
 
     /// (Re)creates the target's container if needed, stops every other running container of the
     /// app, starts the target, records it as current.
     public func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
-        script(.switch, [("ID", releaseID), ("REF", ""), ("HIST", historyLine), ("STOPT", String(image.stopTimeout)), ("APPHOST", roles.runsApp(host) ? "1" : "")], """
-        \(Self.lookupReference)
-        prev=$(cat "$ICUR" 2>/dev/null || true)
-        echo "previous=$prev"
-        # Few engine calls: each costs the host a process start (rootless podman: ~0.1 s of CPU).
-        if [ -n "$APPHOST" ]; then
-          [ -z "$prev" ] || [ "$prev" = "$ID" ] || eng stop -t "$STOPT" "$APP-$prev" >/dev/null 2>&1 || true
-          if ! out=$(eng start "$APP-$ID" 2>&1); then
-            \(Self.ensureContainer(createArgs: createArguments(host: host)).replacing("\n", with: "\n    "))
-            out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
-          fi
-        fi
-        grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
-        printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
-        echo "switched=$ID"
-        printf '%s\\n' "$HIST" >> "$HISTORY" || true
-        [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
-        \(restartRoles(host: host))
-        """)
+        script(
+            .switch,
+            [
+                ("ID", releaseID), ("REF", ""), ("HIST", historyLine), ("STOPT", String(image.stopTimeout)),
+                ("APPHOST", roles.runsApp(host) ? "1" : ""),
+            ],
+            """
+            \(Self.lookupReference)
+            prev=$(cat "$ICUR" 2>/dev/null || true)
+            echo "previous=$prev"
+            # Few engine calls: each costs the host a process start (rootless podman: ~0.1 s of CPU).
+            if [ -n "$APPHOST" ]; then
+              [ -z "$prev" ] || [ "$prev" = "$ID" ] || eng stop -t "$STOPT" "$APP-$prev" >/dev/null 2>&1 || true
+              if ! out=$(eng start "$APP-$ID" 2>&1); then
+                \(Self.ensureContainer(createArgs: createArguments(host: host)).replacing("\n", with: "\n    "))
+                out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
+              fi
+            fi
+            grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
+            printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
+            echo "switched=$ID"
+            printf '%s\\n' "$HIST" >> "$HISTORY" || true
+            [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
+            \(restartRoles(host: host))
+            """)
     }
 
     public func retreat(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
         let t = trafficPart(host)
-        return script(.retreat, [("ID", releaseID), ("HIST", historyLine), ("STOPT", String(image.stopTimeout))] + t.vars, """
-        \(HostScript.appendHistory)
-        \(t.functions)
-        cur=$(cat "$ICUR" 2>/dev/null || true)
-        if [ "$cur" = "$ID" ]; then rm -f "$ICUR" || fail 31 "cannot remove the current release record"; fi
-        \(t.retreatSlots)
-        \(stopRoles(host: host))
-        eng stop -t "$STOPT" "$APP-$ID" >/dev/null 2>&1 || true
-        echo "stopped=yes"
-        echo "retreated=$ID"
-        """)
+        return script(
+            .retreat, [("ID", releaseID), ("HIST", historyLine), ("STOPT", String(image.stopTimeout))] + t.vars,
+            """
+            \(HostScript.appendHistory)
+            \(t.functions)
+            cur=$(cat "$ICUR" 2>/dev/null || true)
+            if [ "$cur" = "$ID" ]; then rm -f "$ICUR" || fail 31 "cannot remove the current release record"; fi
+            \(t.retreatSlots)
+            \(stopRoles(host: host))
+            eng stop -t "$STOPT" "$APP-$ID" >/dev/null 2>&1 || true
+            echo "stopped=yes"
+            echo "retreated=$ID"
+            """)
     }
 
     /// Keeps the newest `keep_images` releases (never current or the rollback target), removes
     /// older containers and images, releases the lock.
     public func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand {
         let t = trafficPart(nil)
-        return script(.finish, [("KEEP", String(image.keepImages)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")] + t.vars, """
-        \(HostScript.appendHistory)
-        cur=$(cat "$ICUR" 2>/dev/null || true)
-        \(t.runningReleases)
-        if [ -f "$IREL" ]; then
-          total=$(wc -l < "$IREL")
-          n=0
-          : > "$IREL.new"
-          while read -r id ref; do
-            n=$((n + 1))
-            if [ $((total - n)) -lt "$KEEP" ] || [ "$id" = "$cur" ] || [ "$id" = "$PREV" ] || printf '%s\\n' "$running" | grep -qxF -- "$id"; then
-              printf '%s %s\\n' "$id" "$ref" >> "$IREL.new"
-            else
-              eng rm -f "$APP-$id" \(traffic?.settings.slots.map { "\"$APP-$id-s\($0)\"" }.joined(separator: " ") ?? "") >/dev/null 2>&1 || true
-              eng rmi "$ref" >/dev/null 2>&1 || true
-              rm -f "$FAILED/$id"
-              echo "pruned=$id"
+        return script(
+            .finish,
+            [
+                ("KEEP", String(image.keepImages)), ("PREV", previous ?? ""), ("HOLDER", holder),
+                ("HIST", historyLine ?? ""),
+            ] + t.vars,
+            """
+            \(HostScript.appendHistory)
+            cur=$(cat "$ICUR" 2>/dev/null || true)
+            \(t.runningReleases)
+            if [ -f "$IREL" ]; then
+              total=$(wc -l < "$IREL")
+              n=0
+              : > "$IREL.new"
+              while read -r id ref; do
+                n=$((n + 1))
+                if [ $((total - n)) -lt "$KEEP" ] || [ "$id" = "$cur" ] || [ "$id" = "$PREV" ] || printf '%s\\n' "$running" | grep -qxF -- "$id"; then
+                  printf '%s %s\\n' "$id" "$ref" >> "$IREL.new"
+                else
+                  eng rm -f "$APP-$id" \(traffic?.settings.slots.map { "\"$APP-$id-s\($0)\"" }.joined(separator: " ") ?? "") >/dev/null 2>&1 || true
+                  eng rmi "$ref" >/dev/null 2>&1 || true
+                  rm -f "$FAILED/$id"
+                  echo "pruned=$id"
+                fi
+              done < "$IREL"
+              mv "$IREL.new" "$IREL"
             fi
-          done < "$IREL"
-          mv "$IREL.new" "$IREL"
-        fi
-        \(t.functions)
-        \(t.standbyTimer)
-        \(HostScript.unlockBody)
-        """)
+            \(t.functions)
+            \(t.standbyTimer)
+            \(HostScript.unlockBody)
+            """)
     }
 
     /// A release that went live and failed stays (stopped, marked failed) for inspection; one that
     /// never went live loses its container.
-    public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String) -> RemoteCommand {
+    public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String)
+        -> RemoteCommand
+    {
         let t = trafficPart(host)
-        return script(.abandon, [("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""), ("KEEPIT", keepForInspection ? "1" : "")] + t.vars, """
-        \(HostScript.appendHistory)
-        \(t.functions)
-        \(t.stopFailedSlots)
-        if [ -n "$KEEPIT" ]; then
-          { eng container inspect "$APP-$ID" >/dev/null 2>&1 || grep -q "^$ID " "$IREL" 2>/dev/null; } && : > "$FAILED/$ID"
-        elif [ "$(cat "$ICUR" 2>/dev/null)" != "$ID" ]; then
-          eng rm -f "$APP-$ID" >/dev/null 2>&1 || true
-        fi
-        \(HostScript.unlockBody)
-        """)
+        return script(
+            .abandon,
+            [
+                ("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""),
+                ("KEEPIT", keepForInspection ? "1" : ""),
+            ] + t.vars,
+            """
+            \(HostScript.appendHistory)
+            \(t.functions)
+            \(t.stopFailedSlots)
+            if [ -n "$KEEPIT" ]; then
+              { eng container inspect "$APP-$ID" >/dev/null 2>&1 || grep -q "^$ID " "$IREL" 2>/dev/null; } && : > "$FAILED/$ID"
+            elif [ "$(cat "$ICUR" 2>/dev/null)" != "$ID" ]; then
+              eng rm -f "$APP-$ID" >/dev/null 2>&1 || true
+            fi
+            \(HostScript.unlockBody)
+            """)
     }
 
     /// Releases whose image is still on the host (one engine call for all), oldest first.
     static let inventoryBody = """
-    echo "current=$(cat "$ICUR" 2>/dev/null || true)"
-    if [ -f "$IREL" ]; then
-      present=$(eng images --digests --format '{{.Repository}}@{{.Digest}}' 2>/dev/null)
-      while read -r id ref; do
-        printf '%s\\n' "$present" | grep -qxF "$ref" && { echo "release=$id"; echo "ref.$id=$ref"; }
-      done < "$IREL"
-    fi
-    \(HostScript.marksAndLock)
-    """
+        echo "current=$(cat "$ICUR" 2>/dev/null || true)"
+        if [ -f "$IREL" ]; then
+          present=$(eng images --digests --format '{{.Repository}}@{{.Digest}}' 2>/dev/null)
+          while read -r id ref; do
+            printf '%s\\n' "$present" | grep -qxF "$ref" && { echo "release=$id"; echo "ref.$id=$ref"; }
+          done < "$IREL"
+        fi
+        \(HostScript.marksAndLock)
+        """
 
     public func inventory(host: String) -> RemoteCommand {
         let t = trafficPart(host)
@@ -285,20 +341,22 @@ public struct ImageStrategy: ReleaseStrategy {
     /// The inventory, whether the current release's container runs, and history lines.
     public func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand {
         let t = trafficPart(host)
-        return script(.inspect, [("HLINES", String(historyLines)), ("APPHOST", roles.runsApp(host) ? "1" : "")] + t.vars, t.functions + "\n" + Self.inventoryBody + """
+        return script(
+            .inspect, [("HLINES", String(historyLines)), ("APPHOST", roles.runsApp(host) ? "1" : "")] + t.vars,
+            t.functions + "\n" + Self.inventoryBody + """
 
-        \(t.slotFacts)
-        cur=$(cat "$ICUR" 2>/dev/null || true)
-        name="$APP-$cur"
-        act=$(cat "$SLOTS/active" 2>/dev/null || true)
-        [ -z "$act" ] || [ ! -f "$SLOTS/$act.container" ] || name=$(cat "$SLOTS/$act.container")
-        if [ -n "$cur" ] && [ -n "$APPHOST" ]; then
-          st=$(eng container inspect --format '{{.State.Status}}' "$name" 2>/dev/null || echo missing)
-          echo "container=$st"
-        fi
-        \(HostScript.historyTail)
-        true
-        """)
+                \(t.slotFacts)
+                cur=$(cat "$ICUR" 2>/dev/null || true)
+                name="$APP-$cur"
+                act=$(cat "$SLOTS/active" 2>/dev/null || true)
+                [ -z "$act" ] || [ ! -f "$SLOTS/$act.container" ] || name=$(cat "$SLOTS/$act.container")
+                if [ -n "$cur" ] && [ -n "$APPHOST" ]; then
+                  st=$(eng container inspect --format '{{.State.Status}}' "$name" 2>/dev/null || echo missing)
+                  echo "container=$st"
+                fi
+                \(HostScript.historyTail)
+                true
+                """)
     }
 }
 
@@ -318,9 +376,9 @@ extension ImageStrategy {
         let procs = roles.processes(on: host)
         guard !procs.isEmpty else { return "" }
         return """
-        \(RoleScript.containerFunctions(runArgs: roleRunArguments()))
-        \(RoleScript.containerRestart(procs))
-        """
+            \(RoleScript.containerFunctions(runArgs: roleRunArguments()))
+            \(RoleScript.containerRestart(procs))
+            """
     }
 
     func stopRoles(host: String) -> String {

@@ -7,8 +7,8 @@ public enum ReleaseInput: Sendable {
     /// The release id as far as it is known before pre-flight (an image's needs its digest).
     public var provisionalID: String {
         switch self {
-        case let .artifact(a): return a.releaseID
-        case let .imageTag(t): return t
+        case .artifact(let a): return a.releaseID
+        case .imageTag(let t): return t
         }
     }
 }
@@ -64,7 +64,8 @@ public protocol ReleaseStrategy: Sendable {
     /// inventory lines a rollback chooses its target from.
     func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand
     /// After every host's pre-flight: the release to stage, or why not.
-    func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease
+    func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError)
+        -> ResolvedRelease
     func stage(_ release: ResolvedRelease, host: String) -> StagePlan
     func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource
     /// Atomic switch to `releaseID` and start it; prints `previous=` and `switched=`.
@@ -84,7 +85,8 @@ public protocol ReleaseStrategy: Sendable {
     func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand
     /// A release that failed: kept and marked for inspection, or removed when it never went live;
     /// then the lock is released.
-    func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String) -> RemoteCommand
+    func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String)
+        -> RemoteCommand
     func unlock(holder: String, historyLine: String?) -> RemoteCommand
     /// `current=`, `release=` (oldest first), `failed=`, `lock.*=` lines.
     func inventory(host: String) -> RemoteCommand
@@ -95,7 +97,9 @@ public protocol ReleaseStrategy: Sendable {
     /// The smoke test of `host`'s role processes, retried until `deadline` (nil: it runs none).
     func roleCheck(host: String, deadline: Double, interval: Double) -> RemoteCommand?
     /// The release a rollback goes to, or why there is none.
-    func rollbackTarget(requested: String?, hosts: [String], inventory: [String: ScriptOutput], currents: [String]) -> (String?, String?)
+    func rollbackTarget(requested: String?, hosts: [String], inventory: [String: ScriptOutput], currents: [String]) -> (
+        String?, String?
+    )
 }
 
 extension ReleaseStrategy {
@@ -106,14 +110,20 @@ extension ReleaseStrategy {
     public func forceUnlock() -> RemoteCommand { HostScript.forceUnlock(layout: layout, timeout: nil) }
 
     /// `shipit maintenance on|off`: the proxy answers 503 with Retry-After and the message.
-    public func maintenance(host: String, on: Bool, message: String, retryAfter: Int, historyLine: String) -> RemoteCommand? {
+    public func maintenance(host: String, on: Bool, message: String, retryAfter: Int, historyLine: String)
+        -> RemoteCommand?
+    {
         guard let traffic else { return nil }
         let conf = on ? TrafficSwitch.maintenanceConf(message: message, retryAfter: retryAfter) : ""
         let (vars, body) = traffic.maintenance(host: host, conf: conf)
-        return HostScript.make(.maintenance, layout: layout, vars + [("HIST", historyLine)], prelude: HostScript.helpers, body, timeout: 60)
+        return HostScript.make(
+            .maintenance, layout: layout, vars + [("HIST", historyLine)], prelude: HostScript.helpers, body, timeout: 60
+        )
     }
 
-    public func rollbackTarget(requested: String?, hosts: [String], inventory: [String: ScriptOutput], currents: [String]) -> (String?, String?) {
+    public func rollbackTarget(
+        requested: String?, hosts: [String], inventory: [String: ScriptOutput], currents: [String]
+    ) -> (String?, String?) {
         RollbackTarget.choose(hosts: hosts, requested: requested, inventory: inventory, currents: currents)
     }
 }

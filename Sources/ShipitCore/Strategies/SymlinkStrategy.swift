@@ -46,46 +46,54 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     /// Free space pre-flight asks for: the artifact times `disk_factor` (the tarball and its
     /// extracted tree are on disk together), in KB.
-    public func requiredKB(_ artifact: Artifact) -> Int64 { Int64(Double(artifact.size) * max(diskFactor, 1) / 1024) + 1 }
+    public func requiredKB(_ artifact: Artifact) -> Int64 {
+        Int64(Double(artifact.size) * max(diskFactor, 1) / 1024) + 1
+    }
 
     static let tools = ["tar", "gzip", "sha256sum", "readlink", "mv"]
 
     /// deploy_to writable, tools present, lock taken, a lost run's partial uploads removed, enough
     /// disk, current release read.
-    public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand {
+    public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand
+    {
         var need: Int64 = 0
         // Shared paths the release does not hold (it would seed them): they must be on the host.
         var sharedNeeded: [String] = []
-        if case let .artifact(a)? = deploying {
+        if case .artifact(let a)? = deploying {
             need = requiredKB(a)
             sharedNeeded = a.links.sharedPathsNotInRelease(shared)
         }
         let proxy = roles.runsApp(host) ? traffic?.preflight(host: host) : nil
-        let cmd = script(.preflight, HostScript.lockVariables(lock) + [("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " ")),
-                                                                       ("SHAREDNEED", sharedNeeded.joined(separator: "\n"))] + (proxy?.vars ?? []), """
-        # Before anything is created: a shared path that is neither on the host nor in the release
-        # would become an empty directory where the app expects its config.
-        if [ -n "$SHAREDNEED" ]; then
-          missing=; oldifs=$IFS; IFS='
-        '; set -f
-          for p in $SHAREDNEED; do [ -e "$SHARED/$p" ] || missing="${missing:+$missing, }$p"; done
-          set +f; IFS=$oldifs
-          [ -z "$missing" ] || { echo "error=shared path(s) not on this host: $missing (in $SHARED); the release does not have them either. Create them on the host (they are linked into every release), or ship them in the release to seed shared/ on a first deploy"; exit 13; }
-        fi
-        { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ] || mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null; } && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
-        for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit 11; }; done
-        \(HostScript.lockFunction)
-        take_lock
-        # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
-        for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part-* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
-        if [ "$NEED" -gt 0 ]; then
-          avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
-          [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
-        fi
-        current_id; cur=$CUR
-        echo "current=${cur##*/}"
-        \(proxy?.body ?? "")
-        """)
+        let cmd = script(
+            .preflight,
+            HostScript.lockVariables(lock) + [
+                ("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " ")),
+                ("SHAREDNEED", sharedNeeded.joined(separator: "\n")),
+            ] + (proxy?.vars ?? []),
+            """
+            # Before anything is created: a shared path that is neither on the host nor in the release
+            # would become an empty directory where the app expects its config.
+            if [ -n "$SHAREDNEED" ]; then
+              missing=; oldifs=$IFS; IFS='
+            '; set -f
+              for p in $SHAREDNEED; do [ -e "$SHARED/$p" ] || missing="${missing:+$missing, }$p"; done
+              set +f; IFS=$oldifs
+              [ -z "$missing" ] || { echo "error=shared path(s) not on this host: $missing (in $SHARED); the release does not have them either. Create them on the host (they are linked into every release), or ship them in the release to seed shared/ on a first deploy"; exit 13; }
+            fi
+            { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ] || mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null; } && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
+            for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit 11; }; done
+            \(HostScript.lockFunction)
+            take_lock
+            # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
+            for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part-* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
+            if [ "$NEED" -gt 0 ]; then
+              avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
+              [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
+            fi
+            current_id; cur=$CUR
+            echo "current=${cur##*/}"
+            \(proxy?.body ?? "")
+            """)
         // The pre-flight already reported the slots: only the releases, marks and lock to add.
         return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "\ntrue")) : cmd
     }
@@ -95,30 +103,41 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// and extracted. A host that fails its checks takes none of it.
     public func preflightAndStage(_ lock: LockRequest, artifact a: Artifact, host: String) -> RemoteCommand {
         preflight(lock, deploying: .artifact(a), inventory: false, host: host)
-            .thenReceiving(extract(releaseID: a.releaseID, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar), stdinAt: layout.upload(a.releaseID))
+            .thenReceiving(
+                extract(releaseID: a.releaseID, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar),
+                stdinAt: layout.upload(a.releaseID))
     }
 
     /// The same, then the release started on the idle slot of the traffic switch (`warm.exit=`
     /// says how that went; WarmPhase records it and probes the slot): one channel fewer per host
     /// when nothing has to happen between staging and the warm-up.
     public func preflightStageAndWarm(_ lock: LockRequest, artifact a: Artifact, host: String) -> RemoteCommand {
-        preflightAndStage(lock, artifact: a, host: host).thenContained(warmScript(releaseID: a.releaseID, host: host, slot: nil, reuse: true), as: "warm")
+        preflightAndStage(lock, artifact: a, host: host).thenContained(
+            warmScript(releaseID: a.releaseID, host: host, slot: nil, reuse: true), as: "warm")
     }
 
-    public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError) -> ResolvedRelease {
-        guard case .artifact = input else { throw ShipitError.input("--tag: only for strategy image; this config uses symlink (--from DIR or --ref GITREF)") }
+    public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError)
+        -> ResolvedRelease
+    {
+        guard case .artifact = input else {
+            throw ShipitError.input(
+                "--tag: only for strategy image; this config uses symlink (--from DIR or --ref GITREF)")
+        }
         return ResolvedRelease(id: input.provisionalID, input: input)
     }
 
     /// Upload the artifact, then extract it.
     public func stage(_ release: ResolvedRelease, host: String) -> StagePlan {
-        guard case let .artifact(a) = release.input else { preconditionFailure("symlink staging needs an artifact") }
-        return StagePlan(uploads: [.init(localPath: a.path, remotePath: layout.upload(release.id), label: nil)],
-                         command: extract(releaseID: release.id, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar))
+        guard case .artifact(let a) = release.input else { preconditionFailure("symlink staging needs an artifact") }
+        return StagePlan(
+            uploads: [.init(localPath: a.path, remotePath: layout.upload(release.id), label: nil)],
+            command: extract(releaseID: release.id, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar))
     }
 
     public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource {
-        guard case let .artifact(a) = release.input else { preconditionFailure("symlink migrations come from the artifact") }
+        guard case .artifact(let a) = release.input else {
+            preconditionFailure("symlink migrations come from the artifact")
+        }
         return .artifact(path: a.path)
     }
 
@@ -132,65 +151,71 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// symbolic link of the release is refused: replacing it would remove, and seeding `shared/`
     /// would copy, files outside the release.
     public func extract(releaseID: String, sha256: String, needsGNUTar: String = "") -> RemoteCommand {
-        script(.extract, [("ID", releaseID), ("SHA", sha256), ("SHAREDPATHS", shared.joined(separator: "\n")), ("U", layout.upload(releaseID)),
-                          ("NEEDGNU", needsGNUTar)], """
-        R="$RELEASES/$ID"
-        trap 'rc=$?; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$U"; exit $rc' EXIT
-        # Tools only where the shell cannot do it: every process started costs every host at once.
-        got=$(sha256sum "$U"); got=${got%% *}
-        [ "$got" = "$SHA" ] || { echo "error=checksum mismatch after upload (got $got)"; exit 20; }
-        if [ -n "$NEEDGNU" ]; then
-          case $(tar --version 2>/dev/null) in
-            *"GNU tar"*) ;;
-            *) echo "error=the artifact has $NEEDGNU, and this host's tar is not GNU tar (BusyBox?), which could write through them outside the release: refused"; exit 26 ;;
-          esac
-        fi
-        if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
-        mkdir -p "$R.tmp"
-        err=$(tar --no-same-owner --no-same-permissions -xzf "$U" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(printf '%s' "$err" | tail -c 300 | tr '\n' ' ')"; exit 21; }
-        if [ -n "$SHAREDPATHS" ]; then
-          # In this shell, not a pipeline's subshell: a refusal must end the script.
-          oldifs=$IFS; IFS='
-        '; set -f
-          for p in $SHAREDPATHS; do
-            [ -n "$p" ] || continue
-            # Each component, from the top: none may be a symbolic link in the release.
-            rest=$p; sub=
-            while :; do
-              c=${rest%%/*}; sub=${sub:+$sub/}$c
-              if [ -L "$R.tmp/$sub" ]; then echo "error=shared path $p: $sub is a symbolic link in the artifact; a shared path must be a plain directory or file of the release"; exit 27; fi
-              [ "$rest" = "$c" ] && break
-              rest=${rest#*/}
-            done
-            if [ ! -e "$SHARED/$p" ]; then
-              mkdir -p "$(dirname "$SHARED/$p")"
-              [ -e "$R.tmp/$p" ] || { echo "error=shared path $p is neither in $SHARED nor in the release"; exit 28; }
-              cp -a "$R.tmp/$p" "$SHARED/$p"
+        script(
+            .extract,
+            [
+                ("ID", releaseID), ("SHA", sha256), ("SHAREDPATHS", shared.joined(separator: "\n")),
+                ("U", layout.upload(releaseID)),
+                ("NEEDGNU", needsGNUTar),
+            ],
+            """
+            R="$RELEASES/$ID"
+            trap 'rc=$?; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$U"; exit $rc' EXIT
+            # Tools only where the shell cannot do it: every process started costs every host at once.
+            got=$(sha256sum "$U"); got=${got%% *}
+            [ "$got" = "$SHA" ] || { echo "error=checksum mismatch after upload (got $got)"; exit 20; }
+            if [ -n "$NEEDGNU" ]; then
+              case $(tar --version 2>/dev/null) in
+                *"GNU tar"*) ;;
+                *) echo "error=the artifact has $NEEDGNU, and this host's tar is not GNU tar (BusyBox?), which could write through them outside the release: refused"; exit 26 ;;
+              esac
             fi
-            rm -rf "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
-            ln -s "$SHARED/$p" "$R.tmp/$p"
-          done
-          set +f; IFS=$oldifs
-        fi
-        (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit 22; }
-        # What changed against the release running now (A added, M modified, D deleted), for the ledger.
-        if [ -f "$CURRENT/.shipit-manifest" ]; then
-          ch=$(awk 'NR == FNR { old[substr($0, 69)] = substr($0, 1, 64); next }
-                    { p = substr($0, 69); if (!(p in old)) print "A " p; else if (old[p] != substr($0, 1, 64)) print "M " p; delete old[p] }
-                    END { for (p in old) print "D " p }' "$CURRENT/.shipit-manifest" "$R.tmp/.shipit-manifest" | LC_ALL=C sort)
-          # Counted and listed (the first \(Self.changeListLimit)) by the shell itself, a line at a time.
-          n=0; oldifs=$IFS; IFS='
-        '; set -f
-          for line in $ch; do n=$((n + 1)); [ "$n" -gt \(Self.changeListLimit) ] || printf 'change=%s\\n' "$line"; done
-          set +f; IFS=$oldifs
-          echo "changed=$n"
-        fi
-        if [ -e "$R" ] || [ -L "$R" ]; then rm -rf "$R"; fi
-        mv "$R.tmp" "$R" || { echo "error=cannot move the release into place (releases/$ID)"; exit 25; }
-        rm -f "$U"
-        sync -f "$R" 2>/dev/null || true
-        echo "extracted=$ID"
-        """)
+            if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
+            mkdir -p "$R.tmp"
+            err=$(tar --no-same-owner --no-same-permissions -xzf "$U" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(printf '%s' "$err" | tail -c 300 | tr '\n' ' ')"; exit 21; }
+            if [ -n "$SHAREDPATHS" ]; then
+              # In this shell, not a pipeline's subshell: a refusal must end the script.
+              oldifs=$IFS; IFS='
+            '; set -f
+              for p in $SHAREDPATHS; do
+                [ -n "$p" ] || continue
+                # Each component, from the top: none may be a symbolic link in the release.
+                rest=$p; sub=
+                while :; do
+                  c=${rest%%/*}; sub=${sub:+$sub/}$c
+                  if [ -L "$R.tmp/$sub" ]; then echo "error=shared path $p: $sub is a symbolic link in the artifact; a shared path must be a plain directory or file of the release"; exit 27; fi
+                  [ "$rest" = "$c" ] && break
+                  rest=${rest#*/}
+                done
+                if [ ! -e "$SHARED/$p" ]; then
+                  mkdir -p "$(dirname "$SHARED/$p")"
+                  [ -e "$R.tmp/$p" ] || { echo "error=shared path $p is neither in $SHARED nor in the release"; exit 28; }
+                  cp -a "$R.tmp/$p" "$SHARED/$p"
+                fi
+                rm -rf "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
+                ln -s "$SHARED/$p" "$R.tmp/$p"
+              done
+              set +f; IFS=$oldifs
+            fi
+            (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit 22; }
+            # What changed against the release running now (A added, M modified, D deleted), for the ledger.
+            if [ -f "$CURRENT/.shipit-manifest" ]; then
+              ch=$(awk 'NR == FNR { old[substr($0, 69)] = substr($0, 1, 64); next }
+                        { p = substr($0, 69); if (!(p in old)) print "A " p; else if (old[p] != substr($0, 1, 64)) print "M " p; delete old[p] }
+                        END { for (p in old) print "D " p }' "$CURRENT/.shipit-manifest" "$R.tmp/.shipit-manifest" | LC_ALL=C sort)
+              # Counted and listed (the first \(Self.changeListLimit)) by the shell itself, a line at a time.
+              n=0; oldifs=$IFS; IFS='
+            '; set -f
+              for line in $ch; do n=$((n + 1)); [ "$n" -gt \(Self.changeListLimit) ] || printf 'change=%s\\n' "$line"; done
+              set +f; IFS=$oldifs
+              echo "changed=$n"
+            fi
+            if [ -e "$R" ] || [ -L "$R" ]; then rm -rf "$R"; fi
+            mv "$R.tmp" "$R" || { echo "error=cannot move the release into place (releases/$ID)"; exit 25; }
+            rm -f "$U"
+            sync -f "$R" 2>/dev/null || true
+            echo "extracted=$ID"
+            """)
     }
 
     /// The environment `start` runs with on `host`.
@@ -199,7 +224,10 @@ public struct SymlinkStrategy: ReleaseStrategy {
         // With the traffic switch, PORT is the slot's (set by the warm-up script) and the app binds
         // the slots' address; without it, the app is the public listener.
         if let h = health {
-            env += traffic == nil ? [("PORT", String(h.port)), ("SHIPIT_BIND", h.bindAddress(of: host))] : [("SHIPIT_BIND", h.slotAddress(of: host))]
+            env +=
+                traffic == nil
+                ? [("PORT", String(h.port)), ("SHIPIT_BIND", h.bindAddress(of: host))]
+                : [("SHIPIT_BIND", h.slotAddress(of: host))]
         }
         return env
     }
@@ -210,20 +238,20 @@ public struct SymlinkStrategy: ReleaseStrategy {
     private func startBody(host: String, command: String = "START") -> String {
         let (what, code) = command == "START" ? ("start", 32) : ("stop", 33)
         return """
-        \(startExports(host: host))
-        (cd "$RELEASES/$ID" && sh -c "$\(command)") </dev/null >"$STARTLOG" 2>&1
-        rc=$?
-        [ ! -s "$STARTLOG" ] || tail -c 2000 "$STARTLOG" >&2  # (a fork only when there is output)
-        [ $rc -eq 0 ] || { echo "error=\(what) command exited $rc"; exit \(code); }
-        """
+            \(startExports(host: host))
+            (cd "$RELEASES/$ID" && sh -c "$\(command)") </dev/null >"$STARTLOG" 2>&1
+            rc=$?
+            [ ! -s "$STARTLOG" ] || tail -c 2000 "$STARTLOG" >&2  # (a fork only when there is output)
+            [ $rc -eq 0 ] || { echo "error=\(what) command exited $rc"; exit \(code); }
+            """
     }
 
     /// The start environment as exports, with the release's own variables (`$ID`).
     private func startExports(host: String) -> String {
         startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n") + """
 
-        export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
-        """
+            export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
+            """
     }
 
     /// `command` (rendered shell text) in the serving release's directory with the environment
@@ -231,11 +259,11 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public func inCurrentRelease(host: String, command: String) -> String {
         let d = ShellQuote.quote(layout.deployTo)
         return """
-        D=\(d); cd "$D/current" 2>/dev/null || { echo "no current release in $D" >&2; exit 1; }
-        ID=$(pwd -P); ID=${ID##*/}; RELEASES="$D/releases"
-        \(startExports(host: host))
-        \(command)
-        """
+            D=\(d); cd "$D/current" 2>/dev/null || { echo "no current release in $D" >&2; exit 1; }
+            ID=$(pwd -P); ID=${ID##*/}; RELEASES="$D/releases"
+            \(startExports(host: host))
+            \(command)
+            """
     }
 
     /// The host's role processes (a worker…) restarted from release `$ID`, after its switch.
@@ -250,12 +278,14 @@ public struct SymlinkStrategy: ReleaseStrategy {
         let procs = roles.processes(on: host)
         guard !procs.isEmpty else { return nil }
         // The status command sees what the process was started with (the release `current` is).
-        return script(.roleCheck, [], """
-        current_id; ID=$CUR; ID=${ID##*/}
-        \(startExports(host: host))
-        \(RoleScript.functions)
-        \(RoleScript.check(procs, deadline: deadline, interval: interval))
-        """)
+        return script(
+            .roleCheck, [],
+            """
+            current_id; ID=$CUR; ID=${ID##*/}
+            \(startExports(host: host))
+            \(RoleScript.functions)
+            \(RoleScript.check(procs, deadline: deadline, interval: interval))
+            """)
     }
 
     public func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand {
@@ -265,46 +295,61 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// `slot` nil: the host's idle slot, found by the script.
     func warmScript(releaseID: String, host: String, slot: Int?, reuse: Bool) -> RemoteCommand {
         guard let traffic else { preconditionFailure("warm-up without a traffic switch") }
-        return script(.warm, traffic.variables(host: host) + [("ID", releaseID), ("SLOT", slot.map(String.init) ?? ""), ("REUSE", reuse ? "1" : ""),
-                                                              ("START", start ?? ""), ("STARTLOG", layout.startLog)], """
-        [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
-        \(traffic.warmBody(startBody: startBody(host: host)))
-        """)
+        return script(
+            .warm,
+            traffic.variables(host: host) + [
+                ("ID", releaseID), ("SLOT", slot.map(String.init) ?? ""), ("REUSE", reuse ? "1" : ""),
+                ("START", start ?? ""), ("STARTLOG", layout.startLog),
+            ],
+            """
+            [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
+            \(traffic.warmBody(startBody: startBody(host: host)))
+            """)
     }
 
     public func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {
         guard let traffic else { preconditionFailure("traffic switch without a proxy") }
-        let (vars, body) = traffic.switchBody(host: host, recordCurrent: """
-        ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || fail 31 "switch of current failed"
-        """)
-        return script(.switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)], """
-        [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
-        current_id; PREVIOUS=$CUR; PREVIOUS=${PREVIOUS##*/}
-        \(body)
-        \(restartRoles(host: host))
-        """)
+        let (vars, body) = traffic.switchBody(
+            host: host,
+            recordCurrent: """
+                ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || fail 31 "switch of current failed"
+                """)
+        return script(
+            .switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)],
+            """
+            [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
+            current_id; PREVIOUS=$CUR; PREVIOUS=${PREVIOUS##*/}
+            \(body)
+            \(restartRoles(host: host))
+            """)
     }
 
     /// Atomic switch of `current` to `releases/<id>`, a host-local history line, then `start` in
     /// the release directory with its output kept in a log file (a daemon must not hold the channel).
     public func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
         let retire = TrafficSwitch.retireProxy(port: health?.port, address: health?.bindAddress(of: host))
-        return script(.switch, [("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HIST", historyLine), ("STARTLOG", layout.startLog)], """
-        [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit 30; }
-        current_id; prev=$CUR
-        echo "previous=${prev##*/}"
-        ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || { echo "error=switch failed"; exit 31; }
-        echo "switched=$ID"
-        printf '%s\\n' "$HIST" >> "$HISTORY" || true
-        [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
-        if [ -n "$START" ]; then
-          \(retire.before.replacing("\n", with: "\n  "))
-          \(startBody(host: host).replacing("\n", with: "\n  "))
-          echo "started=$ID"
-          \(retire.after.replacing("\n", with: "\n  "))
-        fi
-        \(restartRoles(host: host))
-        """)
+        return script(
+            .switch,
+            [
+                ("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HIST", historyLine),
+                ("STARTLOG", layout.startLog),
+            ],
+            """
+            [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit 30; }
+            current_id; prev=$CUR
+            echo "previous=${prev##*/}"
+            ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || { echo "error=switch failed"; exit 31; }
+            echo "switched=$ID"
+            printf '%s\\n' "$HIST" >> "$HISTORY" || true
+            [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
+            if [ -n "$START" ]; then
+              \(retire.before.replacing("\n", with: "\n  "))
+              \(startBody(host: host).replacing("\n", with: "\n  "))
+              echo "started=$ID"
+              \(retire.after.replacing("\n", with: "\n  "))
+            fi
+            \(restartRoles(host: host))
+            """)
     }
 
     public func retreat(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
@@ -312,81 +357,99 @@ public struct SymlinkStrategy: ReleaseStrategy {
         // Without the traffic switch, only the configured `stop` knows how to stop the app.
         let procs = roles.processes(on: host)
         let stopRoles = procs.isEmpty ? "" : RoleScript.functions + "\n" + RoleScript.stop(procs)
-        let stopBody = traffic != nil || !roles.runsApp(host) ? "echo stopped=yes" : """
-        if [ -n "$STOP" ] && [ -d "$RELEASES/$ID" ]; then
-          \(startBody(host: host, command: "STOP").replacing("\n", with: "\n  "))
-          echo stopped=yes
-        else
-          echo stopped=no
-        fi
-        """
-        return script(.retreat, [("ID", releaseID), ("HIST", historyLine), ("STOP", stop ?? ""), ("STARTLOG", layout.startLog)] + t.vars, """
-        \(HostScript.appendHistory)
-        \(t.functions)
-        current_id; cur=$CUR
-        if [ "${cur##*/}" = "$ID" ]; then rm -f "$CURRENT" || fail 31 "cannot remove current"; fi
-        \(t.retreatSlots)
-        \(stopRoles)
-        \(stopBody)
-        echo "retreated=$ID"
-        """)
+        let stopBody =
+            traffic != nil || !roles.runsApp(host)
+            ? "echo stopped=yes"
+            : """
+            if [ -n "$STOP" ] && [ -d "$RELEASES/$ID" ]; then
+              \(startBody(host: host, command: "STOP").replacing("\n", with: "\n  "))
+              echo stopped=yes
+            else
+              echo stopped=no
+            fi
+            """
+        return script(
+            .retreat,
+            [("ID", releaseID), ("HIST", historyLine), ("STOP", stop ?? ""), ("STARTLOG", layout.startLog)] + t.vars,
+            """
+            \(HostScript.appendHistory)
+            \(t.functions)
+            current_id; cur=$CUR
+            if [ "${cur##*/}" = "$ID" ]; then rm -f "$CURRENT" || fail 31 "cannot remove current"; fi
+            \(t.retreatSlots)
+            \(stopRoles)
+            \(stopBody)
+            echo "retreated=$ID"
+            """)
     }
 
     /// Prunes old releases (never current, the rollback target, or a failed release still inside
     /// the keep window), then releases our lock.
     public func finish(previous: String?, holder: String, historyLine: String?) -> RemoteCommand {
         let t = traffic.scriptPart(host: nil)
-        return script(.finish, [("KEEP", String(keepReleases)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")] + t.vars, """
-        \(HostScript.appendHistory)
-        current_id; cur=$CUR; cur=${cur##*/}
-        \(t.runningReleases)
-        # Newest first, by the shell's own glob (sorted; LC_ALL=C): no ls, grep, sort.
-        nl='
-        '
-        newest=
-        for r in "$RELEASES"/*; do
-          [ -d "$r" ] || continue
-          case "$r" in *.tmp) continue ;; esac
-          newest="${r##*/}$nl$newest"
-        done
-        n=0; oldifs=$IFS; IFS=$nl; set -f
-        for r in $newest; do
-          n=$((n + 1))
-          [ "$n" -le "$KEEP" ] && continue
-          [ "$r" = "$cur" ] || [ "$r" = "$PREV" ] && continue
-          case "$nl$running$nl" in *"$nl$r$nl"*) continue ;; esac
-          rm -rf "$RELEASES/$r" "$FAILED/$r" && echo "pruned=$r"
-        done
-        set +f; IFS=$oldifs
-        \(t.functions)
-        \(t.standbyTimer)
-        \(HostScript.unlockBody)
-        """)
+        return script(
+            .finish,
+            [("KEEP", String(keepReleases)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")]
+                + t.vars,
+            """
+            \(HostScript.appendHistory)
+            current_id; cur=$CUR; cur=${cur##*/}
+            \(t.runningReleases)
+            # Newest first, by the shell's own glob (sorted; LC_ALL=C): no ls, grep, sort.
+            nl='
+            '
+            newest=
+            for r in "$RELEASES"/*; do
+              [ -d "$r" ] || continue
+              case "$r" in *.tmp) continue ;; esac
+              newest="${r##*/}$nl$newest"
+            done
+            n=0; oldifs=$IFS; IFS=$nl; set -f
+            for r in $newest; do
+              n=$((n + 1))
+              [ "$n" -le "$KEEP" ] && continue
+              [ "$r" = "$cur" ] || [ "$r" = "$PREV" ] && continue
+              case "$nl$running$nl" in *"$nl$r$nl"*) continue ;; esac
+              rm -rf "$RELEASES/$r" "$FAILED/$r" && echo "pruned=$r"
+            done
+            set +f; IFS=$oldifs
+            \(t.functions)
+            \(t.standbyTimer)
+            \(HostScript.unlockBody)
+            """)
     }
 
-    public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String) -> RemoteCommand {
+    public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String)
+        -> RemoteCommand
+    {
         let t = traffic.scriptPart(host: host)
-        return script(.abandon, [("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""), ("KEEPIT", keepForInspection ? "1" : ""),
-                                 ("U", layout.upload(releaseID))] + t.vars, """
-        \(HostScript.appendHistory)
-        \(t.functions)
-        \(t.stopFailedSlots)
-        rm -rf "$RELEASES/$ID.tmp" "$U"
-        if [ -n "$KEEPIT" ]; then
-          [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
-        else
-          current_id; cur=$CUR; [ "${cur##*/}" = "$ID" ] || rm -rf "$RELEASES/$ID"
-        fi
-        \(HostScript.unlockBody)
-        """)
+        return script(
+            .abandon,
+            [
+                ("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""),
+                ("KEEPIT", keepForInspection ? "1" : ""),
+                ("U", layout.upload(releaseID)),
+            ] + t.vars,
+            """
+            \(HostScript.appendHistory)
+            \(t.functions)
+            \(t.stopFailedSlots)
+            rm -rf "$RELEASES/$ID.tmp" "$U"
+            if [ -n "$KEEPIT" ]; then
+              [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
+            else
+              current_id; cur=$CUR; [ "${cur##*/}" = "$ID" ] || rm -rf "$RELEASES/$ID"
+            fi
+            \(HostScript.unlockBody)
+            """)
     }
 
     /// Current (also left in `$cur`), releases oldest first, failed marks, lock.
     static let inventoryBody = """
-    current_id; cur=$CUR; cur=${cur##*/}; echo "current=$cur"
-    for r in "$RELEASES"/*; do [ -d "$r" ] || continue; case "$r" in *.tmp) continue ;; esac; echo "release=${r##*/}"; done
-    \(HostScript.marksAndLock)
-    """
+        current_id; cur=$CUR; cur=${cur##*/}; echo "current=$cur"
+        for r in "$RELEASES"/*; do [ -d "$r" ] || continue; case "$r" in *.tmp) continue ;; esac; echo "release=${r##*/}"; done
+        \(HostScript.marksAndLock)
+        """
 
     public func inventory(host: String) -> RemoteCommand {
         let t = traffic.scriptPart(host: host)
@@ -398,30 +461,32 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// newest history lines.
     public func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand {
         let t = traffic.scriptPart(host: host)
-        return script(.inspect, [("VERIFY", verify ? "1" : ""), ("HLINES", String(historyLines))] + t.vars, """
-        \(t.functions)
-        \(Self.inventoryBody)
-        \(t.slotFacts)
-        if [ -n "$VERIFY" ]; then
-          if [ -z "$cur" ]; then echo "files=no-current"
-          elif [ ! -f "$CURRENT/.shipit-manifest" ]; then echo "files=no-manifest"
-          else
-            cd "$CURRENT" || exit 1
-            bad=$(sha256sum -c --quiet .shipit-manifest 2>/dev/null | sed -n 's/: FAILED.*$//p')
-            # Added files: by count first, since a name may hold a newline (the manifest escapes it,
-            # `find` does not); the names are then listed for the operator.
-            extra=""
-            if [ "$(find . -type f ! -name .shipit-manifest -printf . | wc -c)" -ne "$(wc -l < .shipit-manifest)" ]; then
-              extra=$(find . -type f ! -name .shipit-manifest | LC_ALL=C sort | awk 'NR == FNR { m[substr($0, 67)] = 1; next } !($0 in m)' .shipit-manifest -)
-              [ -n "$extra" ] || extra="(the number of files changed)"
+        return script(
+            .inspect, [("VERIFY", verify ? "1" : ""), ("HLINES", String(historyLines))] + t.vars,
+            """
+            \(t.functions)
+            \(Self.inventoryBody)
+            \(t.slotFacts)
+            if [ -n "$VERIFY" ]; then
+              if [ -z "$cur" ]; then echo "files=no-current"
+              elif [ ! -f "$CURRENT/.shipit-manifest" ]; then echo "files=no-manifest"
+              else
+                cd "$CURRENT" || exit 1
+                bad=$(sha256sum -c --quiet .shipit-manifest 2>/dev/null | sed -n 's/: FAILED.*$//p')
+                # Added files: by count first, since a name may hold a newline (the manifest escapes it,
+                # `find` does not); the names are then listed for the operator.
+                extra=""
+                if [ "$(find . -type f ! -name .shipit-manifest -printf . | wc -c)" -ne "$(wc -l < .shipit-manifest)" ]; then
+                  extra=$(find . -type f ! -name .shipit-manifest | LC_ALL=C sort | awk 'NR == FNR { m[substr($0, 67)] = 1; next } !($0 in m)' .shipit-manifest -)
+                  [ -n "$extra" ] || extra="(the number of files changed)"
+                fi
+                if [ -z "$bad$extra" ]; then echo "files=intact"; else echo "files=modified"; fi
+                [ -z "$bad" ] || printf '%s\\n' "$bad" | head -n 50 | sed 's/^/modified=/'
+                [ -z "$extra" ] || printf '%s\\n' "$extra" | head -n 50 | sed 's/^/added=/'
+              fi
             fi
-            if [ -z "$bad$extra" ]; then echo "files=intact"; else echo "files=modified"; fi
-            [ -z "$bad" ] || printf '%s\\n' "$bad" | head -n 50 | sed 's/^/modified=/'
-            [ -z "$extra" ] || printf '%s\\n' "$extra" | head -n 50 | sed 's/^/added=/'
-          fi
-        fi
-        \(HostScript.historyTail)
-        true
-        """)
+            \(HostScript.historyTail)
+            true
+            """)
     }
 }

@@ -63,37 +63,37 @@ public struct TrafficSwitch: Sendable {
             """
         }.joined(separator: "\n")
         return """
-        # Written by shipit at every pre-flight: edit shipit.yml, not this file.
-        # Run by: \(settings.nginx)
-        worker_processes 1;
-        pid \(p)/nginx.pid;
-        error_log \(p)/error.log warn;
-        events { worker_connections 1024; }
-        http {
-            access_log off;
-            default_type text/plain;
-            client_body_temp_path \(p)/tmp/body;
-            proxy_temp_path \(p)/tmp/proxy;
-            fastcgi_temp_path \(p)/tmp/fastcgi;
-            uwsgi_temp_path \(p)/tmp/uwsgi;
-            scgi_temp_path \(p)/tmp/scgi;
-            # The client's Host (an HTTP/1.0 client may send none: the next hop speaks HTTP/1.1).
-            map $http_host $shipit_host { "" "\(HostAddress.withPort(health.reachedAddress(of: host), publicPort))"; default $http_host; }
-        \(slotServers)
-            server {
-                listen \(publicListen(host));
-                location / {
-                    include \(p)/maintenance.conf;
-                    proxy_pass http://unix:\(p)/active.sock:;
-                    proxy_http_version 1.1;
-                    proxy_set_header Connection "";
-                    proxy_set_header Host $shipit_host;
-                    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-                    proxy_connect_timeout 2s;
+            # Written by shipit at every pre-flight: edit shipit.yml, not this file.
+            # Run by: \(settings.nginx)
+            worker_processes 1;
+            pid \(p)/nginx.pid;
+            error_log \(p)/error.log warn;
+            events { worker_connections 1024; }
+            http {
+                access_log off;
+                default_type text/plain;
+                client_body_temp_path \(p)/tmp/body;
+                proxy_temp_path \(p)/tmp/proxy;
+                fastcgi_temp_path \(p)/tmp/fastcgi;
+                uwsgi_temp_path \(p)/tmp/uwsgi;
+                scgi_temp_path \(p)/tmp/scgi;
+                # The client's Host (an HTTP/1.0 client may send none: the next hop speaks HTTP/1.1).
+                map $http_host $shipit_host { "" "\(HostAddress.withPort(health.reachedAddress(of: host), publicPort))"; default $http_host; }
+            \(slotServers)
+                server {
+                    listen \(publicListen(host));
+                    location / {
+                        include \(p)/maintenance.conf;
+                        proxy_pass http://unix:\(p)/active.sock:;
+                        proxy_http_version 1.1;
+                        proxy_set_header Connection "";
+                        proxy_set_header Host $shipit_host;
+                        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                        proxy_connect_timeout 2s;
+                    }
                 }
             }
-        }
-        """
+            """
     }
 
     /// The upstream block pointing at `slot` (nil: no release yet; the proxy answers 502).
@@ -112,165 +112,175 @@ public struct TrafficSwitch: Sendable {
 
     /// A maintenance message nginx can hold inside double quotes, or nil.
     public static func isSafeMessage(_ m: String) -> Bool {
-        m.count <= 500 && m.allSatisfy { $0.isASCII && !$0.isNewline && !"\"\\$;{}".contains($0) && ($0 == " " || !$0.isWhitespace) }
+        m.count <= 500
+            && m.allSatisfy {
+                $0.isASCII && !$0.isNewline && !"\"\\$;{}".contains($0) && ($0 == " " || !$0.isWhitespace)
+            }
     }
 
     /// Variables every traffic fragment reads.
     func variables(host: String) -> [(String, String)] {
-        var v: [(String, String)] = [("SLOTPORTS", settings.slots.map(String.init).joined(separator: " ")), ("BIND", bind(host)), ("LSTOP", legacyStop),
-                                     ("LSTART", legacyStart), ("LAPP", app), ("LHOST", host), ("PUBPORT", String(publicPort)),
-                                     ("PUBBIND", health.bindAddress(of: host)),
-                                     ("DRAINT", String(Int(settings.drain * 10))), ("TMODE", settings.mode.rawValue)]
+        var v: [(String, String)] = [
+            ("SLOTPORTS", settings.slots.map(String.init).joined(separator: " ")), ("BIND", bind(host)),
+            ("LSTOP", legacyStop),
+            ("LSTART", legacyStart), ("LAPP", app), ("LHOST", host), ("PUBPORT", String(publicPort)),
+            ("PUBBIND", health.bindAddress(of: host)),
+            ("DRAINT", String(Int(settings.drain * 10))), ("TMODE", settings.mode.rawValue),
+        ]
         switch settings.mode {
         case .managed: v += [("NGINX", settings.nginx)]
         // UPS0: the upstream with no slot, what `point_none` writes.
-        case .system: v += [("UPFILE", settings.upstreamFile ?? ""), ("PTEST", settings.test ?? ""), ("PRELOAD", settings.reload ?? ""),
-                            ("UPS0", upstream(host: host, slot: nil))]
+        case .system:
+            v += [
+                ("UPFILE", settings.upstreamFile ?? ""), ("PTEST", settings.test ?? ""),
+                ("PRELOAD", settings.reload ?? ""),
+                ("UPS0", upstream(host: host, slot: nil)),
+            ]
         }
         return v
     }
 
     /// Shell functions: `alive PID`, `proxy_test`, `proxy_reload`, `stop_slot PORT [drain]`.
     static let functions = """
-    # nginx lives in sbin, which a non-login SSH session's PATH often lacks.
-    PATH="$PATH:/usr/sbin:/usr/local/sbin"
-    # Builtins only (every fork costs the host a process start, on every host at once): `getv
-    # NAME FILE` reads a one-line file into NAME (empty if absent), `alive PID` says whether it
-    # runs (a zombie does not).
-    getv() { eval "$1="; [ -f "$2" ] && read -r "$1" < "$2"; return 0; }
-    alive() {
-      [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
-      read -r st < "/proc/$1/stat" 2>/dev/null || return 1
-      case "$st" in *") Z "*) return 1 ;; esac
-    }
-    proxy_test() {
-      if [ "$TMODE" = managed ]; then "$NGINX" -t -q -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"; else sh -c "$PTEST"; fi
-    }
-    # The managed nginx's worker pids (children of its master), read from /proc without forking.
-    nginx_workers() {
-      getv m "$PROXY/nginx.pid"; [ -n "$m" ] || return 0
-      for d in /proc/[0-9]*; do
-        read -r st < "$d/stat" 2>/dev/null || continue
-        case "$st" in *"(nginx) "*) set -- ${st##*) }; [ "$2" = "$m" ] && echo "${d#/proc/}" ;; esac
-      done
-    }
-    # A graceful reload. nginx's master starts the new workers, then lets the old ones accept for
-    # another 100 ms before it asks them to finish their requests and exit. With `wait`, return
-    # only once they are gone (bounded by the drain time), so every new connection sees the new
-    # config (a switch and maintenance wait; a pre-flight reconfiguration does not need to).
-    proxy_reload() {
-      if [ "$TMODE" != managed ]; then sh -c "$PRELOAD"; return; fi
-      old=$(nginx_workers)
-      "$NGINX" -s reload -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" || return 1
-      [ "${1:-}" = wait ] || return 0
-      i=0; n=$((DRAINT > 50 ? DRAINT * 10 : 500))
-      while [ "$i" -lt "$n" ]; do
-        still=; for p in $old; do alive "$p" && still=1; done
-        [ -z "$still" ] && return 0
-        sleep 0.01; i=$((i + 1))
-      done
-      return 0
-    }
-    # `left_now SLOT`: the moment the proxy stopped sending to SLOT (seconds since boot, read
-    # from /proc/uptime: no fork), for stop_slot's settle time; only a system nginx needs one.
-    left_now() { [ "$TMODE" != managed ] || return 0; read -r up _ < /proc/uptime && printf '%s\\n' "$up" > "$SLOTS/$1.left"; }
-    # Points the proxy at slot $1 and records which slot that is. Managed: the active.sock link is
-    # renamed into place (atomic; takes effect with the next request). System: the upstream file
-    # (the caller tests and reloads).
-    point_to() {
-      getv was "$SLOTS/upstream.slot"
-      if [ "$TMODE" = managed ]; then
-        ln -sfn "slot-$1.sock" "$PROXY/active.sock.tmp" && mv -Tf "$PROXY/active.sock.tmp" "$PROXY/active.sock" || return 1
-      else
-        printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$BIND" "$1" > "$UPFILE.tmp" && mv "$UPFILE.tmp" "$UPFILE" || return 1
-      fi
-      printf '%s\\n' "$1" > "$SLOTS/upstream.slot"
-      [ ! -e "$SLOTS/$1.left" ] || rm -f "$SLOTS/$1.left"  # (rm is a fork: only when there is one)
-      [ -z "$was" ] || [ "$was" = "$1" ] || left_now "$was"
-    }
-    # The switch turned on for an app that was deployed without it: that app holds the public
-    # port. It is stopped (its `stop` command in the release it runs, else the pid in
-    # shared/app.pid: TERM, then KILL after 10 s) right before the managed proxy starts and binds
-    # the port, retried for 5 s while the port frees. Prints how long the port answered no one.
-    # `in_place CMD`: CMD in the release `current` names, with the environment `start` gets
-    # without the switch (the public port), output to the start log.
-    in_place() {
-      current_id
-      (cd "$CURRENT" && export SHIPIT_APP="$LAPP" SHIPIT_HOST="$LHOST" PORT="$PUBPORT" SHIPIT_BIND="$PUBBIND" SHIPIT_DEPLOY_TO="$D" \
-        SHIPIT_RELEASE="$CUR" SHIPIT_RELEASE_PATH="$RELEASES/$CUR" && sh -c "$1") >>"$META/start.log" 2>&1
-    }
-    adopt_port() {
-      read -r t0 _ < /proc/uptime
-      if [ -n "$LSTOP" ]; then
-        in_place "$LSTOP" || true
-        rm -f "$SHARED/app.pid"
-      else
-        getv lp "$SHARED/app.pid"
-        if alive "$lp"; then
-          kill -TERM "$lp" 2>/dev/null
-          i=0; while alive "$lp" && [ "$i" -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
-          alive "$lp" && kill -KILL "$lp" 2>/dev/null
-        fi
-        # Its pid is stale now: a later start reading it could stop whatever took the number.
-        rm -f "$SHARED/app.pid"
-      fi
-      rm -f "$PROXY"/slot-*.sock
-      i=0
-      until out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1); do
-        i=$((i + 1))
-        if [ "$i" -ge 250 ]; then
-          # The port stayed taken (or nginx cannot bind it): the old app comes back in place,
-          # so the port is not left with no one behind it.
-          [ -z "$LSTART" ] || in_place "$LSTART" || true
-          return 1
-        fi
-        sleep 0.02
-      done
-      read -r t1 _ < /proc/uptime
-      echo "proxy.adopted.ms=$(( (${t1%.*}${t1#*.} - ${t0%.*}${t0#*.}) * 10 ))"
-    }
-    # The proxy serves no slot, as before the first deploy. System: the caller tests and reloads.
-    point_none() {
-      getv was "$SLOTS/upstream.slot"
-      if [ "$TMODE" = managed ]; then rm -f "$PROXY/active.sock" "$SLOTS/upstream.slot"
-      else printf '%s' "$UPS0" > "$UPFILE"; rm -f "$SLOTS/upstream.slot"; fi
-      [ -z "$was" ] || left_now "$was"
-    }
-    # Whether slot $1 left the proxy long enough ago for a reload to have taken effect. A system
-    # nginx's reload command returns before its old workers stop accepting, and they still send
-    # new connections to the old upstream for a moment: a slot stopped right after a switch away
-    # (the closing script after a rollback) would answer them 502. The managed proxy switches by
-    # renaming a link, effective with the next request: it records no time, so settled at once.
-    settled() {
-      getv left "$SLOTS/$1.left"; [ -n "$left" ] || return 0
-      read -r up _ < /proc/uptime || return 0
-      n=${up%.*}${up#*.}; n=${n#0}; n=${n#0}; l=${left%.*}${left#*.}; l=${l#0}; l=${l#0}
-      [ $((n - l)) -ge 200 ]
-    }
-    # Whether a connection to slot $1 is open (ss, when the host has it).
-    busy() { command -v ss >/dev/null 2>&1 && ss -Htn state established "( src $BIND:$1 )" 2>/dev/null | grep -q .; }
-    # Stops the app on a slot. With drain: first waits (up to DRAINT tenths of a second) until the
-    # proxy's switch away from it has settled and no connection to it is open, so in-flight
-    # requests finish.
-    stop_slot() {
-      pf="$SLOTS/$1.pid"
-      getv pid "$pf"
-      if [ -n "${2:-}" ] && alive "$pid"; then
-        i=0
-        while [ "$i" -lt "$DRAINT" ] && { ! settled "$1" || busy "$1"; }; do sleep 0.1; i=$((i + 1)); done
-      fi
-      if [ -f "$SLOTS/$1.container" ] && command -v eng >/dev/null 2>&1; then
-        # A container (image strategy): the engine stops it (SIGTERM, then SIGKILL after STOPT).
-        getv cname "$SLOTS/$1.container"
-        eng stop -t "${STOPT:-10}" "$cname" >/dev/null 2>&1 || true
-      elif alive "$pid"; then
-        kill -TERM "$pid" 2>/dev/null
-        i=0; while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-        alive "$pid" && kill -KILL "$pid" 2>/dev/null
-      fi
-      rm -f "$pf" "$SLOTS/$1.release" "$SLOTS/$1.container" "$SLOTS/$1.left"
-    }
-    """
+        # nginx lives in sbin, which a non-login SSH session's PATH often lacks.
+        PATH="$PATH:/usr/sbin:/usr/local/sbin"
+        # Builtins only (every fork costs the host a process start, on every host at once): `getv
+        # NAME FILE` reads a one-line file into NAME (empty if absent), `alive PID` says whether it
+        # runs (a zombie does not).
+        getv() { eval "$1="; [ -f "$2" ] && read -r "$1" < "$2"; return 0; }
+        alive() {
+          [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+          read -r st < "/proc/$1/stat" 2>/dev/null || return 1
+          case "$st" in *") Z "*) return 1 ;; esac
+        }
+        proxy_test() {
+          if [ "$TMODE" = managed ]; then "$NGINX" -t -q -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"; else sh -c "$PTEST"; fi
+        }
+        # The managed nginx's worker pids (children of its master), read from /proc without forking.
+        nginx_workers() {
+          getv m "$PROXY/nginx.pid"; [ -n "$m" ] || return 0
+          for d in /proc/[0-9]*; do
+            read -r st < "$d/stat" 2>/dev/null || continue
+            case "$st" in *"(nginx) "*) set -- ${st##*) }; [ "$2" = "$m" ] && echo "${d#/proc/}" ;; esac
+          done
+        }
+        # A graceful reload. nginx's master starts the new workers, then lets the old ones accept for
+        # another 100 ms before it asks them to finish their requests and exit. With `wait`, return
+        # only once they are gone (bounded by the drain time), so every new connection sees the new
+        # config (a switch and maintenance wait; a pre-flight reconfiguration does not need to).
+        proxy_reload() {
+          if [ "$TMODE" != managed ]; then sh -c "$PRELOAD"; return; fi
+          old=$(nginx_workers)
+          "$NGINX" -s reload -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" || return 1
+          [ "${1:-}" = wait ] || return 0
+          i=0; n=$((DRAINT > 50 ? DRAINT * 10 : 500))
+          while [ "$i" -lt "$n" ]; do
+            still=; for p in $old; do alive "$p" && still=1; done
+            [ -z "$still" ] && return 0
+            sleep 0.01; i=$((i + 1))
+          done
+          return 0
+        }
+        # `left_now SLOT`: the moment the proxy stopped sending to SLOT (seconds since boot, read
+        # from /proc/uptime: no fork), for stop_slot's settle time; only a system nginx needs one.
+        left_now() { [ "$TMODE" != managed ] || return 0; read -r up _ < /proc/uptime && printf '%s\\n' "$up" > "$SLOTS/$1.left"; }
+        # Points the proxy at slot $1 and records which slot that is. Managed: the active.sock link is
+        # renamed into place (atomic; takes effect with the next request). System: the upstream file
+        # (the caller tests and reloads).
+        point_to() {
+          getv was "$SLOTS/upstream.slot"
+          if [ "$TMODE" = managed ]; then
+            ln -sfn "slot-$1.sock" "$PROXY/active.sock.tmp" && mv -Tf "$PROXY/active.sock.tmp" "$PROXY/active.sock" || return 1
+          else
+            printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$BIND" "$1" > "$UPFILE.tmp" && mv "$UPFILE.tmp" "$UPFILE" || return 1
+          fi
+          printf '%s\\n' "$1" > "$SLOTS/upstream.slot"
+          [ ! -e "$SLOTS/$1.left" ] || rm -f "$SLOTS/$1.left"  # (rm is a fork: only when there is one)
+          [ -z "$was" ] || [ "$was" = "$1" ] || left_now "$was"
+        }
+        # The switch turned on for an app that was deployed without it: that app holds the public
+        # port. It is stopped (its `stop` command in the release it runs, else the pid in
+        # shared/app.pid: TERM, then KILL after 10 s) right before the managed proxy starts and binds
+        # the port, retried for 5 s while the port frees. Prints how long the port answered no one.
+        # `in_place CMD`: CMD in the release `current` names, with the environment `start` gets
+        # without the switch (the public port), output to the start log.
+        in_place() {
+          current_id
+          (cd "$CURRENT" && export SHIPIT_APP="$LAPP" SHIPIT_HOST="$LHOST" PORT="$PUBPORT" SHIPIT_BIND="$PUBBIND" SHIPIT_DEPLOY_TO="$D" \
+            SHIPIT_RELEASE="$CUR" SHIPIT_RELEASE_PATH="$RELEASES/$CUR" && sh -c "$1") >>"$META/start.log" 2>&1
+        }
+        adopt_port() {
+          read -r t0 _ < /proc/uptime
+          if [ -n "$LSTOP" ]; then
+            in_place "$LSTOP" || true
+            rm -f "$SHARED/app.pid"
+          else
+            getv lp "$SHARED/app.pid"
+            if alive "$lp"; then
+              kill -TERM "$lp" 2>/dev/null
+              i=0; while alive "$lp" && [ "$i" -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+              alive "$lp" && kill -KILL "$lp" 2>/dev/null
+            fi
+            # Its pid is stale now: a later start reading it could stop whatever took the number.
+            rm -f "$SHARED/app.pid"
+          fi
+          rm -f "$PROXY"/slot-*.sock
+          i=0
+          until out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1); do
+            i=$((i + 1))
+            if [ "$i" -ge 250 ]; then
+              # The port stayed taken (or nginx cannot bind it): the old app comes back in place,
+              # so the port is not left with no one behind it.
+              [ -z "$LSTART" ] || in_place "$LSTART" || true
+              return 1
+            fi
+            sleep 0.02
+          done
+          read -r t1 _ < /proc/uptime
+          echo "proxy.adopted.ms=$(( (${t1%.*}${t1#*.} - ${t0%.*}${t0#*.}) * 10 ))"
+        }
+        # The proxy serves no slot, as before the first deploy. System: the caller tests and reloads.
+        point_none() {
+          getv was "$SLOTS/upstream.slot"
+          if [ "$TMODE" = managed ]; then rm -f "$PROXY/active.sock" "$SLOTS/upstream.slot"
+          else printf '%s' "$UPS0" > "$UPFILE"; rm -f "$SLOTS/upstream.slot"; fi
+          [ -z "$was" ] || left_now "$was"
+        }
+        # Whether slot $1 left the proxy long enough ago for a reload to have taken effect. A system
+        # nginx's reload command returns before its old workers stop accepting, and they still send
+        # new connections to the old upstream for a moment: a slot stopped right after a switch away
+        # (the closing script after a rollback) would answer them 502. The managed proxy switches by
+        # renaming a link, effective with the next request: it records no time, so settled at once.
+        settled() {
+          getv left "$SLOTS/$1.left"; [ -n "$left" ] || return 0
+          read -r up _ < /proc/uptime || return 0
+          n=${up%.*}${up#*.}; n=${n#0}; n=${n#0}; l=${left%.*}${left#*.}; l=${l#0}; l=${l#0}
+          [ $((n - l)) -ge 200 ]
+        }
+        # Whether a connection to slot $1 is open (ss, when the host has it).
+        busy() { command -v ss >/dev/null 2>&1 && ss -Htn state established "( src $BIND:$1 )" 2>/dev/null | grep -q .; }
+        # Stops the app on a slot. With drain: first waits (up to DRAINT tenths of a second) until the
+        # proxy's switch away from it has settled and no connection to it is open, so in-flight
+        # requests finish.
+        stop_slot() {
+          pf="$SLOTS/$1.pid"
+          getv pid "$pf"
+          if [ -n "${2:-}" ] && alive "$pid"; then
+            i=0
+            while [ "$i" -lt "$DRAINT" ] && { ! settled "$1" || busy "$1"; }; do sleep 0.1; i=$((i + 1)); done
+          fi
+          if [ -f "$SLOTS/$1.container" ] && command -v eng >/dev/null 2>&1; then
+            # A container (image strategy): the engine stops it (SIGTERM, then SIGKILL after STOPT).
+            getv cname "$SLOTS/$1.container"
+            eng stop -t "${STOPT:-10}" "$cname" >/dev/null 2>&1 || true
+          elif alive "$pid"; then
+            kill -TERM "$pid" 2>/dev/null
+            i=0; while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+            alive "$pid" && kill -KILL "$pid" 2>/dev/null
+          fi
+          rm -f "$pf" "$SLOTS/$1.release" "$SLOTS/$1.container" "$SLOTS/$1.left"
+        }
+        """
 
     /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
     /// proxy started when it is not running (managed), the slots' state reported.
@@ -278,74 +288,77 @@ public struct TrafficSwitch: Sendable {
         let conf = nginxConf(host: host)
         let sum = (try? Digest.sha256Hex(Data(conf.utf8))) ?? conf
         let vars = variables(host: host) + [("NGXCONF", conf), ("CONFSUM", sum)]
-        return (vars, Self.functions + """
+        return (
+            vars,
+            Self.functions + """
 
-        [ -d "$SLOTS" ] && [ -d "$PROXY/tmp" ] || mkdir -p "$SLOTS" "$PROXY/tmp" || fail 10 "cannot create $SLOTS"
-        # A run that died between writing the upstream and recording the switch left them apart:
-        # the slot recorded as active is the one the proxy serves from.
-        getv active "$SLOTS/active"; getv upslot "$SLOTS/upstream.slot"
-        reconcile=
-        if [ -n "$active" ] && { [ "$upslot" != "$active" ] || { [ "$TMODE" = managed ] && [ ! -L "$PROXY/active.sock" ]; }; }; then
-          point_to "$active" || fail 31 "cannot point the proxy at slot $active"
-          [ "$TMODE" = managed ] || reconcile=1
-          echo "proxy.reconciled=$active"
-        fi
-        if [ "$TMODE" = managed ]; then
-          command -v "$NGINX" >/dev/null 2>&1 || fail 11 "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
-          [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
-          # The config is rewritten (and tested) only when it changed: its checksum says so.
-          changed=
-          getv sum "$PROXY/nginx.conf.sum"
-          if [ "$sum" != "$CONFSUM" ] || [ ! -f "$PROXY/nginx.conf" ]; then
-            changed=1
-            [ -f "$PROXY/nginx.conf" ] && mv "$PROXY/nginx.conf" "$PROXY/nginx.conf.old"
-            printf '%s\\n' "$NGXCONF" > "$PROXY/nginx.conf"
-          fi
-          getv npid "$PROXY/nginx.pid"; running=; alive "$npid" && running=1
-          # nginx -t when something changed or nginx must start; a running, unchanged config was
-          # tested when it was written.
-          if [ -n "$changed$reconcile" ] || [ -z "$running" ]; then
-            if ! out=$(proxy_test 2>&1); then
-              [ -f "$PROXY/nginx.conf.old" ] && mv "$PROXY/nginx.conf.old" "$PROXY/nginx.conf"
-              rm -f "$PROXY/nginx.conf.sum"
-              fail 50 "proxy config invalid (nginx -t): $(short "$out")"
-            fi
-            printf '%s\\n' "$CONFSUM" > "$PROXY/nginx.conf.sum"
-          fi
-          if [ -n "$running" ]; then
-            if [ -n "$changed$reconcile" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
-            echo "proxy=running"
-          elif [ -z "$active" ] && [ -L "$CURRENT" ]; then
-            # A release deployed without the switch serves here, maybe on the public port: the
-            # proxy starts in the switch, once the new release is warm on its slot and that app
-            # is stopped (adopt_port).
-            echo "proxy=deferred"
-          else
-            # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
-            rm -f "$PROXY"/slot-*.sock
-            out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1) || fail 53 "proxy did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on the public port?)"
-            echo "proxy=started"
-          fi
-        else
-          touch "$UPFILE" 2>/dev/null || fail 10 "cannot write the upstream file $UPFILE"
-          out=$(proxy_test 2>&1) || fail 50 "proxy config invalid: $(short "$out")"
-          if [ -n "$reconcile" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
-          echo "proxy=system"
-        fi
-        \(Self.slotFacts)
-        """)
+                [ -d "$SLOTS" ] && [ -d "$PROXY/tmp" ] || mkdir -p "$SLOTS" "$PROXY/tmp" || fail 10 "cannot create $SLOTS"
+                # A run that died between writing the upstream and recording the switch left them apart:
+                # the slot recorded as active is the one the proxy serves from.
+                getv active "$SLOTS/active"; getv upslot "$SLOTS/upstream.slot"
+                reconcile=
+                if [ -n "$active" ] && { [ "$upslot" != "$active" ] || { [ "$TMODE" = managed ] && [ ! -L "$PROXY/active.sock" ]; }; }; then
+                  point_to "$active" || fail 31 "cannot point the proxy at slot $active"
+                  [ "$TMODE" = managed ] || reconcile=1
+                  echo "proxy.reconciled=$active"
+                fi
+                if [ "$TMODE" = managed ]; then
+                  command -v "$NGINX" >/dev/null 2>&1 || fail 11 "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
+                  [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
+                  # The config is rewritten (and tested) only when it changed: its checksum says so.
+                  changed=
+                  getv sum "$PROXY/nginx.conf.sum"
+                  if [ "$sum" != "$CONFSUM" ] || [ ! -f "$PROXY/nginx.conf" ]; then
+                    changed=1
+                    [ -f "$PROXY/nginx.conf" ] && mv "$PROXY/nginx.conf" "$PROXY/nginx.conf.old"
+                    printf '%s\\n' "$NGXCONF" > "$PROXY/nginx.conf"
+                  fi
+                  getv npid "$PROXY/nginx.pid"; running=; alive "$npid" && running=1
+                  # nginx -t when something changed or nginx must start; a running, unchanged config was
+                  # tested when it was written.
+                  if [ -n "$changed$reconcile" ] || [ -z "$running" ]; then
+                    if ! out=$(proxy_test 2>&1); then
+                      [ -f "$PROXY/nginx.conf.old" ] && mv "$PROXY/nginx.conf.old" "$PROXY/nginx.conf"
+                      rm -f "$PROXY/nginx.conf.sum"
+                      fail 50 "proxy config invalid (nginx -t): $(short "$out")"
+                    fi
+                    printf '%s\\n' "$CONFSUM" > "$PROXY/nginx.conf.sum"
+                  fi
+                  if [ -n "$running" ]; then
+                    if [ -n "$changed$reconcile" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
+                    echo "proxy=running"
+                  elif [ -z "$active" ] && [ -L "$CURRENT" ]; then
+                    # A release deployed without the switch serves here, maybe on the public port: the
+                    # proxy starts in the switch, once the new release is warm on its slot and that app
+                    # is stopped (adopt_port).
+                    echo "proxy=deferred"
+                  else
+                    # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
+                    rm -f "$PROXY"/slot-*.sock
+                    out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1) || fail 53 "proxy did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on the public port?)"
+                    echo "proxy=started"
+                  fi
+                else
+                  touch "$UPFILE" 2>/dev/null || fail 10 "cannot write the upstream file $UPFILE"
+                  out=$(proxy_test 2>&1) || fail 50 "proxy config invalid: $(short "$out")"
+                  if [ -n "$reconcile" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
+                  echo "proxy=system"
+                fi
+                \(Self.slotFacts)
+                """
+        )
     }
 
     /// `slot.active=PORT`, `slot.PORT=RELEASE running|stopped`, `maintenance=on|off`.
     static let slotFacts = """
-    getv sa "$SLOTS/active"; echo "slot.active=$sa"
-    for s in $SLOTPORTS; do
-      getv sp "$SLOTS/$s.pid"; getv sr "$SLOTS/$s.release"
-      st=stopped; alive "$sp" && st=running
-      echo "slot.$s=$sr $st"
-    done
-    if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
-    """
+        getv sa "$SLOTS/active"; echo "slot.active=$sa"
+        for s in $SLOTPORTS; do
+          getv sp "$SLOTS/$s.pid"; getv sr "$SLOTS/$s.release"
+          st=stopped; alive "$sp" && st=running
+          echo "slot.$s=$sr $st"
+        done
+        if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
+        """
 
     /// Starts `$ID` on `$SLOT` (never the slot serving traffic; empty: the idle one) with `PORT` and `SHIPIT_PIDFILE`;
     /// with `$REUSE`, a slot already running that release is kept as it is (a warm standby).
@@ -353,23 +366,23 @@ public struct TrafficSwitch: Sendable {
     func warmBody(startBody: String) -> String {
         Self.functions + """
 
-        mkdir -p "$SLOTS"
-        getv act "$SLOTS/active"
-        # No slot given (a warm-up riding in an earlier step's script): the one not serving, as
-        # TrafficSettings.idle(after:) picks it.
-        if [ -z "$SLOT" ]; then for s in $SLOTPORTS; do [ "$s" = "$act" ] || { SLOT=$s; break; }; done; fi
-        getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
-        [ "$act" != "$SLOT" ] || fail 35 "slot $SLOT serves traffic: refusing to restart it"
-        if [ -n "$REUSE" ] && [ "$rel" = "$ID" ] && alive "$pid"; then
-          echo "warmed=$ID"; echo "slot=$SLOT"; echo "reused=1"; exit 0
-        fi
-        stop_slot "$SLOT"
-        export PORT="$SLOT" SHIPIT_SLOT="$SLOT" SHIPIT_PIDFILE="$SLOTS/$SLOT.pid"
-        \(startBody)
-        [ -s "$SLOTS/$SLOT.pid" ] || fail 36 "the start command did not write the app's pid to \\$SHIPIT_PIDFILE: shipit could not stop it later"
-        printf '%s\\n' "$ID" > "$SLOTS/$SLOT.release"
-        echo "warmed=$ID"; echo "slot=$SLOT"
-        """
+            mkdir -p "$SLOTS"
+            getv act "$SLOTS/active"
+            # No slot given (a warm-up riding in an earlier step's script): the one not serving, as
+            # TrafficSettings.idle(after:) picks it.
+            if [ -z "$SLOT" ]; then for s in $SLOTPORTS; do [ "$s" = "$act" ] || { SLOT=$s; break; }; done; fi
+            getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
+            [ "$act" != "$SLOT" ] || fail 35 "slot $SLOT serves traffic: refusing to restart it"
+            if [ -n "$REUSE" ] && [ "$rel" = "$ID" ] && alive "$pid"; then
+              echo "warmed=$ID"; echo "slot=$SLOT"; echo "reused=1"; exit 0
+            fi
+            stop_slot "$SLOT"
+            export PORT="$SLOT" SHIPIT_SLOT="$SLOT" SHIPIT_PIDFILE="$SLOTS/$SLOT.pid"
+            \(startBody)
+            [ -s "$SLOTS/$SLOT.pid" ] || fail 36 "the start command did not write the app's pid to \\$SHIPIT_PIDFILE: shipit could not stop it later"
+            printf '%s\\n' "$ID" > "$SLOTS/$SLOT.release"
+            echo "warmed=$ID"; echo "slot=$SLOT"
+            """
     }
 
     /// Points the proxy at `$SLOT` (which must run `$ID`): the upstream file replaced, the config
@@ -378,74 +391,77 @@ public struct TrafficSwitch: Sendable {
     /// `recordCurrent`: how the strategy records the release that now serves (the `current` link;
     /// the image strategy's current file).
     func switchBody(host: String, recordCurrent: String) -> (vars: [(String, String)], body: String) {
-        (variables(host: host), Self.functions + """
+        (
+            variables(host: host),
+            Self.functions + """
 
-        getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
-        [ "$rel" = "$ID" ] && alive "$pid" || fail 37 "release $ID is not running on slot $SLOT"
-        echo "previous=$PREVIOUS"
-        getv oldact "$SLOTS/active"
-        # On failure the proxy goes back to the slot that served (or to none before the first).
-        undo() { if [ -n "$oldact" ]; then point_to "$oldact"; else point_none; fi; }
-        point_to "$SLOT" || fail 31 "cannot point the proxy at slot $SLOT"
-        if [ "$TMODE" = managed ]; then
-          getv npid "$PROXY/nginx.pid"
-          if ! alive "$npid" && ! adopt_port; then
-            undo; fail 53 "the proxy did not start on the public port after the app that held it was stopped (that app was started again in place): $(printf '%s' "$out" | grep -m1 emerg | tail -c 300)"
-          fi
-        else
-          if ! out=$(proxy_test 2>&1); then undo; fail 51 "proxy config invalid after the switch, switch undone: $(short "$out")"; fi
-          if ! out=$(proxy_reload 2>&1); then undo; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
-        fi
-        printf '%s\\n' "$SLOT" > "$SLOTS/active"
-        \(recordCurrent)
-        echo "switched=$ID"; echo "slot=$SLOT"
-        printf '%s\\n' "$HIST" >> "$HISTORY" || true
-        [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
-        """)
+                getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
+                [ "$rel" = "$ID" ] && alive "$pid" || fail 37 "release $ID is not running on slot $SLOT"
+                echo "previous=$PREVIOUS"
+                getv oldact "$SLOTS/active"
+                # On failure the proxy goes back to the slot that served (or to none before the first).
+                undo() { if [ -n "$oldact" ]; then point_to "$oldact"; else point_none; fi; }
+                point_to "$SLOT" || fail 31 "cannot point the proxy at slot $SLOT"
+                if [ "$TMODE" = managed ]; then
+                  getv npid "$PROXY/nginx.pid"
+                  if ! alive "$npid" && ! adopt_port; then
+                    undo; fail 53 "the proxy did not start on the public port after the app that held it was stopped (that app was started again in place): $(printf '%s' "$out" | grep -m1 emerg | tail -c 300)"
+                  fi
+                else
+                  if ! out=$(proxy_test 2>&1); then undo; fail 51 "proxy config invalid after the switch, switch undone: $(short "$out")"; fi
+                  if ! out=$(proxy_reload 2>&1); then undo; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
+                fi
+                printf '%s\\n' "$SLOT" > "$SLOTS/active"
+                \(recordCurrent)
+                echo "switched=$ID"; echo "slot=$SLOT"
+                printf '%s\\n' "$HIST" >> "$HISTORY" || true
+                [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
+                """
+        )
     }
 
     /// For a closing script: stops, after draining, every slot that runs `$ID` but serves no
     /// traffic (a release that failed its warm-up, or was switched away from).
     static let stopFailedSlots = """
-    getv act "$SLOTS/active"
-    for s in $SLOTPORTS; do
-      getv rel "$SLOTS/$s.release"
-      [ "$s" != "$act" ] && [ "$rel" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
-    done
-    true
-    """
+        getv act "$SLOTS/active"
+        for s in $SLOTPORTS; do
+          getv rel "$SLOTS/$s.release"
+          [ "$s" != "$act" ] && [ "$rel" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
+        done
+        true
+        """
 
     /// A first release that failed after its switch has nothing to go back to: the proxy serves no
     /// slot again (as before the first deploy), and every slot running `$ID` stops after draining.
     static let retreatSlots = """
-    getv act "$SLOTS/active"; rel=; [ -z "$act" ] || getv rel "$SLOTS/$act.release"
-    if [ -n "$act" ] && [ "$rel" = "$ID" ]; then
-      point_none
-      [ "$TMODE" = managed ] || proxy_reload >/dev/null 2>&1 || true
-      rm -f "$SLOTS/active"
-    fi
-    for s in $SLOTPORTS; do
-      getv rel "$SLOTS/$s.release"
-      [ "$rel" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
-    done
-    true
-    """
+        getv act "$SLOTS/active"; rel=; [ -z "$act" ] || getv rel "$SLOTS/$act.release"
+        if [ -n "$act" ] && [ "$rel" = "$ID" ]; then
+          point_none
+          [ "$TMODE" = managed ] || proxy_reload >/dev/null 2>&1 || true
+          rm -f "$SLOTS/active"
+        fi
+        for s in $SLOTPORTS; do
+          getv rel "$SLOTS/$s.release"
+          [ "$rel" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
+        done
+        true
+        """
 
     /// After a deploy: with `standby: SECONDS`, a detached timer on the host stops the warm standby
     /// then, if it is still the idle slot's release (a later deploy or rollback may have moved on).
     func standbyTimer() -> String {
         guard let seconds = settings.standbySeconds else { return "" }
         return """
-        getv act "$SLOTS/active"
-        for s in $SLOTPORTS; do
-          [ "$s" != "$act" ] || continue
-          getv rel "$SLOTS/$s.release"; [ -n "$rel" ] || continue
-          setsid sh -c 'sleep "$1"; [ "$(cat "$2/active" 2>/dev/null)" != "$3" ] && [ "$(cat "$2/$3.release" 2>/dev/null)" = "$4" ] || exit 0
-            p=$(cat "$2/$3.pid" 2>/dev/null); [ -n "$p" ] && kill -TERM "$p" 2>/dev/null; rm -f "$2/$3.pid" "$2/$3.release"' \
-            standby-timer \(Int(seconds.rounded(.up))) "$SLOTS" "$s" "$rel" </dev/null >/dev/null 2>&1 &
-          echo "standby.until=$s $(( $(date +%s) + \(Int(seconds.rounded(.up))) ))"
-        done
-        """
+            getv act "$SLOTS/active"
+            for s in $SLOTPORTS; do
+              [ "$s" != "$act" ] || continue
+              getv rel "$SLOTS/$s.release"; [ -n "$rel" ] || continue
+              setsid sh -c 'sleep "$1"; [ "$(cat "$2/active" 2>/dev/null)" != "$3" ] && [ "$(cat "$2/$3.release" 2>/dev/null)" = "$4" ] || exit 0
+                p=$(cat "$2/$3.pid" 2>/dev/null); [ -n "$p" ] && kill -TERM "$p" 2>/dev/null; rm -f "$2/$3.pid" "$2/$3.release"' \
+                standby-timer \(Int(seconds.rounded(.up))) "$SLOTS" "$s" "$rel" </dev/null >/dev/null 2>&1 &
+              echo "standby.until=$s $(( $(date +%s) + \(Int(seconds.rounded(.up))) ))"
+            done
+            """
     }
 
     /// The switch turned off: a managed proxy left by earlier deploys holds the public port. Before
@@ -458,73 +474,80 @@ public struct TrafficSwitch: Sendable {
     /// this host's listener alone where hosts share a network.
     static func retireProxy(port: Int?, address: String?) -> (before: String, after: String) {
         let filter = port.map { p in
-            address.map { $0 == "0.0.0.0" ? "sport = :\(p)" : "sport = :\(p) and src \(HostAddress.bracketed($0))" } ?? "sport = :\(p)"
+            address.map { $0 == "0.0.0.0" ? "sport = :\(p)" : "sport = :\(p) and src \(HostAddress.bracketed($0))" }
+                ?? "sport = :\(p)"
         }
         // QUIT lets the workers finish what they serve, but under load a worker can hold the
         // listening socket for seconds: after 0.3 s, TERM (fast shutdown) frees the port.
-        let waitFree = filter.map { """
-            held() { command -v ss >/dev/null 2>&1 && ss -Hltn "( \($0) )" 2>/dev/null | grep -q .; }
-            if command -v ss >/dev/null 2>&1; then
-              i=0; while [ "$i" -lt 15 ] && held; do sleep 0.02; i=$((i + 1)); done
-              if held; then kill -TERM "$npid" 2>/dev/null; i=0; while [ "$i" -lt 100 ] && held; do sleep 0.02; i=$((i + 1)); done; fi
-            else
-              # Nothing to watch the port with: the same schedule, blind.
-              sleep 0.3; kill -TERM "$npid" 2>/dev/null; sleep 0.1
-            fi
-        """ } ?? ""
+        let waitFree =
+            filter.map {
+                """
+                    held() { command -v ss >/dev/null 2>&1 && ss -Hltn "( \($0) )" 2>/dev/null | grep -q .; }
+                    if command -v ss >/dev/null 2>&1; then
+                      i=0; while [ "$i" -lt 15 ] && held; do sleep 0.02; i=$((i + 1)); done
+                      if held; then kill -TERM "$npid" 2>/dev/null; i=0; while [ "$i" -lt 100 ] && held; do sleep 0.02; i=$((i + 1)); done; fi
+                    else
+                      # Nothing to watch the port with: the same schedule, blind.
+                      sleep 0.3; kill -TERM "$npid" 2>/dev/null; sleep 0.1
+                    fi
+                """
+            } ?? ""
         let before = """
-        retired=
-        if [ -f "$PROXY/nginx.pid" ] || [ -f "$SLOTS/active" ]; then
-          retired=1
-          read -r t0 _ < /proc/uptime
-          npid=; [ -f "$PROXY/nginx.pid" ] && read -r npid < "$PROXY/nginx.pid" 2>/dev/null
-          if [ -n "$npid" ] && kill -0 "$npid" 2>/dev/null; then
-            kill -QUIT "$npid" 2>/dev/null
-        \(waitFree)
-          fi
-          rm -f "$PROXY/nginx.pid" "$PROXY/active.sock"
-        fi
-        """
+            retired=
+            if [ -f "$PROXY/nginx.pid" ] || [ -f "$SLOTS/active" ]; then
+              retired=1
+              read -r t0 _ < /proc/uptime
+              npid=; [ -f "$PROXY/nginx.pid" ] && read -r npid < "$PROXY/nginx.pid" 2>/dev/null
+              if [ -n "$npid" ] && kill -0 "$npid" 2>/dev/null; then
+                kill -QUIT "$npid" 2>/dev/null
+            \(waitFree)
+              fi
+              rm -f "$PROXY/nginx.pid" "$PROXY/active.sock"
+            fi
+            """
         // The slots stop once the quitting proxy is gone (bounded: 30 s), so the requests its
         // workers still finish are not cut (a 502): a detached wait, as the standby timer is.
         let after = """
-        if [ -n "$retired" ]; then
-          read -r t1 _ < /proc/uptime
-          sp_all=
-          for pf in "$SLOTS"/*.pid; do
-            [ -f "$pf" ] || continue
-            read -r sp < "$pf" 2>/dev/null && [ -n "$sp" ] && sp_all="$sp_all $sp"
-            rm -f "$pf"
-          done
-          if [ -n "$sp_all" ]; then
-            setsid sh -c 'i=0; while [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; shift; kill -TERM "$@" 2>/dev/null' \\
-              retire-slots "${npid:-}" $sp_all </dev/null >/dev/null 2>&1 &
-          fi
-          rm -f "$SLOTS/active" "$SLOTS/upstream.slot" "$SLOTS"/*.release
-          echo "proxy.retired.ms=$(( (${t1%.*}${t1#*.} - ${t0%.*}${t0#*.}) * 10 ))"
-        fi
-        """
+            if [ -n "$retired" ]; then
+              read -r t1 _ < /proc/uptime
+              sp_all=
+              for pf in "$SLOTS"/*.pid; do
+                [ -f "$pf" ] || continue
+                read -r sp < "$pf" 2>/dev/null && [ -n "$sp" ] && sp_all="$sp_all $sp"
+                rm -f "$pf"
+              done
+              if [ -n "$sp_all" ]; then
+                setsid sh -c 'i=0; while [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; shift; kill -TERM "$@" 2>/dev/null' \\
+                  retire-slots "${npid:-}" $sp_all </dev/null >/dev/null 2>&1 &
+              fi
+              rm -f "$SLOTS/active" "$SLOTS/upstream.slot" "$SLOTS"/*.release
+              echo "proxy.retired.ms=$(( (${t1%.*}${t1#*.} - ${t0%.*}${t0#*.}) * 10 ))"
+            fi
+            """
         return (before, after)
     }
 
     /// Releases running on a slot: never pruned.
     static let runningReleases = """
-    running=$(cat "$SLOTS"/*.release 2>/dev/null || true)
-    """
+        running=$(cat "$SLOTS"/*.release 2>/dev/null || true)
+        """
 
     /// Maintenance on or off: the include written, the config tested, a graceful reload.
     func maintenance(host: String, conf: String) -> (vars: [(String, String)], body: String) {
-        (variables(host: host) + [("MCONF", conf)], Self.functions + """
+        (
+            variables(host: host) + [("MCONF", conf)],
+            Self.functions + """
 
-        [ "$TMODE" = managed ] || fail 54 "maintenance mode needs the managed proxy (mode: managed)"
-        [ -f "$PROXY/nginx.conf" ] || fail 54 "the proxy is not set up on this host yet: deploy once first"
-        cp -p "$PROXY/maintenance.conf" "$PROXY/maintenance.conf.prev" 2>/dev/null || : > "$PROXY/maintenance.conf.prev"
-        printf '%s' "$MCONF" > "$PROXY/maintenance.conf"
-        if ! out=$(proxy_test 2>&1); then mv "$PROXY/maintenance.conf.prev" "$PROXY/maintenance.conf"; fail 51 "proxy config invalid: $(short "$out")"; fi
-        out=$(proxy_reload wait 2>&1) || fail 52 "proxy reload failed: $(short "$out")"
-        if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
-        printf '%s\\n' "$HIST" >> "$HISTORY" || true
-        """)
+                [ "$TMODE" = managed ] || fail 54 "maintenance mode needs the managed proxy (mode: managed)"
+                [ -f "$PROXY/nginx.conf" ] || fail 54 "the proxy is not set up on this host yet: deploy once first"
+                cp -p "$PROXY/maintenance.conf" "$PROXY/maintenance.conf.prev" 2>/dev/null || : > "$PROXY/maintenance.conf.prev"
+                printf '%s' "$MCONF" > "$PROXY/maintenance.conf"
+                if ! out=$(proxy_test 2>&1); then mv "$PROXY/maintenance.conf.prev" "$PROXY/maintenance.conf"; fail 51 "proxy config invalid: $(short "$out")"; fi
+                out=$(proxy_reload wait 2>&1) || fail 52 "proxy reload failed: $(short "$out")"
+                if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
+                printf '%s\\n' "$HIST" >> "$HISTORY" || true
+                """
+        )
     }
 }
 
@@ -547,9 +570,10 @@ extension Optional where Wrapped == TrafficSwitch {
     /// strategy's own (the image strategy's stop timeout), only with a traffic switch.
     func scriptPart(host: String?, extraVars: [(String, String)] = []) -> TrafficScriptPart {
         guard let t = self else { return TrafficScriptPart() }
-        return TrafficScriptPart(vars: t.variables(host: host ?? "") + extraVars,
-                                 functions: TrafficSwitch.functions, slotFacts: TrafficSwitch.slotFacts,
-                                 stopFailedSlots: TrafficSwitch.stopFailedSlots, retreatSlots: TrafficSwitch.retreatSlots,
-                                 runningReleases: TrafficSwitch.runningReleases, standbyTimer: t.standbyTimer())
+        return TrafficScriptPart(
+            vars: t.variables(host: host ?? "") + extraVars,
+            functions: TrafficSwitch.functions, slotFacts: TrafficSwitch.slotFacts,
+            stopFailedSlots: TrafficSwitch.stopFailedSlots, retreatSlots: TrafficSwitch.retreatSlots,
+            runningReleases: TrafficSwitch.runningReleases, standbyTimer: t.standbyTimer())
     }
 }

@@ -22,11 +22,15 @@ public struct HostAddress: Sendable, Hashable, CustomStringConvertible {
     /// `text` checked. `allowsPort`: `host:port` / `[v6]:port` is accepted (jump specs); elsewhere
     /// a port is refused, naming the flag or key that sets it.
     public static func parse(_ text: String, field: String, allowsPort: Bool = false) throws -> HostAddress {
-        func refuse(_ why: String) -> ShipitError { ShipitError.input("\(field): \(HostName.debugQuoted(String(text.prefix(80)))) \(why)") }
+        func refuse(_ why: String) -> ShipitError {
+            ShipitError.input("\(field): \(HostName.debugQuoted(String(text.prefix(80)))) \(why)")
+        }
         guard !text.isEmpty else { throw ShipitError.input("\(field): empty host name") }
         guard text.utf8.count <= 260 else { throw refuse("is longer than 253 characters") }
         if let bad = text.unicodeScalars.first(where: { !allowed.contains($0) }) {
-            throw ShipitError.input("\(field): host name \(HostName.debugQuoted(text)) contains \(HostName.debugQuoted(String(bad))), which is not allowed in a host name")
+            throw ShipitError.input(
+                "\(field): host name \(HostName.debugQuoted(text)) contains \(HostName.debugQuoted(String(bad))), which is not allowed in a host name"
+            )
         }
         var body = Substring(text)
         var port: Int?
@@ -45,7 +49,9 @@ public struct HostAddress: Sendable, Hashable, CustomStringConvertible {
             body = body[..<colon]
         }
         if port != nil && !allowsPort {
-            throw refuse("has a port: give the port on its own (--port, ssh.port); an IPv6 address is written without one, e.g. 2001:db8::5")
+            throw refuse(
+                "has a port: give the port on its own (--port, ssh.port); an IPv6 address is written without one, e.g. 2001:db8::5"
+            )
         }
         let host = String(body)
         if bracketed || host.contains(":") {
@@ -60,7 +66,8 @@ public struct HostAddress: Sendable, Hashable, CustomStringConvertible {
         guard host.utf8.count <= 253 else { throw refuse("is longer than 253 characters") }
         for label in labels {
             guard !label.isEmpty, label.utf8.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-"),
-                  label.allSatisfy({ $0.isASCIILetterOrDigit || $0 == "-" || $0 == "_" }) else {
+                label.allSatisfy({ $0.isASCIILetterOrDigit || $0 == "-" || $0 == "_" })
+            else {
                 throw refuse("is not a valid host name")
             }
         }
@@ -91,7 +98,8 @@ public struct HostAddress: Sendable, Hashable, CustomStringConvertible {
 
     static func isIPv4(_ labels: [Substring]) -> Bool {
         // Four numbers without leading zeros (`010` is octal to some resolvers, decimal to others).
-        labels.count == 4 && labels.allSatisfy { $0.count <= 3 && (Int($0) ?? 256) <= 255 && ($0 == "0" || !$0.hasPrefix("0")) }
+        labels.count == 4
+            && labels.allSatisfy { $0.count <= 3 && (Int($0) ?? 256) <= 255 && ($0 == "0" || !$0.hasPrefix("0")) }
     }
 
     /// RFC 4291 text form: eight groups of 1–4 hex digits, one `::` standing for one or more zero
@@ -107,7 +115,8 @@ public struct HostAddress: Sendable, Hashable, CustomStringConvertible {
                 if part.contains(".") {
                     // An embedded IPv4 address, only as the very last part.
                     guard h == halves.count - 1, i == parts.count - 1,
-                          isIPv4(part.split(separator: ".", omittingEmptySubsequences: false)) else { return false }
+                        isIPv4(part.split(separator: ".", omittingEmptySubsequences: false))
+                    else { return false }
                     groups += 2
                 } else {
                     guard (1...4).contains(part.count), part.allSatisfy(\.isHexDigit) else { return false }

@@ -1,3 +1,6 @@
+import FoundationEssentials
+import SSH
+
 /// Validates host names and addresses before anything is sent: a host string ends up in known_hosts
 /// lookups, log lines and remote commands, so only DNS names, IPv4 and IPv6 literals pass (the rule
 /// is `HostAddress`'s).
@@ -25,9 +28,9 @@ public enum HostName {
     }
 
     static func debugQuoted(_ s: String) -> String {
-        "\"" + s.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f ? String($0) : "\\u{\(String($0.value, radix: 16))}" }.joined() + "\""
+        "\""
+            + s.unicodeScalars.map {
+                $0.isASCII && $0.value >= 0x20 && $0.value < 0x7f ? String($0) : "\\u{\(String($0.value, radix: 16))}"
+            }.joined() + "\""
     }
 }
-
-import SSH
-import FoundationEssentials

@@ -41,7 +41,10 @@ public struct LineSplitter: Sendable {
     }
 
     public mutating func finish() -> [String] {
-        defer { pending = Data(); scanned = 0 }
+        defer {
+            pending = Data()
+            scanned = 0
+        }
         return pending.isEmpty ? [] : [String(decoding: pending, as: UTF8.self)]
     }
 }

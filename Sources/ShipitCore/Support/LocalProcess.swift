@@ -33,8 +33,10 @@ public enum LocalProcess {
     /// `runStatus` on a thread of its own: waiting for a child (a hook, a test's shipit) must not
     /// hold one of the few threads Swift concurrency runs every host's task on, nor one of
     /// libdispatch's workers (it adds workers for blocked ones only slowly).
-    public static func runStatusDetached(_ argv: [String], stdin: Data? = nil, env: [String: String]? = nil,
-                                         keepTail: Int? = nil) async throws -> (Int32, String) {
+    public static func runStatusDetached(
+        _ argv: [String], stdin: Data? = nil, env: [String: String]? = nil,
+        keepTail: Int? = nil
+    ) async throws -> (Int32, String) {
         try await withCheckedThrowingContinuation { cont in
             DetachedThread.start {
                 cont.resume(with: Result { try runStatus(argv, stdin: stdin, env: env, keepTail: keepTail) })
@@ -45,11 +47,14 @@ public enum LocalProcess {
     /// Runs to the end and returns the exit status and output (stdout and stderr together). With
     /// `keepTail`, only the last that many bytes are kept: a program printing gigabytes (a hook
     /// gone wrong) costs bounded memory.
-    public static func runStatus(_ argv: [String], stdin: Data? = nil, env: [String: String]? = nil,
-                                 keepTail: Int? = nil) throws -> (Int32, String) {
+    public static func runStatus(
+        _ argv: [String], stdin: Data? = nil, env: [String: String]? = nil,
+        keepTail: Int? = nil
+    ) throws -> (Int32, String) {
         // Through env(1) unless a path is given: PATH is looked up in the child's environment.
         let args = argv[0].hasPrefix("/") ? argv : ["/usr/bin/env"] + argv
-        var output: [Int32] = [-1, -1], input: [Int32] = [-1, -1]
+        var output: [Int32] = [-1, -1]
+        var input: [Int32] = [-1, -1]
         guard openPipe(&output) else { throw POSIXFailure(operation: "pipe") }
         defer { if output[0] >= 0 { close(output[0]) } }
         if stdin != nil, !openPipe(&input) {
@@ -60,7 +65,11 @@ public enum LocalProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        if stdin != nil { posix_spawn_file_actions_adddup2(&actions, input[0], 0) } else { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
+        if stdin != nil {
+            posix_spawn_file_actions_adddup2(&actions, input[0], 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, output[1], 1)
         posix_spawn_file_actions_adddup2(&actions, output[1], 2)
         // Nothing else of shipit's reaches the child (SSH sockets, the ledger, other children's
@@ -72,9 +81,11 @@ public enum LocalProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var all = sigset_t(), none = sigset_t()
+        var all = sigset_t()
+        var none = sigset_t()
         sigfillset(&all)
-        sigdelset(&all, SIGKILL); sigdelset(&all, SIGSTOP)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
         sigemptyset(&none)
         posix_spawnattr_setsigdefault(&attributes, &all)
         posix_spawnattr_setsigmask(&attributes, &none)
@@ -83,7 +94,11 @@ public enum LocalProcess {
         let environment = env.map { $0.map { "\($0.key)=\($0.value)" } }
         var pid: pid_t = 0
         let rc = CStringArray.with(args) { argvC in
-            if let environment { return CStringArray.with(environment) { envC in posix_spawn(&pid, args[0], &actions, &attributes, argvC, envC) } }
+            if let environment {
+                return CStringArray.with(environment) { envC in
+                    posix_spawn(&pid, args[0], &actions, &attributes, argvC, envC)
+                }
+            }
             return posix_spawn(&pid, args[0], &actions, &attributes, argvC, environ)
         }
         close(output[1])

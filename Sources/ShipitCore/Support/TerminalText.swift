@@ -16,7 +16,10 @@ public enum TerminalText {
         guard text.unicodeScalars.contains(where: { needsEscape($0, newlines: newlines) }) else { return text }
         var out = String.UnicodeScalarView()
         for s in text.unicodeScalars {
-            guard needsEscape(s, newlines: newlines) else { out.append(s); continue }
+            guard needsEscape(s, newlines: newlines) else {
+                out.append(s)
+                continue
+            }
             out.append(contentsOf: escaped(s).unicodeScalars)
         }
         return String(out)
@@ -30,7 +33,10 @@ public enum TerminalText {
         guard json.unicodeScalars.contains(where: { needsEscape($0, newlines: true) }) else { return json }
         var out = String.UnicodeScalarView()
         for s in json.unicodeScalars {
-            guard needsEscape(s, newlines: true) else { out.append(s); continue }
+            guard needsEscape(s, newlines: true) else {
+                out.append(s)
+                continue
+            }
             out.append(contentsOf: jsonEscape(s.value).unicodeScalars)
         }
         return String(out)

@@ -7,10 +7,14 @@ public enum IncidentNote {
         let layer = r.firstFailingLayer?.rawValue ?? "none"
         let affected = r.affectedHosts
         var lines: [String] = []
-        lines.append("# Incident: \(r.app)\(r.stage.map { " (\($0))" } ?? "") — \(r.firstFailingLayer.map { "\($0.rawValue) failure" } ?? "no failing layer found")")
+        lines.append(
+            "# Incident: \(r.app)\(r.stage.map { " (\($0))" } ?? "") — \(r.firstFailingLayer.map { "\($0.rawValue) failure" } ?? "no failing layer found")"
+        )
         lines.append("")
         lines.append("- **Started (UTC):** \(UTCTime.short(r.time)) (triage run; adjust to when impact began)")
-        lines.append("- **Affected hosts:** \(affected.isEmpty ? "none found" : affected.joined(separator: ", ")) of \(r.hosts.count)")
+        lines.append(
+            "- **Affected hosts:** \(affected.isEmpty ? "none found" : affected.joined(separator: ", ")) of \(r.hosts.count)"
+        )
         lines.append("- **First failing layer:** \(layer)")
         let checks = Array(Set(r.findings.map { "\($0.layer.rawValue)/\($0.check)" })).sorted()
         lines.append("- **Failing checks:** \(checks.isEmpty ? "none" : checks.joined(separator: ", "))")
@@ -20,7 +24,8 @@ public enum IncidentNote {
             lines.append("- **Error seen:** none")
         }
         if let id = r.likelyChange, let e = r.changes.entries.first(where: { $0.attempt == id }) {
-            var change = "\(e.operation) of \(e.release) at \(UTCTime.short(e.time)) by \(e.by), \(e.outcome) [attempt \(e.attempt)]"
+            var change =
+                "\(e.operation) of \(e.release) at \(UTCTime.short(e.time)) by \(e.by), \(e.outcome) [attempt \(e.attempt)]"
             if !e.configChanges.isEmpty { change += "; config: \(e.configChanges.joined(separator: "; "))" }
             if !e.migrations.isEmpty { change += "; migrations: \(e.migrations.joined(separator: ", "))" }
             lines.append("- **Recent change (most likely related):** \(change)")
@@ -28,7 +33,9 @@ public enum IncidentNote {
             lines.append("- **Recent change (most likely related):** none since \(UTCTime.short(r.since))")
         }
         let rb = r.rollback
-        lines.append("- **Rollback available:** \(rb.available ? "yes" : "no")\(rb.target.map { " → \($0)" } ?? "")\(rb.available ? (rb.safe ? " (safe)" : " (NOT safe)") : ""): \(rb.why)")
+        lines.append(
+            "- **Rollback available:** \(rb.available ? "yes" : "no")\(rb.target.map { " → \($0)" } ?? "")\(rb.available ? (rb.safe ? " (safe)" : " (NOT safe)") : ""): \(rb.why)"
+        )
         if let c = rb.command, rb.available { lines.append("- **Rollback command:** `\(c)`") }
         lines.append("")
         lines.append("## Findings")
@@ -40,7 +47,9 @@ public enum IncidentNote {
         lines.append("")
         if r.changes.entries.isEmpty { lines.append("None recorded.") }
         for e in r.changes.entries.suffix(10) {
-            lines.append("- \(UTCTime.short(e.time)) \(e.operation) \(e.release) — \(e.outcome), by \(e.by)\(e.attempt == r.likelyChange ? " ← most likely related" : "")")
+            lines.append(
+                "- \(UTCTime.short(e.time)) \(e.operation) \(e.release) — \(e.outcome), by \(e.by)\(e.attempt == r.likelyChange ? " ← most likely related" : "")"
+            )
         }
         lines.append("")
         lines.append("## Errors in the logs since \(UTCTime.short(r.since))")
@@ -50,8 +59,12 @@ public enum IncidentNote {
             lines.append("- \(host): \(found.count) newest error line(s)")
             for l in found { lines.append("  - `\(l.text.replacing("`", with: "'"))`") }
         }
-        for (host, notes) in r.logNotes.sorted(by: { $0.key < $1.key }) { for n in notes { lines.append("- \(host): \(n)") } }
-        for section in ["Impact", "Timeline", "Decision (fix forward or roll back) and why", "Follow-ups and guardrails"] {
+        for (host, notes) in r.logNotes.sorted(by: { $0.key < $1.key }) {
+            for n in notes { lines.append("- \(host): \(n)") }
+        }
+        for section in [
+            "Impact", "Timeline", "Decision (fix forward or roll back) and why", "Follow-ups and guardrails",
+        ] {
             lines += ["", "## \(section)", "", "_to be filled in_"]
         }
         return lines.joined(separator: "\n") + "\n"

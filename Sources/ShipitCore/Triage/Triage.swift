@@ -1,5 +1,5 @@
-import SSH
 import FoundationEssentials
+import SSH
 
 /// `shipit triage`: the first-response playbook on every host at once — reachability, processes,
 /// health endpoints, resource pressure, dependency checks, schema — then the recent changes, the
@@ -50,7 +50,8 @@ public struct Triage: Sendable {
                 return p
             }
             if let check = strategy.roleCheck(host: host, deadline: 0, interval: 0.1) {
-                p.roles = await FleetInspector.checkRoles(transport, host: host, check, names: strategy.roles.processes(on: host).map(\.name))
+                p.roles = await FleetInspector.checkRoles(
+                    transport, host: host, check, names: strategy.roles.processes(on: host).map(\.name))
             }
             if let health, strategy.roles.runsApp(host) {
                 p.live = await FleetInspector.probe(transport, host: host, health: health, path: health.live)
@@ -67,7 +68,8 @@ public struct Triage: Sendable {
             let p = probed[host] ?? Probed(error: "no answer")
             guard let out = p.out else {
                 rows.append(.init(host: host, reachable: false, error: p.error, checks: [:]))
-                findings.append(.init(host: host, layer: .network, check: "ssh", detail: "unreachable: \(p.error ?? "?")"))
+                findings.append(
+                    .init(host: host, layer: .network, check: "ssh", detail: "unreachable: \(p.error ?? "?")"))
                 hostStatus[host] = "unreachable: \(p.error ?? "?")"
                 continue
             }
@@ -75,7 +77,9 @@ public struct Triage: Sendable {
             inventory[host] = out
             history[host] = HostHistory.parse(out.all("history").joined(separator: "\n"))
             var (row, found) = judge(host: host, out: out, live: p.live, ready: p.ready)
-            for r in p.roles where !r.ok { found.append(.init(host: host, layer: .process, check: "role", detail: redactor.redact(r.detail))) }
+            for r in p.roles where !r.ok {
+                found.append(.init(host: host, layer: .process, check: "role", detail: redactor.redact(r.detail)))
+            }
             if !p.roles.isEmpty { row.roles = HostInspection.summary(p.roles) }
             rows.append(row)
             findings += found
@@ -83,13 +87,18 @@ public struct Triage: Sendable {
 
         // Recent changes: the ledger merged with the history lines the probes already brought back.
         let changes = await ChangesQuery(from: since, askHosts: false, limit: 50)
-            .run(config: config, ledger: ledger, ledgerStatus: ledgerStatus, transport: transport, history: history, hostStatus: hostStatus)
+            .run(
+                config: config, ledger: ledger, ledgerStatus: ledgerStatus, transport: transport, history: history,
+                hostStatus: hostStatus)
         let affected = Set(findings.map(\.host))
-        let likely = changes.entries.last { e in affected.isEmpty || e.hosts.contains { affected.contains($0.host) } || e.hosts.isEmpty }
+        let likely = changes.entries.last { e in
+            affected.isEmpty || e.hosts.contains { affected.contains($0.host) } || e.hosts.isEmpty
+        }
         let rollback = await rollbackAdvice(inventory: inventory, rows: rows, changes: changes)
-        var report = TriageReport(app: config.app, stage: config.stage, time: now, since: since, hosts: rows, findings: findings,
-                                  firstFailingLayer: TriageReport.firstLayer(findings), changes: changes, likelyChange: likely?.attempt,
-                                  rollback: rollback, seconds: 0)
+        var report = TriageReport(
+            app: config.app, stage: config.stage, time: now, since: since, hosts: rows, findings: findings,
+            firstFailingLayer: TriageReport.firstLayer(findings), changes: changes, likelyChange: likely?.attempt,
+            rollback: rollback, seconds: 0)
         // The logs layer: the error lines of the window on every host that answered.
         let reachable = config.hosts.filter { inventory[$0] != nil }
         if !reachable.isEmpty {
@@ -111,7 +120,9 @@ public struct Triage: Sendable {
     static let logBytes = 64 * 1024
 
     /// One host's row and findings from its probe output and health probes.
-    func judge(host: String, out: ScriptOutput, live: HostInspection.Probe?, ready: HostInspection.Probe?) -> (TriageReport.HostRow, [TriageReport.Finding]) {
+    func judge(host: String, out: ScriptOutput, live: HostInspection.Probe?, ready: HostInspection.Probe?) -> (
+        TriageReport.HostRow, [TriageReport.Finding]
+    ) {
         let t = config.triage
         var found: [TriageReport.Finding] = []
         func add(_ layer: TriageReport.Layer, _ check: String, _ detail: String) {
@@ -122,13 +133,18 @@ public struct Triage: Sendable {
         let release = out.first("current").flatMap { $0.isEmpty ? nil : $0 }
         if release == nil { add(.process, "release", "no current release on this host") }
         let container = out.first("container")
-        if let c = container, c != "running" { add(.process, "container", "the container of \(release ?? "?") is \(c)") }
+        if let c = container, c != "running" {
+            add(.process, "container", "the container of \(release ?? "?") is \(c)")
+        }
         if let live, !live.ok { add(.health, "live", live.detail) }
         if let ready, !ready.ok { add(.health, "ready", ready.detail) }
 
         let diskUsed = num("disk.used_pct")
         if let used = diskUsed, 100 - used < t.diskMinFreePercent {
-            add(.resources, "disk", "\(out.first("disk.mount") ?? "/") is \(Int(used))% full (\(out.first("disk.avail_kb") ?? "?") KB free; threshold \(Int(t.diskMinFreePercent))% free)")
+            add(
+                .resources, "disk",
+                "\(out.first("disk.mount") ?? "/") is \(Int(used))% full (\(out.first("disk.avail_kb") ?? "?") KB free; threshold \(Int(t.diskMinFreePercent))% free)"
+            )
         }
         if let inodes = num("inodes.used_pct"), 100 - inodes < t.diskMinFreePercent {
             add(.resources, "inodes", "\(Int(inodes))% of inodes used")
@@ -136,26 +152,38 @@ public struct Triage: Sendable {
         var memPct: Double?
         if let total = num("mem.total_kb"), let avail = num("mem.available_kb"), total > 0 {
             memPct = avail / total * 100
-            if memPct! < t.memoryMinAvailablePercent { add(.resources, "memory", String(cFormat: "%.1f%% of memory available", memPct!)) }
+            if memPct! < t.memoryMinAvailablePercent {
+                add(.resources, "memory", String(cFormat: "%.1f%% of memory available", memPct!))
+            }
         }
         var loadPer: Double?
         if let l = num("load.1"), let cpus = num("cpus"), cpus > 0 {
             loadPer = l / cpus
-            if loadPer! > t.loadMaxPerCPU { add(.resources, "load", String(cFormat: "load %.2f on %.0f CPUs", l, cpus)) }
+            if loadPer! > t.loadMaxPerCPU {
+                add(.resources, "load", String(cFormat: "load %.2f on %.0f CPUs", l, cpus))
+            }
         }
         var fdPct: Double?
         if let used = num("fds.used"), let max = num("fds.max"), max > 0 {
             fdPct = used / max * 100
-            if fdPct! > t.openFilesMaxPercent { add(.resources, "open files", String(cFormat: "%.0f of %.0f file handles in use", used, max)) }
+            if fdPct! > t.openFilesMaxPercent {
+                add(.resources, "open files", String(cFormat: "%.0f of %.0f file handles in use", used, max))
+            }
         }
         if let m = config.migrations, out.first("mfiles") != nil {
-            if let e = out.first("schema.error") { add(.schema, "migrations", e) }
-            else {
+            if let e = out.first("schema.error") {
+                add(.schema, "migrations", e)
+            } else {
                 let set = MigrationSet.fromChecksums(out.all("mfile"), dir: m.dir)
                 let applied = MigrationSet.applied(out.all("applied"))
                 for d in set.drift(applied: applied) { add(.schema, "drift", d) }
                 let pending = set.pending(applied: applied)
-                if !pending.isEmpty { add(.schema, "pending", "the running release has migrations the database lacks: \(pending.map(\.label).joined(separator: ", "))") }
+                if !pending.isEmpty {
+                    add(
+                        .schema, "pending",
+                        "the running release has migrations the database lacks: \(pending.map(\.label).joined(separator: ", "))"
+                    )
+                }
             }
         }
         var checks: [String: Int] = [:]
@@ -164,49 +192,70 @@ public struct Triage: Sendable {
             checks[c.name] = rc
             if rc != 0 {
                 let why = rc == 124 ? "timed out after \(c.timeout)s" : "exit \(rc)"
-                add(c.layer == .process ? .process : .dependency, c.name, "\(why): \(out.first("check.\(c.name).out") ?? "")")
+                add(
+                    c.layer == .process ? .process : .dependency, c.name,
+                    "\(why): \(out.first("check.\(c.name).out") ?? "")")
             }
         }
-        let lock = out.first("lock.holder").map { _ in redactor.redact("held by \(out.first("lock.by") ?? "?") since \(out.first("lock.started") ?? "?")") }
-        let row = TriageReport.HostRow(host: host, reachable: true, release: release, live: live.map { $0.ok ? "ok" : "FAIL" },
-                                       ready: ready.map { $0.ok ? "ok" : "FAIL" }, diskUsedPercent: diskUsed, memoryAvailablePercent: memPct,
-                                       loadPerCPU: loadPer, openFilesPercent: fdPct, container: container, checks: checks, lock: lock)
+        let lock = out.first("lock.holder").map { _ in
+            redactor.redact("held by \(out.first("lock.by") ?? "?") since \(out.first("lock.started") ?? "?")")
+        }
+        let row = TriageReport.HostRow(
+            host: host, reachable: true, release: release, live: live.map { $0.ok ? "ok" : "FAIL" },
+            ready: ready.map { $0.ok ? "ok" : "FAIL" }, diskUsedPercent: diskUsed, memoryAvailablePercent: memPct,
+            loadPerCPU: loadPer, openFilesPercent: fdPct, container: container, checks: checks, lock: lock)
         return (row, found)
     }
 
     /// Whether `shipit rollback` would find a target now, and whether going back is safe: a
     /// release recorded as rollback-unsafe (a contract migration) since the target blocks it.
-    func rollbackAdvice(inventory: [String: ScriptOutput], rows: [TriageReport.HostRow], changes: Timeline) async -> TriageReport.Rollback {
+    func rollbackAdvice(inventory: [String: ScriptOutput], rows: [TriageReport.HostRow], changes: Timeline) async
+        -> TriageReport.Rollback
+    {
         let reachable = config.hosts.filter { inventory[$0] != nil }
         guard !reachable.isEmpty else {
             return .init(available: false, target: nil, command: nil, safe: false, why: "no host answered")
         }
         let currents = rows.compactMap(\.release)
-        let (target, problem) = RollbackTarget.choose(hosts: reachable, requested: nil, inventory: inventory, currents: currents)
-        guard let target else { return .init(available: false, target: nil, command: nil, safe: false, why: problem ?? "no target") }
+        let (target, problem) = RollbackTarget.choose(
+            hosts: reachable, requested: nil, inventory: inventory, currents: currents)
+        guard let target else {
+            return .init(available: false, target: nil, command: nil, safe: false, why: problem ?? "no target")
+        }
         var unsafe: [String] = []
         if let ledger {
-            unsafe = await RollbackTarget.unsafeReleases(since: target, ledger: ledger, app: config.app, stage: config.stage)
-                .map { "\($0.releaseID) (\($0.migrations.joined(separator: ", ")))" }
+            unsafe = await RollbackTarget.unsafeReleases(
+                since: target, ledger: ledger, app: config.app, stage: config.stage
+            )
+            .map { "\($0.releaseID) (\($0.migrations.joined(separator: ", ")))" }
         }
         let stageFlag = config.stage.map { " --stage \($0)" } ?? ""
         let command = "shipit rollback --config \(config.file)\(stageFlag)"
         if !unsafe.isEmpty {
-            return .init(available: true, target: target, command: command + " --force", safe: false,
-                         why: "releases since \(target) changed the schema in a way old code cannot run against: \(unsafe.joined(separator: "; ")); fix forward instead")
+            return .init(
+                available: true, target: target, command: command + " --force", safe: false,
+                why:
+                    "releases since \(target) changed the schema in a way old code cannot run against: \(unsafe.joined(separator: "; ")); fix forward instead"
+            )
         }
         let unreachable = config.hosts.count - reachable.count
-        return .init(available: true, target: target, command: command, safe: true,
-                     why: "\(target) is on every reachable host and no schema change is recorded since" + (unreachable > 0 ? " (\(unreachable) host(s) unreachable: rollback will fail its pre-flight there)" : "")
-                        + Self.warmNote(target: target, inventory: reachable.compactMap { inventory[$0] }))
+        return .init(
+            available: true, target: target, command: command, safe: true,
+            why: "\(target) is on every reachable host and no schema change is recorded since"
+                + (unreachable > 0
+                    ? " (\(unreachable) host(s) unreachable: rollback will fail its pre-flight there)" : "")
+                + Self.warmNote(target: target, inventory: reachable.compactMap { inventory[$0] }))
     }
 
     /// With the traffic switch: whether the target runs warm on every host (the rollback is then a
     /// traffic switch, no restart).
     static func warmNote(target: String, inventory: [ScriptOutput]) -> String {
         guard !inventory.isEmpty, inventory.allSatisfy({ $0.first("slot.active") != nil }) else { return "" }
-        let warm = inventory.filter { out in out.pairs.contains { $0.0.hasPrefix("slot.") && $0.1 == "\(target) running" } }.count
-        return warm == inventory.count ? "; it runs warm on every host: the rollback is a traffic switch (no restart)"
+        let warm = inventory.filter { out in
+            out.pairs.contains { $0.0.hasPrefix("slot.") && $0.1 == "\(target) running" }
+        }.count
+        return warm == inventory.count
+            ? "; it runs warm on every host: the rollback is a traffic switch (no restart)"
             : "; it runs warm on \(warm) of \(inventory.count) host(s), the others start it on their idle slot first"
     }
 }

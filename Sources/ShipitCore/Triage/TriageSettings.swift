@@ -25,7 +25,10 @@ public struct TriageSettings: Sendable, Equatable {
 
 extension TriageSettings {
     static func parse(_ r: YAMLReader) throws -> TriageSettings {
-        let m = try r.mapping(allowed: ["checks", "disk_min_free_percent", "memory_min_available_percent", "load_max_per_cpu", "open_files_max_percent"])
+        let m = try r.mapping(allowed: [
+            "checks", "disk_min_free_percent", "memory_min_available_percent", "load_max_per_cpu",
+            "open_files_max_percent",
+        ])
         var t = TriageSettings()
         if let v = m["disk_min_free_percent"] { t.diskMinFreePercent = try v.double(0...100) }
         if let v = m["memory_min_available_percent"] { t.memoryMinAvailablePercent = try v.double(0...100) }
@@ -34,13 +37,19 @@ extension TriageSettings {
         if let list = m["checks"] {
             for item in try list.sequence() {
                 let c = try item.mapping(allowed: ["name", "command", "layer", "roles", "timeout"])
-                guard let n = c["name"], let cmd = c["command"] else { throw item.fail("a check needs 'name' and 'command'") }
+                guard let n = c["name"], let cmd = c["command"] else {
+                    throw item.fail("a check needs 'name' and 'command'")
+                }
                 let name = try n.string()
                 try n.check { try Names.identifier(name, field: $0) }
-                guard !t.checks.contains(where: { $0.name == name }) else { throw n.fail("check '\(name)' is listed twice") }
+                guard !t.checks.contains(where: { $0.name == name }) else {
+                    throw n.fail("check '\(name)' is listed twice")
+                }
                 var check = Check(name: name, command: try cmd.string())
                 if let l = c["layer"] {
-                    guard let layer = Check.Layer(rawValue: try l.string()) else { throw l.fail("expected 'dependency' or 'process'") }
+                    guard let layer = Check.Layer(rawValue: try l.string()) else {
+                        throw l.fail("expected 'dependency' or 'process'")
+                    }
                     check.layer = layer
                 }
                 if let roles = c["roles"] { check.roles = try roles.stringList() }

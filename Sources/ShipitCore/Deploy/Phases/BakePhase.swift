@@ -7,22 +7,30 @@ import FoundationEssentials
 struct BakePhase: PhaseRunner {
     func run(_ d: Deployment) async -> PhaseOutcome {
         guard let rollout = d.config.rollout else { return .done }
-        var runner = GateRunner(gates: rollout.gates, health: d.config.health, transport: d.transport, environment: d.hookEnv(d.targetID))
+        var runner = GateRunner(
+            gates: rollout.gates, health: d.config.health, transport: d.transport, environment: d.hookEnv(d.targetID))
         runner.strategy = d.strategy
-        let context = GateRunner.Context(switched: d.reachedHosts, stepHosts: d.stepHosts, step: d.machine.step + 1, steps: d.machine.rollout.steps)
+        let context = GateRunner.Context(
+            switched: d.reachedHosts, stepHosts: d.stepHosts, step: d.machine.step + 1, steps: d.machine.rollout.steps)
         let stepLabel = "step \(context.step)/\(context.steps)"
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(rollout.bake * 1000)))
         var failures: [String: Int] = [:]
         var samples = 0
-        d.notify(DeployNotice(host: nil, step: "bake", status: .started,
-                              message: "\(stepLabel): watching \(context.switched.count) host(s) for \(GateRunner.format(rollout.bake)) s, gates: \(rollout.gates.map(\.name).joined(separator: ", "))"))
+        d.notify(
+            DeployNotice(
+                host: nil, step: "bake", status: .started,
+                message:
+                    "\(stepLabel): watching \(context.switched.count) host(s) for \(GateRunner.format(rollout.bake)) s, gates: \(rollout.gates.map(\.name).joined(separator: ", "))"
+            ))
         while true {
             samples += 1
             let started = ContinuousClock.now
             for s in await runner.sample(context) {
                 let line = "\(stepLabel) · \(s.line)"
-                d.notify(DeployNotice(host: s.host, step: "gate", status: s.ok ? .ok : .failed, message: "\(s.gate): \(s.detail)",
-                                      seconds: ExecRunner.seconds(ContinuousClock.now - started)))
+                d.notify(
+                    DeployNotice(
+                        host: s.host, step: "gate", status: s.ok ? .ok : .failed, message: "\(s.gate): \(s.detail)",
+                        seconds: ExecRunner.seconds(ContinuousClock.now - started)))
                 await d.recorder?.event("gate", message: line, ok: s.ok)
                 guard !s.ok else { continue }
                 failures[s.gate, default: 0] += 1
@@ -30,7 +38,9 @@ struct BakePhase: PhaseRunner {
                 if failures[s.gate]! > limit {
                     d.failedGate = s
                     let why = "gate \(s.gate) failed \(failures[s.gate]!) time(s) (limit \(limit)): \(s.detail)"
-                    for host in s.host.map({ [$0] }) ?? context.stepHosts { d.state.fail(host: host, step: "gate \(s.gate)", error: why) }
+                    for host in s.host.map({ [$0] }) ?? context.stepHosts {
+                        d.state.fail(host: host, step: "gate \(s.gate)", error: why)
+                    }
                     await d.recordHosts()
                     return .failed
                 }
@@ -43,8 +53,12 @@ struct BakePhase: PhaseRunner {
             while ContinuousClock.now < next, !d.interrupt.isRaised { try? await Task.sleep(for: .milliseconds(50)) }
             if d.interrupt.isRaised { return .stopped }
         }
-        let counts = rollout.gates.map { "\($0.name) \(failures[$0.name] ?? 0)/\($0.failureLimit)" }.joined(separator: ", ")
-        d.notify(DeployNotice(host: nil, step: "bake", status: .ok, message: "\(stepLabel): \(samples) sample(s), failures within limits (\(counts))"))
+        let counts = rollout.gates.map { "\($0.name) \(failures[$0.name] ?? 0)/\($0.failureLimit)" }.joined(
+            separator: ", ")
+        d.notify(
+            DeployNotice(
+                host: nil, step: "bake", status: .ok,
+                message: "\(stepLabel): \(samples) sample(s), failures within limits (\(counts))"))
         return .done
     }
 }

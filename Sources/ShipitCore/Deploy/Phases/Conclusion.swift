@@ -15,7 +15,8 @@ struct Conclusion {
         case (.succeeded, .deploy):
             // Each host protects its own rollback target from pruning.
             _ = await d.step("finish", on: d.config.hosts) { host in
-                await d.remote(host, strategy.finish(previous: state[host]?.previous, holder: holder, historyLine: history(host)))
+                await d.remote(
+                    host, strategy.finish(previous: state[host]?.previous, holder: holder, historyLine: history(host)))
             }
             d.state.locked.removeAll()
             _ = await d.runHook("post-deploy")
@@ -24,7 +25,10 @@ struct Conclusion {
             _ = await d.runHook("on-rollback")
         case (.failed, _) where state.anySwitched:
             // Left switched (--no-rollback, or fix forward after a contract migration).
-            await d.onLockedHosts { strategy.abandon(releaseID: id, keepForInspection: true, holder: holder, historyLine: history($0), host: $0) }
+            await d.onLockedHosts {
+                strategy.abandon(
+                    releaseID: id, keepForInspection: true, holder: holder, historyLine: history($0), host: $0)
+            }
         case (.failed, .deploy) where d.release != nil:
             // Nothing switched. A release that failed its warm-up is kept for inspection (and the
             // warm standby it displaced is started again); one that never ran is removed. Hosts
@@ -33,7 +37,9 @@ struct Conclusion {
             let ranOnSlot = state.failedIn == .warm
             await restoreStandby(d, hosts: ranOnSlot ? d.config.hosts : d.warmedEarly.keys.sorted())
             await d.onLockedHosts {
-                strategy.abandon(releaseID: id, keepForInspection: ranOnSlot, holder: holder, historyLine: ranOnSlot ? history($0) : nil, host: $0)
+                strategy.abandon(
+                    releaseID: id, keepForInspection: ranOnSlot, holder: holder,
+                    historyLine: ranOnSlot ? history($0) : nil, host: $0)
             }
         case (.failed, _):
             await d.onLockedHosts { _ in strategy.unlock(holder: holder, historyLine: nil) }
@@ -46,14 +52,21 @@ struct Conclusion {
             let reached = Set(d.reachedHosts)
             await d.onLockedHosts {
                 let ran = reached.contains($0)
-                return strategy.abandon(releaseID: id, keepForInspection: ran, holder: holder, historyLine: ran ? history($0) : nil, host: $0)
+                return strategy.abandon(
+                    releaseID: id, keepForInspection: ran, holder: holder, historyLine: ran ? history($0) : nil,
+                    host: $0)
             }
         case (.paused, _):
             // The lock stays on every host: the run goes on with `shipit rollout promote` (or
             // `abort`), from any machine that reads this ledger.
-            d.notify(DeployNotice(host: nil, step: "rollout", status: .info,
-                                  message: "paused after step \(d.machine.step + 1) of \(d.machine.rollout.steps) with the deploy lock held: shipit rollout promote (next step) or shipit rollout abort (roll back the \(d.reachedHosts.count) switched host(s))"))
-            await d.recorder?.event("rollout", message: "paused after step \(d.machine.step + 1) of \(d.machine.rollout.steps)")
+            d.notify(
+                DeployNotice(
+                    host: nil, step: "rollout", status: .info,
+                    message:
+                        "paused after step \(d.machine.step + 1) of \(d.machine.rollout.steps) with the deploy lock held: shipit rollout promote (next step) or shipit rollout abort (roll back the \(d.reachedHosts.count) switched host(s))"
+                ))
+            await d.recorder?.event(
+                "rollout", message: "paused after step \(d.machine.step + 1) of \(d.machine.rollout.steps)")
         default:
             preconditionFailure("conclusion of a run in \(d.machine.phase)")
         }
@@ -62,10 +75,15 @@ struct Conclusion {
     /// The failed release took the idle slot, where the previous release was kept warm: start
     /// that one there again, so a rollback stays a traffic switch.
     func restoreStandby(_ d: Deployment, hosts candidates: [String]) async {
-        let hosts = candidates.filter { d.state.locked.contains($0) && d.state[$0]?.standby != nil && d.state[$0]?.switchedAt == nil }
+        let hosts = candidates.filter {
+            d.state.locked.contains($0) && d.state[$0]?.standby != nil && d.state[$0]?.switchedAt == nil
+        }
         guard !hosts.isEmpty else { return }
         let standby = Dictionary(uniqueKeysWithValues: hosts.map { ($0, d.state[$0]?.standby) })
-        let commands = Dictionary(uniqueKeysWithValues: hosts.map { ($0, d.strategy.warm(releaseID: standby[$0]!!, host: $0, slot: d.idleSlot($0), reuse: true)) })
+        let commands = Dictionary(
+            uniqueKeysWithValues: hosts.map {
+                ($0, d.strategy.warm(releaseID: standby[$0]!!, host: $0, slot: d.idleSlot($0), reuse: true))
+            })
         // Failures here are reported, not fatal: the slot serving traffic was never touched.
         _ = await d.step("restore standby", on: hosts) { host in await d.remote(host, commands[host]!) }
     }

@@ -28,10 +28,14 @@ struct MigrationGate {
         if !contract.isEmpty && !run.options.allowContract {
             for f in contract {
                 for x in f.findings {
-                    problems.append("\(x.file):\(x.line): \(x.rule) (\(x.kind.rawValue), not rollback-safe): \(x.statement) — instead: \(x.alternative)")
+                    problems.append(
+                        "\(x.file):\(x.line): \(x.rule) (\(x.kind.rawValue), not rollback-safe): \(x.statement) — instead: \(x.alternative)"
+                    )
                 }
             }
-            problems.append("refused: a code rollback after these would break; deploy with --allow-contract to apply them anyway (the release is then recorded rollback-unsafe)")
+            problems.append(
+                "refused: a code rollback after these would break; deploy with --allow-contract to apply them anyway (the release is then recorded rollback-unsafe)"
+            )
         }
         if !problems.isEmpty {
             for p in problems { run.notify(DeployNotice(host: host, step: "migrations", status: .failed, message: p)) }
@@ -41,8 +45,11 @@ struct MigrationGate {
         }
         run.pendingMigrations = pending
         let labels = pending.map { $0.label + ($0.isContract ? " (contract)" : " (expand)") }
-        run.notify(DeployNotice(host: host, step: "migrations", status: .info,
-                                message: pending.isEmpty ? "schema up to date (\(applied.count) applied)" : "pending: \(labels.joined(separator: ", "))"))
+        run.notify(
+            DeployNotice(
+                host: host, step: "migrations", status: .info,
+                message: pending.isEmpty
+                    ? "schema up to date (\(applied.count) applied)" : "pending: \(labels.joined(separator: ", "))"))
         await run.recorder?.change {
             $0.migrations = labels
             $0.rollbackUnsafe = !contract.isEmpty
@@ -54,16 +61,21 @@ struct MigrationGate {
     func load(_ release: ResolvedRelease, settings: MigrationSettings, host: String) async -> MigrationSet? {
         if let given = run.options.migrations { return given }
         switch run.strategy.migrationSource(release, settings: settings) {
-        case let .artifact(path):
+        case .artifact(let path):
             do { return try MigrationSet.load(artifact: path, dir: settings.dir) } catch {
                 run.state.fail(host: host, step: "preflight", error: "migrations: \(error)")
                 return nil
             }
-        case let .remote(command):
+        case .remote(let command):
             let r = await run.step("migrations fetch", on: [host], running: command)
-            guard let out = r[host], out.ok else { _ = run.state.record(r, step: "preflight"); return nil }
+            guard let out = r[host], out.ok else {
+                _ = run.state.record(r, step: "preflight")
+                return nil
+            }
             do { return try MigrationSet.load(encoded: out.output.all("mfile"), dir: settings.dir) } catch {
-                run.state.fail(host: host, step: "preflight", error: "migrations in \(release.imageReference ?? release.id): \(error)")
+                run.state.fail(
+                    host: host, step: "preflight",
+                    error: "migrations in \(release.imageReference ?? release.id): \(error)")
                 return nil
             }
         }
@@ -71,18 +83,32 @@ struct MigrationGate {
 
     /// The migrate step: the pending files, in order, each in its own transaction.
     func apply() async -> Bool {
-        guard let settings = config.migrations, !run.pendingMigrations.isEmpty, let id = run.release?.id else { return true }
+        guard let settings = config.migrations, !run.pendingMigrations.isEmpty, let id = run.release?.id else {
+            return true
+        }
         let host = settings.migrationHost(in: config)
         let files = run.pendingMigrations
         let cmds = MigrationCommands(layout: config.layout, settings: settings)
-        let r = await run.step("migrate", on: [host], running: cmds.apply(releaseID: id, files: files, fromImage: config.strategy == .image))
+        let r = await run.step(
+            "migrate", on: [host],
+            running: cmds.apply(releaseID: id, files: files, fromImage: config.strategy == .image))
         let failed = run.state.record(r, step: "migrate")
         let applied = r[host]?.output.all("applied") ?? []
-        await run.recorder?.change { a in a.migrations = files.map { f in f.label + (applied.contains(f.label) ? "" : " (not applied)") + (f.isContract ? " (contract)" : " (expand)") } }
+        await run.recorder?.change { a in
+            a.migrations = files.map { f in
+                f.label + (applied.contains(f.label) ? "" : " (not applied)")
+                    + (f.isContract ? " (contract)" : " (expand)")
+            }
+        }
         if failed.isEmpty && files.contains(where: \.isContract) && !run.options.force {
             // Old code cannot run against the new schema: no automatic rollback from here on.
             run.machine.forbidRollback()
-            run.notify(DeployNotice(host: nil, step: "migrations", status: .info, message: "contract migration applied: a failure from here on is fixed forward, not rolled back (unless --force)"))
+            run.notify(
+                DeployNotice(
+                    host: nil, step: "migrations", status: .info,
+                    message:
+                        "contract migration applied: a failure from here on is fixed forward, not rolled back (unless --force)"
+                ))
         }
         return failed.isEmpty
     }
@@ -91,9 +117,13 @@ struct MigrationGate {
     /// migration (from the ledger). nil when safe or unknown (no ledger).
     func rollbackBlocker(target: String) async -> String? {
         guard let ledger = run.ledger else { return nil }
-        let blockers = await RollbackTarget.unsafeReleases(since: target, ledger: ledger, app: config.app, stage: config.stage)
+        let blockers = await RollbackTarget.unsafeReleases(
+            since: target, ledger: ledger, app: config.app, stage: config.stage)
         guard !blockers.isEmpty else { return nil }
-        let what = blockers.map { "\($0.releaseID) (\($0.migrations.filter { $0.contains("contract") }.joined(separator: ", ")))" }.joined(separator: "; ")
-        return "rolling back to \(target) would go past \(what): old code cannot run against that schema. Fix forward (a new release that works with the new schema), or `shipit rollback --force` if you know it is safe"
+        let what = blockers.map {
+            "\($0.releaseID) (\($0.migrations.filter { $0.contains("contract") }.joined(separator: ", ")))"
+        }.joined(separator: "; ")
+        return
+            "rolling back to \(target) would go past \(what): old code cannot run against that schema. Fix forward (a new release that works with the new schema), or `shipit rollback --force` if you know it is safe"
     }
 }

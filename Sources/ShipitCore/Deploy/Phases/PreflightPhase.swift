@@ -11,18 +11,25 @@ struct PreflightPhase: PhaseRunner {
         guard let input = d.input else { preconditionFailure("a deploy needs a release") }
         guard await d.takeSharedRunLock() else { return .failed }
         let found: [String: ScriptOutput]?
-        if let symlink = d.strategy as? SymlinkStrategy, case let .artifact(a) = input, d.config.connection.upload.streams(bytes: a.size) {
+        if let symlink = d.strategy as? SymlinkStrategy, case .artifact(let a) = input,
+            d.config.connection.upload.streams(bytes: a.size)
+        {
             // The artifact rides on the pre-flight's channel, taken once the host's checks and lock
             // passed: one exec per host instead of two.
             let warms = d.warmsEarly
             found = await d.lockingPreflight(stdinPath: a.path) { [lock = d.lockRequest] host in
-                warms(host) ? symlink.preflightStageAndWarm(lock, artifact: a, host: host) : symlink.preflightAndStage(lock, artifact: a, host: host)
+                warms(host)
+                    ? symlink.preflightStageAndWarm(lock, artifact: a, host: host)
+                    : symlink.preflightAndStage(lock, artifact: a, host: host)
             }
             // What some hosts staged before another failed is removed like any release never switched to.
-            if found == nil && !d.stagedInPreflight.isEmpty { d.release = ResolvedRelease(id: a.releaseID, input: input) }
+            if found == nil && !d.stagedInPreflight.isEmpty {
+                d.release = ResolvedRelease(id: a.releaseID, input: input)
+            }
         } else {
             found = await d.lockingPreflight { [strategy = d.strategy, lock = d.lockRequest] in
-                strategy.preflight(lock, deploying: input, inventory: false, host: $0) }
+                strategy.preflight(lock, deploying: input, inventory: false, host: $0)
+            }
         }
         guard let found else { return .failed }
         let release: ResolvedRelease
@@ -31,10 +38,15 @@ struct PreflightPhase: PhaseRunner {
             return .failed
         }
         d.release = release
-        if let digest = release.imageDigest, case let .imageTag(tag) = input {
-            d.notify(DeployNotice(host: nil, step: "pull", status: .info,
-                                  message: "\(d.config.image?.name ?? ""):\(tag) is \(digest) on every host: release \(release.id)"))
-            await d.recorder?.change { $0.releaseID = release.id; $0.imageDigest = digest }
+        if let digest = release.imageDigest, case .imageTag(let tag) = input {
+            d.notify(
+                DeployNotice(
+                    host: nil, step: "pull", status: .info,
+                    message: "\(d.config.image?.name ?? ""):\(tag) is \(digest) on every host: release \(release.id)"))
+            await d.recorder?.change {
+                $0.releaseID = release.id
+                $0.imageDigest = digest
+            }
         }
         return await MigrationGate(run: d).check(release) ? .done : .failed
     }
@@ -48,7 +60,8 @@ extension Deployment {
     /// the app. A run that then fails on another host before the warm-up stops those slots again
     /// and starts the standby there.
     var warmsEarly: @Sendable (String) -> Bool {
-        let applies = machine.warmStandby && config.migrations == nil && !hooks.exists("pre-switch") && machine.rollout.steps <= 1
+        let applies =
+            machine.warmStandby && config.migrations == nil && !hooks.exists("pre-switch") && machine.rollout.steps <= 1
         let roles = strategy.roles
         return { applies && roles.runsApp($0) }
     }
@@ -66,11 +79,14 @@ struct RollbackPreflightPhase: PhaseRunner {
             }
         }
         guard await d.takeSharedRunLock(),
-              let inventory = await d.lockingPreflight({ [strategy = d.strategy, lock = d.lockRequest] in
-                  strategy.preflight(lock, deploying: nil, inventory: true, host: $0) }) else { return .failed }
+            let inventory = await d.lockingPreflight({ [strategy = d.strategy, lock = d.lockRequest] in
+                strategy.preflight(lock, deploying: nil, inventory: true, host: $0)
+            })
+        else { return .failed }
         let hosts = d.config.hosts
-        let (target, problem) = d.strategy.rollbackTarget(requested: d.rollbackTo, hosts: hosts, inventory: inventory,
-                                                          currents: hosts.compactMap { d.state[$0]?.current })
+        let (target, problem) = d.strategy.rollbackTarget(
+            requested: d.rollbackTo, hosts: hosts, inventory: inventory,
+            currents: hosts.compactMap { d.state[$0]?.current })
         guard let target else {
             d.notify(DeployNotice(host: nil, step: "rollback", status: .failed, message: problem ?? "no target"))
             d.state.failAll(step: "choose target", error: problem ?? "no target")
@@ -81,8 +97,10 @@ struct RollbackPreflightPhase: PhaseRunner {
         let already = hosts.filter { d.state[$0]?.current == target }
         if !already.isEmpty {
             let which = already.count == hosts.count ? "every host" : already.joined(separator: ", ")
-            d.notify(DeployNotice(host: nil, step: "rollback", status: .info,
-                                  message: "\(target) already serves on \(which): left as it is (checked, not restarted)"))
+            d.notify(
+                DeployNotice(
+                    host: nil, step: "rollback", status: .info,
+                    message: "\(target) already serves on \(which): left as it is (checked, not restarted)"))
         }
         await d.recorder?.change { $0.releaseID = target }
         if let blocked = await MigrationGate(run: d).rollbackBlocker(target: target), !d.options.force {

@@ -9,13 +9,21 @@ struct ResumePreflightPhase: PhaseRunner {
         lock.staleHolders.append(d.attemptID)
         let strategy = d.strategy
         let request = lock
-        guard let found = await d.lockingPreflight({ strategy.preflight(request, deploying: nil, inventory: false, host: $0) }) else { return .failed }
+        guard
+            let found = await d.lockingPreflight({
+                strategy.preflight(request, deploying: nil, inventory: false, host: $0)
+            })
+        else { return .failed }
         var failed: [String] = []
         for h in attempt.hosts {
             d.state.restore(host: h.host, previous: h.previous, switchedAt: h.switchedAt)
             let now = found[h.host]?.first("current") ?? ""
             if h.switchedAt != nil, now != attempt.releaseID {
-                d.state.fail(host: h.host, step: "preflight", error: "switched to \(attempt.releaseID) in step \(h.rolloutStep ?? 0), now on \(now.isEmpty ? "nothing" : now): changed since the pause")
+                d.state.fail(
+                    host: h.host, step: "preflight",
+                    error:
+                        "switched to \(attempt.releaseID) in step \(h.rolloutStep ?? 0), now on \(now.isEmpty ? "nothing" : now): changed since the pause"
+                )
                 failed.append(h.host)
             }
         }

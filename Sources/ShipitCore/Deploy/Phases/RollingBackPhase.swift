@@ -7,8 +7,12 @@ struct RollingBackPhase: PhaseRunner {
         let all = d.state.switchedHosts
         let firstDeploy = d.machine.operation == .deploy ? all.filter { d.state[$0]?.previous == nil } : []
         let switched = all.filter { !firstDeploy.contains($0) }
-        d.notify(DeployNotice(host: nil, step: "rollback", status: .started, message: "rolling back \(all.count) switched host(s)"
-                              + (firstDeploy.isEmpty ? "" : "; \(firstDeploy.count) had no previous release: their app is stopped")))
+        d.notify(
+            DeployNotice(
+                host: nil, step: "rollback", status: .started,
+                message: "rolling back \(all.count) switched host(s)"
+                    + (firstDeploy.isEmpty
+                        ? "" : "; \(firstDeploy.count) had no previous release: their app is stopped")))
         let event = d.machine.operation == .deploy ? "auto-rollback" : "rollback"
         var failed = await retreat(d, hosts: firstDeploy)
         guard !switched.isEmpty else { return failed.isEmpty ? .done : .failed }
@@ -17,11 +21,14 @@ struct RollingBackPhase: PhaseRunner {
         if d.strategy.traffic != nil {
             // The previous release is still warm on the other slot: usually a traffic switch alone.
             // If it died, it starts there again and is smoke-tested before it gets traffic.
-            let cold = await WarmPhase.warm(d, step: "rollback warm", release: { previous[$0] ?? nil }, slot: { d.idleSlot($0) }, hosts: switched.filter(d.strategy.roles.runsApp))
+            let cold = await WarmPhase.warm(
+                d, step: "rollback warm", release: { previous[$0] ?? nil }, slot: { d.idleSlot($0) },
+                hosts: switched.filter(d.strategy.roles.runsApp))
             targets = switched.filter { !cold.contains($0) }
             failed += cold
         }
-        failed += await SwitchPhase.switchHosts(d, step: "rollback", event: event, to: { previous[$0] ?? nil }, slot: { d.idleSlot($0) }, targets: targets)
+        failed += await SwitchPhase.switchHosts(
+            d, step: "rollback", event: event, to: { previous[$0] ?? nil }, slot: { d.idleSlot($0) }, targets: targets)
         let back = targets.filter { !failed.contains($0) }
         let unhealthy = await SmokeTestPhase.probe(d, step: "smoke test (rollback)", hosts: back)
         return failed.isEmpty && unhealthy.isEmpty ? .done : .failed
@@ -31,9 +38,15 @@ struct RollingBackPhase: PhaseRunner {
     func retreat(_ d: Deployment, hosts: [String]) async -> [String] {
         guard !hosts.isEmpty else { return [] }
         let id = d.targetID
-        let commands = Dictionary(uniqueKeysWithValues: hosts.map {
-            ($0, d.strategy.retreat(releaseID: id, host: $0, historyLine: d.historyLine(event: "retreat", release: id, previous: nil)))
-        })
+        let commands = Dictionary(
+            uniqueKeysWithValues: hosts.map {
+                (
+                    $0,
+                    d.strategy.retreat(
+                        releaseID: id, host: $0,
+                        historyLine: d.historyLine(event: "retreat", release: id, previous: nil))
+                )
+            })
         let results = await d.step("retreat", on: hosts) { host in await d.remote(host, commands[host]!) }
         let failed = d.state.record(results, step: "retreat")
         for (host, r) in results where r.output.first("retreated") != nil {

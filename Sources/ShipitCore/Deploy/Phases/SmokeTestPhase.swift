@@ -12,9 +12,10 @@ struct SmokeTestPhase: PhaseRunner {
     static func probe(_ d: Deployment, step: String, hosts: [String]) async -> [String] {
         let deadline = d.config.health?.deadline ?? DeployConfig.Health(port: 1).deadline
         let interval = d.config.health?.interval ?? DeployConfig.Health(port: 1).interval
-        let roleChecks = Dictionary(uniqueKeysWithValues: hosts.compactMap { h in
-            d.strategy.roleCheck(host: h, deadline: deadline, interval: interval).map { (h, $0) }
-        })
+        let roleChecks = Dictionary(
+            uniqueKeysWithValues: hosts.compactMap { h in
+                d.strategy.roleCheck(host: h, deadline: deadline, interval: interval).map { (h, $0) }
+            })
         let probe = d.config.health.map { HealthProbe(health: $0, transport: d.transport) }
         let http = Set(probe == nil ? [] : hosts.filter(d.strategy.roles.runsApp))
         let checked = hosts.filter { http.contains($0) || roleChecks[$0] != nil }
@@ -27,7 +28,9 @@ struct SmokeTestPhase: PhaseRunner {
                 let r = await probe.check(host: host, servedBy: slots[host] ?? nil, interrupt: interrupt)
                 guard r.healthy else { return StepResult(ok: false, output: ScriptOutput(""), error: r.detail) }
             }
-            guard let roles = roleChecks[host] else { return StepResult(ok: true, output: ScriptOutput(""), error: nil) }
+            guard let roles = roleChecks[host] else {
+                return StepResult(ok: true, output: ScriptOutput(""), error: nil)
+            }
             return await d.remote(host, roles)
         }
         let failed = d.state.record(checks, step: "smoke test")

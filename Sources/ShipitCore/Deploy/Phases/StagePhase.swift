@@ -22,40 +22,51 @@ struct StagePhase: PhaseRunner {
         // Behind the traffic switch, with nothing to run between staging and the start, the
         // release starts on the idle slot at the end of this script (see Deployment.warmsEarly).
         let warmSlots = Dictionary(uniqueKeysWithValues: remaining.filter(d.warmsEarly).map { ($0, d.idleSlot($0)) })
-        results.merge(await d.step(name, on: remaining) { host in
-            var plan = strategy.stage(release, host: host)
-            if let slot = warmSlots[host] {
-                plan.command = plan.command.thenContained(strategy.warm(releaseID: release.id, host: host, slot: slot, reuse: true), as: "warm")
-            }
-            var stream = mode.streams(bytes: plan.uploads.reduce(0) { $0 + Self.size($1.localPath) })
-            if !stream, !plan.uploads.isEmpty, await !transport.sftpAvailable(host) {
-                stream = true
-                if mode != .auto {
-                    d.notify(DeployNotice(host: host, step: name, status: .info, message: "this host's sshd offers no SFTP: the files are streamed on the command's stdin instead"))
+        results.merge(
+            await d.step(name, on: remaining) { host in
+                var plan = strategy.stage(release, host: host)
+                if let slot = warmSlots[host] {
+                    plan.command = plan.command.thenContained(
+                        strategy.warm(releaseID: release.id, host: host, slot: slot, reuse: true), as: "warm")
                 }
-            }
-            guard stream else {
-                // Each file to a fresh name, put in its place (0600, renamed) by the script.
-                var placed: [(uploaded: String, path: String)] = []
-                for u in plan.uploads {
-                    let part = RemoteCommand.uploadPath(for: u.remotePath)
-                    do { try await transport.upload(host, localPath: u.localPath, remotePath: part) } catch {
-                        return StepResult(failure: (u.label.map { "\($0): " } ?? "") + ErrorText.withoutHost(error))
+                var stream = mode.streams(bytes: plan.uploads.reduce(0) { $0 + Self.size($1.localPath) })
+                if !stream, !plan.uploads.isEmpty, await !transport.sftpAvailable(host) {
+                    stream = true
+                    if mode != .auto {
+                        d.notify(
+                            DeployNotice(
+                                host: host, step: name, status: .info,
+                                message:
+                                    "this host's sshd offers no SFTP: the files are streamed on the command's stdin instead"
+                            ))
                     }
-                    placed.append((part, u.remotePath))
                 }
-                return await d.remote(host, plan.command.placing(placed))
+                guard stream else {
+                    // Each file to a fresh name, put in its place (0600, renamed) by the script.
+                    var placed: [(uploaded: String, path: String)] = []
+                    for u in plan.uploads {
+                        let part = RemoteCommand.uploadPath(for: u.remotePath)
+                        do { try await transport.upload(host, localPath: u.localPath, remotePath: part) } catch {
+                            return StepResult(failure: (u.label.map { "\($0): " } ?? "") + ErrorText.withoutHost(error))
+                        }
+                        placed.append((part, u.remotePath))
+                    }
+                    return await d.remote(host, plan.command.placing(placed))
+                }
+                // Each file on the stdin of the script that needs it: the last one (the artifact) and
+                // the staging script share one channel.
+                guard let last = plan.uploads.last else { return await d.remote(host, plan.command) }
+                for u in plan.uploads.dropLast() {
+                    let r = await d.remote(
+                        host, plan.command.receivingOnly(stdinAt: u.remotePath), stdinPath: u.localPath)
+                    if !r.ok { return StepResult(failure: (u.label.map { "\($0): " } ?? "") + (r.error ?? "failed")) }
+                }
+                return await d.remote(host, plan.command.receiving(stdinAt: last.remotePath), stdinPath: last.localPath)
             }
-            // Each file on the stdin of the script that needs it: the last one (the artifact) and
-            // the staging script share one channel.
-            guard let last = plan.uploads.last else { return await d.remote(host, plan.command) }
-            for u in plan.uploads.dropLast() {
-                let r = await d.remote(host, plan.command.receivingOnly(stdinAt: u.remotePath), stdinPath: u.localPath)
-                if !r.ok { return StepResult(failure: (u.label.map { "\($0): " } ?? "") + (r.error ?? "failed")) }
-            }
-            return await d.remote(host, plan.command.receiving(stdinAt: last.remotePath), stdinPath: last.localPath)
-        }) { $1 }
-        for (host, r) in results where warmSlots[host] != nil && r.output.first("warm.exit") != nil { d.warmedEarly[host] = .init(output: r.output, carrier: "staging") }
+        ) { $1 }
+        for (host, r) in results where warmSlots[host] != nil && r.output.first("warm.exit") != nil {
+            d.warmedEarly[host] = .init(output: r.output, carrier: "staging")
+        }
         await recordChanges(d, results)
         return d.state.record(results, step: name).isEmpty ? .done : .failed
     }

@@ -4,8 +4,10 @@
 struct WarmPhase: PhaseRunner {
     func run(_ d: Deployment) async -> PhaseOutcome {
         let id = d.targetID
-        let failed = await Self.warm(d, step: "warm", release: { _ in id }, slot: { d.idleSlot($0) }, hosts: d.movingHosts.filter(d.strategy.roles.runsApp),
-                                     startedEarly: d.warmedEarly)
+        let failed = await Self.warm(
+            d, step: "warm", release: { _ in id }, slot: { d.idleSlot($0) },
+            hosts: d.movingHosts.filter(d.strategy.roles.runsApp),
+            startedEarly: d.warmedEarly)
         return failed.isEmpty ? .done : .failed
     }
 
@@ -13,8 +15,10 @@ struct WarmPhase: PhaseRunner {
     /// probes the slot directly. Returns the hosts that failed (recorded).
     /// `startedEarly`: hosts whose pre-flight script already ran the start, with its output;
     /// the step is recorded from it (the ledger and the progress say where each host is).
-    static func warm(_ d: Deployment, step: String, release: (String) -> String?, slot: (String) -> Int, hosts: [String],
-                     startedEarly: [String: EarlyStart] = [:]) async -> [String] {
+    static func warm(
+        _ d: Deployment, step: String, release: (String) -> String?, slot: (String) -> Int, hosts: [String],
+        startedEarly: [String: EarlyStart] = [:]
+    ) async -> [String] {
         var (ids, failed) = d.releases(for: hosts, step: step, release)
         var commands: [String: RemoteCommand] = [:]
         var slots: [String: Int] = [:]
