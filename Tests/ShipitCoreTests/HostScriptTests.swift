@@ -64,7 +64,7 @@ struct HostScriptTests {
 
         func stage(_ a: Artifact) async throws -> ScriptOutput {
             try upload(a)
-            let plan = strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(a)), host: "h1")
+            let plan = try strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(a)), host: "h1")
             #expect(plan.uploads.map(\.remotePath) == [layout.upload(a.releaseID)])
             let (status, out, text) = try await run(plan.command)
             #expect(status == 0, "\(text)")
@@ -98,9 +98,9 @@ struct HostScriptTests {
             ]
         }
         commands.append(h.strategy.preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1"))
-        commands.append(h.strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(a)), host: "h1").command)
+        commands.append(try h.strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(a)), host: "h1").command)
         commands.append(image.preflight(Self.lock, deploying: .imageTag("v1"), inventory: false, host: "h1"))
-        commands.append(image.stage(release, host: "h1").command)
+        commands.append(try image.stage(release, host: "h1").command)
         // With the traffic switch, in both modes: pre-flight, warm-up, switch, closing scripts, maintenance.
         for traffic in [
             "traffic: {proxy: nginx, standby: 60}",
@@ -114,10 +114,11 @@ struct HostScriptTests {
             let img = ImageStrategy(
                 config: cfg, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
             for s in [sym as ReleaseStrategy, img] {
+                let slots = try #require(s.slots)
                 commands += [
                     s.preflight(Self.lock, deploying: nil, inventory: true, host: "h1"),
-                    s.warm(releaseID: "r1", host: "h1", slot: 8081, reuse: true),
-                    s.switchTraffic(releaseID: "r1", host: "h1", slot: 8081, historyLine: "{}"),
+                    slots.warm(releaseID: "r1", host: "h1", slot: 8081, reuse: true),
+                    slots.switchTraffic(releaseID: "r1", host: "h1", slot: 8081, historyLine: "{}"),
                     s.finish(previous: "r0", holder: "x", historyLine: nil),
                     s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil, host: "h1"),
                     s.inspect(verify: false, historyLines: 1, host: "h1"),

@@ -10,19 +10,8 @@ public struct HostCheck: Sendable {
 
     /// The commands a deploy to `host` runs there, by what needs them.
     public func tools(host: String) -> [(tool: String, why: String)] {
-        var t: [(String, String)] = []
-        switch config.strategy {
-        case .symlink: t += SymlinkStrategy.tools.map { ($0, "symlink releases") }
-        case .image:
-            let engine = config.image?.engine.first ?? "podman"
-            t.append((engine, "image strategy (image.engine)"))
-        }
+        var t: [(String, String)] = Strategies.make(config).requiredTools(host: host).map { ($0.tool, $0.why) }
         let roles = config.hostRoles
-        // setsid: each role process runs in a session of its own (a stop reaches its children).
-        let processes = roles.processes(on: host)
-        if config.strategy == .symlink, !processes.isEmpty {
-            t.append(("setsid", "role processes (\(processes.map(\.name).joined(separator: ", ")))"))
-        }
         // A host that runs only role processes has no proxy.
         if let traffic = config.traffic, roles.runsApp(host) {
             switch traffic.mode {

@@ -41,7 +41,11 @@ public enum DryRunPlan {
         for host in config.hosts {
             lines.append("\n## \(host)")
             add("preflight", strategy.preflight(lock, deploying: input, inventory: false, host: host))
-            let plan = strategy.stage(release, host: host)
+            let plan: StagePlan
+            do { plan = try strategy.stage(release, host: host) } catch {
+                lines.append("# \(strategy.stageStep): \(error.message)")
+                continue
+            }
             let stageTitle = strategy.stageStep == "upload" ? "extract" : strategy.stageStep
             if config.connection.upload.streams(bytes: plan.uploads.reduce(0) { $0 + StagePhase.size($1.localPath) }),
                 let last = plan.uploads.last
@@ -67,12 +71,13 @@ public enum DryRunPlan {
                     "migrations: applied versions (then the pending files of the release are linted and applied one by one, each in a transaction; the list is known at run time)",
                     MigrationCommands(layout: config.layout, settings: m).status())
             }
-            if let traffic = strategy.traffic {
+            if let slots = strategy.slots {
+                let traffic = slots.traffic
                 // The slot is known at run time (the one not serving); the plan shows the first.
                 let slot = traffic.settings.slots[0]
                 add(
                     "warm up on the idle slot (\(traffic.settings.slots.map(String.init).joined(separator: " or ")))",
-                    strategy.warm(releaseID: release.id, host: host, slot: slot, reuse: true))
+                    slots.warm(releaseID: release.id, host: host, slot: slot, reuse: true))
                 if let h = config.health {
                     lines.append(
                         "# smoke test on the slot: GET http://\(HostAddress.bracketed(h.slotAddress(of: host))):<slot>\(h.live) then \(h.ready), before any request reaches it"
@@ -80,7 +85,7 @@ public enum DryRunPlan {
                 }
                 add(
                     "switch the proxy to the slot",
-                    strategy.switchTraffic(releaseID: release.id, host: host, slot: slot, historyLine: "<history json>")
+                    slots.switchTraffic(releaseID: release.id, host: host, slot: slot, historyLine: "<history json>")
                 )
             } else {
                 add(

@@ -42,12 +42,7 @@ public struct FleetLogs: Sendable {
             {
                 continue
             }
-            let container = LogSettings.Source.namedContainer("\(config.app)-\(p.name)")
-            switch p.logSource {
-            case .container?: out.append(app.reading(container))
-            case let source?: out.append(app.reading(source))
-            case nil: out.append(app.reading(config.strategy == .image ? container : .file(p.log)))
-            }
+            out.append(app.reading(config.logSource(of: p)))
         }
         return out
     }

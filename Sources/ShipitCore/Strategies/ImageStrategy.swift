@@ -30,7 +30,7 @@ public struct ImageStrategy: ReleaseStrategy {
     }
 
     /// The traffic switch's part of a script; a slot's container stops within `stop_timeout`.
-    private func trafficPart(_ host: String?) -> TrafficScriptPart {
+    func trafficPart(_ host: String?) -> TrafficScriptPart {
         traffic.scriptPart(host: host, extraVars: [("STOPT", String(image.stopTimeout))])
     }
 
@@ -49,7 +49,7 @@ public struct ImageStrategy: ReleaseStrategy {
     /// The env file's place on the host, when the config has one.
     var remoteEnvFile: String? { image.envFile == nil ? nil : layout.envFile(app: app) }
 
-    private func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
+    func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
         let base: [(String, String)] = [("APP", app), HostScript.engineVariable(image.engine)]
         return HostScript.make(step, layout: layout, base + vars, prelude: Self.helpers, body, timeout: timeout)
     }
@@ -144,7 +144,7 @@ public struct ImageStrategy: ReleaseStrategy {
     }
 
     /// The env file (0600), then the release's container, created but not started.
-    public func stage(_ release: ResolvedRelease, host: String) -> StagePlan {
+    public func stage(_ release: ResolvedRelease, host: String) throws(ShipitError) -> StagePlan {
         var uploads: [StagePlan.Upload] = []
         if let local = image.envFile, let remote = remoteEnvFile {
             uploads.append(.init(localPath: local, remotePath: remote, label: "env file upload"))
@@ -163,53 +163,20 @@ public struct ImageStrategy: ReleaseStrategy {
         return StagePlan(uploads: uploads, command: cmd)
     }
 
-    public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource {
+    public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) throws(ShipitError)
+        -> MigrationSource
+    {
         .remote(
             MigrationCommands(layout: layout, settings: settings)
                 .fetchFromImage(engine: image.engine, reference: release.imageReference ?? "", releaseID: release.id))
     }
 
-    /// The release's container for `slot` (`<app>-<release>-s<port>`, published on the slot's
-    /// port), created from the image already on the host if needed, then started; its pid is what
-    /// the slot records.
-    public func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand {
-        guard let traffic else { preconditionFailure("warm-up without a traffic switch") }
-        let t = trafficPart(host)
-        let startContainer = """
-            NAME="$APP-$ID-s$SLOT"
-            if ! eng container inspect "$NAME" >/dev/null 2>&1; then
-              eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
-              out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.slot=$SLOT" --label "shipit.digest=${REF##*@}" \(createArguments(host: host, port: slot)) "$REF" 2>&1) || fail 34 "create failed: $(short "$out")"
-            fi
-            out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
-            printf '%s\\n' "$NAME" > "$SLOTS/$SLOT.container"
-            eng container inspect --format '{{.State.Pid}}' "$NAME" > "$SHIPIT_PIDFILE" 2>/dev/null
-            """
-        return script(
-            .warm, t.vars + [("ID", releaseID), ("SLOT", String(slot)), ("REUSE", reuse ? "1" : "")],
-            """
-            \(Self.lookupReference)
-            \(traffic.warmBody(startBody: startContainer))
-            """)
-    }
+    public var migrationsFromImage: Bool { true }
 
-    public func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {
-        guard let traffic else { preconditionFailure("traffic switch without a proxy") }
-        let (vars, body) = traffic.switchBody(
-            host: host,
-            recordCurrent: """
-                printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
-                """)
-        // The role containers run the release's image: its reference, as the warm-up found it.
-        let roleRestart =
-            roles.processes(on: host).isEmpty ? "" : Self.lookupReference + "\n" + restartRoles(host: host)
-        return script(
-            .switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)],
-            """
-            PREVIOUS=$(cat "$ICUR" 2>/dev/null || true)
-            \(body)
-            \(roleRestart)
-            """)
+    public var slots: SlotOperations? { traffic.map { ImageSlots(strategy: self, traffic: $0) } }
+
+    public func requiredTools(host: String) -> [(tool: String, why: String)] {
+        [(image.engine.first ?? "podman", "image strategy (image.engine)")]
     }
 
     /// (Re)creates the target's container if needed, stops every other running container of the

@@ -66,17 +66,26 @@ public protocol ReleaseStrategy: Sendable {
     /// After every host's pre-flight: the release to stage, or why not.
     func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError)
         -> ResolvedRelease
-    func stage(_ release: ResolvedRelease, host: String) -> StagePlan
-    func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource
+    /// Staging on `host` (throws for a release this strategy cannot stage: resolve made it).
+    func stage(_ release: ResolvedRelease, host: String) throws(ShipitError) -> StagePlan
+    func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) throws(ShipitError)
+        -> MigrationSource
+    /// Where the migrate step reads the files: the release directory, or the copy taken out of the
+    /// image into `.shipit/migrations-<id>/`.
+    var migrationsFromImage: Bool { get }
     /// Atomic switch to `releaseID` and start it; prints `previous=` and `switched=`.
     func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand
-    /// The traffic switch in front of two slots (nil: a switch restarts the app in place).
-    var traffic: TrafficSwitch? { get }
-    /// Traffic switch: starts the release on the idle `slot` (kept if it already runs it and
-    /// `reuse`), without giving it traffic.
-    func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand
-    /// Traffic switch: points the proxy at `slot`, which runs `releaseID`.
-    func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand
+    /// The traffic switch's operations (warm-up on the idle slot, the proxy switch); nil without a
+    /// traffic switch: a switch restarts the app in place.
+    var slots: SlotOperations? { get }
+    /// Whether a deploy's pre-flight can carry the artifact on its channel (`preflightCarrying`).
+    var preflightCarriesArtifact: Bool { get }
+    /// A pre-flight whose channel also carries the artifact (then its extraction, and with `warm`
+    /// the warm-up on the idle slot): one exec per host instead of two; nil for a strategy that
+    /// ships no artifact.
+    func preflightCarrying(_ lock: LockRequest, artifact: Artifact, warm: Bool, host: String) -> RemoteCommand?
+    /// The commands a deploy runs on `host`, with what needs each (`shipit check`).
+    func requiredTools(host: String) -> [(tool: String, why: String)]
     /// A first deploy that failed after its switch: there is no release to go back to. The app of
     /// `releaseID` is stopped and `current` taken away (with the traffic switch, the proxy serves no
     /// slot), so nothing half-started keeps serving; prints `retreated=` and `stopped=yes|no`.
@@ -102,7 +111,26 @@ public protocol ReleaseStrategy: Sendable {
     )
 }
 
+/// The traffic switch's steps, for a strategy that has one (`ReleaseStrategy.slots`).
+public protocol SlotOperations: Sendable {
+    var traffic: TrafficSwitch { get }
+    /// Starts the release on the idle `slot` (kept if it already runs it and `reuse`), without
+    /// giving it traffic.
+    func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand
+    /// Points the proxy at `slot`, which runs `releaseID`.
+    func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand
+}
+
 extension ReleaseStrategy {
+    /// The traffic switch in front of two slots (nil: a switch restarts the app in place).
+    public var traffic: TrafficSwitch? { slots?.traffic }
+
+    public var preflightCarriesArtifact: Bool { false }
+
+    public func preflightCarrying(_ lock: LockRequest, artifact: Artifact, warm: Bool, host: String)
+        -> RemoteCommand?
+    { nil }
+
     public func unlock(holder: String, historyLine: String?) -> RemoteCommand {
         HostScript.unlock(layout: layout, holder: holder, historyLine: historyLine, timeout: nil)
     }

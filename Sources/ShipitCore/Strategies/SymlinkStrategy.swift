@@ -40,7 +40,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// How many changed file names an attempt keeps (the count is always exact).
     public static let changeListLimit = 100
 
-    private func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
+    func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
         HostScript.make(step, layout: layout, vars, prelude: HostScript.helpers, body, timeout: timeout)
     }
 
@@ -98,6 +98,20 @@ public struct SymlinkStrategy: ReleaseStrategy {
         return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "\ntrue")) : cmd
     }
 
+    public var preflightCarriesArtifact: Bool { true }
+
+    public func preflightCarrying(_ lock: LockRequest, artifact: Artifact, warm: Bool, host: String)
+        -> RemoteCommand?
+    {
+        if warm, let traffic {
+            return preflightAndStage(lock, artifact: artifact, host: host).thenContained(
+                SymlinkSlots(strategy: self, traffic: traffic).warm(
+                    releaseID: artifact.releaseID, host: host, slot: nil, reuse: true),
+                as: "warm")
+        }
+        return preflightAndStage(lock, artifact: artifact, host: host)
+    }
+
     /// A deploy's pre-flight and staging in one exec channel: the checks and the lock first (the
     /// script does not read stdin until they pass), then the artifact received on stdin, checked
     /// and extracted. A host that fails its checks takes none of it.
@@ -106,14 +120,6 @@ public struct SymlinkStrategy: ReleaseStrategy {
             .thenReceiving(
                 extract(releaseID: a.releaseID, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar),
                 stdinAt: layout.upload(a.releaseID))
-    }
-
-    /// The same, then the release started on the idle slot of the traffic switch (`warm.exit=`
-    /// says how that went; WarmPhase records it and probes the slot): one channel fewer per host
-    /// when nothing has to happen between staging and the warm-up.
-    public func preflightStageAndWarm(_ lock: LockRequest, artifact a: Artifact, host: String) -> RemoteCommand {
-        preflightAndStage(lock, artifact: a, host: host).thenContained(
-            warmScript(releaseID: a.releaseID, host: host, slot: nil, reuse: true), as: "warm")
     }
 
     public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError)
@@ -127,18 +133,30 @@ public struct SymlinkStrategy: ReleaseStrategy {
     }
 
     /// Upload the artifact, then extract it.
-    public func stage(_ release: ResolvedRelease, host: String) -> StagePlan {
-        guard case .artifact(let a) = release.input else { preconditionFailure("symlink staging needs an artifact") }
+    public func stage(_ release: ResolvedRelease, host: String) throws(ShipitError) -> StagePlan {
+        guard case .artifact(let a) = release.input else { throw Self.needsArtifact }
         return StagePlan(
             uploads: [.init(localPath: a.path, remotePath: layout.upload(release.id), label: nil)],
             command: extract(releaseID: release.id, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar))
     }
 
-    public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) -> MigrationSource {
-        guard case .artifact(let a) = release.input else {
-            preconditionFailure("symlink migrations come from the artifact")
-        }
+    public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) throws(ShipitError)
+        -> MigrationSource
+    {
+        guard case .artifact(let a) = release.input else { throw Self.needsArtifact }
         return .artifact(path: a.path)
+    }
+
+    public var migrationsFromImage: Bool { false }
+
+    static let needsArtifact = ShipitError.input("the symlink strategy ships an artifact (--from DIR or --ref GITREF)")
+
+    public func requiredTools(host: String) -> [(tool: String, why: String)] {
+        let processes = roles.processes(on: host)
+        // setsid: each role process runs in a session of its own (a stop reaches its children).
+        return Self.tools.map { ($0, "symlink releases") }
+            + (processes.isEmpty
+                ? [] : [("setsid", "role processes (\(processes.map(\.name).joined(separator: ", ")))")])
     }
 
     /// Verifies the upload's sha256, extracts into `releases/<id>.tmp`, links shared paths, writes a
@@ -235,7 +253,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// `start` in the release directory, its output in the start log (a daemon must not hold the
     /// channel), with the start environment.
     /// `command` names the variable holding the command (`$STOP` runs the same way, exit 33).
-    private func startBody(host: String, command: String = "START") -> String {
+    func startBody(host: String, command: String = "START") -> String {
         let (what, code) = command == "START" ? ("start", 32) : ("stop", 33)
         return """
             \(startExports(host: host))
@@ -267,7 +285,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     }
 
     /// The host's role processes (a worker…) restarted from release `$ID`, after its switch.
-    private func restartRoles(host: String) -> String {
+    func restartRoles(host: String) -> String {
         let procs = roles.processes(on: host)
         guard !procs.isEmpty else { return "" }
         return RoleScript.functions + "\n" + startExports(host: host) + "\n" + RoleScript.restart(procs)
@@ -288,41 +306,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
             """)
     }
 
-    public func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand {
-        warmScript(releaseID: releaseID, host: host, slot: slot, reuse: reuse)
-    }
-
-    /// `slot` nil: the host's idle slot, found by the script.
-    func warmScript(releaseID: String, host: String, slot: Int?, reuse: Bool) -> RemoteCommand {
-        guard let traffic else { preconditionFailure("warm-up without a traffic switch") }
-        return script(
-            .warm,
-            traffic.variables(host: host) + [
-                ("ID", releaseID), ("SLOT", slot.map(String.init) ?? ""), ("REUSE", reuse ? "1" : ""),
-                ("START", start ?? ""), ("STARTLOG", layout.startLog),
-            ],
-            """
-            [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
-            \(traffic.warmBody(startBody: startBody(host: host)))
-            """)
-    }
-
-    public func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {
-        guard let traffic else { preconditionFailure("traffic switch without a proxy") }
-        let (vars, body) = traffic.switchBody(
-            host: host,
-            recordCurrent: """
-                ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || fail 31 "switch of current failed"
-                """)
-        return script(
-            .switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)],
-            """
-            [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
-            current_id; PREVIOUS=$CUR; PREVIOUS=${PREVIOUS##*/}
-            \(body)
-            \(restartRoles(host: host))
-            """)
-    }
+    public var slots: SlotOperations? { traffic.map { SymlinkSlots(strategy: self, traffic: $0) } }
 
     /// Atomic switch of `current` to `releases/<id>`, a host-local history line, then `start` in
     /// the release directory with its output kept in a log file (a daemon must not hold the channel).

@@ -78,11 +78,11 @@ struct Conclusion {
         let hosts = candidates.filter {
             d.state.locked.contains($0) && d.state[$0]?.standby != nil && d.state[$0]?.switchedAt == nil
         }
-        guard !hosts.isEmpty else { return }
+        guard !hosts.isEmpty, let slots = d.strategy.slots else { return }
         let standby = Dictionary(uniqueKeysWithValues: hosts.map { ($0, d.state[$0]?.standby) })
         let commands = Dictionary(
             uniqueKeysWithValues: hosts.map {
-                ($0, d.strategy.warm(releaseID: standby[$0]!!, host: $0, slot: d.idleSlot($0), reuse: true))
+                ($0, slots.warm(releaseID: standby[$0]!!, host: $0, slot: d.idleSlot($0), reuse: true))
             })
         // Failures here are reported, not fatal: the slot serving traffic was never touched.
         _ = await d.step("restore standby", on: hosts) { host in await d.remote(host, commands[host]!) }

@@ -60,7 +60,12 @@ struct MigrationGate {
     /// The release's migration files, from where the strategy keeps them.
     func load(_ release: ResolvedRelease, settings: MigrationSettings, host: String) async -> MigrationSet? {
         if let given = run.options.migrations { return given }
-        switch run.strategy.migrationSource(release, settings: settings) {
+        let source: MigrationSource
+        do { source = try run.strategy.migrationSource(release, settings: settings) } catch {
+            run.state.fail(host: host, step: "preflight", error: "migrations: \(error.message)")
+            return nil
+        }
+        switch source {
         case .artifact(let path):
             do { return try MigrationSet.load(artifact: path, dir: settings.dir) } catch {
                 run.state.fail(host: host, step: "preflight", error: "migrations: \(error)")
@@ -91,7 +96,7 @@ struct MigrationGate {
         let cmds = MigrationCommands(layout: config.layout, settings: settings)
         let r = await run.step(
             "migrate", on: [host],
-            running: cmds.apply(releaseID: id, files: files, fromImage: config.strategy == .image))
+            running: cmds.apply(releaseID: id, files: files, fromImage: run.strategy.migrationsFromImage))
         let failed = run.state.record(r, step: "migrate")
         let applied = r[host]?.output.all("applied") ?? []
         await run.recorder?.change { a in

@@ -11,16 +11,15 @@ struct PreflightPhase: PhaseRunner {
         guard let input = d.input else { preconditionFailure("a deploy needs a release") }
         guard await d.takeSharedRunLock() else { return .failed }
         let found: [String: ScriptOutput]?
-        if let symlink = d.strategy as? SymlinkStrategy, case .artifact(let a) = input,
+        if d.strategy.preflightCarriesArtifact, case .artifact(let a) = input,
             d.config.connection.upload.streams(bytes: a.size)
         {
             // The artifact rides on the pre-flight's channel, taken once the host's checks and lock
             // passed: one exec per host instead of two.
             let warms = d.warmsEarly
-            found = await d.lockingPreflight(stdinPath: a.path) { [lock = d.lockRequest] host in
-                warms(host)
-                    ? symlink.preflightStageAndWarm(lock, artifact: a, host: host)
-                    : symlink.preflightAndStage(lock, artifact: a, host: host)
+            found = await d.lockingPreflight(stdinPath: a.path) { [strategy = d.strategy, lock = d.lockRequest] host in
+                strategy.preflightCarrying(lock, artifact: a, warm: warms(host), host: host)
+                    ?? strategy.preflight(lock, deploying: input, inventory: false, host: host)
             }
             // What some hosts staged before another failed is removed like any release never switched to.
             if found == nil && !d.stagedInPreflight.isEmpty {

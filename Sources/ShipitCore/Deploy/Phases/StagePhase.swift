@@ -24,10 +24,13 @@ struct StagePhase: PhaseRunner {
         let warmSlots = Dictionary(uniqueKeysWithValues: remaining.filter(d.warmsEarly).map { ($0, d.idleSlot($0)) })
         results.merge(
             await d.step(name, on: remaining) { host in
-                var plan = strategy.stage(release, host: host)
-                if let slot = warmSlots[host] {
+                var plan: StagePlan
+                do throws(ShipitError) { plan = try strategy.stage(release, host: host) } catch {
+                    return StepResult(failure: error.message)
+                }
+                if let slot = warmSlots[host], let slots = strategy.slots {
                     plan.command = plan.command.thenContained(
-                        strategy.warm(releaseID: release.id, host: host, slot: slot, reuse: true), as: "warm")
+                        slots.warm(releaseID: release.id, host: host, slot: slot, reuse: true), as: "warm")
                 }
                 var stream = mode.streams(bytes: plan.uploads.reduce(0) { $0 + Self.size($1.localPath) })
                 if !stream, !plan.uploads.isEmpty, await !transport.sftpAvailable(host) {

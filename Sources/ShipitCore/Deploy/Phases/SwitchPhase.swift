@@ -21,10 +21,11 @@ struct SwitchPhase: PhaseRunner {
         var commands: [String: RemoteCommand] = [:]
         for (host, id) in ids {
             let history = d.historyLine(event: event, release: id, previous: d.state[host]?.current)
-            commands[host] =
-                d.strategy.traffic == nil || !d.strategy.roles.runsApp(host)
-                ? d.strategy.switchTo(releaseID: id, host: host, historyLine: history)
-                : d.strategy.switchTraffic(releaseID: id, host: host, slot: slot(host), historyLine: history)
+            if let slots = d.strategy.slots, d.strategy.roles.runsApp(host) {
+                commands[host] = slots.switchTraffic(releaseID: id, host: host, slot: slot(host), historyLine: history)
+            } else {
+                commands[host] = d.strategy.switchTo(releaseID: id, host: host, historyLine: history)
+            }
         }
         let plans = commands
         let results = await d.step(step, on: plans.keys.sorted()) { host in

@@ -31,7 +31,8 @@ struct WarmPhase: PhaseRunner {
             }
             // Pre-flight saw this release running warm on that slot: nothing to start, only to check.
             if d.state[host]?.standby == id && d.state[host]?.standbySlot == slot(host) { continue }
-            commands[host] = d.strategy.warm(releaseID: id, host: host, slot: slot(host), reuse: true)
+            guard let slots = d.strategy.slots else { continue }
+            commands[host] = slots.warm(releaseID: id, host: host, slot: slot(host), reuse: true)
         }
         let plans = commands
         let early = startedEarly.filter { slots[$0.key] != nil }
