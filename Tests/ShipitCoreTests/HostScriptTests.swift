@@ -150,7 +150,7 @@ struct HostScriptTests {
         // A second run is refused, naming the holder.
         let other = LockRequest(info: "holder=run-2")
         let (s2, out2, _) = try await h.run(h.strategy.preflight(other, deploying: nil, inventory: false, host: "h1"))
-        #expect(s2 == HostScript.Code.locked.rawValue)
+        #expect(s2 == ScriptExit.locked.rawValue)
         #expect(out2.first("error")?.contains("holder=run-1") == true)
         // Unless the deployer knows run-1 is dead.
         let (s3, out3, _) = try await h.run(
@@ -274,7 +274,7 @@ struct HostScriptTests {
         }
         try h.upload(a)
         let (status, out, text) = try await h.run(h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256))
-        #expect(status == 27, "\(text)")
+        #expect(status == ScriptExit.sharedIsSymlink.rawValue, "\(text)")
         let component = kind == "nested" ? "app" : "config"
         #expect(
             out.first("error")
@@ -368,7 +368,7 @@ struct HostScriptTests {
         let pre = SymlinkStrategy(config: config).preflight(
             Self.lock, deploying: .artifact(a), inventory: false, host: "h1")
         let (status, out, text) = try await h.run(pre)
-        #expect(status == HostScript.Code.sharedMissing.rawValue, "\(text)")
+        #expect(status == ScriptExit.sharedMissing.rawValue, "\(text)")
         #expect(out.first("error")?.contains("config/secrets.yml, log") == true, "\(text)")
         #expect(!FileManager.default.fileExists(atPath: h.dir), "nothing created")
         // On the host, both present: the pre-flight passes; the release's own path seeds shared/.
@@ -394,7 +394,7 @@ struct HostScriptTests {
         let a = try await h.artifact(["big": String(repeating: "x", count: 10_000)])
         let (status, out, _) = try await h.run(
             SymlinkStrategy(config: cfg).preflight(Self.lock, deploying: .artifact(a), inventory: false, host: "h1"))
-        #expect(status == HostScript.Code.diskFull.rawValue)
+        #expect(status == ScriptExit.diskFull.rawValue)
         #expect(out.first("error")?.contains("KB free") == true)
     }
 
@@ -461,7 +461,7 @@ struct HostScriptTests {
         try h.upload(a)
         let (status, out, _) = try await h.run(
             h.strategy.extract(releaseID: a.releaseID, sha256: String(repeating: "0", count: 64)))
-        #expect(status == HostScript.Code.checksum.rawValue)
+        #expect(status == ScriptExit.checksum.rawValue)
         #expect(out.first("error")?.hasPrefix("checksum mismatch") == true)
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID)))
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID) + ".tmp"))
@@ -488,7 +488,7 @@ struct HostScriptTests {
                 h.strategy.extract(releaseID: "r2", sha256: a.sha256)
                     .receiving(stdinAt: h.layout.upload("r2")).rendered,
             ], stdin: tarball.prefix(tarball.count / 2))
-        #expect(bad == HostScript.Code.checksum.rawValue, "\(badOut)")
+        #expect(bad == ScriptExit.checksum.rawValue, "\(badOut)")
         #expect(!FileManager.default.fileExists(atPath: h.layout.release("r2")))
         #expect(!FileManager.default.fileExists(atPath: h.layout.upload("r2")))
         // Nowhere to write it: a clear error, exit 24.

@@ -33,8 +33,8 @@ public struct HostCheck: Sendable {
 
     public func command(host: String, fix: Bool) -> RemoteCommand {
         let toolList = tools(host: host).map(\.tool).joined(separator: "\n")
-        let check = HostScript.make(
-            .check, layout: config.layout, [("FIX", fix ? "1" : ""), ("TOOLS", toolList)],
+        let check = HostScript(
+            .check, layout: config.layout, timeout: 30, variables: [("FIX", fix ? "1" : ""), ("TOOLS", toolList)],
             """
             PATH="$PATH:/usr/sbin:/usr/local/sbin"
             echo "clock=$(date +%s.%N)"
@@ -53,7 +53,8 @@ public struct HostCheck: Sendable {
               [ -n "$t" ] || continue
               if command -v "$t" >/dev/null 2>&1; then echo "tool=ok $t"; else echo "tool=missing $t"; fi
             done
-            """, timeout: 30)
+            """
+        ).command
         return check.then(Strategies.make(config).inventory(host: host))
     }
 }

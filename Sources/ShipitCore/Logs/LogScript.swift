@@ -35,25 +35,33 @@ public struct LogScript: Sendable {
         switch settings.source {
         case .file(let path): return [("SRC", "file"), ("LOGPATH", path)]
         case .command(let cmd): return [("SRC", "command"), ("LOGCMD", cmd)]
-        case .container: return [("SRC", "container"), ("APP", app), ("CNAME", ""), HostScript.engineVariable(engine)]
+        case .container:
+            return [("SRC", "container"), ("APP", app), ("CNAME", ""), ShellFunction.engineVariable(engine)]
         case .namedContainer(let name):
-            return [("SRC", "container"), ("APP", app), ("CNAME", name), HostScript.engineVariable(engine)]
+            return [("SRC", "container"), ("APP", app), ("CNAME", name), ShellFunction.engineVariable(engine)]
         }
     }
 
-    /// Lines of the source on stdout; `FOLLOW` set: only new ones, as they come.
-    static let source = """
-        \(HostScript.engineFunction)
-        container() {
+    /// `log_container`: the lines of the container serving traffic.
+    static let container = ShellFunction(
+        "log_container", requires: [.engine],
+        """
+        log_container() {
           # The container serving traffic: the active slot's with the traffic switch, else the current one.
           c=$CNAME
           if [ -z "$c" ] && [ -f "$SLOTS/active" ]; then read -r a < "$SLOTS/active"; [ -f "$SLOTS/$a.container" ] && read -r c < "$SLOTS/$a.container"; fi
-          if [ -z "$c" ] && [ -f "$ICUR" ]; then read -r cur < "$ICUR"; c="$APP-$cur"; fi
+          if [ -z "$c" ] && [ -f "$IMAGE_CURRENT" ]; then read -r cur < "$IMAGE_CURRENT"; c="$APP-$cur"; fi
           [ -n "$c" ] || { echo "note=no container runs this app here" >&2; return 0; }
           if [ -n "$FOLLOW" ]; then eng logs --timestamps --follow --since 1s "$c" 2>&1
           else eng logs --timestamps ${SINCE:+--since "${SINCE}Z"} "$c" 2>&1 | tail -c "$SCAN"; fi
         }
-        lines() {
+        """)
+
+    /// `log_lines`: lines of the source on stdout; `FOLLOW` set: only new ones, as they come.
+    static let lines = ShellFunction(
+        "log_lines", requires: [container],
+        """
+        log_lines() {
           case "$SRC" in
             file)
               found=
@@ -69,10 +77,10 @@ public struct LogScript: Sendable {
               if [ -n "$FOLLOW" ] && [ -n "$found" ]; then tail -n 0 -F $LOGPATH 2>/dev/null; fi
               ;;
             command) SHIPIT_SINCE="${SINCE:+${SINCE}Z}" SHIPIT_UNTIL="${UNTIL:+${UNTIL}Z}" sh -c "$LOGCMD" 2>&1 | tail -c "$SCAN" ;;
-            container) container ;;
+            container) log_container ;;
           esac
         }
-        """
+        """)
 
     /// The lines of the window, filtered and bounded.
     public func fetch(since: Date?, until: Date?, grep: String?, maxBytes: Int? = nil) -> RemoteCommand {
@@ -81,11 +89,11 @@ public struct LogScript: Sendable {
                 ("SINCE", Self.stamp(since)), ("UNTIL", Self.stamp(until)), ("RE", grep ?? ""),
                 ("MAX", String((maxBytes ?? settings.maxBytes) + 1)), ("SCAN", String(Self.scanLimit)), ("FOLLOW", ""),
             ]
-        return HostScript.make(
-            .logs, layout: layout, vars, prelude: Self.source,
+        return HostScript(
+            .logs, layout: layout, timeout: 60, variables: vars, uses: [.fail, Self.lines],
             """
-            if [ -n "$RE" ]; then echo x | grep -E -e "$RE" >/dev/null 2>&1; [ $? -ne 2 ] || { echo "error=not a valid extended regular expression: $RE"; exit 2; }; fi
-            lines | awk -v since="$SINCE" -v until="$UNTIL" '
+            if [ -n "$RE" ]; then echo x | grep -E -e "$RE" >/dev/null 2>&1; [ $? -ne 2 ] || fail \(ScriptExit.usage) "not a valid extended regular expression: $RE"; fi
+            log_lines | awk -v since="$SINCE" -v until="$UNTIL" '
               { t = ""
                 if ($0 ~ /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-9][0-9]/) { t = substr($0, 1, 19); sub(/ /, "T", t); last = t }
                 k = (t != "" ? t : last)
@@ -93,7 +101,8 @@ public struct LogScript: Sendable {
                 if (until != "" && k != "" && k >= until) next
                 print }' | { if [ -n "$RE" ]; then grep -E -e "$RE"; else cat; fi; } | tail -c "$MAX"
             true
-            """, timeout: 60)
+            """
+        ).command
     }
 
     /// New lines as they come, until the deployer closes stdin; then the whole process group goes.
@@ -106,15 +115,20 @@ public struct LogScript: Sendable {
             ("FOLLOW", "1"),
         ]
         let readers = sources.map { s in
-            "(\n\(HostScript.assign(s.sourceVariables))\nlines | if [ -n \"$RE\" ]; then grep --line-buffered -E -e \"$RE\"; else cat; fi\n) &"
+            ScriptText.block(
+                "(",
+                ScriptText(s.sourceVariables.map { "\($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n"))
+                    + "log_lines | if [ -n \"$RE\" ]; then grep --line-buffered -E -e \"$RE\"; else cat; fi",
+                ") &")
         }
-        return HostScript.make(
-            .logs, layout: sources[0].layout, vars, prelude: source,
-            """
-            \(readers.joined(separator: "\n"))
-            # sshd made this shell a session leader: `kill 0` ends the readers and everything they started.
-            read -r _ || true
-            kill 0
-            """, timeout: nil)
+        return HostScript(
+            .logs, layout: sources[0].layout, timeout: nil, variables: vars, uses: [lines],
+            ScriptText.lines(readers)
+                + """
+                # sshd made this shell a session leader: `kill 0` ends the readers and everything they started.
+                read -r _ || true
+                kill 0
+                """
+        ).command
     }
 }

@@ -53,19 +53,29 @@ public struct MigrationCommands: Sendable {
 
     static let table = "shipit_schema_migrations"
 
-    private func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
-        HostScript.make(
-            step, layout: layout, [("ENVF", settings.envFile)] + vars,
-            """
-            fail() { code=$1; shift; echo "error=$*"; exit "$code"; }
-            short() { printf '%s' "$1" | tail -c 600 | tr '\\n' ' '; }
-            [ -r "$ENVF" ] || fail 40 "migrations: cannot read $ENVF on $(hostname)"
-            set -a; . "$ENVF"; set +a
-            [ -n "${DATABASE_URL:-}" ] || fail 40 "migrations: DATABASE_URL is not set in $ENVF"
-            command -v psql >/dev/null 2>&1 || fail 41 "migrations: psql is not installed on this host"
-            q() { psql "$DATABASE_URL" -qtAX -v ON_ERROR_STOP=1 "$@"; }
+    /// `sql ARGS…`: psql on the database, quiet, unaligned, stopping at the first error.
+    static let sql = ShellFunction(
+        "sql",
+        """
+        sql() { psql "$DATABASE_URL" -qtAX -v ON_ERROR_STOP=1 "$@"; }
+        """)
 
-            """ + body, timeout: 600)
+    private func script(_ step: HostStep, _ vars: [(String, String)], uses: [ShellFunction] = [], _ body: ScriptText)
+        -> RemoteCommand
+    {
+        let connect: ScriptText = """
+            [ -r "$ENV_FILE" ] || fail \(ScriptExit.migrationsUnreadable) "migrations: cannot read $ENV_FILE on $(hostname)"
+            set -a
+            # shellcheck source=/dev/null
+            . "$ENV_FILE"
+            set +a
+            [ -n "${DATABASE_URL:-}" ] || fail \(ScriptExit.migrationsUnreadable) "migrations: DATABASE_URL is not set in $ENV_FILE"
+            command -v psql >/dev/null 2>&1 || fail \(ScriptExit.migrationsDatabase) "migrations: psql is not installed on this host"
+            """
+        return HostScript(
+            step, layout: layout, timeout: 600, variables: [("ENV_FILE", settings.envFile)] + vars,
+            uses: [.fail, .short, Self.sql] + uses, connect + body
+        ).command
     }
 
     /// `applied=<version> <checksum> <name>` lines (none before the first migration).
@@ -73,9 +83,9 @@ public struct MigrationCommands: Sendable {
         script(
             .migrationStatus, [],
             """
-            out=$(q -c "SELECT to_regclass('\(Self.table)') IS NOT NULL" 2>&1) || fail 42 "migrations: database unreachable: $(short "$out")"
+            out=$(sql -c "SELECT to_regclass('\(Self.table)') IS NOT NULL" 2>&1) || fail \(ScriptExit.migrationsRecord) "migrations: database unreachable: $(short "$out")"
             if [ "$out" = t ]; then
-              out=$(q -F ' ' -c "SELECT version, checksum, name FROM \(Self.table) ORDER BY version" 2>&1) || fail 42 "migrations: $(short "$out")"
+              out=$(sql -F ' ' -c "SELECT version, checksum, name FROM \(Self.table) ORDER BY version" 2>&1) || fail \(ScriptExit.migrationsRecord) "migrations: $(short "$out")"
               [ -z "$out" ] || printf '%s\\n' "$out" | sed 's/^/applied=/'
             fi
             true
@@ -89,17 +99,16 @@ public struct MigrationCommands: Sendable {
         script(
             .migrationFetch,
             [
-                ("ID", releaseID), ("REF", reference), HostScript.engineVariable(engine),
-                ("MDIR", settings.dir), ("T", layout.imageMigrations(releaseID)),
-            ],
+                ("ID", releaseID), ("REF", reference), ShellFunction.engineVariable(engine),
+                ("MIGRATIONS_DIR", settings.dir), ("COPY_DIR", layout.imageMigrations(releaseID)),
+            ], uses: [.engine],
             """
-            \(HostScript.engineFunction)
-            rm -rf "$T" "$T.c"; mkdir -p "$META"
-            c=$(eng create "$REF" 2>&1) || fail 44 "migrations: cannot create a container from $REF: $(short "$c")"
+            rm -rf "$COPY_DIR" "$COPY_DIR.c"; mkdir -p "$META"
+            c=$(eng create "$REF" 2>&1) || fail \(ScriptExit.migrationsCopy) "migrations: cannot create a container from $REF: $(short "$c")"
             c=$(printf '%s' "$c" | tail -n 1)
-            if eng cp "$c:/$MDIR" "$T.c" >/dev/null 2>&1; then mv "$T.c" "$T"; else mkdir -p "$T"; fi
+            if eng cp "$c:/$MIGRATIONS_DIR" "$COPY_DIR.c" >/dev/null 2>&1; then mv "$COPY_DIR.c" "$COPY_DIR"; else mkdir -p "$COPY_DIR"; fi
             eng rm -f "$c" >/dev/null 2>&1 || true
-            for f in "$T"/*.sql; do [ -f "$f" ] && echo "mfile=${f##*/} $(base64 -w0 < "$f")"; done
+            for f in "$COPY_DIR"/*.sql; do [ -f "$f" ] && echo "mfile=${f##*/} $(base64 -w0 < "$f")"; done
             true
             """)
     }
@@ -109,20 +118,21 @@ public struct MigrationCommands: Sendable {
     /// file and line psql reports.
     /// `fromImage`: the files were copied out of the image into `.shipit/migrations-<id>/`.
     public func apply(releaseID: String, files: [MigrationSet.File], fromImage: Bool = false) -> RemoteCommand {
-        var body = """
+        var body: ScriptText = """
             R=\(ShellQuote.quote(fromImage ? layout.imageMigrations(releaseID) : layout.release(releaseID)))
-            out=$(q -c "CREATE TABLE IF NOT EXISTS \(Self.table) (version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, release_id text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())" 2>&1) || fail 42 "migrations: $(short "$out")"
+            out=$(sql -c "CREATE TABLE IF NOT EXISTS \(Self.table) (version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, release_id text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())" 2>&1) || fail \(ScriptExit.migrationsRecord) "migrations: $(short "$out")"
 
             """
         for f in files {
             let record =
                 "INSERT INTO \(Self.table) (version, name, checksum, release_id) VALUES (\(f.version), '\(f.name)', '\(f.checksum)', '\(releaseID)')"
             let tx = f.needsNoTransaction ? "" : "--single-transaction "
-            body += """
-                out=$(q \(tx)-f "$R/"\(ShellQuote.quote(fromImage ? FilePath.lastComponent(of: f.path) : f.path)) -c \(ShellQuote.quote(record)) 2>&1) || fail 43 "migration \(f.label) failed: $(short "$out")"
-                echo "applied=\(f.label)"
+            body =
+                body + """
+                    out=$(sql \(tx)-f "$R/"\(ShellQuote.quote(fromImage ? FilePath.lastComponent(of: f.path) : f.path)) -c \(ShellQuote.quote(record)) 2>&1) || fail \(ScriptExit.migrationFailed) "migration \(f.label) failed: $(short "$out")"
+                    echo "applied=\(f.label)"
 
-                """
+                    """
         }
         return script(.migrate, [("ID", releaseID)], body + "true")
     }

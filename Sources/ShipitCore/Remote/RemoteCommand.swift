@@ -8,6 +8,8 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         case argv([String])
         /// Already-rendered shell text. Only builders that quote every value themselves create this.
         case script(String)
+        /// A host script of shipit's own, as a value (rendered when sent).
+        case host(HostScript)
     }
 
     public var body: Body
@@ -34,6 +36,20 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         self.timeout = timeout
     }
 
+    public init(hostScript: HostScript) {
+        self.body = .host(hostScript)
+        self.step = hostScript.step
+        self.alsoRuns = Array(hostScript.steps.dropFirst())
+        self.envPairs = []
+        self.timeout = hostScript.timeout
+    }
+
+    /// The typed script, for a command built from one.
+    public var hostScript: HostScript? {
+        if case .host(let s) = body { return s }
+        return nil
+    }
+
     public init(
         script: String, step: HostStep? = nil, env: [(String, String)] = [], cwd: String? = nil, timeout: Double? = nil
     ) {
@@ -48,6 +64,7 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     /// inventory a rollback needs): one round trip and one shell instead of two. The step stays the
     /// first one's.
     public func then(_ next: RemoteCommand) -> RemoteCommand {
+        if let a = hostScript, let b = next.hostScript { return a.then(b).command }
         guard case .script(let a) = body, case .script(let b) = next.body else { return self }
         var c = self
         c.body = .script(a + "\n" + b)
@@ -58,6 +75,7 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     /// This script, first writing its stdin to `path` (mode 0600, replaced whole): a file and the
     /// command that consumes it in one exec channel, with no SFTP.
     public func receiving(stdinAt path: String) -> RemoteCommand {
+        if let s = hostScript { return s.prepending(ScriptText(Self.receive(path))).command }
         guard case .script(let text) = body else { preconditionFailure("only a builder script can receive a file") }
         var c = self
         c.body = .script(Self.receive(path) + "\n" + text)
@@ -68,6 +86,9 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     /// in the same shell, taking the channel's stdin into `path` first: checks that must pass
     /// before a file is taken, and the file, in one exec channel.
     public func thenReceiving(_ next: RemoteCommand, stdinAt path: String) -> RemoteCommand {
+        if let a = hostScript, let b = next.hostScript {
+            return a.thenOnStdin(b.prepending(ScriptText(Self.receive(path)))).command
+        }
         guard case .script(let a) = body, case .script(let b) = next.body else {
             preconditionFailure("only builder scripts combine")
         }
@@ -82,6 +103,7 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     /// the whole script still succeeds: a later step carried in this channel, whose failure is that
     /// step's (recorded there), not this one's. `next`'s variables and traps stay in its subshell.
     public func thenContained(_ next: RemoteCommand, as key: String) -> RemoteCommand {
+        if let a = hostScript, let b = next.hostScript { return a.thenContained(b, as: key).command }
         guard case .script(let a) = body, case .script(let b) = next.body else {
             preconditionFailure("only builder scripts combine")
         }
@@ -105,6 +127,10 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
     /// holding it open would read the new contents; renamed, the new contents are a new file.
     public func placing(_ files: [(uploaded: String, path: String)]) -> RemoteCommand {
         guard !files.isEmpty else { return self }
+        if let s = hostScript {
+            return s.prepending(ScriptText(files.map { Self.place($0.uploaded, at: $0.path) }.joined(separator: "\n")))
+                .command
+        }
         guard case .script(let text) = body else { preconditionFailure("only a builder script can place files") }
         var c = self
         c.body = .script(files.map { Self.place($0.uploaded, at: $0.path) }.joined(separator: "\n") + "\n" + text)
@@ -120,7 +146,7 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         let u = ShellQuote.quote(uploaded)
         let q = ShellQuote.quote(path)
         return """
-            if ! (chmod 600 \(u) && mv -f \(u) \(q)); then rm -f \(u); echo "error=placing \(path.filter { $0 != "\"" && $0 != "$" && $0 != "`" && $0 != "\\" }) failed"; exit 24; fi
+            if ! (chmod 600 \(u) && mv -f \(u) \(q)); then rm -f \(u); echo "error=placing \(path.filter { $0 != "\"" && $0 != "$" && $0 != "`" && $0 != "\\" }) failed"; exit \(ScriptExit.fileNotPlaced); fi
             """
     }
 
@@ -128,7 +154,7 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         let q = ShellQuote.quote(path)
         let tmp = ShellQuote.quote(path + ".part")
         return """
-            if ! (umask 077 && cat > \(tmp) && mv -f \(tmp) \(q)); then rm -f \(tmp); echo "error=receiving \(path.filter { $0 != "\"" && $0 != "$" && $0 != "`" && $0 != "\\" }) failed (disk full?)"; exit 24; fi
+            if ! (umask 077 && cat > \(tmp) && mv -f \(tmp) \(q)); then rm -f \(tmp); echo "error=receiving \(path.filter { $0 != "\"" && $0 != "$" && $0 != "`" && $0 != "\\" }) failed (disk full?)"; exit \(ScriptExit.fileNotPlaced); fi
             """
     }
 
@@ -152,7 +178,8 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
         case .argv(let argv):
             if !envPairs.isEmpty { parts.append("exec") }
             parts.append(ShellQuote.join(argv))
-        case .script(let text):
+        case .script, .host:
+            let text = scriptText
             if envPairs.isEmpty {
                 parts.append(text)
             } else {
@@ -162,6 +189,14 @@ public struct RemoteCommand: Sendable, Equatable, CustomStringConvertible {
             }
         }
         return parts.joined(separator: " ")
+    }
+
+    private var scriptText: String {
+        switch body {
+        case .argv(let argv): return ShellQuote.join(argv)
+        case .script(let text): return text
+        case .host(let s): return s.rendered
+        }
     }
 
     public var description: String { rendered }

@@ -9,40 +9,34 @@ struct ImageSlots: SlotOperations {
     /// the slot records.
     func warm(releaseID: String, host: String, slot: Int, reuse: Bool) -> RemoteCommand {
         let t = strategy.trafficPart(host)
-        let startContainer = """
+        let startContainer: ScriptText = """
             NAME="$APP-$ID-s$SLOT"
             if ! eng container inspect "$NAME" >/dev/null 2>&1; then
-              eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
-              out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.slot=$SLOT" --label "shipit.digest=${REF##*@}" \(strategy.createArguments(host: host, port: slot)) "$REF" 2>&1) || fail 34 "create failed: $(short "$out")"
+              eng image inspect "$REF" >/dev/null 2>&1 || fail \(ScriptExit.imageMissing) "image $REF is not on this host any more"
+              out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.slot=$SLOT" --label "shipit.digest=${REF##*@}" \(strategy.createArguments(host: host, port: slot)) "$REF" 2>&1) || fail \(ScriptExit.createFailed) "create failed: $(short "$out")"
             fi
-            out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
+            out=$(eng start "$NAME" 2>&1) || fail \(ScriptExit.startFailed) "start $NAME failed: $(short "$out")"
             printf '%s\\n' "$NAME" > "$SLOTS/$SLOT.container"
             eng container inspect --format '{{.State.Pid}}' "$NAME" > "$SHIPIT_PIDFILE" 2>/dev/null
             """
         return strategy.script(
-            .warm, t.vars + [("ID", releaseID), ("SLOT", String(slot)), ("REUSE", reuse ? "1" : "")],
-            """
-            \(ImageStrategy.lookupReference)
-            \(traffic.warmBody(startBody: startContainer))
-            """)
+            .warm, t.vars + [("ID", releaseID), ("SLOT", String(slot)), ("REUSE", reuse ? "1" : "")], uses: t.uses,
+            ImageStrategy.lookupReference + traffic.warmBody(startBody: startContainer))
     }
 
     func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {
         let (vars, body) = traffic.switchBody(
             host: host,
             recordCurrent: """
-                printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
+                printf '%s\\n' "$ID" > "$IMAGE_CURRENT.tmp" && mv "$IMAGE_CURRENT.tmp" "$IMAGE_CURRENT" || fail \(ScriptExit.switchFailed) "cannot record the switch"
                 """)
         // The role containers run the release's image: its reference, as the warm-up found it.
         let roleRestart =
             strategy.roles.processes(on: host).isEmpty
-            ? "" : ImageStrategy.lookupReference + "\n" + strategy.restartRoles(host: host)
+            ? ScriptText.empty : ImageStrategy.lookupReference + strategy.restartRoles(host: host)
         return strategy.script(
-            .switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)],
-            """
-            PREVIOUS=$(cat "$ICUR" 2>/dev/null || true)
-            \(body)
-            \(roleRestart)
-            """)
+            .switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HISTORY_LINE", historyLine)],
+            uses: TrafficSwitch.functions + ImageStrategy.roleFunctions,
+            "PREVIOUS=$(cat \"$IMAGE_CURRENT\" 2>/dev/null || true)" + body + roleRestart)
     }
 }

@@ -31,13 +31,13 @@ public struct ImageStrategy: ReleaseStrategy {
 
     /// The traffic switch's part of a script; a slot's container stops within `stop_timeout`.
     func trafficPart(_ host: String?) -> TrafficScriptPart {
-        traffic.scriptPart(host: host, extraVars: [("STOPT", String(image.stopTimeout))])
+        traffic.scriptPart(host: host, extraVars: [("STOP_TIMEOUT", String(image.stopTimeout))])
     }
 
-    /// `$REF`: the image reference release `$ID` was created from on this host (`$IREL`), or fail.
-    static let lookupReference = """
-        REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IREL" 2>/dev/null)
-        [ -n "$REF" ] || fail 30 "release $ID is not on this host"
+    /// `$REF`: the image reference release `$ID` was created from on this host (`$IMAGE_RELEASES`), or fail.
+    static let lookupReference: ScriptText = """
+        REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IMAGE_RELEASES" 2>/dev/null)
+        [ -n "$REF" ] || fail \(ScriptExit.releaseMissing) "release $ID is not on this host"
         """
 
     /// `<tag>-<first 12 hex of the digest>`: readable, unique per content, a valid identifier.
@@ -49,15 +49,17 @@ public struct ImageStrategy: ReleaseStrategy {
     /// The env file's place on the host, when the config has one.
     var remoteEnvFile: String? { image.envFile == nil ? nil : layout.envFile(app: app) }
 
-    func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
-        let base: [(String, String)] = [("APP", app), HostScript.engineVariable(image.engine)]
-        return HostScript.make(step, layout: layout, base + vars, prelude: Self.helpers, body, timeout: timeout)
+    /// Every script has the app's name, the engine (`eng`, `$ENGINE`) and the role containers'
+    /// `run` arguments (`$ROLE_RUN_ARGS`).
+    func script(_ step: HostStep, _ vars: [(String, String)], uses: [ShellFunction] = [], _ body: ScriptText)
+        -> RemoteCommand
+    {
+        let base: [(String, String)] = [("APP", app), ShellFunction.engineVariable(image.engine)]
+        return HostScript(
+            step, layout: layout, timeout: timeout, variables: base + vars,
+            uses: [.engine, .fail, .short, .currentID] + uses, body
+        ).command
     }
-
-    static let helpers = """
-        \(HostScript.engineFunction)
-        \(HostScript.helpers)
-        """
 
     /// The `create` arguments: labels, published port on the host's own address, env, env file, volumes.
     /// `port`: where the container is published (a slot's port with the traffic switch).
@@ -77,14 +79,14 @@ public struct ImageStrategy: ReleaseStrategy {
 
     /// Creates the release's container if it is not there, from the image already on the host
     /// (never pulls: a rollback must not depend on the registry), and records the release.
-    static func ensureContainer(createArgs: String) -> String {
+    static func ensureContainer(createArgs: String) -> ScriptText {
         """
         NAME="$APP-$ID"
         if ! eng container inspect "$NAME" >/dev/null 2>&1; then
-          eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
-          out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.digest=${REF##*@}" \(createArgs) "$REF" 2>&1) || fail 34 "create failed: $(short "$out")"
+          eng image inspect "$REF" >/dev/null 2>&1 || fail \(ScriptExit.imageMissing) "image $REF is not on this host any more"
+          out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.digest=${REF##*@}" \(createArgs) "$REF" 2>&1) || fail \(ScriptExit.createFailed) "create failed: $(short "$out")"
         fi
-        grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
+        grep -qx "$ID $REF" "$IMAGE_RELEASES" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IMAGE_RELEASES"
         """
     }
 
@@ -100,25 +102,24 @@ public struct ImageStrategy: ReleaseStrategy {
             HostScript.lockVariables(lock) + [
                 ("PULL", pull), ("NAMEONLY", image.name), ("TLS", image.tlsVerify ? "" : "--tls-verify=false"),
             ]
-                + (proxy?.vars ?? []),
+                + (proxy?.vars ?? []), uses: [.takeLock] + (proxy == nil ? [] : TrafficSwitch.functions),
             """
-            mkdir -p "$FAILED" "$SHARED" 2>/dev/null && [ -w "$D" ] || fail 10 "$D is not writable by $(id -un)"
-            set -- $E
-            command -v "$1" >/dev/null 2>&1 || fail 11 "container engine '$1' not found"
-            \(HostScript.lockFunction)
+            mkdir -p "$FAILED" "$SHARED" 2>/dev/null && [ -w "$D" ] || fail \(ScriptExit.notWritable) "$D is not writable by $(id -un)"
+            # shellcheck disable=SC2086 # the engine's words
+            set -- $ENGINE
+            command -v "$1" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "container engine '$1' not found"
             take_lock
             # An env file upload a lost run left under its temporary name (only a lock holder may remove it).
             for f in "$SHARED"/.env-*.part-*; do [ -e "$f" ] && rm -f "$f"; done
-            echo "current=$(cat "$ICUR" 2>/dev/null || true)"
+            echo "current=$(cat "$IMAGE_CURRENT" 2>/dev/null || true)"
             if [ -n "$PULL" ]; then
-              out=$(eng pull $TLS "$PULL" 2>&1) || fail 13 "pull $PULL failed: $(short "$out")"
-              ref=$(eng image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$PULL" 2>/dev/null | grep -m1 "^$NAMEONLY@sha256:") || fail 14 "no digest for $PULL"
+              out=$(eng pull $TLS "$PULL" 2>&1) || fail \(ScriptExit.pullFailed) "pull $PULL failed: $(short "$out")"
+              ref=$(eng image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$PULL" 2>/dev/null | grep -m1 "^$NAMEONLY@sha256:") || fail \(ScriptExit.noDigest) "no digest for $PULL"
               echo "digest=${ref##*@}"
             fi
-            \(proxy?.body ?? "")
-            """)
+            """ + (proxy?.body ?? .empty))
         // The pre-flight already reported the slots: only the releases, marks and lock to add.
-        return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "\ntrue")) : cmd
+        return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "true")) : cmd
     }
 
     /// Tags move: every host must have pulled the same content, and that digest is the release.
@@ -151,15 +152,15 @@ public struct ImageStrategy: ReleaseStrategy {
         }
         // With the traffic switch each slot gets its own container at warm-up (its port is fixed
         // at creation): staging only checks the image and records the release.
-        let body =
+        let body: ScriptText =
             traffic == nil && roles.runsApp(host)
             ? Self.ensureContainer(createArgs: createArguments(host: host))
             : """
-            eng image inspect "$REF" >/dev/null 2>&1 || fail 33 "image $REF is not on this host any more"
-            grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
+            eng image inspect "$REF" >/dev/null 2>&1 || fail \(ScriptExit.imageMissing) "image $REF is not on this host any more"
+            grep -qx "$ID $REF" "$IMAGE_RELEASES" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IMAGE_RELEASES"
             """
         let cmd = script(
-            .create, [("ID", release.id), ("REF", release.imageReference ?? "")], body + "\necho \"created=$ID\"")
+            .create, [("ID", release.id), ("REF", release.imageReference ?? "")], body + "echo \"created=$ID\"")
         return StagePlan(uploads: uploads, command: cmd)
     }
 
@@ -185,45 +186,53 @@ public struct ImageStrategy: ReleaseStrategy {
         script(
             .switch,
             [
-                ("ID", releaseID), ("REF", ""), ("HIST", historyLine), ("STOPT", String(image.stopTimeout)),
-                ("APPHOST", roles.runsApp(host) ? "1" : ""),
-            ],
-            """
-            \(Self.lookupReference)
-            prev=$(cat "$ICUR" 2>/dev/null || true)
-            echo "previous=$prev"
-            # Few engine calls: each costs the host a process start (rootless podman: ~0.1 s of CPU).
-            if [ -n "$APPHOST" ]; then
-              [ -z "$prev" ] || [ "$prev" = "$ID" ] || eng stop -t "$STOPT" "$APP-$prev" >/dev/null 2>&1 || true
-              if ! out=$(eng start "$APP-$ID" 2>&1); then
-                \(Self.ensureContainer(createArgs: createArguments(host: host)).replacing("\n", with: "\n    "))
-                out=$(eng start "$NAME" 2>&1) || fail 32 "start $NAME failed: $(short "$out")"
-              fi
-            fi
-            grep -qx "$ID $REF" "$IREL" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IREL"
-            printf '%s\\n' "$ID" > "$ICUR.tmp" && mv "$ICUR.tmp" "$ICUR" || fail 31 "cannot record the switch"
-            echo "switched=$ID"
-            printf '%s\\n' "$HIST" >> "$HISTORY" || true
-            [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
-            \(restartRoles(host: host))
-            """)
+                ("ID", releaseID), ("REF", ""), ("HISTORY_LINE", historyLine),
+                ("STOP_TIMEOUT", String(image.stopTimeout)),
+                ("RUNS_APP", roles.runsApp(host) ? "1" : ""),
+            ], uses: Self.roleFunctions,
+            Self.lookupReference
+                + """
+                prev=$(cat "$IMAGE_CURRENT" 2>/dev/null || true)
+                echo "previous=$prev"
+                """
+                // Few engine calls: each costs the host a process start (rootless podman: ~0.1 s of CPU).
+                + .when(
+                    "[ -n \"$RUNS_APP\" ]",
+                    """
+                    [ -z "$prev" ] || [ "$prev" = "$ID" ] || eng stop -t "$STOP_TIMEOUT" "$APP-$prev" >/dev/null 2>&1 || true
+                    """
+                        + .when(
+                            "! out=$(eng start \"$APP-$ID\" 2>&1)",
+                            Self.ensureContainer(createArgs: createArguments(host: host))
+                                + """
+                                out=$(eng start "$NAME" 2>&1) || fail \(ScriptExit.startFailed) "start $NAME failed: $(short "$out")"
+                                """))
+                    + """
+                    grep -qx "$ID $REF" "$IMAGE_RELEASES" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IMAGE_RELEASES"
+                    printf '%s\\n' "$ID" > "$IMAGE_CURRENT.tmp" && mv "$IMAGE_CURRENT.tmp" "$IMAGE_CURRENT" || fail \(ScriptExit.switchFailed) "cannot record the switch"
+                    echo "switched=$ID"
+                    printf '%s\\n' "$HISTORY_LINE" >> "$HISTORY" || true
+                    [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
+                    """ + restartRoles(host: host))
     }
 
     public func retreat(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
         let t = trafficPart(host)
         return script(
-            .retreat, [("ID", releaseID), ("HIST", historyLine), ("STOPT", String(image.stopTimeout))] + t.vars,
-            """
-            \(HostScript.appendHistory)
-            \(t.functions)
-            cur=$(cat "$ICUR" 2>/dev/null || true)
-            if [ "$cur" = "$ID" ]; then rm -f "$ICUR" || fail 31 "cannot remove the current release record"; fi
-            \(t.retreatSlots)
-            \(stopRoles(host: host))
-            eng stop -t "$STOPT" "$APP-$ID" >/dev/null 2>&1 || true
-            echo "stopped=yes"
-            echo "retreated=$ID"
-            """)
+            .retreat,
+            [("ID", releaseID), ("HISTORY_LINE", historyLine), ("STOP_TIMEOUT", String(image.stopTimeout))] + t.vars,
+            uses: [.appendHistory] + t.uses + Self.roleFunctions,
+            t.setup
+                + """
+                append_history
+                cur=$(cat "$IMAGE_CURRENT" 2>/dev/null || true)
+                if [ "$cur" = "$ID" ]; then rm -f "$IMAGE_CURRENT" || fail \(ScriptExit.switchFailed) "cannot remove the current release record"; fi
+                """ + t.retreatSlots + stopRoles(host: host)
+                    + """
+                    eng stop -t "$STOP_TIMEOUT" "$APP-$ID" >/dev/null 2>&1 || true
+                    echo "stopped=yes"
+                    echo "retreated=$ID"
+                    """)
     }
 
     /// Keeps the newest `keep_images` releases (never current or the rollback target), removes
@@ -233,34 +242,29 @@ public struct ImageStrategy: ReleaseStrategy {
         return script(
             .finish,
             [
-                ("KEEP", String(image.keepImages)), ("PREV", previous ?? ""), ("HOLDER", holder),
-                ("HIST", historyLine ?? ""),
-            ] + t.vars,
-            """
-            \(HostScript.appendHistory)
-            cur=$(cat "$ICUR" 2>/dev/null || true)
-            \(t.runningReleases)
-            if [ -f "$IREL" ]; then
-              total=$(wc -l < "$IREL")
-              n=0
-              : > "$IREL.new"
-              while read -r id ref; do
-                n=$((n + 1))
-                if [ $((total - n)) -lt "$KEEP" ] || [ "$id" = "$cur" ] || [ "$id" = "$PREV" ] || printf '%s\\n' "$running" | grep -qxF -- "$id"; then
-                  printf '%s %s\\n' "$id" "$ref" >> "$IREL.new"
-                else
-                  eng rm -f "$APP-$id" \(traffic?.settings.slots.map { "\"$APP-$id-s\($0)\"" }.joined(separator: " ") ?? "") >/dev/null 2>&1 || true
-                  eng rmi "$ref" >/dev/null 2>&1 || true
-                  rm -f "$FAILED/$id"
-                  echo "pruned=$id"
+                ("KEEP_RELEASES", String(image.keepImages)), ("KEEP_PREVIOUS", previous ?? ""), ("HOLDER", holder),
+                ("HISTORY_LINE", historyLine ?? ""),
+            ] + t.vars, uses: [.appendHistory, .releaseLock] + t.uses,
+            t.setup + "append_history\ncur=$(cat \"$IMAGE_CURRENT\" 2>/dev/null || true)" + t.runningReleases
+                + """
+                if [ -f "$IMAGE_RELEASES" ]; then
+                  total=$(wc -l < "$IMAGE_RELEASES")
+                  n=0
+                  : > "$IMAGE_RELEASES.new"
+                  while read -r id ref; do
+                    n=$((n + 1))
+                    if [ $((total - n)) -lt "$KEEP_RELEASES" ] || [ "$id" = "$cur" ] || [ "$id" = "$KEEP_PREVIOUS" ] || printf '%s\\n' "$running" | grep -qxF -- "$id"; then
+                      printf '%s %s\\n' "$id" "$ref" >> "$IMAGE_RELEASES.new"
+                    else
+                      eng rm -f "$APP-$id" \(traffic?.settings.slots.map { "\"$APP-$id-s\($0)\"" }.joined(separator: " ") ?? "") >/dev/null 2>&1 || true
+                      eng rmi "$ref" >/dev/null 2>&1 || true
+                      rm -f "$FAILED/$id"
+                      echo "pruned=$id"
+                    fi
+                  done < "$IMAGE_RELEASES"
+                  mv "$IMAGE_RELEASES.new" "$IMAGE_RELEASES"
                 fi
-              done < "$IREL"
-              mv "$IREL.new" "$IREL"
-            fi
-            \(t.functions)
-            \(t.standbyTimer)
-            \(HostScript.unlockBody)
-            """)
+                """ + t.standbyTimer + "release_lock")
     }
 
     /// A release that went live and failed stays (stopped, marked failed) for inspection; one that
@@ -272,58 +276,54 @@ public struct ImageStrategy: ReleaseStrategy {
         return script(
             .abandon,
             [
-                ("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""),
-                ("KEEPIT", keepForInspection ? "1" : ""),
-            ] + t.vars,
-            """
-            \(HostScript.appendHistory)
-            \(t.functions)
-            \(t.stopFailedSlots)
-            if [ -n "$KEEPIT" ]; then
-              { eng container inspect "$APP-$ID" >/dev/null 2>&1 || grep -q "^$ID " "$IREL" 2>/dev/null; } && : > "$FAILED/$ID"
-            elif [ "$(cat "$ICUR" 2>/dev/null)" != "$ID" ]; then
-              eng rm -f "$APP-$ID" >/dev/null 2>&1 || true
-            fi
-            \(HostScript.unlockBody)
-            """)
+                ("ID", releaseID), ("HOLDER", holder), ("HISTORY_LINE", historyLine ?? ""),
+                ("KEEP_FAILED", keepForInspection ? "1" : ""),
+            ] + t.vars, uses: [.appendHistory, .releaseLock] + t.uses,
+            t.setup + "append_history" + t.stopFailedSlots
+                + """
+                if [ -n "$KEEP_FAILED" ]; then
+                  { eng container inspect "$APP-$ID" >/dev/null 2>&1 || grep -q "^$ID " "$IMAGE_RELEASES" 2>/dev/null; } && : > "$FAILED/$ID"
+                elif [ "$(cat "$IMAGE_CURRENT" 2>/dev/null)" != "$ID" ]; then
+                  eng rm -f "$APP-$ID" >/dev/null 2>&1 || true
+                fi
+                release_lock
+                """)
     }
 
     /// Releases whose image is still on the host (one engine call for all), oldest first.
-    static let inventoryBody = """
-        echo "current=$(cat "$ICUR" 2>/dev/null || true)"
-        if [ -f "$IREL" ]; then
+    static let inventoryBody: ScriptText =
+        """
+        echo "current=$(cat "$IMAGE_CURRENT" 2>/dev/null || true)"
+        if [ -f "$IMAGE_RELEASES" ]; then
           present=$(eng images --digests --format '{{.Repository}}@{{.Digest}}' 2>/dev/null)
           while read -r id ref; do
             printf '%s\\n' "$present" | grep -qxF "$ref" && { echo "release=$id"; echo "ref.$id=$ref"; }
-          done < "$IREL"
+          done < "$IMAGE_RELEASES"
         fi
-        \(HostScript.marksAndLock)
-        """
+        """ + .marksAndLock
 
     public func inventory(host: String) -> RemoteCommand {
         let t = trafficPart(host)
-        return script(.inventory, t.vars, t.functions + "\n" + Self.inventoryBody + "\n" + t.slotFacts + "\ntrue")
+        return script(.inventory, t.vars, uses: t.uses, t.setup + Self.inventoryBody + t.slotFacts + "true")
     }
 
     /// The inventory, whether the current release's container runs, and history lines.
     public func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand {
         let t = trafficPart(host)
         return script(
-            .inspect, [("HLINES", String(historyLines)), ("APPHOST", roles.runsApp(host) ? "1" : "")] + t.vars,
-            t.functions + "\n" + Self.inventoryBody + """
-
-                \(t.slotFacts)
-                cur=$(cat "$ICUR" 2>/dev/null || true)
+            .inspect, [("HISTORY_LINES", String(historyLines)), ("RUNS_APP", roles.runsApp(host) ? "1" : "")] + t.vars,
+            uses: t.uses,
+            t.setup + Self.inventoryBody + t.slotFacts
+                + """
+                cur=$(cat "$IMAGE_CURRENT" 2>/dev/null || true)
                 name="$APP-$cur"
                 act=$(cat "$SLOTS/active" 2>/dev/null || true)
                 [ -z "$act" ] || [ ! -f "$SLOTS/$act.container" ] || name=$(cat "$SLOTS/$act.container")
-                if [ -n "$cur" ] && [ -n "$APPHOST" ]; then
+                if [ -n "$cur" ] && [ -n "$RUNS_APP" ]; then
                   st=$(eng container inspect --format '{{.State.Status}}' "$name" 2>/dev/null || echo missing)
                   echo "container=$st"
                 fi
-                \(HostScript.historyTail)
-                true
-                """)
+                """ + .historyTail + "true")
     }
 }
 
@@ -339,24 +339,26 @@ extension ImageStrategy {
     }
 
     /// `$REF` must be set (the switch scripts look it up: `lookupReference`).
-    func restartRoles(host: String) -> String {
+    func restartRoles(host: String) -> ScriptText {
         let procs = roles.processes(on: host)
-        guard !procs.isEmpty else { return "" }
-        return """
-            \(RoleScript.containerFunctions(runArgs: roleRunArguments()))
-            \(RoleScript.containerRestart(procs))
-            """
+        guard !procs.isEmpty else { return .empty }
+        return "ROLE_RUN_ARGS=\(ShellQuote.quote(roleRunArguments()))" + RoleScript.containerRestart(procs)
     }
 
-    func stopRoles(host: String) -> String {
+    func stopRoles(host: String) -> ScriptText {
         let procs = roles.processes(on: host)
-        guard !procs.isEmpty else { return "" }
-        return RoleScript.containerFunctions(runArgs: "") + "\n" + RoleScript.containerStop(procs)
+        guard !procs.isEmpty else { return .empty }
+        return RoleScript.containerStop(procs)
     }
+
+    /// The role container functions, for the scripts that start or stop them.
+    static let roleFunctions = [RoleScript.containerRestart, RoleScript.containerStop]
 
     public func roleCheck(host: String, deadline: Double, interval: Double) -> RemoteCommand? {
         let procs = roles.processes(on: host)
         guard !procs.isEmpty else { return nil }
-        return script(.roleCheck, [], RoleScript.containerCheck(procs, deadline: deadline, interval: interval))
+        return script(
+            .roleCheck, [], uses: [RoleScript.check, RoleScript.containerFind],
+            RoleScript.checkCalls(procs, kind: "container", deadline: deadline, interval: interval))
     }
 }

@@ -132,10 +132,10 @@ extension ReleaseStrategy {
     { nil }
 
     public func unlock(holder: String, historyLine: String?) -> RemoteCommand {
-        HostScript.unlock(layout: layout, holder: holder, historyLine: historyLine, timeout: nil)
+        HostScript.unlock(layout: layout, holder: holder, historyLine: historyLine, timeout: nil).command
     }
 
-    public func forceUnlock() -> RemoteCommand { HostScript.forceUnlock(layout: layout, timeout: nil) }
+    public func forceUnlock() -> RemoteCommand { HostScript.forceUnlock(layout: layout, timeout: nil).command }
 
     /// `shipit maintenance on|off`: the proxy answers 503 with Retry-After and the message.
     public func maintenance(host: String, on: Bool, message: String, retryAfter: Int, historyLine: String)
@@ -144,9 +144,10 @@ extension ReleaseStrategy {
         guard let traffic else { return nil }
         let conf = on ? TrafficSwitch.maintenanceConf(message: message, retryAfter: retryAfter) : ""
         let (vars, body) = traffic.maintenance(host: host, conf: conf)
-        return HostScript.make(
-            .maintenance, layout: layout, vars + [("HIST", historyLine)], prelude: HostScript.helpers, body, timeout: 60
-        )
+        return HostScript(
+            .maintenance, layout: layout, timeout: 60, variables: vars + [("HISTORY_LINE", historyLine)],
+            uses: TrafficSwitch.functions, body
+        ).command
     }
 
     public func rollbackTarget(

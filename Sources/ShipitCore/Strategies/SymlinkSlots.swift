@@ -14,27 +14,24 @@ struct SymlinkSlots: SlotOperations {
             .warm,
             traffic.variables(host: host) + [
                 ("ID", releaseID), ("SLOT", slot.map(String.init) ?? ""), ("REUSE", reuse ? "1" : ""),
-                ("START", strategy.start ?? ""), ("STARTLOG", strategy.layout.startLog),
-            ],
-            """
-            [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
-            \(traffic.warmBody(startBody: strategy.startBody(host: host)))
-            """)
+                ("START", strategy.start ?? ""), ("START_LOG", strategy.layout.startLog),
+            ], uses: TrafficSwitch.functions,
+            "[ -d \"$RELEASES/$ID\" ] || fail \(ScriptExit.releaseMissing) \"release $ID is not on this host\""
+                + traffic.warmBody(startBody: strategy.startBody(host: host)))
     }
 
     func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {
         let (vars, body) = traffic.switchBody(
             host: host,
             recordCurrent: """
-                ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || fail 31 "switch of current failed"
+                ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || fail \(ScriptExit.switchFailed) "switch of current failed"
                 """)
         return strategy.script(
-            .switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HIST", historyLine)],
+            .switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HISTORY_LINE", historyLine)],
+            uses: TrafficSwitch.functions + RoleScript.processFunctions,
             """
-            [ -d "$RELEASES/$ID" ] || fail 30 "release $ID is not on this host"
+            [ -d "$RELEASES/$ID" ] || fail \(ScriptExit.releaseMissing) "release $ID is not on this host"
             current_id; PREVIOUS=$CUR; PREVIOUS=${PREVIOUS##*/}
-            \(body)
-            \(strategy.restartRoles(host: host))
-            """)
+            """ + body + strategy.restartRoles(host: host))
     }
 }

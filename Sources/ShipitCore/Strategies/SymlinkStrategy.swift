@@ -40,8 +40,12 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// How many changed file names an attempt keeps (the count is always exact).
     public static let changeListLimit = 100
 
-    func script(_ step: HostStep, _ vars: [(String, String)], _ body: String) -> RemoteCommand {
-        HostScript.make(step, layout: layout, vars, prelude: HostScript.helpers, body, timeout: timeout)
+    func script(_ step: HostStep, _ vars: [(String, String)], uses: [ShellFunction] = [], _ body: ScriptText)
+        -> RemoteCommand
+    {
+        HostScript(
+            step, layout: layout, timeout: timeout, variables: vars, uses: [.fail, .short, .currentID] + uses, body
+        ).command
     }
 
     /// Free space pre-flight asks for: the artifact times `disk_factor` (the tarball and its
@@ -67,35 +71,32 @@ public struct SymlinkStrategy: ReleaseStrategy {
         let cmd = script(
             .preflight,
             HostScript.lockVariables(lock) + [
-                ("NEED", String(need)), ("TOOLS", Self.tools.joined(separator: " ")),
-                ("SHAREDNEED", sharedNeeded.joined(separator: "\n")),
-            ] + (proxy?.vars ?? []),
+                ("NEED_KB", String(need)), ("TOOLS", Self.tools.joined(separator: " ")),
+                ("SHARED_NEEDED", sharedNeeded.joined(separator: "\n")),
+            ] + (proxy?.vars ?? []), uses: [.takeLock] + (proxy == nil ? [] : TrafficSwitch.functions),
             """
             # Before anything is created: a shared path that is neither on the host nor in the release
             # would become an empty directory where the app expects its config.
-            if [ -n "$SHAREDNEED" ]; then
-              missing=; oldifs=$IFS; IFS='
-            '; set -f
-              for p in $SHAREDNEED; do [ -e "$SHARED/$p" ] || missing="${missing:+$missing, }$p"; done
+            if [ -n "$SHARED_NEEDED" ]; then
+              missing=; oldifs=$IFS; IFS=$NL; set -f
+              for p in $SHARED_NEEDED; do [ -e "$SHARED/$p" ] || missing="${missing:+$missing, }$p"; done
               set +f; IFS=$oldifs
-              [ -z "$missing" ] || { echo "error=shared path(s) not on this host: $missing (in $SHARED); the release does not have them either. Create them on the host (they are linked into every release), or ship them in the release to seed shared/ on a first deploy"; exit 13; }
+              [ -z "$missing" ] || { echo "error=shared path(s) not on this host: $missing (in $SHARED); the release does not have them either. Create them on the host (they are linked into every release), or ship them in the release to seed shared/ on a first deploy"; exit \(ScriptExit.sharedMissing); }
             fi
-            { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ] || mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null; } && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit 10; }
-            for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit 11; }; done
-            \(HostScript.lockFunction)
+            { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ] || mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null; } && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit \(ScriptExit.notWritable); }
+            for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit \(ScriptExit.missingTool); }; done
             take_lock
             # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
             for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part-* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
-            if [ "$NEED" -gt 0 ]; then
+            if [ "$NEED_KB" -gt 0 ]; then
               avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
-              [ "$avail" -ge "$NEED" ] || { echo "error=only ${avail} KB free in $D, need ${NEED} KB"; exit 12; }
+              [ "$avail" -ge "$NEED_KB" ] || { echo "error=only ${avail} KB free in $D, need ${NEED_KB} KB"; exit \(ScriptExit.diskFull); }
             fi
             current_id; cur=$CUR
             echo "current=${cur##*/}"
-            \(proxy?.body ?? "")
-            """)
+            """ + (proxy?.body ?? .empty))
         // The pre-flight already reported the slots: only the releases, marks and lock to add.
-        return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "\ntrue")) : cmd
+        return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "true")) : cmd
     }
 
     public var preflightCarriesArtifact: Bool { true }
@@ -172,42 +173,41 @@ public struct SymlinkStrategy: ReleaseStrategy {
         script(
             .extract,
             [
-                ("ID", releaseID), ("SHA", sha256), ("SHAREDPATHS", shared.joined(separator: "\n")),
-                ("U", layout.upload(releaseID)),
-                ("NEEDGNU", needsGNUTar),
+                ("ID", releaseID), ("SHA256", sha256), ("SHARED_PATHS", shared.joined(separator: "\n")),
+                ("UPLOAD", layout.upload(releaseID)),
+                ("NEEDS_GNU_TAR", needsGNUTar),
             ],
             """
             R="$RELEASES/$ID"
-            trap 'rc=$?; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$U"; exit $rc' EXIT
+            trap 'rc=$?; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$UPLOAD"; exit $rc' EXIT
             # Tools only where the shell cannot do it: every process started costs every host at once.
-            got=$(sha256sum "$U"); got=${got%% *}
-            [ "$got" = "$SHA" ] || { echo "error=checksum mismatch after upload (got $got)"; exit 20; }
-            if [ -n "$NEEDGNU" ]; then
+            got=$(sha256sum "$UPLOAD"); got=${got%% *}
+            [ "$got" = "$SHA256" ] || { echo "error=checksum mismatch after upload (got $got)"; exit \(ScriptExit.checksum); }
+            if [ -n "$NEEDS_GNU_TAR" ]; then
               case $(tar --version 2>/dev/null) in
                 *"GNU tar"*) ;;
-                *) echo "error=the artifact has $NEEDGNU, and this host's tar is not GNU tar (BusyBox?), which could write through them outside the release: refused"; exit 26 ;;
+                *) echo "error=the artifact has $NEEDS_GNU_TAR, and this host's tar is not GNU tar (BusyBox?), which could write through them outside the release: refused"; exit \(ScriptExit.needsGNUTar) ;;
               esac
             fi
             if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
             mkdir -p "$R.tmp"
-            err=$(tar --no-same-owner --no-same-permissions -xzf "$U" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(printf '%s' "$err" | tail -c 300 | tr '\n' ' ')"; exit 21; }
-            if [ -n "$SHAREDPATHS" ]; then
+            err=$(tar --no-same-owner --no-same-permissions -xzf "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(printf '%s' "$err" | tail -c 300 | tr '\n' ' ')"; exit \(ScriptExit.extractFailed); }
+            if [ -n "$SHARED_PATHS" ]; then
               # In this shell, not a pipeline's subshell: a refusal must end the script.
-              oldifs=$IFS; IFS='
-            '; set -f
-              for p in $SHAREDPATHS; do
+              oldifs=$IFS; IFS=$NL; set -f
+              for p in $SHARED_PATHS; do
                 [ -n "$p" ] || continue
                 # Each component, from the top: none may be a symbolic link in the release.
                 rest=$p; sub=
                 while :; do
                   c=${rest%%/*}; sub=${sub:+$sub/}$c
-                  if [ -L "$R.tmp/$sub" ]; then echo "error=shared path $p: $sub is a symbolic link in the artifact; a shared path must be a plain directory or file of the release"; exit 27; fi
+                  if [ -L "$R.tmp/$sub" ]; then echo "error=shared path $p: $sub is a symbolic link in the artifact; a shared path must be a plain directory or file of the release"; exit \(ScriptExit.sharedIsSymlink); fi
                   [ "$rest" = "$c" ] && break
                   rest=${rest#*/}
                 done
                 if [ ! -e "$SHARED/$p" ]; then
                   mkdir -p "$(dirname "$SHARED/$p")"
-                  [ -e "$R.tmp/$p" ] || { echo "error=shared path $p is neither in $SHARED nor in the release"; exit 28; }
+                  [ -e "$R.tmp/$p" ] || { echo "error=shared path $p is neither in $SHARED nor in the release"; exit \(ScriptExit.sharedNowhere); }
                   cp -a "$R.tmp/$p" "$SHARED/$p"
                 fi
                 rm -rf "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
@@ -215,22 +215,21 @@ public struct SymlinkStrategy: ReleaseStrategy {
               done
               set +f; IFS=$oldifs
             fi
-            (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit 22; }
+            (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit \(ScriptExit.manifestFailed); }
             # What changed against the release running now (A added, M modified, D deleted), for the ledger.
             if [ -f "$CURRENT/.shipit-manifest" ]; then
               ch=$(awk 'NR == FNR { old[substr($0, 69)] = substr($0, 1, 64); next }
                         { p = substr($0, 69); if (!(p in old)) print "A " p; else if (old[p] != substr($0, 1, 64)) print "M " p; delete old[p] }
                         END { for (p in old) print "D " p }' "$CURRENT/.shipit-manifest" "$R.tmp/.shipit-manifest" | LC_ALL=C sort)
               # Counted and listed (the first \(Self.changeListLimit)) by the shell itself, a line at a time.
-              n=0; oldifs=$IFS; IFS='
-            '; set -f
+              n=0; oldifs=$IFS; IFS=$NL; set -f
               for line in $ch; do n=$((n + 1)); [ "$n" -gt \(Self.changeListLimit) ] || printf 'change=%s\\n' "$line"; done
               set +f; IFS=$oldifs
               echo "changed=$n"
             fi
             if [ -e "$R" ] || [ -L "$R" ]; then rm -rf "$R"; fi
-            mv "$R.tmp" "$R" || { echo "error=cannot move the release into place (releases/$ID)"; exit 25; }
-            rm -f "$U"
+            mv "$R.tmp" "$R" || { echo "error=cannot move the release into place (releases/$ID)"; exit \(ScriptExit.releaseNotMoved); }
+            rm -f "$UPLOAD"
             sync -f "$R" 2>/dev/null || true
             echo "extracted=$ID"
             """)
@@ -252,22 +251,23 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     /// `start` in the release directory, its output in the start log (a daemon must not hold the
     /// channel), with the start environment.
-    /// `command` names the variable holding the command (`$STOP` runs the same way, exit 33).
-    func startBody(host: String, command: String = "START") -> String {
-        let (what, code) = command == "START" ? ("start", 32) : ("stop", 33)
-        return """
-            \(startExports(host: host))
-            (cd "$RELEASES/$ID" && sh -c "$\(command)") </dev/null >"$STARTLOG" 2>&1
+    /// `command` names the variable holding the command (`$STOP` runs the same way).
+    func startBody(host: String, command: String = "START") -> ScriptText {
+        let (what, code) = command == "START" ? ("start", ScriptExit.startFailed) : ("stop", ScriptExit.stopFailed)
+        return startExports(host: host)
+            + """
+            (cd "$RELEASES/$ID" && sh -c "$\(command)") </dev/null >"$START_LOG" 2>&1
             rc=$?
-            [ ! -s "$STARTLOG" ] || tail -c 2000 "$STARTLOG" >&2  # (a fork only when there is output)
+            # (a fork only when there is output)
+            [ ! -s "$START_LOG" ] || tail -c 2000 "$START_LOG" >&2
             [ $rc -eq 0 ] || { echo "error=\(what) command exited $rc"; exit \(code); }
             """
     }
 
     /// The start environment as exports, with the release's own variables (`$ID`).
-    private func startExports(host: String) -> String {
-        startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n") + """
-
+    private func startExports(host: String) -> ScriptText {
+        ScriptText(startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n"))
+            + """
             export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
             """
     }
@@ -279,16 +279,16 @@ public struct SymlinkStrategy: ReleaseStrategy {
         return """
             D=\(d); cd "$D/current" 2>/dev/null || { echo "no current release in $D" >&2; exit 1; }
             ID=$(pwd -P); ID=${ID##*/}; RELEASES="$D/releases"
-            \(startExports(host: host))
+            \(startExports(host: host).rendered())
             \(command)
             """
     }
 
     /// The host's role processes (a worker…) restarted from release `$ID`, after its switch.
-    func restartRoles(host: String) -> String {
+    func restartRoles(host: String) -> ScriptText {
         let procs = roles.processes(on: host)
-        guard !procs.isEmpty else { return "" }
-        return RoleScript.functions + "\n" + startExports(host: host) + "\n" + RoleScript.restart(procs)
+        guard !procs.isEmpty else { return .empty }
+        return startExports(host: host) + RoleScript.restart(procs)
     }
 
     /// The roles' smoke test on `host` (nil: it runs no role process).
@@ -297,13 +297,9 @@ public struct SymlinkStrategy: ReleaseStrategy {
         guard !procs.isEmpty else { return nil }
         // The status command sees what the process was started with (the release `current` is).
         return script(
-            .roleCheck, [],
-            """
-            current_id; ID=$CUR; ID=${ID##*/}
-            \(startExports(host: host))
-            \(RoleScript.functions)
-            \(RoleScript.check(procs, deadline: deadline, interval: interval))
-            """)
+            .roleCheck, [], uses: [RoleScript.check, RoleScript.processFind],
+            "current_id; ID=$CUR; ID=${ID##*/}" + startExports(host: host)
+                + RoleScript.checkCalls(procs, kind: "process", deadline: deadline, interval: interval))
     }
 
     public var slots: SlotOperations? { traffic.map { SymlinkSlots(strategy: self, traffic: $0) } }
@@ -315,56 +311,45 @@ public struct SymlinkStrategy: ReleaseStrategy {
         return script(
             .switch,
             [
-                ("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HIST", historyLine),
-                ("STARTLOG", layout.startLog),
-            ],
+                ("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HISTORY_LINE", historyLine),
+                ("START_LOG", layout.startLog),
+            ], uses: RoleScript.processFunctions,
             """
-            [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit 30; }
+            [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit \(ScriptExit.releaseMissing); }
             current_id; prev=$CUR
             echo "previous=${prev##*/}"
-            ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || { echo "error=switch failed"; exit 31; }
+            ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || { echo "error=switch failed"; exit \(ScriptExit.switchFailed); }
             echo "switched=$ID"
-            printf '%s\\n' "$HIST" >> "$HISTORY" || true
+            printf '%s\\n' "$HISTORY_LINE" >> "$HISTORY" || true
             [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
-            if [ -n "$START" ]; then
-              \(retire.before.replacing("\n", with: "\n  "))
-              \(startBody(host: host).replacing("\n", with: "\n  "))
-              echo "started=$ID"
-              \(retire.after.replacing("\n", with: "\n  "))
-            fi
-            \(restartRoles(host: host))
-            """)
+            """
+                + .when(
+                    "[ -n \"$START\" ]", retire.before + startBody(host: host) + "echo \"started=$ID\"" + retire.after)
+                + restartRoles(host: host))
     }
 
     public func retreat(releaseID: String, host: String, historyLine: String) -> RemoteCommand {
         let t = traffic.scriptPart(host: host)
         // Without the traffic switch, only the configured `stop` knows how to stop the app.
         let procs = roles.processes(on: host)
-        let stopRoles = procs.isEmpty ? "" : RoleScript.functions + "\n" + RoleScript.stop(procs)
-        let stopBody =
+        let stopRoles = procs.isEmpty ? ScriptText.empty : RoleScript.stop(procs)
+        let stopBody: ScriptText =
             traffic != nil || !roles.runsApp(host)
             ? "echo stopped=yes"
-            : """
-            if [ -n "$STOP" ] && [ -d "$RELEASES/$ID" ]; then
-              \(startBody(host: host, command: "STOP").replacing("\n", with: "\n  "))
-              echo stopped=yes
-            else
-              echo stopped=no
-            fi
-            """
+            : .ifElse(
+                "[ -n \"$STOP\" ] && [ -d \"$RELEASES/$ID\" ]",
+                startBody(host: host, command: "STOP") + "echo stopped=yes",
+                else: "echo stopped=no")
         return script(
             .retreat,
-            [("ID", releaseID), ("HIST", historyLine), ("STOP", stop ?? ""), ("STARTLOG", layout.startLog)] + t.vars,
-            """
-            \(HostScript.appendHistory)
-            \(t.functions)
-            current_id; cur=$CUR
-            if [ "${cur##*/}" = "$ID" ]; then rm -f "$CURRENT" || fail 31 "cannot remove current"; fi
-            \(t.retreatSlots)
-            \(stopRoles)
-            \(stopBody)
-            echo "retreated=$ID"
-            """)
+            [("ID", releaseID), ("HISTORY_LINE", historyLine), ("STOP", stop ?? ""), ("START_LOG", layout.startLog)]
+                + t.vars, uses: [.appendHistory] + t.uses + RoleScript.processFunctions,
+            t.setup
+                + """
+                append_history
+                current_id; cur=$CUR
+                if [ "${cur##*/}" = "$ID" ]; then rm -f "$CURRENT" || fail \(ScriptExit.switchFailed) "cannot remove current"; fi
+                """ + t.retreatSlots + stopRoles + stopBody + "echo \"retreated=$ID\"")
     }
 
     /// Prunes old releases (never current, the rollback target, or a failed release still inside
@@ -373,34 +358,35 @@ public struct SymlinkStrategy: ReleaseStrategy {
         let t = traffic.scriptPart(host: nil)
         return script(
             .finish,
-            [("KEEP", String(keepReleases)), ("PREV", previous ?? ""), ("HOLDER", holder), ("HIST", historyLine ?? "")]
-                + t.vars,
-            """
-            \(HostScript.appendHistory)
-            current_id; cur=$CUR; cur=${cur##*/}
-            \(t.runningReleases)
-            # Newest first, by the shell's own glob (sorted; LC_ALL=C): no ls, grep, sort.
-            nl='
-            '
-            newest=
-            for r in "$RELEASES"/*; do
-              [ -d "$r" ] || continue
-              case "$r" in *.tmp) continue ;; esac
-              newest="${r##*/}$nl$newest"
-            done
-            n=0; oldifs=$IFS; IFS=$nl; set -f
-            for r in $newest; do
-              n=$((n + 1))
-              [ "$n" -le "$KEEP" ] && continue
-              [ "$r" = "$cur" ] || [ "$r" = "$PREV" ] && continue
-              case "$nl$running$nl" in *"$nl$r$nl"*) continue ;; esac
-              rm -rf "$RELEASES/$r" "$FAILED/$r" && echo "pruned=$r"
-            done
-            set +f; IFS=$oldifs
-            \(t.functions)
-            \(t.standbyTimer)
-            \(HostScript.unlockBody)
-            """)
+            [
+                ("KEEP_RELEASES", String(keepReleases)), ("KEEP_PREVIOUS", previous ?? ""), ("HOLDER", holder),
+                ("HISTORY_LINE", historyLine ?? ""),
+            ]
+                + t.vars, uses: [.appendHistory, .releaseLock] + t.uses,
+            t.setup
+                + """
+                append_history
+                current_id; cur=$CUR; cur=${cur##*/}
+                """ + t.runningReleases
+                    + """
+                    # Newest first, by the shell's own glob (sorted; LC_ALL=C): no ls, grep, sort.
+                    nl=$NL
+                    newest=
+                    for r in "$RELEASES"/*; do
+                      [ -d "$r" ] || continue
+                      case "$r" in *.tmp) continue ;; esac
+                      newest="${r##*/}$nl$newest"
+                    done
+                    n=0; oldifs=$IFS; IFS=$nl; set -f
+                    for r in $newest; do
+                      n=$((n + 1))
+                      [ "$n" -le "$KEEP_RELEASES" ] && continue
+                      [ "$r" = "$cur" ] || [ "$r" = "$KEEP_PREVIOUS" ] && continue
+                      case "$nl$running$nl" in *"$nl$r$nl"*) continue ;; esac
+                      rm -rf "$RELEASES/$r" "$FAILED/$r" && echo "pruned=$r"
+                    done
+                    set +f; IFS=$oldifs
+                    """ + t.standbyTimer + "release_lock")
     }
 
     public func abandon(releaseID: String, keepForInspection: Bool, holder: String, historyLine: String?, host: String)
@@ -410,34 +396,32 @@ public struct SymlinkStrategy: ReleaseStrategy {
         return script(
             .abandon,
             [
-                ("ID", releaseID), ("HOLDER", holder), ("HIST", historyLine ?? ""),
-                ("KEEPIT", keepForInspection ? "1" : ""),
-                ("U", layout.upload(releaseID)),
-            ] + t.vars,
-            """
-            \(HostScript.appendHistory)
-            \(t.functions)
-            \(t.stopFailedSlots)
-            rm -rf "$RELEASES/$ID.tmp" "$U"
-            if [ -n "$KEEPIT" ]; then
-              [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
-            else
-              current_id; cur=$CUR; [ "${cur##*/}" = "$ID" ] || rm -rf "$RELEASES/$ID"
-            fi
-            \(HostScript.unlockBody)
-            """)
+                ("ID", releaseID), ("HOLDER", holder), ("HISTORY_LINE", historyLine ?? ""),
+                ("KEEP_FAILED", keepForInspection ? "1" : ""),
+                ("UPLOAD", layout.upload(releaseID)),
+            ] + t.vars, uses: [.appendHistory, .releaseLock] + t.uses,
+            t.setup + "append_history" + t.stopFailedSlots
+                + """
+                rm -rf "$RELEASES/$ID.tmp" "$UPLOAD"
+                if [ -n "$KEEP_FAILED" ]; then
+                  [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
+                else
+                  current_id; cur=$CUR; [ "${cur##*/}" = "$ID" ] || rm -rf "$RELEASES/$ID"
+                fi
+                release_lock
+                """)
     }
 
     /// Current (also left in `$cur`), releases oldest first, failed marks, lock.
-    static let inventoryBody = """
+    static let inventoryBody: ScriptText =
+        """
         current_id; cur=$CUR; cur=${cur##*/}; echo "current=$cur"
         for r in "$RELEASES"/*; do [ -d "$r" ] || continue; case "$r" in *.tmp) continue ;; esac; echo "release=${r##*/}"; done
-        \(HostScript.marksAndLock)
-        """
+        """ + .marksAndLock
 
     public func inventory(host: String) -> RemoteCommand {
         let t = traffic.scriptPart(host: host)
-        return script(.inventory, t.vars, t.functions + "\n" + Self.inventoryBody + "\n" + t.slotFacts + "\ntrue")
+        return script(.inventory, t.vars, uses: t.uses, t.setup + Self.inventoryBody + t.slotFacts + "true")
     }
 
     /// The inventory; optionally the files of `current` checked against the manifest written at
@@ -446,31 +430,28 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand {
         let t = traffic.scriptPart(host: host)
         return script(
-            .inspect, [("VERIFY", verify ? "1" : ""), ("HLINES", String(historyLines))] + t.vars,
-            """
-            \(t.functions)
-            \(Self.inventoryBody)
-            \(t.slotFacts)
-            if [ -n "$VERIFY" ]; then
-              if [ -z "$cur" ]; then echo "files=no-current"
-              elif [ ! -f "$CURRENT/.shipit-manifest" ]; then echo "files=no-manifest"
-              else
-                cd "$CURRENT" || exit 1
-                bad=$(sha256sum -c --quiet .shipit-manifest 2>/dev/null | sed -n 's/: FAILED.*$//p')
-                # Added files: by count first, since a name may hold a newline (the manifest escapes it,
-                # `find` does not); the names are then listed for the operator.
-                extra=""
-                if [ "$(find . -type f ! -name .shipit-manifest -printf . | wc -c)" -ne "$(wc -l < .shipit-manifest)" ]; then
-                  extra=$(find . -type f ! -name .shipit-manifest | LC_ALL=C sort | awk 'NR == FNR { m[substr($0, 67)] = 1; next } !($0 in m)' .shipit-manifest -)
-                  [ -n "$extra" ] || extra="(the number of files changed)"
+            .inspect, [("VERIFY_FILES", verify ? "1" : ""), ("HISTORY_LINES", String(historyLines))] + t.vars,
+            uses: t.uses,
+            t.setup + Self.inventoryBody + t.slotFacts
+                + """
+                if [ -n "$VERIFY_FILES" ]; then
+                  if [ -z "$cur" ]; then echo "files=no-current"
+                  elif [ ! -f "$CURRENT/.shipit-manifest" ]; then echo "files=no-manifest"
+                  else
+                    cd "$CURRENT" || exit 1
+                    bad=$(sha256sum -c --quiet .shipit-manifest 2>/dev/null | sed -n 's/: FAILED.*$//p')
+                    # Added files: by count first, since a name may hold a newline (the manifest escapes it,
+                    # `find` does not); the names are then listed for the operator.
+                    extra=""
+                    if [ "$(find . -type f ! -name .shipit-manifest -printf . | wc -c)" -ne "$(wc -l < .shipit-manifest)" ]; then
+                      extra=$(find . -type f ! -name .shipit-manifest | LC_ALL=C sort | awk 'NR == FNR { m[substr($0, 67)] = 1; next } !($0 in m)' .shipit-manifest -)
+                      [ -n "$extra" ] || extra="(the number of files changed)"
+                    fi
+                    if [ -z "$bad$extra" ]; then echo "files=intact"; else echo "files=modified"; fi
+                    [ -z "$bad" ] || printf '%s\\n' "$bad" | head -n 50 | sed 's/^/modified=/'
+                    [ -z "$extra" ] || printf '%s\\n' "$extra" | head -n 50 | sed 's/^/added=/'
+                  fi
                 fi
-                if [ -z "$bad$extra" ]; then echo "files=intact"; else echo "files=modified"; fi
-                [ -z "$bad" ] || printf '%s\\n' "$bad" | head -n 50 | sed 's/^/modified=/'
-                [ -z "$extra" ] || printf '%s\\n' "$extra" | head -n 50 | sed 's/^/added=/'
-              fi
-            fi
-            \(HostScript.historyTail)
-            true
-            """)
+                """ + .historyTail + "true")
     }
 }

@@ -121,197 +121,61 @@ public struct TrafficSwitch: Sendable {
     /// Variables every traffic fragment reads.
     func variables(host: String) -> [(String, String)] {
         var v: [(String, String)] = [
-            ("SLOTPORTS", settings.slots.map(String.init).joined(separator: " ")), ("BIND", bind(host)),
-            ("LSTOP", legacyStop),
-            ("LSTART", legacyStart), ("LAPP", app), ("LHOST", host), ("PUBPORT", String(publicPort)),
-            ("PUBBIND", health.bindAddress(of: host)),
-            ("DRAINT", String(Int(settings.drain * 10))), ("TMODE", settings.mode.rawValue),
+            ("SLOT_PORTS", settings.slots.map(String.init).joined(separator: " ")), ("SLOT_BIND", bind(host)),
+            ("LEGACY_STOP", legacyStop),
+            ("LEGACY_START", legacyStart), ("APP_NAME", app), ("HOST_NAME", host), ("PUBLIC_PORT", String(publicPort)),
+            ("PUBLIC_BIND", health.bindAddress(of: host)),
+            ("DRAIN_TENTHS", String(Int(settings.drain * 10))), ("PROXY_MODE", settings.mode.rawValue),
         ]
         switch settings.mode {
         case .managed: v += [("NGINX", settings.nginx)]
-        // UPS0: the upstream with no slot, what `point_none` writes.
+        // NO_UPSTREAM: the upstream with no slot, what `point_none` writes.
         case .system:
             v += [
-                ("UPFILE", settings.upstreamFile ?? ""), ("PTEST", settings.test ?? ""),
-                ("PRELOAD", settings.reload ?? ""),
-                ("UPS0", upstream(host: host, slot: nil)),
+                ("UPSTREAM_FILE", settings.upstreamFile ?? ""), ("PROXY_TEST", settings.test ?? ""),
+                ("PROXY_RELOAD", settings.reload ?? ""),
+                ("NO_UPSTREAM", upstream(host: host, slot: nil)),
             ]
         }
         return v
     }
 
-    /// Shell functions: `alive PID`, `proxy_test`, `proxy_reload`, `stop_slot PORT [drain]`.
-    static let functions = """
-        # nginx lives in sbin, which a non-login SSH session's PATH often lacks.
-        PATH="$PATH:/usr/sbin:/usr/local/sbin"
-        # Builtins only (every fork costs the host a process start, on every host at once): `getv
-        # NAME FILE` reads a one-line file into NAME (empty if absent), `alive PID` says whether it
-        # runs (a zombie does not).
-        getv() { eval "$1="; [ -f "$2" ] && read -r "$1" < "$2"; return 0; }
-        alive() {
-          [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
-          read -r st < "/proc/$1/stat" 2>/dev/null || return 1
-          case "$st" in *") Z "*) return 1 ;; esac
-        }
-        proxy_test() {
-          if [ "$TMODE" = managed ]; then "$NGINX" -t -q -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"; else sh -c "$PTEST"; fi
-        }
-        # The managed nginx's worker pids (children of its master), read from /proc without forking.
-        nginx_workers() {
-          getv m "$PROXY/nginx.pid"; [ -n "$m" ] || return 0
-          for d in /proc/[0-9]*; do
-            read -r st < "$d/stat" 2>/dev/null || continue
-            case "$st" in *"(nginx) "*) set -- ${st##*) }; [ "$2" = "$m" ] && echo "${d#/proc/}" ;; esac
-          done
-        }
-        # A graceful reload. nginx's master starts the new workers, then lets the old ones accept for
-        # another 100 ms before it asks them to finish their requests and exit. With `wait`, return
-        # only once they are gone (bounded by the drain time), so every new connection sees the new
-        # config (a switch and maintenance wait; a pre-flight reconfiguration does not need to).
-        proxy_reload() {
-          if [ "$TMODE" != managed ]; then sh -c "$PRELOAD"; return; fi
-          old=$(nginx_workers)
-          "$NGINX" -s reload -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" || return 1
-          [ "${1:-}" = wait ] || return 0
-          i=0; n=$((DRAINT > 50 ? DRAINT * 10 : 500))
-          while [ "$i" -lt "$n" ]; do
-            still=; for p in $old; do alive "$p" && still=1; done
-            [ -z "$still" ] && return 0
-            sleep 0.01; i=$((i + 1))
-          done
-          return 0
-        }
-        # `left_now SLOT`: the moment the proxy stopped sending to SLOT (seconds since boot, read
-        # from /proc/uptime: no fork), for stop_slot's settle time; only a system nginx needs one.
-        left_now() { [ "$TMODE" != managed ] || return 0; read -r up _ < /proc/uptime && printf '%s\\n' "$up" > "$SLOTS/$1.left"; }
-        # Points the proxy at slot $1 and records which slot that is. Managed: the active.sock link is
-        # renamed into place (atomic; takes effect with the next request). System: the upstream file
-        # (the caller tests and reloads).
-        point_to() {
-          getv was "$SLOTS/upstream.slot"
-          if [ "$TMODE" = managed ]; then
-            ln -sfn "slot-$1.sock" "$PROXY/active.sock.tmp" && mv -Tf "$PROXY/active.sock.tmp" "$PROXY/active.sock" || return 1
-          else
-            printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$BIND" "$1" > "$UPFILE.tmp" && mv "$UPFILE.tmp" "$UPFILE" || return 1
-          fi
-          printf '%s\\n' "$1" > "$SLOTS/upstream.slot"
-          [ ! -e "$SLOTS/$1.left" ] || rm -f "$SLOTS/$1.left"  # (rm is a fork: only when there is one)
-          [ -z "$was" ] || [ "$was" = "$1" ] || left_now "$was"
-        }
-        # The switch turned on for an app that was deployed without it: that app holds the public
-        # port. It is stopped (its `stop` command in the release it runs, else the pid in
-        # shared/app.pid: TERM, then KILL after 10 s) right before the managed proxy starts and binds
-        # the port, retried for 5 s while the port frees. Prints how long the port answered no one.
-        # `in_place CMD`: CMD in the release `current` names, with the environment `start` gets
-        # without the switch (the public port), output to the start log.
-        in_place() {
-          current_id
-          (cd "$CURRENT" && export SHIPIT_APP="$LAPP" SHIPIT_HOST="$LHOST" PORT="$PUBPORT" SHIPIT_BIND="$PUBBIND" SHIPIT_DEPLOY_TO="$D" \
-            SHIPIT_RELEASE="$CUR" SHIPIT_RELEASE_PATH="$RELEASES/$CUR" && sh -c "$1") >>"$META/start.log" 2>&1
-        }
-        adopt_port() {
-          read -r t0 _ < /proc/uptime
-          if [ -n "$LSTOP" ]; then
-            in_place "$LSTOP" || true
-            rm -f "$SHARED/app.pid"
-          else
-            getv lp "$SHARED/app.pid"
-            if alive "$lp"; then
-              kill -TERM "$lp" 2>/dev/null
-              i=0; while alive "$lp" && [ "$i" -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
-              alive "$lp" && kill -KILL "$lp" 2>/dev/null
-            fi
-            # Its pid is stale now: a later start reading it could stop whatever took the number.
-            rm -f "$SHARED/app.pid"
-          fi
-          rm -f "$PROXY"/slot-*.sock
-          i=0
-          until out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1); do
-            i=$((i + 1))
-            if [ "$i" -ge 250 ]; then
-              # The port stayed taken (or nginx cannot bind it): the old app comes back in place,
-              # so the port is not left with no one behind it.
-              [ -z "$LSTART" ] || in_place "$LSTART" || true
-              return 1
-            fi
-            sleep 0.02
-          done
-          read -r t1 _ < /proc/uptime
-          echo "proxy.adopted.ms=$(( (${t1%.*}${t1#*.} - ${t0%.*}${t0#*.}) * 10 ))"
-        }
-        # The proxy serves no slot, as before the first deploy. System: the caller tests and reloads.
-        point_none() {
-          getv was "$SLOTS/upstream.slot"
-          if [ "$TMODE" = managed ]; then rm -f "$PROXY/active.sock" "$SLOTS/upstream.slot"
-          else printf '%s' "$UPS0" > "$UPFILE"; rm -f "$SLOTS/upstream.slot"; fi
-          [ -z "$was" ] || left_now "$was"
-        }
-        # Whether slot $1 left the proxy long enough ago for a reload to have taken effect. A system
-        # nginx's reload command returns before its old workers stop accepting, and they still send
-        # new connections to the old upstream for a moment: a slot stopped right after a switch away
-        # (the closing script after a rollback) would answer them 502. The managed proxy switches by
-        # renaming a link, effective with the next request: it records no time, so settled at once.
-        settled() {
-          getv left "$SLOTS/$1.left"; [ -n "$left" ] || return 0
-          read -r up _ < /proc/uptime || return 0
-          n=${up%.*}${up#*.}; n=${n#0}; n=${n#0}; l=${left%.*}${left#*.}; l=${l#0}; l=${l#0}
-          [ $((n - l)) -ge 200 ]
-        }
-        # Whether a connection to slot $1 is open (ss, when the host has it).
-        busy() { command -v ss >/dev/null 2>&1 && ss -Htn state established "( src $BIND:$1 )" 2>/dev/null | grep -q .; }
-        # Stops the app on a slot. With drain: first waits (up to DRAINT tenths of a second) until the
-        # proxy's switch away from it has settled and no connection to it is open, so in-flight
-        # requests finish.
-        stop_slot() {
-          pf="$SLOTS/$1.pid"
-          getv pid "$pf"
-          if [ -n "${2:-}" ] && alive "$pid"; then
-            i=0
-            while [ "$i" -lt "$DRAINT" ] && { ! settled "$1" || busy "$1"; }; do sleep 0.1; i=$((i + 1)); done
-          fi
-          if [ -f "$SLOTS/$1.container" ] && command -v eng >/dev/null 2>&1; then
-            # A container (image strategy): the engine stops it (SIGTERM, then SIGKILL after STOPT).
-            getv cname "$SLOTS/$1.container"
-            eng stop -t "${STOPT:-10}" "$cname" >/dev/null 2>&1 || true
-          elif alive "$pid"; then
-            kill -TERM "$pid" 2>/dev/null
-            i=0; while alive "$pid" && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-            alive "$pid" && kill -KILL "$pid" 2>/dev/null
-          fi
-          rm -f "$pf" "$SLOTS/$1.release" "$SLOTS/$1.container" "$SLOTS/$1.left"
-        }
-        """
+    /// The functions every traffic fragment may call.
+    static let functions: [ShellFunction] = [
+        .fail, .short, .getValue, .alive, proxyTest, proxyReload, pointTo, pointNone, adoptPort, stopSlot, undoSwitch,
+    ]
 
     /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
     /// proxy started when it is not running (managed), the slots' state reported.
-    func preflight(host: String) -> (vars: [(String, String)], body: String) {
+    func preflight(host: String) -> (vars: [(String, String)], body: ScriptText) {
         let conf = nginxConf(host: host)
         let sum = (try? Digest.sha256Hex(Data(conf.utf8))) ?? conf
-        let vars = variables(host: host) + [("NGXCONF", conf), ("CONFSUM", sum)]
+        let vars = variables(host: host) + [("NGINX_CONF", conf), ("NGINX_CONF_SUM", sum)]
         return (
             vars,
-            Self.functions + """
+            Self.sbinPath
+                + """
 
-                [ -d "$SLOTS" ] && [ -d "$PROXY/tmp" ] || mkdir -p "$SLOTS" "$PROXY/tmp" || fail 10 "cannot create $SLOTS"
+                [ -d "$SLOTS" ] && [ -d "$PROXY/tmp" ] || mkdir -p "$SLOTS" "$PROXY/tmp" || fail \(ScriptExit.notWritable) "cannot create $SLOTS"
                 # A run that died between writing the upstream and recording the switch left them apart:
                 # the slot recorded as active is the one the proxy serves from.
                 getv active "$SLOTS/active"; getv upslot "$SLOTS/upstream.slot"
                 reconcile=
-                if [ -n "$active" ] && { [ "$upslot" != "$active" ] || { [ "$TMODE" = managed ] && [ ! -L "$PROXY/active.sock" ]; }; }; then
-                  point_to "$active" || fail 31 "cannot point the proxy at slot $active"
-                  [ "$TMODE" = managed ] || reconcile=1
+                if [ -n "$active" ] && { [ "$upslot" != "$active" ] || { [ "$PROXY_MODE" = managed ] && [ ! -L "$PROXY/active.sock" ]; }; }; then
+                  point_to "$active" || fail \(ScriptExit.switchFailed) "cannot point the proxy at slot $active"
+                  [ "$PROXY_MODE" = managed ] || reconcile=1
                   echo "proxy.reconciled=$active"
                 fi
-                if [ "$TMODE" = managed ]; then
-                  command -v "$NGINX" >/dev/null 2>&1 || fail 11 "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
+                if [ "$PROXY_MODE" = managed ]; then
+                  command -v "$NGINX" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
                   [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
                   # The config is rewritten (and tested) only when it changed: its checksum says so.
                   changed=
                   getv sum "$PROXY/nginx.conf.sum"
-                  if [ "$sum" != "$CONFSUM" ] || [ ! -f "$PROXY/nginx.conf" ]; then
+                  if [ "$sum" != "$NGINX_CONF_SUM" ] || [ ! -f "$PROXY/nginx.conf" ]; then
                     changed=1
                     [ -f "$PROXY/nginx.conf" ] && mv "$PROXY/nginx.conf" "$PROXY/nginx.conf.old"
-                    printf '%s\\n' "$NGXCONF" > "$PROXY/nginx.conf"
+                    printf '%s\\n' "$NGINX_CONF" > "$PROXY/nginx.conf"
                   fi
                   getv npid "$PROXY/nginx.pid"; running=; alive "$npid" && running=1
                   # nginx -t when something changed or nginx must start; a running, unchanged config was
@@ -320,12 +184,12 @@ public struct TrafficSwitch: Sendable {
                     if ! out=$(proxy_test 2>&1); then
                       [ -f "$PROXY/nginx.conf.old" ] && mv "$PROXY/nginx.conf.old" "$PROXY/nginx.conf"
                       rm -f "$PROXY/nginx.conf.sum"
-                      fail 50 "proxy config invalid (nginx -t): $(short "$out")"
+                      fail \(ScriptExit.proxyConfigInvalid) "proxy config invalid (nginx -t): $(short "$out")"
                     fi
-                    printf '%s\\n' "$CONFSUM" > "$PROXY/nginx.conf.sum"
+                    printf '%s\\n' "$NGINX_CONF_SUM" > "$PROXY/nginx.conf.sum"
                   fi
                   if [ -n "$running" ]; then
-                    if [ -n "$changed$reconcile" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
+                    if [ -n "$changed$reconcile" ]; then out=$(proxy_reload 2>&1) || fail \(ScriptExit.proxyReloadFailed) "proxy reload failed: $(short "$out")"; fi
                     echo "proxy=running"
                   elif [ -z "$active" ] && [ -L "$CURRENT" ]; then
                     # A release deployed without the switch serves here, maybe on the public port: the
@@ -335,24 +199,23 @@ public struct TrafficSwitch: Sendable {
                   else
                     # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
                     rm -f "$PROXY"/slot-*.sock
-                    out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1) || fail 53 "proxy did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on the public port?)"
+                    out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1) || fail \(ScriptExit.proxyStartFailed) "proxy did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on the public port?)"
                     echo "proxy=started"
                   fi
                 else
-                  touch "$UPFILE" 2>/dev/null || fail 10 "cannot write the upstream file $UPFILE"
-                  out=$(proxy_test 2>&1) || fail 50 "proxy config invalid: $(short "$out")"
-                  if [ -n "$reconcile" ]; then out=$(proxy_reload 2>&1) || fail 52 "proxy reload failed: $(short "$out")"; fi
+                  touch "$UPSTREAM_FILE" 2>/dev/null || fail \(ScriptExit.notWritable) "cannot write the upstream file $UPSTREAM_FILE"
+                  out=$(proxy_test 2>&1) || fail \(ScriptExit.proxyConfigInvalid) "proxy config invalid: $(short "$out")"
+                  if [ -n "$reconcile" ]; then out=$(proxy_reload 2>&1) || fail \(ScriptExit.proxyReloadFailed) "proxy reload failed: $(short "$out")"; fi
                   echo "proxy=system"
                 fi
-                \(Self.slotFacts)
-                """
+                """ + Self.slotFacts
         )
     }
 
     /// `slot.active=PORT`, `slot.PORT=RELEASE running|stopped`, `maintenance=on|off`.
-    static let slotFacts = """
+    static let slotFacts: ScriptText = """
         getv sa "$SLOTS/active"; echo "slot.active=$sa"
-        for s in $SLOTPORTS; do
+        for s in $SLOT_PORTS; do
           getv sp "$SLOTS/$s.pid"; getv sr "$SLOTS/$s.release"
           st=stopped; alive "$sp" && st=running
           echo "slot.$s=$sr $st"
@@ -363,26 +226,28 @@ public struct TrafficSwitch: Sendable {
     /// Starts `$ID` on `$SLOT` (never the slot serving traffic; empty: the idle one) with `PORT` and `SHIPIT_PIDFILE`;
     /// with `$REUSE`, a slot already running that release is kept as it is (a warm standby).
     /// `startBody` is the strategy's start (symlink: the `start` command in the release dir).
-    func warmBody(startBody: String) -> String {
-        Self.functions + """
+    func warmBody(startBody: ScriptText) -> ScriptText {
+        Self.sbinPath
+            + """
 
             mkdir -p "$SLOTS"
             getv act "$SLOTS/active"
             # No slot given (a warm-up riding in an earlier step's script): the one not serving, as
             # TrafficSettings.idle(after:) picks it.
-            if [ -z "$SLOT" ]; then for s in $SLOTPORTS; do [ "$s" = "$act" ] || { SLOT=$s; break; }; done; fi
+            if [ -z "$SLOT" ]; then for s in $SLOT_PORTS; do [ "$s" = "$act" ] || { SLOT=$s; break; }; done; fi
             getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
-            [ "$act" != "$SLOT" ] || fail 35 "slot $SLOT serves traffic: refusing to restart it"
+            [ "$act" != "$SLOT" ] || fail \(ScriptExit.slotServesTraffic) "slot $SLOT serves traffic: refusing to restart it"
             if [ -n "$REUSE" ] && [ "$rel" = "$ID" ] && alive "$pid"; then
               echo "warmed=$ID"; echo "slot=$SLOT"; echo "reused=1"; exit 0
             fi
             stop_slot "$SLOT"
             export PORT="$SLOT" SHIPIT_SLOT="$SLOT" SHIPIT_PIDFILE="$SLOTS/$SLOT.pid"
-            \(startBody)
-            [ -s "$SLOTS/$SLOT.pid" ] || fail 36 "the start command did not write the app's pid to \\$SHIPIT_PIDFILE: shipit could not stop it later"
-            printf '%s\\n' "$ID" > "$SLOTS/$SLOT.release"
-            echo "warmed=$ID"; echo "slot=$SLOT"
-            """
+            """ + startBody
+                + """
+                [ -s "$SLOTS/$SLOT.pid" ] || fail \(ScriptExit.noPidFile) "the start command did not write the app's pid to \\$SHIPIT_PIDFILE: shipit could not stop it later"
+                printf '%s\\n' "$ID" > "$SLOTS/$SLOT.release"
+                echo "warmed=$ID"; echo "slot=$SLOT"
+                """
     }
 
     /// Points the proxy at `$SLOT` (which must run `$ID`): the upstream file replaced, the config
@@ -390,41 +255,42 @@ public struct TrafficSwitch: Sendable {
     /// upstream is put back. Then `current`, the active slot and the history line.
     /// `recordCurrent`: how the strategy records the release that now serves (the `current` link;
     /// the image strategy's current file).
-    func switchBody(host: String, recordCurrent: String) -> (vars: [(String, String)], body: String) {
+    func switchBody(host: String, recordCurrent: ScriptText) -> (vars: [(String, String)], body: ScriptText) {
         (
             variables(host: host),
-            Self.functions + """
+            Self.sbinPath
+                + """
 
                 getv rel "$SLOTS/$SLOT.release"; getv pid "$SLOTS/$SLOT.pid"
-                [ "$rel" = "$ID" ] && alive "$pid" || fail 37 "release $ID is not running on slot $SLOT"
+                [ "$rel" = "$ID" ] && alive "$pid" || fail \(ScriptExit.slotNotRunning) "release $ID is not running on slot $SLOT"
                 echo "previous=$PREVIOUS"
                 getv oldact "$SLOTS/active"
                 # On failure the proxy goes back to the slot that served (or to none before the first).
-                undo() { if [ -n "$oldact" ]; then point_to "$oldact"; else point_none; fi; }
-                point_to "$SLOT" || fail 31 "cannot point the proxy at slot $SLOT"
-                if [ "$TMODE" = managed ]; then
+                point_to "$SLOT" || fail \(ScriptExit.switchFailed) "cannot point the proxy at slot $SLOT"
+                if [ "$PROXY_MODE" = managed ]; then
                   getv npid "$PROXY/nginx.pid"
                   if ! alive "$npid" && ! adopt_port; then
-                    undo; fail 53 "the proxy did not start on the public port after the app that held it was stopped (that app was started again in place): $(printf '%s' "$out" | grep -m1 emerg | tail -c 300)"
+                    undo_switch "$oldact"; fail \(ScriptExit.proxyStartFailed) "the proxy did not start on the public port after the app that held it was stopped (that app was started again in place): $(printf '%s' "$out" | grep -m1 emerg | tail -c 300)"
                   fi
                 else
-                  if ! out=$(proxy_test 2>&1); then undo; fail 51 "proxy config invalid after the switch, switch undone: $(short "$out")"; fi
-                  if ! out=$(proxy_reload 2>&1); then undo; proxy_reload >/dev/null 2>&1; fail 52 "proxy reload failed, switch undone: $(short "$out")"; fi
+                  if ! out=$(proxy_test 2>&1); then undo_switch "$oldact"; fail \(ScriptExit.proxyConfigInvalidAfterSwitch) "proxy config invalid after the switch, switch undone: $(short "$out")"; fi
+                  if ! out=$(proxy_reload 2>&1); then undo_switch "$oldact"; proxy_reload >/dev/null 2>&1; fail \(ScriptExit.proxyReloadFailed) "proxy reload failed, switch undone: $(short "$out")"; fi
                 fi
                 printf '%s\\n' "$SLOT" > "$SLOTS/active"
-                \(recordCurrent)
-                echo "switched=$ID"; echo "slot=$SLOT"
-                printf '%s\\n' "$HIST" >> "$HISTORY" || true
-                [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
-                """
+                """ + recordCurrent
+                    + """
+                    echo "switched=$ID"; echo "slot=$SLOT"
+                    printf '%s\\n' "$HISTORY_LINE" >> "$HISTORY" || true
+                    [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
+                    """
         )
     }
 
     /// For a closing script: stops, after draining, every slot that runs `$ID` but serves no
     /// traffic (a release that failed its warm-up, or was switched away from).
-    static let stopFailedSlots = """
+    static let stopFailedSlots: ScriptText = """
         getv act "$SLOTS/active"
-        for s in $SLOTPORTS; do
+        for s in $SLOT_PORTS; do
           getv rel "$SLOTS/$s.release"
           [ "$s" != "$act" ] && [ "$rel" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
         done
@@ -433,14 +299,14 @@ public struct TrafficSwitch: Sendable {
 
     /// A first release that failed after its switch has nothing to go back to: the proxy serves no
     /// slot again (as before the first deploy), and every slot running `$ID` stops after draining.
-    static let retreatSlots = """
+    static let retreatSlots: ScriptText = """
         getv act "$SLOTS/active"; rel=; [ -z "$act" ] || getv rel "$SLOTS/$act.release"
         if [ -n "$act" ] && [ "$rel" = "$ID" ]; then
           point_none
-          [ "$TMODE" = managed ] || proxy_reload >/dev/null 2>&1 || true
+          [ "$PROXY_MODE" = managed ] || proxy_reload >/dev/null 2>&1 || true
           rm -f "$SLOTS/active"
         fi
-        for s in $SLOTPORTS; do
+        for s in $SLOT_PORTS; do
           getv rel "$SLOTS/$s.release"
           [ "$rel" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
         done
@@ -449,11 +315,11 @@ public struct TrafficSwitch: Sendable {
 
     /// After a deploy: with `standby: SECONDS`, a detached timer on the host stops the warm standby
     /// then, if it is still the idle slot's release (a later deploy or rollback may have moved on).
-    func standbyTimer() -> String {
-        guard let seconds = settings.standbySeconds else { return "" }
+    func standbyTimer() -> ScriptText {
+        guard let seconds = settings.standbySeconds else { return .empty }
         return """
             getv act "$SLOTS/active"
-            for s in $SLOTPORTS; do
+            for s in $SLOT_PORTS; do
               [ "$s" != "$act" ] || continue
               getv rel "$SLOTS/$s.release"; [ -n "$rel" ] || continue
               setsid sh -c 'sleep "$1"; [ "$(cat "$2/active" 2>/dev/null)" != "$3" ] && [ "$(cat "$2/$3.release" 2>/dev/null)" = "$4" ] || exit 0
@@ -472,7 +338,7 @@ public struct TrafficSwitch: Sendable {
     /// there is a proxy to retire.
     /// `address`: what the public listener binds (`0.0.0.0`: every address), so the wait watches
     /// this host's listener alone where hosts share a network.
-    static func retireProxy(port: Int?, address: String?) -> (before: String, after: String) {
+    static func retireProxy(port: Int?, address: String?) -> (before: ScriptText, after: ScriptText) {
         let filter = port.map { p in
             address.map { $0 == "0.0.0.0" ? "sport = :\(p)" : "sport = :\(p) and src \(HostAddress.bracketed($0))" }
                 ?? "sport = :\(p)"
@@ -524,28 +390,29 @@ public struct TrafficSwitch: Sendable {
               echo "proxy.retired.ms=$(( (${t1%.*}${t1#*.} - ${t0%.*}${t0#*.}) * 10 ))"
             fi
             """
-        return (before, after)
+        return (ScriptText(before), ScriptText(after))
     }
 
     /// Releases running on a slot: never pruned.
-    static let runningReleases = """
+    static let runningReleases: ScriptText = """
         running=$(cat "$SLOTS"/*.release 2>/dev/null || true)
         """
 
     /// Maintenance on or off: the include written, the config tested, a graceful reload.
-    func maintenance(host: String, conf: String) -> (vars: [(String, String)], body: String) {
+    func maintenance(host: String, conf: String) -> (vars: [(String, String)], body: ScriptText) {
         (
-            variables(host: host) + [("MCONF", conf)],
-            Self.functions + """
+            variables(host: host) + [("MAINTENANCE_CONF", conf)],
+            Self.sbinPath
+                + """
 
-                [ "$TMODE" = managed ] || fail 54 "maintenance mode needs the managed proxy (mode: managed)"
-                [ -f "$PROXY/nginx.conf" ] || fail 54 "the proxy is not set up on this host yet: deploy once first"
+                [ "$PROXY_MODE" = managed ] || fail \(ScriptExit.maintenanceUnavailable) "maintenance mode needs the managed proxy (mode: managed)"
+                [ -f "$PROXY/nginx.conf" ] || fail \(ScriptExit.maintenanceUnavailable) "the proxy is not set up on this host yet: deploy once first"
                 cp -p "$PROXY/maintenance.conf" "$PROXY/maintenance.conf.prev" 2>/dev/null || : > "$PROXY/maintenance.conf.prev"
-                printf '%s' "$MCONF" > "$PROXY/maintenance.conf"
-                if ! out=$(proxy_test 2>&1); then mv "$PROXY/maintenance.conf.prev" "$PROXY/maintenance.conf"; fail 51 "proxy config invalid: $(short "$out")"; fi
-                out=$(proxy_reload wait 2>&1) || fail 52 "proxy reload failed: $(short "$out")"
+                printf '%s' "$MAINTENANCE_CONF" > "$PROXY/maintenance.conf"
+                if ! out=$(proxy_test 2>&1); then mv "$PROXY/maintenance.conf.prev" "$PROXY/maintenance.conf"; fail \(ScriptExit.proxyConfigInvalidAfterSwitch) "proxy config invalid: $(short "$out")"; fi
+                out=$(proxy_reload wait 2>&1) || fail \(ScriptExit.proxyReloadFailed) "proxy reload failed: $(short "$out")"
                 if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
-                printf '%s\\n' "$HIST" >> "$HISTORY" || true
+                printf '%s\\n' "$HISTORY_LINE" >> "$HISTORY" || true
                 """
         )
     }
@@ -556,13 +423,14 @@ public struct TrafficSwitch: Sendable {
 /// either way.
 struct TrafficScriptPart {
     var vars: [(String, String)] = []
-    var functions = ""
-    var slotFacts = ""
-    var stopFailedSlots = ""
-    var retreatSlots = ""
+    var uses: [ShellFunction] = []
+    var setup: ScriptText = .empty
+    var slotFacts: ScriptText = .empty
+    var stopFailedSlots: ScriptText = .empty
+    var retreatSlots: ScriptText = .empty
     /// Sets `$running`: the releases on a slot (never pruned).
-    var runningReleases = "running="
-    var standbyTimer = ""
+    var runningReleases: ScriptText = "running="
+    var standbyTimer: ScriptText = .empty
 }
 
 extension Optional where Wrapped == TrafficSwitch {
@@ -571,8 +439,8 @@ extension Optional where Wrapped == TrafficSwitch {
     func scriptPart(host: String?, extraVars: [(String, String)] = []) -> TrafficScriptPart {
         guard let t = self else { return TrafficScriptPart() }
         return TrafficScriptPart(
-            vars: t.variables(host: host ?? "") + extraVars,
-            functions: TrafficSwitch.functions, slotFacts: TrafficSwitch.slotFacts,
+            vars: t.variables(host: host ?? "") + extraVars, uses: TrafficSwitch.functions,
+            setup: TrafficSwitch.sbinPath, slotFacts: TrafficSwitch.slotFacts,
             stopFailedSlots: TrafficSwitch.stopFailedSlots, retreatSlots: TrafficSwitch.retreatSlots,
             runningReleases: TrafficSwitch.runningReleases, standbyTimer: t.standbyTimer())
     }
