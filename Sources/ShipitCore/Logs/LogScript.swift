@@ -117,7 +117,9 @@ public struct LogScript: Sendable {
         let readers = sources.map { s in
             ScriptText.block(
                 "(",
-                ScriptText(s.sourceVariables.map { "\($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n"))
+                ScriptText(
+                    s.sourceVariables.map { HostScript.assignment(.init(name: $0.0, value: $0.1)) }.joined(
+                        separator: "\n"))
                     + "log_lines | if [ -n \"$RE\" ]; then grep --line-buffered -E -e \"$RE\"; else cat; fi",
                 ") &")
         }

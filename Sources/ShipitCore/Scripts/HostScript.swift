@@ -139,7 +139,9 @@ public struct HostScript: Sendable, Equatable {
         return text.filter { !$0.isEmpty }.joined(separator: "\n")
     }
 
-    static func assignment(_ v: Variable) -> String { "\(v.name)=\(ShellQuote.quote(v.value))" }
+    /// Always in single quotes (a bare word such as `file` reads as a command name to a reader and
+    /// to shellcheck).
+    static func assignment(_ v: Variable) -> String { "\(v.name)='\(v.value.replacing("'", with: "'\\''"))'" }
 
     /// The script as a command, with the steps it runs after its first.
     public var command: RemoteCommand { RemoteCommand(hostScript: self) }

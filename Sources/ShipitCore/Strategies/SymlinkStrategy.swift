@@ -383,7 +383,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
                       [ "$n" -le "$KEEP_RELEASES" ] && continue
                       [ "$r" = "$cur" ] || [ "$r" = "$KEEP_PREVIOUS" ] && continue
                       case "$nl$running$nl" in *"$nl$r$nl"*) continue ;; esac
-                      rm -rf "$RELEASES/$r" "$FAILED/$r" && echo "pruned=$r"
+                      rm -rf "${RELEASES:?}/$r" "${FAILED:?}/$r" && echo "pruned=$r"
                     done
                     set +f; IFS=$oldifs
                     """ + t.standbyTimer + "release_lock")
@@ -402,11 +402,11 @@ public struct SymlinkStrategy: ReleaseStrategy {
             ] + t.vars, uses: [.appendHistory, .releaseLock] + t.uses,
             t.setup + "append_history" + t.stopFailedSlots
                 + """
-                rm -rf "$RELEASES/$ID.tmp" "$UPLOAD"
+                rm -rf "${RELEASES:?}/$ID.tmp" "$UPLOAD"
                 if [ -n "$KEEP_FAILED" ]; then
                   [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
                 else
-                  current_id; cur=$CUR; [ "${cur##*/}" = "$ID" ] || rm -rf "$RELEASES/$ID"
+                  current_id; cur=$CUR; [ "${cur##*/}" = "$ID" ] || rm -rf "${RELEASES:?}/$ID"
                 fi
                 release_lock
                 """)

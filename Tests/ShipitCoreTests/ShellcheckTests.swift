@@ -1,0 +1,140 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import ShipitCore
+
+/// Every kind of host script shipit renders (symlink and image, with and without the traffic
+/// switch in both proxy modes, with role processes; migrations, logs, triage, check) checked by
+/// Debian's `shellcheck` as POSIX sh, and each shell function defined once per script.
+@Suite("every host script passes shellcheck")
+struct ShellcheckTests {
+    static let lock = LockRequest(info: "holder=run-1\npid=1", waitSeconds: 1, staleHolders: ["run-0"])
+
+    /// A config of `strategy` with a worker role on the second host, `traffic` (YAML or empty),
+    /// migrations, a triage check and a log command.
+    func config(strategy: String, traffic: String) throws -> DeployConfig {
+        let dir = Local.tempDir("shellcheck")
+        let image =
+            strategy == "image"
+            ? "strategy: image\nimage: {name: localhost/app, port: 8080, container_port: 8080, env: {A: 'b c'}}\n"
+            : "start: sh start.sh\nstop: sh stop.sh\n"
+        try """
+        app: demo
+        hosts:
+          - {host: h1, roles: [web]}
+          - {host: h2, roles: [web, worker]}
+        deploy_to: /srv/demo
+        \(image)health: {port: 8080}
+        ssh: {config: none}
+        roles:
+          worker:
+            cmd: sh worker.sh
+            status: sh worker.sh status
+        migrations: {dir: db/migrations, env_file: /etc/demo/db.env}
+        triage: {checks: [{name: db, command: pg_isready}]}
+        \(traffic)
+        """.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        return try DeployConfig.load(file: dir + "/shipit.yml")
+    }
+
+    func scripts(_ config: DeployConfig) throws -> [RemoteCommand] {
+        let s = Strategies.make(config)
+        let artifactDir = Local.tempDir("shellcheck-art")
+        try "x".write(toFile: artifactDir + "/app", atomically: true, encoding: .utf8)
+        var out: [RemoteCommand] = []
+        for host in config.hosts {
+            out += [
+                s.preflight(Self.lock, deploying: nil, inventory: true, host: host),
+                s.switchTo(releaseID: "r1", host: host, historyLine: "{}"),
+                s.finish(previous: "r0", holder: "run-1", historyLine: "{}"),
+                s.abandon(releaseID: "r1", keepForInspection: true, holder: "x", historyLine: nil, host: host),
+                s.unlock(holder: "x", historyLine: nil), s.forceUnlock(),
+                s.inventory(host: host), s.inspect(verify: true, historyLines: 5, host: host),
+                s.retreat(releaseID: "r1", host: host, historyLine: "{}"),
+                HostCheck(config: config).command(host: host, fix: true),
+                TriageCommands(config: config).probe(host: host, historyLines: 3),
+            ]
+            if let c = s.roleCheck(host: host, deadline: 5, interval: 0.5) { out.append(c) }
+            if let slots = s.slots {
+                out += [
+                    slots.warm(releaseID: "r1", host: host, slot: 8081, reuse: true),
+                    slots.switchTraffic(releaseID: "r1", host: host, slot: 8081, historyLine: "{}"),
+                ]
+            }
+            if let m = s.maintenance(host: host, on: true, message: "back soon", retryAfter: 60, historyLine: "{}") {
+                out.append(m)
+            }
+        }
+        let release: ResolvedRelease
+        if config.strategy == .image {
+            release = ResolvedRelease(
+                id: "v1-0123456789ab", input: .imageTag("v1"), imageReference: "localhost/app@sha256:00",
+                imageDigest: "sha256:00")
+            out.append(s.preflight(Self.lock, deploying: .imageTag("v1"), inventory: false, host: "h1"))
+        } else {
+            let a = try Artifact.build(from: .directory(artifactDir), workDir: Local.tempDir("shellcheck-a"))
+            release = ResolvedRelease(id: a.releaseID, input: .artifact(a))
+            for warm in [false, true] {
+                if let c = s.preflightCarrying(Self.lock, artifact: a, warm: warm, host: "h1") { out.append(c) }
+            }
+        }
+        out.append(try s.stage(release, host: "h1").command)
+        let m = try #require(config.migrations)
+        let migrations = MigrationCommands(layout: config.layout, settings: m)
+        out += [
+            migrations.status(),
+            migrations.apply(releaseID: "r1", files: [], fromImage: config.strategy == .image),
+            migrations.fetchFromImage(engine: ["podman"], reference: "localhost/app@sha256:00", releaseID: "r1"),
+            LogScript(config: config).fetch(since: Date(), until: nil, grep: "err"),
+            LogScript(config: config).follow(grep: nil),
+        ]
+        return out
+    }
+
+    static let variants: [(String, String)] = [
+        ("symlink", ""), ("image", ""),
+        ("symlink", "traffic: {proxy: nginx, standby: 60}"),
+        ("image", "traffic: {proxy: nginx}"),
+        (
+            "symlink",
+            "traffic: {mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}"
+        ),
+    ]
+
+    @Test(arguments: 0..<variants.count)
+    func everyScriptPassesShellcheck(variant: Int) async throws {
+        let (strategy, traffic) = Self.variants[variant]
+        let commands = try scripts(try config(strategy: strategy, traffic: traffic))
+        #expect(commands.count > 20)
+        for c in commands {
+            let file = Local.tempDir("shellcheck-run") + "/script.sh"
+            try c.rendered.write(toFile: file, atomically: true, encoding: .utf8)
+            // POSIX sh, warnings and errors. Left out: SC2034 (every script gets the whole layout as
+            // variables, used or not), SC2154 (`getv NAME FILE` assigns through eval, which
+            // shellcheck cannot follow), SC2120 (optional function arguments such as
+            // `proxy_reload [wait]`).
+            let (status, out) = try await LocalProcess.runStatusDetached([
+                "shellcheck", "--shell=sh", "--severity=warning", "--format=gcc", "--exclude=SC2034,SC2154,SC2120",
+                file,
+            ])
+            #expect(
+                status == 0,
+                "\(strategy) \(traffic) \(c.step.map(\.rawValue) ?? "?"):\n\(out)\n\(numbered(c.rendered))")
+            // Each function defined once (the parts of a composed script share the definitions).
+            let defs = c.rendered.split(separator: "\n").compactMap { line -> String? in
+                let t = line.trimmingCharacters(in: .whitespaces)
+                guard let r = t.range(of: "() {"), t[..<r.lowerBound].allSatisfy({ $0.isLetter || $0 == "_" }) else {
+                    return nil
+                }
+                return String(t[..<r.lowerBound])
+            }
+            #expect(Set(defs).count == defs.count, "\(c.step.map(\.rawValue) ?? "?") defines twice: \(defs)")
+        }
+    }
+
+    func numbered(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            .map { "\($0.offset + 1): \($0.element)" }.joined(separator: "\n")
+    }
+}
