@@ -41,7 +41,9 @@ struct SystemdHostTests {
 
     /// A user unit serving "probe PID" over HTTP on `port` (perl, as a release's app would be),
     /// enabled and started; `Restart=on-failure` as a supervised app has it.
-    private func installProbe(_ address: String, unit: String, port: Int) async throws {
+    /// Returns the probe's first answer (perl takes a moment to listen after the unit started).
+    @discardableResult
+    private func installProbe(_ address: String, unit: String, port: Int) async throws -> String {
         let server = """
             use IO::Socket::INET;
             my $s = IO::Socket::INET->new(LocalAddr => "0.0.0.0", LocalPort => $ARGV[0], Listen => 16, ReuseAddr => 1)
@@ -66,6 +68,13 @@ struct SystemdHostTests {
         #expect(write.exitCode == 0, "\(write.stderrText)")
         let enable = try await sh(address, "systemctl --user daemon-reload && systemctl --user enable --now \(unit)")
         #expect(enable.exitCode == 0, "\(enable.stderrText)")
+        var first = ""
+        let up = await secondsUntil(5) {
+            first = await probe(address, port: port)
+            return first.hasPrefix("probe ")
+        }
+        #expect(up != nil, "\(unit) did not answer within 5 s of being started")
+        return first
     }
 
     private func removeProbe(_ address: String, unit: String) async {
@@ -118,19 +127,20 @@ struct SystemdHostTests {
         let unit = "probe-reboot", port = 18080
         try await withCleanup({ await removeProbe(address, unit: unit) }) {
             try await installProbe(address, unit: unit, port: port)
-            let before = await probe(address, port: port)
-            #expect(before.hasPrefix("probe "), "before the reboot: '\(before)'")
+            let invocation = text(try await sh(address, "systemctl --user show -p InvocationID --value \(unit)"))
+            #expect(!invocation.isEmpty)
             // Cleared by a reboot (a tmpfs of the user's manager): tells a reboot from a no-op.
             #expect(try await sh(address, "touch \"$XDG_RUNTIME_DIR/before-reboot\"").exitCode == 0)
 
             try await hosts.reboot(address)
-            let back = await secondsUntil(30) {
-                let now = await probe(address, port: port)
-                return now.hasPrefix("probe ") && now != before
-            }
+            let back = await secondsUntil(30) { await probe(address, port: port).hasPrefix("probe ") }
             #expect(back != nil, "\(unit) did not answer within 30 s of sshd accepting after the reboot")
-            let after = try await sh(address, "test -e \"$XDG_RUNTIME_DIR/before-reboot\"; echo $?; systemctl --user is-enabled \(unit); systemctl --user is-active \(unit)")
-            #expect(text(after) == "1\nenabled\nactive", "\(text(after))")
+            let after = try await sh(
+                address,
+                "test -e \"$XDG_RUNTIME_DIR/before-reboot\"; echo $?; systemctl --user is-enabled \(unit); systemctl --user is-active \(unit); systemctl --user show -p InvocationID --value \(unit)")
+            let lines = text(after).split(separator: "\n").map(String.init)
+            #expect(lines.prefix(3) == ["1", "enabled", "active"], "\(text(after))")
+            #expect(lines.count == 4 && lines[3] != invocation, "the same invocation as before the reboot: \(text(after))")
         }
     }
 
