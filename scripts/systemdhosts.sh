@@ -142,7 +142,11 @@ create_host() {
   mkdir -p "$dir"
   host_keys "$dir/ssh_host" >/dev/null
   known_host "$addr" "$dir/ssh_host_ed25519_key.pub"
-  podman container exists "$name" && return 0
+  if podman container exists "$name"; then
+    # A host made from an older recipe is made again (its state goes with it, as a rebuilt server's).
+    [ "$(podman inspect -f '{{.ImageName}}' "$name")" = "$IMAGE" ] && return 0
+    podman rm -f -t 0 "$name" >/dev/null 2>&1
+  fi
   podman create --name "$name" --hostname "sd-$i" --label "$LABEL=$STATE" \
     --systemd=always --ulimit nproc=4096:4096 --ulimit nofile=4096:4096 \
     --network "$NETWORK" --ip "$addr" --mac-address "$(mac_of "$i")" "$IMAGE" /lib/systemd/systemd >/dev/null
