@@ -17,7 +17,7 @@ case "${1:-}" in all|main|faults) MODE=$1; shift ;; esac
 FAULTS='\.Fault[A-Za-z]*Tests'
 SCALE='\.FaultScaleTests'
 swift build --build-tests
-trap 'scripts/nethost.sh down web-a >/dev/null 2>&1 || true; scripts/jumphosts.sh down >/dev/null 2>&1 || true; scripts/testhosts.sh down >/dev/null 2>&1 || true; scripts/registry.sh down >/dev/null 2>&1 || true; scripts/pg.sh down >/dev/null 2>&1 || true' EXIT
+trap 'scripts/systemdhosts.sh down >/dev/null 2>&1 || true; scripts/nethost.sh down web-a >/dev/null 2>&1 || true; scripts/jumphosts.sh down >/dev/null 2>&1 || true; scripts/testhosts.sh down >/dev/null 2>&1 || true; scripts/registry.sh down >/dev/null 2>&1 || true; scripts/pg.sh down >/dev/null 2>&1 || true' EXIT
 scripts/testhosts.sh up "$N"
 # Targets reachable only through a bastion (ProxyJump tests).
 scripts/jumphosts.sh up
@@ -28,6 +28,9 @@ scripts/registry.sh up
 scripts/images.sh
 # The shared ledger's tests: a throwaway PostgreSQL 15 on loopback.
 scripts/pg.sh up
+# Hosts whose PID 1 is systemd (reboots, supervision): rootful podman containers; the first run
+# builds their image from Debian packages (a minute or two), later runs reuse it.
+scripts/systemdhosts.sh up 3
 if [ "$MODE" != faults ]; then
   echo "== unit and integration tests"
   swift test --skip-build --skip "$FAULTS" "$@"
