@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// Walks a composed YAML tree with the path of every value, so each error names file:line and the
 /// field (`health.port`). Unknown keys, wrong types and anchors/aliases are refused.
