@@ -18,7 +18,9 @@ extension GitHubDeployments {
         }
         let (id, error) = await client.create(description: "shipit")
         if let error { warning(error) }
-        if let id, let e = await client.status(id, state: "in_progress", description: "shipit is deploying") { warning(e) }
+        if let id, let e = await client.status(id, state: "in_progress", description: "shipit is deploying") {
+            warning(e)
+        }
         let report = try await run()
         if let id {
             let ok = report.exitCode == .success
