@@ -27,8 +27,11 @@ let package = Package(
             pkgConfig: "libssh2",
             providers: [.apt(["libssh2-1-dev"]), .brew(["libssh2"])]
         ),
+        // General helpers (paths, C formatting, locks, file descriptors) that the SSH wrapper, the core
+        // and the CLI share, so the CLI needs no import of SSH for them. Nothing deploy-specific.
+        .target(name: "ShipitSupport", swiftSettings: essentialsOnly),
         // Swift wrapper over libssh2. Nothing deploy-specific lives here.
-        .target(name: "SSH", dependencies: ["CLibSSH2"]),
+        .target(name: "SSH", dependencies: ["CLibSSH2", "ShipitSupport"]),
         // The config's YAML through the system's libyaml, the ledger through the system's SQLite
         // (Debian: libyaml-dev, libsqlite3-dev). Their Swift packages (Yams, GRDB) link all of
         // Foundation, CoreFoundation and ICU: see docs/install.md, "Size".
@@ -38,6 +41,7 @@ let package = Package(
         .target(
             name: "ShipitCore",
             dependencies: [
+                "ShipitSupport",
                 "SSH",
                 "CYAML",
                 "CSQLite",
@@ -53,6 +57,7 @@ let package = Package(
             name: "shipit",
             dependencies: [
                 "ShipitCore",
+                "ShipitSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: essentialsOnly

@@ -1,5 +1,6 @@
 import CLibSSH2
 import FoundationEssentials
+import ShipitSupport
 
 extension Connection {
     /// Runs one command on an exec channel. Both streams are read as they arrive (an unread stream

@@ -1,5 +1,6 @@
 import CLibSSH2
 import FoundationEssentials
+import ShipitSupport
 
 #if canImport(Glibc)
     import Glibc

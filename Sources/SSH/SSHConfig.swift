@@ -1,4 +1,5 @@
 import FoundationEssentials
+import ShipitSupport
 
 /// The OpenSSH client configuration (ssh_config(5)) as OpenSSH and net-ssh read it, for the
 /// keywords that decide where and how to connect: `Host` blocks (patterns with `*`, `?` and `!`),

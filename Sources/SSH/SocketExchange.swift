@@ -1,4 +1,5 @@
 import FoundationEssentials
+import ShipitSupport
 
 #if canImport(Glibc)
     import Glibc

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import Glibc
-import SSH
 import ShipitCore
+import ShipitSupport
 
 /// The pipeline side of a run's output: each phase folded into a group (GitHub `::group::`, GitLab
 /// sections), then annotations, the Markdown step summary and the step outputs (GitHub), or a

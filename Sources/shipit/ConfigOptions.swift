@@ -26,14 +26,9 @@ struct ConfigOptions: ParsableArguments {
     func load(wholeHosts: Bool = false) throws -> DeployConfig {
         try hostOptions.checkFlags()
         var cfg = try DeployConfig.load(file: config, stage: stage)
-        if let list = hostOptions.hosts {
-            cfg.hosts = try HostName.parseList(list, field: "--hosts")
-            cfg.override("hosts", cfg.hosts.joined(separator: ", "))
-        }
-        if let roles { try cfg.select(roles: roles, wholeHosts: wholeHosts) }
-        cfg.connection = try hostOptions.apply(to: cfg.connection)
+        try HostSelection(hosts: hostOptions.hosts, roles: roles).apply(to: &cfg, wholeHosts: wholeHosts)
+        try cfg.apply(hostOptions.overrides)
         try cfg.connection.checkHostNames(cfg.hosts)
-        for (key, value) in hostOptions.overrides { cfg.override(key, value) }
         try cfg.resolveAddresses()
         try cfg.connection.validate()
         return cfg

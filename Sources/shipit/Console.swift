@@ -1,7 +1,7 @@
 import FoundationEssentials
 import Glibc
-import SSH
 import ShipitCore
+import ShipitSupport
 
 /// Serialised writes to stdout/stderr: hosts report concurrently, lines must never interleave.
 /// Every line of human output passes through `TerminalText.visible` here, the one edge where text

@@ -1,7 +1,7 @@
 import FoundationEssentials
 import Glibc
-import SSH
 import ShipitCore
+import ShipitSupport
 
 /// Renders deploy notices and the final report, as text or NDJSON.
 struct DeployRenderer: Sendable {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
-import SSH
 import ShipitCore
+import ShipitSupport
 
 struct ExecCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,40 +67,6 @@ struct ExecCommand: AsyncParsableCommand {
         try await execute()
     }
 
-    /// `--hosts` with flags alone, or the config's hosts (filtered by `--roles`, or the one
-    /// `--host`) and ssh settings; the config too when there is one (`--release` needs it).
-    private func targets() throws -> ([String], ConnectionSettings, DeployConfig?) {
-        if let hostList = hostOptions.hosts {
-            guard roles == nil, host == nil else {
-                throw ShipitError.input("--hosts: give --hosts, --host or --roles, not two of them")
-            }
-            guard release == nil else {
-                throw ShipitError.input("--release: needs the config (--config) and --host or --roles, not --hosts")
-            }
-            return (try HostName.parseList(hostList, field: "--hosts"), ConnectionSettings(), nil)
-        }
-        let file = config ?? "shipit.yml"
-        let hasConfig = config != nil || stage != nil || FileManager.default.fileExists(atPath: file)
-        if let given = host {
-            let host = try HostName.normalized(given, field: "--host")
-            guard roles == nil else { throw ShipitError.input("--host: give --host or --roles, not both") }
-            guard hasConfig else {
-                guard release == nil else {
-                    throw ShipitError.input("--release: needs the config (no shipit.yml here; --config FILE)")
-                }
-                return ([host], ConnectionSettings(), nil)
-            }
-            let cfg = try DeployConfig.load(file: file, stage: stage)
-            return ([host], cfg.connection, cfg)
-        }
-        guard hasConfig || roles != nil else {
-            throw ShipitError.input("--hosts: no hosts given (and no shipit.yml here to take them from)")
-        }
-        var cfg = try DeployConfig.load(file: file, stage: stage)
-        if let roles { try cfg.select(roles: roles, wholeHosts: false) }
-        return (cfg.hosts, cfg.connection, cfg)
-    }
-
     /// The command as shell text, in the serving release when `--release current` says so.
     private func commandText(host: String, config: DeployConfig?) throws -> String {
         let text = command.count == 1 ? command[0] : "exec " + ShellQuote.join(command)
@@ -108,36 +74,18 @@ struct ExecCommand: AsyncParsableCommand {
         guard release == "current" else {
             throw ShipitError.input("--release: only 'current' (the serving release) is supported")
         }
-        guard let config, config.strategy == .symlink else {
-            throw ShipitError.input(
-                "--release current: for the symlink strategy (an image's release runs in its container: `podman exec -it <app>-<release> …` on the host)"
-            )
-        }
-        return SymlinkStrategy(config: config).inCurrentRelease(host: host, command: text)
+        return try CurrentRelease.command(text, host: host, config: config)
     }
 
     /// `-t`: one host, its command on a pseudo-terminal wired to this terminal (raw mode while it
     /// runs, so keys like Ctrl-C reach the remote program). Exits with the command's status.
     private func interactive(host: String, settings: ConnectionSettings, config: DeployConfig?) async throws {
         let text = try commandText(host: host, config: config)
-        let fleet = Fleet(hosts: [host], settings: settings)
-        let session: SSHSession
-        do { session = try await fleet.session(host) } catch {
-            await fleet.closeAll()
-            Console.shared.err("FAILED \(host): \(ErrorText.withoutHost(error))")
-            throw ExitCode(ShipitExit.failure.rawValue)
-        }
         let size = LocalTerminal.size()
         let term = ProcessInfo.processInfo.environment["TERM"].flatMap { $0.isEmpty ? nil : $0 } ?? "xterm"
-        let restore = LocalTerminal.makeRaw()
-        let result: Result<ExitStatus, Error>
-        do {
-            result = .success(
-                try await session.interactive(
-                    text, term: term, columns: size.columns, rows: size.rows, connectTimeout: settings.connectTimeout))
-        } catch { result = .failure(error) }
-        restore?()
-        await fleet.closeAll()
+        let result = await RemoteTerminal.run(
+            text, host: host, settings: settings, term: term, columns: size.columns, rows: size.rows,
+            connected: { LocalTerminal.makeRaw() })
         switch result {
         case .success(let status):
             if status.code != 0 || status.signal != nil {
@@ -153,8 +101,10 @@ struct ExecCommand: AsyncParsableCommand {
         try hostOptions.checkFlags()
         try FlagRange.positive(timeout, flag: "--timeout", max: 86400)
         guard !command.isEmpty else { throw ShipitError.input("no command given (put it after --)") }
-        let (hosts, base, cfg) = try targets()
-        let settings = try hostOptions.apply(to: base)
+        let targets = try HostSelection(hosts: hostOptions.hosts, roles: roles, host: host).execTargets(
+            configFile: config, stage: stage, inRelease: release != nil)
+        let (hosts, cfg) = (targets.hosts, targets.config)
+        let settings = try hostOptions.apply(to: targets.connection)
         try settings.validate()
         try settings.checkHostNames(hosts)
         if tty {
@@ -179,10 +129,10 @@ struct ExecCommand: AsyncParsableCommand {
         let outcomes = await ExecRunner(fleet: fleet).run({ commands[$0]! }) { host, stream, line in
             if json {
                 return JSONOutput.printLine(
-                    OutputLine(host: host, stream: stream == .stdout ? "stdout" : "stderr", line: line))
+                    OutputLine(host: host, stream: stream.name, line: line))
             }
             let label = host.padded(toLength: width)
-            if stream == .stdout { console.out("\(label) | \(line)") } else { console.err("\(label) ! \(line)") }
+            if stream.isStdout { console.out("\(label) | \(line)") } else { console.err("\(label) ! \(line)") }
         }
         await fleet.closeAll()
 
@@ -191,14 +141,14 @@ struct ExecCommand: AsyncParsableCommand {
             for o in outcomes {
                 JSONOutput.printLine(
                     HostResult(
-                        host: o.host, ok: o.succeeded, exitCode: o.status?.code, signal: o.status?.signal,
+                        host: o.host, ok: o.succeeded, exitCode: o.exitCode, signal: o.signal,
                         error: o.error, seconds: o.seconds))
             }
             if !failed.isEmpty { throw ExitCode(ShipitExit.failure.rawValue) }
             return
         }
         for o in failed {
-            let why = o.error ?? (o.status?.signal.map { "killed by signal \($0)" } ?? "exit \(o.status?.code ?? -1)")
+            let why = o.error ?? (o.signal.map { "killed by signal \($0)" } ?? "exit \(o.exitCode ?? -1)")
             console.err("FAILED \(o.host): \(why) (\(Console.seconds(o.seconds)))")
         }
         if !failed.isEmpty {

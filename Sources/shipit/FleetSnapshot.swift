@@ -1,6 +1,6 @@
 import FoundationEssentials
-import SSH
 import ShipitCore
+import ShipitSupport
 
 /// What `status`, `releases` and `verify` print with --json: the hosts, and the verdict.
 struct FleetSnapshot: Encodable {

@@ -1,6 +1,4 @@
 import ArgumentParser
-import FoundationEssentials
-import SSH
 import ShipitCore
 
 /// The connection flags every command accepts; they override the config file.
@@ -47,52 +45,16 @@ struct HostOptions: ParsableArguments {
             valueName: "[user@]host[:port]"))
     var proxyJump: String?
 
-    /// The numbers among the flags, in the config's ranges (`ssh.port`, `ssh.connect_timeout`,
-    /// `parallel`): checked before the config is read or any host is touched.
-    func checkFlags() throws {
-        try FlagRange.check(port, flag: "--port", 1...65535)
-        try FlagRange.check(connectTimeout, flag: "--connect-timeout", 0.1...600)
-        try FlagRange.check(parallel, flag: "--parallel", 1...1000)
+    /// The flags as the core applies them to the connection settings.
+    var overrides: ConnectionOverrides {
+        ConnectionOverrides(
+            user: user, port: port, identities: identity, knownHosts: knownHosts,
+            acceptNewHostKeys: acceptNewHostKeys, connectTimeout: connectTimeout, parallel: parallel,
+            sshConfig: sshConfig, proxyJump: proxyJump)
     }
 
-    /// The flags given, as config keys (so the ledger's config hash covers them).
-    var overrides: [(String, String)] {
-        var o: [(String, String)] = []
-        if let user { o.append(("ssh.user", user)) }
-        if let port { o.append(("ssh.port", String(port))) }
-        if !identity.isEmpty { o.append(("ssh.identity", identity.joined(separator: ", "))) }
-        if let knownHosts { o.append(("ssh.known_hosts", knownHosts)) }
-        if acceptNewHostKeys { o.append(("ssh.accept_new_host_keys", "true")) }
-        if let connectTimeout { o.append(("ssh.connect_timeout", String(connectTimeout))) }
-        if let parallel { o.append(("parallel", String(parallel))) }
-        if let sshConfig { o.append(("ssh.config", sshConfig)) }
-        if let proxyJump { o.append(("ssh.proxy_jump", proxyJump)) }
-        return o
-    }
+    /// The numbers among the flags, checked before the config is read or any host is touched.
+    func checkFlags() throws { try overrides.checkRanges() }
 
-    func apply(to base: ConnectionSettings) throws -> ConnectionSettings {
-        try checkFlags()
-        var s = base
-        if let user { s.user = user }
-        if let port { s.port = port }
-        if !identity.isEmpty { s.identities = identity }
-        if let knownHosts { s.knownHostsPath = knownHosts }
-        if acceptNewHostKeys { s.hostKeyPolicy = .acceptNew }
-        if let connectTimeout { s.connectTimeout = connectTimeout }
-        if let parallel { s.parallel = parallel }
-        if let sshConfig {
-            s.sshConfigPath = sshConfig == "none" ? "none" : URL(fileURLWithPath: sshConfig).standardizedFileURL.path
-            try s.loadSSHConfig()
-        } else if s.sshConfig == nil && s.sshConfigPath == nil {
-            try s.loadSSHConfig()
-        }
-        if let proxyJump {
-            let hops = proxyJump.split(separator: ",").map { $0.trimmed() }
-            s.proxyJump = hops == ["none"] ? [] : hops
-            for hop in s.proxyJump ?? [] {
-                _ = try s.jumpHop(hop, defaultUser: s.user, fallback: s.sshOptions, field: "--proxy-jump")
-            }
-        }
-        return s
-    }
+    func apply(to base: ConnectionSettings) throws -> ConnectionSettings { try overrides.apply(to: base) }
 }

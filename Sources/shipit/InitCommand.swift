@@ -1,8 +1,8 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
-import SSH
 import ShipitCore
+import ShipitSupport
 
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

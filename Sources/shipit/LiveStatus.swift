@@ -1,7 +1,7 @@
 import FoundationEssentials
 import Glibc
-import SSH
 import ShipitCore
+import ShipitSupport
 
 /// The live progress view on a terminal: one status line kept at the bottom (phase, hosts done,
 /// failures, elapsed), redrawn under each progress line. Off when stdout is not a TTY (CI logs

@@ -1,7 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
-import SSH
 import ShipitCore
+import ShipitSupport
 
 struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,13 +53,13 @@ struct LogsCommand: AsyncParsableCommand {
         try FlagRange.check(maxBytes, flag: "--max-bytes", 1024...(256 << 20), unit: "bytes")
         if let since { _ = try UTCTime.window(since: since, from: nil, to: nil) }
         var config = try common.load()
-        let hosts = try selectedHosts(config)
+        try HostSelection(role: role, host: host).apply(to: &config)
+        let hosts = config.hosts
         if let grep, grep.contains("\n") { throw ShipitError.input("--grep: one line, please") }
         if follow, release != nil || since != nil {
             throw ShipitError.input("--follow: shows new lines only (no --since or --release)")
         }
         let (from, until) = try await window(config)
-        config.hosts = hosts
         if follow { return try await followLogs(config, hosts: hosts) }
         let result = await withFleet(config) { transport in
             await FleetLogs(config: config, transport: transport, hosts: hosts, role: role).fetch(
@@ -67,27 +67,6 @@ struct LogsCommand: AsyncParsableCommand {
         }
         render(result, hosts: hosts)
         if !result.failed.isEmpty { throw ExitCode(ShipitExit.failure.rawValue) }
-    }
-
-    func selectedHosts(_ config: DeployConfig) throws -> [String] {
-        var hosts = config.hosts
-        if let role {
-            hosts = hosts.filter { config.hostRoles.roles(of: $0).contains(role) }
-            guard !hosts.isEmpty else {
-                throw ShipitError.input("--role: no host has the role '\(role)' (hosts[].roles)")
-            }
-        }
-        if let host {
-            let wanted = try HostName.parseList(host, field: "--host")
-            for h in wanted where !config.hosts.contains(h) {
-                throw ShipitError.input("--host: \(h) is not one of the config's hosts")
-            }
-            hosts = hosts.filter { wanted.contains($0) }
-            guard !hosts.isEmpty else {
-                throw ShipitError.input("--host: none of these hosts has the role '\(role ?? "")'")
-            }
-        }
-        return hosts
     }
 
     func window(_ config: DeployConfig) async throws -> (Date?, Date?) {

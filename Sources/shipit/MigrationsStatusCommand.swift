@@ -1,7 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
-import SSH
 import ShipitCore
+import ShipitSupport
 
 extension MigrationsCommand {
     struct Status: AsyncParsableCommand {

@@ -32,27 +32,11 @@ struct RunOptions: ParsableArguments {
         help: ArgumentHelp("The deployed environment's URL, for the GitHub deployment status.", valueName: "url"))
     var environmentURL: String?
 
-    /// `--github-deployment`: the deployment is created and set `in_progress` before the run, and
-    /// `success`/`failure` after it. A failing API call is a warning, never the run's outcome.
+    /// `--github-deployment`: the run recorded as a GitHub deployment (warnings on stderr).
     func withGitHubDeployment(_ run: () async throws -> DeployReport) async throws -> DeployReport {
-        guard let env = githubDeployment else { return try await run() }
-        let warn = { (m: String) in Console.shared.err("shipit: warning: GitHub deployment: " + m) }
-        let (client, why) = GitHubDeployments.fromEnvironment(
-            ProcessInfo.processInfo.environment, environment: env, environmentURL: environmentURL)
-        guard let client else {
-            warn("not recorded: \(why ?? "")")
-            return try await run()
-        }
-        let (id, error) = await client.create(description: "shipit")
-        if let error { warn(error) }
-        if let id, let e = await client.status(id, state: "in_progress", description: "shipit is deploying") { warn(e) }
-        let report = try await run()
-        if let id {
-            let ok = report.exitCode == .success
-            let text = "\(report.operation) of \(report.releaseID): \(report.outcome.rawValue)"
-            if let e = await client.status(id, state: ok ? "success" : "failure", description: text) { warn(e) }
-        }
-        return report
+        try await GitHubDeployments.recording(
+            environment: githubDeployment, environmentURL: environmentURL,
+            warn: { Console.shared.err("shipit: warning: " + $0) }, run)
     }
 
     /// The renderer for this run: text or NDJSON, with the pipeline's groups and reports.

@@ -1,6 +1,5 @@
 import FoundationEssentials
 import Glibc
-import SSH
 import ShipitCore
 
 /// SIGINT/SIGTERM raise the interrupt instead of killing the process, so the run can clean up.

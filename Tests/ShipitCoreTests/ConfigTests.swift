@@ -18,9 +18,11 @@ struct ConfigTests {
 
     private func load(_ yaml: String, stage: (String, String)? = nil) throws -> DeployConfig {
         let dir = Local.tempDir("cfg")
+        guard let stage else { return try DeployConfig.parse(yaml: yaml, directory: dir) }
+        // A stage's overlay is a file beside the config.
         try yaml.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
-        if let stage { try stage.1.write(toFile: dir + "/shipit.\(stage.0).yml", atomically: true, encoding: .utf8) }
-        return try DeployConfig.load(file: dir + "/shipit.yml", stage: stage?.0)
+        try stage.1.write(toFile: dir + "/shipit.\(stage.0).yml", atomically: true, encoding: .utf8)
+        return try DeployConfig.load(file: dir + "/shipit.yml", stage: stage.0)
     }
 
     private func error(_ yaml: String) -> String {
@@ -110,16 +112,15 @@ struct ConfigTests {
 @Suite("shipit.yml: the traffic switch")
 struct TrafficConfigTests {
     private func load(_ traffic: String, start: Bool = true, health: Bool = true) throws -> DeployConfig {
-        let dir = Local.tempDir("cfg-traffic")
-        try """
-        app: demo
-        hosts: [127.0.0.11]
-        deploy_to: /srv/demo
-        \(start ? "start: sh start.sh" : "")
-        \(health ? "health: {port: 8080}" : "")
-        \(traffic)
-        """.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
-        return try DeployConfig.load(file: dir + "/shipit.yml")
+        try DeployConfig.parse(
+            yaml: """
+                app: demo
+                hosts: [127.0.0.11]
+                deploy_to: /srv/demo
+                \(start ? "start: sh start.sh" : "")
+                \(health ? "health: {port: 8080}" : "")
+                \(traffic)
+                """, directory: Local.tempDir("cfg-traffic"))
     }
 
     private func error(_ traffic: String, start: Bool = true, health: Bool = true) -> String {
@@ -164,16 +165,15 @@ struct ListenAddressTests {
     private func load(_ health: String, traffic: Bool = true, hosts: String = "[127.0.0.11, web-a]") throws
         -> DeployConfig
     {
-        let dir = Local.tempDir("cfg-listen")
-        try """
-        app: demo
-        hosts: \(hosts)
-        deploy_to: /srv/demo
-        start: sh start.sh
-        health: {port: 8080\(health)}
-        \(traffic ? "traffic: {proxy: nginx}" : "")
-        """.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
-        return try DeployConfig.load(file: dir + "/shipit.yml")
+        try DeployConfig.parse(
+            yaml: """
+                app: demo
+                hosts: \(hosts)
+                deploy_to: /srv/demo
+                start: sh start.sh
+                health: {port: 8080\(health)}
+                \(traffic ? "traffic: {proxy: nginx}" : "")
+                """, directory: Local.tempDir("cfg-listen"))
     }
 
     private func error(_ health: String) -> String {

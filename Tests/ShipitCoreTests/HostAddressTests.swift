@@ -73,16 +73,14 @@ struct HostAddressTests {
         #expect(throws: ShipitError.self) { try HostName.parseList("::1,[::1]", field: "--hosts") }  // one host, twice
         #expect(throws: ShipitError.self) { try HostName.parseList("127.0.0.11:22", field: "--hosts") }
         let dir = Local.tempDir("addr-config")
-        try
-            "app: t\nhosts: ['[2001:db8::5]', web-1]\ndeploy_to: /srv/t\nhealth: {port: 8080, address: '[2001:db8::7]'}\n"
-            .write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
-        let c = try DeployConfig.load(file: dir + "/shipit.yml")
+        let c = try DeployConfig.parse(
+            yaml:
+                "app: t\nhosts: ['[2001:db8::5]', web-1]\ndeploy_to: /srv/t\nhealth: {port: 8080, address: '[2001:db8::7]'}\n",
+            directory: dir)
         #expect(c.hosts == ["2001:db8::5", "web-1"])
         #expect(c.health?.address == "2001:db8::7")
-        try "app: t\nhosts: ['web-1:22']\ndeploy_to: /srv/t\n".write(
-            toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
         do {
-            _ = try DeployConfig.load(file: dir + "/shipit.yml")
+            _ = try DeployConfig.parse(yaml: "app: t\nhosts: ['web-1:22']\ndeploy_to: /srv/t\n", directory: dir)
             Issue.record("accepted host:port")
         } catch let e as ShipitError {
             #expect(e.message.contains("hosts[0]") && e.message.contains("port"), "\(e.message)")
@@ -136,11 +134,10 @@ struct HostAddressTests {
         #expect(HostAddress.withPort("::1", 8080) == "[::1]:8080")
         #expect(HostAddress.withPort("web-1", 8080) == "web-1:8080")
         #expect(HostAddress.withPort("127.0.0.1", 80) == "127.0.0.1:80")
-        let dir = Local.tempDir("addr-render")
-        try
-            "app: t\nhosts: ['::1']\ndeploy_to: /srv/t\nstart: sh s.sh\nhealth: {port: 8080, address: '2001:db8::5'}\ntraffic: {mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}\n"
-            .write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
-        let c = try DeployConfig.load(file: dir + "/shipit.yml")
+        let c = try DeployConfig.parse(
+            yaml:
+                "app: t\nhosts: ['::1']\ndeploy_to: /srv/t\nstart: sh s.sh\nhealth: {port: 8080, address: '2001:db8::5'}\ntraffic: {mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}\n",
+            directory: Local.tempDir("addr-render"))
         let traffic = TrafficSwitch(settings: try #require(c.traffic), layout: c.layout, health: try #require(c.health))
         let conf = traffic.nginxConf(host: "::1")
         #expect(conf.contains("listen [2001:db8::5]:\(traffic.publicPort);"), "\(conf)")

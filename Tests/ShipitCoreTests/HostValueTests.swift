@@ -103,10 +103,8 @@ struct HostValueTests {
     /// The image strategy names the release by the digest: a host whose digest was refused (or
     /// missing) stops the deploy with a message naming it, not a release named by the others'.
     @Test func theImageStrategyRefusesAHostWithoutAValidDigest() throws {
-        let root = Local.tempDir("hostvalue")
-        try "app: demo\nhosts: [h1, h2]\ndeploy_to: /srv/demo\n".write(
-            toFile: root + "/shipit.yml", atomically: true, encoding: .utf8)
-        let config = try DeployConfig.load(file: root + "/shipit.yml")
+        let config = try DeployConfig.parse(
+            yaml: "app: demo\nhosts: [h1, h2]\ndeploy_to: /srv/demo\n", directory: Local.tempDir("hostvalue"))
         let image = ImageStrategy(
             config: config, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
         let good = ScriptOutput("digest=\(Self.digest)")

@@ -109,11 +109,10 @@ struct InspectionTests {
     }
 
     func triage() throws -> Triage {
-        let dir = Local.tempDir("triage-unit")
-        try "app: t\nhosts: [a, b]\ndeploy_to: /srv/t\n".write(
-            toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        let config = try DeployConfig.parse(
+            yaml: "app: t\nhosts: [a, b]\ndeploy_to: /srv/t\n", directory: Local.tempDir("triage-unit"))
         return Triage(
-            config: try DeployConfig.load(file: dir + "/shipit.yml"), transport: FakeTransport(hosts: ["a", "b"]),
+            config: config, transport: FakeTransport(hosts: ["a", "b"]),
             ledger: nil, ledgerStatus: "missing", since: Date())
     }
 

@@ -11,10 +11,8 @@ struct RedactionPathsTests {
     static let slack = "https://hooks.slack.com/services/T0001/B0002/XXXXyyyyZZZZ"
 
     func config(_ extra: String = "") throws -> DeployConfig {
-        let dir = Local.tempDir("redaction-paths")
-        try "app: t\nhosts: [a, b]\ndeploy_to: /srv/t\n\(extra)".write(
-            toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
-        return try DeployConfig.load(file: dir + "/shipit.yml")
+        try DeployConfig.parse(
+            yaml: "app: t\nhosts: [a, b]\ndeploy_to: /srv/t\n\(extra)", directory: Local.tempDir("redaction-paths"))
     }
 
     /// The `notify` event the ledger keeps says where a notification went, without the URL's credential.

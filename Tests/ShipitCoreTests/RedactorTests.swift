@@ -142,16 +142,14 @@ extension RedactorTests {
 
     /// A config value no pattern can delimit (spaces, quotes) is hidden whole wherever it shows up.
     @Test func aRunsRedactorKnowsTheConfigsSecretValues() throws {
-        let dir = NSTemporaryDirectory() + "redact-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try """
-        app: shop
-        hosts: [web-1]
-        deploy_to: /srv/shop
-        strategy: image
-        image: {name: registry.local/shop, container_port: 8080, port: 8080, env: {DB_PASSWORD: "two words 'and' quotes", RAILS_ENV: production}}
-        """.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
-        let config = try DeployConfig.load(file: dir + "/shipit.yml")
+        let config = try DeployConfig.parse(
+            yaml: """
+                app: shop
+                hosts: [web-1]
+                deploy_to: /srv/shop
+                strategy: image
+                image: {name: registry.local/shop, container_port: 8080, port: 8080, env: {DB_PASSWORD: "two words 'and' quotes", RAILS_ENV: production}}
+                """, directory: NSTemporaryDirectory() + "redact-\(UUID().uuidString)")
         let r = Redactor(config: config, environment: [:])
         let shown = r.redact("-e 'DB_PASSWORD=two words '\\''and'\\'' quotes' -e RAILS_ENV=production")
         #expect(

@@ -20,7 +20,6 @@ struct RolesConfigTests {
         """
 
     private func load(_ roles: String, hosts: String? = nil) throws -> DeployConfig {
-        let dir = Local.tempDir("roles")
         var yaml = Self.base + "\n" + roles
         if let hosts {
             yaml = yaml.replacingOccurrences(
@@ -28,8 +27,7 @@ struct RolesConfigTests {
                     "hosts:\n  - {host: web-1, roles: [web]}\n  - {host: web-2, roles: [web, db]}\n  - {host: jobs-1, roles: [worker]}\n  - {host: both-1, roles: [web, worker]}",
                 with: hosts)
         }
-        try yaml.write(toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
-        return try DeployConfig.load(file: dir + "/shipit.yml")
+        return try DeployConfig.parse(yaml: yaml, directory: Local.tempDir("roles"))
     }
 
     private func error(_ roles: String, hosts: String? = nil) -> String {

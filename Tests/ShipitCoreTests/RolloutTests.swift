@@ -101,12 +101,9 @@ struct RolloutUnitTests {
     }
 
     private func load(_ rollout: String) throws -> DeployConfig {
-        let dir = NSTemporaryDirectory() + "ro-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let file = dir + "/shipit.yml"
-        try "app: a\nhosts: [h1, h2]\ndeploy_to: /srv/a\nstart: sh start.sh\nhealth: {port: 8080}\n\(rollout)\n".write(
-            toFile: file, atomically: true, encoding: .utf8)
-        return try DeployConfig.load(file: file)
+        try DeployConfig.parse(
+            yaml: "app: a\nhosts: [h1, h2]\ndeploy_to: /srv/a\nstart: sh start.sh\nhealth: {port: 8080}\n\(rollout)\n",
+            directory: NSTemporaryDirectory() + "ro-\(UUID().uuidString.prefix(8))")
     }
 
     @Test func gatesParseAndBadOnesAreRefusedNamingTheField() throws {

@@ -1,74 +1,10 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// The validated contents of shipit.yml (plus a stage overlay). Every key is documented in
 /// docs/configuration.md.
 public struct DeployConfig: Sendable {
     public enum Strategy: String, Sendable { case symlink, image }
-
-    public struct Health: Sendable, Equatable {
-        /// Where the public port is smoke-tested from.
-        public enum CheckFrom: String, Sendable {
-            /// The deployer connects to the address it reaches the host on (through the jump host
-            /// when there is one): a green deploy means the port answers from outside the host.
-            case deployer
-            /// Through the host's SSH session, on the host itself: for a public port the deployer
-            /// cannot reach by design (a private network behind a load balancer).
-            case host
-        }
-
-        public var port: Int
-        public var live: String = "/health/live"
-        public var ready: String = "/health/ready"
-        /// What the public listener binds: nil, every address of the host; `reached`
-        /// (`Health.reached`), the address shipit reaches the host on; else an IP address.
-        public var address: String?
-        public var checkFrom: CheckFrom = .deployer
-        /// Seconds to keep retrying before a host counts as unhealthy.
-        public var deadline: Double = 10
-        /// Seconds between attempts.
-        public var interval: Double = 0.2
-        /// Seconds one HTTP request may take.
-        public var requestTimeout: Double = 2
-        /// Hosts named by an ssh_config alias: the address ssh_config gives them (`HostName`).
-        public var hostAddresses: [String: String] = [:]
-
-        /// The `address:` value that binds the address shipit reaches each host on.
-        public static let reached = "reached"
-
-        /// The address shipit reaches `host` on: its ssh_config `HostName`, else the name in
-        /// `hosts:` (with `address: reached`, resolved on the deployer to an IP address).
-        public func reachedAddress(of host: String) -> String { hostAddresses[host] ?? host }
-
-        /// What the public listener (the proxy, or the app without one) binds on `host`: never a
-        /// name, which the host would resolve itself.
-        public func bindAddress(of host: String) -> String {
-            switch address {
-            case nil: return "0.0.0.0"
-            case Self.reached?: return reachedAddress(of: host)
-            case let literal?: return literal
-            }
-        }
-
-        /// What the traffic switch's slots (and the image strategy's slot containers) bind: the
-        /// loopback when the public listener takes every address (the slots are not public), else
-        /// the same address as the public listener (hosts that share a network, each on its own
-        /// address).
-        public func slotAddress(of host: String) -> String {
-            address == nil ? "127.0.0.1" : bindAddress(of: host)
-        }
-
-        /// Where the public port is checked: from the deployer, the address the listener binds
-        /// when `address` names one, else the address it reaches the host on; from the host, the
-        /// address the listener binds (the loopback for all addresses).
-        public func probeAddress(of host: String) -> String {
-            switch checkFrom {
-            case .deployer:
-                return address == nil || address == Self.reached ? reachedAddress(of: host) : bindAddress(of: host)
-            case .host: return address == nil ? "127.0.0.1" : bindAddress(of: host)
-            }
-        }
-    }
 
     public var file: String
     public var app: String
@@ -135,6 +71,20 @@ extension DeployConfig {
             _ = try overlay.mapping(allowed: topKeys)
             reader = YAMLReader(file: "\(file)+\(overlayFile)", node: merge(reader.node, overlay.node), path: "")
         }
+        return try validated(reader, file: file, stage: stage)
+    }
+
+    /// The config in `yaml`, as if read from shipit.yml in `directory` (against which its relative
+    /// paths resolve: hooks, keys, known_hosts, the SQLite ledger): what `load` does, without a file.
+    public static func parse(
+        yaml: String, directory: String = FileManager.default.currentDirectoryPath
+    ) throws -> DeployConfig {
+        let file = FilePath.join(directory, "shipit.yml")
+        return try validated(YAMLReader.parse(yaml, file: file), file: file, stage: nil)
+    }
+
+    /// The parsed sections, with the settings the ledger records and their hash.
+    private static func validated(_ reader: YAMLReader, file: String, stage: String?) throws -> DeployConfig {
         var config = try parse(reader, file: file)
         config.stage = stage
         config.settings = flatten(reader.node)
@@ -232,78 +182,9 @@ extension DeployConfig {
         let app = try appReader.string()
         try appReader.check { try Names.identifier(app, field: $0) }
 
-        let hostsReader = try required("hosts")
-        var hosts: [String] = []
-        var roles: [String: [String]] = [:]
-        for h in try hostsReader.sequence() {
-            var name: String
-            var hostRoles: [String]?
-            if case .mapping = h.node {
-                let m = try h.mapping(allowed: ["host", "roles"])
-                guard let hr = m["host"] else { throw h.fail("missing 'host'") }
-                name = try hr.string()
-                if let r = m["roles"] {
-                    let list = try r.stringList()
-                    for role in list { try r.check { try Names.identifier(role, field: $0) } }
-                    hostRoles = list
-                }
-            } else {
-                name = try h.string()
-            }
-            // `[::1]` and `::1` are one host: the bare form is the one every other place uses.
-            let given = name
-            try h.check { name = try HostName.normalized(given, field: $0) }
-            if let hostRoles { roles[name] = hostRoles }
-            guard !hosts.contains(name) else { throw h.fail("host \(name) is listed twice") }
-            hosts.append(name)
-        }
-        guard !hosts.isEmpty else { throw hostsReader.fail("at least one host is needed") }
+        let (hosts, roles) = try parseHosts(try required("hosts"))
 
-        var conn = ConnectionSettings(parallel: 10)
-        if let ssh = top["ssh"] {
-            let m = try ssh.mapping(allowed: [
-                "user", "port", "identity", "known_hosts", "connect_timeout", "command_timeout", "accept_new_host_keys",
-                "use_agent", "upload",
-                "config", "proxy_jump", "max_concurrent_starts",
-            ])
-            if let v = m["user"] { conn.user = try v.string() }
-            if let v = m["port"] { conn.port = try v.int(1...65535) }
-            if let v = m["identity"] { conn.identities = try v.stringList().map { expand($0, relativeTo: baseDir) } }
-            if let v = m["known_hosts"] { conn.knownHostsPath = expand(try v.string(), relativeTo: baseDir) }
-            if let v = m["connect_timeout"] { conn.connectTimeout = try v.double(0.1...600) }
-            if let v = m["command_timeout"] { conn.commandTimeout = try v.double(1...86400) }
-            if let v = m["accept_new_host_keys"] { conn.hostKeyPolicy = try v.bool() ? .acceptNew : .strict }
-            if let v = m["use_agent"] { conn.useAgent = try v.bool() }
-            if let v = m["config"] {
-                let path = try v.string()
-                conn.sshConfigPath = path == "none" ? "none" : expand(path, relativeTo: baseDir)
-            }
-            if let v = m["proxy_jump"] {
-                let hops: [String]
-                if case .sequence = v.node {
-                    hops = try v.stringList()
-                } else {
-                    hops = try v.string().split(separator: ",").map { $0.trimmed() }
-                }
-                conn.proxyJump = hops == ["none"] ? [] : hops
-                for hop in conn.proxyJump ?? [] {
-                    do {
-                        _ = try conn.jumpHop(hop, defaultUser: "x", fallback: conn.sshOptions, field: v.path)
-                    } catch let e as ShipitError {
-                        throw v.fail(e.message.replacing(v.path + ": ", with: ""))
-                    }
-                }
-            }
-            if let v = m["max_concurrent_starts"] { conn.maxConcurrentStarts = try v.int(1...1000) }
-            if let v = m["upload"] {
-                guard let mode = ConnectionSettings.UploadMode(rawValue: try v.string()) else {
-                    throw v.fail("expected 'auto', 'stream', 'sftp' or 'scp'")
-                }
-                conn.upload = mode
-            }
-        }
-        if let v = top["parallel"] { conn.parallel = try v.int(1...1000) }
-        try conn.loadSSHConfig()
+        let conn = try ConnectionSettings.parse(top["ssh"], parallel: top["parallel"], baseDir: baseDir)
 
         var strategy = Strategy.symlink
         if let v = top["strategy"] {
@@ -326,84 +207,10 @@ extension DeployConfig {
         }
         let start = try top["start"]?.string()
 
-        var health: Health?
-        if let hr = top["health"] {
-            let m = try hr.mapping(allowed: [
-                "port", "live", "ready", "address", "check_from", "deadline", "interval", "request_timeout",
-            ])
-            guard let port = m["port"] else { throw hr.fail("missing required key 'port'") }
-            var h = Health(port: try port.int(1...65535))
-            for (key, kp) in [("live", \Health.live), ("ready", \Health.ready)]
-                as [(String, WritableKeyPath<Health, String>)]
-            {
-                if let v = m[key] {
-                    let p = try v.string()
-                    guard p.hasPrefix("/"), p.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "\"" }) else {
-                        throw v.fail("expected a URL path starting with '/'")
-                    }
-                    h[keyPath: kp] = p
-                }
-            }
-            if let v = m["address"] {
-                let a = try v.string()
-                var parsed: HostAddress?
-                if a != Health.reached { try v.check { parsed = try HostAddress.parse(a, field: $0) } }
-                guard a == Health.reached || (parsed.map { $0.kind != .name } ?? false) else {
-                    throw v.fail(
-                        "expected an IP address for the public listener to bind, or 'reached' (the address shipit reaches each host on); leave it out to bind every address. A name would be resolved on the host, which may map it to a loopback address (Debian: 127.0.1.1)"
-                    )
-                }
-                h.address = parsed?.host ?? a
-            }
-            if let v = m["check_from"] {
-                guard let c = Health.CheckFrom(rawValue: try v.string()) else {
-                    throw v.fail("expected 'deployer' or 'host'")
-                }
-                h.checkFrom = c
-            }
-            // A loopback listener answers the host alone: checked from the deployer, its own
-            // loopback would answer (or not) for it.
-            if let a = h.address, h.checkFrom == .deployer, a == "::1" || a.hasPrefix("127.") {
-                throw (m["address"] ?? hr).fail(
-                    "\(a) is a loopback address: only the host itself reaches it, and a green smoke test from the deployer would mean nothing. Bind an address users reach, or say so with health.check_from: host"
-                )
-            }
-            if let v = m["deadline"] { h.deadline = try v.double(0.1...3600) }
-            if let v = m["interval"] { h.interval = try v.double(0.01...60) }
-            if let v = m["request_timeout"] { h.requestTimeout = try v.double(0.1...60) }
-            health = h
-        }
+        let health = try top["health"].map(Health.parse)
         let diskFactor = try top["disk_factor"]?.double(0...100) ?? 2
         let hooksDir = expand(try top["hooks"]?.string() ?? "hooks", relativeTo: baseDir)
-        var ledgerPath = FilePath.join(baseDir, ".shipit/ledger.sqlite")
-        var ledger = LedgerLocation.sqlite(path: ledgerPath)
-        if let lr = top["ledger"] {
-            let m = try lr.mapping(allowed: ["path", "url", "password_env", "password_file"])
-            if let p = m["path"] {
-                guard m["url"] == nil else { throw p.fail("give 'path' (SQLite) or 'url' (PostgreSQL), not both") }
-                ledgerPath = expand(try p.string(), relativeTo: baseDir)
-                ledger = .sqlite(path: ledgerPath)
-            }
-            if let u = m["url"] {
-                let urlText = try u.string()
-                var t: LedgerLocation.PostgresTarget
-                do { t = try LedgerLocation.PostgresTarget.parse(urlText, field: u.path) } catch let e as ShipitError {
-                    throw u.fail(e.message.replacing(u.path + ": ", with: ""))
-                }
-                if let e = m["password_env"] {
-                    let name = try e.string()
-                    guard RemoteCommand.isValidEnvName(name) else {
-                        throw e.fail("expected an environment variable name")
-                    }
-                    t.passwordEnv = name
-                }
-                if let f = m["password_file"] { t.passwordFile = expand(try f.string(), relativeTo: baseDir) }
-                ledger = .postgres(t)
-                ledgerPath = t.display
-            } else if m["password_env"] != nil || m["password_file"] != nil {
-                throw lr.fail("password_env/password_file are for a PostgreSQL 'url'")
-            }
-        }
+        let (ledger, ledgerPath) = try LedgerLocation.parse(top["ledger"], baseDir: baseDir)
         var image: ImageSettings?
         if let ir = top["image"] {
             guard strategy == .image else { throw ir.fail("'image' is only for 'strategy: image'") }

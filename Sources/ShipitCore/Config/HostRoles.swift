@@ -1,4 +1,4 @@
-import SSH
+import ShipitSupport
 
 /// Which hosts run the app and which role processes (`roles:`) each host runs. A host runs the
 /// app unless every role it has is a process role; a host listed without roles has the role `web`.

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// `image:` in shipit.yml, for `strategy: image` (docs/configuration.md).
 public struct ImageSettings: Sendable, Equatable {

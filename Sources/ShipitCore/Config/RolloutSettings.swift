@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// `rollout:` in shipit.yml (docs/rollout.md): the hosts switch in cumulative steps, each baked
 /// while gates are sampled; a failed step rolls back exactly the hosts switched so far.

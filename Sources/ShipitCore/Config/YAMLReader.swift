@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// Walks a composed YAML tree with the path of every value, so each error names file:line and the
 /// field (`health.port`). Unknown keys, wrong types and anchors/aliases are refused.
@@ -24,6 +24,10 @@ struct YAMLReader {
     }
 
     static func parse(_ text: String, file: String) throws -> YAMLReader {
+        // Text that did not come from a file (`DeployConfig.parse(yaml:)`) has the same limit.
+        if text.utf8.count > maxBytes {
+            throw ShipitError.input("\(file): config is \(text.utf8.count) bytes; more than \(maxBytes) is refused")
+        }
         let root: YAMLNode?
         do { root = try YAMLComposer.compose(text) } catch let e as YAMLComposer.Failure {
             throw ShipitError.input("\(file):\(e.line): invalid YAML: \(e.message)")

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// Attempt ids: UTC second plus 6 random hex digits. Sortable, short enough to type during an
 /// incident, and unique across machines for practical purposes. Also the lock holder id.

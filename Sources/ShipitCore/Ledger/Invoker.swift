@@ -1,6 +1,6 @@
 import FoundationEssentials
 import Glibc
-import SSH
+import ShipitSupport
 
 /// Who runs shipit and from where: user, machine, pid and the CI variables that identify a pipeline
 /// run. Stored with every attempt so `changes` can answer "who did that?".

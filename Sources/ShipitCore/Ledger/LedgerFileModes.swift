@@ -1,6 +1,6 @@
 import FoundationEssentials
 import Glibc
-import SSH
+import ShipitSupport
 
 /// The SQLite ledger's modes, checked each time it is opened, not only when it is created: it
 /// holds every run's record (who deployed what, errors, changed files), and a file copied, restored

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// The small JSON columns of the ledger (lists and string maps). Empty values skip the parser:
 /// most rows have them, and `changes` reads thousands of rows.

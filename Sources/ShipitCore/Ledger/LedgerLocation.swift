@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// Where the ledger lives, from `ledger:` in shipit.yml: an SQLite file (the default, next to the
 /// config) or a shared PostgreSQL server. The password is never part of the URL: it comes from an

@@ -1,5 +1,5 @@
 import Glibc
-import SSH
+import ShipitSupport
 
 /// libpq's entry points, looked up once in the system's libpq (Debian: libpq5).
 struct LibPQ: @unchecked Sendable {

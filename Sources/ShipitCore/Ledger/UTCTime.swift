@@ -1,6 +1,6 @@
 import FoundationEssentials
 import Glibc
-import SSH
+import ShipitSupport
 
 /// UTC timestamps as printed and parsed everywhere (ISO 8601, `Z`), and the time windows of
 /// `changes`: `--since 2h` (s, m, h, d, w) or absolute `--from/--to` times.

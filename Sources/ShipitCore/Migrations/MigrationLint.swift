@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// Expand/contract lint of one SQL migration. *Expand* changes (CREATE TABLE, ADD COLUMN nullable or
 /// with a default, CREATE INDEX CONCURRENTLY, constraints NOT VALID, VALIDATE) leave the old code

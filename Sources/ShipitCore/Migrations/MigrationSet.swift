@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// The migrations a release carries: `NNNN_name.sql` files in `migrations.dir`, ordered by version,
 /// each with its sha256 (what drift detection compares with what was applied).

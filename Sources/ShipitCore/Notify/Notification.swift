@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// The JSON body POSTed to a `notify:` webhook at the start and the end of a run. `text` is
 /// Slack-compatible (an incoming webhook shows it as the message).

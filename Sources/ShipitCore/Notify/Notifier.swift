@@ -1,6 +1,6 @@
 import Crypto
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// POSTs a `Notification` to every `notify:` target that wants the event, in parallel: signed
 /// when the target names a secret, retried up to 3 times with backoff, the whole of it bounded by

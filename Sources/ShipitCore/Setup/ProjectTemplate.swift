@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// `shipit init`: a commented shipit.yml for the chosen strategy and the example hooks, as text.
 /// Pure, so a test can check that what it writes passes validation as written.

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import SSH
+import ShipitSupport
 
 /// Validates host names and addresses before anything is sent: a host string ends up in known_hosts
 /// lookups, log lines and remote commands, so only DNS names, IPv4 and IPv6 literals pass (the rule
