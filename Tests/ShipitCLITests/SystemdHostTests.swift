@@ -80,7 +80,8 @@ struct SystemdHostTests {
     private func removeProbe(_ address: String, unit: String) async {
         _ = try? await sh(
             address,
-            "systemctl --user disable --now \(unit); rm -f ~/.config/systemd/user/\(unit).service ~/\(unit).pl; systemctl --user daemon-reload")
+            "systemctl --user disable --now \(unit); rm -f ~/.config/systemd/user/\(unit).service ~/\(unit).pl; systemctl --user daemon-reload"
+        )
     }
 
     /// The probe's answer from the deployer (its public port on the host's address), "" if none.
@@ -108,7 +109,8 @@ struct SystemdHostTests {
         for address in hosts.hosts {
             let r = try await sh(
                 address,
-                "echo \"$XDG_RUNTIME_DIR\"; systemctl --user is-system-running; loginctl show-user \"$(id -un)\" -p Linger")
+                "echo \"$XDG_RUNTIME_DIR\"; systemctl --user is-system-running; loginctl show-user \"$(id -un)\" -p Linger"
+            )
             let lines = text(r).split(separator: "\n").map(String.init)
             #expect(r.exitCode == 0, "\(address): \(r.stdoutText)\(r.stderrText)")
             #expect(lines.count == 3, "\(address): \(r.stdoutText)\(r.stderrText)")
@@ -124,7 +126,8 @@ struct SystemdHostTests {
     /// bound of sshd accepting again.
     @Test func anEnabledUserUnitComesBackAfterAReboot() async throws {
         let address = hosts.hosts[hosts.hosts.count - 1]
-        let unit = "probe-reboot", port = 18080
+        let unit = "probe-reboot"
+        let port = 18080
         try await withCleanup({ await removeProbe(address, unit: unit) }) {
             try await installProbe(address, unit: unit, port: port)
             let invocation = text(try await sh(address, "systemctl --user show -p InvocationID --value \(unit)"))
@@ -137,17 +140,20 @@ struct SystemdHostTests {
             #expect(back != nil, "\(unit) did not answer within 30 s of sshd accepting after the reboot")
             let after = try await sh(
                 address,
-                "test -e \"$XDG_RUNTIME_DIR/before-reboot\"; echo $?; systemctl --user is-enabled \(unit); systemctl --user is-active \(unit); systemctl --user show -p InvocationID --value \(unit)")
+                "test -e \"$XDG_RUNTIME_DIR/before-reboot\"; echo $?; systemctl --user is-enabled \(unit); systemctl --user is-active \(unit); systemctl --user show -p InvocationID --value \(unit)"
+            )
             let lines = text(after).split(separator: "\n").map(String.init)
             #expect(lines.prefix(3) == ["1", "enabled", "active"], "\(text(after))")
-            #expect(lines.count == 4 && lines[3] != invocation, "the same invocation as before the reboot: \(text(after))")
+            #expect(
+                lines.count == 4 && lines[3] != invocation, "the same invocation as before the reboot: \(text(after))")
         }
     }
 
     /// `kill -9` of the unit's main process: systemd starts it again (Restart=on-failure).
     @Test func aKilledUserUnitIsRestarted() async throws {
         let address = hosts.hosts[0]
-        let unit = "probe-crash", port = 18081
+        let unit = "probe-crash"
+        let port = 18081
         try await withCleanup({ await removeProbe(address, unit: unit) }) {
             try await installProbe(address, unit: unit, port: port)
             let pid = try await mainPID(address, unit: unit)

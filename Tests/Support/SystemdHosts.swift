@@ -18,7 +18,8 @@ public struct SystemdHosts: Sendable {
         let dir = env["SHIPIT_TESTHOSTS"] ?? "/tmp/shipit-testhosts"
         let list = (try? String(contentsOfFile: dir + "/systemd-hosts.txt", encoding: .utf8)) ?? ""
         let hosts = list.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-        precondition(!hosts.isEmpty, "no systemd test hosts in \(dir): run `make test` (or scripts/systemdhosts.sh up 3) first")
+        precondition(
+            !hosts.isEmpty, "no systemd test hosts in \(dir): run `make test` (or scripts/systemdhosts.sh up 3) first")
         return SystemdHosts(
             stateDir: dir, hosts: hosts, user: env["SHIPIT_TEST_USER"] ?? "deploy",
             identity: dir + "/keys/id_ed25519", knownHosts: dir + "/known_hosts")

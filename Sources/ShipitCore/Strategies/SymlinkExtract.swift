@@ -1,0 +1,78 @@
+/// The symlink strategy's staging script: the uploaded artifact checked, extracted and put in
+/// place as a complete release.
+extension SymlinkStrategy {
+    /// Verifies the upload's sha256, extracts into `releases/<id>.tmp`, links shared paths, writes a
+    /// manifest, then renames to `releases/<id>` (so a release dir is complete or absent).
+    ///
+    /// The release's files belong to the deploy user with the host's umask, whatever the tarball
+    /// says (`--no-same-owner --no-same-permissions`: as root, tar would restore owners and setuid
+    /// bits). `needsGNUTar` (the artifact's hard links and links out of the release, from
+    /// `ArtifactLinks`) is refused by a tar that is not GNU's. A shared path that passes through a
+    /// symbolic link of the release is refused: replacing it would remove, and seeding `shared/`
+    /// would copy, files outside the release.
+    public func extract(releaseID: String, sha256: String, needsGNUTar: String = "") -> RemoteCommand {
+        script(
+            .extract,
+            [
+                ("ID", releaseID), ("SHA256", sha256), ("SHARED_PATHS", shared.joined(separator: "\n")),
+                ("UPLOAD", layout.upload(releaseID)),
+                ("NEEDS_GNU_TAR", needsGNUTar),
+            ],
+            """
+            R="$RELEASES/$ID"
+            trap 'rc=$?; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$UPLOAD"; exit $rc' EXIT
+            # Tools only where the shell cannot do it: every process started costs every host at once.
+            got=$(sha256sum "$UPLOAD"); got=${got%% *}
+            [ "$got" = "$SHA256" ] || { echo "error=checksum mismatch after upload (got $got)"; exit \(ScriptExit.checksum); }
+            if [ -n "$NEEDS_GNU_TAR" ]; then
+              case $(tar --version 2>/dev/null) in
+                *"GNU tar"*) ;;
+                *) echo "error=the artifact has $NEEDS_GNU_TAR, and this host's tar is not GNU tar (BusyBox?), which could write through them outside the release: refused"; exit \(ScriptExit.needsGNUTar) ;;
+              esac
+            fi
+            if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
+            mkdir -p "$R.tmp"
+            err=$(tar --no-same-owner --no-same-permissions -xzf "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(printf '%s' "$err" | tail -c 300 | tr '\n' ' ')"; exit \(ScriptExit.extractFailed); }
+            if [ -n "$SHARED_PATHS" ]; then
+              # In this shell, not a pipeline's subshell: a refusal must end the script.
+              oldifs=$IFS; IFS=$NL; set -f
+              for p in $SHARED_PATHS; do
+                [ -n "$p" ] || continue
+                # Each component, from the top: none may be a symbolic link in the release.
+                rest=$p; sub=
+                while :; do
+                  c=${rest%%/*}; sub=${sub:+$sub/}$c
+                  if [ -L "$R.tmp/$sub" ]; then echo "error=shared path $p: $sub is a symbolic link in the artifact; a shared path must be a plain directory or file of the release"; exit \(ScriptExit.sharedIsSymlink); fi
+                  [ "$rest" = "$c" ] && break
+                  rest=${rest#*/}
+                done
+                if [ ! -e "$SHARED/$p" ]; then
+                  mkdir -p "$(dirname "$SHARED/$p")"
+                  [ -e "$R.tmp/$p" ] || { echo "error=shared path $p is neither in $SHARED nor in the release"; exit \(ScriptExit.sharedNowhere); }
+                  cp -a "$R.tmp/$p" "$SHARED/$p"
+                fi
+                rm -rf "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
+                ln -s "$SHARED/$p" "$R.tmp/$p"
+              done
+              set +f; IFS=$oldifs
+            fi
+            (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit \(ScriptExit.manifestFailed); }
+            # What changed against the release running now (A added, M modified, D deleted), for the ledger.
+            if [ -f "$CURRENT/.shipit-manifest" ]; then
+              ch=$(awk 'NR == FNR { old[substr($0, 69)] = substr($0, 1, 64); next }
+                        { p = substr($0, 69); if (!(p in old)) print "A " p; else if (old[p] != substr($0, 1, 64)) print "M " p; delete old[p] }
+                        END { for (p in old) print "D " p }' "$CURRENT/.shipit-manifest" "$R.tmp/.shipit-manifest" | LC_ALL=C sort)
+              # Counted and listed (the first \(Self.changeListLimit)) by the shell itself, a line at a time.
+              n=0; oldifs=$IFS; IFS=$NL; set -f
+              for line in $ch; do n=$((n + 1)); [ "$n" -gt \(Self.changeListLimit) ] || printf 'change=%s\\n' "$line"; done
+              set +f; IFS=$oldifs
+              echo "changed=$n"
+            fi
+            if [ -e "$R" ] || [ -L "$R" ]; then rm -rf "$R"; fi
+            mv "$R.tmp" "$R" || { echo "error=cannot move the release into place (releases/$ID)"; exit \(ScriptExit.releaseNotMoved); }
+            rm -f "$UPLOAD"
+            sync -f "$R" 2>/dev/null || true
+            echo "extracted=$ID"
+            """)
+    }
+}
