@@ -35,7 +35,7 @@ struct InitAndCheckTests {
         let plan = try await shipit.run(["deploy", "--dry-run"], cwd: dir)
         #expect(plan.status == 0, "\(plan.stderr)")
         #expect(plan.stdout.contains("## a") && plan.stdout.contains("## b"))
-        #expect(plan.stdout.contains("D=/srv/app"))
+        #expect(plan.stdout.contains("D='/srv/app'"))
 
         // Never overwrites; --force does.
         let before = try String(contentsOfFile: dir + "/shipit.yml", encoding: .utf8)

@@ -144,7 +144,7 @@ struct HostAddressTests {
         #expect(conf.contains("proxy_pass http://[2001:db8::5]:\(c.traffic!.slots[0]);"), "\(conf)")
         #expect(!conf.contains(" 2001:db8::5:"), "\(conf)")
         #expect(traffic.upstream(host: "::1", slot: 8081).contains("server [2001:db8::5]:8081;"))
-        #expect(traffic.variables(host: "::1").contains { $0 == ("BIND", "[2001:db8::5]") })
+        #expect(traffic.variables(host: "::1").contains { $0 == ("SLOT_BIND", "[2001:db8::5]") })
         let image = ImageStrategy(config: c, image: ImageSettings(name: "localhost/app", containerPort: 80, port: 8080))
         #expect(
             image.createArguments(host: "::1").contains("-p '[2001:db8::5]:8080:80'"),

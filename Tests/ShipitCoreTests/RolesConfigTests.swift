@@ -123,7 +123,7 @@ struct RolesConfigTests {
         let check = try #require(s.roleCheck(host: "jobs-1", deadline: 10, interval: 0.2))
         #expect(
             check.rendered.contains("DEADLINE=100; INTERVAL=0.2; STEP=2")
-                && check.rendered.contains("role_check worker 'test -f tmp/ready' 10"))
+                && check.rendered.contains("role_check process worker 'test -f tmp/ready' 10"))
         #expect(s.roleCheck(host: "web-1", deadline: 10, interval: 0.2) == nil)
     }
 

@@ -7,7 +7,7 @@ import Testing
 /// Every kind of host script shipit renders (symlink and image, with and without the traffic
 /// switch in both proxy modes, with role processes; migrations, logs, triage, check) checked by
 /// Debian's `shellcheck` as POSIX sh, and each shell function defined once per script.
-@Suite("every host script passes shellcheck")
+@Suite("every host script passes shellcheck", .serialized)
 struct ShellcheckTests {
     static let lock = LockRequest(info: "holder=run-1\npid=1", waitSeconds: 1, staleHolders: ["run-0"])
 
@@ -102,25 +102,29 @@ struct ShellcheckTests {
         ),
     ]
 
+    /// One shellcheck run over all of a variant's scripts (a process per script would load the
+    /// machine the rest of the suite shares), the variants one after the other.
     @Test(arguments: 0..<variants.count)
     func everyScriptPassesShellcheck(variant: Int) async throws {
         let (strategy, traffic) = Self.variants[variant]
         let commands = try scripts(try config(strategy: strategy, traffic: traffic))
         #expect(commands.count > 20)
-        for c in commands {
-            let file = Local.tempDir("shellcheck-run") + "/script.sh"
+        let dir = Local.tempDir("shellcheck-run")
+        var files: [String] = []
+        for (i, c) in commands.enumerated() {
+            let file = dir + "/\(i)-\(c.step.map(\.rawValue) ?? "none").sh"
             try c.rendered.write(toFile: file, atomically: true, encoding: .utf8)
-            // POSIX sh, warnings and errors. Left out: SC2034 (every script gets the whole layout as
-            // variables, used or not), SC2154 (`getv NAME FILE` assigns through eval, which
-            // shellcheck cannot follow), SC2120 (optional function arguments such as
-            // `proxy_reload [wait]`).
-            let (status, out) = try await LocalProcess.runStatusDetached([
-                "shellcheck", "--shell=sh", "--severity=warning", "--format=gcc", "--exclude=SC2034,SC2154,SC2120",
-                file,
-            ])
-            #expect(
-                status == 0,
-                "\(strategy) \(traffic) \(c.step.map(\.rawValue) ?? "?"):\n\(out)\n\(numbered(c.rendered))")
+            files.append(file)
+        }
+        // POSIX sh, warnings and errors. Left out: SC2034 (every script gets the whole layout as
+        // variables, used or not), SC2154 (`getv NAME FILE` assigns through eval, which
+        // shellcheck cannot follow), SC2120 (optional function arguments such as
+        // `proxy_reload [wait]`).
+        let (status, out) = try await LocalProcess.runStatusDetached(
+            ["shellcheck", "--shell=sh", "--severity=warning", "--format=gcc", "--exclude=SC2034,SC2154,SC2120"]
+                + files)
+        #expect(status == 0, "\(strategy) \(traffic):\n\(out)")
+        for c in commands {
             // Each function defined once (the parts of a composed script share the definitions).
             let defs = c.rendered.split(separator: "\n").compactMap { line -> String? in
                 let t = line.trimmingCharacters(in: .whitespaces)

@@ -238,7 +238,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
             [
                 ("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HISTORY_LINE", historyLine),
                 ("START_LOG", layout.startLog),
-            ], uses: RoleScript.processFunctions,
+            ], uses: roles.processes(on: host).isEmpty ? [] : RoleScript.processFunctions,
             """
             [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit \(ScriptExit.releaseMissing); }
             current_id; prev=$CUR
