@@ -1,5 +1,6 @@
 import Foundation
 import SSH
+import TestSupport
 import Testing
 
 @testable import ShipitCore
@@ -8,31 +9,12 @@ import Testing
 /// check script with given lines); the real hosts are in InitAndCheckTests.
 @Suite("shipit check: judging host reports")
 struct FleetCheckTests {
-    struct Answer: HostTransport {
-        var lines: @Sendable (String) -> String
-        var error: SSHError?
-        func run(_ host: String, _ command: RemoteCommand) async throws -> ExecResult {
-            #expect(command.step == .check)
-            #expect(command.alsoRuns == [.inventory])
-            if let error { throw error }
-            return ExecResult(status: ExitStatus(code: 0), stdout: Data(lines(host).utf8))
-        }
-        func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult {
-            throw CancellationError()
-        }
-        func upload(_ host: String, localPath: String, remotePath: String) async throws {}
-        func sftpAvailable(_ host: String) async -> Bool { true }
-        func follow(
-            _ host: String, _ command: RemoteCommand, until stop: @escaping @Sendable () -> Bool,
-            onOutput: @escaping @Sendable (OutputChannel, Data) -> Void
-        ) async throws -> ExecResult { throw CancellationError() }
-        func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws
-            -> HTTPResponse
-        { throw CancellationError() }
-        func publicGet(_ host: String, health: DeployConfig.Health, path: String) async throws -> HTTPResponse {
-            throw CancellationError()
-        }
-        func close() async {}
+    /// The fleet answering the check script with `lines`, or failing to connect with `error`.
+    func answering(lines: @escaping @Sendable (String) -> String, error: SSHError? = nil) -> FakeTransport {
+        let t = FakeTransport(hosts: ["h1", "h2"])
+        t.answers[.check] = lines
+        t.connectError = error
+        return t
     }
 
     func config(_ extra: String = "") throws -> DeployConfig {
@@ -59,7 +41,11 @@ struct FleetCheckTests {
     }
 
     @Test func aHealthyHostPasses() async throws {
-        let report = await FleetCheck(config: try config(), transport: Answer(lines: { _ in Self.healthy() })).run()
+        let t = answering(lines: { _ in Self.healthy() })
+        let report = await FleetCheck(config: try config(), transport: t).run()
+        // One script per host: the check, then the inventory in the same channel.
+        #expect(t.commands.map(\.command.step) == [.check, .check])
+        #expect(t.commands.allSatisfy { $0.command.alsoRuns == [.inventory] })
         #expect(report.passed)
         let items = report.hosts[0].items
         #expect(items.map(\.check) == ["ssh", "deploy_to", "disk", "tools", "lock", "release", "clock", "upload"])
@@ -71,7 +57,7 @@ struct FleetCheckTests {
         // The host's clock is read when the check runs (a loaded machine may start it late).
         let report = await FleetCheck(
             config: try config(),
-            transport: Answer(lines: {
+            transport: answering(lines: {
                 let now = Date().timeIntervalSince1970
                 return $0 == "h1" ? Self.healthy(clock: now + 20) : Self.healthy(clock: now - 600)
             })
@@ -86,7 +72,8 @@ struct FleetCheckTests {
 
     @Test func missingToolsLowDiskAndAHeldLockAreNamed() async throws {
         let lines = Self.healthy(disk: 1000) + "\ntool=missing nginx\nlock.holder=run-1\nlock.by=ops@ci\nlock.pid=42\n"
-        var check = FleetCheck(config: try config("traffic: {proxy: nginx}"), transport: Answer(lines: { _ in lines }))
+        var check = FleetCheck(
+            config: try config("traffic: {proxy: nginx}"), transport: answering(lines: { _ in lines }))
         check.minFreeKB = 2000
         let items = await check.run().hosts[0].items
         let tools = items.first { $0.check == "tools" }!
@@ -113,16 +100,17 @@ struct FleetCheckTests {
 
     @Test func connectionFailuresSayWhatToDo() async throws {
         let mismatch = SSHError(kind: .hostKeyMismatch, host: "h1", operation: "host key", message: "key differs")
-        let report = await FleetCheck(config: try config(), transport: Answer(lines: { _ in "" }, error: mismatch))
+        let report = await FleetCheck(config: try config(), transport: answering(lines: { _ in "" }, error: mismatch))
             .run()
         let item = report.hosts[0].items[0]
         #expect(item.check == "host key" && item.status == .fail)
         #expect(item.fix?.contains("ssh-keygen -R h1") == true)
         #expect(!report.passed)
         let auth = SSHError(kind: .authentication, host: "h1", operation: "auth", message: "denied")
-        let a = await FleetCheck(config: try config(), transport: Answer(lines: { _ in "" }, error: auth)).run().hosts[
-            0
-        ].items[0]
+        let a = await FleetCheck(config: try config(), transport: answering(lines: { _ in "" }, error: auth)).run()
+            .hosts[
+                0
+            ].items[0]
         #expect(a.check == "auth" && a.fix?.contains("authorized_keys") == true)
     }
 }
