@@ -50,6 +50,7 @@ struct DeployRunTests {
         try "app: a\nhosts: [h1, h2]\ndeploy_to: /srv/a\nstart: sh start.sh\n".write(
             toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
         let config = try DeployConfig.load(file: dir + "/shipit.yml")
-        return Deployment(config: config, transport: FakeTransport(hosts: hosts), notify: { _ in }).context
+        return Deployment(config: config, transport: FakeTransport(hosts: hosts), notify: { _ in }).context(
+            .deploy(.imageTag("v2")))
     }
 }

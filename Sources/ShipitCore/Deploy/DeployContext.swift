@@ -26,8 +26,7 @@ struct DeployContext: Sendable {
     let ledger: Ledger?
     let invoker: Invoker
     let redactor: Redactor
-    /// Set by the entry point (`deploy`, `rollback`, `resume`) before the driver starts.
-    var request: RunRequest = .rollback(to: nil)
+    let request: RunRequest
 
     /// What this run deploys (nil for a rollback or a resumed rollout).
     var input: ReleaseInput? {
@@ -39,12 +38,6 @@ struct DeployContext: Sendable {
     var resumed: (attempt: LedgerAttempt, mode: DeployStateMachine.Resume)? {
         if case .resume(let attempt, let mode) = request { return (attempt, mode) }
         return nil
-    }
-
-    func requesting(_ request: RunRequest) -> DeployContext {
-        var c = self
-        c.request = request
-        return c
     }
 
     /// `user@machine` of whoever runs shipit, for locks and history.

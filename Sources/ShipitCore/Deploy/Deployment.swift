@@ -1,7 +1,7 @@
 import FoundationEssentials
 
-/// One run of shipit that changes hosts: a deploy or a manual rollback. It holds what the run
-/// cannot change (`DeployContext`); each entry point hands that, with its request, to a
+/// One run of shipit that changes hosts: a deploy or a manual rollback. Each entry point makes the
+/// run's context (`DeployContext`: what the run cannot change, with its request) and hands it to a
 /// `RunDriver`, which owns the run's state (`DeployRun`) and drives the state machine.
 ///
 /// The transport is the caller's: whoever opened the fleet's connections closes them.
@@ -26,7 +26,8 @@ public final class Deployment: Sendable {
         public init() {}
     }
 
-    let context: DeployContext
+    /// The context of a run of `request`: everything else is fixed when the deployment is made.
+    let context: @Sendable (RunRequest) -> DeployContext
     /// The attempt id: also the lock holder id and the `attempt` of host history lines.
     public let attemptID: String
 
@@ -38,17 +39,21 @@ public final class Deployment: Sendable {
         let redactor = redactor ?? Redactor(config: config)
         let attemptID = options.attemptID ?? AttemptID.make()
         self.attemptID = attemptID
-        context = DeployContext(
-            config: config, transport: transport, options: options, notify: { notify($0.redacted(by: redactor)) },
-            interrupt: interrupt, strategy: Strategies.make(config), attemptID: attemptID,
-            hooks: Hooks(directory: config.hooksDir), ledger: ledger, invoker: invoker, redactor: redactor)
+        let strategy = Strategies.make(config)
+        let hooks = Hooks(directory: config.hooksDir)
+        context = { request in
+            DeployContext(
+                config: config, transport: transport, options: options, notify: { notify($0.redacted(by: redactor)) },
+                interrupt: interrupt, strategy: strategy, attemptID: attemptID, hooks: hooks, ledger: ledger,
+                invoker: invoker, redactor: redactor, request: request)
+        }
     }
 
     // MARK: entry points
 
     /// `shipit deploy`: the whole state machine for one release.
     public func deploy(_ input: ReleaseInput) async -> DeployReport {
-        var driver = RunDriver(context.requesting(.deploy(input)))
+        var driver = RunDriver(context(.deploy(input)))
         return await driver.drive(.deploy)
     }
 
@@ -61,7 +66,7 @@ public final class Deployment: Sendable {
     /// target: the newest release older than what runs now that is present on *all* hosts and not
     /// marked failed.
     public func rollback(to requested: String?) async -> DeployReport {
-        var driver = RunDriver(context.requesting(.rollback(to: requested)))
+        var driver = RunDriver(context(.rollback(to: requested)))
         return await driver.drive(.rollback)
     }
 
@@ -70,7 +75,7 @@ public final class Deployment: Sendable {
     /// hosts switched so far. Its release is already staged on every host.
     public func resume(_ attempt: LedgerAttempt, _ mode: DeployStateMachine.Resume) async -> DeployReport {
         precondition(attempt.id == attemptID, "a resumed rollout keeps its attempt id (Options.attemptID)")
-        var driver = RunDriver(context.requesting(.resume(attempt, mode)))
+        var driver = RunDriver(context(.resume(attempt, mode)))
         return await driver.drive(.deploy)
     }
 

@@ -111,15 +111,13 @@ struct PhaseRun: Sendable {
                         host, active: active, standby: other.count == 2 && other[1] == "running" ? other[0] : nil,
                         standbySlot: idle))
             }
-            if r.error.map(Self.isLockHeld) == true, !state.lockHeld { apply(.lockHeld) }
+            if r.exitStatus == ScriptExit.locked.rawValue, !state.lockHeld { apply(.lockHeld) }
         }
         let failed = record(results, step: "preflight")
         if state.lockHeld { await explainPausedHolder(results.values.compactMap(\.error)) }
         await recordHosts()
         return failed.isEmpty ? results.mapValues(\.output) : nil
     }
-
-    static func isLockHeld(_ error: String) -> Bool { error.hasPrefix("deploy lock held") }
 
     /// A lock held by a paused rollout is not a run to wait for: say so, and what to do.
     func explainPausedHolder(_ errors: [String]) async {
