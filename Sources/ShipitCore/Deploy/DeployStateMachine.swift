@@ -1,5 +1,5 @@
 /// The deploy state machine. Every transition lives here and nowhere else; the run
-/// (`Deployment`) asks it for the phase to run next, runs it, and reports how it went.
+/// (`RunDriver`) asks it for the phase to run next, runs it, and reports how it went.
 public enum DeployPhase: String, Sendable, Codable, CaseIterable {
     case pending, preflight, upload, migrate, warm, `switch`, smokeTest, bake, succeeded, failed, rollingBack,
         rolledBack, rollbackFailed

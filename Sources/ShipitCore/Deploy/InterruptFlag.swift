@@ -1,25 +1,27 @@
 import FoundationEssentials
 import Glibc
-import SSH
+import Synchronization
 
 /// Set by SIGINT/SIGTERM; the deploy checks it before every step and starts no new one.
-public final class InterruptFlag: @unchecked Sendable {
-    private let lock = Lock()
-    private var raised = false
-    private var deadline = false
+public final class InterruptFlag: Sendable {
+    private struct Flags {
+        var raised = false
+        var deadline = false
+    }
+    private let flags = Mutex(Flags())
     public init() {}
-    public func raise() { lock.withLock { raised = true } }
+    public func raise() { flags.withLock { $0.raised = true } }
     /// `--deadline` passed: the run stops like on a signal, and says why.
     public func raiseDeadline() {
-        lock.withLock {
-            raised = true
-            deadline = true
+        flags.withLock {
+            $0.raised = true
+            $0.deadline = true
         }
     }
-    public var deadlinePassed: Bool { lock.withLock { deadline } }
+    public var deadlinePassed: Bool { flags.withLock { $0.deadline } }
     public var isRaised: Bool {
         if Self.signalled.pointee != 0 { return true }
-        return lock.withLock { raised }
+        return flags.withLock { $0.raised }
     }
 
     /// Set by the process's signal handler with one store (async-signal-safe); every flag of the

@@ -1,7 +1,7 @@
 import FoundationEssentials
 
 /// Where every host of one run stands, and the run-wide facts the report needs. Only the run's
-/// driver changes it, between phases; per-host failures go through `fail(host:step:error:)`.
+/// driver changes it, between phases, by applying the changes they return (`RunChange`).
 struct RunState: Sendable {
     private(set) var hosts: [String: DeployReport.HostResult]
     let order: [String]
@@ -57,8 +57,8 @@ struct RunState: Sendable {
     mutating func planned(host: String, step: Int) { hosts[host]?.rolloutStep = step }
 
     /// A switch script reported back (on `slot`, with a traffic switch).
-    mutating func switched(host: String, to id: String, slot: Int? = nil) {
-        if hosts[host]?.switchedAt == nil { hosts[host]?.switchedAt = Date() }
+    mutating func switched(host: String, to id: String, slot: Int? = nil, at time: Date = Date()) {
+        if hosts[host]?.switchedAt == nil { hosts[host]?.switchedAt = time }
         if let slot, let old = hosts[host]?.slot, old != slot {
             // The release that served traffic stays warm on its slot.
             let was = hosts[host]?.current

@@ -5,13 +5,22 @@ import FoundationEssentials
 /// `failure_limit` fails the step, and with it the run: every host switched so far rolls back.
 /// A signal stops the bake (and the run rolls back).
 struct BakePhase: PhaseRunner {
-    func run(_ d: Deployment) async -> PhaseOutcome {
+    func run(_ context: DeployContext, _ run: DeployRun) async -> PhaseResult {
+        var p = PhaseRun(context, run)
+        let outcome = await bake(&p)
+        return p.finish(outcome)
+    }
+
+    func bake(_ d: inout PhaseRun) async -> PhaseOutcome {
         guard let rollout = d.config.rollout else { return .done }
         var runner = GateRunner(
-            gates: rollout.gates, health: d.config.health, transport: d.transport, environment: d.hookEnv(d.targetID))
+            gates: rollout.gates, health: d.config.health, transport: d.context.transport,
+            environment: d.hookEnv(d.targetID))
         runner.strategy = d.strategy
         let context = GateRunner.Context(
-            switched: d.reachedHosts, stepHosts: d.stepHosts, step: d.machine.step + 1, steps: d.machine.rollout.steps)
+            switched: d.run.reachedHosts, stepHosts: d.run.stepHosts, step: d.machine.step + 1,
+            steps: d.machine.rollout.steps)
+        let interrupt = d.context.interrupt
         let stepLabel = "step \(context.step)/\(context.steps)"
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(rollout.bake * 1000)))
         var failures: [String: Int] = [:]
@@ -36,22 +45,22 @@ struct BakePhase: PhaseRunner {
                 failures[s.gate, default: 0] += 1
                 let limit = rollout.gates.first { $0.name == s.gate }?.failureLimit ?? 0
                 if failures[s.gate]! > limit {
-                    d.failedGate = s
+                    d.apply(.failedGate(s))
                     let why = "gate \(s.gate) failed \(failures[s.gate]!) time(s) (limit \(limit)): \(s.detail)"
                     for host in s.host.map({ [$0] }) ?? context.stepHosts {
-                        d.state.fail(host: host, step: "gate \(s.gate)", error: why)
+                        d.apply(.hostFailed(host, step: "gate \(s.gate)", error: why))
                     }
                     await d.recordHosts()
                     return .failed
                 }
             }
-            if d.interrupt.isRaised { return .stopped }
+            if interrupt.isRaised { return .stopped }
             // The last sample is taken when the bake time is up.
             guard ContinuousClock.now < deadline else { break }
             let next = min(started.advanced(by: .milliseconds(Int(rollout.interval * 1000))), deadline)
             // Sleep in short slices so a signal is seen at once.
-            while ContinuousClock.now < next, !d.interrupt.isRaised { try? await Task.sleep(for: .milliseconds(50)) }
-            if d.interrupt.isRaised { return .stopped }
+            while ContinuousClock.now < next, !interrupt.isRaised { try? await Task.sleep(for: .milliseconds(50)) }
+            if interrupt.isRaised { return .stopped }
         }
         let counts = rollout.gates.map { "\($0.name) \(failures[$0.name] ?? 0)/\($0.failureLimit)" }.joined(
             separator: ", ")

@@ -4,28 +4,26 @@ import FoundationEssentials
 /// checked against the release (drift and contract migrations refused); in the migrate phase,
 /// the pending files applied on the migration host; for a rollback, whether going back would
 /// cross a contract migration.
-struct MigrationGate {
-    let run: Deployment
-    var config: DeployConfig { run.config }
-
+enum MigrationGate {
     /// Reads the release's migrations (from the artifact on the deployer, or out of the image on
     /// the migration host), then checks them against what the database applied. Nothing changes
     /// anywhere if this fails.
-    func check(_ release: ResolvedRelease) async -> Bool {
+    static func check(_ run: inout PhaseRun, _ release: ResolvedRelease) async -> Bool {
+        let config = run.config
         guard let settings = config.migrations else { return true }
         let host = settings.migrationHost(in: config)
-        guard let set = await load(release, settings: settings, host: host) else { return false }
+        guard let set = await load(&run, release, settings: settings, host: host) else { return false }
         let cmds = MigrationCommands(layout: config.layout, settings: settings)
         let r = await run.step("migrations check", on: [host], running: cmds.status())
         guard let result = r[host], result.ok else {
-            _ = run.state.record(r, step: "preflight")
+            _ = run.record(r, step: "preflight")
             return false
         }
         let applied = MigrationSet.applied(result.output.all("applied"))
         var problems = set.drift(applied: applied).map { "schema drift: \($0)" }
         let pending = set.pending(applied: applied)
         let contract = pending.filter(\.isContract)
-        if !contract.isEmpty && !run.options.allowContract {
+        if !contract.isEmpty && !run.context.options.allowContract {
             for f in contract {
                 for x in f.findings {
                     problems.append(
@@ -39,11 +37,11 @@ struct MigrationGate {
         }
         if !problems.isEmpty {
             for p in problems { run.notify(DeployNotice(host: host, step: "migrations", status: .failed, message: p)) }
-            run.state.fail(host: host, step: "preflight", error: problems.joined(separator: "; "))
+            run.apply(.hostFailed(host, step: "preflight", error: problems.joined(separator: "; ")))
             await run.recorder?.event("migrations", message: problems.joined(separator: "\n"), ok: false)
             return false
         }
-        run.pendingMigrations = pending
+        run.apply(.pendingMigrations(pending))
         let labels = pending.map { $0.label + ($0.isContract ? " (contract)" : " (expand)") }
         run.notify(
             DeployNotice(
@@ -58,46 +56,50 @@ struct MigrationGate {
     }
 
     /// The release's migration files, from where the strategy keeps them.
-    func load(_ release: ResolvedRelease, settings: MigrationSettings, host: String) async -> MigrationSet? {
-        if let given = run.options.migrations { return given }
+    static func load(_ run: inout PhaseRun, _ release: ResolvedRelease, settings: MigrationSettings, host: String) async
+        -> MigrationSet?
+    {
+        if let given = run.context.options.migrations { return given }
         let source: MigrationSource
         do { source = try run.strategy.migrationSource(release, settings: settings) } catch {
-            run.state.fail(host: host, step: "preflight", error: "migrations: \(error.message)")
+            run.apply(.hostFailed(host, step: "preflight", error: "migrations: \(error.message)"))
             return nil
         }
         switch source {
         case .artifact(let path):
             do { return try MigrationSet.load(artifact: path, dir: settings.dir) } catch {
-                run.state.fail(host: host, step: "preflight", error: "migrations: \(error)")
+                run.apply(.hostFailed(host, step: "preflight", error: "migrations: \(error)"))
                 return nil
             }
         case .remote(let command):
             let r = await run.step("migrations fetch", on: [host], running: command)
             guard let out = r[host], out.ok else {
-                _ = run.state.record(r, step: "preflight")
+                _ = run.record(r, step: "preflight")
                 return nil
             }
             do { return try MigrationSet.load(encoded: out.output.all("mfile"), dir: settings.dir) } catch {
-                run.state.fail(
-                    host: host, step: "preflight",
-                    error: "migrations in \(release.imageReference ?? release.id): \(error)")
+                run.apply(
+                    .hostFailed(
+                        host, step: "preflight",
+                        error: "migrations in \(release.imageReference ?? release.id): \(error)"))
                 return nil
             }
         }
     }
 
     /// The migrate step: the pending files, in order, each in its own transaction.
-    func apply() async -> Bool {
-        guard let settings = config.migrations, !run.pendingMigrations.isEmpty, let id = run.release?.id else {
+    static func apply(_ run: inout PhaseRun) async -> Bool {
+        let config = run.config
+        guard let settings = config.migrations, !run.run.pendingMigrations.isEmpty, let id = run.run.release?.id else {
             return true
         }
         let host = settings.migrationHost(in: config)
-        let files = run.pendingMigrations
+        let files = run.run.pendingMigrations
         let cmds = MigrationCommands(layout: config.layout, settings: settings)
         let r = await run.step(
             "migrate", on: [host],
             running: cmds.apply(releaseID: id, files: files, fromImage: run.strategy.migrationsFromImage))
-        let failed = run.state.record(r, step: "migrate")
+        let failed = run.record(r, step: "migrate")
         let applied = r[host]?.output.all("applied") ?? []
         await run.recorder?.change { a in
             a.migrations = files.map { f in
@@ -105,9 +107,9 @@ struct MigrationGate {
                     + (f.isContract ? " (contract)" : " (expand)")
             }
         }
-        if failed.isEmpty && files.contains(where: \.isContract) && !run.options.force {
+        if failed.isEmpty && files.contains(where: \.isContract) && !run.context.options.force {
             // Old code cannot run against the new schema: no automatic rollback from here on.
-            run.machine.forbidRollback()
+            run.apply(.forbidRollback)
             run.notify(
                 DeployNotice(
                     host: nil, step: "migrations", status: .info,
@@ -120,8 +122,9 @@ struct MigrationGate {
 
     /// Why going back to `target` is unsafe: a release deployed after it applied a contract
     /// migration (from the ledger). nil when safe or unknown (no ledger).
-    func rollbackBlocker(target: String) async -> String? {
-        guard let ledger = run.ledger else { return nil }
+    static func rollbackBlocker(_ context: DeployContext, target: String) async -> String? {
+        let config = context.config
+        guard let ledger = context.ledger else { return nil }
         let blockers = await RollbackTarget.unsafeReleases(
             since: target, ledger: ledger, app: config.app, stage: config.stage)
         guard !blockers.isEmpty else { return nil }

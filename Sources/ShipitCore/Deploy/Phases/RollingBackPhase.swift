@@ -3,7 +3,13 @@
 /// deploy has none: its new release is stopped and `current` taken away (a retreat). Never
 /// interrupted.
 struct RollingBackPhase: PhaseRunner {
-    func run(_ d: Deployment) async -> PhaseOutcome {
+    func run(_ context: DeployContext, _ run: DeployRun) async -> PhaseResult {
+        var p = PhaseRun(context, run)
+        let outcome = await rollBack(&p)
+        return p.finish(outcome)
+    }
+
+    func rollBack(_ d: inout PhaseRun) async -> PhaseOutcome {
         let all = d.state.switchedHosts
         let firstDeploy = d.machine.operation == .deploy ? all.filter { d.state[$0]?.previous == nil } : []
         let switched = all.filter { !firstDeploy.contains($0) }
@@ -14,28 +20,29 @@ struct RollingBackPhase: PhaseRunner {
                     + (firstDeploy.isEmpty
                         ? "" : "; \(firstDeploy.count) had no previous release: their app is stopped")))
         let event = d.machine.operation == .deploy ? "auto-rollback" : "rollback"
-        var failed = await retreat(d, hosts: firstDeploy)
+        var failed = await retreat(&d, hosts: firstDeploy)
         guard !switched.isEmpty else { return failed.isEmpty ? .done : .failed }
-        let previous = Dictionary(uniqueKeysWithValues: switched.map { ($0, d.state[$0]?.previous) })
+        let state = d.state
+        let previous = Dictionary(uniqueKeysWithValues: switched.map { ($0, state[$0]?.previous) })
         var targets = switched
         if d.strategy.traffic != nil {
             // The previous release is still warm on the other slot: usually a traffic switch alone.
             // If it died, it starts there again and is smoke-tested before it gets traffic.
+            let warmed = switched.filter(d.strategy.roles.runsApp)
             let cold = await WarmPhase.warm(
-                d, step: "rollback warm", release: { previous[$0] ?? nil }, slot: { d.idleSlot($0) },
-                hosts: switched.filter(d.strategy.roles.runsApp))
+                &d, step: "rollback warm", release: { previous[$0] ?? nil }, hosts: warmed)
             targets = switched.filter { !cold.contains($0) }
             failed += cold
         }
         failed += await SwitchPhase.switchHosts(
-            d, step: "rollback", event: event, to: { previous[$0] ?? nil }, slot: { d.idleSlot($0) }, targets: targets)
+            &d, step: "rollback", event: event, to: { previous[$0] ?? nil }, targets: targets)
         let back = targets.filter { !failed.contains($0) }
-        let unhealthy = await SmokeTestPhase.probe(d, step: "smoke test (rollback)", hosts: back)
+        let unhealthy = await SmokeTestPhase.probe(&d, step: "smoke test (rollback)", hosts: back)
         return failed.isEmpty && unhealthy.isEmpty ? .done : .failed
     }
 
     /// Stops the failed first release on `hosts` and takes `current` away; returns those that failed.
-    func retreat(_ d: Deployment, hosts: [String]) async -> [String] {
+    func retreat(_ d: inout PhaseRun, hosts: [String]) async -> [String] {
         guard !hosts.isEmpty else { return [] }
         let id = d.targetID
         let commands = Dictionary(
@@ -47,10 +54,11 @@ struct RollingBackPhase: PhaseRunner {
                         historyLine: d.historyLine(event: "retreat", release: id, previous: nil))
                 )
             })
-        let results = await d.step("retreat", on: hosts) { host in await d.remote(host, commands[host]!) }
-        let failed = d.state.record(results, step: "retreat")
-        for (host, r) in results where r.output.first("retreated") != nil {
-            d.state.retreated(host: host, from: id, stopped: r.output.first("stopped") == "yes")
+        let now = d
+        let results = await d.step("retreat", on: hosts) { host in await now.remote(host, commands[host]!) }
+        let failed = d.record(results, step: "retreat")
+        for (host, r) in results.sorted(by: { $0.key < $1.key }) where r.output.first("retreated") != nil {
+            d.apply(.retreated(host, from: id, stopped: r.output.first("stopped") == "yes"))
         }
         await d.recordHosts()
         return failed

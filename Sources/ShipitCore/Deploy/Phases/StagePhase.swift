@@ -4,15 +4,23 @@ import SSH
 /// Puts the release on every host without touching what runs: the strategy's uploads (the
 /// artifact, an env file), then its staging script (extract and verify; create the container).
 struct StagePhase: PhaseRunner {
-    func run(_ d: Deployment) async -> PhaseOutcome {
-        guard let release = d.release else { preconditionFailure("staging before pre-flight resolved the release") }
+    func run(_ context: DeployContext, _ run: DeployRun) async -> PhaseResult {
+        var p = PhaseRun(context, run)
+        let outcome = await stage(&p)
+        return p.finish(outcome)
+    }
+
+    func stage(_ d: inout PhaseRun) async -> PhaseOutcome {
+        guard let release = d.run.release else {
+            preconditionFailure("staging before pre-flight resolved the release")
+        }
         let strategy = d.strategy
-        let transport = d.transport
+        let transport = d.context.transport
         let name = strategy.stageStep
         let mode = d.config.connection.upload
         // Hosts whose pre-flight already took and extracted the artifact: the step is recorded
         // (the ledger and the progress say where each host is) with what that script reported.
-        let staged = d.stagedInPreflight
+        let staged = d.run.stagedInPreflight
         var results = await d.step(name, on: d.config.hosts.filter { staged[$0] != nil }) { host in
             var r = StepResult(ok: true, output: staged[host]!)
             r.note = "streamed and extracted with the pre-flight"
@@ -20,8 +28,9 @@ struct StagePhase: PhaseRunner {
         }
         let remaining = d.config.hosts.filter { staged[$0] == nil }
         // Behind the traffic switch, with nothing to run between staging and the start, the
-        // release starts on the idle slot at the end of this script (see Deployment.warmsEarly).
+        // release starts on the idle slot at the end of this script (see PhaseRun.warmsEarly).
         let warmSlots = Dictionary(uniqueKeysWithValues: remaining.filter(d.warmsEarly).map { ($0, d.idleSlot($0)) })
+        let now = d
         results.merge(
             await d.step(name, on: remaining) { host in
                 var plan: StagePlan
@@ -36,7 +45,7 @@ struct StagePhase: PhaseRunner {
                 if !stream, !plan.uploads.isEmpty, await !transport.sftpAvailable(host) {
                     stream = true
                     if mode != .auto {
-                        d.notify(
+                        now.notify(
                             DeployNotice(
                                 host: host, step: name, status: .info,
                                 message:
@@ -54,24 +63,26 @@ struct StagePhase: PhaseRunner {
                         }
                         placed.append((part, u.remotePath))
                     }
-                    return await d.remote(host, plan.command.placing(placed))
+                    return await now.remote(host, plan.command.placing(placed))
                 }
                 // Each file on the stdin of the script that needs it: the last one (the artifact) and
                 // the staging script share one channel.
-                guard let last = plan.uploads.last else { return await d.remote(host, plan.command) }
+                guard let last = plan.uploads.last else { return await now.remote(host, plan.command) }
                 for u in plan.uploads.dropLast() {
-                    let r = await d.remote(
+                    let r = await now.remote(
                         host, plan.command.receivingOnly(stdinAt: u.remotePath), stdinPath: u.localPath)
                     if !r.ok { return StepResult(failure: (u.label.map { "\($0): " } ?? "") + (r.error ?? "failed")) }
                 }
-                return await d.remote(host, plan.command.receiving(stdinAt: last.remotePath), stdinPath: last.localPath)
+                return await now.remote(
+                    host, plan.command.receiving(stdinAt: last.remotePath), stdinPath: last.localPath)
             }
         ) { $1 }
-        for (host, r) in results where warmSlots[host] != nil && r.output.first("warm.exit") != nil {
-            d.warmedEarly[host] = .init(output: r.output, carrier: "staging")
+        for (host, r) in results.sorted(by: { $0.key < $1.key })
+        where warmSlots[host] != nil && r.output.first("warm.exit") != nil {
+            d.apply(.warmedEarly(host, .init(output: r.output, carrier: "staging")))
         }
         await recordChanges(d, results)
-        return d.state.record(results, step: name).isEmpty ? .done : .failed
+        return d.record(results, step: name).isEmpty ? .done : .failed
     }
 
     static func size(_ path: String) -> Int64 {
@@ -79,7 +90,7 @@ struct StagePhase: PhaseRunner {
     }
 
     /// The files changed against the previous release, as the first host that had one reported them.
-    func recordChanges(_ d: Deployment, _ results: [String: StepResult]) async {
+    func recordChanges(_ d: PhaseRun, _ results: [String: StepResult]) async {
         guard let recorder = d.recorder else { return }
         for host in d.config.hosts {
             guard let out = results[host]?.output, let count = out.first("changed").flatMap(Int.init) else { continue }

@@ -1,47 +1,51 @@
+import FoundationEssentials
+
 /// The atomic switch of every host to the run's release: `current` and a restart in place, or with
 /// the traffic switch, the proxy pointed at the slot the release was warmed up on. A host whose
 /// connection died mid-switch may be on either release: it counts as switched, so a rollback goes
 /// there.
 struct SwitchPhase: PhaseRunner {
-    func run(_ d: Deployment) async -> PhaseOutcome {
-        let id = d.targetID
-        let event = d.machine.operation == .deploy ? "deploy" : "rollback"
-        let failed = await Self.switchHosts(
-            d, step: "switch", event: event, to: { _ in id }, slot: { d.idleSlot($0) }, targets: d.movingHosts)
-        if d.machine.operation == .deploy { _ = await d.runHook("post-switch") }
-        return failed.isEmpty ? .done : .failed
+    func run(_ context: DeployContext, _ run: DeployRun) async -> PhaseResult {
+        var p = PhaseRun(context, run)
+        let id = run.targetID
+        let event = run.machine.operation == .deploy ? "deploy" : "rollback"
+        let failed = await Self.switchHosts(&p, step: "switch", event: event, to: { _ in id }, targets: run.movingHosts)
+        if run.machine.operation == .deploy { _ = await p.runHook("post-switch") }
+        return p.finish(failed.isEmpty ? .done : .failed)
     }
 
-    /// Switches `targets` to their per-host release; returns the hosts that failed.
+    /// Switches `targets` to their per-host release, each on its idle slot with the traffic
+    /// switch; returns the hosts that failed.
     static func switchHosts(
-        _ d: Deployment, step: String, event: String, to release: (String) -> String?, slot: (String) -> Int,
-        targets: [String]
+        _ d: inout PhaseRun, step: String, event: String, to release: (String) -> String?, targets: [String]
     ) async -> [String] {
         var (ids, failed) = d.releases(for: targets, step: step, release)
         var commands: [String: RemoteCommand] = [:]
         for (host, id) in ids {
             let history = d.historyLine(event: event, release: id, previous: d.state[host]?.current)
             if let slots = d.strategy.slots, d.strategy.roles.runsApp(host) {
-                commands[host] = slots.switchTraffic(releaseID: id, host: host, slot: slot(host), historyLine: history)
+                commands[host] = slots.switchTraffic(
+                    releaseID: id, host: host, slot: d.idleSlot(host), historyLine: history)
             } else {
                 commands[host] = d.strategy.switchTo(releaseID: id, host: host, historyLine: history)
             }
         }
         let plans = commands
+        let now = d
         let results = await d.step(step, on: plans.keys.sorted()) { host in
-            var r = await d.remote(host, plans[host]!)
+            var r = await now.remote(host, plans[host]!)
             r.note = Self.roleNote(r.output)
             return r
         }
-        failed += d.state.record(results, step: step)
-        for (host, r) in results {
+        failed += d.record(results, step: step)
+        for (host, r) in results.sorted(by: { $0.key < $1.key }) {
             if let s = r.output.first("switched") {
-                d.state.switched(host: host, to: s, slot: r.output.first("slot").flatMap { Int($0) })
+                d.apply(.switched(host, to: s, slot: r.output.first("slot").flatMap { Int($0) }, at: Date()))
             } else if r.outcomeUnknown, let id = release(host) {
-                d.state.switchUnknown(host: host, to: id)
+                d.apply(.switchUnknown(host, to: id))
             }
         }
-        for host in failed { d.state.explainUnknown(host: host) }
+        for host in failed { d.apply(.explainUnknown(host)) }
         await d.recordHosts()
         return failed.sorted()
     }

@@ -2,22 +2,25 @@ import FoundationEssentials
 
 /// `notify:` webhooks: the start is sent in the background (it never delays the run); the end is
 /// awaited, bounded by each target's timeout. Failures go to the ledger, never to the outcome.
-extension Deployment {
+extension RunDriver {
     func notifyStart() -> Task<Void, Never>? {
         guard !config.notify.targets.isEmpty else { return nil }
         let n = notification("start", report: nil)
         let notifier = Notifier(settings: config.notify)
         let recorder = self.recorder
-        return Task { await Self.record(await notifier.send(.start, n), event: "start", recorder: recorder) }
+        return Task { await Deployment.record(await notifier.send(.start, n), event: "start", recorder: recorder) }
     }
 
     func notifyEnd(_ r: DeployReport, after start: Task<Void, Never>?) async {
         guard !config.notify.targets.isEmpty else { return }
         let results = await Notifier(settings: config.notify).send(.end, notification("end", report: r))
-        await Self.record(results, event: "end", recorder: recorder)
+        await Deployment.record(results, event: "end", recorder: recorder)
         await start?.value
     }
 
+}
+
+extension Deployment {
     static func record(_ results: [String: String?], event: String, recorder: AttemptRecorder?) async {
         for (url, error) in results.sorted(by: { $0.key < $1.key }) {
             await recorder?.event(
@@ -25,8 +28,11 @@ extension Deployment {
         }
     }
 
+}
+
+extension RunDriver {
     func notification(_ event: String, report r: DeployReport?) -> Notification {
-        let results = r?.hosts ?? state.results
+        let results = r?.hosts ?? run.hosts.results
         let hosts: [Notification.Host] = results.map { h in
             let status: String
             if r == nil {
@@ -40,18 +46,18 @@ extension Deployment {
             }
             return Notification.Host(
                 host: h.host, previous: h.previous, current: h.current, status: status,
-                error: h.error.flatMap { redactor.redact($0) })
+                error: h.error.flatMap { context.redactor.redact($0) })
         }
         let previous = DeployReport.commonPrevious(results)
         let outcome = r?.outcome.rawValue ?? "running"
-        let release = r?.releaseID ?? targetID
+        let release = r?.releaseID ?? run.targetID
         return Notification(
-            event: event, attempt: attemptID, operation: machine.operation.rawValue, app: config.app,
+            event: event, attempt: context.attemptID, operation: run.machine.operation.rawValue, app: config.app,
             stage: config.stage,
             outcome: outcome, release: release, previousRelease: previous, hosts: hosts,
             changedFiles: recorder?.snapshot.changedFiles ?? [], seconds: r?.seconds, time: Date(),
             text: Notification.text(
-                event: event, operation: machine.operation.rawValue, app: config.app, stage: config.stage,
+                event: event, operation: run.machine.operation.rawValue, app: config.app, stage: config.stage,
                 release: release, outcome: outcome, hosts: hosts.count, seconds: r?.seconds))
     }
 }

@@ -1,17 +1,18 @@
 import FoundationEssentials
 
-/// The run's record: the attempt opened before anything happens, every host's state, the shared
-/// ledger's run lock, and the final report that closes the attempt.
-extension Deployment {
+/// The run's record: the attempt opened before anything happens, every host's state, and the final
+/// report that closes the attempt (and releases the shared ledger's run lock).
+extension RunDriver {
     /// Opens the attempt in the ledger before anything else happens. False (with the reason as a
     /// notice) when it cannot be written: an unrecorded run must not start.
-    func beginRecording(_ operation: DeployOperation) async -> Bool {
-        guard let ledger else { return true }
-        if let (paused, _) = resumed {
+    mutating func beginRecording(_ operation: DeployOperation) async -> Bool {
+        guard let ledger = context.ledger else { return true }
+        let invoker = context.invoker
+        if let (paused, mode) = context.resumed {
             // The same attempt goes on: running again, under this process.
             var a = paused
             a.outcome = .running
-            a.state = machine.phase.rawValue
+            a.state = run.machine.phase.rawValue
             a.finishedAt = nil
             a.error = nil
             a.pid = invoker.pid
@@ -19,14 +20,14 @@ extension Deployment {
             a.user = invoker.user
             let r = makeRecorder(a, in: ledger)
             await r.change { _ in }
-            recorder = r
-            await r.event("rollout", message: "\(resumed!.mode.rawValue) by \(deployer) (pid \(invoker.pid))")
+            run.recorder = r
+            await r.event("rollout", message: "\(mode.rawValue) by \(context.deployer) (pid \(invoker.pid))")
             return true
         }
         var source: String?
         var commit: String?
         var ref: String?
-        switch input {
+        switch context.input {
         case .artifact(let a)?:
             commit = a.commit
             switch a.source {
@@ -39,10 +40,11 @@ extension Deployment {
         case nil: break
         }
         let attempt = LedgerAttempt(
-            id: attemptID, app: config.app, stage: config.stage, strategy: config.strategy.rawValue,
+            id: context.attemptID, app: config.app, stage: config.stage, strategy: config.strategy.rawValue,
             operation: operation.rawValue,
-            releaseID: targetID, source: source, commit: commit, ref: ref, user: invoker.user, machine: invoker.machine,
-            pid: invoker.pid, ci: invoker.ci, startedAt: Date(), state: machine.phase.rawValue,
+            releaseID: run.targetID, source: source, commit: commit, ref: ref, user: invoker.user,
+            machine: invoker.machine,
+            pid: invoker.pid, ci: invoker.ci, startedAt: Date(), state: run.machine.phase.rawValue,
             configHash: config.configHash,
             hosts: config.hosts.map { LedgerHostState(host: $0) })
         let r = makeRecorder(attempt, in: ledger)
@@ -52,77 +54,54 @@ extension Deployment {
             notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: "\(error)"))
             return false
         }
-        recorder = r
+        run.recorder = r
         return true
     }
 
     /// The run's recorder: a write that fails mid-run becomes one notice.
     func makeRecorder(_ attempt: LedgerAttempt, in ledger: Ledger) -> AttemptRecorder {
-        AttemptRecorder(ledger: ledger, attempt: attempt, redactor: redactor) { [notify] message in
+        AttemptRecorder(ledger: ledger, attempt: attempt, redactor: context.redactor) { [notify] message in
             notify(DeployNotice(host: nil, step: "ledger", status: .failed, message: message))
-        }
-    }
-
-    /// The shared ledger's run lock (one run of this app and stage at a time, across runners).
-    /// False when another run holds it: the run fails before any host is touched.
-    func takeSharedRunLock() async -> Bool {
-        guard let shared = ledger as? SharedRunLock else { return true }
-        do {
-            if let who = try await shared.acquireRunLock(
-                app: config.app, stage: config.stage, attemptID: attemptID, holder: deployer,
-                waitSeconds: options.lockWaitSeconds)
-            {
-                state.lockHeld = true
-                state.failAll(step: "preflight", error: "deploy lock held in the shared ledger by \(who)")
-                notify(
-                    DeployNotice(
-                        host: nil, step: "lock", status: .failed,
-                        message: "the shared ledger's run lock is held by \(who)"))
-                return false
-            }
-            state.sharedLockTaken = true
-            return true
-        } catch {
-            state.failAll(step: "preflight", error: "shared run lock: \(error)")
-            return false
         }
     }
 
     /// Writes every host's known previous/current release and failure into the ledger.
     func recordHosts() async {
         guard let recorder else { return }
-        for h in config.hosts { await recorder.host(state.ledgerState(h)) }
+        for h in config.hosts { await recorder.host(run.hosts.ledgerState(h)) }
     }
 
     /// The final report; also closes the attempt in the ledger with its outcome.
-    func report(started: ContinuousClock.Instant) async -> DeployReport {
+    mutating func report(started: ContinuousClock.Instant) async -> DeployReport {
+        let redactor = context.redactor
         var r = DeployReport(
-            operation: machine.operation.rawValue, app: config.app, releaseID: targetID, phase: machine.phase,
-            failedIn: state.failedIn, interrupted: interrupt.isRaised, lockHeld: state.lockHeld,
-            hosts: state.results.map {
+            operation: run.machine.operation.rawValue, app: config.app, releaseID: run.targetID,
+            phase: run.machine.phase, failedIn: run.hosts.failedIn, interrupted: context.interrupt.isRaised,
+            lockHeld: run.hosts.lockHeld,
+            hosts: run.hosts.results.map {
                 var h = $0
                 h.error = redactor.redact(h.error)
                 return h
             },
             seconds: ExecRunner.seconds(ContinuousClock.now - started))
-        r.resumed = resumed?.mode.rawValue
-        r.deadlineExceeded = interrupt.deadlinePassed
-        if stepPlan.count > 1 {
+        r.resumed = context.resumed?.mode.rawValue
+        r.deadlineExceeded = context.interrupt.deadlinePassed
+        if run.stepPlan.count > 1 {
             r.rollout = DeployReport.Rollout(
-                steps: stepPlan, reached: machine.step + 1,
-                failedGate: failedGate.map {
+                steps: run.stepPlan, reached: run.machine.step + 1,
+                failedGate: run.failedGate.map {
                     var g = $0
                     g.detail = redactor.redact(g.detail) ?? ""
                     return g
                 })
         }
-        if state.sharedLockTaken, let shared = ledger as? SharedRunLock {
+        if run.hosts.sharedLockTaken, let shared = context.ledger as? SharedRunLock {
             await shared.releaseRunLock(app: config.app, stage: config.stage)
-            state.sharedLockTaken = false
+            run.hosts.sharedLockTaken = false
         }
         if let recorder {
             await recordHosts()
-            let id = targetID
+            let id = run.targetID
             await recorder.change {
                 $0.releaseID = id
                 $0.state = r.phase.rawValue
@@ -147,13 +126,13 @@ extension Deployment {
 
     /// The config keys that differ from the previous attempt's (redacted, as the ledger keeps them).
     func configChanges(since start: Date) async -> [String] {
-        guard let ledger,
+        guard let ledger = context.ledger,
             let before = try? await ledger.attempts(
                 LedgerQuery(to: start, app: config.app, stage: .some(config.stage), limit: 1)
             ).last,
             before.configHash != config.configHash,
             let old = try? await ledger.config(hash: before.configHash)
         else { return [] }
-        return TimelineBuilder.diff(old, redactor.redact(settings: config.settings))
+        return TimelineBuilder.diff(old, context.redactor.redact(settings: config.settings))
     }
 }

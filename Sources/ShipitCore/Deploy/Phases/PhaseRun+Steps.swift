@@ -2,14 +2,15 @@ import FoundationEssentials
 import SSH
 
 /// What phases use to act on hosts: a step on many hosts in parallel (noticed and recorded per
-/// host), one remote script, the deployer's hooks, history lines, the closing scripts.
-extension Deployment {
+/// host), one remote script, the deployer's hooks, history lines, the closing scripts. A step's
+/// hosts run in parallel and only return their results; the phase records them.
+extension PhaseRun {
     /// Runs `body` on `targets` in parallel with a notice per host; returns each host's result.
     /// Each host's step is in the ledger (as running) before it starts, and finished as it ends.
     func step(_ step: String, on targets: [String], _ body: @escaping @Sendable (String) async -> StepResult) async
         -> [String: StepResult]
     {
-        let notify = self.notify
+        let notify = context.notify
         let recorder = self.recorder
         let known = Dictionary(uniqueKeysWithValues: targets.map { ($0, state.ledgerState($0)) })
         return await Fleet.bounded(targets, limit: config.connection.parallel) { host in
@@ -37,20 +38,20 @@ extension Deployment {
 
     /// Runs a remote script and turns a non-zero exit into its `error=` line (or stderr tail).
     /// `stdinPath`: a local file streamed on the command's stdin (an upload without SFTP).
-    @Sendable func remote(_ host: String, _ command: RemoteCommand, stdinPath: String? = nil) async -> StepResult {
+    func remote(_ host: String, _ command: RemoteCommand, stdinPath: String? = nil) async -> StepResult {
         var command = command
         // Before the deadline, no command may outlive it (a hung start must not hang the
         // pipeline); the rollback and closing scripts after it get their own time.
-        if let at = deadlineAt, !interrupt.deadlinePassed {
+        if let at = run.deadlineAt, !context.interrupt.deadlinePassed {
             let left = ExecRunner.seconds(at - ContinuousClock.now)
             command.timeout = max(0.5, min(command.timeout ?? config.connection.commandTimeout, left))
         }
         do {
             let r: ExecResult
             if let stdinPath {
-                r = try await transport.run(host, command, stdinPath: stdinPath)
+                r = try await context.transport.run(host, command, stdinPath: stdinPath)
             } else {
-                r = try await transport.run(host, command)
+                r = try await context.transport.run(host, command)
             }
             let out = ScriptOutput(r.stdoutText)
             // Host text reaches the terminal and the ledger: no escape sequences from it.
@@ -76,46 +77,56 @@ extension Deployment {
 
     /// Runs a closing script (it ends by releasing our lock) on every host we locked; `command`
     /// is per host so each can carry its own history line.
-    func onLockedHosts(_ command: @escaping @Sendable (String) -> RemoteCommand) async {
-        _ = await step("release lock", on: state.locked.sorted()) { [self] host in await remote(host, command(host)) }
-        state.locked.removeAll()
+    mutating func onLockedHosts(_ command: @escaping @Sendable (String) -> RemoteCommand) async {
+        let now = self
+        _ = await step("release lock", on: state.locked.sorted()) { host in await now.remote(host, command(host)) }
+        apply(.unlockedAll)
+    }
+
+    /// Writes every host's known previous/current release and failure into the ledger.
+    func recordHosts() async {
+        guard let recorder else { return }
+        for h in config.hosts { await recorder.host(state.ledgerState(h)) }
+    }
+
+    /// The shared ledger's run lock (one run of this app and stage at a time, across runners).
+    /// False when another run holds it: the run fails before any host is touched.
+    mutating func takeSharedRunLock() async -> Bool {
+        guard let shared = context.ledger as? SharedRunLock else { return true }
+        do {
+            if let who = try await shared.acquireRunLock(
+                app: config.app, stage: config.stage, attemptID: context.attemptID, holder: context.deployer,
+                waitSeconds: context.options.lockWaitSeconds)
+            {
+                apply(.lockHeld)
+                apply(.allFailed(step: "preflight", error: "deploy lock held in the shared ledger by \(who)"))
+                notify(
+                    DeployNotice(
+                        host: nil, step: "lock", status: .failed,
+                        message: "the shared ledger's run lock is held by \(who)"))
+                return false
+            }
+            apply(.sharedLockTaken)
+            return true
+        } catch {
+            apply(.allFailed(step: "preflight", error: "shared run lock: \(error)"))
+            return false
+        }
     }
 
     // MARK: hooks and history
 
-    /// `user@machine` of whoever runs shipit, for locks and history.
-    var deployer: String { "\(invoker.user)@\(invoker.machine)" }
-
-    var lockRequest: LockRequest {
-        let info =
-            "holder=\(attemptID)\npid=\(invoker.pid)\nby=\(deployer)\nstarted=\(UTCTime.iso(Date()))\nreason=\(options.reason)"
-        return LockRequest(info: info, waitSeconds: options.lockWaitSeconds, staleHolders: options.staleHolders)
-    }
-
-    func hookEnv(_ release: String) -> [String: String] {
-        let previous = Set(state.results.compactMap(\.previous)).sorted().joined(separator: ",")
-        return [
-            "SHIPIT_APP": config.app, "SHIPIT_STAGE": config.stage ?? "", "SHIPIT_RELEASE": release,
-            "SHIPIT_PREVIOUS_RELEASE": previous, "SHIPIT_HOSTS": config.hosts.joined(separator: ","),
-            "SHIPIT_DEPLOY_TO": config.deployTo, "SHIPIT_OUTCOME": machine.phase.rawValue, "SHIPIT_ATTEMPT": attemptID,
-        ]
-    }
+    func hookEnv(_ release: String) -> [String: String] { context.hookEnv(release, run: run) }
 
     /// Runs a deployer hook if it exists; false if it failed.
-    func runHook(_ name: String) async -> Bool {
-        guard hooks.exists(name) else { return true }
-        let (ok, output) = await hooks.run(name, env: hookEnv(targetID))
-        if !ok || !output.isEmpty {
-            notify(DeployNotice(host: nil, step: "hook \(name)", status: ok ? .info : .failed, message: output))
-        }
-        await recorder?.event("hook \(name)", message: output, ok: ok)
-        return ok
-    }
+    func runHook(_ name: String) async -> Bool { await context.runHook(name, run: run) }
 
     func historyLine(event: String, release: String, previous: String?, outcome: String? = nil) -> String {
-        HostHistory.Entry(
-            time: Date(), event: event, app: config.app, stage: config.stage, release: release,
-            previous: previous, attempt: attemptID, by: deployer, outcome: outcome
-        ).jsonLine
+        context.historyLine(event: event, release: release, previous: previous, outcome: outcome)
+    }
+
+    /// The slot a host's next release starts on: the one not serving traffic.
+    func idleSlot(_ host: String) -> Int {
+        strategy.traffic?.settings.idle(after: state[host]?.slot) ?? 0
     }
 }

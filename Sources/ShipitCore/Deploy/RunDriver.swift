@@ -1,0 +1,164 @@
+import FoundationEssentials
+
+/// Drives one run: asks the state machine for the phase to run, runs that phase's runner with the
+/// context and a copy of the run, applies the changes it returns, and reports how it went; the
+/// machine alone decides what comes next. The only place the run's state changes. Every
+/// transition and step goes to the ledger as it happens (when one is given).
+struct RunDriver {
+    let context: DeployContext
+    /// The run as it stands: changed here and in this type's extensions only.
+    var run: DeployRun
+
+    init(_ context: DeployContext) {
+        self.context = context
+        run = DeployRun(hosts: context.config.hosts, request: context.request)
+    }
+
+    var config: DeployConfig { context.config }
+    var notify: @Sendable (DeployNotice) -> Void { context.notify }
+    var recorder: AttemptRecorder? { run.recorder }
+
+    mutating func drive(_ operation: DeployOperation) async -> DeployReport {
+        let started = ContinuousClock.now
+        let rollout = operation == .deploy ? config.rollout : nil
+        let warmStandby = context.strategy.traffic != nil
+        if let (attempt, mode) = context.resumed {
+            // The steps as the paused run planned them (the config may have changed since).
+            run.stepPlan = Deployment.stepPlan(of: attempt, order: config.hosts)
+            for h in attempt.hosts { if let step = h.rolloutStep { run.hosts.planned(host: h.host, step: step) } }
+            let done = attempt.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0
+            run.machine = .resuming(
+                mode, afterStep: done, warmStandby: warmStandby,
+                rollout: .init(
+                    steps: run.stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
+        } else {
+            run.stepPlan = rollout?.plan(hosts: config.hosts) ?? [config.hosts]
+            for (i, hosts) in run.stepPlan.enumerated() where rollout != nil {
+                for h in hosts { run.hosts.planned(host: h, step: i + 1) }
+            }
+            run.machine = DeployStateMachine(
+                operation: operation, autoRollback: operation == .deploy ? context.options.autoRollback : true,
+                warmStandby: warmStandby,
+                rollout: .init(
+                    steps: run.stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
+        }
+        guard await beginRecording(operation) else {
+            run.hosts.failedIn = .pending
+            run.hosts.failAll(step: "ledger", error: "the attempt could not be recorded; no host was touched")
+            return await report(started: started)
+        }
+        let watch = startDeadline()
+        defer { watch?.cancel() }
+        let notified = notifyStart()
+        await advance(.start)
+        while !run.machine.phase.isTerminal {
+            let phase = run.machine.phase
+            let result = await runner(for: phase).run(context, run)
+            apply(result)
+            await advance(event(after: phase, result.outcome))
+        }
+        let closing = await Conclusion().run(context, run)
+        apply(closing)
+        let r = await report(started: started)
+        await notifyEnd(r, after: notified)
+        return r
+    }
+
+    /// A phase's changes, in the order it made them.
+    mutating func apply(_ result: PhaseResult) {
+        for change in result.changes { run.apply(change) }
+    }
+
+    /// `--deadline`: past it the run stops as on a signal (and rolls back what it switched); the
+    /// command running when it passes is cut at the deadline (see `PhaseRun.remote`).
+    mutating func startDeadline() -> Task<Void, Never>? {
+        guard let seconds = context.options.deadline else { return nil }
+        let at = ContinuousClock.now.advanced(by: .milliseconds(Int(seconds * 1000)))
+        run.deadlineAt = at
+        let interrupt = context.interrupt
+        let notify = context.notify
+        return Task {
+            try? await Task.sleep(until: at, clock: .continuous)
+            guard !Task.isCancelled else { return }
+            interrupt.raiseDeadline()
+            notify(
+                DeployNotice(
+                    host: nil, step: "deadline", status: .failed,
+                    message: "the \(seconds) s deadline passed: stopping, rolling back what was switched"))
+        }
+    }
+
+    /// The runner of each non-terminal phase. A new phase is a new state in the machine and a new
+    /// line here.
+    func runner(for phase: DeployPhase) -> PhaseRunner {
+        switch phase {
+        case .preflight:
+            if run.machine.resume != nil { return ResumePreflightPhase() }
+            return run.machine.operation == .rollback ? RollbackPreflightPhase() : PreflightPhase()
+        case .upload: return StagePhase()
+        case .migrate: return MigratePhase()
+        case .warm: return WarmPhase()
+        case .switch: return SwitchPhase()
+        case .smokeTest: return SmokeTestPhase()
+        case .bake: return BakePhase()
+        case .rollingBack: return RollingBackPhase()
+        case .pending, .succeeded, .failed, .rolledBack, .rollbackFailed, .paused:
+            preconditionFailure("no runner for \(phase)")
+        }
+    }
+
+    /// A phase's outcome as the machine's event. A signal that arrived while a phase ran lets it
+    /// finish, then starts nothing new (a rollback is never interrupted).
+    func event(after phase: DeployPhase, _ outcome: PhaseOutcome) -> DeployEvent {
+        let anySwitched = run.hosts.anySwitched
+        switch outcome {
+        case .failed: return .phaseFailed(anySwitched: anySwitched)
+        case .stopped: return .interrupted(anySwitched: anySwitched)
+        case .done:
+            if phase != .rollingBack && context.interrupt.isRaised { return .interrupted(anySwitched: anySwitched) }
+            return .phaseSucceeded
+        }
+    }
+
+    mutating func advance(_ event: DeployEvent) async {
+        let before = run.machine.phase
+        do { try run.machine.handle(event) } catch {
+            preconditionFailure("invalid deploy transition from \(before) on \(event)")
+        }
+        switch event {
+        case .interrupted:
+            if run.hosts.failedIn == nil { run.hosts.failedIn = before }
+            notify(DeployNotice(host: nil, step: "signal", status: .info, message: "interrupted: starting no new step"))
+            await recorder?.event("signal", message: "interrupted: starting no new step")
+        case .phaseFailed: if run.hosts.failedIn == nil { run.hosts.failedIn = before }
+        case .start, .phaseSucceeded: break
+        }
+        let text = "\(before.rawValue) → \(run.machine.phase.rawValue)"
+        notify(DeployNotice(host: nil, step: "state", status: .info, message: text))
+        await recorder?.transition(to: run.machine.phase.rawValue)
+        await recorder?.event("state", message: text)
+        await announceRolloutStep(leaving: before, on: event)
+    }
+
+    /// `rollout` notices and ledger events: a step starts (its hosts) and a step is done.
+    mutating func announceRolloutStep(leaving before: DeployPhase, on event: DeployEvent) async {
+        let machine = run.machine
+        guard machine.rollout.steps > 1 else { return }
+        let n = machine.rollout.steps
+        if [.smokeTest, .bake].contains(before), event == .phaseSucceeded, machine.phase != .bake {
+            let done = machine.phase == .succeeded || machine.phase == .paused ? machine.step : machine.step - 1
+            let message =
+                "step \(done + 1)/\(n) done: \(run.stepPlan[done].count) host(s) switched and checked, \(run.reachedHosts(through: done).count) of \(config.hosts.count) on \(run.targetID)"
+            notify(DeployNotice(host: nil, step: "rollout", status: .ok, message: message))
+            await recorder?.event("rollout", message: message)
+        }
+        if [.warm, .switch].contains(machine.phase), run.announcedStep != machine.step {
+            run.announcedStep = machine.step
+            let hosts = run.stepHosts
+            let message =
+                "step \(machine.step + 1)/\(n) starts: \(hosts.count) host(s): \(hosts.joined(separator: ", "))"
+            notify(DeployNotice(host: nil, step: "rollout", status: .started, message: message))
+            await recorder?.event("rollout", message: message)
+        }
+    }
+}
