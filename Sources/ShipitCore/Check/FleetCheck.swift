@@ -42,7 +42,7 @@ public struct FleetCheck: Sendable {
         }
         let received = Date()
         let out = ScriptOutput(result.stdoutText)
-        let user = out.first("user") ?? config.connection.user
+        let user = out.first(.user) ?? config.connection.user
         let endpoint = try? config.connection.endpoint(for: host)
         let via =
             endpoint.map {
@@ -50,7 +50,7 @@ public struct FleetCheck: Sendable {
             } ?? ""
         let known = endpoint?.options.knownHostsPath ?? config.connection.knownHostsPath
         var items = [CheckReport.Item("ssh", .ok, "connected as \(user)\(via); host key matches \(known)")]
-        guard result.status.succeeded || out.first("existing") != nil else {
+        guard result.status.succeeded || out.first(.existing) != nil else {
             items.append(
                 .init(
                     "script", .fail,
@@ -58,8 +58,8 @@ public struct FleetCheck: Sendable {
                     fix: "the host needs a POSIX sh with df and awk"))
             return items
         }
-        if let f = out.first("fixed") { items.append(.init("fix", .ok, f)) }
-        if let f = out.first("fixfailed") {
+        if let f = out.first(.fixed) { items.append(.init("fix", .ok, f)) }
+        if let f = out.first(.fixfailed) {
             items.append(
                 .init("fix", .fail, f, fix: "create it as root: sudo install -d -o \(user) \(config.deployTo)"))
         }
@@ -74,7 +74,7 @@ public struct FleetCheck: Sendable {
                 "release", .ok,
                 inventory.current.map { "current \($0)" + (inventory.previous.map { ", previous \($0)" } ?? "") }
                     ?? "none yet (first deploy)"))
-        items.append(clock(out.first("clock"), sent: sent, received: received))
+        items.append(clock(out.first(.clock), sent: sent, received: received))
         items.append(upload(sftp: await transport.sftpAvailable(host)))
         return items
     }
@@ -147,8 +147,8 @@ public struct FleetCheck: Sendable {
 
     func deployTo(_ out: ScriptOutput, user: String) -> CheckReport.Item {
         let d = config.deployTo
-        let existing = out.first("existing") ?? "?"
-        let writable = out.first("writable") == "1"
+        let existing = out.first(.existing) ?? "?"
+        let writable = out.first(.writable) == "1"
         let create = "sudo install -d -o \(user) \(d)"
         if existing == d {
             guard writable else {
@@ -156,7 +156,7 @@ public struct FleetCheck: Sendable {
                     "deploy_to", .fail, "\(d) is not writable by \(user)",
                     fix: "give it to the deploy user: sudo chown -R \(user) \(d)")
             }
-            return out.first("layout") == "1"
+            return out.first(.layout) == "1"
                 ? .init("deploy_to", .ok, "\(d) writable by \(user)")
                 : .init(
                     "deploy_to", .ok,
@@ -173,7 +173,7 @@ public struct FleetCheck: Sendable {
     }
 
     func disk(_ out: ScriptOutput) -> CheckReport.Item {
-        guard let text = out.first("diskkb"), let kb = Int64(text) else {
+        guard let text = out.first(.diskKB), let kb = Int64(text) else {
             return .init("disk", .warn, "could not read free space (df)", fix: "check that df -Pk works on the host")
         }
         let free = String(cFormat: "%.1f GiB", Double(kb) / 1_048_576)
@@ -187,7 +187,7 @@ public struct FleetCheck: Sendable {
 
     func tools(_ out: ScriptOutput, host: String) -> CheckReport.Item {
         let why = Dictionary(HostCheck(config: config).tools(host: host).map { ($0.tool, $0.why) }) { a, _ in a }
-        let lines = out.all("tool")
+        let lines = out.all(.tool)
         let found = lines.filter { $0.hasPrefix("ok ") }.map { String($0.dropFirst(3)) }
         let missing = lines.filter { $0.hasPrefix("missing ") }.map { String($0.dropFirst(8)) }
         guard missing.isEmpty else {

@@ -79,7 +79,7 @@ public struct MaintenanceSwitch: Sendable {
             do {
                 let r = try await transport.run(host, cmd)
                 guard r.status.succeeded else {
-                    return ScriptOutput(r.stdoutText).first("error") ?? "exit \(r.exitCode)"
+                    return ScriptOutput(r.stdoutText).first(.error) ?? "exit \(r.exitCode)"
                 }
             } catch { return ErrorText.withoutHost(error) }
             return await visible(on: on, host: host)

@@ -7,17 +7,17 @@ public enum RollbackTarget {
     public static func choose(
         hosts: [String], requested: String?, inventory: [String: ScriptOutput], currents: [String]
     ) -> (String?, String?) {
-        let lists = hosts.map { inventory[$0]?.all("release") ?? [] }
+        let lists = hosts.map { inventory[$0]?.all(.release) ?? [] }
         let present = lists.map(Set.init)
         let onAll = present.dropFirst().reduce(present.first ?? []) { $0.intersection($1) }
         let order = lists.first ?? []
         if let requested {
             let resolved = resolve(requested, in: order, refs: hosts.first.flatMap { inventory[$0] }) ?? requested
-            let missing = hosts.filter { !(inventory[$0]?.all("release").contains(resolved) ?? false) }
+            let missing = hosts.filter { !(inventory[$0]?.all(.release).contains(resolved) ?? false) }
             return missing.isEmpty
                 ? (resolved, nil) : (nil, "release \(requested) is not on \(missing.joined(separator: ", "))")
         }
-        let failedMarks = Set(hosts.flatMap { inventory[$0]?.all("failed") ?? [] })
+        let failedMarks = Set(hosts.flatMap { inventory[$0]?.all(.failed) ?? [] })
         // A split fleet (a run that died or lost a host mid-switch): undo that run, i.e. bring every
         // host to the oldest release one of them runs, rather than further back.
         let running = Set(currents.filter { !$0.isEmpty })

@@ -56,7 +56,7 @@ public struct FleetInspector: Sendable {
                 h.live = await Self.probe(transport, host: host, health: health, path: health.live)
                 h.ready = await Self.probe(transport, host: host, health: health, path: health.ready)
             }
-            return (h, HostHistory.parse(out.all("history").joined(separator: "\n")))
+            return (h, HostHistory.parse(out.all(.history).joined(separator: "\n")))
         }
         return Result(
             hosts: config.hosts.compactMap { results[$0]?.0 },
@@ -70,7 +70,7 @@ public struct FleetInspector: Sendable {
         do {
             let r = try await transport.run(host, check)
             let out = ScriptOutput(r.stdoutText)
-            let failure = out.first("error")
+            let failure = out.first(.error)
             var probes: [HostInspection.Probe] = names.compactMap { name in
                 if let pid = out.first("role.\(name).ok") {
                     let said = out.first("role.\(name).said").map { " (\($0.trimmed()))" } ?? ""

@@ -69,15 +69,15 @@ public struct HostInspection: Codable, Sendable, Equatable {
 
     /// Fills the inventory fields from the inspection script's output.
     mutating func read(_ out: ScriptOutput, now: Date = Date()) {
-        current = out.first("current").flatMap { $0.isEmpty ? nil : $0 }
-        releases = out.all("release")
-        failed = out.all("failed")
+        current = out.first(.current).flatMap { $0.isEmpty ? nil : $0 }
+        releases = out.all(.release)
+        failed = out.all(.failed)
         // Releases come oldest first (both strategies), so "older" is "earlier in the list".
         if let cur = current, let i = releases.firstIndex(of: cur) {
             previous = releases[..<i].last { !failed.contains($0) }
         }
-        container = out.first("container")
-        slot = out.first("slot.active").flatMap { Int($0) }
+        container = out.first(.container)
+        slot = out.first(.slotActive).flatMap { Int($0) }
         for (key, value) in out.pairs where key.hasPrefix("slot.") {
             guard let port = Int(key.dropFirst(5)), port != slot else { continue }
             let parts = value.split(separator: " ").map(String.init)
@@ -86,16 +86,16 @@ public struct HostInspection: Codable, Sendable, Equatable {
                 standbySlot = port
             }
         }
-        maintenance = out.first("maintenance").map { $0 == "on" }
-        if let holder = out.first("lock.holder") {
-            let started = out.first("lock.started")
+        maintenance = out.first(.maintenance).map { $0 == "on" }
+        if let holder = out.first(.lockHolder) {
+            let started = out.first(.lockStarted)
             let age = started.flatMap(UTCTime.parse).map { Int(now.timeIntervalSince($0)) }
             lock = Lock(
-                holder: holder, by: out.first("lock.by"), pid: out.first("lock.pid"), started: started,
-                reason: out.first("lock.reason"), ageSeconds: age)
+                holder: holder, by: out.first(.lockBy), pid: out.first(.lockPID), started: started,
+                reason: out.first(.lockReason), ageSeconds: age)
         }
-        if let status = out.first("files") {
-            files = Files(status: status, modified: out.all("modified"), added: out.all("added"))
+        if let status = out.first(.files) {
+            files = Files(status: status, modified: out.all(.modified), added: out.all(.added))
         }
     }
 }

@@ -74,10 +74,10 @@ public struct FleetLogs: Sendable {
             case .success(let r)?:
                 let out = ScriptOutput(r.stdoutText)
                 if !r.status.succeeded {
-                    failed[host] = out.first("error") ?? "exit \(r.exitCode)"
+                    failed[host] = out.first(.error) ?? "exit \(r.exitCode)"
                     continue
                 }
-                notes[host, default: []] += ScriptOutput(r.stderrText).all("note")
+                notes[host, default: []] += ScriptOutput(r.stderrText).all(.note)
                 var data = r.stdout
                 if data.count > bound {
                     // One byte over the bound says it was cut: drop the partial first line.

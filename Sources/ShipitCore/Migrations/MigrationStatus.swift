@@ -14,8 +14,8 @@ public struct MigrationStatus: Sendable {
         let host = m.migrationHost(in: config)
         let r = try await transport.run(host, MigrationCommands(layout: config.layout, settings: m).status())
         let out = ScriptOutput(r.stdoutText)
-        guard r.status.succeeded else { throw ShipitError(out.first("error") ?? "status failed on \(host)") }
-        return MigrationStatus(host: host, applied: MigrationSet.applied(out.all("applied")))
+        guard r.status.succeeded else { throw ShipitError(out.first(.error) ?? "status failed on \(host)") }
+        return MigrationStatus(host: host, applied: MigrationSet.applied(out.all(.applied)))
     }
 }
 

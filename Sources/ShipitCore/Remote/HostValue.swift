@@ -28,26 +28,15 @@ public enum HostValue {
 
     /// The shape of `key`'s value; `text` for keys shipit only shows.
     public static func shape(of key: String) -> Shape {
-        switch key {
-        case "current", "previous": return .releaseID(emptyAllowed: true)
-        case "switched", "extracted", "started", "retreated", "pruned", "release", "failed", "created", "warmed":
-            return .releaseID(emptyAllowed: false)
-        case "digest": return .digest
-        case "lock.holder", "lock.stale": return .holder
-        case "changed", "slot", "slot.active", "warm.exit", "diskkb", "disk.avail_kb", "lock.pid", "stopped.slot",
-            "cpus", "fds.used",
-            "proxy.adopted.ms", "proxy.retired.ms":
-            return .integer
-        default:
-            let parts = key.split(separator: ".", omittingEmptySubsequences: false)
-            if parts.count == 2, parts[0] == "slot", parts[1].allSatisfy(\.isASCIIDigit), !parts[1].isEmpty {
-                return .slotLine
-            }
-            // `role.NAME.ok=PID` (a container's name for the image strategy), `check.NAME=STATUS`.
-            if parts.count == 3, parts[0] == "role", parts[2] == "ok" { return .word }
-            if parts.count == 2, parts[0] == "check" { return .integer }
-            return .text
+        if let known = ScriptKey(rawValue: key) { return known.shape }
+        let parts = key.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 2, parts[0] == "slot", parts[1].allSatisfy(\.isASCIIDigit), !parts[1].isEmpty {
+            return .slotLine
         }
+        // `role.NAME.ok=PID` (a container's name for the image strategy), `check.NAME=STATUS`.
+        if parts.count == 3, parts[0] == "role", parts[2] == "ok" { return .word }
+        if parts.count == 2, parts[0] == "check" { return .integer }
+        return .text
     }
 
     public static func isValid(_ value: String, as shape: Shape) -> Bool {

@@ -28,7 +28,7 @@ struct ImageSlots: SlotOperations {
         let (vars, body) = traffic.switchBody(
             host: host,
             recordCurrent: """
-                printf '%s\\n' "$ID" > "$IMAGE_CURRENT.tmp" && mv "$IMAGE_CURRENT.tmp" "$IMAGE_CURRENT" || fail \(ScriptExit.switchFailed) "cannot record the switch"
+                record_current
                 """)
         // The role containers run the release's image: its reference, as the warm-up found it.
         let roleRestart =
@@ -37,6 +37,6 @@ struct ImageSlots: SlotOperations {
         return strategy.script(
             .switch, vars + [("ID", releaseID), ("SLOT", String(slot)), ("HISTORY_LINE", historyLine)],
             uses: TrafficSwitch.functions + ImageStrategy.roleFunctions,
-            "PREVIOUS=$(cat \"$IMAGE_CURRENT\" 2>/dev/null || true)" + body + roleRestart)
+            "PREVIOUS=$(image_current)" + body + roleRestart)
     }
 }

@@ -34,6 +34,29 @@ public struct ImageStrategy: ReleaseStrategy {
         traffic.scriptPart(host: host, extraVars: [("STOP_TIMEOUT", String(image.stopTimeout))])
     }
 
+    /// `image_current`: the release the host runs (`$IMAGE_CURRENT`), empty before the first.
+    static let imageCurrent = ShellFunction(
+        "image_current",
+        """
+        image_current() { cat "$IMAGE_CURRENT" 2>/dev/null || true; }
+        """)
+
+    /// `record_current`: `$ID` is now the release the host runs (replaced whole, by a rename).
+    static let recordCurrent = ShellFunction(
+        "record_current", requires: [.fail],
+        """
+        record_current() {
+          printf '%s\\n' "$ID" > "$IMAGE_CURRENT.tmp" && mv "$IMAGE_CURRENT.tmp" "$IMAGE_CURRENT" || fail \(ScriptExit.switchFailed) "cannot record the switch"
+        }
+        """)
+
+    /// `record_release`: release `$ID` and its image `$REF` in `$IMAGE_RELEASES`, once.
+    static let recordRelease = ShellFunction(
+        "record_release",
+        """
+        record_release() { grep -qx "$ID $REF" "$IMAGE_RELEASES" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IMAGE_RELEASES"; }
+        """)
+
     /// `$REF`: the image reference release `$ID` was created from on this host (`$IMAGE_RELEASES`), or fail.
     static let lookupReference: ScriptText = """
         REF=$(awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IMAGE_RELEASES" 2>/dev/null)
@@ -57,7 +80,8 @@ public struct ImageStrategy: ReleaseStrategy {
         let base: [(String, String)] = [("APP", app), ShellFunction.engineVariable(image.engine)]
         return HostScript(
             step, layout: layout, timeout: timeout, variables: base + vars,
-            uses: [.engine, .fail, .short, .currentID] + uses, body
+            uses: [.engine, .fail, .short, .appendHistory, Self.imageCurrent, Self.recordRelease, Self.recordCurrent]
+                + uses, body
         ).command
     }
 
@@ -86,7 +110,7 @@ public struct ImageStrategy: ReleaseStrategy {
           eng image inspect "$REF" >/dev/null 2>&1 || fail \(ScriptExit.imageMissing) "image $REF is not on this host any more"
           out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.digest=${REF##*@}" \(createArgs) "$REF" 2>&1) || fail \(ScriptExit.createFailed) "create failed: $(short "$out")"
         fi
-        grep -qx "$ID $REF" "$IMAGE_RELEASES" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IMAGE_RELEASES"
+        record_release
         """
     }
 
@@ -111,7 +135,7 @@ public struct ImageStrategy: ReleaseStrategy {
             take_lock
             # An env file upload a lost run left under its temporary name (only a lock holder may remove it).
             for f in "$SHARED"/.env-*.part-*; do [ -e "$f" ] && rm -f "$f"; done
-            echo "current=$(cat "$IMAGE_CURRENT" 2>/dev/null || true)"
+            echo "current=$(image_current)"
             if [ -n "$PULL" ]; then
               out=$(eng pull $TLS "$PULL" 2>&1) || fail \(ScriptExit.pullFailed) "pull $PULL failed: $(short "$out")"
               ref=$(eng image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$PULL" 2>/dev/null | grep -m1 "^$NAMEONLY@sha256:") || fail \(ScriptExit.noDigest) "no digest for $PULL"
@@ -131,12 +155,12 @@ public struct ImageStrategy: ReleaseStrategy {
         }
         let pull = "\(image.name):\(tag)"
         // ScriptOutput keeps only a well-formed digest; a host without one stops the deploy here.
-        if let host = hosts.first(where: { preflight[$0]?.first("digest").map(HostValue.isDigest) != true }) {
+        if let host = hosts.first(where: { preflight[$0]?.first(.digest).map(HostValue.isDigest) != true }) {
             throw ShipitError("\(host): no valid image digest for \(pull) (expected sha256: and 64 hex digits)")
         }
-        let digests = Set(hosts.compactMap { preflight[$0]?.first("digest") })
+        let digests = Set(hosts.compactMap { preflight[$0]?.first(.digest) })
         guard digests.count == 1, let digest = digests.first else {
-            let seen = hosts.map { "\($0): \(preflight[$0]?.first("digest") ?? "?")" }.joined(separator: ", ")
+            let seen = hosts.map { "\($0): \(preflight[$0]?.first(.digest) ?? "?")" }.joined(separator: ", ")
             throw ShipitError("\(pull) resolved to different digests (the tag moved during the pull): \(seen)")
         }
         return ResolvedRelease(
@@ -157,7 +181,7 @@ public struct ImageStrategy: ReleaseStrategy {
             ? Self.ensureContainer(createArgs: createArguments(host: host))
             : """
             eng image inspect "$REF" >/dev/null 2>&1 || fail \(ScriptExit.imageMissing) "image $REF is not on this host any more"
-            grep -qx "$ID $REF" "$IMAGE_RELEASES" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IMAGE_RELEASES"
+            record_release
             """
         let cmd = script(
             .create, [("ID", release.id), ("REF", release.imageReference ?? "")], body + "echo \"created=$ID\"")
@@ -192,7 +216,7 @@ public struct ImageStrategy: ReleaseStrategy {
             ], uses: Self.roleFunctions,
             Self.lookupReference
                 + """
-                prev=$(cat "$IMAGE_CURRENT" 2>/dev/null || true)
+                prev=$(image_current)
                 echo "previous=$prev"
                 """
                 // Few engine calls: each costs the host a process start (rootless podman: ~0.1 s of CPU).
@@ -208,10 +232,10 @@ public struct ImageStrategy: ReleaseStrategy {
                                 out=$(eng start "$NAME" 2>&1) || fail \(ScriptExit.startFailed) "start $NAME failed: $(short "$out")"
                                 """))
                     + """
-                    grep -qx "$ID $REF" "$IMAGE_RELEASES" 2>/dev/null || printf '%s %s\\n' "$ID" "$REF" >> "$IMAGE_RELEASES"
-                    printf '%s\\n' "$ID" > "$IMAGE_CURRENT.tmp" && mv "$IMAGE_CURRENT.tmp" "$IMAGE_CURRENT" || fail \(ScriptExit.switchFailed) "cannot record the switch"
+                    record_release
+                    record_current
                     echo "switched=$ID"
-                    printf '%s\\n' "$HISTORY_LINE" >> "$HISTORY" || true
+                    append_history
                     [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
                     """ + restartRoles(host: host))
     }
@@ -225,7 +249,7 @@ public struct ImageStrategy: ReleaseStrategy {
             t.setup
                 + """
                 append_history
-                cur=$(cat "$IMAGE_CURRENT" 2>/dev/null || true)
+                cur=$(image_current)
                 if [ "$cur" = "$ID" ]; then rm -f "$IMAGE_CURRENT" || fail \(ScriptExit.switchFailed) "cannot remove the current release record"; fi
                 """ + t.retreatSlots + stopRoles(host: host)
                     + """
@@ -245,7 +269,7 @@ public struct ImageStrategy: ReleaseStrategy {
                 ("KEEP_RELEASES", String(image.keepImages)), ("KEEP_PREVIOUS", previous ?? ""), ("HOLDER", holder),
                 ("HISTORY_LINE", historyLine ?? ""),
             ] + t.vars, uses: [.appendHistory, .releaseLock] + t.uses,
-            t.setup + "append_history\ncur=$(cat \"$IMAGE_CURRENT\" 2>/dev/null || true)" + t.runningReleases
+            t.setup + "append_history\ncur=$(image_current)" + t.runningReleases
                 + """
                 if [ -f "$IMAGE_RELEASES" ]; then
                   total=$(wc -l < "$IMAGE_RELEASES")
@@ -283,7 +307,7 @@ public struct ImageStrategy: ReleaseStrategy {
                 + """
                 if [ -n "$KEEP_FAILED" ]; then
                   { eng container inspect "$APP-$ID" >/dev/null 2>&1 || grep -q "^$ID " "$IMAGE_RELEASES" 2>/dev/null; } && : > "$FAILED/$ID"
-                elif [ "$(cat "$IMAGE_CURRENT" 2>/dev/null)" != "$ID" ]; then
+                elif [ "$(image_current)" != "$ID" ]; then
                   eng rm -f "$APP-$ID" >/dev/null 2>&1 || true
                 fi
                 release_lock
@@ -293,7 +317,7 @@ public struct ImageStrategy: ReleaseStrategy {
     /// Releases whose image is still on the host (one engine call for all), oldest first.
     static let inventoryBody: ScriptText =
         """
-        echo "current=$(cat "$IMAGE_CURRENT" 2>/dev/null || true)"
+        echo "current=$(image_current)"
         if [ -f "$IMAGE_RELEASES" ]; then
           present=$(eng images --digests --format '{{.Repository}}@{{.Digest}}' 2>/dev/null)
           while read -r id ref; do
@@ -315,7 +339,7 @@ public struct ImageStrategy: ReleaseStrategy {
             uses: t.uses,
             t.setup + Self.inventoryBody + t.slotFacts
                 + """
-                cur=$(cat "$IMAGE_CURRENT" 2>/dev/null || true)
+                cur=$(image_current)
                 name="$APP-$cur"
                 act=$(cat "$SLOTS/active" 2>/dev/null || true)
                 [ -z "$act" ] || [ ! -f "$SLOTS/$act.container" ] || name=$(cat "$SLOTS/$act.container")

@@ -238,14 +238,14 @@ public struct SymlinkStrategy: ReleaseStrategy {
             [
                 ("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HISTORY_LINE", historyLine),
                 ("START_LOG", layout.startLog),
-            ], uses: roles.processes(on: host).isEmpty ? [] : RoleScript.processFunctions,
+            ], uses: [.appendHistory] + (roles.processes(on: host).isEmpty ? [] : RoleScript.processFunctions),
             """
             [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit \(ScriptExit.releaseMissing); }
             current_id; prev=$CUR
             echo "previous=${prev##*/}"
             ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || { echo "error=switch failed"; exit \(ScriptExit.switchFailed); }
             echo "switched=$ID"
-            printf '%s\\n' "$HISTORY_LINE" >> "$HISTORY" || true
+            append_history
             [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
             """
                 + .when(

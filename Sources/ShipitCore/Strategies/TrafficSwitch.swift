@@ -76,7 +76,8 @@ public struct TrafficSwitch: Sendable {
 
     /// The functions every traffic fragment may call.
     static let functions: [ShellFunction] = [
-        .fail, .short, .getValue, .alive, proxyTest, proxyReload, pointTo, pointNone, adoptPort, stopSlot, undoSwitch,
+        .fail, .short, .appendHistory, .getValue, .alive, proxyTest, proxyReload, pointTo, pointNone, adoptPort,
+        stopSlot, undoSwitch,
     ]
 
     /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
@@ -214,7 +215,7 @@ public struct TrafficSwitch: Sendable {
                 """ + recordCurrent
                     + """
                     echo "switched=$ID"; echo "slot=$SLOT"
-                    printf '%s\\n' "$HISTORY_LINE" >> "$HISTORY" || true
+                    append_history
                     [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
                     """
         )
@@ -283,7 +284,7 @@ public struct TrafficSwitch: Sendable {
                 if ! out=$(proxy_test 2>&1); then mv "$PROXY/maintenance.conf.prev" "$PROXY/maintenance.conf"; fail \(ScriptExit.proxyConfigInvalidAfterSwitch) "proxy config invalid: $(short "$out")"; fi
                 out=$(proxy_reload wait 2>&1) || fail \(ScriptExit.proxyReloadFailed) "proxy reload failed: $(short "$out")"
                 if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
-                printf '%s\\n' "$HISTORY_LINE" >> "$HISTORY" || true
+                append_history
                 """
         )
     }

@@ -75,7 +75,7 @@ public struct Triage: Sendable {
             }
             hostStatus[host] = "ok"
             inventory[host] = out
-            history[host] = HostHistory.parse(out.all("history").joined(separator: "\n"))
+            history[host] = HostHistory.parse(out.all(.history).joined(separator: "\n"))
             var (row, found) = judge(host: host, out: out, live: p.live, ready: p.ready)
             for r in p.roles where !r.ok {
                 found.append(.init(host: host, layer: .process, check: "role", detail: redactor.redact(r.detail)))
@@ -130,9 +130,9 @@ public struct Triage: Sendable {
         }
         func num(_ k: String) -> Double? { out.first(k).flatMap(Double.init) }
 
-        let release = out.first("current").flatMap { $0.isEmpty ? nil : $0 }
+        let release = out.first(.current).flatMap { $0.isEmpty ? nil : $0 }
         if release == nil { add(.process, "release", "no current release on this host") }
-        let container = out.first("container")
+        let container = out.first(.container)
         if let c = container, c != "running" {
             add(.process, "container", "the container of \(release ?? "?") is \(c)")
         }
@@ -143,7 +143,7 @@ public struct Triage: Sendable {
         if let used = diskUsed, 100 - used < t.diskMinFreePercent {
             add(
                 .resources, "disk",
-                "\(out.first("disk.mount") ?? "/") is \(Int(used))% full (\(out.first("disk.avail_kb") ?? "?") KB free; threshold \(Int(t.diskMinFreePercent))% free)"
+                "\(out.first(.diskMount) ?? "/") is \(Int(used))% full (\(out.first(.diskAvailKB) ?? "?") KB free; threshold \(Int(t.diskMinFreePercent))% free)"
             )
         }
         if let inodes = num("inodes.used_pct"), 100 - inodes < t.diskMinFreePercent {
@@ -170,12 +170,12 @@ public struct Triage: Sendable {
                 add(.resources, "open files", String(cFormat: "%.0f of %.0f file handles in use", used, max))
             }
         }
-        if let m = config.migrations, out.first("mfiles") != nil {
-            if let e = out.first("schema.error") {
+        if let m = config.migrations, out.first(.mfiles) != nil {
+            if let e = out.first(.schemaError) {
                 add(.schema, "migrations", e)
             } else {
-                let set = MigrationSet.fromChecksums(out.all("mfile"), dir: m.dir)
-                let applied = MigrationSet.applied(out.all("applied"))
+                let set = MigrationSet.fromChecksums(out.all(.mfile), dir: m.dir)
+                let applied = MigrationSet.applied(out.all(.applied))
                 for d in set.drift(applied: applied) { add(.schema, "drift", d) }
                 let pending = set.pending(applied: applied)
                 if !pending.isEmpty {
@@ -197,8 +197,8 @@ public struct Triage: Sendable {
                     "\(why): \(out.first("check.\(c.name).out") ?? "")")
             }
         }
-        let lock = out.first("lock.holder").map { _ in
-            redactor.redact("held by \(out.first("lock.by") ?? "?") since \(out.first("lock.started") ?? "?")")
+        let lock = out.first(.lockHolder).map { _ in
+            redactor.redact("held by \(out.first(.lockBy) ?? "?") since \(out.first(.lockStarted) ?? "?")")
         }
         let row = TriageReport.HostRow(
             host: host, reachable: true, release: release, live: live.map { $0.ok ? "ok" : "FAIL" },
@@ -250,7 +250,7 @@ public struct Triage: Sendable {
     /// With the traffic switch: whether the target runs warm on every host (the rollback is then a
     /// traffic switch, no restart).
     static func warmNote(target: String, inventory: [ScriptOutput]) -> String {
-        guard !inventory.isEmpty, inventory.allSatisfy({ $0.first("slot.active") != nil }) else { return "" }
+        guard !inventory.isEmpty, inventory.allSatisfy({ $0.first(.slotActive) != nil }) else { return "" }
         let warm = inventory.filter { out in
             out.pairs.contains { $0.0.hasPrefix("slot.") && $0.1 == "\(target) running" }
         }.count

@@ -19,7 +19,7 @@ enum MigrationGate {
             _ = run.record(r, step: "preflight")
             return false
         }
-        let applied = MigrationSet.applied(result.output.all("applied"))
+        let applied = MigrationSet.applied(result.output.all(.applied))
         var problems = set.drift(applied: applied).map { "schema drift: \($0)" }
         let pending = set.pending(applied: applied)
         let contract = pending.filter(\.isContract)
@@ -77,7 +77,7 @@ enum MigrationGate {
                 _ = run.record(r, step: "preflight")
                 return nil
             }
-            do { return try MigrationSet.load(encoded: out.output.all("mfile"), dir: settings.dir) } catch {
+            do { return try MigrationSet.load(encoded: out.output.all(.mfile), dir: settings.dir) } catch {
                 run.apply(
                     .hostFailed(
                         host, step: "preflight",
@@ -100,7 +100,7 @@ enum MigrationGate {
             "migrate", on: [host],
             running: cmds.apply(releaseID: id, files: files, fromImage: run.strategy.migrationsFromImage))
         let failed = run.record(r, step: "migrate")
-        let applied = r[host]?.output.all("applied") ?? []
+        let applied = r[host]?.output.all(.applied) ?? []
         await run.recorder?.change { a in
             a.migrations = files.map { f in
                 f.label + (applied.contains(f.label) ? "" : " (not applied)")

@@ -19,7 +19,7 @@ extension PhaseRun {
             let r = await body(host)
             let secs = ExecRunner.seconds(ContinuousClock.now - start)
             var after = known[host]
-            if let s = r.output.first("switched") { after?.current = s }
+            if let s = r.output.first(.switched) { after?.current = s }
             await recorder?.stepFinished(
                 row, step: step, ok: r.ok, exitStatus: r.exitStatus, stderrTail: r.stderrTail, message: r.error,
                 known: after)
@@ -61,7 +61,7 @@ extension PhaseRun {
                 return StepResult(ok: false, output: out, error: bad, exitStatus: 0, stderrTail: tail)
             }
             if r.status.succeeded { return StepResult(ok: true, output: out, exitStatus: 0, stderrTail: tail) }
-            let why = out.first("error").map(HostValue.printable) ?? tail ?? "exit \(r.exitCode)"
+            let why = out.first(.error).map(HostValue.printable) ?? tail ?? "exit \(r.exitCode)"
             return StepResult(ok: false, output: out, error: why, exitStatus: r.exitCode, stderrTail: tail)
         } catch {
             var r = StepResult(failure: ErrorText.withoutHost(error))

@@ -83,27 +83,27 @@ struct PhaseRun: Sendable {
             await now.remote(host, command(host), stdinPath: stdinPath)
         }
         for (host, r) in results.sorted(by: { $0.key < $1.key }) {
-            if r.output.first("extracted") != nil { apply(.stagedInPreflight(host, r.output)) }
-            if r.output.first("warm.exit") != nil {
+            if r.output.first(.extracted) != nil { apply(.stagedInPreflight(host, r.output)) }
+            if r.output.first(.warmExit) != nil {
                 apply(.warmedEarly(host, .init(output: r.output, carrier: "the pre-flight")))
             }
         }
         for (host, r) in results {
-            if r.output.first("lock") == "acquired" { apply(.locked(host)) }
-            if let stale = r.output.first("lock.stale"), stale == context.attemptID {
+            if r.output.first(.lock) == "acquired" { apply(.locked(host)) }
+            if let stale = r.output.first(.lockStale), stale == context.attemptID {
                 notify(
                     DeployNotice(
                         host: host, step: "preflight", status: .info,
                         message: "took up the lock this paused rollout left"))
-            } else if let stale = r.output.first("lock.stale") {
+            } else if let stale = r.output.first(.lockStale) {
                 notify(
                     DeployNotice(
                         host: host, step: "preflight", status: .info,
                         message: "took over the lock left by attempt \(stale) (that run is over)"))
             }
-            apply(.found(host, current: r.output.first("current").flatMap { $0.isEmpty ? nil : $0 }))
+            apply(.found(host, current: r.output.first(.current).flatMap { $0.isEmpty ? nil : $0 }))
             if let traffic = strategy.traffic {
-                let active = r.output.first("slot.active").flatMap { Int($0) }
+                let active = r.output.first(.slotActive).flatMap { Int($0) }
                 let idle = traffic.settings.idle(after: active)
                 let other = r.output.first("slot.\(idle)")?.split(separator: " ").map(String.init) ?? []
                 apply(

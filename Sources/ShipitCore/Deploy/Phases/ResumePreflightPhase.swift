@@ -23,7 +23,7 @@ struct ResumePreflightPhase: PhaseRunner {
         var failed: [String] = []
         for h in attempt.hosts {
             p.apply(.restored(h.host, previous: h.previous, switchedAt: h.switchedAt))
-            let now = found[h.host]?.first("current") ?? ""
+            let now = found[h.host]?.first(.current) ?? ""
             if h.switchedAt != nil, now != attempt.releaseID {
                 p.apply(
                     .hostFailed(

@@ -57,8 +57,8 @@ struct RollingBackPhase: PhaseRunner {
         let now = d
         let results = await d.step("retreat", on: hosts) { host in await now.remote(host, commands[host]!) }
         let failed = d.record(results, step: "retreat")
-        for (host, r) in results.sorted(by: { $0.key < $1.key }) where r.output.first("retreated") != nil {
-            d.apply(.retreated(host, from: id, stopped: r.output.first("stopped") == "yes"))
+        for (host, r) in results.sorted(by: { $0.key < $1.key }) where r.output.first(.retreated) != nil {
+            d.apply(.retreated(host, from: id, stopped: r.output.first(.stopped) == "yes"))
         }
         await d.recordHosts()
         return failed

@@ -78,7 +78,7 @@ struct StagePhase: PhaseRunner {
             }
         ) { $1 }
         for (host, r) in results.sorted(by: { $0.key < $1.key })
-        where warmSlots[host] != nil && r.output.first("warm.exit") != nil {
+        where warmSlots[host] != nil && r.output.first(.warmExit) != nil {
             d.apply(.warmedEarly(host, .init(output: r.output, carrier: "staging")))
         }
         await recordChanges(d, results)
@@ -93,10 +93,10 @@ struct StagePhase: PhaseRunner {
     func recordChanges(_ d: PhaseRun, _ results: [String: StepResult]) async {
         guard let recorder = d.recorder else { return }
         for host in d.config.hosts {
-            guard let out = results[host]?.output, let count = out.first("changed").flatMap(Int.init) else { continue }
+            guard let out = results[host]?.output, let count = out.first(.changed).flatMap(Int.init) else { continue }
             await recorder.change {
                 $0.changedCount = count
-                $0.changedFiles = out.all("change")
+                $0.changedFiles = out.all(.change)
             }
             return
         }

@@ -39,8 +39,8 @@ struct SwitchPhase: PhaseRunner {
         }
         failed += d.record(results, step: step)
         for (host, r) in results.sorted(by: { $0.key < $1.key }) {
-            if let s = r.output.first("switched") {
-                d.apply(.switched(host, to: s, slot: r.output.first("slot").flatMap { Int($0) }, at: Date()))
+            if let s = r.output.first(.switched) {
+                d.apply(.switched(host, to: s, slot: r.output.first(.slot).flatMap { Int($0) }, at: Date()))
             } else if r.outcomeUnknown, let id = release(host) {
                 d.apply(.switchUnknown(host, to: id))
             }
@@ -55,10 +55,10 @@ struct SwitchPhase: PhaseRunner {
     static func roleNote(_ out: ScriptOutput) -> String? {
         // The public port changing hands (the traffic switch turned on or off): how long it answered no one.
         var handOver: [String] = []
-        if let ms = out.first("proxy.adopted.ms") {
+        if let ms = out.first(.proxyAdoptedMS) {
             handOver.append("the proxy took over the public port from the app (\(ms) ms without a listener)")
         }
-        if let ms = out.first("proxy.retired.ms") {
+        if let ms = out.first(.proxyRetiredMS) {
             handOver.append("the proxy was retired; the app took over the public port (\(ms) ms)")
         }
         guard let roles = roleParts(out) else { return handOver.isEmpty ? nil : handOver.joined(separator: "; ") }

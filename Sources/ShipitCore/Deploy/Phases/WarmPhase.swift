@@ -27,7 +27,7 @@ struct WarmPhase: PhaseRunner {
             slots[host] = slot
             if let early = startedEarly[host] {
                 // The slot the script started it on (pre-flight's: the idle one it found itself).
-                if let s = early.output.first("slot").flatMap({ Int($0) }) { slots[host] = s }
+                if let s = early.output.first(.slot).flatMap({ Int($0) }) { slots[host] = s }
                 continue
             }
             // Pre-flight saw this release running warm on that slot: nothing to start, only to check.
@@ -70,12 +70,12 @@ extension WarmPhase {
     /// failure, the warm-up's `error=` line (the carrying script's own part had succeeded).
     static func result(ofStartIn early: EarlyStart) -> StepResult {
         let out = early.output
-        let status = out.first("warm.exit").flatMap { Int32($0) } ?? -1
+        let status = out.first(.warmExit).flatMap { Int32($0) } ?? -1
         guard status != 0 else {
             var r = StepResult(ok: true, output: out, exitStatus: 0)
             r.note = "started with \(early.carrier)"
             return r
         }
-        return StepResult(ok: false, output: out, error: out.first("error") ?? "exit \(status)", exitStatus: status)
+        return StepResult(ok: false, output: out, error: out.first(.error) ?? "exit \(status)", exitStatus: status)
     }
 }
