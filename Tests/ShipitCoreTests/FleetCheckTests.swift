@@ -64,8 +64,11 @@ struct FleetCheckTests {
         ).run()
         let h1 = report.hosts[0].items.first { $0.check == "clock" }!
         let h2 = report.hosts[1].items.first { $0.check == "clock" }!
-        #expect(h1.status == .warn && h1.detail.hasPrefix("+2"), "\(h1)")
-        #expect(h2.status == .fail && h2.detail.hasPrefix("-6"), "\(h2)")
+        // About +20 s and -600 s: the host's answer falls anywhere in the round trip, which a
+        // loaded machine stretches.
+        func seconds(_ detail: String) -> Double { Double(detail.prefix { $0 != " " }) ?? .nan }
+        #expect(h1.status == .warn && abs(seconds(h1.detail) - 20) < 5, "\(h1)")
+        #expect(h2.status == .fail && abs(seconds(h2.detail) + 600) < 5, "\(h2)")
         #expect(h2.fix?.contains("NTP") == true)
         #expect(report.failedHosts == ["h2"])
     }
