@@ -140,8 +140,12 @@ public struct HostScript: Sendable, Equatable {
     }
 
     /// Always in single quotes (a bare word such as `file` reads as a command name to a reader and
-    /// to shellcheck).
-    static func assignment(_ v: Variable) -> String { "\(v.name)='\(v.value.replacing("'", with: "'\\''"))'" }
+    /// to shellcheck), and on one line: a newline in the value is written `'"$NL"'`, so indenting
+    /// the line (a part inside a block) cannot change the value.
+    static func assignment(_ v: Variable) -> String {
+        let quoted = v.value.replacing("'", with: "'\\''").replacing("\n", with: "'\"$NL\"'")
+        return "\(v.name)='\(quoted)'"
+    }
 
     /// The script as a command, with the steps it runs after its first.
     public var command: RemoteCommand { RemoteCommand(hostScript: self) }
