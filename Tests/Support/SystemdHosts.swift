@@ -7,29 +7,24 @@ import SSH
 /// and known_hosts are the loopback harness's (`TestHosts`). A reboot is `podman restart`.
 /// Integration tests fail loudly, never skip, when the hosts are missing.
 public struct SystemdHosts: Sendable {
-    public let stateDir: String
+    /// The loopback harness: its state directory, deploy user, key and known_hosts serve here too.
+    public let harness: TestHosts
     public let hosts: [String]
-    public let user: String
-    public let identity: String
-    public let knownHosts: String
+    public var stateDir: String { harness.stateDir }
+    public var user: String { harness.user }
+    public var identity: String { harness.identity }
+    public var knownHosts: String { harness.knownHosts }
+    public var repoRoot: String { harness.repoRoot }
 
     public static let current: SystemdHosts = {
-        let env = ProcessInfo.processInfo.environment
-        let dir = env["SHIPIT_TESTHOSTS"] ?? "/tmp/shipit-testhosts"
+        let harness = TestHosts.current
+        let dir = harness.stateDir
         let list = (try? String(contentsOfFile: dir + "/systemd-hosts.txt", encoding: .utf8)) ?? ""
         let hosts = list.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
         precondition(
             !hosts.isEmpty, "no systemd test hosts in \(dir): run `make test` (or scripts/systemdhosts.sh up 3) first")
-        return SystemdHosts(
-            stateDir: dir, hosts: hosts, user: env["SHIPIT_TEST_USER"] ?? "deploy",
-            identity: dir + "/keys/id_ed25519", knownHosts: dir + "/known_hosts")
+        return SystemdHosts(harness: harness, hosts: hosts)
     }()
-
-    public var repoRoot: String {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }
 
     /// The key that logs in as root on these hosts (for what only root may do: a system unit, a
     /// look at the journal).
@@ -52,11 +47,11 @@ public struct SystemdHosts: Sendable {
     /// bounds the wait and fails when it does not).
     @discardableResult
     public func reboot(_ address: String) async throws -> String {
-        try await harness(["reboot", address])
+        try await script(["reboot", address])
     }
 
     @discardableResult
-    public func harness(_ args: [String]) async throws -> String {
+    public func script(_ args: [String]) async throws -> String {
         try await Local.run(["bash", repoRoot + "/scripts/systemdhosts.sh"] + args)
     }
 }

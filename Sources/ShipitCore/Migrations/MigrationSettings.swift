@@ -83,9 +83,9 @@ public struct MigrationCommands: Sendable {
         script(
             .migrationStatus, [],
             """
-            out=$(sql -c "SELECT to_regclass('\(Self.table)') IS NOT NULL" 2>&1) || fail \(ScriptExit.migrationsRecord) "migrations: database unreachable: $(short "$out")"
+            out=$(sql -c "SELECT to_regclass('\(Self.table)') IS NOT NULL" 2>&1) || fail \(ScriptExit.migrationsRecord) "migrations: database unreachable: $(short "$out" 600)"
             if [ "$out" = t ]; then
-              out=$(sql -F ' ' -c "SELECT version, checksum, name FROM \(Self.table) ORDER BY version" 2>&1) || fail \(ScriptExit.migrationsRecord) "migrations: $(short "$out")"
+              out=$(sql -F ' ' -c "SELECT version, checksum, name FROM \(Self.table) ORDER BY version" 2>&1) || fail \(ScriptExit.migrationsRecord) "migrations: $(short "$out" 600)"
               [ -z "$out" ] || printf '%s\\n' "$out" | sed 's/^/applied=/'
             fi
             true
@@ -104,7 +104,7 @@ public struct MigrationCommands: Sendable {
             ], uses: [.engine],
             """
             rm -rf "$COPY_DIR" "$COPY_DIR.c"; mkdir -p "$META"
-            c=$(eng create "$REF" 2>&1) || fail \(ScriptExit.migrationsCopy) "migrations: cannot create a container from $REF: $(short "$c")"
+            c=$(eng create "$REF" 2>&1) || fail \(ScriptExit.migrationsCopy) "migrations: cannot create a container from $REF: $(short "$c" 600)"
             c=$(printf '%s' "$c" | tail -n 1)
             if eng cp "$c:/$MIGRATIONS_DIR" "$COPY_DIR.c" >/dev/null 2>&1; then mv "$COPY_DIR.c" "$COPY_DIR"; else mkdir -p "$COPY_DIR"; fi
             eng rm -f "$c" >/dev/null 2>&1 || true
@@ -120,7 +120,7 @@ public struct MigrationCommands: Sendable {
     public func apply(releaseID: String, files: [MigrationSet.File], fromImage: Bool = false) -> RemoteCommand {
         var body: ScriptText = """
             R=\(ShellQuote.quote(fromImage ? layout.imageMigrations(releaseID) : layout.release(releaseID)))
-            out=$(sql -c "CREATE TABLE IF NOT EXISTS \(Self.table) (version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, release_id text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())" 2>&1) || fail \(ScriptExit.migrationsRecord) "migrations: $(short "$out")"
+            out=$(sql -c "CREATE TABLE IF NOT EXISTS \(Self.table) (version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, release_id text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())" 2>&1) || fail \(ScriptExit.migrationsRecord) "migrations: $(short "$out" 600)"
 
             """
         for f in files {
@@ -129,7 +129,7 @@ public struct MigrationCommands: Sendable {
             let tx = f.needsNoTransaction ? "" : "--single-transaction "
             body =
                 body + """
-                    out=$(sql \(tx)-f "$R/"\(ShellQuote.quote(fromImage ? FilePath.lastComponent(of: f.path) : f.path)) -c \(ShellQuote.quote(record)) 2>&1) || fail \(ScriptExit.migrationFailed) "migration \(f.label) failed: $(short "$out")"
+                    out=$(sql \(tx)-f "$R/"\(ShellQuote.quote(fromImage ? FilePath.lastComponent(of: f.path) : f.path)) -c \(ShellQuote.quote(record)) 2>&1) || fail \(ScriptExit.migrationFailed) "migration \(f.label) failed: $(short "$out" 600)"
                     echo "applied=\(f.label)"
 
                     """

@@ -19,11 +19,12 @@ public struct ShellFunction: Sendable, Hashable {
         fail() { code=$1; shift; echo "error=$*"; exit "$code"; }
         """)
 
-    /// `short TEXT`: its last 400 bytes on one line (a command's output in an error line).
+    /// `short TEXT [BYTES]`: its last BYTES (400) bytes on one line (a command's output in an
+    /// error line).
     public static let short = ShellFunction(
         "short",
         """
-        short() { printf '%s' "$1" | tail -c 400 | tr '\\n' ' '; }
+        short() { printf '%s' "$1" | tail -c "${2:-400}" | tr '\\n' ' '; }
         """)
 
     /// `current_id`: the release `current` points at, in `$CUR`, without a fork (`cd -P` resolves

@@ -32,7 +32,7 @@ extension SymlinkStrategy {
             fi
             if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
             mkdir -p "$R.tmp"
-            err=$(tar --no-same-owner --no-same-permissions -xzf "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(printf '%s' "$err" | tail -c 300 | tr '\n' ' ')"; exit \(ScriptExit.extractFailed); }
+            err=$(tar --no-same-owner --no-same-permissions -xzf "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(short "$err" 300)"; exit \(ScriptExit.extractFailed); }
             if [ -n "$SHARED_PATHS" ]; then
               # In this shell, not a pipeline's subshell: a refusal must end the script.
               oldifs=$IFS; IFS=$NL; set -f
