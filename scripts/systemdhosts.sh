@@ -38,7 +38,7 @@ REPO=localhost/shipit-systemd-host
 LABEL=shipit.systemd-host
 # The suite of the machine running the harness: its mmdebstrap and keyring know it.
 SUITE=${SHIPIT_SD_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
-PKGS=systemd,systemd-sysv,openssh-server,dbus,libpam-systemd,dbus-user-session,nginx-light,perl,procps,iproute2,curl,ca-certificates
+PKGS=systemd,systemd-sysv,openssh-server,dbus,libpam-systemd,dbus-user-session,nginx-light,perl,procps,iproute2,curl,ca-certificates,sudo
 
 die() { echo "systemdhosts: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (rootful podman: systemd as PID 1 needs it)"
@@ -50,6 +50,9 @@ HOOKS=(
   # manager starts at boot (this file is what `loginctl enable-linger` writes).
   "chroot \"\$1\" useradd -m -u $DEPLOY_UID -U -s /bin/bash $USER_NAME && chroot \"\$1\" usermod -p '*' $USER_NAME"
   "mkdir -p \"\$1/var/lib/systemd/linger\" && touch \"\$1/var/lib/systemd/linger/$USER_NAME\""
+  # System units through a command prefix (supervisor.sudo): the rule a team would write for
+  # its deploy user, systemctl and install only, no password.
+  "printf '%s ALL=(root) NOPASSWD: /usr/bin/systemctl, /usr/bin/install\\n' $USER_NAME > \"\$1/etc/sudoers.d/shipit\" && chmod 440 \"\$1/etc/sudoers.d/shipit\""
   # Host keys are each host's own, copied in by `up`: none baked into the image.
   "rm -f \"\$1\"/etc/ssh/ssh_host_*"
   # libssh2 1.10 (Debian 12) signs RSA user auth with SHA-1 only, as on the loopback hosts; the

@@ -9,6 +9,8 @@ import Testing
 @Suite("turning the traffic switch on and off for a running app")
 struct TrafficTransitionTests {
     static let traffic = "traffic: {proxy: nginx, drain: 1}"
+    /// Milliseconds a hand-over of the public port may leave it without a listener.
+    static let handOverBound = 4000
 
     /// The gap a hand-over reports in the switch step's line ("… (N ms …").
     private func gaps(_ output: String, _ phrase: String) -> [Int] {
@@ -34,7 +36,10 @@ struct TrafficTransitionTests {
             let on = try await f.shipit(["deploy", "--from", f.release("v2")])
             #expect(on.status == 0, "\(on.stdout)\(on.stderr)")
             let onGaps = gaps(on.stdout, "the proxy took over the public port from the app (")
-            #expect(onGaps.count == f.targets.count && onGaps.allSatisfy { $0 < 1000 }, "\(on.stdout)")
+            // The hand-over is a stop and a start (some 100 ms alone, up to 2.3 s on a CI machine
+            // running the whole suite), never a wait that ran into one of the script's timeouts (10
+            // s for the old app to exit, 5 s for the proxy to bind).
+            #expect(onGaps.count == f.targets.count && onGaps.allSatisfy { $0 < Self.handOverBound }, "\(on.stdout)")
             for h in f.targets {
                 let answer = await get(h, f.port)
                 #expect(
@@ -54,7 +59,7 @@ struct TrafficTransitionTests {
             let off = try await f.shipit(["deploy", "--from", f.release("v2")])
             #expect(off.status == 0, "\(off.stdout)\(off.stderr)")
             let offGaps = gaps(off.stdout, "the proxy was retired; the app took over the public port (")
-            #expect(offGaps.count == f.targets.count && offGaps.allSatisfy { $0 < 1000 }, "\(off.stdout)")
+            #expect(offGaps.count == f.targets.count && offGaps.allSatisfy { $0 < Self.handOverBound }, "\(off.stdout)")
             for h in f.targets {
                 let answer = await get(h, f.port)
                 #expect(
