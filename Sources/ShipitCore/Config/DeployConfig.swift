@@ -36,6 +36,8 @@ public struct DeployConfig: Sendable {
     public var migrations: MigrationSettings?
     /// The traffic switch (nil: the app restarts in place, dropping connections meanwhile).
     public var traffic: TrafficSettings?
+    /// Who keeps the app running after the deploy (systemd units, or nothing).
+    public var supervisor = SupervisorSettings()
     /// Progressive rollout: steps, bake, gates (nil: every host in one step).
     public var rollout: RolloutSettings?
     /// Webhooks told when a run starts and ends.
@@ -55,7 +57,7 @@ extension DeployConfig {
     static let topKeys: Set<String> = [
         "app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start", "stop",
         "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout",
-        "notify", "logs", "roles",
+        "notify", "logs", "roles", "supervisor",
     ]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
@@ -248,6 +250,7 @@ extension DeployConfig {
                 throw t.fail("the traffic switch starts each release on a slot: 'start' is needed")
             }
         }
+        if let v = top["supervisor"] { config.supervisor = try SupervisorSettings.parse(v) }
         if let r = top["rollout"] { config.rollout = try RolloutSettings.parse(r, health: health) }
         if let n = top["notify"] { config.notify = try NotifySettings.parse(n) }
         config.logs =

@@ -21,6 +21,8 @@ public struct HostLayout: Sendable, Equatable {
     /// file and release, and which slot serves traffic.
     public var proxy: String { meta + "/proxy" }
     public var slots: String { meta + "/slots" }
+    /// The supervisor's launchers (what each unit runs) and the copies of its unit files.
+    public var units: String { meta + "/units" }
     public func release(_ id: String) -> String { releases + "/" + id }
     public func upload(_ id: String) -> String { meta + "/upload-" + id + ".tar.gz" }
     /// Migrations copied out of an image on the migration host.

@@ -1,7 +1,7 @@
 /// The exit statuses of shipit's host scripts, one list for the scripts (`fail \(ScriptExit.x)`)
 /// and for Swift (a held lock is told by its status, not its message). Grouped by tens: 1x the
 /// host itself, 2x the artifact, 3x the switch and the app, 4x migrations, 5x the proxy, 6x role
-/// processes; 75 is sysexits' "temporary failure" (try again once the lock is free).
+/// processes, 7x the supervisor; 75 is sysexits' "temporary failure" (try again once the lock is free).
 public enum ScriptExit: Int32, CaseIterable, Sendable, CustomStringConvertible {
     /// A usage error in a script's own arguments.
     case usage = 2
@@ -43,6 +43,10 @@ public enum ScriptExit: Int32, CaseIterable, Sendable, CustomStringConvertible {
     case maintenanceUnavailable = 54
     case roleStartFailed = 60
     case roleCheckFailed = 61
+    /// `supervisor: systemd` on a host where systemd (or the user's manager, or lingering) is not there.
+    case supervisorUnavailable = 70
+    /// A unit file could not be installed, or systemd could not reload or start a unit.
+    case unitFailed = 71
     case locked = 75
 
     /// The number, as the scripts write it.

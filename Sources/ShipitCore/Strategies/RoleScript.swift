@@ -33,9 +33,21 @@ public enum RoleScript {
     /// second for it to exit (a job in flight finishes), then KILL. Prints `role.NAME.stopped=PID`
     /// and, when it had to, `role.NAME.killed=PID`.
     static let stop = ShellFunction(
-        "role_stop", requires: [pid, alive],
+        "role_stop", requires: [pid, alive, Supervision.supervised, Supervision.svctl],
         """
         role_stop() {
+          if supervised; then
+            # Its unit: the unit's stop signal, KILL after its timeout (what systemd calls a timeout).
+            u="$UNIT_PREFIX-role-$1.service"
+            if svctl -q is-active "$u" 2>/dev/null; then
+              pid=$(role_pid "$1")
+              svctl stop "$u" >/dev/null 2>&1
+              [ "$(svctl show -p Result --value "$u" 2>/dev/null)" != timeout ] || echo "role.$1.killed=$pid"
+              echo "role.$1.stopped=$pid"
+            fi
+            svctl disable -q "$u" >/dev/null 2>&1
+          fi
+          # A process started before the host had a supervisor.
           pid=$(role_pid "$1")
           if role_alive "$pid"; then
             kill -"$2" -"$pid" 2>/dev/null || kill -"$2" "$pid" 2>/dev/null
@@ -55,14 +67,19 @@ public enum RoleScript {
     /// `role_start NAME COMMAND LOG`: the command from `$RELEASES/$ID`, in the background, in its
     /// own session, output appended to LOG; prints `role.NAME.started=ID` once its pid is written.
     static let start = ShellFunction(
-        "role_start", requires: [.fail],
+        "role_start", requires: [.fail, .short, Supervision.supervised, Supervision.unitRestart],
         """
         role_start() {
           mkdir -p "$META/roles" "${3%/*}" || fail \(ScriptExit.roleStartFailed) "role $1: cannot create $META/roles or ${3%/*}"
           pf="$META/roles/$1.pid"; rm -f "$pf"
-          # The session leader writes its own pid, then becomes the command: pid = process group.
-          # shellcheck disable=SC2016 # expanded by the session leader's shell
-          ( cd "$RELEASES/$ID" && SHIPIT_ROLE=$1 SHIPIT_PIDFILE=$pf exec setsid sh -c 'echo $$ > "$SHIPIT_PIDFILE"; exec sh -c "$0"' "$2" ) </dev/null >>"$3" 2>&1 &
+          if supervised; then
+            # Its unit runs the launcher the pre-flight wrote (the same command, from current).
+            unit_restart "$UNIT_PREFIX-role-$1.service" enable || fail \(ScriptExit.roleStartFailed) "role $1: systemd did not start $UNIT_PREFIX-role-$1.service: $(short "$out")"
+          else
+            # The session leader writes its own pid, then becomes the command: pid = process group.
+            # shellcheck disable=SC2016 # expanded by the session leader's shell
+            ( cd "$RELEASES/$ID" && SHIPIT_ROLE=$1 SHIPIT_PIDFILE=$pf exec setsid sh -c 'echo $$ > "$SHIPIT_PIDFILE"; exec sh -c "$0"' "$2" ) </dev/null >>"$3" 2>&1 &
+          fi
           n=0; while [ ! -s "$pf" ] && [ "$n" -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
           [ -s "$pf" ] || fail \(ScriptExit.roleStartFailed) "role $1: its process did not start (see $3)"
           echo "role.$1.started=$ID"

@@ -17,7 +17,8 @@ struct SymlinkSlots: SlotOperations {
                 ("START", strategy.start ?? ""), ("START_LOG", strategy.layout.startLog),
             ], uses: TrafficSwitch.functions,
             "[ -d \"$RELEASES/$ID\" ] || fail \(ScriptExit.releaseMissing) \"release $ID is not on this host\""
-                + traffic.warmBody(startBody: strategy.startBody(host: host)))
+                + traffic.warmBody(
+                    startBody: strategy.startBody(host: host), supervisedStart: SymlinkStrategy.supervisedSlotStart))
     }
 
     func switchTraffic(releaseID: String, host: String, slot: Int, historyLine: String) -> RemoteCommand {

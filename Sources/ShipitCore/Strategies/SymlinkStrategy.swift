@@ -13,6 +13,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public let timeout: Double
     public let traffic: TrafficSwitch?
     public let roles: HostRoles
+    /// Who keeps the app, its slots, roles and proxy running after the deploy.
+    public let supervision: Supervision
     public var stageStep: String { "upload" }
 
     public init(config: DeployConfig) {
@@ -26,6 +28,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         diskFactor = config.diskFactor
         timeout = config.connection.commandTimeout
         roles = config.hostRoles
+        supervision = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
         if let t = config.traffic, let h = config.health {
             var sw = TrafficSwitch(settings: t, layout: config.layout, health: h)
             sw.legacyStop = config.stop ?? ""
@@ -44,7 +47,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
         -> RemoteCommand
     {
         HostScript(
-            step, layout: layout, timeout: timeout, variables: vars, uses: [.fail, .short, .currentID] + uses, body
+            step, layout: layout, timeout: timeout, variables: vars + supervision.variables,
+            uses: [.fail, .short, .currentID] + uses, body
         ).command
     }
 
@@ -68,13 +72,17 @@ public struct SymlinkStrategy: ReleaseStrategy {
             sharedNeeded = a.links.sharedPathsNotInRelease(shared)
         }
         let proxy = roles.runsApp(host) ? traffic?.preflight(host: host) : nil
+        let units =
+            supervision.settings.mode == .none ? [] : supervision.fileVariables(supervision.files(processes(on: host)))
         let cmd = script(
             .preflight,
             HostScript.lockVariables(lock) + [
                 ("NEED_KB", String(need)), ("TOOLS", Self.tools.joined(separator: " ")),
                 ("SHARED_NEEDED", sharedNeeded.joined(separator: "\n")),
-            ] + (proxy?.vars ?? []), uses: [.takeLock] + (proxy == nil ? [] : TrafficSwitch.functions),
-            """
+            ] + units + (proxy?.vars ?? []),
+            uses: [.takeLock] + Supervision.functions + (proxy == nil ? [] : TrafficSwitch.functions),
+            Supervision.detect
+                + """
             # Before anything is created: a shared path that is neither on the host nor in the release
             # would become an empty directory where the app expects its config.
             if [ -n "$SHARED_NEEDED" ]; then
@@ -92,9 +100,11 @@ public struct SymlinkStrategy: ReleaseStrategy {
               avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
               [ "$avail" -ge "$NEED_KB" ] || { echo "error=only ${avail} KB free in $D, need ${NEED_KB} KB"; exit \(ScriptExit.diskFull); }
             fi
-            current_id; cur=$CUR
-            echo "current=${cur##*/}"
-            """ + (proxy?.body ?? .empty))
+            """ + Supervision.install
+                + """
+                current_id; cur=$CUR
+                echo "current=${cur##*/}"
+                """ + (proxy?.body ?? .empty))
         // The pre-flight already reported the slots: only the releases, marks and lock to add.
         return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "true")) : cmd
     }
@@ -159,6 +169,41 @@ public struct SymlinkStrategy: ReleaseStrategy {
             + (processes.isEmpty
                 ? [] : [("setsid", "role processes (\(processes.map(\.name).joined(separator: ", ")))")])
     }
+
+    /// What runs on `host` for long, as the supervisor's units start it.
+    func processes(on host: String) -> [Supervision.Process] {
+        let env = startEnv(host: host)
+        var list: [Supervision.Process] = []
+        if roles.runsApp(host), let start {
+            if let traffic {
+                list.append(.slot(start: start, env: env))
+                if traffic.settings.mode == .managed { list.append(.proxy(nginx: traffic.settings.nginx)) }
+            } else {
+                list.append(.app(start: start, env: env))
+            }
+        }
+        return list + roles.processes(on: host).map { .role($0, env: env) }
+    }
+
+    /// The slot's unit restarted with the release `$ID` recorded for it (its launcher reads it).
+    static let supervisedSlotStart: ScriptText = """
+        printf '%s\\n' "$ID" > "$SLOTS/$SLOT.release"
+        if ! unit_restart "$UNIT_PREFIX-slot@$SLOT.service"; then
+          rm -f "$SLOTS/$SLOT.release"
+          [ ! -s "$START_LOG" ] || tail -c 2000 "$START_LOG" >&2
+          fail \(ScriptExit.startFailed) "start command failed under systemd ($UNIT_PREFIX-slot@$SLOT.service): $(short "$out" 300)"
+        fi
+        [ ! -s "$START_LOG" ] || tail -c 2000 "$START_LOG" >&2
+        """
+
+    /// Without the traffic switch: the app's unit restarted from `current`, and enabled.
+    static let supervisedAppStart: ScriptText = """
+        if ! unit_restart "$UNIT_PREFIX.service" enable; then
+          [ ! -s "$START_LOG" ] || tail -c 2000 "$START_LOG" >&2
+          fail \(ScriptExit.startFailed) "start command failed under systemd ($UNIT_PREFIX.service): $(short "$out" 300)"
+        fi
+        [ ! -s "$START_LOG" ] || tail -c 2000 "$START_LOG" >&2
+        """
 
     /// The environment `start` runs with on `host`.
     public func startEnv(host: String) -> [(String, String)] {
@@ -238,7 +283,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
             [
                 ("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HISTORY_LINE", historyLine),
                 ("START_LOG", layout.startLog),
-            ], uses: [.appendHistory] + (roles.processes(on: host).isEmpty ? [] : RoleScript.processFunctions),
+            ], uses: [.appendHistory] + Supervision.functions
+                + (roles.processes(on: host).isEmpty ? [] : RoleScript.processFunctions),
             """
             [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit \(ScriptExit.releaseMissing); }
             current_id; prev=$CUR
@@ -249,7 +295,9 @@ public struct SymlinkStrategy: ReleaseStrategy {
             [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
             """
                 + .when(
-                    "[ -n \"$START\" ]", retire.before + startBody(host: host) + "echo \"started=$ID\"" + retire.after)
+                    "[ -n \"$START\" ]",
+                    retire.before + .ifElse("supervised", Self.supervisedAppStart, else: startBody(host: host))
+                        + "echo \"started=$ID\"" + retire.after)
                 + restartRoles(host: host))
     }
 
@@ -262,13 +310,15 @@ public struct SymlinkStrategy: ReleaseStrategy {
             traffic != nil || !roles.runsApp(host)
             ? "echo stopped=yes"
             : .ifElse(
-                "[ -n \"$STOP\" ] && [ -d \"$RELEASES/$ID\" ]",
-                startBody(host: host, command: "STOP") + "echo stopped=yes",
-                else: "echo stopped=no")
+                "supervised", "unit_retire \"$UNIT_PREFIX.service\"; echo stopped=yes",
+                else: .ifElse(
+                    "[ -n \"$STOP\" ] && [ -d \"$RELEASES/$ID\" ]",
+                    startBody(host: host, command: "STOP") + "echo stopped=yes",
+                    else: "echo stopped=no"))
         return script(
             .retreat,
             [("ID", releaseID), ("HISTORY_LINE", historyLine), ("STOP", stop ?? ""), ("START_LOG", layout.startLog)]
-                + t.vars, uses: [.appendHistory] + t.uses + RoleScript.processFunctions,
+                + t.vars, uses: [.appendHistory] + t.uses + RoleScript.processFunctions + Supervision.functions,
             t.setup
                 + """
                 append_history

@@ -87,11 +87,31 @@ extension TrafficSwitch {
         }
         """)
 
+    static let proxyStart = ShellFunction(
+        "proxy_start", requires: [Supervision.supervised, Supervision.unitRestart, Supervision.svctl],
+        """
+        # Starts the managed proxy: its unit under a supervisor (enabled: it comes back at boot), else
+        # nginx itself. On failure, nginx's complaint is in the output.
+        proxy_start() {
+          if supervised; then
+            unit_restart "$UNIT_PREFIX-proxy.service" enable && return 0
+            svctl reset-failed "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
+            printf '%s\\n' "$out"; grep emerg "$PROXY/error.log" 2>/dev/null | tail -n 1
+            return 1
+          fi
+          # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
+          rm -f "$PROXY"/slot-*.sock
+          "$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"
+        }
+        """)
+
     static let adoptPort = ShellFunction(
-        "adopt_port", requires: [inPlace, .getValue, .alive],
+        "adopt_port", requires: [inPlace, .getValue, .alive, proxyStart, Supervision.unitRetire],
         """
         adopt_port() {
           read -r t0 _ < /proc/uptime
+          # The app's own unit (a supervised host without the switch) stops first.
+          ! supervised || unit_retire "$UNIT_PREFIX.service"
           if [ -n "$LEGACY_STOP" ]; then
             in_place "$LEGACY_STOP" || true
             rm -f "$SHARED/app.pid"
@@ -105,9 +125,8 @@ extension TrafficSwitch {
             # Its pid is stale now: a later start reading it could stop whatever took the number.
             rm -f "$SHARED/app.pid"
           fi
-          rm -f "$PROXY"/slot-*.sock
           i=0
-          until out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1); do
+          until out=$(proxy_start 2>&1); do
             i=$((i + 1))
             if [ "$i" -ge 250 ]; then
               # The port stayed taken (or nginx cannot bind it): the old app comes back in place,
@@ -158,7 +177,7 @@ extension TrafficSwitch {
         """)
 
     static let stopSlot = ShellFunction(
-        "stop_slot", requires: [.getValue, .alive, settled, busy],
+        "stop_slot", requires: [.getValue, .alive, settled, busy, Supervision.supervised, Supervision.unitRetire],
         """
         # Stops the app on a slot. With drain: first waits (up to DRAIN_TENTHS tenths of a second) until the
         # proxy's switch away from it has settled and no connection to it is open, so in-flight
@@ -170,6 +189,9 @@ extension TrafficSwitch {
             i=0
             while [ "$i" -lt "$DRAIN_TENTHS" ] && { ! settled "$1" || busy "$1"; }; do sleep 0.1; i=$((i + 1)); done
           fi
+          # Its unit (stopped: TERM, KILL after the unit's timeout), not started at boot either; a
+          # process started before the host had a supervisor is stopped below.
+          ! supervised || unit_retire "$UNIT_PREFIX-slot@$1.service"
           if [ -f "$SLOTS/$1.container" ] && command -v eng >/dev/null 2>&1; then
             # A container (image strategy): the engine stops it (SIGTERM, then SIGKILL after STOP_TIMEOUT).
             getv cname "$SLOTS/$1.container"

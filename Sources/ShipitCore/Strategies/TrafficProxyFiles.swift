@@ -99,6 +99,12 @@ extension TrafficSwitch {
             retired=
             if [ -f "$PROXY/nginx.pid" ] || [ -f "$SLOTS/active" ]; then
               retired=1
+              # Under a supervisor: neither the proxy nor a slot starts at boot any more (their
+              # processes stop below; a stop by signal is no failure, so no unit restarts them).
+              if supervised; then
+                svctl disable -q "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
+                for pf in "$SLOTS"/*.pid; do [ -f "$pf" ] || continue; s=${pf##*/}; svctl disable -q "$UNIT_PREFIX-slot@${s%.pid}.service" >/dev/null 2>&1; done
+              fi
               read -r t0 _ < /proc/uptime
               npid=; [ -f "$PROXY/nginx.pid" ] && read -r npid < "$PROXY/nginx.pid" 2>/dev/null
               if [ -n "$npid" ] && kill -0 "$npid" 2>/dev/null; then

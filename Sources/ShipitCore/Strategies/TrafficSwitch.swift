@@ -77,8 +77,8 @@ public struct TrafficSwitch: Sendable {
     /// The functions every traffic fragment may call.
     static let functions: [ShellFunction] = [
         .fail, .short, .appendHistory, .getValue, .alive, proxyTest, proxyReload, pointTo, pointNone, adoptPort,
-        stopSlot, undoSwitch,
-    ]
+        stopSlot, undoSwitch, proxyStart,
+    ] + Supervision.functions
 
     /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
     /// proxy started when it is not running (managed), the slots' state reported.
@@ -125,6 +125,9 @@ public struct TrafficSwitch: Sendable {
                   fi
                   if [ -n "$running" ]; then
                     if [ -n "$changed$reconcile" ]; then out=$(proxy_reload 2>&1) || fail \(ScriptExit.proxyReloadFailed) "proxy reload failed: $(short "$out")"; fi
+                    # A proxy started before the host had a supervisor serves on: its unit is enabled,
+                    # so the next boot starts it supervised.
+                    if supervised; then svctl -q is-enabled "$UNIT_PREFIX-proxy.service" 2>/dev/null || svctl enable -q "$UNIT_PREFIX-proxy.service" 2>/dev/null || true; fi
                     echo "proxy=running"
                   elif [ -z "$active" ] && [ -L "$CURRENT" ]; then
                     # A release deployed without the switch serves here, maybe on the public port: the
@@ -132,9 +135,7 @@ public struct TrafficSwitch: Sendable {
                     # is stopped (adopt_port).
                     echo "proxy=deferred"
                   else
-                    # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
-                    rm -f "$PROXY"/slot-*.sock
-                    out=$("$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 2>&1) || fail \(ScriptExit.proxyStartFailed) "proxy did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on the public port?)"
+                    out=$(proxy_start 2>&1) || fail \(ScriptExit.proxyStartFailed) "proxy did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on the public port?)"
                     echo "proxy=started"
                   fi
                 else
@@ -161,7 +162,8 @@ public struct TrafficSwitch: Sendable {
     /// Starts `$ID` on `$SLOT` (never the slot serving traffic; empty: the idle one) with `PORT` and `SHIPIT_PIDFILE`;
     /// with `$REUSE`, a slot already running that release is kept as it is (a warm standby).
     /// `startBody` is the strategy's start (symlink: the `start` command in the release dir).
-    func warmBody(startBody: ScriptText) -> ScriptText {
+    /// `supervisedStart`: the same through the slot's unit (nil: the strategy has none).
+    func warmBody(startBody: ScriptText, supervisedStart: ScriptText? = nil) -> ScriptText {
         Self.sbinPath
             + """
 
@@ -177,7 +179,7 @@ public struct TrafficSwitch: Sendable {
             fi
             stop_slot "$SLOT"
             export PORT="$SLOT" SHIPIT_SLOT="$SLOT" SHIPIT_PIDFILE="$SLOTS/$SLOT.pid"
-            """ + startBody
+            """ + (supervisedStart.map { .ifElse("supervised", $0, else: startBody) } ?? startBody)
                 + """
                 [ -s "$SLOTS/$SLOT.pid" ] || fail \(ScriptExit.noPidFile) "the start command did not write the app's pid to \\$SHIPIT_PIDFILE: shipit could not stop it later"
                 printf '%s\\n' "$ID" > "$SLOTS/$SLOT.release"
@@ -212,6 +214,11 @@ public struct TrafficSwitch: Sendable {
                   if ! out=$(proxy_reload 2>&1); then undo_switch "$oldact"; proxy_reload >/dev/null 2>&1; fail \(ScriptExit.proxyReloadFailed) "proxy reload failed, switch undone: $(short "$out")"; fi
                 fi
                 printf '%s\\n' "$SLOT" > "$SLOTS/active"
+                # Under a supervisor, what is enabled (started at boot) is what serves.
+                if supervised; then
+                  svctl enable -q "$UNIT_PREFIX-slot@$SLOT.service" 2>/dev/null || echo "supervisor.warning=$UNIT_PREFIX-slot@$SLOT.service could not be enabled: it will not start at boot"
+                  [ -z "$oldact" ] || [ "$oldact" = "$SLOT" ] || svctl disable -q "$UNIT_PREFIX-slot@$oldact.service" 2>/dev/null || true
+                fi
                 """ + recordCurrent
                     + """
                     echo "switched=$ID"; echo "slot=$SLOT"
