@@ -4,7 +4,8 @@
     scripts/load.py --targets 127.0.0.11:8080,127.0.0.12:8080 [--threads 3] [--seconds 60]
                     [--max-requests 200000] [--stop-file F] [--bad v3] [--keepalive]
 
-Loopback only (127.0.0.0/8): anything else is refused. Each thread loops GET / on its target, a
+Loopback (127.0.0.0/8) and the systemd test hosts' own addresses (listed by scripts/systemdhosts.sh
+in $SHIPIT_TESTHOSTS/systemd-hosts.txt) only: anything else is refused. Each thread loops GET / on its target, a
 new connection per request (or one kept-alive connection with --keepalive, retried once when the
 server closed it idle, as browsers and Go's client do), until the stop file appears, the time is
 up or the request budget is spent. Prints one JSON object: requests, failed (no answer, or not
@@ -22,11 +23,17 @@ def main():
     ap.add_argument("--bad")
     ap.add_argument("--keepalive", action="store_true")
     a = ap.parse_args()
+    own = set()
+    try:
+        with open(os.path.join(os.environ.get("SHIPIT_TESTHOSTS", "/tmp/shipit-testhosts"), "systemd-hosts.txt")) as f:
+            own = {line.strip() for line in f if line.strip()}
+    except OSError:
+        pass
     targets = []
     for t in a.targets.split(","):
         host, port = t.rsplit(":", 1)
-        if not ipaddress.ip_address(host) in ipaddress.ip_network("127.0.0.0/8"):
-            sys.exit(f"load.py: {host} is not a loopback address; refusing")
+        if not (ipaddress.ip_address(host) in ipaddress.ip_network("127.0.0.0/8") or host in own):
+            sys.exit(f"load.py: {host} is neither a loopback address nor a systemd test host; refusing")
         targets.append((host, int(port)))
     lock = threading.Lock()
     stats = {"requests": 0, "failed": 0, "bad": 0, "retried": 0, "versions": {}, "errors": []}

@@ -6,7 +6,13 @@ import Testing
 /// The hosts that really boot (scripts/systemdhosts.sh): PID 1 is systemd, the deploy user's
 /// `systemctl --user` works over SSH (shipit's own SSH module, strict host key checking), and what
 /// that user enabled comes back after a reboot and after a crash, with nobody logged in.
-@Suite("systemd hosts: PID 1 is systemd, user units survive a reboot", .serialized)
+/// Every suite on the systemd hosts, one test at a time: a reboot in one test would cut another's
+/// deploy short.
+@Suite("hosts that really boot", .serialized)
+enum SystemdSuites {}
+
+extension SystemdSuites {
+@Suite("systemd hosts: PID 1 is systemd, user units survive a reboot")
 struct SystemdHostTests {
     let hosts = SystemdHosts.current
 
@@ -168,4 +174,5 @@ struct SystemdHostTests {
             #expect(restarts == "1", "NRestarts=\(restarts)")
         }
     }
+}
 }

@@ -10,24 +10,29 @@ public final class DeployFixture: @unchecked Sendable {
     public let port: Int
     public let targets: [String]
     public let configFile: String
+    /// `test-<tag>`: also the prefix of its systemd units (`shipit-test-<tag>…`).
+    public let app: String
 
+    /// `deployRoot`: where its deploy_to goes (a host whose /srv the deploy user cannot write
+    /// takes a directory in its home).
     public init(
         hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2,
         port: Int? = nil, extraYAML: String = "",
         sshYAML: String = "", connectTimeout: Int = 10, roles: [String: [String]] = [:], bindReached: Bool = true,
-        checkFromHost: Bool = false
+        checkFromHost: Bool = false, deployRoot: String = "/srv"
     ) throws {
         self.hosts = hosts
         self.targets = targets ?? hosts.hosts
         dir = Local.tempDir("shipit-deploy")
         let tag = String(UUID().uuidString.prefix(8)).lowercased()
-        deployTo = "/srv/t-\(tag)"
+        deployTo = "\(deployRoot)/t-\(tag)"
+        app = "test-\(tag)"
         self.port = port ?? Self.nextPort()
         configFile = dir + "/shipit.yml"
         // The test hosts share one network, each on its own address: each listener binds that
         // address (the default, every address, would make the hosts' listeners collide).
         let yaml = """
-            app: test-\(tag)
+            app: \(app)
             hosts: [\(self.targets.map { h in roles[h].map { "{host: \(h), roles: [\($0.joined(separator: ", "))]}" } ?? h }.joined(separator: ", "))]
             ssh:
               user: \(hosts.user)
@@ -161,16 +166,21 @@ public final class DeployFixture: @unchecked Sendable {
     }
 
     public func cleanUp() async {
-        for h in targets where hosts.hosts.contains(h) { await stopAll(on: h) }
+        // The harness's hosts only: a target that is not one (an unreachable address) has nothing to clean.
+        let systemd = (try? String(contentsOfFile: hosts.stateDir + "/systemd-hosts.txt", encoding: .utf8)) ?? ""
+        let own = Set(hosts.hosts + systemd.split(separator: "\n").map(String.init))
+        for h in targets where own.contains(h) { await stopAll(on: h) }
         try? FileManager.default.removeItem(atPath: dir)
     }
 
     /// Stops the app (in place, or on the traffic switch's slots) and the managed proxy on `host`,
-    /// and removes deploy_to.
+    /// and removes deploy_to. A host where they ran as the deploy user's systemd units loses those
+    /// units too (stopped, disabled, their files removed), so no later boot starts them.
     public func stopAll(on host: String) async {
         _ = try? await sh(
             host,
-            "for p in \(deployTo)/.shipit/roles/*.pid; do [ -f \"$p\" ] && kill -9 -- -$(cat \"$p\"); done; for p in \(deployTo)/shared/app.pid \(deployTo)/.shipit/slots/*.pid \(deployTo)/.shipit/proxy/nginx.pid; do [ -f \"$p\" ] && kill $(cat \"$p\"); done; rm -rf \(deployTo)"
+            "d=${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user; if ls \"$d\"/shipit-\(app)[.@-]* >/dev/null 2>&1; then systemctl --user stop 'shipit-\(app)-*' 'shipit-\(app).service' 2>/dev/null; rm -f \"$d\"/shipit-\(app)[.@-]* \"$d\"/*.wants/shipit-\(app)[.@-]*; systemctl --user daemon-reload; fi; "
+                + "for p in \(deployTo)/.shipit/roles/*.pid; do [ -f \"$p\" ] && kill -9 -- -$(cat \"$p\"); done; for p in \(deployTo)/shared/app.pid \(deployTo)/.shipit/slots/*.pid \(deployTo)/.shipit/proxy/nginx.pid; do [ -f \"$p\" ] && kill $(cat \"$p\"); done; rm -rf \(deployTo)"
         )
     }
 }

@@ -21,6 +21,10 @@ public enum ScriptKey: String, CaseIterable, Sendable {
     case stoppedSlot = "stopped.slot"
     case proxyAdoptedMS = "proxy.adopted.ms"
     case proxyRetiredMS = "proxy.retired.ms"
+    // The supervisor: `systemd` or `none`, why `auto` found none, what could not be enabled.
+    case supervisor
+    case supervisorWhy = "supervisor.why"
+    case supervisorWarning = "supervisor.warning"
     // `shipit check` and triage.
     case clock, user, existing, writable, layout, tool, fixed, fixfailed
     case diskKB = "diskkb"

@@ -214,9 +214,10 @@ public struct Supervision: Sendable {
 
     // MARK: scripts
 
-    /// Variables carrying `files`: `UNIT_NAMES` (one per line) and `UNIT_TEXT_<n>`.
+    /// Variables carrying `files`: `UNIT_NAMES` (words: app and role names are identifiers) and
+    /// `UNIT_TEXT_<n>`.
     func fileVariables(_ files: [(name: String, text: String)]) -> [(String, String)] {
-        [("UNIT_NAMES", files.map(\.name).joined(separator: "\n"))]
+        [("UNIT_NAMES", files.map(\.name).joined(separator: " "))]
             + files.enumerated().map { ("UNIT_TEXT_\($0.offset + 1)", $0.element.text) }
     }
 
@@ -262,7 +263,7 @@ public struct Supervision: Sendable {
           else
             unit_dir=/etc/systemd/system
           fi
-          reload=; i=0; oldifs=$IFS; IFS=$NL; set -f
+          reload=; i=0; set -f
           for name in $UNIT_NAMES; do
             i=$((i + 1)); eval "text=\\$UNIT_TEXT_$i"
             case "$name" in
@@ -286,7 +287,7 @@ public struct Supervision: Sendable {
                 reload=1 ;;
             esac
           done
-          set +f; IFS=$oldifs
+          set +f
           if [ -n "$reload" ]; then out=$(svctl daemon-reload 2>&1) || fail \(ScriptExit.unitFailed) "systemctl daemon-reload: $(short "$out")"; fi
         fi
         [ "$(cat "$META/supervisor" 2>/dev/null)" = "$SV" ] || printf '%s\\n' "$SV" > "$META/supervisor"

@@ -39,6 +39,7 @@ struct PreflightPhase: PhaseRunner {
             }
         }
         guard let found else { return .failed }
+        p.noteSupervisor(found)
         let release: ResolvedRelease
         do { release = try strategy.resolve(input, preflight: found, hosts: p.config.hosts) } catch {
             p.apply(.allFailed(step: "preflight", error: error.message))
@@ -60,6 +61,30 @@ struct PreflightPhase: PhaseRunner {
 }
 
 extension PhaseRun {
+    /// Once per run, what keeps the app running on the hosts: systemd's units, or nothing (with
+    /// why, where `supervisor: auto` found no systemd). Silent for `supervisor: none`.
+    func noteSupervisor(_ found: [String: ScriptOutput]) {
+        var systemd = 0
+        var none: [String: [String]] = [:]  // why → hosts
+        for host in config.hosts {
+            guard let out = found[host], let sv = out.first(.supervisor) else { continue }
+            if sv == "systemd" { systemd += 1 } else if let why = out.first(.supervisorWhy) { none[why, default: []].append(host) }
+        }
+        guard systemd > 0 || !none.isEmpty else { return }
+        let units = "systemd (\(config.supervisor.units.rawValue) units)"
+        var parts: [String] = []
+        if systemd > 0 { parts.append("\(units) on \(systemd) host(s)") }
+        for (why, hosts) in none.sorted(by: { $0.key < $1.key }) {
+            let names = hosts.count > 3 ? "\(hosts.count) hosts" : hosts.joined(separator: ", ")
+            parts.append("none on \(names) (\(why))")
+        }
+        let tail =
+            none.isEmpty
+            ? ": a crash or a reboot brings the serving release back"
+            : ": where none, nothing restarts the app after a crash or a reboot"
+        notify(DeployNotice(host: nil, step: "supervisor", status: .info, message: parts.joined(separator: "; ") + tail))
+    }
+
     /// Whether the script that stages the release on a host (the pre-flight's, when it takes the
     /// artifact; else the staging step's) also starts it on the host's idle slot: with the traffic
     /// switch, when nothing must happen between staging and the warm-up (no migrations to apply
