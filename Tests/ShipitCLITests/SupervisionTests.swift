@@ -68,13 +68,11 @@ extension SystemdSuites {
         }
 
         /// Exactly the serving slot, the proxy and the worker are enabled on every host.
-        private func expectServingEnabled(_ f: DeployFixture, _ when: String) async throws {
+        private func expectServingEnabled(_ f: DeployFixture, _ when: String, worker: Bool = true) async throws {
             for h in f.targets {
                 let slot = try await activeSlot(f, h)
-                let want: Set = [
-                    "shipit-\(f.app)-slot@\(slot).service", "shipit-\(f.app)-proxy.service",
-                    "shipit-\(f.app)-role-worker.service",
-                ]
+                var want: Set = ["shipit-\(f.app)-slot@\(slot).service", "shipit-\(f.app)-proxy.service"]
+                if worker { want.insert("shipit-\(f.app)-role-worker.service") }
                 let got = try await enabled(f, h)
                 #expect(got == want, "\(when), \(h): enabled \(got.sorted()), serving slot \(slot)")
             }
@@ -204,6 +202,109 @@ extension SystemdSuites {
                 #expect(r.requests > 300, "\(r)")
                 #expect(r.failed == 0 && r.bad == 0, "\(r)")
                 for h in f.targets { #expect(await get(h, f.port).contains("releases-example v1"), "\(h)") }
+            }
+        }
+
+        /// A host deployed with `supervisor: none` moves to systemd with its next deploy, under load:
+        /// the new release starts under its slot unit, the old one is stopped by its pid as before,
+        /// the running proxy keeps serving (its unit enabled for the next boot); after a reboot the
+        /// serving release is back.
+        @Test func aNoneHostMovesToSystemdWithItsNextDeployLosingNothing() async throws {
+            let host = sd.hosts[1]
+            let f = try fixture(supervisor: "none", targets: [host], worker: false)
+            try await withCleanup({ await f.cleanUp() }) {
+                #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+                let plain = try String(contentsOfFile: f.configFile, encoding: .utf8)
+                try plain.replacing("supervisor: none", with: "supervisor: systemd").write(
+                    toFile: f.configFile, atomically: true, encoding: .utf8)
+                let load = try LoadGenerator(targets: [host], port: f.port, threads: 2, hosts: sd.harness)
+                let r = try await f.shipit(["deploy", "--from", f.release("v2")])
+                #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+                let result = try await load.finish()
+                #expect(result.requests > 100 && result.failed == 0, "\(result)")
+                let slot = try await activeSlot(f, host)
+                let state = try await f.sh(
+                    host,
+                    "systemctl --user is-active shipit-\(f.app)-slot@\(slot).service; systemctl --user is-enabled shipit-\(f.app)-slot@\(slot).service shipit-\(f.app)-proxy.service"
+                )
+                #expect(state.split(separator: "\n") == ["active", "enabled", "enabled"], "\(state)")
+
+                try await sd.reboot(host)
+                let back = await secondsUntil(10) { await get(host, f.port).contains("releases-example v2") }
+                #expect(back != nil, "the serving release did not answer within 10 s of sshd after the reboot")
+            }
+        }
+
+        /// Without the traffic switch: the app's own unit; the app a `none` deploy started is
+        /// stopped by its launcher (it holds the port), and a crash restarts the unit.
+        @Test func withoutTheSwitchTheAppIsOneUnitRestartedOnEachDeploy() async throws {
+            let host = sd.hosts[0]
+            let f = try DeployFixture(
+                hosts: sd.harness, targets: [host], healthDeadline: 5, extraYAML: "supervisor: none",
+                deployRoot: "/home/\(sd.user)")
+            try await withCleanup({ await f.cleanUp() }) {
+                #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+                let plain = try String(contentsOfFile: f.configFile, encoding: .utf8)
+                try plain.replacing("supervisor: none", with: "supervisor: systemd").write(
+                    toFile: f.configFile, atomically: true, encoding: .utf8)
+                for v in ["v2", "v1"] {
+                    let r = try await f.shipit(["deploy", "--from", f.release(v)])
+                    #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+                    #expect(await get(host, f.port).contains("releases-example \(v)"))
+                }
+                let unit = "shipit-\(f.app).service"
+                let state = try await f.sh(
+                    host,
+                    "systemctl --user is-active \(unit); systemctl --user is-enabled \(unit); pgrep -u \"$(id -un)\" -fc 'app.pl.*\(f.deployTo)/'"
+                )
+                #expect(state.split(separator: "\n") == ["active", "enabled", "1"], "\(state)")
+                let pid = trimmed(try await f.sh(host, "cat \(f.deployTo)/shared/app.pid"))
+                _ = try await f.sh(host, "kill -9 \(pid)")
+                let back = await secondsUntil(2) {
+                    let now = (try? await f.sh(host, "cat \(f.deployTo)/shared/app.pid")).map(trimmed) ?? ""
+                    let answer = await get(host, f.port)
+                    return !now.isEmpty && now != pid && answer.contains("releases-example v1")
+                }
+                #expect(back != nil, "the app did not answer again within 2 s of kill -9")
+            }
+        }
+
+        /// A reboot while a deploy waits before its switch, and one while it waits after it: once
+        /// the host is back it serves the release its `current` names (the switch and the enabled
+        /// unit are one step), and the next deploy completes.
+        @Test(arguments: ["pre-switch", "post-switch"])
+        func aRebootInTheMiddleOfADeploy(hook: String) async throws {
+            let host = sd.hosts[2]
+            let f = try fixture(targets: [host], worker: false)
+            try await withCleanup({ await f.cleanUp() }) {
+                #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+                let park = try f.parkingHook(hook)
+                let bin = ShipitBinary(hosts: sd.harness)
+                let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
+                try p.run()
+                try await DeployFixture.waitForFile(park.entered)
+                try await sd.reboot(host)
+                FileManager.default.createFile(atPath: park.go, contents: nil)
+                await withCheckedContinuation { c in
+                    Thread.detachNewThread {
+                        p.waitUntilExit()
+                        c.resume()
+                    }
+                }
+                let interrupted = String(
+                    decoding: (p.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+
+                let current = try await f.currentRelease(host)
+                let version = trimmed(try await f.sh(host, "cat \(f.deployTo)/releases/\(current)/VERSION"))
+                let back = await secondsUntil(10) { await get(host, f.port).contains("releases-example \(version)") }
+                #expect(
+                    back != nil,
+                    "after the reboot (\(hook)) the host does not serve \(version), which current names: \(interrupted)")
+                try FileManager.default.removeItem(atPath: f.dir + "/hooks/" + hook)
+                let next = try await f.shipit(["deploy", "--from", f.release("v2")])
+                #expect(next.status == 0, "\(next.stdout)\(next.stderr)")
+                #expect(await get(host, f.port).contains("releases-example v2"))
+                try await expectServingEnabled(f, "after the next deploy", worker: false)
             }
         }
 

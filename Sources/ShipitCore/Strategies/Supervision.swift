@@ -150,10 +150,18 @@ public struct Supervision: Sendable {
                 \(exports(env))
                 export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO=\(q(l.deployTo)) SHIPIT_RELEASE_PATH="$PWD"
                 export SHIPIT_PIDFILE=\(q(pidFile))
-                # `start` stops the app its pid file names (a deploy's restart in place); a pid file
-                # older than this boot names some other process now.
+                # systemd stopped what this unit ran before. A process the pid file still names was
+                # started without the unit (before the host had a supervisor) and holds the port:
+                # TERM, KILL after 10 s. A pid file older than this boot names some other process.
                 bt=$(sed -n 's/^btime //p' /proc/stat)
-                if [ -f "$SHIPIT_PIDFILE" ] && [ -n "$bt" ] && [ "$(stat -c %Y "$SHIPIT_PIDFILE")" -lt "$bt" ]; then rm -f "$SHIPIT_PIDFILE"; fi
+                if [ -f "$SHIPIT_PIDFILE" ] && [ -n "$bt" ] && [ "$(stat -c %Y "$SHIPIT_PIDFILE")" -ge "$bt" ]; then
+                  read -r old < "$SHIPIT_PIDFILE"
+                  if [ -n "$old" ] && kill -TERM "$old" 2>/dev/null; then
+                    i=0; while kill -0 "$old" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+                    kill -KILL "$old" 2>/dev/null
+                  fi
+                fi
+                rm -f "$SHIPIT_PIDFILE"
                 exec sh -c \(q(start)) </dev/null >\(q(l.startLog)) 2>&1
                 """
             return (
