@@ -10,93 +10,10 @@ extension SystemdSuites {
     @Suite("supervision: systemd units bring the release back after a crash and a reboot")
     struct SupervisionTests {
         let sd = SystemdHosts.current
-
-        static let worker = """
-            roles:
-              worker:
-                cmd: sh worker.sh
-                status: sh worker.sh status
-                stop_timeout: 5
-            """
-
-        /// releases-example with the switch and a worker on every systemd host, in the deploy
-        /// user's home (its /srv is root's, as on a stock server).
-        private func fixture(
-            supervisor: String = "systemd", targets: [String]? = nil, extra: String = "", worker: Bool = true,
-            port: Int? = nil
-        ) throws -> DeployFixture {
-            let targets = targets ?? sd.hosts
-            return try DeployFixture(
-                hosts: sd.harness, targets: targets, healthDeadline: 5, port: port,
-                extraYAML: "supervisor: \(supervisor)\ntraffic: {proxy: nginx, drain: 1}\n" + (worker ? Self.worker : "")
-                    + "\n" + extra,
-                roles: worker ? Dictionary(uniqueKeysWithValues: targets.map { ($0, ["web", "worker"]) }) : [:],
-                deployRoot: "/home/\(sd.user)")
-        }
-
-        /// GET / on the public port, from the deployer ("" when nothing answers).
-        private func get(_ host: String, _ port: Int) async -> String {
-            let out = try? await Local.run(["curl", "-s", "--max-time", "2", "http://\(host):\(port)/"])
-            return out ?? ""
-        }
-
-        /// Seconds until `condition` holds, polled every 0.1 s; nil when it did not within `bound`.
-        private func secondsUntil(_ bound: Double, _ condition: () async -> Bool) async -> Double? {
-            let start = ContinuousClock.now
-            while ContinuousClock.now - start < .milliseconds(Int(bound * 1000)) {
-                if await condition() {
-                    let d = ContinuousClock.now - start
-                    return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-                }
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-            return nil
-        }
-
-        private func trimmed(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines) }
-
-        /// The app's units the user's manager starts at boot (the `default.target.wants` links).
-        private func enabled(_ f: DeployFixture, _ host: String) async throws -> Set<String> {
-            let out = try await f.sh(
-                host, "ls ${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user/default.target.wants/ 2>/dev/null || true")
-            return Set(out.split(separator: "\n").map(String.init).filter { $0.hasPrefix("shipit-\(f.app)") })
-        }
-
-        /// The slot serving traffic on `host`.
-        private func activeSlot(_ f: DeployFixture, _ host: String) async throws -> String {
-            trimmed(try await f.sh(host, "cat \(f.deployTo)/.shipit/slots/active"))
-        }
-
-        /// Exactly the serving slot, the proxy and the worker are enabled on every host.
-        private func expectServingEnabled(_ f: DeployFixture, _ when: String, worker: Bool = true) async throws {
-            for h in f.targets {
-                let slot = try await activeSlot(f, h)
-                var want: Set = ["shipit-\(f.app)-slot@\(slot).service", "shipit-\(f.app)-proxy.service"]
-                if worker { want.insert("shipit-\(f.app)-role-worker.service") }
-                let got = try await enabled(f, h)
-                #expect(got == want, "\(when), \(h): enabled \(got.sorted()), serving slot \(slot)")
-            }
-        }
-
-        /// v1 answers on the public port, from a process on `slot` other than the one killed.
-        private func answersAgain(_ f: DeployFixture, _ host: String, slot: String, killed: String) async -> Bool {
-            guard await get(host, f.port).contains("releases-example v1") else { return false }
-            let now = try? await f.sh(host, "cat \(f.deployTo)/.shipit/slots/\(slot).pid")
-            return now.map(trimmed).map { !$0.isEmpty && $0 != killed } ?? false
-        }
-
-        /// The worker's own status check, as the role check runs it (fresh heartbeat, this release's).
-        private func workerOK(_ f: DeployFixture, _ host: String, version: String) async -> Bool {
-            let out =
-                (try? await f.sh(
-                    host,
-                    "cd \(f.deployTo)/current && SHIPIT_DEPLOY_TO=\(f.deployTo) SHIPIT_PID=$(cat \(f.deployTo)/.shipit/roles/worker.pid) sh worker.sh status"
-                )) ?? ""
-            return out.contains("worker \(version) ok")
-        }
+        let on = SupervisedHosts()
 
         @Test func afterARebootTheServingReleaseAndTheWorkerComeBackByThemselves() async throws {
-            let f = try fixture()
+            let f = try on.fixture()
             try await withCleanup({ await f.cleanUp() }) {
                 for v in ["v1", "v2", "v1"] {
                     let r = try await f.shipit(["deploy", "--from", f.release(v)])
@@ -104,10 +21,10 @@ extension SystemdSuites {
                     // Said once per run, not per host.
                     #expect(r.stdout.components(separatedBy: "supervisor: systemd").count == 2, "\(r.stdout)")
                 }
-                try await expectServingEnabled(f, "before the reboot")
+                try await on.expectServingEnabled(f, "before the reboot")
                 var standby: [String: String] = [:]
                 for h in f.targets {
-                    let active = try await activeSlot(f, h)
+                    let active = try await on.activeSlot(f, h)
                     standby[h] = String(f.port + 1) == active ? String(f.port + 2) : String(f.port + 1)
                 }
 
@@ -118,49 +35,53 @@ extension SystemdSuites {
                 }
                 for h in f.targets {
                     // From the deployer first: a login would not start anything a boot did not.
-                    let back = await secondsUntil(10) { await get(h, f.port).contains("releases-example v1") }
+                    let back = await on.secondsUntil(10) { await on.get(h, f.port).contains("releases-example v1") }
                     #expect(back != nil, "\(h): the serving release did not answer within 10 s of sshd")
-                    let worker = await secondsUntil(10) { await workerOK(f, h, version: "v1") }
+                    let worker = await on.secondsUntil(10) { await on.workerOK(f, h, version: "v1") }
                     #expect(worker != nil, "\(h): the worker did not run within 10 s of sshd")
                     // The standby is not enabled: after a boot only what serves runs.
                     let st = try await f.sh(
                         h, "systemctl --user is-active shipit-\(f.app)-slot@\(standby[h]!).service || true")
-                    #expect(trimmed(st) == "inactive", "\(h): standby slot \(standby[h]!) is \(st)")
+                    #expect(on.trimmed(st) == "inactive", "\(h): standby slot \(standby[h]!) is \(st)")
                 }
-                try await expectServingEnabled(f, "after the reboot")
+                try await on.expectServingEnabled(f, "after the reboot")
                 // And the next deploy is an ordinary one.
                 let next = try await f.shipit(["deploy", "--from", f.release("v2")])
                 #expect(next.status == 0, "\(next.stdout)\(next.stderr)")
-                try await expectServingEnabled(f, "after the next deploy")
+                try await on.expectServingEnabled(f, "after the next deploy")
             }
         }
 
         @Test func aKilledAppAndAKilledWorkerAreRestarted() async throws {
             let host = sd.hosts[0]
-            let f = try fixture(targets: [host])
+            let f = try on.fixture(targets: [host])
             try await withCleanup({ await f.cleanUp() }) {
                 #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
-                let slot = try await activeSlot(f, host)
-                let pid = trimmed(try await f.sh(host, "cat \(f.deployTo)/.shipit/slots/\(slot).pid"))
+                let slot = try await on.activeSlot(f, host)
+                let pid = on.trimmed(try await f.sh(host, "cat \(f.deployTo)/.shipit/slots/\(slot).pid"))
                 #expect(Int(pid) != nil, "pid '\(pid)'")
                 _ = try await f.sh(host, "kill -9 \(pid)")
-                let back = await secondsUntil(2) { await answersAgain(f, host, slot: slot, killed: pid) }
+                let back = await on.secondsUntil(2) { await on.answersAgain(f, host, slot: slot, killed: pid) }
                 #expect(back != nil, "the app did not answer again within 2 s of kill -9")
                 let restarts = try await f.sh(
                     host, "systemctl --user show -p NRestarts --value shipit-\(f.app)-slot@\(slot).service")
-                #expect(trimmed(restarts) == "1", "NRestarts=\(restarts)")
+                #expect(on.trimmed(restarts) == "1", "NRestarts=\(restarts)")
 
                 // The worker's process (the unit's main process is the shell that waits for it).
-                let worker = trimmed(
-                    try await f.sh(host, "pgrep -u \"$(id -un)\" -f '^sh worker.sh$' -g $(cat \(f.deployTo)/.shipit/roles/worker.pid)"))
+                let worker = on.trimmed(
+                    try await f.sh(
+                        host,
+                        "pgrep -u \"$(id -un)\" -f '^sh worker.sh$' -g $(cat \(f.deployTo)/.shipit/roles/worker.pid)"))
                 #expect(Int(worker) != nil, "worker pid '\(worker)'")
                 _ = try await f.sh(host, "kill -9 \(worker)")
-                let again = await secondsUntil(5) {
-                    let now = (try? await f.sh(host, "pgrep -u \"$(id -un)\" -f '^sh worker.sh$' || true")).map(trimmed)
+                let again = await on.secondsUntil(5) {
+                    let now = (try? await f.sh(host, "pgrep -u \"$(id -un)\" -f '^sh worker.sh$' || true")).map {
+                        $0.trimmingCharacters(in: .whitespacesAndNewlines)
+                    }
                     return now != nil && now != "" && now != worker
                 }
                 #expect(again != nil, "the worker did not run again within 5 s of kill -9")
-                #expect(await secondsUntil(5) { await workerOK(f, host, version: "v1") } != nil)
+                #expect(await on.secondsUntil(5) { await on.workerOK(f, host, version: "v1") } != nil)
             }
         }
 
@@ -171,7 +92,7 @@ extension SystemdSuites {
             // v6 answers / but counts errors in its metrics from its start (none of the others
             // does): its ratio is over 0.001 with the first sample, whatever the load.
             let port = DeployFixture.peekPort()
-            let f = try fixture(
+            let f = try on.fixture(
                 extra: """
                     rollout:
                       steps: [1, "100%"]
@@ -188,20 +109,22 @@ extension SystemdSuites {
                 let load = try LoadGenerator(targets: f.targets, port: f.port, threads: 2, bad: "v3", hosts: sd.harness)
                 let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
                 #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")
-                try await expectServingEnabled(f, "after v2")
+                try await on.expectServingEnabled(f, "after v2")
                 let v3 = try await f.shipit(["deploy", "--from", f.release("v3")])
                 #expect(v3.status != 0, "v3 is not ready and must be refused: \(v3.stdout)")
-                try await expectServingEnabled(f, "after the refused v3")
+                try await on.expectServingEnabled(f, "after the refused v3")
                 let v6 = try await f.shipit(["deploy", "--from", f.release("v6")])
-                #expect(v6.status != 0 && v6.stdout.contains("rolled back"), "v6 must be rolled back by its gate: \(v6.stdout)")
-                try await expectServingEnabled(f, "after v6's automatic rollback")
+                #expect(
+                    v6.status != 0 && v6.stdout.contains("rolled back"),
+                    "v6 must be rolled back by its gate: \(v6.stdout)")
+                try await on.expectServingEnabled(f, "after v6's automatic rollback")
                 let back = try await f.shipit(["rollback"])
                 #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
-                try await expectServingEnabled(f, "after shipit rollback")
+                try await on.expectServingEnabled(f, "after shipit rollback")
                 let r = try await load.finish()
                 #expect(r.requests > 300, "\(r)")
                 #expect(r.failed == 0 && r.bad == 0, "\(r)")
-                for h in f.targets { #expect(await get(h, f.port).contains("releases-example v1"), "\(h)") }
+                for h in f.targets { #expect(await on.get(h, f.port).contains("releases-example v1"), "\(h)") }
             }
         }
 
@@ -211,7 +134,7 @@ extension SystemdSuites {
         /// serving release is back.
         @Test func aNoneHostMovesToSystemdWithItsNextDeployLosingNothing() async throws {
             let host = sd.hosts[1]
-            let f = try fixture(supervisor: "none", targets: [host], worker: false)
+            let f = try on.fixture(supervisor: "none", targets: [host], worker: false)
             try await withCleanup({ await f.cleanUp() }) {
                 #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
                 let plain = try String(contentsOfFile: f.configFile, encoding: .utf8)
@@ -222,7 +145,7 @@ extension SystemdSuites {
                 #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
                 let result = try await load.finish()
                 #expect(result.requests > 100 && result.failed == 0, "\(result)")
-                let slot = try await activeSlot(f, host)
+                let slot = try await on.activeSlot(f, host)
                 let state = try await f.sh(
                     host,
                     "systemctl --user is-active shipit-\(f.app)-slot@\(slot).service; systemctl --user is-enabled shipit-\(f.app)-slot@\(slot).service shipit-\(f.app)-proxy.service"
@@ -230,7 +153,7 @@ extension SystemdSuites {
                 #expect(state.split(separator: "\n") == ["active", "enabled", "enabled"], "\(state)")
 
                 try await sd.reboot(host)
-                let back = await secondsUntil(10) { await get(host, f.port).contains("releases-example v2") }
+                let back = await on.secondsUntil(10) { await on.get(host, f.port).contains("releases-example v2") }
                 #expect(back != nil, "the serving release did not answer within 10 s of sshd after the reboot")
             }
         }
@@ -250,7 +173,7 @@ extension SystemdSuites {
                 for v in ["v2", "v1"] {
                     let r = try await f.shipit(["deploy", "--from", f.release(v)])
                     #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
-                    #expect(await get(host, f.port).contains("releases-example \(v)"))
+                    #expect(await on.get(host, f.port).contains("releases-example \(v)"))
                 }
                 let unit = "shipit-\(f.app).service"
                 let state = try await f.sh(
@@ -258,53 +181,17 @@ extension SystemdSuites {
                     "systemctl --user is-active \(unit); systemctl --user is-enabled \(unit); pgrep -u \"$(id -un)\" -fc 'app.pl.*\(f.deployTo)/'"
                 )
                 #expect(state.split(separator: "\n") == ["active", "enabled", "1"], "\(state)")
-                let pid = trimmed(try await f.sh(host, "cat \(f.deployTo)/shared/app.pid"))
+                let pid = on.trimmed(try await f.sh(host, "cat \(f.deployTo)/shared/app.pid"))
                 _ = try await f.sh(host, "kill -9 \(pid)")
-                let back = await secondsUntil(2) {
-                    let now = (try? await f.sh(host, "cat \(f.deployTo)/shared/app.pid")).map(trimmed) ?? ""
-                    let answer = await get(host, f.port)
+                let back = await on.secondsUntil(2) {
+                    let now =
+                        (try? await f.sh(host, "cat \(f.deployTo)/shared/app.pid")).map {
+                            $0.trimmingCharacters(in: .whitespacesAndNewlines)
+                        } ?? ""
+                    let answer = await on.get(host, f.port)
                     return !now.isEmpty && now != pid && answer.contains("releases-example v1")
                 }
                 #expect(back != nil, "the app did not answer again within 2 s of kill -9")
-            }
-        }
-
-        /// A reboot while a deploy waits before its switch, and one while it waits after it: once
-        /// the host is back it serves the release its `current` names (the switch and the enabled
-        /// unit are one step), and the next deploy completes.
-        @Test(arguments: ["pre-switch", "post-switch"])
-        func aRebootInTheMiddleOfADeploy(hook: String) async throws {
-            let host = sd.hosts[2]
-            let f = try fixture(targets: [host], worker: false)
-            try await withCleanup({ await f.cleanUp() }) {
-                #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
-                let park = try f.parkingHook(hook)
-                let bin = ShipitBinary(hosts: sd.harness)
-                let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
-                try p.run()
-                try await DeployFixture.waitForFile(park.entered)
-                try await sd.reboot(host)
-                FileManager.default.createFile(atPath: park.go, contents: nil)
-                await withCheckedContinuation { c in
-                    Thread.detachNewThread {
-                        p.waitUntilExit()
-                        c.resume()
-                    }
-                }
-                let interrupted = String(
-                    decoding: (p.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-
-                let current = try await f.currentRelease(host)
-                let version = trimmed(try await f.sh(host, "cat \(f.deployTo)/releases/\(current)/VERSION"))
-                let back = await secondsUntil(10) { await get(host, f.port).contains("releases-example \(version)") }
-                #expect(
-                    back != nil,
-                    "after the reboot (\(hook)) the host does not serve \(version), which current names: \(interrupted)")
-                try FileManager.default.removeItem(atPath: f.dir + "/hooks/" + hook)
-                let next = try await f.shipit(["deploy", "--from", f.release("v2")])
-                #expect(next.status == 0, "\(next.stdout)\(next.stderr)")
-                #expect(await get(host, f.port).contains("releases-example v2"))
-                try await expectServingEnabled(f, "after the next deploy", worker: false)
             }
         }
 
@@ -317,18 +204,20 @@ extension SystemdSuites {
                 #expect(r.status != 0)
                 #expect(
                     r.stdout.contains("supervisor: systemd: systemd is not this host's init"), "\(r.stdout)\(r.stderr)")
-                #expect(trimmed(try await f.sh(loopback.hosts[0], "test -e \(f.deployTo) && echo there || echo absent")) == "absent")
+                #expect(
+                    on.trimmed(try await f.sh(loopback.hosts[0], "test -e \(f.deployTo) && echo there || echo absent"))
+                        == "absent")
             }
         }
 
         /// `none` on a host that has systemd: plain processes, as before; no unit is written.
         @Test func noneStartsNoUnit() async throws {
             let host = sd.hosts[1]
-            let f = try fixture(supervisor: "none", targets: [host])
+            let f = try on.fixture(supervisor: "none", targets: [host])
             try await withCleanup({ await f.cleanUp() }) {
                 let r = try await f.shipit(["deploy", "--from", f.release("v1")])
                 #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
-                #expect(await get(host, f.port).contains("releases-example v1"))
+                #expect(await on.get(host, f.port).contains("releases-example v1"))
                 let state = try await f.sh(
                     host,
                     "cat \(f.deployTo)/.shipit/supervisor; ls ${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user/ 2>/dev/null | grep -c 'shipit-\(f.app)' || true; grep -c shipit- /proc/$(cat \(f.deployTo)/.shipit/slots/$(cat \(f.deployTo)/.shipit/slots/active).pid)/cgroup || true"
@@ -341,7 +230,7 @@ extension SystemdSuites {
         /// as the deploy user; a crash restarts the app there too.
         @Test func systemUnitsThroughSudo() async throws {
             let host = sd.hosts[2]
-            let f = try fixture(
+            let f = try on.fixture(
                 supervisor: "{mode: systemd, units: system, sudo: \"sudo -n\"}", targets: [host], worker: false)
             let cleanup = {
                 let root = try? await sd.connect(to: host, asRoot: true)
@@ -354,15 +243,15 @@ extension SystemdSuites {
             try await withCleanup(cleanup) {
                 let r = try await f.shipit(["deploy", "--from", f.release("v1")])
                 #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
-                let slot = try await activeSlot(f, host)
+                let slot = try await on.activeSlot(f, host)
                 let state = try await f.sh(
                     host,
                     "grep -c '^User=\(sd.user)$' /etc/systemd/system/shipit-\(f.app)-slot@.service; systemctl is-enabled shipit-\(f.app)-slot@\(slot).service shipit-\(f.app)-proxy.service; ls ${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user/ 2>/dev/null | grep -c 'shipit-\(f.app)' || true"
                 )
                 #expect(state.split(separator: "\n") == ["1", "enabled", "enabled", "0"], "\(state)")
-                let pid = trimmed(try await f.sh(host, "cat \(f.deployTo)/.shipit/slots/\(slot).pid"))
+                let pid = on.trimmed(try await f.sh(host, "cat \(f.deployTo)/.shipit/slots/\(slot).pid"))
                 _ = try await f.sh(host, "kill -9 \(pid)")
-                let back = await secondsUntil(2) { await answersAgain(f, host, slot: slot, killed: pid) }
+                let back = await on.secondsUntil(2) { await on.answersAgain(f, host, slot: slot, killed: pid) }
                 #expect(back != nil, "the app did not answer again within 2 s of kill -9")
             }
         }

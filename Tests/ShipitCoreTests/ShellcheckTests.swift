@@ -95,6 +95,7 @@ struct ShellcheckTests {
     static let variants: [(String, String)] = [
         ("symlink", ""), ("image", ""),
         ("symlink", "traffic: {proxy: nginx, standby: 60}"),
+        ("symlink", "traffic: {proxy: nginx}\nsupervisor: {mode: systemd, units: system, sudo: 'sudo -n'}"),
         ("image", "traffic: {proxy: nginx}"),
         (
             "symlink",

@@ -48,7 +48,9 @@ extension SupervisorSettings {
             // Words only: the prefix is run as argv words, each quoted, never through a shell.
             guard
                 !words.isEmpty,
-                words.allSatisfy({ $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-/=".contains($0)) } })
+                words.allSatisfy({
+                    $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-/=".contains($0)) }
+                })
             else {
                 throw v.fail("expected a command prefix such as 'sudo -n' (letters, digits, . _ - / = and spaces)")
             }

@@ -70,31 +70,33 @@ public struct Supervision: Sendable {
         let units = l.units
         switch p {
         case .slot(let start, let env):
-            let text = launcherHeader("the release recorded for slot $1", unit: "\(prefix)-slot@<port>.service") + """
-                SLOTS=\(q(l.slots)); RELEASES=\(q(l.releases))
-                ID=; [ -n "$1" ] && [ -f "$SLOTS/$1.release" ] && read -r ID < "$SLOTS/$1.release"
-                [ -n "$ID" ] && [ -d "$RELEASES/$ID" ] || { echo "slot $1: no release to start (see $SLOTS/$1.release)" >&2; exit 1; }
-                \(exports(env))
-                export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO=\(q(l.deployTo)) SHIPIT_RELEASE_PATH="$RELEASES/$ID"
-                export PORT="$1" SHIPIT_SLOT="$1" SHIPIT_PIDFILE="$SLOTS/$1.pid"
-                # systemd stopped whatever this unit ran before: a pid left in the file is stale.
-                rm -f "$SHIPIT_PIDFILE"
-                cd "$RELEASES/$ID" || exit 1
-                exec sh -c \(q(start)) </dev/null >\(q(l.startLog)) 2>&1
-                """
+            let text =
+                launcherHeader("the release recorded for slot $1", unit: "\(prefix)-slot@<port>.service") + """
+                    SLOTS=\(q(l.slots)); RELEASES=\(q(l.releases))
+                    ID=; [ -n "$1" ] && [ -f "$SLOTS/$1.release" ] && read -r ID < "$SLOTS/$1.release"
+                    [ -n "$ID" ] && [ -d "$RELEASES/$ID" ] || { echo "slot $1: no release to start (see $SLOTS/$1.release)" >&2; exit 1; }
+                    \(exports(env))
+                    export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO=\(q(l.deployTo)) SHIPIT_RELEASE_PATH="$RELEASES/$ID"
+                    export PORT="$1" SHIPIT_SLOT="$1" SHIPIT_PIDFILE="$SLOTS/$1.pid"
+                    # systemd stopped whatever this unit ran before: a pid left in the file is stale.
+                    rm -f "$SHIPIT_PIDFILE"
+                    cd "$RELEASES/$ID" || exit 1
+                    exec sh -c \(q(start)) </dev/null >\(q(l.startLog)) 2>&1
+                    """
             return (
                 "\(prefix)-slot@.service", ("slot.start", text),
                 Service(
                     what: "slot %i", pidFile: l.slots + "/%i.pid", execStart: "/bin/sh \(units)/slot.start %i")
             )
         case .proxy(let nginx):
-            let text = launcherHeader("the managed proxy (nginx)", unit: proxyUnit) + """
-                PATH="$PATH:/usr/sbin:/usr/local/sbin"
-                PROXY=\(q(l.proxy))
-                # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
-                rm -f "$PROXY"/slot-*.sock
-                exec \(q(nginx)) -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"
-                """
+            let text =
+                launcherHeader("the managed proxy (nginx)", unit: proxyUnit) + """
+                    PATH="$PATH:/usr/sbin:/usr/local/sbin"
+                    PROXY=\(q(l.proxy))
+                    # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
+                    rm -f "$PROXY"/slot-*.sock
+                    exec \(q(nginx)) -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"
+                    """
             return (
                 proxyUnit, ("proxy.start", text),
                 Service(what: "proxy", pidFile: l.proxy + "/nginx.pid", execStart: "/bin/sh \(units)/proxy.start")
@@ -103,39 +105,40 @@ public struct Supervision: Sendable {
             let pidFile = l.meta + "/roles/" + role.name + ".pid"
             let logDir = role.log.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(
                 separator: "/")
-            let text = launcherHeader("role \(role.name), from the release current names", unit: roleUnit(role.name))
-                + """
-                cd -P \(q(l.current)) 2>/dev/null || { echo "role \(role.name): no current release in \(l.deployTo)" >&2; exit 1; }
-                ID=${PWD##*/}
-                \(exports(env))
-                export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO=\(q(l.deployTo)) SHIPIT_RELEASE_PATH="$PWD"
-                export SHIPIT_ROLE=\(q(role.name)) SHIPIT_PIDFILE=\(q(pidFile))
-                mkdir -p \(q(l.meta + "/roles"))\(logDir.isEmpty ? "" : " " + q(logDir))
-                # This shell is the unit's main process, and its pid the process group a stop signals.
-                echo $$ > "$SHIPIT_PIDFILE"
-                stopping=
-                trap 'stopping=1' TERM INT \(role.stopSignal)
-                sh -c \(q(role.command)) </dev/null >>\(q(role.log)) 2>&1 &
-                wait $!; rc=$?
-                # Ended by itself: its status is the unit's (a failure restarts it).
-                [ -n "$stopping" ] || exit "$rc"
-                # Stopped: this shell stays until the last process of its group has exited (a job in
-                # flight finishes), so systemd sees the stop end when the main process does. Where the
-                # unit's cgroup cannot report becoming empty (cgroup v1 in a container), systemd would
-                # otherwise wait for the stop timeout.
-                while :; do
-                  others=
-                  for f in /proc/[0-9]*/stat; do
-                    [ "$f" != "/proc/$$/stat" ] || continue
-                    st=; read -r st < "$f" 2>/dev/null || continue
-                    # shellcheck disable=SC2086 # the fields after the command name
-                    set -- ${st##*) }
-                    [ "${3:-}" = "$$" ] && [ "$1" != Z ] && { others=1; break; }
-                  done
-                  [ -n "$others" ] || exit 0
-                  sleep 0.1
-                done
-                """
+            let text =
+                launcherHeader("role \(role.name), from the release current names", unit: roleUnit(role.name))
+                    + """
+                    cd -P \(q(l.current)) 2>/dev/null || { echo "role \(role.name): no current release in \(l.deployTo)" >&2; exit 1; }
+                    ID=${PWD##*/}
+                    \(exports(env))
+                    export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO=\(q(l.deployTo)) SHIPIT_RELEASE_PATH="$PWD"
+                    export SHIPIT_ROLE=\(q(role.name)) SHIPIT_PIDFILE=\(q(pidFile))
+                    mkdir -p \(q(l.meta + "/roles"))\(logDir.isEmpty ? "" : " " + q(logDir))
+                    # This shell is the unit's main process, and its pid the process group a stop signals.
+                    echo $$ > "$SHIPIT_PIDFILE"
+                    stopping=
+                    trap 'stopping=1' TERM INT \(role.stopSignal)
+                    sh -c \(q(role.command)) </dev/null >>\(q(role.log)) 2>&1 &
+                    wait $!; rc=$?
+                    # Ended by itself: its status is the unit's (a failure restarts it).
+                    [ -n "$stopping" ] || exit "$rc"
+                    # Stopped: this shell stays until the last process of its group has exited (a job in
+                    # flight finishes), so systemd sees the stop end when the main process does. Where the
+                    # unit's cgroup cannot report becoming empty (cgroup v1 in a container), systemd would
+                    # otherwise wait for the stop timeout.
+                    while :; do
+                      others=
+                      for f in /proc/[0-9]*/stat; do
+                        [ "$f" != "/proc/$$/stat" ] || continue
+                        st=; read -r st < "$f" 2>/dev/null || continue
+                        # shellcheck disable=SC2086 # the fields after the command name
+                        set -- ${st##*) }
+                        [ "${3:-}" = "$$" ] && [ "$1" != Z ] && { others=1; break; }
+                      done
+                      [ -n "$others" ] || exit 0
+                      sleep 0.1
+                    done
+                    """
             return (
                 roleUnit(role.name), ("role-\(role.name).start", text),
                 Service(
@@ -144,26 +147,27 @@ public struct Supervision: Sendable {
             )
         case .app(let start, let env):
             let pidFile = l.shared + "/app.pid"
-            let text = launcherHeader("the app, from the release current names", unit: appUnit) + """
-                cd -P \(q(l.current)) 2>/dev/null || { echo "no current release in \(l.deployTo)" >&2; exit 1; }
-                ID=${PWD##*/}
-                \(exports(env))
-                export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO=\(q(l.deployTo)) SHIPIT_RELEASE_PATH="$PWD"
-                export SHIPIT_PIDFILE=\(q(pidFile))
-                # systemd stopped what this unit ran before. A process the pid file still names was
-                # started without the unit (before the host had a supervisor) and holds the port:
-                # TERM, KILL after 10 s. A pid file older than this boot names some other process.
-                bt=$(sed -n 's/^btime //p' /proc/stat)
-                if [ -f "$SHIPIT_PIDFILE" ] && [ -n "$bt" ] && [ "$(stat -c %Y "$SHIPIT_PIDFILE")" -ge "$bt" ]; then
-                  read -r old < "$SHIPIT_PIDFILE"
-                  if [ -n "$old" ] && kill -TERM "$old" 2>/dev/null; then
-                    i=0; while kill -0 "$old" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-                    kill -KILL "$old" 2>/dev/null
-                  fi
-                fi
-                rm -f "$SHIPIT_PIDFILE"
-                exec sh -c \(q(start)) </dev/null >\(q(l.startLog)) 2>&1
-                """
+            let text =
+                launcherHeader("the app, from the release current names", unit: appUnit) + """
+                    cd -P \(q(l.current)) 2>/dev/null || { echo "no current release in \(l.deployTo)" >&2; exit 1; }
+                    ID=${PWD##*/}
+                    \(exports(env))
+                    export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO=\(q(l.deployTo)) SHIPIT_RELEASE_PATH="$PWD"
+                    export SHIPIT_PIDFILE=\(q(pidFile))
+                    # systemd stopped what this unit ran before. A process the pid file still names was
+                    # started without the unit (before the host had a supervisor) and holds the port:
+                    # TERM, KILL after 10 s. A pid file older than this boot names some other process.
+                    bt=$(sed -n 's/^btime //p' /proc/stat)
+                    if [ -f "$SHIPIT_PIDFILE" ] && [ -n "$bt" ] && [ "$(stat -c %Y "$SHIPIT_PIDFILE")" -ge "$bt" ]; then
+                      read -r old < "$SHIPIT_PIDFILE"
+                      if [ -n "$old" ] && kill -TERM "$old" 2>/dev/null; then
+                        i=0; while kill -0 "$old" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+                        kill -KILL "$old" 2>/dev/null
+                      fi
+                    fi
+                    rm -f "$SHIPIT_PIDFILE"
+                    exec sh -c \(q(start)) </dev/null >\(q(l.startLog)) 2>&1
+                    """
             return (
                 appUnit, ("app.start", text),
                 Service(what: "app", pidFile: pidFile, execStart: "/bin/sh \(units)/app.start")

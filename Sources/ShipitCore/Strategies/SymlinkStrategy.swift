@@ -83,28 +83,28 @@ public struct SymlinkStrategy: ReleaseStrategy {
             uses: [.takeLock] + Supervision.functions + (proxy == nil ? [] : TrafficSwitch.functions),
             Supervision.detect
                 + """
-            # Before anything is created: a shared path that is neither on the host nor in the release
-            # would become an empty directory where the app expects its config.
-            if [ -n "$SHARED_NEEDED" ]; then
-              missing=; oldifs=$IFS; IFS=$NL; set -f
-              for p in $SHARED_NEEDED; do [ -e "$SHARED/$p" ] || missing="${missing:+$missing, }$p"; done
-              set +f; IFS=$oldifs
-              [ -z "$missing" ] || { echo "error=shared path(s) not on this host: $missing (in $SHARED); the release does not have them either. Create them on the host (they are linked into every release), or ship them in the release to seed shared/ on a first deploy"; exit \(ScriptExit.sharedMissing); }
-            fi
-            { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ] || mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null; } && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit \(ScriptExit.notWritable); }
-            for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit \(ScriptExit.missingTool); }; done
-            take_lock
-            # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
-            for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part-* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
-            if [ "$NEED_KB" -gt 0 ]; then
-              avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
-              [ "$avail" -ge "$NEED_KB" ] || { echo "error=only ${avail} KB free in $D, need ${NEED_KB} KB"; exit \(ScriptExit.diskFull); }
-            fi
-            """ + Supervision.install
-                + """
-                current_id; cur=$CUR
-                echo "current=${cur##*/}"
-                """ + (proxy?.body ?? .empty))
+                # Before anything is created: a shared path that is neither on the host nor in the release
+                # would become an empty directory where the app expects its config.
+                if [ -n "$SHARED_NEEDED" ]; then
+                  missing=; oldifs=$IFS; IFS=$NL; set -f
+                  for p in $SHARED_NEEDED; do [ -e "$SHARED/$p" ] || missing="${missing:+$missing, }$p"; done
+                  set +f; IFS=$oldifs
+                  [ -z "$missing" ] || { echo "error=shared path(s) not on this host: $missing (in $SHARED); the release does not have them either. Create them on the host (they are linked into every release), or ship them in the release to seed shared/ on a first deploy"; exit \(ScriptExit.sharedMissing); }
+                fi
+                { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ] || mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null; } && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit \(ScriptExit.notWritable); }
+                for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit \(ScriptExit.missingTool); }; done
+                take_lock
+                # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
+                for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part-* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
+                if [ "$NEED_KB" -gt 0 ]; then
+                  avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
+                  [ "$avail" -ge "$NEED_KB" ] || { echo "error=only ${avail} KB free in $D, need ${NEED_KB} KB"; exit \(ScriptExit.diskFull); }
+                fi
+                """ + Supervision.install
+                    + """
+                    current_id; cur=$CUR
+                    echo "current=${cur##*/}"
+                    """ + (proxy?.body ?? .empty))
         // The pre-flight already reported the slots: only the releases, marks and lock to add.
         return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "true")) : cmd
     }
@@ -283,7 +283,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
             [
                 ("ID", releaseID), ("START", roles.runsApp(host) ? start ?? "" : ""), ("HISTORY_LINE", historyLine),
                 ("START_LOG", layout.startLog),
-            ], uses: [.appendHistory] + Supervision.functions
+            ],
+            uses: [.appendHistory] + Supervision.functions
                 + (roles.processes(on: host).isEmpty ? [] : RoleScript.processFunctions),
             """
             [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit \(ScriptExit.releaseMissing); }

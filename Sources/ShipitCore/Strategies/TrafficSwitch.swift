@@ -75,10 +75,11 @@ public struct TrafficSwitch: Sendable {
     }
 
     /// The functions every traffic fragment may call.
-    static let functions: [ShellFunction] = [
-        .fail, .short, .appendHistory, .getValue, .alive, proxyTest, proxyReload, pointTo, pointNone, adoptPort,
-        stopSlot, undoSwitch, proxyStart,
-    ] + Supervision.functions
+    static let functions: [ShellFunction] =
+        [
+            .fail, .short, .appendHistory, .getValue, .alive, proxyTest, proxyReload, pointTo, pointNone, adoptPort,
+            stopSlot, undoSwitch, proxyStart,
+        ] + Supervision.functions
 
     /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
     /// proxy started when it is not running (managed), the slots' state reported.

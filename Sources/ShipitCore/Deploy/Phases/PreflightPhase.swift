@@ -68,7 +68,11 @@ extension PhaseRun {
         var none: [String: [String]] = [:]  // why → hosts
         for host in config.hosts {
             guard let out = found[host], let sv = out.first(.supervisor) else { continue }
-            if sv == "systemd" { systemd += 1 } else if let why = out.first(.supervisorWhy) { none[why, default: []].append(host) }
+            if sv == "systemd" {
+                systemd += 1
+            } else if let why = out.first(.supervisorWhy) {
+                none[why, default: []].append(host)
+            }
         }
         guard systemd > 0 || !none.isEmpty else { return }
         let units = "systemd (\(config.supervisor.units.rawValue) units)"
@@ -82,7 +86,8 @@ extension PhaseRun {
             none.isEmpty
             ? ": a crash or a reboot brings the serving release back"
             : ": where none, nothing restarts the app after a crash or a reboot"
-        notify(DeployNotice(host: nil, step: "supervisor", status: .info, message: parts.joined(separator: "; ") + tail))
+        notify(
+            DeployNotice(host: nil, step: "supervisor", status: .info, message: parts.joined(separator: "; ") + tail))
     }
 
     /// Whether the script that stages the release on a host (the pre-flight's, when it takes the
