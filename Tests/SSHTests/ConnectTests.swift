@@ -168,10 +168,10 @@ struct ConnectTests {
         }
         let took = ContinuousClock.now - start
         // At least the timeout, and no hang: the bound is loose because the whole suite runs in
-        // parallel on two cores and a loaded machine once took 10.4 s (speed is measured by
-        // bench/, not here; without the timeout this would never return).
+        // parallel on two cores, with hosts rebooting, and a loaded machine once took 35 s (speed is
+        // measured by bench/, not here; without the timeout this would never return).
         #expect(took >= .milliseconds(900))
-        #expect(took < .seconds(30))
+        #expect(took < .seconds(120))
     }
 
     @Test func hostKeyFingerprintIsExposed() async throws {

@@ -75,12 +75,15 @@ struct SupervisedHosts {
         }
     }
 
-    /// v1 answers on the public port, from a process on `slot` other than the one killed.
-    func answersAgain(_ f: DeployFixture, _ host: String, slot: String, killed: String) async -> Bool {
-        guard await get(host, f.port).contains("releases-example v1") else { return false }
-        let now = try? await f.sh(host, "cat \(f.deployTo)/.shipit/slots/\(slot).pid")
-        return now.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.map { !$0.isEmpty && $0 != killed }
-            ?? false
+    /// Seconds until v1 answers again on the public port after its app was killed (polled from
+    /// the deployer alone: an SSH login per poll would measure the login), then whether the pid
+    /// in `pidFile` is a new one (the app that answers is not the killed one).
+    func restarted(_ f: DeployFixture, _ host: String, pidFile: String, killed: String, within bound: Double)
+        async throws -> (seconds: Double?, newPID: Bool)
+    {
+        let back = await secondsUntil(bound) { await get(host, f.port).contains("releases-example v1") }
+        let now = trimmed(try await f.sh(host, "cat \(pidFile) 2>/dev/null || true"))
+        return (back, !now.isEmpty && now != killed)
     }
 
     /// The worker's own status check, as the role check runs it (fresh heartbeat, this release's).

@@ -120,6 +120,11 @@ enum DeployerHTTP {
     static func describe(_ error: Error) -> String {
         if let e = error as? Failure { return e.message }
         if let e = error as? IOError { return String(cString: strerror(e.errnoCode)) }
+        // A loaded event loop may hit the connect timeout before the exchange's own deadline: the
+        // same timeout to the operator.
+        if let e = error as? ChannelError, case .connectTimeout(let t) = e {
+            return "timed out connecting after \(t.nanoseconds / 1_000_000) ms"
+        }
         if error is ChannelError { return "\(error)" }
         if let e = error as? NIOSSLError { return "TLS: \(e)" }
         return "\(error)"

@@ -301,6 +301,16 @@ public struct Supervision: Sendable {
           done
           set +f
           if [ -n "$reload" ]; then out=$(svctl daemon-reload 2>&1) || fail \(ScriptExit.unitFailed) "systemctl daemon-reload: $(short "$out")"; fi
+        elif [ "$(cat "$META/supervisor" 2>/dev/null)" = systemd ]; then
+          # The host had a supervisor: none of this app's units starts at boot any more. What runs in
+          # them keeps serving until a switch stops it by its pid, as without a supervisor.
+          for u in $(svctl list-unit-files --no-legend "$UNIT_PREFIX.service" "$UNIT_PREFIX-*" 2>/dev/null | cut -d' ' -f1); do
+            case "$u" in
+              *@.service) for s in ${SLOT_PORTS:-}; do svctl disable -q "${u%@.service}@$s.service" 2>/dev/null; done ;;
+              *) svctl disable -q "$u" 2>/dev/null ;;
+            esac
+          done
+          echo "supervisor.retired=$UNIT_PREFIX"
         fi
         [ "$(cat "$META/supervisor" 2>/dev/null)" = "$SV" ] || printf '%s\\n' "$SV" > "$META/supervisor"
         """
