@@ -6,7 +6,7 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract:
-            "Per host: current release, health (live/ready), lock; and drift. Exits 7 on drift or an unhealthy host."
+            "Per host: current release, health (live/ready), supervisor, lock; and drift. Exits 7 on drift or an unhealthy host."
     )
 
     @OptionGroup var common: ConfigOptions
@@ -26,16 +26,17 @@ struct StatusCommand: AsyncParsableCommand {
             )
             let traffic = config.traffic != nil
             let roles = !config.processRoles.isEmpty
+            // Where a host reports one (the symlink strategy's hosts do).
+            let supervisor = hosts.contains { $0.supervisor != nil }
             var rows = [
                 ["HOST", "CURRENT"] + (traffic ? ["SLOT", "WARM STANDBY"] : []) + ["LIVE", "READY"]
-                    + (roles ? ["ROLES"] : []) + ["LOCK"]
+                    + (roles ? ["ROLES"] : []) + (supervisor ? ["SUPERVISOR"] : []) + ["LOCK"]
             ]
             for h in hosts {
                 guard h.reachable else {
                     rows.append(
-                        [h.host, "UNREACHABLE"] + (traffic ? ["-", "-"] : []) + ["-", "-"] + (roles ? ["-"] : []) + [
-                            "-"
-                        ])
+                        [h.host, "UNREACHABLE"] + (traffic ? ["-", "-"] : []) + ["-", "-"] + (roles ? ["-"] : [])
+                            + (supervisor ? ["-"] : []) + ["-"])
                     continue
                 }
                 let lock =
@@ -48,6 +49,7 @@ struct StatusCommand: AsyncParsableCommand {
                     [h.host, h.current ?? "(none)"] + (traffic ? [slot, standby] : [])
                         + [h.live.map { $0.ok ? "ok" : "FAIL" } ?? "-", h.ready.map { $0.ok ? "ok" : "FAIL" } ?? "-"]
                         + (roles ? [h.rolesSummary ?? "-"] : [])
+                        + (supervisor ? [h.supervisor?.summary ?? "-"] : [])
                         + [lock])
             }
             FleetSnapshot.table(rows)

@@ -8,9 +8,9 @@ struct TriageCommand: AsyncParsableCommand {
         commandName: "triage",
         abstract: "The production-debugging playbook on every host at once, with a pre-filled incident note.",
         discussion: """
-            Checks, in order: network (SSH), process (release, container, configured process checks), health
-            (live, ready), resources (disk, inodes, memory, load, open files), dependencies (configured checks),
-            schema. Prints the first failing layer, the recent changes with the one most likely related, and
+            Checks, in order: network (SSH), process (release, container, supervised units and their
+            restarts, configured process checks), health (live, ready), resources (disk, inodes, memory, load,
+            open files), dependencies (configured checks), schema. Prints the first failing layer, the recent changes with the one most likely related, and
             whether a rollback is available and safe. Exits 7 when a layer fails.
             """
     )
@@ -53,10 +53,14 @@ enum TriageRenderer {
         out.append(
             "Triage of \(r.app)\(r.stage.map { " (\($0))" } ?? "") at \(UTCTime.short(r.time)), \(r.hosts.count) host(s), \(Console.seconds(r.seconds))"
         )
-        var rows = [["HOST", "RELEASE", "LIVE", "READY", "DISK", "MEM FREE", "LOAD/CPU", "FDS", "CHECKS"]]
+        let supervisor = r.hosts.contains { $0.supervisor != nil }
+        var rows = [
+            ["HOST", "RELEASE", "LIVE", "READY", "DISK", "MEM FREE", "LOAD/CPU", "FDS", "CHECKS"]
+                + (supervisor ? ["SUPERVISOR"] : [])
+        ]
         for h in r.hosts {
             guard h.reachable else {
-                rows.append([h.host, "UNREACHABLE", "-", "-", "-", "-", "-", "-", "-"])
+                rows.append([h.host, "UNREACHABLE", "-", "-", "-", "-", "-", "-", "-"] + (supervisor ? ["-"] : []))
                 continue
             }
             func pct(_ v: Double?) -> String { v.map { String(cFormat: "%.0f%%", $0) } ?? "?" }
@@ -64,12 +68,13 @@ enum TriageRenderer {
                 ([h.roles].compactMap { $0 }
                 + h.checks.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value == 0 ? "ok" : "FAIL")" })
                 .joined(separator: " ")
-            rows.append([
-                h.host, h.release ?? "(none)", h.live ?? "-", h.ready ?? "-", pct(h.diskUsedPercent),
-                pct(h.memoryAvailablePercent),
-                h.loadPerCPU.map { String(cFormat: "%.2f", $0) } ?? "?", pct(h.openFilesPercent),
-                checks.isEmpty ? "-" : checks,
-            ])
+            rows.append(
+                [
+                    h.host, h.release ?? "(none)", h.live ?? "-", h.ready ?? "-", pct(h.diskUsedPercent),
+                    pct(h.memoryAvailablePercent),
+                    h.loadPerCPU.map { String(cFormat: "%.2f", $0) } ?? "?", pct(h.openFilesPercent),
+                    checks.isEmpty ? "-" : checks,
+                ] + (supervisor ? [h.supervisor ?? "-"] : []))
         }
         let widths = rows.reduce(into: [Int](repeating: 0, count: rows[0].count)) { w, row in
             for (i, c) in row.enumerated() { w[i] = max(w[i], c.count) }

@@ -17,10 +17,10 @@ struct SupervisedHosts {
         """
 
     /// releases-example with the switch and a worker on every systemd host, in the deploy
-    /// user's home (its /srv is root's, as on a stock server).
+    /// user's home (its /srv is root's, as on a stock server). `name`: DeployFixture's.
     func fixture(
         supervisor: String = "systemd", targets: [String]? = nil, extra: String = "", worker: Bool = true,
-        port: Int? = nil
+        port: Int? = nil, name: String? = nil
     ) throws -> DeployFixture {
         let targets = targets ?? sd.hosts
         return try DeployFixture(
@@ -28,7 +28,7 @@ struct SupervisedHosts {
             extraYAML: "supervisor: \(supervisor)\ntraffic: {proxy: nginx, drain: 1}\n" + (worker ? Self.worker : "")
                 + "\n" + extra,
             roles: worker ? Dictionary(uniqueKeysWithValues: targets.map { ($0, ["web", "worker"]) }) : [:],
-            deployRoot: "/home/\(sd.user)")
+            deployRoot: "/home/\(sd.user)", name: name)
     }
 
     /// GET / on the public port, from the deployer ("" when nothing answers).

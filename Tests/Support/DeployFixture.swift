@@ -10,23 +10,24 @@ public final class DeployFixture: @unchecked Sendable {
     public let port: Int
     public let targets: [String]
     public let configFile: String
-    /// `test-<tag>`: also the prefix of its systemd units (`shipit-test-<tag>…`).
+    /// `test-<tag>` (or `<name>-<tag>`): also the prefix of its systemd units (`shipit-test-<tag>…`).
     public let app: String
 
     /// `deployRoot`: where its deploy_to goes (a host whose /srv the deploy user cannot write
-    /// takes a directory in its home).
+    /// takes a directory in its home). `name`: the app's and deploy_to's first word, for a suite
+    /// whose deploys must be told from others' on shared hosts (`<name>-<tag>` for both).
     public init(
         hosts: TestHosts = .current, targets: [String]? = nil, keep: Int = 3, healthDeadline: Double = 2,
         port: Int? = nil, extraYAML: String = "",
         sshYAML: String = "", connectTimeout: Int = 10, roles: [String: [String]] = [:], bindReached: Bool = true,
-        checkFromHost: Bool = false, deployRoot: String = "/srv"
+        checkFromHost: Bool = false, deployRoot: String = "/srv", name: String? = nil
     ) throws {
         self.hosts = hosts
         self.targets = targets ?? hosts.hosts
         dir = Local.tempDir("shipit-deploy")
         let tag = String(UUID().uuidString.prefix(8)).lowercased()
-        deployTo = "\(deployRoot)/t-\(tag)"
-        app = "test-\(tag)"
+        deployTo = "\(deployRoot)/\(name ?? "t")-\(tag)"
+        app = "\(name ?? "test")-\(tag)"
         self.port = port ?? Self.nextPort()
         configFile = dir + "/shipit.yml"
         // The test hosts share one network, each on its own address: each listener binds that

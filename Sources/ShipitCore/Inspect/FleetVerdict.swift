@@ -1,7 +1,9 @@
 import FoundationEssentials
 
 /// Judges a fleet snapshot: drift (hosts not all on one release), unhealthy or unreachable hosts,
-/// changed release files. Each problem is one sentence naming the host.
+/// changed release files, supervision that drifted from what a deploy set up (a unit that should
+/// run and does not, a serving unit that would not start at boot). Each problem is one sentence
+/// naming the host.
 public struct FleetVerdict: Codable, Sendable, Equatable {
     public var release: String?
     public var drift: Bool
@@ -10,7 +12,12 @@ public struct FleetVerdict: Codable, Sendable, Equatable {
     public var ok: Bool { problems.isEmpty }
     public var exitCode: ShipitExit { ok ? .success : .unhealthy }
 
-    public init(_ hosts: [HostInspection], checkFiles: Bool = false, expectedRelease: String? = nil) {
+    /// `checkFiles`: the release files against their manifest; `checkSupervisor`: each
+    /// supervised unit that should run is active and enabled (`verify` checks both).
+    public init(
+        _ hosts: [HostInspection], checkFiles: Bool = false, checkSupervisor: Bool = false,
+        expectedRelease: String? = nil
+    ) {
         var problems: [String] = []
         let reachable = hosts.filter(\.reachable)
         let currents = Set(reachable.map { $0.current ?? "" })
@@ -39,6 +46,9 @@ public struct FleetVerdict: Codable, Sendable, Equatable {
                 let list = (f.modified.map { "modified \($0)" } + f.added.map { "added \($0)" }).prefix(5).joined(
                     separator: ", ")
                 problems.append("\(h.host): release files \(f.status)" + (list.isEmpty ? "" : ": \(list)"))
+            }
+            if checkSupervisor, let s = h.supervisor {
+                for p in s.problems { problems.append("\(h.host): supervisor: \(p)") }
             }
         }
         if drift {

@@ -47,6 +47,9 @@ public struct HostInspection: Codable, Sendable, Equatable {
     public var standby: String?
     public var standbySlot: Int?
     public var maintenance: Bool?
+    /// Who keeps the host's processes running (symlink strategy): systemd with its units' states,
+    /// or none.
+    public var supervisor: SupervisorState?
 
     public init(host: String, reachable: Bool, error: String? = nil) {
         self.host = host
@@ -87,6 +90,7 @@ public struct HostInspection: Codable, Sendable, Equatable {
             }
         }
         maintenance = out.first(.maintenance).map { $0 == "on" }
+        supervisor = SupervisorState(out)
         if let holder = out.first(.lockHolder) {
             let started = out.first(.lockStarted)
             let age = started.flatMap(UTCTime.parse).map { Int(now.timeIntervalSince($0)) }

@@ -18,6 +18,9 @@ public enum HostValue {
         case word
         /// A slot's line: `RELEASE STATE`, each a plain word (or empty).
         case slotLine
+        /// A supervised unit's line: `UNIT ACTIVE ENABLED RESTARTS RESULT` (`-` for a state
+        /// systemd left empty): a unit name, three plain words, a whole number.
+        case unitLine
         /// Shown or compared, never a path or part of a script: any text.
         case text
     }
@@ -36,6 +39,8 @@ public enum HostValue {
         // `role.NAME.ok=PID` (a container's name for the image strategy), `check.NAME=STATUS`.
         if parts.count == 3, parts[0] == "role", parts[2] == "ok" { return .word }
         if parts.count == 2, parts[0] == "check" { return .integer }
+        // `unit.slot=`, `unit.proxy=`, `unit.app=`, `unit.role.NAME=` (a role's name may hold a dot).
+        if parts[0] == "unit", parts.count == 2 || (parts.count > 2 && parts[1] == "role") { return .unitLine }
         return .text
     }
 
@@ -50,8 +55,20 @@ public enum HostValue {
             return value.split(separator: " ", omittingEmptySubsequences: false).allSatisfy {
                 $0.isEmpty || isPlainWord(String($0), max: 200)
             }
+        case .unitLine:
+            let f = value.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            func state(_ s: String) -> Bool { s == "-" || isPlainWord(s, max: 64) }
+            return f.count == 5 && isUnitName(f[0]) && state(f[1]) && state(f[2]) && isInteger(f[3])
+                && !f[3].hasPrefix("-") && state(f[4])
         case .text: return true
         }
+    }
+
+    /// A unit name as shipit names its units (`shipit-APP-slot@PORT.service`): a plain word that
+    /// may hold one `@` (a template's instance), never a `/` or a space.
+    static func isUnitName(_ s: String) -> Bool {
+        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count <= 2 && s.utf8.count <= 256 && parts.allSatisfy { isPlainWord(String($0), max: 256) }
     }
 
     /// Text from a host made safe to show on the operator's terminal and keep in the ledger: control

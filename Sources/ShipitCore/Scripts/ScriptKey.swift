@@ -21,10 +21,14 @@ public enum ScriptKey: String, CaseIterable, Sendable {
     case stoppedSlot = "stopped.slot"
     case proxyAdoptedMS = "proxy.adopted.ms"
     case proxyRetiredMS = "proxy.retired.ms"
-    // The supervisor: `systemd` or `none`, why `auto` found none, what could not be enabled.
+    // The supervisor: `systemd` or `none` (what a pre-flight found; what the host's last one
+    // recorded, in the inventory), why `auto` found none, what could not be enabled, a failed
+    // question to systemctl. Each unit's state is `unit.KIND=` (`unit.slot`, `unit.proxy`,
+    // `unit.app`, `unit.role.NAME`), shaped by `HostValue.shape(of:)`.
     case supervisor
     case supervisorWhy = "supervisor.why"
     case supervisorWarning = "supervisor.warning"
+    case supervisorError = "supervisor.error"
     // `shipit check` and triage.
     case clock, user, existing, writable, layout, tool, fixed, fixfailed
     case diskKB = "diskkb"
@@ -44,6 +48,7 @@ public enum ScriptKey: String, CaseIterable, Sendable {
             return .releaseID(emptyAllowed: false)
         case .digest: return .digest
         case .lockHolder, .lockStale: return .holder
+        case .supervisor: return .word
         case .changed, .slot, .slotActive, .warmExit, .diskKB, .diskAvailKB, .lockPID, .stoppedSlot, .cpus, .fdsUsed,
             .proxyAdoptedMS, .proxyRetiredMS:
             return .integer

@@ -395,20 +395,25 @@ public struct SymlinkStrategy: ReleaseStrategy {
         for r in "$RELEASES"/*; do [ -d "$r" ] || continue; case "$r" in *.tmp) continue ;; esac; echo "release=${r##*/}"; done
         """ + .marksAndLock
 
+    /// Current, releases, marks, lock, the slots, and the supervisor with its units' states.
     public func inventory(host: String) -> RemoteCommand {
         let t = traffic.scriptPart(host: host)
-        return script(.inventory, t.vars, uses: t.uses, t.setup + Self.inventoryBody + t.slotFacts + "true")
+        let sv = supervision.facts(processes(on: host))
+        return script(
+            .inventory, t.vars + sv.vars, uses: t.uses + sv.uses, t.setup + Self.inventoryBody + t.slotFacts + sv.body)
     }
 
-    /// The inventory; optionally the files of `current` checked against the manifest written at
+    /// The inventory (with the supervisor's units); optionally the files of `current` checked against the manifest written at
     /// deploy time (`modified=` changed or missing, `added=` not in the manifest); optionally the
     /// newest history lines.
     public func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand {
         let t = traffic.scriptPart(host: host)
+        let sv = supervision.facts(processes(on: host))
         return script(
-            .inspect, [("VERIFY_FILES", verify ? "1" : ""), ("HISTORY_LINES", String(historyLines))] + t.vars,
-            uses: t.uses,
-            t.setup + Self.inventoryBody + t.slotFacts
+            .inspect,
+            [("VERIFY_FILES", verify ? "1" : ""), ("HISTORY_LINES", String(historyLines))] + t.vars + sv.vars,
+            uses: t.uses + sv.uses,
+            t.setup + Self.inventoryBody + t.slotFacts + sv.body
                 + """
                 if [ -n "$VERIFY_FILES" ]; then
                   if [ -z "$cur" ]; then echo "files=no-current"

@@ -136,6 +136,8 @@ public struct Triage: Sendable {
         if let c = container, c != "running" {
             add(.process, "container", "the container of \(release ?? "?") is \(c)")
         }
+        let supervisor = SupervisorState(out)
+        for (layer, check, detail) in Self.supervisorFindings(supervisor) { add(layer, check, detail) }
         if let live, !live.ok { add(.health, "live", live.detail) }
         if let ready, !ready.ok { add(.health, "ready", ready.detail) }
 
@@ -203,8 +205,34 @@ public struct Triage: Sendable {
         let row = TriageReport.HostRow(
             host: host, reachable: true, release: release, live: live.map { $0.ok ? "ok" : "FAIL" },
             ready: ready.map { $0.ok ? "ok" : "FAIL" }, diskUsedPercent: diskUsed, memoryAvailablePercent: memPct,
-            loadPerCPU: loadPer, openFilesPercent: fdPct, container: container, checks: checks, lock: lock)
+            loadPerCPU: loadPer, openFilesPercent: fdPct, container: container, checks: checks, lock: lock,
+            supervisor: supervisor?.summary)
         return (row, found)
+    }
+
+    /// What the supervisor says about the processes: a unit that should run and does not (the
+    /// process layer), restarts systemd made on its own (the process exits or crashes: the process
+    /// layer, before its health), a process the kernel killed for memory (resources). A unit not
+    /// enabled serves on: `verify`'s finding, not an incident's.
+    static func supervisorFindings(_ s: SupervisorState?) -> [(TriageReport.Layer, String, String)] {
+        guard let s, s.isSystemd else { return [] }
+        var found: [(TriageReport.Layer, String, String)] = []
+        if let e = s.error { found.append((.process, "supervisor", "systemd did not answer: \(e)")) }
+        for u in s.units {
+            if !u.isActive, let p = u.problem(short: false) { found.append((.process, "supervisor", p)) }
+            if u.restarts > 0 {
+                found.append(
+                    (
+                        .process, "restarts",
+                        "systemd restarted \(u.name) \(u.restarts == 1 ? "once" : "\(u.restarts) times") since it was started: the \(u.kind == .role ? u.what : "app") exits or crashes (its log: shipit logs)"
+                    ))
+            }
+            if u.result == "oom-kill" {
+                found.append(
+                    (.resources, "memory", "\(u.name): the kernel killed its process for lack of memory (oom-kill)"))
+            }
+        }
+        return found
     }
 
     /// Whether `shipit rollback` would find a target now, and whether going back is safe: a

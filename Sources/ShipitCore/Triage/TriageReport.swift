@@ -31,6 +31,9 @@ public struct TriageReport: Codable, Sendable {
         public var lock: String?
         /// "worker ok" for a host with role processes.
         public var roles: String?
+        /// The supervisor as `status` shows it ("systemd 2 restarts (slot)"); nil where the
+        /// strategy reports none.
+        public var supervisor: String?
     }
 
     public struct Rollback: Codable, Sendable {
