@@ -6,18 +6,24 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract:
-            "Check every host before a deploy, changing nothing: connection, host key, auth, deploy_to, disk, tools, lock, clock.",
+            "Check every host before a deploy, changing nothing: connection, host key, auth, deploy_to, disk, tools, supervisor, lock, clock.",
         discussion: """
             Pre-flight alone, on every host in parallel, with one exec channel per host. Prints a table of
             what passed and what to do about what did not. Exits 0 when every host is ready, 3 when a
             check failed on some host (a warning does not fail). --fix creates deploy_to and its layout
-            (releases/, shared/) where missing, and nothing else.
+            (releases/, shared/) where missing and, for a supervisor's user units, makes the deploy user
+            linger (loginctl enable-linger, where polkit allows it; else the check says what to run as
+            root), and nothing else.
             """
     )
 
     @OptionGroup var common: ConfigOptions
 
-    @Flag(name: .long, help: "Create deploy_to and its layout where missing (nothing else).")
+    @Flag(
+        name: .long,
+        help:
+            "Create deploy_to and its layout where missing; make the deploy user linger for user units (nothing else)."
+    )
     var fix = false
 
     @Option(name: .customLong("min-free"), help: ArgumentHelp("Free space deploy_to needs, in MiB.", valueName: "MiB"))

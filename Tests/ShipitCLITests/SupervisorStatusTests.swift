@@ -5,14 +5,17 @@ import TestSupport
 import Testing
 
 extension SystemdSuites {
-    /// What `status`, `verify` and `triage` say of the supervisor, on hosts whose PID 1 is systemd
-    /// (scripts/systemdhosts.sh), through the built binary: a supervised deploy reads as systemd
-    /// with no restarts; a serving app killed with SIGKILL answers again within 2 s and status
-    /// counts the restart; a serving slot's unit disabled by hand fails verify, named.
+    /// What `status`, `verify`, `triage` and `check` say of the supervisor, on hosts whose PID 1 is
+    /// systemd (scripts/systemdhosts.sh), through the built binary: a supervised deploy reads as
+    /// systemd with no restarts; a serving app killed with SIGKILL answers again within 2 s and
+    /// status counts the restart; a serving slot's unit disabled by hand fails verify, named; a
+    /// deploy user who stops lingering is reported by check, and `check --fix` either makes it linger
+    /// or says what to run as root.
     ///
     /// The hosts are shared with other suites running at the same time: every deploy here has its own
-    /// app name, directory and ports (9300–9399).
-    @Suite("supervisor in status, verify and triage on systemd hosts")
+    /// app name, directory and ports (9300–9399), and lingering, which the others need, is put back
+    /// whatever happens.
+    @Suite("supervisor in status, verify, triage and check on systemd hosts")
     struct SupervisorStatusTests {
         let sd = SystemdHosts.current
         let on = SupervisedHosts()
@@ -140,6 +143,62 @@ extension SystemdSuites {
                 let json = try await snapshot(f)
                 #expect(
                     json.first { $0.host == b }?.supervisor?.units.first { $0.kind == .slot }?.enabled == "disabled")
+            }
+        }
+
+        /// Last, and brief: the other suites on these hosts need the deploy user to linger. A
+        /// session of the deploy user stays open throughout, so its manager (and every unit of
+        /// theirs) keeps running while it does not linger; lingering is put back as root whatever
+        /// happens.
+        @Test func checkReportsAUserWhoDoesNotLingerAndFixOrRootMakesItLinger() async throws {
+            let host = sd.hosts[sd.hosts.count - 1]
+            let f = try fixture([host])
+            let user = sd.user
+            let lingers = { () async throws -> Bool in
+                try await sh(host, "test -e '/var/lib/systemd/linger/\(user)'", asRoot: true).exitCode == 0
+            }
+            try #require(try await lingers(), "\(host): \(user) does not linger before the test")
+            let held = try await sd.connect(to: host)
+            try await withCleanup({
+                // Retried: another suite may be rebooting the host (the file outlives the reboot).
+                let restored = await on.secondsUntil(90) {
+                    let r = try? await sh(host, "loginctl enable-linger '\(user)'", asRoot: true)
+                    guard r?.exitCode == 0 else { return false }
+                    return (try? await lingers()) == true
+                }
+                #expect(restored != nil, "lingering NOT restored on \(host): as root, loginctl enable-linger \(user)")
+                await held.close()
+                await f.cleanUp()
+            }) {
+                let off = try await sh(host, "loginctl disable-linger '\(user)'", asRoot: true)
+                try #require(off.exitCode == 0, "\(off.stderrText)")
+                try #require(try await lingers() == false)
+
+                let check = try await f.shipit(["check", "--json"])
+                #expect(check.status == 3, "\(check.stdout)\(check.stderr)")
+                let report = try ShipitBinary.decode(CheckReport.self, check.stdout)
+                let item = try #require(report.hosts.first?.items.first { $0.check == "supervisor" }, "\(check.stdout)")
+                #expect(item.status == .fail && item.detail.hasPrefix("\(user) does not linger"), "\(item)")
+                #expect(
+                    item.fix
+                        == "shipit check --fix runs loginctl enable-linger (where polkit allows it), or as root: loginctl enable-linger \(user)"
+                )
+                #expect(try await lingers() == false, "check without --fix changed lingering")
+
+                let fix = try await f.shipit(["check", "--fix", "--json"])
+                let fixed = try ShipitBinary.decode(CheckReport.self, fix.stdout)
+                let after = try #require(fixed.hosts.first?.items.first { $0.check == "supervisor" }, "\(fix.stdout)")
+                // What the host did decides what the report must say: logind lets a user linger by
+                // itself only where polkit allows it.
+                if try await lingers() {
+                    #expect(after.status == .ok && after.detail.contains("fixed: \(user) lingers now"), "\(after)")
+                    #expect(fix.status == 0, "\(fix.stdout)")
+                } else {
+                    #expect(after.status == .fail, "\(after)")
+                    #expect(after.detail.contains("loginctl enable-linger failed"), "\(after)")
+                    #expect(after.fix?.hasPrefix("as root: loginctl enable-linger \(user)") == true, "\(after)")
+                    #expect(fix.status == 3)
+                }
             }
         }
     }

@@ -36,6 +36,7 @@ struct FleetCheckTests {
         diskkb=\(disk)
         tool=ok tar
         tool=ok gzip
+        supervisor.init=other
         current=20261129T000000Z-aaaa
         """
     }
@@ -48,7 +49,10 @@ struct FleetCheckTests {
         #expect(t.commands.allSatisfy { $0.command.alsoRuns == [.inventory] })
         #expect(report.passed)
         let items = report.hosts[0].items
-        #expect(items.map(\.check) == ["ssh", "deploy_to", "disk", "tools", "lock", "release", "clock", "upload"])
+        #expect(
+            items.map(\.check) == [
+                "ssh", "deploy_to", "disk", "tools", "supervisor", "lock", "release", "clock", "upload",
+            ])
         #expect(items.allSatisfy { $0.status == .ok }, "\(items)")
         #expect(items.first { $0.check == "release" }?.detail == "current 20261129T000000Z-aaaa")
     }
@@ -115,5 +119,60 @@ struct FleetCheckTests {
                 0
             ].items[0]
         #expect(a.check == "auth" && a.fix?.contains("authorized_keys") == true)
+    }
+
+    /// The supervisor line for `supervisor:` (the default: auto) and what the host said.
+    func item(_ yaml: String, _ lines: String) throws -> CheckReport.Item? {
+        SupervisorCheck(supervision: SymlinkStrategy(config: try config(yaml)).supervision)
+            .item(ScriptOutput(lines), user: "deploy")
+    }
+
+    @Test func theSupervisorLineTellsLingeringAndWhatToRunAsRoot() throws {
+        let systemd = "supervisor.init=systemd\nsupervisor.manager=running\n"
+        #expect(try item("supervisor: none", "") == nil)
+        let ok = try #require(try item("", systemd + "linger=yes\n"))
+        #expect(ok.status == .ok && ok.detail == "systemd (user units of deploy, who lingers)")
+
+        // Not lingering: auto would run unsupervised (a warning), systemd would refuse (a failure).
+        let auto = try #require(try item("", systemd + "linger=no\n"))
+        #expect(auto.status == .warn)
+        #expect(auto.detail.contains("deploy does not linger") && auto.detail.contains("unsupervised"))
+        #expect(
+            auto.fix
+                == "shipit check --fix runs loginctl enable-linger (where polkit allows it), or as root: loginctl enable-linger deploy"
+        )
+        let strict = try #require(try item("supervisor: systemd", systemd + "linger=no\n"))
+        #expect(strict.status == .fail && strict.detail.contains("refused"))
+
+        // --fix: done, or what to run as root instead.
+        let fixed = try #require(try item("", systemd + "linger.fixed=deploy\nlinger=yes\n"))
+        #expect(fixed.status == .ok && fixed.detail.contains("fixed: deploy lingers now"))
+        let refused = try #require(
+            try item("supervisor: systemd", systemd + "linger.fixfailed=Access denied\nlinger=no\n"))
+        #expect(refused.status == .fail && refused.detail.contains("loginctl enable-linger failed (Access denied)"))
+        #expect(refused.fix?.hasPrefix("as root: loginctl enable-linger deploy") == true)
+
+        // No systemd: what auto is for; refused with systemd.
+        #expect(try item("", "supervisor.init=other\n")?.status == .ok)
+        #expect(try item("supervisor: systemd", "supervisor.init=other\n")?.status == .fail)
+        let mute = try #require(try item("", "supervisor.init=systemd\nsupervisor.manager=offline\nlinger=yes\n"))
+        #expect(mute.status == .warn && mute.fix?.contains("libpam-systemd") == true)
+        let system = try #require(
+            try item("supervisor: {mode: systemd, units: system, sudo: 'sudo -n'}", systemd))
+        #expect(system.status == .ok && system.detail == "systemd (system units through 'sudo -n')")
+    }
+
+    @Test func onlyFixMakesTheUserLinger() throws {
+        let c = try config()
+        for fix in [false, true] {
+            #expect(HostCheck(config: c).command(host: "h1", fix: fix).hostScript?.value(of: "FIX") == (fix ? "1" : ""))
+        }
+        // The one change, behind $FIX.
+        let lines = HostCheck(config: c).command(host: "h1", fix: false).rendered.split(separator: "\n")
+        let i = try #require(lines.firstIndex { $0.contains("loginctl enable-linger") })
+        #expect(lines[i - 2].contains("[ -n \"$FIX\" ]; then"), "\(lines[(i - 2)...i])")
+        // Without a supervisor: no supervisor line to check, no lingering to fix.
+        let none = HostCheck(config: try config("supervisor: none")).command(host: "h1", fix: true).rendered
+        #expect(!none.contains("loginctl") && !none.contains("supervisor.init"))
     }
 }

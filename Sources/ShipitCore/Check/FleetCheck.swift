@@ -3,7 +3,8 @@ import SSH
 
 /// `shipit check`: connect, host key, auth, `deploy_to`, free disk, the tools the strategy needs,
 /// the lock, the current release and clock skew, on every host in parallel; one exec channel per
-/// host, nothing changed (with `fix`, `deploy_to` and its layout are created, nothing else).
+/// host, nothing changed (with `fix`, `deploy_to` and its layout are created and a deploy user
+/// whose units need it is made to linger, nothing else).
 public struct FleetCheck: Sendable {
     public let config: DeployConfig
     public let transport: HostTransport
@@ -66,6 +67,11 @@ public struct FleetCheck: Sendable {
         items.append(deployTo(out, user: user))
         items.append(disk(out))
         items.append(tools(out, host: host))
+        if let supervision = Strategies.make(config).supervisor,
+            let item = SupervisorCheck(supervision: supervision).item(out, user: user)
+        {
+            items.append(item)
+        }
         var inventory = HostInspection(host: host, reachable: true)
         inventory.read(out)
         items.append(lock(inventory))

@@ -2,7 +2,8 @@ import FoundationEssentials
 
 /// `shipit check` on one host: a read-only script (pre-flight without the lock, the upload or the
 /// proxy start) reporting what a deploy needs, followed by the strategy's inventory (current
-/// release, lock). With `fix` it first creates `deploy_to` and its layout, and nothing else.
+/// release, lock). With `fix` it first creates `deploy_to` and its layout and, where a supervisor
+/// runs user units, makes the deploy user linger; nothing else.
 public struct HostCheck: Sendable {
     public let config: DeployConfig
 
@@ -33,8 +34,12 @@ public struct HostCheck: Sendable {
 
     public func command(host: String, fix: Bool) -> RemoteCommand {
         let toolList = tools(host: host).map(\.tool).joined(separator: "\n")
+        let strategy = Strategies.make(config)
+        let supervisor = strategy.supervisor.map { SupervisorCheck(supervision: $0).script }
         let check = HostScript(
-            .check, layout: config.layout, timeout: 30, variables: [("FIX", fix ? "1" : ""), ("TOOLS", toolList)],
+            .check, layout: config.layout, timeout: 30,
+            variables: [("FIX", fix ? "1" : ""), ("TOOLS", toolList)] + (supervisor?.vars ?? []),
+            uses: supervisor?.uses ?? [],
             """
             PATH="$PATH:/usr/sbin:/usr/local/sbin"
             echo "clock=$(date +%s.%N)"
@@ -53,8 +58,8 @@ public struct HostCheck: Sendable {
               [ -n "$t" ] || continue
               if command -v "$t" >/dev/null 2>&1; then echo "tool=ok $t"; else echo "tool=missing $t"; fi
             done
-            """
+            """ + (supervisor?.body ?? .empty)
         ).command
-        return check.then(Strategies.make(config).inventory(host: host))
+        return check.then(strategy.inventory(host: host))
     }
 }

@@ -29,6 +29,13 @@ public enum ScriptKey: String, CaseIterable, Sendable {
     case supervisorWhy = "supervisor.why"
     case supervisorWarning = "supervisor.warning"
     case supervisorError = "supervisor.error"
+    // `shipit check`: whether systemd is the host's init, the answer of the manager shipit's units
+    // would run under, whether the deploy user lingers, and what `--fix` did about it.
+    case supervisorInit = "supervisor.init"
+    case supervisorManager = "supervisor.manager"
+    case linger
+    case lingerFixed = "linger.fixed"
+    case lingerFixFailed = "linger.fixfailed"
     // `shipit check` and triage.
     case clock, user, existing, writable, layout, tool, fixed, fixfailed
     case diskKB = "diskkb"
@@ -48,7 +55,7 @@ public enum ScriptKey: String, CaseIterable, Sendable {
             return .releaseID(emptyAllowed: false)
         case .digest: return .digest
         case .lockHolder, .lockStale: return .holder
-        case .supervisor: return .word
+        case .supervisor, .supervisorInit, .linger: return .word
         case .changed, .slot, .slotActive, .warmExit, .diskKB, .diskAvailKB, .lockPID, .stoppedSlot, .cpus, .fdsUsed,
             .proxyAdoptedMS, .proxyRetiredMS:
             return .integer

@@ -80,6 +80,9 @@ public protocol ReleaseStrategy: Sendable {
     var slots: SlotOperations? { get }
     /// Whether a deploy's pre-flight can carry the artifact on its channel (`preflightCarrying`).
     var preflightCarriesArtifact: Bool { get }
+    /// Who keeps what the strategy starts running, where it is shipit's to set up (systemd units,
+    /// docs/supervision.md); nil: nobody (`supervisor: none`), or the strategy's own engine.
+    var supervisor: Supervision? { get }
     /// A pre-flight whose channel also carries the artifact (then its extraction, and with `warm`
     /// the warm-up on the idle slot): one exec per host instead of two; nil for a strategy that
     /// ships no artifact.
@@ -126,6 +129,7 @@ extension ReleaseStrategy {
     public var traffic: TrafficSwitch? { slots?.traffic }
 
     public var preflightCarriesArtifact: Bool { false }
+    public var supervisor: Supervision? { nil }
 
     public func preflightCarrying(_ lock: LockRequest, artifact: Artifact, warm: Bool, host: String)
         -> RemoteCommand?

@@ -16,6 +16,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// Who keeps the app, its slots, roles and proxy running after the deploy.
     public let supervision: Supervision
     public var stageStep: String { "upload" }
+    public var supervisor: Supervision? { supervision.settings.mode == .none ? nil : supervision }
 
     public init(config: DeployConfig) {
         layout = config.layout
