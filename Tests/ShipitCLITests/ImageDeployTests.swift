@@ -54,6 +54,38 @@ struct ImageDeployTests {
         }
     }
 
+    /// With a supervisor (`auto`, the default) the engine starts a container whose process was
+    /// killed again (`--restart on-failure`); with `supervisor: none` it stays down, as before.
+    @Test(arguments: ["auto", "none"])
+    func aKilledContainerIsRestartedByTheEngineUnlessNone(supervisor: String) async throws {
+        let f = try ImageFixture(extraYAML: "supervisor: \(supervisor)")
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--tag", "v1"]).status == 0)
+            let h = f.targets[0]
+            let name = try await f.podman(h, "ps --filter label=shipit.app=\(f.app) --format '{{.Names}}'")
+            let pid = try await f.podman(h, "inspect --format '{{.State.Pid}}' \(name)")
+            #expect(Int(pid) ?? 0 > 0, "\(name): pid '\(pid)'")
+            // From outside, as the deploy user (rootless: the app runs under its uid).
+            let s = try await f.hosts.connect(to: h)
+            _ = try await s.exec("kill -9 \(pid)")
+            await s.close()
+            var answered = false
+            for _ in 0..<50 where !answered {
+                try await Task.sleep(for: .milliseconds(200))
+                let out = try? await Local.run(["curl", "-s", "--max-time", "1", "http://\(h):\(f.port)/"])
+                answered = out?.contains("hello from releases-example image v1") == true
+            }
+            let restarts = try await f.podman(h, "inspect --format '{{.RestartCount}}' \(name)")
+            if supervisor == "none" {
+                #expect(!answered, "nothing restarts a container without a supervisor")
+                #expect(restarts == "0")
+            } else {
+                #expect(answered, "the container did not answer again within 10 s of kill -9")
+                #expect(restarts == "1", "RestartCount \(restarts)")
+            }
+        }
+    }
+
     @Test func aTagMovedInTheRegistryDoesNotChangeWhatRollbackRuns() async throws {
         let f = try ImageFixture()
         try await withCleanup({ await f.cleanUp() }) {

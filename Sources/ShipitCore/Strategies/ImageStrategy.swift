@@ -13,6 +13,10 @@ public struct ImageStrategy: ReleaseStrategy {
     public let timeout: Double
     public let traffic: TrafficSwitch?
     public let roles: HostRoles
+    /// The engine's restart policy for the app's and roles' containers (`supervisor:` other than
+    /// none): a container whose process crashes is started again by the engine. A stop by shipit
+    /// is not a crash.
+    let restartPolicy: String?
     public var stageStep: String { "create" }
 
     public init(config: DeployConfig, image: ImageSettings) {
@@ -22,6 +26,7 @@ public struct ImageStrategy: ReleaseStrategy {
         health = config.health
         timeout = config.connection.commandTimeout
         roles = config.hostRoles
+        restartPolicy = config.supervisor.mode == .none ? nil : "on-failure"
         if let t = config.traffic, let h = config.health {
             traffic = TrafficSwitch(settings: t, layout: config.layout, health: h)
         } else {
@@ -98,6 +103,7 @@ public struct ImageStrategy: ReleaseStrategy {
         for (k, v) in image.env.sorted(by: { $0.key < $1.key }) { args += ["-e", "\(k)=\(v)"] }
         if let remoteEnvFile { args += ["--env-file", remoteEnvFile] }
         for v in image.volumes { args += ["-v", v] }
+        if let restartPolicy { args += ["--restart", restartPolicy] }
         return ShellQuote.join(args)
     }
 
@@ -359,6 +365,7 @@ extension ImageStrategy {
         for (k, v) in image.env.sorted(by: { $0.key < $1.key }) { args += ["-e", "\(k)=\(v)"] }
         if let remoteEnvFile { args += ["--env-file", remoteEnvFile] }
         for v in image.volumes { args += ["-v", v] }
+        if let restartPolicy { args += ["--restart", restartPolicy] }
         return ShellQuote.join(args)
     }
 
