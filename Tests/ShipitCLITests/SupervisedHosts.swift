@@ -75,15 +75,19 @@ struct SupervisedHosts {
         }
     }
 
-    /// Seconds until v1 answers again on the public port after its app was killed (polled from
-    /// the deployer alone: an SSH login per poll would measure the login), then whether the pid
-    /// in `pidFile` is a new one (the app that answers is not the killed one).
-    func restarted(_ f: DeployFixture, _ host: String, pidFile: String, killed: String, within bound: Double)
-        async throws -> (seconds: Double?, newPID: Bool)
+    /// `kill -9` of the app whose pid `pidFile` holds, then: v1 answers again on the public port
+    /// within `bound` seconds (polled from the deployer alone: an SSH login per poll would measure
+    /// the login), from a new process (the pid file names another one).
+    func expectRestartedAfterKill(_ f: DeployFixture, _ host: String, pidFile: String, within bound: Double = 2)
+        async throws
     {
+        let killed = trimmed(try await f.sh(host, "cat \(pidFile)"))
+        #expect(Int(killed) != nil, "\(host): pid '\(killed)' in \(pidFile)")
+        _ = try await f.sh(host, "kill -9 \(killed)")
         let back = await secondsUntil(bound) { await get(host, f.port).contains("releases-example v1") }
+        #expect(back != nil, "\(host): the app did not answer again within \(bound) s of kill -9")
         let now = trimmed(try await f.sh(host, "cat \(pidFile) 2>/dev/null || true"))
-        return (back, !now.isEmpty && now != killed)
+        #expect(!now.isEmpty && now != killed, "\(host): the app that answers is not a new process (\(now))")
     }
 
     /// The worker's own status check, as the role check runs it (fresh heartbeat, this release's).

@@ -58,13 +58,7 @@ extension SystemdSuites {
             try await withCleanup({ await f.cleanUp() }) {
                 #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
                 let slot = try await on.activeSlot(f, host)
-                let pid = on.trimmed(try await f.sh(host, "cat \(f.deployTo)/.shipit/slots/\(slot).pid"))
-                #expect(Int(pid) != nil, "pid '\(pid)'")
-                _ = try await f.sh(host, "kill -9 \(pid)")
-                let r = try await on.restarted(
-                    f, host, pidFile: "\(f.deployTo)/.shipit/slots/\(slot).pid", killed: pid, within: 2)
-                #expect(r.seconds != nil, "the app did not answer again within 2 s of kill -9")
-                #expect(r.newPID, "the app that answers is not a new process")
+                try await on.expectRestartedAfterKill(f, host, pidFile: "\(f.deployTo)/.shipit/slots/\(slot).pid")
                 let restarts = try await f.sh(
                     host, "systemctl --user show -p NRestarts --value shipit-\(f.app)-slot@\(slot).service")
                 #expect(on.trimmed(restarts) == "1", "NRestarts=\(restarts)")
@@ -183,12 +177,7 @@ extension SystemdSuites {
                     "systemctl --user is-active \(unit); systemctl --user is-enabled \(unit); pgrep -u \"$(id -un)\" -fc 'app.pl.*\(f.deployTo)/'"
                 )
                 #expect(state.split(separator: "\n") == ["active", "enabled", "1"], "\(state)")
-                let pid = on.trimmed(try await f.sh(host, "cat \(f.deployTo)/shared/app.pid"))
-                _ = try await f.sh(host, "kill -9 \(pid)")
-                let r = try await on.restarted(
-                    f, host, pidFile: "\(f.deployTo)/shared/app.pid", killed: pid, within: 2)
-                #expect(r.seconds != nil, "the app did not answer again within 2 s of kill -9")
-                #expect(r.newPID, "the app that answers is not a new process")
+                try await on.expectRestartedAfterKill(f, host, pidFile: "\(f.deployTo)/shared/app.pid")
             }
         }
 
@@ -268,12 +257,7 @@ extension SystemdSuites {
                     "grep -c '^User=\(sd.user)$' /etc/systemd/system/shipit-\(f.app)-slot@.service; systemctl is-enabled shipit-\(f.app)-slot@\(slot).service shipit-\(f.app)-proxy.service; ls ${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user/ 2>/dev/null | grep -c 'shipit-\(f.app)' || true"
                 )
                 #expect(state.split(separator: "\n") == ["1", "enabled", "enabled", "0"], "\(state)")
-                let pid = on.trimmed(try await f.sh(host, "cat \(f.deployTo)/.shipit/slots/\(slot).pid"))
-                _ = try await f.sh(host, "kill -9 \(pid)")
-                let crash = try await on.restarted(
-                    f, host, pidFile: "\(f.deployTo)/.shipit/slots/\(slot).pid", killed: pid, within: 2)
-                #expect(crash.seconds != nil, "the app did not answer again within 2 s of kill -9")
-                #expect(crash.newPID, "the app that answers is not a new process")
+                try await on.expectRestartedAfterKill(f, host, pidFile: "\(f.deployTo)/.shipit/slots/\(slot).pid")
             }
         }
     }

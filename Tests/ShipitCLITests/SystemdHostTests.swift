@@ -32,17 +32,9 @@ extension SystemdSuites {
 
         private func text(_ r: ExecResult) -> String { r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) }
 
-        /// Seconds until `condition` holds, polled every 0.2 s; nil when it did not within `bound`.
+        /// Seconds until `condition` holds; nil when it did not within `bound`.
         private func secondsUntil(_ bound: Double, _ condition: () async -> Bool) async -> Double? {
-            let start = ContinuousClock.now
-            while ContinuousClock.now - start < .milliseconds(Int(bound * 1000)) {
-                if await condition() {
-                    let d = ContinuousClock.now - start
-                    return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-                }
-                try? await Task.sleep(for: .milliseconds(200))
-            }
-            return nil
+            await SupervisedHosts().secondsUntil(bound, condition)
         }
 
         /// A user unit serving "probe PID" over HTTP on `port` (perl, as a release's app would be),
