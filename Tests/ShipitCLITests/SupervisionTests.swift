@@ -71,13 +71,13 @@ extension SystemdSuites {
                 #expect(Int(worker) != nil, "worker pid '\(worker)'")
                 _ = try await f.sh(host, "kill -9 \(worker)")
                 // Its own status check passing again: a new worker, heartbeat fresh (polled over SSH: a
-                // login per poll, so the bound is loose).
-                let again = await on.secondsUntil(15) {
+                // login per poll, so the bound is loose; measured: about 1 s).
+                let again = await on.secondsUntil(10) {
                     let now = (try? await f.sh(host, "pgrep -u \"$(id -un)\" -f '^sh worker.sh$' || true")) ?? ""
                     return !now.isEmpty && !now.split(separator: "\n").contains(Substring(worker))
                 }
-                #expect(again != nil, "the worker did not run again within 15 s of kill -9")
-                #expect(await on.secondsUntil(15) { await on.workerOK(f, host, version: "v1") } != nil)
+                #expect(again != nil, "the worker did not run again within 10 s of kill -9")
+                #expect(await on.secondsUntil(10) { await on.workerOK(f, host, version: "v1") } != nil)
             }
         }
 
@@ -116,6 +116,7 @@ extension SystemdSuites {
                 try await on.expectServingEnabled(f, "after v6's automatic rollback")
                 let back = try await f.shipit(["rollback"])
                 #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+                #expect(back.stdout.components(separatedBy: "supervisor: systemd").count == 2, "\(back.stdout)")
                 try await on.expectServingEnabled(f, "after shipit rollback")
                 let r = try await load.finish()
                 #expect(r.requests > 300, "\(r)")

@@ -120,13 +120,20 @@ public struct Supervision: Sendable {
                     trap 'stopping=1' TERM INT \(role.stopSignal)
                     sh -c \(q(role.command)) </dev/null >>\(q(role.log)) 2>&1 &
                     wait $!; rc=$?
-                    # Ended by itself: its status is the unit's (a failure restarts it).
-                    [ -n "$stopping" ] || exit "$rc"
-                    # Stopped: this shell stays until the last process of its group has exited (a job in
-                    # flight finishes), so systemd sees the stop end when the main process does. Where the
+                    crashed=
+                    if [ -z "$stopping" ]; then
+                      # Ended by itself: its status is the unit's (a failure restarts it). What it left
+                      # behind in its group is stopped first (this shell ignores the signal: the trap).
+                      crashed=1
+                      kill -TERM 0 2>/dev/null
+                    fi
+                    # This shell stays until the last process of its group has exited (on a stop, a job in
+                    # flight finishes), so systemd sees the unit end when the main process does. Where the
                     # unit's cgroup cannot report becoming empty (cgroup v1 in a container), systemd would
-                    # otherwise wait for the stop timeout.
-                    while :; do
+                    # otherwise wait for the stop timeout. After a crash, for 10 s at most.
+                    n=0
+                    while [ -z "$crashed" ] || [ "$n" -lt 100 ]; do
+                      n=$((n + 1))
                       others=
                       for f in /proc/[0-9]*/stat; do
                         [ "$f" != "/proc/$$/stat" ] || continue
@@ -135,9 +142,11 @@ public struct Supervision: Sendable {
                         set -- ${st##*) }
                         [ "${3:-}" = "$$" ] && [ "$1" != Z ] && { others=1; break; }
                       done
-                      [ -n "$others" ] || exit 0
+                      [ -n "$others" ] || break
                       sleep 0.1
                     done
+                    [ -z "$crashed" ] || exit "$rc"
+                    exit 0
                     """
             return (
                 roleUnit(role.name), ("role-\(role.name).start", text),

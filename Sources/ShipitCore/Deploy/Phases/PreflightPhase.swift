@@ -129,6 +129,7 @@ struct RollbackPreflightPhase: PhaseRunner {
                 strategy.preflight(lock, deploying: nil, inventory: true, host: $0)
             })
         else { return .failed }
+        p.noteSupervisor(inventory)
         let hosts = p.config.hosts
         let state = p.state
         let (target, problem) = strategy.rollbackTarget(
