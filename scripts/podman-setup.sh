@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes rootless podman usable by the test hosts' `deploy` user on this machine kind (see
-# ../shared/design.md §4): runc instead of crun, a nofile ulimit podman can set, and /dev/net/tun
+# Makes rootless podman usable by the test hosts' `deploy` user on this machine kind (its crun and
+# default rlimits fail inside this sandbox): runc instead of crun, a nofile ulimit podman can set, and /dev/net/tun
 # open to users so slirp4netns can publish ports. Run as root; idempotent.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "podman-setup: run as root" >&2; exit 1; }
