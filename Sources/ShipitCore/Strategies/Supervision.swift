@@ -276,6 +276,8 @@ public struct Supervision: Sendable {
     /// After the lock: the launchers and unit files written where they differ, one daemon-reload
     /// when a unit file changed, the decision recorded for the later scripts.
     static let install: ScriptText = """
+        # What the host had (no fork: every host runs this at once, every deploy).
+        getv sv_was "$META/supervisor"
         if [ "$SV" = systemd ]; then
           mkdir -p "$UNITS" || fail \(ScriptExit.notWritable) "cannot create $UNITS"
           if [ "$UNIT_SCOPE" = user ]; then
@@ -310,7 +312,7 @@ public struct Supervision: Sendable {
           done
           set +f
           if [ -n "$reload" ]; then out=$(svctl daemon-reload 2>&1) || fail \(ScriptExit.unitFailed) "systemctl daemon-reload: $(short "$out")"; fi
-        elif [ "$(cat "$META/supervisor" 2>/dev/null)" = systemd ]; then
+        elif [ "$sv_was" = systemd ]; then
           # The host had a supervisor: none of this app's units starts at boot any more. What runs in
           # them keeps serving until a switch stops it by its pid, as without a supervisor.
           for u in $(svctl list-unit-files --no-legend "$UNIT_PREFIX.service" "$UNIT_PREFIX-*" 2>/dev/null | cut -d' ' -f1); do
@@ -321,7 +323,7 @@ public struct Supervision: Sendable {
           done
           echo "supervisor.retired=$UNIT_PREFIX"
         fi
-        [ "$(cat "$META/supervisor" 2>/dev/null)" = "$SV" ] || printf '%s\\n' "$SV" > "$META/supervisor"
+        [ "$sv_was" = "$SV" ] || printf '%s\\n' "$SV" > "$META/supervisor"
         """
 
     /// `svctl ARGS…`: systemctl for shipit's units, the deploy user's manager or the system's
@@ -368,5 +370,5 @@ public struct Supervision: Sendable {
         unit_retire() { svctl stop "$1" >/dev/null 2>&1; svctl disable -q "$1" >/dev/null 2>&1; return 0; }
         """)
 
-    static let functions: [ShellFunction] = [svctl, supervised, unitRestart, unitRetire]
+    static let functions: [ShellFunction] = [svctl, supervised, unitRestart, unitRetire, .getValue]
 }
