@@ -26,7 +26,7 @@ public final class ImageFixture: @unchecked Sendable {
         app = "img-\(tag)"
         dir = Local.tempDir("shipit-image")
         deployTo = "/srv/i-\(tag)"
-        port = Int.random(in: 10000...14000)  // below the ephemeral ports, apart from the other fixtures' ranges
+        port = Self.nextPort()
         configFile = dir + "/shipit.yml"
         try """
         app: \(app)
@@ -46,6 +46,19 @@ public final class ImageFixture: @unchecked Sendable {
         hooks: \(dir)/hooks
         \(extraYAML)
         """.write(toFile: configFile, atomically: true, encoding: .utf8)
+    }
+
+    /// Distinct published ports for the fixtures of one test process (each takes three: the
+    /// public port and, with the traffic switch, two slots), below the ephemeral ports and apart
+    /// from DeployFixture's range: two fixtures running at once never share one.
+    private static let portLock = NSLock()
+    nonisolated(unsafe) private static var lastPort = Int.random(in: 10000...12000)
+
+    static func nextPort() -> Int {
+        portLock.lock()
+        defer { portLock.unlock() }
+        lastPort += 3
+        return lastPort
     }
 
     /// Runs podman on a host as the deploy user, with the hosts' storage.
