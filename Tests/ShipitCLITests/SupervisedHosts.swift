@@ -8,14 +8,6 @@ import Testing
 struct SupervisedHosts {
     let sd = SystemdHosts.current
 
-    static let worker = """
-        roles:
-          worker:
-            cmd: sh worker.sh
-            status: sh worker.sh status
-            stop_timeout: 5
-        """
-
     /// releases-example with the switch and a worker on every systemd host, in the deploy
     /// user's home (its /srv is root's, as on a stock server). `name`: DeployFixture's.
     func fixture(
@@ -25,7 +17,8 @@ struct SupervisedHosts {
         let targets = targets ?? sd.hosts
         return try DeployFixture(
             hosts: sd.harness, targets: targets, healthDeadline: 5, port: port,
-            extraYAML: "supervisor: \(supervisor)\ntraffic: {proxy: nginx, drain: 1}\n" + (worker ? Self.worker : "")
+            extraYAML: "supervisor: \(supervisor)\ntraffic: {proxy: nginx, drain: 1}\n"
+                + (worker ? RolesTests.workerRole : "")
                 + "\n" + extra,
             roles: worker ? Dictionary(uniqueKeysWithValues: targets.map { ($0, ["web", "worker"]) }) : [:],
             deployRoot: "/home/\(sd.user)", name: name)

@@ -36,19 +36,18 @@ public enum RoleScript {
         "role_stop", requires: [pid, alive, Supervision.supervised, Supervision.svctl],
         """
         role_stop() {
+          pid=$(role_pid "$1")
           if supervised; then
             # Its unit: the unit's stop signal, KILL after its timeout (what systemd calls a timeout).
             u="$UNIT_PREFIX-role-$1.service"
             if svctl -q is-active "$u" 2>/dev/null; then
-              pid=$(role_pid "$1")
               svctl stop "$u" >/dev/null 2>&1
               [ "$(svctl show -p Result --value "$u" 2>/dev/null)" != timeout ] || echo "role.$1.killed=$pid"
               echo "role.$1.stopped=$pid"
             fi
             svctl disable -q "$u" >/dev/null 2>&1
           fi
-          # A process started before the host had a supervisor.
-          pid=$(role_pid "$1")
+          # A process started before the host had a supervisor (a unit's is gone by now).
           if role_alive "$pid"; then
             kill -"$2" -"$pid" 2>/dev/null || kill -"$2" "$pid" 2>/dev/null
             n=0
