@@ -68,6 +68,8 @@ struct DeployCommand: AsyncParsableCommand {
             if dryRun {
                 return Console.shared.out(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait))
             }
+            // Secrets before any host: a source that fails stops the run here, naming it.
+            let config = try await config.resolvingEnvironment()
             let renderer = try run.renderer(config, json: common.json)
             renderer.notice(
                 DeployNotice(host: nil, step: "deploy", status: .info, message: request.describe(input, config: config))

@@ -37,6 +37,7 @@ enum TimelineRenderer {
                     "    files: \(n) changed\(list.isEmpty ? "" : ": \(list)")\(e.changedFiles.count > 8 || n > e.changedFiles.count ? ", …" : "")"
                 )
             }
+            if e.configOnly { lines.append("    config-only release: the same code as the deploy before it") }
             for c in e.configChanges { lines.append("    config: \(c)") }
             if let d = e.imageDigest { lines.append("    image: \(d)") }
             for m in e.migrations { lines.append("    migration: \(m)") }

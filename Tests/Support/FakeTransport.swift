@@ -157,6 +157,11 @@ public final class FakeTransport: HostTransport, @unchecked Sendable {
 
     /// Streaming counts as the upload and then the command. A pre-flight that carries the artifact
     /// runs its checks first and takes the file only when they pass, as the real script does.
+    /// The data is what a real host would write to a file: the command's own result counts.
+    public func run(_ host: String, _ command: RemoteCommand, stdin: Data) async throws -> ExecResult {
+        try await run(host, command)
+    }
+
     public func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult {
         guard command.step == .preflight, command.alsoRuns.contains(.extract) else {
             try await upload(host, localPath: stdinPath, remotePath: "")

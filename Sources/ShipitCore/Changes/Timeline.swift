@@ -31,6 +31,8 @@ public struct Timeline: Codable, Sendable {
         public var configHash: String?
         /// Settings that differ from the attempt before (`key: old → new`); empty when unchanged.
         public var configChanges: [String]
+        /// A deploy of the same code as the deploy before it, with another config (env, secrets).
+        public var configOnly = false
         public var imageDigest: String?
         public var migrations: [String]
         public var hosts: [Host]

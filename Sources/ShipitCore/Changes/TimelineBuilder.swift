@@ -10,12 +10,23 @@ public enum TimelineBuilder {
         var out: [Timeline.Entry] = []
         var lastHash = configBefore
         let seen = Set(history.values.flatMap { $0.map(\.attempt) })
+        // Secrets' fingerprints as last recorded: a run that resolved no secrets (a rollback)
+        // records none, which is not a change.
+        var known: [String: String] = [:]
+        var lastCode: String?
+        if let b = configBefore, let c = configs[b] { known = c.filter { isSecretFingerprint($0.key) } }
         for a in attempts {
             var changes: [String] = []
             if let prev = lastHash, prev != a.configHash {
-                changes = diff(configs[prev], configs[a.configHash])
+                let old = configs[prev].map { filled($0, known) }
+                let new = configs[a.configHash].map { filled($0, known) }
+                if old == nil || old != new { changes = diff(old, new) }
             }
+            if let c = configs[a.configHash] { known.merge(c.filter { isSecretFingerprint($0.key) }) { $1 } }
             lastHash = a.configHash
+            let code = codeIdentity(a)
+            let configOnly = a.operation == "deploy" && !changes.isEmpty && code != nil && code == lastCode
+            if a.operation == "deploy" { lastCode = code }
             out.append(
                 Timeline.Entry(
                     time: a.startedAt, finished: a.finishedAt, attempt: a.id, operation: a.operation, app: a.app,
@@ -28,9 +39,10 @@ public enum TimelineBuilder {
                     migrations: a.migrations,
                     hosts: a.hosts,
                     origin: seen.contains(a.id) ? "ledger+hosts" : "ledger"))
+            out[out.count - 1].configOnly = configOnly
         }
-        let known = Set(attempts.map(\.id))
-        out += fromHosts(history, skipping: known, app: app, stage: stage).filter { e in
+        let recorded = Set(attempts.map(\.id))
+        out += fromHosts(history, skipping: recorded, app: app, stage: stage).filter { e in
             (from.map { e.time >= $0 } ?? true) && (to.map { e.time < $0 } ?? true)
         }
         return out.sorted { ($0.time, $0.attempt) < ($1.time, $1.attempt) }
@@ -76,6 +88,38 @@ public enum TimelineBuilder {
 
     /// `key: old → new`, `+key = new`, `-key` lines between two flattened configs, redacted again
     /// here: a ledger written by an older shipit may hold values today's rules hide.
+    /// What a release's code is: the image digest, or the artifact's hash in a symlink release id
+    /// (`<time>-<sha256 prefix>`).
+    static func codeIdentity(_ a: LedgerAttempt) -> String? {
+        if let d = a.imageDigest { return d }
+        guard let dash = a.releaseID.lastIndex(of: "-") else { return nil }
+        let hash = a.releaseID[a.releaseID.index(after: dash)...]
+        return hash.count == 8 && hash.allSatisfy(\.isHexDigit) ? String(hash) : nil
+    }
+
+    static func isSecretFingerprint(_ key: String) -> Bool { key.hasPrefix("secrets.") && key.hasSuffix(".value") }
+
+    /// `config` with the fingerprints `known` for secrets it names but did not resolve.
+    static func filled(_ config: [String: String], _ known: [String: String]) -> [String: String] {
+        var c = config
+        for (k, v) in known where c[k] == nil {
+            let prefix = String(k.dropLast("value".count))
+            if c.keys.contains(where: { $0.hasPrefix(prefix) }) { c[k] = v }
+        }
+        return c
+    }
+
+    /// A secret's fingerprint as a change: its name and what happened, never a value.
+    static func secretChange(_ key: String, _ old: String?, _ new: String?) -> String? {
+        let name = key.dropFirst("secrets.".count).dropLast(".value".count)
+        switch (old, new) {
+        case (let o?, let n?) where o != n: return "secret \(name) changed"
+        case (nil, _?): return "secret \(name) added"
+        case (_?, nil): return "secret \(name) removed"
+        default: return nil
+        }
+    }
+
     public static func diff(_ old: [String: String]?, _ new: [String: String]?) -> [String] {
         guard let old = old.map({ Redactor.standard.redact(settings: $0) }),
             let new = new.map({ Redactor.standard.redact(settings: $0) })
@@ -84,6 +128,10 @@ public enum TimelineBuilder {
         }
         var lines: [String] = []
         for k in Set(old.keys).union(new.keys).sorted() {
+            if isSecretFingerprint(k) {
+                if let line = secretChange(k, old[k], new[k]) { lines.append(line) }
+                continue
+            }
             switch (old[k], new[k]) {
             case (let o?, let n?) where o != n: lines.append("\(k): \(o) → \(n)")
             case (nil, let n?): lines.append("+\(k) = \(n)")

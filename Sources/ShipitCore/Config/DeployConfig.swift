@@ -38,6 +38,12 @@ public struct DeployConfig: Sendable {
     public var traffic: TrafficSettings?
     /// Who keeps the app running after the deploy (systemd units, or nothing).
     public var supervisor = SupervisorSettings()
+    /// `env:` and `secrets:`: the environment each release runs with.
+    public var releaseEnv = ReleaseEnvSettings()
+    /// Their values, resolved on the deployer at the start of a deploy (nil before, or without any).
+    public var resolvedEnv: ReleaseEnvironment?
+    /// The resolved environment's keyed identity (8 hex digits), once the ledger's key is known.
+    public var envIdentity: String?
     /// Progressive rollout: steps, bake, gates (nil: every host in one step).
     public var rollout: RolloutSettings?
     /// Webhooks told when a run starts and ends.
@@ -57,7 +63,7 @@ extension DeployConfig {
     static let topKeys: Set<String> = [
         "app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start", "stop",
         "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout",
-        "notify", "logs", "roles", "supervisor",
+        "notify", "logs", "roles", "supervisor", "env", "secrets",
     ]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
@@ -251,6 +257,7 @@ extension DeployConfig {
             }
         }
         if let v = top["supervisor"] { config.supervisor = try SupervisorSettings.parse(v) }
+        config.releaseEnv = try ReleaseEnvSettings.parse(env: top["env"], secrets: top["secrets"], baseDir: baseDir)
         if let r = top["rollout"] { config.rollout = try RolloutSettings.parse(r, health: health) }
         if let n = top["notify"] { config.notify = try NotifySettings.parse(n) }
         config.logs =
@@ -259,6 +266,13 @@ extension DeployConfig {
         if let mr = top["migrations"] {
             let m = try MigrationSettings.parse(mr)
             if let h = m.host, !hosts.contains(h) { throw mr.fail("host \(h) is not one of the hosts") }
+            let env = config.releaseEnv
+            if m.envFile == nil, !env.env.contains(where: { $0.name == "DATABASE_URL" }),
+                !env.secrets.contains(where: { $0.name == "DATABASE_URL" })
+            {
+                throw mr.fail(
+                    "needs 'env_file' (on the host, defines DATABASE_URL), or DATABASE_URL in 'secrets' or 'env'")
+            }
             config.migrations = m
         }
         return config

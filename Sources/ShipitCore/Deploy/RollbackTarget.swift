@@ -47,10 +47,7 @@ public enum RollbackTarget {
         if requested.hasPrefix("sha256:") {
             return order.last { refs?.first("ref.\($0)")?.hasSuffix("@" + requested) == true }
         }
-        return order.last {
-            $0.hasPrefix(requested + "-")
-                && ImageStrategy.releaseID(tag: requested, digest: String($0.dropFirst(requested.count + 1))) == $0
-        }
+        return order.last { ImageStrategy.isRelease($0, ofTag: requested) }
     }
 
     /// Deploys after the newest successful switch to `target` that applied a contract migration

@@ -13,6 +13,12 @@ public enum RunLauncher {
             // need nothing from it, and change nothing on a host. Pre-flight uses these sessions.
             let connecting = Task { await transport.prepare(config.hosts) }
             let ledger = try await LedgerStore.openForWriting(config, warn: warn)
+            var config = config
+            if config.resolvedEnv != nil {
+                do { config.recordEnvironment(key: try await ledger.fingerprintKey()) } catch {
+                    throw ShipitError("cannot read the ledger's fingerprint key: \(error)")
+                }
+            }
             var options = options
             options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
             let report = await body(

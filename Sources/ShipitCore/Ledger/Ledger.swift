@@ -35,4 +35,6 @@ public protocol Ledger: Sendable {
     /// Marks `running` attempts started on `machine` whose process is gone as `interrupted`, and
     /// returns them. `isAlive` answers for a pid on this machine.
     func recoverInterrupted(machine: String, isAlive: @Sendable (Int32) -> Bool) async throws -> [LedgerAttempt]
+    /// The ledger's own random key (made on first use) that secrets' fingerprints are keyed with.
+    func fingerprintKey() async throws -> Data
 }

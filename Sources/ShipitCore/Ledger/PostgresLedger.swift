@@ -95,6 +95,19 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         try await run(text, values)
     }
 
+    /// In a table of its own (`fingerprint_key`), made by the first run that needs it: every
+    /// deployer that shares the ledger compares the same fingerprints. Who can read that table can
+    /// test guesses of a secret against its fingerprint; grant it like the secrets themselves.
+    public func fingerprintKey() async throws -> Data {
+        try await exec("CREATE TABLE IF NOT EXISTS {s}fingerprint_key (id integer PRIMARY KEY CHECK (id = 1), key text NOT NULL)")
+        try await exec(
+            "INSERT INTO {s}fingerprint_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [FingerprintKey.newHex()])
+        guard let hex = try await run("SELECT key FROM {s}fingerprint_key WHERE id = 1").text(0, 0),
+            let key = FingerprintKey.bytes(hex: hex)
+        else { throw ShipitError("ledger \(location): no valid fingerprint key") }
+        return key
+    }
+
     func migrate() async throws {
         try await exec("CREATE SCHEMA IF NOT EXISTS \"\(target.schema)\"")
         try await exec("BEGIN")

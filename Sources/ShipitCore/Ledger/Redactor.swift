@@ -192,6 +192,7 @@ public struct Redactor: Sendable {
 
     public func redact(_ text: String) -> String {
         var s = text
+        for l in SecretValues.current where s.contains(l) { s = s.replacing(l, with: Self.mask) }
         for l in literals where s.contains(l) { s = s.replacing(l, with: Self.mask) }
         // A private key block spans lines: the one pattern run on the whole text, when it can match.
         if s.contains("PRIVATE KEY-----") {

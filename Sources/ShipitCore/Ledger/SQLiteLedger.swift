@@ -43,6 +43,12 @@ public final class SQLiteLedger: Ledger {
         modeNotes = LedgerFileModes.enforce(ledgerPath: path)
     }
 
+    /// Beside the ledger file, not in it (`<ledger>.key`, 0600): a copy of the ledger alone gives no
+    /// way to test a guess of a secret against its fingerprint.
+    public func fingerprintKey() async throws -> Data {
+        try FingerprintKey.file(path + ".key")
+    }
+
     /// Applies the migrations not yet recorded, each in its own transaction. The table keeps the
     /// name GRDB gave it, so ledgers written by earlier versions of shipit upgrade in place.
     static func migrate(_ db: SQLiteDatabase) throws {

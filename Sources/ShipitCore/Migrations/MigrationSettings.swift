@@ -9,17 +9,20 @@ public struct MigrationSettings: Sendable, Equatable {
     public var host: String?
     public var role: String?
     /// On the migration host: a shell env file defining DATABASE_URL (never printed or stored).
-    public var envFile: String
+    /// nil: the release's own environment (`DATABASE_URL` in `secrets:` or `env:`).
+    public var envFile: String?
 
     static func parse(_ r: YAMLReader) throws -> MigrationSettings {
         let m = try r.mapping(allowed: ["dir", "host", "role", "env_file"])
-        guard let d = m["dir"], let e = m["env_file"] else {
-            throw r.fail("needs 'dir' (inside the release) and 'env_file' (on the host, defines DATABASE_URL)")
-        }
+        guard let d = m["dir"] else { throw r.fail("needs 'dir' (inside the release)") }
         let dir = try d.string()
         try d.check { try Names.relativePath(dir, field: $0) }
-        let env = try e.string()
-        try e.check { try Names.absolutePath(env, field: $0) }
+        var env: String?
+        if let e = m["env_file"] {
+            let path = try e.string()
+            try e.check { try Names.absolutePath(path, field: $0) }
+            env = path
+        }
         var s = MigrationSettings(dir: dir, envFile: env)
         if let h = m["host"] {
             let host = try h.string()
@@ -63,7 +66,15 @@ public struct MigrationCommands: Sendable {
     private func script(_ step: HostStep, _ vars: [(String, String)], uses: [ShellFunction] = [], _ body: ScriptText)
         -> RemoteCommand
     {
+        // Without env_file: the environment of the release being migrated (`$ID`), or of the one
+        // the host runs (a status check outside a deploy).
         let connect: ScriptText = """
+            if [ -z "$ENV_FILE" ]; then
+              rid=${ID:-}
+              if [ -z "$rid" ]; then rid=$(readlink "$CURRENT" 2>/dev/null) && rid=${rid##*/}; fi
+              if [ -z "$rid" ] && [ -f "$IMAGE_CURRENT" ]; then read -r rid < "$IMAGE_CURRENT"; fi
+              ENV_FILE="$META/env/$rid"
+            fi
             [ -r "$ENV_FILE" ] || fail \(ScriptExit.migrationsUnreadable) "migrations: cannot read $ENV_FILE on $(hostname)"
             set -a
             # shellcheck source=/dev/null
@@ -73,15 +84,16 @@ public struct MigrationCommands: Sendable {
             command -v psql >/dev/null 2>&1 || fail \(ScriptExit.migrationsDatabase) "migrations: psql is not installed on this host"
             """
         return HostScript(
-            step, layout: layout, timeout: 600, variables: [("ENV_FILE", settings.envFile)] + vars,
+            step, layout: layout, timeout: 600, variables: [("ENV_FILE", settings.envFile ?? "")] + vars,
             uses: [.fail, .short, Self.sql] + uses, connect + body
         ).command
     }
 
     /// `applied=<version> <checksum> <name>` lines (none before the first migration).
-    public func status() -> RemoteCommand {
+    /// `releaseID`: whose environment connects (without `env_file`); nil: the running release's.
+    public func status(releaseID: String? = nil) -> RemoteCommand {
         script(
-            .migrationStatus, [],
+            .migrationStatus, releaseID.map { [("ID", $0)] } ?? [],
             """
             out=$(sql -c "SELECT to_regclass('\(Self.table)') IS NOT NULL" 2>&1) || fail \(ScriptExit.migrationsRecord) "migrations: database unreachable: $(short "$out" 600)"
             if [ "$out" = t ]; then

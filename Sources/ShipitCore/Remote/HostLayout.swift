@@ -27,6 +27,10 @@ public struct HostLayout: Sendable, Equatable {
     public func upload(_ id: String) -> String { meta + "/upload-" + id + ".tar.gz" }
     /// Migrations copied out of an image on the migration host.
     public func imageMigrations(_ id: String) -> String { meta + "/migrations-" + id }
+    /// Each release's environment (`env:` and `secrets:`), mode 0600 in a 0700 directory, outside
+    /// the release so `verify` checks the code alone; removed with the release.
+    public var releaseEnvs: String { meta + "/env" }
+    public func releaseEnv(_ id: String) -> String { releaseEnvs + "/" + id }
     /// Where the image strategy's env file goes (mode 0600, never printed).
     public func envFile(app: String) -> String { shared + "/.env-" + app }
 }

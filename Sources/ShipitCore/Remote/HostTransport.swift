@@ -7,6 +7,9 @@ public protocol HostTransport: Sendable {
     func run(_ host: String, _ command: RemoteCommand) async throws -> ExecResult
     /// Runs `command` with the local file at `stdinPath` streamed on its stdin.
     func run(_ host: String, _ command: RemoteCommand, stdinPath: String) async throws -> ExecResult
+    /// Runs `command` with `stdin` on its stdin: data that must not be in the command's text,
+    /// which the host's process list shows (a release's environment file).
+    func run(_ host: String, _ command: RemoteCommand, stdin: Data) async throws -> ExecResult
     /// Copies a file over SFTP (or SCP).
     func upload(_ host: String, localPath: String, remotePath: String) async throws
     /// Whether the host's sshd offers the SFTP subsystem (hardened hosts often do not).
@@ -46,6 +49,14 @@ public struct SSHTransport: HostTransport {
         try await onSession(host) { [fleet] in
             try await $0.exec(
                 command.rendered, stdinPath: stdinPath, timeout: command.timeout ?? fleet.settings.commandTimeout,
+                captureLimit: 1 << 20)
+        }
+    }
+
+    public func run(_ host: String, _ command: RemoteCommand, stdin: Data) async throws -> ExecResult {
+        try await onSession(host) { [fleet] in
+            try await $0.exec(
+                command.rendered, stdin: stdin, timeout: command.timeout ?? fleet.settings.commandTimeout,
                 captureLimit: 1 << 20)
         }
     }

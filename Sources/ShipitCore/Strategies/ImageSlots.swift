@@ -13,7 +13,8 @@ struct ImageSlots: SlotOperations {
             NAME="$APP-$ID-s$SLOT"
             if ! eng container inspect "$NAME" >/dev/null 2>&1; then
               eng image inspect "$REF" >/dev/null 2>&1 || fail \(ScriptExit.imageMissing) "image $REF is not on this host any more"
-              out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.slot=$SLOT" --label "shipit.digest=${REF##*@}" \(strategy.createArguments(host: host, port: slot)) "$REF" 2>&1) || fail \(ScriptExit.createFailed) "create failed: $(short "$out")"
+              \(ImageStrategy.releaseEnvArgument)
+              out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.slot=$SLOT" --label "shipit.digest=${REF##*@}" ${RELEASE_ENV_FILE:+"$RELEASE_ENV_FILE"} \(strategy.createArguments(host: host, port: slot)) "$REF" 2>&1) || fail \(ScriptExit.createFailed) "create failed: $(short "$out")"
             fi
             out=$(eng start "$NAME" 2>&1) || fail \(ScriptExit.startFailed) "start $NAME failed: $(short "$out")"
             printf '%s\\n' "$NAME" > "$SLOTS/$SLOT.container"

@@ -17,6 +17,8 @@ public struct ImageStrategy: ReleaseStrategy {
     /// none): a container whose process crashes is started again by the engine. A stop by shipit
     /// is not a crash.
     let restartPolicy: String?
+    /// The release environment's identity: the same image with another config is another release.
+    let envIdentity: String?
     public var stageStep: String { "create" }
 
     public init(config: DeployConfig, image: ImageSettings) {
@@ -27,6 +29,7 @@ public struct ImageStrategy: ReleaseStrategy {
         timeout = config.connection.commandTimeout
         roles = config.hostRoles
         restartPolicy = config.supervisor.mode == .none ? nil : "on-failure"
+        envIdentity = config.envIdentity
         if let t = config.traffic, let h = config.health {
             traffic = TrafficSwitch(settings: t, layout: config.layout, health: h)
         } else {
@@ -68,10 +71,29 @@ public struct ImageStrategy: ReleaseStrategy {
         [ -n "$REF" ] || fail \(ScriptExit.releaseMissing) "release $ID is not on this host"
         """
 
-    /// `<tag>-<first 12 hex of the digest>`: readable, unique per content, a valid identifier.
-    public static func releaseID(tag: String, digest: String) -> String {
+    /// `<tag>-<first 12 hex of the digest>`: readable, unique per content, a valid identifier;
+    /// with a release environment, `-<its identity>` after it (a config-only release).
+    public static func releaseID(tag: String, digest: String, environment: String? = nil) -> String {
         let hex = digest.hasPrefix("sha256:") ? String(digest.dropFirst(7)) : digest
-        return "\(tag)-\(hex.prefix(12))"
+        return "\(tag)-\(hex.prefix(12))" + (environment.map { "-" + $0 } ?? "")
+    }
+
+    /// Whether `id` is a release of `tag` (with any environment).
+    static func isRelease(_ id: String, ofTag tag: String) -> Bool {
+        guard id.hasPrefix(tag + "-") else { return false }
+        let rest = id.dropFirst(tag.count + 1).split(separator: "-", omittingEmptySubsequences: false)
+        func hex(_ s: Substring, _ n: Int) -> Bool { s.count == n && s.allSatisfy(\.isHexDigit) }
+        return (rest.count == 1 && hex(rest[0], 12)) || (rest.count == 2 && hex(rest[0], 12) && hex(rest[1], 8))
+    }
+
+    /// `$RELEASE_ENV_FILE`: the engine's `--env-file=` argument for release `$ID` when it has an
+    /// environment file, else empty (used as `${RELEASE_ENV_FILE:+"$RELEASE_ENV_FILE"}`).
+    static let releaseEnvArgument =
+        #"RELEASE_ENV_FILE=; [ ! -f "$META/env/$ID" ] || RELEASE_ENV_FILE="--env-file=$META/env/$ID""#
+
+    /// The engine's `--env-file` of every container of the release.
+    public func envFileText(_ environment: ReleaseEnvironment) throws(ShipitError) -> String {
+        try environment.engineFile()
     }
 
     /// The env file's place on the host, when the config has one.
@@ -114,7 +136,8 @@ public struct ImageStrategy: ReleaseStrategy {
         NAME="$APP-$ID"
         if ! eng container inspect "$NAME" >/dev/null 2>&1; then
           eng image inspect "$REF" >/dev/null 2>&1 || fail \(ScriptExit.imageMissing) "image $REF is not on this host any more"
-          out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.digest=${REF##*@}" \(createArgs) "$REF" 2>&1) || fail \(ScriptExit.createFailed) "create failed: $(short "$out")"
+          \(releaseEnvArgument)
+          out=$(eng create --name "$NAME" --label "shipit.release=$ID" --label "shipit.digest=${REF##*@}" ${RELEASE_ENV_FILE:+"$RELEASE_ENV_FILE"} \(createArgs) "$REF" 2>&1) || fail \(ScriptExit.createFailed) "create failed: $(short "$out")"
         fi
         record_release
         """
@@ -170,7 +193,7 @@ public struct ImageStrategy: ReleaseStrategy {
             throw ShipitError("\(pull) resolved to different digests (the tag moved during the pull): \(seen)")
         }
         return ResolvedRelease(
-            id: Self.releaseID(tag: tag, digest: digest), input: input,
+            id: Self.releaseID(tag: tag, digest: digest, environment: envIdentity), input: input,
             imageReference: "\(image.name)@\(digest)", imageDigest: digest)
     }
 
@@ -288,7 +311,7 @@ public struct ImageStrategy: ReleaseStrategy {
                     else
                       eng rm -f "$APP-$id" \(traffic?.settings.slots.map { "\"$APP-$id-s\($0)\"" }.joined(separator: " ") ?? "") >/dev/null 2>&1 || true
                       eng rmi "$ref" >/dev/null 2>&1 || true
-                      rm -f "$FAILED/$id"
+                      rm -f "$FAILED/$id" "$META/env/$id"
                       echo "pruned=$id"
                     fi
                   done < "$IMAGE_RELEASES"

@@ -75,6 +75,7 @@ public struct Supervision: Sendable {
                     SLOTS=\(q(l.slots)); RELEASES=\(q(l.releases))
                     ID=; [ -n "$1" ] && [ -f "$SLOTS/$1.release" ] && read -r ID < "$SLOTS/$1.release"
                     [ -n "$ID" ] && [ -d "$RELEASES/$ID" ] || { echo "slot $1: no release to start (see $SLOTS/$1.release)" >&2; exit 1; }
+                    \(releaseEnv())
                     \(exports(env))
                     export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO=\(q(l.deployTo)) SHIPIT_RELEASE_PATH="$RELEASES/$ID"
                     export PORT="$1" SHIPIT_SLOT="$1" SHIPIT_PIDFILE="$SLOTS/$1.pid"
@@ -110,6 +111,7 @@ public struct Supervision: Sendable {
                     + """
                     cd -P \(q(l.current)) 2>/dev/null || { echo "role \(role.name): no current release in \(l.deployTo)" >&2; exit 1; }
                     ID=${PWD##*/}
+                    \(releaseEnv())
                     \(exports(env))
                     export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO=\(q(l.deployTo)) SHIPIT_RELEASE_PATH="$PWD"
                     export SHIPIT_ROLE=\(q(role.name)) SHIPIT_PIDFILE=\(q(pidFile))
@@ -160,6 +162,7 @@ public struct Supervision: Sendable {
                 launcherHeader("the app, from the release current names", unit: appUnit) + """
                     cd -P \(q(l.current)) 2>/dev/null || { echo "no current release in \(l.deployTo)" >&2; exit 1; }
                     ID=${PWD##*/}
+                    \(releaseEnv())
                     \(exports(env))
                     export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO=\(q(l.deployTo)) SHIPIT_RELEASE_PATH="$PWD"
                     export SHIPIT_PIDFILE=\(q(pidFile))
@@ -191,6 +194,11 @@ public struct Supervision: Sendable {
         # Written by every deploy's pre-flight: changes here do not last.
 
         """
+    }
+
+    /// The release's environment file (`env:`, `secrets:`), exported, before what shipit sets.
+    private func releaseEnv() -> String {
+        "E=\(q(layout.releaseEnvs))/\"$ID\"\n# shellcheck source=/dev/null\nif [ -f \"$E\" ]; then set -a; . \"$E\"; set +a; fi"
     }
 
     private func exports(_ env: [(String, String)]) -> String {

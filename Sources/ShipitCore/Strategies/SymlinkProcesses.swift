@@ -67,13 +67,26 @@ extension SymlinkStrategy {
             """
     }
 
-    /// The start environment as exports, with the release's own variables (`$ID`).
+    /// The start environment as exports, with the release's own variables (`$ID`): first its
+    /// environment file (`env:` and `secrets:`), then what shipit sets, which a config value
+    /// cannot override.
     private func startExports(host: String) -> ScriptText {
-        ScriptText(startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n"))
+        Self.sourceReleaseEnv
+            + ScriptText(startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n"))
             + """
             export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
             """
     }
+
+    /// Release `$ID`'s environment file, exported, when it has one.
+    static let sourceReleaseEnv: ScriptText = """
+        if [ -f "$META/env/$ID" ]; then
+          set -a
+          # shellcheck source=/dev/null
+          . "$META/env/$ID"
+          set +a
+        fi
+        """
 
     /// `command` (rendered shell text) in the serving release's directory with the environment
     /// `start` gets: `shipit exec --release current`, a console or a one-off task as the app sees it.
@@ -81,7 +94,7 @@ extension SymlinkStrategy {
         let d = ShellQuote.quote(layout.deployTo)
         return """
             D=\(d); cd "$D/current" 2>/dev/null || { echo "no current release in $D" >&2; exit 1; }
-            ID=$(pwd -P); ID=${ID##*/}; RELEASES="$D/releases"
+            ID=$(pwd -P); ID=${ID##*/}; RELEASES="$D/releases"; META="$D/.shipit"
             \(startExports(host: host).rendered())
             \(command)
             """

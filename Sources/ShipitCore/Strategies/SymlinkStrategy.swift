@@ -161,6 +161,11 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     public var migrationsFromImage: Bool { false }
 
+    /// Sourced by a shell (`set -a; . file`) before `start`, a role, a hook or `exec --release`.
+    public func envFileText(_ environment: ReleaseEnvironment) throws(ShipitError) -> String {
+        environment.shellFile
+    }
+
     static let needsArtifact = ShipitError.input("the symlink strategy ships an artifact (--from DIR or --ref GITREF)")
 
     public func requiredTools(host: String) -> [(tool: String, why: String)] {
@@ -258,7 +263,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
                       [ "$n" -le "$KEEP_RELEASES" ] && continue
                       [ "$r" = "$cur" ] || [ "$r" = "$KEEP_PREVIOUS" ] && continue
                       case "$nl$running$nl" in *"$nl$r$nl"*) continue ;; esac
-                      rm -rf "${RELEASES:?}/$r" "${FAILED:?}/$r" && echo "pruned=$r"
+                      rm -rf "${RELEASES:?}/$r" "${FAILED:?}/$r" "$META/env/$r" && echo "pruned=$r"
                     done
                     set +f; IFS=$oldifs
                     """ + t.standbyTimer + "release_lock")
@@ -281,7 +286,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
                 if [ -n "$KEEP_FAILED" ]; then
                   [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
                 else
-                  current_id; cur=$CUR; [ "${cur##*/}" = "$ID" ] || rm -rf "${RELEASES:?}/$ID"
+                  current_id; cur=$CUR; [ "${cur##*/}" = "$ID" ] || rm -rf "${RELEASES:?}/$ID" "$META/env/$ID"
                 fi
                 release_lock
                 """)

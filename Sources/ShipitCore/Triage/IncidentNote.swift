@@ -26,6 +26,7 @@ public enum IncidentNote {
         if let id = r.likelyChange, let e = r.changes.entries.first(where: { $0.attempt == id }) {
             var change =
                 "\(e.operation) of \(e.release) at \(UTCTime.short(e.time)) by \(e.by), \(e.outcome) [attempt \(e.attempt)]"
+            if e.configOnly { change += "; config-only release (same code)" }
             if !e.configChanges.isEmpty { change += "; config: \(e.configChanges.joined(separator: "; "))" }
             if !e.migrations.isEmpty { change += "; migrations: \(e.migrations.joined(separator: ", "))" }
             lines.append("- **Recent change (most likely related):** \(change)")

@@ -14,7 +14,7 @@ enum MigrationGate {
         let host = settings.migrationHost(in: config)
         guard let set = await load(&run, release, settings: settings, host: host) else { return false }
         let cmds = MigrationCommands(layout: config.layout, settings: settings)
-        let r = await run.step("migrations check", on: [host], running: cmds.status())
+        let r = await run.step("migrations check", on: [host], running: cmds.status(releaseID: release.id))
         guard let result = r[host], result.ok else {
             _ = run.record(r, step: "preflight")
             return false

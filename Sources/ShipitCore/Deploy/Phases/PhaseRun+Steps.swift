@@ -38,7 +38,9 @@ extension PhaseRun {
 
     /// Runs a remote script and turns a non-zero exit into its `error=` line (or stderr tail).
     /// `stdinPath`: a local file streamed on the command's stdin (an upload without SFTP).
-    func remote(_ host: String, _ command: RemoteCommand, stdinPath: String? = nil) async -> StepResult {
+    func remote(_ host: String, _ command: RemoteCommand, stdinPath: String? = nil, stdin: Data? = nil) async
+        -> StepResult
+    {
         var command = command
         // Before the deadline, no command may outlive it (a hung start must not hang the
         // pipeline); the rollback and closing scripts after it get their own time.
@@ -48,7 +50,9 @@ extension PhaseRun {
         }
         do {
             let r: ExecResult
-            if let stdinPath {
+            if let stdin {
+                r = try await context.transport.run(host, command, stdin: stdin)
+            } else if let stdinPath {
                 r = try await context.transport.run(host, command, stdinPath: stdinPath)
             } else {
                 r = try await context.transport.run(host, command)

@@ -24,7 +24,8 @@ struct PreflightPhase: PhaseRunner {
         {
             // The artifact rides on the pre-flight's channel, taken once the host's checks and lock
             // passed: one exec per host instead of two.
-            let warms = p.warmsEarly
+            // With a release environment, nothing starts before its file is on the host.
+            let warms = p.config.resolvedEnv == nil ? p.warmsEarly : { @Sendable _ in false }
             found = await p.lockingPreflight(stdinPath: a.path) { host in
                 strategy.preflightCarrying(lock, artifact: a, warm: warms(host), host: host)
                     ?? strategy.preflight(lock, deploying: input, inventory: false, host: host)
@@ -46,6 +47,7 @@ struct PreflightPhase: PhaseRunner {
             return .failed
         }
         p.apply(.release(release))
+        guard await writeEnvironment(&p, release) else { return .failed }
         if let digest = release.imageDigest, case .imageTag(let tag) = input {
             p.notify(
                 DeployNotice(
@@ -57,6 +59,25 @@ struct PreflightPhase: PhaseRunner {
             }
         }
         return await MigrationGate.check(&p, release) ? .done : .failed
+    }
+
+    /// The release's environment file on every host, before its migrations, warm-up or start.
+    func writeEnvironment(_ p: inout PhaseRun, _ release: ResolvedRelease) async -> Bool {
+        let file: ReleaseEnvFile?
+        do throws(ShipitError) {
+            file = try ReleaseEnvFile.make(p.strategy, releaseID: release.id, environment: p.config.resolvedEnv)
+        } catch {
+            p.apply(.allFailed(step: "config", error: error.message))
+            return false
+        }
+        guard let file else { return true }
+        let now = p
+        let results = await p.step("config", on: p.config.hosts) { host in
+            var r = await now.remote(host, file.command, stdin: file.contents)
+            if r.ok { r.note = "the release's environment written (\(now.config.resolvedEnv?.entries.count ?? 0) values)" }
+            return r
+        }
+        return p.record(results, step: "config").isEmpty
     }
 }
 

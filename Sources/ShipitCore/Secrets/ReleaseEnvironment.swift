@@ -1,0 +1,64 @@
+import Crypto
+import FoundationEssentials
+
+/// The environment of one release, resolved: `env:` values and `secrets:` values by name. It goes
+/// to each host as the release's env file (0600, outside the release directory) and, as keyed
+/// fingerprints, into the ledger, so `changes` can say which value changed without holding any.
+public struct ReleaseEnvironment: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public var secret: Bool
+    }
+
+    /// Sorted by name.
+    public let entries: [Entry]
+
+    public init(_ entries: [Entry]) { self.entries = entries.sorted { $0.name < $1.name } }
+
+    public var secretValues: [String] { entries.filter(\.secret).map(\.value) }
+
+    /// For a POSIX shell (`set -a; . file`): one `NAME='value'` per variable, each value quoted.
+    public var shellFile: String {
+        entries.map { "\($0.name)=\(ShellQuote.quote($0.value))\n" }.joined()
+    }
+
+    /// For a container engine's `--env-file`: `NAME=value` lines, taken literally. A value with a
+    /// newline cannot be written there: refused, naming the variable.
+    public func engineFile() throws(ShipitError) -> String {
+        if let e = entries.first(where: { $0.value.contains("\n") || $0.value.contains("\r") }) {
+            throw ShipitError.input(
+                "\(e.secret ? "secrets" : "env").\(e.name): a value with a line break cannot go into a container's env file"
+            )
+        }
+        return entries.map { "\($0.name)=\($0.value)\n" }.joined()
+    }
+
+    /// What the ledger records for each secret: an HMAC-SHA256 of its name and value under the
+    /// ledger's own random key (`fingerprintKey`), 16 hex digits. A plain hash of a secret could be
+    /// checked against guesses by anyone who reads the ledger; this needs the key as well.
+    public func fingerprints(key: Data) -> [String: String] {
+        var out: [String: String] = [:]
+        for e in entries where e.secret { out[e.name] = Self.fingerprint(key: key, e.name + "\0" + e.value) }
+        return out
+    }
+
+    /// The whole environment's fingerprint (names, values, which are secret), 8 hex digits: what
+    /// tells two releases of the same image apart when only their config differs.
+    public func identity(key: Data) -> String {
+        String(
+            Self.fingerprint(
+                key: key, entries.map { "\($0.secret ? "s" : "e")\0\($0.name)\0\($0.value)\0" }.joined()
+            ).dropFirst("hmac-sha256:".count).prefix(8))
+    }
+
+    static func fingerprint(key: Data, _ text: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: key))
+        let digits = Array("0123456789abcdef")
+        return "hmac-sha256:" + String(mac.prefix(8).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+    }
+
+    /// The ledger's settings keys for this environment: secrets by fingerprint (`env.*` is in the
+    /// config's own settings already).
+    public static func settingsKey(secret name: String) -> String { "secrets.\(name).value" }
+}
