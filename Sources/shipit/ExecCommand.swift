@@ -104,6 +104,7 @@ struct ExecCommand: AsyncParsableCommand {
         let targets = try HostSelection(hosts: hostOptions.hosts, roles: roles, host: host).execTargets(
             configFile: config, stage: stage, inRelease: release != nil)
         let (hosts, cfg) = (targets.hosts, targets.config)
+        await cfg?.resolveSecretsForMasking(warn: Console.shared.err)
         let settings = try hostOptions.apply(to: targets.connection)
         try settings.validate()
         try settings.checkHostNames(hosts)

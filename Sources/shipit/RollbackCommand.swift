@@ -20,6 +20,7 @@ struct RollbackCommand: AsyncParsableCommand {
         try run.checkFlags()
         Signals.install()
         let config = try common.load(wholeHosts: true)
+        await config.resolveSecretsForMasking(warn: Console.shared.err)
         if let to, !RollbackTarget.isDigest(to) { try Names.identifier(to, field: "--to") }
         var options = Deployment.Options()
         options.reason = "rollback"

@@ -14,6 +14,18 @@ extension DeployConfig {
         return c
     }
 
+    /// For a command that shows hosts' text (exec, logs, triage, rollback): the secrets resolved
+    /// only so their values are masked in what it prints. A source that fails is a warning here:
+    /// an operator reading logs at 3 a.m. must not be stopped by a vault that does not answer.
+    public func resolveSecretsForMasking(warn: (String) -> Void) async {
+        guard !releaseEnv.secrets.isEmpty else { return }
+        var settings = releaseEnv
+        settings.env = []
+        do { _ = try await SecretResolver.resolve(settings, directory: FilePath.directory(of: file)) } catch {
+            warn("warning: \(error.message): that secret's value is masked only where its form is recognised")
+        }
+    }
+
     /// What the ledger records of the resolved environment, with the ledger's fingerprint key:
     /// each secret's keyed fingerprint in the settings (so a changed value is a changed config),
     /// and the whole environment's identity (an image release with another config is another

@@ -28,11 +28,22 @@ public struct ReleaseEnvSettings: Sendable, Equatable {
         public var source: Source
         /// Seconds a command may take.
         public var timeout: Double
+
+        public init(name: String, source: Source, timeout: Double) {
+            self.name = name
+            self.source = source
+            self.timeout = timeout
+        }
     }
 
     public struct Value: Sendable, Equatable {
         public var name: String
         public var value: String
+
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
     }
 
     /// Sorted by name.

@@ -9,6 +9,12 @@ public struct ReleaseEnvironment: Sendable, Equatable {
         public var name: String
         public var value: String
         public var secret: Bool
+
+        public init(name: String, value: String, secret: Bool) {
+            self.name = name
+            self.value = value
+            self.secret = secret
+        }
     }
 
     /// Sorted by name.
