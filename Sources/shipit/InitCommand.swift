@@ -60,11 +60,7 @@ struct InitCommand: ParsableCommand {
         template.strategy = kind
         template.user = user
         template.port = port
-        if kind == .image {
-            template.image = image
-        } else if image != nil {
-            throw ShipitError.input("--image: only for --strategy image")
-        }
+        template.image = image
         try template.validate()
 
         let files =

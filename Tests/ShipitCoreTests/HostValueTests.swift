@@ -67,6 +67,30 @@ struct HostValueTests {
         #expect(!HostValue.isValid("x; rm -rf /", as: HostValue.shape(of: "role.worker.ok")))
     }
 
+    /// The facts the traffic switch, the supervisor and triage print, as real hosts print them.
+    @Test func resourceAndSwitchFactsHaveTheirShapes() {
+        let good: [(String, String)] = [
+            ("load.1", "0.15"), ("load.5", "12.00"), ("fds.max", "9223372036854775807"), ("fds.used", "1344"),
+            ("mem.total_kb", "16314204"), ("mem.available_kb", "9120044"), ("disk.used_pct", "45"),
+            ("inodes.used_pct", "3"), ("cpus", "8"), ("reused", "1"), ("proxy", "deferred"),
+            ("proxy.reconciled", "8082"), ("standby.until", "8081 1765012345"),
+            ("supervisor.retired", "shipit-demo"),
+        ]
+        for (key, value) in good {
+            #expect(HostValue.isValid(value, as: HostValue.shape(of: key)), "\(key)=\(value)")
+        }
+        let bad: [(String, String)] = [
+            ("load.1", "1e3"), ("load.1", "nan"), ("load.1", "0.1.2"), ("load.1", "."), ("load.1", "-"),
+            ("load.5", "1."), ("fds.max", String(repeating: "9", count: 33)), ("mem.total_kb", "1.5"),
+            ("disk.used_pct", "45%"), ("standby.until", "8081"), ("standby.until", "8081  1765012345"),
+            ("standby.until", "8081 soon"), ("proxy", "running; id"), ("supervisor.retired", "a b"),
+            ("reused", "yes"), ("proxy.reconciled", "$(id)"),
+        ]
+        for (key, value) in bad {
+            #expect(!HostValue.isValid(value, as: HostValue.shape(of: key)), "\(key)=\(value)")
+        }
+    }
+
     /// The real thing: a host script (run by a real shell) that answers with hostile values. The
     /// parsed output holds none of them, and says which was refused.
     @Test func aRealShellsHostileAnswersAreRefusedByTheParser() throws {

@@ -5,8 +5,9 @@ import Testing
 @testable import ShipitCore
 
 /// Every kind of host script shipit renders (symlink and image, with and without the traffic
-/// switch in both proxy modes, with role processes; migrations, logs, triage, check) checked by
-/// Debian's `shellcheck` as POSIX sh, and each shell function defined once per script.
+/// switch in both proxy modes, with role processes; migrations, logs, triage, check, `exec
+/// --release current`) checked by Debian's `shellcheck` as POSIX sh, and each shell function
+/// defined once per script.
 @Suite("every host script passes shellcheck", .serialized)
 struct ShellcheckTests {
     static let lock = LockRequest(info: "holder=run-1\npid=1", waitSeconds: 1, staleHolders: ["run-0"])
@@ -92,6 +93,15 @@ struct ShellcheckTests {
         return out
     }
 
+    /// `shipit exec --release current`'s wrapper around a command, on every host (symlink only: an
+    /// image's release runs in its container).
+    func execScripts(_ config: DeployConfig) throws -> [(String, String)] {
+        guard config.strategy == .symlink else { return [] }
+        return try config.hosts.map {
+            ("exec-current", try CurrentRelease.command("bin/console --version", host: $0, config: config))
+        }
+    }
+
     static let variants: [(String, String)] = [
         ("symlink", ""), ("image", ""),
         ("symlink", "traffic: {proxy: nginx, standby: 60}"),
@@ -108,13 +118,15 @@ struct ShellcheckTests {
     @Test(arguments: 0..<variants.count)
     func everyScriptPassesShellcheck(variant: Int) async throws {
         let (strategy, traffic) = Self.variants[variant]
-        let commands = try scripts(try config(strategy: strategy, traffic: traffic))
+        let config = try config(strategy: strategy, traffic: traffic)
+        let commands = try scripts(config)
         #expect(commands.count > 20)
+        let texts = commands.map { ($0.step.map(\.rawValue) ?? "none", $0.rendered) } + (try execScripts(config))
         let dir = Local.tempDir("shellcheck-run")
         var files: [String] = []
-        for (i, c) in commands.enumerated() {
-            let file = dir + "/\(i)-\(c.step.map(\.rawValue) ?? "none").sh"
-            try c.rendered.write(toFile: file, atomically: true, encoding: .utf8)
+        for (i, (name, text)) in texts.enumerated() {
+            let file = dir + "/\(i)-\(name).sh"
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
             files.append(file)
         }
         // POSIX sh, warnings and errors. Left out: SC2034 (every script gets the whole layout as

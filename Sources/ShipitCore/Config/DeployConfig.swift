@@ -4,8 +4,6 @@ import ShipitSupport
 /// The validated contents of shipit.yml (plus a stage overlay). Every key is documented in
 /// docs/configuration.md.
 public struct DeployConfig: Sendable {
-    public enum Strategy: String, Sendable { case symlink, image }
-
     public var file: String
     public var app: String
     public var stage: String?

@@ -17,10 +17,10 @@ public struct DeployRequest: Sendable {
     public init(strategy: DeployConfig.Strategy, from: String?, ref: String?, tag: String?, dryRun: Bool = false) throws
     {
         if dryRun, from == nil, ref == nil, tag == nil {
-            kind = .placeholder(image: strategy == .image)
+            kind = .placeholder(image: strategy.deploysImageTag)
             return
         }
-        if strategy == .image {
+        if strategy.deploysImageTag {
             guard let tag, from == nil, ref == nil else {
                 throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref")
             }

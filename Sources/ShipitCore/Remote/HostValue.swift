@@ -12,6 +12,12 @@ public enum HostValue {
         /// A whole number, e.g. a count, a pid, an exit status, KB (an optional leading `-`); empty
         /// where there is none yet (`slot.active=` before the first switch).
         case integer
+        /// A number that may have a fraction, e.g. a load average (`0.15`) (an optional leading
+        /// `-`, at most 32 characters); empty where there is none.
+        case decimal
+        /// `count` whole numbers, each one space apart, none empty: a slot and a time
+        /// (`standby.until=8082 1765012345`).
+        case integers(count: Int)
         /// A lock holder: an attempt id (empty: a lock file without one).
         case holder
         /// One plain word, shown only: a role's pid or container name (`role.NAME.ok=`).
@@ -49,6 +55,10 @@ public enum HostValue {
         case .releaseID(let emptyAllowed): return value.isEmpty ? emptyAllowed : isReleaseID(value)
         case .digest: return isDigest(value)
         case .integer: return value.isEmpty || isInteger(value)
+        case .decimal: return value.isEmpty || isDecimal(value)
+        case .integers(let count):
+            let f = value.split(separator: " ", omittingEmptySubsequences: false)
+            return f.count == count && f.allSatisfy { isInteger(String($0)) }
         case .holder: return value.isEmpty || isPlainWord(value, max: 128)
         case .word: return isPlainWord(value, max: 255)
         case .slotLine:
@@ -104,6 +114,13 @@ public enum HostValue {
     static func isInteger(_ s: String) -> Bool {
         let digits = s.hasPrefix("-") ? s.utf8.dropFirst() : s.utf8[...]
         return !digits.isEmpty && digits.count <= 18 && digits.allSatisfy { (0x30...0x39).contains($0) }
+    }
+
+    static func isDecimal(_ s: String) -> Bool {
+        let unsigned = s.hasPrefix("-") ? s.utf8.dropFirst() : s.utf8[...]
+        let parts = unsigned.split(separator: 0x2E, maxSplits: 1, omittingEmptySubsequences: false)
+        return !unsigned.isEmpty && s.utf8.count <= 32
+            && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { (0x30...0x39).contains($0) } }
     }
 
     static func isPlainWord(_ s: String, max: Int) -> Bool {

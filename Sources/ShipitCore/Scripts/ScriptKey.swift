@@ -21,6 +21,14 @@ public enum ScriptKey: String, CaseIterable, Sendable {
     case stoppedSlot = "stopped.slot"
     case proxyAdoptedMS = "proxy.adopted.ms"
     case proxyRetiredMS = "proxy.retired.ms"
+    /// A warm-up that found the release already running on its slot.
+    case reused
+    /// What the pre-flight did about the proxy: `running`, `deferred`, `started` or `system`.
+    case proxy
+    /// The slot the proxy was pointed at again, when the upstream and the recorded switch disagreed.
+    case proxyReconciled = "proxy.reconciled"
+    /// `SLOT EPOCH`: when the warm standby on that slot is stopped (`traffic.standby: SECONDS`).
+    case standbyUntil = "standby.until"
     // The supervisor: `systemd` or `none` (what a pre-flight found; what the host's last one
     // recorded, in the inventory), why `auto` found none, what could not be enabled, a failed
     // question to systemctl. Each unit's state is `unit.KIND=` (`unit.slot`, `unit.proxy`,
@@ -29,6 +37,8 @@ public enum ScriptKey: String, CaseIterable, Sendable {
     case supervisorWhy = "supervisor.why"
     case supervisorWarning = "supervisor.warning"
     case supervisorError = "supervisor.error"
+    /// The unit prefix whose units a host without a supervisor no longer starts at boot.
+    case supervisorRetired = "supervisor.retired"
     // `shipit check`: whether systemd is the host's init, the answer of the manager shipit's units
     // would run under, whether the deploy user lingers, and what `--fix` did about it.
     case supervisorInit = "supervisor.init"
@@ -43,6 +53,14 @@ public enum ScriptKey: String, CaseIterable, Sendable {
     case diskMount = "disk.mount"
     case cpus
     case fdsUsed = "fds.used"
+    // Triage's resource facts, from df, /proc/meminfo, /proc/loadavg and /proc/sys/fs/file-nr.
+    case diskUsedPercent = "disk.used_pct"
+    case inodesUsedPercent = "inodes.used_pct"
+    case memTotalKB = "mem.total_kb"
+    case memAvailableKB = "mem.available_kb"
+    case load1 = "load.1"
+    case load5 = "load.5"
+    case fdsMax = "fds.max"
     // Migrations.
     case applied, mfile, mfiles
     case schemaError = "schema.error"
@@ -55,10 +73,15 @@ public enum ScriptKey: String, CaseIterable, Sendable {
             return .releaseID(emptyAllowed: false)
         case .digest: return .digest
         case .lockHolder, .lockStale: return .holder
-        case .supervisor, .supervisorInit, .linger: return .word
+        case .supervisor, .supervisorInit, .linger, .proxy, .supervisorRetired: return .word
         case .changed, .slot, .slotActive, .warmExit, .diskKB, .diskAvailKB, .lockPID, .stoppedSlot, .cpus, .fdsUsed,
-            .proxyAdoptedMS, .proxyRetiredMS:
+            .proxyAdoptedMS, .proxyRetiredMS, .reused, .proxyReconciled, .diskUsedPercent, .inodesUsedPercent,
+            .memTotalKB, .memAvailableKB:
             return .integer
+        // Load averages have a fraction. `fds.max` is the kernel's file-max: LONG_MAX (19 digits)
+        // where systemd raised it, more digits than an integer value may have; triage only divides by it.
+        case .load1, .load5, .fdsMax: return .decimal
+        case .standbyUntil: return .integers(count: 2)
         default: return .text
         }
     }

@@ -61,7 +61,7 @@ public struct ShellFunction: Sendable, Hashable {
         append_history() { [ -z "$HISTORY_LINE" ] || printf '%s\\n' "$HISTORY_LINE" >> "$HISTORY" || true; }
         """)
 
-    /// `get_value NAME FILE`: a one-line file read into NAME (empty if absent), with builtins only
+    /// `getv NAME FILE`: a one-line file read into NAME (empty if absent), with builtins only
     /// (every fork costs the host a process start, on every host at once).
     public static let getValue = ShellFunction(
         "getv",

@@ -50,6 +50,7 @@ public struct ProjectTemplate: Sendable {
 
     /// Refuses what would not load, naming the flag, before anything is written.
     public func validate() throws {
+        if image != nil, strategy != .image { throw ShipitError.input("--image: only for --strategy image") }
         try Names.identifier(app, field: "--app")
         guard !hosts.isEmpty else { throw ShipitError.input("--hosts: at least one host is needed") }
         for h in hosts { try HostName.validate(h, field: "--hosts") }

@@ -191,10 +191,10 @@ public struct SymlinkStrategy: ReleaseStrategy {
             uses: [.appendHistory] + Supervision.functions
                 + (roles.processes(on: host).isEmpty ? [] : RoleScript.processFunctions),
             """
-            [ -d "$RELEASES/$ID" ] || { echo "error=release $ID is not on this host"; exit \(ScriptExit.releaseMissing); }
+            [ -d "$RELEASES/$ID" ] || fail \(ScriptExit.releaseMissing) "release $ID is not on this host"
             current_id; prev=$CUR
             echo "previous=${prev##*/}"
-            ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || { echo "error=switch failed"; exit \(ScriptExit.switchFailed); }
+            ln -sfn "releases/$ID" "$CURRENT.tmp" && mv -T "$CURRENT.tmp" "$CURRENT" || fail \(ScriptExit.switchFailed) "switch failed"
             echo "switched=$ID"
             append_history
             [ ! -e "$FAILED/$ID" ] || rm -f "$FAILED/$ID"
@@ -323,7 +323,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
                   if [ -z "$cur" ]; then echo "files=no-current"
                   elif [ ! -f "$CURRENT/.shipit-manifest" ]; then echo "files=no-manifest"
                   else
-                    cd "$CURRENT" || exit 1
+                    cd "$CURRENT" || fail \(ScriptExit.releaseMissing) "cannot enter the current release ($CURRENT)"
                     bad=$(sha256sum -c --quiet .shipit-manifest 2>/dev/null | sed -n 's/: FAILED.*$//p')
                     # Added files: by count first, since a name may hold a newline (the manifest escapes it,
                     # `find` does not); the names are then listed for the operator.

@@ -128,7 +128,7 @@ public struct Triage: Sendable {
         func add(_ layer: TriageReport.Layer, _ check: String, _ detail: String) {
             found.append(.init(host: host, layer: layer, check: check, detail: redactor.redact(detail)))
         }
-        func num(_ k: String) -> Double? { out.first(k).flatMap(Double.init) }
+        func num(_ k: ScriptKey) -> Double? { out.first(k).flatMap(Double.init) }
 
         let release = out.first(.current).flatMap { $0.isEmpty ? nil : $0 }
         if release == nil { add(.process, "release", "no current release on this host") }
@@ -141,32 +141,32 @@ public struct Triage: Sendable {
         if let live, !live.ok { add(.health, "live", live.detail) }
         if let ready, !ready.ok { add(.health, "ready", ready.detail) }
 
-        let diskUsed = num("disk.used_pct")
+        let diskUsed = num(.diskUsedPercent)
         if let used = diskUsed, 100 - used < t.diskMinFreePercent {
             add(
                 .resources, "disk",
                 "\(out.first(.diskMount) ?? "/") is \(Int(used))% full (\(out.first(.diskAvailKB) ?? "?") KB free; threshold \(Int(t.diskMinFreePercent))% free)"
             )
         }
-        if let inodes = num("inodes.used_pct"), 100 - inodes < t.diskMinFreePercent {
+        if let inodes = num(.inodesUsedPercent), 100 - inodes < t.diskMinFreePercent {
             add(.resources, "inodes", "\(Int(inodes))% of inodes used")
         }
         var memPct: Double?
-        if let total = num("mem.total_kb"), let avail = num("mem.available_kb"), total > 0 {
+        if let total = num(.memTotalKB), let avail = num(.memAvailableKB), total > 0 {
             memPct = avail / total * 100
             if memPct! < t.memoryMinAvailablePercent {
                 add(.resources, "memory", String(cFormat: "%.1f%% of memory available", memPct!))
             }
         }
         var loadPer: Double?
-        if let l = num("load.1"), let cpus = num("cpus"), cpus > 0 {
+        if let l = num(.load1), let cpus = num(.cpus), cpus > 0 {
             loadPer = l / cpus
             if loadPer! > t.loadMaxPerCPU {
                 add(.resources, "load", String(cFormat: "load %.2f on %.0f CPUs", l, cpus))
             }
         }
         var fdPct: Double?
-        if let used = num("fds.used"), let max = num("fds.max"), max > 0 {
+        if let used = num(.fdsUsed), let max = num(.fdsMax), max > 0 {
             fdPct = used / max * 100
             if fdPct! > t.openFilesMaxPercent {
                 add(.resources, "open files", String(cFormat: "%.0f of %.0f file handles in use", used, max))
