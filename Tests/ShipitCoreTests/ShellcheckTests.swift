@@ -81,6 +81,8 @@ struct ShellcheckTests {
             }
         }
         out.append(try s.stage(release, host: "h1").command)
+        let env = ReleaseEnvironment([.init(name: "DATABASE_URL", value: "postgres://u:p@h/d", secret: true)])
+        out.append(try #require(try ReleaseEnvFile.make(s, releaseID: release.id, environment: env)).command)
         let m = try #require(config.migrations)
         let migrations = MigrationCommands(layout: config.layout, settings: m)
         out += [
@@ -93,11 +95,10 @@ struct ShellcheckTests {
         return out
     }
 
-    /// `shipit exec --release current`'s wrapper around a command, on every host (symlink only: an
-    /// image's release runs in its container).
+    /// `shipit exec --release current`'s wrapper around a command, on every host (in the release
+    /// directory, or in the serving container).
     func execScripts(_ config: DeployConfig) throws -> [(String, String)] {
-        guard config.strategy == .symlink else { return [] }
-        return try config.hosts.map {
+        try config.hosts.map {
             ("exec-current", try CurrentRelease.command("bin/console --version", host: $0, config: config))
         }
     }
