@@ -16,6 +16,7 @@ extension MigrationsCommand {
 
         func run() async throws {
             let config = try common.load()
+            await config.resolveSecretsForMasking(warn: Console.shared.err)
             guard let m = config.migrations else {
                 throw ShipitError.input("migrations: this config has no 'migrations' section")
             }

@@ -167,6 +167,25 @@ struct MigrationDeployTests {
         }
     }
 
+    /// DATABASE_URL as a secret of the release (no env_file): the migrations connect with the
+    /// value the deploy resolved, and `migrations status` afterwards with the serving release's.
+    @Test func aDatabaseURLSecretReplacesTheEnvFile() async throws {
+        let db = try DB()
+        try await db.sql("CREATE SCHEMA \(db.schema)")
+        let f = try DeployFixture(
+            extraYAML: "migrations:\n  dir: db/migrations\nsecrets:\n  DATABASE_URL: {env: SHIPIT_TEST_DB_URL}")
+        try await withCleanup({ await f.cleanUp() }) {
+            let env = ProcessInfo.processInfo.environment.merging(["SHIPIT_TEST_DB_URL": db.url]) { $1 }
+            let deploy = try await bin.run(config: f.configFile, ["deploy", "--from", f.release("v2")], environment: env)
+            #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+            #expect(try await db.sql("SELECT max(version) FROM shipit_schema_migrations") == "2")
+            let status = try await bin.run(config: f.configFile, ["migrations", "status"], environment: env)
+            #expect(status.status == 0, "\(status.stdout)\(status.stderr)")
+            #expect(status.stdout.contains("0002"), "\(status.stdout)")
+            #expect(!(deploy.stdout + deploy.stderr + status.stdout + status.stderr).contains(db.password))
+        }
+    }
+
     @Test func imageDeploysRunTheMigrationsTheImageCarries() async throws {
         let db = try DB()
         try await db.sql("CREATE SCHEMA \(db.schema)")

@@ -194,6 +194,22 @@ struct LedgerTests {
         #expect(try await ledger.config(hash: "nope") == nil)
     }
 
+    /// The key secrets' fingerprints are keyed with: random, made once, the same for every later run.
+    @Test(arguments: TestStore.allCases) func theFingerprintKeyIsMadeOnceAndKept(store: TestStore) async throws {
+        let ledger = try await store.make()
+        let key = try await ledger.fingerprintKey()
+        #expect(key.count == 32 && Set(key).count > 4)
+        #expect(try await ledger.fingerprintKey() == key)
+        let other = try await store.make()
+        #expect(try await other.fingerprintKey() != key)
+        if let sqlite = ledger as? SQLiteLedger {
+            // Beside the ledger, private, and read back by the next process that opens it.
+            let attributes = try FileManager.default.attributesOfItem(atPath: sqlite.path + ".key")
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+            #expect(try await SQLiteLedger(path: sqlite.path).fingerprintKey() == key)
+        }
+    }
+
     @Test(arguments: TestStore.allCases) func marksAttemptsOfAKilledProcessInterrupted(store: TestStore) async throws {
         let ledger = try await store.make()
         // A real process, killed with SIGKILL: its pid is then dead.

@@ -66,6 +66,27 @@ struct ReleaseEnvTests {
         #expect(c.migrations?.envFile == nil)
     }
 
+    /// The dry run names the environment and where each secret comes from, and resolves nothing.
+    @Test func theDryRunShowsNamesAndSourcesNeverRunningASource() throws {
+        let marker = Local.tempDir("dry-secret") + "/ran"
+        let c = try parse(
+            """
+            health: {port: 8080}
+            env: {LOG_LEVEL: info}
+            secrets: {DATABASE_URL: {command: "touch \(marker); echo x"}}
+            """)
+        let dir = Local.tempDir("dry-rel")
+        try "x".write(toFile: dir + "/app", atomically: true, encoding: .utf8)
+        let a = try Artifact.build(from: .directory(dir), workDir: Local.tempDir("dry-work"))
+        let plan = DryRunPlan.render(c, input: .artifact(a), lockWaitSeconds: 0)
+        #expect(plan.contains("LOG_LEVEL (env), DATABASE_URL (secret: command)"), "\(plan)")
+        #expect(
+            plan.contains(
+                "# order: secrets resolved on this machine → preflight on every host → the release's environment file on every host →"
+            ), "\(plan)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test func resolvesEachKindDroppingOneTrailingNewline() async throws {
         let dir = Local.tempDir("secrets")
         try "from-a-file\n\n".write(toFile: dir + "/f", atomically: true, encoding: .utf8)

@@ -21,8 +21,10 @@ public enum DryRunPlan {
         let hooks = Hooks(directory: config.hooksDir)
         func hook(_ name: String) -> String { hooks.exists(name) ? "hook \(name) (\(config.hooksDir)/\(name))" : "" }
         let migrationHost = config.migrations.map { $0.migrationHost(in: config) }
+        let env = config.releaseEnv
         let order = [
-            hook("pre-flight"), "preflight on every host",
+            hook("pre-flight"), env.secrets.isEmpty ? "" : "secrets resolved on this machine",
+            "preflight on every host", env.isEmpty ? "" : "the release's environment file on every host",
             "\(strategy.stageStep == "upload" ? "extract" : strategy.stageStep) on every host",
             migrationHost.map { "migrations on \($0) (status, lint, then each pending file)" } ?? "",
             hook("pre-switch"),
@@ -34,6 +36,13 @@ public enum DryRunPlan {
         lines.append(
             "# on failure after a switch: rollback of every switched host"
                 + (hooks.exists("on-rollback") ? ", then hook on-rollback" : ""))
+        if !env.isEmpty {
+            // Names and sources only: a dry run resolves nothing.
+            lines.append(
+                "# environment of the release (.shipit/env/<release>, 0600; values on stdin, never in a command): "
+                    + (env.env.map { "\($0.name) (env)" } + env.secrets.map { "\($0.name) (secret: \($0.source.kind))" })
+                    .joined(separator: ", "))
+        }
         func add(_ title: String, _ command: RemoteCommand) {
             lines.append("# \(title)\n" + redactor.redact(command.rendered))
         }
