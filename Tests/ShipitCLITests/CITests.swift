@@ -75,30 +75,11 @@ struct CITests {
         }
     }
 
-    /// The local receiver (scripts/webhook-receiver.py) on a free loopback port.
     func receiver(secret: String, delay: Double = 0) throws -> (Process, Int, String) {
-        let port = Int.random(in: 30000...31000)
-        let out = Local.tempDir("hooks") + "/received.jsonl"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = [
-            hosts.repoRoot + "/scripts/webhook-receiver.py", "--port", String(port), "--secret", secret, "--out", out,
-            "--delay", String(delay),
-        ]
-        // Never the test runner's own pipes: a receiver left running would hold them open.
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return (p, port, out)
+        try WebhookReceiver.start(secret: secret, delay: delay, hosts: hosts)
     }
 
-    func waitListening(_ port: Int) async throws {
-        for _ in 0..<50 {
-            if (try? await Local.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"])) != nil { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw TestFailure("receiver not listening on \(port)")
-    }
+    func waitListening(_ port: Int) async throws { try await WebhookReceiver.waitListening(port) }
 
     @Test func signedNotificationsAtStartAndEndVerifiedByARealReceiver() async throws {
         let (p, port, out) = try receiver(secret: "s3cret-hook-key")

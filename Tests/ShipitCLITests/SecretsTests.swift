@@ -36,7 +36,11 @@ struct SecretsTests {
                 ["pass", "init", "secrets@example.invalid"],
                 environment: ProcessInfo.processInfo.environment.merging(env) { $1 })
             _ = try await Local.run(["age-keygen", "-o", dir + "/age.key"])
+            // A secret with a name and a value no pattern recognises: only masking by value hides it.
+            try await setPass("app/word", Self.word)
         }
+
+        static let word = "zebra-quartz-\(UUID().uuidString.prefix(8).lowercased())"
 
         /// `pass insert` of `value` (replacing).
         func setPass(_ name: String, _ value: String) async throws {
@@ -70,6 +74,7 @@ struct SecretsTests {
           DATABASE_URL: {command: "\(s.passCommand("app/database_url"))"}
           API_TOKEN: {command: "\(s.ageCommand("token.age"))"}
           FROM_CI: {env: SHIPIT_TEST_CI_SECRET}
+          PLAIN_WORD: {command: "\(s.passCommand("app/word"))"}
         \(traffic ? "traffic: {proxy: nginx, drain: 1}" : "")
         """
     }
@@ -133,10 +138,12 @@ struct SecretsTests {
             // What an operator runs afterwards, each with --json where it has one.
             let exec = try await bin.run(
                 config: f.configFile,
-                ["exec", "--release", "current", "--", "sh", "-c", "echo \"db=$DATABASE_URL token=$API_TOKEN\""],
+                ["exec", "--release", "current", "--", "sh", "-c", "echo \"db=$DATABASE_URL token=$API_TOKEN word=$PLAIN_WORD\""],
                 environment: env)
             #expect(exec.status == 0, "\(exec.stderr)")
-            #expect(exec.stdout.contains("db=***") && exec.stdout.contains("token=***"), "\(exec.stdout)")
+            #expect(
+                exec.stdout.contains("db=***") && exec.stdout.contains("token=***") && exec.stdout.contains("word=***"),
+                "\(exec.stdout)")
             for args in [
                 ["exec", "--json", "--", "sh", "-c", "printf '%s\\n' \"$(cat \(f.deployTo)/.shipit/env/\(id))\""],
                 ["logs", "--since", "1h"], ["triage"], ["triage", "--json"], ["changes"], ["changes", "--json"],
@@ -147,7 +154,7 @@ struct SecretsTests {
             }
             seen += (try? String(contentsOfFile: summary, encoding: .utf8)) ?? ""
             seen += try ledgerBytes(f)
-            for (name, value) in [("DATABASE_URL", db), ("API_TOKEN", token), ("FROM_CI", ci)] {
+            for (name, value) in [("DATABASE_URL", db), ("API_TOKEN", token), ("FROM_CI", ci), ("PLAIN_WORD", Stores.word)] {
                 #expect(!seen.contains(value), "\(name) leaked")
                 #expect(!seen.contains(SecretValuesForTest.urlEncoded(value)), "\(name) leaked URL-encoded")
             }
@@ -223,6 +230,60 @@ struct SecretsTests {
                 config: f.configFile, ["deploy", "--from", f.release("v1")], environment: env2)
             #expect(r2.status == ShipitExit.usage.rawValue)
             #expect(r2.stderr.contains("secrets.FROM_CI (env): SHIPIT_TEST_CI_SECRET is not set"), "\(r2.stderr)")
+        }
+    }
+
+    /// Text from a host that holds a secret: the start command's output (kept in the ledger's
+    /// step record) and a role's failing status (the host's error, in the output, the ledger and
+    /// a webhook's body) show it masked.
+    @Test func aSecretInAFailureIsMaskedInTheOutputTheLedgerAndAWebhook() async throws {
+        let s = try Stores()
+        let hook = try WebhookReceiver.start(secret: "hook-key-1234")
+        let hosts = TestHosts.current
+        let f = try DeployFixture(
+            extraYAML: Self.yaml(s) + """
+
+                notify:
+                  - {url: "http://127.0.0.1:\(hook.port)/h", secret_env: SHIPIT_TEST_HOOK_KEY}
+                roles:
+                  leaky:
+                    cmd: sleep 600
+                    status: echo "status says word=$PLAIN_WORD"; exit 1
+                    stop_timeout: 1
+                """, roles: [hosts.hosts[0]: ["web", "leaky"]])
+        try await withCleanup({
+            hook.process.terminate()
+            await f.cleanUp()
+            s.remove()
+        }) {
+            try await WebhookReceiver.waitListening(hook.port)
+            try await s.setUp()
+            let token = "tok-\(UUID().uuidString.prefix(12))"
+            try await s.setAge("token.age", token)
+            try await s.setPass("app/database_url", "postgres://u:pw-\(UUID().uuidString.prefix(6))@db/app")
+            let broken = Local.tempDir("leaky")
+            try await Local.run(["cp", "-a", f.release("v1") + "/.", broken])
+            try "echo \"cannot start: word=$PLAIN_WORD\" >&2\nexit 1\n".write(
+                toFile: broken + "/start.sh", atomically: true, encoding: .utf8)
+            let env = ProcessInfo.processInfo.environment.merging([
+                "SHIPIT_TEST_CI_SECRET": "ci-value-1234", "SHIPIT_TEST_HOOK_KEY": "hook-key-1234",
+            ]) { $1 }
+            let bin = ShipitBinary(hosts: f.hosts)
+            let r = try await bin.run(config: f.configFile, ["deploy", "--from", broken], environment: env)
+            #expect(r.status != 0)
+            #expect(try ledgerBytes(f).contains("cannot start: word=***"))
+            let role = try await bin.run(config: f.configFile, ["deploy", "--from", f.release("v1")], environment: env)
+            #expect(role.status != 0)
+            #expect(role.stdout.contains("status says word=***"), "\(role.stdout)")
+            // The receiver may write its line after it answered.
+            var received = ""
+            for _ in 0..<50 where !received.contains("status says") {
+                received = (try? String(contentsOfFile: hook.out, encoding: .utf8)) ?? ""
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(received.contains("status says word=***"), "\(received)")
+            let seen = r.stdout + r.stderr + role.stdout + role.stderr + received + (try ledgerBytes(f))
+            #expect(!seen.contains(token) && !seen.contains(Stores.word))
         }
     }
 
