@@ -89,12 +89,10 @@ public struct ImageStrategy: ReleaseStrategy {
     /// `$RELEASE_ENV_FILE`: the engine's `--env-file=` argument for release `$ID` when it has an
     /// environment file, else empty (used as `${RELEASE_ENV_FILE:+"$RELEASE_ENV_FILE"}`).
     static let releaseEnvArgument =
-        #"RELEASE_ENV_FILE=; [ ! -f "$META/env/$ID" ] || RELEASE_ENV_FILE="--env-file=$META/env/$ID""#
+        #"RELEASE_ENV_FILE=; [ ! -f "$META/env/$ID.engine" ] || RELEASE_ENV_FILE="--env-file=$META/env/$ID.engine""#
 
-    /// The engine's `--env-file` of every container of the release.
-    public func envFileText(_ environment: ReleaseEnvironment) throws(ShipitError) -> String {
-        try environment.engineFile()
-    }
+    /// Every container of the release gets the engine's `--env-file`.
+    public var containerEnvFile: Bool { true }
 
     /// The env file's place on the host, when the config has one.
     var remoteEnvFile: String? { image.envFile == nil ? nil : layout.envFile(app: app) }
@@ -311,7 +309,7 @@ public struct ImageStrategy: ReleaseStrategy {
                     else
                       eng rm -f "$APP-$id" \(traffic?.settings.slots.map { "\"$APP-$id-s\($0)\"" }.joined(separator: " ") ?? "") >/dev/null 2>&1 || true
                       eng rmi "$ref" >/dev/null 2>&1 || true
-                      rm -f "$FAILED/$id" "$META/env/$id"
+                      rm -f "$FAILED/$id" "$META/env/$id" "$META/env/$id.engine"
                       echo "pruned=$id"
                     fi
                   done < "$IMAGE_RELEASES"

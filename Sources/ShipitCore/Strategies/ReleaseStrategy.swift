@@ -73,9 +73,10 @@ public protocol ReleaseStrategy: Sendable {
     /// Where the migrate step reads the files: the release directory, or the copy taken out of the
     /// image into `.shipit/migrations-<id>/`.
     var migrationsFromImage: Bool { get }
-    /// The release's environment file as this strategy's processes read it (a shell's `.`, or a
-    /// container engine's `--env-file`).
-    func envFileText(_ environment: ReleaseEnvironment) throws(ShipitError) -> String
+    /// Whether its processes read the release's environment from a container engine's
+    /// `--env-file` (`.shipit/env/<id>.engine`, made on the host from the shell file that every
+    /// host-side script reads).
+    var containerEnvFile: Bool { get }
     /// Atomic switch to `releaseID` and start it; prints `previous=` and `switched=`.
     func switchTo(releaseID: String, host: String, historyLine: String) -> RemoteCommand
     /// The traffic switch's operations (warm-up on the idle slot, the proxy switch); nil without a

@@ -161,10 +161,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     public var migrationsFromImage: Bool { false }
 
-    /// Sourced by a shell (`set -a; . file`) before `start`, a role, a hook or `exec --release`.
-    public func envFileText(_ environment: ReleaseEnvironment) throws(ShipitError) -> String {
-        environment.shellFile
-    }
+    /// Its processes read the shell file (`set -a; . file`): `start`, roles, `exec --release`.
+    public var containerEnvFile: Bool { false }
 
     static let needsArtifact = ShipitError.input("the symlink strategy ships an artifact (--from DIR or --ref GITREF)")
 
