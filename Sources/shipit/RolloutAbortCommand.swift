@@ -18,6 +18,8 @@ struct RolloutAbortCommand: AsyncParsableCommand {
     func run() async throws {
         try run.checkFlags()
         Signals.install()
-        try await run.resume(try common.load(wholeHosts: true), mode: .abort, json: common.json)
+        let config = try common.load(wholeHosts: true)
+        await config.resolveSecretsForMasking(warn: Console.shared.err)
+        try await run.resume(config, mode: .abort, json: common.json)
     }
 }

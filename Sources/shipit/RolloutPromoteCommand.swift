@@ -18,6 +18,8 @@ struct RolloutPromoteCommand: AsyncParsableCommand {
     func run() async throws {
         try run.checkFlags()
         Signals.install()
-        try await run.resume(try common.load(wholeHosts: true), mode: .promote, json: common.json)
+        let config = try common.load(wholeHosts: true)
+        await config.resolveSecretsForMasking(warn: Console.shared.err)
+        try await run.resume(config, mode: .promote, json: common.json)
     }
 }

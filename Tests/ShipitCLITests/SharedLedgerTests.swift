@@ -66,9 +66,12 @@ struct SharedLedgerTests {
                 target.passwordFile!,
             ]
 
+            // The key secrets' fingerprints were keyed with goes along.
+            let key = try await SQLiteLedger(path: sqlitePath, create: false).fingerprintKey()
             let once = try await bin.run(args)
             #expect(once.status == 0, "\(once.stderr)")
             #expect(once.stdout.contains("copied 2 attempt(s)"))
+            #expect(once.stdout.contains("copied the fingerprint key"), "\(once.stdout)")
             let twice = try await bin.run(args)
             #expect(
                 twice.stdout.contains("copied 0 attempt(s) with 0 step(s)") && twice.stdout.contains("2 already there"))
@@ -78,6 +81,7 @@ struct SharedLedgerTests {
             let a = try await source.attempts(LedgerQuery())
             let b = try await dest.attempts(LedgerQuery())
             #expect(a == b)
+            #expect(try await dest.fingerprintKey() == key)
             for attempt in a {
                 let sa = try await source.steps(attemptID: attempt.id).map {
                     [$0.host ?? "-", $0.step, $0.status, $0.message ?? ""]

@@ -61,6 +61,19 @@ struct ReleaseEnvTests {
         #expect(e.contains(expected), "\(e)")
     }
 
+    /// A stage overlay replaces a secret's source whole (another kind of source, not two), and
+    /// merges env values key by key.
+    @Test func aStageOverlayReplacesASecretsSource() throws {
+        let dir = Local.tempDir("overlay")
+        try (Self.base + "env: {A: base, B: base}\nsecrets: {DB: {command: pass show db}, K: {env: K}}\n").write(
+            toFile: dir + "/shipit.yml", atomically: true, encoding: .utf8)
+        try "env: {B: staging}\nsecrets: {DB: {env: STAGING_DB}}\n".write(
+            toFile: dir + "/shipit.staging.yml", atomically: true, encoding: .utf8)
+        let c = try DeployConfig.load(file: dir + "/shipit.yml", stage: "staging")
+        #expect(c.releaseEnv.env.map { "\($0.name)=\($0.value)" } == ["A=base", "B=staging"])
+        #expect(c.releaseEnv.secrets.map(\.source) == [.environment("STAGING_DB"), .environment("K")])
+    }
+
     @Test func migrationsWithoutAnEnvFileUseTheReleasesDatabaseURL() throws {
         let c = try parse("secrets: {DATABASE_URL: {env: DB}}\nmigrations: {dir: db}")
         #expect(c.migrations?.envFile == nil)

@@ -158,14 +158,17 @@ extension DeployConfig {
         }
     }
 
-    /// The stage file over the base: mappings merge key by key, anything else is replaced.
-    static func merge(_ base: YAMLNode, _ overlay: YAMLNode) -> YAMLNode {
+    /// The stage file over the base: mappings merge key by key, anything else is replaced. A
+    /// secret's source is replaced whole (a stage that reads it from another kind of source must
+    /// not end up with two).
+    static func merge(_ base: YAMLNode, _ overlay: YAMLNode, path: [String] = []) -> YAMLNode {
+        if path.count == 2 && path[0] == "secrets" { return overlay }
         guard case .mapping(let b) = base, case .mapping(let o) = overlay else { return overlay }
         func same(_ x: YAMLNode, _ y: YAMLNode) -> Bool { x.string != nil && x.string == y.string }
         var pairs: [(key: YAMLNode, value: YAMLNode)] = []
         for (k, v) in b.pairs {
             if let ov = o.pairs.first(where: { same($0.key, k) })?.value {
-                pairs.append((k, merge(v, ov)))
+                pairs.append((k, merge(v, ov, path: path + [k.string ?? ""])))
             } else {
                 pairs.append((k, v))
             }

@@ -125,14 +125,23 @@ extension RunDriver {
     }
 
     /// The config keys that differ from the previous attempt's (redacted, as the ledger keeps them).
+    /// A run that resolved no secrets (a rollback) records no fingerprints: the newest ones of the
+    /// attempts before stand in for them, so that is no change.
     func configChanges(since start: Date) async -> [String] {
         guard let ledger = context.ledger,
-            let before = try? await ledger.attempts(
-                LedgerQuery(to: start, app: config.app, stage: .some(config.stage), limit: 1)
-            ).last,
+            let recent = try? await ledger.attempts(
+                LedgerQuery(to: start, app: config.app, stage: .some(config.stage), limit: 20)),
+            let before = recent.last,
             before.configHash != config.configHash,
-            let old = try? await ledger.config(hash: before.configHash)
+            let configs = try? await ledger.configs(hashes: Array(Set(recent.map(\.configHash)))),
+            let old = configs[before.configHash]
         else { return [] }
-        return TimelineBuilder.diff(old, context.redactor.redact(settings: config.settings))
+        var known: [String: String] = [:]
+        for a in recent {
+            known.merge((configs[a.configHash] ?? [:]).filter { TimelineBuilder.isSecretFingerprint($0.key) }) { $1 }
+        }
+        let new = TimelineBuilder.filled(context.redactor.redact(settings: config.settings), known)
+        let filledOld = TimelineBuilder.filled(old, known)
+        return filledOld == new ? [] : TimelineBuilder.diff(filledOld, new)
     }
 }

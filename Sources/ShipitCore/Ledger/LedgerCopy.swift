@@ -8,6 +8,9 @@ public enum LedgerCopy {
         public var copied = 0
         public var skipped = 0
         public var steps = 0
+        /// The source's fingerprint key went with it (secrets' fingerprints stay comparable), or
+        /// the target had another one already (nil: the source had none).
+        public var keyCopied: Bool?
     }
 
     public static func copy(from source: Ledger, to target: PostgresLedger, progress: (Int) -> Void = { _ in })
@@ -17,6 +20,9 @@ public enum LedgerCopy {
         let attempts = try await source.attempts(LedgerQuery())
         let configs = try await source.configs(hashes: Array(Set(attempts.map(\.configHash))))
         for (hash, settings) in configs { try await target.saveConfig(hash: hash, settings: settings) }
+        if let sqlite = source as? SQLiteLedger, let key = sqlite.existingFingerprintKey() {
+            result.keyCopied = try await target.adoptFingerprintKey(key)
+        }
         for (i, a) in attempts.enumerated() {
             try await target.exec("BEGIN")
             do {

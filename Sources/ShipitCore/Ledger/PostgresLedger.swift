@@ -108,6 +108,15 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         return key
     }
 
+    /// Takes `key` as this ledger's fingerprint key unless it has one; whether it is the key now.
+    public func adoptFingerprintKey(_ key: Data) async throws -> Bool {
+        let digits = Array("0123456789abcdef")
+        let hex = String(key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+        try await exec("CREATE TABLE IF NOT EXISTS {s}fingerprint_key (id integer PRIMARY KEY CHECK (id = 1), key text NOT NULL)")
+        try await exec("INSERT INTO {s}fingerprint_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [hex])
+        return try await fingerprintKey() == key
+    }
+
     func migrate() async throws {
         try await exec("CREATE SCHEMA IF NOT EXISTS \"\(target.schema)\"")
         try await exec("BEGIN")

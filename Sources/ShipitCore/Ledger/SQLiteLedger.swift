@@ -49,6 +49,11 @@ public final class SQLiteLedger: Ledger {
         try FingerprintKey.file(path + ".key")
     }
 
+    /// The key, if a run made one (nothing is created).
+    public func existingFingerprintKey() -> Data? {
+        (try? String(contentsOfFile: path + ".key", encoding: .utf8)).flatMap { FingerprintKey.bytes(hex: $0.trimmed()) }
+    }
+
     /// Applies the migrations not yet recorded, each in its own transaction. The table keeps the
     /// name GRDB gave it, so ledgers written by earlier versions of shipit upgrade in place.
     static func migrate(_ db: SQLiteDatabase) throws {

@@ -39,6 +39,9 @@ public enum SecretResolver {
         return ReleaseEnvironment(entries)
     }
 
+    /// A value larger than this is a mistake (a whole file printed), not a secret.
+    static let maximumBytes = 1 << 20
+
     static func value(
         of secret: ReleaseEnvSettings.Secret, directory: String, environment: [String: String]
     ) async throws(ShipitError) -> String {
@@ -53,6 +56,9 @@ public enum SecretResolver {
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw ShipitError.input("\(what): cannot read \(path)")
+            }
+            guard data.count <= maximumBytes else {
+                throw ShipitError.input("\(what): \(path) is larger than \(maximumBytes / 1024) KiB")
             }
             guard let text = String(data: data, encoding: .utf8) else {
                 throw ShipitError.input("\(what): \(path) is not UTF-8 text")
@@ -82,8 +88,11 @@ public enum SecretResolver {
         let argv = ["timeout", "-k", "2", String(timeout), "/bin/sh", "-c", script, errFile, directory]
         let status: Int32
         let out: String
-        do { (status, out) = try await LocalProcess.runStatusDetached(argv, keepTail: 1 << 20) } catch {
+        do { (status, out) = try await LocalProcess.runStatusDetached(argv) } catch {
             throw ShipitError.input("\(what): cannot run it: \(error)")
+        }
+        guard out.utf8.count <= maximumBytes else {
+            throw ShipitError.input("\(what): the command printed more than \(maximumBytes / 1024) KiB")
         }
         guard status == 0 else {
             // What a failed command printed on its standard output is never shown: it may be part of a value.
