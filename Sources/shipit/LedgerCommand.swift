@@ -55,7 +55,8 @@ struct LedgerCommand: AsyncParsableCommand {
                 "copied \(r.copied) attempt(s) with \(r.steps) step(s) from \(path) to \(target.display); \(r.skipped) already there"
             )
             switch r.keyCopied {
-            case true?: Console.shared.out("copied the fingerprint key (\(path).key): secrets' fingerprints stay comparable")
+            case true?:
+                Console.shared.out("copied the fingerprint key (\(path).key): secrets' fingerprints stay comparable")
             case false?:
                 Console.shared.err(
                     "warning: \(target.display) has another fingerprint key: each secret shows as changed once, at its next deploy"

@@ -13,7 +13,8 @@ struct ImageSecretsTests {
     }
 
     @Test func aSecretReachesTheContainerAndAChangedOneIsANewReleaseThatRollsBack() async throws {
-        let f = try ImageFixture(extraYAML: "env: {MODE: from-config}\nsecrets: {API_TOKEN: {env: SHIPIT_TEST_IMG_SECRET}}")
+        let f = try ImageFixture(
+            extraYAML: "env: {MODE: from-config}\nsecrets: {API_TOKEN: {env: SHIPIT_TEST_IMG_SECRET}}")
         try await withCleanup({ await f.cleanUp() }) {
             let bin = ShipitBinary(hosts: f.hosts)
             // Quotes, a command substitution, spaces: the container gets the value exactly, and no

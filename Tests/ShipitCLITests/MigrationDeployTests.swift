@@ -176,7 +176,8 @@ struct MigrationDeployTests {
             extraYAML: "migrations:\n  dir: db/migrations\nsecrets:\n  DATABASE_URL: {env: SHIPIT_TEST_DB_URL}")
         try await withCleanup({ await f.cleanUp() }) {
             let env = ProcessInfo.processInfo.environment.merging(["SHIPIT_TEST_DB_URL": db.url]) { $1 }
-            let deploy = try await bin.run(config: f.configFile, ["deploy", "--from", f.release("v2")], environment: env)
+            let deploy = try await bin.run(
+                config: f.configFile, ["deploy", "--from", f.release("v2")], environment: env)
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
             #expect(try await db.sql("SELECT max(version) FROM shipit_schema_migrations") == "2")
             let status = try await bin.run(config: f.configFile, ["migrations", "status"], environment: env)

@@ -120,7 +120,8 @@ struct SecretsTests {
                 "GITHUB_OUTPUT": f.dir + "/output",
             ]) { $1 }
             let bin = ShipitBinary(hosts: f.hosts)
-            let deploy = try await bin.run(config: f.configFile, ["deploy", "--from", f.release("v1")], environment: env)
+            let deploy = try await bin.run(
+                config: f.configFile, ["deploy", "--from", f.release("v1")], environment: env)
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
             let id = try await f.currentRelease(f.targets[0])
             var seen = deploy.stdout + deploy.stderr
@@ -129,16 +130,21 @@ struct SecretsTests {
                 #expect(try await appHas(f, h, "API_TOKEN", token), "\(h)")
                 #expect(try await appHas(f, h, "FROM_CI", ci), "\(h)")
                 #expect(try await appHas(f, h, "LOG_LEVEL", "info"), "\(h)")
-                let mode = try await f.sh(h, "stat -c '%a %U' \(f.deployTo)/.shipit/env/\(id) \(f.deployTo)/.shipit/env")
+                let mode = try await f.sh(
+                    h, "stat -c '%a %U' \(f.deployTo)/.shipit/env/\(id) \(f.deployTo)/.shipit/env")
                 #expect(mode == "600 \(f.hosts.user)\n700 \(f.hosts.user)\n", "\(h): \(mode)")
                 // Outside the release: verify checks the code only.
-                #expect(try await f.sh(h, "grep -rlF \(ShellQuote.quote(token)) \(f.deployTo)/releases | wc -l") == "0\n")
+                #expect(
+                    try await f.sh(h, "grep -rlF \(ShellQuote.quote(token)) \(f.deployTo)/releases | wc -l") == "0\n")
                 seen += try await f.sh(h, "cat \(f.deployTo)/.shipit/history.jsonl \(f.deployTo)/.shipit/start.log")
             }
             // What an operator runs afterwards, each with --json where it has one.
             let exec = try await bin.run(
                 config: f.configFile,
-                ["exec", "--release", "current", "--", "sh", "-c", "echo \"db=$DATABASE_URL token=$API_TOKEN word=$PLAIN_WORD\""],
+                [
+                    "exec", "--release", "current", "--", "sh", "-c",
+                    "echo \"db=$DATABASE_URL token=$API_TOKEN word=$PLAIN_WORD\"",
+                ],
                 environment: env)
             #expect(exec.status == 0, "\(exec.stderr)")
             #expect(
@@ -154,7 +160,9 @@ struct SecretsTests {
             }
             seen += (try? String(contentsOfFile: summary, encoding: .utf8)) ?? ""
             seen += try ledgerBytes(f)
-            for (name, value) in [("DATABASE_URL", db), ("API_TOKEN", token), ("FROM_CI", ci), ("PLAIN_WORD", Stores.word)] {
+            for (name, value) in [
+                ("DATABASE_URL", db), ("API_TOKEN", token), ("FROM_CI", ci), ("PLAIN_WORD", Stores.word),
+            ] {
                 #expect(!seen.contains(value), "\(name) leaked")
                 #expect(!seen.contains(SecretValuesForTest.urlEncoded(value)), "\(name) leaked URL-encoded")
             }
@@ -177,13 +185,15 @@ struct SecretsTests {
             let old = "postgres://app:old-\(UUID().uuidString.prefix(8))@db/app"
             let new = "postgres://app:new-\(UUID().uuidString.prefix(8))@db/app"
             try await s.setPass("app/database_url", old)
-            let first = try await bin.run(config: f.configFile, ["deploy", "--from", f.release("v1")], environment: env)
+            let first = try await bin.run(
+                config: f.configFile, ["deploy", "--from", f.release("v1")], environment: env)
             #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
             let firstID = try await f.currentRelease(f.targets[0])
 
             // Rotated at the source; the same directory deployed again.
             try await s.setPass("app/database_url", new)
-            let second = try await bin.run(config: f.configFile, ["deploy", "--from", f.release("v1")], environment: env)
+            let second = try await bin.run(
+                config: f.configFile, ["deploy", "--from", f.release("v1")], environment: env)
             #expect(second.status == 0, "\(second.stdout)\(second.stderr)")
             let secondID = try await f.currentRelease(f.targets[0])
             #expect(secondID != firstID)
@@ -309,7 +319,8 @@ struct SecretsTests {
             let load = try LoadGenerator(targets: f.targets, port: f.port)
             let rotated = "postgres://a:second-\(UUID().uuidString.prefix(6))@db/app"
             try await s.setPass("app/database_url", rotated)
-            let again = try await bin.run(config: f.configFile, ["deploy", "--from", f.release("v1")], environment: env)
+            let again = try await bin.run(
+                config: f.configFile, ["deploy", "--from", f.release("v1")], environment: env)
             let r = try await load.finish()
             #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
             #expect(r.failed == 0, "\(r.errors)")
@@ -322,6 +333,8 @@ struct SecretsTests {
 /// The URL-encoded form of a value, as a leak in a URL would show it (RFC 3986 unreserved kept).
 enum SecretValuesForTest {
     static func urlEncoded(_ s: String) -> String {
-        s.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")) ?? s
+        s.addingPercentEncoding(
+            withAllowedCharacters: CharacterSet(
+                charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")) ?? s
     }
 }

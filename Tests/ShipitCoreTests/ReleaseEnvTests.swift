@@ -151,7 +151,9 @@ struct ReleaseEnvTests {
         let dir = Local.tempDir("envfile")
         try env.shellFile.write(toFile: dir + "/env", atomically: true, encoding: .utf8)
         for (i, v) in hostile.enumerated() {
-            let out = try await Local.run(["sh", "-c", "set -a; . \"$1\"; set +a; printf '%s' \"$V\(i)\"", "sh", dir + "/env"])
+            let out = try await Local.run([
+                "sh", "-c", "set -a; . \"$1\"; set +a; printf '%s' \"$V\(i)\"", "sh", dir + "/env",
+            ])
             #expect(out == v, "V\(i)")
         }
         #expect(!FileManager.default.fileExists(atPath: "/tmp/pwned-env"))
@@ -187,7 +189,7 @@ struct ReleaseEnvTests {
         let encoded = value.addingPercentEncoding(
             withAllowedCharacters: CharacterSet(
                 charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"))!
-        #expect(r.redact("postgres://u:\(encoded)@h") .contains(encoded) == false)
+        #expect(r.redact("postgres://u:\(encoded)@h").contains(encoded) == false)
         #expect(r.redact(settings: ["notify.url": "x\(value)"]) == ["notify.url": "x***"])
     }
 

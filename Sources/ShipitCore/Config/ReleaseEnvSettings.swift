@@ -69,7 +69,8 @@ extension ReleaseEnvSettings {
         var s = ReleaseEnvSettings()
         func checkName(_ name: String, _ r: YAMLReader) throws {
             guard RemoteCommand.isValidEnvName(name) else {
-                throw r.fail("'\(name)' is not an environment variable name (letters, digits and _, not starting with a digit)")
+                throw r.fail(
+                    "'\(name)' is not an environment variable name (letters, digits and _, not starting with a digit)")
             }
             guard !reserved(name) else { throw r.fail("\(name) is set by shipit itself (PORT and SHIPIT_*)") }
         }
@@ -98,7 +99,9 @@ extension ReleaseEnvSettings {
                 switch kind {
                 case "command": source = .command(text)
                 case "env":
-                    guard RemoteCommand.isValidEnvName(text) else { throw v.fail("'\(text)' is not an environment variable name") }
+                    guard RemoteCommand.isValidEnvName(text) else {
+                        throw v.fail("'\(text)' is not an environment variable name")
+                    }
                     source = .environment(text)
                 default: source = .file(DeployConfig.expand(text, relativeTo: baseDir))
                 }

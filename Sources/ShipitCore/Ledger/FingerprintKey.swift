@@ -32,7 +32,9 @@ enum FingerprintKey {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if fd >= 0 {
             let text = newHex() + "\n"
-            let ok = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, text.utf8.count) == text.utf8.count }
+            let ok = text.utf8CString.withUnsafeBufferPointer {
+                write(fd, $0.baseAddress, text.utf8.count) == text.utf8.count
+            }
             close(fd)
             guard ok else {
                 unlink(path)
@@ -50,6 +52,8 @@ enum FingerprintKey {
             }
             usleep(20_000)
         }
-        throw ShipitError("the fingerprint key \(path) is not 64 hex digits: remove it (fingerprints recorded with it will all show as changed once)")
+        throw ShipitError(
+            "the fingerprint key \(path) is not 64 hex digits: remove it (fingerprints recorded with it will all show as changed once)"
+        )
     }
 }

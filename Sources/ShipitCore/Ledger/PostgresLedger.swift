@@ -99,9 +99,11 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     /// deployer that shares the ledger compares the same fingerprints. Who can read that table can
     /// test guesses of a secret against its fingerprint; grant it like the secrets themselves.
     public func fingerprintKey() async throws -> Data {
-        try await exec("CREATE TABLE IF NOT EXISTS {s}fingerprint_key (id integer PRIMARY KEY CHECK (id = 1), key text NOT NULL)")
         try await exec(
-            "INSERT INTO {s}fingerprint_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [FingerprintKey.newHex()])
+            "CREATE TABLE IF NOT EXISTS {s}fingerprint_key (id integer PRIMARY KEY CHECK (id = 1), key text NOT NULL)")
+        try await exec(
+            "INSERT INTO {s}fingerprint_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+            [FingerprintKey.newHex()])
         guard let hex = try await run("SELECT key FROM {s}fingerprint_key WHERE id = 1").text(0, 0),
             let key = FingerprintKey.bytes(hex: hex)
         else { throw ShipitError("ledger \(location): no valid fingerprint key") }
@@ -112,7 +114,8 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     public func adoptFingerprintKey(_ key: Data) async throws -> Bool {
         let digits = Array("0123456789abcdef")
         let hex = String(key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
-        try await exec("CREATE TABLE IF NOT EXISTS {s}fingerprint_key (id integer PRIMARY KEY CHECK (id = 1), key text NOT NULL)")
+        try await exec(
+            "CREATE TABLE IF NOT EXISTS {s}fingerprint_key (id integer PRIMARY KEY CHECK (id = 1), key text NOT NULL)")
         try await exec("INSERT INTO {s}fingerprint_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [hex])
         return try await fingerprintKey() == key
     }

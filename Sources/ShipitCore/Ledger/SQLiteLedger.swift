@@ -51,7 +51,9 @@ public final class SQLiteLedger: Ledger {
 
     /// The key, if a run made one (nothing is created).
     public func existingFingerprintKey() -> Data? {
-        (try? String(contentsOfFile: path + ".key", encoding: .utf8)).flatMap { FingerprintKey.bytes(hex: $0.trimmed()) }
+        (try? String(contentsOfFile: path + ".key", encoding: .utf8)).flatMap {
+            FingerprintKey.bytes(hex: $0.trimmed())
+        }
     }
 
     /// Applies the migrations not yet recorded, each in its own transaction. The table keeps the

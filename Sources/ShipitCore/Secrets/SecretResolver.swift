@@ -22,7 +22,9 @@ public enum SecretResolver {
             for s in settings.secrets {
                 group.addTask {
                     do throws(ShipitError) {
-                        return (s.name, .success(try await value(of: s, directory: directory, environment: environment)))
+                        return (
+                            s.name, .success(try await value(of: s, directory: directory, environment: environment))
+                        )
                     } catch { return (s.name, .failure(error)) }
                 }
             }
@@ -35,7 +37,9 @@ public enum SecretResolver {
         SecretValues.register(results.compactMap { try? $0.1.get() })
         // The first failure by name, so the same config fails the same way every time.
         for (_, r) in results.sorted(by: { $0.0 < $1.0 }) { if case .failure(let e) = r { throw e } }
-        for (name, r) in results { if case .success(let v) = r { entries.append(.init(name: name, value: v, secret: true)) } }
+        for (name, r) in results {
+            if case .success(let v) = r { entries.append(.init(name: name, value: v, secret: true)) }
+        }
         return ReleaseEnvironment(entries)
     }
 
@@ -80,7 +84,8 @@ public enum SecretResolver {
         -> String
     {
         var template = Array((FilePath.temporaryDirectory + "/shipit-secret-XXXXXX").utf8CString)
-        guard let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
+        guard
+            let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
         else { throw ShipitError("\(what): cannot make a temporary directory") }
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let errFile = dir + "/stderr"
@@ -99,7 +104,8 @@ public enum SecretResolver {
             let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
             let why = status == 124 ? "timed out after \(Int(timeout)) s" : "exited \(status)"
             let detail = Redactor.standard.redact(String(err.trimmed().prefix(300)))
-            throw ShipitError.input("\(what): the command \(why)\(detail.isEmpty ? "" : ": " + TerminalText.visible(detail))")
+            throw ShipitError.input(
+                "\(what): the command \(why)\(detail.isEmpty ? "" : ": " + TerminalText.visible(detail))")
         }
         return out
     }

@@ -72,10 +72,11 @@ extension SymlinkStrategy {
     /// cannot override.
     private func startExports(host: String) -> ScriptText {
         Self.sourceReleaseEnv
-            + ScriptText(startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n"))
-            + """
-            export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
-            """
+            + ScriptText(
+                startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n"))
+                + """
+                export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
+                """
     }
 
     /// Release `$ID`'s environment file, exported, when it has one.

@@ -74,7 +74,9 @@ struct PreflightPhase: PhaseRunner {
         let now = p
         let results = await p.step("config", on: p.config.hosts) { host in
             var r = await now.remote(host, file.command, stdin: file.contents)
-            if r.ok { r.note = "the release's environment written (\(now.config.resolvedEnv?.entries.count ?? 0) values)" }
+            if r.ok {
+                r.note = "the release's environment written (\(now.config.resolvedEnv?.entries.count ?? 0) values)"
+            }
             return r
         }
         return p.record(results, step: "config").isEmpty
