@@ -70,6 +70,7 @@ struct DeployCommand: AsyncParsableCommand {
             }
             // Secrets before any host: a source that fails stops the run here, naming it.
             let config = try await config.resolvingEnvironment()
+            for w in config.unmaskedSecretWarnings { Console.shared.err(w) }
             let renderer = try run.renderer(config, json: common.json)
             renderer.notice(
                 DeployNotice(host: nil, step: "deploy", status: .info, message: request.describe(input, config: config))

@@ -27,7 +27,8 @@ struct Shipit: AsyncParsableCommand {
             var command = try parseAsRoot(arguments)
             if var async = command as? AsyncParsableCommand { try await async.run() } else { try command.run() }
         } catch let e as ShipitError {
-            Console.shared.err("shipit \(commandPath(arguments)): \(e.message)")
+            // Masked like every other line: an error may quote a host, a command or a secret.
+            Console.shared.err(Redactor.standard.redact("shipit \(commandPath(arguments)): \(e.message)"))
             exit(withError: ExitCode(e.exitCode.rawValue))
         } catch {
             let code = exitCode(for: error)
@@ -38,7 +39,7 @@ struct Shipit: AsyncParsableCommand {
             // an unknown flag) names the flag and exits 2 like every other usage error
             // (docs/exit-codes.md), not the parser's 64.
             let message = fullMessage(for: error)
-            if !message.isEmpty { Console.shared.err(message) }
+            if !message.isEmpty { Console.shared.err(Redactor.standard.redact(message)) }
             exit(withError: ExitCode(code == .validationFailure ? ShipitExit.usage.rawValue : code.rawValue))
         }
     }

@@ -10,19 +10,18 @@ public enum TimelineBuilder {
         var out: [Timeline.Entry] = []
         var lastHash = configBefore
         let seen = Set(history.values.flatMap { $0.map(\.attempt) })
-        // Secrets' fingerprints as last recorded: a run that resolved no secrets (a rollback)
-        // records none, which is not a change.
-        var known: [String: String] = [:]
         var lastCode: String?
-        if let b = configBefore, let c = configs[b] { known = c.filter { isSecretFingerprint($0.key) } }
+        var fill = SecretFill()
+        var last = configBefore.flatMap { configs[$0] }
+        if let last { fill.learn(last, release: nil) }
         for a in attempts {
             var changes: [String] = []
-            if let prev = lastHash, prev != a.configHash {
-                let old = configs[prev].map { filled($0, known) }
-                let new = configs[a.configHash].map { filled($0, known) }
-                if old == nil || old != new { changes = diff(old, new) }
+            let current = configs[a.configHash].map { fill.filled($0, release: a.releaseID) }
+            if lastHash != nil, lastHash != a.configHash, last == nil || last != current {
+                changes = diff(last, current)
             }
-            if let c = configs[a.configHash] { known.merge(c.filter { isSecretFingerprint($0.key) }) { $1 } }
+            if let current { fill.learn(current, release: a.releaseID) }
+            last = current
             lastHash = a.configHash
             let code = codeIdentity(a)
             let configOnly = a.operation == "deploy" && !changes.isEmpty && code != nil && code == lastCode
@@ -98,6 +97,25 @@ public enum TimelineBuilder {
     }
 
     static func isSecretFingerprint(_ key: String) -> Bool { key.hasPrefix("secrets.") && key.hasSuffix(".value") }
+
+    /// The secrets' fingerprints a run records only when it resolves them (a deploy): a run that
+    /// resolved none (a rollback) gets those of the deploy of the release it runs, or else the
+    /// newest known, so a rollback shows the secrets it brought back and nothing else.
+    struct SecretFill {
+        var known: [String: String] = [:]
+        var byRelease: [String: [String: String]] = [:]
+
+        func filled(_ config: [String: String], release: String) -> [String: String] {
+            TimelineBuilder.filled(config, byRelease[release] ?? known)
+        }
+
+        mutating func learn(_ config: [String: String], release: String?) {
+            let fps = config.filter { TimelineBuilder.isSecretFingerprint($0.key) }
+            guard !fps.isEmpty else { return }
+            known = fps
+            if let release { byRelease[release] = fps }
+        }
+    }
 
     /// `config` with the fingerprints `known` for secrets it names but did not resolve.
     static func filled(_ config: [String: String], _ known: [String: String]) -> [String: String] {

@@ -26,6 +26,13 @@ extension DeployConfig {
         }
     }
 
+    /// Secrets whose values are too short to be masked in output (a warning each).
+    public var unmaskedSecretWarnings: [String] {
+        (resolvedEnv?.entries ?? []).filter { $0.secret && $0.value.count < SecretValues.minimumLength }.map {
+            "warning: secrets.\($0.name): a value shorter than \(SecretValues.minimumLength) characters is not masked in output"
+        }
+    }
+
     /// What the ledger records of the resolved environment, with the ledger's fingerprint key:
     /// each secret's keyed fingerprint in the settings (so a changed value is a changed config),
     /// and the whole environment's identity (an image release with another config is another

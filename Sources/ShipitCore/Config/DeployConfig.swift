@@ -259,6 +259,14 @@ extension DeployConfig {
         }
         if let v = top["supervisor"] { config.supervisor = try SupervisorSettings.parse(v) }
         config.releaseEnv = try ReleaseEnvSettings.parse(env: top["env"], secrets: top["secrets"], baseDir: baseDir)
+        if let given = image?.env.keys,
+            let name = (config.releaseEnv.env.map(\.name) + config.releaseEnv.secrets.map(\.name)).first(where: {
+                given.contains($0)
+            })
+        {
+            // The container would get one of the two, silently.
+            throw (top["secrets"] ?? top["env"] ?? reader).fail("\(name) is also in image.env: give it in one place")
+        }
         if let r = top["rollout"] { config.rollout = try RolloutSettings.parse(r, health: health) }
         if let n = top["notify"] { config.notify = try NotifySettings.parse(n) }
         config.logs =

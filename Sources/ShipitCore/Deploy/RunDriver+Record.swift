@@ -136,12 +136,15 @@ extension RunDriver {
             let configs = try? await ledger.configs(hashes: Array(Set(recent.map(\.configHash)))),
             let old = configs[before.configHash]
         else { return [] }
-        var known: [String: String] = [:]
+        var fill = TimelineBuilder.SecretFill()
+        var filledOld = old
         for a in recent {
-            known.merge((configs[a.configHash] ?? [:]).filter { TimelineBuilder.isSecretFingerprint($0.key) }) { $1 }
+            guard let c = configs[a.configHash] else { continue }
+            let f = fill.filled(c, release: a.releaseID)
+            fill.learn(f, release: a.releaseID)
+            if a.id == before.id { filledOld = f }
         }
-        let new = TimelineBuilder.filled(context.redactor.redact(settings: config.settings), known)
-        let filledOld = TimelineBuilder.filled(old, known)
+        let new = fill.filled(context.redactor.redact(settings: config.settings), release: run.targetID)
         return filledOld == new ? [] : TimelineBuilder.diff(filledOld, new)
     }
 }

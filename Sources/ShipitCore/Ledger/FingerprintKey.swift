@@ -10,8 +10,11 @@ import ShipitSupport
 /// 32 bytes, written as 64 hex digits.
 enum FingerprintKey {
     static func newHex() -> String {
+        hex(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
+    }
+
+    static func hex(_ key: Data) -> String {
         let digits = Array("0123456789abcdef")
-        let key = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
         return String(key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
     }
 
@@ -42,6 +45,11 @@ enum FingerprintKey {
             }
         } else if errno != EEXIST {
             throw ShipitError("cannot create the fingerprint key \(path): \(POSIXFailure(operation: "open"))")
+        }
+        // Readable by its owner only, like the ledger (an older copy restored by CI may be wider).
+        chmod(path, 0o600)
+        guard access(path, R_OK) == 0 else {
+            throw ShipitError("cannot read the fingerprint key \(path): \(POSIXFailure(operation: "access"))")
         }
         // A key being written by another run right now: a moment later it is whole.
         for _ in 0..<50 {

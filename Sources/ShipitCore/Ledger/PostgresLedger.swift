@@ -83,6 +83,10 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         [
             "ALTER TABLE {s}attempts ADD COLUMN IF NOT EXISTS switched_hosts integer"
         ],
+        // Secrets' fingerprints: the ledger's own key (one row, made by the first run that needs it).
+        [
+            "CREATE TABLE IF NOT EXISTS {s}fingerprint_key (id integer PRIMARY KEY CHECK (id = 1), key text NOT NULL)"
+        ],
     ]
 
     func sql(_ text: String) -> String { text.replacing("{s}", with: s) }
@@ -100,8 +104,6 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     /// test guesses of a secret against its fingerprint; grant it like the secrets themselves.
     public func fingerprintKey() async throws -> Data {
         try await exec(
-            "CREATE TABLE IF NOT EXISTS {s}fingerprint_key (id integer PRIMARY KEY CHECK (id = 1), key text NOT NULL)")
-        try await exec(
             "INSERT INTO {s}fingerprint_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
             [FingerprintKey.newHex()])
         guard let hex = try await run("SELECT key FROM {s}fingerprint_key WHERE id = 1").text(0, 0),
@@ -112,11 +114,8 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
 
     /// Takes `key` as this ledger's fingerprint key unless it has one; whether it is the key now.
     public func adoptFingerprintKey(_ key: Data) async throws -> Bool {
-        let digits = Array("0123456789abcdef")
-        let hex = String(key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
         try await exec(
-            "CREATE TABLE IF NOT EXISTS {s}fingerprint_key (id integer PRIMARY KEY CHECK (id = 1), key text NOT NULL)")
-        try await exec("INSERT INTO {s}fingerprint_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [hex])
+            "INSERT INTO {s}fingerprint_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [FingerprintKey.hex(key)])
         return try await fingerprintKey() == key
     }
 

@@ -37,6 +37,11 @@ public struct ReleaseEnvironment: Sendable, Equatable {
                 "\(e.secret ? "secrets" : "env").\(e.name): a value with a line break cannot go into a container's env file"
             )
         }
+        // Engines read env files line by line with a 64 KiB line buffer.
+        if let e = entries.first(where: { $0.name.utf8.count + $0.value.utf8.count + 2 > 65536 }) {
+            throw ShipitError.input(
+                "\(e.secret ? "secrets" : "env").\(e.name): a value over 64 KiB cannot go into a container's env file")
+        }
         return entries.map { "\($0.name)=\($0.value)\n" }.joined()
     }
 

@@ -22,9 +22,10 @@ public enum SecretResolver {
             for s in settings.secrets {
                 group.addTask {
                     do throws(ShipitError) {
-                        return (
-                            s.name, .success(try await value(of: s, directory: directory, environment: environment))
-                        )
+                        let v = try await value(of: s, directory: directory, environment: environment)
+                        // Masked from now on: another secret's failing command may print it.
+                        SecretValues.register([v])
+                        return (s.name, .success(v))
                     } catch { return (s.name, .failure(error)) }
                 }
             }
@@ -36,7 +37,9 @@ public enum SecretResolver {
         // error messages that follow must not show them either.
         SecretValues.register(results.compactMap { try? $0.1.get() })
         // The first failure by name, so the same config fails the same way every time.
-        for (_, r) in results.sorted(by: { $0.0 < $1.0 }) { if case .failure(let e) = r { throw e } }
+        for (_, r) in results.sorted(by: { $0.0 < $1.0 }) {
+            if case .failure(let e) = r { throw ShipitError(Redactor.standard.redact(e.message), exitCode: e.exitCode) }
+        }
         for (name, r) in results {
             if case .success(let v) = r { entries.append(.init(name: name, value: v, secret: true)) }
         }
@@ -95,6 +98,9 @@ public enum SecretResolver {
         let out: String
         do { (status, out) = try await LocalProcess.runStatusDetached(argv) } catch {
             throw ShipitError.input("\(what): cannot run it: \(error)")
+        }
+        guard !out.unicodeScalars.contains("\u{FFFD}") else {
+            throw ShipitError.input("\(what): the command printed something that is not UTF-8 text")
         }
         guard out.utf8.count <= maximumBytes else {
             throw ShipitError.input("\(what): the command printed more than \(maximumBytes / 1024) KiB")

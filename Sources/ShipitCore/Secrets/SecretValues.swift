@@ -18,7 +18,9 @@ public enum SecretValues {
         for s in secrets where s.count >= minimumLength {
             forms.append(s)
             let encoded = percentEncoded(s)
-            if encoded != s { forms += [encoded, encoded.replacing("%20", with: "+")] }
+            if encoded != s { forms += [encoded, encoded.replacing("%20", with: "+"), percentEncoded(s, lowercase: true)] }
+            // As JSON text from a host shows it (a container's `inspect`, an app's JSON logs).
+            forms += jsonEscaped(s).filter { $0 != s }
             if s.contains("'") {
                 forms.append(s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: #"'\''"#))
             }
@@ -32,8 +34,8 @@ public enum SecretValues {
     }
 
     /// Every byte but RFC 3986's unreserved characters as `%XX`: how a value sits in a URL.
-    static func percentEncoded(_ s: String) -> String {
-        let hex = Array("0123456789ABCDEF")
+    static func percentEncoded(_ s: String, lowercase: Bool = false) -> String {
+        let hex = Array(lowercase ? "0123456789abcdef" : "0123456789ABCDEF")
         var out = ""
         for b in s.utf8 {
             switch b {
@@ -45,6 +47,47 @@ public enum SecretValues {
             }
         }
         return out
+    }
+
+    /// The forms JSON encoders give a string (without its quotes): quotes, backslashes and
+    /// control characters escaped; also `/` escaped (PHP); also every non-ASCII character as
+    /// `\uXXXX` (Python's default); also `<`, `>`, `&` as `\u003c`… (Go's).
+    static func jsonEscaped(_ s: String) -> [String] {
+        func escape(slash: Bool, ascii: Bool, html: Bool) -> String {
+            var out = ""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case "/" where slash: out += "\\/"
+                case "<" where html, ">" where html, "&" where html: out += unicodeEscape(u.value)
+                default:
+                    if u.value < 0x20 || (ascii && u.value > 0x7e) {
+                        if u.value > 0xffff {
+                            let v = u.value - 0x10000
+                            out += unicodeEscape(0xd800 + (v >> 10)) + unicodeEscape(0xdc00 + (v & 0x3ff))
+                        } else {
+                            out += unicodeEscape(u.value)
+                        }
+                    } else {
+                        out.unicodeScalars.append(u)
+                    }
+                }
+            }
+            return out
+        }
+        return [
+            escape(slash: false, ascii: false, html: false), escape(slash: true, ascii: false, html: false),
+            escape(slash: false, ascii: true, html: false), escape(slash: false, ascii: false, html: true),
+        ]
+    }
+
+    private static func unicodeEscape(_ v: UInt32) -> String {
+        let hex = Array("0123456789abcdef")
+        return "\\u" + String((0..<4).reversed().map { hex[Int((v >> (UInt32($0) * 4)) & 15)] })
     }
 
     /// What is registered now, longest first.

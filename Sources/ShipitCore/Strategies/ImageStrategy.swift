@@ -315,6 +315,12 @@ public struct ImageStrategy: ReleaseStrategy {
                   done < "$IMAGE_RELEASES"
                   mv "$IMAGE_RELEASES.new" "$IMAGE_RELEASES"
                 fi
+                # Environment files of releases no longer here (pruned, abandoned, a lost run's).
+                for f in "$META/env"/*; do
+                  [ -f "$f" ] || continue
+                  r=${f##*/}; r=${r%.part}; r=${r%.engine}
+                  awk -v id="$r" '$1 == id { found = 1 } END { exit !found }' "$IMAGE_RELEASES" 2>/dev/null || rm -f "$f"
+                done
                 """ + t.standbyTimer + "release_lock")
     }
 

@@ -13,6 +13,11 @@ public struct ReleaseEnvFile: Sendable {
     public let command: RemoteCommand
     public let contents: Data
 
+    /// Shell text for `sh -c '…' COMMAND ENV_FILE`: the env file's variables exported (when there
+    /// is one), then COMMAND run by a new shell. The release's environment reaches the app's own
+    /// shell only: a name in it (`ID`, `PATH`) cannot change the script that starts the app.
+    public static let runner = #"if [ -f "$1" ]; then set -a; . "$1"; set +a; fi; exec sh -c "$0""#
+
     /// nil without `env:` or `secrets:`.
     public static func make(_ strategy: ReleaseStrategy, releaseID: String, environment: ReleaseEnvironment?)
         throws(ShipitError) -> ReleaseEnvFile?
@@ -22,28 +27,34 @@ public struct ReleaseEnvFile: Sendable {
         if strategy.containerEnvFile {
             // A value an engine's env file cannot hold is refused before anything is written.
             _ = try environment.engineFile()
-            // Names are checked identifiers: safe as words of the script.
+            // Names are checked identifiers: safe as words of the script. The file's paths are
+            // positional parameters: a name in the environment (`ID`, `META`) cannot move them.
             let prints = environment.entries.map { "printf '%s=%s\\n' \($0.name) \"$\($0.name)\"" }
+            let convert = "set -a; . \"$1\"; set +a; exec >\"$2\" || exit 1; " + prints.joined(separator: "; ")
             engine = ScriptText(
                 """
-                # shellcheck source=/dev/null
-                if ! (umask 077; set -a; . "$META/env/$ID"; set +a
-                  { \(prints.joined(separator: "; ")); } > "$META/env/$ID.engine.part") || ! mv -f "$META/env/$ID.engine.part" "$META/env/$ID.engine"; then
+                if ! (umask 077; sh -c \(ShellQuote.quote(convert)) sh "$META/env/$ID" "$META/env/$ID.engine.part") || ! mv -f "$META/env/$ID.engine.part" "$META/env/$ID.engine"; then
                   rm -f "$META/env/$ID.engine.part"; fail \(ScriptExit.fileNotPlaced) "cannot write $META/env/$ID.engine"
                 fi
                 """)
         }
-        let layout = strategy.layout
-        let directory = HostScript(
-            .config, layout: layout, timeout: 60, uses: [.fail],
+        let contents = Data(environment.shellFile.utf8)
+        // One script reads its stdin into the file: complete (its length checked, as a channel cut
+        // short ends the input like a finished one), then renamed into place.
+        let write = HostScript(
+            .config, layout: strategy.layout, timeout: 60,
+            variables: [("ID", releaseID), ("ENV_BYTES", String(contents.count))], uses: [.fail],
             """
             mkdir -p "$META/env" && chmod 700 "$META/env" || fail \(ScriptExit.notWritable) "cannot make $META/env"
-            """)
-        let written = HostScript(
-            .config, layout: layout, timeout: 60, variables: [("ID", releaseID)], uses: [.fail],
-            engine + "echo \"config=written\"")
-        return ReleaseEnvFile(
-            command: directory.command.thenReceiving(written.command, stdinAt: layout.releaseEnv(releaseID)),
-            contents: Data(environment.shellFile.utf8))
+            if ! (umask 077 && cat > "$META/env/$ID.part"); then
+              rm -f "$META/env/$ID.part"; fail \(ScriptExit.fileNotPlaced) "cannot write $META/env/$ID (disk full?)"
+            fi
+            got=$(wc -c < "$META/env/$ID.part")
+            if [ "$got" -ne "$ENV_BYTES" ]; then
+              rm -f "$META/env/$ID.part"; fail \(ScriptExit.fileNotPlaced) "the release's environment arrived incomplete ($got of $ENV_BYTES bytes)"
+            fi
+            mv -f "$META/env/$ID.part" "$META/env/$ID" || fail \(ScriptExit.fileNotPlaced) "cannot write $META/env/$ID"
+            """ + engine + "echo \"config=written\"")
+        return ReleaseEnvFile(command: write.command, contents: contents)
     }
 }

@@ -77,7 +77,7 @@ public enum RoleScript {
           else
             # The session leader writes its own pid, then becomes the command: pid = process group.
             # shellcheck disable=SC2016 # expanded by the session leader's shell
-            ( cd "$RELEASES/$ID" && SHIPIT_ROLE=$1 SHIPIT_PIDFILE=$pf exec setsid sh -c 'echo $$ > "$SHIPIT_PIDFILE"; exec sh -c "$0"' "$2" ) </dev/null >>"$3" 2>&1 &
+            ( cd "$RELEASES/$ID" && SHIPIT_ROLE=$1 SHIPIT_PIDFILE=$pf exec setsid sh -c 'echo $$ > "$SHIPIT_PIDFILE"; \(ReleaseEnvFile.runner)' "$2" "$META/env/$ID" ) </dev/null >>"$3" 2>&1 &
           fi
           n=0; while [ ! -s "$pf" ] && [ "$n" -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
           [ -s "$pf" ] || fail \(ScriptExit.roleStartFailed) "role $1: its process did not start (see $3)"
@@ -96,7 +96,8 @@ public enum RoleScript {
           role_alive "$pid" || fail \(ScriptExit.roleCheckFailed) "role $1: its process is not running: $(short "$(tail -c 400 "$2" 2>/dev/null)")"
         }
         process_role_status() {
-          (cd "$CURRENT" && SHIPIT_ROLE=$1 SHIPIT_PID=$3 SHIPIT_PIDFILE="$META/roles/$1.pid" sh -c "$2" 2>&1 </dev/null)
+          # shellcheck disable=SC2016 # expanded by the status command's shell
+          (cd "$CURRENT" && SHIPIT_ROLE=$1 SHIPIT_PID=$3 SHIPIT_PIDFILE="$META/roles/$1.pid" sh -c '\(ReleaseEnvFile.runner)' "$2" "$META/env/${ID:-}" 2>&1 </dev/null)
         }
         """)
 

@@ -82,7 +82,7 @@ public struct Supervision: Sendable {
                     # systemd stopped whatever this unit ran before: a pid left in the file is stale.
                     rm -f "$SHIPIT_PIDFILE"
                     cd "$RELEASES/$ID" || exit 1
-                    exec sh -c \(q(start)) </dev/null >\(q(l.startLog)) 2>&1
+                    exec sh -c \(q(ReleaseEnvFile.runner)) \(q(start)) "$E" </dev/null >\(q(l.startLog)) 2>&1
                     """
             return (
                 "\(prefix)-slot@.service", ("slot.start", text),
@@ -120,7 +120,7 @@ public struct Supervision: Sendable {
                     echo $$ > "$SHIPIT_PIDFILE"
                     stopping=
                     trap 'stopping=1' TERM INT \(role.stopSignal)
-                    sh -c \(q(role.command)) </dev/null >>\(q(role.log)) 2>&1 &
+                    sh -c \(q(ReleaseEnvFile.runner)) \(q(role.command)) "$E" </dev/null >>\(q(role.log)) 2>&1 &
                     wait $!; rc=$?
                     crashed=
                     if [ -z "$stopping" ]; then
@@ -178,7 +178,7 @@ public struct Supervision: Sendable {
                       fi
                     fi
                     rm -f "$SHIPIT_PIDFILE"
-                    exec sh -c \(q(start)) </dev/null >\(q(l.startLog)) 2>&1
+                    exec sh -c \(q(ReleaseEnvFile.runner)) \(q(start)) "$E" </dev/null >\(q(l.startLog)) 2>&1
                     """
             return (
                 appUnit, ("app.start", text),
@@ -196,9 +196,10 @@ public struct Supervision: Sendable {
         """
     }
 
-    /// The release's environment file (`env:`, `secrets:`), exported, before what shipit sets.
+    /// `$E`: the release's environment file (`env:`, `secrets:`), read by the shell that runs the
+    /// command (`ReleaseEnvFile.runner`), never by the launcher's own.
     private func releaseEnv() -> String {
-        "E=\(q(layout.releaseEnvs))/\"$ID\"\n# shellcheck source=/dev/null\nif [ -f \"$E\" ]; then set -a; . \"$E\"; set +a; fi"
+        "E=\(q(layout.releaseEnvs))/\"$ID\""
     }
 
     private func exports(_ env: [(String, String)]) -> String {

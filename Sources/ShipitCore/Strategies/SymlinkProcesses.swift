@@ -59,7 +59,8 @@ extension SymlinkStrategy {
         let (what, code) = command == "START" ? ("start", ScriptExit.startFailed) : ("stop", ScriptExit.stopFailed)
         return startExports(host: host)
             + """
-            (cd "$RELEASES/$ID" && sh -c "$\(command)") </dev/null >"$START_LOG" 2>&1
+            # shellcheck disable=SC2016 # expanded by the app's shell
+            (cd "$RELEASES/$ID" && sh -c '\(ReleaseEnvFile.runner)' "$\(command)" "$META/env/$ID") </dev/null >"$START_LOG" 2>&1
             rc=$?
             # (a fork only when there is output)
             [ ! -s "$START_LOG" ] || tail -c 2000 "$START_LOG" >&2
@@ -67,19 +68,17 @@ extension SymlinkStrategy {
             """
     }
 
-    /// The start environment as exports, with the release's own variables (`$ID`): first its
-    /// environment file (`env:` and `secrets:`), then what shipit sets, which a config value
-    /// cannot override.
+    /// The start environment as exports, with the release's own variables (`$ID`). The release's
+    /// env file is read by the shell that runs the command (`ReleaseEnvFile.runner`).
     private func startExports(host: String) -> ScriptText {
-        Self.sourceReleaseEnv
-            + ScriptText(
-                startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n"))
-                + """
-                export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
-                """
+        ScriptText(startEnv(host: host).map { "export \($0.0)=\(ShellQuote.quote($0.1))" }.joined(separator: "\n"))
+            + """
+            export SHIPIT_RELEASE="$ID" SHIPIT_DEPLOY_TO="$D" SHIPIT_RELEASE_PATH="$RELEASES/$ID"
+            """
     }
 
-    /// Release `$ID`'s environment file, exported, when it has one.
+    /// Release `$ID`'s environment file, exported, when it has one: last, right before an
+    /// operator's command (`exec --release current`), which is all it can affect.
     static let sourceReleaseEnv: ScriptText = """
         if [ -f "$META/env/$ID" ]; then
           set -a
@@ -97,6 +96,7 @@ extension SymlinkStrategy {
             D=\(d); cd "$D/current" 2>/dev/null || { echo "no current release in $D" >&2; exit 1; }
             ID=$(pwd -P); ID=${ID##*/}; RELEASES="$D/releases"; META="$D/.shipit"
             \(startExports(host: host).rendered())
+            \(Self.sourceReleaseEnv.rendered())
             \(command)
             """
     }

@@ -264,6 +264,12 @@ public struct SymlinkStrategy: ReleaseStrategy {
                       rm -rf "${RELEASES:?}/$r" "${FAILED:?}/$r" "$META/env/$r" && echo "pruned=$r"
                     done
                     set +f; IFS=$oldifs
+                    # Environment files of releases no longer here (pruned, abandoned, a lost run's).
+                    for f in "$META/env"/*; do
+                      [ -f "$f" ] || continue
+                      r=${f##*/}; r=${r%.part}; r=${r%.engine}
+                      [ -d "$RELEASES/$r" ] || rm -f "$f"
+                    done
                     """ + t.standbyTimer + "release_lock")
     }
 

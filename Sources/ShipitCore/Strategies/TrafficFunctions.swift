@@ -83,7 +83,7 @@ extension TrafficSwitch {
         in_place() {
           current_id
           (cd "$CURRENT" && export SHIPIT_APP="$APP_NAME" SHIPIT_HOST="$HOST_NAME" PORT="$PUBLIC_PORT" SHIPIT_BIND="$PUBLIC_BIND" SHIPIT_DEPLOY_TO="$D" \
-            SHIPIT_RELEASE="$CUR" SHIPIT_RELEASE_PATH="$RELEASES/$CUR" && sh -c "$1") >>"$META/start.log" 2>&1
+            SHIPIT_RELEASE="$CUR" SHIPIT_RELEASE_PATH="$RELEASES/$CUR" && sh -c '\(ReleaseEnvFile.runner)' "$1" "$META/env/$CUR") >>"$META/start.log" 2>&1
         }
         """)
 
