@@ -31,7 +31,10 @@ let package = Package(
         // and the CLI share, so the CLI needs no import of SSH for them. Nothing deploy-specific.
         .target(name: "ShipitSupport", swiftSettings: essentialsOnly),
         // Swift wrapper over libssh2. Nothing deploy-specific lives here.
-        .target(name: "SSH", dependencies: ["CLibSSH2", "ShipitSupport"]),
+        // zlib from the system (Debian: zlib1g-dev, which libssh2 uses too): a command longer than one
+        // SSH packet is sent compressed.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .target(name: "SSH", dependencies: ["CLibSSH2", "CZlib", "ShipitSupport"]),
         // The config's YAML through the system's libyaml, the ledger through the system's SQLite
         // (Debian: libyaml-dev, libsqlite3-dev). Their Swift packages (Yams, GRDB) link all of
         // Foundation, CoreFoundation and ICU: see docs/install.md, "Size".

@@ -33,7 +33,8 @@ extension Connection {
         var graceful = true
         defer { closeChannel(channel, graceful: graceful) }
 
-        let bytes = Array(command.utf8)  // libssh2 wants UTF-8 byte counts
+        // One SSH packet at most: a longer command goes compressed (LongCommand); UTF-8 byte counts.
+        let bytes = Array(try LongCommand.wire(command, host: host).utf8)
         try bytes.withUnsafeBufferPointer { buf in
             try buf.withMemoryRebound(to: CChar.self) { cbuf in
                 try retry("start command", deadline: deadline, kind: .exec) {

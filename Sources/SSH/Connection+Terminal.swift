@@ -29,7 +29,8 @@ extension Connection {
                 }
             }
         }
-        let bytes = Array(command.utf8)
+        // One SSH packet at most: a longer command goes compressed (LongCommand).
+        let bytes = Array(try LongCommand.wire(command, host: host).utf8)
         try bytes.withUnsafeBufferPointer { buf in
             try buf.withMemoryRebound(to: CChar.self) { cbuf in
                 try retry("start command", deadline: setup, kind: .exec) {

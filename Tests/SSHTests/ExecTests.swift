@@ -69,6 +69,25 @@ struct ExecTests {
         }
     }
 
+    /// A command longer than one SSH packet (libssh2's 35,000 bytes) runs as sent: its stdin, its
+    /// output and its exit status are the command's own (it is sent compressed).
+    @Test(arguments: [20_000, 40_000, 120_000]) func aLongCommandRunsWhole(bytes: Int) async throws {
+        let s = try await hosts.connect()
+        try await withCleanup({ await s.close() }) {
+            // Incompressible enough to matter: a different number on every line.
+            var command = "read -r first; echo \"got $first\"\n"
+            var n = 0
+            while command.utf8.count < bytes {
+                command += "x\(n)=\(n * 7919 % 104729)\n"
+                n += 1
+            }
+            command += "echo \"last $x\(n - 1)\"; exit 7"
+            let r = try await s.exec(command, stdin: Data("hello\n".utf8))
+            #expect(r.exitCode == 7, "\(r.stderrText)")
+            #expect(r.stdoutText == "got hello\nlast \((n - 1) * 7919 % 104729)\n", "\(r.stdoutText.prefix(300))")
+        }
+    }
+
     @Test func streamingDeliversEveryByte() async throws {
         let s = try await hosts.connect()
         try await withCleanup({ await s.close() }) {
