@@ -31,7 +31,9 @@ enum LongCommand {
             deflateInit2_(
                 &stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
                 Int32(MemoryLayout<z_stream>.size)) == Z_OK
-        else { throw SSHError(kind: .internalError, host: host, operation: "compress command", message: "deflateInit2") }
+        else {
+            throw SSHError(kind: .internalError, host: host, operation: "compress command", message: "deflateInit2")
+        }
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(input.count))) + 32)
         var source = input
@@ -45,7 +47,8 @@ enum LongCommand {
             }
         }
         guard status == Z_STREAM_END else {
-            throw SSHError(kind: .internalError, host: host, operation: "compress command", message: "deflate \(status)")
+            throw SSHError(
+                kind: .internalError, host: host, operation: "compress command", message: "deflate \(status)")
         }
         return Data(output.prefix(Int(stream.total_out)))
     }

@@ -210,6 +210,9 @@ struct ReleaseEnvTests {
             attempts: [
                 attempt("a1", "20261206T100000Z-0badc0de", "h1"), attempt("a2", "20261206T110000Z-0badc0de", "h2"),
                 attempt("a3", "20261206T110000Z-0badc0de", "h3", op: "rollback"),
+                // Back to the first release: its secret comes back with it; then forward again.
+                attempt("a4", "20261206T100000Z-0badc0de", "h3", op: "rollback"),
+                attempt("a5", "20261206T120000Z-0badc0de", "h2"),
             ],
             configs: configs, configBefore: nil, history: [:], from: nil, to: nil, app: "web", stage: nil)
         #expect(entries[1].configChanges.contains("secret DB changed"), "\(entries[1].configChanges)")
@@ -218,5 +221,7 @@ struct ReleaseEnvTests {
         #expect(entries[1].configOnly)
         #expect(!entries[0].configOnly)
         #expect(entries[2].configChanges.isEmpty, "\(entries[2].configChanges)")
+        #expect(entries[3].configChanges.contains("secret DB changed"), "\(entries[3].configChanges)")
+        #expect(entries[4].configChanges.contains("secret DB changed"), "\(entries[4].configChanges)")
     }
 }

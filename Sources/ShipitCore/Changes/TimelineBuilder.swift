@@ -17,7 +17,8 @@ public enum TimelineBuilder {
         for a in attempts {
             var changes: [String] = []
             let current = configs[a.configHash].map { fill.filled($0, release: a.releaseID) }
-            if lastHash != nil, lastHash != a.configHash, last == nil || last != current {
+            // The same recorded config can stand for another one (a rollback's secrets are its release's).
+            if lastHash != nil, lastHash != a.configHash || last != current, last == nil || last != current {
                 changes = diff(last, current)
             }
             if let current { fill.learn(current, release: a.releaseID) }

@@ -132,7 +132,6 @@ extension RunDriver {
             let recent = try? await ledger.attempts(
                 LedgerQuery(to: start, app: config.app, stage: .some(config.stage), limit: 20)),
             let before = recent.last,
-            before.configHash != config.configHash,
             let configs = try? await ledger.configs(hashes: Array(Set(recent.map(\.configHash)))),
             let old = configs[before.configHash]
         else { return [] }

@@ -115,7 +115,8 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     /// Takes `key` as this ledger's fingerprint key unless it has one; whether it is the key now.
     public func adoptFingerprintKey(_ key: Data) async throws -> Bool {
         try await exec(
-            "INSERT INTO {s}fingerprint_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", [FingerprintKey.hex(key)])
+            "INSERT INTO {s}fingerprint_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+            [FingerprintKey.hex(key)])
         return try await fingerprintKey() == key
     }
 

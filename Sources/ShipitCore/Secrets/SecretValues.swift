@@ -18,7 +18,9 @@ public enum SecretValues {
         for s in secrets where s.count >= minimumLength {
             forms.append(s)
             let encoded = percentEncoded(s)
-            if encoded != s { forms += [encoded, encoded.replacing("%20", with: "+"), percentEncoded(s, lowercase: true)] }
+            if encoded != s {
+                forms += [encoded, encoded.replacing("%20", with: "+"), percentEncoded(s, lowercase: true)]
+            }
             // As JSON text from a host shows it (a container's `inspect`, an app's JSON logs).
             forms += jsonEscaped(s).filter { $0 != s }
             if s.contains("'") {
