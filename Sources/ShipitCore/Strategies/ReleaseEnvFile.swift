@@ -14,9 +14,10 @@ public struct ReleaseEnvFile: Sendable {
     public let contents: Data
 
     /// Shell text for `sh -c '…' COMMAND ENV_FILE`: the env file's variables exported (when there
-    /// is one), then COMMAND run by a new shell. The release's environment reaches the app's own
-    /// shell only: a name in it (`ID`, `PATH`) cannot change the script that starts the app.
-    public static let runner = #"if [ -f "$1" ]; then set -a; . "$1"; set +a; fi; exec sh -c "$0""#
+    /// is one), then COMMAND run by that same shell (no second one). The release's environment
+    /// reaches the app's own shell only: a name in it (`ID`, `PATH`) cannot change the script that
+    /// starts the app.
+    public static let runner = #"if [ -f "$1" ]; then set -a; . "$1"; set +a; fi; set --; eval "$0""#
 
     /// nil without `env:` or `secrets:`.
     public static func make(_ strategy: ReleaseStrategy, releaseID: String, environment: ReleaseEnvironment?)
