@@ -62,6 +62,8 @@ struct DeployRenderer: Sendable {
             verdict =
                 "\(r.operation) of \(r.releaseID) succeeded"
                 + (r.rollout.map { " in \($0.steps.count) rollout steps" } ?? "")
+                + (r.skipped.isEmpty
+                    ? "" : " on every reachable host; \(r.skipped.count) unreachable host(s) skipped (shipit status shows them)")
         case .paused:
             let n = r.rollout?.reached ?? 0
             verdict =
@@ -110,7 +112,7 @@ struct DeployRenderer: Sendable {
             }
         }
         Console.shared.out("\n\(verdict) (\(Console.seconds(r.seconds)), exit \(r.exitCode.rawValue))")
-        let width = r.hosts.map(\.host.count).max() ?? 0
+        let width = (r.hosts.map(\.host.count) + r.skipped.map(\.host.count)).max() ?? 0
         for h in r.hosts {
             let current =
                 h.switchingTo.map { "UNKNOWN (\(h.current ?? "(none)") or \($0): run shipit status)" } ?? h.current
@@ -128,6 +130,9 @@ struct DeployRenderer: Sendable {
                     "  no previous release: \(r) " + (h.appStopped == true ? "stopped" : "left running (set 'stop')")
             }
             Console.shared.out(line)
+        }
+        for s in r.skipped {
+            Console.shared.out("  \(s.host.padded(toLength: width))  SKIPPED: unreachable: \(TerminalText.visible(s.reason, newlines: false))")
         }
         if let id = r.attemptID {
             Console.shared.out("attempt \(id) recorded in the ledger \(r.ledger ?? "")  (shipit changes shows it)")

@@ -21,6 +21,7 @@ public struct CISummary: Sendable {
         [
             ("release", report.releaseID), ("outcome", report.outcome.rawValue), ("previous_release", previousRelease),
             ("exit_code", String(report.exitCode.rawValue)), ("attempt", report.attemptID ?? ""),
+            ("skipped_hosts", report.skipped.map(\.host).joined(separator: ",")),
         ]
     }
 
@@ -33,7 +34,7 @@ public struct CISummary: Sendable {
         outputs.map { "SHIPIT_\($0.0.uppercased())=\($0.1.replacing("\n", with: " "))" }.joined(separator: "\n") + "\n"
     }
 
-    public var succeeded: Bool { report.exitCode == .success }
+    public var succeeded: Bool { report.exitCode == .success || report.exitCode == .partial }
 
     /// `::error`/`::warning` lines: one per failed host, then the outcome.
     public var githubAnnotations: [String] {
@@ -46,6 +47,9 @@ public struct CISummary: Sendable {
         }
         let headline =
             "\(report.operation) of \(report.app) \(report.releaseID): \(report.outcome.rawValue) (exit \(report.exitCode.rawValue))"
+        for s in report.skipped {
+            lines.append(CIPlatform.githubCommand("warning", title: "shipit \(report.operation): \(s.host) skipped", s.error))
+        }
         switch report.phase {
         case .succeeded, .paused: break
         case .rolledBack:
@@ -81,6 +85,7 @@ public struct CISummary: Sendable {
                 ?? (h.current == report.releaseID && h.previous != h.current ? "switched" : "unchanged")
             md.append("| \(h.host) | `\(h.previous ?? "(none)")` | `\(h.current ?? "(none)")` | \(result) |")
         }
+        for s in report.skipped { md.append("| \(s.host) | | | \(Self.cell(s.error)) |") }
         if !report.changedFiles.isEmpty {
             md += ["", "<details><summary>\(report.changedFiles.count) changed file(s)</summary>", "", "```"]
             md += report.changedFiles.prefix(200)

@@ -36,6 +36,8 @@ public struct DeployConfig: Sendable {
     public var traffic: TrafficSettings?
     /// Who keeps the app running after the deploy (systemd units, or nothing).
     public var supervisor = SupervisorSettings()
+    /// Hosts a run may leave out because they cannot be reached.
+    public var tolerate = TolerateSettings()
     /// `env:` and `secrets:`: the environment each release runs with.
     public var releaseEnv = ReleaseEnvSettings()
     /// Their values, resolved on the deployer at the start of a deploy (nil before, or without any).
@@ -61,7 +63,7 @@ extension DeployConfig {
     static let topKeys: Set<String> = [
         "app", "hosts", "ssh", "strategy", "deploy_to", "keep_releases", "shared", "start", "stop",
         "health", "parallel", "disk_factor", "hooks", "ledger", "image", "triage", "migrations", "traffic", "rollout",
-        "notify", "logs", "roles", "supervisor", "env", "secrets",
+        "notify", "logs", "roles", "supervisor", "env", "secrets", "tolerate",
     ]
 
     /// Loads `file`, and `shipit.<stage>.yml` next to it merged over it when `stage` is given.
@@ -258,6 +260,7 @@ extension DeployConfig {
             }
         }
         if let v = top["supervisor"] { config.supervisor = try SupervisorSettings.parse(v) }
+        if let v = top["tolerate"] { config.tolerate = try TolerateSettings.parse(v) }
         config.releaseEnv = try ReleaseEnvSettings.parse(env: top["env"], secrets: top["secrets"], baseDir: baseDir)
         if let given = image?.env.keys,
             let name = (config.releaseEnv.env.map(\.name) + config.releaseEnv.secrets.map(\.name)).first(where: {

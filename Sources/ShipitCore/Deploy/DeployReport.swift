@@ -58,6 +58,8 @@ public struct DeployReport: Sendable, Codable {
     /// since the previous attempt, from the ledger.
     public var changedFiles: [String] = []
     public var configChanges: [String] = []
+    /// Hosts the run left out because they could not be reached (`tolerate.unreachable`).
+    public var skipped: [SkippedHost] = []
 
     public init(
         operation: String, app: String, releaseID: String, phase: DeployPhase, failedIn: DeployPhase?,
@@ -119,7 +121,8 @@ public struct DeployReport: Sendable, Codable {
 
     public var exitCode: ShipitExit {
         switch phase {
-        case .succeeded, .paused: return .success
+        case .succeeded: return skipped.isEmpty ? .success : .partial
+        case .paused: return .success
         case .rolledBack:
             if deadlineExceeded { return .deadline }
             if interrupted { return .interrupted }

@@ -23,6 +23,8 @@ public final class Deployment: Sendable {
         public var attemptID: String?
         /// `--deadline`: seconds the run may take before it stops and rolls back what it switched.
         public var deadline: Double?
+        /// Hosts left out because they could not be reached (within `tolerate.unreachable`).
+        public var skipped: [SkippedHost] = []
         public init() {}
     }
 

@@ -48,13 +48,16 @@ extension RunDriver {
                 host: h.host, previous: h.previous, current: h.current, status: status,
                 error: h.error.flatMap { context.redactor.redact($0) })
         }
+        let skipped = context.options.skipped.map {
+            Notification.Host(host: $0.host, previous: nil, current: nil, status: "skipped", error: $0.error)
+        }
         let previous = DeployReport.commonPrevious(results)
         let outcome = r?.outcome.rawValue ?? "running"
         let release = r?.releaseID ?? run.targetID
         return Notification(
             event: event, attempt: context.attemptID, operation: run.machine.operation.rawValue, app: config.app,
             stage: config.stage,
-            outcome: outcome, release: release, previousRelease: previous, hosts: hosts,
+            outcome: outcome, release: release, previousRelease: previous, hosts: hosts + skipped,
             changedFiles: recorder?.snapshot.changedFiles ?? [], seconds: r?.seconds, time: Date(),
             text: Notification.text(
                 event: event, operation: run.machine.operation.rawValue, app: config.app, stage: config.stage,

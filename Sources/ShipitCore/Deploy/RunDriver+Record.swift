@@ -46,7 +46,10 @@ extension RunDriver {
             machine: invoker.machine,
             pid: invoker.pid, ci: invoker.ci, startedAt: Date(), state: run.machine.phase.rawValue,
             configHash: config.configHash,
-            hosts: config.hosts.map { LedgerHostState(host: $0) })
+            hosts: config.hosts.map { LedgerHostState(host: $0) }
+                + context.options.skipped.map {
+                    LedgerHostState(host: $0.host, step: "preflight", status: "skipped", error: $0.error)
+                })
         let r = makeRecorder(attempt, in: ledger)
         do {
             try await r.begin(settings: config.settings)
@@ -85,6 +88,7 @@ extension RunDriver {
             },
             seconds: ExecRunner.seconds(ContinuousClock.now - started))
         r.resumed = context.resumed?.mode.rawValue
+        r.skipped = context.options.skipped
         r.deadlineExceeded = context.interrupt.deadlinePassed
         if run.stepPlan.count > 1 {
             r.rollout = DeployReport.Rollout(

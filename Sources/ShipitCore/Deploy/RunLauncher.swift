@@ -21,6 +21,27 @@ public enum RunLauncher {
             }
             var options = options
             options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)
+            if config.tolerate.unreachableAllowed(of: config.hosts.count) > 0 {
+                let mustReach = config.migrations.map { [$0.migrationHost(in: config)] } ?? []
+                let down = await transport.unreachable(config.hosts)
+                switch config.tolerate.decide(hosts: config.hosts, unreachable: down, mustReach: mustReach) {
+                case .leaveOut(let skipped):
+                    options.skipped = skipped
+                    let out = Set(skipped.map(\.host))
+                    config.hosts = config.hosts.filter { !out.contains($0) }
+                    for s in skipped {
+                        notify(
+                            DeployNotice(
+                                host: s.host, step: "preflight", status: .info,
+                                message:
+                                    "\(s.error): left out of this run (tolerate.unreachable \(config.tolerate.description)); it stays on its release until a later deploy reaches it"
+                            ))
+                    }
+                case .keepAll(let why?):
+                    notify(DeployNotice(host: nil, step: "preflight", status: .info, message: why))
+                case .keepAll(nil): break
+                }
+            }
             let report = await body(
                 Deployment(
                     config: config, transport: transport, options: options, interrupt: interrupt, ledger: ledger,

@@ -73,6 +73,30 @@ public final class Fleet: Sendable {
         }
     }
 
+    /// Kinds of failure that mean a host cannot be reached (not that it is the wrong host).
+    static let unreachableKinds: Set<SSHError.Kind> = [.resolve, .connect, .timeout, .handshake, .authentication]
+
+    /// The hosts whose session cannot be opened, with why (see `HostTransport.unreachable`).
+    public func unreachable(_ hosts: [String]) async -> [String: String] {
+        await withTaskGroup(of: (String, String?).self) { group in
+            for h in hosts {
+                group.addTask { [self] in
+                    do {
+                        _ = try await session(h)
+                        return (h, nil)
+                    } catch let e as SSHError where Self.unreachableKinds.contains(e.kind) {
+                        return (h, "\(e.operation): \(e.message)")
+                    } catch {
+                        return (h, nil)
+                    }
+                }
+            }
+            var out: [String: String] = [:]
+            for await (h, why) in group { if let why { out[h] = why } }
+            return out
+        }
+    }
+
     /// The bastion session at the end of `hops` (each hop reached through the one before),
     /// opened once and shared by every host behind it.
     func jumpHost(_ hops: [HostEndpoint.Hop]) async throws -> SSHJumpHost {

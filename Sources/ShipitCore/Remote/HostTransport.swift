@@ -26,10 +26,15 @@ public protocol HostTransport: Sendable {
     func close() async
     /// Starts connecting to `hosts` ahead of their first step (nothing by default).
     func prepare(_ hosts: [String]) async
+    /// The hosts among `hosts` that cannot be reached now, with why: a connection refused or timed
+    /// out, a name that does not resolve, a failed handshake or login. A host key that does not
+    /// match is not "unreachable": the run refuses it as always.
+    func unreachable(_ hosts: [String]) async -> [String: String]
 }
 
 extension HostTransport {
     public func prepare(_ hosts: [String]) async {}
+    public func unreachable(_ hosts: [String]) async -> [String: String] { [:] }
 }
 
 /// libssh2 transport: one session per host (opened on first use, reused for every step).
@@ -139,4 +144,5 @@ public struct SSHTransport: HostTransport {
 
     public func close() async { await fleet.closeAll() }
     public func prepare(_ hosts: [String]) async { await fleet.prepare(hosts) }
+    public func unreachable(_ hosts: [String]) async -> [String: String] { await fleet.unreachable(hosts) }
 }

@@ -31,6 +31,8 @@ public enum ShipitExit: Int32, Sendable, CaseIterable {
     case locked = 6
     /// status/verify found drift or an unhealthy host.
     case unhealthy = 7
+    /// The run succeeded on every host it reached; `tolerate.unreachable` let it leave some out.
+    case partial = 8
     /// `--deadline` passed: the run stopped and rolled back what it had switched.
     case deadline = 124
     /// Interrupted by SIGINT/SIGTERM (after cleaning up what it had started).

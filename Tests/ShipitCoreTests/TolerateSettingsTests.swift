@@ -1,0 +1,50 @@
+import Foundation
+import ShipitCore
+import TestSupport
+import Testing
+
+/// `tolerate: {unreachable: N | "N%"}`: parsing, the budget, and which hosts a run leaves out.
+@Suite("tolerate: unreachable hosts")
+struct TolerateSettingsTests {
+    func parse(_ yaml: String) throws -> DeployConfig {
+        try DeployConfig.parse(
+            yaml: "app: web\nhosts: [a, b, c, d]\ndeploy_to: /srv/web\nstart: sh start.sh\n" + yaml, directory: "/tmp")
+    }
+
+    @Test func countsAndPercentagesOfTheRunsHosts() throws {
+        #expect(try parse("").tolerate.unreachableAllowed(of: 10) == 0)
+        #expect(try parse("tolerate: {unreachable: 2}").tolerate.unreachableAllowed(of: 10) == 2)
+        #expect(try parse("tolerate: {unreachable: 2}").tolerate.unreachableAllowed(of: 1) == 1)
+        #expect(try parse("tolerate: {unreachable: '10%'}").tolerate.unreachableAllowed(of: 200) == 20)
+        #expect(try parse("tolerate: {unreachable: '10%'}").tolerate.unreachableAllowed(of: 9) == 0)
+        #expect(try parse("tolerate: {unreachable: 12.5%}").tolerate.unreachableAllowed(of: 16) == 2)
+    }
+
+    @Test(arguments: [
+        ("tolerate: {unreachable: -1}", "tolerate.unreachable"), ("tolerate: {unreachable: '101%'}", "tolerate.unreachable"),
+        ("tolerate: {unreachable: lots}", "tolerate.unreachable"), ("tolerate: {dead: 1}", "tolerate.dead: unknown key"),
+    ])
+    func badValuesNameTheField(_ yaml: String, _ field: String) {
+        #expect(throws: ShipitError.self) { try parse(yaml) }
+        do { _ = try parse(yaml) } catch { #expect("\(error)".contains(field), "\(error)") }
+    }
+
+    @Test func withinTheBudgetTheUnreachableAreLeftOutElseEveryHostStays() throws {
+        let t = try parse("tolerate: {unreachable: 1}").tolerate
+        let hosts = ["a", "b", "c", "d"]
+        #expect(t.decide(hosts: hosts, unreachable: [:], mustReach: []) == .keepAll(why: nil))
+        #expect(
+            t.decide(hosts: hosts, unreachable: ["c": "connect: refused"], mustReach: [])
+                == .leaveOut([SkippedHost(host: "c", reason: "connect: refused")]))
+        guard case .keepAll(let over?) = t.decide(hosts: hosts, unreachable: ["b": "x", "c": "y"], mustReach: [])
+        else { throw TestFailure("two down with a budget of one must keep every host") }
+        #expect(over.contains("2 host(s) unreachable, over tolerate.unreachable 1 (1 of 4): b (x), c (y)"), "\(over)")
+        guard case .keepAll(let migration?) = t.decide(hosts: hosts, unreachable: ["a": "x"], mustReach: ["a"])
+        else { throw TestFailure("the migration host cannot be left out") }
+        #expect(migration.contains("a runs the migrations"))
+        let all = try parse("tolerate: {unreachable: '100%'}").tolerate
+        guard case .keepAll(let none?) = all.decide(hosts: hosts, unreachable: ["a": "x", "b": "x", "c": "x", "d": "x"], mustReach: [])
+        else { throw TestFailure("a run with no host reached is no run") }
+        #expect(none.hasPrefix("no host could be reached"))
+    }
+}
