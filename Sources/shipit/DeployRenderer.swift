@@ -63,7 +63,8 @@ struct DeployRenderer: Sendable {
                 "\(r.operation) of \(r.releaseID) succeeded"
                 + (r.rollout.map { " in \($0.steps.count) rollout steps" } ?? "")
                 + (r.skipped.isEmpty
-                    ? "" : " on every reachable host; \(r.skipped.count) unreachable host(s) skipped (shipit status shows them)")
+                    ? ""
+                    : " on every reachable host; \(r.skipped.count) unreachable host(s) skipped (shipit status shows them)")
         case .paused:
             let n = r.rollout?.reached ?? 0
             verdict =
@@ -132,7 +133,9 @@ struct DeployRenderer: Sendable {
             Console.shared.out(line)
         }
         for s in r.skipped {
-            Console.shared.out("  \(s.host.padded(toLength: width))  SKIPPED: unreachable: \(TerminalText.visible(s.reason, newlines: false))")
+            Console.shared.out(
+                "  \(s.host.padded(toLength: width))  SKIPPED: unreachable: \(TerminalText.visible(s.reason, newlines: false))"
+            )
         }
         if let id = r.attemptID {
             Console.shared.out("attempt \(id) recorded in the ledger \(r.ledger ?? "")  (shipit changes shows it)")

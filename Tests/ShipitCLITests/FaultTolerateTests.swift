@@ -38,7 +38,8 @@ struct FaultTolerateTests {
             try await hosts.killHost(own[0])
             let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
             #expect(v2.status == ShipitExit.partial.rawValue, "\(v2.stdout)\(v2.stderr)")
-            #expect(v2.stdout.contains("succeeded on every reachable host; 1 unreachable host(s) skipped"), "\(v2.stdout)")
+            #expect(
+                v2.stdout.contains("succeeded on every reachable host; 1 unreachable host(s) skipped"), "\(v2.stdout)")
             #expect(v2.stdout.contains("\(own[0])  SKIPPED: unreachable: "), "\(v2.stdout)")
             let v2ID = try await f.currentRelease(hosts.hosts[0])
             for h in hosts.hosts + [own[1]] {
@@ -48,7 +49,8 @@ struct FaultTolerateTests {
             let e = try await lastEntry(f)
             #expect(e.outcome == "succeeded")
             let skipped = try #require(e.hosts.first { $0.host == own[0] })
-            #expect(skipped.status == "skipped" && skipped.error?.hasPrefix("skipped: unreachable: ") == true, "\(skipped)")
+            #expect(
+                skipped.status == "skipped" && skipped.error?.hasPrefix("skipped: unreachable: ") == true, "\(skipped)")
 
             // Two down with a budget of one: refused at pre-flight as without `tolerate`, nothing changed.
             try await hosts.killHost(own[1])

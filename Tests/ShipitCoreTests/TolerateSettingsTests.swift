@@ -21,8 +21,10 @@ struct TolerateSettingsTests {
     }
 
     @Test(arguments: [
-        ("tolerate: {unreachable: -1}", "tolerate.unreachable"), ("tolerate: {unreachable: '101%'}", "tolerate.unreachable"),
-        ("tolerate: {unreachable: lots}", "tolerate.unreachable"), ("tolerate: {dead: 1}", "tolerate.dead: unknown key"),
+        ("tolerate: {unreachable: -1}", "tolerate.unreachable"),
+        ("tolerate: {unreachable: '101%'}", "tolerate.unreachable"),
+        ("tolerate: {unreachable: lots}", "tolerate.unreachable"),
+        ("tolerate: {dead: 1}", "tolerate.dead: unknown key"),
     ])
     func badValuesNameTheField(_ yaml: String, _ field: String) {
         #expect(throws: ShipitError.self) { try parse(yaml) }
@@ -43,7 +45,9 @@ struct TolerateSettingsTests {
         else { throw TestFailure("the migration host cannot be left out") }
         #expect(migration.contains("a runs the migrations"))
         let all = try parse("tolerate: {unreachable: '100%'}").tolerate
-        guard case .keepAll(let none?) = all.decide(hosts: hosts, unreachable: ["a": "x", "b": "x", "c": "x", "d": "x"], mustReach: [])
+        guard
+            case .keepAll(let none?) = all.decide(
+                hosts: hosts, unreachable: ["a": "x", "b": "x", "c": "x", "d": "x"], mustReach: [])
         else { throw TestFailure("a run with no host reached is no run") }
         #expect(none.hasPrefix("no host could be reached"))
     }

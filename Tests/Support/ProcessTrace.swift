@@ -71,9 +71,12 @@ public final class ProcessTrace: @unchecked Sendable {
                 return Exec(program: String(rest[..<end]), arguments: String(rest[end...].dropFirst(3)))
             }
             // One process's file: the shell that runs the app's start command (`sh -c 'sh
-            // start.sh'`), or start.sh itself, and what it execs in place (setsid, the app).
+            // start.sh'`, or the release-environment runner `sh -c '…eval "$0"' 'sh start.sh'
+            // ENV_FILE`), or start.sh itself, and what it execs in place (setsid, the app).
             if let first = execs.first,
                 first.arguments.hasPrefix("[\"sh\", \"-c\", \"\(appStart)\"]")
+                    || (first.arguments.hasPrefix("[\"sh\", \"-c\", \"if [ -f \\\"$1\\\" ]; then set -a;")
+                        && first.arguments.contains("\"\(appStart)\""))
                     || first.arguments.hasPrefix("[\"sh\", \"start.sh\"]")
             {
                 continue

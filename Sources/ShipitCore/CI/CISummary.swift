@@ -48,7 +48,8 @@ public struct CISummary: Sendable {
         let headline =
             "\(report.operation) of \(report.app) \(report.releaseID): \(report.outcome.rawValue) (exit \(report.exitCode.rawValue))"
         for s in report.skipped {
-            lines.append(CIPlatform.githubCommand("warning", title: "shipit \(report.operation): \(s.host) skipped", s.error))
+            lines.append(
+                CIPlatform.githubCommand("warning", title: "shipit \(report.operation): \(s.host) skipped", s.error))
         }
         switch report.phase {
         case .succeeded, .paused: break

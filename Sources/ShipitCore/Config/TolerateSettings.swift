@@ -53,7 +53,9 @@ extension TolerateSettings {
         }
         guard down.count <= allowed else {
             return .keepAll(
-                why: "\(down.count) host(s) unreachable, over tolerate.unreachable \(description) (\(allowed) of \(hosts.count)): \(list)")
+                why:
+                    "\(down.count) host(s) unreachable, over tolerate.unreachable \(description) (\(allowed) of \(hosts.count)): \(list)"
+            )
         }
         return .leaveOut(down.map { SkippedHost(host: $0, reason: unreachable[$0]!) })
     }
