@@ -52,3 +52,34 @@ struct TolerateSettingsTests {
         #expect(none.hasPrefix("no host could be reached"))
     }
 }
+
+/// `shipit sync`'s plan: who is behind, who is left alone, and the fleet's release.
+@Suite("sync: the plan")
+struct SyncPlanTests {
+    func host(_ name: String, _ current: String?, reachable: Bool = true) -> HostInspection {
+        var h = HostInspection(host: name, reachable: reachable, error: reachable ? nil : "connect: refused")
+        h.current = current
+        return h
+    }
+
+    @Test func behindForeignUnreachableAndOnTarget() {
+        let hosts = [host("a", "r2"), host("b", "r1"), host("c", nil), host("d", "hand"), host("e", "r1", reachable: false)]
+        let p = SyncPlan.make(target: "r2", hosts: hosts, known: ["r1", "r2"], force: false)
+        #expect(p.onTarget == ["a"] && p.behind == ["b", "c"] && p.donor == "a")
+        #expect(p.foreign == [SyncPlan.Foreign(host: "d", release: "hand")])
+        #expect(p.unreachable == ["e": "connect: refused"])
+        let forced = SyncPlan.make(target: "r2", hosts: hosts, known: ["r1", "r2"], force: true)
+        #expect(forced.behind == ["b", "c", "d"] && forced.foreign.isEmpty)
+    }
+
+    @Test func anEnvironmentFileReadsBackAsWritten() throws {
+        let env = ReleaseEnvironment([
+            .init(name: "A", value: "plain", secret: false), .init(name: "B", value: "it's a\nmulti line 'one'", secret: true),
+            .init(name: "C", value: "safe_chars-1.2", secret: true),
+        ])
+        let back = try #require(ReleaseEnvironment(shellFile: env.shellFile, plain: ["A"]))
+        #expect(back == env)
+        #expect(ReleaseEnvironment(shellFile: "A=$(id)\n", plain: []) == nil)
+        #expect(ReleaseEnvironment(shellFile: "not a line\n", plain: []) == nil)
+    }
+}

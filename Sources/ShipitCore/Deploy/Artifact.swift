@@ -70,6 +70,13 @@ public struct Artifact: Sendable {
             links: try ArtifactLinks.read(tarball: out))
     }
 
+    /// A release's files taken from a host (`shipit sync`), keeping that release's id.
+    public static func copied(path: String, releaseID: String, from origin: String) throws -> Artifact {
+        Artifact(
+            path: path, sha256: try Digest.sha256Hex(file: path), size: FilePath.size(of: path) ?? 0,
+            releaseID: releaseID, source: .directory(origin), commit: nil, links: try ArtifactLinks.read(tarball: path))
+    }
+
     /// The file in the `--from` directory that says what is not shipped, in gitignore syntax.
     public static let ignoreFile = ".shipitignore"
 

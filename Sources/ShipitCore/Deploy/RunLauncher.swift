@@ -34,7 +34,7 @@ public enum RunLauncher {
                             DeployNotice(
                                 host: s.host, step: "preflight", status: .info,
                                 message:
-                                    "\(s.error): left out of this run (tolerate.unreachable \(config.tolerate.description)); it stays on its release until a later deploy reaches it"
+                                    "\(s.error): left out of this run (tolerate.unreachable \(config.tolerate.description)); once it is back, shipit sync brings it to the fleet's release"
                             ))
                     }
                 case .keepAll(let why?):

@@ -54,7 +54,9 @@ public struct FleetVerdict: Codable, Sendable, Equatable {
         if drift {
             let groups = Dictionary(grouping: reachable, by: { $0.current ?? "(none)" })
                 .map { "\($0.key) on \($0.value.map(\.host).joined(separator: ", "))" }.sorted()
-            problems.append("drift: hosts are on different releases: " + groups.joined(separator: "; "))
+            problems.append(
+                "drift: hosts are on different releases: " + groups.joined(separator: "; ")
+                    + " (shipit sync brings every host to the release of the last successful deploy or rollback)")
         }
         if let expectedRelease, let release, release != expectedRelease {
             problems.append(

@@ -24,6 +24,41 @@ public struct ReleaseEnvironment: Sendable, Equatable {
 
     public var secretValues: [String] { entries.filter(\.secret).map(\.value) }
 
+    /// Read back from `shellFile` (this type's own format: `NAME=value` lines, the value quoted by
+    /// `ShellQuote`: `'…'` pieces and `\'`); each name is a secret unless it is in `plain`. nil for text of any other shape.
+    public init?(shellFile text: String, plain: Set<String>) {
+        var entries: [Entry] = []
+        var chars = Substring(text)
+        while !chars.isEmpty {
+            guard let eq = chars.firstIndex(of: "=") else { return nil }
+            let name = String(chars[..<eq])
+            guard RemoteCommand.isValidEnvName(name) else { return nil }
+            chars = chars[chars.index(after: eq)...]
+            var value = ""
+            // Quoted pieces, each '…' or \' , until the line's end.
+            while let c = chars.first, c != "\n" {
+                if c == "'" {
+                    chars = chars.dropFirst()
+                    guard let close = chars.firstIndex(of: "'") else { return nil }
+                    value += chars[..<close]
+                    chars = chars[chars.index(after: close)...]
+                } else if chars.hasPrefix("\\'") {
+                    value += "'"
+                    chars = chars.dropFirst(2)
+                } else if ShellQuote.safe.contains(c) {
+                    // ShellQuote leaves a value of safe characters unquoted.
+                    value.append(c)
+                    chars = chars.dropFirst()
+                } else {
+                    return nil
+                }
+            }
+            chars = chars.dropFirst()
+            entries.append(Entry(name: name, value: value, secret: !plain.contains(name)))
+        }
+        self.init(entries)
+    }
+
     /// For a POSIX shell (`set -a; . file`): one `NAME='value'` per variable, each value quoted.
     public var shellFile: String {
         entries.map { "\($0.name)=\(ShellQuote.quote($0.value))\n" }.joined()

@@ -93,6 +93,7 @@ public struct ImageStrategy: ReleaseStrategy {
 
     /// Every container of the release gets the engine's `--env-file`.
     public var containerEnvFile: Bool { true }
+    public var releaseFilesOnHost: Bool { false }
 
     /// The env file's place on the host, when the config has one.
     var remoteEnvFile: String? { image.envFile == nil ? nil : layout.envFile(app: app) }

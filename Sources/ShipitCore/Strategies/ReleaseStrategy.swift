@@ -73,6 +73,9 @@ public protocol ReleaseStrategy: Sendable {
     /// Where the migrate step reads the files: the release directory, or the copy taken out of the
     /// image into `.shipit/migrations-<id>/`.
     var migrationsFromImage: Bool { get }
+    /// Whether a release is a directory of files on the host, which `shipit sync` can copy from
+    /// one host to another (an image's release is pulled from its registry instead).
+    var releaseFilesOnHost: Bool { get }
     /// Whether its processes read the release's environment from a container engine's
     /// `--env-file` (`.shipit/env/<id>.engine`, made on the host from the shell file that every
     /// host-side script reads).

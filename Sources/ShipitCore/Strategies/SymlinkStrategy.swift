@@ -163,6 +163,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     /// Its processes read the shell file (`set -a; . file`): `start`, roles, `exec --release`.
     public var containerEnvFile: Bool { false }
+    public var releaseFilesOnHost: Bool { true }
 
     static let needsArtifact = ShipitError.input("the symlink strategy ships an artifact (--from DIR or --ref GITREF)")
 

@@ -1,0 +1,49 @@
+import FoundationEssentials
+
+/// `shipit sync`: which hosts to bring to the fleet's release — the release of the newest
+/// successful deploy or rollback in the ledger — and which to leave alone: those already on it,
+/// those that cannot be reached, and those on a release the ledger never recorded (someone's hand
+/// was there: reported, not overwritten, unless `--force`).
+public struct SyncPlan: Sendable, Equatable {
+    public struct Foreign: Sendable, Equatable {
+        public var host: String
+        public var release: String
+    }
+
+    public var target: String
+    public var onTarget: [String] = []
+    /// On another release the ledger knows, or on none: what the sync moves.
+    public var behind: [String] = []
+    public var foreign: [Foreign] = []
+    public var unreachable: [String: String] = [:]
+
+    /// A host the release can be copied from.
+    public var donor: String? { onTarget.first }
+
+    public static func make(target: String, hosts: [HostInspection], known: Set<String>, force: Bool) -> SyncPlan {
+        var p = SyncPlan(target: target)
+        for h in hosts {
+            guard h.reachable else {
+                p.unreachable[h.host] = h.error ?? "unreachable"
+                continue
+            }
+            switch h.current {
+            case target?: p.onTarget.append(h.host)
+            case let other? where !known.contains(other) && !force: p.foreign.append(Foreign(host: h.host, release: other))
+            default: p.behind.append(h.host)
+            }
+        }
+        return p
+    }
+
+    /// The release of the newest deploy or rollback that succeeded (also on every host it reached).
+    public static func fleetRelease(_ ledger: Ledger, config: DeployConfig) async throws -> String? {
+        let attempts = try await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage)))
+        return attempts.last { $0.outcome == .succeeded && !$0.releaseID.isEmpty }?.releaseID
+    }
+
+    /// Every release id the ledger has recorded for this app.
+    public static func knownReleases(_ ledger: Ledger, config: DeployConfig) async throws -> Set<String> {
+        Set(try await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage))).map(\.releaseID))
+    }
+}
