@@ -9,7 +9,8 @@ struct Shipit: AsyncParsableCommand {
         abstract: "Deploy and roll back releases over SSH, with a ledger of everything that changed.",
         version: "shipit \(ShipitVersion.current) (libssh2 \(ShipitVersion.libssh2))",
         subcommands: [
-            DeployCommand.self, RollbackCommand.self, SyncCommand.self, ChangesCommand.self, ReleasesCommand.self, StatusCommand.self,
+            DeployCommand.self, RollbackCommand.self, SyncCommand.self, ChangesCommand.self, ReleasesCommand.self,
+            StatusCommand.self,
             VerifyCommand.self,
             TriageCommand.self, MaintenanceCommand.self, LockCommand.self, LedgerCommand.self, MigrationsCommand.self,
             ExecCommand.self,

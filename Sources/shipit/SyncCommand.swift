@@ -38,7 +38,8 @@ struct SyncCommand: AsyncParsableCommand {
         }
         guard let synced = prepared.config, let artifact = prepared.artifact else {
             Console.shared.out(
-                "sync: every reachable host runs \(plan.target)\(plan.foreign.isEmpty ? "" : " (but for the ones above)")")
+                "sync: every reachable host runs \(plan.target)\(plan.foreign.isEmpty ? "" : " (but for the ones above)")"
+            )
             if !plan.foreign.isEmpty || !plan.unreachable.isEmpty { throw ExitCode(ShipitExit.unhealthy.rawValue) }
             return
         }

@@ -15,14 +15,19 @@ struct FaultSyncTests {
     @Test func syncMovesTheStragglerAloneAndVerifyPassesOnAll() async throws {
         for h in own { try await hosts.harness(["start-host", h], environment: [:]) }
         let f = try DeployFixture(
-            targets: hosts.hosts + own, extraYAML: "tolerate: {unreachable: 1}\nshared: [log]")
+            targets: hosts.hosts + own, extraYAML: "tolerate: {unreachable: 1}\nshared: [notes.txt]")
         let down = own[0]
         try await withCleanup({
             _ = try? await hosts.reviveHost(down)
             await f.cleanUp()
             for h in own { _ = try? await hosts.harness(["stop-host", h], environment: [:]) }
         }) {
-            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            // A shared file on every host: linked into each release, never copied by sync.
+            for h in f.targets {
+                _ = try await f.sh(h, "mkdir -p \(f.deployTo)/shared && echo \(h) > \(f.deployTo)/shared/notes.txt")
+            }
+            let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
+            #expect(v1.status == 0, "\(v1.stdout)")
             let v1ID = try await f.currentRelease(down)
             try await hosts.killHost(down)
             let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
@@ -47,6 +52,7 @@ struct FaultSyncTests {
             #expect(sync.stdout.contains("\(v2ID) to \(down) (copied from"), "\(sync.stdout)")
             #expect(try await f.currentRelease(down) == v2ID)
             #expect(try await f.served(down) == "hello from releases-example v2")
+            #expect(try await f.sh(down, "cat \(f.deployTo)/current/notes.txt") == "\(down)\n")
             // The nine: not a line more in their history (no switch, no run reached them).
             #expect(try await histories() == before)
             let verify = try await f.shipit(["verify"])
@@ -63,7 +69,9 @@ struct FaultSyncTests {
             )
             let foreign = try await f.shipit(["sync"])
             #expect(foreign.status == ShipitExit.unhealthy.rawValue)
-            #expect(foreign.stderr.contains("\(down) runs handmade, a release the ledger never recorded"), "\(foreign.stderr)")
+            #expect(
+                foreign.stderr.contains("\(down) runs handmade, a release the ledger never recorded"),
+                "\(foreign.stderr)")
             #expect(try await f.currentRelease(down) == "handmade")
             let forced = try await f.shipit(["sync", "--force"])
             #expect(forced.status == 0, "\(forced.stdout)\(forced.stderr)")

@@ -63,7 +63,9 @@ struct SyncPlanTests {
     }
 
     @Test func behindForeignUnreachableAndOnTarget() {
-        let hosts = [host("a", "r2"), host("b", "r1"), host("c", nil), host("d", "hand"), host("e", "r1", reachable: false)]
+        let hosts = [
+            host("a", "r2"), host("b", "r1"), host("c", nil), host("d", "hand"), host("e", "r1", reachable: false),
+        ]
         let p = SyncPlan.make(target: "r2", hosts: hosts, known: ["r1", "r2"], force: false)
         #expect(p.onTarget == ["a"] && p.behind == ["b", "c"] && p.donor == "a")
         #expect(p.foreign == [SyncPlan.Foreign(host: "d", release: "hand")])
@@ -74,7 +76,8 @@ struct SyncPlanTests {
 
     @Test func anEnvironmentFileReadsBackAsWritten() throws {
         let env = ReleaseEnvironment([
-            .init(name: "A", value: "plain", secret: false), .init(name: "B", value: "it's a\nmulti line 'one'", secret: true),
+            .init(name: "A", value: "plain", secret: false),
+            .init(name: "B", value: "it's a\nmulti line 'one'", secret: true),
             .init(name: "C", value: "safe_chars-1.2", secret: true),
         ])
         let back = try #require(ReleaseEnvironment(shellFile: env.shellFile, plain: ["A"]))

@@ -2,6 +2,10 @@ import FoundationEssentials
 import SSH
 import ShipitSupport
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A release taken from a host that has it, for another that does not (`shipit sync`): its files
 /// as an artifact (the shared paths and the manifest left out: the receiving host links and
 /// writes its own), and its environment file. Both travel through the deployer.

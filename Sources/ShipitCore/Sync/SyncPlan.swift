@@ -8,6 +8,11 @@ public struct SyncPlan: Sendable, Equatable {
     public struct Foreign: Sendable, Equatable {
         public var host: String
         public var release: String
+
+        public init(host: String, release: String) {
+            self.host = host
+            self.release = release
+        }
     }
 
     public var target: String
@@ -29,7 +34,8 @@ public struct SyncPlan: Sendable, Equatable {
             }
             switch h.current {
             case target?: p.onTarget.append(h.host)
-            case let other? where !known.contains(other) && !force: p.foreign.append(Foreign(host: h.host, release: other))
+            case let other? where !known.contains(other) && !force:
+                p.foreign.append(Foreign(host: h.host, release: other))
             default: p.behind.append(h.host)
             }
         }

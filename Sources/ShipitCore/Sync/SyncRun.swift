@@ -17,7 +17,8 @@ public enum SyncRun {
     {
         guard Strategies.make(config).releaseFilesOnHost else {
             throw ShipitError.input(
-                "sync: not yet for strategy image: deploy the fleet's tag again (shipit deploy --tag …) to bring a host in line")
+                "sync: not yet for strategy image: deploy the fleet's tag again (shipit deploy --tag …) to bring a host in line"
+            )
         }
         guard let target = try await SyncPlan.fleetRelease(ledger, config: config) else {
             throw ShipitError.input("sync: the ledger has no successful deploy or rollback of \(config.app) to go by")
