@@ -79,6 +79,19 @@ struct SecretsTests {
         """
     }
 
+    /// A fixture whose config reads the test's own stores (set up), removed afterwards.
+    func withStores(traffic: Bool = false, _ body: (Stores, DeployFixture) async throws -> Void) async throws {
+        let s = try Stores()
+        let f = try DeployFixture(extraYAML: Self.yaml(s, traffic: traffic))
+        try await withCleanup({
+            await f.cleanUp()
+            s.remove()
+        }) {
+            try await s.setUp()
+            try await body(s, f)
+        }
+    }
+
     /// Whether the app serving on `host` has `name=value` in its environment (the value is in the
     /// test's command only; the answer is a count).
     func appHas(_ f: DeployFixture, _ host: String, _ name: String, _ value: String) async throws -> Bool {
@@ -102,13 +115,7 @@ struct SecretsTests {
     }
 
     @Test func secretsFromPassAgeAndTheEnvironmentReachTheAppAndNothingElse() async throws {
-        let s = try Stores()
-        let f = try DeployFixture(extraYAML: Self.yaml(s))
-        try await withCleanup({
-            await f.cleanUp()
-            s.remove()
-        }) {
-            try await s.setUp()
+        try await withStores(traffic: false) { s, f in
             let db = "postgres://app:pw-\(UUID().uuidString.prefix(8))@db.internal/app"
             let token = "tok-\(UUID().uuidString)"
             let ci = "ci-secret-\(UUID().uuidString.prefix(12))"
@@ -172,13 +179,7 @@ struct SecretsTests {
     }
 
     @Test func aChangedSecretIsANewReleaseTheAppSeesAndRollbackBringsTheOldValueBack() async throws {
-        let s = try Stores()
-        let f = try DeployFixture(extraYAML: Self.yaml(s))
-        try await withCleanup({
-            await f.cleanUp()
-            s.remove()
-        }) {
-            try await s.setUp()
+        try await withStores(traffic: false) { s, f in
             try await s.setAge("token.age", "token-one-\(UUID().uuidString)")
             let env = ProcessInfo.processInfo.environment.merging(["SHIPIT_TEST_CI_SECRET": "ci-value-1234"]) { $1 }
             let bin = ShipitBinary(hosts: f.hosts)
@@ -222,13 +223,7 @@ struct SecretsTests {
     }
 
     @Test func aSecretThatCannotBeResolvedStopsTheDeployBeforeAnyHostNamingIt() async throws {
-        let s = try Stores()
-        let f = try DeployFixture(extraYAML: Self.yaml(s))
-        try await withCleanup({
-            await f.cleanUp()
-            s.remove()
-        }) {
-            try await s.setUp()
+        try await withStores(traffic: false) { s, f in
             // app/database_url was never inserted: `pass show` fails.
             try await s.setAge("token.age", "some-token-value")
             let env = ProcessInfo.processInfo.environment.merging(["SHIPIT_TEST_CI_SECRET": "ci-value-1234"]) { $1 }
@@ -306,13 +301,7 @@ struct SecretsTests {
     }
 
     @Test func aConfigOnlyReleaseBehindTheTrafficSwitchLosesNoRequest() async throws {
-        let s = try Stores()
-        let f = try DeployFixture(extraYAML: Self.yaml(s, traffic: true))
-        try await withCleanup({
-            await f.cleanUp()
-            s.remove()
-        }) {
-            try await s.setUp()
+        try await withStores(traffic: true) { s, f in
             try await s.setAge("token.age", "token-\(UUID().uuidString)")
             try await s.setPass("app/database_url", "postgres://a:first-\(UUID().uuidString.prefix(6))@db/app")
             let env = ProcessInfo.processInfo.environment.merging(["SHIPIT_TEST_CI_SECRET": "ci-value-1234"]) { $1 }

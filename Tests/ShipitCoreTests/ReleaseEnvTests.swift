@@ -159,6 +159,27 @@ struct ReleaseEnvTests {
         #expect(!FileManager.default.fileExists(atPath: "/tmp/pwned-env"))
     }
 
+    /// psql gets the database URL without its password (its arguments are in every user's process
+    /// list) and the password, percent-decoded, in PGPASSWORD: run by a real shell.
+    @Test(arguments: [
+        (
+            "postgresql://app:p%40ss%3Aw0rd%25@db.example:5432/app?sslmode=require",
+            "postgresql://app@db.example:5432/app?sslmode=require", "p@ss:w0rd%"
+        ),
+        ("postgres://u:s3cr3t@h/db", "postgres://u@h/db", "s3cr3t"),
+        ("postgres://u:pw@h?options=-csearch_path%3Dx", "postgres://u@h?options=-csearch_path%3Dx", "pw"),
+        ("postgres://u@h/db", "postgres://u@h/db", ""),
+        ("host=h dbname=d", "host=h dbname=d", ""),
+    ])
+    func theDatabasePasswordLeavesTheURLForPGPASSWORD(url: String, expectedURL: String, password: String) async throws {
+        let script =
+            MigrationCommands.pgURL.definition
+            + "\nunset PGPASSWORD; pg_url \"$1\"; printf '%s|%s' \"$PG_URL\" \"${PGPASSWORD:-}\""
+        let out = try await Local.run(
+            ["sh", "-c", script, "sh", url], environment: ["PATH": "/usr/bin:/bin", "LC_ALL": "C"])
+        #expect(out == "\(expectedURL)|\(password)")
+    }
+
     @Test func aContainerEnvFileRefusesALineBreak() throws {
         let ok = ReleaseEnvironment([.init(name: "A", value: "x=y 'z'", secret: true)])
         #expect(try ok.engineFile() == "A=x=y 'z'\n")
@@ -191,6 +212,16 @@ struct ReleaseEnvTests {
                 charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"))!
         #expect(r.redact("postgres://u:\(encoded)@h").contains(encoded) == false)
         #expect(r.redact(settings: ["notify.url": "x\(value)"]) == ["notify.url": "x***"])
+        // As JSON text from a host shows it: Go (`podman inspect`), Python's and PHP's encoders.
+        let prefix = String(UUID().uuidString.prefix(6))
+        let quoted = "a\"b&c/é-" + prefix
+        SecretValues.register([quoted])
+        for json in [
+            #"{"Env":["K=a\"b\u0026c/é-"# + prefix + #""]}"#, #"{"k": "a\"b&c/\u00e9-"# + prefix + #""}"#,
+            #"{"k":"a\"b&c\/é-"# + prefix + #""}"#,
+        ] {
+            #expect(!r.redact(json).contains(prefix), "\(json) → \(r.redact(json))")
+        }
     }
 
     @Test func changesNameAChangedSecretAndLabelAConfigOnlyRelease() {

@@ -56,11 +56,49 @@ public struct MigrationCommands: Sendable {
 
     static let table = "shipit_schema_migrations"
 
-    /// `sql ARGS…`: psql on the database, quiet, unaligned, stopping at the first error.
-    static let sql = ShellFunction(
-        "sql",
+    /// `pg_url URL`: `$PG_URL`, the URL without its password, and the password (percent-decoded)
+    /// exported as `PGPASSWORD`, which libpq reads: psql's arguments are in every host user's
+    /// process list, its environment is not.
+    public static let pgURL = ShellFunction(
+        "pg_url",
         """
-        sql() { psql "$DATABASE_URL" -qtAX -v ON_ERROR_STOP=1 "$@"; }
+        pg_url() {
+          PG_URL=$1
+          case $1 in *://*) ;; *) return 0 ;; esac
+          pg_scheme=${1%%://*}; pg_rest=${1#*://}; pg_auth=${pg_rest%%/*}; pg_path=${pg_rest#"$pg_auth"}
+          case $pg_auth in *@*) ;; *) return 0 ;; esac
+          pg_user=${pg_auth%@*}; pg_host=${pg_auth##*@}
+          case $pg_user in *:*) ;; *) return 0 ;; esac
+          PGPASSWORD=$(printf '%s' "${pg_user#*:}" | awk 'BEGIN { hex = "0123456789abcdef" }
+            { s = $0; out = ""
+              while ((i = index(s, "%")) > 0) {
+                out = out substr(s, 1, i - 1); h = tolower(substr(s, i + 1, 2))
+                a = index(hex, substr(h, 1, 1)); b = index(hex, substr(h, 2, 1))
+                if (length(h) == 2 && a > 0 && b > 0) { out = out sprintf("%c", (a - 1) * 16 + b - 1); s = substr(s, i + 3) }
+                else { out = out "%"; s = substr(s, i + 1) }
+              }
+              printf "%s", out s }')
+          export PGPASSWORD
+          PG_URL="$pg_scheme://${pg_user%%:*}@$pg_host$pg_path"
+        }
+        """)
+
+    /// `sql ARGS…`: psql on the database, quiet, unaligned, stopping at the first error. The env
+    /// file is read in psql's own subshell (its PG* variables apply; none of its names reaches
+    /// the script), and the password goes in psql's environment, not its arguments.
+    static let sql = ShellFunction(
+        "sql", requires: [pgURL],
+        """
+        sql() {
+          (
+            set -a
+            # shellcheck source=/dev/null
+            . "$ENV_FILE"
+            set +a
+            pg_url "${DATABASE_URL:-}"
+            exec psql "$PG_URL" -qtAX -v ON_ERROR_STOP=1 "$@"
+          )
+        }
         """)
 
     private func script(_ step: HostStep, _ vars: [(String, String)], uses: [ShellFunction] = [], _ body: ScriptText)
@@ -76,11 +114,8 @@ public struct MigrationCommands: Sendable {
               ENV_FILE="$META/env/$rid"
             fi
             [ -r "$ENV_FILE" ] || fail \(ScriptExit.migrationsUnreadable) "migrations: cannot read $ENV_FILE on $(hostname)"
-            set -a
             # shellcheck source=/dev/null
-            . "$ENV_FILE"
-            set +a
-            [ -n "${DATABASE_URL:-}" ] || fail \(ScriptExit.migrationsUnreadable) "migrations: DATABASE_URL is not set in $ENV_FILE"
+            [ -n "$(. "$ENV_FILE"; printf '%s' "${DATABASE_URL:-}")" ] || fail \(ScriptExit.migrationsUnreadable) "migrations: DATABASE_URL is not set in $ENV_FILE"
             command -v psql >/dev/null 2>&1 || fail \(ScriptExit.migrationsDatabase) "migrations: psql is not installed on this host"
             """
         return HostScript(

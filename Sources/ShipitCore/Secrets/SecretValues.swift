@@ -52,39 +52,23 @@ public enum SecretValues {
     }
 
     /// The forms JSON encoders give a string (without its quotes): quotes, backslashes and
-    /// control characters escaped; also `/` escaped (PHP); also every non-ASCII character as
-    /// `\uXXXX` (Python's default); also `<`, `>`, `&` as `\u003c`… (Go's).
+    /// control characters escaped (as shipit's own JSON does); also `/` escaped (PHP); also every
+    /// non-ASCII character as `\uXXXX` (Python's default); also `<`, `>`, `&` as `\u003c`… (Go's).
     static func jsonEscaped(_ s: String) -> [String] {
-        func escape(slash: Bool, ascii: Bool, html: Bool) -> String {
-            var out = ""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case "/" where slash: out += "\\/"
-                case "<" where html, ">" where html, "&" where html: out += unicodeEscape(u.value)
-                default:
-                    if u.value < 0x20 || (ascii && u.value > 0x7e) {
-                        if u.value > 0xffff {
-                            let v = u.value - 0x10000
-                            out += unicodeEscape(0xd800 + (v >> 10)) + unicodeEscape(0xdc00 + (v & 0x3ff))
-                        } else {
-                            out += unicodeEscape(u.value)
-                        }
-                    } else {
-                        out.unicodeScalars.append(u)
-                    }
-                }
+        let plain = String(LedgerJSON.quoted(s).dropFirst().dropLast())
+        var ascii = ""
+        for u in plain.unicodeScalars {
+            if u.value <= 0x7e {
+                ascii.unicodeScalars.append(u)
+            } else if u.value > 0xffff {
+                let v = u.value - 0x10000
+                ascii += unicodeEscape(0xd800 + (v >> 10)) + unicodeEscape(0xdc00 + (v & 0x3ff))
+            } else {
+                ascii += unicodeEscape(u.value)
             }
-            return out
         }
-        return [
-            escape(slash: false, ascii: false, html: false), escape(slash: true, ascii: false, html: false),
-            escape(slash: false, ascii: true, html: false), escape(slash: false, ascii: false, html: true),
-        ]
+        let html = plain.replacing("<", with: "\\u003c").replacing(">", with: "\\u003e").replacing("&", with: "\\u0026")
+        return [plain, plain.replacing("/", with: "\\/"), ascii, html]
     }
 
     private static func unicodeEscape(_ v: UInt32) -> String {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What the symlink strategy runs on a host for long, and the environment it runs it with: the
 /// start and stop commands, role processes, and the units a supervisor starts them from.
