@@ -17,8 +17,9 @@ public enum TimelineBuilder {
         for a in attempts {
             var changes: [String] = []
             let current = configs[a.configHash].map { fill.filled($0, release: a.releaseID) }
-            // The same recorded config can stand for another one (a rollback's secrets are its release's).
-            if lastHash != nil, lastHash != a.configHash || last != current, last == nil || last != current {
+            // Compared after the fill: the same recorded config can stand for another one (a
+            // rollback's secrets are its release's). Without either in the ledger, the hashes tell.
+            if lastHash != nil, last != current || (last == nil && lastHash != a.configHash) {
                 changes = diff(last, current)
             }
             if let current { fill.learn(current, release: a.releaseID) }

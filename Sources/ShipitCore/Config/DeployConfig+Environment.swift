@@ -10,7 +10,7 @@ extension DeployConfig {
         var c = self
         c.resolvedEnv = try await SecretResolver.resolve(
             releaseEnv, directory: FilePath.directory(of: file), environment: environment)
-        if strategy == .image, let env = c.resolvedEnv { _ = try env.engineFile() }
+        if let env = c.resolvedEnv, Strategies.make(self).containerEnvFile { _ = try env.engineFile() }
         return c
     }
 

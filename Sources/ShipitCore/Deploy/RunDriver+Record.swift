@@ -129,8 +129,8 @@ extension RunDriver {
     }
 
     /// The config keys that differ from the previous attempt's (redacted, as the ledger keeps them).
-    /// A run that resolved no secrets (a rollback) records no fingerprints: the newest ones of the
-    /// attempts before stand in for them, so that is no change.
+    /// A run that resolved no secrets (a rollback) records no fingerprints: those of the deploy of
+    /// the release it runs stand in for them (`TimelineBuilder.SecretFill`, as `changes` does).
     func configChanges(since start: Date) async -> [String] {
         guard let ledger = context.ledger,
             let recent = try? await ledger.attempts(

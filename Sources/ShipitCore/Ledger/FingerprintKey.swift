@@ -10,12 +10,7 @@ import ShipitSupport
 /// 32 bytes, written as 64 hex digits.
 enum FingerprintKey {
     static func newHex() -> String {
-        hex(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
-    }
-
-    static func hex(_ key: Data) -> String {
-        let digits = Array("0123456789abcdef")
-        return String(key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+        SymmetricKey(size: .bits256).withUnsafeBytes { Digest.hex($0) }
     }
 
     static func bytes(hex: String) -> Data? {

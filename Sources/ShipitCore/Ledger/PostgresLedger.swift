@@ -116,7 +116,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
     public func adoptFingerprintKey(_ key: Data) async throws -> Bool {
         try await exec(
             "INSERT INTO {s}fingerprint_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
-            [FingerprintKey.hex(key)])
+            [Digest.hex(key)])
         return try await fingerprintKey() == key
     }
 

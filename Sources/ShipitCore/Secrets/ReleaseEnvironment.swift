@@ -100,8 +100,7 @@ public struct ReleaseEnvironment: Sendable, Equatable {
 
     static func fingerprint(key: Data, _ text: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: key))
-        let digits = Array("0123456789abcdef")
-        return "hmac-sha256:" + String(mac.prefix(8).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+        return "hmac-sha256:" + Digest.hex(Data(mac).prefix(8))
     }
 
     /// The ledger's settings keys for this environment: secrets by fingerprint (`env.*` is in the

@@ -33,10 +33,8 @@ public enum SecretResolver {
             for await r in group { out.append(r) }
             return out
         }
-        // Every value that was resolved is masked from here on, even when another failed: the
-        // error messages that follow must not show them either.
-        SecretValues.register(results.compactMap { try? $0.1.get() })
-        // The first failure by name, so the same config fails the same way every time.
+        // Every value that resolved is registered (above), so the error below is masked against all of
+        // them. The first failure by name, so the same config fails the same way every time.
         for (_, r) in results.sorted(by: { $0.0 < $1.0 }) {
             if case .failure(let e) = r { throw ShipitError(Redactor.standard.redact(e.message), exitCode: e.exitCode) }
         }

@@ -202,7 +202,7 @@ extension RoleScript {
         container_role_restart() {
           container_role_stop "$1" "$3"
           # The release's environment file, when it has one.
-          RELEASE_ENV_FILE=; [ ! -f "$META/env/$ID.engine" ] || RELEASE_ENV_FILE="--env-file=$META/env/$ID.engine"
+          \(ImageStrategy.releaseEnvArgument)
           out=$(eval "eng run -d --name \\"\\$APP-\\$1\\" --label \\"shipit.app=\\$APP\\" --label \\"shipit.role=\\$1\\" --label \\"shipit.release=\\$ID\\" --stop-signal \\"\\$2\\" --stop-timeout \\"\\$3\\" \\${RELEASE_ENV_FILE:+\\"\\$RELEASE_ENV_FILE\\"} $ROLE_RUN_ARGS \\"\\$REF\\" sh -c \\"\\$4\\"" 2>&1) || fail \(ScriptExit.roleStartFailed) "role $1: its container did not start: $(short "$out")"
           echo "role.$1.started=$ID"
         }

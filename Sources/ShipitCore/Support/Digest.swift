@@ -29,11 +29,12 @@ public enum Digest {
         hex(SHA256.hash(data: data))
     }
 
-    static func hex(_ digest: SHA256.Digest) -> String {
+    /// Lowercase hex, two digits a byte (a digest, a MAC, a key).
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
-        out.reserveCapacity(64)
-        for b in digest {
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        for b in bytes {
             out.append(digits[Int(b >> 4)])
             out.append(digits[Int(b & 0x0f)])
         }
