@@ -33,4 +33,12 @@ struct ConfigOptions: ParsableArguments {
         try cfg.connection.validate()
         return cfg
     }
+
+    /// `load`, for a command that prints or records hosts' text: the config's secrets resolved
+    /// only so every value of theirs is masked in it (a source that fails is a warning).
+    func loadMaskingSecrets(wholeHosts: Bool = false) async throws -> DeployConfig {
+        let cfg = try load(wholeHosts: wholeHosts)
+        await cfg.resolveSecretsForMasking(warn: Console.shared.err)
+        return cfg
+    }
 }

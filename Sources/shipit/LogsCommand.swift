@@ -52,8 +52,7 @@ struct LogsCommand: AsyncParsableCommand {
     func run() async throws {
         try FlagRange.check(maxBytes, flag: "--max-bytes", 1024...(256 << 20), unit: "bytes")
         if let since { _ = try UTCTime.window(since: since, from: nil, to: nil) }
-        var config = try common.load()
-        await config.resolveSecretsForMasking(warn: Console.shared.err)
+        var config = try await common.loadMaskingSecrets()
         try HostSelection(role: role, host: host).apply(to: &config)
         let hosts = config.hosts
         if let grep, grep.contains("\n") { throw ShipitError.input("--grep: one line, please") }

@@ -15,8 +15,7 @@ extension MigrationsCommand {
             String?
 
         func run() async throws {
-            let config = try common.load()
-            await config.resolveSecretsForMasking(warn: Console.shared.err)
+            let config = try await common.loadMaskingSecrets()
             guard let m = config.migrations else {
                 throw ShipitError.input("migrations: this config has no 'migrations' section")
             }

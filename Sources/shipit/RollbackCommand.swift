@@ -19,8 +19,7 @@ struct RollbackCommand: AsyncParsableCommand {
     func run() async throws {
         try run.checkFlags()
         Signals.install()
-        let config = try common.load(wholeHosts: true)
-        await config.resolveSecretsForMasking(warn: Console.shared.err)
+        let config = try await common.loadMaskingSecrets(wholeHosts: true)
         if let to, !RollbackTarget.isDigest(to) { try Names.identifier(to, field: "--to") }
         var options = Deployment.Options()
         options.reason = "rollback"

@@ -18,8 +18,7 @@ struct RolloutAbortCommand: AsyncParsableCommand {
     func run() async throws {
         try run.checkFlags()
         Signals.install()
-        let config = try common.load(wholeHosts: true)
-        await config.resolveSecretsForMasking(warn: Console.shared.err)
+        let config = try await common.loadMaskingSecrets(wholeHosts: true)
         try await run.resume(config, mode: .abort, json: common.json)
     }
 }

@@ -19,8 +19,7 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         try run.checkFlags()
         Signals.install()
-        let config = try common.load(wholeHosts: true)
-        await config.resolveSecretsForMasking(warn: Console.shared.err)
+        let config = try await common.loadMaskingSecrets(wholeHosts: true)
         let (ledger, status) = await LedgerAccess.forReading(config)
         guard let ledger else { throw ShipitError("sync: needs the ledger (\(status)) to know the fleet's release") }
         let work = FilePath.temporaryDirectory + "/shipit-sync-\(UInt64.random(in: 0...UInt64.max))"

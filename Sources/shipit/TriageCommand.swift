@@ -25,8 +25,7 @@ struct TriageCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (start, _) = try UTCTime.window(since: since, from: nil, to: nil)
-        let config = try common.load()
-        await config.resolveSecretsForMasking(warn: Console.shared.err)
+        let config = try await common.loadMaskingSecrets()
         let (ledger, status) = await LedgerAccess.forReading(config)
         let report = await withFleet(config) {
             await Triage(config: config, transport: $0, ledger: ledger, ledgerStatus: status, since: start ?? Date())
