@@ -35,7 +35,7 @@ struct SyncCommand: AsyncParsableCommand {
             Console.shared.err(
                 "sync: \(f.host) runs \(f.release), a release the ledger never recorded: left alone (--force moves it)")
         }
-        guard let synced = prepared.config, let artifact = prepared.artifact else {
+        guard let synced = prepared.config, let input = prepared.input else {
             Console.shared.out(
                 "sync: every reachable host runs \(plan.target)\(plan.foreign.isEmpty ? "" : " (but for the ones above)")"
             )
@@ -43,14 +43,16 @@ struct SyncCommand: AsyncParsableCommand {
             return
         }
         let renderer = try run.renderer(synced, json: common.json)
+        let from: String
+        if case .artifact = input { from = "copied from" } else { from = "its image by digest, as on" }
         renderer.notice(
             DeployNotice(
                 host: nil, step: "sync", status: .info,
                 message:
-                    "\(plan.target) to \(plan.behind.joined(separator: ", ")) (copied from \(plan.donor ?? "?")); \(plan.onTarget.count) host(s) already on it are not touched"
+                    "\(plan.target) to \(plan.behind.joined(separator: ", ")) (\(from) \(plan.donor ?? "?")); \(plan.onTarget.count) host(s) already on it are not touched"
             ))
         var options = Deployment.Options()
         options.reason = "sync \(plan.target)"
-        try await run.launch(synced, renderer: renderer, options: options) { await $0.deploy(.artifact(artifact)) }
+        try await run.launch(synced, renderer: renderer, options: options) { await $0.deploy(input) }
     }
 }

@@ -9,7 +9,7 @@ struct TriageCommand: AsyncParsableCommand {
         abstract: "The production-debugging playbook on every host at once, with a pre-filled incident note.",
         discussion: """
             Checks, in order: network (SSH), process (release, container, supervised units and their
-            restarts, configured process checks), health (live, ready), resources (disk, inodes, memory, load,
+            restarts, configured process checks), health (live, ready), release (a host not on the fleet's release, and the sync that fixes it), resources (disk, inodes, memory, load,
             open files), dependencies (configured checks), schema. Prints the first failing layer, the recent changes with the one most likely related, and
             whether a rollback is available and safe. Exits 7 when a layer fails.
             """
@@ -87,7 +87,7 @@ enum TriageRenderer {
             out.append("FIRST FAILING LAYER: \(layer.rawValue)")
             for f in r.findings { out.append("  - \(f.host) [\(f.layer.rawValue)/\(f.check)] \(f.detail)") }
         } else {
-            out.append("No failing layer: network, process, health, resources, dependencies all pass.")
+            out.append("No failing layer: network, process, health, release, resources, dependencies all pass.")
         }
         out.append("")
         out.append("Changes since \(UTCTime.short(r.since)) (ledger: \(r.changes.ledgerStatus)):")

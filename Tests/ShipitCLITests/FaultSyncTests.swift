@@ -35,7 +35,20 @@ struct FaultSyncTests {
             let v2ID = try await f.currentRelease(hosts.hosts[0])
             #expect(v2ID != v1ID)
 
+            // Triage names the skipped host, down and then back on its old release, with the fix.
+            let whileDown = try await f.shipit(["triage", "--since", "1h"])
+            #expect(whileDown.status == ShipitExit.unhealthy.rawValue, "\(whileDown.stdout)")
+            #expect(
+                whileDown.stdout.contains("left out of the deploy of \(v2ID)")
+                    && whileDown.stdout.contains("once it is back, shipit sync --config"), "\(whileDown.stdout)")
+
             try await hosts.reviveHost(down)
+            let triage = try await f.shipit(["triage", "--since", "1h"])
+            #expect(
+                triage.stdout.contains(
+                    "\(down) [release/drift] runs \(v1ID), not the fleet's release \(v2ID)"),
+                "\(triage.stdout)")
+            #expect(triage.stdout.contains("shipit sync --config \(f.configFile) brings it in line"), "\(triage.stdout)")
             let status = try await f.shipit(["status"])
             #expect(status.status == ShipitExit.unhealthy.rawValue)
             #expect(status.stdout.contains("shipit sync"), "\(status.stdout)")

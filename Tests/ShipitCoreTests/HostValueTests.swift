@@ -145,4 +145,28 @@ struct HostValueTests {
             #expect("\(error)".contains("h2: no valid image digest"), "\(error)")
         }
     }
+
+    /// `shipit sync` pins the image by digest: the release gets the same id as the tag's deploy
+    /// made, and a host handing back another digest stops it.
+    @Test func aPinnedImageIsItsDigestUnderItsTag() throws {
+        let config = try DeployConfig.parse(
+            yaml: "app: demo\nhosts: [h1]\ndeploy_to: /srv/demo\n", directory: Local.tempDir("hostvalue"))
+        let image = ImageStrategy(
+            config: config, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
+        let pinned = ReleaseInput.imageDigest(tag: "v1", digest: Self.digest)
+        #expect(pinned.imagePullReference("localhost/app") == "localhost/app@\(Self.digest)")
+        #expect(ReleaseInput.imageTag("v1").imagePullReference("localhost/app") == "localhost/app:v1")
+        let resolved = try image.resolve(pinned, preflight: ["h1": ScriptOutput("digest=\(Self.digest)")], hosts: ["h1"])
+        #expect(resolved.id == "v1-ab12ab12ab12")
+        #expect(resolved.imageReference == "localhost/app@\(Self.digest)")
+        let other = "sha256:" + String(repeating: "cd", count: 32)
+        #expect(throws: ShipitError.self) {
+            try image.resolve(pinned, preflight: ["h1": ScriptOutput("digest=\(other)")], hosts: ["h1"])
+        }
+        // The tag back from a release id, with and without an environment's identity.
+        #expect(ImageStrategy.tag(ofRelease: "v1-ab12ab12ab12", digest: Self.digest) == "v1")
+        #expect(ImageStrategy.tag(ofRelease: "v1-2-ab12ab12ab12-0123abcd", digest: Self.digest) == "v1-2")
+        #expect(ImageStrategy.tag(ofRelease: "v1-ab12ab12ab12", digest: other) == nil)
+        #expect(ImageStrategy.tag(ofRelease: "-ab12ab12ab12", digest: Self.digest) == nil)
+    }
 }

@@ -63,8 +63,13 @@ public final class ImageFixture: @unchecked Sendable {
 
     /// Runs podman on a host as the deploy user, with the hosts' storage.
     public func podman(_ host: String, _ args: String) async throws -> String {
+        try await sh(host, "\(Self.engine) \(args)")
+    }
+
+    /// Runs a shell command on a host as the deploy user.
+    public func sh(_ host: String, _ command: String) async throws -> String {
         let s = try await hosts.connect(to: host)
-        let out = try await s.exec("\(Self.engine) \(args)").stdoutText
+        let out = try await s.exec(command).stdoutText
         await s.close()
         return out.trimmingCharacters(in: .whitespacesAndNewlines)
     }

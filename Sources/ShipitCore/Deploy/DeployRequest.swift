@@ -68,7 +68,7 @@ public struct DeployRequest: Sendable {
         case .artifact(let a):
             return
                 "\(config.app) release \(a.releaseID) (\(a.size) bytes, sha256 \(a.sha256.prefix(12))) to \(config.hosts.count) host(s)"
-        case .imageTag:
+        case .imageTag, .imageDigest:
             return "\(config.app) image \(reasonName(input, config: config)) to \(config.hosts.count) host(s)"
         }
     }
@@ -77,7 +77,7 @@ public struct DeployRequest: Sendable {
     public func reasonName(_ input: ReleaseInput, config: DeployConfig) -> String {
         switch input {
         case .artifact(let a): return a.releaseID
-        case .imageTag(let tag): return "\(config.image?.name ?? ""):\(tag)"
+        case .imageTag, .imageDigest: return input.imagePullReference(config.image?.name ?? "") ?? ""
         }
     }
 }

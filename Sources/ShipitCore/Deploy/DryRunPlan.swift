@@ -10,11 +10,11 @@ public enum DryRunPlan {
         case .artifact(let a):
             release = ResolvedRelease(id: a.releaseID, input: input)
             what = "release \(a.releaseID)"
-        case .imageTag(let tag):
+        case .imageTag, .imageDigest:
             let name = config.image?.name ?? ""
             release = ResolvedRelease(
                 id: "<tag>-<digest12>", input: input, imageReference: "\(name)@<digest>", imageDigest: "<digest>")
-            what = "image \(name):\(tag)"
+            what = "image \(input.imagePullReference(name) ?? name)"
         }
         var lines = ["# dry run: \(config.app) \(what) to \(config.hosts.joined(separator: ", ")); nothing is executed"]
         // The deployer's side, in the order it runs around the hosts' commands below.

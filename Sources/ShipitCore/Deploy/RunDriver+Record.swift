@@ -36,7 +36,7 @@ extension RunDriver {
                 source = "git \(repo)"
                 ref = r
             }
-        case .imageTag(let tag)?: source = "\(config.image?.name ?? ""):\(tag)"
+        case let image?: source = image.imagePullReference(config.image?.name ?? "")
         case nil: break
         }
         let attempt = LedgerAttempt(

@@ -78,6 +78,17 @@ public struct ImageStrategy: ReleaseStrategy {
         return "\(tag)-\(hex.prefix(12))" + (environment.map { "-" + $0 } ?? "")
     }
 
+    /// The tag of release `id` made from `digest` (the inverse of `releaseID`), or nil.
+    static func tag(ofRelease id: String, digest: String) -> String? {
+        let hex = "-" + (digest.hasPrefix("sha256:") ? digest.dropFirst(7) : Substring(digest)).prefix(12)
+        // `<tag>-<hex12>`, or `<tag>-<hex12>-<hex8>` for a release with an environment.
+        for rest in [id, String(id.dropLast(9))] where rest.hasSuffix(hex) {
+            let tag = String(rest.dropLast(hex.count))
+            if !tag.isEmpty && isRelease(id, ofTag: tag) { return tag }
+        }
+        return nil
+    }
+
     /// Whether `id` is a release of `tag` (with any environment).
     static func isRelease(_ id: String, ofTag tag: String) -> Bool {
         guard id.hasPrefix(tag + "-") else { return false }
@@ -146,8 +157,7 @@ public struct ImageStrategy: ReleaseStrategy {
     /// host before any switch) and its digest.
     public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand
     {
-        var pull = ""
-        if case .imageTag(let tag)? = deploying { pull = "\(image.name):\(tag)" }
+        let pull = deploying?.imagePullReference(image.name) ?? ""
         let proxy = roles.runsApp(host) ? traffic?.preflight(host: host) : nil
         let cmd = script(
             .preflight,
@@ -166,7 +176,12 @@ public struct ImageStrategy: ReleaseStrategy {
             echo "current=$(image_current)"
             if [ -n "$PULL" ]; then
               out=$(eng pull $TLS "$PULL" 2>&1) || fail \(ScriptExit.pullFailed) "pull $PULL failed: $(short "$out")"
-              ref=$(eng image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$PULL" 2>/dev/null | grep -m1 "^$NAMEONLY@sha256:") || fail \(ScriptExit.noDigest) "no digest for $PULL"
+              digests=$(eng image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$PULL" 2>/dev/null)
+              # A pinned pull must have its own digest; a tag has the one the registry gave for it.
+              case $PULL in
+                *@*) ref=$(printf '%s\n' "$digests" | grep -m1 -x -F "$PULL") ;;
+                *) ref=$(printf '%s\n' "$digests" | grep -m1 "^$NAMEONLY@sha256:") ;;
+              esac || fail \(ScriptExit.noDigest) "no digest for $PULL"
               echo "digest=${ref##*@}"
             fi
             """ + (proxy?.body ?? .empty))
@@ -178,10 +193,9 @@ public struct ImageStrategy: ReleaseStrategy {
     public func resolve(_ input: ReleaseInput, preflight: [String: ScriptOutput], hosts: [String]) throws(ShipitError)
         -> ResolvedRelease
     {
-        guard case .imageTag(let tag) = input else {
+        guard let tag = input.imageTagName, let pull = input.imagePullReference(image.name) else {
             throw ShipitError.input("--tag: strategy image deploys an image tag (--tag v2), not --from/--ref")
         }
-        let pull = "\(image.name):\(tag)"
         // ScriptOutput keeps only a well-formed digest; a host without one stops the deploy here.
         if let host = hosts.first(where: { preflight[$0]?.first(.digest).map(HostValue.isDigest) != true }) {
             throw ShipitError("\(host): no valid image digest for \(pull) (expected sha256: and 64 hex digits)")
@@ -190,6 +204,9 @@ public struct ImageStrategy: ReleaseStrategy {
         guard digests.count == 1, let digest = digests.first else {
             let seen = hosts.map { "\($0): \(preflight[$0]?.first(.digest) ?? "?")" }.joined(separator: ", ")
             throw ShipitError("\(pull) resolved to different digests (the tag moved during the pull): \(seen)")
+        }
+        if case .imageDigest(_, let pinned) = input, digest != pinned {
+            throw ShipitError("\(pull) came with digest \(digest) on the hosts")
         }
         return ResolvedRelease(
             id: Self.releaseID(tag: tag, digest: digest, environment: envIdentity), input: input,

@@ -3,12 +3,32 @@
 public enum ReleaseInput: Sendable {
     case artifact(Artifact)
     case imageTag(String)
+    /// An image by its content, named by the tag it was deployed as (`shipit sync`: the fleet's
+    /// release, whatever the tag names today).
+    case imageDigest(tag: String, digest: String)
 
     /// The release id as far as it is known before pre-flight (an image's needs its digest).
     public var provisionalID: String {
         switch self {
         case .artifact(let a): return a.releaseID
-        case .imageTag(let t): return t
+        case .imageTag(let t), .imageDigest(let t, _): return t
+        }
+    }
+
+    /// The tag an image release is named by (nil for an artifact).
+    public var imageTagName: String? {
+        switch self {
+        case .artifact: return nil
+        case .imageTag(let t), .imageDigest(let t, _): return t
+        }
+    }
+
+    /// What every host pulls for image `name`: `name:tag`, or `name@digest` when pinned.
+    public func imagePullReference(_ name: String) -> String? {
+        switch self {
+        case .artifact: return nil
+        case .imageTag(let t): return "\(name):\(t)"
+        case .imageDigest(_, let d): return "\(name)@\(d)"
         }
     }
 }

@@ -55,6 +55,35 @@ public enum ReleaseCopy {
         return try Artifact.copied(path: path, releaseID: releaseID, from: "\(donor):\(layout.release(releaseID))")
     }
 
+    /// An image release as `donor` created it: its image by digest, under the tag it was deployed
+    /// as, so every host behind pulls that content whatever the tag names today.
+    public static func image(
+        from donor: String, releaseID: String, config: DeployConfig, transport: HostTransport
+    ) async throws -> ReleaseInput {
+        let name = config.image?.name ?? ""
+        let command = HostScript(
+            .releaseCopy, layout: config.layout, timeout: 60, variables: [("ID", releaseID)],
+            ScriptText(#"awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IMAGE_RELEASES" 2>/dev/null"#)
+        ).command
+        let r = try await transport.run(donor, command)
+        let reference = r.stdoutText.trimmed()
+        guard r.status.succeeded, !reference.isEmpty else {
+            throw ShipitError("sync: \(donor) runs \(releaseID) but has no record of its image (\(config.layout.imageReleases))")
+        }
+        guard let at = reference.lastIndex(of: "@"), HostValue.isDigest(String(reference[reference.index(after: at)...]))
+        else { throw ShipitError("sync: \(donor) records \(releaseID) as \(HostValue.printable(reference)), not name@sha256:…") }
+        let digest = String(reference[reference.index(after: at)...])
+        guard reference[..<at] == name else {
+            throw ShipitError(
+                "sync: \(releaseID) was made from \(HostValue.printable(String(reference[..<at]))), and image.name is now \(name): deploy a tag of \(name) instead"
+            )
+        }
+        guard let tag = ImageStrategy.tag(ofRelease: releaseID, digest: digest) else {
+            throw ShipitError("sync: \(releaseID) is not a release id of digest \(digest)")
+        }
+        return .imageDigest(tag: tag, digest: digest)
+    }
+
     /// The release's environment on `donor` (nil when it has none), its secrets as the config names
     /// them; every value is masked from here on.
     public static func environment(

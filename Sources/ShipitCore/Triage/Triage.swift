@@ -85,6 +85,7 @@ public struct Triage: Sendable {
             findings += found
         }
 
+        await releaseFindings(rows: rows, findings: &findings)
         // Recent changes: the ledger merged with the history lines the probes already brought back.
         let changes = await ChangesQuery(from: since, askHosts: false, limit: 50)
             .run(

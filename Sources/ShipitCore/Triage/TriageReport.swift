@@ -5,7 +5,7 @@ public struct TriageReport: Codable, Sendable {
     /// The playbook's layers, in the order they are judged: the first one with a finding is where
     /// to look first.
     public enum Layer: String, Codable, Sendable, CaseIterable {
-        case network, process, health, resources, dependency, schema
+        case network, process, health, release, resources, dependency, schema
     }
 
     public struct Finding: Codable, Sendable, Equatable {

@@ -48,11 +48,11 @@ struct PreflightPhase: PhaseRunner {
         }
         p.apply(.release(release))
         guard await writeEnvironment(&p, release) else { return .failed }
-        if let digest = release.imageDigest, case .imageTag(let tag) = input {
+        if let digest = release.imageDigest, let pulled = input.imagePullReference(p.config.image?.name ?? "") {
             p.notify(
                 DeployNotice(
                     host: nil, step: "pull", status: .info,
-                    message: "\(p.config.image?.name ?? ""):\(tag) is \(digest) on every host: release \(release.id)"))
+                    message: "\(pulled) is \(digest) on every host: release \(release.id)"))
             await p.recorder?.change {
                 $0.releaseID = release.id
                 $0.imageDigest = digest
