@@ -67,6 +67,34 @@ struct FaultTolerateTests {
         }
     }
 
+    /// The budget is for hosts unreachable at the start. One whose sshd dies while the run has
+    /// it (here in the upload) fails the run as without `tolerate`: nothing switches, exit 1, and
+    /// the ledger records it failed, not skipped.
+    @Test func aHostLostDuringTheRunIsAFailureNotSkipped() async throws {
+        let f = try await fleet("1")
+        try await withCleanup({ await tearDown(f) }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            let v1ID = try await f.currentRelease(hosts.hosts[0])
+            // Big (incompressible) so the upload is still going when sshd dies.
+            let big = try await f.bigRelease("v2", bytes: 40_000_000)
+            let p = ShipitBinary().start(["deploy", "--config", f.configFile, "--from", big])
+            let pipe = p.standardOutput as! Pipe
+            try p.run()
+            var out = await ShipitBinary.read(pipe, until: ["state: preflight → upload"], timeout: 120)
+            try await hosts.killHost(own[0])
+            out += await ShipitBinary.read(pipe, until: [])
+            let status = await ShipitBinary.wait(p)
+            #expect(status == ShipitExit.failure.rawValue, "\(out)")
+            #expect(out.contains("FAILED in upload") && !out.contains("SKIPPED"), "\(out)")
+            for h in hosts.hosts + [own[1]] {
+                #expect(try await f.currentRelease(h) == v1ID)
+                #expect(try await f.lockHolder(h) == "free")
+            }
+            let lost = try #require(try await lastEntry(f).hosts.first { $0.host == own[0] })
+            #expect(lost.status == "failed" && lost.step == "upload", "\(lost)")
+        }
+    }
+
     @Test func aHostFailingItsSmokeTestRollsTheFleetBackWhileAnotherIsSkipped() async throws {
         let f = try await fleet("50%")
         try await withCleanup({ await tearDown(f) }) {
