@@ -10,11 +10,17 @@ struct DeployRenderer: Sendable {
     /// GitHub Actions / GitLab CI: phases folded into groups, annotations, summary and outputs.
     let ci: CIOutput?
 
-    init(json: Bool, hostCount: Int = 0, ci: CIOutput? = nil) {
+    /// What of the progress is printed (`--quiet`, `--verbose`); the live view sees every notice.
+    let digest: DigestBox
+
+    init(
+        json: Bool, hostCount: Int = 0, bake: Double? = nil, level: ProgressDigest.Level = .normal, ci: CIOutput? = nil
+    ) {
         self.json = json
         self.ci = ci
+        self.digest = DigestBox(ProgressDigest(level: level, hostCount: hostCount))
         self.live = LiveStatus(
-            hostCount: hostCount,
+            hostCount: hostCount, bake: bake,
             enabled: ci == nil && !json && isatty(STDOUT_FILENO) == 1
                 && ProcessInfo.processInfo.environment["TERM"] != "dumb")
     }
@@ -27,22 +33,28 @@ struct DeployRenderer: Sendable {
     }
 
     func notice(_ n: DeployNotice) {
-        if !json, n.step == "state", let ci { ci.phase(n.message) }
+        if !json, n.step == "state", digest.level != .quiet, let ci { ci.phase(n.message) }
         if json {
             if let d = try? encoder().encode(n) { Console.shared.json(String(decoding: d, as: UTF8.self)) }
             return
         }
+        live.observe(n)
+        for m in digest.take(n) { print(m) }
+    }
+
+    private func print(_ n: DeployNotice) {
         let time = UTCTime.clock(n.time)
         let host = n.host ?? "-"
         let dur = n.seconds.map { " (\(Console.seconds($0)))" } ?? ""
         switch n.status {
-        case .ok: live.show("\(time) \(host) \(n.step) ok\(n.message.isEmpty ? "" : ": \(n.message)")\(dur)", notice: n)
-        case .failed: live.show("\(time) \(host) \(n.step) FAILED\(dur): \(n.message)", notice: n)
-        case .started, .info: live.show("\(time) \(host) \(n.step): \(n.message)", notice: n)
+        case .ok: live.show("\(time) \(host) \(n.step) ok\(n.message.isEmpty ? "" : ": \(n.message)")\(dur)")
+        case .failed: live.show("\(time) \(host) \(n.step) FAILED\(dur): \(n.message)")
+        case .started, .info: live.show("\(time) \(host) \(n.step): \(n.message)")
         }
     }
 
     func report(_ r: DeployReport) {
+        if !json { for m in digest.flush() { print(m) } }
         live.finish()
         ci?.finish(r, json: json)
         if json {
@@ -141,4 +153,17 @@ struct DeployRenderer: Sendable {
             Console.shared.out("attempt \(id) recorded in the ledger \(r.ledger ?? "")  (shipit changes shows it)")
         }
     }
+}
+
+/// The digest's state, shared by the renderer's copies (notices come from several tasks).
+final class DigestBox: @unchecked Sendable {
+    private let lock = Lock()
+    private var digest: ProgressDigest
+
+    init(_ digest: ProgressDigest) { self.digest = digest }
+
+    var level: ProgressDigest.Level { digest.level }
+
+    func take(_ n: DeployNotice) -> [DeployNotice] { lock.withLock { digest.take(n) } }
+    func flush() -> [DeployNotice] { lock.withLock { digest.flush() } }
 }

@@ -32,6 +32,16 @@ struct RunOptions: ParsableArguments {
         help: ArgumentHelp("The deployed environment's URL, for the GitHub deployment status.", valueName: "url"))
     var environmentURL: String?
 
+    @Flag(
+        name: .shortAndLong,
+        help: "Print every step of every host and every gate sample (the default sums up gate samples, and steps past 10 hosts).")
+    var verbose = false
+
+    @Flag(name: .shortAndLong, help: "Print only failures and the final summary.")
+    var quiet = false
+
+    var level: ProgressDigest.Level { verbose ? .verbose : quiet ? .quiet : .normal }
+
     /// `--github-deployment`: the run recorded as a GitHub deployment (warnings on stderr).
     func withGitHubDeployment(_ run: () async throws -> DeployReport) async throws -> DeployReport {
         try await GitHubDeployments.recording(
@@ -44,7 +54,8 @@ struct RunOptions: ParsableArguments {
         let platform = try CIPlatform.detect(ci)
         let rollback = "shipit rollback --config \(config.file)" + (config.stage.map { " --stage \($0)" } ?? "")
         return DeployRenderer(
-            json: json, hostCount: config.hosts.count, ci: CIOutput(platform: platform, rollbackCommand: rollback))
+            json: json, hostCount: config.hosts.count, bake: config.rollout?.bake, level: level,
+            ci: CIOutput(platform: platform, rollbackCommand: rollback))
     }
 
     /// Called first by each command that has these flags (not as ArgumentParser's `validate()`,
@@ -52,6 +63,7 @@ struct RunOptions: ParsableArguments {
     func checkFlags() throws {
         try FlagRange.check(lockWait, flag: "--lock-wait", 0...86400, unit: "seconds")
         try FlagRange.positive(deadline, flag: "--deadline", max: 86400)
+        if verbose && quiet { throw ShipitError.input("--verbose and --quiet: choose one") }
     }
 
     /// Runs `body` with a deployment set up for `config` (signals, ledger, fleet), renders the

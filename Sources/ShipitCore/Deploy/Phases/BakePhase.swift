@@ -24,7 +24,7 @@ struct BakePhase: PhaseRunner {
         let stepLabel = "step \(context.step)/\(context.steps)"
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(rollout.bake * 1000)))
         var failures: [String: Int] = [:]
-        var samples = 0
+        var tally = GateTally(gates: rollout.gates)
         d.notify(
             DeployNotice(
                 host: nil, step: "bake", status: .started,
@@ -32,9 +32,10 @@ struct BakePhase: PhaseRunner {
                     "\(stepLabel): watching \(context.switched.count) host(s) for \(GateRunner.format(rollout.bake)) s, gates: \(rollout.gates.map(\.name).joined(separator: ", "))"
             ))
         while true {
-            samples += 1
             let started = ContinuousClock.now
-            for s in await runner.sample(context) {
+            let round = await runner.sample(context)
+            tally.add(round: round)
+            for s in round {
                 let line = "\(stepLabel) · \(s.line)"
                 d.notify(
                     DeployNotice(
@@ -62,12 +63,11 @@ struct BakePhase: PhaseRunner {
             while ContinuousClock.now < next, !interrupt.isRaised { try? await Task.sleep(for: .milliseconds(50)) }
             if interrupt.isRaised { return .stopped }
         }
-        let counts = rollout.gates.map { "\($0.name) \(failures[$0.name] ?? 0)/\($0.failureLimit)" }.joined(
-            separator: ", ")
+        // The one line the default output keeps of the bake's samples (each failed one was shown).
         d.notify(
             DeployNotice(
                 host: nil, step: "bake", status: .ok,
-                message: "\(stepLabel): \(samples) sample(s), failures within limits (\(counts))"))
+                message: "\(stepLabel): \(tally.summary(hosts: context.switched.count)); within the failure limits"))
         return .done
     }
 }
