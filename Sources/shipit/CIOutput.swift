@@ -12,6 +12,7 @@ final class CIOutput: @unchecked Sendable {
     let environment: [String: String]
     private let lock = Lock()
     private var open: String?
+    private var gantt = RunGantt()
 
     init?(
         platform: CIPlatform, rollbackCommand: String,
@@ -21,6 +22,11 @@ final class CIOutput: @unchecked Sendable {
         self.platform = platform
         self.rollbackCommand = rollbackCommand
         self.environment = environment
+    }
+
+    /// Every notice, printed or not: the step summary's chart is drawn from them.
+    func observe(_ n: DeployNotice) {
+        lock.withLock { gantt.add(n) }
     }
 
     /// A state notice (`a → b`): the group of `a` ends, `b`'s begins.
@@ -52,7 +58,10 @@ final class CIOutput: @unchecked Sendable {
 
     func finish(_ r: DeployReport, json: Bool) {
         lock.withLock { close() }
-        let s = CISummary(report: r, rollbackCommand: rollbackCommand)
+        let chart = lock.withLock {
+            gantt.markdown(title: "\(r.operation) of \(r.app) \(r.releaseID) \(r.outcome.rawValue)")
+        }
+        let s = CISummary(report: r, rollbackCommand: rollbackCommand, chart: chart)
         switch platform {
         case .github:
             // Annotations go to stdout even with --json: the runner reads them from the log.

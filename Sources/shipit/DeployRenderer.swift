@@ -33,6 +33,7 @@ struct DeployRenderer: Sendable {
     }
 
     func notice(_ n: DeployNotice) {
+        ci?.observe(n)
         if !json, n.step == "state", digest.level != .quiet, let ci { ci.phase(n.message) }
         if json {
             if let d = try? encoder().encode(n) { Console.shared.json(String(decoding: d, as: UTF8.self)) }
@@ -88,7 +89,8 @@ struct DeployRenderer: Sendable {
             let back = r.hosts.filter { $0.switchedAt != nil }.count
             let never = r.hosts.filter { $0.rolloutStep != nil && $0.switchedAt == nil }.count
             verdict =
-                "rollout of \(r.releaseID) ABORTED: the \(back) switched host(s) are back on their previous release; \(never) host(s) of later steps were never touched"
+                "rollout of \(r.releaseID) ABORTED: the \(back) switched host(s) are back on their previous release"
+                + (never > 0 ? "; \(never) host(s) of later steps were never touched" : "")
         case .rolledBack:
             let retreated = r.hosts.filter { $0.retreatedFrom != nil }
             let stopped = retreated.allSatisfy { $0.appStopped == true }
@@ -103,7 +105,8 @@ struct DeployRenderer: Sendable {
                 verdict =
                     "\(r.operation) of \(r.releaseID) FAILED at rollout step \(ro.reached) of \(ro.steps.count)"
                     + (ro.failedGate.map { " (gate \($0.line))" } ?? "")
-                    + " and was rolled back on every switched host; \(never) host(s) of later steps were never touched"
+                    + " and was rolled back on every switched host"
+                    + (never > 0 ? "; \(never) host(s) of later steps were never touched" : "")
                     + retreat
             } else if !retreated.isEmpty, r.hosts.allSatisfy({ $0.retreatedFrom != nil || $0.current == $0.previous }) {
                 verdict =
@@ -127,9 +130,11 @@ struct DeployRenderer: Sendable {
         Console.shared.out("\n\(verdict) (\(Console.seconds(r.seconds)), exit \(r.exitCode.rawValue))")
         let width = (r.hosts.map(\.host.count) + r.skipped.map(\.host.count)).max() ?? 0
         for h in r.hosts {
+            // A pre-flight that failed on a host read nothing there: not "(none)", which says no release.
+            let unread = h.current == nil && h.failedStep == "preflight"
             let current =
                 h.switchingTo.map { "UNKNOWN (\(h.current ?? "(none)") or \($0): run shipit status)" } ?? h.current
-                ?? "(none)"
+                ?? (unread ? "(not known: its pre-flight did not finish)" : "(none)")
             var line = "  \(h.host.padded(toLength: width))  current=\(current)"
             if let p = h.previous, p != h.current { line += "  previous=\(p)" }
             if let step = h.rolloutStep {

@@ -49,6 +49,11 @@ struct CITests {
             for h in hosts.hosts { #expect(md.contains("| \(h) | `\(good)` | `\(good)` | failed at smoke test")) }
             #expect(md.contains("A READY_STATUS"), "changed files listed")
             #expect(md.contains("Roll back: `shipit rollback --config \(f.configFile)`"))
+            // The run as a Mermaid chart: the phases, each host's steps, the failed smoke tests marked.
+            #expect(md.contains("```mermaid\ngantt\n"), "\(md)")
+            #expect(md.contains("  section run\n  preflight :"), "\(md)")
+            for h in hosts.hosts { #expect(md.contains("  section \(h)\n"), "\(md)") }
+            #expect(md.contains("smoke test :crit, "), "\(md)")
             let out = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map(String.init)
             #expect(
                 out.contains("outcome=rolled-back") && out.contains("previous_release=\(good)")

@@ -77,3 +77,46 @@ struct ProgressDigestTests {
         #expect(t.summary(hosts: 1) == "3 sample(s) on 1 host(s), health 1/3 failed, http 0/3 failed, max error_ratio 0.02")
     }
 }
+
+/// The pipeline summary's chart: phases and host lanes in Mermaid's gantt syntax, names that
+/// Mermaid would read as syntax made plain, lanes capped.
+@Suite("output: the run as a Mermaid gantt chart")
+struct RunGanttTests {
+    @Test func phasesAndHostLanesWithFailuresMarked() {
+        var g = RunGantt()
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        g.add(DeployNotice(host: nil, step: "state", status: .info, message: "pending → preflight", time: t0))
+        g.add(DeployNotice(host: "h1", step: "preflight", status: .ok, message: "", seconds: 0.5, time: t0 + 0.5))
+        g.add(DeployNotice(host: nil, step: "state", status: .info, message: "preflight → smokeTest", time: t0 + 1))
+        g.add(
+            DeployNotice(
+                host: "::1", step: "smoke test", status: .failed, message: "503", seconds: 1, time: t0 + 2))
+        g.add(DeployNotice(host: nil, step: "state", status: .info, message: "smokeTest → failed", time: t0 + 2))
+        #expect(
+            g.markdown(title: "deploy of app v2: rolled-back #1")
+                == """
+                ```mermaid
+                gantt
+                  title deploy of app v2  rolled-back  1
+                  dateFormat x
+                  axisFormat %H:%M:%S
+                  section run
+                  preflight :1800000000000, 1800000001000
+                  smokeTest :1800000001000, 1800000002000
+                  section h1
+                  preflight :1800000000000, 1800000000500
+                  section 1
+                  smoke test :crit, 1800000001000, 1800000002000
+                ```
+
+                """)
+        var many = RunGantt()
+        many.maxLanes = 2
+        for i in 1...5 {
+            many.add(DeployNotice(host: "h\(i)", step: "switch", status: .ok, message: "", seconds: 0.1, time: t0))
+        }
+        let md = many.markdown(title: "t")
+        #expect(md.contains("section h2") && !md.contains("section h3") && md.contains("section 3 more host(s)"))
+        #expect(RunGantt().markdown(title: "t") == "")
+    }
+}

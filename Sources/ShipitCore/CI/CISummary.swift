@@ -9,9 +9,13 @@ public struct CISummary: Sendable {
     /// `shipit rollback --config …` for this config.
     public let rollbackCommand: String
 
-    public init(report: DeployReport, rollbackCommand: String) {
+    /// The run's phases and steps as a Mermaid chart (`RunGantt`), or "".
+    public let chart: String
+
+    public init(report: DeployReport, rollbackCommand: String, chart: String = "") {
         self.report = report
         self.rollbackCommand = rollbackCommand
+        self.chart = chart
     }
 
     /// The release most hosts ran before.
@@ -96,6 +100,7 @@ public struct CISummary: Sendable {
             md += ["", "Config changes:", ""]
             md += report.configChanges.map { "- `\($0)`" }
         }
+        if !chart.isEmpty { md += ["", chart] }
         md += ["", "Roll back: `\(rollbackCommand)`", ""]
         return md.joined(separator: "\n")
     }
