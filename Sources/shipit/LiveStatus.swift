@@ -88,9 +88,11 @@ final class LiveStatus: @unchecked Sendable {
             for g in gates { parts.append("\(g.name) \(g.latest)") }
         }
         parts.append(String(cFormat: "%.1fs", now.timeIntervalSince(started)))
-        let text = parts.joined(separator: " · ")
-        let width = Self.columns()
-        return text.count > width ? String(text.prefix(max(1, width - 1))) : text
+        // A gate's words are remote text: made visible before the cut, which must not split an escape.
+        let text = TerminalText.visible(parts.joined(separator: " · "), newlines: false)
+        // Cut by characters, with room for a few wide ones: a wrapped line is not redrawn in place.
+        let width = max(1, Self.columns() - 8)
+        return text.count > width ? String(text.prefix(width)) : text
     }
 
     /// `step 1/2` at the head of a bake's message.

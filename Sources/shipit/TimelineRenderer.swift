@@ -66,5 +66,9 @@ enum TimelineRenderer {
                 lines.append("    finished \(UTCTime.short(f)) (\(Console.seconds(f.timeIntervalSince(e.time))))")
             }
         }
+        if let last = t.entries.last(where: { $0.origin != "hosts" }) {
+            lines.append("")
+            lines.append("A picture of a run (hosts on a time axis, gates, the failure): shipit report --attempt \(last.attempt) --html report.html")
+        }
     }
 }

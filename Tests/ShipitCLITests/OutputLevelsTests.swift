@@ -3,14 +3,14 @@ import ShipitCore
 import TestSupport
 import Testing
 
-/// Output that grows with what matters, on ten real hosts (the shared three and seven of the test's
-/// own) with rollout `[1, "100%"]` and two gates: a 6-second bake prints no more than a 1-second
+/// Output that grows with what matters, on eleven real hosts (the shared three and eight of the
+/// test's own: past ten, a step's per-host lines are one line) with rollout `[1, "100%"]` and two gates: a 6-second bake prints no more than a 1-second
 /// one bar a few lines, a failing gate sample is printed whole, `-q` keeps the summary, `-v` every
 /// sample; on a terminal the live view draws its status line.
-@Suite("output levels on ten hosts, and the live view on a terminal", .serialized)
+@Suite("output levels on eleven hosts, and the live view on a terminal", .serialized)
 struct OutputLevelsTests {
     let hosts = TestHosts.current
-    let own = (81...87).map { "127.0.0.\($0)" }
+    let own = (81...88).map { "127.0.0.\($0)" }
 
     func rollout(bake: Double, gate: String) -> String {
         """
@@ -52,8 +52,11 @@ struct OutputLevelsTests {
                 long.stdout.contains("bake ok: step 1/2: ") && long.stdout.contains("on 1 host(s), health 0/")
                     && long.stdout.contains("errors 0/"), "\(long.stdout)")
             #expect(!long.stdout.contains(" gate ok"), "\(long.stdout)")
+            // Past ten hosts, one line per step: no host's own line, the count and the slowest instead.
+            #expect(long.stdout.contains(" - switch ok: 10/10 host(s) ok, slowest "), "\(long.stdout)")
+            #expect(!long.stdout.contains("\(own[0]) switch ok"), "\(long.stdout)")
 
-            // -v: every sample (ten hosts' health at each interval of step 2 alone is over a hundred).
+            // -v: every sample (the hosts' health at each interval of step 2 alone is over a hundred).
             let verbose = try await f.shipit(["deploy", "--from", f.release("v1"), "-v"])
             #expect(verbose.status == 0)
             #expect(verbose.stdout.components(separatedBy: " gate ok").count > 100, "\(verbose.stdout)")

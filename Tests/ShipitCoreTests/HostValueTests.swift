@@ -153,7 +153,7 @@ struct HostValueTests {
             yaml: "app: demo\nhosts: [h1]\ndeploy_to: /srv/demo\n", directory: Local.tempDir("hostvalue"))
         let image = ImageStrategy(
             config: config, image: ImageSettings(name: "localhost/app", containerPort: 8080, port: 8080))
-        let pinned = ReleaseInput.imageDigest(tag: "v1", digest: Self.digest)
+        let pinned = ReleaseInput.imageDigest(tag: "v1", digest: Self.digest, release: "v1-ab12ab12ab12")
         #expect(pinned.imagePullReference("localhost/app") == "localhost/app@\(Self.digest)")
         #expect(ReleaseInput.imageTag("v1").imagePullReference("localhost/app") == "localhost/app:v1")
         let resolved = try image.resolve(pinned, preflight: ["h1": ScriptOutput("digest=\(Self.digest)")], hosts: ["h1"])
@@ -162,6 +162,11 @@ struct HostValueTests {
         let other = "sha256:" + String(repeating: "cd", count: 32)
         #expect(throws: ShipitError.self) {
             try image.resolve(pinned, preflight: ["h1": ScriptOutput("digest=\(other)")], hosts: ["h1"])
+        }
+        // The environment as it is now would make another release: refused, not deployed as a new one.
+        let elsewhere = ReleaseInput.imageDigest(tag: "v1", digest: Self.digest, release: "v1-ab12ab12ab12-0123abcd")
+        #expect(throws: ShipitError.self) {
+            try image.resolve(elsewhere, preflight: ["h1": ScriptOutput("digest=\(Self.digest)")], hosts: ["h1"])
         }
         // The tag back from a release id, with and without an environment's identity.
         #expect(ImageStrategy.tag(ofRelease: "v1-ab12ab12ab12", digest: Self.digest) == "v1")

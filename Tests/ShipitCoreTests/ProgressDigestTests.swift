@@ -44,6 +44,18 @@ struct ProgressDigestTests {
                 == "198/200 host(s) ok, slowest web-5 2.50s; failed: web-17 (exit 3: boom), web-90 (exit 3: boom)")
         #expect(next[1].step == "state")
         #expect(d.flush().isEmpty)
+        // A failing gate sample is printed, and not counted as a failed step of its host.
+        let sample = gate("web-3", ok: false, "503")
+        #expect(d.take(sample).map(\.message) == [sample.message])
+        #expect(d.take(gate("web-4", ok: true)).isEmpty)
+        #expect(d.flush().isEmpty)
+        // What hosts said in their ok lines is kept, each text once.
+        _ = d.take(DeployNotice(host: "web-1", step: "switch", status: .ok, message: "role worker KILLed after 5 s"))
+        _ = d.take(DeployNotice(host: "web-2", step: "switch", status: .ok, message: "role worker KILLed after 5 s"))
+        _ = d.take(DeployNotice(host: "web-3", step: "switch", status: .ok, message: "port handed over in 12 ms"))
+        #expect(
+            d.flush().map(\.message)
+                == ["3/3 host(s) ok; said: role worker KILLed after 5 s (2 host(s)); port handed over in 12 ms (web-3)"])
         // All well: an ok line; more than ten failures: ten named, the rest counted.
         for i in 1...30 { _ = d.take(step("web-\(i)", "smoke", ok: i > 12)) }
         let end = d.flush()
@@ -110,6 +122,14 @@ struct RunGanttTests {
                 ```
 
                 """)
+        // Gate samples are not drawn; a host name Mermaid would read as syntax stays inside its line.
+        var odd = RunGantt()
+        odd.add(DeployNotice(host: "h1", step: "gate", status: .ok, message: "health: ok", seconds: 0.1, time: t0))
+        odd.add(
+            DeployNotice(host: "h`x\n```\n# y", step: "switch", status: .ok, message: "", seconds: 0.1, time: t0))
+        let oddMD = odd.markdown(title: "t")
+        #expect(!oddMD.contains("gate") && oddMD.contains("  section h x") && oddMD.contains(" y\n  switch :"), "\(oddMD)")
+        #expect(oddMD.components(separatedBy: "```").count == 3, "only the block's own fences: \(oddMD)")
         var many = RunGantt()
         many.maxLanes = 2
         for i in 1...5 {

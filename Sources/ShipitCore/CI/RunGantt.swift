@@ -18,6 +18,8 @@ public struct RunGantt: Sendable {
     private var last: Date?
     /// Host lanes drawn; the rest are counted in a note (a chart of 200 lanes reads as nothing).
     public var maxLanes = 20
+    /// Bars on one host's lane (a run has about ten steps a host; a rollout a few more).
+    static let maxBars = 40
 
     public init() {}
 
@@ -27,8 +29,12 @@ public struct RunGantt: Sendable {
             phases.append((to, n.time))
             return
         }
-        guard let host = n.host, n.status == .ok || n.status == .failed, let seconds = n.seconds else { return }
+        // Gate samples are the bake's (its bar is on the run's lane): drawn, a long bake would be
+        // thousands of bars, past what Mermaid renders.
+        guard let host = n.host, n.step != "gate", n.status == .ok || n.status == .failed, let seconds = n.seconds
+        else { return }
         if lanes[host] == nil { hostOrder.append(host) }
+        guard (lanes[host]?.count ?? 0) < Self.maxBars else { return }
         lanes[host, default: []].append(
             Bar(name: n.step, start: n.time.addingTimeInterval(-seconds), end: n.time, failed: n.status == .failed))
     }

@@ -19,6 +19,10 @@ public struct ProgressDigest: Sendable {
         var ok = 0
         var failed: [(host: String, why: String)] = []
         var slowest: (host: String, seconds: Double)?
+        /// What the hosts' ok lines said (a role KILLed after its stop timeout, a hand-over's
+        /// time…), each distinct text once, with the hosts that said it.
+        var notes: [String: [String]] = [:]
+        var noteOrder: [String] = []
     }
 
     public let level: Level
@@ -29,6 +33,8 @@ public struct ProgressDigest: Sendable {
 
     /// Failed hosts named in one step's line; the rest are counted.
     static let namedFailures = 10
+    /// Distinct texts of ok lines kept in one step's line (`-v` prints them all).
+    static let namedNotes = 3
 
     public init(level: Level, hostCount: Int, summarizeAbove: Int = 10) {
         self.level = level
@@ -44,7 +50,9 @@ public struct ProgressDigest: Sendable {
         case .quiet: return n.status == .failed ? [n] : []
         case .normal: break
         }
-        if n.step == "gate" && n.status != .failed { return [] }
+        // A gate's samples are not a host's steps: the passing ones are summed up by the bake's
+        // closing line, a failing one is printed whole.
+        if n.step == "gate" { return n.status == .failed ? [n] : [] }
         guard let host = n.host, summarizing else {
             return (n.step == "state" ? flush(at: n.time) : []) + [n]
         }
@@ -54,7 +62,15 @@ public struct ProgressDigest: Sendable {
         case .ok, .failed:
             if tallies[n.step] == nil { order.append(n.step) }
             var t = tallies[n.step] ?? StepTally()
-            if n.status == .ok { t.ok += 1 } else { t.failed.append((host, n.message)) }
+            if n.status == .ok {
+                t.ok += 1
+                if !n.message.isEmpty {
+                    if t.notes[n.message] == nil { t.noteOrder.append(n.message) }
+                    t.notes[n.message, default: []].append(host)
+                }
+            } else {
+                t.failed.append((host, n.message))
+            }
             if let s = n.seconds, s > (t.slowest?.seconds ?? -1) { t.slowest = (host, s) }
             tallies[n.step] = t
             return n.status == .failed ? [n] : []
@@ -72,6 +88,15 @@ public struct ProgressDigest: Sendable {
             let total = t.ok + t.failed.count
             var message = "\(t.ok)/\(total) host(s) ok"
             if let s = t.slowest { message += ", slowest \(s.host) \(String(cFormat: "%.2fs", s.seconds))" }
+            if !t.noteOrder.isEmpty {
+                let named = t.noteOrder.prefix(Self.namedNotes).map { text -> String in
+                    let on = t.notes[text] ?? []
+                    let who = on.count == 1 ? on[0] : "\(on.count) host(s)"
+                    return "\(Self.short(text)) (\(who))"
+                }
+                let more = t.noteOrder.count > Self.namedNotes ? " and \(t.noteOrder.count - Self.namedNotes) more" : ""
+                message += "; said: " + named.joined(separator: "; ") + more
+            }
             if !t.failed.isEmpty {
                 let named = t.failed.prefix(Self.namedFailures).map { "\($0.host) (\(Self.short($0.why)))" }
                 let more = t.failed.count > Self.namedFailures ? " and \(t.failed.count - Self.namedFailures) more" : ""

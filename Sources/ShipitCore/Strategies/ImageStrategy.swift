@@ -205,12 +205,19 @@ public struct ImageStrategy: ReleaseStrategy {
             let seen = hosts.map { "\($0): \(preflight[$0]?.first(.digest) ?? "?")" }.joined(separator: ", ")
             throw ShipitError("\(pull) resolved to different digests (the tag moved during the pull): \(seen)")
         }
-        if case .imageDigest(_, let pinned) = input, digest != pinned {
-            throw ShipitError("\(pull) came with digest \(digest) on the hosts")
+        let id = Self.releaseID(tag: tag, digest: digest, environment: envIdentity)
+        if case .imageDigest(_, let pinned, let release) = input {
+            guard digest == pinned else { throw ShipitError("\(pull) came with digest \(digest) on the hosts") }
+            // The environment copied from the release must make that release again, or the
+            // hosts would get another one (the config's env/secrets names changed since).
+            guard id == release else {
+                throw ShipitError(
+                    "\(pull) with the environment as it is now makes release \(id), not \(release): env: or secrets: names changed since \(release); deploy the tag again instead"
+                )
+            }
         }
         return ResolvedRelease(
-            id: Self.releaseID(tag: tag, digest: digest, environment: envIdentity), input: input,
-            imageReference: "\(image.name)@\(digest)", imageDigest: digest)
+            id: id, input: input, imageReference: "\(image.name)@\(digest)", imageDigest: digest)
     }
 
     /// The env file (0600), then the release's container, created but not started.

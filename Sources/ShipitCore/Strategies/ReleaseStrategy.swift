@@ -4,14 +4,14 @@ public enum ReleaseInput: Sendable {
     case artifact(Artifact)
     case imageTag(String)
     /// An image by its content, named by the tag it was deployed as (`shipit sync`: the fleet's
-    /// release, whatever the tag names today).
-    case imageDigest(tag: String, digest: String)
+    /// release, whatever the tag names today); `release` is the id it must resolve to.
+    case imageDigest(tag: String, digest: String, release: String)
 
     /// The release id as far as it is known before pre-flight (an image's needs its digest).
     public var provisionalID: String {
         switch self {
         case .artifact(let a): return a.releaseID
-        case .imageTag(let t), .imageDigest(let t, _): return t
+        case .imageTag(let t), .imageDigest(let t, _, _): return t
         }
     }
 
@@ -19,7 +19,7 @@ public enum ReleaseInput: Sendable {
     public var imageTagName: String? {
         switch self {
         case .artifact: return nil
-        case .imageTag(let t), .imageDigest(let t, _): return t
+        case .imageTag(let t), .imageDigest(let t, _, _): return t
         }
     }
 
@@ -28,7 +28,7 @@ public enum ReleaseInput: Sendable {
         switch self {
         case .artifact: return nil
         case .imageTag(let t): return "\(name):\(t)"
-        case .imageDigest(_, let d): return "\(name)@\(d)"
+        case .imageDigest(_, let d, _): return "\(name)@\(d)"
         }
     }
 }

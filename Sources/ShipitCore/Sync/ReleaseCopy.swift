@@ -56,9 +56,10 @@ public enum ReleaseCopy {
     }
 
     /// An image release as `donor` created it: its image by digest, under the tag it was deployed
-    /// as, so every host behind pulls that content whatever the tag names today.
+    /// as, so every host behind pulls that content whatever the tag names today. `digest`: the one
+    /// the ledger recorded for the release, which the donor's record must match.
     public static func image(
-        from donor: String, releaseID: String, config: DeployConfig, transport: HostTransport
+        from donor: String, releaseID: String, digest recorded: String?, config: DeployConfig, transport: HostTransport
     ) async throws -> ReleaseInput {
         let name = config.image?.name ?? ""
         let command = HostScript(
@@ -78,10 +79,13 @@ public enum ReleaseCopy {
                 "sync: \(releaseID) was made from \(HostValue.printable(String(reference[..<at]))), and image.name is now \(name): deploy a tag of \(name) instead"
             )
         }
+        if let recorded, recorded != digest {
+            throw ShipitError("sync: \(donor) records \(releaseID) as \(digest), the ledger as \(recorded)")
+        }
         guard let tag = ImageStrategy.tag(ofRelease: releaseID, digest: digest) else {
             throw ShipitError("sync: \(releaseID) is not a release id of digest \(digest)")
         }
-        return .imageDigest(tag: tag, digest: digest)
+        return .imageDigest(tag: tag, digest: digest, release: releaseID)
     }
 
     /// The release's environment on `donor` (nil when it has none), its secrets as the config names

@@ -42,10 +42,17 @@ public struct SyncPlan: Sendable, Equatable {
         return p
     }
 
-    /// The release of the newest deploy or rollback that succeeded (also on every host it reached).
-    public static func fleetRelease(_ ledger: Ledger, config: DeployConfig) async throws -> String? {
-        let attempts = try await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage)))
-        return attempts.last { $0.outcome == .succeeded && !$0.releaseID.isEmpty }?.releaseID
+    /// The newest deploy or rollback that succeeded (its release is the fleet's): not a
+    /// maintenance switch, which the ledger records too. `attempts` oldest first, as the ledger gives them.
+    public static func fleetAttempt(_ attempts: [LedgerAttempt]) -> LedgerAttempt? {
+        attempts.last {
+            $0.outcome == .succeeded && !$0.releaseID.isEmpty && DeployOperation(rawValue: $0.operation) != nil
+        }
+    }
+
+    /// The newest successful deploy or rollback in the ledger (`fleetAttempt`).
+    public static func fleetAttempt(_ ledger: Ledger, config: DeployConfig) async throws -> LedgerAttempt? {
+        fleetAttempt(try await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage))))
     }
 
     /// Every release id the ledger has recorded for this app.

@@ -16,9 +16,10 @@ public enum SyncRun {
     public static func prepare(_ config: DeployConfig, ledger: Ledger, force: Bool, workDir: String) async throws
         -> Prepared
     {
-        guard let target = try await SyncPlan.fleetRelease(ledger, config: config) else {
+        guard let fleet = try await SyncPlan.fleetAttempt(ledger, config: config) else {
             throw ShipitError.input("sync: the ledger has no successful deploy or rollback of \(config.app) to go by")
         }
+        let target = fleet.releaseID
         let known = try await SyncPlan.knownReleases(ledger, config: config)
         return try await withFleet(config) { transport in
             let hosts = await FleetInspector(config: config, transport: transport).inspect(.init()).hosts
@@ -36,7 +37,8 @@ public enum SyncRun {
                 ? .artifact(
                     try await ReleaseCopy.artifact(
                         from: donor, releaseID: target, config: config, transport: transport, workDir: workDir))
-                : try await ReleaseCopy.image(from: donor, releaseID: target, config: config, transport: transport)
+                : try await ReleaseCopy.image(
+                    from: donor, releaseID: target, digest: fleet.imageDigest, config: config, transport: transport)
             return Prepared(plan: plan, config: c, input: input)
         }
     }
