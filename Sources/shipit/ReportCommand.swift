@@ -36,7 +36,8 @@ struct ReportCommand: AsyncParsableCommand {
         } else {
             guard let newest = try await RunReport.latest(app: config.app, stage: config.stage, ledger: ledger) else {
                 throw ShipitError(
-                    "no run of \(config.app)\(config.stage.map { " (\($0))" } ?? "") in the ledger \(config.ledgerPath)")
+                    "no run of \(config.app)\(config.stage.map { " (\($0))" } ?? "") in the ledger \(config.ledgerPath)"
+                )
             }
             id = newest.id
         }

@@ -14,7 +14,8 @@ struct Shipit: AsyncParsableCommand {
             VerifyCommand.self,
             TriageCommand.self, MaintenanceCommand.self, LockCommand.self, LedgerCommand.self, MigrationsCommand.self,
             ExecCommand.self,
-            InitCommand.self, CheckCommand.self, RolloutCommand.self, StatsCommand.self, LogsCommand.self, ReportCommand.self,
+            InitCommand.self, CheckCommand.self, RolloutCommand.self, StatsCommand.self, LogsCommand.self,
+            ReportCommand.self,
         ]
     )
 

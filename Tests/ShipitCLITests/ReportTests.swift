@@ -106,7 +106,7 @@ struct ReportTests {
             #expect(page.dom.contains("<polyline"), "the error ratio's values are drawn")
             #expect(page.dom.components(separatedBy: "class=\"rollout-mark\"").count - 1 == 2)
             #expect(!page.dom.contains("id=\"failure\""))
-            for step in ["preflight", "upload", "warm", "switch", "smoke test", "bake"] {
+            for step in ["preflight", "upload", "switch", "smoke test", "bake"] {
                 #expect(page.dom.contains("class=\"bar ok\" data-step=\"\(step)\""), "\(step)")
             }
             let first = try #require(try await f.timeline().entries.last).attempt

@@ -194,7 +194,8 @@ struct LedgerTests {
             ledger: ledger, attempt: attempt("v1", at: 1, outcome: .running), redactor: Redactor(environment: [:])
         ) { _ in }
         try await recorder.begin(settings: ["app": "web"])
-        await recorder.event("gate", message: "step 1/2 · http on h1: error_ratio = 0.25 > max 0.2", ok: false, value: 0.25)
+        await recorder.event(
+            "gate", message: "step 1/2 · http on h1: error_ratio = 0.25 > max 0.2", ok: false, value: 0.25)
         await recorder.event("gate", message: "step 1/2 · health on h1: live ok", ok: true)
         await recorder.event("gate", message: "step 1/2 · errors: NaN", ok: false, value: .nan)
         let steps = try await ledger.steps(attemptID: "v1")

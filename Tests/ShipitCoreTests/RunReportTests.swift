@@ -19,9 +19,10 @@ struct RunReportTests {
             hosts: hosts.map { LedgerHostState(host: $0.0, rolloutStep: $0.1) })
     }
 
-    func step(_ host: String?, _ name: String, _ status: String, _ from: Double, _ to: Double, _ message: String? = nil,
-        value: Double? = nil) -> LedgerStep
-    {
+    func step(
+        _ host: String?, _ name: String, _ status: String, _ from: Double, _ to: Double, _ message: String? = nil,
+        value: Double? = nil
+    ) -> LedgerStep {
         LedgerStep(
             attemptID: "a", host: host, step: name, status: status, startedAt: at(from), finishedAt: at(to),
             message: message, value: value)
@@ -105,7 +106,8 @@ struct RunReportTests {
         #expect(html.contains("<g class=\"threshold\" data-max=\"0.2\">"))
         // The chart spans 0 to the largest value plus a tenth: 0.9 → 0.99; h2's two samples at
         // +12 s and +13 s of 20 s.
-        let x12 = 210 + 970 * 12.0 / 20, x13 = 210 + 970 * 13.0 / 20
+        let x12 = 210 + 970 * 12.0 / 20
+        let x13 = 210 + 970 * 13.0 / 20
         func y(_ v: Double) -> Double { 142 - 116 * v / 0.99 }
         let points = String(format: "%.1f,%.1f %.1f,%.1f", x12, y(0.1), x13, y(0.9))
         #expect(html.contains("<polyline points=\"\(points)\"/>"), "\(points)")
@@ -139,7 +141,8 @@ struct RunReportTests {
 
         // A run that succeeded has none.
         let ok = RunPicture(
-            attempt: attempt([("h1", nil)], outcome: .succeeded), steps: [step("h1", "warm", "ok", 1, 2)], settings: [:])
+            attempt: attempt([("h1", nil)], outcome: .succeeded), steps: [step("h1", "warm", "ok", 1, 2)], settings: [:]
+        )
         #expect(ok.failure == nil)
         #expect(!ReportHTML.render(ok).contains("class=\"failure-mark\""))
     }
@@ -171,7 +174,8 @@ struct RunReportTests {
         #expect(
             GateLine("step 2/3 · errors on 127.0.0.1: error_ratio = 0.9 > max 0.2")
                 == GateLine(gate: "errors", host: "127.0.0.1", detail: "error_ratio = 0.9 > max 0.2"))
-        #expect(GateLine("step 1/1 · health on ::1: live ok") == GateLine(gate: "health", host: "::1", detail: "live ok"))
+        #expect(
+            GateLine("step 1/1 · health on ::1: live ok") == GateLine(gate: "health", host: "::1", detail: "live ok"))
         #expect(
             GateLine("step 1/2 · prom: 0.83 > max 0.1 (query)")
                 == GateLine(gate: "prom", host: nil, detail: "0.83 > max 0.1 (query)"))

@@ -118,7 +118,8 @@ public enum ReportHTML {
             s +=
                 "<rect class=\"lane-bg\" x=\"0\" y=\"\(n(y))\" width=\"\(n(width))\" height=\"\(n(laneHeight))\"/>"
             let label = (lane.rolloutStep.map { "[\($0)] " } ?? "") + lane.host
-            s += "<text class=\"host\" x=\"6\" y=\"\(n(y + 17))\">\(e(truncated(label, 30)))<title>\(e(lane.host))</title></text>"
+            s +=
+                "<text class=\"host\" x=\"6\" y=\"\(n(y + 17))\">\(e(truncated(label, 30)))<title>\(e(lane.host))</title></text>"
             for b in lane.bars {
                 let x0 = x(b.start, p)
                 let w = max(x(b.end, p) - x0, 2)
@@ -202,7 +203,8 @@ public enum ReportHTML {
                 "<text class=\"series-name\" x=\"6\" y=\"\(n(rowY + 4))\" style=\"fill:\(colour)\">\(e(truncated(name, 30)))</text>"
         }
         if let f = p.failure, f.step == "gate \(g.name)" {
-            s += failureMark(RunPicture.Failure(at: f.at, host: nil, step: f.step, message: f.message), p, top: top, bottom: bottom)
+            s += failureMark(
+                RunPicture.Failure(at: f.at, host: nil, step: f.step, message: f.message), p, top: top, bottom: bottom)
         }
         return s + "</svg></figure>\n"
     }

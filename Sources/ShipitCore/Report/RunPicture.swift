@@ -92,7 +92,8 @@ public struct RunPicture: Sendable, Equatable {
         for (host, bake) in Self.bakes(steps, at: at, end: end) { bars[host, default: []].append(bake) }
         lanes = order.map { h in
             Lane(
-                host: h, rolloutStep: stepOf[h] ?? nil, bars: (bars[h] ?? []).sorted { ($0.start, $0.end) < ($1.start, $1.end) })
+                host: h, rolloutStep: stepOf[h] ?? nil,
+                bars: (bars[h] ?? []).sorted { ($0.start, $0.end) < ($1.start, $1.end) })
         }
 
         marks = steps.compactMap { s in
