@@ -89,7 +89,7 @@ struct LedgerTests {
             return (try db.text("PRAGMA journal_mode"), ids)
         }
         #expect(journal == "wal")
-        #expect(applied == ["v1", "v2-traffic", "v3-rollout", "v4-stats"])
+        #expect(applied == ["v1", "v2-traffic", "v3-rollout", "v4-stats", "v5-step-values"])
         // Reopening an existing ledger runs no migration twice and keeps the data.
         _ = try SQLiteLedger(path: path)
         #expect(throws: ShipitError.self) { try SQLiteLedger(path: path + ".missing", create: false) }
@@ -184,6 +184,38 @@ struct LedgerTests {
         let a2 = try await ledger.attempts(
             LedgerQuery(from: Date(timeIntervalSince1970: 200), to: Date(timeIntervalSince1970: 201)))
         #expect(a2.first?.hosts.map(\.host) == ["h1", "h2"])
+    }
+
+    /// A gate's sampled value is kept with its event (the run's picture draws it over time);
+    /// an event without one, or with a number SQL cannot hold, keeps none.
+    @Test(arguments: TestStore.allCases) func eventsKeepTheValueTheyMeasured(store: TestStore) async throws {
+        let ledger = try await store.make()
+        let recorder = AttemptRecorder(
+            ledger: ledger, attempt: attempt("v1", at: 1, outcome: .running), redactor: Redactor(environment: [:])
+        ) { _ in }
+        try await recorder.begin(settings: ["app": "web"])
+        await recorder.event(
+            "gate", message: "step 1/2 · http on h1: error_ratio = 0.25 > max 0.2", ok: false, value: 0.25)
+        await recorder.event("gate", message: "step 1/2 · health on h1: live ok", ok: true)
+        await recorder.event("gate", message: "step 1/2 · errors: NaN", ok: false, value: .nan)
+        let steps = try await ledger.steps(attemptID: "v1")
+        #expect(steps.map(\.value) == [0.25, nil, nil])
+        #expect(steps.map(\.status) == ["failed", "info", "failed"])
+    }
+
+    /// `ledger migrate` copies each step whole, its measured value too.
+    @Test func copyingALedgerKeepsTheStepsValues() async throws {
+        let source = try await TestStore.sqlite.make()
+        let target = try #require(try await TestStore.postgres.make() as? PostgresLedger)
+        try await source.saveConfig(hash: "c1", settings: ["app": "web"])
+        try await source.begin(attempt("cp1", at: 10))
+        _ = try await source.startStep(
+            LedgerStep(
+                attemptID: "cp1", host: nil, step: "gate", status: "info", startedAt: Date(timeIntervalSince1970: 11),
+                finishedAt: Date(timeIntervalSince1970: 11), message: "step 1/1 · http: x = 0.5", value: 0.5))
+        let result = try await LedgerCopy.copy(from: source, to: target)
+        #expect(result.steps == 1)
+        #expect(try await target.steps(attemptID: "cp1").map(\.value) == [0.5])
     }
 
     @Test(arguments: TestStore.allCases) func storesEachConfigOnce(store: TestStore) async throws {

@@ -92,15 +92,18 @@ public final class AttemptRecorder: @unchecked Sendable {
         }
     }
 
-    /// A run-level event (state transition, hook, signal) as a finished step without a host.
-    public func event(_ step: String, message: String, ok: Bool = true) async {
+    /// A run-level event (state transition, hook, signal) as a finished step without a host;
+    /// `value`: the number it measured (a gate's sample), kept for drawing it over time.
+    public func event(_ step: String, message: String, ok: Bool = true, value: Double? = nil) async {
         let id = self.id
         let msg = redactor.redact(message)
+        // NaN and infinities have no portable SQL form (a Prometheus answer can be NaN).
+        let value = value.flatMap { $0.isFinite ? $0 : nil }
         await write {
             _ = try await self.ledger.startStep(
                 LedgerStep(
                     attemptID: id, host: nil, step: step, status: ok ? "info" : "failed",
-                    startedAt: Date(), finishedAt: Date(), message: msg))
+                    startedAt: Date(), finishedAt: Date(), message: msg, value: value))
         }
     }
 

@@ -133,10 +133,14 @@ public struct LedgerStep: Codable, Sendable, Equatable {
     public var exitStatus: Int32?
     public var stderrTail: String?
     public var message: String?
+    /// The number an event measured (a gate's sampled value), so the run's picture can draw it
+    /// over time; nil when nothing was measured.
+    public var value: Double?
 
     public init(
         id: Int64? = nil, attemptID: String, host: String?, step: String, status: String, startedAt: Date,
-        finishedAt: Date? = nil, exitStatus: Int32? = nil, stderrTail: String? = nil, message: String? = nil
+        finishedAt: Date? = nil, exitStatus: Int32? = nil, stderrTail: String? = nil, message: String? = nil,
+        value: Double? = nil
     ) {
         self.id = id
         self.attemptID = attemptID
@@ -148,6 +152,7 @@ public struct LedgerStep: Codable, Sendable, Equatable {
         self.exitStatus = exitStatus
         self.stderrTail = stderrTail
         self.message = message
+        self.value = value
     }
 }
 

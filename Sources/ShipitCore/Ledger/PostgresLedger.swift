@@ -87,6 +87,10 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
         [
             "CREATE TABLE IF NOT EXISTS {s}fingerprint_key (id integer PRIMARY KEY CHECK (id = 1), key text NOT NULL)"
         ],
+        // The number an event measured (a gate's sample), for `shipit report` to draw over time.
+        [
+            "ALTER TABLE {s}steps ADD COLUMN IF NOT EXISTS value double precision"
+        ],
     ]
 
     func sql(_ text: String) -> String { text.replacing("{s}", with: s) }
@@ -212,10 +216,11 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
 
     public func startStep(_ st: LedgerStep) async throws -> Int64 {
         let rows = try await run(
-            "INSERT INTO {s}steps (attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            "INSERT INTO {s}steps (attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message, value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             [
                 st.attemptID, st.host, st.step, st.status, st.startedAt.timeIntervalSince1970,
                 st.finishedAt?.timeIntervalSince1970, st.exitStatus.map(Int.init), st.stderrTail, st.message,
+                st.value,
             ])
         return rows.count > 0 ? Int64(rows.int(0, 0) ?? 0) : 0
     }
@@ -325,7 +330,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
 
     public func steps(attemptID: String) async throws -> [LedgerStep] {
         let rows = try await run(
-            "SELECT id, attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message FROM {s}steps WHERE attempt_id = $1 ORDER BY id",
+            "SELECT id, attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message, value FROM {s}steps WHERE attempt_id = $1 ORDER BY id",
             [attemptID])
         return (0..<rows.count).map { r in
             LedgerStep(
@@ -334,7 +339,7 @@ public final class PostgresLedger: Ledger, @unchecked Sendable {
                 startedAt: Date(timeIntervalSince1970: rows.double(r, 5) ?? 0),
                 finishedAt: rows.double(r, 6).map(Date.init(timeIntervalSince1970:)),
                 exitStatus: rows.int(r, 7).map { Int32(truncatingIfNeeded: $0) }, stderrTail: rows.text(r, 8),
-                message: rows.text(r, 9))
+                message: rows.text(r, 9), value: rows.double(r, 10))
         }
     }
 

@@ -119,6 +119,8 @@ public final class SQLiteLedger: Ledger {
             CREATE INDEX attempts_stats ON attempts(app, started_at, stage, outcome, operation, finished_at, switched_hosts, commit_sha, release_id, id);
             """
         ),
+        // The number an event measured (a gate's sample), for `shipit report` to draw over time.
+        ("v5-step-values", "ALTER TABLE steps ADD COLUMN value REAL"),
     ]
 
     /// A write: one transaction on the connection's queue.
@@ -184,10 +186,10 @@ public final class SQLiteLedger: Ledger {
     public func startStep(_ step: LedgerStep) async throws -> Int64 {
         try await write { db in
             try db.run(
-                "INSERT INTO steps (attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message) VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO steps (attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message, value) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [
                     step.attemptID, step.host, step.step, step.status, step.startedAt.timeIntervalSince1970,
-                    step.finishedAt?.timeIntervalSince1970, step.exitStatus, step.stderrTail, step.message,
+                    step.finishedAt?.timeIntervalSince1970, step.exitStatus, step.stderrTail, step.message, step.value,
                 ])
             return db.lastInsertedRowID
         }
@@ -333,7 +335,7 @@ public final class SQLiteLedger: Ledger {
         try await read { db in
             var out: [LedgerStep] = []
             try db.each(
-                "SELECT id, attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message FROM steps WHERE attempt_id = ? ORDER BY id",
+                "SELECT id, attempt_id, host, step, status, started_at, finished_at, exit_status, stderr_tail, message, value FROM steps WHERE attempt_id = ? ORDER BY id",
                 [attemptID]
             ) { r in
                 out.append(
@@ -343,7 +345,7 @@ public final class SQLiteLedger: Ledger {
                         startedAt: Date(timeIntervalSince1970: r.double(5) ?? 0),
                         finishedAt: r.double(6).map(Date.init(timeIntervalSince1970:)),
                         exitStatus: r.int(7).map { Int32(truncatingIfNeeded: $0) }, stderrTail: r.text(8),
-                        message: r.text(9)))
+                        message: r.text(9), value: r.double(10)))
             }
             return out
         }

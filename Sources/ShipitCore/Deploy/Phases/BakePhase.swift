@@ -41,7 +41,7 @@ struct BakePhase: PhaseRunner {
                     DeployNotice(
                         host: s.host, step: "gate", status: s.ok ? .ok : .failed, message: "\(s.gate): \(s.detail)",
                         seconds: ExecRunner.seconds(ContinuousClock.now - started)))
-                await d.recorder?.event("gate", message: line, ok: s.ok)
+                await d.recorder?.event("gate", message: line, ok: s.ok, value: s.value)
                 guard !s.ok else { continue }
                 failures[s.gate, default: 0] += 1
                 let limit = rollout.gates.first { $0.name == s.gate }?.failureLimit ?? 0
