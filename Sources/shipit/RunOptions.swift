@@ -42,6 +42,30 @@ struct RunOptions: ParsableArguments {
 
     var level: ProgressDigest.Level { verbose ? .verbose : quiet ? .quiet : .normal }
 
+    @Option(
+        name: .customLong("report-dir"),
+        help: ArgumentHelp(
+            "Write the run's picture (shipit report --html) to DIR/<attempt>.html when it ends, e.g. for a CI artifact.",
+            valueName: "dir"))
+    var reportDir: String?
+
+    /// `--report-dir`: the finished run's picture from the ledger (a failure to write it is a
+    /// warning: it never changes the run's outcome).
+    func writeReport(_ config: DeployConfig, _ report: DeployReport) async {
+        guard let reportDir, let id = report.attemptID else { return }
+        let (ledger, status) = await LedgerAccess.forReading(config)
+        guard let ledger else {
+            Console.shared.err("shipit: warning: --report-dir: no ledger to draw the run from (\(status))")
+            return
+        }
+        do {
+            let path = try await RunReport.write(attemptID: id, ledger: ledger, to: reportDir)
+            Console.shared.err("shipit: the run's picture: \(path)")
+        } catch {
+            Console.shared.err("shipit: warning: --report-dir: \(error)")
+        }
+    }
+
     /// `--github-deployment`: the run recorded as a GitHub deployment (warnings on stderr).
     func withGitHubDeployment(_ run: () async throws -> DeployReport) async throws -> DeployReport {
         try await GitHubDeployments.recording(
@@ -89,6 +113,7 @@ struct RunOptions: ParsableArguments {
                 notify: renderer.notice, body)
         }
         renderer.report(report)
+        await writeReport(config, report)
         if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
     }
 
@@ -105,6 +130,7 @@ struct RunOptions: ParsableArguments {
                 warn: { Console.shared.err("shipit: warning: " + $0) }, notify: renderer.notice)
         }
         renderer.report(report)
+        await writeReport(config, report)
         if report.exitCode != .success { throw ExitCode(report.exitCode.rawValue) }
     }
 }

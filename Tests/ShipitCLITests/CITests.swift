@@ -22,7 +22,8 @@ struct CITests {
                 "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": summary, "GITHUB_OUTPUT": output,
             ]) { $1 }
             let r = try await bin.run(
-                ["deploy", "--config", f.configFile, "--from", f.release("v3")], environment: env)
+                ["deploy", "--config", f.configFile, "--from", f.release("v3"), "--report-dir", f.dir + "/report"],
+                environment: env)
             #expect(r.status == ShipitExit.rolledBack.rawValue)
             let lines = r.stdout.split(separator: "\n").map(String.init)
             #expect(
@@ -59,6 +60,11 @@ struct CITests {
                 out.contains("outcome=rolled-back") && out.contains("previous_release=\(good)")
                     && out.contains("exit_code=4"))
             #expect(out.contains { $0.hasPrefix("release=") && $0 != "release=" })
+            // --report-dir: the run's picture, named by its attempt, for an artifact upload.
+            let attempt = try #require(out.first { $0.hasPrefix("attempt=") }).dropFirst("attempt=".count)
+            let page = try String(contentsOfFile: f.dir + "/report/\(attempt).html", encoding: .utf8)
+            #expect(page.contains("<svg") && hosts.hosts.allSatisfy { page.contains("data-host=\"\($0)\"") })
+            #expect(r.stderr.contains("the run's picture: \(f.dir)/report/\(attempt).html"), "\(r.stderr)")
         }
     }
 
