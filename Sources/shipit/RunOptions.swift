@@ -34,7 +34,9 @@ struct RunOptions: ParsableArguments {
 
     @Flag(
         name: .shortAndLong,
-        help: "Print every step of every host and every gate sample (the default sums up gate samples, and steps past 10 hosts).")
+        help:
+            "Print every step of every host and every gate sample (the default sums up gate samples, and steps past 10 hosts)."
+    )
     var verbose = false
 
     @Flag(name: .shortAndLong, help: "Print only failures and the final summary.")

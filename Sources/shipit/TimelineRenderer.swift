@@ -68,7 +68,9 @@ enum TimelineRenderer {
         }
         if let last = t.entries.last(where: { $0.origin != "hosts" }) {
             lines.append("")
-            lines.append("A picture of a run (hosts on a time axis, gates, the failure): shipit report --attempt \(last.attempt) --html report.html")
+            lines.append(
+                "A picture of a run (hosts on a time axis, gates, the failure): shipit report --attempt \(last.attempt) --html report.html"
+            )
         }
     }
 }

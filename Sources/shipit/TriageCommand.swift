@@ -97,7 +97,9 @@ enum TriageRenderer {
                 "  \(UTCTime.short(e.time))  \(e.operation) \(e.release)  \(e.outcome)  by \(e.by)\(e.attempt == r.likelyChange ? "   <- most likely related" : "")"
             )
         }
-        if let likely = r.likelyChange, r.changes.entries.contains(where: { $0.attempt == likely && $0.origin != "hosts" }) {
+        if let likely = r.likelyChange,
+            r.changes.entries.contains(where: { $0.attempt == likely && $0.origin != "hosts" })
+        {
             out.append("  its picture: shipit report --attempt \(likely) --html report.html")
         }
         out.append("")

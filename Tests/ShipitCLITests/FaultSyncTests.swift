@@ -48,7 +48,8 @@ struct FaultSyncTests {
                 triage.stdout.contains(
                     "\(down) [release/drift] runs \(v1ID), not the fleet's release \(v2ID)"),
                 "\(triage.stdout)")
-            #expect(triage.stdout.contains("shipit sync --config \(f.configFile) brings it in line"), "\(triage.stdout)")
+            #expect(
+                triage.stdout.contains("shipit sync --config \(f.configFile) brings it in line"), "\(triage.stdout)")
             let status = try await f.shipit(["status"])
             #expect(status.status == ShipitExit.unhealthy.rawValue)
             #expect(status.stdout.contains("shipit sync"), "\(status.stdout)")

@@ -29,8 +29,10 @@ struct ImageSyncTests {
             try await point(tag, at: "v2")
             let deploy = try await f.shipit(["deploy", "--tag", tag, "--hosts", "\(first),\(second)"])
             #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
-            let fleetRelease = try await f.podman(first, "ps --filter label=shipit.app=\(f.app) --format '{{index .Labels \"shipit.release\"}}'")
-            #expect(fleetRelease.hasPrefix(tag + "-") && fleetRelease.split(separator: "-").count == 4, "\(fleetRelease)")
+            let fleetRelease = try await f.podman(
+                first, "ps --filter label=shipit.app=\(f.app) --format '{{index .Labels \"shipit.release\"}}'")
+            #expect(
+                fleetRelease.hasPrefix(tag + "-") && fleetRelease.split(separator: "-").count == 4, "\(fleetRelease)")
             let fleetDigest = try await f.runningDigest(first)
             #expect(try await f.served(straggler) == "hello from releases-example image v1")
 
@@ -43,11 +45,13 @@ struct ImageSyncTests {
 
             let sync = try await f.shipit(["sync"])
             #expect(sync.status == 0, "\(sync.stdout)\(sync.stderr)")
-            #expect(sync.stdout.contains("\(fleetRelease) to \(straggler) (its image by digest, as on"), "\(sync.stdout)")
+            #expect(
+                sync.stdout.contains("\(fleetRelease) to \(straggler) (its image by digest, as on"), "\(sync.stdout)")
             #expect(try await f.served(straggler) == "hello from releases-example image v2")
             #expect(try await f.runningDigest(straggler) == fleetDigest)
             #expect(
-                try await f.podman(straggler, "ps --filter label=shipit.app=\(f.app) --format '{{index .Labels \"shipit.release\"}}'")
+                try await f.podman(
+                    straggler, "ps --filter label=shipit.app=\(f.app) --format '{{index .Labels \"shipit.release\"}}'")
                     == fleetRelease)
             #expect([try await history(first), try await history(second)] == before)
             let verify = try await f.shipit(["verify"])

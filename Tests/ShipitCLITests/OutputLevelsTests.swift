@@ -28,7 +28,8 @@ struct OutputLevelsTests {
     func setRollout(_ f: DeployFixture, bake: Double, gate: String = "echo error_ratio 0.01") throws {
         let text = try String(contentsOfFile: f.configFile, encoding: .utf8)
         let head = text.components(separatedBy: "rollout:\n").first ?? text
-        try (head + rollout(bake: bake, gate: gate) + "\n").write(toFile: f.configFile, atomically: true, encoding: .utf8)
+        try (head + rollout(bake: bake, gate: gate) + "\n").write(
+            toFile: f.configFile, atomically: true, encoding: .utf8)
     }
 
     func lines(_ r: ShipitBinary.Run) -> Int { r.stdout.split(separator: "\n").count }
@@ -71,7 +72,8 @@ struct OutputLevelsTests {
             let bad = try await f.shipit(["deploy", "--from", f.release("v1")])
             #expect(bad.status == ShipitExit.rolledBack.rawValue, "\(bad.stdout)")
             #expect(
-                bad.stdout.contains("- gate FAILED") && bad.stdout.contains("errors: exit 1: error_ratio 0.93 over the limit"),
+                bad.stdout.contains("- gate FAILED")
+                    && bad.stdout.contains("errors: exit 1: error_ratio 0.93 over the limit"),
                 "\(bad.stdout)")
         }
     }
@@ -81,7 +83,8 @@ struct OutputLevelsTests {
     @Test func theLiveViewOnATerminal() async throws {
         let f = try DeployFixture(extraYAML: rollout(bake: 2, gate: "echo error_ratio 0.01"))
         try await withCleanup({ await f.cleanUp() }) {
-            let line = ([ShipitBinary(hosts: hosts).path, "deploy", "--config", f.configFile, "--from", f.release("v1")])
+            let line =
+                ([ShipitBinary(hosts: hosts).path, "deploy", "--config", f.configFile, "--from", f.release("v1")])
                 .map(ShellQuote.quote).joined(separator: " ")
             let (status, out) = try await LocalProcess.runStatusDetached(
                 ["sh", "-c", "TERM=xterm COLUMNS=200 script -qec \(ShellQuote.quote(line)) /dev/null </dev/null"])

@@ -156,7 +156,8 @@ struct HostValueTests {
         let pinned = ReleaseInput.imageDigest(tag: "v1", digest: Self.digest, release: "v1-ab12ab12ab12")
         #expect(pinned.imagePullReference("localhost/app") == "localhost/app@\(Self.digest)")
         #expect(ReleaseInput.imageTag("v1").imagePullReference("localhost/app") == "localhost/app:v1")
-        let resolved = try image.resolve(pinned, preflight: ["h1": ScriptOutput("digest=\(Self.digest)")], hosts: ["h1"])
+        let resolved = try image.resolve(
+            pinned, preflight: ["h1": ScriptOutput("digest=\(Self.digest)")], hosts: ["h1"])
         #expect(resolved.id == "v1-ab12ab12ab12")
         #expect(resolved.imageReference == "localhost/app@\(Self.digest)")
         let other = "sha256:" + String(repeating: "cd", count: 32)

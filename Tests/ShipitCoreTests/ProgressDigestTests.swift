@@ -12,7 +12,8 @@ struct ProgressDigestTests {
     }
 
     func step(_ host: String, _ step: String, ok: Bool = true, seconds: Double = 0.1) -> DeployNotice {
-        DeployNotice(host: host, step: step, status: ok ? .ok : .failed, message: ok ? "" : "exit 3: boom", seconds: seconds)
+        DeployNotice(
+            host: host, step: step, status: ok ? .ok : .failed, message: ok ? "" : "exit 3: boom", seconds: seconds)
     }
 
     let state = DeployNotice(host: nil, step: "state", status: .info, message: "switch → smoke")
@@ -55,7 +56,8 @@ struct ProgressDigestTests {
         _ = d.take(DeployNotice(host: "web-3", step: "switch", status: .ok, message: "port handed over in 12 ms"))
         #expect(
             d.flush().map(\.message)
-                == ["3/3 host(s) ok; said: role worker KILLed after 5 s (2 host(s)); port handed over in 12 ms (web-3)"])
+                == ["3/3 host(s) ok; said: role worker KILLed after 5 s (2 host(s)); port handed over in 12 ms (web-3)"]
+        )
         // All well: an ok line; more than ten failures: ten named, the rest counted.
         for i in 1...30 { _ = d.take(step("web-\(i)", "smoke", ok: i > 12)) }
         let end = d.flush()
@@ -86,7 +88,8 @@ struct ProgressDigestTests {
                 GateSample(gate: "http", type: "http", ok: true, value: v, host: "h1", detail: ""),
             ])
         }
-        #expect(t.summary(hosts: 1) == "3 sample(s) on 1 host(s), health 1/3 failed, http 0/3 failed, max error_ratio 0.02")
+        #expect(
+            t.summary(hosts: 1) == "3 sample(s) on 1 host(s), health 1/3 failed, http 0/3 failed, max error_ratio 0.02")
     }
 }
 
@@ -128,7 +131,8 @@ struct RunGanttTests {
         odd.add(
             DeployNotice(host: "h`x\n```\n# y", step: "switch", status: .ok, message: "", seconds: 0.1, time: t0))
         let oddMD = odd.markdown(title: "t")
-        #expect(!oddMD.contains("gate") && oddMD.contains("  section h x") && oddMD.contains(" y\n  switch :"), "\(oddMD)")
+        #expect(
+            !oddMD.contains("gate") && oddMD.contains("  section h x") && oddMD.contains(" y\n  switch :"), "\(oddMD)")
         #expect(oddMD.components(separatedBy: "```").count == 3, "only the block's own fences: \(oddMD)")
         var many = RunGantt()
         many.maxLanes = 2

@@ -69,10 +69,15 @@ public enum ReleaseCopy {
         let r = try await transport.run(donor, command)
         let reference = r.stdoutText.trimmed()
         guard r.status.succeeded, !reference.isEmpty else {
-            throw ShipitError("sync: \(donor) runs \(releaseID) but has no record of its image (\(config.layout.imageReleases))")
+            throw ShipitError(
+                "sync: \(donor) runs \(releaseID) but has no record of its image (\(config.layout.imageReleases))")
         }
-        guard let at = reference.lastIndex(of: "@"), HostValue.isDigest(String(reference[reference.index(after: at)...]))
-        else { throw ShipitError("sync: \(donor) records \(releaseID) as \(HostValue.printable(reference)), not name@sha256:…") }
+        guard let at = reference.lastIndex(of: "@"),
+            HostValue.isDigest(String(reference[reference.index(after: at)...]))
+        else {
+            throw ShipitError(
+                "sync: \(donor) records \(releaseID) as \(HostValue.printable(reference)), not name@sha256:…")
+        }
         let digest = String(reference[reference.index(after: at)...])
         guard reference[..<at] == name else {
             throw ShipitError(

@@ -20,7 +20,11 @@ extension Triage {
         var skipped: [String: (LedgerAttempt, String)] = [:]
         for a in runs {
             for h in a.hosts {
-                if h.status == "skipped" { skipped[h.host] = (a, h.error ?? "unreachable") } else { skipped[h.host] = nil }
+                if h.status == "skipped" {
+                    skipped[h.host] = (a, h.error ?? "unreachable")
+                } else {
+                    skipped[h.host] = nil
+                }
             }
         }
         func skipNote(_ host: String) -> String {
