@@ -90,9 +90,8 @@ final class LiveStatus: @unchecked Sendable {
         parts.append(String(cFormat: "%.1fs", now.timeIntervalSince(started)))
         // A gate's words are remote text: made visible before the cut, which must not split an escape.
         let text = TerminalText.visible(parts.joined(separator: " · "), newlines: false)
-        // Cut by characters, with room for a few wide ones: a wrapped line is not redrawn in place.
-        let width = max(1, Self.columns() - 8)
-        return text.count > width ? String(text.prefix(width)) : text
+        // Cut to the columns it takes (a wide character takes two): a wrapped line is not redrawn in place.
+        return TerminalText.fit(text, columns: max(1, Self.columns() - 1))
     }
 
     /// `step 1/2` at the head of a bake's message.

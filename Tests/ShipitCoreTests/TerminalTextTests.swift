@@ -53,4 +53,13 @@ struct TerminalTextTests {
         let pretty = "{\n  \"a\" : \"\u{202E}\"\n}"
         #expect(TerminalText.jsonSafe(pretty) == "{\n  \"a\" : \"\\u202e\"\n}")
     }
+
+    /// A status line is cut to the terminal's columns, a wide character counting two.
+    @Test func textIsCutToTheColumnsItTakes() {
+        #expect(TerminalText.fit("abcdef", columns: 4) == "abcd")
+        #expect(TerminalText.fit("ab漢字cd", columns: 5) == "ab漢")
+        #expect(TerminalText.fit("ab漢字cd", columns: 6) == "ab漢字")
+        #expect(TerminalText.fit("🚀ok", columns: 3) == "🚀o")
+        #expect(TerminalText.fit("short", columns: 80) == "short")
+    }
 }

@@ -70,4 +70,29 @@ public enum TerminalText {
         let digits = String(v, radix: 16)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
+
+    /// The longest head of `text` that fits in `columns` terminal columns.
+    public static func fit(_ text: String, columns: Int) -> String {
+        var used = 0
+        var out = ""
+        for c in text {
+            let w = c.unicodeScalars.first.map(wide) == true ? 2 : 1
+            guard used + w <= columns else { break }
+            used += w
+            out.append(c)
+        }
+        return out
+    }
+
+    /// East Asian wide and fullwidth characters, and emoji: two columns on a terminal.
+    static func wide(_ s: Unicode.Scalar) -> Bool {
+        switch s.value {
+        case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xA000...0xA4CF,
+            0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60, 0xFFE0...0xFFE6, 0x1F300...0x1F64F,
+            0x1F680...0x1F6FF,
+            0x1F900...0x1F9FF, 0x20000...0x3FFFD:
+            return true
+        default: return false
+        }
+    }
 }
