@@ -73,9 +73,12 @@ struct CITests {
         try await withCleanup({ await f.cleanUp() }) {
             let dotenv = f.dir + "/deploy.env"
             let env = ProcessInfo.processInfo.environment.merging(["GITLAB_CI": "true", "SHIPIT_DOTENV": dotenv]) { $1 }
+            // A report directory that cannot be made: a warning, and the run's outcome unchanged.
             let r = try await bin.run(
-                ["deploy", "--config", f.configFile, "--from", f.release("v1")], environment: env)
+                ["deploy", "--config", f.configFile, "--from", f.release("v1"), "--report-dir", "/dev/null/report"],
+                environment: env)
             #expect(r.status == 0)
+            #expect(r.stderr.contains("shipit: warning: --report-dir: cannot write the run's report"), "\(r.stderr)")
             #expect(
                 r.stdout.contains("\u{1B}[0Ksection_start:")
                     && r.stdout.contains("shipit_preflight[collapsed=true]\r\u{1B}[0Kshipit: preflight"))

@@ -183,4 +183,29 @@ struct RunReportTests {
         #expect(RunPicture.threshold(of: "http", ["rollout.gates[0].type": "http", "rollout.gates[0].max": "3"]) == 3)
         #expect(RunPicture.threshold(of: "other", Self.settings) == nil)
     }
+
+    /// Records out of any sense stay drawable: a finish weeks later, a NaN sample, a gate on forty
+    /// hosts with thousands of samples; the page stays bounded and has no `nan`.
+    @Test func oddRecordsStayBounded() {
+        var a = attempt((1...40).map { ("h\($0)", 1) }, outcome: .succeeded)
+        a.finishedAt = at(90 * 86400)
+        var steps: [LedgerStep] = []
+        for h in 1...40 {
+            for i in 0..<100 {
+                steps.append(
+                    step(
+                        nil, "gate", "info", Double(i), Double(i),
+                        "step 1/1 · errors on h\(h): error_ratio = 0.1 ≤ max 0.2",
+                        value: i == 5 ? .nan : 0.1))
+            }
+        }
+        let page = RunReport.html(attempt: a, steps: steps, settings: Self.settings)
+        #expect(!page.lowercased().contains("nan"))
+        #expect(page.components(separatedBy: "<circle").count - 1 <= 8 * 300)
+        #expect(page.contains("+32 more host(s)"))
+        // The axis: about ten ticks however long the run.
+        #expect(page.components(separatedBy: "<g class=\"axis\">").count > 1)
+        #expect(ReportHTML.tick(30 * 86400) * 12 >= 30 * 86400)
+        #expect(page.utf8.count < 2_000_000, "\(page.utf8.count) bytes")
+    }
 }

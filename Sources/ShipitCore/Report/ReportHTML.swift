@@ -74,21 +74,28 @@ public enum ReportHTML {
             """
     }
 
+    /// Hosts drawn in one gate's chart, and the samples of one host drawn as dots.
+    static let maxSeries = 8
+    static let maxDots = 300
+
     static func x(_ t: Double, _ p: RunPicture) -> Double {
         labelWidth + (width - labelWidth - right) * min(max(t / p.duration, 0), 1)
     }
 
-    /// Tick spacing giving at most about ten ticks.
+    /// Tick spacing giving at most about ten ticks (whole hours past the list, whatever the length).
     static func tick(_ duration: Double) -> Double {
-        [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200].first { duration / $0 <= 10 }
-            ?? 14400
+        [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400].first {
+            duration / $0 <= 10
+        } ?? (duration / 10 / 3600).rounded(.up) * 3600
     }
 
     static func axis(_ p: RunPicture, top: Double, bottom: Double) -> String {
         var s = "<g class=\"axis\">"
         let step = tick(p.duration)
         var t = 0.0
-        while t <= p.duration + 1e-9 {
+        var drawn = 0
+        while t <= p.duration + 1e-9, drawn <= 12 {
+            drawn += 1
             let xs = HTMLText.number(x(t, p))
             s +=
                 "<line x1=\"\(xs)\" x2=\"\(xs)\" y1=\"\(HTMLText.number(top))\" y2=\"\(HTMLText.number(bottom))\"/>"
@@ -183,7 +190,14 @@ public enum ReportHTML {
             s +=
                 "<g class=\"threshold\" data-max=\"\(e(format(mx)))\"><line x1=\"\(n(labelWidth))\" x2=\"\(n(width - right))\" y1=\"\(ty)\" y2=\"\(ty)\"/><text x=\"\(n(width - right))\" y=\"\(n(y(mx) - 4))\">max \(e(format(mx)))</text></g>"
         }
-        for (i, series) in g.series.enumerated() {
+        // The rows a chart has room for; the rest are counted (their failed samples are in the
+        // run's failure and the hosts' lanes).
+        let shown = g.series.prefix(maxSeries)
+        if g.series.count > maxSeries {
+            s +=
+                "<text class=\"series-name\" x=\"6\" y=\"\(n(bottom))\">+\(g.series.count - maxSeries) more host(s)</text>"
+        }
+        for (i, series) in shown.enumerated() {
             let colour = palette[i % palette.count]
             let name = series.host.isEmpty ? "fleet" : series.host
             s += "<g class=\"series\" data-series=\"\(e(name))\" style=\"--c:\(colour)\">"
@@ -192,7 +206,9 @@ public enum ReportHTML {
                 let points = series.samples.compactMap { sm in sm.value.map { "\(n(x(sm.at, p))),\(n(y($0)))" } }
                 if points.count > 1 { s += "<polyline points=\"\(points.joined(separator: " "))\"/>" }
             }
-            for sm in series.samples {
+            // A long bake on many hosts: its passing samples are the line, not a dot each.
+            let dots = series.samples.count <= maxDots
+            for sm in series.samples where dots || !sm.ok {
                 // A sample without a number (a health check, a failed request) sits on its host's row.
                 let cy = measured ? sm.value.map(y) ?? bottom : min(rowY, bottom)
                 s +=

@@ -63,10 +63,18 @@ public struct RunPicture: Sendable, Equatable {
     public var gates: [Gate]
     public var failure: Failure?
 
+    /// The longest run the axis draws (30 days: a rollout paused for weeks is cut there).
+    static let longestRun: Double = 30 * 86400
+
     public init(attempt: LedgerAttempt, steps: [LedgerStep], settings: [String: String]) {
         self.attempt = attempt
         let t0 = attempt.startedAt
-        func at(_ d: Date) -> Double { max(0, d.timeIntervalSince(t0)) }
+        // A time the ledger holds out of any sense (a clock jump, a value another writer left)
+        // must not stretch the axis without bound.
+        func at(_ d: Date) -> Double {
+            let v = d.timeIntervalSince(t0)
+            return v.isFinite ? min(max(0, v), Self.longestRun) : 0
+        }
         let ends = steps.map { $0.finishedAt ?? $0.startedAt } + [attempt.finishedAt ?? attempt.startedAt]
         let end = ends.map(at).max() ?? 0
         duration = max(end, 0.001)
@@ -107,7 +115,9 @@ public struct RunPicture: Sendable, Equatable {
         var lastFailedGate: (LedgerStep, GateLine)?
         for s in steps where s.host == nil && s.step == "gate" {
             guard let line = GateLine(s.message ?? "") else { continue }
-            let sample = Sample(at: at(s.startedAt), value: s.value, ok: s.status != "failed", detail: line.detail)
+            let sample = Sample(
+                at: at(s.startedAt), value: s.value.flatMap { $0.isFinite ? $0 : nil }, ok: s.status != "failed",
+                detail: line.detail)
             if !sample.ok { lastFailedGate = (s, line) }
             if !gates.contains(where: { $0.name == line.gate }) {
                 gates.append(Gate(name: line.gate, max: Self.threshold(of: line.gate, settings), series: []))

@@ -28,6 +28,10 @@ public enum RunReport {
     /// made when missing) and returns that path.
     @discardableResult
     public static func write(attemptID: String, ledger: Ledger, to directory: String) async throws -> String {
+        // An id read back from a shared ledger names a file here: nothing in it may leave `directory`.
+        guard attemptID.first.map({ $0.isLetter || $0.isNumber }) == true,
+            attemptID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+        else { throw ShipitError("attempt id \(attemptID.debugDescription) cannot name a file") }
         let page = try await html(attemptID: attemptID, ledger: ledger)
         let path = FilePath.join(directory, "\(attemptID).html")
         do {
