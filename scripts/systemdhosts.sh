@@ -11,6 +11,9 @@
 #   scripts/systemdhosts.sh up [N]           build the image if needed, start hosts 1..N (default 3)
 #                                            that are not running, wait until each one's deploy user
 #                                            has a running `systemctl --user` over SSH
+#   scripts/systemdhosts.sh up-engine        the engine host (index 9, privileged: rootless podman for
+#                                            the deploy user) and a registry on the podman gateway
+#                                            with the demo images, for the image strategy's reboots
 #   scripts/systemdhosts.sh down             remove the containers this harness started (the image stays)
 #   scripts/systemdhosts.sh status           list the hosts, their state and whether sshd accepts
 #   scripts/systemdhosts.sh reboot NAME|N    `podman restart` one host (container name, address or
@@ -38,7 +41,11 @@ REPO=localhost/shipit-systemd-host
 LABEL=shipit.systemd-host
 # The suite of the machine running the harness: its mmdebstrap and keyring know it.
 SUITE=${SHIPIT_SD_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
-PKGS=systemd,systemd-sysv,openssh-server,dbus,libpam-systemd,dbus-user-session,nginx-light,perl,procps,iproute2,curl,ca-certificates,sudo
+# podman for the image strategy's reboot tests: rootless, as the deploy user, on the engine host.
+PKGS=systemd,systemd-sysv,openssh-server,dbus,libpam-systemd,dbus-user-session,nginx-light,perl,procps,iproute2,curl,ca-certificates,sudo,podman,uidmap,slirp4netns,crun
+# The engine host (index 9): the same image, run privileged so the deploy user's rootless podman
+# can make its user namespaces and mounts inside it. The others are not.
+ENGINE_HOST=9
 
 die() { echo "systemdhosts: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (rootful podman: systemd as PID 1 needs it)"
@@ -58,6 +65,9 @@ HOOKS=(
   # libssh2 1.10 (Debian 12) signs RSA user auth with SHA-1 only, as on the loopback hosts; the
   # rest is Debian's stock sshd (UsePAM yes: pam_systemd sets up the session's user manager link).
   "printf 'PubkeyAcceptedAlgorithms +ssh-rsa\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nMaxStartups 100\n' > \"\$1/etc/ssh/sshd_config.d/shipit-test.conf\""
+  # Rootless podman inside a container on cgroup v1: runc cannot mount the nested hierarchy, crun
+  # runs without cgroups. Containers' nofile as on the machine's podman.
+  "printf '[containers]\ncgroups = \"disabled\"\ndefault_ulimits = [\"nofile=1024:1024\"]\n[engine]\nruntime = \"crun\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n' > \"\$1/etc/containers/containers.conf\""
   # No unattended apt runs reaching out from a test host.
   "chroot \"\$1\" systemctl mask apt-daily.timer apt-daily-upgrade.timer"
   # An empty machine-id: each container's systemd makes its own at boot.
@@ -150,7 +160,9 @@ create_host() {
     [ "$(podman inspect -f '{{.ImageName}}' "$name")" = "$IMAGE" ] && return 0
     podman rm -f -t 0 "$name" >/dev/null 2>&1
   fi
-  podman create --name "$name" --hostname "sd-$i" --label "$LABEL=$STATE" \
+  local priv=()
+  [ "$i" != "$ENGINE_HOST" ] || priv=(--privileged)
+  podman create --name "$name" --hostname "sd-$i" --label "$LABEL=$STATE" "${priv[@]}" \
     --systemd=always --ulimit nproc=4096:4096 --ulimit nofile=4096:4096 \
     --network "$NETWORK" --ip "$addr" --mac-address "$(mac_of "$i")" "$IMAGE" /lib/systemd/systemd >/dev/null
   # Before the first boot, so that sshd starts with them. Tar streams keep the owners
@@ -217,7 +229,28 @@ case "$cmd" in
     seq 1 "$n" | while read -r i; do addr_of "$i"; done > "$(hosts_file)"
     echo "systemdhosts: $n host(s) up in $((SECONDS - t0)) s ($(paste -sd' ' "$(hosts_file)")), PID 1 systemd, user $USER_NAME lingering"
     ;;
+  up-engine)
+    # The engine host, and a registry it can reach: on the podman network's gateway, with the
+    # demo images of the local registry (scripts/images.sh) pushed to it.
+    [ -f "$STATE/keys/id_ed25519" ] || die "run scripts/testhosts.sh up first (keys, known_hosts)"
+    build_image
+    mkdir -p "$SD"
+    create_host "$ENGINE_HOST"
+    running "$(name_of "$ENGINE_HOST")" || podman start "$(name_of "$ENGINE_HOST")" >/dev/null
+    wait_ready "$ENGINE_HOST"
+    gw="$(subnet_base).1"
+    SHIPIT_REGISTRY_DIR=$SD/registry SHIPIT_REGISTRY_ADDR=$gw:5056 "$(dirname "$0")/registry.sh" up >/dev/null
+    for v in v1 v2 v3; do
+      podman push --quiet --tls-verify=false "${SHIPIT_REGISTRY_ADDR:-127.0.0.1:5055}/demo:$v" "docker://$gw:5056/demo:$v" ||
+        die "cannot push demo:$v to $gw:5056 (run scripts/images.sh first)"
+    done
+    addr_of "$ENGINE_HOST" > "$SD/engine-host.txt"
+    echo "$gw:5056" > "$SD/engine-registry.txt"
+    echo "systemdhosts: engine host $(addr_of "$ENGINE_HOST") up (rootless podman for $USER_NAME), registry $gw:5056"
+    ;;
   down)
+    SHIPIT_REGISTRY_DIR=$SD/registry "$(dirname "$0")/registry.sh" down >/dev/null 2>&1 || true
+    rm -f "$SD/engine-host.txt" "$SD/engine-registry.txt"
     # Thrown away, so no clean shutdown to wait for.
     for c in $(our_containers); do podman rm -f -t 0 "$c" >/dev/null 2>&1 || die "could not remove $c"; done
     rm -f "$(hosts_file)"
@@ -250,5 +283,5 @@ case "$cmd" in
     echo "export SHIPIT_TESTHOSTS=$STATE"
     echo "export SHIPIT_SYSTEMD_HOSTS=$(paste -sd, "$(hosts_file)" 2>/dev/null)"
     ;;
-  *) die "unknown command '$cmd' (image|up|down|status|reboot|env)" ;;
+  *) die "unknown command '$cmd' (image|up|up-engine|down|status|reboot|env)" ;;
 esac

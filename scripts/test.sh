@@ -31,6 +31,8 @@ scripts/pg.sh up
 # Hosts whose PID 1 is systemd (reboots, supervision): rootful podman containers; the first run
 # builds their image from Debian packages (a minute or two), later runs reuse it.
 scripts/systemdhosts.sh up 3
+# One more, run privileged so its deploy user has rootless podman: the image strategy's reboots.
+scripts/systemdhosts.sh up-engine
 if [ "$MODE" != faults ]; then
   echo "== unit and integration tests"
   swift test --skip-build --skip "$FAULTS" "$@"

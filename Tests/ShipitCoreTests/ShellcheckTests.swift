@@ -103,6 +103,19 @@ struct ShellcheckTests {
         }
     }
 
+    /// The launchers systemd units run (written by the pre-flight under `.shipit/units`).
+    func launchers(_ config: DeployConfig) -> [(String, String)] {
+        config.hosts.flatMap { h -> [(String, String)] in
+            let files: [(name: String, text: String)]
+            switch Strategies.make(config) {
+            case let i as ImageStrategy: files = i.supervision.files(i.bootProcesses(h))
+            case let s as SymlinkStrategy: files = s.supervision.files(s.processes(on: h))
+            default: files = []
+            }
+            return files.filter { $0.name.hasSuffix(".start") }.map { ("launcher-\($0.name)", $0.text) }
+        }
+    }
+
     static let variants: [(String, String)] = [
         ("symlink", ""), ("image", ""),
         ("symlink", "traffic: {proxy: nginx, standby: 60}"),
@@ -122,7 +135,9 @@ struct ShellcheckTests {
         let config = try config(strategy: strategy, traffic: traffic)
         let commands = try scripts(config)
         #expect(commands.count > 20)
-        let texts = commands.map { ($0.step.map(\.rawValue) ?? "none", $0.rendered) } + (try execScripts(config))
+        let texts =
+            commands.map { ($0.step.map(\.rawValue) ?? "none", $0.rendered) } + (try execScripts(config))
+            + launchers(config)
         let dir = Local.tempDir("shellcheck-run")
         var files: [String] = []
         for (i, (name, text)) in texts.enumerated() {

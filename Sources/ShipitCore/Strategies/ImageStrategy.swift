@@ -19,6 +19,9 @@ public struct ImageStrategy: ReleaseStrategy {
     let restartPolicy: String?
     /// The release environment's identity: the same image with another config is another release.
     let envIdentity: String?
+    /// Under systemd, one unit brings back at boot the containers that serve (the engine restarts
+    /// a crashed one; nothing restarts a container after a reboot).
+    let supervision: Supervision
     public var stageStep: String { "create" }
 
     public init(config: DeployConfig, image: ImageSettings) {
@@ -30,6 +33,7 @@ public struct ImageStrategy: ReleaseStrategy {
         roles = config.hostRoles
         restartPolicy = config.supervisor.mode == .none ? nil : "on-failure"
         envIdentity = config.envIdentity
+        supervision = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
         if let t = config.traffic, let h = config.health {
             traffic = TrafficSwitch(settings: t, layout: config.layout, health: h)
         } else {
@@ -153,19 +157,49 @@ public struct ImageStrategy: ReleaseStrategy {
         """
     }
 
+    /// What the boot unit starts on `host`: the serving container (the app's host), the proxy
+    /// (a managed switch) and the role containers.
+    func bootProcesses(_ host: String) -> [Supervision.Process] {
+        let runsApp = roles.runsApp(host)
+        let nginx = runsApp && traffic?.settings.mode == .managed ? traffic?.settings.nginx : nil
+        let roleNames = roles.processes(on: host).map(\.name)
+        guard runsApp || !roleNames.isEmpty else { return [] }
+        return [.containers(engine: image.engine, roles: roleNames, nginx: nginx)]
+    }
+
+    /// The boot unit, after the lock: written and enabled where systemd supervises (`$SV`, from
+    /// `Supervision.detect`), disabled where it no longer does. Then `$SV` is none for the rest of
+    /// the script: the containers are not units of their own, so the switch's unit handling (the
+    /// symlink strategy's slots) is not theirs.
+    static let bootUnit: ScriptText = """
+        if [ "$SV" = systemd ] && [ -n "$UNIT_NAMES" ]; then
+          write_units
+          svctl -q is-enabled "$UNIT_PREFIX-containers.service" 2>/dev/null || svctl enable -q "$UNIT_PREFIX-containers.service" 2>/dev/null || echo "supervisor.warning=$UNIT_PREFIX-containers.service could not be enabled: the containers will not start at boot"
+        elif [ -d /run/systemd/system ] && [ -f "$UNITS/containers.start" ]; then
+          svctl disable -q "$UNIT_PREFIX-containers.service" >/dev/null 2>&1
+          rm -f "$UNITS/containers.start"
+          echo "supervisor.retired=$UNIT_PREFIX"
+        fi
+        SV=none
+        """
+
     /// Writable deploy_to, engine runs, lock, current release; then the pull (the image on every
     /// host before any switch) and its digest.
     public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand
     {
         let pull = deploying?.imagePullReference(image.name) ?? ""
         let proxy = roles.runsApp(host) ? traffic?.preflight(host: host) : nil
+        let units =
+            supervision.settings.mode == .none
+            ? [("UNIT_NAMES", "")] : supervision.fileVariables(supervision.files(bootProcesses(host)))
         let cmd = script(
             .preflight,
             HostScript.lockVariables(lock) + [
                 ("PULL", pull), ("NAMEONLY", image.name), ("TLS", image.tlsVerify ? "" : "--tls-verify=false"),
             ]
-                + (proxy?.vars ?? []), uses: [.takeLock] + (proxy == nil ? [] : TrafficSwitch.functions),
-            """
+                + supervision.variables + units + (proxy?.vars ?? []),
+            uses: [.takeLock] + Supervision.functions + (proxy == nil ? [] : TrafficSwitch.functions),
+            Supervision.detect + """
             mkdir -p "$FAILED" "$SHARED" 2>/dev/null && [ -w "$D" ] || fail \(ScriptExit.notWritable) "$D is not writable by $(id -un)"
             # shellcheck disable=SC2086 # the engine's words
             set -- $ENGINE
@@ -173,6 +207,7 @@ public struct ImageStrategy: ReleaseStrategy {
             take_lock
             # An env file upload a lost run left under its temporary name (only a lock holder may remove it).
             for f in "$SHARED"/.env-*.part-*; do [ -e "$f" ] && rm -f "$f"; done
+            """ + Self.bootUnit + """
             echo "current=$(image_current)"
             if [ -n "$PULL" ]; then
               out=$(eng pull $TLS "$PULL" 2>&1) || fail \(ScriptExit.pullFailed) "pull $PULL failed: $(short "$out")"

@@ -30,12 +30,17 @@ public struct Supervision: Sendable {
         case role(ProcessRole, env: [(String, String)])
         /// The app without the traffic switch, from `current`, its pid in `shared/app.pid`.
         case app(start: String, env: [(String, String)])
+        /// The image strategy's containers that serve, started once at boot (the engine restarts
+        /// a crashed one): the active slot's or the current release's, the role containers
+        /// (`<app>-<role>`), and the managed proxy (`nginx`, with the traffic switch).
+        case containers(engine: [String], roles: [String], nginx: String?)
     }
 
     public func slotUnit(_ port: Int) -> String { "\(prefix)-slot@\(port).service" }
     public var proxyUnit: String { prefix + "-proxy.service" }
     public func roleUnit(_ name: String) -> String { "\(prefix)-role-\(name).service" }
     public var appUnit: String { prefix + ".service" }
+    public var containersUnit: String { prefix + "-containers.service" }
 
     /// What every script that starts, stops or enables a unit reads.
     var variables: [(String, String)] {
@@ -59,6 +64,7 @@ public struct Supervision: Sendable {
     private struct Service {
         var what: String
         var type = "forking"
+        var remainAfterExit = false
         var pidFile: String?
         var execStart: String
         var stopTimeout: Double = 10
@@ -184,6 +190,52 @@ public struct Supervision: Sendable {
                 appUnit, ("app.start", text),
                 Service(what: "app", pidFile: pidFile, execStart: "/bin/sh \(units)/app.start")
             )
+        case .containers(let engine, let roles, let nginx):
+            let proxy =
+                nginx.map { n in
+                    """
+                    if [ -f "$PROXY/nginx.conf" ]; then
+                        PATH="$PATH:/usr/sbin:/usr/local/sbin"
+                        # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
+                        rm -f "$PROXY"/slot-*.sock
+                        \(q(n)) -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" || rc=1
+                      fi
+                    """
+                } ?? ""
+            let text =
+                launcherHeader("the containers that serve, at boot", unit: containersUnit) + """
+                    APP=\(q(String(prefix.dropFirst("shipit-".count)))); SLOTS=\(q(l.slots)); PROXY=\(q(l.proxy))
+                    ENGINE=\(q(engine.map(ShellQuote.quote).joined(separator: " ")))
+                    eng() { eval "$ENGINE" '"$@"'; }
+                    rc=0; names=; act=
+                    if [ -f "$SLOTS/active" ]; then
+                      # The traffic switch: the active slot's container, behind the proxy.
+                      read -r act < "$SLOTS/active"
+                      [ -z "$act" ] || [ ! -f "$SLOTS/$act.container" ] || read -r names < "$SLOTS/$act.container"
+                      \(proxy)
+                    else
+                      id=; [ ! -f \(q(l.imageCurrent)) ] || read -r id < \(q(l.imageCurrent))
+                      [ -z "$id" ] || names="$APP-$id"
+                    fi
+                    # Role names are identifiers: words.
+                    ROLES=\(q(roles.joined(separator: " ")))
+                    for r in $ROLES; do names="$names $APP-$r"; done
+                    for n in $names; do
+                      if ! eng container inspect "$n" >/dev/null 2>&1; then echo "$n: no such container" >&2; rc=1; continue; fi
+                      eng start "$n" >/dev/null || rc=1
+                    done
+                    # The slot's pid file names the container's new process (the old one died with the boot).
+                    if [ -n "$act" ] && [ -f "$SLOTS/$act.container" ]; then
+                      eng container inspect --format '{{.State.Pid}}' "$(cat "$SLOTS/$act.container")" > "$SLOTS/$act.pid" 2>/dev/null
+                    fi
+                    exit $rc
+                    """
+            return (
+                containersUnit, ("containers.start", text),
+                Service(
+                    what: "the containers that serve", type: "oneshot", remainAfterExit: true,
+                    execStart: "/bin/sh \(units)/containers.start")
+            )
         }
     }
 
@@ -227,7 +279,7 @@ public struct Supervision: Sendable {
 
             [Service]
             Type=\(s.type)
-            \(s.pidFile.map { "PIDFile=\($0)\n" } ?? "")ExecStart=\(s.execStart)
+            \(s.remainAfterExit ? "RemainAfterExit=yes\n" : "")\(s.pidFile.map { "PIDFile=\($0)\n" } ?? "")ExecStart=\(s.execStart)
             Restart=on-failure
             RestartSec=200ms
             TimeoutStartSec=90
@@ -288,6 +340,28 @@ public struct Supervision: Sendable {
         # What the host had (no fork: every host runs this at once, every deploy).
         getv sv_was "$META/supervisor"
         if [ "$SV" = systemd ]; then
+          write_units
+        elif [ "$sv_was" = systemd ]; then
+          # The host had a supervisor: none of this app's units starts at boot any more. What runs in
+          # them keeps serving until a switch stops it by its pid, as without a supervisor.
+          for u in $(svctl list-unit-files --no-legend "$UNIT_PREFIX.service" "$UNIT_PREFIX-*" 2>/dev/null | cut -d' ' -f1); do
+            case "$u" in
+              *@.service) for s in ${SLOT_PORTS:-}; do svctl disable -q "${u%@.service}@$s.service" 2>/dev/null; done ;;
+              *) svctl disable -q "$u" 2>/dev/null ;;
+            esac
+          done
+          echo "supervisor.retired=$UNIT_PREFIX"
+        fi
+        [ "$sv_was" = "$SV" ] || printf '%s\\n' "$SV" > "$META/supervisor"
+        """
+
+    /// `write_units`: the launchers and unit files of `$UNIT_NAMES` written where they differ (a
+    /// unit of the same name from another deploy_to is refused), one daemon-reload when a unit
+    /// file changed.
+    static let writeUnits = ShellFunction(
+        "write_units", requires: [svctl],
+        """
+        write_units() {
           mkdir -p "$UNITS" || fail \(ScriptExit.notWritable) "cannot create $UNITS"
           if [ "$UNIT_SCOPE" = user ]; then
             unit_dir="${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user"
@@ -321,19 +395,8 @@ public struct Supervision: Sendable {
           done
           set +f
           if [ -n "$reload" ]; then out=$(svctl daemon-reload 2>&1) || fail \(ScriptExit.unitFailed) "systemctl daemon-reload: $(short "$out")"; fi
-        elif [ "$sv_was" = systemd ]; then
-          # The host had a supervisor: none of this app's units starts at boot any more. What runs in
-          # them keeps serving until a switch stops it by its pid, as without a supervisor.
-          for u in $(svctl list-unit-files --no-legend "$UNIT_PREFIX.service" "$UNIT_PREFIX-*" 2>/dev/null | cut -d' ' -f1); do
-            case "$u" in
-              *@.service) for s in ${SLOT_PORTS:-}; do svctl disable -q "${u%@.service}@$s.service" 2>/dev/null; done ;;
-              *) svctl disable -q "$u" 2>/dev/null ;;
-            esac
-          done
-          echo "supervisor.retired=$UNIT_PREFIX"
-        fi
-        [ "$sv_was" = "$SV" ] || printf '%s\\n' "$SV" > "$META/supervisor"
-        """
+        }
+        """)
 
     /// `svctl ARGS…`: systemctl for shipit's units, the deploy user's manager or the system's
     /// (through `$UNIT_SUDO`).
@@ -379,5 +442,5 @@ public struct Supervision: Sendable {
         unit_retire() { svctl stop "$1" >/dev/null 2>&1; svctl disable -q "$1" >/dev/null 2>&1; return 0; }
         """)
 
-    static let functions: [ShellFunction] = [svctl, supervised, unitRestart, unitRetire, .getValue]
+    static let functions: [ShellFunction] = [svctl, supervised, unitRestart, unitRetire, writeUnits, .getValue]
 }

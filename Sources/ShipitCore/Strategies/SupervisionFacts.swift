@@ -14,6 +14,7 @@ extension Supervision {
             case .proxy: units.append(proxyUnit)
             case .role(let r, _): units.append(roleUnit(r.name))
             case .app: units.append(appUnit)
+            case .containers: units.append(containersUnit)
             }
         }
         return (
