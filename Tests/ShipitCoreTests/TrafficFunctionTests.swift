@@ -48,6 +48,22 @@ struct TrafficFunctionTests {
         }
     }
 
+    /// A slot whose process was killed and not yet reaped (a zombie: its parent has not waited
+    /// for it) is stopped, and the slot's fact line says so, not the process's /proc stat line.
+    @Test func aZombieSlotIsStoppedInItsFactLine() async throws {
+        let h = try Host(mode: "managed")
+        // A child that exits at once under a parent that never waits: a zombie for 3 s.
+        let setup = ScriptText(
+            #"""
+            sh -c 'true & echo $! > "$1"; exec sleep 3' zombie "$SLOTS/8081.pid" &
+            sleep 0.5
+            echo r1 > "$SLOTS/8081.release"
+            """#)
+        let (s, o) = try await h.run(setup + TrafficSwitch.slotFacts)
+        #expect(s == 0, "\(o)")
+        #expect(o.contains("slot.8081=r1 stopped\n"), "\(o)")
+    }
+
     @Test func managedPointToRenamesTheActiveSocketLink() async throws {
         let h = try Host(mode: "managed")
         let (s1, o1) = try await h.run("point_to 8081 && point_to 8082 && echo ok")

@@ -75,8 +75,9 @@ public struct ShellFunction: Sendable, Hashable {
         """
         alive() {
           [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
-          read -r st < "/proc/$1/stat" 2>/dev/null || return 1
-          case "$st" in *") Z "*) return 1 ;; esac
+          # Its own name: a caller's `$st` (a slot's state) must not become a process's stat line.
+          read -r alive_stat < "/proc/$1/stat" 2>/dev/null || return 1
+          case "$alive_stat" in *") Z "*) return 1 ;; esac
         }
         """)
 

@@ -200,26 +200,26 @@ public struct ImageStrategy: ReleaseStrategy {
                 + supervision.variables + units + (proxy?.vars ?? []),
             uses: [.takeLock] + Supervision.functions + (proxy == nil ? [] : TrafficSwitch.functions),
             Supervision.detect + """
-            mkdir -p "$FAILED" "$SHARED" 2>/dev/null && [ -w "$D" ] || fail \(ScriptExit.notWritable) "$D is not writable by $(id -un)"
-            # shellcheck disable=SC2086 # the engine's words
-            set -- $ENGINE
-            command -v "$1" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "container engine '$1' not found"
-            take_lock
-            # An env file upload a lost run left under its temporary name (only a lock holder may remove it).
-            for f in "$SHARED"/.env-*.part-*; do [ -e "$f" ] && rm -f "$f"; done
-            """ + Self.bootUnit + """
-            echo "current=$(image_current)"
-            if [ -n "$PULL" ]; then
-              out=$(eng pull $TLS "$PULL" 2>&1) || fail \(ScriptExit.pullFailed) "pull $PULL failed: $(short "$out")"
-              digests=$(eng image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$PULL" 2>/dev/null)
-              # A pinned pull must have its own digest; a tag has the one the registry gave for it.
-              case $PULL in
-                *@*) ref=$(printf '%s\n' "$digests" | grep -m1 -x -F "$PULL") ;;
-                *) ref=$(printf '%s\n' "$digests" | grep -m1 "^$NAMEONLY@sha256:") ;;
-              esac || fail \(ScriptExit.noDigest) "no digest for $PULL"
-              echo "digest=${ref##*@}"
-            fi
-            """ + (proxy?.body ?? .empty))
+                mkdir -p "$FAILED" "$SHARED" 2>/dev/null && [ -w "$D" ] || fail \(ScriptExit.notWritable) "$D is not writable by $(id -un)"
+                # shellcheck disable=SC2086 # the engine's words
+                set -- $ENGINE
+                command -v "$1" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "container engine '$1' not found"
+                take_lock
+                # An env file upload a lost run left under its temporary name (only a lock holder may remove it).
+                for f in "$SHARED"/.env-*.part-*; do [ -e "$f" ] && rm -f "$f"; done
+                """ + Self.bootUnit + """
+                    echo "current=$(image_current)"
+                    if [ -n "$PULL" ]; then
+                      out=$(eng pull $TLS "$PULL" 2>&1) || fail \(ScriptExit.pullFailed) "pull $PULL failed: $(short "$out")"
+                      digests=$(eng image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$PULL" 2>/dev/null)
+                      # A pinned pull must have its own digest; a tag has the one the registry gave for it.
+                      case $PULL in
+                        *@*) ref=$(printf '%s\n' "$digests" | grep -m1 -x -F "$PULL") ;;
+                        *) ref=$(printf '%s\n' "$digests" | grep -m1 "^$NAMEONLY@sha256:") ;;
+                      esac || fail \(ScriptExit.noDigest) "no digest for $PULL"
+                      echo "digest=${ref##*@}"
+                    fi
+                    """ + (proxy?.body ?? .empty))
         // The pre-flight already reported the slots: only the releases, marks and lock to add.
         return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "true")) : cmd
     }
