@@ -116,10 +116,23 @@ struct SystemdImageTests {
             #expect(v1Standby.count == (traffic ? 1 : 0), "before: \(serving.sorted())")
             #expect(try await running(f) == serving.subtracting(v1Standby), "before: \(serving.sorted())")
             #expect(try await running(f).contains("\(f.app)-worker"))
-            // And the next deploy and a rollback go on from there.
+            // status and verify read the boot unit: enabled and active is well; not enabled is a finding.
+            let status = try await shipit(f, ["status", "--json"])
+            #expect(status.stdout.contains("\"supervisor\" : \"systemd\""), "\(status.stdout)")
+            let verify = try await shipit(f, ["verify"])
+            #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+            _ = try await sh(f.host, "systemctl --user disable -q shipit-\(f.app)-containers.service")
+            let drift = try await shipit(f, ["verify"])
+            #expect(drift.status == ShipitExit.unhealthy.rawValue, "\(drift.stdout)")
+            #expect(
+                drift.stdout.contains("shipit-\(f.app)-containers.service (containers) runs but is disabled"),
+                "\(drift.stdout)")
+            // And the next deploy and a rollback go on from there (the rollback's pre-flight enables it again).
             let back1 = try await shipit(f, ["rollback"])
             #expect(back1.status == 0, "\(back1.stdout)\(back1.stderr)")
             #expect(await SupervisedHosts().get(f.host, f.port).contains("releases-example image v1"))
+            #expect(
+                try await sh(f.host, "systemctl --user is-enabled shipit-\(f.app)-containers.service") == "enabled")
         }
     }
 

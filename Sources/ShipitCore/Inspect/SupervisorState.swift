@@ -13,6 +13,8 @@ public struct SupervisorState: Codable, Sendable, Equatable {
             case app
             /// A role's process (`role` names it).
             case role
+            /// The image strategy's boot unit: it starts the containers that serve.
+            case containers
         }
 
         public var kind: Kind
@@ -68,8 +70,7 @@ public struct SupervisorState: Codable, Sendable, Equatable {
     public var isSystemd: Bool { supervisor == "systemd" }
     public var restarts: Int { units.reduce(0) { $0 + $1.restarts } }
 
-    /// From an inventory's lines; nil when the script reported no supervisor (the image strategy,
-    /// whose engine supervises its containers).
+    /// From an inventory's lines; nil when the script reported no supervisor.
     public init?(_ out: ScriptOutput) {
         guard let sv = out.first(.supervisor) else { return nil }
         supervisor = sv == "systemd" ? "systemd" : "none"

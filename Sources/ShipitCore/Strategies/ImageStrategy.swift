@@ -421,16 +421,31 @@ public struct ImageStrategy: ReleaseStrategy {
 
     public func inventory(host: String) -> RemoteCommand {
         let t = trafficPart(host)
-        return script(.inventory, t.vars, uses: t.uses, t.setup + Self.inventoryBody + t.slotFacts + "true")
+        let sv = supervisorFacts(host)
+        return script(
+            .inventory, t.vars + sv.vars, uses: t.uses + sv.uses, t.setup + Self.inventoryBody + t.slotFacts + sv.body)
+    }
+
+    /// The boot unit's state for `status`, `verify` and triage: the host is supervised when its
+    /// pre-flight wrote the unit's launcher (nothing else of the image strategy is a unit).
+    func supervisorFacts(_ host: String) -> (vars: [(String, String)], uses: [ShellFunction], body: ScriptText) {
+        guard supervision.settings.mode != .none else { return ([], [], "true") }
+        let f = supervision.facts(bootProcesses(host))
+        return (
+            supervision.variables + f.vars, f.uses,
+            #"SV=none; [ ! -f "$UNITS/containers.start" ] || SV=systemd"# + f.body
+        )
     }
 
     /// The inventory, whether the current release's container runs, and history lines.
     public func inspect(verify: Bool, historyLines: Int, host: String) -> RemoteCommand {
         let t = trafficPart(host)
+        let sv = supervisorFacts(host)
         return script(
-            .inspect, [("HISTORY_LINES", String(historyLines)), ("RUNS_APP", roles.runsApp(host) ? "1" : "")] + t.vars,
-            uses: t.uses,
-            t.setup + Self.inventoryBody + t.slotFacts
+            .inspect,
+            [("HISTORY_LINES", String(historyLines)), ("RUNS_APP", roles.runsApp(host) ? "1" : "")] + t.vars + sv.vars,
+            uses: t.uses + sv.uses,
+            t.setup + Self.inventoryBody + t.slotFacts + sv.body
                 + """
                 cur=$(image_current)
                 name="$APP-$cur"

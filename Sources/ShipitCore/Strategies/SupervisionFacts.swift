@@ -57,6 +57,7 @@ extension Supervision {
                 case "$uf_id" in
                   "$UNIT_PREFIX.service") uf_k=app ;;
                   "$UNIT_PREFIX-proxy.service") uf_k=proxy ;;
+                  "$UNIT_PREFIX-containers.service") uf_k=containers ;;
                   "$UNIT_PREFIX-slot@"*) uf_k=slot ;;
                   "$UNIT_PREFIX-role-"*.service) uf_k=${uf_id#"$UNIT_PREFIX-role-"}; uf_k=role.${uf_k%.service} ;;
                 esac
