@@ -29,12 +29,12 @@ final class CIOutput: @unchecked Sendable {
         lock.withLock { gantt.add(n) }
     }
 
-    /// A state notice (`a → b`): the group of `a` ends, `b`'s begins.
-    func phase(_ transition: String) {
-        guard let next = transition.components(separatedBy: " → ").last else { return }
+    /// A state notice (`a → b`): the group of `a` ends, `b`'s begins (none once the run is over).
+    func phase(_ entered: DeployPhase) {
+        let next = entered.rawValue
         lock.withLock {
             close()
-            guard !["succeeded", "failed", "rolledBack", "rollbackFailed", "paused"].contains(next) else { return }
+            guard !entered.isTerminal else { return }
             open = next
             switch platform {
             case .github: Console.shared.out("::group::shipit: \(next)")

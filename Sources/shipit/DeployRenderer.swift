@@ -34,7 +34,7 @@ struct DeployRenderer: Sendable {
 
     func notice(_ n: DeployNotice) {
         ci?.observe(n)
-        if !json, n.step == "state", digest.level != .quiet, let ci { ci.phase(n.message) }
+        if !json, let entered = n.enteredPhase, digest.level != .quiet, let ci { ci.phase(entered) }
         if json {
             if let d = try? encoder().encode(n) { Console.shared.json(String(decoding: d, as: UTF8.self)) }
             return

@@ -35,9 +35,9 @@ final class LiveStatus: @unchecked Sendable {
     func observe(_ n: DeployNotice) {
         guard enabled else { return }
         let status: String = lock.withLock {
-            if n.step == "state", let to = n.message.components(separatedBy: " → ").last {
-                phase = to
-                if to != "bake" { bakeStarted = nil }
+            if let to = n.enteredPhase {
+                phase = to.rawValue
+                if to != .bake { bakeStarted = nil }
             }
             if n.step == "bake" {
                 if let s = Self.rolloutStep(n.message) { rolloutStep = s }

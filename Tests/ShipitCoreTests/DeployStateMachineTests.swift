@@ -105,4 +105,21 @@ struct DeployStateMachineTests {
                 from: .upload, on: .phaseSucceeded, operation: .rollback, autoRollback: true)
         }
     }
+
+    /// The transition text the state notices and the ledger carry reads back as its two phases,
+    /// for every pair; other text is none.
+    @Test func aTransitionsTextReadsBack() {
+        for from in DeployPhase.allCases {
+            for to in DeployPhase.allCases {
+                let back = DeployPhase.transition(in: DeployPhase.transition(from, to))
+                #expect(back?.from == from && back?.to == to)
+            }
+        }
+        #expect(DeployPhase.transition(in: "preflight → smoke") == nil)
+        #expect(DeployPhase.transition(in: "preflight") == nil)
+        #expect(
+            DeployNotice(host: nil, step: "state", status: .info, message: "bake → succeeded").enteredPhase
+                == .succeeded)
+        #expect(DeployNotice(host: "h1", step: "switch", status: .ok, message: "bake → succeeded").enteredPhase == nil)
+    }
 }

@@ -12,7 +12,7 @@ public struct RunGantt: Sendable {
         var failed: Bool
     }
 
-    private var phases: [(name: String, start: Date)] = []
+    private var phases: [(phase: DeployPhase, start: Date)] = []
     private var lanes: [String: [Bar]] = [:]
     private var hostOrder: [String] = []
     private var last: Date?
@@ -25,7 +25,7 @@ public struct RunGantt: Sendable {
 
     public mutating func add(_ n: DeployNotice) {
         last = max(last ?? n.time, n.time)
-        if n.step == "state", let to = n.message.components(separatedBy: " → ").last {
+        if let to = n.enteredPhase {
             phases.append((to, n.time))
             return
         }
@@ -43,12 +43,11 @@ public struct RunGantt: Sendable {
     public func markdown(title: String) -> String {
         guard !phases.isEmpty || !lanes.isEmpty, let end = last else { return "" }
         var lines = ["```mermaid", "gantt", "  title \(Self.label(title))", "  dateFormat x", "  axisFormat %H:%M:%S"]
-        let ended = ["succeeded", "failed", "rolledBack", "rollbackFailed", "paused"]
         if !phases.isEmpty {
             lines.append("  section run")
-            for (i, p) in phases.enumerated() where !ended.contains(p.name) {
+            for (i, p) in phases.enumerated() where !p.phase.isTerminal {
                 let stop = i + 1 < phases.count ? phases[i + 1].start : end
-                lines.append(Self.task(p.name, p.start, stop, failed: false))
+                lines.append(Self.task(p.phase.rawValue, p.start, stop, failed: false))
             }
         }
         for host in hostOrder.prefix(maxLanes) {

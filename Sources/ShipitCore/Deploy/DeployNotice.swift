@@ -22,6 +22,11 @@ public struct DeployNotice: Sendable, Codable {
         self.seconds = seconds
     }
 
+    /// The phase a state notice says the run entered (nil for every other notice).
+    public var enteredPhase: DeployPhase? {
+        step == "state" ? DeployPhase.transition(in: message)?.to : nil
+    }
+
     public func redacted(by r: Redactor) -> DeployNotice {
         DeployNotice(host: host, step: step, status: status, message: r.redact(message), seconds: seconds, time: time)
     }

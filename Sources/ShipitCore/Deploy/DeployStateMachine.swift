@@ -8,6 +8,20 @@ public enum DeployPhase: String, Sendable, Codable, CaseIterable {
 
     /// The run is over: nothing more runs on any host except the closing scripts.
     public var isTerminal: Bool { [.succeeded, .failed, .rolledBack, .rollbackFailed, .paused].contains(self) }
+
+    /// A transition as the run's state notice and the ledger's `state` event say it: `from → to`.
+    public static func transition(_ from: DeployPhase, _ to: DeployPhase) -> String {
+        "\(from.rawValue) → \(to.rawValue)"
+    }
+
+    /// The phases of a `transition` text (nil for any other text).
+    public static func transition(in text: String) -> (from: DeployPhase, to: DeployPhase)? {
+        guard let arrow = text.firstRange(of: " → "),
+            let from = DeployPhase(rawValue: String(text[..<arrow.lowerBound])),
+            let to = DeployPhase(rawValue: String(text[arrow.upperBound...]))
+        else { return nil }
+        return (from, to)
+    }
 }
 
 /// What a run does. A manual rollback has no upload and no migrations: its pre-flight chooses the

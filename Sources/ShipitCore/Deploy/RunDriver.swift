@@ -133,7 +133,7 @@ struct RunDriver {
         case .phaseFailed: if run.hosts.failedIn == nil { run.hosts.failedIn = before }
         case .start, .phaseSucceeded: break
         }
-        let text = "\(before.rawValue) → \(run.machine.phase.rawValue)"
+        let text = DeployPhase.transition(before, run.machine.phase)
         notify(DeployNotice(host: nil, step: "state", status: .info, message: text))
         await recorder?.transition(to: run.machine.phase.rawValue)
         await recorder?.event("state", message: text)

@@ -181,11 +181,10 @@ public struct RunPicture: Sendable, Equatable {
             for h in watched.sorted() { out.append((h, Bar(step: "bake", outcome: outcome, start: from, end: to))) }
         }
         for t in transitions {
-            let parts = (t.message ?? "").components(separatedBy: " → ")
-            guard parts.count == 2 else { continue }
-            if parts[1] == "bake" { start = at(t.startedAt) }
-            if parts[0] == "bake", let s = start {
-                let bad = ["failed", "rollingBack", "rolledBack", "rollbackFailed"].contains(parts[1])
+            guard let (from, to) = DeployPhase.transition(in: t.message ?? "") else { continue }
+            if to == .bake { start = at(t.startedAt) }
+            if from == .bake, let s = start {
+                let bad = [.failed, .rollingBack, .rolledBack, .rollbackFailed].contains(to)
                 close(s, at(t.startedAt), outcome: bad ? "failed" : "ok")
                 start = nil
             }
