@@ -50,13 +50,8 @@ public struct SyncPlan: Sendable, Equatable {
         }
     }
 
-    /// The newest successful deploy or rollback in the ledger (`fleetAttempt`).
-    public static func fleetAttempt(_ ledger: Ledger, config: DeployConfig) async throws -> LedgerAttempt? {
-        fleetAttempt(try await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage))))
-    }
-
-    /// Every release id the ledger has recorded for this app.
-    public static func knownReleases(_ ledger: Ledger, config: DeployConfig) async throws -> Set<String> {
-        Set(try await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage))).map(\.releaseID))
+    /// Every release id `attempts` recorded.
+    public static func knownReleases(_ attempts: [LedgerAttempt]) -> Set<String> {
+        Set(attempts.map(\.releaseID))
     }
 }

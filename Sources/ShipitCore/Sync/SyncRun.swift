@@ -16,11 +16,13 @@ public enum SyncRun {
     public static func prepare(_ config: DeployConfig, ledger: Ledger, force: Bool, workDir: String) async throws
         -> Prepared
     {
-        guard let fleet = try await SyncPlan.fleetAttempt(ledger, config: config) else {
+        // One read of the app's attempts: the fleet's release and every release recorded come from it.
+        let attempts = try await ledger.attempts(LedgerQuery(app: config.app, stage: .some(config.stage)))
+        guard let fleet = SyncPlan.fleetAttempt(attempts) else {
             throw ShipitError.input("sync: the ledger has no successful deploy or rollback of \(config.app) to go by")
         }
         let target = fleet.releaseID
-        let known = try await SyncPlan.knownReleases(ledger, config: config)
+        let known = SyncPlan.knownReleases(attempts)
         return try await withFleet(config) { transport in
             let hosts = await FleetInspector(config: config, transport: transport).inspect(.init()).hosts
             let plan = SyncPlan.make(target: target, hosts: hosts, known: known, force: force)

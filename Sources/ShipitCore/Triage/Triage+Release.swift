@@ -13,7 +13,7 @@ extension Triage {
         else { return }
         let runs = attempts.filter { DeployOperation(rawValue: $0.operation) != nil }
         if let newest = runs.last, newest.outcome == .running || newest.outcome == .paused { return }
-        let known = Set(attempts.map(\.releaseID))
+        let known = SyncPlan.knownReleases(attempts)
         let stage = config.stage.map { " --stage \($0)" } ?? ""
         let sync = "shipit sync --config \(config.file)\(stage)"
         // The newest run that left each host out, if no later run reached it.
