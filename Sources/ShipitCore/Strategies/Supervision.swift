@@ -98,11 +98,8 @@ public struct Supervision: Sendable {
         case .proxy(let nginx):
             let text =
                 launcherHeader("the managed proxy (nginx)", unit: proxyUnit) + """
-                    PATH="$PATH:/usr/sbin:/usr/local/sbin"
                     PROXY=\(q(l.proxy))
-                    # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
-                    rm -f "$PROXY"/slot-*.sock
-                    exec \(q(nginx)) -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"
+                    \(nginxStart(nginx, "exec ", ""))
                     """
             return (
                 proxyUnit, ("proxy.start", text),
@@ -195,10 +192,7 @@ public struct Supervision: Sendable {
                 nginx.map { n in
                     """
                     if [ -f "$PROXY/nginx.conf" ]; then
-                        PATH="$PATH:/usr/sbin:/usr/local/sbin"
-                        # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
-                        rm -f "$PROXY"/slot-*.sock
-                        \(q(n)) -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" || rc=1
+                        \(nginxStart(n, "", " || rc=1"))
                       fi
                     """
                 } ?? ""
@@ -237,6 +231,17 @@ public struct Supervision: Sendable {
                     execStart: "/bin/sh \(units)/containers.start")
             )
         }
+    }
+
+    /// The managed nginx started from `$PROXY` (its config, logs and pid file are there), the
+    /// command between `before` and `after`; `PATH` gets the sbin directories first.
+    private func nginxStart(_ nginx: String, _ before: String, _ after: String) -> String {
+        """
+        PATH="$PATH:/usr/sbin:/usr/local/sbin"
+        # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
+        rm -f "$PROXY"/slot-*.sock
+        \(before)\(q(nginx)) -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"\(after)
+        """
     }
 
     private func launcherHeader(_ what: String, unit: String) -> String {

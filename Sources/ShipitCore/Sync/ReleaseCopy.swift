@@ -62,9 +62,10 @@ public enum ReleaseCopy {
         from donor: String, releaseID: String, digest recorded: String?, config: DeployConfig, transport: HostTransport
     ) async throws -> ReleaseInput {
         let name = config.image?.name ?? ""
+        // The image strategy's own lookup: `$REF` from the host's image-releases record, or it fails.
         let command = HostScript(
-            .releaseCopy, layout: config.layout, timeout: 60, variables: [("ID", releaseID)],
-            ScriptText(#"awk -v id="$ID" '$1 == id { r = $2 } END { print r }' "$IMAGE_RELEASES" 2>/dev/null"#)
+            .releaseCopy, layout: config.layout, timeout: 60, variables: [("ID", releaseID)], uses: [.fail],
+            ImageStrategy.lookupReference + #"printf '%s\n' "$REF""#
         ).command
         let r = try await transport.run(donor, command)
         let reference = r.stdoutText.trimmed()
