@@ -150,19 +150,25 @@ wait_sshd() {
 running() { [ "$(podman inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
 
 create_host() {
-  local i=$1 name addr dir t stage
+  local i=$1 name addr dir t stage keys
   name=$(name_of "$i"); addr=$(addr_of "$i"); dir=$SD/$addr
   mkdir -p "$dir"
   host_keys "$dir/ssh_host" >/dev/null
   known_host "$addr" "$dir/ssh_host_ed25519_key.pub"
+  # The keys it is made with (host keys, authorized keys): a container kept from a run whose
+  # harness state is gone has other keys than the known_hosts and client keys of this one, and
+  # would refuse every login.
+  keys=$(cat "$dir"/ssh_host_*_key.pub "$STATE/authorized_keys/$USER_NAME" "$STATE/authorized_keys/root" 2>/dev/null | sha256sum | cut -c1-16)
   if podman container exists "$name"; then
-    # A host made from an older recipe is made again (its state goes with it, as a rebuilt server's).
-    [ "$(podman inspect -f '{{.ImageName}}' "$name")" = "$IMAGE" ] && return 0
+    # A host made from an older recipe or with other keys is made again (its state goes with
+    # it, as a rebuilt server's).
+    [ "$(podman inspect -f '{{.ImageName}}' "$name")" = "$IMAGE" ] &&
+      [ "$(podman inspect -f "{{index .Config.Labels \"$LABEL.keys\"}}" "$name")" = "$keys" ] && return 0
     podman rm -f -t 0 "$name" >/dev/null 2>&1
   fi
   local priv=()
   [ "$i" != "$ENGINE_HOST" ] || priv=(--privileged)
-  podman create --name "$name" --hostname "sd-$i" --label "$LABEL=$STATE" "${priv[@]}" \
+  podman create --name "$name" --hostname "sd-$i" --label "$LABEL=$STATE" --label "$LABEL.keys=$keys" "${priv[@]}" \
     --systemd=always --ulimit nproc=4096:4096 --ulimit nofile=4096:4096 \
     --network "$NETWORK" --ip "$addr" --mac-address "$(mac_of "$i")" "$IMAGE" /lib/systemd/systemd >/dev/null
   # Before the first boot, so that sshd starts with them. Tar streams keep the owners
@@ -183,6 +189,18 @@ create_host() {
     tar -C "$stage" --owner=0 --group=0 --numeric-owner -cf - .ssh | podman cp --archive=false - "$name:/root"
   fi
   rm -rf "$stage"
+}
+
+# Made if needed, and started. A kept container that does not start (left in a transitional
+# state by a machine that stopped mid-run) is made again once.
+start_host() {
+  local name
+  name=$(name_of "$1")
+  create_host "$1"
+  running "$name" || podman start "$name" >/dev/null 2>&1 && return 0
+  podman rm -f -t 0 "$name" >/dev/null 2>&1
+  create_host "$1"
+  podman start "$name" >/dev/null || die "$name does not start (podman logs $name)"
 }
 
 # Ready: sshd accepts the deploy user, whose session has a user manager that has finished starting.
@@ -221,8 +239,7 @@ case "$cmd" in
     mkdir -p "$SD"
     t0=$SECONDS
     for i in $(seq 1 "$n"); do
-      create_host "$i"
-      running "$(name_of "$i")" || podman start "$(name_of "$i")" >/dev/null
+      start_host "$i"
     done
     for i in $(seq 1 "$n"); do wait_ready "$i" & done
     for i in $(seq 1 "$n"); do wait -n || die "a host did not get ready"; done
@@ -235,8 +252,7 @@ case "$cmd" in
     [ -f "$STATE/keys/id_ed25519" ] || die "run scripts/testhosts.sh up first (keys, known_hosts)"
     build_image
     mkdir -p "$SD"
-    create_host "$ENGINE_HOST"
-    running "$(name_of "$ENGINE_HOST")" || podman start "$(name_of "$ENGINE_HOST")" >/dev/null
+    start_host "$ENGINE_HOST"
     wait_ready "$ENGINE_HOST"
     gw="$(subnet_base).1"
     SHIPIT_REGISTRY_DIR=$SD/registry SHIPIT_REGISTRY_ADDR=$gw:5056 "$(dirname "$0")/registry.sh" up >/dev/null
