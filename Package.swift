@@ -53,6 +53,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // RSA keys (traffic.tls): checked against their certificate on the deployer.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: essentialsOnly
         ),

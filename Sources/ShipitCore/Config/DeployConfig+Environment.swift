@@ -11,6 +11,16 @@ extension DeployConfig {
         c.resolvedEnv = try await SecretResolver.resolve(
             releaseEnv, directory: FilePath.directory(of: file), environment: environment)
         if let env = c.resolvedEnv, Strategies.make(self).containerEnvFile { _ = try env.engineFile() }
+        // The front door's certificate pair, read and checked here too: before any host is touched.
+        if let door = traffic?.frontDoor, let tls = door.tls {
+            guard let cert = FileManager.default.contents(atPath: tls.cert) else {
+                throw .input("traffic.tls.cert: cannot read \(tls.cert)")
+            }
+            guard let key = FileManager.default.contents(atPath: tls.key) else {
+                throw .input("traffic.tls.key: cannot read \(tls.key)")
+            }
+            _ = try CertificatePairCheck.check(cert: cert, key: key, names: door.names)
+        }
         return c
     }
 

@@ -25,6 +25,19 @@ extension DeployConfig {
         public var interval: Double = 0.2
         /// Seconds one HTTP request may take.
         public var requestTimeout: Double = 2
+        /// `traffic.hosts` and the rest of the front door: the public check asks for the app's
+        /// name on the front door's port (HTTPS with TLS).
+        public var frontDoor: FrontDoorSettings?
+        /// The port the public check asks: the front door's HTTPS port with TLS, else `port`.
+        public var publicPort: Int { frontDoor?.publicPort ?? port }
+
+        /// What the public check asks for, as an operator reads it: the URL, and with a front door
+        /// the address it goes to (the URL names the app).
+        public func publicURL(of host: String, path: String) -> String {
+            guard let door = frontDoor else { return "http://\(HostAddress.withPort(probeAddress(of: host), port))\(path)" }
+            let scheme = door.tls == nil ? "http" : "https"
+            return "\(scheme)://\(HostAddress.withPort(door.probeName, publicPort))\(path) at \(probeAddress(of: host))"
+        }
         /// Hosts named by an ssh_config alias: the address ssh_config gives them (`HostName`).
         public var hostAddresses: [String: String] = [:]
 

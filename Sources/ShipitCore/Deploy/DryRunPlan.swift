@@ -103,7 +103,7 @@ public enum DryRunPlan {
             }
             if let h = config.health {
                 lines.append(
-                    "# smoke test: GET http://\(HostAddress.withPort(h.probeAddress(of: host), h.port))\(h.live) then \(h.ready) \(h.checkFrom == .deployer ? "from the deployer" : "from the host, through its SSH session"), until \(h.deadline)s"
+                    "# smoke test: GET \(h.publicURL(of: host, path: h.live)) then \(h.ready) \(h.checkFrom == .deployer ? "from the deployer" : "from the host, through its SSH session"), until \(h.deadline)s"
                 )
             }
             add("finish", strategy.finish(previous: "<previous>", holder: "<run id>", historyLine: nil))

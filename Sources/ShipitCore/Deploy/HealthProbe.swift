@@ -25,13 +25,13 @@ public struct HealthProbe: Sendable {
     ) async -> Result {
         // A slot is checked on the host, where it listens; the public port from `check_from`.
         let address = slotPort == nil ? health.probeAddress(of: host) : health.slotAddress(of: host)
-        let port = slotPort ?? health.port
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(health.deadline * 1000)))
         var attempts = 0
         var last = ""
         for path in [health.live, health.ready] {
             let url =
-                "http://\(HostAddress.withPort(address, port))\(path)"
+                (slotPort.map { "http://\(HostAddress.withPort(address, $0))\(path)" }
+                    ?? health.publicURL(of: host, path: path))
                 + (slotPort == nil && health.checkFrom == .deployer ? "" : " (from the host)")
             while true {
                 attempts += 1
@@ -43,7 +43,7 @@ public struct HealthProbe: Sendable {
                         slotPort == nil
                         ? try await transport.publicGet(host, health: health, path: path)
                         : try await transport.httpGet(
-                            host, address: address, port: port, path: path, timeout: health.requestTimeout)
+                            host, address: address, port: slotPort!, path: path, timeout: health.requestTimeout)
                     let via = r.headers[TrafficSwitch.slotHeader.lowercased()]
                     otherSlot = slot.map { via != String($0) } ?? false
                     if (200..<300).contains(r.status) && !otherSlot { break }

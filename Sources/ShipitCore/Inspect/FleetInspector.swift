@@ -96,7 +96,7 @@ public struct FleetInspector: Sendable {
     static func probe(_ transport: HostTransport, host: String, health: DeployConfig.Health, path: String) async
         -> HostInspection.Probe
     {
-        let url = "http://\(HostAddress.withPort(health.probeAddress(of: host), health.port))\(path)"
+        let url = health.publicURL(of: host, path: path)
         do {
             let r = try await transport.publicGet(host, health: health, path: path)
             let ok = (200..<300).contains(r.status)

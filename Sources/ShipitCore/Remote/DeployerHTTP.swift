@@ -12,6 +12,8 @@ enum DeployerHTTP {
     struct Response: Sendable {
         var status: Int
         var body: Data
+        /// Names lowercased; the last value of a repeated header.
+        var headers: [String: String] = [:]
     }
 
     struct Failure: Error, LocalizedError {
@@ -33,8 +35,12 @@ enum DeployerHTTP {
         try await request("GET", url, timeout: timeout)
     }
 
+    /// `connectTo`: the address to connect to instead of the URL's host, which stays the Host
+    /// header and the TLS server name (a front door reached at one host of a fleet). `trusting`:
+    /// a CA file trusted besides the system's roots.
     static func request(
-        _ method: String, _ url: URL, headers: [(String, String)] = [], body: Data? = nil, timeout: Double
+        _ method: String, _ url: URL, headers: [(String, String)] = [], body: Data? = nil, timeout: Double,
+        connectTo: String? = nil, trusting caFile: String? = nil
     ) async throws -> Response {
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let given = url.host,
             !given.isEmpty
@@ -61,7 +67,14 @@ enum DeployerHTTP {
         let ends = ContinuousClock.now.advanced(by: .milliseconds(Int(max(timeout, 0.001) * 1000)))
         let loop = group.next()
         let promise = loop.makePromise(of: Response.self)
-        let sslContext = tls ? try tlsContext.get() : nil
+        let sslContext: NIOSSLContext?
+        if tls, let caFile {
+            var c = TLSConfiguration.makeClientConfiguration()
+            c.additionalTrustRoots = [.file(caFile)]
+            sslContext = try NIOSSLContext(configuration: c)
+        } else {
+            sslContext = tls ? try tlsContext.get() : nil
+        }
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(Int64(max(timeout, 0.001) * 1000)))
             .channelInitializer { channel in
@@ -80,7 +93,7 @@ enum DeployerHTTP {
                 }
             }
         do {
-            let channel = try await bootstrap.connect(host: host, port: port).get()
+            let channel = try await bootstrap.connect(host: connectTo ?? host, port: port).get()
             promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
             channel.write(HTTPClientRequestPart.head(head), promise: nil)
             if let body {
@@ -158,20 +171,23 @@ private final class ResponseCollector: ChannelInboundHandler, RemovableChannelHa
     typealias InboundIn = HTTPClientResponsePart
     private let promise: EventLoopPromise<DeployerHTTP.Response>
     private var status = 0
+    private var headers: [String: String] = [:]
     private var body = Data()
 
     init(promise: EventLoopPromise<DeployerHTTP.Response>) { self.promise = promise }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let head): status = Int(head.status.code)
+        case .head(let head):
+            status = Int(head.status.code)
+            for (name, value) in head.headers { headers[name.lowercased()] = value }
         case .body(var buffer):
             if body.count < DeployerHTTP.maxBody,
                 let bytes = buffer.readBytes(length: min(buffer.readableBytes, DeployerHTTP.maxBody - body.count))
             {
                 body.append(contentsOf: bytes)
             }
-        case .end: promise.succeed(DeployerHTTP.Response(status: status, body: body))
+        case .end: promise.succeed(DeployerHTTP.Response(status: status, body: body, headers: headers))
         }
     }
 

@@ -92,7 +92,7 @@ public struct SSHTransport: HostTransport {
     public func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws
         -> HTTPResponse
     {
-        let request = Self.getRequest(address: address, port: port, path: path)
+        let request = Self.getRequest(host: HostAddress.withPort(address, port), path: path)
         let raw = try await onSession(host) {
             try await $0.tunnelRequest(
                 host: address, port: port, request: request, maxResponse: 64 * 1024, timeout: timeout)
@@ -105,29 +105,46 @@ public struct SSHTransport: HostTransport {
     /// on, so a listener only the host itself can reach fails the check.
     public func publicGet(_ host: String, health: DeployConfig.Health, path: String) async throws -> HTTPResponse {
         let address = health.probeAddress(of: host)
-        guard health.checkFrom == .deployer else {
-            return try await httpGet(
-                host, address: address, port: health.port, path: path, timeout: health.requestTimeout)
+        let port = health.publicPort
+        if let door = health.frontDoor, door.tls != nil {
+            // HTTPS with the app's name (SNI and Host), its certificate checked, at this host's address.
+            let url = URL(string: "https://\(HostAddress.withPort(door.probeName, port))\(path)")!
+            do {
+                let r = try await DeployerHTTP.request(
+                    "GET", url, timeout: health.requestTimeout, connectTo: address, trusting: door.tls?.ca)
+                return HTTPResponse(status: r.status, body: String(decoding: r.body, as: UTF8.self), headers: r.headers)
+            } catch {
+                throw ShipitError(DeployerHTTP.describe(error))
+            }
         }
-        let request = Self.getRequest(address: address, port: health.port, path: path)
+        let request = Self.getRequest(
+            host: health.frontDoor.map { HostAddress.withPort($0.probeName, port) } ?? HostAddress.withPort(address, port),
+            path: path)
+        guard health.checkFrom == .deployer else {
+            let raw = try await onSession(host) {
+                try await $0.tunnelRequest(
+                    host: address, port: port, request: request, maxResponse: 64 * 1024, timeout: health.requestTimeout)
+            }
+            return try HTTPResponse.parse(raw)
+        }
         let endpoint = try fleet.settings.endpoint(for: host)
         let raw: Data
         if endpoint.jumps.isEmpty {
             raw = try await SocketExchange.request(
-                host: address, port: health.port, request: request, maxResponse: 64 * 1024,
+                host: address, port: port, request: request, maxResponse: 64 * 1024,
                 timeout: health.requestTimeout)
         } else {
             let jump = try await fleet.jumpHost(endpoint.jumps)
             raw = try await jump.request(
-                host: address, port: health.port, request: request, maxResponse: 64 * 1024,
+                host: address, port: port, request: request, maxResponse: 64 * 1024,
                 timeout: health.requestTimeout)
         }
         return try HTTPResponse.parse(raw)
     }
 
-    private static func getRequest(address: String, port: Int, path: String) -> Data {
+    private static func getRequest(host: String, path: String) -> Data {
         Data(
-            "GET \(path) HTTP/1.0\r\nHost: \(HostAddress.withPort(address, port))\r\nUser-Agent: shipit/\(ShipitVersion.current)\r\nConnection: close\r\n\r\n"
+            "GET \(path) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: shipit/\(ShipitVersion.current)\r\nConnection: close\r\n\r\n"
                 .utf8)
     }
 

@@ -41,6 +41,9 @@ public enum ScriptExit: Int32, CaseIterable, Sendable, CustomStringConvertible {
     case proxyReloadFailed = 52
     case proxyStartFailed = 53
     case maintenanceUnavailable = 54
+    /// The front door already has this app's name from another deploy_to, or one of its host names
+    /// from another app.
+    case frontDoorConflict = 55
     case roleStartFailed = 60
     case roleCheckFailed = 61
     /// `supervisor: systemd` on a host where systemd (or the user's manager, or lingering) is not there.

@@ -25,6 +25,11 @@ public enum ScriptKey: String, CaseIterable, Sendable {
     case reused
     /// What the pre-flight did about the proxy: `running`, `deferred`, `started` or `system`.
     case proxy
+    /// The front door's step: `running` or `started`; whether this app's servers changed; whether
+    /// the app's own proxy was retired for it.
+    case front
+    case frontChanged = "front.changed"
+    case proxyMoved = "proxy.moved"
     /// The slot the proxy was pointed at again, when the upstream and the recorded switch disagreed.
     case proxyReconciled = "proxy.reconciled"
     /// `SLOT EPOCH`: when the warm standby on that slot is stopped (`traffic.standby: SECONDS`).
@@ -73,10 +78,10 @@ public enum ScriptKey: String, CaseIterable, Sendable {
             return .releaseID(emptyAllowed: false)
         case .digest: return .digest
         case .lockHolder, .lockStale: return .holder
-        case .supervisor, .supervisorInit, .linger, .proxy, .supervisorRetired: return .word
+        case .supervisor, .supervisorInit, .linger, .proxy, .supervisorRetired, .front, .proxyMoved: return .word
         case .changed, .slot, .slotActive, .warmExit, .diskKB, .diskAvailKB, .lockPID, .stoppedSlot, .cpus, .fdsUsed,
             .proxyAdoptedMS, .proxyRetiredMS, .reused, .proxyReconciled, .diskUsedPercent, .inodesUsedPercent,
-            .memTotalKB, .memAvailableKB:
+            .memTotalKB, .memAvailableKB, .frontChanged:
             return .integer
         // Load averages have a fraction. `fds.max` is the kernel's file-max: LONG_MAX (19 digits)
         // where systemd raised it, more digits than an integer value may have; triage only divides by it.

@@ -5,7 +5,7 @@ extension TrafficSwitch {
         "proxy_test", requires: [],
         """
         proxy_test() {
-          if [ "$PROXY_MODE" = managed ]; then "$NGINX" -t -q -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"; else sh -c "$PROXY_TEST"; fi
+          if [ "$PROXY_MODE" = managed ]; then "$NGINX" -t -q -e "$NGX/error.log" -p "$NGX/" -c "$NGX/nginx.conf"; else sh -c "$PROXY_TEST"; fi
         }
         """)
 
@@ -14,7 +14,7 @@ extension TrafficSwitch {
         """
         # The managed nginx's worker pids (children of its master), read from /proc without forking.
         nginx_workers() {
-          getv m "$PROXY/nginx.pid"; [ -n "$m" ] || return 0
+          getv m "$NGX/nginx.pid"; [ -n "$m" ] || return 0
           for d in /proc/[0-9]*; do
             read -r st < "$d/stat" 2>/dev/null || continue
             case "$st" in *"(nginx) "*) set -- ${st##*) }; [ "$2" = "$m" ] && echo "${d#/proc/}" ;; esac
@@ -32,7 +32,7 @@ extension TrafficSwitch {
         proxy_reload() {
           if [ "$PROXY_MODE" != managed ]; then sh -c "$PROXY_RELOAD"; return; fi
           old=$(nginx_workers)
-          "$NGINX" -s reload -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" || return 1
+          "$NGINX" -s reload -e "$NGX/error.log" -p "$NGX/" -c "$NGX/nginx.conf" || return 1
           [ "${1:-}" = wait ] || return 0
           i=0; n=$((DRAIN_TENTHS > 50 ? DRAIN_TENTHS * 10 : 500))
           while [ "$i" -lt "$n" ]; do
@@ -93,15 +93,20 @@ extension TrafficSwitch {
         # Starts the managed proxy: its unit under a supervisor (enabled: it comes back at boot), else
         # nginx itself. On failure, nginx's complaint is in the output.
         proxy_start() {
-          if supervised; then
+          if supervised && [ -z "$FRONT_DOOR" ]; then
             unit_restart "$UNIT_PREFIX-proxy.service" enable && return 0
             svctl reset-failed "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
-            printf '%s\\n' "$out"; grep emerg "$PROXY/error.log" 2>/dev/null | tail -n 1
+            printf '%s\\n' "$out"; grep emerg "$NGX/error.log" 2>/dev/null | tail -n 1
             return 1
           fi
-          # A killed nginx leaves its slot sockets behind, and nginx will not bind over them.
-          rm -f "$PROXY"/slot-*.sock
-          "$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf"
+          # A killed nginx leaves its slot sockets behind, and nginx will not bind over them (the
+          # front door's: every app's, as their files name them).
+          if [ -n "$FRONT_DOOR" ]; then
+            for s in $(sed -n 's/^ *listen unix:\\(.*\\);$/\\1/p' "$NGX"/apps/*.conf 2>/dev/null); do rm -f "$s"; done
+          else
+            rm -f "$PROXY"/slot-*.sock
+          fi
+          "$NGINX" -e "$NGX/error.log" -p "$NGX/" -c "$NGX/nginx.conf"
         }
         """)
 
@@ -215,7 +220,10 @@ extension TrafficSwitch {
 
     /// The PATH a traffic script runs with: nginx lives in sbin, which a non-login SSH session's
     /// PATH often lacks.
+    /// `$NGX`: where the nginx that serves the app keeps its config, pid and logs: the app's own
+    /// proxy directory, or the host-wide front door's.
     static let sbinPath: ScriptText = """
         PATH="$PATH:/usr/sbin:/usr/local/sbin"
+        if [ -n "${FRONT_DOOR:-}" ]; then NGX="$HOME/\(FrontDoor.homeDir)"; else NGX="$PROXY"; fi
         """
 }

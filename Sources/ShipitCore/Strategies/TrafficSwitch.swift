@@ -32,6 +32,9 @@ public struct TrafficSwitch: Sendable {
     /// The public listener's `ADDRESS:PORT`.
     func publicListen(_ host: String) -> String { HostAddress.withPort(health.bindAddress(of: host), publicPort) }
 
+    /// The host-wide proxy this app's servers go in (nil: the app's own proxy).
+    public var frontDoor: FrontDoor? { settings.frontDoor.map { FrontDoor(settings: $0, traffic: self) } }
+
     /// The header the proxy adds to every answer: which slot served it (the public smoke test
     /// waits until the switch is visible).
     public static let slotHeader = "X-Shipit-Slot"
@@ -61,6 +64,7 @@ public struct TrafficSwitch: Sendable {
             ("PUBLIC_BIND", health.bindAddress(of: host)),
             ("DRAIN_TENTHS", String(Int(settings.drain * 10))), ("PROXY_MODE", settings.mode.rawValue),
         ]
+        v.append(("FRONT_DOOR", settings.frontDoor == nil ? "" : "1"))
         switch settings.mode {
         case .managed: v += [("NGINX", settings.nginx)]
         // NO_UPSTREAM: the upstream with no slot, what `point_none` writes.
@@ -84,6 +88,20 @@ public struct TrafficSwitch: Sendable {
     /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
     /// proxy started when it is not running (managed), the slots' state reported.
     func preflight(host: String) -> (vars: [(String, String)], body: ScriptText) {
+        if frontDoor != nil {
+            // The front door's own step (after this script, the lock held) writes, tests and
+            // starts the proxy; here, the app's side of it and the slots' state.
+            return (
+                variables(host: host),
+                Self.sbinPath
+                    + """
+
+                    [ -d "$SLOTS" ] && [ -d "$PROXY" ] || mkdir -p "$SLOTS" "$PROXY" || fail \(ScriptExit.notWritable) "cannot create $SLOTS"
+                    [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
+                    echo "proxy=front"
+                    """ + Self.slotFacts
+            )
+        }
         let conf = nginxConf(host: host)
         let sum = (try? Digest.sha256Hex(Data(conf.utf8))) ?? conf
         let vars = variables(host: host) + [("NGINX_CONF", conf), ("NGINX_CONF_SUM", sum)]
@@ -206,7 +224,7 @@ public struct TrafficSwitch: Sendable {
                 # On failure the proxy goes back to the slot that served (or to none before the first).
                 point_to "$SLOT" || fail \(ScriptExit.switchFailed) "cannot point the proxy at slot $SLOT"
                 if [ "$PROXY_MODE" = managed ]; then
-                  getv npid "$PROXY/nginx.pid"
+                  getv npid "$NGX/nginx.pid"
                   if ! alive "$npid" && ! adopt_port; then
                     undo_switch "$oldact"; fail \(ScriptExit.proxyStartFailed) "the proxy did not start on the public port after the app that held it was stopped (that app was started again in place): $(printf '%s' "$out" | grep -m1 emerg | tail -c 300)"
                   fi
@@ -286,7 +304,7 @@ public struct TrafficSwitch: Sendable {
                 + """
 
                 [ "$PROXY_MODE" = managed ] || fail \(ScriptExit.maintenanceUnavailable) "maintenance mode needs the managed proxy (mode: managed)"
-                [ -f "$PROXY/nginx.conf" ] || fail \(ScriptExit.maintenanceUnavailable) "the proxy is not set up on this host yet: deploy once first"
+                [ -f "$NGX/nginx.conf" ] || fail \(ScriptExit.maintenanceUnavailable) "the proxy is not set up on this host yet: deploy once first"
                 cp -p "$PROXY/maintenance.conf" "$PROXY/maintenance.conf.prev" 2>/dev/null || : > "$PROXY/maintenance.conf.prev"
                 printf '%s' "$MAINTENANCE_CONF" > "$PROXY/maintenance.conf"
                 if ! out=$(proxy_test 2>&1); then mv "$PROXY/maintenance.conf.prev" "$PROXY/maintenance.conf"; fail \(ScriptExit.proxyConfigInvalidAfterSwitch) "proxy config invalid: $(short "$out")"; fi

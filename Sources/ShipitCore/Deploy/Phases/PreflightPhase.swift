@@ -47,6 +47,7 @@ struct PreflightPhase: PhaseRunner {
             return .failed
         }
         p.apply(.release(release))
+        guard await openFrontDoor(&p) else { return .failed }
         guard await writeEnvironment(&p, release) else { return .failed }
         if let digest = release.imageDigest, let pulled = input.imagePullReference(p.config.image?.name ?? "") {
             p.notify(
@@ -59,6 +60,34 @@ struct PreflightPhase: PhaseRunner {
             }
         }
         return await MigrationGate.check(&p, release) ? .done : .failed
+    }
+
+    /// With `traffic.hosts`: the app's servers in every host's front door (tested with the other
+    /// apps' before they replace its old ones), the certificate pair on stdin, the proxy started
+    /// or reloaded. Before the warm-up, which the switch follows.
+    func openFrontDoor(_ p: inout PhaseRun) async -> Bool {
+        guard let door = p.strategy.slots?.traffic.frontDoor else { return true }
+        let cert: FrontDoor.CertificatePair?
+        do throws(ShipitError) { cert = try door.certificatePair(app: p.config.app) } catch {
+            p.apply(.allFailed(step: "front door", error: error.message))
+            return false
+        }
+        let now = p
+        let roles = p.strategy.roles
+        let app = p.config.app
+        let results = await p.step("front door", on: p.config.hosts.filter { roles.runsApp($0) }) { host in
+            let script = door.script(host: host, app: app, cert: cert)
+            var r = await now.remote(host, script.command, stdin: cert?.stdin ?? Data())
+            if r.ok {
+                let out = r.output
+                r.note =
+                    "front door \(out.first(.front) ?? "?")"
+                    + (out.first(.frontChanged) != nil ? ", this app's servers written" : "")
+                    + (out.first(.proxyMoved) != nil ? ", the app's own proxy retired" : "")
+            }
+            return r
+        }
+        return p.record(results, step: "front door").isEmpty
     }
 
     /// The release's environment file on every host, before its migrations, warm-up or start.

@@ -1,0 +1,320 @@
+import FoundationEssentials
+
+/// The host-wide proxy (docs/front-door.md): one nginx per host, run as the deploy user from
+/// `~/.shipit/front`, shared by every shipit app of the host. Each app owns one file,
+/// `apps/<app>.conf`: its slot servers (unix sockets in its own `.shipit/proxy`, so the per-app
+/// reload-free switch is the single-app proxy's) and its public servers, chosen by `server_name`
+/// on ports every app shares. One file per listening address and port (`ports/`) holds the
+/// default server, which answers names no app has (404, or no TLS handshake).
+///
+/// An app's new file is tested (`nginx -t`) together with every other app's current file before
+/// it replaces its old one, under a host-wide lock: a file that does not pass never reaches the
+/// running proxy, and two apps deploying at once change it one after the other.
+public struct FrontDoor: Sendable {
+    public let settings: FrontDoorSettings
+    let traffic: TrafficSwitch
+
+    init(settings: FrontDoorSettings, traffic: TrafficSwitch) {
+        self.settings = settings
+        self.traffic = traffic
+    }
+
+    /// Where it lives, relative to the deploy user's home.
+    public static let homeDir = ".shipit/front"
+
+    /// The certificate pair, as read from the deployer: the files' names on the host
+    /// (`certs/<app>-<hash>`, so a new pair is tested before it replaces the old one) and the
+    /// bytes sent on stdin (certificate, then key).
+    public struct CertificatePair: Sendable {
+        public let name: String
+        public let certBytes: Int
+        public let keyBytes: Int
+        public let stdin: Data
+    }
+
+    /// Reads `tls`'s files (nil without TLS). The key is never printed or stored on the deployer.
+    public func certificatePair(app: String) throws(ShipitError) -> CertificatePair? {
+        guard let tls = settings.tls else { return nil }
+        guard let cert = FileManager.default.contents(atPath: tls.cert) else {
+            throw .input("traffic.tls.cert: cannot read \(tls.cert)")
+        }
+        guard let key = FileManager.default.contents(atPath: tls.key) else {
+            throw .input("traffic.tls.key: cannot read \(tls.key)")
+        }
+        let sum = (try? Digest.sha256Hex(cert + key)) ?? "0"
+        return CertificatePair(
+            name: "\(app)-\(sum.prefix(12))", certBytes: cert.count, keyBytes: key.count, stdin: cert + key)
+    }
+
+    /// The host-wide nginx's own config: paths relative to its prefix and config directory, so
+    /// every app writes the same text whoever the deploy user is.
+    public static let mainConf = """
+        # Written by shipit: the host-wide proxy every shipit app of this host shares.
+        # Each app's servers are in apps/, the default server of each address and port in ports/.
+        worker_processes auto;
+        pid nginx.pid;
+        error_log error.log warn;
+        events { worker_connections 4096; }
+        http {
+            access_log off;
+            default_type text/plain;
+            server_names_hash_bucket_size 128;
+            client_body_temp_path tmp/body;
+            proxy_temp_path tmp/proxy;
+            fastcgi_temp_path tmp/fastcgi;
+            uwsgi_temp_path tmp/uwsgi;
+            scgi_temp_path tmp/scgi;
+            ssl_protocols TLSv1.2 TLSv1.3;
+            ssl_session_cache shared:shipit_tls:10m;
+            ssl_session_timeout 1h;
+            include ports/*.conf;
+            include apps/*.conf;
+        }
+        """
+
+    /// What the app listens on: `ADDRESS:PORT/http` and, with TLS, `ADDRESS:PORT/https` (words).
+    func listens(host: String) -> [String] {
+        let address = traffic.health.bindAddress(of: host)
+        var l = [HostAddress.withPort(address, settings.httpPort) + "/http"]
+        if settings.tls != nil { l.append(HostAddress.withPort(address, settings.httpsPort) + "/https") }
+        return l
+    }
+
+    /// The app's file: its owner and names on the first lines (what the pre-flight reads to
+    /// refuse a second app of the same name or a name another app serves), its slot servers,
+    /// its public servers. `cert`: the certificate pair's name in `certs/`.
+    func appConf(host: String, app: String, cert: String?) -> String {
+        let p = traffic.layout.proxy
+        let address = traffic.health.bindAddress(of: host)
+        let names = settings.names.joined(separator: " ")
+        let slotServers = traffic.settings.slots.map { slot in
+            """
+            server {
+                listen unix:\(p)/slot-\(slot).sock;
+                location / {
+                    add_header \(TrafficSwitch.slotHeader) \(slot) always;
+                    proxy_pass http://\(traffic.bind(host)):\(slot);
+                    proxy_http_version 1.1;
+                    proxy_set_header Connection "";
+                    proxy_set_header Host $http_host;
+                    proxy_set_header X-Forwarded-For $http_x_forwarded_for;
+                    proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;
+                    proxy_connect_timeout 2s;
+                }
+            }
+            """
+        }.joined(separator: "\n")
+        let hsts =
+            settings.hstsSeconds.map { "add_header Strict-Transport-Security \"max-age=\($0)\" always;\n        " }
+            ?? ""
+        func toApp(proto: String) -> String {
+            """
+                location / {
+                        \(hsts)include \(p)/maintenance.conf;
+                        proxy_pass http://unix:\(p)/active.sock:;
+                        proxy_http_version 1.1;
+                        proxy_set_header Connection "";
+                        proxy_set_header Host $http_host;
+                        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                        proxy_set_header X-Forwarded-Proto \(proto);
+                        proxy_connect_timeout 2s;
+                    }
+            """
+        }
+        let challenge = """
+                location ^~ /.well-known/acme-challenge/ { root acme; default_type text/plain; }
+            """
+        let http: String
+        if settings.tls != nil {
+            let target = settings.httpsPort == 443 ? "https://$host" : "https://$host:\(settings.httpsPort)"
+            http = """
+                server {
+                    listen \(HostAddress.withPort(address, settings.httpPort));
+                    server_name \(names);
+                \(challenge)
+                    location / { return 301 \(target)$request_uri; }
+                }
+                server {
+                    listen \(HostAddress.withPort(address, settings.httpsPort)) ssl;
+                    server_name \(names);
+                    ssl_certificate certs/\(cert ?? "missing").crt;
+                    ssl_certificate_key certs/\(cert ?? "missing").key;
+                \(toApp(proto: "https"))
+                }
+                """
+        } else {
+            http = """
+                server {
+                    listen \(HostAddress.withPort(address, settings.httpPort));
+                    server_name \(names);
+                \(challenge)
+                \(toApp(proto: "http"))
+                }
+                """
+        }
+        return """
+            # shipit: \(traffic.layout.deployTo)
+            # names: \(names)
+            # Written by shipit at every pre-flight of \(app): edit its shipit.yml, not this file.
+            \(slotServers)
+            \(http)
+            """
+    }
+
+    /// The front door's step: after the pre-flight (lock held), before the warm-up.
+    func script(host: String, app: String, cert: CertificatePair?) -> HostScript {
+        let vars: [(String, String)] =
+            traffic.variables(host: host) + [
+                ("FRONT_MAIN", Self.mainConf), ("FRONT_APP", appConf(host: host, app: app, cert: cert?.name)),
+                ("FRONT_LISTENS", listens(host: host).joined(separator: " ")),
+                ("FRONT_NAMES", settings.names.joined(separator: " ")),
+                ("CERT_NAME", cert?.name ?? ""), ("CERT_BYTES", String(cert?.certBytes ?? 0)),
+                ("KEY_BYTES", String(cert?.keyBytes ?? 0)),
+            ]
+        return HostScript(
+            .frontDoor, layout: traffic.layout, timeout: 120, variables: vars,
+            uses: TrafficSwitch.functions + [Self.frontLock, Self.frontFiles], TrafficSwitch.sbinPath + Self.body)
+    }
+
+    /// `front_lock`: the host-wide lock (fd 8) while the front door's files change; `flock` where
+    /// the host has it (util-linux), else a directory taken with `mkdir`.
+    static let frontLock = ShellFunction(
+        "front_lock", requires: [.fail],
+        """
+        front_lock() {
+          if command -v flock >/dev/null 2>&1; then
+            exec 8>"$NGX/lock" && flock -w 60 8 || fail \(ScriptExit.locked) "another deploy has held this host's front door for 60 s ($NGX/lock)"
+          else
+            i=0
+            until mkdir "$NGX/lock.d" 2>/dev/null; do
+              i=$((i + 1)); [ "$i" -lt 600 ] || fail \(ScriptExit.locked) "another deploy has held this host's front door for 60 s ($NGX/lock.d)"
+              sleep 0.1
+            done
+            trap 'rmdir "$NGX/lock.d" 2>/dev/null' EXIT
+          fi
+        }
+        """)
+
+    /// `front_files DIR`: the default server of each of this app's listens written into
+    /// `DIR/ports/` (where missing: every app writes the same text).
+    static let frontFiles = ShellFunction(
+        "front_files", requires: [],
+        """
+        front_files() {
+          for l in $FRONT_LISTENS; do
+            kind=${l##*/}; addr=${l%/*}
+            f="$1/ports/$(printf '%s' "$addr" | tr -c 'A-Za-z0-9.\\n' '_').conf"
+            [ ! -f "$f" ] || continue
+            if [ "$kind" = https ]; then
+              printf 'server {\\n    listen %s ssl http2 default_server;\\n    ssl_reject_handshake on;\\n}\\n' "$addr" > "$f"
+            else
+              printf 'server {\\n    listen %s default_server;\\n    location / { return 404; }\\n}\\n' "$addr" > "$f"
+            fi
+          done
+        }
+        """)
+
+    static let body: ScriptText = """
+
+        [ -n "$HOME" ] && [ -d "$HOME" ] || fail \(ScriptExit.notWritable) "the deploy user has no home directory for the front door"
+        command -v "$NGINX" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
+        mkdir -p "$NGX/apps" "$NGX/ports" "$NGX/certs" "$NGX/tmp" "$NGX/acme" "$PROXY" "$SLOTS" && chmod 700 "$NGX/certs" ||
+          fail \(ScriptExit.notWritable) "cannot create $NGX"
+        [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
+        front_lock
+        mine="$NGX/apps/$APP_NAME.conf"
+        if [ -f "$mine" ]; then
+          read -r owner < "$mine"
+          [ "$owner" = "# shipit: $D" ] || fail \(ScriptExit.frontDoorConflict) "another app named $APP_NAME (${owner#\\# shipit: }) has a server in this host's front door: give this app another name"
+        fi
+        # A name another app serves: nginx would only warn and send it to one of the two.
+        for f in "$NGX"/apps/*.conf; do
+          [ -f "$f" ] && [ "$f" != "$mine" ] || continue
+          theirs=$(sed -n '2s/^# names: //p' "$f")
+          for n in $theirs; do
+            for m in $FRONT_NAMES; do
+              [ "$n" != "$m" ] || fail \(ScriptExit.frontDoorConflict) "$m is served by another app in this host's front door (${f##*/})"
+            done
+          done
+        done
+        # The certificate pair (stdin: certificate, then key), under a name of its own.
+        if [ -n "$CERT_NAME" ]; then
+          c="$NGX/certs/$CERT_NAME"
+          if [ -f "$c.crt" ] && [ -f "$c.key" ]; then
+            cat >/dev/null
+          else
+            if ! (umask 077 && cat > "$c.part"); then rm -f "$c.part"; fail \(ScriptExit.fileNotPlaced) "cannot write $c (disk full?)"; fi
+            got=$(wc -c < "$c.part")
+            if [ "$got" -ne $((CERT_BYTES + KEY_BYTES)) ]; then
+              rm -f "$c.part"; fail \(ScriptExit.fileNotPlaced) "the certificate arrived incomplete ($got of $((CERT_BYTES + KEY_BYTES)) bytes)"
+            fi
+            (umask 077 && head -c "$CERT_BYTES" "$c.part" > "$c.crt.part" && tail -c "$KEY_BYTES" "$c.part" > "$c.key.part") &&
+              mv -f "$c.crt.part" "$c.crt" && mv -f "$c.key.part" "$c.key" || { rm -f "$c".*part; fail \(ScriptExit.fileNotPlaced) "cannot write $c.crt"; }
+            rm -f "$c.part"
+          fi
+        fi
+        # The candidate: every other app's file as it is, this app's new one, the main config.
+        rm -rf "$NGX/next" && mkdir -p "$NGX/next/apps" "$NGX/next/ports" || fail \(ScriptExit.notWritable) "cannot create $NGX/next"
+        for f in "$NGX"/apps/*.conf "$NGX"/ports/*.conf; do
+          [ -f "$f" ] && [ "$f" != "$mine" ] || continue
+          g=${f#"$NGX"/}; cp -p "$f" "$NGX/next/$g"
+        done
+        printf '%s\\n' "$FRONT_APP" > "$NGX/next/apps/$APP_NAME.conf"
+        front_files "$NGX/next"
+        printf '%s\\n' "$FRONT_MAIN" | sed 's|^\\( *include \\)\\(apps\\|ports\\)/|\\1next/\\2/|' > "$NGX/next.conf"
+        if ! out=$("$NGINX" -t -q -e "$NGX/error.log" -p "$NGX/" -c "$NGX/next.conf" 2>&1); then
+          fail \(ScriptExit.proxyConfigInvalid) "this app's server does not pass nginx -t with the others of this host's front door (nothing changed): $(short "$out")"
+        fi
+        changed=
+        [ "$(cat "$NGX/nginx.conf" 2>/dev/null)" = "$FRONT_MAIN" ] || { printf '%s\\n' "$FRONT_MAIN" > "$NGX/nginx.conf" && changed=1; }
+        front_files "$NGX"
+        for f in "$NGX"/next/ports/*.conf; do [ -f "$NGX/ports/${f##*/}" ] || { cp -p "$f" "$NGX/ports/" && changed=1; }; done
+        if ! cmp -s "$NGX/next/apps/$APP_NAME.conf" "$mine"; then
+          mv -f "$NGX/next/apps/$APP_NAME.conf" "$mine.tmp" && mv -f "$mine.tmp" "$mine" || fail \(ScriptExit.notWritable) "cannot write $mine"
+          changed=1
+        fi
+        rm -rf "$NGX/next" "$NGX/next.conf"
+        # The switch below reads which slot serves: a run that died between the two left them apart.
+        getv active "$SLOTS/active"
+        if [ -n "$active" ] && [ ! -L "$PROXY/active.sock" ]; then point_to "$active" && echo "proxy.reconciled=$active"; fi
+        # The app's own proxy from before (on its own port) stops once the front door serves the
+        # app; first, when it holds one of the front door's ports (its master closes the port at
+        # once on QUIT, its workers finish what they serve).
+        getv opid "$PROXY/nginx.pid"; own=; same=
+        if alive "$opid"; then
+          own=$opid
+          for l in $FRONT_LISTENS; do a=${l%/*}; ! grep -q "^ *listen [^;]*:${a##*:};" "$PROXY/nginx.conf" 2>/dev/null || same=1; done
+        fi
+        retire_own() {
+          ! supervised || svctl disable -q "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
+          kill -QUIT "$own" 2>/dev/null
+          rm -f "$PROXY/nginx.pid" "$PROXY/nginx.conf" "$PROXY/nginx.conf.sum"
+          echo "proxy.moved=front"
+        }
+        [ -z "$same" ] || retire_own
+        getv npid "$NGX/nginx.pid"
+        if alive "$npid"; then
+          if [ -n "$changed" ]; then out=$(proxy_reload 2>&1) || fail \(ScriptExit.proxyReloadFailed) "front door reload failed: $(short "$out")"; fi
+          echo "front=running"
+        else
+          i=0
+          until out=$(proxy_start 2>&1); do
+            i=$((i + 1))
+            # Only a port the app's own proxy is giving up is worth waiting for (5 s).
+            [ -n "$same" ] && [ "$i" -lt 250 ] || fail \(ScriptExit.proxyStartFailed) "the front door did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on its ports?)"
+            sleep 0.02
+          done
+          echo "front=started"
+        fi
+        [ -z "$own" ] || [ -n "$same" ] || retire_own
+        [ -z "$changed" ] || echo "front.changed=1"
+        # Certificate pairs of this app no longer named by its file.
+        for f in "$NGX/certs/$APP_NAME"-*.crt; do
+          [ -f "$f" ] || continue; n=${f##*/}; n=${n%.crt}; rest=${n#"$APP_NAME"-}
+          # Only this app's (another app's name may start with this one's and a '-').
+          case "$rest" in *[!0-9a-f]* | "") continue ;; esac
+          [ "${#rest}" -eq 12 ] && [ "$n" != "$CERT_NAME" ] || continue
+          rm -f "$NGX/certs/$n.crt" "$NGX/certs/$n.key"
+        done
+        """
+}
