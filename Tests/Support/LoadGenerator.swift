@@ -20,7 +20,7 @@ public final class LoadGenerator: @unchecked Sendable {
     /// Starts `threads` clients per target, for at most `seconds`.
     public init(
         targets: [String], port: Int, threads: Int = 3, seconds: Double = 120, bad: String? = nil,
-        keepAlive: Bool = false,
+        keepAlive: Bool = false, name: String? = nil, tlsCA: String? = nil,
         hosts: TestHosts = .current
     ) throws {
         stopFile = Local.tempDir("load") + "/stop"
@@ -30,6 +30,9 @@ public final class LoadGenerator: @unchecked Sendable {
         ]
         if let bad { args += ["--bad", bad] }
         if keepAlive { args.append("--keepalive") }
+        // A front door's app: its name, and HTTPS trusting the test CA.
+        if let name { args += ["--name", name] }
+        if let tlsCA { args += ["--tls", "--ca", tlsCA] }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = args
         process.standardOutput = output

@@ -176,6 +176,54 @@ public struct FrontDoor: Sendable {
             uses: TrafficSwitch.functions + [Self.frontLock, Self.frontFiles], TrafficSwitch.sbinPath + Self.body)
     }
 
+    /// `shipit proxy remove`: this app's servers out of the host's front door (the rest tested and
+    /// reloaded), its certificate pairs and the default servers no app listens on any more; the
+    /// front door stops when no app is left. Its slots keep running.
+    func removeScript(host: String) -> HostScript {
+        HostScript(
+            .frontDoor, layout: traffic.layout, timeout: 60, variables: traffic.variables(host: host),
+            uses: TrafficSwitch.functions + [Self.frontLock], TrafficSwitch.sbinPath + Self.removeBody)
+    }
+
+    static let removeBody: ScriptText = """
+
+        mine="$NGX/apps/$APP_NAME.conf"
+        [ -f "$mine" ] || { echo "front=absent"; exit 0; }
+        read -r owner < "$mine"
+        [ "$owner" = "# shipit: $D" ] || fail \(ScriptExit.frontDoorConflict) "the front door's $APP_NAME is another deploy's (${owner#\\# shipit: }): left as it is"
+        front_lock
+        mv -f "$mine" "$NGX/$APP_NAME.conf.removed" || fail \(ScriptExit.notWritable) "cannot move $mine"
+        left=; for f in "$NGX"/apps/*.conf; do [ ! -f "$f" ] || left=1; done
+        getv npid "$NGX/nginx.pid"
+        if [ -z "$left" ]; then
+          # No app left: the front door stops (QUIT: what it serves finishes).
+          ! alive "$npid" || kill -QUIT "$npid"
+          echo "front=stopped"
+        else
+          for p in "$NGX"/ports/*.conf; do
+            [ -f "$p" ] || continue
+            addr=$(sed -n 's/^ *listen \\([^ ;]*\\).*/\\1/p' "$p" | head -n 1)
+            used=; for f in "$NGX"/apps/*.conf; do ! grep -q "^ *listen $addr[ ;]" "$f" || used=1; done
+            [ -n "$used" ] || mv -f "$p" "$p.removed"
+          done
+          if ! out=$(proxy_test 2>&1); then
+            mv -f "$NGX/$APP_NAME.conf.removed" "$mine"
+            for p in "$NGX"/ports/*.removed; do [ ! -f "$p" ] || mv -f "$p" "${p%.removed}"; done
+            fail \(ScriptExit.proxyConfigInvalid) "the front door without this app does not pass nginx -t (nothing changed): $(short "$out")"
+          fi
+          if alive "$npid"; then out=$(proxy_reload 2>&1) || fail \(ScriptExit.proxyReloadFailed) "front door reload failed: $(short "$out")"; fi
+          rm -f "$NGX"/ports/*.removed
+          echo "front=removed"
+        fi
+        rm -f "$NGX/$APP_NAME.conf.removed"
+        for f in "$NGX/certs/$APP_NAME"-*.crt; do
+          [ -f "$f" ] || continue; n=${f##*/}; n=${n%.crt}; rest=${n#"$APP_NAME"-}
+          case "$rest" in *[!0-9a-f]* | "") continue ;; esac
+          [ "${#rest}" -eq 12 ] && rm -f "$NGX/certs/$n.crt" "$NGX/certs/$n.key"
+        done
+        true
+        """
+
     /// `front_lock`: the host-wide lock (fd 8) while the front door's files change; `flock` where
     /// the host has it (util-linux), else a directory taken with `mkdir`.
     static let frontLock = ShellFunction(
@@ -227,6 +275,22 @@ public struct FrontDoor: Sendable {
           read -r owner < "$mine"
           [ "$owner" = "# shipit: $D" ] || fail \(ScriptExit.frontDoorConflict) "another app named $APP_NAME (${owner#\\# shipit: }) has a server in this host's front door: give this app another name"
         fi
+        # An app whose deploy_to is gone cannot serve (its sockets were there), and its file would
+        # keep the proxy from starting: dropped.
+        for f in "$NGX"/apps/*.conf; do
+          [ -f "$f" ] && [ "$f" != "$mine" ] || continue
+          dir=$(sed -n '1s/^# shipit: //p' "$f")
+          [ -z "$dir" ] || [ -d "$dir" ] || { rm -f "$f"; echo "front.dropped=${f##*/}"; }
+        done
+        # A port other apps use for plain HTTP cannot be this app's HTTPS port, nor the reverse:
+        # nginx would turn it into the other kind for every app on it.
+        for l in $FRONT_LISTENS; do
+          kind=${l##*/}; addr=${l%/*}
+          f="$NGX/ports/$(printf '%s' "$addr" | tr -c 'A-Za-z0-9.\n' '_').conf"
+          [ -f "$f" ] || continue
+          if grep -q ' ssl ' "$f"; then has=https; else has=http; fi
+          [ "$has" = "$kind" ] || fail \(ScriptExit.frontDoorConflict) "$addr is a $has port of this host's front door (other apps use it so): it cannot be this app's $kind port"
+        done
         # A name another app serves: nginx would only warn and send it to one of the two.
         for f in "$NGX"/apps/*.conf; do
           [ -f "$f" ] && [ "$f" != "$mine" ] || continue

@@ -106,7 +106,8 @@ extension TrafficSwitch {
           else
             rm -f "$PROXY"/slot-*.sock
           fi
-          "$NGINX" -e "$NGX/error.log" -p "$NGX/" -c "$NGX/nginx.conf"
+          # Not with the front door's lock (fd 8): nginx would hold it for as long as it runs.
+          "$NGINX" -e "$NGX/error.log" -p "$NGX/" -c "$NGX/nginx.conf" 8>&-
         }
         """)
 
