@@ -211,7 +211,8 @@ public struct FrontDoor: Sendable {
             for p in "$NGX"/ports/*.removed; do [ ! -f "$p" ] || mv -f "$p" "${p%.removed}"; done
             fail \(ScriptExit.proxyConfigInvalid) "the front door without this app does not pass nginx -t (nothing changed): $(short "$out")"
           fi
-          if alive "$npid"; then out=$(proxy_reload 2>&1) || fail \(ScriptExit.proxyReloadFailed) "front door reload failed: $(short "$out")"; fi
+          # Done once the old workers are gone: no new request reaches this app's servers after.
+          if alive "$npid"; then out=$(proxy_reload wait 2>&1) || fail \(ScriptExit.proxyReloadFailed) "front door reload failed: $(short "$out")"; fi
           rm -f "$NGX"/ports/*.removed
           echo "front=removed"
         fi
@@ -325,7 +326,7 @@ public struct FrontDoor: Sendable {
         done
         printf '%s\\n' "$FRONT_APP" > "$NGX/next/apps/$APP_NAME.conf"
         front_files "$NGX/next"
-        printf '%s\\n' "$FRONT_MAIN" | sed 's|^\\( *include \\)\\(apps\\|ports\\)/|\\1next/\\2/|' > "$NGX/next.conf"
+        printf '%s\\n' "$FRONT_MAIN" | sed -e 's#^\\( *include \\)apps/#\\1next/apps/#' -e 's#^\\( *include \\)ports/#\\1next/ports/#' > "$NGX/next.conf"
         if ! out=$("$NGINX" -t -q -e "$NGX/error.log" -p "$NGX/" -c "$NGX/next.conf" 2>&1); then
           fail \(ScriptExit.proxyConfigInvalid) "this app's server does not pass nginx -t with the others of this host's front door (nothing changed): $(short "$out")"
         fi
@@ -333,7 +334,9 @@ public struct FrontDoor: Sendable {
         [ "$(cat "$NGX/nginx.conf" 2>/dev/null)" = "$FRONT_MAIN" ] || { printf '%s\\n' "$FRONT_MAIN" > "$NGX/nginx.conf" && changed=1; }
         front_files "$NGX"
         for f in "$NGX"/next/ports/*.conf; do [ -f "$NGX/ports/${f##*/}" ] || { cp -p "$f" "$NGX/ports/" && changed=1; }; done
+        rm -f "$mine.prev"
         if ! cmp -s "$NGX/next/apps/$APP_NAME.conf" "$mine"; then
+          [ ! -f "$mine" ] || cp -p "$mine" "$mine.prev"
           mv -f "$NGX/next/apps/$APP_NAME.conf" "$mine.tmp" && mv -f "$mine.tmp" "$mine" || fail \(ScriptExit.notWritable) "cannot write $mine"
           changed=1
         fi
@@ -358,7 +361,11 @@ public struct FrontDoor: Sendable {
         [ -z "$same" ] || retire_own
         getv npid "$NGX/nginx.pid"
         if alive "$npid"; then
-          if [ -n "$changed" ]; then out=$(proxy_reload 2>&1) || fail \(ScriptExit.proxyReloadFailed) "front door reload failed: $(short "$out")"; fi
+          if [ -n "$changed" ] && ! out=$(proxy_reload 2>&1); then
+            # The running proxy keeps its config; the files go back to what it runs.
+            if [ -f "$mine.prev" ]; then mv -f "$mine.prev" "$mine"; else rm -f "$mine"; fi
+            fail \(ScriptExit.proxyReloadFailed) "front door reload failed (this app's servers taken back out): $(short "$out")"
+          fi
           echo "front=running"
         else
           i=0
@@ -371,6 +378,7 @@ public struct FrontDoor: Sendable {
           echo "front=started"
         fi
         [ -z "$own" ] || [ -n "$same" ] || retire_own
+        rm -f "$mine.prev"
         [ -z "$changed" ] || echo "front.changed=1"
         # Certificate pairs of this app no longer named by its file.
         for f in "$NGX/certs/$APP_NAME"-*.crt; do

@@ -1,0 +1,223 @@
+import Foundation
+import ShipitCore
+import TestSupport
+import Testing
+
+extension SystemdSuites {
+    /// The host-wide front door (`traffic.hosts`) on the systemd hosts, each a machine of its own
+    /// with its own deploy user's home: two apps behind one nginx per host, chosen by name on
+    /// shared ports, over HTTPS with certificates from a throwaway CA.
+    @Suite("front door: several apps behind one proxy per host, by name, over HTTPS")
+    struct FrontDoorTests {
+        let sd = SystemdHosts.current
+
+        /// Two apps sharing the HTTP and HTTPS ports, each with its own slots and names.
+        struct Pair {
+            let a: DeployFixture
+            let b: DeployFixture
+            let nameA: String
+            let nameB: String
+            let httpPort: Int
+            let httpsPort: Int
+            let tag: String
+            /// A's certificate file.
+            let certA: String
+        }
+
+        func app(
+            _ letter: String, tag: String, httpPort: Int, httpsPort: Int?, names: [String], tls: (String, String)?,
+            ca: TestCA, extra: String = ""
+        ) throws -> DeployFixture {
+            let slots = DeployFixture.peekPort()
+            var traffic = """
+                traffic:
+                  proxy: nginx
+                  drain: 1
+                  slots: [\(slots + 1), \(slots + 2)]
+                  hosts: [\(names.joined(separator: ", "))]
+                """
+            if let httpsPort, let tls {
+                traffic += "\n  https_port: \(httpsPort)\n  tls: {cert: \(tls.0), key: \(tls.1), ca: \(ca.caFile)}"
+            }
+            return try DeployFixture(
+                hosts: sd.harness, targets: sd.hosts, healthDeadline: 5, port: httpPort,
+                extraYAML: traffic + "\n" + extra, deployRoot: "/home/\(sd.user)", name: "fd\(letter)-\(tag)")
+        }
+
+        func pair(_ ca: TestCA) throws -> Pair {
+            let tag = String(UUID().uuidString.prefix(6)).lowercased()
+            let http = DeployFixture.peekPort()
+            let https = http + 1
+            let nameA = "a-\(tag).test"
+            let nameB = "b-\(tag).test"
+            let tlsA = try ca.issue([nameA, "www." + nameA], file: "a-\(tag)")
+            let a = try app(
+                "a", tag: tag, httpPort: http, httpsPort: https, names: [nameA, "www." + nameA], tls: tlsA, ca: ca)
+            let b = try app(
+                "b", tag: tag, httpPort: http, httpsPort: https, names: [nameB],
+                tls: ca.issue([nameB], file: "b-\(tag)", rsa: true), ca: ca)
+            return Pair(
+                a: a, b: b, nameA: nameA, nameB: nameB, httpPort: http, httpsPort: https, tag: tag, certA: tlsA.cert)
+        }
+
+        /// GET / at `name` on `host` over HTTPS (the test CA trusted): the body's first line and the
+        /// status, "000" when no HTTP answer came (no TLS handshake either).
+        func get(_ host: String, _ port: Int, name: String, ca: TestCA, https: Bool = true) async -> String {
+            let url = "\(https ? "https" : "http")://\(name):\(port)/"
+            let out =
+                (try? await Local.run([
+                    "sh", "-c", "curl -s --max-time 3 --cacert \"$1\" --resolve \"$2\" -w '\\n%{http_code}' \"$3\" || true",
+                    "sh", ca.caFile, "\(name):\(port):\(host)", url,
+                ])) ?? ""
+            let lines = out.split(separator: "\n").map(String.init)
+            guard let code = lines.last else { return "000" }
+            return lines.count > 1 ? "\(lines[0]) \(code)" : code
+        }
+
+        func cleanUp(_ fixtures: [DeployFixture]) async {
+            for f in fixtures {
+                _ = try? await f.shipit(["proxy", "remove"])
+                await f.cleanUp()
+            }
+        }
+
+        @Test func twoAppsUnderLoadOverHTTPSLoseNothingAndNeverSeeEachOthersDeploys() async throws {
+            let ca = try TestCA()
+            let p = try pair(ca)
+            try await withCleanup({ await cleanUp([p.a, p.b]) }) {
+                let a1 = try await p.a.shipit(["deploy", "--from", p.a.release("v1")])
+                #expect(a1.status == 0, "\(a1.stdout)\(a1.stderr)")
+                #expect(a1.stdout.contains("front door started") || a1.stdout.contains("front door running"))
+                let b4 = try await p.b.shipit(["deploy", "--from", p.b.release("v4")])
+                #expect(b4.status == 0, "\(b4.stdout)\(b4.stderr)")
+                for h in sd.hosts {
+                    #expect(await get(h, p.httpsPort, name: p.nameA, ca: ca) == "hello from releases-example v1 200")
+                    #expect(await get(h, p.httpsPort, name: "www." + p.nameA, ca: ca) == "hello from releases-example v1 200")
+                    #expect(await get(h, p.httpsPort, name: p.nameB, ca: ca) == "hello from releases-example v4 200")
+                    // Plain HTTP goes to HTTPS; a name no app has gets no answer of any app.
+                    let redirect = try await Local.run([
+                        "curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--resolve",
+                        "\(p.nameA):\(p.httpPort):\(h)", "http://\(p.nameA):\(p.httpPort)/x?y=1",
+                    ])
+                    #expect(redirect == "301 https://\(p.nameA):\(p.httpsPort)/x?y=1")
+                    #expect(await get(h, p.httpPort, name: "nobody.test", ca: ca, https: false).hasSuffix(" 404"))
+                    #expect(!(await get(h, p.httpPort, name: "nobody.test", ca: ca, https: false)).contains("releases-example"))
+                    #expect(await get(h, p.httpsPort, name: "nobody.test", ca: ca) == "000")
+                }
+
+                let loadA = try LoadGenerator(
+                    targets: sd.hosts, port: p.httpsPort, threads: 2, bad: "v3", name: p.nameA, tlsCA: ca.caFile,
+                    hosts: sd.harness)
+                let loadB = try LoadGenerator(
+                    targets: sd.hosts, port: p.httpsPort, threads: 2, bad: "v3", name: p.nameB, tlsCA: ca.caFile,
+                    hosts: sd.harness)
+                let a2 = try await p.a.shipit(["deploy", "--from", p.a.release("v2")])
+                let b3 = try await p.b.shipit(["deploy", "--from", p.b.release("v3")])
+                let back = try await p.a.shipit(["rollback"])
+                let resA = try await loadA.finish()
+                let resB = try await loadB.finish()
+                #expect(a2.status == 0, "\(a2.stdout)\(a2.stderr)")
+                #expect(b3.status == ShipitExit.failure.rawValue, "\(b3.stdout)")
+                #expect(b3.stdout.contains("no host was switched"), "\(b3.stdout)")
+                #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+                #expect(resA.failed == 0, "\(resA.errors)")
+                #expect(resB.failed == 0, "\(resB.errors)")
+                #expect(resA.bad == 0 && resB.bad == 0)
+                // B's clients saw B alone, untouched by A's deploy and rollback; A's saw A's two.
+                #expect(Set(resB.versions.keys) == ["v4"], "\(resB.versions)")
+                #expect(Set(resA.versions.keys) == ["v1", "v2"], "\(resA.versions)")
+                #expect(resA.requests > 200 && resB.requests > 200)
+            }
+        }
+
+        @Test func aRenewedCertificateReplacesTheOldOnEveryHostWithNoRequestLost() async throws {
+            let ca = try TestCA()
+            let p = try pair(ca)
+            try await withCleanup({ await cleanUp([p.a, p.b]) }) {
+                #expect(try await p.a.shipit(["deploy", "--from", p.a.release("v1")]).status == 0)
+                #expect(try await p.b.shipit(["deploy", "--from", p.b.release("v4")]).status == 0)
+                let old = try ca.serial(of: p.certA)
+                let load = try LoadGenerator(
+                    targets: sd.hosts, port: p.httpsPort, threads: 2, name: p.nameA, tlsCA: ca.caFile,
+                    hosts: sd.harness)
+                // The same files, a new certificate in them (as a renewal writes them).
+                try ca.issue([p.nameA, "www." + p.nameA], file: "a-\(p.tag)")
+                let new = try ca.serial(of: p.certA)
+                #expect(new != old)
+                let again = try await p.a.shipit(["deploy", "--from", p.a.release("v1")])
+                let r = try await load.finish()
+                #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+                #expect(again.stdout.contains("this app's servers written"), "\(again.stdout)")
+                #expect(r.failed == 0, "\(r.errors)")
+                #expect(r.requests > 100)
+                for h in sd.hosts {
+                    #expect(try ca.servedSerial(h, p.httpsPort, name: p.nameA) == new, "\(h)")
+                    #expect(await get(h, p.httpsPort, name: p.nameB, ca: ca) == "hello from releases-example v4 200")
+                }
+                // Only the pair in use stays on the host.
+                let certs = try await p.a.sh(sd.hosts[0], "ls ~/.shipit/front/certs/ | grep '^\(p.a.app)-' | wc -l")
+                #expect(certs.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+            }
+        }
+
+        @Test func anAppTheFrontDoorCannotTakeIsRefusedAtItsPreflightAndTheOthersServeOn() async throws {
+            let ca = try TestCA()
+            let p = try pair(ca)
+            var others: [DeployFixture] = []
+            try await withCleanup({ await cleanUp([p.a, p.b] + others) }) {
+                #expect(try await p.a.shipit(["deploy", "--from", p.a.release("v1")]).status == 0)
+                let tag = p.tag
+
+                // A name nginx cannot hash with the others: `nginx -t` of the candidate fails.
+                let long = (0..<3).map { _ in String(repeating: "x", count: 60) }.joined(separator: ".") + ".\(tag).test"
+                let c = try app(
+                    "c", tag: tag, httpPort: p.httpPort, httpsPort: nil, names: ["c-\(tag).test", long],
+                    tls: nil, ca: ca)
+                others.append(c)
+                let rc = try await c.shipit(["deploy", "--from", c.release("v2")])
+                #expect(rc.status != 0)
+                #expect(rc.stdout.contains("FAILED in preflight"), "\(rc.stdout)")
+                #expect(rc.stdout.contains("does not pass nginx -t"), "\(rc.stdout)")
+
+                // A's HTTP port as HTTPS: nginx would make it HTTPS for A too.
+                let d = try app(
+                    "d", tag: tag, httpPort: DeployFixture.peekPort(), httpsPort: p.httpPort,
+                    names: ["d-\(tag).test"], tls: ca.issue(["d-\(tag).test"], file: "d-\(tag)"), ca: ca)
+                others.append(d)
+                let rd = try await d.shipit(["deploy", "--from", d.release("v2")])
+                #expect(rd.status != 0)
+                #expect(rd.stdout.contains("is a http port of this host's front door"), "\(rd.stdout)")
+
+                // A name A already serves.
+                let e = try app(
+                    "e", tag: tag, httpPort: p.httpPort, httpsPort: p.httpsPort, names: ["www." + p.nameA],
+                    tls: ca.issue(["www." + p.nameA], file: "e-\(tag)"), ca: ca)
+                others.append(e)
+                let re = try await e.shipit(["deploy", "--from", e.release("v2")])
+                #expect(re.status != 0)
+                #expect(re.stdout.contains("www.\(p.nameA) is served by another app"), "\(re.stdout)")
+
+                for h in sd.hosts {
+                    #expect(await get(h, p.httpsPort, name: p.nameA, ca: ca) == "hello from releases-example v1 200")
+                    let files = try await p.a.sh(h, "ls ~/.shipit/front/apps/")
+                    #expect(!files.contains(c.app) && !files.contains(d.app) && !files.contains(e.app), "\(h): \(files)")
+                }
+
+                // B joins, then leaves: A serves throughout, B's name is no one's again.
+                #expect(try await p.b.shipit(["deploy", "--from", p.b.release("v4")]).status == 0)
+                let removed = try await p.b.shipit(["proxy", "remove"])
+                #expect(removed.status == 0, "\(removed.stdout)\(removed.stderr)")
+                #expect(removed.stdout.contains("removed from the front door"), "\(removed.stdout)")
+                for h in sd.hosts {
+                    #expect(await get(h, p.httpsPort, name: p.nameA, ca: ca) == "hello from releases-example v1 200")
+                    #expect(await get(h, p.httpsPort, name: p.nameB, ca: ca) == "000")
+                    let certs = try await p.a.sh(h, "ls ~/.shipit/front/certs/")
+                    #expect(!certs.contains(p.b.app), "\(h): \(certs)")
+                }
+                // The last app out stops the front door.
+                let last = try await p.a.shipit(["proxy", "remove"])
+                #expect(last.stdout.contains("no app left, the front door stopped"), "\(last.stdout)")
+            }
+        }
+    }
+}
