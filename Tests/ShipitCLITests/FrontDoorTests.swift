@@ -160,6 +160,32 @@ extension SystemdSuites {
             }
         }
 
+        @Test func afterARebootTheFrontDoorAndBothAppsComeBackByThemselves() async throws {
+            let ca = try TestCA()
+            let p = try pair(ca)
+            try await withCleanup({ await cleanUp([p.a, p.b]) }) {
+                #expect(try await p.a.shipit(["deploy", "--from", p.a.release("v1")]).status == 0)
+                #expect(try await p.b.shipit(["deploy", "--from", p.b.release("v4")]).status == 0)
+                let h = sd.hosts[0]
+                // One unit for the host's front door, enabled; neither app has a proxy unit of its own.
+                let wants = try await p.a.sh(h, "ls ${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user/default.target.wants/")
+                #expect(wants.contains("shipit-front.service"), "\(wants)")
+                #expect(!wants.contains("\(p.a.app)-proxy") && !wants.contains("\(p.b.app)-proxy"), "\(wants)")
+                try await sd.reboot(h)
+                let on = SupervisedHosts()
+                let back = await on.secondsUntil(10) {
+                    let a = await get(h, p.httpsPort, name: p.nameA, ca: ca)
+                    let b = await get(h, p.httpsPort, name: p.nameB, ca: ca)
+                    return a == "hello from releases-example v1 200" && b == "hello from releases-example v4 200"
+                }
+                #expect(back != nil, "\(h): the apps did not answer at their names within 10 s of sshd")
+                // And the next deploy finds it running under its unit.
+                let again = try await p.a.shipit(["deploy", "--from", p.a.release("v2")])
+                #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+                #expect(again.stdout.contains("front door running"), "\(again.stdout)")
+            }
+        }
+
         @Test func anAppTheFrontDoorCannotTakeIsRefusedAtItsPreflightAndTheOthersServeOn() async throws {
             let ca = try TestCA()
             let p = try pair(ca)

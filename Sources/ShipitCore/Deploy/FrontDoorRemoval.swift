@@ -26,9 +26,10 @@ public struct FrontDoorRemoval: Sendable {
         try Self.validate(config)
         guard let door = Strategies.make(config).traffic?.frontDoor else { return [:] }
         let hosts = config.hosts.filter(config.hostRoles.runsApp)
+        let supervision = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
         return await Fleet.bounded(hosts, limit: config.connection.parallel) { [transport] host in
             do {
-                let r = try await transport.run(host, door.removeScript(host: host).command)
+                let r = try await transport.run(host, door.removeScript(host: host, supervision: supervision).command)
                 let out = ScriptOutput(r.stdoutText)
                 guard r.status.succeeded else {
                     return .failure(ShipitError(out.first(.error) ?? "exit \(r.exitCode)"))

@@ -22,6 +22,33 @@ public struct FrontDoor: Sendable {
     /// Where it lives, relative to the deploy user's home.
     public static let homeDir = ".shipit/front"
 
+    /// Its unit where systemd supervises the host's apps: one for the host, whichever app wrote it.
+    public static let unit = "shipit-front.service"
+
+    /// `front_unit`: the front door's launcher (`$NGX/front.start`) and unit written where they
+    /// differ, for the scope the app's units use (user units with linger, or system units).
+    static let frontUnit = ShellFunction(
+        "front_unit", requires: [Supervision.writeUnits],
+        """
+        front_unit() {
+          launcher=$(printf '%s\n' '#!/bin/sh' '# shipit: starts the host-wide front door (unit \(unit)).' \
+            '# Written by every pre-flight of an app behind it: changes here do not last.' \
+            'PATH="$PATH:/usr/sbin:/usr/local/sbin"' "NGX='$NGX'" "NGINX='$NGINX'" \
+            '# A killed nginx leaves the slot sockets behind, and nginx will not bind over them.' \
+            'for s in $(sed -n "s/^ *listen unix:\\(.*\\);$/\\1/p" "$NGX"/apps/*.conf 2>/dev/null); do rm -f "$s"; done' \
+            'exec "$NGINX" -e "$NGX/error.log" -p "$NGX/" -c "$NGX/nginx.conf"')
+          [ "$(cat "$NGX/front.start" 2>/dev/null)" = "$launcher" ] || printf '%s\n' "$launcher" > "$NGX/front.start" ||
+            fail \(ScriptExit.notWritable) "cannot write $NGX/front.start"
+          wanted=default.target; [ "$UNIT_SCOPE" = user ] || wanted=multi-user.target
+          UNIT_NAMES=\(unit)
+          UNIT_TEXT_1=$(printf '%s\n' "# shipit: front door $NGX" '[Unit]' "Description=shipit front door: the host-wide proxy ($NGX)" \
+            'StartLimitIntervalSec=60' 'StartLimitBurst=10' '' '[Install]' "WantedBy=$wanted" '' '[Service]' 'Type=forking' \
+            "PIDFile=$NGX/nginx.pid" "ExecStart=/bin/sh $NGX/front.start" 'Restart=on-failure' 'RestartSec=200ms' \
+            'TimeoutStartSec=90' 'TimeoutStopSec=10s')
+          write_units
+        }
+        """)
+
     /// The certificate pair, as read from the deployer: the files' names on the host
     /// (`certs/<app>-<hash>`, so a new pair is tested before it replaces the old one) and the
     /// bytes sent on stdin (certificate, then key).
@@ -162,9 +189,11 @@ public struct FrontDoor: Sendable {
     }
 
     /// The front door's step: after the pre-flight (lock held), before the warm-up.
-    func script(host: String, app: String, cert: CertificatePair?) -> HostScript {
+    /// `supervision`: the app's supervisor (its variables: the front door's unit is written for
+    /// the same scope).
+    func script(host: String, app: String, cert: CertificatePair?, supervision: Supervision) -> HostScript {
         let vars: [(String, String)] =
-            traffic.variables(host: host) + [
+            traffic.variables(host: host) + supervision.variables + [
                 ("FRONT_MAIN", Self.mainConf), ("FRONT_APP", appConf(host: host, app: app, cert: cert?.name)),
                 ("FRONT_LISTENS", listens(host: host).joined(separator: " ")),
                 ("FRONT_NAMES", settings.names.joined(separator: " ")),
@@ -173,15 +202,17 @@ public struct FrontDoor: Sendable {
             ]
         return HostScript(
             .frontDoor, layout: traffic.layout, timeout: 120, variables: vars,
-            uses: TrafficSwitch.functions + [Self.frontLock, Self.frontFiles], TrafficSwitch.sbinPath + Self.body)
+            uses: TrafficSwitch.functions + [Self.frontLock, Self.frontFiles, Self.frontUnit],
+            TrafficSwitch.sbinPath + Self.body)
     }
 
     /// `shipit proxy remove`: this app's servers out of the host's front door (the rest tested and
     /// reloaded), its certificate pairs and the default servers no app listens on any more; the
     /// front door stops when no app is left. Its slots keep running.
-    func removeScript(host: String) -> HostScript {
+    func removeScript(host: String, supervision: Supervision) -> HostScript {
         HostScript(
-            .frontDoor, layout: traffic.layout, timeout: 60, variables: traffic.variables(host: host),
+            .frontDoor, layout: traffic.layout, timeout: 60,
+            variables: traffic.variables(host: host) + supervision.variables,
             uses: TrafficSwitch.functions + [Self.frontLock], TrafficSwitch.sbinPath + Self.removeBody)
     }
 
@@ -196,7 +227,9 @@ public struct FrontDoor: Sendable {
         left=; for f in "$NGX"/apps/*.conf; do [ ! -f "$f" ] || left=1; done
         getv npid "$NGX/nginx.pid"
         if [ -z "$left" ]; then
-          # No app left: the front door stops (QUIT: what it serves finishes).
+          # No app left: the front door stops (QUIT: what it serves finishes; a clean exit, which
+          # its unit does not restart) and does not start at boot.
+          ! supervised || svctl disable -q \(Self.unit) >/dev/null 2>&1
           ! alive "$npid" || kill -QUIT "$npid"
           echo "front=stopped"
         else
@@ -359,6 +392,13 @@ public struct FrontDoor: Sendable {
           echo "proxy.moved=front"
         }
         [ -z "$same" ] || retire_own
+        # Under a supervisor: the front door's unit, enabled (a proxy started before the host had
+        # one serves on, and the next boot starts it supervised).
+        if supervised; then
+          front_unit
+          svctl -q is-enabled \(Self.unit) 2>/dev/null || svctl enable -q \(Self.unit) 2>/dev/null ||
+            echo "supervisor.warning=\(Self.unit) could not be enabled: it will not start at boot"
+        fi
         getv npid "$NGX/nginx.pid"
         if alive "$npid"; then
           if [ -n "$changed" ] && ! out=$(proxy_reload 2>&1); then

@@ -161,7 +161,9 @@ public struct ImageStrategy: ReleaseStrategy {
     /// (a managed switch) and the role containers.
     func bootProcesses(_ host: String) -> [Supervision.Process] {
         let runsApp = roles.runsApp(host)
-        let nginx = runsApp && traffic?.settings.mode == .managed ? traffic?.settings.nginx : nil
+        // The front door has a unit of its own, shared by the host's apps.
+        let own = traffic?.settings.mode == .managed && traffic?.frontDoor == nil
+        let nginx = runsApp && own ? traffic?.settings.nginx : nil
         let roleNames = roles.processes(on: host).map(\.name)
         guard runsApp || !roleNames.isEmpty else { return [] }
         return [.containers(engine: image.engine, roles: roleNames, nginx: nginx)]

@@ -10,7 +10,10 @@ extension SymlinkStrategy {
         if roles.runsApp(host), let start {
             if let traffic {
                 list.append(.slot(start: start, env: env))
-                if traffic.settings.mode == .managed { list.append(.proxy(nginx: traffic.settings.nginx)) }
+                // The front door has a unit of its own, shared by the host's apps.
+                if traffic.settings.mode == .managed, traffic.frontDoor == nil {
+                    list.append(.proxy(nginx: traffic.settings.nginx))
+                }
             } else {
                 list.append(.app(start: start, env: env))
             }

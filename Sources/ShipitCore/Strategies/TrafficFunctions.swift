@@ -93,9 +93,10 @@ extension TrafficSwitch {
         # Starts the managed proxy: its unit under a supervisor (enabled: it comes back at boot), else
         # nginx itself. On failure, nginx's complaint is in the output.
         proxy_start() {
-          if supervised && [ -z "$FRONT_DOOR" ]; then
-            unit_restart "$UNIT_PREFIX-proxy.service" enable && return 0
-            svctl reset-failed "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
+          if supervised; then
+            u="$UNIT_PREFIX-proxy.service"; [ -z "$FRONT_DOOR" ] || u=\(FrontDoor.unit)
+            unit_restart "$u" enable && return 0
+            svctl reset-failed "$u" >/dev/null 2>&1
             printf '%s\\n' "$out"; grep emerg "$NGX/error.log" 2>/dev/null | tail -n 1
             return 1
           fi

@@ -75,8 +75,9 @@ struct PreflightPhase: PhaseRunner {
         let now = p
         let roles = p.strategy.roles
         let app = p.config.app
+        let supervision = Supervision(settings: p.config.supervisor, app: app, layout: p.config.layout)
         let results = await p.step("front door", on: p.config.hosts.filter { roles.runsApp($0) }) { host in
-            let script = door.script(host: host, app: app, cert: cert)
+            let script = door.script(host: host, app: app, cert: cert, supervision: supervision)
             var r = await now.remote(host, script.command, stdin: cert?.stdin ?? Data())
             if r.ok {
                 let out = r.output
