@@ -186,6 +186,52 @@ extension SystemdSuites {
             }
         }
 
+        @Test func anAppWithItsOwnProxyMovesBehindTheRunningFrontDoorOnItsNextDeploy() async throws {
+            let ca = try TestCA()
+            let p = try pair(ca)
+            let own = DeployFixture.peekPort()
+            let slots = DeployFixture.peekPort()
+            let c = try DeployFixture(
+                hosts: sd.harness, targets: sd.hosts, healthDeadline: 5, port: own,
+                extraYAML: "traffic: {proxy: nginx, drain: 1, slots: [\(slots + 1), \(slots + 2)]}",
+                deployRoot: "/home/\(sd.user)", name: "fdm-\(p.tag)")
+            try await withCleanup({ await cleanUp([p.b, c]) }) {
+                // The front door runs (B), C has a proxy of its own on its own port.
+                #expect(try await p.b.shipit(["deploy", "--from", p.b.release("v4")]).status == 0)
+                #expect(try await c.shipit(["deploy", "--from", c.release("v1")]).status == 0)
+                let on = SupervisedHosts()
+                for h in sd.hosts { #expect(await on.get(h, own).contains("releases-example v1")) }
+                let nameC = "c-\(p.tag).test"
+                let tls = try ca.issue([nameC], file: "c-\(p.tag)")
+                let yaml = try String(contentsOfFile: c.configFile, encoding: .utf8)
+                    .replacingOccurrences(of: "  port: \(own)\n", with: "  port: \(p.httpPort)\n")
+                    .replacingOccurrences(
+                        of: "traffic: {proxy: nginx, drain: 1, slots: [\(slots + 1), \(slots + 2)]}",
+                        with:
+                            "traffic: {proxy: nginx, drain: 1, slots: [\(slots + 1), \(slots + 2)], hosts: [\(nameC)], https_port: \(p.httpsPort), tls: {cert: \(tls.cert), key: \(tls.key), ca: \(ca.caFile)}}"
+                    )
+                try yaml.write(toFile: c.configFile, atomically: true, encoding: .utf8)
+                let moved = try await c.shipit(["deploy", "--from", c.release("v2")])
+                #expect(moved.status == 0, "\(moved.stdout)\(moved.stderr)")
+                #expect(moved.stdout.contains("the app's own proxy retired"), "\(moved.stdout)")
+                for h in sd.hosts {
+                    #expect(await get(h, p.httpsPort, name: nameC, ca: ca) == "hello from releases-example v2 200")
+                    #expect(await get(h, p.httpsPort, name: p.nameB, ca: ca) == "hello from releases-example v4 200")
+                    // Its own port is given up (its nginx quits once what it serves is done).
+                    let gone = await on.secondsUntil(10) { await on.get(h, own).isEmpty }
+                    #expect(gone != nil, "\(h): the app's own proxy still answers on \(own)")
+                    let left = try await c.sh(h, "ls \(c.deployTo)/.shipit/proxy/")
+                    #expect(!left.contains("nginx.conf"), "\(h): \(left)")
+                }
+                // A rollback stays behind the front door.
+                let back = try await c.shipit(["rollback"])
+                #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+                for h in sd.hosts {
+                    #expect(await get(h, p.httpsPort, name: nameC, ca: ca) == "hello from releases-example v1 200")
+                }
+            }
+        }
+
         @Test func anAppTheFrontDoorCannotTakeIsRefusedAtItsPreflightAndTheOthersServeOn() async throws {
             let ca = try TestCA()
             let p = try pair(ca)

@@ -377,21 +377,22 @@ public struct FrontDoor: Sendable {
         # The switch below reads which slot serves: a run that died between the two left them apart.
         getv active "$SLOTS/active"
         if [ -n "$active" ] && [ ! -L "$PROXY/active.sock" ]; then point_to "$active" && echo "proxy.reconciled=$active"; fi
-        # The app's own proxy from before (on its own port) stops once the front door serves the
-        # app; first, when it holds one of the front door's ports (its master closes the port at
-        # once on QUIT, its workers finish what they serve).
+        # The app's own proxy from before (on its own port) stops before the front door takes the
+        # app: its slot servers listen on the same socket paths, and nginx unlinks its sockets when
+        # it exits, so it must be gone before the front door binds them. QUIT lets it finish what
+        # it serves (10 s at most, then TERM, then KILL). Its port answers no one from then on.
         getv opid "$PROXY/nginx.pid"; own=; same=
         if alive "$opid"; then
           own=$opid
           for l in $FRONT_LISTENS; do a=${l%/*}; ! grep -q "^ *listen [^;]*:${a##*:};" "$PROXY/nginx.conf" 2>/dev/null || same=1; done
-        fi
-        retire_own() {
           ! supervised || svctl disable -q "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
           kill -QUIT "$own" 2>/dev/null
-          rm -f "$PROXY/nginx.pid" "$PROXY/nginx.conf" "$PROXY/nginx.conf.sum"
+          i=0; while alive "$own" && [ "$i" -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+          if alive "$own"; then kill -TERM "$own" 2>/dev/null; i=0; while alive "$own" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done; fi
+          ! alive "$own" || kill -KILL "$own" 2>/dev/null
+          rm -f "$PROXY/nginx.pid" "$PROXY/nginx.conf" "$PROXY/nginx.conf.sum" "$PROXY"/slot-*.sock
           echo "proxy.moved=front"
-        }
-        [ -z "$same" ] || retire_own
+        fi
         # Under a supervisor: the front door's unit, enabled (a proxy started before the host had
         # one serves on, and the next boot starts it supervised).
         if supervised; then
@@ -417,7 +418,6 @@ public struct FrontDoor: Sendable {
           done
           echo "front=started"
         fi
-        [ -z "$own" ] || [ -n "$same" ] || retire_own
         rm -f "$mine.prev"
         [ -z "$changed" ] || echo "front.changed=1"
         # Certificate pairs of this app no longer named by its file.
