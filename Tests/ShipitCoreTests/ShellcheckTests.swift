@@ -66,6 +66,15 @@ struct ShellcheckTests {
             if let m = s.maintenance(host: host, on: true, message: "back soon", retryAfter: 60, historyLine: "{}") {
                 out.append(m)
             }
+            if let door = s.traffic?.frontDoor {
+                let sv = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
+                let pair = FrontDoor.CertificatePair(name: "demo-0123456789ab", certBytes: 10, keyBytes: 10, stdin: Data())
+                out += [
+                    door.script(host: host, app: config.app, cert: pair, supervision: sv).command,
+                    door.script(host: host, app: config.app, cert: nil, supervision: sv).command,
+                    door.removeScript(host: host, supervision: sv).command,
+                ]
+            }
         }
         let release: ResolvedRelease
         if config.strategy == .image {
@@ -121,6 +130,11 @@ struct ShellcheckTests {
         ("symlink", "traffic: {proxy: nginx, standby: 60}"),
         ("symlink", "traffic: {proxy: nginx}\nsupervisor: {mode: systemd, units: system, sudo: 'sudo -n'}"),
         ("image", "traffic: {proxy: nginx}"),
+        ("symlink", "traffic: {proxy: nginx, hosts: [a.example.com, '*.b.example.com'], slots: [9101, 9102]}"),
+        (
+            "image",
+            "traffic: {proxy: nginx, hosts: [a.example.com]}\nsupervisor: {mode: systemd, units: system, sudo: 'sudo -n'}"
+        ),
         (
             "symlink",
             "traffic: {mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}"

@@ -236,7 +236,7 @@ public struct FrontDoor: Sendable {
           for p in "$NGX"/ports/*.conf; do
             [ -f "$p" ] || continue
             addr=$(sed -n 's/^ *listen \\([^ ;]*\\).*/\\1/p' "$p" | head -n 1)
-            used=; for f in "$NGX"/apps/*.conf; do ! grep -q "^ *listen $addr[ ;]" "$f" || used=1; done
+            used=; for f in "$NGX"/apps/*.conf; do ! grep -q "^ *listen ${addr}[ ;]" "$f" || used=1; done
             [ -n "$used" ] || mv -f "$p" "$p.removed"
           done
           if ! out=$(proxy_test 2>&1); then
