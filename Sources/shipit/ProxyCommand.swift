@@ -29,8 +29,11 @@ struct ProxyRemoveCommand: AsyncParsableCommand {
                 Console.shared.out("\(h): runs no app: no front door, left as it is")
             case .success(let what)?:
                 let said =
-                    ["removed": "removed from the front door", "stopped": "removed; no app left, the front door stopped",
-                     "absent": "not in the front door"][what] ?? what
+                    [
+                        "removed": "removed from the front door",
+                        "stopped": "removed; no app left, the front door stopped",
+                        "absent": "not in the front door",
+                    ][what] ?? what
                 Console.shared.out("\(h): \(said)")
             case .failure(let e)?:
                 failed += 1

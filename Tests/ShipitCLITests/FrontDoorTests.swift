@@ -66,7 +66,8 @@ extension SystemdSuites {
             let url = "\(https ? "https" : "http")://\(name):\(port)/"
             let out =
                 (try? await Local.run([
-                    "sh", "-c", "curl -s --max-time 3 --cacert \"$1\" --resolve \"$2\" -w '\\n%{http_code}' \"$3\" || true",
+                    "sh", "-c",
+                    "curl -s --max-time 3 --cacert \"$1\" --resolve \"$2\" -w '\\n%{http_code}' \"$3\" || true",
                     "sh", ca.caFile, "\(name):\(port):\(host)", url,
                 ])) ?? ""
             let lines = out.split(separator: "\n").map(String.init)
@@ -92,7 +93,9 @@ extension SystemdSuites {
                 #expect(b4.status == 0, "\(b4.stdout)\(b4.stderr)")
                 for h in sd.hosts {
                     #expect(await get(h, p.httpsPort, name: p.nameA, ca: ca) == "hello from releases-example v1 200")
-                    #expect(await get(h, p.httpsPort, name: "www." + p.nameA, ca: ca) == "hello from releases-example v1 200")
+                    #expect(
+                        await get(h, p.httpsPort, name: "www." + p.nameA, ca: ca)
+                            == "hello from releases-example v1 200")
                     #expect(await get(h, p.httpsPort, name: p.nameB, ca: ca) == "hello from releases-example v4 200")
                     // Plain HTTP goes to HTTPS; a name no app has gets no answer of any app.
                     let redirect = try await Local.run([
@@ -101,7 +104,9 @@ extension SystemdSuites {
                     ])
                     #expect(redirect == "301 https://\(p.nameA):\(p.httpsPort)/x?y=1")
                     #expect(await get(h, p.httpPort, name: "nobody.test", ca: ca, https: false).hasSuffix(" 404"))
-                    #expect(!(await get(h, p.httpPort, name: "nobody.test", ca: ca, https: false)).contains("releases-example"))
+                    #expect(
+                        !(await get(h, p.httpPort, name: "nobody.test", ca: ca, https: false)).contains(
+                            "releases-example"))
                     #expect(await get(h, p.httpsPort, name: "nobody.test", ca: ca) == "000")
                 }
 
@@ -168,7 +173,8 @@ extension SystemdSuites {
                 #expect(try await p.b.shipit(["deploy", "--from", p.b.release("v4")]).status == 0)
                 let h = sd.hosts[0]
                 // One unit for the host's front door, enabled; neither app has a proxy unit of its own.
-                let wants = try await p.a.sh(h, "ls ${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user/default.target.wants/")
+                let wants = try await p.a.sh(
+                    h, "ls ${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user/default.target.wants/")
                 #expect(wants.contains("shipit-front.service"), "\(wants)")
                 #expect(!wants.contains("\(p.a.app)-proxy") && !wants.contains("\(p.b.app)-proxy"), "\(wants)")
                 try await sd.reboot(h)
@@ -241,7 +247,8 @@ extension SystemdSuites {
                 let tag = p.tag
 
                 // A name nginx cannot hash with the others: `nginx -t` of the candidate fails.
-                let long = (0..<3).map { _ in String(repeating: "x", count: 60) }.joined(separator: ".") + ".\(tag).test"
+                let long =
+                    (0..<3).map { _ in String(repeating: "x", count: 60) }.joined(separator: ".") + ".\(tag).test"
                 let c = try app(
                     "c", tag: tag, httpPort: p.httpPort, httpsPort: nil, names: ["c-\(tag).test", long],
                     tls: nil, ca: ca)
@@ -272,7 +279,8 @@ extension SystemdSuites {
                 for h in sd.hosts {
                     #expect(await get(h, p.httpsPort, name: p.nameA, ca: ca) == "hello from releases-example v1 200")
                     let files = try await p.a.sh(h, "ls ~/.shipit/front/apps/")
-                    #expect(!files.contains(c.app) && !files.contains(d.app) && !files.contains(e.app), "\(h): \(files)")
+                    #expect(
+                        !files.contains(c.app) && !files.contains(d.app) && !files.contains(e.app), "\(h): \(files)")
                 }
 
                 // B joins, then leaves: A serves throughout, B's name is no one's again.

@@ -68,7 +68,8 @@ struct ShellcheckTests {
             }
             if let door = s.traffic?.frontDoor {
                 let sv = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
-                let pair = FrontDoor.CertificatePair(name: "demo-0123456789ab", certBytes: 10, keyBytes: 10, stdin: Data())
+                let pair = FrontDoor.CertificatePair(
+                    name: "demo-0123456789ab", certBytes: 10, keyBytes: 10, stdin: Data())
                 out += [
                     door.script(host: host, app: config.app, cert: pair, supervision: sv).command,
                     door.script(host: host, app: config.app, cert: nil, supervision: sv).command,

@@ -23,7 +23,9 @@ public struct TestCA: Sendable {
         let base = dir + "/" + file
         let newKey = rsa ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
         _ = try Local.run(
-            ["openssl", "req"] + newKey + ["-nodes", "-keyout", base + ".key", "-out", base + ".csr", "-subj", "/CN=\(names[0])"])
+            ["openssl", "req"] + newKey + [
+                "-nodes", "-keyout", base + ".key", "-out", base + ".csr", "-subj", "/CN=\(names[0])",
+            ])
         try "subjectAltName=\(names.map { "DNS:" + $0 }.joined(separator: ","))\n".write(
             toFile: base + ".ext", atomically: true, encoding: .utf8)
         _ = try Local.run([
@@ -45,6 +47,7 @@ public struct TestCA: Sendable {
 
     /// The serial number of a certificate file.
     public func serial(of cert: String) throws -> String {
-        try Local.run(["openssl", "x509", "-noout", "-serial", "-in", cert]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try Local.run(["openssl", "x509", "-noout", "-serial", "-in", cert]).trimmingCharacters(
+            in: .whitespacesAndNewlines)
     }
 }

@@ -51,11 +51,11 @@ extension FrontDoorSettings {
     /// From the keys of `traffic:` (nil without `hosts`). `health.port` is the HTTP port.
     static func parse(
         _ m: [String: YAMLReader], health: DeployConfig.Health, mode: TrafficSettings.Mode, baseDir: String
-    ) throws -> FrontDoorSettings?
-    {
+    ) throws -> FrontDoorSettings? {
         guard let hr = m["hosts"] else {
             if let extra = ["http_port", "https_port", "tls", "hsts"].first(where: { m[$0] != nil }) {
-                throw m[extra]!.fail("'\(extra)' is for the host-wide proxy: give 'hosts' (the names this app answers to)")
+                throw m[extra]!.fail(
+                    "'\(extra)' is for the host-wide proxy: give 'hosts' (the names this app answers to)")
             }
             return nil
         }
@@ -66,7 +66,8 @@ extension FrontDoorSettings {
         for item in try hr.sequence() {
             let n = try item.string().lowercased()
             guard isHostName(n) else {
-                throw item.fail("\(HostName.debugQuoted(n)) is not a host name (letters, digits, '-' and '.'; '*.' for a wildcard)")
+                throw item.fail(
+                    "\(HostName.debugQuoted(n)) is not a host name (letters, digits, '-' and '.'; '*.' for a wildcard)")
             }
             guard !names.contains(n) else { throw item.fail("\(n) is listed twice") }
             names.append(n)
@@ -77,7 +78,8 @@ extension FrontDoorSettings {
             let p = try v.int(1...65535)
             guard p == health.port else {
                 throw v.fail(
-                    "\(p) differs from health.port \(health.port): with 'hosts', the public HTTP port is health.port; give one value")
+                    "\(p) differs from health.port \(health.port): with 'hosts', the public HTTP port is health.port; give one value"
+                )
             }
         }
         if let v = m["https_port"] {
@@ -95,7 +97,9 @@ extension FrontDoorSettings {
         }
         if let tr = m["tls"] {
             let t = try tr.mapping(allowed: ["cert", "key", "ca"])
-            guard let c = t["cert"], let k = t["key"] else { throw tr.fail("expected 'cert' and 'key' (PEM files on the deployer)") }
+            guard let c = t["cert"], let k = t["key"] else {
+                throw tr.fail("expected 'cert' and 'key' (PEM files on the deployer)")
+            }
             f.tls = TLSFiles(
                 cert: DeployConfig.expand(try c.string(), relativeTo: baseDir),
                 key: DeployConfig.expand(try k.string(), relativeTo: baseDir),
@@ -108,7 +112,8 @@ extension FrontDoorSettings {
             throw (m["tls"]!).fail("\(missing): cannot read \(missing == "cert" ? tls.cert : tls.key) on this machine")
         }
         guard health.checkFrom == .deployer || f.tls == nil else {
-            throw m["tls"]!.fail("the public HTTPS check runs from the deployer: health.check_from: host is not supported with tls")
+            throw m["tls"]!.fail(
+                "the public HTTPS check runs from the deployer: health.check_from: host is not supported with tls")
         }
         return f
     }

@@ -34,7 +34,9 @@ extension DeployConfig {
         /// What the public check asks for, as an operator reads it: the URL, and with a front door
         /// the address it goes to (the URL names the app).
         public func publicURL(of host: String, path: String) -> String {
-            guard let door = frontDoor else { return "http://\(HostAddress.withPort(probeAddress(of: host), port))\(path)" }
+            guard let door = frontDoor else {
+                return "http://\(HostAddress.withPort(probeAddress(of: host), port))\(path)"
+            }
             let scheme = door.tls == nil ? "http" : "https"
             return "\(scheme)://\(HostAddress.withPort(door.probeName, publicPort))\(path) at \(probeAddress(of: host))"
         }

@@ -17,7 +17,8 @@ public struct FrontDoorRemoval: Sendable {
     public static func validate(_ config: DeployConfig) throws {
         guard Strategies.make(config).traffic?.frontDoor != nil else {
             throw ShipitError.input(
-                "proxy remove: \(config.file) has no front door (traffic.hosts): the app's own proxy goes with 'traffic: none'")
+                "proxy remove: \(config.file) has no front door (traffic.hosts): the app's own proxy goes with 'traffic: none'"
+            )
         }
     }
 

@@ -118,7 +118,8 @@ public struct SSHTransport: HostTransport {
             }
         }
         let request = Self.getRequest(
-            host: health.frontDoor.map { HostAddress.withPort($0.probeName, port) } ?? HostAddress.withPort(address, port),
+            host: health.frontDoor.map { HostAddress.withPort($0.probeName, port) }
+                ?? HostAddress.withPort(address, port),
             path: path)
         guard health.checkFrom == .deployer else {
             let raw = try await onSession(host) {

@@ -14,11 +14,6 @@ public struct FrontDoor: Sendable {
     public let settings: FrontDoorSettings
     let traffic: TrafficSwitch
 
-    init(settings: FrontDoorSettings, traffic: TrafficSwitch) {
-        self.settings = settings
-        self.traffic = traffic
-    }
-
     /// Where it lives, relative to the deploy user's home.
     public static let homeDir = ".shipit/front"
 
