@@ -197,7 +197,7 @@ public struct FrontDoor: Sendable {
             ]
         return HostScript(
             .frontDoor, layout: traffic.layout, timeout: 120, variables: vars,
-            uses: TrafficSwitch.functions + [Self.frontLock, Self.frontFiles, Self.frontUnit],
+            uses: TrafficSwitch.functions + [Self.frontLock, Self.frontFiles, Self.frontUnit, Self.dropPairs],
             TrafficSwitch.sbinPath + Self.body)
     }
 
@@ -208,7 +208,7 @@ public struct FrontDoor: Sendable {
         HostScript(
             .frontDoor, layout: traffic.layout, timeout: 60,
             variables: traffic.variables(host: host) + supervision.variables,
-            uses: TrafficSwitch.functions + [Self.frontLock], TrafficSwitch.sbinPath + Self.removeBody)
+            uses: TrafficSwitch.functions + [Self.frontLock, Self.dropPairs], TrafficSwitch.sbinPath + Self.removeBody)
     }
 
     static let removeBody: ScriptText = """
@@ -245,13 +245,24 @@ public struct FrontDoor: Sendable {
           echo "front=removed"
         fi
         rm -f "$NGX/$APP_NAME.conf.removed"
-        for f in "$NGX/certs/$APP_NAME"-*.crt; do
-          [ -f "$f" ] || continue; n=${f##*/}; n=${n%.crt}; rest=${n#"$APP_NAME"-}
-          case "$rest" in *[!0-9a-f]* | "") continue ;; esac
-          [ "${#rest}" -eq 12 ] && rm -f "$NGX/certs/$n.crt" "$NGX/certs/$n.key"
-        done
-        true
+        drop_pairs ""
         """
+
+    /// `drop_pairs KEEP`: this app's certificate pairs but KEEP removed. Only this app's: another
+    /// app's name may start with this one's and a '-', so the rest must be the 12-digit hash.
+    static let dropPairs = ShellFunction(
+        "drop_pairs", requires: [],
+        """
+        drop_pairs() {
+          for f in "$NGX/certs/$APP_NAME"-*.crt; do
+            [ -f "$f" ] || continue; n=${f##*/}; n=${n%.crt}; rest=${n#"$APP_NAME"-}
+            case "$rest" in *[!0-9a-f]* | "") continue ;; esac
+            [ "${#rest}" -eq 12 ] && [ "$n" != "$1" ] || continue
+            rm -f "$NGX/certs/$n.crt" "$NGX/certs/$n.key"
+          done
+          return 0
+        }
+        """)
 
     /// `front_lock`: the host-wide lock (fd 8) while the front door's files change; `flock` where
     /// the host has it (util-linux), else a directory taken with `mkdir`.
@@ -416,12 +427,6 @@ public struct FrontDoor: Sendable {
         rm -f "$mine.prev"
         [ -z "$changed" ] || echo "front.changed=1"
         # Certificate pairs of this app no longer named by its file.
-        for f in "$NGX/certs/$APP_NAME"-*.crt; do
-          [ -f "$f" ] || continue; n=${f##*/}; n=${n%.crt}; rest=${n#"$APP_NAME"-}
-          # Only this app's (another app's name may start with this one's and a '-').
-          case "$rest" in *[!0-9a-f]* | "") continue ;; esac
-          [ "${#rest}" -eq 12 ] && [ "$n" != "$CERT_NAME" ] || continue
-          rm -f "$NGX/certs/$n.crt" "$NGX/certs/$n.key"
-        done
+        drop_pairs "$CERT_NAME"
         """
 }
