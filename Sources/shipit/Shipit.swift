@@ -15,7 +15,7 @@ struct Shipit: AsyncParsableCommand {
             TriageCommand.self, MaintenanceCommand.self, LockCommand.self, LedgerCommand.self, MigrationsCommand.self,
             ExecCommand.self,
             InitCommand.self, CheckCommand.self, RolloutCommand.self, StatsCommand.self, LogsCommand.self,
-            ReportCommand.self, ProxyCommand.self,
+            ReportCommand.self, ProxyCommand.self, CertsCommand.self,
         ]
     )
 

@@ -276,12 +276,41 @@ extension SystemdSuites {
                 #expect(re.status != 0)
                 #expect(re.stdout.contains("www.\(p.nameA) is served by another app"), "\(re.stdout)")
 
+                // A port another process holds on one host: `nginx -t` does not see it, the reload
+                // does (checked), and the app's servers are taken back out there.
+                let held = DeployFixture.peekPort()
+                let h0 = sd.hosts[0]
+                let holder = try await p.a.sh(
+                    h0,
+                    "setsid perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr => q(\(h0):\(held)), Listen => 5, ReuseAddr => 1) or die; sleep 120' </dev/null >/dev/null 2>&1 & echo $!"
+                ).trimmingCharacters(in: .whitespacesAndNewlines)
+                let g = try app(
+                    "g", tag: tag, httpPort: held, httpsPort: nil, names: ["g-\(tag).test"], tls: nil, ca: ca)
+                others.append(g)
+                let rg = try await g.shipit(["deploy", "--from", g.release("v2")])
+                _ = try? await p.a.sh(h0, "kill \(holder)")
+                #expect(rg.status != 0)
+                #expect(rg.stdout.contains("\(h0) front door FAILED"), "\(rg.stdout)")
+                #expect(rg.stdout.contains("did not take this app's servers (taken back out)"), "\(rg.stdout)")
+                let onH0 = try await p.a.sh(h0, "ls ~/.shipit/front/apps/ ~/.shipit/front/ports/")
+                #expect(!onH0.contains(g.app) && !onH0.contains(String(held)), "\(onH0)")
+                // On the other hosts its servers went in (the run failed later there): out again.
+                let gOut = try await g.shipit(["proxy", "remove"])
+                #expect(gOut.stdout.contains("\(h0): not in the front door"), "\(gOut.stdout)")
+                #expect(gOut.stdout.contains("\(sd.hosts[1]): removed from the front door"), "\(gOut.stdout)")
+
                 for h in sd.hosts {
                     #expect(await get(h, p.httpsPort, name: p.nameA, ca: ca) == "hello from releases-example v1 200")
                     let files = try await p.a.sh(h, "ls ~/.shipit/front/apps/")
                     #expect(
                         !files.contains(c.app) && !files.contains(d.app) && !files.contains(e.app), "\(h): \(files)")
                 }
+                // What the proxy runs passes nginx -t where every refusal left it.
+                let t = try await p.a.sh(
+                    h0,
+                    "/usr/sbin/nginx -t -q -p ~/.shipit/front/ -c ~/.shipit/front/nginx.conf -e /dev/null 2>&1; echo rc=$?"
+                )
+                #expect(t.contains("rc=0"), "\(t)")
 
                 // B joins, then leaves: A serves throughout, B's name is no one's again.
                 #expect(try await p.b.shipit(["deploy", "--from", p.b.release("v4")]).status == 0)

@@ -136,6 +136,43 @@ struct SystemdImageTests {
         }
     }
 
+    /// The image strategy behind the host's front door: chosen by name on the shared port, its
+    /// containers on their slots behind it, a reboot bringing both back.
+    @Test func behindTheFrontDoorAContainerIsReachedByNameAndComesBackAfterAReboot() async throws {
+        let f = try fixture(supervisor: "systemd", traffic: true)
+        let name = "\(f.app).test"
+        let slots = DeployFixture.peekPort()
+        let yaml = try String(contentsOfFile: f.config, encoding: .utf8).replacingOccurrences(
+            of: "traffic: {proxy: nginx, drain: 1}",
+            with: "traffic: {proxy: nginx, drain: 1, hosts: [\(name)], slots: [\(slots + 1), \(slots + 2)]}")
+        try yaml.write(toFile: f.config, atomically: true, encoding: .utf8)
+        func get() async -> String {
+            (try? await Local.run([
+                "curl", "-s", "--max-time", "2", "--resolve", "\(name):\(f.port):\(f.host)",
+                "http://\(name):\(f.port)/",
+            ])) ?? ""
+        }
+        try await withCleanup({
+            _ = try? await shipit(f, ["proxy", "remove"])
+            await cleanUp(f)
+        }) {
+            for v in ["v1", "v2"] {
+                let r = try await shipit(f, ["deploy", "--tag", v])
+                #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            }
+            #expect(await get().contains("releases-example image v2"))
+            let files = try await sh(f.host, "ls ~/.shipit/front/apps/")
+            #expect(files.contains("\(f.app).conf"), "\(files)")
+            #expect(try await sh(f.host, "systemctl --user is-enabled shipit-front.service") == "enabled")
+            try await sd.reboot(f.host)
+            let back = await SupervisedHosts().secondsUntil(10) { await get().contains("releases-example image v2") }
+            #expect(back != nil, "\(name) at \(f.host):\(f.port) does not answer v2 within 10 s of sshd accepting")
+            let r = try await shipit(f, ["rollback"])
+            #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+            #expect(await get().contains("releases-example image v1"))
+        }
+    }
+
     @Test func withoutASupervisorNothingComesBack() async throws {
         let f = try fixture(supervisor: "none", traffic: false)
         try await withCleanup({ await cleanUp(f) }) {

@@ -12,7 +12,7 @@ extension DeployConfig {
             releaseEnv, directory: FilePath.directory(of: file), environment: environment)
         if let env = c.resolvedEnv, Strategies.make(self).containerEnvFile { _ = try env.engineFile() }
         // The front door's certificate pair, read and checked here too: before any host is touched.
-        if let door = traffic?.frontDoor, let tls = door.tls {
+        if let door = traffic?.frontDoor, let tls = door.tls, door.acme == nil {
             guard let cert = FileManager.default.contents(atPath: tls.cert) else {
                 throw .input("traffic.tls.cert: cannot read \(tls.cert)")
             }
@@ -20,6 +20,12 @@ extension DeployConfig {
                 throw .input("traffic.tls.key: cannot read \(tls.key)")
             }
             _ = try CertificatePairCheck.check(cert: cert, key: key, names: door.names)
+            // The HTTPS smoke test connects from the deployer itself.
+            if let far = hosts.first(where: { (try? connection.endpoint(for: $0))?.jumps.isEmpty == false }) {
+                throw .input(
+                    "traffic.tls: \(far) is reached through a jump host, and the public HTTPS smoke test connects from the deployer directly: not supported yet"
+                )
+            }
         }
         return c
     }

@@ -254,7 +254,7 @@ extension DeployConfig {
         config.stop = try top["stop"]?.string()
         if let t = top["triage"] { config.triage = try TriageSettings.parse(t) }
         if let t = top["traffic"] {
-            config.traffic = try TrafficSettings.parse(t, health: health, baseDir: baseDir)
+            config.traffic = try TrafficSettings.parse(t, health: health, baseDir: baseDir, app: app)
             config.health?.frontDoor = config.traffic?.frontDoor
             if config.traffic != nil, strategy == .symlink, start == nil {
                 throw t.fail("the traffic switch starts each release on a slot: 'start' is needed")

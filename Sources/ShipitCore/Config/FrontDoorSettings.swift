@@ -14,6 +14,27 @@ public struct FrontDoorSettings: Sendable, Equatable {
     public var tls: TLSFiles?
     /// `Strict-Transport-Security: max-age=…` on every HTTPS answer (nil: none).
     public var hstsSeconds: Int?
+    /// `tls: acme`: the certificate ordered from the deployer (`tls` then names the files it keeps).
+    public var acme: ACME?
+
+    /// An ACME CA and what the deployer keeps of it: certbot's account, certificates and logs.
+    public struct ACME: Sendable, Equatable {
+        public var email: String
+        public var directory = "https://acme-v02.api.letsencrypt.org/directory"
+        /// A CA file for the directory's own HTTPS (a private or test CA).
+        public var directoryCA: String?
+        /// certbot's directory on the deployer (its config, work and logs directories inside).
+        public var stateDir: String
+        /// A certificate that expires within this many days is ordered again.
+        public var renewDays = 30
+        public var certbot = "certbot"
+        /// The name of the certificate in `stateDir` (the app's).
+        public var certName: String
+
+        /// Where certbot keeps the certificate chain and its key.
+        public var chainFile: String { stateDir + "/config/live/" + certName + "/fullchain.pem" }
+        public var keyFile: String { stateDir + "/config/live/" + certName + "/privkey.pem" }
+    }
 
     /// A certificate chain and its key, PEM files on the deployer (read at every deploy).
     public struct TLSFiles: Sendable, Equatable {
@@ -50,10 +71,11 @@ extension FrontDoorSettings {
 
     /// From the keys of `traffic:` (nil without `hosts`). `health.port` is the HTTP port.
     static func parse(
-        _ m: [String: YAMLReader], health: DeployConfig.Health, mode: TrafficSettings.Mode, baseDir: String
+        _ m: [String: YAMLReader], health: DeployConfig.Health, mode: TrafficSettings.Mode, baseDir: String,
+        app: String
     ) throws -> FrontDoorSettings? {
         guard let hr = m["hosts"] else {
-            if let extra = ["http_port", "https_port", "tls", "hsts"].first(where: { m[$0] != nil }) {
+            if let extra = ["http_port", "https_port", "tls", "hsts", "acme"].first(where: { m[$0] != nil }) {
                 throw m[extra]!.fail(
                     "'\(extra)' is for the host-wide proxy: give 'hosts' (the names this app answers to)")
             }
@@ -95,7 +117,42 @@ extension FrontDoorSettings {
                 }
             }
         }
-        if let tr = m["tls"] {
+        if let tr = m["tls"], case .scalar = tr.node {
+            guard try tr.string() == "acme" else { throw tr.fail("expected 'acme' or a mapping with 'cert' and 'key'") }
+            guard let ar = m["acme"] else { throw tr.fail("tls: acme needs 'acme' (at least its email)") }
+            if let w = names.first(where: { $0.hasPrefix("*.") }) {
+                throw hr.fail("\(w): a wildcard needs a DNS-01 challenge; tls: acme answers HTTP-01 only")
+            }
+            let a = try ar.mapping(allowed: [
+                "email", "directory", "directory_ca", "roots", "dir", "renew_days", "certbot",
+            ])
+            guard let e = a["email"] else { throw ar.fail("missing required key 'email' (the ACME account's contact)") }
+            let email = try e.string()
+            guard email.contains("@"), email.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"'\"\\;$`".contains($0) })
+            else {
+                throw e.fail("expected an email address")
+            }
+            var acme = ACME(
+                email: email,
+                stateDir: DeployConfig.expand(try a["dir"]?.string() ?? ".shipit/acme", relativeTo: baseDir),
+                certName: app)
+            if let v = a["directory"] {
+                let d = try v.string()
+                guard d.hasPrefix("https://") || d.hasPrefix("http://127.") || d.hasPrefix("http://localhost") else {
+                    throw v.fail("expected an https:// URL")
+                }
+                acme.directory = d
+            }
+            acme.directoryCA = try a["directory_ca"].map { DeployConfig.expand(try $0.string(), relativeTo: baseDir) }
+            if let v = a["renew_days"] { acme.renewDays = try v.int(1...89) }
+            if let v = a["certbot"] { acme.certbot = try v.string() }
+            f.acme = acme
+            f.tls = TLSFiles(
+                cert: acme.chainFile, key: acme.keyFile,
+                ca: try a["roots"].map { DeployConfig.expand(try $0.string(), relativeTo: baseDir) })
+        } else if let extra = m["acme"] {
+            throw extra.fail("is for tls: acme")
+        } else if let tr = m["tls"] {
             let t = try tr.mapping(allowed: ["cert", "key", "ca"])
             guard let c = t["cert"], let k = t["key"] else {
                 throw tr.fail("expected 'cert' and 'key' (PEM files on the deployer)")
@@ -107,7 +164,9 @@ extension FrontDoorSettings {
         } else if m["https_port"] != nil || m["hsts"] != nil {
             throw (m["https_port"] ?? m["hsts"]!).fail("is for HTTPS: give 'tls' (cert and key)")
         }
-        if let tls = f.tls, [tls.cert, tls.key].contains(where: { !FileManager.default.isReadableFile(atPath: $0) }) {
+        if f.acme == nil, let tls = f.tls,
+            [tls.cert, tls.key].contains(where: { !FileManager.default.isReadableFile(atPath: $0) })
+        {
             let missing = FileManager.default.isReadableFile(atPath: tls.cert) ? "key" : "cert"
             throw (m["tls"]!).fail("\(missing): cannot read \(missing == "cert" ? tls.cert : tls.key) on this machine")
         }

@@ -36,11 +36,13 @@ public struct TrafficSettings: Sendable, Equatable {
 extension TrafficSettings {
     static let keys: Set<String> = [
         "proxy", "mode", "slots", "drain", "standby", "nginx", "upstream_file", "test", "reload",
-        "hosts", "http_port", "https_port", "tls", "hsts",
+        "hosts", "http_port", "https_port", "tls", "hsts", "acme",
     ]
 
     /// nil for `traffic: none` (or `proxy: none`): the app restarts in place.
-    static func parse(_ r: YAMLReader, health: DeployConfig.Health?, baseDir: String) throws -> TrafficSettings? {
+    static func parse(_ r: YAMLReader, health: DeployConfig.Health?, baseDir: String, app: String) throws
+        -> TrafficSettings?
+    {
         if case .scalar = r.node {
             let v = try r.string()
             guard v == "none" else { throw r.fail("expected 'none' or a mapping with 'proxy: nginx'") }
@@ -100,7 +102,7 @@ extension TrafficSettings {
         } else if let extra = ["upstream_file", "test", "reload"].first(where: { m[$0] != nil }) {
             throw m[extra]!.fail("'\(extra)' is for mode system; in mode managed shipit runs its own nginx")
         }
-        t.frontDoor = try FrontDoorSettings.parse(m, health: health, mode: t.mode, baseDir: baseDir)
+        t.frontDoor = try FrontDoorSettings.parse(m, health: health, mode: t.mode, baseDir: baseDir, app: app)
         return t
     }
 }

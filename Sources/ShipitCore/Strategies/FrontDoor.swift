@@ -29,8 +29,12 @@ public struct FrontDoor: Sendable {
           launcher=$(printf '%s\n' '#!/bin/sh' '# shipit: starts the host-wide front door (unit \(unit)).' \
             '# Written by every pre-flight of an app behind it: changes here do not last.' \
             'PATH="$PATH:/usr/sbin:/usr/local/sbin"' "NGX='$NGX'" "NGINX='$NGINX'" \
-            '# A killed nginx leaves the slot sockets behind, and nginx will not bind over them.' \
-            'for s in $(sed -n "s/^ *listen unix:\\(.*\\);$/\\1/p" "$NGX"/apps/*.conf 2>/dev/null); do rm -f "$s"; done' \
+            '# A killed nginx leaves the slot sockets behind, and nginx will not bind over them (not' \
+            '# while a master runs: they are its own).' \
+            'p=; [ ! -f "$NGX/nginx.pid" ] || read -r p < "$NGX/nginx.pid"' \
+            'if [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; then' \
+            '  for s in $(sed -n "s/^ *listen unix:\\(.*\\);$/\\1/p" "$NGX"/apps/*.conf 2>/dev/null); do rm -f "$s"; done' \
+            'fi' \
             'exec "$NGINX" -e "$NGX/error.log" -p "$NGX/" -c "$NGX/nginx.conf"')
           [ "$(cat "$NGX/front.start" 2>/dev/null)" = "$launcher" ] || printf '%s\n' "$launcher" > "$NGX/front.start" ||
             fail \(ScriptExit.notWritable) "cannot write $NGX/front.start"
@@ -54,9 +58,11 @@ public struct FrontDoor: Sendable {
         public let stdin: Data
     }
 
-    /// Reads `tls`'s files (nil without TLS). The key is never printed or stored on the deployer.
+    /// Reads `tls`'s files (nil without TLS, or with `tls: acme` before the first order). The key
+    /// is never printed or stored on the deployer.
     public func certificatePair(app: String) throws(ShipitError) -> CertificatePair? {
         guard let tls = settings.tls else { return nil }
+        if settings.acme != nil, !FileManager.default.fileExists(atPath: tls.cert) { return nil }
         guard let cert = FileManager.default.contents(atPath: tls.cert) else {
             throw .input("traffic.tls.cert: cannot read \(tls.cert)")
         }
@@ -147,7 +153,18 @@ public struct FrontDoor: Sendable {
                 location ^~ /.well-known/acme-challenge/ { root acme; default_type text/plain; }
             """
         let http: String
-        if settings.tls != nil {
+        if settings.tls != nil, cert == nil {
+            // Ordered certificate not there yet (tls: acme, first order): the names answer the
+            // CA's challenge and nothing else until it is.
+            http = """
+                server {
+                    listen \(HostAddress.withPort(address, settings.httpPort));
+                    server_name \(names);
+                \(challenge)
+                    location / { return 503 "waiting for its certificate\\n"; }
+                }
+                """
+        } else if settings.tls != nil {
             let target = settings.httpsPort == 443 ? "https://$host" : "https://$host:\(settings.httpsPort)"
             http = """
                 server {
@@ -197,7 +214,7 @@ public struct FrontDoor: Sendable {
             ]
         return HostScript(
             .frontDoor, layout: traffic.layout, timeout: 120, variables: vars,
-            uses: TrafficSwitch.functions + [Self.frontLock, Self.frontFiles, Self.frontUnit, Self.dropPairs],
+            uses: TrafficSwitch.functions + [Self.frontFiles, Self.frontUnit, Self.dropPairs, Self.frontReload],
             TrafficSwitch.sbinPath + Self.body)
     }
 
@@ -208,45 +225,57 @@ public struct FrontDoor: Sendable {
         HostScript(
             .frontDoor, layout: traffic.layout, timeout: 60,
             variables: traffic.variables(host: host) + supervision.variables,
-            uses: TrafficSwitch.functions + [Self.frontLock, Self.dropPairs], TrafficSwitch.sbinPath + Self.removeBody)
+            uses: TrafficSwitch.functions + [Self.dropPairs, Self.frontReload], TrafficSwitch.sbinPath + Self.removeBody
+        )
     }
 
-    static let removeBody: ScriptText = """
+    static let removeBody: ScriptText =
+        Supervision.detect
+            + """
 
-        mine="$NGX/apps/$APP_NAME.conf"
-        [ -f "$mine" ] || { echo "front=absent"; exit 0; }
-        read -r owner < "$mine"
-        [ "$owner" = "# shipit: $D" ] || fail \(ScriptExit.frontDoorConflict) "the front door's $APP_NAME is another deploy's (${owner#\\# shipit: }): left as it is"
-        front_lock
-        mv -f "$mine" "$NGX/$APP_NAME.conf.removed" || fail \(ScriptExit.notWritable) "cannot move $mine"
-        left=; for f in "$NGX"/apps/*.conf; do [ ! -f "$f" ] || left=1; done
-        getv npid "$NGX/nginx.pid"
-        if [ -z "$left" ]; then
-          # No app left: the front door stops (QUIT: what it serves finishes; a clean exit, which
-          # its unit does not restart) and does not start at boot.
-          ! supervised || svctl disable -q \(Self.unit) >/dev/null 2>&1
-          ! alive "$npid" || kill -QUIT "$npid"
-          echo "front=stopped"
-        else
-          for p in "$NGX"/ports/*.conf; do
-            [ -f "$p" ] || continue
-            addr=$(sed -n 's/^ *listen \\([^ ;]*\\).*/\\1/p' "$p" | head -n 1)
-            used=; for f in "$NGX"/apps/*.conf; do ! grep -q "^ *listen ${addr}[ ;]" "$f" || used=1; done
-            [ -n "$used" ] || mv -f "$p" "$p.removed"
-          done
-          if ! out=$(proxy_test 2>&1); then
-            mv -f "$NGX/$APP_NAME.conf.removed" "$mine"
-            for p in "$NGX"/ports/*.removed; do [ ! -f "$p" ] || mv -f "$p" "${p%.removed}"; done
-            fail \(ScriptExit.proxyConfigInvalid) "the front door without this app does not pass nginx -t (nothing changed): $(short "$out")"
-          fi
-          # Done once the old workers are gone: no new request reaches this app's servers after.
-          if alive "$npid"; then out=$(proxy_reload wait 2>&1) || fail \(ScriptExit.proxyReloadFailed) "front door reload failed: $(short "$out")"; fi
-          rm -f "$NGX"/ports/*.removed
-          echo "front=removed"
-        fi
-        rm -f "$NGX/$APP_NAME.conf.removed"
-        drop_pairs ""
-        """
+            mine="$NGX/apps/$APP_NAME.conf"
+            [ -f "$mine" ] || { echo "front=absent"; exit 0; }
+            read -r owner < "$mine"
+            [ "$owner" = "# shipit: $D" ] || fail \(ScriptExit.frontDoorConflict) "the front door's $APP_NAME is another deploy's (${owner#\\# shipit: }): left as it is"
+            front_lock
+            mv -f "$mine" "$NGX/$APP_NAME.conf.removed" || fail \(ScriptExit.notWritable) "cannot move $mine"
+            left=; for f in "$NGX"/apps/*.conf; do [ ! -f "$f" ] || left=1; done
+            getv npid "$NGX/nginx.pid"
+            if [ -z "$left" ]; then
+              # No app left: the front door stops (QUIT: what it serves finishes, 10 s at most; a clean
+              # exit, which its unit does not restart) and does not start at boot.
+              ! supervised || svctl disable -q \(Self.unit) >/dev/null 2>&1
+              if alive "$npid"; then
+                kill -QUIT "$npid"
+                i=0; while alive "$npid" && [ "$i" -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+                ! alive "$npid" || kill -TERM "$npid"
+              fi
+              echo "front=stopped"
+            else
+              for p in "$NGX"/ports/*.conf; do
+                [ -f "$p" ] || continue
+                addr=$(awk '$1 == "listen" { print $2; exit }' "$p")
+                # Compared as strings: an IPv6 address's brackets are no pattern.
+                used=; for f in "$NGX"/apps/*.conf; do ! awk -v a="$addr" '$1 == "listen" && ($2 == a || $2 == a ";") { f = 1 } END { exit !f }' "$f" || used=1; done
+                [ -n "$used" ] || mv -f "$p" "$p.removed"
+              done
+              if ! out=$(proxy_test 2>&1); then
+                mv -f "$NGX/$APP_NAME.conf.removed" "$mine"
+                for p in "$NGX"/ports/*.removed; do [ ! -f "$p" ] || mv -f "$p" "${p%.removed}"; done
+                fail \(ScriptExit.proxyConfigInvalid) "the front door without this app does not pass nginx -t (nothing changed): $(short "$out")"
+              fi
+              # Done once the old workers are gone: no new request reaches this app's servers after.
+              if alive "$npid" && ! out=$(front_reload wait 2>&1); then
+                mv -f "$NGX/$APP_NAME.conf.removed" "$mine"
+                for p in "$NGX"/ports/*.removed; do [ ! -f "$p" ] || mv -f "$p" "${p%.removed}"; done
+                fail \(ScriptExit.proxyReloadFailed) "the front door did not take the change (nothing changed): $(short "$out")"
+              fi
+              rm -f "$NGX"/ports/*.removed
+              echo "front=removed"
+            fi
+            rm -f "$NGX/$APP_NAME.conf.removed"
+            drop_pairs ""
+            """
 
     /// `drop_pairs KEEP`: this app's certificate pairs but KEEP removed. Only this app's: another
     /// app's name may start with this one's and a '-', so the rest must be the 12-digit hash.
@@ -264,22 +293,47 @@ public struct FrontDoor: Sendable {
         }
         """)
 
-    /// `front_lock`: the host-wide lock (fd 8) while the front door's files change; `flock` where
-    /// the host has it (util-linux), else a directory taken with `mkdir`.
+    /// `front_reload [wait]`: a graceful reload that is checked. `nginx -s reload` returns once the
+    /// signal is sent; a master that cannot apply the new config (a port taken, a certificate it
+    /// cannot read) keeps the old one and only says so in its log. Done when a new worker runs;
+    /// failed on an `[emerg]` line logged after the signal, or after 10 s. With `wait`, also until
+    /// the old workers are gone (the drain time at most).
+    static let frontReload = ShellFunction(
+        "front_reload", requires: [TrafficSwitch.nginxWorkers, .alive],
+        """
+        front_reload() {
+          fr_old=$(nginx_workers); fr_size=$(wc -c < "$NGX/error.log" 2>/dev/null) || fr_size=0
+          "$NGINX" -s reload -e "$NGX/error.log" -p "$NGX/" -c "$NGX/nginx.conf" || return 1
+          i=0; fr_new=
+          while [ "$i" -lt 500 ]; do
+            for p in $(nginx_workers); do
+              seen=; for q in $fr_old; do [ "$p" != "$q" ] || seen=1; done
+              [ -n "$seen" ] || fr_new=1
+            done
+            [ -z "$fr_new" ] || break
+            if tail -c +"$((fr_size + 1))" "$NGX/error.log" 2>/dev/null | grep -m1 '\\[emerg\\]'; then return 1; fi
+            sleep 0.02; i=$((i + 1))
+          done
+          [ -n "$fr_new" ] || { echo "the proxy did not take its new config within 10 s"; return 1; }
+          [ "${1:-}" = wait ] || return 0
+          i=0; n=$((DRAIN_TENTHS > 50 ? DRAIN_TENTHS * 10 : 500))
+          while [ "$i" -lt "$n" ]; do
+            still=; for p in $fr_old; do alive "$p" && still=1; done
+            [ -z "$still" ] && return 0
+            sleep 0.01; i=$((i + 1))
+          done
+          return 0
+        }
+        """)
+
+    /// `front_lock`: the host-wide lock (fd 8, `flock` from util-linux) while the front door's
+    /// files change; released when the script ends, however it ends.
     static let frontLock = ShellFunction(
         "front_lock", requires: [.fail],
         """
         front_lock() {
-          if command -v flock >/dev/null 2>&1; then
-            exec 8>"$NGX/lock" && flock -w 60 8 || fail \(ScriptExit.locked) "another deploy has held this host's front door for 60 s ($NGX/lock)"
-          else
-            i=0
-            until mkdir "$NGX/lock.d" 2>/dev/null; do
-              i=$((i + 1)); [ "$i" -lt 600 ] || fail \(ScriptExit.locked) "another deploy has held this host's front door for 60 s ($NGX/lock.d)"
-              sleep 0.1
-            done
-            trap 'rmdir "$NGX/lock.d" 2>/dev/null' EXIT
-          fi
+          command -v flock >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "flock not found on this host (Debian: util-linux): the front door's lock needs it"
+          exec 8>"$NGX/lock" && flock -w 60 8 || fail \(ScriptExit.locked) "another deploy has held this host's front door for 60 s ($NGX/lock)"
         }
         """)
 
@@ -302,131 +356,175 @@ public struct FrontDoor: Sendable {
         }
         """)
 
-    static let body: ScriptText = """
-
-        [ -n "$HOME" ] && [ -d "$HOME" ] || fail \(ScriptExit.notWritable) "the deploy user has no home directory for the front door"
-        command -v "$NGINX" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
-        mkdir -p "$NGX/apps" "$NGX/ports" "$NGX/certs" "$NGX/tmp" "$NGX/acme" "$PROXY" "$SLOTS" && chmod 700 "$NGX/certs" ||
-          fail \(ScriptExit.notWritable) "cannot create $NGX"
-        [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
-        front_lock
-        mine="$NGX/apps/$APP_NAME.conf"
-        if [ -f "$mine" ]; then
-          read -r owner < "$mine"
-          [ "$owner" = "# shipit: $D" ] || fail \(ScriptExit.frontDoorConflict) "another app named $APP_NAME (${owner#\\# shipit: }) has a server in this host's front door: give this app another name"
-        fi
-        # An app whose deploy_to is gone cannot serve (its sockets were there), and its file would
-        # keep the proxy from starting: dropped.
-        for f in "$NGX"/apps/*.conf; do
-          [ -f "$f" ] && [ "$f" != "$mine" ] || continue
-          dir=$(sed -n '1s/^# shipit: //p' "$f")
-          [ -z "$dir" ] || [ -d "$dir" ] || { rm -f "$f"; echo "front.dropped=${f##*/}"; }
-        done
-        # A port other apps use for plain HTTP cannot be this app's HTTPS port, nor the reverse:
-        # nginx would turn it into the other kind for every app on it.
-        for l in $FRONT_LISTENS; do
-          kind=${l##*/}; addr=${l%/*}
-          f="$NGX/ports/$(printf '%s' "$addr" | tr -c 'A-Za-z0-9.\n' '_').conf"
-          [ -f "$f" ] || continue
-          if grep -q ' ssl ' "$f"; then has=https; else has=http; fi
-          [ "$has" = "$kind" ] || fail \(ScriptExit.frontDoorConflict) "$addr is a $has port of this host's front door (other apps use it so): it cannot be this app's $kind port"
-        done
-        # A name another app serves: nginx would only warn and send it to one of the two.
-        for f in "$NGX"/apps/*.conf; do
-          [ -f "$f" ] && [ "$f" != "$mine" ] || continue
-          theirs=$(sed -n '2s/^# names: //p' "$f")
-          for n in $theirs; do
-            for m in $FRONT_NAMES; do
-              [ "$n" != "$m" ] || fail \(ScriptExit.frontDoorConflict) "$m is served by another app in this host's front door (${f##*/})"
-            done
-          done
-        done
-        # The certificate pair (stdin: certificate, then key), under a name of its own.
-        if [ -n "$CERT_NAME" ]; then
-          c="$NGX/certs/$CERT_NAME"
-          if [ -f "$c.crt" ] && [ -f "$c.key" ]; then
-            cat >/dev/null
-          else
-            if ! (umask 077 && cat > "$c.part"); then rm -f "$c.part"; fail \(ScriptExit.fileNotPlaced) "cannot write $c (disk full?)"; fi
-            got=$(wc -c < "$c.part")
-            if [ "$got" -ne $((CERT_BYTES + KEY_BYTES)) ]; then
-              rm -f "$c.part"; fail \(ScriptExit.fileNotPlaced) "the certificate arrived incomplete ($got of $((CERT_BYTES + KEY_BYTES)) bytes)"
-            fi
-            (umask 077 && head -c "$CERT_BYTES" "$c.part" > "$c.crt.part" && tail -c "$KEY_BYTES" "$c.part" > "$c.key.part") &&
-              mv -f "$c.crt.part" "$c.crt" && mv -f "$c.key.part" "$c.key" || { rm -f "$c".*part; fail \(ScriptExit.fileNotPlaced) "cannot write $c.crt"; }
-            rm -f "$c.part"
-          fi
-        fi
-        # The candidate: every other app's file as it is, this app's new one, the main config.
-        rm -rf "$NGX/next" && mkdir -p "$NGX/next/apps" "$NGX/next/ports" || fail \(ScriptExit.notWritable) "cannot create $NGX/next"
-        for f in "$NGX"/apps/*.conf "$NGX"/ports/*.conf; do
-          [ -f "$f" ] && [ "$f" != "$mine" ] || continue
-          g=${f#"$NGX"/}; cp -p "$f" "$NGX/next/$g"
-        done
-        printf '%s\\n' "$FRONT_APP" > "$NGX/next/apps/$APP_NAME.conf"
-        front_files "$NGX/next"
-        printf '%s\\n' "$FRONT_MAIN" | sed -e 's#^\\( *include \\)apps/#\\1next/apps/#' -e 's#^\\( *include \\)ports/#\\1next/ports/#' > "$NGX/next.conf"
-        if ! out=$("$NGINX" -t -q -e "$NGX/error.log" -p "$NGX/" -c "$NGX/next.conf" 2>&1); then
-          fail \(ScriptExit.proxyConfigInvalid) "this app's server does not pass nginx -t with the others of this host's front door (nothing changed): $(short "$out")"
-        fi
-        changed=
-        [ "$(cat "$NGX/nginx.conf" 2>/dev/null)" = "$FRONT_MAIN" ] || { printf '%s\\n' "$FRONT_MAIN" > "$NGX/nginx.conf" && changed=1; }
-        front_files "$NGX"
-        for f in "$NGX"/next/ports/*.conf; do [ -f "$NGX/ports/${f##*/}" ] || { cp -p "$f" "$NGX/ports/" && changed=1; }; done
-        rm -f "$mine.prev"
-        if ! cmp -s "$NGX/next/apps/$APP_NAME.conf" "$mine"; then
-          [ ! -f "$mine" ] || cp -p "$mine" "$mine.prev"
-          mv -f "$NGX/next/apps/$APP_NAME.conf" "$mine.tmp" && mv -f "$mine.tmp" "$mine" || fail \(ScriptExit.notWritable) "cannot write $mine"
-          changed=1
-        fi
-        rm -rf "$NGX/next" "$NGX/next.conf"
-        # The switch below reads which slot serves: a run that died between the two left them apart.
-        getv active "$SLOTS/active"
-        if [ -n "$active" ] && [ ! -L "$PROXY/active.sock" ]; then point_to "$active" && echo "proxy.reconciled=$active"; fi
-        # The app's own proxy from before (on its own port) stops before the front door takes the
-        # app: its slot servers listen on the same socket paths, and nginx unlinks its sockets when
-        # it exits, so it must be gone before the front door binds them. QUIT lets it finish what
-        # it serves (10 s at most, then TERM, then KILL). Its port answers no one from then on.
-        getv opid "$PROXY/nginx.pid"; own=; same=
-        if alive "$opid"; then
-          own=$opid
-          for l in $FRONT_LISTENS; do a=${l%/*}; ! grep -q "^ *listen [^;]*:${a##*:};" "$PROXY/nginx.conf" 2>/dev/null || same=1; done
-          ! supervised || svctl disable -q "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
-          kill -QUIT "$own" 2>/dev/null
-          i=0; while alive "$own" && [ "$i" -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
-          if alive "$own"; then kill -TERM "$own" 2>/dev/null; i=0; while alive "$own" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done; fi
-          ! alive "$own" || kill -KILL "$own" 2>/dev/null
-          rm -f "$PROXY/nginx.pid" "$PROXY/nginx.conf" "$PROXY/nginx.conf.sum" "$PROXY"/slot-*.sock
-          echo "proxy.moved=front"
-        fi
-        # Under a supervisor: the front door's unit, enabled (a proxy started before the host had
-        # one serves on, and the next boot starts it supervised).
-        if supervised; then
-          front_unit
-          svctl -q is-enabled \(Self.unit) 2>/dev/null || svctl enable -q \(Self.unit) 2>/dev/null ||
-            echo "supervisor.warning=\(Self.unit) could not be enabled: it will not start at boot"
-        fi
-        getv npid "$NGX/nginx.pid"
-        if alive "$npid"; then
-          if [ -n "$changed" ] && ! out=$(proxy_reload 2>&1); then
-            # The running proxy keeps its config; the files go back to what it runs.
-            if [ -f "$mine.prev" ]; then mv -f "$mine.prev" "$mine"; else rm -f "$mine"; fi
-            fail \(ScriptExit.proxyReloadFailed) "front door reload failed (this app's servers taken back out): $(short "$out")"
-          fi
-          echo "front=running"
-        else
-          i=0
-          until out=$(proxy_start 2>&1); do
-            i=$((i + 1))
-            # Only a port the app's own proxy is giving up is worth waiting for (5 s).
-            [ -n "$same" ] && [ "$i" -lt 250 ] || fail \(ScriptExit.proxyStartFailed) "the front door did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on its ports?)"
-            sleep 0.02
-          done
-          echo "front=started"
-        fi
-        rm -f "$mine.prev"
-        [ -z "$changed" ] || echo "front.changed=1"
-        # Certificate pairs of this app no longer named by its file.
-        drop_pairs "$CERT_NAME"
+    static let body: ScriptText =
         """
+
+        # Whether systemd supervises here, as the app's pre-flight found (its strategy may not
+        # record it: the image strategy's containers are the engine's).
+        """ + Supervision.detect
+            + """
+
+            [ -n "$HOME" ] && [ -d "$HOME" ] || fail \(ScriptExit.notWritable) "the deploy user has no home directory for the front door"
+            command -v "$NGINX" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
+            mkdir -p "$NGX/apps" "$NGX/ports" "$NGX/certs" "$NGX/tmp" "$NGX/acme" "$PROXY" "$SLOTS" && chmod 700 "$NGX/certs" ||
+              fail \(ScriptExit.notWritable) "cannot create $NGX"
+            [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
+            front_lock
+            mine="$NGX/apps/$APP_NAME.conf"
+            if [ -f "$mine" ]; then
+              read -r owner < "$mine"
+              [ "$owner" = "# shipit: $D" ] || fail \(ScriptExit.frontDoorConflict) "another app named $APP_NAME (${owner#\\# shipit: }) has a server in this host's front door: give this app another name"
+            fi
+            # What a step killed mid-write left (a key among them).
+            rm -f "$NGX"/certs/*.part
+            # A port other apps use for plain HTTP cannot be this app's HTTPS port, nor the reverse:
+            # nginx would turn it into the other kind for every app on it.
+            for l in $FRONT_LISTENS; do
+              kind=${l##*/}; addr=${l%/*}
+              f="$NGX/ports/$(printf '%s' "$addr" | tr -c 'A-Za-z0-9.\n' '_').conf"
+              [ -f "$f" ] || continue
+              if grep -q ' ssl ' "$f"; then has=https; else has=http; fi
+              [ "$has" = "$kind" ] || fail \(ScriptExit.frontDoorConflict) "$addr is a $has port of this host's front door (other apps use it so): it cannot be this app's $kind port"
+            done
+            # A name another app serves: nginx would only warn and send it to one of the two.
+            for f in "$NGX"/apps/*.conf; do
+              [ -f "$f" ] && [ "$f" != "$mine" ] || continue
+              theirs=$(sed -n '2s/^# names: //p' "$f")
+              for n in $theirs; do
+                for m in $FRONT_NAMES; do
+                  [ "$n" != "$m" ] || fail \(ScriptExit.frontDoorConflict) "$m is served by another app in this host's front door (${f##*/})"
+                done
+              done
+            done
+            # The certificate pair (stdin: certificate, then key), under a name of its own.
+            if [ -n "$CERT_NAME" ]; then
+              c="$NGX/certs/$CERT_NAME"
+              if [ -f "$c.crt" ] && [ -f "$c.key" ]; then
+                cat >/dev/null
+              else
+                if ! (umask 077 && cat > "$c.part"); then rm -f "$c.part"; fail \(ScriptExit.fileNotPlaced) "cannot write $c (disk full?)"; fi
+                got=$(wc -c < "$c.part")
+                if [ "$got" -ne $((CERT_BYTES + KEY_BYTES)) ]; then
+                  rm -f "$c.part"; fail \(ScriptExit.fileNotPlaced) "the certificate arrived incomplete ($got of $((CERT_BYTES + KEY_BYTES)) bytes)"
+                fi
+                (umask 077 && head -c "$CERT_BYTES" "$c.part" > "$c.crt.part" && tail -c "$KEY_BYTES" "$c.part" > "$c.key.part") &&
+                  mv -f "$c.crt.part" "$c.crt" && mv -f "$c.key.part" "$c.key" || { rm -f "$c".*part; fail \(ScriptExit.fileNotPlaced) "cannot write $c.crt"; }
+                rm -f "$c.part"
+              fi
+            fi
+            # The candidate: every other app's file as it is, this app's new one, the main config.
+            rm -rf "$NGX/next" && mkdir -p "$NGX/next/apps" "$NGX/next/ports" || fail \(ScriptExit.notWritable) "cannot create $NGX/next"
+            for f in "$NGX"/apps/*.conf "$NGX"/ports/*.conf; do
+              [ -f "$f" ] && [ "$f" != "$mine" ] || continue
+              g=${f#"$NGX"/}; cp -p "$f" "$NGX/next/$g"
+            done
+            printf '%s\\n' "$FRONT_APP" > "$NGX/next/apps/$APP_NAME.conf"
+            front_files "$NGX/next"
+            printf '%s\\n' "$FRONT_MAIN" | sed -e 's#^\\( *include \\)apps/#\\1next/apps/#' -e 's#^\\( *include \\)ports/#\\1next/ports/#' > "$NGX/next.conf"
+            if ! out=$("$NGINX" -t -q -e "$NGX/error.log" -p "$NGX/" -c "$NGX/next.conf" 2>&1); then
+              fail \(ScriptExit.proxyConfigInvalid) "this app's server does not pass nginx -t with the others of this host's front door (nothing changed): $(short "$out")"
+            fi
+            changed=; newports=
+            if [ "$(cat "$NGX/nginx.conf" 2>/dev/null)" != "$FRONT_MAIN" ]; then
+              printf '%s\\n' "$FRONT_MAIN" > "$NGX/nginx.conf.tmp" && mv -f "$NGX/nginx.conf.tmp" "$NGX/nginx.conf" || fail \(ScriptExit.notWritable) "cannot write $NGX/nginx.conf"
+              changed=1
+            fi
+            for f in "$NGX"/next/ports/*.conf; do
+              n=${f##*/}; [ ! -f "$NGX/ports/$n" ] || continue
+              cp -p "$f" "$NGX/ports/.$n.tmp" && mv -f "$NGX/ports/.$n.tmp" "$NGX/ports/$n" || fail \(ScriptExit.notWritable) "cannot write $NGX/ports/$n"
+              newports="$newports $n"; changed=1
+            done
+            rm -f "$mine.prev"
+            if ! cmp -s "$NGX/next/apps/$APP_NAME.conf" "$mine"; then
+              [ ! -f "$mine" ] || cp -p "$mine" "$mine.prev"
+              mv -f "$NGX/next/apps/$APP_NAME.conf" "$mine.tmp" && mv -f "$mine.tmp" "$mine" || fail \(ScriptExit.notWritable) "cannot write $mine"
+              changed=1
+            fi
+            rm -rf "$NGX/next" "$NGX/next.conf"
+            # An app whose deploy_to is gone cannot serve (its sockets were there), and its file would
+            # keep the proxy from starting: dropped, with its certificate pairs.
+            others=
+            for f in "$NGX"/apps/*.conf; do
+              [ -f "$f" ] && [ "$f" != "$mine" ] || continue
+              dir=$(sed -n '1s/^# shipit: //p' "$f")
+              if [ -n "$dir" ] && [ ! -d "$dir" ]; then
+                n=${f##*/}; rm -f "$f"; (APP_NAME=${n%.conf}; drop_pairs ""); changed=1; echo "front.dropped=$n"
+              else
+                others=1
+              fi
+            done
+            # This app's files as they were, when the proxy does not take the new ones.
+            undo_files() {
+              if [ -f "$mine.prev" ]; then mv -f "$mine.prev" "$mine"; else rm -f "$mine"; fi
+              for n in $newports; do rm -f "$NGX/ports/$n"; done
+            }
+            # The switch below reads which slot serves: a run that died between the two left them apart.
+            getv active "$SLOTS/active"
+            if [ -n "$active" ] && [ ! -L "$PROXY/active.sock" ]; then point_to "$active" && echo "proxy.reconciled=$active"; fi
+            # The app's own proxy from before (on its own port) stops before the front door takes the
+            # app: its slot servers listen on the same socket paths, and nginx unlinks its sockets when
+            # it exits, so it must be gone before the front door binds them. QUIT lets it finish what
+            # it serves (10 s at most, then TERM, then KILL). Its port answers no one from then on. Its
+            # config is kept aside until the front door serves, to bring it back if it does not.
+            getv opid "$PROXY/nginx.pid"; own=; same=
+            if alive "$opid"; then
+              own=$opid
+              for l in $FRONT_LISTENS; do a=${l%/*}; ! grep -q "^ *listen [^;]*:${a##*:};" "$PROXY/nginx.conf" 2>/dev/null || same=1; done
+              ! supervised || svctl disable -q "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
+              kill -QUIT "$own" 2>/dev/null
+              i=0; while alive "$own" && [ "$i" -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+              if alive "$own"; then kill -TERM "$own" 2>/dev/null; i=0; while alive "$own" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done; fi
+              ! alive "$own" || kill -KILL "$own" 2>/dev/null
+              mv -f "$PROXY/nginx.conf" "$PROXY/nginx.conf.moved" 2>/dev/null
+              rm -f "$PROXY/nginx.pid" "$PROXY/nginx.conf.sum" "$PROXY"/slot-*.sock
+              echo "proxy.moved=front"
+            fi
+            own_back() {
+              [ -n "$own" ] && [ -f "$PROXY/nginx.conf.moved" ] || return 0
+              mv -f "$PROXY/nginx.conf.moved" "$PROXY/nginx.conf"; rm -f "$PROXY"/slot-*.sock
+              if "$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 8>&-; then
+                ! supervised || svctl enable -q "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
+                echo "proxy.moved=back"
+              fi
+            }
+            # Under a supervisor: the front door's unit, enabled (a proxy started before the host had
+            # one serves on, and the next boot starts it supervised).
+            if supervised; then
+              front_unit
+              svctl -q is-enabled \(Self.unit) 2>/dev/null || svctl enable -q \(Self.unit) 2>/dev/null ||
+                echo "supervisor.warning=\(Self.unit) could not be enabled: it will not start at boot"
+            fi
+            getv npid "$NGX/nginx.pid"
+            if alive "$npid"; then
+              if [ -n "$changed" ] && ! out=$(front_reload 2>&1); then
+                # The running proxy keeps the config it had; the files go back to it.
+                undo_files; own_back
+                fail \(ScriptExit.proxyReloadFailed) "the front door did not take this app's servers (taken back out): $(short "$out")"
+              fi
+              echo "front=running"
+            elif [ -z "$others" ] && [ -z "$own" ] && [ -z "$active" ] && [ -L "$CURRENT" ]; then
+              # The app runs in place, maybe on the front door's port: the front door starts in the
+              # switch, once the release is warm on its slot and that app is stopped (adopt_port).
+              echo "front=deferred"
+            else
+              i=0
+              until out=$(proxy_start 2>&1); do
+                i=$((i + 1))
+                # Only a port the app's own proxy is giving up is worth waiting for (5 s).
+                if [ -z "$same" ] || [ "$i" -ge 250 ]; then
+                  # Without this app's new files, the front door serves the other apps again.
+                  undo_files
+                  [ -z "$others" ] || proxy_start >/dev/null 2>&1
+                  own_back
+                  fail \(ScriptExit.proxyStartFailed) "the front door did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on its ports?)"
+                fi
+                sleep 0.02
+              done
+              echo "front=started"
+            fi
+            rm -f "$mine.prev" "$PROXY/nginx.conf.moved"
+            [ -z "$changed" ] || echo "front.changed=1"
+            # Certificate pairs of this app no longer named by its file.
+            drop_pairs "$CERT_NAME"
+            """
 }

@@ -35,7 +35,10 @@ public struct ImageStrategy: ReleaseStrategy {
         envIdentity = config.envIdentity
         supervision = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
         if let t = config.traffic, let h = config.health {
-            traffic = TrafficSwitch(settings: t, layout: config.layout, health: h)
+            var sw = TrafficSwitch(settings: t, layout: config.layout, health: h)
+            // The front door's file of this app is named by it.
+            sw.app = config.app
+            traffic = sw
         } else {
             traffic = nil
         }

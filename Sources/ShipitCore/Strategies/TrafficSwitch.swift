@@ -82,7 +82,7 @@ public struct TrafficSwitch: Sendable {
     static let functions: [ShellFunction] =
         [
             .fail, .short, .appendHistory, .getValue, .alive, proxyTest, proxyReload, pointTo, pointNone, adoptPort,
-            stopSlot, undoSwitch, proxyStart,
+            stopSlot, undoSwitch, proxyStart, FrontDoor.frontLock,
         ] + Supervision.functions
 
     /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
@@ -119,6 +119,12 @@ public struct TrafficSwitch: Sendable {
                   point_to "$active" || fail \(ScriptExit.switchFailed) "cannot point the proxy at slot $active"
                   [ "$PROXY_MODE" = managed ] || reconcile=1
                   echo "proxy.reconciled=$active"
+                fi
+                # An app in the host's front door (traffic.hosts, then removed from the config): its
+                # own proxy would take the front door's sockets of this app and fight it for the port.
+                fd="$HOME/\(FrontDoor.homeDir)/apps/$APP_NAME.conf"
+                if [ "$PROXY_MODE" = managed ] && [ -f "$fd" ] && [ "$(head -n 1 "$fd")" = "# shipit: $D" ]; then
+                  fail \(ScriptExit.frontDoorConflict) "this app is in the host's front door ($fd): take it out first with 'shipit proxy remove' and the config that has traffic.hosts"
                 fi
                 if [ "$PROXY_MODE" = managed ]; then
                   command -v "$NGINX" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
@@ -304,6 +310,8 @@ public struct TrafficSwitch: Sendable {
                 + """
 
                 [ "$PROXY_MODE" = managed ] || fail \(ScriptExit.maintenanceUnavailable) "maintenance mode needs the managed proxy (mode: managed)"
+                # The front door is the host's: its config changes one app at a time.
+                [ -z "$FRONT_DOOR" ] || front_lock
                 [ -f "$NGX/nginx.conf" ] || fail \(ScriptExit.maintenanceUnavailable) "the proxy is not set up on this host yet: deploy once first"
                 cp -p "$PROXY/maintenance.conf" "$PROXY/maintenance.conf.prev" 2>/dev/null || : > "$PROXY/maintenance.conf.prev"
                 printf '%s' "$MAINTENANCE_CONF" > "$PROXY/maintenance.conf"

@@ -67,16 +67,42 @@ struct PreflightPhase: PhaseRunner {
     /// or reloaded. Before the warm-up, which the switch follows.
     func openFrontDoor(_ p: inout PhaseRun) async -> Bool {
         guard let door = p.strategy.slots?.traffic.frontDoor else { return true }
+        guard await frontDoorStep(&p, door, step: "front door") else { return false }
+        // tls: acme: a certificate ordered now when there is none yet, or it is due; the CA's
+        // challenge is answered by every host's front door, which now has the app's names.
+        guard let acme = door.settings.acme else { return true }
+        let order = ACMEOrder(
+            acme: acme, names: door.settings.names,
+            hook: ACMEOrder.hook(configFile: p.config.file, stage: p.config.stage))
+        guard let why = order.due() else { return true }
+        p.notify(
+            DeployNotice(
+                host: nil, step: "certificate", status: .info,
+                message:
+                    "ordering a certificate for \(door.settings.names.joined(separator: ", ")) from \(acme.directory): \(why)"
+            ))
+        do throws(ShipitError) {
+            try await order.order(force: FileManager.default.fileExists(atPath: acme.chainFile))
+        } catch {
+            p.apply(.allFailed(step: "certificate", error: error.message))
+            return false
+        }
+        return await frontDoorStep(&p, door, step: "certificate")
+    }
+
+    /// The front door step on every host that runs the app, with the certificate pair the
+    /// deployer has now (none yet with `tls: acme`: the names answer the CA's challenge only).
+    func frontDoorStep(_ p: inout PhaseRun, _ door: FrontDoor, step: String) async -> Bool {
         let cert: FrontDoor.CertificatePair?
         do throws(ShipitError) { cert = try door.certificatePair(app: p.config.app) } catch {
-            p.apply(.allFailed(step: "front door", error: error.message))
+            p.apply(.allFailed(step: step, error: error.message))
             return false
         }
         let now = p
         let roles = p.strategy.roles
         let app = p.config.app
         let supervision = Supervision(settings: p.config.supervisor, app: app, layout: p.config.layout)
-        let results = await p.step("front door", on: p.config.hosts.filter { roles.runsApp($0) }) { host in
+        let results = await p.step(step, on: p.config.hosts.filter { roles.runsApp($0) }) { host in
             let script = door.script(host: host, app: app, cert: cert, supervision: supervision)
             var r = await now.remote(host, script.command, stdin: cert?.stdin ?? Data())
             if r.ok {
@@ -85,10 +111,11 @@ struct PreflightPhase: PhaseRunner {
                     "front door \(out.first(.front) ?? "?")"
                     + (out.first(.frontChanged) != nil ? ", this app's servers written" : "")
                     + (out.first(.proxyMoved) != nil ? ", the app's own proxy retired" : "")
+                    + (cert == nil && door.settings.tls != nil ? ", waiting for its certificate" : "")
             }
             return r
         }
-        return p.record(results, step: "front door").isEmpty
+        return p.record(results, step: step).isEmpty
     }
 
     /// The release's environment file on every host, before its migrations, warm-up or start.

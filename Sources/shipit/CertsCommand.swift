@@ -1,0 +1,116 @@
+import ArgumentParser
+import FoundationEssentials
+import ShipitCore
+
+struct CertsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "certs",
+        abstract: "The front door's certificate of this app: what each host serves, renewal, ACME challenges.",
+        subcommands: [CertsShowCommand.self, CertsRenewCommand.self, CertsChallengeCommand.self],
+        defaultSubcommand: CertsShowCommand.self
+    )
+}
+
+struct CertsShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract:
+            "The certificate each host serves for the app: when it expires, and whether every host serves the same one (exit 1 when not, or when one is due)."
+    )
+
+    @OptionGroup var common: ConfigOptions
+
+    func run() async throws {
+        let config = try common.load()
+        let served = try await withFleet(config) { try await FrontDoorCerts(config: config, transport: $0).served() }
+        let renewDays = config.traffic?.frontDoor?.acme?.renewDays ?? 30
+        let fingerprints = Set(served.values.compactMap { try? $0.get()?.fingerprint })
+        var bad = 0
+        for h in config.hosts {
+            switch served[h] {
+            case nil: Console.shared.out("\(h): runs no app: no front door")
+            case .failure(let e)?:
+                bad += 1
+                Console.shared.out("\(h): FAILED: \(e.message)")
+            case .success(nil)?:
+                bad += 1
+                Console.shared.out("\(h): no certificate in the front door (deploy first)")
+            case .success(let s?)?:
+                let days = Int(s.notAfter.timeIntervalSinceNow / 86400)
+                var notes: [String] = []
+                if fingerprints.count > 1 { notes.append("differs from another host's") }
+                if days < renewDays { notes.append("due for renewal") }
+                if !notes.isEmpty { bad += 1 }
+                Console.shared.out(
+                    "\(h): \(s.names.joined(separator: ", ")) until \(UTCTime.iso(s.notAfter)) (\(days) days), sha256 \(s.fingerprint.prefix(16))"
+                        + (notes.isEmpty ? "" : ": " + notes.joined(separator: ", ")))
+            }
+        }
+        if bad > 0 { throw ExitCode(ShipitExit.failure.rawValue) }
+    }
+}
+
+struct CertsRenewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "renew",
+        abstract:
+            "Order the app's certificate again now (tls: acme) and install it in every host's front door, with no request lost; with certificate files, install them."
+    )
+
+    @OptionGroup var common: ConfigOptions
+
+    func run() async throws {
+        let config = try common.load()
+        if let acme = config.traffic?.frontDoor?.acme, let door = config.traffic?.frontDoor {
+            let order = ACMEOrder(
+                acme: acme, names: door.names, hook: ACMEOrder.hook(configFile: config.file, stage: config.stage))
+            Console.shared.out(
+                "ordering a certificate for \(door.names.joined(separator: ", ")) from \(acme.directory)")
+            do { try await order.order(force: true) } catch { throw error }
+        }
+        let results = try await withFleet(config) { try await FrontDoorCerts(config: config, transport: $0).install() }
+        var failed = 0
+        for h in config.hosts {
+            guard let r = results[h] else { continue }
+            if let why = r {
+                failed += 1
+                Console.shared.out("\(h): FAILED: \(why)")
+            } else {
+                Console.shared.out("\(h): certificate installed")
+            }
+        }
+        if failed > 0 { throw ExitCode(ShipitExit.failure.rawValue) }
+    }
+}
+
+/// certbot's hooks: `CERTBOT_TOKEN` and `CERTBOT_VALIDATION` from its environment, placed in (or,
+/// with `--cleanup`, removed from) every host's front door.
+struct CertsChallengeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "challenge",
+        abstract: "certbot's HTTP-01 hook: place CERTBOT_TOKEN's answer in every host's front door.",
+        shouldDisplay: false
+    )
+
+    @OptionGroup var common: ConfigOptions
+
+    @Flag(name: .long, help: "Remove the token's answer instead.")
+    var cleanup = false
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let token = env["CERTBOT_TOKEN"], let answer = env["CERTBOT_VALIDATION"] else {
+            throw ShipitError.input("certs challenge: run by certbot, with CERTBOT_TOKEN and CERTBOT_VALIDATION set")
+        }
+        let config = try common.load()
+        let results = try await withFleet(config) {
+            try await FrontDoorCerts(config: config, transport: $0).challenge(
+                token: token, answer: cleanup ? nil : answer)
+        }
+        let failed = results.compactMap { h, r in r.map { "\(h): \($0)" } }
+        guard failed.isEmpty || cleanup else {
+            Console.shared.err("shipit certs challenge: " + failed.sorted().joined(separator: "; "))
+            throw ExitCode(ShipitExit.failure.rawValue)
+        }
+    }
+}
