@@ -3,7 +3,7 @@
 # skips `apt-get update`) when everything is already there.
 set -euo pipefail
 PKGS=(libssh2-1-dev zlib1g-dev libsqlite3-dev libyaml-dev pkg-config openssh-server openssh-client python3 perl git util-linux
-      curl file time podman runc uidmap slirp4netns busybox-static docker-registry postgresql nginx iproute2 binutils prometheus libpq5 strace shellcheck mmdebstrap pass age gnupg chromium)
+      curl file time podman runc uidmap slirp4netns busybox-static docker-registry postgresql nginx iproute2 binutils prometheus libpq5 strace shellcheck mmdebstrap pass age gnupg chromium pebble certbot)
 [ "${1:-}" = "--bench" ] && PKGS+=(hyperfine sqlite3 capistrano)
 missing=()
 for p in "${PKGS[@]}"; do

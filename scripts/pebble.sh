@@ -29,6 +29,7 @@ case "$cmd" in
     command -v pebble >/dev/null || die "pebble is not installed (scripts/install-deps.sh installs it)"
     mkdir -p "$dir"
     "$0" down "$dir" >/dev/null 2>&1 || true
+    ! (exec 3<>/dev/tcp/127.0.0.1/14000) 2>/dev/null || die "port 14000 is taken (a pebble of another state dir? scripts/pebble.sh down DIR)"
     # pebble's own HTTPS: a throwaway CA and a certificate for 127.0.0.1 and localhost.
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/tls-ca.key" -out "$dir/tls-ca.pem" -days 2 \
       -subj "/CN=pebble test TLS CA" 2>/dev/null
@@ -48,7 +49,7 @@ JSON
       >"$dir/pebble.log" 2>&1 </dev/null &
     echo $! > "$dir/pebble.pid"
     wait_port 127.0.0.1 8055 || die "pebble-challtestsrv did not start (see $dir/challtestsrv.log)"
-    wait_port 127.0.0.1 14000 || die "pebble did not start (see $dir/pebble.log)"
+    wait_port 127.0.0.1 14000 && wait_port 127.0.0.1 15000 || die "pebble did not start (see $dir/pebble.log)"
     echo "pebble: up, directory https://127.0.0.1:14000/dir (TLS CA $dir/tls-ca.pem), HTTP-01 on port $port"
     ;;
   point)

@@ -238,6 +238,75 @@ extension SystemdSuites {
             }
         }
 
+        /// `tls: acme` against Let's Encrypt's test CA (pebble, offline): the first deploy orders
+        /// the certificate from the deployer, each name validated at another host (the CA's DNS
+        /// says so), the same certificate installed everywhere; `certs renew` under load.
+        @Test func anACMECertificateIsOrderedForTheFleetAndRenewedWithNoRequestLost() async throws {
+            let tag = String(UUID().uuidString.prefix(6)).lowercased()
+            let http = DeployFixture.peekPort()
+            let https = http + 1
+            let pebble = Local.tempDir("shipit-pebble")
+            let script = sd.repoRoot + "/scripts/pebble.sh"
+            _ = try await Local.run([script, "up", pebble, String(http)])
+            _ = try await Local.run([script, "roots", pebble])
+            let name = "acme-\(tag).test"
+            // Each name at another host: the token must be on every one of them.
+            _ = try await Local.run([script, "point", name, sd.hosts[2]])
+            _ = try await Local.run([script, "point", "www." + name, sd.hosts[1]])
+            let slots = DeployFixture.peekPort()
+            let a = try DeployFixture(
+                hosts: sd.harness, targets: sd.hosts, healthDeadline: 5, port: http,
+                extraYAML: """
+                    traffic:
+                      proxy: nginx
+                      drain: 1
+                      slots: [\(slots + 1), \(slots + 2)]
+                      hosts: [\(name), www.\(name)]
+                      https_port: \(https)
+                      tls: acme
+                      acme:
+                        email: ops@example.com
+                        directory: https://127.0.0.1:14000/dir
+                        directory_ca: \(pebble)/tls-ca.pem
+                        roots: \(pebble)/roots.pem
+                        dir: \(pebble)/acme
+                    """, deployRoot: "/home/\(sd.user)", name: "fdacme-\(tag)")
+            try await withCleanup({
+                await cleanUp([a])
+                _ = try? await Local.run([script, "down", pebble])
+            }) {
+                let d1 = try await a.shipit(["deploy", "--from", a.release("v1")])
+                #expect(d1.status == 0, "\(d1.stdout)\(d1.stderr)")
+                #expect(d1.stdout.contains("ordering a certificate for \(name), www.\(name)"), "\(d1.stdout)")
+                #expect(d1.stdout.contains("waiting for its certificate"), "\(d1.stdout)")
+                let roots = try TestCA(existing: pebble, caFile: pebble + "/roots.pem")
+                var first: Set<String> = []
+                for h in sd.hosts {
+                    #expect(await get(h, https, name: name, ca: roots) == "hello from releases-example v1 200")
+                    #expect(await get(h, https, name: "www." + name, ca: roots) == "hello from releases-example v1 200")
+                    first.insert(try roots.servedSerial(h, https, name: name))
+                }
+                #expect(first.count == 1, "\(first)")
+                let shown = try await a.shipit(["certs"])
+                #expect(shown.status == 0, "\(shown.stdout)\(shown.stderr)")
+                #expect(shown.stdout.contains("\(sd.hosts[0]): \(name), www.\(name) until"), "\(shown.stdout)")
+                // The next deploy has one that is not due: no order.
+                let d2 = try await a.shipit(["deploy", "--from", a.release("v2")])
+                #expect(d2.status == 0 && !d2.stdout.contains("ordering a certificate"), "\(d2.stdout)")
+
+                let load = try LoadGenerator(
+                    targets: sd.hosts, port: https, threads: 2, name: name, tlsCA: roots.caFile, hosts: sd.harness)
+                let renew = try await a.shipit(["certs", "renew"])
+                let r = try await load.finish()
+                #expect(renew.status == 0, "\(renew.stdout)\(renew.stderr)")
+                #expect(r.failed == 0, "\(r.errors)")
+                #expect(r.requests > 100)
+                var second: Set<String> = []
+                for h in sd.hosts { second.insert(try roots.servedSerial(h, https, name: name)) }
+                #expect(second.count == 1 && second != first, "before \(first), after \(second)")
+            }
+        }
+
         @Test func anAppTheFrontDoorCannotTakeIsRefusedAtItsPreflightAndTheOthersServeOn() async throws {
             let ca = try TestCA()
             let p = try pair(ca)

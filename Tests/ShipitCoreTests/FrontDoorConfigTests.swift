@@ -52,11 +52,49 @@ struct FrontDoorConfigTests {
         ("{hosts: [a.test], tls: {cert: c.pem}}", "expected 'cert' and 'key'"),
         ("{hosts: [a.test], tls: {cert: missing.pem, key: missing.key}}", "cannot read"),
         ("{hosts: [a.test], hsts: yes-please}", "expected true, false or a max-age"),
+        ("{hosts: [a.test], tls: acme}", "tls: acme needs 'acme'"),
+        ("{hosts: [a.test], tls: letsencrypt}", "expected 'acme' or a mapping"),
+        ("{hosts: ['*.a.test'], tls: acme, acme: {email: o@a.test}}", "a wildcard needs a DNS-01 challenge"),
+        ("{hosts: [a.test], tls: acme, acme: {directory: 'https://ca.test/dir'}}", "missing required key 'email'"),
+        ("{hosts: [a.test], tls: acme, acme: {email: nobody}}", "expected an email address"),
+        ("{hosts: [a.test], tls: acme, acme: {email: o@a.test, directory: 'http://ca.test/dir'}}", "an https:// URL"),
+        ("{hosts: [a.test], acme: {email: o@a.test}}", "is for tls: acme"),
     ])
     func badFrontDoorSettingsAreRefusedNamingTheField(traffic: String, says: String) {
         let e = error(traffic)
         #expect(e.contains(says), "\(e)")
         #expect(e.contains("traffic"), "\(e)")
+    }
+
+    @Test func anACMECertificateIsKeptOnTheDeployerAndOrderedWhenDue() throws {
+        let dir = Local.tempDir("fdcfg")
+        let c = try load(
+            "{hosts: [a.test, www.a.test], tls: acme, acme: {email: ops@a.test, dir: acme, renew_days: 20}}", dir: dir)
+        let door = try #require(c.traffic?.frontDoor)
+        let acme = try #require(door.acme)
+        #expect(acme.directory == "https://acme-v02.api.letsencrypt.org/directory")
+        #expect(acme.stateDir == dir + "/acme" && acme.certName == "demo")
+        #expect(door.tls?.cert == dir + "/acme/config/live/demo/fullchain.pem")
+        let order = ACMEOrder(acme: acme, names: door.names, hook: ["/usr/bin/shipit", "certs", "challenge"])
+        #expect(order.due() == "no certificate yet")
+        let args = order.arguments(force: false)
+        #expect(args.starts(with: ["certbot", "certonly", "--non-interactive"]))
+        #expect(args.contains("--manual-auth-hook") && args.contains("/usr/bin/shipit certs challenge --cleanup"))
+        #expect(Array(args.suffix(4)) == ["-d", "a.test", "-d", "www.a.test"])
+        #expect(order.arguments(force: true).last == "--force-renewal")
+        // A certificate in place: due when it does not cover a name, or expires within renew_days.
+        let ca = try TestCA()
+        let pair = try ca.issue(["a.test", "www.a.test"], file: "p")
+        try FileManager.default.createDirectory(
+            atPath: dir + "/acme/config/live/demo", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: pair.cert, toPath: acme.chainFile)
+        #expect(order.due() == nil)
+        #expect(order.due(now: Date().addingTimeInterval(15 * 86400)) == "it expires in 14 day(s)")
+        let more = ACMEOrder(acme: acme, names: door.names + ["b.test"], hook: [])
+        #expect(more.due() == "the certificate does not cover b.test")
+        // ACME tokens are what reaches a file name on the hosts.
+        #expect(FrontDoor.isToken("e6ac_Gf-3YRL8M8WEqLWgTR333VIug6PqZWjeVMGX2E"))
+        #expect(!FrontDoor.isToken("../x") && !FrontDoor.isToken("a b") && !FrontDoor.isToken(""))
     }
 
     @Test func aCertificateMustCoverEveryNameBeValidAndMatchItsKey() throws {

@@ -74,6 +74,9 @@ struct ShellcheckTests {
                     door.script(host: host, app: config.app, cert: pair, supervision: sv).command,
                     door.script(host: host, app: config.app, cert: nil, supervision: sv).command,
                     door.removeScript(host: host, supervision: sv).command,
+                    door.challengeScript(host: host, token: "tok_en-1", answer: "tok_en-1.key").command,
+                    door.challengeScript(host: host, token: "tok_en-1", answer: nil).command,
+                    door.servedCertificateScript(host: host).command,
                 ]
             }
         }

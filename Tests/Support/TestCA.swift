@@ -4,10 +4,19 @@ import Foundation
 /// ACME: a CA the test's clients trust, and certificates with a subjectAltName per name.
 public struct TestCA: Sendable {
     public let dir: String
-    public var caFile: String { dir + "/ca.crt" }
+    public var caFile: String { caFileOverride ?? dir + "/ca.crt" }
+
+    /// A CA made elsewhere (pebble's roots): its file only, nothing issued here.
+    public init(existing dir: String, caFile: String) throws {
+        self.dir = dir
+        self.caFileOverride = caFile
+    }
+
+    let caFileOverride: String?
 
     public init() throws {
         dir = Local.tempDir("shipit-ca")
+        caFileOverride = nil
         _ = try Local.run([
             "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/ca.key", "-out", caFile,
             "-days", "30", "-subj", "/CN=shipit test CA",
