@@ -24,26 +24,22 @@ struct CertsShowCommand: AsyncParsableCommand {
         let config = try common.load()
         let served = try await withFleet(config) { try await FrontDoorCerts(config: config, transport: $0).served() }
         let renewDays = config.traffic?.frontDoor?.acme?.renewDays ?? 30
-        let fingerprints = Set(served.values.compactMap { try? $0.get()?.fingerprint })
+        let findings = CertificateFindings.judge(served, renewDays: renewDays)
         var bad = 0
         for h in config.hosts {
-            switch served[h] {
-            case nil: Console.shared.out("\(h): runs no app: no front door")
-            case .failure(let e)?:
-                bad += 1
-                Console.shared.out("\(h): FAILED: \(e.message)")
-            case .success(nil)?:
-                bad += 1
-                Console.shared.out("\(h): no certificate in the front door (deploy first)")
-            case .success(let s?)?:
+            guard let result = served[h] else {
+                Console.shared.out("\(h): runs no app: no front door")
+                continue
+            }
+            let notes = (findings[h] ?? []).map(\.detail)
+            if !notes.isEmpty { bad += 1 }
+            if case .success(let s?) = result {
                 let days = Int(s.notAfter.timeIntervalSinceNow / 86400)
-                var notes: [String] = []
-                if fingerprints.count > 1 { notes.append("differs from another host's") }
-                if days < renewDays { notes.append("due for renewal") }
-                if !notes.isEmpty { bad += 1 }
                 Console.shared.out(
                     "\(h): \(s.names.joined(separator: ", ")) until \(UTCTime.iso(s.notAfter)) (\(days) days), sha256 \(s.fingerprint.prefix(16))"
-                        + (notes.isEmpty ? "" : ": " + notes.joined(separator: ", ")))
+                        + (notes.isEmpty ? "" : ": " + notes.joined(separator: "; ")))
+            } else {
+                Console.shared.out("\(h): " + notes.joined(separator: "; "))
             }
         }
         if bad > 0 { throw ExitCode(ShipitExit.failure.rawValue) }

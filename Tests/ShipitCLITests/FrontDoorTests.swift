@@ -149,6 +149,16 @@ extension SystemdSuites {
                 try ca.issue([p.nameA, "www." + p.nameA], file: "a-\(p.tag)")
                 let new = try ca.serial(of: p.certA)
                 #expect(new != old)
+                // Installed on one host only: certs, check and triage say the hosts differ.
+                let one = try await p.a.shipit(["certs", "renew", "--hosts", sd.hosts[0]])
+                #expect(one.status == 0, "\(one.stdout)\(one.stderr)")
+                let shown = try await p.a.shipit(["certs"])
+                #expect(shown.status == ShipitExit.failure.rawValue, "\(shown.stdout)")
+                #expect(shown.stdout.contains("serves another certificate than 2 other host(s)"), "\(shown.stdout)")
+                let check = try await p.a.shipit(["check"])
+                #expect(check.stdout.contains("serves another certificate"), "\(check.stdout)")
+                let triage = try await p.a.shipit(["triage", "--json"])
+                #expect(triage.stdout.contains("\"check\" : \"certificate\""), "\(triage.stdout)")
                 let again = try await p.a.shipit(["deploy", "--from", p.a.release("v1")])
                 let r = try await load.finish()
                 #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
@@ -159,6 +169,8 @@ extension SystemdSuites {
                     #expect(try ca.servedSerial(h, p.httpsPort, name: p.nameA) == new, "\(h)")
                     #expect(await get(h, p.httpsPort, name: p.nameB, ca: ca) == "hello from releases-example v4 200")
                 }
+                let settled = try await p.a.shipit(["certs"])
+                #expect(settled.status == 0, "\(settled.stdout)")
                 // Only the pair in use stays on the host.
                 let certs = try await p.a.sh(sd.hosts[0], "ls ~/.shipit/front/certs/ | grep '^\(p.a.app)-' | wc -l")
                 #expect(certs.trimmingCharacters(in: .whitespacesAndNewlines) == "2")

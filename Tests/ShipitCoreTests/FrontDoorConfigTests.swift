@@ -89,12 +89,36 @@ struct FrontDoorConfigTests {
             atPath: dir + "/acme/config/live/demo", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: pair.cert, toPath: acme.chainFile)
         #expect(order.due() == nil)
-        #expect(order.due(now: Date().addingTimeInterval(15 * 86400)) == "it expires in 14 day(s)")
+        #expect(order.due(now: Date().addingTimeInterval(75 * 86400)) == "it expires in 14 day(s)")
         let more = ACMEOrder(acme: acme, names: door.names + ["b.test"], hook: [])
         #expect(more.due() == "the certificate does not cover b.test")
         // ACME tokens are what reaches a file name on the hosts.
         #expect(FrontDoor.isToken("e6ac_Gf-3YRL8M8WEqLWgTR333VIug6PqZWjeVMGX2E"))
         #expect(!FrontDoor.isToken("../x") && !FrontDoor.isToken("a b") && !FrontDoor.isToken(""))
+    }
+
+    @Test func certificateFindingsNameTheHostThatDiffersAndWhatIsDue() {
+        let now = Date()
+        func cert(_ fp: String, days: Double) -> Result<FrontDoorCerts.Served?, ShipitError> {
+            .success(
+                .init(
+                    file: "x", notAfter: now.addingTimeInterval(days * 86400 + 60), fingerprint: fp, names: ["a.test"]))
+        }
+        let f = CertificateFindings.judge(
+            [
+                "h1": cert("aaaa", days: 60), "h2": cert("aaaa", days: 60), "h3": cert("bbbb", days: 90),
+                "h4": .success(nil), "h5": .failure(ShipitError("timed out")),
+            ], renewDays: 30, now: now)
+        #expect(f["h1"] == nil && f["h2"] == nil)
+        #expect(f["h3"]?.map(\.detail) == ["serves another certificate than 2 other host(s) (sha256 bbbb, not aaaa)"])
+        #expect(f["h4"]?.first?.detail == "no certificate in the front door")
+        #expect(f["h5"]?.first?.detail == "cannot read its certificate: timed out")
+        let due = CertificateFindings.judge(
+            ["h1": cert("aaaa", days: 10), "h2": cert("aaaa", days: -2)], renewDays: 30, now: now)
+        #expect(due["h1"]?.first?.severity == .due)
+        #expect(due["h1"]?.first?.detail.hasPrefix("its certificate expires in 10 day(s)") == true)
+        #expect(due["h2"]?.first?.severity == .broken)
+        #expect(due["h2"]?.first?.detail.hasPrefix("its certificate expired at") == true)
     }
 
     @Test func aCertificateMustCoverEveryNameBeValidAndMatchItsKey() throws {
@@ -119,8 +143,8 @@ struct FrontDoorConfigTests {
         // Another key, of the same name.
         #expect(check((ok.cert, other.key), ["a.test"]).contains("traffic.tls.key: the key does not belong"))
         #expect(check((rsa.cert, ok.key), ["a.test"]).contains("traffic.tls.key: the key does not belong"))
-        // 40 days from now, the 30-day certificate has expired.
-        #expect(check(ok, ["a.test"], now: Date().addingTimeInterval(40 * 86400)).contains("expired at"))
+        // 100 days from now, the 90-day certificate has expired.
+        #expect(check(ok, ["a.test"], now: Date().addingTimeInterval(100 * 86400)).contains("expired at"))
         // Not PEM at all, either side.
         #expect(check((ok.key, ok.key), ["a.test"]).contains("traffic.tls.cert"))
         #expect(check((ok.cert, ok.cert), ["a.test"]).contains("traffic.tls.key: not a PEM private key"))

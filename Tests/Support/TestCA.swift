@@ -26,7 +26,7 @@ public struct TestCA: Sendable {
     /// A certificate for `names` (an ECDSA P-256 key, or RSA with `rsa`) as `<file>.crt` and
     /// `<file>.key`, signed by the CA, valid for `days`.
     @discardableResult
-    public func issue(_ names: [String], file: String, rsa: Bool = false, days: Int = 30) throws -> (
+    public func issue(_ names: [String], file: String, rsa: Bool = false, days: Int = 90) throws -> (
         cert: String, key: String
     ) {
         let base = dir + "/" + file

@@ -23,8 +23,32 @@ public struct FleetCheck: Sendable {
 
     public func run() async -> CheckReport {
         let started = ContinuousClock.now
-        let results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { host in
+        var results = await Fleet.bounded(config.hosts, limit: config.connection.parallel) { host in
             await self.check(host)
+        }
+        // The front door's certificate on the hosts that answered: the same everywhere, not due.
+        if let certs = try? FrontDoorCerts(config: config, transport: transport) {
+            let answered = Set(results.filter { $0.value.first?.status == .ok }.keys)
+            let served = await certs.served().filter { answered.contains($0.key) }
+            let found = CertificateFindings.judge(served, renewDays: config.traffic?.frontDoor?.acme?.renewDays ?? 30)
+            for (host, result) in served {
+                let item: CheckReport.Item
+                if let f = found[host] {
+                    let broken = f.contains { $0.severity == .broken }
+                    // None yet: what the first deploy installs.
+                    var none = false
+                    if case .success(nil) = result { none = true }
+                    item = .init(
+                        "certificate", broken && !none ? .fail : .warn, f.map(\.detail).joined(separator: "; "),
+                        fix: none ? "the next deploy installs it" : "shipit certs renew")
+                } else if case .success(let s?) = result {
+                    item = .init(
+                        "certificate", .ok, "\(s.names.joined(separator: ", ")) until \(UTCTime.iso(s.notAfter))")
+                } else {
+                    continue
+                }
+                results[host, default: []].append(item)
+            }
         }
         return CheckReport(
             app: config.app, strategy: config.strategy.rawValue, deployTo: config.deployTo,

@@ -86,6 +86,18 @@ public struct Triage: Sendable {
         }
 
         await releaseFindings(rows: rows, findings: &findings)
+        // The front door's certificate: the same on every host, not due, not expired.
+        if let certs = try? FrontDoorCerts(config: config, transport: transport) {
+            let reachable = config.hosts.filter { inventory[$0] != nil && config.hostRoles.runsApp($0) }
+            let served = await certs.served().filter { reachable.contains($0.key) }
+            let due = CertificateFindings.judge(served, renewDays: config.traffic?.frontDoor?.acme?.renewDays ?? 30)
+            for host in config.hosts {
+                for f in due[host] ?? [] {
+                    findings.append(
+                        .init(host: host, layer: .network, check: "certificate", detail: redactor.redact(f.detail)))
+                }
+            }
+        }
         // Recent changes: the ledger merged with the history lines the probes already brought back.
         let changes = await ChangesQuery(from: since, askHosts: false, limit: 50)
             .run(
