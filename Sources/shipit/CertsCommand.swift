@@ -55,14 +55,28 @@ struct CertsRenewCommand: AsyncParsableCommand {
 
     @OptionGroup var common: ConfigOptions
 
+    @Flag(
+        name: .customLong("if-due"),
+        help:
+            "Only when the certificate on the deployer is missing or expires within acme.renew_days (for a daily timer)."
+    )
+    var ifDue = false
+
     func run() async throws {
         let config = try common.load()
         if let acme = config.traffic?.frontDoor?.acme, let door = config.traffic?.frontDoor {
             let order = ACMEOrder(
                 acme: acme, names: door.names, hook: ACMEOrder.hook(configFile: config.file, stage: config.stage))
+            let due = order.due()
+            if ifDue, due == nil {
+                Console.shared.out(
+                    "the certificate for \(door.names.joined(separator: ", ")) is not due: nothing to do")
+                return
+            }
             Console.shared.out(
-                "ordering a certificate for \(door.names.joined(separator: ", ")) from \(acme.directory)")
-            do { try await order.order(force: true) } catch { throw error }
+                "ordering a certificate for \(door.names.joined(separator: ", ")) from \(acme.directory)"
+                    + (due.map { ": \($0)" } ?? ""))
+            try await order.order(force: FileManager.default.fileExists(atPath: acme.chainFile))
         }
         let results = try await withFleet(config) { try await FrontDoorCerts(config: config, transport: $0).install() }
         var failed = 0

@@ -120,11 +120,15 @@ extension SystemdSuites {
                 let b3 = try await p.b.shipit(["deploy", "--from", p.b.release("v3")])
                 let back = try await p.a.shipit(["rollback"])
                 let resA = try await loadA.finish()
+                // A's maintenance reloads the shared proxy twice: B's clients see nothing of it.
+                let mOn = try await p.a.shipit(["maintenance", "on"])
+                let mOff = try await p.a.shipit(["maintenance", "off"])
                 let resB = try await loadB.finish()
                 #expect(a2.status == 0, "\(a2.stdout)\(a2.stderr)")
                 #expect(b3.status == ShipitExit.failure.rawValue, "\(b3.stdout)")
                 #expect(b3.stdout.contains("no host was switched"), "\(b3.stdout)")
                 #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+                #expect(mOn.status == 0 && mOff.status == 0, "\(mOn.stdout)\(mOff.stdout)")
                 #expect(resA.failed == 0, "\(resA.errors)")
                 #expect(resB.failed == 0, "\(resB.errors)")
                 #expect(resA.bad == 0 && resB.bad == 0)
@@ -306,6 +310,9 @@ extension SystemdSuites {
                 let d2 = try await a.shipit(["deploy", "--from", a.release("v2")])
                 #expect(d2.status == 0 && !d2.stdout.contains("ordering a certificate"), "\(d2.stdout)")
 
+                // A daily timer's run: not due, nothing ordered.
+                let idle = try await a.shipit(["certs", "renew", "--if-due"])
+                #expect(idle.status == 0 && idle.stdout.contains("is not due: nothing to do"), "\(idle.stdout)")
                 let load = try LoadGenerator(
                     targets: sd.hosts, port: https, threads: 2, name: name, tlsCA: roots.caFile, hosts: sd.harness)
                 let renew = try await a.shipit(["certs", "renew"])
