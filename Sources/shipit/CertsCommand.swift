@@ -66,17 +66,19 @@ struct CertsRenewCommand: AsyncParsableCommand {
         let config = try common.load()
         if let acme = config.traffic?.frontDoor?.acme, let door = config.traffic?.frontDoor {
             let order = ACMEOrder(
-                acme: acme, names: door.names, hook: ACMEOrder.hook(configFile: config.file, stage: config.stage))
+                acme: acme, names: door.names,
+                hook: ACMEOrder.hook(configFile: config.file, stage: config.stage, flags: config.passedFlags))
             let due = order.due()
             if ifDue, due == nil {
+                // Nothing ordered; the install below still brings a host that missed one in line.
+                Console.shared.out("the certificate for \(door.names.joined(separator: ", ")) is not due: no order")
+            } else {
                 Console.shared.out(
-                    "the certificate for \(door.names.joined(separator: ", ")) is not due: nothing to do")
-                return
+                    "ordering a certificate for \(door.names.joined(separator: ", ")) from \(acme.directory)"
+                        + (due.map { ": \($0)" } ?? ""))
+                try await order.order(force: FileManager.default.fileExists(atPath: acme.chainFile))
+                try order.checkOrdered()
             }
-            Console.shared.out(
-                "ordering a certificate for \(door.names.joined(separator: ", ")) from \(acme.directory)"
-                    + (due.map { ": \($0)" } ?? ""))
-            try await order.order(force: FileManager.default.fileExists(atPath: acme.chainFile))
         }
         let results = try await withFleet(config) { try await FrontDoorCerts(config: config, transport: $0).install() }
         var failed = 0

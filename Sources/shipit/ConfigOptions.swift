@@ -31,7 +31,36 @@ struct ConfigOptions: ParsableArguments {
         try cfg.connection.checkHostNames(cfg.hosts)
         try cfg.resolveAddresses()
         try cfg.connection.validate()
+        cfg.passedFlags = Self.connectionFlags(CommandLine.arguments)
         return cfg
+    }
+
+    /// The connection and host flags of `arguments` (with their values), as given.
+    static func connectionFlags(_ arguments: [String]) -> [String] {
+        let valued: Set = [
+            "--hosts", "--roles", "--user", "--port", "--identity", "--known-hosts", "--connect-timeout",
+            "--ssh-config",
+            "--proxy-jump",
+        ]
+        let bare: Set = ["--accept-new-host-keys"]
+        var out: [String] = []
+        var i = 1
+        while i < arguments.count {
+            let a = arguments[i]
+            let name = String(a.split(separator: "=", maxSplits: 1).first ?? "")
+            if bare.contains(a) {
+                out.append(a)
+            } else if valued.contains(name) {
+                if a.contains("=") {
+                    out.append(a)
+                } else if i + 1 < arguments.count {
+                    out += [a, arguments[i + 1]]
+                    i += 1
+                }
+            }
+            i += 1
+        }
+        return out
     }
 
     /// `load`, for a command that prints or records hosts' text: the config's secrets resolved

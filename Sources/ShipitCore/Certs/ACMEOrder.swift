@@ -20,12 +20,12 @@ public struct ACMEOrder: Sendable {
     }
 
     /// How certbot's hooks call this shipit back for `configFile`: `shipit certs challenge`.
-    public static func hook(configFile: String, stage: String?) -> [String] {
+    public static func hook(configFile: String, stage: String?, flags: [String] = []) -> [String] {
         let me =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let config =
             configFile.hasPrefix("/") ? configFile : FileManager.default.currentDirectoryPath + "/" + configFile
-        return [me, "certs", "challenge", "--config", config] + (stage.map { ["--stage", $0] } ?? [])
+        return [me, "certs", "challenge", "--config", config] + (stage.map { ["--stage", $0] } ?? []) + flags
     }
 
     /// Why a certificate must be ordered now (nil: the one on the deployer will do): none yet,
@@ -41,6 +41,15 @@ public struct ACMEOrder: Sendable {
         let notAfter = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
         let days = Int(notAfter.timeIntervalSince(now) / 86400)
         return days < acme.renewDays ? "it expires in \(max(days, 0)) day(s)" : nil
+    }
+
+    /// What the order left on the deployer, checked as certificate files are: it covers every
+    /// name, is valid, and its key is the certificate's. Nothing else is ever installed.
+    public func checkOrdered() throws(ShipitError) {
+        guard let cert = FileManager.default.contents(atPath: acme.chainFile),
+            let key = FileManager.default.contents(atPath: acme.keyFile)
+        else { throw ShipitError("the ACME order left no certificate in \(acme.stateDir)") }
+        _ = try CertificatePairCheck.check(cert: cert, key: key, names: names)
     }
 
     /// The command line: a certificate for every name, HTTP-01 through the hooks, an ECDSA key,

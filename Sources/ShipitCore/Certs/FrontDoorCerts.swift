@@ -30,8 +30,8 @@ public struct FrontDoorCerts: Sendable {
     }
 
     /// Host → its certificate (nil: none), or why it could not be read.
-    public func served() async -> [String: Result<Served?, ShipitError>] {
-        await Fleet.bounded(hosts, limit: config.connection.parallel) { [transport, door] host in
+    public func served(hosts only: [String]? = nil) async -> [String: Result<Served?, ShipitError>] {
+        await Fleet.bounded(only ?? hosts, limit: config.connection.parallel) { [transport, door] host in
             do {
                 let r = try await transport.run(host, door.servedCertificateScript(host: host).command)
                 let out = ScriptOutput(r.stdoutText)
@@ -64,7 +64,10 @@ public struct FrontDoorCerts: Sendable {
         let supervision = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
         return await Fleet.bounded(hosts, limit: config.connection.parallel) { [transport, door, config] host in
             do {
-                let script = door.script(host: host, app: config.app, cert: pair, supervision: supervision)
+                // Only where a deploy put the app in the front door: a renewal installs a
+                // certificate, nothing else a deploy does.
+                let script = door.script(
+                    host: host, app: config.app, cert: pair, supervision: supervision, onlyWherePresent: true)
                 let r = try await transport.run(host, script.command, stdin: pair.stdin)
                 guard r.status.succeeded else {
                     return ScriptOutput(r.stdoutText).first(.error) ?? "exit \(r.exitCode)"

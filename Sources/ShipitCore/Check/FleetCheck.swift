@@ -29,7 +29,8 @@ public struct FleetCheck: Sendable {
         // The front door's certificate on the hosts that answered: the same everywhere, not due.
         if let certs = try? FrontDoorCerts(config: config, transport: transport) {
             let answered = Set(results.filter { $0.value.first?.status == .ok }.keys)
-            let served = await certs.served().filter { answered.contains($0.key) }
+            let served = await certs.served(
+                hosts: config.hosts.filter { answered.contains($0) && config.hostRoles.runsApp($0) })
             let found = CertificateFindings.judge(served, renewDays: config.traffic?.frontDoor?.acme?.renewDays ?? 30)
             for (host, result) in served {
                 let item: CheckReport.Item

@@ -7,6 +7,9 @@ public struct DeployConfig: Sendable {
     public var file: String
     public var app: String
     public var stage: String?
+    /// The command line's connection and host flags (`--identity`, `--hosts`…), passed on to the
+    /// processes shipit runs that call it back (certbot's hooks), so they reach the same hosts.
+    public var passedFlags: [String] = []
     public var hosts: [String]
     public var connection: ConnectionSettings
     public var strategy: Strategy
@@ -95,6 +98,14 @@ extension DeployConfig {
     private static func validated(_ reader: YAMLReader, file: String, stage: String?) throws -> DeployConfig {
         var config = try parse(reader, file: file)
         config.stage = stage
+        // Each stage its own certificate in the ACME directory: staging's must never reach production.
+        if let stage, var acme = config.traffic?.frontDoor?.acme {
+            acme.certName += "-" + stage
+            config.traffic?.frontDoor?.acme = acme
+            config.traffic?.frontDoor?.tls?.cert = acme.chainFile
+            config.traffic?.frontDoor?.tls?.key = acme.keyFile
+            config.health?.frontDoor = config.traffic?.frontDoor
+        }
         config.settings = flatten(reader.node)
         if let stage { config.settings["(stage)"] = stage }
         try config.resolveAddresses()

@@ -134,11 +134,17 @@ extension FrontDoorSettings {
             }
             var acme = ACME(
                 email: email,
-                stateDir: DeployConfig.expand(try a["dir"]?.string() ?? ".shipit/acme", relativeTo: baseDir),
+                stateDir: DeployConfig.expand(try a["dir"]?.string() ?? ".shipit/acme/" + app, relativeTo: baseDir),
                 certName: app)
             if let v = a["directory"] {
                 let d = try v.string()
-                guard d.hasPrefix("https://") || d.hasPrefix("http://127.") || d.hasPrefix("http://localhost") else {
+                // Plain HTTP only to this machine (a local test CA).
+                let host = URL(string: d)?.host ?? ""
+                let local =
+                    host == "localhost" || host == "::1"
+                    || (host.hasPrefix("127.") && host.split(separator: ".").count == 4
+                        && host.allSatisfy { $0.isNumber || $0 == "." })
+                guard d.hasPrefix("https://") || (d.hasPrefix("http://") && local) else {
                     throw v.fail("expected an https:// URL")
                 }
                 acme.directory = d

@@ -30,6 +30,18 @@ extension FrontDoor {
                 """)
     }
 
+    /// `front=present` when the host's front door has the app (its file, for this deploy_to).
+    func presenceScript(host: String) -> HostScript {
+        HostScript(
+            .frontDoor, layout: traffic.layout, timeout: 30, variables: traffic.variables(host: host), uses: [],
+            TrafficSwitch.sbinPath
+                + """
+
+                f="$NGX/apps/$APP_NAME.conf"
+                if [ -f "$f" ] && [ "$(head -n 1 "$f")" = "# shipit: $D" ]; then echo "front=present"; else echo "front=absent"; fi
+                """)
+    }
+
     /// The certificate chain the host's front door serves for the app (the file its servers name),
     /// base64 on one line as `cert.b64=`; `cert=none` without one.
     func servedCertificateScript(host: String) -> HostScript {

@@ -203,14 +203,17 @@ public struct FrontDoor: Sendable {
     /// The front door's step: after the pre-flight (lock held), before the warm-up.
     /// `supervision`: the app's supervisor (its variables: the front door's unit is written for
     /// the same scope).
-    func script(host: String, app: String, cert: CertificatePair?, supervision: Supervision) -> HostScript {
+    /// `onlyWherePresent`: nothing on a host whose front door does not have the app yet.
+    func script(
+        host: String, app: String, cert: CertificatePair?, supervision: Supervision, onlyWherePresent: Bool = false
+    ) -> HostScript {
         let vars: [(String, String)] =
             traffic.variables(host: host) + supervision.variables + [
                 ("FRONT_MAIN", Self.mainConf), ("FRONT_APP", appConf(host: host, app: app, cert: cert?.name)),
                 ("FRONT_LISTENS", listens(host: host).joined(separator: " ")),
                 ("FRONT_NAMES", settings.names.joined(separator: " ")),
                 ("CERT_NAME", cert?.name ?? ""), ("CERT_BYTES", String(cert?.certBytes ?? 0)),
-                ("KEY_BYTES", String(cert?.keyBytes ?? 0)),
+                ("KEY_BYTES", String(cert?.keyBytes ?? 0)), ("ONLY_PRESENT", onlyWherePresent ? "1" : ""),
             ]
         return HostScript(
             .frontDoor, layout: traffic.layout, timeout: 120, variables: vars,
@@ -371,6 +374,7 @@ public struct FrontDoor: Sendable {
             [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
             front_lock
             mine="$NGX/apps/$APP_NAME.conf"
+            if [ -n "$ONLY_PRESENT" ] && [ ! -f "$mine" ]; then cat >/dev/null; echo "front=absent"; exit 0; fi
             if [ -f "$mine" ]; then
               read -r owner < "$mine"
               [ "$owner" = "# shipit: $D" ] || fail \(ScriptExit.frontDoorConflict) "another app named $APP_NAME (${owner#\\# shipit: }) has a server in this host's front door: give this app another name"

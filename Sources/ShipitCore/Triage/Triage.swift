@@ -89,7 +89,7 @@ public struct Triage: Sendable {
         // The front door's certificate: the same on every host, not due, not expired.
         if let certs = try? FrontDoorCerts(config: config, transport: transport) {
             let reachable = config.hosts.filter { inventory[$0] != nil && config.hostRoles.runsApp($0) }
-            let served = await certs.served().filter { reachable.contains($0.key) }
+            let served = await certs.served(hosts: reachable)
             let due = CertificateFindings.judge(served, renewDays: config.traffic?.frontDoor?.acme?.renewDays ?? 30)
             for host in config.hosts {
                 for f in due[host] ?? [] {

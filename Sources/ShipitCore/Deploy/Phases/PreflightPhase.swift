@@ -1,4 +1,5 @@
 import FoundationEssentials
+import SSH
 
 /// A deploy's pre-flight, before anything changes anywhere: the pre-flight hook, the shared run
 /// lock, the strategy's pre-flight on every host (lock, checks, pull), the release resolved, and
@@ -67,42 +68,83 @@ struct PreflightPhase: PhaseRunner {
     /// or reloaded. Before the warm-up, which the switch follows.
     func openFrontDoor(_ p: inout PhaseRun) async -> Bool {
         guard let door = p.strategy.slots?.traffic.frontDoor else { return true }
-        guard await frontDoorStep(&p, door, step: "front door") else { return false }
-        // tls: acme: a certificate ordered now when there is none yet, or it is due; the CA's
-        // challenge is answered by every host's front door, which now has the app's names.
-        guard let acme = door.settings.acme else { return true }
+        guard let acme = door.settings.acme else { return await frontDoorStep(&p, door, step: "front door").ok }
+        // tls: acme: a certificate ordered first when there is none on the deployer, or it is due;
+        // the CA's challenge is answered by every host's front door. Hosts that do not have the
+        // app yet get its names answering the challenge only (503 otherwise) before the order;
+        // hosts that serve it keep serving what they have until the new certificate is in.
         let order = ACMEOrder(
             acme: acme, names: door.settings.names,
-            hook: ACMEOrder.hook(configFile: p.config.file, stage: p.config.stage))
-        guard let why = order.due() else { return true }
-        p.notify(
-            DeployNotice(
-                host: nil, step: "certificate", status: .info,
-                message:
-                    "ordering a certificate for \(door.settings.names.joined(separator: ", ")) from \(acme.directory): \(why)"
-            ))
-        do throws(ShipitError) {
-            try await order.order(force: FileManager.default.fileExists(atPath: acme.chainFile))
-        } catch {
-            p.apply(.allFailed(step: "certificate", error: error.message))
-            return false
+            hook: ACMEOrder.hook(configFile: p.config.file, stage: p.config.stage, flags: p.config.passedFlags))
+        if let why = order.due() {
+            let hosts = p.config.hosts.filter { p.strategy.roles.runsApp($0) }
+            let present = await appPresent(&p, door, hosts)
+            let missing = hosts.filter { present[$0] != true }
+            if !missing.isEmpty {
+                let pending = await frontDoorStep(&p, door, step: "front door", on: missing, pending: true)
+                guard pending.ok else { return false }
+                if pending.deferred {
+                    p.apply(
+                        .allFailed(
+                            step: "certificate",
+                            error:
+                                "the app runs in place on the front door's port, so nothing can answer the CA yet: deploy once with certificate files (or without tls), then switch to tls: acme"
+                        ))
+                    return false
+                }
+            }
+            p.notify(
+                DeployNotice(
+                    host: nil, step: "certificate", status: .info,
+                    message:
+                        "ordering a certificate for \(door.settings.names.joined(separator: ", ")) from \(acme.directory): \(why)"
+                ))
+            do throws(ShipitError) {
+                try await order.order(force: FileManager.default.fileExists(atPath: acme.chainFile))
+                try order.checkOrdered()
+            } catch {
+                // A certificate that still covers the names and has not expired serves on: a CA
+                // outage must not stop deploys for weeks.
+                let current = try? order.checkOrdered()
+                guard current != nil else {
+                    p.apply(.allFailed(step: "certificate", error: error.message))
+                    return false
+                }
+                p.notify(
+                    DeployNotice(
+                        host: nil, step: "certificate", status: .info,
+                        message: "warning: \(error.message); the current certificate serves on until it is renewed"))
+            }
         }
-        return await frontDoorStep(&p, door, step: "certificate")
+        return await frontDoorStep(&p, door, step: "front door").ok
+    }
+
+    /// Whether each host's front door has the app already (its file there, for this deploy_to).
+    func appPresent(_ p: inout PhaseRun, _ door: FrontDoor, _ hosts: [String]) async -> [String: Bool] {
+        let transport = p.context.transport
+        return await Fleet.bounded(hosts, limit: p.config.connection.parallel) { host in
+            guard let r = try? await transport.run(host, door.presenceScript(host: host).command) else { return false }
+            return ScriptOutput(r.stdoutText).first(.front) == "present"
+        }
     }
 
     /// The front door step on every host that runs the app, with the certificate pair the
     /// deployer has now (none yet with `tls: acme`: the names answer the CA's challenge only).
-    func frontDoorStep(_ p: inout PhaseRun, _ door: FrontDoor, step: String) async -> Bool {
+    /// `pending`: without a certificate (the names answer the CA's challenge only). `deferred`: a
+    /// host whose front door starts in the switch (the app runs in place on its port).
+    func frontDoorStep(
+        _ p: inout PhaseRun, _ door: FrontDoor, step: String, on only: [String]? = nil, pending: Bool = false
+    ) async -> (ok: Bool, deferred: Bool) {
         let cert: FrontDoor.CertificatePair?
-        do throws(ShipitError) { cert = try door.certificatePair(app: p.config.app) } catch {
+        do throws(ShipitError) { cert = pending ? nil : try door.certificatePair(app: p.config.app) } catch {
             p.apply(.allFailed(step: step, error: error.message))
-            return false
+            return (false, false)
         }
         let now = p
         let roles = p.strategy.roles
         let app = p.config.app
         let supervision = Supervision(settings: p.config.supervisor, app: app, layout: p.config.layout)
-        let results = await p.step(step, on: p.config.hosts.filter { roles.runsApp($0) }) { host in
+        let results = await p.step(step, on: only ?? p.config.hosts.filter { roles.runsApp($0) }) { host in
             let script = door.script(host: host, app: app, cert: cert, supervision: supervision)
             var r = await now.remote(host, script.command, stdin: cert?.stdin ?? Data())
             if r.ok {
@@ -115,7 +157,8 @@ struct PreflightPhase: PhaseRunner {
             }
             return r
         }
-        return p.record(results, step: step).isEmpty
+        let deferred = results.values.contains { $0.output.first(.front) == "deferred" }
+        return (p.record(results, step: step).isEmpty, deferred)
     }
 
     /// The release's environment file on every host, before its migrations, warm-up or start.
