@@ -105,8 +105,12 @@ struct PreflightPhase: PhaseRunner {
             } catch {
                 // A certificate that still covers the names and has not expired serves on: a CA
                 // outage must not stop deploys for weeks.
-                let current = try? order.checkOrdered()
-                guard current != nil else {
+                let stillValid: Bool
+                do throws(ShipitError) {
+                    try order.checkOrdered()
+                    stillValid = true
+                } catch _ { stillValid = false }
+                guard stillValid else {
                     p.apply(.allFailed(step: "certificate", error: error.message))
                     return false
                 }
