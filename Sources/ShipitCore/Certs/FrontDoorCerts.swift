@@ -1,6 +1,5 @@
 import FoundationEssentials
 import NIOSSL
-import SSH
 
 /// `shipit certs`: what each host's front door serves for the app (expiry, the same certificate
 /// everywhere), a renewal installed on every host, and the ACME hooks' challenge answers.
@@ -32,12 +31,12 @@ public struct FrontDoorCerts: Sendable {
     /// Host → its certificate (nil: none), or why it could not be read.
     public func served(hosts only: [String]? = nil) async -> [String: Result<Served?, ShipitError>] {
         await Fleet.bounded(only ?? hosts, limit: config.connection.parallel) { [transport, door] host in
+            let out: ScriptOutput
+            switch await transport.runScript(host, door.servedCertificateScript(host: host).command) {
+            case .success(let o): out = o
+            case .failure(let e): return .failure(e)
+            }
             do {
-                let r = try await transport.run(host, door.servedCertificateScript(host: host).command)
-                let out = ScriptOutput(r.stdoutText)
-                guard r.status.succeeded else {
-                    return .failure(ShipitError(out.first(.error) ?? "exit \(r.exitCode)"))
-                }
                 guard let file = out.first("cert"), file != "none" else { return .success(nil) }
                 guard let b64 = out.first("cert.b64"), let pem = Data(base64Encoded: b64),
                     let leaf = try NIOSSLCertificate.fromPEMBytes(Array(pem)).first
@@ -47,10 +46,8 @@ public struct FrontDoorCerts: Sendable {
                         file: file, notAfter: Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter)),
                         fingerprint: try Digest.sha256Hex(Data(leaf.toDERBytes())),
                         names: CertificatePairCheck.dnsNames(leaf)))
-            } catch let e as ShipitError {
-                return .failure(e)
             } catch {
-                return .failure(ShipitError(ErrorText.withoutHost(error)))
+                return .failure(ShipitError("\(out.first("cert") ?? "?"): not a certificate (\(error))"))
             }
         }
     }
@@ -63,17 +60,14 @@ public struct FrontDoorCerts: Sendable {
         }
         let supervision = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
         return await Fleet.bounded(hosts, limit: config.connection.parallel) { [transport, door, config] host in
-            do {
-                // Only where a deploy put the app in the front door: a renewal installs a
-                // certificate, nothing else a deploy does.
-                let script = door.script(
-                    host: host, app: config.app, cert: pair, supervision: supervision, onlyWherePresent: true)
-                let r = try await transport.run(host, script.command, stdin: pair.stdin)
-                guard r.status.succeeded else {
-                    return ScriptOutput(r.stdoutText).first(.error) ?? "exit \(r.exitCode)"
-                }
-                return nil
-            } catch { return ErrorText.withoutHost(error) }
+            // Only where a deploy put the app in the front door: a renewal installs a certificate,
+            // nothing else a deploy does.
+            let script = door.script(
+                host: host, app: config.app, cert: pair, supervision: supervision, onlyWherePresent: true)
+            if case .failure(let why) = await transport.runScript(host, script.command, stdin: pair.stdin) {
+                return why.message
+            }
+            return nil
         }
     }
 
@@ -85,14 +79,9 @@ public struct FrontDoorCerts: Sendable {
             throw .input("CERTBOT_VALIDATION: not an ACME key authorization")
         }
         return await Fleet.bounded(hosts, limit: config.connection.parallel) { [transport, door] host in
-            do {
-                let r = try await transport.run(
-                    host, door.challengeScript(host: host, token: token, answer: answer).command)
-                guard r.status.succeeded else {
-                    return ScriptOutput(r.stdoutText).first(.error) ?? "exit \(r.exitCode)"
-                }
-                return nil
-            } catch { return ErrorText.withoutHost(error) }
+            let script = door.challengeScript(host: host, token: token, answer: answer)
+            if case .failure(let why) = await transport.runScript(host, script.command) { return why.message }
+            return nil
         }
     }
 }

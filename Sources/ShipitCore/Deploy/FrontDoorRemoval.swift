@@ -1,5 +1,4 @@
 import FoundationEssentials
-import SSH
 
 /// `shipit proxy remove`: the app's servers taken out of every host's front door, the other apps'
 /// tested and reloaded. What it serves stops answering at the app's names; its slots keep running
@@ -29,14 +28,8 @@ public struct FrontDoorRemoval: Sendable {
         let hosts = config.hosts.filter(config.hostRoles.runsApp)
         let supervision = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
         return await Fleet.bounded(hosts, limit: config.connection.parallel) { [transport] host in
-            do {
-                let r = try await transport.run(host, door.removeScript(host: host, supervision: supervision).command)
-                let out = ScriptOutput(r.stdoutText)
-                guard r.status.succeeded else {
-                    return .failure(ShipitError(out.first(.error) ?? "exit \(r.exitCode)"))
-                }
-                return .success(out.first(.front) ?? "?")
-            } catch { return .failure(ShipitError(ErrorText.withoutHost(error))) }
+            await transport.runScript(host, door.removeScript(host: host, supervision: supervision).command)
+                .map { $0.first(.front) ?? "?" }
         }
     }
 }

@@ -76,12 +76,7 @@ public struct MaintenanceSwitch: Sendable {
                 let cmd = strategy.maintenance(
                     host: host, on: on, message: message, retryAfter: retryAfter, historyLine: history)
             else { return "no traffic switch" }
-            do {
-                let r = try await transport.run(host, cmd)
-                guard r.status.succeeded else {
-                    return ScriptOutput(r.stdoutText).first(.error) ?? "exit \(r.exitCode)"
-                }
-            } catch { return ErrorText.withoutHost(error) }
+            if case .failure(let why) = await transport.runScript(host, cmd) { return why.message }
             return await visible(on: on, host: host)
         }
         let failed = hosts.filter { results[$0] != nil && results[$0]! != nil }
