@@ -13,13 +13,8 @@ extension DeployConfig {
         if let env = c.resolvedEnv, Strategies.make(self).containerEnvFile { _ = try env.engineFile() }
         // The front door's certificate pair, read and checked here too: before any host is touched.
         if let door = traffic?.frontDoor, let tls = door.tls, door.acme == nil {
-            guard let cert = FileManager.default.contents(atPath: tls.cert) else {
-                throw .input("traffic.tls.cert: cannot read \(tls.cert)")
-            }
-            guard let key = FileManager.default.contents(atPath: tls.key) else {
-                throw .input("traffic.tls.key: cannot read \(tls.key)")
-            }
-            _ = try CertificatePairCheck.check(cert: cert, key: key, names: door.names)
+            let pair = try tls.read()
+            _ = try CertificatePairCheck.check(cert: pair.cert, key: pair.key, names: door.names)
             // The HTTPS smoke test connects from the deployer itself.
             if let far = hosts.first(where: { (try? connection.endpoint(for: $0))?.jumps.isEmpty == false }) {
                 throw .input(

@@ -43,6 +43,17 @@ public struct FrontDoorSettings: Sendable, Equatable {
         /// A CA file the deployer trusts for the public smoke test besides the system's roots (a
         /// private CA); hosts and users never see it.
         public var ca: String?
+
+        /// Both files' bytes; a file that cannot be read is named by its field.
+        public func read() throws(ShipitError) -> (cert: Data, key: Data) {
+            guard let c = FileManager.default.contents(atPath: cert) else {
+                throw .input("traffic.tls.cert: cannot read \(cert)")
+            }
+            guard let k = FileManager.default.contents(atPath: key) else {
+                throw .input("traffic.tls.key: cannot read \(key)")
+            }
+            return (c, k)
+        }
     }
 
     /// The name the public smoke test asks for: the first that is no wildcard (else the first

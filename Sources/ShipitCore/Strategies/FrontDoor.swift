@@ -63,12 +63,7 @@ public struct FrontDoor: Sendable {
     public func certificatePair(app: String) throws(ShipitError) -> CertificatePair? {
         guard let tls = settings.tls else { return nil }
         if settings.acme != nil, !FileManager.default.fileExists(atPath: tls.cert) { return nil }
-        guard let cert = FileManager.default.contents(atPath: tls.cert) else {
-            throw .input("traffic.tls.cert: cannot read \(tls.cert)")
-        }
-        guard let key = FileManager.default.contents(atPath: tls.key) else {
-            throw .input("traffic.tls.key: cannot read \(tls.key)")
-        }
+        let (cert, key) = try tls.read()
         let sum = (try? Digest.sha256Hex(cert + key)) ?? "0"
         return CertificatePair(
             name: "\(app)-\(sum.prefix(12))", certBytes: cert.count, keyBytes: key.count, stdin: cert + key)
@@ -302,7 +297,7 @@ public struct FrontDoor: Sendable {
     /// failed on an `[emerg]` line logged after the signal, or after 10 s. With `wait`, also until
     /// the old workers are gone (the drain time at most).
     static let frontReload = ShellFunction(
-        "front_reload", requires: [TrafficSwitch.nginxWorkers, .alive],
+        "front_reload", requires: [TrafficSwitch.nginxWorkers, TrafficSwitch.workersGone],
         """
         front_reload() {
           fr_old=$(nginx_workers); fr_size=$(wc -c < "$NGX/error.log" 2>/dev/null) || fr_size=0
@@ -319,13 +314,7 @@ public struct FrontDoor: Sendable {
           done
           [ -n "$fr_new" ] || { echo "the proxy did not take its new config within 10 s"; return 1; }
           [ "${1:-}" = wait ] || return 0
-          i=0; n=$((DRAIN_TENTHS > 50 ? DRAIN_TENTHS * 10 : 500))
-          while [ "$i" -lt "$n" ]; do
-            still=; for p in $fr_old; do alive "$p" && still=1; done
-            [ -z "$still" ] && return 0
-            sleep 0.01; i=$((i + 1))
-          done
-          return 0
+          workers_gone "$fr_old"
         }
         """)
 

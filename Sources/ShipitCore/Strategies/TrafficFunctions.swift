@@ -22,8 +22,24 @@ extension TrafficSwitch {
         }
         """)
 
+    /// `workers_gone PIDS`: returns once none of PIDS (the old workers of a reload) runs, or after
+    /// the drain time (5 s at least).
+    static let workersGone = ShellFunction(
+        "workers_gone", requires: [.alive],
+        """
+        workers_gone() {
+          i=0; n=$((DRAIN_TENTHS > 50 ? DRAIN_TENTHS * 10 : 500))
+          while [ "$i" -lt "$n" ]; do
+            still=; for p in $1; do alive "$p" && still=1; done
+            [ -z "$still" ] && return 0
+            sleep 0.01; i=$((i + 1))
+          done
+          return 0
+        }
+        """)
+
     static let proxyReload = ShellFunction(
-        "proxy_reload", requires: [nginxWorkers, .alive],
+        "proxy_reload", requires: [nginxWorkers, workersGone],
         """
         # A graceful reload. nginx's master starts the new workers, then lets the old ones accept for
         # another 100 ms before it asks them to finish their requests and exit. With `wait`, return
@@ -34,13 +50,7 @@ extension TrafficSwitch {
           old=$(nginx_workers)
           "$NGINX" -s reload -e "$NGX/error.log" -p "$NGX/" -c "$NGX/nginx.conf" || return 1
           [ "${1:-}" = wait ] || return 0
-          i=0; n=$((DRAIN_TENTHS > 50 ? DRAIN_TENTHS * 10 : 500))
-          while [ "$i" -lt "$n" ]; do
-            still=; for p in $old; do alive "$p" && still=1; done
-            [ -z "$still" ] && return 0
-            sleep 0.01; i=$((i + 1))
-          done
-          return 0
+          workers_gone "$old"
         }
         """)
 
