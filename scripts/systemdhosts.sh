@@ -19,6 +19,9 @@
 #   scripts/systemdhosts.sh reboot NAME|N    `podman restart` one host (container name, address or
 #                                            index), return once its sshd answers again (a key
 #                                            exchange with its recorded host key; nobody logs in)
+#   scripts/systemdhosts.sh sysctl NAME|N KEY VALUE
+#                                            set a network sysctl in the host's own network namespace
+#                                            (its /proc/sys is read-only inside, as a container's is)
 #   scripts/systemdhosts.sh env              print the variables tests read
 #
 # Keys and the user name are testhosts.sh's (run `scripts/testhosts.sh up` first): the harness's
@@ -286,6 +289,14 @@ case "$cmd" in
     t2=$(date +%s.%N)
     awk -v c="$c" -v a="$addr" -v t0="$t0" -v t1="$t1" -v t2="$t2" 'BEGIN {
       printf "systemdhosts: rebooted %s (%s): podman restart took %.1f s, sshd answered %.1f s later\n", c, a, t1 - t0, t2 - t1 }'
+    ;;
+  sysctl)
+    [ -n "${4:-}" ] || die "usage: sysctl NAME|ADDRESS|INDEX net.KEY VALUE"
+    case "$3" in net.*) ;; *) die "sysctl: only net.* keys are the host's own" ;; esac
+    c=$(resolve "$2")
+    pid=$(podman inspect -f '{{.State.Pid}}' "$c") || die "no container $c"
+    f=/proc/sys/$(printf '%s' "$3" | tr . /)
+    nsenter -t "$pid" -n sh -c 'printf "%s\n" "$1" > "$2"' sysctl "$4" "$f" || die "$c: cannot set $3"
     ;;
   status)
     for c in $(our_containers); do

@@ -159,6 +159,24 @@ struct FrontDoorConfigTests {
         #expect(message.contains("traffic.tls.cert: the certificate does not cover a.test"), "\(message)")
     }
 
+    /// The HTTPS smoke test connects from the deployer: hosts behind a jump host are refused with
+    /// TLS from files and with an ordered certificate alike, before any host is touched.
+    @Test(arguments: ["files", "acme"])
+    func tlsBehindAJumpHostIsRefusedBeforeAnyHostIsTouched(kind: String) async throws {
+        let ca = try TestCA()
+        let pair = try ca.issue(["a.test"], file: "j")
+        let tls =
+            kind == "files"
+            ? "tls: {cert: \(pair.cert), key: \(pair.key)}"
+            : "tls: acme, acme: {email: ops@a.test, directory: 'https://acme.example/dir'}"
+        let c = try DeployConfig.parse(
+            yaml: Self.base + "\nssh: {proxy_jump: jump.example}\ntraffic: {hosts: [a.test], \(tls)}",
+            directory: Local.tempDir("fdcfg"))
+        var message = "no error"
+        do { _ = try await c.resolvingEnvironment(environment: [:]) } catch { message = error.message }
+        #expect(message.contains("traffic.tls: 10.0.0.1 is reached through a jump host"), "\(message)")
+    }
+
     @Test func theAppsServersAreChosenByNameWithTLSAndARedirect() throws {
         let dir = Local.tempDir("fdcfg")
         try "x".write(toFile: dir + "/c.pem", atomically: true, encoding: .utf8)
@@ -177,8 +195,8 @@ struct FrontDoorConfigTests {
         #expect(lines.contains("location / { return 301 https://$host:8443$request_uri; }"))
         #expect(lines.contains("ssl_certificate certs/demo-0123456789ab.crt;"))
         #expect(lines.contains("add_header Strict-Transport-Security \"max-age=600\" always;"))
-        #expect(lines.contains("listen unix:/srv/demo/.shipit/proxy/slot-9101.sock;"))
-        #expect(lines.contains("proxy_pass http://unix:/srv/demo/.shipit/proxy/active.sock:;"))
+        #expect(lines.contains("listen unix:/srv/demo/.shipit/proxy/front/slot-9101.sock;"))
+        #expect(lines.contains("proxy_pass http://unix:/srv/demo/.shipit/proxy/front/active.sock:;"))
         #expect(lines.contains("proxy_set_header X-Forwarded-Proto https;"))
         #expect(door.listens(host: "10.0.0.1") == ["0.0.0.0:8080/http", "0.0.0.0:8443/https"])
         // The app's own proxy is not among its units: the front door has its own.

@@ -39,7 +39,7 @@ struct TrafficFunctionTests {
         func run(_ body: ScriptText) async throws -> (Int32, String) {
             let script = HostScript(
                 .switch, layout: layout, timeout: nil, variables: traffic.variables(host: "h1"),
-                uses: TrafficSwitch.functions + [TrafficSwitch.settled], body)
+                uses: TrafficSwitch.functions + [TrafficSwitch.settled], TrafficSwitch.sbinPath + body)
             return try await LocalProcess.runStatusDetached(["/bin/sh", "-c", script.rendered])
         }
 

@@ -30,6 +30,9 @@ public enum ScriptKey: String, CaseIterable, Sendable {
     case front
     case frontChanged = "front.changed"
     case proxyMoved = "proxy.moved"
+    /// A port the app's own proxy shared with the front door for the move: the host's
+    /// `net.ipv4.tcp_migrate_req` (1: connections queued at the own proxy's socket move over).
+    case frontHandover = "front.handover"
     /// The slot the proxy was pointed at again, when the upstream and the recorded switch disagreed.
     case proxyReconciled = "proxy.reconciled"
     /// `SLOT EPOCH`: when the warm standby on that slot is stopped (`traffic.standby: SECONDS`).
@@ -81,7 +84,7 @@ public enum ScriptKey: String, CaseIterable, Sendable {
         case .supervisor, .supervisorInit, .linger, .proxy, .supervisorRetired, .front, .proxyMoved: return .word
         case .changed, .slot, .slotActive, .warmExit, .diskKB, .diskAvailKB, .lockPID, .stoppedSlot, .cpus, .fdsUsed,
             .proxyAdoptedMS, .proxyRetiredMS, .reused, .proxyReconciled, .diskUsedPercent, .inodesUsedPercent,
-            .memTotalKB, .memAvailableKB, .frontChanged:
+            .memTotalKB, .memAvailableKB, .frontChanged, .frontHandover:
             return .integer
         // Load averages have a fraction. `fds.max` is the kernel's file-max: LONG_MAX (19 digits)
         // where systemd raised it, more digits than an integer value may have; triage only divides by it.

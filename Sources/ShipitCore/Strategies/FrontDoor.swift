@@ -108,12 +108,13 @@ public struct FrontDoor: Sendable {
     /// its public servers. `cert`: the certificate pair's name in `certs/`.
     func appConf(host: String, app: String, cert: String?) -> String {
         let p = traffic.layout.proxy
+        let socks = traffic.socketDir
         let address = traffic.health.bindAddress(of: host)
         let names = settings.names.joined(separator: " ")
         let slotServers = traffic.settings.slots.map { slot in
             """
             server {
-                listen unix:\(p)/slot-\(slot).sock;
+                listen unix:\(socks)/slot-\(slot).sock;
                 location / {
                     add_header \(TrafficSwitch.slotHeader) \(slot) always;
                     proxy_pass http://\(traffic.bind(host)):\(slot);
@@ -134,7 +135,7 @@ public struct FrontDoor: Sendable {
             """
                 location / {
                         \(hsts)include \(p)/maintenance.conf;
-                        proxy_pass http://unix:\(p)/active.sock:;
+                        proxy_pass http://unix:\(socks)/active.sock:;
                         proxy_http_version 1.1;
                         proxy_set_header Connection "";
                         proxy_set_header Host $http_host;
@@ -339,10 +340,12 @@ public struct FrontDoor: Sendable {
             kind=${l##*/}; addr=${l%/*}
             f="$1/ports/$(printf '%s' "$addr" | tr -c 'A-Za-z0-9.\\n' '_').conf"
             [ ! -f "$f" ] || continue
+            # A port an app's own proxy still holds: shared with it (SO_REUSEPORT) for the handover.
+            rp=; case " $HANDOVER " in *" $addr "*) rp=" reuseport" ;; esac
             if [ "$kind" = https ]; then
-              printf 'server {\\n    listen %s ssl http2 default_server;\\n    ssl_reject_handshake on;\\n}\\n' "$addr" > "$f"
+              printf 'server {\\n    listen %s ssl http2 default_server%s;\\n    ssl_reject_handshake on;\\n}\\n' "$addr" "$rp" > "$f"
             else
-              printf 'server {\\n    listen %s default_server;\\n    location / { return 404; }\\n}\\n' "$addr" > "$f"
+              printf 'server {\\n    listen %s default_server%s;\\n    location / { return 404; }\\n}\\n' "$addr" "$rp" > "$f"
             fi
           done
         }
@@ -358,7 +361,7 @@ public struct FrontDoor: Sendable {
 
             [ -n "$HOME" ] && [ -d "$HOME" ] || fail \(ScriptExit.notWritable) "the deploy user has no home directory for the front door"
             command -v "$NGINX" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
-            mkdir -p "$NGX/apps" "$NGX/ports" "$NGX/certs" "$NGX/tmp" "$NGX/acme" "$PROXY" "$SLOTS" && chmod 700 "$NGX/certs" ||
+            mkdir -p "$NGX/apps" "$NGX/ports" "$NGX/certs" "$NGX/tmp" "$NGX/acme" "$SOCKS" "$SLOTS" && chmod 700 "$NGX/certs" ||
               fail \(ScriptExit.notWritable) "cannot create $NGX"
             [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
             front_lock
@@ -404,6 +407,13 @@ public struct FrontDoor: Sendable {
                   mv -f "$c.crt.part" "$c.crt" && mv -f "$c.key.part" "$c.key" || { rm -f "$c".*part; fail \(ScriptExit.fileNotPlaced) "cannot write $c.crt"; }
                 rm -f "$c.part"
               fi
+            fi
+            # The ports this app's own proxy (from before the front door) listens on too: the front
+            # door's new default servers there share them for the handover below.
+            HANDOVER=
+            getv opid "$PROXY/nginx.pid"
+            if alive "$opid" && [ -f "$PROXY/nginx.conf" ]; then
+              for l in $FRONT_LISTENS; do a=${l%/*}; ! grep -q "^ *listen [^;]*:${a##*:}[ ;]" "$PROXY/nginx.conf" || HANDOVER="$HANDOVER $a"; done
             fi
             # The candidate: every other app's file as it is, this app's new one, the main config.
             rm -rf "$NGX/next" && mkdir -p "$NGX/next/apps" "$NGX/next/ports" || fail \(ScriptExit.notWritable) "cannot create $NGX/next"
@@ -453,32 +463,35 @@ public struct FrontDoor: Sendable {
             }
             # The switch below reads which slot serves: a run that died between the two left them apart.
             getv active "$SLOTS/active"
-            if [ -n "$active" ] && [ ! -L "$PROXY/active.sock" ]; then point_to "$active" && echo "proxy.reconciled=$active"; fi
-            # The app's own proxy from before (on its own port) stops before the front door takes the
-            # app: its slot servers listen on the same socket paths, and nginx unlinks its sockets when
-            # it exits, so it must be gone before the front door binds them. QUIT lets it finish what
-            # it serves (10 s at most, then TERM, then KILL). Its port answers no one from then on. Its
-            # config is kept aside until the front door serves, to bring it back if it does not.
-            getv opid "$PROXY/nginx.pid"; own=; same=
-            if alive "$opid"; then
+            if [ -n "$active" ] && [ ! -L "$SOCKS/active.sock" ]; then point_to "$active" && echo "proxy.reconciled=$active"; fi
+            # The app's own proxy from before hands the app over: the front door serves it first (its
+            # slot sockets are in $SOCKS, apart from the own proxy's), then the own proxy quits. On
+            # a port both use, both listen at once: the own proxy's socket is given SO_REUSEPORT by a
+            # graceful reload (nginx sets it on the socket it has), the front door's new default
+            # server listens with it, and the kernel hands each new connection to one of the two
+            # until the own proxy closes its socket.
+            getv opid "$PROXY/nginx.pid"; own=
+            if alive "$opid" && [ -f "$PROXY/nginx.conf" ]; then
               own=$opid
-              for l in $FRONT_LISTENS; do a=${l%/*}; ! grep -q "^ *listen [^;]*:${a##*:};" "$PROXY/nginx.conf" 2>/dev/null || same=1; done
-              ! supervised || svctl disable -q "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
-              kill -QUIT "$own" 2>/dev/null
-              i=0; while alive "$own" && [ "$i" -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
-              if alive "$own"; then kill -TERM "$own" 2>/dev/null; i=0; while alive "$own" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done; fi
-              ! alive "$own" || kill -KILL "$own" 2>/dev/null
-              mv -f "$PROXY/nginx.conf" "$PROXY/nginx.conf.moved" 2>/dev/null
-              rm -f "$PROXY/nginx.pid" "$PROXY/nginx.conf.sum" "$PROXY"/slot-*.sock
-              echo "proxy.moved=front"
-            fi
-            own_back() {
-              [ -n "$own" ] && [ -f "$PROXY/nginx.conf.moved" ] || return 0
-              mv -f "$PROXY/nginx.conf.moved" "$PROXY/nginx.conf"; rm -f "$PROXY"/slot-*.sock
-              if "$NGINX" -e "$PROXY/error.log" -p "$PROXY/" -c "$PROXY/nginx.conf" 8>&-; then
-                ! supervised || svctl enable -q "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
-                echo "proxy.moved=back"
+              # Without tcp_migrate_req (Linux 5.14), connections queued at the own proxy's socket
+              # when it closes are reset rather than handed to the front door's.
+              if [ -n "$HANDOVER" ]; then getv mr /proc/sys/net/ipv4/tcp_migrate_req; echo "front.handover=${mr:-0}"; fi
+              if [ -n "$HANDOVER" ] && ! grep -q ' reuseport;' "$PROXY/nginx.conf"; then
+                cp -p "$PROXY/nginx.conf" "$PROXY/nginx.conf.moved" &&
+                  sed '/^ *listen unix:/!s/^\\( *listen [^;]*\\);$/\\1 reuseport;/' "$PROXY/nginx.conf.moved" > "$PROXY/nginx.conf" ||
+                  fail \(ScriptExit.notWritable) "cannot write $PROXY/nginx.conf"
+                rm -f "$PROXY/nginx.conf.sum"
+                if ! out=$(NGX=$PROXY front_reload 2>&1); then
+                  mv -f "$PROXY/nginx.conf.moved" "$PROXY/nginx.conf"; undo_files
+                  fail \(ScriptExit.proxyReloadFailed) "the app's own proxy could not share its port with the front door (nothing changed): $(short "$out")"
+                fi
               fi
+            fi
+            # The own proxy's config as it was, where the front door does not take the app after all.
+            own_back() {
+              [ -f "$PROXY/nginx.conf.moved" ] || return 0
+              mv -f "$PROXY/nginx.conf.moved" "$PROXY/nginx.conf"
+              (NGX=$PROXY; front_reload >/dev/null 2>&1) || true
             }
             # Under a supervisor: the front door's unit, enabled (a proxy started before the host had
             # one serves on, and the next boot starts it supervised).
@@ -500,20 +513,31 @@ public struct FrontDoor: Sendable {
               # switch, once the release is warm on its slot and that app is stopped (adopt_port).
               echo "front=deferred"
             else
-              i=0
-              until out=$(proxy_start 2>&1); do
-                i=$((i + 1))
-                # Only a port the app's own proxy is giving up is worth waiting for (5 s).
-                if [ -z "$same" ] || [ "$i" -ge 250 ]; then
-                  # Without this app's new files, the front door serves the other apps again.
-                  undo_files
-                  [ -z "$others" ] || proxy_start >/dev/null 2>&1
-                  own_back
-                  fail \(ScriptExit.proxyStartFailed) "the front door did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on its ports?)"
-                fi
-                sleep 0.02
-              done
+              if ! out=$(proxy_start 2>&1); then
+                # Without this app's new files, the front door serves the other apps again.
+                undo_files
+                [ -z "$others" ] || proxy_start >/dev/null 2>&1
+                own_back
+                fail \(ScriptExit.proxyStartFailed) "the front door did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on its ports?)"
+              fi
               echo "front=started"
+            fi
+            # The front door serves the app: its own proxy quits (QUIT: it closes its listening
+            # sockets and finishes what it serves, 10 s at most, then TERM, then KILL) and does not
+            # start again, supervised or not.
+            if [ -n "$own" ]; then
+              # A quitting worker closes its slot servers' sockets at once, before the requests it
+              # accepted have reached them: its active link goes to the front door's slot server.
+              if [ -n "$active" ]; then
+                ln -sfn "front/slot-$active.sock" "$PROXY/active.sock.tmp" && mv -Tf "$PROXY/active.sock.tmp" "$PROXY/active.sock"
+              fi
+              ! supervised || svctl disable -q "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
+              kill -QUIT "$own" 2>/dev/null
+              i=0; while alive "$own" && [ "$i" -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+              if alive "$own"; then kill -TERM "$own" 2>/dev/null; i=0; while alive "$own" && [ "$i" -lt 100 ]; do sleep 0.02; i=$((i + 1)); done; fi
+              ! alive "$own" || kill -KILL "$own" 2>/dev/null
+              rm -f "$PROXY/nginx.conf" "$PROXY/nginx.pid" "$PROXY/nginx.conf.sum" "$PROXY/active.sock" "$PROXY"/slot-*.sock
+              echo "proxy.moved=front"
             fi
             rm -f "$mine.prev" "$PROXY/nginx.conf.moved"
             [ -z "$changed" ] || echo "front.changed=1"

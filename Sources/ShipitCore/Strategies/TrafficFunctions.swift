@@ -71,7 +71,7 @@ extension TrafficSwitch {
         point_to() {
           getv was "$SLOTS/upstream.slot"
           if [ "$PROXY_MODE" = managed ]; then
-            ln -sfn "slot-$1.sock" "$PROXY/active.sock.tmp" && mv -Tf "$PROXY/active.sock.tmp" "$PROXY/active.sock" || return 1
+            ln -sfn "slot-$1.sock" "$SOCKS/active.sock.tmp" && mv -Tf "$SOCKS/active.sock.tmp" "$SOCKS/active.sock" || return 1
           else
             printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$SLOT_BIND" "$1" > "$UPSTREAM_FILE.tmp" && mv "$UPSTREAM_FILE.tmp" "$UPSTREAM_FILE" || return 1
           fi
@@ -164,7 +164,7 @@ extension TrafficSwitch {
         # The proxy serves no slot, as before the first deploy. System: the caller tests and reloads.
         point_none() {
           getv was "$SLOTS/upstream.slot"
-          if [ "$PROXY_MODE" = managed ]; then rm -f "$PROXY/active.sock" "$SLOTS/upstream.slot"
+          if [ "$PROXY_MODE" = managed ]; then rm -f "$SOCKS/active.sock" "$SLOTS/upstream.slot"
           else printf '%s' "$NO_UPSTREAM" > "$UPSTREAM_FILE"; rm -f "$SLOTS/upstream.slot"; fi
           [ -z "$was" ] || left_now "$was"
         }
@@ -233,9 +233,10 @@ extension TrafficSwitch {
     /// The PATH a traffic script runs with: nginx lives in sbin, which a non-login SSH session's
     /// PATH often lacks.
     /// `$NGX`: where the nginx that serves the app keeps its config, pid and logs: the app's own
-    /// proxy directory, or the host-wide front door's.
+    /// proxy directory, or the host-wide front door's. `$SOCKS`: where its slot sockets and the
+    /// `active.sock` link are (`TrafficSwitch.socketDir`).
     static let sbinPath: ScriptText = """
         PATH="$PATH:/usr/sbin:/usr/local/sbin"
-        if [ -n "${FRONT_DOOR:-}" ]; then NGX="$HOME/\(FrontDoor.homeDir)"; else NGX="$PROXY"; fi
+        if [ -n "${FRONT_DOOR:-}" ]; then NGX="$HOME/\(FrontDoor.homeDir)"; SOCKS="$PROXY/front"; else NGX="$PROXY"; SOCKS="$PROXY"; fi
         """
 }

@@ -32,6 +32,11 @@ public struct TrafficSwitch: Sendable {
     /// The public listener's `ADDRESS:PORT`.
     func publicListen(_ host: String) -> String { HostAddress.withPort(health.bindAddress(of: host), publicPort) }
 
+    /// Where the slot sockets and the `active.sock` link are: the app's proxy directory, or its
+    /// `front/` for the front door's servers, so an app moving behind the front door has both
+    /// proxies serve it at once (the own proxy's exit unlinks its sockets, not these).
+    var socketDir: String { settings.frontDoor == nil ? layout.proxy : layout.proxy + "/front" }
+
     /// The host-wide proxy this app's servers go in (nil: the app's own proxy).
     public var frontDoor: FrontDoor? { settings.frontDoor.map { FrontDoor(settings: $0, traffic: self) } }
 
@@ -115,7 +120,7 @@ public struct TrafficSwitch: Sendable {
                 # the slot recorded as active is the one the proxy serves from.
                 getv active "$SLOTS/active"; getv upslot "$SLOTS/upstream.slot"
                 reconcile=
-                if [ -n "$active" ] && { [ "$upslot" != "$active" ] || { [ "$PROXY_MODE" = managed ] && [ ! -L "$PROXY/active.sock" ]; }; }; then
+                if [ -n "$active" ] && { [ "$upslot" != "$active" ] || { [ "$PROXY_MODE" = managed ] && [ ! -L "$SOCKS/active.sock" ]; }; }; then
                   point_to "$active" || fail \(ScriptExit.switchFailed) "cannot point the proxy at slot $active"
                   [ "$PROXY_MODE" = managed ] || reconcile=1
                   echo "proxy.reconciled=$active"

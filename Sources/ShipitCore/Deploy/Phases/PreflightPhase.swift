@@ -157,6 +157,9 @@ struct PreflightPhase: PhaseRunner {
                     "front door \(out.first(.front) ?? "?")"
                     + (out.first(.frontChanged) != nil ? ", this app's servers written" : "")
                     + (out.first(.proxyMoved) != nil ? ", the app's own proxy retired" : "")
+                    + (out.first(.frontHandover) == "0"
+                        ? " (its port was shared for the move; with net.ipv4.tcp_migrate_req=0 a connection arriving as the own proxy closed its socket may have been reset)"
+                        : "")
                     + (cert == nil && door.settings.tls != nil ? ", waiting for its certificate" : "")
             }
             return r
