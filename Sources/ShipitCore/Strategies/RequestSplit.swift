@@ -1,0 +1,105 @@
+/// Requests split between two slots by share, for request steps: the proxy's public server sends
+/// each request to one of 100 bucket sockets (`split/b0.sock` … `split/b99.sock`), chosen by
+/// nginx's `split_clients` from a key that keeps a client on one bucket (a cookie shipit sets, the
+/// client's address, a header, or none). Each bucket is a link to `active.sock` (the release that
+/// serves) or to `canary.sock` (a link to the new release's slot), so the share changes by
+/// renaming links, with no reload: the next request follows them. Sending the canary's share back
+/// is one rename (`canary.sock` pointed at the serving slot). Pure text.
+public struct RequestSplit: Sendable, Equatable {
+    /// How a client is kept on one release during a step.
+    public enum Sticky: Sendable, Equatable {
+        /// A cookie (`shipit_canary`) set on the first answer; a client without cookies is split
+        /// per request.
+        case cookie
+        /// The client's address (`$remote_addr`): every client behind one NAT lands together.
+        case address
+        /// A request header's value (a user or session id the client sends).
+        case header(String)
+        /// Each request on its own.
+        case none
+    }
+
+    public static let cookieName = "shipit_canary"
+    public static let buckets = 100
+
+    public let app: String
+    public let sticky: Sticky
+
+    public init(app: String, sticky: Sticky) {
+        self.app = app
+        self.sticky = sticky
+    }
+
+    /// nginx variable names are global to the http block the front door's apps share.
+    var suffix: String { String(app.map { $0.isLetter || $0.isNumber ? $0 : "_" }) }
+    public var bucketVariable: String { "$shipit_bucket_\(suffix)" }
+    var setCookieVariable: String { "$shipit_setcookie_\(suffix)" }
+
+    /// The http-level part: the key, the buckets, the cookie to set.
+    public var httpConf: String {
+        let key: String
+        var maps = ""
+        switch sticky {
+        case .cookie:
+            key = "$shipit_key_\(suffix)"
+            maps = """
+                map $cookie_\(Self.cookieName) \(key) { "" $request_id; default $cookie_\(Self.cookieName); }
+                map $cookie_\(Self.cookieName) \(setCookieVariable) { "" "\(Self.cookieName)=$request_id; Path=/; HttpOnly; SameSite=Lax"; default ""; }
+
+                """
+        case .address: key = "$remote_addr"
+        case .header(let name):
+            key = "$shipit_key_\(suffix)"
+            let v = "$http_" + name.lowercased().map { $0 == "-" ? "_" : $0 }
+            maps = "map \(String(v)) \(key) { \"\" $request_id; default \(String(v)); }\n"
+        case .none: key = "$request_id"
+        }
+        let lines = (0..<(Self.buckets - 1)).map { "    1% b\($0);" } + ["    * b\(Self.buckets - 1);"]
+        return maps + "split_clients \"\(key)\" \(bucketVariable) {\n" + lines.joined(separator: "\n") + "\n}\n"
+    }
+
+    /// The public location's target, in place of `active.sock`.
+    public func proxyPass(socketDir: String) -> String {
+        "proxy_pass http://unix:\(socketDir)/split/\(bucketVariable).sock:;"
+    }
+
+    /// The public location's extra lines: the cookie, set where the client had none.
+    public var locationConf: String {
+        sticky == .cookie ? "add_header Set-Cookie \(setCookieVariable);" : ""
+    }
+
+    /// `split_share PERCENT SLOT`: PERCENT of the buckets to slot SLOT, the rest to the serving
+    /// one; `split_share 0` sends every bucket back. Buckets that change are renamed into place one
+    /// by one (each is atomic); the current share is kept in `split/share`.
+    static let share = ShellFunction(
+        "split_share", requires: [.getValue],
+        """
+        split_share() {
+          mkdir -p "$SOCKS/split" || return 1
+          getv was "$SOCKS/split/share"; [ -n "$was" ] || was=-1
+          if [ "$1" -gt 0 ]; then
+            ln -sfn "slot-$2.sock" "$SOCKS/canary.sock.tmp" && mv -Tf "$SOCKS/canary.sock.tmp" "$SOCKS/canary.sock" || return 1
+          fi
+          i=0
+          while [ "$i" -lt \(buckets) ]; do
+            want=active; [ "$i" -ge "$1" ] || want=canary
+            if [ "$was" -lt 0 ] || { [ "$i" -lt "$1" ] && [ "$i" -ge "$was" ]; } || { [ "$i" -ge "$1" ] && [ "$i" -lt "$was" ]; }; then
+              ln -sfn "../$want.sock" "$SOCKS/split/b$i.tmp" && mv -Tf "$SOCKS/split/b$i.tmp" "$SOCKS/split/b$i.sock" || return 1
+            fi
+            i=$((i + 1))
+          done
+          printf '%s\\n' "$1" > "$SOCKS/split/share"
+        }
+        """)
+
+    /// `split_back ACTIVE`: the canary's share goes to slot ACTIVE at once (one rename), before
+    /// the buckets are sent back one by one.
+    static let back = ShellFunction(
+        "split_back", requires: [share],
+        """
+        split_back() {
+          [ ! -L "$SOCKS/canary.sock" ] || { ln -sfn "slot-$1.sock" "$SOCKS/canary.sock.tmp" && mv -Tf "$SOCKS/canary.sock.tmp" "$SOCKS/canary.sock"; } || return 1
+          split_share 0
+        }
+        """)
+}
