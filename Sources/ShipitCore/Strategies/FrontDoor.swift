@@ -339,9 +339,10 @@ public struct FrontDoor: Sendable {
           for l in $FRONT_LISTENS; do
             kind=${l##*/}; addr=${l%/*}
             f="$1/ports/$(printf '%s' "$addr" | tr -c 'A-Za-z0-9.\\n' '_').conf"
-            [ ! -f "$f" ] || continue
-            # A port an app's own proxy still holds: shared with it (SO_REUSEPORT) for the handover.
+            # A port an app's own proxy still holds: shared with it (SO_REUSEPORT) for the handover,
+            # also where a stopped front door left its file.
             rp=; case " $HANDOVER " in *" $addr "*) rp=" reuseport" ;; esac
+            [ ! -f "$f" ] || { [ -n "$rp" ] && ! grep -q ' reuseport;' "$f"; } || continue
             if [ "$kind" = https ]; then
               printf 'server {\\n    listen %s ssl http2 default_server%s;\\n    ssl_reject_handshake on;\\n}\\n' "$addr" "$rp" > "$f"
             else
@@ -422,6 +423,16 @@ public struct FrontDoor: Sendable {
               g=${f#"$NGX"/}; cp -p "$f" "$NGX/next/$g"
             done
             printf '%s\\n' "$FRONT_APP" > "$NGX/next/apps/$APP_NAME.conf"
+            # A file written before the front door's sockets moved to $SOCKS: its slot servers on the
+            # old paths are kept for this one reload, so the old workers' requests still reach them
+            # (nginx deletes a socket no server listens on any more); the next step drops them.
+            legacy=
+            if [ -f "$mine" ] && grep -q "^ *proxy_pass http://unix:$PROXY/active.sock:;" "$mine"; then
+              legacy=1
+              awk -v p="listen unix:$PROXY/slot-" '/^server \\{/ { buf = $0 "\\n"; inb = 1; keep = 0; next }
+                inb { buf = buf $0 "\\n"; if (index($0, p)) keep = 1; if ($0 ~ /^}/) { inb = 0; if (keep) printf "%s", buf } }' \
+                "$mine" >> "$NGX/next/apps/$APP_NAME.conf"
+            fi
             front_files "$NGX/next"
             printf '%s\\n' "$FRONT_MAIN" | sed -e 's#^\\( *include \\)apps/#\\1next/apps/#' -e 's#^\\( *include \\)ports/#\\1next/ports/#' > "$NGX/next.conf"
             if ! out=$("$NGINX" -t -q -e "$NGX/error.log" -p "$NGX/" -c "$NGX/next.conf" 2>&1); then
@@ -502,7 +513,9 @@ public struct FrontDoor: Sendable {
             fi
             getv npid "$NGX/nginx.pid"
             if alive "$npid"; then
-              if [ -n "$changed" ] && ! out=$(front_reload 2>&1); then
+              # With an own proxy to retire, the running front door must have the app's file even
+              # when it did not change here (a run that died after writing it).
+              if [ -n "$changed$own" ] && ! out=$(front_reload 2>&1); then
                 # The running proxy keeps the config it had; the files go back to it.
                 undo_files; own_back
                 fail \(ScriptExit.proxyReloadFailed) "the front door did not take this app's servers (taken back out): $(short "$out")"
@@ -522,6 +535,9 @@ public struct FrontDoor: Sendable {
               fi
               echo "front=started"
             fi
+            # The old paths' link, once no running nginx uses it (the step after the one that kept
+            # the old slot servers).
+            if [ -z "$legacy" ] && [ -z "$own" ] && [ -L "$PROXY/active.sock" ] && ! alive "$opid"; then rm -f "$PROXY/active.sock"; fi
             # The front door serves the app: its own proxy quits (QUIT: it closes its listening
             # sockets and finishes what it serves, 10 s at most, then TERM, then KILL) and does not
             # start again, supervised or not.

@@ -71,7 +71,13 @@ extension TrafficSwitch {
         point_to() {
           getv was "$SLOTS/upstream.slot"
           if [ "$PROXY_MODE" = managed ]; then
+            [ -d "$SOCKS" ] || mkdir -p "$SOCKS" || return 1
             ln -sfn "slot-$1.sock" "$SOCKS/active.sock.tmp" && mv -Tf "$SOCKS/active.sock.tmp" "$SOCKS/active.sock" || return 1
+            # A front door whose app file still names the sockets' old paths (written before they
+            # moved to $SOCKS, until its next front door step) serves through the old link.
+            if [ "$SOCKS" != "$PROXY" ] && [ -L "$PROXY/active.sock" ]; then
+              ln -sfn "slot-$1.sock" "$PROXY/active.sock.tmp" && mv -Tf "$PROXY/active.sock.tmp" "$PROXY/active.sock" || return 1
+            fi
           else
             printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$SLOT_BIND" "$1" > "$UPSTREAM_FILE.tmp" && mv "$UPSTREAM_FILE.tmp" "$UPSTREAM_FILE" || return 1
           fi
