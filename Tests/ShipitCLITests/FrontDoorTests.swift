@@ -316,7 +316,9 @@ extension SystemdSuites {
 
         /// `tls: acme` against Let's Encrypt's test CA (pebble, offline): the first deploy orders
         /// the certificate from the deployer, each name validated at another host (the CA's DNS
-        /// says so), the same certificate installed everywhere; `certs renew` under load.
+        /// says so), the same certificate installed everywhere; a second app with a certificate of
+        /// its own; under load on both, A's deploy, B's refused release and A's rollback lose
+        /// nothing; `certs renew` under load.
         @Test func anACMECertificateIsOrderedForTheFleetAndRenewedWithNoRequestLost() async throws {
             let tag = String(UUID().uuidString.prefix(6)).lowercased()
             let http = DeployFixture.peekPort()
@@ -329,6 +331,8 @@ extension SystemdSuites {
             // Each name at another host: the token must be on every one of them.
             _ = try await Local.run([script, "point", name, sd.hosts[2]])
             _ = try await Local.run([script, "point", "www." + name, sd.hosts[1]])
+            let nameB = "acme-b-\(tag).test"
+            _ = try await Local.run([script, "point", nameB, sd.hosts[0]])
             let slots = DeployFixture.peekPort()
             let a = try DeployFixture(
                 hosts: sd.harness, targets: sd.hosts, healthDeadline: 5, port: http,
@@ -347,8 +351,27 @@ extension SystemdSuites {
                         roots: \(pebble)/roots.pem
                         dir: \(pebble)/acme
                     """, deployRoot: "/home/\(sd.user)", name: "fdacme-\(tag)")
+            // A second app on the same hosts and ports, with a certificate of its own from the CA.
+            let slotsB = DeployFixture.peekPort()
+            let b = try DeployFixture(
+                hosts: sd.harness, targets: sd.hosts, healthDeadline: 5, port: http,
+                extraYAML: """
+                    traffic:
+                      proxy: nginx
+                      drain: 1
+                      slots: [\(slotsB + 1), \(slotsB + 2)]
+                      hosts: [\(nameB)]
+                      https_port: \(https)
+                      tls: acme
+                      acme:
+                        email: ops@example.com
+                        directory: https://127.0.0.1:14000/dir
+                        directory_ca: \(pebble)/tls-ca.pem
+                        roots: \(pebble)/roots.pem
+                        dir: \(pebble)/acme-b
+                    """, deployRoot: "/home/\(sd.user)", name: "fdacmeb-\(tag)")
             try await withCleanup({
-                await cleanUp([a])
+                await cleanUp([a, b])
                 _ = try? await Local.run([script, "down", pebble])
             }) {
                 let d1 = try await a.shipit(["deploy", "--from", a.release("v1")])
@@ -366,9 +389,33 @@ extension SystemdSuites {
                 let shown = try await a.shipit(["certs"])
                 #expect(shown.status == 0, "\(shown.stdout)\(shown.stderr)")
                 #expect(shown.stdout.contains("\(sd.hosts[0]): \(name), www.\(name) until"), "\(shown.stdout)")
-                // The next deploy has one that is not due: no order.
+                let b4 = try await b.shipit(["deploy", "--from", b.release("v4")])
+                #expect(b4.status == 0, "\(b4.stdout)\(b4.stderr)")
+                for h in sd.hosts {
+                    #expect(await get(h, https, name: nameB, ca: roots) == "hello from releases-example v4 200")
+                    #expect(try roots.servedSerial(h, https, name: nameB) != first.first)
+                }
+                // Under load on both, over HTTPS with the CA's certificates: A to v2 (a certificate
+                // that is not due: no order), B's broken v3 refused on its idle slot, A rolled back.
+                let loadA = try LoadGenerator(
+                    targets: sd.hosts, port: https, threads: 2, bad: "v3", name: name, tlsCA: roots.caFile,
+                    hosts: sd.harness)
+                let loadB = try LoadGenerator(
+                    targets: sd.hosts, port: https, threads: 2, bad: "v3", name: nameB, tlsCA: roots.caFile,
+                    hosts: sd.harness)
                 let d2 = try await a.shipit(["deploy", "--from", a.release("v2")])
+                let b3 = try await b.shipit(["deploy", "--from", b.release("v3")])
+                let back = try await a.shipit(["rollback"])
+                let resA = try await loadA.finish()
+                let resB = try await loadB.finish()
                 #expect(d2.status == 0 && !d2.stdout.contains("ordering a certificate"), "\(d2.stdout)")
+                #expect(b3.status == ShipitExit.failure.rawValue && b3.stdout.contains("no host was switched"))
+                #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+                #expect(resA.failed == 0 && resB.failed == 0, "\(resA.errors) \(resB.errors)")
+                #expect(resA.bad == 0 && resB.bad == 0)
+                #expect(Set(resB.versions.keys) == ["v4"], "\(resB.versions)")
+                #expect(Set(resA.versions.keys) == ["v1", "v2"], "\(resA.versions)")
+                #expect(resA.requests > 100 && resB.requests > 100)
 
                 // A daily timer's run: not due, nothing ordered.
                 let idle = try await a.shipit(["certs", "renew", "--if-due"])

@@ -394,6 +394,7 @@ public struct FrontDoor: Sendable {
               done
             done
             # The certificate pair (stdin: certificate, then key), under a name of its own.
+            newpair=
             if [ -n "$CERT_NAME" ]; then
               c="$NGX/certs/$CERT_NAME"
               if [ -f "$c.crt" ] && [ -f "$c.key" ]; then
@@ -407,6 +408,7 @@ public struct FrontDoor: Sendable {
                 (umask 077 && head -c "$CERT_BYTES" "$c.part" > "$c.crt.part" && tail -c "$KEY_BYTES" "$c.part" > "$c.key.part") &&
                   mv -f "$c.crt.part" "$c.crt" && mv -f "$c.key.part" "$c.key" || { rm -f "$c".*part; fail \(ScriptExit.fileNotPlaced) "cannot write $c.crt"; }
                 rm -f "$c.part"
+                newpair=1
               fi
             fi
             # The ports this app's own proxy (from before the front door) listens on too: the front
@@ -515,7 +517,9 @@ public struct FrontDoor: Sendable {
             if alive "$npid"; then
               # With an own proxy to retire, the running front door must have the app's file even
               # when it did not change here (a run that died after writing it).
-              if [ -n "$changed$own" ] && ! out=$(front_reload 2>&1); then
+              # A new certificate is in place once the old workers, which serve the old one to
+              # whoever they still accept, are gone.
+              if [ -n "$changed$own" ] && ! out=$(front_reload ${newpair:+wait} 2>&1); then
                 # The running proxy keeps the config it had; the files go back to it.
                 undo_files; own_back
                 fail \(ScriptExit.proxyReloadFailed) "the front door did not take this app's servers (taken back out): $(short "$out")"
