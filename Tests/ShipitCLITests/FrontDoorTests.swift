@@ -333,43 +333,30 @@ extension SystemdSuites {
             _ = try await Local.run([script, "point", "www." + name, sd.hosts[1]])
             let nameB = "acme-b-\(tag).test"
             _ = try await Local.run([script, "point", nameB, sd.hosts[0]])
-            let slots = DeployFixture.peekPort()
-            let a = try DeployFixture(
-                hosts: sd.harness, targets: sd.hosts, healthDeadline: 5, port: http,
-                extraYAML: """
-                    traffic:
-                      proxy: nginx
-                      drain: 1
-                      slots: [\(slots + 1), \(slots + 2)]
-                      hosts: [\(name), www.\(name)]
-                      https_port: \(https)
-                      tls: acme
-                      acme:
-                        email: ops@example.com
-                        directory: https://127.0.0.1:14000/dir
-                        directory_ca: \(pebble)/tls-ca.pem
-                        roots: \(pebble)/roots.pem
-                        dir: \(pebble)/acme
-                    """, deployRoot: "/home/\(sd.user)", name: "fdacme-\(tag)")
+            /// An app on the shared ports whose certificate is ordered from pebble (its account in `dir`).
+            func acmeApp(_ app: String, names: [String], dir: String) throws -> DeployFixture {
+                let slots = DeployFixture.peekPort()
+                return try DeployFixture(
+                    hosts: sd.harness, targets: sd.hosts, healthDeadline: 5, port: http,
+                    extraYAML: """
+                        traffic:
+                          proxy: nginx
+                          drain: 1
+                          slots: [\(slots + 1), \(slots + 2)]
+                          hosts: [\(names.joined(separator: ", "))]
+                          https_port: \(https)
+                          tls: acme
+                          acme:
+                            email: ops@example.com
+                            directory: https://127.0.0.1:14000/dir
+                            directory_ca: \(pebble)/tls-ca.pem
+                            roots: \(pebble)/roots.pem
+                            dir: \(pebble)/\(dir)
+                        """, deployRoot: "/home/\(sd.user)", name: "\(app)-\(tag)")
+            }
+            let a = try acmeApp("fdacme", names: [name, "www." + name], dir: "acme")
             // A second app on the same hosts and ports, with a certificate of its own from the CA.
-            let slotsB = DeployFixture.peekPort()
-            let b = try DeployFixture(
-                hosts: sd.harness, targets: sd.hosts, healthDeadline: 5, port: http,
-                extraYAML: """
-                    traffic:
-                      proxy: nginx
-                      drain: 1
-                      slots: [\(slotsB + 1), \(slotsB + 2)]
-                      hosts: [\(nameB)]
-                      https_port: \(https)
-                      tls: acme
-                      acme:
-                        email: ops@example.com
-                        directory: https://127.0.0.1:14000/dir
-                        directory_ca: \(pebble)/tls-ca.pem
-                        roots: \(pebble)/roots.pem
-                        dir: \(pebble)/acme-b
-                    """, deployRoot: "/home/\(sd.user)", name: "fdacmeb-\(tag)")
+            let b = try acmeApp("fdacmeb", names: [nameB], dir: "acme-b")
             try await withCleanup({
                 await cleanUp([a, b])
                 _ = try? await Local.run([script, "down", pebble])
