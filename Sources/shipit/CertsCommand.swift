@@ -22,9 +22,11 @@ struct CertsShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try common.load()
-        let served = try await withFleet(config) { try await FrontDoorCerts(config: config, transport: $0).served() }
-        let renewDays = config.traffic?.frontDoor?.acme?.renewDays ?? 30
-        let findings = CertificateFindings.judge(served, renewDays: renewDays)
+        let (served, findings) = try await withFleet(config) {
+            let certs = try FrontDoorCerts(config: config, transport: $0)
+            let served = await certs.served()
+            return (served, certs.findings(served))
+        }
         var bad = 0
         for h in config.hosts {
             guard let result = served[h] else {
@@ -64,20 +66,16 @@ struct CertsRenewCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try common.load()
-        if let acme = config.traffic?.frontDoor?.acme, let door = config.traffic?.frontDoor {
-            let order = ACMEOrder(
-                acme: acme, names: door.names,
-                hook: ACMEOrder.hook(configFile: config.file, stage: config.stage, flags: config.passedFlags))
+        if let order = ACMEOrder(config: config) {
+            let names = order.names.joined(separator: ", ")
             let due = order.due()
             if ifDue, due == nil {
                 // Nothing ordered; the install below still brings a host that missed one in line.
-                Console.shared.out("the certificate for \(door.names.joined(separator: ", ")) is not due: no order")
+                Console.shared.out("the certificate for \(names) is not due: no order")
             } else {
                 Console.shared.out(
-                    "ordering a certificate for \(door.names.joined(separator: ", ")) from \(acme.directory)"
-                        + (due.map { ": \($0)" } ?? ""))
-                try await order.order(force: FileManager.default.fileExists(atPath: acme.chainFile))
-                try order.checkOrdered()
+                    "ordering a certificate for \(names) from \(order.acme.directory)" + (due.map { ": \($0)" } ?? ""))
+                try await order.renew()
             }
         }
         let results = try await withFleet(config) { try await FrontDoorCerts(config: config, transport: $0).install() }

@@ -19,6 +19,15 @@ public struct ACMEOrder: Sendable {
         self.hook = hook
     }
 
+    /// The order `config`'s front door asks for (nil without `tls: acme`), its hooks calling this
+    /// shipit back with the same config, stage and connection flags.
+    public init?(config: DeployConfig) {
+        guard let door = config.traffic?.frontDoor, let acme = door.acme else { return nil }
+        self.init(
+            acme: acme, names: door.names,
+            hook: Self.hook(configFile: config.file, stage: config.stage, flags: config.passedFlags))
+    }
+
     /// How certbot's hooks call this shipit back for `configFile`: `shipit certs challenge`.
     public static func hook(configFile: String, stage: String?, flags: [String] = []) -> [String] {
         let me =
@@ -67,6 +76,12 @@ public struct ACMEOrder: Sendable {
         for n in names { a += ["-d", n] }
         if force { a.append("--force-renewal") }
         return a
+    }
+
+    /// Orders the certificate (again, when there is one), then checks what the order left.
+    public func renew() async throws(ShipitError) {
+        try await order(force: FileManager.default.fileExists(atPath: acme.chainFile))
+        try checkOrdered()
     }
 
     /// Orders the certificate (again, with `force`). certbot's own output is kept for the error.

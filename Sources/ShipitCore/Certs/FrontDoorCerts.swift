@@ -52,6 +52,13 @@ public struct FrontDoorCerts: Sendable {
         }
     }
 
+    /// What `served` found wrong, host by host (`CertificateFindings`): due within
+    /// `acme.renew_days` (its default with certificate files).
+    public func findings(_ served: [String: Result<Served?, ShipitError>]) -> [String: [CertificateFindings.Finding]] {
+        CertificateFindings.judge(
+            served, renewDays: door.settings.acme?.renewDays ?? FrontDoorSettings.ACME.defaultRenewDays)
+    }
+
     /// The certificate pair on the deployer installed in every host's front door (the deploy's
     /// front door step, without a release): host → nil when done, else why not.
     public func install() async throws(ShipitError) -> [String: String?] {

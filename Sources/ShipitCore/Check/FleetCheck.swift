@@ -31,7 +31,7 @@ public struct FleetCheck: Sendable {
             let answered = Set(results.filter { $0.value.first?.status == .ok }.keys)
             let served = await certs.served(
                 hosts: config.hosts.filter { answered.contains($0) && config.hostRoles.runsApp($0) })
-            let found = CertificateFindings.judge(served, renewDays: config.traffic?.frontDoor?.acme?.renewDays ?? 30)
+            let found = certs.findings(served)
             for (host, result) in served {
                 let item: CheckReport.Item
                 if let f = found[host] {

@@ -26,7 +26,9 @@ public struct FrontDoorSettings: Sendable, Equatable {
         /// certbot's directory on the deployer (its config, work and logs directories inside).
         public var stateDir: String
         /// A certificate that expires within this many days is ordered again.
-        public var renewDays = 30
+        public var renewDays = Self.defaultRenewDays
+        /// `renew_days` unless set; also when a certificate from files is due (`shipit certs`).
+        public static let defaultRenewDays = 30
         public var certbot = "certbot"
         /// The name of the certificate in `stateDir` (the app's).
         public var certName: String

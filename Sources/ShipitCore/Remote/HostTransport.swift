@@ -92,7 +92,15 @@ public struct SSHTransport: HostTransport {
     public func httpGet(_ host: String, address: String, port: Int, path: String, timeout: Double) async throws
         -> HTTPResponse
     {
-        let request = Self.getRequest(host: HostAddress.withPort(address, port), path: path)
+        try await tunnelGet(
+            host, address: address, port: port,
+            request: Self.getRequest(host: HostAddress.withPort(address, port), path: path), timeout: timeout)
+    }
+
+    /// `request` sent to address:port through the host's SSH session, its answer parsed.
+    private func tunnelGet(_ host: String, address: String, port: Int, request: Data, timeout: Double) async throws
+        -> HTTPResponse
+    {
         let raw = try await onSession(host) {
             try await $0.tunnelRequest(
                 host: address, port: port, request: request, maxResponse: 64 * 1024, timeout: timeout)
@@ -122,11 +130,8 @@ public struct SSHTransport: HostTransport {
                 ?? HostAddress.withPort(address, port),
             path: path)
         guard health.checkFrom == .deployer else {
-            let raw = try await onSession(host) {
-                try await $0.tunnelRequest(
-                    host: address, port: port, request: request, maxResponse: 64 * 1024, timeout: health.requestTimeout)
-            }
-            return try HTTPResponse.parse(raw)
+            return try await tunnelGet(
+                host, address: address, port: port, request: request, timeout: health.requestTimeout)
         }
         let endpoint = try fleet.settings.endpoint(for: host)
         let raw: Data

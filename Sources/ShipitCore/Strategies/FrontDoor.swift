@@ -213,7 +213,9 @@ public struct FrontDoor: Sendable {
             ]
         return HostScript(
             .frontDoor, layout: traffic.layout, timeout: 120, variables: vars,
-            uses: TrafficSwitch.functions + [Self.frontFiles, Self.frontUnit, Self.dropPairs, Self.frontReload],
+            uses: TrafficSwitch.functions + [
+                TrafficSwitch.relink, Self.frontFiles, Self.frontUnit, Self.dropPairs, Self.frontReload,
+            ],
             TrafficSwitch.sbinPath + Self.body)
     }
 
@@ -411,11 +413,13 @@ public struct FrontDoor: Sendable {
                 newpair=1
               fi
             fi
-            # The ports this app's own proxy (from before the front door) listens on too: the front
-            # door's new default servers there share them for the handover below.
-            HANDOVER=
+            # The app's own proxy from before the front door (its pid in `own`), and the ports it
+            # listens on too: the front door's new default servers there share them for the handover
+            # below.
+            HANDOVER=; own=
             getv opid "$PROXY/nginx.pid"
             if alive "$opid" && [ -f "$PROXY/nginx.conf" ]; then
+              own=$opid
               for l in $FRONT_LISTENS; do a=${l%/*}; ! grep -q "^ *listen [^;]*:${a##*:}[ ;]" "$PROXY/nginx.conf" || HANDOVER="$HANDOVER $a"; done
             fi
             # The candidate: every other app's file as it is, this app's new one, the main config.
@@ -483,9 +487,7 @@ public struct FrontDoor: Sendable {
             # graceful reload (nginx sets it on the socket it has), the front door's new default
             # server listens with it, and the kernel hands each new connection to one of the two
             # until the own proxy closes its socket.
-            getv opid "$PROXY/nginx.pid"; own=
-            if alive "$opid" && [ -f "$PROXY/nginx.conf" ]; then
-              own=$opid
+            if [ -n "$own" ]; then
               # Without tcp_migrate_req (Linux 5.14), connections queued at the own proxy's socket
               # when it closes are reset rather than handed to the front door's.
               if [ -n "$HANDOVER" ]; then getv mr /proc/sys/net/ipv4/tcp_migrate_req; echo "front.handover=${mr:-0}"; fi
@@ -548,9 +550,7 @@ public struct FrontDoor: Sendable {
             if [ -n "$own" ]; then
               # A quitting worker closes its slot servers' sockets at once, before the requests it
               # accepted have reached them: its active link goes to the front door's slot server.
-              if [ -n "$active" ]; then
-                ln -sfn "front/slot-$active.sock" "$PROXY/active.sock.tmp" && mv -Tf "$PROXY/active.sock.tmp" "$PROXY/active.sock"
-              fi
+              [ -z "$active" ] || relink "front/slot-$active.sock" "$PROXY/active.sock"
               ! supervised || svctl disable -q "$UNIT_PREFIX-proxy.service" >/dev/null 2>&1
               kill -QUIT "$own" 2>/dev/null
               i=0; while alive "$own" && [ "$i" -lt 500 ]; do sleep 0.02; i=$((i + 1)); done

@@ -72,19 +72,19 @@ public struct RequestSplit: Sendable, Equatable {
     /// one; `split_share 0` sends every bucket back. Buckets that change are renamed into place one
     /// by one (each is atomic); the current share is kept in `split/share`.
     static let share = ShellFunction(
-        "split_share", requires: [.getValue],
+        "split_share", requires: [.getValue, TrafficSwitch.relink],
         """
         split_share() {
           mkdir -p "$SOCKS/split" || return 1
           getv was "$SOCKS/split/share"; [ -n "$was" ] || was=-1
           if [ "$1" -gt 0 ]; then
-            ln -sfn "slot-$2.sock" "$SOCKS/canary.sock.tmp" && mv -Tf "$SOCKS/canary.sock.tmp" "$SOCKS/canary.sock" || return 1
+            relink "slot-$2.sock" "$SOCKS/canary.sock" || return 1
           fi
           i=0
           while [ "$i" -lt \(buckets) ]; do
             want=active; [ "$i" -ge "$1" ] || want=canary
             if [ "$was" -lt 0 ] || { [ "$i" -lt "$1" ] && [ "$i" -ge "$was" ]; } || { [ "$i" -ge "$1" ] && [ "$i" -lt "$was" ]; }; then
-              ln -sfn "../$want.sock" "$SOCKS/split/b$i.tmp" && mv -Tf "$SOCKS/split/b$i.tmp" "$SOCKS/split/b$i.sock" || return 1
+              relink "../$want.sock" "$SOCKS/split/b$i.sock" || return 1
             fi
             i=$((i + 1))
           done
@@ -98,7 +98,7 @@ public struct RequestSplit: Sendable, Equatable {
         "split_back", requires: [share],
         """
         split_back() {
-          [ ! -L "$SOCKS/canary.sock" ] || { ln -sfn "slot-$1.sock" "$SOCKS/canary.sock.tmp" && mv -Tf "$SOCKS/canary.sock.tmp" "$SOCKS/canary.sock"; } || return 1
+          [ ! -L "$SOCKS/canary.sock" ] || relink "slot-$1.sock" "$SOCKS/canary.sock" || return 1
           split_share 0
         }
         """)

@@ -62,8 +62,16 @@ extension TrafficSwitch {
         left_now() { [ "$PROXY_MODE" != managed ] || return 0; read -r up _ < /proc/uptime && printf '%s\\n' "$up" > "$SLOTS/$1.left"; }
         """)
 
+    /// `relink TARGET LINK`: LINK made a symlink to TARGET by renaming a new link over it, so a
+    /// request that follows LINK meanwhile finds the old target or the new one, never nothing.
+    static let relink = ShellFunction(
+        "relink", requires: [],
+        """
+        relink() { ln -sfn "$1" "$2.tmp" && mv -Tf "$2.tmp" "$2"; }
+        """)
+
     static let pointTo = ShellFunction(
-        "point_to", requires: [.getValue, leftNow],
+        "point_to", requires: [.getValue, leftNow, relink],
         """
         # Points the proxy at slot $1 and records which slot that is. Managed: the active.sock link is
         # renamed into place (atomic; takes effect with the next request). System: the upstream file
@@ -72,12 +80,10 @@ extension TrafficSwitch {
           getv was "$SLOTS/upstream.slot"
           if [ "$PROXY_MODE" = managed ]; then
             [ -d "$SOCKS" ] || mkdir -p "$SOCKS" || return 1
-            ln -sfn "slot-$1.sock" "$SOCKS/active.sock.tmp" && mv -Tf "$SOCKS/active.sock.tmp" "$SOCKS/active.sock" || return 1
+            relink "slot-$1.sock" "$SOCKS/active.sock" || return 1
             # A front door whose app file still names the sockets' old paths (written before they
             # moved to $SOCKS, until its next front door step) serves through the old link.
-            if [ "$SOCKS" != "$PROXY" ] && [ -L "$PROXY/active.sock" ]; then
-              ln -sfn "slot-$1.sock" "$PROXY/active.sock.tmp" && mv -Tf "$PROXY/active.sock.tmp" "$PROXY/active.sock" || return 1
-            fi
+            if [ "$SOCKS" != "$PROXY" ] && [ -L "$PROXY/active.sock" ]; then relink "slot-$1.sock" "$PROXY/active.sock" || return 1; fi
           else
             printf 'upstream shipit_app {\\n    server %s:%s;\\n    keepalive 16;\\n}\\n' "$SLOT_BIND" "$1" > "$UPSTREAM_FILE.tmp" && mv "$UPSTREAM_FILE.tmp" "$UPSTREAM_FILE" || return 1
           fi

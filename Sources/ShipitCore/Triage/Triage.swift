@@ -90,7 +90,7 @@ public struct Triage: Sendable {
         if let certs = try? FrontDoorCerts(config: config, transport: transport) {
             let reachable = config.hosts.filter { inventory[$0] != nil && config.hostRoles.runsApp($0) }
             let served = await certs.served(hosts: reachable)
-            let due = CertificateFindings.judge(served, renewDays: config.traffic?.frontDoor?.acme?.renewDays ?? 30)
+            let due = certs.findings(served)
             for host in config.hosts {
                 for f in due[host] ?? [] {
                     findings.append(

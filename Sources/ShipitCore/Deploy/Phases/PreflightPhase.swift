@@ -68,14 +68,13 @@ struct PreflightPhase: PhaseRunner {
     /// or reloaded. Before the warm-up, which the switch follows.
     func openFrontDoor(_ p: inout PhaseRun) async -> Bool {
         guard let door = p.strategy.slots?.traffic.frontDoor else { return true }
-        guard let acme = door.settings.acme else { return await frontDoorStep(&p, door, step: "front door").ok }
         // tls: acme: a certificate ordered first when there is none on the deployer, or it is due;
         // the CA's challenge is answered by every host's front door. Hosts that do not have the
         // app yet get its names answering the challenge only (503 otherwise) before the order;
         // hosts that serve it keep serving what they have until the new certificate is in.
-        let order = ACMEOrder(
-            acme: acme, names: door.settings.names,
-            hook: ACMEOrder.hook(configFile: p.config.file, stage: p.config.stage, flags: p.config.passedFlags))
+        guard let order = ACMEOrder(config: p.config) else {
+            return await frontDoorStep(&p, door, step: "front door").ok
+        }
         if let why = order.due() {
             let hosts = p.config.hosts.filter { p.strategy.roles.runsApp($0) }
             let present = await appPresent(&p, door, hosts)
@@ -97,12 +96,9 @@ struct PreflightPhase: PhaseRunner {
                 DeployNotice(
                     host: nil, step: "certificate", status: .info,
                     message:
-                        "ordering a certificate for \(door.settings.names.joined(separator: ", ")) from \(acme.directory): \(why)"
+                        "ordering a certificate for \(door.settings.names.joined(separator: ", ")) from \(order.acme.directory): \(why)"
                 ))
-            do throws(ShipitError) {
-                try await order.order(force: FileManager.default.fileExists(atPath: acme.chainFile))
-                try order.checkOrdered()
-            } catch {
+            do throws(ShipitError) { try await order.renew() } catch {
                 // A certificate that still covers the names and has not expired serves on: a CA
                 // outage must not stop deploys for weeks.
                 let stillValid: Bool
@@ -127,8 +123,9 @@ struct PreflightPhase: PhaseRunner {
     func appPresent(_ p: inout PhaseRun, _ door: FrontDoor, _ hosts: [String]) async -> [String: Bool] {
         let transport = p.context.transport
         return await Fleet.bounded(hosts, limit: p.config.connection.parallel) { host in
-            guard let r = try? await transport.run(host, door.presenceScript(host: host).command) else { return false }
-            return ScriptOutput(r.stdoutText).first(.front) == "present"
+            guard case .success(let out) = await transport.runScript(host, door.presenceScript(host: host).command)
+            else { return false }
+            return out.first(.front) == "present"
         }
     }
 
