@@ -91,6 +91,7 @@ struct DeployCommand: AsyncParsableCommand {
             let targets = try RolloutSettings.parseSteps(steps, field: "--steps")
             if config.rollout == nil { config.rollout = RolloutSettings.defaults(health: config.health) }
             config.rollout?.steps = targets
+            try config.rollout?.checkRequestSteps(traffic: config.traffic, field: "--steps")
             config.override("rollout.steps", targets.map(\.description).joined(separator: ", "))
         }
         if let bake {

@@ -14,16 +14,19 @@ struct RequestSplitTests {
     let port = DeployFixture.peekPort()
 
     func conf(_ split: RequestSplit) -> String {
-        let slots = [9101: "v1", 9102: "v2"].map { slot, version in
-            """
-                server {
-                    listen unix:\(dir)/slot-\(slot).sock;
-                    set $shipit_slot \(slot);
-                    access_log \(dir)/golden.log shipit_golden;
-                    location = /fail { return 503 "\(version) failed\\n"; }
-                    location / { return 200 "\(version)\\n"; }
-                }
-            """
+        // Each slot's server, and its logged twin the split's links point at.
+        let slots = [9101: "v1", 9102: "v2"].flatMap { slot, version in
+            [("slot-\(slot).sock", ""), ("slot-\(slot).g.sock", split.loggedLines(slot: slot, log: dir + "/golden.log"))].map {
+                name, logged in
+                """
+                    server {
+                        listen unix:\(dir)/\(name);
+                        \(logged)
+                        location = /fail { return 503 "\(version) failed\\n"; }
+                        location / { return 200 "\(version)\\n"; }
+                    }
+                """
+            }
         }.joined(separator: "\n")
         return """
             worker_processes 1;
@@ -34,7 +37,7 @@ struct RequestSplitTests {
                 access_log off;
                 client_body_temp_path \(dir)/tmp;
                 proxy_temp_path \(dir)/tmp;
-                log_format shipit_golden '\(GoldenSignals.logFormat)';
+                \(split.logFormatConf)
             \(split.httpConf)
             \(slots)
                 server {
@@ -100,7 +103,7 @@ struct RequestSplitTests {
             // No share: every bucket is the serving release's.
             let before = try await load(clients: 50, each: 2)
             #expect(before.counts == ["v1": 100], "\(before)")
-            _ = try await sh("split_share 10 9102")
+            _ = try await sh("split_share 10 9102 9101")
             _ = try await sh(": > \"$SOCKS/golden.log\"")
             let step = try await load(clients: 500, each: 3)
             let v2 = Double(step.counts["v2"] ?? 0) / 1500
@@ -112,20 +115,22 @@ struct RequestSplitTests {
             #expect(signals[9101]?.requests == step.counts["v1"], "\(signals)")
             #expect(signals[9102]?.errors == 0 && signals[9102]?.percentile(0.95) != nil)
             // A larger share keeps the clients of the smaller one where they were.
-            _ = try await sh("split_share 50 9102")
+            _ = try await sh("split_share 50 9102 9101")
             let half = try await load(clients: 300, each: 2)
             #expect(abs(Double(half.counts["v2"] ?? 0) / 600 - 0.5) <= 0.08, "\(half)")
-            // Back: at once, everyone on the serving release.
+            // Back: at once, everyone on the serving release, and nothing logged any more.
             let out = try await sh("split_back 9101 && cat \"$SOCKS/split/share\"")
             #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+            _ = try await sh(": > \"$SOCKS/golden.log\"")
             let after = try await load(clients: 50, each: 2)
             #expect(after.counts == ["v1": 100], "\(after)")
+            #expect(try await sh("wc -c < \"$SOCKS/golden.log\"").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         }
     }
 
     @Test func withoutStickinessRequestsAreSplitOneByOneAndErrorsAreCountedPerSlot() async throws {
         try await withNginx(RequestSplit(app: "demo", sticky: .none)) {
-            _ = try await sh("split_share 20 9102")
+            _ = try await sh("split_share 20 9102 9101")
             _ = try await sh(": > \"$SOCKS/golden.log\"")
             let r = try await load(clients: 20, each: 40, path: "/fail")
             #expect(abs(Double(r.counts["v2"] ?? 0) / 800 - 0.2) <= 0.05, "\(r)")

@@ -11,6 +11,16 @@ public final class LoadGenerator: @unchecked Sendable {
         public let retried: Int
         public let versions: [String: Int]
         public let errors: [String]
+        /// Failed answers whose body names a version: that release's own 5xx.
+        public let failedVersions: [String: Int]
+        /// With `clients`: clients answered by more than one version, and ones that went back.
+        public let mixed: Int
+        public let back: Int
+
+        enum CodingKeys: String, CodingKey {
+            case requests, failed, bad, retried, versions, errors, mixed, back
+            case failedVersions = "failed_versions"
+        }
     }
 
     let process = Process()
@@ -20,7 +30,7 @@ public final class LoadGenerator: @unchecked Sendable {
     /// Starts `threads` clients per target, for at most `seconds`.
     public init(
         targets: [String], port: Int, threads: Int = 3, seconds: Double = 120, bad: String? = nil,
-        keepAlive: Bool = false, name: String? = nil, tlsCA: String? = nil,
+        keepAlive: Bool = false, name: String? = nil, tlsCA: String? = nil, clients: Int = 0,
         hosts: TestHosts = .current
     ) throws {
         stopFile = Local.tempDir("load") + "/stop"
@@ -30,6 +40,8 @@ public final class LoadGenerator: @unchecked Sendable {
         ]
         if let bad { args += ["--bad", bad] }
         if keepAlive { args.append("--keepalive") }
+        // Clients with cookie jars of their own, each thread taking turns as them.
+        if clients > 0 { args += ["--clients", String(clients)] }
         // A front door's app: its name, and HTTPS trusting the test CA.
         if let name { args += ["--name", name] }
         if let tlsCA { args += ["--tls", "--ca", tlsCA] }

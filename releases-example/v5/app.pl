@@ -36,6 +36,9 @@ my ($here) = ($0 =~ m{^(.*)/[^/]*$});
 $here //= '.';
 my $version = slurp("$here/VERSION") // '?';
 my $error_rate = slurp("$here/ERROR_RATE") // 0;
+# With an ERROR_CLIMB file (a ratio per second), GET / really answers 500, to a share of requests
+# that climbs that much each second since the start: a bad release only a proxy's records show.
+my $error_climb = slurp("$here/ERROR_CLIMB") // 0;
 my $started = time;
 my %answered;  # status => requests answered
 
@@ -108,7 +111,10 @@ while (1) {
     my (undef, $path) = split ' ', $request;
     $path //= '';
     my ($status, $body, $type) = (404, 'not found', 'text/plain');
-    if ($path eq '/') { ($status, $body) = (200, "hello from releases-example $version") }
+    if ($path eq '/') {
+        if ($error_climb > 0 && rand() < (time - $started) * $error_climb) { ($status, $body) = (500, "server error from releases-example $version") }
+        else { ($status, $body) = (200, "hello from releases-example $version") }
+    }
     elsif ($path eq '/metrics' || $path eq '/metrics.json') {
         my %count = %answered;
         $count{500} += int((time - $started) * $error_rate);

@@ -282,7 +282,13 @@ extension DeployConfig {
             // The container would get one of the two, silently.
             throw (top["secrets"] ?? top["env"] ?? reader).fail("\(name) is also in image.env: give it in one place")
         }
-        if let r = top["rollout"] { config.rollout = try RolloutSettings.parse(r, health: health) }
+        if let r = top["rollout"] {
+            let rollout = try RolloutSettings.parse(r, health: health)
+            do { try rollout.checkRequestSteps(traffic: config.traffic, field: "rollout.steps") } catch {
+                throw ShipitError.input("\(r.location): \(error.message)")
+            }
+            config.rollout = rollout
+        }
         if let n = top["notify"] { config.notify = try NotifySettings.parse(n) }
         config.logs =
             try top["logs"].map { try LogSettings.parse($0, strategy: strategy, deployTo: deployTo) }

@@ -80,6 +80,11 @@ struct YAMLReader {
         return out
     }
 
+    var isMapping: Bool {
+        if case .mapping = node { return true }
+        return false
+    }
+
     func sequence() throws -> [YAMLReader] {
         try checkNoAnchor()
         guard case .sequence(let seq) = node else { throw fail("expected a list") }

@@ -25,6 +25,10 @@ struct DeployRun: Sendable {
     /// The hosts of each rollout step, in the config's order (one step of every host without
     /// `rollout`, and for a rollback).
     var stepPlan: [[String]] = []
+    /// Request steps (0-based) and the share of requests each sends to the new release.
+    var requestShares: [Int: Int] = [:]
+    /// What the proxy measured in each request step (0-based): the canary against the baseline.
+    var requestVerdicts: [Int: String] = [:]
     /// The rollout step last announced (a step's warm-up and switch are one step).
     var announcedStep = -1
     /// Why a bake failed: the gate sample over its limit.
@@ -61,10 +65,17 @@ struct DeployRun: Sendable {
         machine.operation == .rollback ? stepHosts.filter { hosts[$0]?.current != targetID } : stepHosts
     }
 
+    /// The share of requests this step sends to the new release (nil: a host step).
+    var requestShare: Int? { requestShares[machine.step] }
+
     /// Every host of the steps started so far: the ones this release may have reached.
     var reachedHosts: [String] { reachedHosts(through: machine.step) }
 
-    func reachedHosts(through step: Int) -> [String] { stepPlan.prefix(step + 1).flatMap { $0 } }
+    /// Each host once (a request step's hosts are switched in the step after it).
+    func reachedHosts(through step: Int) -> [String] {
+        var seen = Set<String>()
+        return stepPlan.prefix(step + 1).flatMap { $0 }.filter { seen.insert($0).inserted }
+    }
 }
 
 /// One change a phase makes to the run, returned in its `PhaseResult` for the driver to apply.
@@ -91,6 +102,11 @@ enum RunChange: Sendable {
     case stagedInPreflight(String, ScriptOutput)
     case warmedEarly(String, WarmPhase.EarlyStart)
     case failedGate(GateSample)
+    /// A request step's split on a host: the share of its requests the new release gets, on `slot`
+    /// (0: the split sent back).
+    case split(String, share: Int, slot: Int?)
+    /// A request step's verdict line (0-based step).
+    case requestVerdict(step: Int, summary: String)
     /// A contract migration ran: no automatic rollback from here on.
     case forbidRollback
 }
@@ -119,6 +135,8 @@ extension DeployRun {
         case .stagedInPreflight(let host, let out): stagedInPreflight[host] = out
         case .warmedEarly(let host, let early): warmedEarly[host] = early
         case .failedGate(let sample): failedGate = sample
+        case .split(let host, let share, let slot): hosts.split(host: host, share: share, slot: slot)
+        case .requestVerdict(let step, let summary): requestVerdicts[step] = summary
         case .forbidRollback: machine.forbidRollback()
         }
     }

@@ -58,10 +58,21 @@ public struct DeployStateMachine: Sendable {
         public var steps: Int
         public var bake: Bool
         public var pauseAfter: Int?
-        public init(steps: Int = 1, bake: Bool = false, pauseAfter: Int? = nil) {
+        /// The request steps (0-based): the proxy splits requests between the releases. A step
+        /// after one has its hosts warm already (no warm-up), and a request step has no smoke
+        /// test of its own (its slot was smoke-tested in its warm-up).
+        public var requestSteps: Set<Int>
+        public init(steps: Int = 1, bake: Bool = false, pauseAfter: Int? = nil, requestSteps: Set<Int> = []) {
             self.steps = max(1, steps)
             self.bake = bake
             self.pauseAfter = pauseAfter
+            self.requestSteps = requestSteps
+        }
+
+        /// The phase that starts step `step`: the warm-up, unless the step before split requests
+        /// (its hosts run the release warm on their idle slot already).
+        func start(of step: Int, beforeSwitch: DeployPhase) -> DeployPhase {
+            requestSteps.contains(step - 1) ? .switch : beforeSwitch
         }
         public static let single = Rollout()
     }
@@ -107,8 +118,9 @@ public struct DeployStateMachine: Sendable {
         phase = try Self.next(
             from: phase, on: event, operation: operation, autoRollback: autoRollback, warmStandby: warmStandby,
             rollout: rollout, step: step, resume: resume)
-        // Leaving a step's smoke test or bake for a switch is the next step.
-        if [.smokeTest, .bake].contains(before), [.warm, .switch].contains(phase) { step += 1 }
+        // Leaving a step's smoke test or bake (or a request step's switch) for a switch is the next step.
+        let stepEnds = [.smokeTest, .bake].contains(before) || (before == .switch && rollout.requestSteps.contains(step))
+        if stepEnds, [.warm, .switch].contains(phase) { step += 1 }
         return phase
     }
 
@@ -124,12 +136,13 @@ public struct DeployStateMachine: Sendable {
         // After a step's checks: pause if asked, else the next step, else done.
         func stepDone() -> DeployPhase {
             guard step + 1 < rollout.steps else { return .succeeded }
-            return rollout.pauseAfter == step + 1 ? .paused : beforeSwitch
+            return rollout.pauseAfter == step + 1 ? .paused : rollout.start(of: step + 1, beforeSwitch: beforeSwitch)
         }
         switch (phase, event) {
         case (.pending, .start): return .preflight
         // A resumed rollout: its release is staged everywhere and its migrations ran before the pause.
-        case (.preflight, .phaseSucceeded) where resume == .promote: return beforeSwitch
+        case (.preflight, .phaseSucceeded) where resume == .promote:
+            return rollout.start(of: step, beforeSwitch: beforeSwitch)
         case (.preflight, .phaseSucceeded) where resume == .abort: return .rollingBack
         case (.preflight, .phaseFailed) where resume != nil, (.preflight, .interrupted) where resume != nil:
             return .paused
@@ -139,6 +152,9 @@ public struct DeployStateMachine: Sendable {
         case (.upload, .phaseSucceeded) where operation == .deploy: return .migrate
         case (.migrate, .phaseSucceeded) where operation == .deploy: return beforeSwitch
         case (.warm, .phaseSucceeded) where warmStandby: return .switch
+        // A request step's slot was smoke-tested in its warm-up; the public port serves both.
+        case (.switch, .phaseSucceeded) where rollout.requestSteps.contains(step):
+            return rollout.bake ? .bake : stepDone()
         case (.switch, .phaseSucceeded): return .smokeTest
         case (.smokeTest, .phaseSucceeded): return rollout.bake ? .bake : stepDone()
         case (.bake, .phaseSucceeded): return stepDone()

@@ -81,6 +81,42 @@ public final class Deployment: Sendable {
         return await driver.drive(.deploy)
     }
 
+    /// A recorded rollout's steps with their request shares: its hosts grouped by the step each
+    /// was switched in; a request step (recorded by its `rollout` event, "step K/N starts: S % of
+    /// requests") splits the hosts of the host step after it.
+    static func plannedSteps(of attempt: LedgerAttempt, order: [String], events: [LedgerStep])
+        -> [RolloutSettings.PlannedStep]
+    {
+        let shares = requestShares(in: events)
+        let groups = stepPlan(of: attempt, order: order)
+        let numbers = Set(attempt.hosts.compactMap(\.rolloutStep)).sorted()
+        let byNumber = Dictionary(uniqueKeysWithValues: zip(numbers, groups))
+        let last = max(numbers.last ?? 0, shares.keys.max() ?? 0)
+        var out: [RolloutSettings.PlannedStep] = []
+        for n in stride(from: 1, through: last, by: 1) {
+            if let share = shares[n] {
+                let next = numbers.first { $0 > n }.flatMap { byNumber[$0] } ?? []
+                out.append(.init(hosts: next, share: share))
+            } else if let hosts = byNumber[n] {
+                out.append(.init(hosts: hosts, share: nil))
+            }
+        }
+        return out
+    }
+
+    /// Step number (1-based) → share, from the rollout's "step K/N starts: S % of requests" events.
+    static func requestShares(in events: [LedgerStep]) -> [Int: Int] {
+        var out: [Int: Int] = [:]
+        for e in events where e.step == "rollout" {
+            guard let m = e.message, m.hasPrefix("step "), let slash = m.firstIndex(of: "/"),
+                let k = Int(m[m.index(m.startIndex, offsetBy: 5)..<slash]),
+                let starts = m.firstRange(of: " starts: "), let pct = m.firstRange(of: " % of requests")
+            else { continue }
+            if let share = Int(m[starts.upperBound..<pct.lowerBound]) { out[k] = share }
+        }
+        return out
+    }
+
     /// A recorded rollout's steps: its hosts grouped by the step each was planned in, in `order`.
     static func stepPlan(of attempt: LedgerAttempt, order: [String]) -> [[String]] {
         let steps = Dictionary(

@@ -24,23 +24,23 @@ struct RunDriver {
         let warmStandby = context.strategy.traffic != nil
         if let (attempt, mode) = context.resumed {
             // The steps as the paused run planned them (the config may have changed since).
-            run.stepPlan = Deployment.stepPlan(of: attempt, order: config.hosts)
+            let events = (try? await context.ledger?.steps(attemptID: attempt.id)) ?? []
+            let planned = Deployment.plannedSteps(of: attempt, order: config.hosts, events: events)
+            plan(planned, markHosts: false)
             for h in attempt.hosts { if let step = h.rolloutStep { run.hosts.planned(host: h.host, step: step) } }
-            let done = attempt.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0
+            let switchedStep = attempt.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0
+            // A request step switches no host: it was done when the next one started or it paused.
+            let splitStep = Deployment.requestShares(in: events).keys.max() ?? 0
             run.machine = .resuming(
-                mode, afterStep: done, warmStandby: warmStandby,
-                rollout: .init(
-                    steps: run.stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
+                mode, afterStep: max(switchedStep, splitStep), warmStandby: warmStandby,
+                rollout: machineRollout(rollout))
         } else {
-            run.stepPlan = rollout?.plan(hosts: config.hosts) ?? [config.hosts]
-            for (i, hosts) in run.stepPlan.enumerated() where rollout != nil {
-                for h in hosts { run.hosts.planned(host: h, step: i + 1) }
-            }
+            plan(
+                rollout?.planSteps(hosts: config.hosts) ?? [.init(hosts: config.hosts, share: nil)],
+                markHosts: rollout != nil)
             run.machine = DeployStateMachine(
                 operation: operation, autoRollback: operation == .deploy ? context.options.autoRollback : true,
-                warmStandby: warmStandby,
-                rollout: .init(
-                    steps: run.stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter))
+                warmStandby: warmStandby, rollout: machineRollout(rollout))
         }
         guard await beginRecording(operation) else {
             run.hosts.failedIn = .pending
@@ -62,6 +62,23 @@ struct RunDriver {
         let r = await report(started: started)
         await notifyEnd(r, after: notified)
         return r
+    }
+
+    /// The run's steps: each one's hosts and, for a request step, its share. A host is in the
+    /// ledger with the step that switches it (a request step's hosts: the host step after it).
+    mutating func plan(_ steps: [RolloutSettings.PlannedStep], markHosts: Bool) {
+        run.stepPlan = steps.map(\.hosts)
+        run.requestShares = [:]
+        for (i, s) in steps.enumerated() {
+            if let share = s.share { run.requestShares[i] = share }
+            if markHosts, s.share == nil { for h in s.hosts { run.hosts.planned(host: h, step: i + 1) } }
+        }
+    }
+
+    func machineRollout(_ rollout: RolloutSettings?) -> DeployStateMachine.Rollout {
+        .init(
+            steps: run.stepPlan.count, bake: rollout?.bakes ?? false, pauseAfter: rollout?.pauseAfter,
+            requestSteps: Set(run.requestShares.keys))
     }
 
     /// A phase's changes, in the order it made them.
@@ -145,10 +162,20 @@ struct RunDriver {
         let machine = run.machine
         guard machine.rollout.steps > 1 else { return }
         let n = machine.rollout.steps
-        if [.smokeTest, .bake].contains(before), event == .phaseSucceeded, machine.phase != .bake {
-            let done = machine.phase == .succeeded || machine.phase == .paused ? machine.step : machine.step - 1
-            let message =
-                "step \(done + 1)/\(n) done: \(run.stepPlan[done].count) host(s) switched and checked, \(run.reachedHosts(through: done).count) of \(config.hosts.count) on \(run.targetID)"
+        let stepEnded =
+            [.smokeTest, .bake].contains(before)
+            || (before == .switch && machine.phase != .bake && run.requestShares[machine.step - (machine.phase == .switch ? 1 : 0)] != nil)
+        if stepEnded, event == .phaseSucceeded, machine.phase != .bake {
+            let done = [.succeeded, .paused].contains(machine.phase) ? machine.step : machine.step - 1
+            let message: String
+            if let share = run.requestShares[done] {
+                let measured = run.requestVerdicts[done].map { ", \($0)" } ?? ""
+                message =
+                    "step \(done + 1)/\(n) done: \(share) % of requests on \(run.stepPlan[done].count) host(s) to \(run.targetID)\(measured)"
+            } else {
+                message =
+                    "step \(done + 1)/\(n) done: \(run.stepPlan[done].count) host(s) switched and checked, \(run.reachedHosts(through: done).count) of \(config.hosts.count) on \(run.targetID)"
+            }
             notify(DeployNotice(host: nil, step: "rollout", status: .ok, message: message))
             await recorder?.event("rollout", message: message)
         }
@@ -156,7 +183,9 @@ struct RunDriver {
             run.announcedStep = machine.step
             let hosts = run.stepHosts
             let message =
-                "step \(machine.step + 1)/\(n) starts: \(hosts.count) host(s): \(hosts.joined(separator: ", "))"
+                run.requestShare.map {
+                    "step \(machine.step + 1)/\(n) starts: \($0) % of requests on \(hosts.count) host(s): \(hosts.joined(separator: ", "))"
+                } ?? "step \(machine.step + 1)/\(n) starts: \(hosts.count) host(s): \(hosts.joined(separator: ", "))"
             notify(DeployNotice(host: nil, step: "rollout", status: .started, message: message))
             await recorder?.event("rollout", message: message)
         }

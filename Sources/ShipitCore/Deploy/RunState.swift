@@ -13,6 +13,10 @@ struct RunState: Sendable {
     var sharedLockTaken = false
     /// The phase the run was in when it failed.
     var failedIn: DeployPhase?
+    /// Hosts whose proxy sends a share of the requests to the new release (a request step), and
+    /// the slot it runs on.
+    private(set) var splitShares: [String: Int] = [:]
+    private(set) var splitSlots: [String: Int] = [:]
 
     init(hosts: [String]) {
         order = hosts
@@ -105,7 +109,17 @@ struct RunState: Sendable {
         order.filter { h in hosts[h].map { $0.current != $0.previous || $0.switchingTo != nil } ?? false }
     }
 
-    var anySwitched: Bool { !switchedHosts.isEmpty }
+    /// Hosts a request step split and nothing has sent back yet.
+    var splitHosts: [String] { order.filter { (splitShares[$0] ?? 0) > 0 } }
+
+    mutating func split(host: String, share: Int, slot: Int?) {
+        splitShares[host] = share
+        if let slot { splitSlots[host] = slot }
+    }
+
+    /// Some host serves the new release (switched, or a share of its requests): a failure from
+    /// here on rolls back.
+    var anySwitched: Bool { !switchedHosts.isEmpty || !splitHosts.isEmpty }
 
     /// What the ledger knows of a host.
     func ledgerState(_ host: String) -> LedgerHostState {

@@ -24,6 +24,12 @@ struct GateRunner: Sendable {
         var stepHosts: [String]
         var step: Int
         var steps: Int
+        /// A request step: its share, the hosts whose requests are split, and the two releases'
+        /// names (the new one, and the one serving the rest).
+        var share: Int? = nil
+        var splitHosts: [String] = []
+        var canary = ""
+        var baseline = ""
     }
 
     func sample(_ c: Context) async -> [GateSample] {
@@ -47,6 +53,7 @@ struct GateRunner: Sendable {
                     json: json, max: max)
             }
         case .command(let run): return [await command(gate, run, c)]
+        case .proxy(let limits, _): return [await proxy(gate, limits, c)]
         case .prometheus(let url, let query, let max, let emptyPasses):
             return [
                 await prometheus(
@@ -199,6 +206,58 @@ struct GateRunner: Sendable {
         } catch {
             return sample(false, nil, "GET \(base) → \(DeployerHTTP.describe(error))")
         }
+    }
+
+    /// The proxy's records of both releases on every split host, merged (histograms added, so
+    /// the percentiles are the fleet's), judged canary against baseline. A host whose records
+    /// cannot be read fails the sample.
+    func proxy(_ gate: RolloutGate, _ limits: ProxyVerdict.Limits, _ c: Context) async -> GateSample {
+        guard let share = c.share, let traffic = strategy?.traffic, !c.splitHosts.isEmpty else {
+            return GateSample(
+                gate: gate.name, type: gate.type, ok: true, detail: "nothing to compare: no request split in this step")
+        }
+        var canary = GoldenSignals()
+        var baseline = GoldenSignals()
+        var unread: [String] = []
+        await withTaskGroup(of: (String, ExecResult?).self) { group in
+            for host in c.splitHosts {
+                var command = traffic.goldenSample(host: host, timeout: gate.timeout).command
+                command.timeout = gate.timeout
+                group.addTask { (host, try? await self.transport.run(host, command)) }
+            }
+            for await (host, r) in group {
+                guard let r, r.status.succeeded else {
+                    unread.append(host)
+                    continue
+                }
+                let out = ScriptOutput(r.stdoutText)
+                let active = out.first("split.active").flatMap { Int($0) }
+                for (slot, signals) in GoldenSignals.parse([r.stdoutText]) {
+                    if slot == active { baseline.add(signals) } else { canary.add(signals) }
+                }
+            }
+        }
+        guard unread.isEmpty else {
+            return GateSample(
+                gate: gate.name, type: gate.type, ok: false,
+                detail: "could not read the proxy's records on \(unread.sorted().joined(separator: ", "))")
+        }
+        let verdict = ProxyVerdict.judge(
+            canary: canary, baseline: baseline, limits: limits, canaryName: c.canary, baselineName: c.baseline)
+        let outcome: String
+        switch verdict.outcome {
+        case .pass: outcome = "pass"
+        case .fail: outcome = "fail"
+        case .tooFew: outcome = "too few"
+        }
+        var sample = GateSample(
+            gate: gate.name, type: gate.type, ok: verdict.outcome != .fail, value: canary.errorRatio,
+            detail: verdict.summary + (verdict.reasons.isEmpty ? "" : ": " + verdict.reasons.joined(separator: "; ")))
+        sample.undecided = verdict.outcome == .tooFew
+        sample.comparison = RequestComparison(
+            step: c.step, share: share, canary: .init(release: c.canary, canary),
+            baseline: .init(release: c.baseline, baseline), verdict: outcome, reasons: verdict.reasons)
+        return sample
     }
 
     static func format(_ v: Double) -> String {

@@ -10,6 +10,11 @@ public struct GateSample: Sendable, Codable, Equatable {
     /// The host it was about (health, per-host http), nil for a fleet-wide gate.
     public var host: String?
     public var detail: String
+    /// A proxy gate's sample with too few requests to judge yet (it passes until the bake's time
+    /// is up; then the gate's `too_few` decides).
+    public var undecided: Bool?
+    /// A proxy gate's measurements, per release.
+    public var comparison: RequestComparison?
 
     public init(gate: String, type: String, ok: Bool, value: Double? = nil, host: String? = nil, detail: String) {
         self.gate = gate

@@ -70,6 +70,13 @@ public struct ProxyVerdict: Sendable, Equatable {
         return s + " (\(canary.requests) vs \(baseline.requests) requests)"
     }
 
+    /// The same line from a recorded comparison.
+    static func summary(canary: RequestComparison.Release, baseline: RequestComparison.Release) -> String {
+        var s = "\(canary.release) error \(percent(canary.errorRatio)) vs \(baseline.release) \(percent(baseline.errorRatio))"
+        if let cp = canary.p95, let bp = baseline.p95 { s += ", p95 \(ms(cp)) vs \(ms(bp))" }
+        return s + " (\(canary.requests) vs \(baseline.requests) requests)"
+    }
+
     static func percent(_ r: Double) -> String {
         let p = r * 100
         return p == 0 ? "0 %" : p < 10 ? String(cFormat: "%.1f %%", p) : String(cFormat: "%.0f %%", p)

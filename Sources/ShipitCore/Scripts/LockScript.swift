@@ -80,6 +80,7 @@ extension HostScript {
         [
             ("LOCK_INFO", lock.info), ("LOCK_WAIT", String(lock.waitSeconds * 10)),
             ("STALE_HOLDERS", lock.staleHolders.joined(separator: "\n")),
+            ("RESUMING", lock.resuming ? "1" : ""),
         ]
     }
 
@@ -103,6 +104,8 @@ public struct LockRequest: Sendable {
     public var info: String
     public var waitSeconds: Int
     public var staleHolders: [String]
+    /// A paused rollout taking up its own lock: what its request step left stays as it is.
+    public var resuming = false
 
     public init(info: String, waitSeconds: Int = 0, staleHolders: [String] = []) {
         self.info = info

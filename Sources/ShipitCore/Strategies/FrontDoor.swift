@@ -111,23 +111,9 @@ public struct FrontDoor: Sendable {
         let socks = traffic.socketDir
         let address = traffic.health.bindAddress(of: host)
         let names = settings.names.joined(separator: " ")
-        let slotServers = traffic.settings.slots.map { slot in
-            """
-            server {
-                listen unix:\(socks)/slot-\(slot).sock;
-                location / {
-                    add_header \(TrafficSwitch.slotHeader) \(slot) always;
-                    proxy_pass http://\(traffic.bind(host)):\(slot);
-                    proxy_http_version 1.1;
-                    proxy_set_header Connection "";
-                    proxy_set_header Host $http_host;
-                    proxy_set_header X-Forwarded-For $http_x_forwarded_for;
-                    proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;
-                    proxy_connect_timeout 2s;
-                }
-            }
-            """
-        }.joined(separator: "\n")
+        let slotServers = traffic.slotServers(
+            host: host, socketDir: socks, forwardedFor: "$http_host",
+            extra: "proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;\n                ")
         let hsts =
             settings.hstsSeconds.map { "add_header Strict-Transport-Security \"max-age=\($0)\" always;\n        " }
             ?? ""
@@ -135,7 +121,7 @@ public struct FrontDoor: Sendable {
             """
                 location / {
                         \(hsts)include \(p)/maintenance.conf;
-                        proxy_pass http://unix:\(socks)/active.sock:;
+                        \(traffic.publicProxyPass(socketDir: socks))
                         proxy_http_version 1.1;
                         proxy_set_header Connection "";
                         proxy_set_header Host $http_host;
@@ -191,7 +177,7 @@ public struct FrontDoor: Sendable {
             # shipit: \(traffic.layout.deployTo)
             # names: \(names)
             # Written by shipit at every pre-flight of \(app): edit its shipit.yml, not this file.
-            \(slotServers)
+            \(traffic.splitHTTPConf)\(slotServers)
             \(http)
             """
     }

@@ -36,6 +36,7 @@ public struct ImageStrategy: ReleaseStrategy {
         supervision = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
         if let t = config.traffic, let h = config.health {
             var sw = TrafficSwitch(settings: t, layout: config.layout, health: h)
+            if let r = config.rollout, r.hasRequestSteps { sw.split = RequestSplit(app: config.app, sticky: r.sticky) }
             // The front door's file of this app is named by it.
             sw.app = config.app
             traffic = sw

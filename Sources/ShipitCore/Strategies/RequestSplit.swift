@@ -68,22 +68,43 @@ public struct RequestSplit: Sendable, Equatable {
         sticky == .cookie ? "add_header Set-Cookie \(setCookieVariable);" : ""
     }
 
-    /// `split_share PERCENT SLOT`: PERCENT of the buckets to slot SLOT, the rest to the serving
-    /// one; `split_share 0` sends every bucket back. Buckets that change are renamed into place one
-    /// by one (each is atomic); the current share is kept in `split/share`.
+    /// The log format of the slots' logged servers, named per app (the front door's apps share
+    /// one http block).
+    public var logFormatName: String { "shipit_golden_\(suffix)" }
+
+    /// The http-level log format line.
+    public var logFormatConf: String { "log_format \(logFormatName) '\(GoldenSignals.logFormat)';\n" }
+
+    /// A slot's logged server's extra lines: the slot's port in each record, the records in `log`.
+    /// The logged servers (`slot-PORT.g.sock`) serve only while a request step sends requests to
+    /// them, so nothing is written between deploys.
+    public func loggedLines(slot: Int, log: String) -> String {
+        "set $shipit_slot \(slot);\n        access_log \(log) \(logFormatName);\n"
+    }
+
+    /// `split_share PERCENT NEW OLD`: PERCENT of the buckets to slot NEW, the rest to slot OLD,
+    /// both through their logged servers (`canary.sock`, `baseline.sock`); `split_share 0` sends
+    /// every bucket back to `active.sock`. Buckets that change are renamed into place one by one
+    /// (each is atomic); the current share is kept in `split/share`.
     static let share = ShellFunction(
         "split_share", requires: [.getValue, TrafficSwitch.relink],
         """
         split_share() {
-          mkdir -p "$SOCKS/split" || return 1
+          [ -d "$SOCKS/split" ] || mkdir -p "$SOCKS/split" || return 1
           getv was "$SOCKS/split/share"; [ -n "$was" ] || was=-1
+          rest=active
           if [ "$1" -gt 0 ]; then
-            relink "slot-$2.sock" "$SOCKS/canary.sock" || return 1
+            relink "slot-$2.g.sock" "$SOCKS/canary.sock" || return 1
+            relink "slot-$3.g.sock" "$SOCKS/baseline.sock" || return 1
+            rest=baseline
           fi
+          [ "$was" != "$1" ] || return 0
+          # Every bucket when the rest move between active.sock and baseline.sock.
+          all=; { [ "$was" -le 0 ] || [ "$1" -eq 0 ]; } && all=1
           i=0
           while [ "$i" -lt \(buckets) ]; do
-            want=active; [ "$i" -ge "$1" ] || want=canary
-            if [ "$was" -lt 0 ] || { [ "$i" -lt "$1" ] && [ "$i" -ge "$was" ]; } || { [ "$i" -ge "$1" ] && [ "$i" -lt "$was" ]; }; then
+            want=$rest; [ "$i" -ge "$1" ] || want=canary
+            if [ -n "$all" ] || { [ "$i" -lt "$1" ] && [ "$i" -ge "$was" ]; } || { [ "$i" -ge "$1" ] && [ "$i" -lt "$was" ]; }; then
               relink "../$want.sock" "$SOCKS/split/b$i.sock" || return 1
             fi
             i=$((i + 1))
@@ -92,13 +113,14 @@ public struct RequestSplit: Sendable, Equatable {
         }
         """)
 
-    /// `split_back ACTIVE`: the canary's share goes to slot ACTIVE at once (one rename), before
-    /// the buckets are sent back one by one.
+    /// `split_back SLOT`: every request to slot SLOT at once (one rename each of `canary.sock` and
+    /// `baseline.sock`), then the buckets back to `active.sock` one by one.
     static let back = ShellFunction(
         "split_back", requires: [share],
         """
         split_back() {
           [ ! -L "$SOCKS/canary.sock" ] || relink "slot-$1.sock" "$SOCKS/canary.sock" || return 1
+          [ ! -L "$SOCKS/baseline.sock" ] || relink "slot-$1.sock" "$SOCKS/baseline.sock" || return 1
           split_share 0
         }
         """)

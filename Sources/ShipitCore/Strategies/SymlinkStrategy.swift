@@ -32,6 +32,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         supervision = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
         if let t = config.traffic, let h = config.health {
             var sw = TrafficSwitch(settings: t, layout: config.layout, health: h)
+            if let r = config.rollout, r.hasRequestSteps { sw.split = RequestSplit(app: config.app, sticky: r.sticky) }
             sw.legacyStop = config.stop ?? ""
             sw.legacyStart = config.start ?? ""
             sw.app = config.app

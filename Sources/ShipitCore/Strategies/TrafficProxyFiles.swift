@@ -11,22 +11,7 @@ extension TrafficSwitch {
     /// slot they started on. (A reload would let the old workers accept for another 100 ms.)
     public func nginxConf(host: String) -> String {
         let p = layout.proxy
-        let slotServers = settings.slots.map { slot in
-            """
-                server {
-                    listen unix:\(p)/slot-\(slot).sock;
-                    location / {
-                        add_header \(Self.slotHeader) \(slot) always;
-                        proxy_pass http://\(bind(host)):\(slot);
-                        proxy_http_version 1.1;
-                        proxy_set_header Connection "";
-                        proxy_set_header Host $shipit_host;
-                        proxy_set_header X-Forwarded-For $http_x_forwarded_for;
-                        proxy_connect_timeout 2s;
-                    }
-                }
-            """
-        }.joined(separator: "\n")
+        let slotServers = slotServers(host: host, socketDir: p, forwardedFor: "$shipit_host")
         return """
             # Written by shipit at every pre-flight: edit shipit.yml, not this file.
             # Run by: \(settings.nginx)
@@ -44,12 +29,12 @@ extension TrafficSwitch {
                 scgi_temp_path \(p)/tmp/scgi;
                 # The client's Host (an HTTP/1.0 client may send none: the next hop speaks HTTP/1.1).
                 map $http_host $shipit_host { "" "\(HostAddress.withPort(health.reachedAddress(of: host), publicPort))"; default $http_host; }
-            \(slotServers)
+            \(splitHTTPConf)\(slotServers)
                 server {
                     listen \(publicListen(host));
                     location / {
                         include \(p)/maintenance.conf;
-                        proxy_pass http://unix:\(p)/active.sock:;
+                        \(publicProxyPass(socketDir: p))
                         proxy_http_version 1.1;
                         proxy_set_header Connection "";
                         proxy_set_header Host $shipit_host;

@@ -17,6 +17,8 @@ public struct TrafficSwitch: Sendable {
     /// the port after all.
     var legacyStart = ""
     var app = ""
+    /// The request split of a rollout with request steps (nil: none; the proxy has no buckets).
+    public var split: RequestSplit?
 
     public init(settings: TrafficSettings, layout: HostLayout, health: DeployConfig.Health) {
         self.settings = settings
@@ -70,6 +72,7 @@ public struct TrafficSwitch: Sendable {
             ("DRAIN_TENTHS", String(Int(settings.drain * 10))), ("PROXY_MODE", settings.mode.rawValue),
         ]
         v.append(("FRONT_DOOR", settings.frontDoor == nil ? "" : "1"))
+        v += [("SPLIT", split == nil ? "" : "1"), ("GOLDEN_LOG", goldenLog)]
         switch settings.mode {
         case .managed: v += [("NGINX", settings.nginx)]
         // NO_UPSTREAM: the upstream with no slot, what `point_none` writes.
@@ -87,7 +90,7 @@ public struct TrafficSwitch: Sendable {
     static let functions: [ShellFunction] =
         [
             .fail, .short, .appendHistory, .getValue, .alive, proxyTest, proxyReload, pointTo, pointNone, adoptPort,
-            stopSlot, undoSwitch, proxyStart, FrontDoor.frontLock,
+            stopSlot, undoSwitch, proxyStart, FrontDoor.frontLock, RequestSplit.back,
         ] + Supervision.functions
 
     /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
@@ -104,7 +107,7 @@ public struct TrafficSwitch: Sendable {
                     [ -d "$SLOTS" ] && [ -d "$PROXY" ] || mkdir -p "$SLOTS" "$PROXY" || fail \(ScriptExit.notWritable) "cannot create $SLOTS"
                     [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
                     echo "proxy=front"
-                    """ + Self.slotFacts
+                    """ + Self.splitPreflight + Self.slotFacts
             )
         }
         let conf = nginxConf(host: host)
@@ -131,6 +134,8 @@ public struct TrafficSwitch: Sendable {
                 if [ "$PROXY_MODE" = managed ] && [ -f "$fd" ] && [ "$(head -n 1 "$fd")" = "# shipit: $D" ]; then
                   fail \(ScriptExit.frontDoorConflict) "this app is in the host's front door ($fd): take it out first with 'shipit proxy remove' and the config that has traffic.hosts"
                 fi
+                """ + Self.splitPreflight + """
+
                 if [ "$PROXY_MODE" = managed ]; then
                   command -v "$NGINX" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
                   [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
@@ -243,6 +248,11 @@ public struct TrafficSwitch: Sendable {
                   if ! out=$(proxy_test 2>&1); then undo_switch "$oldact"; fail \(ScriptExit.proxyConfigInvalidAfterSwitch) "proxy config invalid after the switch, switch undone: $(short "$out")"; fi
                   if ! out=$(proxy_reload 2>&1); then undo_switch "$oldact"; proxy_reload >/dev/null 2>&1; fail \(ScriptExit.proxyReloadFailed) "proxy reload failed, switch undone: $(short "$out")"; fi
                 fi
+                # A request step's split ends here: every bucket to this slot at once, then back to active.sock.
+                if [ -n "$SPLIT" ]; then
+                  getv share "$SOCKS/split/share"
+                  [ "${share:-0}" = 0 ] || split_back "$SLOT" || echo "split.warning=the request split's links could not all be sent back to active.sock"
+                fi
                 printf '%s\\n' "$SLOT" > "$SLOTS/active"
                 # Under a supervisor, what is enabled (started at boot) is what serves.
                 if supervised; then
@@ -262,6 +272,11 @@ public struct TrafficSwitch: Sendable {
     /// traffic (a release that failed its warm-up, or was switched away from).
     static let stopFailedSlots: ScriptText = """
         getv act "$SLOTS/active"
+        # A request step's split still sending requests to it goes back to the serving slot first.
+        if [ -n "$SPLIT" ] && [ -n "$act" ]; then
+          getv share "$SOCKS/split/share"
+          [ "${share:-0}" = 0 ] || { split_back "$act" && echo "split.reset=$share"; }
+        fi
         for s in $SLOT_PORTS; do
           getv rel "$SLOTS/$s.release"
           [ "$s" != "$act" ] && [ "$rel" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"

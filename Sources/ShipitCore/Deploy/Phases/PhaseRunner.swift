@@ -112,6 +112,10 @@ struct PhaseRun: Sendable {
                         standbySlot: idle))
             }
             if r.exitStatus == ScriptExit.locked.rawValue, !state.lockHeld { apply(.lockHeld) }
+            // A paused request step's split (a fresh run has sent any it found back).
+            if let share = r.output.first("split.share").flatMap({ Int($0) }), share > 0 {
+                apply(.split(host, share: share, slot: nil))
+            }
         }
         let failed = record(results, step: "preflight")
         if state.lockHeld { await explainPausedHolder(results.values.compactMap(\.error)) }

@@ -13,6 +13,7 @@ struct ResumePreflightPhase: PhaseRunner {
         guard let (attempt, _) = p.context.resumed else { return .failed }
         var lock = p.context.lockRequest
         lock.staleHolders.append(p.context.attemptID)
+        lock.resuming = true
         let strategy = p.strategy
         let request = lock
         guard

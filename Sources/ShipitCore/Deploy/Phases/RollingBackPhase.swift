@@ -13,14 +13,18 @@ struct RollingBackPhase: PhaseRunner {
         let all = d.state.switchedHosts
         let firstDeploy = d.machine.operation == .deploy ? all.filter { d.state[$0]?.previous == nil } : []
         let switched = all.filter { !firstDeploy.contains($0) }
+        let split = d.state.splitHosts.filter { !all.contains($0) }
         d.notify(
             DeployNotice(
                 host: nil, step: "rollback", status: .started,
                 message: "rolling back \(all.count) switched host(s)"
+                    + (split.isEmpty ? "" : "; \(split.count) host(s) send their split requests back")
                     + (firstDeploy.isEmpty
                         ? "" : "; \(firstDeploy.count) had no previous release: their app is stopped")))
         let event = d.machine.operation == .deploy ? "auto-rollback" : "rollback"
-        var failed = await retreat(&d, hosts: firstDeploy)
+        // First, at once: the previous release never stopped serving the rest of the requests.
+        var failed = await sendBack(&d, hosts: split)
+        failed += await retreat(&d, hosts: firstDeploy)
         guard !switched.isEmpty else { return failed.isEmpty ? .done : .failed }
         let state = d.state
         let previous = Dictionary(uniqueKeysWithValues: switched.map { ($0, state[$0]?.previous) })
@@ -39,6 +43,25 @@ struct RollingBackPhase: PhaseRunner {
         let back = targets.filter { !failed.contains($0) }
         let unhealthy = await SmokeTestPhase.probe(&d, step: "smoke test (rollback)", hosts: back)
         return failed.isEmpty && unhealthy.isEmpty ? .done : .failed
+    }
+
+    /// A request step undone: every request of `hosts` to the slot that serves (the new release's
+    /// slot stops in the closing script, after draining). Returns those that failed.
+    func sendBack(_ d: inout PhaseRun, hosts: [String]) async -> [String] {
+        guard !hosts.isEmpty, let traffic = d.strategy.traffic else { return [] }
+        let timeout = d.config.connection.commandTimeout
+        let scripts = Dictionary(
+            uniqueKeysWithValues: hosts.map { ($0, traffic.splitBack(host: $0, timeout: timeout).command) })
+        let now = d
+        let results = await d.step("rollback (requests)", on: hosts) { host in
+            var r = await now.remote(host, scripts[host]!)
+            if r.ok { r.note = "every request back to \(now.state[host]?.current ?? "the serving release")" }
+            return r
+        }
+        let failed = d.record(results, step: "rollback (requests)")
+        for (host, r) in results where r.ok { d.apply(.split(host, share: 0, slot: nil)) }
+        await d.recordHosts()
+        return failed
     }
 
     /// Stops the failed first release on `hosts` and takes `current` away; returns those that failed.

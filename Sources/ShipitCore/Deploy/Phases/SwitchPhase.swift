@@ -9,7 +9,13 @@ struct SwitchPhase: PhaseRunner {
         var p = PhaseRun(context, run)
         let id = run.targetID
         let event = run.machine.operation == .deploy ? "deploy" : "rollback"
-        let failed = await Self.switchHosts(&p, step: "switch", event: event, to: { _ in id }, targets: run.movingHosts)
+        if let share = run.requestShare {
+            let failed = await Self.splitRequests(&p, share: share)
+            return p.finish(failed.isEmpty ? .done : .failed)
+        }
+        // The hosts a request step found with nothing to split with were switched then.
+        let targets = run.movingHosts.filter { !(run.hosts[$0]?.switchedAt != nil && run.hosts[$0]?.current == id) }
+        let failed = await Self.switchHosts(&p, step: "switch", event: event, to: { _ in id }, targets: targets)
         if run.machine.operation == .deploy { _ = await p.runHook("post-switch") }
         return p.finish(failed.isEmpty ? .done : .failed)
     }
@@ -41,11 +47,53 @@ struct SwitchPhase: PhaseRunner {
         for (host, r) in results.sorted(by: { $0.key < $1.key }) {
             if let s = r.output.first(.switched) {
                 d.apply(.switched(host, to: s, slot: r.output.first(.slot).flatMap { Int($0) }, at: Date()))
+                // The switch ended the host's request split too.
+                if d.state.splitHosts.contains(host) { d.apply(.split(host, share: 0, slot: nil)) }
             } else if r.outcomeUnknown, let id = release(host) {
                 d.apply(.switchUnknown(host, to: id))
             }
         }
         for host in failed { d.apply(.explainUnknown(host)) }
+        await d.recordHosts()
+        return failed.sorted()
+    }
+
+    /// A request step: on each host of the step that runs the app, `share` % of the requests to the
+    /// slot the release was warmed up on, the rest to the slot serving now. A host with no release
+    /// serving (its first) has nothing to compare with: it is switched whole. Returns the hosts
+    /// that failed.
+    static func splitRequests(_ d: inout PhaseRun, share: Int) async -> [String] {
+        guard let traffic = d.strategy.traffic else { return [] }
+        let id = d.targetID
+        let hosts = d.run.stepHosts.filter(d.strategy.roles.runsApp)
+        let first = hosts.filter { d.state[$0]?.slot == nil }
+        var failed: [String] = []
+        if !first.isEmpty {
+            failed += await switchHosts(&d, step: "switch", event: "deploy", to: { _ in id }, targets: first)
+        }
+        let splitting = hosts.filter { !first.contains($0) }
+        var scripts: [String: RemoteCommand] = [:]
+        for host in splitting {
+            scripts[host] =
+                traffic.splitRequests(
+                    host: host, releaseID: id, slot: d.idleSlot(host), share: share,
+                    timeout: d.config.connection.commandTimeout
+                ).command
+        }
+        let plans = scripts
+        let now = d
+        let results = await d.step("split \(share) %", on: splitting) { host in
+            var r = await now.remote(host, plans[host]!)
+            if r.ok { r.note = "\(share) % of requests to \(id)" }
+            return r
+        }
+        failed += d.record(results, step: "split \(share) %")
+        for (host, r) in results.sorted(by: { $0.key < $1.key }) {
+            // A split whose outcome is unknown is sent back like one that happened.
+            if r.ok || r.outcomeUnknown {
+                d.apply(.split(host, share: r.ok ? share : 100, slot: r.output.first(.slot).flatMap { Int($0) }))
+            }
+        }
         await d.recordHosts()
         return failed.sorted()
     }
