@@ -87,9 +87,11 @@ struct DeployRenderer: Sendable {
                 "\(r.operation) of \(r.releaseID) PASSED ITS DEADLINE (--deadline) and was rolled back on every switched host"
         case .rolledBack where r.resumed == "abort" && !r.interrupted:
             let back = r.hosts.filter { $0.switchedAt != nil }.count
-            let never = r.hosts.filter { $0.rolloutStep != nil && $0.switchedAt == nil }.count
+            let split = r.rollout?.split.filter { h in !r.hosts.contains { $0.host == h && $0.switchedAt != nil } } ?? []
+            let never = r.rollout?.untouched.count ?? 0
             verdict =
                 "rollout of \(r.releaseID) ABORTED: the \(back) switched host(s) are back on their previous release"
+                + (split.isEmpty ? "" : "; \(split.count) host(s) send every request to it again")
                 + (never > 0 ? "; \(never) host(s) of later steps were never touched" : "")
         case .rolledBack:
             let retreated = r.hosts.filter { $0.retreatedFrom != nil }
@@ -101,7 +103,7 @@ struct DeployRenderer: Sendable {
                 retreated.isEmpty
                 ? "" : "; \(retreated.count) host(s) had no previous release to return to: " + retreatDone
             if let ro = r.rollout {
-                let never = ro.steps.dropFirst(ro.reached).flatMap { $0 }.count
+                let never = ro.untouched.count
                 verdict =
                     "\(r.operation) of \(r.releaseID) FAILED at rollout step \(ro.reached) of \(ro.steps.count)"
                     + (ro.failedGate.map { " (gate \($0.line))" } ?? "")

@@ -54,7 +54,7 @@ struct RequestSplitTests {
     func sh(_ body: String) async throws -> String {
         let script = HostScript(
             .switch, layout: HostLayout(deployTo: dir), timeout: nil, variables: [("SOCKS", dir)],
-            uses: [RequestSplit.share, RequestSplit.back, GoldenSignals.collect], ScriptText(body))
+            uses: [RequestSplit.setup, RequestSplit.share, RequestSplit.back, GoldenSignals.collect], ScriptText(body))
         return try await Local.run(["/bin/sh", "-c", script.rendered])
     }
 
@@ -92,7 +92,7 @@ struct RequestSplitTests {
     func withNginx(_ split: RequestSplit, _ body: () async throws -> Void) async throws {
         try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
         try conf(split).write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
-        _ = try await sh("ln -s slot-9101.sock \"$SOCKS/active.sock\" && split_share 0")
+        _ = try await sh("ln -s slot-9101.sock \"$SOCKS/active.sock\" && split_setup")
         _ = try await Local.run(["nginx", "-e", dir + "/error.log", "-p", dir + "/", "-c", dir + "/nginx.conf"])
         defer { _ = try? Local.run(["sh", "-c", "kill $(cat \(dir)/nginx.pid)"]) }
         try await body()
@@ -119,7 +119,7 @@ struct RequestSplitTests {
             let half = try await load(clients: 300, each: 2)
             #expect(abs(Double(half.counts["v2"] ?? 0) / 600 - 0.5) <= 0.08, "\(half)")
             // Back: at once, everyone on the serving release, and nothing logged any more.
-            let out = try await sh("split_back 9101 && cat \"$SOCKS/split/share\"")
+            let out = try await sh("split_back && cat \"$SOCKS/split/share\"")
             #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
             _ = try await sh(": > \"$SOCKS/golden.log\"")
             let after = try await load(clients: 50, each: 2)

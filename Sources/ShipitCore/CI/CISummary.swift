@@ -91,6 +91,21 @@ public struct CISummary: Sendable {
             md.append("| \(h.host) | `\(h.previous ?? "(none)")` | `\(h.current ?? "(none)")` | \(result) |")
         }
         for s in report.skipped { md.append("| \(s.host) | | | \(Self.cell(s.error)) |") }
+        if let requests = report.rollout?.requests, !requests.isEmpty {
+            md += [
+                "", "Request steps (the proxy's records of both releases):", "",
+                "| step | share | release | requests | 5xx | p50 | p95 | p99 | verdict |",
+                "|---|---|---|---|---|---|---|---|---|",
+            ]
+            func ms(_ v: Double?) -> String { v.map { String(cFormat: "%.1f ms", $0) } ?? "–" }
+            for c in requests {
+                for (r, verdict) in [(c.canary, c.verdict), (c.baseline, "baseline")] {
+                    md.append(
+                        "| \(c.step) | \(c.share) % | `\(r.release)` | \(r.requests) | \(String(cFormat: "%.2f", r.errorRatio * 100)) % | \(ms(r.p50)) | \(ms(r.p95)) | \(ms(r.p99)) | \(Self.cell(verdict == "fail" ? "fail: " + c.reasons.joined(separator: "; ") : verdict)) |"
+                    )
+                }
+            }
+        }
         if !report.changedFiles.isEmpty {
             md += ["", "<details><summary>\(report.changedFiles.count) changed file(s)</summary>", "", "```"]
             md += report.changedFiles.prefix(200)

@@ -104,7 +104,11 @@ public struct ChangesQuery: Sendable {
         if let ledger {
             for i in entries.indices
             where entries[i].origin != "hosts" && entries[i].hosts.contains(where: { $0.rolloutStep != nil }) {
-                entries[i].rollout = Self.rolloutLines((try? await ledger.steps(attemptID: entries[i].attempt)) ?? [])
+                let steps = (try? await ledger.steps(attemptID: entries[i].attempt)) ?? []
+                entries[i].rollout = Self.rolloutLines(steps)
+                entries[i].requests = steps.filter { $0.step == "requests" }.compactMap {
+                    $0.message.flatMap(RequestComparison.parse)
+                }
             }
         }
         if total > entries.count {

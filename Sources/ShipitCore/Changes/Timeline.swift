@@ -41,6 +41,9 @@ public struct Timeline: Codable, Sendable {
         /// A progressive rollout: its step events and every failed gate sample, with how many
         /// gate samples passed (from the ledger's steps).
         public var rollout: [String] = []
+        /// Request steps: what the proxy measured of each release (the last sample of each step's
+        /// proxy gate).
+        public var requests: [RequestComparison] = []
     }
 
     /// Version of this JSON shape (docs/ledger.md); bumped only on incompatible change.

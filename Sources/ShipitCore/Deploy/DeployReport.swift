@@ -34,6 +34,25 @@ public struct DeployReport: Sendable, Codable {
         public var steps: [[String]]
         public var reached: Int
         public var failedGate: GateSample?
+        /// Each step's share of requests (nil: a host step).
+        public var shares: [Int?]?
+        /// What the proxy measured in each request step that was judged.
+        public var requests: [RequestComparison]?
+
+        /// Hosts only later steps would have reached (a request step's hosts are reached by it).
+        public var untouched: [String] {
+            let reachedHosts = Set(steps.prefix(reached).flatMap { $0 })
+            var seen = Set<String>()
+            return steps.dropFirst(reached).flatMap { $0 }.filter { !reachedHosts.contains($0) && seen.insert($0).inserted }
+        }
+
+        /// Hosts whose requests a reached request step split.
+        public var split: [String] {
+            let shares = self.shares ?? []
+            var seen = Set<String>()
+            return steps.prefix(reached).enumerated().filter { shares.indices.contains($0.offset) && shares[$0.offset] != nil }
+                .flatMap(\.element).filter { seen.insert($0).inserted }
+        }
     }
 
     public var operation: String

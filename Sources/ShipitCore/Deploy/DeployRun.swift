@@ -28,7 +28,7 @@ struct DeployRun: Sendable {
     /// Request steps (0-based) and the share of requests each sends to the new release.
     var requestShares: [Int: Int] = [:]
     /// What the proxy measured in each request step (0-based): the canary against the baseline.
-    var requestVerdicts: [Int: String] = [:]
+    var requestComparisons: [Int: RequestComparison] = [:]
     /// The rollout step last announced (a step's warm-up and switch are one step).
     var announcedStep = -1
     /// Why a bake failed: the gate sample over its limit.
@@ -105,8 +105,8 @@ enum RunChange: Sendable {
     /// A request step's split on a host: the share of its requests the new release gets, on `slot`
     /// (0: the split sent back).
     case split(String, share: Int, slot: Int?)
-    /// A request step's verdict line (0-based step).
-    case requestVerdict(step: Int, summary: String)
+    /// What a request step's proxy gate measured last (0-based step).
+    case requestMeasured(step: Int, RequestComparison)
     /// A contract migration ran: no automatic rollback from here on.
     case forbidRollback
 }
@@ -136,7 +136,7 @@ extension DeployRun {
         case .warmedEarly(let host, let early): warmedEarly[host] = early
         case .failedGate(let sample): failedGate = sample
         case .split(let host, let share, let slot): hosts.split(host: host, share: share, slot: slot)
-        case .requestVerdict(let step, let summary): requestVerdicts[step] = summary
+        case .requestMeasured(let step, let c): requestComparisons[step] = c
         case .forbidRollback: machine.forbidRollback()
         }
     }

@@ -97,7 +97,9 @@ extension RunDriver {
                     var g = $0
                     g.detail = redactor.redact(g.detail) ?? ""
                     return g
-                })
+                },
+                shares: run.stepPlan.indices.map { run.requestShares[$0] },
+                requests: run.requestComparisons.sorted { $0.key < $1.key }.map(\.value))
         }
         if run.hosts.sharedLockTaken, let shared = context.ledger as? SharedRunLock {
             await shared.releaseRunLock(app: config.app, stage: config.stage)

@@ -169,7 +169,7 @@ struct RunDriver {
             let done = [.succeeded, .paused].contains(machine.phase) ? machine.step : machine.step - 1
             let message: String
             if let share = run.requestShares[done] {
-                let measured = run.requestVerdicts[done].map { ", \($0)" } ?? ""
+                let measured = run.requestComparisons[done].map { ", " + ProxyVerdict.summary(canary: $0.canary, baseline: $0.baseline) } ?? ""
                 message =
                     "step \(done + 1)/\(n) done: \(share) % of requests on \(run.stepPlan[done].count) host(s) to \(run.targetID)\(measured)"
             } else {

@@ -1,10 +1,11 @@
 /// Requests split between two slots by share, for request steps: the proxy's public server sends
 /// each request to one of 100 bucket sockets (`split/b0.sock` … `split/b99.sock`), chosen by
 /// nginx's `split_clients` from a key that keeps a client on one bucket (a cookie shipit sets, the
-/// client's address, a header, or none). Each bucket is a link to `active.sock` (the release that
-/// serves) or to `canary.sock` (a link to the new release's slot), so the share changes by
-/// renaming links, with no reload: the next request follows them. Sending the canary's share back
-/// is one rename (`canary.sock` pointed at the serving slot). Pure text.
+/// client's address, a header, or none). Each bucket is a link to `canary.sock` or `baseline.sock`,
+/// which link to `active.sock` (the release that serves) outside a request step, and to the two
+/// slots' logged servers during one. So a step starts with two renames and as many as its share
+/// has buckets, ends with two, and nginx is never reloaded: the next request follows the links.
+/// Pure text.
 public struct RequestSplit: Sendable, Equatable {
     /// How a client is kept on one release during a step.
     public enum Sticky: Sendable, Equatable {
@@ -82,46 +83,53 @@ public struct RequestSplit: Sendable, Equatable {
         "set $shipit_slot \(slot);\n        access_log \(log) \(logFormatName);\n"
     }
 
-    /// `split_share PERCENT NEW OLD`: PERCENT of the buckets to slot NEW, the rest to slot OLD,
-    /// both through their logged servers (`canary.sock`, `baseline.sock`); `split_share 0` sends
-    /// every bucket back to `active.sock`. Buckets that change are renamed into place one by one
-    /// (each is atomic); the current share is kept in `split/share`.
-    static let share = ShellFunction(
-        "split_share", requires: [.getValue, TrafficSwitch.relink],
+    /// `split_setup`: the buckets, all linked to `baseline.sock`, and `baseline.sock` and
+    /// `canary.sock` linked to `active.sock` (so every bucket follows the serving slot); done once
+    /// per host, before a config names the buckets.
+    static let setup = ShellFunction(
+        "split_setup", requires: [TrafficSwitch.relink],
         """
-        split_share() {
+        split_setup() {
           [ -d "$SOCKS/split" ] || mkdir -p "$SOCKS/split" || return 1
-          getv was "$SOCKS/split/share"; [ -n "$was" ] || was=-1
-          rest=active
-          if [ "$1" -gt 0 ]; then
-            relink "slot-$2.g.sock" "$SOCKS/canary.sock" || return 1
-            relink "slot-$3.g.sock" "$SOCKS/baseline.sock" || return 1
-            rest=baseline
-          fi
-          [ "$was" != "$1" ] || return 0
-          # Every bucket when the rest move between active.sock and baseline.sock.
-          all=; { [ "$was" -le 0 ] || [ "$1" -eq 0 ]; } && all=1
+          [ -L "$SOCKS/baseline.sock" ] || relink active.sock "$SOCKS/baseline.sock" || return 1
+          [ -L "$SOCKS/canary.sock" ] || relink active.sock "$SOCKS/canary.sock" || return 1
+          [ ! -f "$SOCKS/split/linked" ] || return 0
           i=0
-          while [ "$i" -lt \(buckets) ]; do
-            want=$rest; [ "$i" -ge "$1" ] || want=canary
-            if [ -n "$all" ] || { [ "$i" -lt "$1" ] && [ "$i" -ge "$was" ]; } || { [ "$i" -ge "$1" ] && [ "$i" -lt "$was" ]; }; then
-              relink "../$want.sock" "$SOCKS/split/b$i.sock" || return 1
-            fi
-            i=$((i + 1))
-          done
-          printf '%s\\n' "$1" > "$SOCKS/split/share"
+          while [ "$i" -lt \(buckets) ]; do relink ../baseline.sock "$SOCKS/split/b$i.sock" || return 1; i=$((i + 1)); done
+          echo 0 > "$SOCKS/split/linked"; echo 0 > "$SOCKS/split/share"
         }
         """)
 
-    /// `split_back SLOT`: every request to slot SLOT at once (one rename each of `canary.sock` and
-    /// `baseline.sock`), then the buckets back to `active.sock` one by one.
+    /// `split_share PERCENT NEW OLD`: `canary.sock` to slot NEW's logged server, `baseline.sock`
+    /// to slot OLD's (two renames), and the first PERCENT buckets linked to `canary.sock`, the
+    /// others to `baseline.sock`. Only buckets that change are renamed (one by one, each atomic):
+    /// `split/linked` says how many point at the canary, `split/share` what share is in force.
+    static let share = ShellFunction(
+        "split_share", requires: [.getValue, TrafficSwitch.relink, setup],
+        """
+        split_share() {
+          split_setup || return 1
+          relink "slot-$2.g.sock" "$SOCKS/canary.sock" && relink "slot-$3.g.sock" "$SOCKS/baseline.sock" || return 1
+          getv linked "$SOCKS/split/linked"; [ -n "$linked" ] || linked=0
+          i=$linked; [ "$1" -ge "$i" ] || i=$1
+          while [ "$i" -lt "$1" ] || [ "$i" -lt "$linked" ]; do
+            want=baseline; [ "$i" -ge "$1" ] || want=canary
+            relink "../$want.sock" "$SOCKS/split/b$i.sock" || return 1
+            i=$((i + 1))
+          done
+          echo "$1" > "$SOCKS/split/linked"; echo "$1" > "$SOCKS/split/share"
+        }
+        """)
+
+    /// `split_back`: every request to the serving slot at once: `canary.sock`, then
+    /// `baseline.sock`, linked to `active.sock` again (two renames; the buckets stay as they are).
     static let back = ShellFunction(
-        "split_back", requires: [share],
+        "split_back", requires: [TrafficSwitch.relink],
         """
         split_back() {
-          [ ! -L "$SOCKS/canary.sock" ] || relink "slot-$1.sock" "$SOCKS/canary.sock" || return 1
-          [ ! -L "$SOCKS/baseline.sock" ] || relink "slot-$1.sock" "$SOCKS/baseline.sock" || return 1
-          split_share 0
+          [ -d "$SOCKS/split" ] || return 0
+          relink active.sock "$SOCKS/canary.sock" && relink active.sock "$SOCKS/baseline.sock" || return 1
+          echo 0 > "$SOCKS/split/share"
         }
         """)
 }

@@ -48,9 +48,9 @@ extension TrafficSwitch {
         if [ -n "$SPLIT" ]; then
           getv share "$SOCKS/split/share"; getv sact "$SLOTS/active"
           if [ -z "$share" ]; then
-            split_share 0 || fail \(ScriptExit.notWritable) "cannot create the request split's links in $SOCKS/split"
+            split_setup || fail \(ScriptExit.notWritable) "cannot create the request split's links in $SOCKS/split"
           elif [ "$share" != 0 ] && [ -z "$RESUMING" ] && [ -n "$sact" ]; then
-            split_back "$sact" || fail \(ScriptExit.switchFailed) "cannot send the request split left by an earlier run back to slot $sact"
+            split_back || fail \(ScriptExit.switchFailed) "cannot send the request split left by an earlier run back to slot $sact"
             echo "split.reset=$share"
           fi
         fi
@@ -72,7 +72,7 @@ extension TrafficSwitch {
                 getv act "$SLOTS/active"
                 [ -n "$act" ] && [ "$act" != "$SLOT" ] || fail \(ScriptExit.slotNotRunning) "no other slot serves here to split the requests with"
                 : > "$GOLDEN_LOG"
-                split_share "$SHARE" "$SLOT" "$act" || { split_back "$act"; fail \(ScriptExit.switchFailed) "cannot split the requests (links in $SOCKS/split)"; }
+                split_share "$SHARE" "$SLOT" "$act" || { split_back; fail \(ScriptExit.switchFailed) "cannot split the requests (links in $SOCKS/split)"; }
                 echo "split.share=$SHARE"; echo "slot=$SLOT"
                 """)
     }
@@ -86,7 +86,7 @@ extension TrafficSwitch {
 
                 getv act "$SLOTS/active"
                 [ -n "$act" ] || fail \(ScriptExit.slotNotRunning) "no slot serves here"
-                split_back "$act" || fail \(ScriptExit.switchFailed) "cannot send the split requests back to slot $act"
+                split_back || fail \(ScriptExit.switchFailed) "cannot send the split requests back to slot $act"
                 echo "split.share=0"; echo "slot=$act"
                 """)
     }

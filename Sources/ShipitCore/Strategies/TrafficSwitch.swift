@@ -90,7 +90,7 @@ public struct TrafficSwitch: Sendable {
     static let functions: [ShellFunction] =
         [
             .fail, .short, .appendHistory, .getValue, .alive, proxyTest, proxyReload, pointTo, pointNone, adoptPort,
-            stopSlot, undoSwitch, proxyStart, FrontDoor.frontLock, RequestSplit.back,
+            stopSlot, undoSwitch, proxyStart, FrontDoor.frontLock, RequestSplit.back, RequestSplit.share,
         ] + Supervision.functions
 
     /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
@@ -251,7 +251,7 @@ public struct TrafficSwitch: Sendable {
                 # A request step's split ends here: every bucket to this slot at once, then back to active.sock.
                 if [ -n "$SPLIT" ]; then
                   getv share "$SOCKS/split/share"
-                  [ "${share:-0}" = 0 ] || split_back "$SLOT" || echo "split.warning=the request split's links could not all be sent back to active.sock"
+                  [ "${share:-0}" = 0 ] || split_back || echo "split.warning=the request split's links could not all be sent back to active.sock"
                 fi
                 printf '%s\\n' "$SLOT" > "$SLOTS/active"
                 # Under a supervisor, what is enabled (started at boot) is what serves.
@@ -275,7 +275,7 @@ public struct TrafficSwitch: Sendable {
         # A request step's split still sending requests to it goes back to the serving slot first.
         if [ -n "$SPLIT" ] && [ -n "$act" ]; then
           getv share "$SOCKS/split/share"
-          [ "${share:-0}" = 0 ] || { split_back "$act" && echo "split.reset=$share"; }
+          [ "${share:-0}" = 0 ] || { split_back && echo "split.reset=$share"; }
         fi
         for s in $SLOT_PORTS; do
           getv rel "$SLOTS/$s.release"

@@ -118,8 +118,8 @@ struct BakePhase: PhaseRunner {
                 for s in passed {
                     d.notify(
                         DeployNotice(
-                            host: nil, step: "gate", status: .info,
-                            message: "\(s.gate): too few requests to judge (\(s.detail)): passed as too_few: pass says"))
+                            host: nil, step: "bake", status: .info,
+                            message: "\(stepLabel): \(s.gate): too few requests to judge (\(s.detail)): passed as too_few: pass says"))
                 }
                 guard extend else { break }
                 extending = true
@@ -145,9 +145,7 @@ struct BakePhase: PhaseRunner {
     /// `requests` event, per release.
     func record(_ d: inout PhaseRun, _ comparison: RequestComparison?) async {
         guard let c = comparison else { return }
-        let summary = ProxyVerdict.summary(
-            canary: c.canary, baseline: c.baseline)
-        d.apply(.requestVerdict(step: d.machine.step, summary: summary))
+        d.apply(.requestMeasured(step: d.machine.step, c))
         await d.recorder?.event("requests", message: c.json, ok: c.verdict != "fail", value: c.canary.errorRatio)
     }
 }
