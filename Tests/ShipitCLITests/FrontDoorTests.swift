@@ -139,6 +139,56 @@ extension SystemdSuites {
             }
         }
 
+        @Test func aRequestStepInTheFrontDoorSplitsOneAppsRequestsAndLeavesTheOtherAlone() async throws {
+            let ca = try TestCA()
+            let tag = String(UUID().uuidString.prefix(6)).lowercased()
+            let http = DeployFixture.peekPort()
+            let nameA = "a-\(tag).test"
+            let nameB = "b-\(tag).test"
+            let a = try app(
+                "a", tag: tag, httpPort: http, httpsPort: http + 1, names: [nameA],
+                tls: try ca.issue([nameA], file: "a-\(tag)"), ca: ca,
+                extra: """
+                    rollout:
+                      steps: [{requests: 20%}, "100%"]
+                      bake: 1
+                      interval: 0.5
+                      pause_after: 1
+                      gates: [{type: proxy, max_error_ratio: 0.01, min_requests: 5}]
+                    """)
+            let b = try app(
+                "b", tag: tag, httpPort: http, httpsPort: http + 1, names: [nameB],
+                tls: try ca.issue([nameB], file: "b-\(tag)"), ca: ca)
+            try await withCleanup({ await cleanUp([a, b]) }) {
+                #expect(try await a.shipit(["deploy", "--from", a.release("v1"), "--steps", "100%"]).status == 0)
+                #expect(try await b.shipit(["deploy", "--from", b.release("v4")]).status == 0)
+                func load(_ name: String, clients: Int = 0) throws -> LoadGenerator {
+                    try LoadGenerator(
+                        targets: sd.hosts, port: http + 1, threads: 2, name: name, tlsCA: ca.caFile, clients: clients,
+                        hosts: sd.harness)
+                }
+                let steadyA = try load(nameA, clients: 10)
+                let steadyB = try load(nameB)
+                let a2 = try await a.shipit(["deploy", "--from", a.release("v2")])
+                #expect(a2.status == 0 && a2.stdout.contains("PAUSED after rollout step 1 of 2"), "\(a2.stdout.suffix(3000))")
+                let step = try load(nameA, clients: 60)
+                try await Task.sleep(for: .seconds(4))
+                let during = try await step.finish()
+                let share = Double(during.versions["v2"] ?? 0) / Double(max(1, during.requests))
+                #expect(during.requests >= 300 && abs(share - 0.2) <= 0.06, "\(during)")
+                #expect(during.mixed == 0 && during.failed == 0, "\(during)")
+                let promote = try await a.shipit(["rollout", "promote"])
+                #expect(promote.status == 0, "\(promote.stdout.suffix(3000))")
+                let ra = try await steadyA.finish()
+                let rb = try await steadyB.finish()
+                #expect(ra.failed == 0 && ra.back == 0, "\(ra)")
+                #expect(rb.failed == 0 && Set(rb.versions.keys) == ["v4"], "\(rb)")
+                for h in sd.hosts {
+                    #expect(await get(h, http + 1, name: nameA, ca: ca) == "hello from releases-example v2 200")
+                }
+            }
+        }
+
         @Test func aRenewedCertificateReplacesTheOldOnEveryHostWithNoRequestLost() async throws {
             let ca = try TestCA()
             let p = try pair(ca)

@@ -70,6 +70,7 @@ struct RequestCanaryTests {
             // The first deploy has nothing to split with: every host is switched whole.
             let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
             #expect(v1.status == 0, "\(v1.stdout.suffix(3000))\(v1.stderr)")
+            #expect(v1.stdout.contains("3 host(s) had no release to split with: switched whole"), "\(v1.stdout)")
             let before = try await serving(f)
             let load = try LoadGenerator(targets: f.targets, port: f.port, clients: 20)
             // As GitHub Actions runs it: the job summary gets the proxy's numbers.

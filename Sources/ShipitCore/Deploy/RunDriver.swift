@@ -28,11 +28,8 @@ struct RunDriver {
             let planned = Deployment.plannedSteps(of: attempt, order: config.hosts, events: events)
             plan(planned, markHosts: false)
             for h in attempt.hosts { if let step = h.rolloutStep { run.hosts.planned(host: h.host, step: step) } }
-            let switchedStep = attempt.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0
-            // A request step switches no host: it was done when the next one started or it paused.
-            let splitStep = Deployment.requestShares(in: events).keys.max() ?? 0
             run.machine = .resuming(
-                mode, afterStep: max(switchedStep, splitStep), warmStandby: warmStandby,
+                mode, afterStep: Deployment.pausedAfter(attempt, events: events), warmStandby: warmStandby,
                 rollout: machineRollout(rollout))
         } else {
             plan(
@@ -169,9 +166,15 @@ struct RunDriver {
             let done = [.succeeded, .paused].contains(machine.phase) ? machine.step : machine.step - 1
             let message: String
             if let share = run.requestShares[done] {
-                let measured = run.requestComparisons[done].map { ", " + ProxyVerdict.summary(canary: $0.canary, baseline: $0.baseline) } ?? ""
+                let measured =
+                    run.requestComparisons[done].map { ", " + ProxyVerdict.summary(canary: $0.canary, baseline: $0.baseline) }
+                    ?? ""
+                // Hosts with no release to split with (a first deploy) were switched whole.
+                let whole = run.stepPlan[done].filter { run.hosts[$0]?.switchedAt != nil }
+                let split = run.stepPlan[done].count - whole.count
                 message =
-                    "step \(done + 1)/\(n) done: \(share) % of requests on \(run.stepPlan[done].count) host(s) to \(run.targetID)\(measured)"
+                    "step \(done + 1)/\(n) done: \(share) % of requests on \(split) host(s) to \(run.targetID)\(measured)"
+                    + (whole.isEmpty ? "" : "; \(whole.count) host(s) had no release to split with: switched whole")
             } else {
                 message =
                     "step \(done + 1)/\(n) done: \(run.stepPlan[done].count) host(s) switched and checked, \(run.reachedHosts(through: done).count) of \(config.hosts.count) on \(run.targetID)"

@@ -133,7 +133,7 @@ struct PhaseRun: Sendable {
             })
         for id in holders.sorted() where id != context.attemptID {
             guard let a = try? await ledger.attempt(id), a.outcome == .paused else { continue }
-            let step = a.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0
+            let step = Deployment.pausedAfter(a, events: (try? await ledger.steps(attemptID: id)) ?? [])
             notify(
                 DeployNotice(
                     host: nil, step: "preflight", status: .failed,
