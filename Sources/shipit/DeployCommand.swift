@@ -44,7 +44,7 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Rollout steps, cumulative host counts or percentages: 1,50%,100% (overrides rollout.steps).",
+            "Rollout steps, cumulative host counts or percentages (1,50%,100%) and request shares (requests=10%,100%) (overrides rollout.steps).",
             valueName: "steps"))
     var steps: String?
 

@@ -87,7 +87,8 @@ struct DeployRenderer: Sendable {
                 "\(r.operation) of \(r.releaseID) PASSED ITS DEADLINE (--deadline) and was rolled back on every switched host"
         case .rolledBack where r.resumed == "abort" && !r.interrupted:
             let back = r.hosts.filter { $0.switchedAt != nil }.count
-            let split = r.rollout?.split.filter { h in !r.hosts.contains { $0.host == h && $0.switchedAt != nil } } ?? []
+            let split =
+                r.rollout?.split.filter { h in !r.hosts.contains { $0.host == h && $0.switchedAt != nil } } ?? []
             let never = r.rollout?.untouched.count ?? 0
             verdict =
                 "rollout of \(r.releaseID) ABORTED: the \(back) switched host(s) are back on their previous release"

@@ -170,10 +170,13 @@ extension SystemdSuites {
                 let steadyA = try load(nameA, clients: 10)
                 let steadyB = try load(nameB)
                 let a2 = try await a.shipit(["deploy", "--from", a.release("v2")])
-                #expect(a2.status == 0 && a2.stdout.contains("PAUSED after rollout step 1 of 2"), "\(a2.stdout.suffix(3000))")
-                let step = try load(nameA, clients: 60)
-                try await Task.sleep(for: .seconds(4))
-                let during = try await step.finish()
+                #expect(
+                    a2.status == 0 && a2.stdout.contains("PAUSED after rollout step 1 of 2"),
+                    "\(a2.stdout.suffix(3000))")
+                let step = try LoadGenerator(
+                    targets: sd.hosts, port: http + 1, threads: 2, seconds: 90, name: nameA, tlsCA: ca.caFile,
+                    clients: 60, maxRequests: 600, hosts: sd.harness)
+                let during = try await step.finish(stop: false)
                 let share = Double(during.versions["v2"] ?? 0) / Double(max(1, during.requests))
                 #expect(during.requests >= 300 && abs(share - 0.2) <= 0.06, "\(during)")
                 #expect(during.mixed == 0 && during.failed == 0, "\(during)")

@@ -36,7 +36,8 @@ struct RequestCanaryTests {
         var out: [String: String] = [:]
         for h in f.targets {
             out[h] = try await f.sh(
-                h, "s=$(cat \(f.deployTo)/.shipit/slots/active) && echo \"$s $(cat \(f.deployTo)/.shipit/slots/$s.pid)\"")
+                h,
+                "s=$(cat \(f.deployTo)/.shipit/slots/active) && echo \"$s $(cat \(f.deployTo)/.shipit/slots/$s.pid)\"")
         }
         return out
     }
@@ -83,7 +84,9 @@ struct RequestCanaryTests {
             let r = try await load.finish()
             #expect(v6.status == ShipitExit.rolledBack.rawValue, "\(v6.stdout.suffix(4000))")
             let v6ID = try #require(try await f.timeline().entries.last?.release)
-            #expect(v6.stdout.contains("FAILED at rollout step 1 of 2 (gate proxy: \(v6ID) error "), "\(v6.stdout.suffix(3000))")
+            #expect(
+                v6.stdout.contains("FAILED at rollout step 1 of 2 (gate proxy: \(v6ID) error "),
+                "\(v6.stdout.suffix(3000))")
             #expect(v6.stdout.contains("host(s) send their split requests back"))
             let md = try String(contentsOfFile: summary, encoding: .utf8)
             #expect(md.contains("| step | share | release | requests | 5xx | p50 | p95 | p99 | verdict |"), "\(md)")
@@ -107,7 +110,9 @@ struct RequestCanaryTests {
             #expect(measured.step == 1 && measured.share == 10 && measured.verdict == "fail", "\(measured)")
             #expect(measured.canary.errors > 0 && measured.baseline.requests > measured.canary.requests)
             #expect(
-                entry.rollout.contains { $0.hasPrefix("gate FAILED: step 1/2 (10 % of requests) · proxy: \(v6ID) error") },
+                entry.rollout.contains {
+                    $0.hasPrefix("gate FAILED: step 1/2 (10 % of requests) · proxy: \(v6ID) error")
+                },
                 "\(entry.rollout)")
         }
     }
@@ -130,9 +135,9 @@ struct RequestCanaryTests {
             #expect(v2.stdout.contains("PAUSED after rollout step 1 of 2"), "\(v2.stdout.suffix(2000))")
             #expect(v2.stdout.contains("step 1/2 done: 10 % of requests on 3 host(s)"), "\(v2.stdout.suffix(2000))")
             // While paused at 10 %: new clients, each keeping its cookie.
-            let step = try LoadGenerator(targets: f.targets, port: f.port, threads: 2, clients: 100)
-            try await Task.sleep(for: .seconds(4))
-            let during = try await step.finish()
+            let step = try LoadGenerator(
+                targets: f.targets, port: f.port, threads: 2, seconds: 90, clients: 100, maxRequests: 900)
+            let during = try await step.finish(stop: false)
             let v2Share = Double(during.versions["v2"] ?? 0) / Double(max(1, during.requests))
             #expect(during.requests >= 500, "\(during)")
             #expect(abs(v2Share - 0.10) <= 0.04, "\(during)")
@@ -164,6 +169,51 @@ struct RequestCanaryTests {
         }
     }
 
+    @Test func aPromoteRunsThePausedRunsPlanAndAPausedStepKeepsItsShareUnlogged() async throws {
+        let f = try fixture(
+            """
+            steps: [{requests: 10%}, {requests: 50%}, "100%"]
+            bake: 0.5
+            interval: 0.25
+            gates:
+              - {type: proxy, max_error_ratio: 0.05, min_requests: 1, too_few: pass}
+            """)
+        try await withCleanup({ await f.cleanUp() }) {
+            // A first deploy: every host is switched whole in step 1, and the next request step
+            // leaves them as they are.
+            let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
+            #expect(v1.status == 0 && v1.stdout.contains("succeeded in 3 rollout steps"), "\(v1.stdout.suffix(3000))")
+            let config = try String(contentsOfFile: f.configFile, encoding: .utf8)
+            try config.replacing("  bake: 0.5", with: "  bake: 0.5\n  pause_after: 1")
+                .write(toFile: f.configFile, atomically: true, encoding: .utf8)
+            let load = try LoadGenerator(targets: f.targets, port: f.port, threads: 2, clients: 10)
+            let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
+            #expect(v2.stdout.contains("PAUSED after rollout step 1 of 3"), "\(v2.stdout.suffix(3000))")
+            // Paused: the share stays, and nothing is logged.
+            let log = "\(f.deployTo)/.shipit/proxy/golden.log"
+            let sizes = try await f.sh(f.targets[0], "wc -c < \(log); sleep 1; wc -c < \(log)")
+            #expect(Set(sizes.split(separator: "\n")) == ["0"], "\(sizes)")
+            // The config loses its request steps (and so its proxy gate): the promote runs the paused
+            // run's plan, with the gates the config has now.
+            try config.replacing("[{requests: 10%}, {requests: 50%}, \"100%\"]", with: "[1]")
+                .replacing(
+                    "    - {type: proxy, max_error_ratio: 0.05, min_requests: 1, too_few: pass}",
+                    with: "    - {type: health}"
+                )
+                .write(toFile: f.configFile, atomically: true, encoding: .utf8)
+            let promote = try await f.shipit(["rollout", "promote"])
+            let r = try await load.finish()
+            #expect(promote.status == 0, "\(promote.stdout.suffix(3000))")
+            #expect(promote.stdout.contains("step 2/3 starts: 50 % of requests on 3 host(s)"), "\(promote.stdout)")
+            #expect(promote.stdout.contains("succeeded in 3 rollout steps"))
+            #expect(r.failed == 0 && r.back == 0, "\(r)")
+            #expect((r.versions["v2"] ?? 0) > 0)
+            for h in f.targets { #expect(try await f.served(h).contains("v2")) }
+            let entry = try #require(try await f.timeline().entries.last)
+            #expect(entry.requests.map(\.share) == [10], "\(entry.requests)")
+        }
+    }
+
     @Test func aProxyGateWithTooFewRequestsFailsExtendsOrPassesAsConfigured() async throws {
         let f = try fixture(
             """
@@ -179,7 +229,8 @@ struct RequestCanaryTests {
             // No load: the canary answers nobody.
             let failed = try await f.shipit(["deploy", "--from", f.release("v2")])
             #expect(failed.status == ShipitExit.rolledBack.rawValue, "\(failed.stdout.suffix(3000))")
-            #expect(failed.stdout.contains("too few requests to judge (too_few: fail)"), "\(failed.stdout.suffix(2000))")
+            #expect(
+                failed.stdout.contains("too few requests to judge (too_few: fail)"), "\(failed.stdout.suffix(2000))")
             for h in f.targets { #expect(try await f.currentRelease(h) == good) }
 
             try String(contentsOfFile: f.configFile, encoding: .utf8)

@@ -16,7 +16,10 @@ struct RequestSplitTests {
     func conf(_ split: RequestSplit) -> String {
         // Each slot's server, and its logged twin the split's links point at.
         let slots = [9101: "v1", 9102: "v2"].flatMap { slot, version in
-            [("slot-\(slot).sock", ""), ("slot-\(slot).g.sock", split.loggedLines(slot: slot, log: dir + "/golden.log"))].map {
+            [
+                ("slot-\(slot).sock", ""),
+                ("slot-\(slot).g.sock", split.loggedLines(slot: slot, log: dir + "/golden.log")),
+            ].map {
                 name, logged in
                 """
                     server {
@@ -53,8 +56,12 @@ struct RequestSplitTests {
 
     func sh(_ body: String) async throws -> String {
         let script = HostScript(
-            .switch, layout: HostLayout(deployTo: dir), timeout: nil, variables: [("SOCKS", dir)],
-            uses: [RequestSplit.setup, RequestSplit.share, RequestSplit.back, GoldenSignals.collect], ScriptText(body))
+            .switch, layout: HostLayout(deployTo: dir), timeout: nil,
+            variables: [("SOCKS", dir), ("GOLDEN_LOG", dir + "/golden.log")],
+            uses: [
+                RequestSplit.setup, RequestSplit.share, RequestSplit.back, RequestSplit.on, RequestSplit.quiet,
+                GoldenSignals.collect,
+            ], ScriptText(body))
         return try await Local.run(["/bin/sh", "-c", script.rendered])
     }
 
@@ -118,13 +125,26 @@ struct RequestSplitTests {
             _ = try await sh("split_share 50 9102 9101")
             let half = try await load(clients: 300, each: 2)
             #expect(abs(Double(half.counts["v2"] ?? 0) / 600 - 0.5) <= 0.08, "\(half)")
+            // Paused: the share stays, through the plain servers (no records).
+            #expect(try await sh("split_on && echo on") == "on\n")
+            _ = try await sh("split_quiet")
+            let quiet = try await load(clients: 100, each: 2)
+            #expect((quiet.counts["v2"] ?? 0) > 0 && quiet.mixed == 0, "\(quiet)")
+            #expect(
+                try await sh("wc -c < \"$SOCKS/golden.log\"").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
             // Back: at once, everyone on the serving release, and nothing logged any more.
-            let out = try await sh("split_back && cat \"$SOCKS/split/share\"")
-            #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+            let out = try await sh("split_back && cat \"$SOCKS/split/share\"; split_on || echo off")
+            #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "0\noff")
             _ = try await sh(": > \"$SOCKS/golden.log\"")
             let after = try await load(clients: 50, each: 2)
             #expect(after.counts == ["v1": 100], "\(after)")
-            #expect(try await sh("wc -c < \"$SOCKS/golden.log\"").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+            #expect(
+                try await sh("wc -c < \"$SOCKS/golden.log\"").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+            // The next deploy's smaller share takes the buckets above it off the canary first.
+            _ = try await sh("split_share 5 9102 9101")
+            let links = try await sh(
+                "for i in 4 5 49 50; do readlink \"$SOCKS/split/b$i.sock\"; done; cat \"$SOCKS/split/linked\"")
+            #expect(links == "../canary.sock\n../baseline.sock\n../baseline.sock\n../baseline.sock\n5\n", "\(links)")
         }
     }
 

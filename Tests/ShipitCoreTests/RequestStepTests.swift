@@ -69,7 +69,8 @@ struct RequestStepTests {
         refused("rollout: {steps: [{requests: 10%}]}", traffic: nil, saying: "rollout.steps: request steps")
         refused(
             "rollout: {steps: [{requests: 10%}]}",
-            traffic: "traffic: {proxy: nginx, mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}",
+            traffic:
+                "traffic: {proxy: nginx, mode: system, upstream_file: /etc/nginx/u.conf, test: 'nginx -t', reload: 'nginx -s reload'}",
             saying: "shipit's own nginx")
         refused("rollout: {steps: [{requests: 100%}]}", saying: "from 1% to 99%")
         refused("rollout: {steps: [{requests: 2.5%}]}", saying: "from 1% to 99%")
@@ -147,6 +148,29 @@ struct RequestStepTests {
             .abort, afterStep: 1, warmStandby: true, rollout: .init(steps: 2, bake: true, requestSteps: [0]))
         try abort.handle(.start)
         #expect(try abort.handle(.phaseSucceeded) == .rollingBack)
+    }
+
+    @Test func aRunsPlanIsRecordedAndAPromoteTakesItsRequestStepsWhateverTheConfigSays() throws {
+        let steps: [RolloutSettings.PlannedStep] = [
+            .init(hosts: ["h1"], share: nil), .init(hosts: ["h2", "h3"], share: 10),
+            .init(hosts: ["h2", "h3"], share: 25), .init(hosts: ["h2", "h3"], share: nil),
+        ]
+        let record = RolloutPlanRecord(steps: steps, sticky: .header("X-User"))
+        let event = LedgerStep(
+            attemptID: "a1", host: nil, step: "plan", status: "info", startedAt: Date(), message: record.json)
+        #expect(RolloutPlanRecord.find(in: [event]) == record)
+        #expect(record.targets == [.count(1), .requests(10), .requests(25), .count(3)])
+        var attempt = LedgerAttempt(
+            id: "a1", app: "a", stage: nil, strategy: "symlink", operation: "deploy", releaseID: "r2", user: "u",
+            machine: "m", pid: 1, startedAt: Date())
+        attempt.hosts = [LedgerHostState(host: "h1", rolloutStep: 1, switchedAt: Date())]
+        #expect(Deployment.plannedSteps(of: attempt, order: ["h1", "h2", "h3"], events: [event]) == steps)
+        // The config lost its request steps since (or they came from --steps): the promote has them.
+        let config = try load("rollout: {steps: [1]}")
+        let resumed = RolloutPlanRecord.resumedConfig(config, events: [event])
+        #expect(resumed.rollout?.hasRequestSteps == true && resumed.rollout?.sticky == .header("X-User"))
+        #expect(resumed.rollout?.planSteps(hosts: ["h1", "h2", "h3"]) == steps)
+        #expect(Strategies.make(resumed).traffic?.split != nil && Strategies.make(config).traffic?.split == nil)
     }
 
     @Test func aPausedRunsPlanIsReadBackFromItsHostsAndItsRequestStepEvents() {

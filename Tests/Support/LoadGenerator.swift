@@ -30,7 +30,7 @@ public final class LoadGenerator: @unchecked Sendable {
     /// Starts `threads` clients per target, for at most `seconds`.
     public init(
         targets: [String], port: Int, threads: Int = 3, seconds: Double = 120, bad: String? = nil,
-        keepAlive: Bool = false, name: String? = nil, tlsCA: String? = nil, clients: Int = 0,
+        keepAlive: Bool = false, name: String? = nil, tlsCA: String? = nil, clients: Int = 0, maxRequests: Int? = nil,
         hosts: TestHosts = .current
     ) throws {
         stopFile = Local.tempDir("load") + "/stop"
@@ -42,6 +42,7 @@ public final class LoadGenerator: @unchecked Sendable {
         if keepAlive { args.append("--keepalive") }
         // Clients with cookie jars of their own, each thread taking turns as them.
         if clients > 0 { args += ["--clients", String(clients)] }
+        if let maxRequests { args += ["--max-requests", String(maxRequests)] }
         // A front door's app: its name, and HTTPS trusting the test CA.
         if let name { args += ["--name", name] }
         if let tlsCA { args += ["--tls", "--ca", tlsCA] }
@@ -53,9 +54,10 @@ public final class LoadGenerator: @unchecked Sendable {
         try process.run()
     }
 
-    /// Stops the clients and returns their counts.
-    public func finish() async throws -> Result {
-        FileManager.default.createFile(atPath: stopFile, contents: nil)
+    /// Stops the clients (or, with `stop` false, waits until they spent their requests or time)
+    /// and returns their counts.
+    public func finish(stop: Bool = true) async throws -> Result {
+        if stop { FileManager.default.createFile(atPath: stopFile, contents: nil) }
         let data: Data = try await withCheckedThrowingContinuation { cont in
             Thread.detachNewThread { [output, process] in
                 let d = output.fileHandleForReading.readDataToEndOfFile()

@@ -105,7 +105,8 @@ public struct RolloutGate: Sendable, Equatable {
             limits.maxP95Ratio = try m["max_p95_ratio"]?.double(1...1000)
             if let v = m["min_requests"] { limits.minRequests = try v.int(1...10_000_000) }
             guard limits.maxErrorRatio != nil || limits.maxErrorRatioIncrease != nil || limits.maxP95Ratio != nil else {
-                throw r.fail("a proxy gate needs at least one of max_error_ratio, max_error_ratio_increase, max_p95_ratio")
+                throw r.fail(
+                    "a proxy gate needs at least one of max_error_ratio, max_error_ratio_increase, max_p95_ratio")
             }
             var tooFew = TooFew.extend
             if let v = m["too_few"] {

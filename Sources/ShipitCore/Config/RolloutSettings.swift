@@ -60,7 +60,7 @@ public struct RolloutSettings: Sendable, Equatable {
 
     /// One step as the run takes it: the hosts it switches (with a share: the hosts whose
     /// requests it splits, switched by the step after the last request step).
-    public struct PlannedStep: Sendable, Equatable {
+    public struct PlannedStep: Sendable, Equatable, Codable {
         public var hosts: [String]
         /// The share of requests sent to the new release (nil: a host step).
         public var share: Int?
@@ -197,7 +197,8 @@ public struct RolloutSettings: Sendable, Equatable {
             }
             let text = try item.string()
             guard let t = Target.parse(text), t.requestShare == nil else {
-                throw item.fail("expected a host count (1, 2…), a percentage (\"50%\") or a request step ({requests: 10%})")
+                throw item.fail(
+                    "expected a host count (1, 2…), a percentage (\"50%\") or a request step ({requests: 10%})")
             }
             targets.append(t)
         }
@@ -213,7 +214,8 @@ public struct RolloutSettings: Sendable, Equatable {
         if let g = m["gates"] {
             for item in try g.sequence() { s.gates.append(try RolloutGate.parse(item, health: health)) }
             if !s.hasRequestSteps, let p = s.gates.first(where: { $0.type == "proxy" }) {
-                throw g.fail("gate '\(p.name)' (type proxy) judges request steps: rollout.steps has none ({requests: 10%})")
+                throw g.fail(
+                    "gate '\(p.name)' (type proxy) judges request steps: rollout.steps has none ({requests: 10%})")
             }
             var names = Set<String>()
             for gate in s.gates where !names.insert(gate.name).inserted {
@@ -232,7 +234,8 @@ public struct RolloutSettings: Sendable, Equatable {
             let m = try r.mapping(allowed: ["header"])
             guard let h = m["header"] else { throw r.fail("expected {header: NAME}") }
             let name = try h.string()
-            guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") })
+            guard !name.isEmpty, name.count <= 64,
+                name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") })
             else {
                 throw h.fail("expected a header name (letters, digits and '-')")
             }

@@ -43,15 +43,19 @@ public struct DeployReport: Sendable, Codable {
         public var untouched: [String] {
             let reachedHosts = Set(steps.prefix(reached).flatMap { $0 })
             var seen = Set<String>()
-            return steps.dropFirst(reached).flatMap { $0 }.filter { !reachedHosts.contains($0) && seen.insert($0).inserted }
+            return steps.dropFirst(reached).flatMap { $0 }.filter {
+                !reachedHosts.contains($0) && seen.insert($0).inserted
+            }
         }
 
         /// Hosts whose requests a reached request step split.
         public var split: [String] {
             let shares = self.shares ?? []
             var seen = Set<String>()
-            return steps.prefix(reached).enumerated().filter { shares.indices.contains($0.offset) && shares[$0.offset] != nil }
-                .flatMap(\.element).filter { seen.insert($0).inserted }
+            return steps.prefix(reached).enumerated().filter {
+                shares.indices.contains($0.offset) && shares[$0.offset] != nil
+            }
+            .flatMap(\.element).filter { seen.insert($0).inserted }
         }
     }
 

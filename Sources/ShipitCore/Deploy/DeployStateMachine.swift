@@ -119,7 +119,8 @@ public struct DeployStateMachine: Sendable {
             from: phase, on: event, operation: operation, autoRollback: autoRollback, warmStandby: warmStandby,
             rollout: rollout, step: step, resume: resume)
         // Leaving a step's smoke test or bake (or a request step's switch) for a switch is the next step.
-        let stepEnds = [.smokeTest, .bake].contains(before) || (before == .switch && rollout.requestSteps.contains(step))
+        let stepEnds =
+            [.smokeTest, .bake].contains(before) || (before == .switch && rollout.requestSteps.contains(step))
         if stepEnds, [.warm, .switch].contains(phase) { step += 1 }
         return phase
     }

@@ -81,12 +81,14 @@ public final class Deployment: Sendable {
         return await driver.drive(.deploy)
     }
 
-    /// A recorded rollout's steps with their request shares: its hosts grouped by the step each
-    /// was switched in; a request step (recorded by its `rollout` event, "step K/N starts: S % of
+    /// A recorded rollout's steps with their request shares: its `plan` event; without one, its
+    /// hosts grouped by the step each was switched in, and a request step (recorded by its `rollout` event, "step K/N starts: S % of
     /// requests") splits the hosts of the host step after it.
     static func plannedSteps(of attempt: LedgerAttempt, order: [String], events: [LedgerStep])
         -> [RolloutSettings.PlannedStep]
     {
+        if let record = RolloutPlanRecord.find(in: events) { return record.steps }
+        // Recorded before plans were: from the hosts' steps and the request steps that started.
         let shares = requestShares(in: events)
         let groups = stepPlan(of: attempt, order: order)
         let numbers = Set(attempt.hosts.compactMap(\.rolloutStep)).sorted()

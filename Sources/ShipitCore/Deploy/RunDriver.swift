@@ -27,6 +27,10 @@ struct RunDriver {
             let events = (try? await context.ledger?.steps(attemptID: attempt.id)) ?? []
             let planned = Deployment.plannedSteps(of: attempt, order: config.hosts, events: events)
             plan(planned, markHosts: false)
+            // What earlier request steps measured, for this run's report.
+            for e in events where e.step == "requests" {
+                if let c = e.message.flatMap(RequestComparison.parse) { run.requestComparisons[c.step - 1] = c }
+            }
             for h in attempt.hosts { if let step = h.rolloutStep { run.hosts.planned(host: h.host, step: step) } }
             run.machine = .resuming(
                 mode, afterStep: Deployment.pausedAfter(attempt, events: events), warmStandby: warmStandby,
@@ -43,6 +47,13 @@ struct RunDriver {
             run.hosts.failedIn = .pending
             run.hosts.failAll(step: "ledger", error: "the attempt could not be recorded; no host was touched")
             return await report(started: started)
+        }
+        // The plan a `rollout promote` picks up, whatever the config says by then.
+        if let rollout, context.resumed == nil, run.stepPlan.count > 1 {
+            let steps = run.stepPlan.enumerated().map {
+                RolloutSettings.PlannedStep(hosts: $1, share: run.requestShares[$0])
+            }
+            await recorder?.event("plan", message: RolloutPlanRecord(steps: steps, sticky: rollout.sticky).json)
         }
         let watch = startDeadline()
         defer { watch?.cancel() }
@@ -161,17 +172,20 @@ struct RunDriver {
         let n = machine.rollout.steps
         let stepEnded =
             [.smokeTest, .bake].contains(before)
-            || (before == .switch && machine.phase != .bake && run.requestShares[machine.step - (machine.phase == .switch ? 1 : 0)] != nil)
+            || (before == .switch && machine.phase != .bake
+                && run.requestShares[machine.step - (machine.phase == .switch ? 1 : 0)] != nil)
         if stepEnded, event == .phaseSucceeded, machine.phase != .bake {
             let done = [.succeeded, .paused].contains(machine.phase) ? machine.step : machine.step - 1
             let message: String
             if let share = run.requestShares[done] {
                 let measured =
-                    run.requestComparisons[done].map { ", " + ProxyVerdict.summary(canary: $0.canary, baseline: $0.baseline) }
+                    run.requestComparisons[done].map {
+                        ", " + ProxyVerdict.summary(canary: $0.canary, baseline: $0.baseline)
+                    }
                     ?? ""
                 // Hosts with no release to split with (a first deploy) were switched whole.
                 let whole = run.stepPlan[done].filter { run.hosts[$0]?.switchedAt != nil }
-                let split = run.stepPlan[done].count - whole.count
+                let split = run.hosts.splitHosts.filter(run.stepPlan[done].contains).count
                 message =
                     "step \(done + 1)/\(n) done: \(share) % of requests on \(split) host(s) to \(run.targetID)\(measured)"
                     + (whole.isEmpty ? "" : "; \(whole.count) host(s) had no release to split with: switched whole")

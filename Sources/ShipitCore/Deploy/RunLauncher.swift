@@ -61,6 +61,9 @@ public enum RunLauncher {
         let ledger = try await LedgerStore.openForWriting(config, warn: warn)
         guard let attempt = try await PausedRollout.find(ledger, config: config, allowInterrupted: mode == .abort)
         else { throw PausedRollout.nothing(config) }
+        // The paused run's request steps and stickiness, whatever the config says now.
+        let config = RolloutPlanRecord.resumedConfig(
+            config, events: (try? await ledger.steps(attemptID: attempt.id)) ?? [])
         var options = options
         options.attemptID = attempt.id
         options.staleHolders = await LedgerStore.deadHolders(ledger, config: config)

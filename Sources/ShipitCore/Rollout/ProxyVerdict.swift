@@ -72,7 +72,8 @@ public struct ProxyVerdict: Sendable, Equatable {
 
     /// The same line from a recorded comparison.
     static func summary(canary: RequestComparison.Release, baseline: RequestComparison.Release) -> String {
-        var s = "\(canary.release) error \(percent(canary.errorRatio)) vs \(baseline.release) \(percent(baseline.errorRatio))"
+        var s =
+            "\(canary.release) error \(percent(canary.errorRatio)) vs \(baseline.release) \(percent(baseline.errorRatio))"
         if let cp = canary.p95, let bp = baseline.p95 { s += ", p95 \(ms(cp)) vs \(ms(bp))" }
         return s + " (\(canary.requests) vs \(baseline.requests) requests)"
     }

@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 /// Requests split between two slots by share, for request steps: the proxy's public server sends
 /// each request to one of 100 bucket sockets (`split/b0.sock` … `split/b99.sock`), chosen by
 /// nginx's `split_clients` from a key that keeps a client on one bucket (a cookie shipit sets, the
@@ -31,8 +33,13 @@ public struct RequestSplit: Sendable, Equatable {
         self.sticky = sticky
     }
 
-    /// nginx variable names are global to the http block the front door's apps share.
-    var suffix: String { String(app.map { $0.isLetter || $0.isNumber ? $0 : "_" }) }
+    /// nginx variable names are global to the http block the front door's apps share: the app's
+    /// name in letters, digits and `_`, and a piece of its hash (`my-app` and `my.app` differ).
+    var suffix: String {
+        let plain = String(app.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
+        let hash = (try? Digest.sha256Hex(Data(app.utf8)))?.prefix(6) ?? ""
+        return plain + "_" + hash
+    }
     public var bucketVariable: String { "$shipit_bucket_\(suffix)" }
     var setCookieVariable: String { "$shipit_setcookie_\(suffix)" }
 
@@ -100,24 +107,54 @@ public struct RequestSplit: Sendable, Equatable {
         }
         """)
 
-    /// `split_share PERCENT NEW OLD`: `canary.sock` to slot NEW's logged server, `baseline.sock`
-    /// to slot OLD's (two renames), and the first PERCENT buckets linked to `canary.sock`, the
-    /// others to `baseline.sock`. Only buckets that change are renamed (one by one, each atomic):
-    /// `split/linked` says how many point at the canary, `split/share` what share is in force.
+    /// `split_share PERCENT NEW OLD`: the first PERCENT buckets linked to `canary.sock`, the
+    /// others to `baseline.sock`, and those two to slot NEW's and slot OLD's logged servers. Only
+    /// buckets that change are renamed (one by one, each atomic). Buckets leave the canary before
+    /// `canary.sock` moves, and join it after, so no moment gives the new release more than the
+    /// larger of the two shares. `split/linked` counts the buckets that may point at the canary
+    /// (raised before they do), `split/share` is the share in force.
     static let share = ShellFunction(
         "split_share", requires: [.getValue, TrafficSwitch.relink, setup],
         """
         split_share() {
           split_setup || return 1
+          getv linked "$SOCKS/split/linked"; [ -n "$linked" ] || linked=\(buckets)
+          i=$1
+          while [ "$i" -lt "$linked" ]; do relink ../baseline.sock "$SOCKS/split/b$i.sock" || return 1; i=$((i + 1)); done
+          [ "$linked" -le "$1" ] || { linked=$1; echo "$linked" > "$SOCKS/split/linked"; }
           relink "slot-$2.g.sock" "$SOCKS/canary.sock" && relink "slot-$3.g.sock" "$SOCKS/baseline.sock" || return 1
-          getv linked "$SOCKS/split/linked"; [ -n "$linked" ] || linked=0
-          i=$linked; [ "$1" -ge "$i" ] || i=$1
-          while [ "$i" -lt "$1" ] || [ "$i" -lt "$linked" ]; do
-            want=baseline; [ "$i" -ge "$1" ] || want=canary
-            relink "../$want.sock" "$SOCKS/split/b$i.sock" || return 1
-            i=$((i + 1))
+          echo "$1" > "$SOCKS/split/share"
+          [ "$linked" -ge "$1" ] || echo "$1" > "$SOCKS/split/linked"
+          i=$linked
+          while [ "$i" -lt "$1" ]; do relink ../canary.sock "$SOCKS/split/b$i.sock" || return 1; i=$((i + 1)); done
+        }
+        """)
+
+    /// `split_on`: whether a request step's split is in place (either link off `active.sock`),
+    /// read from the links themselves, not from a file a killed run may not have written.
+    static let on = ShellFunction(
+        "split_on", requires: [],
+        """
+        split_on() {
+          [ -d "$SOCKS/split" ] || return 1
+          for l in canary baseline; do
+            [ ! -L "$SOCKS/$l.sock" ] || [ "$(readlink "$SOCKS/$l.sock")" = active.sock ] || return 0
           done
-          echo "$1" > "$SOCKS/split/linked"; echo "$1" > "$SOCKS/split/share"
+          return 1
+        }
+        """)
+
+    /// `split_quiet`: a split left in place (a paused rollout) keeps its share but goes through the
+    /// slots' plain servers, so nothing is logged until the next step; the log is emptied.
+    static let quiet = ShellFunction(
+        "split_quiet", requires: [TrafficSwitch.relink],
+        """
+        split_quiet() {
+          for l in canary baseline; do
+            t=$(readlink "$SOCKS/$l.sock" 2>/dev/null) || continue
+            case $t in *.g.sock) relink "${t%.g.sock}.sock" "$SOCKS/$l.sock" || return 1 ;; esac
+          done
+          : > "$GOLDEN_LOG"
         }
         """)
 

@@ -46,15 +46,15 @@ extension TrafficSwitch {
     /// sent back to the serving slot, unless this run is that paused rollout resuming.
     static let splitPreflight: ScriptText = """
         if [ -n "$SPLIT" ]; then
-          getv share "$SOCKS/split/share"; getv sact "$SLOTS/active"
-          if [ -z "$share" ]; then
+          if [ ! -f "$SOCKS/split/linked" ]; then
             split_setup || fail \(ScriptExit.notWritable) "cannot create the request split's links in $SOCKS/split"
-          elif [ "$share" != 0 ] && [ -z "$RESUMING" ] && [ -n "$sact" ]; then
-            split_back || fail \(ScriptExit.switchFailed) "cannot send the request split left by an earlier run back to slot $sact"
-            echo "split.reset=$share"
+          elif [ -z "$RESUMING" ] && split_on; then
+            getv share "$SOCKS/split/share"
+            split_back || fail \(ScriptExit.switchFailed) "cannot send the request split an earlier run left back to the serving slot"
+            echo "split.reset=${share:-?}"
           fi
         fi
-        getv share "$SOCKS/split/share"; echo "split.share=${share:-0}"
+        share=0; if split_on; then getv share "$SOCKS/split/share"; fi; echo "split.share=${share:-0}"
         """
 
     /// A request step on one host: `share` % of the requests to `slot` (running `releaseID`), the
@@ -74,6 +74,18 @@ extension TrafficSwitch {
                 : > "$GOLDEN_LOG"
                 split_share "$SHARE" "$SLOT" "$act" || { split_back; fail \(ScriptExit.switchFailed) "cannot split the requests (links in $SOCKS/split)"; }
                 echo "split.share=$SHARE"; echo "slot=$SLOT"
+                """)
+    }
+
+    /// A paused request step: its share stays, its logging stops (`split_quiet`).
+    func splitQuiet(host: String, timeout: Double?) -> HostScript {
+        HostScript(
+            .switch, layout: layout, timeout: timeout, variables: variables(host: host), uses: Self.functions,
+            Self.sbinPath
+                + """
+
+                split_quiet || fail \(ScriptExit.switchFailed) "cannot move the paused split off the logged servers"
+                echo "split.quiet=1"
                 """)
     }
 

@@ -91,6 +91,7 @@ public struct TrafficSwitch: Sendable {
         [
             .fail, .short, .appendHistory, .getValue, .alive, proxyTest, proxyReload, pointTo, pointNone, adoptPort,
             stopSlot, undoSwitch, proxyStart, FrontDoor.frontLock, RequestSplit.back, RequestSplit.share,
+            RequestSplit.on, RequestSplit.quiet,
         ] + Supervision.functions
 
     /// Pre-flight (after the lock): the proxy's config written and checked with `nginx -t`, the
@@ -136,50 +137,50 @@ public struct TrafficSwitch: Sendable {
                 fi
                 """ + Self.splitPreflight + """
 
-                if [ "$PROXY_MODE" = managed ]; then
-                  command -v "$NGINX" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
-                  [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
-                  # The config is rewritten (and tested) only when it changed: its checksum says so.
-                  changed=
-                  getv sum "$PROXY/nginx.conf.sum"
-                  if [ "$sum" != "$NGINX_CONF_SUM" ] || [ ! -f "$PROXY/nginx.conf" ]; then
-                    changed=1
-                    [ -f "$PROXY/nginx.conf" ] && mv "$PROXY/nginx.conf" "$PROXY/nginx.conf.old"
-                    printf '%s\\n' "$NGINX_CONF" > "$PROXY/nginx.conf"
-                  fi
-                  getv npid "$PROXY/nginx.pid"; running=; alive "$npid" && running=1
-                  # nginx -t when something changed or nginx must start; a running, unchanged config was
-                  # tested when it was written.
-                  if [ -n "$changed$reconcile" ] || [ -z "$running" ]; then
-                    if ! out=$(proxy_test 2>&1); then
-                      [ -f "$PROXY/nginx.conf.old" ] && mv "$PROXY/nginx.conf.old" "$PROXY/nginx.conf"
-                      rm -f "$PROXY/nginx.conf.sum"
-                      fail \(ScriptExit.proxyConfigInvalid) "proxy config invalid (nginx -t): $(short "$out")"
+                    if [ "$PROXY_MODE" = managed ]; then
+                      command -v "$NGINX" >/dev/null 2>&1 || fail \(ScriptExit.missingTool) "nginx ('$NGINX') not found on this host: install it (Debian: apt-get install nginx) or set traffic.nginx"
+                      [ -f "$PROXY/maintenance.conf" ] || : > "$PROXY/maintenance.conf"
+                      # The config is rewritten (and tested) only when it changed: its checksum says so.
+                      changed=
+                      getv sum "$PROXY/nginx.conf.sum"
+                      if [ "$sum" != "$NGINX_CONF_SUM" ] || [ ! -f "$PROXY/nginx.conf" ]; then
+                        changed=1
+                        [ -f "$PROXY/nginx.conf" ] && mv "$PROXY/nginx.conf" "$PROXY/nginx.conf.old"
+                        printf '%s\\n' "$NGINX_CONF" > "$PROXY/nginx.conf"
+                      fi
+                      getv npid "$PROXY/nginx.pid"; running=; alive "$npid" && running=1
+                      # nginx -t when something changed or nginx must start; a running, unchanged config was
+                      # tested when it was written.
+                      if [ -n "$changed$reconcile" ] || [ -z "$running" ]; then
+                        if ! out=$(proxy_test 2>&1); then
+                          [ -f "$PROXY/nginx.conf.old" ] && mv "$PROXY/nginx.conf.old" "$PROXY/nginx.conf"
+                          rm -f "$PROXY/nginx.conf.sum"
+                          fail \(ScriptExit.proxyConfigInvalid) "proxy config invalid (nginx -t): $(short "$out")"
+                        fi
+                        printf '%s\\n' "$NGINX_CONF_SUM" > "$PROXY/nginx.conf.sum"
+                      fi
+                      if [ -n "$running" ]; then
+                        if [ -n "$changed$reconcile" ]; then out=$(proxy_reload 2>&1) || fail \(ScriptExit.proxyReloadFailed) "proxy reload failed: $(short "$out")"; fi
+                        # A proxy started before the host had a supervisor serves on: its unit is enabled,
+                        # so the next boot starts it supervised.
+                        if supervised; then svctl -q is-enabled "$UNIT_PREFIX-proxy.service" 2>/dev/null || svctl enable -q "$UNIT_PREFIX-proxy.service" 2>/dev/null || true; fi
+                        echo "proxy=running"
+                      elif [ -z "$active" ] && [ -L "$CURRENT" ]; then
+                        # A release deployed without the switch serves here, maybe on the public port: the
+                        # proxy starts in the switch, once the new release is warm on its slot and that app
+                        # is stopped (adopt_port).
+                        echo "proxy=deferred"
+                      else
+                        out=$(proxy_start 2>&1) || fail \(ScriptExit.proxyStartFailed) "proxy did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on the public port?)"
+                        echo "proxy=started"
+                      fi
+                    else
+                      touch "$UPSTREAM_FILE" 2>/dev/null || fail \(ScriptExit.notWritable) "cannot write the upstream file $UPSTREAM_FILE"
+                      out=$(proxy_test 2>&1) || fail \(ScriptExit.proxyConfigInvalid) "proxy config invalid: $(short "$out")"
+                      if [ -n "$reconcile" ]; then out=$(proxy_reload 2>&1) || fail \(ScriptExit.proxyReloadFailed) "proxy reload failed: $(short "$out")"; fi
+                      echo "proxy=system"
                     fi
-                    printf '%s\\n' "$NGINX_CONF_SUM" > "$PROXY/nginx.conf.sum"
-                  fi
-                  if [ -n "$running" ]; then
-                    if [ -n "$changed$reconcile" ]; then out=$(proxy_reload 2>&1) || fail \(ScriptExit.proxyReloadFailed) "proxy reload failed: $(short "$out")"; fi
-                    # A proxy started before the host had a supervisor serves on: its unit is enabled,
-                    # so the next boot starts it supervised.
-                    if supervised; then svctl -q is-enabled "$UNIT_PREFIX-proxy.service" 2>/dev/null || svctl enable -q "$UNIT_PREFIX-proxy.service" 2>/dev/null || true; fi
-                    echo "proxy=running"
-                  elif [ -z "$active" ] && [ -L "$CURRENT" ]; then
-                    # A release deployed without the switch serves here, maybe on the public port: the
-                    # proxy starts in the switch, once the new release is warm on its slot and that app
-                    # is stopped (adopt_port).
-                    echo "proxy=deferred"
-                  else
-                    out=$(proxy_start 2>&1) || fail \(ScriptExit.proxyStartFailed) "proxy did not start: $(printf '%s' "$out" | grep -m1 emerg | tail -c 300) (is another process listening on the public port?)"
-                    echo "proxy=started"
-                  fi
-                else
-                  touch "$UPSTREAM_FILE" 2>/dev/null || fail \(ScriptExit.notWritable) "cannot write the upstream file $UPSTREAM_FILE"
-                  out=$(proxy_test 2>&1) || fail \(ScriptExit.proxyConfigInvalid) "proxy config invalid: $(short "$out")"
-                  if [ -n "$reconcile" ]; then out=$(proxy_reload 2>&1) || fail \(ScriptExit.proxyReloadFailed) "proxy reload failed: $(short "$out")"; fi
-                  echo "proxy=system"
-                fi
-                """ + Self.slotFacts
+                    """ + Self.slotFacts
         )
     }
 
@@ -248,10 +249,13 @@ public struct TrafficSwitch: Sendable {
                   if ! out=$(proxy_test 2>&1); then undo_switch "$oldact"; fail \(ScriptExit.proxyConfigInvalidAfterSwitch) "proxy config invalid after the switch, switch undone: $(short "$out")"; fi
                   if ! out=$(proxy_reload 2>&1); then undo_switch "$oldact"; proxy_reload >/dev/null 2>&1; fail \(ScriptExit.proxyReloadFailed) "proxy reload failed, switch undone: $(short "$out")"; fi
                 fi
-                # A request step's split ends here: every bucket to this slot at once, then back to active.sock.
-                if [ -n "$SPLIT" ]; then
-                  getv share "$SOCKS/split/share"
-                  [ "${share:-0}" = 0 ] || split_back || echo "split.warning=the request split's links could not all be sent back to active.sock"
+                # A request step's split ends here: both of the buckets' targets follow active.sock again.
+                if [ -n "$SPLIT" ] && split_on; then
+                  if ! split_back; then
+                    undo_switch "$oldact"; split_back >/dev/null 2>&1
+                    fail \(ScriptExit.switchFailed) "the request split's links could not be sent back to active.sock: switch undone"
+                  fi
+                  : > "$GOLDEN_LOG"
                 fi
                 printf '%s\\n' "$SLOT" > "$SLOTS/active"
                 # Under a supervisor, what is enabled (started at boot) is what serves.
@@ -272,14 +276,15 @@ public struct TrafficSwitch: Sendable {
     /// traffic (a release that failed its warm-up, or was switched away from).
     static let stopFailedSlots: ScriptText = """
         getv act "$SLOTS/active"
-        # A request step's split still sending requests to it goes back to the serving slot first.
-        if [ -n "$SPLIT" ] && [ -n "$act" ]; then
-          getv share "$SOCKS/split/share"
-          [ "${share:-0}" = 0 ] || { split_back && echo "split.reset=$share"; }
+        # A request step's split still sending requests to it goes back to the serving slot first;
+        # if it cannot, the slot keeps running (its requests would fail).
+        stuck=
+        if [ -n "$SPLIT" ] && [ -n "$act" ] && split_on; then
+          if split_back; then echo "split.reset=1"; else stuck=1; echo "split.stuck=1"; fi
         fi
         for s in $SLOT_PORTS; do
           getv rel "$SLOTS/$s.release"
-          [ "$s" != "$act" ] && [ "$rel" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
+          [ -z "$stuck" ] && [ "$s" != "$act" ] && [ "$rel" = "$ID" ] && stop_slot "$s" drain && echo "stopped.slot=$s"
         done
         true
         """

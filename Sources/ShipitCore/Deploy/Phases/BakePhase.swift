@@ -27,7 +27,8 @@ struct BakePhase: PhaseRunner {
             // The release the rest of the requests go to (the most hosts' where they differ).
             let serving = context.splitHosts.compactMap { d.state[$0]?.current }
             context.baseline =
-                Dictionary(grouping: serving, by: { $0 }).max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }?.key
+                Dictionary(grouping: serving, by: { $0 }).max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }?
+                .key
                 ?? "the serving release"
         }
         let interrupt = d.context.interrupt
@@ -119,7 +120,9 @@ struct BakePhase: PhaseRunner {
                     d.notify(
                         DeployNotice(
                             host: nil, step: "bake", status: .info,
-                            message: "\(stepLabel): \(s.gate): too few requests to judge (\(s.detail)): passed as too_few: pass says"))
+                            message:
+                                "\(stepLabel): \(s.gate): too few requests to judge (\(s.detail)): passed as too_few: pass says"
+                        ))
                 }
                 guard extend else { break }
                 extending = true

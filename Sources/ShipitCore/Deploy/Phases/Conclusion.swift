@@ -66,6 +66,20 @@ struct Conclusion {
                     host: $0)
             }
         case (.paused, _):
+            // A paused request step keeps its share; its records stop until the next step.
+            if let traffic = strategy.traffic, !state.splitHosts.isEmpty {
+                let timeout = d.config.connection.commandTimeout
+                let scripts = Dictionary(
+                    uniqueKeysWithValues: state.splitHosts.map {
+                        ($0, traffic.splitQuiet(host: $0, timeout: timeout).command)
+                    })
+                let now = d
+                _ = await d.step("split paused", on: state.splitHosts) { host in
+                    var r = await now.remote(host, scripts[host]!)
+                    if r.ok { r.note = "its share stays; the proxy's records stop until the next step" }
+                    return r
+                }
+            }
             // The lock stays on every host: the run goes on with `shipit rollout promote` (or
             // `abort`), from any machine that reads this ledger.
             d.notify(

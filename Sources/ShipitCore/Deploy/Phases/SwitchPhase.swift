@@ -65,7 +65,10 @@ struct SwitchPhase: PhaseRunner {
     static func splitRequests(_ d: inout PhaseRun, share: Int) async -> [String] {
         guard let traffic = d.strategy.traffic else { return [] }
         let id = d.targetID
-        let hosts = d.run.stepHosts.filter(d.strategy.roles.runsApp)
+        // Hosts an earlier request step switched whole (nothing to split with) stay as they are.
+        let hosts = d.run.stepHosts.filter(d.strategy.roles.runsApp).filter {
+            !(d.state[$0]?.switchedAt != nil && d.state[$0]?.current == id)
+        }
         let first = hosts.filter { d.state[$0]?.slot == nil }
         var failed: [String] = []
         if !first.isEmpty {
