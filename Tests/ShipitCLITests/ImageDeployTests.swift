@@ -223,4 +223,27 @@ struct ImageRolloutTests {
             for h in f.targets { #expect(try await f.served(h) == "hello from releases-example image v2") }
         }
     }
+
+    @Test func aRequestStepSplitsBetweenTwoContainersAndTheSwitchTakesTheRest() async throws {
+        let f = try ImageFixture(
+            extraYAML: """
+                traffic: {proxy: nginx, drain: 1}
+                rollout:
+                  steps: [{requests: 30%}, "100%"]
+                  bake: 1.5
+                  interval: 0.5
+                  gates: [{type: proxy, max_error_ratio: 0.01, min_requests: 5, too_few: pass}]
+                """)
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--tag", "v1", "--steps", "100%"]).status == 0)
+            let load = try LoadGenerator(targets: f.targets, port: f.port, threads: 2, clients: 10)
+            let v2 = try await f.shipit(["deploy", "--tag", "v2"])
+            let r = try await load.finish()
+            #expect(v2.status == 0, "\(v2.stdout.suffix(3000))")
+            #expect(v2.stdout.contains("step 1/2 done: 30 % of requests on 3 host(s)"), "\(v2.stdout.suffix(3000))")
+            #expect(r.failed == 0 && r.back == 0, "\(r)")
+            #expect((r.versions["v1"] ?? 0) > 0 && (r.versions["v2"] ?? 0) > 0, "\(r.versions)")
+            for h in f.targets { #expect(try await f.served(h) == "hello from releases-example image v2") }
+        }
+    }
 }

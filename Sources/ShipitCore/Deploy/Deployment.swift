@@ -106,15 +106,17 @@ public final class Deployment: Sendable {
         return out
     }
 
-    /// The step (1-based) a paused rollout stopped after, from its "paused after step N of M"
-    /// event; else the last step whose hosts switched.
+    /// The step (1-based) a paused or dead rollout got to: the last one whose "step K/N starts"
+    /// event was recorded (a request step switches no host), or whose hosts switched.
     static func pausedAfter(_ attempt: LedgerAttempt, events: [LedgerStep]) -> Int {
-        for e in events.reversed() where e.step == "rollout" {
-            guard let m = e.message, m.hasPrefix("paused after step ") else { continue }
-            let rest = m.dropFirst("paused after step ".count)
-            if let n = Int(rest.prefix { $0.isNumber }) { return n }
+        var started = 0
+        for e in events where e.step == "rollout" {
+            guard let m = e.message, m.hasPrefix("step "), m.contains(" starts: "), let slash = m.firstIndex(of: "/"),
+                let k = Int(m[m.index(m.startIndex, offsetBy: 5)..<slash])
+            else { continue }
+            started = max(started, k)
         }
-        return attempt.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0
+        return max(started, attempt.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0)
     }
 
     /// Step number (1-based) → share, from the rollout's "step K/N starts: S % of requests" events.
