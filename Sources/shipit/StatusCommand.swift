@@ -43,7 +43,11 @@ struct StatusCommand: AsyncParsableCommand {
                     h.lock.map {
                         "held by \($0.by ?? "?") for \($0.ageSeconds.map { "\($0)s" } ?? "?")\($0.stale == true ? " (stale: that run is over; the next deploy or rollback takes it over)" : "")"
                     } ?? "free"
-                let slot = (h.slot.map(String.init) ?? "-") + (h.maintenance == true ? " (maintenance)" : "")
+                let slot =
+                    (h.slot.map(String.init) ?? "-") + (h.maintenance == true ? " (maintenance)" : "")
+                    + (h.requestSplit.map {
+                        " (\($0) % of requests to \(h.standbySlot.map(String.init) ?? "the other slot"))"
+                    } ?? "")
                 let standby = h.standby.map { "\($0) on \(h.standbySlot.map(String.init) ?? "?")" } ?? "none"
                 rows.append(
                     [h.host, h.current ?? "(none)"] + (traffic ? [slot, standby] : [])

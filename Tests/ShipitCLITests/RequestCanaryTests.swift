@@ -134,6 +134,9 @@ struct RequestCanaryTests {
             #expect(v2.status == 0, "\(v2.stdout.suffix(3000))")
             #expect(v2.stdout.contains("PAUSED after rollout step 1 of 2"), "\(v2.stdout.suffix(2000))")
             #expect(v2.stdout.contains("step 1/2 done: 10 % of requests on 3 host(s)"), "\(v2.stdout.suffix(2000))")
+            // Status shows where the paused split stands, per host.
+            let status = try await f.shipit(["status"])
+            #expect(status.stdout.components(separatedBy: "(10 % of requests to ").count == 4, "\(status.stdout)")
             // While paused at 10 %: new clients, each keeping its cookie.
             let step = try LoadGenerator(
                 targets: f.targets, port: f.port, threads: 2, seconds: 90, clients: 100, maxRequests: 900)

@@ -47,6 +47,8 @@ public struct HostInspection: Codable, Sendable, Equatable {
     public var standby: String?
     public var standbySlot: Int?
     public var maintenance: Bool?
+    /// A request step's share of requests to the other slot's release (a paused rollout).
+    public var requestSplit: Int?
     /// Who keeps the host's processes running (symlink strategy): systemd with its units' states,
     /// or none.
     public var supervisor: SupervisorState?
@@ -90,6 +92,7 @@ public struct HostInspection: Codable, Sendable, Equatable {
             }
         }
         maintenance = out.first(.maintenance).map { $0 == "on" }
+        requestSplit = out.first("split.share").flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
         supervisor = SupervisorState(out)
         if let holder = out.first(.lockHolder) {
             let started = out.first(.lockStarted)

@@ -184,7 +184,8 @@ public struct TrafficSwitch: Sendable {
         )
     }
 
-    /// `slot.active=PORT`, `slot.PORT=RELEASE running|stopped`, `maintenance=on|off`.
+    /// `slot.active=PORT`, `slot.PORT=RELEASE running|stopped`, `maintenance=on|off`, and
+    /// `split.share=PERCENT` while a request step's split is in place.
     static let slotFacts: ScriptText = """
         getv sa "$SLOTS/active"; echo "slot.active=$sa"
         for s in $SLOT_PORTS; do
@@ -193,6 +194,8 @@ public struct TrafficSwitch: Sendable {
           echo "slot.$s=$sr $st"
         done
         if [ -s "$PROXY/maintenance.conf" ]; then echo "maintenance=on"; else echo "maintenance=off"; fi
+        # A request step's split in place (a paused rollout): its share.
+        if [ -n "$SPLIT" ] && split_on; then getv ssh "$SOCKS/split/share"; echo "split.share=${ssh:-0}"; fi
         """
 
     /// Starts `$ID` on `$SLOT` (never the slot serving traffic; empty: the idle one) with `PORT` and `SHIPIT_PIDFILE`;
