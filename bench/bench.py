@@ -508,10 +508,128 @@ def ledger_table():
     print(f"| {without:.3f} s | {with_:.3f} s | {(with_ / without - 1) * 100:+.1f} % |")
     print()
 
+BIG = "/tmp/shipit-bench-big"
+
+
+def big_release(name, changed=False):
+    """releases-example v1 plus 80 binary assets of 500 KB (fixed random content): about 40 MB,
+    barely compressible; `changed`: the same with one small file different."""
+    d = f"{BIG}/{name}"
+    if os.path.isdir(d):
+        return d
+    shutil.copytree(os.path.join(ROOT, "releases-example", "v1"), d)
+    os.makedirs(f"{d}/assets")
+    rng = __import__("random").Random(37)
+    for i in range(80):
+        with open(f"{d}/assets/asset-{i:02}.bin", "wb") as f:
+            f.write(rng.randbytes(500 * 1024))
+    with open(f"{d}/assets/notes.txt", "w") as f:
+        f.write("changed\n" if changed else "first\n")
+    return d
+
+
+def rsync_parallel(src, hosts, dest):
+    ssh = " ".join(["ssh", *SSH_OPTS])
+    check([subprocess.Popen(["rsync", "-a", "--delete", "-e", ssh, src + "/", f"{USER}@{h}:{dest}/"]) for h in hosts])
+
+
+def tar_gzip_ssh_parallel(src, hosts, dest):
+    check([subprocess.Popen(["sh", "-c", f'tar -C "$1" -cf - . | gzip | ssh "$@"', "tgs", src, *SSH_OPTS,
+                             f"{USER}@{h}", f"mkdir -p {dest} && tar -xzf - -C {dest}"]) for h in hosts])
+
+
+def big_table(n=10):
+    """A 40 MB release and a one-file change to it, next to rsync over OpenSSH (first copy into an
+    empty directory, then the change) and `tar | gzip | ssh`, on the same hosts in the same run;
+    and releases-example's 5 KB release as the reference for what a deploy costs besides the bytes."""
+    hosts = HOSTS[:n]
+    work = "/tmp/shipit-bench-big-work"
+    os.makedirs(work, exist_ok=True)
+    a, b = big_release("a"), big_release("b", changed=True)
+    print(f"### A 40 MB release on {n} hosts: first copy and a one-file change, wall (client CPU)\n")
+    print("| what | wall (CPU) |")
+    print("|---|---:|")
+    small = f"{work}/small.yml"
+    write_config(small, "benchsmall", hosts, "/srv/bench-small", 18400)
+    versions = iter(["v1", "v2"] * (4 * REPEAT + 4))
+    small_deploy = lambda: subprocess.run([SHIPIT, "deploy", "--config", small, "--from",
+                                           os.path.join(ROOT, "releases-example", next(versions))],
+                                          check=True, stdout=subprocess.DEVNULL)
+    small_deploy(); small_deploy()
+    w, c = measure(small_deploy)
+    print(f"| shipit deploy, releases-example (5 KB) | {w:.2f} s ({c:.2f} s) |")
+    config = f"{work}/big.yml"
+    write_config(config, "benchbig", hosts, "/srv/bench-big", 18401)
+    which = iter([a, b] * (4 * REPEAT + 4))
+    big_deploy = lambda: subprocess.run([SHIPIT, "deploy", "--config", config, "--from", next(which)],
+                                        check=True, stdout=subprocess.DEVNULL)
+    big_deploy(); big_deploy()
+    w, c = measure(big_deploy)
+    print(f"| shipit deploy, 40 MB, one file changed since the last deploy | {w:.2f} s ({c:.2f} s) |")
+    rss = peak_rss_kib([SHIPIT, "deploy", "--config", config, "--from", next(which)])
+    print(f"| shipit deploy, 40 MB: peak RSS | {rss / 1024:.1f} MiB |")
+    if shutil.which("rsync"):
+        clear = lambda: check([subprocess.Popen(["ssh", *SSH_OPTS, f"{USER}@{h}", "rm -rf /srv/bench-rsync"])
+                               for h in hosts])
+        w, c = measure(lambda: rsync_parallel(a, hosts, "/srv/bench-rsync"), setup=clear)
+        print(f"| rsync over OpenSSH, 40 MB, first copy | {w:.2f} s ({c:.2f} s) |")
+        flip = iter([a, b] * (4 * REPEAT + 4))
+        rsync_parallel(a, hosts, "/srv/bench-rsync")
+        w, c = measure(lambda: rsync_parallel(next(flip), hosts, "/srv/bench-rsync"))
+        print(f"| rsync over OpenSSH, one file changed | {w:.2f} s ({c:.2f} s) |")
+    else:
+        print("| rsync | (not installed: scripts/install-deps.sh --bench) |")
+    w, c = measure(lambda: tar_gzip_ssh_parallel(a, hosts, "/srv/bench-tgs"))
+    print(f"| `tar \\| gzip \\| ssh` per host, 40 MB | {w:.2f} s ({c:.2f} s) |")
+    print()
+
+
+def wan_table(n=10, delay_ms=25):
+    """Every SSH byte held `delay_ms` each way (a 2 × delay round trip) by ../shared/tools/wan.py's
+    delaying proxy on port 2222 of each host: a deploy of releases-example (no proxy, no bake) and
+    a rollback next to OpenSSH's bare `ssh -p 2222 host true`, all hosts in parallel. The app's
+    public port is not delayed: the smoke test's probes there cost no added round trip."""
+    wan = os.environ.get("SHIPIT_WAN", os.path.join(ROOT, "..", "shared", "tools", "wan.py"))
+    if not os.path.exists(wan):
+        print(f"### {n} hosts {delay_ms} ms away: skipped (no wan.py at {wan}; SHIPIT_WAN names it)\n")
+        return
+    hosts = HOSTS[:n]
+    work = "/tmp/shipit-bench-wan"
+    os.makedirs(work, exist_ok=True)
+    proxy = subprocess.Popen(["python3", wan, str(delay_ms), *hosts], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        known = f"{work}/known_hosts"
+        with open(known, "w") as f:
+            subprocess.run(["ssh-keyscan", "-p", "2222", *hosts], stdout=f, stderr=subprocess.DEVNULL, check=True)
+        opts = [o if not o.startswith("UserKnownHostsFile=") else f"UserKnownHostsFile={known}" for o in SSH_OPTS]
+        bare = lambda: check([subprocess.Popen(["ssh", *opts, "-p", "2222", f"{USER}@{h}", "true"]) for h in hosts])
+        config = f"{work}/wan.yml"
+        write_config(config, "benchwan", hosts, "/srv/bench-wan", 18402)
+        text = open(config).read().replace(f"known_hosts: {KNOWN}", f"known_hosts: {known}, port: 2222")
+        open(config, "w").write(text)
+        versions = iter(["v1", "v2"] * (4 * REPEAT + 4))
+        deploy = lambda: subprocess.run([SHIPIT, "deploy", "--config", config, "--from",
+                                         os.path.join(ROOT, "releases-example", next(versions))],
+                                        check=True, stdout=subprocess.DEVNULL)
+        deploy(); deploy()
+        ow, _ = measure(bare)
+        dw, dc = measure(deploy)
+        rw, rc = measure(lambda: subprocess.run([SHIPIT, "rollback", "--config", config], check=True,
+                                                stdout=subprocess.DEVNULL), setup=deploy)
+        print(f"### {n} hosts, {delay_ms} ms added each way to every SSH byte, wall (client CPU)\n")
+        print("| OpenSSH `ssh true` | shipit deploy | deploy / OpenSSH | shipit rollback | rollback / OpenSSH |")
+        print("|---:|---:|---:|---:|---:|")
+        print(f"| {ow:.2f} s | {dw:.2f} s ({dc:.2f} s) | {dw / ow:.2f}× | {rw:.2f} s ({rc:.2f} s) | {rw / ow:.2f}× |")
+        print()
+    finally:
+        proxy.kill()
+
 
 if __name__ == "__main__":
     print(f"hosts available: {len(HOSTS)}, repeats: {REPEAT}, user: {USER}\n")
-    which = sys.argv[1:] or ["exec", "deploy", "remote-cpu", "upload", "ledger", "pg", "image", "triage", "traffic"]
+    which = sys.argv[1:] or ["exec", "deploy", "remote-cpu", "upload", "ledger", "pg", "image", "triage", "traffic",
+                             "big", "wan"]
     if "exec" in which:
         exec_table()
     if "deploy" in which:
@@ -530,3 +648,7 @@ if __name__ == "__main__":
         pg_table()
     if "remote-cpu" in which:
         remote_cpu_table()
+    if "big" in which:
+        big_table()
+    if "wan" in which:
+        wan_table()

@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(libssh2-1-dev zlib1g-dev libsqlite3-dev libyaml-dev pkg-config openssh-server openssh-client python3 perl git util-linux
       curl file time podman runc uidmap slirp4netns busybox-static docker-registry postgresql nginx iproute2 binutils prometheus libpq5 strace shellcheck mmdebstrap pass age gnupg chromium pebble certbot)
-[ "${1:-}" = "--bench" ] && PKGS+=(hyperfine sqlite3 capistrano)
+[ "${1:-}" = "--bench" ] && PKGS+=(hyperfine sqlite3 capistrano rsync)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -78,7 +78,8 @@ struct ReportTests {
                   bake: 1.2
                   interval: 0.3
                   gates:
-                    - {type: health}
+                    # One slow answer of ten hosts on two loaded cores is not what this test is about.
+                    - {type: health, failure_limit: 1}
                     - {type: http, name: errors, url: "http://{host}:\(port)/metrics.json", json: error_ratio, max: 0.2}
                 """)
         let out = Local.tempDir("shipit-report")

@@ -125,7 +125,7 @@ struct RequestCanaryTests {
             interval: 0.5
             pause_after: 1
             gates:
-              - {type: proxy, max_error_ratio: 0.01, max_p95_ratio: 3, min_requests: 10}
+              - {type: proxy, max_error_ratio: 0.01, max_p95_ratio: 20, min_requests: 30}
             """)
         try await withCleanup({ await f.cleanUp() }) {
             #expect(try await f.shipit(["deploy", "--from", f.release("v1"), "--steps", "100%"]).status == 0)
