@@ -196,6 +196,7 @@ def remote_cpu_table():
 
 
 def peak_rss_kib(argv):
+    os.makedirs(CAP_WORK, exist_ok=True)
     out = f"{CAP_WORK}/rss"
     subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out] + argv, check=True, stdout=subprocess.DEVNULL)
     return int(open(out).read().split()[-1])
@@ -534,7 +535,7 @@ def rsync_parallel(src, hosts, dest):
 
 
 def tar_gzip_ssh_parallel(src, hosts, dest):
-    check([subprocess.Popen(["sh", "-c", f'tar -C "$1" -cf - . | gzip | ssh "$@"', "tgs", src, *SSH_OPTS,
+    check([subprocess.Popen(["sh", "-c", 'src=$1; shift; tar -C "$src" -cf - . | gzip | ssh "$@"', "tgs", src, *SSH_OPTS,
                              f"{USER}@{h}", f"mkdir -p {dest} && tar -xzf - -C {dest}"]) for h in hosts])
 
 

@@ -23,23 +23,12 @@ struct FaultRequestStepTests {
                 """)
     }
 
-    /// Each host's active slot and the pid serving on it.
-    func serving(_ f: DeployFixture) async throws -> [String: String] {
-        var out: [String: String] = [:]
-        for h in f.targets {
-            out[h] = try await f.sh(
-                h,
-                "s=$(cat \(f.deployTo)/.shipit/slots/active) && echo \"$s $(cat \(f.deployTo)/.shipit/slots/$s.pid)\"")
-        }
-        return out
-    }
-
     @Test func aDeployKilledDuringItsRequestStepIsAbortedAndEveryRequestGoesBack() async throws {
         let f = try fixture()
         try await withCleanup({ await f.cleanUp() }) {
             #expect(
                 try await f.shipit(["deploy", "--from", f.release("v1"), "--steps", "100%", "--bake", "0"]).status == 0)
-            let before = try await serving(f)
+            let before = try await f.servingSlots()
             let load = try LoadGenerator(targets: f.targets, port: f.port, threads: 2, clients: 10)
             let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
             try p.run()
@@ -54,7 +43,7 @@ struct FaultRequestStepTests {
             let abort = try await f.shipit(["rollout", "abort"])
             #expect(abort.status == 0, "\(abort.stdout.suffix(3000))\(abort.stderr)")
             #expect(abort.stdout.contains("3 host(s) send every request to it again"), "\(abort.stdout.suffix(2000))")
-            #expect(try await serving(f) == before, "the previous release serves from the same process")
+            #expect(try await f.servingSlots() == before, "the previous release serves from the same process")
             for h in f.targets {
                 #expect(try await f.served(h).contains("v1"))
                 #expect(try await f.lockHolder(h) == "free")
@@ -73,7 +62,7 @@ struct FaultRequestStepTests {
         try await withCleanup({ await f.cleanUp() }) {
             #expect(
                 try await f.shipit(["deploy", "--from", f.release("v1"), "--steps", "100%", "--bake", "0"]).status == 0)
-            let before = try await serving(f)
+            let before = try await f.servingSlots()
             let load = try LoadGenerator(targets: f.targets, port: f.port, threads: 2, clients: 10)
             let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
             try p.run()
@@ -86,7 +75,7 @@ struct FaultRequestStepTests {
             #expect(rest.contains("rollback (requests) ok"), "\(rest.suffix(2000))")
             #expect(r.failed == 0, "\(r.errors)")
             #expect((r.versions["v2"] ?? 0) > 0, "\(r.versions)")
-            #expect(try await serving(f) == before)
+            #expect(try await f.servingSlots() == before)
             for h in f.targets {
                 #expect(try await f.served(h).contains("v1"))
                 #expect(try await f.lockHolder(h) == "free")

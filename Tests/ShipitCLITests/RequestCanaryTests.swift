@@ -31,17 +31,6 @@ struct RequestCanaryTests {
         return dir
     }
 
-    /// Each host's active slot and the pid serving on it.
-    func serving(_ f: DeployFixture) async throws -> [String: String] {
-        var out: [String: String] = [:]
-        for h in f.targets {
-            out[h] = try await f.sh(
-                h,
-                "s=$(cat \(f.deployTo)/.shipit/slots/active) && echo \"$s $(cat \(f.deployTo)/.shipit/slots/$s.pid)\"")
-        }
-        return out
-    }
-
     /// The proxy's own records of the last request step, per host: (this release's slot, other).
     func proxyRecords(_ f: DeployFixture) async throws -> (serving: Int, other: Int) {
         var serving = 0
@@ -72,7 +61,7 @@ struct RequestCanaryTests {
             let v1 = try await f.shipit(["deploy", "--from", f.release("v1")])
             #expect(v1.status == 0, "\(v1.stdout.suffix(3000))\(v1.stderr)")
             #expect(v1.stdout.contains("3 host(s) had no release to split with: switched whole"), "\(v1.stdout)")
-            let before = try await serving(f)
+            let before = try await f.servingSlots()
             let load = try LoadGenerator(targets: f.targets, port: f.port, clients: 20)
             // As GitHub Actions runs it: the job summary gets the proxy's numbers.
             let summary = f.dir + "/summary.md"
@@ -102,7 +91,7 @@ struct RequestCanaryTests {
             let share = Double(seen.other) / Double(max(1, seen.serving + seen.other))
             #expect(seen.serving + seen.other > 100 && share <= 0.15 && share >= 0.05, "\(seen)")
             // Every host serves v1 from the same process as before.
-            #expect(try await serving(f) == before)
+            #expect(try await f.servingSlots() == before)
             for h in f.targets { #expect(try await f.served(h).contains("v1")) }
             let entry = try #require(try await f.timeline().entries.last)
             #expect(entry.outcome == "rolled-back")

@@ -138,6 +138,16 @@ public final class DeployFixture: @unchecked Sendable {
             .split(separator: "/").last.map(String.init) ?? ""
     }
 
+    /// Traffic switch: each target's active slot and the pid serving on it ("PORT PID").
+    public func servingSlots() async throws -> [String: String] {
+        var out: [String: String] = [:]
+        for h in targets {
+            out[h] = try await sh(
+                h, "s=$(cat \(deployTo)/.shipit/slots/active) && echo \"$s $(cat \(deployTo)/.shipit/slots/$s.pid)\"")
+        }
+        return out
+    }
+
     /// What the app answers on GET / (through a tunnel, as the smoke test does).
     public func served(_ host: String) async throws -> String {
         try await hosts.httpGet(host, port: port)
