@@ -586,14 +586,13 @@ def big_table(n=10):
 
 
 def wan_table(n=10, delay_ms=25):
-    """Every SSH byte held `delay_ms` each way (a 2 × delay round trip) by ../shared/tools/wan.py's
-    delaying proxy on port 2222 of each host: a deploy of releases-example (no proxy, no bake) and
+    """Every SSH byte held `delay_ms` each way (a 2 × delay round trip) by bench/wan.py, a
+    delaying TCP proxy on port 2222 of each host: a deploy of releases-example (no proxy, no bake) and
     a rollback next to OpenSSH's bare `ssh -p 2222 host true`, all hosts in parallel. The app's
     public port is not delayed: the smoke test's probes there cost no added round trip."""
-    wan = os.environ.get("SHIPIT_WAN", os.path.join(ROOT, "..", "shared", "tools", "wan.py"))
+    wan = os.path.join(ROOT, "bench", "wan.py")
     if not os.path.exists(wan):
-        print(f"### {n} hosts {delay_ms} ms away: skipped (no wan.py at {wan}; SHIPIT_WAN names it)\n")
-        return
+        sys.exit(f"bench: {wan} is missing")
     hosts = HOSTS[:n]
     work = "/tmp/shipit-bench-wan"
     os.makedirs(work, exist_ok=True)
