@@ -102,9 +102,9 @@ enum RunChange: Sendable {
     case stagedInPreflight(String, ScriptOutput)
     case warmedEarly(String, WarmPhase.EarlyStart)
     case failedGate(GateSample)
-    /// A request step's split on a host: the share of its requests the new release gets, on `slot`
-    /// (0: the split sent back).
-    case split(String, share: Int, slot: Int?)
+    /// A request step's split on a host: the share of its requests the new release gets (0: the
+    /// split sent back).
+    case split(String, share: Int)
     /// What a request step's proxy gate measured last (0-based step).
     case requestMeasured(step: Int, RequestComparison)
     /// A contract migration ran: no automatic rollback from here on.
@@ -135,7 +135,7 @@ extension DeployRun {
         case .stagedInPreflight(let host, let out): stagedInPreflight[host] = out
         case .warmedEarly(let host, let early): warmedEarly[host] = early
         case .failedGate(let sample): failedGate = sample
-        case .split(let host, let share, let slot): hosts.split(host: host, share: share, slot: slot)
+        case .split(let host, let share): hosts.split(host: host, share: share)
         case .requestMeasured(let step, let c): requestComparisons[step] = c
         case .forbidRollback: machine.forbidRollback()
         }

@@ -109,25 +109,26 @@ public final class Deployment: Sendable {
     /// The step (1-based) a paused or dead rollout got to: the last one whose "step K/N starts"
     /// event was recorded (a request step switches no host), or whose hosts switched.
     static func pausedAfter(_ attempt: LedgerAttempt, events: [LedgerStep]) -> Int {
-        var started = 0
-        for e in events where e.step == "rollout" {
-            guard let m = e.message, m.hasPrefix("step "), m.contains(" starts: "), let slash = m.firstIndex(of: "/"),
-                let k = Int(m[m.index(m.startIndex, offsetBy: 5)..<slash])
-            else { continue }
-            started = max(started, k)
-        }
-        return max(started, attempt.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0)
+        max(
+            startedSteps(in: events).keys.max() ?? 0,
+            attempt.hosts.filter { $0.switchedAt != nil }.compactMap(\.rolloutStep).max() ?? 0)
     }
 
     /// Step number (1-based) → share, from the rollout's "step K/N starts: S % of requests" events.
     static func requestShares(in events: [LedgerStep]) -> [Int: Int] {
-        var out: [Int: Int] = [:]
+        startedSteps(in: events).compactMapValues { $0 }
+    }
+
+    /// Every step a rollout's "step K/N starts: …" events say started (1-based), with its share
+    /// of requests (nil: a host step).
+    static func startedSteps(in events: [LedgerStep]) -> [Int: Int?] {
+        var out: [Int: Int?] = [:]
         for e in events where e.step == "rollout" {
             guard let m = e.message, m.hasPrefix("step "), let slash = m.firstIndex(of: "/"),
-                let k = Int(m[m.index(m.startIndex, offsetBy: 5)..<slash]),
-                let starts = m.firstRange(of: " starts: "), let pct = m.firstRange(of: " % of requests")
+                let k = Int(m[m.index(m.startIndex, offsetBy: 5)..<slash]), let starts = m.firstRange(of: " starts: ")
             else { continue }
-            if let share = Int(m[starts.upperBound..<pct.lowerBound]) { out[k] = share }
+            let pct = m[starts.upperBound...].firstRange(of: " % of requests")
+            out[k] = pct.flatMap { Int(m[starts.upperBound..<$0.lowerBound]) }
         }
         return out
     }

@@ -13,10 +13,8 @@ struct RunState: Sendable {
     var sharedLockTaken = false
     /// The phase the run was in when it failed.
     var failedIn: DeployPhase?
-    /// Hosts whose proxy sends a share of the requests to the new release (a request step), and
-    /// the slot it runs on.
+    /// Hosts whose proxy sends a share of the requests to the new release (a request step).
     private(set) var splitShares: [String: Int] = [:]
-    private(set) var splitSlots: [String: Int] = [:]
 
     init(hosts: [String]) {
         order = hosts
@@ -112,10 +110,7 @@ struct RunState: Sendable {
     /// Hosts a request step split and nothing has sent back yet.
     var splitHosts: [String] { order.filter { (splitShares[$0] ?? 0) > 0 } }
 
-    mutating func split(host: String, share: Int, slot: Int?) {
-        splitShares[host] = share
-        if let slot { splitSlots[host] = slot }
-    }
+    mutating func split(host: String, share: Int) { splitShares[host] = share }
 
     /// Some host serves the new release (switched, or a share of its requests): a failure from
     /// here on rolls back.

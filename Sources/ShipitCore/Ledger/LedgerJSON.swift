@@ -31,6 +31,18 @@ enum LedgerJSON {
         return out + "\""
     }
 
+    /// A structured event's message (a rollout's plan, a request step's measurements): keys
+    /// sorted, so the same value gives the same text.
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return (try? String(decoding: e.encode(value), as: UTF8.self)) ?? "{}"
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
+        try? JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
     static func list(_ text: String?) -> [String] {
         guard let text, text != "[]", let data = text.data(using: .utf8) else { return [] }
         return (try? JSONDecoder().decode([String].self, from: data)) ?? []

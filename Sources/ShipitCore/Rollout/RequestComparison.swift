@@ -33,13 +33,7 @@ public struct RequestComparison: Sendable, Codable, Equatable {
     public var verdict: String
     public var reasons: [String]
 
-    public var json: String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return (try? String(decoding: e.encode(self), as: UTF8.self)) ?? "{}"
-    }
+    public var json: String { LedgerJSON.encode(self) }
 
-    public static func parse(_ text: String) -> RequestComparison? {
-        try? JSONDecoder().decode(RequestComparison.self, from: Data(text.utf8))
-    }
+    public static func parse(_ text: String) -> RequestComparison? { LedgerJSON.decode(Self.self, text) }
 }

@@ -35,17 +35,11 @@ public struct RolloutPlanRecord: Sendable, Codable, Equatable {
         }
     }
 
-    public var json: String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return (try? String(decoding: e.encode(self), as: UTF8.self)) ?? "{}"
-    }
+    public var json: String { LedgerJSON.encode(self) }
 
     /// The last `plan` event's record.
     static func find(in events: [LedgerStep]) -> RolloutPlanRecord? {
-        events.last { $0.step == "plan" }?.message.flatMap {
-            try? JSONDecoder().decode(RolloutPlanRecord.self, from: Data($0.utf8))
-        }
+        events.last { $0.step == "plan" }?.message.flatMap { LedgerJSON.decode(Self.self, $0) }
     }
 
     /// `config` as the paused run had it: its request steps (and so the proxy's buckets) and

@@ -114,7 +114,7 @@ struct PhaseRun: Sendable {
             if r.exitStatus == ScriptExit.locked.rawValue, !state.lockHeld { apply(.lockHeld) }
             // A paused request step's split (a fresh run has sent any it found back).
             if let share = r.output.first("split.share").flatMap({ Int($0) }), share > 0 {
-                apply(.split(host, share: share, slot: nil))
+                apply(.split(host, share: share))
             }
         }
         let failed = record(results, step: "preflight")

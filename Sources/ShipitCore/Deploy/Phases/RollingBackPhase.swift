@@ -59,7 +59,7 @@ struct RollingBackPhase: PhaseRunner {
             return r
         }
         let failed = d.record(results, step: "rollback (requests)")
-        for (host, r) in results where r.ok { d.apply(.split(host, share: 0, slot: nil)) }
+        for (host, r) in results where r.ok { d.apply(.split(host, share: 0)) }
         await d.recordHosts()
         return failed
     }

@@ -48,7 +48,7 @@ struct SwitchPhase: PhaseRunner {
             if let s = r.output.first(.switched) {
                 d.apply(.switched(host, to: s, slot: r.output.first(.slot).flatMap { Int($0) }, at: Date()))
                 // The switch ended the host's request split too.
-                if d.state.splitHosts.contains(host) { d.apply(.split(host, share: 0, slot: nil)) }
+                if d.state.splitHosts.contains(host) { d.apply(.split(host, share: 0)) }
             } else if r.outcomeUnknown, let id = release(host) {
                 d.apply(.switchUnknown(host, to: id))
             }
@@ -93,9 +93,7 @@ struct SwitchPhase: PhaseRunner {
         failed += d.record(results, step: "split \(share) %")
         for (host, r) in results.sorted(by: { $0.key < $1.key }) {
             // A split whose outcome is unknown is sent back like one that happened.
-            if r.ok || r.outcomeUnknown {
-                d.apply(.split(host, share: r.ok ? share : 100, slot: r.output.first(.slot).flatMap { Int($0) }))
-            }
+            if r.ok || r.outcomeUnknown { d.apply(.split(host, share: r.ok ? share : 100)) }
         }
         await d.recordHosts()
         return failed.sorted()
