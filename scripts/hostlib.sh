@@ -71,3 +71,22 @@ LogLevel ERROR
 Subsystem sftp internal-sftp
 CFG
 }
+
+# ours PIDFILE WORD: the pid PIDFILE names, printed, if that process's command line still contains
+# WORD. A pid file outlives its process, and on a busy machine the pid soon names another one (a
+# test's own shipit run): nothing is signalled on a pid file's word alone.
+ours() {
+  local pid
+  [ -f "$1" ] || return 1
+  pid=$(cat "$1")
+  [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2" || return 1
+  echo "$pid"
+}
+
+# kill_ours PIDFILE WORD: SIGTERM to that process if it is still ours.
+kill_ours() {
+  local pid
+  pid=$(ours "$1" "$2") || return 0
+  kill "$pid" 2>/dev/null || true
+}

@@ -27,7 +27,7 @@ die() { echo "jumphosts: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 [ -f "$STATE/keys/id_ed25519" ] || die "run scripts/testhosts.sh up first (keys, user)"
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+alive() { ours "$1" "${2:-sleep infinity}" >/dev/null; }
 
 
 in_ns() { nsenter --net="/proc/$(cat "$J/netns.pid")/ns/net" "$@"; }
@@ -55,7 +55,7 @@ up() {
     mkdir -p "$J/$t"
     sshd_config "$J/$t/sshd_config" "$t:22" "$J/$t/host" "$J/$t/sshd.pid"
     known_host "$t" "$J/$t/host_ed25519_key.pub"
-    alive "$J/$t/sshd.pid" && continue
+    alive "$J/$t/sshd.pid" "$J/$t/sshd_config" && continue
     setsid nsenter --net="/proc/$(cat "$J/netns.pid")/ns/net" unshare --mount --propagation private sh -c \
       "mount -t tmpfs -o size=128m,mode=0755,uid=$uid,gid=$gid tmpfs /srv && exec $SSHD -D -e -f '$J/$t/sshd_config'" \
       </dev/null >>"$J/$t/sshd.log" 2>&1 &
@@ -65,7 +65,7 @@ up() {
   mkdir -p "$J/bastion"
   sshd_config "$J/bastion/sshd_config" "$BASTION:22" "$J/bastion/host" "$J/bastion/unused.pid"
   known_host "$BASTION" "$J/bastion/host_ed25519_key.pub"
-  if ! alive "$J/bastion/inetd.pid"; then
+  if ! alive "$J/bastion/inetd.pid" jump-inetd.py; then
     setsid python3 "$HERE/jump-inetd.py" "$BASTION" 22 "$(cat "$J/netns.pid")" "$SSHD" "$J/bastion/sshd_config" "$J/bastion/sshd.log" \
       </dev/null >>"$J/bastion/inetd.log" 2>&1 &
     echo $! > "$J/bastion/inetd.pid"
@@ -80,12 +80,12 @@ down() {
   [ -d "$J" ] || return 0
   local f
   for f in "$J"/bastion/inetd.pid "$J"/127.*/sshd.pid; do
-    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+    kill_ours "$f" "$J/"
     rm -f "$f"
   done
   # The sshd -i sessions the bastion started (their own sessions, in the private namespace).
   pkill -f "$J/bastion/sshd_config" 2>/dev/null || true
-  [ -f "$J/netns.pid" ] && kill "$(cat "$J/netns.pid")" 2>/dev/null || true
+  kill_ours "$J/netns.pid" "sleep infinity"
   rm -f "$J/netns.pid"
   echo "jumphosts: stopped"
 }

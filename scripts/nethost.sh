@@ -23,7 +23,9 @@ die() { echo "nethost: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 [ -f "$STATE/keys/id_ed25519" ] || die "run scripts/testhosts.sh up first (keys, user)"
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# The namespace holder is a `sleep infinity`; sshd runs with this host's config.
+holder() { ours "$D/netns.pid" "sleep infinity"; }
+alive() { ours "$1" "${2:-sleep infinity}" >/dev/null; }
 
 name=${2:-}
 [[ "$name" =~ ^[a-z][a-z0-9-]{0,30}$ ]] || die "NAME must be a short host name"
@@ -53,7 +55,7 @@ up() {
   sshd_config "$D/sshd_config" "$there:22" "$D/host" "$D/sshd.pid"
   known_host "$name" "$D/host_ed25519_key.pub"
   known_host "$there" "$D/host_ed25519_key.pub"
-  alive "$D/sshd.pid" && [ -f "$D/sshd.started" ] && return 0
+  alive "$D/sshd.pid" "$D/sshd_config" && [ -f "$D/sshd.started" ] && return 0
   uid=$(id -u "$USER_NAME"); gid=$(id -g "$USER_NAME")
   setsid nsenter --net="/proc/$(cat "$D/netns.pid")/ns/net" unshare --mount --propagation private sh -c \
     "mount -t tmpfs -o size=128m,mode=0755,uid=$uid,gid=$gid tmpfs /srv && mount --bind '$D/etc-hosts' /etc/hosts && exec $SSHD -D -e -f '$D/sshd_config'" \
@@ -69,13 +71,13 @@ up() {
 
 down() {
   [ -d "$D" ] || return 0
-  if [ -f "$D/sshd.pid" ]; then kill "$(cat "$D/sshd.pid")" 2>/dev/null || true; fi
-  # Whatever the deploy user started in the namespace (the app, its proxy) goes with it.
-  if alive "$D/netns.pid"; then
-    local pid p
-    pid=$(cat "$D/netns.pid")
-    for p in $(ps -e -o pid= -u "$USER_NAME"); do
-      [ "$(readlink "/proc/$p/ns/net" 2>/dev/null)" = "$(readlink "/proc/$pid/ns/net")" ] && kill "$p" 2>/dev/null || true
+  kill_ours "$D/sshd.pid" "$D/sshd_config"
+  # Whatever the deploy user started in the namespace (the app, its proxy) goes with it; never
+  # a process of the deployer's own namespace.
+  local pid p ns
+  if pid=$(holder) && ns=$(readlink "/proc/$pid/ns/net") && [ -n "$ns" ] && [ "$ns" != "$(readlink /proc/self/ns/net)" ]; then
+    for p in $(ps -o pid= -u "$USER_NAME"); do
+      [ "$(readlink "/proc/$p/ns/net" 2>/dev/null)" = "$ns" ] && kill "$p" 2>/dev/null || true
     done
     kill "$pid" 2>/dev/null || true
   fi

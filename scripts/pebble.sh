@@ -14,6 +14,7 @@ set -euo pipefail
 DNS=127.0.0.1:8053
 MGMT=127.0.0.1:8055
 die() { echo "pebble.sh: $*" >&2; exit 1; }
+. "$(dirname "$0")/hostlib.sh"
 
 wait_port() {  # HOST PORT: until something listens (10 s)
   local i=0
@@ -65,7 +66,7 @@ JSON
   down)
     dir=${2:?DIR}
     for p in pebble challtestsrv; do
-      if [ -f "$dir/$p.pid" ]; then kill "$(cat "$dir/$p.pid")" 2>/dev/null || true; fi
+      kill_ours "$dir/$p.pid" "$p"
       rm -f "$dir/$p.pid"
     done
     ;;

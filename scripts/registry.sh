@@ -7,7 +7,8 @@ DIR=${SHIPIT_REGISTRY_DIR:-/tmp/shipit-registry}
 ADDR=${SHIPIT_REGISTRY_ADDR:-127.0.0.1:5055}
 die() { echo "registry: $*" >&2; exit 1; }
 
-running() { [ -f "$DIR/pid" ] && kill -0 "$(cat "$DIR/pid")" 2>/dev/null; }
+. "$(dirname "$0")/hostlib.sh"
+running() { ours "$DIR/pid" registry >/dev/null; }
 
 case "${1:-}" in
   up)
@@ -35,7 +36,7 @@ CONF
     die "did not start; see $DIR/log"
     ;;
   down)
-    if running; then kill "$(cat "$DIR/pid")"; fi
+    kill_ours "$DIR/pid" registry
     rm -f "$DIR/pid"
     echo "registry: stopped"
     ;;

@@ -5,7 +5,7 @@
 # (mmdebstrap, `podman import`), booted with `--systemd=always`, with its own address on the podman
 # network and its own stock Debian sshd (PAM on, so pam_systemd gives an SSH session its
 # XDG_RUNTIME_DIR and `systemctl --user` works). The user `deploy` lingers: its user manager, and
-# so its enabled user units, start at boot without a login. A reboot is `podman restart`.
+# so its enabled user units, start at boot without a login. A reboot is `podman stop` and `start`.
 #
 #   scripts/systemdhosts.sh image            build the host image unless it is cached (once; ~2 min)
 #   scripts/systemdhosts.sh up [N]           build the image if needed, start hosts 1..N (default 3)
@@ -16,7 +16,7 @@
 #                                            with the demo images, for the image strategy's reboots
 #   scripts/systemdhosts.sh down             remove the containers this harness started (the image stays)
 #   scripts/systemdhosts.sh status           list the hosts, their state and whether sshd accepts
-#   scripts/systemdhosts.sh reboot NAME|N    `podman restart` one host (container name, address or
+#   scripts/systemdhosts.sh reboot NAME|N    stop and start one host (container name, address or
 #                                            index), return once its sshd answers again (a key
 #                                            exchange with its recorded host key; nobody logs in)
 #   scripts/systemdhosts.sh sysctl NAME|N KEY VALUE
@@ -222,7 +222,7 @@ resolve() {  # NAME | ADDRESS | INDEX → container name
   local c
   if [[ "$1" =~ ^[0-9]+$ ]]; then name_of "$1"; return; fi
   for c in $(our_containers); do
-    if [ "$c" = "$1" ] || [ "$(podman inspect -f '{{.Config.Hostname}}' "$c")" = "$1" ] ||
+    if [ "$c" = "$1" ] || [ "$(addr_of "${c##*-}")" = "$1" ] || [ "$(podman inspect -f '{{.Config.Hostname}}' "$c")" = "$1" ] ||
       [ "$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$c")" = "$1" ]; then
       echo "$c"; return
     fi
@@ -279,16 +279,30 @@ case "$cmd" in
     [ -n "${2:-}" ] || die "usage: reboot NAME|ADDRESS|INDEX"
     c=$(resolve "$2")
     podman container exists "$c" || die "no container $c"
-    addr=$(podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$c")
+    addr=$(addr_of "${c##*-}")
     t0=$(date +%s.%N)
     # systemd stops every unit within a second, then waits for a cgroup-empty event that cgroup v1
     # never delivers inside a container: podman SIGKILLs it after the timeout (its warning is noise).
-    out=$(podman restart -t "${SHIPIT_SD_STOP_TIMEOUT:-10}" "$c" 2>&1) || die "podman restart $c: $out"
+    # On a loaded machine podman may give up waiting for the killed processes ("given PIDs did not
+    # die") with the container still stopping: stop it again until it is down, then start it, as
+    # a server's power cycle always ends with the machine up.
+    podman stop -t "${SHIPIT_SD_STOP_TIMEOUT:-10}" "$c" >/dev/null 2>&1 || true
+    stopped_by=$((SECONDS + 120))
+    while running "$c"; do
+      [ $SECONDS -lt $stopped_by ] || die "$c does not stop (state $(podman inspect -f '{{.State.Status}}' "$c"))"
+      podman stop -t 0 "$c" >/dev/null 2>&1 || sleep 1
+    done
+    started=""
+    for _ in 1 2 3 4 5; do
+      if out=$(podman start "$c" 2>&1) && running "$c"; then started=yes; break; fi
+      sleep 2
+    done
+    [ -n "$started" ] || die "podman start $c: $out"
     t1=$(date +%s.%N)
     wait_sshd "$addr" 60 || die "$c ($addr): sshd does not answer 60 s after the restart"
     t2=$(date +%s.%N)
     awk -v c="$c" -v a="$addr" -v t0="$t0" -v t1="$t1" -v t2="$t2" 'BEGIN {
-      printf "systemdhosts: rebooted %s (%s): podman restart took %.1f s, sshd answered %.1f s later\n", c, a, t1 - t0, t2 - t1 }'
+      printf "systemdhosts: rebooted %s (%s): stop and start took %.1f s, sshd answered %.1f s later\n", c, a, t1 - t0, t2 - t1 }'
     ;;
   sysctl)
     [ -n "${4:-}" ] || die "usage: sysctl NAME|ADDRESS|INDEX net.KEY VALUE"

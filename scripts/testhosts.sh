@@ -197,8 +197,9 @@ stop_host() {
   if is_running "$addr"; then
     pid=$(cat "$pidfile")
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null || true
+    # Checked by its command line each time: once sshd is gone its pid may name another process.
+    for _ in $(seq 1 50); do is_running "$addr" || break; sleep 0.05; done
+    if is_running "$addr"; then kill -9 "$pid" 2>/dev/null || true; fi
   fi
   rm -f "$pidfile"
   stop_holder "$addr"

@@ -24,7 +24,11 @@ extension SystemdSuites {
                 let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
                 try p.run()
                 try await DeployFixture.waitForFile(park.entered)
-                try await sd.reboot(host)
+                do { try await sd.reboot(host) } catch {
+                    // The parked run goes on and ends by itself, not left waiting behind a failed test.
+                    FileManager.default.createFile(atPath: park.go, contents: nil)
+                    throw error
+                }
                 FileManager.default.createFile(atPath: park.go, contents: nil)
                 await withCheckedContinuation { c in
                     Thread.detachNewThread {

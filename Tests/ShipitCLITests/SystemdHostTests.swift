@@ -121,7 +121,7 @@ extension SystemdSuites {
             }
         }
 
-        /// A reboot (podman restart) with nobody logged in afterwards: the enabled user unit is started
+        /// A reboot (podman stop and start) with nobody logged in afterwards: the enabled user unit is started
         /// again by the lingering user's manager, a new process, answering from the deployer, within a
         /// bound of sshd accepting again.
         @Test func anEnabledUserUnitComesBackAfterAReboot() async throws {

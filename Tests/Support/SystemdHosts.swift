@@ -4,7 +4,7 @@ import SSH
 /// The hosts whose PID 1 is systemd, started by `scripts/systemdhosts.sh up` (make test does this):
 /// rootful podman containers booted with systemd, each with its own address on the podman network
 /// and its own sshd, the deploy user lingering (its `systemctl --user` units start at boot). Keys
-/// and known_hosts are the loopback harness's (`TestHosts`). A reboot is `podman restart`.
+/// and known_hosts are the loopback harness's (`TestHosts`). A reboot is `podman stop` and `start`.
 /// Integration tests fail loudly, never skip, when the hosts are missing.
 public struct SystemdHosts: Sendable {
     /// The loopback harness: its state directory, deploy user, key and known_hosts serve here too.
@@ -43,7 +43,7 @@ public struct SystemdHosts: Sendable {
             options: options(identity: asRoot ? rootIdentity : nil))
     }
 
-    /// `podman restart` of the host, returning once its sshd accepts a login again (the script
+    /// A `podman stop` and `start` of the host, returning once its sshd accepts a login again (the script
     /// bounds the wait and fails when it does not).
     @discardableResult
     public func reboot(_ address: String) async throws -> String {
