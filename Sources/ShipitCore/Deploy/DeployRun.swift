@@ -17,6 +17,9 @@ struct DeployRun: Sendable {
     /// Hosts whose pre-flight also received and extracted the artifact (one channel), with what
     /// their script reported; staging has nothing left to do there.
     var stagedInPreflight: [String: ScriptOutput] = [:]
+    /// The releases each host keeps that a delta may copy from (its pre-flight's `kept=` lines),
+    /// the current one first: `(id, sha256 of its manifest)`.
+    var kept: [String: [(id: String, manifest: String)]] = [:]
     /// Hosts whose pre-flight or staging script went on to start the release on the idle slot
     /// (`warm.exit=` in its output): the warm-up records that and only probes the slot.
     var warmedEarly: [String: WarmPhase.EarlyStart] = [:]
@@ -100,6 +103,7 @@ enum RunChange: Sendable {
     case rollbackTarget(String)
     case pendingMigrations([MigrationSet.File])
     case stagedInPreflight(String, ScriptOutput)
+    case kept(String, [(id: String, manifest: String)])
     case warmedEarly(String, WarmPhase.EarlyStart)
     case failedGate(GateSample)
     /// A request step's split on a host: the share of its requests the new release gets (0: the
@@ -133,6 +137,7 @@ extension DeployRun {
         case .rollbackTarget(let id): rollbackTo = id
         case .pendingMigrations(let files): pendingMigrations = files
         case .stagedInPreflight(let host, let out): stagedInPreflight[host] = out
+        case .kept(let host, let releases): kept[host] = releases
         case .warmedEarly(let host, let early): warmedEarly[host] = early
         case .failedGate(let sample): failedGate = sample
         case .split(let host, let share): hosts.split(host: host, share: share)

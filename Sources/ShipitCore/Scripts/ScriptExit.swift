@@ -22,6 +22,9 @@ public enum ScriptExit: Int32, CaseIterable, Sendable, CustomStringConvertible {
     case needsGNUTar = 26
     case sharedIsSymlink = 27
     case sharedNowhere = 28
+    /// A delta could not be built from the host's kept releases as the artifact has it: the
+    /// deployer sends that host the whole artifact instead.
+    case deltaMismatch = 29
     case releaseMissing = 30
     case switchFailed = 31
     case startFailed = 32

@@ -6,6 +6,8 @@ public enum ScriptKey: String, CaseIterable, Sendable {
     // Releases.
     case current, previous, switched, extracted, started, retreated, pruned, release, failed, created, warmed
     case digest, changed, change, stopped, files, modified, added, history, container, maintenance
+    /// A release a delta may copy from: `<id> <sha256 of its manifest>`.
+    case kept
     // The deploy lock.
     case lock
     case lockHolder = "lock.holder"

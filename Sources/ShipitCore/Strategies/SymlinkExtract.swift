@@ -33,46 +33,64 @@ extension SymlinkStrategy {
             if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
             mkdir -p "$R.tmp"
             err=$(tar --no-same-owner --no-same-permissions -xzf "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(short "$err" 300)"; exit \(ScriptExit.extractFailed); }
-            if [ -n "$SHARED_PATHS" ]; then
-              # In this shell, not a pipeline's subshell: a refusal must end the script.
-              oldifs=$IFS; IFS=$NL; set -f
-              for p in $SHARED_PATHS; do
-                [ -n "$p" ] || continue
-                # Each component, from the top: none may be a symbolic link in the release.
-                rest=$p; sub=
-                while :; do
-                  c=${rest%%/*}; sub=${sub:+$sub/}$c
-                  if [ -L "$R.tmp/$sub" ]; then echo "error=shared path $p: $sub is a symbolic link in the artifact; a shared path must be a plain directory or file of the release"; exit \(ScriptExit.sharedIsSymlink); fi
-                  [ "$rest" = "$c" ] && break
-                  rest=${rest#*/}
-                done
-                if [ ! -e "$SHARED/$p" ]; then
-                  mkdir -p "$(dirname "$SHARED/$p")"
-                  [ -e "$R.tmp/$p" ] || { echo "error=shared path $p is neither in $SHARED nor in the release"; exit \(ScriptExit.sharedNowhere); }
-                  cp -a "$R.tmp/$p" "$SHARED/$p"
-                fi
-                rm -rf "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
-                ln -s "$SHARED/$p" "$R.tmp/$p"
-              done
-              set +f; IFS=$oldifs
-            fi
-            (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit \(ScriptExit.manifestFailed); }
-            # What changed against the release running now (A added, M modified, D deleted), for the ledger.
-            if [ -f "$CURRENT/.shipit-manifest" ]; then
-              ch=$(awk 'NR == FNR { old[substr($0, 69)] = substr($0, 1, 64); next }
-                        { p = substr($0, 69); if (!(p in old)) print "A " p; else if (old[p] != substr($0, 1, 64)) print "M " p; delete old[p] }
-                        END { for (p in old) print "D " p }' "$CURRENT/.shipit-manifest" "$R.tmp/.shipit-manifest" | LC_ALL=C sort)
-              # Counted and listed (the first \(Self.changeListLimit)) by the shell itself, a line at a time.
-              n=0; oldifs=$IFS; IFS=$NL; set -f
-              for line in $ch; do n=$((n + 1)); [ "$n" -gt \(Self.changeListLimit) ] || printf 'change=%s\\n' "$line"; done
-              set +f; IFS=$oldifs
-              echo "changed=$n"
-            fi
-            if [ -e "$R" ] || [ -L "$R" ]; then rm -rf "$R"; fi
-            mv "$R.tmp" "$R" || { echo "error=cannot move the release into place (releases/$ID)"; exit \(ScriptExit.releaseNotMoved); }
-            rm -f "$UPLOAD"
-            sync -f "$R" 2>/dev/null || true
-            echo "extracted=$ID"
-            """)
+            """ + Self.placeRelease)
     }
+
+    /// From an extracted `releases/<id>.tmp` to `releases/<id>`: shared paths linked, the manifest
+    /// written (and, with `EXPECTED`, checked against the artifact's), the changes against the
+    /// current release listed, the directory renamed into place and synced.
+    static let placeRelease: ScriptText = """
+        if [ -n "$SHARED_PATHS" ]; then
+          # In this shell, not a pipeline's subshell: a refusal must end the script.
+          oldifs=$IFS; IFS=$NL; set -f
+          for p in $SHARED_PATHS; do
+            [ -n "$p" ] || continue
+            # Each component, from the top: none may be a symbolic link in the release.
+            rest=$p; sub=
+            while :; do
+              c=${rest%%/*}; sub=${sub:+$sub/}$c
+              if [ -L "$R.tmp/$sub" ]; then echo "error=shared path $p: $sub is a symbolic link in the artifact; a shared path must be a plain directory or file of the release"; exit \(ScriptExit.sharedIsSymlink); fi
+              [ "$rest" = "$c" ] && break
+              rest=${rest#*/}
+            done
+            if [ ! -e "$SHARED/$p" ]; then
+              mkdir -p "$(dirname "$SHARED/$p")"
+              [ -e "$R.tmp/$p" ] || { echo "error=shared path $p is neither in $SHARED nor in the release"; exit \(ScriptExit.sharedNowhere); }
+              cp -a "$R.tmp/$p" "$SHARED/$p"
+            fi
+            rm -rf "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
+            ln -s "$SHARED/$p" "$R.tmp/$p"
+          done
+          set +f; IFS=$oldifs
+        fi
+        (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit \(ScriptExit.manifestFailed); }
+        if [ -n "${EXPECTED:-}" ]; then
+          # Every file as the artifact has it, none more; files under shared paths are the host's.
+          bad=$(SP="$SHARED_PATHS" awk '
+            NR == FNR { want[substr($0, 67)] = substr($0, 1, 64); next }
+            { p = substr($0, 67); if (!(p in want) || want[p] != substr($0, 1, 64)) { print p; exit } delete want[p] }
+            END { n = split(ENVIRON["SP"], sp, "\\n")
+                  for (p in want) { under = 0
+                    for (i = 1; i <= n; i++) if (sp[i] != "" && (p == "./" sp[i] || index(p, "./" sp[i] "/") == 1)) under = 1
+                    if (!under) { print p; exit } } }' "$EXPECTED" "$R.tmp/.shipit-manifest")
+          rm -f "$EXPECTED"
+          [ -z "$bad" ] || { echo "error=delta: the release built from kept releases differs from the artifact at $(short "$bad" 200)"; exit \(ScriptExit.deltaMismatch); }
+        fi
+        # What changed against the release running now (A added, M modified, D deleted), for the ledger.
+        if [ -f "$CURRENT/.shipit-manifest" ]; then
+          ch=$(awk 'NR == FNR { old[substr($0, 69)] = substr($0, 1, 64); next }
+                    { p = substr($0, 69); if (!(p in old)) print "A " p; else if (old[p] != substr($0, 1, 64)) print "M " p; delete old[p] }
+                    END { for (p in old) print "D " p }' "$CURRENT/.shipit-manifest" "$R.tmp/.shipit-manifest" | LC_ALL=C sort)
+          # Counted and listed (the first \(Self.changeListLimit)) by the shell itself, a line at a time.
+          n=0; oldifs=$IFS; IFS=$NL; set -f
+          for line in $ch; do n=$((n + 1)); [ "$n" -gt \(Self.changeListLimit) ] || printf 'change=%s\\n' "$line"; done
+          set +f; IFS=$oldifs
+          echo "changed=$n"
+        fi
+        if [ -e "$R" ] || [ -L "$R" ]; then rm -rf "$R"; fi
+        mv "$R.tmp" "$R" || { echo "error=cannot move the release into place (releases/$ID)"; exit \(ScriptExit.releaseNotMoved); }
+        rm -f "$UPLOAD"
+        sync -f "$R" 2>/dev/null || true
+        echo "extracted=$ID"
+        """
 }

@@ -15,6 +15,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public let roles: HostRoles
     /// Who keeps the app, its slots, roles and proxy running after the deploy.
     public let supervision: Supervision
+    /// How files reach the hosts: an artifact that rides on the pre-flight's channel is sent whole.
+    public let upload: ConnectionSettings.UploadMode
     public var stageStep: String { "upload" }
     public var supervisor: Supervision? { supervision.settings.mode == .none ? nil : supervision }
 
@@ -28,6 +30,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         keepReleases = config.keepReleases
         diskFactor = config.diskFactor
         timeout = config.connection.commandTimeout
+        upload = config.connection.upload
         roles = config.hostRoles
         supervision = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
         if let t = config.traffic, let h = config.health {
@@ -69,9 +72,12 @@ public struct SymlinkStrategy: ReleaseStrategy {
         var need: Int64 = 0
         // Shared paths the release does not hold (it would seed them): they must be on the host.
         var sharedNeeded: [String] = []
+        // Kept releases matter only to an artifact too big to ride on the pre-flight's channel.
+        var offersKept = false
         if case .artifact(let a)? = deploying {
             need = requiredKB(a)
             sharedNeeded = a.links.sharedPathsNotInRelease(shared)
+            offersKept = !upload.streams(bytes: a.size) && a.links.hard.isEmpty
         }
         let proxy = roles.runsApp(host) ? traffic?.preflight(host: host) : nil
         let units =
@@ -106,7 +112,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
                     + """
                     current_id; cur=$CUR
                     echo "current=${cur##*/}"
-                    """ + (proxy?.body ?? .empty))
+                    """ + (offersKept ? Self.keptReleases : .empty) + (proxy?.body ?? .empty))
         // The pre-flight already reported the slots: only the releases, marks and lock to add.
         return inventory ? cmd.then(script(.inventory, [], Self.inventoryBody + "true")) : cmd
     }

@@ -84,6 +84,13 @@ struct PhaseRun: Sendable {
         }
         for (host, r) in results.sorted(by: { $0.key < $1.key }) {
             if r.output.first(.extracted) != nil { apply(.stagedInPreflight(host, r.output)) }
+            let kept = r.output.all(.kept).compactMap { line -> (id: String, manifest: String)? in
+                let f = line.split(separator: " ")
+                guard f.count == 2, HostValue.isReleaseID(String(f[0])), f[1].count == 64, f[1].allSatisfy(\.isHexDigit)
+                else { return nil }
+                return (String(f[0]), String(f[1]))
+            }
+            if !kept.isEmpty { apply(.kept(host, kept)) }
             if r.output.first(.warmExit) != nil {
                 apply(.warmedEarly(host, .init(output: r.output, carrier: "the pre-flight")))
             }

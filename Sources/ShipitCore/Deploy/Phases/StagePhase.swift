@@ -30,51 +30,34 @@ struct StagePhase: PhaseRunner {
         // Behind the traffic switch, with nothing to run between staging and the start, the
         // release starts on the idle slot at the end of this script (see PhaseRun.warmsEarly).
         let warmSlots = Dictionary(uniqueKeysWithValues: remaining.filter(d.warmsEarly).map { ($0, d.idleSlot($0)) })
+        // Hosts that keep earlier releases get only what they lack (symlink releases).
+        var found: [String: DeltaStaging.HostDelta] = [:]
+        if strategy is SymlinkStrategy, case .artifact(let a) = release.input {
+            found = await DeltaStaging.prepare(d, artifact: a, hosts: remaining)
+        }
+        let deltas = found
         let now = d
         results.merge(
             await d.step(name, on: remaining) { host in
-                var plan: StagePlan
-                do throws(ShipitError) { plan = try strategy.stage(release, host: host) } catch {
+                var full: StagePlan
+                do throws(ShipitError) { full = try strategy.stage(release, host: host) } catch {
                     return StepResult(failure: error.message)
                 }
-                if let slot = warmSlots[host], let slots = strategy.slots {
-                    plan.command = plan.command.thenContained(
-                        slots.warm(releaseID: release.id, host: host, slot: slot, reuse: true), as: "warm")
+                guard let delta = deltas[host], let symlink = strategy as? SymlinkStrategy else {
+                    return await Self.send(now, host: host, plan: full, release: release, warm: warmSlots[host])
                 }
-                var stream = mode.streams(bytes: plan.uploads.reduce(0) { $0 + Self.size($1.localPath) })
-                if !stream, !plan.uploads.isEmpty, await !transport.sftpAvailable(host) {
-                    stream = true
-                    if mode != .auto {
-                        now.notify(
-                            DeployNotice(
-                                host: host, step: name, status: .info,
-                                message:
-                                    "this host's sshd offers no SFTP: the files are streamed on the command's stdin instead"
-                            ))
-                    }
+                let plan = StagePlan(
+                    uploads: [.init(localPath: delta.tarball, remotePath: full.uploads.last!.remotePath, label: nil)],
+                    command: symlink.extractDelta(releaseID: release.id, sha256: delta.sha256, zipped: delta.zipped))
+                var r = await Self.send(now, host: host, plan: plan, release: release, warm: warmSlots[host])
+                if r.ok {
+                    r.note = delta.note
+                } else if r.exitStatus == ScriptExit.deltaMismatch.rawValue {
+                    let why = r.error ?? "delta refused"
+                    r = await Self.send(now, host: host, plan: full, release: release, warm: warmSlots[host])
+                    if r.ok { r.note = "\(why); the whole artifact sent instead" }
                 }
-                guard stream else {
-                    // Each file to a fresh name, put in its place (0600, renamed) by the script.
-                    var placed: [(uploaded: String, path: String)] = []
-                    for u in plan.uploads {
-                        let part = RemoteCommand.uploadPath(for: u.remotePath)
-                        do { try await transport.upload(host, localPath: u.localPath, remotePath: part) } catch {
-                            return StepResult(failure: (u.label.map { "\($0): " } ?? "") + ErrorText.withoutHost(error))
-                        }
-                        placed.append((part, u.remotePath))
-                    }
-                    return await now.remote(host, plan.command.placing(placed))
-                }
-                // Each file on the stdin of the script that needs it: the last one (the artifact) and
-                // the staging script share one channel.
-                guard let last = plan.uploads.last else { return await now.remote(host, plan.command) }
-                for u in plan.uploads.dropLast() {
-                    let r = await now.remote(
-                        host, plan.command.receivingOnly(stdinAt: u.remotePath), stdinPath: u.localPath)
-                    if !r.ok { return StepResult(failure: (u.label.map { "\($0): " } ?? "") + (r.error ?? "failed")) }
-                }
-                return await now.remote(
-                    host, plan.command.receiving(stdinAt: last.remotePath), stdinPath: last.localPath)
+                return r
             }
         ) { $1 }
         for (host, r) in results.sorted(by: { $0.key < $1.key })
@@ -83,6 +66,56 @@ struct StagePhase: PhaseRunner {
         }
         await recordChanges(d, results)
         return d.record(results, step: name).isEmpty ? .done : .failed
+    }
+
+    /// One host's files (SFTP, or on the staging script's stdin) and its staging script, which
+    /// goes on to start the release on `warm`'s slot when it is given.
+    static func send(_ now: PhaseRun, host: String, plan: StagePlan, release: ResolvedRelease, warm: Int?) async
+        -> StepResult
+    {
+        let strategy = now.strategy
+        let transport = now.context.transport
+        let name = strategy.stageStep
+        let mode = now.config.connection.upload
+        var plan = plan
+        if let slot = warm, let slots = strategy.slots {
+            plan.command = plan.command.thenContained(
+                slots.warm(releaseID: release.id, host: host, slot: slot, reuse: true), as: "warm")
+        }
+        var stream = mode.streams(bytes: plan.uploads.reduce(0) { $0 + Self.size($1.localPath) })
+        if !stream, !plan.uploads.isEmpty, await !transport.sftpAvailable(host) {
+            stream = true
+            if mode != .auto {
+                now.notify(
+                    DeployNotice(
+                        host: host, step: name, status: .info,
+                        message:
+                            "this host's sshd offers no SFTP: the files are streamed on the command's stdin instead"
+                    ))
+            }
+        }
+        guard stream else {
+            // Each file to a fresh name, put in its place (0600, renamed) by the script.
+            var placed: [(uploaded: String, path: String)] = []
+            for u in plan.uploads {
+                let part = RemoteCommand.uploadPath(for: u.remotePath)
+                do { try await transport.upload(host, localPath: u.localPath, remotePath: part) } catch {
+                    return StepResult(failure: (u.label.map { "\($0): " } ?? "") + ErrorText.withoutHost(error))
+                }
+                placed.append((part, u.remotePath))
+            }
+            return await now.remote(host, plan.command.placing(placed))
+        }
+        // Each file on the stdin of the script that needs it: the last one (the artifact) and
+        // the staging script share one channel.
+        guard let last = plan.uploads.last else { return await now.remote(host, plan.command) }
+        for u in plan.uploads.dropLast() {
+            let r = await now.remote(
+                host, plan.command.receivingOnly(stdinAt: u.remotePath), stdinPath: u.localPath)
+            if !r.ok { return StepResult(failure: (u.label.map { "\($0): " } ?? "") + (r.error ?? "failed")) }
+        }
+        return await now.remote(
+            host, plan.command.receiving(stdinAt: last.remotePath), stdinPath: last.localPath)
     }
 
     static func size(_ path: String) -> Int64 {

@@ -1,0 +1,96 @@
+/// What to send a host that already holds earlier releases: the new release's files it has at the
+/// same path with the same sha256 in a kept release are copied there, on the host, from that
+/// release; the others travel. Pure: the manifests are the kept releases' `.shipit-manifest`s.
+///
+/// Copies, never hard links: a release dir shares no inode with another, so an app writing into
+/// its own release (or a later release's chmod) cannot change a release kept for rollback.
+public struct DeltaPlan: Sendable, Equatable {
+    /// A kept release and its manifest (path → sha256), as the host wrote it.
+    public struct Kept: Sendable, Equatable {
+        public var id: String
+        public var files: [String: String]
+
+        public init(id: String, files: [String: String]) {
+            self.id = id
+            self.files = files
+        }
+
+        /// `sha256sum` lines (`<digest>  ./path`); a line it escaped (a name with a newline or a
+        /// backslash) names no file a delta copies.
+        public init(id: String, manifest: String) {
+            var files: [String: String] = [:]
+            for line in manifest.split(separator: "\n") {
+                let b = Array(line.utf8)
+                guard b.count > 68, b[64] == UInt8(ascii: " "), b[65] == UInt8(ascii: " "),
+                    b[0] != UInt8(ascii: "\\")
+                else { continue }
+                files[String(decoding: b[66...], as: UTF8.self)] = String(decoding: b[..<64], as: UTF8.self)
+            }
+            self.init(id: id, files: files)
+        }
+    }
+
+    /// The control directory inside the delta's tarball (removed before the release is complete).
+    public static let controlDir = ".shipit-delta"
+
+    /// Files sent, with every directory and symbolic link (a tarball restores those itself).
+    public var send: [ReleaseTree.Entry]
+    /// Per kept release: the paths copied from it.
+    public var copies: [(id: String, paths: [String])]
+    /// The copied files by archived mode (the copies get it, as the tarball would give it).
+    public var modes: [(mode: String, paths: [String])]
+    public var sentBytes: Int64
+    public var copiedBytes: Int64
+    public var copiedFiles: Int
+
+    public static func == (a: DeltaPlan, b: DeltaPlan) -> Bool {
+        a.send == b.send && a.copies.map(\.id) == b.copies.map(\.id) && a.copies.map(\.paths) == b.copies.map(\.paths)
+            && a.modes.map(\.mode) == b.modes.map(\.mode) && a.modes.map(\.paths) == b.modes.map(\.paths)
+            && a.sentBytes == b.sentBytes && a.copiedBytes == b.copiedBytes
+    }
+
+    /// nil when a full upload is the better (or the only safe) choice: nothing to copy, under
+    /// `minimumShare` of the bytes to copy, or names the line-based lists cannot carry.
+    public static func plan(_ tree: ReleaseTree, kept: [Kept], minimumShare: Double = 0.2) -> DeltaPlan? {
+        guard !kept.isEmpty else { return nil }
+        for e in tree.entries {
+            if e.path.contains("\n") || e.path.contains("\\") || e.path == "./" + controlDir
+                || e.path.hasPrefix("./" + controlDir + "/")
+            {
+                return nil
+            }
+        }
+        var send: [ReleaseTree.Entry] = []
+        var byRelease: [String: [String]] = [:]
+        var byMode: [String: [String]] = [:]
+        var sentBytes: Int64 = 0
+        var copiedBytes: Int64 = 0
+        for e in tree.entries {
+            guard e.kind == .file, let from = kept.first(where: { $0.files[e.path] == e.digest }) else {
+                send.append(e)
+                sentBytes += e.size
+                continue
+            }
+            byRelease[from.id, default: []].append(e.path)
+            byMode[e.mode, default: []].append(e.path)
+            copiedBytes += e.size
+        }
+        let copiedFiles = byRelease.values.reduce(0) { $0 + $1.count }
+        guard copiedFiles > 0, Double(copiedBytes) >= minimumShare * Double(max(1, sentBytes + copiedBytes)) else {
+            return nil
+        }
+        return DeltaPlan(
+            send: send,
+            copies: kept.compactMap { k in byRelease[k.id].map { (k.id, $0) } },
+            modes: byMode.keys.sorted().map { ($0, byMode[$0]!) },
+            sentBytes: sentBytes, copiedBytes: copiedBytes, copiedFiles: copiedFiles)
+    }
+
+    /// The control files, by name inside `controlDir`: `copy.<id>` (paths, one a line),
+    /// `mode.<octal>` and `expected` (the whole release's manifest, which the result must match).
+    public func controlFiles(_ tree: ReleaseTree) -> [(name: String, text: String)] {
+        copies.map { ("copy." + $0.id, $0.paths.map { $0 + "\n" }.joined()) }
+            + modes.map { ("mode." + $0.mode, $0.paths.map { $0 + "\n" }.joined()) }
+            + [("expected", tree.manifest)]
+    }
+}

@@ -1,0 +1,129 @@
+import FoundationEssentials
+import SSH
+import ShipitSupport
+
+/// The deltas of a symlink deploy, built on the deployer after pre-flight: the kept releases'
+/// manifests fetched once each (from one host that has them, checked against the hash every host
+/// reported), the new release's tree read from the artifact, and one tarball per distinct set of
+/// kept releases. Hosts without a delta worth sending get the whole artifact as before.
+struct DeltaStaging {
+    struct HostDelta: Sendable {
+        var tarball: String
+        var sha256: String
+        var zipped: Bool
+        var plan: DeltaPlan
+        var totalFiles: Int
+        var totalBytes: Int64
+    }
+
+    static func prepare(_ d: PhaseRun, artifact: Artifact, hosts: [String]) async -> [String: HostDelta] {
+        let offered = hosts.filter { !(d.run.kept[$0] ?? []).isEmpty }
+        guard !offered.isEmpty else { return [:] }
+        let manifests = await fetchManifests(d, hosts: offered)
+        guard !manifests.isEmpty else { return [:] }
+        let work = FilePath.directory(of: artifact.path) + "/delta"
+        let tree: ReleaseTree
+        do { tree = try ReleaseTree.read(artifact: artifact.path, into: work + "/tree") } catch { return [:] }
+        var built: [[String]: HostDelta?] = [:]
+        var out: [String: HostDelta] = [:]
+        for host in offered {
+            let kept = (d.run.kept[host] ?? []).filter { manifests[$0.manifest] != nil }
+            let key = kept.map { $0.id + " " + $0.manifest }
+            if built[key] == nil {
+                let plan = DeltaPlan.plan(
+                    tree, kept: kept.map { DeltaPlan.Kept(id: $0.id, manifest: manifests[$0.manifest]!) })
+                built[key] = plan.flatMap { try? build($0, tree: tree, into: work + "/\(built.count).tar") }
+            }
+            if let delta = built[key] ?? nil { out[host] = delta }
+        }
+        return out
+    }
+
+    /// Each distinct manifest once, from the first host that reported it, in one exec per host
+    /// asked; a manifest whose bytes do not hash to what the host reported is not used.
+    static func fetchManifests(_ d: PhaseRun, hosts: [String]) async -> [String: String] {
+        var from: [String: [(id: String, manifest: String)]] = [:]
+        var seen = Set<String>()
+        for host in hosts {
+            for k in d.run.kept[host] ?? [] where seen.insert(k.manifest).inserted { from[host, default: []].append(k) }
+        }
+        let layout = d.config.layout
+        return await withTaskGroup(of: [String: String].self) { group in
+            for (host, kept) in from {
+                group.addTask {
+                    let paths = kept.map { layout.release($0.id) + "/.shipit-manifest" }
+                    let cmd = RemoteCommand(
+                        ["sh", "-c", "for m in \"$@\"; do cat -- \"$m\" || exit 1; printf '\\0'; done", "sh"] + paths)
+                    guard let r = try? await d.context.transport.run(host, cmd), r.status.succeeded,
+                        r.stdoutDropped == 0
+                    else { return [:] }
+                    var found: [String: String] = [:]
+                    for (k, bytes) in zip(kept, r.stdout.split(separator: 0, omittingEmptySubsequences: false)) {
+                        if (try? Digest.sha256Hex(Data(bytes))) == k.manifest {
+                            found[k.manifest] = String(decoding: bytes, as: UTF8.self)
+                        }
+                    }
+                    return found
+                }
+            }
+            var all: [String: String] = [:]
+            for await part in group { all.merge(part) { a, _ in a } }
+            return all
+        }
+    }
+
+    /// The plan's tarball: its control directory first, then every directory and link of the
+    /// release and the files sent, as the artifact has them (owner 0, mtime 0, no setuid bits).
+    /// gzip'd only when a sample of the files sent shrinks by a tenth: gzip of incompressible
+    /// bytes costs more time than it saves on the wire.
+    static func build(_ plan: DeltaPlan, tree: ReleaseTree, into path: String) throws -> HostDelta {
+        let control = FilePath.join(tree.root, DeltaPlan.controlDir)
+        try? FileManager.default.removeItem(atPath: control)
+        try FileManager.default.createDirectory(atPath: control, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: control) }
+        let files = plan.controlFiles(tree)
+        for f in files { try f.text.write(toFile: FilePath.join(control, f.name), atomically: false, encoding: .utf8) }
+        let names =
+            ["./" + DeltaPlan.controlDir] + files.map { "./\(DeltaPlan.controlDir)/\($0.name)" } + plan.send.map(\.path)
+        let list = path + ".list"
+        try names.map { $0 + "\0" }.joined().write(toFile: list, atomically: false, encoding: .utf8)
+        let zipped = try compresses(
+            plan.send.filter { $0.kind == .file }.prefix(16).map { FilePath.join(tree.root, $0.path) })
+        try LocalProcess.run(
+            [
+                "tar", "-C", tree.root, "--no-recursion", "--null", "--verbatim-files-from", "-T", list, "--mtime=@0",
+                "--owner=0", "--group=0", "--numeric-owner", "--mode=ug-s",
+            ] + (zipped ? ["--use-compress-program=gzip -1 -n"] : []) + ["-cf", path])
+        return HostDelta(
+            tarball: path, sha256: try Digest.sha256Hex(file: path), zipped: zipped, plan: plan,
+            totalFiles: tree.files.count, totalBytes: tree.bytes)
+    }
+
+    /// Whether gzip -1 takes a tenth off the first MiB of these files.
+    static func compresses(_ paths: [String]) throws -> Bool {
+        guard !paths.isEmpty else { return false }
+        let sizes = try LocalProcess.run(
+            [
+                "sh", "-c",
+                "cat -- \"$@\" | head -c 1048576 | wc -c; cat -- \"$@\" | head -c 1048576 | gzip -1 | wc -c", "sh",
+            ]
+                + paths
+        ).split(separator: "\n").compactMap { Int(String($0).trimmed()) }
+        guard sizes.count == 2, sizes[0] > 0 else { return false }
+        return Double(sizes[1]) < 0.9 * Double(sizes[0])
+    }
+}
+
+extension DeltaStaging.HostDelta {
+    /// The staging line's note: what travelled and what the host copied.
+    var note: String {
+        "delta: \(plan.send.filter { $0.kind == .file }.count) of \(totalFiles) file(s) sent "
+            + "(\(Self.size(plan.sentBytes)) of \(Self.size(totalBytes))\(zipped ? ", gzip" : "")), "
+            + "\(plan.copiedFiles) copied from \(plan.copies.map(\.id).joined(separator: ", "))"
+    }
+
+    static func size(_ bytes: Int64) -> String {
+        bytes >= 1 << 20
+            ? String(cFormat: "%.1f MiB", Double(bytes) / 1_048_576) : String(cFormat: "%.0f KiB", Double(bytes) / 1024)
+    }
+}

@@ -1,0 +1,75 @@
+import FoundationEssentials
+import SSH
+
+/// What a release holds, as the hosts extract it: every directory, symbolic link and regular file
+/// of the artifact, with the file's mode as archived and its sha256. Read from the artifact itself
+/// (extracted once on the deployer), so a delta is built from exactly what a full upload would send.
+public struct ReleaseTree: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case directory, symlink, file
+    }
+
+    public struct Entry: Sendable, Equatable {
+        public var kind: Kind
+        /// As `find .` prints it on a host: `./a/b`.
+        public var path: String
+        /// The archived permission bits, octal (`644`, `755`).
+        public var mode: String
+        public var size: Int64
+        /// sha256 of a regular file's bytes; empty for the others.
+        public var digest: String
+
+        public init(kind: Kind, path: String, mode: String, size: Int64 = 0, digest: String = "") {
+            self.kind = kind
+            self.path = path
+            self.mode = mode
+            self.size = size
+            self.digest = digest
+        }
+    }
+
+    public var entries: [Entry]
+    /// Where the tree is extracted on the deployer (the delta's files are taken from there).
+    public var root: String
+
+    public init(entries: [Entry], root: String) {
+        self.entries = entries
+        self.root = root
+    }
+
+    public var files: [Entry] { entries.filter { $0.kind == .file } }
+    public var bytes: Int64 { files.reduce(0) { $0 + $1.size } }
+
+    /// The artifact extracted into `dir` with its archived modes (`-p`), then listed: what every
+    /// host would hold after a full upload, before shared paths are linked in.
+    public static func read(artifact: String, into dir: String) throws -> ReleaseTree {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try LocalProcess.run(["tar", "--no-same-owner", "-p", "-xzf", artifact, "-C", dir])
+        let listed = try LocalProcess.run(["find", dir, "-mindepth", "1", "-printf", "%y %m %s %P\\0"])
+        var entries: [Entry] = []
+        for record in listed.split(separator: "\0") {
+            let parts = record.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+            guard parts.count == 4 else { continue }
+            let path = "./" + parts[3]
+            let mode = String(parts[1])
+            switch parts[0] {
+            case "d": entries.append(Entry(kind: .directory, path: path, mode: mode))
+            case "l": entries.append(Entry(kind: .symlink, path: path, mode: mode))
+            case "f":
+                entries.append(
+                    Entry(
+                        kind: .file, path: path, mode: mode, size: Int64(parts[2]) ?? 0,
+                        digest: try Digest.sha256Hex(file: FilePath.join(dir, String(path.dropFirst(2))))))
+            default:
+                throw ShipitError.input("--from: \(path) is neither a file, a directory nor a symbolic link")
+            }
+        }
+        return ReleaseTree(entries: entries.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }, root: dir)
+    }
+
+    /// `sha256sum`'s lines for the tree's files, as the host's `.shipit-manifest` has them before
+    /// shared paths are taken out: `<digest>  ./path`.
+    public var manifest: String {
+        files.map { "\($0.digest)  \($0.path)\n" }.joined()
+    }
+}

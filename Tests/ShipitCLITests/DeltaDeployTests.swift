@@ -1,0 +1,65 @@
+import Foundation
+import ShipitCore
+import TestSupport
+import Testing
+
+/// Big releases (issue 37): a host that keeps earlier releases gets only the files it lacks, and
+/// builds the release from copies of the rest; the result is the artifact's, byte for byte and
+/// mode for mode, or the host gets the whole artifact.
+@Suite("big releases: a delta of what changed")
+struct DeltaDeployTests {
+    /// releases-example's `version` plus 24 incompressible assets of 200 KB (4.8 MB): over the
+    /// 2 MiB that ride on the pre-flight's channel.
+    func bigTree(_ f: DeployFixture, _ version: String, from base: String? = nil) async throws -> String {
+        let dir = Local.tempDir("delta-\(version)")
+        if let base {
+            try await Local.run(["cp", "-a", base + "/.", dir])
+        } else {
+            try await Local.run([
+                "sh", "-c",
+                "mkdir -p \"$1/assets\" && for i in $(seq 1 24); do head -c 200000 /dev/urandom > \"$1/assets/a$i.bin\"; done",
+                "sh", dir,
+            ])
+        }
+        try await Local.run(["cp", "-a", f.release(version) + "/.", dir])
+        return dir
+    }
+
+    /// What the host's release holds: `mode sha256 path` of every file, and every link.
+    func listing(_ f: DeployFixture, _ host: String, _ id: String) async throws -> String {
+        try await f.sh(
+            host,
+            "cd \(f.deployTo)/releases/\(id) && find . \\( -type f -o -type l \\) ! -name .shipit-manifest -printf '%y %m %p %l\\n' | LC_ALL=C sort && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 sha256sum"
+        )
+    }
+
+    @Test func aOneFileChangeSendsOneFileAndBuildsTheSameReleaseAsAFullUpload() async throws {
+        let f = try DeployFixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            let v1 = try await bigTree(f, "v1")
+            let first = try await f.shipit(["deploy", "--from", v1])
+            #expect(first.status == 0, "\(first.stdout)")
+            #expect(!first.stdout.contains("delta:"), "nothing to copy from on a first deploy: \(first.stdout)")
+
+            // v2: releases-example's v2 files over the same assets, and one asset made executable.
+            let v2 = try await bigTree(f, "v2", from: v1)
+            try await Local.run(["chmod", "755", v2 + "/assets/a3.bin"])
+            let second = try await f.shipit(["deploy", "--from", v2])
+            #expect(second.status == 0, "\(second.stdout)")
+            #expect(second.stdout.contains("delta: "), "\(second.stdout)")
+            #expect(!second.stdout.contains("whole artifact"), "\(second.stdout)")
+            for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v2") }
+            let verify = try await f.shipit(["verify"])
+            #expect(verify.status == 0, "\(verify.stdout)")
+
+            // The same tree uploaded whole (no earlier release on the host): the same files, modes and links.
+            let viaDelta = try await listing(f, f.targets[0], try await f.currentRelease(f.targets[0]))
+            #expect(viaDelta.contains("f 755 ./assets/a3.bin"), "\(viaDelta)")
+            _ = try await f.sh(f.targets[1], "rm -rf \(f.deployTo)/releases/*[0-9a-f]")
+            let whole = try await f.shipit(["deploy", "--from", v2, "--hosts", f.targets[1]])
+            #expect(whole.status == 0, "\(whole.stdout)")
+            #expect(!whole.stdout.contains("delta:"), "\(whole.stdout)")
+            #expect(try await listing(f, f.targets[1], try await f.currentRelease(f.targets[1])) == viaDelta)
+        }
+    }
+}
