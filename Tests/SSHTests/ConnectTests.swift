@@ -114,7 +114,7 @@ struct ConnectTests {
         agent.standardOutput = FileHandle.nullDevice
         agent.standardError = FileHandle.nullDevice
         try agent.run()
-        defer { agent.terminate() }
+        defer { agent.stopIfRunning() }
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: sock) {
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -103,7 +103,7 @@ struct CITests {
                   - {url: "http://127.0.0.1:\(port)/hooks/shipit", secret_env: SHIPIT_TEST_HOOK_SECRET}
                 """)
         try await withCleanup({
-            p.terminate()
+            p.stopIfRunning()
             await f.cleanUp()
         }) {
             try await waitListening(port)
@@ -159,7 +159,7 @@ struct CITests {
                 """)
         let plain = try DeployFixture()
         try await withCleanup({
-            p.terminate()
+            p.stopIfRunning()
             await f.cleanUp()
             await plain.cleanUp()
         }) {
@@ -285,7 +285,7 @@ struct CITests {
     }
 
     @Test func githubDeploymentStatusesGoToTheAPI() async throws {
-        let port = Int.random(in: 31000...32000)
+        let port = Local.freePort()
         let out = Local.tempDir("gh") + "/api.jsonl"
         let stub = Process()
         stub.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
@@ -298,7 +298,7 @@ struct CITests {
         try stub.run()
         let f = try DeployFixture()
         try await withCleanup({
-            stub.terminate()
+            stub.stopIfRunning()
             await f.cleanUp()
         }) {
             try await waitListening(port)

@@ -62,4 +62,33 @@ struct DeltaDeployTests {
             #expect(try await listing(f, f.targets[1], try await f.currentRelease(f.targets[1])) == viaDelta)
         }
     }
+
+    /// A kept release whose file the app changed in place no longer matches its manifest: the
+    /// copy is caught by the check against the artifact's manifest, and that host gets the whole
+    /// artifact; the others still get the delta.
+    @Test func aKeptFileChangedInPlaceIsCaughtAndThatHostGetsTheWholeArtifact() async throws {
+        let f = try DeployFixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            let v1 = try await bigTree(f, "v1")
+            #expect(try await f.shipit(["deploy", "--from", v1]).status == 0)
+            let tampered = f.targets[0]
+            _ = try await f.sh(tampered, "echo changed >> \(f.deployTo)/current/assets/a1.bin")
+            let v2 = try await bigTree(f, "v2", from: v1)
+            let r = try await f.shipit(["deploy", "--from", v2])
+            #expect(r.status == 0, "\(r.stdout)")
+            #expect(
+                r.stdout.contains(
+                    "\(tampered) upload ok: delta: the release built from kept releases differs from the artifact at ./assets/a1.bin; the whole artifact sent instead"
+                ),
+                "\(r.stdout)")
+            for h in f.targets.dropFirst() { #expect(r.stdout.contains("\(h) upload ok: delta: "), "\(r.stdout)") }
+            for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v2") }
+            let verify = try await f.shipit(["verify"])
+            #expect(verify.status == 0, "\(verify.stdout)")
+            let sums = try await f.sh(
+                tampered,
+                "cd \(f.deployTo) && sha256sum < current/assets/a1.bin && ls -a releases | grep -c tmp || true")
+            #expect(sums == (try await Local.run(["sh", "-c", "sha256sum < '\(v2)/assets/a1.bin'"])) + "0\n")
+        }
+    }
 }

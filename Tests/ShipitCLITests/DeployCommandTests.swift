@@ -81,7 +81,7 @@ struct DeployCommandTests {
             try p.run()
             // Watch the progress lines; signal as soon as the deploy enters the upload phase.
             var seen = await ShipitBinary.read(out, until: ["state: preflight → upload"])
-            kill(p.processIdentifier, SIGINT)
+            p.stopIfRunning(SIGINT)
             seen += await ShipitBinary.read(out, until: [])
             p.waitUntilExit()
 

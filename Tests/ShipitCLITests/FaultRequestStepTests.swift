@@ -34,7 +34,7 @@ struct FaultRequestStepTests {
             try p.run()
             let seen = await ShipitBinary.read(p.standardOutput as! Pipe, until: ["bake: step 1/2 (20 % of requests)"])
             #expect(seen.contains("split 20 % ok"), "\(seen)")
-            kill(p.processIdentifier, SIGKILL)
+            p.stopIfRunning(SIGKILL)
             _ = await ShipitBinary.wait(p)
             // The dead run's split serves on: v2 answers its share.
             let during = try await f.sh(
@@ -68,7 +68,7 @@ struct FaultRequestStepTests {
             try p.run()
             _ = await ShipitBinary.read(p.standardOutput as! Pipe, until: ["bake: step 1/2 (20 % of requests)"])
             try await Task.sleep(for: .seconds(1))
-            kill(p.processIdentifier, SIGINT)
+            p.stopIfRunning(SIGINT)
             let (status, rest) = await ShipitBinary.finish(p)
             let r = try await load.finish()
             #expect(status == ShipitExit.interrupted.rawValue, "\(rest.suffix(2000))")

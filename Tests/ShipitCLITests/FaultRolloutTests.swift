@@ -26,7 +26,7 @@ struct FaultRolloutTests {
             try p.run()
             let out = await ShipitBinary.read(p.standardOutput as! Pipe, until: ["bake: step 1/2: watching"])
             #expect(out.contains("watching 1 host(s)"))
-            kill(p.processIdentifier, SIGINT)
+            p.stopIfRunning(SIGINT)
             let (status, rest) = await ShipitBinary.finish(p)
             #expect(status == ShipitExit.interrupted.rawValue, "\(rest.suffix(2000))")
             for h in hosts.hosts { #expect(try await f.currentRelease(h) == good) }
@@ -147,7 +147,7 @@ struct FaultRolloutTests {
             try p.run()
             let seen = await ShipitBinary.read(p.standardOutput as! Pipe, until: ["bake: step 2/3: watching"])
             #expect(seen.contains("watching 2 host(s)"))
-            kill(p.processIdentifier, SIGKILL)
+            p.stopIfRunning(SIGKILL)
             _ = await ShipitBinary.wait(p)
             #expect(try await f.currentRelease(hosts.hosts[1]) != good, "step 2 had switched")
             // Abort picks up the dead run: every switched host back, locks released.

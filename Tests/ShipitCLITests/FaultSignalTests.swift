@@ -64,7 +64,7 @@ struct FaultSignalTests {
                 try await Task.sleep(for: .milliseconds(200))
             case .rollingBack: try await before!.waitEntered(f.targets)
             }
-            kill(p.processIdentifier, signal)
+            p.stopIfRunning(signal)
             try await Task.sleep(for: .milliseconds(100))
             if let hook { FileManager.default.createFile(atPath: hook.go, contents: nil) }
             gate?.open()
@@ -99,7 +99,7 @@ struct FaultSignalTests {
             let p = bin.start(["deploy", "--config", f.configFile, "--from", gate.path])
             try p.run()
             try await gate.waitEntered([f.targets[1]])
-            kill(p.processIdentifier, SIGKILL)
+            p.stopIfRunning(SIGKILL)
             _ = await ShipitBinary.wait(p)
             gate.open()
             try await Task.sleep(for: .milliseconds(500))  // the parked start goes on without shipit

@@ -47,7 +47,7 @@ struct FaultTests {
             let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
             try p.run()
             try await DeployFixture.waitForFile(entered)
-            kill(p.processIdentifier, SIGTERM)
+            p.stopIfRunning(SIGTERM)
             try await Task.sleep(for: .milliseconds(200))
             FileManager.default.createFile(atPath: go, contents: nil)
             let status = await ShipitBinary.wait(p)
@@ -101,7 +101,7 @@ struct FaultTests {
         silent.standardInput = FileHandle.nullDevice
         try silent.run()
         defer {
-            kill(silent.processIdentifier, SIGKILL)
+            silent.stopIfRunning(SIGKILL)
             silent.waitUntilExit()
         }
         try await Task.sleep(for: .milliseconds(300))

@@ -27,7 +27,7 @@ struct FaultTrafficTests {
             try await gate.waitEntered(f.targets)
             // The start rode in the pre-flight's channel; the signal comes while the slot is probed.
             let seen = await ShipitBinary.read(p.standardOutput as! Pipe, until: ["→ warm"], timeout: 120)
-            kill(p.processIdentifier, signal)
+            p.stopIfRunning(signal)
             let (status, out) = await ShipitBinary.finish(p)
             gate.open()
             let r = try await load.finish()
@@ -111,7 +111,7 @@ struct FaultTrafficTests {
             let p = bin.start(["deploy", "--config", f.configFile, "--from", f.release("v2")])
             try p.run()
             try await DeployFixture.waitForFile(gate + "/entered", timeout: 60)
-            kill(p.processIdentifier, signal)
+            p.stopIfRunning(signal)
             try await Task.sleep(for: .milliseconds(100))
             FileManager.default.createFile(atPath: gate + "/go", contents: nil)
             let (status, out) = await ShipitBinary.finish(p)

@@ -127,7 +127,7 @@ struct LedgerCommandTests {
             try await DeployFixture.waitForFile(marker, timeout: 120)
             #expect(FileManager.default.fileExists(atPath: marker), "the pre-switch hook never ran")
             try await Task.sleep(for: .milliseconds(100))
-            kill(p.processIdentifier, SIGKILL)
+            p.stopIfRunning(SIGKILL)
             p.waitUntilExit()
             if let hookPid = Int32(
                 (try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)

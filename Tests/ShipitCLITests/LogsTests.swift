@@ -129,7 +129,7 @@ struct LogsTests {
             }
             try await hit(f, "/follow-me")
             let seen = await ShipitBinary.read(p.standardOutput as! Pipe, until: ["\(f.targets.last!) | "], timeout: 20)
-            p.interrupt()
+            p.stopIfRunning(SIGINT)
             let status = await ShipitBinary.wait(p)
             #expect(status == 0)
             for h in f.targets { #expect(seen.contains("\(h) | ") && seen.contains("GET /follow-me 404"), "\(seen)") }

@@ -59,7 +59,7 @@ struct OutputLevelsTests {
 
             // -v: every sample (the hosts' health at each interval of step 2 alone is over a hundred).
             let verbose = try await f.shipit(["deploy", "--from", f.release("v1"), "-v"])
-            #expect(verbose.status == 0)
+            #expect(verbose.status == 0, "\(verbose.stdout.suffix(2000))\(verbose.stderr)")
             #expect(verbose.stdout.components(separatedBy: " gate ok").count > 100, "\(verbose.stdout)")
             // -q: the final summary only.
             let quiet = try await f.shipit(["deploy", "--from", f.release("v2"), "--quiet"])

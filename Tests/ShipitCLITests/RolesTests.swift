@@ -113,7 +113,7 @@ struct RolesTests {
             _ = try? await hosts.httpGet(web1, port: f.port, path: "/follow-me")
             #expect(try await process(f, worker, job: "job-f").hasSuffix("processed by v2"))
             let seen = await ShipitBinary.read(p.standardOutput as! Pipe, until: ["processed job-f"], timeout: 20)
-            p.interrupt()
+            p.stopIfRunning(SIGINT)
             #expect(await ShipitBinary.wait(p) == 0)
             #expect(
                 seen.contains("\(worker) | ") && seen.contains("processed job-f") && seen.contains("\(web1) | "),

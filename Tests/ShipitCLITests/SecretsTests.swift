@@ -265,7 +265,7 @@ struct SecretsTests {
                     stop_timeout: 1
                 """, roles: [hosts.hosts[0]: ["web", "leaky"]])
         try await withCleanup({
-            hook.process.terminate()
+            hook.process.stopIfRunning()
             await f.cleanUp()
             s.remove()
         }) {

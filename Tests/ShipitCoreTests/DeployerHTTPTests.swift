@@ -67,7 +67,7 @@ struct DeployerHTTPTests {
     /// the Host header (`::1:8080` is no host a server can parse).
     @Test func anIPv6URLGetsABracketedHostHeader() async throws {
         let (p, port) = try await server(tls: false, v6: true)
-        defer { p.terminate() }
+        defer { p.stopIfRunning() }
         let get = try await DeployerHTTP.get(URL(string: "http://[::1]:\(port)/x")!, timeout: 30)
         #expect(get.status == 200)
         let g = try #require(try JSONSerialization.jsonObject(with: get.body) as? [String: Any])
@@ -76,7 +76,7 @@ struct DeployerHTTPTests {
 
     @Test func getAndPostCarryHeadersAndBodiesAndReadChunkedAnswers() async throws {
         let (p, port) = try await server(tls: false)
-        defer { p.terminate() }
+        defer { p.stopIfRunning() }
         let get = try await DeployerHTTP.get(URL(string: "http://127.0.0.1:\(port)/metrics.json?x=1")!, timeout: 30)
         #expect(get.status == 200)
         let g = try #require(try JSONSerialization.jsonObject(with: get.body) as? [String: Any])
@@ -134,7 +134,7 @@ struct DeployerHTTPTests {
 
         // TLS: the handshake happens, and a certificate no one trusts is refused.
         let (p, port) = try await server(tls: true)
-        defer { p.terminate() }
+        defer { p.stopIfRunning() }
         do {
             _ = try await DeployerHTTP.get(URL(string: "https://127.0.0.1:\(port)/")!, timeout: 30)
             Issue.record("an untrusted certificate was accepted")

@@ -37,7 +37,7 @@ struct WebhookSignatureTests {
                 }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            if p.isRunning { p.terminate() }
+            p.stopIfRunning()
         }
         throw TestFailure("no receiver could listen")
     }
@@ -58,9 +58,9 @@ struct WebhookSignatureTests {
         // Under the whole suite on two cores a delivery (or the receiver's reading of it) can come
         // many seconds late: this receiver accepts a minute; a second one, strict, sees the replay.
         let (p, port, out) = try await receiver(secret: secret, maxAge: 60)
-        defer { p.terminate() }
+        defer { p.stopIfRunning() }
         let (strict, strictPort, strictOut) = try await receiver(secret: secret, maxAge: 1)
-        defer { strict.terminate() }
+        defer { strict.stopIfRunning() }
         let strictURL = URL(string: "http://127.0.0.1:\(strictPort)/hooks")!
         let url = URL(string: "http://127.0.0.1:\(port)/hooks")!
         let notifier = Notifier(

@@ -48,7 +48,7 @@ public final class ProcessTrace: @unchecked Sendable {
             if !strace.isRunning { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        strace.terminate()
+        strace.stopIfRunning()
         throw TraceError(message: "strace could not attach to sshd \(pid) (is ptrace allowed here?)")
     }
 
@@ -56,9 +56,9 @@ public final class ProcessTrace: @unchecked Sendable {
     public func finish() async throws -> [Exec] {
         // SIGTERM, not SIGINT: a test runner's children may inherit SIGINT ignored, and strace
         // then keeps ignoring it.
-        strace.terminate()
+        strace.stopIfRunning()
         for _ in 0..<500 where strace.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        if strace.isRunning { kill(strace.processIdentifier, SIGKILL) }
+        if strace.isRunning { strace.stopIfRunning(SIGKILL) }
         await ShipitBinary.wait(strace)
         let dir = (prefix as NSString).deletingLastPathComponent
         var all: [Exec] = []

@@ -69,7 +69,7 @@ public final class PrometheusServer: @unchecked Sendable {
 
     public func stop() {
         if process.isRunning {
-            process.terminate()
+            process.stopIfRunning()
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: dir)

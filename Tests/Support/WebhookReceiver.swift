@@ -6,7 +6,7 @@ public enum WebhookReceiver {
     public static func start(secret: String, delay: Double = 0, hosts: TestHosts = .current) throws -> (
         process: Process, port: Int, out: String
     ) {
-        let port = Int.random(in: 30000...31000)
+        let port = Local.freePort()
         let out = Local.tempDir("hooks") + "/received.jsonl"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")

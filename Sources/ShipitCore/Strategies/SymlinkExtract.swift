@@ -68,8 +68,9 @@ extension SymlinkStrategy {
           # Every file as the artifact has it, none more; files under shared paths are the host's.
           bad=$(SP="$SHARED_PATHS" awk '
             NR == FNR { want[substr($0, 67)] = substr($0, 1, 64); next }
-            { p = substr($0, 67); if (!(p in want) || want[p] != substr($0, 1, 64)) { print p; exit } delete want[p] }
-            END { n = split(ENVIRON["SP"], sp, "\\n")
+            { p = substr($0, 67); if (!(p in want) || want[p] != substr($0, 1, 64)) { print p; found = 1; exit } delete want[p] }
+            END { if (found) exit
+                  n = split(ENVIRON["SP"], sp, "\\n")
                   for (p in want) { under = 0
                     for (i = 1; i <= n; i++) if (sp[i] != "" && (p == "./" sp[i] || index(p, "./" sp[i] "/") == 1)) under = 1
                     if (!under) { print p; exit } } }' "$EXPECTED" "$R.tmp/.shipit-manifest")

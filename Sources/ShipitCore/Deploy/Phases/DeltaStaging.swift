@@ -123,7 +123,7 @@ extension DeltaStaging.HostDelta {
     }
 
     static func size(_ bytes: Int64) -> String {
-        bytes >= 1 << 20
-            ? String(cFormat: "%.1f MiB", Double(bytes) / 1_048_576) : String(cFormat: "%.0f KiB", Double(bytes) / 1024)
+        if bytes >= 1 << 20 { return String(cFormat: "%.1f MiB", Double(bytes) / 1_048_576) }
+        return bytes >= 1024 ? String(cFormat: "%.0f KiB", Double(bytes) / 1024) : "\(bytes) bytes"
     }
 }
