@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [
                 "ShipitSupport",
                 "SSH",
+                "CZlib",
                 "CYAML",
                 "CSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),

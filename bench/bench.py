@@ -559,6 +559,15 @@ def big_table(n=10):
     small_deploy(); small_deploy()
     w, c = measure(small_deploy)
     print(f"| shipit deploy, releases-example (5 KB) | {w:.2f} s ({c:.2f} s) |")
+    first = f"{work}/big-first.yml"
+    write_config(first, "benchbigfirst", hosts, "/srv/bench-big-first", 18403)
+    wipe = lambda: check([subprocess.Popen(["ssh", *SSH_OPTS, f"{USER}@{h}",
+                                            "for p in /srv/bench-big-first/shared/app.pid; do [ -f $p ] && kill $(cat $p); done;"
+                                            " rm -rf /srv/bench-big-first"]) for h in hosts])
+    w, c = measure(lambda: subprocess.run([SHIPIT, "deploy", "--config", first, "--from", a], check=True,
+                                          stdout=subprocess.DEVNULL), setup=wipe)
+    wipe()
+    print(f"| shipit deploy, 40 MB, first deploy (nothing on the hosts) | {w:.2f} s ({c:.2f} s) |")
     config = f"{work}/big.yml"
     write_config(config, "benchbig", hosts, "/srv/bench-big", 18401)
     which = iter([a, b] * (4 * REPEAT + 4))

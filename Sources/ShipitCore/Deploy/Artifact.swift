@@ -22,6 +22,7 @@ public struct Artifact: Sendable {
     /// same hash, and names the release `YYYYMMDDTHHMMSSZ-<hash8>`: sortable, unique, one id for all hosts.
     public static func build(from source: Source, workDir: String, now: Date = Date()) throws -> Artifact {
         let out = workDir + "/release.tar.gz"
+        let tar = workDir + "/release.tar"
         var commit: String?
         switch source {
         case .directory(let dir):
@@ -34,18 +35,17 @@ public struct Artifact: Sendable {
                 let list = workDir + "/shipped.list"
                 try shippedPaths(in: dir).map { $0 + "\0" }.joined().write(
                     toFile: list, atomically: true, encoding: .utf8)
-                // tar runs gzip itself (not a pipeline, whose status would be gzip's): a file that
-                // vanished or could not be read fails the build instead of going missing.
+                // tar writes the file itself (not a pipeline, whose status would be the last
+                // command's): a file that vanished or could not be read fails the build.
                 try LocalProcess.run([
                     "tar", "--no-recursion", "--null", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
-                    "--mode=ug-s",
-                    "--use-compress-program=gzip -n", "-C", dir, "-T", list, "-cf", out,
+                    "--mode=ug-s", "-C", dir, "-T", list, "-cf", tar,
                 ])
             } else {
                 try LocalProcess.run([
                     "tar", "--sort=name", "--exclude=.git", "--exclude=./.shipit", "--mtime=@0", "--owner=0",
                     "--group=0", "--numeric-owner",
-                    "--mode=ug-s", "--use-compress-program=gzip -n", "-C", dir, "-cf", out, ".",
+                    "--mode=ug-s", "-C", dir, "-cf", tar, ".",
                 ])
             }
         case .git(let repo, let ref):
@@ -59,9 +59,12 @@ public struct Artifact: Sendable {
                 throw ShipitError.input("--ref: \(ref) is not a commit in \(repo)")
             }
             try LocalProcess.run([
-                "sh", "-c", "git -C \"$1\" archive --format=tar \"$2\" | gzip -n > \"$3\"", "git", repo, commit!, out,
+                "git", "-C", repo, "archive", "--format=tar", "--output=\(tar)", commit!,
             ])
         }
+        // gzip where it shrinks the release, stored where it does not (media, bundles).
+        try AdaptiveGzip.compress(file: tar, to: out)
+        try? FileManager.default.removeItem(atPath: tar)
         let sha = try Digest.sha256Hex(file: out)
         let size = FilePath.size(of: out) ?? 0
         return Artifact(

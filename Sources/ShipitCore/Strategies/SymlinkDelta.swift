@@ -23,17 +23,17 @@ extension SymlinkStrategy {
         esac
         """
 
-    /// Stages a delta: the tarball (gzip'd or not, `zipped`) holds the directories, links and
+    /// Stages a delta: the tarball holds the directories, links and
     /// files the host lacks, and under `.shipit-delta/` the files to copy from each kept release,
     /// their modes and the whole release's manifest. The result is checked against that manifest
     /// before it is renamed into place; a host whose kept release no longer matches its manifest
     /// (a file changed in place) fails with `deltaMismatch`, and gets the whole artifact.
-    public func extractDelta(releaseID: String, sha256: String, zipped: Bool) -> RemoteCommand {
+    public func extractDelta(releaseID: String, sha256: String) -> RemoteCommand {
         script(
             .extract,
             [
                 ("ID", releaseID), ("SHA256", sha256), ("SHARED_PATHS", shared.joined(separator: "\n")),
-                ("UPLOAD", layout.upload(releaseID)), ("ZIP", zipped ? "z" : ""),
+                ("UPLOAD", layout.upload(releaseID)),
             ],
             """
             R="$RELEASES/$ID"
@@ -43,7 +43,7 @@ extension SymlinkStrategy {
             [ "$got" = "$SHA256" ] || { echo "error=checksum mismatch after upload (got $got)"; exit \(ScriptExit.checksum); }
             if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
             mkdir -p "$R.tmp"
-            err=$(tar --no-same-owner --no-same-permissions -x${ZIP}f "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(short "$err" 300)"; exit \(ScriptExit.extractFailed); }
+            err=$(tar --no-same-owner --no-same-permissions -xzf "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(short "$err" 300)"; exit \(ScriptExit.extractFailed); }
             C="$R.tmp/\(DeltaPlan.controlDir)"
             for f in "$C"/copy.*; do
               [ -f "$f" ] || continue

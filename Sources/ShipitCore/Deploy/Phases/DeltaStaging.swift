@@ -73,9 +73,8 @@ struct DeltaStaging {
     }
 
     /// The plan's tarball: its control directory first, then every directory and link of the
-    /// release and the files sent, as the artifact has them (owner 0, mtime 0, no setuid bits).
-    /// gzip'd only when a sample of the files sent shrinks by a tenth: gzip of incompressible
-    /// bytes costs more time than it saves on the wire.
+    /// release and the files sent, as the artifact has them (owner 0, mtime 0, no setuid bits),
+    /// gzip'd where that shrinks it (`AdaptiveGzip`).
     static func build(_ plan: DeltaPlan, tree: ReleaseTree, into path: String) throws -> HostDelta {
         let control = FilePath.join(tree.root, DeltaPlan.controlDir)
         try? FileManager.default.removeItem(atPath: control)
@@ -87,30 +86,15 @@ struct DeltaStaging {
             ["./" + DeltaPlan.controlDir] + files.map { "./\(DeltaPlan.controlDir)/\($0.name)" } + plan.send.map(\.path)
         let list = path + ".list"
         try names.map { $0 + "\0" }.joined().write(toFile: list, atomically: false, encoding: .utf8)
-        let zipped = try compresses(
-            plan.send.filter { $0.kind == .file }.prefix(16).map { FilePath.join(tree.root, $0.path) })
-        try LocalProcess.run(
-            [
-                "tar", "-C", tree.root, "--no-recursion", "--null", "--verbatim-files-from", "-T", list, "--mtime=@0",
-                "--owner=0", "--group=0", "--numeric-owner", "--mode=ug-s",
-            ] + (zipped ? ["--use-compress-program=gzip -1 -n"] : []) + ["-cf", path])
+        try LocalProcess.run([
+            "tar", "-C", tree.root, "--no-recursion", "--null", "--verbatim-files-from", "-T", list, "--mtime=@0",
+            "--owner=0", "--group=0", "--numeric-owner", "--mode=ug-s", "-cf", path + ".tar",
+        ])
+        let packed = try AdaptiveGzip.compress(file: path + ".tar", to: path)
+        try? FileManager.default.removeItem(atPath: path + ".tar")
         return HostDelta(
-            tarball: path, sha256: try Digest.sha256Hex(file: path), zipped: zipped, plan: plan,
-            totalFiles: tree.files.count, totalBytes: tree.bytes)
-    }
-
-    /// Whether gzip -1 takes a tenth off the first MiB of these files.
-    static func compresses(_ paths: [String]) throws -> Bool {
-        guard !paths.isEmpty else { return false }
-        let sizes = try LocalProcess.run(
-            [
-                "sh", "-c",
-                "cat -- \"$@\" | head -c 1048576 | wc -c; cat -- \"$@\" | head -c 1048576 | gzip -1 | wc -c", "sh",
-            ]
-                + paths
-        ).split(separator: "\n").compactMap { Int(String($0).trimmed()) }
-        guard sizes.count == 2, sizes[0] > 0 else { return false }
-        return Double(sizes[1]) < 0.9 * Double(sizes[0])
+            tarball: path, sha256: try Digest.sha256Hex(file: path), zipped: packed.storedBlocks < packed.blocks,
+            plan: plan, totalFiles: tree.files.count, totalBytes: tree.bytes)
     }
 }
 

@@ -48,7 +48,7 @@ struct StagePhase: PhaseRunner {
                 }
                 let plan = StagePlan(
                     uploads: [.init(localPath: delta.tarball, remotePath: full.uploads.last!.remotePath, label: nil)],
-                    command: symlink.extractDelta(releaseID: release.id, sha256: delta.sha256, zipped: delta.zipped))
+                    command: symlink.extractDelta(releaseID: release.id, sha256: delta.sha256))
                 var r = await Self.send(now, host: host, plan: plan, release: release, warm: warmSlots[host])
                 if r.ok {
                     r.note = delta.note

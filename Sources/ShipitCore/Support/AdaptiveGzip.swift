@@ -1,0 +1,146 @@
+import CZlib
+import FoundationEssentials
+import Glibc
+
+/// gzip that compresses only what shrinks: a file deflated a MiB block at a time, each block at
+/// level 6 when a probe of its first 64 KiB at level 1 shrinks by a tenth, stored (level 0:
+/// copied, with its CRC) when it does not.
+/// The output is one ordinary gzip stream (`tar -xz`, BusyBox's too) whose bytes depend only on
+/// the input (mtime 0, no name), so the same tree gives the same artifact and release id.
+/// An incompressible release (media, already-compressed bundles) costs a copy instead of gzip's
+/// ~40 MB/s.
+public enum AdaptiveGzip {
+    static let block = 1 << 20
+    static let probe = 64 << 10
+    /// A probe must shrink below this share of its size for its block to be compressed.
+    static let worthIt = 0.9
+
+    public struct Result: Sendable, Equatable {
+        public var bytesIn: Int64
+        public var bytesOut: Int64
+        /// Blocks stored as they are (incompressible), out of all blocks.
+        public var storedBlocks: Int
+        public var blocks: Int
+    }
+
+    @discardableResult
+    public static func compress(file input: String, to output: String) throws -> Result {
+        let inFD = open(input, O_RDONLY | O_CLOEXEC)
+        guard inFD >= 0 else { throw ShipitError("cannot read \(input) to compress it") }
+        defer { close(inFD) }
+        let outFD = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard outFD >= 0 else { throw ShipitError("cannot write \(output)") }
+        defer { close(outFD) }
+        var z = Deflater()
+        guard z.start() else { throw ShipitError("cannot start compressing \(input) (zlib)") }
+        defer { deflateEnd(&z.stream) }
+        var inBuf = [UInt8](repeating: 0, count: block)
+        var result = Result(bytesIn: 0, bytesOut: 0, storedBlocks: 0, blocks: 0)
+        var level: Int32 = 6
+        var finished = false
+        let sink: ([UInt8], Int) throws -> Void = { buf, count in
+            try writeFull(outFD, buf, count, path: output)
+            result.bytesOut += Int64(count)
+        }
+        while !finished {
+            let n = try readFull(inFD, &inBuf, path: input)
+            finished = n < block
+            // Each block at the level its first 64 KiB earns (a probe at level 1 costs ~1 ms).
+            let next: Int32 = n > 0 && !shrinks(inBuf, n) ? 0 : 6
+            if n > 0, next != level {
+                try z.setLevel(next, sink)
+                level = next
+            }
+            try inBuf.withUnsafeMutableBufferPointer { src in
+                z.stream.next_in = src.baseAddress
+                z.stream.avail_in = UInt32(n)
+                try z.run(finished ? Z_FINISH : Z_NO_FLUSH, sink)
+            }
+            guard n > 0 else { continue }
+            result.blocks += 1
+            result.bytesIn += Int64(n)
+            if level == 0 { result.storedBlocks += 1 }
+        }
+        return result
+    }
+
+    /// zlib's deflate with its output buffer: `run` feeds what `next_in` holds and writes what
+    /// comes out; `setLevel` ends the current deflate block, then changes the level.
+    struct Deflater {
+        var stream = z_stream()
+        var out = [UInt8](repeating: 0, count: 1 << 18)
+
+        mutating func start() -> Bool {
+            // windowBits 15 + 16: a gzip header (mtime 0, no name) and trailer.
+            deflateInit2_(
+                &stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+                Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        }
+
+        mutating func run(_ flush: Int32, _ sink: ([UInt8], Int) throws -> Void) throws {
+            var status: Int32
+            repeat {
+                status = out.withUnsafeMutableBufferPointer { dst in
+                    stream.next_out = dst.baseAddress
+                    stream.avail_out = UInt32(dst.count)
+                    return deflate(&stream, flush)
+                }
+                guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
+                    throw ShipitError("compressing failed (zlib \(status))")
+                }
+                let produced = out.count - Int(stream.avail_out)
+                if produced > 0 { try sink(out, produced) }
+            } while stream.avail_out == 0 && status != Z_STREAM_END
+        }
+
+        mutating func setLevel(_ level: Int32, _ sink: ([UInt8], Int) throws -> Void) throws {
+            stream.avail_in = 0
+            try run(Z_BLOCK, sink)
+            let status = out.withUnsafeMutableBufferPointer { dst in
+                stream.next_out = dst.baseAddress
+                stream.avail_out = UInt32(dst.count)
+                return deflateParams(&stream, level, Z_DEFAULT_STRATEGY)
+            }
+            let produced = out.count - Int(stream.avail_out)
+            if produced > 0 { try sink(out, produced) }
+            guard status == Z_OK else { throw ShipitError("compressing failed (zlib deflateParams \(status))") }
+        }
+    }
+
+    /// Whether level 1 takes a tenth off the block's first 64 KiB.
+    static func shrinks(_ buf: [UInt8], _ n: Int) -> Bool {
+        let len = min(n, probe)
+        var bound = compressBound(UInt(len))
+        var out = [UInt8](repeating: 0, count: Int(bound))
+        let status = buf.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { compress2($0.baseAddress, &bound, src.baseAddress, UInt(len), 1) }
+        }
+        return status == Z_OK && Double(bound) < worthIt * Double(len)
+    }
+
+    static func readFull(_ fd: Int32, _ buf: inout [UInt8], path: String) throws -> Int {
+        var total = 0
+        while total < buf.count {
+            let r = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress! + total, $0.count - total) }
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw ShipitError("cannot read \(path) to compress it")
+            }
+            if r == 0 { break }
+            total += r
+        }
+        return total
+    }
+
+    static func writeFull(_ fd: Int32, _ buf: [UInt8], _ count: Int, path: String) throws {
+        var done = 0
+        while done < count {
+            let w = buf.withUnsafeBytes { write(fd, $0.baseAddress! + done, count - done) }
+            if w < 0 {
+                if errno == EINTR { continue }
+                throw ShipitError("cannot write \(path) (disk full?)")
+            }
+            done += w
+        }
+    }
+}
