@@ -25,11 +25,11 @@ struct DeltaDeployTests {
         return dir
     }
 
-    /// What the host's release holds: `mode sha256 path` of every file, and every link.
+    /// What the host's release holds: every file and link with its mode, each file's sha256, and its manifest.
     func listing(_ f: DeployFixture, _ host: String, _ id: String) async throws -> String {
         try await f.sh(
             host,
-            "cd \(f.deployTo)/releases/\(id) && find . \\( -type f -o -type l \\) ! -name .shipit-manifest -printf '%y %m %p %l\\n' | LC_ALL=C sort && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 sha256sum"
+            "cd \(f.deployTo)/releases/\(id) && find . \\( -type f -o -type l \\) ! -name .shipit-manifest -printf '%y %m %p %l\\n' | LC_ALL=C sort && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 sha256sum && cat .shipit-manifest"
         )
     }
 
@@ -63,22 +63,23 @@ struct DeltaDeployTests {
         }
     }
 
-    /// A kept release whose file the app changed in place no longer matches its manifest: the
-    /// copy is caught by the check against the artifact's manifest, and that host gets the whole
-    /// artifact; the others still get the delta.
+    /// A kept release whose file the app changed in place no longer matches its manifest: it is
+    /// not copied (it was written after the manifest), and that host gets the whole artifact; the
+    /// others still get the delta.
     @Test func aKeptFileChangedInPlaceIsCaughtAndThatHostGetsTheWholeArtifact() async throws {
         let f = try DeployFixture()
         try await withCleanup({ await f.cleanUp() }) {
             let v1 = try await bigTree(f, "v1")
             #expect(try await f.shipit(["deploy", "--from", v1]).status == 0)
             let tampered = f.targets[0]
+            let before = try await f.currentRelease(tampered)
             _ = try await f.sh(tampered, "echo changed >> \(f.deployTo)/current/assets/a1.bin")
             let v2 = try await bigTree(f, "v2", from: v1)
             let r = try await f.shipit(["deploy", "--from", v2])
             #expect(r.status == 0, "\(r.stdout)")
             #expect(
                 r.stdout.contains(
-                    "\(tampered) upload ok: delta: the release built from kept releases differs from the artifact at ./assets/a1.bin; the whole artifact sent instead"
+                    "\(tampered) upload ok: delta: ./assets/a1.bin in release \(before) changed since it was deployed; the whole artifact sent instead"
                 ),
                 "\(r.stdout)")
             for h in f.targets.dropFirst() { #expect(r.stdout.contains("\(h) upload ok: delta: "), "\(r.stdout)") }
@@ -89,6 +90,28 @@ struct DeltaDeployTests {
                 tampered,
                 "cd \(f.deployTo) && sha256sum < current/assets/a1.bin && ls -a releases | grep -c tmp || true")
             #expect(sums == (try await Local.run(["sh", "-c", "sha256sum < '\(v2)/assets/a1.bin'"])) + "0\n")
+        }
+    }
+
+    /// A shared path in the release: linked to `shared/` as on a full upload, its files in no
+    /// manifest, and `verify` passes.
+    @Test func aSharedPathIsLinkedAndLeftOutOfTheManifest() async throws {
+        let f = try DeployFixture(extraYAML: "shared: [assets/uploads]")
+        try await withCleanup({ await f.cleanUp() }) {
+            let v1 = try await bigTree(f, "v1")
+            try await Local.run([
+                "sh", "-c", "mkdir -p \"$1/assets/uploads\" && echo seed > \"$1/assets/uploads/seed.txt\"", "sh", v1,
+            ])
+            #expect(try await f.shipit(["deploy", "--from", v1]).status == 0)
+            let v2 = try await bigTree(f, "v2", from: v1)
+            let r = try await f.shipit(["deploy", "--from", v2])
+            #expect(r.status == 0 && r.stdout.contains("upload ok: delta: "), "\(r.stdout)")
+            let verify = try await f.shipit(["verify"])
+            #expect(verify.status == 0, "\(verify.stdout)")
+            let h = f.targets[0]
+            let out = try await f.sh(
+                h, "cd \(f.deployTo)/current && readlink assets/uploads && grep -c uploads .shipit-manifest || true")
+            #expect(out == "\(f.deployTo)/shared/assets/uploads\n0\n")
         }
     }
 }

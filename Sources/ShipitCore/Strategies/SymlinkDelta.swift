@@ -25,9 +25,10 @@ extension SymlinkStrategy {
 
     /// Stages a delta: the tarball holds the directories, links and
     /// files the host lacks, and under `.shipit-delta/` the files to copy from each kept release,
-    /// their modes and the whole release's manifest. The result is checked against that manifest
-    /// before it is renamed into place; a host whose kept release no longer matches its manifest
-    /// (a file changed in place) fails with `deltaMismatch`, and gets the whole artifact.
+    /// their modes and the whole release's manifest, which becomes the release's (less the shared
+    /// paths): the files sent are checked with the tarball's sha256, and a file is copied only if
+    /// nothing wrote it since its release's manifest was written, so nothing is hashed again. A
+    /// host whose kept file changed in place fails with `deltaMismatch`, and gets the whole artifact.
     public func extractDelta(releaseID: String, sha256: String) -> RemoteCommand {
         script(
             .extract,
@@ -50,6 +51,10 @@ extension SymlinkStrategy {
               from=${f##*/copy.}
               case $from in ""|*[!0-9A-Za-z._-]*) echo "error=delta: no release may be named $(short "$from" 80)"; exit \(ScriptExit.deltaMismatch) ;; esac
               [ -d "$RELEASES/$from" ] || { echo "error=delta: release $from is no longer on this host"; exit \(ScriptExit.deltaMismatch); }
+              # A file written since its release's manifest (the app changed it in place) is not
+              # what the manifest says: that host gets the whole artifact instead.
+              changed=$(cd "$RELEASES/$from" && xargs -d '\\n' sh -c 'find "$@" -prune -newer "$0" -print' "$RELEASES/$from/.shipit-manifest" < "$f" 2>&1 | head -n 1)
+              [ -z "$changed" ] || { echo "error=delta: $(short "$changed" 200) in release $from changed since it was deployed"; exit \(ScriptExit.deltaMismatch); }
               # Copies (reflinks where the filesystem has them), never hard links: no inode is shared.
               err=$(cd "$RELEASES/$from" && xargs -d '\\n' cp --reflink=auto --parents -t "$R.tmp" -- < "$f" 2>&1) || { echo "error=delta: copying from release $from failed: $(short "$err" 300)"; exit \(ScriptExit.deltaMismatch); }
             done

@@ -37,7 +37,7 @@ extension SymlinkStrategy {
     }
 
     /// From an extracted `releases/<id>.tmp` to `releases/<id>`: shared paths linked, the manifest
-    /// written (and, with `EXPECTED`, checked against the artifact's), the changes against the
+    /// written (with `EXPECTED`, a delta's: the artifact's own), the changes against the
     /// current release listed, the directory renamed into place and synced.
     static let placeRelease: ScriptText = """
         if [ -n "$SHARED_PATHS" ]; then
@@ -63,19 +63,20 @@ extension SymlinkStrategy {
           done
           set +f; IFS=$oldifs
         fi
-        (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit \(ScriptExit.manifestFailed); }
         if [ -n "${EXPECTED:-}" ]; then
-          # Every file as the artifact has it, none more; files under shared paths are the host's.
-          bad=$(SP="$SHARED_PATHS" awk '
-            NR == FNR { want[substr($0, 67)] = substr($0, 1, 64); next }
-            { p = substr($0, 67); if (!(p in want) || want[p] != substr($0, 1, 64)) { print p; found = 1; exit } delete want[p] }
-            END { if (found) exit
-                  n = split(ENVIRON["SP"], sp, "\\n")
-                  for (p in want) { under = 0
-                    for (i = 1; i <= n; i++) if (sp[i] != "" && (p == "./" sp[i] || index(p, "./" sp[i] "/") == 1)) under = 1
-                    if (!under) { print p; exit } } }' "$EXPECTED" "$R.tmp/.shipit-manifest")
+          # A delta's files are the artifact's, checked already (sent: the tarball's sha256;
+          # copied: files unchanged since their release's manifest said what they hold): its
+          # manifest is the artifact's, less what shared paths replaced. No file more, none less.
+          SP="$SHARED_PATHS" awk '
+            BEGIN { n = split(ENVIRON["SP"], sp, "\\n") }
+            { p = substr($0, 67); under = 0
+              for (i = 1; i <= n; i++) if (sp[i] != "" && (p == "./" sp[i] || index(p, "./" sp[i] "/") == 1)) under = 1
+              if (!under) print }' "$EXPECTED" > "$R.tmp/.shipit-manifest" || { echo "error=cannot write manifest (disk full?)"; exit \(ScriptExit.manifestFailed); }
           rm -f "$EXPECTED"
-          [ -z "$bad" ] || { echo "error=delta: the release built from kept releases differs from the artifact at $(short "$bad" 200)"; exit \(ScriptExit.deltaMismatch); }
+          got=$(cd "$R.tmp" && find . -type f ! -name .shipit-manifest -printf . | wc -c); want=$(wc -l < "$R.tmp/.shipit-manifest")
+          [ "$got" -eq "$want" ] || { echo "error=delta: the release built holds $got file(s), the artifact $want"; exit \(ScriptExit.deltaMismatch); }
+        else
+          (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit \(ScriptExit.manifestFailed); }
         fi
         # What changed against the release running now (A added, M modified, D deleted), for the ledger.
         if [ -f "$CURRENT/.shipit-manifest" ]; then

@@ -15,9 +15,7 @@ struct StagePhase: PhaseRunner {
             preconditionFailure("staging before pre-flight resolved the release")
         }
         let strategy = d.strategy
-        let transport = d.context.transport
         let name = strategy.stageStep
-        let mode = d.config.connection.upload
         // Hosts whose pre-flight already took and extracted the artifact: the step is recorded
         // (the ledger and the progress say where each host is) with what that script reported.
         let staged = d.run.stagedInPreflight
