@@ -34,6 +34,7 @@ struct AdaptiveGzipTests {
         // Random MiBs cost about their size (stored), text MiBs almost nothing (deflated).
         #expect(size <= random * 1_049_000 + text * 40_000 + 200)
         #expect(r.storedBlocks == random, "\(r)")
+        #expect(r.sha256 == (try Digest.sha256Hex(file: path + ".gz")))
         // Deterministic: the same input gives the same bytes (the release id depends on it).
         try AdaptiveGzip.compress(file: path, to: path + ".again.gz")
         #expect(

@@ -63,9 +63,9 @@ public struct Artifact: Sendable {
             ])
         }
         // gzip where it shrinks the release, stored where it does not (media, bundles).
-        try AdaptiveGzip.compress(file: tar, to: out)
+        let packed = try AdaptiveGzip.compress(file: tar, to: out)
         try? FileManager.default.removeItem(atPath: tar)
-        let sha = try Digest.sha256Hex(file: out)
+        let sha = packed.sha256
         let size = FilePath.size(of: out) ?? 0
         return Artifact(
             path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source,

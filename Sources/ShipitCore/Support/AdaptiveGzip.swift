@@ -1,4 +1,5 @@
 import CZlib
+import Crypto
 import FoundationEssentials
 import Glibc
 
@@ -21,6 +22,8 @@ public enum AdaptiveGzip {
         /// Blocks stored as they are (incompressible), out of all blocks.
         public var storedBlocks: Int
         public var blocks: Int
+        /// sha256 of what was written (hashed on the way out: the file is not read again).
+        public var sha256 = ""
     }
 
     @discardableResult
@@ -38,8 +41,10 @@ public enum AdaptiveGzip {
         var result = Result(bytesIn: 0, bytesOut: 0, storedBlocks: 0, blocks: 0)
         var level: Int32 = 6
         var finished = false
+        var hasher = SHA256()
         let sink: ([UInt8], Int) throws -> Void = { buf, count in
             try writeFull(outFD, buf, count, path: output)
+            buf.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
             result.bytesOut += Int64(count)
         }
         while !finished {
@@ -61,6 +66,7 @@ public enum AdaptiveGzip {
             result.bytesIn += Int64(n)
             if level == 0 { result.storedBlocks += 1 }
         }
+        result.sha256 = Digest.hex(hasher.finalize())
         return result
     }
 

@@ -93,7 +93,7 @@ struct DeltaStaging {
         let packed = try AdaptiveGzip.compress(file: path + ".tar", to: path)
         try? FileManager.default.removeItem(atPath: path + ".tar")
         return HostDelta(
-            tarball: path, sha256: try Digest.sha256Hex(file: path), zipped: packed.storedBlocks < packed.blocks,
+            tarball: path, sha256: packed.sha256, zipped: packed.storedBlocks < packed.blocks,
             plan: plan, totalFiles: tree.files.count, totalBytes: tree.bytes)
     }
 }
