@@ -458,6 +458,35 @@ def traffic_table():
     print(f"**{w:.2f} s** wall, {c:.2f} s CPU (median of {REPEAT}); bare `shipit exec true` on the same hosts: {ew:.2f} s.\n")
 
 
+def rollback_table(n=10):
+    """`shipit rollback` of releases-example to the warm standby on n hosts: n-1 web hosts behind the
+    traffic switch and one worker host (its worker restarted on the previous release), next to a
+    bare `shipit exec true` on the same hosts, in the same run."""
+    import json
+    hosts = HOSTS[:n]
+    work = "/tmp/shipit-bench-rollback"
+    os.makedirs(work, exist_ok=True)
+    config = f"{work}/rollback.yml"
+    write_config(config, "bench-rollback", hosts[:-1], "/srv/bench-rollback", 18700)
+    text = open(config).read().replace(", ".join(hosts[:-1]) + "]", ", ".join(hosts[:-1]) + f", {{host: {hosts[-1]}, roles: [worker]}}]")
+    text += "traffic: {proxy: nginx, drain: 1}\nroles:\n  worker: {cmd: sh worker.sh, status: sh worker.sh status, stop_timeout: 10}\n"
+    open(config, "w").write(text)
+    for v in ("v1", "v2"):
+        subprocess.run([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", v)],
+                       check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run([SHIPIT, "releases", "--config", config, "--json"], check=True, capture_output=True, text=True).stdout
+    ids = sorted(json.loads(out)["hosts"][0]["releases"])[-2:]
+    flip = iter(ids * (REPEAT + 1))
+    w, c = measure(lambda: subprocess.run([SHIPIT, "rollback", "--config", config, "--to", next(flip)], check=True,
+                                          stdout=subprocess.DEVNULL))
+    ew, ec = measure(lambda: shipit_exec(hosts))
+    print(f"### `shipit rollback` to the warm standby, {n - 1} web hosts (traffic switch) + 1 worker host, wall (client CPU)\n")
+    print("| bare `shipit exec true` | shipit rollback | rollback / exec |")
+    print("|---:|---:|---:|")
+    print(f"| {ew:.2f} s ({ec:.2f} s) | {w:.2f} s ({c:.2f} s) | {w / ew:.2f}× |")
+    print()
+
+
 def ledger_table():
     """`changes` over a big ledger, and what recording costs a deploy."""
     work = "/tmp/shipit-bench-ledger"
@@ -638,7 +667,7 @@ def wan_table(n=10, delay_ms=25):
 if __name__ == "__main__":
     print(f"hosts available: {len(HOSTS)}, repeats: {REPEAT}, user: {USER}\n")
     which = sys.argv[1:] or ["exec", "deploy", "remote-cpu", "upload", "ledger", "pg", "image", "triage", "traffic",
-                             "big", "wan"]
+                             "big", "wan", "rollback"]
     if "exec" in which:
         exec_table()
     if "deploy" in which:
@@ -661,3 +690,5 @@ if __name__ == "__main__":
         big_table()
     if "wan" in which:
         wan_table()
+    if "rollback" in which:
+        rollback_table()

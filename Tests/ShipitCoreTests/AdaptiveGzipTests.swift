@@ -58,4 +58,21 @@ struct AdaptiveGzipTests {
         ])
         #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "same")
     }
+
+    /// The archiver writes into a FIFO the compressor reads: its failure fails the build, whether
+    /// it wrote something first or never opened the FIFO at all (no reader left waiting for ever).
+    @Test func aFailingWriterFailsTheBuildAndNeverHangsIt() throws {
+        let dir = Local.tempDir("agz-fifo")
+        let fifo = dir + "/t.fifo"
+        #expect(throws: (any Error).self) {
+            try AdaptiveGzip.compress(from: ["false"], through: fifo, to: dir + "/a.gz")
+        }
+        #expect(throws: (any Error).self) {
+            try AdaptiveGzip.compress(
+                from: ["sh", "-c", "echo partial > \"$1\"; exit 3", "sh", fifo], through: fifo, to: dir + "/b.gz")
+        }
+        let ok = try AdaptiveGzip.compress(
+            from: ["sh", "-c", "seq 1 100000 > \"$1\"", "sh", fifo], through: fifo, to: dir + "/c.gz")
+        #expect(ok.bytesIn == 588_895 && !FileManager.default.fileExists(atPath: fifo))
+    }
 }

@@ -22,7 +22,9 @@ public struct Artifact: Sendable {
     /// same hash, and names the release `YYYYMMDDTHHMMSSZ-<hash8>`: sortable, unique, one id for all hosts.
     public static func build(from source: Source, workDir: String, now: Date = Date()) throws -> Artifact {
         let out = workDir + "/release.tar.gz"
-        let tar = workDir + "/release.tar"
+        // tar writes into a FIFO that the compressor reads: no uncompressed copy on disk.
+        let tar = workDir + "/release.tar.fifo"
+        let archive: [String]
         var commit: String?
         switch source {
         case .directory(let dir):
@@ -35,18 +37,18 @@ public struct Artifact: Sendable {
                 let list = workDir + "/shipped.list"
                 try shippedPaths(in: dir).map { $0 + "\0" }.joined().write(
                     toFile: list, atomically: true, encoding: .utf8)
-                // tar writes the file itself (not a pipeline, whose status would be the last
-                // command's): a file that vanished or could not be read fails the build.
-                try LocalProcess.run([
+                // tar's own status counts (not a pipeline's last command's): a file that vanished
+                // or could not be read fails the build.
+                archive = [
                     "tar", "--no-recursion", "--null", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
                     "--mode=ug-s", "-C", dir, "-T", list, "-cf", tar,
-                ])
+                ]
             } else {
-                try LocalProcess.run([
+                archive = [
                     "tar", "--sort=name", "--exclude=.git", "--exclude=./.shipit", "--mtime=@0", "--owner=0",
                     "--group=0", "--numeric-owner",
                     "--mode=ug-s", "-C", dir, "-cf", tar, ".",
-                ])
+                ]
             }
         case .git(let repo, let ref):
             // An option-looking ref or a range (`a..b`, `a...b`) is never one commit.
@@ -58,13 +60,10 @@ public struct Artifact: Sendable {
             } catch {
                 throw ShipitError.input("--ref: \(ref) is not a commit in \(repo)")
             }
-            try LocalProcess.run([
-                "git", "-C", repo, "archive", "--format=tar", "--output=\(tar)", commit!,
-            ])
+            archive = ["git", "-C", repo, "archive", "--format=tar", "--output=\(tar)", commit!]
         }
         // gzip where it shrinks the release, stored where it does not (media, bundles).
-        let packed = try AdaptiveGzip.compress(file: tar, to: out)
-        try? FileManager.default.removeItem(atPath: tar)
+        let packed = try AdaptiveGzip.compress(from: archive, through: tar, to: out)
         let sha = packed.sha256
         let size = FilePath.size(of: out) ?? 0
         return Artifact(

@@ -2,6 +2,7 @@ import CZlib
 import Crypto
 import FoundationEssentials
 import Glibc
+import ShipitSupport
 
 /// gzip that compresses only what shrinks: a file deflated a MiB block at a time, each block at
 /// level 6 when a probe of its first 64 KiB at level 1 shrinks by a tenth, stored (level 0:
@@ -24,6 +25,60 @@ public enum AdaptiveGzip {
         public var blocks: Int
         /// sha256 of what was written (hashed on the way out: the file is not read again).
         public var sha256 = ""
+    }
+
+    /// What `argv` writes to `fifo` (a path it is told to write to), compressed into `output` as
+    /// it is written: nothing uncompressed is kept on disk. `argv`'s exit status is checked.
+    public static func compress(from argv: [String], through fifo: String, to output: String) throws -> Result {
+        try? FileManager.default.removeItem(atPath: fifo)
+        guard mkfifo(fifo, 0o600) == 0 else { throw ShipitError("cannot create \(fifo)") }
+        defer { try? FileManager.default.removeItem(atPath: fifo) }
+        let writer = ExitBox()
+        DetachedThread.start {
+            let r = Swift.Result { try LocalProcess.runStatus(argv) }
+            // A writer that failed before it opened the FIFO would leave the reader waiting in
+            // open(2) for ever: a writer opened and closed here lets it see the end.
+            let fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+            if fd >= 0 { close(fd) }
+            writer.set(r)
+        }
+        let packed: Result
+        do { packed = try compress(file: fifo, to: output) } catch {
+            // The writer stops on SIGPIPE (or was done already); its status explains nothing more.
+            _ = writer.wait()
+            throw error
+        }
+        let (status, text) = try writer.wait().get()
+        guard status == 0 else { throw LocalProcess.Failure(argv: argv, status: status, output: text) }
+        return packed
+    }
+
+    /// The writer's outcome, handed from its thread to the compressing one.
+    final class ExitBox: @unchecked Sendable {
+        private var value: Swift.Result<(Int32, String), any Error>?
+        private var cond = pthread_cond_t()
+        private var lock = pthread_mutex_t()
+        init() {
+            pthread_mutex_init(&lock, nil)
+            pthread_cond_init(&cond, nil)
+        }
+        deinit {
+            pthread_cond_destroy(&cond)
+            pthread_mutex_destroy(&lock)
+        }
+        func set(_ r: Swift.Result<(Int32, String), any Error>) {
+            pthread_mutex_lock(&lock)
+            value = r
+            pthread_cond_signal(&cond)
+            pthread_mutex_unlock(&lock)
+        }
+        func wait() -> Swift.Result<(Int32, String), any Error> {
+            pthread_mutex_lock(&lock)
+            while value == nil { pthread_cond_wait(&cond, &lock) }
+            let v = value!
+            pthread_mutex_unlock(&lock)
+            return v
+        }
     }
 
     @discardableResult
