@@ -58,8 +58,14 @@ public struct DeployRequest: Sendable {
         }
         let work = FilePath.temporaryDirectory + "/shipit-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        return try await body(.artifact(try Artifact.build(from: source, workDir: work)))
+        var artifact = try Artifact.build(from: source, workDir: work)
+        artifact.startReadingTree()
+        // The tree's reader writes under `work`: done before `work` goes.
+        defer {
+            _ = artifact.tree?.wait()
+            try? FileManager.default.removeItem(atPath: work)
+        }
+        return try await body(.artifact(artifact))
     }
 
     /// The first progress line.
