@@ -17,33 +17,6 @@ public struct Artifact: Sendable {
     public let commit: String?
     /// Its symbolic and hard links (checked against `shared:`, and told to the hosts' staging).
     public var links = ArtifactLinks()
-    /// The release's files, read from the artifact on a thread of their own while pre-flight runs
-    /// (only for an artifact too big to ride on the pre-flight's channel: deltas need them).
-    public var tree: OneShot<Result<ReleaseTree, ShipitError>>?
-
-    /// Starts reading `tree` when the artifact is over `ssh.upload: auto`'s stream limit.
-    public mutating func startReadingTree() {
-        guard tree == nil, size > ConnectionSettings.UploadMode.autoStreamLimit else { return }
-        let box = OneShot<Result<ReleaseTree, ShipitError>>()
-        let path = path
-        DetachedThread.start { box.set(Self.readTree(path)) }
-        tree = box
-    }
-
-    static func readTree(_ path: String) -> Result<ReleaseTree, ShipitError> {
-        do {
-            return .success(try ReleaseTree.read(artifact: path, into: FilePath.directory(of: path) + "/delta/tree"))
-        } catch let e as ShipitError { return .failure(e) } catch {
-            return .failure(ShipitError("cannot read the release's files: \(error)"))
-        }
-    }
-
-    /// The release's files (read now unless `startReadingTree` began it).
-    public func releaseTree() async throws(ShipitError) -> ReleaseTree {
-        guard let tree else { return try Self.readTree(path).get() }
-        let r = await withCheckedContinuation { c in DetachedThread.start { c.resume(returning: tree.wait()) } }
-        return try r.get()
-    }
 
     /// Builds a reproducible tarball (sorted names, fixed owner and mtime) so the same tree gives the
     /// same hash, and names the release `YYYYMMDDTHHMMSSZ-<hash8>`: sortable, unique, one id for all hosts.

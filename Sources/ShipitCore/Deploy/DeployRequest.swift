@@ -58,14 +58,8 @@ public struct DeployRequest: Sendable {
         }
         let work = FilePath.temporaryDirectory + "/shipit-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        var artifact = try Artifact.build(from: source, workDir: work)
-        artifact.startReadingTree()
-        // The tree's reader writes under `work`: done before `work` goes.
-        defer {
-            _ = artifact.tree?.wait()
-            try? FileManager.default.removeItem(atPath: work)
-        }
-        return try await body(.artifact(artifact))
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        return try await body(.artifact(try Artifact.build(from: source, workDir: work)))
     }
 
     /// The first progress line.

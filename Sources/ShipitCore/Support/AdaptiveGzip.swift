@@ -33,7 +33,7 @@ public enum AdaptiveGzip {
         try? FileManager.default.removeItem(atPath: fifo)
         guard mkfifo(fifo, 0o600) == 0 else { throw ShipitError("cannot create \(fifo)") }
         defer { try? FileManager.default.removeItem(atPath: fifo) }
-        let writer = OneShot<Swift.Result<(Int32, String), any Error>>()
+        let writer = ExitBox()
         DetachedThread.start {
             let r = Swift.Result { try LocalProcess.runStatus(argv) }
             // A writer that failed before it opened the FIFO would leave the reader waiting in
@@ -51,6 +51,34 @@ public enum AdaptiveGzip {
         let (status, text) = try writer.wait().get()
         guard status == 0 else { throw LocalProcess.Failure(argv: argv, status: status, output: text) }
         return packed
+    }
+
+    /// The writer's outcome, handed from its thread to the compressing one.
+    final class ExitBox: @unchecked Sendable {
+        private var value: Swift.Result<(Int32, String), any Error>?
+        private var cond = pthread_cond_t()
+        private var lock = pthread_mutex_t()
+        init() {
+            pthread_mutex_init(&lock, nil)
+            pthread_cond_init(&cond, nil)
+        }
+        deinit {
+            pthread_cond_destroy(&cond)
+            pthread_mutex_destroy(&lock)
+        }
+        func set(_ r: Swift.Result<(Int32, String), any Error>) {
+            pthread_mutex_lock(&lock)
+            value = r
+            pthread_cond_signal(&cond)
+            pthread_mutex_unlock(&lock)
+        }
+        func wait() -> Swift.Result<(Int32, String), any Error> {
+            pthread_mutex_lock(&lock)
+            while value == nil { pthread_cond_wait(&cond, &lock) }
+            let v = value!
+            pthread_mutex_unlock(&lock)
+            return v
+        }
     }
 
     @discardableResult

@@ -23,7 +23,7 @@ struct DeltaStaging {
         guard !manifests.isEmpty else { return [:] }
         let work = FilePath.directory(of: artifact.path) + "/delta"
         let tree: ReleaseTree
-        do { tree = try await artifact.releaseTree() } catch { return [:] }
+        do { tree = try ReleaseTree.read(artifact: artifact.path, into: work + "/tree") } catch { return [:] }
         var built: [[String]: HostDelta?] = [:]
         var out: [String: HostDelta] = [:]
         for host in offered {
