@@ -591,7 +591,7 @@ def big_table(n=10):
     first = f"{work}/big-first.yml"
     write_config(first, "benchbigfirst", hosts, "/srv/bench-big-first", 18403)
     wipe = lambda: check([subprocess.Popen(["ssh", *SSH_OPTS, f"{USER}@{h}",
-                                            "for p in /srv/bench-big-first/shared/app.pid; do [ -f $p ] && kill $(cat $p); done;"
+                                            "for p in /srv/bench-big-first/shared/app.pid; do [ -f $p ] && kill $(cat $p) 2>/dev/null; done;"
                                             " rm -rf /srv/bench-big-first"]) for h in hosts])
     w, c = measure(lambda: subprocess.run([SHIPIT, "deploy", "--config", first, "--from", a], check=True,
                                           stdout=subprocess.DEVNULL), setup=wipe)
