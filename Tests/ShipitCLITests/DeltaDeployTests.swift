@@ -17,7 +17,12 @@ struct DeltaDeployTests {
         } else {
             try await Local.run([
                 "sh", "-c",
-                "mkdir -p \"$1/assets\" && for i in $(seq 1 24); do head -c 200000 /dev/urandom > \"$1/assets/a$i.bin\"; done",
+                "mkdir -p \"$1/assets\" && for i in $(seq 1 24); do head -c 200000 /dev/urandom > \"$1/assets/a$i.bin\"; done"
+                    // Names a line-based list must carry as they are, an empty directory, and a
+                    // read-only one the copies must still get into.
+                    + " && mkdir -p \"$1/odd names/empty\" \"$1/ro\" && head -c 300000 /dev/urandom > \"$1/odd names/-dash 'q'.bin\""
+                    + " && head -c 300000 /dev/urandom > \"$1/odd names/caf\u{E9}.bin\" && head -c 300000 /dev/urandom > \"$1/ro/f.bin\""
+                    + " && chmod 555 \"$1/ro\"",
                 "sh", dir,
             ])
         }
@@ -25,17 +30,22 @@ struct DeltaDeployTests {
         return dir
     }
 
-    /// What the host's release holds: every file and link with its mode, each file's sha256, and its manifest.
+    /// What the host's release holds: its own mode; every directory, file and link with its mode and
+    /// time; each file's sha256; and its manifest.
     func listing(_ f: DeployFixture, _ host: String, _ id: String) async throws -> String {
         try await f.sh(
             host,
-            "cd \(f.deployTo)/releases/\(id) && find . \\( -type f -o -type l \\) ! -name .shipit-manifest -printf '%y %m %p %l\\n' | LC_ALL=C sort && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 sha256sum && cat .shipit-manifest"
+            "cd \(f.deployTo)/releases/\(id) && stat -c '%a .' . && find . -mindepth 1 ! -name .shipit-manifest -printf '%y %m %T@ %p %l\\n' | LC_ALL=C sort && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 sha256sum && cat .shipit-manifest"
         )
     }
 
     @Test func aOneFileChangeSendsOneFileAndBuildsTheSameReleaseAsAFullUpload() async throws {
         let f = try DeployFixture()
-        try await withCleanup({ await f.cleanUp() }) {
+        try await withCleanup({
+            // The read-only directory's releases: writable again, so that they can be removed.
+            for h in f.targets { _ = try? await f.sh(h, "chmod -R u+w \(f.deployTo) 2>/dev/null; true") }
+            await f.cleanUp()
+        }) {
             let v1 = try await bigTree(f, "v1")
             let first = try await f.shipit(["deploy", "--from", v1])
             #expect(first.status == 0, "\(first.stdout)")
@@ -54,8 +64,13 @@ struct DeltaDeployTests {
 
             // The same tree uploaded whole (no earlier release on the host): the same files, modes and links.
             let viaDelta = try await listing(f, f.targets[0], try await f.currentRelease(f.targets[0]))
-            #expect(viaDelta.contains("f 755 ./assets/a3.bin"), "\(viaDelta)")
-            _ = try await f.sh(f.targets[1], "rm -rf \(f.deployTo)/releases/*[0-9a-f]")
+            #expect(viaDelta.contains("f 755 0.0000000000 ./assets/a3.bin"), "\(viaDelta)")
+            #expect(
+                viaDelta.contains("d 555 0.0000000000 ./ro") && viaDelta.contains("./odd names/-dash 'q'.bin"),
+                "\(viaDelta)")
+            #expect(second.stdout.contains("of 33 file(s) sent"), "\(second.stdout)")
+            _ = try await f.sh(
+                f.targets[1], "chmod -R u+w \(f.deployTo)/releases && rm -rf \(f.deployTo)/releases/*[0-9a-f]")
             let whole = try await f.shipit(["deploy", "--from", v2, "--hosts", f.targets[1]])
             #expect(whole.status == 0, "\(whole.stdout)")
             #expect(!whole.stdout.contains("delta:"), "\(whole.stdout)")

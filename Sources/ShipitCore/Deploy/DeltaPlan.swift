@@ -5,26 +5,27 @@
 /// Copies, never hard links: a release dir shares no inode with another, so an app writing into
 /// its own release (or a later release's chmod) cannot change a release kept for rollback.
 public struct DeltaPlan: Sendable, Equatable {
-    /// A kept release and its manifest (path → sha256), as the host wrote it.
+    /// A kept release and its manifest (path → sha256), as the host wrote it. Paths are keyed by
+    /// their bytes: two names that Unicode calls equal (NFC and NFD) are two files.
     public struct Kept: Sendable, Equatable {
         public var id: String
-        public var files: [String: String]
+        public var files: [[UInt8]: String]
 
-        public init(id: String, files: [String: String]) {
+        public init(id: String, files: [[UInt8]: String]) {
             self.id = id
             self.files = files
         }
 
         /// `sha256sum` lines (`<digest>  ./path`); a line it escaped (a name with a newline or a
         /// backslash) names no file a delta copies.
-        public init(id: String, manifest: String) {
-            var files: [String: String] = [:]
-            for line in manifest.split(separator: "\n") {
-                let b = Array(line.utf8)
+        public init(id: String, manifest: some Collection<UInt8>) {
+            var files: [[UInt8]: String] = [:]
+            for line in manifest.split(separator: UInt8(ascii: "\n")) {
+                let b = Array(line)
                 guard b.count > 68, b[64] == UInt8(ascii: " "), b[65] == UInt8(ascii: " "),
                     b[0] != UInt8(ascii: "\\")
                 else { continue }
-                files[String(decoding: b[66...], as: UTF8.self)] = String(decoding: b[..<64], as: UTF8.self)
+                files[Array(b[66...])] = String(decoding: b[..<64], as: UTF8.self)
             }
             self.init(id: id, files: files)
         }
@@ -37,8 +38,13 @@ public struct DeltaPlan: Sendable, Equatable {
     public var send: [ReleaseTree.Entry]
     /// Per kept release: the paths copied from it.
     public var copies: [(id: String, paths: [String])]
-    /// The copied files by archived mode (the copies get it, as the tarball would give it).
+    /// The copied files and every directory (the release's own `.` too) by archived mode: the
+    /// copies get it as the tarball would give it, and a directory is made writable for the
+    /// copies, then given its mode back.
     public var modes: [(mode: String, paths: [String])]
+    /// The same, by modification time (`@seconds`): a copy keeps the artifact's, not the copy's,
+    /// and a directory's own is set again after the copies into it.
+    public var mtimes: [(mtime: String, paths: [String])]
     public var sentBytes: Int64
     public var copiedBytes: Int64
     public var copiedFiles: Int
@@ -46,6 +52,7 @@ public struct DeltaPlan: Sendable, Equatable {
     public static func == (a: DeltaPlan, b: DeltaPlan) -> Bool {
         a.send == b.send && a.copies.map(\.id) == b.copies.map(\.id) && a.copies.map(\.paths) == b.copies.map(\.paths)
             && a.modes.map(\.mode) == b.modes.map(\.mode) && a.modes.map(\.paths) == b.modes.map(\.paths)
+            && a.mtimes.map(\.mtime) == b.mtimes.map(\.mtime) && a.mtimes.map(\.paths) == b.mtimes.map(\.paths)
             && a.sentBytes == b.sentBytes && a.copiedBytes == b.copiedBytes
     }
 
@@ -54,7 +61,9 @@ public struct DeltaPlan: Sendable, Equatable {
     public static func plan(_ tree: ReleaseTree, kept: [Kept], minimumShare: Double = 0.2) -> DeltaPlan? {
         guard !kept.isEmpty else { return nil }
         for e in tree.entries {
-            if e.path.contains("\n") || e.path.contains("\\") || e.path == "./" + controlDir
+            // Byte checks: "\r\n" is one Character, and a name that is not UTF-8 was decoded lossily.
+            if e.path.utf8.contains(UInt8(ascii: "\n")) || e.path.utf8.contains(UInt8(ascii: "\\"))
+                || e.path.unicodeScalars.contains("\u{FFFD}") || e.path == "./" + controlDir
                 || e.path.hasPrefix("./" + controlDir + "/")
             {
                 return nil
@@ -63,16 +72,22 @@ public struct DeltaPlan: Sendable, Equatable {
         var send: [ReleaseTree.Entry] = []
         var byRelease: [String: [String]] = [:]
         var byMode: [String: [String]] = [:]
+        var byTime: [String: [String]] = [:]
+        for e in tree.entries where e.kind == .directory {
+            byMode[e.mode, default: []].append(e.path)
+            byTime[e.mtime, default: []].append(e.path)
+        }
         var sentBytes: Int64 = 0
         var copiedBytes: Int64 = 0
         for e in tree.entries {
-            guard e.kind == .file, let from = kept.first(where: { $0.files[e.path] == e.digest }) else {
+            guard e.kind == .file, let from = kept.first(where: { $0.files[Array(e.path.utf8)] == e.digest }) else {
                 send.append(e)
                 sentBytes += e.size
                 continue
             }
             byRelease[from.id, default: []].append(e.path)
             byMode[e.mode, default: []].append(e.path)
+            byTime[e.mtime, default: []].append(e.path)
             copiedBytes += e.size
         }
         let copiedFiles = byRelease.values.reduce(0) { $0 + $1.count }
@@ -83,14 +98,16 @@ public struct DeltaPlan: Sendable, Equatable {
             send: send,
             copies: kept.compactMap { k in byRelease[k.id].map { (k.id, $0) } },
             modes: byMode.keys.sorted().map { ($0, byMode[$0]!) },
+            mtimes: byTime.keys.sorted().map { ($0, byTime[$0]!) },
             sentBytes: sentBytes, copiedBytes: copiedBytes, copiedFiles: copiedFiles)
     }
 
     /// The control files, by name inside `controlDir`: `copy.<id>` (paths, one a line),
-    /// `mode.<octal>` and `expected` (the whole release's manifest, which the result must match).
+    /// `mode.<octal>`, `mtime.<seconds>` and `expected` (the whole release's manifest).
     public func controlFiles(_ tree: ReleaseTree) -> [(name: String, text: String)] {
         copies.map { ("copy." + $0.id, $0.paths.map { $0 + "\n" }.joined()) }
             + modes.map { ("mode." + $0.mode, $0.paths.map { $0 + "\n" }.joined()) }
+            + mtimes.map { ("mtime." + $0.mtime, $0.paths.map { $0 + "\n" }.joined()) }
             + [("expected", tree.manifest)]
     }
 }

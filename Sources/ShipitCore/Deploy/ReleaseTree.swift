@@ -15,14 +15,18 @@ public struct ReleaseTree: Sendable, Equatable {
         public var path: String
         /// The archived permission bits, octal (`644`, `755`).
         public var mode: String
+        /// The archived modification time, whole seconds since the epoch (`0` for a `--from`
+        /// directory's artifact, the commit's time for `--ref`).
+        public var mtime: String
         public var size: Int64
         /// sha256 of a regular file's bytes; empty for the others.
         public var digest: String
 
-        public init(kind: Kind, path: String, mode: String, size: Int64 = 0, digest: String = "") {
+        public init(kind: Kind, path: String, mode: String, mtime: String = "0", size: Int64 = 0, digest: String = "") {
             self.kind = kind
             self.path = path
             self.mode = mode
+            self.mtime = mtime
             self.size = size
             self.digest = digest
         }
@@ -40,25 +44,27 @@ public struct ReleaseTree: Sendable, Equatable {
     public var files: [Entry] { entries.filter { $0.kind == .file } }
     public var bytes: Int64 { files.reduce(0) { $0 + $1.size } }
 
-    /// The artifact extracted into `dir` with its archived modes (`-p`), then listed: what every
-    /// host would hold after a full upload, before shared paths are linked in.
+    /// The artifact extracted into `dir` with its archived modes (`-p`) and times, then listed:
+    /// what every host would hold after a full upload, before shared paths are linked in. The
+    /// release's own directory is the entry `.`.
     public static func read(artifact: String, into dir: String) throws -> ReleaseTree {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try LocalProcess.run(["tar", "--no-same-owner", "-p", "-xzf", artifact, "-C", dir])
-        let listed = try LocalProcess.run(["find", dir, "-mindepth", "1", "-printf", "%y %m %s %P\\0"])
+        let listed = try LocalProcess.run(["find", dir, "-printf", "%y %m %s %T@ %P\\0"])
         var entries: [Entry] = []
         for record in listed.split(separator: "\0") {
-            let parts = record.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
-            guard parts.count == 4 else { continue }
-            let path = "./" + parts[3]
-            let mode = String(parts[1])
+            let parts = record.split(separator: " ", maxSplits: 4, omittingEmptySubsequences: false)
+            guard parts.count == 5 else { continue }
+            let path = parts[4].isEmpty ? "." : "./" + parts[4]
+            // Whole seconds: what `touch -d @…` takes, and all a tar header holds.
+            let (mode, mtime) = (String(parts[1]), String(parts[3].prefix { $0 != "." }))
             switch parts[0] {
-            case "d": entries.append(Entry(kind: .directory, path: path, mode: mode))
-            case "l": entries.append(Entry(kind: .symlink, path: path, mode: mode))
+            case "d": entries.append(Entry(kind: .directory, path: path, mode: mode, mtime: mtime))
+            case "l": entries.append(Entry(kind: .symlink, path: path, mode: mode, mtime: mtime))
             case "f":
                 entries.append(
                     Entry(
-                        kind: .file, path: path, mode: mode, size: Int64(parts[2]) ?? 0,
+                        kind: .file, path: path, mode: mode, mtime: mtime, size: Int64(parts[2]) ?? 0,
                         digest: try Digest.sha256Hex(file: FilePath.join(dir, String(path.dropFirst(2))))))
             default:
                 throw ShipitError.input("--from: \(path) is neither a file, a directory nor a symbolic link")

@@ -17,6 +17,8 @@ extension SymlinkStrategy {
                 ("ID", releaseID), ("SHA256", sha256), ("SHARED_PATHS", shared.joined(separator: "\n")),
                 ("UPLOAD", layout.upload(releaseID)),
                 ("NEEDS_GNU_TAR", needsGNUTar),
+                // A full extract hashes the files itself (never a manifest from the environment).
+                ("EXPECTED", ""),
             ],
             """
             R="$RELEASES/$ID"

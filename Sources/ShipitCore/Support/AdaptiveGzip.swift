@@ -3,6 +3,7 @@ import Crypto
 import FoundationEssentials
 import Glibc
 import ShipitSupport
+import Synchronization
 
 /// gzip that compresses only what shrinks: a file deflated a MiB block at a time, each block at
 /// level 6 when a probe of its first 64 KiB at level 1 shrinks by a tenth, stored (level 0:
@@ -33,17 +34,28 @@ public enum AdaptiveGzip {
         try? FileManager.default.removeItem(atPath: fifo)
         guard mkfifo(fifo, 0o600) == 0 else { throw ShipitError("cannot create \(fifo)") }
         defer { try? FileManager.default.removeItem(atPath: fifo) }
-        let writer = ExitBox()
+        let writer = OneShot<Swift.Result<(Int32, String), any Error>>()
+        let readerOpened = Mutex(false)
         DetachedThread.start {
             let r = Swift.Result { try LocalProcess.runStatus(argv) }
             // A writer that failed before it opened the FIFO would leave the reader waiting in
-            // open(2) for ever: a writer opened and closed here lets it see the end.
-            let fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
-            if fd >= 0 { close(fd) }
+            // open(2) for ever: a writer opened and closed here lets it see the end. Until the
+            // reader is there, there is no one to open it for (ENXIO): asked again shortly.
+            while true {
+                let fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+                if fd >= 0 {
+                    close(fd)
+                    break
+                }
+                if errno != ENXIO || readerOpened.withLock({ $0 }) { break }
+                usleep(10_000)
+            }
             writer.set(r)
         }
         let packed: Result
-        do { packed = try compress(file: fifo, to: output) } catch {
+        do {
+            packed = try compress(file: fifo, to: output) { readerOpened.withLock { $0 = true } }
+        } catch {
             // The writer stops on SIGPIPE (or was done already); its status explains nothing more.
             _ = writer.wait()
             throw error
@@ -53,37 +65,10 @@ public enum AdaptiveGzip {
         return packed
     }
 
-    /// The writer's outcome, handed from its thread to the compressing one.
-    final class ExitBox: @unchecked Sendable {
-        private var value: Swift.Result<(Int32, String), any Error>?
-        private var cond = pthread_cond_t()
-        private var lock = pthread_mutex_t()
-        init() {
-            pthread_mutex_init(&lock, nil)
-            pthread_cond_init(&cond, nil)
-        }
-        deinit {
-            pthread_cond_destroy(&cond)
-            pthread_mutex_destroy(&lock)
-        }
-        func set(_ r: Swift.Result<(Int32, String), any Error>) {
-            pthread_mutex_lock(&lock)
-            value = r
-            pthread_cond_signal(&cond)
-            pthread_mutex_unlock(&lock)
-        }
-        func wait() -> Swift.Result<(Int32, String), any Error> {
-            pthread_mutex_lock(&lock)
-            while value == nil { pthread_cond_wait(&cond, &lock) }
-            let v = value!
-            pthread_mutex_unlock(&lock)
-            return v
-        }
-    }
-
     @discardableResult
-    public static func compress(file input: String, to output: String) throws -> Result {
+    public static func compress(file input: String, to output: String, opened: () -> Void = {}) throws -> Result {
         let inFD = open(input, O_RDONLY | O_CLOEXEC)
+        opened()
         guard inFD >= 0 else { throw ShipitError("cannot read \(input) to compress it") }
         defer { close(inFD) }
         let outFD = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -152,6 +137,10 @@ public enum AdaptiveGzip {
                 let produced = out.count - Int(stream.avail_out)
                 if produced > 0 { try sink(out, produced) }
             } while stream.avail_out == 0 && status != Z_STREAM_END
+            // Z_FINISH with room left in the buffer has ended the stream, or the output is short.
+            if flush == Z_FINISH && status != Z_STREAM_END {
+                throw ShipitError("compressing failed (zlib did not finish: \(status))")
+            }
         }
 
         mutating func setLevel(_ level: Int32, _ sink: ([UInt8], Int) throws -> Void) throws {

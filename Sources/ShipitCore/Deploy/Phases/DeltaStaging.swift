@@ -20,53 +20,84 @@ struct DeltaStaging {
         let offered = hosts.filter { !(d.run.kept[$0] ?? []).isEmpty }
         guard !offered.isEmpty else { return [:] }
         let manifests = await fetchManifests(d, hosts: offered)
-        guard !manifests.isEmpty else { return [:] }
         let work = FilePath.directory(of: artifact.path) + "/delta"
-        let tree: ReleaseTree
-        do { tree = try ReleaseTree.read(artifact: artifact.path, into: work + "/tree") } catch { return [:] }
+        var tree: ReleaseTree?
         var built: [[String]: HostDelta?] = [:]
         var out: [String: HostDelta] = [:]
         for host in offered {
             let kept = (d.run.kept[host] ?? []).filter { manifests[$0.manifest] != nil }
+            guard !kept.isEmpty else {
+                d.notify(
+                    DeployNotice(
+                        host: host, step: d.strategy.stageStep, status: .info,
+                        message: "no manifest of the releases this host keeps could be read: the whole artifact is sent"
+                    ))
+                continue
+            }
+            if tree == nil {
+                do { tree = try ReleaseTree.read(artifact: artifact.path, into: work + "/tree") } catch {
+                    d.notify(
+                        DeployNotice(
+                            host: nil, step: d.strategy.stageStep, status: .info,
+                            message: "no delta: \(ErrorText.withoutHost(error)); the whole artifact is sent"))
+                    return [:]
+                }
+            }
             let key = kept.map { $0.id + " " + $0.manifest }
             if built[key] == nil {
                 let plan = DeltaPlan.plan(
-                    tree, kept: kept.map { DeltaPlan.Kept(id: $0.id, manifest: manifests[$0.manifest]!) })
-                built[key] = plan.flatMap { try? build($0, tree: tree, into: work + "/\(built.count).tar") }
+                    tree!, kept: kept.map { DeltaPlan.Kept(id: $0.id, manifest: manifests[$0.manifest]!) })
+                built[key] = plan.flatMap { try? build($0, tree: tree!, into: work + "/\(built.count).tar") }
             }
             if let delta = built[key] ?? nil { out[host] = delta }
         }
         return out
     }
 
+    /// The most a host's manifests may hold (about 400,000 files in four releases).
+    static let manifestLimit = 64 << 20
+
     /// Each distinct manifest once, from the first host that reported it, in one exec per host
-    /// asked; a manifest whose bytes do not hash to what the host reported is not used.
-    static func fetchManifests(_ d: PhaseRun, hosts: [String]) async -> [String: String] {
+    /// asked (its output streamed, not cut at an exec's usual capture limit); a manifest whose
+    /// bytes do not hash to what the host reported is not used.
+    static func fetchManifests(_ d: PhaseRun, hosts: [String]) async -> [String: [UInt8]] {
         var from: [String: [(id: String, manifest: String)]] = [:]
         var seen = Set<String>()
         for host in hosts {
             for k in d.run.kept[host] ?? [] where seen.insert(k.manifest).inserted { from[host, default: []].append(k) }
         }
         let layout = d.config.layout
-        return await withTaskGroup(of: [String: String].self) { group in
+        return await withTaskGroup(of: [String: [UInt8]].self) { group in
             for (host, kept) in from {
                 group.addTask {
                     let paths = kept.map { layout.release($0.id) + "/.shipit-manifest" }
+                    // Bounded on the host (a streamed exec has no deadline of its own); GNU coreutils'
+                    // `timeout` is there: a host offers kept releases only with them.
                     let cmd = RemoteCommand(
-                        ["sh", "-c", "for m in \"$@\"; do cat -- \"$m\" || exit 1; printf '\\0'; done", "sh"] + paths)
-                    guard let r = try? await d.context.transport.run(host, cmd), r.status.succeeded,
-                        r.stdoutDropped == 0
+                        [
+                            "timeout", String(Int(d.config.connection.commandTimeout.rounded(.up))), "sh", "-c",
+                            "for m in \"$@\"; do cat -- \"$m\" || exit 1; printf '\\0'; done", "sh",
+                        ] + paths)
+                    let got = Lock()
+                    nonisolated(unsafe) var bytes: [UInt8] = []
+                    nonisolated(unsafe) var tooBig = false
+                    guard
+                        let r = try? await d.context.transport.follow(host, cmd, until: { true }) { channel, data in
+                            guard channel == .stdout else { return }
+                            got.withLock {
+                                if bytes.count + data.count > manifestLimit { tooBig = true } else { bytes += data }
+                            }
+                        }, r.status.succeeded, !got.withLock({ tooBig })
                     else { return [:] }
-                    var found: [String: String] = [:]
-                    for (k, bytes) in zip(kept, r.stdout.split(separator: 0, omittingEmptySubsequences: false)) {
-                        if (try? Digest.sha256Hex(Data(bytes))) == k.manifest {
-                            found[k.manifest] = String(decoding: bytes, as: UTF8.self)
-                        }
+                    var found: [String: [UInt8]] = [:]
+                    let parts = got.withLock { bytes.split(separator: 0, omittingEmptySubsequences: false) }
+                    for (k, part) in zip(kept, parts) where (try? Digest.sha256Hex(Data(part))) == k.manifest {
+                        found[k.manifest] = Array(part)
                     }
                     return found
                 }
             }
-            var all: [String: String] = [:]
+            var all: [String: [UInt8]] = [:]
             for await part in group { all.merge(part) { a, _ in a } }
             return all
         }
@@ -84,10 +115,11 @@ struct DeltaStaging {
         for f in files { try f.text.write(toFile: FilePath.join(control, f.name), atomically: false, encoding: .utf8) }
         let names =
             ["./" + DeltaPlan.controlDir] + files.map { "./\(DeltaPlan.controlDir)/\($0.name)" } + plan.send.map(\.path)
+        // The artifact's times travel (`--ref` artifacts carry the commit's), as its modes do.
         let list = path + ".list"
         try names.map { $0 + "\0" }.joined().write(toFile: list, atomically: false, encoding: .utf8)
         try LocalProcess.run([
-            "tar", "-C", tree.root, "--no-recursion", "--null", "--verbatim-files-from", "-T", list, "--mtime=@0",
+            "tar", "-C", tree.root, "--no-recursion", "--null", "--verbatim-files-from", "-T", list,
             "--owner=0", "--group=0", "--numeric-owner", "--mode=ug-s", "-cf", path + ".tar",
         ])
         let packed = try AdaptiveGzip.compress(file: path + ".tar", to: path)

@@ -84,9 +84,11 @@ struct PhaseRun: Sendable {
         }
         for (host, r) in results.sorted(by: { $0.key < $1.key }) {
             if r.output.first(.extracted) != nil { apply(.stagedInPreflight(host, r.output)) }
-            let kept = r.output.all(.kept).compactMap { line -> (id: String, manifest: String)? in
+            let kept = r.output.all(.kept).prefix(SymlinkStrategy.keptOffered).compactMap {
+                line -> (id: String, manifest: String)? in
                 let f = line.split(separator: " ")
-                guard f.count == 2, HostValue.isReleaseID(String(f[0])), f[1].count == 64, f[1].allSatisfy(\.isHexDigit)
+                guard f.count == 2, HostValue.isReleaseID(String(f[0])), f[1].utf8.count == 64,
+                    f[1].utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
                 else { return nil }
                 return (String(f[0]), String(f[1]))
             }
