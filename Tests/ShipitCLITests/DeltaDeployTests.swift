@@ -129,4 +129,27 @@ struct DeltaDeployTests {
             #expect(out == "\(f.deployTo)/shared/assets/uploads\n0\n")
         }
     }
+
+    /// Sixteen thousand files: their kept manifest (1.3 MB) is more than an exec's usual 1 MiB of
+    /// captured output, and is still fetched whole.
+    @Test func manyFilesStillGetADelta() async throws {
+        let f = try DeployFixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            let v1 = Local.tempDir("delta-many")
+            try await Local.run([
+                "sh", "-c",
+                "mkdir -p \"$1/many\" && cd \"$1/many\" && seq 1 16000 | split -l 1 -a 5 - f && head -c 3000000 /dev/urandom > \"$1/blob.bin\"",
+                "sh", v1,
+            ])
+            try await Local.run(["cp", "-a", f.release("v1") + "/.", v1])
+            #expect(try await f.shipit(["deploy", "--from", v1]).status == 0)
+            let manifest = try await f.sh(f.targets[0], "wc -c < \(f.deployTo)/current/.shipit-manifest")
+            #expect((Int(manifest.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 1 << 20)
+            try await Local.run(["cp", "-a", f.release("v2") + "/.", v1])
+            let r = try await f.shipit(["deploy", "--from", v1])
+            #expect(r.status == 0 && r.stdout.contains("upload ok: delta: "), "\(r.stdout.suffix(3000))")
+            for h in f.targets { #expect(try await f.served(h) == "hello from releases-example v2") }
+            #expect(try await f.shipit(["verify"]).status == 0)
+        }
+    }
 }
