@@ -103,11 +103,20 @@ public struct DeltaPlan: Sendable, Equatable {
     }
 
     /// The control files, by name inside `controlDir`: `copy.<id>` (paths, one a line),
-    /// `mode.<octal>`, `mtime.<seconds>` and `expected` (the whole release's manifest).
+    /// `mode.<octal>`, `mtime.<seconds>`, `expected` (the whole release's manifest), and
+    /// `read-only-dirs` when some directory is not writable by its owner.
     public func controlFiles(_ tree: ReleaseTree) -> [(name: String, text: String)] {
         copies.map { ("copy." + $0.id, $0.paths.map { $0 + "\n" }.joined()) }
             + modes.map { ("mode." + $0.mode, $0.paths.map { $0 + "\n" }.joined()) }
             + mtimes.map { ("mtime." + $0.mtime, $0.paths.map { $0 + "\n" }.joined()) }
             + [("expected", tree.manifest)]
+            // A directory its owner cannot write takes no copy until the host unlocks it.
+            + (tree.entries.contains { $0.kind == .directory && !Self.ownerWrites($0.mode) }
+                ? [("read-only-dirs", "")] : [])
+    }
+
+    static func ownerWrites(_ mode: String) -> Bool {
+        guard let m = Int(mode, radix: 8) else { return false }
+        return m & 0o200 != 0
     }
 }

@@ -29,8 +29,8 @@ extension SymlinkStrategy {
     /// the modes and times of the copies and directories, and the whole release's manifest,
     /// which becomes the release's (less the shared paths). The files sent are checked with the
     /// tarball's sha256; a file is copied only if nothing changed it (ctime, which no one can set
-    /// back) since its release's manifest was written, checked before and after the copy, so
-    /// nothing is hashed again. A host whose kept file changed fails with `deltaMismatch`, and
+    /// back) since its release's manifest was written, checked once the copy is made, so nothing
+    /// is hashed again. A host whose kept file changed fails with `deltaMismatch`, and
     /// gets the whole artifact.
     public func extractDelta(releaseID: String, sha256: String) -> RemoteCommand {
         script(
@@ -52,23 +52,18 @@ extension SymlinkStrategy {
             err=$(tar --no-same-owner --no-same-permissions -xzf "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(short "$err" 300)"; exit \(ScriptExit.extractFailed); }
             mv "$R.tmp/\(DeltaPlan.controlDir)" "$CTL" && [ -f "$EXPECTED" ] || { echo "error=delta: no manifest in the delta"; exit \(ScriptExit.deltaMismatch); }
             # Copies go into directories the artifact may make read-only: their modes come back below.
-            find "$R.tmp" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null
+            if [ -f "$CTL/read-only-dirs" ]; then find "$R.tmp" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null; fi
             for f in "$CTL"/copy.*; do
               [ -f "$f" ] || continue
               from=${f##*/copy.}
               case $from in ""|*[!0-9A-Za-z._-]*) echo "error=delta: no release may be named $(short "$from" 80)"; exit \(ScriptExit.deltaMismatch) ;; esac
               [ -d "$RELEASES/$from" ] || { echo "error=delta: release $from is no longer on this host"; exit \(ScriptExit.deltaMismatch); }
-              # A file changed since its release's manifest (the app wrote it in place) is not what
-              # the manifest says; asked again after the copy, for a write during it.
-              m="$RELEASES/$from/.shipit-manifest"
-              for when in before after; do
-                if [ "$when" = after ]; then
-                  # Copies (reflinks where the filesystem has them), never hard links: no inode is shared.
-                  err=$(cd "$RELEASES/$from" && xargs -d '\\n' cp --reflink=auto --parents -t "$R.tmp" -- < "$f" 2>&1) || { echo "error=delta: copying from release $from failed: $(short "$err" 300)"; exit \(ScriptExit.deltaMismatch); }
-                fi
-                changed=$(cd "$RELEASES/$from" && xargs -d '\\n' sh -c 'find "$@" -prune -cnewer "$0" -print' "$m" < "$f" 2>&1 | head -n 1)
-                [ -z "$changed" ] || { echo "error=delta: $(short "$changed" 200) in release $from changed since it was deployed"; exit \(ScriptExit.deltaMismatch); }
-              done
+              # Copies (reflinks where the filesystem has them), never hard links: no inode is shared.
+              err=$(cd "$RELEASES/$from" && xargs -d '\\n' cp --reflink=auto --parents -t "$R.tmp" -- < "$f" 2>&1) || { echo "error=delta: copying from release $from failed: $(short "$err" 300)"; exit \(ScriptExit.deltaMismatch); }
+              # A file changed since its release's manifest (the app wrote it in place), before or
+              # during the copy, is not what the manifest says: its ctime says so now.
+              changed=$(cd "$RELEASES/$from" && xargs -d '\\n' sh -c 'find "$@" -prune -cnewer "$0" -print' "$RELEASES/$from/.shipit-manifest" < "$f" 2>&1 | head -n 1)
+              [ -z "$changed" ] || { echo "error=delta: $(short "$changed" 200) in release $from changed since it was deployed"; exit \(ScriptExit.deltaMismatch); }
             done
             um=$(umask)
             for f in "$CTL"/mode.*; do

@@ -78,19 +78,9 @@ struct DeltaStaging {
                             "timeout", String(Int(d.config.connection.commandTimeout.rounded(.up))), "sh", "-c",
                             "for m in \"$@\"; do cat -- \"$m\" || exit 1; printf '\\0'; done", "sh",
                         ] + paths)
-                    let got = Lock()
-                    nonisolated(unsafe) var bytes: [UInt8] = []
-                    nonisolated(unsafe) var tooBig = false
-                    guard
-                        let r = try? await d.context.transport.follow(host, cmd, until: { true }) { channel, data in
-                            guard channel == .stdout else { return }
-                            got.withLock {
-                                if bytes.count + data.count > manifestLimit { tooBig = true } else { bytes += data }
-                            }
-                        }, r.status.succeeded, !got.withLock({ tooBig })
-                    else { return [:] }
+                    guard let bytes = await fetch(d, host, cmd) else { return [:] }
                     var found: [String: [UInt8]] = [:]
-                    let parts = got.withLock { bytes.split(separator: 0, omittingEmptySubsequences: false) }
+                    let parts = bytes.split(separator: 0, omittingEmptySubsequences: false)
                     for (k, part) in zip(kept, parts) where (try? Digest.sha256Hex(Data(part))) == k.manifest {
                         found[k.manifest] = Array(part)
                     }
@@ -101,6 +91,23 @@ struct DeltaStaging {
             for await part in group { all.merge(part) { a, _ in a } }
             return all
         }
+    }
+
+    /// `cmd`'s stdout: from one ordinary exec when it fits its capture limit (1 MiB), else
+    /// streamed again, up to `manifestLimit`.
+    static func fetch(_ d: PhaseRun, _ host: String, _ cmd: RemoteCommand) async -> [UInt8]? {
+        guard let r = try? await d.context.transport.run(host, cmd), r.status.succeeded else { return nil }
+        if r.stdoutDropped == 0 { return Array(r.stdout) }
+        let got = Lock()
+        nonisolated(unsafe) var bytes: [UInt8] = []
+        nonisolated(unsafe) var tooBig = false
+        guard
+            let r = try? await d.context.transport.follow(host, cmd, until: { true }) { channel, data in
+                guard channel == .stdout else { return }
+                got.withLock { if bytes.count + data.count > manifestLimit { tooBig = true } else { bytes += data } }
+            }, r.status.succeeded
+        else { return nil }
+        return got.withLock { tooBig ? nil : bytes }
     }
 
     /// The plan's tarball: its control directory first, then every directory and link of the
