@@ -6,8 +6,12 @@ an id; 401 on a wrong token; 422 on a malformed body) and appends each request t
 
   github-api-stub.py --port 29500 --token t0ken --out /tmp/api.jsonl
 """
-import argparse, json, re
+import argparse, json, re, signal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# A test runner's thread starts this with SIGTERM blocked (its signal mask is inherited): the
+# test's terminate() would leave the stub running for good.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--port", type=int, required=True)

@@ -27,7 +27,10 @@ struct DeployerHTTPTests {
                 """
         }
         let script = """
-            import http.server, json, ssl
+            import http.server, json, ssl, signal
+            # Started with SIGTERM blocked (the test runner's mask is inherited): unblocked, or the
+            # test's stop would leave it running.
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
             class H(http.server.BaseHTTPRequestHandler):
                 protocol_version = "HTTP/1.1"
                 def answer(self):
