@@ -8,7 +8,7 @@ extension ConnectionSettings {
         if let ssh {
             let m = try ssh.mapping(allowed: [
                 "user", "port", "identity", "known_hosts", "connect_timeout", "command_timeout", "accept_new_host_keys",
-                "use_agent", "upload",
+                "use_agent", "upload", "delta",
                 "config", "proxy_jump", "max_concurrent_starts",
             ])
             if let v = m["user"] { conn.user = try v.string() }
@@ -50,6 +50,7 @@ extension ConnectionSettings {
                 }
                 conn.upload = mode
             }
+            if let v = m["delta"] { conn.delta = try v.bool() }
         }
         if let v = parallel { conn.parallel = try v.int(1...1000) }
         try conn.loadSSHConfig()

@@ -33,6 +33,9 @@ public struct ConnectionSettings: Sendable {
     /// How files reach a host: streamed on the stdin of the command that consumes them (one
     /// channel, no SFTP needed), or SFTP/SCP first and the command after; `auto` picks per size.
     public var upload: UploadMode = .auto
+    /// Whether a big release goes as a delta to a host that keeps earlier releases (only the files
+    /// it lacks travel); false sends every host the whole artifact.
+    public var delta = true
 
     public enum UploadMode: String, Sendable, CaseIterable {
         case auto, stream, sftp, scp

@@ -17,6 +17,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public let supervision: Supervision
     /// How files reach the hosts: an artifact that rides on the pre-flight's channel is sent whole.
     public let upload: ConnectionSettings.UploadMode
+    /// `ssh.delta`: whether the pre-flight offers the kept releases a delta copies from.
+    public let delta: Bool
     public var stageStep: String { "upload" }
     public var supervisor: Supervision? { supervision.settings.mode == .none ? nil : supervision }
 
@@ -31,6 +33,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         diskFactor = config.diskFactor
         timeout = config.connection.commandTimeout
         upload = config.connection.upload
+        delta = config.connection.delta
         roles = config.hostRoles
         supervision = Supervision(settings: config.supervisor, app: config.app, layout: config.layout)
         if let t = config.traffic, let h = config.health {
@@ -77,7 +80,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         if case .artifact(let a)? = deploying {
             need = requiredKB(a)
             sharedNeeded = a.links.sharedPathsNotInRelease(shared)
-            offersKept = !upload.streams(bytes: a.size) && a.links.hard.isEmpty
+            offersKept = delta && !upload.streams(bytes: a.size) && a.links.hard.isEmpty
         }
         let proxy = roles.runsApp(host) ? traffic?.preflight(host: host) : nil
         let units =
