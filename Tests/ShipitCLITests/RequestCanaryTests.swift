@@ -126,9 +126,12 @@ struct RequestCanaryTests {
             // Status shows where the paused split stands, per host.
             let status = try await f.shipit(["status"])
             #expect(status.stdout.components(separatedBy: "(10 % of requests to ").count == 4, "\(status.stdout)")
-            // While paused at 10 %: new clients, each keeping its cookie.
+            // While paused at 10 %: new clients, each keeping its cookie. A client's first answer
+            // decides its release for good, so the share varies with the number of clients, not of
+            // requests: 900 clients (six threads of 150) of about two requests each put 4 points
+            // at four standard deviations.
             let step = try LoadGenerator(
-                targets: f.targets, port: f.port, threads: 2, seconds: 90, clients: 100, maxRequests: 900)
+                targets: f.targets, port: f.port, threads: 2, seconds: 90, clients: 150, maxRequests: 1800)
             let during = try await step.finish(stop: false)
             let v2Share = Double(during.versions["v2"] ?? 0) / Double(max(1, during.requests))
             #expect(during.requests >= 500, "\(during)")
