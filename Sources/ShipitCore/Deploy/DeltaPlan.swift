@@ -4,7 +4,7 @@
 ///
 /// Copies, never hard links: a release dir shares no inode with another, so an app writing into
 /// its own release (or a later release's chmod) cannot change a release kept for rollback.
-public struct DeltaPlan: Sendable, Equatable {
+public struct DeltaPlan: Sendable {
     /// A kept release and its manifest (path → sha256), as the host wrote it. Paths are keyed by
     /// their bytes: two names that Unicode calls equal (NFC and NFD) are two files.
     public struct Kept: Sendable, Equatable {
@@ -48,13 +48,6 @@ public struct DeltaPlan: Sendable, Equatable {
     public var sentBytes: Int64
     public var copiedBytes: Int64
     public var copiedFiles: Int
-
-    public static func == (a: DeltaPlan, b: DeltaPlan) -> Bool {
-        a.send == b.send && a.copies.map(\.id) == b.copies.map(\.id) && a.copies.map(\.paths) == b.copies.map(\.paths)
-            && a.modes.map(\.mode) == b.modes.map(\.mode) && a.modes.map(\.paths) == b.modes.map(\.paths)
-            && a.mtimes.map(\.mtime) == b.mtimes.map(\.mtime) && a.mtimes.map(\.paths) == b.mtimes.map(\.paths)
-            && a.sentBytes == b.sentBytes && a.copiedBytes == b.copiedBytes
-    }
 
     /// nil when a full upload is the better (or the only safe) choice: nothing to copy, under
     /// `minimumShare` of the bytes to copy, or names the line-based lists cannot carry.

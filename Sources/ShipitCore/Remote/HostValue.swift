@@ -106,9 +106,12 @@ public enum HostValue {
     public static func isReleaseID(_ s: String) -> Bool { isPlainWord(s, max: 200) }
 
     public static func isDigest(_ s: String) -> Bool {
-        let hex = s.utf8.dropFirst(7)
-        return s.hasPrefix("sha256:") && hex.count == 64
-            && hex.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+        s.hasPrefix("sha256:") && isSHA256Hex(s.dropFirst(7))
+    }
+
+    /// 64 lowercase hex digits: a sha256 as `sha256sum` prints it.
+    static func isSHA256Hex(_ s: Substring) -> Bool {
+        s.utf8.count == 64 && s.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     static func isInteger(_ s: String) -> Bool {

@@ -83,7 +83,9 @@ public enum AdaptiveGzip {
         var finished = false
         var hasher = SHA256()
         let sink: ([UInt8], Int) throws -> Void = { buf, count in
-            try writeFull(outFD, buf, count, path: output)
+            do { try FileDescriptorIO.write(outFD, buf[..<count]) } catch {
+                throw ShipitError("cannot write \(output) (disk full?)")
+            }
             buf.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
             result.bytesOut += Int64(count)
         }
@@ -180,17 +182,5 @@ public enum AdaptiveGzip {
             total += r
         }
         return total
-    }
-
-    static func writeFull(_ fd: Int32, _ buf: [UInt8], _ count: Int, path: String) throws {
-        var done = 0
-        while done < count {
-            let w = buf.withUnsafeBytes { write(fd, $0.baseAddress! + done, count - done) }
-            if w < 0 {
-                if errno == EINTR { continue }
-                throw ShipitError("cannot write \(path) (disk full?)")
-            }
-            done += w
-        }
     }
 }

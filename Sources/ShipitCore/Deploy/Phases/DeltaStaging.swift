@@ -111,8 +111,8 @@ struct DeltaStaging {
     }
 
     /// The plan's tarball: its control directory first, then every directory and link of the
-    /// release and the files sent, as the artifact has them (owner 0, mtime 0, no setuid bits),
-    /// gzip'd where that shrinks it (`AdaptiveGzip`).
+    /// release and the files sent, as the artifact has them (owner 0, its modes and times, no
+    /// setuid bits), gzip'd where that shrinks it as tar writes it, like the artifact.
     static func build(_ plan: DeltaPlan, tree: ReleaseTree, into path: String) throws -> HostDelta {
         let control = FilePath.join(tree.root, DeltaPlan.controlDir)
         try? FileManager.default.removeItem(atPath: control)
@@ -125,12 +125,12 @@ struct DeltaStaging {
         // The artifact's times travel (`--ref` artifacts carry the commit's), as its modes do.
         let list = path + ".list"
         try names.map { $0 + "\0" }.joined().write(toFile: list, atomically: false, encoding: .utf8)
-        try LocalProcess.run([
-            "tar", "-C", tree.root, "--no-recursion", "--null", "--verbatim-files-from", "-T", list,
-            "--owner=0", "--group=0", "--numeric-owner", "--mode=ug-s", "-cf", path + ".tar",
-        ])
-        let packed = try AdaptiveGzip.compress(file: path + ".tar", to: path)
-        try? FileManager.default.removeItem(atPath: path + ".tar")
+        let fifo = path + ".fifo"
+        let packed = try AdaptiveGzip.compress(
+            from: [
+                "tar", "-C", tree.root, "--no-recursion", "--null", "--verbatim-files-from", "-T", list,
+                "--owner=0", "--group=0", "--numeric-owner", "--mode=ug-s", "-cf", fifo,
+            ], through: fifo, to: path)
         return HostDelta(
             tarball: path, sha256: packed.sha256, zipped: packed.storedBlocks < packed.blocks,
             plan: plan, totalFiles: tree.files.count, totalBytes: tree.bytes)

@@ -87,9 +87,7 @@ struct PhaseRun: Sendable {
             let kept = r.output.all(.kept).prefix(SymlinkStrategy.keptOffered).compactMap {
                 line -> (id: String, manifest: String)? in
                 let f = line.split(separator: " ")
-                guard f.count == 2, HostValue.isReleaseID(String(f[0])), f[1].utf8.count == 64,
-                    f[1].utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
-                else { return nil }
+                guard f.count == 2, HostValue.isReleaseID(String(f[0])), HostValue.isSHA256Hex(f[1]) else { return nil }
                 return (String(f[0]), String(f[1]))
             }
             if !kept.isEmpty { apply(.kept(host, kept)) }

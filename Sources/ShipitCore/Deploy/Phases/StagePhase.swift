@@ -45,7 +45,9 @@ struct StagePhase: PhaseRunner {
                     return await Self.send(now, host: host, plan: full, release: release, warm: warmSlots[host])
                 }
                 let plan = StagePlan(
-                    uploads: [.init(localPath: delta.tarball, remotePath: full.uploads.last!.remotePath, label: nil)],
+                    uploads: [
+                        .init(localPath: delta.tarball, remotePath: symlink.layout.upload(release.id), label: nil)
+                    ],
                     command: symlink.extractDelta(releaseID: release.id, sha256: delta.sha256))
                 var r = await Self.send(now, host: host, plan: plan, release: release, warm: warmSlots[host])
                 if r.ok {
