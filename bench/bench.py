@@ -3,7 +3,7 @@
 
 Wall time is the median of REPEAT runs; CPU is user+sys of the measured process tree (children's
 rusage), also the median. Prints a Markdown table."""
-import os, resource, shutil, statistics, subprocess, sys, time
+import itertools, os, resource, shutil, statistics, subprocess, sys, time
 
 REPEAT = int(os.environ.get("REPEAT", "5"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,6 +102,18 @@ parallel: {max(64, len(hosts))}
 """)
 
 
+def alternating_argv(config):
+    """A function giving the command that deploys releases-example v1, then v2, then v1… with `config`."""
+    versions = itertools.cycle(["v1", "v2"])
+    return lambda: [SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", next(versions))]
+
+
+def alternating_deploy(config, argv=None):
+    """A function that runs those deploys (from `argv`, an `alternating_argv`, to share its turn)."""
+    argv = argv or alternating_argv(config)
+    return lambda: subprocess.run(argv(), check=True, stdout=subprocess.DEVNULL)
+
+
 CAP_DIR = os.path.join(ROOT, "bench", "capistrano")
 CAP_WORK = "/tmp/shipit-bench-cap"
 
@@ -166,10 +178,7 @@ def remote_cpu_table():
     os.makedirs(work, exist_ok=True)
     config = f"{work}/shipit-cpu.yml"
     write_config(config, "benchcpu", hosts, "/srv/bench-cpu", 18500)
-    versions = iter(["v1", "v2"] * (REPEAT + 4))
-    def shipit_deploy():
-        subprocess.run([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", next(versions))],
-                       check=True, stdout=subprocess.DEVNULL)
+    shipit_deploy = alternating_deploy(config)
     branches = iter(["v1", "v2"] * (REPEAT + 4))
     def cap_deploy():
         cap("deploy", hosts, "/srv/bench-cap-cpu", next(branches))
@@ -237,10 +246,8 @@ def deploy_table():
 
         config = f"{work}/shipit-{n}.yml"
         write_config(config, f"bench{n}", hosts, f"/srv/bench-deploy-{n}", 18100 + n)
-        versions = iter(["v1", "v2"] * (4 * REPEAT + 4))
-        def deploy():
-            subprocess.run([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", next(versions))],
-                           check=True, stdout=subprocess.DEVNULL)
+        argv = alternating_argv(config)
+        deploy = alternating_deploy(config, argv)
         deploy(); deploy()  # warm: two releases on every host
         sdw, sdc = measure(deploy)
         srw, src = measure(lambda: subprocess.run([SHIPIT, "rollback", "--config", config], check=True, stdout=subprocess.DEVNULL), setup=deploy)
@@ -254,7 +261,7 @@ def deploy_table():
             if r.returncode != 4:
                 sys.exit(f"bench: the v3 deploy exited {r.returncode}, not 4 (rolled back)")
         saw, sac = measure(auto_rollback)
-        rss = peak_rss_kib([SHIPIT, "deploy", "--config", config, "--from", os.path.join(ROOT, "releases-example", next(versions))])
+        rss = peak_rss_kib(argv())
         ow, _ = measure(lambda: openssh_parallel(hosts))
         if with_cap:
             cap_cells[1] = f"{sdw / cdw:.2f}×"
@@ -581,10 +588,7 @@ def big_table(n=10):
     print("|---|---:|")
     small = f"{work}/small.yml"
     write_config(small, "benchsmall", hosts, "/srv/bench-small", 18400)
-    versions = iter(["v1", "v2"] * (4 * REPEAT + 4))
-    small_deploy = lambda: subprocess.run([SHIPIT, "deploy", "--config", small, "--from",
-                                           os.path.join(ROOT, "releases-example", next(versions))],
-                                          check=True, stdout=subprocess.DEVNULL)
+    small_deploy = alternating_deploy(small)
     small_deploy(); small_deploy()
     w, c = measure(small_deploy)
     print(f"| shipit deploy, releases-example (5 KB) | {w:.2f} s ({c:.2f} s) |")
@@ -646,10 +650,7 @@ def wan_table(n=10, delay_ms=25):
         write_config(config, "benchwan", hosts, "/srv/bench-wan", 18402)
         text = open(config).read().replace(f"known_hosts: {KNOWN}", f"known_hosts: {known}, port: 2222")
         open(config, "w").write(text)
-        versions = iter(["v1", "v2"] * (4 * REPEAT + 4))
-        deploy = lambda: subprocess.run([SHIPIT, "deploy", "--config", config, "--from",
-                                         os.path.join(ROOT, "releases-example", next(versions))],
-                                        check=True, stdout=subprocess.DEVNULL)
+        deploy = alternating_deploy(config)
         deploy(); deploy()
         ow, _ = measure(bare)
         dw, dc = measure(deploy)
