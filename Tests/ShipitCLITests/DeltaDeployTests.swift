@@ -142,7 +142,8 @@ struct DeltaDeployTests {
                 "sh", v1,
             ])
             try await Local.run(["cp", "-a", f.release("v1") + "/.", v1])
-            #expect(try await f.shipit(["deploy", "--from", v1]).status == 0)
+            let first = try await f.shipit(["deploy", "--from", v1])
+            #expect(first.status == 0, "\(first.stdout.suffix(3000))")
             let manifest = try await f.sh(f.targets[0], "wc -c < \(f.deployTo)/current/.shipit-manifest")
             #expect((Int(manifest.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 1 << 20)
             try await Local.run(["cp", "-a", f.release("v2") + "/.", v1])

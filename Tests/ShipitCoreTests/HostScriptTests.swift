@@ -349,6 +349,74 @@ struct HostScriptTests {
         #expect(try String(contentsOfFile: h.layout.release(a.releaseID) + "/b", encoding: .utf8) == "data")
     }
 
+    /// A big release's full upload carries the artifact's manifest: GNU tar's host writes it as
+    /// sent (less the shared paths) instead of hashing every file again, and checks the file
+    /// count; a host whose tar is not GNU's hashes the files itself.
+    @Test func aFullUploadsManifestIsWrittenAsSentWhereTarIsGNUs() async throws {
+        let busybox = "/usr/bin/busybox"
+        try #require(
+            FileManager.default.isExecutableFile(atPath: busybox), "busybox is needed (apt-get install busybox-static)")
+        let h = try Host(shared: ["log"])
+        // Over the size at which the manifest is sent.
+        let blob = String(repeating: "0123456789abcdef", count: 200_000)
+        let a = try await h.artifact(["app/VERSION": "1\n", "blob.txt": blob, "log/seed.txt": "seed\n"])
+        let real = try String(contentsOfFile: try #require(a.manifestPath), encoding: .utf8)
+        #expect(real.contains("  ./app/VERSION\n") && real.contains("  ./log/seed.txt\n"))
+        // A digest no file has: found in the release's manifest only if the host wrote it as sent.
+        let marked = real.replacingOccurrences(
+            of: try #require(real.split(separator: "\n").first { $0.hasSuffix("./app/VERSION") }.map { String($0.prefix(64)) }),
+            with: String(repeating: "e", count: 64))
+        let sent = h.layout.uploadManifest(a.releaseID)
+        let command = h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256, expected: sent)
+        func place(_ manifest: String) throws {
+            try h.upload(a)
+            try manifest.write(toFile: sent, atomically: false, encoding: .utf8)
+        }
+
+        try place(marked)
+        let (status, _, text) = try await h.run(command)
+        #expect(status == 0, "\(text)")
+        let written = try String(contentsOfFile: h.layout.release(a.releaseID) + "/.shipit-manifest", encoding: .utf8)
+        #expect(written.contains(String(repeating: "e", count: 64) + "  ./app/VERSION"), "\(written)")
+        #expect(!written.contains("./log/"), "the shared path is left out: \(written)")
+        #expect(!FileManager.default.fileExists(atPath: sent))
+
+        // One line more than the release holds: refused, nothing left behind.
+        try FileManager.default.removeItem(atPath: h.layout.release(a.releaseID))
+        try place(marked + String(repeating: "f", count: 64) + "  ./not-there\n")
+        let (extra, out, extraText) = try await h.run(command)
+        #expect(extra == ScriptExit.deltaMismatch.rawValue, "\(extraText)")
+        #expect(out.first("error")?.contains("holds 2 file(s), the artifact 3") == true, "\(extraText)")
+        #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID)))
+        #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID) + ".tmp"))
+        #expect(!FileManager.default.fileExists(atPath: sent))
+
+        // BusyBox's tar first in PATH: the files are hashed, the manifest sent is not used.
+        let bin = Local.tempDir("busybox-tar")
+        try FileManager.default.createSymbolicLink(atPath: bin + "/tar", withDestinationPath: busybox)
+        try place(marked)
+        let (bb, bbOut) = try await LocalProcess.runStatusDetached([
+            "/bin/sh", "-c", "PATH=\(ShellQuote.quote(bin)):$PATH; export PATH\n" + command.rendered,
+        ])
+        #expect(bb == 0, "\(bbOut)")
+        let hashed = try String(contentsOfFile: h.layout.release(a.releaseID) + "/.shipit-manifest", encoding: .utf8)
+        #expect(hashed == real.split(separator: "\n").filter { !$0.contains("./log/") }.map { $0 + "\n" }.joined())
+        #expect(!FileManager.default.fileExists(atPath: sent))
+
+        // The staging plan sends the manifest (before the artifact) only for an artifact over the
+        // size at which hashing on the host costs more than a second file.
+        for (size, sends) in [(Artifact.manifestSentAbove + 1, true), (Artifact.manifestSentAbove, false)] {
+            let big = Artifact(
+                path: a.path, sha256: a.sha256, size: size, releaseID: a.releaseID, source: a.source, commit: nil,
+                links: a.links, tree: a.tree, manifestPath: a.manifestPath)
+            let plan = try h.strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(big)), host: "h1")
+            #expect(
+                plan.uploads.map(\.remotePath)
+                    == (sends ? [sent, h.layout.upload(a.releaseID)] : [h.layout.upload(a.releaseID)]))
+            #expect(plan.command.rendered.contains(sent) == sends, "\(size)")
+        }
+    }
+
     /// A shared path that is neither on the host nor in the release: refused by the pre-flight,
     /// naming it, before anything is created (it used to become an empty directory). One the
     /// release holds seeds shared/ as before.

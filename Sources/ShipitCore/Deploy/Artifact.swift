@@ -17,6 +17,17 @@ public struct Artifact: Sendable {
     public let commit: String?
     /// Its symbolic and hard links (checked against `shared:`, and told to the hosts' staging).
     public var links = ArtifactLinks()
+    /// Every member with its sha256, read from the tar stream as it was built (nil when the stream
+    /// held something `TarIndex` does not read): what a delta is planned from, and the manifest a
+    /// full upload carries so hosts need not hash the release again.
+    public var tree: ReleaseTree?
+    /// The tree's manifest (`sha256sum` lines), written next to the artifact when every name fits
+    /// in one line as it is.
+    public var manifestPath: String?
+
+    /// A full upload carries the manifest above this size; below it, hashing on the host costs less
+    /// than a second file.
+    public static let manifestSentAbove: Int64 = 2 << 20
 
     /// Builds a reproducible tarball (sorted names, fixed owner and mtime) so the same tree gives the
     /// same hash, and names the release `YYYYMMDDTHHMMSSZ-<hash8>`: sortable, unique, one id for all hosts.
@@ -63,13 +74,22 @@ public struct Artifact: Sendable {
             archive = ["git", "-C", repo, "archive", "--format=tar", "--output=\(tar)", commit!]
         }
         // gzip where it shrinks the release, stored where it does not (media, bundles).
-        let packed = try AdaptiveGzip.compress(from: archive, through: tar, to: out)
+        var index = TarIndex()
+        let packed = try AdaptiveGzip.compress(from: archive, through: tar, to: out) { index.feed($0) }
+        index.finish()
         let sha = packed.sha256
         let size = FilePath.size(of: out) ?? 0
+        let indexed = index.result
+        var manifest: String?
+        if let tree = indexed?.tree, tree.namesArePlain {
+            manifest = workDir + "/release.manifest"
+            try tree.manifest.write(toFile: manifest!, atomically: false, encoding: .utf8)
+        }
         return Artifact(
             path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source,
             commit: commit,
-            links: try ArtifactLinks.read(tarball: out))
+            links: try indexed?.links ?? ArtifactLinks.read(tarball: out), tree: indexed?.tree,
+            manifestPath: manifest)
     }
 
     /// A release's files taken from a host (`shipit sync`), keeping that release's id.

@@ -53,15 +53,9 @@ public struct DeltaPlan: Sendable {
     /// `minimumShare` of the bytes to copy, or names the line-based lists cannot carry.
     public static func plan(_ tree: ReleaseTree, kept: [Kept], minimumShare: Double = 0.2) -> DeltaPlan? {
         guard !kept.isEmpty else { return nil }
-        for e in tree.entries {
-            // Byte checks: "\r\n" is one Character, and a name that is not UTF-8 was decoded lossily.
-            if e.path.utf8.contains(UInt8(ascii: "\n")) || e.path.utf8.contains(UInt8(ascii: "\\"))
-                || e.path.unicodeScalars.contains("\u{FFFD}") || e.path == "./" + controlDir
-                || e.path.hasPrefix("./" + controlDir + "/")
-            {
-                return nil
-            }
-        }
+        guard tree.namesArePlain,
+            !tree.entries.contains(where: { $0.path == "./" + controlDir || $0.path.hasPrefix("./" + controlDir + "/") })
+        else { return nil }
         var send: [ReleaseTree.Entry] = []
         var byRelease: [String: [String]] = [:]
         var byMode: [String: [String]] = [:]

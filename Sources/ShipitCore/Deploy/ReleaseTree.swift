@@ -33,8 +33,12 @@ public struct ReleaseTree: Sendable, Equatable {
     }
 
     public var entries: [Entry]
-    /// Where the tree is extracted on the deployer (the delta's files are taken from there).
+    /// Where the tree is extracted on the deployer (the delta's files are taken from there); empty
+    /// for a tree read from the artifact's tar stream, which nothing extracted yet.
     public var root: String
+    /// By path: the member's name in the artifact, as tar matches it (`a/b` in `git archive`'s,
+    /// `./a/b/` for a directory in GNU tar's). Known for a tree read from the tar stream.
+    public var members: [String: String] = [:]
 
     public init(entries: [Entry], root: String) {
         self.entries = entries
@@ -73,9 +77,20 @@ public struct ReleaseTree: Sendable, Equatable {
         return ReleaseTree(entries: entries.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }, root: dir)
     }
 
+    /// Whether every name fits the line-based lists a host reads as it is: no newline or
+    /// backslash (`sha256sum` escapes those), and UTF-8 (checked on bytes: "\r\n" is one
+    /// Character, and a name that is not UTF-8 was decoded with U+FFFD).
+    public var namesArePlain: Bool {
+        !entries.contains {
+            $0.path.utf8.contains(UInt8(ascii: "\n")) || $0.path.utf8.contains(UInt8(ascii: "\\"))
+                || $0.path.unicodeScalars.contains("\u{FFFD}")
+        }
+    }
+
     /// `sha256sum`'s lines for the tree's files, as the host's `.shipit-manifest` has them before
-    /// shared paths are taken out: `<digest>  ./path`.
+    /// shared paths are taken out: `<digest>  ./path`. A file named `.shipit-manifest` is not
+    /// listed at any depth, as the host's own listing leaves it out.
     public var manifest: String {
-        files.map { "\($0.digest)  \($0.path)\n" }.joined()
+        files.filter { !$0.path.hasSuffix("/.shipit-manifest") }.map { "\($0.digest)  \($0.path)\n" }.joined()
     }
 }

@@ -25,6 +25,8 @@ public struct HostLayout: Sendable, Equatable {
     public var units: String { meta + "/units" }
     public func release(_ id: String) -> String { releases + "/" + id }
     public func upload(_ id: String) -> String { meta + "/upload-" + id + ".tar.gz" }
+    /// The artifact's manifest, sent with a full upload of a big release.
+    public func uploadManifest(_ id: String) -> String { meta + "/upload-" + id + ".manifest" }
     /// Migrations copied out of an image on the migration host.
     public func imageMigrations(_ id: String) -> String { meta + "/migrations-" + id }
     /// Each release's environment (`env:` and `secrets:`), mode 0600 in a 0700 directory, outside

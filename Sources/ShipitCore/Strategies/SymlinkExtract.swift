@@ -10,19 +10,22 @@ extension SymlinkStrategy {
     /// `ArtifactLinks`) is refused by a tar that is not GNU's. A shared path that passes through a
     /// symbolic link of the release is refused: replacing it would remove, and seeding `shared/`
     /// would copy, files outside the release.
-    public func extract(releaseID: String, sha256: String, needsGNUTar: String = "") -> RemoteCommand {
+    /// `expected`: where the artifact's manifest was uploaded, or "" for the host to hash the files.
+    public func extract(releaseID: String, sha256: String, needsGNUTar: String = "", expected: String = "")
+        -> RemoteCommand
+    {
         script(
             .extract,
             [
                 ("ID", releaseID), ("SHA256", sha256), ("SHARED_PATHS", shared.joined(separator: "\n")),
                 ("UPLOAD", layout.upload(releaseID)),
                 ("NEEDS_GNU_TAR", needsGNUTar),
-                // A full extract hashes the files itself (never a manifest from the environment).
-                ("EXPECTED", ""),
+                // The uploaded manifest, or "" (never one from the environment): the files are hashed.
+                ("EXPECTED", expected),
             ],
             """
             R="$RELEASES/$ID"
-            trap 'rc=$?; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$UPLOAD"; exit $rc' EXIT
+            trap 'rc=$?; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$UPLOAD" ${EXPECTED:+"$EXPECTED"}; exit $rc' EXIT
             # Tools only where the shell cannot do it: every process started costs every host at once.
             got=$(sha256sum "$UPLOAD"); got=${got%% *}
             [ "$got" = "$SHA256" ] || { echo "error=checksum mismatch after upload (got $got)"; exit \(ScriptExit.checksum); }
@@ -31,6 +34,10 @@ extension SymlinkStrategy {
                 *"GNU tar"*) ;;
                 *) echo "error=the artifact has $NEEDS_GNU_TAR, and this host's tar is not GNU tar (BusyBox?), which could write through them outside the release: refused"; exit \(ScriptExit.needsGNUTar) ;;
               esac
+            fi
+            if [ -n "$EXPECTED" ]; then
+              # The manifest names what GNU tar extracts; another tar may read names differently.
+              case $(tar --version 2>/dev/null) in *"GNU tar"*) ;; *) rm -f "$EXPECTED"; EXPECTED= ;; esac
             fi
             if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
             mkdir -p "$R.tmp"
@@ -66,9 +73,10 @@ extension SymlinkStrategy {
           set +f; IFS=$oldifs
         fi
         if [ -n "${EXPECTED:-}" ]; then
-          # A delta's files are the artifact's, checked already (sent: the tarball's sha256;
-          # copied: files unchanged since their release's manifest said what they hold): its
-          # manifest is the artifact's, less what shared paths replaced. No file more, none less.
+          # The files are the artifact's, checked already (a full upload's or a delta's tarball
+          # by its sha256; a delta's copies: unchanged since their release's manifest said what
+          # they hold): the manifest is the artifact's, less what shared paths replaced. No file
+          # more, none less.
           SP="$SHARED_PATHS" awk '
             BEGIN { n = split(ENVIRON["SP"], sp, "\\n") }
             { p = substr($0, 67); under = 0

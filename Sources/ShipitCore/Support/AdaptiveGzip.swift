@@ -30,7 +30,11 @@ public enum AdaptiveGzip {
 
     /// What `argv` writes to `fifo` (a path it is told to write to), compressed into `output` as
     /// it is written: nothing uncompressed is kept on disk. `argv`'s exit status is checked.
-    public static func compress(from argv: [String], through fifo: String, to output: String) throws -> Result {
+    /// `observe` sees the uncompressed bytes as they go by.
+    public static func compress(
+        from argv: [String], through fifo: String, to output: String,
+        observe: (UnsafeRawBufferPointer) -> Void = { _ in }
+    ) throws -> Result {
         try? FileManager.default.removeItem(atPath: fifo)
         guard mkfifo(fifo, 0o600) == 0 else { throw ShipitError("cannot create \(fifo)") }
         defer { try? FileManager.default.removeItem(atPath: fifo) }
@@ -54,7 +58,7 @@ public enum AdaptiveGzip {
         }
         let packed: Result
         do {
-            packed = try compress(file: fifo, to: output) { readerOpened.withLock { $0 = true } }
+            packed = try compress(file: fifo, to: output, opened: { readerOpened.withLock { $0 = true } }, observe: observe)
         } catch {
             // The writer stops on SIGPIPE (or was done already); its status explains nothing more.
             _ = writer.wait()
@@ -66,7 +70,10 @@ public enum AdaptiveGzip {
     }
 
     @discardableResult
-    public static func compress(file input: String, to output: String, opened: () -> Void = {}) throws -> Result {
+    public static func compress(
+        file input: String, to output: String, opened: () -> Void = {},
+        observe: (UnsafeRawBufferPointer) -> Void = { _ in }
+    ) throws -> Result {
         let inFD = open(input, O_RDONLY | O_CLOEXEC)
         opened()
         guard inFD >= 0 else { throw ShipitError("cannot read \(input) to compress it") }
@@ -92,6 +99,7 @@ public enum AdaptiveGzip {
         while !finished {
             let n = try readFull(inFD, &inBuf, path: input)
             finished = n < block
+            inBuf.withUnsafeBytes { observe(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
             // Each block at the level its first 64 KiB earns (a probe at level 1 costs ~1 ms).
             let next: Int32 = n > 0 && !shrinks(inBuf, n) ? 0 : 6
             if n > 0, next != level {

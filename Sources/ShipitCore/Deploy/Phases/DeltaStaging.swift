@@ -21,9 +21,9 @@ struct DeltaStaging {
         guard !offered.isEmpty else { return [:] }
         let manifests = await fetchManifests(d, hosts: offered)
         let work = FilePath.directory(of: artifact.path) + "/delta"
-        var tree: ReleaseTree?
-        var built: [[String]: HostDelta?] = [:]
-        var out: [String: HostDelta] = [:]
+        var keys: [String: [String]] = [:]
+        var plans: [[String]: DeltaPlan] = [:]
+        var tree = artifact.tree
         for host in offered {
             let kept = (d.run.kept[host] ?? []).filter { manifests[$0.manifest] != nil }
             guard !kept.isEmpty else {
@@ -35,23 +35,74 @@ struct DeltaStaging {
                 continue
             }
             if tree == nil {
+                // The artifact's stream held something the index does not read: the tree from
+                // the artifact extracted whole.
                 do { tree = try ReleaseTree.read(artifact: artifact.path, into: work + "/tree") } catch {
-                    d.notify(
-                        DeployNotice(
-                            host: nil, step: d.strategy.stageStep, status: .info,
-                            message: "no delta: \(ErrorText.withoutHost(error)); the whole artifact is sent"))
-                    return [:]
+                    return noDelta(d, error)
                 }
             }
             let key = kept.map { $0.id + " " + $0.manifest }
+            keys[host] = key
+            if plans[key] == nil, let plan = DeltaPlan.plan(
+                tree!, kept: kept.map { DeltaPlan.Kept(id: $0.id, manifest: manifests[$0.manifest]!) })
+            {
+                plans[key] = plan
+            }
+        }
+        guard var tree, !plans.isEmpty else { return [:] }
+        if tree.root.isEmpty {
+            do { tree = try extract(artifact, tree: tree, sending: plans.values, into: work + "/tree") } catch {
+                return noDelta(d, error)
+            }
+        }
+        var built: [[String]: HostDelta?] = [:]
+        var out: [String: HostDelta] = [:]
+        for host in offered {
+            guard let key = keys[host], let plan = plans[key] else { continue }
             if built[key] == nil {
-                let plan = DeltaPlan.plan(
-                    tree!, kept: kept.map { DeltaPlan.Kept(id: $0.id, manifest: manifests[$0.manifest]!) })
-                built[key] = plan.flatMap { try? build($0, tree: tree!, into: work + "/\(built.count).tar") }
+                built[key] = .some(try? build(plan, tree: tree, into: work + "/\(built.count).tar"))
             }
             if let delta = built[key] ?? nil { out[host] = delta }
         }
         return out
+    }
+
+    static func noDelta(_ d: PhaseRun, _ error: any Error) -> [String: HostDelta] {
+        d.notify(
+            DeployNotice(
+                host: nil, step: d.strategy.stageStep, status: .info,
+                message: "no delta: \(ErrorText.withoutHost(error)); the whole artifact is sent"))
+        return [:]
+    }
+
+    /// Only what the deltas send, out of the artifact (its directories and links, and the files
+    /// some host lacks), with the archived modes and times: the tree's `root` for `build`. A hard
+    /// link's target may not be among them, so an artifact with hard links is extracted whole.
+    static func extract(_ artifact: Artifact, tree: ReleaseTree, sending plans: some Collection<DeltaPlan>, into dir: String)
+        throws -> ReleaseTree
+    {
+        try? FileManager.default.removeItem(atPath: dir)
+        guard artifact.links.hard.isEmpty else { return try ReleaseTree.read(artifact: artifact.path, into: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var paths = Set<String>()
+        for plan in plans { for e in plan.send { paths.insert(e.path) } }
+        var names: [String] = []
+        for path in paths.sorted() {
+            guard let member = tree.members[path] else {
+                throw ShipitError("\(path) has no member name in the artifact's index")
+            }
+            names.append(member)
+        }
+        let list = dir + ".list"
+        try names.map { $0 + "\0" }.joined().write(toFile: list, atomically: false, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: list) }
+        try LocalProcess.run([
+            "tar", "--no-same-owner", "-p", "-xzf", artifact.path, "-C", dir, "--no-recursion", "--null",
+            "--verbatim-files-from", "-T", list,
+        ])
+        var extracted = tree
+        extracted.root = dir
+        return extracted
     }
 
     /// The most a host's manifests may hold (about 400,000 files in four releases).
