@@ -59,4 +59,45 @@ struct FaultRolesTests {
             #expect(beatBack.hasPrefix("v1 "), "\(beatBack)")
         }
     }
+
+    /// A rollback runs switch → smoke test per host: the web host is checked as soon as its own
+    /// switch is done, while the worker host still waits for its stubborn worker (2 s); the
+    /// states are recorded in order all the same.
+    @Test func aRollbackSmokeTestsEachHostWithoutWaitingForTheSlowestSwitch() async throws {
+        let t = hosts.hosts
+        let f = try DeployFixture(
+            targets: [t[0], t[1]], healthDeadline: 5,
+            extraYAML: """
+                roles:
+                  worker:
+                    cmd: sh worker.sh
+                    status: sh worker.sh status
+                    stop_timeout: 2
+                """, roles: [t[0]: ["web"], t[1]: ["worker"]])
+        let stubborn = Local.tempDir("stubborn") + "/v2"
+        _ = try await Local.run(["cp", "-r", f.release("v2"), stubborn])
+        try "ignore SIGTERM".write(toFile: stubborn + "/IGNORE_TERM", atomically: true, encoding: .utf8)
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            let v2 = try await f.shipit(["deploy", "--from", stubborn])
+            #expect(v2.status == 0, "\(v2.stdout)\(v2.stderr)")
+
+            let back = try await f.shipit(["rollback"])
+            #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+            let lines = back.stdout.split(separator: "\n").map(String.init)
+            func at(_ text: String) -> Int? { lines.firstIndex { $0.contains(text) } }
+            let webChecked = try #require(at("\(t[0]) smoke test ok"), "\(back.stdout)")
+            let workerSwitched = try #require(
+                at("\(t[1]) switch ok: restarted worker; worker ignored its stop signal"), "\(back.stdout)")
+            let workerChecked = try #require(at("\(t[1]) smoke test ok"), "\(back.stdout)")
+            #expect(webChecked < workerSwitched, "the web host did not wait for the worker's switch: \(back.stdout)")
+            #expect(workerSwitched < workerChecked)
+            // Every state, in order, the smoke test's after the switch's.
+            let switchToSmoke = try #require(at("state: switch → smokeTest"), "\(back.stdout)")
+            #expect(workerSwitched < switchToSmoke && at("state: smokeTest → succeeded").map { $0 > switchToSmoke } == true)
+            for h in [t[0]] { #expect(try await f.served(h) == "hello from releases-example v1") }
+            let beat = try await f.sh(t[1], "sleep 0.5; cat \(f.deployTo)/shared/spool/worker.heartbeat")
+            #expect(beat.hasPrefix("v1 "), "\(beat)")
+        }
+    }
 }

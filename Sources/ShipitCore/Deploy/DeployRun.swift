@@ -23,6 +23,9 @@ struct DeployRun: Sendable {
     /// Hosts whose pre-flight or staging script went on to start the release on the idle slot
     /// (`warm.exit=` in its output): the warm-up records that and only probes the slot.
     var warmedEarly: [String: WarmPhase.EarlyStart] = [:]
+    /// A rollback's smoke test of each host it switched, made as soon as that host's switch was
+    /// done (no host waits for the slowest one's switch); the smoke test phase records them.
+    var smokeTestedWithSwitch: [String: StepResult] = [:]
     /// Migrations this run will apply (found in pre-flight from the database's record).
     var pendingMigrations: [MigrationSet.File] = []
     /// The hosts of each rollout step, in the config's order (one step of every host without
@@ -105,6 +108,7 @@ enum RunChange: Sendable {
     case stagedInPreflight(String, ScriptOutput)
     case kept(String, [(id: String, manifest: String)])
     case warmedEarly(String, WarmPhase.EarlyStart)
+    case smokeTestedWithSwitch(String, StepResult)
     case failedGate(GateSample)
     /// A request step's split on a host: the share of its requests the new release gets (0: the
     /// split sent back).
@@ -139,6 +143,7 @@ extension DeployRun {
         case .stagedInPreflight(let host, let out): stagedInPreflight[host] = out
         case .kept(let host, let releases): kept[host] = releases
         case .warmedEarly(let host, let early): warmedEarly[host] = early
+        case .smokeTestedWithSwitch(let host, let r): smokeTestedWithSwitch[host] = r
         case .failedGate(let sample): failedGate = sample
         case .split(let host, let share): hosts.split(host: host, share: share)
         case .requestMeasured(let step, let c): requestComparisons[step] = c

@@ -50,8 +50,12 @@ public enum RoleScript {
           # A process started before the host had a supervisor (a unit's is gone by now).
           if role_alive "$pid"; then
             kill -"$2" -"$pid" 2>/dev/null || kill -"$2" "$pid" 2>/dev/null
-            n=0
-            while role_alive "$pid" && [ "$n" -lt "$3" ]; do sleep 0.1; n=$((n + 1)); done
+            # Hundredths: looked at every 0.02 s for the first 0.2 s (a worker with nothing in
+            # flight is gone at once, and a restart waits for it), then every 0.1 s.
+            n=0; limit=$(($3 * 10))
+            while role_alive "$pid" && [ "$n" -lt "$limit" ]; do
+              if [ "$n" -lt 20 ]; then sleep 0.02; n=$((n + 2)); else sleep 0.1; n=$((n + 10)); fi
+            done
             if role_alive "$pid"; then
               kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
               echo "role.$1.killed=$pid"
@@ -79,7 +83,10 @@ public enum RoleScript {
             # shellcheck disable=SC2016 # expanded by the session leader's shell
             ( cd "$RELEASES/$ID" && SHIPIT_ROLE=$1 SHIPIT_PIDFILE=$pf exec setsid sh -c 'echo $$ > "$SHIPIT_PIDFILE"; \(ReleaseEnvFile.runner)' "$2" "$META/env/$ID" ) </dev/null >>"$3" 2>&1 &
           fi
-          n=0; while [ ! -s "$pf" ] && [ "$n" -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+          # Hundredths, up to 5 s: every 0.01 s for the first 0.2 s, then every 0.05 s.
+          n=0; while [ ! -s "$pf" ] && [ "$n" -lt 500 ]; do
+            if [ "$n" -lt 20 ]; then sleep 0.01; n=$((n + 1)); else sleep 0.05; n=$((n + 5)); fi
+          done
           [ -s "$pf" ] || fail \(ScriptExit.roleStartFailed) "role $1: its process did not start (see $3)"
           echo "role.$1.started=$ID"
         }

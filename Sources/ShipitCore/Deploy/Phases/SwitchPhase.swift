@@ -15,15 +15,20 @@ struct SwitchPhase: PhaseRunner {
         }
         // The hosts a request step found with nothing to split with were switched then.
         let targets = run.movingHosts.filter { !(run.hosts[$0]?.switchedAt != nil && run.hosts[$0]?.current == id) }
-        let failed = await Self.switchHosts(&p, step: "switch", event: event, to: { _ in id }, targets: targets)
+        // A rollback smoke-tests each host as soon as its own switch is done.
+        let then = run.machine.operation == .rollback ? SmokeTestPhase.hostCheck(p, hosts: targets) : nil
+        let failed = await Self.switchHosts(
+            &p, step: "switch", event: event, to: { _ in id }, targets: targets, then: then)
         if run.machine.operation == .deploy { _ = await p.runHook("post-switch") }
         return p.finish(failed.isEmpty ? .done : .failed)
     }
 
     /// Switches `targets` to their per-host release, each on its idle slot with the traffic
-    /// switch; returns the hosts that failed.
+    /// switch; returns the hosts that failed. `then`: each host's smoke test, run as soon as its
+    /// own switch is done (its result applied as `smokeTestedWithSwitch`).
     static func switchHosts(
-        _ d: inout PhaseRun, step: String, event: String, to release: (String) -> String?, targets: [String]
+        _ d: inout PhaseRun, step: String, event: String, to release: (String) -> String?, targets: [String],
+        then: SmokeTestPhase.HostCheck? = nil
     ) async -> [String] {
         var (ids, failed) = d.releases(for: targets, step: step, release)
         var commands: [String: RemoteCommand] = [:]
@@ -38,10 +43,22 @@ struct SwitchPhase: PhaseRunner {
         }
         let plans = commands
         let now = d
-        let results = await d.step(step, on: plans.keys.sorted()) { host in
-            var r = await now.remote(host, plans[host]!)
-            r.note = Self.roleNote(r.output)
-            return r
+        let managed = d.strategy.traffic?.settings.mode == .managed
+        let done = await Fleet.bounded(plans.keys.sorted(), limit: d.config.connection.parallel) {
+            host -> (StepResult, StepResult?) in
+            let r = await now.step(step, on: [host]) { host in
+                var r = await now.remote(host, plans[host]!)
+                r.note = Self.roleNote(r.output)
+                return r
+            }[host]!
+            guard let then, r.ok, r.output.first(.switched) != nil, then.checked.contains(host) else { return (r, nil) }
+            let slot = managed ? r.output.first(.slot).flatMap { Int($0) } : nil
+            // Shown and recorded as it happens; the smoke test phase counts its outcome.
+            return (r, await now.step("smoke test", on: [host]) { await then.check($0, slot) }[host])
+        }
+        let results = done.mapValues(\.0)
+        for (host, pair) in done.sorted(by: { $0.key < $1.key }) {
+            if let checked = pair.1 { d.apply(.smokeTestedWithSwitch(host, checked)) }
         }
         failed += d.record(results, step: step)
         for (host, r) in results.sorted(by: { $0.key < $1.key }) {
