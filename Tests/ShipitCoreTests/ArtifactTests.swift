@@ -62,4 +62,50 @@ struct ArtifactTests {
             !m.contains(".git/config") && !m.contains("vendor/.git/HEAD") && !m.contains(".shipit/ledger.sqlite"),
             "\(m.sorted())")
     }
+
+    /// A release gzip barely shrinks (media, bundles) goes as plain tar: the hosts skip `gzip -d`.
+    /// Its bytes are exactly what tar wrote (the same as the gzip'd one's inside), its sha256 and
+    /// release id are the file's, and the same tree gives the same file. A release that shrinks
+    /// stays gzip'd.
+    @Test(arguments: [false, true])
+    func aReleaseGzipBarelyShrinksGoesAsPlainTar(compressible: Bool) async throws {
+        let dir = Local.tempDir("plain")
+        try await Local.run([
+            "sh", "-c",
+            compressible
+                ? "seq 1 400000 > \"$1/numbers.txt\" && head -c 300000 /dev/urandom > \"$1/blob\""
+                : "head -c 3000000 /dev/urandom > \"$1/blob\" && echo hi > \"$1/app.txt\"",
+            "sh", dir,
+        ])
+        let a = try Artifact.build(from: .directory(dir), workDir: Local.tempDir("work"))
+        #expect(a.zipped == compressible)
+        #expect(a.path.hasSuffix(compressible ? "/release.tar.gz" : "/release.tar"))
+        #expect(a.sha256 == (try Local.sha256(a.path)))
+        #expect(a.releaseID.hasSuffix("-" + a.sha256.prefix(8)))
+        let kind = try await Local.run(["sh", "-c", "head -c 2 \"$1\" | od -An -tx1", "sh", a.path])
+        #expect(kind.trimmingCharacters(in: .whitespaces).hasPrefix(compressible ? "1f 8b" : "2e 2f"), "\(kind)")
+        // What tar wrote, byte for byte: the same tree archived again, plainly.
+        let again = Local.tempDir("plain-again") + "/t.tar"
+        try await Local.run([
+            "tar", "--sort=name", "--exclude=.git", "--exclude=./.shipit", "--mtime=@0", "--owner=0", "--group=0",
+            "--numeric-owner", "--mode=ug-s", "-C", dir, "-cf", again, ".",
+        ])
+        let inside = try await Local.run([
+            "sh", "-c", "gzip -dc < \"$1\" 2>/dev/null | cmp -s - \"$2\" || cmp -s \"$1\" \"$2\" && echo same", "sh",
+            a.path, again,
+        ])
+        #expect(inside.trimmingCharacters(in: .whitespacesAndNewlines) == "same")
+        let two = try Artifact.build(from: .directory(dir), workDir: Local.tempDir("work"))
+        #expect(two.sha256 == a.sha256)
+        // GNU tar and BusyBox's read it as the hosts' script does.
+        let out = Local.tempDir("plain-out")
+        try await Local.run([
+            "sh", "-c",
+            "mkdir \"$2/gnu\" \"$2/bb\" && tar -x\"$3\"f \"$1\" -C \"$2/gnu\" && busybox tar -x\"$3\"f \"$1\" -C \"$2/bb\"",
+            "sh", a.path, out, a.zipped ? "z" : "",
+        ])
+        for side in ["gnu", "bb"] {
+            #expect(try Local.sha256(out + "/\(side)/blob") == (try Local.sha256(dir + "/blob")))
+        }
+    }
 }

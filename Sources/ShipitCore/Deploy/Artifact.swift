@@ -10,6 +10,9 @@ public struct Artifact: Sendable {
 
     public let path: String
     public let sha256: String
+    /// Whether `path` is gzip'd; a release gzip barely shrinks goes as plain tar (hosts skip
+    /// `gzip -d`). Both are read by `tar -xf`, which sees which it is.
+    public var zipped = true
     public let size: Int64
     public let releaseID: String
     public let source: Source
@@ -77,19 +80,28 @@ public struct Artifact: Sendable {
         var index = TarIndex()
         let packed = try AdaptiveGzip.compress(from: archive, through: tar, to: out) { index.feed($0) }
         index.finish()
-        let sha = packed.sha256
-        let size = FilePath.size(of: out) ?? 0
+        var sha = packed.sha256
+        var path = out
+        if AdaptiveGzip.notWorthUnpacking(packed) {
+            // Our own stream inflated: exactly the bytes tar wrote, with nothing read again.
+            path = workDir + "/release.tar"
+            sha = try AdaptiveGzip.decompress(file: out, to: path)
+            try? FileManager.default.removeItem(atPath: out)
+        }
+        let size = FilePath.size(of: path) ?? 0
         let indexed = index.result
         var manifest: String?
         if let tree = indexed?.tree, tree.namesArePlain {
             manifest = workDir + "/release.manifest"
             try tree.manifest.write(toFile: manifest!, atomically: false, encoding: .utf8)
         }
-        return Artifact(
-            path: out, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source,
+        var artifact = Artifact(
+            path: path, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source,
             commit: commit,
-            links: try indexed?.links ?? ArtifactLinks.read(tarball: out), tree: indexed?.tree,
+            links: try indexed?.links ?? ArtifactLinks.read(tarball: path), tree: indexed?.tree,
             manifestPath: manifest)
+        artifact.zipped = path == out
+        return artifact
     }
 
     /// A release's files taken from a host (`shipit sync`), keeping that release's id.

@@ -32,7 +32,7 @@ public struct ArtifactLinks: Sendable, Equatable {
     /// Lists `tarball` with GNU tar (names C-quoted: one line per member whatever its name holds).
     public static func read(tarball: String) throws -> ArtifactLinks {
         let listing: String
-        do { listing = try LocalProcess.run(["tar", "--quoting-style=c", "--numeric-owner", "-tvzf", tarball]) } catch {
+        do { listing = try LocalProcess.run(["tar", "--quoting-style=c", "--numeric-owner", "-tvf", tarball]) } catch {
             throw ShipitError("cannot list the artifact \(tarball): \(error)")
         }
         return parse(listing: listing)

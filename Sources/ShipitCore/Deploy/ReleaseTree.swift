@@ -53,7 +53,7 @@ public struct ReleaseTree: Sendable, Equatable {
     /// release's own directory is the entry `.`.
     public static func read(artifact: String, into dir: String) throws -> ReleaseTree {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try LocalProcess.run(["tar", "--no-same-owner", "-p", "-xzf", artifact, "-C", dir])
+        try LocalProcess.run(["tar", "--no-same-owner", "-p", "-xf", artifact, "-C", dir])
         let listed = try LocalProcess.run(["find", dir, "-printf", "%y %m %s %T@ %P\\0"])
         var entries: [Entry] = []
         for record in listed.split(separator: "\0") {

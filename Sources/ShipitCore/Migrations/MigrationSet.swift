@@ -123,7 +123,7 @@ extension MigrationSet {
     /// read from exactly what ships.
     public static func load(artifact path: String, dir: String) throws -> MigrationSet {
         try withTemporaryDirectory("shipit-mig") { tree in
-            try LocalProcess.run(["tar", "-xzf", path, "-C", tree])
+            try LocalProcess.run(["tar", "-xf", path, "-C", tree])
             return try load(root: tree, dir: dir)
         }
     }

@@ -11,9 +11,10 @@ extension SymlinkStrategy {
     /// symbolic link of the release is refused: replacing it would remove, and seeding `shared/`
     /// would copy, files outside the release.
     /// `expected`: where the artifact's manifest was uploaded, or "" for the host to hash the files.
-    public func extract(releaseID: String, sha256: String, needsGNUTar: String = "", expected: String = "")
-        -> RemoteCommand
-    {
+    /// `zipped`: whether the upload is gzip'd (else plain tar).
+    public func extract(
+        releaseID: String, sha256: String, needsGNUTar: String = "", expected: String = "", zipped: Bool = true
+    ) -> RemoteCommand {
         script(
             .extract,
             [
@@ -22,6 +23,7 @@ extension SymlinkStrategy {
                 ("NEEDS_GNU_TAR", needsGNUTar),
                 // The uploaded manifest, or "" (never one from the environment): the files are hashed.
                 ("EXPECTED", expected),
+                ("ZIP", zipped ? "z" : ""),
             ],
             """
             R="$RELEASES/$ID"
@@ -41,7 +43,7 @@ extension SymlinkStrategy {
             fi
             if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
             mkdir -p "$R.tmp"
-            err=$(tar --no-same-owner --no-same-permissions -xzf "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(short "$err" 300)"; exit \(ScriptExit.extractFailed); }
+            err=$(tar --no-same-owner --no-same-permissions "-x${ZIP}f" "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(short "$err" 300)"; exit \(ScriptExit.extractFailed); }
             """ + Self.placeRelease)
     }
 

@@ -140,7 +140,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     public func preflightAndStage(_ lock: LockRequest, artifact a: Artifact, host: String) -> RemoteCommand {
         preflight(lock, deploying: .artifact(a), inventory: false, host: host)
             .thenReceiving(
-                extract(releaseID: a.releaseID, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar),
+                extract(releaseID: a.releaseID, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar, zipped: a.zipped),
                 stdinAt: layout.upload(a.releaseID))
     }
 
@@ -169,7 +169,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
         return StagePlan(
             uploads: uploads,
             command: extract(
-                releaseID: release.id, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar, expected: expected))
+                releaseID: release.id, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar, expected: expected,
+                zipped: a.zipped))
     }
 
     public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) throws(ShipitError)

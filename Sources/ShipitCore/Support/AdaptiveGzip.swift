@@ -167,6 +167,61 @@ public enum AdaptiveGzip {
         }
     }
 
+    /// Below this share of the input, a gzip stream is worth the hosts' `gzip -d` (its CRC and
+    /// copy cost each host about as much CPU as hashing); above it, the release goes as plain tar.
+    public static let worthUnpacking = 0.95
+
+    /// Whether the whole stream saved too little to be worth `gzip -d` on every host.
+    public static func notWorthUnpacking(_ r: Result) -> Bool {
+        r.bytesIn > 0 && Double(r.bytesOut) > worthUnpacking * Double(r.bytesIn)
+    }
+
+    /// `input` (one gzip stream) inflated into `output`; returns the sha256 of what was written.
+    public static func decompress(file input: String, to output: String) throws -> String {
+        let inFD = open(input, O_RDONLY | O_CLOEXEC)
+        guard inFD >= 0 else { throw ShipitError("cannot read \(input) to decompress it") }
+        defer { close(inFD) }
+        let outFD = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard outFD >= 0 else { throw ShipitError("cannot write \(output)") }
+        defer { close(outFD) }
+        var stream = z_stream()
+        guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw ShipitError("cannot start decompressing \(input) (zlib)")
+        }
+        defer { inflateEnd(&stream) }
+        var inBuf = [UInt8](repeating: 0, count: block)
+        var outBuf = [UInt8](repeating: 0, count: block)
+        var hasher = SHA256()
+        var status = Z_OK
+        while status != Z_STREAM_END {
+            let n = try readFull(inFD, &inBuf, path: input)
+            guard n > 0 else { throw ShipitError("\(input) ends before its gzip stream does") }
+            try inBuf.withUnsafeMutableBufferPointer { src in
+                stream.next_in = src.baseAddress
+                stream.avail_in = UInt32(n)
+                // zlib's loop: inflate until the output buffer is not filled up.
+                repeat {
+                    let produced = try outBuf.withUnsafeMutableBufferPointer { dst -> Int in
+                        stream.next_out = dst.baseAddress
+                        stream.avail_out = UInt32(dst.count)
+                        status = inflate(&stream, Z_NO_FLUSH)
+                        guard status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR else {
+                            throw ShipitError("decompressing \(input) failed (zlib \(status))")
+                        }
+                        return dst.count - Int(stream.avail_out)
+                    }
+                    do { try FileDescriptorIO.write(outFD, outBuf[..<produced]) } catch {
+                        throw ShipitError("cannot write \(output) (disk full?)")
+                    }
+                    outBuf.withUnsafeBytes {
+                        hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<produced]))
+                    }
+                } while stream.avail_out == 0 && status != Z_STREAM_END
+            }
+        }
+        return Digest.hex(hasher.finalize())
+    }
+
     /// Whether level 1 takes a tenth off the block's first 64 KiB.
     static func shrinks(_ buf: [UInt8], _ n: Int) -> Bool {
         let len = min(n, probe)

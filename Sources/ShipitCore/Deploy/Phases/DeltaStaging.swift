@@ -97,7 +97,7 @@ struct DeltaStaging {
         try names.map { $0 + "\0" }.joined().write(toFile: list, atomically: false, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: list) }
         try LocalProcess.run([
-            "tar", "--no-same-owner", "-p", "-xzf", artifact.path, "-C", dir, "--no-recursion", "--null",
+            "tar", "--no-same-owner", "-p", "-xf", artifact.path, "-C", dir, "--no-recursion", "--null",
             "--verbatim-files-from", "-T", list,
         ])
         var extracted = tree
