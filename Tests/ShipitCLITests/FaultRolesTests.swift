@@ -94,7 +94,8 @@ struct FaultRolesTests {
             #expect(workerSwitched < workerChecked)
             // Every state, in order, the smoke test's after the switch's.
             let switchToSmoke = try #require(at("state: switch → smokeTest"), "\(back.stdout)")
-            #expect(workerSwitched < switchToSmoke && at("state: smokeTest → succeeded").map { $0 > switchToSmoke } == true)
+            #expect(
+                workerSwitched < switchToSmoke && at("state: smokeTest → succeeded").map { $0 > switchToSmoke } == true)
             for h in [t[0]] { #expect(try await f.served(h) == "hello from releases-example v1") }
             let beat = try await f.sh(t[1], "sleep 0.5; cat \(f.deployTo)/shared/spool/worker.heartbeat")
             #expect(beat.hasPrefix("v1 "), "\(beat)")

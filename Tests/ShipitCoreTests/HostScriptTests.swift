@@ -364,7 +364,8 @@ struct HostScriptTests {
         #expect(real.contains("  ./app/VERSION\n") && real.contains("  ./log/seed.txt\n"))
         // A digest no file has: found in the release's manifest only if the host wrote it as sent.
         let marked = real.replacingOccurrences(
-            of: try #require(real.split(separator: "\n").first { $0.hasSuffix("./app/VERSION") }.map { String($0.prefix(64)) }),
+            of: try #require(
+                real.split(separator: "\n").first { $0.hasSuffix("./app/VERSION") }.map { String($0.prefix(64)) }),
             with: String(repeating: "e", count: 64))
         let sent = h.layout.uploadManifest(a.releaseID)
         let command = h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256, expected: sent)
@@ -385,8 +386,8 @@ struct HostScriptTests {
         try FileManager.default.removeItem(atPath: h.layout.release(a.releaseID))
         try place(marked + String(repeating: "f", count: 64) + "  ./not-there\n")
         let (extra, out, extraText) = try await h.run(command)
-        #expect(extra == ScriptExit.deltaMismatch.rawValue, "\(extraText)")
-        #expect(out.first("error")?.contains("holds 2 file(s), the artifact 3") == true, "\(extraText)")
+        #expect(extra == ScriptExit.manifestFailed.rawValue, "\(extraText)")
+        #expect(out.first("error")?.contains("holds 2 file(s), the artifact's manifest 3") == true, "\(extraText)")
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID)))
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID) + ".tmp"))
         #expect(!FileManager.default.fileExists(atPath: sent))

@@ -54,7 +54,8 @@ public struct DeltaPlan: Sendable {
     public static func plan(_ tree: ReleaseTree, kept: [Kept], minimumShare: Double = 0.2) -> DeltaPlan? {
         guard !kept.isEmpty else { return nil }
         guard tree.namesArePlain,
-            !tree.entries.contains(where: { $0.path == "./" + controlDir || $0.path.hasPrefix("./" + controlDir + "/") })
+            !tree.entries.contains(where: { $0.path == "./" + controlDir || $0.path.hasPrefix("./" + controlDir + "/") }
+            )
         else { return nil }
         var send: [ReleaseTree.Entry] = []
         var byRelease: [String: [String]] = [:]

@@ -86,7 +86,12 @@ extension SymlinkStrategy {
               if (!under) print }' "$EXPECTED" > "$R.tmp/.shipit-manifest" || { echo "error=cannot write manifest (disk full?)"; exit \(ScriptExit.manifestFailed); }
           rm -f "$EXPECTED"
           got=$(cd "$R.tmp" && find . -type f ! -name .shipit-manifest -printf . | wc -c); want=$(wc -l < "$R.tmp/.shipit-manifest")
-          [ "$got" -eq "$want" ] || { echo "error=delta: the release built holds $got file(s), the artifact $want"; exit \(ScriptExit.deltaMismatch); }
+          if [ "$got" -ne "$want" ]; then
+            echo "error=the release built holds $got file(s), the artifact's manifest $want"
+            # A delta's host is sent the whole artifact instead; a full upload's staging fails.
+            [ -n "${CTL:-}" ] && exit \(ScriptExit.deltaMismatch)
+            exit \(ScriptExit.manifestFailed)
+          fi
         else
           (cd "$R.tmp" && find . -type f ! -name .shipit-manifest -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum > .shipit-manifest) || { echo "error=cannot write manifest (disk full?)"; exit \(ScriptExit.manifestFailed); }
         fi

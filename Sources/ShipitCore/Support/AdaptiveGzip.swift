@@ -58,7 +58,8 @@ public enum AdaptiveGzip {
         }
         let packed: Result
         do {
-            packed = try compress(file: fifo, to: output, opened: { readerOpened.withLock { $0 = true } }, observe: observe)
+            packed = try compress(
+                file: fifo, to: output, opened: { readerOpened.withLock { $0 = true } }, observe: observe)
         } catch {
             // The writer stops on SIGPIPE (or was done already); its status explains nothing more.
             _ = writer.wait()

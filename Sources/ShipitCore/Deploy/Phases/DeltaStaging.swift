@@ -43,8 +43,9 @@ struct DeltaStaging {
             }
             let key = kept.map { $0.id + " " + $0.manifest }
             keys[host] = key
-            if plans[key] == nil, let plan = DeltaPlan.plan(
-                tree!, kept: kept.map { DeltaPlan.Kept(id: $0.id, manifest: manifests[$0.manifest]!) })
+            if plans[key] == nil,
+                let plan = DeltaPlan.plan(
+                    tree!, kept: kept.map { DeltaPlan.Kept(id: $0.id, manifest: manifests[$0.manifest]!) })
             {
                 plans[key] = plan
             }
@@ -78,7 +79,9 @@ struct DeltaStaging {
     /// Only what the deltas send, out of the artifact (its directories and links, and the files
     /// some host lacks), with the archived modes and times: the tree's `root` for `build`. A hard
     /// link's target may not be among them, so an artifact with hard links is extracted whole.
-    static func extract(_ artifact: Artifact, tree: ReleaseTree, sending plans: some Collection<DeltaPlan>, into dir: String)
+    static func extract(
+        _ artifact: Artifact, tree: ReleaseTree, sending plans: some Collection<DeltaPlan>, into dir: String
+    )
         throws -> ReleaseTree
     {
         try? FileManager.default.removeItem(atPath: dir)

@@ -38,7 +38,9 @@ struct SmokeTestPhase: PhaseRunner {
                 let r = await probe.check(host: host, servedBy: slot, interrupt: interrupt)
                 guard r.healthy else { return StepResult(ok: false, output: ScriptOutput(""), error: r.detail) }
             }
-            guard let roles = roleChecks[host] else { return StepResult(ok: true, output: ScriptOutput(""), error: nil) }
+            guard let roles = roleChecks[host] else {
+                return StepResult(ok: true, output: ScriptOutput(""), error: nil)
+            }
             return await now.remote(host, roles)
         }
     }
@@ -56,7 +58,8 @@ struct SmokeTestPhase: PhaseRunner {
         let managed = d.strategy.traffic?.settings.mode == .managed
         let state = d.state
         let slots = Dictionary(uniqueKeysWithValues: hosts.map { ($0, managed ? state[$0]?.slot : nil) })
-        var checks = checked.isEmpty
+        var checks =
+            checked.isEmpty
             ? [:] : await d.step(step, on: checked) { host in await hostCheck.check(host, slots[host] ?? nil) }
         checks.merge(done) { a, _ in a }
         let failed = d.record(checks, step: "smoke test")
