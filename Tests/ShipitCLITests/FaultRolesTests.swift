@@ -9,9 +9,9 @@ import Testing
 struct FaultRolesTests {
     let hosts = TestHosts.current
 
-    @Test func aWorkerIgnoringSIGTERMIsKilledAfterItsStopTimeout() async throws {
-        let t = hosts.hosts
-        let f = try DeployFixture(
+    /// A web host and a worker host whose worker gets 2 s to stop.
+    func webAndWorker(_ t: [String]) throws -> DeployFixture {
+        try DeployFixture(
             targets: [t[0], t[1]], healthDeadline: 5,
             extraYAML: """
                 roles:
@@ -20,10 +20,20 @@ struct FaultRolesTests {
                     status: sh worker.sh status
                     stop_timeout: 2
                 """, roles: [t[0]: ["web"], t[1]: ["worker"]])
-        // v1 as released, plus IGNORE_TERM: its worker traps SIGTERM and goes on.
-        let stubborn = Local.tempDir("stubborn") + "/v1"
-        _ = try await Local.run(["cp", "-r", f.release("v1"), stubborn])
+    }
+
+    /// `version` as released, plus IGNORE_TERM: its worker traps SIGTERM and goes on.
+    func stubbornRelease(_ f: DeployFixture, _ version: String) async throws -> String {
+        let stubborn = Local.tempDir("stubborn") + "/" + version
+        _ = try await Local.run(["cp", "-r", f.release(version), stubborn])
         try "ignore SIGTERM".write(toFile: stubborn + "/IGNORE_TERM", atomically: true, encoding: .utf8)
+        return stubborn
+    }
+
+    @Test func aWorkerIgnoringSIGTERMIsKilledAfterItsStopTimeout() async throws {
+        let t = hosts.hosts
+        let f = try webAndWorker(t)
+        let stubborn = try await stubbornRelease(f, "v1")
         try await withCleanup({ await f.cleanUp() }) {
             let v1 = try await f.shipit(["deploy", "--from", stubborn])
             #expect(v1.status == 0, "\(v1.stdout)\(v1.stderr)")
@@ -65,18 +75,8 @@ struct FaultRolesTests {
     /// states are recorded in order all the same.
     @Test func aRollbackSmokeTestsEachHostWithoutWaitingForTheSlowestSwitch() async throws {
         let t = hosts.hosts
-        let f = try DeployFixture(
-            targets: [t[0], t[1]], healthDeadline: 5,
-            extraYAML: """
-                roles:
-                  worker:
-                    cmd: sh worker.sh
-                    status: sh worker.sh status
-                    stop_timeout: 2
-                """, roles: [t[0]: ["web"], t[1]: ["worker"]])
-        let stubborn = Local.tempDir("stubborn") + "/v2"
-        _ = try await Local.run(["cp", "-r", f.release("v2"), stubborn])
-        try "ignore SIGTERM".write(toFile: stubborn + "/IGNORE_TERM", atomically: true, encoding: .utf8)
+        let f = try webAndWorker(t)
+        let stubborn = try await stubbornRelease(f, "v2")
         try await withCleanup({ await f.cleanUp() }) {
             #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
             let v2 = try await f.shipit(["deploy", "--from", stubborn])
