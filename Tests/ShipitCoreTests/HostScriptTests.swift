@@ -368,14 +368,16 @@ struct HostScriptTests {
                 real.split(separator: "\n").first { $0.hasSuffix("./app/VERSION") }.map { String($0.prefix(64)) }),
             with: String(repeating: "e", count: 64))
         let sent = h.layout.uploadManifest(a.releaseID)
-        let command = h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256, expected: sent)
-        func place(_ manifest: String) throws {
+        // The script for `manifest` as sent, its sha256 as the deployer computed it.
+        func command(_ manifest: String, sha256: String? = nil) throws -> RemoteCommand {
             try h.upload(a)
             try manifest.write(toFile: sent, atomically: false, encoding: .utf8)
+            return h.strategy.extract(
+                releaseID: a.releaseID, sha256: a.sha256, expected: sent,
+                expectedSHA256: try sha256 ?? Digest.sha256Hex(Data(manifest.utf8)))
         }
 
-        try place(marked)
-        let (status, _, text) = try await h.run(command)
+        let (status, _, text) = try await h.run(try command(marked))
         #expect(status == 0, "\(text)")
         let written = try String(contentsOfFile: h.layout.release(a.releaseID) + "/.shipit-manifest", encoding: .utf8)
         #expect(written.contains(String(repeating: "e", count: 64) + "  ./app/VERSION"), "\(written)")
@@ -384,38 +386,76 @@ struct HostScriptTests {
 
         // One line more than the release holds: refused, nothing left behind.
         try FileManager.default.removeItem(atPath: h.layout.release(a.releaseID))
-        try place(marked + String(repeating: "f", count: 64) + "  ./not-there\n")
-        let (extra, out, extraText) = try await h.run(command)
+        let (extra, out, extraText) = try await h.run(
+            try command(marked + String(repeating: "f", count: 64) + "  ./not-there\n"))
         #expect(extra == ScriptExit.manifestFailed.rawValue, "\(extraText)")
         #expect(out.first("error")?.contains("holds 2 file(s), the artifact's manifest 3") == true, "\(extraText)")
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID)))
         #expect(!FileManager.default.fileExists(atPath: h.layout.release(a.releaseID) + ".tmp"))
         #expect(!FileManager.default.fileExists(atPath: sent))
 
-        // BusyBox's tar first in PATH: the files are hashed, the manifest sent is not used.
+        // BusyBox's tar first in PATH, or a manifest that is not the one the deployer sent (cut
+        // short, here): the files are hashed, the manifest sent is not used.
+        let hashedManifest = real.split(separator: "\n").filter { !$0.contains("./log/") }.map { $0 + "\n" }.joined()
         let bin = Local.tempDir("busybox-tar")
         try FileManager.default.createSymbolicLink(atPath: bin + "/tar", withDestinationPath: busybox)
-        try place(marked)
         let (bb, bbOut) = try await LocalProcess.runStatusDetached([
-            "/bin/sh", "-c", "PATH=\(ShellQuote.quote(bin)):$PATH; export PATH\n" + command.rendered,
+            "/bin/sh", "-c", "PATH=\(ShellQuote.quote(bin)):$PATH; export PATH\n" + (try command(marked)).rendered,
         ])
         #expect(bb == 0, "\(bbOut)")
         let hashed = try String(contentsOfFile: h.layout.release(a.releaseID) + "/.shipit-manifest", encoding: .utf8)
-        #expect(hashed == real.split(separator: "\n").filter { !$0.contains("./log/") }.map { $0 + "\n" }.joined())
+        #expect(hashed == hashedManifest)
+        #expect(!FileManager.default.fileExists(atPath: sent))
+        try FileManager.default.removeItem(atPath: h.layout.release(a.releaseID))
+        let (cut, cutText) = try await LocalProcess.runStatusDetached([
+            "/bin/sh", "-c",
+            (try command(String(marked.dropLast(10)), sha256: Digest.sha256Hex(Data(marked.utf8)))).rendered,
+        ])
+        #expect(cut == 0, "\(cutText)")
+        #expect(
+            try String(contentsOfFile: h.layout.release(a.releaseID) + "/.shipit-manifest", encoding: .utf8)
+                == hashedManifest)
         #expect(!FileManager.default.fileExists(atPath: sent))
 
         // The staging plan sends the manifest (before the artifact) only for an artifact over the
-        // size at which hashing on the host costs more than a second file.
-        for (size, sends) in [(Artifact.manifestSentAbove + 1, true), (Artifact.manifestSentAbove, false)] {
+        // size at which hashing on the host costs more than a second file, and a manifest small
+        // beside it.
+        let small = Artifact.manifestSentAbove / 16
+        for (size, manifestSize, sends) in [
+            (Artifact.manifestSentAbove + 1, small, true), (Artifact.manifestSentAbove, small, false),
+            (Artifact.manifestSentAbove + 1, small + 1, false),
+        ] {
             let big = Artifact(
                 path: a.path, sha256: a.sha256, size: size, releaseID: a.releaseID, source: a.source, commit: nil,
-                links: a.links, tree: a.tree, manifestPath: a.manifestPath)
+                links: a.links, tree: a.tree, manifestPath: a.manifestPath, manifestSHA256: a.manifestSHA256,
+                manifestSize: manifestSize)
             let plan = try h.strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(big)), host: "h1")
             #expect(
                 plan.uploads.map(\.remotePath)
                     == (sends ? [sent, h.layout.upload(a.releaseID)] : [h.layout.upload(a.releaseID)]))
             #expect(plan.command.rendered.contains(sent) == sends, "\(size)")
         }
+    }
+
+    /// An artifact's own `.shipit-manifest`, a link out of the release, is replaced by the
+    /// release's manifest: nothing is written through it.
+    @Test func anArtifactsManifestLinkIsNotWrittenThrough() async throws {
+        let h = try Host(shared: [])
+        let outside = Local.tempDir("outside") + "/target"
+        try "untouched\n".write(toFile: outside, atomically: true, encoding: .utf8)
+        let src = Local.tempDir("hostscript-src")
+        try "1".write(toFile: src + "/VERSION", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: src + "/.shipit-manifest", withDestinationPath: outside)
+        let a = try await Local.offPool {
+            try Artifact.build(from: .directory(src), workDir: Local.tempDir("hostscript-art"))
+        }
+        try h.upload(a)
+        let (status, _, text) = try await h.run(h.strategy.extract(releaseID: a.releaseID, sha256: a.sha256))
+        #expect(status == 0, "\(text)")
+        #expect(try String(contentsOfFile: outside, encoding: .utf8) == "untouched\n")
+        let manifest = h.layout.release(a.releaseID) + "/.shipit-manifest"
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: manifest)) == nil)
+        #expect(try String(contentsOfFile: manifest, encoding: .utf8).hasSuffix("  ./VERSION\n"))
     }
 
     /// A shared path that is neither on the host nor in the release: refused by the pre-flight,

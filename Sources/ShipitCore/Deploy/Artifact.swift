@@ -25,12 +25,20 @@ public struct Artifact: Sendable {
     /// full upload carries so hosts need not hash the release again.
     public var tree: ReleaseTree?
     /// The tree's manifest (`sha256sum` lines), written next to the artifact when every name fits
-    /// in one line as it is.
+    /// in one line as it is, and its sha256 (the host checks it before it trusts it).
     public var manifestPath: String?
+    public var manifestSHA256 = ""
+    public var manifestSize: Int64 = 0
 
     /// A full upload carries the manifest above this size; below it, hashing on the host costs less
     /// than a second file.
     public static let manifestSentAbove: Int64 = 2 << 20
+
+    /// Whether a full upload carries the manifest: a big artifact, whose manifest is small beside
+    /// it (a release of many small files has a manifest as big as its files' bytes).
+    public var sendsManifest: Bool {
+        manifestPath != nil && size > Self.manifestSentAbove && manifestSize * 16 <= size
+    }
 
     /// Builds a reproducible tarball (sorted names, fixed owner and mtime) so the same tree gives the
     /// same hash, and names the release `YYYYMMDDTHHMMSSZ-<hash8>`: sortable, unique, one id for all hosts.
@@ -91,9 +99,14 @@ public struct Artifact: Sendable {
         let size = FilePath.size(of: path) ?? 0
         let indexed = index.result
         var manifest: String?
+        var manifestSHA256 = ""
+        var manifestSize: Int64 = 0
         if let tree = indexed?.tree, tree.namesArePlain {
+            let text = Data(tree.manifest.utf8)
             manifest = workDir + "/release.manifest"
-            try tree.manifest.write(toFile: manifest!, atomically: false, encoding: .utf8)
+            try text.write(to: URL(fileURLWithPath: manifest!))
+            manifestSHA256 = try Digest.sha256Hex(text)
+            manifestSize = Int64(text.count)
         }
         var artifact = Artifact(
             path: path, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source,
@@ -101,6 +114,8 @@ public struct Artifact: Sendable {
             links: try indexed?.links ?? ArtifactLinks.read(tarball: path), tree: indexed?.tree,
             manifestPath: manifest)
         artifact.zipped = path == out
+        artifact.manifestSHA256 = manifestSHA256
+        artifact.manifestSize = manifestSize
         return artifact
     }
 

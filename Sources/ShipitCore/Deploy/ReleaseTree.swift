@@ -36,9 +36,9 @@ public struct ReleaseTree: Sendable, Equatable {
     /// Where the tree is extracted on the deployer (the delta's files are taken from there); empty
     /// for a tree read from the artifact's tar stream, which nothing extracted yet.
     public var root: String
-    /// By path: the member's name in the artifact, as tar matches it (`a/b` in `git archive`'s,
-    /// `./a/b/` for a directory in GNU tar's). Known for a tree read from the tar stream.
-    public var members: [String: String] = [:]
+    /// By path (its bytes): the member's name in the artifact, as tar matches it (`a/b` in `git
+    /// archive`'s, `./a/b/` for a directory in GNU tar's). Known for a tree read from the tar stream.
+    public var members: [[UInt8]: String] = [:]
 
     public init(entries: [Entry], root: String) {
         self.entries = entries

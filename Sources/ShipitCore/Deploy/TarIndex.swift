@@ -35,9 +35,12 @@ struct TarIndex {
     private var longName: [UInt8]?
     private var longLink: [UInt8]?
     private var pax: [String: [UInt8]] = [:]
-    private var seen = Set<String>()
+    /// Paths by their bytes: two names Unicode calls equal (NFC and NFD) are two members.
+    private var seen = Set<[UInt8]>()
     private var entries: [ReleaseTree.Entry] = []
-    private var members: [String: String] = [:]
+    private var members: [[UInt8]: String] = [:]
+    /// Each regular file's entry, for the hard links to it.
+    private var fileAt: [[UInt8]: Int] = [:]
     private var links = ArtifactLinks()
     /// Why the stream cannot be indexed (the first reason found); nil while it can.
     private(set) var refused: String?
@@ -167,12 +170,13 @@ struct TarIndex {
             refused = "a member's name leaves the release or is empty"
             return
         }
-        guard seen.insert(path).inserted else {
+        let key = Array(path.utf8)
+        guard seen.insert(key).inserted else {
             refused = "\(path) is in the tar stream twice"
             return
         }
         let bare = path == "." ? "" : String(path.dropFirst(2))
-        members[path] = String(decoding: name, as: UTF8.self)
+        members[key] = String(decoding: name, as: UTF8.self)
         if path != "." { links.paths.insert(bare) }
         let perm = String(mode & 0o7777, radix: 8)
         switch type {
@@ -182,16 +186,17 @@ struct TarIndex {
                 return
             }
             entries.append(.init(kind: .file, path: path, mode: perm, mtime: mtime, size: size))
+            fileAt[key] = entries.count - 1
             hasher = SHA256()
             startData(.file(entries.count - 1), size)
             if size == 0 { endData() }
         case UInt8(ascii: "1"):
             // A hard link is the file it names: the same bytes, mode and time.
-            guard let to = Self.releasePath(target), let e = entries.last(where: { $0.path == to }), e.kind == .file
-            else {
+            guard let to = Self.releasePath(target), let at = fileAt[Array(to.utf8)] else {
                 refused = "\(path) is a hard link to a member not seen before it"
                 return
             }
+            let e = entries[at]
             links.hard.append(.init(path: bare, target: String(to.dropFirst(2))))
             entries.append(.init(kind: .file, path: path, mode: e.mode, mtime: e.mtime, size: e.size, digest: e.digest))
             startData(.skip, size)

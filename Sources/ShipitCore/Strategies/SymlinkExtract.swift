@@ -10,10 +10,11 @@ extension SymlinkStrategy {
     /// `ArtifactLinks`) is refused by a tar that is not GNU's. A shared path that passes through a
     /// symbolic link of the release is refused: replacing it would remove, and seeding `shared/`
     /// would copy, files outside the release.
-    /// `expected`: where the artifact's manifest was uploaded, or "" for the host to hash the files.
-    /// `zipped`: whether the upload is gzip'd (else plain tar).
+    /// `zipped`: whether the upload is gzip'd (else plain tar). `expected`: where the artifact's
+    /// manifest was uploaded (its sha256 `expectedSHA256`), or "" for the host to hash the files.
     public func extract(
-        releaseID: String, sha256: String, needsGNUTar: String = "", expected: String = "", zipped: Bool = true
+        releaseID: String, sha256: String, needsGNUTar: String = "", zipped: Bool = true, expected: String = "",
+        expectedSHA256: String = ""
     ) -> RemoteCommand {
         script(
             .extract,
@@ -22,8 +23,10 @@ extension SymlinkStrategy {
                 ("UPLOAD", layout.upload(releaseID)),
                 ("NEEDS_GNU_TAR", needsGNUTar),
                 // The uploaded manifest, or "" (never one from the environment): the files are hashed.
-                ("EXPECTED", expected),
+                ("EXPECTED", expected), ("EXPECTED_SHA256", expectedSHA256),
                 ("ZIP", zipped ? "z" : ""),
+                // Only a delta's script has control files (never a value from the environment).
+                ("CTL", ""),
             ],
             """
             R="$RELEASES/$ID"
@@ -38,8 +41,10 @@ extension SymlinkStrategy {
               esac
             fi
             if [ -n "$EXPECTED" ]; then
-              # The manifest names what GNU tar extracts; another tar may read names differently.
-              case $(tar --version 2>/dev/null) in *"GNU tar"*) ;; *) rm -f "$EXPECTED"; EXPECTED= ;; esac
+              # The manifest names what GNU tar extracts (another tar may read names differently),
+              # and is used only as sent; else the files are hashed here.
+              case $(tar --version 2>/dev/null) in *"GNU tar"*) m=$(sha256sum "$EXPECTED" 2>/dev/null) || m= ;; *) m= ;; esac
+              [ "${m%% *}" = "$EXPECTED_SHA256" ] || { rm -f "$EXPECTED"; EXPECTED=; }
             fi
             if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
             mkdir -p "$R.tmp"
@@ -74,6 +79,8 @@ extension SymlinkStrategy {
           done
           set +f; IFS=$oldifs
         fi
+        # An artifact's own `.shipit-manifest` (a link could point out of the release) is replaced.
+        rm -f "$R.tmp/.shipit-manifest"
         if [ -n "${EXPECTED:-}" ]; then
           # The files are the artifact's, checked already (a full upload's or a delta's tarball
           # by its sha256; a delta's copies: unchanged since their release's manifest said what

@@ -106,7 +106,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
                 for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit \(ScriptExit.missingTool); }; done
                 take_lock
                 # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
-                for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part-* "$META"/upload-*.manifest "$META"/upload-*.manifest.part-* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
+                for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part* "$META"/upload-*.manifest "$META"/upload-*.manifest.part* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
                 if [ "$NEED_KB" -gt 0 ]; then
                   avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
                   [ "$avail" -ge "$NEED_KB" ] || { echo "error=only ${avail} KB free in $D, need ${NEED_KB} KB"; exit \(ScriptExit.diskFull); }
@@ -160,7 +160,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
         guard case .artifact(let a) = release.input else { throw Self.needsArtifact }
         var uploads: [StagePlan.Upload] = []
         var expected = ""
-        if a.size > Artifact.manifestSentAbove, let manifest = a.manifestPath {
+        if a.sendsManifest, let manifest = a.manifestPath {
             expected = layout.uploadManifest(release.id)
             uploads.append(.init(localPath: manifest, remotePath: expected, label: nil))
         }
@@ -169,8 +169,8 @@ public struct SymlinkStrategy: ReleaseStrategy {
         return StagePlan(
             uploads: uploads,
             command: extract(
-                releaseID: release.id, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar, expected: expected,
-                zipped: a.zipped))
+                releaseID: release.id, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar, zipped: a.zipped,
+                expected: expected, expectedSHA256: a.manifestSHA256))
     }
 
     public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) throws(ShipitError)

@@ -22,7 +22,8 @@ struct DeltaStaging {
         let manifests = await fetchManifests(d, hosts: offered)
         let work = FilePath.directory(of: artifact.path) + "/delta"
         var keys: [String: [String]] = [:]
-        var plans: [[String]: DeltaPlan] = [:]
+        // nil: no delta worth sending from those releases (planned once all the same).
+        var plans: [[String]: DeltaPlan?] = [:]
         var tree = artifact.tree
         for host in offered {
             let kept = (d.run.kept[host] ?? []).filter { manifests[$0.manifest] != nil }
@@ -43,23 +44,23 @@ struct DeltaStaging {
             }
             let key = kept.map { $0.id + " " + $0.manifest }
             keys[host] = key
-            if plans[key] == nil,
-                let plan = DeltaPlan.plan(
-                    tree!, kept: kept.map { DeltaPlan.Kept(id: $0.id, manifest: manifests[$0.manifest]!) })
-            {
-                plans[key] = plan
+            if plans[key] == nil {
+                plans[key] = .some(
+                    DeltaPlan.plan(
+                        tree!, kept: kept.map { DeltaPlan.Kept(id: $0.id, manifest: manifests[$0.manifest]!) }))
             }
         }
-        guard var tree, !plans.isEmpty else { return [:] }
+        let worth = plans.values.compactMap { $0 }
+        guard var tree, !worth.isEmpty else { return [:] }
         if tree.root.isEmpty {
-            do { tree = try extract(artifact, tree: tree, sending: plans.values, into: work + "/tree") } catch {
+            do { tree = try extract(artifact, tree: tree, sending: worth, into: work + "/tree") } catch {
                 return noDelta(d, error)
             }
         }
         var built: [[String]: HostDelta?] = [:]
         var out: [String: HostDelta] = [:]
         for host in offered {
-            guard let key = keys[host], let plan = plans[key] else { continue }
+            guard let key = keys[host], let plan = plans[key] ?? nil else { continue }
             if built[key] == nil {
                 built[key] = .some(try? build(plan, tree: tree, into: work + "/\(built.count).tar"))
             }
@@ -87,12 +88,13 @@ struct DeltaStaging {
         try? FileManager.default.removeItem(atPath: dir)
         guard artifact.links.hard.isEmpty else { return try ReleaseTree.read(artifact: artifact.path, into: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var paths = Set<String>()
-        for plan in plans { for e in plan.send { paths.insert(e.path) } }
+        // By bytes: two names Unicode calls equal (NFC and NFD) are two members.
+        var paths = Set<[UInt8]>()
+        for plan in plans { for e in plan.send { paths.insert(Array(e.path.utf8)) } }
         var names: [String] = []
-        for path in paths.sorted() {
+        for path in paths {
             guard let member = tree.members[path] else {
-                throw ShipitError("\(path) has no member name in the artifact's index")
+                throw ShipitError("\(String(decoding: path, as: UTF8.self)) has no member name in the artifact's index")
             }
             names.append(member)
         }

@@ -44,21 +44,31 @@ struct SwitchPhase: PhaseRunner {
         let plans = commands
         let now = d
         let managed = d.strategy.traffic?.settings.mode == .managed
-        let done = await Fleet.bounded(plans.keys.sorted(), limit: d.config.connection.parallel) {
-            host -> (StepResult, StepResult?) in
-            let r = await now.step(step, on: [host]) { host in
-                var r = await now.remote(host, plans[host]!)
-                r.note = Self.roleNote(r.output)
-                return r
-            }[host]!
-            guard let then, r.ok, r.output.first(.switched) != nil, then.checked.contains(host) else { return (r, nil) }
-            let slot = managed ? r.output.first(.slot).flatMap { Int($0) } : nil
-            // Shown and recorded as it happens; the smoke test phase counts its outcome.
-            return (r, await now.step("smoke test", on: [host]) { await then.check($0, slot) }[host])
-        }
-        let results = done.mapValues(\.0)
-        for (host, pair) in done.sorted(by: { $0.key < $1.key }) {
-            if let checked = pair.1 { d.apply(.smokeTestedWithSwitch(host, checked)) }
+        let interrupt = d.context.interrupt
+        let (results, checks) = await Self.switchThenCheck(
+            plans.keys.sorted(), limit: d.config.connection.parallel,
+            switchHost: { host in
+                await now.step(step, on: [host]) { host in
+                    var r = await now.remote(host, plans[host]!)
+                    r.note = Self.roleNote(r.output)
+                    return r
+                }[host]!
+            },
+            check: then.map { then in
+                { host, r in
+                    // After a signal no step starts; a host not switched has nothing to check.
+                    guard r.ok, let id = r.output.first(.switched), then.checked.contains(host), !interrupt.isRaised
+                    else { return nil }
+                    let slot = r.output.first(.slot).flatMap { Int($0) }
+                    // Shown and recorded as it happens, the ledger's row saying where the host is now;
+                    // the smoke test phase counts its outcome.
+                    var after = now
+                    after.apply(.switched(host, to: id, slot: slot, at: Date()))
+                    return await after.step("smoke test", on: [host]) { await then.check($0, managed ? slot : nil) }[host]
+                }
+            })
+        for (host, checked) in checks.sorted(by: { $0.key < $1.key }) {
+            d.apply(.smokeTestedWithSwitch(host, checked))
         }
         failed += d.record(results, step: step)
         for (host, r) in results.sorted(by: { $0.key < $1.key }) {
@@ -71,8 +81,59 @@ struct SwitchPhase: PhaseRunner {
             }
         }
         for host in failed { d.apply(.explainUnknown(host)) }
+        // A switch that failed ends the phase before the smoke test's: the checks made that failed
+        // are the hosts' failures all the same.
+        if !failed.isEmpty { _ = d.record(checks, step: "smoke test") }
         await d.recordHosts()
         return failed.sorted()
+    }
+
+    /// Each host's switch, at most `limit` at once, and as soon as one is done its `check` (with
+    /// its own `limit`: a slow check never holds back another host's switch). Returns the
+    /// switches' results and the checks made (a `check` that returns nil made none).
+    static func switchThenCheck(
+        _ hosts: [String], limit: Int, switchHost: @escaping @Sendable (String) async -> StepResult,
+        check: (@Sendable (String, StepResult) async -> StepResult?)?
+    ) async -> (switched: [String: StepResult], checked: [String: StepResult]) {
+        enum Done: Sendable {
+            case switched(String, StepResult)
+            case checked(String, StepResult?)
+        }
+        return await withTaskGroup(of: Done.self) { group in
+            var switched: [String: StepResult] = [:]
+            var checked: [String: StepResult] = [:]
+            var next = 0
+            var checking = 0
+            var waiting: [(String, StepResult)] = []
+            let limit = max(1, limit)
+            func startSwitch() {
+                let host = hosts[next]
+                next += 1
+                group.addTask { .switched(host, await switchHost(host)) }
+            }
+            func startCheck(_ host: String, _ r: StepResult) {
+                guard let check else { return }
+                checking += 1
+                group.addTask { .checked(host, await check(host, r)) }
+            }
+            while next < hosts.count && next < limit { startSwitch() }
+            for await done in group {
+                switch done {
+                case .switched(let host, let r):
+                    switched[host] = r
+                    if next < hosts.count { startSwitch() }
+                    if checking < limit { startCheck(host, r) } else { waiting.append((host, r)) }
+                case .checked(let host, let r):
+                    checking -= 1
+                    if let r { checked[host] = r }
+                    if !waiting.isEmpty {
+                        let (host, r) = waiting.removeFirst()
+                        startCheck(host, r)
+                    }
+                }
+            }
+            return (switched, checked)
+        }
     }
 
     /// A request step: on each host of the step that runs the app, `share` % of the requests to the
