@@ -208,7 +208,8 @@ struct TarIndexTests {
         }
         let a = [UInt8]((0..<600).map { UInt8($0 % 251) })
         let b = [UInt8]((0..<1000).map { UInt8($0 % 13) })
-        let pax = Array((paxRecord("path", "from-pax/" + String(repeating: "p", count: 120)) + paxRecord("size", "1000")).utf8)
+        let pax = Array(
+            (paxRecord("path", "from-pax/" + String(repeating: "p", count: 120)) + paxRecord("size", "1000")).utf8)
         var stream = header("in-prefix.txt", size: 3, prefix: "deep/pre") + padded(Array("abc".utf8))
         stream += header("big.bin", size: a.count, base256: true) + padded(a)
         stream += header("PaxHeaders/x", type: "x", size: pax.count) + padded(pax)

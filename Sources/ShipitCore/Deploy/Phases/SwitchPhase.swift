@@ -45,28 +45,32 @@ struct SwitchPhase: PhaseRunner {
         let now = d
         let managed = d.strategy.traffic?.settings.mode == .managed
         let interrupt = d.context.interrupt
-        let (results, checks) = await Self.switchThenCheck(
-            plans.keys.sorted(), limit: d.config.connection.parallel,
-            switchHost: { host in
-                await now.step(step, on: [host]) { host in
-                    var r = await now.remote(host, plans[host]!)
-                    r.note = Self.roleNote(r.output)
-                    return r
-                }[host]!
-            },
-            check: then.map { then in
-                { host, r in
-                    // After a signal no step starts; a host not switched has nothing to check.
-                    guard r.ok, let id = r.output.first(.switched), then.checked.contains(host), !interrupt.isRaised
-                    else { return nil }
-                    let slot = r.output.first(.slot).flatMap { Int($0) }
-                    // Shown and recorded as it happens, the ledger's row saying where the host is now;
-                    // the smoke test phase counts its outcome.
-                    var after = now
-                    after.apply(.switched(host, to: id, slot: slot, at: Date()))
-                    return await after.step("smoke test", on: [host]) { await then.check($0, managed ? slot : nil) }[host]
+        let switchHost: @Sendable (String) async -> StepResult = { host in
+            await now.step(step, on: [host]) { host in
+                var r = await now.remote(host, plans[host]!)
+                r.note = Self.roleNote(r.output)
+                return r
+            }[host]!
+        }
+        var check: (@Sendable (String, StepResult) async -> StepResult?)?
+        if let then {
+            check = { host, r in
+                // After a signal no step starts; a host not switched has nothing to check.
+                guard r.ok, let id = r.output.first(.switched), then.checked.contains(host), !interrupt.isRaised
+                else { return nil }
+                let slot = r.output.first(.slot).flatMap { Int($0) }
+                // Shown and recorded as it happens, the ledger's row saying where the host is now;
+                // the smoke test phase counts its outcome.
+                var after = now
+                after.apply(.switched(host, to: id, slot: slot, at: Date()))
+                let checked: [String: StepResult] = await after.step("smoke test", on: [host]) { host in
+                    await then.check(host, managed ? slot : nil)
                 }
-            })
+                return checked[host]
+            }
+        }
+        let (results, checks) = await Self.switchThenCheck(
+            plans.keys.sorted(), limit: d.config.connection.parallel, switchHost: switchHost, check: check)
         for (host, checked) in checks.sorted(by: { $0.key < $1.key }) {
             d.apply(.smokeTestedWithSwitch(host, checked))
         }
