@@ -43,8 +43,8 @@ extension SymlinkStrategy {
             if [ -n "$EXPECTED" ]; then
               # The manifest names what GNU tar extracts (another tar may read names differently),
               # and is used only as sent; else the files are hashed here.
-              case $(tar --version 2>/dev/null) in *"GNU tar"*) m=$(sha256sum "$EXPECTED" 2>/dev/null) || m= ;; *) m= ;; esac
-              [ "${m%% *}" = "$EXPECTED_SHA256" ] || { rm -f "$EXPECTED"; EXPECTED=; }
+              case $(tar --version 2>/dev/null) in *"GNU tar"*) m=$({ sha256sum < "$EXPECTED"; } 2>/dev/null) || m= ;; *) m= ;; esac
+              [ -n "$EXPECTED_SHA256" ] && [ "${m%% *}" = "$EXPECTED_SHA256" ] || { rm -f "$EXPECTED"; EXPECTED=; }
             fi
             if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
             mkdir -p "$R.tmp"
@@ -80,7 +80,8 @@ extension SymlinkStrategy {
           set +f; IFS=$oldifs
         fi
         # An artifact's own `.shipit-manifest` (a link could point out of the release) is replaced.
-        rm -f "$R.tmp/.shipit-manifest"
+        rm -f "$R.tmp/.shipit-manifest" 2>/dev/null
+        [ ! -e "$R.tmp/.shipit-manifest" ] || { echo "error=the artifact has a directory named .shipit-manifest, the name of the release's manifest"; exit \(ScriptExit.manifestFailed); }
         if [ -n "${EXPECTED:-}" ]; then
           # The files are the artifact's, checked already (a full upload's or a delta's tarball
           # by its sha256; a delta's copies: unchanged since their release's manifest said what

@@ -85,9 +85,9 @@ struct SwitchPhase: PhaseRunner {
             }
         }
         for host in failed { d.apply(.explainUnknown(host)) }
-        // A switch that failed ends the phase before the smoke test's: the checks made that failed
-        // are the hosts' failures all the same.
-        if !failed.isEmpty { _ = d.record(checks, step: "smoke test") }
+        // A switch that failed, or a signal, ends the phase before the smoke test's: the checks
+        // made that failed are the hosts' failures all the same.
+        if !failed.isEmpty || d.context.interrupt.isRaised { _ = d.record(checks, step: "smoke test") }
         await d.recordHosts()
         return failed.sorted()
     }
