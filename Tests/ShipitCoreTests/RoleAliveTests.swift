@@ -13,23 +13,23 @@ struct RoleAliveTests {
         let dir = Local.tempDir("role-alive")
         let script =
             RoleScript.alive.definition + "\n"
-            + #"""
-            d=$1
-            exec 2>"$d/stderr"
-            # A leader that stays, then one that exits and leaves its child in the group.
-            setsid sh -c 'echo $$ > "$1/stay"; exec sleep 30' sh "$d" &
-            setsid sh -c 'sleep 30 & echo $! > "$1/child"; echo $$ > "$1/gone"' sh "$d" &
-            n=0; while { [ ! -s "$d/stay" ] || [ ! -s "$d/child" ] || [ ! -s "$d/gone" ]; } && [ $n -lt 200 ]; do sleep 0.02; n=$((n + 1)); done
-            sleep 0.2
-            s=$(cat "$d/stay"); g=$(cat "$d/gone")
-            if role_alive "$s"; then echo "stay=alive"; else echo "stay=dead"; fi
-            if role_alive "$g"; then echo "gone=alive"; else echo "gone=dead"; fi
-            kill -KILL -"$s" "$(cat "$d/child")"
-            sleep 0.2
-            if role_alive "$s"; then echo "stay.after=alive"; else echo "stay.after=dead"; fi
-            if role_alive "$g"; then echo "gone.after=alive"; else echo "gone.after=dead"; fi
-            if role_alive ""; then echo "empty=alive"; else echo "empty=dead"; fi
-            """#
+                + #"""
+                d=$1
+                exec 2>"$d/stderr"
+                # A leader that stays, then one that exits and leaves its child in the group.
+                setsid sh -c 'echo $$ > "$1/stay"; exec sleep 30' sh "$d" &
+                setsid sh -c 'sleep 30 & echo $! > "$1/child"; echo $$ > "$1/gone"' sh "$d" &
+                n=0; while { [ ! -s "$d/stay" ] || [ ! -s "$d/child" ] || [ ! -s "$d/gone" ]; } && [ $n -lt 200 ]; do sleep 0.02; n=$((n + 1)); done
+                sleep 0.2
+                s=$(cat "$d/stay"); g=$(cat "$d/gone")
+                if role_alive "$s"; then echo "stay=alive"; else echo "stay=dead"; fi
+                if role_alive "$g"; then echo "gone=alive"; else echo "gone=dead"; fi
+                kill -KILL -"$s" "$(cat "$d/child")"
+                sleep 0.2
+                if role_alive "$s"; then echo "stay.after=alive"; else echo "stay.after=dead"; fi
+                if role_alive "$g"; then echo "gone.after=alive"; else echo "gone.after=dead"; fi
+                if role_alive ""; then echo "empty=alive"; else echo "empty=dead"; fi
+                """#
         let (status, out) = try await LocalProcess.runStatusDetached(["/bin/sh", "-c", script + "\n", "sh", dir])
         #expect(status == 0, "\(out)")
         let facts = ScriptOutput(out)
