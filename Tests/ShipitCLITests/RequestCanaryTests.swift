@@ -184,10 +184,12 @@ struct RequestCanaryTests {
             let load = try LoadGenerator(targets: f.targets, port: f.port, threads: 2, clients: 10)
             let v2 = try await f.shipit(["deploy", "--from", f.release("v2")])
             #expect(v2.stdout.contains("PAUSED after rollout step 1 of 3"), "\(v2.stdout.suffix(3000))")
-            // Paused: the share stays, and nothing is logged.
+            // Paused: the share stays, and nothing is logged. The log was emptied at the pause; a
+            // request already in flight through a logged server then may still write its line.
             let log = "\(f.deployTo)/.shipit/proxy/golden.log"
             let sizes = try await f.sh(f.targets[0], "wc -c < \(log); sleep 1; wc -c < \(log)")
-            #expect(Set(sizes.split(separator: "\n")) == ["0"], "\(sizes)")
+            let both = sizes.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            #expect(both.count == 2 && both[0] == both[1] && both[0] < 400, "\(sizes)")
             // The config loses its request steps (and so its proxy gate): the promote runs the paused
             // run's plan, with the gates the config has now.
             try config.replacing("[{requests: 10%}, {requests: 50%}, \"100%\"]", with: "[1]")
