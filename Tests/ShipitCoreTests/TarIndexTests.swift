@@ -239,3 +239,69 @@ extension String {
         String(repeating: "0", count: max(0, width - count)) + self
     }
 }
+
+/// Random trees (a fixed seed, so a failure names its tree): names with spaces, quotes, non-ASCII
+/// letters and components long enough for GNU's long names, files of sizes around tar's blocks,
+/// modes, symbolic and hard links. The index must equal what extracting the artifact gives.
+@Suite("tar index: random trees")
+struct TarIndexRandomTests {
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func aRandomTreeIndexesAsItExtracts(seed: UInt64) throws {
+        var rng = Seeded(state: seed)
+        let root = Local.tempDir("tarindex-random")
+        let letters = Array("abcXYZ09 _-.'\"é€ß")
+        func name() -> String {
+            let n = [1, 3, 8, 40, 130].randomElement(using: &rng)!
+            var s = String((0..<n).map { _ in letters.randomElement(using: &rng)! })
+            if s.hasPrefix(".") || s.hasPrefix("-") { s = "n" + s }
+            return s.trimmingCharacters(in: .whitespaces).isEmpty ? "n" : s
+        }
+        var dirs = [""]
+        var files: [String] = []
+        for _ in 0..<40 {
+            let parent = dirs.randomElement(using: &rng)!
+            let path = parent.isEmpty ? name() : parent + "/" + name()
+            let full = root + "/" + path
+            guard !FileManager.default.fileExists(atPath: full), path.split(separator: "/").count < 5 else { continue }
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0..<3:
+                try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: false)
+                dirs.append(path)
+            case 3..<8:
+                let size = [0, 1, 511, 512, 513, 10_000, 70_000, 1_048_577].randomElement(using: &rng)!
+                let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                try Data(bytes).write(to: URL(fileURLWithPath: full))
+                let mode = [0o644, 0o600, 0o755, 0o444].randomElement(using: &rng)!
+                try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: full)
+                files.append(path)
+            case 8:
+                let target = files.randomElement(using: &rng).map { "../" + $0 } ?? "nowhere"
+                try FileManager.default.createSymbolicLink(atPath: full, withDestinationPath: target)
+            default:
+                guard let other = files.randomElement(using: &rng) else { continue }
+                try FileManager.default.linkItem(atPath: root + "/" + other, toPath: full)
+            }
+        }
+        for d in dirs.dropFirst() where Bool.random(using: &rng) {
+            try FileManager.default.setAttributes([.posixPermissions: 0o750], ofItemAtPath: root + "/" + d)
+        }
+        let a = try Artifact.build(from: .directory(root), workDir: Local.tempDir("work"))
+        let index = try #require(a.tree, "seed \(seed)")
+        let read = try ReleaseTree.read(artifact: a.path, into: Local.tempDir("tarindex-random-read"))
+        #expect(index.entries.count == read.entries.count, "seed \(seed)")
+        for (got, want) in zip(index.entries, read.entries) where got != want {
+            Issue.record("seed \(seed): index \(got) != extracted \(want)")
+        }
+        let links = try ArtifactLinks.read(tarball: a.path)
+        #expect(a.links.symbolic == links.symbolic && a.links.hard == links.hard, "seed \(seed)")
+        #expect(index.manifest == read.manifest, "seed \(seed)")
+    }
+}
