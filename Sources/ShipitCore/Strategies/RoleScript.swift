@@ -19,16 +19,10 @@ public enum RoleScript {
           [ -n "$1" ] && kill -0 -"$1" 2>/dev/null || return 1
           [ -d /proc/self ] || return 0
           g=$1
-          # Its leader still running: alive, without reading every process of the host (a pid
-          # is not reused while its process group lives, so this is the leader).
-          # Braced: a redirection that cannot open its file complains before `2>` applies.
-          st=; { read -r st < "/proc/$g/stat"; } 2>/dev/null || st=
-          if [ -n "$st" ]; then
-            # shellcheck disable=SC2086 # the fields of /proc/PID/stat after the command name
-            set -- ${st##*) }
-            [ "${3:-}" = "$g" ] && [ "$1" != Z ] && return 0
-          fi
-          for f in /proc/[0-9]*/stat; do
+          # The leader first: while it runs, no other process of the host is read (a pid is not
+          # reused while its process group lives, so that pid is the leader). Braced: a
+          # redirection that cannot open its file complains before `2>` applies.
+          for f in "/proc/$g/stat" /proc/[0-9]*/stat; do
             st=; { read -r st < "$f"; } 2>/dev/null || continue
             # shellcheck disable=SC2086 # the fields of /proc/PID/stat after the command name
             set -- ${st##*) }

@@ -34,16 +34,17 @@ extension SymlinkStrategy {
             # Tools only where the shell cannot do it: every process started costs every host at once.
             got=$(sha256sum "$UPLOAD"); got=${got%% *}
             [ "$got" = "$SHA256" ] || { echo "error=checksum mismatch after upload (got $got)"; exit \(ScriptExit.checksum); }
-            if [ -n "$NEEDS_GNU_TAR" ]; then
-              case $(tar --version 2>/dev/null) in
-                *"GNU tar"*) ;;
-                *) echo "error=the artifact has $NEEDS_GNU_TAR, and this host's tar is not GNU tar (BusyBox?), which could write through them outside the release: refused"; exit \(ScriptExit.needsGNUTar) ;;
-              esac
+            gnu=
+            if [ -n "$NEEDS_GNU_TAR$EXPECTED" ]; then
+              case $(tar --version 2>/dev/null) in *"GNU tar"*) gnu=1 ;; esac
+            fi
+            if [ -n "$NEEDS_GNU_TAR" ] && [ -z "$gnu" ]; then
+              echo "error=the artifact has $NEEDS_GNU_TAR, and this host's tar is not GNU tar (BusyBox?), which could write through them outside the release: refused"; exit \(ScriptExit.needsGNUTar)
             fi
             if [ -n "$EXPECTED" ]; then
               # The manifest names what GNU tar extracts (another tar may read names differently),
               # and is used only as sent; else the files are hashed here.
-              case $(tar --version 2>/dev/null) in *"GNU tar"*) m=$({ sha256sum < "$EXPECTED"; } 2>/dev/null) || m= ;; *) m= ;; esac
+              m=; [ -z "$gnu" ] || m=$({ sha256sum < "$EXPECTED"; } 2>/dev/null) || m=
               [ -n "$EXPECTED_SHA256" ] && [ "${m%% *}" = "$EXPECTED_SHA256" ] || { rm -f "$EXPECTED"; EXPECTED=; }
             fi
             if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
