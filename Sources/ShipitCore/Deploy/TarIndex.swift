@@ -35,9 +35,9 @@ struct TarIndex {
     private var longName: [UInt8]?
     private var longLink: [UInt8]?
     private var pax: [String: [UInt8]] = [:]
-    /// Paths by their bytes: two names Unicode calls equal (NFC and NFD) are two members.
-    private var seen = Set<[UInt8]>()
     private var entries: [ReleaseTree.Entry] = []
+    /// Each member's name by its path's bytes (two names Unicode calls equal, NFC and NFD, are
+    /// two members): also what was seen already.
     private var members: [[UInt8]: String] = [:]
     /// Each regular file's entry, for the hard links to it.
     private var fileAt: [[UInt8]: Int] = [:]
@@ -171,7 +171,7 @@ struct TarIndex {
             return
         }
         let key = Array(path.utf8)
-        guard seen.insert(key).inserted else {
+        guard members[key] == nil else {
             refused = "\(path) is in the tar stream twice"
             return
         }
@@ -218,7 +218,6 @@ struct TarIndex {
         body = kind
         left = size
         padding = Int((512 - size % 512) % 512)
-        if size == 0 { padding = 0 }
     }
 
     private mutating func endData() {

@@ -79,9 +79,7 @@ public enum AdaptiveGzip {
         opened()
         guard inFD >= 0 else { throw ShipitError("cannot read \(input) to compress it") }
         defer { close(inFD) }
-        let outFD = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard outFD >= 0 else { throw ShipitError("cannot write \(output)") }
-        defer { close(outFD) }
+        let out = try HashedFile(creating: output)
         var z = Deflater()
         guard z.start() else { throw ShipitError("cannot start compressing \(input) (zlib)") }
         defer { deflateEnd(&z.stream) }
@@ -89,14 +87,7 @@ public enum AdaptiveGzip {
         var result = Result(bytesIn: 0, bytesOut: 0, storedBlocks: 0, blocks: 0)
         var level: Int32 = 6
         var finished = false
-        var hasher = SHA256()
-        let sink: ([UInt8], Int) throws -> Void = { buf, count in
-            do { try FileDescriptorIO.write(outFD, buf[..<count]) } catch {
-                throw ShipitError("cannot write \(output) (disk full?)")
-            }
-            buf.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-            result.bytesOut += Int64(count)
-        }
+        let sink: ([UInt8], Int) throws -> Void = { buf, count in try out.write(buf[..<count]) }
         while !finished {
             let n = try readFull(inFD, &inBuf, path: input)
             finished = n < block
@@ -117,8 +108,33 @@ public enum AdaptiveGzip {
             result.bytesIn += Int64(n)
             if level == 0 { result.storedBlocks += 1 }
         }
-        result.sha256 = Digest.hex(hasher.finalize())
+        result.bytesOut = out.bytes
+        result.sha256 = out.sha256
         return result
+    }
+
+    /// An output file hashed and counted as it is written (never read again for its sha256).
+    final class HashedFile {
+        let path: String
+        private let fd: Int32
+        private var hasher = SHA256()
+        private(set) var bytes: Int64 = 0
+
+        init(creating path: String) throws {
+            self.path = path
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw ShipitError("cannot write \(path)") }
+        }
+
+        deinit { close(fd) }
+
+        func write(_ buf: ArraySlice<UInt8>) throws {
+            do { try FileDescriptorIO.write(fd, buf) } catch { throw ShipitError("cannot write \(path) (disk full?)") }
+            buf.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            bytes += Int64(buf.count)
+        }
+
+        var sha256: String { Digest.hex(hasher.finalize()) }
     }
 
     /// zlib's deflate with its output buffer: `run` feeds what `next_in` holds and writes what
@@ -182,9 +198,7 @@ public enum AdaptiveGzip {
         let inFD = open(input, O_RDONLY | O_CLOEXEC)
         guard inFD >= 0 else { throw ShipitError("cannot read \(input) to decompress it") }
         defer { close(inFD) }
-        let outFD = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard outFD >= 0 else { throw ShipitError("cannot write \(output)") }
-        defer { close(outFD) }
+        let out = try HashedFile(creating: output)
         var stream = z_stream()
         guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw ShipitError("cannot start decompressing \(input) (zlib)")
@@ -192,7 +206,6 @@ public enum AdaptiveGzip {
         defer { inflateEnd(&stream) }
         var inBuf = [UInt8](repeating: 0, count: block)
         var outBuf = [UInt8](repeating: 0, count: block)
-        var hasher = SHA256()
         var status = Z_OK
         while status != Z_STREAM_END {
             let n = try readFull(inFD, &inBuf, path: input)
@@ -211,16 +224,11 @@ public enum AdaptiveGzip {
                         }
                         return dst.count - Int(stream.avail_out)
                     }
-                    do { try FileDescriptorIO.write(outFD, outBuf[..<produced]) } catch {
-                        throw ShipitError("cannot write \(output) (disk full?)")
-                    }
-                    outBuf.withUnsafeBytes {
-                        hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<produced]))
-                    }
+                    try out.write(outBuf[..<produced])
                 } while stream.avail_out == 0 && status != Z_STREAM_END
             }
         }
-        return Digest.hex(hasher.finalize())
+        return out.sha256
     }
 
     /// Whether level 1 takes a tenth off the block's first 64 KiB.
