@@ -82,6 +82,15 @@ struct ArtifactTests {
         #expect(a.path.hasSuffix(compressible ? "/release.tar.gz" : "/release.tar"))
         #expect(a.sha256 == (try Local.sha256(a.path)))
         #expect(a.releaseID.hasSuffix("-" + a.sha256.prefix(8)))
+        // The 3 MB plain tar carries its manifest (written, its sha256 the file's); the small
+        // gzip'd one has none written.
+        if compressible {
+            #expect(a.manifest == nil)
+        } else {
+            let m = try #require(a.manifest)
+            #expect(try String(contentsOfFile: m.path, encoding: .utf8) == (try #require(a.tree)).manifest)
+            #expect(m.sha256 == (try Local.sha256(m.path)))
+        }
         let kind = try await Local.run(["sh", "-c", "head -c 2 \"$1\" | od -An -tx1", "sh", a.path])
         #expect(kind.trimmingCharacters(in: .whitespaces).hasPrefix(compressible ? "1f 8b" : "2e 2f"), "\(kind)")
         // What tar wrote, byte for byte: the same tree archived again, plainly.

@@ -360,7 +360,9 @@ struct HostScriptTests {
         // Over the size at which the manifest is sent.
         let blob = String(repeating: "0123456789abcdef", count: 200_000)
         let a = try await h.artifact(["app/VERSION": "1\n", "blob.txt": blob, "log/seed.txt": "seed\n"])
-        let real = try String(contentsOfFile: try #require(a.manifestPath), encoding: .utf8)
+        // The manifest the deployer writes for a big artifact (this one is small: the script is run
+        // here with it all the same).
+        let real = try #require(a.tree).manifest
         #expect(real.contains("  ./app/VERSION\n") && real.contains("  ./log/seed.txt\n"))
         // A digest no file has: found in the release's manifest only if the host wrote it as sent.
         let marked = real.replacingOccurrences(
@@ -425,10 +427,12 @@ struct HostScriptTests {
             (Artifact.manifestSentAbove + 1, small, true), (Artifact.manifestSentAbove, small, false),
             (Artifact.manifestSentAbove + 1, small + 1, false),
         ] {
+            #expect(Artifact.carriesManifest(artifactSize: size, manifestSize: manifestSize) == sends)
             let big = Artifact(
                 path: a.path, sha256: a.sha256, size: size, releaseID: a.releaseID, source: a.source, commit: nil,
-                links: a.links, tree: a.tree, manifestPath: a.manifestPath, manifestSHA256: a.manifestSHA256,
-                manifestSize: manifestSize)
+                links: a.links, tree: a.tree,
+                manifest: sends
+                    ? .init(path: "/deployer/release.manifest", sha256: String(repeating: "a", count: 64)) : nil)
             let plan = try h.strategy.stage(ResolvedRelease(id: a.releaseID, input: .artifact(big)), host: "h1")
             #expect(
                 plan.uploads.map(\.remotePath)

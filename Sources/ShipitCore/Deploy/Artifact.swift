@@ -24,11 +24,15 @@ public struct Artifact: Sendable {
     /// held something `TarIndex` does not read): what a delta is planned from, and the manifest a
     /// full upload carries so hosts need not hash the release again.
     public var tree: ReleaseTree?
-    /// The tree's manifest (`sha256sum` lines), written next to the artifact when every name fits
-    /// in one line as it is, and its sha256 (the host checks it before it trusts it).
-    public var manifestPath: String?
-    public var manifestSHA256 = ""
-    public var manifestSize: Int64 = 0
+    /// The tree's manifest (`sha256sum` lines) that a full upload carries, written next to the
+    /// artifact; nil when none is carried (`carriesManifest`, or a name that does not fit a line).
+    public var manifest: Manifest?
+
+    public struct Manifest: Sendable, Equatable {
+        public let path: String
+        /// Checked by the host before it trusts the file.
+        public let sha256: String
+    }
 
     /// A full upload carries the manifest above this size; below it, hashing on the host costs less
     /// than a second file.
@@ -36,8 +40,8 @@ public struct Artifact: Sendable {
 
     /// Whether a full upload carries the manifest: a big artifact, whose manifest is small beside
     /// it (a release of many small files has a manifest as big as its files' bytes).
-    public var sendsManifest: Bool {
-        manifestPath != nil && size > Self.manifestSentAbove && manifestSize * 16 <= size
+    public static func carriesManifest(artifactSize: Int64, manifestSize: Int64) -> Bool {
+        artifactSize > manifestSentAbove && manifestSize * 16 <= artifactSize
     }
 
     /// Builds a reproducible tarball (sorted names, fixed owner and mtime) so the same tree gives the
@@ -98,25 +102,20 @@ public struct Artifact: Sendable {
         }
         let size = FilePath.size(of: path) ?? 0
         let indexed = index.result
-        var manifest: String?
-        var manifestSHA256 = ""
-        var manifestSize: Int64 = 0
-        if let tree = indexed?.tree, tree.namesArePlain {
+        var manifest: Manifest?
+        // Only a big artifact's is ever carried: a small one's is not even written.
+        if size > manifestSentAbove, let tree = indexed?.tree, tree.namesArePlain {
             let text = Data(tree.manifest.utf8)
-            manifest = workDir + "/release.manifest"
-            try text.write(to: URL(fileURLWithPath: manifest!))
-            manifestSHA256 = try Digest.sha256Hex(text)
-            manifestSize = Int64(text.count)
+            if carriesManifest(artifactSize: size, manifestSize: Int64(text.count)) {
+                let at = workDir + "/release.manifest"
+                try text.write(to: URL(fileURLWithPath: at))
+                manifest = Manifest(path: at, sha256: try Digest.sha256Hex(text))
+            }
         }
-        var artifact = Artifact(
-            path: path, sha256: sha, size: size, releaseID: releaseID(now: now, sha256: sha), source: source,
-            commit: commit,
-            links: try indexed?.links ?? ArtifactLinks.read(tarball: path), tree: indexed?.tree,
-            manifestPath: manifest)
-        artifact.zipped = path == out
-        artifact.manifestSHA256 = manifestSHA256
-        artifact.manifestSize = manifestSize
-        return artifact
+        return Artifact(
+            path: path, sha256: sha, zipped: path == out, size: size, releaseID: releaseID(now: now, sha256: sha),
+            source: source, commit: commit,
+            links: try indexed?.links ?? ArtifactLinks.read(tarball: path), tree: indexed?.tree, manifest: manifest)
     }
 
     /// A release's files taken from a host (`shipit sync`), keeping that release's id.

@@ -160,9 +160,9 @@ public struct SymlinkStrategy: ReleaseStrategy {
         guard case .artifact(let a) = release.input else { throw Self.needsArtifact }
         var uploads: [StagePlan.Upload] = []
         var expected = ""
-        if a.sendsManifest, let manifest = a.manifestPath {
+        if let manifest = a.manifest {
             expected = layout.uploadManifest(release.id)
-            uploads.append(.init(localPath: manifest, remotePath: expected, label: nil))
+            uploads.append(.init(localPath: manifest.path, remotePath: expected, label: nil))
         }
         // The artifact last: streamed, it shares the staging script's channel.
         uploads.append(.init(localPath: a.path, remotePath: layout.upload(release.id), label: nil))
@@ -170,7 +170,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
             uploads: uploads,
             command: extract(
                 releaseID: release.id, sha256: a.sha256, needsGNUTar: a.links.needsGNUTar, zipped: a.zipped,
-                expected: expected, expectedSHA256: a.manifestSHA256))
+                expected: expected, expectedSHA256: a.manifest?.sha256 ?? ""))
     }
 
     public func migrationSource(_ release: ResolvedRelease, settings: MigrationSettings) throws(ShipitError)
