@@ -72,7 +72,8 @@ struct FaultHostLossTests {
         for h in hosts.hosts {
             #expect(try await f.served(h) == "hello from releases-example v1")
             #expect(try await f.lockHolder(h) == "free")
-            #expect(try await f.leftovers(h) == "")
+            let left = try await f.leftovers(h)
+            #expect(left == "", "\(h)\n\(out)")
         }
         let e = try await lastEntry(f)
         #expect(e.outcome == "failed")
@@ -93,7 +94,8 @@ struct FaultHostLossTests {
         #expect(next.stdout.contains("took over the lock left by attempt \(e.attempt)"))
         for h in f.targets {
             #expect(try await f.served(h) == "hello from releases-example v2")
-            #expect(try await f.leftovers(h) == "")
+            let left = try await f.leftovers(h)
+            #expect(left == "", "\(h)\n\(next.stdout)")
         }
         await tearDown(f, lost)
     }

@@ -639,6 +639,30 @@ struct HostScriptTests {
         #expect(FileManager.default.fileExists(atPath: h.layout.release(good.releaseID)))
     }
 
+    /// A run that gives up on a host whose upload broke off removes what that upload left (the
+    /// artifact and its manifest under SFTP's `.part-*` names, a half-built release) and nothing of
+    /// another release's.
+    @Test func abandonRemovesThisReleasesPartialUploadsOnly() async throws {
+        let h = try Host()
+        _ = try await h.run(h.strategy.preflight(Self.lock, deploying: nil, inventory: false, host: "h1"))
+        let mine = [
+            RemoteCommand.uploadPath(for: h.layout.upload("r1")), h.layout.upload("r1"),
+            RemoteCommand.uploadPath(for: h.layout.uploadManifest("r1")), h.layout.uploadManifest("r1"),
+        ]
+        let other = RemoteCommand.uploadPath(for: h.layout.upload("r2"))
+        for f in mine + [other] { try "partial".write(toFile: f, atomically: false, encoding: .utf8) }
+        for d in [h.layout.release("r1") + ".tmp", h.layout.release("r1") + ".ctl.tmp"] {
+            try FileManager.default.createDirectory(atPath: d + "/sub", withIntermediateDirectories: true)
+        }
+        let (status, out, _) = try await h.run(
+            h.strategy.abandon(releaseID: "r1", keepForInspection: false, holder: "x", historyLine: nil, host: "h1"))
+        #expect(status == 0, "\(out)")
+        for f in mine + [h.layout.release("r1") + ".tmp", h.layout.release("r1") + ".ctl.tmp"] {
+            #expect(!FileManager.default.fileExists(atPath: f), "\(f)")
+        }
+        #expect(FileManager.default.fileExists(atPath: other))
+    }
+
     @Test func inspectVerifiesTheFilesOfCurrent() async throws {
         let h = try Host()
         let a = try await h.artifact(["VERSION": "1", "app.txt": "one", "log/x": "l"])

@@ -68,6 +68,12 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     static let tools = ["tar", "gzip", "sha256sum", "readlink", "mv"]
 
+    /// Removes every upload and unfinished release under deploy_to: files being sent (SFTP's
+    /// `.part-*` names too), carried manifests, `releases/*.tmp`. Only for the lock's holder.
+    static let sweepUploads: ScriptText = """
+        for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part* "$META"/upload-*.manifest "$META"/upload-*.manifest.part* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
+        """
+
     /// deploy_to writable, tools present, lock taken, a lost run's partial uploads removed, enough
     /// disk, current release read.
     public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand
@@ -106,12 +112,13 @@ public struct SymlinkStrategy: ReleaseStrategy {
                 for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit \(ScriptExit.missingTool); }; done
                 take_lock
                 # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
-                for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part* "$META"/upload-*.manifest "$META"/upload-*.manifest.part* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
-                if [ "$NEED_KB" -gt 0 ]; then
-                  avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
-                  [ "$avail" -ge "$NEED_KB" ] || { echo "error=only ${avail} KB free in $D, need ${NEED_KB} KB"; exit \(ScriptExit.diskFull); }
-                fi
-                """ + Supervision.install
+                """ + Self.sweepUploads
+                    + """
+                    if [ "$NEED_KB" -gt 0 ]; then
+                      avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
+                      [ "$avail" -ge "$NEED_KB" ] || { echo "error=only ${avail} KB free in $D, need ${NEED_KB} KB"; exit \(ScriptExit.diskFull); }
+                    fi
+                    """ + Supervision.install
                     + """
                     current_id; cur=$CUR
                     echo "current=${cur##*/}"
@@ -303,12 +310,16 @@ public struct SymlinkStrategy: ReleaseStrategy {
             .abandon,
             [
                 ("ID", releaseID), ("HOLDER", holder), ("HISTORY_LINE", historyLine ?? ""),
-                ("KEEP_FAILED", keepForInspection ? "1" : ""),
-                ("UPLOAD", layout.upload(releaseID)),
+                ("KEEP_FAILED", keepForInspection ? "1" : ""), ("UPLOAD", layout.upload(releaseID)),
+                ("MANIFEST", layout.uploadManifest(releaseID)),
             ] + t.vars, uses: [.appendHistory, .releaseLock] + t.uses,
             t.setup + "append_history" + t.stopFailedSlots
                 + """
-                rm -rf "${RELEASES:?}/$ID.tmp" "$UPLOAD"
+                # This release's files only (another run may hold the lock by now): what was being
+                # sent under SFTP's `.part-*` names too.
+                for f in "$UPLOAD" "$UPLOAD".part* "$MANIFEST" "$MANIFEST".part* "$RELEASES/$ID.tmp" "$RELEASES/$ID.ctl.tmp"; do
+                  if [ -e "$f" ] || [ -L "$f" ]; then rm -rf "$f"; fi
+                done
                 if [ -n "$KEEP_FAILED" ]; then
                   [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
                 else
