@@ -101,4 +101,35 @@ struct FaultRolesTests {
             #expect(beat.hasPrefix("v1 "), "\(beat)")
         }
     }
+
+    /// A rollback's worker check rides at the end of the worker host's switch script: a worker
+    /// that never reports healthy there fails the rollback's smoke test with the role's own
+    /// words, and the run puts every host back on the release it left (worker included).
+    @Test func aRollbackWhoseWorkerFailsItsCheckInTheSwitchScriptGoesBack() async throws {
+        let t = hosts.hosts
+        let f = try webAndWorker(t)
+        try await withCleanup({ await f.cleanUp() }) {
+            #expect(try await f.shipit(["deploy", "--from", f.release("v1")]).status == 0)
+            #expect(try await f.shipit(["deploy", "--from", f.release("v2")]).status == 0)
+            let v1 = try #require(
+                try await f.sh(t[1], "cd \(f.deployTo)/releases && ls | head -1").split(separator: "\n").first)
+            // v1's worker, started again by the rollback, never reaches its queue.
+            _ = try await f.sh(t[1], "echo fail > \(f.deployTo)/releases/\(v1)/WORKER_FAIL")
+
+            let back = try await f.shipit(["rollback"])
+            #expect(back.status == ShipitExit.rolledBack.rawValue, "\(back.stdout)\(back.stderr)")
+            #expect(back.stdout.contains("\(t[1]) switch ok: restarted worker"), "\(back.stdout)")
+            #expect(
+                back.stdout.contains("\(t[1]) smoke test FAILED")
+                    && back.stdout.contains("role worker: status exited 1"),
+                "\(back.stdout)")
+            #expect(back.stdout.contains("state: smokeTest → rollingBack"), "\(back.stdout)")
+            let e = try #require(try await f.timeline().entries.last)
+            let worker = try #require(e.hosts.first { $0.host == t[1] })
+            #expect(worker.step == "smoke test" && worker.status == "failed", "\(worker)")
+            #expect(try await f.served(t[0]) == "hello from releases-example v2")
+            let beat = try await f.sh(t[1], "sleep 0.5; cat \(f.deployTo)/shared/spool/worker.heartbeat")
+            #expect(beat.hasPrefix("v2 "), "\(beat)")
+        }
+    }
 }

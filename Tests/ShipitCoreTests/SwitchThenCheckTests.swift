@@ -68,4 +68,20 @@ struct SwitchThenCheckTests {
             check: nil)
         #expect(switched.count == 2 && checked.isEmpty)
     }
+
+    /// A check carried at the end of a switch script: its own exit and its own error, never the
+    /// switch's part (which succeeded, or the check never ran).
+    @Test func aCheckCarriedByTheSwitchScriptIsReadFromItsOwnLines() {
+        let passed = SmokeTestPhase.HostCheck.result(
+            carriedIn: ScriptOutput("switched=r2\nrole.worker.ok=41\nrole.worker.said=ok\ncheck.exit=0\n"))
+        #expect(passed?.ok == true && passed?.note == "checked at the end of the switch's script")
+        let failed = SmokeTestPhase.HostCheck.result(
+            carriedIn: ScriptOutput(
+                "switched=r2\nerror=not this one\nerror=role worker: status exited 1: no heartbeat\ncheck.exit=31\n"))
+        #expect(failed?.ok == false && failed?.exitStatus == 31)
+        #expect(failed?.error == "role worker: status exited 1: no heartbeat")
+        let silent = SmokeTestPhase.HostCheck.result(carriedIn: ScriptOutput("switched=r2\ncheck.exit=2\n"))
+        #expect(silent?.ok == false && silent?.error == "exit 2")
+        #expect(SmokeTestPhase.HostCheck.result(carriedIn: ScriptOutput("error=switch failed\n")) == nil)
+    }
 }

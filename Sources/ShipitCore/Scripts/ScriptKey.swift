@@ -20,6 +20,8 @@ public enum ScriptKey: String, CaseIterable, Sendable {
     case slot
     case slotActive = "slot.active"
     case warmExit = "warm.exit"
+    /// A host's role check carried at the end of its rollback's switch script.
+    case checkExit = "check.exit"
     case stoppedSlot = "stopped.slot"
     case proxyAdoptedMS = "proxy.adopted.ms"
     case proxyRetiredMS = "proxy.retired.ms"
@@ -84,7 +86,8 @@ public enum ScriptKey: String, CaseIterable, Sendable {
         case .digest: return .digest
         case .lockHolder, .lockStale: return .holder
         case .supervisor, .supervisorInit, .linger, .proxy, .supervisorRetired, .front, .proxyMoved: return .word
-        case .changed, .slot, .slotActive, .warmExit, .diskKB, .diskAvailKB, .lockPID, .stoppedSlot, .cpus, .fdsUsed,
+        case .changed, .slot, .slotActive, .warmExit, .checkExit, .diskKB, .diskAvailKB, .lockPID, .stoppedSlot, .cpus,
+            .fdsUsed,
             .proxyAdoptedMS, .proxyRetiredMS, .reused, .proxyReconciled, .diskUsedPercent, .inodesUsedPercent,
             .memTotalKB, .memAvailableKB, .frontChanged, .frontHandover:
             return .integer

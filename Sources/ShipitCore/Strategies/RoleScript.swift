@@ -53,11 +53,12 @@ public enum RoleScript {
           # A process started before the host had a supervisor (a unit's is gone by now).
           if role_alive "$pid"; then
             kill -"$2" -"$pid" 2>/dev/null || kill -"$2" "$pid" 2>/dev/null
-            # Hundredths: looked at every 0.02 s for the first 0.2 s (a worker with nothing in
-            # flight is gone at once, and a restart waits for it), then every 0.1 s.
-            n=0; limit=$(($3 * 10))
+            # Milliseconds: looked at every 2 ms for the first 20, every 10 ms up to 0.2 s (a
+            # worker with nothing in flight is gone at once, and a restart waits for it), then
+            # every 0.1 s.
+            n=0; limit=$(($3 * 100))
             while role_alive "$pid" && [ "$n" -lt "$limit" ]; do
-              if [ "$n" -lt 20 ]; then sleep 0.02; n=$((n + 2)); else sleep 0.1; n=$((n + 10)); fi
+              if [ "$n" -lt 20 ]; then sleep 0.002; n=$((n + 2)); elif [ "$n" -lt 200 ]; then sleep 0.01; n=$((n + 10)); else sleep 0.1; n=$((n + 100)); fi
             done
             if role_alive "$pid"; then
               kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
@@ -86,9 +87,10 @@ public enum RoleScript {
             # shellcheck disable=SC2016 # expanded by the session leader's shell
             ( cd "$RELEASES/$ID" && SHIPIT_ROLE=$1 SHIPIT_PIDFILE=$pf exec setsid sh -c 'echo $$ > "$SHIPIT_PIDFILE"; \(ReleaseEnvFile.runner)' "$2" "$META/env/$ID" ) </dev/null >>"$3" 2>&1 &
           fi
-          # Hundredths, up to 5 s: every 0.01 s for the first 0.2 s, then every 0.05 s.
-          n=0; while [ ! -s "$pf" ] && [ "$n" -lt 500 ]; do
-            if [ "$n" -lt 20 ]; then sleep 0.01; n=$((n + 1)); else sleep 0.05; n=$((n + 5)); fi
+          # Milliseconds, up to 5 s: every 2 ms for the first 20 (its shell writes the pid at
+          # once), every 10 ms up to 0.2 s, then every 0.05 s.
+          n=0; while [ ! -s "$pf" ] && [ "$n" -lt 5000 ]; do
+            if [ "$n" -lt 20 ]; then sleep 0.002; n=$((n + 2)); elif [ "$n" -lt 200 ]; then sleep 0.01; n=$((n + 10)); else sleep 0.05; n=$((n + 50)); fi
           done
           [ -s "$pf" ] || fail \(ScriptExit.roleStartFailed) "role $1: its process did not start (see $3)"
           echo "role.$1.started=$ID"
@@ -124,13 +126,14 @@ public enum RoleScript {
         """)
 
     /// `role_check KIND NAME STATUS SETTLE_TENTHS LOG` (KIND: `process` or `container`), retried
-    /// every `$INTERVAL` until `$DEADLINE` tenths of a second: the role's process found (else it
+    /// every 0.02 s for the first 0.2 s, then every `$INTERVAL`, until `$DEADLINE` tenths of a
+    /// second: the role's process found (else it
     /// fails), then its status command passing, or without one still running after SETTLE.
     static let check = ShellFunction(
         "role_check", requires: [.fail, .short],
         """
         role_check() {
-          kind=$1; name=$2; status=$3; settle=$4; log=$5; t=0
+          kind=$1; name=$2; status=$3; settle=$4; log=$5; t=0; h=0
           while :; do
             "${kind}_role_find" "$name" "$log"
             if [ -z "$status" ]; then
@@ -140,8 +143,10 @@ public enum RoleScript {
             fi
             out=$("${kind}_role_status" "$name" "$status" "$id") && { echo "role.$name.ok=$id"; echo "role.$name.said=$(short "$out")"; return 0; }
             rc=$?
-            [ "$t" -lt "$DEADLINE" ] || fail \(ScriptExit.roleCheckFailed) "role $name: status exited $rc: $(short "$out")"
-            sleep "$INTERVAL"; t=$((t + STEP))
+            [ "$h" -lt $((DEADLINE * 10)) ] || fail \(ScriptExit.roleCheckFailed) "role $name: status exited $rc: $(short "$out")"
+            # Hundredths. A process started a moment ago (the check right after a restart) may
+            # not have reported yet: asked again every 0.02 s for the first 0.2 s.
+            if [ "$h" -lt 20 ]; then sleep 0.02; h=$((h + 2)); else sleep "$INTERVAL"; h=$((h + STEP * 10)); fi
           done
         }
         """)

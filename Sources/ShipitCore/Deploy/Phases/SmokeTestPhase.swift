@@ -17,7 +17,23 @@ struct SmokeTestPhase: PhaseRunner {
     struct HostCheck: Sendable {
         /// The hosts with something to check (the app's port, or a role's process).
         let checked: Set<String>
+        /// The hosts whose whole check is a script on the host (role processes, no port to
+        /// probe): a switch may carry it at its end, saving the check its own round trip.
+        let onHost: [String: RemoteCommand]
         let check: @Sendable (_ host: String, _ servedBy: Int?) async -> StepResult
+
+        /// The check a switch script carried (`check.exit=` and, on failure, the check's
+        /// `error=` line: the switch's own part had succeeded), or nil where none ran.
+        static func result(carriedIn out: ScriptOutput) -> StepResult? {
+            guard let status = out.first(.checkExit).flatMap({ Int32($0) }) else { return nil }
+            guard status != 0 else {
+                var r = StepResult(ok: true, output: out, exitStatus: 0)
+                r.note = "checked at the end of the switch's script"
+                return r
+            }
+            return StepResult(
+                ok: false, output: out, error: out.all(.error).last ?? "exit \(status)", exitStatus: status)
+        }
     }
 
     /// A host's role processes (a worker) are checked on it too: running, and their `status`
@@ -33,7 +49,8 @@ struct SmokeTestPhase: PhaseRunner {
         let http = Set(probe == nil ? [] : hosts.filter(d.strategy.roles.runsApp))
         let interrupt = d.context.interrupt
         let now = d
-        return HostCheck(checked: http.union(roleChecks.keys)) { host, slot in
+        return HostCheck(checked: http.union(roleChecks.keys), onHost: roleChecks.filter { !http.contains($0.key) }) {
+            host, slot in
             if let probe, http.contains(host) {
                 let r = await probe.check(host: host, servedBy: slot, interrupt: interrupt)
                 guard r.healthy else { return StepResult(ok: false, output: ScriptOutput(""), error: r.detail) }

@@ -40,6 +40,7 @@ struct SwitchPhase: PhaseRunner {
             } else {
                 commands[host] = d.strategy.switchTo(releaseID: id, host: host, historyLine: history)
             }
+            if let carried = then?.onHost[host] { commands[host] = commands[host]!.thenContained(carried, as: "check") }
         }
         let plans = commands
         let now = d
@@ -63,8 +64,10 @@ struct SwitchPhase: PhaseRunner {
                 // the smoke test phase counts its outcome.
                 var after = now
                 after.apply(.switched(host, to: id, slot: slot, at: Date()))
+                let carried = then.onHost[host] == nil ? nil : SmokeTestPhase.HostCheck.result(carriedIn: r.output)
                 let checked: [String: StepResult] = await after.step("smoke test", on: [host]) { host in
-                    await then.check(host, managed ? slot : nil)
+                    if let carried { return carried }
+                    return await then.check(host, managed ? slot : nil)
                 }
                 return checked[host]
             }
