@@ -42,6 +42,32 @@ struct AdaptiveGzipTests {
                 == Data(contentsOf: URL(fileURLWithPath: path + ".again.gz")))
     }
 
+    /// The plain copy asked for stays only where gzip saved too little to be worth unpacking (then
+    /// it is the input byte for byte, with its sha256), and is gone as soon as gzip saved a tenth
+    /// past the first blocks, or at the end where it saved enough.
+    @Test(arguments: [
+        ("rrrr", true), ("rrrrrrrrrr", true), ("tttttttttt", false), ("ttttttttrr", false), ("rrt", false),
+        ("rrrrrrrrrrrrrrrrrrrt", true),
+    ])
+    func aPlainCopyIsKeptOnlyWhereGzipIsNotWorthIt(parts: String, kept: Bool) async throws {
+        let path = try await input(parts)
+        let r = try AdaptiveGzip.compress(file: path, to: path + ".gz", plain: path + ".tar")
+        #expect(AdaptiveGzip.notWorthUnpacking(r) == kept, "\(r)")
+        #expect(FileManager.default.fileExists(atPath: path + ".tar") == kept)
+        if kept {
+            #expect(r.plainSHA256 == (try Digest.sha256Hex(file: path)))
+            #expect(
+                try Data(contentsOf: URL(fileURLWithPath: path + ".tar"))
+                    == Data(contentsOf: URL(fileURLWithPath: path))
+            )
+        } else {
+            #expect(r.plainSHA256 == nil)
+        }
+        // The gzip stream is the same with or without the copy.
+        let alone = try AdaptiveGzip.compress(file: path, to: path + ".alone.gz")
+        #expect(alone.sha256 == r.sha256)
+    }
+
     /// A tarball so packed is read by GNU tar and by BusyBox's (a host may have either).
     @Test func gnuTarAndBusyBoxExtractIt() async throws {
         let dir = Local.tempDir("agz-tar")

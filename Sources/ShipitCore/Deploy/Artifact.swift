@@ -90,14 +90,21 @@ public struct Artifact: Sendable {
         }
         // gzip where it shrinks the release, stored where it does not (media, bundles).
         var index = TarIndex()
-        let packed = try AdaptiveGzip.compress(from: archive, through: tar, to: out) { index.feed($0) }
+        let plain = workDir + "/release.tar"
+        let packed = try AdaptiveGzip.compress(from: archive, through: tar, to: out, plain: plain) {
+            index.feed($0)
+        }
         index.finish()
         var sha = packed.sha256
         var path = out
         if AdaptiveGzip.notWorthUnpacking(packed) {
-            // Our own stream inflated: exactly the bytes tar wrote, with nothing read again.
-            path = workDir + "/release.tar"
-            sha = try AdaptiveGzip.decompress(file: out, to: path)
+            path = plain
+            if let kept = packed.plainSHA256 {
+                sha = kept
+            } else {
+                // Our own stream inflated: exactly the bytes tar wrote, with nothing read again.
+                sha = try AdaptiveGzip.decompress(file: out, to: path)
+            }
             try? FileManager.default.removeItem(atPath: out)
         }
         let size = FilePath.size(of: path) ?? 0

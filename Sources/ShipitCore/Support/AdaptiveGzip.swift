@@ -26,13 +26,16 @@ public enum AdaptiveGzip {
         public var blocks: Int
         /// sha256 of what was written (hashed on the way out: the file is not read again).
         public var sha256 = ""
+        /// The sha256 of the uncompressed copy asked for (`plain`), when it was kept to the end:
+        /// gzip never saved enough on the way for it to be dropped.
+        public var plainSHA256: String?
     }
 
     /// What `argv` writes to `fifo` (a path it is told to write to), compressed into `output` as
     /// it is written: nothing uncompressed is kept on disk. `argv`'s exit status is checked.
     /// `observe` sees the uncompressed bytes as they go by.
     public static func compress(
-        from argv: [String], through fifo: String, to output: String,
+        from argv: [String], through fifo: String, to output: String, plain: String? = nil,
         observe: (UnsafeRawBufferPointer) -> Void = { _ in }
     ) throws -> Result {
         try? FileManager.default.removeItem(atPath: fifo)
@@ -59,7 +62,8 @@ public enum AdaptiveGzip {
         let packed: Result
         do {
             packed = try compress(
-                file: fifo, to: output, opened: { readerOpened.withLock { $0 = true } }, observe: observe)
+                file: fifo, to: output, plain: plain, opened: { readerOpened.withLock { $0 = true } },
+                observe: observe)
         } catch {
             // The writer stops on SIGPIPE (or was done already); its status explains nothing more.
             _ = writer.wait()
@@ -70,9 +74,12 @@ public enum AdaptiveGzip {
         return packed
     }
 
+    /// `plain`: also a copy of the input there, as long as gzip may still save too little to be
+    /// worth unpacking (its result's `plainSHA256`): an incompressible release is then not
+    /// inflated back afterwards. Removed as soon as gzip has saved enough.
     @discardableResult
     public static func compress(
-        file input: String, to output: String, opened: () -> Void = {},
+        file input: String, to output: String, plain plainPath: String? = nil, opened: () -> Void = {},
         observe: (UnsafeRawBufferPointer) -> Void = { _ in }
     ) throws -> Result {
         let inFD = open(input, O_RDONLY | O_CLOEXEC)
@@ -80,6 +87,11 @@ public enum AdaptiveGzip {
         guard inFD >= 0 else { throw ShipitError("cannot read \(input) to compress it") }
         defer { close(inFD) }
         let out = try HashedFile(creating: output)
+        var plain = try plainPath.map { try HashedFile(creating: $0) }
+        func dropPlain() {
+            if let p = plain { try? FileManager.default.removeItem(atPath: p.path) }
+            plain = nil
+        }
         var z = Deflater()
         guard z.start() else { throw ShipitError("cannot start compressing \(input) (zlib)") }
         defer { deflateEnd(&z.stream) }
@@ -92,6 +104,10 @@ public enum AdaptiveGzip {
             let n = try readFull(inFD, &inBuf, path: input)
             finished = n < block
             inBuf.withUnsafeBytes { observe(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+            do { try plain?.write(inBuf[..<n]) } catch {
+                dropPlain()
+                throw error
+            }
             // Each block at the level its first 64 KiB earns (a probe at level 1 costs ~1 ms).
             let next: Int32 = n > 0 && !shrinks(inBuf, n) ? 0 : 6
             if n > 0, next != level {
@@ -107,11 +123,24 @@ public enum AdaptiveGzip {
             result.blocks += 1
             result.bytesIn += Int64(n)
             if level == 0 { result.storedBlocks += 1 }
+            // After a few blocks the output no longer lags the input by much (deflate holds
+            // at most its window): a tenth saved so far says gzip will be worth unpacking.
+            if plain != nil, result.blocks >= plainJudgedAfter,
+                Double(out.bytes) < 0.9 * Double(result.bytesIn)
+            {
+                dropPlain()
+            }
         }
         result.bytesOut = out.bytes
         result.sha256 = out.sha256
+        if let p = plain {
+            if notWorthUnpacking(result) { result.plainSHA256 = p.sha256 } else { dropPlain() }
+        }
         return result
     }
+
+    /// Blocks read before the plain copy may be judged not needed.
+    static let plainJudgedAfter = 8
 
     /// An output file hashed and counted as it is written (never read again for its sha256).
     final class HashedFile {
