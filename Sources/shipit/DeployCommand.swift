@@ -62,12 +62,27 @@ struct DeployCommand: AsyncParsableCommand {
         var config = try common.load(wholeHosts: true)
         try applyRollout(&config)
         let request = try DeployRequest(strategy: config.strategy, from: from, ref: ref, tag: tag, dryRun: dryRun)
-        try await request.withInput { input in
-            // Before any host: a shared path through a symbolic link of the artifact would reach outside the release.
-            if case .artifact(let a) = input { try a.links.checkShared(config.shared) }
-            if dryRun {
-                return Console.shared.out(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait))
+        guard !dryRun else {
+            return try await request.withInput { input in
+                if case .artifact(let a) = input { try a.links.checkShared(config.shared) }
+                Console.shared.out(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait))
             }
+        }
+        // The handshakes start before the artifact is built (a big one takes a while): they need
+        // nothing from it and change nothing on a host. A run that stops first just closes them.
+        try await withFleet(config) { transport in
+            let hosts = config.hosts
+            let connecting = Task { [transport] in await transport.prepare(hosts) }
+            defer { connecting.cancel() }
+            try await deploy(config, request, transport: transport)
+        }
+    }
+
+    func deploy(_ config: DeployConfig, _ request: DeployRequest, transport: any HostTransport) async throws {
+        try await request.withInput { input in
+            // Before any step on a host: a shared path through a symbolic link of the artifact would
+            // reach outside the release.
+            if case .artifact(let a) = input { try a.links.checkShared(config.shared) }
             // Secrets before any host: a source that fails stops the run here, naming it.
             let config = try await config.resolvingEnvironment()
             for w in config.unmaskedSecretWarnings { Console.shared.err(w) }
@@ -80,7 +95,9 @@ struct DeployCommand: AsyncParsableCommand {
             options.reason = "deploy \(request.reasonName(input, config: config))"
             options.allowContract = allowContract
             options.force = force
-            try await run.launch(config, renderer: renderer, options: options) { await $0.deploy(input) }
+            try await run.launch(config, renderer: renderer, options: options, transport: transport) {
+                await $0.deploy(input)
+            }
         }
     }
 

@@ -103,7 +103,7 @@ struct RunOptions: ParsableArguments {
 
     func launch(
         _ config: DeployConfig, renderer: DeployRenderer, options: Deployment.Options,
-        _ body: (Deployment) async -> DeployReport
+        transport: (any HostTransport)? = nil, _ body: (Deployment) async -> DeployReport
     ) async throws {
         let flag = InterruptFlag()
         var options = options
@@ -112,7 +112,7 @@ struct RunOptions: ParsableArguments {
         let report = try await withGitHubDeployment {
             try await RunLauncher.run(
                 config, options: options, interrupt: flag, warn: { Console.shared.err("shipit: warning: " + $0) },
-                notify: renderer.notice, body)
+                notify: renderer.notice, transport: transport, body)
         }
         renderer.report(report)
         await writeReport(config, report)

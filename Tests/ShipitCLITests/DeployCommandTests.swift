@@ -40,6 +40,21 @@ struct DeployCommandTests {
         }
     }
 
+    /// The hosts' handshakes start before the artifact is built; a --from that is not there is
+    /// refused before that, naming it, and no attempt is recorded.
+    @Test func aFromThatIsNotADirectoryIsRefusedBeforeAnyHost() async throws {
+        let f = try DeployFixture()
+        try await withCleanup({ await f.cleanUp() }) {
+            for from in [f.dir + "/not-there", f.configFile] {
+                let r = try await bin.run(["deploy", "--config", f.configFile, "--from", from])
+                #expect(r.status == ShipitExit.usage.rawValue, "\(r.stdout)\(r.stderr)")
+                #expect(r.stderr.contains("--from: \(from) is not a directory"), "\(r.stderr)")
+                #expect(!r.stdout.contains("preflight"), "\(r.stdout)")
+            }
+            #expect(try await f.timeline().entries.isEmpty)
+        }
+    }
+
     @Test func refDeploysAGitCommitAndRecordsIt() async throws {
         let f = try DeployFixture()
         try await withCleanup({ await f.cleanUp() }) {

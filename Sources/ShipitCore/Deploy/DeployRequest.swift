@@ -38,6 +38,10 @@ public struct DeployRequest: Sendable {
             throw ShipitError.input("give exactly one of --from DIR or --ref GITREF")
         }
         kind = from.map { .directory($0) } ?? .git(ref: ref!)
+        // Here, before any host is contacted: a typo is named at once.
+        if let from, !FilePath.isDirectory(from) {
+            throw ShipitError.input("--from: \(from) is not a directory")
+        }
     }
 
     /// Calls `body` with the release input; an artifact is built in a temporary directory that is
