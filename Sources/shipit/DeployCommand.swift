@@ -68,36 +68,47 @@ struct DeployCommand: AsyncParsableCommand {
                 Console.shared.out(DryRunPlan.render(config, input: input, lockWaitSeconds: run.lockWait))
             }
         }
+        // Secrets before any host: a source that fails stops the run here, naming it.
+        let resolved = try await config.resolvingEnvironment()
+        for w in resolved.unmaskedSecretWarnings { Console.shared.err(w) }
+        let renderer = try run.renderer(resolved, json: common.json)
         // The handshakes start before the artifact is built (a big one takes a while): they need
-        // nothing from it and change nothing on a host. A run that stops first just closes them.
-        try await withFleet(config) { transport in
-            let hosts = config.hosts
+        // nothing from it and change nothing on a host.
+        try await withFleet(resolved) { transport in
+            let hosts = resolved.hosts
+            let started = ContinuousClock.now
             let connecting = Task { [transport] in await transport.prepare(hosts) }
             defer { connecting.cancel() }
-            try await deploy(config, request, transport: transport)
+            try await request.withInput { input in
+                // A build that took long left the sessions idle as long: a NAT or sshd's
+                // ClientAlive may have dropped them. The run then opens its own.
+                let fresh = ContinuousClock.now - started > Self.idleSessionsKept
+                if fresh { await transport.close() }
+                try await deploy(resolved, request, input, renderer: renderer, transport: fresh ? nil : transport)
+            }
         }
     }
 
-    func deploy(_ config: DeployConfig, _ request: DeployRequest, transport: any HostTransport) async throws {
-        try await request.withInput { input in
-            // Before any step on a host: a shared path through a symbolic link of the artifact would
-            // reach outside the release.
-            if case .artifact(let a) = input { try a.links.checkShared(config.shared) }
-            // Secrets before any host: a source that fails stops the run here, naming it.
-            let config = try await config.resolvingEnvironment()
-            for w in config.unmaskedSecretWarnings { Console.shared.err(w) }
-            let renderer = try run.renderer(config, json: common.json)
-            renderer.notice(
-                DeployNotice(host: nil, step: "deploy", status: .info, message: request.describe(input, config: config))
-            )
-            var options = Deployment.Options()
-            options.autoRollback = !noRollback
-            options.reason = "deploy \(request.reasonName(input, config: config))"
-            options.allowContract = allowContract
-            options.force = force
-            try await run.launch(config, renderer: renderer, options: options, transport: transport) {
-                await $0.deploy(input)
-            }
+    /// How long sessions opened before the artifact was built are still used after it.
+    static let idleSessionsKept = Duration.seconds(30)
+
+    func deploy(
+        _ config: DeployConfig, _ request: DeployRequest, _ input: ReleaseInput, renderer: DeployRenderer,
+        transport: (any HostTransport)?
+    ) async throws {
+        // Before any step on a host: a shared path through a symbolic link of the artifact would
+        // reach outside the release.
+        if case .artifact(let a) = input { try a.links.checkShared(config.shared) }
+        renderer.notice(
+            DeployNotice(host: nil, step: "deploy", status: .info, message: request.describe(input, config: config))
+        )
+        var options = Deployment.Options()
+        options.autoRollback = !noRollback
+        options.reason = "deploy \(request.reasonName(input, config: config))"
+        options.allowContract = allowContract
+        options.force = force
+        try await run.launch(config, renderer: renderer, options: options, transport: transport) {
+            await $0.deploy(input)
         }
     }
 

@@ -87,9 +87,12 @@ struct FaultRolesTests {
             let lines = back.stdout.split(separator: "\n").map(String.init)
             func at(_ text: String) -> Int? { lines.firstIndex { $0.contains(text) } }
             let webChecked = try #require(at("\(t[0]) smoke test ok"), "\(back.stdout)")
+            // The web host's port is probed from here; the worker host's check rode on its switch.
+            #expect(!lines[webChecked].contains("checked at the end of the switch's script"), "\(back.stdout)")
             let workerSwitched = try #require(
                 at("\(t[1]) switch ok: restarted worker; worker ignored its stop signal"), "\(back.stdout)")
-            let workerChecked = try #require(at("\(t[1]) smoke test ok"), "\(back.stdout)")
+            let workerChecked = try #require(
+                at("\(t[1]) smoke test ok: checked at the end of the switch's script"), "\(back.stdout)")
             #expect(webChecked < workerSwitched, "the web host did not wait for the worker's switch: \(back.stdout)")
             #expect(workerSwitched < workerChecked)
             // Every state, in order, the smoke test's after the switch's.

@@ -68,6 +68,18 @@ struct AdaptiveGzipTests {
         #expect(alone.sha256 == r.sha256)
     }
 
+    /// A copy dropped early (gzip saved a tenth of the first blocks) is gone, even where the
+    /// whole stream ends up not worth unpacking: the artifact is then inflated back instead.
+    @Test func aCopyDroppedEarlyIsGoneAndTheStreamStillInflatesToTheInput() async throws {
+        let path = try await input("t" + String(repeating: "r", count: 30))
+        let r = try AdaptiveGzip.compress(file: path, to: path + ".gz", plain: path + ".tar", plainJudgedAfter: 1)
+        #expect(AdaptiveGzip.notWorthUnpacking(r), "\(r)")
+        #expect(r.plainSHA256 == nil)
+        #expect(!FileManager.default.fileExists(atPath: path + ".tar"))
+        let sha = try AdaptiveGzip.decompress(file: path + ".gz", to: path + ".inflated")
+        #expect(sha == (try Digest.sha256Hex(file: path)))
+    }
+
     /// A tarball so packed is read by GNU tar and by BusyBox's (a host may have either).
     @Test func gnuTarAndBusyBoxExtractIt() async throws {
         let dir = Local.tempDir("agz-tar")

@@ -82,6 +82,10 @@ struct SwitchThenCheckTests {
         #expect(failed?.error == "role worker: status exited 1: no heartbeat")
         let silent = SmokeTestPhase.HostCheck.result(carriedIn: ScriptOutput("switched=r2\ncheck.exit=2\n"))
         #expect(silent?.ok == false && silent?.error == "exit 2")
+        // An error line before the switch's own `switched=` is not the check's.
+        let earlier = SmokeTestPhase.HostCheck.result(
+            carriedIn: ScriptOutput("error=from before the switch\nswitched=r2\ncheck.exit=127\n"))
+        #expect(earlier?.ok == false && earlier?.error == "exit 127")
         #expect(SmokeTestPhase.HostCheck.result(carriedIn: ScriptOutput("error=switch failed\n")) == nil)
     }
 }

@@ -77,16 +77,9 @@ public struct Artifact: Sendable {
                 ]
             }
         case .git(let repo, let ref):
-            // An option-looking ref or a range (`a..b`, `a...b`) is never one commit.
-            guard !ref.isEmpty, !ref.hasPrefix("-"), !ref.contains("..") else {
-                throw ShipitError.input("--ref: \(ref) is not a valid git ref")
-            }
-            do {
-                commit = try LocalProcess.run(["git", "-C", repo, "rev-parse", "--verify", "\(ref)^{commit}"]).trimmed()
-            } catch {
-                throw ShipitError.input("--ref: \(ref) is not a commit in \(repo)")
-            }
-            archive = ["git", "-C", repo, "archive", "--format=tar", "--output=\(tar)", commit!]
+            let resolved = try Self.commit(ref, in: repo)
+            commit = resolved
+            archive = ["git", "-C", repo, "archive", "--format=tar", "--output=\(tar)", resolved]
         }
         // gzip where it shrinks the release, stored where it does not (media, bundles).
         var index = TarIndex()
@@ -123,6 +116,19 @@ public struct Artifact: Sendable {
             path: path, sha256: sha, zipped: path == out, size: size, releaseID: releaseID(now: now, sha256: sha),
             source: source, commit: commit,
             links: try indexed?.links ?? ArtifactLinks.read(tarball: path), tree: indexed?.tree, manifest: manifest)
+    }
+
+    /// The commit `ref` names in `repo`, or an input error naming `--ref`.
+    public static func commit(_ ref: String, in repo: String) throws -> String {
+        // An option-looking ref or a range (`a..b`, `a...b`) is never one commit.
+        guard !ref.isEmpty, !ref.hasPrefix("-"), !ref.contains("..") else {
+            throw ShipitError.input("--ref: \(ref) is not a valid git ref")
+        }
+        do {
+            return try LocalProcess.run(["git", "-C", repo, "rev-parse", "--verify", "\(ref)^{commit}"]).trimmed()
+        } catch {
+            throw ShipitError.input("--ref: \(ref) is not a commit in \(repo)")
+        }
     }
 
     /// A release's files taken from a host (`shipit sync`), keeping that release's id.

@@ -42,6 +42,7 @@ public struct DeployRequest: Sendable {
         if let from, !FilePath.isDirectory(from) {
             throw ShipitError.input("--from: \(from) is not a directory")
         }
+        if let ref { _ = try Artifact.commit(ref, in: FileManager.default.currentDirectoryPath) }
     }
 
     /// Calls `body` with the release input; an artifact is built in a temporary directory that is

@@ -126,9 +126,9 @@ public enum RoleScript {
         """)
 
     /// `role_check KIND NAME STATUS SETTLE_TENTHS LOG` (KIND: `process` or `container`), retried
-    /// every 0.02 s for the first 0.2 s, then every `$INTERVAL`, until `$DEADLINE` tenths of a
-    /// second: the role's process found (else it
-    /// fails), then its status command passing, or without one still running after SETTLE.
+    /// every `$INTERVAL` (a process: every 0.02 s for the first 0.2 s) until `$DEADLINE` tenths of
+    /// a second: the role's process found (else it fails), then its status command passing, or
+    /// without one still running after SETTLE.
     static let check = ShellFunction(
         "role_check", requires: [.fail, .short],
         """
@@ -145,8 +145,9 @@ public enum RoleScript {
             rc=$?
             [ "$h" -lt $((DEADLINE * 10)) ] || fail \(ScriptExit.roleCheckFailed) "role $name: status exited $rc: $(short "$out")"
             # Hundredths. A process started a moment ago (the check right after a restart) may
-            # not have reported yet: asked again every 0.02 s for the first 0.2 s.
-            if [ "$h" -lt 20 ]; then sleep 0.02; h=$((h + 2)); else sleep "$INTERVAL"; h=$((h + STEP * 10)); fi
+            # not have reported yet: asked again every 0.02 s for the first 0.2 s (a container's
+            # status, an `exec` that costs more than that, at the usual interval).
+            if [ "$kind" = process ] && [ "$h" -lt 20 ]; then sleep 0.02; h=$((h + 2)); else sleep "$INTERVAL"; h=$((h + STEP * 10)); fi
           done
         }
         """)

@@ -79,7 +79,8 @@ public enum AdaptiveGzip {
     /// inflated back afterwards. Removed as soon as gzip has saved enough.
     @discardableResult
     public static func compress(
-        file input: String, to output: String, plain plainPath: String? = nil, opened: () -> Void = {},
+        file input: String, to output: String, plain plainPath: String? = nil,
+        plainJudgedAfter judged: Int = plainJudgedAfter, opened: () -> Void = {},
         observe: (UnsafeRawBufferPointer) -> Void = { _ in }
     ) throws -> Result {
         let inFD = open(input, O_RDONLY | O_CLOEXEC)
@@ -125,7 +126,7 @@ public enum AdaptiveGzip {
             if level == 0 { result.storedBlocks += 1 }
             // After a few blocks the output no longer lags the input by much (deflate holds
             // at most its window): a tenth saved so far says gzip will be worth unpacking.
-            if plain != nil, result.blocks >= plainJudgedAfter,
+            if plain != nil, result.blocks >= judged,
                 Double(out.bytes) < 0.9 * Double(result.bytesIn)
             {
                 dropPlain()
@@ -140,7 +141,7 @@ public enum AdaptiveGzip {
     }
 
     /// Blocks read before the plain copy may be judged not needed.
-    static let plainJudgedAfter = 8
+    public static let plainJudgedAfter = 8
 
     /// An output file hashed and counted as it is written (never read again for its sha256).
     final class HashedFile {

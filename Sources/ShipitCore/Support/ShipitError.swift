@@ -10,7 +10,7 @@ public struct ShipitError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { message }
 
-    /// Bad input: config, flags, names. Raised before any host is touched.
+    /// Bad input: config, flags, names, the release. Raised before anything runs on a host.
     public static func input(_ message: String) -> ShipitError { ShipitError(message, exitCode: .usage) }
 }
 

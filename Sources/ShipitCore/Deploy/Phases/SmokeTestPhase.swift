@@ -23,7 +23,7 @@ struct SmokeTestPhase: PhaseRunner {
         let check: @Sendable (_ host: String, _ servedBy: Int?) async -> StepResult
 
         /// The check a switch script carried (`check.exit=` and, on failure, the check's
-        /// `error=` line: the switch's own part had succeeded), or nil where none ran.
+        /// `error=` line, printed after the switch's `switched=`), or nil where none ran.
         static func result(carriedIn out: ScriptOutput) -> StepResult? {
             guard let status = out.first(.checkExit).flatMap({ Int32($0) }) else { return nil }
             guard status != 0 else {
@@ -31,8 +31,9 @@ struct SmokeTestPhase: PhaseRunner {
                 r.note = "checked at the end of the switch's script"
                 return r
             }
-            return StepResult(
-                ok: false, output: out, error: out.all(.error).last ?? "exit \(status)", exitStatus: status)
+            let afterSwitch = out.pairs.lastIndex { $0.0 == ScriptKey.switched.rawValue }.map { out.pairs[($0 + 1)...] }
+            let error = (afterSwitch ?? out.pairs[...]).last { $0.0 == ScriptKey.error.rawValue }?.1
+            return StepResult(ok: false, output: out, error: error ?? "exit \(status)", exitStatus: status)
         }
     }
 

@@ -40,7 +40,13 @@ struct SwitchPhase: PhaseRunner {
             } else {
                 commands[host] = d.strategy.switchTo(releaseID: id, host: host, historyLine: history)
             }
-            if let carried = then?.onHost[host] { commands[host] = commands[host]!.thenContained(carried, as: "check") }
+            if let carried = then?.onHost[host], let own = commands[host] {
+                // Each part keeps the time it had on its own channel.
+                let each = d.config.connection.commandTimeout
+                var both = own.thenContained(carried, as: "check")
+                both.timeout = (own.timeout ?? each) + (carried.timeout ?? each)
+                commands[host] = both
+            }
         }
         let plans = commands
         let now = d
