@@ -105,10 +105,9 @@ public enum AdaptiveGzip {
             let n = try readFull(inFD, &inBuf, path: input)
             finished = n < block
             inBuf.withUnsafeBytes { observe(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
-            do { try plain?.write(inBuf[..<n]) } catch {
-                dropPlain()
-                throw error
-            }
+            // The copy only saves inflating the stream later: one that cannot be written (disk
+            // full) is given up, not the build.
+            do { try plain?.write(inBuf[..<n]) } catch { dropPlain() }
             // Each block at the level its first 64 KiB earns (a probe at level 1 costs ~1 ms).
             let next: Int32 = n > 0 && !shrinks(inBuf, n) ? 0 : 6
             if n > 0, next != level {
