@@ -40,6 +40,22 @@ public struct ShellFunction: Sendable, Hashable {
         }
         """)
 
+    /// `remove_tree PATH…`: `rm -rf`; where a read-only directory in a tree (a release may ship
+    /// one) kept it from emptying that tree, the tree's read-only directories are made writable
+    /// (by `find`, which follows no symbolic link, the path itself included) and it is removed
+    /// again.
+    public static let removeTree = ShellFunction(
+        "remove_tree",
+        """
+        remove_tree() {
+          rm -rf -- "$@" 2>/dev/null && return 0
+          for _t in "$@"; do
+            if [ -d "$_t" ] && [ ! -L "$_t" ]; then find "$_t" -type d ! -perm -u+w -exec chmod u+w {} + 2>/dev/null; fi
+          done
+          rm -rf -- "$@"
+        }
+        """)
+
     /// `eng ARGS…`: the image engine, whose words are in `$ENGINE`, each quoted (split on purpose:
     /// `podman --root …` is one engine).
     public static let engine = ShellFunction(

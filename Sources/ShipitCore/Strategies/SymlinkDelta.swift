@@ -44,10 +44,10 @@ extension SymlinkStrategy {
             # The control files, out of the release (a `*.tmp` the next pre-flight sweeps if this dies).
             CTL="$RELEASES/$ID.ctl.tmp"
             EXPECTED="$CTL/expected"
-            trap 'rc=$?; rm -rf "$CTL"; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$UPLOAD"; exit $rc' EXIT
+            trap 'rc=$?; rm -rf "$CTL"; [ $rc -eq 0 ] || remove_tree "$R.tmp" "$UPLOAD"; exit $rc' EXIT
             got=$(sha256sum "$UPLOAD"); got=${got%% *}
             [ "$got" = "$SHA256" ] || { echo "error=checksum mismatch after upload (got $got)"; exit \(ScriptExit.checksum); }
-            for f in "$R.tmp" "$CTL"; do if [ -e "$f" ] || [ -L "$f" ]; then rm -rf "$f"; fi; done
+            for f in "$R.tmp" "$CTL"; do if [ -e "$f" ] || [ -L "$f" ]; then remove_tree "$f"; fi; done
             mkdir -p "$R.tmp"
             err=$(tar --no-same-owner --no-same-permissions -xzf "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(short "$err" 300)"; exit \(ScriptExit.extractFailed); }
             mv "$R.tmp/\(DeltaPlan.controlDir)" "$CTL" && [ -f "$EXPECTED" ] || { echo "error=delta: no manifest in the delta"; exit \(ScriptExit.deltaMismatch); }

@@ -30,7 +30,7 @@ extension SymlinkStrategy {
             ],
             """
             R="$RELEASES/$ID"
-            trap 'rc=$?; [ $rc -eq 0 ] || rm -rf "$R.tmp" "$UPLOAD" ${EXPECTED:+"$EXPECTED"}; exit $rc' EXIT
+            trap 'rc=$?; [ $rc -eq 0 ] || remove_tree "$R.tmp" "$UPLOAD" ${EXPECTED:+"$EXPECTED"}; exit $rc' EXIT
             # Tools only where the shell cannot do it: every process started costs every host at once.
             got=$(sha256sum "$UPLOAD"); got=${got%% *}
             [ "$got" = "$SHA256" ] || { echo "error=checksum mismatch after upload (got $got)"; exit \(ScriptExit.checksum); }
@@ -47,7 +47,7 @@ extension SymlinkStrategy {
               m=; [ -z "$gnu" ] || m=$({ sha256sum < "$EXPECTED"; } 2>/dev/null) || m=
               [ -n "$EXPECTED_SHA256" ] && [ "${m%% *}" = "$EXPECTED_SHA256" ] || { rm -f "$EXPECTED"; EXPECTED=; }
             fi
-            if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then rm -rf "$R.tmp"; fi
+            if [ -e "$R.tmp" ] || [ -L "$R.tmp" ]; then remove_tree "$R.tmp"; fi
             mkdir -p "$R.tmp"
             err=$(tar --no-same-owner --no-same-permissions "-x${ZIP}f" "$UPLOAD" -C "$R.tmp" 2>&1) || { echo "error=extract failed: $(short "$err" 300)"; exit \(ScriptExit.extractFailed); }
             """ + Self.placeRelease)
@@ -75,7 +75,7 @@ extension SymlinkStrategy {
               [ -e "$R.tmp/$p" ] || { echo "error=shared path $p is neither in $SHARED nor in the release"; exit \(ScriptExit.sharedNowhere); }
               cp -a "$R.tmp/$p" "$SHARED/$p"
             fi
-            rm -rf "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
+            remove_tree "$R.tmp/$p"; mkdir -p "$(dirname "$R.tmp/$p")"
             ln -s "$SHARED/$p" "$R.tmp/$p"
           done
           set +f; IFS=$oldifs
@@ -115,7 +115,7 @@ extension SymlinkStrategy {
           set +f; IFS=$oldifs
           echo "changed=$n"
         fi
-        if [ -e "$R" ] || [ -L "$R" ]; then rm -rf "$R"; fi
+        if [ -e "$R" ] || [ -L "$R" ]; then remove_tree "$R"; fi
         mv "$R.tmp" "$R" || { echo "error=cannot move the release into place (releases/$ID)"; exit \(ScriptExit.releaseNotMoved); }
         rm -f "$UPLOAD"
         sync -f "$R" 2>/dev/null || true

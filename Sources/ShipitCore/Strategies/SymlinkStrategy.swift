@@ -56,7 +56,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     {
         HostScript(
             step, layout: layout, timeout: timeout, variables: vars + supervision.variables,
-            uses: [.fail, .short, .currentID] + uses, body
+            uses: [.fail, .short, .currentID, .removeTree] + uses, body
         ).command
     }
 
@@ -71,7 +71,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
     /// Removes every upload and unfinished release under deploy_to: files being sent (SFTP's
     /// `.part-*` names too), carried manifests, `releases/*.tmp`. Only for the lock's holder.
     static let sweepUploads: ScriptText = """
-        for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part* "$META"/upload-*.manifest "$META"/upload-*.manifest.part* "$RELEASES"/*.tmp; do [ -e "$f" ] && rm -rf "$f"; done
+        for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part* "$META"/upload-*.manifest "$META"/upload-*.manifest.part* "$RELEASES"/*.tmp; do [ -e "$f" ] && remove_tree "$f"; done
         """
 
     /// deploy_to writable, tools present, lock taken, a lost run's partial uploads removed, enough
@@ -290,7 +290,7 @@ public struct SymlinkStrategy: ReleaseStrategy {
                       [ "$n" -le "$KEEP_RELEASES" ] && continue
                       [ "$r" = "$cur" ] || [ "$r" = "$KEEP_PREVIOUS" ] && continue
                       case "$nl$running$nl" in *"$nl$r$nl"*) continue ;; esac
-                      rm -rf "${RELEASES:?}/$r" "${FAILED:?}/$r" "$META/env/$r" && echo "pruned=$r"
+                      remove_tree "${RELEASES:?}/$r" "${FAILED:?}/$r" "$META/env/$r" && echo "pruned=$r"
                     done
                     set +f; IFS=$oldifs
                     # Environment files of releases no longer here (pruned, abandoned, a lost run's).
@@ -318,12 +318,12 @@ public struct SymlinkStrategy: ReleaseStrategy {
                 # This release's files only (another run may hold the lock by now): what was being
                 # sent under SFTP's `.part-*` names too.
                 for f in "$UPLOAD" "$UPLOAD".part* "$MANIFEST" "$MANIFEST".part* "$RELEASES/$ID.tmp" "$RELEASES/$ID.ctl.tmp"; do
-                  if [ -e "$f" ] || [ -L "$f" ]; then rm -rf "$f"; fi
+                  if [ -e "$f" ] || [ -L "$f" ]; then remove_tree "$f"; fi
                 done
                 if [ -n "$KEEP_FAILED" ]; then
                   [ -d "$RELEASES/$ID" ] && : > "$FAILED/$ID"
                 else
-                  current_id; cur=$CUR; [ "${cur##*/}" = "$ID" ] || rm -rf "${RELEASES:?}/$ID" "$META/env/$ID"
+                  current_id; cur=$CUR; [ "${cur##*/}" = "$ID" ] || remove_tree "${RELEASES:?}/$ID" "$META/env/$ID"
                 fi
                 release_lock
                 """)
