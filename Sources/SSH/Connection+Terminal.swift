@@ -11,10 +11,11 @@ import ShipitSupport
 extension Connection {
     /// Runs `command` on a pseudo-terminal (what `ssh -t` does), wired to the local descriptors
     /// `input` and `output` until it exits: keystrokes go to the channel as they come, everything
-    /// the terminal prints comes back as it is (a pty merges stderr into it). Returns the exit status.
+    /// the terminal prints comes back through `filter` (a pty merges stderr into it). Returns the
+    /// exit status.
     func interactive(
         _ command: String, term: String, columns: Int, rows: Int, input: Int32, output: Int32,
-        connectTimeout: Double
+        connectTimeout: Double, filter: TerminalOutputFilter? = nil
     ) throws -> ExitStatus {
         let setup = ContinuousClock.now.advanced(by: .milliseconds(Int(connectTimeout * 1000)))
         let channel = try openSessionChannel(deadline: setup)
@@ -51,7 +52,12 @@ extension Connection {
                                 channel, stream, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count)
                         }
                         if n > 0 {
-                            try FileDescriptorIO.write(output, buffer[0..<n])
+                            if let filter {
+                                let shown = filter.feed(buffer[0..<n])
+                                if !shown.isEmpty { try FileDescriptorIO.write(output, shown[...]) }
+                            } else {
+                                try FileDescriptorIO.write(output, buffer[0..<n])
+                            }
                             continue
                         }
                         if n == Int(LIBSSH2_ERROR_EAGAIN) || n == 0 { break }
@@ -59,14 +65,19 @@ extension Connection {
                     }
                 }
                 if libssh2_channel_eof(channel) != 0 { break loop }
+                let holding = filter?.isHolding() == true
                 // Wait for the server, or for a keystroke while stdin is open.
                 var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
                 let dirs = libssh2_session_block_directions(session)
                 if dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 { fds[0].events |= Int16(POLLOUT) }
                 if inputOpen { fds.append(pollfd(fd: input, events: Int16(POLLIN), revents: 0)) }
-                let ready = poll(&fds, nfds_t(fds.count), 1000)
+                // Output held back by the filter waits a short while for what completes it.
+                let ready = poll(&fds, nfds_t(fds.count), holding ? filter!.flushAfterMs : 1000)
                 if ready < 0 && errno != EINTR {
                     throw error(.closed, "wait for terminal input", String(cString: strerror(errno)))
+                }
+                if holding, ready == 0, let held = filter?.flush(), !held.isEmpty {
+                    try FileDescriptorIO.write(output, held[...])
                 }
                 if keepaliveInterval > 0 {
                     var next: Int32 = 0
@@ -103,6 +114,7 @@ extension Connection {
             graceful = e.kind != .closed && e.kind != .connectionLost
             throw e
         }
+        if let held = filter?.flush(), !held.isEmpty { try? FileDescriptorIO.write(output, held[...]) }
         _ = try retry("close channel", deadline: nil) { libssh2_channel_close(channel) }
         _ = try retry("wait for exit", deadline: ContinuousClock.now.advanced(by: .seconds(10))) {
             libssh2_channel_wait_closed(channel)

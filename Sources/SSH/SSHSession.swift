@@ -148,12 +148,12 @@ public final class SSHSession: @unchecked Sendable {
     /// for as long.
     public func interactive(
         _ command: String, term: String, columns: Int, rows: Int,
-        input: Int32 = 0, output: Int32 = 1, connectTimeout: Double = 10
+        input: Int32 = 0, output: Int32 = 1, connectTimeout: Double = 10, filter: TerminalOutputFilter? = nil
     ) async throws -> ExitStatus {
         try await onQueue {
             try $0.interactive(
                 command, term: term, columns: columns, rows: rows, input: input, output: output,
-                connectTimeout: connectTimeout)
+                connectTimeout: connectTimeout, filter: filter)
         }
     }
 

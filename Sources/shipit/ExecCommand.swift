@@ -18,7 +18,8 @@ struct ExecCommand: AsyncParsableCommand {
             --roles worker: only its hosts with that role; --host H: that one host.
             --release current: in the serving release's directory, with the environment the app's start
             command gets (PORT, SHIPIT_BIND, SHIPIT_RELEASE…; symlink strategy).
-            -t: a pseudo-terminal for an interactive command on one host, like `ssh -t`:
+            -t: a pseudo-terminal for an interactive command on one host, like `ssh -t` (its output
+            as it comes, the values of secrets masked):
               shipit exec -t --host web-1 --release current -- bin/rails console
             """
     )
@@ -83,9 +84,12 @@ struct ExecCommand: AsyncParsableCommand {
         let text = try commandText(host: host, config: config)
         let size = LocalTerminal.size()
         let term = ProcessInfo.processInfo.environment["TERM"].flatMap { $0.isEmpty ? nil : $0 } ?? "xterm"
+        // The terminal's bytes go out as they come, escapes included (it is a terminal), but the
+        // values of secrets do not.
+        let redactor = config.map { Redactor(config: $0) } ?? Redactor()
         let result = await RemoteTerminal.run(
             text, host: host, settings: settings, term: term, columns: size.columns, rows: size.rows,
-            connected: { LocalTerminal.makeRaw() })
+            mask: SecretStreamMask(redactor: redactor), connected: { LocalTerminal.makeRaw() })
         switch result {
         case .success(let status):
             if status.code != 0 || status.signal != nil {

@@ -157,6 +157,18 @@ struct SecretsTests {
             #expect(
                 exec.stdout.contains("db=***") && exec.stdout.contains("token=***") && exec.stdout.contains("word=***"),
                 "\(exec.stdout)")
+            // On a terminal (`exec -t`, through util-linux `script`): the bytes go out as they come,
+            // but not the secrets' values, even split between the pieces the terminal sends.
+            let line = [
+                bin.path, "exec", "-t", "--host", f.targets[0], "--config", f.configFile, "--release", "current", "--",
+                "sh", "-c",
+                "echo \"db=$DATABASE_URL\"; t=$API_TOKEN; h=${t%????????}; printf 'token=%s' \"$h\"; printf '%s\\n' \"${t#\"$h\"}\"",
+            ].map(ShellQuote.quote).joined(separator: " ")
+            let (ttyStatus, tty) = try await LocalProcess.runStatusDetached(
+                ["sh", "-c", "script -qec \(ShellQuote.quote(line)) /dev/null < /dev/null"], env: env)
+            #expect(ttyStatus == 0, "\(tty)")
+            #expect(tty.contains("db=***") && tty.contains("token=***"), "\(tty)")
+            seen += tty
             for args in [
                 ["exec", "--json", "--", "sh", "-c", "printf '%s\\n' \"$(cat \(f.deployTo)/.shipit/env/\(id))\""],
                 ["logs", "--since", "1h"], ["triage"], ["triage", "--json"], ["changes"], ["changes", "--json"],

@@ -7,7 +7,7 @@ import FoundationEssentials
 public struct Redactor: Sendable {
     public static let mask = "***"
     /// Literal secret values (from the environment), longest first so overlaps are fully hidden.
-    let literals: [String]
+    public let literals: [String]
 
     /// Words that mark an environment variable (or config key) as secret, matched in its uppercased
     /// name (no regular expression: every run checks every environment variable).
