@@ -77,8 +77,8 @@ struct DeployCommand: AsyncParsableCommand {
         try await withFleet(resolved) { transport in
             let hosts = resolved.hosts
             let started = ContinuousClock.now
-            let connecting = Task { [transport] in await transport.prepare(hosts) }
-            defer { connecting.cancel() }
+            // Not awaited: the run's own pre-flight waits for each host's session it needs.
+            _ = Task { [transport] in await transport.prepare(hosts) }
             try await request.withInput { input in
                 // A build that took long left the sessions idle as long: a NAT or sshd's
                 // ClientAlive may have dropped them. The run then opens its own.

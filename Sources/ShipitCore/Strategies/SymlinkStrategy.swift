@@ -68,12 +68,6 @@ public struct SymlinkStrategy: ReleaseStrategy {
 
     static let tools = ["tar", "gzip", "sha256sum", "readlink", "mv"]
 
-    /// Removes every upload and unfinished release under deploy_to: files being sent (SFTP's
-    /// `.part-*` names too), carried manifests, `releases/*.tmp`. Only for the lock's holder.
-    static let sweepUploads: ScriptText = """
-        for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part* "$META"/upload-*.manifest "$META"/upload-*.manifest.part* "$RELEASES"/*.tmp; do [ -e "$f" ] && remove_tree "$f"; done
-        """
-
     /// deploy_to writable, tools present, lock taken, a lost run's partial uploads removed, enough
     /// disk, current release read.
     public func preflight(_ lock: LockRequest, deploying: ReleaseInput?, inventory: Bool, host: String) -> RemoteCommand
@@ -111,14 +105,14 @@ public struct SymlinkStrategy: ReleaseStrategy {
                 { [ -d "$RELEASES" ] && [ -d "$SHARED" ] && [ -d "$FAILED" ] || mkdir -p "$RELEASES" "$SHARED" "$FAILED" 2>/dev/null; } && [ -w "$D" ] || { echo "error=$D is not writable by $(id -un)"; exit \(ScriptExit.notWritable); }
                 for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || { echo "error=required command '$t' not found"; exit \(ScriptExit.missingTool); }; done
                 take_lock
-                # Leftovers of a run that lost this host mid-upload (only a lock holder may remove them).
-                """ + Self.sweepUploads
-                    + """
-                    if [ "$NEED_KB" -gt 0 ]; then
-                      avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
-                      [ "$avail" -ge "$NEED_KB" ] || { echo "error=only ${avail} KB free in $D, need ${NEED_KB} KB"; exit \(ScriptExit.diskFull); }
-                    fi
-                    """ + Supervision.install
+                # Leftovers of a run that lost this host mid-upload (only a lock holder may remove
+                # them): files being sent (SFTP's `.part-*` names too), carried manifests, releases/*.tmp.
+                for f in "$META"/upload-*.tar.gz "$META"/upload-*.tar.gz.part* "$META"/upload-*.manifest "$META"/upload-*.manifest.part* "$RELEASES"/*.tmp; do [ -e "$f" ] && remove_tree "$f"; done
+                if [ "$NEED_KB" -gt 0 ]; then
+                  avail=$(df -Pk "$D" | awk 'NR==2 {print $4}')
+                  [ "$avail" -ge "$NEED_KB" ] || { echo "error=only ${avail} KB free in $D, need ${NEED_KB} KB"; exit \(ScriptExit.diskFull); }
+                fi
+                """ + Supervision.install
                     + """
                     current_id; cur=$CUR
                     echo "current=${cur##*/}"
